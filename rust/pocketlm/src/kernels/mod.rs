@@ -1,0 +1,1 @@
+//! Matrix kernels: see issue 3. (being written)

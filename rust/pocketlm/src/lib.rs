@@ -1,0 +1,10 @@
+//! PocketLM core: loads a 4-bit quantized GGUF model by mmap and runs it on the CPU.
+//!
+//! Data flow: [`gguf`] maps the file and exposes metadata and tensor views; [`quant`] knows the
+//! block formats; [`kernels`] multiplies quantized weights by activations; [`model`] holds the
+//! transformer architectures; [`session`] owns a KV cache and evaluates tokens; [`sampler`] picks
+//! the next token; [`generate`] streams text.
+
+pub mod gguf;
+pub mod kernels;
+pub mod quant;
