@@ -1,0 +1,495 @@
+//! GGUF reader: parses the header, metadata and tensor table of a model file and hands out
+//! borrowed views of tensor data straight from a read-only memory map (weights are never copied).
+//!
+//! Every count, length and offset read from the file is checked against the file's size before
+//! it is used, so a corrupt or hostile file yields a [`GgufError`] instead of a panic or a giant
+//! allocation.
+
+mod reader;
+mod value;
+pub mod writer;
+
+pub use value::{MetaArray, MetaValue, StrRef};
+pub use writer::{GgufWriter, WriteValue};
+
+use crate::quant::GgmlType;
+use memmap2::Mmap;
+use reader::Cursor;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+/// "GGUF" read as a little-endian u32.
+const GGUF_MAGIC: u32 = 0x4655_4747;
+const DEFAULT_ALIGNMENT: u64 = 32;
+/// ggml tensors have at most four dimensions.
+const MAX_DIMS: u32 = 4;
+
+/// Why a GGUF file could not be opened or a value could not be read from it.
+#[derive(Debug, thiserror::Error)]
+pub enum GgufError {
+    #[error("cannot open model file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} is a directory; pass the path of a .gguf file")]
+    IsDirectory(PathBuf),
+    #[error("model file {0} is empty (was the download interrupted?)")]
+    Empty(PathBuf),
+    #[error("not a GGUF file: magic bytes are {found:02x?}, expected \"GGUF\"")]
+    BadMagic { found: [u8; 4] },
+    #[error("GGUF version {0} is not supported (versions 2 and 3 are); re-export the model with a current llama.cpp")]
+    UnsupportedVersion(u32),
+    #[error("file is truncated: needed {needed} bytes for {what} at offset {offset}, but the file has {file_len} bytes")]
+    Truncated {
+        what: String,
+        offset: u64,
+        needed: u64,
+        file_len: u64,
+    },
+    #[error("{what} count {count} is impossible for a file of {file_len} bytes (corrupt file?)")]
+    AbsurdCount {
+        what: String,
+        count: u64,
+        file_len: u64,
+    },
+    #[error("metadata key {key:?}: unknown value type id {type_id}")]
+    UnknownValueType { key: String, type_id: u32 },
+    #[error("{what} is not valid UTF-8")]
+    InvalidUtf8 { what: String },
+    #[error("metadata arrays nest deeper than {0} levels (corrupt file?)")]
+    NestingTooDeep(usize),
+    #[error("tensor {name:?}: unknown tensor type id {type_id}")]
+    UnknownTensorType { name: String, type_id: u32 },
+    #[error("tensor {name:?}: {reason}")]
+    BadTensorShape { name: String, reason: String },
+    #[error("tensor {name:?}: data [{start}, {end}) lies outside the file's data section of {data_len} bytes")]
+    TensorOutOfBounds {
+        name: String,
+        start: u64,
+        end: u64,
+        data_len: u64,
+    },
+    #[error("tensor {name:?}: offset {offset} is not aligned to {alignment} bytes")]
+    MisalignedTensor {
+        name: String,
+        offset: u64,
+        alignment: u64,
+    },
+    #[error("general.alignment {0} is not a power of two")]
+    BadAlignment(u64),
+    #[error("duplicate {what} {name:?}")]
+    Duplicate { what: &'static str, name: String },
+    #[error("required metadata key {0:?} is missing")]
+    MissingKey(String),
+    #[error("metadata key {key:?} has type {found}, expected {expected}")]
+    WrongType {
+        key: String,
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("required tensor {0:?} is missing")]
+    MissingTensor(String),
+}
+
+/// Where one tensor's data lives and how to interpret it.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    pub name: String,
+    /// ggml order: `dims[0]` is the contiguous (row) dimension.
+    pub dims: Vec<u64>,
+    pub ty: GgmlType,
+    /// Byte offset relative to the start of the data section.
+    pub offset: u64,
+    /// Byte size of the data.
+    pub size: u64,
+}
+
+impl TensorInfo {
+    pub fn n_elements(&self) -> u64 {
+        self.dims.iter().product()
+    }
+}
+
+/// A borrowed tensor: its description plus its bytes inside the memory map.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorView<'a> {
+    pub info: &'a TensorInfo,
+    pub data: &'a [u8],
+}
+
+impl TensorView<'_> {
+    pub fn ty(&self) -> GgmlType {
+        self.info.ty
+    }
+    /// Elements per row (ggml's ne0).
+    pub fn cols(&self) -> usize {
+        self.info.dims[0] as usize
+    }
+    /// Number of rows: the product of all dimensions but the first.
+    pub fn rows(&self) -> usize {
+        self.info.dims[1..].iter().product::<u64>() as usize
+    }
+}
+
+/// An opened GGUF file: parsed metadata and tensor table over a read-only memory map.
+pub struct GgufFile {
+    path: PathBuf,
+    map: Mmap,
+    version: u32,
+    metadata: HashMap<String, MetaValue>,
+    /// Keys in file order (for listing).
+    keys: Vec<String>,
+    tensors: Vec<TensorInfo>,
+    tensor_index: HashMap<String, usize>,
+    data_start: u64,
+}
+
+impl std::fmt::Debug for GgufFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GgufFile")
+            .field("path", &self.path)
+            .field("version", &self.version)
+            .field("metadata_keys", &self.keys.len())
+            .field("tensors", &self.tensors.len())
+            .finish()
+    }
+}
+
+impl GgufFile {
+    /// Opens and parses `path`. The weights stay on disk and are paged in on demand.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| GgufError::Io {
+            path: path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(&path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(GgufError::IsDirectory(path));
+        }
+        if meta.len() == 0 {
+            return Err(GgufError::Empty(path));
+        }
+        let file = File::open(&path).map_err(io)?;
+        // SAFETY: the map is read-only and private to this process. Mutating or truncating the
+        // file while it is mapped is outside our control (as for every mmap-based loader); the
+        // documented contract is that model files are immutable while a model is loaded.
+        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        Self::parse(path, map)
+    }
+
+    fn parse(path: PathBuf, map: Mmap) -> Result<Self, GgufError> {
+        let mut cur = Cursor::new(&map);
+        let magic_bytes = cur.bytes(4, "magic")?;
+        let magic = u32::from_le_bytes(magic_bytes.try_into().expect("4 bytes"));
+        if magic != GGUF_MAGIC {
+            return Err(GgufError::BadMagic {
+                found: magic_bytes.try_into().expect("4 bytes"),
+            });
+        }
+        let version = cur.u32("version")?;
+        if !(2..=3).contains(&version) {
+            return Err(GgufError::UnsupportedVersion(version));
+        }
+        let n_tensors = cur.u64("tensor count")?;
+        let n_kv = cur.u64("metadata count")?;
+        // Each tensor info takes at least 8 + 4 + 8 + 4 + 8 bytes, each key/value at least 8 + 4 + 1.
+        cur.check_count(n_tensors, 32, "tensor")?;
+        cur.check_count(n_kv, 13, "metadata key/value")?;
+
+        let mut metadata = HashMap::with_capacity(n_kv as usize);
+        let mut keys = Vec::with_capacity(n_kv as usize);
+        for _ in 0..n_kv {
+            let key = cur.string("metadata key")?.to_owned();
+            let value = cur.value(&key)?;
+            if metadata.insert(key.clone(), value).is_some() {
+                return Err(GgufError::Duplicate {
+                    what: "metadata key",
+                    name: key,
+                });
+            }
+            keys.push(key);
+        }
+
+        let alignment = match metadata.get("general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some(v) => {
+                let a = v.as_u64().ok_or_else(|| GgufError::WrongType {
+                    key: "general.alignment".into(),
+                    expected: "integer",
+                    found: v.type_name(),
+                })?;
+                if a == 0 || !a.is_power_of_two() {
+                    return Err(GgufError::BadAlignment(a));
+                }
+                a
+            }
+        };
+
+        let mut tensors = Vec::with_capacity(n_tensors as usize);
+        let mut tensor_index = HashMap::with_capacity(n_tensors as usize);
+        for _ in 0..n_tensors {
+            let info = read_tensor_info(&mut cur)?;
+            if tensor_index
+                .insert(info.name.clone(), tensors.len())
+                .is_some()
+            {
+                return Err(GgufError::Duplicate {
+                    what: "tensor",
+                    name: info.name,
+                });
+            }
+            tensors.push(info);
+        }
+
+        let file_len = map.len() as u64;
+        let data_start = cur.offset().div_ceil(alignment) * alignment;
+        let data_len = file_len.saturating_sub(data_start);
+        for t in &tensors {
+            if t.offset % alignment != 0 {
+                return Err(GgufError::MisalignedTensor {
+                    name: t.name.clone(),
+                    offset: t.offset,
+                    alignment,
+                });
+            }
+            let end = t.offset.checked_add(t.size);
+            if end.is_none_or(|end| end > data_len) {
+                return Err(GgufError::TensorOutOfBounds {
+                    name: t.name.clone(),
+                    start: t.offset,
+                    end: end.unwrap_or(u64::MAX),
+                    data_len,
+                });
+            }
+        }
+
+        Ok(Self {
+            path,
+            map,
+            version,
+            metadata,
+            keys,
+            tensors,
+            tensor_index,
+            data_start,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+    pub fn file_len(&self) -> u64 {
+        self.map.len() as u64
+    }
+    /// Metadata keys in file order.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+    pub fn get(&self, key: &str) -> Option<&MetaValue> {
+        self.metadata.get(key)
+    }
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    /// The bytes of a string value (GGUF strings are meant to be UTF-8; tokens may not be).
+    pub fn string_bytes(&self, s: &value::StrRef) -> &[u8] {
+        &self.map[s.range()]
+    }
+
+    fn require(&self, key: &str) -> Result<&MetaValue, GgufError> {
+        self.get(key)
+            .ok_or_else(|| GgufError::MissingKey(key.to_owned()))
+    }
+
+    fn wrong(key: &str, expected: &'static str, v: &MetaValue) -> GgufError {
+        GgufError::WrongType {
+            key: key.to_owned(),
+            expected,
+            found: v.type_name(),
+        }
+    }
+
+    /// A required string value.
+    pub fn get_str(&self, key: &str) -> Result<&str, GgufError> {
+        match self.require(key)? {
+            MetaValue::Str(s) => {
+                std::str::from_utf8(self.string_bytes(s)).map_err(|_| GgufError::InvalidUtf8 {
+                    what: format!("metadata value {key:?}"),
+                })
+            }
+            v => Err(Self::wrong(key, "string", v)),
+        }
+    }
+
+    /// An optional string value (`Ok(None)` when absent, an error when of another type).
+    pub fn opt_str(&self, key: &str) -> Result<Option<&str>, GgufError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(_) => self.get_str(key).map(Some),
+        }
+    }
+
+    /// A required unsigned integer of any width.
+    pub fn get_u64(&self, key: &str) -> Result<u64, GgufError> {
+        let v = self.require(key)?;
+        v.as_u64()
+            .ok_or_else(|| Self::wrong(key, "unsigned integer", v))
+    }
+
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, GgufError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(_) => self.get_u64(key).map(Some),
+        }
+    }
+
+    /// A required float (integers are accepted and converted).
+    pub fn get_f32(&self, key: &str) -> Result<f32, GgufError> {
+        let v = self.require(key)?;
+        v.as_f32().ok_or_else(|| Self::wrong(key, "number", v))
+    }
+
+    pub fn opt_f32(&self, key: &str) -> Result<Option<f32>, GgufError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(_) => self.get_f32(key).map(Some),
+        }
+    }
+
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, GgufError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(MetaValue::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(Self::wrong(key, "bool", v)),
+        }
+    }
+
+    fn get_array(&self, key: &str) -> Result<&MetaArray, GgufError> {
+        match self.require(key)? {
+            MetaValue::Array(a) => Ok(a),
+            v => Err(Self::wrong(key, "array", v)),
+        }
+    }
+
+    /// A required array of strings, as raw bytes (vocabularies may hold non-UTF-8 pieces).
+    pub fn get_bytes_array(&self, key: &str) -> Result<Vec<&[u8]>, GgufError> {
+        match self.get_array(key)? {
+            MetaArray::Str(items) => Ok(items.iter().map(|s| self.string_bytes(s)).collect()),
+            a => Err(GgufError::WrongType {
+                key: key.to_owned(),
+                expected: "array of strings",
+                found: a.type_name(),
+            }),
+        }
+    }
+
+    /// A required array of numbers converted to f32.
+    pub fn get_f32_array(&self, key: &str) -> Result<Vec<f32>, GgufError> {
+        self.get_array(key)?
+            .to_f32_vec()
+            .ok_or_else(|| GgufError::WrongType {
+                key: key.to_owned(),
+                expected: "array of numbers",
+                found: "array of another type",
+            })
+    }
+
+    /// A required array of integers converted to i64.
+    pub fn get_i64_array(&self, key: &str) -> Result<Vec<i64>, GgufError> {
+        self.get_array(key)?
+            .to_i64_vec()
+            .ok_or_else(|| GgufError::WrongType {
+                key: key.to_owned(),
+                expected: "array of integers",
+                found: "array of another type",
+            })
+    }
+
+    pub fn tensor_info(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensor_index.get(name).map(|&i| &self.tensors[i])
+    }
+
+    /// A borrowed view of a tensor's bytes (bounds were checked when the file was opened).
+    pub fn tensor(&self, name: &str) -> Result<TensorView<'_>, GgufError> {
+        let info = self
+            .tensor_info(name)
+            .ok_or_else(|| GgufError::MissingTensor(name.to_owned()))?;
+        let start = (self.data_start + info.offset) as usize;
+        let end = start + info.size as usize;
+        Ok(TensorView {
+            info,
+            data: &self.map[start..end],
+        })
+    }
+
+    /// Renders metadata for humans (long arrays are summarized).
+    pub fn describe_value(&self, v: &MetaValue) -> String {
+        match v {
+            MetaValue::Str(s) => format!("{:?}", String::from_utf8_lossy(self.string_bytes(s))),
+            MetaValue::Array(a) => format!("[{} x {}]", a.len(), a.type_name()),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {
+    let name = cur.string("tensor name")?.to_owned();
+    let n_dims = cur.u32("tensor dimension count")?;
+    if n_dims == 0 || n_dims > MAX_DIMS {
+        return Err(GgufError::BadTensorShape {
+            name,
+            reason: format!("{n_dims} dimensions (1 to {MAX_DIMS} supported)"),
+        });
+    }
+    let mut dims = Vec::with_capacity(n_dims as usize);
+    for _ in 0..n_dims {
+        dims.push(cur.u64("tensor dimension")?);
+    }
+    let type_id = cur.u32("tensor type")?;
+    let ty = GgmlType::from_id(type_id).ok_or_else(|| GgufError::UnknownTensorType {
+        name: name.clone(),
+        type_id,
+    })?;
+    let offset = cur.u64("tensor offset")?;
+
+    let bad = |reason: String| GgufError::BadTensorShape {
+        name: name.clone(),
+        reason,
+    };
+    if dims.contains(&0) {
+        return Err(bad(format!("zero-sized dimension in {dims:?}")));
+    }
+    let n = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| bad(format!("element count of {dims:?} overflows")))?;
+    if dims[0] % ty.block_len() as u64 != 0 {
+        return Err(bad(format!(
+            "row length {} is not a multiple of the {} block size {}",
+            dims[0],
+            ty,
+            ty.block_len()
+        )));
+    }
+    let size = ty
+        .bytes_for(n)
+        .ok_or_else(|| bad(format!("byte size of {dims:?} overflows")))?;
+    Ok(TensorInfo {
+        name,
+        dims,
+        ty,
+        offset,
+        size,
+    })
+}
+
+#[cfg(test)]
+mod tests;

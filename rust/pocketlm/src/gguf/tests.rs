@@ -1,0 +1,287 @@
+//! Parser tests on small crafted files: every malformed input maps to its own error variant.
+
+use super::writer::{GgufWriter, WriteValue};
+use super::*;
+
+fn write_tmp(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
+fn open_bytes(bytes: &[u8]) -> Result<GgufFile, GgufError> {
+    let (_dir, path) = write_tmp("m.gguf", bytes);
+    GgufFile::open(&path)
+}
+
+/// A small valid file: a few metadata kinds and two tensors.
+fn sample() -> GgufWriter {
+    let mut w = GgufWriter::new();
+    w.metadata("general.architecture", WriteValue::Str("llama".into()))
+        .metadata("llama.block_count", WriteValue::U32(2))
+        .metadata("llama.rope.freq_base", WriteValue::F32(10000.0))
+        .metadata(
+            "tok.list",
+            WriteValue::StrArray(vec!["a".into(), "bc".into()]),
+        )
+        .metadata("tok.scores", WriteValue::F32Array(vec![0.5, -1.0]))
+        .tensor("w.f32", &[4, 2], GgmlType::F32, (0..32u8).collect())
+        .tensor("w.q8", &[32], GgmlType::Q8_0, vec![7u8; 34]);
+    w
+}
+
+/// Header bytes: magic, version, tensor count, kv count.
+fn header(version: u32, n_tensors: u64, n_kv: u64) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend_from_slice(&version.to_le_bytes());
+    b.extend_from_slice(&n_tensors.to_le_bytes());
+    b.extend_from_slice(&n_kv.to_le_bytes());
+    b
+}
+
+fn push_str(b: &mut Vec<u8>, s: &str) {
+    b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
+}
+
+#[test]
+fn roundtrip_metadata_and_tensors() {
+    let f = open_bytes(&sample().to_bytes()).unwrap();
+    assert_eq!(f.version(), 3);
+    assert_eq!(f.get_str("general.architecture").unwrap(), "llama");
+    assert_eq!(f.get_u64("llama.block_count").unwrap(), 2);
+    assert_eq!(f.get_f32("llama.rope.freq_base").unwrap(), 10000.0);
+    let list = f.get_bytes_array("tok.list").unwrap();
+    assert_eq!(list, vec![&b"a"[..], &b"bc"[..]]);
+    assert_eq!(f.get_f32_array("tok.scores").unwrap(), vec![0.5, -1.0]);
+    let t = f.tensor("w.f32").unwrap();
+    assert_eq!((t.cols(), t.rows()), (4, 2));
+    assert_eq!(t.data, &(0..32u8).collect::<Vec<_>>()[..]);
+    assert_eq!(f.tensor("w.q8").unwrap().data, &[7u8; 34][..]);
+    assert_eq!(f.keys().len(), 5);
+}
+
+#[test]
+fn missing_file() {
+    let err = GgufFile::open("/definitely/not/here.gguf").unwrap_err();
+    assert!(matches!(err, GgufError::Io { .. }), "{err}");
+}
+
+#[test]
+fn directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = GgufFile::open(dir.path()).unwrap_err();
+    assert!(matches!(err, GgufError::IsDirectory(_)), "{err}");
+}
+
+#[test]
+fn empty_file() {
+    let err = open_bytes(b"").unwrap_err();
+    assert!(matches!(err, GgufError::Empty(_)), "{err}");
+}
+
+#[test]
+fn wrong_magic() {
+    let err = open_bytes(b"PK\x03\x04 this is a zip file, not a model").unwrap_err();
+    assert!(matches!(err, GgufError::BadMagic { .. }), "{err}");
+}
+
+#[test]
+fn unsupported_version() {
+    let err = open_bytes(&header(1, 0, 0)).unwrap_err();
+    assert!(matches!(err, GgufError::UnsupportedVersion(1)), "{err}");
+    let err = open_bytes(&header(99, 0, 0)).unwrap_err();
+    assert!(matches!(err, GgufError::UnsupportedVersion(99)), "{err}");
+}
+
+#[test]
+fn truncated_header() {
+    let full = sample().to_bytes();
+    for cut in [3, 6, 12, 20, 40, 100] {
+        let err = open_bytes(&full[..cut]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                GgufError::Truncated { .. } | GgufError::AbsurdCount { .. }
+            ),
+            "cut at {cut}: {err}"
+        );
+    }
+}
+
+#[test]
+fn truncated_tensor_data() {
+    let full = sample().to_bytes();
+    let err = open_bytes(&full[..full.len() - 40]).unwrap_err();
+    assert!(matches!(err, GgufError::TensorOutOfBounds { .. }), "{err}");
+}
+
+#[test]
+fn tensor_offset_outside_file() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&8u64.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes()); // F32
+    b.extend_from_slice(&(1u64 << 40).to_le_bytes()); // offset far past the end
+    b.resize(b.len().div_ceil(32) * 32 + 64, 0);
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::TensorOutOfBounds { .. }), "{err}");
+}
+
+#[test]
+fn tensor_shape_larger_than_file() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&2u32.to_le_bytes());
+    b.extend_from_slice(&4096u64.to_le_bytes());
+    b.extend_from_slice(&4096u64.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.resize(b.len().div_ceil(32) * 32 + 64, 0);
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::TensorOutOfBounds { .. }), "{err}");
+}
+
+#[test]
+fn overflowing_shape() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&2u32.to_le_bytes());
+    b.extend_from_slice(&u64::MAX.to_le_bytes());
+    b.extend_from_slice(&u64::MAX.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::BadTensorShape { .. }), "{err}");
+}
+
+#[test]
+fn misaligned_tensor() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&4u64.to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&3u64.to_le_bytes());
+    b.resize(b.len().div_ceil(32) * 32 + 64, 0);
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::MisalignedTensor { .. }), "{err}");
+}
+
+#[test]
+fn absurd_metadata_string_length() {
+    let mut b = header(3, 0, 1);
+    push_str(&mut b, "key");
+    b.extend_from_slice(&8u32.to_le_bytes()); // string
+    b.extend_from_slice(&(u64::MAX - 3).to_le_bytes());
+    b.extend_from_slice(b"abc");
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::Truncated { .. }), "{err}");
+}
+
+#[test]
+fn absurd_array_count() {
+    let mut b = header(3, 0, 1);
+    push_str(&mut b, "tokenizer.ggml.tokens");
+    b.extend_from_slice(&9u32.to_le_bytes()); // array
+    b.extend_from_slice(&8u32.to_le_bytes()); // of strings
+    b.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::AbsurdCount { .. }), "{err}");
+}
+
+#[test]
+fn absurd_counts_in_header() {
+    let err = open_bytes(&header(3, u64::MAX, 0)).unwrap_err();
+    assert!(matches!(err, GgufError::AbsurdCount { .. }), "{err}");
+    let err = open_bytes(&header(3, 0, 1 << 50)).unwrap_err();
+    assert!(matches!(err, GgufError::AbsurdCount { .. }), "{err}");
+}
+
+#[test]
+fn unknown_value_type() {
+    let mut b = header(3, 0, 1);
+    push_str(&mut b, "key");
+    b.extend_from_slice(&77u32.to_le_bytes());
+    b.extend_from_slice(&[0u8; 16]);
+    let err = open_bytes(&b).unwrap_err();
+    assert!(
+        matches!(err, GgufError::UnknownValueType { type_id: 77, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn deeply_nested_arrays() {
+    let mut b = header(3, 0, 1);
+    push_str(&mut b, "key");
+    b.extend_from_slice(&9u32.to_le_bytes());
+    for _ in 0..10 {
+        b.extend_from_slice(&9u32.to_le_bytes());
+        b.extend_from_slice(&1u64.to_le_bytes());
+    }
+    b.extend_from_slice(&[0u8; 64]);
+    let err = open_bytes(&b).unwrap_err();
+    assert!(matches!(err, GgufError::NestingTooDeep(_)), "{err}");
+}
+
+#[test]
+fn unknown_tensor_type() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&32u64.to_le_bytes());
+    b.extend_from_slice(&250u32.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    let err = open_bytes(&b).unwrap_err();
+    assert!(
+        matches!(err, GgufError::UnknownTensorType { type_id: 250, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn row_not_multiple_of_block() {
+    let mut w = GgufWriter::new();
+    w.tensor("w", &[20], GgmlType::Q4_0, vec![0; 18]);
+    let err = open_bytes(&w.to_bytes()).unwrap_err();
+    assert!(matches!(err, GgufError::BadTensorShape { .. }), "{err}");
+}
+
+#[test]
+fn duplicate_key() {
+    let mut w = GgufWriter::new();
+    w.metadata("a", WriteValue::U32(1))
+        .metadata("a", WriteValue::U32(2));
+    let err = open_bytes(&w.to_bytes()).unwrap_err();
+    assert!(matches!(err, GgufError::Duplicate { .. }), "{err}");
+}
+
+#[test]
+fn typed_getters_report_missing_and_wrong_types() {
+    let f = open_bytes(&sample().to_bytes()).unwrap();
+    assert!(matches!(f.get_u64("nope"), Err(GgufError::MissingKey(_))));
+    assert!(matches!(
+        f.get_u64("general.architecture"),
+        Err(GgufError::WrongType { .. })
+    ));
+    assert!(matches!(f.tensor("nope"), Err(GgufError::MissingTensor(_))));
+    assert_eq!(f.opt_u64("nope").unwrap(), None);
+}
+
+#[test]
+fn every_prefix_of_a_valid_file_is_an_error_not_a_panic() {
+    let full = sample().to_bytes();
+    // The writer pads the last tensor (34 bytes of Q8_0) to the 32-byte alignment; the data
+    // itself ends 30 bytes before the end of the file.
+    let data_end = full.len() - 30;
+    assert!(open_bytes(&full[..data_end]).is_ok());
+    for cut in 1..data_end {
+        assert!(
+            open_bytes(&full[..cut]).is_err(),
+            "prefix of {cut} bytes parsed"
+        );
+    }
+}
