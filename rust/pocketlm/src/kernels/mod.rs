@@ -1,1 +1,726 @@
-//! Matrix kernels: see issue 3. (being written)
+//! Matrix kernels: quantized weight matrix × activation rows (issue 3).
+//!
+//! * [`QMatrix`] borrows a ggml-layout weight matrix (e.g. straight from the mmap).
+//! * [`QActs`] quantizes activation rows to the partner format of a weight type
+//!   (ggml's `vec_dot_type`), reusing its buffers.
+//! * [`matmul`] / [`matmul_parallel`] compute `out[t * out_stride + r] = dot(w[r], x[t])`.
+//!
+//! The instruction-set tier (scalar, AVX2, NEON, NEON+dotprod, NEON+i8mm) is chosen once at run
+//! time from the CPU's features; `POCKETLM_KERNEL=scalar|avx2|neon|dotprod|i8mm` overrides it.
+//! Every SIMD tier is tested against the scalar reference (`tests/kernels.rs`).
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use crate::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
+use crate::quant::blocks::*;
+use crate::quant::{GgmlType, QuantError};
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+pub mod pool;
+pub mod scalar;
+
+pub use pool::ThreadPool;
+
+// ---------------------------------------------------------------------------------------------
+// Tier selection
+
+/// An instruction-set tier of the kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// Portable Rust; the reference.
+    Scalar,
+    /// x86_64 AVX2 + FMA + F16C.
+    Avx2,
+    /// aarch64 ARMv8.0 Advanced SIMD.
+    Neon,
+    /// aarch64 NEON + SDOT (ARMv8.2 dotprod).
+    Dotprod,
+    /// aarch64 NEON + SDOT + SMMLA (ARMv8.6 i8mm).
+    I8mm,
+}
+
+impl Tier {
+    /// All tiers, in order of preference from the most portable.
+    pub const ALL: [Tier; 5] = [
+        Tier::Scalar,
+        Tier::Avx2,
+        Tier::Neon,
+        Tier::Dotprod,
+        Tier::I8mm,
+    ];
+
+    /// The name used by `POCKETLM_KERNEL` and [`kernel_tier`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Scalar => "scalar",
+            Tier::Avx2 => "avx2",
+            Tier::Neon => "neon",
+            Tier::Dotprod => "dotprod",
+            Tier::I8mm => "i8mm",
+        }
+    }
+
+    /// Parses a tier name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Whether this CPU can run the tier.
+    pub fn is_supported(self) -> bool {
+        match self {
+            Tier::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            Tier::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                    && std::arch::is_x86_feature_detected!("f16c")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Tier::Neon => std::arch::is_aarch64_feature_detected!("neon"),
+            #[cfg(target_arch = "aarch64")]
+            Tier::Dotprod => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("dotprod")
+            }
+            #[cfg(target_arch = "aarch64")]
+            Tier::I8mm => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("dotprod")
+                    && std::arch::is_aarch64_feature_detected!("i8mm")
+            }
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// The fastest tier this CPU supports.
+    pub fn best() -> Self {
+        [Tier::I8mm, Tier::Dotprod, Tier::Neon, Tier::Avx2]
+            .into_iter()
+            .find(|t| t.is_supported())
+            .unwrap_or(Tier::Scalar)
+    }
+}
+
+impl std::fmt::Display for Tier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Errors choosing a kernel tier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    #[error(
+        "POCKETLM_KERNEL={0:?} is not a kernel tier; use one of scalar, avx2, neon, dotprod, i8mm \
+         (or unset it to pick the best for this CPU)"
+    )]
+    UnknownTier(String),
+    #[error(
+        "POCKETLM_KERNEL={tier}: this CPU lacks the instructions for the {tier} kernels \
+         (supported here: {supported}); unset POCKETLM_KERNEL or pick a supported tier"
+    )]
+    UnsupportedTier {
+        tier: &'static str,
+        supported: String,
+    },
+}
+
+/// The tiers this CPU supports.
+pub fn supported_tiers() -> Vec<Tier> {
+    Tier::ALL.into_iter().filter(|t| t.is_supported()).collect()
+}
+
+fn supported_list() -> String {
+    supported_tiers()
+        .iter()
+        .map(|t| t.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn tier_from_env() -> Result<Tier, KernelError> {
+    match std::env::var("POCKETLM_KERNEL") {
+        Ok(s) if !s.trim().is_empty() => {
+            let t = Tier::from_name(&s).ok_or(KernelError::UnknownTier(s))?;
+            if t.is_supported() {
+                Ok(t)
+            } else {
+                Err(KernelError::UnsupportedTier {
+                    tier: t.name(),
+                    supported: supported_list(),
+                })
+            }
+        }
+        _ => Ok(Tier::best()),
+    }
+}
+
+/// Selects the tier once (CPU features, `POCKETLM_KERNEL` override) and returns it, or the
+/// error explaining why the override cannot be honoured. Call it at model load to report the
+/// error instead of panicking in the first matmul.
+pub fn select_tier() -> Result<Tier, KernelError> {
+    static SELECTED: OnceLock<Result<Tier, KernelError>> = OnceLock::new();
+    SELECTED.get_or_init(tier_from_env).clone()
+}
+
+/// The selected tier; panics with [`select_tier`]'s message when `POCKETLM_KERNEL` is invalid.
+pub fn selected_tier() -> Tier {
+    select_tier().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The selected tier's name, for logs and benchmarks.
+pub fn kernel_tier() -> &'static str {
+    selected_tier().name()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights
+
+/// A quantized weight matrix: `rows` rows of `cols` elements each, ggml layout (ne0 = cols),
+/// borrowed (typically from the model's mmap).
+#[derive(Clone, Copy, Debug)]
+pub struct QMatrix<'a> {
+    pub ty: GgmlType,
+    pub data: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<'a> QMatrix<'a> {
+    /// Checks that `ty` is supported by the kernels, `cols` is a whole number of blocks, and
+    /// `data` holds exactly `rows` rows and is aligned for the block type.
+    pub fn new(ty: GgmlType, data: &'a [u8], rows: usize, cols: usize) -> Result<Self, QuantError> {
+        if ty.vec_dot_type().is_none() {
+            return Err(QuantError::Unsupported(ty));
+        }
+        let bl = ty.block_len();
+        if cols % bl != 0 {
+            return Err(QuantError::NotBlockMultiple {
+                ty,
+                n: cols,
+                block_len: bl,
+            });
+        }
+        let row_bytes = cols / bl * ty.block_bytes();
+        let expected = rows
+            .checked_mul(row_bytes)
+            .ok_or(QuantError::LengthMismatch {
+                ty,
+                what: "matrix bytes (overflow)",
+                expected: usize::MAX,
+                got: data.len(),
+            })?;
+        if data.len() != expected {
+            return Err(QuantError::LengthMismatch {
+                ty,
+                what: "matrix bytes",
+                expected,
+                got: data.len(),
+            });
+        }
+        let align = if ty == GgmlType::F32 { 4 } else { 2 };
+        if data.as_ptr() as usize % align != 0 {
+            return Err(QuantError::Misaligned { ty, align });
+        }
+        Ok(Self {
+            ty,
+            data,
+            rows,
+            cols,
+        })
+    }
+
+    /// Bytes per row.
+    pub fn row_bytes(&self) -> usize {
+        self.cols / self.ty.block_len() * self.ty.block_bytes()
+    }
+
+    /// Blocks per row.
+    pub fn blocks_per_row(&self) -> usize {
+        self.cols / self.ty.block_len()
+    }
+
+    /// The raw bytes of row `r`.
+    pub fn row(&self, r: usize) -> &'a [u8] {
+        let rb = self.row_bytes();
+        &self.data[r * rb..(r + 1) * rb]
+    }
+
+    /// Dequantizes row `r` into `out` (`cols` elements), e.g. for an embedding lookup.
+    pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> Result<(), QuantError> {
+        crate::quant::dequantize_row(self.ty, self.row(r), out)
+    }
+
+    /// The blocks of rows `rows`, typed (sizes and alignment were checked by `new`).
+    pub(crate) fn blocks<T: bytemuck::Pod>(&self, rows: Range<usize>) -> &'a [T] {
+        let rb = self.row_bytes();
+        bytemuck::cast_slice(&self.data[rows.start * rb..rows.end * rb])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+/// Activations (m rows of `cols` f32) quantized to the dot-product partner format a weight type
+/// needs (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for Q4_K/Q5_K/Q6_K, f32 for
+/// F32/F16/BF16 — rounded through f16/bf16 for F16/BF16 weights, as ggml does).
+/// A reusable buffer: after the first call with a given size it never allocates.
+#[derive(Clone, Debug, Default)]
+pub struct QActs {
+    fmt: Option<GgmlType>,
+    m: usize,
+    cols: usize,
+    f: Vec<f32>,
+    q8_0: Vec<BlockQ8_0>,
+    /// Integer sum of each Q8_0 block's quants.
+    q8_0_sums: Vec<i16>,
+    q8_1: Vec<BlockQ8_1>,
+    q8k: Vec<BlockQ8K>,
+}
+
+impl QActs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Quantizes `x` (`m` rows of `cols` f32, row-major, `x.len() == m * cols`) for a matmul with
+    /// weights of type `weight_ty`. Panics when `weight_ty` is not supported (check with
+    /// [`QMatrix::new`]) or `cols` is not a whole number of the partner format's blocks.
+    pub fn quantize_for(&mut self, weight_ty: GgmlType, x: &[f32], m: usize, cols: usize) {
+        let fmt = weight_ty.vec_dot_type().unwrap_or_else(|| {
+            panic!("QActs::quantize_for: {weight_ty} weights are not supported")
+        });
+        assert_eq!(
+            x.len(),
+            m * cols,
+            "QActs::quantize_for: x has {} values, expected m * cols = {m} * {cols}",
+            x.len()
+        );
+        let bl = fmt.block_len();
+        assert!(
+            cols % bl == 0,
+            "QActs::quantize_for: cols = {cols} is not a multiple of {fmt}'s block length {bl}"
+        );
+        self.fmt = Some(fmt);
+        self.m = m;
+        self.cols = cols;
+        let nb = m * cols / bl;
+        match fmt {
+            GgmlType::F32 => {
+                self.f.clear();
+                self.f.extend_from_slice(x);
+            }
+            GgmlType::F16 => {
+                self.f.clear();
+                self.f
+                    .extend(x.iter().map(|&v| half::f16::from_f32(v).to_f32()));
+            }
+            GgmlType::BF16 => {
+                self.f.clear();
+                self.f
+                    .extend(x.iter().map(|&v| half::bf16::from_f32(v).to_f32()));
+            }
+            GgmlType::Q8_0 => {
+                self.q8_0.resize(nb, BlockQ8_0::zeroed());
+                self.q8_0_sums.resize(nb, 0);
+                quantize_row_q8_0(x, &mut self.q8_0, &mut self.q8_0_sums);
+            }
+            GgmlType::Q8_1 => {
+                self.q8_1.resize(nb, BlockQ8_1::zeroed());
+                quantize_row_q8_1(x, &mut self.q8_1);
+            }
+            GgmlType::Q8_K => {
+                self.q8k.resize(nb, BlockQ8K::zeroed());
+                quantize_row_q8_k(x, &mut self.q8k);
+            }
+            _ => unreachable!("vec_dot_type returned {fmt}"),
+        }
+    }
+
+    /// Number of activation rows.
+    pub fn rows(&self) -> usize {
+        self.m
+    }
+
+    /// Elements per activation row.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The partner format currently held (`None` before the first `quantize_for`).
+    pub fn format(&self) -> Option<GgmlType> {
+        self.fmt
+    }
+
+    /// Whether these activations can be multiplied with weights of type `weight_ty`
+    /// (e.g. to reuse one quantization for the q, k and v projections).
+    pub fn fits(&self, weight_ty: GgmlType) -> bool {
+        self.fmt.is_some() && self.fmt == weight_ty.vec_dot_type()
+    }
+
+    pub(crate) fn f32_row(&self, t: usize) -> &[f32] {
+        &self.f[t * self.cols..(t + 1) * self.cols]
+    }
+    pub(crate) fn q8_0_row(&self, t: usize) -> &[BlockQ8_0] {
+        let nb = self.cols / QK;
+        &self.q8_0[t * nb..(t + 1) * nb]
+    }
+    #[allow(dead_code)]
+    pub(crate) fn q8_0_sums_row(&self, t: usize) -> &[i16] {
+        let nb = self.cols / QK;
+        &self.q8_0_sums[t * nb..(t + 1) * nb]
+    }
+    pub(crate) fn q8_1_row(&self, t: usize) -> &[BlockQ8_1] {
+        let nb = self.cols / QK;
+        &self.q8_1[t * nb..(t + 1) * nb]
+    }
+    pub(crate) fn q8k_row(&self, t: usize) -> &[BlockQ8K] {
+        let nb = self.cols / QK_K;
+        &self.q8k[t * nb..(t + 1) * nb]
+    }
+}
+
+use bytemuck::Zeroable;
+
+// ---------------------------------------------------------------------------------------------
+// Driver
+
+/// Computes a tile: weight rows `rows` × activation rows `ts`;
+/// `res[(r - rows.start) * ts.len() + (t - ts.start)]`.
+type TileFn = fn(&QMatrix, &QActs, Range<usize>, Range<usize>, &mut [f32]);
+
+/// Weight rows per tile (multiple of every tier's row blocking).
+const TILE_ROWS: usize = 16;
+/// Activation rows per tile.
+const TILE_ACTS: usize = 16;
+
+fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+    fn tile<W: bytemuck::Pod, A>(
+        w: &QMatrix,
+        rows: Range<usize>,
+        ts: Range<usize>,
+        res: &mut [f32],
+        act_row: impl Fn(usize) -> A,
+        dot: impl Fn(&[W], &A) -> f32,
+    ) {
+        let bpr = w.blocks_per_row();
+        let blocks = w.blocks::<W>(rows.clone());
+        let nt = ts.len();
+        for (i, wr) in blocks.chunks_exact(bpr.max(1)).enumerate() {
+            for (j, t) in ts.clone().enumerate() {
+                res[i * nt + j] = dot(wr, &act_row(t));
+            }
+        }
+    }
+    match w.ty {
+        GgmlType::F32 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.f32_row(t),
+            |w, a| scalar::dot_f32(w, a),
+        ),
+        GgmlType::F16 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.f32_row(t),
+            |w, a| scalar::dot_f16(w, a),
+        ),
+        GgmlType::BF16 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.f32_row(t),
+            |w, a| scalar::dot_bf16(w, a),
+        ),
+        GgmlType::Q4_0 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8_0_row(t),
+            |w, a| scalar::dot_q4_0(w, a),
+        ),
+        GgmlType::Q4_1 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8_1_row(t),
+            |w, a| scalar::dot_q4_1(w, a),
+        ),
+        GgmlType::Q5_0 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8_0_row(t),
+            |w, a| scalar::dot_q5_0(w, a),
+        ),
+        GgmlType::Q5_1 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8_1_row(t),
+            |w, a| scalar::dot_q5_1(w, a),
+        ),
+        GgmlType::Q8_0 => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8_0_row(t),
+            |w, a| scalar::dot_q8_0(w, a),
+        ),
+        GgmlType::Q4_K => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_q4_k(w, a),
+        ),
+        GgmlType::Q5_K => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_q5_k(w, a),
+        ),
+        GgmlType::Q6_K => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_q6_k(w, a),
+        ),
+        ty => unreachable!("QMatrix::new rejects {ty}"),
+    }
+}
+
+/// The tile kernel of `tier` for `ty` (falls back to scalar for types a tier lacks).
+/// Callers guarantee `tier.is_supported()`.
+fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
+    match tier {
+        #[cfg(target_arch = "x86_64")]
+        Tier::Avx2 => avx2::tile_fn(ty).unwrap_or(scalar_tile),
+        #[cfg(target_arch = "aarch64")]
+        Tier::Neon | Tier::Dotprod | Tier::I8mm => neon::tile_fn(tier, ty).unwrap_or(scalar_tile),
+        _ => {
+            let _ = ty;
+            scalar_tile
+        }
+    }
+}
+
+/// Where results go: a slice (single thread) or a shared raw pointer (row-disjoint threads).
+trait Sink {
+    fn put(&mut self, t: usize, r: usize, v: f32);
+}
+
+struct SliceSink<'a> {
+    out: &'a mut [f32],
+    stride: usize,
+}
+
+impl Sink for SliceSink<'_> {
+    #[inline(always)]
+    fn put(&mut self, t: usize, r: usize, v: f32) {
+        self.out[t * self.stride + r] = v;
+    }
+}
+
+/// The output of [`matmul_parallel`], shared by threads that write disjoint rows.
+#[derive(Clone, Copy)]
+struct RawSink {
+    ptr: *mut f32,
+    len: usize,
+    stride: usize,
+}
+
+// SAFETY: a RawSink is only created by `matmul_parallel` from a `&mut [f32]` it holds for the
+// whole `pool.run`; threads write disjoint indices (disjoint weight rows, `stride >= w.rows`).
+unsafe impl Send for RawSink {}
+// SAFETY: as above.
+unsafe impl Sync for RawSink {}
+
+impl Sink for RawSink {
+    #[inline(always)]
+    fn put(&mut self, t: usize, r: usize, v: f32) {
+        let i = t * self.stride + r;
+        assert!(i < self.len, "matmul output index out of bounds");
+        // SAFETY: `i < len` (checked), the slice outlives the parallel run, and no other thread
+        // writes index `i` (it belongs to weight row `r`, which only this thread computes).
+        unsafe { self.ptr.add(i).write(v) };
+    }
+}
+
+fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows: &Range<usize>) {
+    assert!(
+        a.fits(w.ty),
+        "matmul: activations were quantized as {:?}, but {} weights need {:?}",
+        a.fmt,
+        w.ty,
+        w.ty.vec_dot_type()
+    );
+    assert_eq!(
+        a.cols, w.cols,
+        "matmul: activation rows have {} columns, weights {}",
+        a.cols, w.cols
+    );
+    assert!(
+        rows.start <= rows.end && rows.end <= w.rows,
+        "matmul: row range {rows:?} outside 0..{}",
+        w.rows
+    );
+    if a.m > 0 && !rows.is_empty() {
+        let need = (a.m - 1) * out_stride + rows.end;
+        assert!(
+            out_len >= need,
+            "matmul: out has {out_len} values, needs {need} (m = {}, stride = {out_stride})",
+            a.m
+        );
+        if a.m > 1 {
+            assert!(
+                out_stride >= rows.end,
+                "matmul: out_stride {out_stride} < rows {}",
+                rows.end
+            );
+        }
+    }
+}
+
+fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
+    let mut res = [0.0f32; TILE_ROWS * TILE_ACTS];
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let r1 = (r0 + TILE_ROWS).min(rows.end);
+        let mut t0 = 0;
+        while t0 < a.m {
+            let t1 = (t0 + TILE_ACTS).min(a.m);
+            let nt = t1 - t0;
+            let res = &mut res[..(r1 - r0) * nt];
+            tile(w, a, r0..r1, t0..t1, res);
+            for (i, r) in (r0..r1).enumerate() {
+                for (j, t) in (t0..t1).enumerate() {
+                    sink.put(t, r, res[i * nt + j]);
+                }
+            }
+            t0 = t1;
+        }
+        r0 = r1;
+    }
+}
+
+/// `out[t * out_stride + r] = dot(weight row r, activation row t)` for every `r` in `rows` and
+/// every activation row `t`, single-threaded, with the selected tier.
+///
+/// Panics on shape mismatches (activations quantized for another type, wrong `cols`, `out` too
+/// short, or `out_stride < rows.end` with several activation rows).
+pub fn matmul(w: &QMatrix, acts: &QActs, out: &mut [f32], out_stride: usize, rows: Range<usize>) {
+    matmul_with_tier(selected_tier(), w, acts, out, out_stride, rows);
+}
+
+/// [`matmul`] with an explicit tier (tests and benchmarks). Panics if the CPU lacks it.
+pub fn matmul_with_tier(
+    tier: Tier,
+    w: &QMatrix,
+    acts: &QActs,
+    out: &mut [f32],
+    out_stride: usize,
+    rows: Range<usize>,
+) {
+    assert!(
+        tier.is_supported(),
+        "kernel tier {tier} is not supported by this CPU"
+    );
+    check_shapes(w, acts, out.len(), out_stride, &rows);
+    let mut sink = SliceSink {
+        out,
+        stride: out_stride,
+    };
+    run_rows(tile_fn(tier, w.ty), w, acts, rows, &mut sink);
+}
+
+/// All rows of `w` times all activation rows, split across `pool`'s threads:
+/// `out[t * out_stride + r]`, `out_stride >= w.rows`.
+pub fn matmul_parallel(
+    pool: &ThreadPool,
+    w: &QMatrix,
+    acts: &QActs,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    matmul_parallel_with_tier(pool, selected_tier(), w, acts, out, out_stride);
+}
+
+/// [`matmul_parallel`] with an explicit tier. Panics if the CPU lacks it.
+pub fn matmul_parallel_with_tier(
+    pool: &ThreadPool,
+    tier: Tier,
+    w: &QMatrix,
+    acts: &QActs,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    assert!(
+        tier.is_supported(),
+        "kernel tier {tier} is not supported by this CPU"
+    );
+    let rows = 0..w.rows;
+    check_shapes(w, acts, out.len(), out_stride, &rows);
+    if acts.m > 0 {
+        assert!(
+            out_stride >= w.rows,
+            "matmul_parallel: out_stride {out_stride} < rows {}",
+            w.rows
+        );
+    }
+    let tile = tile_fn(tier, w.ty);
+    let n = pool.n_threads();
+    // Tiny products are not worth waking the workers.
+    let work = w.rows * w.cols * acts.m.max(1);
+    if n == 1 || work < 64 * 1024 || w.rows < 2 * TILE_ROWS {
+        let mut sink = SliceSink {
+            out,
+            stride: out_stride,
+        };
+        run_rows(tile, w, acts, rows, &mut sink);
+        return;
+    }
+    // Chunks of whole tiles, ~4 per thread, claimed dynamically (big.LITTLE friendly).
+    let chunk = w.rows.div_ceil(4 * n).next_multiple_of(TILE_ROWS);
+    let n_chunks = w.rows.div_ceil(chunk);
+    let next = AtomicUsize::new(0);
+    let sink = RawSink {
+        ptr: out.as_mut_ptr(),
+        len: out.len(),
+        stride: out_stride,
+    };
+    pool.run(|_, _| {
+        let mut sink = sink;
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= n_chunks {
+                break;
+            }
+            let r0 = c * chunk;
+            run_rows(tile, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
+        }
+    });
+}

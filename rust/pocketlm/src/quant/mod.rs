@@ -1,5 +1,39 @@
 //! Quantized tensor formats (ggml block layouts) and their scalar reference code.
 
+pub mod activations;
+pub mod blocks;
+pub mod dequant;
+
+pub use dequant::dequantize_row;
+
+/// Errors from viewing or converting quantized data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuantError {
+    #[error(
+        "tensor type {0} is not supported by PocketLM's kernels \
+         (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K); \
+         re-quantize the model with llama.cpp's llama-quantize"
+    )]
+    Unsupported(GgmlType),
+    #[error("{ty}: {what}: expected {expected}, got {got}")]
+    LengthMismatch {
+        ty: GgmlType,
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{ty}: {n} elements is not a whole number of {block_len}-element blocks")]
+    NotBlockMultiple {
+        ty: GgmlType,
+        n: usize,
+        block_len: usize,
+    },
+    #[error(
+        "{ty}: tensor data is not aligned to {align} bytes (GGUF tensor data must be aligned)"
+    )]
+    Misaligned { ty: GgmlType, align: usize },
+}
+
 /// The element types a GGUF tensor can have, with ggml's numeric ids.
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +115,21 @@ impl GgmlType {
             return None;
         }
         (n / bl).checked_mul(self.block_bytes() as u64)
+    }
+
+    /// The activation format a matmul with weights of this type quantizes its input to
+    /// (ggml's `vec_dot_type`), or `None` when the kernels do not support this weight type.
+    /// F32/F16/BF16 weights keep f32 activations (rounded to f16/bf16 for F16/BF16, like ggml).
+    pub fn vec_dot_type(self) -> Option<GgmlType> {
+        Some(match self {
+            Self::F32 => Self::F32,
+            Self::F16 => Self::F16,
+            Self::BF16 => Self::BF16,
+            Self::Q4_0 | Self::Q5_0 | Self::Q8_0 => Self::Q8_0,
+            Self::Q4_1 | Self::Q5_1 => Self::Q8_1,
+            Self::Q4_K | Self::Q5_K | Self::Q6_K => Self::Q8_K,
+            Self::Q8_1 | Self::Q2_K | Self::Q3_K | Self::Q8_K => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {

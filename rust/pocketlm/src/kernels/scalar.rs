@@ -1,0 +1,143 @@
+//! Portable scalar kernels: the reference the SIMD tiers are tested against.
+//!
+//! Each `dot_*` follows the integer/float formula of ggml's `ggml_vec_dot_*_generic`.
+
+use crate::quant::blocks::*;
+use crate::quant::dequant::{q4k_values, q5_values, q5k_values, q6k_values};
+
+pub fn dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for j in 0..QK / 2 {
+            let v0 = (x.qs[j] & 0x0F) as i32 - 8;
+            let v1 = (x.qs[j] >> 4) as i32 - 8;
+            sumi += v0 * y.qs[j] as i32 + v1 * y.qs[j + QK / 2] as i32;
+        }
+        sumf += sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d);
+    }
+    sumf
+}
+
+pub fn dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for j in 0..QK / 2 {
+            let v0 = (x.qs[j] & 0x0F) as i32;
+            let v1 = (x.qs[j] >> 4) as i32;
+            sumi += v0 * y.qs[j] as i32 + v1 * y.qs[j + QK / 2] as i32;
+        }
+        sumf +=
+            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+    }
+    sumf
+}
+
+pub fn dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let v = q5_values(&x.qh, &x.qs);
+        let mut sumi = 0i32;
+        for (&q, &a) in v.iter().zip(&y.qs) {
+            sumi += (q as i32 - 16) * a as i32;
+        }
+        sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32;
+    }
+    sumf
+}
+
+pub fn dot_q5_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let v = q5_values(&x.qh, &x.qs);
+        let mut sumi = 0i32;
+        for (&q, &a) in v.iter().zip(&y.qs) {
+            sumi += q as i32 * a as i32;
+        }
+        sumf +=
+            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+    }
+    sumf
+}
+
+pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for j in 0..QK {
+            sumi += x.qs[j] as i32 * y.qs[j] as i32;
+        }
+        sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
+    }
+    sumf
+}
+
+/// Shared tail of the Q4_K / Q5_K dots: `v` holds the unsigned quants of one super-block.
+#[inline(always)]
+fn k4_block(v: &[u8; QK_K], d: u16, dmin: u16, scales: &[u8; 12], y: &BlockQ8K) -> f32 {
+    let (sc, mn) = scales_mins_k4(scales);
+    let mut summ = 0i32;
+    for j in 0..QK_K / 16 {
+        summ += y.bsums[j] as i32 * mn[j / 2] as i32;
+    }
+    let mut sumi = 0i32;
+    for s in 0..8 {
+        let mut isum = 0i32;
+        for l in 0..32 {
+            isum += v[32 * s + l] as i32 * y.qs[32 * s + l] as i32;
+        }
+        sumi += sc[s] as i32 * isum;
+    }
+    let d = f16_to_f32(d) * y.d;
+    let dmin = f16_to_f32(dmin) * y.d;
+    d * sumi as f32 - dmin * summ as f32
+}
+
+pub fn dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        sumf += k4_block(&q4k_values(&x.qs), x.d, x.dmin, &x.scales, y);
+    }
+    sumf
+}
+
+pub fn dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        sumf += k4_block(&q5k_values(&x.qh, &x.qs), x.d, x.dmin, &x.scales, y);
+    }
+    sumf
+}
+
+pub fn dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let v = q6k_values(&x.ql, &x.qh);
+        let mut sumi = 0i32;
+        for s in 0..QK_K / 16 {
+            let mut isum = 0i32;
+            for l in 0..16 {
+                isum += (v[16 * s + l] as i32 - 32) * y.qs[16 * s + l] as i32;
+            }
+            sumi += x.scales[s] as i32 * isum;
+        }
+        sumf += f16_to_f32(x.d) * y.d * sumi as f32;
+    }
+    sumf
+}
+
+pub fn dot_f32(w: &[f32], a: &[f32]) -> f32 {
+    w.iter().zip(a).map(|(x, y)| x * y).sum()
+}
+
+pub fn dot_f16(w: &[u16], a: &[f32]) -> f32 {
+    w.iter().zip(a).map(|(&x, y)| f16_to_f32(x) * y).sum()
+}
+
+pub fn dot_bf16(w: &[u16], a: &[f32]) -> f32 {
+    w.iter()
+        .zip(a)
+        .map(|(&x, y)| f32::from_bits((x as u32) << 16) * y)
+        .sum()
+}

@@ -1,0 +1,160 @@
+//! ggml block layouts, byte for byte (`#[repr(C)]`, no padding), viewable in place over
+//! borrowed (mmap'ed) tensor bytes with `bytemuck::try_cast_slice`.
+//!
+//! Scales are kept as raw IEEE half bits (`u16`); [`f16_to_f32`] converts them.
+
+use bytemuck::{Pod, Zeroable};
+
+/// Elements in a "small" block (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1).
+pub const QK: usize = 32;
+/// Elements in a k-quant super-block (Q4_K, Q5_K, Q6_K, Q8_K).
+pub const QK_K: usize = 256;
+
+/// Converts raw f16 bits to f32 (exact).
+#[inline(always)]
+pub fn f16_to_f32(bits: u16) -> f32 {
+    half::f16::from_bits(bits).to_f32()
+}
+
+/// Converts f32 to raw f16 bits, rounding to nearest even like ggml's `GGML_FP32_TO_FP16`.
+#[inline(always)]
+pub fn f32_to_f16(x: f32) -> u16 {
+    half::f16::from_f32(x).to_bits()
+}
+
+/// 4-bit, symmetric: `x = d * (q - 8)`. Element `j < 16` is the low nibble of `qs[j]`,
+/// element `j + 16` its high nibble.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_0 {
+    pub d: u16,
+    pub qs: [u8; QK / 2],
+}
+
+/// 4-bit with minimum: `x = d * q + m`; nibble order as [`BlockQ4_0`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4_1 {
+    pub d: u16,
+    pub m: u16,
+    pub qs: [u8; QK / 2],
+}
+
+/// 5-bit, symmetric: `x = d * (q - 16)`; bit 4 of element `j` is bit `j` of the little-endian
+/// `u32` in `qh`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_0 {
+    pub d: u16,
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// 5-bit with minimum: `x = d * q + m`; bit layout as [`BlockQ5_0`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_1 {
+    pub d: u16,
+    pub m: u16,
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// 8-bit, symmetric: `x = d * q`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8_0 {
+    pub d: u16,
+    pub qs: [i8; QK],
+}
+
+/// 8-bit with the block sum: `x = d * q`, `s = d * sum(q)` (both f16).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8_1 {
+    pub d: u16,
+    pub s: u16,
+    pub qs: [i8; QK],
+}
+
+/// 4-bit k-quant: 8 sub-blocks of 32 with 6-bit scales and mins packed in `scales`;
+/// `x = d * sc * q - dmin * m`. Each 32 bytes of `qs` hold 64 elements: low nibbles first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4K {
+    pub d: u16,
+    pub dmin: u16,
+    pub scales: [u8; 12],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// 5-bit k-quant: as [`BlockQ4K`] plus one high bit per element in `qh`
+/// (bit `2j` / `2j+1` of `qh[l]` for the low / high nibble of chunk `j`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5K {
+    pub d: u16,
+    pub dmin: u16,
+    pub scales: [u8; 12],
+    pub qh: [u8; QK_K / 8],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// 6-bit k-quant: 16 sub-blocks of 16 with signed 8-bit scales; `x = d * sc * (q - 32)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ6K {
+    pub ql: [u8; QK_K / 2],
+    pub qh: [u8; QK_K / 4],
+    pub scales: [i8; QK_K / 16],
+    pub d: u16,
+}
+
+/// 8-bit activation super-block for k-quant dots: f32 scale, sums of each 16 quants.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ8K {
+    pub d: f32,
+    pub qs: [i8; QK_K],
+    pub bsums: [i16; QK_K / 16],
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<BlockQ4_0>() == 18);
+    assert!(std::mem::size_of::<BlockQ4_1>() == 20);
+    assert!(std::mem::size_of::<BlockQ5_0>() == 22);
+    assert!(std::mem::size_of::<BlockQ5_1>() == 24);
+    assert!(std::mem::size_of::<BlockQ8_0>() == 34);
+    assert!(std::mem::size_of::<BlockQ8_1>() == 36);
+    assert!(std::mem::size_of::<BlockQ4K>() == 144);
+    assert!(std::mem::size_of::<BlockQ5K>() == 176);
+    assert!(std::mem::size_of::<BlockQ6K>() == 210);
+    assert!(std::mem::size_of::<BlockQ8K>() == 292);
+};
+
+/// Unpacks the 6-bit scale and min of sub-block `j` (0..8) of a Q4_K / Q5_K block
+/// (ggml's `get_scale_min_k4`).
+#[inline(always)]
+pub fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    }
+}
+
+/// All 8 scales and 8 mins of a Q4_K / Q5_K block.
+#[inline(always)]
+pub fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let mut sc = [0u8; 8];
+    let mut mn = [0u8; 8];
+    for j in 0..8 {
+        let (s, m) = scale_min_k4(j, q);
+        sc[j] = s;
+        mn[j] = m;
+    }
+    (sc, mn)
+}

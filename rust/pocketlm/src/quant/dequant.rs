@@ -1,0 +1,278 @@
+//! Scalar dequantization (the reference every kernel is tested against).
+
+use super::blocks::*;
+use super::{GgmlType, QuantError};
+
+/// Views `data` as blocks of `T`, checking length and alignment.
+pub(crate) fn view<T: bytemuck::Pod>(ty: GgmlType, data: &[u8]) -> Result<&[T], QuantError> {
+    bytemuck::try_cast_slice(data).map_err(|e| match e {
+        bytemuck::PodCastError::TargetAlignmentGreaterAndInputNotAligned => {
+            QuantError::Misaligned {
+                ty,
+                align: std::mem::align_of::<T>(),
+            }
+        }
+        _ => QuantError::LengthMismatch {
+            ty,
+            what: "data bytes (not a whole number of blocks)",
+            expected: data.len() / std::mem::size_of::<T>() * std::mem::size_of::<T>(),
+            got: data.len(),
+        },
+    })
+}
+
+/// Dequantizes one row (or any whole number of blocks) of `ty` into `out`.
+///
+/// `out.len()` is the element count; `data` must hold exactly that many elements.
+pub fn dequantize_row(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
+    let n = out.len();
+    let bl = ty.block_len();
+    if n % bl != 0 {
+        return Err(QuantError::NotBlockMultiple {
+            ty,
+            n,
+            block_len: bl,
+        });
+    }
+    let expected = n / bl * ty.block_bytes();
+    if data.len() != expected {
+        return Err(QuantError::LengthMismatch {
+            ty,
+            what: "data bytes",
+            expected,
+            got: data.len(),
+        });
+    }
+    match ty {
+        GgmlType::F32 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+        GgmlType::F16 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(2)) {
+                *o = f16_to_f32(u16::from_le_bytes([c[0], c[1]]));
+            }
+        }
+        GgmlType::BF16 => {
+            for (o, c) in out.iter_mut().zip(data.chunks_exact(2)) {
+                *o = f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16);
+            }
+        }
+        GgmlType::Q4_0 => {
+            for (b, o) in view::<BlockQ4_0>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                dequant_q4_0(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q4_1 => {
+            for (b, o) in view::<BlockQ4_1>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                dequant_q4_1(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q5_0 => {
+            for (b, o) in view::<BlockQ5_0>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                dequant_q5_0(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q5_1 => {
+            for (b, o) in view::<BlockQ5_1>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                dequant_q5_1(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q8_0 => {
+            for (b, o) in view::<BlockQ8_0>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                let d = f16_to_f32(b.d);
+                for (o, &q) in o.iter_mut().zip(b.qs.iter()) {
+                    *o = d * q as f32;
+                }
+            }
+        }
+        GgmlType::Q8_1 => {
+            for (b, o) in view::<BlockQ8_1>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                let d = f16_to_f32(b.d);
+                for (o, &q) in o.iter_mut().zip(b.qs.iter()) {
+                    *o = d * q as f32;
+                }
+            }
+        }
+        GgmlType::Q4_K => {
+            for (b, o) in view::<BlockQ4K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                dequant_q4_k(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q5_K => {
+            for (b, o) in view::<BlockQ5K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                dequant_q5_k(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q6_K => {
+            for (b, o) in view::<BlockQ6K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                dequant_q6_k(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q8_K => {
+            for (b, o) in view::<BlockQ8K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                for (o, &q) in o.iter_mut().zip(b.qs.iter()) {
+                    *o = b.d * q as f32;
+                }
+            }
+        }
+        GgmlType::Q2_K | GgmlType::Q3_K => return Err(QuantError::Unsupported(ty)),
+    }
+    Ok(())
+}
+
+fn dequant_q4_0(b: &BlockQ4_0, o: &mut [f32; QK]) {
+    let d = f16_to_f32(b.d);
+    for j in 0..QK / 2 {
+        o[j] = ((b.qs[j] & 0x0F) as i32 - 8) as f32 * d;
+        o[j + QK / 2] = ((b.qs[j] >> 4) as i32 - 8) as f32 * d;
+    }
+}
+
+fn dequant_q4_1(b: &BlockQ4_1, o: &mut [f32; QK]) {
+    let d = f16_to_f32(b.d);
+    let m = f16_to_f32(b.m);
+    for j in 0..QK / 2 {
+        o[j] = (b.qs[j] & 0x0F) as f32 * d + m;
+        o[j + QK / 2] = (b.qs[j] >> 4) as f32 * d + m;
+    }
+}
+
+/// The 5-bit values (0..=31) of a Q5_0 / Q5_1 block.
+#[inline(always)]
+pub(crate) fn q5_values(qh: &[u8; 4], qs: &[u8; QK / 2]) -> [u8; QK] {
+    let h = u32::from_le_bytes(*qh);
+    let mut v = [0u8; QK];
+    for j in 0..QK / 2 {
+        v[j] = (qs[j] & 0x0F) | ((((h >> j) & 1) as u8) << 4);
+        v[j + QK / 2] = (qs[j] >> 4) | ((((h >> (j + 16)) & 1) as u8) << 4);
+    }
+    v
+}
+
+fn dequant_q5_0(b: &BlockQ5_0, o: &mut [f32; QK]) {
+    let d = f16_to_f32(b.d);
+    for (o, q) in o.iter_mut().zip(q5_values(&b.qh, &b.qs)) {
+        *o = (q as i32 - 16) as f32 * d;
+    }
+}
+
+fn dequant_q5_1(b: &BlockQ5_1, o: &mut [f32; QK]) {
+    let d = f16_to_f32(b.d);
+    let m = f16_to_f32(b.m);
+    for (o, q) in o.iter_mut().zip(q5_values(&b.qh, &b.qs)) {
+        *o = q as f32 * d + m;
+    }
+}
+
+/// The 4-bit values (0..=15) of a Q4_K block in element order.
+#[inline(always)]
+pub(crate) fn q4k_values(qs: &[u8; QK_K / 2]) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for j in 0..QK_K / 64 {
+        for l in 0..32 {
+            let q = qs[32 * j + l];
+            v[64 * j + l] = q & 0x0F;
+            v[64 * j + 32 + l] = q >> 4;
+        }
+    }
+    v
+}
+
+/// The 5-bit values (0..=31) of a Q5_K block in element order.
+#[inline(always)]
+pub(crate) fn q5k_values(qh: &[u8; QK_K / 8], qs: &[u8; QK_K / 2]) -> [u8; QK_K] {
+    let mut v = q4k_values(qs);
+    for j in 0..QK_K / 64 {
+        for l in 0..32 {
+            v[64 * j + l] |= ((qh[l] >> (2 * j)) & 1) << 4;
+            v[64 * j + 32 + l] |= ((qh[l] >> (2 * j + 1)) & 1) << 4;
+        }
+    }
+    v
+}
+
+/// The 6-bit values (0..=63, not yet offset by -32) of a Q6_K block in element order.
+#[inline(always)]
+pub(crate) fn q6k_values(ql: &[u8; QK_K / 2], qh: &[u8; QK_K / 4]) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for n in 0..2 {
+        let ql = &ql[64 * n..64 * n + 64];
+        let qh = &qh[32 * n..32 * n + 32];
+        let v = &mut v[128 * n..128 * n + 128];
+        for l in 0..32 {
+            v[l] = (ql[l] & 0x0F) | ((qh[l] & 3) << 4);
+            v[l + 32] = (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4);
+            v[l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+            v[l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+        }
+    }
+    v
+}
+
+fn dequant_q4_k(b: &BlockQ4K, o: &mut [f32; QK_K]) {
+    let d = f16_to_f32(b.d);
+    let dmin = f16_to_f32(b.dmin);
+    let v = q4k_values(&b.qs);
+    for s in 0..8 {
+        let (sc, m) = scale_min_k4(s, &b.scales);
+        let d1 = d * sc as f32;
+        let m1 = dmin * m as f32;
+        for l in 0..32 {
+            o[32 * s + l] = d1 * v[32 * s + l] as f32 - m1;
+        }
+    }
+}
+
+fn dequant_q5_k(b: &BlockQ5K, o: &mut [f32; QK_K]) {
+    let d = f16_to_f32(b.d);
+    let dmin = f16_to_f32(b.dmin);
+    let v = q5k_values(&b.qh, &b.qs);
+    for s in 0..8 {
+        let (sc, m) = scale_min_k4(s, &b.scales);
+        let d1 = d * sc as f32;
+        let m1 = dmin * m as f32;
+        for l in 0..32 {
+            o[32 * s + l] = d1 * v[32 * s + l] as f32 - m1;
+        }
+    }
+}
+
+fn dequant_q6_k(b: &BlockQ6K, o: &mut [f32; QK_K]) {
+    let d = f16_to_f32(b.d);
+    let v = q6k_values(&b.ql, &b.qh);
+    for (i, (o, q)) in o.iter_mut().zip(v).enumerate() {
+        *o = d * b.scales[i / 16] as f32 * (q as i32 - 32) as f32;
+    }
+}

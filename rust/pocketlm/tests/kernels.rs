@@ -1,0 +1,778 @@
+//! Quantized block formats and matrix kernels: scalar references against straightforward
+//! formulas, and every SIMD tier this CPU supports against the scalar reference.
+
+use pocketlm::kernels::{
+    matmul, matmul_parallel_with_tier, matmul_with_tier, supported_tiers, QActs, QMatrix,
+    ThreadPool, Tier,
+};
+use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
+use pocketlm::quant::blocks::*;
+use pocketlm::quant::{dequantize_row, GgmlType, QuantError};
+
+// ----------------------------------------------------------------------------------------------
+// Deterministic random data
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn u64(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn f32(&mut self) -> f32 {
+        (self.u64() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Uniform in [-1, 1).
+    fn sym(&mut self) -> f32 {
+        self.f32() * 2.0 - 1.0
+    }
+    fn fill(&mut self, bytes: &mut [u8]) {
+        for b in bytes {
+            *b = self.u64() as u8;
+        }
+    }
+}
+
+/// How weight blocks are filled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Fill {
+    Random,
+    Zero,
+    /// All quant bits set, the largest scales.
+    Max,
+    /// All quant bits set, negative extreme where signed, subnormal f16 scales.
+    Subnormal,
+}
+
+fn scale_bits(rng: &mut Rng, fill: Fill) -> u16 {
+    match fill {
+        Fill::Random => f32_to_f16(rng.sym() * 0.05),
+        Fill::Zero => 0,
+        Fill::Max => f32_to_f16(60000.0),
+        Fill::Subnormal => 1 + (rng.u64() % 0x3FF) as u16 | ((rng.u64() as u16) & 0x8000),
+    }
+}
+
+/// Random weight bytes for `rows` × `cols` of `ty` (backed by u32 storage: aligned).
+fn make_weights(ty: GgmlType, rows: usize, cols: usize, fill: Fill, seed: u64) -> Vec<u32> {
+    let mut rng = Rng::new(seed);
+    let bytes_len = ty.bytes_for((rows * cols) as u64).unwrap() as usize;
+    let mut store = vec![0u32; bytes_len.div_ceil(4)];
+    let bytes = &mut bytemuck::cast_slice_mut::<u32, u8>(&mut store)[..bytes_len];
+    match fill {
+        Fill::Zero => {}
+        Fill::Random => rng.fill(bytes),
+        Fill::Max | Fill::Subnormal => bytes.fill(0xFF),
+    }
+    if fill == Fill::Subnormal || fill == Fill::Max {
+        // mix in some random bits so not every block is identical
+        if fill == Fill::Subnormal {
+            rng.fill(bytes);
+        }
+    }
+    fn fix<T: bytemuck::Pod>(bytes: &mut [u8], f: impl FnMut(&mut T)) {
+        bytemuck::cast_slice_mut::<u8, T>(bytes)
+            .iter_mut()
+            .for_each(f);
+    }
+    match ty {
+        GgmlType::F32 => fix::<f32>(bytes, |v| {
+            *v = match fill {
+                Fill::Zero => 0.0,
+                Fill::Max => 1e4,
+                Fill::Subnormal => 1e-40,
+                Fill::Random => rng.sym(),
+            }
+        }),
+        GgmlType::F16 => fix::<u16>(bytes, |v| {
+            *v = match fill {
+                Fill::Zero => 0,
+                Fill::Max => f32_to_f16(-60000.0),
+                Fill::Subnormal => 0x0201,
+                Fill::Random => f32_to_f16(rng.sym()),
+            }
+        }),
+        GgmlType::BF16 => fix::<u16>(bytes, |v| {
+            *v = match fill {
+                Fill::Zero => 0,
+                Fill::Max => (1e30f32.to_bits() >> 16) as u16,
+                Fill::Subnormal => 0x0041,
+                Fill::Random => (rng.sym().to_bits() >> 16) as u16,
+            }
+        }),
+        GgmlType::Q4_0 => fix::<BlockQ4_0>(bytes, |b| b.d = scale_bits(&mut rng, fill)),
+        GgmlType::Q4_1 => fix::<BlockQ4_1>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            b.m = scale_bits(&mut rng, fill);
+        }),
+        GgmlType::Q5_0 => fix::<BlockQ5_0>(bytes, |b| b.d = scale_bits(&mut rng, fill)),
+        GgmlType::Q5_1 => fix::<BlockQ5_1>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            b.m = scale_bits(&mut rng, fill);
+        }),
+        GgmlType::Q8_0 => fix::<BlockQ8_0>(bytes, |b| b.d = scale_bits(&mut rng, fill)),
+        GgmlType::Q4_K => fix::<BlockQ4K>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            b.dmin = scale_bits(&mut rng, fill);
+        }),
+        GgmlType::Q5_K => fix::<BlockQ5K>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            b.dmin = scale_bits(&mut rng, fill);
+        }),
+        GgmlType::Q6_K => fix::<BlockQ6K>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            if fill == Fill::Max {
+                b.scales = [-128; 16];
+            }
+        }),
+        _ => unreachable!(),
+    }
+    store
+}
+
+fn weight_bytes(store: &[u32], ty: GgmlType, rows: usize, cols: usize) -> &[u8] {
+    let n = ty.bytes_for((rows * cols) as u64).unwrap() as usize;
+    &bytemuck::cast_slice::<u32, u8>(store)[..n]
+}
+
+fn make_acts(m: usize, cols: usize, seed: u64, kind: Fill) -> Vec<f32> {
+    let mut rng = Rng::new(seed ^ 0xA5A5);
+    (0..m * cols)
+        .map(|i| match kind {
+            Fill::Zero => 0.0,
+            Fill::Max => {
+                if i % 3 == 0 {
+                    -1e4
+                } else {
+                    1e4
+                }
+            }
+            Fill::Subnormal => rng.sym() * 1e-39,
+            Fill::Random => {
+                // heavy-ish tails like real activations, plus some exact zeros
+                let v = rng.sym();
+                if i % 17 == 0 {
+                    0.0
+                } else if i % 29 == 0 {
+                    v * 20.0
+                } else {
+                    v
+                }
+            }
+        })
+        .collect()
+}
+
+const WEIGHT_TYPES: [GgmlType; 11] = [
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q5_K,
+    GgmlType::Q6_K,
+];
+
+// ----------------------------------------------------------------------------------------------
+// Dequantization vs per-element formulas (written independently of the crate's helpers)
+
+fn h(bits: u16) -> f32 {
+    half::f16::from_bits(bits).to_f32()
+}
+
+/// Element `i` of a row of `ty`, straight from ggml's definitions.
+fn element(ty: GgmlType, data: &[u8], i: usize) -> f32 {
+    let u16at = |o: usize| u16::from_le_bytes([data[o], data[o + 1]]);
+    match ty {
+        GgmlType::F32 => f32::from_le_bytes(data[4 * i..4 * i + 4].try_into().unwrap()),
+        GgmlType::F16 => h(u16at(2 * i)),
+        GgmlType::BF16 => f32::from_bits((u16at(2 * i) as u32) << 16),
+        GgmlType::Q4_0 => {
+            let (b, j) = (18 * (i / 32), i % 32);
+            let byte = data[b + 2 + j % 16];
+            let q = if j < 16 { byte & 15 } else { byte >> 4 };
+            h(u16at(b)) * (q as f32 - 8.0)
+        }
+        GgmlType::Q4_1 => {
+            let (b, j) = (20 * (i / 32), i % 32);
+            let byte = data[b + 4 + j % 16];
+            let q = if j < 16 { byte & 15 } else { byte >> 4 };
+            h(u16at(b)) * q as f32 + h(u16at(b + 2))
+        }
+        GgmlType::Q5_0 | GgmlType::Q5_1 => {
+            let bb = if ty == GgmlType::Q5_0 { 22 } else { 24 };
+            let off = if ty == GgmlType::Q5_0 { 2 } else { 4 };
+            let (b, j) = (bb * (i / 32), i % 32);
+            let qh = u32::from_le_bytes(data[b + off..b + off + 4].try_into().unwrap());
+            let byte = data[b + off + 4 + j % 16];
+            let lo = if j < 16 { byte & 15 } else { byte >> 4 };
+            let q = lo as u32 | (((qh >> j) & 1) << 4);
+            if ty == GgmlType::Q5_0 {
+                h(u16at(b)) * (q as f32 - 16.0)
+            } else {
+                h(u16at(b)) * q as f32 + h(u16at(b + 2))
+            }
+        }
+        GgmlType::Q8_0 => {
+            let (b, j) = (34 * (i / 32), i % 32);
+            h(u16at(b)) * (data[b + 2 + j] as i8) as f32
+        }
+        GgmlType::Q4_K | GgmlType::Q5_K => {
+            let bb = if ty == GgmlType::Q4_K { 144 } else { 176 };
+            let (b, j) = (bb * (i / 256), i % 256);
+            let sc = &data[b + 4..b + 16];
+            let sub = j / 32;
+            let (s, m) = if sub < 4 {
+                (sc[sub] & 63, sc[sub + 4] & 63)
+            } else {
+                (
+                    (sc[sub + 4] & 15) | ((sc[sub - 4] >> 6) << 4),
+                    (sc[sub + 4] >> 4) | ((sc[sub] >> 6) << 4),
+                )
+            };
+            let qs_off = if ty == GgmlType::Q4_K { 16 } else { 48 };
+            let chunk = j / 64;
+            let l = j % 32;
+            let byte = data[b + qs_off + 32 * chunk + l];
+            let mut q = if (j % 64) < 32 { byte & 15 } else { byte >> 4 };
+            if ty == GgmlType::Q5_K {
+                let qh = data[b + 16 + l];
+                q |= ((qh >> sub) & 1) << 4;
+            }
+            h(u16at(b)) * s as f32 * q as f32 - h(u16at(b + 2)) * m as f32
+        }
+        GgmlType::Q6_K => {
+            let (b, j) = (210 * (i / 256), i % 256);
+            let half = j / 128;
+            let k = j % 128;
+            let l = k % 32;
+            let quarter = k / 32;
+            let ql = &data[b + 64 * half..];
+            let qh = data[b + 128 + 32 * half + l];
+            let low = match quarter {
+                0 => ql[l] & 15,
+                1 => ql[l + 32] & 15,
+                2 => ql[l] >> 4,
+                _ => ql[l + 32] >> 4,
+            };
+            let q = (low | (((qh >> (2 * quarter)) & 3) << 4)) as i32 - 32;
+            let sc = data[b + 192 + j / 16] as i8;
+            h(u16at(b + 208)) * sc as f32 * q as f32
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn dequantize_matches_per_element_formula() {
+    for ty in WEIGHT_TYPES {
+        for fill in [Fill::Random, Fill::Max, Fill::Subnormal, Fill::Zero] {
+            let cols = 512;
+            let store = make_weights(ty, 1, cols, fill, 7);
+            let data = weight_bytes(&store, ty, 1, cols);
+            let mut out = vec![0.0; cols];
+            dequantize_row(ty, data, &mut out).unwrap();
+            for (i, &o) in out.iter().enumerate() {
+                let e = element(ty, data, i);
+                assert!(
+                    o == e || (o.is_nan() && e.is_nan()) || (o - e).abs() <= 1e-6 * e.abs(),
+                    "{ty} {fill:?} element {i}: {o} vs {e}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dequantize_rejects_bad_input() {
+    let data = vec![0u8; 18];
+    let mut out = vec![0.0; 64];
+    assert!(matches!(
+        dequantize_row(GgmlType::Q4_0, &data, &mut out),
+        Err(QuantError::LengthMismatch { .. })
+    ));
+    let mut out = vec![0.0; 33];
+    assert!(matches!(
+        dequantize_row(GgmlType::Q4_0, &data, &mut out),
+        Err(QuantError::NotBlockMultiple { .. })
+    ));
+    let mut out = vec![0.0; 256];
+    assert!(matches!(
+        dequantize_row(GgmlType::Q3_K, &[0u8; 110], &mut out),
+        Err(QuantError::Unsupported(GgmlType::Q3_K))
+    ));
+}
+
+#[test]
+fn qmatrix_checks_sizes_and_alignment() {
+    let store = vec![0u32; 64];
+    let bytes: &[u8] = bytemuck::cast_slice(&store);
+    assert!(QMatrix::new(GgmlType::Q4_0, &bytes[..36], 1, 64).is_ok());
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q4_0, &bytes[..35], 1, 64),
+        Err(QuantError::LengthMismatch { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q4_0, &bytes[1..37], 1, 64),
+        Err(QuantError::Misaligned { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q4_K, &bytes[..144], 1, 128),
+        Err(QuantError::NotBlockMultiple { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q2_K, &bytes[..84], 1, 256),
+        Err(QuantError::Unsupported(GgmlType::Q2_K))
+    ));
+}
+
+// ----------------------------------------------------------------------------------------------
+// Activation quantization
+
+#[test]
+fn q8_0_and_q8_1_roundtrip_bounds() {
+    for fill in [Fill::Random, Fill::Zero, Fill::Max, Fill::Subnormal] {
+        let x = make_acts(1, 256, 3, fill);
+        let mut b0 = vec![BlockQ8_0::zeroed(); 8];
+        let mut sums = vec![0i16; 8];
+        quantize_row_q8_0(&x, &mut b0, &mut sums);
+        let mut b1 = vec![BlockQ8_1::zeroed(); 8];
+        quantize_row_q8_1(&x, &mut b1);
+        for (k, xb) in x.chunks(32).enumerate() {
+            let amax = xb.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let d = amax / 127.0;
+            assert_eq!(b0[k].d, f32_to_f16(d));
+            assert_eq!(b0[k].qs, b1[k].qs);
+            assert_eq!(b0[k].d, b1[k].d);
+            let sum: i32 = b0[k].qs.iter().map(|&q| q as i32).sum();
+            assert_eq!(sums[k] as i32, sum);
+            assert_eq!(b1[k].s, f32_to_f16(sum as f32 * d));
+            for (j, &v) in xb.iter().enumerate() {
+                let q = b0[k].qs[j];
+                assert!(q != -128);
+                // within half a step (rounding)
+                if (1.0 / d).is_finite() {
+                    assert!(
+                        (v - q as f32 * d).abs() <= d * 0.5001 + f32::MIN_POSITIVE,
+                        "{fill:?} {v} vs {q}*{d}"
+                    );
+                }
+                if d != 0.0 {
+                    // ggml multiplies by the f32 reciprocal (inf for subnormal d: saturates)
+                    assert_eq!(
+                        q,
+                        (v * (1.0 / d)).round().clamp(-127.0, 127.0) as i8,
+                        "round half away from zero"
+                    );
+                }
+            }
+        }
+    }
+    // ties round away from zero like C's roundf: 127 * 0.5 / 127 = 0.5 -> 1, -0.5 -> -1
+    let mut x = vec![0.0f32; 32];
+    x[0] = 127.0;
+    x[1] = 0.5;
+    x[2] = -0.5;
+    x[3] = 2.5;
+    let mut b = [BlockQ8_0::zeroed()];
+    quantize_row_q8_0(&x, &mut b, &mut [0]);
+    assert_eq!(&b[0].qs[..4], &[127, 1, -1, 3]);
+}
+
+#[test]
+fn q8_k_matches_ggml_reference_semantics() {
+    for fill in [Fill::Random, Fill::Zero, Fill::Max, Fill::Subnormal] {
+        let x = make_acts(1, 512, 5, fill);
+        let mut b = vec![BlockQ8K::zeroed(); 2];
+        quantize_row_q8_k(&x, &mut b);
+        for (k, xb) in x.chunks(256).enumerate() {
+            let (mut max, mut amax) = (0.0f32, 0.0f32);
+            for &v in xb {
+                if v.abs() > amax {
+                    amax = v.abs();
+                    max = v;
+                }
+            }
+            if amax == 0.0 {
+                assert_eq!(b[k].d, 0.0);
+                assert!(b[k].qs.iter().all(|&q| q == 0));
+                continue;
+            }
+            let iscale = -127.0 / max;
+            if !iscale.is_finite() {
+                continue; // subnormal max: ggml's result is meaningless too
+            }
+            assert_eq!(b[k].d, 1.0 / iscale);
+            for (j, &v) in xb.iter().enumerate() {
+                let q = b[k].qs[j];
+                assert!((-127..=127).contains(&q));
+                assert!((v - q as f32 * b[k].d).abs() <= b[k].d.abs() * 0.5001 + f32::MIN_POSITIVE);
+            }
+            for s in 0..16 {
+                let sum: i32 = b[k].qs[16 * s..16 * s + 16].iter().map(|&q| q as i32).sum();
+                assert_eq!(b[k].bsums[s] as i32, sum);
+            }
+            // the element of largest magnitude maps to -127
+            let imax = xb.iter().position(|&v| v == max).unwrap();
+            assert_eq!(b[k].qs[imax], -127);
+        }
+    }
+    // nearest_int rounds ties to even: with max = -127, iscale = 1
+    let mut x = vec![0.0f32; 256];
+    x[0] = -127.0;
+    x[1] = 0.5;
+    x[2] = 1.5;
+    x[3] = -2.5;
+    let mut b = [BlockQ8K::zeroed()];
+    quantize_row_q8_k(&x, &mut b);
+    assert_eq!(&b[0].qs[..4], &[-127, 0, 2, -2]);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Matmul: scalar vs dequantize-then-f32, every tier vs scalar
+
+/// Dequantized activations as the kernels see them.
+fn dequant_acts(ty: GgmlType, x: &[f32], m: usize, cols: usize) -> Vec<f32> {
+    let fmt = ty.vec_dot_type().unwrap();
+    let mut out = vec![0.0; m * cols];
+    match fmt {
+        GgmlType::F32 => out.copy_from_slice(x),
+        GgmlType::F16 => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = half::f16::from_f32(v).to_f32();
+            }
+        }
+        GgmlType::BF16 => {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = half::bf16::from_f32(v).to_f32();
+            }
+        }
+        GgmlType::Q8_0 => {
+            let mut b = vec![BlockQ8_0::zeroed(); m * cols / 32];
+            let mut s = vec![0i16; b.len()];
+            quantize_row_q8_0(x, &mut b, &mut s);
+            dequantize_row(fmt, bytemuck::cast_slice(&b), &mut out).unwrap();
+        }
+        GgmlType::Q8_1 => {
+            let mut b = vec![BlockQ8_1::zeroed(); m * cols / 32];
+            quantize_row_q8_1(x, &mut b);
+            dequantize_row(fmt, bytemuck::cast_slice(&b), &mut out).unwrap();
+        }
+        GgmlType::Q8_K => {
+            let mut b = vec![BlockQ8K::zeroed(); m * cols / 256];
+            quantize_row_q8_k(x, &mut b);
+            dequantize_row(fmt, bytemuck::cast_slice(&b), &mut out).unwrap();
+        }
+        _ => unreachable!(),
+    }
+    out
+}
+
+#[test]
+fn scalar_matmul_matches_dequantized_f32_dot() {
+    let tier = Tier::Scalar;
+    for ty in WEIGHT_TYPES {
+        let (rows, cols, m) = (7, 512, 3);
+        let store = make_weights(ty, rows, cols, Fill::Random, 11);
+        let data = weight_bytes(&store, ty, rows, cols);
+        let w = QMatrix::new(ty, data, rows, cols).unwrap();
+        let x = make_acts(m, cols, 12, Fill::Random);
+        let mut acts = QActs::new();
+        acts.quantize_for(ty, &x, m, cols);
+        assert_eq!(acts.rows(), m);
+        let mut out = vec![f32::NAN; m * rows];
+        matmul_with_tier(tier, &w, &acts, &mut out, rows, 0..rows);
+
+        let xa = dequant_acts(ty, &x, m, cols);
+        let mut wr = vec![0.0; cols];
+        for r in 0..rows {
+            w.dequantize_row(r, &mut wr).unwrap();
+            for t in 0..m {
+                let a = &xa[t * cols..(t + 1) * cols];
+                let exact: f64 = wr.iter().zip(a).map(|(&p, &q)| p as f64 * q as f64).sum();
+                let mag: f64 = wr
+                    .iter()
+                    .zip(a)
+                    .map(|(&p, &q)| (p as f64 * q as f64).abs())
+                    .sum();
+                let got = out[t * rows + r] as f64;
+                // Q4_1/Q5_1 use f16-rounded block sums `s`: allow that error.
+                let tol = 2e-5 * mag
+                    + 1e-6
+                    + if matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) {
+                        1e-3 * mag
+                    } else {
+                        0.0
+                    };
+                assert!(
+                    (got - exact).abs() <= tol,
+                    "{ty} r{r} t{t}: got {got}, exact {exact}, tol {tol}"
+                );
+            }
+        }
+    }
+}
+
+fn assert_close_to_scalar(
+    tier: Tier,
+    ty: GgmlType,
+    rows: usize,
+    cols: usize,
+    m: usize,
+    wf: Fill,
+    af: Fill,
+) {
+    let store = make_weights(ty, rows, cols, wf, (rows * 31 + m) as u64);
+    let data = weight_bytes(&store, ty, rows, cols);
+    let w = QMatrix::new(ty, data, rows, cols).unwrap();
+    let x = make_acts(m, cols, (cols + m) as u64, af);
+    let mut acts = QActs::new();
+    acts.quantize_for(ty, &x, m, cols);
+    let stride = rows + 3; // a stride wider than rows
+    let mut want = vec![f32::NAN; m * stride];
+    let mut got = vec![f32::NAN; m * stride];
+    matmul_with_tier(Tier::Scalar, &w, &acts, &mut want, stride, 0..rows);
+    matmul_with_tier(tier, &w, &acts, &mut got, stride, 0..rows);
+    // magnitudes for the tolerance
+    let xa = dequant_acts(ty, &x, m, cols);
+    let mut wr = vec![0.0; cols];
+    for r in 0..rows {
+        w.dequantize_row(r, &mut wr).unwrap();
+        for t in 0..m {
+            let a = &xa[t * cols..(t + 1) * cols];
+            let mag: f64 = wr
+                .iter()
+                .zip(a)
+                .map(|(&p, &q)| (p as f64 * q as f64).abs())
+                .sum();
+            let (g, e) = (got[t * stride + r], want[t * stride + r]);
+            let ok = if e.is_finite() {
+                ((g - e) as f64).abs() <= 1e-5 * mag + 1e-30 + 1e-6 * (e as f64).abs()
+            } else {
+                g == e || (g.is_nan() && e.is_nan())
+            };
+            assert!(ok, "{tier} {ty} {rows}x{cols} m={m} {wf:?}/{af:?} r{r} t{t}: {g} vs scalar {e} (mag {mag})");
+        }
+        for t in 0..m {
+            for pad in rows..stride {
+                assert!(
+                    got[t * stride + pad].is_nan(),
+                    "{tier} wrote outside its rows"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_tier_matches_scalar() {
+    let tiers = supported_tiers();
+    println!("kernel tiers on this CPU: {tiers:?}");
+    for &tier in &tiers {
+        for ty in WEIGHT_TYPES {
+            let cols = if ty.block_len() == 256 { 512 } else { 96 };
+            for m in 1..=9 {
+                for rows in [1, 5, 17] {
+                    assert_close_to_scalar(tier, ty, rows, cols, m, Fill::Random, Fill::Random);
+                }
+            }
+            for (wf, af) in [
+                (Fill::Zero, Fill::Random),
+                (Fill::Random, Fill::Zero),
+                (Fill::Max, Fill::Max),
+                (Fill::Subnormal, Fill::Random),
+                (Fill::Random, Fill::Subnormal),
+            ] {
+                assert_close_to_scalar(tier, ty, 9, cols, 3, wf, af);
+            }
+            // a wide row and a tall-ish matrix with several tiles
+            assert_close_to_scalar(tier, ty, 37, 2048, 2, Fill::Random, Fill::Random);
+            assert_close_to_scalar(tier, ty, 40, 256, 20, Fill::Random, Fill::Random);
+        }
+        println!("tier {tier}: ok");
+    }
+}
+
+#[test]
+fn row_ranges_and_parallel_match() {
+    let pool = ThreadPool::new(3);
+    for &tier in &supported_tiers() {
+        for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q6_K] {
+            let (rows, cols, m) = (203, 512, 4);
+            let store = make_weights(ty, rows, cols, Fill::Random, 99);
+            let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+            let x = make_acts(m, cols, 98, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(ty, &x, m, cols);
+            let mut full = vec![0.0; m * rows];
+            matmul_with_tier(tier, &w, &acts, &mut full, rows, 0..rows);
+            let mut pieces = vec![0.0; m * rows];
+            for range in [0..13, 13..100, 100..101, 101..203] {
+                matmul_with_tier(tier, &w, &acts, &mut pieces, rows, range);
+            }
+            assert_eq!(full, pieces, "{tier} {ty}");
+            let mut par = vec![0.0; m * rows];
+            for _ in 0..3 {
+                matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut par, rows);
+                assert_eq!(full, par, "{tier} {ty} parallel");
+            }
+        }
+    }
+}
+
+#[test]
+fn default_matmul_uses_selected_tier() {
+    let ty = GgmlType::Q8_0;
+    let store = make_weights(ty, 4, 64, Fill::Random, 1);
+    let w = QMatrix::new(ty, weight_bytes(&store, ty, 4, 64), 4, 64).unwrap();
+    let mut acts = QActs::new();
+    acts.quantize_for(ty, &make_acts(1, 64, 2, Fill::Random), 1, 64);
+    let mut a = vec![0.0; 4];
+    let mut b = vec![0.0; 4];
+    matmul(&w, &acts, &mut a, 4, 0..4);
+    matmul_with_tier(
+        pocketlm::kernels::selected_tier(),
+        &w,
+        &acts,
+        &mut b,
+        4,
+        0..4,
+    );
+    assert_eq!(a, b);
+    println!("selected tier: {}", pocketlm::kernels::kernel_tier());
+}
+
+#[test]
+#[should_panic(expected = "activations were quantized")]
+fn matmul_rejects_acts_of_the_wrong_format() {
+    let ty = GgmlType::Q4_1;
+    let store = make_weights(ty, 2, 64, Fill::Random, 1);
+    let w = QMatrix::new(ty, weight_bytes(&store, ty, 2, 64), 2, 64).unwrap();
+    let mut acts = QActs::new();
+    acts.quantize_for(GgmlType::Q4_0, &make_acts(1, 64, 2, Fill::Random), 1, 64);
+    let mut out = vec![0.0; 2];
+    matmul(&w, &acts, &mut out, 2, 0..2);
+}
+
+// ----------------------------------------------------------------------------------------------
+// Thread pool
+
+#[test]
+fn pool_runs_every_thread_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for n in [1, 2, 4] {
+        let pool = ThreadPool::new(n);
+        assert_eq!(pool.n_threads(), n);
+        for round in 0..200 {
+            let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            pool.run(|i, nt| {
+                assert_eq!(nt, n);
+                hits[i].fetch_add(round + 1, Ordering::Relaxed);
+            });
+            for h in &hits {
+                assert_eq!(h.load(Ordering::Relaxed), round + 1);
+            }
+            if round % 50 == 0 {
+                // let the workers park, then wake them again
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_propagates_worker_panics_and_stays_usable() {
+    let pool = ThreadPool::new(2);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|i, _| {
+            if i == 1 {
+                panic!("boom in worker");
+            }
+        })
+    }));
+    assert!(r.is_err());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|i, _| {
+            if i == 0 {
+                panic!("boom in caller");
+            }
+        })
+    }));
+    assert!(r.is_err());
+    let count = std::sync::atomic::AtomicUsize::new(0);
+    pool.run(|_, _| {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(count.into_inner(), 2);
+}
+
+#[test]
+fn pool_is_send_sync_and_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<ThreadPool>();
+    let pool = std::sync::Arc::new(ThreadPool::new(2));
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                for _ in 0..100 {
+                    let c = std::sync::atomic::AtomicUsize::new(0);
+                    pool.run(|_, _| {
+                        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    });
+                    assert_eq!(c.into_inner(), 2);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn kernel_env_override() {
+    // Run this test binary again with POCKETLM_KERNEL set, for a supported and a bogus tier.
+    if let Ok(want) = std::env::var("POCKETLM_KERNEL_CHILD") {
+        let sel = pocketlm::kernels::select_tier();
+        match want.as_str() {
+            "bogus" => assert!(sel.is_err(), "{sel:?}"),
+            name => assert_eq!(sel.unwrap().name(), name),
+        }
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut cases: Vec<String> = supported_tiers()
+        .iter()
+        .map(|t| t.name().to_string())
+        .collect();
+    cases.push("bogus".into());
+    for case in cases {
+        let status = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "kernel_env_override",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("POCKETLM_KERNEL", &case)
+            .env("POCKETLM_KERNEL_CHILD", &case)
+            .status()
+            .unwrap();
+        assert!(status.success(), "child with POCKETLM_KERNEL={case} failed");
+    }
+    let unsupported: Vec<_> = Tier::ALL.iter().filter(|t| !t.is_supported()).collect();
+    println!("tiers this CPU lacks: {unsupported:?}");
+}
+
+use bytemuck::Zeroable;
