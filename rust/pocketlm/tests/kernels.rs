@@ -55,7 +55,7 @@ fn scale_bits(rng: &mut Rng, fill: Fill) -> u16 {
         Fill::Random => f32_to_f16(rng.sym() * 0.05),
         Fill::Zero => 0,
         Fill::Max => f32_to_f16(60000.0),
-        Fill::Subnormal => 1 + (rng.u64() % 0x3FF) as u16 | ((rng.u64() as u16) & 0x8000),
+        Fill::Subnormal => (1 + (rng.u64() % 0x3FF) as u16) | ((rng.u64() as u16) & 0x8000),
     }
 }
 
@@ -776,3 +776,82 @@ fn kernel_env_override() {
 }
 
 use bytemuck::Zeroable;
+
+// ----------------------------------------------------------------------------------------------
+// Throughput (not a timed assertion): cargo test --release --test kernels bench -- --ignored --nocapture
+
+#[test]
+#[ignore]
+fn bench_matmul() {
+    let filter = std::env::var("BENCH_TYPES").ok();
+    let cases: [(GgmlType, usize, usize); 8] = [
+        (GgmlType::Q4_1, 576, 1536),
+        (GgmlType::Q4_1, 1536, 576),
+        (GgmlType::Q5_0, 640, 2048),
+        (GgmlType::Q5_0, 2048, 640),
+        (GgmlType::Q8_0, 576, 1536),
+        (GgmlType::Q4_K, 576, 1536),
+        (GgmlType::Q6_K, 576, 1536),
+        (GgmlType::F16, 576, 1536),
+    ];
+    let pool = ThreadPool::new(2);
+    for (ty, rows, cols) in cases {
+        if let Some(f) = &filter {
+            if !f.split(',').any(|x| x.eq_ignore_ascii_case(ty.name())) {
+                continue;
+            }
+        }
+        let store = make_weights(ty, rows, cols, Fill::Random, 5);
+        let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+        for m in [1usize, 64] {
+            let x = make_acts(m, cols, 6, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(ty, &x, m, cols);
+            let mut out = vec![0.0; m * rows];
+            let macs = (rows * cols * m) as f64;
+            for tier in supported_tiers() {
+                let run = |out: &mut [f32]| matmul_with_tier(tier, &w, &acts, out, rows, 0..rows);
+                let t = time_it(|| run(&mut out));
+                let tp =
+                    time_it(|| matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut out, rows));
+                println!(
+                    "{ty:5} {rows:5}x{cols:<5} m={m:<3} {tier:8} 1 thread: {:9.1} us {:7.2} GMAC/s | 2 threads: {:9.1} us {:7.2} GMAC/s",
+                    t * 1e6,
+                    macs / t / 1e9,
+                    tp * 1e6,
+                    macs / tp / 1e9
+                );
+            }
+        }
+        let t = time_it(|| {
+            let mut acts = QActs::new();
+            acts.quantize_for(ty, &make_acts(1, cols, 6, Fill::Random)[..], 1, cols);
+        });
+        println!("{ty:5} quantize 1x{cols} activations: {:.2} us", t * 1e6);
+    }
+}
+
+/// Median seconds per call over ~0.3 s.
+fn time_it(mut f: impl FnMut()) -> f64 {
+    use std::time::Instant;
+    f();
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed().as_secs_f64() < 0.05 {
+        f();
+        n += 1;
+    }
+    let per = start.elapsed().as_secs_f64() / n as f64;
+    let reps = ((0.03 / per) as usize).clamp(1, 10_000);
+    let mut samples: Vec<f64> = (0..9)
+        .map(|_| {
+            let s = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            s.elapsed().as_secs_f64() / reps as f64
+        })
+        .collect();
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[4]
+}

@@ -1,9 +1,756 @@
 //! x86_64 AVX2 + FMA + F16C kernels.
+//!
+//! Integer parts are exact (the same `sumi` as ggml's reference dots); only the order of the
+//! float accumulation differs from the scalar path. Weights are decoded once per block and
+//! reused for up to 4 activation rows (register blocking: `R` weight rows × `M` activation
+//! rows per kernel call, `R * M <= 8` accumulators).
+//!
+//! Every function here is compiled with `avx2,fma,f16c`; the only entry points are the
+//! [`TileFn`]s returned by [`tile_fn`], which `kernels` hands out for [`Tier::Avx2`] only after
+//! checking `Tier::Avx2.is_supported()`.
+//!
+//! [`Tier::Avx2`]: super::Tier::Avx2
 
-use super::TileFn;
+use core::arch::x86_64::*;
+use std::ops::Range;
+
+use super::{QActs, QMatrix, TileFn};
+use crate::quant::blocks::*;
 use crate::quant::GgmlType;
 
 pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
-    let _ = ty;
-    None
+    Some(match ty {
+        GgmlType::Q4_0 => tile_q4_0,
+        GgmlType::Q4_1 => tile_q4_1,
+        GgmlType::Q5_0 => tile_q5_0,
+        GgmlType::Q5_1 => tile_q5_1,
+        GgmlType::Q8_0 => tile_q8_0,
+        GgmlType::Q4_K => tile_q4_k,
+        GgmlType::Q5_K => tile_q5_k,
+        GgmlType::Q6_K => tile_q6_k,
+        GgmlType::F32 => tile_f32,
+        GgmlType::F16 => tile_f16,
+        GgmlType::BF16 => tile_bf16,
+        _ => return None,
+    })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn h2f(bits: u16) -> f32 {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum(v: __m256) -> f32 {
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_u8x32(x: &[u8; 32]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_i8x32(x: &[i8; 32]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_u8x16(x: &[u8; 16]) -> __m128i {
+    // SAFETY: `x` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_i16x16(x: &[i16; 16]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_f32x8(x: &[f32; 8]) -> __m256 {
+    // SAFETY: `x` is 8 readable f32; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_ps(x.as_ptr()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_u16x8(x: &[u16; 8]) -> __m128i {
+    // SAFETY: `x` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
+}
+
+/// 16 packed bytes → 32 nibbles: low nibbles in bytes 0..16, high nibbles in bytes 16..32
+/// (ggml's element order for Q4_0/Q4_1/Q5_0/Q5_1).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn nibbles(qs: &[u8; 16]) -> __m256i {
+    let q = ld_u8x16(qs);
+    let both = _mm256_set_m128i(_mm_srli_epi16::<4>(q), q);
+    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+}
+
+/// Byte `j` = 0xFF if bit `j` of `x` is set, else 0.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bits_to_bytes(x: u32) -> __m256i {
+    let spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(x as i32),
+        _mm256_setr_epi64x(
+            0,
+            0x0101_0101_0101_0101,
+            0x0202_0202_0202_0202,
+            0x0303_0303_0303_0303,
+        ),
+    );
+    // every bit except bit k of byte k (mod 8)
+    let others = _mm256_set1_epi64x(0x7fbf_dfef_f7fb_fdfe_u64 as i64);
+    _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1))
+}
+
+/// Sums of 4 adjacent unsigned×signed byte products → 8 × i32.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dot_u8i8(x: __m256i, y: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1))
+}
+
+/// Sums of 4 adjacent signed×signed byte products → 8 × i32 (`y` never -128).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dot_i8i8(x: __m256i, y: __m256i) -> __m256i {
+    dot_u8i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x))
+}
+
+fn sub32<const N: usize, T, const L: usize>(x: &[T; L], at: usize) -> &[T; N] {
+    x[at..at + N].try_into().unwrap()
+}
+
+/// Stores a kernel's `R × M` results into the tile buffer.
+#[inline(always)]
+fn store<const R: usize, const M: usize>(
+    res: &mut [f32],
+    nt: usize,
+    r: usize,
+    t: usize,
+    v: [[f32; M]; R],
+) {
+    for (i, row) in v.iter().enumerate() {
+        res[(r + i) * nt + t..][..M].copy_from_slice(row);
+    }
+}
+
+/// Walks a tile in `R × M` kernel calls: `M` = up to 4 activation rows; `R` = 4 weight rows
+/// when there is a single activation row (independent FMA chains), else 2.
+macro_rules! tile_loop {
+    ($kern:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+        let ctx = $ctx;
+        let (nr, nt) = ($nr, $nt);
+        let res: &mut [f32] = $res;
+        let mut t = 0;
+        while t < nt {
+            let m = (nt - t).min(4);
+            let mut r = 0;
+            while r < nr {
+                let left = nr - r;
+                r += match (m, left) {
+                    (1, 4..) => {
+                        store::<4, 1>(res, nt, r, t, $kern::<4, 1>(&ctx, r, t));
+                        4
+                    }
+                    (1, _) => {
+                        store::<1, 1>(res, nt, r, t, $kern::<1, 1>(&ctx, r, t));
+                        1
+                    }
+                    (2, 2..) => {
+                        store::<2, 2>(res, nt, r, t, $kern::<2, 2>(&ctx, r, t));
+                        2
+                    }
+                    (2, _) => {
+                        store::<1, 2>(res, nt, r, t, $kern::<1, 2>(&ctx, r, t));
+                        1
+                    }
+                    (3, 2..) => {
+                        store::<2, 3>(res, nt, r, t, $kern::<2, 3>(&ctx, r, t));
+                        2
+                    }
+                    (3, _) => {
+                        store::<1, 3>(res, nt, r, t, $kern::<1, 3>(&ctx, r, t));
+                        1
+                    }
+                    (_, 2..) => {
+                        store::<2, 4>(res, nt, r, t, $kern::<2, 4>(&ctx, r, t));
+                        2
+                    }
+                    (_, _) => {
+                        store::<1, 4>(res, nt, r, t, $kern::<1, 4>(&ctx, r, t));
+                        1
+                    }
+                };
+            }
+            t += m;
+        }
+    }};
+}
+
+/// A tile's inputs: the tile's weight rows (typed) and the activations from row `t0` on.
+struct Ctx<'a, W> {
+    w: &'a [W],
+    bpr: usize,
+    a: &'a QActs,
+    t0: usize,
+}
+
+impl<'a, W> Ctx<'a, W> {
+    #[inline(always)]
+    fn wrows<const R: usize>(&self, r: usize) -> [&'a [W]; R] {
+        core::array::from_fn(|i| &self.w[(r + i) * self.bpr..(r + i + 1) * self.bpr])
+    }
+}
+
+/// Defines the safe `TileFn` wrapper around an AVX2 tile function.
+macro_rules! tile_entry {
+    ($name:ident, $inner:ident) => {
+        fn $name(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            // SAFETY: `tile_fn` hands this function out only for `Tier::Avx2`, and every caller
+            // of `tile_fn` (`matmul_with_tier`, `matmul_parallel_with_tier`) first asserts
+            // `tier.is_supported()`, i.e. that this CPU has AVX2, FMA and F16C.
+            unsafe { $inner(w, a, rows, ts, res) }
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (activations Q8_0 / Q8_1)
+
+trait ActBlock: bytemuck::Pod {
+    fn qs(&self) -> &[i8; 32];
+    fn row(a: &QActs, t: usize) -> &[Self];
+}
+
+impl ActBlock for BlockQ8_0 {
+    #[inline(always)]
+    fn qs(&self) -> &[i8; 32] {
+        &self.qs
+    }
+    #[inline(always)]
+    fn row(a: &QActs, t: usize) -> &[Self] {
+        a.q8_0_row(t)
+    }
+}
+
+impl ActBlock for BlockQ8_1 {
+    #[inline(always)]
+    fn qs(&self) -> &[i8; 32] {
+        &self.qs
+    }
+    #[inline(always)]
+    fn row(a: &QActs, t: usize) -> &[Self] {
+        a.q8_1_row(t)
+    }
+}
+
+/// Defines a kernel for a 32-element weight block type.
+///
+/// `$decode` maps a block to (quants as 32 bytes, d, m); `CORR` is subtracted per i32 lane
+/// times the activation block's integer sum (unsigned storage of a symmetric format: 1 for
+/// `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed product.
+macro_rules! small_kernel {
+    ($kern:ident, $tile:ident, $entry:ident, $W:ty, $A:ty, corr = $corr:expr, min = $min:expr,
+     signed = $signed:expr, |$b:ident| $decode:expr) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $kern<const R: usize, const M: usize>(
+            ctx: &Ctx<'_, $W>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; R] {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            let nb = ctx.bpr;
+            let a = ctx.a;
+            let t = ctx.t0 + t;
+            let wr: [&[$W]; R] = ctx.wrows::<R>(r);
+            let aq: [&[$A]; M] = core::array::from_fn(|j| <$A>::row(a, t + j));
+            let ad: [&[f32]; M] = core::array::from_fn(|j| a.q8_d_row(t + j));
+            let asum: [&[f32]; M] = if MIN {
+                core::array::from_fn(|j| a.q8_s_row(t + j))
+            } else {
+                [&[][..]; M]
+            };
+            let aisum: [&[i16]; M] = if CORR != 0 {
+                core::array::from_fn(|j| a.q8_0_sums_row(t + j))
+            } else {
+                [&[][..]; M]
+            };
+            for j in 0..M {
+                assert!(aq[j].len() == nb && ad[j].len() == nb);
+                assert!(!MIN || asum[j].len() == nb);
+                assert!(CORR == 0 || aisum[j].len() == nb);
+            }
+            let mut acc = [[_mm256_setzero_ps(); M]; R];
+            let mut accm = [[0.0f32; M]; R];
+            for i in 0..nb {
+                let ys: [__m256i; M] = core::array::from_fn(|j| ld_i8x32(aq[j][i].qs()));
+                for k in 0..R {
+                    let $b = &wr[k][i];
+                    let (x, dw, mw): (__m256i, f32, f32) = $decode;
+                    for j in 0..M {
+                        let mut p = if $signed {
+                            dot_i8i8(x, ys[j])
+                        } else {
+                            dot_u8i8(x, ys[j])
+                        };
+                        if CORR != 0 {
+                            p = _mm256_sub_epi32(p, _mm256_set1_epi32(CORR * aisum[j][i] as i32));
+                        }
+                        acc[k][j] = _mm256_fmadd_ps(
+                            _mm256_cvtepi32_ps(p),
+                            _mm256_set1_ps(dw * ad[j][i]),
+                            acc[k][j],
+                        );
+                        if MIN {
+                            accm[k][j] += mw * asum[j][i];
+                        }
+                    }
+                }
+            }
+            let mut out = [[0.0f32; M]; R];
+            for k in 0..R {
+                for j in 0..M {
+                    out[k][j] = hsum(acc[k][j]) + accm[k][j];
+                }
+            }
+            out
+        }
+
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            let ctx = Ctx {
+                w: w.blocks::<$W>(rows.clone()),
+                bpr: w.blocks_per_row(),
+                a,
+                t0: ts.start,
+            };
+            tile_loop!($kern, ctx, rows.len(), ts.len(), res);
+        }
+
+        tile_entry!($entry, $tile);
+    };
+}
+
+small_kernel!(
+    k_q4_0,
+    t_q4_0,
+    tile_q4_0,
+    BlockQ4_0,
+    BlockQ8_0,
+    corr = 1,
+    min = false,
+    signed = false,
+    |b| (nibbles(&b.qs), h2f(b.d), 0.0)
+);
+small_kernel!(
+    k_q4_1,
+    t_q4_1,
+    tile_q4_1,
+    BlockQ4_1,
+    BlockQ8_1,
+    corr = 0,
+    min = true,
+    signed = false,
+    |b| (nibbles(&b.qs), h2f(b.d), h2f(b.m))
+);
+small_kernel!(
+    k_q5_0,
+    t_q5_0,
+    tile_q5_0,
+    BlockQ5_0,
+    BlockQ8_0,
+    corr = 2,
+    min = false,
+    signed = false,
+    |b| (
+        _mm256_or_si256(
+            nibbles(&b.qs),
+            _mm256_and_si256(
+                bits_to_bytes(u32::from_le_bytes(b.qh)),
+                _mm256_set1_epi8(0x10)
+            ),
+        ),
+        h2f(b.d),
+        0.0
+    )
+);
+small_kernel!(
+    k_q5_1,
+    t_q5_1,
+    tile_q5_1,
+    BlockQ5_1,
+    BlockQ8_1,
+    corr = 0,
+    min = true,
+    signed = false,
+    |b| (
+        _mm256_or_si256(
+            nibbles(&b.qs),
+            _mm256_and_si256(
+                bits_to_bytes(u32::from_le_bytes(b.qh)),
+                _mm256_set1_epi8(0x10)
+            ),
+        ),
+        h2f(b.d),
+        h2f(b.m)
+    )
+);
+small_kernel!(
+    k_q8_0,
+    t_q8_0,
+    tile_q8_0,
+    BlockQ8_0,
+    BlockQ8_0,
+    corr = 0,
+    min = false,
+    signed = true,
+    |b| (ld_i8x32(&b.qs), h2f(b.d), 0.0)
+);
+
+// ---------------------------------------------------------------------------------------------
+// k-quants (activations Q8_K)
+
+/// Broadcasts each of 8 sub-block scales to i16 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn scale16(s: u8) -> __m256i {
+    _mm256_set1_epi16(s as i16)
+}
+
+/// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn mins_pairs(mn: &[u8; 8]) -> __m256i {
+    let mut p = [0u8; 16];
+    for (i, &m) in mn.iter().enumerate() {
+        p[2 * i] = m;
+        p[2 * i + 1] = m;
+    }
+    _mm256_cvtepu8_epi16(ld_u8x16(&p))
+}
+
+/// Shared Q4_K / Q5_K kernel: `HIGH` adds Q5_K's fifth bit from `qh`.
+macro_rules! k4_kernel {
+    ($kern:ident, $tile:ident, $entry:ident, $W:ty, high = $high:expr) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $kern<const R: usize, const M: usize>(
+            ctx: &Ctx<'_, $W>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; R] {
+            let nb = ctx.bpr;
+            let t = ctx.t0 + t;
+            let wr: [&[$W]; R] = ctx.wrows::<R>(r);
+            let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+            for q in &aq {
+                assert!(q.len() == nb);
+            }
+            let m4 = _mm256_set1_epi8(0x0F);
+            let mut acc = [[_mm256_setzero_ps(); M]; R];
+            for i in 0..nb {
+                for k in 0..R {
+                    let b = &wr[k][i];
+                    let (sc, mn) = scales_mins_k4(&b.scales);
+                    let mins = mins_pairs(&mn);
+                    let d = h2f(b.d);
+                    let dmin = h2f(b.dmin);
+                    let mut sumi = [_mm256_setzero_si256(); M];
+                    let hb = if $high {
+                        ld_u8x32(&high_bits(b))
+                    } else {
+                        _mm256_setzero_si256()
+                    };
+                    for c in 0..4 {
+                        let bits = ld_u8x32(sub32::<32, u8, 128>(&b.qs, 32 * c));
+                        let mut lo = _mm256_and_si256(bits, m4);
+                        let mut hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+                        if $high {
+                            let one = _mm256_set1_epi8(1);
+                            let hl = _mm256_and_si256(_mm256_srlv_epi16_8(hb, 2 * c as i32), one);
+                            let hh =
+                                _mm256_and_si256(_mm256_srlv_epi16_8(hb, 2 * c as i32 + 1), one);
+                            lo = _mm256_or_si256(lo, _mm256_slli_epi16::<4>(hl));
+                            hi = _mm256_or_si256(hi, _mm256_slli_epi16::<4>(hh));
+                        }
+                        let (slo, shi) = (scale16(sc[2 * c]), scale16(sc[2 * c + 1]));
+                        for j in 0..M {
+                            let y = &aq[j][i].qs;
+                            let plo =
+                                _mm256_maddubs_epi16(lo, ld_i8x32(sub32::<32, i8, 256>(y, 64 * c)));
+                            let phi = _mm256_maddubs_epi16(
+                                hi,
+                                ld_i8x32(sub32::<32, i8, 256>(y, 64 * c + 32)),
+                            );
+                            let p = _mm256_add_epi32(
+                                _mm256_madd_epi16(plo, slo),
+                                _mm256_madd_epi16(phi, shi),
+                            );
+                            sumi[j] = _mm256_add_epi32(sumi[j], p);
+                        }
+                    }
+                    for j in 0..M {
+                        let y = &aq[j][i];
+                        let summ = _mm256_madd_epi16(ld_i16x16(&y.bsums), mins);
+                        acc[k][j] = _mm256_fmadd_ps(
+                            _mm256_cvtepi32_ps(sumi[j]),
+                            _mm256_set1_ps(d * y.d),
+                            acc[k][j],
+                        );
+                        acc[k][j] = _mm256_fnmadd_ps(
+                            _mm256_cvtepi32_ps(summ),
+                            _mm256_set1_ps(dmin * y.d),
+                            acc[k][j],
+                        );
+                    }
+                }
+            }
+            let mut out = [[0.0f32; M]; R];
+            for k in 0..R {
+                for j in 0..M {
+                    out[k][j] = hsum(acc[k][j]);
+                }
+            }
+            out
+        }
+
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            let ctx = Ctx {
+                w: w.blocks::<$W>(rows.clone()),
+                bpr: w.blocks_per_row(),
+                a,
+                t0: ts.start,
+            };
+            tile_loop!($kern, ctx, rows.len(), ts.len(), res);
+        }
+
+        tile_entry!($entry, $tile);
+    };
+}
+
+/// Shift each 16-bit lane right by a run-time count (the count is < 8, so per byte this
+/// yields the byte's own bit `count` in bit 0 after masking with 1).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn _mm256_srlv_epi16_8(x: __m256i, count: i32) -> __m256i {
+    _mm256_srl_epi16(x, _mm_cvtsi32_si128(count))
+}
+
+trait HighBits {
+    fn high(&self) -> [u8; 32];
+}
+impl HighBits for BlockQ4K {
+    #[inline(always)]
+    fn high(&self) -> [u8; 32] {
+        [0; 32]
+    }
+}
+impl HighBits for BlockQ5K {
+    #[inline(always)]
+    fn high(&self) -> [u8; 32] {
+        self.qh
+    }
+}
+#[inline(always)]
+fn high_bits<B: HighBits>(b: &B) -> [u8; 32] {
+    b.high()
+}
+
+k4_kernel!(k_q4_k, t_q4_k, tile_q4_k, BlockQ4K, high = false);
+k4_kernel!(k_q5_k, t_q5_k, tile_q5_k, BlockQ5K, high = true);
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn k_q6_k<const R: usize, const M: usize>(
+    ctx: &Ctx<'_, BlockQ6K>,
+    r: usize,
+    t: usize,
+) -> [[f32; M]; R] {
+    let nb = ctx.bpr;
+    let t = ctx.t0 + t;
+    let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
+    let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+    for q in &aq {
+        assert!(q.len() == nb);
+    }
+    let m4 = _mm256_set1_epi8(0x0F);
+    let m2 = _mm256_set1_epi8(0x03);
+    let mut acc = [[_mm256_setzero_ps(); M]; R];
+    for i in 0..nb {
+        for k in 0..R {
+            let b = &wr[k][i];
+            let d = h2f(b.d);
+            // 16 signed scales as i16
+            // SAFETY: `b.scales` is 16 readable bytes; `loadu` has no alignment requirement.
+            let sc8 = unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) };
+            let sc16 = _mm256_cvtepi8_epi16(sc8);
+            let mut sumi = [_mm256_setzero_si256(); M];
+            for n in 0..2 {
+                let qa = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n));
+                let qb = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n + 32));
+                let qh = ld_u8x32(sub32::<32, u8, 64>(&b.qh, 32 * n));
+                let q: [__m256i; 4] = [
+                    _mm256_or_si256(
+                        _mm256_and_si256(qa, m4),
+                        _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2)),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(qb, m4),
+                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(qa), m4),
+                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2)),
+                    ),
+                    _mm256_or_si256(
+                        _mm256_and_si256(_mm256_srli_epi16::<4>(qb), m4),
+                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2)),
+                    ),
+                ];
+                for (g, &qg) in q.iter().enumerate() {
+                    // scales of sub-blocks 8n + 2g (low 16 elements) and 8n + 2g + 1 (high 16)
+                    let s = 8 * n + 2 * g;
+                    let sv = _mm256_set_m128i(
+                        _mm_set1_epi16(b.scales[s + 1] as i16),
+                        _mm_set1_epi16(b.scales[s] as i16),
+                    );
+                    for j in 0..M {
+                        let y = ld_i8x32(sub32::<32, i8, 256>(&aq[j][i].qs, 128 * n + 32 * g));
+                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(qg, y), sv);
+                        sumi[j] = _mm256_add_epi32(sumi[j], p);
+                    }
+                }
+            }
+            for j in 0..M {
+                let y = &aq[j][i];
+                // q - 32: subtract 32 * sum(scale * bsum)
+                let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
+                let s = _mm256_sub_epi32(sumi[j], _mm256_slli_epi32::<5>(corr));
+                acc[k][j] =
+                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * y.d), acc[k][j]);
+            }
+        }
+    }
+    let mut out = [[0.0f32; M]; R];
+    for k in 0..R {
+        for j in 0..M {
+            out[k][j] = hsum(acc[k][j]);
+        }
+    }
+    out
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+    let ctx = Ctx {
+        w: w.blocks::<BlockQ6K>(rows.clone()),
+        bpr: w.blocks_per_row(),
+        a,
+        t0: ts.start,
+    };
+    tile_loop!(k_q6_k, ctx, rows.len(), ts.len(), res);
+}
+tile_entry!(tile_q6_k, t_q6_k);
+
+// ---------------------------------------------------------------------------------------------
+// Float weights (f32 activations, already rounded to the weight precision by QActs)
+
+macro_rules! float_kernel {
+    ($kern:ident, $tile:ident, $entry:ident, $W:ty, |$c:ident| $load8:expr, |$s:ident| $one:expr) => {
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $kern<const R: usize, const M: usize>(
+            ctx: &Ctx<'_, $W>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; R] {
+            let n = ctx.bpr;
+            let t = ctx.t0 + t;
+            let wr: [&[$W]; R] = ctx.wrows::<R>(r);
+            let ar: [&[f32]; M] = core::array::from_fn(|j| ctx.a.f32_row(t + j));
+            for a in &ar {
+                assert!(a.len() == n);
+            }
+            let mut acc = [[_mm256_setzero_ps(); M]; R];
+            let n8 = n / 8 * 8;
+            for i in (0..n8).step_by(8) {
+                let ys: [__m256; M] = core::array::from_fn(|j| ld_f32x8(sub_f32x8(ar[j], i)));
+                for k in 0..R {
+                    let $c: &[$W; 8] = wr[k][i..i + 8].try_into().unwrap();
+                    let x: __m256 = $load8;
+                    for j in 0..M {
+                        acc[k][j] = _mm256_fmadd_ps(x, ys[j], acc[k][j]);
+                    }
+                }
+            }
+            let mut out = [[0.0f32; M]; R];
+            for k in 0..R {
+                for j in 0..M {
+                    let mut s = hsum(acc[k][j]);
+                    for i in n8..n {
+                        let $s = wr[k][i];
+                        s += $one * ar[j][i];
+                    }
+                    out[k][j] = s;
+                }
+            }
+            out
+        }
+
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            let ctx = Ctx {
+                w: w.blocks::<$W>(rows.clone()),
+                bpr: w.blocks_per_row(),
+                a,
+                t0: ts.start,
+            };
+            tile_loop!($kern, ctx, rows.len(), ts.len(), res);
+        }
+
+        tile_entry!($entry, $tile);
+    };
+}
+
+#[inline(always)]
+fn sub_f32x8(x: &[f32], i: usize) -> &[f32; 8] {
+    x[i..i + 8].try_into().unwrap()
+}
+
+float_kernel!(k_f32, t_f32, tile_f32, f32, |c| ld_f32x8(c), |s| s);
+float_kernel!(
+    k_f16,
+    t_f16,
+    tile_f16,
+    u16,
+    |c| _mm256_cvtph_ps(ld_u16x8(c)),
+    |s| h2f(s)
+);
+float_kernel!(
+    k_bf16,
+    t_bf16,
+    tile_bf16,
+    u16,
+    |c| _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(ld_u16x8(c)))),
+    |s| f32::from_bits((s as u32) << 16)
+);

@@ -283,6 +283,9 @@ pub struct QActs {
     /// Integer sum of each Q8_0 block's quants.
     q8_0_sums: Vec<i16>,
     q8_1: Vec<BlockQ8_1>,
+    /// f32 copies of the Q8_0 / Q8_1 block scales `d` (and Q8_1 sums `s`) for the SIMD kernels.
+    q8_df: Vec<f32>,
+    q8_sf: Vec<f32>,
     q8k: Vec<BlockQ8K>,
 }
 
@@ -332,10 +335,16 @@ impl QActs {
                 self.q8_0.resize(nb, BlockQ8_0::zeroed());
                 self.q8_0_sums.resize(nb, 0);
                 quantize_row_q8_0(x, &mut self.q8_0, &mut self.q8_0_sums);
+                self.q8_df.clear();
+                self.q8_df.extend(self.q8_0.iter().map(|b| f16_to_f32(b.d)));
             }
             GgmlType::Q8_1 => {
                 self.q8_1.resize(nb, BlockQ8_1::zeroed());
                 quantize_row_q8_1(x, &mut self.q8_1);
+                self.q8_df.clear();
+                self.q8_df.extend(self.q8_1.iter().map(|b| f16_to_f32(b.d)));
+                self.q8_sf.clear();
+                self.q8_sf.extend(self.q8_1.iter().map(|b| f16_to_f32(b.s)));
             }
             GgmlType::Q8_K => {
                 self.q8k.resize(nb, BlockQ8K::zeroed());
@@ -377,6 +386,18 @@ impl QActs {
     pub(crate) fn q8_0_sums_row(&self, t: usize) -> &[i16] {
         let nb = self.cols / QK;
         &self.q8_0_sums[t * nb..(t + 1) * nb]
+    }
+    /// f32 block scales of a Q8_0 / Q8_1 row.
+    #[allow(dead_code)]
+    pub(crate) fn q8_d_row(&self, t: usize) -> &[f32] {
+        let nb = self.cols / QK;
+        &self.q8_df[t * nb..(t + 1) * nb]
+    }
+    /// f32 block sums `s` of a Q8_1 row.
+    #[allow(dead_code)]
+    pub(crate) fn q8_s_row(&self, t: usize) -> &[f32] {
+        let nb = self.cols / QK;
+        &self.q8_sf[t * nb..(t + 1) * nb]
     }
     pub(crate) fn q8_1_row(&self, t: usize) -> &[BlockQ8_1] {
         let nb = self.cols / QK;
