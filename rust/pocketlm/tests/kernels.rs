@@ -153,7 +153,13 @@ fn make_acts(m: usize, cols: usize, seed: u64, kind: Fill) -> Vec<f32> {
                     1e4
                 }
             }
-            Fill::Subnormal => rng.sym() * 1e-39,
+            Fill::Subnormal => {
+                if i % 13 == 0 {
+                    0.0
+                } else {
+                    rng.sym() * 1e-39
+                }
+            }
             Fill::Random => {
                 // heavy-ish tails like real activations, plus some exact zeros
                 let v = rng.sym();
@@ -823,11 +829,15 @@ fn bench_matmul() {
                 );
             }
         }
-        let t = time_it(|| {
-            let mut acts = QActs::new();
-            acts.quantize_for(ty, &make_acts(1, cols, 6, Fill::Random)[..], 1, cols);
-        });
-        println!("{ty:5} quantize 1x{cols} activations: {:.2} us", t * 1e6);
+        let x = make_acts(1, cols, 6, Fill::Random);
+        let mut acts = QActs::new();
+        for tier in supported_tiers() {
+            let t = time_it(|| acts.quantize_for_tier(tier, ty, &x, 1, cols));
+            println!(
+                "{ty:5} {tier:8} quantize 1x{cols} activations: {:.2} us",
+                t * 1e6
+            );
+        }
     }
 }
 
@@ -854,4 +864,41 @@ fn time_it(mut f: impl FnMut()) -> f64 {
         .collect();
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     samples[4]
+}
+
+#[test]
+fn every_tier_quantizes_activations_bit_identically() {
+    for &tier in &supported_tiers() {
+        for ty in [
+            GgmlType::Q4_0,
+            GgmlType::Q4_1,
+            GgmlType::Q4_K,
+            GgmlType::F16,
+        ] {
+            for fill in [Fill::Random, Fill::Zero, Fill::Max, Fill::Subnormal] {
+                for seed in 0..4 {
+                    let (m, cols) = (3, 512);
+                    let mut x = make_acts(m, cols, 40 + seed, fill);
+                    if fill == Fill::Random {
+                        // exact ties and repeated extremes of both signs
+                        let amax = x.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+                        x[5] = -amax;
+                        x[70] = amax;
+                        x[300] = -x[301];
+                        for (i, v) in x.iter_mut().enumerate().skip(200).take(40) {
+                            *v = (i as f32 - 220.0) * 0.5;
+                        }
+                    }
+                    let mut want = QActs::new();
+                    want.quantize_for_tier(Tier::Scalar, ty, &x, m, cols);
+                    let mut got = QActs::new();
+                    got.quantize_for_tier(tier, ty, &x, m, cols);
+                    assert!(
+                        want.raw_bytes() == got.raw_bytes(),
+                        "{tier} {ty} {fill:?} seed {seed}: activation quantization differs"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@
 use core::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{QActs, QMatrix, TileFn};
+use super::{Act32, QActs, QMatrix, TileFn};
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
 
@@ -238,40 +238,14 @@ macro_rules! tile_entry {
 // ---------------------------------------------------------------------------------------------
 // 32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (activations Q8_0 / Q8_1)
 
-trait ActBlock: bytemuck::Pod {
-    fn qs(&self) -> &[i8; 32];
-    fn row(a: &QActs, t: usize) -> &[Self];
-}
-
-impl ActBlock for BlockQ8_0 {
-    #[inline(always)]
-    fn qs(&self) -> &[i8; 32] {
-        &self.qs
-    }
-    #[inline(always)]
-    fn row(a: &QActs, t: usize) -> &[Self] {
-        a.q8_0_row(t)
-    }
-}
-
-impl ActBlock for BlockQ8_1 {
-    #[inline(always)]
-    fn qs(&self) -> &[i8; 32] {
-        &self.qs
-    }
-    #[inline(always)]
-    fn row(a: &QActs, t: usize) -> &[Self] {
-        a.q8_1_row(t)
-    }
-}
-
-/// Defines a kernel for a 32-element weight block type.
+/// Defines a kernel for a 32-element weight block type (activations: [`Act32`] rows).
 ///
-/// `$decode` maps a block to (quants as 32 bytes, d, m); `CORR` is subtracted per i32 lane
-/// times the activation block's integer sum (unsigned storage of a symmetric format: 1 for
-/// `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed product.
+/// `$decode` maps a block to (quants as 32 bytes, d, m); `CORR` (0, 1 or 2) subtracts
+/// `CORR * isum` per i32 lane, i.e. `8 * CORR * sum(y)` in total (unsigned storage of a symmetric
+/// format: 1 for `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed
+/// product.
 macro_rules! small_kernel {
-    ($kern:ident, $tile:ident, $entry:ident, $W:ty, $A:ty, corr = $corr:expr, min = $min:expr,
+    ($kern:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr,
      signed = $signed:expr, |$b:ident| $decode:expr) => {
         #[target_feature(enable = "avx2,fma,f16c")]
         fn $kern<const R: usize, const M: usize>(
@@ -282,49 +256,38 @@ macro_rules! small_kernel {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
             let nb = ctx.bpr;
-            let a = ctx.a;
             let t = ctx.t0 + t;
             let wr: [&[$W]; R] = ctx.wrows::<R>(r);
-            let aq: [&[$A]; M] = core::array::from_fn(|j| <$A>::row(a, t + j));
-            let ad: [&[f32]; M] = core::array::from_fn(|j| a.q8_d_row(t + j));
-            let asum: [&[f32]; M] = if MIN {
-                core::array::from_fn(|j| a.q8_s_row(t + j))
-            } else {
-                [&[][..]; M]
-            };
-            let aisum: [&[i16]; M] = if CORR != 0 {
-                core::array::from_fn(|j| a.q8_0_sums_row(t + j))
-            } else {
-                [&[][..]; M]
-            };
+            let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
             for j in 0..M {
-                assert!(aq[j].len() == nb && ad[j].len() == nb);
-                assert!(!MIN || asum[j].len() == nb);
-                assert!(CORR == 0 || aisum[j].len() == nb);
+                assert!(ar[j].len() == nb);
             }
             let mut acc = [[_mm256_setzero_ps(); M]; R];
             let mut accm = [[0.0f32; M]; R];
             for i in 0..nb {
-                let ys: [__m256i; M] = core::array::from_fn(|j| ld_i8x32(aq[j][i].qs()));
                 for k in 0..R {
                     let $b = &wr[k][i];
                     let (x, dw, mw): (__m256i, f32, f32) = $decode;
+                    let dwv = _mm256_set1_ps(dw);
                     for j in 0..M {
+                        let y = &ar[j][i];
+                        let yq = ld_i8x32(&y.qs);
                         let mut p = if $signed {
-                            dot_i8i8(x, ys[j])
+                            dot_i8i8(x, yq)
                         } else {
-                            dot_u8i8(x, ys[j])
+                            dot_u8i8(x, yq)
                         };
                         if CORR != 0 {
-                            p = _mm256_sub_epi32(p, _mm256_set1_epi32(CORR * aisum[j][i] as i32));
+                            let c = _mm256_set1_epi32(y.isum());
+                            p = _mm256_sub_epi32(p, c);
+                            if CORR == 2 {
+                                p = _mm256_sub_epi32(p, c);
+                            }
                         }
-                        acc[k][j] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(p),
-                            _mm256_set1_ps(dw * ad[j][i]),
-                            acc[k][j],
-                        );
+                        let scale = _mm256_mul_ps(dwv, _mm256_set1_ps(y.d));
+                        acc[k][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[k][j]);
                         if MIN {
-                            accm[k][j] += mw * asum[j][i];
+                            accm[k][j] += mw * y.s();
                         }
                     }
                 }
@@ -358,7 +321,6 @@ small_kernel!(
     t_q4_0,
     tile_q4_0,
     BlockQ4_0,
-    BlockQ8_0,
     corr = 1,
     min = false,
     signed = false,
@@ -369,7 +331,6 @@ small_kernel!(
     t_q4_1,
     tile_q4_1,
     BlockQ4_1,
-    BlockQ8_1,
     corr = 0,
     min = true,
     signed = false,
@@ -380,7 +341,6 @@ small_kernel!(
     t_q5_0,
     tile_q5_0,
     BlockQ5_0,
-    BlockQ8_0,
     corr = 2,
     min = false,
     signed = false,
@@ -401,7 +361,6 @@ small_kernel!(
     t_q5_1,
     tile_q5_1,
     BlockQ5_1,
-    BlockQ8_1,
     corr = 0,
     min = true,
     signed = false,
@@ -421,7 +380,6 @@ small_kernel!(
     k_q8_0,
     t_q8_0,
     tile_q8_0,
-    BlockQ8_0,
     BlockQ8_0,
     corr = 0,
     min = false,
@@ -754,3 +712,177 @@ float_kernel!(
     |c| _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(ld_u16x8(c)))),
     |s| f32::from_bits((s as u32) << 16)
 );
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantizers: bit-identical to `quant::activations` (for finite inputs).
+
+/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+pub(super) fn quantize_q8_0(x: &[f32], out: &mut [Act32]) {
+    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    unsafe { q8_0_avx2(x, out) }
+}
+
+/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+pub(super) fn quantize_q8_1(x: &[f32], out: &mut [Act32]) {
+    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    unsafe { q8_1_avx2(x, out) }
+}
+
+/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+pub(super) fn quantize_q8_k(x: &[f32], out: &mut [BlockQ8K]) {
+    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    unsafe { q8_k_avx2(x, out) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hmax(v: __m256) -> f32 {
+    let s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn hsum_i32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn f2h(x: f32) -> u16 {
+    _mm_extract_epi16::<0>(_mm_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm_set_ss(x))) as u16
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn abs_ps(v: __m256) -> __m256 {
+    _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF)))
+}
+
+/// C `roundf` (half away from zero), exact: trunc, then step away when |frac| >= 0.5.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn round_away(v: __m256) -> __m256 {
+    let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+    let frac = abs_ps(_mm256_sub_ps(v, t));
+    let big = _mm256_cmp_ps::<_CMP_GE_OQ>(frac, _mm256_set1_ps(0.5));
+    let sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN)));
+    let one = _mm256_or_ps(_mm256_set1_ps(1.0), sign);
+    _mm256_add_ps(t, _mm256_and_ps(big, one))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn clamp127(v: __m256) -> __m256i {
+    // NaN (0 * inf for a subnormal block maximum) becomes 0, like the scalar `as i8`
+    let v = _mm256_and_ps(v, _mm256_cmp_ps::<_CMP_ORD_Q>(v, v));
+    let v = _mm256_min_ps(
+        _mm256_max_ps(v, _mm256_set1_ps(-127.0)),
+        _mm256_set1_ps(127.0),
+    );
+    _mm256_cvtps_epi32(v)
+}
+
+/// Packs 4 × 8 i32 (each in -127..=127) to 32 i8 in element order.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn pack32(q: [__m256i; 4]) -> [i8; 32] {
+    let a = _mm256_packs_epi32(q[0], q[1]);
+    let b = _mm256_packs_epi32(q[2], q[3]);
+    let p = _mm256_packs_epi16(a, b);
+    let p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    bytemuck::cast(p)
+}
+
+/// One 32-element block with the reference's `d = amax / 127`, `roundf(x * (1 / d))`:
+/// returns (quants, d, integer sum).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q8_block(x: &[f32; 32]) -> ([i8; 32], f32, i32) {
+    let v: [__m256; 4] = core::array::from_fn(|k| ld_f32x8(sub32::<8, f32, 32>(x, 8 * k)));
+    let m = _mm256_max_ps(
+        _mm256_max_ps(abs_ps(v[0]), abs_ps(v[1])),
+        _mm256_max_ps(abs_ps(v[2]), abs_ps(v[3])),
+    );
+    let amax = hmax(m);
+    let d = amax / 127.0;
+    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let idv = _mm256_set1_ps(id);
+    let q: [__m256i; 4] = core::array::from_fn(|k| clamp127(round_away(_mm256_mul_ps(v[k], idv))));
+    let sum = hsum_i32(_mm256_add_epi32(
+        _mm256_add_epi32(q[0], q[1]),
+        _mm256_add_epi32(q[2], q[3]),
+    ));
+    (pack32(q), d, sum)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_0_avx2(x: &[f32], out: &mut [Act32]) {
+    assert!(x.len() == out.len() * 32);
+    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        let (q, d, sum) = q8_block(xb.try_into().unwrap());
+        b.qs = q;
+        b.d = h2f(f2h(d));
+        b.aux = sum as u32;
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_1_avx2(x: &[f32], out: &mut [Act32]) {
+    assert!(x.len() == out.len() * 32);
+    for (xb, b) in x.chunks_exact(32).zip(out.iter_mut()) {
+        let (q, d, sum) = q8_block(xb.try_into().unwrap());
+        b.qs = q;
+        b.d = h2f(f2h(d));
+        b.aux = h2f(f2h(sum as f32 * d)).to_bits();
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn q8_k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
+    assert!(x.len() == out.len() * QK_K);
+    for (xb, b) in x.chunks_exact(QK_K).zip(out.iter_mut()) {
+        let xb: &[f32; QK_K] = xb.try_into().unwrap();
+        let v: [__m256; 32] = core::array::from_fn(|k| ld_f32x8(sub32::<8, f32, QK_K>(xb, 8 * k)));
+        let mut m = abs_ps(v[0]);
+        for vk in &v[1..] {
+            m = _mm256_max_ps(m, abs_ps(*vk));
+        }
+        let amax = hmax(m);
+        if amax == 0.0 {
+            b.d = 0.0;
+            b.qs = [0; QK_K];
+            b.bsums = [0; QK_K / 16];
+            continue;
+        }
+        // the signed value of the first element of largest magnitude
+        let av = _mm256_set1_ps(amax);
+        let mut max = 0.0;
+        for (k, vk) in v.iter().enumerate() {
+            let hit = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(abs_ps(*vk), av));
+            if hit != 0 {
+                max = xb[8 * k + hit.trailing_zeros() as usize];
+                break;
+            }
+        }
+        let iscale = -127.0 / max;
+        let isv = _mm256_set1_ps(iscale);
+        for g in 0..8 {
+            let q: [__m256i; 4] = core::array::from_fn(|k| {
+                let p = _mm256_mul_ps(isv, v[4 * g + k]);
+                clamp127(_mm256_round_ps::<
+                    { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+                >(p))
+            });
+            b.bsums[2 * g] = hsum_i32(_mm256_add_epi32(q[0], q[1])) as i16;
+            b.bsums[2 * g + 1] = hsum_i32(_mm256_add_epi32(q[2], q[3])) as i16;
+            b.qs[32 * g..32 * g + 32].copy_from_slice(&pack32(q));
+        }
+        b.d = 1.0 / iscale;
+    }
+}

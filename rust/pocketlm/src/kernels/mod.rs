@@ -279,14 +279,38 @@ pub struct QActs {
     m: usize,
     cols: usize,
     f: Vec<f32>,
-    q8_0: Vec<BlockQ8_0>,
-    /// Integer sum of each Q8_0 block's quants.
-    q8_0_sums: Vec<i16>,
-    q8_1: Vec<BlockQ8_1>,
-    /// f32 copies of the Q8_0 / Q8_1 block scales `d` (and Q8_1 sums `s`) for the SIMD kernels.
-    q8_df: Vec<f32>,
-    q8_sf: Vec<f32>,
+    /// Q8_0 / Q8_1 activations in the kernels' compact layout.
+    a32: Vec<Act32>,
     q8k: Vec<BlockQ8K>,
+    /// Scratch for the scalar quantizers (ggml layout), converted into `a32`.
+    scratch_q8_0: Vec<BlockQ8_0>,
+    scratch_q8_1: Vec<BlockQ8_1>,
+    scratch_sums: Vec<i16>,
+}
+
+/// A quantized 32-element activation block as the kernels read it: the quants, the block scale
+/// as f32 (the f16-rounded `d` ggml stores, converted exactly), and `aux`: for the Q8_0 partner
+/// format the integer sum of the quants (`i32` bits), for Q8_1 the f32 of ggml's f16
+/// `s = d * sum`. One record per block keeps one pointer per activation row in the kernels.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Act32 {
+    pub qs: [i8; 32],
+    pub d: f32,
+    pub aux: u32,
+}
+
+impl Act32 {
+    /// Sum of the quants (Q8_0 partner).
+    #[inline(always)]
+    pub fn isum(&self) -> i32 {
+        self.aux as i32
+    }
+    /// ggml's `s` (Q8_1 partner).
+    #[inline(always)]
+    pub fn s(&self) -> f32 {
+        f32::from_bits(self.aux)
+    }
 }
 
 impl QActs {
@@ -298,6 +322,23 @@ impl QActs {
     /// weights of type `weight_ty`. Panics when `weight_ty` is not supported (check with
     /// [`QMatrix::new`]) or `cols` is not a whole number of the partner format's blocks.
     pub fn quantize_for(&mut self, weight_ty: GgmlType, x: &[f32], m: usize, cols: usize) {
+        self.quantize_for_tier(selected_tier(), weight_ty, x, m, cols);
+    }
+
+    /// [`QActs::quantize_for`] with the quantizer of an explicit tier (tests; every tier's
+    /// quantizer is bit-identical to the scalar reference). Panics if the CPU lacks the tier.
+    pub fn quantize_for_tier(
+        &mut self,
+        tier: Tier,
+        weight_ty: GgmlType,
+        x: &[f32],
+        m: usize,
+        cols: usize,
+    ) {
+        assert!(
+            tier.is_supported(),
+            "kernel tier {tier} is not supported by this CPU"
+        );
         let fmt = weight_ty.vec_dot_type().unwrap_or_else(|| {
             panic!("QActs::quantize_for: {weight_ty} weights are not supported")
         });
@@ -332,26 +373,72 @@ impl QActs {
                     .extend(x.iter().map(|&v| half::bf16::from_f32(v).to_f32()));
             }
             GgmlType::Q8_0 => {
-                self.q8_0.resize(nb, BlockQ8_0::zeroed());
-                self.q8_0_sums.resize(nb, 0);
-                quantize_row_q8_0(x, &mut self.q8_0, &mut self.q8_0_sums);
-                self.q8_df.clear();
-                self.q8_df.extend(self.q8_0.iter().map(|b| f16_to_f32(b.d)));
+                self.a32.resize(nb, Act32::zeroed());
+                match tier {
+                    #[cfg(target_arch = "x86_64")]
+                    Tier::Avx2 => avx2::quantize_q8_0(x, &mut self.a32),
+                    _ => {
+                        self.scratch_q8_0.resize(nb, BlockQ8_0::zeroed());
+                        self.scratch_sums.resize(nb, 0);
+                        quantize_row_q8_0(x, &mut self.scratch_q8_0, &mut self.scratch_sums);
+                        for ((a, b), &s) in self
+                            .a32
+                            .iter_mut()
+                            .zip(&self.scratch_q8_0)
+                            .zip(&self.scratch_sums)
+                        {
+                            *a = Act32 {
+                                qs: b.qs,
+                                d: f16_to_f32(b.d),
+                                aux: s as i32 as u32,
+                            };
+                        }
+                    }
+                }
             }
             GgmlType::Q8_1 => {
-                self.q8_1.resize(nb, BlockQ8_1::zeroed());
-                quantize_row_q8_1(x, &mut self.q8_1);
-                self.q8_df.clear();
-                self.q8_df.extend(self.q8_1.iter().map(|b| f16_to_f32(b.d)));
-                self.q8_sf.clear();
-                self.q8_sf.extend(self.q8_1.iter().map(|b| f16_to_f32(b.s)));
+                self.a32.resize(nb, Act32::zeroed());
+                match tier {
+                    #[cfg(target_arch = "x86_64")]
+                    Tier::Avx2 => avx2::quantize_q8_1(x, &mut self.a32),
+                    _ => {
+                        self.scratch_q8_1.resize(nb, BlockQ8_1::zeroed());
+                        quantize_row_q8_1(x, &mut self.scratch_q8_1);
+                        for (a, b) in self.a32.iter_mut().zip(&self.scratch_q8_1) {
+                            *a = Act32 {
+                                qs: b.qs,
+                                d: f16_to_f32(b.d),
+                                aux: f16_to_f32(b.s).to_bits(),
+                            };
+                        }
+                    }
+                }
             }
             GgmlType::Q8_K => {
                 self.q8k.resize(nb, BlockQ8K::zeroed());
-                quantize_row_q8_k(x, &mut self.q8k);
+                match tier {
+                    #[cfg(target_arch = "x86_64")]
+                    Tier::Avx2 => avx2::quantize_q8_k(x, &mut self.q8k),
+                    _ => quantize_row_q8_k(x, &mut self.q8k),
+                }
             }
             _ => unreachable!("vec_dot_type returned {fmt}"),
         }
+    }
+
+    /// The raw quantized blocks (tests compare tiers' quantizers bit for bit).
+    #[doc(hidden)]
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        let mut v: Vec<u8> = Vec::new();
+        match self.fmt {
+            Some(GgmlType::Q8_0 | GgmlType::Q8_1) => {
+                v.extend_from_slice(bytemuck::cast_slice(&self.a32))
+            }
+            Some(GgmlType::Q8_K) => v.extend_from_slice(bytemuck::cast_slice(&self.q8k)),
+            Some(_) => v.extend_from_slice(bytemuck::cast_slice(&self.f)),
+            None => {}
+        }
+        v
     }
 
     /// Number of activation rows.
@@ -378,30 +465,10 @@ impl QActs {
     pub(crate) fn f32_row(&self, t: usize) -> &[f32] {
         &self.f[t * self.cols..(t + 1) * self.cols]
     }
-    pub(crate) fn q8_0_row(&self, t: usize) -> &[BlockQ8_0] {
+    /// Row `t` of Q8_0 / Q8_1 activations.
+    pub(crate) fn a32_row(&self, t: usize) -> &[Act32] {
         let nb = self.cols / QK;
-        &self.q8_0[t * nb..(t + 1) * nb]
-    }
-    #[allow(dead_code)]
-    pub(crate) fn q8_0_sums_row(&self, t: usize) -> &[i16] {
-        let nb = self.cols / QK;
-        &self.q8_0_sums[t * nb..(t + 1) * nb]
-    }
-    /// f32 block scales of a Q8_0 / Q8_1 row.
-    #[allow(dead_code)]
-    pub(crate) fn q8_d_row(&self, t: usize) -> &[f32] {
-        let nb = self.cols / QK;
-        &self.q8_df[t * nb..(t + 1) * nb]
-    }
-    /// f32 block sums `s` of a Q8_1 row.
-    #[allow(dead_code)]
-    pub(crate) fn q8_s_row(&self, t: usize) -> &[f32] {
-        let nb = self.cols / QK;
-        &self.q8_sf[t * nb..(t + 1) * nb]
-    }
-    pub(crate) fn q8_1_row(&self, t: usize) -> &[BlockQ8_1] {
-        let nb = self.cols / QK;
-        &self.q8_1[t * nb..(t + 1) * nb]
+        &self.a32[t * nb..(t + 1) * nb]
     }
     pub(crate) fn q8k_row(&self, t: usize) -> &[BlockQ8K] {
         let nb = self.cols / QK_K;
@@ -471,7 +538,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
             rows,
             ts,
             res,
-            |t| a.q8_0_row(t),
+            |t| a.a32_row(t),
             |w, a| scalar::dot_q4_0(w, a),
         ),
         GgmlType::Q4_1 => tile(
@@ -479,7 +546,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
             rows,
             ts,
             res,
-            |t| a.q8_1_row(t),
+            |t| a.a32_row(t),
             |w, a| scalar::dot_q4_1(w, a),
         ),
         GgmlType::Q5_0 => tile(
@@ -487,7 +554,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
             rows,
             ts,
             res,
-            |t| a.q8_0_row(t),
+            |t| a.a32_row(t),
             |w, a| scalar::dot_q5_0(w, a),
         ),
         GgmlType::Q5_1 => tile(
@@ -495,7 +562,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
             rows,
             ts,
             res,
-            |t| a.q8_1_row(t),
+            |t| a.a32_row(t),
             |w, a| scalar::dot_q5_1(w, a),
         ),
         GgmlType::Q8_0 => tile(
@@ -503,7 +570,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
             rows,
             ts,
             res,
-            |t| a.q8_0_row(t),
+            |t| a.a32_row(t),
             |w, a| scalar::dot_q8_0(w, a),
         ),
         GgmlType::Q4_K => tile(

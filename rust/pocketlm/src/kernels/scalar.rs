@@ -5,70 +5,120 @@
 use crate::quant::blocks::*;
 use crate::quant::dequant::{q4k_values, q5_values, q5k_values, q6k_values};
 
-pub fn dot_q4_0(w: &[BlockQ4_0], a: &[BlockQ8_0]) -> f32 {
+/// A 32-element 8-bit activation block: ggml's [`BlockQ8_0`] / [`BlockQ8_1`] or the kernels'
+/// compact copy of them.
+pub trait Q8Act {
+    fn qs(&self) -> &[i8; 32];
+    /// The block scale as f32.
+    fn d(&self) -> f32;
+}
+
+/// A Q8_1-style activation block with ggml's `s = d * sum(q)`.
+pub trait Q8ActS: Q8Act {
+    fn s(&self) -> f32;
+}
+
+impl Q8Act for BlockQ8_0 {
+    fn qs(&self) -> &[i8; 32] {
+        &self.qs
+    }
+    fn d(&self) -> f32 {
+        f16_to_f32(self.d)
+    }
+}
+
+impl Q8Act for BlockQ8_1 {
+    fn qs(&self) -> &[i8; 32] {
+        &self.qs
+    }
+    fn d(&self) -> f32 {
+        f16_to_f32(self.d)
+    }
+}
+
+impl Q8ActS for BlockQ8_1 {
+    fn s(&self) -> f32 {
+        f16_to_f32(self.s)
+    }
+}
+
+impl Q8Act for super::Act32 {
+    fn qs(&self) -> &[i8; 32] {
+        &self.qs
+    }
+    fn d(&self) -> f32 {
+        self.d
+    }
+}
+
+impl Q8ActS for super::Act32 {
+    fn s(&self) -> f32 {
+        super::Act32::s(self)
+    }
+}
+
+pub fn dot_q4_0<A: Q8Act>(w: &[BlockQ4_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let mut sumi = 0i32;
         for j in 0..QK / 2 {
             let v0 = (x.qs[j] & 0x0F) as i32 - 8;
             let v1 = (x.qs[j] >> 4) as i32 - 8;
-            sumi += v0 * y.qs[j] as i32 + v1 * y.qs[j + QK / 2] as i32;
+            sumi += v0 * y.qs()[j] as i32 + v1 * y.qs()[j + QK / 2] as i32;
         }
-        sumf += sumi as f32 * f16_to_f32(x.d) * f16_to_f32(y.d);
+        sumf += sumi as f32 * f16_to_f32(x.d) * y.d();
     }
     sumf
 }
 
-pub fn dot_q4_1(w: &[BlockQ4_1], a: &[BlockQ8_1]) -> f32 {
+pub fn dot_q4_1<A: Q8ActS>(w: &[BlockQ4_1], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let mut sumi = 0i32;
         for j in 0..QK / 2 {
             let v0 = (x.qs[j] & 0x0F) as i32;
             let v1 = (x.qs[j] >> 4) as i32;
-            sumi += v0 * y.qs[j] as i32 + v1 * y.qs[j + QK / 2] as i32;
+            sumi += v0 * y.qs()[j] as i32 + v1 * y.qs()[j + QK / 2] as i32;
         }
-        sumf +=
-            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+        sumf += (f16_to_f32(x.d) * y.d()) * sumi as f32 + f16_to_f32(x.m) * y.s();
     }
     sumf
 }
 
-pub fn dot_q5_0(w: &[BlockQ5_0], a: &[BlockQ8_0]) -> f32 {
+pub fn dot_q5_0<A: Q8Act>(w: &[BlockQ5_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let v = q5_values(&x.qh, &x.qs);
         let mut sumi = 0i32;
-        for (&q, &a) in v.iter().zip(&y.qs) {
+        for (&q, &a) in v.iter().zip(y.qs()) {
             sumi += (q as i32 - 16) * a as i32;
         }
-        sumf += (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32;
+        sumf += (f16_to_f32(x.d) * y.d()) * sumi as f32;
     }
     sumf
 }
 
-pub fn dot_q5_1(w: &[BlockQ5_1], a: &[BlockQ8_1]) -> f32 {
+pub fn dot_q5_1<A: Q8ActS>(w: &[BlockQ5_1], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let v = q5_values(&x.qh, &x.qs);
         let mut sumi = 0i32;
-        for (&q, &a) in v.iter().zip(&y.qs) {
+        for (&q, &a) in v.iter().zip(y.qs()) {
             sumi += q as i32 * a as i32;
         }
-        sumf +=
-            (f16_to_f32(x.d) * f16_to_f32(y.d)) * sumi as f32 + f16_to_f32(x.m) * f16_to_f32(y.s);
+        sumf += (f16_to_f32(x.d) * y.d()) * sumi as f32 + f16_to_f32(x.m) * y.s();
     }
     sumf
 }
 
-pub fn dot_q8_0(w: &[BlockQ8_0], a: &[BlockQ8_0]) -> f32 {
+pub fn dot_q8_0<A: Q8Act>(w: &[BlockQ8_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
         let mut sumi = 0i32;
         for j in 0..QK {
-            sumi += x.qs[j] as i32 * y.qs[j] as i32;
+            sumi += x.qs[j] as i32 * y.qs()[j] as i32;
         }
-        sumf += sumi as f32 * (f16_to_f32(x.d) * f16_to_f32(y.d));
+        sumf += sumi as f32 * (f16_to_f32(x.d) * y.d());
     }
     sumf
 }
