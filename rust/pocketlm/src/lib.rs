@@ -5,6 +5,19 @@
 //! transformer architectures; [`session`] owns a KV cache and evaluates tokens; [`sampler`] picks
 //! the next token; [`generate`] streams text.
 
+pub mod generate;
 pub mod gguf;
 pub mod kernels;
+pub mod model;
+pub mod ops;
+pub mod perplexity;
 pub mod quant;
+pub mod sampler;
+pub mod session;
+pub mod tokenizer;
+
+pub use generate::{generate, GenerateError, GenerateOptions, Generation, StopReason};
+pub use model::{LoadError, Model, ModelInfo};
+pub use sampler::{Sampler, SamplerConfig};
+pub use session::{Session, SessionError, SessionOptions};
+pub use tokenizer::Tokenizer;

@@ -422,12 +422,22 @@ impl GgufFile {
         let info = self
             .tensor_info(name)
             .ok_or_else(|| GgufError::MissingTensor(name.to_owned()))?;
-        let start = (self.data_start + info.offset) as usize;
-        let end = start + info.size as usize;
         Ok(TensorView {
             info,
-            data: &self.map[start..end],
+            data: &self.map[self.byte_range(info)],
         })
+    }
+
+    /// Where a tensor's bytes lie in [`GgufFile::bytes`]; lets owners of the file keep
+    /// plain ranges instead of self-referential borrows.
+    pub fn byte_range(&self, info: &TensorInfo) -> std::ops::Range<usize> {
+        let start = (self.data_start + info.offset) as usize;
+        start..start + info.size as usize
+    }
+
+    /// The whole mapped file.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
     }
 
     /// Renders metadata for humans (long arrays are summarized).

@@ -1,0 +1,58 @@
+# PocketLM — the two README commands are `make demo` and `make test`.
+# Every target installs what it needs through scripts/ (idempotent, cached in ~/.cache/pocketlm).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
+BIN := target/release/pocketlm
+
+.PHONY: all models build demo test test-rust test-aarch64 test-kotlin test-swift lint bench bindings check-bindings clean
+
+all: build
+
+models:
+	@bash scripts/fetch-models.sh
+
+build:
+	$(CARGO) build --release --bin pocketlm
+
+# Set everything up and run the main jobs on the default model.
+demo: models build
+	@bash scripts/demo.sh "$(MODEL)"
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Unit, parser, kernel and real-model integration tests on this machine.
+test-rust: models
+	$(CARGO) test --workspace
+
+# NEON kernels under qemu (ARMv8.0, dotprod, i8mm) and Android/iOS compile checks.
+test-aarch64:
+	@bash scripts/setup-cross.sh
+	@bash scripts/test-aarch64.sh
+
+test-kotlin: models
+	@bash scripts/test-kotlin.sh
+
+test-swift: models
+	@bash scripts/test-swift.sh
+
+check-bindings:
+	@bash scripts/gen-bindings.sh --check
+
+bindings:
+	@bash scripts/gen-bindings.sh
+
+# Everything CI runs.
+test: lint test-rust test-aarch64
+	@bash scripts/optional-suites.sh
+
+# Ours vs llama.cpp, alternating, on both models.
+bench: models build
+	@bash scripts/bench.sh
+
+clean:
+	$(CARGO) clean

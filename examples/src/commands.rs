@@ -1,0 +1,215 @@
+//! Subcommand implementations. Each returns `Err(message)` for the user; nothing panics on bad input.
+
+use clap::Args;
+use pocketlm::{
+    generate::generate as run_generate, perplexity::perplexity, GenerateOptions, Model,
+    SamplerConfig, Session, SessionOptions,
+};
+use serde_json::json;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub type CliResult = Result<(), String>;
+
+fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
+    Model::load(path).map_err(|e| e.to_string())
+}
+
+fn print_json(v: serde_json::Value) {
+    println!("{v}");
+}
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn info(a: InfoArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let i = model.info();
+    if a.json {
+        print_json(json!({
+            "name": i.name, "architecture": i.architecture, "n_params": i.n_params,
+            "quantization": i.quantization, "context_length": i.train_context_length,
+            "vocab_size": i.vocab_size, "n_layers": i.n_layers, "n_embd": i.n_embd,
+            "file_bytes": i.file_bytes, "has_chat_template": i.has_chat_template,
+            "load_ms": model.load_ms(), "kernel": pocketlm::kernels::kernel_tier(),
+        }));
+    } else {
+        println!("{} ({}), {:.1}M parameters, {}", i.name, i.architecture, i.n_params as f64 / 1e6, i.quantization);
+        println!("layers {}, width {}, vocabulary {}, trained context {}", i.n_layers, i.n_embd, i.vocab_size, i.train_context_length);
+        println!("loaded in {:.1} ms; kernels: {}", model.load_ms(), pocketlm::kernels::kernel_tier());
+        let gguf = model.gguf();
+        for k in gguf.keys() {
+            if let Some(v) = gguf.get(k) {
+                let s = gguf.describe_value(v);
+                let s: String = s.chars().take(100).collect();
+                println!("  {k} = {s}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TokenizeArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    text: String,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn tokenize(a: TokenizeArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let tok = model.tokenizer();
+    let ids = tok.encode(&a.text, true, true);
+    if a.json {
+        print_json(json!({ "tokens": ids }));
+    } else {
+        for id in ids {
+            println!("{id:>7} {:?}", String::from_utf8_lossy(tok.token_bytes(id)));
+        }
+    }
+    Ok(())
+}
+
+/// Sampling flags shared by generating subcommands.
+#[derive(Args, Clone)]
+pub struct SamplingArgs {
+    /// Always take the most likely token (same as --temp 0).
+    #[arg(long)]
+    greedy: bool,
+    #[arg(long, default_value_t = 0.8)]
+    temp: f32,
+    #[arg(long, default_value_t = 40)]
+    top_k: usize,
+    #[arg(long, default_value_t = 0.95)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0.05)]
+    min_p: f32,
+    #[arg(long, default_value_t = 1.0)]
+    repeat_penalty: f32,
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+}
+
+impl SamplingArgs {
+    pub fn config(&self) -> SamplerConfig {
+        SamplerConfig {
+            temperature: if self.greedy { 0.0 } else { self.temp },
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repetition_penalty: self.repeat_penalty,
+            repeat_last_n: 64,
+            seed: self.seed,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long)]
+    prompt: String,
+    #[arg(long, default_value_t = 64)]
+    max_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Stop before this string (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    #[arg(long, default_value_t = 2048)]
+    ctx: usize,
+    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    threads: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn generate(a: GenerateArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let prompt = model.tokenizer().encode(&a.prompt, true, true);
+    let mut session = Session::new(
+        model.clone(),
+        SessionOptions { context_length: a.ctx, threads: a.threads },
+    )
+    .map_err(|e| e.to_string())?;
+    let opts = GenerateOptions {
+        max_tokens: a.max_tokens,
+        sampler: a.sampling.config(),
+        stop: a.stop.clone(),
+    };
+    let cancel = AtomicBool::new(false);
+    let t0 = Instant::now();
+    let mut first_token_ms = None;
+    let json = a.json;
+    let out = run_generate(&mut session, &prompt, &opts, &cancel, |delta| {
+        first_token_ms.get_or_insert_with(|| t0.elapsed().as_secs_f64() * 1e3);
+        if !json {
+            print!("{delta}");
+            let _ = std::io::stdout().flush();
+        }
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if json {
+        print_json(json!({
+            "prompt_tokens": prompt,
+            "tokens": out.tokens,
+            "text": out.text,
+            "stop_reason": out.stop_reason.as_str(),
+            "ms": ms,
+        }));
+    } else {
+        println!();
+        eprintln!(
+            "[{} prompt tokens, {} generated, {:.0} ms, stop: {}]",
+            prompt.len(),
+            out.tokens.len(),
+            ms,
+            out.stop_reason.as_str()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ScoreArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Text file to score.
+    #[arg(long)]
+    file: PathBuf,
+    #[arg(long, default_value_t = 128)]
+    ctx: usize,
+    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    threads: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn score(a: ScoreArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let text = std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    let text = String::from_utf8(text).map_err(|_| format!("{} is not valid UTF-8 text", a.file.display()))?;
+    let t0 = Instant::now();
+    let p = perplexity(&model, &text, a.ctx, a.threads).map_err(|e| e.to_string())?;
+    let ms = t0.elapsed().as_secs_f64() * 1e3;
+    if a.json {
+        print_json(json!({ "ppl": p.ppl, "chunks": p.chunks, "scored": p.scored, "tokens": p.tokens, "ms": ms }));
+    } else {
+        println!("perplexity {:.4} over {} chunks of {} ({} tokens scored, {:.1} s)", p.ppl, p.chunks, a.ctx, p.scored, ms / 1e3);
+    }
+    Ok(())
+}

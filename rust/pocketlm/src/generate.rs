@@ -1,0 +1,251 @@
+//! Streaming text generation: evaluate a prompt, then sample tokens one at a time, emitting
+//! UTF-8-safe text deltas, until an end-of-generation token, a stop string, the token budget,
+//! a full context, or cancellation.
+
+use crate::sampler::{Sampler, SamplerConfig, SamplerError};
+use crate::session::{Session, SessionError};
+use crate::tokenizer::StreamDecoder;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    pub max_tokens: usize,
+    pub sampler: SamplerConfig,
+    /// Generation ends before the first occurrence of any of these; the stop string itself is
+    /// not part of the output.
+    pub stop: Vec<String>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        Self {
+            max_tokens: 256,
+            sampler: SamplerConfig::default(),
+            stop: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The model produced an end-of-generation token (EOS, end of turn).
+    EndOfGeneration,
+    MaxTokens,
+    StopString,
+    /// The caller's cancel flag was set, or its callback asked to stop.
+    Cancelled,
+    /// The session's context length was reached.
+    ContextFull,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EndOfGeneration => "end_of_generation",
+            Self::MaxTokens => "max_tokens",
+            Self::StopString => "stop_string",
+            Self::Cancelled => "cancelled",
+            Self::ContextFull => "context_full",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// Everything emitted (equals the concatenation of the deltas).
+    pub text: String,
+    /// Generated token ids (excluding the prompt; including a token that completed a stop string).
+    pub tokens: Vec<u32>,
+    pub stop_reason: StopReason,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("invalid sampling settings: {0}")]
+    Sampler(#[from] SamplerError),
+    #[error("the prompt is empty")]
+    EmptyPrompt,
+}
+
+/// Holds back text that might be the start of a stop string until it is known not to be.
+struct StopMatcher<'a> {
+    stops: &'a [String],
+    text: String,
+    emitted: usize,
+}
+
+impl<'a> StopMatcher<'a> {
+    fn new(stops: &'a [String]) -> Self {
+        Self {
+            stops,
+            text: String::new(),
+            emitted: 0,
+        }
+    }
+
+    /// Adds decoded text; returns (text safe to emit now, whether a stop string was found).
+    fn push(&mut self, delta: &str) -> (String, bool) {
+        let search_from = self.emitted;
+        self.text.push_str(delta);
+        // A stop string may straddle the boundary of previously held-back text.
+        let found = self
+            .stops
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| self.text[search_from..].find(s.as_str()).map(|i| search_from + i))
+            .min();
+        if let Some(at) = found {
+            let out = self.text[self.emitted..at].to_owned();
+            self.text.truncate(at);
+            self.emitted = at;
+            return (out, true);
+        }
+        // Longest suffix that is a proper prefix of some stop string stays pending.
+        let mut hold = 0;
+        for s in self.stops {
+            for (i, _) in s.char_indices().skip(1) {
+                if i <= self.text.len() - self.emitted && self.text.ends_with(&s[..i]) {
+                    hold = hold.max(i);
+                }
+            }
+        }
+        let until = self.text.len() - hold;
+        let out = self.text[self.emitted..until].to_owned();
+        self.emitted = until;
+        (out, false)
+    }
+
+    /// Releases held-back text at the end of generation.
+    fn finish(&mut self) -> String {
+        let out = self.text[self.emitted..].to_owned();
+        self.emitted = self.text.len();
+        out
+    }
+}
+
+/// Makes `session` hold `prompt` (reusing any cached common prefix) and generates after it.
+/// `on_text` receives each non-empty text delta and returns `false` to stop early.
+pub fn generate(
+    session: &mut Session,
+    prompt: &[u32],
+    opts: &GenerateOptions,
+    cancel: &AtomicBool,
+    mut on_text: impl FnMut(&str) -> bool,
+) -> Result<Generation, GenerateError> {
+    if prompt.is_empty() {
+        return Err(GenerateError::EmptyPrompt);
+    }
+    let mut sampler = Sampler::new(opts.sampler)?;
+    let model = session.model().clone();
+    let tok = model.tokenizer();
+    let mut decoder = StreamDecoder::new();
+    let mut matcher = StopMatcher::new(&opts.stop);
+    let mut tokens = Vec::new();
+    let mut text = String::new();
+
+    let mut emit = |delta: &str, text: &mut String| -> bool {
+        if delta.is_empty() {
+            return true;
+        }
+        text.push_str(delta);
+        on_text(delta)
+    };
+
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(Generation {
+            text,
+            tokens,
+            stop_reason: StopReason::Cancelled,
+        });
+    }
+    session.sync_to(prompt)?;
+    let stop_reason = loop {
+        if tokens.len() >= opts.max_tokens {
+            break StopReason::MaxTokens;
+        }
+        if cancel.load(Ordering::Relaxed) {
+            break StopReason::Cancelled;
+        }
+        let logits = session.logits()?;
+        let next = sampler.sample(logits, session.tokens());
+        if tok.is_end_of_generation(next) {
+            break StopReason::EndOfGeneration;
+        }
+        tokens.push(next);
+        let piece = if tok.is_control(next) {
+            String::new()
+        } else {
+            decoder.push(tok, next)
+        };
+        let (out, stopped) = matcher.push(&piece);
+        let keep_going = emit(&out, &mut text);
+        if stopped {
+            break StopReason::StopString;
+        }
+        if !keep_going {
+            break StopReason::Cancelled;
+        }
+        if session.len() >= session.context_length() {
+            break StopReason::ContextFull;
+        }
+        if tokens.len() < opts.max_tokens && !cancel.load(Ordering::Relaxed) {
+            session.eval(&[next])?;
+        }
+    };
+    if stop_reason != StopReason::StopString {
+        let tail = decoder.finish();
+        let (out, stopped) = matcher.push(&tail);
+        emit(&out, &mut text);
+        if !stopped {
+            let rest = matcher.finish();
+            emit(&rest, &mut text);
+        }
+    }
+    Ok(Generation {
+        text,
+        tokens,
+        stop_reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StopMatcher;
+
+    fn run(stops: &[&str], deltas: &[&str]) -> (String, bool) {
+        let stops: Vec<String> = stops.iter().map(|s| s.to_string()).collect();
+        let mut m = StopMatcher::new(&stops);
+        let mut out = String::new();
+        for d in deltas {
+            let (o, stop) = m.push(d);
+            out.push_str(&o);
+            if stop {
+                return (out, true);
+            }
+        }
+        out.push_str(&m.finish());
+        (out, false)
+    }
+
+    #[test]
+    fn stop_string_split_across_deltas() {
+        assert_eq!(run(&["\nUser:"], &["Hi", " there", "\nUs", "er:", " more"]), ("Hi there".into(), true));
+    }
+
+    #[test]
+    fn held_back_text_is_released_when_no_match() {
+        assert_eq!(run(&["\nUser:"], &["Hi", "\nUs", "ually"]), ("Hi\nUsually".into(), false));
+    }
+
+    #[test]
+    fn no_stops_passes_through() {
+        assert_eq!(run(&[], &["a", "b"]), ("ab".into(), false));
+    }
+
+    #[test]
+    fn earliest_stop_wins() {
+        assert_eq!(run(&["c", "b"], &["abc"]), ("a".into(), true));
+    }
+}

@@ -1,0 +1,333 @@
+//! The transformer forward pass over a batch of token rows.
+//!
+//! A batch row is one token of one sequence at one position. Prefill is many rows of one
+//! sequence; batched decode (keyboard beams, several reply drafts) is one row for each of several
+//! sequences. All rows share the matrix products, so weights are read once per batch.
+
+use super::config::{Architecture, ModelConfig};
+use super::weights::MatRef;
+use super::Model;
+use crate::kernels::{matmul_parallel, QActs, ThreadPool};
+use crate::ops::{self, Rope};
+use crate::quant::{self, GgmlType};
+use crate::session::KvCache;
+use half::slice::HalfFloatSliceExt;
+use std::sync::Mutex;
+
+/// One token to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchRow {
+    pub token: u32,
+    pub pos: usize,
+    /// Index of the sequence's cache in the `caches` slice.
+    pub seq: usize,
+    /// Whether this row's logits are wanted.
+    pub logits: bool,
+}
+
+/// Buffers reused across calls so that steady-state decoding does not allocate.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    o: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    acts: QActs,
+    /// Per sequence in the batch: keys and values of one layer converted to f32.
+    kf: Vec<Vec<f32>>,
+    vf: Vec<Vec<f32>>,
+    /// Per worker thread: attention scores.
+    scores: Vec<Mutex<Vec<f32>>>,
+    last: Vec<f32>,
+    ropes: Option<(Rope, Rope)>,
+}
+
+fn resize(buf: &mut Vec<f32>, n: usize) {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+}
+
+/// Activation formats: weights whose kernels take the same quantized activations share one
+/// quantization of the input.
+fn act_format(ty: GgmlType) -> u8 {
+    use GgmlType::*;
+    match ty {
+        Q4_0 | Q5_0 | Q8_0 => 0,
+        Q4_1 => 1,
+        Q4_K | Q5_K | Q6_K => 2,
+        _ => 3,
+    }
+}
+
+/// `out[m, w.rows] = x[m, w.cols] · wᵀ`, quantizing `x` only when `fresh` or the format changes.
+struct Linear<'a> {
+    pool: &'a ThreadPool,
+    bytes: &'a [u8],
+    quantized_as: Option<u8>,
+}
+
+impl Linear<'_> {
+    fn run(&mut self, acts: &mut QActs, w: &MatRef, x: &[f32], m: usize, out: &mut [f32]) {
+        let fmt = act_format(w.ty);
+        if self.quantized_as != Some(fmt) {
+            acts.quantize_for(w.ty, &x[..m * w.cols], m, w.cols);
+            self.quantized_as = Some(fmt);
+        }
+        matmul_parallel(self.pool, &w.view(self.bytes), acts, &mut out[..m * w.rows], w.rows);
+    }
+
+    /// Marks the activations stale (the input buffer changed).
+    fn invalidate(&mut self) {
+        self.quantized_as = None;
+    }
+}
+
+fn add_bias(out: &mut [f32], bias: &Option<Vec<f32>>, width: usize) {
+    if let Some(b) = bias {
+        for row in out.chunks_mut(width) {
+            for (o, &bv) in row.iter_mut().zip(b) {
+                *o += bv;
+            }
+        }
+    }
+}
+
+/// Runs the model on `rows`, writing K/V into `caches[row.seq]` at `row.pos`, and returns the
+/// logits of the rows that asked for them, in row order, in `logits` (`n × vocab`).
+///
+/// Callers guarantee: every position fits its cache, and within one sequence the rows'
+/// positions are consecutive and continue the cache (checked by the session layer).
+pub(crate) fn forward(
+    model: &Model,
+    pool: &ThreadPool,
+    caches: &mut [&mut KvCache],
+    rows: &[BatchRow],
+    s: &mut Scratch,
+    logits: &mut Vec<f32>,
+) {
+    let cfg: &ModelConfig = model.config();
+    let w = model.weights();
+    let bytes = model.gguf().bytes();
+    let n = rows.len();
+    let (d, qd, kvd, ff, hd) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff, cfg.head_dim);
+    let gemma = cfg.arch == Architecture::Gemma3;
+
+    resize(&mut s.x, n * d);
+    resize(&mut s.h, n * d);
+    resize(&mut s.q, n * qd);
+    resize(&mut s.k, n * kvd);
+    resize(&mut s.v, n * kvd);
+    resize(&mut s.att, n * qd);
+    resize(&mut s.o, n * d);
+    resize(&mut s.gate, n * ff);
+    resize(&mut s.up, n * ff);
+    while s.scores.len() < pool.n_threads() {
+        s.scores.push(Mutex::new(Vec::new()));
+    }
+    if s.ropes.is_none() {
+        let halves = cfg.rope_style == super::RopeStyle::Halves;
+        s.ropes = Some((
+            Rope::new(cfg.rope_dim, cfg.rope_base, cfg.rope_scale, halves),
+            Rope::new(cfg.rope_dim, cfg.rope_base_local, 1.0, halves),
+        ));
+    }
+
+    // Embedding lookup.
+    let embd = w.token_embd.view(bytes);
+    let row_bytes = embd.data.len() / embd.rows;
+    for (r, row) in rows.iter().enumerate() {
+        let src = &embd.data[row.token as usize * row_bytes..][..row_bytes];
+        let dst = &mut s.x[r * d..(r + 1) * d];
+        quant::dequantize_row(embd.ty, src, dst).expect("embedding type checked at load");
+        if cfg.embd_scale != 1.0 {
+            dst.iter_mut().for_each(|v| *v *= cfg.embd_scale);
+        }
+    }
+
+    // Room in every cache for its new positions.
+    for row in rows {
+        caches[row.seq].reserve(row.pos + 1);
+    }
+    let mut seq_len = vec![0usize; caches.len()];
+    for row in rows {
+        seq_len[row.seq] = seq_len[row.seq].max(row.pos + 1);
+    }
+    for (i, c) in caches.iter().enumerate() {
+        seq_len[i] = seq_len[i].max(c.len());
+    }
+    if s.kf.len() < caches.len() {
+        s.kf.resize_with(caches.len(), Vec::new);
+        s.vf.resize_with(caches.len(), Vec::new);
+    }
+
+    let mut lin = Linear {
+        pool,
+        bytes,
+        quantized_as: None,
+    };
+    for (il, lw) in w.layers.iter().enumerate() {
+        let local = cfg.is_local_layer(il);
+        // --- attention ---
+        for r in 0..n {
+            ops::rms_norm_into(&mut s.h[r * d..][..d], &s.x[r * d..][..d], &lw.attn_norm, cfg.rms_eps);
+        }
+        lin.invalidate();
+        lin.run(&mut s.acts, &lw.wq, &s.h, n, &mut s.q);
+        lin.run(&mut s.acts, &lw.wk, &s.h, n, &mut s.k);
+        lin.run(&mut s.acts, &lw.wv, &s.h, n, &mut s.v);
+        add_bias(&mut s.q[..n * qd], &lw.bq, qd);
+        add_bias(&mut s.k[..n * kvd], &lw.bk, kvd);
+        add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
+        let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
+        let rope = if local { rope_local } else { rope_global };
+        for (r, row) in rows.iter().enumerate() {
+            for head in s.q[r * qd..(r + 1) * qd].chunks_mut(hd) {
+                if let Some(qn) = &lw.q_norm {
+                    ops::rms_norm(head, qn, cfg.rms_eps);
+                }
+                rope.apply(head, row.pos);
+                if cfg.attn_scale != 1.0 {
+                    head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                }
+            }
+            for head in s.k[r * kvd..(r + 1) * kvd].chunks_mut(hd) {
+                if let Some(kn) = &lw.k_norm {
+                    ops::rms_norm(head, kn, cfg.rms_eps);
+                }
+                rope.apply(head, row.pos);
+            }
+            caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
+        }
+        // Keys/values of each sequence in f32 for this layer.
+        for (i, c) in caches.iter().enumerate() {
+            let len = seq_len[i];
+            if !rows.iter().any(|r| r.seq == i) {
+                continue;
+            }
+            let (kh, vh) = c.layer(il, len);
+            resize(&mut s.kf[i], len * kvd);
+            resize(&mut s.vf[i], len * kvd);
+            kh.convert_to_f32_slice(&mut s.kf[i][..len * kvd]);
+            vh.convert_to_f32_slice(&mut s.vf[i][..len * kvd]);
+        }
+        attention(cfg, local, rows, &s.q, &s.kf, &s.vf, &mut s.att[..n * qd], &s.scores, pool);
+
+        lin.invalidate();
+        lin.run(&mut s.acts, &lw.wo, &s.att, n, &mut s.o);
+        for r in 0..n {
+            let o = &mut s.o[r * d..(r + 1) * d];
+            if let Some(pn) = &lw.post_attn_norm {
+                ops::rms_norm(o, pn, cfg.rms_eps);
+            }
+            for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
+                *x += ov;
+            }
+        }
+
+        // --- feed-forward ---
+        for r in 0..n {
+            ops::rms_norm_into(&mut s.h[r * d..][..d], &s.x[r * d..][..d], &lw.ffn_norm, cfg.rms_eps);
+        }
+        lin.invalidate();
+        lin.run(&mut s.acts, &lw.w_gate, &s.h, n, &mut s.gate);
+        lin.run(&mut s.acts, &lw.w_up, &s.h, n, &mut s.up);
+        let act: fn(f32) -> f32 = if gemma { ops::gelu_tanh } else { ops::silu };
+        ops::glu(&mut s.gate[..n * ff], &s.up[..n * ff], act);
+        lin.invalidate();
+        lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
+        for r in 0..n {
+            let o = &mut s.o[r * d..(r + 1) * d];
+            if let Some(pn) = &lw.post_ffn_norm {
+                ops::rms_norm(o, pn, cfg.rms_eps);
+            }
+            for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
+                *x += ov;
+            }
+        }
+    }
+
+    for row in rows {
+        let c = &mut caches[row.seq];
+        if row.pos + 1 > c.len() {
+            c.set_len(row.pos + 1);
+        }
+    }
+
+    // Final norm and output projection, only for rows that want logits.
+    let want: Vec<usize> = (0..n).filter(|&r| rows[r].logits).collect();
+    if want.is_empty() {
+        logits.clear();
+        return;
+    }
+    resize(&mut s.last, want.len() * d);
+    for (i, &r) in want.iter().enumerate() {
+        ops::rms_norm_into(&mut s.last[i * d..][..d], &s.x[r * d..][..d], &w.output_norm, cfg.rms_eps);
+    }
+    let vocab = w.output.rows;
+    logits.resize(want.len() * vocab, 0.0);
+    lin.invalidate();
+    lin.run(&mut s.acts, &w.output, &s.last, want.len(), logits);
+    if let Some(cap) = cfg.final_logit_softcap {
+        logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
+    }
+}
+
+/// Scaled dot-product attention of every (row, head), causal and optionally windowed.
+#[allow(clippy::too_many_arguments)]
+fn attention(
+    cfg: &ModelConfig,
+    local: bool,
+    rows: &[BatchRow],
+    q: &[f32],
+    kf: &[Vec<f32>],
+    vf: &[Vec<f32>],
+    att: &mut [f32],
+    scores: &[Mutex<Vec<f32>>],
+    pool: &ThreadPool,
+) {
+    let hd = cfg.head_dim;
+    let kvd = cfg.kv_dim();
+    let group = cfg.n_heads / cfg.n_kv_heads;
+    let window = if local { cfg.sliding_window } else { None };
+    let work = Mutex::new(att.chunks_mut(hd).enumerate());
+    pool.run(|tid, _| {
+        let mut sc = scores[tid].lock().expect("scores lock");
+        loop {
+            let next = work.lock().expect("work lock").next();
+            let Some((i, out)) = next else { break };
+            let (r, h) = (i / cfg.n_heads, i % cfg.n_heads);
+            let row = rows[r];
+            let g = h / group;
+            let qh = &q[r * cfg.q_dim() + h * hd..][..hd];
+            let end = row.pos + 1;
+            let start = window.map_or(0, |w| end.saturating_sub(w));
+            let (keys, vals) = (&kf[row.seq], &vf[row.seq]);
+            sc.clear();
+            for t in start..end {
+                let k = &keys[t * kvd + g * hd..][..hd];
+                let mut dot = 0.0f32;
+                for (a, b) in qh.iter().zip(k) {
+                    dot += a * b;
+                }
+                if let Some(cap) = cfg.attn_logit_softcap {
+                    dot = cap * (dot / cap).tanh();
+                }
+                sc.push(dot);
+            }
+            ops::softmax(&mut sc);
+            out.fill(0.0);
+            for (j, &p) in sc.iter().enumerate() {
+                let v = &vals[(start + j) * kvd + g * hd..][..hd];
+                for (o, &vv) in out.iter_mut().zip(v) {
+                    *o += p * vv;
+                }
+            }
+        }
+    });
+}

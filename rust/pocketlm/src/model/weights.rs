@@ -1,0 +1,214 @@
+//! The model's tensors, located in the mapped file. Matrices stay in the map (zero copy); only
+//! the small norm and bias vectors are converted to owned f32.
+
+use super::config::{Architecture, ModelConfig};
+use super::LoadError;
+use crate::gguf::{GgufFile, TensorInfo};
+use crate::kernels::QMatrix;
+use crate::quant::{self, GgmlType};
+use std::ops::Range;
+
+/// A weight matrix inside the mapped file: `rows` outputs of `cols` inputs each.
+#[derive(Debug, Clone)]
+pub struct MatRef {
+    pub ty: GgmlType,
+    pub bytes: Range<usize>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl MatRef {
+    /// The borrowed matrix, given the file's bytes.
+    pub fn view<'a>(&self, file_bytes: &'a [u8]) -> QMatrix<'a> {
+        QMatrix {
+            ty: self.ty,
+            data: &file_bytes[self.bytes.clone()],
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+}
+
+pub struct LayerWeights {
+    pub attn_norm: Vec<f32>,
+    pub wq: MatRef,
+    pub wk: MatRef,
+    pub wv: MatRef,
+    pub wo: MatRef,
+    pub bq: Option<Vec<f32>>,
+    pub bk: Option<Vec<f32>>,
+    pub bv: Option<Vec<f32>>,
+    /// Gemma: RMSNorm of each query/key head.
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
+    /// Gemma: norm of the attention output before the residual add.
+    pub post_attn_norm: Option<Vec<f32>>,
+    pub ffn_norm: Vec<f32>,
+    pub w_gate: MatRef,
+    pub w_up: MatRef,
+    pub w_down: MatRef,
+    /// Gemma: norm of the feed-forward output before the residual add.
+    pub post_ffn_norm: Option<Vec<f32>>,
+}
+
+pub struct Weights {
+    /// Token embedding table, `vocab` rows of `n_embd`.
+    pub token_embd: MatRef,
+    pub output_norm: Vec<f32>,
+    /// Output projection; the embedding table when the model ties them.
+    pub output: MatRef,
+    pub layers: Vec<LayerWeights>,
+}
+
+/// Types the kernels can multiply.
+fn is_supported_matrix_type(ty: GgmlType) -> bool {
+    use GgmlType::*;
+    matches!(
+        ty,
+        F32 | F16 | Q4_0 | Q4_1 | Q5_0 | Q8_0 | Q4_K | Q5_K | Q6_K
+    )
+}
+
+struct Loader<'a> {
+    file: &'a GgufFile,
+}
+
+impl Loader<'_> {
+    fn info(&self, name: &str) -> Result<&TensorInfo, LoadError> {
+        self.file
+            .tensor_info(name)
+            .ok_or_else(|| LoadError::MissingTensor(name.to_owned()))
+    }
+
+    fn shape_error(name: &str, expected: String, info: &TensorInfo) -> LoadError {
+        LoadError::BadTensor {
+            name: name.to_owned(),
+            reason: format!("expected shape {expected}, found {:?}", info.dims),
+        }
+    }
+
+    fn matrix(&self, name: &str, cols: usize, rows: usize) -> Result<MatRef, LoadError> {
+        let info = self.info(name)?;
+        if info.dims.len() != 2 || info.dims[0] != cols as u64 || info.dims[1] != rows as u64 {
+            return Err(Self::shape_error(name, format!("[{cols}, {rows}]"), info));
+        }
+        if !is_supported_matrix_type(info.ty) {
+            return Err(LoadError::UnsupportedTensorType {
+                name: name.to_owned(),
+                ty: info.ty,
+            });
+        }
+        Ok(MatRef {
+            ty: info.ty,
+            bytes: self.file.byte_range(info),
+            rows,
+            cols,
+        })
+    }
+
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>, LoadError> {
+        let info = self.info(name)?;
+        if info.n_elements() != len as u64 {
+            return Err(Self::shape_error(name, format!("[{len}]"), info));
+        }
+        let mut out = vec![0f32; len];
+        let data = &self.file.bytes()[self.file.byte_range(info)];
+        quant::dequantize_row(info.ty, data, &mut out).map_err(|e| LoadError::BadTensor {
+            name: name.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(out)
+    }
+
+    fn opt_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, LoadError> {
+        match self.file.tensor_info(name) {
+            None => Ok(None),
+            Some(_) => self.vector(name, len).map(Some),
+        }
+    }
+}
+
+impl Weights {
+    /// Locates every tensor the architecture needs and checks its shape.
+    /// Returns the vocabulary size (rows of the embedding table).
+    pub fn locate(file: &GgufFile, cfg: &ModelConfig) -> Result<(Self, usize), LoadError> {
+        let l = Loader { file };
+        let embd_info = l.info("token_embd.weight")?;
+        if embd_info.dims.len() != 2 || embd_info.dims[0] != cfg.n_embd as u64 {
+            return Err(Loader::shape_error(
+                "token_embd.weight",
+                format!("[{}, vocab]", cfg.n_embd),
+                embd_info,
+            ));
+        }
+        let vocab = embd_info.dims[1] as usize;
+        let token_embd = l.matrix("token_embd.weight", cfg.n_embd, vocab)?;
+        let output = match file.tensor_info("output.weight") {
+            Some(_) => l.matrix("output.weight", cfg.n_embd, vocab)?,
+            None => token_embd.clone(),
+        };
+        let output_norm = l.vector("output_norm.weight", cfg.n_embd)?;
+        let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
+        let gemma = cfg.arch == Architecture::Gemma3;
+        let mut layers = Vec::with_capacity(cfg.n_layers);
+        for i in 0..cfg.n_layers {
+            let n = |s: &str| format!("blk.{i}.{s}");
+            let required = |name: &str, len| -> Result<Option<Vec<f32>>, LoadError> {
+                if gemma {
+                    l.vector(name, len).map(Some)
+                } else {
+                    l.opt_vector(name, len)
+                }
+            };
+            layers.push(LayerWeights {
+                attn_norm: l.vector(&n("attn_norm.weight"), d)?,
+                wq: l.matrix(&n("attn_q.weight"), d, q)?,
+                wk: l.matrix(&n("attn_k.weight"), d, kv)?,
+                wv: l.matrix(&n("attn_v.weight"), d, kv)?,
+                wo: l.matrix(&n("attn_output.weight"), q, d)?,
+                bq: l.opt_vector(&n("attn_q.bias"), q)?,
+                bk: l.opt_vector(&n("attn_k.bias"), kv)?,
+                bv: l.opt_vector(&n("attn_v.bias"), kv)?,
+                q_norm: required(&n("attn_q_norm.weight"), cfg.head_dim)?,
+                k_norm: required(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                post_attn_norm: required(&n("post_attention_norm.weight"), d)?,
+                ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
+                w_gate: l.matrix(&n("ffn_gate.weight"), d, ff)?,
+                w_up: l.matrix(&n("ffn_up.weight"), d, ff)?,
+                w_down: l.matrix(&n("ffn_down.weight"), ff, d)?,
+                post_ffn_norm: required(&n("post_ffw_norm.weight"), d)?,
+            });
+        }
+        Ok((
+            Self {
+                token_embd,
+                output_norm,
+                output,
+                layers,
+            },
+            vocab,
+        ))
+    }
+
+    /// Parameter count (elements of every located tensor; tied output counted once).
+    pub fn n_params(&self) -> u64 {
+        let m = |w: &MatRef| (w.rows * w.cols) as u64;
+        let v = |x: &Option<Vec<f32>>| x.as_ref().map_or(0, |x| x.len() as u64);
+        let mut n = m(&self.token_embd) + self.output_norm.len() as u64;
+        if self.output.bytes != self.token_embd.bytes {
+            n += m(&self.output);
+        }
+        for l in &self.layers {
+            n += [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
+                .into_iter()
+                .map(m)
+                .sum::<u64>();
+            n += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
+            n += [&l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.post_attn_norm, &l.post_ffn_norm]
+                .into_iter()
+                .map(v)
+                .sum::<u64>();
+        }
+        n
+    }
+}

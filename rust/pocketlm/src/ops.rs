@@ -1,0 +1,147 @@
+//! Small element-wise operations of the transformer (norms, activations, RoPE, softmax).
+//! Their cost is tiny next to the matrix products, so they stay plain scalar Rust that the
+//! compiler auto-vectorizes.
+
+/// RMS normalization in place: `x * w / sqrt(mean(x^2) + eps)`. The sum is accumulated in f64,
+/// as ggml does, so long rows keep their precision.
+pub fn rms_norm(x: &mut [f32], w: &[f32], eps: f32) {
+    debug_assert_eq!(x.len(), w.len());
+    let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    let scale = (1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt()) as f32;
+    for (v, &wi) in x.iter_mut().zip(w) {
+        *v = *v * scale * wi;
+    }
+}
+
+/// Copies `src` into `dst` and RMS-normalizes it.
+pub fn rms_norm_into(dst: &mut [f32], src: &[f32], w: &[f32], eps: f32) {
+    dst.copy_from_slice(src);
+    rms_norm(dst, w, eps);
+}
+
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// GELU, tanh approximation (what Gemma was trained with).
+pub fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * x * (1.0 + 0.044_715 * x * x)).tanh())
+}
+
+/// `gate = act(gate) * up`, element-wise.
+pub fn glu(gate: &mut [f32], up: &[f32], act: fn(f32) -> f32) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = act(*g) * u;
+    }
+}
+
+/// Softmax in place; returns nothing useful for an empty slice.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f32;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// Log-softmax of one row, written into `out`.
+pub fn log_softmax(x: &[f32], out: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = x.iter().map(|&v| ((v - max) as f64).exp()).sum();
+    let log_z = max + sum.ln() as f32;
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v - log_z;
+    }
+}
+
+/// Rotary position embedding tables: `inv_freq[i] = base^(-2i/dim) / scale`.
+#[derive(Debug, Clone)]
+pub struct Rope {
+    inv_freq: Vec<f32>,
+    halves: bool,
+}
+
+impl Rope {
+    pub fn new(dim: usize, base: f32, scale: f32, halves: bool) -> Self {
+        let inv_freq = (0..dim / 2)
+            .map(|i| (1.0 / (base as f64).powf(2.0 * i as f64 / dim as f64) / scale as f64) as f32)
+            .collect();
+        Self { inv_freq, halves }
+    }
+
+    /// Rotates one head vector (its first `2 * inv_freq.len()` dims) for position `pos`.
+    pub fn apply(&self, head: &mut [f32], pos: usize) {
+        let n = self.inv_freq.len();
+        for (i, &f) in self.inv_freq.iter().enumerate() {
+            let theta = pos as f32 * f;
+            let (sin, cos) = theta.sin_cos();
+            let (a, b) = if self.halves { (i, i + n) } else { (2 * i, 2 * i + 1) };
+            let (x0, x1) = (head[a], head[b]);
+            head[a] = x0 * cos - x1 * sin;
+            head[b] = x0 * sin + x1 * cos;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rms_norm_unit_weights_gives_unit_rms() {
+        let mut x = vec![1.0, -2.0, 3.0, -4.0];
+        rms_norm(&mut x, &[1.0; 4], 0.0);
+        let rms = (x.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
+        assert!((rms - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_is_stable() {
+        let mut x = vec![1000.0, 1001.0, 999.0];
+        softmax(&mut x);
+        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(x[1] > x[0] && x[0] > x[2]);
+    }
+
+    #[test]
+    fn log_softmax_matches_softmax() {
+        let x = vec![0.5, -1.0, 2.0, 0.0];
+        let mut p = x.clone();
+        softmax(&mut p);
+        let mut lp = vec![0.0; 4];
+        log_softmax(&x, &mut lp);
+        for (a, b) in p.iter().zip(&lp) {
+            assert!((a.ln() - b).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn rope_preserves_norm_and_is_identity_at_zero() {
+        for halves in [false, true] {
+            let rope = Rope::new(8, 10000.0, 1.0, halves);
+            let orig: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
+            let mut h = orig.clone();
+            rope.apply(&mut h, 0);
+            assert_eq!(h, orig);
+            rope.apply(&mut h, 17);
+            let n0: f32 = orig.iter().map(|v| v * v).sum();
+            let n1: f32 = h.iter().map(|v| v * v).sum();
+            assert!((n0 - n1).abs() < 1e-3);
+            assert_ne!(h, orig);
+        }
+    }
+
+    #[test]
+    fn activations() {
+        assert!((silu(0.0)).abs() < 1e-7);
+        assert!((gelu_tanh(0.0)).abs() < 1e-7);
+        assert!((gelu_tanh(3.0) - 2.99636).abs() < 1e-4);
+        assert!((silu(2.0) - 1.761594).abs() < 1e-5);
+    }
+}

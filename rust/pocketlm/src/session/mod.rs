@@ -1,0 +1,320 @@
+//! A session is one token sequence being evaluated: its KV cache, its tokens and the logits of
+//! its last token. Sessions roll back to any earlier position (keyboard edits), fork (beams,
+//! reply candidates) and decode together in one batch.
+
+mod kv_cache;
+
+pub use kv_cache::KvCache;
+
+use crate::kernels::ThreadPool;
+use crate::model::{forward, BatchRow, Model, Scratch};
+use std::sync::{Arc, Mutex};
+
+/// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
+const PREFILL_CHUNK: usize = 64;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionError {
+    #[error("nothing to evaluate: the token list is empty")]
+    EmptyInput,
+    #[error("context is full: {needed} tokens needed but the session holds at most {limit}; shorten the input or create the session with a longer context_length")]
+    ContextOverflow { needed: usize, limit: usize },
+    #[error("token id {id} is outside the vocabulary of {vocab} tokens")]
+    InvalidToken { id: u32, vocab: usize },
+    #[error("no logits yet: evaluate at least one token first")]
+    NoLogits,
+    #[error("invalid session option: {0}")]
+    InvalidOption(String),
+    #[error("sessions in one batch must belong to the same model")]
+    MixedModels,
+}
+
+/// How a session is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Most tokens the session holds (prompt + generated). Memory grows with use, not with this.
+    pub context_length: usize,
+    /// Worker threads for the matrix products (1 = the calling thread only).
+    pub threads: usize,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            context_length: 2048,
+            threads: default_threads(),
+        }
+    }
+}
+
+/// Two threads suit phones (big cores are few, and a keyboard shares them) and this
+/// project's 2-core CI; never more than the machine has.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 2)
+}
+
+/// The thread pool and scratch buffers a session computes with; forks share the pool.
+struct Engine {
+    pool: ThreadPool,
+}
+
+pub struct Session {
+    model: Arc<Model>,
+    engine: Arc<Mutex<Engine>>,
+    cache: KvCache,
+    tokens: Vec<u32>,
+    scratch: Scratch,
+    logits: Vec<f32>,
+    has_logits: bool,
+}
+
+impl Session {
+    pub fn new(model: Arc<Model>, opts: SessionOptions) -> Result<Self, SessionError> {
+        if opts.context_length == 0 {
+            return Err(SessionError::InvalidOption(
+                "context_length must be at least 1".into(),
+            ));
+        }
+        if opts.threads == 0 || opts.threads > 64 {
+            return Err(SessionError::InvalidOption(format!(
+                "threads must be between 1 and 64, got {}",
+                opts.threads
+            )));
+        }
+        let context_length = opts.context_length.min(model.config().train_ctx);
+        let cache = KvCache::new(model.config(), context_length);
+        Ok(Self {
+            engine: Arc::new(Mutex::new(Engine {
+                pool: ThreadPool::new(opts.threads),
+            })),
+            model,
+            cache,
+            tokens: Vec::new(),
+            scratch: Scratch::default(),
+            logits: Vec::new(),
+            has_logits: false,
+        })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    /// Tokens evaluated so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.cache.max_len()
+    }
+
+    /// Bytes held by the KV cache.
+    pub fn cache_bytes(&self) -> usize {
+        self.cache.allocated_bytes()
+    }
+
+    /// Rolls back to the first `len` tokens. The logits of the last kept token are not
+    /// recomputed: evaluate at least one token before reading logits again.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.tokens.len() {
+            self.tokens.truncate(len);
+            self.cache.truncate(len);
+            self.has_logits = false;
+        }
+    }
+
+    /// Forgets everything.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
+    /// Length of the longest common prefix of the session's tokens and `tokens`.
+    pub fn common_prefix_len(&self, tokens: &[u32]) -> usize {
+        self.tokens
+            .iter()
+            .zip(tokens)
+            .take_while(|(a, b)| a == b)
+            .count()
+    }
+
+    /// Makes the session hold exactly `tokens`, reusing the cached common prefix, and returns
+    /// the logits after the last token. At least one token is always re-evaluated so the
+    /// logits are fresh.
+    pub fn sync_to(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        if tokens.is_empty() {
+            return Err(SessionError::EmptyInput);
+        }
+        let keep = self.common_prefix_len(tokens).min(tokens.len() - 1);
+        if keep == tokens.len() - 1 && self.tokens.len() == tokens.len() && self.has_logits {
+            return Ok(&self.logits);
+        }
+        self.truncate(keep);
+        self.eval(&tokens[keep..])
+    }
+
+    fn check_tokens(&self, tokens: &[u32]) -> Result<(), SessionError> {
+        if tokens.is_empty() {
+            return Err(SessionError::EmptyInput);
+        }
+        let vocab = self.model.config().vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= vocab) {
+            return Err(SessionError::InvalidToken { id, vocab });
+        }
+        let needed = self.tokens.len() + tokens.len();
+        if needed > self.cache.max_len() {
+            return Err(SessionError::ContextOverflow {
+                needed,
+                limit: self.cache.max_len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends `tokens` and returns the logits after the last one.
+    pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        self.check_tokens(tokens)?;
+        for chunk in tokens.chunks(PREFILL_CHUNK) {
+            let last_chunk = chunk.as_ptr_range().end == tokens.as_ptr_range().end;
+            self.run_chunk(chunk, |i| last_chunk && i + 1 == chunk.len(), None);
+        }
+        self.has_logits = true;
+        Ok(&self.logits)
+    }
+
+    /// Appends `tokens` and writes the logits after every one of them into `out`
+    /// (`tokens.len() × vocab`), e.g. for perplexity.
+    pub fn eval_all(&mut self, tokens: &[u32], out: &mut Vec<f32>) -> Result<(), SessionError> {
+        self.eval_all_from(tokens, 0, out)
+    }
+
+    /// Like [`Session::eval_all`], but only computes logits for `tokens[first..]`
+    /// (`(tokens.len() - first) × vocab` values); the output projection is the costliest
+    /// matrix of small models, so skipping unneeded rows pays.
+    pub fn eval_all_from(
+        &mut self,
+        tokens: &[u32],
+        first: usize,
+        out: &mut Vec<f32>,
+    ) -> Result<(), SessionError> {
+        self.check_tokens(tokens)?;
+        if first >= tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        out.clear();
+        for (c, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
+            let base = c * PREFILL_CHUNK;
+            self.run_chunk(chunk, |i| base + i >= first, Some(out));
+        }
+        let vocab = self.model.config().vocab_size;
+        self.logits.clear();
+        self.logits.extend_from_slice(&out[out.len() - vocab..]);
+        self.has_logits = true;
+        Ok(())
+    }
+
+    fn run_chunk(&mut self, chunk: &[u32], want: impl Fn(usize) -> bool, all: Option<&mut Vec<f32>>) {
+        let start = self.tokens.len();
+        let rows: Vec<BatchRow> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, &token)| BatchRow {
+                token,
+                pos: start + i,
+                seq: 0,
+                logits: want(i),
+            })
+            .collect();
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut logits = std::mem::take(&mut self.logits);
+        forward(
+            &self.model,
+            &engine.pool,
+            &mut [&mut self.cache],
+            &rows,
+            &mut self.scratch,
+            &mut logits,
+        );
+        if let Some(out) = all {
+            out.extend_from_slice(&logits);
+        }
+        self.logits = logits;
+        self.tokens.extend_from_slice(chunk);
+    }
+
+    /// Logits after the last evaluated token.
+    pub fn logits(&self) -> Result<&[f32], SessionError> {
+        if self.has_logits {
+            Ok(&self.logits)
+        } else {
+            Err(SessionError::NoLogits)
+        }
+    }
+
+    /// An independent copy of this session (tokens, cache, logits) sharing model and threads.
+    pub fn fork(&self) -> Session {
+        Session {
+            model: self.model.clone(),
+            engine: self.engine.clone(),
+            cache: self.cache.clone(),
+            tokens: self.tokens.clone(),
+            scratch: Scratch::default(),
+            logits: self.logits.clone(),
+            has_logits: self.has_logits,
+        }
+    }
+
+    /// Appends one token to each session in a single batched forward pass: the weights are
+    /// read once for all of them. Each session's logits are updated.
+    pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
+        if sessions.is_empty() || sessions.len() != tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        let model = sessions[0].model.clone();
+        for (s, &t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(SessionError::MixedModels);
+            }
+            s.check_tokens(&[t])?;
+        }
+        let rows: Vec<BatchRow> = sessions
+            .iter()
+            .zip(tokens)
+            .enumerate()
+            .map(|(seq, (s, &token))| BatchRow {
+                token,
+                pos: s.tokens.len(),
+                seq,
+                logits: true,
+            })
+            .collect();
+        let engine = sessions[0].engine.clone();
+        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        let mut logits = Vec::new();
+        {
+            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+            forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, &mut logits);
+        }
+        sessions[0].scratch = scratch;
+        let vocab = model.config().vocab_size;
+        for (i, (s, &t)) in sessions.iter_mut().zip(tokens).enumerate() {
+            s.tokens.push(t);
+            s.logits.clear();
+            s.logits.extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
+            s.has_logits = true;
+        }
+        Ok(())
+    }
+}
