@@ -613,8 +613,8 @@ fn every_tier_matches_scalar() {
 fn row_ranges_and_parallel_match() {
     let pool = ThreadPool::new(3);
     for &tier in &supported_tiers() {
-        for ty in [GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q6_K] {
-            let (rows, cols, m) = (203, 512, 4);
+        for ty in WEIGHT_TYPES {
+            let (rows, cols, m) = (203, 512, 5);
             let store = make_weights(ty, rows, cols, Fill::Random, 99);
             let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
             let x = make_acts(m, cols, 98, Fill::Random);
@@ -631,6 +631,18 @@ fn row_ranges_and_parallel_match() {
             for _ in 0..3 {
                 matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut par, rows);
                 assert_eq!(full, par, "{tier} {ty} parallel");
+            }
+            // a row's result does not depend on the batch it was computed in
+            for t in 0..m {
+                let mut one = QActs::new();
+                one.quantize_for_tier(tier, ty, &x[t * cols..(t + 1) * cols], 1, cols);
+                let mut single = vec![0.0; rows];
+                matmul_with_tier(tier, &w, &one, &mut single, rows, 0..rows);
+                assert_eq!(
+                    &full[t * rows..(t + 1) * rows],
+                    &single[..],
+                    "{tier} {ty} batch row {t}"
+                );
             }
         }
     }
@@ -752,26 +764,52 @@ fn kernel_env_override() {
     if let Ok(want) = std::env::var("POCKETLM_KERNEL_CHILD") {
         let sel = pocketlm::kernels::select_tier();
         match want.as_str() {
-            "bogus" => assert!(sel.is_err(), "{sel:?}"),
+            "bogus" => assert!(
+                matches!(sel, Err(pocketlm::kernels::KernelError::UnknownTier(_))),
+                "{sel:?}"
+            ),
+            w if w.starts_with("unsupported:") => assert!(
+                matches!(
+                    sel,
+                    Err(pocketlm::kernels::KernelError::UnsupportedTier { .. })
+                ),
+                "{sel:?}"
+            ),
             name => assert_eq!(sel.unwrap().name(), name),
         }
         return;
     }
     let exe = std::env::current_exe().unwrap();
+    // Under qemu-user (scripts/test-aarch64.sh) the child must be started through qemu too.
+    let wrapper: Vec<String> = std::env::var("POCKETLM_TEST_EXEC_WRAPPER")
+        .map(|w| w.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
     let mut cases: Vec<String> = supported_tiers()
         .iter()
         .map(|t| t.name().to_string())
         .collect();
     cases.push("bogus".into());
+    for t in Tier::ALL.iter().filter(|t| !t.is_supported()) {
+        cases.push(format!("unsupported:{}", t.name()));
+    }
     for case in cases {
-        let status = std::process::Command::new(&exe)
+        let tier_env = case.trim_start_matches("unsupported:");
+        let mut cmd = match wrapper.split_first() {
+            Some((prog, args)) => {
+                let mut c = std::process::Command::new(prog);
+                c.args(args).arg(&exe);
+                c
+            }
+            None => std::process::Command::new(&exe),
+        };
+        let status = cmd
             .args([
                 "--exact",
                 "kernel_env_override",
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env("POCKETLM_KERNEL", &case)
+            .env("POCKETLM_KERNEL", tier_env)
             .env("POCKETLM_KERNEL_CHILD", &case)
             .status()
             .unwrap();
@@ -900,5 +938,27 @@ fn every_tier_quantizes_activations_bit_identically() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn soft_f16_conversion_is_exact_for_every_value() {
+    for bits in 0..=u16::MAX {
+        let want = half::f16::from_bits(bits).to_f32();
+        let got = f16_to_f32_soft(bits);
+        assert!(
+            want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+            "{bits:#06x}: {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn bench_pool_latency() {
+    for n in [2, 4] {
+        let pool = ThreadPool::new(n);
+        let t = time_it(|| pool.run(|_, _| {}));
+        println!("ThreadPool({n}).run(empty job): {:.2} us per call", t * 1e6);
     }
 }

@@ -14,6 +14,7 @@
 use core::arch::x86_64::*;
 use std::ops::Range;
 
+use super::tiles::{store, Ctx};
 use super::{Act32, QActs, QMatrix, TileFn};
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
@@ -141,95 +142,14 @@ fn sub32<const N: usize, T, const L: usize>(x: &[T; L], at: usize) -> &[T; N] {
     x[at..at + N].try_into().unwrap()
 }
 
-/// Stores a kernel's `R × M` results into the tile buffer.
-#[inline(always)]
-fn store<const R: usize, const M: usize>(
-    res: &mut [f32],
-    nt: usize,
-    r: usize,
-    t: usize,
-    v: [[f32; M]; R],
-) {
-    for (i, row) in v.iter().enumerate() {
-        res[(r + i) * nt + t..][..M].copy_from_slice(row);
-    }
-}
-
-/// Walks a tile in `R × M` kernel calls: `M` = up to 4 activation rows; `R` = 4 weight rows
-/// when there is a single activation row (independent FMA chains), else 2.
-macro_rules! tile_loop {
-    ($kern:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
-        let ctx = $ctx;
-        let (nr, nt) = ($nr, $nt);
-        let res: &mut [f32] = $res;
-        let mut t = 0;
-        while t < nt {
-            let m = (nt - t).min(4);
-            let mut r = 0;
-            while r < nr {
-                let left = nr - r;
-                r += match (m, left) {
-                    (1, 4..) => {
-                        store::<4, 1>(res, nt, r, t, $kern::<4, 1>(&ctx, r, t));
-                        4
-                    }
-                    (1, _) => {
-                        store::<1, 1>(res, nt, r, t, $kern::<1, 1>(&ctx, r, t));
-                        1
-                    }
-                    (2, 2..) => {
-                        store::<2, 2>(res, nt, r, t, $kern::<2, 2>(&ctx, r, t));
-                        2
-                    }
-                    (2, _) => {
-                        store::<1, 2>(res, nt, r, t, $kern::<1, 2>(&ctx, r, t));
-                        1
-                    }
-                    (3, 2..) => {
-                        store::<2, 3>(res, nt, r, t, $kern::<2, 3>(&ctx, r, t));
-                        2
-                    }
-                    (3, _) => {
-                        store::<1, 3>(res, nt, r, t, $kern::<1, 3>(&ctx, r, t));
-                        1
-                    }
-                    (_, 2..) => {
-                        store::<2, 4>(res, nt, r, t, $kern::<2, 4>(&ctx, r, t));
-                        2
-                    }
-                    (_, _) => {
-                        store::<1, 4>(res, nt, r, t, $kern::<1, 4>(&ctx, r, t));
-                        1
-                    }
-                };
-            }
-            t += m;
-        }
-    }};
-}
-
-/// A tile's inputs: the tile's weight rows (typed) and the activations from row `t0` on.
-struct Ctx<'a, W> {
-    w: &'a [W],
-    bpr: usize,
-    a: &'a QActs,
-    t0: usize,
-}
-
-impl<'a, W> Ctx<'a, W> {
-    #[inline(always)]
-    fn wrows<const R: usize>(&self, r: usize) -> [&'a [W]; R] {
-        core::array::from_fn(|i| &self.w[(r + i) * self.bpr..(r + i + 1) * self.bpr])
-    }
-}
-
 /// Defines the safe `TileFn` wrapper around an AVX2 tile function.
 macro_rules! tile_entry {
     ($name:ident, $inner:ident) => {
         fn $name(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
-            // SAFETY: `tile_fn` hands this function out only for `Tier::Avx2`, and every caller
-            // of `tile_fn` (`matmul_with_tier`, `matmul_parallel_with_tier`) first asserts
-            // `tier.is_supported()`, i.e. that this CPU has AVX2, FMA and F16C.
+            // SAFETY: `$inner` needs the target features of one tier; `tile_fn` hands this
+            // wrapper out only for that tier, and every caller of `tile_fn`
+            // (`matmul_with_tier`, `matmul_parallel_with_tier`) first asserts
+            // `tier.is_supported()`, i.e. that this CPU has those features.
             unsafe { $inner(w, a, rows, ts, res) }
         }
     };

@@ -17,6 +17,10 @@ use crate::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_r
 use crate::quant::blocks::*;
 use crate::quant::{GgmlType, QuantError};
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[macro_use]
+mod tiles;
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "aarch64")]
@@ -303,6 +307,7 @@ pub(crate) struct Act32 {
 impl Act32 {
     /// Sum of the quants (Q8_0 partner).
     #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub fn isum(&self) -> i32 {
         self.aux as i32
     }

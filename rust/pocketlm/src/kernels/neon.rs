@@ -1,9 +1,877 @@
-//! aarch64 NEON / dotprod / i8mm kernels.
+//! aarch64 kernels: NEON (ARMv8.0 baseline), NEON + SDOT (dotprod), NEON + SMMLA (i8mm).
+//!
+//! The same kernel bodies are instantiated twice (module `base` with a `vmull`/`vpadal` dot,
+//! module `sdot` with SDOT); the i8mm module adds 2×2 SMMLA tiles for the 32-element formats
+//! and uses the SDOT kernels for single rows and the k-quants. SDOT/SMMLA are emitted with
+//! `asm!` (their intrinsics are unstable) inside functions compiled with the matching target
+//! feature, and those functions are reachable only through [`tile_fn`] for a tier that
+//! `kernels` has checked with `Tier::is_supported()` — a cortex-a72 never executes SDOT.
+//!
+//! Weights are decoded to signed bytes (`q - 8`, `q - 16`, `q - 32` in range), so the integer
+//! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
 
-use super::{Tier, TileFn};
+use core::arch::aarch64::*;
+use core::arch::asm;
+use std::ops::Range;
+
+use super::tiles::{store, Ctx};
+use super::{Act32, QActs, QMatrix, Tier, TileFn};
+use crate::quant::blocks::*;
 use crate::quant::GgmlType;
 
 pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
-    let _ = (tier, ty);
-    None
+    match tier {
+        Tier::Neon => base::tile_fn(ty),
+        Tier::Dotprod => sdot::tile_fn(ty),
+        Tier::I8mm => mmla::tile_fn(ty).or_else(|| sdot::tile_fn(ty)),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers (baseline NEON, always available on aarch64)
+
+use crate::quant::blocks::f16_to_f32_soft as h2f;
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_s8(x: &[i8; 16]) -> int8x16_t {
+    // SAFETY: `x` is 16 readable bytes; `vld1q` has no alignment requirement.
+    unsafe { vld1q_s8(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_u8(x: &[u8; 16]) -> uint8x16_t {
+    // SAFETY: `x` is 16 readable bytes; `vld1q` has no alignment requirement.
+    unsafe { vld1q_u8(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_u8x8(x: &[u8; 8]) -> uint8x8_t {
+    // SAFETY: `x` is 8 readable bytes; `vld1` has no alignment requirement.
+    unsafe { vld1_u8(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_s16(x: &[i16; 8]) -> int16x8_t {
+    // SAFETY: `x` is 16 readable bytes; `vld1q` has no alignment requirement.
+    unsafe { vld1q_s16(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_f32(x: &[f32; 4]) -> float32x4_t {
+    // SAFETY: `x` is 4 readable f32; `vld1q` has no alignment requirement.
+    unsafe { vld1q_f32(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_u16x4(x: &[u16; 4]) -> uint16x4_t {
+    // SAFETY: `x` is 4 readable u16; `vld1` has no alignment requirement.
+    unsafe { vld1_u16(x.as_ptr()) }
+}
+
+/// `x[at..at + N]` as an array reference (the bounds check folds away for constant `at`).
+#[inline(always)]
+fn sub<const N: usize, T, const L: usize>(x: &[T; L], at: usize) -> &[T; N] {
+    x[at..at + N].try_into().unwrap()
+}
+
+/// Sum of the 16 byte products, in 4 lanes (ARMv8.0: widening multiplies + pairwise add).
+#[inline]
+#[target_feature(enable = "neon")]
+fn dot_base(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    // |a * b| <= 128 * 127, so the sum of two products fits i16
+    let p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    let p = vmlal_high_s8(p, a, b);
+    vpadalq_s16(acc, p)
+}
+
+/// Sum of the 16 byte products, in 4 lanes (SDOT).
+#[inline]
+#[target_feature(enable = "dotprod")]
+fn dot_sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: this function is compiled with the `dotprod` feature and only called from
+    // functions that have it (reached only under Tier::Dotprod / Tier::I8mm after detection);
+    // SDOT reads and writes only the named vector registers.
+    unsafe {
+        asm!(
+            "sdot {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+            acc = inout(vreg) acc,
+            a = in(vreg) a,
+            b = in(vreg) b,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    acc
+}
+
+/// 2×2 block of 8-element dot products (SMMLA): lanes `[a0·b0, a0·b1, a1·b0, a1·b1]` where
+/// `a0`/`a1` are the low/high 8 bytes of `a` (and likewise `b`).
+#[inline]
+#[target_feature(enable = "dotprod,i8mm")]
+fn smmla(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: compiled with `i8mm` and only called from functions that have it (reached only
+    // under Tier::I8mm after detection); SMMLA touches only the named vector registers.
+    unsafe {
+        asm!(
+            "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+            acc = inout(vreg) acc,
+            a = in(vreg) a,
+            b = in(vreg) b,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    acc
+}
+
+/// Bytes that are 0x10 where bit `j` of `qh` is set: (elements 0..16, elements 16..32).
+#[inline]
+#[target_feature(enable = "neon")]
+fn qh_to_0x10(qh: [u8; 4]) -> (uint8x16_t, uint8x16_t) {
+    let mask = vreinterpretq_u8_u64(vdupq_n_u64(0x8040_2010_0804_0201));
+    let v0 = vcombine_u8(vdup_n_u8(qh[0]), vdup_n_u8(qh[1]));
+    let v1 = vcombine_u8(vdup_n_u8(qh[2]), vdup_n_u8(qh[3]));
+    let k = vdupq_n_u8(0x10);
+    (
+        vandq_u8(vtstq_u8(v0, mask), k),
+        vandq_u8(vtstq_u8(v1, mask), k),
+    )
+}
+
+/// The 32-element weight formats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SmallKind {
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    Q8_0,
+}
+
+/// 32-element weight blocks, decoded to signed bytes by [`decode`].
+trait SmallW: bytemuck::Pod {
+    const KIND: SmallKind;
+    /// Whether the format has a minimum `m` (adds `m * s` with Q8_1 activations).
+    const MIN: bool = matches!(Self::KIND, SmallKind::Q4_1 | SmallKind::Q5_1);
+}
+
+impl SmallW for BlockQ4_0 {
+    const KIND: SmallKind = SmallKind::Q4_0;
+}
+impl SmallW for BlockQ4_1 {
+    const KIND: SmallKind = SmallKind::Q4_1;
+}
+impl SmallW for BlockQ5_0 {
+    const KIND: SmallKind = SmallKind::Q5_0;
+}
+impl SmallW for BlockQ5_1 {
+    const KIND: SmallKind = SmallKind::Q5_1;
+}
+impl SmallW for BlockQ8_0 {
+    const KIND: SmallKind = SmallKind::Q8_0;
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
+    let q = ld_u8(qs);
+    (vandq_u8(q, vdupq_n_u8(0x0F)), vshrq_n_u8::<4>(q))
+}
+
+/// (elements 0..16, elements 16..32, d, m) of a 32-element block, as signed bytes.
+#[inline]
+#[target_feature(enable = "neon")]
+fn decode<W: SmallW>(b: &W) -> (int8x16_t, int8x16_t, f32, f32) {
+    let s8 = vreinterpretq_s8_u8;
+    match W::KIND {
+        SmallKind::Q4_0 => {
+            let b: &BlockQ4_0 = bytemuck::cast_ref(b);
+            let (lo, hi) = nibbles(&b.qs);
+            let o = vdupq_n_s8(8);
+            (vsubq_s8(s8(lo), o), vsubq_s8(s8(hi), o), h2f(b.d), 0.0)
+        }
+        SmallKind::Q4_1 => {
+            let b: &BlockQ4_1 = bytemuck::cast_ref(b);
+            let (lo, hi) = nibbles(&b.qs);
+            (s8(lo), s8(hi), h2f(b.d), h2f(b.m))
+        }
+        SmallKind::Q5_0 => {
+            let b: &BlockQ5_0 = bytemuck::cast_ref(b);
+            let (lo, hi) = nibbles(&b.qs);
+            let (h0, h1) = qh_to_0x10(b.qh);
+            let o = vdupq_n_s8(16);
+            (
+                vsubq_s8(s8(vorrq_u8(lo, h0)), o),
+                vsubq_s8(s8(vorrq_u8(hi, h1)), o),
+                h2f(b.d),
+                0.0,
+            )
+        }
+        SmallKind::Q5_1 => {
+            let b: &BlockQ5_1 = bytemuck::cast_ref(b);
+            let (lo, hi) = nibbles(&b.qs);
+            let (h0, h1) = qh_to_0x10(b.qh);
+            (
+                s8(vorrq_u8(lo, h0)),
+                s8(vorrq_u8(hi, h1)),
+                h2f(b.d),
+                h2f(b.m),
+            )
+        }
+        SmallKind::Q8_0 => {
+            let b: &BlockQ8_0 = bytemuck::cast_ref(b);
+            (ld_s8(sub(&b.qs, 0)), ld_s8(sub(&b.qs, 16)), h2f(b.d), 0.0)
+        }
+    }
+}
+
+/// Q4_K / Q5_K super-blocks.
+trait K4W: bytemuck::Pod {
+    fn header(&self) -> (u16, u16, &[u8; 12]);
+    fn qs(&self) -> &[u8; 128];
+    /// Q5_K's fifth bits.
+    fn qh(&self) -> Option<&[u8; 32]>;
+}
+
+impl K4W for BlockQ4K {
+    fn header(&self) -> (u16, u16, &[u8; 12]) {
+        (self.d, self.dmin, &self.scales)
+    }
+    fn qs(&self) -> &[u8; 128] {
+        &self.qs
+    }
+    fn qh(&self) -> Option<&[u8; 32]> {
+        None
+    }
+}
+
+impl K4W for BlockQ5K {
+    fn header(&self) -> (u16, u16, &[u8; 12]) {
+        (self.d, self.dmin, &self.scales)
+    }
+    fn qs(&self) -> &[u8; 128] {
+        &self.qs
+    }
+    fn qh(&self) -> Option<&[u8; 32]> {
+        Some(&self.qh)
+    }
+}
+
+/// `((h >> -s) & 1) << 4` per byte (`s` is a negative shift count).
+#[inline]
+#[target_feature(enable = "neon")]
+fn high_bit(h: uint8x16_t, s: int8x16_t) -> uint8x16_t {
+    vshlq_n_u8::<4>(vandq_u8(vshlq_u8(h, s), vdupq_n_u8(1)))
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn k4_values(qs: &[u8; 128], qh: Option<&[u8; 32]>) -> [int8x16_t; 16] {
+    let m4 = vdupq_n_u8(0x0F);
+    let mut v = [vdupq_n_s8(0); 16];
+    let (h0, h1) = match qh {
+        Some(qh) => (ld_u8(sub(qh, 0)), ld_u8(sub(qh, 16))),
+        None => (vdupq_n_u8(0), vdupq_n_u8(0)),
+    };
+    for c in 0..4 {
+        let b0 = ld_u8(sub(qs, 32 * c));
+        let b1 = ld_u8(sub(qs, 32 * c + 16));
+        let mut q = [
+            vandq_u8(b0, m4),
+            vandq_u8(b1, m4),
+            vshrq_n_u8::<4>(b0),
+            vshrq_n_u8::<4>(b1),
+        ];
+        if qh.is_some() {
+            // bit 2c of qh[l] for the low nibbles, bit 2c + 1 for the high ones
+            let sl = vdupq_n_s8(-(2 * c as i8));
+            let sh = vdupq_n_s8(-(2 * c as i8 + 1));
+            q[0] = vorrq_u8(q[0], high_bit(h0, sl));
+            q[1] = vorrq_u8(q[1], high_bit(h1, sl));
+            q[2] = vorrq_u8(q[2], high_bit(h0, sh));
+            q[3] = vorrq_u8(q[3], high_bit(h1, sh));
+        }
+        for (n, qn) in q.into_iter().enumerate() {
+            v[4 * c + n] = vreinterpretq_s8_u8(qn);
+        }
+    }
+    v
+}
+
+/// Q6_K super-block as 16 vectors of `q - 32` (elements `16n..16n + 16`).
+#[inline]
+#[target_feature(enable = "neon")]
+fn q6k_values(b: &BlockQ6K) -> [int8x16_t; 16] {
+    let m4 = vdupq_n_u8(0x0F);
+    let m2 = vdupq_n_u8(0x03);
+    let o = vdupq_n_s8(32);
+    let mut v = [vdupq_n_s8(0); 16];
+    for n in 0..2 {
+        for h in 0..2 {
+            let qa = ld_u8(sub(&b.ql, 64 * n + 16 * h));
+            let qb = ld_u8(sub(&b.ql, 64 * n + 32 + 16 * h));
+            let qh = ld_u8(sub(&b.qh, 32 * n + 16 * h));
+            let g = [
+                vorrq_u8(vandq_u8(qa, m4), vshlq_n_u8::<4>(vandq_u8(qh, m2))),
+                vorrq_u8(
+                    vandq_u8(qb, m4),
+                    vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<2>(qh), m2)),
+                ),
+                vorrq_u8(
+                    vshrq_n_u8::<4>(qa),
+                    vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<4>(qh), m2)),
+                ),
+                vorrq_u8(vshrq_n_u8::<4>(qb), vshlq_n_u8::<4>(vshrq_n_u8::<6>(qh))),
+            ];
+            for (k, gk) in g.into_iter().enumerate() {
+                v[8 * n + 2 * k + h] = vsubq_s8(vreinterpretq_s8_u8(gk), o);
+            }
+        }
+    }
+    v
+}
+
+/// Float weight element types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FloatKind {
+    F32,
+    F16,
+    Bf16,
+}
+
+/// Float weights (f32, f16 bits, bf16 bits).
+trait FloatW: bytemuck::Pod {
+    const KIND: FloatKind;
+    fn one(x: Self) -> f32;
+}
+
+impl FloatW for f32 {
+    const KIND: FloatKind = FloatKind::F32;
+    fn one(x: f32) -> f32 {
+        x
+    }
+}
+
+/// f16 bits; converted with integer ops (see [`f16_to_f32_soft`]).
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(transparent)]
+struct F16(u16);
+
+/// bf16 bits.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(transparent)]
+struct Bf16(u16);
+
+impl FloatW for F16 {
+    const KIND: FloatKind = FloatKind::F16;
+    fn one(x: F16) -> f32 {
+        h2f(x.0)
+    }
+}
+
+impl FloatW for Bf16 {
+    const KIND: FloatKind = FloatKind::Bf16;
+    fn one(x: Bf16) -> f32 {
+        f32::from_bits((x.0 as u32) << 16)
+    }
+}
+
+/// 4 weights as f32.
+#[inline]
+#[target_feature(enable = "neon")]
+fn load4<W: FloatW>(x: &[W; 4]) -> float32x4_t {
+    match W::KIND {
+        FloatKind::F32 => ld_f32(bytemuck::cast_ref(x)),
+        FloatKind::F16 => {
+            let h = vmovl_u16(ld_u16x4(bytemuck::cast_ref(x)));
+            let em = vandq_u32(h, vdupq_n_u32(0x7fff));
+            let sign = vshlq_n_u32::<16>(vandq_u32(h, vdupq_n_u32(0x8000)));
+            let shifted = vshlq_n_u32::<13>(em);
+            let scaled = vreinterpretq_u32_f32(vmulq_f32(
+                vreinterpretq_f32_u32(shifted),
+                vdupq_n_f32(f32::from_bits(0x7780_0000)),
+            ));
+            let special = vorrq_u32(shifted, vdupq_n_u32(0x7f80_0000));
+            let is_special = vcgeq_u32(em, vdupq_n_u32(0x7c00));
+            vreinterpretq_f32_u32(vorrq_u32(vbslq_u32(is_special, special, scaled), sign))
+        }
+        FloatKind::Bf16 => {
+            vreinterpretq_f32_u32(vshll_n_u16::<16>(ld_u16x4(bytemuck::cast_ref(x))))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels shared by the NEON and SDOT tiers
+
+macro_rules! neon_kernels {
+    ($module:ident, $feat:literal, $dot:ident, $tier:literal) => {
+        #[doc = concat!("Kernels of the ", $tier, " tier.")]
+        pub(super) mod $module {
+            use super::*;
+
+            pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
+                Some(match ty {
+                    GgmlType::Q4_0 => tile_small::<BlockQ4_0>,
+                    GgmlType::Q4_1 => tile_small::<BlockQ4_1>,
+                    GgmlType::Q5_0 => tile_small::<BlockQ5_0>,
+                    GgmlType::Q5_1 => tile_small::<BlockQ5_1>,
+                    GgmlType::Q8_0 => tile_small::<BlockQ8_0>,
+                    GgmlType::Q4_K => tile_k4::<BlockQ4K>,
+                    GgmlType::Q5_K => tile_k4::<BlockQ5K>,
+                    GgmlType::Q6_K => tile_q6k,
+                    GgmlType::F32 => tile_float::<f32>,
+                    GgmlType::F16 => tile_float::<F16>,
+                    GgmlType::BF16 => tile_float::<Bf16>,
+                    _ => return None,
+                })
+            }
+
+            #[target_feature(enable = $feat)]
+            pub(super) fn small<W: SmallW, const R: usize, const M: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [[f32; M]; R] {
+                let nb = ctx.bpr;
+                let t = ctx.t0 + t;
+                let wr: [&[W]; R] = ctx.wrows::<R>(r);
+                let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+                for a in &ar {
+                    assert!(a.len() == nb);
+                }
+                // Per block: the exact integer sum, then `acc = fma(sumi, dw * da, acc)` in f32 —
+                // the same operations as each lane of the i8mm tiles, so a row's result does not
+                // depend on which path (or tile shape) computed it.
+                let mut acc = [[0.0f32; M]; R];
+                let mut accm = [[0.0f32; M]; R];
+                for i in 0..nb {
+                    let ys: [(int8x16_t, int8x16_t); M] = core::array::from_fn(|j| {
+                        let q = &ar[j][i].qs;
+                        (ld_s8(sub(q, 0)), ld_s8(sub(q, 16)))
+                    });
+                    for k in 0..R {
+                        let (x0, x1, dw, mw) = decode(&wr[k][i]);
+                        for j in 0..M {
+                            let y = &ar[j][i];
+                            let p = $dot($dot(vdupq_n_s32(0), x0, ys[j].0), x1, ys[j].1);
+                            let sumi = vaddvq_s32(p) as f32;
+                            acc[k][j] = sumi.mul_add(dw * y.d, acc[k][j]);
+                            if W::MIN {
+                                accm[k][j] = mw.mul_add(y.s(), accm[k][j]);
+                            }
+                        }
+                    }
+                }
+                let mut out = [[0.0f32; M]; R];
+                for k in 0..R {
+                    for j in 0..M {
+                        out[k][j] = acc[k][j] + accm[k][j];
+                    }
+                }
+                out
+            }
+
+            #[target_feature(enable = $feat)]
+            fn t_small<W: SmallW>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                let ctx = Ctx {
+                    w: w.blocks::<W>(rows.clone()),
+                    bpr: w.blocks_per_row(),
+                    a,
+                    t0: ts.start,
+                };
+                tile_loop!(small<W>, ctx, rows.len(), ts.len(), res);
+            }
+
+            fn tile_small<W: SmallW>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                // SAFETY: `tile_fn` of this module is used only for this module's tier, after
+                // `matmul_with_tier` / `matmul_parallel_with_tier` asserted that the CPU
+                // supports it (so the enabled target features exist).
+                unsafe { t_small::<W>(w, a, rows, ts, res) }
+            }
+
+            #[target_feature(enable = $feat)]
+            fn k4<W: K4W, const R: usize, const M: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [[f32; M]; R] {
+                let nb = ctx.bpr;
+                let t = ctx.t0 + t;
+                let wr: [&[W]; R] = ctx.wrows::<R>(r);
+                let ar: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+                for a in &ar {
+                    assert!(a.len() == nb);
+                }
+                let mut acc = [[vdupq_n_f32(0.0); M]; R];
+                let mut accm = [[0.0f32; M]; R];
+                for i in 0..nb {
+                    for k in 0..R {
+                        let b = &wr[k][i];
+                        let (d, dmin, scales) = b.header();
+                        let (sc, mn) = scales_mins_k4(scales);
+                        let (d, dmin) = (h2f(d), h2f(dmin));
+                        let q = k4_values(b.qs(), b.qh());
+                        let mins = vreinterpretq_s16_u16(vmovl_u8(ld_u8x8(&mn)));
+                        for j in 0..M {
+                            let y = &ar[j][i];
+                            let mut isum = vdupq_n_s32(0);
+                            for s in 0..8 {
+                                let p = $dot(
+                                    $dot(vdupq_n_s32(0), q[2 * s], ld_s8(sub(&y.qs, 32 * s))),
+                                    q[2 * s + 1],
+                                    ld_s8(sub(&y.qs, 32 * s + 16)),
+                                );
+                                isum = vmlaq_n_s32(isum, p, sc[s] as i32);
+                            }
+                            let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+                            let pm = vaddq_s32(
+                                vmull_s16(vget_low_s16(bs), vget_low_s16(mins)),
+                                vmull_high_s16(bs, mins),
+                            );
+                            acc[k][j] = vfmaq_n_f32(acc[k][j], vcvtq_f32_s32(isum), d * y.d);
+                            accm[k][j] -= dmin * y.d * vaddvq_s32(pm) as f32;
+                        }
+                    }
+                }
+                let mut out = [[0.0f32; M]; R];
+                for k in 0..R {
+                    for j in 0..M {
+                        out[k][j] = vaddvq_f32(acc[k][j]) + accm[k][j];
+                    }
+                }
+                out
+            }
+
+            #[target_feature(enable = $feat)]
+            fn t_k4<W: K4W>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                let ctx = Ctx {
+                    w: w.blocks::<W>(rows.clone()),
+                    bpr: w.blocks_per_row(),
+                    a,
+                    t0: ts.start,
+                };
+                tile_loop!(k4<W>, ctx, rows.len(), ts.len(), res);
+            }
+
+            fn tile_k4<W: K4W>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                // SAFETY: as in `tile_small`.
+                unsafe { t_k4::<W>(w, a, rows, ts, res) }
+            }
+
+            #[target_feature(enable = $feat)]
+            fn q6k<const R: usize, const M: usize>(
+                ctx: &Ctx<'_, BlockQ6K>,
+                r: usize,
+                t: usize,
+            ) -> [[f32; M]; R] {
+                let nb = ctx.bpr;
+                let t = ctx.t0 + t;
+                let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
+                let ar: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+                for a in &ar {
+                    assert!(a.len() == nb);
+                }
+                let mut acc = [[vdupq_n_f32(0.0); M]; R];
+                for i in 0..nb {
+                    for k in 0..R {
+                        let b = &wr[k][i];
+                        let d = h2f(b.d);
+                        let q = q6k_values(b);
+                        for j in 0..M {
+                            let y = &ar[j][i];
+                            let mut isum = vdupq_n_s32(0);
+                            for s in 0..16 {
+                                let p = $dot(vdupq_n_s32(0), q[s], ld_s8(sub(&y.qs, 16 * s)));
+                                isum = vmlaq_n_s32(isum, p, b.scales[s] as i32);
+                            }
+                            acc[k][j] = vfmaq_n_f32(acc[k][j], vcvtq_f32_s32(isum), d * y.d);
+                        }
+                    }
+                }
+                let mut out = [[0.0f32; M]; R];
+                for k in 0..R {
+                    for j in 0..M {
+                        out[k][j] = vaddvq_f32(acc[k][j]);
+                    }
+                }
+                out
+            }
+
+            #[target_feature(enable = $feat)]
+            fn t_q6k(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                let ctx = Ctx {
+                    w: w.blocks::<BlockQ6K>(rows.clone()),
+                    bpr: w.blocks_per_row(),
+                    a,
+                    t0: ts.start,
+                };
+                tile_loop!(q6k, ctx, rows.len(), ts.len(), res);
+            }
+
+            fn tile_q6k(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                // SAFETY: as in `tile_small`.
+                unsafe { t_q6k(w, a, rows, ts, res) }
+            }
+
+            #[target_feature(enable = $feat)]
+            fn float<W: FloatW, const R: usize, const M: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [[f32; M]; R] {
+                let n = ctx.bpr;
+                let t = ctx.t0 + t;
+                let wr: [&[W]; R] = ctx.wrows::<R>(r);
+                let ar: [&[f32]; M] = core::array::from_fn(|j| ctx.a.f32_row(t + j));
+                for a in &ar {
+                    assert!(a.len() == n);
+                }
+                let mut acc = [[vdupq_n_f32(0.0); M]; R];
+                let n4 = n / 4 * 4;
+                for i in (0..n4).step_by(4) {
+                    let ys: [float32x4_t; M] =
+                        core::array::from_fn(|j| ld_f32(ar[j][i..i + 4].try_into().unwrap()));
+                    for k in 0..R {
+                        let x = load4::<W>(wr[k][i..i + 4].try_into().unwrap());
+                        for j in 0..M {
+                            acc[k][j] = vfmaq_f32(acc[k][j], x, ys[j]);
+                        }
+                    }
+                }
+                let mut out = [[0.0f32; M]; R];
+                for k in 0..R {
+                    for j in 0..M {
+                        let mut s = vaddvq_f32(acc[k][j]);
+                        for i in n4..n {
+                            s += W::one(wr[k][i]) * ar[j][i];
+                        }
+                        out[k][j] = s;
+                    }
+                }
+                out
+            }
+
+            #[target_feature(enable = $feat)]
+            fn t_float<W: FloatW>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                let ctx = Ctx {
+                    w: w.blocks::<W>(rows.clone()),
+                    bpr: w.blocks_per_row(),
+                    a,
+                    t0: ts.start,
+                };
+                tile_loop!(float<W>, ctx, rows.len(), ts.len(), res);
+            }
+
+            fn tile_float<W: FloatW>(
+                w: &QMatrix,
+                a: &QActs,
+                rows: Range<usize>,
+                ts: Range<usize>,
+                res: &mut [f32],
+            ) {
+                // SAFETY: as in `tile_small`.
+                unsafe { t_float::<W>(w, a, rows, ts, res) }
+            }
+        }
+    };
+}
+
+neon_kernels!(base, "neon", dot_base, "NEON");
+neon_kernels!(sdot, "neon,dotprod", dot_sdot, "NEON + dotprod");
+
+// ---------------------------------------------------------------------------------------------
+// i8mm: 2 weight rows × 2 (or 4) activation rows per SMMLA tile
+
+mod mmla {
+    use super::*;
+
+    pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
+        Some(match ty {
+            GgmlType::Q4_0 => tile_small::<BlockQ4_0>,
+            GgmlType::Q4_1 => tile_small::<BlockQ4_1>,
+            GgmlType::Q5_0 => tile_small::<BlockQ5_0>,
+            GgmlType::Q5_1 => tile_small::<BlockQ5_1>,
+            GgmlType::Q8_0 => tile_small::<BlockQ8_0>,
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn zip1(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+        vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    fn zip2(a: int8x16_t, b: int8x16_t) -> int8x16_t {
+        vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
+    }
+
+    /// Weight rows `r, r + 1` × activation rows `t .. t + M` (`M` = 2 or 4).
+    #[target_feature(enable = "neon,dotprod,i8mm")]
+    fn small_mm<W: SmallW, const M: usize>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [[f32; M]; 2] {
+        let nb = ctx.bpr;
+        let t = ctx.t0 + t;
+        let wr: [&[W]; 2] = ctx.wrows::<2>(r);
+        let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+        for a in &ar {
+            assert!(a.len() == nb);
+        }
+        // acc[p] lanes: [w0·a(2p), w0·a(2p+1), w1·a(2p), w1·a(2p+1)]
+        let mut acc = [vdupq_n_f32(0.0); M];
+        let mut accm = [vdupq_n_f32(0.0); M];
+        for i in 0..nb {
+            let (x00, x01, d0, m0) = decode(&wr[0][i]);
+            let (x10, x11, d1, m1) = decode(&wr[1][i]);
+            let wa = [
+                zip1(x00, x10),
+                zip2(x00, x10),
+                zip1(x01, x11),
+                zip2(x01, x11),
+            ];
+            let dw = vcombine_f32(vdup_n_f32(d0), vdup_n_f32(d1));
+            let mw = vcombine_f32(vdup_n_f32(m0), vdup_n_f32(m1));
+            for p in 0..M / 2 {
+                let (ya, yb) = (&ar[2 * p][i], &ar[2 * p + 1][i]);
+                let (a0, a1) = (ld_s8(sub(&ya.qs, 0)), ld_s8(sub(&ya.qs, 16)));
+                let (b0, b1) = (ld_s8(sub(&yb.qs, 0)), ld_s8(sub(&yb.qs, 16)));
+                let mut c = vdupq_n_s32(0);
+                c = smmla(c, wa[0], zip1(a0, b0));
+                c = smmla(c, wa[1], zip2(a0, b0));
+                c = smmla(c, wa[2], zip1(a1, b1));
+                c = smmla(c, wa[3], zip2(a1, b1));
+                let da = ld_f32(&[ya.d, yb.d, ya.d, yb.d]);
+                acc[p] = vfmaq_f32(acc[p], vcvtq_f32_s32(c), vmulq_f32(dw, da));
+                if W::MIN {
+                    accm[p] = vfmaq_f32(accm[p], mw, ld_f32(&[ya.s(), yb.s(), ya.s(), yb.s()]));
+                }
+            }
+        }
+        let mut out = [[0.0f32; M]; 2];
+        for p in 0..M / 2 {
+            let mut lanes = [0.0f32; 4];
+            // SAFETY: `lanes` is 4 writable f32; `vst1q` has no alignment requirement.
+            unsafe { vst1q_f32(lanes.as_mut_ptr(), vaddq_f32(acc[p], accm[p])) };
+            out[0][2 * p] = lanes[0];
+            out[0][2 * p + 1] = lanes[1];
+            out[1][2 * p] = lanes[2];
+            out[1][2 * p + 1] = lanes[3];
+        }
+        out
+    }
+
+    #[target_feature(enable = "neon,dotprod,i8mm")]
+    fn t_small<W: SmallW>(
+        w: &QMatrix,
+        a: &QActs,
+        rows: Range<usize>,
+        ts: Range<usize>,
+        res: &mut [f32],
+    ) {
+        let ctx = Ctx {
+            w: w.blocks::<W>(rows.clone()),
+            bpr: w.blocks_per_row(),
+            a,
+            t0: ts.start,
+        };
+        let (nr, nt) = (rows.len(), ts.len());
+        let (nr2, nt2) = (nr / 2 * 2, nt / 2 * 2);
+        let mut t = 0;
+        while t < nt2 {
+            let m = if nt2 - t >= 4 { 4 } else { 2 };
+            let mut r = 0;
+            while r < nr2 {
+                if m == 4 {
+                    store::<2, 4>(res, nt, r, t, small_mm::<W, 4>(&ctx, r, t));
+                } else {
+                    store::<2, 2>(res, nt, r, t, small_mm::<W, 2>(&ctx, r, t));
+                }
+                r += 2;
+            }
+            if nr2 < nr {
+                if m == 4 {
+                    store::<1, 4>(res, nt, nr2, t, sdot::small::<W, 1, 4>(&ctx, nr2, t));
+                } else {
+                    store::<1, 2>(res, nt, nr2, t, sdot::small::<W, 1, 2>(&ctx, nr2, t));
+                }
+            }
+            t += m;
+        }
+        if nt2 < nt {
+            // the last odd activation row (all of them when m = 1): SDOT, 4 rows at a time
+            let mut r = 0;
+            while r < nr {
+                if nr - r >= 4 {
+                    store::<4, 1>(res, nt, r, nt2, sdot::small::<W, 4, 1>(&ctx, r, nt2));
+                    r += 4;
+                } else {
+                    store::<1, 1>(res, nt, r, nt2, sdot::small::<W, 1, 1>(&ctx, r, nt2));
+                    r += 1;
+                }
+            }
+        }
+    }
+
+    fn tile_small<W: SmallW>(
+        w: &QMatrix,
+        a: &QActs,
+        rows: Range<usize>,
+        ts: Range<usize>,
+        res: &mut [f32],
+    ) {
+        // SAFETY: handed out only for Tier::I8mm, whose support (dotprod + i8mm) was asserted by
+        // `matmul_with_tier` / `matmul_parallel_with_tier` before calling `tile_fn`.
+        unsafe { t_small::<W>(w, a, rows, ts, res) }
+    }
 }

@@ -158,3 +158,19 @@ pub fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     }
     (sc, mn)
 }
+
+/// Exact f16 → f32 from bits with integer ops and one multiply (no FP16 instructions needed;
+/// the NEON kernels use it on cores without FEAT_FP16 conversions in stable intrinsics).
+#[inline(always)]
+pub fn f16_to_f32_soft(h: u16) -> f32 {
+    let em = (h & 0x7fff) as u32;
+    let sign = ((h & 0x8000) as u32) << 16;
+    let mag = if em >= 0x7c00 {
+        // inf / NaN: keep the payload
+        (em << 13) | 0x7f80_0000
+    } else {
+        // normal and subnormal: reinterpret with the f32 exponent bias, then rescale by 2^112
+        (f32::from_bits(em << 13) * f32::from_bits(0x7780_0000)).to_bits()
+    };
+    f32::from_bits(mag | sign)
+}

@@ -1,0 +1,86 @@
+//! Shared tiling machinery of the SIMD tiers: a tile of weight rows × activation rows is
+//! walked in `R × M` register-blocked kernel calls.
+
+use super::QActs;
+
+/// Stores a kernel's `R × M` results into the tile buffer.
+#[inline(always)]
+pub(crate) fn store<const R: usize, const M: usize>(
+    res: &mut [f32],
+    nt: usize,
+    r: usize,
+    t: usize,
+    v: [[f32; M]; R],
+) {
+    for (i, row) in v.iter().enumerate() {
+        res[(r + i) * nt + t..][..M].copy_from_slice(row);
+    }
+}
+
+/// Walks a tile in `R × M` kernel calls: `M` = up to 4 activation rows; `R` = 4 weight rows
+/// when there is a single activation row (independent FMA chains), else 2.
+macro_rules! tile_loop {
+    ($kern:ident $(<$T:ty>)?, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+        let ctx = $ctx;
+        let (nr, nt) = ($nr, $nt);
+        let res: &mut [f32] = $res;
+        let mut t = 0;
+        while t < nt {
+            let m = (nt - t).min(4);
+            let mut r = 0;
+            while r < nr {
+                let left = nr - r;
+                r += match (m, left) {
+                    (1, 4..) => {
+                        store::<4, 1>(res, nt, r, t, $kern::<$($T,)? 4, 1>(&ctx, r, t));
+                        4
+                    }
+                    (1, _) => {
+                        store::<1, 1>(res, nt, r, t, $kern::<$($T,)? 1, 1>(&ctx, r, t));
+                        1
+                    }
+                    (2, 2..) => {
+                        store::<2, 2>(res, nt, r, t, $kern::<$($T,)? 2, 2>(&ctx, r, t));
+                        2
+                    }
+                    (2, _) => {
+                        store::<1, 2>(res, nt, r, t, $kern::<$($T,)? 1, 2>(&ctx, r, t));
+                        1
+                    }
+                    (3, 2..) => {
+                        store::<2, 3>(res, nt, r, t, $kern::<$($T,)? 2, 3>(&ctx, r, t));
+                        2
+                    }
+                    (3, _) => {
+                        store::<1, 3>(res, nt, r, t, $kern::<$($T,)? 1, 3>(&ctx, r, t));
+                        1
+                    }
+                    (_, 2..) => {
+                        store::<2, 4>(res, nt, r, t, $kern::<$($T,)? 2, 4>(&ctx, r, t));
+                        2
+                    }
+                    (_, _) => {
+                        store::<1, 4>(res, nt, r, t, $kern::<$($T,)? 1, 4>(&ctx, r, t));
+                        1
+                    }
+                };
+            }
+            t += m;
+        }
+    }};
+}
+
+/// A tile's inputs: the tile's weight rows (typed) and the activations from row `t0` on.
+pub(crate) struct Ctx<'a, W> {
+    pub w: &'a [W],
+    pub bpr: usize,
+    pub a: &'a QActs,
+    pub t0: usize,
+}
+
+impl<'a, W> Ctx<'a, W> {
+    #[inline(always)]
+    pub fn wrows<const R: usize>(&self, r: usize) -> [&'a [W]; R] {
+        core::array::from_fn(|i| &self.w[(r + i) * self.bpr..(r + i + 1) * self.bpr])
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Cross-tests the kernels on aarch64 under qemu-user, and compile-checks the mobile targets.
+#
+#  1. builds tests/kernels.rs once for aarch64-unknown-linux-gnu (test profile: opt-level 3);
+#  2. runs it under QEMU_CPU=cortex-a72 (NEON only), cortex-a76 (+dotprod), max (+i8mm) and
+#     checks that each CPU runs exactly the tiers it supports (a72 must never reach SDOT);
+#  3. `cargo build --lib -p pocketlm` for aarch64-linux-android and aarch64-apple-ios (rlibs
+#     need no NDK / Xcode linker).
+# Ends with "N passed, N failed" and exits non-zero on any failure.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '[test-aarch64] %s\n' "$*" >&2; }
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); log "PASS: $*"; }
+bad() { failed=$((failed + 1)); log "FAIL: $*"; }
+finish() {
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+if ! bash scripts/setup-cross.sh; then
+  bad "setup-cross.sh"
+  finish
+fi
+
+SYSROOT=/usr/aarch64-linux-gnu
+TARGET=aarch64-unknown-linux-gnu
+log "building the kernel tests for $TARGET"
+build_json="$(mktemp)"
+trap 'rm -f "$build_json"' EXIT
+if cargo test --target "$TARGET" -p pocketlm --test kernels --no-run --message-format=json \
+  >"$build_json"; then
+  bin="$(grep -o '"executable":"[^"]*kernels-[^"]*"' "$build_json" | tail -1 | cut -d'"' -f4)"
+fi
+if [ -z "${bin:-}" ] || [ ! -x "$bin" ]; then
+  bad "build of tests/kernels.rs for $TARGET"
+else
+  ok "build of tests/kernels.rs for $TARGET"
+  for spec in "cortex-a72:Scalar, Neon" "cortex-a76:Scalar, Neon, Dotprod" \
+    "max:Scalar, Neon, Dotprod, I8mm"; do
+    cpu="${spec%%:*}"
+    want="[${spec#*:}]"
+    out="$(mktemp)"
+    log "running under qemu -cpu $cpu"
+    QEMU_CPU="$cpu" POCKETLM_TEST_EXEC_WRAPPER="qemu-aarch64 -L $SYSROOT" \
+      qemu-aarch64 -L "$SYSROOT" "$bin" --nocapture --test-threads=2 >"$out" 2>&1
+    rc=$?
+    got="$(grep -o 'kernel tiers on this CPU: \[.*\]' "$out" | head -1 | sed 's/.*: //')"
+    ran="$(grep -o '^tier [a-z0-9]*: ok' "$out" | awk '{print $2}' | tr -d ':' | paste -sd' ')"
+    summary="$(grep -E '^test result:' "$out" | tail -1)"
+    log "$cpu: supported tiers $got; tiers that ran and matched scalar: $ran; $summary"
+    if [ "$rc" -ne 0 ]; then
+      grep -E 'panicked|FAILED|failures:' "$out" | head -20 >&2
+      bad "kernel tests under $cpu (exit $rc)"
+    elif [ "$got" != "$want" ]; then
+      bad "$cpu reports tiers $got, expected $want"
+    else
+      ok "kernel tests under $cpu ($ran)"
+    fi
+    rm -f "$out"
+  done
+fi
+
+for t in aarch64-linux-android aarch64-apple-ios; do
+  log "compile check: cargo build --lib -p pocketlm --target $t"
+  if cargo build --lib -p pocketlm --target "$t"; then
+    ok "build --lib for $t"
+  else
+    bad "build --lib for $t"
+  fi
+done
+
+finish
