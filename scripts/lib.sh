@@ -1,0 +1,41 @@
+# shellcheck shell=bash
+# Shared helpers for PocketLM's setup scripts. Source it: `. "$(dirname "$0")/lib.sh"`.
+# Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror.
+
+POCKETLM_CACHE="${POCKETLM_CACHE:-$HOME/.cache/pocketlm}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export POCKETLM_CACHE
+
+log() { printf '[%s] %s\n' "$(basename "$0" .sh)" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "$(basename "$0" .sh)" "$*" >&2; exit 1; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it uses apt-get${1:+, $1})"; }
+
+# apt_ensure PKG...: install the Debian packages that are not installed yet.
+# Runs `apt-get update` only when something is missing, and at most once per script run.
+_POCKETLM_APT_UPDATED=
+apt_ensure() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  need_root "to install ${missing[*]}"
+  if [ -z "$_POCKETLM_APT_UPDATED" ]; then
+    log "apt-get update (needed for: ${missing[*]})"
+    apt-get update -qq >&2
+    _POCKETLM_APT_UPDATED=1
+  fi
+  log "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
+}
+
+# debian_mirror: the Debian archive URL this machine's apt uses (not the security archive).
+debian_mirror() {
+  local url
+  url="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+    grep -v '^[[:space:]]*#' |
+    grep -oE '(https?|file)://[^[:space:]]+' | grep -E '/debian/?$' | head -n1 || true)"
+  printf '%s\n' "${url:-http://deb.debian.org/debian}"
+}
