@@ -1,0 +1,147 @@
+//! `pocketlm bench`: prompt-processing and generation speed, time to first token, load time and
+//! memory of one model, in this process. `scripts/bench.sh` runs it alternately with llama.cpp's
+//! `llama-bench` and prints the comparison.
+
+use clap::Args;
+use pocketlm::sampler::argmax;
+use pocketlm::{Model, Session, SessionOptions};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    threads: usize,
+    /// Repetitions of each measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Prompt lengths to measure (tokens).
+    #[arg(long, value_delimiter = ',', default_value = "16,64,128,512")]
+    pp: Vec<usize>,
+    /// Tokens to generate for the generation-speed measurement.
+    #[arg(long, default_value_t = 128)]
+    tg: usize,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Reads a `kB` field of /proc/self/status (Linux); 0 elsewhere.
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Deterministic, varied prompt tokens (ordinary vocabulary ids, no control tokens).
+fn prompt_tokens(model: &Model, n: usize) -> Vec<u32> {
+    let text = "The weather was lovely, so we walked along the river and talked about plans for the weekend. ";
+    let mut toks = model.tokenizer().encode(&text.repeat(n / 8 + 2), true, false);
+    toks.truncate(n);
+    toks
+}
+
+pub fn bench(a: BenchArgs) -> Result<(), String> {
+    if a.reps == 0 || a.tg == 0 {
+        return Err("--reps and --tg must be at least 1".into());
+    }
+    let anon_before = proc_status_kib("RssAnon:");
+    let t0 = Instant::now();
+    let model = Model::load(&a.model).map_err(|e| e.to_string())?;
+    let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let max_pp = a.pp.iter().copied().max().unwrap_or(0);
+    let ctx = (max_pp + 8).max(32 + a.tg + 8).max(256);
+    let opts = SessionOptions {
+        context_length: ctx,
+        threads: a.threads,
+    };
+    let mut session = Session::new(model.clone(), opts).map_err(|e| e.to_string())?;
+
+    // Warm-up: page the weights in and size the scratch buffers.
+    session
+        .eval(&prompt_tokens(&model, 16))
+        .map_err(|e| e.to_string())?;
+
+    let mut results = serde_json::Map::new();
+    for &n in &a.pp {
+        let toks = prompt_tokens(&model, n);
+        let mut times = Vec::new();
+        for _ in 0..a.reps {
+            session.clear();
+            let t = Instant::now();
+            session.eval(&toks).map_err(|e| e.to_string())?;
+            times.push(t.elapsed().as_secs_f64());
+        }
+        results.insert(format!("pp{n}"), json!(toks.len() as f64 / median(times)));
+    }
+
+    // Time to first token for a 32-token prompt (model loaded, fresh context).
+    let toks32 = prompt_tokens(&model, 32);
+    let mut ttft = Vec::new();
+    for _ in 0..a.reps {
+        session.clear();
+        let t = Instant::now();
+        let logits = session.eval(&toks32).map_err(|e| e.to_string())?;
+        let _first = argmax(logits);
+        ttft.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+
+    // Generation: one token at a time after a short prompt.
+    let mut tg = Vec::new();
+    for _ in 0..a.reps {
+        session.clear();
+        let mut next = argmax(session.eval(&toks32[..8]).map_err(|e| e.to_string())?);
+        let t = Instant::now();
+        for _ in 0..a.tg {
+            next = argmax(session.eval(&[next]).map_err(|e| e.to_string())?);
+        }
+        tg.push(a.tg as f64 / t.elapsed().as_secs_f64());
+    }
+
+    // Memory of a 256-token session: prompt, then generation up to 256 tokens.
+    let mut mem_session = Session::new(model.clone(), SessionOptions { context_length: 256, threads: a.threads })
+        .map_err(|e| e.to_string())?;
+    let p = prompt_tokens(&model, 128);
+    let mut next = argmax(mem_session.eval(&p).map_err(|e| e.to_string())?);
+    while mem_session.len() < 256 {
+        next = argmax(mem_session.eval(&[next]).map_err(|e| e.to_string())?);
+    }
+    let rss_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
+    let anon_mib = proc_status_kib("RssAnon:") as f64 / 1024.0;
+    let file_mib = proc_status_kib("RssFile:") as f64 / 1024.0;
+    drop(mem_session);
+
+    results.insert(format!("tg{}", a.tg), json!(median(tg)));
+    results.insert("ttft32_ms".into(), json!(median(ttft)));
+    results.insert("load_ms".into(), json!(load_ms));
+    results.insert("rss_mib".into(), json!(rss_mib));
+    results.insert("anon_mib".into(), json!(anon_mib));
+    results.insert("file_mib".into(), json!(file_mib));
+    results.insert("anon_before_load_mib".into(), json!(anon_before as f64 / 1024.0));
+    results.insert("threads".into(), json!(a.threads));
+    results.insert("kernel".into(), json!(pocketlm::kernels::kernel_tier()));
+    if a.json {
+        println!("{}", serde_json::Value::Object(results));
+    } else {
+        for (k, v) in &results {
+            match v.as_f64() {
+                Some(x) => println!("{k:>22}: {x:.1}"),
+                None => println!("{k:>22}: {v}"),
+            }
+        }
+    }
+    Ok(())
+}
