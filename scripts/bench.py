@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""PocketLM vs llama.cpp, measured alternately in the same run on the same machine.
+
+For each model and thread count: pp16/pp64/pp128/pp512 and tg128 (tokens/s), time to first
+token for a 32-token prompt, cold load time, peak RSS and peak anonymous (non file-backed)
+memory of a 256-token session. Prints a table with the ratio ours/llama.cpp, and writes the
+raw numbers as JSON (--out).
+
+Usage: scripts/bench.py --pocketlm target/release/pocketlm --llama-bench B --llama-completion C
+                        [--models M1,M2] [--threads 2,1] [--rounds 3]
+"""
+import argparse, json, os, re, statistics, subprocess, sys, threading, time
+
+PP = [16, 64, 128, 512]
+TG = 128
+PROMPT = ("The weather was lovely, so we walked along the river and talked about plans for "
+          "the weekend. ")
+
+
+def run_ours(bin_, model, threads):
+    out = subprocess.run([bin_, "bench", "--model", model, "--threads", str(threads), "--reps", "1",
+                          "--pp", ",".join(map(str, PP)), "--tg", str(TG), "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_llama_bench(bin_, model, threads):
+    out = subprocess.run([bin_, "-m", model, "-t", str(threads), "-p", ",".join(map(str, PP + [32])),
+                          "-n", str(TG), "-r", "1", "-o", "json"],
+                         check=True, capture_output=True, text=True).stdout
+    res = {}
+    for row in json.loads(out):
+        n_p, n_g, ts = row["n_prompt"], row["n_gen"], row["avg_ts"]
+        if n_g == 0:
+            res[f"pp{n_p}"] = ts
+        elif n_p == 0:
+            res[f"tg{n_g}"] = ts
+    # llama-bench has no TTFT; a 32-token prefill at its measured speed is the same work.
+    res["ttft32_ms"] = 32.0 / res.pop("pp32") * 1e3
+    return res
+
+
+def peak_memory(cmd):
+    """Runs cmd, polling /proc for peak RSS (VmHWM) and peak RssAnon; returns (stdout+stderr, rss, anon) in MiB."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    peak = {"anon": 0, "hwm": 0}
+
+    def poll():
+        path = f"/proc/{p.pid}/status"
+        while p.poll() is None:
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if line.startswith("RssAnon:"):
+                            peak["anon"] = max(peak["anon"], int(line.split()[1]))
+                        elif line.startswith("VmHWM:"):
+                            peak["hwm"] = max(peak["hwm"], int(line.split()[1]))
+            except OSError:
+                break
+            time.sleep(0.002)
+
+    t = threading.Thread(target=poll)
+    t.start()
+    out, _ = p.communicate()
+    t.join()
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed:\n{out[-2000:]}")
+    return out, peak["hwm"] / 1024, peak["anon"] / 1024
+
+
+def run_llama_memory(bin_, model, threads):
+    # A 256-token session: 128-token prompt, 128 generated tokens; cold process.
+    t0 = time.perf_counter()
+    out, rss, anon = peak_memory([bin_, "-m", model, "-t", str(threads), "-c", "256", "-n", "128",
+                                  "-no-cnv", "--no-warmup", "--ignore-eos", "-p", PROMPT * 7])
+    wall = (time.perf_counter() - t0) * 1e3
+    m = re.search(r"load time\s*=\s*([\d.]+) ms", out)
+    return {"load_ms": float(m.group(1)) if m else None, "rss_mib": rss, "anon_mib": anon,
+            "cold_ms": wall}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pocketlm", required=True)
+    ap.add_argument("--llama-bench", required=True)
+    ap.add_argument("--llama-completion", required=True)
+    ap.add_argument("--models", default="models/SmolLM2-135M-Instruct.Q4_1.gguf,models/gemma-3-270m-q4_k_m.gguf")
+    ap.add_argument("--threads", default="2,1")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="target/bench.json")
+    a = ap.parse_args()
+
+    metrics = [f"pp{n}" for n in PP] + [f"tg{TG}", "ttft32_ms", "load_ms", "rss_mib", "anon_mib"]
+    lower_is_better = {"ttft32_ms", "load_ms", "rss_mib", "anon_mib"}
+    report = {}
+    for model in a.models.split(","):
+        for threads in map(int, a.threads.split(",")):
+            ours, theirs = {m: [] for m in metrics}, {m: [] for m in metrics}
+            for r in range(a.rounds):
+                # Alternate who goes first so drift on a shared machine hits both equally.
+                order = ["ours", "llama"] if r % 2 == 0 else ["llama", "ours"]
+                for who in order:
+                    if who == "ours":
+                        res = run_ours(a.pocketlm, model, threads)
+                        for m in metrics:
+                            if res.get(m) is not None:
+                                ours[m].append(res[m])
+                    else:
+                        res = run_llama_bench(a.llama_bench, model, threads)
+                        res.update(run_llama_memory(a.llama_completion, model, threads))
+                        for m in metrics:
+                            if res.get(m) is not None:
+                                theirs[m].append(res[m])
+                print(f"  {os.path.basename(model)} t={threads} round {r + 1}/{a.rounds} done", file=sys.stderr)
+            key = f"{os.path.basename(model)} threads={threads}"
+            report[key] = {}
+            print(f"\n{key}")
+            print(f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}")
+            for m in metrics:
+                o = statistics.median(ours[m]) if ours[m] else None
+                t = statistics.median(theirs[m]) if theirs[m] else None
+                ratio = (o / t) if (o and t) else None
+                report[key][m] = {"pocketlm": o, "llama_cpp": t, "ratio": ratio}
+                fmt = lambda v: f"{v:10.1f}" if v is not None else f"{'n/a':>10}"
+                note = " (lower is better)" if m in lower_is_better else ""
+                print(f"  {m:<11} {fmt(o)} {fmt(t)} {('%10.2fx' % ratio) if ratio else 'n/a':>11}{note}")
+    os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(report, f, indent=2)
+    print(f"\nraw numbers: {a.out}")
+
+
+if __name__ == "__main__":
+    main()
