@@ -1,0 +1,346 @@
+//! Engine behaviour on a tiny synthetic llama model written by the test (random F32 weights,
+//! byte-level vocabulary): load errors for each broken ingredient, session invariants
+//! (rollback, fork, batched decode, chunked prefill) and generation limits.
+
+use pocketlm::gguf::{GgufWriter, WriteValue};
+use pocketlm::quant::GgmlType;
+use pocketlm::sampler::{Rng, SamplerConfig};
+use pocketlm::{
+    generate, GenerateError, GenerateOptions, LoadError, Model, Session, SessionError,
+    SessionOptions, StopReason,
+};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const D: usize = 32;
+const FF: usize = 64;
+const LAYERS: usize = 2;
+const HEADS: u32 = 4;
+const KV_HEADS: u32 = 2;
+const HEAD_DIM: usize = D / HEADS as usize;
+
+/// GPT-2's byte-to-character map: printable bytes map to themselves, others above U+0100.
+fn byte_chars() -> Vec<char> {
+    let mut keep: Vec<u32> = (b'!' as u32..=b'~' as u32)
+        .chain(0xA1..=0xAC)
+        .chain(0xAE..=0xFF)
+        .collect();
+    let mut chars = vec!['\0'; 256];
+    for &b in &keep {
+        chars[b as usize] = char::from_u32(b).unwrap();
+    }
+    let mut extra = 0;
+    for b in 0..256u32 {
+        if !keep.contains(&b) {
+            chars[b as usize] = char::from_u32(256 + extra).unwrap();
+            extra += 1;
+        }
+    }
+    keep.clear();
+    chars
+}
+
+struct Tiny {
+    w: GgufWriter,
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl Tiny {
+    /// A complete, valid model; tests then break one ingredient.
+    fn new(skip_key: &str, skip_tensor: &str) -> Self {
+        let mut rng = Rng::new(42);
+        let mut rand = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+        };
+        let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+        tokens.extend(byte_chars().iter().map(|c| c.to_string()));
+        tokens.push("ĠĠ".into());
+        let vocab = tokens.len();
+        let mut types = vec![1i32; vocab];
+        types[..3].fill(3);
+        let mut w = GgufWriter::new();
+        let mut meta = |k: &str, v: WriteValue| {
+            if k != skip_key {
+                w.metadata(k, v);
+            }
+        };
+        meta("general.architecture", WriteValue::Str("llama".into()));
+        meta("general.name", WriteValue::Str("tiny".into()));
+        meta("llama.block_count", WriteValue::U32(LAYERS as u32));
+        meta("llama.context_length", WriteValue::U32(256));
+        meta("llama.embedding_length", WriteValue::U32(D as u32));
+        meta("llama.feed_forward_length", WriteValue::U32(FF as u32));
+        meta("llama.attention.head_count", WriteValue::U32(HEADS));
+        meta("llama.attention.head_count_kv", WriteValue::U32(KV_HEADS));
+        meta("llama.rope.freq_base", WriteValue::F32(10000.0));
+        meta("llama.attention.layer_norm_rms_epsilon", WriteValue::F32(1e-5));
+        meta("tokenizer.ggml.model", WriteValue::Str("gpt2".into()));
+        meta("tokenizer.ggml.pre", WriteValue::Str("smollm".into()));
+        meta("tokenizer.ggml.tokens", WriteValue::StrArray(tokens));
+        meta("tokenizer.ggml.token_type", WriteValue::I32Array(types));
+        meta("tokenizer.ggml.merges", WriteValue::StrArray(vec!["Ġ Ġ".into()]));
+        meta("tokenizer.ggml.bos_token_id", WriteValue::U32(0));
+        meta("tokenizer.ggml.eos_token_id", WriteValue::U32(2));
+        meta("tokenizer.ggml.add_bos_token", WriteValue::Bool(false));
+        let kv = KV_HEADS as usize * HEAD_DIM;
+        let mut tensor = |name: &str, dims: &[u64], data: Vec<f32>| {
+            if name != skip_tensor {
+                w.tensor(name, dims, GgmlType::F32, f32_bytes(&data));
+            }
+        };
+        tensor("token_embd.weight", &[D as u64, vocab as u64], rand(D * vocab, 1.0));
+        tensor("output_norm.weight", &[D as u64], vec![1.0; D]);
+        for l in 0..LAYERS {
+            let n = |s: &str| format!("blk.{l}.{s}");
+            tensor(&n("attn_norm.weight"), &[D as u64], vec![1.0; D]);
+            tensor(&n("ffn_norm.weight"), &[D as u64], vec![1.0; D]);
+            tensor(&n("attn_q.weight"), &[D as u64, D as u64], rand(D * D, 0.3));
+            tensor(&n("attn_k.weight"), &[D as u64, kv as u64], rand(D * kv, 0.3));
+            tensor(&n("attn_v.weight"), &[D as u64, kv as u64], rand(D * kv, 0.3));
+            tensor(&n("attn_output.weight"), &[D as u64, D as u64], rand(D * D, 0.3));
+            tensor(&n("ffn_gate.weight"), &[D as u64, FF as u64], rand(D * FF, 0.3));
+            tensor(&n("ffn_up.weight"), &[D as u64, FF as u64], rand(D * FF, 0.3));
+            tensor(&n("ffn_down.weight"), &[FF as u64, D as u64], rand(D * FF, 0.3));
+        }
+        Tiny { w }
+    }
+
+    fn write(&self) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        std::fs::write(&path, self.w.to_bytes()).unwrap();
+        (dir, path)
+    }
+}
+
+fn tiny_model() -> (tempfile::TempDir, Arc<Model>) {
+    let (dir, path) = Tiny::new("", "").write();
+    let m = Model::load(&path).unwrap();
+    (dir, m)
+}
+
+fn load_err(skip_key: &str, skip_tensor: &str) -> LoadError {
+    let (_dir, path) = Tiny::new(skip_key, skip_tensor).write();
+    Model::load(&path).unwrap_err()
+}
+
+fn opts(ctx: usize, threads: usize) -> SessionOptions {
+    SessionOptions {
+        context_length: ctx,
+        threads,
+    }
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn tiny_model_loads_and_describes_itself() {
+    let (_d, m) = tiny_model();
+    let info = m.info();
+    assert_eq!(info.architecture, "llama");
+    assert_eq!(info.n_layers, LAYERS);
+    assert_eq!(info.quantization, "F32");
+    assert!(info.n_params > 0);
+}
+
+#[test]
+fn unsupported_architecture() {
+    let mut t = Tiny::new("general.architecture", "");
+    t.w.metadata("general.architecture", WriteValue::Str("mamba".into()));
+    let (_d, path) = t.write();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, LoadError::UnsupportedArchitecture(ref a) if a == "mamba"), "{err}");
+}
+
+#[test]
+fn missing_hyper_parameter() {
+    let err = load_err("llama.block_count", "");
+    assert!(err.to_string().contains("llama.block_count"), "{err}");
+    assert!(matches!(err, LoadError::Gguf(_)), "{err}");
+}
+
+#[test]
+fn invalid_hyper_parameter() {
+    let mut t = Tiny::new("llama.attention.head_count_kv", "");
+    t.w.metadata("llama.attention.head_count_kv", WriteValue::U32(3));
+    let (_d, path) = t.write();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, LoadError::BadHyperParameter { .. }), "{err}");
+}
+
+#[test]
+fn missing_tokenizer() {
+    let err = load_err("tokenizer.ggml.tokens", "");
+    assert!(matches!(err, LoadError::Tokenizer(_)), "{err}");
+}
+
+#[test]
+fn missing_tensor() {
+    let err = load_err("", "blk.1.ffn_up.weight");
+    assert!(matches!(err, LoadError::MissingTensor(ref n) if n == "blk.1.ffn_up.weight"), "{err}");
+}
+
+#[test]
+fn wrong_tensor_shape() {
+    let mut t = Tiny::new("", "blk.0.attn_q.weight");
+    t.w.tensor("blk.0.attn_q.weight", &[D as u64, 8], GgmlType::F32, vec![0; D * 8 * 4]);
+    let (_d, path) = t.write();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, LoadError::BadTensor { .. }), "{err}");
+}
+
+#[test]
+fn unsupported_tensor_type() {
+    let mut t = Tiny::new("", "blk.0.ffn_gate.weight");
+    // Q2_K is a valid GGUF type that the kernels do not multiply.
+    let blocks = D * FF / 256;
+    t.w.tensor("blk.0.ffn_gate.weight", &[256, (D * FF / 256) as u64], GgmlType::Q2_K, vec![0; blocks * 84]);
+    let (_d, path) = t.write();
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(err, LoadError::BadTensor { .. } | LoadError::UnsupportedTensorType { .. }), "{err}");
+}
+
+#[test]
+fn session_errors() {
+    let (_d, m) = tiny_model();
+    assert!(matches!(Session::new(m.clone(), opts(0, 1)), Err(SessionError::InvalidOption(_))));
+    assert!(matches!(Session::new(m.clone(), opts(16, 0)), Err(SessionError::InvalidOption(_))));
+    let mut s = Session::new(m.clone(), opts(16, 1)).unwrap();
+    assert_eq!(s.eval(&[]).unwrap_err(), SessionError::EmptyInput);
+    assert!(matches!(s.logits(), Err(SessionError::NoLogits)));
+    assert!(matches!(s.eval(&[100_000]), Err(SessionError::InvalidToken { id: 100_000, .. })));
+    let long: Vec<u32> = (0..17).map(|i| 3 + i).collect();
+    assert_eq!(
+        s.eval(&long).unwrap_err(),
+        SessionError::ContextOverflow { needed: 17, limit: 16 }
+    );
+    // Nothing was evaluated by the failed calls.
+    assert_eq!(s.len(), 0);
+    s.eval(&long[..16]).unwrap();
+    assert!(matches!(s.eval(&[5]), Err(SessionError::ContextOverflow { .. })));
+}
+
+#[test]
+fn generation_errors_and_limits() {
+    let (_d, m) = tiny_model();
+    let mut s = Session::new(m.clone(), opts(32, 1)).unwrap();
+    let cancel = AtomicBool::new(false);
+    let greedy = GenerateOptions {
+        max_tokens: 5,
+        sampler: SamplerConfig::greedy(),
+        stop: vec![],
+    };
+    assert!(matches!(generate(&mut s, &[], &greedy, &cancel, |_| true), Err(GenerateError::EmptyPrompt)));
+    let bad = GenerateOptions {
+        sampler: SamplerConfig { top_p: 2.0, ..SamplerConfig::default() },
+        ..greedy.clone()
+    };
+    assert!(matches!(generate(&mut s, &[10], &bad, &cancel, |_| true), Err(GenerateError::Sampler(_))));
+    let too_long: Vec<u32> = (0..40).map(|i| 3 + i).collect();
+    assert!(matches!(
+        generate(&mut s, &too_long, &greedy, &cancel, |_| true),
+        Err(GenerateError::Session(SessionError::ContextOverflow { .. }))
+    ));
+    // Max tokens holds, and deltas concatenate to the text.
+    let mut streamed = String::new();
+    let out = generate(&mut s, &[10, 11, 12], &greedy, &cancel, |d| {
+        streamed.push_str(d);
+        true
+    })
+    .unwrap();
+    assert!(out.tokens.len() <= 5);
+    if out.tokens.len() < 5 {
+        assert_eq!(out.stop_reason, StopReason::EndOfGeneration);
+    } else {
+        assert_eq!(out.stop_reason, StopReason::MaxTokens);
+    }
+    assert_eq!(streamed, out.text);
+    // A full context ends generation without an error.
+    let long = GenerateOptions { max_tokens: 100, ..greedy.clone() };
+    let out = generate(&mut s, &too_long[..30], &long, &cancel, |_| true).unwrap();
+    assert!(matches!(out.stop_reason, StopReason::ContextFull | StopReason::EndOfGeneration), "{:?}", out.stop_reason);
+    assert!(s.len() <= 32);
+    // Cancelled before starting, and from the callback.
+    cancel.store(true, Ordering::Relaxed);
+    let out = generate(&mut s, &[10], &long, &cancel, |_| true).unwrap();
+    assert_eq!(out.stop_reason, StopReason::Cancelled);
+    assert!(out.tokens.is_empty());
+    cancel.store(false, Ordering::Relaxed);
+    let sampled = GenerateOptions {
+        max_tokens: 20,
+        sampler: SamplerConfig { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..SamplerConfig::default() },
+        stop: vec![],
+    };
+    let mut calls = 0;
+    let out = generate(&mut s, &[10], &sampled, &cancel, |_| {
+        calls += 1;
+        false
+    })
+    .unwrap();
+    if calls > 0 {
+        // The first delta's callback asked to stop: nothing more was generated or emitted.
+        assert_eq!(out.stop_reason, StopReason::Cancelled);
+        assert_eq!(calls, 1);
+        assert_eq!(m.tokenizer().decode(&out.tokens, true), out.text);
+    }
+}
+
+#[test]
+fn chunked_prefill_equals_token_by_token() {
+    let (_d, m) = tiny_model();
+    let toks: Vec<u32> = (0..150).map(|i| 3 + (i * 7 % 250) as u32).collect();
+    let mut a = Session::new(m.clone(), opts(200, 2)).unwrap();
+    let la = a.eval(&toks).unwrap().to_vec();
+    let mut b = Session::new(m.clone(), opts(200, 1)).unwrap();
+    let mut lb = Vec::new();
+    for &t in &toks {
+        lb = b.eval(&[t]).unwrap().to_vec();
+    }
+    assert!(max_diff(&la, &lb) < 1e-3, "{}", max_diff(&la, &lb));
+}
+
+#[test]
+fn rollback_equals_fresh_evaluation() {
+    let (_d, m) = tiny_model();
+    let mut s = Session::new(m.clone(), opts(64, 2)).unwrap();
+    s.eval(&[10, 11, 12, 13, 14, 15]).unwrap();
+    s.truncate(3);
+    assert_eq!(s.tokens(), &[10, 11, 12]);
+    assert!(matches!(s.logits(), Err(SessionError::NoLogits)));
+    let after = s.eval(&[20, 21]).unwrap().to_vec();
+    let mut fresh = Session::new(m.clone(), opts(64, 2)).unwrap();
+    let want = fresh.eval(&[10, 11, 12, 20, 21]).unwrap().to_vec();
+    assert!(max_diff(&after, &want) < 1e-4);
+    // sync_to reuses the common prefix and ends in the same state.
+    let synced = s.sync_to(&[10, 11, 30, 31]).unwrap().to_vec();
+    let mut fresh = Session::new(m.clone(), opts(64, 2)).unwrap();
+    let want = fresh.eval(&[10, 11, 30, 31]).unwrap().to_vec();
+    assert_eq!(s.tokens(), &[10, 11, 30, 31]);
+    assert!(max_diff(&synced, &want) < 1e-4);
+}
+
+#[test]
+fn fork_is_independent_and_batched_decode_matches_sequential() {
+    let (_d, m) = tiny_model();
+    let mut base = Session::new(m.clone(), opts(64, 2)).unwrap();
+    base.eval(&[10, 11, 12]).unwrap();
+    let mut a = base.fork();
+    let mut b = base.fork();
+    let mut c = base.fork();
+    c.eval(&[40, 41]).unwrap(); // a different length in the same batch
+    Session::decode_batch(&mut [&mut a, &mut b, &mut c], &[50, 60, 70]).unwrap();
+    assert_eq!(base.tokens(), &[10, 11, 12], "forks do not touch the original");
+    for (s, toks) in [(&a, vec![10, 11, 12, 50]), (&b, vec![10, 11, 12, 60]), (&c, vec![10, 11, 12, 40, 41, 70])] {
+        assert_eq!(s.tokens(), &toks[..]);
+        let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
+        let want = fresh.eval(&toks).unwrap().to_vec();
+        assert!(max_diff(s.logits().unwrap(), &want) < 1e-4);
+    }
+}
