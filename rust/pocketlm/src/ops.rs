@@ -7,7 +7,7 @@
 pub fn rms_norm(x: &mut [f32], w: &[f32], eps: f32) {
     debug_assert_eq!(x.len(), w.len());
     let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-    let scale = (1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt()) as f32;
+    let scale = 1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt();
     for (v, &wi) in x.iter_mut().zip(w) {
         *v = *v * scale * wi;
     }
