@@ -49,7 +49,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Deterministic, varied prompt tokens (ordinary vocabulary ids, no control tokens).
 fn prompt_tokens(model: &Model, n: usize) -> Vec<u32> {
     let text = "The weather was lovely, so we walked along the river and talked about plans for the weekend. ";
-    let mut toks = model.tokenizer().encode(&text.repeat(n / 8 + 2), true, false);
+    let mut toks = model
+        .tokenizer()
+        .encode(&text.repeat(n / 8 + 2), true, false);
     toks.truncate(n);
     toks
 }
@@ -62,6 +64,26 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     let t0 = Instant::now();
     let model = Model::load(&a.model).map_err(|e| e.to_string())?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+    // Memory of a 256-token session (128-token prompt, then generation), measured first so
+    // that later, larger benchmark sessions do not inflate it.
+    let mut mem_session = Session::new(
+        model.clone(),
+        SessionOptions {
+            context_length: 256,
+            threads: a.threads,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let p = prompt_tokens(&model, 128);
+    let mut next = argmax(mem_session.eval(&p).map_err(|e| e.to_string())?);
+    while mem_session.len() < 256 {
+        next = argmax(mem_session.eval(&[next]).map_err(|e| e.to_string())?);
+    }
+    let rss_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
+    let anon_mib = proc_status_kib("RssAnon:") as f64 / 1024.0;
+    let file_mib = proc_status_kib("RssFile:") as f64 / 1024.0;
+    drop(mem_session);
+
     let max_pp = a.pp.iter().copied().max().unwrap_or(0);
     let ctx = (max_pp + 8).max(32 + a.tg + 8).max(256);
     let opts = SessionOptions {
@@ -111,26 +133,16 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         tg.push(a.tg as f64 / t.elapsed().as_secs_f64());
     }
 
-    // Memory of a 256-token session: prompt, then generation up to 256 tokens.
-    let mut mem_session = Session::new(model.clone(), SessionOptions { context_length: 256, threads: a.threads })
-        .map_err(|e| e.to_string())?;
-    let p = prompt_tokens(&model, 128);
-    let mut next = argmax(mem_session.eval(&p).map_err(|e| e.to_string())?);
-    while mem_session.len() < 256 {
-        next = argmax(mem_session.eval(&[next]).map_err(|e| e.to_string())?);
-    }
-    let rss_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
-    let anon_mib = proc_status_kib("RssAnon:") as f64 / 1024.0;
-    let file_mib = proc_status_kib("RssFile:") as f64 / 1024.0;
-    drop(mem_session);
-
     results.insert(format!("tg{}", a.tg), json!(median(tg)));
     results.insert("ttft32_ms".into(), json!(median(ttft)));
     results.insert("load_ms".into(), json!(load_ms));
     results.insert("rss_mib".into(), json!(rss_mib));
     results.insert("anon_mib".into(), json!(anon_mib));
     results.insert("file_mib".into(), json!(file_mib));
-    results.insert("anon_before_load_mib".into(), json!(anon_before as f64 / 1024.0));
+    results.insert(
+        "anon_before_load_mib".into(),
+        json!(anon_before as f64 / 1024.0),
+    );
     results.insert("threads".into(), json!(a.threads));
     results.insert("kernel".into(), json!(pocketlm::kernels::kernel_tier()));
     if a.json {
