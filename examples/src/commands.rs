@@ -42,9 +42,22 @@ pub fn info(a: InfoArgs) -> CliResult {
             "load_ms": model.load_ms(), "kernel": pocketlm::kernels::kernel_tier(),
         }));
     } else {
-        println!("{} ({}), {:.1}M parameters, {}", i.name, i.architecture, i.n_params as f64 / 1e6, i.quantization);
-        println!("layers {}, width {}, vocabulary {}, trained context {}", i.n_layers, i.n_embd, i.vocab_size, i.train_context_length);
-        println!("loaded in {:.1} ms; kernels: {}", model.load_ms(), pocketlm::kernels::kernel_tier());
+        println!(
+            "{} ({}), {:.1}M parameters, {}",
+            i.name,
+            i.architecture,
+            i.n_params as f64 / 1e6,
+            i.quantization
+        );
+        println!(
+            "layers {}, width {}, vocabulary {}, trained context {}",
+            i.n_layers, i.n_embd, i.vocab_size, i.train_context_length
+        );
+        println!(
+            "loaded in {:.1} ms; kernels: {}",
+            model.load_ms(),
+            pocketlm::kernels::kernel_tier()
+        );
         let gguf = model.gguf();
         for k in gguf.keys() {
             if let Some(v) = gguf.get(k) {
@@ -141,7 +154,10 @@ pub fn generate(a: GenerateArgs) -> CliResult {
     let prompt = model.tokenizer().encode(&a.prompt, true, true);
     let mut session = Session::new(
         model.clone(),
-        SessionOptions { context_length: a.ctx, threads: a.threads },
+        SessionOptions {
+            context_length: a.ctx,
+            threads: a.threads,
+        },
     )
     .map_err(|e| e.to_string())?;
     let opts = GenerateOptions {
@@ -201,15 +217,26 @@ pub struct ScoreArgs {
 
 pub fn score(a: ScoreArgs) -> CliResult {
     let model = load(&a.model)?;
-    let text = std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
-    let text = String::from_utf8(text).map_err(|_| format!("{} is not valid UTF-8 text", a.file.display()))?;
+    let text =
+        std::fs::read(&a.file).map_err(|e| format!("cannot read {}: {e}", a.file.display()))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| format!("{} is not valid UTF-8 text", a.file.display()))?;
     let t0 = Instant::now();
     let p = perplexity(&model, &text, a.ctx, a.threads).map_err(|e| e.to_string())?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if a.json {
-        print_json(json!({ "ppl": p.ppl, "chunks": p.chunks, "scored": p.scored, "tokens": p.tokens, "ms": ms }));
+        print_json(
+            json!({ "ppl": p.ppl, "chunks": p.chunks, "scored": p.scored, "tokens": p.tokens, "ms": ms }),
+        );
     } else {
-        println!("perplexity {:.4} over {} chunks of {} ({} tokens scored, {:.1} s)", p.ppl, p.chunks, a.ctx, p.scored, ms / 1e3);
+        println!(
+            "perplexity {:.4} over {} chunks of {} ({} tokens scored, {:.1} s)",
+            p.ppl,
+            p.chunks,
+            a.ctx,
+            p.scored,
+            ms / 1e3
+        );
     }
     Ok(())
 }

@@ -94,7 +94,11 @@ impl<'a> StopMatcher<'a> {
             .stops
             .iter()
             .filter(|s| !s.is_empty())
-            .filter_map(|s| self.text[search_from..].find(s.as_str()).map(|i| search_from + i))
+            .filter_map(|s| {
+                self.text[search_from..]
+                    .find(s.as_str())
+                    .map(|i| search_from + i)
+            })
             .min();
         if let Some(at) = found {
             let out = self.text[self.emitted..at].to_owned();
@@ -231,12 +235,18 @@ mod tests {
 
     #[test]
     fn stop_string_split_across_deltas() {
-        assert_eq!(run(&["\nUser:"], &["Hi", " there", "\nUs", "er:", " more"]), ("Hi there".into(), true));
+        assert_eq!(
+            run(&["\nUser:"], &["Hi", " there", "\nUs", "er:", " more"]),
+            ("Hi there".into(), true)
+        );
     }
 
     #[test]
     fn held_back_text_is_released_when_no_match() {
-        assert_eq!(run(&["\nUser:"], &["Hi", "\nUs", "ually"]), ("Hi\nUsually".into(), false));
+        assert_eq!(
+            run(&["\nUser:"], &["Hi", "\nUs", "ually"]),
+            ("Hi\nUsually".into(), false)
+        );
     }
 
     #[test]

@@ -81,7 +81,11 @@ impl Rope {
         for (i, &f) in self.inv_freq.iter().enumerate() {
             let theta = pos as f32 * f;
             let (sin, cos) = theta.sin_cos();
-            let (a, b) = if self.halves { (i, i + n) } else { (2 * i, 2 * i + 1) };
+            let (a, b) = if self.halves {
+                (i, i + n)
+            } else {
+                (2 * i, 2 * i + 1)
+            };
             let (x0, x1) = (head[a], head[b]);
             head[a] = x0 * cos - x1 * sin;
             head[b] = x0 * sin + x1 * cos;

@@ -159,7 +159,10 @@ impl Sampler {
             let best = self
                 .candidates
                 .iter()
-                .fold((0u32, f32::NEG_INFINITY), |b, &c| if c.1 > b.1 { c } else { b });
+                .fold(
+                    (0u32, f32::NEG_INFINITY),
+                    |b, &c| if c.1 > b.1 { c } else { b },
+                );
             return best.0;
         }
         // Top-k (a partial sort keeps this cheap for large vocabularies).
@@ -281,8 +284,20 @@ mod tests {
     fn min_p_and_top_p_cut_the_tail() {
         let logits = [5.0f32, 4.9, -10.0, -10.0];
         for cfg in [
-            SamplerConfig { top_p: 0.5, min_p: 0.0, top_k: 0, temperature: 1.0, ..Default::default() },
-            SamplerConfig { min_p: 0.5, top_k: 0, top_p: 1.0, temperature: 1.0, ..Default::default() },
+            SamplerConfig {
+                top_p: 0.5,
+                min_p: 0.0,
+                top_k: 0,
+                temperature: 1.0,
+                ..Default::default()
+            },
+            SamplerConfig {
+                min_p: 0.5,
+                top_k: 0,
+                top_p: 1.0,
+                temperature: 1.0,
+                ..Default::default()
+            },
         ] {
             let mut s = Sampler::new(cfg).unwrap();
             for _ in 0..200 {
@@ -294,12 +309,30 @@ mod tests {
     #[test]
     fn invalid_values_are_rejected() {
         let bad = [
-            SamplerConfig { temperature: -1.0, ..Default::default() },
-            SamplerConfig { temperature: f32::NAN, ..Default::default() },
-            SamplerConfig { top_p: 0.0, ..Default::default() },
-            SamplerConfig { top_p: 1.5, ..Default::default() },
-            SamplerConfig { min_p: 1.0, ..Default::default() },
-            SamplerConfig { repetition_penalty: 0.0, ..Default::default() },
+            SamplerConfig {
+                temperature: -1.0,
+                ..Default::default()
+            },
+            SamplerConfig {
+                temperature: f32::NAN,
+                ..Default::default()
+            },
+            SamplerConfig {
+                top_p: 0.0,
+                ..Default::default()
+            },
+            SamplerConfig {
+                top_p: 1.5,
+                ..Default::default()
+            },
+            SamplerConfig {
+                min_p: 1.0,
+                ..Default::default()
+            },
+            SamplerConfig {
+                repetition_penalty: 0.0,
+                ..Default::default()
+            },
         ];
         for cfg in bad {
             assert!(Sampler::new(cfg).is_err(), "{cfg:?}");

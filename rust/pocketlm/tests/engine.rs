@@ -54,9 +54,15 @@ impl Tiny {
     fn new(skip_key: &str, skip_tensor: &str) -> Self {
         let mut rng = Rng::new(42);
         let mut rand = |n: usize, scale: f32| -> Vec<f32> {
-            (0..n).map(|_| (rng.next_f32() * 2.0 - 1.0) * scale).collect()
+            (0..n)
+                .map(|_| (rng.next_f32() * 2.0 - 1.0) * scale)
+                .collect()
         };
-        let mut tokens: Vec<String> = vec!["<|endoftext|>".into(), "<|im_start|>".into(), "<|im_end|>".into()];
+        let mut tokens: Vec<String> = vec![
+            "<|endoftext|>".into(),
+            "<|im_start|>".into(),
+            "<|im_end|>".into(),
+        ];
         tokens.extend(byte_chars().iter().map(|c| c.to_string()));
         tokens.push("ĠĠ".into());
         let vocab = tokens.len();
@@ -77,12 +83,18 @@ impl Tiny {
         meta("llama.attention.head_count", WriteValue::U32(HEADS));
         meta("llama.attention.head_count_kv", WriteValue::U32(KV_HEADS));
         meta("llama.rope.freq_base", WriteValue::F32(10000.0));
-        meta("llama.attention.layer_norm_rms_epsilon", WriteValue::F32(1e-5));
+        meta(
+            "llama.attention.layer_norm_rms_epsilon",
+            WriteValue::F32(1e-5),
+        );
         meta("tokenizer.ggml.model", WriteValue::Str("gpt2".into()));
         meta("tokenizer.ggml.pre", WriteValue::Str("smollm".into()));
         meta("tokenizer.ggml.tokens", WriteValue::StrArray(tokens));
         meta("tokenizer.ggml.token_type", WriteValue::I32Array(types));
-        meta("tokenizer.ggml.merges", WriteValue::StrArray(vec!["Ġ Ġ".into()]));
+        meta(
+            "tokenizer.ggml.merges",
+            WriteValue::StrArray(vec!["Ġ Ġ".into()]),
+        );
         meta("tokenizer.ggml.bos_token_id", WriteValue::U32(0));
         meta("tokenizer.ggml.eos_token_id", WriteValue::U32(2));
         meta("tokenizer.ggml.add_bos_token", WriteValue::Bool(false));
@@ -92,19 +104,47 @@ impl Tiny {
                 w.tensor(name, dims, GgmlType::F32, f32_bytes(&data));
             }
         };
-        tensor("token_embd.weight", &[D as u64, vocab as u64], rand(D * vocab, 1.0));
+        tensor(
+            "token_embd.weight",
+            &[D as u64, vocab as u64],
+            rand(D * vocab, 1.0),
+        );
         tensor("output_norm.weight", &[D as u64], vec![1.0; D]);
         for l in 0..LAYERS {
             let n = |s: &str| format!("blk.{l}.{s}");
             tensor(&n("attn_norm.weight"), &[D as u64], vec![1.0; D]);
             tensor(&n("ffn_norm.weight"), &[D as u64], vec![1.0; D]);
             tensor(&n("attn_q.weight"), &[D as u64, D as u64], rand(D * D, 0.3));
-            tensor(&n("attn_k.weight"), &[D as u64, kv as u64], rand(D * kv, 0.3));
-            tensor(&n("attn_v.weight"), &[D as u64, kv as u64], rand(D * kv, 0.3));
-            tensor(&n("attn_output.weight"), &[D as u64, D as u64], rand(D * D, 0.3));
-            tensor(&n("ffn_gate.weight"), &[D as u64, FF as u64], rand(D * FF, 0.3));
-            tensor(&n("ffn_up.weight"), &[D as u64, FF as u64], rand(D * FF, 0.3));
-            tensor(&n("ffn_down.weight"), &[FF as u64, D as u64], rand(D * FF, 0.3));
+            tensor(
+                &n("attn_k.weight"),
+                &[D as u64, kv as u64],
+                rand(D * kv, 0.3),
+            );
+            tensor(
+                &n("attn_v.weight"),
+                &[D as u64, kv as u64],
+                rand(D * kv, 0.3),
+            );
+            tensor(
+                &n("attn_output.weight"),
+                &[D as u64, D as u64],
+                rand(D * D, 0.3),
+            );
+            tensor(
+                &n("ffn_gate.weight"),
+                &[D as u64, FF as u64],
+                rand(D * FF, 0.3),
+            );
+            tensor(
+                &n("ffn_up.weight"),
+                &[D as u64, FF as u64],
+                rand(D * FF, 0.3),
+            );
+            tensor(
+                &n("ffn_down.weight"),
+                &[FF as u64, D as u64],
+                rand(D * FF, 0.3),
+            );
         }
         Tiny { w }
     }
@@ -137,7 +177,10 @@ fn opts(ctx: usize, threads: usize) -> SessionOptions {
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -156,7 +199,10 @@ fn unsupported_architecture() {
     t.w.metadata("general.architecture", WriteValue::Str("mamba".into()));
     let (_d, path) = t.write();
     let err = Model::load(&path).unwrap_err();
-    assert!(matches!(err, LoadError::UnsupportedArchitecture(ref a) if a == "mamba"), "{err}");
+    assert!(
+        matches!(err, LoadError::UnsupportedArchitecture(ref a) if a == "mamba"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -184,13 +230,21 @@ fn missing_tokenizer() {
 #[test]
 fn missing_tensor() {
     let err = load_err("", "blk.1.ffn_up.weight");
-    assert!(matches!(err, LoadError::MissingTensor(ref n) if n == "blk.1.ffn_up.weight"), "{err}");
+    assert!(
+        matches!(err, LoadError::MissingTensor(ref n) if n == "blk.1.ffn_up.weight"),
+        "{err}"
+    );
 }
 
 #[test]
 fn wrong_tensor_shape() {
     let mut t = Tiny::new("", "blk.0.attn_q.weight");
-    t.w.tensor("blk.0.attn_q.weight", &[D as u64, 8], GgmlType::F32, vec![0; D * 8 * 4]);
+    t.w.tensor(
+        "blk.0.attn_q.weight",
+        &[D as u64, 8],
+        GgmlType::F32,
+        vec![0; D * 8 * 4],
+    );
     let (_d, path) = t.write();
     let err = Model::load(&path).unwrap_err();
     assert!(matches!(err, LoadError::BadTensor { .. }), "{err}");
@@ -201,30 +255,56 @@ fn unsupported_tensor_type() {
     let mut t = Tiny::new("", "blk.0.ffn_gate.weight");
     // Q2_K is a valid GGUF type that the kernels do not multiply.
     let blocks = D * FF / 256;
-    t.w.tensor("blk.0.ffn_gate.weight", &[256, (D * FF / 256) as u64], GgmlType::Q2_K, vec![0; blocks * 84]);
+    t.w.tensor(
+        "blk.0.ffn_gate.weight",
+        &[256, (D * FF / 256) as u64],
+        GgmlType::Q2_K,
+        vec![0; blocks * 84],
+    );
     let (_d, path) = t.write();
     let err = Model::load(&path).unwrap_err();
-    assert!(matches!(err, LoadError::BadTensor { .. } | LoadError::UnsupportedTensorType { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            LoadError::BadTensor { .. } | LoadError::UnsupportedTensorType { .. }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn session_errors() {
     let (_d, m) = tiny_model();
-    assert!(matches!(Session::new(m.clone(), opts(0, 1)), Err(SessionError::InvalidOption(_))));
-    assert!(matches!(Session::new(m.clone(), opts(16, 0)), Err(SessionError::InvalidOption(_))));
+    assert!(matches!(
+        Session::new(m.clone(), opts(0, 1)),
+        Err(SessionError::InvalidOption(_))
+    ));
+    assert!(matches!(
+        Session::new(m.clone(), opts(16, 0)),
+        Err(SessionError::InvalidOption(_))
+    ));
     let mut s = Session::new(m.clone(), opts(16, 1)).unwrap();
     assert_eq!(s.eval(&[]).unwrap_err(), SessionError::EmptyInput);
     assert!(matches!(s.logits(), Err(SessionError::NoLogits)));
-    assert!(matches!(s.eval(&[100_000]), Err(SessionError::InvalidToken { id: 100_000, .. })));
+    assert!(matches!(
+        s.eval(&[100_000]),
+        Err(SessionError::InvalidToken { id: 100_000, .. })
+    ));
     let long: Vec<u32> = (0..17).map(|i| 3 + i).collect();
     assert_eq!(
         s.eval(&long).unwrap_err(),
-        SessionError::ContextOverflow { needed: 17, limit: 16 }
+        SessionError::ContextOverflow {
+            needed: 17,
+            limit: 16
+        }
     );
     // Nothing was evaluated by the failed calls.
     assert_eq!(s.len(), 0);
     s.eval(&long[..16]).unwrap();
-    assert!(matches!(s.eval(&[5]), Err(SessionError::ContextOverflow { .. })));
+    assert!(matches!(
+        s.eval(&[5]),
+        Err(SessionError::ContextOverflow { .. })
+    ));
 }
 
 #[test]
@@ -237,12 +317,21 @@ fn generation_errors_and_limits() {
         sampler: SamplerConfig::greedy(),
         stop: vec![],
     };
-    assert!(matches!(generate(&mut s, &[], &greedy, &cancel, |_| true), Err(GenerateError::EmptyPrompt)));
+    assert!(matches!(
+        generate(&mut s, &[], &greedy, &cancel, |_| true),
+        Err(GenerateError::EmptyPrompt)
+    ));
     let bad = GenerateOptions {
-        sampler: SamplerConfig { top_p: 2.0, ..SamplerConfig::default() },
+        sampler: SamplerConfig {
+            top_p: 2.0,
+            ..SamplerConfig::default()
+        },
         ..greedy.clone()
     };
-    assert!(matches!(generate(&mut s, &[10], &bad, &cancel, |_| true), Err(GenerateError::Sampler(_))));
+    assert!(matches!(
+        generate(&mut s, &[10], &bad, &cancel, |_| true),
+        Err(GenerateError::Sampler(_))
+    ));
     let too_long: Vec<u32> = (0..40).map(|i| 3 + i).collect();
     assert!(matches!(
         generate(&mut s, &too_long, &greedy, &cancel, |_| true),
@@ -263,9 +352,19 @@ fn generation_errors_and_limits() {
     }
     assert_eq!(streamed, out.text);
     // A full context ends generation without an error.
-    let long = GenerateOptions { max_tokens: 100, ..greedy.clone() };
+    let long = GenerateOptions {
+        max_tokens: 100,
+        ..greedy.clone()
+    };
     let out = generate(&mut s, &too_long[..30], &long, &cancel, |_| true).unwrap();
-    assert!(matches!(out.stop_reason, StopReason::ContextFull | StopReason::EndOfGeneration), "{:?}", out.stop_reason);
+    assert!(
+        matches!(
+            out.stop_reason,
+            StopReason::ContextFull | StopReason::EndOfGeneration
+        ),
+        "{:?}",
+        out.stop_reason
+    );
     assert!(s.len() <= 32);
     // Cancelled before starting, and from the callback.
     cancel.store(true, Ordering::Relaxed);
@@ -275,7 +374,13 @@ fn generation_errors_and_limits() {
     cancel.store(false, Ordering::Relaxed);
     let sampled = GenerateOptions {
         max_tokens: 20,
-        sampler: SamplerConfig { temperature: 1.0, top_k: 0, top_p: 1.0, min_p: 0.0, ..SamplerConfig::default() },
+        sampler: SamplerConfig {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            ..SamplerConfig::default()
+        },
         stop: vec![],
     };
     let mut calls = 0;
@@ -336,8 +441,16 @@ fn fork_is_independent_and_batched_decode_matches_sequential() {
     let mut c = base.fork();
     c.eval(&[40, 41]).unwrap(); // a different length in the same batch
     Session::decode_batch(&mut [&mut a, &mut b, &mut c], &[50, 60, 70]).unwrap();
-    assert_eq!(base.tokens(), &[10, 11, 12], "forks do not touch the original");
-    for (s, toks) in [(&a, vec![10, 11, 12, 50]), (&b, vec![10, 11, 12, 60]), (&c, vec![10, 11, 12, 40, 41, 70])] {
+    assert_eq!(
+        base.tokens(),
+        &[10, 11, 12],
+        "forks do not touch the original"
+    );
+    for (s, toks) in [
+        (&a, vec![10, 11, 12, 50]),
+        (&b, vec![10, 11, 12, 60]),
+        (&c, vec![10, 11, 12, 40, 41, 70]),
+    ] {
         assert_eq!(s.tokens(), &toks[..]);
         let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
         let want = fresh.eval(&toks).unwrap().to_vec();

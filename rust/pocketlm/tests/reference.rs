@@ -28,8 +28,16 @@ fn measure(file: &str, fixture: &str, clear_gap: f32) -> Agreement {
     let mut logp = vec![0f32; vocab];
     let mut a = Agreement::default();
     for case in reference_cases(fixture) {
-        assert_eq!(model.tokenizer().encode(&case.text, true, true), case.tokens, "{}", case.id);
-        let opts = SessionOptions { context_length: 512, threads: 2 };
+        assert_eq!(
+            model.tokenizer().encode(&case.text, true, true),
+            case.tokens,
+            "{}",
+            case.id
+        );
+        let opts = SessionOptions {
+            context_length: 512,
+            threads: 2,
+        };
         let mut s = Session::new(model.clone(), opts).unwrap();
         let mut logits = Vec::new();
         s.eval_all(&case.tokens, &mut logits).unwrap();
@@ -59,7 +67,8 @@ fn measure(file: &str, fixture: &str, clear_gap: f32) -> Agreement {
             let got = argmax(s.logits().unwrap());
             if got != want {
                 let top = &case.greedy_top10[j];
-                a.divergences.push((case.id.clone(), j, top[0].1 - top[1].1));
+                a.divergences
+                    .push((case.id.clone(), j, top[0].1 - top[1].1));
                 break;
             }
             a.greedy_steps += 1;
@@ -98,14 +107,26 @@ fn check_model(file: &str, fixture: &str) {
     for (id, step, gap) in &a.divergences {
         eprintln!("  {id}: greedy diverged at step {step} (llama.cpp top-two gap {gap:.3})");
     }
-    assert!(a.top1_clear_misses.is_empty(), "top-1 differs where llama.cpp is clear:\n{}", a.top1_clear_misses.join("\n"));
+    assert!(
+        a.top1_clear_misses.is_empty(),
+        "top-1 differs where llama.cpp is clear:\n{}",
+        a.top1_clear_misses.join("\n")
+    );
     // Measured: SmolLM2 mean 0.087 / p95 0.24, Gemma 3 mean 0.116 / p95 0.34 (2026-11-22).
     assert!(mean < 0.15, "mean logprob difference {mean:.4}");
     assert!(p95 < 0.5, "p95 logprob difference {p95:.4}");
     for (id, step, gap) in &a.divergences {
-        assert!(*gap < CLEAR_GAP, "{id}: greedy diverged at step {step} although llama.cpp's top two were {gap:.3} apart");
+        assert!(
+            *gap < CLEAR_GAP,
+            "{id}: greedy diverged at step {step} although llama.cpp's top two were {gap:.3} apart"
+        );
     }
-    assert!(a.greedy_steps * 2 > a.greedy_total, "only {}/{} greedy steps agree", a.greedy_steps, a.greedy_total);
+    assert!(
+        a.greedy_steps * 2 > a.greedy_total,
+        "only {}/{} greedy steps agree",
+        a.greedy_steps,
+        a.greedy_total
+    );
 }
 
 #[test]
@@ -123,9 +144,19 @@ fn check_ppl(file: &str, want: f64) {
     let text = std::fs::read_to_string(fixture("ppl.txt")).unwrap();
     let p = pocketlm::perplexity::perplexity(&model, &text, 128, 2).unwrap();
     let rel = (p.ppl - want).abs() / want;
-    eprintln!("{file}: ppl {:.4} (llama.cpp {want}), {} chunks, rel diff {:.4}%", p.ppl, p.chunks, rel * 100.0);
+    eprintln!(
+        "{file}: ppl {:.4} (llama.cpp {want}), {} chunks, rel diff {:.4}%",
+        p.ppl,
+        p.chunks,
+        rel * 100.0
+    );
     assert_eq!(p.chunks, 31);
-    assert!(rel < 0.005, "perplexity {:.4} differs from llama.cpp's {want} by {:.3}%", p.ppl, rel * 100.0);
+    assert!(
+        rel < 0.005,
+        "perplexity {:.4} differs from llama.cpp's {want} by {:.3}%",
+        p.ppl,
+        rel * 100.0
+    );
 }
 
 #[test]

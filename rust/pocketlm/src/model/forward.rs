@@ -79,7 +79,13 @@ impl Linear<'_> {
             acts.quantize_for(w.ty, &x[..m * w.cols], m, w.cols);
             self.quantized_as = Some(fmt);
         }
-        matmul_parallel(self.pool, &w.view(self.bytes), acts, &mut out[..m * w.rows], w.rows);
+        matmul_parallel(
+            self.pool,
+            &w.view(self.bytes),
+            acts,
+            &mut out[..m * w.rows],
+            w.rows,
+        );
     }
 
     /// Marks the activations stale (the input buffer changed).
@@ -115,7 +121,13 @@ pub(crate) fn forward(
     let w = model.weights();
     let bytes = model.gguf().bytes();
     let n = rows.len();
-    let (d, qd, kvd, ff, hd) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff, cfg.head_dim);
+    let (d, qd, kvd, ff, hd) = (
+        cfg.n_embd,
+        cfg.q_dim(),
+        cfg.kv_dim(),
+        cfg.n_ff,
+        cfg.head_dim,
+    );
     let gemma = cfg.arch == Architecture::Gemma3;
 
     resize(&mut s.x, n * d);
@@ -175,7 +187,12 @@ pub(crate) fn forward(
         let local = cfg.is_local_layer(il);
         // --- attention ---
         for r in 0..n {
-            ops::rms_norm_into(&mut s.h[r * d..][..d], &s.x[r * d..][..d], &lw.attn_norm, cfg.rms_eps);
+            ops::rms_norm_into(
+                &mut s.h[r * d..][..d],
+                &s.x[r * d..][..d],
+                &lw.attn_norm,
+                cfg.rms_eps,
+            );
         }
         lin.invalidate();
         lin.run(&mut s.acts, &lw.wq, &s.h, n, &mut s.q);
@@ -216,7 +233,17 @@ pub(crate) fn forward(
             kh.convert_to_f32_slice(&mut s.kf[i][..len * kvd]);
             vh.convert_to_f32_slice(&mut s.vf[i][..len * kvd]);
         }
-        attention(cfg, local, rows, &s.q, &s.kf, &s.vf, &mut s.att[..n * qd], &s.scores, pool);
+        attention(
+            cfg,
+            local,
+            rows,
+            &s.q,
+            &s.kf,
+            &s.vf,
+            &mut s.att[..n * qd],
+            &s.scores,
+            pool,
+        );
 
         lin.invalidate();
         lin.run(&mut s.acts, &lw.wo, &s.att, n, &mut s.o);
@@ -232,7 +259,12 @@ pub(crate) fn forward(
 
         // --- feed-forward ---
         for r in 0..n {
-            ops::rms_norm_into(&mut s.h[r * d..][..d], &s.x[r * d..][..d], &lw.ffn_norm, cfg.rms_eps);
+            ops::rms_norm_into(
+                &mut s.h[r * d..][..d],
+                &s.x[r * d..][..d],
+                &lw.ffn_norm,
+                cfg.rms_eps,
+            );
         }
         lin.invalidate();
         lin.run(&mut s.acts, &lw.w_gate, &s.h, n, &mut s.gate);
@@ -267,7 +299,12 @@ pub(crate) fn forward(
     }
     resize(&mut s.last, want.len() * d);
     for (i, &r) in want.iter().enumerate() {
-        ops::rms_norm_into(&mut s.last[i * d..][..d], &s.x[r * d..][..d], &w.output_norm, cfg.rms_eps);
+        ops::rms_norm_into(
+            &mut s.last[i * d..][..d],
+            &s.x[r * d..][..d],
+            &w.output_norm,
+            cfg.rms_eps,
+        );
     }
     let vocab = w.output.rows;
     logits.resize(want.len() * vocab, 0.0);

@@ -21,7 +21,9 @@ use weights::Weights;
 pub enum LoadError {
     #[error(transparent)]
     Gguf(#[from] GgufError),
-    #[error("model architecture {0:?} is not supported (supported: llama, qwen2, mistral, gemma3)")]
+    #[error(
+        "model architecture {0:?} is not supported (supported: llama, qwen2, mistral, gemma3)"
+    )]
     UnsupportedArchitecture(String),
     #[error("hyper-parameter {key}: {reason}")]
     BadHyperParameter { key: String, reason: String },

@@ -204,10 +204,18 @@ impl Weights {
                 .map(m)
                 .sum::<u64>();
             n += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
-            n += [&l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm, &l.post_attn_norm, &l.post_ffn_norm]
-                .into_iter()
-                .map(v)
-                .sum::<u64>();
+            n += [
+                &l.bq,
+                &l.bk,
+                &l.bv,
+                &l.q_norm,
+                &l.k_norm,
+                &l.post_attn_norm,
+                &l.post_ffn_norm,
+            ]
+            .into_iter()
+            .map(v)
+            .sum::<u64>();
         }
         n
     }

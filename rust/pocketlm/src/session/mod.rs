@@ -224,7 +224,12 @@ impl Session {
         Ok(())
     }
 
-    fn run_chunk(&mut self, chunk: &[u32], want: impl Fn(usize) -> bool, all: Option<&mut Vec<f32>>) {
+    fn run_chunk(
+        &mut self,
+        chunk: &[u32],
+        want: impl Fn(usize) -> bool,
+        all: Option<&mut Vec<f32>>,
+    ) {
         let start = self.tokens.len();
         let rows: Vec<BatchRow> = chunk
             .iter()
@@ -305,14 +310,22 @@ impl Session {
         let mut logits = Vec::new();
         {
             let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
-            forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, &mut logits);
+            forward(
+                &model,
+                &engine.pool,
+                &mut caches,
+                &rows,
+                &mut scratch,
+                &mut logits,
+            );
         }
         sessions[0].scratch = scratch;
         let vocab = model.config().vocab_size;
         for (i, (s, &t)) in sessions.iter_mut().zip(tokens).enumerate() {
             s.tokens.push(t);
             s.logits.clear();
-            s.logits.extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
+            s.logits
+                .extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
             s.has_logits = true;
         }
         Ok(())
