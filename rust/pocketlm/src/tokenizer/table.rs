@@ -1,0 +1,311 @@
+//! Allocation-free lookup tables built once at load: a byte arena for token texts, an
+//! open-addressing map from a token's bytes to its id, and a map from a BPE merge pair to its
+//! rank. They replace `HashMap<String, u32>` (one heap string per token) so that loading a
+//! 262k-token vocabulary costs a few flat allocations.
+
+/// Multiplicative hash over 8-byte words (FxHash-style). The table index takes the *high* bits,
+/// which a multiply mixes well.
+#[inline]
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rem.len()].copy_from_slice(rem);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+    }
+    h
+}
+
+/// Variable-length byte strings stored back to back; string `i` is `bytes[offs[i]..offs[i+1]]`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Arena {
+    bytes: Vec<u8>,
+    offs: Vec<u32>,
+}
+
+impl Arena {
+    pub(crate) fn with_capacity(n_items: usize, n_bytes: usize) -> Self {
+        let mut offs = Vec::with_capacity(n_items + 1);
+        offs.push(0);
+        Self {
+            bytes: Vec::with_capacity(n_bytes),
+            offs,
+        }
+    }
+
+    /// Appends bytes to the string being built (finish it with [`Arena::end_item`]).
+    #[inline]
+    pub(crate) fn extend(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+    }
+
+    #[inline]
+    pub(crate) fn push_byte(&mut self, b: u8) {
+        self.bytes.push(b);
+    }
+
+    #[inline]
+    pub(crate) fn end_item(&mut self) {
+        self.offs.push(self.bytes.len() as u32);
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        match (self.offs.get(i), self.offs.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.bytes[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.offs.len() - 1
+    }
+
+    pub(crate) fn total_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+const EMPTY: u64 = u64::MAX;
+
+/// Slots per entry: a load factor of 2/3 keeps probe runs short while touching little fresh
+/// memory at load (page faults, not hashing, dominate building a 262k-entry table).
+#[inline]
+fn capacity_for(n: usize) -> usize {
+    (n.max(4) * 3 / 2).max(8)
+}
+
+/// Maps a 64-bit hash onto `[0, cap)` with a multiply (no power-of-two table needed).
+#[inline]
+fn reduce(h: u64, cap: usize) -> usize {
+    (((h >> 32) * cap as u64) >> 32) as usize
+}
+
+/// Map from a token's bytes (kept in an [`Arena`]) to its id, with linear probing. Each slot
+/// packs the low 32 bits of the key's hash with the id, so most misses never touch the arena.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PieceMap {
+    slots: Vec<u64>,
+}
+
+impl PieceMap {
+    /// Indexes every string of `arena` (string `i` gets id `i`; of equal strings the first id
+    /// wins, like llama.cpp's `emplace`). Returns the map and whether duplicates were seen.
+    pub(crate) fn build(arena: &Arena) -> (Self, bool) {
+        let n = arena.len();
+        let mut map = Self {
+            slots: vec![EMPTY; capacity_for(n)],
+        };
+        let mut dup = false;
+        for i in 0..n {
+            let key = arena.get(i);
+            dup |= !map.insert_hashed(key, hash_bytes(key), i as u32, arena);
+        }
+        (map, dup)
+    }
+
+    /// Inserts `id` for `key` (hash `h`) unless the key is already present. Returns whether
+    /// it was inserted.
+    fn insert_hashed(&mut self, key: &[u8], h: u64, id: u32, arena: &Arena) -> bool {
+        let tag = (h ^ (h >> 32)) & 0xffff_ffff;
+        let cap = self.slots.len();
+        let mut i = reduce(h, cap);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                self.slots[i] = (tag << 32) | u64::from(id);
+                return true;
+            }
+            if s >> 32 == tag && arena.get((s & 0xffff_ffff) as usize) == key {
+                return false;
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, key: &[u8], arena: &Arena) -> Option<u32> {
+        self.get_hashed(key, hash_bytes(key), arena)
+    }
+
+    /// The slot a lookup of hash `h` starts at (to warm the cache ahead of lookups).
+    #[inline]
+    pub(crate) fn first_slot(&self, h: u64) -> u64 {
+        match self.slots.len() {
+            0 => EMPTY,
+            cap => self.slots[reduce(h, cap)],
+        }
+    }
+
+    /// The id in that first slot, if its tag matches `h`.
+    #[inline]
+    pub(crate) fn first_candidate(&self, h: u64) -> Option<u32> {
+        let s = self.first_slot(h);
+        (s != EMPTY && s >> 32 == (h ^ (h >> 32)) & 0xffff_ffff).then_some(s as u32)
+    }
+
+    /// [`PieceMap::get`] with the key's hash already computed.
+    #[inline]
+    pub(crate) fn get_hashed(&self, key: &[u8], h: u64, arena: &Arena) -> Option<u32> {
+        let cap = self.slots.len();
+        if cap == 0 {
+            return None;
+        }
+        let tag = (h ^ (h >> 32)) & 0xffff_ffff;
+        let mut i = reduce(h, cap);
+        loop {
+            let s = self.slots[i];
+            if s == EMPTY {
+                return None;
+            }
+            if s >> 32 == tag {
+                let id = (s & 0xffff_ffff) as u32;
+                if arena.get(id as usize) == key {
+                    return Some(id);
+                }
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+}
+
+/// Map from a pair of token ids `(left, right)` to `(rank, merged id)` for BPE merges. Key and
+/// value share a slot so a lookup touches one cache line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PairMap {
+    slots: Vec<[u64; 2]>,
+    len: usize,
+}
+
+impl PairMap {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            slots: vec![[EMPTY, 0]; capacity_for(n)],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn start(key: u64, cap: usize) -> usize {
+        reduce(key.wrapping_mul(0x9e37_79b9_7f4a_7c15), cap)
+    }
+
+    /// The key in the slot a lookup of `(left, right)` starts at (to warm the cache).
+    #[inline]
+    pub(crate) fn first_slot(&self, left: u32, right: u32) -> u64 {
+        let key = (u64::from(left) << 32) | u64::from(right);
+        match self.slots.len() {
+            0 => EMPTY,
+            cap => self.slots[Self::start(key, cap)][0],
+        }
+    }
+
+    /// Inserts unless the pair is already present (the lowest rank wins, as in llama.cpp).
+    pub(crate) fn insert_first(&mut self, left: u32, right: u32, rank: u32, merged: u32) {
+        let key = (u64::from(left) << 32) | u64::from(right);
+        let cap = self.slots.len();
+        let mut i = Self::start(key, cap);
+        loop {
+            let k = self.slots[i][0];
+            if k == EMPTY {
+                self.slots[i] = [key, (u64::from(rank) << 32) | u64::from(merged)];
+                self.len += 1;
+                return;
+            }
+            if k == key {
+                return;
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, left: u32, right: u32) -> Option<(u32, u32)> {
+        let cap = self.slots.len();
+        if cap == 0 {
+            return None;
+        }
+        let key = (u64::from(left) << 32) | u64::from(right);
+        let mut i = Self::start(key, cap);
+        loop {
+            let [k, v] = self.slots[i];
+            if k == key {
+                return Some(((v >> 32) as u32, v as u32));
+            }
+            if k == EMPTY {
+                return None;
+            }
+            i += 1;
+            if i == cap {
+                i = 0;
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn piece_map_finds_inserted_and_keeps_first() {
+        let mut arena = Arena::with_capacity(4, 16);
+        for w in [&b"a"[..], b"hello world!", b"", b"a"] {
+            arena.extend(w);
+            arena.end_item();
+        }
+        let (map, dup) = PieceMap::build(&arena);
+        assert!(dup);
+        assert_eq!(map.get(b"a", &arena), Some(0));
+        assert_eq!(map.get(b"hello world!", &arena), Some(1));
+        assert_eq!(map.get(b"", &arena), Some(2));
+        assert_eq!(map.get(b"b", &arena), None);
+    }
+
+    #[test]
+    fn built_map_matches_sequential_inserts() {
+        let mut arena = Arena::with_capacity(70_000, 0);
+        for i in 0..70_000u32 {
+            arena.extend(format!("t{}", i % 69_999).as_bytes());
+            arena.end_item();
+        }
+        let (map, dup) = PieceMap::build(&arena);
+        assert!(dup);
+        for i in 0..69_999u32 {
+            assert_eq!(map.get(format!("t{i}").as_bytes(), &arena), Some(i));
+        }
+        assert_eq!(map.get(b"t70000", &arena), None);
+    }
+
+    #[test]
+    fn pair_map_keeps_lowest_rank() {
+        let mut m = PairMap::with_capacity(3);
+        m.insert_first(1, 2, 0, 10);
+        m.insert_first(1, 2, 5, 11);
+        m.insert_first(2, 1, 1, 12);
+        assert_eq!(m.get(1, 2), Some((0, 10)));
+        assert_eq!(m.get(2, 1), Some((1, 12)));
+        assert_eq!(m.get(3, 1), None);
+        assert_eq!(m.len(), 2);
+    }
+}
