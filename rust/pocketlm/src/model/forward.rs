@@ -45,6 +45,10 @@ pub(crate) struct Scratch {
     scores: Vec<Mutex<Vec<f32>>>,
     last: Vec<f32>,
     ropes: Option<(Rope, Rope)>,
+    /// Per sequence: positions its keys cover after this batch.
+    seq_len: Vec<usize>,
+    /// Rows whose logits are wanted.
+    want: Vec<usize>,
 }
 
 fn resize(buf: &mut Vec<f32>, n: usize) {
@@ -166,7 +170,9 @@ pub(crate) fn forward(
     for row in rows {
         caches[row.seq].reserve(row.pos + 1);
     }
-    let mut seq_len = vec![0usize; caches.len()];
+    let seq_len = &mut s.seq_len;
+    seq_len.clear();
+    seq_len.resize(caches.len(), 0);
     for row in rows {
         seq_len[row.seq] = seq_len[row.seq].max(row.pos + 1);
     }
@@ -292,7 +298,9 @@ pub(crate) fn forward(
     }
 
     // Final norm and output projection, only for rows that want logits.
-    let want: Vec<usize> = (0..n).filter(|&r| rows[r].logits).collect();
+    s.want.clear();
+    s.want.extend((0..n).filter(|&r| rows[r].logits));
+    let want = &s.want;
     if want.is_empty() {
         logits.clear();
         return;

@@ -67,6 +67,8 @@ pub struct Session {
     cache: KvCache,
     tokens: Vec<u32>,
     scratch: Scratch,
+    /// Reused batch description (no allocation per token).
+    rows: Vec<BatchRow>,
     logits: Vec<f32>,
     has_logits: bool,
 }
@@ -94,6 +96,7 @@ impl Session {
             cache,
             tokens: Vec::new(),
             scratch: Scratch::default(),
+            rows: Vec::new(),
             logits: Vec::new(),
             has_logits: false,
         })
@@ -231,16 +234,14 @@ impl Session {
         all: Option<&mut Vec<f32>>,
     ) {
         let start = self.tokens.len();
-        let rows: Vec<BatchRow> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, &token)| BatchRow {
-                token,
-                pos: start + i,
-                seq: 0,
-                logits: want(i),
-            })
-            .collect();
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.clear();
+        rows.extend(chunk.iter().enumerate().map(|(i, &token)| BatchRow {
+            token,
+            pos: start + i,
+            seq: 0,
+            logits: want(i),
+        }));
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
         let mut logits = std::mem::take(&mut self.logits);
         forward(
@@ -255,6 +256,7 @@ impl Session {
             out.extend_from_slice(&logits);
         }
         self.logits = logits;
+        self.rows = rows;
         self.tokens.extend_from_slice(chunk);
     }
 
@@ -275,6 +277,7 @@ impl Session {
             cache: self.cache.clone(),
             tokens: self.tokens.clone(),
             scratch: Scratch::default(),
+            rows: Vec::new(),
             logits: self.logits.clone(),
             has_logits: self.has_logits,
         }
