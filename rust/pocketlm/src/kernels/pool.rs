@@ -15,8 +15,11 @@ use std::time::{Duration, Instant};
 const SPIN_TIME: Duration = Duration::from_micros(100);
 
 /// Spins until `ready()` or until [`SPIN_TIME`] has passed; returns `ready()`'s last value.
+/// With `yield_cpu` (a pool with more threads than cores) it yields between checks so the
+/// threads it waits for can run; otherwise it keeps the core (yielding to other processes
+/// costs a scheduler time slice, ~100x the job latency).
 #[inline]
-fn spin_until(ready: impl Fn() -> bool) -> bool {
+fn spin_until(yield_cpu: bool, ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     loop {
         for _ in 0..64 {
@@ -24,6 +27,9 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
                 return true;
             }
             std::hint::spin_loop();
+        }
+        if yield_cpu {
+            std::thread::yield_now();
         }
         if start.elapsed() > SPIN_TIME {
             return ready();
@@ -35,6 +41,8 @@ type Job<'a> = dyn Fn(usize, usize) + Sync + 'a;
 
 struct Shared {
     n_threads: usize,
+    /// More threads than the machine has cores: yield while spinning.
+    oversubscribed: bool,
     /// Incremented (under `lock`) to publish a new job, or to announce shutdown.
     generation: AtomicUsize,
     /// Workers that have not finished the current job yet.
@@ -73,8 +81,10 @@ impl ThreadPool {
     /// so `n_threads - 1` workers are spawned). `0` is treated as `1`.
     pub fn new(n_threads: usize) -> Self {
         let n_threads = n_threads.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let shared = Arc::new(Shared {
             n_threads,
+            oversubscribed: n_threads > cores,
             generation: AtomicUsize::new(0),
             remaining: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
@@ -137,7 +147,9 @@ impl ThreadPool {
         let mine = catch_unwind(AssertUnwindSafe(|| f(0, n)));
 
         // Wait for the workers: spin, then park.
-        if !spin_until(|| sh.remaining.load(Ordering::Acquire) == 0) {
+        if !spin_until(sh.oversubscribed, || {
+            sh.remaining.load(Ordering::Acquire) == 0
+        }) {
             let mut l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.caller_sleeping.store(true, Ordering::SeqCst);
             while sh.remaining.load(Ordering::SeqCst) != 0 {
@@ -165,7 +177,9 @@ fn worker_loop(sh: &Shared, idx: usize) {
     let mut seen = 0usize;
     loop {
         // Wait for a new generation: spin, then park.
-        if !spin_until(|| sh.generation.load(Ordering::Acquire) != seen) {
+        if !spin_until(sh.oversubscribed, || {
+            sh.generation.load(Ordering::Acquire) != seen
+        }) {
             let mut l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.sleepers.fetch_add(1, Ordering::SeqCst);
             while sh.generation.load(Ordering::SeqCst) == seen {
