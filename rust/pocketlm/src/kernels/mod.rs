@@ -8,6 +8,23 @@
 //! The instruction-set tier (scalar, AVX2, NEON, NEON+dotprod, NEON+i8mm) is chosen once at run
 //! time from the CPU's features; `POCKETLM_KERNEL=scalar|avx2|neon|dotprod|i8mm` overrides it.
 //! Every SIMD tier is tested against the scalar reference (`tests/kernels.rs`).
+//!
+//! Results are deterministic: a given (weight row, activation row) pair gives the same bits
+//! whatever the row range, thread count or number of activation rows in the batch.
+//!
+//! ```no_run
+//! # use pocketlm::kernels::*; use pocketlm::quant::GgmlType;
+//! # fn demo(bytes: &[u8], x: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
+//! select_tier()?; // report a bad POCKETLM_KERNEL at load time instead of panicking later
+//! let pool = ThreadPool::new(2);
+//! let w = QMatrix::new(GgmlType::Q4_1, bytes, 1536, 576)?; // rows = ne1, cols = ne0
+//! let mut acts = QActs::new(); // keep it around: reused buffers
+//! let m = x.len() / 576;
+//! acts.quantize_for(w.ty, x, m, 576);
+//! let mut out = vec![0.0; m * 1536];
+//! matmul_parallel(&pool, &w, &acts, &mut out, 1536); // out[t * 1536 + r]
+//! # Ok(()) }
+//! ```
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -17,8 +17,9 @@ pub(crate) fn store<const R: usize, const M: usize>(
     }
 }
 
-/// Walks a tile in `R × M` kernel calls: `M` = up to 4 activation rows; `R` = 4 weight rows
-/// when there is a single activation row (independent FMA chains), else 2.
+/// Walks a tile in `R × M` kernel calls: with a single activation row, 4 weight rows at a time
+/// (independent accumulation chains); otherwise one weight row (decoded once) against up to 8
+/// activation rows (memory operands for the activations keep all accumulators in registers).
 macro_rules! tile_loop {
     ($kern:ident $(<$T:ty>)?, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
         let ctx = $ctx;
@@ -26,44 +27,29 @@ macro_rules! tile_loop {
         let res: &mut [f32] = $res;
         let mut t = 0;
         while t < nt {
-            let m = (nt - t).min(4);
-            let mut r = 0;
-            while r < nr {
-                let left = nr - r;
-                r += match (m, left) {
-                    (1, 4..) => {
-                        store::<4, 1>(res, nt, r, t, $kern::<$($T,)? 4, 1>(&ctx, r, t));
-                        4
+            let m = (nt - t).min(8);
+            if m == 1 {
+                let mut r = 0;
+                while r + 4 <= nr {
+                    store::<4, 1>(res, nt, r, t, $kern::<$($T,)? 4, 1>(&ctx, r, t));
+                    r += 4;
+                }
+                while r < nr {
+                    store::<1, 1>(res, nt, r, t, $kern::<$($T,)? 1, 1>(&ctx, r, t));
+                    r += 1;
+                }
+            } else {
+                for r in 0..nr {
+                    match m {
+                        2 => store::<1, 2>(res, nt, r, t, $kern::<$($T,)? 1, 2>(&ctx, r, t)),
+                        3 => store::<1, 3>(res, nt, r, t, $kern::<$($T,)? 1, 3>(&ctx, r, t)),
+                        4 => store::<1, 4>(res, nt, r, t, $kern::<$($T,)? 1, 4>(&ctx, r, t)),
+                        5 => store::<1, 5>(res, nt, r, t, $kern::<$($T,)? 1, 5>(&ctx, r, t)),
+                        6 => store::<1, 6>(res, nt, r, t, $kern::<$($T,)? 1, 6>(&ctx, r, t)),
+                        7 => store::<1, 7>(res, nt, r, t, $kern::<$($T,)? 1, 7>(&ctx, r, t)),
+                        _ => store::<1, 8>(res, nt, r, t, $kern::<$($T,)? 1, 8>(&ctx, r, t)),
                     }
-                    (1, _) => {
-                        store::<1, 1>(res, nt, r, t, $kern::<$($T,)? 1, 1>(&ctx, r, t));
-                        1
-                    }
-                    (2, 2..) => {
-                        store::<2, 2>(res, nt, r, t, $kern::<$($T,)? 2, 2>(&ctx, r, t));
-                        2
-                    }
-                    (2, _) => {
-                        store::<1, 2>(res, nt, r, t, $kern::<$($T,)? 1, 2>(&ctx, r, t));
-                        1
-                    }
-                    (3, 2..) => {
-                        store::<2, 3>(res, nt, r, t, $kern::<$($T,)? 2, 3>(&ctx, r, t));
-                        2
-                    }
-                    (3, _) => {
-                        store::<1, 3>(res, nt, r, t, $kern::<$($T,)? 1, 3>(&ctx, r, t));
-                        1
-                    }
-                    (_, 2..) => {
-                        store::<2, 4>(res, nt, r, t, $kern::<$($T,)? 2, 4>(&ctx, r, t));
-                        2
-                    }
-                    (_, _) => {
-                        store::<1, 4>(res, nt, r, t, $kern::<$($T,)? 1, 4>(&ctx, r, t));
-                        1
-                    }
-                };
+                }
             }
             t += m;
         }
