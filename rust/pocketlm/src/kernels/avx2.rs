@@ -654,6 +654,29 @@ pub(super) fn quantize_q8_k(x: &[f32], out: &mut [BlockQ8K]) {
     unsafe { q8_k_avx2(x, out) }
 }
 
+/// Dispatch target for [`super::QActs`] under the AVX2 tier: `out = f32(f16(x))` (F16C,
+/// round to nearest even like `half`).
+pub(super) fn round_through_f16(x: &[f32], out: &mut [f32]) {
+    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    unsafe { f16_round_avx2(x, out) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+fn f16_round_avx2(x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), out.len());
+    let mut xc = x.chunks_exact(8);
+    let mut oc = out.chunks_exact_mut(8);
+    for (xs, os) in (&mut xc).zip(&mut oc) {
+        let v = ld_f32x8(xs.try_into().unwrap());
+        let r = _mm256_cvtph_ps(_mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v));
+        let r: [f32; 8] = bytemuck::cast(r);
+        os.copy_from_slice(&r);
+    }
+    for (o, &v) in oc.into_remainder().iter_mut().zip(xc.remainder()) {
+        *o = h2f(f2h(v));
+    }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn hmax(v: __m256) -> f32 {

@@ -386,8 +386,16 @@ impl QActs {
             }
             GgmlType::F16 => {
                 self.f.clear();
-                self.f
-                    .extend(x.iter().map(|&v| half::f16::from_f32(v).to_f32()));
+                match tier {
+                    #[cfg(target_arch = "x86_64")]
+                    Tier::Avx2 => {
+                        self.f.resize(x.len(), 0.0);
+                        avx2::round_through_f16(x, &mut self.f);
+                    }
+                    _ => self
+                        .f
+                        .extend(x.iter().map(|&v| half::f16::from_f32(v).to_f32())),
+                }
             }
             GgmlType::BF16 => {
                 self.f.clear();
