@@ -51,7 +51,8 @@ else
       qemu-aarch64 -L "$SYSROOT" "$bin" --nocapture --test-threads=2 >"$out" 2>&1
     rc=$?
     got="$(grep -o 'kernel tiers on this CPU: \[.*\]' "$out" | head -1 | sed 's/.*: //')"
-    ran="$(grep -o '^tier [a-z0-9]*: ok' "$out" | awk '{print $2}' | tr -d ':' | paste -sd' ')"
+    ran="$(grep -o 'tier [a-z0-9]*: ok' "$out" | awk '{print $2}' | tr -d ':' | paste -sd' ')"
+    want_ran="$(tr -d '[],' <<<"$want" | tr 'A-Z' 'a-z')"
     summary="$(grep -E '^test result:' "$out" | tail -1)"
     log "$cpu: supported tiers $got; tiers that ran and matched scalar: $ran; $summary"
     if [ "$rc" -ne 0 ]; then
@@ -59,6 +60,8 @@ else
       bad "kernel tests under $cpu (exit $rc)"
     elif [ "$got" != "$want" ]; then
       bad "$cpu reports tiers $got, expected $want"
+    elif [ "$ran" != "$want_ran" ]; then
+      bad "$cpu ran tiers '$ran', expected '$want_ran'"
     else
       ok "kernel tests under $cpu ($ran)"
     fi
