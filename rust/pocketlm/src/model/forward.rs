@@ -9,7 +9,7 @@ use super::weights::MatRef;
 use super::Model;
 use crate::kernels::{matmul_parallel, QActs, ThreadPool};
 use crate::ops::{self, Rope};
-use crate::quant::{self, GgmlType};
+use crate::quant;
 use crate::session::KvCache;
 use half::slice::HalfFloatSliceExt;
 use std::sync::Mutex;
@@ -57,31 +57,19 @@ fn resize(buf: &mut Vec<f32>, n: usize) {
     }
 }
 
-/// Activation formats: weights whose kernels take the same quantized activations share one
-/// quantization of the input.
-fn act_format(ty: GgmlType) -> u8 {
-    use GgmlType::*;
-    match ty {
-        Q4_0 | Q5_0 | Q8_0 => 0,
-        Q4_1 => 1,
-        Q4_K | Q5_K | Q6_K => 2,
-        _ => 3,
-    }
-}
-
 /// `out[m, w.rows] = x[m, w.cols] · wᵀ`, quantizing `x` only when `fresh` or the format changes.
 struct Linear<'a> {
     pool: &'a ThreadPool,
     bytes: &'a [u8],
-    quantized_as: Option<u8>,
+    /// Whether `acts` holds the current input (in some format).
+    fresh: bool,
 }
 
 impl Linear<'_> {
     fn run(&mut self, acts: &mut QActs, w: &MatRef, x: &[f32], m: usize, out: &mut [f32]) {
-        let fmt = act_format(w.ty);
-        if self.quantized_as != Some(fmt) {
+        if !(self.fresh && acts.fits(w.ty)) {
             acts.quantize_for(w.ty, &x[..m * w.cols], m, w.cols);
-            self.quantized_as = Some(fmt);
+            self.fresh = true;
         }
         matmul_parallel(
             self.pool,
@@ -94,7 +82,7 @@ impl Linear<'_> {
 
     /// Marks the activations stale (the input buffer changed).
     fn invalidate(&mut self) {
-        self.quantized_as = None;
+        self.fresh = false;
     }
 }
 
@@ -187,7 +175,7 @@ pub(crate) fn forward(
     let mut lin = Linear {
         pool,
         bytes,
-        quantized_as: None,
+        fresh: false,
     };
     for (il, lw) in w.layers.iter().enumerate() {
         let local = cfg.is_local_layer(il);
