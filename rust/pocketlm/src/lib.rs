@@ -5,6 +5,7 @@
 //! transformer architectures; [`session`] owns a KV cache and evaluates tokens; [`sampler`] picks
 //! the next token; [`generate`] streams text.
 
+pub mod chat_template;
 pub mod generate;
 pub mod gguf;
 pub mod kernels;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod ops;
 pub mod perplexity;
 pub mod quant;
+pub mod reply;
 pub mod sampler;
 pub mod session;
 pub mod tokenizer;

@@ -1,0 +1,419 @@
+//! `pocketlm reply`, `pocketlm chat` and `pocketlm eval-reply`: thin wrappers over
+//! `pocketlm::reply` (all logic lives in the core).
+
+use crate::commands::{CliResult, SamplingArgs};
+use clap::Args;
+use pocketlm::reply::{
+    ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
+};
+use pocketlm::{GenerateOptions, Model};
+use serde_json::{json, Value};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
+    Model::load(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Drafting settings shared by `reply` and `eval-reply`.
+#[derive(Args, Clone)]
+pub struct DraftArgs {
+    /// Suggestions per message.
+    #[arg(long, default_value_t = 3)]
+    n: usize,
+    /// Longest suggestion, in words.
+    #[arg(long, default_value_t = 10)]
+    max_words: usize,
+    /// neutral, casual or formal.
+    #[arg(long, default_value = "neutral")]
+    tone: Tone,
+    /// A word or phrase never suggested (repeatable).
+    #[arg(long)]
+    block: Vec<String>,
+    /// Candidates decoded together.
+    #[arg(long, default_value_t = DrafterConfig::default().branches)]
+    branches: usize,
+    /// Curated responses scored alongside the generated ones.
+    #[arg(long, default_value_t = DrafterConfig::default().curated)]
+    curated: usize,
+    /// Weight of the first word's likelihood after an empty message (subtracted).
+    #[arg(long, default_value_t = DrafterConfig::default().prior_weight)]
+    prior_weight: f32,
+    /// Weight of the first token's PMI with the message in the score.
+    #[arg(long, default_value_t = DrafterConfig::default().pmi_weight)]
+    pmi_weight: f32,
+    /// Score multiplier of replies copied from the few-shot examples.
+    #[arg(long, default_value_t = DrafterConfig::default().copy_discount)]
+    copy_discount: f32,
+    /// Score multiplier of curated responses.
+    #[arg(long, default_value_t = DrafterConfig::default().curated_bonus)]
+    curated_bonus: f32,
+    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    threads: usize,
+}
+
+impl DraftArgs {
+    fn drafter(&self, model: Arc<Model>) -> Result<ReplyDrafter, String> {
+        let config = DrafterConfig {
+            threads: self.threads,
+            branches: self.branches,
+            curated: self.curated,
+            prior_weight: self.prior_weight,
+            curated_bonus: self.curated_bonus,
+            pmi_weight: self.pmi_weight,
+            copy_discount: self.copy_discount,
+            ..DrafterConfig::default()
+        };
+        ReplyDrafter::new(model, config).map_err(|e| e.to_string())
+    }
+
+    fn options(&self) -> DraftOptions {
+        DraftOptions {
+            n: self.n,
+            max_words: self.max_words,
+            tone: self.tone,
+            blocklist: self.block.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct ReplyArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// The message just received.
+    #[arg(long)]
+    message: String,
+    /// Earlier messages: a JSON array of {"from_me": bool, "text": "..."}, oldest first.
+    #[arg(long)]
+    history: Option<PathBuf>,
+    #[command(flatten)]
+    draft: DraftArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+fn read_history(path: &PathBuf) -> Result<Vec<Message>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
+    let items = v
+        .as_array()
+        .or_else(|| v.get("messages").and_then(Value::as_array))
+        .ok_or_else(|| {
+            format!(
+                "{}: expected a JSON array of {{\"from_me\", \"text\"}} objects",
+                path.display()
+            )
+        })?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let text = m.get("text").and_then(Value::as_str);
+            let from_me = m.get("from_me").and_then(Value::as_bool);
+            match (text, from_me) {
+                (Some(t), Some(f)) => Ok(Message::new(f, t)),
+                _ => Err(format!(
+                    "{}: message {i} needs \"from_me\" (bool) and \"text\" (string)",
+                    path.display()
+                )),
+            }
+        })
+        .collect()
+}
+
+pub fn reply(a: ReplyArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let drafter = a.draft.drafter(model)?;
+    let mut conversation = match &a.history {
+        Some(p) => read_history(p)?,
+        None => Vec::new(),
+    };
+    conversation.push(Message::incoming(a.message.clone()));
+    let opts = a.draft.options();
+    let warm = Instant::now();
+    drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
+    let warm_ms = warm.elapsed().as_secs_f64() * 1e3;
+    let d = drafter
+        .draft_detailed(&conversation, &opts)
+        .map_err(|e| e.to_string())?;
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "replies": d.replies.iter().map(|r| json!({"text": r.text, "score": r.score})).collect::<Vec<_>>(),
+                "ms": d.ms,
+                "no_suggestion": d.no_suggestion.is_some(),
+                "reason": d.no_suggestion.map(|r| r.as_str()),
+                "prompt_tokens": d.prompt_tokens,
+                "evaluated_tokens": d.evaluated_tokens,
+                "warm_up_ms": warm_ms,
+            })
+        );
+    } else {
+        if let Some(r) = d.no_suggestion {
+            println!("(no suggestion: {})", r.as_str());
+        }
+        for r in &d.replies {
+            println!("{:.3}  {}", r.score, r.text);
+        }
+        eprintln!(
+            "[{:.0} ms; {} prompt tokens, {} evaluated; prefix warm-up {:.0} ms]",
+            d.ms, d.prompt_tokens, d.evaluated_tokens, warm_ms
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvalReplyArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// One incoming message per line (empty lines and lines starting with '#' are skipped).
+    #[arg(long)]
+    cases: PathBuf,
+    #[command(flatten)]
+    draft: DraftArgs,
+    /// Also print every candidate and why it was rejected.
+    #[arg(long)]
+    verbose: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
+    let text =
+        std::fs::read_to_string(&a.cases).map_err(|e| format!("{}: {e}", a.cases.display()))?;
+    let cases: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    if cases.is_empty() {
+        return Err(format!("{}: no cases", a.cases.display()));
+    }
+    let model = load(&a.model)?;
+    let drafter = a.draft.drafter(model)?;
+    let opts = a.draft.options();
+    let warm = Instant::now();
+    drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
+    let warm_ms = warm.elapsed().as_secs_f64() * 1e3;
+
+    let mut rows = Vec::new();
+    let mut ms = Vec::new();
+    let (mut valid, mut full, mut sensitive, mut none) = (0usize, 0usize, 0usize, 0usize);
+    let mut bigrams: Vec<String> = Vec::new();
+    let (mut n_replies, mut n_words) = (0usize, 0usize);
+    for case in &cases {
+        let d = drafter
+            .draft_detailed(&[Message::incoming(*case)], &opts)
+            .map_err(|e| format!("case {case:?}: {e}"))?;
+        ms.push(d.ms);
+        if d.replies.len() == opts.n {
+            full += 1;
+            valid += 1;
+        }
+        match d.no_suggestion {
+            Some(pocketlm::reply::NoSuggestion::Sensitive) => {
+                sensitive += 1;
+                valid += 1;
+            }
+            Some(_) => none += 1,
+            None => {}
+        }
+        for r in &d.replies {
+            let ws = pocketlm::reply::filter::words(&r.text);
+            n_words += ws.len();
+            n_replies += 1;
+            bigrams.extend(ws.windows(2).map(|w| format!("{} {}", w[0], w[1])));
+        }
+        if !a.json {
+            println!("{:>6.0} ms  {case}", d.ms);
+            if let Some(r) = d.no_suggestion {
+                println!("           (no suggestion: {})", r.as_str());
+            }
+            for r in &d.replies {
+                println!("           {:.3}  {}", r.score, r.text);
+            }
+            if a.verbose {
+                for c in &d.candidates {
+                    let why = c
+                        .rejected
+                        .map(|r| format!("{r:?}"))
+                        .unwrap_or_else(|| "ok".into());
+                    println!("             · {:.3} {:<14} {:?}", c.score, why, c.text);
+                }
+            }
+        }
+        rows.push(json!({
+            "message": case,
+            "replies": d.replies.iter().map(|r| json!({"text": r.text, "score": r.score})).collect::<Vec<_>>(),
+            "no_suggestion": d.no_suggestion.is_some(),
+            "reason": d.no_suggestion.map(|r| r.as_str()),
+            "ms": d.ms,
+        }));
+    }
+    let n = cases.len() as f64;
+    let total_bigrams = bigrams.len();
+    bigrams.sort();
+    bigrams.dedup();
+    let distinct2 = if total_bigrams == 0 {
+        0.0
+    } else {
+        bigrams.len() as f64 / total_bigrams as f64
+    };
+    let mean_words = if n_replies == 0 {
+        0.0
+    } else {
+        n_words as f64 / n_replies as f64
+    };
+    ms.sort_by(f64::total_cmp);
+    let (p50, p95) = (percentile(&ms, 50.0), percentile(&ms, 95.0));
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "cases": rows,
+                "valid_fraction": valid as f64 / n,
+                "full_fraction": full as f64 / n,
+                "sensitive_fraction": sensitive as f64 / n,
+                "nothing_fraction": none as f64 / n,
+                "distinct2": distinct2,
+                "mean_words": mean_words,
+                "p50_ms": p50,
+                "p95_ms": p95,
+                "warm_up_ms": warm_ms,
+            })
+        );
+    } else {
+        println!();
+        println!(
+            "cases {}: valid {:.1}% ({} with {} replies, {} sensitive, {} without a good reply)",
+            cases.len(),
+            100.0 * valid as f64 / n,
+            full,
+            opts.n,
+            sensitive,
+            none
+        );
+        println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model)");
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// System prompt (default: the chat template's own, if any).
+    #[arg(long)]
+    system: Option<String>,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+    /// Stop before this string (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    #[arg(long, default_value_t = 2048)]
+    ctx: usize,
+    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    threads: usize,
+}
+
+static CANCEL: AtomicBool = AtomicBool::new(false);
+static GENERATING: AtomicBool = AtomicBool::new(false);
+static INTERRUPTS: AtomicU32 = AtomicU32::new(0);
+
+/// Ctrl-C while answering cancels the answer; twice at the prompt exits.
+fn install_ctrlc() -> Result<(), String> {
+    ctrlc::set_handler(|| {
+        if GENERATING.load(Ordering::SeqCst) {
+            CANCEL.store(true, Ordering::SeqCst);
+        } else if INTERRUPTS.fetch_add(1, Ordering::SeqCst) >= 1 {
+            eprintln!();
+            std::process::exit(130);
+        } else {
+            eprint!("\n(press Ctrl-C again to exit)\n> ");
+        }
+    })
+    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))
+}
+
+pub fn chat(a: ChatArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let options = ChatOptions {
+        system_prompt: a.system.clone(),
+        context_length: a.ctx,
+        threads: a.threads,
+        generate: GenerateOptions {
+            max_tokens: a.max_tokens,
+            sampler: a.sampling.config(),
+            stop: a.stop.clone(),
+        },
+        ..ChatOptions::default()
+    };
+    let mut chat = ChatSession::new(model, options).map_err(|e| e.to_string())?;
+    install_ctrlc()?;
+    eprintln!("chat ready (Ctrl-C cancels an answer, twice at the prompt exits; /reset clears the history)");
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        eprint!("> ");
+        line.clear();
+        let read = stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if read == 0 {
+            eprintln!();
+            return Ok(());
+        }
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        INTERRUPTS.store(0, Ordering::SeqCst);
+        if text == "/reset" {
+            chat.clear();
+            eprintln!("(history cleared)");
+            continue;
+        }
+        CANCEL.store(false, Ordering::SeqCst);
+        GENERATING.store(true, Ordering::SeqCst);
+        let t0 = Instant::now();
+        let result = chat.send(text, &CANCEL, |delta| {
+            print!("{delta}");
+            let _ = std::io::stdout().flush();
+            true
+        });
+        GENERATING.store(false, Ordering::SeqCst);
+        println!();
+        match result {
+            Ok(turn) => eprintln!(
+                "[{} tokens, {:.0} ms, {}{}]",
+                turn.generated_tokens,
+                t0.elapsed().as_secs_f64() * 1e3,
+                turn.stop_reason.as_str(),
+                if turn.dropped_messages > 0 {
+                    format!(", {} old messages dropped", turn.dropped_messages)
+                } else {
+                    String::new()
+                }
+            ),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+}

@@ -1,0 +1,761 @@
+//! [`ReplyDrafter`]: branch on distinct first words, decode the branches greedily in one
+//! batch, filter, dedupe, rank.
+
+use super::filter::{self, Polarity, Rejection};
+use super::{curated, prompt};
+use super::{DraftOptions, Message, Reply, ReplyError, Tone};
+use crate::chat_template::{ChatMessage, ChatTemplate};
+use crate::model::Model;
+use crate::ops::log_softmax;
+use crate::sampler::argmax;
+use crate::session::{Session, SessionOptions};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How a drafter is set up (defaults suit SmolLM2-135M on two phone cores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrafterConfig {
+    pub threads: usize,
+    /// KV capacity of the drafting session: few-shot prefix + conversation + reply.
+    pub context_length: usize,
+    /// Generated candidates decoded together (distinct first words).
+    pub branches: usize,
+    /// Curated responses scored alongside them.
+    pub curated: usize,
+    /// Candidates are chosen by `log p(first token | message) - prior_weight * log p(first
+    /// token | empty message)`: a first word that is likely whatever the message says
+    /// ("You're welcome!") must earn its place.
+    pub prior_weight: f32,
+    /// Curated responses' scores are multiplied by this (greedy generation maximizes each
+    /// token's probability, fixed texts cannot, so raw scores would always favour generation).
+    pub curated_bonus: f32,
+    /// Weight of the first token's pointwise mutual information with the message in the
+    /// final score (log-score += weight × PMI / tokens).
+    pub pmi_weight: f32,
+    /// Score multiplier of candidates that repeat one of the few-shot replies verbatim (their
+    /// likelihood is inflated by being in the prompt).
+    pub copy_discount: f32,
+    /// Longest candidate, in tokens; a candidate still going then is dropped unless it ends a
+    /// sentence.
+    pub max_reply_tokens: usize,
+    /// Most recent messages of the conversation shown to the model.
+    pub max_messages: usize,
+    /// Longer messages are clipped to their head and tail (see [`prompt::clip`]).
+    pub max_message_chars: usize,
+    /// Token budget of the conversation window; older messages are dropped to fit.
+    pub max_window_tokens: usize,
+    /// No suggestion when the best candidate scores below this.
+    pub min_score: f32,
+    /// A branch whose first token is this many nats less likely than the best one's is not
+    /// tried.
+    pub max_first_token_gap: f32,
+    /// A declining reply replaces the last suggestion when it scores at least this fraction
+    /// of it.
+    pub negative_ratio: f32,
+}
+
+impl Default for DrafterConfig {
+    fn default() -> Self {
+        Self {
+            threads: crate::session::default_threads(),
+            context_length: 1024,
+            branches: 3,
+            curated: 5,
+            prior_weight: 0.5,
+            curated_bonus: 1.2,
+            pmi_weight: 0.5,
+            copy_discount: 0.6,
+            max_reply_tokens: 8,
+            max_messages: 6,
+            max_message_chars: 300,
+            max_window_tokens: 200,
+            min_score: 0.02,
+            max_first_token_gap: 6.0,
+            negative_ratio: 0.6,
+        }
+    }
+}
+
+/// Why no suggestion was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSuggestion {
+    /// The message touches a sensitive topic (grief, self-harm, abuse, illness, emergencies).
+    Sensitive,
+    /// The last message is the device owner's own: there is nothing to reply to.
+    LastMessageIsMine,
+    /// No candidate passed the filters with a good enough score.
+    NothingGood,
+}
+
+impl NoSuggestion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoSuggestion::Sensitive => "sensitive",
+            NoSuggestion::LastMessageIsMine => "last_message_is_mine",
+            NoSuggestion::NothingGood => "nothing_good",
+        }
+    }
+}
+
+/// A generated candidate, kept or not (for evaluation and debugging).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub text: String,
+    pub score: f32,
+    pub rejected: Option<Rejection>,
+    /// From the curated response set (otherwise generated).
+    pub curated: bool,
+}
+
+/// The full result of one [`ReplyDrafter::draft_detailed`] call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Draft {
+    pub replies: Vec<Reply>,
+    pub no_suggestion: Option<NoSuggestion>,
+    /// Every candidate generated, best first.
+    pub candidates: Vec<Candidate>,
+    /// Tokens of the whole prompt, and of those the ones evaluated in this call (the rest
+    /// came from the cache).
+    pub prompt_tokens: usize,
+    pub evaluated_tokens: usize,
+    pub ms: f64,
+}
+
+/// A curated response as the model would produce it in the assistant turn.
+#[derive(Debug, Clone)]
+struct CuratedReply {
+    text: &'static str,
+    tokens: Vec<u32>,
+    /// The token that ends the turn after it (`<|im_end|>`, or "\n" for the fallback).
+    end: u32,
+}
+
+struct ToneState {
+    session: Session,
+    curated: Vec<CuratedReply>,
+    trie: Trie,
+    /// Log-probabilities of the first reply token after an empty message.
+    null_lp: Vec<f32>,
+}
+
+struct State {
+    /// One session per tone, each holding its few-shot prefix in its KV cache. All are forks
+    /// of the first, so they share one thread pool.
+    tones: HashMap<Tone, ToneState>,
+    base: Session,
+}
+
+/// Drafts reply suggestions. `Send + Sync`: calls from several threads are serialized.
+pub struct ReplyDrafter {
+    model: Arc<Model>,
+    template: ChatTemplate,
+    config: DrafterConfig,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for ReplyDrafter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyDrafter")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A generated candidate being decoded greedily.
+struct Branch {
+    session: Session,
+    tokens: Vec<u32>,
+    logprob: f32,
+    /// Log-probabilities counted (tokens plus the end).
+    count: usize,
+    done: bool,
+    finished: bool,
+}
+
+/// A node of the token trie of the curated responses (node 0 is the root).
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    token: u32,
+    children: Vec<usize>,
+    /// A response ends here: its index and the end-of-turn token.
+    end: Option<(usize, u32)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Trie {
+    nodes: Vec<TrieNode>,
+    /// Tokens of the longest response.
+    depth: usize,
+}
+
+impl Trie {
+    fn build(replies: &[CuratedReply]) -> Trie {
+        let mut t = Trie {
+            nodes: vec![TrieNode::default()],
+            depth: 0,
+        };
+        for (i, r) in replies.iter().enumerate() {
+            let mut at = 0;
+            for &tok in &r.tokens {
+                at = match t.nodes[at]
+                    .children
+                    .iter()
+                    .copied()
+                    .find(|&c| t.nodes[c].token == tok)
+                {
+                    Some(c) => c,
+                    None => {
+                        t.nodes.push(TrieNode {
+                            token: tok,
+                            ..TrieNode::default()
+                        });
+                        let c = t.nodes.len() - 1;
+                        t.nodes[at].children.push(c);
+                        c
+                    }
+                };
+            }
+            if t.nodes[at].end.is_none() {
+                t.nodes[at].end = Some((i, r.end));
+            }
+            t.depth = t.depth.max(r.tokens.len());
+        }
+        t
+    }
+}
+
+/// A path of the curated trie being scored.
+struct Beam {
+    node: usize,
+    first: u32,
+    session: Session,
+    logprob: f32,
+    len: usize,
+}
+
+impl ReplyDrafter {
+    pub fn new(model: Arc<Model>, config: DrafterConfig) -> Result<Self, ReplyError> {
+        if config.branches > 16 || config.curated > 16 || config.branches + config.curated == 0 {
+            return Err(ReplyError::InvalidOption(format!(
+                "branches and curated must be between 0 and 16, not both 0; got {} and {}",
+                config.branches, config.curated
+            )));
+        }
+        if config.max_reply_tokens == 0 || config.max_messages == 0 || config.max_message_chars < 16
+        {
+            return Err(ReplyError::InvalidOption(
+                "max_reply_tokens and max_messages must be at least 1, max_message_chars at least 16".into(),
+            ));
+        }
+        let template = ChatTemplate::for_model(&model)?;
+        let base = Session::new(
+            model.clone(),
+            SessionOptions {
+                context_length: config.context_length,
+                threads: config.threads,
+            },
+        )?;
+        Ok(Self {
+            model,
+            template,
+            config,
+            state: Mutex::new(State {
+                tones: HashMap::new(),
+                base,
+            }),
+        })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn config(&self) -> &DrafterConfig {
+        &self.config
+    }
+
+    /// Evaluates the fixed prompt prefix of `tone` now, so the first `draft` is fast.
+    pub fn warm_up(&self, tone: Tone) -> Result<(), ReplyError> {
+        let tokens = self
+            .template
+            .encode(self.model.tokenizer(), &prompt::prefix(tone), false)?;
+        let mut state = self.lock();
+        let ts = self.tone_state(&mut state, tone)?;
+        let keep = ts.session.common_prefix_len(&tokens);
+        if keep < tokens.len() {
+            ts.session.truncate(keep);
+            ts.session.eval(&tokens[keep..])?;
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn tone_state<'a>(
+        &self,
+        state: &'a mut State,
+        tone: Tone,
+    ) -> Result<&'a mut ToneState, ReplyError> {
+        if !state.tones.contains_key(&tone) {
+            let curated = self.curated_tokens(tone)?;
+            let mut session = state.base.fork();
+            let mut msgs = prompt::prefix(tone);
+            msgs.push(ChatMessage::user(""));
+            let null = self.template.encode(self.model.tokenizer(), &msgs, true)?;
+            let logits = session.sync_to(&null)?;
+            let mut null_lp = vec![0.0f32; logits.len()];
+            log_softmax(logits, &mut null_lp);
+            let trie = Trie::build(&curated);
+            state.tones.insert(
+                tone,
+                ToneState {
+                    session,
+                    curated,
+                    trie,
+                    null_lp,
+                },
+            );
+        }
+        Ok(state.tones.get_mut(&tone).expect("inserted above"))
+    }
+
+    /// Tokenizes the curated responses exactly as they appear in an assistant turn, with the
+    /// token that ends the turn.
+    fn curated_tokens(&self, tone: Tone) -> Result<Vec<CuratedReply>, ReplyError> {
+        let tok = self.model.tokenizer();
+        let t = &self.template;
+        let user = [ChatMessage::user("x")];
+        let p = t.render(&user, true)?;
+        let tp = t.encode(tok, &user, true)?;
+        let fallback_end = tok.eot().or(tok.eos()).unwrap_or(0);
+        let mut out: Vec<CuratedReply> = Vec::new();
+        for &text in curated::responses(tone) {
+            if out.iter().any(|c| c.text == text) {
+                continue;
+            }
+            let q = t.render(&[user[0].clone(), ChatMessage::assistant(text)], false)?;
+            let with_reply = tok.encode(&format!("{p}{text}"), !t.has_bos(&p), true);
+            let c = tp
+                .iter()
+                .zip(&with_reply)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let tokens = with_reply[c..].to_vec();
+            let tq = tok.encode(&q, !t.has_bos(&q), true);
+            let end = if q.starts_with(&p)
+                && tq.starts_with(&with_reply)
+                && tq.len() > with_reply.len()
+            {
+                tq[with_reply.len()]
+            } else {
+                fallback_end
+            };
+            if !tokens.is_empty() {
+                out.push(CuratedReply { text, tokens, end });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `options.n` suggestions for the last message of `conversation`, best first;
+    /// empty when none fits (see [`ReplyDrafter::draft_detailed`] for why).
+    pub fn draft(
+        &self,
+        conversation: &[Message],
+        options: &DraftOptions,
+    ) -> Result<Vec<Reply>, ReplyError> {
+        Ok(self.draft_detailed(conversation, options)?.replies)
+    }
+
+    /// Like [`ReplyDrafter::draft`], with the reason for no suggestion, every candidate and
+    /// timings.
+    pub fn draft_detailed(
+        &self,
+        conversation: &[Message],
+        options: &DraftOptions,
+    ) -> Result<Draft, ReplyError> {
+        let t0 = Instant::now();
+        if options.n == 0 || options.n > 8 {
+            return Err(ReplyError::InvalidOption(format!(
+                "n must be between 1 and 8, got {}",
+                options.n
+            )));
+        }
+        if options.max_words == 0 {
+            return Err(ReplyError::InvalidOption(
+                "max_words must be at least 1".into(),
+            ));
+        }
+        let last = conversation.last().ok_or(ReplyError::EmptyConversation)?;
+        if last.text.trim().is_empty() {
+            return Err(ReplyError::EmptyMessage);
+        }
+        let none = |reason| Draft {
+            replies: Vec::new(),
+            no_suggestion: Some(reason),
+            candidates: Vec::new(),
+            prompt_tokens: 0,
+            evaluated_tokens: 0,
+            ms: t0.elapsed().as_secs_f64() * 1e3,
+        };
+        if last.from_me {
+            return Ok(none(NoSuggestion::LastMessageIsMine));
+        }
+        if filter::is_sensitive(&last.text) {
+            return Ok(none(NoSuggestion::Sensitive));
+        }
+        let tok = self.model.tokenizer();
+        let tokens = self.prompt_tokens(conversation, options.tone)?;
+
+        let mut state = self.lock();
+        let ts = self.tone_state(&mut state, options.tone)?;
+        let session = &mut ts.session;
+        let cached = session.common_prefix_len(&tokens).min(tokens.len() - 1);
+        let logits = session.sync_to(&tokens)?;
+        let mut lp0 = vec![0.0f32; logits.len()];
+        log_softmax(logits, &mut lp0);
+
+        // Generated branches: distinct first words, most likely first.
+        let w = self.config.prior_weight;
+        let adjusted = |id: u32| lp0[id as usize] - w * ts.null_lp[id as usize];
+        let mut order: Vec<u32> = (0..lp0.len() as u32).collect();
+        let top = 64.min(order.len());
+        order.select_nth_unstable_by(top - 1, |&a, &b| {
+            lp0[b as usize].total_cmp(&lp0[a as usize])
+        });
+        order.truncate(top);
+        let best = order
+            .iter()
+            .map(|&id| lp0[id as usize])
+            .fold(f32::NEG_INFINITY, f32::max);
+        order.retain(|&id| lp0[id as usize] >= best - self.config.max_first_token_gap);
+        order.sort_by(|&a, &b| adjusted(b).total_cmp(&adjusted(a)));
+        let mut firsts: Vec<u32> = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        for &id in &order {
+            if firsts.len() >= self.config.branches {
+                break;
+            }
+            if tok.is_end_of_generation(id) || tok.is_control(id) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(tok.token_bytes(id)).into_owned();
+            let t = text.trim_start();
+            let Some(c) = t.chars().next() else { continue };
+            if !(c.is_alphanumeric() || is_emoji(c)) || text.contains('\n') {
+                continue;
+            }
+            let k: String = t
+                .chars()
+                .take_while(|c| c.is_alphanumeric())
+                .collect::<String>()
+                .to_lowercase();
+            let k = if k.is_empty() { t.to_owned() } else { k };
+            if keys.contains(&k) {
+                continue;
+            }
+            keys.push(k);
+            firsts.push(id);
+        }
+        let mut branches: Vec<Branch> = firsts
+            .iter()
+            .map(|&id| Branch {
+                session: session.fork(),
+                tokens: vec![id],
+                logprob: lp0[id as usize],
+                count: 1,
+                done: false,
+                finished: false,
+            })
+            .collect();
+
+        // Curated responses: a beam search over their token trie, started from the first
+        // tokens that are most likely for this message (relative to an empty message).
+        let k = self.config.curated;
+        let trie = &ts.trie;
+        let mut roots: Vec<usize> = trie.nodes[0]
+            .children
+            .iter()
+            .copied()
+            .filter(|&n| {
+                lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
+            })
+            .collect();
+        roots.sort_by(|&x, &y| {
+            adjusted(trie.nodes[y].token).total_cmp(&adjusted(trie.nodes[x].token))
+        });
+        roots.truncate(k);
+        let mut beams: Vec<Beam> = roots
+            .iter()
+            .map(|&n| Beam {
+                node: n,
+                first: trie.nodes[n].token,
+                session: session.fork(),
+                logprob: lp0[trie.nodes[n].token as usize],
+                len: 1,
+            })
+            .collect();
+        let mut scored: Vec<(&'static str, f32, usize, u32)> = Vec::new();
+
+        let mut lp = vec![0.0f32; lp0.len()];
+        let mut step_tokens: Vec<u32> = branches.iter().map(|b| b.tokens[0]).collect();
+        let mut evaluated = tokens.len() - cached;
+        for _ in 0..self.config.max_reply_tokens.max(trie.depth) {
+            let active: Vec<usize> = (0..branches.len()).filter(|&i| !branches[i].done).collect();
+            if active.is_empty() && beams.is_empty() {
+                break;
+            }
+            {
+                let mut refs: Vec<&mut Session> = Vec::with_capacity(active.len() + beams.len());
+                let mut toks = Vec::with_capacity(active.len() + beams.len());
+                for (i, b) in branches.iter_mut().enumerate() {
+                    if !b.done {
+                        refs.push(&mut b.session);
+                        toks.push(step_tokens[i]);
+                    }
+                }
+                for b in beams.iter_mut() {
+                    refs.push(&mut b.session);
+                    toks.push(trie.nodes[b.node].token);
+                }
+                match Session::decode_batch(&mut refs, &toks) {
+                    Ok(()) => {}
+                    Err(crate::session::SessionError::ContextOverflow { .. }) => break,
+                    Err(e) => return Err(e.into()),
+                }
+                evaluated += toks.len();
+            }
+            for &i in &active {
+                let b = &mut branches[i];
+                log_softmax(b.session.logits()?, &mut lp);
+                let next = argmax(&lp);
+                let l = lp[next as usize];
+                let piece = tok.token_bytes(next);
+                if tok.is_end_of_generation(next) || piece.contains(&b'\n') {
+                    b.logprob += l;
+                    b.count += 1;
+                    b.done = true;
+                    b.finished = true;
+                } else if b.tokens.len() >= self.config.max_reply_tokens {
+                    b.done = true;
+                } else {
+                    b.tokens.push(next);
+                    b.logprob += l;
+                    b.count += 1;
+                    step_tokens[i] = next;
+                }
+            }
+            // Finish the responses that end here; extend the best k continuations.
+            let mut expansions: Vec<(usize, usize, f32)> = Vec::new();
+            for (bi, b) in beams.iter().enumerate() {
+                log_softmax(b.session.logits()?, &mut lp);
+                let node = &trie.nodes[b.node];
+                if let Some((idx, end)) = node.end {
+                    scored.push((
+                        ts.curated[idx].text,
+                        b.logprob + lp[end as usize],
+                        b.len + 1,
+                        b.first,
+                    ));
+                }
+                for &c in &node.children {
+                    expansions.push((bi, c, b.logprob + lp[trie.nodes[c].token as usize]));
+                }
+            }
+            expansions.sort_by(|x, y| y.2.total_cmp(&x.2));
+            expansions.truncate(k);
+            let mut uses = vec![0usize; beams.len()];
+            for e in &expansions {
+                uses[e.0] += 1;
+            }
+            let parents_first: Vec<u32> = beams.iter().map(|b| b.first).collect();
+            let mut parents: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
+            beams = Vec::with_capacity(expansions.len());
+            for (bi, c, l) in expansions {
+                uses[bi] -= 1;
+                let parent = parents[bi].as_ref().expect("parent kept while used");
+                let len = parent.len + 1;
+                let session = if uses[bi] == 0 {
+                    parents[bi].take().expect("parent kept while used").session
+                } else {
+                    parent.session.fork()
+                };
+                beams.push(Beam {
+                    node: c,
+                    first: parents_first[bi],
+                    session,
+                    logprob: l,
+                    len,
+                });
+            }
+        }
+        let null_lp = ts.null_lp.clone();
+        drop(state);
+
+        let message = &last.text;
+        let pmi = |id: u32| lp0[id as usize] - null_lp[id as usize];
+        let copies: Vec<String> = prompt::prefix(options.tone)
+            .iter()
+            .filter(|m| m.role == crate::chat_template::Role::Assistant)
+            .map(|m| filter::key(&m.content))
+            .collect();
+        let cfg = &self.config;
+        let final_score = |logprob: f32, count: usize, pmi: f32, bonus: f32, text: &str| {
+            let mut s = ((logprob + cfg.pmi_weight * pmi) / count as f32).exp() * bonus;
+            if copies.contains(&filter::key(text)) {
+                s *= cfg.copy_discount;
+            }
+            s.min(1.0)
+        };
+        let check =
+            |text: &str| filter::check(text, message, options.max_words, &options.blocklist).err();
+        let mut candidates: Vec<Candidate> = branches
+            .iter()
+            .map(|b| {
+                let mut text = clean(&tok.decode(&b.tokens, true));
+                if !b.finished {
+                    // Cut a reply still going at the token limit back to its last clause.
+                    text = match text.rfind([',', '.', '!', '?']) {
+                        Some(i) if filter::words(&text[..i]).len() >= 2 => {
+                            let end = if text[i..].starts_with(',') { i } else { i + 1 };
+                            text[..end].trim().to_owned()
+                        }
+                        _ => text,
+                    };
+                }
+                let mut rejected = check(&text);
+                if rejected.is_none() && !b.finished && !text.ends_with([',', '.', '!', '?']) {
+                    let cut = text.len() < tok.decode(&b.tokens, true).trim().len();
+                    if !cut {
+                        rejected = Some(Rejection::Unfinished);
+                    }
+                }
+                Candidate {
+                    score: final_score(b.logprob, b.count, pmi(b.tokens[0]), 1.0, &text),
+                    text,
+                    rejected,
+                    curated: false,
+                }
+            })
+            .collect();
+        candidates.extend(scored.iter().map(|&(text, logprob, count, first)| Candidate {
+            text: text.to_owned(),
+            score: final_score(logprob, count, pmi(first), self.config.curated_bonus, text),
+            rejected: check(text),
+            curated: true,
+        }));
+        candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let replies = select(&candidates, options.n, self.config.negative_ratio);
+        let no_suggestion = match replies.first() {
+            None => Some(NoSuggestion::NothingGood),
+            Some(r) if r.score < self.config.min_score => Some(NoSuggestion::NothingGood),
+            _ => None,
+        };
+        Ok(Draft {
+            replies: if no_suggestion.is_some() {
+                Vec::new()
+            } else {
+                replies
+            },
+            no_suggestion,
+            candidates,
+            prompt_tokens: tokens.len(),
+            evaluated_tokens: evaluated,
+            ms: t0.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
+    /// Prompt tokens for a conversation: prefix + window, with older messages dropped (and
+    /// the last one clipped harder) until the window fits its budget and the context.
+    fn prompt_tokens(&self, conversation: &[Message], tone: Tone) -> Result<Vec<u32>, ReplyError> {
+        let tok = self.model.tokenizer();
+        let prefix = prompt::prefix(tone);
+        let prefix_len = self.template.encode(tok, &prefix, false)?.len();
+        let ctx = self
+            .config
+            .context_length
+            .min(self.model.config().train_ctx);
+        let mut max_messages = self.config.max_messages;
+        let mut max_chars = self.config.max_message_chars;
+        loop {
+            let window = prompt::window(conversation, max_messages, max_chars);
+            if window.is_empty() {
+                return Err(ReplyError::EmptyMessage);
+            }
+            let mut msgs: Vec<ChatMessage> = prefix.clone();
+            msgs.extend(window);
+            let tokens = self.template.encode(tok, &msgs, true)?;
+            let window_tokens = tokens.len().saturating_sub(prefix_len);
+            let fits = window_tokens <= self.config.max_window_tokens
+                && tokens.len() + self.config.max_reply_tokens + 1 <= ctx;
+            if fits {
+                return Ok(tokens);
+            }
+            if max_messages > 1 {
+                max_messages -= 1;
+            } else if max_chars > 16 {
+                max_chars /= 2;
+            } else {
+                return Err(ReplyError::InvalidOption(format!(
+                    "the context ({ctx} tokens) is too small for the reply prompt"
+                )));
+            }
+        }
+    }
+}
+
+fn is_emoji(c: char) -> bool {
+    matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF)
+}
+
+/// Trims a candidate and removes stray quotes around it.
+fn clean(text: &str) -> String {
+    let t = text.trim();
+    let t = t.trim_matches('"').trim();
+    t.to_owned()
+}
+
+/// Valid, distinct candidates, best first, with a declining reply swapped in when plausible.
+fn select(candidates: &[Candidate], n: usize, negative_ratio: f32) -> Vec<Reply> {
+    let mut distinct: Vec<&Candidate> = Vec::new();
+    for c in candidates.iter().filter(|c| c.rejected.is_none()) {
+        if !distinct
+            .iter()
+            .any(|d| filter::near_duplicate(&d.text, &c.text))
+        {
+            distinct.push(c);
+        }
+    }
+    let mut chosen: Vec<&Candidate> = distinct.iter().take(n).copied().collect();
+    let has = |set: &[&Candidate], p| set.iter().any(|c| filter::polarity(&c.text) == p);
+    if n >= 2
+        && chosen.len() == n
+        && has(&chosen, Polarity::Positive)
+        && !has(&chosen, Polarity::Negative)
+    {
+        if let Some(neg) = distinct[n..]
+            .iter()
+            .find(|c| filter::polarity(&c.text) == Polarity::Negative)
+        {
+            let last = chosen[n - 1];
+            let positives = chosen
+                .iter()
+                .filter(|c| filter::polarity(&c.text) == Polarity::Positive)
+                .count();
+            let replaceable = filter::polarity(&last.text) != Polarity::Positive || positives > 1;
+            if replaceable && neg.score >= negative_ratio * last.score {
+                chosen[n - 1] = neg;
+            }
+        }
+    }
+    chosen
+        .into_iter()
+        .map(|c| Reply {
+            text: c.text.clone(),
+            score: c.score,
+        })
+        .collect()
+}

@@ -1,0 +1,394 @@
+//! Text checks for reply candidates: validity (no empty text, markup, assistant-speak,
+//! repetition loops, blocked words), near-duplicate detection, polarity, and the
+//! sensitive-topic trigger.
+
+/// Lowercase words (letters, digits and apostrophes), for comparisons.
+pub fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase().replace('\'', ""))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// The words of `text` joined by single spaces: equal keys mean equal replies.
+pub fn key(text: &str) -> String {
+    words(text).join(" ")
+}
+
+/// Why a candidate was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    Empty,
+    TooLong,
+    Markup,
+    AssistantSpeak,
+    Repetition,
+    Blocked,
+    EchoesMessage,
+    Unfinished,
+}
+
+/// Phrases that show the model answering as an AI assistant rather than as the person texting.
+const ASSISTANT_SPEAK: &[&str] = &[
+    "as an ai",
+    "an ai ",
+    "ai language model",
+    "language model",
+    "i am an ai",
+    "im an ai",
+    "i'm an ai",
+    "as a helpful",
+    "helpful assistant",
+    "ai assistant",
+    "im here to help",
+    "i'm here to help",
+    "i am here to help",
+    "how can i help",
+    "how can i assist",
+    "how may i assist",
+    "how may i help",
+    "assist you",
+    "smollm",
+    "hugging face",
+    "trained by",
+    "i'm sorry for your loss",
+    "im sorry for your loss",
+];
+
+/// Text of chat markup that must never reach a user.
+const MARKUP: &[&str] = &[
+    "<|",
+    "|>",
+    "<end_of_turn",
+    "<start_of_turn",
+    "<eos>",
+    "<bos>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "user:",
+    "assistant:",
+    "system:",
+    "im_start",
+    "im_end",
+];
+
+/// Words that are never suggested (a small default list; callers add their own blocklist).
+const DEFAULT_BLOCKED: &[&str] = &[
+    "fuck", "fucking", "shit", "bitch", "cunt", "dick", "asshole", "bastard", "slut", "whore",
+    "nigger", "faggot", "retard", "kill", "die",
+];
+
+/// Whether `text` is acceptable as a suggestion (see [`Rejection`]).
+pub fn check(
+    text: &str,
+    message: &str,
+    max_words: usize,
+    blocklist: &[String],
+) -> Result<(), Rejection> {
+    let ws = words(text);
+    if ws.is_empty() || !text.chars().any(|c| c.is_alphanumeric()) {
+        return Err(Rejection::Empty);
+    }
+    if ws.len() > max_words {
+        return Err(Rejection::TooLong);
+    }
+    let lower = text.to_lowercase();
+    if MARKUP.iter().any(|m| lower.contains(&m.to_lowercase())) {
+        return Err(Rejection::Markup);
+    }
+    let flat = format!(" {} ", lower.replace('’', "'"));
+    if ASSISTANT_SPEAK.iter().any(|p| flat.contains(p)) {
+        return Err(Rejection::AssistantSpeak);
+    }
+    if has_loop(&ws) {
+        return Err(Rejection::Repetition);
+    }
+    let blocked = |w: &str| DEFAULT_BLOCKED.contains(&w) || blocklist.iter().any(|b| key(b) == w);
+    if ws.iter().any(|w| blocked(w)) {
+        return Err(Rejection::Blocked);
+    }
+    // Multi-word blocklist entries match as phrases.
+    let k = format!(" {} ", ws.join(" "));
+    if blocklist
+        .iter()
+        .map(|b| key(b))
+        .any(|b| b.contains(' ') && k.contains(&format!(" {b} ")))
+    {
+        return Err(Rejection::Blocked);
+    }
+    let mk = words(message);
+    if mk == ws || (ws.len() >= 3 && jaccard(&ws, &mk) >= 0.6) {
+        return Err(Rejection::EchoesMessage);
+    }
+    Ok(())
+}
+
+/// A word repeated three times in a row, or a repeated word pair/triple.
+fn has_loop(ws: &[String]) -> bool {
+    if ws.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        return true;
+    }
+    // A content word said twice in a short reply ("Sorry, I'm sorry.").
+    if ws.len() <= 8 {
+        for (i, w) in ws.iter().enumerate() {
+            if w.len() >= 4 && ws[i + 1..].contains(w) {
+                return true;
+            }
+        }
+    }
+    for n in [2usize, 3] {
+        let grams: Vec<&[String]> = ws.windows(n).collect();
+        for (i, g) in grams.iter().enumerate() {
+            if grams[i + 1..].contains(g) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn jaccard(a: &[String], b: &[String]) -> f32 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = a.iter().filter(|w| b.contains(w)).count() as f32;
+    let mut union: Vec<&String> = a.iter().chain(b).collect();
+    union.sort();
+    union.dedup();
+    let a_set = {
+        let mut v: Vec<&String> = a.iter().collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    };
+    let inter = inter.min(a_set as f32);
+    inter / union.len() as f32
+}
+
+/// Whether two replies say nearly the same thing: equal words, one a prefix of the other's
+/// words, or mostly the same words.
+pub fn near_duplicate(a: &str, b: &str) -> bool {
+    let (wa, wb) = (words(a), words(b));
+    if wa == wb {
+        return true;
+    }
+    let (short, long) = if wa.len() <= wb.len() {
+        (&wa, &wb)
+    } else {
+        (&wb, &wa)
+    };
+    if !short.is_empty() && long.starts_with(short) {
+        return true;
+    }
+    jaccard(&wa, &wb) >= 0.6
+}
+
+/// The stance of a reply: agreeing, declining, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Polarity {
+    Positive,
+    Negative,
+    Neutral,
+}
+
+const POSITIVE_OPENERS: &[&str] = &[
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "absolutely",
+    "definitely",
+    "of",
+    "sounds",
+    "great",
+    "awesome",
+    "perfect",
+    "cool",
+    "certainly",
+    "gladly",
+    "love",
+    "thanks",
+    "thank",
+    "congrats",
+    "congratulations",
+    "nice",
+    "good",
+    "glad",
+    "agreed",
+    "totally",
+];
+const NEGATIVE_OPENERS: &[&str] = &[
+    "no",
+    "nope",
+    "nah",
+    "sorry",
+    "not",
+    "unfortunately",
+    "cant",
+    "cannot",
+    "wont",
+    "dont",
+    "never",
+    "afraid",
+    "i'm",
+    "im",
+];
+
+/// A rough stance from the first words, used to offer both a positive and a negative reply.
+pub fn polarity(text: &str) -> Polarity {
+    let ws = words(text);
+    let Some(first) = ws.first() else {
+        return Polarity::Neutral;
+    };
+    let neg_word = |w: &str| {
+        matches!(
+            w,
+            "no" | "nope"
+                | "nah"
+                | "sorry"
+                | "not"
+                | "unfortunately"
+                | "cant"
+                | "cannot"
+                | "wont"
+                | "dont"
+                | "never"
+                | "nothing"
+                | "isnt"
+                | "arent"
+                | "didnt"
+                | "havent"
+        )
+    };
+    if ws.iter().take(4).any(|w| neg_word(w)) {
+        return Polarity::Negative;
+    }
+    if POSITIVE_OPENERS.contains(&first.as_str()) {
+        return Polarity::Positive;
+    }
+    if NEGATIVE_OPENERS.contains(&first.as_str()) && ws.iter().take(3).any(|w| neg_word(w)) {
+        return Polarity::Negative;
+    }
+    Polarity::Neutral
+}
+
+/// Topics on which no reply is suggested (Smart Reply's practice): death and grief,
+/// self-harm, abuse and violence, serious illness and emergencies. Matched as whole words or
+/// phrases in the incoming message.
+const SENSITIVE: &[&str] = &[
+    "passed away",
+    "pass away",
+    "died",
+    "death",
+    "funeral",
+    "condolences",
+    "rest in peace",
+    "suicide",
+    "suicidal",
+    "kill myself",
+    "killing myself",
+    "end my life",
+    "want to die",
+    "self harm",
+    "selfharm",
+    "hurt myself",
+    "cutting myself",
+    "overdose",
+    "abused",
+    "abuse",
+    "abusing",
+    "raped",
+    "rape",
+    "assaulted",
+    "assault",
+    "beat me",
+    "hits me",
+    "cancer",
+    "tumor",
+    "diagnosed with",
+    "miscarriage",
+    "had a stroke",
+    "heart attack",
+    "intensive care",
+    "icu",
+    "emergency room",
+    "in the hospital",
+    "ambulance",
+    "911",
+];
+
+/// Whether the message touches a sensitive topic (see [`SENSITIVE`]).
+pub fn is_sensitive(message: &str) -> bool {
+    let k = format!(" {} ", key(message));
+    SENSITIVE
+        .iter()
+        .any(|p| k.contains(&format!(" {} ", key(p))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_candidates() {
+        let m = "Can we meet tomorrow at 5?";
+        assert_eq!(check("", m, 12, &[]), Err(Rejection::Empty));
+        assert_eq!(check("!!", m, 12, &[]), Err(Rejection::Empty));
+        assert_eq!(check("Sure <|im_end|>", m, 12, &[]), Err(Rejection::Markup));
+        assert_eq!(
+            check("As an AI, I can't meet.", m, 12, &[]),
+            Err(Rejection::AssistantSpeak)
+        );
+        assert_eq!(
+            check("I'm here to help with anything.", m, 12, &[]),
+            Err(Rejection::AssistantSpeak)
+        );
+        assert_eq!(check("yes yes yes", m, 12, &[]), Err(Rejection::Repetition));
+        assert_eq!(
+            check("see you see you", m, 12, &[]),
+            Err(Rejection::Repetition)
+        );
+        assert_eq!(
+            check("Can we meet tomorrow at 5?", m, 12, &[]),
+            Err(Rejection::EchoesMessage)
+        );
+        assert_eq!(
+            check("Sure, see you at the pub", m, 12, &["pub".into()]),
+            Err(Rejection::Blocked)
+        );
+        assert_eq!(
+            check("one two three four five", m, 4, &[]),
+            Err(Rejection::TooLong)
+        );
+        assert_eq!(check("Sure, see you then!", m, 12, &[]), Ok(()));
+    }
+
+    #[test]
+    fn near_duplicates() {
+        assert!(near_duplicate("Sure!", "sure."));
+        assert!(near_duplicate("Sure", "Sure, see you then"));
+        assert!(near_duplicate("See you then!", "Ok see you then!"));
+        assert!(!near_duplicate("Sure, see you then!", "Sorry, I can't."));
+    }
+
+    #[test]
+    fn polarity_from_openers() {
+        assert_eq!(polarity("Sure, see you then!"), Polarity::Positive);
+        assert_eq!(polarity("Sorry, I can't make it."), Polarity::Negative);
+        assert_eq!(polarity("I don't think so."), Polarity::Negative);
+        assert_eq!(polarity("What time?"), Polarity::Neutral);
+    }
+
+    #[test]
+    fn sensitive_topics() {
+        assert!(is_sensitive("My grandmother passed away last night."));
+        assert!(is_sensitive("I want to kill myself"));
+        assert!(!is_sensitive("Can we meet tomorrow at 5?"));
+        assert!(!is_sensitive("That joke killed me lol"));
+    }
+}

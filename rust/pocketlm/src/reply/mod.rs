@@ -1,0 +1,129 @@
+//! Reply drafting and chat.
+//!
+//! - [`ReplyDrafter`]: up to `n` short, distinct reply suggestions for the message a person
+//!   just received (Smart Reply style), or none when nothing fits or the topic is sensitive.
+//! - [`ChatSession`] and [`stream_chat`]: free-form chat generation from messages, streaming
+//!   text deltas through a callback, with cancellation, stop strings and a token budget.
+//!
+//! The method (see `docs/reply.md`): a few-shot prompt of short text replies, rendered with
+//! the model's chat template, whose fixed part stays in a KV cache across calls; the most
+//! likely distinct first words branch into candidates decoded greedily *together* in one
+//! batched forward pass per token, ending at the end of the turn or a newline; candidates are
+//! filtered (markup, assistant-speak, repetition, blocklist, echo), near-duplicates removed,
+//! ranked by length-normalized log-probability, and a declining reply is swapped in when the
+//! model finds one plausible.
+
+mod chat;
+mod curated;
+mod drafter;
+pub mod filter;
+pub mod prompt;
+
+pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
+pub use drafter::{Candidate, Draft, DrafterConfig, NoSuggestion, ReplyDrafter};
+
+use crate::chat_template::TemplateError;
+use crate::session::SessionError;
+
+/// One message of a conversation, as a messaging app sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Whether the device owner wrote it (otherwise the other person did).
+    pub from_me: bool,
+    pub text: String,
+}
+
+impl Message {
+    pub fn new(from_me: bool, text: impl Into<String>) -> Self {
+        Self {
+            from_me,
+            text: text.into(),
+        }
+    }
+    /// A message the device owner received.
+    pub fn incoming(text: impl Into<String>) -> Self {
+        Self::new(false, text)
+    }
+    /// A message the device owner sent.
+    pub fn outgoing(text: impl Into<String>) -> Self {
+        Self::new(true, text)
+    }
+}
+
+/// The register of the suggestions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Tone {
+    #[default]
+    Neutral,
+    Casual,
+    Formal,
+}
+
+impl Tone {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Neutral => "neutral",
+            Tone::Casual => "casual",
+            Tone::Formal => "formal",
+        }
+    }
+}
+
+impl std::str::FromStr for Tone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "neutral" => Ok(Tone::Neutral),
+            "casual" => Ok(Tone::Casual),
+            "formal" => Ok(Tone::Formal),
+            _ => Err(format!(
+                "unknown tone {s:?} (use neutral, casual or formal)"
+            )),
+        }
+    }
+}
+
+/// Per-call settings of [`ReplyDrafter::draft`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftOptions {
+    /// How many suggestions at most (1..=8).
+    pub n: usize,
+    /// Longest suggestion, in words.
+    pub max_words: usize,
+    pub tone: Tone,
+    /// Words or phrases never suggested (case-insensitive, whole words).
+    pub blocklist: Vec<String>,
+}
+
+impl Default for DraftOptions {
+    fn default() -> Self {
+        Self {
+            n: 3,
+            max_words: 10,
+            tone: Tone::Neutral,
+            blocklist: Vec::new(),
+        }
+    }
+}
+
+/// A suggestion and its score: the geometric mean of the model's per-token probabilities of
+/// the reply and its end, in (0, 1]; higher is more likely.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    pub score: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the conversation has no messages; pass at least the message to reply to")]
+    EmptyConversation,
+    #[error("the message to reply to is empty")]
+    EmptyMessage,
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    #[error("chat template: {0}")]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
