@@ -1,1 +1,68 @@
-fn main() {}
+//! `pocketlm`: the command-line face of the PocketLM core. Every subcommand prints
+//! human-readable output, or one JSON object with `--json` (field names are a stable contract).
+
+mod cmd_bench;
+mod cmd_keyboard;
+mod cmd_reply;
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "pocketlm",
+    version,
+    about = "On-device small language models: keyboard suggestions, reply drafts, generation"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show a model's metadata and architecture.
+    Info(commands::InfoArgs),
+    /// Tokenize text (special tokens parsed, BOS added where the model adds it).
+    Tokenize(commands::TokenizeArgs),
+    /// Generate a continuation of a prompt.
+    Generate(commands::GenerateArgs),
+    /// Perplexity of a text file, computed like `llama-perplexity`.
+    Score(commands::ScoreArgs),
+    /// Speed, time to first token, load time and memory of a model (see `make bench`).
+    Bench(cmd_bench::BenchArgs),
+    /// Keyboard suggestions (next word, completion, correction) for the text before the cursor.
+    Predict(cmd_keyboard::PredictArgs),
+    /// Type a corpus through the keyboard predictor: keystroke savings, accuracy, latency.
+    EvalKeyboard(cmd_keyboard::EvalKeyboardArgs),
+    /// Up to 3 short reply suggestions for a message just received.
+    Reply(cmd_reply::ReplyArgs),
+    /// Interactive streaming chat (Ctrl-C cancels the current answer).
+    Chat(cmd_reply::ChatArgs),
+    /// Draft replies for a file of messages: validity, diversity, length, latency.
+    EvalReply(cmd_reply::EvalReplyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info(a) => commands::info(a),
+        Command::Tokenize(a) => commands::tokenize(a),
+        Command::Generate(a) => commands::generate(a),
+        Command::Score(a) => commands::score(a),
+        Command::Bench(a) => cmd_bench::bench(a),
+        Command::Predict(a) => cmd_keyboard::predict(a),
+        Command::EvalKeyboard(a) => cmd_keyboard::eval_keyboard(a),
+        Command::Reply(a) => cmd_reply::reply(a),
+        Command::Chat(a) => cmd_reply::chat(a),
+        Command::EvalReply(a) => cmd_reply::eval_reply(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

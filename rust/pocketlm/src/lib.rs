@@ -9,6 +9,7 @@ pub mod chat_template;
 pub mod generate;
 pub mod gguf;
 pub mod kernels;
+pub mod keyboard;
 pub mod model;
 pub mod ops;
 pub mod perplexity;

@@ -1,0 +1,250 @@
+//! Keyboard subcommands: `predict` (suggestions for one text) and `eval-keyboard` (type a corpus
+//! through the predictor and measure keystroke savings and latency). All logic is in
+//! `pocketlm::keyboard`; this file parses arguments and prints.
+
+use clap::{Args, ValueEnum};
+use pocketlm::keyboard::{
+    evaluate, EvalReport, NaivePredictor, PredictorOptions, Suggest, WordPredictor,
+};
+use pocketlm::Model;
+use serde_json::{json, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+type CliResult = Result<(), String>;
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
+    Model::load(path).map_err(|e| e.to_string())
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Text before the cursor.
+    #[arg(long, allow_hyphen_values = true)]
+    text: String,
+    /// Number of suggestions.
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Also suggest words of the built-in offensive-word list.
+    #[arg(long)]
+    allow_offensive: bool,
+    /// Extra words never to suggest (repeatable; a trailing * matches any ending).
+    #[arg(long = "block")]
+    block: Vec<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn options(k: usize, threads: Option<usize>) -> PredictorOptions {
+    let mut o = PredictorOptions {
+        k,
+        ..PredictorOptions::default()
+    };
+    if let Some(t) = threads {
+        o.threads = t;
+    }
+    o
+}
+
+pub fn predict(a: PredictArgs) -> CliResult {
+    let model = load(&a.model)?;
+    let mut opts = options(a.k, a.threads);
+    opts.allow_offensive = a.allow_offensive;
+    opts.blocklist = a.block.clone();
+    let p = WordPredictor::new(model, opts).map_err(|e| e.to_string())?;
+    let t0 = Instant::now();
+    let s = p.suggest(&a.text).map_err(|e| e.to_string())?;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    let mut text = String::new();
+    if a.json {
+        let list: Vec<Value> = s
+            .items
+            .iter()
+            .map(|x| json!({"word": x.word, "prob": x.probability, "kind": x.kind.as_str()}))
+            .collect();
+        let v = json!({
+            "suggestions": list, "ms": ms,
+            "context_tokens": s.stats.context_tokens,
+            "evaluated_tokens": s.stats.evaluated_tokens,
+        });
+        text = format!("{v}\n");
+    } else {
+        for (i, x) in s.items.iter().enumerate() {
+            text += &format!(
+                "{}. {:<20} {:>8.5}  {}\n",
+                i + 1,
+                x.word,
+                x.probability,
+                x.kind.as_str()
+            );
+        }
+        if s.items.is_empty() {
+            text += "(no suggestions)\n";
+        }
+        text += &format!(
+            "{ms:.1} ms ({} context tokens, {} evaluated)\n",
+            s.stats.context_tokens, s.stats.evaluated_tokens
+        );
+    }
+    emit(&text);
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// Whole context re-run on every keystroke, top-3 next tokens.
+    Naive,
+}
+
+#[derive(Args)]
+pub struct EvalKeyboardArgs {
+    #[arg(long)]
+    model: PathBuf,
+    /// Text file, one message per line.
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Also evaluate a baseline method and show it side by side.
+    #[arg(long, value_enum)]
+    baseline: Option<Baseline>,
+    /// Only the first N non-empty lines.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Number of suggestions.
+    #[arg(long, default_value_t = 3)]
+    k: usize,
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Candidates per batched beam step (tuning).
+    #[arg(long)]
+    beam: Option<usize>,
+    /// Text before every context (tuning; special tokens parsed). Default: a user turn.
+    #[arg(long, allow_hyphen_values = true)]
+    prefix: Option<String>,
+    /// Most candidate evaluations per keystroke (tuning).
+    #[arg(long)]
+    max_evals: Option<usize>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn report_json(r: &EvalReport) -> Value {
+    json!({
+        "ksr": r.ksr,
+        "next_word_top1": r.next_word_top1,
+        "next_word_top3": r.next_word_top3,
+        "completion_top3": {"1": r.completion_top3[0], "2": r.completion_top3[1], "3": r.completion_top3[2]},
+        "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "max_ms": r.max_ms, "mean_ms": r.mean_ms,
+        "keystrokes": r.keystrokes, "words": r.words, "lines": r.lines,
+        "tokens_per_keystroke": r.tokens_per_keystroke, "passes_per_keystroke": r.passes_per_keystroke,
+    })
+}
+
+fn run(s: &dyn Suggest, lines: &[&str], quiet: bool) -> Result<EvalReport, String> {
+    let total = lines.len();
+    let name = s.name();
+    evaluate(s, lines, |done| {
+        if !quiet && (done % 50 == 0 || done == total) {
+            eprint!("\r{name}: {done}/{total} lines");
+            let _ = std::io::stderr().flush();
+            if done == total {
+                eprintln!();
+            }
+        }
+    })
+    .map_err(|e| e.to_string())
+}
+
+pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
+    let text = std::fs::read_to_string(&a.corpus)
+        .map_err(|e| format!("cannot read corpus {}: {e}", a.corpus.display()))?;
+    let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if let Some(n) = a.limit {
+        lines.truncate(n);
+    }
+    if lines.is_empty() {
+        return Err(format!(
+            "corpus {} has no non-empty lines",
+            a.corpus.display()
+        ));
+    }
+    let model = load(&a.model)?;
+    let mut opts = options(a.k, a.threads);
+    if let Some(b) = a.beam {
+        opts.beam_width = b;
+    }
+    if let Some(p) = &a.prefix {
+        opts.prefix = Some(p.replace("\\n", "\n"));
+    }
+    if let Some(m) = a.max_evals {
+        opts.max_evals = m;
+    }
+    let threads = opts.threads;
+    let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;
+    let r = run(&ours, &lines, a.json)?;
+    drop(ours);
+    let base = match a.baseline {
+        Some(Baseline::Naive) => {
+            let naive = NaivePredictor::new(model, a.k, threads).map_err(|e| e.to_string())?;
+            Some(run(&naive, &lines, a.json)?)
+        }
+        None => None,
+    };
+    if a.json {
+        let mut v = report_json(&r);
+        if let Some(b) = &base {
+            v["baseline"] = report_json(b);
+            v["baseline"]["method"] = json!(b.method);
+        }
+        emit(&format!("{v}\n"));
+    } else {
+        let mut cols = vec![&r];
+        if let Some(b) = &base {
+            cols.push(b);
+        }
+        let mut text = format!("{:<22}", "");
+        for c in &cols {
+            text += &format!("{:>12}", c.method);
+        }
+        text.push('\n');
+        let mut row = |name: &str, f: &dyn Fn(&EvalReport) -> String| {
+            text += &format!("{name:<22}");
+            for c in &cols {
+                text += &format!("{:>12}", f(c));
+            }
+            text.push('\n');
+        };
+        row("ksr", &|c| format!("{:.3}", c.ksr));
+        row("next_word_top1", &|c| format!("{:.3}", c.next_word_top1));
+        row("next_word_top3", &|c| format!("{:.3}", c.next_word_top3));
+        for j in 0..3 {
+            row(&format!("completion_top3 @{}", j + 1), &|c| {
+                format!("{:.3}", c.completion_top3[j])
+            });
+        }
+        row("p50_ms", &|c| format!("{:.2}", c.p50_ms));
+        row("p95_ms", &|c| format!("{:.2}", c.p95_ms));
+        row("max_ms", &|c| format!("{:.2}", c.max_ms));
+        row("tokens/keystroke", &|c| {
+            format!("{:.2}", c.tokens_per_keystroke)
+        });
+        row("passes/keystroke", &|c| {
+            format!("{:.2}", c.passes_per_keystroke)
+        });
+        row("keystrokes", &|c| c.keystrokes.to_string());
+        row("words", &|c| c.words.to_string());
+        emit(&text);
+    }
+    Ok(())
+}

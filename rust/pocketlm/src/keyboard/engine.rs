@@ -1,0 +1,284 @@
+//! The keyboard's evaluation engine: a small pool of sessions (one KV cache each) and a cache of
+//! evaluated token sequences ("nodes": a context, or a context plus the first tokens of a
+//! candidate word) with what the search needs from their logits.
+//!
+//! Every result is a function of a node's token sequence only, so it does not matter which
+//! session computed it or whether it was computed at this keystroke or an earlier one: caching
+//! changes the cost, never the suggestions.
+
+use super::vocab::Vocab;
+use crate::session::{Session, SessionError};
+use std::collections::HashMap;
+
+/// Continuation tokens kept per node for extending multi-token words.
+const TOP_CONTINUING: usize = 12;
+/// Word-starting tokens kept per node (next word after punctuation; corrections).
+pub const TOP_STARTING: usize = 384;
+
+/// What the search needs to know about one evaluated token sequence.
+pub struct Node {
+    /// Raw logits after the sequence's last token.
+    logits: Vec<f32>,
+    /// log Σ exp(logits).
+    lse: f32,
+    /// log P(the word in progress ends here) = log(1 − P(next token continues the word)).
+    pub end_lp: f32,
+    /// The likeliest tokens continuing a word, best first: (id, log-prob).
+    pub continuing: Vec<(u32, f32)>,
+    /// The likeliest tokens starting a word, best first (computed on first use).
+    starting: Option<Vec<(u32, f32)>>,
+    used: u64,
+}
+
+impl Node {
+    fn new(logits: &[f32], vocab: &Vocab) -> Self {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f32 = logits.iter().map(|&v| (v - max).exp()).sum();
+        let lse = max + sum.ln();
+        let mut cont_mass = 0.0f32;
+        let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_CONTINUING + 1);
+        let mut floor = f32::NEG_INFINITY;
+        for &t in &vocab.continuing {
+            let l = logits[t as usize];
+            cont_mass += (l - lse).exp();
+            if top.len() < TOP_CONTINUING || l > floor {
+                let at = top.partition_point(|&(id, v)| v > l || (v == l && id < t));
+                top.insert(at, (t, l));
+                top.truncate(TOP_CONTINUING);
+                if top.len() == TOP_CONTINUING {
+                    floor = top[TOP_CONTINUING - 1].1;
+                }
+            }
+        }
+        for e in top.iter_mut() {
+            e.1 -= lse;
+        }
+        Node {
+            logits: logits.to_vec(),
+            lse,
+            end_lp: (1.0 - cont_mass).max(1e-9).ln(),
+            continuing: top,
+            starting: None,
+            used: 0,
+        }
+    }
+
+    /// log P(token | sequence).
+    pub fn lp(&self, token: u32) -> f32 {
+        self.logits[token as usize] - self.lse
+    }
+
+    /// The likeliest word-starting tokens (computed once per node).
+    pub fn starting(&mut self, vocab: &Vocab) -> &[(u32, f32)] {
+        if self.starting.is_none() {
+            let mut all: Vec<(u32, f32)> = vocab
+                .starting
+                .iter()
+                .map(|&t| (t, self.logits[t as usize] - self.lse))
+                .collect();
+            let by = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+            if all.len() > TOP_STARTING {
+                all.select_nth_unstable_by(TOP_STARTING, by);
+                all.truncate(TOP_STARTING);
+            }
+            all.sort_by(by);
+            self.starting = Some(all);
+        }
+        self.starting.as_deref().unwrap_or_default()
+    }
+
+    fn bytes(&self) -> usize {
+        self.logits.len() * 4 + 1024
+    }
+}
+
+/// Work done by one call, for tests and statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Token rows run through the model.
+    pub rows: usize,
+    /// Forward passes (one batched pass counts once).
+    pub passes: usize,
+    /// Rows that evaluated context tokens (as opposed to candidate words).
+    pub context_rows: usize,
+    /// Context tokens taken from the cache instead of being evaluated.
+    pub reused: usize,
+}
+
+pub struct Engine {
+    sessions: Vec<Session>,
+    nodes: HashMap<Vec<u32>, Node>,
+    clock: u64,
+    cache_bytes: usize,
+    pub work: Work,
+}
+
+impl Engine {
+    pub fn new(first: Session, cache_bytes: usize) -> Self {
+        Engine {
+            sessions: vec![first],
+            nodes: HashMap::new(),
+            clock: 1,
+            cache_bytes,
+            work: Work::default(),
+        }
+    }
+
+    /// Starts a new call: resets the work counters and advances the use clock.
+    pub fn begin(&mut self) {
+        self.clock += 1;
+        self.work = Work::default();
+    }
+
+    /// Forgets every cached node and token (a new text field).
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+        self.sessions.truncate(1);
+        self.sessions[0].clear();
+    }
+
+    pub fn context_length(&self) -> usize {
+        self.sessions[0].context_length()
+    }
+
+    pub fn node(&mut self, seq: &[u32]) -> Option<&mut Node> {
+        let clock = self.clock;
+        let n = self.nodes.get_mut(seq)?;
+        n.used = clock;
+        Some(n)
+    }
+
+    /// Makes sure the node for `seq` (a context) is evaluated: the session sharing the longest
+    /// prefix with it is rolled back to that prefix and only the rest is evaluated.
+    pub fn ensure_context(&mut self, seq: &[u32], vocab: &Vocab) -> Result<(), SessionError> {
+        if seq.is_empty() {
+            return Err(SessionError::EmptyInput);
+        }
+        if let Some(n) = self.nodes.get_mut(seq) {
+            n.used = self.clock;
+            self.work.reused = seq.len();
+            return Ok(());
+        }
+        let (best, common) = self
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i, s.common_prefix_len(seq)))
+            .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+            .unwrap_or((0, 0));
+        let keep = common.min(seq.len() - 1);
+        let s = &mut self.sessions[best];
+        s.truncate(keep);
+        let logits = s.eval(&seq[keep..])?;
+        let mut node = Node::new(logits, vocab);
+        node.used = self.clock;
+        self.work.rows += seq.len() - keep;
+        self.work.context_rows += seq.len() - keep;
+        self.work.passes += (seq.len() - keep).div_ceil(64);
+        self.work.reused = keep;
+        self.nodes.insert(seq.to_vec(), node);
+        Ok(())
+    }
+
+    /// Evaluates the sequences in `seqs` (each one token longer than an evaluated node) that
+    /// are not cached yet, in one batched forward pass.
+    pub fn ensure_children(
+        &mut self,
+        seqs: &[Vec<u32>],
+        vocab: &Vocab,
+    ) -> Result<(), SessionError> {
+        let mut need: Vec<&[u32]> = Vec::new();
+        for s in seqs {
+            if let Some(n) = self.nodes.get_mut(s.as_slice()) {
+                n.used = self.clock;
+            } else if !s.is_empty() && !need.contains(&s.as_slice()) {
+                need.push(s);
+            }
+        }
+        if need.is_empty() {
+            return Ok(());
+        }
+        while self.sessions.len() < need.len() {
+            let f = self.sessions[0].fork();
+            self.sessions.push(f);
+        }
+        let mut taken = vec![false; self.sessions.len()];
+        let mut order = Vec::with_capacity(need.len());
+        for seq in &need {
+            let parent = &seq[..seq.len() - 1];
+            let (best, common) = self
+                .sessions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !taken[*i])
+                .map(|(i, s)| (i, s.common_prefix_len(parent)))
+                .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+                .expect("pool has a free session per request");
+            if common < parent.len() {
+                let holder = self
+                    .sessions
+                    .iter()
+                    .position(|s| s.common_prefix_len(parent) == parent.len());
+                match holder {
+                    Some(h) => {
+                        // Copying a KV cache is far cheaper than recomputing it.
+                        let mut f = self.sessions[h].fork();
+                        f.truncate(parent.len());
+                        self.sessions[best] = f;
+                    }
+                    None => {
+                        let s = &mut self.sessions[best];
+                        s.truncate(common);
+                        s.eval(&parent[common..])?;
+                        self.work.rows += parent.len() - common;
+                        self.work.passes += (parent.len() - common).div_ceil(64);
+                    }
+                }
+            }
+            self.sessions[best].truncate(parent.len());
+            taken[best] = true;
+            order.push(best);
+        }
+        let tokens: Vec<u32> = need.iter().map(|s| s[s.len() - 1]).collect();
+        {
+            let mut slots: Vec<Option<&mut Session>> = self.sessions.iter_mut().map(Some).collect();
+            let mut batch: Vec<&mut Session> = order
+                .iter()
+                .map(|&i| slots[i].take().expect("distinct sessions"))
+                .collect();
+            Session::decode_batch(&mut batch, &tokens)?;
+        }
+        self.work.rows += need.len();
+        self.work.passes += 1;
+        for (seq, &i) in need.iter().zip(&order) {
+            let logits = self.sessions[i].logits()?;
+            let mut node = Node::new(logits, vocab);
+            node.used = self.clock;
+            self.nodes.insert(seq.to_vec(), node);
+        }
+        Ok(())
+    }
+
+    /// Drops the least recently used nodes beyond the cache budget (never those of this call).
+    pub fn trim(&mut self) {
+        let total: usize = self.nodes.values().map(Node::bytes).sum();
+        if total <= self.cache_bytes {
+            return;
+        }
+        let mut by_age: Vec<(u64, usize, Vec<u32>)> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| n.used < self.clock)
+            .map(|(k, n)| (n.used, n.bytes(), k.clone()))
+            .collect();
+        by_age.sort();
+        let mut total = total;
+        for (_, bytes, key) in by_age {
+            if total <= self.cache_bytes {
+                break;
+            }
+            self.nodes.remove(&key);
+            total -= bytes;
+        }
+    }
+}

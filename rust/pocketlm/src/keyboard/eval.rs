@@ -1,0 +1,156 @@
+//! Keyboard evaluation: types each line of a corpus character by character through one
+//! predictor, as a person would, and measures what the suggestion strip would have saved.
+//!
+//! - `next_word_top1` / `next_word_top3`: at the start of every word (nothing of it typed),
+//!   whether it is the first / among the suggestions.
+//! - `completion_top3[j]`: after typing `j + 1` letters of a word longer than that, whether the
+//!   word is among the suggestions.
+//! - `ksr`, keystroke savings rate: `1 − keystrokes used / characters`. A word counts as entered
+//!   by one tap as soon as it appears among the suggestions before it is fully typed; the tap
+//!   also inserts the following space (a following punctuation mark is typed as usual).
+//! - Latency of every `suggest` call (one per keystroke).
+//!
+//! A suggestion matches when it equals the word exactly (case included).
+
+use super::text;
+use super::{KeyboardError, Suggestions};
+use std::time::Instant;
+
+/// Something that suggests words for the text before the cursor.
+pub trait Suggest {
+    fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError>;
+    /// Short name for reports.
+    fn name(&self) -> &'static str;
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvalReport {
+    pub method: String,
+    pub ksr: f64,
+    pub next_word_top1: f64,
+    pub next_word_top3: f64,
+    /// After 1, 2 and 3 typed letters.
+    pub completion_top3: [f64; 3],
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    pub keystrokes: usize,
+    pub words: usize,
+    pub lines: usize,
+    /// Mean token rows run through the model per keystroke (context and candidates).
+    pub tokens_per_keystroke: f64,
+    /// Mean forward passes per keystroke (a batch counts once).
+    pub passes_per_keystroke: f64,
+}
+
+#[derive(Default)]
+struct Counts {
+    chars: usize,
+    saved: usize,
+    words: usize,
+    nw1: usize,
+    nw3: usize,
+    comp: [(usize, usize); 3],
+    lat: Vec<f64>,
+    lines: usize,
+    rows: usize,
+    passes: usize,
+}
+
+/// Types `lines` through `s` (an empty field before each line) and measures. `progress` is
+/// called after each line with the number of lines done.
+pub fn evaluate(
+    s: &dyn Suggest,
+    lines: &[&str],
+    mut progress: impl FnMut(usize),
+) -> Result<EvalReport, KeyboardError> {
+    let mut c = Counts::default();
+    for (li, line) in lines.iter().enumerate() {
+        let line = line.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        c.lines += 1;
+        // Suggestions at every character boundary of the line (before typing that character).
+        let mut at: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, _) in line.char_indices() {
+            let t0 = Instant::now();
+            let sug = s.suggest(&line[..i])?;
+            c.lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            c.rows += sug.stats.evaluated_tokens;
+            c.passes += sug.stats.forward_passes;
+            at.push((i, sug.items.into_iter().map(|x| x.word).collect()));
+        }
+        c.chars += at.len();
+        let sugg_at = |byte: usize| -> &[String] {
+            at.binary_search_by_key(&byte, |e| e.0)
+                .map(|i| at[i].1.as_slice())
+                .unwrap_or(&[])
+        };
+        for (a, b) in text::word_spans(line) {
+            let word = &line[a..b];
+            c.words += 1;
+            let first = sugg_at(a);
+            if first.first().is_some_and(|w| w == word) {
+                c.nw1 += 1;
+            }
+            if first.iter().any(|w| w == word) {
+                c.nw3 += 1;
+            }
+            let offs: Vec<usize> = word.char_indices().map(|(i, _)| a + i).collect();
+            let n = offs.len();
+            // After 1, 2 and 3 typed letters (offs[j] is where letter j + 1 starts).
+            for (j, &pos) in offs.iter().enumerate().skip(1).take(3) {
+                c.comp[j - 1].1 += 1;
+                if sugg_at(pos).iter().any(|w| w == word) {
+                    c.comp[j - 1].0 += 1;
+                }
+            }
+            // Keystroke savings: the first time the word shows up before it is complete.
+            let space_after = line[b..].starts_with(' ');
+            for (typed, &pos) in offs.iter().enumerate() {
+                if sugg_at(pos).iter().any(|w| w == word) {
+                    let typed_cost = n + usize::from(space_after);
+                    c.saved += typed_cost - (typed + 1);
+                    break;
+                }
+            }
+        }
+        progress(li + 1);
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mut lat = c.lat.clone();
+    lat.sort_by(f64::total_cmp);
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            0.0
+        } else {
+            lat[((lat.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    Ok(EvalReport {
+        method: s.name().to_string(),
+        ksr: ratio(c.saved, c.chars),
+        next_word_top1: ratio(c.nw1, c.words),
+        next_word_top3: ratio(c.nw3, c.words),
+        completion_top3: [
+            ratio(c.comp[0].0, c.comp[0].1),
+            ratio(c.comp[1].0, c.comp[1].1),
+            ratio(c.comp[2].0, c.comp[2].1),
+        ],
+        p50_ms: pct(0.5),
+        p95_ms: pct(0.95),
+        max_ms: lat.last().copied().unwrap_or(0.0),
+        mean_ms: if lat.is_empty() {
+            0.0
+        } else {
+            lat.iter().sum::<f64>() / lat.len() as f64
+        },
+        keystrokes: c.chars,
+        words: c.words,
+        lines: c.lines,
+        tokens_per_keystroke: ratio(c.rows, c.chars),
+        passes_per_keystroke: ratio(c.passes, c.chars),
+    })
+}

@@ -1,0 +1,590 @@
+//! Keyboard suggestions: the next word, the completion of the word being typed, and corrections
+//! of unlikely words, for a three-slot suggestion strip, computed on every keystroke.
+//!
+//! [`WordPredictor::suggest`] takes the text before the cursor and returns up to `k` whole,
+//! distinct words, best first. It keeps the token sequence and KV cache of earlier calls: the
+//! context is cut at the word being typed, so while a word is typed the context does not change
+//! and costs nothing; when a word is finished its tokens were usually evaluated already as a
+//! candidate. Any edit (backspace, cursor jump, paste, a cleared field) only re-evaluates the
+//! tokens after the longest common prefix with what is cached. Results depend on the text only,
+//! never on the order of calls.
+//!
+//! How a word is found: the typed letters (and the space before them) are matched against token
+//! bytes ignoring case (token healing: the context is cut at the word boundary, so any
+//! tokenization of the typed letters is allowed); a small beam extends multi-token words, each
+//! step one batched forward pass; a word's probability is that of its tokens times the
+//! probability that the next token does not continue it. The typed case is kept ("Hel" →
+//! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
+
+mod engine;
+pub mod eval;
+mod naive;
+mod search;
+pub mod text;
+mod vocab;
+
+pub use engine::Work;
+pub use eval::{evaluate, EvalReport, Suggest};
+pub use naive::NaivePredictor;
+
+use crate::session::{default_threads, Session, SessionError, SessionOptions};
+use crate::{Model, Tokenizer};
+use engine::Engine;
+use search::{search, SearchParams};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use vocab::{Kind, Vocab};
+
+/// Built-in list of words never suggested unless offensive words are allowed.
+const BLOCKLIST: &str = include_str!("blocklist.txt");
+
+/// Log-probability cost of one edit for a correction to outrank a completion.
+const CORRECTION_COST: f32 = 5.0;
+
+/// Extra edit cost when a correction changes the first letter (people rarely miss it).
+const FIRST_LETTER_COST: f32 = 0.5;
+
+/// Suggestions scoring this much (natural log) below the best one are left out.
+const MAX_SCORE_GAP: f32 = 9.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyboardError {
+    #[error("invalid keyboard option: {0}")]
+    InvalidOption(String),
+    #[error("keyboard model evaluation failed: {0}")]
+    Session(#[from] SessionError),
+}
+
+/// How a predictor is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictorOptions {
+    /// Most suggestions returned (the strip has 3 slots).
+    pub k: usize,
+    /// Worker threads for the model.
+    pub threads: usize,
+    /// Bytes of text before the current word the model sees; longer texts keep a window that
+    /// starts at a sentence (re-cut every `max_context_bytes / 2` bytes).
+    pub max_context_bytes: usize,
+    /// Most candidate words evaluated together in one batched forward pass.
+    pub beam_width: usize,
+    /// Most candidate evaluations per call (most are cached from earlier keystrokes).
+    pub max_evals: usize,
+    /// Most tokens a suggested word may have after what is typed.
+    pub max_word_tokens: usize,
+    /// Offer corrections of unlikely words ("teh" → "the").
+    pub corrections: bool,
+    /// Extra words never to suggest (case-insensitive; a trailing `*` matches any ending).
+    pub blocklist: Vec<String>,
+    /// Suggest words of the built-in offensive-word list too.
+    pub allow_offensive: bool,
+    /// Memory for cached logits of evaluated sequences.
+    pub cache_bytes: usize,
+    /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
+    /// `None`: the start of a user turn when the model has a chat template (keyboard text is
+    /// mostly messages), else the model's start-of-text token.
+    pub prefix: Option<String>,
+}
+
+impl Default for PredictorOptions {
+    fn default() -> Self {
+        Self {
+            k: 3,
+            threads: default_threads(),
+            max_context_bytes: 320,
+            beam_width: 3,
+            max_evals: 6,
+            max_word_tokens: 4,
+            corrections: true,
+            blocklist: Vec::new(),
+            allow_offensive: false,
+            cache_bytes: 24 << 20,
+            prefix: None,
+        }
+    }
+}
+
+/// What a suggestion does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SuggestionKind {
+    /// A word after the cursor (nothing of it typed yet).
+    NextWord,
+    /// The word being typed, completed; starts with the typed letters.
+    Completion,
+    /// A likely word close to the typed one, which the typed letters do not spell.
+    Correction,
+}
+
+impl SuggestionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NextWord => "next_word",
+            Self::Completion => "completion",
+            Self::Correction => "correction",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub word: String,
+    /// The model's probability that this is the next word, given the text before the word.
+    pub probability: f32,
+    pub kind: SuggestionKind,
+}
+
+/// What one call cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SuggestStats {
+    /// Tokens of context the model saw.
+    pub context_tokens: usize,
+    /// Of those, tokens whose KV cache was reused from earlier calls.
+    pub reused_tokens: usize,
+    /// Token rows run through the model in this call (context and candidates).
+    pub evaluated_tokens: usize,
+    /// Forward passes (a batch of candidates counts once).
+    pub forward_passes: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Suggestions {
+    /// Best first, at most `k`, distinct words.
+    pub items: Vec<Suggestion>,
+    pub stats: SuggestStats,
+}
+
+impl Suggestions {
+    pub fn words(&self) -> Vec<&str> {
+        self.items.iter().map(|s| s.word.as_str()).collect()
+    }
+}
+
+/// How to apply a chosen suggestion to the text: delete `delete_chars` characters (Unicode
+/// scalar values) before the cursor, then insert `insert`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub delete_chars: usize,
+    pub insert: String,
+}
+
+struct Blocklist {
+    exact: HashSet<String>,
+    prefixes: Vec<String>,
+}
+
+impl Blocklist {
+    fn new<'a>(words: impl Iterator<Item = &'a str>) -> Self {
+        let mut b = Blocklist {
+            exact: HashSet::new(),
+            prefixes: Vec::new(),
+        };
+        for w in words {
+            let w = w.trim();
+            if w.is_empty() || w.starts_with('#') {
+                continue;
+            }
+            let w = w.to_lowercase();
+            match w.strip_suffix('*') {
+                Some(p) if !p.is_empty() => b.prefixes.push(p.to_string()),
+                Some(_) => {}
+                None => {
+                    b.exact.insert(w);
+                }
+            }
+        }
+        b
+    }
+
+    fn blocks(&self, word: &str) -> bool {
+        if self.exact.is_empty() && self.prefixes.is_empty() {
+            return false;
+        }
+        let w = word.to_lowercase();
+        self.exact.contains(&w) || self.prefixes.iter().any(|p| w.starts_with(p.as_str()))
+    }
+}
+
+struct State {
+    engine: Engine,
+    /// The last window of context text and its tokens.
+    last_window: String,
+    last_tokens: Vec<u32>,
+}
+
+/// Next-word, completion and correction suggestions over one loaded model. `Send + Sync`:
+/// calls from several threads are serialized.
+pub struct WordPredictor {
+    model: Arc<Model>,
+    vocab: Vocab,
+    opts: PredictorOptions,
+    blocklist: Blocklist,
+    start: Vec<u32>,
+    max_context_tokens: usize,
+    state: Mutex<State>,
+}
+
+/// Tokens that stand for "start of a text" before any context.
+fn start_tokens(tok: &Tokenizer) -> Vec<u32> {
+    if tok.adds_bos() {
+        if let Some(b) = tok.bos() {
+            return vec![b];
+        }
+    }
+    for name in ["<|endoftext|>", "<|end_of_text|>", "</s>"] {
+        if let Some(id) = tok.token_id(name) {
+            return vec![id];
+        }
+    }
+    if let Some(e) = tok.eos() {
+        return vec![e];
+    }
+    tok.encode("\n", false, false)
+}
+
+/// `text` with special tokens parsed, after the start-of-text token.
+fn prefix_tokens(tok: &Tokenizer, text: &str) -> Vec<u32> {
+    let mut t = start_tokens(tok);
+    if tok.adds_bos() || text.is_empty() {
+        tok.encode_into(text, false, true, &mut t);
+    } else {
+        // Models without BOS: the turn markers start the text by themselves.
+        t = tok.encode(text, false, true);
+    }
+    if t.is_empty() {
+        t = start_tokens(tok);
+    }
+    t
+}
+
+/// The start of a user turn in the model's chat format, if it is a known one.
+fn auto_prefix(model: &Model) -> Vec<u32> {
+    let tok = model.tokenizer();
+    let template = model.chat_template().unwrap_or("");
+    if template.contains("<|im_start|>") {
+        prefix_tokens(tok, "<|im_start|>user\n")
+    } else if template.contains("<start_of_turn>") {
+        prefix_tokens(tok, "<start_of_turn>user\n")
+    } else {
+        start_tokens(tok)
+    }
+}
+
+impl WordPredictor {
+    pub fn new(model: Arc<Model>, opts: PredictorOptions) -> Result<Self, KeyboardError> {
+        if opts.k == 0 || opts.k > 16 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "k must be between 1 and 16, got {}",
+                opts.k
+            )));
+        }
+        if opts.beam_width == 0 || opts.beam_width > 16 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "beam_width must be between 1 and 16, got {}",
+                opts.beam_width
+            )));
+        }
+        if opts.max_evals == 0 || opts.max_evals > 64 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "max_evals must be between 1 and 64, got {}",
+                opts.max_evals
+            )));
+        }
+        if opts.max_word_tokens == 0 || opts.max_word_tokens > 8 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "max_word_tokens must be between 1 and 8, got {}",
+                opts.max_word_tokens
+            )));
+        }
+        if opts.max_context_bytes < 16 || opts.max_context_bytes > 8192 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "max_context_bytes must be between 16 and 8192, got {}",
+                opts.max_context_bytes
+            )));
+        }
+        let tok = model.tokenizer();
+        let start = match &opts.prefix {
+            Some(p) => prefix_tokens(tok, p),
+            None => auto_prefix(&model),
+        };
+        let n_vocab = model.config().vocab_size;
+        let vocab = Vocab::new(tok, n_vocab);
+        // Byte-level vocabularies never need more tokens than bytes.
+        let max_context_tokens = opts.max_context_bytes + start.len();
+        let session = Session::new(
+            model.clone(),
+            SessionOptions {
+                context_length: max_context_tokens + opts.max_word_tokens + 1,
+                threads: opts.threads,
+            },
+        )?;
+        let max_context_tokens = max_context_tokens
+            .min(
+                session
+                    .context_length()
+                    .saturating_sub(opts.max_word_tokens + 1),
+            )
+            .max(1);
+        let mut words: Vec<&str> = opts.blocklist.iter().map(String::as_str).collect();
+        if !opts.allow_offensive {
+            words.extend(BLOCKLIST.lines());
+        }
+        let blocklist = Blocklist::new(words.into_iter());
+        Ok(WordPredictor {
+            state: Mutex::new(State {
+                engine: Engine::new(session, opts.cache_bytes),
+                last_window: String::new(),
+                last_tokens: Vec::new(),
+            }),
+            model,
+            vocab,
+            opts,
+            blocklist,
+            start,
+            max_context_tokens,
+        })
+    }
+
+    pub fn model(&self) -> &Arc<Model> {
+        &self.model
+    }
+
+    pub fn options(&self) -> &PredictorOptions {
+        &self.opts
+    }
+
+    /// Forgets cached tokens and logits (e.g. when the keyboard moves to another text field).
+    pub fn reset(&self) {
+        let mut st = self.lock();
+        st.engine.clear();
+        st.last_window.clear();
+        st.last_tokens.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How to apply `word` (usually one of the suggestions) when the text before the cursor is
+    /// `text_before_cursor`: replace the word being typed and add a space after it.
+    pub fn accept(&self, text_before_cursor: &str, word: &str) -> Edit {
+        let sp = text::split(text_before_cursor);
+        let mut insert = String::new();
+        if !sp.space && sp.word.is_empty() && sp.context.ends_with(['.', ',', '!', '?', ';', ':']) {
+            insert.push(' ');
+        }
+        insert.push_str(word);
+        insert.push(' ');
+        Edit {
+            delete_chars: sp.word.chars().count(),
+            insert,
+        }
+    }
+
+    /// The context tokens of the model's window of `context`.
+    fn context_tokens(&self, st: &mut State, context: &str) -> Vec<u32> {
+        let window = &context[text::window_start(context, self.opts.max_context_bytes)..];
+        if window != st.last_window || st.last_tokens.is_empty() {
+            let mut toks = self.start.clone();
+            self.model
+                .tokenizer()
+                .encode_into(window, false, false, &mut toks);
+            if toks.len() > self.max_context_tokens {
+                let cut = toks.len() - self.max_context_tokens;
+                toks.drain(..cut);
+            }
+            st.last_window.clear();
+            st.last_window.push_str(window);
+            st.last_tokens = toks;
+        }
+        st.last_tokens.clone()
+    }
+
+    /// Up to `k` suggestions for the text before the cursor, best first.
+    pub fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
+        let sp = text::split(text_before_cursor);
+        if sp.word.chars().count() > text::MAX_WORD_CHARS {
+            return Ok(Suggestions::default());
+        }
+        let mut st = self.lock();
+        let st = &mut *st;
+        st.engine.begin();
+        let ctx = self.context_tokens(st, sp.context);
+        st.engine.ensure_context(&ctx, &self.vocab)?;
+
+        let typed_lower = sp.word.to_lowercase();
+        let mut pending = Vec::with_capacity(typed_lower.len() + 1);
+        if sp.space {
+            pending.push(b' ');
+        }
+        pending.extend_from_slice(typed_lower.as_bytes());
+        let params = SearchParams {
+            batch: self.opts.beam_width,
+            max_evals: self.opts.max_evals,
+            depth: self.opts.max_word_tokens,
+            k: self.opts.k,
+        };
+        let blocked = |w: &str| self.blocklist.blocks(w);
+        let found = search(
+            &mut st.engine,
+            &self.vocab,
+            &ctx,
+            &pending,
+            params,
+            &blocked,
+        )?;
+
+        let sentence_start = text::starts_sentence(sp.context);
+        let kind = if sp.word.is_empty() {
+            SuggestionKind::NextWord
+        } else {
+            SuggestionKind::Completion
+        };
+        // (word, ranking score, probability, kind)
+        let mut ranked: Vec<(String, f32, f32, SuggestionKind)> = Vec::new();
+        let mut push = |word: String, score: f32, lp: f32, kind: SuggestionKind| {
+            let lower = word.to_lowercase();
+            if let Some(e) = ranked.iter_mut().find(|e| e.0.to_lowercase() == lower) {
+                // The same word in two spellings ("the", "The"): one suggestion, the likelier
+                // spelling, with the probabilities added.
+                if score > e.1 {
+                    e.0 = word;
+                    e.3 = kind;
+                }
+                e.1 = search_log_add(e.1, score);
+                e.2 = search_log_add(e.2, lp);
+            } else {
+                ranked.push((word, score, lp, kind));
+            }
+        };
+        for f in found {
+            let w = text::apply_case(sp.word, &f.word, sentence_start);
+            push(w, f.lp, f.lp, kind);
+        }
+        if self.opts.corrections && sp.word.chars().count() >= 3 {
+            for (w, score, lp) in self.corrections(st, &ctx, sp.space, sp.word) {
+                let w = correction_case(sp.word, &w, sentence_start);
+                push(w, score, lp, SuggestionKind::Correction);
+            }
+        }
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        // Nothing the model finds thousands of times less likely than the best suggestion.
+        if let Some(best) = ranked.first().map(|e| e.1) {
+            let best_lp = ranked.iter().map(|e| e.2).fold(f32::NEG_INFINITY, f32::max);
+            ranked.retain(|e| e.1 >= best - MAX_SCORE_GAP && e.2 >= best_lp - MAX_SCORE_GAP);
+        }
+        ranked.truncate(self.opts.k);
+        let items = ranked
+            .into_iter()
+            .map(|(word, _, lp, kind)| Suggestion {
+                word,
+                probability: lp.exp(),
+                kind,
+            })
+            .collect();
+        let w = st.engine.work;
+        st.engine.trim();
+        Ok(Suggestions {
+            items,
+            stats: SuggestStats {
+                context_tokens: ctx.len(),
+                reused_tokens: w.reused,
+                evaluated_tokens: w.rows,
+                forward_passes: w.passes,
+            },
+        })
+    }
+
+    /// Likely single-token words within a small edit distance of the typed word that the typed
+    /// letters do not spell: (word, ranking score, log-probability).
+    fn corrections(
+        &self,
+        st: &mut State,
+        ctx: &[u32],
+        space: bool,
+        typed: &str,
+    ) -> Vec<(String, f32, f32)> {
+        let typed_chars: Vec<char> = typed.to_lowercase().chars().collect();
+        let n = typed_chars.len();
+        let max_d: f32 = if n <= 4 { 1.0 } else { 2.0 };
+        let Some(node) = st.engine.node(ctx) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(String, f32, f32)> = Vec::new();
+        let mut cand: Vec<char> = Vec::new();
+        for &(t, lp) in node.starting(&self.vocab) {
+            let kind = self.vocab.kind(t);
+            let ok = match kind {
+                Kind::WordStart => true,
+                Kind::Piece => !space,
+                _ => false,
+            };
+            if !ok {
+                continue;
+            }
+            let raw = self.vocab.raw(t);
+            let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+            let Ok(word) = std::str::from_utf8(raw) else {
+                continue;
+            };
+            if !text::is_whole_word(word) || self.blocklist.blocks(word) {
+                continue;
+            }
+            cand.clear();
+            cand.extend(word.to_lowercase().chars());
+            if cand.len() < 2 || cand.starts_with(&typed_chars) {
+                continue;
+            }
+            // The whole word, or (while typing) its beginning of about the typed length.
+            let mut best: Option<f32> = text::typo_distance(&typed_chars, &cand, max_d);
+            for len in [n, n + 1] {
+                if len < cand.len() {
+                    if let Some(d) = text::typo_distance(&typed_chars, &cand[..len], max_d) {
+                        let d = d + 0.5;
+                        best = Some(best.map_or(d, |b| b.min(d)));
+                    }
+                }
+            }
+            if cand[0] != typed_chars[0] {
+                best = best.map(|d| d + FIRST_LETTER_COST).filter(|&d| d <= max_d);
+            }
+            if let Some(d) = best {
+                if d > 0.0 {
+                    out.push((word.to_string(), lp - CORRECTION_COST * d, lp));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(2);
+        out
+    }
+}
+
+fn search_log_add(a: f32, b: f32) -> f32 {
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    if lo == f32::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+/// Case of a correction: all-capital typing stays all-capital, a typed capital (or a sentence
+/// start) capitalizes, otherwise the model's spelling.
+fn correction_case(typed: &str, word: &str, sentence_start: bool) -> String {
+    let letters: Vec<char> = typed.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase()) {
+        word.to_uppercase()
+    } else if sentence_start || typed.chars().next().is_some_and(char::is_uppercase) {
+        text::capitalize(word)
+    } else {
+        word.to_string()
+    }
+}
+
+impl Suggest for WordPredictor {
+    fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
+        WordPredictor::suggest(self, text_before_cursor)
+    }
+
+    fn name(&self) -> &'static str {
+        "pocketlm"
+    }
+}

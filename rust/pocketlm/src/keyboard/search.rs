@@ -1,0 +1,306 @@
+//! Word search: a small batched beam over the token continuations of a context, constrained to
+//! what was typed (token healing), that stops at word boundaries.
+//!
+//! The typed part of the current word (with the space before it) is matched against token bytes
+//! ignoring case, so a context cut at the word boundary can continue with any tokenization of
+//! the typed letters. A word's probability is the probability of its tokens times the
+//! probability that the next token does not continue it.
+
+use super::engine::Engine;
+use super::text::is_whole_word;
+use super::vocab::{Kind, Vocab};
+use crate::session::SessionError;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+/// Search settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchParams {
+    /// Most candidates evaluated together in one batched forward pass.
+    pub batch: usize,
+    /// Most candidate evaluations per call (cached ones count too, so results never depend
+    /// on what is cached).
+    pub max_evals: usize,
+    /// Most tokens a word may take after the context.
+    pub depth: usize,
+    /// Words wanted.
+    pub k: usize,
+}
+
+/// One partial candidate: tokens after the context and the text they spell.
+#[derive(Clone)]
+struct Path {
+    tokens: Vec<u32>,
+    /// Lower-cased text (for matching what was typed).
+    lower: Vec<u8>,
+    /// Text as the model writes it.
+    raw: Vec<u8>,
+    lp: f32,
+}
+
+impl Path {
+    /// Whether the text has any word bytes yet (not just the space before the word).
+    fn has_word(&self) -> bool {
+        self.raw.iter().any(|&b| b != b' ')
+    }
+}
+
+/// A found word: its text as the model writes it and log P(word | context).
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub word: String,
+    pub lp: f32,
+}
+
+fn log_add(a: f32, b: f32) -> f32 {
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    if lo == f32::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
+struct Collector<'a> {
+    words: HashMap<String, f32>,
+    blocked: &'a dyn Fn(&str) -> bool,
+}
+
+impl Collector<'_> {
+    fn add(&mut self, raw: &[u8], lp: f32) {
+        let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+        let Ok(w) = std::str::from_utf8(raw) else {
+            return;
+        };
+        if !is_whole_word(w) || (self.blocked)(w) {
+            return;
+        }
+        let e = self.words.entry(w.to_string()).or_insert(f32::NEG_INFINITY);
+        *e = log_add(*e, lp);
+    }
+
+    /// The k-th best log-probability found so far (−∞ with fewer than k words).
+    fn kth(&self, k: usize) -> f32 {
+        if self.words.len() < k || k == 0 {
+            return f32::NEG_INFINITY;
+        }
+        let mut v: Vec<f32> = self.words.values().copied().collect();
+        v.sort_by(|a, b| b.total_cmp(a));
+        v[k - 1]
+    }
+}
+
+/// Finds the likeliest whole words that continue `ctx` and spell `pending` (lower-cased: an
+/// optional leading space, then the letters typed so far) at their start.
+///
+/// Best-first: a candidate's probability bounds that of every word through it, so candidates
+/// are evaluated (a batch per forward pass) in order of probability only while they could
+/// still enter the top k.
+pub fn search(
+    engine: &mut Engine,
+    vocab: &Vocab,
+    ctx: &[u32],
+    pending: &[u8],
+    params: SearchParams,
+    blocked: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Found>, SessionError> {
+    let mut out = Collector {
+        words: HashMap::new(),
+        blocked,
+    };
+    let room = engine.context_length().saturating_sub(ctx.len());
+    let depth = params.depth.min(room);
+    let keep = params.max_evals + 2 * params.k + 4;
+    let mut paths = vec![Path {
+        tokens: Vec::new(),
+        lower: Vec::new(),
+        raw: Vec::new(),
+        lp: 0.0,
+    }];
+    let mut heap: BinaryHeap<Cand> = BinaryHeap::new();
+    let mut scratch: Vec<Cand> = Vec::new();
+    let mut seq = ctx.to_vec();
+    if let Some(node) = engine.node(ctx) {
+        expand(0, &paths[0], node, vocab, pending, &mut scratch);
+        push_best(&mut heap, &mut scratch, keep);
+    }
+    let mut evals = 0;
+    while evals < params.max_evals {
+        let mut kth = out.kth(params.k);
+        let mut batch: Vec<Path> = Vec::new();
+        while let Some(top) = heap.peek() {
+            if top.lp <= kth {
+                break;
+            }
+            let c = heap.pop().expect("peeked");
+            let child = paths[c.parent].child(&c, vocab);
+            if c.finished {
+                // Finishers end the word by themselves: their probability is exact.
+                out.add(&child.raw, child.lp);
+                kth = out.kth(params.k);
+                continue;
+            }
+            if child.tokens.len() > depth {
+                continue;
+            }
+            batch.push(child);
+            if batch.len() >= params.batch || evals + batch.len() >= params.max_evals {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        evals += batch.len();
+        let seqs: Vec<Vec<u32>> = batch
+            .iter()
+            .map(|p| {
+                let mut s = ctx.to_vec();
+                s.extend_from_slice(&p.tokens);
+                s
+            })
+            .collect();
+        engine.ensure_children(&seqs, vocab)?;
+        for p in batch {
+            seq.truncate(ctx.len());
+            seq.extend_from_slice(&p.tokens);
+            let Some(node) = engine.node(&seq) else {
+                continue;
+            };
+            if p.lower.len() >= pending.len() && p.has_word() {
+                out.add(&p.raw, p.lp + node.end_lp);
+            }
+            if p.tokens.len() < depth {
+                let idx = paths.len();
+                expand(idx, &p, node, vocab, pending, &mut scratch);
+                push_best(&mut heap, &mut scratch, keep);
+            }
+            paths.push(p);
+        }
+    }
+    let mut found: Vec<Found> = out
+        .words
+        .into_iter()
+        .map(|(word, lp)| Found { word, lp })
+        .collect();
+    found.sort_by(|a, b| b.lp.total_cmp(&a.lp).then_with(|| a.word.cmp(&b.word)));
+    Ok(found)
+}
+
+/// Moves the best `keep` candidates of `scratch` into the heap.
+fn push_best(heap: &mut BinaryHeap<Cand>, scratch: &mut Vec<Cand>, keep: usize) {
+    if scratch.len() > keep {
+        scratch.select_nth_unstable_by(keep, |a, b| b.cmp(a));
+        scratch.truncate(keep);
+    }
+    heap.extend(scratch.drain(..));
+}
+
+/// A child of a path, before it is materialized.
+struct Cand {
+    lp: f32,
+    parent: usize,
+    token: u32,
+    finished: bool,
+}
+
+impl PartialEq for Cand {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Cand {
+    /// Likelier first; ties broken by position so the order is total and reproducible.
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.lp
+            .total_cmp(&o.lp)
+            .then(o.parent.cmp(&self.parent))
+            .then(o.token.cmp(&self.token))
+    }
+}
+
+impl Path {
+    fn child(&self, c: &Cand, vocab: &Vocab) -> Path {
+        let lower = vocab.lower(c.token);
+        let raw = vocab.raw(c.token);
+        let raw = match vocab.kind(c.token) {
+            Kind::Finisher { space, word_len } => {
+                &raw[..(usize::from(space) + word_len as usize).min(raw.len())]
+            }
+            _ => raw,
+        };
+        let mut tokens = self.tokens.clone();
+        tokens.push(c.token);
+        let mut l = self.lower.clone();
+        l.extend_from_slice(lower);
+        let mut r = self.raw.clone();
+        r.extend_from_slice(raw);
+        Path {
+            tokens,
+            lower: l,
+            raw: r,
+            lp: c.lp,
+        }
+    }
+}
+
+/// Appends the children of `p` (whose node is `node`) that keep the text consistent with
+/// `pending` and inside one word.
+fn expand(
+    parent: usize,
+    p: &Path,
+    node: &mut super::engine::Node,
+    vocab: &Vocab,
+    pending: &[u8],
+    cands: &mut Vec<Cand>,
+) {
+    let in_word = p.has_word() || p.raw == b" ";
+    let push = |t: u32, lp: f32, cands: &mut Vec<Cand>| {
+        let kind = vocab.kind(t);
+        let ok = if in_word {
+            kind.continues()
+        } else {
+            !matches!(kind, Kind::Boundary)
+        };
+        if !ok {
+            return;
+        }
+        let finished = matches!(kind, Kind::Finisher { .. });
+        // A finished word must cover everything typed.
+        if finished && p.lower.len() + vocab.lower(t).len() < pending.len() {
+            return;
+        }
+        cands.push(Cand {
+            lp: p.lp + lp,
+            parent,
+            token: t,
+            finished,
+        });
+    };
+    if p.lower.len() < pending.len() {
+        // Still spelling what was typed: tokens that start with the rest of it, or are a
+        // prefix of it.
+        let rest = &pending[p.lower.len()..];
+        for &t in vocab.with_prefix(rest) {
+            push(t, node.lp(t), cands);
+        }
+        for i in 1..rest.len() {
+            for &t in vocab.exact(&rest[..i]) {
+                push(t, node.lp(t), cands);
+            }
+        }
+    } else if in_word {
+        for &(t, lp) in &node.continuing {
+            push(t, lp, cands);
+        }
+    } else {
+        for &(t, lp) in node.starting(vocab) {
+            push(t, lp, cands);
+        }
+    }
+}

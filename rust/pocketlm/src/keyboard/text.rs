@@ -1,0 +1,397 @@
+//! Text rules of the keyboard: what a word is, where the word being typed starts, which part
+//! of a long text the model sees, sentence starts, typed case, and edit distance. Pure functions
+//! over `&str`; nothing here touches the model.
+
+/// Longest word (in characters) the engine tries to complete; a longer run of letters (a pasted
+/// URL, a key held down) gets no completions.
+pub const MAX_WORD_CHARS: usize = 40;
+
+/// A letter or digit: the characters words are made of.
+pub fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric()
+}
+
+/// Apostrophes that may sit inside a word ("don't", "I’m").
+pub fn is_apostrophe(c: char) -> bool {
+    c == '\'' || c == '\u{2019}'
+}
+
+/// Whether `s` is one whole word: word characters, with apostrophes only between them.
+pub fn is_whole_word(s: &str) -> bool {
+    let mut prev_word = false;
+    let mut any = false;
+    for c in s.chars() {
+        if is_word_char(c) {
+            prev_word = true;
+            any = true;
+        } else if is_apostrophe(c) && prev_word {
+            prev_word = false;
+        } else {
+            return false;
+        }
+    }
+    any && prev_word
+}
+
+/// Splits words out of a line the way the evaluation and the engine see them: maximal runs of
+/// word characters, apostrophes allowed between letters. Returns byte ranges.
+pub fn word_spans(line: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_word_char(chars[i].1) {
+            i += 1;
+            continue;
+        }
+        let start = chars[i].0;
+        let mut j = i + 1;
+        loop {
+            if j < chars.len() && is_word_char(chars[j].1) {
+                j += 1;
+            } else if j + 1 < chars.len()
+                && is_apostrophe(chars[j].1)
+                && is_word_char(chars[j + 1].1)
+            {
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        let end = chars.get(j).map_or(line.len(), |c| c.0);
+        spans.push((start, end));
+        i = j;
+    }
+    spans
+}
+
+/// The text before the cursor, split for prediction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split<'a> {
+    /// Everything before the word being typed (and before the one space that precedes it).
+    pub context: &'a str,
+    /// Whether the word being typed is preceded by one space that belongs to it (GPT-2 and
+    /// SentencePiece vocabularies attach the space to the following word).
+    pub space: bool,
+    /// The letters of the word typed so far (may be empty).
+    pub word: &'a str,
+}
+
+/// Splits `text` into context, the space before the current word, and the current word.
+///
+/// "How are yo" → ("How are", space, "yo"); "How are " → ("How are", space, ""); "Hi," →
+/// ("Hi,", no space, ""); "" → ("", no space, "").
+pub fn split(text: &str) -> Split<'_> {
+    // Walk back over word characters and inner apostrophes.
+    let mut start = text.len();
+    let mut last_was_word = false;
+    for (i, c) in text.char_indices().rev() {
+        if is_word_char(c) {
+            start = i;
+            last_was_word = true;
+        } else if is_apostrophe(c) && (last_was_word || start == text.len()) {
+            // An apostrophe at the end ("don'") or between letters; decided below.
+            start = i;
+            last_was_word = false;
+        } else {
+            break;
+        }
+    }
+    // A word never starts with an apostrophe (that is an opening quote).
+    while let Some(c) = text[start..].chars().next() {
+        if is_apostrophe(c) {
+            start += c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    let word = &text[start..];
+    let before = &text[..start];
+    if let Some(rest) = before.strip_suffix(' ') {
+        Split {
+            context: rest,
+            space: true,
+            word,
+        }
+    } else {
+        Split {
+            context: before,
+            space: false,
+            word,
+        }
+    }
+}
+
+/// Whether a word placed after `context` starts a sentence: the context is empty, or ends (after
+/// closing quotes and brackets) with `.`, `!` or `?` (not an ellipsis), or with a line break.
+pub fn starts_sentence(context: &str) -> bool {
+    let trimmed = context.trim_end_matches([' ', '\t']);
+    if trimmed.ends_with(['\n', '\r']) {
+        return true;
+    }
+    let trimmed = trimmed.trim_end();
+    if trimmed.is_empty() {
+        return true;
+    }
+    let core = trimmed.trim_end_matches(['"', '\'', ')', ']', '\u{201d}', '\u{2019}']);
+    if core.ends_with("..") || core.ends_with('\u{2026}') {
+        return false;
+    }
+    core.ends_with(['.', '!', '?'])
+}
+
+/// Start (byte offset) of the part of `context` the model sees: the whole context when it is at
+/// most `max_bytes` long, otherwise a suffix of between `max_bytes / 2` and `max_bytes` bytes
+/// that starts at a sentence start where possible (else at a word, else anywhere).
+///
+/// The start only depends on the context's length and text, and moves in steps of
+/// `max_bytes / 2`, so while someone types at the end of a long text it stays put and the
+/// cached tokens keep being reused.
+pub fn window_start(context: &str, max_bytes: usize) -> usize {
+    let len = context.len();
+    let max_bytes = max_bytes.max(16);
+    if len <= max_bytes {
+        return 0;
+    }
+    let step = max_bytes / 2;
+    let anchor = (len - max_bytes).div_ceil(step) * step;
+    let mut anchor = anchor.min(len);
+    while !context.is_char_boundary(anchor) {
+        anchor += 1;
+    }
+    let tail = &context[anchor..];
+    // Only look for a boundary in the first half of the tail, so the window keeps some text.
+    let limit = tail.len() / 2;
+    let mut prev: Option<char> = None;
+    let mut prev_non_space: Option<char> = None;
+    let mut word_start = None;
+    for (i, c) in tail.char_indices() {
+        if i > limit {
+            break;
+        }
+        if !c.is_whitespace() {
+            if let Some(p) = prev {
+                if p.is_whitespace() {
+                    if matches!(prev_non_space, Some('.' | '!' | '?')) || p == '\n' {
+                        return anchor + i;
+                    }
+                    word_start.get_or_insert(anchor + i);
+                }
+            }
+            prev_non_space = Some(c);
+        } else if c == '\n' {
+            prev_non_space = Some('.');
+        }
+        prev = Some(c);
+    }
+    word_start.unwrap_or(anchor)
+}
+
+/// Writes a suggested word the way the person is typing it: the typed letters are kept as they
+/// are ("Hel" + "hello" → "Hello", "lon" + "London" → "london"), all-capital typing stays
+/// all-capital ("HEL" → "HELLO"), and an untyped word at a sentence start is capitalized.
+/// `word` must start with `typed` ignoring case.
+pub fn apply_case(typed: &str, word: &str, sentence_start: bool) -> String {
+    if typed.is_empty() {
+        return if sentence_start {
+            capitalize(word)
+        } else {
+            word.to_string()
+        };
+    }
+    let letters: Vec<char> = typed.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase()) {
+        return word.to_uppercase();
+    }
+    let n = typed.chars().count();
+    let rest: String = word.chars().skip(n).collect();
+    let mut out = String::with_capacity(typed.len() + rest.len());
+    out.push_str(typed);
+    out.push_str(&rest);
+    out
+}
+
+/// First letter upper-cased.
+pub fn capitalize(word: &str) -> String {
+    let mut cs = word.chars();
+    match cs.next() {
+        Some(c) => c.to_uppercase().chain(cs).collect(),
+        None => String::new(),
+    }
+}
+
+fn key_pos(c: char) -> Option<(i32, i32)> {
+    const ROWS: [&str; 3] = ["qwertyuiop", "asdfghjkl", "zxcvbnm"];
+    ROWS.iter()
+        .enumerate()
+        .find_map(|(r, row)| row.find(c).map(|col| (r as i32, col as i32)))
+}
+
+/// Whether two letters are neighbours on a QWERTY keyboard.
+pub fn keys_adjacent(a: char, b: char) -> bool {
+    match (key_pos(a), key_pos(b)) {
+        (Some((ra, ca)), Some((rb, cb))) => {
+            // Each row sits half a key right of the one above it.
+            (ra == rb && (ca - cb).abs() == 1)
+                || ((ra - rb).abs() == 1 && (ca == cb || ca - cb == if ra > rb { -1 } else { 1 }))
+        }
+        _ => false,
+    }
+}
+
+/// Cost of a transposition of two neighbouring letters ("teh") and of hitting a neighbouring
+/// key; insertions, deletions and other substitutions cost 1.
+pub const TYPO_COST: f32 = 0.6;
+
+/// Typing-error distance between two short lower-case strings: optimal string alignment where
+/// slips to neighbouring keys and swapped letters cost [`TYPO_COST`]; `None` once it exceeds
+/// `max`.
+pub fn typo_distance(a: &[char], b: &[char], max: f32) -> Option<f32> {
+    if a.len().abs_diff(b.len()) as f32 > max {
+        return None;
+    }
+    let w = b.len() + 1;
+    let mut prev2 = vec![0f32; w];
+    let mut prev: Vec<f32> = (0..w).map(|j| j as f32).collect();
+    let mut cur = vec![0f32; w];
+    for i in 1..=a.len() {
+        cur[0] = i as f32;
+        let mut row_min = cur[0];
+        for j in 1..=b.len() {
+            let cost = if a[i - 1] == b[j - 1] {
+                0.0
+            } else if keys_adjacent(a[i - 1], b[j - 1]) {
+                TYPO_COST
+            } else {
+                1.0
+            };
+            let mut v = (prev[j] + 1.0)
+                .min(cur[j - 1] + 1.0)
+                .min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + TYPO_COST);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return None;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    let d = prev[b.len()];
+    (d <= max).then_some(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_cases() {
+        let s = split("How are yo");
+        assert_eq!((s.context, s.space, s.word), ("How are", true, "yo"));
+        let s = split("How are ");
+        assert_eq!((s.context, s.space, s.word), ("How are", true, ""));
+        let s = split("Hi,");
+        assert_eq!((s.context, s.space, s.word), ("Hi,", false, ""));
+        let s = split("");
+        assert_eq!((s.context, s.space, s.word), ("", false, ""));
+        let s = split("I don't");
+        assert_eq!((s.context, s.space, s.word), ("I", true, "don't"));
+        let s = split("I don'");
+        assert_eq!((s.context, s.space, s.word), ("I", true, "don'"));
+        let s = split("say 'hel");
+        assert_eq!((s.context, s.space, s.word), ("say '", false, "hel"));
+        let s = split("a  b");
+        assert_eq!((s.context, s.space, s.word), ("a ", true, "b"));
+        let s = split("line\nnext");
+        assert_eq!((s.context, s.space, s.word), ("line\n", false, "next"));
+        let s = split("🍕 ");
+        assert_eq!((s.context, s.space, s.word), ("🍕", true, ""));
+        let s = split("'");
+        assert_eq!((s.context, s.space, s.word), ("'", false, ""));
+    }
+
+    #[test]
+    fn words_and_spans() {
+        assert!(is_whole_word("don't"));
+        assert!(is_whole_word("Hello"));
+        assert!(!is_whole_word("don'"));
+        assert!(!is_whole_word("'s"));
+        assert!(!is_whole_word("a b"));
+        assert!(!is_whole_word(""));
+        let line = "I'm fine, 'thanks' and you?";
+        let words: Vec<&str> = word_spans(line).iter().map(|&(a, b)| &line[a..b]).collect();
+        assert_eq!(words, ["I'm", "fine", "thanks", "and", "you"]);
+    }
+
+    #[test]
+    fn sentence_starts() {
+        assert!(starts_sentence(""));
+        assert!(starts_sentence("Hi."));
+        assert!(starts_sentence("Really?\""));
+        assert!(starts_sentence("one\n"));
+        assert!(!starts_sentence("Well..."));
+        assert!(!starts_sentence("Hi,"));
+        assert!(!starts_sentence("How are"));
+    }
+
+    #[test]
+    fn case_rules() {
+        assert_eq!(apply_case("Hel", "hello", false), "Hello");
+        assert_eq!(apply_case("HEL", "hello", false), "HELLO");
+        assert_eq!(apply_case("lon", "London", false), "london");
+        assert_eq!(apply_case("", "the", true), "The");
+        assert_eq!(apply_case("", "the", false), "the");
+        assert_eq!(apply_case("H", "hello", false), "Hello");
+        assert_eq!(capitalize("élan"), "Élan");
+    }
+
+    #[test]
+    fn distances() {
+        let c = |s: &str| s.chars().collect::<Vec<_>>();
+        assert_eq!(typo_distance(&c("teh"), &c("the"), 2.0), Some(TYPO_COST));
+        assert_eq!(
+            typo_distance(&c("recieve"), &c("receive"), 2.0),
+            Some(TYPO_COST)
+        );
+        assert_eq!(typo_distance(&c("kitten"), &c("sitting"), 3.0), Some(3.0));
+        assert_eq!(typo_distance(&c("kitten"), &c("sitting"), 2.0), None);
+        assert_eq!(typo_distance(&c(""), &c("ab"), 2.0), Some(2.0));
+        // "r" and "t" are neighbours, "r" and "p" are not.
+        assert_eq!(typo_distance(&c("tun"), &c("run"), 2.0), Some(TYPO_COST));
+        assert_eq!(typo_distance(&c("pun"), &c("run"), 2.0), Some(1.0));
+        assert!(keys_adjacent('a', 's') && keys_adjacent('g', 'y') && keys_adjacent('b', 'g'));
+        assert!(!keys_adjacent('a', 'p'));
+    }
+
+    #[test]
+    fn window_is_stable_and_bounded() {
+        let text = "First sentence here. Second one is longer than that. ".repeat(40);
+        let max = 200;
+        let mut last = None;
+        let mut moves = 0;
+        for end in 0..text.len() {
+            let ctx = &text[..end];
+            let s = window_start(ctx, max);
+            assert!(ctx.len() - s <= max, "window too long");
+            if last.is_some_and(|l| l != s) {
+                moves += 1;
+            }
+            last = Some(s);
+            if s > 0 {
+                assert!(ctx[..s].ends_with(' '), "starts at a word: {:?}", &ctx[s..]);
+            }
+        }
+        assert!(
+            moves <= text.len() / (max / 2) + 1,
+            "window moved {moves} times"
+        );
+        // Unicode without spaces: still a char boundary.
+        let cjk = "漢字".repeat(500);
+        let s = window_start(&cjk, 100);
+        assert!(cjk.is_char_boundary(s) && cjk.len() - s <= 100);
+    }
+}

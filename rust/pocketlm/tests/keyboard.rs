@@ -1,0 +1,441 @@
+//! Keyboard engine on the real SmolLM2 model: incremental state equals a from-scratch
+//! evaluation after random edits, suggestion invariants, bad input, blocklist, KV reuse, and the
+//! evaluation against the naive baseline.
+
+mod common;
+
+use pocketlm::keyboard::text::is_whole_word;
+use pocketlm::keyboard::{
+    evaluate, NaivePredictor, PredictorOptions, SuggestionKind, Suggestions, WordPredictor,
+};
+use pocketlm::Model;
+use std::sync::{Arc, OnceLock};
+
+fn model() -> Arc<Model> {
+    static M: OnceLock<Arc<Model>> = OnceLock::new();
+    M.get_or_init(|| Model::load(common::model_path(common::SMOLLM2)).expect("load SmolLM2"))
+        .clone()
+}
+
+fn opts() -> PredictorOptions {
+    PredictorOptions {
+        threads: 1,
+        ..PredictorOptions::default()
+    }
+}
+
+fn predictor() -> WordPredictor {
+    WordPredictor::new(model(), opts()).expect("predictor")
+}
+
+/// Tiny deterministic generator for the edit sequences.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+fn assert_same(a: &Suggestions, b: &Suggestions, text: &str) {
+    assert_eq!(
+        a.words(),
+        b.words(),
+        "incremental vs scratch differ for {text:?}"
+    );
+    for (x, y) in a.items.iter().zip(&b.items) {
+        assert_eq!(x.kind, y.kind, "{text:?}");
+        let tol = 1e-3 * x.probability.max(y.probability) + 1e-7;
+        assert!(
+            (x.probability - y.probability).abs() <= tol,
+            "{text:?}: {} has p={} incrementally, {} from scratch",
+            x.word,
+            x.probability,
+            y.probability
+        );
+    }
+}
+
+fn check_invariants(s: &Suggestions, text: &str, k: usize) {
+    assert!(s.items.len() <= k, "{text:?}: too many suggestions");
+    let words = s.words();
+    for (i, w) in words.iter().enumerate() {
+        assert!(is_whole_word(w), "{text:?}: {w:?} is not a whole word");
+        assert!(!words[..i].contains(w), "{text:?}: {w:?} suggested twice");
+    }
+    for x in &s.items {
+        assert!(x.probability.is_finite() && x.probability >= 0.0 && x.probability <= 1.0001);
+    }
+    let typed = pocketlm::keyboard::text::split(text).word;
+    for x in &s.items {
+        match x.kind {
+            SuggestionKind::Completion => assert!(
+                x.word.starts_with(typed),
+                "{text:?}: completion {:?} does not start with {typed:?}",
+                x.word
+            ),
+            SuggestionKind::NextWord => {
+                assert!(typed.is_empty(), "{text:?}: next word while typing")
+            }
+            SuggestionKind::Correction => assert!(
+                !x.word.to_lowercase().starts_with(&typed.to_lowercase()),
+                "{text:?}: correction {:?} is a completion",
+                x.word
+            ),
+        }
+    }
+}
+
+#[test]
+fn incremental_equals_from_scratch_after_random_edits() {
+    let sources = [
+        "Hello, how are you doing today? I was hoping we could meet for lunch tomorrow.",
+        "Thank you so much for the birthday gift! I really love it.",
+        "Can you send me the address again? My phone deleted the message.",
+        "We're running late, sorry. See you at the station in ten minutes.",
+    ];
+    let inc = predictor();
+    let fresh = predictor();
+    let mut rng = Lcg(0x5eed);
+    let mut cur = String::new();
+    let mut src = 0usize;
+    let mut pos = 0usize; // char position in the source being typed
+    let mut checks = 0;
+    for step in 0..90 {
+        let chars: Vec<char> = sources[src].chars().collect();
+        match rng.next(20) {
+            // Type the next character of the source.
+            0..=10 => {
+                if pos < chars.len() {
+                    cur.push(chars[pos]);
+                    pos += 1;
+                } else {
+                    src = (src + 1) % sources.len();
+                    pos = 0;
+                    cur.push(' ');
+                }
+            }
+            // Backspace one to three characters.
+            11..=13 => {
+                for _ in 0..=rng.next(3) {
+                    cur.pop();
+                }
+                pos = pos.saturating_sub(1);
+            }
+            // Paste a chunk of another source.
+            14..=15 => {
+                let other: Vec<char> = sources[rng.next(sources.len())].chars().collect();
+                let a = rng.next(other.len() - 20);
+                cur.extend(&other[a..a + 5 + rng.next(15)]);
+            }
+            // Jump the cursor back (the text before it becomes a prefix).
+            16..=18 => {
+                let n = cur.chars().count();
+                if n > 0 {
+                    let keep = rng.next(n);
+                    cur = cur.chars().take(keep).collect();
+                }
+            }
+            // Clear the field.
+            _ => {
+                cur.clear();
+                pos = 0;
+            }
+        }
+        let got = inc.suggest(&cur).expect("suggest");
+        check_invariants(&got, &cur, 3);
+        if step % 5 == 4 {
+            fresh.reset();
+            let want = fresh.suggest(&cur).expect("suggest from scratch");
+            assert_same(&got, &want, &cur);
+            checks += 1;
+        }
+    }
+    assert!(checks >= 15);
+}
+
+#[test]
+fn typing_reuses_the_cache() {
+    let p = predictor();
+    let text = "I would like to order a large pizza with extra cheese";
+    let mut total_rows = 0;
+    let mut prev_ctx = 0;
+    for (i, _) in text.char_indices().skip(1) {
+        let s = p.suggest(&text[..i]).unwrap();
+        total_rows += s.stats.evaluated_tokens;
+        // Context tokens already seen are never evaluated again.
+        assert!(
+            s.stats.reused_tokens + 3 >= prev_ctx.min(s.stats.context_tokens),
+            "{:?}: reused {} of {} (previous context {prev_ctx})",
+            &text[..i],
+            s.stats.reused_tokens,
+            s.stats.context_tokens
+        );
+        prev_ctx = s.stats.context_tokens;
+    }
+    let keystrokes = text.chars().count() - 1;
+    // The naive method evaluates the whole context on every keystroke: ~8 tokens on average here.
+    assert!(
+        (total_rows as f64) / (keystrokes as f64) < 6.0,
+        "{total_rows} rows for {keystrokes} keystrokes"
+    );
+    // Backspace over a word and retype it: nothing new to evaluate for the context.
+    let a = p.suggest("I would like to order a large ").unwrap();
+    let b = p.suggest("I would like to order a lar").unwrap();
+    let c = p.suggest("I would like to order a large ").unwrap();
+    assert_eq!(a.words(), c.words());
+    assert!(b.stats.reused_tokens + 1 >= b.stats.context_tokens);
+    assert_eq!(c.stats.evaluated_tokens, 0, "retyped text is fully cached");
+}
+
+#[test]
+fn completions_keep_typed_prefix_and_case() {
+    let p = predictor();
+    let cases = [
+        ("How are yo", "you"),
+        ("Oh hel", "hello"),
+        ("Oh HEL", "HELLO"),
+        ("Oh, Hel", "Hello"),
+        ("Thank you very mu", "much"),
+        ("See you tomor", "tomorrow"),
+        ("I don'", "don't"),
+        ("What is your fav", "favorite"),
+    ];
+    for (text, want) in cases {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        assert!(
+            s.words().contains(&want),
+            "{text:?}: expected {want:?} among {:?}",
+            s.words()
+        );
+    }
+}
+
+#[test]
+fn next_words_are_whole_distinct_and_capitalized_at_sentence_start() {
+    let p = predictor();
+    for text in [
+        "",
+        "Thank you very much. ",
+        "How are ",
+        "I'm on my ",
+        "Hi,",
+        "It was great!\n",
+        "Can you call me when you get ",
+    ] {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        assert_eq!(s.items.len(), 3, "{text:?}: {:?}", s.words());
+        assert!(
+            s.items.iter().all(|x| x.kind == SuggestionKind::NextWord),
+            "{text:?}"
+        );
+        if pocketlm::keyboard::text::starts_sentence(text) {
+            for w in s.words() {
+                assert!(
+                    w.chars().next().unwrap().is_uppercase(),
+                    "{text:?}: {w:?} not capitalized"
+                );
+            }
+        }
+    }
+    let s = p.suggest("How are ").unwrap();
+    assert!(s.words().contains(&"you"), "{:?}", s.words());
+}
+
+#[test]
+fn corrections_for_unlikely_words() {
+    let p = predictor();
+    for (text, want) in [
+        ("I went to teh", "the"),
+        ("I did not recieve", "receive"),
+        ("Thank yuo", "you"),
+    ] {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        let hit = s.items.iter().find(|x| x.word == want);
+        assert!(
+            hit.is_some_and(|x| x.kind == SuggestionKind::Correction),
+            "{text:?}: expected correction {want:?} in {:?}",
+            s.items
+        );
+    }
+    // A likely word being typed is not "corrected" away from its completion.
+    let s = p.suggest("How are you do").unwrap();
+    assert_eq!(s.items[0].kind, SuggestionKind::Completion, "{:?}", s.items);
+}
+
+#[test]
+fn blocklist_filters_suggestions() {
+    let text = "What is your favorite ";
+    let p = predictor();
+    let before = p.suggest(text).unwrap();
+    let top = before.items[0].word.clone();
+    let blocked = WordPredictor::new(
+        model(),
+        PredictorOptions {
+            blocklist: vec![top.clone(), "foo*".into()],
+            ..opts()
+        },
+    )
+    .unwrap();
+    let after = blocked.suggest(text).unwrap();
+    assert!(
+        !after.words().contains(&top.as_str()),
+        "{top:?} still suggested: {:?}",
+        after.words()
+    );
+    assert_eq!(after.items.len(), 3);
+    let s = blocked.suggest("I love foo").unwrap();
+    assert!(
+        s.items
+            .iter()
+            .all(|x| !x.word.to_lowercase().starts_with("foo")),
+        "{:?}",
+        s.words()
+    );
+    // The built-in list: never suggested unless allowed.
+    for text in ["What the f", "You are such a bi", "Oh sh", "Holy "] {
+        let s = p.suggest(text).unwrap();
+        for w in s.words() {
+            let w = w.to_lowercase();
+            assert!(
+                !["fuck", "bitch", "shit"].iter().any(|b| w.starts_with(b)),
+                "{text:?}: offensive {w:?} suggested"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_input_gives_sensible_results() {
+    let p = predictor();
+    let long: String = "This is a fairly long sentence that keeps going. ".repeat(205);
+    assert!(long.len() > 10_000);
+    let lone_surrogates = String::from_utf16_lossy(&[0xD800, 0x61, 0xDC00, 0x20]);
+    let cases: Vec<String> = vec![
+        String::new(),
+        " ".into(),
+        "   \t\n  ".into(),
+        "🍕".into(),
+        "I love 🍕 ".into(),
+        "👍🏽👍🏽👍🏽".into(),
+        "a".repeat(500),
+        long.clone(),
+        format!("{long}and then"),
+        lone_surrogates,
+        "\u{0}\u{1}\u{7f}".into(),
+        "مرحبا كيف".into(),
+        "日本語のテキスト".into(),
+        "''''".into(),
+        "e-mail me at x@y.z ".into(),
+        "\u{fffd}\u{fffd}abc".into(),
+        "Ünïcödé wörds àré ".into(),
+    ];
+    for text in &cases {
+        let s = p.suggest(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        check_invariants(&s, text, 3);
+        // A bounded window: a 10,000-character text costs no more context than a short one.
+        assert!(
+            s.stats.context_tokens <= 340,
+            "{} context tokens",
+            s.stats.context_tokens
+        );
+    }
+    // Plain English still gets three suggestions after all that.
+    let s = p.suggest("See you ").unwrap();
+    assert_eq!(s.items.len(), 3);
+    assert!(!p.suggest(&long).unwrap().items.is_empty());
+    // Options are checked.
+    assert!(WordPredictor::new(model(), PredictorOptions { k: 0, ..opts() }).is_err());
+    assert!(WordPredictor::new(
+        model(),
+        PredictorOptions {
+            beam_width: 0,
+            ..opts()
+        }
+    )
+    .is_err());
+}
+
+#[test]
+fn accept_replaces_the_typed_word() {
+    let p = predictor();
+    let e = p.accept("How are yo", "you");
+    assert_eq!((e.delete_chars, e.insert.as_str()), (2, "you "));
+    let e = p.accept("How are ", "you");
+    assert_eq!((e.delete_chars, e.insert.as_str()), (0, "you "));
+    let e = p.accept("Hi,", "there");
+    assert_eq!((e.delete_chars, e.insert.as_str()), (0, " there "));
+    let e = p.accept("Ça va, él", "élan");
+    assert_eq!((e.delete_chars, e.insert.as_str()), (2, "élan "));
+}
+
+#[test]
+fn predictor_is_shared_across_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<WordPredictor>();
+    let p = Arc::new(predictor());
+    let handles: Vec<_> = ["Good morning, how ", "I will be there in "]
+        .into_iter()
+        .map(|t| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let mut out = Vec::new();
+                for i in 1..=t.len() {
+                    out = p
+                        .suggest(&t[..i])
+                        .unwrap()
+                        .words()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect();
+                }
+                out
+            })
+        })
+        .collect();
+    let results: Vec<Vec<String>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // Interleaved calls give the same answers as calls in sequence.
+    let q = predictor();
+    assert_eq!(results[0], q.suggest("Good morning, how ").unwrap().words());
+    assert_eq!(
+        results[1],
+        q.suggest("I will be there in ").unwrap().words()
+    );
+}
+
+#[test]
+fn evaluation_beats_the_naive_baseline() {
+    let text = std::fs::read_to_string(common::fixture("keyboard-dev.txt")).expect("fixture");
+    let lines: Vec<&str> = text.lines().take(8).collect();
+    let ours = predictor();
+    let r = evaluate(&ours, &lines, |_| {}).unwrap();
+    let naive = NaivePredictor::new(model(), 3, 1).unwrap();
+    let b = evaluate(&naive, &lines, |_| {}).unwrap();
+    assert_eq!(r.keystrokes, b.keystrokes);
+    assert_eq!(
+        r.keystrokes,
+        lines.iter().map(|l| l.chars().count()).sum::<usize>()
+    );
+    assert!(r.ksr > 0.3, "ksr {}", r.ksr);
+    assert!(r.ksr > b.ksr + 0.1, "ours {} vs naive {}", r.ksr, b.ksr);
+    assert!(
+        r.next_word_top3 >= b.next_word_top3,
+        "{} vs {}",
+        r.next_word_top3,
+        b.next_word_top3
+    );
+    assert!(r.completion_top3[0] > b.completion_top3[0]);
+    // Far less work per keystroke than re-running the context.
+    assert!(
+        r.tokens_per_keystroke * 2.0 < b.tokens_per_keystroke,
+        "{} vs {}",
+        r.tokens_per_keystroke,
+        b.tokens_per_keystroke
+    );
+}
