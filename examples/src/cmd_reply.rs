@@ -36,6 +36,9 @@ pub struct DraftArgs {
     /// Candidates decoded together.
     #[arg(long, default_value_t = DrafterConfig::default().branches)]
     branches: usize,
+    /// Longest generated candidate, in tokens.
+    #[arg(long, default_value_t = DrafterConfig::default().max_reply_tokens)]
+    max_reply_tokens: usize,
     /// Curated responses scored alongside the generated ones.
     #[arg(long, default_value_t = DrafterConfig::default().curated)]
     curated: usize,
@@ -61,6 +64,7 @@ impl DraftArgs {
             threads: self.threads,
             branches: self.branches,
             curated: self.curated,
+            max_reply_tokens: self.max_reply_tokens,
             prior_weight: self.prior_weight,
             curated_bonus: self.curated_bonus,
             pmi_weight: self.pmi_weight,
@@ -263,6 +267,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "no_suggestion": d.no_suggestion.is_some(),
             "reason": d.no_suggestion.map(|r| r.as_str()),
             "ms": d.ms,
+            "prompt_tokens": d.prompt_tokens,
+            "evaluated_tokens": d.evaluated_tokens,
         }));
     }
     let n = cases.len() as f64;

@@ -65,14 +65,14 @@ impl Default for DrafterConfig {
             prior_weight: 0.5,
             curated_bonus: 1.2,
             pmi_weight: 0.5,
-            copy_discount: 0.6,
+            copy_discount: 0.7,
             max_reply_tokens: 8,
             max_messages: 6,
             max_message_chars: 300,
             max_window_tokens: 200,
             min_score: 0.02,
             max_first_token_gap: 6.0,
-            negative_ratio: 0.6,
+            negative_ratio: 0.8,
         }
     }
 }
@@ -605,7 +605,7 @@ impl ReplyDrafter {
         let cfg = &self.config;
         let final_score = |logprob: f32, count: usize, pmi: f32, bonus: f32, text: &str| {
             let mut s = ((logprob + cfg.pmi_weight * pmi) / count as f32).exp() * bonus;
-            if copies.contains(&filter::key(text)) {
+            if copies.iter().any(|c| filter::near_duplicate(c, text)) {
                 s *= cfg.copy_discount;
             }
             s.min(1.0)
@@ -641,12 +641,16 @@ impl ReplyDrafter {
                 }
             })
             .collect();
-        candidates.extend(scored.iter().map(|&(text, logprob, count, first)| Candidate {
-            text: text.to_owned(),
-            score: final_score(logprob, count, pmi(first), self.config.curated_bonus, text),
-            rejected: check(text),
-            curated: true,
-        }));
+        candidates.extend(
+            scored
+                .iter()
+                .map(|&(text, logprob, count, first)| Candidate {
+                    text: text.to_owned(),
+                    score: final_score(logprob, count, pmi(first), self.config.curated_bonus, text),
+                    rejected: check(text),
+                    curated: true,
+                }),
+        );
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let replies = select(&candidates, options.n, self.config.negative_ratio);
         let no_suggestion = match replies.first() {
@@ -690,7 +694,7 @@ impl ReplyDrafter {
             let tokens = self.template.encode(tok, &msgs, true)?;
             let window_tokens = tokens.len().saturating_sub(prefix_len);
             let fits = window_tokens <= self.config.max_window_tokens
-                && tokens.len() + self.config.max_reply_tokens + 1 <= ctx;
+                && tokens.len() + self.config.max_reply_tokens < ctx;
             if fits {
                 return Ok(tokens);
             }
@@ -729,7 +733,34 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32) -> Vec<Reply>
             distinct.push(c);
         }
     }
-    let mut chosen: Vec<&Candidate> = distinct.iter().take(n).copied().collect();
+    // Greedy selection with a diversity penalty: a reply opening with the same word as one
+    // already chosen, or taking the same (non-neutral) stance, must score clearly higher.
+    let mut chosen: Vec<&Candidate> = Vec::new();
+    let mut rest = distinct.clone();
+    while chosen.len() < n && !rest.is_empty() {
+        let adjusted = |c: &Candidate| {
+            let first = filter::words(&c.text).into_iter().next();
+            let pol = filter::polarity(&c.text);
+            let mut s = c.score;
+            if chosen
+                .iter()
+                .any(|d| filter::words(&d.text).into_iter().next() == first)
+            {
+                s *= 0.75;
+            }
+            if pol != Polarity::Neutral && chosen.iter().any(|d| filter::polarity(&d.text) == pol) {
+                s *= 0.85;
+            }
+            s
+        };
+        let (i, _) = rest
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, adjusted(c)))
+            .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
+        chosen.push(rest.remove(i));
+    }
+    let distinct: Vec<&Candidate> = chosen.iter().copied().chain(rest).collect();
     let has = |set: &[&Candidate], p| set.iter().any(|c| filter::polarity(&c.text) == p);
     if n >= 2
         && chosen.len() == n
@@ -751,6 +782,7 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32) -> Vec<Reply>
             }
         }
     }
+    chosen.sort_by(|a, b| b.score.total_cmp(&a.score));
     chosen
         .into_iter()
         .map(|c| Reply {

@@ -265,6 +265,13 @@ pub fn polarity(text: &str) -> Polarity {
                 | "havent"
         )
     };
+    let k = ws.join(" ");
+    if ["not sure", "dont know", "no idea", "not certain"]
+        .iter()
+        .any(|p| k.contains(p))
+    {
+        return Polarity::Neutral;
+    }
     if ws.iter().take(4).any(|w| neg_word(w)) {
         return Polarity::Negative;
     }
@@ -382,6 +389,7 @@ mod tests {
         assert_eq!(polarity("Sorry, I can't make it."), Polarity::Negative);
         assert_eq!(polarity("I don't think so."), Polarity::Negative);
         assert_eq!(polarity("What time?"), Polarity::Neutral);
+        assert_eq!(polarity("I'm not sure."), Polarity::Neutral);
     }
 
     #[test]
