@@ -1,0 +1,331 @@
+// The idiomatic Kotlin layer over the generated bindings (dev.pocketlm.ffi): suspend functions
+// that run on a background dispatcher, Flow<String> streaming whose cancellation cancels the
+// generation, AutoCloseable objects that may be closed twice.
+package dev.pocketlm
+
+import dev.pocketlm.ffi.ChatSession as FfiChatSession
+import dev.pocketlm.ffi.KeyboardPredictor as FfiKeyboardPredictor
+import dev.pocketlm.ffi.Model as FfiModel
+import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
+import dev.pocketlm.ffi.TextSession as FfiTextSession
+import dev.pocketlm.ffi.PocketLmException
+import dev.pocketlm.ffi.pocketlmVersion
+import java.util.concurrent.atomic.AtomicReference
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.channels.trySendBlocking
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.flow.conflate
+import kotlinx.coroutines.flow.flowOn
+import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+
+// Records and enums come straight from the generated bindings. Errors are
+// dev.pocketlm.ffi.PocketLmException, a sealed class (ModelNotFound, InvalidModel, InvalidArgument,
+// ContextFull, Internal) whose message says what to do; import it from there (a typealias would
+// hide the subclasses).
+typealias ModelInfo = dev.pocketlm.ffi.ModelInfo
+typealias SamplingOptions = dev.pocketlm.ffi.SamplingOptions
+typealias GenerationOptions = dev.pocketlm.ffi.GenerationOptions
+typealias GenerationResult = dev.pocketlm.ffi.GenerationResult
+typealias GenerationTask = dev.pocketlm.ffi.GenerationTask
+typealias StopReason = dev.pocketlm.ffi.StopReason
+typealias SessionOptions = dev.pocketlm.ffi.SessionOptions
+typealias ChatOptions = dev.pocketlm.ffi.ChatOptions
+typealias ChatMessage = dev.pocketlm.ffi.ChatMessage
+typealias ChatRole = dev.pocketlm.ffi.ChatRole
+typealias KeyboardOptions = dev.pocketlm.ffi.KeyboardOptions
+typealias Suggestion = dev.pocketlm.ffi.Suggestion
+typealias SuggestionKind = dev.pocketlm.ffi.SuggestionKind
+typealias TextEdit = dev.pocketlm.ffi.TextEdit
+typealias DrafterOptions = dev.pocketlm.ffi.DrafterOptions
+typealias DraftOptions = dev.pocketlm.ffi.DraftOptions
+typealias ConversationMessage = dev.pocketlm.ffi.ConversationMessage
+typealias ReplyDraft = dev.pocketlm.ffi.ReplyDraft
+typealias ReplyDrafts = dev.pocketlm.ffi.ReplyDrafts
+typealias NoDraftReason = dev.pocketlm.ffi.NoDraftReason
+typealias Tone = dev.pocketlm.ffi.Tone
+
+/** Library-wide settings. */
+object PocketLM {
+    /**
+     * Where the blocking native calls run (loading, suggestions, drafts, starting a generation).
+     * [Dispatchers.IO] by default: each call blocks its thread while the model computes on the
+     * model's own worker threads. Never the main thread.
+     */
+    @Volatile
+    var dispatcher: CoroutineDispatcher = Dispatchers.IO
+
+    /** The native library's version. */
+    val version: String
+        get() = pocketlmVersion()
+}
+
+/** A reference to a native object that can be closed any number of times. */
+internal class NativeRef<T : AutoCloseable>(obj: T, private val what: String) : AutoCloseable {
+    private val ref = AtomicReference<T?>(obj)
+
+    /** The object; throws [IllegalStateException] once closed. */
+    fun get(): T = ref.get() ?: throw IllegalStateException("$what is closed")
+
+    val isClosed: Boolean
+        get() = ref.get() == null
+
+    override fun close() {
+        ref.getAndSet(null)?.close()
+    }
+}
+
+/** Turns a native generation into a cold Flow: collecting starts it, cancelling the collector
+ * cancels it, and collection ends only once the native generation has stopped. */
+internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): Flow<String> =
+    callbackFlow {
+        val listener = object : dev.pocketlm.ffi.TextListener {
+            // Runs on the generation thread; blocks it until the collector takes the text
+            // (backpressure). Returns false once the flow is closed, which stops generation.
+            override fun onText(delta: String): Boolean = trySendBlocking(delta).isSuccess
+        }
+        val task = start(listener)
+        launch {
+            try {
+                task.result()
+                channel.close()
+            } catch (e: PocketLmException) {
+                channel.close(e)
+            }
+        }
+        try {
+            awaitClose { task.cancel() }
+        } finally {
+            // Wait (at most about one token) until the native generation has stopped, so the
+            // session is free when collection returns.
+            withContext(NonCancellable) {
+                try {
+                    task.result()
+                } catch (_: PocketLmException) {
+                }
+            }
+            task.close()
+        }
+    }
+        .buffer(Channel.RENDEZVOUS)
+        .flowOn(PocketLM.dispatcher)
+
+/** Runs a generation to the end and returns its result; cancelling the coroutine cancels it. */
+internal suspend fun runToEnd(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): GenerationResult {
+    val task = withContext(PocketLM.dispatcher) { start(IgnoreText) }
+    return task.use {
+        try {
+            it.result()
+        } catch (e: CancellationException) {
+            it.cancel()
+            throw e
+        }
+    }
+}
+
+private object IgnoreText : dev.pocketlm.ffi.TextListener {
+    override fun onText(delta: String): Boolean = true
+}
+
+/**
+ * A GGUF model, memory-mapped read-only. Cheap to share across threads and coroutines: every
+ * predictor, drafter and session made from it keeps it alive, so closing the [Model] while they
+ * are in use is safe.
+ *
+ * ```kotlin
+ * val model = Model.load("/data/.../SmolLM2-135M-Instruct.Q4_1.gguf")
+ * println(model.info.parameterCount)
+ * ```
+ */
+class Model private constructor(ffi: FfiModel) : AutoCloseable {
+    private val ref = NativeRef(ffi, "Model")
+    internal val ffi: FfiModel
+        get() = ref.get()
+
+    companion object {
+        /**
+         * Maps the model file at [path] on [PocketLM.dispatcher].
+         * @throws PocketLmException.ModelNotFound when the file is missing or unreadable
+         * @throws PocketLmException.InvalidModel when it is corrupt or unsupported
+         */
+        suspend fun load(path: String): Model =
+            withContext(PocketLM.dispatcher) { Model(FfiModel.load(path)) }
+    }
+
+    /** Architecture, parameter count, quantization, context length, ... */
+    val info: ModelInfo
+        get() = ffi.info()
+
+    val path: String
+        get() = ffi.path()
+
+    /** Tokens [text] takes as a prompt. */
+    suspend fun countTokens(text: String): Int = withContext(PocketLM.dispatcher) { ffi.countTokens(text) }
+
+    /** A keyboard suggestion engine on this model. */
+    suspend fun keyboardPredictor(options: KeyboardOptions = KeyboardOptions()): KeyboardPredictor =
+        withContext(PocketLM.dispatcher) { KeyboardPredictor(FfiKeyboardPredictor(ffi, options)) }
+
+    /** A reply drafter on this model. */
+    suspend fun replyDrafter(options: DrafterOptions = DrafterOptions()): ReplyDrafter =
+        withContext(PocketLM.dispatcher) { ReplyDrafter(FfiReplyDrafter(ffi, options)) }
+
+    /** A plain text generation session on this model. */
+    suspend fun textSession(options: SessionOptions = SessionOptions()): TextSession =
+        withContext(PocketLM.dispatcher) { TextSession(FfiTextSession(ffi, options)) }
+
+    /** A chat on this model, using its chat template. */
+    suspend fun chat(options: ChatOptions = ChatOptions()): Chat =
+        withContext(PocketLM.dispatcher) { Chat(FfiChatSession(ffi, options)) }
+
+    val isClosed: Boolean
+        get() = ref.isClosed
+
+    /** Releases this reference (objects made from the model keep working). Idempotent. */
+    override fun close() = ref.close()
+}
+
+/**
+ * Suggestions for a keyboard's three-slot strip: next words, completions and corrections.
+ *
+ * ```kotlin
+ * val strip = predictor.suggest("See you tomor")   // [tomorrow, ...]
+ * val edit = predictor.accept("See you tomor", strip[0].word)
+ * ```
+ */
+class KeyboardPredictor internal constructor(ffi: FfiKeyboardPredictor) : AutoCloseable {
+    private val ref = NativeRef(ffi, "KeyboardPredictor")
+
+    /** Up to `maxSuggestions` distinct words for the text before the cursor, best first. */
+    suspend fun suggest(textBeforeCursor: String): List<Suggestion> =
+        withContext(PocketLM.dispatcher) { ref.get().suggest(textBeforeCursor) }
+
+    /**
+     * Suggestions for each text of [textBeforeCursor] (e.g. the field's content after every
+     * keystroke); texts that arrive while a suggestion is computed are conflated to the latest.
+     */
+    fun suggestions(textBeforeCursor: Flow<String>): Flow<List<Suggestion>> =
+        textBeforeCursor.conflate().map { suggest(it) }
+
+    /** How to apply [word]: delete `deleteChars` characters before the cursor, insert `insert`. */
+    fun accept(textBeforeCursor: String, word: String): TextEdit = ref.get().accept(textBeforeCursor, word)
+
+    /** Forgets the cached text (call when the keyboard moves to another field). */
+    suspend fun reset() = withContext(PocketLM.dispatcher) { ref.get().reset() }
+
+    override fun close() = ref.close()
+}
+
+/**
+ * Short reply suggestions for a message just received (or none, with a reason, when nothing
+ * fits or the topic is sensitive).
+ *
+ * ```kotlin
+ * val drafts = drafter.draft("Are you coming to dinner tonight?")
+ * drafts.replies.map { it.text }   // e.g. [Yes, I'll be there!, Sorry, I can't make it., ...]
+ * ```
+ */
+class ReplyDrafter internal constructor(ffi: FfiReplyDrafter) : AutoCloseable {
+    private val ref = NativeRef(ffi, "ReplyDrafter")
+
+    /** Drafts replies to the last message of [conversation] (oldest first). */
+    suspend fun draft(conversation: List<ConversationMessage>, options: DraftOptions = DraftOptions()): ReplyDrafts =
+        withContext(PocketLM.dispatcher) { ref.get().draft(conversation, options) }
+
+    /** Drafts replies to one incoming message. */
+    suspend fun draft(incomingMessage: String, options: DraftOptions = DraftOptions()): ReplyDrafts =
+        draft(listOf(ConversationMessage(fromMe = false, text = incomingMessage)), options)
+
+    /** Prepares the prompt of [tone] so the first draft is fast. */
+    suspend fun warmUp(tone: Tone = Tone.NEUTRAL) = withContext(PocketLM.dispatcher) { ref.get().warmUp(tone) }
+
+    override fun close() = ref.close()
+}
+
+/**
+ * Text generation with a KV cache. Generations on one session run one at a time (a second one
+ * waits for the first); use one session per concurrent generation.
+ *
+ * ```kotlin
+ * session.generate("Once upon a time").collect { print(it) }
+ * ```
+ */
+class TextSession internal constructor(ffi: FfiTextSession) : AutoCloseable {
+    private val ref = NativeRef(ffi, "TextSession")
+
+    /** Streams the text generated after [prompt]. Cancelling the collector (or `take(n)`,
+     * `first()`, ...) cancels the generation; the flow fails with [PocketLmException]. */
+    fun generate(prompt: String, options: GenerationOptions = GenerationOptions()): Flow<String> {
+        val s = ref.get()
+        return textFlow { s.generate(prompt, options, it) }
+    }
+
+    /** Generates after [prompt] and returns the whole result. */
+    suspend fun complete(prompt: String, options: GenerationOptions = GenerationOptions()): GenerationResult =
+        runToEnd { ref.get().generate(prompt, options, it) }
+
+    /**
+     * Low level: starts a generation and returns its handle ([GenerationTask.cancel],
+     * `join()`, `result()`; closing it cancels). [onText] runs on the generation thread and
+     * returns false to stop.
+     */
+    fun start(prompt: String, options: GenerationOptions = GenerationOptions(), onText: (String) -> Boolean): GenerationTask =
+        ref.get().generate(prompt, options, object : dev.pocketlm.ffi.TextListener {
+            override fun onText(delta: String): Boolean = onText(delta)
+        })
+
+    /** The result of the latest generation once it has ended, or null if none ran. */
+    suspend fun lastResult(): GenerationResult? = ref.get().lastResult()
+
+    /** Tokens in the KV cache after the latest generation. */
+    val contextTokens: Int
+        get() = ref.get().contextTokens()
+
+    val contextLength: Int
+        get() = ref.get().contextLength()
+
+    /** Forgets the cached tokens (never blocks). */
+    fun reset() = ref.get().reset()
+
+    override fun close() = ref.close()
+}
+
+/**
+ * A chat with the model: keeps the history and KV cache between answers.
+ *
+ * ```kotlin
+ * chat.send("What is a haiku?").collect { print(it) }
+ * ```
+ */
+class Chat internal constructor(ffi: FfiChatSession) : AutoCloseable {
+    private val ref = NativeRef(ffi, "Chat")
+
+    /** Sends a user message and streams the answer; cancelling the collector cancels it. */
+    fun send(message: String): Flow<String> {
+        val c = ref.get()
+        return textFlow { c.send(message, it) }
+    }
+
+    /** Sends a user message and returns the whole answer. */
+    suspend fun reply(message: String): GenerationResult = runToEnd { ref.get().send(message, it) }
+
+    /** The conversation so far (as of the latest finished answer). */
+    val history: List<ChatMessage>
+        get() = ref.get().history()
+
+    /** The result of the latest answer once it has ended, or null. */
+    suspend fun lastResult(): GenerationResult? = ref.get().lastResult()
+
+    /** Forgets the conversation, keeping the system prompt (never blocks). */
+    fun clear() = ref.get().clear()
+
+    override fun close() = ref.close()
+}

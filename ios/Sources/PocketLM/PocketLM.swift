@@ -1,0 +1,365 @@
+// The idiomatic Swift layer over the generated module (PocketLMFFI): `async throws` functions
+// that run the blocking native calls off the caller's thread, `AsyncThrowingStream` streaming
+// whose termination cancels the generation, `Sendable` types.
+
+import Foundation
+import PocketLMFFI
+
+// Records, enums and the error type come straight from the generated module.
+public typealias ModelInfo = PocketLMFFI.ModelInfo
+public typealias PocketLmError = PocketLMFFI.PocketLmError
+public typealias SamplingOptions = PocketLMFFI.SamplingOptions
+public typealias GenerationOptions = PocketLMFFI.GenerationOptions
+public typealias GenerationResult = PocketLMFFI.GenerationResult
+public typealias GenerationTask = PocketLMFFI.GenerationTask
+public typealias StopReason = PocketLMFFI.StopReason
+public typealias SessionOptions = PocketLMFFI.SessionOptions
+public typealias ChatOptions = PocketLMFFI.ChatOptions
+public typealias ChatMessage = PocketLMFFI.ChatMessage
+public typealias ChatRole = PocketLMFFI.ChatRole
+public typealias KeyboardOptions = PocketLMFFI.KeyboardOptions
+public typealias Suggestion = PocketLMFFI.Suggestion
+public typealias SuggestionKind = PocketLMFFI.SuggestionKind
+public typealias TextEdit = PocketLMFFI.TextEdit
+public typealias DrafterOptions = PocketLMFFI.DrafterOptions
+public typealias DraftOptions = PocketLMFFI.DraftOptions
+public typealias ConversationMessage = PocketLMFFI.ConversationMessage
+public typealias ReplyDraft = PocketLMFFI.ReplyDraft
+public typealias ReplyDrafts = PocketLMFFI.ReplyDrafts
+public typealias NoDraftReason = PocketLMFFI.NoDraftReason
+public typealias Tone = PocketLMFFI.Tone
+
+/// Library-wide information.
+public enum PocketLM {
+    /// The native library's version.
+    public static var version: String { pocketlmVersion() }
+}
+
+/// Thrown when an object is used after `close()`.
+public struct ClosedError: Error, LocalizedError, Sendable {
+    public let object: String
+    public var errorDescription: String? { "\(object) is closed" }
+}
+
+/// Runs blocking native work on a global queue and resumes the caller with its result, so
+/// neither the main actor nor the cooperative thread pool is blocked while the model computes.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global(qos: .userInitiated).async {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}
+
+/// A reference to a native object that can be closed any number of times.
+final class NativeRef<T: AnyObject & Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var object: T?
+    private let name: String
+
+    init(_ object: T, name: String) {
+        self.object = object
+        self.name = name
+    }
+
+    /// The object; throws `ClosedError` once closed.
+    func get() throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let object else { throw ClosedError(object: name) }
+        return object
+    }
+
+    var isClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return object == nil
+    }
+
+    func close() {
+        lock.lock()
+        object = nil
+        lock.unlock()
+    }
+}
+
+/// Forwards generated text into a stream's continuation; stops the generation once the stream
+/// has terminated.
+final class StreamListener: TextListener {
+    let continuation: AsyncThrowingStream<String, Error>.Continuation
+
+    init(_ continuation: AsyncThrowingStream<String, Error>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func onText(delta: String) -> Bool {
+        if case .terminated = continuation.yield(delta) { return false }
+        return true
+    }
+}
+
+final class IgnoreText: TextListener {
+    func onText(delta: String) -> Bool { true }
+}
+
+/// A stream of generated text: iterating starts nothing extra (the generation is already
+/// running), breaking out of the loop or cancelling the consuming task cancels it.
+func textStream(_ start: @Sendable (TextListener) throws -> GenerationTask) -> AsyncThrowingStream<String, Error> {
+    AsyncThrowingStream { continuation in
+        let task: GenerationTask
+        do {
+            task = try start(StreamListener(continuation))
+        } catch {
+            continuation.finish(throwing: error)
+            return
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        Task {
+            do {
+                _ = try await task.result()
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+}
+
+/// Runs a generation to its end; cancelling the calling task cancels it.
+func runToEnd(_ start: @escaping @Sendable (TextListener) throws -> GenerationTask) async throws -> GenerationResult {
+    let task = try await offload { try start(IgnoreText()) }
+    return try await withTaskCancellationHandler {
+        try await task.result()
+    } onCancel: {
+        task.cancel()
+    }
+}
+
+/// A GGUF model, memory-mapped read-only. Cheap to share across tasks and threads: every
+/// predictor, drafter and session made from it keeps it alive, so closing (or releasing) the
+/// `Model` while they are in use is safe.
+///
+/// ```swift
+/// let model = try await Model.load(path: url.path)
+/// print(try model.info.parameterCount)
+/// ```
+public final class Model: Sendable {
+    private let ref: NativeRef<PocketLMFFI.Model>
+
+    private init(_ ffi: PocketLMFFI.Model) {
+        ref = NativeRef(ffi, name: "Model")
+    }
+
+    /// Maps the model file at `path` off the calling thread.
+    /// - Throws: `PocketLmError.ModelNotFound` (missing or unreadable file),
+    ///   `PocketLmError.InvalidModel` (corrupt or unsupported).
+    public static func load(path: String) async throws -> Model {
+        try await offload { Model(try PocketLMFFI.Model.load(path: path)) }
+    }
+
+    /// Architecture, parameter count, quantization, context length, ...
+    public var info: ModelInfo {
+        get throws { try ref.get().info() }
+    }
+
+    public var path: String {
+        get throws { try ref.get().path() }
+    }
+
+    /// Tokens `text` takes as a prompt.
+    public func countTokens(_ text: String) async throws -> Int {
+        let m = try ref.get()
+        return Int(try await offload { try m.countTokens(text: text) })
+    }
+
+    /// A keyboard suggestion engine on this model.
+    public func keyboardPredictor(options: KeyboardOptions = KeyboardOptions()) async throws -> KeyboardPredictor {
+        let m = try ref.get()
+        return KeyboardPredictor(try await offload { try PocketLMFFI.KeyboardPredictor(model: m, options: options) })
+    }
+
+    /// A reply drafter on this model.
+    public func replyDrafter(options: DrafterOptions = DrafterOptions()) async throws -> ReplyDrafter {
+        let m = try ref.get()
+        return ReplyDrafter(try await offload { try PocketLMFFI.ReplyDrafter(model: m, options: options) })
+    }
+
+    /// A plain text generation session on this model.
+    public func textSession(options: SessionOptions = SessionOptions()) async throws -> TextSession {
+        let m = try ref.get()
+        return TextSession(try await offload { try PocketLMFFI.TextSession(model: m, options: options) })
+    }
+
+    /// A chat on this model, using its chat template.
+    public func chat(options: ChatOptions = ChatOptions()) async throws -> Chat {
+        let m = try ref.get()
+        return Chat(try await offload { try PocketLMFFI.ChatSession(model: m, options: options) })
+    }
+
+    public var isClosed: Bool { ref.isClosed }
+
+    /// Releases this reference now instead of at deinit (objects made from the model keep
+    /// working). Idempotent.
+    public func close() { ref.close() }
+}
+
+/// Suggestions for a keyboard's three-slot strip: next words, completions and corrections.
+///
+/// ```swift
+/// let strip = try await predictor.suggest("See you tomor")   // ["tomorrow", ...]
+/// ```
+public final class KeyboardPredictor: Sendable {
+    private let ref: NativeRef<PocketLMFFI.KeyboardPredictor>
+
+    init(_ ffi: PocketLMFFI.KeyboardPredictor) {
+        ref = NativeRef(ffi, name: "KeyboardPredictor")
+    }
+
+    /// Up to `maxSuggestions` distinct words for the text before the cursor, best first.
+    public func suggest(_ textBeforeCursor: String) async throws -> [Suggestion] {
+        let k = try ref.get()
+        return try await offload { try k.suggest(textBeforeCursor: textBeforeCursor) }
+    }
+
+    /// How to apply `word`: delete `deleteChars` characters before the cursor, insert `insert`.
+    public func accept(_ textBeforeCursor: String, word: String) throws -> TextEdit {
+        try ref.get().accept(textBeforeCursor: textBeforeCursor, word: word)
+    }
+
+    /// Forgets the cached text (call when the keyboard moves to another field).
+    public func reset() async throws {
+        let k = try ref.get()
+        try await offload { try k.reset() }
+    }
+
+    public func close() { ref.close() }
+}
+
+/// Short reply suggestions for a message just received (or none, with a reason, when nothing
+/// fits or the topic is sensitive).
+///
+/// ```swift
+/// let drafts = try await drafter.draft(replyingTo: "Are you coming to dinner tonight?")
+/// ```
+public final class ReplyDrafter: Sendable {
+    private let ref: NativeRef<PocketLMFFI.ReplyDrafter>
+
+    init(_ ffi: PocketLMFFI.ReplyDrafter) {
+        ref = NativeRef(ffi, name: "ReplyDrafter")
+    }
+
+    /// Drafts replies to the last message of `conversation` (oldest first).
+    public func draft(_ conversation: [ConversationMessage], options: DraftOptions = DraftOptions()) async throws -> ReplyDrafts {
+        let d = try ref.get()
+        return try await offload { try d.draft(conversation: conversation, options: options) }
+    }
+
+    /// Drafts replies to one incoming message.
+    public func draft(replyingTo message: String, options: DraftOptions = DraftOptions()) async throws -> ReplyDrafts {
+        try await draft([ConversationMessage(fromMe: false, text: message)], options: options)
+    }
+
+    /// Prepares the prompt of `tone` so the first draft is fast.
+    public func warmUp(tone: Tone = .neutral) async throws {
+        let d = try ref.get()
+        try await offload { try d.warmUp(tone: tone) }
+    }
+
+    public func close() { ref.close() }
+}
+
+/// Text generation with a KV cache. Generations on one session run one at a time (a second one
+/// waits for the first); use one session per concurrent generation.
+///
+/// ```swift
+/// for try await piece in try session.generate("Once upon a time") { print(piece, terminator: "") }
+/// ```
+public final class TextSession: Sendable {
+    private let ref: NativeRef<PocketLMFFI.TextSession>
+
+    init(_ ffi: PocketLMFFI.TextSession) {
+        ref = NativeRef(ffi, name: "TextSession")
+    }
+
+    /// Streams the text generated after `prompt`. Breaking out of the loop, or cancelling the
+    /// task that iterates, cancels the generation; errors are thrown by the iteration.
+    public func generate(_ prompt: String, options: GenerationOptions = GenerationOptions()) throws -> AsyncThrowingStream<String, Error> {
+        let s = try ref.get()
+        return textStream { try s.generate(prompt: prompt, options: options, listener: $0) }
+    }
+
+    /// Generates after `prompt` and returns the whole result.
+    public func complete(_ prompt: String, options: GenerationOptions = GenerationOptions()) async throws -> GenerationResult {
+        let s = try ref.get()
+        return try await runToEnd { try s.generate(prompt: prompt, options: options, listener: $0) }
+    }
+
+    /// Low level: starts a generation and returns its handle (`cancel()`, `join()`,
+    /// `result()`; releasing it cancels). `onText` runs on the generation thread and returns
+    /// `false` to stop.
+    public func start(_ prompt: String, options: GenerationOptions = GenerationOptions(),
+                      onText: @escaping @Sendable (String) -> Bool) throws -> GenerationTask {
+        try ref.get().generate(prompt: prompt, options: options, listener: ClosureListener(onText))
+    }
+
+    /// The result of the latest generation once it has ended, or nil if none ran.
+    public func lastResult() async throws -> GenerationResult? {
+        await (try ref.get()).lastResult()
+    }
+
+    /// Tokens in the KV cache after the latest generation.
+    public var contextTokens: Int {
+        get throws { Int(try ref.get().contextTokens()) }
+    }
+
+    /// Forgets the cached tokens (never blocks).
+    public func reset() throws { try ref.get().reset() }
+
+    public func close() { ref.close() }
+}
+
+final class ClosureListener: TextListener {
+    let onText: @Sendable (String) -> Bool
+    init(_ onText: @escaping @Sendable (String) -> Bool) { self.onText = onText }
+    func onText(delta: String) -> Bool { onText(delta) }
+}
+
+/// A chat with the model: keeps the history and KV cache between answers.
+///
+/// ```swift
+/// for try await piece in try chat.send("What is a haiku?") { print(piece, terminator: "") }
+/// ```
+public final class Chat: Sendable {
+    private let ref: NativeRef<PocketLMFFI.ChatSession>
+
+    init(_ ffi: PocketLMFFI.ChatSession) {
+        ref = NativeRef(ffi, name: "Chat")
+    }
+
+    /// Sends a user message and streams the answer; terminating the stream cancels it.
+    public func send(_ message: String) throws -> AsyncThrowingStream<String, Error> {
+        let c = try ref.get()
+        return textStream { try c.send(message: message, listener: $0) }
+    }
+
+    /// Sends a user message and returns the whole answer.
+    public func reply(_ message: String) async throws -> GenerationResult {
+        let c = try ref.get()
+        return try await runToEnd { try c.send(message: message, listener: $0) }
+    }
+
+    /// The conversation so far (as of the latest finished answer).
+    public var history: [ChatMessage] {
+        get throws { try ref.get().history() }
+    }
+
+    /// The result of the latest answer once it has ended, or nil.
+    public func lastResult() async throws -> GenerationResult? {
+        await (try ref.get()).lastResult()
+    }
+
+    /// Forgets the conversation, keeping the system prompt (never blocks).
+    public func clear() throws { try ref.get().clear() }
+
+    public func close() { ref.close() }
+}

@@ -1,0 +1,35 @@
+//! uniffi bindings of the PocketLM core: the objects and records that Kotlin and Swift see.
+//!
+//! A thin layer: it converts types, runs each streaming generation on its own thread behind a
+//! cancellable [`GenerationTask`], serializes the use of a session, and maps every failure
+//! (and any panic) to [`PocketLmError`]. Inference logic stays in the `pocketlm` crate.
+//!
+//! Objects: [`Model`], [`KeyboardPredictor`], [`ReplyDrafter`], [`TextSession`],
+//! [`ChatSession`], [`GenerationTask`]; foreign trait: [`TextListener`].
+
+mod chat;
+mod error;
+mod keyboard;
+mod model;
+mod reply;
+mod session;
+mod task;
+
+pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};
+pub use error::PocketLmError;
+pub use keyboard::{KeyboardOptions, KeyboardPredictor, Suggestion, SuggestionKind, TextEdit};
+pub use model::{Model, ModelInfo};
+pub use reply::{
+    ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDraft, ReplyDrafter,
+    ReplyDrafts, Tone,
+};
+pub use session::{GenerationOptions, SamplingOptions, SessionOptions, TextSession};
+pub use task::{GenerationResult, GenerationTask, StopReason, TextListener};
+
+/// The version of the PocketLM library.
+#[uniffi::export]
+pub fn pocketlm_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+uniffi::setup_scaffolding!();

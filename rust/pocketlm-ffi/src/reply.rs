@@ -1,0 +1,156 @@
+//! Reply drafts: short suggestions for the message a person just received.
+
+use crate::error::{count, guard, threads, PocketLmError};
+use crate::model::Model;
+use pocketlm::reply::{DrafterConfig, NoSuggestion};
+use std::sync::Arc;
+
+/// One message of a conversation, as a messaging app sees it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConversationMessage {
+    /// Whether the device owner wrote it (otherwise the other person did).
+    pub from_me: bool,
+    pub text: String,
+}
+
+/// The register of the drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Tone {
+    Neutral,
+    Casual,
+    Formal,
+}
+
+impl From<Tone> for pocketlm::reply::Tone {
+    fn from(t: Tone) -> Self {
+        match t {
+            Tone::Neutral => pocketlm::reply::Tone::Neutral,
+            Tone::Casual => pocketlm::reply::Tone::Casual,
+            Tone::Formal => pocketlm::reply::Tone::Formal,
+        }
+    }
+}
+
+/// Per-call settings of `ReplyDrafter.draft`.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DraftOptions {
+    /// How many drafts at most (1..=8).
+    #[uniffi(default = 3)]
+    pub count: i32,
+    /// Longest draft, in words.
+    #[uniffi(default = 10)]
+    pub max_words: i32,
+    /// The register (`null`/`nil` = neutral).
+    #[uniffi(default = None)]
+    pub tone: Option<Tone>,
+    /// Words or phrases never suggested (case-insensitive, whole words).
+    #[uniffi(default = [])]
+    pub blocklist: Vec<String>,
+}
+
+/// A suggested reply.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ReplyDraft {
+    pub text: String,
+    /// How likely the model finds it, in (0, 1].
+    pub score: f32,
+}
+
+/// Why there are no drafts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NoDraftReason {
+    /// The message touches a sensitive topic (grief, self-harm, abuse, illness, emergencies).
+    Sensitive,
+    /// The last message is the device owner's own: there is nothing to reply to.
+    LastMessageIsMine,
+    /// Nothing good enough came up.
+    NothingGood,
+}
+
+/// The drafts for one message, best first; empty with a reason when nothing fits.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ReplyDrafts {
+    pub replies: Vec<ReplyDraft>,
+    pub no_draft_reason: Option<NoDraftReason>,
+}
+
+/// How a drafter is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct DrafterOptions {
+    /// Worker threads (0 = the default, at most 2).
+    #[uniffi(default = 0)]
+    pub threads: i32,
+}
+
+/// Drafts short replies (Smart Reply style). It keeps its few-shot prompt in a KV cache, so
+/// after the first call only the conversation is evaluated; calls from several threads are
+/// serialized.
+#[derive(uniffi::Object)]
+pub struct ReplyDrafter {
+    inner: pocketlm::reply::ReplyDrafter,
+}
+
+impl std::fmt::Debug for ReplyDrafter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyDrafter").finish_non_exhaustive()
+    }
+}
+
+#[uniffi::export]
+impl ReplyDrafter {
+    #[uniffi::constructor]
+    pub fn new(model: Arc<Model>, options: DrafterOptions) -> Result<Arc<Self>, PocketLmError> {
+        guard("ReplyDrafter.new", || {
+            let config = DrafterConfig {
+                threads: threads(options.threads)?,
+                ..DrafterConfig::default()
+            };
+            Ok(Arc::new(ReplyDrafter {
+                inner: pocketlm::reply::ReplyDrafter::new(model.inner.clone(), config)?,
+            }))
+        })
+    }
+
+    /// Up to `options.count` replies to the last message of `conversation` (oldest first).
+    pub fn draft(
+        &self,
+        conversation: Vec<ConversationMessage>,
+        options: DraftOptions,
+    ) -> Result<ReplyDrafts, PocketLmError> {
+        guard("ReplyDrafter.draft", || {
+            let msgs: Vec<pocketlm::reply::Message> = conversation
+                .into_iter()
+                .map(|m| pocketlm::reply::Message::new(m.from_me, m.text))
+                .collect();
+            let opts = pocketlm::reply::DraftOptions {
+                n: count("count", options.count, 1, 8)?,
+                max_words: count("max_words", options.max_words, 1, 100)?,
+                tone: options.tone.unwrap_or(Tone::Neutral).into(),
+                blocklist: options.blocklist,
+            };
+            let d = self.inner.draft_detailed(&msgs, &opts)?;
+            Ok(ReplyDrafts {
+                replies: d
+                    .replies
+                    .into_iter()
+                    .map(|r| ReplyDraft {
+                        text: r.text,
+                        score: r.score,
+                    })
+                    .collect(),
+                no_draft_reason: d.no_suggestion.map(|r| match r {
+                    NoSuggestion::Sensitive => NoDraftReason::Sensitive,
+                    NoSuggestion::LastMessageIsMine => NoDraftReason::LastMessageIsMine,
+                    NoSuggestion::NothingGood => NoDraftReason::NothingGood,
+                }),
+            })
+        })
+    }
+
+    /// Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
+    pub fn warm_up(&self, tone: Tone) -> Result<(), PocketLmError> {
+        guard("ReplyDrafter.warmUp", || {
+            Ok(self.inner.warm_up(tone.into())?)
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! Plain text generation: a session with a KV cache, prompts in, streamed text out.
+
+use crate::error::{count, guard, lock, threads, PocketLmError};
+use crate::model::Model;
+use crate::task::{spawn, GenerationResult, GenerationTask, LastTask, TextListener};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// How the next token is chosen. `temperature = 0` is greedy (deterministic).
+#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+pub struct SamplingOptions {
+    #[uniffi(default = 0.8)]
+    pub temperature: f32,
+    /// Keep the `top_k` most likely tokens (0 = all).
+    #[uniffi(default = 40)]
+    pub top_k: i32,
+    /// Keep the smallest set of tokens whose probability reaches `top_p` (1 = all).
+    #[uniffi(default = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than `min_p` times the most likely one (0 = none).
+    #[uniffi(default = 0.05)]
+    pub min_p: f32,
+    /// Penalize recently seen tokens (1 = off).
+    #[uniffi(default = 1.0)]
+    pub repetition_penalty: f32,
+    #[uniffi(default = 24301)]
+    pub seed: i64,
+}
+
+impl SamplingOptions {
+    pub(crate) fn to_core(self) -> Result<pocketlm::SamplerConfig, PocketLmError> {
+        let cfg = pocketlm::SamplerConfig {
+            temperature: self.temperature,
+            top_k: count("top_k", self.top_k, 0, i32::MAX)?,
+            top_p: self.top_p,
+            min_p: self.min_p,
+            repetition_penalty: self.repetition_penalty,
+            seed: self.seed as u64,
+            ..pocketlm::SamplerConfig::default()
+        };
+        cfg.validate().map_err(|e| {
+            PocketLmError::InvalidArgument(format!("invalid sampling options: {e}"))
+        })?;
+        Ok(cfg)
+    }
+}
+
+/// Per-generation settings.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct GenerationOptions {
+    /// Most tokens to generate (1..=32768).
+    #[uniffi(default = 256)]
+    pub max_tokens: i32,
+    #[uniffi(default)]
+    pub sampling: SamplingOptions,
+    /// Generation ends before the first of these; the stop string is not part of the text.
+    #[uniffi(default = [])]
+    pub stop: Vec<String>,
+}
+
+impl GenerationOptions {
+    fn to_core(&self) -> Result<pocketlm::GenerateOptions, PocketLmError> {
+        Ok(pocketlm::GenerateOptions {
+            max_tokens: count("max_tokens", self.max_tokens, 1, 32768)?,
+            sampler: self.sampling.to_core()?,
+            stop: self.stop.clone(),
+        })
+    }
+}
+
+/// How a session is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Record)]
+pub struct SessionOptions {
+    /// Most tokens the session holds (prompt + generated); memory grows with use, not with this.
+    #[uniffi(default = 2048)]
+    pub context_length: i32,
+    /// Worker threads (0 = the default, at most 2).
+    #[uniffi(default = 0)]
+    pub threads: i32,
+}
+
+/// A text generation session: holds a KV cache, so a prompt that extends the previous one only
+/// evaluates the new tokens. Generations on one session run one at a time, in the order they
+/// were started (a second `generate` waits for the first); use one session per concurrent
+/// generation (they can share a `Model`).
+#[derive(uniffi::Object)]
+pub struct TextSession {
+    model: Arc<pocketlm::Model>,
+    session: Arc<Mutex<pocketlm::Session>>,
+    context_length: i32,
+    context_tokens: Arc<AtomicI32>,
+    reset_requested: Arc<AtomicBool>,
+    last: Arc<LastTask>,
+}
+
+impl std::fmt::Debug for TextSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextSession")
+            .field("context_length", &self.context_length)
+            .finish_non_exhaustive()
+    }
+}
+
+#[uniffi::export]
+impl TextSession {
+    #[uniffi::constructor]
+    pub fn new(model: Arc<Model>, options: SessionOptions) -> Result<Arc<Self>, PocketLmError> {
+        guard("TextSession.new", || {
+            let session = pocketlm::Session::new(
+                model.inner.clone(),
+                pocketlm::SessionOptions {
+                    context_length: count("context_length", options.context_length, 8, 1 << 20)?,
+                    threads: threads(options.threads)?,
+                },
+            )?;
+            Ok(Arc::new(TextSession {
+                model: model.inner.clone(),
+                context_length: i32::try_from(session.context_length()).unwrap_or(i32::MAX),
+                session: Arc::new(Mutex::new(session)),
+                context_tokens: Arc::new(AtomicI32::new(0)),
+                reset_requested: Arc::new(AtomicBool::new(false)),
+                last: Arc::new(LastTask::default()),
+            }))
+        })
+    }
+
+    /// Starts generating after `prompt` (the model's start token is added) and returns at
+    /// once. Text goes to `listener` on a background thread; the returned task cancels,
+    /// joins or awaits the generation. Invalid options are reported here, errors while
+    /// generating through the task's result.
+    pub fn generate(
+        &self,
+        prompt: String,
+        options: GenerationOptions,
+        listener: Box<dyn TextListener>,
+    ) -> Result<Arc<GenerationTask>, PocketLmError> {
+        guard("TextSession.generate", || {
+            let opts = options.to_core()?;
+            if prompt.is_empty() {
+                return Err(PocketLmError::InvalidArgument(
+                    "the prompt is empty; pass some text".into(),
+                ));
+            }
+            let tokens = self.model.tokenizer().encode(&prompt, true, true);
+            let session = self.session.clone();
+            let context_tokens = self.context_tokens.clone();
+            let reset = self.reset_requested.clone();
+            let (task, shared) = spawn("TextSession.generate", listener, move |s| {
+                let mut session = lock(&session);
+                if reset.swap(false, Ordering::SeqCst) {
+                    session.clear();
+                }
+                let out = pocketlm::generate(&mut session, &tokens, &opts, s.cancel, s.on_text);
+                context_tokens.store(
+                    i32::try_from(session.len()).unwrap_or(i32::MAX),
+                    Ordering::SeqCst,
+                );
+                let out = out?;
+                Ok(GenerationResult {
+                    text: String::new(),
+                    stop_reason: out.stop_reason.into(),
+                    prompt_tokens: i32::try_from(tokens.len()).unwrap_or(i32::MAX),
+                    generated_tokens: i32::try_from(out.tokens.len()).unwrap_or(i32::MAX),
+                    tokens_after_cancel: 0,
+                })
+            })?;
+            self.last.set(shared);
+            Ok(task)
+        })
+    }
+
+    /// The result of the most recently started generation, once it has finished (`null` /
+    /// `nil` if none was started). Does not block a thread.
+    pub async fn last_result(&self) -> Option<GenerationResult> {
+        self.last.result().await.and_then(Result::ok)
+    }
+
+    /// Tokens held in the KV cache after the last generation (prompt and generated text).
+    pub fn context_tokens(&self) -> i32 {
+        self.context_tokens.load(Ordering::SeqCst)
+    }
+
+    pub fn context_length(&self) -> i32 {
+        self.context_length
+    }
+
+    /// Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared
+    /// before the next one.
+    pub fn reset(&self) {
+        self.reset_requested.store(true, Ordering::SeqCst);
+        if let Ok(mut s) = self.session.try_lock() {
+            if self.reset_requested.swap(false, Ordering::SeqCst) {
+                s.clear();
+                self.context_tokens.store(0, Ordering::SeqCst);
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Generate the Kotlin and Swift bindings of rust/pocketlm-ffi (uniffi library mode, from the
+# host-built library) and put them where they are checked in and used:
+#   bindings/kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt       (android/ and tests/kotlin compile it)
+#   bindings/swift/{PocketLMFFI.swift,CPocketLM.h,CPocketLM.modulemap}
+#   ios/Sources/PocketLMFFI/PocketLMFFI.swift, ios/Sources/CPocketLM/CPocketLM.h   (copies)
+#
+#   scripts/gen-bindings.sh          regenerate in place
+#   scripts/gen-bindings.sh --check  regenerate into a temporary directory and fail (exit 1,
+#                                    with a diff) when anything differs from the checked-in files
+#
+# Builds `pocketlm-ffi` and `uniffi-bindgen` in release mode (separately, so uniffi's `cli`
+# feature never reaches the library). Honors CARGO_TARGET_DIR.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+check=
+case "${1:-}" in
+  --check) check=1 ;;
+  "") ;;
+  *) die "usage: scripts/gen-bindings.sh [--check]" ;;
+esac
+
+target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+case "$(uname -s)" in Darwin) so=libpocketlm_ffi.dylib ;; *) so=libpocketlm_ffi.so ;; esac
+
+cargo build --release --quiet -p pocketlm-ffi
+cargo build --release --quiet -p uniffi-bindgen
+lib="$target_dir/release/$so"
+bindgen="$target_dir/release/uniffi-bindgen"
+[ -f "$lib" ] || die "missing $lib after the build"
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+"$bindgen" generate --no-format --library "$lib" --language kotlin --out-dir "$tmp/gen-kotlin" >/dev/null
+"$bindgen" generate --no-format --library "$lib" --language swift --out-dir "$tmp/gen-swift" >/dev/null
+
+# The tree of generated files, laid out as in the repo.
+out="$tmp/tree"
+mkdir -p "$out/bindings/kotlin/dev/pocketlm/ffi" "$out/bindings/swift" \
+  "$out/ios/Sources/PocketLMFFI" "$out/ios/Sources/CPocketLM"
+cp "$tmp/gen-kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt" "$out/bindings/kotlin/dev/pocketlm/ffi/"
+cp "$tmp/gen-swift/PocketLMFFI.swift" "$tmp/gen-swift/CPocketLM.h" "$tmp/gen-swift/CPocketLM.modulemap" \
+  "$out/bindings/swift/"
+cp "$tmp/gen-swift/PocketLMFFI.swift" "$out/ios/Sources/PocketLMFFI/"
+cp "$tmp/gen-swift/CPocketLM.h" "$out/ios/Sources/CPocketLM/"
+
+files=(
+  bindings/kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt
+  bindings/swift/PocketLMFFI.swift
+  bindings/swift/CPocketLM.h
+  bindings/swift/CPocketLM.modulemap
+  ios/Sources/PocketLMFFI/PocketLMFFI.swift
+  ios/Sources/CPocketLM/CPocketLM.h
+)
+
+if [ -n "$check" ]; then
+  drift=0
+  for f in "${files[@]}"; do
+    if [ ! -f "$f" ]; then
+      echo "bindings drift: $f is missing" >&2; drift=1
+    elif ! cmp -s "$out/$f" "$f"; then
+      echo "bindings drift: $f differs from what the Rust code generates:" >&2
+      diff -u "$f" "$out/$f" | head -n 40 >&2 || true
+      drift=1
+    fi
+  done
+  if [ "$drift" != 0 ]; then
+    die "the checked-in bindings are stale: run 'make bindings' (scripts/gen-bindings.sh) and commit the result"
+  fi
+  log "bindings are up to date (${#files[@]} files)"
+  exit 0
+fi
+
+for f in "${files[@]}"; do
+  mkdir -p "$(dirname "$f")"
+  if cmp -s "$out/$f" "$f" 2>/dev/null; then continue; fi
+  cp "$out/$f" "$f"
+  log "updated $f"
+done
+log "bindings generated from $lib"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The Kotlin binding suite on the JVM (`make test-kotlin`): installs kotlinc/JNA/JUnit 5
+# (scripts/setup-kotlin.sh), builds the host library (release), compiles the generated bindings
+# (bindings/kotlin), the Kotlin layer (android/pocketlm/src/main/kotlin) and the tests
+# (tests/kotlin) with one kotlinc run (cached by source hash), and runs them on the real model.
+# The last line is `kotlin: N passed, N failed, N skipped`; exit status non-zero on any failure.
+#
+# Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+fail() { echo "kotlin: 0 passed, 1 failed"; die "$*"; }
+
+bash scripts/setup-kotlin.sh || fail "scripts/setup-kotlin.sh failed"
+# shellcheck disable=SC1091
+. "$POCKETLM_CACHE/kotlin/env.sh"
+
+model="${POCKETLM_MODEL:-$REPO_ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
+[ -f "$model" ] || fail "model $model is missing: run scripts/fetch-models.sh (make models)"
+export POCKETLM_MODEL="$model" POCKETLM_REPO="$REPO_ROOT"
+
+target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+log "building the host library (cargo build --release -p pocketlm-ffi)"
+cargo build --release --quiet -p pocketlm-ffi || fail "cargo build -p pocketlm-ffi failed"
+libdir="$target_dir/release"
+[ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
+
+mapfile -t sources < <(find bindings/kotlin android/pocketlm/src/main/kotlin tests/kotlin -name '*.kt' | sort)
+[ "${#sources[@]}" -gt 0 ] || fail "no Kotlin sources found"
+hash="$( { "$KOTLINC" -version 2>&1 | head -n1; cat "${sources[@]}"; } | sha256sum | cut -c1-16)"
+classes="$target_dir/kotlin-tests/$hash"
+if [ ! -f "$classes/.complete" ]; then
+  rm -rf "$target_dir/kotlin-tests"
+  mkdir -p "$classes"
+  log "compiling ${#sources[@]} Kotlin files (kotlinc, once per source change)"
+  start=$SECONDS
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$KOTLIN_TEST_COMPILE_CP" -d "$classes" "${sources[@]}" \
+    || fail "kotlinc failed"
+  touch "$classes/.complete"
+  log "compiled in $((SECONDS - start)) s"
+fi
+
+log "running the tests on $model"
+set +e
+java -Djna.library.path="$libdir" -Xss4m \
+  -cp "$classes:$KOTLIN_TEST_RUN_CP" "$POCKETLM_JUNIT_MAIN" --label kotlin "$classes" \
+  < /dev/null
+status=$?
+set -e
+exit "$status"

@@ -1,0 +1,332 @@
+// The Kotlin layer (dev.pocketlm) on the JVM against the host-built native library and the real
+// SmolLM2-135M model. Run by scripts/test-kotlin.sh (`make test-kotlin`).
+package dev.pocketlm.test
+
+import dev.pocketlm.Chat
+import dev.pocketlm.ChatOptions
+import dev.pocketlm.ChatRole
+import dev.pocketlm.ConversationMessage
+import dev.pocketlm.DraftOptions
+import dev.pocketlm.GenerationOptions
+import dev.pocketlm.Model
+import dev.pocketlm.NoDraftReason
+import dev.pocketlm.PocketLM
+import dev.pocketlm.ffi.PocketLmException
+import dev.pocketlm.SamplingOptions
+import dev.pocketlm.SessionOptions
+import dev.pocketlm.StopReason
+import dev.pocketlm.SuggestionKind
+import java.io.File
+import java.nio.file.Files
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.test.assertContains
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertNotNull
+import kotlin.test.assertTrue
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.awaitAll
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.flow.flowOf
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+
+/** The model: $POCKETLM_MODEL, else models/SmolLM2-135M-Instruct.Q4_1.gguf under the repo root
+ * ($POCKETLM_REPO or the working directory). Missing is a failure, not a skip. */
+fun modelPath(): String {
+    System.getenv("POCKETLM_MODEL")?.let { return it }
+    val root = System.getenv("POCKETLM_REPO") ?: "."
+    return File(root, "models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+}
+
+val GREEDY = SamplingOptions(temperature = 0f)
+fun greedy(maxTokens: Int) = GenerationOptions(maxTokens = maxTokens, sampling = GREEDY)
+
+const val PROMPT = "The capital of France is"
+
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PocketLMTest {
+    private lateinit var model: Model
+
+    @BeforeAll
+    fun load() = runBlocking<Unit> {
+        val path = modelPath()
+        check(File(path).isFile) { "model file $path is missing: run scripts/fetch-models.sh" }
+        model = Model.load(path)
+    }
+
+    @AfterAll
+    fun close() = model.close()
+
+    /** Greedy text of [maxTokens] tokens after [prompt] on a fresh session. */
+    private suspend fun reference(prompt: String, maxTokens: Int): String =
+        model.textSession(SessionOptions(contextLength = 512)).use { it.complete(prompt, greedy(maxTokens)).text }
+
+    @Test
+    fun `load and info`() {
+        val info = model.info
+        assertEquals("llama", info.architecture)
+        assertEquals("Q4_1", info.quantization)
+        assertTrue(info.parameterCount in 100_000_000L..200_000_000L, "parameterCount ${info.parameterCount}")
+        assertEquals(8192, info.contextLength)
+        assertEquals(49152, info.vocabSize)
+        assertEquals(30, info.layerCount)
+        assertTrue(info.hasChatTemplate)
+        assertEquals(File(modelPath()).length(), info.fileBytes)
+        assertEquals(modelPath(), model.path)
+        assertTrue(PocketLM.version.isNotEmpty())
+        runBlocking { assertTrue(model.countTokens(PROMPT) in 4..12) }
+    }
+
+    @Test
+    fun `keyboard suggestions while typing a sentence`() = runBlocking<Unit> {
+        model.keyboardPredictor().use { kb ->
+            val sentence = "I will see you tomorrow at the station"
+            var text = ""
+            var completedTomorrow = false
+            var nextWords = 0
+            for (ch in sentence) {
+                text += ch
+                val strip = kb.suggest(text)
+                assertTrue(strip.size <= 3, "at most 3 suggestions, got $strip for '$text'")
+                assertEquals(strip.size, strip.map { it.word }.toSet().size, "distinct words: $strip")
+                val typed = text.substringAfterLast(' ')
+                for (s in strip) {
+                    assertTrue(s.word.isNotBlank() && s.probability > 0f && s.probability <= 1f, "$s")
+                    if (s.kind == SuggestionKind.COMPLETION) {
+                        assertTrue(s.word.lowercase().startsWith(typed.lowercase()), "'${s.word}' completes '$typed'")
+                    }
+                }
+                if (typed.isEmpty()) {
+                    assertTrue(strip.isNotEmpty(), "next-word suggestions after '$text'")
+                    assertTrue(strip.all { it.kind == SuggestionKind.NEXT_WORD }, "$strip")
+                    nextWords++
+                }
+                if (text.endsWith("tomor") && strip.any { it.word == "tomorrow" }) completedTomorrow = true
+            }
+            assertTrue(nextWords >= 7, "a next-word strip after every space")
+            assertTrue(completedTomorrow, "'tomor' completes to 'tomorrow'")
+            val edit = kb.accept("I will see you tomor", "tomorrow")
+            assertEquals(5, edit.deleteChars)
+            assertEquals("tomorrow ", edit.insert)
+            // The Flow form: one strip per text.
+            val strips = kb.suggestions(flowOf("Good morn", "Good morning")).toList()
+            assertTrue(strips.isNotEmpty() && strips.last().isNotEmpty())
+            kb.reset()
+        }
+    }
+
+    @Test
+    fun `three reply drafts`() = runBlocking<Unit> {
+        model.replyDrafter().use { drafter ->
+            val drafts = drafter.draft("Are you coming to the party tonight?")
+            assertEquals(null, drafts.noDraftReason)
+            assertEquals(3, drafts.replies.size, "drafts: ${drafts.replies}")
+            assertEquals(3, drafts.replies.map { it.text.lowercase() }.toSet().size, "distinct: ${drafts.replies}")
+            for (r in drafts.replies) {
+                assertTrue(r.text.isNotBlank() && r.text.split(' ').size <= 10, "short: '${r.text}'")
+                assertTrue(r.score > 0f && r.score <= 1f, "score ${r.score}")
+            }
+            val convo = listOf(
+                ConversationMessage(fromMe = true, text = "Want to grab lunch?"),
+                ConversationMessage(fromMe = false, text = "Sure, where should we meet?"),
+            )
+            assertTrue(drafter.draft(convo, DraftOptions(count = 2)).replies.size in 1..2)
+            val mine = drafter.draft(listOf(ConversationMessage(fromMe = true, text = "See you soon")))
+            assertEquals(NoDraftReason.LAST_MESSAGE_IS_MINE, mine.noDraftReason)
+            assertTrue(mine.replies.isEmpty())
+            assertFailsWith<PocketLmException.InvalidArgument> { drafter.draft(emptyList()) }
+        }
+    }
+
+    @Test
+    fun `streaming through Flow`() = runBlocking<Unit> {
+        val expected = reference(PROMPT, 12)
+        assertTrue(expected.isNotBlank())
+        model.textSession(SessionOptions(contextLength = 512)).use { session ->
+            val pieces = session.generate(PROMPT, greedy(12)).toList()
+            assertTrue(pieces.size >= 2, "streamed in pieces: $pieces")
+            assertEquals(expected, pieces.joinToString(""))
+            val last = assertNotNull(session.lastResult())
+            assertEquals(expected, last.text)
+            assertEquals(StopReason.MAX_TOKENS, last.stopReason)
+            assertEquals(12, last.generatedTokens)
+            assertEquals(0, last.tokensAfterCancel)
+        }
+        // Chat streaming: the answer joins the history.
+        model.chat(ChatOptions(maxTokens = 24, sampling = GREEDY, contextLength = 1024)).use { chat: Chat ->
+            val answer = chat.send("What is the capital of France?").toList().joinToString("")
+            assertTrue(answer.isNotBlank())
+            val h = chat.history
+            assertEquals(listOf(ChatRole.USER, ChatRole.ASSISTANT), h.map { it.role })
+            assertEquals(answer.trim(), h[1].content)
+            chat.clear()
+            assertTrue(chat.history.isEmpty())
+        }
+    }
+
+    @Test
+    fun `cancellation mid-stream stops within one token and the model stays usable`() = runBlocking<Unit> {
+        val expected = reference(PROMPT, 10)
+        model.textSession(SessionOptions(contextLength = 512)).use { session ->
+            val promptTokens = model.countTokens(PROMPT)
+            // 1. The collector stops after 3 pieces (take): the generation is cancelled.
+            val three = session.generate(PROMPT, greedy(200)).take(3).toList()
+            assertEquals(3, three.size)
+            val r1 = assertNotNull(session.lastResult())
+            assertEquals(StopReason.CANCELLED, r1.stopReason)
+            assertTrue(r1.generatedTokens <= 4, "stopped within one token of the 3rd piece: $r1")
+            assertTrue(session.contextTokens <= promptTokens + 4, "context ${session.contextTokens}")
+            assertEquals(three.joinToString(""), r1.text)
+
+            // 2. Cancelling the collecting coroutine cancels the generation.
+            val got3 = CompletableDeferred<Unit>()
+            val n = AtomicInteger()
+            val job = launch(Dispatchers.Default) {
+                session.generate(PROMPT, greedy(200)).collect { if (n.incrementAndGet() == 3) got3.complete(Unit) }
+            }
+            withTimeout(60_000) { got3.await() }
+            job.cancelAndJoin()
+            val r2 = assertNotNull(session.lastResult())
+            assertEquals(StopReason.CANCELLED, r2.stopReason)
+            assertTrue(r2.generatedTokens <= n.get() + 1, "within one token: $r2, collected ${n.get()}")
+
+            // 3. The handle: cancel() from another thread while the listener counts pieces.
+            val seen = AtomicInteger()
+            val three3 = CountDownLatch(1)
+            val task = session.start(PROMPT, greedy(200)) { if (seen.incrementAndGet() == 3) three3.countDown(); true }
+            assertTrue(three3.await(60, TimeUnit.SECONDS))
+            task.cancel()
+            val atCancel = seen.get()
+            val r3 = task.join()
+            assertEquals(StopReason.CANCELLED, r3.stopReason)
+            assertTrue(r3.tokensAfterCancel <= 1, "tokensAfterCancel ${r3.tokensAfterCancel}")
+            assertTrue(r3.generatedTokens <= atCancel + 1, "$r3 after $atCancel pieces")
+            assertTrue(task.isCancelled() && task.isFinished())
+            task.close()
+            task.close()
+
+            // 4. Closing the handle cancels.
+            val started = CountDownLatch(1)
+            val t4 = session.start(PROMPT, greedy(200)) { started.countDown(); true }
+            assertTrue(started.await(60, TimeUnit.SECONDS))
+            t4.close()
+            assertEquals(StopReason.CANCELLED, assertNotNull(session.lastResult()).stopReason)
+
+            // 5. The session and the model are reusable and give the same text as before.
+            assertEquals(expected, session.complete(PROMPT, greedy(10)).text)
+            assertEquals(expected, reference(PROMPT, 10))
+        }
+    }
+
+    @Test
+    fun `errors for a missing and a corrupt model file`() = runBlocking<Unit> {
+        val missing = "/nonexistent/dir/missing-model.gguf"
+        val e1 = assertFailsWith<PocketLmException.ModelNotFound> { Model.load(missing) }
+        assertContains(e1.message!!, missing)
+        assertContains(e1.message!!, "check the path")
+
+        val dir = Files.createTempDirectory("pocketlm-kt").toFile()
+        try {
+            val garbage = File(dir, "garbage.gguf").apply { writeText("this is not a model, just text ".repeat(100)) }
+            val e2 = assertFailsWith<PocketLmException.InvalidModel> { Model.load(garbage.path) }
+            assertContains(e2.message!!, "GGUF")
+            // A truncated copy of the real model (an interrupted download).
+            val truncated = File(dir, "truncated.gguf")
+            File(modelPath()).inputStream().use { inp ->
+                truncated.outputStream().use { out ->
+                    val buf = ByteArray(1 shl 20)
+                    out.write(buf, 0, inp.read(buf))
+                }
+            }
+            val e3 = assertFailsWith<PocketLmException.InvalidModel> { Model.load(truncated.path) }
+            assertContains(e3.message!!, "download it again")
+            val e4 = assertFailsWith<PocketLmException.ModelNotFound> { Model.load(dir.path) }
+            assertContains(e4.message!!, "directory")
+        } finally {
+            dir.deleteRecursively()
+        }
+        // Bad arguments are errors too, never crashes.
+        model.textSession().use { s ->
+            assertFailsWith<PocketLmException.InvalidArgument> { s.complete("", greedy(4)) }
+            val e5 = assertFailsWith<PocketLmException.InvalidArgument> {
+                s.complete(PROMPT, GenerationOptions(sampling = SamplingOptions(topP = 2f)))
+            }
+            assertContains(e5.message!!, "top_p")
+            assertFailsWith<PocketLmException.InvalidArgument> { s.complete(PROMPT, greedy(0)) }
+        }
+        assertFailsWith<PocketLmException.InvalidArgument> { model.textSession(SessionOptions(contextLength = -1)) }
+        val e6 = assertFailsWith<PocketLmException.ContextFull> {
+            model.textSession(SessionOptions(contextLength = 16)).use { it.complete("word ".repeat(40), greedy(4)) }
+        }
+        assertContains(e6.message!!, "context")
+        Unit
+    }
+
+    @Test
+    fun `two coroutines using one model concurrently`() = runBlocking<Unit> {
+        val prompts = listOf(PROMPT, "Once upon a time")
+        val expected = prompts.map { reference(it, 16) }
+        // Two sessions of one model, in parallel.
+        val got = prompts.map { p ->
+            async(Dispatchers.Default) {
+                model.textSession(SessionOptions(contextLength = 512)).use { it.generate(p, greedy(16)).toList().joinToString("") }
+            }
+        }.awaitAll()
+        assertEquals(expected, got)
+        // A keyboard and a drafter on the same model at the same time.
+        val kb = async(Dispatchers.Default) { model.keyboardPredictor().use { it.suggest("How are you do") } }
+        val drafts = async(Dispatchers.Default) { model.replyDrafter().use { it.draft("Thanks for the help!") } }
+        assertTrue(kb.await().isNotEmpty())
+        assertTrue(drafts.await().replies.isNotEmpty())
+        // One session used by two coroutines at once: the generations are serialized, both correct.
+        model.textSession(SessionOptions(contextLength = 512)).use { s ->
+            val both = prompts.map { p -> async(Dispatchers.Default) { s.complete(p, greedy(16)).text } }.awaitAll()
+            assertEquals(expected, both)
+        }
+        // One keyboard predictor used by two coroutines at once.
+        model.keyboardPredictor().use { k ->
+            val a = async(Dispatchers.Default) { k.suggest("See you tomor") }
+            val b = async(Dispatchers.Default) { k.suggest("Good morn") }
+            assertTrue(a.await().any { it.word == "tomorrow" }, "${a.await()}")
+            assertTrue(b.await().isNotEmpty())
+        }
+    }
+
+    @Test
+    fun `closing objects twice`() = runBlocking<Unit> {
+        val m = Model.load(modelPath())
+        val kb = m.keyboardPredictor()
+        val session = m.textSession(SessionOptions(contextLength = 256))
+        val chat = m.chat(ChatOptions(maxTokens = 4, sampling = GREEDY))
+        val drafter = m.replyDrafter()
+        m.close()
+        m.close()
+        assertTrue(m.isClosed)
+        assertFailsWith<IllegalStateException> { m.info }
+        assertFailsWith<IllegalStateException> { m.keyboardPredictor() }
+        // Objects made from the model keep it alive.
+        assertTrue(kb.suggest("Hello my fri").isNotEmpty())
+        assertEquals(4, session.complete(PROMPT, greedy(4)).generatedTokens)
+        for (c in listOf<AutoCloseable>(kb, session, chat, drafter)) {
+            c.close()
+            c.close()
+        }
+        assertFailsWith<IllegalStateException> { kb.suggest("Hello") }
+        assertFailsWith<IllegalStateException> { session.generate(PROMPT) }
+        assertFailsWith<IllegalStateException> { chat.history }
+        assertFailsWith<IllegalStateException> { drafter.draft("Hi") }
+        Unit
+    }
+}
