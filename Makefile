@@ -46,9 +46,9 @@ check-bindings:
 bindings:
 	@bash scripts/gen-bindings.sh
 
-# Everything CI runs.
-test: lint test-rust test-aarch64
-	@bash scripts/optional-suites.sh
+# Everything CI runs: lint, Rust suites, NEON under qemu + mobile compile checks, the bindings
+# drift check, and the Kotlin (JVM) and Swift suites on the real model.
+test: lint test-rust test-aarch64 check-bindings test-kotlin test-swift
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build
