@@ -10,7 +10,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-fail() { echo "kotlin: 0 passed, 1 failed"; die "$*"; }
+# On a setup or build failure: the reason, then the closing count line.
+fail() { log "error: $*"; echo "kotlin: 0 passed, 1 failed"; exit 1; }
 
 bash scripts/setup-kotlin.sh || fail "scripts/setup-kotlin.sh failed"
 # shellcheck disable=SC1091
@@ -42,10 +43,24 @@ if [ ! -f "$classes/.complete" ]; then
 fi
 
 log "running the tests on $model"
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
 set +e
 java -Djna.library.path="$libdir" -Xss4m \
   -cp "$classes:$KOTLIN_TEST_RUN_CP" "$POCKETLM_JUNIT_MAIN" --label kotlin "$classes" \
-  < /dev/null
-status=$?
+  </dev/null 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
 set -e
+
+# JUnit silently ignores a @Test whose function does not return Unit: make sure every @Test ran.
+expected="$(cat tests/kotlin/*.kt | grep -cE '^\s*@Test\b' || true)"
+last="$(grep -E '^kotlin: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n1 || true)"
+[ -n "$last" ] || fail "the test runner printed no summary (exit $status)"
+read -r passed failed skipped < <(sed -E 's/^kotlin: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$last")
+ran=$((passed + failed + skipped))
+if [ "$ran" -lt "$expected" ]; then
+  log "error: only $ran of the $expected @Test functions ran (a test function must return Unit)"
+  echo "kotlin: $passed passed, $((failed + expected - ran)) failed, $skipped skipped"
+  exit 1
+fi
 exit "$status"

@@ -9,7 +9,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-fail() { echo "swift: 0 passed, 1 failed"; die "$*"; }
+# On a setup or build failure: the reason, then the closing count line.
+fail() { log "error: $*"; echo "swift: 0 passed, 1 failed"; exit 1; }
 
 bash scripts/setup-swift.sh || fail "scripts/setup-swift.sh failed"
 
@@ -49,10 +50,7 @@ set -e
 # XCTest's summary: "Executed N tests, with F failures (U unexpected) in ..." (the last one is
 # the total over all suites).
 summary="$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$out" | tail -n1 || true)"
-if [ -z "$summary" ]; then
-  echo "swift: 0 passed, 1 failed"
-  die "swift test did not run the tests (exit $status); see the output above"
-fi
+[ -n "$summary" ] || fail "swift test did not run the tests (exit $status); see the output above"
 total="$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")"
 # Count failed test cases (not assertion failures).
 failed="$(grep -cE "^Test Case .* failed \(" "$out" || true)"

@@ -30,13 +30,15 @@ actor Shared {
         if let model { return model }
         let path = modelPath()
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ClosedError(object: "model file \(path) is missing (run scripts/fetch-models.sh); it")
+            throw TestError(message: "model file \(path) is missing: run scripts/fetch-models.sh")
         }
         let m = try await Model.load(path: path)
         model = m
         return m
     }
 }
+
+struct TestError: Error { let message: String }
 
 /// A thread-safe counter for listener callbacks.
 final class Counter: @unchecked Sendable {
@@ -56,7 +58,7 @@ func collect(_ stream: AsyncThrowingStream<String, Error>) async throws -> [Stri
 func waitUntil(_ seconds: Double = 60, _ condition: () -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while !condition() {
-        if Date() > deadline { throw ClosedError(object: "timed out waiting; condition") }
+        if Date() > deadline { throw TestError(message: "timed out after \(seconds) s") }
         try await Task.sleep(nanoseconds: 2_000_000)
     }
 }
