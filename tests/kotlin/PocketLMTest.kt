@@ -266,6 +266,14 @@ class PocketLMTest {
             assertContains(e5.message!!, "top_p")
             assertFailsWith<PocketLmException.InvalidArgument> { s.complete(PROMPT, greedy(0)) }
         }
+        // A listener that throws stops its generation with an error; the session stays usable.
+        model.textSession(SessionOptions(contextLength = 256)).use { s ->
+            val t = s.start(PROMPT, greedy(8)) { throw IllegalStateException("listener bug") }
+            val e = assertFailsWith<PocketLmException.Internal> { t.join() }
+            assertContains(e.message!!, "TextListener")
+            assertContains(e.message!!, "listener bug")
+            assertEquals(8, s.complete(PROMPT, greedy(8)).generatedTokens)
+        }
         assertFailsWith<PocketLmException.InvalidArgument> { model.textSession(SessionOptions(contextLength = -1)) }
         val e6 = assertFailsWith<PocketLmException.ContextFull> {
             model.textSession(SessionOptions(contextLength = 16)).use { it.complete("word ".repeat(40), greedy(4)) }

@@ -3104,8 +3104,8 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case ContextFull(message: String)
     
     /**
-     * A bug in PocketLM (an internal failure was caught at the FFI boundary). The object that
-     * raised it stays usable; please report the message.
+     * An unexpected failure caught at the FFI boundary: a bug in PocketLM (please report the
+     * message) or an exception thrown by your `TextListener`. The object stays usable.
      */
     case Internal(message: String)
     

@@ -25,8 +25,8 @@ pub enum PocketLmError {
     /// The input does not fit the session's context.
     #[error("{0}")]
     ContextFull(String),
-    /// A bug in PocketLM (an internal failure was caught at the FFI boundary). The object that
-    /// raised it stays usable; please report the message.
+    /// An unexpected failure caught at the FFI boundary: a bug in PocketLM (please report the
+    /// message) or an exception thrown by your `TextListener`. The object stays usable.
     #[error("{0}")]
     Internal(String),
 }

@@ -1,8 +1,9 @@
 //! Streaming generation as a cancellable task: each generation runs on its own thread, sends
 //! text to a foreign listener, and is observed through a [`GenerationTask`] handle.
 
-use crate::error::{guard, lock, PocketLmError};
+use crate::error::{guard, lock, panic_message, PocketLmError};
 use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -199,6 +200,7 @@ where
         .spawn(move || {
             let sh = &*thread_shared;
             let mut delivered = String::new();
+            let mut listener_error: Option<String> = None;
             let outcome = guard(what, || {
                 let mut on_text = |delta: &str| -> bool {
                     if sh.cancel.load(Ordering::SeqCst) {
@@ -206,13 +208,25 @@ where
                         return false;
                     }
                     delivered.push_str(delta);
-                    let go_on = listener.on_text(delta.to_owned());
-                    go_on && !sh.cancel.load(Ordering::SeqCst)
+                    // A listener that throws (Kotlin) surfaces here as a panic: stop and report it.
+                    match catch_unwind(AssertUnwindSafe(|| listener.on_text(delta.to_owned()))) {
+                        Ok(go_on) => go_on && !sh.cancel.load(Ordering::SeqCst),
+                        Err(payload) => {
+                            listener_error = Some(panic_message(&*payload));
+                            false
+                        }
+                    }
                 };
-                work(Stream {
+                let r = work(Stream {
                     cancel: &sh.cancel,
                     on_text: &mut on_text,
-                })
+                });
+                match listener_error.take() {
+                    Some(e) => Err(PocketLmError::Internal(format!(
+                        "the TextListener failed, so the generation was stopped: {e}"
+                    ))),
+                    None => r,
+                }
             });
             let outcome = outcome.map(|mut r| {
                 r.text = std::mem::take(&mut delivered);
@@ -313,6 +327,25 @@ mod tests {
         drop(task);
         let r = shared.join().unwrap();
         assert_eq!(r.stop_reason, StopReason::Cancelled);
+    }
+
+    struct Throwing;
+    impl TextListener for Throwing {
+        fn on_text(&self, _delta: String) -> bool {
+            panic!("listener blew up")
+        }
+    }
+
+    #[test]
+    fn a_failing_listener_stops_the_generation_with_an_error() {
+        let (task, _) = spawn("test", Box::new(Throwing), counting).unwrap();
+        match task.join() {
+            Err(PocketLmError::Internal(m)) => assert!(
+                m.contains("TextListener") && m.contains("listener blew up"),
+                "{m}"
+            ),
+            other => panic!("expected Internal, got {other:?}"),
+        }
     }
 
     #[test]

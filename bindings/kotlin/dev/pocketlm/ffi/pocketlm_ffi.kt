@@ -4474,8 +4474,8 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
         class ContextFull(message: String) : PocketLmException(message)
         
     /**
-     * A bug in PocketLM (an internal failure was caught at the FFI boundary). The object that
-     * raised it stays usable; please report the message.
+     * An unexpected failure caught at the FFI boundary: a bug in PocketLM (please report the
+     * message) or an exception thrown by your `TextListener`. The object stays usable.
      */
         class Internal(message: String) : PocketLmException(message)
         
