@@ -652,7 +652,12 @@ impl ReplyDrafter {
                 }),
         );
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let replies = select(&candidates, options.n, self.config.negative_ratio);
+        let replies = select(
+            &candidates,
+            options.n,
+            self.config.negative_ratio,
+            filter::is_question(message),
+        );
         let no_suggestion = match replies.first() {
             None => Some(NoSuggestion::NothingGood),
             Some(r) if r.score < self.config.min_score => Some(NoSuggestion::NothingGood),
@@ -723,7 +728,7 @@ fn clean(text: &str) -> String {
 }
 
 /// Valid, distinct candidates, best first, with a declining reply swapped in when plausible.
-fn select(candidates: &[Candidate], n: usize, negative_ratio: f32) -> Vec<Reply> {
+fn select(candidates: &[Candidate], n: usize, negative_ratio: f32, question: bool) -> Vec<Reply> {
     let mut distinct: Vec<&Candidate> = Vec::new();
     for c in candidates.iter().filter(|c| c.rejected.is_none()) {
         if !distinct
@@ -762,7 +767,8 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32) -> Vec<Reply>
     }
     let distinct: Vec<&Candidate> = chosen.iter().copied().chain(rest).collect();
     let has = |set: &[&Candidate], p| set.iter().any(|c| filter::polarity(&c.text) == p);
-    if n >= 2
+    if question
+        && n >= 2
         && chosen.len() == n
         && has(&chosen, Polarity::Positive)
         && !has(&chosen, Polarity::Negative)

@@ -284,6 +284,44 @@ pub fn polarity(text: &str) -> Polarity {
     Polarity::Neutral
 }
 
+/// Whether a message asks something (a question, request or invitation): only then does a
+/// declining reply fit.
+pub fn is_question(message: &str) -> bool {
+    if message.trim_end().ends_with('?') {
+        return true;
+    }
+    let ws = words(message);
+    matches!(
+        ws.first().map(String::as_str),
+        Some(
+            "can"
+                | "could"
+                | "would"
+                | "will"
+                | "do"
+                | "does"
+                | "did"
+                | "are"
+                | "is"
+                | "want"
+                | "wanna"
+                | "shall"
+                | "should"
+                | "may"
+                | "lets"
+                | "have"
+                | "how"
+                | "what"
+                | "when"
+                | "where"
+                | "who"
+                | "why"
+                | "please"
+                | "tell"
+        )
+    )
+}
+
 /// Topics on which no reply is suggested (Smart Reply's practice): death and grief,
 /// self-harm, abuse and violence, serious illness and emergencies. Matched as whole words or
 /// phrases in the incoming message.
@@ -390,6 +428,15 @@ mod tests {
         assert_eq!(polarity("I don't think so."), Polarity::Negative);
         assert_eq!(polarity("What time?"), Polarity::Neutral);
         assert_eq!(polarity("I'm not sure."), Polarity::Neutral);
+    }
+
+    #[test]
+    fn questions() {
+        assert!(is_question("Can we meet tomorrow at 5?"));
+        assert!(is_question("do you play soccer"));
+        assert!(is_question("Tell me about your day"));
+        assert!(!is_question("you are mean"));
+        assert!(!is_question("I got the job!"));
     }
 
     #[test]
