@@ -24,6 +24,8 @@ dir=$([ "$profile" = dev ] && echo debug || echo release)
 bash scripts/setup-cross.sh || die "scripts/setup-cross.sh failed"
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
+nm="$(command -v llvm-nm || ls /usr/bin/llvm-nm-* 2>/dev/null | sort -V | tail -n1 || true)"
+
 passed=0 failed=0
 for t in aarch64-linux-android aarch64-apple-ios; do
   lib="$target_dir/$t/$dir/libpocketlm_ffi.a"
@@ -35,8 +37,13 @@ for t in aarch64-linux-android aarch64-apple-ios; do
   if [ ! -s "$lib" ]; then
     log "FAIL: $t: $lib is missing"; failed=$((failed + 1)); continue
   fi
-  # The archive must hold aarch64 objects that define the exported functions.
-  syms="$(nm -g --defined-only "$lib" 2>/dev/null || true)"
+  # The archive must define the exported functions. GNU nm reads only ELF (not the iOS
+  # Mach-O objects); llvm-nm reads both. Without llvm-nm, look for the names in the archive.
+  if [ -n "$nm" ]; then
+    syms="$("$nm" -g --defined-only "$lib" 2>/dev/null || true)"
+  else
+    syms="$(grep -aoE 'uniffi_pocketlm_ffi_fn_[a-z_]+' "$lib" | sort -u || true)"
+  fi
   if ! grep -q 'uniffi_pocketlm_ffi_fn_constructor_model_load' <<<"$syms" \
      || ! grep -q 'uniffi_pocketlm_ffi_fn_method_textsession_generate' <<<"$syms"; then
     log "FAIL: $t: $lib does not export the uniffi entry points"; failed=$((failed + 1)); continue
