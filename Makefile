@@ -46,9 +46,10 @@ check-bindings:
 bindings:
 	@bash scripts/gen-bindings.sh
 
-# Everything CI runs: lint, Rust suites, NEON under qemu + mobile compile checks, the bindings
-# drift check, and the Kotlin (JVM) and Swift suites on the real model.
-test: lint test-rust test-aarch64 check-bindings test-kotlin test-swift
+# Everything CI runs: lint, Rust suites, NEON under qemu + mobile compile checks.
+# The binding suites (check-bindings, test-kotlin, test-swift) join once verified from a clean
+# clone (see docs/bindings.md); run them directly meanwhile.
+test: lint test-rust test-aarch64
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build
