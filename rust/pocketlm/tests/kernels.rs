@@ -828,7 +828,10 @@ use bytemuck::Zeroable;
 #[ignore]
 fn bench_matmul() {
     let filter = std::env::var("BENCH_TYPES").ok();
-    let cases: [(GgmlType, usize, usize); 8] = [
+    let cases: [(GgmlType, usize, usize); 10] = [
+        // larger than the last-level cache: weights stream from DRAM, as in a whole model
+        (GgmlType::Q4_1, 32768, 1536),
+        (GgmlType::Q8_0, 49152, 576),
         (GgmlType::Q4_1, 576, 1536),
         (GgmlType::Q4_1, 1536, 576),
         (GgmlType::Q5_0, 640, 2048),

@@ -89,6 +89,30 @@ fn ld_f32x8(x: &[f32; 8]) -> __m256 {
     unsafe { _mm256_loadu_ps(x.as_ptr()) }
 }
 
+/// Hints the CPU to load the cache line at `p` (any address: a prefetch never faults).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn prefetch(p: *const u8) {
+    // A safe intrinsic: PREFETCHT0 is only a hint and never faults, whatever the address.
+    _mm_prefetch::<_MM_HINT_T0>(p.cast())
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn ld_i32x8(x: &[i32; 8]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn st_f32x8(v: __m256) -> [f32; 8] {
+    let mut out = [0.0f32; 8];
+    // SAFETY: `out` is 8 writable f32; `storeu` has no alignment requirement.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
+    out
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn ld_u16x8(x: &[u16; 8]) -> __m128i {
@@ -101,9 +125,11 @@ fn ld_u16x8(x: &[u16; 8]) -> __m128i {
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn nibbles(qs: &[u8; 16]) -> __m256i {
-    let q = ld_u8x16(qs);
-    let both = _mm256_set_m128i(_mm_srli_epi16::<4>(q), q);
-    _mm256_and_si256(both, _mm256_set1_epi8(0x0F))
+    // SAFETY: `qs` is 16 readable bytes; the broadcast load has no alignment requirement.
+    let both = unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(qs.as_ptr().cast())) };
+    // shift the upper copy by 4 bits: one variable shift instead of shift + insert
+    let shifted = _mm256_srlv_epi32(both, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F))
 }
 
 /// Byte `j` = 0xFF if bit `j` of `x` is set, else 0.
@@ -158,67 +184,114 @@ macro_rules! tile_entry {
 // ---------------------------------------------------------------------------------------------
 // 32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (activations Q8_0 / Q8_1)
 
-/// Defines a kernel for a 32-element weight block type (activations: [`Act32`] rows).
+/// Defines the kernels for a 32-element weight block type (activations: [`Act32`] rows).
 ///
-/// `$decode` maps a block to (quants as 32 bytes, d, m); `CORR` (0, 1 or 2) subtracts
-/// `CORR * isum` per i32 lane, i.e. `8 * CORR * sum(y)` in total (unsigned storage of a symmetric
-/// format: 1 for `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed
-/// product.
+/// `$decode` maps a block to (quants as 32 bytes, d bits, m bits); `CORR` (0, 1 or 2) subtracts
+/// `8 * CORR * sum(y)` from a block's integer dot (unsigned storage of a symmetric format: 1 for
+/// `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed product.
+///
+/// Both kernels reduce each (weight row, activation row) block product to one i32 first and
+/// accumulate it in one f32 lane with the same operations, so a row's result is bit-identical
+/// whether it was computed alone (decode, `$gemv`: 8 weight rows × 1 activation row) or in a
+/// batch (`$gemm`: 1 weight row × up to 8 activation rows).
 macro_rules! small_kernel {
-    ($kern:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr,
-     signed = $signed:expr, |$b:ident| $decode:expr) => {
+    ($gemv:ident, $gemm:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr,
+     min = $min:expr, signed = $signed:expr, |$b:ident| $decode:expr) => {
         #[target_feature(enable = "avx2,fma,f16c")]
-        fn $kern<const R: usize, const M: usize>(
-            ctx: &Ctx<'_, $W>,
-            r: usize,
-            t: usize,
-        ) -> [[f32; M]; R] {
+        fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
             let nb = ctx.bpr;
-            let t = ctx.t0 + t;
-            let wr: [&[$W]; R] = ctx.wrows::<R>(r);
-            let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
-            for j in 0..M {
-                assert!(ar[j].len() == nb);
-            }
-            let mut acc = [[_mm256_setzero_ps(); M]; R];
-            let mut accm = [[0.0f32; M]; R];
+            let wr: [&[$W]; 8] = ctx.wrows::<8>(r);
+            let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
+            assert!(ar.len() == nb);
+            let mut acc = _mm256_setzero_ps();
+            let mut accm = _mm256_setzero_ps();
+            // The next 8 rows follow these 8 contiguously: stream them into the cache while
+            // this group computes (a whole model's weights come from DRAM at decode).
+            let next = wr[7].as_ptr_range().end.cast::<u8>();
+            const LINES: usize = (8 * core::mem::size_of::<$W>()).div_ceil(64) + 1;
             for i in 0..nb {
-                for k in 0..R {
+                for l in 0..LINES {
+                    prefetch(next.wrapping_add((i * LINES + l) * 64));
+                }
+                let y = &ar[i];
+                let yq = ld_i8x32(&y.qs);
+                let mut p = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                let mut mbits = [0u16; 8];
+                for k in 0..8 {
                     let $b = &wr[k][i];
-                    let (x, dw, mw): (__m256i, f32, f32) = $decode;
-                    let dwv = _mm256_set1_ps(dw);
-                    for j in 0..M {
-                        let y = &ar[j][i];
-                        let yq = ld_i8x32(&y.qs);
-                        let mut p = if $signed {
-                            dot_i8i8(x, yq)
-                        } else {
-                            dot_u8i8(x, yq)
-                        };
-                        if CORR != 0 {
-                            let c = _mm256_set1_epi32(y.isum());
-                            p = _mm256_sub_epi32(p, c);
-                            if CORR == 2 {
-                                p = _mm256_sub_epi32(p, c);
-                            }
-                        }
-                        let scale = _mm256_mul_ps(dwv, _mm256_set1_ps(y.d));
-                        acc[k][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), scale, acc[k][j]);
-                        if MIN {
-                            accm[k][j] += mw * y.s();
-                        }
-                    }
+                    let (x, db, mb): (__m256i, u16, u16) = $decode;
+                    p[k] = if $signed {
+                        dot_i8i8(x, yq)
+                    } else {
+                        dot_u8i8(x, yq)
+                    };
+                    dbits[k] = db;
+                    mbits[k] = mb;
+                }
+                let mut s = reduce_rows8(p);
+                if CORR != 0 {
+                    s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
+                }
+                let dv = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                acc = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(s),
+                    _mm256_mul_ps(dv, _mm256_set1_ps(y.d)),
+                    acc,
+                );
+                if MIN {
+                    let mv = _mm256_cvtph_ps(ld_u16x8(&mbits));
+                    accm = _mm256_fmadd_ps(mv, _mm256_set1_ps(y.s()), accm);
                 }
             }
-            let mut out = [[0.0f32; M]; R];
-            for k in 0..R {
+            let out = st_f32x8(_mm256_add_ps(acc, accm));
+            out.map(|v| [v])
+        }
+
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $gemm<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 1] {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            let nb = ctx.bpr;
+            let w: &[$W] = ctx.wrows::<1>(r)[0];
+            let t = ctx.t0 + t;
+            let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+            for a in &ar {
+                assert!(a.len() == nb);
+            }
+            let mut acc = _mm256_setzero_ps();
+            let mut accm = _mm256_setzero_ps();
+            for i in 0..nb {
+                let $b = &w[i];
+                let (x, db, mb): (__m256i, u16, u16) = $decode;
+                let mut p = [_mm256_setzero_si256(); 8];
+                let (mut yd, mut ys, mut yi) = ([0.0f32; 8], [0.0f32; 8], [0i32; 8]);
                 for j in 0..M {
-                    out[k][j] = hsum(acc[k][j]) + accm[k][j];
+                    let y = &ar[j][i];
+                    let yq = ld_i8x32(&y.qs);
+                    p[j] = if $signed {
+                        dot_i8i8(x, yq)
+                    } else {
+                        dot_u8i8(x, yq)
+                    };
+                    yd[j] = y.d;
+                    ys[j] = y.s();
+                    yi[j] = 8 * CORR * y.isum();
+                }
+                let mut s = reduce_rows8(p);
+                if CORR != 0 {
+                    s = _mm256_sub_epi32(s, ld_i32x8(&yi));
+                }
+                let scale = _mm256_mul_ps(_mm256_set1_ps(h2f(db)), ld_f32x8(&yd));
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
+                if MIN {
+                    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(mb)), ld_f32x8(&ys), accm);
                 }
             }
-            out
+            let out = st_f32x8(_mm256_add_ps(acc, accm));
+            [core::array::from_fn(|j| out[j])]
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -229,35 +302,55 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
-            tile_loop!($kern, ctx, rows.len(), ts.len(), res);
+            reduced_tile_loop!($gemv, $gemm, ctx, rows.len(), ts.len(), res);
         }
 
         tile_entry!($entry, $tile);
     };
 }
 
+/// Horizontal sums of 8 vectors of 8 × i32: lane k of the result is the sum of `p[k]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn reduce_rows8(p: [__m256i; 8]) -> __m256i {
+    // hadd(a, b) per 128-bit half: [a0+a1, a2+a3, b0+b1, b2+b3]
+    let h01 = _mm256_hadd_epi32(p[0], p[1]);
+    let h23 = _mm256_hadd_epi32(p[2], p[3]);
+    let h45 = _mm256_hadd_epi32(p[4], p[5]);
+    let h67 = _mm256_hadd_epi32(p[6], p[7]);
+    // per half: [sum p0, sum p1, sum p2, sum p3] of that half's lanes
+    let h0123 = _mm256_hadd_epi32(h01, h23);
+    let h4567 = _mm256_hadd_epi32(h45, h67);
+    let lo = _mm256_permute2x128_si256::<0x20>(h0123, h4567);
+    let hi = _mm256_permute2x128_si256::<0x31>(h0123, h4567);
+    _mm256_add_epi32(lo, hi)
+}
+
 small_kernel!(
-    k_q4_0,
+    gemv_q4_0,
+    gemm_q4_0,
     t_q4_0,
     tile_q4_0,
     BlockQ4_0,
     corr = 1,
     min = false,
     signed = false,
-    |b| (nibbles(&b.qs), h2f(b.d), 0.0)
+    |b| (nibbles(&b.qs), b.d, 0)
 );
 small_kernel!(
-    k_q4_1,
+    gemv_q4_1,
+    gemm_q4_1,
     t_q4_1,
     tile_q4_1,
     BlockQ4_1,
     corr = 0,
     min = true,
     signed = false,
-    |b| (nibbles(&b.qs), h2f(b.d), h2f(b.m))
+    |b| (nibbles(&b.qs), b.d, b.m)
 );
 small_kernel!(
-    k_q5_0,
+    gemv_q5_0,
+    gemm_q5_0,
     t_q5_0,
     tile_q5_0,
     BlockQ5_0,
@@ -272,12 +365,13 @@ small_kernel!(
                 _mm256_set1_epi8(0x10)
             ),
         ),
-        h2f(b.d),
-        0.0
+        b.d,
+        0
     )
 );
 small_kernel!(
-    k_q5_1,
+    gemv_q5_1,
+    gemm_q5_1,
     t_q5_1,
     tile_q5_1,
     BlockQ5_1,
@@ -292,19 +386,20 @@ small_kernel!(
                 _mm256_set1_epi8(0x10)
             ),
         ),
-        h2f(b.d),
-        h2f(b.m)
+        b.d,
+        b.m
     )
 );
 small_kernel!(
-    k_q8_0,
+    gemv_q8_0,
+    gemm_q8_0,
     t_q8_0,
     tile_q8_0,
     BlockQ8_0,
     corr = 0,
     min = false,
     signed = true,
-    |b| (ld_i8x32(&b.qs), h2f(b.d), 0.0)
+    |b| (ld_i8x32(&b.qs), b.d, 0)
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -56,6 +56,46 @@ macro_rules! tile_loop {
     }};
 }
 
+/// Walks a tile with the two "reduce-first" kernels of a block type: `$gemv` (8 weight rows ×
+/// 1 activation row) for decode, `$gemm::<M>` (1 weight row × M ≤ 8 activation rows) otherwise
+/// and for leftover rows. Both give bit-identical results for the same (row, activation) pair.
+macro_rules! reduced_tile_loop {
+    ($gemv:ident, $gemm:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+        let ctx = $ctx;
+        let (nr, nt) = ($nr, $nt);
+        let res: &mut [f32] = $res;
+        if nt == 1 {
+            let mut r = 0;
+            while r + 8 <= nr {
+                store::<8, 1>(res, 1, r, 0, $gemv(&ctx, r, 0));
+                r += 8;
+            }
+            while r < nr {
+                store::<1, 1>(res, 1, r, 0, $gemm::<1>(&ctx, r, 0));
+                r += 1;
+            }
+        } else {
+            let mut t = 0;
+            while t < nt {
+                let m = (nt - t).min(8);
+                for r in 0..nr {
+                    match m {
+                        1 => store::<1, 1>(res, nt, r, t, $gemm::<1>(&ctx, r, t)),
+                        2 => store::<1, 2>(res, nt, r, t, $gemm::<2>(&ctx, r, t)),
+                        3 => store::<1, 3>(res, nt, r, t, $gemm::<3>(&ctx, r, t)),
+                        4 => store::<1, 4>(res, nt, r, t, $gemm::<4>(&ctx, r, t)),
+                        5 => store::<1, 5>(res, nt, r, t, $gemm::<5>(&ctx, r, t)),
+                        6 => store::<1, 6>(res, nt, r, t, $gemm::<6>(&ctx, r, t)),
+                        7 => store::<1, 7>(res, nt, r, t, $gemm::<7>(&ctx, r, t)),
+                        _ => store::<1, 8>(res, nt, r, t, $gemm::<8>(&ctx, r, t)),
+                    }
+                }
+                t += m;
+            }
+        }
+    }};
+}
+
 /// A tile's inputs: the tile's weight rows (typed) and the activations from row `t0` on.
 pub(crate) struct Ctx<'a, W> {
     pub w: &'a [W],
