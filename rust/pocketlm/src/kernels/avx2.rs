@@ -99,7 +99,7 @@ fn prefetch(p: *const u8) {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ld_i32x8(x: &[i32; 8]) -> __m256i {
+fn ld_u32x8(x: &[u32; 8]) -> __m256i {
     // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
 }
@@ -267,27 +267,39 @@ macro_rules! small_kernel {
                 let $b = &w[i];
                 let (x, db, mb): (__m256i, u16, u16) = $decode;
                 let mut p = [_mm256_setzero_si256(); 8];
-                let (mut yd, mut ys, mut yi) = ([0.0f32; 8], [0.0f32; 8], [0i32; 8]);
                 for j in 0..M {
-                    let y = &ar[j][i];
-                    let yq = ld_i8x32(&y.qs);
+                    let yq = ld_i8x32(&ar[j][i].qs);
                     p[j] = if $signed {
                         dot_i8i8(x, yq)
                     } else {
                         dot_u8i8(x, yq)
                     };
-                    yd[j] = y.d;
-                    ys[j] = y.s();
-                    yi[j] = 8 * CORR * y.isum();
                 }
+                // the M rows' d and aux (isum or s) as vectors, zero past M
+                let (yd, aux) = if M == 1 {
+                    let y = &ar[0][i];
+                    (
+                        _mm256_setr_ps(y.d, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+                        _mm256_setr_epi32(y.aux as i32, 0, 0, 0, 0, 0, 0, 0),
+                    )
+                } else {
+                    let g = ctx.a.a32_group8(t, i);
+                    (ld_f32x8(&g.d), ld_u32x8(&g.aux))
+                };
                 let mut s = reduce_rows8(p);
                 if CORR != 0 {
-                    s = _mm256_sub_epi32(s, ld_i32x8(&yi));
+                    // 8 * CORR * isum
+                    let c = _mm256_slli_epi32::<3>(aux);
+                    s = _mm256_sub_epi32(s, c);
+                    if CORR == 2 {
+                        s = _mm256_sub_epi32(s, c);
+                    }
                 }
-                let scale = _mm256_mul_ps(_mm256_set1_ps(h2f(db)), ld_f32x8(&yd));
+                let scale = _mm256_mul_ps(_mm256_set1_ps(h2f(db)), yd);
                 acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc);
                 if MIN {
-                    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(mb)), ld_f32x8(&ys), accm);
+                    let ys = _mm256_castsi256_ps(aux);
+                    accm = _mm256_fmadd_ps(_mm256_set1_ps(h2f(mb)), ys, accm);
                 }
             }
             let out = st_f32x8(_mm256_add_ps(acc, accm));

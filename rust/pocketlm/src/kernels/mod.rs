@@ -307,6 +307,16 @@ pub struct QActs {
     scratch_q8_0: Vec<BlockQ8_0>,
     scratch_q8_1: Vec<BlockQ8_1>,
     scratch_sums: Vec<i16>,
+    /// For m > 1: `a32`'s scales transposed per group of 8 rows ([`QActs::a32_group8`]).
+    groups8: Vec<Act32x8>,
+}
+
+/// The `d` and `aux` of one block of 8 consecutive activation rows (see [`Act32`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Act32x8 {
+    pub d: [f32; 8],
+    pub aux: [u32; 8],
 }
 
 /// A quantized 32-element activation block as the kernels read it: the quants, the block scale
@@ -454,6 +464,38 @@ impl QActs {
             }
             _ => unreachable!("vec_dot_type returned {fmt}"),
         }
+        self.build_groups8();
+    }
+
+    /// Transposes the block scales of each group of 8 activation rows (batched products only):
+    /// a kernel multiplying one weight block by 8 activation rows loads their 8 scales as one
+    /// vector instead of gathering them.
+    fn build_groups8(&mut self) {
+        self.groups8.clear();
+        if self.m < 2 || !matches!(self.fmt, Some(GgmlType::Q8_0 | GgmlType::Q8_1)) {
+            return;
+        }
+        let nb = self.cols / 32;
+        let n_groups = self.m.div_ceil(8);
+        self.groups8.resize(n_groups * nb, Act32x8::zeroed());
+        for g in 0..n_groups {
+            for j in 0..8.min(self.m - 8 * g) {
+                let row = &self.a32[(8 * g + j) * nb..][..nb];
+                for (dst, a) in self.groups8[g * nb..][..nb].iter_mut().zip(row) {
+                    dst.d[j] = a.d;
+                    dst.aux[j] = a.aux;
+                }
+            }
+        }
+    }
+
+    /// Block `i`'s scales of activation rows `t..t + 8` (`t` a multiple of 8, `m > 1`); rows past
+    /// `m` have zeros.
+    #[inline(always)]
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) fn a32_group8(&self, t: usize, i: usize) -> &Act32x8 {
+        debug_assert!(t % 8 == 0);
+        &self.groups8[(t / 8) * (self.cols / 32) + i]
     }
 
     /// The raw quantized blocks (tests compare tiers' quantizers bit for bit).
