@@ -1,0 +1,803 @@
+//! Attention over the f16 KV cache, read in place (no f32 copy of the cache).
+//!
+//! Two primitives, each with a scalar reference, an x86_64 AVX2+FMA+F16C path and an aarch64
+//! NEON path (ARMv8.0; f16 → f32 with `fcvtl`/`fcvtl2` through `asm!`, whose intrinsics are
+//! unstable):
+//!
+//! * [`scores_f16`]: `s[j][t] = q_j · k_t` for a tile of query vectors against f16 key rows;
+//!   every key chunk is converted once per 4 queries.
+//! * [`accum_f16`]: `acc_j += Σ_t p[j][t] · v_t` over f16 value rows, 4 queries × 16 lanes of
+//!   accumulators held in registers across the keys.
+//!
+//! [`attend`] builds attention of a block of query vectors (the rows × heads that share one KV
+//! head: GQA) on top of them with an online, max-subtracted softmax over blocks of
+//! [`KEY_BLOCK`] keys, so each key/value row is read once per block of queries.
+//!
+//! The SIMD paths need `head_dim % 8 == 0`; other sizes use the scalar code. The tier is the
+//! one of the matrix kernels ([`super::selected_tier`]); NEON, dotprod and i8mm all use the
+//! NEON code here.
+
+use super::Tier;
+use half::f16;
+
+/// Keys per block of the online softmax.
+pub const KEY_BLOCK: usize = 64;
+
+/// Query vectors [`attend`] handles at once (rows × heads of one KV group); larger blocks are
+/// split. Bounds the scratch memory.
+pub const MAX_QUERIES: usize = 32;
+
+fn simd_ok(tier: Tier, hd: usize) -> bool {
+    hd % 8 == 0
+        && match tier {
+            #[cfg(target_arch = "x86_64")]
+            Tier::Avx2 => true,
+            #[cfg(target_arch = "aarch64")]
+            Tier::Neon | Tier::Dotprod | Tier::I8mm => true,
+            _ => false,
+        }
+}
+
+fn check_tier(tier: Tier) {
+    assert!(
+        tier.is_supported(),
+        "kernel tier {tier} is not supported by this CPU"
+    );
+}
+
+/// Scores of `nq` query vectors (`q[j * hd..][..hd]`, contiguous) against `nk` f16 key rows
+/// (`k[t * k_stride..][..hd]`): `out[j * out_stride + t] = q_j · k_t`.
+///
+/// Panics if a slice is too short or `tier` is not supported by this CPU.
+#[allow(clippy::too_many_arguments)]
+pub fn scores_f16(
+    tier: Tier,
+    q: &[f32],
+    nq: usize,
+    hd: usize,
+    k: &[f16],
+    k_stride: usize,
+    nk: usize,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    check_tier(tier);
+    if nq == 0 || nk == 0 {
+        return;
+    }
+    assert!(q.len() >= nq * hd, "q holds fewer than nq × hd values");
+    assert!(
+        k_stride >= hd && k.len() >= (nk - 1) * k_stride + hd,
+        "k too short"
+    );
+    assert!(
+        out_stride >= nk && out.len() >= (nq - 1) * out_stride + nk,
+        "scores output too short"
+    );
+    if !simd_ok(tier, hd) {
+        return scores_scalar(q, nq, hd, k, k_stride, nk, out, out_stride);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `simd_ok` accepted Tier::Avx2 only on x86_64, and `check_tier` confirmed
+        // that this CPU has AVX2, FMA and F16C; slice lengths and `hd % 8 == 0` were checked.
+        unsafe { avx2::scores(q, nq, hd, k, k_stride, nk, out, out_stride) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: a NEON tier was accepted by `simd_ok` and confirmed by `check_tier`; slice
+        // lengths and `hd % 8 == 0` were checked above.
+        unsafe { neon::scores(q, nq, hd, k, k_stride, nk, out, out_stride) };
+    }
+}
+
+/// Weighted sum of `nk` f16 value rows (`v[t * v_stride..][..hd]`) into the accumulators of
+/// `nq` queries: `acc[j * hd + d] += Σ_t p[j * p_stride + t] · v_t[d]`.
+///
+/// Panics if a slice is too short or `tier` is not supported by this CPU.
+#[allow(clippy::too_many_arguments)]
+pub fn accum_f16(
+    tier: Tier,
+    p: &[f32],
+    p_stride: usize,
+    nq: usize,
+    v: &[f16],
+    v_stride: usize,
+    nk: usize,
+    hd: usize,
+    acc: &mut [f32],
+) {
+    check_tier(tier);
+    if nq == 0 || nk == 0 {
+        return;
+    }
+    assert!(
+        p_stride >= nk && p.len() >= (nq - 1) * p_stride + nk,
+        "p too short"
+    );
+    assert!(
+        v_stride >= hd && v.len() >= (nk - 1) * v_stride + hd,
+        "v too short"
+    );
+    assert!(acc.len() >= nq * hd, "acc holds fewer than nq × hd values");
+    if !simd_ok(tier, hd) {
+        return accum_scalar(p, p_stride, nq, v, v_stride, nk, hd, acc);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: as in `scores_f16`: AVX2+FMA+F16C present, lengths and `hd % 8` checked.
+        unsafe { avx2::accum(p, p_stride, nq, v, v_stride, nk, hd, acc) };
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: as in `scores_f16`: NEON present, lengths and `hd % 8` checked.
+        unsafe { neon::accum(p, p_stride, nq, v, v_stride, nk, hd, acc) };
+    }
+}
+
+/// Scalar reference of [`scores_f16`].
+#[allow(clippy::too_many_arguments)]
+pub fn scores_scalar(
+    q: &[f32],
+    nq: usize,
+    hd: usize,
+    k: &[f16],
+    k_stride: usize,
+    nk: usize,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    for j in 0..nq {
+        let qj = &q[j * hd..][..hd];
+        for t in 0..nk {
+            let kt = &k[t * k_stride..][..hd];
+            out[j * out_stride + t] = qj.iter().zip(kt).map(|(&a, &b)| a * b.to_f32()).sum();
+        }
+    }
+}
+
+/// Scalar reference of [`accum_f16`].
+#[allow(clippy::too_many_arguments)]
+pub fn accum_scalar(
+    p: &[f32],
+    p_stride: usize,
+    nq: usize,
+    v: &[f16],
+    v_stride: usize,
+    nk: usize,
+    hd: usize,
+    acc: &mut [f32],
+) {
+    for j in 0..nq {
+        let aj = &mut acc[j * hd..][..hd];
+        for t in 0..nk {
+            let pj = p[j * p_stride + t];
+            for (a, &b) in aj.iter_mut().zip(&v[t * v_stride..][..hd]) {
+                *a += pj * b.to_f32();
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The attention of a block of queries
+
+/// Reusable buffers of [`attend`] (one per thread).
+#[derive(Default, Debug)]
+pub struct AttnScratch {
+    q: Vec<f32>,
+    acc: Vec<f32>,
+    s: Vec<f32>,
+    m: Vec<f32>,
+    l: Vec<f32>,
+}
+
+/// A block of query vectors: `rows` rows of `heads` consecutive query heads each. Query
+/// `(r, h)` is `q[r * q_stride + h * hd..][..hd]`; its output goes to
+/// `out[r * out_stride + h * hd..][..hd]`; row `r` attends to keys `ranges[r].0..ranges[r].1`.
+#[derive(Debug)]
+pub struct QueryBlock<'a> {
+    pub q: &'a [f32],
+    pub q_stride: usize,
+    pub heads: usize,
+    pub ranges: &'a [(usize, usize)],
+}
+
+/// One KV head of one layer in the cache: key/value `t` is `k[t * stride..][..hd]`.
+#[derive(Debug, Clone, Copy)]
+pub struct KvHead<'a> {
+    pub k: &'a [f16],
+    pub v: &'a [f16],
+    pub stride: usize,
+}
+
+/// `softmax(q · kᵀ [soft-capped: cap · tanh(s / cap)]) · v` for every query of `qb` over its key
+/// range, with an online softmax over key blocks (max-subtracted, so large scores are safe).
+/// Every range must be non-empty. Processes up to [`MAX_QUERIES`] queries per pass so each
+/// key/value row is read once per pass.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    tier: Tier,
+    hd: usize,
+    qb: &QueryBlock,
+    kv: KvHead,
+    softcap: Option<f32>,
+    scratch: &mut AttnScratch,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    let heads = qb.heads;
+    if heads == 0 {
+        return;
+    }
+    // Rows per pass.
+    let rb = (MAX_QUERIES / heads).max(1);
+    let mut r0 = 0;
+    while r0 < qb.ranges.len() {
+        let r1 = (r0 + rb).min(qb.ranges.len());
+        let sub = QueryBlock {
+            q: &qb.q[r0 * qb.q_stride..],
+            q_stride: qb.q_stride,
+            heads,
+            ranges: &qb.ranges[r0..r1],
+        };
+        attend_pass(
+            tier,
+            hd,
+            &sub,
+            kv,
+            softcap,
+            scratch,
+            &mut out[r0 * out_stride..],
+            out_stride,
+        );
+        r0 = r1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attend_pass(
+    tier: Tier,
+    hd: usize,
+    qb: &QueryBlock,
+    kv: KvHead,
+    softcap: Option<f32>,
+    sc: &mut AttnScratch,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    let heads = qb.heads;
+    let nr = qb.ranges.len();
+    let nq = nr * heads;
+    let lo = qb.ranges.iter().map(|r| r.0).min().unwrap_or(0);
+    let hi = qb.ranges.iter().map(|r| r.1).max().unwrap_or(0);
+    assert!(
+        qb.ranges.iter().all(|r| r.0 < r.1),
+        "every query needs at least one key"
+    );
+    fit(&mut sc.q, nq * hd);
+    fit(&mut sc.acc, nq * hd);
+    fit(&mut sc.s, nq * KEY_BLOCK);
+    fit(&mut sc.m, nq);
+    fit(&mut sc.l, nq);
+    for r in 0..nr {
+        let src = &qb.q[r * qb.q_stride..][..heads * hd];
+        sc.q[r * heads * hd..][..heads * hd].copy_from_slice(src);
+    }
+    sc.acc[..nq * hd].fill(0.0);
+    sc.m[..nq].fill(f32::NEG_INFINITY);
+    sc.l[..nq].fill(0.0);
+
+    let mut t0 = lo;
+    while t0 < hi {
+        let t1 = (t0 + KEY_BLOCK).min(hi);
+        let kb = t1 - t0;
+        let k = &kv.k[t0 * kv.stride..];
+        let v = &kv.v[t0 * kv.stride..];
+        scores_f16(tier, &sc.q, nq, hd, k, kv.stride, kb, &mut sc.s, KEY_BLOCK);
+        for j in 0..nq {
+            let (qlo, qhi) = qb.ranges[j / heads];
+            let s = &mut sc.s[j * KEY_BLOCK..][..kb];
+            let a = qlo.clamp(t0, t1) - t0;
+            let b = qhi.clamp(t0, t1) - t0;
+            if a >= b {
+                s.fill(0.0);
+                continue;
+            }
+            s[..a].fill(0.0);
+            s[b..].fill(0.0);
+            let s = &mut s[a..b];
+            if let Some(cap) = softcap {
+                s.iter_mut().for_each(|x| *x = cap * (*x / cap).tanh());
+            }
+            let mb = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            if mb > sc.m[j] {
+                let scale = (sc.m[j] - mb).exp();
+                sc.m[j] = mb;
+                sc.l[j] *= scale;
+                sc.acc[j * hd..][..hd].iter_mut().for_each(|x| *x *= scale);
+            }
+            let m = sc.m[j];
+            let mut sum = 0.0f32;
+            for x in s.iter_mut() {
+                *x = (*x - m).exp();
+                sum += *x;
+            }
+            sc.l[j] += sum;
+        }
+        accum_f16(
+            tier,
+            &sc.s,
+            KEY_BLOCK,
+            nq,
+            v,
+            kv.stride,
+            kb,
+            hd,
+            &mut sc.acc,
+        );
+        t0 = t1;
+    }
+
+    for j in 0..nq {
+        let (r, h) = (j / heads, j % heads);
+        let inv = 1.0 / sc.l[j];
+        let dst = &mut out[r * out_stride + h * hd..][..hd];
+        for (d, &a) in dst.iter_mut().zip(&sc.acc[j * hd..][..hd]) {
+            *d = a * inv;
+        }
+    }
+}
+
+fn fit(buf: &mut Vec<f32>, n: usize) {
+    if buf.len() < n {
+        buf.resize(n, 0.0);
+    }
+}
+
+/// Straightforward attention of one query over keys `lo..hi` (two-pass softmax), the reference
+/// for [`attend`] in the tests.
+pub fn attend_reference(
+    q: &[f32],
+    kv: KvHead,
+    hd: usize,
+    range: (usize, usize),
+    softcap: Option<f32>,
+    out: &mut [f32],
+) {
+    let (lo, hi) = range;
+    let mut s: Vec<f64> = (lo..hi)
+        .map(|t| {
+            let k = &kv.k[t * kv.stride..][..hd];
+            let d: f64 = q.iter().zip(k).map(|(&a, &b)| a as f64 * b.to_f64()).sum();
+            match softcap {
+                Some(cap) => cap as f64 * (d / cap as f64).tanh(),
+                None => d,
+            }
+        })
+        .collect();
+    let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut sum = 0.0;
+    for x in s.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    for (d, o) in out[..hd].iter_mut().enumerate() {
+        let mut a = 0.0f64;
+        for (i, t) in (lo..hi).enumerate() {
+            a += s[i] * kv.v[t * kv.stride + d].to_f64();
+        }
+        *o = (a / sum) as f32;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// x86_64: AVX2 + FMA + F16C
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use core::arch::x86_64::*;
+    use half::f16;
+
+    /// 8 f16 at `x` as f32.
+    ///
+    /// # Safety
+    /// `x` must point to 8 readable f16; the CPU must have F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn ld8(x: *const f16) -> __m256 {
+        // SAFETY: the caller guarantees 8 readable f16 (16 bytes); `loadu` needs no alignment.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(x.cast())) }
+    }
+
+    /// # Safety
+    /// `q` holds `N * hd` f32, `k` holds `hd` f16, `hd % 8 == 0`; AVX2+FMA+F16C present.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn dots<const N: usize>(q: *const f32, hd: usize, k: *const f16) -> __m128 {
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut c = 0;
+        while c < hd {
+            // SAFETY: c + 8 <= hd: in bounds of the key row and of every query row.
+            unsafe {
+                let kv = ld8(k.add(c));
+                for (i, a) in acc.iter_mut().enumerate().take(N) {
+                    *a = _mm256_fmadd_ps(_mm256_loadu_ps(q.add(i * hd + c)), kv, *a);
+                }
+            }
+            c += 8;
+        }
+        let s01 = _mm256_hadd_ps(acc[0], acc[1]);
+        let s23 = _mm256_hadd_ps(acc[2], acc[3]);
+        let s = _mm256_hadd_ps(s01, s23);
+        _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s))
+    }
+
+    /// See [`super::scores_f16`].
+    ///
+    /// # Safety
+    /// AVX2+FMA+F16C present; `hd % 8 == 0`; the slices hold what `scores_f16` checks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn scores(
+        q: &[f32],
+        nq: usize,
+        hd: usize,
+        k: &[f16],
+        k_stride: usize,
+        nk: usize,
+        out: &mut [f32],
+        out_stride: usize,
+    ) {
+        for t in 0..nk {
+            let kt = k[t * k_stride..][..hd].as_ptr();
+            let mut j = 0;
+            while j < nq {
+                let n = (nq - j).min(4);
+                let qj = q[j * hd..][..n * hd].as_ptr();
+                // SAFETY: `qj` holds n * hd f32 and `kt` hd f16 (slices above); features present.
+                let d = unsafe {
+                    match n {
+                        4 => dots::<4>(qj, hd, kt),
+                        3 => dots::<3>(qj, hd, kt),
+                        2 => dots::<2>(qj, hd, kt),
+                        _ => dots::<1>(qj, hd, kt),
+                    }
+                };
+                let mut lanes = [0.0f32; 4];
+                // SAFETY: `lanes` is 4 writable f32; `storeu` needs no alignment.
+                unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), d) };
+                for (i, &x) in lanes.iter().enumerate().take(n) {
+                    out[(j + i) * out_stride + t] = x;
+                }
+                j += n;
+            }
+        }
+    }
+
+    /// `acc` rows `0..N` (stride `hd`), lanes `c..c + 8 * W`, += Σ_t p[i][t] · v_t.
+    ///
+    /// # Safety
+    /// `p` holds rows `0..N` of `p_stride` (≥ nk) f32; `v` holds `nk` rows of `v_stride` f16
+    /// with `c + 8 * W <= hd <= v_stride`; `acc` holds `N * hd` f32; AVX2+FMA+F16C present.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn accum_tile<const N: usize, const W: usize>(
+        p: *const f32,
+        p_stride: usize,
+        v: *const f16,
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        c: usize,
+        acc: *mut f32,
+    ) {
+        let mut a = [[_mm256_setzero_ps(); W]; N];
+        // SAFETY (whole body): every offset stays inside the regions the caller guarantees:
+        // rows i < N, keys t < nk, lanes c..c + 8W <= hd.
+        unsafe {
+            for (i, ai) in a.iter_mut().enumerate() {
+                for (w, aw) in ai.iter_mut().enumerate() {
+                    *aw = _mm256_loadu_ps(acc.add(i * hd + c + 8 * w));
+                }
+            }
+            for t in 0..nk {
+                let vt = v.add(t * v_stride + c);
+                let mut vv = [_mm256_setzero_ps(); W];
+                for (w, x) in vv.iter_mut().enumerate() {
+                    *x = ld8(vt.add(8 * w));
+                }
+                for (i, ai) in a.iter_mut().enumerate() {
+                    let pb = _mm256_broadcast_ss(&*p.add(i * p_stride + t));
+                    for (aw, &x) in ai.iter_mut().zip(&vv) {
+                        *aw = _mm256_fmadd_ps(pb, x, *aw);
+                    }
+                }
+            }
+            for (i, ai) in a.iter().enumerate() {
+                for (w, &aw) in ai.iter().enumerate() {
+                    _mm256_storeu_ps(acc.add(i * hd + c + 8 * w), aw);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`accum_tile`], for all lanes `0..hd` (`hd % 8 == 0`).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    unsafe fn accum_rows<const N: usize>(
+        p: *const f32,
+        p_stride: usize,
+        v: *const f16,
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        acc: *mut f32,
+    ) {
+        let mut c = 0;
+        // SAFETY: c + 16 <= hd (resp. c + 8 <= hd) in each call; the rest is the caller's.
+        unsafe {
+            while c + 16 <= hd {
+                accum_tile::<N, 2>(p, p_stride, v, v_stride, nk, hd, c, acc);
+                c += 16;
+            }
+            if c < hd {
+                accum_tile::<N, 1>(p, p_stride, v, v_stride, nk, hd, c, acc);
+            }
+        }
+    }
+
+    /// See [`super::accum_f16`].
+    ///
+    /// # Safety
+    /// AVX2+FMA+F16C present; `hd % 8 == 0`; the slices hold what `accum_f16` checks.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn accum(
+        p: &[f32],
+        p_stride: usize,
+        nq: usize,
+        v: &[f16],
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        acc: &mut [f32],
+    ) {
+        let mut j = 0;
+        while j < nq {
+            let n = (nq - j).min(4);
+            let pj = p[j * p_stride..][..(n - 1) * p_stride + nk].as_ptr();
+            let aj = acc[j * hd..][..n * hd].as_mut_ptr();
+            let vp = v.as_ptr();
+            // SAFETY: `pj` covers rows j..j+n of p (sliced above), `aj` rows j..j+n of acc,
+            // `v` holds nk rows (checked by `accum_f16`); features present.
+            unsafe {
+                match n {
+                    4 => accum_rows::<4>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    3 => accum_rows::<3>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    2 => accum_rows::<2>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    _ => accum_rows::<1>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                }
+            }
+            j += n;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// aarch64: NEON (ARMv8.0)
+
+#[cfg(target_arch = "aarch64")]
+mod neon {
+    use core::arch::aarch64::*;
+    use core::arch::asm;
+    use half::f16;
+
+    /// 8 f16 at `x` as two f32x4 (`fcvtl`/`fcvtl2`, ARMv8.0 FP; exact for every f16).
+    ///
+    /// # Safety
+    /// `x` must point to 8 readable f16.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    unsafe fn ld8(x: *const f16) -> (float32x4_t, float32x4_t) {
+        // SAFETY: the caller guarantees 16 readable bytes; `vld1q` needs no alignment.
+        let h = unsafe { vld1q_u16(x.cast()) };
+        let lo: float32x4_t;
+        let hi: float32x4_t;
+        // SAFETY: FCVTL/FCVTL2 are baseline ARMv8.0 instructions that read and write only the
+        // named vector registers (`out`, not `lateout`: `h` is not overwritten before FCVTL2).
+        unsafe {
+            asm!(
+                "fcvtl {lo:v}.4s, {h:v}.4h",
+                "fcvtl2 {hi:v}.4s, {h:v}.8h",
+                h = in(vreg) h,
+                lo = out(vreg) lo,
+                hi = out(vreg) hi,
+                options(pure, nomem, nostack, preserves_flags)
+            );
+        }
+        (lo, hi)
+    }
+
+    /// # Safety
+    /// `q` holds `N * hd` f32, `k` holds `hd` f16, `hd % 8 == 0`.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    unsafe fn dots<const N: usize>(q: *const f32, hd: usize, k: *const f16) -> float32x4_t {
+        let mut acc = [[vdupq_n_f32(0.0); 2]; 4];
+        let mut c = 0;
+        while c < hd {
+            // SAFETY: c + 8 <= hd: in bounds of the key row and of every query row.
+            unsafe {
+                let (k0, k1) = ld8(k.add(c));
+                for (i, a) in acc.iter_mut().enumerate().take(N) {
+                    a[0] = vfmaq_f32(a[0], vld1q_f32(q.add(i * hd + c)), k0);
+                    a[1] = vfmaq_f32(a[1], vld1q_f32(q.add(i * hd + c + 4)), k1);
+                }
+            }
+            c += 8;
+        }
+        let s0 = vaddq_f32(acc[0][0], acc[0][1]);
+        let s1 = vaddq_f32(acc[1][0], acc[1][1]);
+        let s2 = vaddq_f32(acc[2][0], acc[2][1]);
+        let s3 = vaddq_f32(acc[3][0], acc[3][1]);
+        vpaddq_f32(vpaddq_f32(s0, s1), vpaddq_f32(s2, s3))
+    }
+
+    /// See [`super::scores_f16`].
+    ///
+    /// # Safety
+    /// NEON present; `hd % 8 == 0`; the slices hold what `scores_f16` checks.
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn scores(
+        q: &[f32],
+        nq: usize,
+        hd: usize,
+        k: &[f16],
+        k_stride: usize,
+        nk: usize,
+        out: &mut [f32],
+        out_stride: usize,
+    ) {
+        for t in 0..nk {
+            let kt = k[t * k_stride..][..hd].as_ptr();
+            let mut j = 0;
+            while j < nq {
+                let n = (nq - j).min(4);
+                let qj = q[j * hd..][..n * hd].as_ptr();
+                // SAFETY: `qj` holds n * hd f32 and `kt` hd f16 (slices above).
+                let d = unsafe {
+                    match n {
+                        4 => dots::<4>(qj, hd, kt),
+                        3 => dots::<3>(qj, hd, kt),
+                        2 => dots::<2>(qj, hd, kt),
+                        _ => dots::<1>(qj, hd, kt),
+                    }
+                };
+                let mut lanes = [0.0f32; 4];
+                // SAFETY: `lanes` is 4 writable f32.
+                unsafe { vst1q_f32(lanes.as_mut_ptr(), d) };
+                for (i, &x) in lanes.iter().enumerate().take(n) {
+                    out[(j + i) * out_stride + t] = x;
+                }
+                j += n;
+            }
+        }
+    }
+
+    /// `acc` rows `0..N` (stride `hd`), lanes `c..c + 8 * W`, += Σ_t p[i][t] · v_t.
+    ///
+    /// # Safety
+    /// `p` holds rows `0..N` of `p_stride` (≥ nk) f32; `v` holds `nk` rows of `v_stride` f16
+    /// with `c + 8 * W <= hd <= v_stride`; `acc` holds `N * hd` f32.
+    #[target_feature(enable = "neon")]
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn accum_tile<const N: usize, const W: usize>(
+        p: *const f32,
+        p_stride: usize,
+        v: *const f16,
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        c: usize,
+        acc: *mut f32,
+    ) {
+        let mut a = [[[vdupq_n_f32(0.0); 2]; W]; N];
+        // SAFETY (whole body): every offset stays inside the regions the caller guarantees:
+        // rows i < N, keys t < nk, lanes c..c + 8W <= hd.
+        unsafe {
+            for (i, ai) in a.iter_mut().enumerate() {
+                for (w, aw) in ai.iter_mut().enumerate() {
+                    aw[0] = vld1q_f32(acc.add(i * hd + c + 8 * w));
+                    aw[1] = vld1q_f32(acc.add(i * hd + c + 8 * w + 4));
+                }
+            }
+            for t in 0..nk {
+                let vt = v.add(t * v_stride + c);
+                let mut vv = [(vdupq_n_f32(0.0), vdupq_n_f32(0.0)); W];
+                for (w, x) in vv.iter_mut().enumerate() {
+                    *x = ld8(vt.add(8 * w));
+                }
+                for (i, ai) in a.iter_mut().enumerate() {
+                    let pb = *p.add(i * p_stride + t);
+                    for (aw, &(x0, x1)) in ai.iter_mut().zip(&vv) {
+                        aw[0] = vfmaq_n_f32(aw[0], x0, pb);
+                        aw[1] = vfmaq_n_f32(aw[1], x1, pb);
+                    }
+                }
+            }
+            for (i, ai) in a.iter().enumerate() {
+                for (w, aw) in ai.iter().enumerate() {
+                    vst1q_f32(acc.add(i * hd + c + 8 * w), aw[0]);
+                    vst1q_f32(acc.add(i * hd + c + 8 * w + 4), aw[1]);
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`accum_tile`], for all lanes `0..hd` (`hd % 8 == 0`).
+    #[target_feature(enable = "neon")]
+    #[inline]
+    unsafe fn accum_rows<const N: usize>(
+        p: *const f32,
+        p_stride: usize,
+        v: *const f16,
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        acc: *mut f32,
+    ) {
+        let mut c = 0;
+        // SAFETY: c + 16 <= hd (resp. c + 8 <= hd) in each call; the rest is the caller's.
+        unsafe {
+            while c + 16 <= hd {
+                accum_tile::<N, 2>(p, p_stride, v, v_stride, nk, hd, c, acc);
+                c += 16;
+            }
+            if c < hd {
+                accum_tile::<N, 1>(p, p_stride, v, v_stride, nk, hd, c, acc);
+            }
+        }
+    }
+
+    /// See [`super::accum_f16`].
+    ///
+    /// # Safety
+    /// NEON present; `hd % 8 == 0`; the slices hold what `accum_f16` checks.
+    #[target_feature(enable = "neon")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn accum(
+        p: &[f32],
+        p_stride: usize,
+        nq: usize,
+        v: &[f16],
+        v_stride: usize,
+        nk: usize,
+        hd: usize,
+        acc: &mut [f32],
+    ) {
+        let mut j = 0;
+        while j < nq {
+            let n = (nq - j).min(4);
+            let pj = p[j * p_stride..][..(n - 1) * p_stride + nk].as_ptr();
+            let aj = acc[j * hd..][..n * hd].as_mut_ptr();
+            let vp = v.as_ptr();
+            // SAFETY: `pj` covers rows j..j+n of p (sliced above), `aj` rows j..j+n of acc,
+            // `v` holds nk rows (checked by `accum_f16`).
+            unsafe {
+                match n {
+                    4 => accum_rows::<4>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    3 => accum_rows::<3>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    2 => accum_rows::<2>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                    _ => accum_rows::<1>(pj, p_stride, vp, v_stride, nk, hd, aj),
+                }
+            }
+            j += n;
+        }
+    }
+}
