@@ -7,11 +7,11 @@
 use super::config::{Architecture, ModelConfig};
 use super::weights::MatRef;
 use super::Model;
-use crate::kernels::{matmul_parallel, QActs, ThreadPool};
+use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
+use crate::kernels::{matmul_parallel, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
 use crate::quant;
 use crate::session::KvCache;
-use half::slice::HalfFloatSliceExt;
 use std::sync::Mutex;
 
 /// One token to evaluate.
@@ -38,11 +38,13 @@ pub(crate) struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     acts: QActs,
-    /// Per sequence in the batch: keys and values of one layer converted to f32.
-    kf: Vec<Vec<f32>>,
-    vf: Vec<Vec<f32>>,
-    /// Per worker thread: attention scores.
-    scores: Vec<Mutex<Vec<f32>>>,
+    /// Per worker thread: attention buffers (each locked once per layer by its thread).
+    attn: Vec<Mutex<AttnScratch>>,
+    /// Per row: the key range it attends to (this layer).
+    ranges: Vec<(usize, usize)>,
+    /// Attention work split: thread piece `i` covers the (row, head) pairs
+    /// `bounds[i]..bounds[i + 1]`.
+    bounds: Vec<usize>,
     last: Vec<f32>,
     ropes: Option<(Rope, Rope)>,
     /// Per sequence: positions its keys cover after this batch.
@@ -131,8 +133,8 @@ pub(crate) fn forward(
     resize(&mut s.o, n * d);
     resize(&mut s.gate, n * ff);
     resize(&mut s.up, n * ff);
-    while s.scores.len() < pool.n_threads() {
-        s.scores.push(Mutex::new(Vec::new()));
+    while s.attn.len() < pool.n_threads() {
+        s.attn.push(Mutex::new(AttnScratch::default()));
     }
     if s.ropes.is_none() {
         let halves = cfg.rope_style == super::RopeStyle::Halves;
@@ -166,10 +168,6 @@ pub(crate) fn forward(
     }
     for (i, c) in caches.iter().enumerate() {
         seq_len[i] = seq_len[i].max(c.len());
-    }
-    if s.kf.len() < caches.len() {
-        s.kf.resize_with(caches.len(), Vec::new);
-        s.vf.resize_with(caches.len(), Vec::new);
     }
 
     let mut lin = Linear {
@@ -215,27 +213,24 @@ pub(crate) fn forward(
             }
             caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
         }
-        // Keys/values of each sequence in f32 for this layer.
-        for (i, c) in caches.iter().enumerate() {
-            let len = seq_len[i];
-            if !rows.iter().any(|r| r.seq == i) {
-                continue;
-            }
-            let (kh, vh) = c.layer(il, len);
-            resize(&mut s.kf[i], len * kvd);
-            resize(&mut s.vf[i], len * kvd);
-            kh.convert_to_f32_slice(&mut s.kf[i][..len * kvd]);
-            vh.convert_to_f32_slice(&mut s.vf[i][..len * kvd]);
-        }
+        let window = if local { cfg.sliding_window } else { None };
+        s.ranges.clear();
+        s.ranges.extend(rows.iter().map(|row| {
+            let end = row.pos + 1;
+            (window.map_or(0, |w| end.saturating_sub(w)), end)
+        }));
+        split_attention(cfg, rows, &s.ranges, pool.n_threads(), &mut s.bounds);
         attention(
             cfg,
-            local,
+            il,
             rows,
+            &s.ranges,
+            &s.bounds,
             &s.q,
-            &s.kf,
-            &s.vf,
+            caches,
+            seq_len,
             &mut s.att[..n * qd],
-            &s.scores,
+            &s.attn,
             pool,
         );
 
@@ -311,55 +306,141 @@ pub(crate) fn forward(
     }
 }
 
-/// Scaled dot-product attention of every (row, head), causal and optionally windowed.
+/// Splits the (row, head) pairs of the batch into one contiguous piece per thread, of about
+/// equal cost (keys attended), in `bounds` (`n_threads + 1` entries). With enough rows the
+/// cuts fall between rows, so a thread's rows share every key/value read (GQA and row
+/// blocking); otherwise between heads.
+fn split_attention(
+    cfg: &ModelConfig,
+    rows: &[BatchRow],
+    ranges: &[(usize, usize)],
+    n_threads: usize,
+    bounds: &mut Vec<usize>,
+) {
+    let nh = cfg.n_heads;
+    let units = rows.len() * nh;
+    bounds.clear();
+    bounds.push(0);
+    if n_threads > 1 {
+        // Cost of a (row, head): its keys plus a fixed overhead.
+        let cost = |u: usize| (ranges[u / nh].1 - ranges[u / nh].0 + 16) as u64;
+        let by_row = rows.len() >= 4 * n_threads;
+        let step = if by_row { nh } else { 1 };
+        let total: u64 = (0..units).map(cost).sum();
+        let mut acc = 0u64;
+        let mut u = 0;
+        for i in 1..n_threads {
+            let target = total * i as u64 / n_threads as u64;
+            while u < units && acc + (0..step).map(|d| cost(u + d)).sum::<u64>() / 2 <= target {
+                acc += (0..step).map(|d| cost(u + d)).sum::<u64>();
+                u += step;
+            }
+            bounds.push(u);
+        }
+    }
+    bounds.push(units);
+}
+
+/// Hands out the pieces of `att` described by `bounds`, one per call.
+struct Pieces<'a> {
+    rest: &'a mut [f32],
+    bounds: &'a [usize],
+    next: usize,
+    hd: usize,
+}
+
+impl<'a> Pieces<'a> {
+    fn take(&mut self) -> Option<(usize, usize, &'a mut [f32])> {
+        if self.next + 1 >= self.bounds.len() {
+            return None;
+        }
+        let (u0, u1) = (self.bounds[self.next], self.bounds[self.next + 1]);
+        self.next += 1;
+        let (piece, rest) = std::mem::take(&mut self.rest).split_at_mut((u1 - u0) * self.hd);
+        self.rest = rest;
+        Some((u0, u1, piece))
+    }
+}
+
+/// Scaled dot-product attention of every (row, head), causal and optionally windowed, reading
+/// the f16 cache in place. Each thread takes one piece of the (row, head) pairs; within it,
+/// runs of consecutive rows of one sequence are attended together per KV head, so the query
+/// heads of a group and the rows of a block share each key/value read.
 #[allow(clippy::too_many_arguments)]
 fn attention(
     cfg: &ModelConfig,
-    local: bool,
+    il: usize,
     rows: &[BatchRow],
+    ranges: &[(usize, usize)],
+    bounds: &[usize],
     q: &[f32],
-    kf: &[Vec<f32>],
-    vf: &[Vec<f32>],
+    caches: &[&mut KvCache],
+    seq_len: &[usize],
     att: &mut [f32],
-    scores: &[Mutex<Vec<f32>>],
+    scratch: &[Mutex<AttnScratch>],
     pool: &ThreadPool,
 ) {
-    let hd = cfg.head_dim;
-    let kvd = cfg.kv_dim();
-    let group = cfg.n_heads / cfg.n_kv_heads;
-    let window = if local { cfg.sliding_window } else { None };
-    let work = Mutex::new(att.chunks_mut(hd).enumerate());
+    let tier = selected_tier();
+    let (hd, nh, qd, kvd) = (cfg.head_dim, cfg.n_heads, cfg.q_dim(), cfg.kv_dim());
+    let group = nh / cfg.n_kv_heads;
+    let pieces = Mutex::new(Pieces {
+        rest: att,
+        bounds,
+        next: 0,
+        hd,
+    });
     pool.run(|tid, _| {
-        let mut sc = scores[tid].lock().expect("scores lock");
+        let mut sc = scratch[tid].lock().expect("attention scratch lock");
         loop {
-            let next = work.lock().expect("work lock").next();
-            let Some((i, out)) = next else { break };
-            let (r, h) = (i / cfg.n_heads, i % cfg.n_heads);
-            let row = rows[r];
-            let g = h / group;
-            let qh = &q[r * cfg.q_dim() + h * hd..][..hd];
-            let end = row.pos + 1;
-            let start = window.map_or(0, |w| end.saturating_sub(w));
-            let (keys, vals) = (&kf[row.seq], &vf[row.seq]);
-            sc.clear();
-            for t in start..end {
-                let k = &keys[t * kvd + g * hd..][..hd];
-                let mut dot = 0.0f32;
-                for (a, b) in qh.iter().zip(k) {
-                    dot += a * b;
+            let next = pieces.lock().expect("attention pieces lock").take();
+            let Some((u0, u1, out)) = next else { break };
+            let mut r = u0 / nh;
+            while r * nh < u1 {
+                // Heads of row r in this piece, then the run of following rows with the
+                // same heads, sequence and consecutive positions.
+                let ha = u0.saturating_sub(r * nh);
+                let hb = (u1 - r * nh).min(nh);
+                let mut re = r + 1;
+                while re < rows.len()
+                    && re * nh + hb <= u1
+                    && ha == 0
+                    && hb == nh
+                    && rows[re].seq == rows[r].seq
+                    && rows[re].pos == rows[re - 1].pos + 1
+                {
+                    re += 1;
                 }
-                if let Some(cap) = cfg.attn_logit_softcap {
-                    dot = cap * (dot / cap).tanh();
+                let seq = rows[r].seq;
+                let (k, v) = caches[seq].layer(il, seq_len[seq]);
+                let mut h = ha;
+                while h < hb {
+                    let g = h / group;
+                    let he = hb.min((g + 1) * group);
+                    let qb = QueryBlock {
+                        q: &q[r * qd + h * hd..],
+                        q_stride: qd,
+                        heads: he - h,
+                        ranges: &ranges[r..re],
+                    };
+                    let kv = KvHead {
+                        k: &k[g * hd..],
+                        v: &v[g * hd..],
+                        stride: kvd,
+                    };
+                    let at = (r * nh + h - u0) * hd;
+                    attend(
+                        tier,
+                        hd,
+                        &qb,
+                        kv,
+                        cfg.attn_logit_softcap,
+                        &mut sc,
+                        &mut out[at..],
+                        qd,
+                    );
+                    h = he;
                 }
-                sc.push(dot);
-            }
-            ops::softmax(&mut sc);
-            out.fill(0.0);
-            for (j, &p) in sc.iter().enumerate() {
-                let v = &vals[(start + j) * kvd + g * hd..][..hd];
-                for (o, &vv) in out.iter_mut().zip(v) {
-                    *o += p * vv;
-                }
+                r = re;
             }
         }
     });
