@@ -135,6 +135,58 @@ pub fn accum_f16(
     }
 }
 
+/// `s[i] = exp(s[i] - m)` for every element; returns their sum. The SIMD paths use a
+/// degree-6 polynomial (relative error ≤ ~2 ulp) and clamp the argument to
+/// `[-87.3, 88]`, so tiny results stay at ~1e-38 instead of going subnormal or zero.
+pub fn exp_sum(tier: Tier, s: &mut [f32], m: f32) -> f32 {
+    check_tier(tier);
+    if !simd_ok(tier, 8) {
+        return exp_sum_scalar(s, m);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `simd_ok` accepted Tier::Avx2 only on x86_64 and `check_tier` confirmed
+        // AVX2+FMA+F16C.
+        unsafe { avx2::exp_sum(s, m) }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: a NEON tier was accepted by `simd_ok` and confirmed by `check_tier`.
+        unsafe { neon::exp_sum(s, m) }
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    unreachable!("no SIMD tier on this architecture")
+}
+
+/// Scalar reference of [`exp_sum`].
+pub fn exp_sum_scalar(s: &mut [f32], m: f32) -> f32 {
+    let mut sum = 0.0f32;
+    for x in s.iter_mut() {
+        *x = (*x - m).exp();
+        sum += *x;
+    }
+    sum
+}
+
+/// Constants of the exp polynomial (Cephes `expf`): `exp(x) = 2^n · exp(r)`,
+/// `r = x - n·ln 2` in two parts, `exp(r) ≈ 1 + r + r²·P(r)`.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod expc {
+    pub const LO: f32 = -87.336_55;
+    pub const HI: f32 = 88.0;
+    pub const LOG2E: f32 = std::f32::consts::LOG2_E;
+    pub const LN2_HI: f32 = 0.693_359_4;
+    pub const LN2_LO: f32 = -2.121_944_4e-4;
+    pub const P: [f32; 6] = [
+        1.987_569_1e-4,
+        1.398_2e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        0.166_666_65,
+        0.5,
+    ];
+}
+
 /// Scalar reference of [`scores_f16`].
 #[allow(clippy::too_many_arguments)]
 pub fn scores_scalar(
@@ -310,20 +362,19 @@ fn attend_pass(
             if let Some(cap) = softcap {
                 s.iter_mut().for_each(|x| *x = cap * (*x / cap).tanh());
             }
-            let mb = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut mb = f32::NEG_INFINITY;
+            for &x in s.iter() {
+                if x > mb {
+                    mb = x;
+                }
+            }
             if mb > sc.m[j] {
                 let scale = (sc.m[j] - mb).exp();
                 sc.m[j] = mb;
                 sc.l[j] *= scale;
                 sc.acc[j * hd..][..hd].iter_mut().for_each(|x| *x *= scale);
             }
-            let m = sc.m[j];
-            let mut sum = 0.0f32;
-            for x in s.iter_mut() {
-                *x = (*x - m).exp();
-                sum += *x;
-            }
-            sc.l[j] += sum;
+            sc.l[j] += exp_sum(tier, s, sc.m[j]);
         }
         accum_f16(
             tier,
@@ -473,6 +524,74 @@ mod avx2 {
                 j += n;
             }
         }
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn exp8(x: __m256) -> __m256 {
+        use super::expc::*;
+        let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(LO)), _mm256_set1_ps(HI));
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_ps(x, _mm256_set1_ps(LOG2E)),
+        );
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+        let mut y = _mm256_set1_ps(P[0]);
+        for &c in &P[1..] {
+            y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(c));
+        }
+        let y = _mm256_fmadd_ps(
+            _mm256_mul_ps(y, r),
+            r,
+            _mm256_add_ps(r, _mm256_set1_ps(1.0)),
+        );
+        let e = _mm256_slli_epi32::<23>(_mm256_add_epi32(
+            _mm256_cvtps_epi32(n),
+            _mm256_set1_epi32(127),
+        ));
+        _mm256_mul_ps(y, _mm256_castsi256_ps(e))
+    }
+
+    /// See [`super::exp_sum`].
+    ///
+    /// # Safety
+    /// AVX2+FMA+F16C present.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+        let mv = _mm256_set1_ps(m);
+        let mut acc = _mm256_setzero_ps();
+        let mut chunks = s.chunks_exact_mut(8);
+        for c in &mut chunks {
+            // SAFETY: `c` is 8 f32; `loadu`/`storeu` need no alignment.
+            unsafe {
+                let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), mv));
+                _mm256_storeu_ps(c.as_mut_ptr(), e);
+                acc = _mm256_add_ps(acc, e);
+            }
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mut buf = [0.0f32; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            // SAFETY: `buf` is 8 f32.
+            unsafe {
+                let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(buf.as_ptr()), mv));
+                _mm256_storeu_ps(buf.as_mut_ptr(), e);
+            }
+            rest.copy_from_slice(&buf[..rest.len()]);
+            let tail: f32 = rest.iter().sum();
+            return hsum(acc) + tail;
+        }
+        hsum(acc)
+    }
+
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
     }
 
     /// `acc` rows `0..N` (stride `hd`), lanes `c..c + 8 * W`, += Σ_t p[i][t] · v_t.
@@ -686,6 +805,57 @@ mod neon {
                 j += n;
             }
         }
+    }
+
+    #[target_feature(enable = "neon")]
+    #[inline]
+    fn exp4(x: float32x4_t) -> float32x4_t {
+        use super::expc::*;
+        let x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(LO)), vdupq_n_f32(HI));
+        let n = vcvtnq_s32_f32(vmulq_n_f32(x, LOG2E));
+        let nf = vcvtq_f32_s32(n);
+        let r = vfmsq_f32(x, nf, vdupq_n_f32(LN2_HI));
+        let r = vfmsq_f32(r, nf, vdupq_n_f32(LN2_LO));
+        let mut y = vdupq_n_f32(P[0]);
+        for &c in &P[1..] {
+            y = vfmaq_f32(vdupq_n_f32(c), y, r);
+        }
+        let y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0)), vmulq_f32(y, r), r);
+        let e = vshlq_n_s32::<23>(vaddq_s32(n, vdupq_n_s32(127)));
+        vmulq_f32(y, vreinterpretq_f32_s32(e))
+    }
+
+    /// See [`super::exp_sum`].
+    ///
+    /// # Safety
+    /// NEON present.
+    #[target_feature(enable = "neon")]
+    pub(super) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+        let mv = vdupq_n_f32(m);
+        let mut acc = vdupq_n_f32(0.0);
+        let mut chunks = s.chunks_exact_mut(4);
+        for c in &mut chunks {
+            // SAFETY: `c` is 4 f32; `vld1q`/`vst1q` need no alignment.
+            unsafe {
+                let e = exp4(vsubq_f32(vld1q_f32(c.as_ptr()), mv));
+                vst1q_f32(c.as_mut_ptr(), e);
+                acc = vaddq_f32(acc, e);
+            }
+        }
+        let rest = chunks.into_remainder();
+        let mut tail = 0.0;
+        if !rest.is_empty() {
+            let mut buf = [0.0f32; 4];
+            buf[..rest.len()].copy_from_slice(rest);
+            // SAFETY: `buf` is 4 f32.
+            unsafe {
+                let e = exp4(vsubq_f32(vld1q_f32(buf.as_ptr()), mv));
+                vst1q_f32(buf.as_mut_ptr(), e);
+            }
+            rest.copy_from_slice(&buf[..rest.len()]);
+            tail = rest.iter().sum();
+        }
+        vaddvq_f32(acc) + tail
     }
 
     /// `acc` rows `0..N` (stride `hd`), lanes `c..c + 8 * W`, += Σ_t p[i][t] · v_t.

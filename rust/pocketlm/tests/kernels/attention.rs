@@ -3,8 +3,8 @@
 
 use half::f16;
 use pocketlm::kernels::attention::{
-    accum_f16, accum_scalar, attend, attend_reference, scores_f16, scores_scalar, AttnScratch,
-    KvHead, QueryBlock, KEY_BLOCK, MAX_QUERIES,
+    accum_f16, accum_scalar, attend, attend_reference, exp_sum, exp_sum_scalar, scores_f16,
+    scores_scalar, AttnScratch, KvHead, QueryBlock, KEY_BLOCK, MAX_QUERIES,
 };
 use pocketlm::kernels::{supported_tiers, Tier};
 
@@ -159,6 +159,48 @@ fn simd_f16_conversion_is_exact_for_every_finite_value() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn exp_sum_matches_scalar_on_every_tier() {
+    let mut rng = Rng::new(14);
+    for tier in supported_tiers() {
+        for n in [0, 1, 3, 7, 8, 9, 16, 63, 64, 65] {
+            for (m, spread) in [(0.0, 1.0), (5.0, 20.0), (100.0, 1000.0), (-3.0, 0.5)] {
+                let mut x: Vec<f32> = (0..n).map(|_| m - rng.f32() * spread).collect();
+                if n > 2 {
+                    x[0] = m; // the maximum itself: exp(0) = 1
+                    x[1] = m - 87.0; // near the bottom of the f32 range
+                }
+                let mut want = x.clone();
+                let want_sum = exp_sum_scalar(&mut want, m);
+                let mut got = x.clone();
+                let got_sum = exp_sum(tier, &mut got, m);
+                for i in 0..n {
+                    let exact = ((x[i] - m) as f64).exp();
+                    assert!(
+                        (got[i] as f64 - exact).abs() <= 4e-7 * exact + 1e-37,
+                        "{tier} n {n}: exp({}) = {} vs {exact}",
+                        x[i] - m,
+                        got[i]
+                    );
+                }
+                assert!(
+                    (got_sum - want_sum).abs() <= 1e-6 * want_sum.max(1e-30),
+                    "{tier} n {n}: sum {got_sum} vs scalar {want_sum}"
+                );
+            }
+        }
+        // arguments past both ends of the range stay finite and ordered
+        let mut x = vec![-1e4, -200.0, -90.0, 0.0, 10.0, 87.0];
+        exp_sum(tier, &mut x, 0.0);
+        assert!(
+            x.iter().all(|v| v.is_finite() && *v >= 0.0),
+            "{tier}: {x:?}"
+        );
+        assert!(x.windows(2).all(|w| w[0] <= w[1]), "{tier}: {x:?}");
+        assert_eq!(x[3], 1.0, "{tier}");
     }
 }
 
