@@ -53,6 +53,10 @@ else
     got="$(grep -o 'kernel tiers on this CPU: \[.*\]' "$out" | head -1 | sed 's/.*: //')"
     ran="$(grep -o 'tier [a-z0-9]*: ok' "$out" | awk '{print $2}' | tr -d ':' | paste -sd' ')"
     want_ran="$(tr -d '[],' <<<"$want" | tr 'A-Z' 'a-z')"
+    # the f16-KV attention kernels (tests/kernels/attention.rs) on every SIMD tier
+    att="$(grep -o 'attention \[[a-z0-9]*\]: matches' "$out" | cut -d'[' -f2 | cut -d']' -f1 |
+      paste -sd' ')"
+    want_att="${want_ran#scalar }"
     summary="$(grep -E '^test result:' "$out" | tail -1)"
     log "$cpu: supported tiers $got; tiers that ran and matched scalar: $ran; $summary"
     if [ "$rc" -ne 0 ]; then
@@ -62,8 +66,10 @@ else
       bad "$cpu reports tiers $got, expected $want"
     elif [ "$ran" != "$want_ran" ]; then
       bad "$cpu ran tiers '$ran', expected '$want_ran'"
+    elif [ "$att" != "$want_att" ]; then
+      bad "$cpu ran the attention kernels on '$att', expected '$want_att'"
     else
-      ok "kernel tests under $cpu ($ran)"
+      ok "kernel tests under $cpu ($ran; attention: $att)"
     fi
     rm -f "$out"
   done
