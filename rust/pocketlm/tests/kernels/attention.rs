@@ -25,7 +25,7 @@ fn f16s(rng: &mut Rng, n: usize, data: Data) -> Vec<f16> {
             Data::Random => f16::from_f32(rng.sym() * 2.0),
             Data::Large => f16::from_f32(rng.sym() * 65000.0),
             Data::Subnormal => {
-                let bits = 1 + (rng.u64() % 0x3FF) as u16 | ((rng.u64() as u16) & 0x8000);
+                let bits = (1 + (rng.u64() % 0x3FF) as u16) | ((rng.u64() as u16) & 0x8000);
                 f16::from_bits(bits)
             }
         })
