@@ -59,6 +59,7 @@ macro_rules! tile_loop {
 /// Walks a tile with the two "reduce-first" kernels of a block type: `$gemv` (8 weight rows ×
 /// 1 activation row) for decode, `$gemm::<M>` (1 weight row × M ≤ 8 activation rows) otherwise
 /// and for leftover rows. Both give bit-identical results for the same (row, activation) pair.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
     ($gemv:ident, $gemm:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
         let ctx = $ctx;
