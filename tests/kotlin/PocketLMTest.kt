@@ -19,18 +19,24 @@ import dev.pocketlm.SuggestionKind
 import java.io.File
 import java.nio.file.Files
 import java.util.concurrent.CountDownLatch
+import java.util.concurrent.Executors
 import java.util.concurrent.TimeUnit
 import java.util.concurrent.atomic.AtomicInteger
+import kotlin.coroutines.CoroutineContext
 import kotlin.test.assertContains
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
 import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineDispatcher
+import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.asCoroutineDispatcher
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.flowOf
 import kotlinx.coroutines.flow.take
 import kotlinx.coroutines.flow.toList
@@ -224,7 +230,44 @@ class PocketLMTest {
             t4.close()
             assertEquals(StopReason.CANCELLED, assertNotNull(session.lastResult()).stopReason)
 
-            // 5. The session and the model are reusable and give the same text as before.
+            // 5. Cancelling the coroutine that awaits complete() cancels its generation
+            //    ("Once upon a time" generates 400 tokens greedily, no end token).
+            val job5 = launch(Dispatchers.Default) { session.complete("Once upon a time", greedy(400)) }
+            delay(300)
+            job5.cancelAndJoin()
+            val r5 = assertNotNull(session.lastResult())
+            assertEquals(StopReason.CANCELLED, r5.stopReason, "$r5")
+            assertTrue(r5.generatedTokens < 400 && r5.tokensAfterCancel <= 1, "$r5")
+
+            // 6. ... also when the coroutine is cancelled while the native call that starts the
+            //    generation runs: the caller's thread is kept busy until the call has returned,
+            //    then the coroutine is cancelled, so withContext drops the call's result.
+            val callerThread = Executors.newSingleThreadExecutor()
+            val saved = PocketLM.dispatcher
+            try {
+                val startedCall = CountDownLatch(1)
+                PocketLM.dispatcher = object : CoroutineDispatcher() {
+                    override fun dispatch(context: CoroutineContext, block: Runnable) =
+                        Dispatchers.IO.dispatch(context, Runnable { block.run(); startedCall.countDown() })
+                }
+                val gate = CountDownLatch(1)
+                callerThread.execute { gate.await() }
+                // Runs here up to withContext; it resumes on the (busy) caller thread.
+                val job6 = launch(callerThread.asCoroutineDispatcher(), start = CoroutineStart.UNDISPATCHED) {
+                    session.complete("Once upon a time", greedy(100))
+                }
+                assertTrue(startedCall.await(60, TimeUnit.SECONDS))
+                job6.cancel()
+                gate.countDown()
+                job6.join()
+                val r6 = assertNotNull(session.lastResult())
+                assertEquals(StopReason.CANCELLED, r6.stopReason, "no generation left running: $r6")
+            } finally {
+                PocketLM.dispatcher = saved
+                callerThread.shutdown()
+            }
+
+            // 7. The session and the model are reusable and give the same text as before.
             assertEquals(expected, session.complete(PROMPT, greedy(10)).text)
             assertEquals(expected, reference(PROMPT, 10))
         }

@@ -120,7 +120,16 @@ internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask):
 
 /** Runs a generation to the end and returns its result; cancelling the coroutine cancels it. */
 internal suspend fun runToEnd(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): GenerationResult {
-    val task = withContext(PocketLM.dispatcher) { start(IgnoreText) }
+    // withContext drops the block's result when the coroutine is cancelled by the time it
+    // resumes (prompt cancellation, even with NonCancellable): keep the task aside so a
+    // cancellation that arrives while the native call runs still cancels the generation.
+    val started = AtomicReference<GenerationTask?>()
+    val task = try {
+        withContext(PocketLM.dispatcher) { start(IgnoreText).also { started.set(it) } }
+    } catch (e: CancellationException) {
+        started.get()?.use { it.cancel() }
+        throw e
+    }
     return task.use {
         try {
             it.result()
