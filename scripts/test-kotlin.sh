@@ -2,7 +2,8 @@
 # The Kotlin binding suite on the JVM (`make test-kotlin`): installs kotlinc/JNA/JUnit 5
 # (scripts/setup-kotlin.sh), builds the host library (release), compiles the generated bindings
 # (bindings/kotlin), the Kotlin layer (android/pocketlm/src/main/kotlin) and the tests
-# (tests/kotlin) with one kotlinc run (cached by source hash), and runs them on the real model.
+# (tests/kotlin) with one kotlinc run (cached by source hash in $POCKETLM_CACHE/kotlin-tests), and
+# runs them on the real model.
 # The last line is `kotlin: N passed, N failed, N skipped`; exit status non-zero on any failure.
 #
 # Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
@@ -29,18 +30,29 @@ libdir="$target_dir/release"
 
 mapfile -t sources < <(find bindings/kotlin android/pocketlm/src/main/kotlin tests/kotlin -name '*.kt' | sort)
 [ "${#sources[@]}" -gt 0 ] || fail "no Kotlin sources found"
-hash="$( { "$KOTLINC" -version 2>&1 | head -n1; cat "${sources[@]}"; } | sha256sum | cut -c1-16)"
-classes="$target_dir/kotlin-tests/$hash"
+# The compiled classes depend only on the sources and the compiler: cache them by that hash under
+# $POCKETLM_CACHE (shared by every clone, so a fresh CI clone of unchanged sources skips kotlinc).
+hash="$( { "$KOTLINC" -version 2>&1 | head -n1; for f in "${sources[@]}"; do echo "== $f"; cat "$f"; done; } |
+  sha256sum | cut -c1-16)"
+cache="$POCKETLM_CACHE/kotlin-tests"
+classes="$cache/$hash"
 if [ ! -f "$classes/.complete" ]; then
-  rm -rf "$target_dir/kotlin-tests"
-  mkdir -p "$classes"
-  log "compiling ${#sources[@]} Kotlin files (kotlinc, once per source change)"
+  mkdir -p "$cache"
+  tmp_classes="$(mktemp -d "$cache/.tmp-$hash-XXXXXX")"
+  log "compiling ${#sources[@]} Kotlin files (kotlinc, once per source change; cached in $cache)"
   start=$SECONDS
-  "$KOTLINC" -nowarn -jvm-target 17 -cp "$KOTLIN_TEST_COMPILE_CP" -d "$classes" "${sources[@]}" \
-    || fail "kotlinc failed"
-  touch "$classes/.complete"
+  "$KOTLINC" -nowarn -jvm-target 17 -cp "$KOTLIN_TEST_COMPILE_CP" -d "$tmp_classes" "${sources[@]}" \
+    || { rm -rf "$tmp_classes"; fail "kotlinc failed"; }
+  touch "$tmp_classes/.complete"
+  # Publish atomically (another clone may have compiled the same sources meanwhile).
+  if ! mv -T "$tmp_classes" "$classes" 2>/dev/null; then rm -rf "$tmp_classes"; fi
+  [ -f "$classes/.complete" ] || fail "could not store the compiled classes in $classes"
   log "compiled in $((SECONDS - start)) s"
+  # Keep the 5 most recent builds.
+  find "$cache" -mindepth 1 -maxdepth 1 -name '.tmp-*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
+  ls -1dt "$cache"/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
 fi
+touch "$classes"
 
 log "running the tests on $model"
 out="$(mktemp)"
