@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Swift binding suite (`make test-swift`): installs Swift 6 in a Debian trixie chroot
 # (scripts/setup-swift.sh), builds the host library (release), and runs `swift test` on the
-# ios/ package (the PocketLM layer over the generated bindings) against the real model.
+# ios/ package (the PocketLM layer over the generated bindings) against the real model. The
+# package is built from a mirror in $POCKETLM_CACHE/swift-build/src (compiler messages name it).
 # The last line is `swift: N passed, N failed`; exit status non-zero on any failure.
 #
 # Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
@@ -31,16 +32,37 @@ libdir="$target_dir/release"
 binds=(--bind "$model_dir")
 case "$target_dir/" in "$REPO_ROOT"/*) ;; *) binds+=(--bind "$target_dir") ;; esac
 
-# SwiftPM's scratch directory lives in the cache (not in the repo), one per checkout.
-scratch="$POCKETLM_CACHE/swift-build/$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-12)"
-mkdir -p "$scratch"
-binds+=(--bind "$scratch")
+# SwiftPM builds incrementally only in the same directory, so the package is built from a mirror
+# of ios/ at a fixed path in the cache, with a fixed scratch directory: a fresh clone of unchanged
+# sources then reuses the previous build. Only files whose content differs are copied (so only
+# their timestamps move); a lock serializes checkouts that run this at the same time.
+swift_dir="$POCKETLM_CACHE/swift-build"
+src="$swift_dir/src"
+scratch="$swift_dir/scratch"
+mkdir -p "$src" "$scratch"
+exec 9>"$swift_dir/.lock"
+flock 9
+files() { (cd "$1" && find . \( -name .build -o -name .swiftpm \) -prune -o -type f -print0); }
+sync_tree() {
+  local from="$1" to="$2" f
+  while IFS= read -r -d '' f; do
+    [ -f "$from/$f" ] || rm -f "$to/$f"
+  done < <(files "$to")
+  while IFS= read -r -d '' f; do
+    if ! cmp -s "$from/$f" "$to/$f"; then
+      mkdir -p "$(dirname "$to/$f")"
+      cp "$from/$f" "$to/$f"
+    fi
+  done < <(files "$from")
+}
+sync_tree "$REPO_ROOT/ios" "$src" || fail "cannot mirror ios/ into $src"
+binds+=(--bind "$swift_dir")
 
-log "swift test (ios/) on $model_real"
+log "swift test (ios/, built from its mirror $src) on $model_real"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 set +e
-scripts/swift-chroot.sh "${binds[@]}" -C "$REPO_ROOT/ios" \
+scripts/swift-chroot.sh "${binds[@]}" -C "$src" \
   -e POCKETLM_MODEL="$model_real" -e LD_LIBRARY_PATH="$libdir" \
   swift test --scratch-path "$scratch" -Xlinker -L"$libdir" -Xlinker -rpath -Xlinker "$libdir" \
   </dev/null 2>&1 | tee "$out"
