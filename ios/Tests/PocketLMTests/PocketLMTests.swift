@@ -268,6 +268,12 @@ final class PocketLMTests: XCTestCase {
         } catch PocketLmError.InvalidModel(let message) {
             XCTAssertTrue(message.contains("download it again"), message)
         }
+        do {
+            _ = try await Model.load(path: dir.path)
+            XCTFail("loading a directory must fail")
+        } catch PocketLmError.ModelNotFound(let message) {
+            XCTAssertTrue(message.contains("directory"), message)
+        }
         // The error's description is its actionable message.
         do {
             _ = try await Model.load(path: missing)
@@ -327,6 +333,15 @@ final class PocketLMTests: XCTestCase {
         async let y = shared.complete(prompts[1], options: greedy(16))
         let (rx, ry) = try await (x, y)
         XCTAssertEqual([rx.text, ry.text], expected)
+
+        // One keyboard predictor used by two tasks at once.
+        let kb = try await m.keyboardPredictor()
+        defer { kb.close() }
+        async let k1 = kb.suggest("See you tomor")
+        async let k2 = kb.suggest("Good morn")
+        let (s2, s3) = try await (k1, k2)
+        XCTAssertTrue(s2.contains { $0.word == "tomorrow" }, "\(s2)")
+        XCTAssertFalse(s3.isEmpty)
     }
 
     func testClosingObjectsTwice() async throws {
