@@ -9,8 +9,9 @@
 #   scripts/gen-bindings.sh --check  regenerate into a temporary directory and fail (exit 1,
 #                                    with a diff) when anything differs from the checked-in files
 #
-# Builds `pocketlm-ffi` and `uniffi-bindgen` in release mode (separately, so uniffi's `cli`
-# feature never reaches the library). Honors CARGO_TARGET_DIR.
+# Builds `pocketlm-ffi` (in CARGO_TARGET_DIR) and `uniffi-bindgen` (in
+# $POCKETLM_CACHE/uniffi-bindgen-target, shared by clones) in release mode, separately, so uniffi's
+# `cli` feature never reaches the library.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -26,9 +27,12 @@ target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 case "$(uname -s)" in Darwin) so=libpocketlm_ffi.dylib ;; *) so=libpocketlm_ffi.so ;; esac
 
 cargo build --release --quiet -p pocketlm-ffi
-cargo build --release --quiet -p uniffi-bindgen
+# The generator only depends on uniffi (pinned): build it in a target directory under the cache,
+# shared by every clone, so a fresh clone does not compile uniffi's CLI again.
+bindgen_target="$POCKETLM_CACHE/uniffi-bindgen-target"
+cargo build --release --quiet -p uniffi-bindgen --target-dir "$bindgen_target"
 lib="$target_dir/release/$so"
-bindgen="$target_dir/release/uniffi-bindgen"
+bindgen="$bindgen_target/release/uniffi-bindgen"
 [ -f "$lib" ] || die "missing $lib after the build"
 
 tmp="$(mktemp -d)"
