@@ -21,7 +21,9 @@ case "${1:-}" in
 esac
 dir=$([ "$profile" = dev ] && echo debug || echo release)
 
-bash scripts/setup-cross.sh || die "scripts/setup-cross.sh failed"
+if ! bash scripts/setup-cross.sh; then
+  log "FAIL: scripts/setup-cross.sh failed"; echo "mobile-libs: 0 passed, 1 failed"; exit 1
+fi
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
 nm="$(command -v llvm-nm || ls /usr/bin/llvm-nm-* 2>/dev/null | sort -V | tail -n1 || true)"
