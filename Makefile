@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-kotlin test-swift lint bench bindings check-bindings clean
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs test-kotlin test-swift lint bench bindings check-bindings clean
 
 all: build
 
@@ -34,6 +34,11 @@ test-aarch64:
 	@bash scripts/setup-cross.sh
 	@bash scripts/test-aarch64.sh
 
+# pocketlm-ffi as Android/iOS static libraries (dev profile: a compile and symbol check).
+test-mobile-libs:
+	@bash scripts/build-mobile-libs.sh --dev
+
+# The Kotlin (JVM) and Swift suites of the bindings on the real model.
 test-kotlin: models
 	@bash scripts/test-kotlin.sh
 
@@ -46,10 +51,9 @@ check-bindings:
 bindings:
 	@bash scripts/gen-bindings.sh
 
-# Everything CI runs: lint, Rust suites, NEON under qemu + mobile compile checks.
-# The binding suites (check-bindings, test-kotlin, test-swift) join once verified from a clean
-# clone (see docs/bindings.md); run them directly meanwhile.
-test: lint test-rust test-aarch64
+# Everything CI runs: lint, Rust suites, NEON under qemu, the mobile static libraries, the
+# bindings drift check, and the Kotlin (JVM) and Swift binding suites.
+test: lint test-rust test-aarch64 test-mobile-libs check-bindings test-kotlin test-swift
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build
