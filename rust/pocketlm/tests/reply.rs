@@ -371,6 +371,36 @@ fn drafting_reuses_the_cached_prefix_and_is_deterministic() {
 }
 
 #[test]
+fn a_cancelled_draft_errs_and_leaves_the_drafter_consistent() {
+    let d = ReplyDrafter::new(smollm2(), DrafterConfig::default()).unwrap();
+    let opts = DraftOptions::default();
+    let warm = [Message::incoming("Can you send me the report?")];
+    d.draft_detailed(&warm, &opts).unwrap();
+    let conv = [Message::incoming(
+        "Are you coming to the party on Saturday?",
+    )];
+    let set = AtomicBool::new(true);
+    assert!(matches!(
+        d.draft_detailed_cancellable(&conv, &opts, &set),
+        Err(ReplyError::Cancelled)
+    ));
+    // Bad input is still reported as such, not as a cancellation.
+    assert!(matches!(
+        d.draft_detailed_cancellable(&[], &opts, &set),
+        Err(ReplyError::EmptyConversation)
+    ));
+    let unset = AtomicBool::new(false);
+    let after = d.draft_detailed_cancellable(&conv, &opts, &unset).unwrap();
+    let fresh = ReplyDrafter::new(smollm2(), DrafterConfig::default())
+        .unwrap()
+        .draft_detailed(&conv, &opts)
+        .unwrap();
+    assert!(!after.replies.is_empty(), "{after:?}");
+    assert_eq!(after.replies, fresh.replies);
+    assert_eq!(after.candidates, fresh.candidates);
+}
+
+#[test]
 fn sensitive_topics_and_own_last_message_get_no_suggestion() {
     let d = drafter();
     let opts = DraftOptions::default();

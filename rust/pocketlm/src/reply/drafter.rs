@@ -10,6 +10,7 @@ use crate::ops::log_softmax;
 use crate::sampler::argmax;
 use crate::session::{Session, SessionOptions};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -377,6 +378,26 @@ impl ReplyDrafter {
         conversation: &[Message],
         options: &DraftOptions,
     ) -> Result<Draft, ReplyError> {
+        self.draft_detailed_cancellable(conversation, options, &AtomicBool::new(false))
+    }
+
+    /// Like [`ReplyDrafter::draft_detailed`], returning [`ReplyError::Cancelled`] once
+    /// `cancel` is set. It is checked before the prompt is evaluated and between decode
+    /// steps (a step takes a few tens of milliseconds). A cancelled call leaves the cache
+    /// holding only fully evaluated prompt tokens, so later drafts are unaffected.
+    pub fn draft_detailed_cancellable(
+        &self,
+        conversation: &[Message],
+        options: &DraftOptions,
+        cancel: &AtomicBool,
+    ) -> Result<Draft, ReplyError> {
+        let cancelled = || {
+            if cancel.load(Ordering::Relaxed) {
+                Err(ReplyError::Cancelled)
+            } else {
+                Ok(())
+            }
+        };
         let t0 = Instant::now();
         if options.n == 0 || options.n > 8 {
             return Err(ReplyError::InvalidOption(format!(
@@ -393,6 +414,7 @@ impl ReplyDrafter {
         if last.text.trim().is_empty() {
             return Err(ReplyError::EmptyMessage);
         }
+        cancelled()?;
         let none = |reason| Draft {
             replies: Vec::new(),
             no_suggestion: Some(reason),
@@ -411,10 +433,13 @@ impl ReplyDrafter {
         let tokens = self.prompt_tokens(conversation, options.tone)?;
 
         let mut state = self.lock();
+        cancelled()?;
         let ts = self.tone_state(&mut state, options.tone)?;
+        cancelled()?;
         let session = &mut ts.session;
         let cached = session.common_prefix_len(&tokens).min(tokens.len() - 1);
         let logits = session.sync_to(&tokens)?;
+        cancelled()?;
         let mut lp0 = vec![0.0f32; logits.len()];
         log_softmax(logits, &mut lp0);
 
@@ -508,6 +533,7 @@ impl ReplyDrafter {
             if active.is_empty() && beams.is_empty() {
                 break;
             }
+            cancelled()?;
             {
                 let mut refs: Vec<&mut Session> = Vec::with_capacity(active.len() + beams.len());
                 let mut toks = Vec::with_capacity(active.len() + beams.len());

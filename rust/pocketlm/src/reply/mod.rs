@@ -126,4 +126,7 @@ pub enum ReplyError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The caller's cancel flag was set ([`ReplyDrafter::draft_detailed_cancellable`]).
+    #[error("drafting was cancelled")]
+    Cancelled,
 }
