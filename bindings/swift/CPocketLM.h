@@ -371,7 +371,7 @@ uint64_t uniffi_pocketlm_ffi_fn_constructor_replydrafter_new(uint64_t model, Rus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_DRAFT
-RustBuffer uniffi_pocketlm_ffi_fn_method_replydrafter_draft(uint64_t ptr, RustBuffer conversation, RustBuffer options, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_pocketlm_ffi_fn_method_replydrafter_draft(uint64_t ptr, RustBuffer conversation, RustBuffer options, RustBuffer cancel, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_WARM_UP
@@ -417,6 +417,32 @@ uint64_t uniffi_pocketlm_ffi_fn_method_textsession_last_result(uint64_t ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_RESET
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_RESET
 void uniffi_pocketlm_ffi_fn_method_textsession_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CANCELTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CANCELTOKEN
+uint64_t uniffi_pocketlm_ffi_fn_clone_canceltoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_CANCELTOKEN
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_CANCELTOKEN
+void uniffi_pocketlm_ffi_fn_free_canceltoken(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_CANCELTOKEN_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_CANCELTOKEN_NEW
+uint64_t uniffi_pocketlm_ffi_fn_constructor_canceltoken_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CANCELTOKEN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CANCELTOKEN_CANCEL
+void uniffi_pocketlm_ffi_fn_method_canceltoken_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CANCELTOKEN_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CANCELTOKEN_IS_CANCELLED
+int8_t uniffi_pocketlm_ffi_fn_method_canceltoken_is_cancelled(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_GENERATIONTASK
@@ -833,6 +859,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_reset(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CANCELTOKEN_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CANCELTOKEN_CANCEL
+uint16_t uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CANCELTOKEN_IS_CANCELLED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CANCELTOKEN_IS_CANCELLED
+uint16_t uniffi_pocketlm_ffi_checksum_method_canceltoken_is_cancelled(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_GENERATIONTASK_CANCEL
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_GENERATIONTASK_CANCEL
 uint16_t uniffi_pocketlm_ffi_checksum_method_generationtask_cancel(void
@@ -890,6 +928,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_TEXTSESSION_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_TEXTSESSION_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_textsession_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(void
     
 );
 #endif

@@ -590,6 +590,161 @@ fileprivate struct FfiConverterString: FfiConverter {
 
 
 /**
+ * A cancel flag for a blocking call (`ReplyDrafter.draft`): create one, pass it to the
+ * call, and `cancel()` it from any thread; the call then fails with
+ * `PocketLmError.Cancelled` at its next check. One token cancels every call it is passed to;
+ * it cannot be reset.
+ */
+public protocol CancelTokenProtocol: AnyObject, Sendable {
+    
+    /**
+     * Cancels the calls this token was or will be passed to. Safe from any thread, any
+     * number of times.
+     */
+    func cancel() 
+    
+    func isCancelled()  -> Bool
+    
+}
+/**
+ * A cancel flag for a blocking call (`ReplyDrafter.draft`): create one, pass it to the
+ * call, and `cancel()` it from any thread; the call then fails with
+ * `PocketLmError.Cancelled` at its next check. One token cancels every call it is passed to;
+ * it cannot be reset.
+ */
+open class CancelToken: CancelTokenProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_pocketlm_ffi_fn_clone_canceltoken(self.handle, $0) }
+    }
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_canceltoken_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_pocketlm_ffi_fn_free_canceltoken(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Cancels the calls this token was or will be passed to. Safe from any thread, any
+     * number of times.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_canceltoken_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+open func isCancelled() -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_canceltoken_is_cancelled(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCancelToken: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = CancelToken
+
+    public static func lift(_ handle: UInt64) throws -> CancelToken {
+        return CancelToken(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: CancelToken) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CancelToken {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: CancelToken, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCancelToken_lift(_ handle: UInt64) throws -> CancelToken {
+    return try FfiConverterTypeCancelToken.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCancelToken_lower(_ value: CancelToken) -> UInt64 {
+    return FfiConverterTypeCancelToken.lower(value)
+}
+
+
+
+
+
+
+/**
  * A chat with the model, rendered with the model's chat template. It keeps the history and
  * the KV cache between answers, so each answer only evaluates the new turn. Answers run one
  * at a time in the order they were asked for.
@@ -1376,8 +1531,10 @@ public protocol ReplyDrafterProtocol: AnyObject, Sendable {
     
     /**
      * Up to `options.count` replies to the last message of `conversation` (oldest first).
+     * Once `cancel` is cancelled (before or during the call) it fails with
+     * `PocketLmError.Cancelled` within one decode step; the drafter stays usable.
      */
-    func draft(conversation: [ConversationMessage], options: DraftOptions) throws  -> ReplyDrafts
+    func draft(conversation: [ConversationMessage], options: DraftOptions, cancel: CancelToken?) throws  -> ReplyDrafts
     
     /**
      * Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
@@ -1455,14 +1612,17 @@ public convenience init(model: Model, options: DrafterOptions)throws  {
     
     /**
      * Up to `options.count` replies to the last message of `conversation` (oldest first).
+     * Once `cancel` is cancelled (before or during the call) it fails with
+     * `PocketLmError.Cancelled` within one decode step; the drafter stays usable.
      */
-open func draft(conversation: [ConversationMessage], options: DraftOptions)throws  -> ReplyDrafts  {
+open func draft(conversation: [ConversationMessage], options: DraftOptions, cancel: CancelToken? = nil)throws  -> ReplyDrafts  {
     return try  FfiConverterTypeReplyDrafts_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
         uniffiCallStatus in
     uniffi_pocketlm_ffi_fn_method_replydrafter_draft(
             self.uniffiCloneHandle(),
         FfiConverterSequenceTypeConversationMessage.lower(conversation),
-        FfiConverterTypeDraftOptions_lower(options),uniffiCallStatus
+        FfiConverterTypeDraftOptions_lower(options),
+        FfiConverterOptionTypeCancelToken.lower(cancel),uniffiCallStatus
     )
 })
 }
@@ -3109,6 +3269,12 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Internal(message: String)
     
+    /**
+     * The call was cancelled through its `CancelToken` (the Kotlin and Swift layers turn
+     * this into their own cancellation).
+     */
+    case Cancelled(message: String)
+    
 
     
 
@@ -3158,6 +3324,10 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 6: return .Cancelled(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3179,6 +3349,8 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         case .Internal(_ /* message is ignored*/):
             writeInt(&buf, Int32(5))
+        case .Cancelled(_ /* message is ignored*/):
+            writeInt(&buf, Int32(6))
 
         
         }
@@ -3635,6 +3807,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCancelToken: FfiConverterRustBuffer {
+    typealias SwiftType = CancelToken?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCancelToken.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCancelToken.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeGenerationResult: FfiConverterRustBuffer {
     typealias SwiftType = GenerationResult?
 
@@ -3935,7 +4131,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_model_path() != 33845) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() != 7134) {
+    if (uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() != 8829) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() != 28498) {
@@ -3954,6 +4150,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_reset() != 27866) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel() != 15537) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_canceltoken_is_cancelled() != 28981) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_generationtask_cancel() != 26413) {
@@ -3984,6 +4186,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_textsession_new() != 65165) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() != 41299) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() != 14177) {

@@ -29,6 +29,10 @@ pub enum PocketLmError {
     /// message) or an exception thrown by your `TextListener`. The object stays usable.
     #[error("{0}")]
     Internal(String),
+    /// The call was cancelled through its `CancelToken` (the Kotlin and Swift layers turn
+    /// this into their own cancellation).
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 impl From<LoadError> for PocketLmError {
@@ -118,6 +122,7 @@ impl From<ReplyError> for PocketLmError {
                 "{msg} (the model's chat template cannot be used)"
             )),
             ReplyError::Session(s) => s.into(),
+            ReplyError::Cancelled => PocketLmError::Cancelled(msg),
         }
     }
 }
@@ -215,6 +220,15 @@ mod tests {
         let e: PocketLmError = pocketlm::Model::load(&p).unwrap_err().into();
         std::fs::remove_dir_all(&dir).ok();
         assert!(matches!(e, PocketLmError::InvalidModel(_)), "{e:?}");
+    }
+
+    #[test]
+    fn a_cancelled_draft_maps_to_cancelled() {
+        let e: PocketLmError = ReplyError::Cancelled.into();
+        assert!(
+            matches!(e, PocketLmError::Cancelled(ref m) if m.contains("cancelled")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (and any panic) to [`PocketLmError`]. Inference logic stays in the `pocketlm` crate.
 //!
 //! Objects: [`Model`], [`KeyboardPredictor`], [`ReplyDrafter`], [`TextSession`],
-//! [`ChatSession`], [`GenerationTask`]; foreign trait: [`TextListener`].
+//! [`ChatSession`], [`GenerationTask`], [`CancelToken`]; foreign trait: [`TextListener`].
 
 mod chat;
 mod error;
@@ -24,7 +24,7 @@ pub use reply::{
     ReplyDrafts, Tone,
 };
 pub use session::{GenerationOptions, SamplingOptions, SessionOptions, TextSession};
-pub use task::{GenerationResult, GenerationTask, StopReason, TextListener};
+pub use task::{CancelToken, GenerationResult, GenerationTask, StopReason, TextListener};
 
 /// The version of the PocketLM library.
 #[uniffi::export]

@@ -2,7 +2,9 @@
 
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
+use crate::task::CancelToken;
 use pocketlm::reply::{DrafterConfig, NoSuggestion};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// One message of a conversation, as a messaging app sees it.
@@ -112,10 +114,14 @@ impl ReplyDrafter {
     }
 
     /// Up to `options.count` replies to the last message of `conversation` (oldest first).
+    /// Once `cancel` is cancelled (before or during the call) it fails with
+    /// `PocketLmError.Cancelled` within one decode step; the drafter stays usable.
+    #[uniffi::method(default(cancel = None))]
     pub fn draft(
         &self,
         conversation: Vec<ConversationMessage>,
         options: DraftOptions,
+        cancel: Option<Arc<CancelToken>>,
     ) -> Result<ReplyDrafts, PocketLmError> {
         guard("ReplyDrafter.draft", || {
             let msgs: Vec<pocketlm::reply::Message> = conversation
@@ -128,7 +134,9 @@ impl ReplyDrafter {
                 tone: options.tone.unwrap_or(Tone::Neutral).into(),
                 blocklist: options.blocklist,
             };
-            let d = self.inner.draft_detailed(&msgs, &opts)?;
+            let never = AtomicBool::new(false);
+            let flag = cancel.as_deref().map_or(&never, CancelToken::flag);
+            let d = self.inner.draft_detailed_cancellable(&msgs, &opts, flag)?;
             Ok(ReplyDrafts {
                 replies: d
                     .replies

@@ -182,6 +182,39 @@ impl GenerationTask {
     }
 }
 
+/// A cancel flag for a blocking call (`ReplyDrafter.draft`): create one, pass it to the
+/// call, and `cancel()` it from any thread; the call then fails with
+/// `PocketLmError.Cancelled` at its next check. One token cancels every call it is passed to;
+/// it cannot be reset.
+#[derive(Debug, Default, uniffi::Object)]
+pub struct CancelToken {
+    flag: AtomicBool,
+}
+
+impl CancelToken {
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.flag
+    }
+}
+
+#[uniffi::export]
+impl CancelToken {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Cancels the calls this token was or will be passed to. Safe from any thread, any
+    /// number of times.
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
 /// Spawns `work` on a new thread and returns its handle. `work` gets the cancel flag and a
 /// text callback that forwards to `listener` until cancellation; its result's `text` is
 /// replaced by the text actually delivered, and panics become [`PocketLmError::Internal`].
@@ -358,5 +391,14 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(task.join(), Err(PocketLmError::Internal(m)) if m.contains("kaput")));
+    }
+
+    #[test]
+    fn cancel_token_starts_clear_and_stays_cancelled() {
+        let t = CancelToken::new();
+        assert!(!t.is_cancelled() && !t.flag().load(Ordering::SeqCst));
+        t.cancel();
+        t.cancel();
+        assert!(t.is_cancelled() && t.flag().load(Ordering::SeqCst));
     }
 }

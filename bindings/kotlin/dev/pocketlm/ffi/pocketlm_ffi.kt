@@ -740,6 +740,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_reset(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_canceltoken_is_cancelled(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_generationtask_cancel(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_generationtask_is_cancelled(
@@ -759,6 +763,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_textsession_new(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textlistener_on_text(
     ): Int
@@ -827,7 +833,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_replydrafter_new(`model`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_pocketlm_ffi_fn_method_replydrafter_draft(`ptr`: Long,`conversation`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_pocketlm_ffi_fn_method_replydrafter_draft(`ptr`: Long,`conversation`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_replydrafter_warm_up(`ptr`: Long,`tone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -847,6 +853,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_textsession_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_clone_canceltoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_free_canceltoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_constructor_canceltoken_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_canceltoken_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_canceltoken_is_cancelled(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_pocketlm_ffi_fn_clone_generationtask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_free_generationtask(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1017,7 +1033,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_path() and 0xFFFF) != 33845) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() and 0xFFFF) != 7134) {
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() and 0xFFFF) != 8829) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() and 0xFFFF) != 28498) {
@@ -1036,6 +1052,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_reset() and 0xFFFF) != 27866) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel() and 0xFFFF) != 15537) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_canceltoken_is_cancelled() and 0xFFFF) != 28981) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_generationtask_cancel() and 0xFFFF) != 26413) {
@@ -1066,6 +1088,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_textsession_new() and 0xFFFF) != 65165) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() and 0xFFFF) != 41299) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() and 0xFFFF) != 14177) {
@@ -1445,6 +1470,303 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A cancel flag for a blocking call (`ReplyDrafter.draft`): create one, pass it to the
+ * call, and `cancel()` it from any thread; the call then fails with
+ * `PocketLmError.Cancelled` at its next check. One token cancels every call it is passed to;
+ * it cannot be reset.
+ */
+public interface CancelTokenInterface {
+    
+    /**
+     * Cancels the calls this token was or will be passed to. Safe from any thread, any
+     * number of times.
+     */
+    fun `cancel`()
+    
+    fun `isCancelled`(): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * A cancel flag for a blocking call (`ReplyDrafter.draft`): create one, pass it to the
+ * call, and `cancel()` it from any thread; the call then fails with
+ * `PocketLmError.Cancelled` at its next check. One token cancels every call it is passed to;
+ * it cannot be reset.
+ */
+open class CancelToken: Disposable, AutoCloseable, CancelTokenInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_canceltoken_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_pocketlm_ffi_fn_free_canceltoken(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_pocketlm_ffi_fn_clone_canceltoken(handle, status)
+        }
+    }
+
+    
+    /**
+     * Cancels the calls this token was or will be passed to. Safe from any thread, any
+     * number of times.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_canceltoken_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    override fun `isCancelled`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_canceltoken_is_cancelled(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCancelToken: FfiConverter<CancelToken, Long> {
+    override fun lower(value: CancelToken): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): CancelToken {
+        return CancelToken(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): CancelToken {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: CancelToken) = 8UL
+
+    override fun write(value: CancelToken, buf: ByteBuffer) {
+        buf.putLong(lower(value))
     }
 }
 
@@ -2936,8 +3258,10 @@ public interface ReplyDrafterInterface {
     
     /**
      * Up to `options.count` replies to the last message of `conversation` (oldest first).
+     * Once `cancel` is cancelled (before or during the call) it fails with
+     * `PocketLmError.Cancelled` within one decode step; the drafter stays usable.
      */
-    fun `draft`(`conversation`: List<ConversationMessage>, `options`: DraftOptions): ReplyDrafts
+    fun `draft`(`conversation`: List<ConversationMessage>, `options`: DraftOptions, `cancel`: CancelToken? = null): ReplyDrafts
     
     /**
      * Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
@@ -3066,8 +3390,10 @@ open class ReplyDrafter: Disposable, AutoCloseable, ReplyDrafterInterface
     
     /**
      * Up to `options.count` replies to the last message of `conversation` (oldest first).
+     * Once `cancel` is cancelled (before or during the call) it fails with
+     * `PocketLmError.Cancelled` within one decode step; the drafter stays usable.
      */
-    @Throws(PocketLmException::class)override fun `draft`(`conversation`: List<ConversationMessage>, `options`: DraftOptions): ReplyDrafts {
+    @Throws(PocketLmException::class)override fun `draft`(`conversation`: List<ConversationMessage>, `options`: DraftOptions, `cancel`: CancelToken?): ReplyDrafts {
             return FfiConverterTypeReplyDrafts.lift(
     callWithHandle {
     uniffiRustCallWithError(PocketLmException) { _status ->
@@ -3075,7 +3401,8 @@ open class ReplyDrafter: Disposable, AutoCloseable, ReplyDrafterInterface
         it,
         
         FfiConverterSequenceTypeConversationMessage.lower(`conversation`),
-        FfiConverterTypeDraftOptions.lower(`options`),_status)
+        FfiConverterTypeDraftOptions.lower(`options`),
+        FfiConverterOptionalTypeCancelToken.lower(`cancel`),_status)
 }
     }
     )
@@ -4479,6 +4806,12 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
      */
         class Internal(message: String) : PocketLmException(message)
         
+    /**
+     * The call was cancelled through its `CancelToken` (the Kotlin and Swift layers turn
+     * this into their own cancellation).
+     */
+        class Cancelled(message: String) : PocketLmException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PocketLmException> {
         override fun lift(error_buf: RustBuffer.ByValue): PocketLmException = FfiConverterTypePocketLmError.lift(error_buf)
@@ -4497,6 +4830,7 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             3 -> PocketLmException.InvalidArgument(FfiConverterString.read(buf))
             4 -> PocketLmException.ContextFull(FfiConverterString.read(buf))
             5 -> PocketLmException.Internal(FfiConverterString.read(buf))
+            6 -> PocketLmException.Cancelled(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4526,6 +4860,10 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             }
             is PocketLmException.Internal -> {
                 buf.putInt(5)
+                Unit
+            }
+            is PocketLmException.Cancelled -> {
+                buf.putInt(6)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -4768,6 +5106,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
         } else {
             buf.put(1)
             FfiConverterString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCancelToken: FfiConverterRustBuffer<CancelToken?> {
+    override fun read(buf: ByteBuffer): CancelToken? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCancelToken.read(buf)
+    }
+
+    override fun allocationSize(value: CancelToken?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCancelToken.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CancelToken?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCancelToken.write(value, buf)
         }
     }
 }
