@@ -11,7 +11,10 @@ import dev.pocketlm.GenerationOptions
 import dev.pocketlm.Model
 import dev.pocketlm.NoDraftReason
 import dev.pocketlm.PocketLM
+import dev.pocketlm.ffi.CancelToken
+import dev.pocketlm.ffi.Model as FfiModel
 import dev.pocketlm.ffi.PocketLmException
+import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
 import dev.pocketlm.SamplingOptions
 import dev.pocketlm.SessionOptions
 import dev.pocketlm.StopReason
@@ -28,6 +31,7 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertNotNull
 import kotlin.test.assertTrue
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.CoroutineStart
@@ -153,6 +157,43 @@ class PocketLMTest {
             assertEquals(NoDraftReason.LAST_MESSAGE_IS_MINE, mine.noDraftReason)
             assertTrue(mine.replies.isEmpty())
             assertFailsWith<PocketLmException.InvalidArgument> { drafter.draft(emptyList()) }
+        }
+    }
+
+    @Test
+    fun `drafting is cancellable and the drafter stays usable`() = runBlocking<Unit> {
+        val message = "Are you coming to the party tonight?"
+        // The FFI: a pre-cancelled token makes draft fail with Cancelled; no token works.
+        FfiModel.load(modelPath()).use { m ->
+            FfiReplyDrafter(m, dev.pocketlm.DrafterOptions()).use { d ->
+                val token = CancelToken().apply { cancel() }
+                assertTrue(token.isCancelled())
+                assertFailsWith<PocketLmException.Cancelled> { d.draft(listOf(ConversationMessage(false, message)), DraftOptions(), token) }
+                assertEquals(3, d.draft(listOf(ConversationMessage(false, message)), DraftOptions()).replies.size)
+                token.close()
+            }
+        }
+        // The Kotlin layer: cancelling the coroutine while the native draft runs ends it with
+        // CancellationException; the drafter then gives the same drafts as before, three times.
+        model.replyDrafter().use { drafter ->
+            val expected = drafter.draft(message)
+            assertEquals(3, expected.replies.size, "$expected")
+            val saved = PocketLM.dispatcher
+            try {
+                val started = CountDownLatch(1)
+                PocketLM.dispatcher = object : CoroutineDispatcher() {
+                    override fun dispatch(context: CoroutineContext, block: Runnable) =
+                        Dispatchers.IO.dispatch(context, Runnable { started.countDown(); block.run() })
+                }
+                val d = async(Dispatchers.Default) { drafter.draft(message) }
+                assertTrue(started.await(60, TimeUnit.SECONDS))
+                d.cancel()
+                assertFailsWith<CancellationException> { d.await() }
+                assertTrue(d.isCancelled)
+            } finally {
+                PocketLM.dispatcher = saved
+            }
+            repeat(3) { assertEquals(expected, drafter.draft(message)) }
         }
     }
 
