@@ -30,7 +30,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PocketLMTests",
-            dependencies: ["PocketLM"],
+            dependencies: ["PocketLM", "PocketLMFFI"],
             path: "Tests/PocketLMTests"
         ),
     ]

@@ -12,6 +12,7 @@ public typealias SamplingOptions = PocketLMFFI.SamplingOptions
 public typealias GenerationOptions = PocketLMFFI.GenerationOptions
 public typealias GenerationResult = PocketLMFFI.GenerationResult
 public typealias GenerationTask = PocketLMFFI.GenerationTask
+public typealias CancelToken = PocketLMFFI.CancelToken
 public typealias StopReason = PocketLMFFI.StopReason
 public typealias SessionOptions = PocketLMFFI.SessionOptions
 public typealias ChatOptions = PocketLMFFI.ChatOptions
@@ -248,10 +249,21 @@ public final class ReplyDrafter: Sendable {
         ref = NativeRef(ffi, name: "ReplyDrafter")
     }
 
-    /// Drafts replies to the last message of `conversation` (oldest first).
+    /// Drafts replies to the last message of `conversation` (oldest first). Cancelling the
+    /// calling task cancels the native draft (it stops within one decode step and the drafter
+    /// stays usable) and throws `CancellationError`.
     public func draft(_ conversation: [ConversationMessage], options: DraftOptions = DraftOptions()) async throws -> ReplyDrafts {
         let d = try ref.get()
-        return try await offload { try d.draft(conversation: conversation, options: options) }
+        let token = CancelToken()
+        do {
+            return try await withTaskCancellationHandler {
+                try await offload { try d.draft(conversation: conversation, options: options, cancel: token) }
+            } onCancel: {
+                token.cancel()
+            }
+        } catch PocketLmError.Cancelled {
+            throw CancellationError()
+        }
     }
 
     /// Drafts replies to one incoming message.

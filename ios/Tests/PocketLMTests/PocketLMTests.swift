@@ -149,6 +149,31 @@ final class PocketLMTests: XCTestCase {
         }
     }
 
+    func testDraftingIsCancellable() async throws {
+        let message = "Are you coming to the party tonight?"
+        // The Swift layer: a task cancelled by the time it drafts ends with CancellationError
+        // (the sleep returns early once the task is cancelled); the drafter then gives the same
+        // drafts as before, three times.
+        let drafter = try await model().replyDrafter()
+        defer { drafter.close() }
+        let expected = try await drafter.draft(replyingTo: message)
+        XCTAssertEqual(expected.replies.count, 3)
+        let t = Task {
+            try? await Task.sleep(nanoseconds: 60_000_000_000)
+            return try await drafter.draft(replyingTo: message)
+        }
+        t.cancel()
+        do {
+            _ = try await t.value
+            XCTFail("a cancelled task's draft throws CancellationError")
+        } catch is CancellationError {
+        }
+        for _ in 0..<3 {
+            let again = try await drafter.draft(replyingTo: message)
+            XCTAssertEqual(again, expected)
+        }
+    }
+
     func testStreamingThroughAsyncThrowingStream() async throws {
         let expected = try await reference(prompt, 12)
         XCTAssertFalse(expected.isEmpty)
