@@ -447,6 +447,7 @@ pub fn attend_reference(
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use super::super::avx2::hsum;
     use core::arch::x86_64::*;
     use half::f16;
 
@@ -583,15 +584,6 @@ mod avx2 {
             return hsum(acc) + tail;
         }
         hsum(acc)
-    }
-
-    #[target_feature(enable = "avx2,fma,f16c")]
-    #[inline]
-    fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        _mm_cvtss_f32(s)
     }
 
     /// `acc` rows `0..N` (stride `hd`), lanes `c..c + 8 * W`, += Σ_t p[i][t] · v_t.
