@@ -376,26 +376,29 @@ fn q8_0_and_q8_1_roundtrip_bounds() {
                         "{fill:?} {v} vs {q}*{d}"
                     );
                 }
-                if d != 0.0 {
-                    // ggml multiplies by the f32 reciprocal (inf for subnormal d: saturates)
+                if amax != 0.0 {
+                    // llama.cpp's x86 quantizer multiplies by 127 / amax (inf for a subnormal
+                    // amax: saturates) and rounds half to even
                     assert_eq!(
                         q,
-                        (v * (1.0 / d)).round().clamp(-127.0, 127.0) as i8,
-                        "round half away from zero"
+                        (v * (127.0 / amax)).round_ties_even().clamp(-127.0, 127.0) as i8,
+                        "round half to even"
                     );
                 }
             }
         }
     }
-    // ties round away from zero like C's roundf: 127 * 0.5 / 127 = 0.5 -> 1, -0.5 -> -1
+    // ties round to even like _mm256_round_ps(.., _MM_ROUND_NEAREST): 0.5 -> 0, -0.5 -> 0,
+    // 2.5 -> 2, 1.5 -> 2
     let mut x = vec![0.0f32; 32];
     x[0] = 127.0;
     x[1] = 0.5;
     x[2] = -0.5;
     x[3] = 2.5;
+    x[4] = 1.5;
     let mut b = [BlockQ8_0::zeroed()];
     quantize_row_q8_0(&x, &mut b, &mut [0]);
-    assert_eq!(&b[0].qs[..4], &[127, 1, -1, 3]);
+    assert_eq!(&b[0].qs[..5], &[127, 0, 0, 2, 2]);
 }
 
 #[test]

@@ -80,19 +80,23 @@ fn measure(file: &str, fixture: &str, clear_gap: f32) -> Agreement {
     a
 }
 
-/// llama.cpp quantizes every activation to 8 bits per block of 32 before each matrix product, and
-/// on these small models that rounding moves individual log-probabilities by up to ~0.3 nats:
-/// an exact f64 forward pass of the same weights differs from llama.cpp's logprobs by as much,
-/// while perplexity agrees to 0.01%. Bit-identical outputs would need llama.cpp's exact
-/// floating-point operation order, so the checks below bound the disagreement statistically
-/// (thresholds set from measurements, with margin) and require exact agreement wherever
-/// llama.cpp's decision is clear.
+/// The issue asks for every top-10 logprob within 0.05 of the reference and greedy divergence
+/// only where the reference's top two are within 0.02. llama.cpp itself cannot do that here:
+/// built from the same vendored source on this machine (`scripts/llama-agreement.sh`), it
+/// matches the reference at positions 0 and 1 to 1e-5 but then drifts to mean |diff| 0.066 /
+/// p95 0.21 / max 1.05 (SmolLM2; Gemma 0.104 / 0.31 / 0.74), only 54% (37%) of logprobs within
+/// 0.05, top-1 216/226 (236/247), and greedy divergences at reference gaps up to 0.273; turning
+/// its flash attention off moves logprobs by 0.1. Both models carry outlier activations in the
+/// hundreds, so a float summed in another order (or an f16 rounding in attention) flips an
+/// 8-bit activation quant in an outlier's block, and that moves later logprobs by tenths of a
+/// nat. The checks below therefore bound our disagreement by what llama.cpp's own rebuild
+/// shows (thresholds from those measurements, with margin), and require exact agreement
+/// wherever the reference's decision is clear.
 fn check_model(file: &str, fixture: &str) {
     const CLEAR_GAP: f32 = 0.5;
-    // A greedy continuation follows many steps, each a fresh chance for the ~0.3-nat rounding
-    // noise to flip a close call; single positions have shown |diff| up to ~1.0 (max below), so
-    // a divergence counts as an error only where llama.cpp's top two are further apart than that.
-    const GREEDY_CLEAR_GAP: f32 = 1.0;
+    // llama.cpp's own rebuild diverged from the reference at a top-two gap of 0.273 (Gemma
+    // "paragraph", where ours diverges too); a divergence at a wider gap is an error.
+    const GREEDY_CLEAR_GAP: f32 = 0.4;
     let mut a = measure(file, fixture, CLEAR_GAP);
     a.logprobs.sort_by(f32::total_cmp);
     let n = a.logprobs.len();
@@ -116,8 +120,8 @@ fn check_model(file: &str, fixture: &str) {
         "top-1 differs where llama.cpp is clear:\n{}",
         a.top1_clear_misses.join("\n")
     );
-    // Measured: SmolLM2 mean 0.087 / p95 0.24, Gemma 3 mean 0.116 / p95 0.34 (2026-11-22); with
-    // the reduce-first AVX2 kernels SmolLM2 0.088 / p95 0.248 / max 0.995.
+    // Measured (ours, 2026-11-22, quantizers as llama.cpp's x86 ones): SmolLM2 mean 0.092 /
+    // p95 0.26 / max 0.97, Gemma 3 0.115 / 0.35 / 1.08; llama.cpp's rebuild: see above.
     assert!(mean < 0.15, "mean logprob difference {mean:.4}");
     assert!(p95 < 0.5, "p95 logprob difference {p95:.4}");
     for (id, step, gap) in &a.divergences {

@@ -815,18 +815,6 @@ fn abs_ps(v: __m256) -> __m256 {
     _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF)))
 }
 
-/// C `roundf` (half away from zero), exact: trunc, then step away when |frac| >= 0.5.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn round_away(v: __m256) -> __m256 {
-    let t = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
-    let frac = abs_ps(_mm256_sub_ps(v, t));
-    let big = _mm256_cmp_ps::<_CMP_GE_OQ>(frac, _mm256_set1_ps(0.5));
-    let sign = _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN)));
-    let one = _mm256_or_ps(_mm256_set1_ps(1.0), sign);
-    _mm256_add_ps(t, _mm256_and_ps(big, one))
-}
-
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn clamp127(v: __m256) -> __m256i {
@@ -850,7 +838,7 @@ fn pack32(q: [__m256i; 4]) -> [i8; 32] {
     bytemuck::cast(p)
 }
 
-/// One 32-element block with the reference's `d = amax / 127`, `roundf(x * (1 / d))`:
+/// One 32-element block with `d = amax / 127` and `q = round_ties_even(x * (127 / amax))`:
 /// returns (quants, d, integer sum).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -862,9 +850,13 @@ fn q8_block(x: &[f32; 32]) -> ([i8; 32], f32, i32) {
     );
     let amax = hmax(m);
     let d = amax / 127.0;
-    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
     let idv = _mm256_set1_ps(id);
-    let q: [__m256i; 4] = core::array::from_fn(|k| clamp127(round_away(_mm256_mul_ps(v[k], idv))));
+    let q: [__m256i; 4] = core::array::from_fn(|k| {
+        clamp127(_mm256_round_ps::<
+            { _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC },
+        >(_mm256_mul_ps(v[k], idv)))
+    });
     let sum = hsum_i32(_mm256_add_epi32(
         _mm256_add_epi32(q[0], q[1]),
         _mm256_add_epi32(q[2], q[3]),

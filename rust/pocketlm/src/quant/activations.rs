@@ -1,5 +1,9 @@
-//! Activation quantizers, numerically identical to ggml's reference
-//! `quantize_row_q8_0_ref`, `quantize_row_q8_1_ref` and `quantize_row_q8_K_ref`.
+//! Activation quantizers, numerically identical to what llama.cpp runs on x86-64: its SIMD
+//! `quantize_row_q8_0`/`quantize_row_q8_1` (multiplier `127 / max|x|`, round half to even;
+//! ggml's scalar `_ref` versions use `1 / d` and round half away, which flips a quant by one
+//! now and then) and `quantize_row_q8_K_ref`. One activation quant off by one, in a block
+//! holding one of these models' huge outlier activations, moves later logprobs by tenths of
+//! a nat, so matching llama.cpp's reference outputs needs these exact semantics on every tier.
 
 use super::blocks::*;
 
@@ -9,8 +13,8 @@ use super::blocks::*;
 
 /// Quantizes `x` (a whole number of 32-element blocks) to Q8_0.
 ///
-/// `d = max|x| / 127`, `q = round(x / d)` (half away from zero, like C's `roundf`);
-/// the unrounded f32 `d` is used to quantize, its f16 rounding is stored.
+/// `d = max|x| / 127`, `q = round_ties_even(x * (127 / max|x|))`; the f16 rounding of `d`
+/// is stored.
 /// `sums[i]` receives the integer sum of block `i`'s quants (used by kernels that work on
 /// unsigned weight nibbles; ggml does not store it).
 pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0], sums: &mut [i16]) {
@@ -27,11 +31,11 @@ pub fn quantize_row_q8_0(x: &[f32], out: &mut [BlockQ8_0], sums: &mut [i16]) {
     for ((xb, b), s) in x.chunks_exact(QK).zip(out.iter_mut()).zip(sums.iter_mut()) {
         let amax = xb.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
         let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
         b.d = f32_to_f16(d);
         let mut sum = 0i32;
         for (q, &v) in b.qs.iter_mut().zip(xb) {
-            *q = (v * id).round().clamp(-127.0, 127.0) as i8;
+            *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
             sum += *q as i32;
         }
         *s = sum as i16;
@@ -48,11 +52,11 @@ pub fn quantize_row_q8_1(x: &[f32], out: &mut [BlockQ8_1]) {
     for (xb, b) in x.chunks_exact(QK).zip(out.iter_mut()) {
         let amax = xb.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
         let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
         b.d = f32_to_f16(d);
         let mut sum = 0i32;
         for (q, &v) in b.qs.iter_mut().zip(xb) {
-            *q = (v * id).round().clamp(-127.0, 127.0) as i8;
+            *q = (v * id).round_ties_even().clamp(-127.0, 127.0) as i8;
             sum += *q as i32;
         }
         b.s = f32_to_f16(sum as f32 * d);
