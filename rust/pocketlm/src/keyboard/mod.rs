@@ -24,7 +24,7 @@ pub mod text;
 mod vocab;
 
 pub use engine::Work;
-pub use eval::{evaluate, EvalReport, Suggest};
+pub use eval::{evaluate, EvalReport, KeyTrace, Suggest};
 pub use naive::NaivePredictor;
 
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
