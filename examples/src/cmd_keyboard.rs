@@ -135,6 +135,10 @@ pub struct EvalKeyboardArgs {
     /// Most candidate evaluations per keystroke (tuning).
     #[arg(long)]
     max_evals: Option<usize>,
+    /// Let later batched passes evaluate any candidate, not only those spelling the typed
+    /// letters (tuning; the search before session 3).
+    #[arg(long)]
+    full_later_passes: bool,
     /// Write one JSON line per keystroke (line, byte, ms, rows, passes, ...) to this file.
     #[arg(long)]
     trace: Option<PathBuf>,
@@ -195,6 +199,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     }
     if let Some(m) = a.max_evals {
         opts.max_evals = m;
+    }
+    if a.full_later_passes {
+        opts.later_passes_spell_only = false;
     }
     let threads = opts.threads;
     let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;

@@ -15,7 +15,7 @@ const TOP_CONTINUING: usize = 12;
 /// Word-starting tokens kept per node (next word after punctuation; corrections).
 pub const TOP_STARTING: usize = 384;
 /// Fewest sessions kept (KV caches of recent candidates, reused by their children).
-const MIN_POOL: usize = 6;
+const MIN_POOL: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
 pub struct Node {
@@ -112,6 +112,8 @@ pub struct Engine {
     /// Per session: when it was last used (a counter), to recycle the least recently used.
     stamps: Vec<u64>,
     stamp: u64,
+    /// A node never dropped by `trim` (the empty field's context: every line starts there).
+    pinned: Vec<u32>,
     nodes: HashMap<Vec<u32>, Node>,
     clock: u64,
     cache_bytes: usize,
@@ -124,11 +126,17 @@ impl Engine {
             sessions: vec![first],
             stamps: vec![0],
             stamp: 0,
+            pinned: Vec::new(),
             nodes: HashMap::new(),
             clock: 1,
             cache_bytes,
             work: Work::default(),
         }
+    }
+
+    /// Keeps the node of `seq` (once evaluated) across `trim`s.
+    pub fn pin(&mut self, seq: &[u32]) {
+        self.pinned = seq.to_vec();
     }
 
     /// Starts a new call: resets the work counters and advances the use clock.
@@ -165,6 +173,7 @@ impl Engine {
         if let Some(n) = self.nodes.get_mut(seq) {
             n.used = self.clock;
             self.work.reused = seq.len();
+            self.touch_holder(seq);
             return Ok(());
         }
         let stamps = &self.stamps;
@@ -203,6 +212,9 @@ impl Engine {
         for s in seqs {
             if let Some(n) = self.nodes.get_mut(s.as_slice()) {
                 n.used = self.clock;
+                // A session still holding this candidate's KV cache is worth keeping: the
+                // candidate may become the context (the word is finished) or get children.
+                self.touch_holder(s);
             } else if !s.is_empty() && !need.contains(&s.as_slice()) {
                 need.push(s);
             }
@@ -277,6 +289,13 @@ impl Engine {
         Ok(())
     }
 
+    /// Marks the session holding exactly `seq` (if any) as just used.
+    fn touch_holder(&mut self, seq: &[u32]) {
+        if let Some(i) = self.sessions.iter().position(|x| x.tokens() == seq) {
+            self.stamps[i] = self.tick();
+        }
+    }
+
     fn tick(&mut self) -> u64 {
         self.stamp += 1;
         self.stamp
@@ -291,7 +310,7 @@ impl Engine {
         let mut by_age: Vec<(u64, usize, Vec<u32>)> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.used < self.clock)
+            .filter(|(k, n)| n.used < self.clock && **k != self.pinned)
             .map(|(k, n)| (n.used, n.bytes(), k.clone()))
             .collect();
         by_age.sort();

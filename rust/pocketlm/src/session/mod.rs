@@ -286,8 +286,52 @@ impl Session {
     /// Appends one token to each session in a single batched forward pass: the weights are
     /// read once for all of them. Each session's logits are updated.
     pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
-        let lists: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
-        Self::eval_batch(sessions, &lists)
+        if sessions.is_empty() || sessions.len() != tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        let model = sessions[0].model.clone();
+        for (s, &t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(SessionError::MixedModels);
+            }
+            s.check_tokens(&[t])?;
+        }
+        let rows: Vec<BatchRow> = sessions
+            .iter()
+            .zip(tokens)
+            .enumerate()
+            .map(|(seq, (s, &token))| BatchRow {
+                token,
+                pos: s.tokens.len(),
+                seq,
+                logits: true,
+            })
+            .collect();
+        let engine = sessions[0].engine.clone();
+        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        let mut logits = Vec::new();
+        {
+            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+            forward(
+                &model,
+                &engine.pool,
+                &mut caches,
+                &rows,
+                &mut scratch,
+                &mut logits,
+            );
+        }
+        sessions[0].scratch = scratch;
+        let vocab = model.config().vocab_size;
+        for (i, (s, &t)) in sessions.iter_mut().zip(tokens).enumerate() {
+            s.tokens.push(t);
+            s.logits.clear();
+            s.logits
+                .extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
+            s.has_logits = true;
+        }
+        Ok(())
     }
 
     /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one forward pass: the
