@@ -135,6 +135,13 @@ pub struct EvalKeyboardArgs {
     /// Most candidate evaluations per keystroke (tuning).
     #[arg(long)]
     max_evals: Option<usize>,
+    /// Let later batched passes evaluate any candidate, not only those spelling the typed
+    /// letters (tuning; the search before session 3).
+    #[arg(long)]
+    full_later_passes: bool,
+    /// Write one JSON line per keystroke (line, byte, ms, rows, passes, ...) to this file.
+    #[arg(long)]
+    trace: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -148,6 +155,9 @@ fn report_json(r: &EvalReport) -> Value {
         "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "max_ms": r.max_ms, "mean_ms": r.mean_ms,
         "keystrokes": r.keystrokes, "words": r.words, "lines": r.lines,
         "tokens_per_keystroke": r.tokens_per_keystroke, "passes_per_keystroke": r.passes_per_keystroke,
+        "p95_rows": r.p95_rows, "p95_passes": r.p95_passes,
+        "passes_histogram": {"0": r.passes_histogram[0], "1": r.passes_histogram[1],
+                             "2": r.passes_histogram[2], "3+": r.passes_histogram[3]},
     })
 }
 
@@ -190,10 +200,24 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     if let Some(m) = a.max_evals {
         opts.max_evals = m;
     }
+    if a.full_later_passes {
+        opts.later_passes_spell_only = false;
+    }
     let threads = opts.threads;
     let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;
     let r = run(&ours, &lines, a.json)?;
     drop(ours);
+    if let Some(path) = &a.trace {
+        let mut out = String::new();
+        for t in &r.trace {
+            let v = json!({"line": t.line, "byte": t.byte, "ms": t.ms, "rows": t.rows,
+                "passes": t.passes, "context_tokens": t.context_tokens,
+                "reused_tokens": t.reused_tokens,
+                "text": lines[t.line].get(..t.byte).unwrap_or("")});
+            out += &format!("{v}\n");
+        }
+        std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     let base = match a.baseline {
         Some(Baseline::Naive) => {
             let naive = NaivePredictor::new(model, a.k, threads).map_err(|e| e.to_string())?;

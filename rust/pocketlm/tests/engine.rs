@@ -432,6 +432,32 @@ fn rollback_equals_fresh_evaluation() {
 }
 
 #[test]
+fn eval_batch_with_several_rows_per_session_matches_sequential() {
+    let (_d, m) = tiny_model();
+    let mut base = Session::new(m.clone(), opts(64, 2)).unwrap();
+    base.eval(&[10, 11, 12]).unwrap();
+    let mut a = base.fork();
+    let mut b = base.fork();
+    b.truncate(1); // rolled back: catches up on two tokens in the same pass
+    let mut c = base.fork();
+    let lists: [&[u32]; 3] = [&[50], &[11, 13, 60], &[40, 41, 42, 70]];
+    Session::eval_batch(&mut [&mut a, &mut b, &mut c], &lists).unwrap();
+    for (s, toks) in [
+        (&a, vec![10, 11, 12, 50]),
+        (&b, vec![10, 11, 13, 60]),
+        (&c, vec![10, 11, 12, 40, 41, 42, 70]),
+    ] {
+        assert_eq!(s.tokens(), &toks[..]);
+        let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
+        let want = fresh.eval(&toks).unwrap().to_vec();
+        assert!(max_diff(s.logits().unwrap(), &want) < 1e-4, "{toks:?}");
+    }
+    // Empty lists and mismatched lengths are errors, not panics.
+    assert!(Session::eval_batch(&mut [&mut a], &[&[]]).is_err());
+    assert!(Session::eval_batch(&mut [&mut a, &mut b], &[&[1]]).is_err());
+}
+
+#[test]
 fn fork_is_independent_and_batched_decode_matches_sequential() {
     let (_d, m) = tiny_model();
     let mut base = Session::new(m.clone(), opts(64, 2)).unwrap();

@@ -192,6 +192,34 @@ fn typing_reuses_the_cache() {
 }
 
 #[test]
+fn the_empty_fields_context_stays_cached() {
+    // A cache of about five nodes: typing a sentence evicts everything else.
+    let p = WordPredictor::new(
+        model(),
+        PredictorOptions {
+            cache_bytes: 1 << 20,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let first = p.suggest("").unwrap();
+    assert!(
+        first.stats.reused_tokens < first.stats.context_tokens,
+        "computed once"
+    );
+    let text = "See you at the station in ten minutes";
+    for (i, _) in text.char_indices() {
+        p.suggest(&text[..i]).unwrap();
+    }
+    let again = p.suggest("").unwrap();
+    assert_eq!(again.words(), first.words());
+    assert_eq!(
+        again.stats.reused_tokens, again.stats.context_tokens,
+        "every line starts from the empty field's context, which is never evicted"
+    );
+}
+
+#[test]
 fn completions_keep_typed_prefix_and_case() {
     let p = predictor();
     let cases = [
@@ -438,4 +466,58 @@ fn evaluation_beats_the_naive_baseline() {
         r.tokens_per_keystroke,
         b.tokens_per_keystroke
     );
+}
+
+/// Cost of one batched decode pass by number of rows (the keyboard's unit of work), the row
+/// counts interleaved over several rounds so that machine load affects them alike. Prints
+/// min / median ms; asserts nothing about time.
+/// `cargo test --release -p pocketlm --test keyboard pass_cost -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn pass_cost_by_rows() {
+    use pocketlm::session::{Session, SessionOptions};
+    let m = model();
+    // PASS_COST_THREADS=1 measures CPU cost without the pool's synchronization (busy machines).
+    let threads = std::env::var("PASS_COST_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(pocketlm::session::default_threads);
+    let mut base = Session::new(
+        m.clone(),
+        SessionOptions {
+            context_length: 128,
+            threads,
+        },
+    )
+    .unwrap();
+    let ctx: Vec<u32> = (100..120).collect();
+    base.eval(&ctx).unwrap();
+    let sizes = [1usize, 2, 3, 4, 6, 8];
+    let mut pools: Vec<Vec<Session>> = sizes
+        .iter()
+        .map(|&r| (0..r).map(|_| base.fork()).collect())
+        .collect();
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); sizes.len()];
+    for round in 0..15 {
+        for (i, pool) in pools.iter_mut().enumerate() {
+            for s in pool.iter_mut() {
+                s.truncate(ctx.len());
+            }
+            let toks: Vec<u32> = (0..pool.len() as u32).map(|j| 500 + j).collect();
+            let mut refs: Vec<&mut Session> = pool.iter_mut().collect();
+            let t0 = std::time::Instant::now();
+            Session::decode_batch(&mut refs, &toks).unwrap();
+            if round > 0 {
+                times[i].push(t0.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    for (r, t) in sizes.iter().zip(&mut times) {
+        t.sort_by(f64::total_cmp);
+        println!(
+            "rows {r}: min {:.2} ms, median {:.2} ms",
+            t[0],
+            t[t.len() / 2]
+        );
+    }
 }

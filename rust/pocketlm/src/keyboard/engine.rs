@@ -14,6 +14,8 @@ use std::collections::HashMap;
 const TOP_CONTINUING: usize = 12;
 /// Word-starting tokens kept per node (next word after punctuation; corrections).
 pub const TOP_STARTING: usize = 384;
+/// Fewest sessions kept (KV caches of recent candidates, reused by their children).
+const MIN_POOL: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
 pub struct Node {
@@ -107,6 +109,11 @@ pub struct Work {
 
 pub struct Engine {
     sessions: Vec<Session>,
+    /// Per session: when it was last used (a counter), to recycle the least recently used.
+    stamps: Vec<u64>,
+    stamp: u64,
+    /// A node never dropped by `trim` (the empty field's context: every line starts there).
+    pinned: Vec<u32>,
     nodes: HashMap<Vec<u32>, Node>,
     clock: u64,
     cache_bytes: usize,
@@ -117,11 +124,19 @@ impl Engine {
     pub fn new(first: Session, cache_bytes: usize) -> Self {
         Engine {
             sessions: vec![first],
+            stamps: vec![0],
+            stamp: 0,
+            pinned: Vec::new(),
             nodes: HashMap::new(),
             clock: 1,
             cache_bytes,
             work: Work::default(),
         }
+    }
+
+    /// Keeps the node of `seq` (once evaluated) across `trim`s.
+    pub fn pin(&mut self, seq: &[u32]) {
+        self.pinned = seq.to_vec();
     }
 
     /// Starts a new call: resets the work counters and advances the use clock.
@@ -134,6 +149,7 @@ impl Engine {
     pub fn clear(&mut self) {
         self.nodes.clear();
         self.sessions.truncate(1);
+        self.stamps.truncate(1);
         self.sessions[0].clear();
     }
 
@@ -157,16 +173,19 @@ impl Engine {
         if let Some(n) = self.nodes.get_mut(seq) {
             n.used = self.clock;
             self.work.reused = seq.len();
+            self.touch_holder(seq);
             return Ok(());
         }
+        let stamps = &self.stamps;
         let (best, common) = self
             .sessions
             .iter()
             .enumerate()
             .map(|(i, s)| (i, s.common_prefix_len(seq)))
-            .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+            .max_by_key(|&(i, c)| (c, std::cmp::Reverse(stamps[i]), std::cmp::Reverse(i)))
             .unwrap_or((0, 0));
         let keep = common.min(seq.len() - 1);
+        self.stamps[best] = self.tick();
         let s = &mut self.sessions[best];
         s.truncate(keep);
         let logits = s.eval(&seq[keep..])?;
@@ -181,7 +200,9 @@ impl Engine {
     }
 
     /// Evaluates the sequences in `seqs` (each one token longer than an evaluated node) that
-    /// are not cached yet, in one batched forward pass.
+    /// are not cached yet, all in one batched forward pass. A sequence whose parent's KV cache
+    /// is no longer held by a session catches up on the missing tokens in the same pass (more
+    /// rows, never more passes).
     pub fn ensure_children(
         &mut self,
         seqs: &[Vec<u32>],
@@ -191,6 +212,9 @@ impl Engine {
         for s in seqs {
             if let Some(n) = self.nodes.get_mut(s.as_slice()) {
                 n.used = self.clock;
+                // A session still holding this candidate's KV cache is worth keeping: the
+                // candidate may become the context (the word is finished) or get children.
+                self.touch_holder(s);
             } else if !s.is_empty() && !need.contains(&s.as_slice()) {
                 need.push(s);
             }
@@ -198,22 +222,29 @@ impl Engine {
         if need.is_empty() {
             return Ok(());
         }
-        while self.sessions.len() < need.len() {
+        // Keep a few more sessions than a batch needs, so that the KV caches of recent
+        // candidates survive for their children at the next keystrokes.
+        let want_pool = (need.len() * 2).max(MIN_POOL);
+        while self.sessions.len() < want_pool {
             let f = self.sessions[0].fork();
             self.sessions.push(f);
+            self.stamps.push(0);
         }
         let mut taken = vec![false; self.sessions.len()];
         let mut order = Vec::with_capacity(need.len());
+        let mut starts = Vec::with_capacity(need.len());
         for seq in &need {
             let parent = &seq[..seq.len() - 1];
+            let stamps = &self.stamps;
             let (best, common) = self
                 .sessions
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !taken[*i])
                 .map(|(i, s)| (i, s.common_prefix_len(parent)))
-                .max_by_key(|&(i, c)| (c, std::cmp::Reverse(i)))
+                .max_by_key(|&(i, c)| (c, std::cmp::Reverse(stamps[i]), std::cmp::Reverse(i)))
                 .expect("pool has a free session per request");
+            let mut start = parent.len();
             if common < parent.len() {
                 let holder = self
                     .sessions
@@ -227,28 +258,27 @@ impl Engine {
                         self.sessions[best] = f;
                     }
                     None => {
-                        let s = &mut self.sessions[best];
-                        s.truncate(common);
-                        s.eval(&parent[common..])?;
-                        self.work.rows += parent.len() - common;
-                        self.work.passes += (parent.len() - common).div_ceil(64);
+                        self.sessions[best].truncate(common);
+                        start = common;
                     }
                 }
             }
-            self.sessions[best].truncate(parent.len());
+            self.sessions[best].truncate(start);
+            self.stamps[best] = self.tick();
             taken[best] = true;
             order.push(best);
+            starts.push(start);
         }
-        let tokens: Vec<u32> = need.iter().map(|s| s[s.len() - 1]).collect();
+        let lists: Vec<&[u32]> = need.iter().zip(&starts).map(|(s, &a)| &s[a..]).collect();
         {
             let mut slots: Vec<Option<&mut Session>> = self.sessions.iter_mut().map(Some).collect();
             let mut batch: Vec<&mut Session> = order
                 .iter()
                 .map(|&i| slots[i].take().expect("distinct sessions"))
                 .collect();
-            Session::decode_batch(&mut batch, &tokens)?;
+            Session::eval_batch(&mut batch, &lists)?;
         }
-        self.work.rows += need.len();
+        self.work.rows += lists.iter().map(|l| l.len()).sum::<usize>();
         self.work.passes += 1;
         for (seq, &i) in need.iter().zip(&order) {
             let logits = self.sessions[i].logits()?;
@@ -257,6 +287,18 @@ impl Engine {
             self.nodes.insert(seq.to_vec(), node);
         }
         Ok(())
+    }
+
+    /// Marks the session holding exactly `seq` (if any) as just used.
+    fn touch_holder(&mut self, seq: &[u32]) {
+        if let Some(i) = self.sessions.iter().position(|x| x.tokens() == seq) {
+            self.stamps[i] = self.tick();
+        }
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.stamp += 1;
+        self.stamp
     }
 
     /// Drops the least recently used nodes beyond the cache budget (never those of this call).
@@ -268,7 +310,7 @@ impl Engine {
         let mut by_age: Vec<(u64, usize, Vec<u32>)> = self
             .nodes
             .iter()
-            .filter(|(_, n)| n.used < self.clock)
+            .filter(|(k, n)| n.used < self.clock && **k != self.pinned)
             .map(|(k, n)| (n.used, n.bytes(), k.clone()))
             .collect();
         by_age.sort();

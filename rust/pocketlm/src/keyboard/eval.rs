@@ -42,6 +42,27 @@ pub struct EvalReport {
     pub tokens_per_keystroke: f64,
     /// Mean forward passes per keystroke (a batch counts once).
     pub passes_per_keystroke: f64,
+    /// Keystrokes that ran 0, 1, 2 and 3 or more forward passes.
+    pub passes_histogram: [usize; 4],
+    /// Token rows at the 95th percentile of keystrokes (load-independent tail work).
+    pub p95_rows: usize,
+    /// Forward passes at the 95th percentile of keystrokes.
+    pub p95_passes: usize,
+    /// One entry per keystroke, in typing order.
+    pub trace: Vec<KeyTrace>,
+}
+
+/// What one `suggest` call of an evaluation cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyTrace {
+    /// Line index (among non-empty lines) and byte offset of the cursor in it.
+    pub line: usize,
+    pub byte: usize,
+    pub ms: f64,
+    pub rows: usize,
+    pub passes: usize,
+    pub context_tokens: usize,
+    pub reused_tokens: usize,
 }
 
 #[derive(Default)]
@@ -56,6 +77,7 @@ struct Counts {
     lines: usize,
     rows: usize,
     passes: usize,
+    trace: Vec<KeyTrace>,
 }
 
 /// Types `lines` through `s` (an empty field before each line) and measures. `progress` is
@@ -77,9 +99,19 @@ pub fn evaluate(
         for (i, _) in line.char_indices() {
             let t0 = Instant::now();
             let sug = s.suggest(&line[..i])?;
-            c.lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            c.lat.push(ms);
             c.rows += sug.stats.evaluated_tokens;
             c.passes += sug.stats.forward_passes;
+            c.trace.push(KeyTrace {
+                line: c.lines - 1,
+                byte: i,
+                ms,
+                rows: sug.stats.evaluated_tokens,
+                passes: sug.stats.forward_passes,
+                context_tokens: sug.stats.context_tokens,
+                reused_tokens: sug.stats.reused_tokens,
+            });
             at.push((i, sug.items.into_iter().map(|x| x.word).collect()));
         }
         c.chars += at.len();
@@ -129,7 +161,23 @@ pub fn evaluate(
             lat[((lat.len() - 1) as f64 * p).round() as usize]
         }
     };
+    let mut passes_histogram = [0usize; 4];
+    for t in &c.trace {
+        passes_histogram[t.passes.min(3)] += 1;
+    }
+    let p95_of = |mut v: Vec<usize>| -> usize {
+        v.sort_unstable();
+        v.get(((v.len().max(1) - 1) as f64 * 0.95).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let p95_rows = p95_of(c.trace.iter().map(|t| t.rows).collect());
+    let p95_passes = p95_of(c.trace.iter().map(|t| t.passes).collect());
     Ok(EvalReport {
+        passes_histogram,
+        p95_rows,
+        p95_passes,
+        trace: c.trace,
         method: s.name().to_string(),
         ksr: ratio(c.saved, c.chars),
         next_word_top1: ratio(c.nw1, c.words),

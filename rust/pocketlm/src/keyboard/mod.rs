@@ -24,7 +24,7 @@ pub mod text;
 mod vocab;
 
 pub use engine::Work;
-pub use eval::{evaluate, EvalReport, Suggest};
+pub use eval::{evaluate, EvalReport, KeyTrace, Suggest};
 pub use naive::NaivePredictor;
 
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
@@ -71,6 +71,11 @@ pub struct PredictorOptions {
     pub max_evals: usize,
     /// Most tokens a suggested word may have after what is typed.
     pub max_word_tokens: usize,
+    /// When the budget allows a second batched pass, run it only if the first pass found
+    /// no word, and only for candidates needed to spell the typed letters (a
+    /// token that is a strict prefix of them, e.g. "don" for "don'"): most keystrokes then
+    /// take one pass.
+    pub later_passes_spell_only: bool,
     /// Offer corrections of unlikely words ("teh" → "the").
     pub corrections: bool,
     /// Extra words never to suggest (case-insensitive; a trailing `*` matches any ending).
@@ -91,9 +96,12 @@ impl Default for PredictorOptions {
             k: 3,
             threads: default_threads(),
             max_context_bytes: 320,
-            beam_width: 3,
-            max_evals: 6,
+            // One batched pass evaluates the whole budget: two passes of 3 rows cost far more
+            // than one of 6 (see docs/keyboard.md), for a small loss in keystroke savings.
+            beam_width: 6,
+            max_evals: 9,
             max_word_tokens: 4,
+            later_passes_spell_only: true,
             corrections: true,
             blocklist: Vec::new(),
             allow_offensive: false,
@@ -328,9 +336,11 @@ impl WordPredictor {
             words.extend(BLOCKLIST.lines());
         }
         let blocklist = Blocklist::new(words.into_iter());
+        let mut engine = Engine::new(session, opts.cache_bytes);
+        engine.pin(&start);
         Ok(WordPredictor {
             state: Mutex::new(State {
-                engine: Engine::new(session, opts.cache_bytes),
+                engine,
                 last_window: String::new(),
                 last_tokens: Vec::new(),
             }),
@@ -421,6 +431,7 @@ impl WordPredictor {
             max_evals: self.opts.max_evals,
             depth: self.opts.max_word_tokens,
             k: self.opts.k,
+            later_spelling_only: self.opts.later_passes_spell_only,
         };
         let blocked = |w: &str| self.blocklist.blocks(w);
         let found = search(

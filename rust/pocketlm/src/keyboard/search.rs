@@ -25,6 +25,9 @@ pub struct SearchParams {
     pub depth: usize,
     /// Words wanted.
     pub k: usize,
+    /// A second batch only when the first found no word, and then only for candidates
+    /// needed to spell the typed letters.
+    pub later_spelling_only: bool,
 }
 
 /// One partial candidate: tokens after the context and the text they spell.
@@ -124,7 +127,12 @@ pub fn search(
         push_best(&mut heap, &mut scratch, keep);
     }
     let mut evals = 0;
+    let mut first = true;
     while evals < params.max_evals {
+        if !first && params.later_spelling_only && !out.words.is_empty() {
+            // The first pass found words: no second pass.
+            break;
+        }
         let mut kth = out.kth(params.k);
         let mut batch: Vec<Path> = Vec::new();
         while let Some(top) = heap.peek() {
@@ -132,6 +140,15 @@ pub fn search(
                 break;
             }
             let c = heap.pop().expect("peeked");
+            if !first && params.later_spelling_only {
+                // Later passes only continue evaluated candidates that are a strict prefix of
+                // the typed letters ("don" when "don'" was typed): without them a word whose
+                // typed part spans two tokens is never found.
+                let parent = &paths[c.parent];
+                if parent.tokens.is_empty() || parent.lower.len() >= pending.len() {
+                    continue;
+                }
+            }
             let child = paths[c.parent].child(&c, vocab);
             if c.finished {
                 // Finishers end the word by themselves: their probability is exact.
@@ -151,6 +168,7 @@ pub fn search(
             break;
         }
         evals += batch.len();
+        first = false;
         let seqs: Vec<Vec<u32>> = batch
             .iter()
             .map(|p| {

@@ -333,4 +333,70 @@ impl Session {
         }
         Ok(())
     }
+
+    /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one forward pass: the
+    /// weights are read once for every row of every session. Logits are computed only after
+    /// each session's last new token, and each session's logits are updated. Sessions that must
+    /// first catch up on a few tokens (a rolled-back beam) thus cost rows, not extra passes.
+    pub fn eval_batch(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+    ) -> Result<(), SessionError> {
+        if sessions.is_empty() || sessions.len() != tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        let model = sessions[0].model.clone();
+        for (s, t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(SessionError::MixedModels);
+            }
+            s.check_tokens(t)?;
+        }
+        let n_rows: usize = tokens.iter().map(|t| t.len()).sum();
+        if tokens.iter().any(|t| t.len() > PREFILL_CHUNK) {
+            // Bounded scratch: long catch-ups go through `eval` first.
+            for (s, t) in sessions.iter_mut().zip(tokens) {
+                if t.len() > 1 {
+                    s.eval(&t[..t.len() - 1])?;
+                }
+            }
+            let last: Vec<&[u32]> = tokens.iter().map(|t| &t[t.len() - 1..]).collect();
+            return Self::eval_batch(sessions, &last);
+        }
+        let mut rows: Vec<BatchRow> = Vec::with_capacity(n_rows);
+        for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            let start = s.tokens.len();
+            rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
+                token,
+                pos: start + i,
+                seq,
+                logits: i + 1 == t.len(),
+            }));
+        }
+        let engine = sessions[0].engine.clone();
+        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        let mut logits = Vec::new();
+        {
+            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+            forward(
+                &model,
+                &engine.pool,
+                &mut caches,
+                &rows,
+                &mut scratch,
+                &mut logits,
+            );
+        }
+        sessions[0].scratch = scratch;
+        let vocab = model.config().vocab_size;
+        for (i, (s, t)) in sessions.iter_mut().zip(tokens).enumerate() {
+            s.tokens.extend_from_slice(t);
+            s.logits.clear();
+            s.logits
+                .extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
+            s.has_logits = true;
+        }
+        Ok(())
+    }
 }
