@@ -9,6 +9,8 @@ use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantiz
 use pocketlm::quant::blocks::*;
 use pocketlm::quant::{dequantize_row, GgmlType, QuantError};
 
+#[path = "kernels/act.rs"]
+mod act;
 #[path = "kernels/attention.rs"]
 mod attention;
 

@@ -38,6 +38,7 @@ use crate::quant::{GgmlType, QuantError};
 #[macro_use]
 mod tiles;
 
+pub mod act;
 pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
