@@ -258,7 +258,7 @@ macro_rules! small_kernel {
             let nb = ctx.bpr;
             let w: &[$W] = ctx.wrows::<1>(r)[0];
             let t = ctx.t0 + t;
-            let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+            let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
             for a in &ar {
                 assert!(a.len() == nb);
             }
@@ -304,7 +304,9 @@ macro_rules! small_kernel {
                 }
             }
             let out = st_f32x8(_mm256_add_ps(acc, accm));
-            [core::array::from_fn(|j| out[j])]
+            let mut res = [0.0f32; M];
+            res.copy_from_slice(&out[..M]);
+            [res]
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -449,7 +451,7 @@ macro_rules! k4_kernel {
             let nb = ctx.bpr;
             let t = ctx.t0 + t;
             let wr: [&[$W]; R] = ctx.wrows::<R>(r);
-            let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
             for q in &aq {
                 assert!(q.len() == nb);
             }
@@ -576,7 +578,7 @@ fn k_q6_k<const R: usize, const M: usize>(
     let nb = ctx.bpr;
     let t = ctx.t0 + t;
     let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
-    let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
     for q in &aq {
         assert!(q.len() == nb);
     }

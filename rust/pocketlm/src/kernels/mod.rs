@@ -778,8 +778,11 @@ fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut
             let nt = t1 - t0;
             let res = &mut res[..(r1 - r0) * nt];
             tile(w, a, r0..r1, t0..t1, res);
-            for (i, r) in (r0..r1).enumerate() {
-                for (j, t) in (t0..t1).enumerate() {
+            // Activation row by activation row: each `t` writes consecutive outputs. (Weight row
+            // by weight row would write one value per output row, `out_stride` floats apart:
+            // with a power-of-two stride those all map to one L1 set and every store misses.)
+            for (j, t) in (t0..t1).enumerate() {
+                for (i, r) in (r0..r1).enumerate() {
                     sink.put(t, r, res[i * nt + j]);
                 }
             }
