@@ -224,15 +224,20 @@ macro_rules! small_kernel {
                 for k in 0..8 {
                     let $b = &wr[k][i];
                     let (x, db, mb): (__m256i, u16, u16) = $decode;
+                    // unsigned formats: the 16 i16 pair sums only (see `reduce_rows8`)
                     p[k] = if $signed {
                         dot_i8i8(x, yq)
                     } else {
-                        dot_u8i8(x, yq)
+                        _mm256_maddubs_epi16(x, yq)
                     };
                     dbits[k] = db;
                     mbits[k] = mb;
                 }
-                let mut s = reduce_rows8(p);
+                let mut s = if $signed {
+                    reduce_rows8(p)
+                } else {
+                    reduce_rows8_i16(p)
+                };
                 if CORR != 0 {
                     s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
                 }
@@ -273,7 +278,7 @@ macro_rules! small_kernel {
                     p[j] = if $signed {
                         dot_i8i8(x, yq)
                     } else {
-                        dot_u8i8(x, yq)
+                        _mm256_maddubs_epi16(x, yq)
                     };
                 }
                 // the M rows' d and aux (isum or s) as vectors, zero past M
@@ -287,7 +292,11 @@ macro_rules! small_kernel {
                     let g = ctx.a.a32_group8(t, i);
                     (ld_f32x8(&g.d), ld_u32x8(&g.aux))
                 };
-                let mut s = reduce_rows8(p);
+                let mut s = if $signed {
+                    reduce_rows8(p)
+                } else {
+                    reduce_rows8_i16(p)
+                };
                 if CORR != 0 {
                     // 8 * CORR * isum
                     let c = _mm256_slli_epi32::<3>(aux);
@@ -322,6 +331,33 @@ macro_rules! small_kernel {
 
         tile_entry!($entry, $tile);
     };
+}
+
+/// Horizontal sums of 8 vectors of 16 × i16 (`vpmaddubsw` pair sums of an unsigned weight
+/// block, quants ≤ 31, and an activation block): lane k of the result is the sum of `p[k]`, as
+/// i32.
+///
+/// Two rounds of `hadd` in i16 first (exact: a lane then sums 4 pair sums, |sum| at most
+/// 4 · 2 · 31 · 128 = 31744 < 2^15), then one `vpmaddwd` per 4 rows widens to i32: 2 multiplies
+/// per 8 rows instead of one per row, on the multiply ports that `vpmaddubsw` saturates.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn reduce_rows8_i16(p: [__m256i; 8]) -> __m256i {
+    // per 128-bit half: [pairs of a's 8 lanes summed 2 by 2 (4), same for b (4)]
+    let h01 = _mm256_hadd_epi16(p[0], p[1]);
+    let h23 = _mm256_hadd_epi16(p[2], p[3]);
+    let h45 = _mm256_hadd_epi16(p[4], p[5]);
+    let h67 = _mm256_hadd_epi16(p[6], p[7]);
+    // per half: 2 partial sums (of 4 lanes) of each of p0..p3
+    let h0123 = _mm256_hadd_epi16(h01, h23);
+    let h4567 = _mm256_hadd_epi16(h45, h67);
+    // per half: [sum p0, sum p1, sum p2, sum p3] of that half's lanes, as i32
+    let ones = _mm256_set1_epi16(1);
+    let s0123 = _mm256_madd_epi16(h0123, ones);
+    let s4567 = _mm256_madd_epi16(h4567, ones);
+    let lo = _mm256_permute2x128_si256::<0x20>(s0123, s4567);
+    let hi = _mm256_permute2x128_si256::<0x31>(s0123, s4567);
+    _mm256_add_epi32(lo, hi)
 }
 
 /// Horizontal sums of 8 vectors of 8 × i32: lane k of the result is the sum of `p[k]`.
