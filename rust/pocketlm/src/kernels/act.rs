@@ -52,8 +52,8 @@ pub fn glu(tier: Tier, act: GluAct, gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// [`glu`] with the selected tier, split into one contiguous piece per thread of `pool` when
-/// there is enough work (prefill); small inputs (decode) run on the calling thread. The result
+/// [`glu`] with the selected tier, split into contiguous pieces (4 per thread of `pool`,
+/// claimed dynamically) when there is enough work (prefill); small inputs (decode) run on the calling thread. The result
 /// does not depend on the split (element-wise).
 pub fn glu_parallel(pool: &ThreadPool, act: GluAct, gate: &mut [f32], up: &[f32]) {
     let tier = super::selected_tier();
@@ -63,9 +63,9 @@ pub fn glu_parallel(pool: &ThreadPool, act: GluAct, gate: &mut [f32], up: &[f32]
         return;
     }
     assert!(up.len() >= gate.len(), "glu: up is shorter than gate");
-    let piece = gate.len().div_ceil(n).next_multiple_of(8);
+    let piece = gate.len().div_ceil(4 * n).next_multiple_of(8);
     let pieces = std::sync::Mutex::new(gate.chunks_mut(piece).zip(up.chunks(piece)));
-    pool.run(|_, _| loop {
+    pool.run_joinable(|_, _| loop {
         let next = pieces.lock().expect("glu pieces lock").next();
         let Some((g, u)) = next else { break };
         glu(tier, act, g, u);

@@ -868,8 +868,9 @@ pub fn matmul_parallel_with_tier(
         run_rows(tile, w, acts, rows, &mut sink);
         return;
     }
-    // Chunks of whole tiles, ~4 per thread, claimed dynamically (big.LITTLE friendly).
-    let chunk = w.rows.div_ceil(4 * n).next_multiple_of(TILE_ROWS);
+    // Chunks of whole tiles, ~8 per thread, claimed dynamically (big.LITTLE friendly, and a
+    // thread that was descheduled leaves its share to the others: `run_joinable`).
+    let chunk = w.rows.div_ceil(8 * n).next_multiple_of(TILE_ROWS);
     let n_chunks = w.rows.div_ceil(chunk);
     let next = AtomicUsize::new(0);
     let sink = RawSink {
@@ -877,7 +878,7 @@ pub fn matmul_parallel_with_tier(
         len: out.len(),
         stride: out_stride,
     };
-    pool.run(|_, _| {
+    pool.run_joinable(|_, _| {
         let mut sink = sink;
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);

@@ -394,7 +394,7 @@ fn attention(
         next: 0,
         hd,
     });
-    pool.run(|tid, _| {
+    pool.run_joinable(|tid, _| {
         let mut sc = scratch[tid].lock().expect("attention scratch lock");
         loop {
             let next = pieces.lock().expect("attention pieces lock").take();
