@@ -71,13 +71,6 @@ fn ld_i8x32(x: &[i8; 32]) -> __m256i {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ld_u8x16(x: &[u8; 16]) -> __m128i {
-    // SAFETY: `x` is 16 readable bytes; `loadu` has no alignment requirement.
-    unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
 fn ld_i16x16(x: &[i16; 16]) -> __m256i {
     // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
@@ -463,16 +456,35 @@ fn scale16(s: u8) -> __m256i {
     _mm256_set1_epi16(s as i16)
 }
 
-/// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums`.
+/// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums` (`mn`: the 8 mins
+/// as bytes, little-endian).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn mins_pairs(mn: &[u8; 8]) -> __m256i {
-    let mut p = [0u8; 16];
-    for (i, &m) in mn.iter().enumerate() {
-        p[2 * i] = m;
-        p[2 * i + 1] = m;
-    }
-    _mm256_cvtepu8_epi16(ld_u8x16(&p))
+fn mins_pairs(mn: u64) -> __m256i {
+    let v = _mm_cvtsi64_si128(mn as i64);
+    _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v))
+}
+
+/// The 8 6-bit scales and 8 6-bit mins of a Q4_K / Q5_K super-block (12 packed bytes), as 8
+/// bytes each (little-endian u64s): the same values as `scales_mins_k4`, with word operations.
+/// Sub-blocks 0..4 keep their scale and min in the low 6 bits of bytes 0..4 and 4..8; sub-blocks
+/// 4..8 have their low 4 bits in the nibbles of bytes 8..12 and their top 2 bits in the top 2
+/// bits of bytes 0..4 (scales) and 4..8 (mins).
+#[inline(always)]
+fn scales_mins_k4_words(q: &[u8; 12]) -> (u64, u64) {
+    let w = |i: usize| u32::from_le_bytes([q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]]);
+    let (w0, w1, w2) = (w(0), w(1), w(2));
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let sc_lo = w0 & LOW6;
+    let mn_lo = w1 & LOW6;
+    let sc_hi = (w2 & LOW4) | (((w0 >> 6) & LOW2) << 4);
+    let mn_hi = ((w2 >> 4) & LOW4) | (((w1 >> 6) & LOW2) << 4);
+    (
+        sc_lo as u64 | (sc_hi as u64) << 32,
+        mn_lo as u64 | (mn_hi as u64) << 32,
+    )
 }
 
 /// Shared Q4_K / Q5_K kernel: `HIGH` adds Q5_K's fifth bit from `qh`.
@@ -496,8 +508,9 @@ macro_rules! k4_kernel {
             for i in 0..nb {
                 for k in 0..R {
                     let b = &wr[k][i];
-                    let (sc, mn) = scales_mins_k4(&b.scales);
-                    let mins = mins_pairs(&mn);
+                    let (sc, mn) = scales_mins_k4_words(&b.scales);
+                    let sc = sc.to_le_bytes();
+                    let mins = mins_pairs(mn);
                     let d = h2f(b.d);
                     let dmin = h2f(b.dmin);
                     let mut sumi = [_mm256_setzero_si256(); M];
@@ -965,5 +978,28 @@ fn q8_k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
             b.qs[32 * g..32 * g + 32].copy_from_slice(&pack32(q));
         }
         b.d = 1.0 / iscale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scales_mins_k4_words;
+    use crate::quant::blocks::scales_mins_k4;
+
+    #[test]
+    fn scales_mins_words_match_reference() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut q = [0u8; 12];
+            for b in &mut q {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let (sc, mn) = scales_mins_k4(&q);
+            let (ws, wm) = scales_mins_k4_words(&q);
+            assert_eq!((ws.to_le_bytes(), wm.to_le_bytes()), (sc, mn), "{q:?}");
+        }
     }
 }
