@@ -9,6 +9,8 @@ use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantiz
 use pocketlm::quant::blocks::*;
 use pocketlm::quant::{dequantize_row, GgmlType, QuantError};
 
+#[path = "kernels/act.rs"]
+mod act;
 #[path = "kernels/attention.rs"]
 mod attention;
 
@@ -708,6 +710,47 @@ fn pool_runs_every_thread_once() {
             }
             if round % 50 == 0 {
                 // let the workers park, then wake them again
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_joinable_jobs_finish_all_work_each_thread_at_most_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for n in [1, 2, 3] {
+        let pool = ThreadPool::new(n);
+        for round in 0..300 {
+            let items: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
+            let next = AtomicUsize::new(0);
+            let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+            pool.run_joinable(|i, nt| {
+                assert_eq!(nt, n);
+                calls[i].fetch_add(1, Ordering::Relaxed);
+                loop {
+                    let c = next.fetch_add(1, Ordering::Relaxed);
+                    if c >= items.len() {
+                        break;
+                    }
+                    items[c].fetch_add(1, Ordering::Relaxed);
+                    if round % 7 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            assert!(items.iter().all(|x| x.load(Ordering::Relaxed) == 1));
+            assert_eq!(calls[0].load(Ordering::Relaxed), 1);
+            assert!(calls.iter().all(|c| c.load(Ordering::Relaxed) <= 1));
+            // interleave with jobs that every thread runs
+            if round % 3 == 0 {
+                let hits: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
+                pool.run(|i, _| {
+                    hits[i].fetch_add(1, Ordering::Relaxed);
+                });
+                assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
+            }
+            if round % 100 == 0 {
                 std::thread::sleep(std::time::Duration::from_millis(2));
             }
         }

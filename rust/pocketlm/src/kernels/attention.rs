@@ -446,7 +446,7 @@ pub fn attend_reference(
 // x86_64: AVX2 + FMA + F16C
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use super::super::avx2::hsum;
     use core::arch::x86_64::*;
     use half::f16;
@@ -527,9 +527,10 @@ mod avx2 {
         }
     }
 
+    /// `exp(x)` of 8 lanes (see [`super::exp_sum`] for its accuracy and clamping).
     #[target_feature(enable = "avx2,fma,f16c")]
     #[inline]
-    fn exp8(x: __m256) -> __m256 {
+    pub(in crate::kernels) fn exp8(x: __m256) -> __m256 {
         use super::expc::*;
         let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(LO)), _mm256_set1_ps(HI));
         let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
@@ -701,7 +702,7 @@ mod avx2 {
 // aarch64: NEON (ARMv8.0)
 
 #[cfg(target_arch = "aarch64")]
-mod neon {
+pub(super) mod neon {
     use core::arch::aarch64::*;
     use core::arch::asm;
     use half::f16;
@@ -799,9 +800,10 @@ mod neon {
         }
     }
 
+    /// `exp(x)` of 4 lanes (see [`super::exp_sum`] for its accuracy and clamping).
     #[target_feature(enable = "neon")]
     #[inline]
-    fn exp4(x: float32x4_t) -> float32x4_t {
+    pub(in crate::kernels) fn exp4(x: float32x4_t) -> float32x4_t {
         use super::expc::*;
         let x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(LO)), vdupq_n_f32(HI));
         let n = vcvtnq_s32_f32(vmulq_n_f32(x, LOG2E));

@@ -71,13 +71,6 @@ fn ld_i8x32(x: &[i8; 32]) -> __m256i {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ld_u8x16(x: &[u8; 16]) -> __m128i {
-    // SAFETY: `x` is 16 readable bytes; `loadu` has no alignment requirement.
-    unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
-}
-
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
 fn ld_i16x16(x: &[i16; 16]) -> __m256i {
     // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
@@ -224,15 +217,20 @@ macro_rules! small_kernel {
                 for k in 0..8 {
                     let $b = &wr[k][i];
                     let (x, db, mb): (__m256i, u16, u16) = $decode;
+                    // unsigned formats: the 16 i16 pair sums only (see `reduce_rows8`)
                     p[k] = if $signed {
                         dot_i8i8(x, yq)
                     } else {
-                        dot_u8i8(x, yq)
+                        _mm256_maddubs_epi16(x, yq)
                     };
                     dbits[k] = db;
                     mbits[k] = mb;
                 }
-                let mut s = reduce_rows8(p);
+                let mut s = if $signed {
+                    reduce_rows8(p)
+                } else {
+                    reduce_rows8_i16(p)
+                };
                 if CORR != 0 {
                     s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
                 }
@@ -258,7 +256,7 @@ macro_rules! small_kernel {
             let nb = ctx.bpr;
             let w: &[$W] = ctx.wrows::<1>(r)[0];
             let t = ctx.t0 + t;
-            let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+            let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
             for a in &ar {
                 assert!(a.len() == nb);
             }
@@ -273,7 +271,7 @@ macro_rules! small_kernel {
                     p[j] = if $signed {
                         dot_i8i8(x, yq)
                     } else {
-                        dot_u8i8(x, yq)
+                        _mm256_maddubs_epi16(x, yq)
                     };
                 }
                 // the M rows' d and aux (isum or s) as vectors, zero past M
@@ -287,7 +285,11 @@ macro_rules! small_kernel {
                     let g = ctx.a.a32_group8(t, i);
                     (ld_f32x8(&g.d), ld_u32x8(&g.aux))
                 };
-                let mut s = reduce_rows8(p);
+                let mut s = if $signed {
+                    reduce_rows8(p)
+                } else {
+                    reduce_rows8_i16(p)
+                };
                 if CORR != 0 {
                     // 8 * CORR * isum
                     let c = _mm256_slli_epi32::<3>(aux);
@@ -304,7 +306,9 @@ macro_rules! small_kernel {
                 }
             }
             let out = st_f32x8(_mm256_add_ps(acc, accm));
-            [core::array::from_fn(|j| out[j])]
+            let mut res = [0.0f32; M];
+            res.copy_from_slice(&out[..M]);
+            [res]
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -320,6 +324,33 @@ macro_rules! small_kernel {
 
         tile_entry!($entry, $tile);
     };
+}
+
+/// Horizontal sums of 8 vectors of 16 × i16 (`vpmaddubsw` pair sums of an unsigned weight
+/// block, quants ≤ 31, and an activation block): lane k of the result is the sum of `p[k]`, as
+/// i32.
+///
+/// Two rounds of `hadd` in i16 first (exact: a lane then sums 4 pair sums, |sum| at most
+/// 4 · 2 · 31 · 128 = 31744 < 2^15), then one `vpmaddwd` per 4 rows widens to i32: 2 multiplies
+/// per 8 rows instead of one per row, on the multiply ports that `vpmaddubsw` saturates.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn reduce_rows8_i16(p: [__m256i; 8]) -> __m256i {
+    // per 128-bit half: [pairs of a's 8 lanes summed 2 by 2 (4), same for b (4)]
+    let h01 = _mm256_hadd_epi16(p[0], p[1]);
+    let h23 = _mm256_hadd_epi16(p[2], p[3]);
+    let h45 = _mm256_hadd_epi16(p[4], p[5]);
+    let h67 = _mm256_hadd_epi16(p[6], p[7]);
+    // per half: 2 partial sums (of 4 lanes) of each of p0..p3
+    let h0123 = _mm256_hadd_epi16(h01, h23);
+    let h4567 = _mm256_hadd_epi16(h45, h67);
+    // per half: [sum p0, sum p1, sum p2, sum p3] of that half's lanes, as i32
+    let ones = _mm256_set1_epi16(1);
+    let s0123 = _mm256_madd_epi16(h0123, ones);
+    let s4567 = _mm256_madd_epi16(h4567, ones);
+    let lo = _mm256_permute2x128_si256::<0x20>(s0123, s4567);
+    let hi = _mm256_permute2x128_si256::<0x31>(s0123, s4567);
+    _mm256_add_epi32(lo, hi)
 }
 
 /// Horizontal sums of 8 vectors of 8 × i32: lane k of the result is the sum of `p[k]`.
@@ -425,16 +456,35 @@ fn scale16(s: u8) -> __m256i {
     _mm256_set1_epi16(s as i16)
 }
 
-/// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums`.
+/// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums` (`mn`: the 8 mins
+/// as bytes, little-endian).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn mins_pairs(mn: &[u8; 8]) -> __m256i {
-    let mut p = [0u8; 16];
-    for (i, &m) in mn.iter().enumerate() {
-        p[2 * i] = m;
-        p[2 * i + 1] = m;
-    }
-    _mm256_cvtepu8_epi16(ld_u8x16(&p))
+fn mins_pairs(mn: u64) -> __m256i {
+    let v = _mm_cvtsi64_si128(mn as i64);
+    _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v))
+}
+
+/// The 8 6-bit scales and 8 6-bit mins of a Q4_K / Q5_K super-block (12 packed bytes), as 8
+/// bytes each (little-endian u64s): the same values as `scales_mins_k4`, with word operations.
+/// Sub-blocks 0..4 keep their scale and min in the low 6 bits of bytes 0..4 and 4..8; sub-blocks
+/// 4..8 have their low 4 bits in the nibbles of bytes 8..12 and their top 2 bits in the top 2
+/// bits of bytes 0..4 (scales) and 4..8 (mins).
+#[inline(always)]
+fn scales_mins_k4_words(q: &[u8; 12]) -> (u64, u64) {
+    let w = |i: usize| u32::from_le_bytes([q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]]);
+    let (w0, w1, w2) = (w(0), w(1), w(2));
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let sc_lo = w0 & LOW6;
+    let mn_lo = w1 & LOW6;
+    let sc_hi = (w2 & LOW4) | (((w0 >> 6) & LOW2) << 4);
+    let mn_hi = ((w2 >> 4) & LOW4) | (((w1 >> 6) & LOW2) << 4);
+    (
+        sc_lo as u64 | (sc_hi as u64) << 32,
+        mn_lo as u64 | (mn_hi as u64) << 32,
+    )
 }
 
 /// Shared Q4_K / Q5_K kernel: `HIGH` adds Q5_K's fifth bit from `qh`.
@@ -449,7 +499,7 @@ macro_rules! k4_kernel {
             let nb = ctx.bpr;
             let t = ctx.t0 + t;
             let wr: [&[$W]; R] = ctx.wrows::<R>(r);
-            let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
             for q in &aq {
                 assert!(q.len() == nb);
             }
@@ -458,8 +508,9 @@ macro_rules! k4_kernel {
             for i in 0..nb {
                 for k in 0..R {
                     let b = &wr[k][i];
-                    let (sc, mn) = scales_mins_k4(&b.scales);
-                    let mins = mins_pairs(&mn);
+                    let (sc, mn) = scales_mins_k4_words(&b.scales);
+                    let sc = sc.to_le_bytes();
+                    let mins = mins_pairs(mn);
                     let d = h2f(b.d);
                     let dmin = h2f(b.dmin);
                     let mut sumi = [_mm256_setzero_si256(); M];
@@ -576,7 +627,7 @@ fn k_q6_k<const R: usize, const M: usize>(
     let nb = ctx.bpr;
     let t = ctx.t0 + t;
     let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
-    let aq: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
     for q in &aq {
         assert!(q.len() == nb);
     }
@@ -927,5 +978,28 @@ fn q8_k_avx2(x: &[f32], out: &mut [BlockQ8K]) {
             b.qs[32 * g..32 * g + 32].copy_from_slice(&pack32(q));
         }
         b.d = 1.0 / iscale;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scales_mins_k4_words;
+    use crate::quant::blocks::scales_mins_k4;
+
+    #[test]
+    fn scales_mins_words_match_reference() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut q = [0u8; 12];
+            for b in &mut q {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let (sc, mn) = scales_mins_k4(&q);
+            let (ws, wm) = scales_mins_k4_words(&q);
+            assert_eq!((ws.to_le_bytes(), wm.to_le_bytes()), (sc, mn), "{q:?}");
+        }
     }
 }

@@ -38,6 +38,7 @@ use crate::quant::{GgmlType, QuantError};
 #[macro_use]
 mod tiles;
 
+pub mod act;
 pub mod attention;
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -777,8 +778,11 @@ fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut
             let nt = t1 - t0;
             let res = &mut res[..(r1 - r0) * nt];
             tile(w, a, r0..r1, t0..t1, res);
-            for (i, r) in (r0..r1).enumerate() {
-                for (j, t) in (t0..t1).enumerate() {
+            // Activation row by activation row: each `t` writes consecutive outputs. (Weight row
+            // by weight row would write one value per output row, `out_stride` floats apart:
+            // with a power-of-two stride those all map to one L1 set and every store misses.)
+            for (j, t) in (t0..t1).enumerate() {
+                for (i, r) in (r0..r1).enumerate() {
                     sink.put(t, r, res[i * nt + j]);
                 }
             }
@@ -864,8 +868,9 @@ pub fn matmul_parallel_with_tier(
         run_rows(tile, w, acts, rows, &mut sink);
         return;
     }
-    // Chunks of whole tiles, ~4 per thread, claimed dynamically (big.LITTLE friendly).
-    let chunk = w.rows.div_ceil(4 * n).next_multiple_of(TILE_ROWS);
+    // Chunks of whole tiles, ~8 per thread, claimed dynamically (big.LITTLE friendly, and a
+    // thread that was descheduled leaves its share to the others: `run_joinable`).
+    let chunk = w.rows.div_ceil(8 * n).next_multiple_of(TILE_ROWS);
     let n_chunks = w.rows.div_ceil(chunk);
     let next = AtomicUsize::new(0);
     let sink = RawSink {
@@ -873,7 +878,7 @@ pub fn matmul_parallel_with_tier(
         len: out.len(),
         stride: out_stride,
     };
-    pool.run(|_, _| {
+    pool.run_joinable(|_, _| {
         let mut sink = sink;
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);

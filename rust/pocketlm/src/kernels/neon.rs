@@ -443,7 +443,7 @@ macro_rules! neon_kernels {
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
-                let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+                let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
                 for a in &ar {
                     assert!(a.len() == nb);
                 }
@@ -518,7 +518,7 @@ macro_rules! neon_kernels {
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
-                let ar: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+                let ar: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
                 for a in &ar {
                     assert!(a.len() == nb);
                 }
@@ -599,7 +599,7 @@ macro_rules! neon_kernels {
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
-                let ar: [&[BlockQ8K]; M] = core::array::from_fn(|j| ctx.a.q8k_row(t + j));
+                let ar: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
                 for a in &ar {
                     assert!(a.len() == nb);
                 }
@@ -764,7 +764,7 @@ mod mmla {
         let nb = ctx.bpr;
         let t = ctx.t0 + t;
         let wr: [&[W]; 2] = ctx.wrows::<2>(r);
-        let ar: [&[Act32]; M] = core::array::from_fn(|j| ctx.a.a32_row(t + j));
+        let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
         for a in &ar {
             assert!(a.len() == nb);
         }

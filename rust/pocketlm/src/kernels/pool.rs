@@ -3,13 +3,25 @@
 //! Workers spin briefly on an atomic generation counter (jobs come ~10 times per layer per
 //! token, microseconds apart), then park on a condvar. `run` blocks until every thread has
 //! finished the job, so the job may borrow from the caller's stack.
+//!
+//! [`ThreadPool::run_joinable`] is for jobs whose threads claim work dynamically: a worker must
+//! *enter* the job before the caller, having finished its own share, *closes* it; the caller
+//! then waits only for the workers inside. A worker that was descheduled (other processes busy
+//! on a small machine) no longer stalls every matmul: the caller does the work and moves on.
 
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// `Shared::ticket`: the job accepts no more workers.
+const CLOSED: u64 = 1 << 31;
+/// `Shared::ticket` marks the jobs of `run` (every worker runs them) with this bit.
+const ALL: u64 = 1 << 30;
+/// `Shared::ticket`: workers inside the job.
+const INSIDE: u64 = ALL - 1;
 
 /// How long a waiting thread spins before it parks.
 const SPIN_TIME: Duration = Duration::from_micros(100);
@@ -45,8 +57,12 @@ struct Shared {
     oversubscribed: bool,
     /// Incremented (under `lock`) to publish a new job, or to announce shutdown.
     generation: AtomicUsize,
-    /// Workers that have not finished the current job yet.
+    /// Workers that have not finished the current job yet (jobs of `run`).
     remaining: AtomicUsize,
+    /// Jobs of `run_joinable`: the job's tag (low 32 bits of its generation) in the high 32
+    /// bits, [`CLOSED`], and the number of workers inside the job in the low bits. Workers
+    /// enter with a compare-and-swap that checks the tag and `CLOSED`.
+    ticket: AtomicU64,
     shutdown: AtomicBool,
     worker_panicked: AtomicBool,
     /// Workers parked on `wake` (or about to be).
@@ -87,6 +103,7 @@ impl ThreadPool {
             oversubscribed: n_threads > cores,
             generation: AtomicUsize::new(0),
             remaining: AtomicUsize::new(0),
+            ticket: AtomicU64::new(0),
             shutdown: AtomicBool::new(false),
             worker_panicked: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -121,6 +138,20 @@ impl ThreadPool {
     /// returns when all have finished. If `f` panics on any thread, the panic is propagated to
     /// the caller after all threads are done (the pool stays usable).
     pub fn run<F: Fn(usize, usize) + Sync>(&self, f: F) {
+        self.run_mode(true, f)
+    }
+
+    /// Runs `f(thread_index, n_threads)` on the calling thread (index 0) and on the workers that
+    /// join before the caller has finished its own call; returns when those are done. `f` must
+    /// share its work out dynamically (e.g. claim chunks from an atomic counter) so that any
+    /// subset of threads completes it: a worker that is not running at the time (descheduled)
+    /// is not waited for. Each thread index calls `f` at most once per job. Panics propagate as
+    /// with [`ThreadPool::run`].
+    pub fn run_joinable<F: Fn(usize, usize) + Sync>(&self, f: F) {
+        self.run_mode(false, f)
+    }
+
+    fn run_mode<F: Fn(usize, usize) + Sync>(&self, all: bool, f: F) {
         let n = self.shared.n_threads;
         if n == 1 {
             f(0, 1);
@@ -138,6 +169,9 @@ impl ThreadPool {
         // read it only after seeing a new generation.
         unsafe { *sh.job.get() = Some(job) };
         sh.remaining.store(n - 1, Ordering::Relaxed);
+        let tag = (sh.generation.load(Ordering::Relaxed).wrapping_add(1) as u32 as u64) << 32;
+        sh.ticket
+            .store(tag | if all { ALL } else { 0 }, Ordering::Relaxed);
         sh.generation.fetch_add(1, Ordering::SeqCst);
         if sh.sleepers.load(Ordering::SeqCst) > 0 {
             let _l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -146,21 +180,31 @@ impl ThreadPool {
 
         let mine = catch_unwind(AssertUnwindSafe(|| f(0, n)));
 
-        // Wait for the workers: spin, then park.
-        if !spin_until(sh.oversubscribed, || {
-            sh.remaining.load(Ordering::Acquire) == 0
-        }) {
+        // Wait for the workers (`run`: all of them; `run_joinable`: those that entered before
+        // the job closed): spin, then park.
+        let finished = || {
+            if all {
+                sh.remaining.load(Ordering::SeqCst) == 0
+            } else {
+                sh.ticket.load(Ordering::SeqCst) & INSIDE == 0
+            }
+        };
+        if !all {
+            sh.ticket.fetch_or(CLOSED, Ordering::SeqCst);
+        }
+        if !spin_until(sh.oversubscribed, finished) {
             let mut l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.caller_sleeping.store(true, Ordering::SeqCst);
-            while sh.remaining.load(Ordering::SeqCst) != 0 {
+            while !finished() {
                 l = sh.done.wait(l).unwrap_or_else(|e| e.into_inner());
             }
             sh.caller_sleeping.store(false, Ordering::SeqCst);
             drop(l);
-            // Pairs with the workers' Release decrements.
-            sh.remaining.load(Ordering::Acquire);
         }
-        // SAFETY: all workers are done with the job (remaining == 0, Acquire above).
+        // (`finished` read the counters with SeqCst, which pairs with the workers' SeqCst
+        // decrements: their writes are visible here.)
+        // SAFETY: all workers are done with the job (`run`: remaining == 0; `run_joinable`: no
+        // worker inside a closed job, and none can enter it any more), observed above.
         unsafe { *sh.job.get() = None };
 
         if let Err(p) = mine {
@@ -191,9 +235,28 @@ fn worker_loop(sh: &Shared, idx: usize) {
         if sh.shutdown.load(Ordering::Acquire) {
             return;
         }
-        // SAFETY: the new generation was observed with Acquire, so the job pointer written
-        // before the Release/SeqCst increment is visible; `run` keeps the closure alive and
-        // does not touch `job` until `remaining` drops to 0, which happens only below.
+        // Enter the job: only the current generation's, and only while it is open (a
+        // `run_joinable` caller may have closed it, or even published the next one, while this
+        // thread was not running).
+        let tag = (seen as u32 as u64) << 32;
+        let mut t = sh.ticket.load(Ordering::SeqCst);
+        let all = loop {
+            if t & !(CLOSED | ALL | INSIDE) != tag || t & CLOSED != 0 {
+                break None;
+            }
+            match sh
+                .ticket
+                .compare_exchange_weak(t, t + 1, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => break Some(t & ALL != 0),
+                Err(now) => t = now,
+            }
+        };
+        let Some(all) = all else { continue };
+        // SAFETY: this thread entered the job (ticket of its generation, not closed, inside
+        // count incremented), so the job pointer written before the generation's SeqCst
+        // increment is visible (Acquire load above), and the caller keeps the closure alive and
+        // does not touch `job` until this thread leaves below (`remaining` or the inside count).
         let job = unsafe { *sh.job.get() };
         if let Some(job) = job {
             // SAFETY: the pointee outlives this call (see above).
@@ -202,9 +265,14 @@ fn worker_loop(sh: &Shared, idx: usize) {
                 sh.worker_panicked.store(true, Ordering::Relaxed);
             }
         }
-        if sh.remaining.fetch_sub(1, Ordering::SeqCst) == 1
-            && sh.caller_sleeping.load(Ordering::SeqCst)
-        {
+        let last = if all {
+            // leave the ticket first: once `remaining` is 0 the caller may publish the next job
+            sh.ticket.fetch_sub(1, Ordering::SeqCst);
+            sh.remaining.fetch_sub(1, Ordering::SeqCst) == 1
+        } else {
+            sh.ticket.fetch_sub(1, Ordering::SeqCst) & INSIDE == 1
+        };
+        if last && sh.caller_sleeping.load(Ordering::SeqCst) {
             let _l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.done.notify_all();
         }

@@ -108,6 +108,32 @@ pub(crate) struct Ctx<'a, W> {
 impl<'a, W> Ctx<'a, W> {
     #[inline(always)]
     pub fn wrows<const R: usize>(&self, r: usize) -> [&'a [W]; R] {
-        core::array::from_fn(|i| &self.w[(r + i) * self.bpr..(r + i + 1) * self.bpr])
+        // (a loop rather than `array::from_fn`, whose closure is not inlined into the
+        // target-feature kernels)
+        let mut out: [&'a [W]; R] = [&[]; R];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = &self.w[(r + i) * self.bpr..(r + i + 1) * self.bpr];
+        }
+        out
+    }
+
+    /// Activation rows `t..t + M` (Q8_0 / Q8_1 partner formats).
+    #[inline(always)]
+    pub fn a32_rows<const M: usize>(&self, t: usize) -> [&'a [super::Act32]; M] {
+        let mut out: [&'a [super::Act32]; M] = [&[]; M];
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.a.a32_row(t + j);
+        }
+        out
+    }
+
+    /// Activation rows `t..t + M` (Q8_K partner format).
+    #[inline(always)]
+    pub fn q8k_rows<const M: usize>(&self, t: usize) -> [&'a [crate::quant::blocks::BlockQ8K]; M] {
+        let mut out: [&'a [crate::quant::blocks::BlockQ8K]; M] = [&[]; M];
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.a.q8k_row(t + j);
+        }
+        out
     }
 }

@@ -7,6 +7,7 @@
 use super::config::{Architecture, ModelConfig};
 use super::weights::MatRef;
 use super::Model;
+use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
 use crate::kernels::{matmul_parallel, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
@@ -258,8 +259,12 @@ pub(crate) fn forward(
         lin.invalidate();
         lin.run(&mut s.acts, &lw.w_gate, &s.h, n, &mut s.gate);
         lin.run(&mut s.acts, &lw.w_up, &s.h, n, &mut s.up);
-        let act: fn(f32) -> f32 = if gemma { ops::gelu_tanh } else { ops::silu };
-        ops::glu(&mut s.gate[..n * ff], &s.up[..n * ff], act);
+        let act = if gemma {
+            GluAct::GeluTanh
+        } else {
+            GluAct::Silu
+        };
+        glu_parallel(pool, act, &mut s.gate[..n * ff], &s.up[..n * ff]);
         lin.invalidate();
         lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
         for r in 0..n {
@@ -389,7 +394,7 @@ fn attention(
         next: 0,
         hd,
     });
-    pool.run(|tid, _| {
+    pool.run_joinable(|tid, _| {
         let mut sc = scratch[tid].lock().expect("attention scratch lock");
         loop {
             let next = pieces.lock().expect("attention pieces lock").take();

@@ -1,0 +1,66 @@
+//! Gated activations: every tier against the libm scalar reference, and the pool split.
+
+use pocketlm::kernels::act::{glu, glu_parallel, glu_reference, GluAct};
+use pocketlm::kernels::{supported_tiers, ThreadPool};
+
+/// Inputs covering the interesting range: tiny, ordinary, large of both signs, and lengths
+/// that leave a SIMD remainder.
+fn inputs(n: usize) -> (Vec<f32>, Vec<f32>) {
+    let gate: Vec<f32> = (0..n)
+        .map(|i| {
+            let t = i as f32 / n as f32;
+            match i % 4 {
+                0 => (t - 0.5) * 24.0,
+                1 => (t - 0.5) * 200.0,
+                2 => (t - 0.5) * 1e-3,
+                _ => (t - 0.5) * 6.0,
+            }
+        })
+        .collect();
+    let up: Vec<f32> = (0..n).map(|i| 1.0 + (i % 7) as f32 * 0.25 - 0.75).collect();
+    (gate, up)
+}
+
+#[test]
+fn glu_every_tier_matches_reference() {
+    for act in [GluAct::Silu, GluAct::GeluTanh] {
+        for n in [1usize, 7, 8, 13, 64, 1001] {
+            let (gate, up) = inputs(n);
+            let mut want = gate.clone();
+            glu_reference(act, &mut want, &up);
+            for tier in supported_tiers() {
+                let mut got = gate.clone();
+                glu(tier, act, &mut got, &up);
+                for i in 0..n {
+                    // a few ulp of |x · up| (the reference's own `1 + tanh` cancellation for
+                    // negative x is of that order too)
+                    let tol = 4e-7 * (gate[i] * up[i]).abs().max(1e-30) + 1e-37;
+                    assert!(
+                        (got[i] - want[i]).abs() <= tol,
+                        "{act:?} {tier}: x = {}, up = {}: {} vs reference {}",
+                        gate[i],
+                        up[i],
+                        got[i],
+                        want[i]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn glu_parallel_matches_single_thread() {
+    let pool = ThreadPool::new(3);
+    let tier = pocketlm::kernels::selected_tier();
+    for act in [GluAct::Silu, GluAct::GeluTanh] {
+        for n in [5usize, 40_000, 100_003] {
+            let (gate, up) = inputs(n);
+            let mut want = gate.clone();
+            glu(tier, act, &mut want, &up);
+            let mut got = gate.clone();
+            glu_parallel(&pool, act, &mut got, &up);
+            assert_eq!(got, want, "{act:?}, n = {n}");
+        }
+    }
+}
