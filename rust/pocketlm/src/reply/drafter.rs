@@ -32,13 +32,20 @@ pub struct DrafterConfig {
     /// token's probability, fixed texts cannot, so raw scores would always favour generation).
     pub curated_bonus: f32,
     /// Weight of the first token's pointwise mutual information with the message in the
-    /// final score (log-score += weight × PMI / tokens).
+    /// final score of generated candidates (log-score += weight × PMI / tokens).
     pub pmi_weight: f32,
+    /// The first token's PMI counts at most this many nats (a word copied from the message
+    /// is far likelier after it than after nothing; that alone does not make a good reply).
+    pub max_pmi: f32,
+    /// Weight of a curated response's whole-text PMI with the message (log p(text |
+    /// message) − log p(text | empty message)), in its beam rank and final score.
+    pub curated_pmi_weight: f32,
     /// Score multiplier of candidates that repeat one of the few-shot replies verbatim (their
     /// likelihood is inflated by being in the prompt).
     pub copy_discount: f32,
-    /// Longest candidate, in tokens; a candidate still going then is dropped unless it ends a
-    /// sentence.
+    /// Longest candidate, in tokens (also the number of decode steps; curated responses
+    /// longer than this are not scored); a generated candidate still going then is dropped
+    /// unless it ends a sentence.
     pub max_reply_tokens: usize,
     /// Most recent messages of the conversation shown to the model.
     pub max_messages: usize,
@@ -61,13 +68,15 @@ impl Default for DrafterConfig {
         Self {
             threads: crate::session::default_threads(),
             context_length: 1024,
-            branches: 3,
-            curated: 5,
+            branches: 2,
+            curated: 6,
             prior_weight: 0.5,
-            curated_bonus: 1.2,
+            curated_bonus: 1.4,
             pmi_weight: 1.0,
+            curated_pmi_weight: 0.7,
+            max_pmi: 1.5,
             copy_discount: 0.5,
-            max_reply_tokens: 8,
+            max_reply_tokens: 6,
             max_messages: 6,
             max_message_chars: 300,
             max_window_tokens: 200,
@@ -120,6 +129,10 @@ pub struct Draft {
     /// came from the cache).
     pub prompt_tokens: usize,
     pub evaluated_tokens: usize,
+    /// Batched forward passes after the prompt (one per reply token), and the rows
+    /// (candidate tokens) they evaluated: load-independent measures of the work.
+    pub steps: usize,
+    pub rows: usize,
     pub ms: f64,
 }
 
@@ -138,6 +151,10 @@ struct ToneState {
     trie: Trie,
     /// Log-probabilities of the first reply token after an empty message.
     null_lp: Vec<f32>,
+    /// Per trie node: log-probability of its path after an empty message (the prior of the
+    /// text so far), and for nodes that end a response, of the path and the end.
+    null_path: Vec<f32>,
+    null_end: Vec<f32>,
 }
 
 struct State {
@@ -186,15 +203,12 @@ struct TrieNode {
 #[derive(Debug, Clone, Default)]
 struct Trie {
     nodes: Vec<TrieNode>,
-    /// Tokens of the longest response.
-    depth: usize,
 }
 
 impl Trie {
     fn build(replies: &[CuratedReply]) -> Trie {
         let mut t = Trie {
             nodes: vec![TrieNode::default()],
-            depth: 0,
         };
         for (i, r) in replies.iter().enumerate() {
             let mut at = 0;
@@ -220,7 +234,6 @@ impl Trie {
             if t.nodes[at].end.is_none() {
                 t.nodes[at].end = Some((i, r.end));
             }
-            t.depth = t.depth.max(r.tokens.len());
         }
         t
     }
@@ -229,7 +242,6 @@ impl Trie {
 /// A path of the curated trie being scored.
 struct Beam {
     node: usize,
-    first: u32,
     session: Session,
     logprob: f32,
     len: usize,
@@ -310,6 +322,7 @@ impl ReplyDrafter {
             let mut null_lp = vec![0.0f32; logits.len()];
             log_softmax(logits, &mut null_lp);
             let trie = Trie::build(&curated);
+            let (null_path, null_end) = null_scores(&session, &curated, &trie, &null_lp)?;
             state.tones.insert(
                 tone,
                 ToneState {
@@ -317,6 +330,8 @@ impl ReplyDrafter {
                     curated,
                     trie,
                     null_lp,
+                    null_path,
+                    null_end,
                 },
             );
         }
@@ -421,6 +436,8 @@ impl ReplyDrafter {
             candidates: Vec::new(),
             prompt_tokens: 0,
             evaluated_tokens: 0,
+            steps: 0,
+            rows: 0,
             ms: t0.elapsed().as_secs_f64() * 1e3,
         };
         if last.from_me {
@@ -501,34 +518,50 @@ impl ReplyDrafter {
         // tokens that are most likely for this message (relative to an empty message).
         let k = self.config.curated;
         let trie = &ts.trie;
+        // Paths that lead to a response fitting this kind of message (children come after
+        // their parent in the node list).
+        let mut open = vec![false; trie.nodes.len()];
+        for n in (0..trie.nodes.len()).rev() {
+            let node = &trie.nodes[n];
+            open[n] = node
+                .end
+                .is_some_and(|(i, _)| filter::fits_context(ts.curated[i].text, &last.text))
+                || node.children.iter().any(|&c| open[c]);
+        }
         let mut roots: Vec<usize> = trie.nodes[0]
             .children
             .iter()
             .copied()
             .filter(|&n| {
-                lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
+                open[n]
+                    && lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
             })
             .collect();
-        roots.sort_by(|&x, &y| {
-            adjusted(trie.nodes[y].token).total_cmp(&adjusted(trie.nodes[x].token))
-        });
+        let cw = self.config.curated_pmi_weight;
+        let root_rank = |n: usize| {
+            let l = lp0[trie.nodes[n].token as usize];
+            l + cw * (l - ts.null_path[n])
+        };
+        roots.sort_by(|&x, &y| root_rank(y).total_cmp(&root_rank(x)));
         roots.truncate(k);
         let mut beams: Vec<Beam> = roots
             .iter()
             .map(|&n| Beam {
                 node: n,
-                first: trie.nodes[n].token,
                 session: session.fork(),
                 logprob: lp0[trie.nodes[n].token as usize],
                 len: 1,
             })
             .collect();
-        let mut scored: Vec<(&'static str, f32, usize, u32)> = Vec::new();
+        // (text, log p(text, end | message), tokens counted, log p(text, end | empty message))
+        let mut scored: Vec<(&'static str, f32, usize, f32)> = Vec::new();
+        let max_len = self.config.max_reply_tokens;
 
         let mut lp = vec![0.0f32; lp0.len()];
         let mut step_tokens: Vec<u32> = branches.iter().map(|b| b.tokens[0]).collect();
         let mut evaluated = tokens.len() - cached;
-        for _ in 0..self.config.max_reply_tokens.max(trie.depth) {
+        let (mut steps, mut rows) = (0usize, 0usize);
+        for _ in 0..self.config.max_reply_tokens {
             let active: Vec<usize> = (0..branches.len()).filter(|&i| !branches[i].done).collect();
             if active.is_empty() && beams.is_empty() {
                 break;
@@ -553,12 +586,14 @@ impl ReplyDrafter {
                     Err(e) => return Err(e.into()),
                 }
                 evaluated += toks.len();
+                steps += 1;
+                rows += toks.len();
             }
             for &i in &active {
                 let b = &mut branches[i];
-                log_softmax(b.session.logits()?, &mut lp);
-                let next = argmax(&lp);
-                let l = lp[next as usize];
+                let logits = b.session.logits()?;
+                let next = argmax(logits);
+                let l = logits[next as usize] - log_norm(logits, &mut lp);
                 let piece = tok.token_bytes(next);
                 if tok.is_end_of_generation(next) || piece.contains(&b'\n') {
                     b.logprob += l;
@@ -577,27 +612,35 @@ impl ReplyDrafter {
             // Finish the responses that end here; extend the best k continuations.
             let mut expansions: Vec<(usize, usize, f32)> = Vec::new();
             for (bi, b) in beams.iter().enumerate() {
-                log_softmax(b.session.logits()?, &mut lp);
+                let logits = b.session.logits()?;
+                let z = log_norm(logits, &mut lp);
                 let node = &trie.nodes[b.node];
                 if let Some((idx, end)) = node.end {
                     scored.push((
                         ts.curated[idx].text,
-                        b.logprob + lp[end as usize],
+                        b.logprob + logits[end as usize] - z,
                         b.len + 1,
-                        b.first,
+                        ts.null_end[b.node],
                     ));
                 }
-                for &c in &node.children {
-                    expansions.push((bi, c, b.logprob + lp[trie.nodes[c].token as usize]));
+                if b.len >= max_len {
+                    continue;
+                }
+                for &c in node.children.iter().filter(|&&c| open[c]) {
+                    expansions.push((bi, c, b.logprob + logits[trie.nodes[c].token as usize] - z));
                 }
             }
-            expansions.sort_by(|x, y| y.2.total_cmp(&x.2));
+            // The most promising continuations by their log-probability and their pointwise
+            // mutual information with the message (log p(text | message) − log p(text |
+            // empty message)): a text that is likely whatever the message says must earn
+            // its place.
+            let rank = |(_, c, l): &(usize, usize, f32)| l + cw * (l - ts.null_path[*c]);
+            expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
             expansions.truncate(k);
             let mut uses = vec![0usize; beams.len()];
             for e in &expansions {
                 uses[e.0] += 1;
             }
-            let parents_first: Vec<u32> = beams.iter().map(|b| b.first).collect();
             let mut parents: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
             beams = Vec::with_capacity(expansions.len());
             for (bi, c, l) in expansions {
@@ -611,7 +654,6 @@ impl ReplyDrafter {
                 };
                 beams.push(Beam {
                     node: c,
-                    first: parents_first[bi],
                     session,
                     logprob: l,
                     len,
@@ -630,14 +672,17 @@ impl ReplyDrafter {
             .collect();
         let cfg = &self.config;
         let final_score = |logprob: f32, count: usize, pmi: f32, bonus: f32, text: &str| {
-            let mut s = ((logprob + cfg.pmi_weight * pmi) / count as f32).exp() * bonus;
+            let mut s = ((logprob + pmi) / count as f32).exp() * bonus;
             if copies.iter().any(|c| filter::near_duplicate(c, text)) {
                 s *= cfg.copy_discount;
             }
             s.min(1.0)
         };
-        let check =
-            |text: &str| filter::check(text, message, options.max_words, &options.blocklist).err();
+        let check = |text: &str| {
+            filter::check(text, message, options.max_words, &options.blocklist)
+                .err()
+                .or_else(|| (!filter::fits_context(text, message)).then_some(Rejection::OffContext))
+        };
         let mut candidates: Vec<Candidate> = branches
             .iter()
             .map(|b| {
@@ -660,7 +705,13 @@ impl ReplyDrafter {
                     }
                 }
                 Candidate {
-                    score: final_score(b.logprob, b.count, pmi(b.tokens[0]), 1.0, &text),
+                    score: final_score(
+                        b.logprob,
+                        b.count,
+                        cfg.pmi_weight * pmi(b.tokens[0]).min(cfg.max_pmi),
+                        1.0,
+                        &text,
+                    ),
                     text,
                     rejected,
                     curated: false,
@@ -670,9 +721,15 @@ impl ReplyDrafter {
         candidates.extend(
             scored
                 .iter()
-                .map(|&(text, logprob, count, first)| Candidate {
+                .map(|&(text, logprob, count, null)| Candidate {
                     text: text.to_owned(),
-                    score: final_score(logprob, count, pmi(first), self.config.curated_bonus, text),
+                    score: final_score(
+                        logprob,
+                        count,
+                        cw * (logprob - null),
+                        self.config.curated_bonus,
+                        text,
+                    ),
                     rejected: check(text),
                     curated: true,
                 }),
@@ -699,6 +756,8 @@ impl ReplyDrafter {
             candidates,
             prompt_tokens: tokens.len(),
             evaluated_tokens: evaluated,
+            steps,
+            rows,
             ms: t0.elapsed().as_secs_f64() * 1e3,
         })
     }
@@ -740,6 +799,74 @@ impl ReplyDrafter {
             }
         }
     }
+}
+
+/// Scores every curated response after the empty message (the null context in `session`),
+/// a group of responses per batched forward pass: per trie node, the log-probability of its
+/// path, and for nodes that end a response, of the path and the end token.
+fn null_scores(
+    session: &Session,
+    curated: &[CuratedReply],
+    trie: &Trie,
+    null_lp: &[f32],
+) -> Result<(Vec<f32>, Vec<f32>), ReplyError> {
+    const GROUP: usize = 16;
+    let mut path = vec![0.0f32; trie.nodes.len()];
+    let mut end = vec![f32::NEG_INFINITY; trie.nodes.len()];
+    let vocab = null_lp.len();
+    let base = session.len();
+    let mut rows: Vec<Session> = (0..GROUP.min(curated.len()))
+        .map(|_| session.fork())
+        .collect();
+    let mut lp = vec![0.0f32; vocab];
+    let mut out = Vec::new();
+    for group in curated.chunks(GROUP) {
+        let mut refs: Vec<&mut Session> = rows.iter_mut().take(group.len()).collect();
+        for s in refs.iter_mut() {
+            s.truncate(base);
+        }
+        let toks: Vec<&[u32]> = group.iter().map(|c| c.tokens.as_slice()).collect();
+        Session::eval_batch_all(&mut refs, &toks, &mut out)?;
+        let mut at = 0;
+        for c in group {
+            // Walk the trie along the response, adding each token's log-probability.
+            let mut node = 0;
+            let mut acc = 0.0f32;
+            for (i, &t) in c.tokens.iter().enumerate() {
+                let l = if i == 0 {
+                    null_lp[t as usize]
+                } else {
+                    log_softmax(&out[(at + i - 1) * vocab..(at + i) * vocab], &mut lp);
+                    lp[t as usize]
+                };
+                acc += l;
+                node = trie.nodes[node]
+                    .children
+                    .iter()
+                    .copied()
+                    .find(|&n| trie.nodes[n].token == t)
+                    .expect("the trie holds every response");
+                path[node] = acc;
+            }
+            let last = at + c.tokens.len() - 1;
+            log_softmax(&out[last * vocab..(last + 1) * vocab], &mut lp);
+            if trie.nodes[node].end.map(|(_, e)| e) == Some(c.end) {
+                end[node] = acc + lp[c.end as usize];
+            }
+            at += c.tokens.len();
+        }
+    }
+    Ok((path, end))
+}
+
+/// `log Σ exp(logits)`: a token's log-probability is its logit minus this. (SIMD exp; the
+/// drafter needs only a few log-probabilities per row, not the whole distribution.)
+fn log_norm(logits: &[f32], scratch: &mut Vec<f32>) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    scratch.clear();
+    scratch.extend_from_slice(logits);
+    let sum = crate::kernels::attention::exp_sum(crate::kernels::selected_tier(), scratch, max);
+    max + sum.ln()
 }
 
 fn is_emoji(c: char) -> bool {

@@ -283,6 +283,56 @@ impl Session {
         }
     }
 
+    /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one batched forward
+    /// pass, and writes the logits after *every* appended token into `out`, session after
+    /// session in order (`Σ tokens[i].len() × vocab` values). Each session's own logits are
+    /// those after its last token. Used to score fixed texts under one context in one pass.
+    pub fn eval_batch_all(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        out: &mut Vec<f32>,
+    ) -> Result<(), SessionError> {
+        if sessions.is_empty() || sessions.len() != tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        let model = sessions[0].model.clone();
+        for (s, t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(SessionError::MixedModels);
+            }
+            s.check_tokens(t)?;
+        }
+        let mut rows: Vec<BatchRow> = Vec::new();
+        for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
+                token,
+                pos: s.tokens.len() + i,
+                seq,
+                logits: true,
+            }));
+        }
+        let engine = sessions[0].engine.clone();
+        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        out.clear();
+        {
+            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+            forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, out);
+        }
+        sessions[0].scratch = scratch;
+        let vocab = model.config().vocab_size;
+        let mut at = 0;
+        for (s, t) in sessions.iter_mut().zip(tokens) {
+            at += t.len();
+            s.tokens.extend_from_slice(t);
+            s.logits.clear();
+            s.logits
+                .extend_from_slice(&out[(at - 1) * vocab..at * vocab]);
+            s.has_logits = true;
+        }
+        Ok(())
+    }
+
     /// Appends one token to each session in a single batched forward pass: the weights are
     /// read once for all of them. Each session's logits are updated.
     pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
