@@ -641,7 +641,18 @@ impl ReplyDrafter {
             for e in &expansions {
                 uses[e.0] += 1;
             }
-            let mut parents: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
+            // Sessions of beams not continued are reused for parents continued twice (only
+            // the few reply positions are copied, not the whole prompt's cache).
+            let mut spare: Vec<Session> = Vec::new();
+            let mut parents: Vec<Option<Beam>> = Vec::with_capacity(beams.len());
+            for (b, &u) in beams.into_iter().zip(&uses) {
+                if u == 0 {
+                    spare.push(b.session);
+                    parents.push(None);
+                } else {
+                    parents.push(Some(b));
+                }
+            }
             beams = Vec::with_capacity(expansions.len());
             for (bi, c, l) in expansions {
                 uses[bi] -= 1;
@@ -649,6 +660,9 @@ impl ReplyDrafter {
                 let len = parent.len + 1;
                 let session = if uses[bi] == 0 {
                     parents[bi].take().expect("parent kept while used").session
+                } else if let Some(mut s) = spare.pop() {
+                    s.copy_from(&parent.session)?;
+                    s
                 } else {
                     parent.session.fork()
                 };

@@ -269,6 +269,31 @@ impl Session {
         }
     }
 
+    /// Makes this session an exact copy of `src` (tokens, cache, logits), copying only the
+    /// cache positions after their common prefix: reusing a session this way is much cheaper
+    /// than [`Session::fork`] when the two share a long prompt. Both must belong to the same
+    /// model (otherwise `MixedModels`); the context must hold `src`'s tokens.
+    pub fn copy_from(&mut self, src: &Session) -> Result<(), SessionError> {
+        if !Arc::ptr_eq(&self.model, &src.model) {
+            return Err(SessionError::MixedModels);
+        }
+        if src.tokens.len() > self.cache.max_len() {
+            return Err(SessionError::ContextOverflow {
+                needed: src.tokens.len(),
+                limit: self.cache.max_len(),
+            });
+        }
+        let keep = self.common_prefix_len(&src.tokens).min(self.cache.len());
+        self.cache.truncate(keep);
+        self.cache.copy_tail_from(&src.cache, keep);
+        self.tokens.clear();
+        self.tokens.extend_from_slice(&src.tokens);
+        self.logits.clear();
+        self.logits.extend_from_slice(&src.logits);
+        self.has_logits = src.has_logits;
+        Ok(())
+    }
+
     /// An independent copy of this session (tokens, cache, logits) sharing model and threads.
     pub fn fork(&self) -> Session {
         Session {
