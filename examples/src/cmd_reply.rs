@@ -57,6 +57,9 @@ pub struct DraftArgs {
     /// Weight of a curated response's whole-text PMI with the message.
     #[arg(long, default_value_t = DrafterConfig::default().curated_pmi_weight)]
     curated_pmi_weight: f32,
+    /// Tokens of each curated response scored after an empty message (at warm-up).
+    #[arg(long, default_value_t = DrafterConfig::default().prior_depth)]
+    prior_depth: usize,
     #[arg(long, default_value_t = pocketlm::session::default_threads())]
     threads: usize,
 }
@@ -71,6 +74,7 @@ impl DraftArgs {
             prior_weight: self.prior_weight,
             curated_bonus: self.curated_bonus,
             curated_pmi_weight: self.curated_pmi_weight,
+            prior_depth: self.prior_depth,
             pmi_weight: self.pmi_weight,
             copy_discount: self.copy_discount,
             ..DrafterConfig::default()

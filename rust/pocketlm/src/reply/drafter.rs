@@ -40,6 +40,9 @@ pub struct DrafterConfig {
     /// Weight of a curated response's whole-text PMI with the message (log p(text |
     /// message) − log p(text | empty message)), in its beam rank and final score.
     pub curated_pmi_weight: f32,
+    /// The empty-message probabilities of curated responses are computed (once per tone, at
+    /// warm-up) for their first this many tokens; the PMI of later tokens counts as 0.
+    pub prior_depth: usize,
     /// Score multiplier of candidates that repeat one of the few-shot replies verbatim (their
     /// likelihood is inflated by being in the prompt).
     pub copy_discount: f32,
@@ -74,6 +77,7 @@ impl Default for DrafterConfig {
             curated_bonus: 1.4,
             pmi_weight: 1.0,
             curated_pmi_weight: 0.7,
+            prior_depth: 2,
             max_pmi: 1.5,
             copy_discount: 0.5,
             max_reply_tokens: 6,
@@ -244,6 +248,9 @@ struct Beam {
     node: usize,
     session: Session,
     logprob: f32,
+    /// PMI of the path with the message (frozen below the depth the empty-message scores
+    /// cover).
+    pmi: f32,
     len: usize,
 }
 
@@ -255,10 +262,13 @@ impl ReplyDrafter {
                 config.branches, config.curated
             )));
         }
-        if config.max_reply_tokens == 0 || config.max_messages == 0 || config.max_message_chars < 16
+        if config.max_reply_tokens == 0
+            || config.max_messages == 0
+            || config.max_message_chars < 16
+            || config.prior_depth == 0
         {
             return Err(ReplyError::InvalidOption(
-                "max_reply_tokens and max_messages must be at least 1, max_message_chars at least 16".into(),
+                "max_reply_tokens, max_messages and prior_depth must be at least 1, max_message_chars at least 16".into(),
             ));
         }
         let template = ChatTemplate::for_model(&model)?;
@@ -322,7 +332,8 @@ impl ReplyDrafter {
             let mut null_lp = vec![0.0f32; logits.len()];
             log_softmax(logits, &mut null_lp);
             let trie = Trie::build(&curated);
-            let (null_path, null_end) = null_scores(&session, &curated, &trie, &null_lp)?;
+            let (null_path, null_end) =
+                null_scores(&session, &curated, &trie, &null_lp, self.config.prior_depth)?;
             state.tones.insert(
                 tone,
                 ToneState {
@@ -369,7 +380,8 @@ impl ReplyDrafter {
             } else {
                 fallback_end
             };
-            if !tokens.is_empty() {
+            // Longer responses are never reached by the beam (one token per decode step).
+            if !tokens.is_empty() && tokens.len() <= self.config.max_reply_tokens {
                 out.push(CuratedReply { text, tokens, end });
             }
         }
@@ -548,12 +560,13 @@ impl ReplyDrafter {
             .iter()
             .map(|&n| Beam {
                 node: n,
+                pmi: lp0[trie.nodes[n].token as usize] - ts.null_lp[trie.nodes[n].token as usize],
                 session: session.fork(),
                 logprob: lp0[trie.nodes[n].token as usize],
                 len: 1,
             })
             .collect();
-        // (text, log p(text, end | message), tokens counted, log p(text, end | empty message))
+        // (text, log p(text, end | message), tokens counted, PMI(text, end))
         let mut scored: Vec<(&'static str, f32, usize, f32)> = Vec::new();
         let max_len = self.config.max_reply_tokens;
 
@@ -610,31 +623,36 @@ impl ReplyDrafter {
                 }
             }
             // Finish the responses that end here; extend the best k continuations.
-            let mut expansions: Vec<(usize, usize, f32)> = Vec::new();
+            // (beam, child node, log p(path), PMI(path))
+            let mut expansions: Vec<(usize, usize, f32, f32)> = Vec::new();
             for (bi, b) in beams.iter().enumerate() {
                 let logits = b.session.logits()?;
                 let z = log_norm(logits, &mut lp);
                 let node = &trie.nodes[b.node];
                 if let Some((idx, end)) = node.end {
+                    let l = b.logprob + logits[end as usize] - z;
+                    let null = ts.null_end[b.node];
                     scored.push((
                         ts.curated[idx].text,
-                        b.logprob + logits[end as usize] - z,
+                        l,
                         b.len + 1,
-                        ts.null_end[b.node],
+                        if null.is_finite() { l - null } else { b.pmi },
                     ));
                 }
                 if b.len >= max_len {
                     continue;
                 }
                 for &c in node.children.iter().filter(|&&c| open[c]) {
-                    expansions.push((bi, c, b.logprob + logits[trie.nodes[c].token as usize] - z));
+                    let l = b.logprob + logits[trie.nodes[c].token as usize] - z;
+                    let null = ts.null_path[c];
+                    expansions.push((bi, c, l, if null.is_finite() { l - null } else { b.pmi }));
                 }
             }
             // The most promising continuations by their log-probability and their pointwise
             // mutual information with the message (log p(text | message) − log p(text |
             // empty message)): a text that is likely whatever the message says must earn
             // its place.
-            let rank = |(_, c, l): &(usize, usize, f32)| l + cw * (l - ts.null_path[*c]);
+            let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3;
             expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
             expansions.truncate(k);
             let mut uses = vec![0usize; beams.len()];
@@ -654,7 +672,7 @@ impl ReplyDrafter {
                 }
             }
             beams = Vec::with_capacity(expansions.len());
-            for (bi, c, l) in expansions {
+            for (bi, c, l, pmi) in expansions {
                 uses[bi] -= 1;
                 let parent = parents[bi].as_ref().expect("parent kept while used");
                 let len = parent.len + 1;
@@ -670,6 +688,7 @@ impl ReplyDrafter {
                     node: c,
                     session,
                     logprob: l,
+                    pmi,
                     len,
                 });
             }
@@ -732,22 +751,12 @@ impl ReplyDrafter {
                 }
             })
             .collect();
-        candidates.extend(
-            scored
-                .iter()
-                .map(|&(text, logprob, count, null)| Candidate {
-                    text: text.to_owned(),
-                    score: final_score(
-                        logprob,
-                        count,
-                        cw * (logprob - null),
-                        self.config.curated_bonus,
-                        text,
-                    ),
-                    rejected: check(text),
-                    curated: true,
-                }),
-        );
+        candidates.extend(scored.iter().map(|&(text, logprob, count, pmi)| Candidate {
+            text: text.to_owned(),
+            score: final_score(logprob, count, cw * pmi, self.config.curated_bonus, text),
+            rejected: check(text),
+            curated: true,
+        }));
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let replies = select(
             &candidates,
@@ -815,59 +824,86 @@ impl ReplyDrafter {
     }
 }
 
-/// Scores every curated response after the empty message (the null context in `session`),
-/// a group of responses per batched forward pass: per trie node, the log-probability of its
-/// path, and for nodes that end a response, of the path and the end token.
+/// Scores the curated responses after the empty message (the null context in `session`), up
+/// to `depth` tokens: per trie node of depth ≤ `depth`, the log-probability of its path, and
+/// for such nodes that end a response, of the path and the end token (others stay −∞:
+/// unknown). Distinct prefixes are evaluated in groups, one batched forward pass per group.
 fn null_scores(
     session: &Session,
     curated: &[CuratedReply],
     trie: &Trie,
     null_lp: &[f32],
+    depth: usize,
 ) -> Result<(Vec<f32>, Vec<f32>), ReplyError> {
     const GROUP: usize = 16;
-    let mut path = vec![0.0f32; trie.nodes.len()];
+    let mut path = vec![f32::NEG_INFINITY; trie.nodes.len()];
     let mut end = vec![f32::NEG_INFINITY; trie.nodes.len()];
+    for &c in &trie.nodes[0].children {
+        path[c] = null_lp[trie.nodes[c].token as usize];
+    }
+    // The distinct prefixes whose logits are needed: a response's first `depth` tokens, or
+    // the whole response (with its end) when it is no longer. Only the tokens after the
+    // first need a pass, so nothing runs for depth 1 except the responses of one token.
+    let mut seqs: Vec<(&[u32], Option<u32>)> = Vec::new();
+    for c in curated {
+        let whole = c.tokens.len() <= depth;
+        let (t, e) = if whole {
+            (&c.tokens[..], Some(c.end))
+        } else {
+            (&c.tokens[..depth - 1], None)
+        };
+        if t.is_empty() {
+            continue;
+        }
+        match seqs.iter_mut().find(|(s, _)| *s == t) {
+            Some(x) => x.1 = x.1.or(e),
+            None => seqs.push((t, e)),
+        }
+    }
     let vocab = null_lp.len();
     let base = session.len();
-    let mut rows: Vec<Session> = (0..GROUP.min(curated.len()))
-        .map(|_| session.fork())
-        .collect();
+    let mut rows: Vec<Session> = (0..GROUP.min(seqs.len())).map(|_| session.fork()).collect();
     let mut lp = vec![0.0f32; vocab];
     let mut out = Vec::new();
-    for group in curated.chunks(GROUP) {
+    // Children of `node` whose token is `t`.
+    let child = |node: usize, t: u32| {
+        trie.nodes[node]
+            .children
+            .iter()
+            .copied()
+            .find(|&n| trie.nodes[n].token == t)
+            .expect("the trie holds every response")
+    };
+    for group in seqs.chunks(GROUP) {
         let mut refs: Vec<&mut Session> = rows.iter_mut().take(group.len()).collect();
         for s in refs.iter_mut() {
             s.truncate(base);
         }
-        let toks: Vec<&[u32]> = group.iter().map(|c| c.tokens.as_slice()).collect();
+        let toks: Vec<&[u32]> = group.iter().map(|(t, _)| *t).collect();
         Session::eval_batch_all(&mut refs, &toks, &mut out)?;
         let mut at = 0;
-        for c in group {
-            // Walk the trie along the response, adding each token's log-probability.
-            let mut node = 0;
-            let mut acc = 0.0f32;
-            for (i, &t) in c.tokens.iter().enumerate() {
-                let l = if i == 0 {
-                    null_lp[t as usize]
-                } else {
-                    log_softmax(&out[(at + i - 1) * vocab..(at + i) * vocab], &mut lp);
-                    lp[t as usize]
-                };
-                acc += l;
-                node = trie.nodes[node]
-                    .children
-                    .iter()
-                    .copied()
-                    .find(|&n| trie.nodes[n].token == t)
-                    .expect("the trie holds every response");
-                path[node] = acc;
+        for &(t, e) in group {
+            let mut node = child(0, t[0]);
+            let mut acc = path[node];
+            for i in 0..t.len() {
+                log_softmax(&out[(at + i) * vocab..(at + i + 1) * vocab], &mut lp);
+                if i + 1 < t.len() {
+                    node = child(node, t[i + 1]);
+                    acc += lp[t[i + 1] as usize];
+                    path[node] = acc;
+                    continue;
+                }
+                if let Some(e) = e {
+                    end[node] = acc + lp[e as usize];
+                }
+                if t.len() < depth {
+                    // The children one level deeper (at most at `depth`).
+                    for &c in &trie.nodes[node].children {
+                        path[c] = acc + lp[trie.nodes[c].token as usize];
+                    }
+                }
             }
-            let last = at + c.tokens.len() - 1;
-            log_softmax(&out[last * vocab..(last + 1) * vocab], &mut lp);
-            if trie.nodes[node].end.map(|(_, e)| e) == Some(c.end) {
-                end[node] = acc + lp[c.end as usize];
-            }
-            at += c.tokens.len();
+            at += t.len();
         }
     }
     Ok((path, end))
