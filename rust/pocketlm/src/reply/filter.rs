@@ -408,6 +408,13 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
             "cute",
             "smart",
             "best",
+            "please",
+            "sure",
+            "of course",
+            "go ahead",
+            "correct",
+            "no problem",
+            "anytime",
         ],
     ),
     (
@@ -805,6 +812,68 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
+        &["sure go ahead", "go ahead", "what is it"],
+        &[
+            "ask",
+            "question",
+            "can i",
+            "could i",
+            "may i",
+            "tell you",
+            "something",
+            "guess",
+            "know what",
+            "news",
+        ],
+    ),
+    (
+        &["yes please"],
+        &[
+            "can i",
+            "could i",
+            "do you want",
+            "would you like",
+            "need",
+            "want some",
+            "help you",
+            "get you",
+            "anything",
+            "some more",
+            "shall i",
+            "should i",
+        ],
+    ),
+    (
+        &["not much you"],
+        &[
+            "whats up",
+            "sup",
+            "what are you doing",
+            "what are you up to",
+            "whats new",
+            "wassup",
+        ],
+    ),
+    (
+        &["how was it"],
+        &[
+            "was",
+            "went",
+            "did",
+            "yesterday",
+            "last",
+            "back",
+            "finished",
+            "tried",
+            "saw",
+            "watched",
+            "trip",
+            "weekend",
+            "date",
+            "had",
+        ],
+    ),
+    (
         &["be careful"],
         &[
             "going",
@@ -1026,6 +1095,19 @@ mod tests {
     }
 
     #[test]
+    fn contextual_reply_groups_do_not_overlap() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (replies, cues) in CONTEXTUAL {
+            assert!(!cues.is_empty());
+            for &r in *replies {
+                assert_eq!(key(r), r, "reply keys are lowercase words: {r:?}");
+                assert!(!seen.contains(&r), "{r:?} is in two groups");
+                seen.push(r);
+            }
+        }
+    }
+
+    #[test]
     fn contextual_replies_need_their_kind_of_message() {
         assert!(fits_context("You're welcome!", "Thanks a lot!"));
         assert!(!fits_context("You're welcome!", "I am doing well."));
@@ -1044,6 +1126,10 @@ mod tests {
             "Have you heard the news?"
         ));
         assert!(fits_context("That's great!", "anything at all"));
+        assert!(fits_context("Sure, go ahead!", "Can I ask you something?"));
+        assert!(!fits_context("Go ahead!", "I like trains."));
+        assert!(fits_context("Not much, you?", "Hey, what's up?"));
+        assert!(!fits_context("How was it?", "I like trains."));
     }
 
     #[test]
