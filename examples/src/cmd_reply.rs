@@ -54,6 +54,12 @@ pub struct DraftArgs {
     /// Score multiplier of curated responses.
     #[arg(long, default_value_t = DrafterConfig::default().curated_bonus)]
     curated_bonus: f32,
+    /// Weight of a curated response's whole-text PMI with the message.
+    #[arg(long, default_value_t = DrafterConfig::default().curated_pmi_weight)]
+    curated_pmi_weight: f32,
+    /// Tokens of each curated response scored after an empty message (at warm-up).
+    #[arg(long, default_value_t = DrafterConfig::default().prior_depth)]
+    prior_depth: usize,
     #[arg(long, default_value_t = pocketlm::session::default_threads())]
     threads: usize,
 }
@@ -67,6 +73,8 @@ impl DraftArgs {
             max_reply_tokens: self.max_reply_tokens,
             prior_weight: self.prior_weight,
             curated_bonus: self.curated_bonus,
+            curated_pmi_weight: self.curated_pmi_weight,
+            prior_depth: self.prior_depth,
             pmi_weight: self.pmi_weight,
             copy_discount: self.copy_discount,
             ..DrafterConfig::default()
@@ -155,6 +163,8 @@ pub fn reply(a: ReplyArgs) -> CliResult {
                 "reason": d.no_suggestion.map(|r| r.as_str()),
                 "prompt_tokens": d.prompt_tokens,
                 "evaluated_tokens": d.evaluated_tokens,
+                "steps": d.steps,
+                "rows": d.rows,
                 "warm_up_ms": warm_ms,
             })
         );
@@ -217,6 +227,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
 
     let mut rows = Vec::new();
     let mut ms = Vec::new();
+    // Totals: prompt tokens from the cache, prompt tokens evaluated, decode steps, decode rows.
+    let mut work = (0usize, 0usize, 0usize, 0usize);
     let (mut valid, mut full, mut sensitive, mut none) = (0usize, 0usize, 0usize, 0usize);
     let mut bigrams: Vec<String> = Vec::new();
     let (mut n_replies, mut n_words) = (0usize, 0usize);
@@ -225,6 +237,10 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             .draft_detailed(&[Message::incoming(*case)], &opts)
             .map_err(|e| format!("case {case:?}: {e}"))?;
         ms.push(d.ms);
+        work.0 += d.prompt_tokens - (d.evaluated_tokens - d.rows).min(d.prompt_tokens);
+        work.1 += d.evaluated_tokens - d.rows;
+        work.2 += d.steps;
+        work.3 += d.rows;
         if d.replies.len() == opts.n {
             full += 1;
             valid += 1;
@@ -269,6 +285,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "ms": d.ms,
             "prompt_tokens": d.prompt_tokens,
             "evaluated_tokens": d.evaluated_tokens,
+            "steps": d.steps,
+            "rows": d.rows,
         }));
     }
     let n = cases.len() as f64;
@@ -301,6 +319,10 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "p50_ms": p50,
                 "p95_ms": p95,
                 "warm_up_ms": warm_ms,
+                "mean_cached_tokens": work.0 as f64 / n,
+                "mean_prompt_evaluated": work.1 as f64 / n,
+                "mean_steps": work.2 as f64 / n,
+                "mean_rows": work.3 as f64 / n,
             })
         );
     } else {
@@ -315,6 +337,13 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             none
         );
         println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model)");
+        println!(
+            "per draft: {:.1} prompt tokens evaluated ({:.1} from the cache), {:.2} decode steps, {:.1} decode rows",
+            work.1 as f64 / n,
+            work.0 as f64 / n,
+            work.2 as f64 / n,
+            work.3 as f64 / n
+        );
     }
     Ok(())
 }

@@ -483,3 +483,52 @@ fn fork_is_independent_and_batched_decode_matches_sequential() {
         assert!(max_diff(s.logits().unwrap(), &want) < 1e-4);
     }
 }
+
+#[test]
+fn batched_multi_token_eval_matches_sequential() {
+    let (_d, m) = tiny_model();
+    let mut base = Session::new(m.clone(), opts(64, 2)).unwrap();
+    base.eval(&[10, 11, 12]).unwrap();
+    let mut a = base.fork();
+    let mut b = base.fork();
+    let mut out = Vec::new();
+    Session::eval_batch_all(&mut [&mut a, &mut b], &[&[50, 51, 52], &[60]], &mut out).unwrap();
+    let vocab = m.config().vocab_size;
+    assert_eq!(out.len(), 4 * vocab);
+    let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
+    let mut want = Vec::new();
+    fresh
+        .eval_all(&[10, 11, 12, 50, 51, 52], &mut want)
+        .unwrap();
+    assert!(max_diff(&out[..3 * vocab], &want[3 * vocab..]) < 1e-4);
+    assert!(max_diff(a.logits().unwrap(), &want[5 * vocab..]) < 1e-4);
+    let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
+    let want = fresh.eval(&[10, 11, 12, 60]).unwrap().to_vec();
+    assert!(max_diff(&out[3 * vocab..], &want) < 1e-4);
+    assert!(max_diff(b.logits().unwrap(), &want) < 1e-4);
+    assert_eq!(b.tokens(), &[10, 11, 12, 60]);
+    assert!(Session::eval_batch_all(&mut [&mut a], &[&[]], &mut out).is_err());
+}
+
+#[test]
+fn copy_from_equals_the_source() {
+    let (_d, m) = tiny_model();
+    let mut src = Session::new(m.clone(), opts(64, 2)).unwrap();
+    src.eval(&[10, 11, 12, 13, 14]).unwrap();
+    // A session sharing only a prefix with the source, longer than it.
+    let mut s = Session::new(m.clone(), opts(64, 2)).unwrap();
+    s.eval(&[10, 11, 20, 21, 22, 23, 24]).unwrap();
+    s.copy_from(&src).unwrap();
+    assert_eq!(s.tokens(), src.tokens());
+    assert_eq!(s.logits().unwrap(), src.logits().unwrap());
+    let got = s.eval(&[30]).unwrap().to_vec();
+    let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
+    let want = fresh.eval(&[10, 11, 12, 13, 14, 30]).unwrap().to_vec();
+    assert!(max_diff(&got, &want) < 1e-4);
+    // Too small a context is an error, not a panic.
+    let mut small = Session::new(m.clone(), opts(4, 1)).unwrap();
+    assert!(matches!(
+        small.copy_from(&src),
+        Err(SessionError::ContextOverflow { .. })
+    ));
+}

@@ -354,6 +354,35 @@ fn drafts_three_distinct_clean_replies() {
 }
 
 #[test]
+fn replies_fit_the_kind_of_message_and_the_work_is_bounded() {
+    let d = drafter();
+    let cfg = d.config();
+    let opts = DraftOptions::default();
+    for msg in [
+        "I finally finished painting the fence.",
+        "The train was late again this morning.",
+        "Do you like pizza?",
+        "Thanks a lot for the ride!",
+    ] {
+        let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
+        assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
+        for r in &draft.replies {
+            // No "You're welcome!" without thanks, no "Yes, I do." without a "do you".
+            assert!(filter::fits_context(&r.text, msg), "{msg}: {r:?}");
+        }
+        assert!(
+            draft.steps >= 1 && draft.steps <= cfg.max_reply_tokens,
+            "{draft:?}"
+        );
+        assert!(
+            draft.rows <= draft.steps * (cfg.branches + cfg.curated),
+            "{draft:?}"
+        );
+        assert!(draft.rows < draft.evaluated_tokens, "{draft:?}");
+    }
+}
+
+#[test]
 fn drafting_reuses_the_cached_prefix_and_is_deterministic() {
     let d = drafter();
     let conv = [Message::incoming(

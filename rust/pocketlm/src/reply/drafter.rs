@@ -32,13 +32,23 @@ pub struct DrafterConfig {
     /// token's probability, fixed texts cannot, so raw scores would always favour generation).
     pub curated_bonus: f32,
     /// Weight of the first token's pointwise mutual information with the message in the
-    /// final score (log-score += weight × PMI / tokens).
+    /// final score of generated candidates (log-score += weight × PMI / tokens).
     pub pmi_weight: f32,
+    /// The first token's PMI counts at most this many nats (a word copied from the message
+    /// is far likelier after it than after nothing; that alone does not make a good reply).
+    pub max_pmi: f32,
+    /// Weight of a curated response's whole-text PMI with the message (log p(text |
+    /// message) − log p(text | empty message)), in its beam rank and final score.
+    pub curated_pmi_weight: f32,
+    /// The empty-message probabilities of curated responses are computed (once per tone, at
+    /// warm-up) for their first this many tokens; the PMI of later tokens counts as 0.
+    pub prior_depth: usize,
     /// Score multiplier of candidates that repeat one of the few-shot replies verbatim (their
     /// likelihood is inflated by being in the prompt).
     pub copy_discount: f32,
-    /// Longest candidate, in tokens; a candidate still going then is dropped unless it ends a
-    /// sentence.
+    /// Longest candidate, in tokens (also the number of decode steps; curated responses
+    /// longer than this are not scored); a generated candidate still going then is dropped
+    /// unless it ends a sentence.
     pub max_reply_tokens: usize,
     /// Most recent messages of the conversation shown to the model.
     pub max_messages: usize,
@@ -61,13 +71,16 @@ impl Default for DrafterConfig {
         Self {
             threads: crate::session::default_threads(),
             context_length: 1024,
-            branches: 3,
-            curated: 5,
+            branches: 2,
+            curated: 6,
             prior_weight: 0.5,
-            curated_bonus: 1.2,
+            curated_bonus: 1.4,
             pmi_weight: 1.0,
+            curated_pmi_weight: 0.7,
+            prior_depth: 2,
+            max_pmi: 1.5,
             copy_discount: 0.5,
-            max_reply_tokens: 8,
+            max_reply_tokens: 6,
             max_messages: 6,
             max_message_chars: 300,
             max_window_tokens: 200,
@@ -120,6 +133,10 @@ pub struct Draft {
     /// came from the cache).
     pub prompt_tokens: usize,
     pub evaluated_tokens: usize,
+    /// Batched forward passes after the prompt (one per reply token), and the rows
+    /// (candidate tokens) they evaluated: load-independent measures of the work.
+    pub steps: usize,
+    pub rows: usize,
     pub ms: f64,
 }
 
@@ -138,6 +155,10 @@ struct ToneState {
     trie: Trie,
     /// Log-probabilities of the first reply token after an empty message.
     null_lp: Vec<f32>,
+    /// Per trie node: log-probability of its path after an empty message (the prior of the
+    /// text so far), and for nodes that end a response, of the path and the end.
+    null_path: Vec<f32>,
+    null_end: Vec<f32>,
 }
 
 struct State {
@@ -186,15 +207,12 @@ struct TrieNode {
 #[derive(Debug, Clone, Default)]
 struct Trie {
     nodes: Vec<TrieNode>,
-    /// Tokens of the longest response.
-    depth: usize,
 }
 
 impl Trie {
     fn build(replies: &[CuratedReply]) -> Trie {
         let mut t = Trie {
             nodes: vec![TrieNode::default()],
-            depth: 0,
         };
         for (i, r) in replies.iter().enumerate() {
             let mut at = 0;
@@ -220,7 +238,6 @@ impl Trie {
             if t.nodes[at].end.is_none() {
                 t.nodes[at].end = Some((i, r.end));
             }
-            t.depth = t.depth.max(r.tokens.len());
         }
         t
     }
@@ -229,9 +246,11 @@ impl Trie {
 /// A path of the curated trie being scored.
 struct Beam {
     node: usize,
-    first: u32,
     session: Session,
     logprob: f32,
+    /// PMI of the path with the message (frozen below the depth the empty-message scores
+    /// cover).
+    pmi: f32,
     len: usize,
 }
 
@@ -243,10 +262,13 @@ impl ReplyDrafter {
                 config.branches, config.curated
             )));
         }
-        if config.max_reply_tokens == 0 || config.max_messages == 0 || config.max_message_chars < 16
+        if config.max_reply_tokens == 0
+            || config.max_messages == 0
+            || config.max_message_chars < 16
+            || config.prior_depth == 0
         {
             return Err(ReplyError::InvalidOption(
-                "max_reply_tokens and max_messages must be at least 1, max_message_chars at least 16".into(),
+                "max_reply_tokens, max_messages and prior_depth must be at least 1, max_message_chars at least 16".into(),
             ));
         }
         let template = ChatTemplate::for_model(&model)?;
@@ -310,6 +332,8 @@ impl ReplyDrafter {
             let mut null_lp = vec![0.0f32; logits.len()];
             log_softmax(logits, &mut null_lp);
             let trie = Trie::build(&curated);
+            let (null_path, null_end) =
+                null_scores(&session, &curated, &trie, &null_lp, self.config.prior_depth)?;
             state.tones.insert(
                 tone,
                 ToneState {
@@ -317,6 +341,8 @@ impl ReplyDrafter {
                     curated,
                     trie,
                     null_lp,
+                    null_path,
+                    null_end,
                 },
             );
         }
@@ -354,7 +380,8 @@ impl ReplyDrafter {
             } else {
                 fallback_end
             };
-            if !tokens.is_empty() {
+            // Longer responses are never reached by the beam (one token per decode step).
+            if !tokens.is_empty() && tokens.len() <= self.config.max_reply_tokens {
                 out.push(CuratedReply { text, tokens, end });
             }
         }
@@ -421,6 +448,8 @@ impl ReplyDrafter {
             candidates: Vec::new(),
             prompt_tokens: 0,
             evaluated_tokens: 0,
+            steps: 0,
+            rows: 0,
             ms: t0.elapsed().as_secs_f64() * 1e3,
         };
         if last.from_me {
@@ -501,34 +530,51 @@ impl ReplyDrafter {
         // tokens that are most likely for this message (relative to an empty message).
         let k = self.config.curated;
         let trie = &ts.trie;
+        // Paths that lead to a response fitting this kind of message (children come after
+        // their parent in the node list).
+        let mut open = vec![false; trie.nodes.len()];
+        for n in (0..trie.nodes.len()).rev() {
+            let node = &trie.nodes[n];
+            open[n] = node
+                .end
+                .is_some_and(|(i, _)| filter::fits_context(ts.curated[i].text, &last.text))
+                || node.children.iter().any(|&c| open[c]);
+        }
         let mut roots: Vec<usize> = trie.nodes[0]
             .children
             .iter()
             .copied()
             .filter(|&n| {
-                lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
+                open[n]
+                    && lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
             })
             .collect();
-        roots.sort_by(|&x, &y| {
-            adjusted(trie.nodes[y].token).total_cmp(&adjusted(trie.nodes[x].token))
-        });
+        let cw = self.config.curated_pmi_weight;
+        let root_rank = |n: usize| {
+            let l = lp0[trie.nodes[n].token as usize];
+            l + cw * (l - ts.null_path[n])
+        };
+        roots.sort_by(|&x, &y| root_rank(y).total_cmp(&root_rank(x)));
         roots.truncate(k);
         let mut beams: Vec<Beam> = roots
             .iter()
             .map(|&n| Beam {
                 node: n,
-                first: trie.nodes[n].token,
+                pmi: lp0[trie.nodes[n].token as usize] - ts.null_lp[trie.nodes[n].token as usize],
                 session: session.fork(),
                 logprob: lp0[trie.nodes[n].token as usize],
                 len: 1,
             })
             .collect();
-        let mut scored: Vec<(&'static str, f32, usize, u32)> = Vec::new();
+        // (text, log p(text, end | message), tokens counted, PMI(text, end))
+        let mut scored: Vec<(&'static str, f32, usize, f32)> = Vec::new();
+        let max_len = self.config.max_reply_tokens;
 
         let mut lp = vec![0.0f32; lp0.len()];
         let mut step_tokens: Vec<u32> = branches.iter().map(|b| b.tokens[0]).collect();
         let mut evaluated = tokens.len() - cached;
-        for _ in 0..self.config.max_reply_tokens.max(trie.depth) {
+        let (mut steps, mut rows) = (0usize, 0usize);
+        for _ in 0..self.config.max_reply_tokens {
             let active: Vec<usize> = (0..branches.len()).filter(|&i| !branches[i].done).collect();
             if active.is_empty() && beams.is_empty() {
                 break;
@@ -553,12 +599,14 @@ impl ReplyDrafter {
                     Err(e) => return Err(e.into()),
                 }
                 evaluated += toks.len();
+                steps += 1;
+                rows += toks.len();
             }
             for &i in &active {
                 let b = &mut branches[i];
-                log_softmax(b.session.logits()?, &mut lp);
-                let next = argmax(&lp);
-                let l = lp[next as usize];
+                let logits = b.session.logits()?;
+                let next = argmax(logits);
+                let l = logits[next as usize] - log_norm(logits, &mut lp);
                 let piece = tok.token_bytes(next);
                 if tok.is_end_of_generation(next) || piece.contains(&b'\n') {
                     b.logprob += l;
@@ -575,45 +623,72 @@ impl ReplyDrafter {
                 }
             }
             // Finish the responses that end here; extend the best k continuations.
-            let mut expansions: Vec<(usize, usize, f32)> = Vec::new();
+            // (beam, child node, log p(path), PMI(path))
+            let mut expansions: Vec<(usize, usize, f32, f32)> = Vec::new();
             for (bi, b) in beams.iter().enumerate() {
-                log_softmax(b.session.logits()?, &mut lp);
+                let logits = b.session.logits()?;
+                let z = log_norm(logits, &mut lp);
                 let node = &trie.nodes[b.node];
                 if let Some((idx, end)) = node.end {
+                    let l = b.logprob + logits[end as usize] - z;
+                    let null = ts.null_end[b.node];
                     scored.push((
                         ts.curated[idx].text,
-                        b.logprob + lp[end as usize],
+                        l,
                         b.len + 1,
-                        b.first,
+                        if null.is_finite() { l - null } else { b.pmi },
                     ));
                 }
-                for &c in &node.children {
-                    expansions.push((bi, c, b.logprob + lp[trie.nodes[c].token as usize]));
+                if b.len >= max_len {
+                    continue;
+                }
+                for &c in node.children.iter().filter(|&&c| open[c]) {
+                    let l = b.logprob + logits[trie.nodes[c].token as usize] - z;
+                    let null = ts.null_path[c];
+                    expansions.push((bi, c, l, if null.is_finite() { l - null } else { b.pmi }));
                 }
             }
-            expansions.sort_by(|x, y| y.2.total_cmp(&x.2));
+            // The most promising continuations by their log-probability and their pointwise
+            // mutual information with the message (log p(text | message) − log p(text |
+            // empty message)): a text that is likely whatever the message says must earn
+            // its place.
+            let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3;
+            expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
             expansions.truncate(k);
             let mut uses = vec![0usize; beams.len()];
             for e in &expansions {
                 uses[e.0] += 1;
             }
-            let parents_first: Vec<u32> = beams.iter().map(|b| b.first).collect();
-            let mut parents: Vec<Option<Beam>> = beams.into_iter().map(Some).collect();
+            // Sessions of beams not continued are reused for parents continued twice (only
+            // the few reply positions are copied, not the whole prompt's cache).
+            let mut spare: Vec<Session> = Vec::new();
+            let mut parents: Vec<Option<Beam>> = Vec::with_capacity(beams.len());
+            for (b, &u) in beams.into_iter().zip(&uses) {
+                if u == 0 {
+                    spare.push(b.session);
+                    parents.push(None);
+                } else {
+                    parents.push(Some(b));
+                }
+            }
             beams = Vec::with_capacity(expansions.len());
-            for (bi, c, l) in expansions {
+            for (bi, c, l, pmi) in expansions {
                 uses[bi] -= 1;
                 let parent = parents[bi].as_ref().expect("parent kept while used");
                 let len = parent.len + 1;
                 let session = if uses[bi] == 0 {
                     parents[bi].take().expect("parent kept while used").session
+                } else if let Some(mut s) = spare.pop() {
+                    s.copy_from(&parent.session)?;
+                    s
                 } else {
                     parent.session.fork()
                 };
                 beams.push(Beam {
                     node: c,
-                    first: parents_first[bi],
                     session,
                     logprob: l,
+                    pmi,
                     len,
                 });
             }
@@ -630,14 +705,17 @@ impl ReplyDrafter {
             .collect();
         let cfg = &self.config;
         let final_score = |logprob: f32, count: usize, pmi: f32, bonus: f32, text: &str| {
-            let mut s = ((logprob + cfg.pmi_weight * pmi) / count as f32).exp() * bonus;
+            let mut s = ((logprob + pmi) / count as f32).exp() * bonus;
             if copies.iter().any(|c| filter::near_duplicate(c, text)) {
                 s *= cfg.copy_discount;
             }
             s.min(1.0)
         };
-        let check =
-            |text: &str| filter::check(text, message, options.max_words, &options.blocklist).err();
+        let check = |text: &str| {
+            filter::check(text, message, options.max_words, &options.blocklist)
+                .err()
+                .or_else(|| (!filter::fits_context(text, message)).then_some(Rejection::OffContext))
+        };
         let mut candidates: Vec<Candidate> = branches
             .iter()
             .map(|b| {
@@ -660,23 +738,25 @@ impl ReplyDrafter {
                     }
                 }
                 Candidate {
-                    score: final_score(b.logprob, b.count, pmi(b.tokens[0]), 1.0, &text),
+                    score: final_score(
+                        b.logprob,
+                        b.count,
+                        cfg.pmi_weight * pmi(b.tokens[0]).min(cfg.max_pmi),
+                        1.0,
+                        &text,
+                    ),
                     text,
                     rejected,
                     curated: false,
                 }
             })
             .collect();
-        candidates.extend(
-            scored
-                .iter()
-                .map(|&(text, logprob, count, first)| Candidate {
-                    text: text.to_owned(),
-                    score: final_score(logprob, count, pmi(first), self.config.curated_bonus, text),
-                    rejected: check(text),
-                    curated: true,
-                }),
-        );
+        candidates.extend(scored.iter().map(|&(text, logprob, count, pmi)| Candidate {
+            text: text.to_owned(),
+            score: final_score(logprob, count, cw * pmi, self.config.curated_bonus, text),
+            rejected: check(text),
+            curated: true,
+        }));
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let replies = select(
             &candidates,
@@ -699,6 +779,8 @@ impl ReplyDrafter {
             candidates,
             prompt_tokens: tokens.len(),
             evaluated_tokens: evaluated,
+            steps,
+            rows,
             ms: t0.elapsed().as_secs_f64() * 1e3,
         })
     }
@@ -740,6 +822,101 @@ impl ReplyDrafter {
             }
         }
     }
+}
+
+/// Scores the curated responses after the empty message (the null context in `session`), up
+/// to `depth` tokens: per trie node of depth ≤ `depth`, the log-probability of its path, and
+/// for such nodes that end a response, of the path and the end token (others stay −∞:
+/// unknown). Distinct prefixes are evaluated in groups, one batched forward pass per group.
+fn null_scores(
+    session: &Session,
+    curated: &[CuratedReply],
+    trie: &Trie,
+    null_lp: &[f32],
+    depth: usize,
+) -> Result<(Vec<f32>, Vec<f32>), ReplyError> {
+    const GROUP: usize = 16;
+    let mut path = vec![f32::NEG_INFINITY; trie.nodes.len()];
+    let mut end = vec![f32::NEG_INFINITY; trie.nodes.len()];
+    for &c in &trie.nodes[0].children {
+        path[c] = null_lp[trie.nodes[c].token as usize];
+    }
+    // The distinct prefixes whose logits are needed: a response's first `depth` tokens, or
+    // the whole response (with its end) when it is no longer. Only the tokens after the
+    // first need a pass, so nothing runs for depth 1 except the responses of one token.
+    let mut seqs: Vec<(&[u32], Option<u32>)> = Vec::new();
+    for c in curated {
+        let whole = c.tokens.len() <= depth;
+        let (t, e) = if whole {
+            (&c.tokens[..], Some(c.end))
+        } else {
+            (&c.tokens[..depth - 1], None)
+        };
+        if t.is_empty() {
+            continue;
+        }
+        match seqs.iter_mut().find(|(s, _)| *s == t) {
+            Some(x) => x.1 = x.1.or(e),
+            None => seqs.push((t, e)),
+        }
+    }
+    let vocab = null_lp.len();
+    let base = session.len();
+    let mut rows: Vec<Session> = (0..GROUP.min(seqs.len())).map(|_| session.fork()).collect();
+    let mut lp = vec![0.0f32; vocab];
+    let mut out = Vec::new();
+    // Children of `node` whose token is `t`.
+    let child = |node: usize, t: u32| {
+        trie.nodes[node]
+            .children
+            .iter()
+            .copied()
+            .find(|&n| trie.nodes[n].token == t)
+            .expect("the trie holds every response")
+    };
+    for group in seqs.chunks(GROUP) {
+        let mut refs: Vec<&mut Session> = rows.iter_mut().take(group.len()).collect();
+        for s in refs.iter_mut() {
+            s.truncate(base);
+        }
+        let toks: Vec<&[u32]> = group.iter().map(|(t, _)| *t).collect();
+        Session::eval_batch_all(&mut refs, &toks, &mut out)?;
+        let mut at = 0;
+        for &(t, e) in group {
+            let mut node = child(0, t[0]);
+            let mut acc = path[node];
+            for i in 0..t.len() {
+                log_softmax(&out[(at + i) * vocab..(at + i + 1) * vocab], &mut lp);
+                if i + 1 < t.len() {
+                    node = child(node, t[i + 1]);
+                    acc += lp[t[i + 1] as usize];
+                    path[node] = acc;
+                    continue;
+                }
+                if let Some(e) = e {
+                    end[node] = acc + lp[e as usize];
+                }
+                if t.len() < depth {
+                    // The children one level deeper (at most at `depth`).
+                    for &c in &trie.nodes[node].children {
+                        path[c] = acc + lp[trie.nodes[c].token as usize];
+                    }
+                }
+            }
+            at += t.len();
+        }
+    }
+    Ok((path, end))
+}
+
+/// `log Σ exp(logits)`: a token's log-probability is its logit minus this. (SIMD exp; the
+/// drafter needs only a few log-probabilities per row, not the whole distribution.)
+fn log_norm(logits: &[f32], scratch: &mut Vec<f32>) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    scratch.clear();
+    scratch.extend_from_slice(logits);
+    let sum = crate::kernels::attention::exp_sum(crate::kernels::selected_tier(), scratch, max);
+    max + sum.ln()
 }
 
 fn is_emoji(c: char) -> bool {

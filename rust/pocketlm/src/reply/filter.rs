@@ -27,6 +27,8 @@ pub enum Rejection {
     Blocked,
     EchoesMessage,
     Unfinished,
+    /// A reply that answers another kind of message ("You're welcome!" without thanks).
+    OffContext,
 }
 
 /// Phrases that show the model answering as an AI assistant rather than as the person texting.
@@ -119,7 +121,12 @@ pub fn check(
         return Err(Rejection::Blocked);
     }
     let mk = words(message);
-    if mk == ws || (ws.len() >= 3 && jaccard(&ws, &mk) >= 0.6) {
+    // The same words, mostly the same words, or a phrase of the message said back ("how
+    // about you?" to "I'm fine, how about you?").
+    if mk == ws
+        || (ws.len() >= 3 && jaccard(&ws, &mk) >= 0.6)
+        || (ws.len() >= 2 && mk.windows(ws.len()).any(|w| w == ws.as_slice()))
+    {
         return Err(Rejection::EchoesMessage);
     }
     Ok(())
@@ -322,6 +329,672 @@ pub fn is_question(message: &str) -> bool {
     )
 }
 
+/// Replies that only answer one kind of message, and the words or phrases (any one of
+/// which) the message must contain for them to fit: a reply to thanks needs thanks, an
+/// answer "Yes, I do." needs a "do you" question, a farewell needs a farewell or a plan.
+/// Replies are matched by their words (see [`key`]), in every tone.
+const CONTEXTUAL: &[(&[&str], &[&str])] = &[
+    (
+        &[
+            "youre welcome",
+            "you are welcome",
+            "anytime",
+            "my pleasure",
+            "welcome",
+        ],
+        THANKS,
+    ),
+    (
+        &[
+            "no problem",
+            "no worries",
+            "np",
+            "no problem at all",
+            "dont worry about it",
+        ],
+        &[
+            "thank",
+            "thanks",
+            "thx",
+            "ty",
+            "appreciate",
+            "grateful",
+            "sorry",
+            "apologize",
+            "apologies",
+            "my bad",
+            "forgive",
+            "late",
+            "mistake",
+            "forgot",
+        ],
+    ),
+    (
+        &[
+            "thanks",
+            "thank you",
+            "thx",
+            "thank you very much",
+            "thanks so much",
+        ],
+        &[
+            "you look",
+            "nice",
+            "great job",
+            "good job",
+            "well done",
+            "congrats",
+            "congratulations",
+            "proud",
+            "beautiful",
+            "awesome",
+            "amazing",
+            "love your",
+            "like your",
+            "gift",
+            "present",
+            "for you",
+            "i made",
+            "i got you",
+            "help",
+            "here you go",
+            "here is",
+            "heres",
+            "sent",
+            "happy birthday",
+            "good luck",
+            "have a",
+            "enjoy",
+            "cute",
+            "smart",
+            "best",
+            "please",
+            "sure",
+            "of course",
+            "go ahead",
+            "correct",
+            "no problem",
+            "anytime",
+        ],
+    ),
+    (
+        &["thanks you too", "you too", "same to you"],
+        &[
+            "have a",
+            "enjoy",
+            "good luck",
+            "you too",
+            "happy",
+            "merry",
+            "nice day",
+            "great day",
+            "good day",
+            "weekend",
+            "take care",
+            "good night",
+            "night",
+        ],
+    ),
+    (
+        &["good night", "night", "sleep well"],
+        &["night", "bed", "sleep", "sleeping", "goodnight", "tired"],
+    ),
+    (&["good morning"], &["morning"]),
+    (&["good evening"], &["evening"]),
+    (
+        &[
+            "bye",
+            "see you soon",
+            "see you",
+            "talk to you later",
+            "take care",
+            "have a great day",
+            "have a good day",
+            "see ya",
+            "ttyl",
+            "later",
+        ],
+        &[
+            "bye",
+            "goodbye",
+            "later",
+            "gotta go",
+            "have to go",
+            "got to go",
+            "leave",
+            "leaving",
+            "night",
+            "soon",
+            "tomorrow",
+            "weekend",
+            "see you",
+            "cya",
+            "take care",
+            "talk later",
+            "next week",
+            "go now",
+        ],
+    ),
+    (
+        &[
+            "hi",
+            "hello",
+            "hey",
+            "hey how are you",
+            "hey whats up",
+            "whats up",
+            "hello there",
+        ],
+        &[
+            "hi",
+            "hello",
+            "hey",
+            "hiya",
+            "yo",
+            "sup",
+            "whats up",
+            "howdy",
+            "greetings",
+        ],
+    ),
+    (
+        &[
+            "im good thanks",
+            "im good how about you",
+            "doing well thanks",
+            "not bad you",
+            "pretty good",
+            "pretty good you",
+            "all good",
+            "i am well thank you",
+            "im doing great",
+            "im fine thanks",
+            "not bad",
+        ],
+        &[
+            "how are",
+            "hows",
+            "how is",
+            "how have",
+            "how you",
+            "how was",
+            "how r",
+            "how do you do",
+            "whats up",
+            "how about you",
+            "and you",
+            "you doing",
+        ],
+    ),
+    (
+        &["nice to meet you too", "nice to meet you"],
+        &["meet", "pleased"],
+    ),
+    (
+        &["i hope you feel better", "feel better", "get well soon"],
+        &[
+            "sick", "ill", "flu", "cold", "fever", "headache", "hurt", "hurts", "pain", "feel",
+            "feeling", "unwell", "sore", "cough", "throw up", "injured", "broke my",
+        ],
+    ),
+    (
+        &[
+            "congratulations",
+            "congrats",
+            "well done",
+            "congratulations well deserved",
+        ],
+        &[
+            "got",
+            "passed",
+            "won",
+            "win",
+            "finished",
+            "promoted",
+            "promotion",
+            "engaged",
+            "married",
+            "graduated",
+            "accepted",
+            "made it",
+            "job",
+            "did it",
+            "pregnant",
+            "new",
+            "first",
+            "award",
+            "raise",
+            "done",
+            "hired",
+            "baby",
+        ],
+    ),
+    (
+        &[
+            "sorry im busy",
+            "not today sorry",
+            "maybe another time",
+            "count me in",
+            "id love to",
+            "sure what time",
+            "what time",
+            "ill be there",
+            "cant sorry",
+            "i am afraid i am not available",
+            "lets do it",
+            "see you then",
+            "where",
+            "where shall we meet",
+            "what time works for you",
+            "im on my way",
+            "on my way",
+            "omw",
+            "deal",
+            "ill call you later",
+            "call me when you can",
+            "sounds like a plan",
+            "when",
+        ],
+        INVITATIONS,
+    ),
+    (
+        &[
+            "sorry i cant",
+            "unfortunately i cannot",
+            "yes of course",
+            "of course",
+            "sure",
+            "sure thing",
+            "certainly",
+            "sure sounds good",
+            "no sorry",
+            "will do",
+            "on it",
+            "no thanks",
+            "id rather not",
+            "let me check",
+            "yep will do",
+            "of course i will",
+            "sure no problem",
+            "yes that works for me",
+            "ill let you know",
+        ],
+        &[
+            "?",
+            "please",
+            "can you",
+            "could you",
+            "would you",
+            "will you",
+            "can i",
+            "could i",
+            "may i",
+            "help",
+            "borrow",
+            "lend",
+            "need",
+            "remember",
+            "dont forget",
+            "pick",
+        ],
+    ),
+    (
+        &["good luck", "best of luck"],
+        &[
+            "test",
+            "exam",
+            "interview",
+            "tomorrow",
+            "try",
+            "trying",
+            "game",
+            "match",
+            "race",
+            "audition",
+            "first day",
+            "date",
+            "going to",
+            "start",
+            "starting",
+            "hope",
+            "nervous",
+            "presentation",
+            "competition",
+            "apply",
+            "applied",
+        ],
+    ),
+    (
+        &[
+            "sorry to hear that",
+            "oh no",
+            "that sucks",
+            "thats too bad",
+            "aw no",
+            "i am sorry to hear that",
+            "sorry about that",
+        ],
+        &[
+            "sad",
+            "bad",
+            "sick",
+            "lost",
+            "lose",
+            "broke",
+            "broken",
+            "hate",
+            "cant",
+            "failed",
+            "fail",
+            "missed",
+            "miss",
+            "tired",
+            "angry",
+            "upset",
+            "hurt",
+            "worst",
+            "terrible",
+            "awful",
+            "not",
+            "no",
+            "never",
+            "wrong",
+            "problem",
+            "complicated",
+            "hard",
+            "difficult",
+            "unfortunately",
+            "stressed",
+            "lonely",
+            "bored",
+            "boring",
+            "rain",
+            "late",
+            "cancelled",
+            "canceled",
+            "lie",
+            "mad",
+            "scared",
+            "afraid",
+            "worried",
+            "crashed",
+            "stolen",
+            "fired",
+            "dumped",
+            "ugly",
+            "annoying",
+            "isnt",
+            "didnt",
+            "wasnt",
+            "dont",
+            "doesnt",
+            "wont",
+            "cannot",
+            "nothing",
+            "alone",
+            "pain",
+        ],
+    ),
+    (
+        &["i love it", "love it", "i like it", "i dont like it"],
+        &[
+            "new",
+            "look",
+            "looks",
+            "made",
+            "got",
+            "bought",
+            "photo",
+            "picture",
+            "pic",
+            "song",
+            "idea",
+            "plan",
+            "design",
+            "logo",
+            "gift",
+            "present",
+            "think",
+            "check",
+            "this",
+            "haircut",
+            "dress",
+            "shirt",
+            "shoes",
+            "car",
+            "house",
+            "video",
+            "book",
+            "recipe",
+            "cake",
+            "painting",
+            "drawing",
+            "wrote",
+            "cooked",
+            "baked",
+            "beautiful",
+            "how do you like",
+            "what about",
+            "finished",
+            "built",
+        ],
+    ),
+    (
+        &[
+            "im not sure",
+            "i dont know",
+            "no idea",
+            "idk",
+            "hard to say",
+            "i am not certain",
+            "no idea lol",
+            "maybe lol",
+        ],
+        &[
+            "?", "think", "believe", "should", "maybe", "wonder", "guess", "know", "opinion",
+        ],
+    ),
+    (
+        &["how about you", "what about you", "wbu", "and you", "you"],
+        &[
+            "how are",
+            "hows",
+            "how is",
+            "how have",
+            "you doing",
+            "whats up",
+            "how was",
+            "do you",
+            "favorite",
+            "how about you",
+            "what about you",
+            "and you",
+        ],
+    ),
+    (
+        &["sure go ahead", "go ahead", "what is it"],
+        &[
+            "ask",
+            "question",
+            "can i",
+            "could i",
+            "may i",
+            "tell you",
+            "something",
+            "guess",
+            "know what",
+            "news",
+        ],
+    ),
+    (
+        &["yes please"],
+        &[
+            "can i",
+            "could i",
+            "do you want",
+            "would you like",
+            "need",
+            "want some",
+            "help you",
+            "get you",
+            "anything",
+            "some more",
+            "shall i",
+            "should i",
+        ],
+    ),
+    (
+        &["not much you"],
+        &[
+            "whats up",
+            "sup",
+            "what are you doing",
+            "what are you up to",
+            "whats new",
+            "wassup",
+        ],
+    ),
+    (
+        &["how was it"],
+        &[
+            "was",
+            "went",
+            "did",
+            "yesterday",
+            "last",
+            "back",
+            "finished",
+            "tried",
+            "saw",
+            "watched",
+            "trip",
+            "weekend",
+            "date",
+            "had",
+        ],
+    ),
+    (
+        &["be careful"],
+        &[
+            "going",
+            "drive",
+            "driving",
+            "trip",
+            "travel",
+            "hike",
+            "climb",
+            "alone",
+            "dark",
+            "storm",
+            "ice",
+            "snow",
+            "dangerous",
+            "risky",
+            "ride",
+            "fly",
+            "flying",
+        ],
+    ),
+    (
+        &["yes i do", "no i dont"],
+        &["do you", "dont you", "do u", "you like", "you want"],
+    ),
+    (
+        &["yes i am", "no im not"],
+        &["are you", "arent you", "you are", "youre", "are u", "r u"],
+    ),
+    (
+        &["yes i have", "no i havent"],
+        &[
+            "have you",
+            "havent you",
+            "ever",
+            "you seen",
+            "you heard",
+            "you tried",
+        ],
+    ),
+    (
+        &["me too", "same", "same here"],
+        &["i", "im", "ive", "id", "ill", "my", "me", "we", "were"],
+    ),
+    (
+        &["me neither"],
+        &[
+            "dont", "cant", "not", "never", "havent", "didnt", "wont", "isnt", "no",
+        ],
+    ),
+];
+
+const THANKS: &[&str] = &[
+    "thank",
+    "thanks",
+    "thx",
+    "ty",
+    "appreciate",
+    "appreciated",
+    "grateful",
+    "thankful",
+];
+
+/// Invitations and plans: what a reply accepting, declining or asking for a time answers.
+const INVITATIONS: &[&str] = &[
+    "want to",
+    "wanna",
+    "would you like",
+    "can we",
+    "could we",
+    "shall we",
+    "lets",
+    "let us",
+    "join",
+    "come",
+    "coming",
+    "free",
+    "tonight",
+    "tomorrow",
+    "meet",
+    "lunch",
+    "dinner",
+    "breakfast",
+    "coffee",
+    "drink",
+    "drinks",
+    "party",
+    "plans",
+    "available",
+    "up for",
+    "how about we",
+    "call",
+    "hang out",
+    "go out",
+    "visit",
+    "where are you",
+    "ready",
+    "weekend",
+    "are we still",
+    "waiting",
+    "later",
+    "see you",
+];
+
+/// Whether `reply` fits the kind of `message` (see [`CONTEXTUAL`]): always, unless it is one
+/// of the replies that answer only one kind of message.
+pub fn fits_context(reply: &str, message: &str) -> bool {
+    let r = key(reply);
+    let Some((_, cues)) = CONTEXTUAL.iter().find(|(rs, _)| rs.contains(&r.as_str())) else {
+        return true;
+    };
+    let m = format!(" {} ", key(message));
+    cues.iter().any(|&c| {
+        if c == "?" {
+            is_question(message)
+        } else {
+            m.contains(&format!(" {c} "))
+        }
+    })
+}
+
 /// Topics on which no reply is suggested (Smart Reply's practice): death and grief,
 /// self-harm, abuse and violence, serious illness and emergencies. Matched as whole words or
 /// phrases in the incoming message.
@@ -411,6 +1084,52 @@ mod tests {
             Err(Rejection::TooLong)
         );
         assert_eq!(check("Sure, see you then!", m, 12, &[]), Ok(()));
+        assert_eq!(
+            check("How about you?", "I'm fine, how about you?", 12, &[]),
+            Err(Rejection::EchoesMessage)
+        );
+        assert_eq!(
+            check("Me too!", "I'm fine, how about you?", 12, &[]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn contextual_reply_groups_do_not_overlap() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (replies, cues) in CONTEXTUAL {
+            assert!(!cues.is_empty());
+            for &r in *replies {
+                assert_eq!(key(r), r, "reply keys are lowercase words: {r:?}");
+                assert!(!seen.contains(&r), "{r:?} is in two groups");
+                seen.push(r);
+            }
+        }
+    }
+
+    #[test]
+    fn contextual_replies_need_their_kind_of_message() {
+        assert!(fits_context("You're welcome!", "Thanks a lot!"));
+        assert!(!fits_context("You're welcome!", "I am doing well."));
+        assert!(fits_context("Yes, I do.", "Do you like pizza?"));
+        assert!(!fits_context("Yes, I do.", "Have you heard the news?"));
+        assert!(fits_context(
+            "Sorry, I can't.",
+            "Want to grab lunch tomorrow?"
+        ));
+        assert!(fits_context("I'd love to!", "Want to grab lunch tomorrow?"));
+        assert!(!fits_context("I'd love to!", "Could I borrow a pen?"));
+        assert!(fits_context("Of course!", "Could I borrow a pen?"));
+        assert!(!fits_context("Of course!", "The cake is a lie."));
+        assert!(!fits_context(
+            "Sorry, I'm busy.",
+            "Have you heard the news?"
+        ));
+        assert!(fits_context("That's great!", "anything at all"));
+        assert!(fits_context("Sure, go ahead!", "Can I ask you something?"));
+        assert!(!fits_context("Go ahead!", "I like trains."));
+        assert!(fits_context("Not much, you?", "Hey, what's up?"));
+        assert!(!fits_context("How was it?", "I like trains."));
     }
 
     #[test]

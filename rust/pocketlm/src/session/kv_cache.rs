@@ -87,6 +87,24 @@ impl KvCache {
         (&self.k[layer][..end], &self.v[layer][..end])
     }
 
+    /// Copies positions `from..src.len()` of every layer from `src` (the positions before
+    /// `from` must already be equal) and takes its length.
+    pub(crate) fn copy_tail_from(&mut self, src: &KvCache, from: usize) {
+        debug_assert_eq!(self.kv_dim, src.kv_dim);
+        let end = src.len;
+        if end > from {
+            self.reserve(end);
+            let (a, b) = (from * self.kv_dim, end * self.kv_dim);
+            for (d, s) in self.k.iter_mut().zip(&src.k) {
+                d[a..b].copy_from_slice(&s[a..b]);
+            }
+            for (d, s) in self.v.iter_mut().zip(&src.v) {
+                d[a..b].copy_from_slice(&s[a..b]);
+            }
+        }
+        self.len = end;
+    }
+
     pub(crate) fn set_len(&mut self, len: usize) {
         self.len = len;
     }

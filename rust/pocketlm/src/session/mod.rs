@@ -269,6 +269,31 @@ impl Session {
         }
     }
 
+    /// Makes this session an exact copy of `src` (tokens, cache, logits), copying only the
+    /// cache positions after their common prefix: reusing a session this way is much cheaper
+    /// than [`Session::fork`] when the two share a long prompt. Both must belong to the same
+    /// model (otherwise `MixedModels`); the context must hold `src`'s tokens.
+    pub fn copy_from(&mut self, src: &Session) -> Result<(), SessionError> {
+        if !Arc::ptr_eq(&self.model, &src.model) {
+            return Err(SessionError::MixedModels);
+        }
+        if src.tokens.len() > self.cache.max_len() {
+            return Err(SessionError::ContextOverflow {
+                needed: src.tokens.len(),
+                limit: self.cache.max_len(),
+            });
+        }
+        let keep = self.common_prefix_len(&src.tokens).min(self.cache.len());
+        self.cache.truncate(keep);
+        self.cache.copy_tail_from(&src.cache, keep);
+        self.tokens.clear();
+        self.tokens.extend_from_slice(&src.tokens);
+        self.logits.clear();
+        self.logits.extend_from_slice(&src.logits);
+        self.has_logits = src.has_logits;
+        Ok(())
+    }
+
     /// An independent copy of this session (tokens, cache, logits) sharing model and threads.
     pub fn fork(&self) -> Session {
         Session {
@@ -281,6 +306,56 @@ impl Session {
             logits: self.logits.clone(),
             has_logits: self.has_logits,
         }
+    }
+
+    /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one batched forward
+    /// pass, and writes the logits after *every* appended token into `out`, session after
+    /// session in order (`Σ tokens[i].len() × vocab` values). Each session's own logits are
+    /// those after its last token. Used to score fixed texts under one context in one pass.
+    pub fn eval_batch_all(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        out: &mut Vec<f32>,
+    ) -> Result<(), SessionError> {
+        if sessions.is_empty() || sessions.len() != tokens.len() {
+            return Err(SessionError::EmptyInput);
+        }
+        let model = sessions[0].model.clone();
+        for (s, t) in sessions.iter().zip(tokens) {
+            if !Arc::ptr_eq(&s.model, &model) {
+                return Err(SessionError::MixedModels);
+            }
+            s.check_tokens(t)?;
+        }
+        let mut rows: Vec<BatchRow> = Vec::new();
+        for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
+                token,
+                pos: s.tokens.len() + i,
+                seq,
+                logits: true,
+            }));
+        }
+        let engine = sessions[0].engine.clone();
+        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        out.clear();
+        {
+            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
+            forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, out);
+        }
+        sessions[0].scratch = scratch;
+        let vocab = model.config().vocab_size;
+        let mut at = 0;
+        for (s, t) in sessions.iter_mut().zip(tokens) {
+            at += t.len();
+            s.tokens.extend_from_slice(t);
+            s.logits.clear();
+            s.logits
+                .extend_from_slice(&out[(at - 1) * vocab..at * vocab]);
+            s.has_logits = true;
+        }
+        Ok(())
     }
 
     /// Appends one token to each session in a single batched forward pass: the weights are
