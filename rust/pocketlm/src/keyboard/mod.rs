@@ -96,10 +96,11 @@ impl Default for PredictorOptions {
             k: 3,
             threads: default_threads(),
             max_context_bytes: 320,
-            // One batched pass evaluates the whole budget: two passes of 3 rows cost far more
-            // than one of 6 (see docs/keyboard.md), for a small loss in keystroke savings.
-            beam_width: 6,
-            max_evals: 9,
+            // One batched pass of at most 4 rows per keystroke: two passes of 3 rows cost far
+            // more than one of 4–6, and 4 rows keep the p95 keystroke within 15 ms on the
+            // reference machine for a small loss in keystroke savings (see docs/keyboard.md).
+            beam_width: 4,
+            max_evals: 8,
             max_word_tokens: 4,
             later_passes_spell_only: true,
             corrections: true,
