@@ -81,6 +81,13 @@ impl Collector<'_> {
         *e = log_add(*e, lp);
     }
 
+    /// Whether `raw` (a candidate's text, optionally space-led) is a whole word the
+    /// blocklist rejects.
+    fn spells_blocked(&self, raw: &[u8]) -> bool {
+        let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+        std::str::from_utf8(raw).is_ok_and(|w| is_whole_word(w) && (self.blocked)(w))
+    }
+
     /// The k-th best log-probability found so far (−∞ with fewer than k words).
     fn kth(&self, k: usize) -> f32 {
         if self.words.len() < k || k == 0 {
@@ -135,6 +142,7 @@ pub fn search(
         }
         let mut kth = out.kth(params.k);
         let mut batch: Vec<Path> = Vec::new();
+        let mut slots = 0;
         while let Some(top) = heap.peek() {
             if top.lp <= kth {
                 break;
@@ -159,15 +167,21 @@ pub fn search(
             if child.tokens.len() > depth {
                 continue;
             }
+            // A path spelling a blocked word is still evaluated (it may continue into an
+            // allowed word) but does not take one of the pass's slots: a blocklist hit must not
+            // leave the strip with fewer than k words.
+            if !out.spells_blocked(&child.raw) {
+                slots += 1;
+            }
             batch.push(child);
-            if batch.len() >= params.batch || evals + batch.len() >= params.max_evals {
+            if slots >= params.batch || evals + slots >= params.max_evals {
                 break;
             }
         }
         if batch.is_empty() {
             break;
         }
-        evals += batch.len();
+        evals += slots.max(1);
         first = false;
         let seqs: Vec<Vec<u32>> = batch
             .iter()
