@@ -18,7 +18,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.awaitClose
-import kotlinx.coroutines.channels.trySendBlocking
+import kotlinx.coroutines.channels.ClosedSendChannelException
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.buffer
 import kotlinx.coroutines.flow.callbackFlow
@@ -26,7 +26,9 @@ import kotlinx.coroutines.flow.conflate
 import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.asExecutor
+import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.suspendCancellableCoroutine
 import kotlinx.coroutines.withContext
 
@@ -90,10 +92,22 @@ internal class NativeRef<T : AutoCloseable>(obj: T, private val what: String) : 
  * cancels it, and collection ends only once the native generation has stopped. */
 internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): Flow<String> =
     callbackFlow {
+        // Cancelled when collection stops: a send blocked on the generation thread then fails
+        // at once. (The channel itself is only cancelled when this producer completes, which
+        // waits for the generation to end: blocking on the channel alone could deadlock.)
+        val sends = Job()
         val listener = object : dev.pocketlm.ffi.TextListener {
             // Runs on the generation thread; blocks it until the collector takes the text
             // (backpressure). Returns false once the flow is closed, which stops generation.
-            override fun onText(delta: String): Boolean = trySendBlocking(delta).isSuccess
+            override fun onText(delta: String): Boolean =
+                try {
+                    runBlocking(sends) { send(delta) }
+                    true
+                } catch (_: CancellationException) {
+                    false
+                } catch (_: ClosedSendChannelException) {
+                    false
+                }
         }
         val task = start(listener)
         launch {
@@ -105,7 +119,10 @@ internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask):
             }
         }
         try {
-            awaitClose { task.cancel() }
+            awaitClose {
+                task.cancel()
+                sends.cancel()
+            }
         } finally {
             // Wait (at most about one token) until the native generation has stopped, so the
             // session is free when collection returns.
