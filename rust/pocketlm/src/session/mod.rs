@@ -317,23 +317,75 @@ impl Session {
         tokens: &[&[u32]],
         out: &mut Vec<f32>,
     ) -> Result<(), SessionError> {
+        Self::check_batch(sessions, tokens)?;
+        Self::batched_pass(sessions, tokens, true, out);
+        Ok(())
+    }
+
+    /// Appends one token to each session in a single batched forward pass: the weights are
+    /// read once for all of them. Each session's logits are updated.
+    pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
+        let tokens: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
+        Self::eval_batch(sessions, &tokens)
+    }
+
+    /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one forward pass: the
+    /// weights are read once for every row of every session. Logits are computed only after
+    /// each session's last new token, and each session's logits are updated. Sessions that must
+    /// first catch up on a few tokens (a rolled-back beam) thus cost rows, not extra passes.
+    pub fn eval_batch(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+    ) -> Result<(), SessionError> {
+        Self::check_batch(sessions, tokens)?;
+        if tokens.iter().any(|t| t.len() > PREFILL_CHUNK) {
+            // Bounded scratch: long catch-ups go through `eval` first.
+            for (s, t) in sessions.iter_mut().zip(tokens) {
+                if t.len() > 1 {
+                    s.eval(&t[..t.len() - 1])?;
+                }
+            }
+            let last: Vec<&[u32]> = tokens.iter().map(|t| &t[t.len() - 1..]).collect();
+            return Self::eval_batch(sessions, &last);
+        }
+        Self::batched_pass(sessions, tokens, false, &mut Vec::new());
+        Ok(())
+    }
+
+    /// The checks every batched call makes: one session per token list, one model, and every
+    /// session's tokens valid and fitting its context.
+    fn check_batch(sessions: &[&mut Session], tokens: &[&[u32]]) -> Result<(), SessionError> {
         if sessions.is_empty() || sessions.len() != tokens.len() {
             return Err(SessionError::EmptyInput);
         }
-        let model = sessions[0].model.clone();
+        let model = &sessions[0].model;
         for (s, t) in sessions.iter().zip(tokens) {
-            if !Arc::ptr_eq(&s.model, &model) {
+            if !Arc::ptr_eq(&s.model, model) {
                 return Err(SessionError::MixedModels);
             }
             s.check_tokens(t)?;
         }
-        let mut rows: Vec<BatchRow> = Vec::new();
+        Ok(())
+    }
+
+    /// One forward pass over `tokens[i]` appended to `sessions[i]` (already checked). Logits
+    /// are computed after every token when `all_logits`, else after each session's last one;
+    /// they are written to `out`, and each session keeps those after its last token.
+    fn batched_pass(
+        sessions: &mut [&mut Session],
+        tokens: &[&[u32]],
+        all_logits: bool,
+        out: &mut Vec<f32>,
+    ) {
+        let model = sessions[0].model.clone();
+        let mut rows: Vec<BatchRow> = Vec::with_capacity(tokens.iter().map(|t| t.len()).sum());
         for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            let start = s.tokens.len();
             rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
                 token,
-                pos: s.tokens.len() + i,
+                pos: start + i,
                 seq,
-                logits: true,
+                logits: all_logits || i + 1 == t.len(),
             }));
         }
         let engine = sessions[0].engine.clone();
@@ -346,132 +398,15 @@ impl Session {
         }
         sessions[0].scratch = scratch;
         let vocab = model.config().vocab_size;
+        // Index (in logits rows) one past each session's last row.
         let mut at = 0;
         for (s, t) in sessions.iter_mut().zip(tokens) {
-            at += t.len();
+            at += if all_logits { t.len() } else { 1 };
             s.tokens.extend_from_slice(t);
             s.logits.clear();
             s.logits
                 .extend_from_slice(&out[(at - 1) * vocab..at * vocab]);
             s.has_logits = true;
         }
-        Ok(())
-    }
-
-    /// Appends one token to each session in a single batched forward pass: the weights are
-    /// read once for all of them. Each session's logits are updated.
-    pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
-        if sessions.is_empty() || sessions.len() != tokens.len() {
-            return Err(SessionError::EmptyInput);
-        }
-        let model = sessions[0].model.clone();
-        for (s, &t) in sessions.iter().zip(tokens) {
-            if !Arc::ptr_eq(&s.model, &model) {
-                return Err(SessionError::MixedModels);
-            }
-            s.check_tokens(&[t])?;
-        }
-        let rows: Vec<BatchRow> = sessions
-            .iter()
-            .zip(tokens)
-            .enumerate()
-            .map(|(seq, (s, &token))| BatchRow {
-                token,
-                pos: s.tokens.len(),
-                seq,
-                logits: true,
-            })
-            .collect();
-        let engine = sessions[0].engine.clone();
-        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let mut scratch = std::mem::take(&mut sessions[0].scratch);
-        let mut logits = Vec::new();
-        {
-            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
-            forward(
-                &model,
-                &engine.pool,
-                &mut caches,
-                &rows,
-                &mut scratch,
-                &mut logits,
-            );
-        }
-        sessions[0].scratch = scratch;
-        let vocab = model.config().vocab_size;
-        for (i, (s, &t)) in sessions.iter_mut().zip(tokens).enumerate() {
-            s.tokens.push(t);
-            s.logits.clear();
-            s.logits
-                .extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
-            s.has_logits = true;
-        }
-        Ok(())
-    }
-
-    /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one forward pass: the
-    /// weights are read once for every row of every session. Logits are computed only after
-    /// each session's last new token, and each session's logits are updated. Sessions that must
-    /// first catch up on a few tokens (a rolled-back beam) thus cost rows, not extra passes.
-    pub fn eval_batch(
-        sessions: &mut [&mut Session],
-        tokens: &[&[u32]],
-    ) -> Result<(), SessionError> {
-        if sessions.is_empty() || sessions.len() != tokens.len() {
-            return Err(SessionError::EmptyInput);
-        }
-        let model = sessions[0].model.clone();
-        for (s, t) in sessions.iter().zip(tokens) {
-            if !Arc::ptr_eq(&s.model, &model) {
-                return Err(SessionError::MixedModels);
-            }
-            s.check_tokens(t)?;
-        }
-        let n_rows: usize = tokens.iter().map(|t| t.len()).sum();
-        if tokens.iter().any(|t| t.len() > PREFILL_CHUNK) {
-            // Bounded scratch: long catch-ups go through `eval` first.
-            for (s, t) in sessions.iter_mut().zip(tokens) {
-                if t.len() > 1 {
-                    s.eval(&t[..t.len() - 1])?;
-                }
-            }
-            let last: Vec<&[u32]> = tokens.iter().map(|t| &t[t.len() - 1..]).collect();
-            return Self::eval_batch(sessions, &last);
-        }
-        let mut rows: Vec<BatchRow> = Vec::with_capacity(n_rows);
-        for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
-            let start = s.tokens.len();
-            rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
-                token,
-                pos: start + i,
-                seq,
-                logits: i + 1 == t.len(),
-            }));
-        }
-        let engine = sessions[0].engine.clone();
-        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let mut scratch = std::mem::take(&mut sessions[0].scratch);
-        let mut logits = Vec::new();
-        {
-            let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
-            forward(
-                &model,
-                &engine.pool,
-                &mut caches,
-                &rows,
-                &mut scratch,
-                &mut logits,
-            );
-        }
-        sessions[0].scratch = scratch;
-        let vocab = model.config().vocab_size;
-        for (i, (s, t)) in sessions.iter_mut().zip(tokens).enumerate() {
-            s.tokens.extend_from_slice(t);
-            s.logits.clear();
-            s.logits
-                .extend_from_slice(&logits[i * vocab..(i + 1) * vocab]);
-            s.has_logits = true;
-        }
-        Ok(())
     }
 }
