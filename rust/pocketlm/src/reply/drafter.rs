@@ -2,6 +2,7 @@
 //! batch, filter, dedupe, rank.
 
 use super::filter::{self, Polarity, Rejection};
+use super::intent::{self, Intents};
 use super::{curated, prompt};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
@@ -64,6 +65,15 @@ pub struct DrafterConfig {
     /// A declining reply replaces the last suggestion when it scores at least this fraction
     /// of it.
     pub negative_ratio: f32,
+    /// Curated responses that best answer the message's kind (an offer: "Yes, please!"; a
+    /// request for permission: "Sure, go ahead!"; see [`intent`]) get this many nats in the
+    /// beam's ranking (so they are explored) ...
+    pub preferred_boost: f32,
+    /// ... and their final score is multiplied by this.
+    pub preferred_bonus: f32,
+    /// Score multiplier of a reply that is a question when the message asks one itself (a
+    /// question answered with a question rarely helps).
+    pub question_back_discount: f32,
 }
 
 impl Default for DrafterConfig {
@@ -87,6 +97,9 @@ impl Default for DrafterConfig {
             min_score: 0.02,
             max_first_token_gap: 6.0,
             negative_ratio: 0.8,
+            preferred_boost: 1.5,
+            preferred_bonus: 1.3,
+            question_back_discount: 0.7,
         }
     }
 }
@@ -532,14 +545,29 @@ impl ReplyDrafter {
         let trie = &ts.trie;
         // Paths that lead to a response fitting this kind of message (children come after
         // their parent in the node list).
+        let intents = Intents::of(&last.text);
         let mut open = vec![false; trie.nodes.len()];
+        // Paths that lead to a response preferred for this kind of message.
+        let mut pref = vec![false; trie.nodes.len()];
         for n in (0..trie.nodes.len()).rev() {
             let node = &trie.nodes[n];
-            open[n] = node
-                .end
-                .is_some_and(|(i, _)| filter::fits_context(ts.curated[i].text, &last.text))
-                || node.children.iter().any(|&c| open[c]);
+            let fits = node.end.is_some_and(|(i, _)| {
+                filter::fits_context_with(ts.curated[i].text, &last.text, &intents)
+            });
+            open[n] = fits || node.children.iter().any(|&c| open[c]);
+            pref[n] = (fits
+                && node
+                    .end
+                    .is_some_and(|(i, _)| intent::preferred(ts.curated[i].text, &intents)))
+                || node.children.iter().any(|&c| pref[c]);
         }
+        let boost = |n: usize| {
+            if pref[n] {
+                self.config.preferred_boost
+            } else {
+                0.0
+            }
+        };
         let mut roots: Vec<usize> = trie.nodes[0]
             .children
             .iter()
@@ -552,7 +580,7 @@ impl ReplyDrafter {
         let cw = self.config.curated_pmi_weight;
         let root_rank = |n: usize| {
             let l = lp0[trie.nodes[n].token as usize];
-            l + cw * (l - ts.null_path[n])
+            l + cw * (l - ts.null_path[n]) + boost(n)
         };
         roots.sort_by(|&x, &y| root_rank(y).total_cmp(&root_rank(x)));
         roots.truncate(k);
@@ -652,7 +680,7 @@ impl ReplyDrafter {
             // mutual information with the message (log p(text | message) − log p(text |
             // empty message)): a text that is likely whatever the message says must earn
             // its place.
-            let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3;
+            let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3 + boost(e.1);
             expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
             expansions.truncate(k);
             let mut uses = vec![0usize; beams.len()];
@@ -714,7 +742,18 @@ impl ReplyDrafter {
         let check = |text: &str| {
             filter::check(text, message, options.max_words, &options.blocklist)
                 .err()
-                .or_else(|| (!filter::fits_context(text, message)).then_some(Rejection::OffContext))
+                .or_else(|| {
+                    (!filter::fits_context_with(text, message, &intents))
+                        .then_some(Rejection::OffContext)
+                })
+        };
+        // A question back to a question (not a clarifying one the message's kind admits, as
+        // "What time?" to an invitation: those are curated and gated by their cues).
+        let question_back = |text: &str, curated: bool| {
+            intents.asks()
+                && !intents.invitation
+                && text.trim_end().ends_with('?')
+                && !(curated && intent::preferred(text, &intents))
         };
         let mut candidates: Vec<Candidate> = branches
             .iter()
@@ -731,18 +770,26 @@ impl ReplyDrafter {
                     };
                 }
                 let mut rejected = check(&text);
+                if rejected.is_none() && filter::parrots(&text, message) {
+                    rejected = Some(Rejection::EchoesMessage);
+                }
                 if rejected.is_none() && !b.finished && !text.ends_with([',', '.', '!', '?']) {
                     let cut = text.len() < tok.decode(&b.tokens, true).trim().len();
                     if !cut {
                         rejected = Some(Rejection::Unfinished);
                     }
                 }
+                let discount = if question_back(&text, false) {
+                    cfg.question_back_discount
+                } else {
+                    1.0
+                };
                 Candidate {
                     score: final_score(
                         b.logprob,
                         b.count,
                         cfg.pmi_weight * pmi(b.tokens[0]).min(cfg.max_pmi),
-                        1.0,
+                        discount,
                         &text,
                     ),
                     text,
@@ -751,18 +798,27 @@ impl ReplyDrafter {
                 }
             })
             .collect();
-        candidates.extend(scored.iter().map(|&(text, logprob, count, pmi)| Candidate {
-            text: text.to_owned(),
-            score: final_score(logprob, count, cw * pmi, self.config.curated_bonus, text),
-            rejected: check(text),
-            curated: true,
+        candidates.extend(scored.iter().map(|&(text, logprob, count, pmi)| {
+            let mut bonus = self.config.curated_bonus;
+            if intent::preferred(text, &intents) {
+                bonus *= self.config.preferred_bonus;
+            }
+            if question_back(text, true) {
+                bonus *= self.config.question_back_discount;
+            }
+            Candidate {
+                text: text.to_owned(),
+                score: final_score(logprob, count, cw * pmi, bonus, text),
+                rejected: check(text),
+                curated: true,
+            }
         }));
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let replies = select(
             &candidates,
             options.n,
             self.config.negative_ratio,
-            filter::is_question(message),
+            filter::is_question(message) || intents.decision(),
         );
         let no_suggestion = match replies.first() {
             None => Some(NoSuggestion::NothingGood),
@@ -945,6 +1001,7 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32, question: boo
     // already chosen, or taking the same (non-neutral) stance, must score clearly higher.
     let mut chosen: Vec<&Candidate> = Vec::new();
     let mut rest = distinct.clone();
+    let is_q = |t: &str| t.trim_end().ends_with('?');
     while chosen.len() < n && !rest.is_empty() {
         let adjusted = |c: &Candidate| {
             let first = filter::words(&c.text).into_iter().next();
@@ -958,6 +1015,20 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32, question: boo
             }
             if pol != Polarity::Neutral && chosen.iter().any(|d| filter::polarity(&d.text) == pol) {
                 s *= 0.85;
+            }
+            // Two replies of one family say the same kind of thing ("That's great!",
+            // "That's awesome!"): the set should cover different intents.
+            let fam = intent::family(&c.text);
+            if fam.is_some()
+                && chosen
+                    .iter()
+                    .any(|d| intent::family(&d.text) == fam && filter::polarity(&d.text) == pol)
+            {
+                s *= 0.7;
+            }
+            // One question back is enough: the others should answer.
+            if is_q(&c.text) && chosen.iter().any(|d| is_q(&d.text)) {
+                s *= 0.6;
             }
             s
         };

@@ -2,6 +2,8 @@
 //! repetition loops, blocked words), near-duplicate detection, polarity, and the
 //! sensitive-topic trigger.
 
+use super::intent::Intents;
+
 /// Lowercase words (letters, digits and apostrophes), for comparisons.
 pub fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
@@ -123,13 +125,40 @@ pub fn check(
     let mk = words(message);
     // The same words, mostly the same words, or a phrase of the message said back ("how
     // about you?" to "I'm fine, how about you?").
+    // "Nice to meet you too!" to "Nice to meet you." returns the words, it does not echo.
+    let returned = ["too", "also"]
+        .iter()
+        .any(|w| ws.iter().any(|x| x == w) && !mk.iter().any(|x| x == w));
     if mk == ws
-        || (ws.len() >= 3 && jaccard(&ws, &mk) >= 0.6)
+        || (ws.len() >= 3 && !returned && jaccard(&ws, &mk) >= 0.6)
         || (ws.len() >= 2 && mk.windows(ws.len()).any(|w| w == ws.as_slice()))
     {
         return Err(Rejection::EchoesMessage);
     }
     Ok(())
+}
+
+/// Words a reply may add to a message's words and still only parrot it.
+const FILLER: &[&str] = &[
+    "yes", "no", "oh", "ah", "wow", "ok", "okay", "the", "a", "an", "so", "very", "really", "too",
+    "just", "yeah", "hmm", "well", "and", "of", "to",
+];
+
+/// A short reply made only of the message's own words ("Up!" to "What's up?", "Steam
+/// engine, yes!" to "who invented the steam engine"): a word copied from the message is far
+/// likelier after it, which alone does not make a reply. A choice question ("tea or
+/// coffee?") may be answered with one of its words.
+pub fn parrots(reply: &str, message: &str) -> bool {
+    let ws = words(reply);
+    let mk = words(message);
+    if ws.is_empty() || ws.len() > 3 || mk.iter().any(|w| w == "or") {
+        return false;
+    }
+    let content: Vec<&String> = ws
+        .iter()
+        .filter(|w| !FILLER.contains(&w.as_str()))
+        .collect();
+    !content.is_empty() && content.iter().all(|w| mk.contains(w))
 }
 
 /// A word repeated three times in a row, or a repeated word pair/triple.
@@ -533,8 +562,8 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
     (
         &["i hope you feel better", "feel better", "get well soon"],
         &[
-            "sick", "ill", "flu", "cold", "fever", "headache", "hurt", "hurts", "pain", "feel",
-            "feeling", "unwell", "sore", "cough", "throw up", "injured", "broke my",
+            "sick", "flu", "cold", "fever", "headache", "hurt", "hurts", "pain", "feel", "feeling",
+            "unwell", "sore", "cough", "throw up", "injured", "broke my",
         ],
     ),
     (
@@ -874,6 +903,13 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
         ],
     ),
     (
+        &["how much"],
+        &[
+            "sell", "selling", "sale", "price", "cost", "costs", "buy", "charge", "pay", "rent",
+            "offer", "ticket", "tickets",
+        ],
+    ),
+    (
         &["be careful"],
         &[
             "going",
@@ -981,6 +1017,15 @@ const INVITATIONS: &[&str] = &[
 /// Whether `reply` fits the kind of `message` (see [`CONTEXTUAL`]): always, unless it is one
 /// of the replies that answer only one kind of message.
 pub fn fits_context(reply: &str, message: &str) -> bool {
+    fits_context_with(reply, message, &Intents::of(message))
+}
+
+/// [`fits_context`] with the message's acts computed once: the reply must fit both its cue
+/// words and its acts (see [`super::intent`]).
+pub fn fits_context_with(reply: &str, message: &str, intents: &Intents) -> bool {
+    if !super::intent::fits(reply, intents) {
+        return false;
+    }
     let r = key(reply);
     let Some((_, cues)) = CONTEXTUAL.iter().find(|(rs, _)| rs.contains(&r.as_str())) else {
         return true;
@@ -1092,6 +1137,10 @@ mod tests {
             check("Me too!", "I'm fine, how about you?", 12, &[]),
             Ok(())
         );
+        assert_eq!(
+            check("Nice to meet you too!", "Nice to meet you.", 12, &[]),
+            Ok(())
+        );
     }
 
     #[test]
@@ -1125,11 +1174,26 @@ mod tests {
             "Sorry, I'm busy.",
             "Have you heard the news?"
         ));
-        assert!(fits_context("That's great!", "anything at all"));
+        assert!(fits_context("That's great!", "I got the job!"));
+        assert!(!fits_context("That's great!", "anything at all"));
         assert!(fits_context("Sure, go ahead!", "Can I ask you something?"));
         assert!(!fits_context("Go ahead!", "I like trains."));
         assert!(fits_context("Not much, you?", "Hey, what's up?"));
         assert!(!fits_context("How was it?", "I like trains."));
+    }
+
+    #[test]
+    fn parroting_is_recognized() {
+        assert!(parrots("Up!", "What's up?"));
+        assert!(parrots("Soccer!", "Do you like soccer"));
+        assert!(parrots(
+            "Steam engine, yes!",
+            "who invented the steam engine"
+        ));
+        assert!(!parrots("Tea, please.", "Tea or coffee?"));
+        assert!(!parrots("I'm not bragging", "You are bragging"));
+        assert!(!parrots("Sure!", "Can you help?"));
+        assert!(!parrots("Yes!", "yes it is"));
     }
 
     #[test]

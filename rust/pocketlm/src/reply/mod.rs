@@ -17,6 +17,7 @@ mod chat;
 mod curated;
 mod drafter;
 pub mod filter;
+pub mod intent;
 pub mod prompt;
 
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
