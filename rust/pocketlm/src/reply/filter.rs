@@ -444,6 +444,13 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
             "correct",
             "no problem",
             "anytime",
+            "this way",
+            "ready",
+            "see you now",
+            "your table",
+            "your order",
+            "here you are",
+            "here it is",
         ],
     ),
     (
@@ -762,6 +769,8 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
             "nothing",
             "alone",
             "pain",
+            "better",
+            "so so",
         ],
     ),
     (

@@ -614,7 +614,6 @@ impl Intents {
                     "we should",
                     "you should",
                     "we could",
-                    "you could",
                     "maybe we",
                     "what if",
                     "plan",
@@ -729,7 +728,7 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
         ],
         |i| {
             (i.yes_no && !i.offer && !i.permission)
-                || (i.statement() && !i.about_you && !i.about_me)
+                || (i.statement() && !i.about_you && !i.about_me && !i.bad_news)
         },
     ),
     // Disagreement: with a statement or a yes/no question.
@@ -812,6 +811,7 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
             "are you sure",
             "wdym",
             "could you clarify",
+            "what do you think",
         ],
         |i| i.statement() && !i.about_me,
     ),
@@ -823,7 +823,6 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
             "really",
             "oh really",
             "tell me more",
-            "what do you think",
             "for real",
             "could you tell me more",
             "why is that",
@@ -836,6 +835,7 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
     (
         &[
             "sorry to hear that",
+            "sorry about that",
             "oh no",
             "thats too bad",
             "that sucks",
@@ -851,7 +851,6 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
             "im sorry",
             "im so sorry",
             "so sorry",
-            "sorry about that",
             "i apologize",
             "my bad",
         ],
