@@ -775,7 +775,15 @@ impl ReplyDrafter {
                 }
                 if rejected.is_none() && !b.finished && !text.ends_with([',', '.', '!', '?']) {
                     let cut = text.len() < tok.decode(&b.tokens, true).trim().len();
-                    if !cut {
+                    // A reply stopped by the token limit that is a whole curated response
+                    // ("Nice to meet you too", 7 tokens with its "!") is finished.
+                    let k = filter::key(&text);
+                    if let Some(&whole) = curated::responses(options.tone)
+                        .iter()
+                        .find(|r| filter::key(r) == k)
+                    {
+                        text = whole.to_owned();
+                    } else if !cut {
                         rejected = Some(Rejection::Unfinished);
                     }
                 }

@@ -480,6 +480,12 @@ impl Intents {
                 "good afternoon",
                 "good evening",
                 "top of the morning",
+                "nice to meet you",
+                "pleasure to meet you",
+                "pleased to meet you",
+                "good to see you",
+                "nice to see you",
+                "glad to meet you",
             ],
         );
         it.how_are_you = has_any(
@@ -526,7 +532,23 @@ impl Intents {
                 "grateful",
                 "thankful",
             ],
-        ) && !has_any(&m, &["no thanks", "no thank you"]);
+        ) && !has_any(&m, &["no thanks", "no thank you"])
+            // "Fine, thanks." answers how one is; it thanks for nothing.
+            && !has_any(
+                &m,
+                &[
+                    "fine thanks",
+                    "well thanks",
+                    "good thanks",
+                    "great thanks",
+                    "ok thanks",
+                    "okay thanks",
+                    "fine thank you",
+                    "well thank you",
+                    "good thank you",
+                    "great thank you",
+                ],
+            );
         it.apology = has_any(
             &m,
             &[
@@ -645,7 +667,10 @@ impl Intents {
 
 /// Reply families that fit only some acts (matched by the reply's words, see [`key`]).
 /// A reply in no family fits any message here (the cue table in `filter` still applies).
-const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
+/// Replies (by their words) and the acts they need.
+type Family = (&'static [&'static str], fn(&Intents) -> bool);
+
+const FAMILIES: &[Family] = &[
     // Bare yes/no answers need a yes/no question or a request, offer or invitation.
     (
         &[
@@ -873,12 +898,41 @@ const FAMILIES: &[(&[&str], fn(&Intents) -> bool)] = &[
     ),
     // Reassurance: after an apology, bad news, or as an answer to how it goes.
     (&["its okay", "thats okay", "its ok", "all good"], |i| {
-        i.apology || i.bad_news || i.how_are_you || i.yes_no
+        (i.apology || i.bad_news || i.how_are_you || i.yes_no) && !i.wh
     }),
     // Asking back how they are: after a greeting or how-are-you.
     (
         &["how are you", "hey how are you", "whats up", "hey whats up"],
         |i| i.greeting || i.how_are_you,
+    ),
+    // Answering an invitation or a plan.
+    (
+        &[
+            "sorry im busy",
+            "maybe another time",
+            "count me in",
+            "id love to",
+            "sure what time",
+            "what time",
+            "ill be there",
+            "im on my way",
+            "on my way",
+            "omw",
+            "where shall we meet",
+            "what time works for you",
+            "where",
+            "when",
+            "ill call you later",
+            "call me when you can",
+            "i am afraid i am not available",
+            "i will be there",
+        ],
+        |i| i.invitation || i.yes_no || i.request || i.statement(),
+    ),
+    // Welcoming thanks: to thanks.
+    (
+        &["youre welcome", "you are welcome", "anytime", "my pleasure"],
+        |i| i.thanks,
     ),
     // Touched: by something kind or cute.
     (&["thats so sweet", "aww", "so sweet", "thats sweet"], |i| {
@@ -929,7 +983,7 @@ pub fn fits(reply: &str, intents: &Intents) -> bool {
 
 /// Replies that answer an act best (Smart Reply's intent clusters): the drafter explores and
 /// ranks them ahead of equally likely ones.
-const PREFERRED: &[(&[&str], fn(&Intents) -> bool)] = &[
+const PREFERRED: &[Family] = &[
     (
         &["yes please", "no thanks", "no thank you", "im good thanks"],
         |i| i.offer,
@@ -983,6 +1037,7 @@ const PREFERRED: &[(&[&str], fn(&Intents) -> bool)] = &[
             "hey how are you",
             "good morning",
             "good evening",
+            "nice to meet you too",
         ],
         |i| i.greeting,
     ),
@@ -1089,6 +1144,9 @@ mod tests {
         assert!(Intents::of("Good evening, everyone").greeting);
         assert!(Intents::of("hey, how's it going?").how_are_you);
         assert!(Intents::of("Thanks a lot for the ride!").thanks);
+        assert!(!Intents::of("Pretty good, thanks.").thanks);
+        let i = Intents::of("Pleased to meet you!");
+        assert!(i.greeting && !i.statement());
         assert!(!Intents::of("No thanks, I'm full.").thanks);
         assert!(Intents::of("Sorry I forgot to call.").apology);
         assert!(Intents::of("Gotta go, talk later").farewell);
