@@ -7,8 +7,8 @@ mod common;
 use common::{fixture, model_path, GEMMA3, SMOLLM2};
 use pocketlm::chat_template::{ChatMessage, ChatTemplate};
 use pocketlm::reply::{
-    filter, stream_chat, ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message,
-    NoSuggestion, ReplyDrafter, ReplyError, Tone,
+    filter, intent, stream_chat, ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig,
+    Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
 };
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -554,4 +554,36 @@ fn drafter_is_send_and_sync() {
     assert_send_sync::<ReplyDrafter>();
     fn assert_send<T: Send>() {}
     assert_send::<ChatSession>();
+}
+
+#[test]
+fn offers_and_permissions_get_the_answers_they_ask_for() {
+    let d = drafter();
+    let opts = DraftOptions::default();
+    for msg in [
+        "Would you like some tea?",
+        "Can I ask you something?",
+        "Which bus do you take to work?",
+        "I am repainting the kitchen.",
+    ] {
+        let acts = intent::Intents::of(msg);
+        let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
+        assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
+        for r in &draft.replies {
+            // No "That's great!" to a question or plain news, no "Yes!" to a wh-question.
+            assert!(intent::fits(&r.text, &acts), "{msg}: {r:?}");
+            // No bare message word said back.
+            assert!(!filter::parrots(&r.text, msg), "{msg}: {r:?}");
+        }
+        if acts.offer || acts.permission {
+            assert!(
+                draft
+                    .replies
+                    .iter()
+                    .any(|r| intent::preferred(&r.text, &acts)),
+                "{msg}: {:?}",
+                draft.replies
+            );
+        }
+    }
 }

@@ -975,6 +975,11 @@ pub fn family(reply: &str) -> Option<usize> {
 /// Whether `reply` fits the acts of the message (see [`FAMILIES`]).
 pub fn fits(reply: &str, intents: &Intents) -> bool {
     let r = key(reply);
+    // Thanks are not answered with thanks ("Thank you so much!" to "Thank you!"), unless
+    // wishes are returned ("Thanks, you too!").
+    if intents.thanks && r.starts_with("thank") && !r.ends_with("you too") {
+        return false;
+    }
     FAMILIES
         .iter()
         .find(|(rs, _)| rs.contains(&r.as_str()))
@@ -1215,5 +1220,13 @@ mod tests {
         assert_eq!(family("That's great!"), family("That's awesome!"));
         assert_ne!(family("That's great!"), family("Oh no!"));
         assert_eq!(family("A reply nobody listed."), None);
+        let thanks = Intents::of("Thanks for the flowers!");
+        assert!(!fits("Thank you so much!", &thanks));
+        assert!(!fits("Thanks for your kindness.", &thanks));
+        assert!(fits(
+            "Thanks, you too!",
+            &Intents::of("Thanks, have a nice day!")
+        ));
+        assert!(fits("Thank you!", &Intents::of("You look great today.")));
     }
 }
