@@ -11,7 +11,9 @@
 //! batched forward pass per token, ending at the end of the turn or a newline; candidates are
 //! filtered (markup, assistant-speak, repetition, blocklist, echo), near-duplicates removed,
 //! ranked by length-normalized log-probability, and a declining reply is swapped in when the
-//! model finds one plausible.
+//! model finds one plausible. [`intent`] reads the message's dialogue acts (question kinds,
+//! offer, permission, request, invitation, greeting, thanks, news...), which decide the reply
+//! families that fit and the responses preferred.
 
 mod chat;
 mod curated;
