@@ -2,8 +2,8 @@
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
 use pocketlm::kernels::{
-    matmul, matmul_parallel_with_tier, matmul_with_tier, supported_tiers, QActs, QMatrix,
-    ThreadPool, Tier,
+    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_with_tier, supported_tiers,
+    QActs, QMatrix, ThreadPool, Tier,
 };
 use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
 use pocketlm::quant::blocks::*;
@@ -651,6 +651,59 @@ fn row_ranges_and_parallel_match() {
                     &full[t * rows..(t + 1) * rows],
                     &single[..],
                     "{tier} {ty} batch row {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_parallel_many_matches_one_by_one() {
+    let tier = pocketlm::kernels::selected_tier();
+    for threads in [1, 2, 3] {
+        let pool = ThreadPool::new(threads);
+        for m in [1, 3, 37] {
+            let cols = 640;
+            // q/k/v-like: Q5_0 and Q8_0 share the Q8_0 activations; rows not tile multiples
+            let shapes = [
+                (GgmlType::Q5_0, 1024),
+                (GgmlType::Q5_0, 250),
+                (GgmlType::Q8_0, 77),
+            ];
+            let stores: Vec<_> = shapes
+                .iter()
+                .map(|&(ty, rows)| make_weights(ty, rows, cols, Fill::Random, rows as u64))
+                .collect();
+            let ws: Vec<_> = shapes
+                .iter()
+                .zip(&stores)
+                .map(|(&(ty, rows), st)| {
+                    QMatrix::new(ty, weight_bytes(st, ty, rows, cols), rows, cols).unwrap()
+                })
+                .collect();
+            let x = make_acts(m, cols, 7, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(GgmlType::Q5_0, &x, m, cols);
+            let want: Vec<Vec<f32>> = ws
+                .iter()
+                .map(|w| {
+                    let mut o = vec![f32::NAN; m * (w.rows + 1)];
+                    matmul_parallel_with_tier(&pool, tier, w, &acts, &mut o, w.rows + 1);
+                    o
+                })
+                .collect();
+            let mut got: Vec<Vec<f32>> = want.iter().map(|o| vec![f32::NAN; o.len()]).collect();
+            let mut parts: Vec<_> = ws
+                .iter()
+                .zip(got.iter_mut())
+                .map(|(w, o)| (*w, &mut o[..], w.rows + 1))
+                .collect();
+            matmul_parallel_many(&pool, &acts, &mut parts);
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(
+                    g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    w.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "threads {threads} m {m}"
                 );
             }
         }

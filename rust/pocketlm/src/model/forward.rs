@@ -9,7 +9,7 @@ use super::weights::MatRef;
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
-use crate::kernels::{matmul_parallel, selected_tier, QActs, ThreadPool};
+use crate::kernels::{matmul_parallel, matmul_parallel_many, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
 use crate::quant;
 use crate::session::KvCache;
@@ -81,6 +81,34 @@ impl Linear<'_> {
             &mut out[..m * w.rows],
             w.rows,
         );
+    }
+
+    /// Several products of the same input (q/k/v, gate/up) as one parallel job when their
+    /// weights take the same activation format, else one after the other.
+    fn run_many<const N: usize>(
+        &mut self,
+        acts: &mut QActs,
+        x: &[f32],
+        m: usize,
+        parts: [(&MatRef, &mut [f32]); N],
+    ) {
+        let (w0, cols) = (parts[0].0, parts[0].0.cols);
+        let same = parts
+            .iter()
+            .all(|(w, _)| w.cols == cols && w.ty.vec_dot_type() == w0.ty.vec_dot_type());
+        if !same || N > 4 {
+            for (w, out) in parts {
+                self.run(acts, w, x, m, out);
+            }
+            return;
+        }
+        if !(self.fresh && acts.fits(w0.ty)) {
+            acts.quantize_for(w0.ty, &x[..m * cols], m, cols);
+            self.fresh = true;
+        }
+        let bytes = self.bytes;
+        let mut jobs = parts.map(|(w, out)| (w.view(bytes), &mut out[..m * w.rows], w.rows));
+        matmul_parallel_many(self.pool, acts, &mut jobs);
     }
 
     /// Marks the activations stale (the input buffer changed).
@@ -188,9 +216,16 @@ pub(crate) fn forward(
             );
         }
         lin.invalidate();
-        lin.run(&mut s.acts, &lw.wq, &s.h, n, &mut s.q);
-        lin.run(&mut s.acts, &lw.wk, &s.h, n, &mut s.k);
-        lin.run(&mut s.acts, &lw.wv, &s.h, n, &mut s.v);
+        lin.run_many(
+            &mut s.acts,
+            &s.h,
+            n,
+            [
+                (&lw.wq, &mut s.q[..]),
+                (&lw.wk, &mut s.k[..]),
+                (&lw.wv, &mut s.v[..]),
+            ],
+        );
         add_bias(&mut s.q[..n * qd], &lw.bq, qd);
         add_bias(&mut s.k[..n * kvd], &lw.bk, kvd);
         add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
@@ -257,8 +292,12 @@ pub(crate) fn forward(
             );
         }
         lin.invalidate();
-        lin.run(&mut s.acts, &lw.w_gate, &s.h, n, &mut s.gate);
-        lin.run(&mut s.acts, &lw.w_up, &s.h, n, &mut s.up);
+        lin.run_many(
+            &mut s.acts,
+            &s.h,
+            n,
+            [(&lw.w_gate, &mut s.gate[..]), (&lw.w_up, &mut s.up[..])],
+        );
         let act = if gemma {
             GluAct::GeluTanh
         } else {
