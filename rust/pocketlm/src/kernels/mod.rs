@@ -692,7 +692,8 @@ fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
 
 /// Where results go: a slice (single thread) or a shared raw pointer (row-disjoint threads).
 trait Sink {
-    fn put(&mut self, t: usize, r: usize, v: f32);
+    /// `out[t * stride + r0 + i] = v[i * step]` for `i < n`.
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize);
 }
 
 struct SliceSink<'a> {
@@ -702,8 +703,11 @@ struct SliceSink<'a> {
 
 impl Sink for SliceSink<'_> {
     #[inline(always)]
-    fn put(&mut self, t: usize, r: usize, v: f32) {
-        self.out[t * self.stride + r] = v;
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        let dst = &mut self.out[t * self.stride + r0..][..n];
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = v[i * step];
+        }
     }
 }
 
@@ -724,12 +728,18 @@ unsafe impl Sync for RawSink {}
 
 impl Sink for RawSink {
     #[inline(always)]
-    fn put(&mut self, t: usize, r: usize, v: f32) {
-        let i = t * self.stride + r;
-        assert!(i < self.len, "matmul output index out of bounds");
-        // SAFETY: `i < len` (checked), the slice outlives the parallel run, and no other thread
-        // writes index `i` (it belongs to weight row `r`, which only this thread computes).
-        unsafe { self.ptr.add(i).write(v) };
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        let at = t * self.stride + r0;
+        assert!(
+            at + n <= self.len && (n == 0 || (n - 1) * step < v.len()),
+            "matmul output index out of bounds"
+        );
+        for i in 0..n {
+            // SAFETY: `at + i < len` and `i * step < v.len()` (checked above), the output slice
+            // outlives the parallel run, and no other thread writes index `at + i` (it belongs
+            // to weight row `r0 + i`, which only this thread computes).
+            unsafe { self.ptr.add(at + i).write(*v.get_unchecked(i * step)) };
+        }
     }
 }
 
@@ -783,9 +793,7 @@ fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut
             // by weight row would write one value per output row, `out_stride` floats apart:
             // with a power-of-two stride those all map to one L1 set and every store misses.)
             for (j, t) in (t0..t1).enumerate() {
-                for (i, r) in (r0..r1).enumerate() {
-                    sink.put(t, r, res[i * nt + j]);
-                }
+                sink.put_run(t, r0, r1 - r0, &res[j..], nt);
             }
             t0 = t1;
         }
