@@ -48,6 +48,8 @@ pub(crate) struct Scratch {
     bounds: Vec<usize>,
     last: Vec<f32>,
     ropes: Option<(Rope, Rope)>,
+    /// RoPE's (sin, cos) at one position, shared by the row's q and k heads.
+    angles: Vec<(f32, f32)>,
     /// Per sequence: positions its keys cover after this batch.
     seq_len: Vec<usize>,
     /// Rows whose logits are wanted.
@@ -232,11 +234,12 @@ pub(crate) fn forward(
         let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
         let rope = if local { rope_local } else { rope_global };
         for (r, row) in rows.iter().enumerate() {
+            rope.angles(row.pos, &mut s.angles);
             for head in s.q[r * qd..(r + 1) * qd].chunks_mut(hd) {
                 if let Some(qn) = &lw.q_norm {
                     ops::rms_norm(head, qn, cfg.rms_eps);
                 }
-                rope.apply(head, row.pos);
+                rope.apply_with(head, &s.angles);
                 if cfg.attn_scale != 1.0 {
                     head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
                 }
@@ -245,7 +248,7 @@ pub(crate) fn forward(
                 if let Some(kn) = &lw.k_norm {
                     ops::rms_norm(head, kn, cfg.rms_eps);
                 }
-                rope.apply(head, row.pos);
+                rope.apply_with(head, &s.angles);
             }
             caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
         }
