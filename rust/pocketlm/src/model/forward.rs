@@ -233,23 +233,47 @@ pub(crate) fn forward(
         add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
         let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
         let rope = if local { rope_local } else { rope_global };
+        // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
+        let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
+            for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
+                rope.angles(row.pos, angles);
+                for head in qr.chunks_mut(hd) {
+                    if let Some(qn) = &lw.q_norm {
+                        ops::rms_norm(head, qn, cfg.rms_eps);
+                    }
+                    rope.apply_with(head, angles);
+                    if cfg.attn_scale != 1.0 {
+                        head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                    }
+                }
+                for head in kr.chunks_mut(hd) {
+                    if let Some(kn) = &lw.k_norm {
+                        ops::rms_norm(head, kn, cfg.rms_eps);
+                    }
+                    rope.apply_with(head, angles);
+                }
+            }
+        };
+        const ROWS_PER_PIECE: usize = 8;
+        if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
+            qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
+        } else {
+            let pieces = Mutex::new(
+                s.q[..n * qd]
+                    .chunks_mut(ROWS_PER_PIECE * qd)
+                    .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
+                    .zip(rows.chunks(ROWS_PER_PIECE)),
+            );
+            pool.run_joinable(|_, _| {
+                let mut angles = Vec::new();
+                loop {
+                    let next = pieces.lock().expect("rope pieces lock").next();
+                    let Some(((q, k), rs)) = next else { break };
+                    qk_rows(q, k, rs, &mut angles);
+                }
+            });
+        }
         for (r, row) in rows.iter().enumerate() {
-            rope.angles(row.pos, &mut s.angles);
-            for head in s.q[r * qd..(r + 1) * qd].chunks_mut(hd) {
-                if let Some(qn) = &lw.q_norm {
-                    ops::rms_norm(head, qn, cfg.rms_eps);
-                }
-                rope.apply_with(head, &s.angles);
-                if cfg.attn_scale != 1.0 {
-                    head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-                }
-            }
-            for head in s.k[r * kvd..(r + 1) * kvd].chunks_mut(hd) {
-                if let Some(kn) = &lw.k_norm {
-                    ops::rms_norm(head, kn, cfg.rms_eps);
-                }
-                rope.apply_with(head, &s.angles);
-            }
             caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
         }
         let window = if local { cfg.sliding_window } else { None };
