@@ -746,7 +746,17 @@ fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mu
         a,
         t0: ts.start,
     };
-    tile_loop!(k_q6_k, ctx, rows.len(), ts.len(), res);
+    let (nr, nt) = (rows.len(), ts.len());
+    if nt == 16 {
+        // A full tile (`TILE_ACTS`): 16 activation rows per decoded super-block (the 6-bit
+        // unpacking is the expensive part; measured +6% over 8, while Q4_K loses 18% with 16).
+        // Each (row, activation) pair gets the same operations as in the 8-row kernel.
+        for r in 0..nr {
+            store::<1, 16>(res, nt, r, 0, k_q6_k::<1, 16>(&ctx, r, 0));
+        }
+    } else {
+        tile_loop!(k_q6_k, ctx, nr, nt, res);
+    }
 }
 tile_entry!(tile_q6_k, t_q6_k);
 
