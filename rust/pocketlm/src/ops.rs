@@ -80,22 +80,58 @@ impl Rope {
         let n = self.inv_freq.len();
         for (i, &f) in self.inv_freq.iter().enumerate() {
             let theta = pos as f32 * f;
-            let (sin, cos) = theta.sin_cos();
-            let (a, b) = if self.halves {
-                (i, i + n)
-            } else {
-                (2 * i, 2 * i + 1)
-            };
-            let (x0, x1) = (head[a], head[b]);
-            head[a] = x0 * cos - x1 * sin;
-            head[b] = x0 * sin + x1 * cos;
+            self.rotate(head, n, i, theta.sin_cos());
         }
+    }
+
+    /// The `(sin, cos)` of every rotation angle at position `pos`, for [`Rope::apply_with`]
+    /// (several heads at one position share them).
+    pub fn angles(&self, pos: usize, out: &mut Vec<(f32, f32)>) {
+        out.clear();
+        out.extend(self.inv_freq.iter().map(|&f| (pos as f32 * f).sin_cos()));
+    }
+
+    /// [`Rope::apply`] with the angles of [`Rope::angles`] (same results).
+    pub fn apply_with(&self, head: &mut [f32], angles: &[(f32, f32)]) {
+        let n = self.inv_freq.len();
+        assert_eq!(angles.len(), n, "Rope::apply_with: angles of another rope");
+        for (i, &sc) in angles.iter().enumerate() {
+            self.rotate(head, n, i, sc);
+        }
+    }
+
+    #[inline(always)]
+    fn rotate(&self, head: &mut [f32], n: usize, i: usize, (sin, cos): (f32, f32)) {
+        let (a, b) = if self.halves {
+            (i, i + n)
+        } else {
+            (2 * i, 2 * i + 1)
+        };
+        let (x0, x1) = (head[a], head[b]);
+        head[a] = x0 * cos - x1 * sin;
+        head[b] = x0 * sin + x1 * cos;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rope_with_shared_angles_matches_apply() {
+        for halves in [false, true] {
+            let rope = Rope::new(64, 10000.0, 1.0, halves);
+            let mut angles = Vec::new();
+            for pos in [0, 1, 7, 513, 30000] {
+                let x: Vec<f32> = (0..64).map(|i| (i as f32 * 0.37).sin()).collect();
+                let (mut a, mut b) = (x.clone(), x);
+                rope.apply(&mut a, pos);
+                rope.angles(pos, &mut angles);
+                rope.apply_with(&mut b, &angles);
+                assert_eq!(a, b);
+            }
+        }
+    }
 
     #[test]
     fn rms_norm_unit_weights_gives_unit_rms() {

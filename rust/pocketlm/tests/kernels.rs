@@ -2,8 +2,8 @@
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
 use pocketlm::kernels::{
-    matmul, matmul_parallel_with_tier, matmul_with_tier, supported_tiers, QActs, QMatrix,
-    ThreadPool, Tier,
+    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_with_tier, supported_tiers,
+    QActs, QMatrix, ThreadPool, Tier,
 };
 use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
 use pocketlm::quant::blocks::*;
@@ -621,8 +621,9 @@ fn every_tier_matches_scalar() {
 fn row_ranges_and_parallel_match() {
     let pool = ThreadPool::new(3);
     for &tier in &supported_tiers() {
-        for ty in WEIGHT_TYPES {
-            let (rows, cols, m) = (203, 512, 5);
+        // m = 37: tiles of 16 activation rows (the 16-row batched kernels) and a ragged rest
+        for (ty, m) in WEIGHT_TYPES.into_iter().flat_map(|ty| [(ty, 5), (ty, 37)]) {
+            let (rows, cols) = (203, 512);
             let store = make_weights(ty, rows, cols, Fill::Random, 99);
             let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
             let x = make_acts(m, cols, 98, Fill::Random);
@@ -650,6 +651,59 @@ fn row_ranges_and_parallel_match() {
                     &full[t * rows..(t + 1) * rows],
                     &single[..],
                     "{tier} {ty} batch row {t}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn matmul_parallel_many_matches_one_by_one() {
+    let tier = pocketlm::kernels::selected_tier();
+    for threads in [1, 2, 3] {
+        let pool = ThreadPool::new(threads);
+        for m in [1, 3, 37] {
+            let cols = 640;
+            // q/k/v-like: Q5_0 and Q8_0 share the Q8_0 activations; rows not tile multiples
+            let shapes = [
+                (GgmlType::Q5_0, 1024),
+                (GgmlType::Q5_0, 250),
+                (GgmlType::Q8_0, 77),
+            ];
+            let stores: Vec<_> = shapes
+                .iter()
+                .map(|&(ty, rows)| make_weights(ty, rows, cols, Fill::Random, rows as u64))
+                .collect();
+            let ws: Vec<_> = shapes
+                .iter()
+                .zip(&stores)
+                .map(|(&(ty, rows), st)| {
+                    QMatrix::new(ty, weight_bytes(st, ty, rows, cols), rows, cols).unwrap()
+                })
+                .collect();
+            let x = make_acts(m, cols, 7, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(GgmlType::Q5_0, &x, m, cols);
+            let want: Vec<Vec<f32>> = ws
+                .iter()
+                .map(|w| {
+                    let mut o = vec![f32::NAN; m * (w.rows + 1)];
+                    matmul_parallel_with_tier(&pool, tier, w, &acts, &mut o, w.rows + 1);
+                    o
+                })
+                .collect();
+            let mut got: Vec<Vec<f32>> = want.iter().map(|o| vec![f32::NAN; o.len()]).collect();
+            let mut parts: Vec<_> = ws
+                .iter()
+                .zip(got.iter_mut())
+                .map(|(w, o)| (*w, &mut o[..], w.rows + 1))
+                .collect();
+            matmul_parallel_many(&pool, &acts, &mut parts);
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(
+                    g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    w.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "threads {threads} m {m}"
                 );
             }
         }
@@ -928,6 +982,54 @@ fn bench_matmul() {
                 t * 1e6
             );
         }
+    }
+}
+
+/// Prefill-sized products of the models' shapes, one thread, timed by the fastest of many calls
+/// (robust on a machine shared with other work): `cargo test --release -p pocketlm --test kernels
+/// bench_prefill_shapes -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_prefill_shapes() {
+    let filter = std::env::var("BENCH_TYPES").ok();
+    let cases: [(GgmlType, usize, usize); 8] = [
+        // Gemma 3 270M (640 wide): q/k/gate/up Q5_0, attn_output and ffn_down Q4_K / Q6_K
+        (GgmlType::Q5_0, 1024, 640),
+        (GgmlType::Q5_0, 2048, 640),
+        (GgmlType::Q4_K, 640, 1024),
+        (GgmlType::Q4_K, 640, 2048),
+        (GgmlType::Q6_K, 640, 2048),
+        (GgmlType::Q8_0, 256, 640),
+        // SmolLM2 135M (576 wide)
+        (GgmlType::Q4_1, 1536, 576),
+        (GgmlType::Q4_1, 576, 1536),
+    ];
+    let m = 128;
+    let tier = pocketlm::kernels::selected_tier();
+    for (ty, rows, cols) in cases {
+        if let Some(f) = &filter {
+            if !f.split(',').any(|x| x.eq_ignore_ascii_case(ty.name())) {
+                continue;
+            }
+        }
+        let store = make_weights(ty, rows, cols, Fill::Random, 5);
+        let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+        let x = make_acts(m, cols, 6, Fill::Random);
+        let mut acts = QActs::new();
+        acts.quantize_for(ty, &x, m, cols);
+        let mut out = vec![0.0; m * rows];
+        let mut best = f64::INFINITY;
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs_f64() < 1.0 {
+            let s = std::time::Instant::now();
+            matmul_with_tier(tier, &w, &acts, &mut out, rows, 0..rows);
+            best = best.min(s.elapsed().as_secs_f64());
+        }
+        println!(
+            "{ty:5} {rows:5}x{cols:<5} m={m} {tier}: {:8.1} us {:6.2} GMAC/s",
+            best * 1e6,
+            (rows * cols * m) as f64 / best / 1e9
+        );
     }
 }
 

@@ -692,7 +692,8 @@ fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
 
 /// Where results go: a slice (single thread) or a shared raw pointer (row-disjoint threads).
 trait Sink {
-    fn put(&mut self, t: usize, r: usize, v: f32);
+    /// `out[t * stride + r0 + i] = v[i * step]` for `i < n`.
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize);
 }
 
 struct SliceSink<'a> {
@@ -702,8 +703,11 @@ struct SliceSink<'a> {
 
 impl Sink for SliceSink<'_> {
     #[inline(always)]
-    fn put(&mut self, t: usize, r: usize, v: f32) {
-        self.out[t * self.stride + r] = v;
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        let dst = &mut self.out[t * self.stride + r0..][..n];
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = v[i * step];
+        }
     }
 }
 
@@ -715,20 +719,27 @@ struct RawSink {
     stride: usize,
 }
 
-// SAFETY: a RawSink is only created by `matmul_parallel` from a `&mut [f32]` it holds for the
-// whole `pool.run`; threads write disjoint indices (disjoint weight rows, `stride >= w.rows`).
+// SAFETY: a RawSink is only created by `matmul_parallel` / `matmul_parallel_many` from a
+// `&mut [f32]` they hold for the whole `pool.run_joinable`; threads write disjoint indices
+// (disjoint weight rows of one output, `stride >= w.rows`).
 unsafe impl Send for RawSink {}
 // SAFETY: as above.
 unsafe impl Sync for RawSink {}
 
 impl Sink for RawSink {
     #[inline(always)]
-    fn put(&mut self, t: usize, r: usize, v: f32) {
-        let i = t * self.stride + r;
-        assert!(i < self.len, "matmul output index out of bounds");
-        // SAFETY: `i < len` (checked), the slice outlives the parallel run, and no other thread
-        // writes index `i` (it belongs to weight row `r`, which only this thread computes).
-        unsafe { self.ptr.add(i).write(v) };
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        let at = t * self.stride + r0;
+        assert!(
+            at + n <= self.len && (n == 0 || (n - 1) * step < v.len()),
+            "matmul output index out of bounds"
+        );
+        for i in 0..n {
+            // SAFETY: `at + i < len` and `i * step < v.len()` (checked above), the output slice
+            // outlives the parallel run, and no other thread writes index `at + i` (it belongs
+            // to weight row `r0 + i`, which only this thread computes).
+            unsafe { self.ptr.add(at + i).write(*v.get_unchecked(i * step)) };
+        }
     }
 }
 
@@ -782,9 +793,7 @@ fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut
             // by weight row would write one value per output row, `out_stride` floats apart:
             // with a power-of-two stride those all map to one L1 set and every store misses.)
             for (j, t) in (t0..t1).enumerate() {
-                for (i, r) in (r0..r1).enumerate() {
-                    sink.put(t, r, res[i * nt + j]);
-                }
+                sink.put_run(t, r0, r1 - r0, &res[j..], nt);
             }
             t0 = t1;
         }
@@ -888,5 +897,95 @@ pub fn matmul_parallel_with_tier(
             let r0 = c * chunk;
             run_rows(tile, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
         }
+    });
+}
+
+/// One product of [`matmul_parallel_many`]: weights, output, output stride (`>= w.rows`).
+pub type MatmulPart<'w, 'o> = (QMatrix<'w>, &'o mut [f32], usize);
+
+/// Several products of the same activations (e.g. the q, k and v projections) as one parallel
+/// job: `out[t * out_stride + r] = dot(w[r], x[t])` for each part. One job instead of one per
+/// matrix saves the pool's hand-offs and lets a thread that finished its share of one matrix
+/// continue with the next. Results are the same as [`matmul_parallel`] per part. At most 4
+/// parts.
+pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [MatmulPart<'_, '_>]) {
+    const MAX: usize = 4;
+    assert!(
+        parts.len() <= MAX,
+        "matmul_parallel_many: at most {MAX} parts"
+    );
+    let tier = selected_tier();
+    let n = pool.n_threads();
+    for (w, out, stride) in parts.iter() {
+        check_shapes(w, acts, out.len(), *stride, &(0..w.rows));
+        if acts.m > 0 {
+            assert!(
+                *stride >= w.rows,
+                "matmul_parallel_many: out_stride {stride} < rows {}",
+                w.rows
+            );
+        }
+    }
+    let work: usize = parts
+        .iter()
+        .map(|(w, _, _)| w.rows * w.cols * acts.m.max(1))
+        .sum();
+    if n == 1 || work < 64 * 1024 {
+        for (w, out, stride) in parts.iter_mut() {
+            let mut sink = SliceSink {
+                out,
+                stride: *stride,
+            };
+            run_rows(tile_fn(tier, w.ty), w, acts, 0..w.rows, &mut sink);
+        }
+        return;
+    }
+    // Per part: its tile kernel, output, chunk size and first global chunk index.
+    struct Part<'a> {
+        tile: TileFn,
+        w: QMatrix<'a>,
+        sink: RawSink,
+        chunk: usize,
+        first: usize,
+    }
+    let mut table: [Option<Part<'_>>; MAX] = [None, None, None, None];
+    let mut total = 0;
+    for (slot, (w, out, stride)) in table.iter_mut().zip(parts.iter_mut()) {
+        let chunk = w.rows.div_ceil(8 * n).next_multiple_of(TILE_ROWS);
+        *slot = Some(Part {
+            tile: tile_fn(tier, w.ty),
+            w: *w,
+            sink: RawSink {
+                ptr: out.as_mut_ptr(),
+                len: out.len(),
+                stride: *stride,
+            },
+            chunk,
+            first: total,
+        });
+        total += w.rows.div_ceil(chunk);
+    }
+    let table = &table;
+    let next = AtomicUsize::new(0);
+    pool.run_joinable(|_, _| loop {
+        let c = next.fetch_add(1, Ordering::Relaxed);
+        if c >= total {
+            break;
+        }
+        let p = table
+            .iter()
+            .flatten()
+            .take_while(|p| p.first <= c)
+            .last()
+            .expect("chunk 0 belongs to the first part");
+        let r0 = (c - p.first) * p.chunk;
+        let mut sink = p.sink;
+        run_rows(
+            p.tile,
+            &p.w,
+            acts,
+            r0..(r0 + p.chunk).min(p.w.rows),
+            &mut sink,
+        );
     });
 }

@@ -57,7 +57,7 @@ macro_rules! tile_loop {
 }
 
 /// Walks a tile with the two "reduce-first" kernels of a block type: `$gemv` (8 weight rows ×
-/// 1 activation row) for decode, `$gemm::<M>` (1 weight row × M ≤ 8 activation rows) otherwise
+/// 1 activation row) for decode, `$gemm::<M>` (1 weight row × M = 16 or ≤ 8 activation rows) otherwise
 /// and for leftover rows. Both give bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
@@ -78,9 +78,10 @@ macro_rules! reduced_tile_loop {
         } else {
             let mut t = 0;
             while t < nt {
-                let m = (nt - t).min(8);
+                let m = if nt - t >= 16 { 16 } else { (nt - t).min(8) };
                 for r in 0..nr {
                     match m {
+                        16 => store::<1, 16>(res, nt, r, t, $gemm::<16>(&ctx, r, t)),
                         1 => store::<1, 1>(res, nt, r, t, $gemm::<1>(&ctx, r, t)),
                         2 => store::<1, 2>(res, nt, r, t, $gemm::<2>(&ctx, r, t)),
                         3 => store::<1, 3>(res, nt, r, t, $gemm::<3>(&ctx, r, t)),

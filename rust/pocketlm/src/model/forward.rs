@@ -9,7 +9,7 @@ use super::weights::MatRef;
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
-use crate::kernels::{matmul_parallel, selected_tier, QActs, ThreadPool};
+use crate::kernels::{matmul_parallel, matmul_parallel_many, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
 use crate::quant;
 use crate::session::KvCache;
@@ -48,6 +48,8 @@ pub(crate) struct Scratch {
     bounds: Vec<usize>,
     last: Vec<f32>,
     ropes: Option<(Rope, Rope)>,
+    /// RoPE's (sin, cos) at one position, shared by the row's q and k heads.
+    angles: Vec<(f32, f32)>,
     /// Per sequence: positions its keys cover after this batch.
     seq_len: Vec<usize>,
     /// Rows whose logits are wanted.
@@ -81,6 +83,34 @@ impl Linear<'_> {
             &mut out[..m * w.rows],
             w.rows,
         );
+    }
+
+    /// Several products of the same input (q/k/v, gate/up) as one parallel job when their
+    /// weights take the same activation format, else one after the other.
+    fn run_many<const N: usize>(
+        &mut self,
+        acts: &mut QActs,
+        x: &[f32],
+        m: usize,
+        parts: [(&MatRef, &mut [f32]); N],
+    ) {
+        let (w0, cols) = (parts[0].0, parts[0].0.cols);
+        let same = parts
+            .iter()
+            .all(|(w, _)| w.cols == cols && w.ty.vec_dot_type() == w0.ty.vec_dot_type());
+        if !same || N > 4 {
+            for (w, out) in parts {
+                self.run(acts, w, x, m, out);
+            }
+            return;
+        }
+        if !(self.fresh && acts.fits(w0.ty)) {
+            acts.quantize_for(w0.ty, &x[..m * cols], m, cols);
+            self.fresh = true;
+        }
+        let bytes = self.bytes;
+        let mut jobs = parts.map(|(w, out)| (w.view(bytes), &mut out[..m * w.rows], w.rows));
+        matmul_parallel_many(self.pool, acts, &mut jobs);
     }
 
     /// Marks the activations stale (the input buffer changed).
@@ -188,30 +218,62 @@ pub(crate) fn forward(
             );
         }
         lin.invalidate();
-        lin.run(&mut s.acts, &lw.wq, &s.h, n, &mut s.q);
-        lin.run(&mut s.acts, &lw.wk, &s.h, n, &mut s.k);
-        lin.run(&mut s.acts, &lw.wv, &s.h, n, &mut s.v);
+        lin.run_many(
+            &mut s.acts,
+            &s.h,
+            n,
+            [
+                (&lw.wq, &mut s.q[..]),
+                (&lw.wk, &mut s.k[..]),
+                (&lw.wv, &mut s.v[..]),
+            ],
+        );
         add_bias(&mut s.q[..n * qd], &lw.bq, qd);
         add_bias(&mut s.k[..n * kvd], &lw.bk, kvd);
         add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
         let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
         let rope = if local { rope_local } else { rope_global };
+        // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
+        let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
+            for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
+                rope.angles(row.pos, angles);
+                for head in qr.chunks_mut(hd) {
+                    if let Some(qn) = &lw.q_norm {
+                        ops::rms_norm(head, qn, cfg.rms_eps);
+                    }
+                    rope.apply_with(head, angles);
+                    if cfg.attn_scale != 1.0 {
+                        head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                    }
+                }
+                for head in kr.chunks_mut(hd) {
+                    if let Some(kn) = &lw.k_norm {
+                        ops::rms_norm(head, kn, cfg.rms_eps);
+                    }
+                    rope.apply_with(head, angles);
+                }
+            }
+        };
+        const ROWS_PER_PIECE: usize = 8;
+        if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
+            qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
+        } else {
+            let pieces = Mutex::new(
+                s.q[..n * qd]
+                    .chunks_mut(ROWS_PER_PIECE * qd)
+                    .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
+                    .zip(rows.chunks(ROWS_PER_PIECE)),
+            );
+            pool.run_joinable(|_, _| {
+                let mut angles = Vec::new();
+                loop {
+                    let next = pieces.lock().expect("rope pieces lock").next();
+                    let Some(((q, k), rs)) = next else { break };
+                    qk_rows(q, k, rs, &mut angles);
+                }
+            });
+        }
         for (r, row) in rows.iter().enumerate() {
-            for head in s.q[r * qd..(r + 1) * qd].chunks_mut(hd) {
-                if let Some(qn) = &lw.q_norm {
-                    ops::rms_norm(head, qn, cfg.rms_eps);
-                }
-                rope.apply(head, row.pos);
-                if cfg.attn_scale != 1.0 {
-                    head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-                }
-            }
-            for head in s.k[r * kvd..(r + 1) * kvd].chunks_mut(hd) {
-                if let Some(kn) = &lw.k_norm {
-                    ops::rms_norm(head, kn, cfg.rms_eps);
-                }
-                rope.apply(head, row.pos);
-            }
             caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
         }
         let window = if local { cfg.sliding_window } else { None };
@@ -257,8 +319,12 @@ pub(crate) fn forward(
             );
         }
         lin.invalidate();
-        lin.run(&mut s.acts, &lw.w_gate, &s.h, n, &mut s.gate);
-        lin.run(&mut s.acts, &lw.w_up, &s.h, n, &mut s.up);
+        lin.run_many(
+            &mut s.acts,
+            &s.h,
+            n,
+            [(&lw.w_gate, &mut s.gate[..]), (&lw.w_up, &mut s.up[..])],
+        );
         let act = if gemma {
             GluAct::GeluTanh
         } else {
