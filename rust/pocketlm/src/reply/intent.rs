@@ -951,11 +951,12 @@ const FAMILIES: &[Family] = &[
             "why is that",
             "what happened",
             "which one",
-            "how come",
-            "how was it",
         ],
         |i| i.statement() || (i.request && !i.yes_no && !i.permission),
     ),
+    // Follow-ups that ask about what was told: a statement only (not a request: "How
+    // come?" does not answer "Tell me a story").
+    (&["how come", "how was it"], |i| i.statement()),
     // Sympathy: to a statement of bad news, not to a question.
     (
         &[
@@ -1430,6 +1431,9 @@ mod tests {
             "I'm not sure.",
             &Intents::of("Would you like some tea?")
         ));
+        let request = Intents::of("Tell me a story about your trip.");
+        assert!(!fits("How come?", &request) && !fits("How was it?", &request));
+        assert!(fits("How come?", &Intents::of("I quit the choir.")));
     }
 
     #[test]
