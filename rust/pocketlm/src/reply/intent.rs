@@ -1422,6 +1422,11 @@ mod tests {
         assert!(!preferred("Tell me more!", &bad));
         let status = Intents::of("Nothing much.");
         assert!(status.status && preferred("Same here!", &status));
+        assert!(super::super::filter::fits_context_with(
+            "Same here!",
+            "Nothing much.",
+            &status
+        ));
         assert!(!preferred("Tell me more!", &Intents::of("I'm fine.")));
         assert!(hedge("It depends.") && hedge("I don't know.") && !hedge("No, I don't."));
         assert!(mild("Oh, I see.") && !mild("Tell me more!"));
