@@ -587,3 +587,44 @@ fn offers_and_permissions_get_the_answers_they_ask_for() {
         }
     }
 }
+
+#[test]
+fn reports_get_a_follow_up_and_offers_a_polite_no() {
+    let d = drafter();
+    let opts = DraftOptions::default();
+    // A report about oneself: at least one engaged reply (interest or a follow-up question
+    // the acts prefer), not only "Nice!" / "Oh, I see.".
+    for msg in [
+        "I started a pottery class.",
+        "We went to the lake yesterday.",
+    ] {
+        let acts = intent::Intents::of(msg);
+        let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
+        assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
+        assert!(
+            draft
+                .replies
+                .iter()
+                .any(|r| intent::preferred(&r.text, &acts)),
+            "{msg}: {:?}",
+            draft.replies
+        );
+    }
+    // An offer: a yes and a polite no.
+    let msg = "Would you like a cup of coffee?";
+    let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
+    let negative = |t: &str| {
+        let k = filter::key(t);
+        k.starts_with("no") || k.starts_with("sorry") || k.contains("rather not")
+    };
+    assert!(
+        draft.replies.iter().any(|r| negative(&r.text)),
+        "{msg}: {:?}",
+        draft.replies
+    );
+    assert!(
+        draft.replies.iter().any(|r| !negative(&r.text)),
+        "{msg}: {:?}",
+        draft.replies
+    );
+}

@@ -152,6 +152,7 @@ const NEUTRAL: &[&str] = &[
     "How about you?",
     "What about you?",
     "Tell me more!",
+    "How come?",
     "Are you sure?",
     "What's up?",
     "What is it?",

@@ -74,6 +74,24 @@ pub struct DrafterConfig {
     /// Score multiplier of a reply that is a question when the message asks one itself (a
     /// question answered with a question rarely helps).
     pub question_back_discount: f32,
+    /// Score multiplier of "I don't know."-like replies ("It depends.", "I'm not sure.")
+    /// unless the message asks for an opinion: they fit almost any question, so they are the
+    /// last resort.
+    pub hedge_discount: f32,
+    /// Score multiplier of mild reactions ("Nice!", "Oh, I see.") to a report about oneself,
+    /// where interest or a follow-up question ("Tell me more!") is the engaged answer.
+    pub mild_discount: f32,
+    /// Score multiplier of generated (free-decoded) candidates: a 135M model's own texts are
+    /// often odd ("Warmest welcome!"), so they must beat fitting curated ones clearly.
+    pub generated_weight: f32,
+    /// ... and by this as well when a curated response the message's acts prefer fits
+    /// (the act is understood and has a natural answer: "Glad to hear it!" to "Very well,
+    /// thanks." rather than the model's "Warmest welcome!").
+    pub generated_weight_answered: f32,
+    /// A declining reply the message's acts prefer (a polite no to an offer, invitation or
+    /// request) replaces the last suggestion when it scores at least this fraction of it
+    /// (Smart Reply offers a yes and a no where both fit).
+    pub decision_negative_ratio: f32,
 }
 
 impl Default for DrafterConfig {
@@ -100,6 +118,11 @@ impl Default for DrafterConfig {
             preferred_boost: 1.5,
             preferred_bonus: 1.3,
             question_back_discount: 0.7,
+            hedge_discount: 0.7,
+            mild_discount: 0.8,
+            generated_weight: 0.8,
+            generated_weight_answered: 0.75,
+            decision_negative_ratio: 0.3,
         }
     }
 }
@@ -573,8 +596,11 @@ impl ReplyDrafter {
             .iter()
             .copied()
             .filter(|&n| {
+                // A preferred response may start with a less likely word ("Tell me more!"
+                // after a report): its path is tried within a wider gap.
                 open[n]
-                    && lp0[trie.nodes[n].token as usize] >= best - self.config.max_first_token_gap
+                    && lp0[trie.nodes[n].token as usize]
+                        >= best - self.config.max_first_token_gap - 2.0 * boost(n)
             })
             .collect();
         let cw = self.config.curated_pmi_weight;
@@ -583,6 +609,25 @@ impl ReplyDrafter {
             l + cw * (l - ts.null_path[n]) + boost(n)
         };
         roots.sort_by(|&x, &y| root_rank(y).total_cmp(&root_rank(x)));
+        // Up to half of the beam starts on paths to preferred responses (the answers the
+        // message's acts want, e.g. a follow-up question to a report), however unlikely their
+        // first word; the rest by rank.
+        let reserved: Vec<usize> = roots
+            .iter()
+            .copied()
+            .filter(|&n| pref[n])
+            .take(k / 2)
+            .collect();
+        let mut rest = roots.iter().copied().filter(|n| !reserved.contains(n));
+        let mut picked = reserved.clone();
+        while picked.len() < k {
+            match rest.next() {
+                Some(n) => picked.push(n),
+                None => break,
+            }
+        }
+        picked.sort_by(|&x, &y| root_rank(y).total_cmp(&root_rank(x)));
+        let mut roots = picked;
         roots.truncate(k);
         let mut beams: Vec<Beam> = roots
             .iter()
@@ -734,6 +779,12 @@ impl ReplyDrafter {
         let cfg = &self.config;
         let final_score = |logprob: f32, count: usize, pmi: f32, bonus: f32, text: &str| {
             let mut s = ((logprob + pmi) / count as f32).exp() * bonus;
+            if intent::hedge(text) && !intents.opinion {
+                s *= cfg.hedge_discount;
+            }
+            if intent::mild(text) && intents.about_me {
+                s *= cfg.mild_discount;
+            }
             if copies.iter().any(|c| filter::near_duplicate(c, text)) {
                 s *= cfg.copy_discount;
             }
@@ -754,6 +805,14 @@ impl ReplyDrafter {
                 && !intents.invitation
                 && text.trim_end().ends_with('?')
                 && !(curated && intent::preferred(text, &intents))
+        };
+        let answered = scored
+            .iter()
+            .any(|&(text, ..)| intent::preferred(text, &intents) && check(text).is_none());
+        let generated_weight = if answered {
+            cfg.generated_weight * cfg.generated_weight_answered
+        } else {
+            cfg.generated_weight
         };
         let mut candidates: Vec<Candidate> = branches
             .iter()
@@ -788,9 +847,9 @@ impl ReplyDrafter {
                     }
                 }
                 let discount = if question_back(&text, false) {
-                    cfg.question_back_discount
+                    cfg.question_back_discount * generated_weight
                 } else {
-                    1.0
+                    generated_weight
                 };
                 Candidate {
                     score: final_score(
@@ -825,7 +884,15 @@ impl ReplyDrafter {
         let replies = select(
             &candidates,
             options.n,
-            self.config.negative_ratio,
+            &|text: &str| {
+                // A polite no the acts prefer ("No, thanks." to an offer, "Sorry, I can't."
+                // to an invitation or a request) is offered beside a yes more readily.
+                if intent::preferred(text, &intents) {
+                    self.config.decision_negative_ratio
+                } else {
+                    self.config.negative_ratio
+                }
+            },
             filter::is_question(message) || intents.decision(),
         );
         let no_suggestion = match replies.first() {
@@ -995,7 +1062,12 @@ fn clean(text: &str) -> String {
 }
 
 /// Valid, distinct candidates, best first, with a declining reply swapped in when plausible.
-fn select(candidates: &[Candidate], n: usize, negative_ratio: f32, question: bool) -> Vec<Reply> {
+fn select(
+    candidates: &[Candidate],
+    n: usize,
+    negative_ratio: &dyn Fn(&str) -> f32,
+    question: bool,
+) -> Vec<Reply> {
     let mut distinct: Vec<&Candidate> = Vec::new();
     for c in candidates.iter().filter(|c| c.rejected.is_none()) {
         if !distinct
@@ -1065,7 +1137,7 @@ fn select(candidates: &[Candidate], n: usize, negative_ratio: f32, question: boo
                 .filter(|c| filter::polarity(&c.text) == Polarity::Positive)
                 .count();
             let replaceable = filter::polarity(&last.text) != Polarity::Positive || positives > 1;
-            if replaceable && neg.score >= negative_ratio * last.score {
+            if replaceable && neg.score >= negative_ratio(&neg.text) * last.score {
                 chosen[n - 1] = neg;
             }
         }

@@ -961,7 +961,23 @@ const CONTEXTUAL: &[(&[&str], &[&str])] = &[
     ),
     (
         &["me too", "same", "same here"],
-        &["i", "im", "ive", "id", "ill", "my", "me", "we", "were"],
+        // ... or a status with no subject ("Not much.", "Nothing much.": the same here).
+        &[
+            "i",
+            "im",
+            "ive",
+            "id",
+            "ill",
+            "my",
+            "me",
+            "we",
+            "were",
+            "not much",
+            "nothing much",
+            "not too much",
+            "nothing special",
+            "same old",
+        ],
     ),
     (
         &["me neither"],

@@ -47,6 +47,15 @@ pub struct Intents {
     pub suggestion: bool,
     /// Asking the same back ("How about you?", "and you?").
     pub reciprocal: bool,
+    /// A question of opinion, taste or reasons ("What do you think of it?", "Which is
+    /// best?", "Why ...?"): "It depends." or "I'm not sure." can be a real answer.
+    pub opinion: bool,
+    /// Telling of something done or past ("I saw a film.", "We went hiking yesterday."):
+    /// "How was it?" fits.
+    pub past_event: bool,
+    /// A short answer to how one is or what is up ("I'm doing well.", "Not much."): to be
+    /// acknowledged or matched ("Glad to hear it!", "Same here!"), not questioned.
+    pub status: bool,
 }
 
 impl Intents {
@@ -321,7 +330,13 @@ impl Intents {
             };
             let p = format!(" {} ", s.join(" "));
             let second = s.get(1).map(String::as_str).unwrap_or("");
-            if WH.contains(&first) {
+            if has_any(
+                &p,
+                &["what about you", "how about you", "and you", "and yourself"],
+            ) {
+                // "Not much, how about you?": the same question back, not a yes/no one.
+                it.reciprocal = true;
+            } else if WH.contains(&first) {
                 if has_any(&p, &["how about we", "why dont we", "why not"])
                     || (first == "how" && second == "about" && !has(&p, "how about you"))
                 {
@@ -384,7 +399,15 @@ impl Intents {
         ) {
             it.offer = true;
         }
+        // A wh-question is asked, not a permission or an invitation ("How can I reach
+        // you?", "What do you want to eat?"), unless it offers ("How can I help?").
+        let wh_led = sents.iter().any(|(ws, _)| {
+            ws.iter()
+                .find(|w| !OPENERS.contains(&w.as_str()))
+                .is_some_and(|w| WH.contains(&w.as_str()))
+        }) && !it.invitation;
         if !it.offer
+            && !wh_led
             && has_any(
                 &m,
                 &[
@@ -444,6 +467,7 @@ impl Intents {
                 "are we still",
             ],
         ) && !has(&m, "let us know")
+            && (!wh_led || has_any(&m, &["how about we", "why dont we", "shall we", "lets"]))
         {
             it.invitation = true;
         }
@@ -644,6 +668,80 @@ impl Intents {
                     "lets",
                     "why not",
                     "suggest",
+                ],
+            );
+        it.opinion = (it.wh || it.yes_no)
+            && has_any(
+                &m,
+                &[
+                    "think",
+                    "opinion",
+                    "favorite",
+                    "favourite",
+                    "best",
+                    "prefer",
+                    "rather",
+                    "should",
+                    "why",
+                    "which",
+                    "believe",
+                    "feel about",
+                    "what kind",
+                    "worth",
+                    "better",
+                ],
+            );
+        it.past_event = it.about_me
+            && has_any(
+                &m,
+                &[
+                    "went",
+                    "saw",
+                    "watched",
+                    "visited",
+                    "tried",
+                    "played",
+                    "had",
+                    "did",
+                    "was",
+                    "were",
+                    "yesterday",
+                    "last night",
+                    "last week",
+                    "this weekend",
+                    "today",
+                    "just got back",
+                    "finished",
+                ],
+            );
+        it.status = !it.asks()
+            && all.len() <= 6
+            && has_any(
+                &m,
+                &[
+                    "doing well",
+                    "doing good",
+                    "doing great",
+                    "doing fine",
+                    "doing ok",
+                    "doing okay",
+                    "im good",
+                    "im fine",
+                    "im well",
+                    "im ok",
+                    "im okay",
+                    "im great",
+                    "i am good",
+                    "i am fine",
+                    "i am well",
+                    "not much",
+                    "nothing much",
+                    "not too much",
+                    "nothing special",
+                    "same old",
+                    "very well",
+                    "pretty good",
+                    "not bad",
                 ],
             );
         it.humor = has_any(
@@ -856,6 +954,9 @@ const FAMILIES: &[Family] = &[
         ],
         |i| i.statement() || (i.request && !i.yes_no && !i.permission),
     ),
+    // Follow-ups that ask about what was told: a statement only (not a request: "How
+    // come?" does not answer "Tell me a story").
+    (&["how come", "how was it"], |i| i.statement()),
     // Sympathy: to a statement of bad news, not to a question.
     (
         &[
@@ -885,7 +986,8 @@ const FAMILIES: &[Family] = &[
     (&["id rather not", "no thanks", "no thank you"], |i| {
         i.offer || i.request || i.invitation || i.permission
     }),
-    // Not knowing: a question, not an offer or permission (those want yes or no).
+    // Not knowing: a question (not an offer or permission: those want yes or no), or an
+    // opinion that is nobody's news ("It depends." to "Simple is better than clever.").
     (
         &[
             "im not sure",
@@ -893,13 +995,28 @@ const FAMILIES: &[Family] = &[
             "no idea",
             "idk",
             "hard to say",
+            "it depends",
+            "i am not certain",
         ],
-        |i| !i.offer && !i.permission && !i.how_are_you,
+        |i| {
+            (i.asks() && !i.offer && !i.permission && !i.how_are_you && !i.reciprocal)
+                || (i.statement()
+                    && !i.about_me
+                    && !i.about_you
+                    && !i.good_news
+                    && !i.bad_news
+                    && !i.humor)
+        },
     ),
     // Reassurance: after an apology, bad news, or as an answer to how it goes.
     (&["its okay", "thats okay", "its ok", "all good"], |i| {
         (i.apology || i.bad_news || i.how_are_you || i.yes_no) && !i.wh
     }),
+    // Asking the same back: after a statement or greeting, never to the same question.
+    (
+        &["how about you", "what about you", "wbu", "and you"],
+        |i| !i.reciprocal && !i.asks(),
+    ),
     // Asking back how they are: after a greeting or how-are-you.
     (
         &["how are you", "hey how are you", "whats up", "hey whats up"],
@@ -1079,8 +1196,35 @@ const PREFERRED: &[Family] = &[
         ],
         |i| i.request && !i.offer,
     ),
-    (&["sorry to hear that", "oh no", "thats too bad"], |i| {
-        i.bad_news && i.statement()
+    // Bad news: sympathy and a follow-up question.
+    (
+        &[
+            "sorry to hear that",
+            "oh no",
+            "thats too bad",
+            "what happened",
+            "how come",
+        ],
+        |i| i.bad_news && i.statement(),
+    ),
+    // News or a report about oneself: interest and a follow-up question, not only a
+    // reaction ("Tell me more!" to "I started a pottery class.").
+    (&["tell me more", "oh really", "how come"], |i| {
+        i.about_me && i.statement() && !i.bad_news && !i.status
+    }),
+    // How one is or what is up: acknowledged or matched.
+    (
+        &[
+            "glad to hear it",
+            "good to hear",
+            "me too",
+            "same here",
+            "me neither",
+        ],
+        |i| i.status && !i.bad_news,
+    ),
+    (&["how was it"], |i| {
+        i.past_event && i.statement() && !i.bad_news
     }),
     (
         &[
@@ -1092,6 +1236,42 @@ const PREFERRED: &[Family] = &[
         |i| i.good_news && i.statement() && !i.about_you,
     ),
 ];
+
+/// Replies that say "I don't know" in some way: the last resort unless the message asks for
+/// an opinion (see [`Intents::opinion`]).
+pub fn hedge(reply: &str) -> bool {
+    matches!(
+        key(reply).as_str(),
+        "im not sure"
+            | "i dont know"
+            | "no idea"
+            | "idk"
+            | "hard to say"
+            | "it depends"
+            | "i am not certain"
+            | "maybe"
+            | "maybe lol"
+    )
+}
+
+/// Mild reactions ("Nice!", "Oh, I see.") that say little about a report: a follow-up
+/// question or interest is better when the message tells of oneself.
+pub fn mild(reply: &str) -> bool {
+    matches!(
+        key(reply).as_str(),
+        "nice"
+            | "cool"
+            | "thats cool"
+            | "i see"
+            | "oh i see"
+            | "got it"
+            | "good to know"
+            | "makes sense"
+            | "interesting"
+            | "oh interesting"
+            | "thats weird"
+    )
+}
 
 /// Whether `reply` is one of the replies the message's acts prefer (see [`PREFERRED`]).
 pub fn preferred(reply: &str, intents: &Intents) -> bool {
@@ -1228,5 +1408,50 @@ mod tests {
             &Intents::of("Thanks, have a nice day!")
         ));
         assert!(fits("Thank you!", &Intents::of("You look great today.")));
+    }
+    #[test]
+    fn reports_get_follow_ups_and_hedges_are_for_opinions() {
+        let report = Intents::of("I started a pottery class.");
+        assert!(preferred("Tell me more!", &report));
+        assert!(!preferred("How was it?", &report));
+        assert!(!fits("It depends.", &report));
+        let past = Intents::of("We went to the beach yesterday.");
+        assert!(past.past_event && preferred("How was it?", &past));
+        let bad = Intents::of("My bike got stolen.");
+        assert!(preferred("What happened?", &bad));
+        assert!(!preferred("Tell me more!", &bad));
+        let status = Intents::of("Nothing much.");
+        assert!(status.status && preferred("Same here!", &status));
+        assert!(super::super::filter::fits_context_with(
+            "Same here!",
+            "Nothing much.",
+            &status
+        ));
+        assert!(!preferred("Tell me more!", &Intents::of("I'm fine.")));
+        assert!(hedge("It depends.") && hedge("I don't know.") && !hedge("No, I don't."));
+        assert!(mild("Oh, I see.") && !mild("Tell me more!"));
+        assert!(!Intents::of("Do you like tea?").opinion);
+        assert!(Intents::of("Which one do you think is best?").opinion);
+        assert!(!fits(
+            "I'm not sure.",
+            &Intents::of("Would you like some tea?")
+        ));
+        let request = Intents::of("Tell me a story about your trip.");
+        assert!(!fits("How come?", &request) && !fits("How was it?", &request));
+        assert!(fits("How come?", &Intents::of("I quit the choir.")));
+    }
+
+    #[test]
+    fn asked_back_and_wh_questions_are_not_decisions() {
+        let i = Intents::of("Not much, how about you?");
+        assert!(i.reciprocal && !i.yes_no && !i.decision());
+        assert!(!fits("What about you?", &i));
+        assert!(fits("What about you?", &Intents::of("I just got home.")));
+        let i = Intents::of("How can I reach you?");
+        assert!(i.wh && !i.permission);
+        let i = Intents::of("What do you want to eat?");
+        assert!(i.wh && !i.invitation);
+        assert!(Intents::of("Do you want to grab lunch?").invitation);
+        assert!(Intents::of("May I sit here?").permission);
     }
 }
