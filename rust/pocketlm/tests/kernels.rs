@@ -927,10 +927,16 @@ use bytemuck::Zeroable;
 // ----------------------------------------------------------------------------------------------
 // Throughput (not a timed assertion): cargo test --release --test kernels bench -- --ignored --nocapture
 
+/// Whether the benchmarks run `ty`: all types, or those named in `BENCH_TYPES` ("q5_0,q4_k").
+fn bench_selects(ty: GgmlType) -> bool {
+    std::env::var("BENCH_TYPES").map_or(true, |f| {
+        f.split(',').any(|x| x.eq_ignore_ascii_case(ty.name()))
+    })
+}
+
 #[test]
 #[ignore]
 fn bench_matmul() {
-    let filter = std::env::var("BENCH_TYPES").ok();
     let cases: [(GgmlType, usize, usize); 10] = [
         // larger than the last-level cache: weights stream from DRAM, as in a whole model
         (GgmlType::Q4_1, 32768, 1536),
@@ -946,10 +952,8 @@ fn bench_matmul() {
     ];
     let pool = ThreadPool::new(2);
     for (ty, rows, cols) in cases {
-        if let Some(f) = &filter {
-            if !f.split(',').any(|x| x.eq_ignore_ascii_case(ty.name())) {
-                continue;
-            }
+        if !bench_selects(ty) {
+            continue;
         }
         let store = make_weights(ty, rows, cols, Fill::Random, 5);
         let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
@@ -991,7 +995,6 @@ fn bench_matmul() {
 #[test]
 #[ignore]
 fn bench_prefill_shapes() {
-    let filter = std::env::var("BENCH_TYPES").ok();
     let cases: [(GgmlType, usize, usize); 8] = [
         // Gemma 3 270M (640 wide): q/k/gate/up Q5_0, attn_output and ffn_down Q4_K / Q6_K
         (GgmlType::Q5_0, 1024, 640),
@@ -1007,10 +1010,8 @@ fn bench_prefill_shapes() {
     let m = 128;
     let tier = pocketlm::kernels::selected_tier();
     for (ty, rows, cols) in cases {
-        if let Some(f) = &filter {
-            if !f.split(',').any(|x| x.eq_ignore_ascii_case(ty.name())) {
-                continue;
-            }
+        if !bench_selects(ty) {
+            continue;
         }
         let store = make_weights(ty, rows, cols, Fill::Random, 5);
         let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();

@@ -7,8 +7,8 @@ mod common;
 use common::{fixture, model_path, GEMMA3, SMOLLM2};
 use pocketlm::chat_template::{ChatMessage, ChatTemplate};
 use pocketlm::reply::{
-    filter, intent, stream_chat, ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig,
-    Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
+    filter, intent, stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions,
+    DrafterConfig, Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
 };
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -556,6 +556,14 @@ fn drafter_is_send_and_sync() {
     assert_send::<ChatSession>();
 }
 
+/// Whether one of the draft's replies is one the message's acts prefer.
+fn offers_a_preferred_reply(draft: &Draft, acts: &intent::Intents) -> bool {
+    draft
+        .replies
+        .iter()
+        .any(|r| intent::preferred(&r.text, acts))
+}
+
 #[test]
 fn offers_and_permissions_get_the_answers_they_ask_for() {
     let d = drafter();
@@ -577,10 +585,7 @@ fn offers_and_permissions_get_the_answers_they_ask_for() {
         }
         if acts.offer || acts.permission {
             assert!(
-                draft
-                    .replies
-                    .iter()
-                    .any(|r| intent::preferred(&r.text, &acts)),
+                offers_a_preferred_reply(&draft, &acts),
                 "{msg}: {:?}",
                 draft.replies
             );
@@ -602,10 +607,7 @@ fn reports_get_a_follow_up_and_offers_a_polite_no() {
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
         assert!(
-            draft
-                .replies
-                .iter()
-                .any(|r| intent::preferred(&r.text, &acts)),
+            offers_a_preferred_reply(&draft, &acts),
             "{msg}: {:?}",
             draft.replies
         );

@@ -817,7 +817,8 @@ impl ReplyDrafter {
         let mut candidates: Vec<Candidate> = branches
             .iter()
             .map(|b| {
-                let mut text = clean(&tok.decode(&b.tokens, true));
+                let decoded = tok.decode(&b.tokens, true);
+                let mut text = clean(&decoded);
                 if !b.finished {
                     // Cut a reply still going at the token limit back to its last clause.
                     text = match text.rfind([',', '.', '!', '?']) {
@@ -833,7 +834,7 @@ impl ReplyDrafter {
                     rejected = Some(Rejection::EchoesMessage);
                 }
                 if rejected.is_none() && !b.finished && !text.ends_with([',', '.', '!', '?']) {
-                    let cut = text.len() < tok.decode(&b.tokens, true).trim().len();
+                    let cut = text.len() < decoded.trim().len();
                     // A reply stopped by the token limit that is a whole curated response
                     // ("Nice to meet you too", 7 tokens with its "!") is finished.
                     let k = filter::key(&text);

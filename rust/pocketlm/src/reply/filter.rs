@@ -18,6 +18,17 @@ pub fn key(text: &str) -> String {
     words(text).join(" ")
 }
 
+/// The key of `text` between spaces (" a b "), for [`has_phrase`].
+pub fn padded_key(text: &str) -> String {
+    format!(" {} ", key(text))
+}
+
+/// Whether `phrase` (lowercase words joined by single spaces) occurs as whole words in
+/// `padded` (see [`padded_key`]).
+pub fn has_phrase(padded: &str, phrase: &str) -> bool {
+    padded.contains(&format!(" {phrase} "))
+}
+
 /// Why a candidate was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -1055,12 +1066,12 @@ pub fn fits_context_with(reply: &str, message: &str, intents: &Intents) -> bool 
     let Some((_, cues)) = CONTEXTUAL.iter().find(|(rs, _)| rs.contains(&r.as_str())) else {
         return true;
     };
-    let m = format!(" {} ", key(message));
+    let m = padded_key(message);
     cues.iter().any(|&c| {
         if c == "?" {
             is_question(message)
         } else {
-            m.contains(&format!(" {c} "))
+            has_phrase(&m, c)
         }
     })
 }
@@ -1112,10 +1123,8 @@ const SENSITIVE: &[&str] = &[
 
 /// Whether the message touches a sensitive topic (see [`SENSITIVE`]).
 pub fn is_sensitive(message: &str) -> bool {
-    let k = format!(" {} ", key(message));
-    SENSITIVE
-        .iter()
-        .any(|p| k.contains(&format!(" {} ", key(p))))
+    let k = padded_key(message);
+    SENSITIVE.iter().any(|p| has_phrase(&k, &key(p)))
 }
 
 #[cfg(test)]

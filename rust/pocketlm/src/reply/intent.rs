@@ -6,7 +6,7 @@
 //! The rules are general English cues (question words, auxiliaries, modal requests,
 //! sentiment words with negation), not keyed to any evaluation message.
 
-use super::filter::{key, words};
+use super::filter::{has_phrase, key, words};
 
 /// The acts a message performs (several may hold at once).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -283,13 +283,8 @@ fn sentences(text: &str) -> Vec<(Vec<String>, bool)> {
     out
 }
 
-/// Whether `phrase` (space-separated lowercase words) occurs in `padded` (" words ").
-fn has(padded: &str, phrase: &str) -> bool {
-    padded.contains(&format!(" {phrase} "))
-}
-
 fn has_any(padded: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|p| has(padded, p))
+    phrases.iter().any(|p| has_phrase(padded, p))
 }
 
 /// Positive and negative sentiment words, a negator among the two words before flipping one.
@@ -338,7 +333,7 @@ impl Intents {
                 it.reciprocal = true;
             } else if WH.contains(&first) {
                 if has_any(&p, &["how about we", "why dont we", "why not"])
-                    || (first == "how" && second == "about" && !has(&p, "how about you"))
+                    || (first == "how" && second == "about" && !has_phrase(&p, "how about you"))
                 {
                     it.invitation = true;
                 } else if has_any(&p, &["what about you", "how about you", "and you"]) {
@@ -466,7 +461,7 @@ impl Intents {
                 "go out",
                 "are we still",
             ],
-        ) && !has(&m, "let us know")
+        ) && !has_phrase(&m, "let us know")
             && (!wh_led || has_any(&m, &["how about we", "why dont we", "shall we", "lets"]))
         {
             it.invitation = true;
@@ -583,7 +578,7 @@ impl Intents {
                 "forgive me",
                 "my fault",
             ],
-        ) && !has(&m, "sorry to hear");
+        ) && !has_phrase(&m, "sorry to hear");
         it.farewell = has_any(
             &m,
             &[
