@@ -240,16 +240,10 @@ where
                         sh.after_cancel.fetch_add(1, Ordering::SeqCst);
                         return false;
                     }
+                    delivered.push_str(delta);
                     // A listener that throws (Kotlin) surfaces here as a panic: stop and report it.
                     match catch_unwind(AssertUnwindSafe(|| listener.on_text(delta.to_owned()))) {
-                        // `false` refuses the delta (a Flow or stream whose consumer has gone
-                        // never receives it), so the result's text holds only accepted deltas
-                        // and always equals what the listener took.
-                        Ok(true) => {
-                            delivered.push_str(delta);
-                            !sh.cancel.load(Ordering::SeqCst)
-                        }
-                        Ok(false) => false,
+                        Ok(go_on) => go_on && !sh.cancel.load(Ordering::SeqCst),
                         Err(payload) => {
                             listener_error = Some(panic_message(&*payload));
                             false
