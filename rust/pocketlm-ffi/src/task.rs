@@ -39,7 +39,7 @@ impl From<pocketlm::StopReason> for StopReason {
 /// The outcome of one generation.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct GenerationResult {
-    /// The generated text: exactly the concatenation of the pieces the listener received.
+    /// The generated text: exactly the concatenation of the pieces the listener accepted.
     pub text: String,
     pub stop_reason: StopReason,
     /// Tokens of the prompt (for a chat: the whole rendered conversation).
@@ -54,8 +54,9 @@ pub struct GenerationResult {
 /// Receives generated text, on the generation's own thread, in order.
 #[uniffi::export(callback_interface)]
 pub trait TextListener: Send + Sync {
-    /// A new piece of text (one token or a few; never splits a character). Return `false` to
-    /// stop generating (the result's stop reason is then `Cancelled`).
+    /// A new piece of text (one token or a few; never splits a character). Return `true` once
+    /// the piece is taken; `false` refuses it (it is then not part of the result's text) and
+    /// stops generating (the result's stop reason is then `Cancelled`).
     fn on_text(&self, delta: String) -> bool;
 }
 
@@ -217,7 +218,7 @@ impl CancelToken {
 
 /// Spawns `work` on a new thread and returns its handle. `work` gets the cancel flag and a
 /// text callback that forwards to `listener` until cancellation; its result's `text` is
-/// replaced by the text actually delivered, and panics become [`PocketLmError::Internal`].
+/// replaced by the text the listener accepted, and panics become [`PocketLmError::Internal`].
 pub(crate) fn spawn<F>(
     what: &'static str,
     listener: Box<dyn TextListener>,
@@ -240,10 +241,16 @@ where
                         sh.after_cancel.fetch_add(1, Ordering::SeqCst);
                         return false;
                     }
-                    delivered.push_str(delta);
                     // A listener that throws (Kotlin) surfaces here as a panic: stop and report it.
                     match catch_unwind(AssertUnwindSafe(|| listener.on_text(delta.to_owned()))) {
-                        Ok(go_on) => go_on && !sh.cancel.load(Ordering::SeqCst),
+                        // `false` refuses the delta (a Flow or stream whose consumer has gone
+                        // never receives it), so the result's text holds only accepted deltas
+                        // and always equals what the listener took.
+                        Ok(true) => {
+                            delivered.push_str(delta);
+                            !sh.cancel.load(Ordering::SeqCst)
+                        }
+                        Ok(false) => false,
                         Err(payload) => {
                             listener_error = Some(panic_message(&*payload));
                             false
@@ -360,6 +367,29 @@ mod tests {
         drop(task);
         let r = shared.join().unwrap();
         assert_eq!(r.stop_reason, StopReason::Cancelled);
+    }
+
+    /// Takes `keep` pieces, then refuses the next one (a consumer that has gone away).
+    struct TakeThenRefuse(Arc<Mutex<Vec<String>>>, usize);
+    impl TextListener for TakeThenRefuse {
+        fn on_text(&self, delta: String) -> bool {
+            let mut seen = lock(&self.0);
+            if seen.len() == self.1 {
+                return false;
+            }
+            seen.push(delta);
+            true
+        }
+    }
+
+    #[test]
+    fn a_refused_piece_is_not_part_of_the_text() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (task, _) = spawn("test", Box::new(TakeThenRefuse(seen.clone(), 3)), counting).unwrap();
+        let r = task.join().unwrap();
+        assert_eq!(r.stop_reason, StopReason::Cancelled);
+        assert_eq!(r.text, "t0t1t2");
+        assert_eq!(r.text, lock(&seen).concat());
     }
 
     struct Throwing;

@@ -2,8 +2,7 @@
 //!
 //! Integer parts are exact (the same `sumi` as ggml's reference dots); only the order of the
 //! float accumulation differs from the scalar path. Weights are decoded once per block and
-//! reused for up to 4 activation rows (register blocking: `R` weight rows × `M` activation
-//! rows per kernel call, `R * M <= 8` accumulators).
+//! reused for a batch of activation rows (up to 16 per kernel call).
 //!
 //! Every function here is compiled with `avx2,fma,f16c`; the only entry points are the
 //! [`TileFn`]s returned by [`tile_fn`], which `kernels` hands out for [`Tier::Avx2`] only after
@@ -144,6 +143,14 @@ fn bits_to_bytes(x: u32) -> __m256i {
     _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1))
 }
 
+/// Quants `4c..4c + 4` of an activation block in every 32-bit lane.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bcast4(qs: &[i8; 32], c: usize) -> __m256i {
+    let q: &[i8; 4] = sub32(qs, 4 * c);
+    _mm256_set1_epi32(i32::from_le_bytes(q.map(|v| v as u8)))
+}
+
 /// Sums of 4 adjacent unsigned×signed byte products → 8 × i32.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
@@ -184,12 +191,13 @@ macro_rules! tile_entry {
 /// `8 * CORR * sum(y)` from a block's integer dot (unsigned storage of a symmetric format: 1 for
 /// `q - 8`, 2 for `q - 16`); `MIN` adds `m * s`; `SIGNED` uses the signed×signed product.
 ///
-/// Both kernels reduce each (weight row, activation row) block product to one i32 first and
-/// accumulate it in one f32 lane with the same operations, so a row's result is bit-identical
-/// whether it was computed alone (decode, `$gemv`: 8 weight rows × 1 activation row) or in a
-/// batch (`$gemm`: 1 weight row × up to 8 activation rows).
+/// All three kernels reduce each (weight row, activation row) block product to one i32 first
+/// and accumulate it in one f32 lane with the same operations, so a row's result is
+/// bit-identical whether it was computed alone (decode, `$gemv`: 8 weight rows × 1 activation
+/// row) or in a batch (`$gemm8`: 8 weight rows × up to 16 activation rows; `$gemm`: 1 weight
+/// row, for the rows left over).
 macro_rules! small_kernel {
-    ($gemv:ident, $gemm:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr,
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr,
      min = $min:expr, signed = $signed:expr, |$b:ident| $decode:expr) => {
         #[target_feature(enable = "avx2,fma,f16c")]
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
@@ -329,6 +337,94 @@ macro_rules! small_kernel {
             [res]
         }
 
+        /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums: the 8 decoded
+        /// blocks are transposed so that one vector holds the same 4 quants of all 8 rows, and
+        /// each activation's 4 quants are broadcast against it, so every i32 lane of a product
+        /// belongs to one weight row. Same integer sums and the same f32 operations per
+        /// (weight row, activation row) as `$gemm` and `$gemv`: bit-identical results.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $gemm8<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 8] {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 8] = ctx.wrows::<8>(r);
+            let ar: [&[Act32]; M] = ctx.a32_rows::<M>(ctx.t0 + t);
+            for a in &ar {
+                assert!(a.len() == nb);
+            }
+            let ones = _mm256_set1_epi16(1);
+            let mut acc = [_mm256_setzero_ps(); M];
+            let mut accm = [_mm256_setzero_ps(); M];
+            for i in 0..nb {
+                let mut x = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                let mut mbits = [0u16; 8];
+                for k in 0..8 {
+                    let $b = &wr[k][i];
+                    let (xk, db, mb): (__m256i, u16, u16) = $decode;
+                    x[k] = xk;
+                    dbits[k] = db;
+                    mbits[k] = mb;
+                }
+                // xt[c]: quants 4c..4c+4 of the 8 rows; for signed formats |x| and x's signs
+                let xt = transpose8x8_epi32(x);
+                let mut xa = xt;
+                if $signed {
+                    for v in xa.iter_mut() {
+                        *v = _mm256_sign_epi8(*v, *v);
+                    }
+                }
+                let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                let wm = if MIN {
+                    _mm256_cvtph_ps(ld_u16x8(&mbits))
+                } else {
+                    _mm256_setzero_ps()
+                };
+                for j in 0..M {
+                    let y = &ar[j][i];
+                    let mut s = if $signed {
+                        // pair sums of signed quants reach 2 · 127 · 127: widen each at once
+                        let mut s = _mm256_setzero_si256();
+                        for c in 0..8 {
+                            let yc = _mm256_sign_epi8(bcast4(&y.qs, c), xt[c]);
+                            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(xa[c], yc), ones);
+                            s = _mm256_add_epi32(s, p);
+                        }
+                        s
+                    } else {
+                        // quants ≤ 31: 4 pair sums stay below 2^15 (see `reduce_rows8_i16`)
+                        let mut h = [_mm256_setzero_si256(); 2];
+                        for (g, hg) in h.iter_mut().enumerate() {
+                            for c in 4 * g..4 * g + 4 {
+                                let p = _mm256_maddubs_epi16(xa[c], bcast4(&y.qs, c));
+                                *hg = _mm256_add_epi16(*hg, p);
+                            }
+                        }
+                        _mm256_add_epi32(
+                            _mm256_madd_epi16(h[0], ones),
+                            _mm256_madd_epi16(h[1], ones),
+                        )
+                    };
+                    if CORR != 0 {
+                        s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
+                    }
+                    let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
+                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
+                    if MIN {
+                        accm[j] = _mm256_fmadd_ps(wm, _mm256_set1_ps(y.s()), accm[j]);
+                    }
+                }
+            }
+            let mut res = [[0.0f32; M]; 8];
+            for j in 0..M {
+                let v = st_f32x8(_mm256_add_ps(acc[j], accm[j]));
+                for k in 0..8 {
+                    res[k][j] = v[k];
+                }
+            }
+            res
+        }
+
         #[target_feature(enable = "avx2,fma,f16c")]
         fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
             let ctx = Ctx {
@@ -337,11 +433,46 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!($gemv, $gemm, ctx, rows.len(), ts.len(), res);
+            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
         }
 
         tile_entry!($entry, $tile);
     };
+}
+
+/// Transposes an 8 × 8 matrix of i32 (row k = `x[k]`): lane k of the result's vector c is
+/// lane c of `x[k]`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn transpose8x8_epi32(x: [__m256i; 8]) -> [__m256i; 8] {
+    // per half: [x0c0, x1c0, x0c1, x1c1] (low half: c = 0, 1; high half: c = 4, 5), ...
+    let t0 = _mm256_unpacklo_epi32(x[0], x[1]);
+    let t1 = _mm256_unpackhi_epi32(x[0], x[1]);
+    let t2 = _mm256_unpacklo_epi32(x[2], x[3]);
+    let t3 = _mm256_unpackhi_epi32(x[2], x[3]);
+    let t4 = _mm256_unpacklo_epi32(x[4], x[5]);
+    let t5 = _mm256_unpackhi_epi32(x[4], x[5]);
+    let t6 = _mm256_unpacklo_epi32(x[6], x[7]);
+    let t7 = _mm256_unpackhi_epi32(x[6], x[7]);
+    // per half: rows 0..4 (u0..u3) or 4..8 (u4..u7) of one column: u0 = [c0 | c4], u1 = [c1 | c5], ...
+    let u0 = _mm256_unpacklo_epi64(t0, t2);
+    let u1 = _mm256_unpackhi_epi64(t0, t2);
+    let u2 = _mm256_unpacklo_epi64(t1, t3);
+    let u3 = _mm256_unpackhi_epi64(t1, t3);
+    let u4 = _mm256_unpacklo_epi64(t4, t6);
+    let u5 = _mm256_unpackhi_epi64(t4, t6);
+    let u6 = _mm256_unpacklo_epi64(t5, t7);
+    let u7 = _mm256_unpackhi_epi64(t5, t7);
+    [
+        _mm256_permute2x128_si256::<0x20>(u0, u4),
+        _mm256_permute2x128_si256::<0x20>(u1, u5),
+        _mm256_permute2x128_si256::<0x20>(u2, u6),
+        _mm256_permute2x128_si256::<0x20>(u3, u7),
+        _mm256_permute2x128_si256::<0x31>(u0, u4),
+        _mm256_permute2x128_si256::<0x31>(u1, u5),
+        _mm256_permute2x128_si256::<0x31>(u2, u6),
+        _mm256_permute2x128_si256::<0x31>(u3, u7),
+    ]
 }
 
 /// Horizontal sums of 8 vectors of 16 × i16 (`vpmaddubsw` pair sums of an unsigned weight
@@ -413,6 +544,7 @@ fn zip_add_epi32(a: __m256i, b: __m256i) -> __m256i {
 small_kernel!(
     gemv_q4_0,
     gemm_q4_0,
+    gemm8_q4_0,
     t_q4_0,
     tile_q4_0,
     BlockQ4_0,
@@ -424,6 +556,7 @@ small_kernel!(
 small_kernel!(
     gemv_q4_1,
     gemm_q4_1,
+    gemm8_q4_1,
     t_q4_1,
     tile_q4_1,
     BlockQ4_1,
@@ -435,6 +568,7 @@ small_kernel!(
 small_kernel!(
     gemv_q5_0,
     gemm_q5_0,
+    gemm8_q5_0,
     t_q5_0,
     tile_q5_0,
     BlockQ5_0,
@@ -456,6 +590,7 @@ small_kernel!(
 small_kernel!(
     gemv_q5_1,
     gemm_q5_1,
+    gemm8_q5_1,
     t_q5_1,
     tile_q5_1,
     BlockQ5_1,
@@ -477,6 +612,7 @@ small_kernel!(
 small_kernel!(
     gemv_q8_0,
     gemm_q8_0,
+    gemm8_q8_0,
     t_q8_0,
     tile_q8_0,
     BlockQ8_0,

@@ -56,12 +56,13 @@ macro_rules! tile_loop {
     }};
 }
 
-/// Walks a tile with the two "reduce-first" kernels of a block type: `$gemv` (8 weight rows ×
-/// 1 activation row) for decode, `$gemm::<M>` (1 weight row × M = 16 or ≤ 8 activation rows) otherwise
-/// and for leftover rows. Both give bit-identical results for the same (row, activation) pair.
+/// Walks a tile with the three kernels of a 32-element block type: `$gemv` (8 weight rows ×
+/// 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or ≤ 8 activation rows)
+/// for batches, and `$gemm::<M>` (1 weight row) for the leftover rows. All three give
+/// bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
-    ($gemv:ident, $gemm:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
         let ctx = $ctx;
         let (nr, nt) = ($nr, $nt);
         let res: &mut [f32] = $res;
@@ -79,18 +80,29 @@ macro_rules! reduced_tile_loop {
             let mut t = 0;
             while t < nt {
                 let m = if nt - t >= 16 { 16 } else { (nt - t).min(8) };
-                for r in 0..nr {
-                    match m {
-                        16 => store::<1, 16>(res, nt, r, t, $gemm::<16>(&ctx, r, t)),
-                        1 => store::<1, 1>(res, nt, r, t, $gemm::<1>(&ctx, r, t)),
-                        2 => store::<1, 2>(res, nt, r, t, $gemm::<2>(&ctx, r, t)),
-                        3 => store::<1, 3>(res, nt, r, t, $gemm::<3>(&ctx, r, t)),
-                        4 => store::<1, 4>(res, nt, r, t, $gemm::<4>(&ctx, r, t)),
-                        5 => store::<1, 5>(res, nt, r, t, $gemm::<5>(&ctx, r, t)),
-                        6 => store::<1, 6>(res, nt, r, t, $gemm::<6>(&ctx, r, t)),
-                        7 => store::<1, 7>(res, nt, r, t, $gemm::<7>(&ctx, r, t)),
-                        _ => store::<1, 8>(res, nt, r, t, $gemm::<8>(&ctx, r, t)),
-                    }
+                macro_rules! rows {
+                    ($m:literal) => {{
+                        let mut r = 0;
+                        while r + 8 <= nr {
+                            store::<8, $m>(res, nt, r, t, $gemm8::<$m>(&ctx, r, t));
+                            r += 8;
+                        }
+                        while r < nr {
+                            store::<1, $m>(res, nt, r, t, $gemm::<$m>(&ctx, r, t));
+                            r += 1;
+                        }
+                    }};
+                }
+                match m {
+                    16 => rows!(16),
+                    1 => rows!(1),
+                    2 => rows!(2),
+                    3 => rows!(3),
+                    4 => rows!(4),
+                    5 => rows!(5),
+                    6 => rows!(6),
+                    7 => rows!(7),
+                    _ => rows!(8),
                 }
                 t += m;
             }

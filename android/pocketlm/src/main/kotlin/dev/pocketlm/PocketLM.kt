@@ -11,8 +11,10 @@ import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
 import dev.pocketlm.ffi.TextSession as FfiTextSession
 import dev.pocketlm.ffi.PocketLmException
 import dev.pocketlm.ffi.pocketlmVersion
+import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicReference
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.CompletableDeferred
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
@@ -25,6 +27,7 @@ import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.flow.conflate
 import kotlinx.coroutines.flow.flowOn
 import kotlinx.coroutines.flow.map
+import kotlinx.coroutines.flow.transform
 import kotlinx.coroutines.asExecutor
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
@@ -88,26 +91,52 @@ internal class NativeRef<T : AutoCloseable>(obj: T, private val what: String) : 
     }
 }
 
+/** One piece of generated text on its way to the collector. Exactly one side settles it: the
+ * collector takes it (and then emits it), or the generation thread abandons it when collection
+ * has stopped first. The native result's text then holds exactly the pieces the collector got. */
+private class Piece(val text: String) {
+    private val state = AtomicInteger(PENDING)
+    val taken = CompletableDeferred<Unit>()
+
+    /** Collector side: true if the piece is now the collector's to emit. */
+    fun take(): Boolean = state.compareAndSet(PENDING, TAKEN).also { if (it) taken.complete(Unit) }
+
+    /** Generation side: true if the piece was abandoned (never reaches the collector). */
+    fun abandon(): Boolean = state.compareAndSet(PENDING, ABANDONED)
+
+    private companion object {
+        const val PENDING = 0
+        const val TAKEN = 1
+        const val ABANDONED = 2
+    }
+}
+
 /** Turns a native generation into a cold Flow: collecting starts it, cancelling the collector
- * cancels it, and collection ends only once the native generation has stopped. */
+ * cancels it, and collection ends only once the native generation has stopped. The session's
+ * last result then holds exactly the text the collector received. */
 internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): Flow<String> =
-    callbackFlow {
+    callbackFlow<Piece> {
         // Cancelled when collection stops: a send blocked on the generation thread then fails
         // at once. (The channel itself is only cancelled when this producer completes, which
         // waits for the generation to end: blocking on the channel alone could deadlock.)
         val sends = Job()
         val listener = object : dev.pocketlm.ffi.TextListener {
             // Runs on the generation thread; blocks it until the collector takes the text
-            // (backpressure). Returns false once the flow is closed, which stops generation.
-            override fun onText(delta: String): Boolean =
+            // (backpressure). A channel send alone cannot tell whether a cancelled send was
+            // delivered (prompt cancellation), so the collector acknowledges each piece.
+            // Returns false (refused, and generation stops) once collection has stopped.
+            override fun onText(delta: String): Boolean {
+                val piece = Piece(delta)
                 try {
-                    runBlocking(sends) { send(delta) }
-                    true
+                    runBlocking(sends) {
+                        send(piece)
+                        piece.taken.await()
+                    }
                 } catch (_: CancellationException) {
-                    false
                 } catch (_: ClosedSendChannelException) {
-                    false
                 }
+                return !piece.abandon()
+            }
         }
         val task = start(listener)
         launch {
@@ -137,6 +166,7 @@ internal fun textFlow(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask):
     }
         .buffer(Channel.RENDEZVOUS)
         .flowOn(PocketLM.dispatcher)
+        .transform { piece -> if (piece.take()) emit(piece.text) }
 
 /** Runs a generation to the end and returns its result; cancelling the coroutine cancels it. */
 internal suspend fun runToEnd(start: (dev.pocketlm.ffi.TextListener) -> GenerationTask): GenerationResult {
