@@ -2353,7 +2353,7 @@ public func FfiConverterTypeGenerationOptions_lower(_ value: GenerationOptions) 
  */
 public struct GenerationResult: Equatable, Hashable {
     /**
-     * The generated text: exactly the concatenation of the pieces the listener received.
+     * The generated text: exactly the concatenation of the pieces the listener accepted.
      */
     public let text: String
     public let stopReason: StopReason
@@ -2375,7 +2375,7 @@ public struct GenerationResult: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * The generated text: exactly the concatenation of the pieces the listener received.
+         * The generated text: exactly the concatenation of the pieces the listener accepted.
          */text: String, stopReason: StopReason, 
         /**
          * Tokens of the prompt (for a chat: the whole rendered conversation).
@@ -3647,8 +3647,9 @@ public func FfiConverterTypeTone_lower(_ value: Tone) -> RustBuffer {
 public protocol TextListener: AnyObject, Sendable {
     
     /**
-     * A new piece of text (one token or a few; never splits a character). Return `false` to
-     * stop generating (the result's stop reason is then `Cancelled`).
+     * A new piece of text (one token or a few; never splits a character). Return `true` once
+     * the piece is taken; `false` refuses it (it is then not part of the result's text) and
+     * stops generating (the result's stop reason is then `Cancelled`).
      */
     func onText(delta: String)  -> Bool
     
@@ -4191,7 +4192,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() != 41299) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() != 14177) {
+    if (uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() != 64033) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -1093,7 +1093,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() and 0xFFFF) != 41299) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() and 0xFFFF) != 14177) {
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() and 0xFFFF) != 64033) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -4159,7 +4159,7 @@ public object FfiConverterTypeGenerationOptions: FfiConverterRustBuffer<Generati
  */
 data class GenerationResult (
     /**
-     * The generated text: exactly the concatenation of the pieces the listener received.
+     * The generated text: exactly the concatenation of the pieces the listener accepted.
      */
     val `text`: kotlin.String
     , 
@@ -5021,8 +5021,9 @@ public object FfiConverterTypeTone: FfiConverterRustBuffer<Tone> {
 public interface TextListener {
     
     /**
-     * A new piece of text (one token or a few; never splits a character). Return `false` to
-     * stop generating (the result's stop reason is then `Cancelled`).
+     * A new piece of text (one token or a few; never splits a character). Return `true` once
+     * the piece is taken; `false` refuses it (it is then not part of the result's text) and
+     * stops generating (the result's stop reason is then `Cancelled`).
      */
     fun `onText`(`delta`: kotlin.String): kotlin.Boolean
     
