@@ -794,84 +794,273 @@ fn high_bits<B: HighBits>(b: &B) -> [u8; 32] {
 k4_kernel!(k_q4_k, t_q4_k, tile_q4_k, BlockQ4K, high = false);
 k4_kernel!(k_q5_k, t_q5_k, tile_q5_k, BlockQ5K, high = true);
 
+/// The 256 quants (0..=63, before the -32 offset) of a Q6_K super-block as 8 vectors: vector
+/// `v` holds elements `32v..32v + 32`, i.e. sub-block `2v` in its low 128-bit half and
+/// `2v + 1` in its high half.
 #[target_feature(enable = "avx2,fma,f16c")]
-fn k_q6_k<const R: usize, const M: usize>(
-    ctx: &Ctx<'_, BlockQ6K>,
-    r: usize,
-    t: usize,
-) -> [[f32; M]; R] {
-    let nb = ctx.bpr;
-    let t = ctx.t0 + t;
-    let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
-    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
-    for q in &aq {
-        assert!(q.len() == nb);
-    }
+#[inline]
+fn q6k_quants(b: &BlockQ6K) -> [__m256i; 8] {
     let m4 = _mm256_set1_epi8(0x0F);
-    let m2 = _mm256_set1_epi8(0x03);
-    let mut acc = [[_mm256_setzero_ps(); M]; R];
+    // the 2 high bits of each quant, moved to bits 4..6 (the 16-bit shifts move bits across
+    // a byte boundary only outside this mask)
+    let m30 = _mm256_set1_epi8(0x30);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for n in 0..2 {
+        let qa = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n));
+        let qb = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n + 32));
+        let qh = ld_u8x32(sub32::<32, u8, 64>(&b.qh, 32 * n));
+        q[4 * n] = _mm256_or_si256(
+            _mm256_and_si256(qa, m4),
+            _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
+        );
+        q[4 * n + 1] = _mm256_or_si256(
+            _mm256_and_si256(qb, m4),
+            _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
+        );
+        q[4 * n + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(qa), m4),
+            _mm256_and_si256(qh, m30),
+        );
+        q[4 * n + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(qb), m4),
+            _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
+        );
+    }
+    q
+}
+
+/// A Q6_K super-block's 16 signed scales as i16.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_scales16(b: &BlockQ6K) -> __m256i {
+    // SAFETY: `b.scales` is 16 readable bytes; `loadu` has no alignment requirement.
+    _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) })
+}
+
+/// `sv[v]`: the scale of sub-block `2v` in the 8 i16 lanes of the low half, that of `2v + 1`
+/// in the high half (to pair with the i16 pair sums of [`q6k_quants`]'s vector `v`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_scale_halves(b: &BlockQ6K) -> [__m256i; 8] {
+    // SAFETY: `b.scales` is 16 readable bytes; the broadcast load has no alignment requirement.
+    let both = unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(b.scales.as_ptr().cast())) };
+    let mut sv = [_mm256_setzero_si256(); 8];
+    for (v, s) in sv.iter_mut().enumerate() {
+        // the scale byte into the high byte of every i16 (index 0x80: a zero low byte), then
+        // sign-extended by an arithmetic shift
+        let pick = |s: usize| _mm_set1_epi16(((s as i16) << 8) | 0x80);
+        let idx = _mm256_set_m128i(pick(2 * v + 1), pick(2 * v));
+        *s = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(both, idx));
+    }
+    sv
+}
+
+/// One Q6_K super-block (decoded by [`q6k_quants`], [`q6k_scale_halves`], [`q6k_scales16`])
+/// times one activation super-block: 8 i32 lanes whose sum is the exact integer dot
+/// `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_partial(q: &[__m256i; 8], sv: &[__m256i; 8], sc16: __m256i, y: &BlockQ8K) -> __m256i {
+    let mut s = _mm256_setzero_si256();
+    for v in 0..8 {
+        let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
+        s = _mm256_add_epi32(s, p);
+    }
+    // q - 32: subtract 32 · Σ scale · bsum
+    let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
+    _mm256_sub_epi32(s, _mm256_slli_epi32::<5>(corr))
+}
+
+/// `bsums[2p]` and `bsums[2p + 1]` (as i16) in every 32-bit lane.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bcast_pair16(bsums: &[i16; 16], p: usize) -> __m256i {
+    let lo = bsums[2 * p] as u16 as u32;
+    let hi = bsums[2 * p + 1] as u16 as u32;
+    _mm256_set1_epi32((lo | hi << 16) as i32)
+}
+
+// Q6_K has the same three kernels as a 32-element block type (see `small_kernel!`): each
+// (weight row, activation row) super-block product is reduced to its exact i32 first, then
+// accumulated with the same f32 operations (`acc = fma(sumi, d · y.d, acc)`) in all three, so
+// a row's result does not depend on the batch it was computed in.
+
+/// 8 weight rows × 1 activation row (decode).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+    let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
+    assert!(ar.len() == nb);
+    let mut acc = _mm256_setzero_ps();
+    // stream the next 8 rows (contiguous after these) into the cache, as `small_kernel!`
+    let next = wr[7].as_ptr_range().end.cast::<u8>();
+    const LINES: usize = (8 * core::mem::size_of::<BlockQ6K>()).div_ceil(64) + 1;
     for i in 0..nb {
-        for k in 0..R {
+        for l in 0..LINES {
+            prefetch(next.wrapping_add((i * LINES + l) * 64));
+        }
+        let y = &ar[i];
+        let mut p = [_mm256_setzero_si256(); 8];
+        let mut dbits = [0u16; 8];
+        for k in 0..8 {
             let b = &wr[k][i];
-            let d = h2f(b.d);
-            // 16 signed scales as i16
-            // SAFETY: `b.scales` is 16 readable bytes; `loadu` has no alignment requirement.
-            let sc8 = unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) };
-            let sc16 = _mm256_cvtepi8_epi16(sc8);
-            let mut sumi = [_mm256_setzero_si256(); M];
-            for n in 0..2 {
-                let qa = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n));
-                let qb = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n + 32));
-                let qh = ld_u8x32(sub32::<32, u8, 64>(&b.qh, 32 * n));
-                let q: [__m256i; 4] = [
-                    _mm256_or_si256(
-                        _mm256_and_si256(qa, m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(qb, m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(qa), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(qb), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2)),
-                    ),
-                ];
-                for (g, &qg) in q.iter().enumerate() {
-                    // scales of sub-blocks 8n + 2g (low 16 elements) and 8n + 2g + 1 (high 16)
-                    let s = 8 * n + 2 * g;
-                    let sv = _mm256_set_m128i(
-                        _mm_set1_epi16(b.scales[s + 1] as i16),
-                        _mm_set1_epi16(b.scales[s] as i16),
-                    );
-                    for j in 0..M {
-                        let y = ld_i8x32(sub32::<32, i8, 256>(&aq[j][i].qs, 128 * n + 32 * g));
-                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(qg, y), sv);
-                        sumi[j] = _mm256_add_epi32(sumi[j], p);
-                    }
+            p[k] = q6k_partial(&q6k_quants(b), &q6k_scale_halves(b), q6k_scales16(b), y);
+            dbits[k] = b.d;
+        }
+        let s = reduce_rows8(p);
+        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(s),
+            _mm256_mul_ps(wd, _mm256_set1_ps(y.d)),
+            acc,
+        );
+    }
+    st_f32x8(acc).map(|v| [v])
+}
+
+/// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `gemm8_q6_k`): each
+/// super-block is decoded once for all `M`.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 1] {
+    let nb = ctx.bpr;
+    let w: &[BlockQ6K] = ctx.wrows::<1>(r)[0];
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+    for a in &aq {
+        assert!(a.len() == nb);
+    }
+    let mut acc = [_mm256_setzero_ps(); 2];
+    for i in 0..nb {
+        let b = &w[i];
+        let (q, sv, sc16) = (q6k_quants(b), q6k_scale_halves(b), q6k_scales16(b));
+        let wd = _mm256_set1_ps(h2f(b.d));
+        for (g, acc_g) in acc.iter_mut().enumerate() {
+            let j0 = 8 * g;
+            if j0 >= M {
+                break;
+            }
+            let mut p = [_mm256_setzero_si256(); 8];
+            let mut yd = [0.0f32; 8];
+            for j in 0..8 {
+                if j0 + j < M {
+                    let y = &aq[j0 + j][i];
+                    p[j] = q6k_partial(&q, &sv, sc16, y);
+                    yd[j] = y.d;
                 }
             }
-            for j in 0..M {
-                let y = &aq[j][i];
-                // q - 32: subtract 32 * sum(scale * bsum)
-                let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
-                let s = _mm256_sub_epi32(sumi[j], _mm256_slli_epi32::<5>(corr));
-                acc[k][j] =
-                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * y.d), acc[k][j]);
+            let s = reduce_rows8(p);
+            let scale = _mm256_mul_ps(wd, ld_f32x8(&yd));
+            *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, *acc_g);
+        }
+    }
+    let mut res = [0.0f32; M];
+    for (g, acc_g) in acc.iter().enumerate() {
+        let j0 = 8 * g;
+        if j0 >= M {
+            break;
+        }
+        let out = st_f32x8(*acc_g);
+        let n = (M - j0).min(8);
+        res[j0..j0 + n].copy_from_slice(&out[..n]);
+    }
+    [res]
+}
+
+/// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as the 32-element
+/// `$gemm8`): the 8 decoded super-blocks are transposed in 4-byte chunks, so one vector holds
+/// the same 4 quants of all 8 rows, and each activation's 4 quants are broadcast against it;
+/// every i32 lane of a product then belongs to one weight row, and is scaled by that row's
+/// sub-block scale.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+    for a in &aq {
+        assert!(a.len() == nb);
+    }
+    // `vpshufb` indices per 32-bit lane (an i16 pair): both i16 = the low (even) or the high
+    // (odd) one
+    let even = _mm256_setr_epi32(
+        0x0100_0100,
+        0x0504_0504,
+        0x0908_0908,
+        0x0d0c_0d0c,
+        0x0100_0100,
+        0x0504_0504,
+        0x0908_0908,
+        0x0d0c_0d0c,
+    );
+    let odd = _mm256_add_epi8(even, _mm256_set1_epi8(2));
+    let mut acc = [_mm256_setzero_ps(); M];
+    for i in 0..nb {
+        // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8
+        // rows (sub-block 2v for c < 4, 2v + 1 for c ≥ 4)
+        let mut xt = [[_mm256_setzero_si256(); 8]; 8];
+        let mut sc = [_mm256_setzero_si256(); 8];
+        let mut dbits = [0u16; 8];
+        for k in 0..8 {
+            let b = &wr[k][i];
+            let q = q6k_quants(b);
+            for v in 0..8 {
+                xt[v][k] = q[v];
             }
+            sc[k] = q6k_scales16(b);
+            dbits[k] = b.d;
         }
-    }
-    let mut out = [[0.0f32; M]; R];
-    for k in 0..R {
+        for xv in xt.iter_mut() {
+            *xv = transpose8x8_epi32(*xv);
+        }
+        // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: row k's scale s twice
+        let scp = transpose8x8_epi32(sc);
+        let mut sv = [_mm256_setzero_si256(); 16];
+        for p in 0..8 {
+            sv[2 * p] = _mm256_shuffle_epi8(scp[p], even);
+            sv[2 * p + 1] = _mm256_shuffle_epi8(scp[p], odd);
+        }
+        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
         for j in 0..M {
-            out[k][j] = hsum(acc[k][j]);
+            let y = &aq[j][i];
+            let mut s = _mm256_setzero_si256();
+            for v in 0..8 {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                for h in 0..2 {
+                    // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
+                    let c = 4 * h;
+                    let pa = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
+                        _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
+                    );
+                    let pb = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
+                        _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
+                    );
+                    let svs = sv[2 * v + h];
+                    s = _mm256_add_epi32(
+                        s,
+                        _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
+                    );
+                }
+            }
+            // q - 32: subtract 32 · Σ scale · bsum
+            let mut corr = _mm256_setzero_si256();
+            for (p, scp_p) in scp.iter().enumerate() {
+                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
+            }
+            s = _mm256_sub_epi32(s, _mm256_slli_epi32::<5>(corr));
+            let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
+            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
         }
     }
-    out
+    let mut res = [[0.0f32; M]; 8];
+    for j in 0..M {
+        let v = st_f32x8(acc[j]);
+        for k in 0..8 {
+            res[k][j] = v[k];
+        }
+    }
+    res
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -882,17 +1071,15 @@ fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mu
         a,
         t0: ts.start,
     };
-    let (nr, nt) = (rows.len(), ts.len());
-    if nt == 16 {
-        // A full tile (`TILE_ACTS`): 16 activation rows per decoded super-block (the 6-bit
-        // unpacking is the expensive part; measured +6% over 8, while Q4_K loses 18% with 16).
-        // Each (row, activation) pair gets the same operations as in the 8-row kernel.
-        for r in 0..nr {
-            store::<1, 16>(res, nt, r, 0, k_q6_k::<1, 16>(&ctx, r, 0));
-        }
-    } else {
-        tile_loop!(k_q6_k, ctx, nr, nt, res);
-    }
+    reduced_tile_loop!(
+        gemv_q6_k,
+        gemm_q6_k,
+        gemm8_q6_k,
+        ctx,
+        rows.len(),
+        ts.len(),
+        res
+    );
 }
 tile_entry!(tile_q6_k, t_q6_k);
 
