@@ -1146,6 +1146,51 @@ fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f
     [res]
 }
 
+/// The integer dots of 8 transposed Q6_K rows (`xt`, `sv`, `scp` of `gemm8_q6_k`) with `N`
+/// activation super-blocks at once, each transposed vector loaded once for all `N`: lane k of
+/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_dots8<const N: usize>(
+    xt: &[[__m256i; 8]; 8],
+    sv: &[__m256i; 16],
+    scp: &[__m256i; 8],
+    ys: [&BlockQ8K; N],
+) -> [__m256i; N] {
+    let mut s = [_mm256_setzero_si256(); N];
+    for v in 0..8 {
+        for h in 0..2 {
+            // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
+            let c = 4 * h;
+            let svs = sv[2 * v + h];
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let pa = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
+                    _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
+                );
+                let pb = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
+                    _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
+                );
+                s[n] = _mm256_add_epi32(
+                    s[n],
+                    _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
+                );
+            }
+        }
+    }
+    for (n, y) in ys.iter().enumerate() {
+        // q - 32: subtract 32 · Σ scale · bsum
+        let mut corr = _mm256_setzero_si256();
+        for (p, scp_p) in scp.iter().enumerate() {
+            corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
+        }
+        s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
+    }
+    s
+}
+
 /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as the 32-element
 /// `$gemm8`): the 8 decoded super-blocks are transposed in 4-byte chunks, so one vector holds
 /// the same 4 quants of all 8 rows, and each activation's 4 quants are broadcast against it;
@@ -1187,37 +1232,27 @@ fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[
             sv[2 * p + 1] = _mm256_shuffle_epi8(scp[p], odd);
         }
         let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
-        for j in 0..M {
-            let y = &aq[j][i];
-            let mut s = _mm256_setzero_si256();
-            for v in 0..8 {
-                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
-                for h in 0..2 {
-                    // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
-                    let c = 4 * h;
-                    let pa = _mm256_add_epi16(
-                        _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
-                        _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
-                    );
-                    let pb = _mm256_add_epi16(
-                        _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
-                        _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
-                    );
-                    let svs = sv[2 * v + h];
-                    s = _mm256_add_epi32(
-                        s,
-                        _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
-                    );
+        // 2 activation rows per pass: each transposed vector is loaded once for all of them
+        let mut j = 0;
+        while j < M {
+            if j + 2 <= M {
+                let mut ys: [&BlockQ8K; 2] = [&aq[j][i]; 2];
+                for (n, y) in ys.iter_mut().enumerate() {
+                    *y = &aq[j + n][i];
                 }
+                let s = q6k_dots8(&xt, &sv, &scp, ys);
+                for n in 0..2 {
+                    let scale = _mm256_mul_ps(wd, _mm256_set1_ps(ys[n].d));
+                    acc[j + n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                }
+                j += 2;
+            } else {
+                let y = &aq[j][i];
+                let [s] = q6k_dots8(&xt, &sv, &scp, [y]);
+                let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
+                j += 1;
             }
-            // q - 32: subtract 32 · Σ scale · bsum
-            let mut corr = _mm256_setzero_si256();
-            for (p, scp_p) in scp.iter().enumerate() {
-                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
-            }
-            s = _mm256_sub_epi32(s, _mm256_slli_epi32::<5>(corr));
-            let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
-            acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
         }
     }
     let mut res = [[0.0f32; M]; 8];
