@@ -742,6 +742,40 @@ fn dup_i16_indices() -> (__m256i, __m256i) {
     (even, _mm256_add_epi8(even, _mm256_set1_epi8(2)))
 }
 
+/// The integer dots of 8 transposed Q4_K / Q5_K rows (`xt`, `sv`, `mv` of `$gemm8` in
+/// `k4_kernels!`) with `N` activation super-blocks at once, each transposed vector loaded once
+/// for all `N`: lane k of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its
+/// `Σ min · Σ y`. `GROUP` `vpmaddubsw` results are summed in i16 before widening.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_dots8<const GROUP: usize, const N: usize>(
+    xt: &[[__m256i; 8]; 8],
+    sv: &[__m256i; 8],
+    mv: &[__m256i; 8],
+    ys: [&BlockQ8K; N],
+) -> ([__m256i; N], [__m256i; N]) {
+    let mut s = [_mm256_setzero_si256(); N];
+    let mut m = [_mm256_setzero_si256(); N];
+    for v in 0..8 {
+        for c0 in (0..8).step_by(GROUP) {
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut h = _mm256_maddubs_epi16(xt[v][c0], bcast4(yq, c0));
+                for (c, &x) in xt[v][c0..c0 + GROUP].iter().enumerate().skip(1) {
+                    h = _mm256_add_epi16(h, _mm256_maddubs_epi16(x, bcast4(yq, c0 + c)));
+                }
+                s[n] = _mm256_add_epi32(s[n], _mm256_madd_epi16(h, sv[v]));
+            }
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // Σ y of sub-block v = bsums 2v + 2v + 1
+            let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
+            m[n] = _mm256_add_epi32(m[n], p);
+        }
+    }
+    (s, m)
+}
+
 /// Fifth bits of a Q4_K / Q5_K super-block.
 trait HighBits {
     fn high(&self) -> Option<&[u8; 32]>;
@@ -906,27 +940,28 @@ macro_rules! k4_kernels {
                 }
                 let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
                 let wm = _mm256_cvtph_ps(ld_u16x8(&mbits));
-                for j in 0..M {
-                    let y = &aq[j][i];
-                    let mut s = _mm256_setzero_si256();
-                    let mut m = _mm256_setzero_si256();
-                    for v in 0..8 {
-                        let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
-                        for c0 in (0..8).step_by(GROUP) {
-                            let mut h = _mm256_maddubs_epi16(xt[v][c0], bcast4(yq, c0));
-                            for c in c0 + 1..c0 + GROUP {
-                                let p = _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c));
-                                h = _mm256_add_epi16(h, p);
-                            }
-                            s = _mm256_add_epi32(s, _mm256_madd_epi16(h, sv[v]));
+                // 2 activation rows per pass: each transposed vector is loaded once for both
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let (s, m) = k4_dots8::<GROUP, 2>(&xt, &sv, &mv, ys);
+                        for n in 0..2 {
+                            let yd = _mm256_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm256_cvtepi32_ps(s[n]), _mm256_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm256_fmadd_ps(sf, _mm256_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm256_fnmadd_ps(mf, _mm256_mul_ps(wm, yd), acc[j + n]);
                         }
-                        // Σ y of sub-block v = bsums 2v + 2v + 1
-                        let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
-                        m = _mm256_add_epi32(m, p);
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let ([s], [m]) = k4_dots8::<GROUP, 1>(&xt, &sv, &mv, [y]);
+                        let yd = _mm256_set1_ps(y.d);
+                        let (sf, mf) = (_mm256_cvtepi32_ps(s), _mm256_cvtepi32_ps(m));
+                        acc[j] = _mm256_fmadd_ps(sf, _mm256_mul_ps(wd, yd), acc[j]);
+                        acc[j] = _mm256_fnmadd_ps(mf, _mm256_mul_ps(wm, yd), acc[j]);
+                        j += 1;
                     }
-                    let yd = _mm256_set1_ps(y.d);
-                    acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd, yd), acc[j]);
-                    acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(wm, yd), acc[j]);
                 }
             }
             let mut res = [[0.0f32; M]; 8];
