@@ -907,9 +907,10 @@ macro_rules! k4_kernels {
             }
             let (even, odd) = dup_i16_indices();
             let mut acc = [_mm256_setzero_ps(); M];
+            // xt[v][c]: quants 4c..4c + 4 of sub-block v of the 8 rows (after transposing);
+            // zeroed once per call, not per super-block (a 2 KiB `memset` call each time)
+            let mut xt = [[_mm256_setzero_si256(); 8]; 8];
             for i in 0..nb {
-                // xt[v][c]: quants 4c..4c + 4 of sub-block v of the 8 rows (after transposing)
-                let mut xt = [[_mm256_setzero_si256(); 8]; 8];
                 // per row: the 8 scales (low half) and the 8 mins (high half) as i16
                 let mut sm = [_mm256_setzero_si256(); 8];
                 let mut dbits = [0u16; 8];
@@ -1241,10 +1242,11 @@ fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[
     }
     let (even, odd) = dup_i16_indices();
     let mut acc = [_mm256_setzero_ps(); M];
+    // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8 rows
+    // (sub-block 2v for c < 4, 2v + 1 for c ≥ 4). Zeroed once per call, not per super-block
+    // (that was a 2 KiB `memset` call each time).
+    let mut xt = [[_mm256_setzero_si256(); 8]; 8];
     for i in 0..nb {
-        // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8
-        // rows (sub-block 2v for c < 4, 2v + 1 for c ≥ 4)
-        let mut xt = [[_mm256_setzero_si256(); 8]; 8];
         let mut sc = [_mm256_setzero_si256(); 8];
         let mut dbits = [0u16; 8];
         for k in 0..8 {
