@@ -625,13 +625,6 @@ small_kernel!(
 // ---------------------------------------------------------------------------------------------
 // k-quants (activations Q8_K)
 
-/// Broadcasts each of 8 sub-block scales to i16 lanes.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn scale16(s: u8) -> __m256i {
-    _mm256_set1_epi16(s as i16)
-}
-
 /// `[m0, m0, m1, m1, ..., m7, m7]` as 16 × i16, to pair with the 16 `bsums` (`mn`: the 8 mins
 /// as bytes, little-endian).
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -663,89 +656,323 @@ fn scales_mins_k4_words(q: &[u8; 12]) -> (u64, u64) {
     )
 }
 
-/// Shared Q4_K / Q5_K kernel: `HIGH` adds Q5_K's fifth bit from `qh`.
-macro_rules! k4_kernel {
-    ($kern:ident, $tile:ident, $entry:ident, $W:ty, high = $high:expr) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
-        fn $kern<const R: usize, const M: usize>(
-            ctx: &Ctx<'_, $W>,
-            r: usize,
-            t: usize,
-        ) -> [[f32; M]; R] {
-            let nb = ctx.bpr;
-            let t = ctx.t0 + t;
-            let wr: [&[$W]; R] = ctx.wrows::<R>(r);
-            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
-            for q in &aq {
-                assert!(q.len() == nb);
+/// The 256 quants of a Q4_K super-block (with `qh`: Q5_K's fifth bits) as 8 vectors: vector
+/// `v` is sub-block `v` (elements `32v..32v + 32`: the low nibbles of `qs[32c..32c + 32]` for
+/// `v = 2c`, the high nibbles for `v = 2c + 1`; the fifth bit is bit `v` of `qh`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_quants(qs: &[u8; 128], qh: Option<&[u8; 32]>) -> [__m256i; 8] {
+    let m4 = _mm256_set1_epi8(0x0F);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for c in 0..4 {
+        let bits = ld_u8x32(sub32::<32, u8, 128>(qs, 32 * c));
+        q[2 * c] = _mm256_and_si256(bits, m4);
+        q[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
+    }
+    if let Some(qh) = qh {
+        let hb = ld_u8x32(qh);
+        // bit v of every byte moved to bit 4 (16-bit shifts by at most 4 left or 3 right: no
+        // bit of the neighbour byte lands on bit 4)
+        let hv = [
+            _mm256_slli_epi16::<4>(hb),
+            _mm256_slli_epi16::<3>(hb),
+            _mm256_slli_epi16::<2>(hb),
+            _mm256_slli_epi16::<1>(hb),
+            hb,
+            _mm256_srli_epi16::<1>(hb),
+            _mm256_srli_epi16::<2>(hb),
+            _mm256_srli_epi16::<3>(hb),
+        ];
+        let m10 = _mm256_set1_epi8(0x10);
+        for (qv, h) in q.iter_mut().zip(hv) {
+            *qv = _mm256_or_si256(*qv, _mm256_and_si256(h, m10));
+        }
+    }
+    q
+}
+
+/// `sv[v]`: scale `v` (byte `v` of `sc`) in all 16 i16 lanes.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_scales(sc: u64) -> [__m256i; 8] {
+    let all = _mm256_set1_epi64x(sc as i64);
+    let mut sv = [_mm256_setzero_si256(); 8];
+    for (v, s) in sv.iter_mut().enumerate() {
+        // byte v into the low byte of every i16, index 0x80 (zero) into the high byte
+        *s = _mm256_shuffle_epi8(all, _mm256_set1_epi16((0x8000 | v as u16) as i16));
+    }
+    sv
+}
+
+/// One Q4_K / Q5_K super-block (decoded by [`k4_quants`], [`k4_scales`], [`mins_pairs`]) times
+/// one activation super-block: 8 i32 lanes summing to the exact `Σ scale · Σ q · y`, and 8
+/// summing to `Σ min · Σ y`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_partial(
+    q: &[__m256i; 8],
+    sv: &[__m256i; 8],
+    mins: __m256i,
+    y: &BlockQ8K,
+) -> (__m256i, __m256i) {
+    let mut s = _mm256_setzero_si256();
+    for v in 0..8 {
+        let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
+        s = _mm256_add_epi32(s, p);
+    }
+    (s, _mm256_madd_epi16(ld_i16x16(&y.bsums), mins))
+}
+
+/// `vpshufb` indices per 32-bit lane (an i16 pair): (even) both i16 = the low one, (odd) both
+/// = the high one.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn dup_i16_indices() -> (__m256i, __m256i) {
+    let even = _mm256_setr_epi32(
+        0x0100_0100,
+        0x0504_0504,
+        0x0908_0908,
+        0x0d0c_0d0c,
+        0x0100_0100,
+        0x0504_0504,
+        0x0908_0908,
+        0x0d0c_0d0c,
+    );
+    (even, _mm256_add_epi8(even, _mm256_set1_epi8(2)))
+}
+
+/// The integer dots of 8 transposed Q4_K / Q5_K rows (`xt`, `sv`, `mv` of `$gemm8` in
+/// `k4_kernels!`) with `N` activation super-blocks at once, each transposed vector loaded once
+/// for all `N`: lane k of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its
+/// `Σ min · Σ y`. `GROUP` `vpmaddubsw` results are summed in i16 before widening.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn k4_dots8<const GROUP: usize, const N: usize>(
+    xt: &[[__m256i; 8]; 8],
+    sv: &[__m256i; 8],
+    mv: &[__m256i; 8],
+    ys: [&BlockQ8K; N],
+) -> ([__m256i; N], [__m256i; N]) {
+    let mut s = [_mm256_setzero_si256(); N];
+    let mut m = [_mm256_setzero_si256(); N];
+    for v in 0..8 {
+        for c0 in (0..8).step_by(GROUP) {
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut h = _mm256_maddubs_epi16(xt[v][c0], bcast4(yq, c0));
+                for (c, &x) in xt[v][c0..c0 + GROUP].iter().enumerate().skip(1) {
+                    h = _mm256_add_epi16(h, _mm256_maddubs_epi16(x, bcast4(yq, c0 + c)));
+                }
+                s[n] = _mm256_add_epi32(s[n], _mm256_madd_epi16(h, sv[v]));
             }
-            let m4 = _mm256_set1_epi8(0x0F);
-            let mut acc = [[_mm256_setzero_ps(); M]; R];
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // Σ y of sub-block v = bsums 2v + 2v + 1
+            let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
+            m[n] = _mm256_add_epi32(m[n], p);
+        }
+    }
+    (s, m)
+}
+
+/// Fifth bits of a Q4_K / Q5_K super-block.
+trait HighBits {
+    fn high(&self) -> Option<&[u8; 32]>;
+}
+impl HighBits for BlockQ4K {
+    #[inline(always)]
+    fn high(&self) -> Option<&[u8; 32]> {
+        None
+    }
+}
+impl HighBits for BlockQ5K {
+    #[inline(always)]
+    fn high(&self) -> Option<&[u8; 32]> {
+        Some(&self.qh)
+    }
+}
+
+/// The three kernels of Q4_K / Q5_K, as for Q6_K and the 32-element types (see
+/// `small_kernel!`): each (weight row, activation row) super-block gives the exact i32
+/// `sumi = Σ scale · Σ q · y` and `summ = Σ min · Σ y`, then the same f32 operations
+/// (`acc = fma(sumi, d · y.d, acc)`, `acc = fnmadd(summ, dmin · y.d, acc)`) in all three, so
+/// a row's result does not depend on the batch it was computed in.
+///
+/// `group`: how many `vpmaddubsw` results of one sub-block are summed in i16 by `$gemm8`
+/// (8 for 4-bit quants: 8 · 2 · 15 · 127 < 2^15; 4 for 5-bit: 4 · 2 · 31 · 127 < 2^15).
+macro_rules! k4_kernels {
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty,
+     group = $group:expr) => {
+        /// 8 weight rows × 1 activation row (decode).
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 8] = ctx.wrows::<8>(r);
+            let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
+            assert!(ar.len() == nb);
+            let mut acc = _mm256_setzero_ps();
+            // stream the next 8 rows (contiguous after these) into the cache, as `small_kernel!`
+            let next = wr[7].as_ptr_range().end.cast::<u8>();
+            const LINES: usize = (8 * core::mem::size_of::<$W>()).div_ceil(64) + 1;
             for i in 0..nb {
-                for k in 0..R {
+                for l in 0..LINES {
+                    prefetch(next.wrapping_add((i * LINES + l) * 64));
+                }
+                let y = &ar[i];
+                let mut p = [_mm256_setzero_si256(); 8];
+                let mut pm = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                let mut mbits = [0u16; 8];
+                for k in 0..8 {
                     let b = &wr[k][i];
                     let (sc, mn) = scales_mins_k4_words(&b.scales);
-                    let sc = sc.to_le_bytes();
-                    let mins = mins_pairs(mn);
-                    let d = h2f(b.d);
-                    let dmin = h2f(b.dmin);
-                    let mut sumi = [_mm256_setzero_si256(); M];
-                    let hb = if $high {
-                        ld_u8x32(&high_bits(b))
+                    let q = k4_quants(&b.qs, b.high());
+                    (p[k], pm[k]) = k4_partial(&q, &k4_scales(sc), mins_pairs(mn), y);
+                    dbits[k] = b.d;
+                    mbits[k] = b.dmin;
+                }
+                let (s, m) = (reduce_rows8(p), reduce_rows8(pm));
+                let yd = _mm256_set1_ps(y.d);
+                let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                let wm = _mm256_cvtph_ps(ld_u16x8(&mbits));
+                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd, yd), acc);
+                acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(wm, yd), acc);
+            }
+            st_f32x8(acc).map(|v| [v])
+        }
+
+        /// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `$gemm8`): each
+        /// super-block is decoded once for all `M`.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $gemm<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 1] {
+            let nb = ctx.bpr;
+            let w: &[$W] = ctx.wrows::<1>(r)[0];
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm256_setzero_ps(); 2];
+            for i in 0..nb {
+                let b = &w[i];
+                let (sc, mn) = scales_mins_k4_words(&b.scales);
+                let (q, sv, mins) = (k4_quants(&b.qs, b.high()), k4_scales(sc), mins_pairs(mn));
+                let wd = _mm256_set1_ps(h2f(b.d));
+                let wm = _mm256_set1_ps(h2f(b.dmin));
+                for (g, acc_g) in acc.iter_mut().enumerate() {
+                    let j0 = 8 * g;
+                    if j0 >= M {
+                        break;
+                    }
+                    let mut p = [_mm256_setzero_si256(); 8];
+                    let mut pm = [_mm256_setzero_si256(); 8];
+                    let mut yd = [0.0f32; 8];
+                    for j in 0..8 {
+                        if j0 + j < M {
+                            let y = &aq[j0 + j][i];
+                            (p[j], pm[j]) = k4_partial(&q, &sv, mins, y);
+                            yd[j] = y.d;
+                        }
+                    }
+                    let (s, m) = (reduce_rows8(p), reduce_rows8(pm));
+                    let yd = ld_f32x8(&yd);
+                    *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd, yd), *acc_g);
+                    *acc_g = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(wm, yd), *acc_g);
+                }
+            }
+            let mut res = [0.0f32; M];
+            for (g, acc_g) in acc.iter().enumerate() {
+                let j0 = 8 * g;
+                if j0 >= M {
+                    break;
+                }
+                let out = st_f32x8(*acc_g);
+                let n = (M - j0).min(8);
+                res[j0..j0 + n].copy_from_slice(&out[..n]);
+            }
+            [res]
+        }
+
+        /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as `gemm8_q6_k`):
+        /// the 8 decoded super-blocks are transposed in 4-byte chunks and each activation's 4
+        /// quants broadcast against them, so every i32 lane belongs to one weight row.
+        #[target_feature(enable = "avx2,fma,f16c")]
+        fn $gemm8<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 8] {
+            const GROUP: usize = $group;
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 8] = ctx.wrows::<8>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let (even, odd) = dup_i16_indices();
+            let mut acc = [_mm256_setzero_ps(); M];
+            // xt[v][c]: quants 4c..4c + 4 of sub-block v of the 8 rows (after transposing);
+            // zeroed once per call, not per super-block (a 2 KiB `memset` call each time)
+            let mut xt = [[_mm256_setzero_si256(); 8]; 8];
+            for i in 0..nb {
+                // per row: the 8 scales (low half) and the 8 mins (high half) as i16
+                let mut sm = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                let mut mbits = [0u16; 8];
+                for k in 0..8 {
+                    let b = &wr[k][i];
+                    let q = k4_quants(&b.qs, b.high());
+                    for v in 0..8 {
+                        xt[v][k] = q[v];
+                    }
+                    let (sc, mn) = scales_mins_k4_words(&b.scales);
+                    sm[k] = _mm256_cvtepu8_epi16(_mm_set_epi64x(mn as i64, sc as i64));
+                    dbits[k] = b.d;
+                    mbits[k] = b.dmin;
+                }
+                for xv in xt.iter_mut() {
+                    *xv = transpose8x8_epi32(*xv);
+                }
+                // smt[p], p < 4: lane k = row k's scales 2p, 2p + 1; smt[4 + p]: its mins
+                let smt = transpose8x8_epi32(sm);
+                // sv[v] / mv[v]: row k's scale / min of sub-block v, twice
+                let mut sv = [_mm256_setzero_si256(); 8];
+                let mut mv = [_mm256_setzero_si256(); 8];
+                for v in 0..8 {
+                    let idx = if v % 2 == 0 { even } else { odd };
+                    sv[v] = _mm256_shuffle_epi8(smt[v / 2], idx);
+                    mv[v] = _mm256_shuffle_epi8(smt[4 + v / 2], idx);
+                }
+                let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                let wm = _mm256_cvtph_ps(ld_u16x8(&mbits));
+                // 2 activation rows per pass: each transposed vector is loaded once for both
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let (s, m) = k4_dots8::<GROUP, 2>(&xt, &sv, &mv, ys);
+                        for n in 0..2 {
+                            let yd = _mm256_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm256_cvtepi32_ps(s[n]), _mm256_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm256_fmadd_ps(sf, _mm256_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm256_fnmadd_ps(mf, _mm256_mul_ps(wm, yd), acc[j + n]);
+                        }
+                        j += 2;
                     } else {
-                        _mm256_setzero_si256()
-                    };
-                    for c in 0..4 {
-                        let bits = ld_u8x32(sub32::<32, u8, 128>(&b.qs, 32 * c));
-                        let mut lo = _mm256_and_si256(bits, m4);
-                        let mut hi = _mm256_and_si256(_mm256_srli_epi16::<4>(bits), m4);
-                        if $high {
-                            let one = _mm256_set1_epi8(1);
-                            let hl = _mm256_and_si256(_mm256_srlv_epi16_8(hb, 2 * c as i32), one);
-                            let hh =
-                                _mm256_and_si256(_mm256_srlv_epi16_8(hb, 2 * c as i32 + 1), one);
-                            lo = _mm256_or_si256(lo, _mm256_slli_epi16::<4>(hl));
-                            hi = _mm256_or_si256(hi, _mm256_slli_epi16::<4>(hh));
-                        }
-                        let (slo, shi) = (scale16(sc[2 * c]), scale16(sc[2 * c + 1]));
-                        for j in 0..M {
-                            let y = &aq[j][i].qs;
-                            let plo =
-                                _mm256_maddubs_epi16(lo, ld_i8x32(sub32::<32, i8, 256>(y, 64 * c)));
-                            let phi = _mm256_maddubs_epi16(
-                                hi,
-                                ld_i8x32(sub32::<32, i8, 256>(y, 64 * c + 32)),
-                            );
-                            let p = _mm256_add_epi32(
-                                _mm256_madd_epi16(plo, slo),
-                                _mm256_madd_epi16(phi, shi),
-                            );
-                            sumi[j] = _mm256_add_epi32(sumi[j], p);
-                        }
-                    }
-                    for j in 0..M {
                         let y = &aq[j][i];
-                        let summ = _mm256_madd_epi16(ld_i16x16(&y.bsums), mins);
-                        acc[k][j] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(sumi[j]),
-                            _mm256_set1_ps(d * y.d),
-                            acc[k][j],
-                        );
-                        acc[k][j] = _mm256_fnmadd_ps(
-                            _mm256_cvtepi32_ps(summ),
-                            _mm256_set1_ps(dmin * y.d),
-                            acc[k][j],
-                        );
+                        let ([s], [m]) = k4_dots8::<GROUP, 1>(&xt, &sv, &mv, [y]);
+                        let yd = _mm256_set1_ps(y.d);
+                        let (sf, mf) = (_mm256_cvtepi32_ps(s), _mm256_cvtepi32_ps(m));
+                        acc[j] = _mm256_fmadd_ps(sf, _mm256_mul_ps(wd, yd), acc[j]);
+                        acc[j] = _mm256_fnmadd_ps(mf, _mm256_mul_ps(wm, yd), acc[j]);
+                        j += 1;
                     }
                 }
             }
-            let mut out = [[0.0f32; M]; R];
-            for k in 0..R {
-                for j in 0..M {
-                    out[k][j] = hsum(acc[k][j]);
+            let mut res = [[0.0f32; M]; 8];
+            for j in 0..M {
+                let v = st_f32x8(acc[j]);
+                for k in 0..8 {
+                    res[k][j] = v[k];
                 }
             }
-            out
+            res
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -756,122 +983,323 @@ macro_rules! k4_kernel {
                 a,
                 t0: ts.start,
             };
-            tile_loop!($kern, ctx, rows.len(), ts.len(), res);
+            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
         }
 
         tile_entry!($entry, $tile);
     };
 }
 
-/// Shift each 16-bit lane right by a run-time count (the count is < 8, so per byte this
-/// yields the byte's own bit `count` in bit 0 after masking with 1).
+k4_kernels!(
+    gemv_q4_k,
+    gemm_q4_k,
+    gemm8_q4_k,
+    t_q4_k,
+    tile_q4_k,
+    BlockQ4K,
+    group = 8
+);
+k4_kernels!(
+    gemv_q5_k,
+    gemm_q5_k,
+    gemm8_q5_k,
+    t_q5_k,
+    tile_q5_k,
+    BlockQ5K,
+    group = 4
+);
+
+/// The 256 quants (0..=63, before the -32 offset) of a Q6_K super-block as 8 vectors: vector
+/// `v` holds elements `32v..32v + 32`, i.e. sub-block `2v` in its low 128-bit half and
+/// `2v + 1` in its high half.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn _mm256_srlv_epi16_8(x: __m256i, count: i32) -> __m256i {
-    _mm256_srl_epi16(x, _mm_cvtsi32_si128(count))
-}
-
-trait HighBits {
-    fn high(&self) -> [u8; 32];
-}
-impl HighBits for BlockQ4K {
-    #[inline(always)]
-    fn high(&self) -> [u8; 32] {
-        [0; 32]
-    }
-}
-impl HighBits for BlockQ5K {
-    #[inline(always)]
-    fn high(&self) -> [u8; 32] {
-        self.qh
-    }
-}
-#[inline(always)]
-fn high_bits<B: HighBits>(b: &B) -> [u8; 32] {
-    b.high()
-}
-
-k4_kernel!(k_q4_k, t_q4_k, tile_q4_k, BlockQ4K, high = false);
-k4_kernel!(k_q5_k, t_q5_k, tile_q5_k, BlockQ5K, high = true);
-
-#[target_feature(enable = "avx2,fma,f16c")]
-fn k_q6_k<const R: usize, const M: usize>(
-    ctx: &Ctx<'_, BlockQ6K>,
-    r: usize,
-    t: usize,
-) -> [[f32; M]; R] {
-    let nb = ctx.bpr;
-    let t = ctx.t0 + t;
-    let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
-    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(t);
-    for q in &aq {
-        assert!(q.len() == nb);
-    }
+fn q6k_quants(b: &BlockQ6K) -> [__m256i; 8] {
     let m4 = _mm256_set1_epi8(0x0F);
-    let m2 = _mm256_set1_epi8(0x03);
-    let mut acc = [[_mm256_setzero_ps(); M]; R];
+    // the 2 high bits of each quant, moved to bits 4..6 (the 16-bit shifts move bits across
+    // a byte boundary only outside this mask)
+    let m30 = _mm256_set1_epi8(0x30);
+    let mut q = [_mm256_setzero_si256(); 8];
+    for n in 0..2 {
+        let qa = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n));
+        let qb = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n + 32));
+        let qh = ld_u8x32(sub32::<32, u8, 64>(&b.qh, 32 * n));
+        q[4 * n] = _mm256_or_si256(
+            _mm256_and_si256(qa, m4),
+            _mm256_and_si256(_mm256_slli_epi16::<4>(qh), m30),
+        );
+        q[4 * n + 1] = _mm256_or_si256(
+            _mm256_and_si256(qb, m4),
+            _mm256_and_si256(_mm256_slli_epi16::<2>(qh), m30),
+        );
+        q[4 * n + 2] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(qa), m4),
+            _mm256_and_si256(qh, m30),
+        );
+        q[4 * n + 3] = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16::<4>(qb), m4),
+            _mm256_and_si256(_mm256_srli_epi16::<2>(qh), m30),
+        );
+    }
+    q
+}
+
+/// A Q6_K super-block's 16 signed scales as i16.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_scales16(b: &BlockQ6K) -> __m256i {
+    // SAFETY: `b.scales` is 16 readable bytes; `loadu` has no alignment requirement.
+    _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) })
+}
+
+/// `sv[v]`: the scale of sub-block `2v` in the 8 i16 lanes of the low half, that of `2v + 1`
+/// in the high half (to pair with the i16 pair sums of [`q6k_quants`]'s vector `v`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_scale_halves(b: &BlockQ6K) -> [__m256i; 8] {
+    // SAFETY: `b.scales` is 16 readable bytes; the broadcast load has no alignment requirement.
+    let both = unsafe { _mm256_broadcastsi128_si256(_mm_loadu_si128(b.scales.as_ptr().cast())) };
+    let mut sv = [_mm256_setzero_si256(); 8];
+    for (v, s) in sv.iter_mut().enumerate() {
+        // the scale byte into the high byte of every i16 (index 0x80: a zero low byte), then
+        // sign-extended by an arithmetic shift
+        let pick = |s: usize| _mm_set1_epi16(((s as i16) << 8) | 0x80);
+        let idx = _mm256_set_m128i(pick(2 * v + 1), pick(2 * v));
+        *s = _mm256_srai_epi16::<8>(_mm256_shuffle_epi8(both, idx));
+    }
+    sv
+}
+
+/// One Q6_K super-block (decoded by [`q6k_quants`], [`q6k_scale_halves`], [`q6k_scales16`])
+/// times one activation super-block: 8 i32 lanes whose sum is the exact integer dot
+/// `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_partial(q: &[__m256i; 8], sv: &[__m256i; 8], sc16: __m256i, y: &BlockQ8K) -> __m256i {
+    let mut s = _mm256_setzero_si256();
+    for v in 0..8 {
+        let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
+        s = _mm256_add_epi32(s, p);
+    }
+    // q - 32: subtract 32 · Σ scale · bsum
+    let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
+    _mm256_sub_epi32(s, _mm256_slli_epi32::<5>(corr))
+}
+
+/// `bsums[2p]` and `bsums[2p + 1]` (as i16) in every 32-bit lane.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn bcast_pair16(bsums: &[i16; 16], p: usize) -> __m256i {
+    let lo = bsums[2 * p] as u16 as u32;
+    let hi = bsums[2 * p + 1] as u16 as u32;
+    _mm256_set1_epi32((lo | hi << 16) as i32)
+}
+
+// Q6_K has the same three kernels as a 32-element block type (see `small_kernel!`): each
+// (weight row, activation row) super-block product is reduced to its exact i32 first, then
+// accumulated with the same f32 operations (`acc = fma(sumi, d · y.d, acc)`) in all three, so
+// a row's result does not depend on the batch it was computed in.
+
+/// 8 weight rows × 1 activation row (decode).
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+    let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
+    assert!(ar.len() == nb);
+    let mut acc = _mm256_setzero_ps();
+    // stream the next 8 rows (contiguous after these) into the cache, as `small_kernel!`
+    let next = wr[7].as_ptr_range().end.cast::<u8>();
+    const LINES: usize = (8 * core::mem::size_of::<BlockQ6K>()).div_ceil(64) + 1;
     for i in 0..nb {
-        for k in 0..R {
+        for l in 0..LINES {
+            prefetch(next.wrapping_add((i * LINES + l) * 64));
+        }
+        let y = &ar[i];
+        let mut p = [_mm256_setzero_si256(); 8];
+        let mut dbits = [0u16; 8];
+        for k in 0..8 {
             let b = &wr[k][i];
-            let d = h2f(b.d);
-            // 16 signed scales as i16
-            // SAFETY: `b.scales` is 16 readable bytes; `loadu` has no alignment requirement.
-            let sc8 = unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) };
-            let sc16 = _mm256_cvtepi8_epi16(sc8);
-            let mut sumi = [_mm256_setzero_si256(); M];
-            for n in 0..2 {
-                let qa = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n));
-                let qb = ld_u8x32(sub32::<32, u8, 128>(&b.ql, 64 * n + 32));
-                let qh = ld_u8x32(sub32::<32, u8, 64>(&b.qh, 32 * n));
-                let q: [__m256i; 4] = [
-                    _mm256_or_si256(
-                        _mm256_and_si256(qa, m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(qh, m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(qb, m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<2>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(qa), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<4>(qh), m2)),
-                    ),
-                    _mm256_or_si256(
-                        _mm256_and_si256(_mm256_srli_epi16::<4>(qb), m4),
-                        _mm256_slli_epi16::<4>(_mm256_and_si256(_mm256_srli_epi16::<6>(qh), m2)),
-                    ),
-                ];
-                for (g, &qg) in q.iter().enumerate() {
-                    // scales of sub-blocks 8n + 2g (low 16 elements) and 8n + 2g + 1 (high 16)
-                    let s = 8 * n + 2 * g;
-                    let sv = _mm256_set_m128i(
-                        _mm_set1_epi16(b.scales[s + 1] as i16),
-                        _mm_set1_epi16(b.scales[s] as i16),
-                    );
-                    for j in 0..M {
-                        let y = ld_i8x32(sub32::<32, i8, 256>(&aq[j][i].qs, 128 * n + 32 * g));
-                        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(qg, y), sv);
-                        sumi[j] = _mm256_add_epi32(sumi[j], p);
-                    }
+            p[k] = q6k_partial(&q6k_quants(b), &q6k_scale_halves(b), q6k_scales16(b), y);
+            dbits[k] = b.d;
+        }
+        let s = reduce_rows8(p);
+        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(s),
+            _mm256_mul_ps(wd, _mm256_set1_ps(y.d)),
+            acc,
+        );
+    }
+    st_f32x8(acc).map(|v| [v])
+}
+
+/// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `gemm8_q6_k`): each
+/// super-block is decoded once for all `M`.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 1] {
+    let nb = ctx.bpr;
+    let w: &[BlockQ6K] = ctx.wrows::<1>(r)[0];
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+    for a in &aq {
+        assert!(a.len() == nb);
+    }
+    let mut acc = [_mm256_setzero_ps(); 2];
+    for i in 0..nb {
+        let b = &w[i];
+        let (q, sv, sc16) = (q6k_quants(b), q6k_scale_halves(b), q6k_scales16(b));
+        let wd = _mm256_set1_ps(h2f(b.d));
+        for (g, acc_g) in acc.iter_mut().enumerate() {
+            let j0 = 8 * g;
+            if j0 >= M {
+                break;
+            }
+            let mut p = [_mm256_setzero_si256(); 8];
+            let mut yd = [0.0f32; 8];
+            for j in 0..8 {
+                if j0 + j < M {
+                    let y = &aq[j0 + j][i];
+                    p[j] = q6k_partial(&q, &sv, sc16, y);
+                    yd[j] = y.d;
                 }
             }
-            for j in 0..M {
-                let y = &aq[j][i];
-                // q - 32: subtract 32 * sum(scale * bsum)
-                let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
-                let s = _mm256_sub_epi32(sumi[j], _mm256_slli_epi32::<5>(corr));
-                acc[k][j] =
-                    _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(d * y.d), acc[k][j]);
+            let s = reduce_rows8(p);
+            let scale = _mm256_mul_ps(wd, ld_f32x8(&yd));
+            *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, *acc_g);
+        }
+    }
+    let mut res = [0.0f32; M];
+    for (g, acc_g) in acc.iter().enumerate() {
+        let j0 = 8 * g;
+        if j0 >= M {
+            break;
+        }
+        let out = st_f32x8(*acc_g);
+        let n = (M - j0).min(8);
+        res[j0..j0 + n].copy_from_slice(&out[..n]);
+    }
+    [res]
+}
+
+/// The integer dots of 8 transposed Q6_K rows (`xt`, `sv`, `scp` of `gemm8_q6_k`) with `N`
+/// activation super-blocks at once, each transposed vector loaded once for all `N`: lane k of
+/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn q6k_dots8<const N: usize>(
+    xt: &[[__m256i; 8]; 8],
+    sv: &[__m256i; 16],
+    scp: &[__m256i; 8],
+    ys: [&BlockQ8K; N],
+) -> [__m256i; N] {
+    let mut s = [_mm256_setzero_si256(); N];
+    for v in 0..8 {
+        for h in 0..2 {
+            // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
+            let c = 4 * h;
+            let svs = sv[2 * v + h];
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let pa = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
+                    _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
+                );
+                let pb = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
+                    _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
+                );
+                s[n] = _mm256_add_epi32(
+                    s[n],
+                    _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
+                );
             }
         }
     }
-    let mut out = [[0.0f32; M]; R];
-    for k in 0..R {
-        for j in 0..M {
-            out[k][j] = hsum(acc[k][j]);
+    for (n, y) in ys.iter().enumerate() {
+        // q - 32: subtract 32 · Σ scale · bsum
+        let mut corr = _mm256_setzero_si256();
+        for (p, scp_p) in scp.iter().enumerate() {
+            corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
+        }
+        s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
+    }
+    s
+}
+
+/// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as the 32-element
+/// `$gemm8`): the 8 decoded super-blocks are transposed in 4-byte chunks, so one vector holds
+/// the same 4 quants of all 8 rows, and each activation's 4 quants are broadcast against it;
+/// every i32 lane of a product then belongs to one weight row, and is scaled by that row's
+/// sub-block scale.
+#[target_feature(enable = "avx2,fma,f16c")]
+fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+    for a in &aq {
+        assert!(a.len() == nb);
+    }
+    let (even, odd) = dup_i16_indices();
+    let mut acc = [_mm256_setzero_ps(); M];
+    // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8 rows
+    // (sub-block 2v for c < 4, 2v + 1 for c ≥ 4). Zeroed once per call, not per super-block
+    // (that was a 2 KiB `memset` call each time).
+    let mut xt = [[_mm256_setzero_si256(); 8]; 8];
+    for i in 0..nb {
+        let mut sc = [_mm256_setzero_si256(); 8];
+        let mut dbits = [0u16; 8];
+        for k in 0..8 {
+            let b = &wr[k][i];
+            let q = q6k_quants(b);
+            for v in 0..8 {
+                xt[v][k] = q[v];
+            }
+            sc[k] = q6k_scales16(b);
+            dbits[k] = b.d;
+        }
+        for xv in xt.iter_mut() {
+            *xv = transpose8x8_epi32(*xv);
+        }
+        // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: row k's scale s twice
+        let scp = transpose8x8_epi32(sc);
+        let mut sv = [_mm256_setzero_si256(); 16];
+        for p in 0..8 {
+            sv[2 * p] = _mm256_shuffle_epi8(scp[p], even);
+            sv[2 * p + 1] = _mm256_shuffle_epi8(scp[p], odd);
+        }
+        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+        // 2 activation rows per pass: each transposed vector is loaded once for all of them
+        let mut j = 0;
+        while j < M {
+            if j + 2 <= M {
+                let mut ys: [&BlockQ8K; 2] = [&aq[j][i]; 2];
+                for (n, y) in ys.iter_mut().enumerate() {
+                    *y = &aq[j + n][i];
+                }
+                let s = q6k_dots8(&xt, &sv, &scp, ys);
+                for n in 0..2 {
+                    let scale = _mm256_mul_ps(wd, _mm256_set1_ps(ys[n].d));
+                    acc[j + n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                }
+                j += 2;
+            } else {
+                let y = &aq[j][i];
+                let [s] = q6k_dots8(&xt, &sv, &scp, [y]);
+                let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
+                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
+                j += 1;
+            }
         }
     }
-    out
+    let mut res = [[0.0f32; M]; 8];
+    for j in 0..M {
+        let v = st_f32x8(acc[j]);
+        for k in 0..8 {
+            res[k][j] = v[k];
+        }
+    }
+    res
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -882,17 +1310,15 @@ fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mu
         a,
         t0: ts.start,
     };
-    let (nr, nt) = (rows.len(), ts.len());
-    if nt == 16 {
-        // A full tile (`TILE_ACTS`): 16 activation rows per decoded super-block (the 6-bit
-        // unpacking is the expensive part; measured +6% over 8, while Q4_K loses 18% with 16).
-        // Each (row, activation) pair gets the same operations as in the 8-row kernel.
-        for r in 0..nr {
-            store::<1, 16>(res, nt, r, 0, k_q6_k::<1, 16>(&ctx, r, 0));
-        }
-    } else {
-        tile_loop!(k_q6_k, ctx, nr, nt, res);
-    }
+    reduced_tile_loop!(
+        gemv_q6_k,
+        gemm_q6_k,
+        gemm8_q6_k,
+        ctx,
+        rows.len(),
+        ts.len(),
+        res
+    );
 }
 tile_entry!(tile_q6_k, t_q6_k);
 

@@ -56,10 +56,10 @@ macro_rules! tile_loop {
     }};
 }
 
-/// Walks a tile with the three kernels of a 32-element block type: `$gemv` (8 weight rows ×
-/// 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or ≤ 8 activation rows)
-/// for batches, and `$gemm::<M>` (1 weight row) for the leftover rows. All three give
-/// bit-identical results for the same (row, activation) pair.
+/// Walks a tile with the three kernels of a 32-element block type or a k-quant (AVX2): `$gemv`
+/// (8 weight rows × 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or
+/// ≤ 8 activation rows) for batches, and `$gemm::<M>` (1 weight row) for the leftover rows.
+/// All three give bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
     ($gemv:ident, $gemm:ident, $gemm8:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
