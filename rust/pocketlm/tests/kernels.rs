@@ -1007,9 +1007,17 @@ fn bench_prefill_shapes() {
         (GgmlType::Q4_1, 1536, 576),
         (GgmlType::Q4_1, 576, 1536),
     ];
-    let m = 128;
+    // BENCH_M: the activation rows (default 128; e.g. "2,4,8" for keyboard-sized batches)
+    let ms: Vec<usize> = std::env::var("BENCH_M").map_or(vec![128], |v| {
+        v.split(',')
+            .map(|m| m.trim().parse().expect("BENCH_M: numbers"))
+            .collect()
+    });
     let tier = pocketlm::kernels::selected_tier();
-    for (ty, rows, cols) in cases {
+    for (ty, rows, cols, m) in cases
+        .into_iter()
+        .flat_map(|(ty, r, c)| ms.iter().map(move |&m| (ty, r, c, m)))
+    {
         if !bench_selects(ty) {
             continue;
         }
@@ -1115,5 +1123,40 @@ fn bench_pool_latency() {
         let pool = ThreadPool::new(n);
         let t = time_it(|| pool.run(|_, _| {}));
         println!("ThreadPool({n}).run(empty job): {:.2} us per call", t * 1e6);
+    }
+}
+
+/// DRAM read bandwidth with 1 and 2 threads: the ceiling for decode, which streams every weight
+/// once per token (docs/performance.md, "Decode ceiling"). A 256 MiB buffer (far beyond the
+/// last-level cache) summed as u64 words, each thread its own half; best of 5 passes.
+#[test]
+#[ignore]
+fn bench_dram_bandwidth() {
+    let words: usize = (256 << 20) / 8;
+    let buf: Vec<u64> = (0..words as u64).collect();
+    for threads in [1, 2] {
+        let mut best = f64::INFINITY;
+        let mut total = 0u64;
+        for _ in 0..5 {
+            let s = std::time::Instant::now();
+            total = std::thread::scope(|scope| {
+                let parts: Vec<_> = buf
+                    .chunks(words.div_ceil(threads))
+                    .map(|part| {
+                        scope.spawn(move || part.iter().fold(0u64, |a, &w| a.wrapping_add(w)))
+                    })
+                    .collect();
+                parts
+                    .into_iter()
+                    .map(|p| p.join().unwrap())
+                    .fold(0, u64::wrapping_add)
+            });
+            best = best.min(s.elapsed().as_secs_f64());
+        }
+        assert_eq!(total, (words as u64) * (words as u64 - 1) / 2);
+        println!(
+            "DRAM read, {threads} thread(s): {:.1} GB/s",
+            (words * 8) as f64 / best / 1e9
+        );
     }
 }

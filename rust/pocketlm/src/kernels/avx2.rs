@@ -90,6 +90,18 @@ fn prefetch(p: *const u8) {
     _mm_prefetch::<_MM_HINT_T0>(p.cast())
 }
 
+/// Prefetches block column `i` of the 8 weight rows that follow `rows` (contiguous in memory):
+/// at small batches (keyboard passes) the 8-row kernels stream weights from DRAM like decode.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
+    let next = rows[7].as_ptr_range().end.cast::<u8>();
+    let lines = (8 * core::mem::size_of::<W>()).div_ceil(64) + 1;
+    for l in 0..lines {
+        prefetch(next.wrapping_add((i * lines + l) * 64));
+    }
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn ld_u32x8(x: &[u32; 8]) -> __m256i {
@@ -356,6 +368,7 @@ macro_rules! small_kernel {
             let mut acc = [_mm256_setzero_ps(); M];
             let mut accm = [_mm256_setzero_ps(); M];
             for i in 0..nb {
+                prefetch_next8(&wr, i);
                 let mut x = [_mm256_setzero_si256(); 8];
                 let mut dbits = [0u16; 8];
                 let mut mbits = [0u16; 8];
@@ -911,6 +924,7 @@ macro_rules! k4_kernels {
             // zeroed once per call, not per super-block (a 2 KiB `memset` call each time)
             let mut xt = [[_mm256_setzero_si256(); 8]; 8];
             for i in 0..nb {
+                prefetch_next8(&wr, i);
                 // per row: the 8 scales (low half) and the 8 mins (high half) as i16
                 let mut sm = [_mm256_setzero_si256(); 8];
                 let mut dbits = [0u16; 8];
@@ -1247,6 +1261,7 @@ fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[
     // (that was a 2 KiB `memset` call each time).
     let mut xt = [[_mm256_setzero_si256(); 8]; 8];
     for i in 0..nb {
+        prefetch_next8(&wr, i);
         let mut sc = [_mm256_setzero_si256(); 8];
         let mut dbits = [0u16; 8];
         for k in 0..8 {
