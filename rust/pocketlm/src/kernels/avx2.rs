@@ -102,6 +102,32 @@ fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
     }
 }
 
+/// The results of an 8-row batched kernel (`$gemm8`): lane k of `acc[j]` is (weight row k,
+/// activation row j).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn lanes_to_rows<const M: usize>(acc: &[__m256; M]) -> [[f32; M]; 8] {
+    let mut res = [[0.0f32; M]; 8];
+    for (j, a) in acc.iter().enumerate() {
+        for (k, v) in st_f32x8(*a).into_iter().enumerate() {
+            res[k][j] = v;
+        }
+    }
+    res
+}
+
+/// The result of a 1-row kernel (`$gemm`): activation rows 0..8 in the lanes of `acc[0]`,
+/// 8..16 in those of `acc[1]` (unused past `M`).
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+fn groups_to_row<const M: usize>(acc: &[__m256; 2]) -> [f32; M] {
+    let mut res = [0.0f32; M];
+    for (g, part) in res.chunks_mut(8).enumerate() {
+        part.copy_from_slice(&st_f32x8(acc[g])[..part.len()]);
+    }
+    res
+}
+
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn ld_u32x8(x: &[u32; 8]) -> __m256i {
@@ -221,14 +247,9 @@ macro_rules! small_kernel {
             assert!(ar.len() == nb);
             let mut acc = _mm256_setzero_ps();
             let mut accm = _mm256_setzero_ps();
-            // The next 8 rows follow these 8 contiguously: stream them into the cache while
-            // this group computes (a whole model's weights come from DRAM at decode).
-            let next = wr[7].as_ptr_range().end.cast::<u8>();
-            const LINES: usize = (8 * core::mem::size_of::<$W>()).div_ceil(64) + 1;
             for i in 0..nb {
-                for l in 0..LINES {
-                    prefetch(next.wrapping_add((i * LINES + l) * 64));
-                }
+                // a whole model's weights come from DRAM at decode
+                prefetch_next8(&wr, i);
                 let y = &ar[i];
                 let yq = ld_i8x32(&y.qs);
                 let mut p = [_mm256_setzero_si256(); 8];
@@ -336,17 +357,11 @@ macro_rules! small_kernel {
                     }
                 }
             }
-            let mut res = [0.0f32; M];
-            for g in 0..2 {
-                let j0 = 8 * g;
-                if j0 >= M {
-                    break;
-                }
-                let out = st_f32x8(_mm256_add_ps(acc[g], accm[g]));
-                let n = (M - j0).min(8);
-                res[j0..j0 + n].copy_from_slice(&out[..n]);
-            }
-            [res]
+            let sum = [
+                _mm256_add_ps(acc[0], accm[0]),
+                _mm256_add_ps(acc[1], accm[1]),
+            ];
+            [groups_to_row(&sum)]
         }
 
         /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums: the 8 decoded
@@ -428,14 +443,10 @@ macro_rules! small_kernel {
                     }
                 }
             }
-            let mut res = [[0.0f32; M]; 8];
-            for j in 0..M {
-                let v = st_f32x8(_mm256_add_ps(acc[j], accm[j]));
-                for k in 0..8 {
-                    res[k][j] = v[k];
-                }
+            for (a, m) in acc.iter_mut().zip(accm) {
+                *a = _mm256_add_ps(*a, m);
             }
-            res
+            lanes_to_rows(&acc)
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -825,13 +836,8 @@ macro_rules! k4_kernels {
             let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
             assert!(ar.len() == nb);
             let mut acc = _mm256_setzero_ps();
-            // stream the next 8 rows (contiguous after these) into the cache, as `small_kernel!`
-            let next = wr[7].as_ptr_range().end.cast::<u8>();
-            const LINES: usize = (8 * core::mem::size_of::<$W>()).div_ceil(64) + 1;
             for i in 0..nb {
-                for l in 0..LINES {
-                    prefetch(next.wrapping_add((i * LINES + l) * 64));
-                }
+                prefetch_next8(&wr, i);
                 let y = &ar[i];
                 let mut p = [_mm256_setzero_si256(); 8];
                 let mut pm = [_mm256_setzero_si256(); 8];
@@ -893,17 +899,7 @@ macro_rules! k4_kernels {
                     *acc_g = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(wm, yd), *acc_g);
                 }
             }
-            let mut res = [0.0f32; M];
-            for (g, acc_g) in acc.iter().enumerate() {
-                let j0 = 8 * g;
-                if j0 >= M {
-                    break;
-                }
-                let out = st_f32x8(*acc_g);
-                let n = (M - j0).min(8);
-                res[j0..j0 + n].copy_from_slice(&out[..n]);
-            }
-            [res]
+            [groups_to_row(&acc)]
         }
 
         /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as `gemm8_q6_k`):
@@ -979,14 +975,7 @@ macro_rules! k4_kernels {
                     }
                 }
             }
-            let mut res = [[0.0f32; M]; 8];
-            for j in 0..M {
-                let v = st_f32x8(acc[j]);
-                for k in 0..8 {
-                    res[k][j] = v[k];
-                }
-            }
-            res
+            lanes_to_rows(&acc)
         }
 
         #[target_feature(enable = "avx2,fma,f16c")]
@@ -1123,13 +1112,8 @@ fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
     let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
     assert!(ar.len() == nb);
     let mut acc = _mm256_setzero_ps();
-    // stream the next 8 rows (contiguous after these) into the cache, as `small_kernel!`
-    let next = wr[7].as_ptr_range().end.cast::<u8>();
-    const LINES: usize = (8 * core::mem::size_of::<BlockQ6K>()).div_ceil(64) + 1;
     for i in 0..nb {
-        for l in 0..LINES {
-            prefetch(next.wrapping_add((i * LINES + l) * 64));
-        }
+        prefetch_next8(&wr, i);
         let y = &ar[i];
         let mut p = [_mm256_setzero_si256(); 8];
         let mut dbits = [0u16; 8];
@@ -1183,17 +1167,7 @@ fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f
             *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, *acc_g);
         }
     }
-    let mut res = [0.0f32; M];
-    for (g, acc_g) in acc.iter().enumerate() {
-        let j0 = 8 * g;
-        if j0 >= M {
-            break;
-        }
-        let out = st_f32x8(*acc_g);
-        let n = (M - j0).min(8);
-        res[j0..j0 + n].copy_from_slice(&out[..n]);
-    }
-    [res]
+    [groups_to_row(&acc)]
 }
 
 /// The integer dots of 8 transposed Q6_K rows (`xt`, `sv`, `scp` of `gemm8_q6_k`) with `N`
@@ -1288,10 +1262,7 @@ fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[
         let mut j = 0;
         while j < M {
             if j + 2 <= M {
-                let mut ys: [&BlockQ8K; 2] = [&aq[j][i]; 2];
-                for (n, y) in ys.iter_mut().enumerate() {
-                    *y = &aq[j + n][i];
-                }
+                let ys = [&aq[j][i], &aq[j + 1][i]];
                 let s = q6k_dots8(&xt, &sv, &scp, ys);
                 for n in 0..2 {
                     let scale = _mm256_mul_ps(wd, _mm256_set1_ps(ys[n].d));
@@ -1307,14 +1278,7 @@ fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[
             }
         }
     }
-    let mut res = [[0.0f32; M]; 8];
-    for j in 0..M {
-        let v = st_f32x8(acc[j]);
-        for k in 0..8 {
-            res[k][j] = v[k];
-        }
-    }
-    res
+    lanes_to_rows(&acc)
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
