@@ -11,7 +11,6 @@ import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
 import dev.pocketlm.ffi.TextSession as FfiTextSession
 import dev.pocketlm.ffi.PocketLmException
 import dev.pocketlm.ffi.pocketlmVersion
-import java.util.concurrent.atomic.AtomicInteger
 import java.util.concurrent.atomic.AtomicReference
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CompletableDeferred
@@ -91,24 +90,18 @@ internal class NativeRef<T : AutoCloseable>(obj: T, private val what: String) : 
     }
 }
 
-/** One piece of generated text on its way to the collector. Exactly one side settles it: the
- * collector takes it (and then emits it), or the generation thread abandons it when collection
- * has stopped first. The native result's text then holds exactly the pieces the collector got. */
+/** One piece of generated text on its way to the collector. Exactly one side settles it
+ * (`CompletableDeferred` completes once): the collector takes it (and then emits it), or the
+ * generation thread abandons it when collection has stopped first. The native result's text
+ * then holds exactly the pieces the collector got. */
 private class Piece(val text: String) {
-    private val state = AtomicInteger(PENDING)
     val taken = CompletableDeferred<Unit>()
 
     /** Collector side: true if the piece is now the collector's to emit. */
-    fun take(): Boolean = state.compareAndSet(PENDING, TAKEN).also { if (it) taken.complete(Unit) }
+    fun take(): Boolean = taken.complete(Unit)
 
     /** Generation side: true if the piece was abandoned (never reaches the collector). */
-    fun abandon(): Boolean = state.compareAndSet(PENDING, ABANDONED)
-
-    private companion object {
-        const val PENDING = 0
-        const val TAKEN = 1
-        const val ABANDONED = 2
-    }
+    fun abandon(): Boolean = taken.completeExceptionally(CancellationException("collection stopped"))
 }
 
 /** Turns a native generation into a cold Flow: collecting starts it, cancelling the collector
