@@ -4,7 +4,7 @@ use crate::model::ModelConfig;
 use half::f16;
 
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
-const GROW_STEP: usize = 64;
+pub(crate) const GROW_STEP: usize = 64;
 
 /// Keys and values of every layer for positions `0..len`, row-major `[pos][kv_dim]`.
 #[derive(Clone)]

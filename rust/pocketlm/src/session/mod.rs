@@ -5,6 +5,7 @@
 mod kv_cache;
 
 pub use kv_cache::KvCache;
+use kv_cache::GROW_STEP as KV_GROW_STEP;
 
 use crate::kernels::ThreadPool;
 use crate::model::{forward, BatchRow, Model, Scratch};
@@ -69,6 +70,8 @@ pub struct Session {
     scratch: Scratch,
     /// Reused batch description (no allocation per token).
     rows: Vec<BatchRow>,
+    /// Reused logits of a batched pass led by this session (`batched_pass`).
+    batch_out: Vec<f32>,
     logits: Vec<f32>,
     has_logits: bool,
 }
@@ -97,6 +100,7 @@ impl Session {
             tokens: Vec::new(),
             scratch: Scratch::default(),
             rows: Vec::new(),
+            batch_out: Vec::new(),
             logits: Vec::new(),
             has_logits: false,
         })
@@ -257,7 +261,8 @@ impl Session {
         }
         self.logits = logits;
         self.rows = rows;
-        self.tokens.extend_from_slice(chunk);
+        drop(engine);
+        self.push_tokens(chunk);
     }
 
     /// Logits after the last evaluated token.
@@ -303,6 +308,7 @@ impl Session {
             tokens: self.tokens.clone(),
             scratch: Scratch::default(),
             rows: Vec::new(),
+            batch_out: Vec::new(),
             logits: self.logits.clone(),
             has_logits: self.has_logits,
         }
@@ -317,16 +323,19 @@ impl Session {
         tokens: &[&[u32]],
         out: &mut Vec<f32>,
     ) -> Result<(), SessionError> {
-        Self::check_batch(sessions, tokens)?;
-        Self::batched_pass(sessions, tokens, true, out);
+        Self::check_batch(sessions, tokens.len(), |i| tokens[i])?;
+        Self::batched_pass(sessions, |i| tokens[i], true, out);
         Ok(())
     }
 
     /// Appends one token to each session in a single batched forward pass: the weights are
-    /// read once for all of them. Each session's logits are updated.
+    /// read once for all of them. Each session's logits are updated. Steady-state calls do not
+    /// allocate per token (buffers live in `sessions[0]`).
     pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
-        let tokens: Vec<&[u32]> = tokens.iter().map(std::slice::from_ref).collect();
-        Self::eval_batch(sessions, &tokens)
+        let one = |i: usize| std::slice::from_ref(&tokens[i]);
+        Self::check_batch(sessions, tokens.len(), one)?;
+        Self::batched_pass_reusing(sessions, one);
+        Ok(())
     }
 
     /// Appends `tokens[i]` (one or more tokens) to `sessions[i]`, all in one forward pass: the
@@ -337,7 +346,7 @@ impl Session {
         sessions: &mut [&mut Session],
         tokens: &[&[u32]],
     ) -> Result<(), SessionError> {
-        Self::check_batch(sessions, tokens)?;
+        Self::check_batch(sessions, tokens.len(), |i| tokens[i])?;
         if tokens.iter().any(|t| t.len() > PREFILL_CHUNK) {
             // Bounded scratch: long catch-ups go through `eval` first.
             for (s, t) in sessions.iter_mut().zip(tokens) {
@@ -348,39 +357,55 @@ impl Session {
             let last: Vec<&[u32]> = tokens.iter().map(|t| &t[t.len() - 1..]).collect();
             return Self::eval_batch(sessions, &last);
         }
-        Self::batched_pass(sessions, tokens, false, &mut Vec::new());
+        Self::batched_pass_reusing(sessions, |i| tokens[i]);
         Ok(())
     }
 
     /// The checks every batched call makes: one session per token list, one model, and every
     /// session's tokens valid and fitting its context.
-    fn check_batch(sessions: &[&mut Session], tokens: &[&[u32]]) -> Result<(), SessionError> {
-        if sessions.is_empty() || sessions.len() != tokens.len() {
+    fn check_batch<'t>(
+        sessions: &[&mut Session],
+        n_lists: usize,
+        tokens: impl Fn(usize) -> &'t [u32],
+    ) -> Result<(), SessionError> {
+        if sessions.is_empty() || sessions.len() != n_lists {
             return Err(SessionError::EmptyInput);
         }
         let model = &sessions[0].model;
-        for (s, t) in sessions.iter().zip(tokens) {
+        for (i, s) in sessions.iter().enumerate() {
             if !Arc::ptr_eq(&s.model, model) {
                 return Err(SessionError::MixedModels);
             }
-            s.check_tokens(t)?;
+            s.check_tokens(tokens(i))?;
         }
         Ok(())
     }
 
-    /// One forward pass over `tokens[i]` appended to `sessions[i]` (already checked). Logits
+    /// [`Session::batched_pass`] with logits only after each session's last token, into the
+    /// leading session's reused buffer.
+    fn batched_pass_reusing<'t>(
+        sessions: &mut [&mut Session],
+        tokens: impl Fn(usize) -> &'t [u32],
+    ) {
+        let mut out = std::mem::take(&mut sessions[0].batch_out);
+        Self::batched_pass(sessions, tokens, false, &mut out);
+        sessions[0].batch_out = out;
+    }
+
+    /// One forward pass over `tokens(i)` appended to `sessions[i]` (already checked). Logits
     /// are computed after every token when `all_logits`, else after each session's last one;
     /// they are written to `out`, and each session keeps those after its last token.
-    fn batched_pass(
+    fn batched_pass<'t>(
         sessions: &mut [&mut Session],
-        tokens: &[&[u32]],
+        tokens: impl Fn(usize) -> &'t [u32],
         all_logits: bool,
         out: &mut Vec<f32>,
     ) {
         let model = sessions[0].model.clone();
-        let mut rows: Vec<BatchRow> = Vec::with_capacity(tokens.iter().map(|t| t.len()).sum());
-        for (seq, (s, t)) in sessions.iter().zip(tokens).enumerate() {
-            let start = s.tokens.len();
+        let mut rows = std::mem::take(&mut sessions[0].rows);
+        rows.clear();
+        for (seq, s) in sessions.iter().enumerate() {
+            let (start, t) = (s.tokens.len(), tokens(seq));
             rows.extend(t.iter().enumerate().map(|(i, &token)| BatchRow {
                 token,
                 pos: start + i,
@@ -397,16 +422,31 @@ impl Session {
             forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, out);
         }
         sessions[0].scratch = scratch;
+        sessions[0].rows = rows;
         let vocab = model.config().vocab_size;
         // Index (in logits rows) one past each session's last row.
         let mut at = 0;
-        for (s, t) in sessions.iter_mut().zip(tokens) {
+        for (i, s) in sessions.iter_mut().enumerate() {
+            let t = tokens(i);
             at += if all_logits { t.len() } else { 1 };
-            s.tokens.extend_from_slice(t);
+            s.push_tokens(t);
             s.logits.clear();
             s.logits
                 .extend_from_slice(&out[(at - 1) * vocab..at * vocab]);
             s.has_logits = true;
         }
+    }
+
+    /// Appends evaluated tokens, growing the list in the KV cache's steps so that decoding
+    /// allocates only when the cache itself grows.
+    fn push_tokens(&mut self, t: &[u32]) {
+        let need = self.tokens.len() + t.len();
+        if need > self.tokens.capacity() {
+            let target = need
+                .next_multiple_of(KV_GROW_STEP)
+                .min(self.cache.max_len().max(need));
+            self.tokens.reserve_exact(target - self.tokens.len());
+        }
+        self.tokens.extend_from_slice(t);
     }
 }

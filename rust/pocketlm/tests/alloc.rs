@@ -1,0 +1,142 @@
+//! Steady-state decoding does not touch the heap (issue 3: "no heap allocation per token").
+//!
+//! A counting global allocator (its own test binary, so no other test shares it) wraps
+//! one-token steps of the real SmolLM2 on 2 threads: single-sequence `Session::eval` and the
+//! keyboard's batched `Session::decode_batch`. The only allocations allowed are those of the
+//! steps where the KV cache grows (it grows in steps of positions, visible through
+//! `Session::cache_bytes`), and in a batched step the few bytes of the per-call list of caches.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{model_path, SMOLLM2};
+use pocketlm::model::Model;
+use pocketlm::session::{Session, SessionOptions};
+
+/// Counts allocations and allocated bytes (every thread: the pool's workers too).
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static BYTES: AtomicUsize = AtomicUsize::new(0);
+
+fn note(size: usize) {
+    ALLOCS.fetch_add(1, Ordering::Relaxed);
+    BYTES.fetch_add(size, Ordering::Relaxed);
+}
+
+// SAFETY: every method forwards to the system allocator with the caller's arguments unchanged;
+// counting has no effect on the memory handed out.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded as is (see the impl).
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded as is (see the impl).
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: forwarded as is (see the impl).
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as is (see the impl).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
+/// (allocations, bytes) made while `f` runs.
+fn counted(f: impl FnOnce()) -> (usize, usize) {
+    let (a0, b0) = (ALLOCS.load(Ordering::SeqCst), BYTES.load(Ordering::SeqCst));
+    f();
+    (
+        ALLOCS.load(Ordering::SeqCst) - a0,
+        BYTES.load(Ordering::SeqCst) - b0,
+    )
+}
+
+fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+#[test]
+fn decoding_allocates_only_when_the_kv_cache_grows() {
+    let model = Model::load(model_path(SMOLLM2)).unwrap();
+    let opts = SessionOptions {
+        context_length: 512,
+        threads: 2,
+    };
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let prompt = model
+        .tokenizer()
+        .encode("The weather today is sunny and", true, false);
+    let mut tok = argmax(s.eval(&prompt).unwrap());
+
+    // Single sequence: 150 greedy steps, crossing at least two cache growth steps.
+    let (mut growths, mut steps) = (0, 0);
+    for _ in 0..150 {
+        let cache_before = s.cache_bytes();
+        let mut next = 0;
+        let (allocs, bytes) = counted(|| next = argmax(s.eval(&[tok]).unwrap()));
+        let grew = s.cache_bytes() != cache_before;
+        growths += grew as usize;
+        steps += 1;
+        if !grew {
+            assert_eq!(
+                (allocs, bytes),
+                (0, 0),
+                "decode step at position {} allocated {allocs} times ({bytes} bytes)",
+                s.len() - 1
+            );
+        }
+        tok = next;
+    }
+    assert!(
+        (2..=4).contains(&growths),
+        "the cache grew in {growths} of {steps} steps: it should grow in steps of positions"
+    );
+
+    // Batched decode of 3 sequences (keyboard beams): no per-token buffers.
+    let mut beams: Vec<Session> = (0..3).map(|_| s.fork()).collect();
+    let mut toks = [tok, 13, 29];
+    let mut quiet_steps = 0;
+    for step in 0..40 {
+        let caches_before: Vec<usize> = beams.iter().map(|b| b.cache_bytes()).collect();
+        let mut refs: Vec<&mut Session> = beams.iter_mut().collect();
+        let (allocs, bytes) = counted(|| Session::decode_batch(&mut refs, &toks).unwrap());
+        drop(refs);
+        let grew = beams
+            .iter()
+            .zip(&caches_before)
+            .any(|(b, &c)| b.cache_bytes() != c);
+        // The first step sizes the leading session's buffers for 3 rows.
+        if !grew && step > 0 {
+            quiet_steps += 1;
+            assert!(
+                allocs <= 1 && bytes <= 3 * std::mem::size_of::<usize>(),
+                "batched step {step} allocated {allocs} times ({bytes} bytes)"
+            );
+        }
+        for (t, b) in toks.iter_mut().zip(&beams) {
+            *t = argmax(b.logits().unwrap());
+        }
+    }
+    assert!(
+        quiet_steps >= 30,
+        "only {quiet_steps} batched steps were checked"
+    );
+}
