@@ -107,12 +107,14 @@ def main():
     for model in a.models.split(","):
         for threads in map(int, a.threads.split(",")):
             ours, theirs = {m: [] for m in metrics}, {m: [] for m in metrics}
+            tiers = set()
             for r in range(a.rounds):
                 # Alternate who goes first so drift on a shared machine hits both equally.
                 order = ["ours", "llama"] if r % 2 == 0 else ["llama", "ours"]
                 for who in order:
                     if who == "ours":
                         res = run_ours(a.pocketlm, model, threads)
+                        tiers.add(res.get("kernel", "?"))
                         res["load_in_process_ms"] = res["load_ms"]
                         res["load_ms"] = run_ours_cold(a.pocketlm, model, threads)
                         for m in metrics:
@@ -126,8 +128,8 @@ def main():
                                 theirs[m].append(res[m])
                 print(f"  {os.path.basename(model)} t={threads} round {r + 1}/{a.rounds} done", file=sys.stderr)
             key = f"{os.path.basename(model)} threads={threads}"
-            report[key] = {}
-            print(f"\n{key}")
+            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers))}
+            print(f"\n{key} (PocketLM kernel tier: {','.join(sorted(tiers))})")
             print(f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}")
             for m in metrics:
                 o = statistics.median(ours[m]) if ours[m] else None
