@@ -28,7 +28,7 @@ pub const KEY_BLOCK: usize = 64;
 pub const MAX_QUERIES: usize = 32;
 
 fn simd_ok(tier: Tier, hd: usize) -> bool {
-    hd % 8 == 0
+    hd.is_multiple_of(8)
         && match tier {
             #[cfg(target_arch = "x86_64")]
             Tier::Avx2 => true,

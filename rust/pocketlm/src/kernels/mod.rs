@@ -225,7 +225,7 @@ impl<'a> QMatrix<'a> {
             return Err(QuantError::Unsupported(ty));
         }
         let bl = ty.block_len();
-        if cols % bl != 0 {
+        if !cols.is_multiple_of(bl) {
             return Err(QuantError::NotBlockMultiple {
                 ty,
                 n: cols,
@@ -250,7 +250,7 @@ impl<'a> QMatrix<'a> {
             });
         }
         let align = if ty == GgmlType::F32 { 4 } else { 2 };
-        if data.as_ptr() as usize % align != 0 {
+        if !(data.as_ptr() as usize).is_multiple_of(align) {
             return Err(QuantError::Misaligned { ty, align });
         }
         Ok(Self {
@@ -384,7 +384,7 @@ impl QActs {
         );
         let bl = fmt.block_len();
         assert!(
-            cols % bl == 0,
+            cols.is_multiple_of(bl),
             "QActs::quantize_for: cols = {cols} is not a multiple of {fmt}'s block length {bl}"
         );
         self.fmt = Some(fmt);
@@ -496,7 +496,7 @@ impl QActs {
     #[inline(always)]
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) fn a32_group8(&self, t: usize, i: usize) -> &Act32x8 {
-        debug_assert!(t % 8 == 0);
+        debug_assert!(t.is_multiple_of(8));
         &self.groups8[(t / 8) * (self.cols / 32) + i]
     }
 
