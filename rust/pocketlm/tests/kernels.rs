@@ -657,6 +657,41 @@ fn row_ranges_and_parallel_match() {
     }
 }
 
+/// The AVX-512 VNNI tier computes the same exact integer dots and the same f32 operations as
+/// AVX2, so its results are bit-identical (a model gives the same tokens on either).
+#[test]
+fn avx512vnni_is_bit_identical_to_avx2() {
+    if !Tier::Avx512Vnni.is_supported() {
+        println!("skipped: this CPU lacks AVX-512 VNNI (or AVX2)");
+        return;
+    }
+    let fills = [
+        (Fill::Random, Fill::Random),
+        (Fill::Max, Fill::Max),
+        (Fill::Subnormal, Fill::Random),
+    ];
+    for ty in WEIGHT_TYPES {
+        let cols = if ty.block_len() == 256 { 512 } else { 320 };
+        // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest
+        for m in [1, 2, 3, 7, 8, 9, 16, 37] {
+            for (i, &(wf, af)) in fills.iter().enumerate() {
+                let rows = 53;
+                let store = make_weights(ty, rows, cols, wf, (m * 7 + i) as u64);
+                let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+                let x = make_acts(m, cols, (m * 5 + i) as u64, af);
+                let mut acts = QActs::new();
+                acts.quantize_for_tier(Tier::Avx2, ty, &x, m, cols);
+                let mut want = vec![0.0f32; m * rows];
+                let mut got = vec![0.0f32; m * rows];
+                matmul_with_tier(Tier::Avx2, &w, &acts, &mut want, rows, 0..rows);
+                matmul_with_tier(Tier::Avx512Vnni, &w, &acts, &mut got, rows, 0..rows);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&want), bits(&got), "{ty} m={m} {wf:?}/{af:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn matmul_parallel_many_matches_one_by_one() {
     let tier = pocketlm::kernels::selected_tier();
@@ -927,6 +962,14 @@ use bytemuck::Zeroable;
 // ----------------------------------------------------------------------------------------------
 // Throughput (not a timed assertion): cargo test --release --test kernels bench -- --ignored --nocapture
 
+/// The tiers `bench_matmul` compares: the one `POCKETLM_KERNEL` names, or every supported one.
+fn bench_tiers() -> Vec<Tier> {
+    match std::env::var("POCKETLM_KERNEL") {
+        Ok(s) if !s.trim().is_empty() => vec![pocketlm::kernels::selected_tier()],
+        _ => supported_tiers(),
+    }
+}
+
 /// Whether the benchmarks run `ty`: all types, or those named in `BENCH_TYPES` ("q5_0,q4_k").
 fn bench_selects(ty: GgmlType) -> bool {
     std::env::var("BENCH_TYPES").map_or(true, |f| {
@@ -963,7 +1006,7 @@ fn bench_matmul() {
             acts.quantize_for(ty, &x, m, cols);
             let mut out = vec![0.0; m * rows];
             let macs = (rows * cols * m) as f64;
-            for tier in supported_tiers() {
+            for tier in bench_tiers() {
                 let run = |out: &mut [f32]| matmul_with_tier(tier, &w, &acts, out, rows, 0..rows);
                 let t = time_it(|| run(&mut out));
                 let tp =
@@ -979,7 +1022,7 @@ fn bench_matmul() {
         }
         let x = make_acts(1, cols, 6, Fill::Random);
         let mut acts = QActs::new();
-        for tier in supported_tiers() {
+        for tier in bench_tiers() {
             let t = time_it(|| acts.quantize_for_tier(tier, ty, &x, 1, cols));
             println!(
                 "{ty:5} {tier:8} quantize 1x{cols} activations: {:.2} us",
