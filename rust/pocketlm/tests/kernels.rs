@@ -1056,7 +1056,17 @@ fn bench_prefill_shapes() {
             .map(|m| m.trim().parse().expect("BENCH_M: numbers"))
             .collect()
     });
-    let tier = pocketlm::kernels::selected_tier();
+    // BENCH_TIERS: several tiers (e.g. "avx2,avx512vnni") timed in alternation, 0.1 s slices of
+    // each, so that a load from other jobs hits them alike (default: the selected tier)
+    let tiers: Vec<Tier> = std::env::var("BENCH_TIERS").map_or_else(
+        |_| vec![pocketlm::kernels::selected_tier()],
+        |v| {
+            v.split(',')
+                .map(|t| Tier::from_name(t).expect("BENCH_TIERS: tier names"))
+                .filter(|t| t.is_supported())
+                .collect()
+        },
+    );
     for (ty, rows, cols, m) in cases
         .into_iter()
         .flat_map(|(ty, r, c)| ms.iter().map(move |&m| (ty, r, c, m)))
@@ -1070,18 +1080,24 @@ fn bench_prefill_shapes() {
         let mut acts = QActs::new();
         acts.quantize_for(ty, &x, m, cols);
         let mut out = vec![0.0; m * rows];
-        let mut best = f64::INFINITY;
-        let start = std::time::Instant::now();
-        while start.elapsed().as_secs_f64() < 1.0 {
-            let s = std::time::Instant::now();
-            matmul_with_tier(tier, &w, &acts, &mut out, rows, 0..rows);
-            best = best.min(s.elapsed().as_secs_f64());
+        let mut best = vec![f64::INFINITY; tiers.len()];
+        for _ in 0..10 {
+            for (tier, best) in tiers.iter().zip(best.iter_mut()) {
+                let start = std::time::Instant::now();
+                while start.elapsed().as_secs_f64() < 0.1 {
+                    let s = std::time::Instant::now();
+                    matmul_with_tier(*tier, &w, &acts, &mut out, rows, 0..rows);
+                    *best = best.min(s.elapsed().as_secs_f64());
+                }
+            }
         }
-        println!(
-            "{ty:5} {rows:5}x{cols:<5} m={m} {tier}: {:8.1} us {:6.2} GMAC/s",
-            best * 1e6,
-            (rows * cols * m) as f64 / best / 1e9
-        );
+        for (tier, best) in tiers.iter().zip(best) {
+            println!(
+                "{ty:5} {rows:5}x{cols:<5} m={m} {tier}: {:8.1} us {:6.2} GMAC/s",
+                best * 1e6,
+                (rows * cols * m) as f64 / best / 1e9
+            );
+        }
     }
 }
 

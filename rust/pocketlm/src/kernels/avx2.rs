@@ -239,8 +239,9 @@ macro_rules! tile_entry {
 /// row) or in a batch (`$gemm8`: 8 weight rows × up to 16 activation rows; `$gemm`: 1 weight
 /// row, for the rows left over).
 macro_rules! small_kernel {
-    ($feat:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr,
-     min = $min:expr, signed = $signed:expr, |$b:ident| $decode:expr) => {
+    ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:expr,
+     |$b:ident| $decode:expr) => {
         #[target_feature(enable = $feat)]
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
             const CORR: i32 = $corr;
@@ -434,11 +435,177 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
+            wide_tile_loop!(
+                $wide,
+                $gemv,
+                $gemm,
+                $gemm8,
+                $gemm16,
+                ctx,
+                rows.len(),
+                ts.len(),
+                res
+            );
         }
 
         tile_entry!($entry, $tile);
+
+        small_kernel16!(
+            $wide,
+            $feat,
+            $gemm16,
+            $W,
+            corr = $corr,
+            min = $min,
+            signed = $signed,
+            |$b| $decode
+        );
     };
+}
+
+/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier).
+macro_rules! wide_tile_loop {
+    (false, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident, $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, $($rest)*)
+    };
+    (true, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident, $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16, $($rest)*)
+    };
+}
+
+/// The 16-row batched kernel of a 32-element block type for the AVX-512 tier (nothing for
+/// AVX2): `$gemm8` with 16 weight rows in the 16 i32 lanes of a zmm (two transposed groups of
+/// 8 rows side by side), so one `vpdpbusd` serves 16 rows. Per (weight row, activation row) it
+/// computes the same exact i32 and the same f32 operations as `$gemm8`, `$gemm` and `$gemv`.
+macro_rules! small_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal, $gemm16:ident, $W:ty, corr = $corr:expr, min = $min:expr,
+     signed = $signed:expr, |$b:ident| $decode:expr) => {
+        #[target_feature(enable = $feat)]
+        fn $gemm16<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 16] {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 16] = ctx.wrows::<16>(r);
+            let ar: [&[Act32]; M] = ctx.a32_rows::<M>(ctx.t0 + t);
+            for a in &ar {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut accm = [_mm512_setzero_ps(); M];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                let mut x = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                let mut mbits = [0u16; 16];
+                for k in 0..16 {
+                    let $b = &wr[k][i];
+                    let (xk, db, mb): (__m256i, u16, u16) = $decode;
+                    x[k] = xk;
+                    dbits[k] = db;
+                    mbits[k] = mb;
+                }
+                // xz[c]: quants 4c..4c+4 of the 16 rows; for signed formats |x| and x's signs
+                let xz = transpose16x8_epi32(&x);
+                let mut xa = xz;
+                let mut neg = [0u64; 8];
+                if $signed {
+                    for c in 0..8 {
+                        neg[c] = _mm512_movepi8_mask(xz[c]);
+                        xa[c] = _mm512_abs_epi8(xz[c]);
+                    }
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let wm = if MIN {
+                    _mm512_cvtph_ps(ld_u16x16(&mbits))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                for j in 0..M {
+                    let y = &ar[j][i];
+                    let mut s = [_mm512_setzero_si512(); 2];
+                    for c in 0..8 {
+                        let yc = bcast4_512(&y.qs, c);
+                        // signed: y's sign flipped where x < 0 (x = 0 contributes 0 anyway)
+                        let yc = if $signed {
+                            _mm512_mask_sub_epi8(yc, neg[c], _mm512_setzero_si512(), yc)
+                        } else {
+                            yc
+                        };
+                        s[c % 2] = _mm512_dpbusd_epi32(s[c % 2], xa[c], yc);
+                    }
+                    let mut s = _mm512_add_epi32(s[0], s[1]);
+                    if CORR != 0 {
+                        s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * CORR * y.isum()));
+                    }
+                    let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
+                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[j]);
+                    if MIN {
+                        accm[j] = _mm512_fmadd_ps(wm, _mm512_set1_ps(y.s()), accm[j]);
+                    }
+                }
+            }
+            for (a, m) in acc.iter_mut().zip(accm) {
+                *a = _mm512_add_ps(*a, m);
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// Helpers of the AVX-512 16-row kernels.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn transpose16x8_epi32(x: &[__m256i; 16]) -> [__m512i; 8] {
+    let lo = transpose8x8_epi32([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+    let hi = transpose8x8_epi32([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
+    let mut out = [_mm512_setzero_si512(); 8];
+    for c in 0..8 {
+        out[c] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[c]), hi[c]);
+    }
+    out
+}
+
+/// Quants `4c..4c + 4` of an activation block in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast4_512(qs: &[i8; 32], c: usize) -> __m512i {
+    let q: &[i8; 4] = sub32(qs, 4 * c);
+    _mm512_set1_epi32(i32::from_le_bytes(q.map(|v| v as u8)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn ld_u16x16(x: &[u16; 16]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+/// [`prefetch_next8`] for the 16 weight rows after `rows`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn prefetch_next16<W>(rows: &[&[W]; 16], i: usize) {
+    let next = rows[15].as_ptr_range().end.cast::<u8>();
+    let lines = (16 * core::mem::size_of::<W>()).div_ceil(64) + 1;
+    for l in 0..lines {
+        prefetch(next.wrapping_add((i * lines + l) * 64));
+    }
+}
+
+/// The results of a 16-row kernel: lane k of `acc[j]` is (weight row k, activation row j).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn lanes_to_rows16<const M: usize>(acc: &[__m512; M]) -> [[f32; M]; 16] {
+    let mut res = [[0.0f32; M]; 16];
+    for (j, a) in acc.iter().enumerate() {
+        let mut v = [0.0f32; 16];
+        // SAFETY: `v` is 16 writable f32; `storeu` has no alignment requirement.
+        unsafe { _mm512_storeu_ps(v.as_mut_ptr(), *a) };
+        for (k, x) in v.into_iter().enumerate() {
+            res[k][j] = x;
+        }
+    }
+    res
 }
 
 /// Transposes an 8 × 8 matrix of i32 (row k = `x[k]`): lane k of the result's vector c is
@@ -1384,7 +1551,7 @@ mod dots_vnni {
 /// Instantiates the quantized kernels of one tier in module `$module`, compiled with `$feat` and
 /// the integer dots of `$dots` (the same kernel bodies for every x86_64 tier).
 macro_rules! quant_tier {
-    ($module:ident, $feat:literal, $dots:ident) => {
+    ($module:ident, $feat:literal, $dots:ident, wide = $wide:tt) => {
         mod $module {
             use super::$dots::*;
             use super::*;
@@ -1405,9 +1572,11 @@ macro_rules! quant_tier {
 
             small_kernel!(
                 $feat,
+                wide = $wide,
                 gemv_q4_0,
                 gemm_q4_0,
                 gemm8_q4_0,
+                gemm16_q4_0,
                 t_q4_0,
                 tile_q4_0,
                 BlockQ4_0,
@@ -1418,9 +1587,11 @@ macro_rules! quant_tier {
             );
             small_kernel!(
                 $feat,
+                wide = $wide,
                 gemv_q4_1,
                 gemm_q4_1,
                 gemm8_q4_1,
+                gemm16_q4_1,
                 t_q4_1,
                 tile_q4_1,
                 BlockQ4_1,
@@ -1431,9 +1602,11 @@ macro_rules! quant_tier {
             );
             small_kernel!(
                 $feat,
+                wide = $wide,
                 gemv_q5_0,
                 gemm_q5_0,
                 gemm8_q5_0,
+                gemm16_q5_0,
                 t_q5_0,
                 tile_q5_0,
                 BlockQ5_0,
@@ -1454,9 +1627,11 @@ macro_rules! quant_tier {
             );
             small_kernel!(
                 $feat,
+                wide = $wide,
                 gemv_q5_1,
                 gemm_q5_1,
                 gemm8_q5_1,
+                gemm16_q5_1,
                 t_q5_1,
                 tile_q5_1,
                 BlockQ5_1,
@@ -1477,9 +1652,11 @@ macro_rules! quant_tier {
             );
             small_kernel!(
                 $feat,
+                wide = $wide,
                 gemv_q8_0,
                 gemm_q8_0,
                 gemm8_q8_0,
+                gemm16_q8_0,
                 t_q8_0,
                 tile_q8_0,
                 BlockQ8_0,
@@ -1513,11 +1690,12 @@ macro_rules! quant_tier {
     };
 }
 
-quant_tier!(base, "avx2,fma,f16c", dots_avx2);
+quant_tier!(base, "avx2,fma,f16c", dots_avx2, wide = false);
 quant_tier!(
     vnni,
     "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
-    dots_vnni
+    dots_vnni,
+    wide = true
 );
 
 // ---------------------------------------------------------------------------------------------
