@@ -435,8 +435,10 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
+            // m = 2 and up (measured: Q8_0 / Q5_0 gain at m = 2, Q4_1 breaks even)
             wide_tile_loop!(
                 $wide,
+                2,
                 $gemv,
                 $gemm,
                 $gemm8,
@@ -463,13 +465,17 @@ macro_rules! small_kernel {
     };
 }
 
-/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier).
+/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
+/// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
+/// more than the dots save).
 macro_rules! wide_tile_loop {
-    (false, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident, $($rest:tt)*) => {
+    (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
         reduced_tile_loop!($gemv, $gemm, $gemm8, $($rest)*)
     };
-    (true, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident, $($rest:tt)*) => {
-        reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16, $($rest)*)
+    (true, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16 from $from, $($rest)*)
     };
 }
 
@@ -551,6 +557,232 @@ macro_rules! small_kernel16 {
             lanes_to_rows16(&acc)
         }
     };
+}
+
+/// The 16-row batched kernel of Q4_K / Q5_K for the AVX-512 tier (nothing for AVX2): `$gemm8`
+/// of `k4_kernels!` with 16 weight rows in the 16 i32 lanes of a zmm. Same exact integers
+/// (`Σ scale · Σ q · y` via `vpdpbusd` and `vpmulld`, `Σ min · Σ y`) and the same f32 operations
+/// per (weight row, activation row) as the other three kernels.
+macro_rules! k4_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal, $gemm16:ident, $W:ty) => {
+        #[target_feature(enable = $feat)]
+        fn $gemm16<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 16] {
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 16] = ctx.wrows::<16>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let (even, odd) = dup_i16_indices();
+            let (even, odd) = (_mm512_broadcast_i64x4(even), _mm512_broadcast_i64x4(odd));
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut q = [[_mm256_setzero_si256(); 16]; 8];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                // per row: the 8 scales (low half) and the 8 mins (high half) as i16
+                let mut sm = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                let mut mbits = [0u16; 16];
+                for k in 0..16 {
+                    let b = &wr[k][i];
+                    let qk = k4_quants(&b.qs, b.high());
+                    for v in 0..8 {
+                        q[v][k] = qk[v];
+                    }
+                    let (sc, mn) = scales_mins_k4_words(&b.scales);
+                    sm[k] = _mm256_cvtepu8_epi16(_mm_set_epi64x(mn as i64, sc as i64));
+                    dbits[k] = b.d;
+                    mbits[k] = b.dmin;
+                }
+                // xt[v][c]: quants 4c..4c + 4 of sub-block v of the 16 rows
+                let xt: [[__m512i; 8]; 8] = core::array::from_fn(|v| transpose16x8_epi32(&q[v]));
+                // smt[p], p < 4: lane k = row k's scales 2p, 2p + 1 (i16); smt[4 + p]: its mins
+                let smt = transpose16x8_epi32(&sm);
+                // sv[v]: row k's scale of sub-block v as i32; mv[v]: its min, twice (i16)
+                let mut sv = [_mm512_setzero_si512(); 8];
+                let mut mv = [_mm512_setzero_si512(); 8];
+                for v in 0..8 {
+                    let p = smt[v / 2];
+                    sv[v] = if v % 2 == 0 {
+                        _mm512_and_si512(p, _mm512_set1_epi32(0xFFFF))
+                    } else {
+                        _mm512_srli_epi32::<16>(p)
+                    };
+                    let idx = if v % 2 == 0 { even } else { odd };
+                    mv[v] = _mm512_shuffle_epi8(smt[4 + v / 2], idx);
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let wm = _mm512_cvtph_ps(ld_u16x16(&mbits));
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let (s, m) = k4_dots16::<2>(&xt, &sv, &mv, ys);
+                        for n in 0..2 {
+                            let yd = _mm512_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm512_cvtepi32_ps(s[n]), _mm512_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j + n]);
+                        }
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let ([s], [m]) = k4_dots16::<1>(&xt, &sv, &mv, [y]);
+                        let yd = _mm512_set1_ps(y.d);
+                        let (sf, mf) = (_mm512_cvtepi32_ps(s), _mm512_cvtepi32_ps(m));
+                        acc[j] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j]);
+                        acc[j] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j]);
+                        j += 1;
+                    }
+                }
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// The integer dots of 16 transposed Q4_K / Q5_K rows with `N` activation super-blocks: lane k
+/// of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its `Σ min · Σ y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn k4_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 8],
+    mv: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> ([__m512i; N], [__m512i; N]) {
+    let mut s = [_mm512_setzero_si512(); N];
+    let mut m = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for (n, y) in ys.iter().enumerate() {
+            let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+            let mut d = [_mm512_setzero_si512(); 2];
+            for (c, &x) in xt[v].iter().enumerate() {
+                d[c % 2] = _mm512_dpbusd_epi32(d[c % 2], x, bcast4_512(yq, c));
+            }
+            let p = _mm512_mullo_epi32(_mm512_add_epi32(d[0], d[1]), sv[v]);
+            s[n] = _mm512_add_epi32(s[n], p);
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // Σ y of sub-block v = bsums 2v + 2v + 1
+            let p = _mm512_madd_epi16(mv[v], bcast_pair16_512(&y.bsums, v));
+            m[n] = _mm512_add_epi32(m[n], p);
+        }
+    }
+    (s, m)
+}
+
+/// `bsums[2p]` and `bsums[2p + 1]` (as i16) in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast_pair16_512(bsums: &[i16; 16], p: usize) -> __m512i {
+    let lo = bsums[2 * p] as u16 as u32;
+    let hi = bsums[2 * p + 1] as u16 as u32;
+    _mm512_set1_epi32((lo | hi << 16) as i32)
+}
+
+/// The 16-row batched kernel of Q6_K for the AVX-512 tier (nothing for AVX2), as
+/// `k4_kernel16!`: same exact integers and f32 operations as the other Q6_K kernels.
+macro_rules! q6k_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        fn gemm16_q6_k<const M: usize>(
+            ctx: &Ctx<'_, BlockQ6K>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; 16] {
+            let nb = ctx.bpr;
+            let wr: [&[BlockQ6K]; 16] = ctx.wrows::<16>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut q = [[_mm256_setzero_si256(); 16]; 8];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                let mut sc = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                for k in 0..16 {
+                    let b = &wr[k][i];
+                    let qk = q6k_quants(b);
+                    for v in 0..8 {
+                        q[v][k] = qk[v];
+                    }
+                    sc[k] = q6k_scales16(b);
+                    dbits[k] = b.d;
+                }
+                // xt[v][c]: quants 4c..4c + 4 of vector v of the 16 rows (sub-block 2v for
+                // c < 4, 2v + 1 for c ≥ 4)
+                let xt: [[__m512i; 8]; 8] = core::array::from_fn(|v| transpose16x8_epi32(&q[v]));
+                // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: scale s as i32
+                let scp = transpose16x8_epi32(&sc);
+                let mut sv = [_mm512_setzero_si512(); 16];
+                for p in 0..8 {
+                    sv[2 * p] = _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(scp[p]));
+                    sv[2 * p + 1] = _mm512_srai_epi32::<16>(scp[p]);
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let s = q6k_dots16(&xt, &sv, &scp, ys);
+                        for n in 0..2 {
+                            let scale = _mm512_mul_ps(wd, _mm512_set1_ps(ys[n].d));
+                            acc[j + n] =
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                        }
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let [s] = q6k_dots16(&xt, &sv, &scp, [y]);
+                        let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
+                        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[j]);
+                        j += 1;
+                    }
+                }
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// The integer dots of 16 transposed Q6_K rows with `N` activation super-blocks: lane k of
+/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn q6k_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 16],
+    scp: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> [__m512i; N] {
+    let mut s = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for h in 0..2 {
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut d = _mm512_setzero_si512();
+                for (c, &x) in xt[v].iter().enumerate().skip(4 * h).take(4) {
+                    d = _mm512_dpbusd_epi32(d, x, bcast4_512(yq, c));
+                }
+                s[n] = _mm512_add_epi32(s[n], _mm512_mullo_epi32(d, sv[2 * v + h]));
+            }
+        }
+    }
+    for (n, y) in ys.iter().enumerate() {
+        // q - 32: subtract 32 · Σ scale · bsum
+        let mut corr = _mm512_setzero_si512();
+        for (p, scp_p) in scp.iter().enumerate() {
+            let b = bcast_pair16_512(&y.bsums, p);
+            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(*scp_p, b));
+        }
+        s[n] = _mm512_sub_epi32(s[n], _mm512_slli_epi32::<5>(corr));
+    }
+    s
 }
 
 /// Helpers of the AVX-512 16-row kernels.
@@ -855,8 +1087,8 @@ impl HighBits for BlockQ5K {
 /// `group`: how many `vpmaddubsw` results of one sub-block are summed in i16 by `$gemm8`
 /// (8 for 4-bit quants: 8 · 2 · 15 · 127 < 2^15; 4 for 5-bit: 4 · 2 · 31 · 127 < 2^15).
 macro_rules! k4_kernels {
-    ($feat:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty,
-     group = $group:expr) => {
+    ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $tile:ident, $entry:ident, $W:ty, group = $group:expr) => {
         /// 8 weight rows × 1 activation row (decode).
         #[target_feature(enable = $feat)]
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
@@ -1015,10 +1247,23 @@ macro_rules! k4_kernels {
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
+            // m ≥ 5 (measured: slower than the 8-row kernels up to m = 4)
+            wide_tile_loop!(
+                $wide,
+                5,
+                $gemv,
+                $gemm,
+                $gemm8,
+                $gemm16,
+                ctx,
+                rows.len(),
+                ts.len(),
+                res
+            );
         }
 
         tile_entry!($entry, $tile);
+        k4_kernel16!($wide, $feat, $gemm16, $W);
     };
 }
 
@@ -1114,7 +1359,7 @@ fn bcast_pair16(bsums: &[i16; 16], p: usize) -> __m256i {
 /// accumulated with the same f32 operations (`acc = fma(sumi, d · y.d, acc)`) in all three, so
 /// a row's result does not depend on the batch it was computed in.
 macro_rules! q6k_kernels {
-    ($feat:literal) => {
+    ($feat:literal, wide = $wide:tt) => {
         /// 8 weight rows × 1 activation row (decode).
         #[target_feature(enable = $feat)]
         fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
@@ -1260,10 +1505,14 @@ macro_rules! q6k_kernels {
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!(
+            // m ≥ 5, as Q4_K / Q5_K
+            wide_tile_loop!(
+                $wide,
+                5,
                 gemv_q6_k,
                 gemm_q6_k,
                 gemm8_q6_k,
+                gemm16_q6_k,
                 ctx,
                 rows.len(),
                 ts.len(),
@@ -1271,6 +1520,7 @@ macro_rules! q6k_kernels {
             );
         }
         tile_entry!(tile_q6_k, t_q6_k);
+        q6k_kernel16!($wide, $feat);
     };
 }
 
@@ -1667,9 +1917,11 @@ macro_rules! quant_tier {
             );
             k4_kernels!(
                 $feat,
+                wide = $wide,
                 gemv_q4_k,
                 gemm_q4_k,
                 gemm8_q4_k,
+                gemm16_q4_k,
                 t_q4_k,
                 tile_q4_k,
                 BlockQ4K,
@@ -1677,15 +1929,17 @@ macro_rules! quant_tier {
             );
             k4_kernels!(
                 $feat,
+                wide = $wide,
                 gemv_q5_k,
                 gemm_q5_k,
                 gemm8_q5_k,
+                gemm16_q5_k,
                 t_q5_k,
                 tile_q5_k,
                 BlockQ5K,
                 group = 4
             );
-            q6k_kernels!($feat);
+            q6k_kernels!($feat, wide = $wide);
         }
     };
 }

@@ -59,11 +59,11 @@ macro_rules! tile_loop {
 /// Walks a tile with the three kernels of a 32-element block type or a k-quant (AVX2): `$gemv`
 /// (8 weight rows × 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or
 /// ≤ 8 activation rows) for batches, and `$gemm::<M>` (1 weight row) for the leftover rows;
-/// with `@wide $gemm16`, 16-row batched kernels first.
+/// with `@wide $gemm16 from N`, 16-row batched kernels first for batches of at least N rows.
 /// All three give bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
-    ($gemv:ident, $gemm:ident, $gemm8:ident, $(@wide $gemm16:ident,)? $ctx:expr, $nr:expr,
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $(@wide $gemm16:ident from $wide_m:literal,)? $ctx:expr, $nr:expr,
      $nt:expr, $res:expr) => {{
         let ctx = $ctx;
         let (nr, nt) = ($nr, $nt);
@@ -86,9 +86,11 @@ macro_rules! reduced_tile_loop {
                     ($m:literal) => {{
                         let mut r = 0;
                         $(
-                            while r + 16 <= nr {
-                                store::<16, $m>(res, nt, r, t, $gemm16::<$m>(&ctx, r, t));
-                                r += 16;
+                            if $m >= $wide_m {
+                                while r + 16 <= nr {
+                                    store::<16, $m>(res, nt, r, t, $gemm16::<$m>(&ctx, r, t));
+                                    r += 16;
+                                }
                             }
                         )?
                         while r + 8 <= nr {
