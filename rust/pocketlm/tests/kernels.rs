@@ -1038,7 +1038,7 @@ fn bench_matmul() {
 #[test]
 #[ignore]
 fn bench_prefill_shapes() {
-    let cases: [(GgmlType, usize, usize); 8] = [
+    let cases: [(GgmlType, usize, usize); 9] = [
         // Gemma 3 270M (640 wide): q/k/gate/up Q5_0, attn_output and ffn_down Q4_K / Q6_K
         (GgmlType::Q5_0, 1024, 640),
         (GgmlType::Q5_0, 2048, 640),
@@ -1049,6 +1049,8 @@ fn bench_prefill_shapes() {
         // SmolLM2 135M (576 wide)
         (GgmlType::Q4_1, 1536, 576),
         (GgmlType::Q4_1, 576, 1536),
+        // SmolLM2's Q8_0 output head: larger than the last-level cache (decode streams it)
+        (GgmlType::Q8_0, 49152, 576),
     ];
     // BENCH_M: the activation rows (default 128; e.g. "2,4,8" for keyboard-sized batches)
     let ms: Vec<usize> = std::env::var("BENCH_M").map_or(vec![128], |v| {

@@ -1023,26 +1023,6 @@ fn k4_scales(sc: u64) -> [__m256i; 8] {
     sv
 }
 
-/// One Q4_K / Q5_K super-block (decoded by [`k4_quants`], [`k4_scales`], [`mins_pairs`]) times
-/// one activation super-block: 8 i32 lanes summing to the exact `Σ scale · Σ q · y`, and 8
-/// summing to `Σ min · Σ y`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn k4_partial(
-    q: &[__m256i; 8],
-    sv: &[__m256i; 8],
-    mins: __m256i,
-    y: &BlockQ8K,
-) -> (__m256i, __m256i) {
-    let mut s = _mm256_setzero_si256();
-    for v in 0..8 {
-        let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
-        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
-        s = _mm256_add_epi32(s, p);
-    }
-    (s, _mm256_madd_epi16(ld_i16x16(&y.bsums), mins))
-}
-
 /// `vpshufb` indices per 32-bit lane (an i16 pair): (even) both i16 = the low one, (odd) both
 /// = the high one.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -1240,7 +1220,18 @@ macro_rules! k4_kernels {
         }
 
         #[target_feature(enable = $feat)]
-        fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+        pub(super) fn $tile(
+            w: &QMatrix,
+            a: &QActs,
+            rows: Range<usize>,
+            ts: Range<usize>,
+            res: &mut [f32],
+        ) {
+            if $wide && ts.len() == 1 {
+                // decode: the AVX2 tile (same bits); its gemv compiled with the AVX-512
+                // features measured 5-10% slower (Q4_K, bench_prefill_shapes m = 1)
+                return super::base::$tile(w, a, rows, ts, res);
+            }
             let ctx = Ctx {
                 w: w.blocks::<$W>(rows.clone()),
                 bpr: w.blocks_per_row(),
@@ -1585,6 +1576,26 @@ mod dots_avx2 {
         _mm256_add_epi32(_mm256_madd_epi16(h[0], ones), _mm256_madd_epi16(h[1], ones))
     }
 
+    /// One Q4_K / Q5_K super-block (decoded by [`k4_quants`], [`k4_scales`], [`mins_pairs`]) times
+    /// one activation super-block: 8 i32 lanes summing to the exact `Σ scale · Σ q · y`, and 8
+    /// summing to `Σ min · Σ y`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn k4_partial(
+        q: &[__m256i; 8],
+        sv: &[__m256i; 8],
+        mins: __m256i,
+        y: &BlockQ8K,
+    ) -> (__m256i, __m256i) {
+        let mut s = _mm256_setzero_si256();
+        for v in 0..8 {
+            let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
+            s = _mm256_add_epi32(s, p);
+        }
+        (s, _mm256_madd_epi16(ld_i16x16(&y.bsums), mins))
+    }
+
     /// The integer dots of 8 transposed Q4_K / Q5_K rows (`xt`, `sv`, `mv` of `$gemm8` in
     /// `k4_kernels!`) with `N` activation super-blocks at once, each transposed vector loaded once
     /// for all `N`: lane k of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its
@@ -1726,6 +1737,28 @@ mod dots_vnni {
             s[c % 2] = dpbusd(s[c % 2], xa[c], bcast4(yq, c));
         }
         _mm256_add_epi32(s[0], s[1])
+    }
+
+    /// As the AVX2 `k4_partial`, with `vpdpbusd` and the scale multiplied in i32 (two chains:
+    /// `vpmaddwd` + add here became one long chain of `vpdpwssd`, 10% slower at decode).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn k4_partial(
+        q: &[__m256i; 8],
+        sv: &[__m256i; 8],
+        mins: __m256i,
+        y: &BlockQ8K,
+    ) -> (__m256i, __m256i) {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for v in 0..8 {
+            let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+            // the scale (0..=63) as i32: the low i16 of each lane
+            let sv32 = _mm256_and_si256(sv[v], _mm256_set1_epi32(0xFFFF));
+            let p = _mm256_mullo_epi32(dot_u(q[v], yv), sv32);
+            s[v % 2] = _mm256_add_epi32(s[v % 2], p);
+        }
+        let m = _mm256_madd_epi16(ld_i16x16(&y.bsums), mins);
+        (_mm256_add_epi32(s[0], s[1]), m)
     }
 
     /// As the AVX2 `k4_dots8` (`GROUP` is unused: no i16 sums to bound).
