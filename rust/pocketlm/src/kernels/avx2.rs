@@ -1739,8 +1739,9 @@ mod dots_vnni {
         _mm256_add_epi32(s[0], s[1])
     }
 
-    /// As the AVX2 `k4_partial`, with `vpdpbusd` and the scale multiplied in i32 (two chains:
-    /// `vpmaddwd` + add here became one long chain of `vpdpwssd`, 10% slower at decode).
+    /// As the AVX2 `k4_partial`, with `vpdpbusd` and the scale multiplied in i32, in two chains
+    /// (with these features LLVM fused the AVX2 form's `vpmaddwd` + add into one long, slower
+    /// chain of `vpdpwssd`).
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
     #[inline]
     pub(super) fn k4_partial(
