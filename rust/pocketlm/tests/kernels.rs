@@ -657,6 +657,41 @@ fn row_ranges_and_parallel_match() {
     }
 }
 
+/// The AVX-512 VNNI tier computes the same exact integer dots and the same f32 operations as
+/// AVX2, so its results are bit-identical (a model gives the same tokens on either).
+#[test]
+fn avx512vnni_is_bit_identical_to_avx2() {
+    if !Tier::Avx512Vnni.is_supported() {
+        println!("skipped: this CPU lacks AVX-512 VNNI (or AVX2)");
+        return;
+    }
+    let fills = [
+        (Fill::Random, Fill::Random),
+        (Fill::Max, Fill::Max),
+        (Fill::Subnormal, Fill::Random),
+    ];
+    for ty in WEIGHT_TYPES {
+        let cols = if ty.block_len() == 256 { 512 } else { 320 };
+        // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest
+        for m in [1, 2, 3, 7, 8, 9, 16, 37] {
+            for (i, &(wf, af)) in fills.iter().enumerate() {
+                let rows = 53;
+                let store = make_weights(ty, rows, cols, wf, (m * 7 + i) as u64);
+                let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+                let x = make_acts(m, cols, (m * 5 + i) as u64, af);
+                let mut acts = QActs::new();
+                acts.quantize_for_tier(Tier::Avx2, ty, &x, m, cols);
+                let mut want = vec![0.0f32; m * rows];
+                let mut got = vec![0.0f32; m * rows];
+                matmul_with_tier(Tier::Avx2, &w, &acts, &mut want, rows, 0..rows);
+                matmul_with_tier(Tier::Avx512Vnni, &w, &acts, &mut got, rows, 0..rows);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&want), bits(&got), "{ty} m={m} {wf:?}/{af:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn matmul_parallel_many_matches_one_by_one() {
     let tier = pocketlm::kernels::selected_tier();
@@ -927,6 +962,14 @@ use bytemuck::Zeroable;
 // ----------------------------------------------------------------------------------------------
 // Throughput (not a timed assertion): cargo test --release --test kernels bench -- --ignored --nocapture
 
+/// The tiers `bench_matmul` compares: the one `POCKETLM_KERNEL` names, or every supported one.
+fn bench_tiers() -> Vec<Tier> {
+    match std::env::var("POCKETLM_KERNEL") {
+        Ok(s) if !s.trim().is_empty() => vec![pocketlm::kernels::selected_tier()],
+        _ => supported_tiers(),
+    }
+}
+
 /// Whether the benchmarks run `ty`: all types, or those named in `BENCH_TYPES` ("q5_0,q4_k").
 fn bench_selects(ty: GgmlType) -> bool {
     std::env::var("BENCH_TYPES").map_or(true, |f| {
@@ -963,7 +1006,7 @@ fn bench_matmul() {
             acts.quantize_for(ty, &x, m, cols);
             let mut out = vec![0.0; m * rows];
             let macs = (rows * cols * m) as f64;
-            for tier in supported_tiers() {
+            for tier in bench_tiers() {
                 let run = |out: &mut [f32]| matmul_with_tier(tier, &w, &acts, out, rows, 0..rows);
                 let t = time_it(|| run(&mut out));
                 let tp =
@@ -979,7 +1022,7 @@ fn bench_matmul() {
         }
         let x = make_acts(1, cols, 6, Fill::Random);
         let mut acts = QActs::new();
-        for tier in supported_tiers() {
+        for tier in bench_tiers() {
             let t = time_it(|| acts.quantize_for_tier(tier, ty, &x, 1, cols));
             println!(
                 "{ty:5} {tier:8} quantize 1x{cols} activations: {:.2} us",
@@ -995,7 +1038,7 @@ fn bench_matmul() {
 #[test]
 #[ignore]
 fn bench_prefill_shapes() {
-    let cases: [(GgmlType, usize, usize); 8] = [
+    let cases: [(GgmlType, usize, usize); 9] = [
         // Gemma 3 270M (640 wide): q/k/gate/up Q5_0, attn_output and ffn_down Q4_K / Q6_K
         (GgmlType::Q5_0, 1024, 640),
         (GgmlType::Q5_0, 2048, 640),
@@ -1006,6 +1049,8 @@ fn bench_prefill_shapes() {
         // SmolLM2 135M (576 wide)
         (GgmlType::Q4_1, 1536, 576),
         (GgmlType::Q4_1, 576, 1536),
+        // SmolLM2's Q8_0 output head: larger than the last-level cache (decode streams it)
+        (GgmlType::Q8_0, 49152, 576),
     ];
     // BENCH_M: the activation rows (default 128; e.g. "2,4,8" for keyboard-sized batches)
     let ms: Vec<usize> = std::env::var("BENCH_M").map_or(vec![128], |v| {
@@ -1013,7 +1058,17 @@ fn bench_prefill_shapes() {
             .map(|m| m.trim().parse().expect("BENCH_M: numbers"))
             .collect()
     });
-    let tier = pocketlm::kernels::selected_tier();
+    // BENCH_TIERS: several tiers (e.g. "avx2,avx512vnni") timed in alternation, 0.1 s slices of
+    // each, so that a load from other jobs hits them alike (default: the selected tier)
+    let tiers: Vec<Tier> = std::env::var("BENCH_TIERS").map_or_else(
+        |_| vec![pocketlm::kernels::selected_tier()],
+        |v| {
+            v.split(',')
+                .map(|t| Tier::from_name(t).expect("BENCH_TIERS: tier names"))
+                .filter(|t| t.is_supported())
+                .collect()
+        },
+    );
     for (ty, rows, cols, m) in cases
         .into_iter()
         .flat_map(|(ty, r, c)| ms.iter().map(move |&m| (ty, r, c, m)))
@@ -1027,18 +1082,24 @@ fn bench_prefill_shapes() {
         let mut acts = QActs::new();
         acts.quantize_for(ty, &x, m, cols);
         let mut out = vec![0.0; m * rows];
-        let mut best = f64::INFINITY;
-        let start = std::time::Instant::now();
-        while start.elapsed().as_secs_f64() < 1.0 {
-            let s = std::time::Instant::now();
-            matmul_with_tier(tier, &w, &acts, &mut out, rows, 0..rows);
-            best = best.min(s.elapsed().as_secs_f64());
+        let mut best = vec![f64::INFINITY; tiers.len()];
+        for _ in 0..10 {
+            for (tier, best) in tiers.iter().zip(best.iter_mut()) {
+                let start = std::time::Instant::now();
+                while start.elapsed().as_secs_f64() < 0.1 {
+                    let s = std::time::Instant::now();
+                    matmul_with_tier(*tier, &w, &acts, &mut out, rows, 0..rows);
+                    *best = best.min(s.elapsed().as_secs_f64());
+                }
+            }
         }
-        println!(
-            "{ty:5} {rows:5}x{cols:<5} m={m} {tier}: {:8.1} us {:6.2} GMAC/s",
-            best * 1e6,
-            (rows * cols * m) as f64 / best / 1e9
-        );
+        for (tier, best) in tiers.iter().zip(best) {
+            println!(
+                "{ty:5} {rows:5}x{cols:<5} m={m} {tier}: {:8.1} us {:6.2} GMAC/s",
+                best * 1e6,
+                (rows * cols * m) as f64 / best / 1e9
+            );
+        }
     }
 }
 

@@ -43,8 +43,9 @@ pub fn glu(tier: Tier, act: GluAct, gate: &mut [f32], up: &[f32]) {
     let up = &up[..gate.len()];
     match tier {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `tier.is_supported()` was asserted: the CPU has AVX2+FMA+F16C.
-        Tier::Avx2 => unsafe { avx2::glu(act, gate, up) },
+        // SAFETY: `tier.is_supported()` was asserted: the CPU has AVX2+FMA+F16C (Avx512Vnni
+        // implies them).
+        Tier::Avx2 | Tier::Avx512Vnni => unsafe { avx2::glu(act, gate, up) },
         #[cfg(target_arch = "aarch64")]
         // SAFETY: `tier.is_supported()` was asserted: the CPU has NEON.
         Tier::Neon | Tier::Dotprod | Tier::I8mm => unsafe { neon::glu(act, gate, up) },

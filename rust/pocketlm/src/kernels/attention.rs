@@ -14,8 +14,8 @@
 //! [`KEY_BLOCK`] keys, so each key/value row is read once per block of queries.
 //!
 //! The SIMD paths need `head_dim % 8 == 0`; other sizes use the scalar code. The tier is the
-//! one of the matrix kernels ([`super::selected_tier`]); NEON, dotprod and i8mm all use the
-//! NEON code here.
+//! one of the matrix kernels ([`super::selected_tier`]); AVX2 and AVX-512 VNNI use the AVX2
+//! code here, NEON, dotprod and i8mm the NEON code.
 
 use super::Tier;
 use half::f16;
@@ -28,10 +28,10 @@ pub const KEY_BLOCK: usize = 64;
 pub const MAX_QUERIES: usize = 32;
 
 fn simd_ok(tier: Tier, hd: usize) -> bool {
-    hd % 8 == 0
+    hd.is_multiple_of(8)
         && match tier {
             #[cfg(target_arch = "x86_64")]
-            Tier::Avx2 => true,
+            Tier::Avx2 | Tier::Avx512Vnni => true,
             #[cfg(target_arch = "aarch64")]
             Tier::Neon | Tier::Dotprod | Tier::I8mm => true,
             _ => false,
@@ -79,8 +79,8 @@ pub fn scores_f16(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `simd_ok` accepted Tier::Avx2 only on x86_64, and `check_tier` confirmed
-        // that this CPU has AVX2, FMA and F16C; slice lengths and `hd % 8 == 0` were checked.
+        // SAFETY: `simd_ok` accepted Tier::Avx2 or Tier::Avx512Vnni only on x86_64, and
+        // `check_tier` confirmed that this CPU has that tier, so AVX2, FMA and F16C; slice lengths and `hd % 8 == 0` were checked.
         unsafe { avx2::scores(q, nq, hd, k, k_stride, nk, out, out_stride) };
     }
     #[cfg(target_arch = "aarch64")]
@@ -145,8 +145,8 @@ pub fn exp_sum(tier: Tier, s: &mut [f32], m: f32) -> f32 {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: `simd_ok` accepted Tier::Avx2 only on x86_64 and `check_tier` confirmed
-        // AVX2+FMA+F16C.
+        // SAFETY: `simd_ok` accepted Tier::Avx2 or Tier::Avx512Vnni only on x86_64 and
+        // `check_tier` confirmed that tier, so AVX2+FMA+F16C.
         unsafe { avx2::exp_sum(s, m) }
     }
     #[cfg(target_arch = "aarch64")]

@@ -1,37 +1,41 @@
-//! x86_64 AVX2 + FMA + F16C kernels.
+//! x86_64 kernels: AVX2 + FMA + F16C, and AVX-512 VNNI.
 //!
 //! Integer parts are exact (the same `sumi` as ggml's reference dots); only the order of the
 //! float accumulation differs from the scalar path. Weights are decoded once per block and
 //! reused for a batch of activation rows (up to 16 per kernel call).
 //!
-//! Every function here is compiled with `avx2,fma,f16c`; the only entry points are the
-//! [`TileFn`]s returned by [`tile_fn`], which `kernels` hands out for [`Tier::Avx2`] only after
-//! checking `Tier::Avx2.is_supported()`.
+//! The quantized kernels are instantiated twice from the same macros (`quant_tier!`): module
+//! `base` with the `vpmaddubsw` dots of `dots_avx2`, module `vnni` with the `vpdpbusd` dots of
+//! `dots_vnni`, compiled with the AVX-512 features too. Both compute the same exact integers and
+//! then the same f32 operations, so the two tiers give bit-identical results. The float kernels,
+//! activation quantizers (and attention / GLU elsewhere) are AVX2 code shared by both tiers.
 //!
-//! [`Tier::Avx2`]: super::Tier::Avx2
+//! Every function here is compiled with `avx2,fma,f16c` (the `vnni` module and `dots_vnni` with
+//! `avx512f,avx512bw,avx512vl,avx512vnni` as well); the only entry points are the [`TileFn`]s
+//! returned by [`tile_fn`] and the quantizers, which `kernels` uses for a tier only after
+//! checking `tier.is_supported()`.
 
 use core::arch::x86_64::*;
 use std::ops::Range;
 
 use super::tiles::{store, Ctx};
-use super::{Act32, QActs, QMatrix, TileFn};
+use super::{Act32, QActs, QMatrix, Tier, TileFn};
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
 
-pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
-    Some(match ty {
-        GgmlType::Q4_0 => tile_q4_0,
-        GgmlType::Q4_1 => tile_q4_1,
-        GgmlType::Q5_0 => tile_q5_0,
-        GgmlType::Q5_1 => tile_q5_1,
-        GgmlType::Q8_0 => tile_q8_0,
-        GgmlType::Q4_K => tile_q4_k,
-        GgmlType::Q5_K => tile_q5_k,
-        GgmlType::Q6_K => tile_q6_k,
-        GgmlType::F32 => tile_f32,
-        GgmlType::F16 => tile_f16,
-        GgmlType::BF16 => tile_bf16,
+/// The tile kernel of an x86_64 tier for `ty`: the quantized types from the tier's module, the
+/// float types from the AVX2 kernels (`Tier::Avx512Vnni` has every AVX2 feature).
+pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
+    let quant = match tier {
+        Tier::Avx2 => base::tile_fn(ty),
+        Tier::Avx512Vnni => vnni::tile_fn(ty),
         _ => return None,
+    };
+    quant.or(match ty {
+        GgmlType::F32 => Some(tile_f32 as TileFn),
+        GgmlType::F16 => Some(tile_f16),
+        GgmlType::BF16 => Some(tile_bf16),
+        _ => None,
     })
 }
 
@@ -235,9 +239,10 @@ macro_rules! tile_entry {
 /// row) or in a batch (`$gemm8`: 8 weight rows × up to 16 activation rows; `$gemm`: 1 weight
 /// row, for the rows left over).
 macro_rules! small_kernel {
-    ($gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty, corr = $corr:expr,
-     min = $min:expr, signed = $signed:expr, |$b:ident| $decode:expr) => {
-        #[target_feature(enable = "avx2,fma,f16c")]
+    ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:expr,
+     |$b:ident| $decode:expr) => {
+        #[target_feature(enable = $feat)]
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
@@ -258,19 +263,15 @@ macro_rules! small_kernel {
                 for k in 0..8 {
                     let $b = &wr[k][i];
                     let (x, db, mb): (__m256i, u16, u16) = $decode;
-                    // unsigned formats: the 16 i16 pair sums only (see `reduce_rows8`)
-                    p[k] = if $signed {
-                        dot_i8i8(x, yq)
-                    } else {
-                        _mm256_maddubs_epi16(x, yq)
-                    };
+                    // unsigned formats: partial sums in the tier's layout (see `reduce_u`)
+                    p[k] = if $signed { dot_s(x, yq) } else { dot_u(x, yq) };
                     dbits[k] = db;
                     mbits[k] = mb;
                 }
                 let mut s = if $signed {
                     reduce_rows8(p)
                 } else {
-                    reduce_rows8_i16(p)
+                    reduce_u(p)
                 };
                 if CORR != 0 {
                     s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
@@ -292,7 +293,7 @@ macro_rules! small_kernel {
 
         /// 1 weight row × `M` ≤ 16 activation rows: each weight block is decoded once for all
         /// `M` (groups of 8 rows, one reduction and one f32 accumulator each).
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $gemm<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 1] {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
@@ -318,11 +319,7 @@ macro_rules! small_kernel {
                     for (j, pj) in p.iter_mut().enumerate() {
                         if j0 + j < M {
                             let yq = ld_i8x32(&ar[j0 + j][i].qs);
-                            *pj = if $signed {
-                                dot_i8i8(x, yq)
-                            } else {
-                                _mm256_maddubs_epi16(x, yq)
-                            };
+                            *pj = if $signed { dot_s(x, yq) } else { dot_u(x, yq) };
                         }
                     }
                     // the group's d and aux (isum or s) as vectors, zero past M
@@ -339,7 +336,7 @@ macro_rules! small_kernel {
                     let mut s = if $signed {
                         reduce_rows8(p)
                     } else {
-                        reduce_rows8_i16(p)
+                        reduce_u(p)
                     };
                     if CORR != 0 {
                         // 8 * CORR * isum
@@ -369,7 +366,7 @@ macro_rules! small_kernel {
         /// each activation's 4 quants are broadcast against it, so every i32 lane of a product
         /// belongs to one weight row. Same integer sums and the same f32 operations per
         /// (weight row, activation row) as `$gemm` and `$gemv`: bit-identical results.
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $gemm8<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 8] {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
@@ -379,7 +376,6 @@ macro_rules! small_kernel {
             for a in &ar {
                 assert!(a.len() == nb);
             }
-            let ones = _mm256_set1_epi16(1);
             let mut acc = [_mm256_setzero_ps(); M];
             let mut accm = [_mm256_setzero_ps(); M];
             for i in 0..nb {
@@ -411,27 +407,9 @@ macro_rules! small_kernel {
                 for j in 0..M {
                     let y = &ar[j][i];
                     let mut s = if $signed {
-                        // pair sums of signed quants reach 2 · 127 · 127: widen each at once
-                        let mut s = _mm256_setzero_si256();
-                        for c in 0..8 {
-                            let yc = _mm256_sign_epi8(bcast4(&y.qs, c), xt[c]);
-                            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(xa[c], yc), ones);
-                            s = _mm256_add_epi32(s, p);
-                        }
-                        s
+                        dots8_s(&xa, &xt, &y.qs)
                     } else {
-                        // quants ≤ 31: 4 pair sums stay below 2^15 (see `reduce_rows8_i16`)
-                        let mut h = [_mm256_setzero_si256(); 2];
-                        for (g, hg) in h.iter_mut().enumerate() {
-                            for c in 4 * g..4 * g + 4 {
-                                let p = _mm256_maddubs_epi16(xa[c], bcast4(&y.qs, c));
-                                *hg = _mm256_add_epi16(*hg, p);
-                            }
-                        }
-                        _mm256_add_epi32(
-                            _mm256_madd_epi16(h[0], ones),
-                            _mm256_madd_epi16(h[1], ones),
-                        )
+                        dots8_u(&xa, &y.qs)
                     };
                     if CORR != 0 {
                         s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * CORR * y.isum()));
@@ -449,7 +427,7 @@ macro_rules! small_kernel {
             lanes_to_rows(&acc)
         }
 
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
             let ctx = Ctx {
                 w: w.blocks::<$W>(rows.clone()),
@@ -457,11 +435,409 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
+            // m = 2 and up (measured: Q8_0 / Q5_0 gain at m = 2, Q4_1 breaks even)
+            wide_tile_loop!(
+                $wide,
+                2,
+                $gemv,
+                $gemm,
+                $gemm8,
+                $gemm16,
+                ctx,
+                rows.len(),
+                ts.len(),
+                res
+            );
         }
 
         tile_entry!($entry, $tile);
+
+        small_kernel16!(
+            $wide,
+            $feat,
+            $gemm16,
+            $W,
+            corr = $corr,
+            min = $min,
+            signed = $signed,
+            |$b| $decode
+        );
     };
+}
+
+/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
+/// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
+/// more than the dots save).
+macro_rules! wide_tile_loop {
+    (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, $($rest)*)
+    };
+    (true, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16 from $from, $($rest)*)
+    };
+}
+
+/// The 16-row batched kernel of a 32-element block type for the AVX-512 tier (nothing for
+/// AVX2): `$gemm8` with 16 weight rows in the 16 i32 lanes of a zmm (two transposed groups of
+/// 8 rows side by side), so one `vpdpbusd` serves 16 rows. Per (weight row, activation row) it
+/// computes the same exact i32 and the same f32 operations as `$gemm8`, `$gemm` and `$gemv`.
+macro_rules! small_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal, $gemm16:ident, $W:ty, corr = $corr:expr, min = $min:expr,
+     signed = $signed:expr, |$b:ident| $decode:expr) => {
+        #[target_feature(enable = $feat)]
+        fn $gemm16<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 16] {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 16] = ctx.wrows::<16>(r);
+            let ar: [&[Act32]; M] = ctx.a32_rows::<M>(ctx.t0 + t);
+            for a in &ar {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut accm = [_mm512_setzero_ps(); M];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                let mut x = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                let mut mbits = [0u16; 16];
+                for k in 0..16 {
+                    let $b = &wr[k][i];
+                    let (xk, db, mb): (__m256i, u16, u16) = $decode;
+                    x[k] = xk;
+                    dbits[k] = db;
+                    mbits[k] = mb;
+                }
+                // xz[c]: quants 4c..4c+4 of the 16 rows; for signed formats |x| and x's signs
+                let xz = transpose16x8_epi32(&x);
+                let mut xa = xz;
+                let mut neg = [0u64; 8];
+                if $signed {
+                    for c in 0..8 {
+                        neg[c] = _mm512_movepi8_mask(xz[c]);
+                        xa[c] = _mm512_abs_epi8(xz[c]);
+                    }
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let wm = if MIN {
+                    _mm512_cvtph_ps(ld_u16x16(&mbits))
+                } else {
+                    _mm512_setzero_ps()
+                };
+                for j in 0..M {
+                    let y = &ar[j][i];
+                    let mut s = [_mm512_setzero_si512(); 2];
+                    for c in 0..8 {
+                        let yc = bcast4_512(&y.qs, c);
+                        // signed: y's sign flipped where x < 0 (x = 0 contributes 0 anyway)
+                        let yc = if $signed {
+                            _mm512_mask_sub_epi8(yc, neg[c], _mm512_setzero_si512(), yc)
+                        } else {
+                            yc
+                        };
+                        s[c % 2] = _mm512_dpbusd_epi32(s[c % 2], xa[c], yc);
+                    }
+                    let mut s = _mm512_add_epi32(s[0], s[1]);
+                    if CORR != 0 {
+                        s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * CORR * y.isum()));
+                    }
+                    let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
+                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[j]);
+                    if MIN {
+                        accm[j] = _mm512_fmadd_ps(wm, _mm512_set1_ps(y.s()), accm[j]);
+                    }
+                }
+            }
+            for (a, m) in acc.iter_mut().zip(accm) {
+                *a = _mm512_add_ps(*a, m);
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// The 16-row batched kernel of Q4_K / Q5_K for the AVX-512 tier (nothing for AVX2): `$gemm8`
+/// of `k4_kernels!` with 16 weight rows in the 16 i32 lanes of a zmm. Same exact integers
+/// (`Σ scale · Σ q · y` via `vpdpbusd` and `vpmulld`, `Σ min · Σ y`) and the same f32 operations
+/// per (weight row, activation row) as the other three kernels.
+macro_rules! k4_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal, $gemm16:ident, $W:ty) => {
+        #[target_feature(enable = $feat)]
+        fn $gemm16<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 16] {
+            let nb = ctx.bpr;
+            let wr: [&[$W]; 16] = ctx.wrows::<16>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let (even, odd) = dup_i16_indices();
+            let (even, odd) = (_mm512_broadcast_i64x4(even), _mm512_broadcast_i64x4(odd));
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut q = [[_mm256_setzero_si256(); 16]; 8];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                // per row: the 8 scales (low half) and the 8 mins (high half) as i16
+                let mut sm = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                let mut mbits = [0u16; 16];
+                for k in 0..16 {
+                    let b = &wr[k][i];
+                    let qk = k4_quants(&b.qs, b.high());
+                    for v in 0..8 {
+                        q[v][k] = qk[v];
+                    }
+                    let (sc, mn) = scales_mins_k4_words(&b.scales);
+                    sm[k] = _mm256_cvtepu8_epi16(_mm_set_epi64x(mn as i64, sc as i64));
+                    dbits[k] = b.d;
+                    mbits[k] = b.dmin;
+                }
+                // xt[v][c]: quants 4c..4c + 4 of sub-block v of the 16 rows
+                let xt: [[__m512i; 8]; 8] = core::array::from_fn(|v| transpose16x8_epi32(&q[v]));
+                // smt[p], p < 4: lane k = row k's scales 2p, 2p + 1 (i16); smt[4 + p]: its mins
+                let smt = transpose16x8_epi32(&sm);
+                // sv[v]: row k's scale of sub-block v as i32; mv[v]: its min, twice (i16)
+                let mut sv = [_mm512_setzero_si512(); 8];
+                let mut mv = [_mm512_setzero_si512(); 8];
+                for v in 0..8 {
+                    let p = smt[v / 2];
+                    sv[v] = if v % 2 == 0 {
+                        _mm512_and_si512(p, _mm512_set1_epi32(0xFFFF))
+                    } else {
+                        _mm512_srli_epi32::<16>(p)
+                    };
+                    let idx = if v % 2 == 0 { even } else { odd };
+                    mv[v] = _mm512_shuffle_epi8(smt[4 + v / 2], idx);
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let wm = _mm512_cvtph_ps(ld_u16x16(&mbits));
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let (s, m) = k4_dots16::<2>(&xt, &sv, &mv, ys);
+                        for n in 0..2 {
+                            let yd = _mm512_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm512_cvtepi32_ps(s[n]), _mm512_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j + n]);
+                        }
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let ([s], [m]) = k4_dots16::<1>(&xt, &sv, &mv, [y]);
+                        let yd = _mm512_set1_ps(y.d);
+                        let (sf, mf) = (_mm512_cvtepi32_ps(s), _mm512_cvtepi32_ps(m));
+                        acc[j] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j]);
+                        acc[j] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j]);
+                        j += 1;
+                    }
+                }
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// The integer dots of 16 transposed Q4_K / Q5_K rows with `N` activation super-blocks: lane k
+/// of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its `Σ min · Σ y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn k4_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 8],
+    mv: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> ([__m512i; N], [__m512i; N]) {
+    let mut s = [_mm512_setzero_si512(); N];
+    let mut m = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for (n, y) in ys.iter().enumerate() {
+            let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+            let mut d = [_mm512_setzero_si512(); 2];
+            for (c, &x) in xt[v].iter().enumerate() {
+                d[c % 2] = _mm512_dpbusd_epi32(d[c % 2], x, bcast4_512(yq, c));
+            }
+            let p = _mm512_mullo_epi32(_mm512_add_epi32(d[0], d[1]), sv[v]);
+            s[n] = _mm512_add_epi32(s[n], p);
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // Σ y of sub-block v = bsums 2v + 2v + 1
+            let p = _mm512_madd_epi16(mv[v], bcast_pair16_512(&y.bsums, v));
+            m[n] = _mm512_add_epi32(m[n], p);
+        }
+    }
+    (s, m)
+}
+
+/// `bsums[2p]` and `bsums[2p + 1]` (as i16) in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast_pair16_512(bsums: &[i16; 16], p: usize) -> __m512i {
+    let lo = bsums[2 * p] as u16 as u32;
+    let hi = bsums[2 * p + 1] as u16 as u32;
+    _mm512_set1_epi32((lo | hi << 16) as i32)
+}
+
+/// The 16-row batched kernel of Q6_K for the AVX-512 tier (nothing for AVX2), as
+/// `k4_kernel16!`: same exact integers and f32 operations as the other Q6_K kernels.
+macro_rules! q6k_kernel16 {
+    (false, $($rest:tt)*) => {};
+    (true, $feat:literal) => {
+        #[target_feature(enable = $feat)]
+        fn gemm16_q6_k<const M: usize>(
+            ctx: &Ctx<'_, BlockQ6K>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; 16] {
+            let nb = ctx.bpr;
+            let wr: [&[BlockQ6K]; 16] = ctx.wrows::<16>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm512_setzero_ps(); M];
+            let mut q = [[_mm256_setzero_si256(); 16]; 8];
+            for i in 0..nb {
+                prefetch_next16(&wr, i);
+                let mut sc = [_mm256_setzero_si256(); 16];
+                let mut dbits = [0u16; 16];
+                for k in 0..16 {
+                    let b = &wr[k][i];
+                    let qk = q6k_quants(b);
+                    for v in 0..8 {
+                        q[v][k] = qk[v];
+                    }
+                    sc[k] = q6k_scales16(b);
+                    dbits[k] = b.d;
+                }
+                // xt[v][c]: quants 4c..4c + 4 of vector v of the 16 rows (sub-block 2v for
+                // c < 4, 2v + 1 for c ≥ 4)
+                let xt: [[__m512i; 8]; 8] = core::array::from_fn(|v| transpose16x8_epi32(&q[v]));
+                // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: scale s as i32
+                let scp = transpose16x8_epi32(&sc);
+                let mut sv = [_mm512_setzero_si512(); 16];
+                for p in 0..8 {
+                    sv[2 * p] = _mm512_srai_epi32::<16>(_mm512_slli_epi32::<16>(scp[p]));
+                    sv[2 * p + 1] = _mm512_srai_epi32::<16>(scp[p]);
+                }
+                let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let s = q6k_dots16(&xt, &sv, &scp, ys);
+                        for n in 0..2 {
+                            let scale = _mm512_mul_ps(wd, _mm512_set1_ps(ys[n].d));
+                            acc[j + n] =
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                        }
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let [s] = q6k_dots16(&xt, &sv, &scp, [y]);
+                        let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
+                        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[j]);
+                        j += 1;
+                    }
+                }
+            }
+            lanes_to_rows16(&acc)
+        }
+    };
+}
+
+/// The integer dots of 16 transposed Q6_K rows with `N` activation super-blocks: lane k of
+/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn q6k_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 16],
+    scp: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> [__m512i; N] {
+    let mut s = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for h in 0..2 {
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut d = _mm512_setzero_si512();
+                for (c, &x) in xt[v].iter().enumerate().skip(4 * h).take(4) {
+                    d = _mm512_dpbusd_epi32(d, x, bcast4_512(yq, c));
+                }
+                s[n] = _mm512_add_epi32(s[n], _mm512_mullo_epi32(d, sv[2 * v + h]));
+            }
+        }
+    }
+    for (n, y) in ys.iter().enumerate() {
+        // q - 32: subtract 32 · Σ scale · bsum
+        let mut corr = _mm512_setzero_si512();
+        for (p, scp_p) in scp.iter().enumerate() {
+            let b = bcast_pair16_512(&y.bsums, p);
+            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(*scp_p, b));
+        }
+        s[n] = _mm512_sub_epi32(s[n], _mm512_slli_epi32::<5>(corr));
+    }
+    s
+}
+
+/// Helpers of the AVX-512 16-row kernels.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn transpose16x8_epi32(x: &[__m256i; 16]) -> [__m512i; 8] {
+    let lo = transpose8x8_epi32([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+    let hi = transpose8x8_epi32([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
+    let mut out = [_mm512_setzero_si512(); 8];
+    for c in 0..8 {
+        out[c] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[c]), hi[c]);
+    }
+    out
+}
+
+/// Quants `4c..4c + 4` of an activation block in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast4_512(qs: &[i8; 32], c: usize) -> __m512i {
+    let q: &[i8; 4] = sub32(qs, 4 * c);
+    _mm512_set1_epi32(i32::from_le_bytes(q.map(|v| v as u8)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn ld_u16x16(x: &[u16; 16]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+/// [`prefetch_next8`] for the 16 weight rows after `rows`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn prefetch_next16<W>(rows: &[&[W]; 16], i: usize) {
+    let next = rows[15].as_ptr_range().end.cast::<u8>();
+    let lines = (16 * core::mem::size_of::<W>()).div_ceil(64) + 1;
+    for l in 0..lines {
+        prefetch(next.wrapping_add((i * lines + l) * 64));
+    }
+}
+
+/// The results of a 16-row kernel: lane k of `acc[j]` is (weight row k, activation row j).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn lanes_to_rows16<const M: usize>(acc: &[__m512; M]) -> [[f32; M]; 16] {
+    let mut res = [[0.0f32; M]; 16];
+    for (j, a) in acc.iter().enumerate() {
+        let mut v = [0.0f32; 16];
+        // SAFETY: `v` is 16 writable f32; `storeu` has no alignment requirement.
+        unsafe { _mm512_storeu_ps(v.as_mut_ptr(), *a) };
+        for (k, x) in v.into_iter().enumerate() {
+            res[k][j] = x;
+        }
+    }
+    res
 }
 
 /// Transposes an 8 × 8 matrix of i32 (row k = `x[k]`): lane k of the result's vector c is
@@ -565,87 +941,6 @@ fn zip_add_epi32(a: __m256i, b: __m256i) -> __m256i {
     _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b))
 }
 
-small_kernel!(
-    gemv_q4_0,
-    gemm_q4_0,
-    gemm8_q4_0,
-    t_q4_0,
-    tile_q4_0,
-    BlockQ4_0,
-    corr = 1,
-    min = false,
-    signed = false,
-    |b| (nibbles(&b.qs), b.d, 0)
-);
-small_kernel!(
-    gemv_q4_1,
-    gemm_q4_1,
-    gemm8_q4_1,
-    t_q4_1,
-    tile_q4_1,
-    BlockQ4_1,
-    corr = 0,
-    min = true,
-    signed = false,
-    |b| (nibbles(&b.qs), b.d, b.m)
-);
-small_kernel!(
-    gemv_q5_0,
-    gemm_q5_0,
-    gemm8_q5_0,
-    t_q5_0,
-    tile_q5_0,
-    BlockQ5_0,
-    corr = 2,
-    min = false,
-    signed = false,
-    |b| (
-        _mm256_or_si256(
-            nibbles(&b.qs),
-            _mm256_and_si256(
-                bits_to_bytes(u32::from_le_bytes(b.qh)),
-                _mm256_set1_epi8(0x10)
-            ),
-        ),
-        b.d,
-        0
-    )
-);
-small_kernel!(
-    gemv_q5_1,
-    gemm_q5_1,
-    gemm8_q5_1,
-    t_q5_1,
-    tile_q5_1,
-    BlockQ5_1,
-    corr = 0,
-    min = true,
-    signed = false,
-    |b| (
-        _mm256_or_si256(
-            nibbles(&b.qs),
-            _mm256_and_si256(
-                bits_to_bytes(u32::from_le_bytes(b.qh)),
-                _mm256_set1_epi8(0x10)
-            ),
-        ),
-        b.d,
-        b.m
-    )
-);
-small_kernel!(
-    gemv_q8_0,
-    gemm_q8_0,
-    gemm8_q8_0,
-    t_q8_0,
-    tile_q8_0,
-    BlockQ8_0,
-    corr = 0,
-    min = false,
-    signed = true,
-    |b| (ld_i8x32(&b.qs), b.d, 0)
-);
-
 // ---------------------------------------------------------------------------------------------
 // k-quants (activations Q8_K)
 
@@ -728,26 +1023,6 @@ fn k4_scales(sc: u64) -> [__m256i; 8] {
     sv
 }
 
-/// One Q4_K / Q5_K super-block (decoded by [`k4_quants`], [`k4_scales`], [`mins_pairs`]) times
-/// one activation super-block: 8 i32 lanes summing to the exact `Σ scale · Σ q · y`, and 8
-/// summing to `Σ min · Σ y`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn k4_partial(
-    q: &[__m256i; 8],
-    sv: &[__m256i; 8],
-    mins: __m256i,
-    y: &BlockQ8K,
-) -> (__m256i, __m256i) {
-    let mut s = _mm256_setzero_si256();
-    for v in 0..8 {
-        let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
-        let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
-        s = _mm256_add_epi32(s, p);
-    }
-    (s, _mm256_madd_epi16(ld_i16x16(&y.bsums), mins))
-}
-
 /// `vpshufb` indices per 32-bit lane (an i16 pair): (even) both i16 = the low one, (odd) both
 /// = the high one.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -764,40 +1039,6 @@ fn dup_i16_indices() -> (__m256i, __m256i) {
         0x0d0c_0d0c,
     );
     (even, _mm256_add_epi8(even, _mm256_set1_epi8(2)))
-}
-
-/// The integer dots of 8 transposed Q4_K / Q5_K rows (`xt`, `sv`, `mv` of `$gemm8` in
-/// `k4_kernels!`) with `N` activation super-blocks at once, each transposed vector loaded once
-/// for all `N`: lane k of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its
-/// `Σ min · Σ y`. `GROUP` `vpmaddubsw` results are summed in i16 before widening.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn k4_dots8<const GROUP: usize, const N: usize>(
-    xt: &[[__m256i; 8]; 8],
-    sv: &[__m256i; 8],
-    mv: &[__m256i; 8],
-    ys: [&BlockQ8K; N],
-) -> ([__m256i; N], [__m256i; N]) {
-    let mut s = [_mm256_setzero_si256(); N];
-    let mut m = [_mm256_setzero_si256(); N];
-    for v in 0..8 {
-        for c0 in (0..8).step_by(GROUP) {
-            for (n, y) in ys.iter().enumerate() {
-                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
-                let mut h = _mm256_maddubs_epi16(xt[v][c0], bcast4(yq, c0));
-                for (c, &x) in xt[v][c0..c0 + GROUP].iter().enumerate().skip(1) {
-                    h = _mm256_add_epi16(h, _mm256_maddubs_epi16(x, bcast4(yq, c0 + c)));
-                }
-                s[n] = _mm256_add_epi32(s[n], _mm256_madd_epi16(h, sv[v]));
-            }
-        }
-        for (n, y) in ys.iter().enumerate() {
-            // Σ y of sub-block v = bsums 2v + 2v + 1
-            let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
-            m[n] = _mm256_add_epi32(m[n], p);
-        }
-    }
-    (s, m)
 }
 
 /// Fifth bits of a Q4_K / Q5_K super-block.
@@ -826,10 +1067,10 @@ impl HighBits for BlockQ5K {
 /// `group`: how many `vpmaddubsw` results of one sub-block are summed in i16 by `$gemm8`
 /// (8 for 4-bit quants: 8 · 2 · 15 · 127 < 2^15; 4 for 5-bit: 4 · 2 · 31 · 127 < 2^15).
 macro_rules! k4_kernels {
-    ($gemv:ident, $gemm:ident, $gemm8:ident, $tile:ident, $entry:ident, $W:ty,
-     group = $group:expr) => {
+    ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $tile:ident, $entry:ident, $W:ty, group = $group:expr) => {
         /// 8 weight rows × 1 activation row (decode).
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
             let nb = ctx.bpr;
             let wr: [&[$W]; 8] = ctx.wrows::<8>(r);
@@ -863,7 +1104,7 @@ macro_rules! k4_kernels {
 
         /// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `$gemm8`): each
         /// super-block is decoded once for all `M`.
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $gemm<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 1] {
             let nb = ctx.bpr;
             let w: &[$W] = ctx.wrows::<1>(r)[0];
@@ -905,7 +1146,7 @@ macro_rules! k4_kernels {
         /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as `gemm8_q6_k`):
         /// the 8 decoded super-blocks are transposed in 4-byte chunks and each activation's 4
         /// quants broadcast against them, so every i32 lane belongs to one weight row.
-        #[target_feature(enable = "avx2,fma,f16c")]
+        #[target_feature(enable = $feat)]
         fn $gemm8<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 8] {
             const GROUP: usize = $group;
             let nb = ctx.bpr;
@@ -978,39 +1219,44 @@ macro_rules! k4_kernels {
             lanes_to_rows(&acc)
         }
 
-        #[target_feature(enable = "avx2,fma,f16c")]
-        fn $tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+        #[target_feature(enable = $feat)]
+        pub(super) fn $tile(
+            w: &QMatrix,
+            a: &QActs,
+            rows: Range<usize>,
+            ts: Range<usize>,
+            res: &mut [f32],
+        ) {
+            if $wide && ts.len() == 1 {
+                // decode: the AVX2 tile (same bits); its gemv compiled with the AVX-512
+                // features measured 5-10% slower (Q4_K, bench_prefill_shapes m = 1)
+                return super::base::$tile(w, a, rows, ts, res);
+            }
             let ctx = Ctx {
                 w: w.blocks::<$W>(rows.clone()),
                 bpr: w.blocks_per_row(),
                 a,
                 t0: ts.start,
             };
-            reduced_tile_loop!($gemv, $gemm, $gemm8, ctx, rows.len(), ts.len(), res);
+            // m ≥ 5 (measured: slower than the 8-row kernels up to m = 4)
+            wide_tile_loop!(
+                $wide,
+                5,
+                $gemv,
+                $gemm,
+                $gemm8,
+                $gemm16,
+                ctx,
+                rows.len(),
+                ts.len(),
+                res
+            );
         }
 
         tile_entry!($entry, $tile);
+        k4_kernel16!($wide, $feat, $gemm16, $W);
     };
 }
-
-k4_kernels!(
-    gemv_q4_k,
-    gemm_q4_k,
-    gemm8_q4_k,
-    t_q4_k,
-    tile_q4_k,
-    BlockQ4K,
-    group = 8
-);
-k4_kernels!(
-    gemv_q5_k,
-    gemm_q5_k,
-    gemm8_q5_k,
-    t_q5_k,
-    tile_q5_k,
-    BlockQ5K,
-    group = 4
-);
 
 /// The 256 quants (0..=63, before the -32 offset) of a Q6_K super-block as 8 vectors: vector
 /// `v` holds elements `32v..32v + 32`, i.e. sub-block `2v` in its low 128-bit half and
@@ -1099,207 +1345,646 @@ fn bcast_pair16(bsums: &[i16; 16], p: usize) -> __m256i {
     _mm256_set1_epi32((lo | hi << 16) as i32)
 }
 
-// Q6_K has the same three kernels as a 32-element block type (see `small_kernel!`): each
-// (weight row, activation row) super-block product is reduced to its exact i32 first, then
-// accumulated with the same f32 operations (`acc = fma(sumi, d · y.d, acc)`) in all three, so
-// a row's result does not depend on the batch it was computed in.
-
-/// 8 weight rows × 1 activation row (decode).
-#[target_feature(enable = "avx2,fma,f16c")]
-fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
-    let nb = ctx.bpr;
-    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
-    let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
-    assert!(ar.len() == nb);
-    let mut acc = _mm256_setzero_ps();
-    for i in 0..nb {
-        prefetch_next8(&wr, i);
-        let y = &ar[i];
-        let mut p = [_mm256_setzero_si256(); 8];
-        let mut dbits = [0u16; 8];
-        for k in 0..8 {
-            let b = &wr[k][i];
-            p[k] = q6k_partial(&q6k_quants(b), &q6k_scale_halves(b), q6k_scales16(b), y);
-            dbits[k] = b.d;
-        }
-        let s = reduce_rows8(p);
-        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
-        acc = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(s),
-            _mm256_mul_ps(wd, _mm256_set1_ps(y.d)),
-            acc,
-        );
-    }
-    st_f32x8(acc).map(|v| [v])
-}
-
-/// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `gemm8_q6_k`): each
-/// super-block is decoded once for all `M`.
-#[target_feature(enable = "avx2,fma,f16c")]
-fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 1] {
-    let nb = ctx.bpr;
-    let w: &[BlockQ6K] = ctx.wrows::<1>(r)[0];
-    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
-    for a in &aq {
-        assert!(a.len() == nb);
-    }
-    let mut acc = [_mm256_setzero_ps(); 2];
-    for i in 0..nb {
-        let b = &w[i];
-        let (q, sv, sc16) = (q6k_quants(b), q6k_scale_halves(b), q6k_scales16(b));
-        let wd = _mm256_set1_ps(h2f(b.d));
-        for (g, acc_g) in acc.iter_mut().enumerate() {
-            let j0 = 8 * g;
-            if j0 >= M {
-                break;
+/// Q6_K has the same three kernels as a 32-element block type (see `small_kernel!`): each
+/// (weight row, activation row) super-block product is reduced to its exact i32 first, then
+/// accumulated with the same f32 operations (`acc = fma(sumi, d · y.d, acc)`) in all three, so
+/// a row's result does not depend on the batch it was computed in.
+macro_rules! q6k_kernels {
+    ($feat:literal, wide = $wide:tt) => {
+        /// 8 weight rows × 1 activation row (decode).
+        #[target_feature(enable = $feat)]
+        fn gemv_q6_k(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; 1]; 8] {
+            let nb = ctx.bpr;
+            let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+            let ar: &[BlockQ8K] = ctx.a.q8k_row(ctx.t0 + t);
+            assert!(ar.len() == nb);
+            let mut acc = _mm256_setzero_ps();
+            for i in 0..nb {
+                prefetch_next8(&wr, i);
+                let y = &ar[i];
+                let mut p = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                for k in 0..8 {
+                    let b = &wr[k][i];
+                    p[k] = q6k_partial(&q6k_quants(b), &q6k_scale_halves(b), q6k_scales16(b), y);
+                    dbits[k] = b.d;
+                }
+                let s = reduce_rows8(p);
+                let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                acc = _mm256_fmadd_ps(
+                    _mm256_cvtepi32_ps(s),
+                    _mm256_mul_ps(wd, _mm256_set1_ps(y.d)),
+                    acc,
+                );
             }
-            let mut p = [_mm256_setzero_si256(); 8];
-            let mut yd = [0.0f32; 8];
-            for j in 0..8 {
-                if j0 + j < M {
-                    let y = &aq[j0 + j][i];
-                    p[j] = q6k_partial(&q, &sv, sc16, y);
-                    yd[j] = y.d;
+            st_f32x8(acc).map(|v| [v])
+        }
+
+        /// 1 weight row × `M` ≤ 16 activation rows (the rows left over from `gemm8_q6_k`): each
+        /// super-block is decoded once for all `M`.
+        #[target_feature(enable = $feat)]
+        fn gemm_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 1] {
+            let nb = ctx.bpr;
+            let w: &[BlockQ6K] = ctx.wrows::<1>(r)[0];
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let mut acc = [_mm256_setzero_ps(); 2];
+            for i in 0..nb {
+                let b = &w[i];
+                let (q, sv, sc16) = (q6k_quants(b), q6k_scale_halves(b), q6k_scales16(b));
+                let wd = _mm256_set1_ps(h2f(b.d));
+                for (g, acc_g) in acc.iter_mut().enumerate() {
+                    let j0 = 8 * g;
+                    if j0 >= M {
+                        break;
+                    }
+                    let mut p = [_mm256_setzero_si256(); 8];
+                    let mut yd = [0.0f32; 8];
+                    for j in 0..8 {
+                        if j0 + j < M {
+                            let y = &aq[j0 + j][i];
+                            p[j] = q6k_partial(&q, &sv, sc16, y);
+                            yd[j] = y.d;
+                        }
+                    }
+                    let s = reduce_rows8(p);
+                    let scale = _mm256_mul_ps(wd, ld_f32x8(&yd));
+                    *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, *acc_g);
                 }
             }
-            let s = reduce_rows8(p);
-            let scale = _mm256_mul_ps(wd, ld_f32x8(&yd));
-            *acc_g = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, *acc_g);
+            [groups_to_row(&acc)]
         }
-    }
-    [groups_to_row(&acc)]
+
+        /// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as the 32-element
+        /// `$gemm8`): the 8 decoded super-blocks are transposed in 4-byte chunks, so one vector holds
+        /// the same 4 quants of all 8 rows, and each activation's 4 quants are broadcast against it;
+        /// every i32 lane of a product then belongs to one weight row, and is scaled by that row's
+        /// sub-block scale.
+        #[target_feature(enable = $feat)]
+        fn gemm8_q6_k<const M: usize>(
+            ctx: &Ctx<'_, BlockQ6K>,
+            r: usize,
+            t: usize,
+        ) -> [[f32; M]; 8] {
+            let nb = ctx.bpr;
+            let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
+            let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
+            for a in &aq {
+                assert!(a.len() == nb);
+            }
+            let (even, odd) = dup_i16_indices();
+            let mut acc = [_mm256_setzero_ps(); M];
+            // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8 rows
+            // (sub-block 2v for c < 4, 2v + 1 for c ≥ 4). Zeroed once per call, not per super-block
+            // (that was a 2 KiB `memset` call each time).
+            let mut xt = [[_mm256_setzero_si256(); 8]; 8];
+            for i in 0..nb {
+                prefetch_next8(&wr, i);
+                let mut sc = [_mm256_setzero_si256(); 8];
+                let mut dbits = [0u16; 8];
+                for k in 0..8 {
+                    let b = &wr[k][i];
+                    let q = q6k_quants(b);
+                    for v in 0..8 {
+                        xt[v][k] = q[v];
+                    }
+                    sc[k] = q6k_scales16(b);
+                    dbits[k] = b.d;
+                }
+                for xv in xt.iter_mut() {
+                    *xv = transpose8x8_epi32(*xv);
+                }
+                // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: row k's scale s twice
+                let scp = transpose8x8_epi32(sc);
+                let mut sv = [_mm256_setzero_si256(); 16];
+                for p in 0..8 {
+                    sv[2 * p] = _mm256_shuffle_epi8(scp[p], even);
+                    sv[2 * p + 1] = _mm256_shuffle_epi8(scp[p], odd);
+                }
+                let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
+                // 2 activation rows per pass: each transposed vector is loaded once for all of them
+                let mut j = 0;
+                while j < M {
+                    if j + 2 <= M {
+                        let ys = [&aq[j][i], &aq[j + 1][i]];
+                        let s = q6k_dots8(&xt, &sv, &scp, ys);
+                        for n in 0..2 {
+                            let scale = _mm256_mul_ps(wd, _mm256_set1_ps(ys[n].d));
+                            acc[j + n] =
+                                _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                        }
+                        j += 2;
+                    } else {
+                        let y = &aq[j][i];
+                        let [s] = q6k_dots8(&xt, &sv, &scp, [y]);
+                        let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
+                        j += 1;
+                    }
+                }
+            }
+            lanes_to_rows(&acc)
+        }
+
+        #[target_feature(enable = $feat)]
+        fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            let ctx = Ctx {
+                w: w.blocks::<BlockQ6K>(rows.clone()),
+                bpr: w.blocks_per_row(),
+                a,
+                t0: ts.start,
+            };
+            // m ≥ 5, as Q4_K / Q5_K
+            wide_tile_loop!(
+                $wide,
+                5,
+                gemv_q6_k,
+                gemm_q6_k,
+                gemm8_q6_k,
+                gemm16_q6_k,
+                ctx,
+                rows.len(),
+                ts.len(),
+                res
+            );
+        }
+        tile_entry!(tile_q6_k, t_q6_k);
+        q6k_kernel16!($wide, $feat);
+    };
 }
 
-/// The integer dots of 8 transposed Q6_K rows (`xt`, `sv`, `scp` of `gemm8_q6_k`) with `N`
-/// activation super-blocks at once, each transposed vector loaded once for all `N`: lane k of
-/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn q6k_dots8<const N: usize>(
-    xt: &[[__m256i; 8]; 8],
-    sv: &[__m256i; 16],
-    scp: &[__m256i; 8],
-    ys: [&BlockQ8K; N],
-) -> [__m256i; N] {
-    let mut s = [_mm256_setzero_si256(); N];
-    for v in 0..8 {
-        for h in 0..2 {
-            // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
-            let c = 4 * h;
-            let svs = sv[2 * v + h];
+/// The integer dot products of the AVX2 tier: `vpmaddubsw` pair sums (i16, summed in i16
+/// while they provably fit) widened to i32 by `vpmaddwd`.
+// `c` indexes the weight vectors and the activation chunks alike
+#[allow(clippy::needless_range_loop)]
+mod dots_avx2 {
+    use super::*;
+
+    /// One unsigned weight block × one activation block: 16 i16 pair sums.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn dot_u(x: __m256i, y: __m256i) -> __m256i {
+        _mm256_maddubs_epi16(x, y)
+    }
+
+    /// One signed weight block × one activation block: 8 i32 partial sums.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn dot_s(x: __m256i, y: __m256i) -> __m256i {
+        dot_i8i8(x, y)
+    }
+
+    /// Lane k = the sum of [`dot_u`]'s result `p[k]`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn reduce_u(p: [__m256i; 8]) -> __m256i {
+        reduce_rows8_i16(p)
+    }
+
+    /// 8 transposed signed weight blocks (`xa`: |x|, `xt`: x) × one activation block: lane k =
+    /// row k's integer dot.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn dots8_s(xa: &[__m256i; 8], xt: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        // pair sums of signed quants reach 2 · 127 · 127: widen each at once
+        let ones = _mm256_set1_epi16(1);
+        let mut s = _mm256_setzero_si256();
+        for c in 0..8 {
+            let yc = _mm256_sign_epi8(bcast4(yq, c), xt[c]);
+            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(xa[c], yc), ones);
+            s = _mm256_add_epi32(s, p);
+        }
+        s
+    }
+
+    /// 8 transposed unsigned weight blocks (quants ≤ 31) × one activation block: lane k = row
+    /// k's integer dot.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn dots8_u(xa: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        // quants ≤ 31: 4 pair sums stay below 2^15 (see `reduce_rows8_i16`)
+        let ones = _mm256_set1_epi16(1);
+        let mut h = [_mm256_setzero_si256(); 2];
+        for (g, hg) in h.iter_mut().enumerate() {
+            for c in 4 * g..4 * g + 4 {
+                let p = _mm256_maddubs_epi16(xa[c], bcast4(yq, c));
+                *hg = _mm256_add_epi16(*hg, p);
+            }
+        }
+        _mm256_add_epi32(_mm256_madd_epi16(h[0], ones), _mm256_madd_epi16(h[1], ones))
+    }
+
+    /// One Q4_K / Q5_K super-block (decoded by [`k4_quants`], [`k4_scales`], [`mins_pairs`]) times
+    /// one activation super-block: 8 i32 lanes summing to the exact `Σ scale · Σ q · y`, and 8
+    /// summing to `Σ min · Σ y`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn k4_partial(
+        q: &[__m256i; 8],
+        sv: &[__m256i; 8],
+        mins: __m256i,
+        y: &BlockQ8K,
+    ) -> (__m256i, __m256i) {
+        let mut s = _mm256_setzero_si256();
+        for v in 0..8 {
+            let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+            let p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[v], yv), sv[v]);
+            s = _mm256_add_epi32(s, p);
+        }
+        (s, _mm256_madd_epi16(ld_i16x16(&y.bsums), mins))
+    }
+
+    /// The integer dots of 8 transposed Q4_K / Q5_K rows (`xt`, `sv`, `mv` of `$gemm8` in
+    /// `k4_kernels!`) with `N` activation super-blocks at once, each transposed vector loaded once
+    /// for all `N`: lane k of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its
+    /// `Σ min · Σ y`. `GROUP` `vpmaddubsw` results are summed in i16 before widening.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn k4_dots8<const GROUP: usize, const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 8],
+        mv: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> ([__m256i; N], [__m256i; N]) {
+        let mut s = [_mm256_setzero_si256(); N];
+        let mut m = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            for c0 in (0..8).step_by(GROUP) {
+                for (n, y) in ys.iter().enumerate() {
+                    let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                    let mut h = _mm256_maddubs_epi16(xt[v][c0], bcast4(yq, c0));
+                    for (c, &x) in xt[v][c0..c0 + GROUP].iter().enumerate().skip(1) {
+                        h = _mm256_add_epi16(h, _mm256_maddubs_epi16(x, bcast4(yq, c0 + c)));
+                    }
+                    s[n] = _mm256_add_epi32(s[n], _mm256_madd_epi16(h, sv[v]));
+                }
+            }
+            for (n, y) in ys.iter().enumerate() {
+                // Σ y of sub-block v = bsums 2v + 2v + 1
+                let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
+                m[n] = _mm256_add_epi32(m[n], p);
+            }
+        }
+        (s, m)
+    }
+
+    /// The integer dots of 8 transposed Q6_K rows (`xt`, `sv`, `scp` of `gemm8_q6_k`) with `N`
+    /// activation super-blocks at once, each transposed vector loaded once for all `N`: lane k of
+    /// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    pub(super) fn q6k_dots8<const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 16],
+        scp: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> [__m256i; N] {
+        let mut s = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            for h in 0..2 {
+                // 2 pair sums per i16: |2 · 2 · 63 · 127| < 2^15
+                let c = 4 * h;
+                let svs = sv[2 * v + h];
+                for (n, y) in ys.iter().enumerate() {
+                    let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                    let pa = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
+                        _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
+                    );
+                    let pb = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
+                        _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
+                    );
+                    s[n] = _mm256_add_epi32(
+                        s[n],
+                        _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
+                    );
+                }
+            }
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // q - 32: subtract 32 · Σ scale · bsum
+            let mut corr = _mm256_setzero_si256();
+            for (p, scp_p) in scp.iter().enumerate() {
+                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
+            }
+            s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
+        }
+        s
+    }
+}
+
+/// The integer dot products of the AVX-512 VNNI tier: `vpdpbusd` (u8 × i8, 4 products summed
+/// into an i32 lane, no i16 intermediate), so the k-quants multiply a sub-block's i32 sum by its
+/// scale (`vpmulld`) instead of `vpmaddwd` on i16 pair sums. Same exact integers as
+/// [`dots_avx2`], hence the same bits.
+#[allow(clippy::needless_range_loop)]
+mod dots_vnni {
+    use super::*;
+
+    /// `acc + Σ` of 4 adjacent u8 × i8 products per i32 lane.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn dpbusd(acc: __m256i, x: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, x, y)
+    }
+
+    /// One unsigned weight block × one activation block: 8 i32 partial sums.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dot_u(x: __m256i, y: __m256i) -> __m256i {
+        dpbusd(_mm256_setzero_si256(), x, y)
+    }
+
+    /// One signed weight block × one activation block (`y` never -128): 8 i32 partial sums.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dot_s(x: __m256i, y: __m256i) -> __m256i {
+        dpbusd(
+            _mm256_setzero_si256(),
+            _mm256_sign_epi8(x, x),
+            _mm256_sign_epi8(y, x),
+        )
+    }
+
+    /// Lane k = the sum of [`dot_u`]'s result `p[k]`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn reduce_u(p: [__m256i; 8]) -> __m256i {
+        reduce_rows8(p)
+    }
+
+    /// As the AVX2 `dots8_s` (two accumulation chains).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dots8_s(xa: &[__m256i; 8], xt: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for c in 0..8 {
+            let yc = _mm256_sign_epi8(bcast4(yq, c), xt[c]);
+            s[c % 2] = dpbusd(s[c % 2], xa[c], yc);
+        }
+        _mm256_add_epi32(s[0], s[1])
+    }
+
+    /// As the AVX2 `dots8_u` (two accumulation chains).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dots8_u(xa: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for c in 0..8 {
+            s[c % 2] = dpbusd(s[c % 2], xa[c], bcast4(yq, c));
+        }
+        _mm256_add_epi32(s[0], s[1])
+    }
+
+    /// As the AVX2 `k4_partial`, with `vpdpbusd` and the scale multiplied in i32, in two chains
+    /// (with these features LLVM fused the AVX2 form's `vpmaddwd` + add into one long, slower
+    /// chain of `vpdpwssd`).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn k4_partial(
+        q: &[__m256i; 8],
+        sv: &[__m256i; 8],
+        mins: __m256i,
+        y: &BlockQ8K,
+    ) -> (__m256i, __m256i) {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for v in 0..8 {
+            let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+            // the scale (0..=63) as i32: the low i16 of each lane
+            let sv32 = _mm256_and_si256(sv[v], _mm256_set1_epi32(0xFFFF));
+            let p = _mm256_mullo_epi32(dot_u(q[v], yv), sv32);
+            s[v % 2] = _mm256_add_epi32(s[v % 2], p);
+        }
+        let m = _mm256_madd_epi16(ld_i16x16(&y.bsums), mins);
+        (_mm256_add_epi32(s[0], s[1]), m)
+    }
+
+    /// As the AVX2 `k4_dots8` (`GROUP` is unused: no i16 sums to bound).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn k4_dots8<const GROUP: usize, const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 8],
+        mv: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> ([__m256i; N], [__m256i; N]) {
+        let mut s = [_mm256_setzero_si256(); N];
+        let mut m = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            // the scale (0..=63) as i32: the low i16 of each lane
+            let sv32 = _mm256_and_si256(sv[v], _mm256_set1_epi32(0xFFFF));
             for (n, y) in ys.iter().enumerate() {
                 let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
-                let pa = _mm256_add_epi16(
-                    _mm256_maddubs_epi16(xt[v][c], bcast4(yq, c)),
-                    _mm256_maddubs_epi16(xt[v][c + 1], bcast4(yq, c + 1)),
-                );
-                let pb = _mm256_add_epi16(
-                    _mm256_maddubs_epi16(xt[v][c + 2], bcast4(yq, c + 2)),
-                    _mm256_maddubs_epi16(xt[v][c + 3], bcast4(yq, c + 3)),
-                );
-                s[n] = _mm256_add_epi32(
-                    s[n],
-                    _mm256_add_epi32(_mm256_madd_epi16(pa, svs), _mm256_madd_epi16(pb, svs)),
-                );
-            }
-        }
-    }
-    for (n, y) in ys.iter().enumerate() {
-        // q - 32: subtract 32 · Σ scale · bsum
-        let mut corr = _mm256_setzero_si256();
-        for (p, scp_p) in scp.iter().enumerate() {
-            corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, bcast_pair16(&y.bsums, p)));
-        }
-        s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
-    }
-    s
-}
-
-/// 8 weight rows × `M` ≤ 16 activation rows with no horizontal sums (as the 32-element
-/// `$gemm8`): the 8 decoded super-blocks are transposed in 4-byte chunks, so one vector holds
-/// the same 4 quants of all 8 rows, and each activation's 4 quants are broadcast against it;
-/// every i32 lane of a product then belongs to one weight row, and is scaled by that row's
-/// sub-block scale.
-#[target_feature(enable = "avx2,fma,f16c")]
-fn gemm8_q6_k<const M: usize>(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [[f32; M]; 8] {
-    let nb = ctx.bpr;
-    let wr: [&[BlockQ6K]; 8] = ctx.wrows::<8>(r);
-    let aq: [&[BlockQ8K]; M] = ctx.q8k_rows::<M>(ctx.t0 + t);
-    for a in &aq {
-        assert!(a.len() == nb);
-    }
-    let (even, odd) = dup_i16_indices();
-    let mut acc = [_mm256_setzero_ps(); M];
-    // x[v][k]: vector v of row k; then xt[v][c]: quants 4c..4c + 4 of vector v of the 8 rows
-    // (sub-block 2v for c < 4, 2v + 1 for c ≥ 4). Zeroed once per call, not per super-block
-    // (that was a 2 KiB `memset` call each time).
-    let mut xt = [[_mm256_setzero_si256(); 8]; 8];
-    for i in 0..nb {
-        prefetch_next8(&wr, i);
-        let mut sc = [_mm256_setzero_si256(); 8];
-        let mut dbits = [0u16; 8];
-        for k in 0..8 {
-            let b = &wr[k][i];
-            let q = q6k_quants(b);
-            for v in 0..8 {
-                xt[v][k] = q[v];
-            }
-            sc[k] = q6k_scales16(b);
-            dbits[k] = b.d;
-        }
-        for xv in xt.iter_mut() {
-            *xv = transpose8x8_epi32(*xv);
-        }
-        // scp[p]: lane k = row k's scales 2p and 2p + 1 (i16); sv[s]: row k's scale s twice
-        let scp = transpose8x8_epi32(sc);
-        let mut sv = [_mm256_setzero_si256(); 16];
-        for p in 0..8 {
-            sv[2 * p] = _mm256_shuffle_epi8(scp[p], even);
-            sv[2 * p + 1] = _mm256_shuffle_epi8(scp[p], odd);
-        }
-        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
-        // 2 activation rows per pass: each transposed vector is loaded once for all of them
-        let mut j = 0;
-        while j < M {
-            if j + 2 <= M {
-                let ys = [&aq[j][i], &aq[j + 1][i]];
-                let s = q6k_dots8(&xt, &sv, &scp, ys);
-                for n in 0..2 {
-                    let scale = _mm256_mul_ps(wd, _mm256_set1_ps(ys[n].d));
-                    acc[j + n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                let mut d = [_mm256_setzero_si256(); 2];
+                for c in 0..8 {
+                    d[c % 2] = dpbusd(d[c % 2], xt[v][c], bcast4(yq, c));
                 }
-                j += 2;
-            } else {
-                let y = &aq[j][i];
-                let [s] = q6k_dots8(&xt, &sv, &scp, [y]);
-                let scale = _mm256_mul_ps(wd, _mm256_set1_ps(y.d));
-                acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[j]);
-                j += 1;
+                let p = _mm256_mullo_epi32(_mm256_add_epi32(d[0], d[1]), sv32);
+                s[n] = _mm256_add_epi32(s[n], p);
+            }
+            for (n, y) in ys.iter().enumerate() {
+                // Σ y of sub-block v = bsums 2v + 2v + 1
+                let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
+                m[n] = _mm256_add_epi32(m[n], p);
             }
         }
+        (s, m)
     }
-    lanes_to_rows(&acc)
+
+    /// As the AVX2 `q6k_dots8`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn q6k_dots8<const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 16],
+        scp: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> [__m256i; N] {
+        let mut s = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            for h in 0..2 {
+                let c = 4 * h;
+                // the signed scale as i32: the high i16 of each lane, sign-extended
+                let sv32 = _mm256_srai_epi32::<16>(sv[2 * v + h]);
+                for (n, y) in ys.iter().enumerate() {
+                    let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                    let mut d = dpbusd(_mm256_setzero_si256(), xt[v][c], bcast4(yq, c));
+                    for cc in c + 1..c + 4 {
+                        d = dpbusd(d, xt[v][cc], bcast4(yq, cc));
+                    }
+                    s[n] = _mm256_add_epi32(s[n], _mm256_mullo_epi32(d, sv32));
+                }
+            }
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // q - 32: subtract 32 · Σ scale · bsum
+            let mut corr = _mm256_setzero_si256();
+            for (p, scp_p) in scp.iter().enumerate() {
+                let b = bcast_pair16(&y.bsums, p);
+                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, b));
+            }
+            s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
+        }
+        s
+    }
 }
 
-#[target_feature(enable = "avx2,fma,f16c")]
-fn t_q6_k(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
-    let ctx = Ctx {
-        w: w.blocks::<BlockQ6K>(rows.clone()),
-        bpr: w.blocks_per_row(),
-        a,
-        t0: ts.start,
+/// Instantiates the quantized kernels of one tier in module `$module`, compiled with `$feat` and
+/// the integer dots of `$dots` (the same kernel bodies for every x86_64 tier).
+macro_rules! quant_tier {
+    ($module:ident, $feat:literal, $dots:ident, wide = $wide:tt) => {
+        mod $module {
+            use super::$dots::*;
+            use super::*;
+
+            pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
+                Some(match ty {
+                    GgmlType::Q4_0 => tile_q4_0,
+                    GgmlType::Q4_1 => tile_q4_1,
+                    GgmlType::Q5_0 => tile_q5_0,
+                    GgmlType::Q5_1 => tile_q5_1,
+                    GgmlType::Q8_0 => tile_q8_0,
+                    GgmlType::Q4_K => tile_q4_k,
+                    GgmlType::Q5_K => tile_q5_k,
+                    GgmlType::Q6_K => tile_q6_k,
+                    _ => return None,
+                })
+            }
+
+            small_kernel!(
+                $feat,
+                wide = $wide,
+                gemv_q4_0,
+                gemm_q4_0,
+                gemm8_q4_0,
+                gemm16_q4_0,
+                t_q4_0,
+                tile_q4_0,
+                BlockQ4_0,
+                corr = 1,
+                min = false,
+                signed = false,
+                |b| (nibbles(&b.qs), b.d, 0)
+            );
+            small_kernel!(
+                $feat,
+                wide = $wide,
+                gemv_q4_1,
+                gemm_q4_1,
+                gemm8_q4_1,
+                gemm16_q4_1,
+                t_q4_1,
+                tile_q4_1,
+                BlockQ4_1,
+                corr = 0,
+                min = true,
+                signed = false,
+                |b| (nibbles(&b.qs), b.d, b.m)
+            );
+            small_kernel!(
+                $feat,
+                wide = $wide,
+                gemv_q5_0,
+                gemm_q5_0,
+                gemm8_q5_0,
+                gemm16_q5_0,
+                t_q5_0,
+                tile_q5_0,
+                BlockQ5_0,
+                corr = 2,
+                min = false,
+                signed = false,
+                |b| (
+                    _mm256_or_si256(
+                        nibbles(&b.qs),
+                        _mm256_and_si256(
+                            bits_to_bytes(u32::from_le_bytes(b.qh)),
+                            _mm256_set1_epi8(0x10)
+                        ),
+                    ),
+                    b.d,
+                    0
+                )
+            );
+            small_kernel!(
+                $feat,
+                wide = $wide,
+                gemv_q5_1,
+                gemm_q5_1,
+                gemm8_q5_1,
+                gemm16_q5_1,
+                t_q5_1,
+                tile_q5_1,
+                BlockQ5_1,
+                corr = 0,
+                min = true,
+                signed = false,
+                |b| (
+                    _mm256_or_si256(
+                        nibbles(&b.qs),
+                        _mm256_and_si256(
+                            bits_to_bytes(u32::from_le_bytes(b.qh)),
+                            _mm256_set1_epi8(0x10)
+                        ),
+                    ),
+                    b.d,
+                    b.m
+                )
+            );
+            small_kernel!(
+                $feat,
+                wide = $wide,
+                gemv_q8_0,
+                gemm_q8_0,
+                gemm8_q8_0,
+                gemm16_q8_0,
+                t_q8_0,
+                tile_q8_0,
+                BlockQ8_0,
+                corr = 0,
+                min = false,
+                signed = true,
+                |b| (ld_i8x32(&b.qs), b.d, 0)
+            );
+            k4_kernels!(
+                $feat,
+                wide = $wide,
+                gemv_q4_k,
+                gemm_q4_k,
+                gemm8_q4_k,
+                gemm16_q4_k,
+                t_q4_k,
+                tile_q4_k,
+                BlockQ4K,
+                group = 8
+            );
+            k4_kernels!(
+                $feat,
+                wide = $wide,
+                gemv_q5_k,
+                gemm_q5_k,
+                gemm8_q5_k,
+                gemm16_q5_k,
+                t_q5_k,
+                tile_q5_k,
+                BlockQ5K,
+                group = 4
+            );
+            q6k_kernels!($feat, wide = $wide);
+        }
     };
-    reduced_tile_loop!(
-        gemv_q6_k,
-        gemm_q6_k,
-        gemm8_q6_k,
-        ctx,
-        rows.len(),
-        ts.len(),
-        res
-    );
 }
-tile_entry!(tile_q6_k, t_q6_k);
+
+quant_tier!(base, "avx2,fma,f16c", dots_avx2, wide = false);
+quant_tier!(
+    vnni,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+    dots_vnni,
+    wide = true
+);
 
 // ---------------------------------------------------------------------------------------------
 // Float weights (f32 activations, already rounded to the weight precision by QActs)
@@ -1386,28 +2071,32 @@ float_kernel!(
 // ---------------------------------------------------------------------------------------------
 // Activation quantizers: bit-identical to `quant::activations` (for finite inputs).
 
-/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+/// Dispatch target for [`super::QActs`] under the AVX2 and AVX-512 VNNI tiers.
 pub(super) fn quantize_q8_0(x: &[f32], out: &mut [Act32]) {
-    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    // SAFETY: called only under `Tier::Avx2` or `Tier::Avx512Vnni` (a superset of AVX2's
+    // features), after `quantize_for_tier` asserted `tier.is_supported()`.
     unsafe { q8_0_avx2(x, out) }
 }
 
-/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+/// Dispatch target for [`super::QActs`] under the AVX2 and AVX-512 VNNI tiers.
 pub(super) fn quantize_q8_1(x: &[f32], out: &mut [Act32]) {
-    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    // SAFETY: called only under `Tier::Avx2` or `Tier::Avx512Vnni` (a superset of AVX2's
+    // features), after `quantize_for_tier` asserted `tier.is_supported()`.
     unsafe { q8_1_avx2(x, out) }
 }
 
-/// Dispatch target for [`super::QActs`] under the AVX2 tier.
+/// Dispatch target for [`super::QActs`] under the AVX2 and AVX-512 VNNI tiers.
 pub(super) fn quantize_q8_k(x: &[f32], out: &mut [BlockQ8K]) {
-    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    // SAFETY: called only under `Tier::Avx2` or `Tier::Avx512Vnni` (a superset of AVX2's
+    // features), after `quantize_for_tier` asserted `tier.is_supported()`.
     unsafe { q8_k_avx2(x, out) }
 }
 
-/// Dispatch target for [`super::QActs`] under the AVX2 tier: `out = f32(f16(x))` (F16C,
+/// Dispatch target for [`super::QActs`] under the AVX2 and AVX-512 VNNI tiers: `out = f32(f16(x))` (F16C,
 /// round to nearest even like `half`).
 pub(super) fn round_through_f16(x: &[f32], out: &mut [f32]) {
-    // SAFETY: called only under `Tier::Avx2`, which is selected only when supported.
+    // SAFETY: called only under `Tier::Avx2` or `Tier::Avx512Vnni` (a superset of AVX2's
+    // features), after `quantize_for_tier` asserted `tier.is_supported()`.
     unsafe { f16_round_avx2(x, out) }
 }
 

@@ -5,8 +5,9 @@
 //!   (ggml's `vec_dot_type`), reusing its buffers.
 //! * [`matmul`] / [`matmul_parallel`] compute `out[t * out_stride + r] = dot(w[r], x[t])`.
 //!
-//! The instruction-set tier (scalar, AVX2, NEON, NEON+dotprod, NEON+i8mm) is chosen once at run
-//! time from the CPU's features; `POCKETLM_KERNEL=scalar|avx2|neon|dotprod|i8mm` overrides it.
+//! The instruction-set tier (scalar, AVX2, AVX-512 VNNI, NEON, NEON+dotprod, NEON+i8mm) is
+//! chosen once at run time from the CPU's features;
+//! `POCKETLM_KERNEL=scalar|avx2|avx512vnni|neon|dotprod|i8mm` overrides it.
 //! Every SIMD tier is tested against the scalar reference (`tests/kernels.rs`).
 //!
 //! Results are deterministic: a given (weight row, activation row) pair gives the same bits
@@ -59,6 +60,9 @@ pub enum Tier {
     Scalar,
     /// x86_64 AVX2 + FMA + F16C.
     Avx2,
+    /// x86_64 AVX2 tier + AVX-512 F/BW/VL/VNNI: the AVX2 kernels with `vpdpbusd` integer dots
+    /// (bit-identical results to [`Tier::Avx2`]).
+    Avx512Vnni,
     /// aarch64 ARMv8.0 Advanced SIMD.
     Neon,
     /// aarch64 NEON + SDOT (ARMv8.2 dotprod).
@@ -69,9 +73,10 @@ pub enum Tier {
 
 impl Tier {
     /// All tiers, in order of preference from the most portable.
-    pub const ALL: [Tier; 5] = [
+    pub const ALL: [Tier; 6] = [
         Tier::Scalar,
         Tier::Avx2,
+        Tier::Avx512Vnni,
         Tier::Neon,
         Tier::Dotprod,
         Tier::I8mm,
@@ -82,6 +87,7 @@ impl Tier {
         match self {
             Tier::Scalar => "scalar",
             Tier::Avx2 => "avx2",
+            Tier::Avx512Vnni => "avx512vnni",
             Tier::Neon => "neon",
             Tier::Dotprod => "dotprod",
             Tier::I8mm => "i8mm",
@@ -105,6 +111,14 @@ impl Tier {
                     && std::arch::is_x86_feature_detected!("fma")
                     && std::arch::is_x86_feature_detected!("f16c")
             }
+            #[cfg(target_arch = "x86_64")]
+            Tier::Avx512Vnni => {
+                Tier::Avx2.is_supported()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
             #[cfg(target_arch = "aarch64")]
             Tier::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             #[cfg(target_arch = "aarch64")]
@@ -125,10 +139,16 @@ impl Tier {
 
     /// The fastest tier this CPU supports.
     pub fn best() -> Self {
-        [Tier::I8mm, Tier::Dotprod, Tier::Neon, Tier::Avx2]
-            .into_iter()
-            .find(|t| t.is_supported())
-            .unwrap_or(Tier::Scalar)
+        [
+            Tier::I8mm,
+            Tier::Dotprod,
+            Tier::Neon,
+            Tier::Avx512Vnni,
+            Tier::Avx2,
+        ]
+        .into_iter()
+        .find(|t| t.is_supported())
+        .unwrap_or(Tier::Scalar)
     }
 }
 
@@ -142,8 +162,8 @@ impl std::fmt::Display for Tier {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KernelError {
     #[error(
-        "POCKETLM_KERNEL={0:?} is not a kernel tier; use one of scalar, avx2, neon, dotprod, i8mm \
-         (or unset it to pick the best for this CPU)"
+        "POCKETLM_KERNEL={0:?} is not a kernel tier; use one of scalar, avx2, avx512vnni, neon, \
+         dotprod, i8mm (or unset it to pick the best for this CPU)"
     )]
     UnknownTier(String),
     #[error(
@@ -225,7 +245,7 @@ impl<'a> QMatrix<'a> {
             return Err(QuantError::Unsupported(ty));
         }
         let bl = ty.block_len();
-        if cols % bl != 0 {
+        if !cols.is_multiple_of(bl) {
             return Err(QuantError::NotBlockMultiple {
                 ty,
                 n: cols,
@@ -250,7 +270,7 @@ impl<'a> QMatrix<'a> {
             });
         }
         let align = if ty == GgmlType::F32 { 4 } else { 2 };
-        if data.as_ptr() as usize % align != 0 {
+        if !(data.as_ptr() as usize).is_multiple_of(align) {
             return Err(QuantError::Misaligned { ty, align });
         }
         Ok(Self {
@@ -384,7 +404,7 @@ impl QActs {
         );
         let bl = fmt.block_len();
         assert!(
-            cols % bl == 0,
+            cols.is_multiple_of(bl),
             "QActs::quantize_for: cols = {cols} is not a multiple of {fmt}'s block length {bl}"
         );
         self.fmt = Some(fmt);
@@ -400,7 +420,8 @@ impl QActs {
                 self.f.clear();
                 match tier {
                     #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 => {
+                    // Avx512Vnni has every AVX2 feature
+                    Tier::Avx2 | Tier::Avx512Vnni => {
                         self.f.resize(x.len(), 0.0);
                         avx2::round_through_f16(x, &mut self.f);
                     }
@@ -418,7 +439,7 @@ impl QActs {
                 self.a32.resize(nb, Act32::zeroed());
                 match tier {
                     #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 => avx2::quantize_q8_0(x, &mut self.a32),
+                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_0(x, &mut self.a32),
                     _ => {
                         self.scratch_q8_0.resize(nb, BlockQ8_0::zeroed());
                         self.scratch_sums.resize(nb, 0);
@@ -442,7 +463,7 @@ impl QActs {
                 self.a32.resize(nb, Act32::zeroed());
                 match tier {
                     #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 => avx2::quantize_q8_1(x, &mut self.a32),
+                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_1(x, &mut self.a32),
                     _ => {
                         self.scratch_q8_1.resize(nb, BlockQ8_1::zeroed());
                         quantize_row_q8_1(x, &mut self.scratch_q8_1);
@@ -460,7 +481,7 @@ impl QActs {
                 self.q8k.resize(nb, BlockQ8K::zeroed());
                 match tier {
                     #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 => avx2::quantize_q8_k(x, &mut self.q8k),
+                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_k(x, &mut self.q8k),
                     _ => quantize_row_q8_k(x, &mut self.q8k),
                 }
             }
@@ -496,7 +517,7 @@ impl QActs {
     #[inline(always)]
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) fn a32_group8(&self, t: usize, i: usize) -> &Act32x8 {
-        debug_assert!(t % 8 == 0);
+        debug_assert!(t.is_multiple_of(8));
         &self.groups8[(t / 8) * (self.cols / 32) + i]
     }
 
@@ -680,7 +701,7 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
 fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
     match tier {
         #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 => avx2::tile_fn(ty).unwrap_or(scalar_tile),
+        Tier::Avx2 | Tier::Avx512Vnni => avx2::tile_fn(tier, ty).unwrap_or(scalar_tile),
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => neon::tile_fn(tier, ty).unwrap_or(scalar_tile),
         _ => {

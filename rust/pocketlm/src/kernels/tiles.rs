@@ -58,11 +58,13 @@ macro_rules! tile_loop {
 
 /// Walks a tile with the three kernels of a 32-element block type or a k-quant (AVX2): `$gemv`
 /// (8 weight rows × 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or
-/// ≤ 8 activation rows) for batches, and `$gemm::<M>` (1 weight row) for the leftover rows.
+/// ≤ 8 activation rows) for batches, and `$gemm::<M>` (1 weight row) for the leftover rows;
+/// with `@wide $gemm16 from N`, 16-row batched kernels first for batches of at least N rows.
 /// All three give bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
-    ($gemv:ident, $gemm:ident, $gemm8:ident, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $(@wide $gemm16:ident from $wide_m:literal,)? $ctx:expr, $nr:expr,
+     $nt:expr, $res:expr) => {{
         let ctx = $ctx;
         let (nr, nt) = ($nr, $nt);
         let res: &mut [f32] = $res;
@@ -83,6 +85,14 @@ macro_rules! reduced_tile_loop {
                 macro_rules! rows {
                     ($m:literal) => {{
                         let mut r = 0;
+                        $(
+                            if $m >= $wide_m {
+                                while r + 16 <= nr {
+                                    store::<16, $m>(res, nt, r, t, $gemm16::<$m>(&ctx, r, t));
+                                    r += 16;
+                                }
+                            }
+                        )?
                         while r + 8 <= nr {
                             store::<8, $m>(res, nt, r, t, $gemm8::<$m>(&ctx, r, t));
                             r += 8;

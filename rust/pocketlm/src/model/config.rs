@@ -177,7 +177,7 @@ impl ModelConfig {
             key: format!("{}.{key}", self.arch_name),
             reason,
         };
-        if self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(bad(
                 "attention.head_count_kv",
                 format!(
@@ -186,7 +186,7 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.rope_dim > self.head_dim || self.rope_dim % 2 != 0 {
+        if self.rope_dim > self.head_dim || !self.rope_dim.is_multiple_of(2) {
             return Err(bad(
                 "rope.dimension_count",
                 format!("{} does not fit head size {}", self.rope_dim, self.head_dim),
@@ -205,7 +205,7 @@ impl ModelConfig {
     pub fn is_local_layer(&self, il: usize) -> bool {
         self.sliding_window.is_some()
             && self.sliding_pattern > 1
-            && (il + 1) % self.sliding_pattern != 0
+            && !(il + 1).is_multiple_of(self.sliding_pattern)
     }
 
     pub fn q_dim(&self) -> usize {

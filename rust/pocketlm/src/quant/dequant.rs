@@ -27,7 +27,7 @@ pub(crate) fn view<T: bytemuck::Pod>(ty: GgmlType, data: &[u8]) -> Result<&[T], 
 pub fn dequantize_row(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), QuantError> {
     let n = out.len();
     let bl = ty.block_len();
-    if n % bl != 0 {
+    if !n.is_multiple_of(bl) {
         return Err(QuantError::NotBlockMultiple {
             ty,
             n,
