@@ -98,7 +98,7 @@ fn prefetch(p: *const u8) {
 /// at small batches (keyboard passes) the 8-row kernels stream weights from DRAM like decode.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
+pub(super) fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
     let next = rows[7].as_ptr_range().end.cast::<u8>();
     let lines = (8 * core::mem::size_of::<W>()).div_ceil(64) + 1;
     for l in 0..lines {

@@ -1,0 +1,338 @@
+//! AVX-512 VNNI decode kernels (8 weight rows × 1 activation row) for the 4- and 5-bit
+//! 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1).
+//!
+//! Why: on a CPU with fast memory one core's AVX2 `gemv` of these types is compute-bound (the
+//! nibble unpacking, `vpmaddubsw` and the `vphaddw` reductions), so decode leaves bandwidth
+//! unused. Here 4 weight rows share one zmm: each 128-bit lane holds one row's 16 packed bytes,
+//! the low and high nibbles are two `vpdpbusd` against the activation's two 16-quant halves
+//! broadcast to every lane, and one small shuffle tree reduces the 8 rows.
+//!
+//! Every (weight row, activation row) block product is the same exact i32 as the AVX2 kernels',
+//! and the f32 accumulation is the same sequence of operations, so the results are
+//! bit-identical to the AVX2 tier's `gemv` (tested), and therefore to its batched kernels.
+
+use core::arch::x86_64::*;
+
+use super::avx2::prefetch_next8;
+use super::tiles::Ctx;
+use super::Act32;
+use crate::quant::blocks::*;
+
+/// A 32-element block with 4-bit quants in `qs` (low nibbles: elements 0..16, high nibbles:
+/// 16..32), an optional fifth bit per element in `qh` and an optional minimum `m`.
+pub(super) trait NibbleBlock {
+    /// Subtracted offset in units of 8 (`q - 8` for Q4_0, `q - 16` for Q5_0, none with a min).
+    const CORR: i32;
+    /// Whether the block has a minimum (`x = d·q + m`).
+    const MIN: bool;
+    /// Whether the block has fifth bits (`qh`).
+    const HIGH: bool;
+    fn qs(&self) -> &[u8; 16];
+    /// The fifth bits (`HIGH` only).
+    fn qh(&self) -> u32 {
+        0
+    }
+}
+
+impl NibbleBlock for BlockQ4_0 {
+    const CORR: i32 = 1;
+    const MIN: bool = false;
+    const HIGH: bool = false;
+    #[inline(always)]
+    fn qs(&self) -> &[u8; 16] {
+        &self.qs
+    }
+}
+
+impl NibbleBlock for BlockQ4_1 {
+    const CORR: i32 = 0;
+    const MIN: bool = true;
+    const HIGH: bool = false;
+    #[inline(always)]
+    fn qs(&self) -> &[u8; 16] {
+        &self.qs
+    }
+}
+
+impl NibbleBlock for BlockQ5_0 {
+    const CORR: i32 = 2;
+    const MIN: bool = false;
+    const HIGH: bool = true;
+    #[inline(always)]
+    fn qs(&self) -> &[u8; 16] {
+        &self.qs
+    }
+    #[inline(always)]
+    fn qh(&self) -> u32 {
+        u32::from_le_bytes(self.qh)
+    }
+}
+
+impl NibbleBlock for BlockQ5_1 {
+    const CORR: i32 = 0;
+    const MIN: bool = true;
+    const HIGH: bool = true;
+    #[inline(always)]
+    fn qs(&self) -> &[u8; 16] {
+        &self.qs
+    }
+    #[inline(always)]
+    fn qh(&self) -> u32 {
+        u32::from_le_bytes(self.qh)
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn ld16(x: &[u8; 16]) -> __m128i {
+    // SAFETY: `x` is 16 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(x.as_ptr().cast()) }
+}
+
+/// The 16 packed bytes of 4 blocks, one per 128-bit lane.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn ld4x16(a: &[u8; 16], b: &[u8; 16], c: &[u8; 16], d: &[u8; 16]) -> __m512i {
+    let ab = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(ld16(a)), ld16(b));
+    let cd = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(ld16(c)), ld16(d));
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(ab), cd)
+}
+
+/// 8 weight rows × 1 activation row of a [`NibbleBlock`] type (decode).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [[f32; 1]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[W]; 8] = ctx.wrows::<8>(r);
+    let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
+    assert!(ar.len() == nb);
+    // (lets the compiler drop the per-block bounds checks)
+    for w in &wr {
+        assert!(w.len() == nb);
+    }
+    let m4 = _mm512_set1_epi8(0x0F);
+    let bit4 = _mm512_set1_epi8(0x10);
+    // row k's sum sits in element 4k (k < 4) or 4(k - 4) + 1 (k ≥ 4) after the reduction
+    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    // byte offsets of the 8 rows' blocks from row 0's (the rows are consecutive in memory)
+    let stride = (nb * core::mem::size_of::<W>()) as i32;
+    let rows8 = _mm256_mullo_epi32(
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        _mm256_set1_epi32(stride),
+    );
+    let mut acc = _mm256_setzero_ps();
+    let mut accm = _mm256_setzero_ps();
+    for i in 0..nb {
+        prefetch_next8(&wr, i);
+        let y = &ar[i];
+        let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
+        let ylo = _mm512_broadcast_i32x4(ld16(yq[..16].try_into().unwrap()));
+        let yhi = _mm512_broadcast_i32x4(ld16(yq[16..].try_into().unwrap()));
+        let base: *const u8 = (&wr[0][i] as *const W).cast();
+        // SAFETY: lane k reads 4 bytes at offset 0 of block i of row k (`base + k * stride`),
+        // inside that block (every type here is at least 18 bytes).
+        let dm = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
+        // the 8 rows' d (low halves) and, with a minimum, m (high halves)
+        let dv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dm));
+        let mut z = [_mm512_setzero_si512(); 2];
+        for (h, zh) in z.iter_mut().enumerate() {
+            let q = ld4x16(
+                wr[4 * h][i].qs(),
+                wr[4 * h + 1][i].qs(),
+                wr[4 * h + 2][i].qs(),
+                wr[4 * h + 3][i].qs(),
+            );
+            let mut lo = _mm512_and_si512(q, m4);
+            let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), m4);
+            if W::HIGH {
+                // fifth bits: elements 0..16 (low nibbles) are bits 0..16 of qh, 16..32 the rest
+                let (mut ml, mut mh) = (0u64, 0u64);
+                for k in 0..4 {
+                    let qh = wr[4 * h + k][i].qh() as u64;
+                    ml |= (qh & 0xFFFF) << (16 * k);
+                    mh |= (qh >> 16) << (16 * k);
+                }
+                lo = _mm512_mask_add_epi8(lo, ml, lo, bit4);
+                hi = _mm512_mask_add_epi8(hi, mh, hi, bit4);
+            }
+            let s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo);
+            *zh = _mm512_dpbusd_epi32(s, hi, yhi);
+        }
+        // lane L of z[0] holds row L's 4 partial sums, of z[1] row 4 + L's:
+        // per lane [L: a + c, 4 + L: a + c, L: b + d, 4 + L: b + d], then [L, 4 + L, ..]
+        let u = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(z[0], z[1]),
+            _mm512_unpackhi_epi32(z[0], z[1]),
+        );
+        let v = _mm512_add_epi32(u, _mm512_shuffle_epi32::<0b01_00_11_10>(u));
+        let mut s = _mm512_castsi512_si256(_mm512_permutexvar_epi32(order, v));
+        if W::CORR != 0 {
+            s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * W::CORR * y.isum()));
+        }
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(s),
+            _mm256_mul_ps(dv, _mm256_set1_ps(y.d)),
+            acc,
+        );
+        if W::MIN {
+            let mv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(dm)));
+            accm = _mm256_fmadd_ps(mv, _mm256_set1_ps(y.s()), accm);
+        }
+    }
+    let mut out = [0.0f32; 8];
+    // SAFETY: `out` is 8 writable f32; `storeu` has no alignment requirement.
+    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(acc, accm)) };
+    out.map(|v| [v])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{matmul_with_tier, QActs, QMatrix, Tier};
+    use crate::quant::GgmlType;
+
+    fn supported() -> bool {
+        [
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512bw",
+            "avx512vl",
+            "avx512vnni",
+        ]
+        .iter()
+        .all(|f| match *f {
+            "avx2" => is_x86_feature_detected!("avx2"),
+            "fma" => is_x86_feature_detected!("fma"),
+            "f16c" => is_x86_feature_detected!("f16c"),
+            "avx512f" => is_x86_feature_detected!("avx512f"),
+            "avx512bw" => is_x86_feature_detected!("avx512bw"),
+            "avx512vl" => is_x86_feature_detected!("avx512vl"),
+            _ => is_x86_feature_detected!("avx512vnni"),
+        })
+    }
+
+    /// Random blocks of `W` (every byte random, then `d`/`m` replaced by finite f16 values):
+    /// `rows × cols / 32` blocks of `block_bytes` each, the offsets of d and m given.
+    fn random_blocks(n: usize, block_bytes: usize, has_m: bool, seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        let mut next = move || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) as u32
+        };
+        let mut v: Vec<u8> = (0..n * block_bytes).map(|_| next() as u8).collect();
+        for b in v.chunks_mut(block_bytes) {
+            let f = |x: u32| half::f16::from_f32((x % 2001) as f32 / 1000.0 - 1.0).to_bits();
+            b[0..2].copy_from_slice(&f(next()).to_le_bytes());
+            if has_m {
+                b[2..4].copy_from_slice(&f(next()).to_le_bytes());
+            }
+        }
+        v
+    }
+
+    fn check<W: NibbleBlock + bytemuck::Pod>(ty: GgmlType, has_m: bool) {
+        let (rows, cols) = (24, 320);
+        let bytes = random_blocks(rows * cols / 32, ty.block_bytes(), has_m, ty as u64 + 7);
+        let w = QMatrix::new(ty, &bytes, rows, cols).unwrap();
+        let x: Vec<f32> = (0..cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let mut acts = QActs::new();
+        acts.quantize_for_tier(Tier::Avx2, ty, &x, 1, cols);
+        let mut want = vec![0.0f32; rows];
+        matmul_with_tier(Tier::Avx2, &w, &acts, &mut want, rows, 0..rows);
+        let ctx = Ctx {
+            w: w.blocks::<W>(0..rows),
+            bpr: w.blocks_per_row(),
+            a: &acts,
+            t0: 0,
+        };
+        for r in (0..rows).step_by(8) {
+            // SAFETY: `supported()` checked the target features.
+            let got = unsafe { gemv_nibbles::<W>(&ctx, r, 0) };
+            for k in 0..8 {
+                assert_eq!(
+                    got[k][0].to_bits(),
+                    want[r + k].to_bits(),
+                    "{ty} row {}: {} vs avx2 {}",
+                    r + k,
+                    got[k][0],
+                    want[r + k]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn gemv_nibbles_is_bit_identical_to_avx2() {
+        if !supported() {
+            println!("skipped: this CPU lacks AVX-512 VNNI");
+            return;
+        }
+        check::<BlockQ4_0>(GgmlType::Q4_0, false);
+        check::<BlockQ4_1>(GgmlType::Q4_1, true);
+        check::<BlockQ5_0>(GgmlType::Q5_0, false);
+        check::<BlockQ5_1>(GgmlType::Q5_1, true);
+    }
+
+    fn best_of(mut f: impl FnMut()) -> f64 {
+        let mut best = f64::INFINITY;
+        for _ in 0..30 {
+            let t = std::time::Instant::now();
+            f();
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        best
+    }
+
+    fn bench<W: NibbleBlock + bytemuck::Pod>(ty: GgmlType, has_m: bool, rows: usize, cols: usize) {
+        let bytes = random_blocks(rows * cols / 32, ty.block_bytes(), has_m, 3);
+        let w = QMatrix::new(ty, &bytes, rows, cols).unwrap();
+        let x: Vec<f32> = (0..cols)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        let mut acts = QActs::new();
+        acts.quantize_for_tier(Tier::Avx2, ty, &x, 1, cols);
+        let mut out = vec![0.0f32; rows];
+        let ctx = Ctx {
+            w: w.blocks::<W>(0..rows),
+            bpr: w.blocks_per_row(),
+            a: &acts,
+            t0: 0,
+        };
+        for _ in 0..3 {
+            let t2 = best_of(|| matmul_with_tier(Tier::Avx2, &w, &acts, &mut out, rows, 0..rows));
+            let t5 = best_of(|| {
+                for r in (0..rows).step_by(8) {
+                    // SAFETY: `supported()` checked the target features.
+                    let v = unsafe { gemv_nibbles::<W>(&ctx, r, 0) };
+                    out[r] = v[0][0];
+                }
+            });
+            let gb = w.data.len() as f64 / 1e9;
+            println!(
+                "{ty} {rows}x{cols} m=1: avx2 {:.1} us ({:.1} GB/s), avx512 gemv {:.1} us ({:.1} GB/s)",
+                t2 * 1e6,
+                gb / t2,
+                t5 * 1e6,
+                gb / t5
+            );
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_gemv_nibbles() {
+        if !supported() {
+            return;
+        }
+        bench::<BlockQ4_1>(GgmlType::Q4_1, true, 1536, 576);
+        bench::<BlockQ4_1>(GgmlType::Q4_1, true, 576, 1536);
+        bench::<BlockQ5_0>(GgmlType::Q5_0, false, 2048, 640);
+        bench::<BlockQ4_1>(GgmlType::Q4_1, true, 32768, 1536);
+        bench::<BlockQ5_0>(GgmlType::Q5_0, false, 32768, 1536);
+    }
+}
