@@ -27,11 +27,10 @@ pub(super) trait NibbleBlock {
     const MIN: bool;
     /// Whether the block has fifth bits (`qh`).
     const HIGH: bool;
+    /// Bit offset of `qh` in the block's first 8 bytes, read as a little-endian u64
+    /// (`HIGH` only; `d` is bits 0..16, `m` bits 16..32).
+    const QH_SHIFT: u64 = 16;
     fn qs(&self) -> &[u8; 16];
-    /// The fifth bits (`HIGH` only).
-    fn qh(&self) -> u32 {
-        0
-    }
 }
 
 impl NibbleBlock for BlockQ4_0 {
@@ -62,23 +61,16 @@ impl NibbleBlock for BlockQ5_0 {
     fn qs(&self) -> &[u8; 16] {
         &self.qs
     }
-    #[inline(always)]
-    fn qh(&self) -> u32 {
-        u32::from_le_bytes(self.qh)
-    }
 }
 
 impl NibbleBlock for BlockQ5_1 {
     const CORR: i32 = 0;
     const MIN: bool = true;
     const HIGH: bool = true;
+    const QH_SHIFT: u64 = 32;
     #[inline(always)]
     fn qs(&self) -> &[u8; 16] {
         &self.qs
-    }
-    #[inline(always)]
-    fn qh(&self) -> u32 {
-        u32::from_le_bytes(self.qh)
     }
 }
 
@@ -114,6 +106,7 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
     // row k's sum sits in element 4k (k < 4) or 4(k - 4) + 1 (k ≥ 4) after the reduction
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
     // byte offsets of the 8 rows' blocks from row 0's (the rows are consecutive in memory)
+    const { assert!(core::mem::size_of::<W>() >= 8) };
     let stride = (nb * core::mem::size_of::<W>()) as i32;
     let rows8 = _mm256_mullo_epi32(
         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
@@ -127,12 +120,31 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
         let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
         let ylo = _mm512_broadcast_i32x4(ld16(yq[..16].try_into().unwrap()));
         let yhi = _mm512_broadcast_i32x4(ld16(yq[16..].try_into().unwrap()));
-        let base: *const u8 = (&wr[0][i] as *const W).cast();
-        // SAFETY: lane k reads 4 bytes at offset 0 of block i of row k (`base + k * stride`),
-        // inside that block (every type here is at least 18 bytes).
-        let dm = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
-        // the 8 rows' d (low halves) and, with a minimum, m (high halves)
-        let dv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(dm));
+        let base: *const W = &wr[0][i];
+        // the 8 rows' d (bits 0..16 of each block) and m (16..32, with a minimum) as f32
+        let (dv, mv, ml, mh) = if W::HIGH {
+            // SAFETY: lane k reads the first 8 bytes of block i of row k (`base + k * stride`),
+            // inside that block (every type here is at least 18 bytes, asserted above).
+            let head = unsafe { _mm512_i32gather_epi64::<1>(rows8, base.cast()) };
+            // fifth bits: elements 0..16 (low nibbles) are bits 0..16 of qh, 16..32 the rest;
+            // 8 rows × 16 bits, rows 0..4 in the low u64, 4..8 in the high one
+            let qh = _mm512_srl_epi64(head, _mm_cvtsi64_si128(W::QH_SHIFT as i64));
+            (
+                _mm256_cvtph_ps(_mm512_cvtepi64_epi16(head)),
+                _mm256_cvtph_ps(_mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(head))),
+                _mm512_cvtepi64_epi16(qh),
+                _mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(qh)),
+            )
+        } else {
+            // SAFETY: lane k reads the first 4 bytes of block i of row k (as above).
+            let head = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
+            (
+                _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head)),
+                _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(head))),
+                _mm_setzero_si128(),
+                _mm_setzero_si128(),
+            )
+        };
         let mut z = [_mm512_setzero_si512(); 2];
         for (h, zh) in z.iter_mut().enumerate() {
             let q = ld4x16(
@@ -144,15 +156,13 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
             let mut lo = _mm512_and_si512(q, m4);
             let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), m4);
             if W::HIGH {
-                // fifth bits: elements 0..16 (low nibbles) are bits 0..16 of qh, 16..32 the rest
-                let (mut ml, mut mh) = (0u64, 0u64);
-                for k in 0..4 {
-                    let qh = wr[4 * h + k][i].qh() as u64;
-                    ml |= (qh & 0xFFFF) << (16 * k);
-                    mh |= (qh >> 16) << (16 * k);
-                }
-                lo = _mm512_mask_add_epi8(lo, ml, lo, bit4);
-                hi = _mm512_mask_add_epi8(hi, mh, hi, bit4);
+                let (ml, mh) = if h == 0 {
+                    (_mm_cvtsi128_si64(ml), _mm_cvtsi128_si64(mh))
+                } else {
+                    (_mm_extract_epi64::<1>(ml), _mm_extract_epi64::<1>(mh))
+                };
+                lo = _mm512_mask_add_epi8(lo, ml as u64, lo, bit4);
+                hi = _mm512_mask_add_epi8(hi, mh as u64, hi, bit4);
             }
             let s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, ylo);
             *zh = _mm512_dpbusd_epi32(s, hi, yhi);
@@ -174,7 +184,6 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
             acc,
         );
         if W::MIN {
-            let mv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(dm)));
             accm = _mm256_fmadd_ps(mv, _mm256_set1_ps(y.s()), accm);
         }
     }
