@@ -94,12 +94,16 @@ fn prefetch(p: *const u8) {
     _mm_prefetch::<_MM_HINT_T0>(p.cast())
 }
 
-/// Prefetches block column `i` of the 8 weight rows that follow `rows` (contiguous in memory):
-/// at small batches (keyboard passes) the 8-row kernels stream weights from DRAM like decode.
+/// Prefetches block column `i` of the group of 8 weight rows after the next (rows are
+/// contiguous in memory): at decode, and at small batches (keyboard passes), the 8-row kernels
+/// stream weights from DRAM. One group ahead (~3-5 KB) was too short to cover the latency with
+/// one core: Gemma's 178 MB output head streamed at 20 GB/s instead of 27 (`pocketlm bench`,
+/// 1 thread, phase timings), and decode was 20% slower.
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 pub(super) fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
-    let next = rows[7].as_ptr_range().end.cast::<u8>();
+    let group = 8 * rows[0].len() * core::mem::size_of::<W>();
+    let next = rows[7].as_ptr_range().end.cast::<u8>().wrapping_add(group);
     let lines = (8 * core::mem::size_of::<W>()).div_ceil(64) + 1;
     for l in 0..lines {
         prefetch(next.wrapping_add((i * lines + l) * 64));
@@ -240,10 +244,12 @@ macro_rules! tile_entry {
 /// row, for the rows left over).
 macro_rules! small_kernel {
     ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
-     $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:expr,
+     $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:tt,
      |$b:ident| $decode:expr) => {
         #[target_feature(enable = $feat)]
+        #[allow(unreachable_code)] // past `wide_nibble_gemv!` in the AVX-512 tier
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
+            wide_nibble_gemv!($wide, $signed, $W, ctx, r, t);
             const CORR: i32 = $corr;
             const MIN: bool = $min;
             let nb = ctx.bpr;
@@ -468,6 +474,18 @@ macro_rules! small_kernel {
 /// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
 /// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
 /// more than the dots save).
+/// In the AVX-512 tier, the decode kernel of the unsigned (4- and 5-bit) 32-element types is
+/// [`gemv_nibbles`](super::avx512::gemv_nibbles) (same bits, faster); elsewhere nothing.
+macro_rules! wide_nibble_gemv {
+    (true, false, $W:ty, $ctx:ident, $r:ident, $t:ident) => {
+        // SAFETY: `wide = true` only in the avx512vnni instantiation, compiled with (and only
+        // handed out on CPUs with) the AVX-512 VNNI features `gemv_nibbles` needs.
+        #[allow(unused_unsafe)]
+        return unsafe { super::super::avx512::gemv_nibbles::<$W>($ctx, $r, $t) };
+    };
+    ($wide:tt, $signed:tt, $W:ty, $ctx:ident, $r:ident, $t:ident) => {};
+}
+
 macro_rules! wide_tile_loop {
     (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {

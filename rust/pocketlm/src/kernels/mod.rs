@@ -900,9 +900,7 @@ pub fn matmul_parallel_with_tier(
         run_rows(tile, w, acts, rows, &mut sink);
         return;
     }
-    // Chunks of whole tiles, ~8 per thread, claimed dynamically (big.LITTLE friendly, and a
-    // thread that was descheduled leaves its share to the others: `run_joinable`).
-    let chunk = w.rows.div_ceil(8 * n).next_multiple_of(TILE_ROWS);
+    let chunk = chunk_rows(w, acts.m, n);
     let n_chunks = w.rows.div_ceil(chunk);
     let next = AtomicUsize::new(0);
     let sink = RawSink {
@@ -922,6 +920,27 @@ pub fn matmul_parallel_with_tier(
         }
     });
 }
+
+/// Rows per chunk of a parallel product: whole tiles, claimed dynamically by the threads
+/// (big.LITTLE friendly, and a thread that was descheduled leaves its share to the others:
+/// `run_joinable`), up to 8 chunks per thread. For a single activation row (decode) no chunk
+/// is smaller than [`MIN_DECODE_CHUNK_BYTES`] of weights (when the matrix allows): every chunk
+/// starts its stream from DRAM cold (its first rows were not prefetched) and claims from a
+/// shared counter. With 8 chunks per thread, SmolLM2's 0.2-0.6 MB matrices ran slower on 2
+/// threads than on 1, and decode was 25% slower (`pocketlm bench`, phase timings).
+fn chunk_rows(w: &QMatrix, m: usize, n_threads: usize) -> usize {
+    let per_thread = if m == 1 {
+        (w.data.len() / (n_threads * MIN_DECODE_CHUNK_BYTES)).clamp(1, 8)
+    } else {
+        8
+    };
+    w.rows
+        .div_ceil(per_thread * n_threads)
+        .next_multiple_of(TILE_ROWS)
+}
+
+/// See [`chunk_rows`].
+const MIN_DECODE_CHUNK_BYTES: usize = 256 << 10;
 
 /// One product of [`matmul_parallel_many`]: weights, output, output stride (`>= w.rows`).
 pub type MatmulPart<'w, 'o> = (QMatrix<'w>, &'o mut [f32], usize);
@@ -974,7 +993,7 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
     let mut table: [Option<Part<'_>>; MAX] = [None, None, None, None];
     let mut total = 0;
     for (slot, (w, out, stride)) in table.iter_mut().zip(parts.iter_mut()) {
-        let chunk = w.rows.div_ceil(8 * n).next_multiple_of(TILE_ROWS);
+        let chunk = chunk_rows(w, acts.m, n);
         *slot = Some(Part {
             tile: tile_fn(tier, w.ty),
             w: *w,
