@@ -86,12 +86,15 @@ fn ld_f32x8(x: &[f32; 8]) -> __m256 {
     unsafe { _mm256_loadu_ps(x.as_ptr()) }
 }
 
-/// Hints the CPU to load the cache line at `p` (any address: a prefetch never faults).
+/// Hints the CPU to load the weight cache line at `p` (any address: a prefetch never faults),
+/// non-temporally: weights are read once per pass, and keeping them out of the outer caches
+/// leaves those to the activations and the KV cache (decode 2-4% faster than PREFETCHT0 on
+/// both models and thread counts, `pocketlm bench`, 2 alternating runs).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
 fn prefetch(p: *const u8) {
-    // A safe intrinsic: PREFETCHT0 is only a hint and never faults, whatever the address.
-    _mm_prefetch::<_MM_HINT_T0>(p.cast())
+    // A safe intrinsic: PREFETCHNTA is only a hint and never faults, whatever the address.
+    _mm_prefetch::<_MM_HINT_NTA>(p.cast())
 }
 
 /// Prefetches block column `i` of the group of 8 weight rows after the next (rows are
