@@ -923,14 +923,16 @@ pub fn matmul_parallel_with_tier(
 
 /// Rows per chunk of a parallel product: whole tiles, claimed dynamically by the threads
 /// (big.LITTLE friendly, and a thread that was descheduled leaves its share to the others:
-/// `run_joinable`), up to 8 chunks per thread. For a single activation row (decode) no chunk
-/// is smaller than [`MIN_DECODE_CHUNK_BYTES`] of weights (when the matrix allows): every chunk
-/// starts its stream from DRAM cold (its first rows were not prefetched) and claims from a
-/// shared counter. With 8 chunks per thread, SmolLM2's 0.2-0.6 MB matrices ran slower on 2
-/// threads than on 1, and decode was 25% slower (`pocketlm bench`, phase timings).
+/// `run_joinable`), up to 8 chunks per thread. For up to 8 activation rows (decode, keyboard
+/// and reply batches), which stream the weights, no chunk is smaller than
+/// [`MIN_STREAM_CHUNK_BYTES`] of weights (when the matrix allows): every chunk starts its
+/// stream from DRAM cold (its first rows were not prefetched) and claims from a shared counter.
+/// With 8 chunks per thread SmolLM2's 0.2-0.6 MB matrices ran slower on 2 threads than on 1:
+/// decode was 25% slower and the keyboard's p50 20% higher (`pocketlm bench`, phase timings;
+/// `pocketlm eval-keyboard`).
 fn chunk_rows(w: &QMatrix, m: usize, n_threads: usize) -> usize {
-    let per_thread = if m == 1 {
-        (w.data.len() / (n_threads * MIN_DECODE_CHUNK_BYTES)).clamp(1, 8)
+    let per_thread = if m <= 8 {
+        (w.data.len() / (n_threads * MIN_STREAM_CHUNK_BYTES)).clamp(1, 8)
     } else {
         8
     };
@@ -940,7 +942,7 @@ fn chunk_rows(w: &QMatrix, m: usize, n_threads: usize) -> usize {
 }
 
 /// See [`chunk_rows`].
-const MIN_DECODE_CHUNK_BYTES: usize = 256 << 10;
+const MIN_STREAM_CHUNK_BYTES: usize = 256 << 10;
 
 /// One product of [`matmul_parallel_many`]: weights, output, output stride (`>= w.rows`).
 pub type MatmulPart<'w, 'o> = (QMatrix<'w>, &'o mut [f32], usize);
