@@ -474,11 +474,10 @@ macro_rules! small_kernel {
     };
 }
 
-/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
-/// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
-/// more than the dots save).
-/// In the AVX-512 tier, the decode kernel of the unsigned (4- and 5-bit) 32-element types is
-/// [`gemv_nibbles`](super::avx512::gemv_nibbles) (same bits, faster); elsewhere nothing.
+/// In the AVX-512 tier, the decode kernels of the 32-element types are those of
+/// `kernels/avx512.rs` (same bits, faster): [`gemv_nibbles`](super::avx512::gemv_nibbles) for
+/// the unsigned (4- and 5-bit) types, [`gemv_q8_0`](super::avx512::gemv_q8_0) for Q8_0;
+/// elsewhere nothing.
 macro_rules! wide_nibble_gemv {
     (true, false, $W:ty, $ctx:ident, $r:ident, $t:ident) => {
         // SAFETY: `wide = true` only in the avx512vnni instantiation, compiled with (and only
@@ -486,9 +485,17 @@ macro_rules! wide_nibble_gemv {
         #[allow(unused_unsafe)]
         return unsafe { super::super::avx512::gemv_nibbles::<$W>($ctx, $r, $t) };
     };
+    (true, true, $W:ty, $ctx:ident, $r:ident, $t:ident) => {
+        // SAFETY: as above (the only signed 32-element type is Q8_0).
+        #[allow(unused_unsafe)]
+        return unsafe { super::super::avx512::gemv_q8_0($ctx, $r, $t) };
+    };
     ($wide:tt, $signed:tt, $W:ty, $ctx:ident, $r:ident, $t:ident) => {};
 }
 
+/// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
+/// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
+/// more than the dots save).
 macro_rules! wide_tile_loop {
     (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {

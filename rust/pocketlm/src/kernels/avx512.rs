@@ -193,6 +193,91 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
     out.map(|v| [v])
 }
 
+/// 8 weight rows × 1 activation row of Q8_0 (decode; the output heads of both models): 2 rows
+/// per zmm, `vpdpbusd` of the weights offset to unsigned (`x + 128`) against the activation
+/// broadcast to both halves, minus `128 · Σ y` (exact), the rows' `d` in one gather. Half the
+/// instructions of the AVX2 kernel per byte, so the out-of-order window holds more loads.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 1]; 8] {
+    let nb = ctx.bpr;
+    let wr: [&[BlockQ8_0]; 8] = ctx.wrows::<8>(r);
+    let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
+    assert!(ar.len() == nb);
+    // (lets the compiler drop the per-block bounds checks)
+    for w in &wr {
+        assert!(w.len() == nb);
+    }
+    let flip = _mm512_set1_epi8(-128);
+    // the reduction below leaves the rows in the order 0, 2, 4, 6, 1, 3, 5, 7: the scales are
+    // gathered in that order too, and the results put back at the end
+    let stride = (nb * core::mem::size_of::<BlockQ8_0>()) as i32;
+    let rows8 = _mm256_mullo_epi32(
+        _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7),
+        _mm256_set1_epi32(stride),
+    );
+    let mut acc = _mm256_setzero_ps();
+    for i in 0..nb {
+        prefetch_next8(&wr, i);
+        let y = &ar[i];
+        let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
+        // SAFETY: `yq` is 32 readable bytes; `loadu` has no alignment requirement.
+        let y2 = _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(yq.as_ptr().cast()) });
+        let base: *const BlockQ8_0 = &wr[0][i];
+        // SAFETY: lane k reads the first 4 bytes of block i of row (0, 2, 4, 6, 1, 3, 5, 7)[k]
+        // (`base + offset`), inside that 34-byte block.
+        let head = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
+        let dv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head));
+        let mut z = [_mm512_setzero_si512(); 4];
+        for (p, zp) in z.iter_mut().enumerate() {
+            let a: &[u8; 32] = bytemuck::cast_ref(&wr[2 * p][i].qs);
+            let b: &[u8; 32] = bytemuck::cast_ref(&wr[2 * p + 1][i].qs);
+            // SAFETY: `a` and `b` are 32 readable bytes; `loadu` has no alignment requirement.
+            let (a, b) = unsafe {
+                (
+                    _mm256_loadu_si256(a.as_ptr().cast()),
+                    _mm256_loadu_si256(b.as_ptr().cast()),
+                )
+            };
+            let x = _mm512_xor_si512(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b), flip);
+            *zp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, y2);
+        }
+        // z[p]: row 2p in 256-bit half 0, row 2p + 1 in half 1 (8 partial sums each); per
+        // 128-bit lane: [2p: a + c, 2p + 2: a + c, 2p: b + d, 2p + 2: b + d], then the 4 rows
+        let u01 = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(z[0], z[1]),
+            _mm512_unpackhi_epi32(z[0], z[1]),
+        );
+        let u23 = _mm512_add_epi32(
+            _mm512_unpacklo_epi32(z[2], z[3]),
+            _mm512_unpackhi_epi32(z[2], z[3]),
+        );
+        let c = _mm512_add_epi32(
+            _mm512_unpacklo_epi64(u01, u23),
+            _mm512_unpackhi_epi64(u01, u23),
+        );
+        // lanes [0, 2, 4, 6 (part 1)], [0, 2, 4, 6 (part 2)], [1, 3, 5, 7 (1)], [1, 3, 5, 7 (2)]
+        let t = _mm512_shuffle_i64x2::<0b11_01_10_00>(c, c);
+        let mut s = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
+        // x + 128 was multiplied: subtract 128 · Σ y
+        s = _mm256_sub_epi32(s, _mm256_set1_epi32(128 * y.isum()));
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(s),
+            _mm256_mul_ps(dv, _mm256_set1_ps(y.d)),
+            acc,
+        );
+    }
+    // the AVX2 kernel's final `acc + accm` with a zero `accm`
+    let acc = _mm256_add_ps(acc, _mm256_setzero_ps());
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` is 8 writable f32; `storeu` has no alignment requirement.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    let mut out = [[0.0f32; 1]; 8];
+    for (k, row) in [0, 2, 4, 6, 1, 3, 5, 7].into_iter().enumerate() {
+        out[row][0] = lanes[k];
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
