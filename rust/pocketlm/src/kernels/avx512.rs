@@ -29,50 +29,35 @@ pub(super) trait NibbleBlock {
     const HIGH: bool;
     /// Bit offset of `qh` in the block's first 8 bytes, read as a little-endian u64
     /// (`HIGH` only; `d` is bits 0..16, `m` bits 16..32).
-    const QH_SHIFT: u64 = 16;
+    const QH_SHIFT: u64;
     fn qs(&self) -> &[u8; 16];
 }
 
-impl NibbleBlock for BlockQ4_0 {
-    const CORR: i32 = 1;
-    const MIN: bool = false;
-    const HIGH: bool = false;
-    #[inline(always)]
-    fn qs(&self) -> &[u8; 16] {
-        &self.qs
-    }
+macro_rules! nibble_block {
+    ($W:ty, corr = $corr:expr, min = $min:expr, high = $high:expr, qh_shift = $sh:expr) => {
+        impl NibbleBlock for $W {
+            const CORR: i32 = $corr;
+            const MIN: bool = $min;
+            const HIGH: bool = $high;
+            const QH_SHIFT: u64 = $sh;
+            #[inline(always)]
+            fn qs(&self) -> &[u8; 16] {
+                &self.qs
+            }
+        }
+    };
 }
 
-impl NibbleBlock for BlockQ4_1 {
-    const CORR: i32 = 0;
-    const MIN: bool = true;
-    const HIGH: bool = false;
-    #[inline(always)]
-    fn qs(&self) -> &[u8; 16] {
-        &self.qs
-    }
-}
-
-impl NibbleBlock for BlockQ5_0 {
-    const CORR: i32 = 2;
-    const MIN: bool = false;
-    const HIGH: bool = true;
-    #[inline(always)]
-    fn qs(&self) -> &[u8; 16] {
-        &self.qs
-    }
-}
-
-impl NibbleBlock for BlockQ5_1 {
-    const CORR: i32 = 0;
-    const MIN: bool = true;
-    const HIGH: bool = true;
-    const QH_SHIFT: u64 = 32;
-    #[inline(always)]
-    fn qs(&self) -> &[u8; 16] {
-        &self.qs
-    }
-}
+nibble_block!(
+    BlockQ4_0,
+    corr = 1,
+    min = false,
+    high = false,
+    qh_shift = 16
+);
+nibble_block!(BlockQ4_1, corr = 0, min = true, high = false, qh_shift = 16);
+nibble_block!(BlockQ5_0, corr = 2, min = false, high = true, qh_shift = 16);
+nibble_block!(BlockQ5_1, corr = 0, min = true, high = true, qh_shift = 32);
 
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
