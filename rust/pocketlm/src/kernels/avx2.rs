@@ -67,7 +67,7 @@ fn ld_u8x32(x: &[u8; 32]) -> __m256i {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn ld_i8x32(x: &[i8; 32]) -> __m256i {
+pub(super) fn ld_i8x32(x: &[i8; 32]) -> __m256i {
     // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
 }
@@ -97,20 +97,32 @@ fn prefetch(p: *const u8) {
     _mm_prefetch::<_MM_HINT_NTA>(p.cast())
 }
 
-/// Prefetches block column `i` of the group of 8 weight rows after the next (rows are
-/// contiguous in memory): at decode, and at small batches (keyboard passes), the 8-row kernels
-/// stream weights from DRAM. One group ahead (~3-5 KB) was too short to cover the latency with
-/// one core: Gemma's 178 MB output head streamed at 20 GB/s instead of 27 (`pocketlm bench`,
-/// 1 thread, phase timings), and decode was 20% slower.
+/// Prefetches block column `i` of the `R` weight rows that start `skip` groups of `R` rows after
+/// the end of `rows` (rows are contiguous in memory): weights stream from DRAM at decode and at
+/// small batches (keyboard passes).
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-pub(super) fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
-    let group = 8 * rows[0].len() * core::mem::size_of::<W>();
-    let next = rows[7].as_ptr_range().end.cast::<u8>().wrapping_add(group);
-    let lines = (8 * core::mem::size_of::<W>()).div_ceil(64) + 1;
+fn prefetch_rows_ahead<W, const R: usize>(rows: &[&[W]; R], i: usize, skip: usize) {
+    let group = R * rows[0].len() * core::mem::size_of::<W>();
+    let next = rows[R - 1]
+        .as_ptr_range()
+        .end
+        .cast::<u8>()
+        .wrapping_add(skip * group);
+    let lines = (R * core::mem::size_of::<W>()).div_ceil(64) + 1;
     for l in 0..lines {
         prefetch(next.wrapping_add((i * lines + l) * 64));
     }
+}
+
+/// [`prefetch_rows_ahead`] for the 8-row kernels, the group of 8 rows after the next: one
+/// group ahead (~3-5 KB) was too short to cover the latency with one core: Gemma's 178 MB
+/// output head streamed at 20 GB/s instead of 27 (`pocketlm bench`, 1 thread, phase timings),
+/// and decode was 20% slower.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+pub(super) fn prefetch_next8<W>(rows: &[&[W]; 8], i: usize) {
+    prefetch_rows_ahead(rows, i, 1)
 }
 
 /// The results of an 8-row batched kernel (`$gemm8`): lane k of `acc[j]` is (weight row k,
@@ -148,7 +160,7 @@ fn ld_u32x8(x: &[u32; 8]) -> __m256i {
 
 #[target_feature(enable = "avx2,fma,f16c")]
 #[inline]
-fn st_f32x8(v: __m256) -> [f32; 8] {
+pub(super) fn st_f32x8(v: __m256) -> [f32; 8] {
     let mut out = [0.0f32; 8];
     // SAFETY: `out` is 8 writable f32; `storeu` has no alignment requirement.
     unsafe { _mm256_storeu_ps(out.as_mut_ptr(), v) };
@@ -841,15 +853,11 @@ fn ld_u16x16(x: &[u16; 16]) -> __m256i {
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
 }
 
-/// [`prefetch_next8`] for the 16 weight rows after `rows`.
+/// [`prefetch_rows_ahead`] for the 16-row batched kernels: the next 16 rows.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn prefetch_next16<W>(rows: &[&[W]; 16], i: usize) {
-    let next = rows[15].as_ptr_range().end.cast::<u8>();
-    let lines = (16 * core::mem::size_of::<W>()).div_ceil(64) + 1;
-    for l in 0..lines {
-        prefetch(next.wrapping_add((i * lines + l) * 64));
-    }
+    prefetch_rows_ahead(rows, i, 0)
 }
 
 /// The results of a 16-row kernel: lane k of `acc[j]` is (weight row k, activation row j).

@@ -13,7 +13,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2::prefetch_next8;
+use super::avx2::{ld_i8x32, prefetch_next8, st_f32x8};
 use super::tiles::Ctx;
 use super::Act32;
 use crate::quant::blocks::*;
@@ -75,28 +75,38 @@ fn ld4x16(a: &[u8; 16], b: &[u8; 16], c: &[u8; 16], d: &[u8; 16]) -> __m512i {
     _mm512_inserti64x4::<1>(_mm512_castsi256_si512(ab), cd)
 }
 
+/// The inputs of an 8-row decode kernel: weight rows `r..r + 8`, activation row `t`, and the
+/// byte offsets of block column 0 of the 8 rows from row 0's, in the order `order` (for the
+/// gathers; the rows are consecutive in memory).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn gemv_inputs<'a, W>(
+    ctx: &Ctx<'a, W>,
+    r: usize,
+    t: usize,
+    order: [i32; 8],
+) -> ([&'a [W]; 8], &'a [Act32], __m256i) {
+    let nb = ctx.bpr;
+    let wr: [&[W]; 8] = ctx.wrows::<8>(r);
+    let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
+    // (lets the compiler drop the per-block bounds checks)
+    assert!(ar.len() == nb && wr.iter().all(|w| w.len() == nb));
+    let stride = (nb * core::mem::size_of::<W>()) as i32;
+    let [o0, o1, o2, o3, o4, o5, o6, o7] = order;
+    let idx = _mm256_setr_epi32(o0, o1, o2, o3, o4, o5, o6, o7);
+    (wr, ar, _mm256_mullo_epi32(idx, _mm256_set1_epi32(stride)))
+}
+
 /// 8 weight rows × 1 activation row of a [`NibbleBlock`] type (decode).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [[f32; 1]; 8] {
     let nb = ctx.bpr;
-    let wr: [&[W]; 8] = ctx.wrows::<8>(r);
-    let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
-    assert!(ar.len() == nb);
-    // (lets the compiler drop the per-block bounds checks)
-    for w in &wr {
-        assert!(w.len() == nb);
-    }
+    let (wr, ar, rows8) = gemv_inputs(ctx, r, t, [0, 1, 2, 3, 4, 5, 6, 7]);
+    const { assert!(core::mem::size_of::<W>() >= 8) };
     let m4 = _mm512_set1_epi8(0x0F);
     let bit4 = _mm512_set1_epi8(0x10);
     // row k's sum sits in element 4k (k < 4) or 4(k - 4) + 1 (k ≥ 4) after the reduction
     let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    // byte offsets of the 8 rows' blocks from row 0's (the rows are consecutive in memory)
-    const { assert!(core::mem::size_of::<W>() >= 8) };
-    let stride = (nb * core::mem::size_of::<W>()) as i32;
-    let rows8 = _mm256_mullo_epi32(
-        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        _mm256_set1_epi32(stride),
-    );
     let mut acc = _mm256_setzero_ps();
     let mut accm = _mm256_setzero_ps();
     for i in 0..nb {
@@ -172,10 +182,7 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
             accm = _mm256_fmadd_ps(mv, _mm256_set1_ps(y.s()), accm);
         }
     }
-    let mut out = [0.0f32; 8];
-    // SAFETY: `out` is 8 writable f32; `storeu` has no alignment requirement.
-    unsafe { _mm256_storeu_ps(out.as_mut_ptr(), _mm256_add_ps(acc, accm)) };
-    out.map(|v| [v])
+    st_f32x8(_mm256_add_ps(acc, accm)).map(|v| [v])
 }
 
 /// 8 weight rows × 1 activation row of Q8_0 (decode; the output heads of both models): 2 rows
@@ -185,28 +192,15 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 1]; 8] {
     let nb = ctx.bpr;
-    let wr: [&[BlockQ8_0]; 8] = ctx.wrows::<8>(r);
-    let ar: &[Act32] = ctx.a.a32_row(ctx.t0 + t);
-    assert!(ar.len() == nb);
-    // (lets the compiler drop the per-block bounds checks)
-    for w in &wr {
-        assert!(w.len() == nb);
-    }
-    let flip = _mm512_set1_epi8(-128);
     // the reduction below leaves the rows in the order 0, 2, 4, 6, 1, 3, 5, 7: the scales are
     // gathered in that order too, and the results put back at the end
-    let stride = (nb * core::mem::size_of::<BlockQ8_0>()) as i32;
-    let rows8 = _mm256_mullo_epi32(
-        _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7),
-        _mm256_set1_epi32(stride),
-    );
+    let (wr, ar, rows8) = gemv_inputs(ctx, r, t, [0, 2, 4, 6, 1, 3, 5, 7]);
+    let flip = _mm512_set1_epi8(-128);
     let mut acc = _mm256_setzero_ps();
     for i in 0..nb {
         prefetch_next8(&wr, i);
         let y = &ar[i];
-        let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
-        // SAFETY: `yq` is 32 readable bytes; `loadu` has no alignment requirement.
-        let y2 = _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(yq.as_ptr().cast()) });
+        let y2 = _mm512_broadcast_i64x4(ld_i8x32(&y.qs));
         let base: *const BlockQ8_0 = &wr[0][i];
         // SAFETY: lane k reads the first 4 bytes of block i of row (0, 2, 4, 6, 1, 3, 5, 7)[k]
         // (`base + offset`), inside that 34-byte block.
@@ -214,15 +208,7 @@ pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 
         let dv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head));
         let mut z = [_mm512_setzero_si512(); 4];
         for (p, zp) in z.iter_mut().enumerate() {
-            let a: &[u8; 32] = bytemuck::cast_ref(&wr[2 * p][i].qs);
-            let b: &[u8; 32] = bytemuck::cast_ref(&wr[2 * p + 1][i].qs);
-            // SAFETY: `a` and `b` are 32 readable bytes; `loadu` has no alignment requirement.
-            let (a, b) = unsafe {
-                (
-                    _mm256_loadu_si256(a.as_ptr().cast()),
-                    _mm256_loadu_si256(b.as_ptr().cast()),
-                )
-            };
+            let (a, b) = (ld_i8x32(&wr[2 * p][i].qs), ld_i8x32(&wr[2 * p + 1][i].qs));
             let x = _mm512_xor_si512(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b), flip);
             *zp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, y2);
         }
@@ -253,9 +239,7 @@ pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 
     }
     // the AVX2 kernel's final `acc + accm` with a zero `accm`
     let acc = _mm256_add_ps(acc, _mm256_setzero_ps());
-    let mut lanes = [0.0f32; 8];
-    // SAFETY: `lanes` is 8 writable f32; `storeu` has no alignment requirement.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    let lanes = st_f32x8(acc);
     let mut out = [[0.0f32; 1]; 8];
     for (k, row) in [0, 2, 4, 6, 1, 3, 5, 7].into_iter().enumerate() {
         out[row][0] = lanes[k];
