@@ -7,7 +7,10 @@ memory of a 256-token session. Prints a table with the ratio ours/llama.cpp, and
 raw numbers as JSON (--out).
 
 Usage: scripts/bench.py --pocketlm target/release/pocketlm --llama-bench B --llama-completion C
-                        [--models M1,M2] [--threads 2,1] [--rounds 3]
+                        [--models M1,M2] [--ours-models C1,C2] [--threads 2,1] [--rounds 3]
+
+--ours-models: the files PocketLM runs, one per --models entry (default: the same files);
+scripts/bench.sh passes the `pocketlm convert`ed copies (same weights, interleaved layout).
 """
 import argparse, json, os, re, statistics, subprocess, sys, threading, time
 
@@ -95,6 +98,7 @@ def main():
     ap.add_argument("--llama-bench", required=True)
     ap.add_argument("--llama-completion", required=True)
     ap.add_argument("--models", default="models/SmolLM2-135M-Instruct.Q4_1.gguf,models/gemma-3-270m-q4_k_m.gguf")
+    ap.add_argument("--ours-models", default=None)
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="target/bench.json")
@@ -104,7 +108,10 @@ def main():
     # load_ms: wall time of a cold process that loads the model and evaluates "Hi".
     lower_is_better = {"ttft32_ms", "load_ms", "rss_mib", "anon_mib"}
     report = {}
-    for model in a.models.split(","):
+    models = a.models.split(",")
+    ours_models = a.ours_models.split(",") if a.ours_models else models
+    assert len(ours_models) == len(models), "--ours-models needs one file per --models entry"
+    for model, our_model in zip(models, ours_models):
         for threads in map(int, a.threads.split(",")):
             ours, theirs = {m: [] for m in metrics}, {m: [] for m in metrics}
             tiers = set()
@@ -113,10 +120,10 @@ def main():
                 order = ["ours", "llama"] if r % 2 == 0 else ["llama", "ours"]
                 for who in order:
                     if who == "ours":
-                        res = run_ours(a.pocketlm, model, threads)
+                        res = run_ours(a.pocketlm, our_model, threads)
                         tiers.add(res.get("kernel", "?"))
                         res["load_in_process_ms"] = res["load_ms"]
-                        res["load_ms"] = run_ours_cold(a.pocketlm, model, threads)
+                        res["load_ms"] = run_ours_cold(a.pocketlm, our_model, threads)
                         for m in metrics:
                             if res.get(m) is not None:
                                 ours[m].append(res[m])
@@ -128,8 +135,9 @@ def main():
                                 theirs[m].append(res[m])
                 print(f"  {os.path.basename(model)} t={threads} round {r + 1}/{a.rounds} done", file=sys.stderr)
             key = f"{os.path.basename(model)} threads={threads}"
-            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers))}
-            print(f"\n{key} (PocketLM kernel tier: {','.join(sorted(tiers))})")
+            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers)), "pocketlm_model": our_model}
+            print(f"\n{key} (PocketLM kernel tier: {','.join(sorted(tiers))}; "
+                  f"PocketLM file: {os.path.basename(our_model)})")
             print(f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}")
             for m in metrics:
                 o = statistics.median(ours[m]) if ours[m] else None

@@ -23,6 +23,39 @@ fn print_json(v: serde_json::Value) {
 }
 
 #[derive(Args)]
+pub struct ConvertArgs {
+    /// The GGUF file to convert.
+    #[arg(long)]
+    model: PathBuf,
+    /// Where to write the converted GGUF file.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn convert(a: ConvertArgs) -> CliResult {
+    let start = Instant::now();
+    let r = pocketlm::convert::interleave_file(&a.model, &a.out).map_err(|e| e.to_string())?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if a.json {
+        print_json(json!({
+            "out": a.out, "interleaved": r.interleaved, "interleaved_bytes": r.interleaved_bytes,
+            "unchanged": r.unchanged, "ms": ms,
+        }));
+    } else {
+        println!(
+            "wrote {}: {} matrices interleaved ({:.1} MB), {} tensors unchanged, {ms:.0} ms",
+            a.out.display(),
+            r.interleaved,
+            r.interleaved_bytes as f64 / 1e6,
+            r.unchanged
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args)]
 pub struct InfoArgs {
     #[arg(long)]
     model: PathBuf,

@@ -6,6 +6,7 @@
 //! the next token; [`generate`] streams text.
 
 pub mod chat_template;
+pub mod convert;
 pub mod generate;
 pub mod gguf;
 pub mod kernels;

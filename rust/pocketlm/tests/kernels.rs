@@ -657,6 +657,88 @@ fn row_ranges_and_parallel_match() {
     }
 }
 
+/// A matrix in `pocketlm convert`'s interleaved layout gives every tier's row-major results
+/// bit for bit: the AVX-512 tier's interleaved kernels (up to 16 activation rows, in calls of
+/// 8), the de-interleaving path of large batches, other tiers' de-interleaving fallback, row
+/// ranges that cut a group of 8 rows, and threads.
+#[test]
+fn interleaved_layout_is_bit_identical_to_row_major() {
+    use pocketlm::quant::{interleave, BlockLayout};
+    let pool = ThreadPool::new(2);
+    let fills = [
+        (Fill::Random, Fill::Random),
+        (Fill::Max, Fill::Max),
+        (Fill::Subnormal, Fill::Random),
+    ];
+    for &tier in &supported_tiers() {
+        for ty in WEIGHT_TYPES
+            .into_iter()
+            .filter(|&t| interleave::head_bytes(t).is_some())
+        {
+            for m in [1, 2, 3, 5, 8, 9, 16, 17, 37] {
+                for (i, &(wf, af)) in fills.iter().enumerate() {
+                    let (rows, cols) = (48, 320);
+                    let store = make_weights(ty, rows, cols, wf, (m * 11 + i) as u64);
+                    let plain = weight_bytes(&store, ty, rows, cols);
+                    let w = QMatrix::new(ty, plain, rows, cols).unwrap();
+                    // (a u32 store: block data must be 2-byte aligned)
+                    let mut inter = vec![0u32; store.len()];
+                    bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
+                        .copy_from_slice(&interleave::interleave(ty, plain, rows));
+                    let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
+                        .unwrap()
+                        .with_layout(BlockLayout::Interleaved8)
+                        .unwrap();
+                    let x = make_acts(m, cols, (m * 3 + i) as u64, af);
+                    let mut acts = QActs::new();
+                    acts.quantize_for_tier(tier, ty, &x, m, cols);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    let mut want = vec![0.0f32; m * rows];
+                    matmul_with_tier(tier, &w, &acts, &mut want, rows, 0..rows);
+                    let mut got = vec![0.0f32; m * rows];
+                    matmul_with_tier(tier, &wi, &acts, &mut got, rows, 0..rows);
+                    assert_eq!(bits(&want), bits(&got), "{tier} {ty} m={m} {wf:?}/{af:?}");
+                    let mut pieces = vec![0.0f32; m * rows];
+                    for range in [0..5, 5..16, 16..21, 21..48] {
+                        matmul_with_tier(tier, &wi, &acts, &mut pieces, rows, range);
+                    }
+                    assert_eq!(bits(&want), bits(&pieces), "{tier} {ty} m={m} row ranges");
+                    let mut par = vec![0.0f32; m * rows];
+                    matmul_parallel_with_tier(&pool, tier, &wi, &acts, &mut par, rows);
+                    assert_eq!(bits(&want), bits(&par), "{tier} {ty} m={m} parallel");
+                    // an embedding lookup reads the same row
+                    let (mut a, mut b) = (vec![0.0f32; cols], vec![0.0f32; cols]);
+                    for r in [0, 7, 8, 45] {
+                        w.dequantize_row(r, &mut a).unwrap();
+                        wi.dequantize_row(r, &mut b).unwrap();
+                        assert_eq!(bits(&a), bits(&b), "{ty} row {r}");
+                    }
+                }
+            }
+        }
+    }
+    // only the 32-element types, in whole groups of 8 rows
+    let store = make_weights(GgmlType::Q4_K, 8, 256, Fill::Random, 1);
+    let k = QMatrix::new(
+        GgmlType::Q4_K,
+        weight_bytes(&store, GgmlType::Q4_K, 8, 256),
+        8,
+        256,
+    );
+    assert!(matches!(
+        k.unwrap().with_layout(BlockLayout::Interleaved8),
+        Err(QuantError::NotInterleavable { .. })
+    ));
+    let store = make_weights(GgmlType::Q4_0, 12, 64, Fill::Random, 1);
+    let q = QMatrix::new(
+        GgmlType::Q4_0,
+        weight_bytes(&store, GgmlType::Q4_0, 12, 64),
+        12,
+        64,
+    );
+    assert!(q.unwrap().with_layout(BlockLayout::Interleaved8).is_err());
+}
+
 /// The AVX-512 VNNI tier computes the same exact integer dots and the same f32 operations as
 /// AVX2, so its results are bit-identical (a model gives the same tokens on either).
 #[test]

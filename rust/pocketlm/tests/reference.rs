@@ -173,3 +173,66 @@ fn smollm2_perplexity_matches_llama_cpp() {
 fn gemma3_perplexity_matches_llama_cpp() {
     check_ppl(GEMMA3, 12.7289);
 }
+
+/// `pocketlm convert`'s interleaved file computes the same bits as the original: prompt logits
+/// at every position (prefill), greedy decode, and batched decode of several sequences (the
+/// interleaved kernels of up to 16 rows on AVX-512, de-interleaving elsewhere).
+fn check_converted(file: &str, fixture: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("converted.gguf");
+    let report = pocketlm::convert::interleave_file(&model_path(file), &out).unwrap();
+    assert!(report.interleaved > 0, "{report:?}");
+    // converting again changes nothing
+    let again = dir.path().join("again.gguf");
+    let second = pocketlm::convert::interleave_file(&out, &again).unwrap();
+    assert_eq!(second.interleaved, 0);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+    drop(std::fs::remove_file(&again));
+
+    let models = [
+        Model::load(model_path(file)).unwrap(),
+        Model::load(&out).unwrap(),
+    ];
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let opts = SessionOptions {
+        context_length: 256,
+        threads: 2,
+    };
+    for case in reference_cases(fixture).into_iter().take(3) {
+        let mut runs = Vec::new();
+        for model in &models {
+            let mut s = Session::new(model.clone(), opts).unwrap();
+            let mut logits = Vec::new();
+            s.eval_all(&case.tokens, &mut logits).unwrap();
+            let mut next = argmax(s.logits().unwrap());
+            for _ in 0..8 {
+                s.eval(&[next]).unwrap();
+                logits.extend_from_slice(s.logits().unwrap());
+                next = argmax(s.logits().unwrap());
+            }
+            // three sequences decoded together
+            let mut forks: Vec<Session> = (0..3).map(|_| s.fork()).collect();
+            let mut refs: Vec<&mut Session> = forks.iter_mut().collect();
+            Session::decode_batch(&mut refs, &[next, 17, 42]).unwrap();
+            for f in &forks {
+                logits.extend_from_slice(f.logits().unwrap());
+            }
+            runs.push(bits(&logits));
+        }
+        assert!(
+            runs[0] == runs[1],
+            "{file} {}: converted logits differ",
+            case.id
+        );
+    }
+}
+
+#[test]
+fn converted_smollm2_is_bit_identical() {
+    check_converted(SMOLLM2, "smollm2-135m-instruct-q4_1.jsonl");
+}
+
+#[test]
+fn converted_gemma3_is_bit_identical() {
+    check_converted(GEMMA3, "gemma-3-270m-q4_k_m.jsonl");
+}

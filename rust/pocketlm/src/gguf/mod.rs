@@ -12,7 +12,8 @@ pub mod writer;
 pub use value::{MetaArray, MetaValue, StrRef};
 pub use writer::{GgufWriter, WriteValue};
 
-use crate::quant::GgmlType;
+use crate::quant::interleave::{self, GROUP_ROWS};
+use crate::quant::{BlockLayout, GgmlType};
 use memmap2::Mmap;
 use reader::Cursor;
 use std::collections::HashMap;
@@ -22,6 +23,11 @@ use std::path::{Path, PathBuf};
 /// "GGUF" read as a little-endian u32.
 const GGUF_MAGIC: u32 = 0x4655_4747;
 const DEFAULT_ALIGNMENT: u64 = 32;
+
+/// PocketLM's own tensor type ids: `INTERLEAVED8_TYPE_BASE + ggml id` is that ggml type in the
+/// [`BlockLayout::Interleaved8`] layout (files written by `pocketlm convert`; other GGUF readers
+/// reject them as an unknown type rather than misread them).
+pub const INTERLEAVED8_TYPE_BASE: u32 = 0x1000;
 /// ggml tensors have at most four dimensions.
 const MAX_DIMS: u32 = 4;
 
@@ -101,10 +107,14 @@ pub struct TensorInfo {
     /// ggml order: `dims[0]` is the contiguous (row) dimension.
     pub dims: Vec<u64>,
     pub ty: GgmlType,
+    /// Block order: ggml's rows, or PocketLM's interleaved groups (`pocketlm convert`).
+    pub layout: BlockLayout,
     /// Byte offset relative to the start of the data section.
     pub offset: u64,
     /// Byte size of the data.
     pub size: u64,
+    /// Where the tensor's type id sits in the file (`pocketlm convert` rewrites it in place).
+    pub type_id_pos: u64,
 }
 
 impl TensorInfo {
@@ -463,8 +473,13 @@ fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {
     for _ in 0..n_dims {
         dims.push(cur.u64("tensor dimension")?);
     }
+    let type_id_pos = cur.offset();
     let type_id = cur.u32("tensor type")?;
-    let ty = GgmlType::from_id(type_id).ok_or_else(|| GgufError::UnknownTensorType {
+    let (ty, layout) = match type_id.checked_sub(INTERLEAVED8_TYPE_BASE) {
+        Some(id) => (GgmlType::from_id(id), BlockLayout::Interleaved8),
+        None => (GgmlType::from_id(type_id), BlockLayout::Rows),
+    };
+    let ty = ty.ok_or_else(|| GgufError::UnknownTensorType {
         name: name.clone(),
         type_id,
     })?;
@@ -492,12 +507,23 @@ fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {
     let size = ty
         .bytes_for(n)
         .ok_or_else(|| bad(format!("byte size of {dims:?} overflows")))?;
+    if layout == BlockLayout::Interleaved8 {
+        let rows = n / dims[0];
+        if interleave::head_bytes(ty).is_none() || !rows.is_multiple_of(GROUP_ROWS as u64) {
+            return Err(bad(format!(
+                "interleaved {ty} with {rows} rows (only 32-element block types, rows a \
+                 multiple of {GROUP_ROWS}): the file is corrupt; re-run `pocketlm convert`"
+            )));
+        }
+    }
     Ok(TensorInfo {
         name,
         dims,
         ty,
+        layout,
         offset,
         size,
+        type_id_pos,
     })
 }
 

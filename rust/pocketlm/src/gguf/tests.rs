@@ -285,3 +285,33 @@ fn every_prefix_of_a_valid_file_is_an_error_not_a_panic() {
         );
     }
 }
+
+#[test]
+fn interleaved_tensors_round_trip_and_bad_ones_are_rejected() {
+    use crate::quant::BlockLayout;
+    let mut w = GgufWriter::new();
+    w.tensor_with_layout(
+        "w",
+        &[32, 8],
+        GgmlType::Q4_1,
+        BlockLayout::Interleaved8,
+        vec![0; 160],
+    );
+    let f = open_bytes(&w.to_bytes()).unwrap();
+    let info = f.tensor_info("w").unwrap();
+    assert_eq!(
+        (info.ty, info.layout),
+        (GgmlType::Q4_1, BlockLayout::Interleaved8)
+    );
+    // not a whole group of 8 rows, and a k-quant: a corrupt file, not a misread
+    for (dims, ty, len) in [
+        ([32u64, 4], GgmlType::Q4_1, 80),
+        ([256, 8], GgmlType::Q4_K, 1152),
+    ] {
+        let mut w = GgufWriter::new();
+        w.tensor_with_layout("w", &dims, ty, BlockLayout::Interleaved8, vec![0; len]);
+        let err = open_bytes(&w.to_bytes()).unwrap_err();
+        assert!(matches!(err, GgufError::BadTensorShape { .. }), "{err}");
+        assert!(err.to_string().contains("pocketlm convert"), "{err}");
+    }
+}

@@ -1,7 +1,7 @@
 //! GGUF writer: builds a v3 file from metadata and tensor bytes. Used by `pocketlm convert`
 //! and by tests that craft small model files.
 
-use crate::quant::GgmlType;
+use crate::quant::{BlockLayout, GgmlType};
 use std::io::{self, Write};
 
 /// A metadata value to write.
@@ -22,6 +22,7 @@ struct PendingTensor {
     name: String,
     dims: Vec<u64>,
     ty: GgmlType,
+    layout: BlockLayout,
     data: Vec<u8>,
 }
 
@@ -48,10 +49,23 @@ impl GgufWriter {
 
     /// Adds a tensor; `dims[0]` is the row length, as in ggml.
     pub fn tensor(&mut self, name: &str, dims: &[u64], ty: GgmlType, data: Vec<u8>) -> &mut Self {
+        self.tensor_with_layout(name, dims, ty, BlockLayout::Rows, data)
+    }
+
+    /// [`GgufWriter::tensor`] with the data in `layout` (see [`crate::quant::interleave`]).
+    pub fn tensor_with_layout(
+        &mut self,
+        name: &str,
+        dims: &[u64],
+        ty: GgmlType,
+        layout: BlockLayout,
+        data: Vec<u8>,
+    ) -> &mut Self {
         self.tensors.push(PendingTensor {
             name: name.to_owned(),
             dims: dims.to_vec(),
             ty,
+            layout,
             data,
         });
         self
@@ -82,7 +96,11 @@ impl GgufWriter {
             for d in &t.dims {
                 head.extend_from_slice(&d.to_le_bytes());
             }
-            head.extend_from_slice(&ggml_type_id(t.ty).to_le_bytes());
+            let id = match t.layout {
+                BlockLayout::Rows => ggml_type_id(t.ty),
+                BlockLayout::Interleaved8 => super::INTERLEAVED8_TYPE_BASE + ggml_type_id(t.ty),
+            };
+            head.extend_from_slice(&id.to_le_bytes());
             head.extend_from_slice(&offset.to_le_bytes());
             offset = align(offset + t.data.len() as u64);
         }

@@ -14,9 +14,12 @@
 use core::arch::x86_64::*;
 
 use super::avx2::{ld_i8x32, prefetch_next8, st_f32x8};
+use super::interleaved::{GroupGemm, GROUP_GEMM_MAX_M};
 use super::tiles::Ctx;
-use super::Act32;
+use super::{Act32, QActs};
 use crate::quant::blocks::*;
+use crate::quant::GgmlType;
+use core::ops::Range;
 
 /// A 32-element block with 4-bit quants in `qs` (low nibbles: elements 0..16, high nibbles:
 /// 16..32), an optional fifth bit per element in `qh` and an optional minimum `m`.
@@ -103,58 +106,224 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
     let nb = ctx.bpr;
     let (wr, ar, rows8) = gemv_inputs(ctx, r, t, [0, 1, 2, 3, 4, 5, 6, 7]);
     const { assert!(core::mem::size_of::<W>() >= 8) };
-    let m4 = _mm512_set1_epi8(0x0F);
-    let bit4 = _mm512_set1_epi8(0x10);
-    // row k's sum sits in element 4k (k < 4) or 4(k - 4) + 1 (k ≥ 4) after the reduction
-    let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    let mut acc = _mm256_setzero_ps();
-    let mut accm = _mm256_setzero_ps();
+    let mut acc = NibbleAcc::new();
     for i in 0..nb {
         prefetch_next8(&wr, i);
-        let y = &ar[i];
-        let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
-        let ylo = _mm512_broadcast_i32x4(ld16(yq[..16].try_into().unwrap()));
-        let yhi = _mm512_broadcast_i32x4(ld16(yq[16..].try_into().unwrap()));
         let base: *const W = &wr[0][i];
-        // the 8 rows' d (bits 0..16 of each block) and m (16..32, with a minimum) as f32
-        let (dv, mv, ml, mh) = if W::HIGH {
+        let scales = if W::HIGH {
             // SAFETY: lane k reads the first 8 bytes of block i of row k (`base + k * stride`),
             // inside that block (every type here is at least 18 bytes, asserted above).
-            let head = unsafe { _mm512_i32gather_epi64::<1>(rows8, base.cast()) };
-            // fifth bits: elements 0..16 (low nibbles) are bits 0..16 of qh, 16..32 the rest;
-            // 8 rows × 16 bits, rows 0..4 in the low u64, 4..8 in the high one
-            let qh = _mm512_srl_epi64(head, _mm_cvtsi64_si128(W::QH_SHIFT as i64));
-            (
-                _mm256_cvtph_ps(_mm512_cvtepi64_epi16(head)),
-                _mm256_cvtph_ps(_mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(head))),
-                _mm512_cvtepi64_epi16(qh),
-                _mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(qh)),
-            )
+            NibbleScales::from_heads::<W>(unsafe {
+                _mm512_i32gather_epi64::<1>(rows8, base.cast())
+            })
         } else {
             // SAFETY: lane k reads the first 4 bytes of block i of row k (as above).
             let head = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
-            (
-                _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head)),
-                _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(head))),
-                _mm_setzero_si128(),
-                _mm_setzero_si128(),
-            )
+            NibbleScales {
+                d: _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head)),
+                m: _mm256_cvtph_ps(_mm256_cvtepi32_epi16(_mm256_srli_epi32::<16>(head))),
+                ml: _mm_setzero_si128(),
+                mh: _mm_setzero_si128(),
+            }
         };
-        let mut z = [_mm512_setzero_si512(); 2];
-        for (h, zh) in z.iter_mut().enumerate() {
-            let q = ld4x16(
+        let q = [0, 1].map(|h| {
+            ld4x16(
                 wr[4 * h][i].qs(),
                 wr[4 * h + 1][i].qs(),
                 wr[4 * h + 2][i].qs(),
                 wr[4 * h + 3][i].qs(),
-            );
-            let mut lo = _mm512_and_si512(q, m4);
-            let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q), m4);
+            )
+        });
+        acc.block::<W>(q, &scales, &ar[i]);
+    }
+    acc.finish().map(|v| [v])
+}
+
+/// 8 weight rows × `M` activation rows of a [`NibbleBlock`] type in the interleaved layout
+/// ([`crate::quant::interleave`]): `group` is one group of 8 rows. Per (row, activation row)
+/// the same results as [`gemv_nibbles`] on the row-major rows, from one sequential stream: the
+/// 8 heads are one load and one word permute, the quants of 4 rows one 64-byte load.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) fn gemm_nibbles_x8<W: NibbleBlock, const M: usize>(
+    group: &[u8],
+    ar: [&[Act32]; M],
+) -> [[f32; 8]; M] {
+    let nb = ar[0].len();
+    let bb = core::mem::size_of::<W>();
+    let head = bb - 16;
+    assert!(group.len() == 8 * nb * bb && head <= 8 && head.is_multiple_of(2));
+    assert!(ar.iter().all(|a| a.len() == nb));
+    // lane k of the heads vector: row k's head words in its low `head / 2` u16, zeros above
+    // (the layout of a row-major block's first 8 bytes: what `gemv_nibbles` gathers)
+    let words = head / 2;
+    let mut idx = [0i16; 32];
+    let mut keep = 0u32;
+    for k in 0..8 {
+        for j in 0..words {
+            idx[4 * k + j] = (k * words + j) as i16;
+            keep |= 1 << (4 * k + j);
+        }
+    }
+    // SAFETY: `idx` is 64 readable bytes.
+    let idx = unsafe { _mm512_loadu_si512(idx.as_ptr().cast()) };
+    let head_mask = u64::MAX >> (64 - 8 * head);
+    let mut acc = [(); M].map(|_| NibbleAcc::new());
+    for i in 0..nb {
+        let col = &group[i * 8 * bb..][..8 * bb];
+        prefetch_stream(col.as_ptr(), 8 * bb);
+        // SAFETY: the masked load reads the `8 * head` head bytes of `col` only.
+        let heads = unsafe { _mm512_maskz_loadu_epi8(head_mask, col.as_ptr().cast()) };
+        let heads = _mm512_maskz_permutexvar_epi16(keep, idx, heads);
+        let scales = if W::HIGH {
+            NibbleScales::from_heads::<W>(heads)
+        } else {
+            NibbleScales {
+                d: _mm256_cvtph_ps(_mm512_cvtepi64_epi16(heads)),
+                m: _mm256_cvtph_ps(_mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(heads))),
+                ml: _mm_setzero_si128(),
+                mh: _mm_setzero_si128(),
+            }
+        };
+        // SAFETY: the quants of rows 4h..4h + 4 are the 64 bytes at `8 * head + 64 * h`.
+        let q = [0, 1]
+            .map(|h| unsafe { _mm512_loadu_si512(col.as_ptr().add(8 * head + 64 * h).cast()) });
+        for (acc, a) in acc.iter_mut().zip(ar) {
+            acc.block::<W>(q, &scales, &a[i]);
+        }
+    }
+    acc.map(|a| a.finish())
+}
+
+/// The interleaved kernel for `ty` ([`super::interleaved`]), if there is one.
+pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
+    /// The safe entry of one interleaved kernel, dispatching on the number of activation rows.
+    macro_rules! entry {
+        ($kernel:ident $(<$W:ty>)?) => {{
+            fn gemm(group: &[u8], a: &QActs, ts: Range<usize>, res: &mut [f32]) {
+                let nt = ts.len();
+                macro_rules! run {
+                    ($m:literal) => {{
+                        let mut ar: [&[Act32]; $m] = [&[]; $m];
+                        for (j, r) in ar.iter_mut().enumerate() {
+                            *r = a.a32_row(ts.start + j);
+                        }
+                        // SAFETY: the kernel needs the avx512vnni tier's target features;
+                        // `group_gemm` hands this entry out only for that tier, and every
+                        // caller of the tile functions first asserts `tier.is_supported()`.
+                        let v = unsafe { $kernel::<$($W,)? $m>(group, ar) };
+                        for (j, rows) in v.iter().enumerate() {
+                            for (k, x) in rows.iter().enumerate() {
+                                res[k * nt + j] = *x;
+                            }
+                        }
+                    }};
+                }
+                match nt {
+                    1 => run!(1),
+                    2 => run!(2),
+                    3 => run!(3),
+                    4 => run!(4),
+                    5 => run!(5),
+                    6 => run!(6),
+                    7 => run!(7),
+                    8 => run!(8),
+                    _ => unreachable!("group_gemm: {nt} activation rows (at most {GROUP_GEMM_MAX_M})"),
+                }
+            }
+            gemm as GroupGemm
+        }};
+    }
+    Some(match ty {
+        GgmlType::Q4_0 => entry!(gemm_nibbles_x8<BlockQ4_0>),
+        GgmlType::Q4_1 => entry!(gemm_nibbles_x8<BlockQ4_1>),
+        GgmlType::Q5_0 => entry!(gemm_nibbles_x8<BlockQ5_0>),
+        GgmlType::Q5_1 => entry!(gemm_nibbles_x8<BlockQ5_1>),
+        GgmlType::Q8_0 => entry!(gemm_q8_0_x8),
+        _ => return None,
+    })
+}
+
+/// How far ahead of its reads an interleaved kernel prefetches: one core's DRAM latency times
+/// its bandwidth is ~5 KB here; 8 KB streamed a 90 MB Q4_1 matrix at 43 GB/s, none or 1-2 KB
+/// at 25-30 (`bench_gemv_x8`).
+const STREAM_PREFETCH_BYTES: usize = 8192;
+
+/// Prefetches the `len` bytes [`STREAM_PREFETCH_BYTES`] after `p` (a sequential weight stream).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn prefetch_stream(p: *const u8, len: usize) {
+    let ahead = p.wrapping_add(STREAM_PREFETCH_BYTES);
+    for l in (0..len).step_by(64) {
+        // A safe intrinsic: a prefetch is only a hint and never faults, whatever the address.
+        _mm_prefetch::<_MM_HINT_NTA>(ahead.wrapping_add(l).cast());
+    }
+}
+
+/// The 8 rows' scales of one block column of a [`NibbleBlock`] type.
+struct NibbleScales {
+    /// `d` as f32.
+    d: __m256,
+    /// `m` as f32 (types with a minimum).
+    m: __m256,
+    /// Fifth bits of the low / high nibbles, 16 per row, rows 0..4 in the low u64 (`HIGH`).
+    ml: __m128i,
+    mh: __m128i,
+}
+
+impl NibbleScales {
+    /// From the 8 rows' first 8 block bytes, one row per u64 lane.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn from_heads<W: NibbleBlock>(head: __m512i) -> Self {
+        // fifth bits: elements 0..16 (low nibbles) are bits 0..16 of qh, 16..32 the rest
+        let qh = _mm512_srl_epi64(head, _mm_cvtsi64_si128(W::QH_SHIFT as i64));
+        Self {
+            d: _mm256_cvtph_ps(_mm512_cvtepi64_epi16(head)),
+            m: _mm256_cvtph_ps(_mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(head))),
+            ml: _mm512_cvtepi64_epi16(qh),
+            mh: _mm512_cvtepi64_epi16(_mm512_srli_epi64::<16>(qh)),
+        }
+    }
+}
+
+/// The f32 accumulators of an 8-row nibble decode kernel, and the per-block arithmetic shared
+/// by the row-major and the interleaved kernels (so both give the same bits).
+struct NibbleAcc {
+    acc: __m256,
+    accm: __m256,
+}
+
+impl NibbleAcc {
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn new() -> Self {
+        Self {
+            acc: _mm256_setzero_ps(),
+            accm: _mm256_setzero_ps(),
+        }
+    }
+
+    /// Adds one block column: `q[h]` holds the packed quants of rows 4h..4h + 4, one row per
+    /// 128-bit lane; `y` is the activation block.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn block<W: NibbleBlock>(&mut self, q: [__m512i; 2], sc: &NibbleScales, y: &Act32) {
+        let m4 = _mm512_set1_epi8(0x0F);
+        let bit4 = _mm512_set1_epi8(0x10);
+        // row k's sum sits in element 4k (k < 4) or 4(k - 4) + 1 (k ≥ 4) after the reduction
+        let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+        let yq: &[u8; 32] = bytemuck::cast_ref(&y.qs);
+        let ylo = _mm512_broadcast_i32x4(ld16(yq[..16].try_into().unwrap()));
+        let yhi = _mm512_broadcast_i32x4(ld16(yq[16..].try_into().unwrap()));
+        let mut z = [_mm512_setzero_si512(); 2];
+        for (h, zh) in z.iter_mut().enumerate() {
+            let mut lo = _mm512_and_si512(q[h], m4);
+            let mut hi = _mm512_and_si512(_mm512_srli_epi16::<4>(q[h]), m4);
             if W::HIGH {
                 let (ml, mh) = if h == 0 {
-                    (_mm_cvtsi128_si64(ml), _mm_cvtsi128_si64(mh))
+                    (_mm_cvtsi128_si64(sc.ml), _mm_cvtsi128_si64(sc.mh))
                 } else {
-                    (_mm_extract_epi64::<1>(ml), _mm_extract_epi64::<1>(mh))
+                    (_mm_extract_epi64::<1>(sc.ml), _mm_extract_epi64::<1>(sc.mh))
                 };
                 lo = _mm512_mask_add_epi8(lo, ml as u64, lo, bit4);
                 hi = _mm512_mask_add_epi8(hi, mh as u64, hi, bit4);
@@ -173,16 +342,21 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
         if W::CORR != 0 {
             s = _mm256_sub_epi32(s, _mm256_set1_epi32(8 * W::CORR * y.isum()));
         }
-        acc = _mm256_fmadd_ps(
+        self.acc = _mm256_fmadd_ps(
             _mm256_cvtepi32_ps(s),
-            _mm256_mul_ps(dv, _mm256_set1_ps(y.d)),
-            acc,
+            _mm256_mul_ps(sc.d, _mm256_set1_ps(y.d)),
+            self.acc,
         );
         if W::MIN {
-            accm = _mm256_fmadd_ps(mv, _mm256_set1_ps(y.s()), accm);
+            self.accm = _mm256_fmadd_ps(sc.m, _mm256_set1_ps(y.s()), self.accm);
         }
     }
-    st_f32x8(_mm256_add_ps(acc, accm)).map(|v| [v])
+
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn finish(self) -> [f32; 8] {
+        st_f32x8(_mm256_add_ps(self.acc, self.accm))
+    }
 }
 
 /// 8 weight rows × 1 activation row of Q8_0 (decode; the output heads of both models): 2 rows
@@ -192,57 +366,102 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 1]; 8] {
     let nb = ctx.bpr;
-    // the reduction below leaves the rows in the order 0, 2, 4, 6, 1, 3, 5, 7: the scales are
+    // the reduction leaves the rows in the order 0, 2, 4, 6, 1, 3, 5, 7: the scales are
     // gathered in that order too, and the results put back at the end
-    let (wr, ar, rows8) = gemv_inputs(ctx, r, t, [0, 2, 4, 6, 1, 3, 5, 7]);
-    let flip = _mm512_set1_epi8(-128);
+    let (wr, ar, rows8) = gemv_inputs(ctx, r, t, Q8_ORDER.map(|k| k as i32));
     let mut acc = _mm256_setzero_ps();
     for i in 0..nb {
         prefetch_next8(&wr, i);
-        let y = &ar[i];
-        let y2 = _mm512_broadcast_i64x4(ld_i8x32(&y.qs));
         let base: *const BlockQ8_0 = &wr[0][i];
-        // SAFETY: lane k reads the first 4 bytes of block i of row (0, 2, 4, 6, 1, 3, 5, 7)[k]
-        // (`base + offset`), inside that 34-byte block.
+        // SAFETY: lane k reads the first 4 bytes of block i of row Q8_ORDER[k] (`base +
+        // offset`), inside that 34-byte block.
         let head = unsafe { _mm256_i32gather_epi32::<1>(base.cast(), rows8) };
-        let dv = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head));
-        let mut z = [_mm512_setzero_si512(); 4];
-        for (p, zp) in z.iter_mut().enumerate() {
+        let d = _mm256_cvtph_ps(_mm256_cvtepi32_epi16(head));
+        let x = [0, 1, 2, 3].map(|p| {
             let (a, b) = (ld_i8x32(&wr[2 * p][i].qs), ld_i8x32(&wr[2 * p + 1][i].qs));
-            let x = _mm512_xor_si512(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b), flip);
-            *zp = _mm512_dpbusd_epi32(_mm512_setzero_si512(), x, y2);
-        }
-        // z[p]: row 2p in 256-bit half 0, row 2p + 1 in half 1 (8 partial sums each); per
-        // 128-bit lane: [2p: a + c, 2p + 2: a + c, 2p: b + d, 2p + 2: b + d], then the 4 rows
-        let u01 = _mm512_add_epi32(
-            _mm512_unpacklo_epi32(z[0], z[1]),
-            _mm512_unpackhi_epi32(z[0], z[1]),
-        );
-        let u23 = _mm512_add_epi32(
-            _mm512_unpacklo_epi32(z[2], z[3]),
-            _mm512_unpackhi_epi32(z[2], z[3]),
-        );
-        let c = _mm512_add_epi32(
-            _mm512_unpacklo_epi64(u01, u23),
-            _mm512_unpackhi_epi64(u01, u23),
-        );
-        // lanes [0, 2, 4, 6 (part 1)], [0, 2, 4, 6 (part 2)], [1, 3, 5, 7 (1)], [1, 3, 5, 7 (2)]
-        let t = _mm512_shuffle_i64x2::<0b11_01_10_00>(c, c);
-        let mut s = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
-        // x + 128 was multiplied: subtract 128 · Σ y
-        s = _mm256_sub_epi32(s, _mm256_set1_epi32(128 * y.isum()));
-        acc = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(s),
-            _mm256_mul_ps(dv, _mm256_set1_ps(y.d)),
-            acc,
-        );
+            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b)
+        });
+        acc = q8_block(acc, x, d, &ar[i]);
     }
+    q8_finish(acc).map(|v| [v])
+}
+
+/// [`gemv_q8_0`] in the interleaved layout ([`crate::quant::interleave`]) for `M` activation
+/// rows: `group` is one group of 8 rows; per (row, activation row) the same results from one
+/// sequential stream (the 8 scales one load and one byte shuffle, the quants of 2 rows one
+/// 64-byte load).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+pub(super) fn gemm_q8_0_x8<const M: usize>(group: &[u8], ar: [&[Act32]; M]) -> [[f32; 8]; M] {
+    const BB: usize = core::mem::size_of::<BlockQ8_0>();
+    let nb = ar[0].len();
+    assert!(group.len() == 8 * nb * BB && ar.iter().all(|a| a.len() == nb));
+    // the 8 f16 scales in Q8_ORDER
+    let order = _mm_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    let mut acc = [_mm256_setzero_ps(); M];
+    for i in 0..nb {
+        let col = &group[i * 8 * BB..][..8 * BB];
+        prefetch_stream(col.as_ptr(), 8 * BB);
+        let d = _mm256_cvtph_ps(_mm_shuffle_epi8(ld16(col[..16].try_into().unwrap()), order));
+        // SAFETY: the quants of rows 2p, 2p + 1 are the 64 bytes at 16 + 64p.
+        let x = [0, 1, 2, 3]
+            .map(|p| unsafe { _mm512_loadu_si512(col.as_ptr().add(16 + 64 * p).cast()) });
+        for (acc, a) in acc.iter_mut().zip(ar) {
+            *acc = q8_block(*acc, x, d, &a[i]);
+        }
+    }
+    let mut out = [[0.0; 8]; M];
+    for (o, a) in out.iter_mut().zip(acc) {
+        *o = q8_finish(a);
+    }
+    out
+}
+
+/// The row order of [`q8_block`]'s lanes.
+const Q8_ORDER: [usize; 8] = [0, 2, 4, 6, 1, 3, 5, 7];
+
+/// One Q8_0 block column of 8 rows: `x[p]` holds rows 2p (low half) and 2p + 1 (high half),
+/// `d` the rows' scales in [`Q8_ORDER`].
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn q8_block(acc: __m256, x: [__m512i; 4], d: __m256, y: &Act32) -> __m256 {
+    let flip = _mm512_set1_epi8(-128);
+    let y2 = _mm512_broadcast_i64x4(ld_i8x32(&y.qs));
+    let z = x.map(|x| _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_xor_si512(x, flip), y2));
+    // z[p]: row 2p in 256-bit half 0, row 2p + 1 in half 1 (8 partial sums each); per
+    // 128-bit lane: [2p: a + c, 2p + 2: a + c, 2p: b + d, 2p + 2: b + d], then the 4 rows
+    let u01 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(z[0], z[1]),
+        _mm512_unpackhi_epi32(z[0], z[1]),
+    );
+    let u23 = _mm512_add_epi32(
+        _mm512_unpacklo_epi32(z[2], z[3]),
+        _mm512_unpackhi_epi32(z[2], z[3]),
+    );
+    let c = _mm512_add_epi32(
+        _mm512_unpacklo_epi64(u01, u23),
+        _mm512_unpackhi_epi64(u01, u23),
+    );
+    // lanes [0, 2, 4, 6 (part 1)], [0, 2, 4, 6 (part 2)], [1, 3, 5, 7 (1)], [1, 3, 5, 7 (2)]
+    let t = _mm512_shuffle_i64x2::<0b11_01_10_00>(c, c);
+    let mut s = _mm256_add_epi32(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64::<1>(t));
+    // x + 128 was multiplied: subtract 128 · Σ y
+    s = _mm256_sub_epi32(s, _mm256_set1_epi32(128 * y.isum()));
+    _mm256_fmadd_ps(
+        _mm256_cvtepi32_ps(s),
+        _mm256_mul_ps(d, _mm256_set1_ps(y.d)),
+        acc,
+    )
+}
+
+/// The 8 rows' results of [`q8_block`]'s accumulator, in row order.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn q8_finish(acc: __m256) -> [f32; 8] {
     // the AVX2 kernel's final `acc + accm` with a zero `accm`
-    let acc = _mm256_add_ps(acc, _mm256_setzero_ps());
-    let lanes = st_f32x8(acc);
-    let mut out = [[0.0f32; 1]; 8];
-    for (k, row) in [0, 2, 4, 6, 1, 3, 5, 7].into_iter().enumerate() {
-        out[row][0] = lanes[k];
+    let lanes = st_f32x8(_mm256_add_ps(acc, _mm256_setzero_ps()));
+    let mut out = [0.0f32; 8];
+    for (k, row) in Q8_ORDER.into_iter().enumerate() {
+        out[row] = lanes[k];
     }
     out
 }

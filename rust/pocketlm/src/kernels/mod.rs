@@ -33,7 +33,8 @@ use std::sync::OnceLock;
 
 use crate::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
 use crate::quant::blocks::*;
-use crate::quant::{GgmlType, QuantError};
+use crate::quant::interleave;
+use crate::quant::{BlockLayout, GgmlType, QuantError};
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 #[macro_use]
@@ -45,6 +46,7 @@ pub mod attention;
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod interleaved;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 pub mod pool;
@@ -237,6 +239,8 @@ pub struct QMatrix<'a> {
     pub data: &'a [u8],
     pub rows: usize,
     pub cols: usize,
+    /// Block order of `data` (see [`crate::quant::interleave`]).
+    pub layout: BlockLayout,
 }
 
 impl<'a> QMatrix<'a> {
@@ -280,7 +284,23 @@ impl<'a> QMatrix<'a> {
             data,
             rows,
             cols,
+            layout: BlockLayout::Rows,
         })
+    }
+
+    /// The same bytes read as `layout` (checked: interleaving needs a 32-element block type and
+    /// a multiple of 8 rows).
+    pub fn with_layout(self, layout: BlockLayout) -> Result<Self, QuantError> {
+        if layout == BlockLayout::Interleaved8
+            && (interleave::head_bytes(self.ty).is_none()
+                || !self.rows.is_multiple_of(interleave::GROUP_ROWS))
+        {
+            return Err(QuantError::NotInterleavable {
+                ty: self.ty,
+                rows: self.rows,
+            });
+        }
+        Ok(Self { layout, ..self })
     }
 
     /// Bytes per row.
@@ -293,19 +313,58 @@ impl<'a> QMatrix<'a> {
         self.cols / self.ty.block_len()
     }
 
-    /// The raw bytes of row `r`.
+    /// The raw bytes of row `r` (row-major layout only: an interleaved row is not contiguous).
     pub fn row(&self, r: usize) -> &'a [u8] {
+        assert_eq!(
+            self.layout,
+            BlockLayout::Rows,
+            "QMatrix::row of an interleaved matrix"
+        );
         let rb = self.row_bytes();
         &self.data[r * rb..(r + 1) * rb]
     }
 
     /// Dequantizes row `r` into `out` (`cols` elements), e.g. for an embedding lookup.
     pub fn dequantize_row(&self, r: usize, out: &mut [f32]) -> Result<(), QuantError> {
-        crate::quant::dequantize_row(self.ty, self.row(r), out)
+        match self.layout {
+            BlockLayout::Rows => crate::quant::dequantize_row(self.ty, self.row(r), out),
+            BlockLayout::Interleaved8 => {
+                let (bb, bl) = (self.ty.block_bytes(), self.ty.block_len());
+                if out.len() != self.cols {
+                    return Err(QuantError::LengthMismatch {
+                        ty: self.ty,
+                        what: "output elements",
+                        expected: self.cols,
+                        got: out.len(),
+                    });
+                }
+                let g = r / interleave::GROUP_ROWS;
+                let group = &self.data[g * interleave::GROUP_ROWS * self.row_bytes()..]
+                    [..interleave::GROUP_ROWS * self.row_bytes()];
+                let mut block = [0u8; interleave::MAX_BLOCK_BYTES];
+                for (i, o) in out.chunks_exact_mut(bl).enumerate() {
+                    interleave::group_block(
+                        self.ty,
+                        group,
+                        i,
+                        r % interleave::GROUP_ROWS,
+                        &mut block[..bb],
+                    );
+                    crate::quant::dequantize_row(self.ty, &block[..bb], o)?;
+                }
+                Ok(())
+            }
+        }
     }
 
-    /// The blocks of rows `rows`, typed (sizes and alignment were checked by `new`).
+    /// The blocks of rows `rows`, typed (sizes and alignment were checked by `new`; row-major
+    /// layout only).
     pub(crate) fn blocks<T: bytemuck::Pod>(&self, rows: Range<usize>) -> &'a [T] {
+        assert_eq!(
+            self.layout,
+            BlockLayout::Rows,
+            "QMatrix::blocks of an interleaved matrix"
+        );
         let rb = self.row_bytes();
         bytemuck::cast_slice(&self.data[rows.start * rb..rows.end * rb])
     }
@@ -713,10 +772,31 @@ fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
     }
 }
 
+/// The tile kernel of `tier` for `w`'s type and layout.
+fn matrix_tile_fn(tier: Tier, w: &QMatrix) -> TileFn {
+    match w.layout {
+        BlockLayout::Rows => tile_fn(tier, w.ty),
+        BlockLayout::Interleaved8 => interleaved::interleaved_tile_fn(tier),
+    }
+}
+
 /// Where results go: a slice (single thread) or a shared raw pointer (row-disjoint threads).
 trait Sink {
     /// `out[t * stride + r0 + i] = v[i * step]` for `i < n`.
     fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize);
+}
+
+/// A sink for rows `first_row..` of another sink's matrix (a de-interleaved tile).
+struct OffsetSink<'s, S> {
+    inner: &'s mut S,
+    first_row: usize,
+}
+
+impl<S: Sink> Sink for OffsetSink<'_, S> {
+    #[inline(always)]
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        self.inner.put_run(t, self.first_row + r0, n, v, step);
+    }
 }
 
 struct SliceSink<'a> {
@@ -801,7 +881,29 @@ fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows:
     }
 }
 
-fn run_rows(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
+fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
+    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::DEINTERLEAVE_FROM_M {
+        // a large batch (prefill): each tile's rows de-interleaved once, then the row-major
+        // kernels for all activation rows
+        let mut r0 = rows.start;
+        while r0 < rows.end {
+            let r1 = (r0 + TILE_ROWS).min(rows.end);
+            interleaved::with_row_major(w, r0..r1, |plain, sub, first_row| {
+                let mut sink = OffsetSink {
+                    inner: &mut *sink,
+                    first_row,
+                };
+                run_tiles(tile_fn(tier, plain.ty), plain, a, sub, &mut sink);
+            });
+            r0 = r1;
+        }
+        return;
+    }
+    run_tiles(matrix_tile_fn(tier, w), w, a, rows, sink);
+}
+
+/// `rows` × all activation rows in tiles of [`TILE_ROWS`] × [`TILE_ACTS`].
+fn run_tiles(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
     let mut res = [0.0f32; TILE_ROWS * TILE_ACTS];
     let mut r0 = rows.start;
     while r0 < rows.end {
@@ -851,7 +953,7 @@ pub fn matmul_with_tier(
         out,
         stride: out_stride,
     };
-    run_rows(tile_fn(tier, w.ty), w, acts, rows, &mut sink);
+    run_rows(tier, w, acts, rows, &mut sink);
 }
 
 /// All rows of `w` times all activation rows, split across `pool`'s threads:
@@ -888,7 +990,6 @@ pub fn matmul_parallel_with_tier(
             w.rows
         );
     }
-    let tile = tile_fn(tier, w.ty);
     let n = pool.n_threads();
     // Tiny products are not worth waking the workers.
     let work = w.rows * w.cols * acts.m.max(1);
@@ -897,7 +998,7 @@ pub fn matmul_parallel_with_tier(
             out,
             stride: out_stride,
         };
-        run_rows(tile, w, acts, rows, &mut sink);
+        run_rows(tier, w, acts, rows, &mut sink);
         return;
     }
     let chunk = chunk_rows(w, acts.m, n);
@@ -916,7 +1017,7 @@ pub fn matmul_parallel_with_tier(
                 break;
             }
             let r0 = c * chunk;
-            run_rows(tile, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
+            run_rows(tier, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
         }
     });
 }
@@ -980,13 +1081,12 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
                 out,
                 stride: *stride,
             };
-            run_rows(tile_fn(tier, w.ty), w, acts, 0..w.rows, &mut sink);
+            run_rows(tier, w, acts, 0..w.rows, &mut sink);
         }
         return;
     }
     // Per part: its tile kernel, output, chunk size and first global chunk index.
     struct Part<'a> {
-        tile: TileFn,
         w: QMatrix<'a>,
         sink: RawSink,
         chunk: usize,
@@ -997,7 +1097,6 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
     for (slot, (w, out, stride)) in table.iter_mut().zip(parts.iter_mut()) {
         let chunk = chunk_rows(w, acts.m, n);
         *slot = Some(Part {
-            tile: tile_fn(tier, w.ty),
             w: *w,
             sink: RawSink {
                 ptr: out.as_mut_ptr(),
@@ -1025,7 +1124,7 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         let r0 = (c - p.first) * p.chunk;
         let mut sink = p.sink;
         run_rows(
-            p.tile,
+            tier,
             &p.w,
             acts,
             r0..(r0 + p.chunk).min(p.w.rows),

@@ -11,7 +11,6 @@ use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
 use crate::kernels::{matmul_parallel, matmul_parallel_many, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
-use crate::quant;
 use crate::session::KvCache;
 use std::sync::Mutex;
 
@@ -177,11 +176,10 @@ pub(crate) fn forward(
 
     // Embedding lookup.
     let embd = w.token_embd.view(bytes);
-    let row_bytes = embd.data.len() / embd.rows;
     for (r, row) in rows.iter().enumerate() {
-        let src = &embd.data[row.token as usize * row_bytes..][..row_bytes];
         let dst = &mut s.x[r * d..(r + 1) * d];
-        quant::dequantize_row(embd.ty, src, dst).expect("embedding type checked at load");
+        embd.dequantize_row(row.token as usize, dst)
+            .expect("embedding type checked at load");
         if cfg.embd_scale != 1.0 {
             dst.iter_mut().for_each(|v| *v *= cfg.embd_scale);
         }

@@ -5,7 +5,7 @@ use super::config::{Architecture, ModelConfig};
 use super::LoadError;
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::kernels::QMatrix;
-use crate::quant::{self, GgmlType};
+use crate::quant::{self, BlockLayout, GgmlType};
 use std::ops::Range;
 
 /// A weight matrix inside the mapped file: `rows` outputs of `cols` inputs each.
@@ -15,6 +15,8 @@ pub struct MatRef {
     pub bytes: Range<usize>,
     pub rows: usize,
     pub cols: usize,
+    /// Block order in the file (`pocketlm convert` interleaves groups of 8 rows).
+    pub layout: BlockLayout,
 }
 
 impl MatRef {
@@ -25,6 +27,7 @@ impl MatRef {
             data: &file_bytes[self.bytes.clone()],
             rows: self.rows,
             cols: self.cols,
+            layout: self.layout,
         }
     }
 }
@@ -103,6 +106,7 @@ impl Loader<'_> {
             bytes: self.file.byte_range(info),
             rows,
             cols,
+            layout: info.layout,
         })
     }
 

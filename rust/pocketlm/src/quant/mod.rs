@@ -3,8 +3,10 @@
 pub mod activations;
 pub mod blocks;
 pub mod dequant;
+pub mod interleave;
 
 pub use dequant::dequantize_row;
+pub use interleave::BlockLayout;
 
 /// Errors from viewing or converting quantized data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +30,11 @@ pub enum QuantError {
         n: usize,
         block_len: usize,
     },
+    #[error(
+        "{ty}: {rows} rows cannot be interleaved (only Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, in \
+         groups of 8 rows)"
+    )]
+    NotInterleavable { ty: GgmlType, rows: usize },
     #[error(
         "{ty}: tensor data is not aligned to {align} bytes (GGUF tensor data must be aligned)"
     )]
