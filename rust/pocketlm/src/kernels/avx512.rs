@@ -14,12 +14,11 @@
 use core::arch::x86_64::*;
 
 use super::avx2::{ld_i8x32, prefetch_next8, st_f32x8};
-use super::interleaved::{GroupGemm, GROUP_GEMM_MAX_M};
+use super::interleaved::{group_gemm_entry, GroupGemm};
 use super::tiles::Ctx;
-use super::{Act32, QActs};
+use super::Act32;
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
-use core::ops::Range;
 
 /// A 32-element block with 4-bit quants in `qs` (low nibbles: elements 0..16, high nibbles:
 /// 16..32), an optional fifth bit per element in `qh` and an optional minimum `m`.
@@ -196,49 +195,12 @@ pub(super) fn gemm_nibbles_x8<W: NibbleBlock, const M: usize>(
 
 /// The interleaved kernel for `ty` ([`super::interleaved`]), if there is one.
 pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
-    /// The safe entry of one interleaved kernel, dispatching on the number of activation rows.
-    macro_rules! entry {
-        ($kernel:ident $(<$W:ty>)?) => {{
-            fn gemm(group: &[u8], a: &QActs, ts: Range<usize>, res: &mut [f32]) {
-                let nt = ts.len();
-                macro_rules! run {
-                    ($m:literal) => {{
-                        let mut ar: [&[Act32]; $m] = [&[]; $m];
-                        for (j, r) in ar.iter_mut().enumerate() {
-                            *r = a.a32_row(ts.start + j);
-                        }
-                        // SAFETY: the kernel needs the avx512vnni tier's target features;
-                        // `group_gemm` hands this entry out only for that tier, and every
-                        // caller of the tile functions first asserts `tier.is_supported()`.
-                        let v = unsafe { $kernel::<$($W,)? $m>(group, ar) };
-                        for (j, rows) in v.iter().enumerate() {
-                            for (k, x) in rows.iter().enumerate() {
-                                res[k * nt + j] = *x;
-                            }
-                        }
-                    }};
-                }
-                match nt {
-                    1 => run!(1),
-                    2 => run!(2),
-                    3 => run!(3),
-                    4 => run!(4),
-                    5 => run!(5),
-                    6 => run!(6),
-                    7 => run!(7),
-                    8 => run!(8),
-                    _ => unreachable!("group_gemm: {nt} activation rows (at most {GROUP_GEMM_MAX_M})"),
-                }
-            }
-            gemm as GroupGemm
-        }};
-    }
     Some(match ty {
-        GgmlType::Q4_0 => entry!(gemm_nibbles_x8<BlockQ4_0>),
-        GgmlType::Q4_1 => entry!(gemm_nibbles_x8<BlockQ4_1>),
-        GgmlType::Q5_0 => entry!(gemm_nibbles_x8<BlockQ5_0>),
-        GgmlType::Q5_1 => entry!(gemm_nibbles_x8<BlockQ5_1>),
-        GgmlType::Q8_0 => entry!(gemm_q8_0_x8),
+        GgmlType::Q4_0 => group_gemm_entry!(BlockQ4_0 => gemm_nibbles_x8<BlockQ4_0>),
+        GgmlType::Q4_1 => group_gemm_entry!(BlockQ4_1 => gemm_nibbles_x8<BlockQ4_1>),
+        GgmlType::Q5_0 => group_gemm_entry!(BlockQ5_0 => gemm_nibbles_x8<BlockQ5_0>),
+        GgmlType::Q5_1 => group_gemm_entry!(BlockQ5_1 => gemm_nibbles_x8<BlockQ5_1>),
+        GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => gemm_q8_0_x8),
         _ => return None,
     })
 }

@@ -9,9 +9,10 @@ use crate::quant::GgmlType;
 use std::cell::RefCell;
 use std::ops::Range;
 
-/// An 8-row kernel of the interleaved layout: one group's bytes times activation rows `ts`
-/// (at most [`GROUP_GEMM_MAX_M`]) into `res[k * ts.len() + j]` (row k, activation row j).
-pub(super) type GroupGemm = fn(&[u8], &QActs, Range<usize>, &mut [f32]);
+/// The kernel of the interleaved layout: whole groups of 8 rows (`groups`) times activation
+/// rows `ts` (at most [`GROUP_GEMM_MAX_M`]) into `res[r * stride + j]` (row r of `groups`,
+/// activation row `ts.start + j`).
+pub(super) type GroupGemm = fn(&[u8], &QActs, Range<usize>, &mut [f32], usize);
 
 /// The most activation rows of one [`GroupGemm`] call (a tile's activation rows are done in
 /// calls of up to this many, on the same group, from L1).
@@ -38,11 +39,68 @@ pub(super) fn interleaved_tile_fn(tier: Tier) -> TileFn {
     }
 }
 
+/// Defines a safe [`GroupGemm`] entry around a tier's interleaved kernel for blocks `$block`,
+/// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]` (unsafe: target features), one
+/// group at a time, dispatching on the number of activation rows. Only for the kernel's own tier: callers of the
+/// tile functions assert `tier.is_supported()` first.
+macro_rules! group_gemm_entry {
+    ($block:ty => $kernel:ident $(<$W:ty>)?) => {{
+        fn gemm(
+            groups: &[u8],
+            a: &$crate::kernels::QActs,
+            ts: core::ops::Range<usize>,
+            res: &mut [f32],
+            stride: usize,
+        ) {
+            let nt = ts.len();
+            macro_rules! run {
+                ($m:literal) => {{
+                    let mut ar: [&[$crate::kernels::Act32]; $m] = [&[]; $m];
+                    for (j, r) in ar.iter_mut().enumerate() {
+                        *r = a.a32_row(ts.start + j);
+                    }
+                    let group_bytes = 8 * ar[0].len() * core::mem::size_of::<$block>();
+                    for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
+                        // SAFETY: the kernel needs its tier's target features; its
+                        // `group_gemm` hands this entry out only for that tier, and every
+                        // caller of the tile functions first asserts `tier.is_supported()`.
+                        let v = unsafe { $kernel::<$($W,)? $m>(group, ar) };
+                        for (j, rows) in v.iter().enumerate() {
+                            for (k, x) in rows.iter().enumerate() {
+                                res[(8 * g + k) * stride + j] = *x;
+                            }
+                        }
+                    }
+                }};
+            }
+            match nt {
+                1 => run!(1),
+                2 => run!(2),
+                3 => run!(3),
+                4 => run!(4),
+                5 => run!(5),
+                6 => run!(6),
+                7 => run!(7),
+                8 => run!(8),
+                _ => unreachable!("a GroupGemm takes 1 to 8 activation rows, not {nt}"),
+            }
+        }
+        gemm as $crate::kernels::interleaved::GroupGemm
+    }};
+}
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_imports)
+)]
+pub(super) use group_gemm_entry;
+
 /// The interleaved kernel of `tier` for `ty`, if it has one.
 fn group_gemm(tier: Tier, ty: GgmlType) -> Option<GroupGemm> {
     match tier {
         #[cfg(target_arch = "x86_64")]
         Tier::Avx512Vnni => super::avx512::group_gemm(ty),
+        #[cfg(target_arch = "aarch64")]
+        Tier::Neon | Tier::Dotprod | Tier::I8mm => super::neon::group_gemm(tier, ty),
         _ => {
             let _ = ty;
             None
@@ -69,32 +127,70 @@ fn tile<const TIER: usize>(
     let g0 = rows.start / GROUP_ROWS * GROUP_ROWS;
     let g1 = rows.end.next_multiple_of(GROUP_ROWS);
     let groups = &w.data[g0 * rb..g1 * rb];
-    let group_bytes = GROUP_ROWS * rb;
     let nt = ts.len();
     if g0 == rows.start && g1 == rows.end {
         if let Some(gemm) = group_gemm(tier, w.ty) {
-            let mut part = [0.0f32; GROUP_ROWS * GROUP_GEMM_MAX_M];
-            for (g, out) in groups
-                .chunks_exact(group_bytes)
-                .zip(res.chunks_exact_mut(GROUP_ROWS * nt))
-            {
-                let mut t = ts.start;
-                while t < ts.end {
-                    let t1 = (t + GROUP_GEMM_MAX_M).min(ts.end);
-                    let m = t1 - t;
-                    gemm(g, a, t..t1, &mut part[..GROUP_ROWS * m]);
-                    for k in 0..GROUP_ROWS {
-                        out[k * nt + t - ts.start..][..m].copy_from_slice(&part[k * m..][..m]);
-                    }
-                    t = t1;
-                }
-            }
+            gemm_in_steps(gemm, groups, a, ts, res, nt);
             return;
         }
     }
     with_row_major(w, rows, |plain, sub, _| {
         tile_fn(tier, w.ty)(plain, a, sub, ts, res)
     });
+}
+
+/// `gemm` for any number of activation rows, in calls of up to [`GROUP_GEMM_MAX_M`]:
+/// `res[r * stride + j]` for row r of `groups` and activation row `ts.start + j`.
+fn gemm_in_steps(
+    gemm: GroupGemm,
+    groups: &[u8],
+    a: &QActs,
+    ts: Range<usize>,
+    res: &mut [f32],
+    stride: usize,
+) {
+    let mut t = ts.start;
+    while t < ts.end {
+        let t1 = (t + GROUP_GEMM_MAX_M).min(ts.end);
+        gemm(groups, a, t..t1, &mut res[t - ts.start..], stride);
+        t = t1;
+    }
+}
+
+/// Rows per call of [`run_groups`].
+const RUN_ROWS: usize = 256;
+
+/// `rows` (whole groups) × all activation rows (fewer than [`DEINTERLEAVE_FROM_M`]) of an
+/// interleaved matrix with the tier's interleaved kernel, into `sink`, [`RUN_ROWS`] rows per
+/// kernel call (a 262k-row output head is 1k calls, not 16k tiles). Returns false, having done
+/// nothing, when the tier has no such kernel or `rows` cuts a group.
+pub(super) fn run_groups(
+    tier: Tier,
+    w: &QMatrix,
+    a: &QActs,
+    rows: Range<usize>,
+    sink: &mut impl super::Sink,
+) -> bool {
+    let Some(gemm) = group_gemm(tier, w.ty) else {
+        return false;
+    };
+    if !rows.start.is_multiple_of(GROUP_ROWS) || !rows.end.is_multiple_of(GROUP_ROWS) {
+        return false;
+    }
+    assert!(a.m < DEINTERLEAVE_FROM_M);
+    let m = a.m;
+    let rb = w.row_bytes();
+    let mut res = [0.0f32; RUN_ROWS * (DEINTERLEAVE_FROM_M - 1)];
+    let mut r0 = rows.start;
+    while r0 < rows.end {
+        let r1 = (r0 + RUN_ROWS).min(rows.end);
+        gemm_in_steps(gemm, &w.data[r0 * rb..r1 * rb], a, 0..m, &mut res, m);
+        for t in 0..m {
+            sink.put_run(t, r0, r1 - r0, &res[t..], m);
+        }
+        r0 = r1;
+    }
+    true
 }
 
 /// Calls `f(plain, sub, first_row)` with the whole groups holding `rows` de-interleaved into a

@@ -899,6 +899,11 @@ fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut i
         }
         return;
     }
+    if w.layout == BlockLayout::Interleaved8
+        && interleaved::run_groups(tier, w, a, rows.clone(), sink)
+    {
+        return;
+    }
     run_tiles(matrix_tile_fn(tier, w), w, a, rows, sink);
 }
 

@@ -14,10 +14,21 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 use std::ops::Range;
 
+use super::interleaved::{group_gemm_entry, GroupGemm};
 use super::tiles::{store, Ctx};
 use super::{Act32, QActs, QMatrix, Tier, TileFn};
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
+
+/// The interleaved kernel of `tier` for `ty` ([`super::interleaved`]), if there is one.
+pub(super) fn group_gemm(tier: Tier, ty: GgmlType) -> Option<GroupGemm> {
+    match tier {
+        Tier::Neon => base::group_gemm(ty),
+        // (the i8mm tier's single rows are the SDOT kernels': same bits)
+        Tier::Dotprod | Tier::I8mm => sdot::group_gemm(ty),
+        _ => None,
+    }
+}
 
 pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
     match tier {
@@ -158,6 +169,14 @@ enum SmallKind {
 /// 32-element weight blocks, decoded to signed bytes by [`decode`].
 trait SmallW: bytemuck::Pod {
     const KIND: SmallKind;
+    /// Bytes before the quants (scale, minimum, fifth bits): the interleaved layout stores the
+    /// 8 rows' heads of a block column first ([`crate::quant::interleave`]).
+    const HEAD: usize = match Self::KIND {
+        SmallKind::Q4_0 | SmallKind::Q8_0 => 2,
+        SmallKind::Q4_1 => 4,
+        SmallKind::Q5_0 => 6,
+        SmallKind::Q5_1 => 8,
+    };
     /// Whether the format has a minimum `m` (adds `m * s` with Q8_1 activations).
     const MIN: bool = matches!(Self::KIND, SmallKind::Q4_1 | SmallKind::Q5_1);
 }
@@ -474,6 +493,63 @@ macro_rules! neon_kernels {
                 for k in 0..R {
                     for j in 0..M {
                         out[k][j] = acc[k][j] + accm[k][j];
+                    }
+                }
+                out
+            }
+
+            pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
+                Some(match ty {
+                    GgmlType::Q4_0 => group_gemm_entry!(BlockQ4_0 => small_x8<BlockQ4_0>),
+                    GgmlType::Q4_1 => group_gemm_entry!(BlockQ4_1 => small_x8<BlockQ4_1>),
+                    GgmlType::Q5_0 => group_gemm_entry!(BlockQ5_0 => small_x8<BlockQ5_0>),
+                    GgmlType::Q5_1 => group_gemm_entry!(BlockQ5_1 => small_x8<BlockQ5_1>),
+                    GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => small_x8<BlockQ8_0>),
+                    _ => return None,
+                })
+            }
+
+            /// [`small`] for the 8 rows of an interleaved group ([`crate::quant::interleave`])
+            /// × `M` activation rows: each block reassembled from its head and quants (one
+            /// sequential stream through the matrix), then the same operations.
+            #[target_feature(enable = $feat)]
+            pub(super) fn small_x8<W: SmallW, const M: usize>(
+                group: &[u8],
+                ar: [&[Act32]; M],
+            ) -> [[f32; 8]; M] {
+                let nb = ar[0].len();
+                let bb = core::mem::size_of::<W>();
+                let (head, body) = (W::HEAD, bb - W::HEAD);
+                assert!(group.len() == 8 * nb * bb && ar.iter().all(|a| a.len() == nb));
+                let mut acc = [[0.0f32; M]; 8];
+                let mut accm = [[0.0f32; M]; 8];
+                for i in 0..nb {
+                    let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * head);
+                    let ys: [(int8x16_t, int8x16_t); M] = core::array::from_fn(|j| {
+                        let q = &ar[j][i].qs;
+                        (ld_s8(sub(q, 0)), ld_s8(sub(q, 16)))
+                    });
+                    for k in 0..8 {
+                        let mut block = W::zeroed();
+                        let b = bytemuck::bytes_of_mut(&mut block);
+                        b[..head].copy_from_slice(&heads[k * head..][..head]);
+                        b[head..].copy_from_slice(&bodies[k * body..][..body]);
+                        let (x0, x1, dw, mw) = decode(&block);
+                        for j in 0..M {
+                            let y = &ar[j][i];
+                            let p = $dot($dot(vdupq_n_s32(0), x0, ys[j].0), x1, ys[j].1);
+                            let sumi = vaddvq_s32(p) as f32;
+                            acc[k][j] = sumi.mul_add(dw * y.d, acc[k][j]);
+                            if W::MIN {
+                                accm[k][j] = mw.mul_add(y.s(), accm[k][j]);
+                            }
+                        }
+                    }
+                }
+                let mut out = [[0.0f32; 8]; M];
+                for k in 0..8 {
+                    for j in 0..M {
+                        out[j][k] = acc[k][j] + accm[k][j];
                     }
                 }
                 out
