@@ -13,7 +13,7 @@
 
 use core::arch::x86_64::*;
 
-use super::avx2::{ld_i8x32, prefetch_next8, st_f32x8};
+use super::avx2::{ld_i8x32, prefetch_next8, prefetch_stream, st_f32x8};
 use super::interleaved::{group_gemm_entry, GroupGemm};
 use super::tiles::Ctx;
 use super::Act32;
@@ -203,22 +203,6 @@ pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
         GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => gemm_q8_0_x8),
         _ => return None,
     })
-}
-
-/// How far ahead of its reads an interleaved kernel prefetches: one core's DRAM latency times
-/// its bandwidth is ~5 KB here; 8 KB streamed a 90 MB Q4_1 matrix at 43 GB/s, none or 1-2 KB
-/// at 25-30 (`bench_gemv_x8`).
-const STREAM_PREFETCH_BYTES: usize = 8192;
-
-/// Prefetches the `len` bytes [`STREAM_PREFETCH_BYTES`] after `p` (a sequential weight stream).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn prefetch_stream(p: *const u8, len: usize) {
-    let ahead = p.wrapping_add(STREAM_PREFETCH_BYTES);
-    for l in (0..len).step_by(64) {
-        // A safe intrinsic: a prefetch is only a hint and never faults, whatever the address.
-        _mm_prefetch::<_MM_HINT_NTA>(ahead.wrapping_add(l).cast());
-    }
 }
 
 /// The 8 rows' scales of one block column of a [`NibbleBlock`] type.

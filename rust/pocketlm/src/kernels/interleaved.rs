@@ -18,12 +18,28 @@ pub(super) type GroupGemm = fn(&[u8], &QActs, Range<usize>, &mut [f32], usize);
 /// calls of up to this many, on the same group, from L1).
 pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 
-/// From this many activation rows on (prefill chunks) a matrix's rows are de-interleaved once
-/// per tile and multiplied by the row-major batched kernels, which are faster per byte than
-/// [`GroupGemm`] calls. Below it the interleaved kernels win: decode, the keyboard's and the
-/// reply drafts' batches. (SmolLM2, 1 thread, `pocketlm bench`: pp128 -4% against the row-major
-/// file this way, -7% with interleaved kernels only; pp16 -5%, -32% de-interleaving.)
-pub(super) const DEINTERLEAVE_FROM_M: usize = 17;
+/// From how many activation rows on a product with an interleaved matrix de-interleaves each
+/// tile's rows once and multiplies them with the row-major batched kernels (faster per byte
+/// than [`GroupGemm`] calls when the batch is large enough to be compute-bound). Below it the
+/// tier's interleaved kernel runs: decode, the keyboard's and the reply drafts' batches.
+/// - AVX-512 and NEON: 17. Their interleaved kernels decode a block once for up to 8 activation
+///   rows. (SmolLM2, 1 thread, `pocketlm bench`: pp128 -4% against the row-major file this
+///   way, -7% with interleaved kernels only; pp16 -5%, -32% de-interleaving.)
+/// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
+///   was 2.8x slower than the row-major file through it.
+pub(super) fn deinterleave_from_m(tier: Tier) -> usize {
+    match tier {
+        Tier::Avx2 => 2,
+        _ => MAX_GROUP_M + 1,
+    }
+}
+
+/// Rows de-interleaved at a time for the row-major kernels (tens of KB: stays in L2; fewer
+/// calls than one per 16-row tile).
+pub(super) const DEINTERLEAVE_ROWS: usize = 128;
+
+/// The most activation rows [`run_groups`] takes.
+const MAX_GROUP_M: usize = 16;
 
 /// The tile function of `tier` for interleaved matrices (callers guarantee
 /// `tier.is_supported()`, as for [`tile_fn`]).
@@ -98,6 +114,8 @@ pub(super) use group_gemm_entry;
 fn group_gemm(tier: Tier, ty: GgmlType) -> Option<GroupGemm> {
     match tier {
         #[cfg(target_arch = "x86_64")]
+        Tier::Avx2 => super::avx2::group_gemm(ty),
+        #[cfg(target_arch = "x86_64")]
         Tier::Avx512Vnni => super::avx512::group_gemm(ty),
         #[cfg(target_arch = "aarch64")]
         Tier::Neon | Tier::Dotprod | Tier::I8mm => super::neon::group_gemm(tier, ty),
@@ -128,7 +146,7 @@ fn tile<const TIER: usize>(
     let g1 = rows.end.next_multiple_of(GROUP_ROWS);
     let groups = &w.data[g0 * rb..g1 * rb];
     let nt = ts.len();
-    if g0 == rows.start && g1 == rows.end {
+    if g0 == rows.start && g1 == rows.end && nt < deinterleave_from_m(tier) {
         if let Some(gemm) = group_gemm(tier, w.ty) {
             gemm_in_steps(gemm, groups, a, ts, res, nt);
             return;
@@ -160,7 +178,7 @@ fn gemm_in_steps(
 /// Rows per call of [`run_groups`].
 const RUN_ROWS: usize = 256;
 
-/// `rows` (whole groups) × all activation rows (fewer than [`DEINTERLEAVE_FROM_M`]) of an
+/// `rows` (whole groups) × all activation rows (fewer than [`deinterleave_from_m`]) of an
 /// interleaved matrix with the tier's interleaved kernel, into `sink`, [`RUN_ROWS`] rows per
 /// kernel call (a 262k-row output head is 1k calls, not 16k tiles). Returns false, having done
 /// nothing, when the tier has no such kernel or `rows` cuts a group.
@@ -177,10 +195,10 @@ pub(super) fn run_groups(
     if !rows.start.is_multiple_of(GROUP_ROWS) || !rows.end.is_multiple_of(GROUP_ROWS) {
         return false;
     }
-    assert!(a.m < DEINTERLEAVE_FROM_M);
+    assert!(a.m < deinterleave_from_m(tier) && a.m <= MAX_GROUP_M);
     let m = a.m;
     let rb = w.row_bytes();
-    let mut res = [0.0f32; RUN_ROWS * (DEINTERLEAVE_FROM_M - 1)];
+    let mut res = [0.0f32; RUN_ROWS * MAX_GROUP_M];
     let mut r0 = rows.start;
     while r0 < rows.end {
         let r1 = (r0 + RUN_ROWS).min(rows.end);

@@ -882,12 +882,12 @@ fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows:
 }
 
 fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
-    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::DEINTERLEAVE_FROM_M {
-        // a large batch (prefill): each tile's rows de-interleaved once, then the row-major
-        // kernels for all activation rows
+    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::deinterleave_from_m(tier) {
+        // a large batch (prefill): rows de-interleaved once (a few at a time, into L2), then
+        // the row-major kernels for all activation rows
         let mut r0 = rows.start;
         while r0 < rows.end {
-            let r1 = (r0 + TILE_ROWS).min(rows.end);
+            let r1 = (r0 + interleaved::DEINTERLEAVE_ROWS).min(rows.end);
             interleaved::with_row_major(w, r0..r1, |plain, sub, first_row| {
                 let mut sink = OffsetSink {
                     inner: &mut *sink,

@@ -100,27 +100,30 @@ pub fn group_row(ty: GgmlType, group: &[u8], k: usize, out: &mut [u8]) {
 /// A whole interleaved group back to its 8 row-major rows (`out.len() == group.len()`).
 pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
     assert_eq!(group.len(), out.len());
-    /// Fixed-size copies: prefill de-interleaves every weight once per pass, so this runs at
-    /// memory speed rather than at one `memcpy` call per block.
-    fn typed<const HEAD: usize, const BODY: usize>(group: &[u8], out: &mut [u8]) {
-        let bb = HEAD + BODY;
-        let row_bytes = out.len() / GROUP_ROWS;
-        for (i, col) in group.chunks_exact(GROUP_ROWS * bb).enumerate() {
-            let (heads, bodies) = col.split_at(GROUP_ROWS * HEAD);
+    /// Fixed-size copies, block column by block column: prefill de-interleaves every weight
+    /// once per pass (this order measured 15 GB/s, row by row 10-13).
+    fn typed<const HEAD: usize, const BODY: usize, const BB: usize>(group: &[u8], out: &mut [u8]) {
+        const { assert!(HEAD + BODY == BB) };
+        let nb = out.len() / GROUP_ROWS / BB;
+        let (cols, _) = group.as_chunks::<BB>();
+        let (blocks, _) = out.as_chunks_mut::<BB>();
+        for i in 0..nb {
+            let (heads, bodies) = cols[i * GROUP_ROWS..][..GROUP_ROWS]
+                .as_flattened()
+                .split_at(GROUP_ROWS * HEAD);
             for k in 0..GROUP_ROWS {
-                let block = &mut out[k * row_bytes + i * bb..][..bb];
-                let (h, b) = block.split_at_mut(HEAD);
-                h.copy_from_slice(&heads[k * HEAD..][..HEAD]);
-                b.copy_from_slice(&bodies[k * BODY..][..BODY]);
+                let block = &mut blocks[k * nb + i];
+                block[..HEAD].copy_from_slice(&heads[k * HEAD..][..HEAD]);
+                block[HEAD..].copy_from_slice(&bodies[k * BODY..][..BODY]);
             }
         }
     }
     match ty {
-        GgmlType::Q4_0 => typed::<2, 16>(group, out),
-        GgmlType::Q4_1 => typed::<4, 16>(group, out),
-        GgmlType::Q5_0 => typed::<6, 16>(group, out),
-        GgmlType::Q5_1 => typed::<8, 16>(group, out),
-        GgmlType::Q8_0 => typed::<2, 32>(group, out),
+        GgmlType::Q4_0 => typed::<2, 16, 18>(group, out),
+        GgmlType::Q4_1 => typed::<4, 16, 20>(group, out),
+        GgmlType::Q5_0 => typed::<6, 16, 22>(group, out),
+        GgmlType::Q5_1 => typed::<8, 16, 24>(group, out),
+        GgmlType::Q8_0 => typed::<2, 32, 34>(group, out),
         _ => panic!("{ty} cannot be interleaved"),
     }
 }
