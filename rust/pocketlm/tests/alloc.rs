@@ -73,9 +73,20 @@ fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
+/// The model file, then `pocketlm convert`'s interleaved copy (its kernels, and the per-thread
+/// buffer of the de-interleaving paths, which grows once). One test: the allocation counter is
+/// global, so nothing else may run meanwhile.
 #[test]
 fn decoding_allocates_only_when_the_kv_cache_grows() {
-    let model = Model::load(model_path(SMOLLM2)).unwrap();
+    check_decode_allocations(&model_path(SMOLLM2));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x8.gguf");
+    pocketlm::convert::interleave_file(&model_path(SMOLLM2), &out).unwrap();
+    check_decode_allocations(&out);
+}
+
+fn check_decode_allocations(file: &std::path::Path) {
+    let model = Model::load(file).unwrap();
     let opts = SessionOptions {
         context_length: 512,
         threads: 2,
@@ -123,8 +134,9 @@ fn decoding_allocates_only_when_the_kv_cache_grows() {
             .iter()
             .zip(&caches_before)
             .any(|(b, &c)| b.cache_bytes() != c);
-        // The first step sizes the leading session's buffers for 3 rows.
-        if !grew && step > 0 {
+        // The first steps size the leading session's buffers for 3 rows (and the threads'
+        // de-interleaving buffers where the tier de-interleaves 3-row batches).
+        if !grew && step > 2 {
             quiet_steps += 1;
             assert!(
                 allocs <= 1 && bytes <= 3 * std::mem::size_of::<usize>(),
@@ -136,7 +148,7 @@ fn decoding_allocates_only_when_the_kv_cache_grows() {
         }
     }
     assert!(
-        quiet_steps >= 30,
+        quiet_steps >= 28,
         "only {quiet_steps} batched steps were checked"
     );
 }
