@@ -18,18 +18,23 @@ pub(super) type GroupGemm = fn(&[u8], &QActs, Range<usize>, &mut [f32], usize);
 /// calls of up to this many, on the same group, from L1).
 pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 
-/// From how many activation rows on a product with an interleaved matrix de-interleaves each
-/// tile's rows once and multiplies them with the row-major batched kernels (faster per byte
-/// than [`GroupGemm`] calls when the batch is large enough to be compute-bound). Below it the
-/// tier's interleaved kernel runs: decode, the keyboard's and the reply drafts' batches.
-/// - AVX-512 and NEON: 17. Their interleaved kernels decode a block once for up to 8 activation
-///   rows. (SmolLM2, 1 thread, `pocketlm bench`: pp128 -4% against the row-major file this
-///   way, -7% with interleaved kernels only; pp16 -5%, -32% de-interleaving.)
+/// From how many activation rows on a product with an interleaved matrix of type `ty`
+/// de-interleaves the rows (a few at a time) and multiplies them with the row-major batched
+/// kernels, which are faster per byte than [`GroupGemm`] calls for some types once the batch is
+/// large enough to be compute-bound. Below it the tier's interleaved kernel runs: decode, the
+/// keyboard's and the reply drafts' batches. Measured with `pocketlm bench --threads 1 --pp
+/// 64,128` on the converted files, one way against the other:
+/// - AVX-512, Q4_0/Q4_1: never (SmolLM2 pp128 1017-1028 interleaved, 967-975 de-interleaved;
+///   TTFT for 32 tokens 30.5 vs 35.4 ms).
+/// - AVX-512, Q5_0/Q5_1/Q8_0, and NEON: 17 (Gemma, mostly Q5_0: pp128 1051 de-interleaved,
+///   878-897 interleaved; pp16 730-745 interleaved, 661-667 de-interleaved from 9 rows). The
+///   NEON figure is not measured (no ARM machine here).
 /// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
 ///   was 2.8x slower than the row-major file through it.
-pub(super) fn deinterleave_from_m(tier: Tier) -> usize {
-    match tier {
-        Tier::Avx2 => 2,
+pub(super) fn deinterleave_from_m(tier: Tier, ty: GgmlType) -> usize {
+    match (tier, ty) {
+        (Tier::Avx2, _) => 2,
+        (Tier::Avx512Vnni, GgmlType::Q4_0 | GgmlType::Q4_1) => usize::MAX,
         _ => MAX_GROUP_M + 1,
     }
 }
@@ -146,7 +151,7 @@ fn tile<const TIER: usize>(
     let g1 = rows.end.next_multiple_of(GROUP_ROWS);
     let groups = &w.data[g0 * rb..g1 * rb];
     let nt = ts.len();
-    if g0 == rows.start && g1 == rows.end && nt < deinterleave_from_m(tier) {
+    if g0 == rows.start && g1 == rows.end && nt < deinterleave_from_m(tier, w.ty) {
         if let Some(gemm) = group_gemm(tier, w.ty) {
             gemm_in_steps(gemm, groups, a, ts, res, nt);
             return;
@@ -178,10 +183,11 @@ fn gemm_in_steps(
 /// Rows per call of [`run_groups`].
 const RUN_ROWS: usize = 256;
 
-/// `rows` (whole groups) × all activation rows (fewer than [`deinterleave_from_m`]) of an
-/// interleaved matrix with the tier's interleaved kernel, into `sink`, [`RUN_ROWS`] rows per
-/// kernel call (a 262k-row output head is 1k calls, not 16k tiles). Returns false, having done
-/// nothing, when the tier has no such kernel or `rows` cuts a group.
+/// `rows` (whole groups) × all activation rows of an interleaved matrix with the tier's
+/// interleaved kernel, into `sink`, [`RUN_ROWS`] rows per kernel call (a 262k-row output head
+/// is 1k calls, not 16k tiles). Returns false, having done nothing, when the tier has no such
+/// kernel, `rows` cuts a group, or the batch is for the de-interleaving path or larger than
+/// [`MAX_GROUP_M`].
 pub(super) fn run_groups(
     tier: Tier,
     w: &QMatrix,
@@ -192,10 +198,13 @@ pub(super) fn run_groups(
     let Some(gemm) = group_gemm(tier, w.ty) else {
         return false;
     };
-    if !rows.start.is_multiple_of(GROUP_ROWS) || !rows.end.is_multiple_of(GROUP_ROWS) {
+    if !rows.start.is_multiple_of(GROUP_ROWS)
+        || !rows.end.is_multiple_of(GROUP_ROWS)
+        || a.m >= deinterleave_from_m(tier, w.ty)
+        || a.m > MAX_GROUP_M
+    {
         return false;
     }
-    assert!(a.m < deinterleave_from_m(tier) && a.m <= MAX_GROUP_M);
     let m = a.m;
     let rb = w.row_bytes();
     let mut res = [0.0f32; RUN_ROWS * MAX_GROUP_M];

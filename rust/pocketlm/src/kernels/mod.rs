@@ -882,7 +882,8 @@ fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows:
 }
 
 fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
-    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::deinterleave_from_m(tier) {
+    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::deinterleave_from_m(tier, w.ty)
+    {
         // a large batch (prefill): rows de-interleaved once (a few at a time, into L2), then
         // the row-major kernels for all activation rows
         let mut r0 = rows.start;
