@@ -477,16 +477,8 @@ macro_rules! neon_kernels {
                         (ld_s8(sub(q, 0)), ld_s8(sub(q, 16)))
                     });
                     for k in 0..R {
-                        let (x0, x1, dw, mw) = decode(&wr[k][i]);
-                        for j in 0..M {
-                            let y = &ar[j][i];
-                            let p = $dot($dot(vdupq_n_s32(0), x0, ys[j].0), x1, ys[j].1);
-                            let sumi = vaddvq_s32(p) as f32;
-                            acc[k][j] = sumi.mul_add(dw * y.d, acc[k][j]);
-                            if W::MIN {
-                                accm[k][j] = mw.mul_add(y.s(), accm[k][j]);
-                            }
-                        }
+                        let x = decode(&wr[k][i]);
+                        block_dots::<W, M>(x, &ys, &ar, i, &mut acc[k], &mut accm[k]);
                     }
                 }
                 let mut out = [[0.0f32; M]; R];
@@ -496,6 +488,30 @@ macro_rules! neon_kernels {
                     }
                 }
                 out
+            }
+
+            /// One decoded weight block `x` (from [`decode`]) against block `i` of the `M`
+            /// activation rows (`ys`: their quants): per row the exact integer sum, then
+            /// `acc = fma(sumi, dw * da, acc)` and the minimum's `accm` in f32.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            fn block_dots<W: SmallW, const M: usize>(
+                (x0, x1, dw, mw): (int8x16_t, int8x16_t, f32, f32),
+                ys: &[(int8x16_t, int8x16_t); M],
+                ar: &[&[Act32]; M],
+                i: usize,
+                acc: &mut [f32; M],
+                accm: &mut [f32; M],
+            ) {
+                for j in 0..M {
+                    let y = &ar[j][i];
+                    let p = $dot($dot(vdupq_n_s32(0), x0, ys[j].0), x1, ys[j].1);
+                    let sumi = vaddvq_s32(p) as f32;
+                    acc[j] = sumi.mul_add(dw * y.d, acc[j]);
+                    if W::MIN {
+                        accm[j] = mw.mul_add(y.s(), accm[j]);
+                    }
+                }
             }
 
             pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
@@ -534,16 +550,8 @@ macro_rules! neon_kernels {
                         let b = bytemuck::bytes_of_mut(&mut block);
                         b[..head].copy_from_slice(&heads[k * head..][..head]);
                         b[head..].copy_from_slice(&bodies[k * body..][..body]);
-                        let (x0, x1, dw, mw) = decode(&block);
-                        for j in 0..M {
-                            let y = &ar[j][i];
-                            let p = $dot($dot(vdupq_n_s32(0), x0, ys[j].0), x1, ys[j].1);
-                            let sumi = vaddvq_s32(p) as f32;
-                            acc[k][j] = sumi.mul_add(dw * y.d, acc[k][j]);
-                            if W::MIN {
-                                accm[k][j] = mw.mul_add(y.s(), accm[k][j]);
-                            }
-                        }
+                        let x = decode(&block);
+                        block_dots::<W, M>(x, &ys, &ar, i, &mut acc[k], &mut accm[k]);
                     }
                 }
                 let mut out = [[0.0f32; 8]; M];
