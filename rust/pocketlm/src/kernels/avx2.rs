@@ -337,26 +337,22 @@ macro_rules! group_gemv {
 /// The AVX2 tier's kernel of the interleaved layout ([`super::interleaved`]), if any.
 pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
     /// `M` activation rows one after the other (from L1 after the first).
-    ///
-    /// # Safety
-    /// The CPU must support the AVX2 tier.
-    unsafe fn gemm_x8<W: GroupGemv, const M: usize>(
-        group: &[u8],
-        ar: [&[Act32]; M],
-    ) -> [[f32; 8]; M] {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    #[inline]
+    fn gemm_x8<W: GroupGemv, const M: usize>(group: &[u8], ar: [&[Act32]; M]) -> [[f32; 8]; M] {
         let mut out = [[0.0; 8]; M];
         for (o, a) in out.iter_mut().zip(ar) {
-            // SAFETY: the caller guarantees the AVX2 tier.
+            // SAFETY: this function's target features are the AVX2 tier's.
             *o = unsafe { W::gemv_x8(group, a) };
         }
         out
     }
     Some(match ty {
-        GgmlType::Q4_0 => group_gemm_entry!(BlockQ4_0 => gemm_x8<BlockQ4_0>),
-        GgmlType::Q4_1 => group_gemm_entry!(BlockQ4_1 => gemm_x8<BlockQ4_1>),
-        GgmlType::Q5_0 => group_gemm_entry!(BlockQ5_0 => gemm_x8<BlockQ5_0>),
-        GgmlType::Q5_1 => group_gemm_entry!(BlockQ5_1 => gemm_x8<BlockQ5_1>),
-        GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => gemm_x8<BlockQ8_0>),
+        GgmlType::Q4_0 => group_gemm_entry!("avx2,fma,f16c", BlockQ4_0 => gemm_x8<BlockQ4_0>),
+        GgmlType::Q4_1 => group_gemm_entry!("avx2,fma,f16c", BlockQ4_1 => gemm_x8<BlockQ4_1>),
+        GgmlType::Q5_0 => group_gemm_entry!("avx2,fma,f16c", BlockQ5_0 => gemm_x8<BlockQ5_0>),
+        GgmlType::Q5_1 => group_gemm_entry!("avx2,fma,f16c", BlockQ5_1 => gemm_x8<BlockQ5_1>),
+        GgmlType::Q8_0 => group_gemm_entry!("avx2,fma,f16c", BlockQ8_0 => gemm_x8<BlockQ8_0>),
         _ => return None,
     })
 }

@@ -143,6 +143,7 @@ pub(super) fn gemv_nibbles<W: NibbleBlock>(ctx: &Ctx<'_, W>, r: usize, t: usize)
 /// the same results as [`gemv_nibbles`] on the row-major rows, from one sequential stream: the
 /// 8 heads are one load and one word permute, the quants of 4 rows one 64-byte load.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
 pub(super) fn gemm_nibbles_x8<W: NibbleBlock, const M: usize>(
     group: &[u8],
     ar: [&[Act32]; M],
@@ -196,11 +197,21 @@ pub(super) fn gemm_nibbles_x8<W: NibbleBlock, const M: usize>(
 /// The interleaved kernel for `ty` ([`super::interleaved`]), if there is one.
 pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
     Some(match ty {
-        GgmlType::Q4_0 => group_gemm_entry!(BlockQ4_0 => gemm_nibbles_x8<BlockQ4_0>),
-        GgmlType::Q4_1 => group_gemm_entry!(BlockQ4_1 => gemm_nibbles_x8<BlockQ4_1>),
-        GgmlType::Q5_0 => group_gemm_entry!(BlockQ5_0 => gemm_nibbles_x8<BlockQ5_0>),
-        GgmlType::Q5_1 => group_gemm_entry!(BlockQ5_1 => gemm_nibbles_x8<BlockQ5_1>),
-        GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => gemm_q8_0_x8),
+        GgmlType::Q4_0 => group_gemm_entry!(
+            "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+            BlockQ4_0 => gemm_nibbles_x8<BlockQ4_0>),
+        GgmlType::Q4_1 => group_gemm_entry!(
+            "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+            BlockQ4_1 => gemm_nibbles_x8<BlockQ4_1>),
+        GgmlType::Q5_0 => group_gemm_entry!(
+            "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+            BlockQ5_0 => gemm_nibbles_x8<BlockQ5_0>),
+        GgmlType::Q5_1 => group_gemm_entry!(
+            "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+            BlockQ5_1 => gemm_nibbles_x8<BlockQ5_1>),
+        GgmlType::Q8_0 => group_gemm_entry!(
+            "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+            BlockQ8_0 => gemm_q8_0_x8),
         _ => return None,
     })
 }
@@ -337,6 +348,7 @@ pub(super) fn gemv_q8_0(ctx: &Ctx<'_, BlockQ8_0>, r: usize, t: usize) -> [[f32; 
 /// sequential stream (the 8 scales one load and one byte shuffle, the quants of 2 rows one
 /// 64-byte load).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
 pub(super) fn gemm_q8_0_x8<const M: usize>(group: &[u8], ar: [&[Act32]; M]) -> [[f32; 8]; M] {
     const BB: usize = core::mem::size_of::<BlockQ8_0>();
     let nb = ar[0].len();

@@ -61,11 +61,29 @@ pub(super) fn interleaved_tile_fn(tier: Tier) -> TileFn {
 }
 
 /// Defines a safe [`GroupGemm`] entry around a tier's interleaved kernel for blocks `$block`,
-/// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]` (unsafe: target features), one
-/// group at a time, dispatching on the number of activation rows. Only for the kernel's own tier: callers of the
-/// tile functions assert `tier.is_supported()` first.
+/// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]`, a `#[target_feature($feat)]`
+/// function: a loop over the groups compiled with the same features (so the kernel inlines
+/// into it and its setup is not paid per group), dispatched on the number of activation rows.
+/// Only for the kernel's own tier: callers of the tile functions assert `tier.is_supported()`.
 macro_rules! group_gemm_entry {
-    ($block:ty => $kernel:ident $(<$W:ty>)?) => {{
+    ($feat:literal, $block:ty => $kernel:ident $(<$W:ty>)?) => {{
+        #[target_feature(enable = $feat)]
+        fn all_groups<const M: usize>(
+            groups: &[u8],
+            ar: [&[$crate::kernels::Act32]; M],
+            res: &mut [f32],
+            stride: usize,
+        ) {
+            let group_bytes = 8 * ar[0].len() * core::mem::size_of::<$block>();
+            for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
+                let v = $kernel::<$($W,)? M>(group, ar);
+                for (j, rows) in v.iter().enumerate() {
+                    for (k, x) in rows.iter().enumerate() {
+                        res[(8 * g + k) * stride + j] = *x;
+                    }
+                }
+            }
+        }
         fn gemm(
             groups: &[u8],
             a: &$crate::kernels::QActs,
@@ -80,18 +98,10 @@ macro_rules! group_gemm_entry {
                     for (j, r) in ar.iter_mut().enumerate() {
                         *r = a.a32_row(ts.start + j);
                     }
-                    let group_bytes = 8 * ar[0].len() * core::mem::size_of::<$block>();
-                    for (g, group) in groups.chunks_exact(group_bytes).enumerate() {
-                        // SAFETY: the kernel needs its tier's target features; its
-                        // `group_gemm` hands this entry out only for that tier, and every
-                        // caller of the tile functions first asserts `tier.is_supported()`.
-                        let v = unsafe { $kernel::<$($W,)? $m>(group, ar) };
-                        for (j, rows) in v.iter().enumerate() {
-                            for (k, x) in rows.iter().enumerate() {
-                                res[(8 * g + k) * stride + j] = *x;
-                            }
-                        }
-                    }
+                    // SAFETY: the kernel needs its tier's target features; its `group_gemm`
+                    // hands this entry out only for that tier, and every caller of the tile
+                    // functions first asserts `tier.is_supported()`.
+                    unsafe { all_groups::<$m>(groups, ar, res, stride) }
                 }};
             }
             match nt {

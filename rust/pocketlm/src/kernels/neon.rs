@@ -516,11 +516,11 @@ macro_rules! neon_kernels {
 
             pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
                 Some(match ty {
-                    GgmlType::Q4_0 => group_gemm_entry!(BlockQ4_0 => small_x8<BlockQ4_0>),
-                    GgmlType::Q4_1 => group_gemm_entry!(BlockQ4_1 => small_x8<BlockQ4_1>),
-                    GgmlType::Q5_0 => group_gemm_entry!(BlockQ5_0 => small_x8<BlockQ5_0>),
-                    GgmlType::Q5_1 => group_gemm_entry!(BlockQ5_1 => small_x8<BlockQ5_1>),
-                    GgmlType::Q8_0 => group_gemm_entry!(BlockQ8_0 => small_x8<BlockQ8_0>),
+                    GgmlType::Q4_0 => group_gemm_entry!($feat, BlockQ4_0 => small_x8<BlockQ4_0>),
+                    GgmlType::Q4_1 => group_gemm_entry!($feat, BlockQ4_1 => small_x8<BlockQ4_1>),
+                    GgmlType::Q5_0 => group_gemm_entry!($feat, BlockQ5_0 => small_x8<BlockQ5_0>),
+                    GgmlType::Q5_1 => group_gemm_entry!($feat, BlockQ5_1 => small_x8<BlockQ5_1>),
+                    GgmlType::Q8_0 => group_gemm_entry!($feat, BlockQ8_0 => small_x8<BlockQ8_0>),
                     _ => return None,
                 })
             }
@@ -529,6 +529,7 @@ macro_rules! neon_kernels {
             /// × `M` activation rows: each block reassembled from its head and quants (one
             /// sequential stream through the matrix), then the same operations.
             #[target_feature(enable = $feat)]
+            #[inline]
             pub(super) fn small_x8<W: SmallW, const M: usize>(
                 group: &[u8],
                 ar: [&[Act32]; M],
