@@ -4,7 +4,9 @@
 #  1. builds tests/kernels.rs once for aarch64-unknown-linux-gnu (test profile: opt-level 3);
 #  2. runs it under QEMU_CPU=cortex-a72 (NEON only), cortex-a76 (+dotprod), max (+i8mm) and
 #     checks that each CPU runs exactly the tiers it supports (a72 must never reach SDOT);
-#  3. `cargo build --lib -p pocketlm` for aarch64-linux-android and aarch64-apple-ios (rlibs
+#  3. runs tests/greedy.rs (SmolLM2 end to end: greedy tokens against llama.cpp's, the
+#     `pocketlm convert`ed copy bit-identical) under the same three CPUs, i.e. on each tier;
+#  4. `cargo build --lib -p pocketlm` for aarch64-linux-android and aarch64-apple-ios (rlibs
 #     need no NDK / Xcode linker).
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
@@ -70,6 +72,35 @@ else
       bad "$cpu ran the attention kernels on '$att', expected '$want_att'"
     else
       ok "kernel tests under $cpu ($ran; attention: $att)"
+    fi
+    rm -f "$out"
+  done
+fi
+
+log "building the end-to-end greedy test for $TARGET"
+bash scripts/fetch-models.sh >&2
+if cargo test --target "$TARGET" -p pocketlm --test greedy --no-run --message-format=json \
+  >"$build_json"; then
+  gbin="$(grep -o '"executable":"[^"]*greedy-[^"]*"' "$build_json" | tail -1 | cut -d'"' -f4)"
+fi
+if [ -z "${gbin:-}" ] || [ ! -x "$gbin" ]; then
+  bad "build of tests/greedy.rs for $TARGET"
+else
+  for spec in cortex-a72:neon cortex-a76:dotprod max:i8mm; do
+    cpu="${spec%%:*}"
+    tier="${spec#*:}"
+    out="$(mktemp)"
+    log "SmolLM2 greedy under qemu -cpu $cpu"
+    QEMU_CPU="$cpu" qemu-aarch64 -L "$SYSROOT" "$gbin" --nocapture >"$out" 2>&1
+    rc=$?
+    line="$(grep -o 'greedy on tier [a-z0-9]*: [0-9]* tokens matched llama.cpp' "$out" | head -1)"
+    if [ "$rc" -ne 0 ]; then
+      grep -E 'panicked|FAILED' -A3 "$out" | head -20 >&2
+      bad "SmolLM2 greedy under $cpu (exit $rc)"
+    elif [[ "$line" != "greedy on tier $tier:"* ]]; then
+      bad "SmolLM2 greedy under $cpu: expected tier $tier, got '$line'"
+    else
+      ok "SmolLM2 greedy under $cpu ($line)"
     fi
     rm -f "$out"
   done
