@@ -32,14 +32,20 @@ fi
 
 SYSROOT=/usr/aarch64-linux-gnu
 TARGET=aarch64-unknown-linux-gnu
-log "building the kernel tests for $TARGET"
 build_json="$(mktemp)"
 trap 'rm -f "$build_json"' EXIT
-if cargo test --target "$TARGET" -p pocketlm --test kernels --no-run --message-format=json \
-  >"$build_json"; then
-  bin="$(grep -o '"executable":"[^"]*kernels-[^"]*"' "$build_json" | tail -1 | cut -d'"' -f4)"
-fi
-if [ -z "${bin:-}" ] || [ ! -x "$bin" ]; then
+# Builds rust/pocketlm/tests/$1.rs for $TARGET and prints the test binary's path (nothing if
+# the build failed).
+test_bin() {
+  log "building tests/$1.rs for $TARGET"
+  if cargo test --target "$TARGET" -p pocketlm --test "$1" --no-run --message-format=json \
+    >"$build_json"; then
+    grep -o "\"executable\":\"[^\"]*$1-[^\"]*\"" "$build_json" | tail -1 | cut -d'"' -f4
+  fi
+}
+
+bin="$(test_bin kernels)"
+if [ -z "$bin" ] || [ ! -x "$bin" ]; then
   bad "build of tests/kernels.rs for $TARGET"
 else
   ok "build of tests/kernels.rs for $TARGET"
@@ -77,13 +83,9 @@ else
   done
 fi
 
-log "building the end-to-end greedy test for $TARGET"
 bash scripts/fetch-models.sh >&2
-if cargo test --target "$TARGET" -p pocketlm --test greedy --no-run --message-format=json \
-  >"$build_json"; then
-  gbin="$(grep -o '"executable":"[^"]*greedy-[^"]*"' "$build_json" | tail -1 | cut -d'"' -f4)"
-fi
-if [ -z "${gbin:-}" ] || [ ! -x "$gbin" ]; then
+gbin="$(test_bin greedy)"
+if [ -z "$gbin" ] || [ ! -x "$gbin" ]; then
   bad "build of tests/greedy.rs for $TARGET"
 else
   for spec in cortex-a72:neon cortex-a76:dotprod max:i8mm; do

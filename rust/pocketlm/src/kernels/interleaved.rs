@@ -35,7 +35,7 @@ pub(super) fn deinterleave_from_m(tier: Tier, ty: GgmlType) -> usize {
     match (tier, ty) {
         (Tier::Avx2, _) => 2,
         (Tier::Avx512Vnni, GgmlType::Q4_0 | GgmlType::Q4_1) => usize::MAX,
-        _ => MAX_GROUP_M + 1,
+        _ => RUN_GROUPS_MAX_M + 1,
     }
 }
 
@@ -44,7 +44,7 @@ pub(super) fn deinterleave_from_m(tier: Tier, ty: GgmlType) -> usize {
 pub(super) const DEINTERLEAVE_ROWS: usize = 128;
 
 /// The most activation rows [`run_groups`] takes.
-const MAX_GROUP_M: usize = 16;
+const RUN_GROUPS_MAX_M: usize = 16;
 
 /// The tile function of `tier` for interleaved matrices (callers guarantee
 /// `tier.is_supported()`, as for [`tile_fn`]).
@@ -197,7 +197,7 @@ const RUN_ROWS: usize = 256;
 /// interleaved kernel, into `sink`, [`RUN_ROWS`] rows per kernel call (a 262k-row output head
 /// is 1k calls, not 16k tiles). Returns false, having done nothing, when the tier has no such
 /// kernel, `rows` cuts a group, or the batch is for the de-interleaving path or larger than
-/// [`MAX_GROUP_M`].
+/// [`RUN_GROUPS_MAX_M`].
 pub(super) fn run_groups(
     tier: Tier,
     w: &QMatrix,
@@ -211,13 +211,13 @@ pub(super) fn run_groups(
     if !rows.start.is_multiple_of(GROUP_ROWS)
         || !rows.end.is_multiple_of(GROUP_ROWS)
         || a.m >= deinterleave_from_m(tier, w.ty)
-        || a.m > MAX_GROUP_M
+        || a.m > RUN_GROUPS_MAX_M
     {
         return false;
     }
     let m = a.m;
     let rb = w.row_bytes();
-    let mut res = [0.0f32; RUN_ROWS * MAX_GROUP_M];
+    let mut res = [0.0f32; RUN_ROWS * RUN_GROUPS_MAX_M];
     let mut r0 = rows.start;
     while r0 < rows.end {
         let r1 = (r0 + RUN_ROWS).min(rows.end);

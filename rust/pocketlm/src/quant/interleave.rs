@@ -88,15 +88,6 @@ pub fn group_block(ty: GgmlType, group: &[u8], i: usize, k: usize, out: &mut [u8
     out[head..].copy_from_slice(&group[b..b + bb - head]);
 }
 
-/// Row `k` (`< 8`) of an interleaved group, written row-major into `out` (one row's bytes).
-pub fn group_row(ty: GgmlType, group: &[u8], k: usize, out: &mut [u8]) {
-    let bb = ty.block_bytes();
-    assert!(group.len() == GROUP_ROWS * out.len());
-    for (i, block) in out.chunks_exact_mut(bb).enumerate() {
-        group_block(ty, group, i, k, block);
-    }
-}
-
 /// A whole interleaved group back to its 8 row-major rows (`out.len() == group.len()`).
 pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
     assert_eq!(group.len(), out.len());
