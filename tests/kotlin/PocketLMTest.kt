@@ -100,6 +100,24 @@ class PocketLMTest {
     }
 
     @Test
+    fun `low-memory keyboard profile and releaseMemory keep the suggestions`() = runBlocking<Unit> {
+        val texts = listOf("See you tomor", "How are ", "I will be there in ten min")
+        val want = model.keyboardPredictor().use { kb -> texts.map { kb.suggest(it).map { s -> s.word } } }
+        model.keyboardPredictor(KeyboardOptions(profile = KeyboardProfile.LOW_MEMORY)).use { kb ->
+            for ((text, words) in texts.zip(want)) {
+                assertTrue(words.isNotEmpty(), "suggestions for '$text'")
+                assertEquals(words, kb.suggest(text).map { it.word }, "low-memory strip for '$text'")
+            }
+            // Memory pressure: the caches go, the predictor keeps working with the same answers.
+            kb.releaseMemory()
+            assertEquals(want[0], kb.suggest(texts[0]).map { it.word })
+            kb.releaseMemory()
+            kb.releaseMemory()
+            assertEquals(want[1], kb.suggest(texts[1]).map { it.word })
+        }
+    }
+
+    @Test
     fun `keyboard suggestions while typing a sentence`() = runBlocking<Unit> {
         model.keyboardPredictor().use { kb ->
             val sentence = "I will see you tomorrow at the station"

@@ -19,6 +19,7 @@ public typealias ChatOptions = PocketLMFFI.ChatOptions
 public typealias ChatMessage = PocketLMFFI.ChatMessage
 public typealias ChatRole = PocketLMFFI.ChatRole
 public typealias KeyboardOptions = PocketLMFFI.KeyboardOptions
+public typealias KeyboardProfile = PocketLMFFI.KeyboardProfile
 public typealias Suggestion = PocketLMFFI.Suggestion
 public typealias SuggestionKind = PocketLMFFI.SuggestionKind
 public typealias TextEdit = PocketLMFFI.TextEdit
@@ -231,6 +232,14 @@ public final class KeyboardPredictor: Sendable {
     public func reset() async throws {
         let k = try ref.get()
         try await offload { try k.reset() }
+    }
+
+    /// Frees the predictor's caches on memory pressure (call it from
+    /// `didReceiveMemoryWarning`); it keeps working, the next suggestion re-evaluates what it
+    /// needs. Waits for a call in progress.
+    public func releaseMemory() async throws {
+        let k = try ref.get()
+        try await offload { try k.releaseMemory() }
     }
 
     public func close() { ref.close() }

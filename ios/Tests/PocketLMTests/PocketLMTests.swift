@@ -91,6 +91,30 @@ final class PocketLMTests: XCTestCase {
         XCTAssertTrue((4...12).contains(n), "\(n)")
     }
 
+    func testLowMemoryKeyboardProfileAndReleaseMemoryKeepTheSuggestions() async throws {
+        let m = try await model()
+        let texts = ["See you tomor", "How are ", "I will be there in ten min"]
+        let full = try await m.keyboardPredictor()
+        defer { full.close() }
+        var want: [[String]] = []
+        for t in texts { want.append(try await full.suggest(t).map(\.word)) }
+        let kb = try await m.keyboardPredictor(options: KeyboardOptions(profile: .lowMemory))
+        defer { kb.close() }
+        for (t, words) in zip(texts, want) {
+            XCTAssertFalse(words.isEmpty, "suggestions for '\(t)'")
+            let got = try await kb.suggest(t).map(\.word)
+            XCTAssertEqual(got, words, "low-memory strip for '\(t)'")
+        }
+        // Memory pressure: the caches go, the predictor keeps working with the same answers.
+        try await kb.releaseMemory()
+        let again = try await kb.suggest(texts[0]).map(\.word)
+        XCTAssertEqual(again, want[0])
+        try await kb.releaseMemory()
+        try await kb.releaseMemory()
+        let next = try await kb.suggest(texts[1]).map(\.word)
+        XCTAssertEqual(next, want[1])
+    }
+
     func testKeyboardSuggestionsWhileTyping() async throws {
         let kb = try await model().keyboardPredictor()
         defer { kb.close() }

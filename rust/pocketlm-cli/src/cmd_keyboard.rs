@@ -4,10 +4,12 @@
 
 use clap::{Args, ValueEnum};
 use pocketlm::keyboard::{
-    evaluate, EvalReport, NaivePredictor, PredictorOptions, Suggest, WordPredictor,
+    evaluate, EvalReport, KeyboardError, KeyboardProfile, NaivePredictor, PredictorOptions,
+    Suggest, Suggestions, WordPredictor,
 };
 use pocketlm::Model;
 use serde_json::{json, Value};
+use std::cell::Cell;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +27,64 @@ fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
     Model::load(path).map_err(|e| e.to_string())
 }
 
+/// The predictor profile (`--profile`).
+#[derive(Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Profile {
+    /// Latency first (large caches).
+    #[default]
+    Default,
+    /// For an input method beside the foreground app: small caches, shorter window.
+    LowMemory,
+}
+
+impl From<Profile> for KeyboardProfile {
+    fn from(p: Profile) -> Self {
+        match p {
+            Profile::Default => KeyboardProfile::Default,
+            Profile::LowMemory => KeyboardProfile::LowMemory,
+        }
+    }
+}
+
+/// The process's anonymous resident memory (`RssAnon` of /proc/self/status) in KiB: heap,
+/// KV caches, buffers and thread stacks, not the memory-mapped model file. `None` where
+/// /proc is not available (not Linux).
+fn rss_anon_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// A predictor that samples the process's `RssAnon` after every call and keeps the maximum:
+/// the peak anonymous memory of a typing run. (The kernel's peak counter, `VmHWM`, also
+/// counts the mapped model file, so it cannot tell the caches' share.) Reading
+/// /proc/self/status takes some microseconds, counted in the call's latency.
+struct PeakAnon<'a> {
+    inner: &'a dyn Suggest,
+    peak_kib: Cell<Option<u64>>,
+}
+
+impl PeakAnon<'_> {
+    fn sample(&self) {
+        if let Some(now) = rss_anon_kib() {
+            self.peak_kib
+                .set(Some(self.peak_kib.get().map_or(now, |p| p.max(now))));
+        }
+    }
+}
+
+impl Suggest for PeakAnon<'_> {
+    fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
+        let r = self.inner.suggest(text_before_cursor);
+        self.sample();
+        r
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+}
+
 #[derive(Args)]
 pub struct PredictArgs {
     #[arg(long)]
@@ -37,6 +97,9 @@ pub struct PredictArgs {
     k: usize,
     #[arg(long)]
     threads: Option<usize>,
+    /// Predictor profile: `default` (latency first) or `low-memory` (an input method).
+    #[arg(long, value_enum, default_value_t = Profile::Default)]
+    profile: Profile,
     /// Also suggest words of the built-in offensive-word list.
     #[arg(long)]
     allow_offensive: bool,
@@ -47,10 +110,10 @@ pub struct PredictArgs {
     json: bool,
 }
 
-fn options(k: usize, threads: Option<usize>) -> PredictorOptions {
+fn options(k: usize, threads: Option<usize>, profile: Profile) -> PredictorOptions {
     let mut o = PredictorOptions {
         k,
-        ..PredictorOptions::default()
+        ..PredictorOptions::for_profile(profile.into())
     };
     if let Some(t) = threads {
         o.threads = t;
@@ -60,7 +123,7 @@ fn options(k: usize, threads: Option<usize>) -> PredictorOptions {
 
 pub fn predict(a: PredictArgs) -> CliResult {
     let model = load(&a.model)?;
-    let mut opts = options(a.k, a.threads);
+    let mut opts = options(a.k, a.threads, a.profile);
     opts.allow_offensive = a.allow_offensive;
     opts.blocklist = a.block.clone();
     let p = WordPredictor::new(model, opts).map_err(|e| e.to_string())?;
@@ -126,6 +189,18 @@ pub struct EvalKeyboardArgs {
     k: usize,
     #[arg(long)]
     threads: Option<usize>,
+    /// Predictor profile: `default` (latency first) or `low-memory` (an input method).
+    #[arg(long, value_enum, default_value_t = Profile::Default)]
+    profile: Profile,
+    /// Logits cache in MiB (tuning; overrides the profile's).
+    #[arg(long)]
+    cache_mib: Option<usize>,
+    /// Most sessions kept (tuning; overrides the profile's).
+    #[arg(long)]
+    max_sessions: Option<usize>,
+    /// Bytes of context the model sees (tuning; overrides the profile's).
+    #[arg(long)]
+    max_context_bytes: Option<usize>,
     /// Candidates per batched beam step (tuning).
     #[arg(long)]
     beam: Option<usize>,
@@ -190,7 +265,16 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         ));
     }
     let model = load(&a.model)?;
-    let mut opts = options(a.k, a.threads);
+    let mut opts = options(a.k, a.threads, a.profile);
+    if let Some(m) = a.cache_mib {
+        opts.cache_bytes = m << 20;
+    }
+    if let Some(n) = a.max_sessions {
+        opts.max_sessions = n;
+    }
+    if let Some(n) = a.max_context_bytes {
+        opts.max_context_bytes = n;
+    }
     if let Some(b) = a.beam {
         opts.beam_width = b;
     }
@@ -205,7 +289,14 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     }
     let threads = opts.threads;
     let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;
-    let r = run(&ours, &lines, a.json)?;
+    let sampled = PeakAnon {
+        inner: &ours,
+        peak_kib: Cell::new(None),
+    };
+    let r = run(&sampled, &lines, a.json)?;
+    sampled.sample();
+    // Peak over the model and this predictor's run (the baseline runs after it).
+    let peak_anon_mib = sampled.peak_kib.get().map(|k| k as f64 / 1024.0);
     drop(ours);
     if let Some(path) = &a.trace {
         let mut out = String::new();
@@ -227,6 +318,8 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     };
     if a.json {
         let mut v = report_json(&r);
+        v["profile"] = json!(KeyboardProfile::from(a.profile).as_str());
+        v["peak_anon_mib"] = json!(peak_anon_mib);
         if let Some(b) = &base {
             v["baseline"] = report_json(b);
             v["baseline"]["method"] = json!(b.method);
@@ -268,6 +361,11 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         });
         row("keystrokes", &|c| c.keystrokes.to_string());
         row("words", &|c| c.words.to_string());
+        text += &format!(
+            "profile {}, peak RssAnon {}\n",
+            KeyboardProfile::from(a.profile).as_str(),
+            peak_anon_mib.map_or("unknown".into(), |m| format!("{m:.1} MiB"))
+        );
         emit(&text);
     }
     Ok(())

@@ -3,6 +3,39 @@
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
 use pocketlm::keyboard::{PredictorOptions, WordPredictor};
+
+/// Which set of predictor settings to use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
+pub enum KeyboardProfile {
+    /// Latency first: large caches of evaluated text.
+    #[default]
+    Default,
+    /// For an input method running beside the foreground app: small caches and a shorter
+    /// window, a little slower per keystroke (see docs/keyboard.md for the measured memory).
+    LowMemory,
+}
+
+impl From<KeyboardProfile> for pocketlm::keyboard::KeyboardProfile {
+    fn from(p: KeyboardProfile) -> Self {
+        match p {
+            KeyboardProfile::Default => Self::Default,
+            KeyboardProfile::LowMemory => Self::LowMemory,
+        }
+    }
+}
+
+/// The core options a [`KeyboardOptions`] stands for.
+pub fn predictor_options(options: KeyboardOptions) -> Result<PredictorOptions, PocketLmError> {
+    let profile = options.profile.unwrap_or_default();
+    Ok(PredictorOptions {
+        k: count("max_suggestions", options.max_suggestions, 1, 16)?,
+        threads: threads(options.threads)?,
+        corrections: options.corrections,
+        blocklist: options.blocklist,
+        allow_offensive: options.allow_offensive,
+        ..PredictorOptions::for_profile(profile.into())
+    })
+}
 use std::sync::Arc;
 
 /// What a suggestion does.
@@ -51,6 +84,9 @@ pub struct KeyboardOptions {
     /// Worker threads (0 = the default, at most 2).
     #[uniffi(default = 0)]
     pub threads: i32,
+    /// Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
+    #[uniffi(default = None)]
+    pub profile: Option<KeyboardProfile>,
 }
 
 /// Suggestions for a keyboard's strip, computed on every keystroke. It caches the model's
@@ -72,14 +108,7 @@ impl KeyboardPredictor {
     #[uniffi::constructor]
     pub fn new(model: Arc<Model>, options: KeyboardOptions) -> Result<Arc<Self>, PocketLmError> {
         guard("KeyboardPredictor.new", || {
-            let opts = PredictorOptions {
-                k: count("max_suggestions", options.max_suggestions, 1, 16)?,
-                threads: threads(options.threads)?,
-                corrections: options.corrections,
-                blocklist: options.blocklist,
-                allow_offensive: options.allow_offensive,
-                ..PredictorOptions::default()
-            };
+            let opts = predictor_options(options)?;
             Ok(Arc::new(KeyboardPredictor {
                 inner: WordPredictor::new(model.inner.clone(), opts)?,
             }))
@@ -126,11 +155,60 @@ impl KeyboardPredictor {
         })
     }
 
+    /// Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
+    /// pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
+    /// next call re-evaluates what it needs.
+    pub fn release_memory(&self) -> Result<(), PocketLmError> {
+        guard("KeyboardPredictor.release_memory", || {
+            self.inner.release_memory();
+            Ok(())
+        })
+    }
+
     /// Forgets the cached text (e.g. when the keyboard moves to another text field).
     pub fn reset(&self) -> Result<(), PocketLmError> {
         guard("KeyboardPredictor.reset", || {
             self.inner.reset();
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pocketlm::keyboard::KeyboardProfile as CoreProfile;
+
+    fn options(profile: Option<KeyboardProfile>) -> KeyboardOptions {
+        KeyboardOptions {
+            max_suggestions: 3,
+            corrections: true,
+            blocklist: vec!["foo*".into()],
+            allow_offensive: false,
+            threads: 1,
+            profile,
+        }
+    }
+
+    #[test]
+    fn profiles_map_to_the_core_profiles_options() {
+        for (ffi, core) in [
+            (None, CoreProfile::Default),
+            (Some(KeyboardProfile::Default), CoreProfile::Default),
+            (Some(KeyboardProfile::LowMemory), CoreProfile::LowMemory),
+        ] {
+            let got = predictor_options(options(ffi)).unwrap();
+            let want = PredictorOptions {
+                k: 3,
+                threads: 1,
+                blocklist: vec!["foo*".into()],
+                ..PredictorOptions::for_profile(core)
+            };
+            assert_eq!(got, want, "{ffi:?}");
+        }
+        let low = predictor_options(options(Some(KeyboardProfile::LowMemory))).unwrap();
+        let default = predictor_options(options(None)).unwrap();
+        assert!(low.cache_bytes < default.cache_bytes);
+        assert!(low.max_sessions < default.max_sessions);
     }
 }

@@ -17,7 +17,10 @@ mod task;
 
 pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};
 pub use error::PocketLmError;
-pub use keyboard::{KeyboardOptions, KeyboardPredictor, Suggestion, SuggestionKind, TextEdit};
+pub use keyboard::{
+    predictor_options, KeyboardOptions, KeyboardPredictor, KeyboardProfile, Suggestion,
+    SuggestionKind, TextEdit,
+};
 pub use model::{Model, ModelInfo};
 pub use reply::{
     ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDraft, ReplyDrafter,

@@ -6,7 +6,8 @@ mod common;
 
 use pocketlm::keyboard::text::is_whole_word;
 use pocketlm::keyboard::{
-    evaluate, NaivePredictor, PredictorOptions, SuggestionKind, Suggestions, WordPredictor,
+    evaluate, KeyboardProfile, NaivePredictor, PredictorOptions, SuggestionKind, Suggestions,
+    WordPredictor,
 };
 use pocketlm::Model;
 use std::sync::{Arc, OnceLock};
@@ -520,4 +521,76 @@ fn pass_cost_by_rows() {
             t[t.len() / 2]
         );
     }
+}
+
+/// Types every line of the dev fixture's first `n` lines through `p`, returning the strips.
+fn type_lines(p: &WordPredictor, n: usize) -> Vec<Vec<String>> {
+    let corpus = include_str!("../../../tests/fixtures/keyboard-dev.txt");
+    let mut strips = Vec::new();
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()).take(n) {
+        for (i, _) in line.char_indices() {
+            let s = p.suggest(&line[..i]).unwrap();
+            strips.push(s.words().iter().map(|w| w.to_string()).collect());
+        }
+    }
+    strips
+}
+
+#[test]
+fn low_memory_profile_bounds_the_caches_and_keeps_the_suggestions() {
+    let low_opts = PredictorOptions {
+        threads: 1,
+        ..PredictorOptions::for_profile(KeyboardProfile::LowMemory)
+    };
+    let default_opts = PredictorOptions {
+        threads: 1,
+        ..PredictorOptions::for_profile(KeyboardProfile::Default)
+    };
+    assert_eq!(
+        default_opts,
+        opts(),
+        "the default profile is the default options"
+    );
+    let low = WordPredictor::new(model(), low_opts).unwrap();
+    let full = WordPredictor::new(model(), default_opts).unwrap();
+    let lines = 8;
+    let (a, b) = (type_lines(&low, lines), type_lines(&full, lines));
+    // Caching changes the cost, never the suggestions (these lines fit both windows).
+    assert_eq!(a, b);
+    let (low_bytes, full_bytes) = (low.cached_bytes(), full.cached_bytes());
+    // The bound: the logits cache budget, one call's nodes beyond it (never trimmed), and
+    // `max_sessions` KV caches of message-sized contexts (23 KiB per token, ≤ 128 positions).
+    let o = low.options();
+    let node = 200 * 1024;
+    let kv = 128 * 23 * 1024;
+    let bound = o.cache_bytes + (o.max_evals + 2) * node + o.max_sessions * (kv + 2 * node);
+    assert!(
+        low_bytes <= bound,
+        "low-memory caches hold {low_bytes} bytes, bound {bound}"
+    );
+    assert!(
+        full_bytes > low_bytes * 2,
+        "the default profile caches more ({full_bytes} vs {low_bytes} bytes)"
+    );
+}
+
+#[test]
+fn release_memory_frees_the_caches_and_the_predictor_keeps_working() {
+    let p = predictor();
+    let before = type_lines(&p, 2);
+    let held = p.cached_bytes();
+    p.release_memory();
+    let freed = p.cached_bytes();
+    assert!(freed < held / 10, "released to {freed} bytes (held {held})");
+    // Same answers after the release (and after releasing twice), recomputed.
+    p.release_memory();
+    assert_eq!(type_lines(&p, 2), before);
+    let s = p.suggest("See you tomor").unwrap();
+    p.release_memory();
+    let again = p.suggest("See you tomor").unwrap();
+    assert_eq!(s.words(), again.words());
+    assert!(
+        again.stats.evaluated_tokens > 0,
+        "recomputed after the release"
+    );
 }

@@ -14,7 +14,8 @@ use std::collections::HashMap;
 const TOP_CONTINUING: usize = 12;
 /// Word-starting tokens kept per node (next word after punctuation; corrections).
 pub const TOP_STARTING: usize = 384;
-/// Fewest sessions kept (KV caches of recent candidates, reused by their children).
+/// Fewest sessions kept (KV caches of recent candidates, reused by their children), unless
+/// the predictor's `max_sessions` is lower.
 const MIN_POOL: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
@@ -90,7 +91,9 @@ impl Node {
     }
 
     fn bytes(&self) -> usize {
-        self.logits.len() * 4 + 1024
+        self.logits.capacity() * 4
+            + (self.continuing.capacity() + self.starting.as_ref().map_or(0, Vec::capacity)) * 8
+            + 256
     }
 }
 
@@ -117,11 +120,13 @@ pub struct Engine {
     nodes: HashMap<Vec<u32>, Node>,
     clock: u64,
     cache_bytes: usize,
+    /// Most sessions kept (a batched pass may use more, one per candidate).
+    max_sessions: usize,
     pub work: Work,
 }
 
 impl Engine {
-    pub fn new(first: Session, cache_bytes: usize) -> Self {
+    pub fn new(first: Session, cache_bytes: usize, max_sessions: usize) -> Self {
         Engine {
             sessions: vec![first],
             stamps: vec![0],
@@ -130,6 +135,7 @@ impl Engine {
             nodes: HashMap::new(),
             clock: 1,
             cache_bytes,
+            max_sessions: max_sessions.max(1),
             work: Work::default(),
         }
     }
@@ -151,6 +157,20 @@ impl Engine {
         self.sessions.truncate(1);
         self.stamps.truncate(1);
         self.sessions[0].clear();
+    }
+
+    /// Forgets every cached node and session and frees their memory (memory pressure).
+    pub fn release_memory(&mut self) {
+        self.nodes = HashMap::new();
+        self.sessions.truncate(1);
+        self.stamps.truncate(1);
+        self.sessions[0].release_memory();
+    }
+
+    /// Bytes held by cached nodes and sessions.
+    pub fn held_bytes(&self) -> usize {
+        self.nodes.values().map(Node::bytes).sum::<usize>()
+            + self.sessions.iter().map(Session::held_bytes).sum::<usize>()
     }
 
     pub fn context_length(&self) -> usize {
@@ -224,7 +244,10 @@ impl Engine {
         }
         // Keep a few more sessions than a batch needs, so that the KV caches of recent
         // candidates survive for their children at the next keystrokes.
-        let want_pool = (need.len() * 2).max(MIN_POOL);
+        let want_pool = (need.len() * 2)
+            .max(MIN_POOL)
+            .min(self.max_sessions)
+            .max(need.len());
         while self.sessions.len() < want_pool {
             let f = self.sessions[0].fork();
             self.sessions.push(f);

@@ -19,6 +19,7 @@
 mod engine;
 pub mod eval;
 mod naive;
+mod profile;
 mod search;
 pub mod text;
 mod vocab;
@@ -26,6 +27,7 @@ mod vocab;
 pub use engine::Work;
 pub use eval::{evaluate, EvalReport, KeyTrace, Suggest};
 pub use naive::NaivePredictor;
+pub use profile::KeyboardProfile;
 
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
 use crate::{Model, Tokenizer};
@@ -84,6 +86,10 @@ pub struct PredictorOptions {
     pub allow_offensive: bool,
     /// Memory for cached logits of evaluated sequences.
     pub cache_bytes: usize,
+    /// Most sessions (one KV cache each) kept between calls; at least `beam_width` (a batched
+    /// pass needs one session per candidate). More sessions keep the KV caches of more recent
+    /// candidates, so fewer tokens are re-evaluated.
+    pub max_sessions: usize,
     /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
     /// `None`: the start of a user turn when the model has a chat template (keyboard text is
     /// mostly messages), else the model's start-of-text token.
@@ -107,6 +113,7 @@ impl Default for PredictorOptions {
             blocklist: Vec::new(),
             allow_offensive: false,
             cache_bytes: 24 << 20,
+            max_sessions: 16,
             prefix: None,
         }
     }
@@ -309,6 +316,12 @@ impl WordPredictor {
                 opts.max_context_bytes
             )));
         }
+        if opts.max_sessions < opts.beam_width || opts.max_sessions > 64 {
+            return Err(KeyboardError::InvalidOption(format!(
+                "max_sessions must be between beam_width ({}) and 64, got {}",
+                opts.beam_width, opts.max_sessions
+            )));
+        }
         let tok = model.tokenizer();
         let start = match &opts.prefix {
             Some(p) => prefix_tokens(tok, p),
@@ -337,7 +350,7 @@ impl WordPredictor {
             words.extend(BLOCKLIST.lines());
         }
         let blocklist = Blocklist::new(words.into_iter());
-        let mut engine = Engine::new(session, opts.cache_bytes);
+        let mut engine = Engine::new(session, opts.cache_bytes, opts.max_sessions);
         engine.pin(&start);
         Ok(WordPredictor {
             state: Mutex::new(State {
@@ -368,6 +381,22 @@ impl WordPredictor {
         st.engine.clear();
         st.last_window.clear();
         st.last_tokens.clear();
+    }
+
+    /// Frees the cached logits, the extra sessions and their KV caches and scratch buffers
+    /// (on memory pressure: Android's `onTrimMemory`, iOS's memory warning). The predictor
+    /// keeps working; the next call re-evaluates what it needs.
+    pub fn release_memory(&self) {
+        let mut st = self.lock();
+        st.engine.release_memory();
+        st.last_window = String::new();
+        st.last_tokens = Vec::new();
+    }
+
+    /// Bytes the predictor holds in its caches now: cached logits, KV caches and the
+    /// sessions' logits buffers (not the model, which is shared and file-backed).
+    pub fn cached_bytes(&self) -> usize {
+        self.lock().engine.held_bytes()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {

@@ -46,6 +46,14 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
+    /// Forgets every position and frees the buffers (they are allocated again on use).
+    pub fn release(&mut self) {
+        self.len = 0;
+        for buf in self.k.iter_mut().chain(self.v.iter_mut()) {
+            *buf = Vec::new();
+        }
+    }
+
     /// Bytes held by the cache buffers.
     pub fn allocated_bytes(&self) -> usize {
         self.k

@@ -147,6 +147,26 @@ impl Session {
         self.truncate(0);
     }
 
+    /// Forgets everything and frees the KV cache and the buffers (on memory pressure); the
+    /// session stays usable and allocates again as it evaluates.
+    pub fn release_memory(&mut self) {
+        self.clear();
+        self.cache.release();
+        self.tokens = Vec::new();
+        self.scratch = Scratch::default();
+        self.rows = Vec::new();
+        self.batch_out = Vec::new();
+        self.logits = Vec::new();
+        self.has_logits = false;
+    }
+
+    /// Bytes held by the KV cache and the logits buffers (the scratch buffers of the forward
+    /// pass are not counted).
+    pub fn held_bytes(&self) -> usize {
+        self.cache.allocated_bytes()
+            + (self.logits.capacity() + self.batch_out.capacity()) * std::mem::size_of::<f32>()
+    }
+
     /// Length of the longest common prefix of the session's tokens and `tokens`.
     pub fn common_prefix_len(&self, tokens: &[u32]) -> usize {
         self.tokens

@@ -49,6 +49,7 @@ typealias ChatOptions = dev.pocketlm.ffi.ChatOptions
 typealias ChatMessage = dev.pocketlm.ffi.ChatMessage
 typealias ChatRole = dev.pocketlm.ffi.ChatRole
 typealias KeyboardOptions = dev.pocketlm.ffi.KeyboardOptions
+typealias KeyboardProfile = dev.pocketlm.ffi.KeyboardProfile
 typealias Suggestion = dev.pocketlm.ffi.Suggestion
 typealias SuggestionKind = dev.pocketlm.ffi.SuggestionKind
 typealias TextEdit = dev.pocketlm.ffi.TextEdit
@@ -272,6 +273,12 @@ class KeyboardPredictor internal constructor(ffi: FfiKeyboardPredictor) : AutoCl
 
     /** Forgets the cached text (call when the keyboard moves to another field). */
     suspend fun reset() = withContext(PocketLM.dispatcher) { ref.get().reset() }
+
+    /**
+     * Frees the predictor's caches on memory pressure (call it from `onTrimMemory`); it keeps
+     * working, the next suggestion re-evaluates what it needs. Waits for a call in progress.
+     */
+    suspend fun releaseMemory() = withContext(PocketLM.dispatcher) { ref.get().releaseMemory() }
 
     override fun close() = ref.close()
 }

@@ -1,0 +1,66 @@
+//! Predictor profiles: named sets of options for where the keyboard runs. A keyboard (IME)
+//! runs beside the foreground app, so its process should hold little anonymous memory; the
+//! low-memory profile trades latency (more re-evaluation) for memory, never suggestions where
+//! it can avoid it. The numbers live here, in one place, with what measured them.
+
+use super::PredictorOptions;
+
+/// Where the predictor runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum KeyboardProfile {
+    /// Latency first: a large logits cache and session pool (`PredictorOptions::default()`).
+    #[default]
+    Default,
+    /// For an input method beside the foreground app: fewer cached sessions and logits, a
+    /// shorter window.
+    LowMemory,
+}
+
+impl KeyboardProfile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::LowMemory => "low-memory",
+        }
+    }
+
+    /// Parses `default` or `low-memory` (also `low_memory`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "default" => Some(Self::Default),
+            "low-memory" | "low_memory" => Some(Self::LowMemory),
+            _ => None,
+        }
+    }
+}
+
+/// The low-memory profile's settings. Measured with `pocketlm eval-keyboard --model
+/// models/SmolLM2-135M-Instruct.Q4_1.gguf --corpus tests/fixtures/keyboard-dev.txt --json
+/// --profile low-memory` (peak `RssAnon`; the table is in docs/keyboard.md).
+struct LowMemory;
+
+impl LowMemory {
+    /// Logits of evaluated sequences kept across keystrokes: ~20 nodes of SmolLM2 (196 KiB
+    /// each), enough for one keystroke's candidates and the context.
+    const CACHE_BYTES: usize = 4 << 20;
+    /// Sessions (KV caches) kept: one batch of candidates plus the context's session.
+    const MAX_SESSIONS: usize = 5;
+    /// Text before the current word the model sees (messages are short).
+    const MAX_CONTEXT_BYTES: usize = 160;
+}
+
+impl PredictorOptions {
+    /// The options of `profile` (then adjust `k`, `threads`, blocklist and so on as needed).
+    pub fn for_profile(profile: KeyboardProfile) -> Self {
+        let d = PredictorOptions::default();
+        match profile {
+            KeyboardProfile::Default => d,
+            KeyboardProfile::LowMemory => PredictorOptions {
+                cache_bytes: LowMemory::CACHE_BYTES,
+                max_sessions: LowMemory::MAX_SESSIONS.max(d.beam_width),
+                max_context_bytes: LowMemory::MAX_CONTEXT_BYTES,
+                ..d
+            },
+        }
+    }
+}
