@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs test-kotlin test-swift lint bench bindings check-bindings clean
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean
 
 all: build
 
@@ -44,6 +44,11 @@ test-kotlin: models
 
 test-swift: models
 	@bash scripts/test-swift.sh
+
+# The keyboard samples' simulators (Android controller in Kotlin, iOS controller in Swift) on one
+# event script: identical output required (docs/samples.md#keyboard-simulator).
+test-sample-sim: models
+	@bash scripts/test-sample-sim.sh
 
 check-bindings:
 	@bash scripts/gen-bindings.sh --check
