@@ -1170,6 +1170,13 @@ public protocol KeyboardPredictorProtocol: AnyObject, Sendable {
     func accept(textBeforeCursor: String, word: String) throws  -> TextEdit
     
     /**
+     * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
+     * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
+     * next call re-evaluates what it needs.
+     */
+    func releaseMemory() throws 
+    
+    /**
      * Forgets the cached text (e.g. when the keyboard moves to another text field).
      */
     func reset() throws 
@@ -1262,6 +1269,19 @@ open func accept(textBeforeCursor: String, word: String)throws  -> TextEdit  {
         FfiConverterString.lower(word),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
+     * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
+     * next call re-evaluates what it needs.
+     */
+open func releaseMemory()throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_release_memory(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -2467,6 +2487,10 @@ public struct KeyboardOptions: Equatable, Hashable {
      * Worker threads (0 = the default, at most 2).
      */
     public let threads: Int32
+    /**
+     * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
+     */
+    public let profile: KeyboardProfile?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2485,12 +2509,16 @@ public struct KeyboardOptions: Equatable, Hashable {
          */allowOffensive: Bool = false, 
         /**
          * Worker threads (0 = the default, at most 2).
-         */threads: Int32 = 0) {
+         */threads: Int32 = 0, 
+        /**
+         * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
+         */profile: KeyboardProfile? = nil) {
         self.maxSuggestions = maxSuggestions
         self.corrections = corrections
         self.blocklist = blocklist
         self.allowOffensive = allowOffensive
         self.threads = threads
+        self.profile = profile
     }
 
     
@@ -2513,7 +2541,8 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
                 corrections: FfiConverterBool.read(from: &buf), 
                 blocklist: FfiConverterSequenceString.read(from: &buf), 
                 allowOffensive: FfiConverterBool.read(from: &buf), 
-                threads: FfiConverterInt32.read(from: &buf)
+                threads: FfiConverterInt32.read(from: &buf), 
+                profile: FfiConverterOptionTypeKeyboardProfile.read(from: &buf)
         )
     }
 
@@ -2523,6 +2552,7 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.blocklist, into: &buf)
         FfiConverterBool.write(value.allowOffensive, into: &buf)
         FfiConverterInt32.write(value.threads, into: &buf)
+        FfiConverterOptionTypeKeyboardProfile.write(value.profile, into: &buf)
     }
 }
 
@@ -3144,6 +3174,82 @@ public func FfiConverterTypeChatRole_lift(_ buf: RustBuffer) throws -> ChatRole 
 #endif
 public func FfiConverterTypeChatRole_lower(_ value: ChatRole) -> RustBuffer {
     return FfiConverterTypeChatRole.lower(value)
+}
+
+
+
+/**
+ * Which set of predictor settings to use.
+ */
+
+public enum KeyboardProfile: Equatable, Hashable {
+    
+    /**
+     * Latency first: large caches of evaluated text.
+     */
+    case `default`
+    /**
+     * For an input method running beside the foreground app: small caches and a shorter
+     * window, a little slower per keystroke (see docs/keyboard.md for the measured memory).
+     */
+    case lowMemory
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyboardProfile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyboardProfile: FfiConverterRustBuffer {
+    typealias SwiftType = KeyboardProfile
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyboardProfile {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .`default`
+        
+        case 2: return .lowMemory
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyboardProfile, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .`default`:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .lowMemory:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardProfile_lift(_ buf: RustBuffer) throws -> KeyboardProfile {
+    return try FfiConverterTypeKeyboardProfile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardProfile_lower(_ value: KeyboardProfile) -> RustBuffer {
+    return FfiConverterTypeKeyboardProfile.lower(value)
 }
 
 
@@ -3856,6 +3962,30 @@ fileprivate struct FfiConverterOptionTypeGenerationResult: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeKeyboardProfile: FfiConverterRustBuffer {
+    typealias SwiftType = KeyboardProfile?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeKeyboardProfile.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeKeyboardProfile.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeNoDraftReason: FfiConverterRustBuffer {
     typealias SwiftType = NoDraftReason?
 
@@ -4115,6 +4245,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept() != 46829) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory() != 27220) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset() != 43295) {

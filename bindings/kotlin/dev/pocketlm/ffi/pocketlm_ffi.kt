@@ -716,6 +716,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_suggest(
@@ -811,6 +813,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_accept(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_release_memory(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_suggest(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1016,6 +1020,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept() and 0xFFFF) != 46829) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory() and 0xFFFF) != 27220) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset() and 0xFFFF) != 43295) {
@@ -2598,6 +2605,13 @@ public interface KeyboardPredictorInterface {
     fun `accept`(`textBeforeCursor`: kotlin.String, `word`: kotlin.String): TextEdit
     
     /**
+     * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
+     * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
+     * next call re-evaluates what it needs.
+     */
+    fun `releaseMemory`()
+    
+    /**
      * Forgets the cached text (e.g. when the keyboard moves to another text field).
      */
     fun `reset`()
@@ -2745,6 +2759,24 @@ open class KeyboardPredictor: Disposable, AutoCloseable, KeyboardPredictorInterf
     }
     )
     }
+    
+
+    
+    /**
+     * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
+     * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
+     * next call re-evaluates what it needs.
+     */
+    @Throws(PocketLmException::class)override fun `releaseMemory`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_release_memory(
+        it,
+        _status)
+}
+    }
+    
     
 
     
@@ -4251,6 +4283,11 @@ data class KeyboardOptions (
      * Worker threads (0 = the default, at most 2).
      */
     val `threads`: kotlin.Int = 0 
+    , 
+    /**
+     * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
+     */
+    val `profile`: KeyboardProfile? = null 
     
 ){
     
@@ -4272,6 +4309,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterSequenceString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterInt.read(buf),
+            FfiConverterOptionalTypeKeyboardProfile.read(buf),
         )
     }
 
@@ -4280,7 +4318,8 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterBoolean.allocationSize(value.`corrections`) +
             FfiConverterSequenceString.allocationSize(value.`blocklist`) +
             FfiConverterBoolean.allocationSize(value.`allowOffensive`) +
-            FfiConverterInt.allocationSize(value.`threads`)
+            FfiConverterInt.allocationSize(value.`threads`) +
+            FfiConverterOptionalTypeKeyboardProfile.allocationSize(value.`profile`)
     )
 
     override fun write(value: KeyboardOptions, buf: ByteBuffer) {
@@ -4289,6 +4328,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterSequenceString.write(value.`blocklist`, buf)
             FfiConverterBoolean.write(value.`allowOffensive`, buf)
             FfiConverterInt.write(value.`threads`, buf)
+            FfiConverterOptionalTypeKeyboardProfile.write(value.`profile`, buf)
     }
 }
 
@@ -4716,6 +4756,50 @@ public object FfiConverterTypeChatRole: FfiConverterRustBuffer<ChatRole> {
     override fun allocationSize(value: ChatRole) = 4UL
 
     override fun write(value: ChatRole, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Which set of predictor settings to use.
+ */
+
+enum class KeyboardProfile {
+    
+    /**
+     * Latency first: large caches of evaluated text.
+     */
+    DEFAULT,
+    /**
+     * For an input method running beside the foreground app: small caches and a shorter
+     * window, a little slower per keystroke (see docs/keyboard.md for the measured memory).
+     */
+    LOW_MEMORY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardProfile: FfiConverterRustBuffer<KeyboardProfile> {
+    override fun read(buf: ByteBuffer) = try {
+        KeyboardProfile.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: KeyboardProfile) = 4UL
+
+    override fun write(value: KeyboardProfile, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5171,6 +5255,38 @@ public object FfiConverterOptionalTypeGenerationResult: FfiConverterRustBuffer<G
         } else {
             buf.put(1)
             FfiConverterTypeGenerationResult.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeKeyboardProfile: FfiConverterRustBuffer<KeyboardProfile?> {
+    override fun read(buf: ByteBuffer): KeyboardProfile? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeKeyboardProfile.read(buf)
+    }
+
+    override fun allocationSize(value: KeyboardProfile?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeKeyboardProfile.allocationSize(value)
+        }
+    }
+
+    override fun write(value: KeyboardProfile?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeKeyboardProfile.write(value, buf)
         }
     }
 }
