@@ -8,6 +8,8 @@ import dev.pocketlm.ChatRole
 import dev.pocketlm.ConversationMessage
 import dev.pocketlm.DraftOptions
 import dev.pocketlm.GenerationOptions
+import dev.pocketlm.KeyboardOptions
+import dev.pocketlm.KeyboardProfile
 import dev.pocketlm.Model
 import dev.pocketlm.NoDraftReason
 import dev.pocketlm.PocketLM
