@@ -34,9 +34,11 @@ test-aarch64:
 	@bash scripts/setup-cross.sh
 	@bash scripts/test-aarch64.sh
 
-# pocketlm-ffi as Android/iOS static libraries (dev profile: a compile and symbol check).
+# pocketlm-ffi as Android/iOS static libraries (dev profile: a compile and symbol check), then
+# the packaging scripts (build-android.sh without an NDK, build-ios.sh up to the Xcode steps).
 test-mobile-libs:
 	@bash scripts/build-mobile-libs.sh --dev
+	@bash scripts/test-packaging.sh
 
 # Every Android source (library, samples-core, sample apps) compiled by kotlinc against Android
 # API 23's android.jar, and the manifests/resources checked (no Android SDK needed).
