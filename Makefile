@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs test-kotlin test-swift lint bench bindings check-bindings clean
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean
 
 all: build
 
@@ -38,12 +38,22 @@ test-aarch64:
 test-mobile-libs:
 	@bash scripts/build-mobile-libs.sh --dev
 
+# Every Android source (library, samples-core, sample apps) compiled by kotlinc against Android
+# API 23's android.jar, and the manifests/resources checked (no Android SDK needed).
+check-android:
+	@bash scripts/check-android.sh
+
 # The Kotlin (JVM) and Swift suites of the bindings on the real model.
 test-kotlin: models
 	@bash scripts/test-kotlin.sh
 
 test-swift: models
 	@bash scripts/test-swift.sh
+
+# The keyboard samples' simulators (Android controller in Kotlin, iOS controller in Swift) on one
+# event script: identical output required (docs/samples.md#keyboard-simulator).
+test-sample-sim: models
+	@bash scripts/test-sample-sim.sh
 
 check-bindings:
 	@bash scripts/gen-bindings.sh --check
@@ -52,8 +62,8 @@ bindings:
 	@bash scripts/gen-bindings.sh
 
 # Everything CI runs: lint, Rust suites, NEON under qemu, the mobile static libraries, the
-# bindings drift check, and the Kotlin (JVM) and Swift binding suites.
-test: lint test-rust test-aarch64 test-mobile-libs check-bindings test-kotlin test-swift
+# bindings drift check, the Android compile check, and the Kotlin (JVM) and Swift binding suites.
+test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build

@@ -6,6 +6,7 @@
 //! allocation.
 
 mod reader;
+pub mod synthetic;
 mod value;
 pub mod writer;
 
@@ -23,6 +24,11 @@ use std::path::{Path, PathBuf};
 /// "GGUF" read as a little-endian u32.
 const GGUF_MAGIC: u32 = 0x4655_4747;
 const DEFAULT_ALIGNMENT: u64 = 32;
+/// The smallest `general.alignment` accepted: tensor data is viewed in place as f32 rows
+/// (4-byte aligned) and as quantized blocks with f16/f32 fields, so every tensor must start at
+/// a multiple of the largest of these alignments (8 leaves room for 64-bit fields). The map
+/// itself starts on a page boundary.
+pub const MIN_ALIGNMENT: u64 = 8;
 
 /// PocketLM's own tensor type ids: `INTERLEAVED8_TYPE_BASE + ggml id` is that ggml type in the
 /// [`BlockLayout::Interleaved8`] layout (files written by `pocketlm convert`; other GGUF readers
@@ -84,7 +90,7 @@ pub enum GgufError {
         offset: u64,
         alignment: u64,
     },
-    #[error("general.alignment {0} is not a power of two")]
+    #[error("general.alignment {0} is not a power of two of at least {MIN_ALIGNMENT} (tensor data must be aligned for in-place views)")]
     BadAlignment(u64),
     #[error("duplicate {what} {name:?}")]
     Duplicate { what: &'static str, name: String },
@@ -232,7 +238,7 @@ impl GgufFile {
                     expected: "integer",
                     found: v.type_name(),
                 })?;
-                if a == 0 || !a.is_power_of_two() {
+                if !a.is_power_of_two() || a < MIN_ALIGNMENT {
                     return Err(GgufError::BadAlignment(a));
                 }
                 a
