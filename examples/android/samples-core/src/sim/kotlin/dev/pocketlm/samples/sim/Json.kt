@@ -18,7 +18,11 @@ object Json {
         return value
     }
 
-    /** [s] as a JSON string literal (non-ASCII characters are written as they are, UTF-8 on output). */
+    /**
+     * [s] as a JSON string literal in the simulators' shared encoding (docs/samples.md): only `"`,
+     * `\`, `\b \f \n \r \t` and the other characters below U+0020 (`\u00xx`) are escaped;
+     * everything else is written as is (UTF-8 on output).
+     */
     fun quote(s: String): String {
         val out = StringBuilder(s.length + 2)
         out.append('"')
@@ -29,6 +33,8 @@ object Json {
                 c == '\n' -> out.append("\\n")
                 c == '\r' -> out.append("\\r")
                 c == '\t' -> out.append("\\t")
+                c == '\b' -> out.append("\\b")
+                c == '\u000c' -> out.append("\\f")
                 c < ' ' -> out.append("\\u").append(String.format("%04x", c.code))
                 else -> out.append(c)
             }

@@ -20,6 +20,7 @@ class KeyboardSimTest {
             assertFailsWith<JsonException>("accepted $bad") { Json.parse(bad) }
         }
         assertEquals("\"a\\\"b\\\\c\\n\\u0001é\uD83D\uDC4D\"", Json.quote("a\"b\\c\n\u0001é\uD83D\uDC4D"))
+        assertEquals("\"\\b\\f\\r\\t\\u001f/\"", Json.quote("\b\u000c\r\t\u001f/"))
     }
 
     @Test
