@@ -158,7 +158,7 @@ class KeyboardView(context: Context, private val keys: Keys) : LinearLayout(cont
 
     private fun keyBackground(color: Int) = GradientDrawable().apply {
         setColor(color)
-        cornerRadius = dp(6f).toFloat()
+        setCornerRadius(dp(6f).toFloat())
         setStroke(dp(2f), BACKGROUND)
     }
 

@@ -103,7 +103,7 @@ class ReplyActivity : Activity() {
             orientation = LinearLayout.VERTICAL
             setPadding(pad, pad, pad, pad)
         }
-        val top = LinearLayout(this).apply { gravity = Gravity.CENTER_VERTICAL }
+        val top = LinearLayout(this).apply { setGravity(Gravity.CENTER_VERTICAL) }
         val picker = Spinner(this).apply {
             adapter = ArrayAdapter(this@ReplyActivity, android.R.layout.simple_spinner_dropdown_item, CannedConversations.ALL)
             onItemSelectedListener = object : AdapterView.OnItemSelectedListener {
@@ -138,7 +138,7 @@ class ReplyActivity : Activity() {
         })
         column.addView(incomingRow)
 
-        val draftRow = LinearLayout(this).apply { gravity = Gravity.CENTER_VERTICAL }
+        val draftRow = LinearLayout(this).apply { setGravity(Gravity.CENTER_VERTICAL) }
         progress = ProgressBar(this, null, android.R.attr.progressBarStyleSmall)
         reason = TextView(this)
         draftRow.addView(progress)
@@ -147,7 +147,7 @@ class ReplyActivity : Activity() {
 
         val chipRow = LinearLayout(this)
         chips = List(3) { i ->
-            button("") { controller.tapChip(i) }.apply { isAllCaps = false }.also {
+            button("") { controller.tapChip(i) }.apply { setAllCaps(false) }.also {
                 chipRow.addView(it, LinearLayout.LayoutParams(0, WRAP_CONTENT, 1f))
             }
         }
@@ -212,7 +212,7 @@ class ReplyActivity : Activity() {
         setPadding(pad, pad / 2, pad, pad / 2)
         background = GradientDrawable().apply {
             setColor(if (mine) MINE else INCOMING)
-            cornerRadius = dp(12f).toFloat()
+            setCornerRadius(dp(12f).toFloat())
         }
         layoutParams = LinearLayout.LayoutParams(WRAP_CONTENT, WRAP_CONTENT).apply {
             gravity = if (mine) Gravity.END else Gravity.START
