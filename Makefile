@@ -63,7 +63,7 @@ bindings:
 
 # Everything CI runs: lint, Rust suites, NEON under qemu, the mobile static libraries, the
 # bindings drift check, the Android compile check, and the Kotlin (JVM) and Swift binding suites.
-test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift
+test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift test-sample-sim
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build
