@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift lint bench bindings check-bindings clean
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean fuzz
 
 all: build
 
@@ -52,6 +52,11 @@ test-kotlin: models
 test-swift: models
 	@bash scripts/test-swift.sh
 
+# The keyboard samples' simulators (Android controller in Kotlin, iOS controller in Swift) on one
+# event script: identical output required (docs/samples.md#keyboard-simulator).
+test-sample-sim: models
+	@bash scripts/test-sample-sim.sh
+
 check-bindings:
 	@bash scripts/gen-bindings.sh --check
 
@@ -60,7 +65,12 @@ bindings:
 
 # Everything CI runs: lint, Rust suites, NEON under qemu, the mobile static libraries, the
 # bindings drift check, the Android compile check, and the Kotlin (JVM) and Swift binding suites.
-test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift
+test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift test-sample-sim
+
+# Every fuzz target for FUZZ_SECS (default 60) seconds: libFuzzer on nightly, else the stable
+# driver. Crashes go to fuzz/regressions/, replayed by `cargo test` (test-rust).
+fuzz: models
+	@bash scripts/fuzz.sh
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build

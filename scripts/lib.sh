@@ -39,3 +39,36 @@ debian_mirror() {
     grep -oE '(https?|file)://[^[:space:]]+' | grep -E '/debian/?$' | head -n1 || true)"
   printf '%s\n' "${url:-http://deb.debian.org/debian}"
 }
+
+# sync_tree FROM TO: makes TO a copy of FROM (without .build/.swiftpm), copying only the files
+# whose content differs, so that SwiftPM's incremental build in a fixed mirror directory sees
+# only real changes.
+_sync_files() { (cd "$1" && find . \( -name .build -o -name .swiftpm \) -prune -o -type f -print0); }
+sync_tree() {
+  local from="$1" to="$2" f
+  mkdir -p "$to"
+  while IFS= read -r -d '' f; do
+    [ -f "$from/$f" ] || rm -f "$to/$f"
+  done < <(_sync_files "$to")
+  while IFS= read -r -d '' f; do
+    if ! cmp -s "$from/$f" "$to/$f"; then
+      mkdir -p "$(dirname "$to/$f")"
+      cp "$from/$f" "$to/$f"
+    fi
+  done < <(_sync_files "$from")
+}
+
+# swift_samples_mirror: mirrors ios/ and examples/ios/SampleCore (same relative layout, for
+# SampleCore's path dependency) into $POCKETLM_CACHE/swift-build/samples/src and sets
+# SWIFT_SAMPLES_DIR to $POCKETLM_CACHE/swift-build/samples (with src/ and scratch/). Holds the
+# mirror's lock (fd 8) until the calling script exits, so concurrent test and simulator runs take
+# turns. Call it directly, not in $(...) (the lock belongs to the caller's shell).
+swift_samples_mirror() {
+  local dir="$POCKETLM_CACHE/swift-build/samples"
+  mkdir -p "$dir/src" "$dir/scratch"
+  exec 8>"$dir/.lock"
+  flock 8
+  sync_tree "$REPO_ROOT/ios" "$dir/src/ios" &&
+    sync_tree "$REPO_ROOT/examples/ios/SampleCore" "$dir/src/examples/ios/SampleCore" &&
+    SWIFT_SAMPLES_DIR="$dir"
+}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The Swift binding suite (`make test-swift`): installs Swift 6 in a Debian trixie chroot
-# (scripts/setup-swift.sh), builds the host library (release), and runs `swift test` on the
-# ios/ package (the PocketLM layer over the generated bindings) against the real model. The
-# package is built from a mirror in $POCKETLM_CACHE/swift-build/src (compiler messages name it).
-# The last line is `swift: N passed, N failed`; exit status non-zero on any failure.
+# The Swift suite (`make test-swift`): installs Swift 6 in a Debian trixie chroot
+# (scripts/setup-swift.sh), builds the host library (release), and runs `swift test` against the
+# real model on the ios/ package (the PocketLM layer over the generated bindings), then on the
+# iOS samples' examples/ios/SampleCore package (their controllers). Each package is built from a
+# mirror under $POCKETLM_CACHE/swift-build (compiler messages name it).
+# The last line is `swift: N passed, N failed` over both; exit status non-zero on any failure.
 #
 # Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
 set -euo pipefail
@@ -42,41 +43,49 @@ scratch="$swift_dir/scratch"
 mkdir -p "$src" "$scratch"
 exec 9>"$swift_dir/.lock"
 flock 9
-files() { (cd "$1" && find . \( -name .build -o -name .swiftpm \) -prune -o -type f -print0); }
-sync_tree() {
-  local from="$1" to="$2" f
-  while IFS= read -r -d '' f; do
-    [ -f "$from/$f" ] || rm -f "$to/$f"
-  done < <(files "$to")
-  while IFS= read -r -d '' f; do
-    if ! cmp -s "$from/$f" "$to/$f"; then
-      mkdir -p "$(dirname "$to/$f")"
-      cp "$from/$f" "$to/$f"
-    fi
-  done < <(files "$from")
-}
 sync_tree "$REPO_ROOT/ios" "$src" || fail "cannot mirror ios/ into $src"
 binds+=(--bind "$swift_dir")
 
-log "swift test (ios/, built from its mirror $src) on $model_real"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
-set +e
-scripts/swift-chroot.sh "${binds[@]}" -C "$src" \
-  -e POCKETLM_MODEL="$model_real" -e LD_LIBRARY_PATH="$libdir" \
-  swift test --scratch-path "$scratch" -Xlinker -L"$libdir" -Xlinker -rpath -Xlinker "$libdir" \
-  </dev/null 2>&1 | tee "$out"
-status=${PIPESTATUS[0]}
-set -e
+passed_all=0 failed_all=0 status_all=0
 
-# XCTest's summary: "Executed N tests, with F failures (U unexpected) in ..." (the last one is
-# the total over all suites).
-summary="$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$out" | tail -n1 || true)"
-[ -n "$summary" ] || fail "swift test did not run the tests (exit $status); see the output above"
-total="$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")"
-# Count failed test cases (not assertion failures).
-failed="$(grep -cE "^Test Case .* failed \(" "$out" || true)"
-passed=$((total - failed))
-if [ "$status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
-echo "swift: $passed passed, $failed failed"
-[ "$status" = 0 ] && [ "$failed" = 0 ]
+# run_suite NAME PACKAGE_DIR SCRATCH: `swift test` in the chroot; adds to the totals.
+run_suite() {
+  local name="$1" pkg="$2" scratch_dir="$3" status summary total failed
+  log "swift test ($name, built from its mirror $pkg) on $model_real"
+  set +e
+  scripts/swift-chroot.sh "${binds[@]}" -C "$pkg" \
+    -e POCKETLM_MODEL="$model_real" -e LD_LIBRARY_PATH="$libdir" \
+    swift test --scratch-path "$scratch_dir" -Xlinker -L"$libdir" -Xlinker -rpath -Xlinker "$libdir" \
+    </dev/null 2>&1 | tee "$out"
+  status=${PIPESTATUS[0]}
+  set -e
+  # XCTest's summary: "Executed N tests, with F failures (U unexpected) in ..." (the last one is
+  # the total over all suites).
+  summary="$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$out" | tail -n1 || true)"
+  if [ -z "$summary" ]; then
+    log "error: $name: swift test did not run the tests (exit $status); see the output above"
+    failed_all=$((failed_all + 1)); status_all=1
+    return
+  fi
+  total="$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")"
+  # Count failed test cases (not assertion failures).
+  failed="$(grep -cE "^Test Case .* failed \(" "$out" || true)"
+  if [ "$status" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+  log "$name: $((total - failed)) passed, $failed failed"
+  passed_all=$((passed_all + total - failed))
+  failed_all=$((failed_all + failed))
+  [ "$status" = 0 ] && [ "$failed" = 0 ] || status_all=1
+}
+
+run_suite "ios/" "$src" "$scratch"
+
+# The samples' package depends on ../../../ios: its mirror keeps that layout
+# (scripts/lib.sh: swift_samples_mirror).
+flock -u 9
+swift_samples_mirror || fail "cannot mirror examples/ios/SampleCore"
+run_suite "examples/ios/SampleCore" "$SWIFT_SAMPLES_DIR/src/examples/ios/SampleCore" "$SWIFT_SAMPLES_DIR/scratch"
+
+echo "swift: $passed_all passed, $failed_all failed"
+[ "$status_all" = 0 ]

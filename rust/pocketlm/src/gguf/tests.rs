@@ -315,3 +315,25 @@ fn interleaved_tensors_round_trip_and_bad_ones_are_rejected() {
         assert!(err.to_string().contains("pocketlm convert"), "{err}");
     }
 }
+
+#[test]
+fn min_alignment_covers_every_block_type() {
+    use crate::quant::blocks::*;
+    let aligns = [
+        std::mem::align_of::<f32>(),
+        std::mem::align_of::<BlockQ4_0>(),
+        std::mem::align_of::<BlockQ4_1>(),
+        std::mem::align_of::<BlockQ5_0>(),
+        std::mem::align_of::<BlockQ5_1>(),
+        std::mem::align_of::<BlockQ8_0>(),
+        std::mem::align_of::<BlockQ8_1>(),
+        std::mem::align_of::<BlockQ4K>(),
+        std::mem::align_of::<BlockQ5K>(),
+        std::mem::align_of::<BlockQ6K>(),
+        std::mem::align_of::<BlockQ8K>(),
+    ];
+    assert!(
+        aligns.iter().all(|&a| a as u64 <= MIN_ALIGNMENT),
+        "{aligns:?}"
+    );
+}

@@ -42,6 +42,17 @@ impl GgufWriter {
         }
     }
 
+    /// Sets the data alignment (a power of two; the default is GGUF's 32). Callers that change
+    /// it also write `general.alignment`, so that readers find the tensors where they are.
+    pub fn alignment(&mut self, alignment: u64) -> &mut Self {
+        assert!(
+            alignment.is_power_of_two(),
+            "alignment must be a power of two"
+        );
+        self.alignment = alignment;
+        self
+    }
+
     pub fn metadata(&mut self, key: &str, value: WriteValue) -> &mut Self {
         self.metadata.push((key.to_owned(), value));
         self

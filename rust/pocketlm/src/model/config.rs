@@ -73,40 +73,77 @@ pub struct ModelConfig {
     pub attn_logit_softcap: Option<f32>,
 }
 
+/// Upper bounds of the hyper-parameters, far above every model this SDK targets (the largest
+/// real values: 128 layers, 16384 embedding, 128 heads, head size 256, 256k vocabulary, 128k
+/// context) and low enough that every derived size (q/kv widths, scratch buffers, the KV cache
+/// per position) is a small allocation computed without overflow. A file outside them is
+/// corrupt or hostile; loading it fails instead of the first evaluation.
+pub mod limits {
+    pub const MAX_LAYERS: usize = 1024;
+    pub const MAX_EMBD: usize = 1 << 16;
+    pub const MAX_HEADS: usize = 1024;
+    pub const MAX_HEAD_DIM: usize = 1024;
+    /// Query width (`head_count * key_length`) and key/value width.
+    pub const MAX_ATTN_WIDTH: usize = 1 << 17;
+    pub const MAX_FF: usize = 1 << 20;
+    pub const MAX_CONTEXT: usize = 1 << 24;
+    pub const MAX_VOCAB: usize = 1 << 22;
+    /// RoPE bases and scales beyond this are not numbers a model was trained with.
+    pub const MAX_ROPE_BASE: f32 = 1e12;
+    pub const MAX_ROPE_SCALE: f32 = 1e6;
+}
+
 impl ModelConfig {
     pub fn from_gguf(file: &GgufFile) -> Result<Self, LoadError> {
         let arch_name = file.get_str("general.architecture")?.to_owned();
         let arch = Architecture::from_name(&arch_name)
             .ok_or_else(|| LoadError::UnsupportedArchitecture(arch_name.clone()))?;
         let key = |k: &str| format!("{arch_name}.{k}");
-        let req = |k: &str| -> Result<usize, LoadError> {
-            let v = file.get_u64(&key(k))?;
+        let range = |k: &str, v: u64, min: usize, max: usize| -> Result<usize, LoadError> {
             usize::try_from(v)
                 .ok()
-                .filter(|&v| v > 0 && v < (1 << 24))
+                .filter(|v| (min..=max).contains(v))
                 .ok_or_else(|| LoadError::BadHyperParameter {
                     key: key(k),
-                    reason: format!("{v} is out of range"),
+                    reason: format!("{v} is out of range ({min} to {max})"),
                 })
         };
-        let n_layers = req("block_count")?;
-        let n_embd = req("embedding_length")?;
-        let n_heads = req("attention.head_count")?;
-        let n_kv_heads = match file.opt_u64(&key("attention.head_count_kv"))? {
-            Some(v) => v as usize,
-            None => n_heads,
+        let req = |k: &str, max: usize| -> Result<usize, LoadError> {
+            range(k, file.get_u64(&key(k))?, 1, max)
         };
-        let n_ff = req("feed_forward_length")?;
-        let head_dim = match file.opt_u64(&key("attention.key_length"))? {
-            Some(v) => v as usize,
-            None => n_embd / n_heads,
+        let opt = |k: &str, min: usize, max: usize| -> Result<Option<usize>, LoadError> {
+            file.opt_u64(&key(k))?
+                .map(|v| range(k, v, min, max))
+                .transpose()
         };
-        let train_ctx = req("context_length")?;
+        let n_layers = req("block_count", limits::MAX_LAYERS)?;
+        let n_embd = req("embedding_length", limits::MAX_EMBD)?;
+        let n_heads = req("attention.head_count", limits::MAX_HEADS)?;
+        let n_kv_heads = opt("attention.head_count_kv", 1, limits::MAX_HEADS)?.unwrap_or(n_heads);
+        let n_ff = req("feed_forward_length", limits::MAX_FF)?;
+        let head_dim = match opt("attention.key_length", 1, limits::MAX_HEAD_DIM)? {
+            Some(v) => v,
+            None => range(
+                "attention.key_length",
+                (n_embd / n_heads) as u64,
+                1,
+                limits::MAX_HEAD_DIM,
+            )?,
+        };
+        if let Some(v) = opt("attention.value_length", 1, limits::MAX_HEAD_DIM)? {
+            if v != head_dim {
+                return Err(LoadError::BadHyperParameter {
+                    key: key("attention.value_length"),
+                    reason: format!(
+                        "{v} differs from the key length {head_dim} (not supported: PocketLM's \
+                         attention uses one head size for keys and values)"
+                    ),
+                });
+            }
+        }
+        let train_ctx = req("context_length", limits::MAX_CONTEXT)?;
         let rms_eps = file.get_f32(&key("attention.layer_norm_rms_epsilon"))?;
-        let rope_dim = match file.opt_u64(&key("rope.dimension_count"))? {
-            Some(v) => v as usize,
-            None => head_dim,
-        };
+        let rope_dim = opt("rope.dimension_count", 0, limits::MAX_HEAD_DIM)?.unwrap_or(head_dim);
         let rope_base = file.opt_f32(&key("rope.freq_base"))?.unwrap_or(10_000.0);
         let rope_scale = match file.opt_str(&key("rope.scaling.type"))? {
             None | Some("none") => 1.0,
@@ -118,9 +155,7 @@ impl ModelConfig {
                 })
             }
         };
-        let sliding_window = file
-            .opt_u64(&key("attention.sliding_window"))?
-            .map(|v| v as usize);
+        let sliding_window = opt("attention.sliding_window", 1, usize::MAX)?;
         let final_logit_softcap = file.opt_f32(&key("final_logit_softcapping"))?;
         let attn_logit_softcap = file.opt_f32(&key("attn_logit_softcapping"))?;
 
@@ -172,17 +207,34 @@ impl ModelConfig {
         Ok(cfg)
     }
 
+    /// Checks the hyper-parameters against each other (each one is in range already).
     fn validate(&self) -> Result<(), LoadError> {
         let bad = |key: &str, reason: String| LoadError::BadHyperParameter {
             key: format!("{}.{key}", self.arch_name),
             reason,
         };
-        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
+        if self.n_kv_heads > self.n_heads || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(bad(
                 "attention.head_count_kv",
                 format!(
                     "{} query heads cannot be grouped over {} key/value heads",
                     self.n_heads, self.n_kv_heads
+                ),
+            ));
+        }
+        let width = |heads: usize| {
+            heads
+                .checked_mul(self.head_dim)
+                .filter(|&w| w <= limits::MAX_ATTN_WIDTH)
+        };
+        if width(self.n_heads).is_none() || width(self.n_kv_heads).is_none() {
+            return Err(bad(
+                "attention.key_length",
+                format!(
+                    "{} heads of size {} exceed the attention width limit {}",
+                    self.n_heads,
+                    self.head_dim,
+                    limits::MAX_ATTN_WIDTH
                 ),
             ));
         }
@@ -197,6 +249,25 @@ impl ModelConfig {
                 "attention.layer_norm_rms_epsilon",
                 format!("{} is not a small positive number", self.rms_eps),
             ));
+        }
+        let positive = |key: &str, v: f32, max: f32| {
+            if v.is_finite() && v > 0.0 && v <= max {
+                Ok(())
+            } else {
+                Err(bad(key, format!("{v} is not a number in (0, {max}]")))
+            }
+        };
+        positive("rope.freq_base", self.rope_base, limits::MAX_ROPE_BASE)?;
+        positive(
+            "rope.scaling.factor",
+            self.rope_scale,
+            limits::MAX_ROPE_SCALE,
+        )?;
+        if let Some(cap) = self.final_logit_softcap {
+            positive("final_logit_softcapping", cap, f32::MAX)?;
+        }
+        if let Some(cap) = self.attn_logit_softcap {
+            positive("attn_logit_softcapping", cap, f32::MAX)?;
         }
         Ok(())
     }

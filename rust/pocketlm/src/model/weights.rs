@@ -145,7 +145,17 @@ impl Weights {
                 embd_info,
             ));
         }
-        let vocab = embd_info.dims[1] as usize;
+        let vocab = usize::try_from(embd_info.dims[1])
+            .ok()
+            .filter(|v| (1..=super::config::limits::MAX_VOCAB).contains(v))
+            .ok_or_else(|| LoadError::BadTensor {
+                name: "token_embd.weight".into(),
+                reason: format!(
+                    "{} rows (vocabulary size) is out of range (1 to {})",
+                    embd_info.dims[1],
+                    super::config::limits::MAX_VOCAB
+                ),
+            })?;
         let token_embd = l.matrix("token_embd.weight", cfg.n_embd, vocab)?;
         let output = match file.tensor_info("output.weight") {
             Some(_) => l.matrix("output.weight", cfg.n_embd, vocab)?,

@@ -1,0 +1,163 @@
+// The keyboard extension: draws keys and the three-slot strip, forwards every event to
+// SampleCore's KeyboardController. Views and proxy calls only; the behaviour lives (and is
+// tested) in SampleCore.
+
+import SampleCore
+import UIKit
+
+final class KeyboardViewController: UIInputViewController {
+    private var controller: KeyboardController?
+    private let stripButtons = (0..<3).map { _ in UIButton(type: .system) }
+    private let statusLabel = UILabel()
+    private var globeKey: UIButton?
+    private var shift = false
+    private var letterKeys: [UIButton] = []
+
+    /// The model the containing app copied into the App Group container (read-only mapping).
+    private static var modelURL: URL? {
+        FileManager.default
+            .containerURL(forSecurityApplicationGroupIdentifier: SharedContainer.appGroup)?
+            .appendingPathComponent(ModelInstaller.fileName)
+    }
+
+    override func viewDidLoad() {
+        super.viewDidLoad()
+        let path = Self.modelURL?.path ?? "/missing-app-group-container"
+        let controller = KeyboardController(document: ProxyDocument(textDocumentProxy),
+                                            deliver: deliverOnMain,
+                                            loadPredictor: KeyboardSetup.predictorLoader(modelPath: path))
+        // onChange runs on the main queue (deliverOnMain or a key event); hop onto the main actor.
+        controller.onChange = { [weak self] in
+            guard let self else { return }
+            Task { @MainActor in self.render() }
+        }
+        self.controller = controller
+        buildLayout()
+        render()
+    }
+
+    override func viewWillLayoutSubviews() {
+        globeKey?.isHidden = !needsInputModeSwitchKey
+        super.viewWillLayoutSubviews()
+    }
+
+    override func textDidChange(_ textInput: UITextInput?) {
+        super.textDidChange(textInput)
+        controller?.textDidChange()
+        render()
+    }
+
+    override func didReceiveMemoryWarning() {
+        super.didReceiveMemoryWarning()
+        controller?.memoryWarning()
+    }
+
+    // MARK: layout
+
+    private static let rows = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+
+    private func buildLayout() {
+        let strip = UIStackView(arrangedSubviews: stripButtons)
+        strip.distribution = .fillEqually
+        for (slot, button) in stripButtons.enumerated() {
+            button.tag = slot
+            button.titleLabel?.font = .systemFont(ofSize: slot == 1 ? 17 : 16, weight: slot == 1 ? .semibold : .regular)
+            button.addTarget(self, action: #selector(stripTapped(_:)), for: .touchUpInside)
+        }
+        statusLabel.textAlignment = .center
+        statusLabel.font = .systemFont(ofSize: 13)
+        statusLabel.textColor = .secondaryLabel
+
+        var rows: [UIView] = [strip, statusLabel]
+        for (i, letters) in Self.rows.enumerated() {
+            var keys = letters.map { key(String($0), action: #selector(letterTapped(_:))) }
+            letterKeys += keys
+            if i == 2 {
+                keys.insert(key("⇧", action: #selector(shiftTapped)), at: 0)
+                keys.append(key("⌫", action: #selector(backspaceTapped)))
+            }
+            rows.append(row(keys))
+        }
+        var bottom: [UIButton] = []
+        let globe = key("🌐", action: #selector(handleInputModeList(from:with:)), event: .allTouchEvents)
+        globeKey = globe
+        bottom.append(globe)
+        bottom += [".", ","].map { key($0, action: #selector(letterTapped(_:))) }
+        bottom.append(key("space", action: #selector(spaceTapped)))
+        bottom += ["?", "!"].map { key($0, action: #selector(letterTapped(_:))) }
+        bottom.append(key("return", action: #selector(returnTapped)))
+        rows.append(row(bottom))
+
+        let stack = UIStackView(arrangedSubviews: rows)
+        stack.axis = .vertical
+        stack.spacing = 6
+        stack.translatesAutoresizingMaskIntoConstraints = false
+        view.addSubview(stack)
+        NSLayoutConstraint.activate([
+            stack.leadingAnchor.constraint(equalTo: view.leadingAnchor, constant: 3),
+            stack.trailingAnchor.constraint(equalTo: view.trailingAnchor, constant: -3),
+            stack.topAnchor.constraint(equalTo: view.topAnchor, constant: 4),
+            stack.bottomAnchor.constraint(equalTo: view.bottomAnchor, constant: -4),
+            strip.heightAnchor.constraint(equalToConstant: 36),
+        ])
+    }
+
+    private func key(_ title: String, action: Selector, event: UIControl.Event = .touchUpInside) -> UIButton {
+        let button = UIButton(type: .system)
+        button.setTitle(title, for: .normal)
+        button.titleLabel?.font = .systemFont(ofSize: 20)
+        button.backgroundColor = .secondarySystemBackground
+        button.layer.cornerRadius = 5
+        button.heightAnchor.constraint(equalToConstant: 42).isActive = true
+        button.addTarget(self, action: action, for: event)
+        return button
+    }
+
+    private func row(_ keys: [UIButton]) -> UIStackView {
+        let row = UIStackView(arrangedSubviews: keys)
+        row.spacing = 5
+        row.distribution = .fillProportionally
+        return row
+    }
+
+    // MARK: events (forwarded; the controller edits through the proxy)
+
+    @objc private func letterTapped(_ sender: UIButton) {
+        guard var text = sender.title(for: .normal) else { return }
+        if shift || controller?.autoShift == true { text = text.uppercased() }
+        shift = false
+        controller?.type(text)
+        render()
+    }
+
+    @objc private func spaceTapped() { controller?.type(" "); render() }
+    @objc private func returnTapped() { controller?.type("\n"); render() }
+    @objc private func backspaceTapped() { controller?.backspace(); render() }
+    @objc private func shiftTapped() { shift.toggle(); render() }
+
+    @objc private func stripTapped(_ sender: UIButton) {
+        controller?.tap(slot: sender.tag)
+        render()
+    }
+
+    // MARK: drawing
+
+    private func render() {
+        guard let controller else { return }
+        for (slot, button) in stripButtons.enumerated() {
+            button.setTitle(controller.strip[slot], for: .normal)
+        }
+        switch controller.modelState {
+        case .failed(let message):
+            statusLabel.text = message
+            statusLabel.isHidden = false
+        case .loading, .ready:
+            statusLabel.isHidden = true
+        }
+        let upper = shift || controller.autoShift
+        for key in letterKeys {
+            guard let title = key.title(for: .normal) else { continue }
+            key.setTitle(upper ? title.uppercased() : title.lowercased(), for: .normal)
+        }
+    }
+}

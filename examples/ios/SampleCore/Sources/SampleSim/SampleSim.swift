@@ -1,0 +1,134 @@
+// The keyboard simulator (docs/samples.md#keyboard-simulator): JSON-lines events on stdin drive
+// SampleCore's real KeyboardController on the real model and a fake field; after each event the
+// controller settles and one state line is printed.
+//
+//   SampleSim [--model PATH] < events.jsonl      (scripts/sample-sim.sh swift wraps it)
+
+import Foundation
+import SampleCore
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("SampleSim: \(message)\n".utf8))
+    exit(1)
+}
+
+/// A JSON string literal in the simulators' shared encoding.
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\u{8}": out += "\\b"
+        case "\u{c}": out += "\\f"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}
+
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+enum EventError: Error { case invalid(String) }
+
+/// The controller, its fake field and its "UI thread".
+final class Simulator {
+    let ui = ManualExecutor()
+    let field = InMemoryTextDocument(traits: AndroidInputType.traits(1))
+    let controller: KeyboardController
+
+    init(modelPath: String) {
+        controller = KeyboardController(document: field, deliver: ui.deliver,
+                                        loadPredictor: KeyboardSetup.predictorLoader(modelPath: modelPath))
+        settle()
+        if case .failed(let message) = controller.modelState {
+            fail("cannot load \(modelPath): \(message)")
+        }
+    }
+
+    func settle() {
+        let controller = self.controller
+        do {
+            try ui.settleBlocking(timeout: 300) { controller.isIdle }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    func int(_ event: [String: Any], _ key: String) throws -> Int {
+        guard let n = event[key] as? Int else { throw EventError.invalid("\"\(key)\" must be an integer") }
+        return n
+    }
+
+    func apply(_ event: [String: Any]) throws {
+        switch event["type"] as? String {
+        case "text":
+            guard let text = event["text"] as? String else { throw EventError.invalid("\"text\" must be a string") }
+            controller.type(text)
+        case "tap":
+            let slot = try int(event, "slot")
+            guard (0...2).contains(slot) else { throw EventError.invalid("\"slot\" must be 0, 1 or 2") }
+            controller.tap(slot: slot)
+        case "backspace":
+            let n = event["n"] == nil ? 1 : try int(event, "n")
+            guard n >= 0 else { throw EventError.invalid("\"n\" must not be negative") }
+            controller.backspace(n)
+        case "field":
+            field.newDocument(traits: AndroidInputType.traits(try int(event, "input_type")))
+            controller.textDidChange()
+        case "move":
+            field.moveCursor(toScalarOffset: try int(event, "to"))
+            controller.outsideChange()
+        case let type?:
+            throw EventError.invalid("unknown event type \"\(type)\"")
+        case nil:
+            throw EventError.invalid("an event needs a string \"type\"")
+        }
+    }
+
+    /// One state line per event line.
+    func run() {
+        while let line = readLine(strippingNewline: true) {
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            do {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)),
+                      let event = object as? [String: Any] else {
+                    throw EventError.invalid("not a JSON object")
+                }
+                try apply(event)
+                settle()
+                let strip = controller.strip.map(jsonString).joined(separator: ",")
+                emit("{\"text\":\(jsonString(field.text)),\"cursor\":\(field.cursor),\"strip\":[\(strip)]}")
+            } catch EventError.invalid(let message) {
+                emit("{\"error\":\(jsonString(message))}")
+            } catch {
+                emit("{\"error\":\(jsonString("\(error)"))}")
+            }
+        }
+    }
+}
+
+@main
+enum SampleSim {
+    static func main() {
+        var modelPath = ProcessInfo.processInfo.environment["POCKETLM_MODEL"] ?? ""
+        var args = CommandLine.arguments.dropFirst()
+        while let arg = args.popFirst() {
+            switch arg {
+            case "--model":
+                guard let value = args.popFirst() else { fail("--model needs a path") }
+                modelPath = value
+            default:
+                fail("unknown argument \(arg) (usage: SampleSim [--model PATH] < events.jsonl)")
+            }
+        }
+        if modelPath.isEmpty { fail("no model: pass --model PATH or set POCKETLM_MODEL") }
+        Simulator(modelPath: modelPath).run()
+    }
+}
