@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean fuzz
 
 all: build
 
@@ -34,9 +34,11 @@ test-aarch64:
 	@bash scripts/setup-cross.sh
 	@bash scripts/test-aarch64.sh
 
-# pocketlm-ffi as Android/iOS static libraries (dev profile: a compile and symbol check).
+# pocketlm-ffi as Android/iOS static libraries (dev profile: a compile and symbol check), then
+# the packaging scripts (build-android.sh without an NDK, build-ios.sh up to the Xcode steps).
 test-mobile-libs:
 	@bash scripts/build-mobile-libs.sh --dev
+	@bash scripts/test-packaging.sh
 
 # Every Android source (library, samples-core, sample apps) compiled by kotlinc against Android
 # API 23's android.jar, and the manifests/resources checked (no Android SDK needed).
@@ -63,7 +65,12 @@ bindings:
 
 # Everything CI runs: lint, Rust suites, NEON under qemu, the mobile static libraries, the
 # bindings drift check, the Android compile check, and the Kotlin (JVM) and Swift binding suites.
-test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift
+test: lint test-rust test-aarch64 test-mobile-libs check-bindings check-android test-kotlin test-swift test-sample-sim
+
+# Every fuzz target for FUZZ_SECS (default 60) seconds: libFuzzer on nightly, else the stable
+# driver. Crashes go to fuzz/regressions/, replayed by `cargo test` (test-rust).
+fuzz: models
+	@bash scripts/fuzz.sh
 
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build

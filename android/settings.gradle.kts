@@ -1,6 +1,6 @@
-// PocketLM for Android. Not built in this repo's CI (no Android SDK here); the Kotlin layer is
-// compiled and tested on the JVM by scripts/test-kotlin.sh. Packaging (AAR with the
-// arm64-v8a libpocketlm_ffi.so) comes with the packaging issue.
+// PocketLM for Android: the `:pocketlm` library module (the AAR). Not built in this repo's CI (no
+// Android SDK there): scripts/check-android.sh compiles its sources against API 23's android.jar
+// and scripts/test-kotlin.sh tests them on the JVM. Building the AAR: see android/README.md.
 pluginManagement {
     repositories {
         google()

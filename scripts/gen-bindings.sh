@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Generate the Kotlin and Swift bindings of rust/pocketlm-ffi (uniffi library mode, from the
 # host-built library) and put them where they are checked in and used:
-#   bindings/kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt       (android/ and tests/kotlin compile it)
-#   bindings/swift/{PocketLMFFI.swift,CPocketLM.h,CPocketLM.modulemap}
-#   ios/Sources/PocketLMFFI/PocketLMFFI.swift, ios/Sources/CPocketLM/CPocketLM.h   (copies)
+#   bindings/kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt   (android/ and tests/kotlin compile it)
+#   ios/Sources/PocketLMFFI/PocketLMFFI.swift          (the Swift package's PocketLMFFI target)
+#   ios/Sources/CPocketLM/CPocketLM.h                  (its C module; scripts/build-ios.sh puts the
+#                                                       same header into the XCFramework)
+# The Swift side has exactly one copy, the one the package compiles. uniffi's generated module map
+# is not kept: ios/Sources/CPocketLM/module.modulemap (hand-written, links the library on Linux)
+# and the XCFramework's (written by scripts/build-ios.sh) replace it.
 #
 #   scripts/gen-bindings.sh          regenerate in place
 #   scripts/gen-bindings.sh --check  regenerate into a temporary directory and fail (exit 1,
@@ -42,25 +46,25 @@ trap 'rm -rf "$tmp"' EXIT
 
 # The tree of generated files, laid out as in the repo.
 out="$tmp/tree"
-mkdir -p "$out/bindings/kotlin/dev/pocketlm/ffi" "$out/bindings/swift" \
-  "$out/ios/Sources/PocketLMFFI" "$out/ios/Sources/CPocketLM"
+mkdir -p "$out/bindings/kotlin/dev/pocketlm/ffi" "$out/ios/Sources/PocketLMFFI" "$out/ios/Sources/CPocketLM"
 cp "$tmp/gen-kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt" "$out/bindings/kotlin/dev/pocketlm/ffi/"
-cp "$tmp/gen-swift/PocketLMFFI.swift" "$tmp/gen-swift/CPocketLM.h" "$tmp/gen-swift/CPocketLM.modulemap" \
-  "$out/bindings/swift/"
 cp "$tmp/gen-swift/PocketLMFFI.swift" "$out/ios/Sources/PocketLMFFI/"
 cp "$tmp/gen-swift/CPocketLM.h" "$out/ios/Sources/CPocketLM/"
 
 files=(
   bindings/kotlin/dev/pocketlm/ffi/pocketlm_ffi.kt
-  bindings/swift/PocketLMFFI.swift
-  bindings/swift/CPocketLM.h
-  bindings/swift/CPocketLM.modulemap
   ios/Sources/PocketLMFFI/PocketLMFFI.swift
   ios/Sources/CPocketLM/CPocketLM.h
 )
 
+# Generated files that must no longer exist (the Swift bindings have one copy, under ios/).
+stale=(bindings/swift/PocketLMFFI.swift bindings/swift/CPocketLM.h bindings/swift/CPocketLM.modulemap)
+
 if [ -n "$check" ]; then
   drift=0
+  for f in "${stale[@]}"; do
+    [ -e "$f" ] && { echo "bindings drift: $f is a stale second copy (the Swift bindings live in ios/Sources)" >&2; drift=1; }
+  done
   for f in "${files[@]}"; do
     if [ ! -f "$f" ]; then
       echo "bindings drift: $f is missing" >&2; drift=1
@@ -77,6 +81,10 @@ if [ -n "$check" ]; then
   exit 0
 fi
 
+for f in "${stale[@]}"; do
+  [ -e "$f" ] && { rm -f "$f"; log "removed the stale copy $f"; }
+done
+rmdir bindings/swift 2>/dev/null || true
 for f in "${files[@]}"; do
   mkdir -p "$(dirname "$f")"
   if cmp -s "$out/$f" "$f" 2>/dev/null; then continue; fi

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Kotlin binding suite on the JVM (`make test-kotlin`): installs kotlinc/JNA/JUnit 5
 # (scripts/setup-kotlin.sh), builds the host library (release), compiles the generated bindings
-# (bindings/kotlin), the Kotlin layer (android/pocketlm/src/main/kotlin) and the tests
-# (tests/kotlin) with one kotlinc run (cached by source hash in $POCKETLM_CACHE/kotlin-tests), and
-# runs them on the real model.
+# (bindings/kotlin), the Kotlin layer (android/pocketlm/src/main/kotlin), the tests (tests/kotlin)
+# and the samples' shared logic with its tests and simulator (examples/android/samples-core) with one
+# kotlinc run (scripts/kotlin-classes.sh, cached by source hash in $POCKETLM_CACHE/kotlin-tests),
+# runs them on the real model, then runs the keyboard simulator on a short script
+# (tests/sim/keyboard.sh).
 # The last line is `kotlin: N passed, N failed, N skipped`; exit status non-zero on any failure.
 #
 # Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
@@ -28,31 +30,13 @@ cargo build --release --quiet -p pocketlm-ffi || fail "cargo build -p pocketlm-f
 libdir="$target_dir/release"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
 
-mapfile -t sources < <(find bindings/kotlin android/pocketlm/src/main/kotlin tests/kotlin -name '*.kt' | sort)
-[ "${#sources[@]}" -gt 0 ] || fail "no Kotlin sources found"
-# The compiled classes depend only on the sources and the compiler: cache them by that hash under
-# $POCKETLM_CACHE (shared by every clone, so a fresh CI clone of unchanged sources skips kotlinc).
-hash="$( { "$KOTLINC" -version 2>&1 | head -n1; for f in "${sources[@]}"; do echo "== $f"; cat "$f"; done; } |
-  sha256sum | cut -c1-16)"
-cache="$POCKETLM_CACHE/kotlin-tests"
-classes="$cache/$hash"
-if [ ! -f "$classes/.complete" ]; then
-  mkdir -p "$cache"
-  tmp_classes="$(mktemp -d "$cache/.tmp-$hash-XXXXXX")"
-  log "compiling ${#sources[@]} Kotlin files (kotlinc, once per source change; cached in $cache)"
-  start=$SECONDS
-  "$KOTLINC" -nowarn -jvm-target 17 -cp "$KOTLIN_TEST_COMPILE_CP" -d "$tmp_classes" "${sources[@]}" \
-    || { rm -rf "$tmp_classes"; fail "kotlinc failed"; }
-  touch "$tmp_classes/.complete"
-  # Publish atomically (another clone may have compiled the same sources meanwhile).
-  if ! mv -T "$tmp_classes" "$classes" 2>/dev/null; then rm -rf "$tmp_classes"; fi
-  [ -f "$classes/.complete" ] || fail "could not store the compiled classes in $classes"
-  log "compiled in $((SECONDS - start)) s"
-  # Keep the 5 most recent builds.
-  find "$cache" -mindepth 1 -maxdepth 1 -name '.tmp-*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
-  ls -1dt "$cache"/*/ 2>/dev/null | tail -n +6 | xargs -r rm -rf
-fi
-touch "$classes"
+classes="$(bash scripts/kotlin-classes.sh)" || fail "compiling the Kotlin sources failed"
+
+# The keyboard simulator end to end through scripts/sample-sim.sh (its verdict is printed before the
+# JUnit summary so that the summary stays the last line; a failure counts as one failed test).
+log "running the keyboard simulator on tests/sim/keyboard.jsonl"
+sim_failed=0
+bash tests/sim/check-sim.sh kotlin --model "$model" || sim_failed=1
 
 log "running the tests on $model"
 out="$(mktemp)"
@@ -65,14 +49,20 @@ status=${PIPESTATUS[0]}
 set -e
 
 # JUnit silently ignores a @Test whose function does not return Unit: make sure every @Test ran.
-expected="$(cat tests/kotlin/*.kt | grep -cE '^\s*@Test\b' || true)"
+expected="$(find tests/kotlin examples/android/samples-core/src/test -name '*.kt' -exec cat {} + |
+  grep -cE '^\s*@Test\b' || true)"
 last="$(grep -E '^kotlin: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n1 || true)"
 [ -n "$last" ] || fail "the test runner printed no summary (exit $status)"
 read -r passed failed skipped < <(sed -E 's/^kotlin: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped.*/\1 \2 \3/' <<<"$last")
 ran=$((passed + failed + skipped))
+missing=0
 if [ "$ran" -lt "$expected" ]; then
   log "error: only $ran of the $expected @Test functions ran (a test function must return Unit)"
-  echo "kotlin: $passed passed, $((failed + expected - ran)) failed, $skipped skipped"
+  missing=$((expected - ran))
+fi
+if [ "$missing" -gt 0 ] || [ "$sim_failed" -gt 0 ]; then
+  [ "$sim_failed" -gt 0 ] && log "error: the keyboard simulator check failed (see sim-kotlin above)"
+  echo "kotlin: $passed passed, $((failed + missing + sim_failed)) failed, $skipped skipped"
   exit 1
 fi
 exit "$status"

@@ -57,7 +57,7 @@ struct ConversationView: View {
             .navigationTitle("Reply")
             .toolbar {
                 Menu("Conversations") {
-                    ForEach(ReplyViewModel.cannedConversations, id: \.title) { canned in
+                    ForEach(ReplyViewModel.cannedConversations) { canned in
                         Button(canned.title) { model.load(canned.messages) }
                     }
                 }

@@ -20,11 +20,17 @@ final class ReplyViewModel: ObservableObject {
 
     private let controller: ReplyController
 
-    /// Canned conversations to start from (incoming messages, oldest first).
-    static let cannedConversations: [(title: String, messages: [String])] = [
-        ("Meeting", ["Hey!", "Can we meet tomorrow at 5?"]),
-        ("Dinner", ["Are you coming to dinner tonight?"]),
-        ("Weekend", ["How was your weekend? Tell me everything!"]),
+    /// A canned conversation to start from (incoming messages, oldest first).
+    struct CannedConversation: Identifiable {
+        let title: String
+        let messages: [String]
+        var id: String { title }
+    }
+
+    static let cannedConversations = [
+        CannedConversation(title: "Meeting", messages: ["Hey!", "Can we meet tomorrow at 5?"]),
+        CannedConversation(title: "Dinner", messages: ["Are you coming to dinner tonight?"]),
+        CannedConversation(title: "Weekend", messages: ["How was your weekend? Tell me everything!"]),
     ]
 
     /// The model shipped in the app bundle (see project.yml: Resources/).
@@ -36,7 +42,8 @@ final class ReplyViewModel: ObservableObject {
         controller = ReplyController(engine: ReplyEngine(modelPath: Self.modelPath), deliver: deliverOnMain)
         // onChange runs on the main queue (a UI call or deliverOnMain); hop onto the main actor.
         controller.onChange = { [weak self] in
-            Task { @MainActor in self?.refresh() }
+            guard let self else { return }
+            Task { @MainActor in self.refresh() }
         }
     }
 

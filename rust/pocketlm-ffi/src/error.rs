@@ -47,7 +47,9 @@ impl From<LoadError> for PocketLmError {
                 };
                 PocketLmError::ModelNotFound(format!("{msg}{hint}"))
             }
-            LoadError::Gguf(GgufError::IsDirectory(_)) => PocketLmError::ModelNotFound(msg),
+            LoadError::Gguf(GgufError::IsDirectory(_) | GgufError::NotARegularFile { .. }) => {
+                PocketLmError::ModelNotFound(msg)
+            }
             LoadError::UnsupportedArchitecture(_) | LoadError::UnsupportedTensorType { .. } => {
                 PocketLmError::InvalidModel(msg)
             }
@@ -67,6 +69,9 @@ impl From<SessionError> for PocketLmError {
             | SessionError::InvalidToken { .. }
             | SessionError::InvalidOption(_) => PocketLmError::InvalidArgument(msg),
             SessionError::NoLogits | SessionError::MixedModels => PocketLmError::Internal(msg),
+            // The file was truncated or rewritten in place after loading: the loaded model is no
+            // longer usable; the message says to load it again.
+            SessionError::ModelFileChanged(_) => PocketLmError::InvalidModel(msg),
         }
     }
 }
@@ -227,6 +232,20 @@ mod tests {
         let e: PocketLmError = ReplyError::Cancelled.into();
         assert!(
             matches!(e, PocketLmError::Cancelled(ref m) if m.contains("cancelled")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_changed_model_file_and_special_files_map_to_typed_errors() {
+        let e: PocketLmError = SessionError::ModelFileChanged("changed".into()).into();
+        assert!(
+            matches!(e, PocketLmError::InvalidModel(ref m) if m == "changed"),
+            "{e:?}"
+        );
+        let e: PocketLmError = pocketlm::Model::load("/dev/zero").unwrap_err().into();
+        assert!(
+            matches!(e, PocketLmError::ModelNotFound(ref m) if m.contains("not a regular file")),
             "{e:?}"
         );
     }

@@ -31,6 +31,17 @@ pub const FALLBACK_TEMPLATE: &str = "{%- for message in messages -%}\
 
 const TEMPLATE_NAME: &str = "chat";
 
+/// Execution budget of one rendering, in minijinja instructions ("fuel"). Real templates spend
+/// a few dozen per message (SmolLM2's ChatML: ~40; Gemma's: ~60), so a million covers chats of
+/// thousands of messages, while a hostile loop (two nested `range(100000)`) stops after a
+/// million steps (well under a second) instead of running for hours.
+pub const RENDER_FUEL: u64 = 1_000_000;
+
+/// Largest rendered prompt, in bytes. A prompt must fit the context (at most 32k tokens for
+/// the models this SDK runs, ~128 KB of text); 1 MiB leaves room and stops a template that
+/// prints a string millions of times before it builds gigabytes.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -82,6 +93,32 @@ pub enum TemplateError {
     Render(String),
     #[error("the chat template rejected the conversation: {0}")]
     Rejected(String),
+    #[error("the chat template ran out of its execution budget of {RENDER_FUEL} steps (a loop that cannot be meant for a prompt)")]
+    OutOfFuel,
+    #[error("the chat template produced more than {MAX_RENDERED_BYTES} bytes of prompt")]
+    OutputTooLarge,
+    #[error("the chat template crashed the template engine: {0}")]
+    EngineFailure(String),
+}
+
+/// An `io::Write` that refuses to grow past [`MAX_RENDERED_BYTES`].
+struct BoundedOutput {
+    buf: Vec<u8>,
+    overflowed: bool,
+}
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > MAX_RENDERED_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::other("rendered prompt too large"));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A compiled chat template. Cheap to share: `Send + Sync`.
@@ -158,6 +195,7 @@ impl ChatTemplate {
         eos: &str,
     ) -> Result<Self, TemplateError> {
         let mut env = Environment::new();
+        env.set_fuel(Some(RENDER_FUEL));
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -211,16 +249,32 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
-        tmpl.render(minijinja::context! {
+        let ctx = minijinja::context! {
             messages => msgs,
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
-        })
-        .map_err(|e| match e.kind() {
-            ErrorKind::InvalidOperation => TemplateError::Rejected(e.to_string()),
-            _ => TemplateError::Render(e.to_string()),
-        })
+        };
+        let mut out = BoundedOutput {
+            buf: Vec::new(),
+            overflowed: false,
+        };
+        // minijinja panics on a few constructs (a reverse slice of an empty list or string in
+        // 2.24); a template from a model file must not take the app down with it.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tmpl.render_captured_to(ctx, &mut out).map(|_| ())
+        }));
+        match rendered {
+            Err(payload) => Err(TemplateError::EngineFailure(panic_text(&*payload))),
+            Ok(Err(_)) if out.overflowed => Err(TemplateError::OutputTooLarge),
+            Ok(Err(e)) => Err(match e.kind() {
+                ErrorKind::OutOfFuel => TemplateError::OutOfFuel,
+                ErrorKind::InvalidOperation => TemplateError::Rejected(e.to_string()),
+                _ => TemplateError::Render(e.to_string()),
+            }),
+            Ok(Ok(())) => String::from_utf8(out.buf)
+                .map_err(|_| TemplateError::Render("the output is not UTF-8".into())),
+        }
     }
 
     /// Whether rendered `text` already starts with the BOS token's text.
@@ -275,6 +329,15 @@ impl ChatTemplate {
         }
         s
     }
+}
+
+/// The message of a caught panic.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Texts of the tokenizer's control and user-defined special tokens that look like markup
@@ -360,6 +423,44 @@ mod tests {
             t.render(&[ChatMessage::user(" a b ")], false).unwrap(),
             "a b|True"
         );
+    }
+
+    fn render_one(src: &str) -> Result<String, TemplateError> {
+        ChatTemplate::new(src, "", "")?.render(&[ChatMessage::user("hi")], true)
+    }
+
+    #[test]
+    fn nested_loops_run_out_of_fuel() {
+        let r = render_one(
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        );
+        assert!(matches!(r, Err(TemplateError::OutOfFuel)), "{r:?}");
+    }
+
+    #[test]
+    fn huge_output_is_cut_off() {
+        let r = render_one("{% for i in range(100000) %}{{ 'x' * 10000 }}{% endfor %}");
+        assert!(matches!(r, Err(TemplateError::OutputTooLarge)), "{r:?}");
+        // Just under the limit is fine.
+        let ok = render_one("{% for i in range(100) %}{{ 'x' * 10000 }}{% endfor %}").unwrap();
+        assert_eq!(ok.len(), 1_000_000);
+    }
+
+    #[test]
+    fn reverse_slices_of_empty_values_do_not_panic() {
+        for src in [
+            "{{ [][::-1] }}",
+            "{{ ''[::-1] }}",
+            "{{ messages[5:][::-1] }}",
+            "{{ (messages|selectattr('role', 'eq', 'x')|list)[::-2] }}",
+        ] {
+            match render_one(src) {
+                Ok(_) | Err(TemplateError::EngineFailure(_)) | Err(TemplateError::Render(_)) => {}
+                other => panic!("{src}: {other:?}"),
+            }
+        }
+        // Reverse slices of non-empty values still work.
+        assert_eq!(render_one("{{ 'abc'[::-1] }}").unwrap(), "cba");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod chat_template;
 pub mod convert;
 pub mod generate;
 pub mod gguf;
+pub mod input_bounds;
 pub mod kernels;
 pub mod keyboard;
 pub mod model;

@@ -26,7 +26,11 @@ final class KeyboardViewController: UIInputViewController {
         let controller = KeyboardController(document: ProxyDocument(textDocumentProxy),
                                             deliver: deliverOnMain,
                                             loadPredictor: KeyboardSetup.predictorLoader(modelPath: path))
-        controller.onChange = { [weak self] in self?.render() }
+        // onChange runs on the main queue (deliverOnMain or a key event); hop onto the main actor.
+        controller.onChange = { [weak self] in
+            guard let self else { return }
+            Task { @MainActor in self.render() }
+        }
         self.controller = controller
         buildLayout()
         render()

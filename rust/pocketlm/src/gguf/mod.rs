@@ -50,6 +50,10 @@ pub enum GgufError {
     IsDirectory(PathBuf),
     #[error("model file {0} is empty (was the download interrupted?)")]
     Empty(PathBuf),
+    #[error("{path} is not a regular file but a {kind}; pass the path of a .gguf file")]
+    NotARegularFile { path: PathBuf, kind: &'static str },
+    #[error("model file {path} changed after it was loaded ({what}); load the model again (replace model files by writing a new file and renaming it over the old one, never in place)")]
+    FileChanged { path: PathBuf, what: String },
     #[error("not a GGUF file: magic bytes are {found:02x?}, expected \"GGUF\"")]
     BadMagic { found: [u8; 4] },
     #[error("GGUF version {0} is not supported (versions 2 and 3 are); re-export the model with a current llama.cpp")]
@@ -150,9 +154,67 @@ impl TensorView<'_> {
     }
 }
 
+/// What identifies the mapped file's contents cheaply: if any of these changes, the file was
+/// written to or truncated in place, and the map may no longer be backed by data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    dev_ino: (u64, u64),
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            dev_ino: (meta.dev(), meta.ino()),
+        }
+    }
+}
+
+/// A name for a non-regular file type, for error messages.
+fn file_kind(ft: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return "FIFO (named pipe)";
+        }
+        if ft.is_char_device() {
+            return "character device";
+        }
+        if ft.is_block_device() {
+            return "block device";
+        }
+        if ft.is_socket() {
+            return "socket";
+        }
+    }
+    if ft.is_dir() {
+        "directory"
+    } else if ft.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
 /// An opened GGUF file: parsed metadata and tensor table over a read-only memory map.
+///
+/// The file stays open: [`GgufFile::check_unchanged`] compares its size, modification time and
+/// identity (`fstat` on the kept descriptor) with those at load, so a file truncated or
+/// rewritten in place is reported instead of touched (a truncated map faults with SIGBUS).
+/// Replacing the file by renaming a new one over its path is safe: the open descriptor and
+/// the map keep the old contents alive.
 pub struct GgufFile {
     path: PathBuf,
+    file: File,
+    stamp: FileStamp,
     map: Mmap,
     version: u32,
     metadata: HashMap<String, MetaValue>,
@@ -182,22 +244,62 @@ impl GgufFile {
             path: path.clone(),
             source,
         };
+        // The type is checked before opening: opening a FIFO for reading blocks until a writer
+        // appears, and devices such as /dev/zero report a size of 0.
         let meta = std::fs::metadata(&path).map_err(io)?;
         if meta.is_dir() {
             return Err(GgufError::IsDirectory(path));
         }
+        if !meta.is_file() {
+            let kind = file_kind(meta.file_type());
+            return Err(GgufError::NotARegularFile { path, kind });
+        }
+        let file = File::open(&path).map_err(io)?;
+        // The descriptor's own type and size: the path may have been swapped since `metadata`.
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            let kind = file_kind(meta.file_type());
+            return Err(GgufError::NotARegularFile { path, kind });
+        }
         if meta.len() == 0 {
             return Err(GgufError::Empty(path));
         }
-        let file = File::open(&path).map_err(io)?;
-        // SAFETY: the map is read-only and private to this process. Mutating or truncating the
-        // file while it is mapped is outside our control (as for every mmap-based loader); the
-        // documented contract is that model files are immutable while a model is loaded.
+        let stamp = FileStamp::of(&meta);
+        // SAFETY: the map is read-only and private to this process. A file truncated while it
+        // is mapped would fault on access; `check_unchanged` (called before every evaluation)
+        // detects truncation and in-place writes, and replacement by rename leaves this
+        // mapping's inode intact.
         let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        Self::parse(path, map)
+        Self::parse(path, file, stamp, map)
     }
 
-    fn parse(path: PathBuf, map: Mmap) -> Result<Self, GgufError> {
+    /// Fails with [`GgufError::FileChanged`] when the file was truncated, extended or
+    /// rewritten since it was opened (size, modification time or identity differ), so that
+    /// callers stop before touching a map that may no longer be backed by data. One `fstat`
+    /// on the kept descriptor (about a microsecond).
+    pub fn check_unchanged(&self) -> Result<(), GgufError> {
+        let changed = |what: String| GgufError::FileChanged {
+            path: self.path.clone(),
+            what,
+        };
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| changed(format!("cannot stat it: {e}")))?;
+        let now = FileStamp::of(&now);
+        if now.len != self.stamp.len {
+            return Err(changed(format!(
+                "its size went from {} to {} bytes",
+                self.stamp.len, now.len
+            )));
+        }
+        if now != self.stamp {
+            return Err(changed("it was modified in place".into()));
+        }
+        Ok(())
+    }
+
+    fn parse(path: PathBuf, file: File, stamp: FileStamp, map: Mmap) -> Result<Self, GgufError> {
         let mut cur = Cursor::new(&map);
         let magic_bytes = cur.bytes(4, "magic")?;
         let magic = u32::from_le_bytes(magic_bytes.try_into().expect("4 bytes"));
@@ -285,6 +387,8 @@ impl GgufFile {
 
         Ok(Self {
             path,
+            file,
+            stamp,
             map,
             version,
             metadata,

@@ -440,6 +440,7 @@ impl WordPredictor {
 
     /// Up to `k` suggestions for the text before the cursor, best first.
     pub fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
+        let text_before_cursor = crate::input_bounds::keyboard_text(text_before_cursor);
         let sp = text::split(text_before_cursor);
         if sp.word.chars().count() > text::MAX_WORD_CHARS {
             return Ok(Suggestions::default());

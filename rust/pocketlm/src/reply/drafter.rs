@@ -454,6 +454,7 @@ impl ReplyDrafter {
         options: &DraftOptions,
         cancel: &AtomicBool,
     ) -> Result<Draft, ReplyError> {
+        let conversation = &*crate::input_bounds::reply_conversation(conversation);
         let cancelled = || {
             if cancel.load(Ordering::Relaxed) {
                 Err(ReplyError::Cancelled)

@@ -28,6 +28,10 @@ pub enum SessionError {
     InvalidOption(String),
     #[error("sessions in one batch must belong to the same model")]
     MixedModels,
+    /// The model file was truncated or rewritten after loading (see
+    /// [`crate::gguf::GgufFile::check_unchanged`]); nothing was evaluated.
+    #[error("{0}")]
+    ModelFileChanged(String),
 }
 
 /// How a session is set up.
@@ -192,6 +196,11 @@ impl Session {
     }
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<(), SessionError> {
+        // Before every evaluation touches the map (a truncated map faults with SIGBUS).
+        self.model
+            .gguf()
+            .check_unchanged()
+            .map_err(|e| SessionError::ModelFileChanged(e.to_string()))?;
         if tokens.is_empty() {
             return Err(SessionError::EmptyInput);
         }

@@ -1,0 +1,34 @@
+// The keyboard sample: an InputMethodService on PocketLM's keyboard predictor.
+plugins {
+    id("com.android.application")
+    id("org.jetbrains.kotlin.android")
+}
+
+android {
+    namespace = "dev.pocketlm.samples.keyboard"
+    compileSdk = 35
+    defaultConfig {
+        applicationId = "dev.pocketlm.samples.keyboard"
+        minSdk = 23
+        targetSdk = 35
+        versionCode = 1
+        versionName = "0.1"
+        // Real devices and the x86_64 emulator (the library packs both .so files).
+        ndk { abiFilters += listOf("arm64-v8a", "x86_64") }
+    }
+    sourceSets["main"].java.srcDirs("src/main/kotlin")
+    buildTypes {
+        release {
+            isMinifyEnabled = false
+        }
+    }
+    compileOptions {
+        sourceCompatibility = JavaVersion.VERSION_17
+        targetCompatibility = JavaVersion.VERSION_17
+    }
+    kotlinOptions { jvmTarget = "17" }
+}
+
+dependencies {
+    implementation(project(":samples-core"))
+}

@@ -1,0 +1,141 @@
+package dev.pocketlm.samples.sim
+
+import dev.pocketlm.samples.EventLoop
+import dev.pocketlm.samples.InMemoryTextField
+import dev.pocketlm.samples.KeyboardController
+import dev.pocketlm.samples.KeyboardEngine
+import dev.pocketlm.samples.ModelState
+import dev.pocketlm.samples.PredictorKeyboardEngine
+import dev.pocketlm.samples.SerialWorker
+import java.io.BufferedReader
+import java.io.InputStreamReader
+import java.io.PrintStream
+import kotlin.system.exitProcess
+
+/**
+ * The keyboard sample's simulator (docs/samples.md, "Keyboard simulator"): the real
+ * [KeyboardController] with an in-memory field, the real model on a [SerialWorker], and an
+ * [EventLoop] as the UI thread. [handle] takes one JSON event line and returns one JSON state line
+ * once the worker has settled.
+ */
+class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
+    private val field = InMemoryTextField()
+    private val ui = EventLoop()
+    private val worker = SerialWorker("pocketlm-sim-worker")
+    private val controller = KeyboardController(field, ui, worker)
+
+    init {
+        controller.startField(PLAIN_TEXT)
+        controller.loadModel(open)
+        settle()
+    }
+
+    /** The model's state after start-up (the simulator stops when it is not Ready). */
+    val modelState: ModelState
+        get() = controller.state.modelState
+
+    /** One event line in, one output line out (`{"error":...}` for an invalid line). */
+    fun handle(line: String): String {
+        val event = try {
+            Json.parse(line) as? Map<*, *> ?: return error("an event is a JSON object")
+        } catch (e: JsonException) {
+            return error("invalid JSON: ${e.message}")
+        }
+        when (val type = event["type"]) {
+            "text" -> {
+                val text = event["text"] as? String ?: return error("\"text\" needs a string \"text\"")
+                var i = 0
+                while (i < text.length) {
+                    val cp = text.codePointAt(i)
+                    controller.type(String(Character.toChars(cp)))
+                    i += Character.charCount(cp)
+                }
+            }
+            "tap" -> {
+                val slot = int(event["slot"])?.takeIf { it in 0..2 } ?: return error("\"tap\" needs \"slot\" 0, 1 or 2")
+                controller.tap(slot)
+            }
+            "backspace" -> {
+                val n = int(event["n"])?.takeIf { it >= 0 } ?: return error("\"backspace\" needs a count \"n\" >= 0")
+                controller.backspace(n)
+            }
+            "field" -> {
+                val inputType = int(event["input_type"]) ?: return error("\"field\" needs an integer \"input_type\"")
+                field.setText("")
+                controller.startField(inputType)
+            }
+            "move" -> {
+                val to = int(event["to"]) ?: return error("\"move\" needs an integer \"to\"")
+                field.moveToScalar(to)
+                controller.onSelectionChanged()
+            }
+            null -> return error("missing \"type\"")
+            else -> return error("unknown event type ${Json.quote(type.toString())}")
+        }
+        settle()
+        return stateLine()
+    }
+
+    /** `{"text":...,"cursor":...,"strip":[...]}` for the current state. */
+    fun stateLine(): String {
+        val strip = controller.state.strip.joinToString(",", "[", "]") { Json.quote(it) }
+        return "{\"text\":${Json.quote(field.text)},\"cursor\":${field.scalarCursor},\"strip\":$strip}"
+    }
+
+    /** Waits until the worker is idle and the UI thread has nothing left to run. */
+    private fun settle() {
+        do {
+            worker.awaitIdle()
+        } while (ui.runPending() > 0)
+    }
+
+    override fun close() = worker.close()
+
+    companion object {
+        const val PLAIN_TEXT = 1
+        const val DEFAULT_MODEL = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+        fun error(message: String) = "{\"error\":${Json.quote(message)}}"
+
+        /** A JSON number that is an integer in Int's range, else null. */
+        fun int(v: Any?): Int? = when (v) {
+            is Long -> v.takeIf { it in Int.MIN_VALUE..Int.MAX_VALUE }?.toInt()
+            is Double -> v.takeIf { it == Math.rint(it) && it in -2e9..2e9 }?.toInt()
+            else -> null
+        }
+    }
+}
+
+/** `KeyboardSimKt [--model M] < events.jsonl` (run by scripts/sim/kotlin.sh). */
+fun main(args: Array<String>) {
+    var model = KeyboardSim.DEFAULT_MODEL
+    var i = 0
+    while (i < args.size) {
+        when (args[i]) {
+            "--model" -> model = args.getOrNull(++i) ?: usage()
+            else -> usage()
+        }
+        i++
+    }
+    val out = PrintStream(System.out, false, "UTF-8")
+    KeyboardSim { PredictorKeyboardEngine.open(model) }.use { sim ->
+        val state = sim.modelState
+        if (state != ModelState.Ready) {
+            System.err.println("sample-sim: cannot load the model $model: ${(state as? ModelState.Failed)?.detail ?: state}")
+            exitProcess(1)
+        }
+        val input = BufferedReader(InputStreamReader(System.`in`, Charsets.UTF_8))
+        while (true) {
+            val line = input.readLine() ?: break
+            if (line.isBlank()) continue
+            out.println(sim.handle(line))
+            out.flush()
+        }
+    }
+    exitProcess(0)
+}
+
+private fun usage(): Nothing {
+    System.err.println("usage: scripts/sample-sim.sh kotlin [--model M] < events.jsonl")
+    exitProcess(2)
+}

@@ -1,0 +1,388 @@
+//! The fuzz targets as plain functions of the input bytes: each must return (any result, any
+//! typed error) without panicking, aborting or hanging. Shared by the libFuzzer binaries
+//! (`fuzz/fuzz_targets/`, nightly) and the stable replay and random-input tests
+//! (`rust/pocketlm/tests/fuzz_regressions.rs`, `fuzz/src/bin/fuzz-stable.rs`).
+
+use pocketlm::chat_template::{ChatMessage, ChatTemplate};
+use pocketlm::gguf::synthetic::{SyntheticArch, SyntheticModel};
+use pocketlm::gguf::GgufFile;
+use pocketlm::keyboard::{PredictorOptions, WordPredictor};
+use pocketlm::quant::GgmlType;
+use pocketlm::reply::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
+use pocketlm::tokenizer::StreamDecoder;
+use pocketlm::{Model, Session, SessionOptions, Tokenizer};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The target names, in the order `make fuzz` runs them.
+pub const TARGETS: [&str; 5] = [
+    "gguf_model",
+    "tokenizer",
+    "chat_template",
+    "keyboard",
+    "reply",
+];
+
+/// Runs target `name` on `data`; `false` for an unknown name.
+pub fn run(name: &str, data: &[u8]) -> bool {
+    match name {
+        "gguf_model" => gguf_model(data),
+        "tokenizer" => tokenizer(data),
+        "chat_template" => chat_template(data),
+        "keyboard" => keyboard(data),
+        "reply" => reply(data),
+        _ => return false,
+    }
+    true
+}
+
+/// The repository root (the directory holding `models/` and `fuzz/`).
+pub fn repo_root() -> PathBuf {
+    if let Some(p) = std::env::var_os("POCKETLM_ROOT") {
+        return PathBuf::from(p);
+    }
+    let mut dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    while !dir.join("fuzz").is_dir() || !dir.join("Makefile").is_file() {
+        assert!(
+            dir.pop(),
+            "repository root not found above {}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+    }
+    dir
+}
+
+fn real_model(name: &str) -> Arc<Model> {
+    let path = repo_root().join("models").join(name);
+    Model::load(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/fetch-models.sh)", path.display()))
+}
+
+fn smollm2() -> &'static Arc<Model> {
+    static M: OnceLock<Arc<Model>> = OnceLock::new();
+    M.get_or_init(|| real_model("SmolLM2-135M-Instruct.Q4_1.gguf"))
+}
+
+fn gemma3() -> &'static Arc<Model> {
+    static M: OnceLock<Arc<Model>> = OnceLock::new();
+    M.get_or_init(|| real_model("gemma-3-270m-q4_k_m.gguf"))
+}
+
+/// A per-thread scratch file the GGUF target writes its input to (the loader maps files).
+fn scratch_path() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pocketlm-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(format!("{:?}.gguf", std::thread::current().id()).replace(['(', ')'], ""))
+}
+
+/// GGUF open, model load, and a few evaluation steps of whatever loads.
+pub fn gguf_model(data: &[u8]) {
+    let path = scratch_path();
+    std::fs::write(&path, data).expect("write scratch file");
+    load_and_run(&path);
+}
+
+fn load_and_run(path: &Path) {
+    let Ok(file) = GgufFile::open(path) else {
+        return;
+    };
+    for key in file.keys() {
+        if let Some(v) = file.get(key) {
+            let _ = file.describe_value(v);
+        }
+    }
+    drop(file);
+    let Ok(model) = Model::load(path) else {
+        return;
+    };
+    let _ = model.info();
+    let _ = ChatTemplate::for_model(&model);
+    let Ok(mut s) = Session::new(
+        model.clone(),
+        SessionOptions {
+            context_length: 32,
+            threads: 1,
+        },
+    ) else {
+        return;
+    };
+    let tok = model.tokenizer();
+    let mut ids = tok.encode("Hello, the world", true, false);
+    ids.truncate(8);
+    if ids.is_empty() {
+        ids.push(0);
+    }
+    for _ in 0..3 {
+        let Ok(logits) = s.eval(&ids) else { return };
+        let next = logits
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(i, _)| i as u32);
+        let _ = tok.decode(&[next], false);
+        ids = vec![next];
+    }
+}
+
+/// Encode and decode arbitrary text with both real tokenizers; decode arbitrary ids.
+pub fn tokenizer(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    for tok in [smollm2().tokenizer(), gemma3().tokenizer()] {
+        tokenize_with(tok, &text, data);
+    }
+}
+
+fn tokenize_with(tok: &Tokenizer, text: &str, data: &[u8]) {
+    for (add, parse) in [(false, false), (true, true)] {
+        let ids = tok.encode(text, add, parse);
+        let _ = tok.decode(&ids, true);
+        let _ = tok.decode(&ids, false);
+    }
+    let ids: Vec<u32> = data
+        .chunks(4)
+        .map(|c| {
+            let mut b = [0u8; 4];
+            b[..c.len()].copy_from_slice(c);
+            u32::from_le_bytes(b)
+        })
+        .collect();
+    let _ = tok.decode(&ids, true);
+    let _ = tok.decode(&ids, false);
+    let small: Vec<u32> = ids.iter().map(|&i| i % tok.vocab_size() as u32).collect();
+    let mut stream = StreamDecoder::new();
+    for &id in &small {
+        let _ = stream.push(tok, id);
+    }
+    let _ = stream.finish();
+}
+
+/// Renders an arbitrary template: the input up to the first NUL is the template, the rest
+/// the messages (one per line).
+pub fn chat_template(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (src, rest) = text.split_once('\0').unwrap_or((&text, "hello"));
+    let Ok(t) = ChatTemplate::new(src, "<s>", "</s>") else {
+        return;
+    };
+    let messages: Vec<ChatMessage> = rest
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i % 3 {
+            0 => ChatMessage::user(l),
+            1 => ChatMessage::assistant(l),
+            _ => ChatMessage::system(l),
+        })
+        .collect();
+    let _ = t.render(&messages, true);
+    let _ = t.render(&[], false);
+    let _ = t.encode(smollm2().tokenizer(), &messages, true);
+}
+
+/// Keyboard suggestions (real SmolLM2) for arbitrary text before the cursor.
+pub fn keyboard(data: &[u8]) {
+    static P: OnceLock<WordPredictor> = OnceLock::new();
+    let p = P.get_or_init(|| {
+        WordPredictor::new(smollm2().clone(), PredictorOptions::default()).expect("predictor")
+    });
+    let text = String::from_utf8_lossy(data);
+    if let Ok(s) = p.suggest(&text) {
+        if let Some(first) = s.items.first() {
+            let _ = p.accept(&text, &first.word);
+        }
+    }
+}
+
+/// The synthetic llama model (fast to evaluate) for the reply target.
+fn synthetic() -> &'static Arc<Model> {
+    static M: OnceLock<Arc<Model>> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "pocketlm-fuzz-synthetic-{}.gguf",
+            std::process::id()
+        ));
+        let m = SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0);
+        std::fs::write(&path, m.to_bytes()).expect("write synthetic model");
+        Model::load(&path).expect("synthetic model loads")
+    })
+}
+
+/// Reply drafts for an arbitrary conversation: one message per line, alternating sides.
+pub fn reply(data: &[u8]) {
+    static D: OnceLock<ReplyDrafter> = OnceLock::new();
+    let d = D.get_or_init(|| {
+        ReplyDrafter::new(synthetic().clone(), DrafterConfig::default()).expect("drafter")
+    });
+    let text = String::from_utf8_lossy(data);
+    let conversation: Vec<Message> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| Message::new(i % 2 == 1, l))
+        .collect();
+    let n = data.first().map_or(3, |b| (*b as usize % 10).max(1));
+    let opts = DraftOptions {
+        n: n.min(8),
+        max_words: data.get(1).map_or(10, |b| (*b as usize % 20).max(1)),
+        ..DraftOptions::default()
+    };
+    let _ = d.draft_detailed(&conversation, &opts);
+}
+
+/// Hostile chat templates: the constructs that crashed, hung or exhausted memory before.
+pub const HOSTILE_TEMPLATES: [&str; 6] = [
+    "{{ [][::-1] }}",
+    "{{ ''[::-1] }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}",
+    "{{ messages[0]['content'][::-1] }}{{ raise_exception('no') }}",
+    "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
+];
+
+/// 0, 1, -1, 2^31, 2^32, 2^63, u64::MAX: the values each numeric header field is swept over.
+pub fn sweep_values() -> Vec<pocketlm::gguf::WriteValue> {
+    use pocketlm::gguf::WriteValue;
+    let mut v: Vec<WriteValue> = [0u64, 1, 1 << 31, 1 << 32, 1 << 63, u64::MAX]
+        .into_iter()
+        .map(WriteValue::U64)
+        .collect();
+    v.push(WriteValue::I32(-1));
+    v.extend(
+        [0.0f32, -1.0, 2f32.powi(31), f32::MAX, f32::NAN]
+            .into_iter()
+            .map(WriteValue::F32),
+    );
+    v
+}
+
+/// The starting inputs of a target.
+pub fn seeds(target: &str) -> Vec<Vec<u8>> {
+    use pocketlm::gguf::WriteValue;
+    let text = |v: &[&str]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
+    match target {
+        "gguf_model" => {
+            let mut out = Vec::new();
+            for arch in [SyntheticArch::Llama, SyntheticArch::Gemma3] {
+                for ty in [GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::F16] {
+                    out.push(SyntheticModel::new(arch, ty).to_bytes());
+                }
+                // Every numeric metadata field at each boundary value.
+                let base = SyntheticModel::new(arch, GgmlType::Q4_0);
+                for key in base.keys() {
+                    if !matches!(
+                        base.value(&key),
+                        Some(WriteValue::U32(_) | WriteValue::U64(_) | WriteValue::F32(_))
+                    ) {
+                        continue;
+                    }
+                    for v in sweep_values() {
+                        let mut m = base.clone();
+                        m.set(&key, v);
+                        out.push(m.to_bytes());
+                    }
+                }
+                // The header counts (version, tensors, metadata) at each boundary value.
+                let bytes = base.to_bytes();
+                for (at, width) in [(4usize, 4usize), (8, 8), (16, 8)] {
+                    for v in [0u64, 1, u64::MAX, 1 << 31, 1 << 32, 1 << 63, 2] {
+                        let mut b = bytes.clone();
+                        b[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
+                        out.push(b);
+                    }
+                }
+            }
+            out
+        }
+        "tokenizer" => text(&[
+            "Hello, world! How are you?",
+            "<|im_start|>user\nhi<|im_end|>",
+            "<start_of_turn>model\n<end_of_turn><bos><eos>",
+            "  multiple   spaces\t\ttabs\n\nnewlines",
+            "émojis 🤖🎉 and ünïcödé, 中文字符, العربية",
+            "\u{0}\u{1}\u{7f}\u{ffff}",
+        ]),
+        "chat_template" => {
+            let mut v = text(&HOSTILE_TEMPLATES);
+            let real = |m: &Arc<Model>| m.chat_template().unwrap_or("").to_owned();
+            v.push(format!("{}\0hi\nhello\nbe brief", real(smollm2())).into_bytes());
+            v.push(
+                b"{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}\0a\nb"
+                    .to_vec(),
+            );
+            v
+        }
+        "keyboard" => text(&[
+            "",
+            "I am going to the sta",
+            "Hello ",
+            "This is a test. Wh",
+            "no spaces at all in this very long word abcdefghijklmnopqrstuvwxyzabcdefghijklmnop",
+            "🎉 ",
+        ]),
+        "reply" => text(&[
+            "Are you coming tonight?",
+            "hi\nhey\nwhat's up?",
+            "\n\n\n",
+            "my password is hunter2",
+            "Can you call me?\nsure\nnow?",
+        ]),
+        _ => Vec::new(),
+    }
+}
+
+/// A tiny deterministic generator for the stable random-input loop.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One random mutation of `input` (bit flips, interesting integers, splices, truncation,
+/// duplication): the stable stand-in for libFuzzer's mutator.
+pub fn mutate(input: &mut Vec<u8>, rng: &mut Rng) {
+    const INTERESTING: [u64; 8] = [0, 1, u64::MAX, 1 << 31, 1 << 32, 1 << 63, 0x7FFF_FFFF, 255];
+    let n = 1 + rng.below(4);
+    for _ in 0..n {
+        let len = input.len();
+        match rng.below(7) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                input[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                input[i] = rng.next() as u8;
+            }
+            2 if len >= 8 => {
+                let i = rng.below(len - 7);
+                let w = [1usize, 2, 4, 8][rng.below(4)];
+                let v = INTERESTING[rng.below(INTERESTING.len())].to_le_bytes();
+                input[i..i + w].copy_from_slice(&v[..w]);
+            }
+            3 if len > 1 => input.truncate(rng.below(len)),
+            4 if len > 0 && len < 1 << 20 => {
+                let a = rng.below(len);
+                let b = (a + rng.below(64)).min(len);
+                let chunk = input[a..b].to_vec();
+                let at = rng.below(len);
+                input.splice(at..at, chunk);
+            }
+            5 => {
+                let at = rng.below(len + 1);
+                let bytes: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                input.splice(at..at, bytes);
+            }
+            _ if len > 0 => {
+                let a = rng.below(len);
+                let b = (a + rng.below(16)).min(len);
+                input.drain(a..b);
+            }
+            _ => input.push(rng.next() as u8),
+        }
+    }
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Tests of the packaging scripts that can run without an Android NDK or Xcode (part of
+# `make test-mobile-libs`, after scripts/build-mobile-libs.sh --dev, whose dev-profile builds the
+# --check runs below reuse):
+#   - build-android.sh with no NDK and no cargo-ndk: exit 2, and the message says what to install;
+#   - build-android.sh with a fake NDK (ANDROID_NDK_HOME) whose clang refuses to link: the NDK is
+#     found, its <triple>23-clang is the linker cargo calls, and the failure is reported (exit 1);
+#   - build-android.sh --check: compiles and checks arm64-v8a as far as possible, says it skipped
+#     the link, exit 0, writes nothing into jniLibs;
+#   - build-ios.sh (aarch64-apple-ios): builds and checks the static library against the header,
+#     writes the headers and module map, says it skipped xcodebuild, exit 0.
+# The last line is `packaging: N passed, N failed`.
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+passed=0 failed=0
+ok() { echo "PASS  $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL  $*"; failed=$((failed + 1)); }
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# A PATH without cargo-ndk, and no NDK variables.
+nondk_path=""
+IFS=: read -r -a parts <<<"$PATH"
+for p in "${parts[@]}"; do [ -x "$p/cargo-ndk" ] || nondk_path="${nondk_path:+$nondk_path:}$p"; done
+no_ndk() { env -u ANDROID_NDK_HOME -u ANDROID_NDK_ROOT -u ANDROID_HOME -u ANDROID_SDK_ROOT PATH="$nondk_path" "$@"; }
+
+expect() { # NAME WANT_EXIT LOG PATTERN...: the exit status and each pattern in the log
+  local name="$1" want="$2" got="$3" log="$4"; shift 4
+  if [ "$got" != "$want" ]; then
+    bad "$name: exit $got, expected $want"; tail -n 15 "$log" | sed 's/^/      /'; return
+  fi
+  local p
+  for p in "$@"; do
+    if ! grep -qE -- "$p" "$log"; then
+      bad "$name: the output lacks /$p/"; tail -n 15 "$log" | sed 's/^/      /'; return
+    fi
+  done
+  ok "$name"
+}
+
+# 1. No NDK: a clear message and exit 2.
+no_ndk bash scripts/build-android.sh --out "$tmp/jniLibs" >"$tmp/1.log" 2>&1
+expect "build-android without an NDK fails with what to install" 2 $? "$tmp/1.log" \
+  'Android NDK is needed' 'ANDROID_NDK_HOME' 'cargo install cargo-ndk' 'build-android.sh --check'
+[ -e "$tmp/jniLibs" ] && bad "build-android without an NDK created $tmp/jniLibs"
+
+# 2. A fake NDK: found through ANDROID_NDK_HOME, its clang is the linker (and refuses).
+fake="$tmp/ndk"
+bin="$fake/toolchains/llvm/prebuilt/linux-x86_64/bin"
+mkdir -p "$bin"
+printf '#!/bin/sh\necho "FAKE-NDK-CLANG called to link" >&2\nexit 1\n' >"$bin/aarch64-linux-android23-clang"
+chmod +x "$bin/aarch64-linux-android23-clang"
+env -u ANDROID_NDK_ROOT -u ANDROID_HOME -u ANDROID_SDK_ROOT PATH="$nondk_path" ANDROID_NDK_HOME="$fake" \
+  bash scripts/build-android.sh --dev --abi arm64-v8a --out "$tmp/jniLibs" >"$tmp/2.log" 2>&1
+expect "build-android links with the NDK's aarch64-linux-android23-clang" 1 $? "$tmp/2.log" \
+  'linker .*/toolchains/llvm/prebuilt/linux-x86_64/bin/aarch64-linux-android23-clang' \
+  'FAKE-NDK-CLANG called to link' 'arm64-v8a: the build failed'
+
+# 3. --check: compile + symbol check for arm64-v8a, the link reported as skipped.
+no_ndk bash scripts/build-android.sh --check --dev --abi arm64-v8a --out "$tmp/jniLibs" >"$tmp/3.log" 2>&1
+expect "build-android --check compiles arm64-v8a and skips the link" 0 $? "$tmp/3.log" \
+  'ok: arm64-v8a: compiled for aarch64-linux-android' 'skipped: linking libpocketlm_ffi.so'
+[ -e "$tmp/jniLibs" ] && bad "build-android --check wrote $tmp/jniLibs"
+
+# 4. build-ios: the device library checked against the header, Apple-only steps skipped.
+if [ "$(uname -s)" = Darwin ]; then
+  log "macOS: build-ios.sh is exercised for real by its own run; not repeated here"
+else
+  bash scripts/build-ios.sh --dev --target aarch64-apple-ios --out "$tmp/ios" >"$tmp/4.log" 2>&1
+  expect "build-ios builds aarch64-apple-ios and skips the Xcode steps" 0 $? "$tmp/4.log" \
+    'ok: aarch64-apple-ios: [0-9]+ functions of the header defined' 'ok: headers and module map' \
+    'skipped: xcodebuild -create-xcframework'
+  hdr="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/ios-xcframework/debug/Headers/CPocketLM"
+  if [ -f "$hdr/module.modulemap" ] && grep -q 'module CPocketLM' "$hdr/module.modulemap" \
+     && cmp -s "$hdr/CPocketLM.h" ios/Sources/CPocketLM/CPocketLM.h; then
+    ok "build-ios stages the generated header and a CPocketLM module map"
+  else
+    bad "build-ios did not stage $hdr/{CPocketLM.h,module.modulemap}"
+  fi
+fi
+
+echo "packaging: $passed passed, $failed failed"
+[ "$failed" = 0 ]
