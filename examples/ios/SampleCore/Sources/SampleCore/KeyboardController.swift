@@ -223,9 +223,10 @@ public final class KeyboardController: @unchecked Sendable {
         Task { [self] in
             var outcome: Result<[String], Error>?
             do {
-                // Releasing memory until KeyboardPredictor.releaseMemory() is in the bindings:
-                // reset() drops the cached tokens and logits, the next call rebuilds them.
-                if reset || release { try await predictor.reset() }
+                // reset() forgets the previous document's context; releaseMemory() also frees the
+                // predictor's caches (the next call rebuilds what it needs).
+                if reset { try await predictor.reset() }
+                if release { try await predictor.releaseMemory() }
                 if let request {
                     outcome = .success(try await predictor.suggest(request.text).map(\.word))
                 }

@@ -30,9 +30,9 @@ public actor ModelStore {
 
 /// The keyboard predictor's settings for a keyboard extension.
 public enum KeyboardSetup {
-    /// The low-memory keyboard profile once the bindings expose it; the default options until
-    /// then (see examples/ios/README.md for the memory budget).
-    public static var options: KeyboardOptions { KeyboardOptions() }
+    /// The low-memory keyboard profile: a keyboard extension is killed at ~50-80 MB (see
+    /// examples/ios/README.md for the memory budget).
+    public static var options: KeyboardOptions { KeyboardOptions(profile: .lowMemory) }
 
     /// Loads the predictor for the model at `path` (shared model, one predictor per call).
     public static func predictorLoader(modelPath path: String,

@@ -1,6 +1,7 @@
 package dev.pocketlm.samples
 
 import dev.pocketlm.KeyboardOptions
+import dev.pocketlm.KeyboardProfile
 import dev.pocketlm.KeyboardPredictor
 import dev.pocketlm.Model
 import dev.pocketlm.TextEdit
@@ -33,14 +34,14 @@ class PredictorKeyboardEngine(private val predictor: KeyboardPredictor) : Keyboa
 
     override fun reset() = runBlocking { predictor.reset() }
 
-    /** The predictor's caches are its context tokens and logits, which [KeyboardPredictor.reset] frees. */
-    override fun releaseMemory() = runBlocking { predictor.reset() }
+    /** Frees the predictor's caches (logits, extra sessions, KV caches); it keeps working. */
+    override fun releaseMemory() = runBlocking { predictor.releaseMemory() }
 
     override fun close() = predictor.close()
 
     companion object {
         /** The keyboard's predictor options: a keyboard runs beside the app in the foreground. */
-        val OPTIONS = KeyboardOptions()
+        val OPTIONS = KeyboardOptions(profile = KeyboardProfile.LOW_MEMORY)
 
         /** Opens an engine on the process's shared model at [modelPath]. Blocking: call it on a worker. */
         fun open(modelPath: String): PredictorKeyboardEngine {
