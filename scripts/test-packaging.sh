@@ -59,10 +59,10 @@ expect "build-android links with the NDK's aarch64-linux-android23-clang" 1 $? "
   'FAKE-NDK-CLANG called to link' 'arm64-v8a: the build failed'
 
 # 3. --check: compile + symbol check for arm64-v8a, the link reported as skipped.
-no_ndk bash scripts/build-android.sh --check --dev --abi arm64-v8a --out "$tmp/jniLibs" >"$tmp/3.log" 2>&1
+no_ndk bash scripts/build-android.sh --check --dev --abi arm64-v8a --out "$tmp/jniLibs-check" >"$tmp/3.log" 2>&1
 expect "build-android --check compiles arm64-v8a and skips the link" 0 $? "$tmp/3.log" \
   'ok: arm64-v8a: compiled for aarch64-linux-android' 'skipped: linking libpocketlm_ffi.so'
-[ -e "$tmp/jniLibs" ] && bad "build-android --check wrote $tmp/jniLibs"
+[ -e "$tmp/jniLibs-check" ] && bad "build-android --check wrote $tmp/jniLibs-check"
 
 # 4. build-ios: the device library checked against the header, Apple-only steps skipped.
 if [ "$(uname -s)" = Darwin ]; then
