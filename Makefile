@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bindings check-bindings clean fuzz
+.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
 
 all: build
 
@@ -24,12 +24,14 @@ demo: models build
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@bash scripts/check-public-api.sh
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models
 	$(CARGO) test --workspace
 
-# NEON kernels under qemu (ARMv8.0, dotprod, i8mm) and Android/iOS compile checks.
+# NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,
+# keyboard, reply) under qemu -cpu cortex-a76, and Android/iOS compile checks.
 test-aarch64:
 	@bash scripts/setup-cross.sh
 	@bash scripts/test-aarch64.sh
@@ -75,6 +77,10 @@ fuzz: models
 # Ours vs llama.cpp, alternating, on both models.
 bench: models build
 	@bash scripts/bench.sh
+
+# aarch64 instructions per token, ours vs llama.cpp, under qemu-user (docs/performance.md).
+bench-neon: models
+	@bash scripts/bench-neon.sh
 
 clean:
 	$(CARGO) clean

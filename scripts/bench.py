@@ -8,11 +8,15 @@ raw numbers as JSON (--out).
 
 Usage: scripts/bench.py --pocketlm target/release/pocketlm --llama-bench B --llama-completion C
                         [--models M1,M2] [--ours-models C1,C2] [--threads 2,1] [--rounds 3]
+                        [--contend N]
+
+--contend N: N busy processes (normal priority, pure computation) run beside every measurement
+of both engines, as `pocketlm bench --contend N` does with threads: speed under CPU contention.
 
 --ours-models: the files PocketLM runs, one per --models entry (default: the same files);
 scripts/bench.sh passes the `pocketlm convert`ed copies (same weights, interleaved layout).
 """
-import argparse, json, os, re, statistics, subprocess, sys, threading, time
+import argparse, contextlib, json, os, re, statistics, subprocess, sys, threading, time
 
 PP = [16, 64, 128, 512]
 TG = 128
@@ -92,6 +96,18 @@ def run_ours_cold(bin_, model, threads):
     return (time.perf_counter() - t0) * 1e3
 
 
+@contextlib.contextmanager
+def contention(n):
+    """n busy processes for the duration of the block (none for 0)."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pocketlm", required=True)
@@ -102,6 +118,7 @@ def main():
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="target/bench.json")
+    ap.add_argument("--contend", type=int, default=0)
     a = ap.parse_args()
 
     metrics = [f"pp{n}" for n in PP] + [f"tg{TG}", "ttft32_ms", "load_ms", "rss_mib", "anon_mib"]
@@ -119,25 +136,27 @@ def main():
                 # Alternate who goes first so drift on a shared machine hits both equally.
                 order = ["ours", "llama"] if r % 2 == 0 else ["llama", "ours"]
                 for who in order:
-                    if who == "ours":
-                        res = run_ours(a.pocketlm, our_model, threads)
-                        tiers.add(res.get("kernel", "?"))
-                        res["load_in_process_ms"] = res["load_ms"]
-                        res["load_ms"] = run_ours_cold(a.pocketlm, our_model, threads)
-                        for m in metrics:
-                            if res.get(m) is not None:
-                                ours[m].append(res[m])
-                    else:
-                        res = run_llama_bench(a.llama_bench, model, threads)
-                        res.update(run_llama_memory(a.llama_completion, model, threads))
-                        for m in metrics:
-                            if res.get(m) is not None:
-                                theirs[m].append(res[m])
+                    with contention(a.contend):
+                        if who == "ours":
+                            res = run_ours(a.pocketlm, our_model, threads)
+                            tiers.add(res.get("kernel", "?"))
+                            res["load_in_process_ms"] = res["load_ms"]
+                            res["load_ms"] = run_ours_cold(a.pocketlm, our_model, threads)
+                            for m in metrics:
+                                if res.get(m) is not None:
+                                    ours[m].append(res[m])
+                        else:
+                            res = run_llama_bench(a.llama_bench, model, threads)
+                            res.update(run_llama_memory(a.llama_completion, model, threads))
+                            for m in metrics:
+                                if res.get(m) is not None:
+                                    theirs[m].append(res[m])
                 print(f"  {os.path.basename(model)} t={threads} round {r + 1}/{a.rounds} done", file=sys.stderr)
             key = f"{os.path.basename(model)} threads={threads}"
-            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers)), "pocketlm_model": our_model}
+            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers)), "pocketlm_model": our_model,
+                           "contend": a.contend}
             print(f"\n{key} (PocketLM kernel tier: {','.join(sorted(tiers))}; "
-                  f"PocketLM file: {os.path.basename(our_model)})")
+                  f"PocketLM file: {os.path.basename(our_model)}; {a.contend} busy processes beside)")
             print(f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}")
             for m in metrics:
                 o = statistics.median(ours[m]) if ours[m] else None

@@ -3,13 +3,13 @@
 //! (`fuzz/fuzz_targets/`, nightly) and the stable replay and random-input tests
 //! (`rust/pocketlm/tests/fuzz_regressions.rs`, `fuzz/src/bin/fuzz-stable.rs`).
 
-use pocketlm::chat_template::{ChatMessage, ChatTemplate};
-use pocketlm::gguf::synthetic::{SyntheticArch, SyntheticModel};
-use pocketlm::gguf::GgufFile;
+use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
+use pocketlm::internals::gguf::GgufFile;
+use pocketlm::internals::quant::GgmlType;
 use pocketlm::keyboard::{PredictorOptions, WordPredictor};
-use pocketlm::quant::GgmlType;
 use pocketlm::reply::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
-use pocketlm::tokenizer::StreamDecoder;
+use pocketlm::StreamDecoder;
+use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{Model, Session, SessionOptions, Tokenizer};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -238,8 +238,8 @@ pub const HOSTILE_TEMPLATES: [&str; 6] = [
 ];
 
 /// 0, 1, -1, 2^31, 2^32, 2^63, u64::MAX: the values each numeric header field is swept over.
-pub fn sweep_values() -> Vec<pocketlm::gguf::WriteValue> {
-    use pocketlm::gguf::WriteValue;
+pub fn sweep_values() -> Vec<pocketlm::internals::gguf::WriteValue> {
+    use pocketlm::internals::gguf::WriteValue;
     let mut v: Vec<WriteValue> = [0u64, 1, 1 << 31, 1 << 32, 1 << 63, u64::MAX]
         .into_iter()
         .map(WriteValue::U64)
@@ -255,7 +255,7 @@ pub fn sweep_values() -> Vec<pocketlm::gguf::WriteValue> {
 
 /// The starting inputs of a target.
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
-    use pocketlm::gguf::WriteValue;
+    use pocketlm::internals::gguf::WriteValue;
     let text = |v: &[&str]| v.iter().map(|s| s.as_bytes().to_vec()).collect::<Vec<_>>();
     match target {
         "gguf_model" => {

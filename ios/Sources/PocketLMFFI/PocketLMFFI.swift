@@ -3381,6 +3381,13 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case Cancelled(message: String)
     
+    /**
+     * The model file was truncated or rewritten in place after the model was loaded; nothing
+     * was read from the changed file (no SIGBUS). Load the model again; install model updates
+     * by writing a new file and renaming it over the old one (the loaded model keeps working).
+     */
+    case ModelFileChanged(message: String)
+    
 
     
 
@@ -3434,6 +3441,10 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 7: return .ModelFileChanged(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3457,6 +3468,8 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(5))
         case .Cancelled(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
+        case .ModelFileChanged(_ /* message is ignored*/):
+            writeInt(&buf, Int32(7))
 
         
         }

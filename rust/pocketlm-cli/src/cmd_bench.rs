@@ -3,7 +3,7 @@
 //! `llama-bench` and prints the comparison.
 
 use clap::Args;
-use pocketlm::sampler::argmax;
+use pocketlm::internals::sampler::argmax;
 use pocketlm::{Model, Session, SessionOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use std::time::Instant;
 pub struct BenchArgs {
     #[arg(long)]
     model: PathBuf,
-    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
     /// Repetitions of each measurement; the median is reported.
     #[arg(long, default_value_t = 3)]
@@ -24,6 +24,13 @@ pub struct BenchArgs {
     /// Tokens to generate for the generation-speed measurement.
     #[arg(long, default_value_t = 128)]
     tg: usize,
+    #[command(flatten)]
+    contend: crate::contend::ContendArgs,
+    /// Only the pp and tg measurements: no 256-token memory session, warm-up or time to first
+    /// token (for instruction counting under emulation, scripts/bench-neon.sh); the memory
+    /// fields then describe this run and `ttft32_ms` is null.
+    #[arg(long)]
+    minimal: bool,
     #[arg(long)]
     json: bool,
 }
@@ -61,6 +68,8 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         return Err("--reps and --tg must be at least 1".into());
     }
     let anon_before = proc_status_kib("RssAnon:");
+    // Busy threads for the whole run (load included); stopped when `contention` drops.
+    let contention = crate::contend::Contention::start(a.contend.contend)?;
     let t0 = Instant::now();
     let model = Model::load(&a.model).map_err(|e| e.to_string())?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -74,9 +83,9 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    let p = prompt_tokens(&model, 128);
+    let p = prompt_tokens(&model, if a.minimal { 1 } else { 128 });
     let mut next = argmax(mem_session.eval(&p).map_err(|e| e.to_string())?);
-    while mem_session.len() < 256 {
+    while !a.minimal && mem_session.len() < 256 {
         next = argmax(mem_session.eval(&[next]).map_err(|e| e.to_string())?);
     }
     let rss_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
@@ -93,9 +102,11 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     let mut session = Session::new(model.clone(), opts).map_err(|e| e.to_string())?;
 
     // Warm-up: page the weights in and size the scratch buffers.
-    session
-        .eval(&prompt_tokens(&model, 16))
-        .map_err(|e| e.to_string())?;
+    if !a.minimal {
+        session
+            .eval(&prompt_tokens(&model, 16))
+            .map_err(|e| e.to_string())?;
+    }
 
     let mut results = serde_json::Map::new();
     for &n in &a.pp {
@@ -113,7 +124,7 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     // Time to first token for a 32-token prompt (model loaded, fresh context).
     let toks32 = prompt_tokens(&model, 32);
     let mut ttft = Vec::new();
-    for _ in 0..a.reps {
+    for _ in 0..if a.minimal { 0 } else { a.reps } {
         session.clear();
         let t = Instant::now();
         let logits = session.eval(&toks32).map_err(|e| e.to_string())?;
@@ -134,7 +145,14 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     }
 
     results.insert(format!("tg{}", a.tg), json!(median(tg)));
-    results.insert("ttft32_ms".into(), json!(median(ttft)));
+    results.insert(
+        "ttft32_ms".into(),
+        if ttft.is_empty() {
+            json!(null)
+        } else {
+            json!(median(ttft))
+        },
+    );
     results.insert("load_ms".into(), json!(load_ms));
     results.insert("rss_mib".into(), json!(rss_mib));
     results.insert("anon_mib".into(), json!(anon_mib));
@@ -144,7 +162,9 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         json!(anon_before as f64 / 1024.0),
     );
     results.insert("threads".into(), json!(a.threads));
-    results.insert("kernel".into(), json!(pocketlm::kernels::kernel_tier()));
+    results.insert("kernel".into(), json!(pocketlm::kernel_tier()));
+    results.insert("contend".into(), json!(contention.count()));
+    drop(contention);
     if a.json {
         println!("{}", serde_json::Value::Object(results));
     } else {

@@ -217,6 +217,8 @@ pub struct EvalKeyboardArgs {
     /// Write one JSON line per keystroke (line, byte, ms, rows, passes, ...) to this file.
     #[arg(long)]
     trace: Option<PathBuf>,
+    #[command(flatten)]
+    contend: crate::contend::ContendArgs,
     #[arg(long)]
     json: bool,
 }
@@ -293,6 +295,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         inner: &ours,
         peak_kib: Cell::new(None),
     };
+    let contention = crate::contend::Contention::start(a.contend.contend)?;
     let r = run(&sampled, &lines, a.json)?;
     sampled.sample();
     // Peak over the model and this predictor's run (the baseline runs after it).
@@ -316,10 +319,13 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         }
         None => None,
     };
+    let contend = contention.count();
+    drop(contention);
     if a.json {
         let mut v = report_json(&r);
         v["profile"] = json!(KeyboardProfile::from(a.profile).as_str());
         v["peak_anon_mib"] = json!(peak_anon_mib);
+        v["contend"] = json!(contend);
         if let Some(b) = &base {
             v["baseline"] = report_json(b);
             v["baseline"]["method"] = json!(b.method);
@@ -362,7 +368,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         row("keystrokes", &|c| c.keystrokes.to_string());
         row("words", &|c| c.words.to_string());
         text += &format!(
-            "profile {}, peak RssAnon {}\n",
+            "profile {}, peak RssAnon {}, {contend} busy threads beside the run\n",
             KeyboardProfile::from(a.profile).as_str(),
             peak_anon_mib.map_or("unknown".into(), |m| format!("{m:.1} MiB"))
         );

@@ -3,8 +3,9 @@
 
 use crate::commands::{CliResult, SamplingArgs};
 use clap::Args;
+use pocketlm::reply::eval;
 use pocketlm::reply::{
-    ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
+    ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
 };
 use pocketlm::{GenerateOptions, Model};
 use serde_json::{json, Value};
@@ -60,7 +61,7 @@ pub struct DraftArgs {
     /// Tokens of each curated response scored after an empty message (at warm-up).
     #[arg(long, default_value_t = DrafterConfig::default().prior_depth)]
     prior_depth: usize,
-    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
 }
 
@@ -187,7 +188,10 @@ pub fn reply(a: ReplyArgs) -> CliResult {
 pub struct EvalReplyArgs {
     #[arg(long)]
     model: PathBuf,
-    /// One incoming message per line (empty lines and lines starting with '#' are skipped).
+    /// One incoming message per line (empty lines and lines starting with '#' are skipped);
+    /// a line `message<TAB>cluster ...` also labels the acceptable reply clusters (see
+    /// tests/fixtures/reply-eval-*.txt), which adds coverage3, all3_acceptable and
+    /// distinct_stances to the report.
     #[arg(long)]
     cases: PathBuf,
     #[command(flatten)]
@@ -195,6 +199,8 @@ pub struct EvalReplyArgs {
     /// Also print every candidate and why it was rejected.
     #[arg(long)]
     verbose: bool,
+    #[command(flatten)]
+    contend: crate::contend::ContendArgs,
     #[arg(long)]
     json: bool,
 }
@@ -210,16 +216,27 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     let text =
         std::fs::read_to_string(&a.cases).map_err(|e| format!("{}: {e}", a.cases.display()))?;
-    let cases: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
+    let labelled = text.contains('\t');
+    let catalog = pocketlm::reply::Catalog::builtin().map_err(|e| e.to_string())?;
+    let labels: Vec<eval::LabelledCase> = if labelled {
+        eval::parse_cases(&text, catalog).map_err(|e| format!("{}: {e}", a.cases.display()))?
+    } else {
+        Vec::new()
+    };
+    let cases: Vec<&str> = if labelled {
+        labels.iter().map(|c| c.message.as_str()).collect()
+    } else {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect()
+    };
     if cases.is_empty() {
         return Err(format!("{}: no cases", a.cases.display()));
     }
     let model = load(&a.model)?;
     let drafter = a.draft.drafter(model)?;
+    let mut scores: Vec<eval::CaseScore> = Vec::new();
     let opts = a.draft.options();
     let warm = Instant::now();
     drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
@@ -232,10 +249,15 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     let (mut valid, mut full, mut sensitive, mut none) = (0usize, 0usize, 0usize, 0usize);
     let mut bigrams: Vec<String> = Vec::new();
     let (mut n_replies, mut n_words) = (0usize, 0usize);
-    for case in &cases {
+    // Busy threads beside the drafts (not the warm-up, which happens once per model).
+    let contention = crate::contend::Contention::start(a.contend.contend)?;
+    for (ci, case) in cases.iter().enumerate() {
         let d = drafter
             .draft_detailed(&[Message::incoming(*case)], &opts)
             .map_err(|e| format!("case {case:?}: {e}"))?;
+        let score = labels
+            .get(ci)
+            .map(|l| eval::score_case(&d, l, catalog, opts.n));
         ms.push(d.ms);
         work.0 += d.prompt_tokens - (d.evaluated_tokens - d.rows).min(d.prompt_tokens);
         work.1 += d.evaluated_tokens - d.rows;
@@ -264,8 +286,16 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             if let Some(r) = d.no_suggestion {
                 println!("           (no suggestion: {})", r.as_str());
             }
-            for r in &d.replies {
-                println!("           {:.3}  {}", r.score, r.text);
+            for (i, r) in d.replies.iter().enumerate() {
+                let mark = match &score {
+                    Some(s) if s.acceptable[i] => "ok",
+                    Some(_) => "--",
+                    None => "",
+                };
+                println!("           {:.3} {mark:>2} {}", r.score, r.text);
+            }
+            if a.verbose {
+                println!("           acts: {}", d.acts.join(" "));
             }
             if a.verbose {
                 for c in &d.candidates {
@@ -273,7 +303,13 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                         .rejected
                         .map(|r| format!("{r:?}"))
                         .unwrap_or_else(|| "ok".into());
-                    println!("             · {:.3} {:<14} {:?}", c.score, why, c.text);
+                    println!(
+                        "             · {:.3} {:<14} {:?} {}",
+                        c.score,
+                        why,
+                        c.text,
+                        c.cluster.as_deref().unwrap_or("-")
+                    );
                 }
             }
         }
@@ -287,8 +323,27 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "evaluated_tokens": d.evaluated_tokens,
             "steps": d.steps,
             "rows": d.rows,
+            "acts": d.acts,
+            "clusters": d.replies.iter().map(|r| catalog.cluster_of(&r.text).map(|c| catalog.clusters[c].name.as_str())).collect::<Vec<_>>(),
+            "acceptable": score.as_ref().map(|s| s.acceptable.clone()),
+            "expected": labels.get(ci).map(|l| l.acceptable.clone()),
+            "candidates": d.candidates.iter().map(|c| json!({
+                "text": c.text,
+                "score": c.score,
+                "rejected": c.rejected.map(|r| format!("{r:?}")),
+                "curated": c.curated,
+                "cluster": c.cluster,
+                "stance": c.stance.map(|s| s.as_str()),
+                "preferred": c.preferred,
+            })).collect::<Vec<_>>(),
         }));
+        if let Some(s) = score {
+            scores.push(s);
+        }
     }
+    let contend = contention.count();
+    drop(contention);
+    let summary = labelled.then(|| eval::summarize(&scores));
     let n = cases.len() as f64;
     let total_bigrams = bigrams.len();
     bigrams.sort();
@@ -323,6 +378,11 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "mean_prompt_evaluated": work.1 as f64 / n,
                 "mean_steps": work.2 as f64 / n,
                 "mean_rows": work.3 as f64 / n,
+                "labelled_cases": summary.map(|s| s.cases),
+                "coverage3": summary.map(|s| s.coverage3),
+                "all3_acceptable": summary.map(|s| s.all3_acceptable),
+                "distinct_stances": summary.map(|s| s.distinct_stances),
+                "contend": contend,
             })
         );
     } else {
@@ -336,7 +396,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             sensitive,
             none
         );
-        println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model)");
+        println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model; {contend} busy threads beside the drafts)");
         println!(
             "per draft: {:.1} prompt tokens evaluated ({:.1} from the cache), {:.2} decode steps, {:.1} decode rows",
             work.1 as f64 / n,
@@ -344,6 +404,12 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             work.2 as f64 / n,
             work.3 as f64 / n
         );
+        if let Some(s) = summary {
+            println!(
+                "labelled {}: coverage3 {:.3}, all3_acceptable {:.3}, distinct stances {:.2}",
+                s.cases, s.coverage3, s.all3_acceptable, s.distinct_stances
+            );
+        }
     }
     Ok(())
 }
@@ -364,7 +430,7 @@ pub struct ChatArgs {
     stop: Vec<String>,
     #[arg(long, default_value_t = 2048)]
     ctx: usize,
-    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
 }
 
@@ -448,6 +514,9 @@ pub fn chat(a: ChatArgs) -> CliResult {
                     String::new()
                 }
             ),
+            // The model's own template cannot render this chat: every later turn would fail
+            // the same way, so stop with the error (and a failing exit status).
+            Err(e @ ChatError::Template(_)) => return Err(e.to_string()),
             Err(e) => eprintln!("error: {e}"),
         }
     }

@@ -2,7 +2,7 @@
 
 use clap::Args;
 use pocketlm::{
-    generate::generate as run_generate, perplexity::perplexity, GenerateOptions, Model,
+    generate as run_generate, internals::perplexity::perplexity, GenerateOptions, Model,
     SamplerConfig, Session, SessionOptions,
 };
 use serde_json::json;
@@ -72,7 +72,7 @@ pub fn info(a: InfoArgs) -> CliResult {
             "quantization": i.quantization, "context_length": i.train_context_length,
             "vocab_size": i.vocab_size, "n_layers": i.n_layers, "n_embd": i.n_embd,
             "file_bytes": i.file_bytes, "has_chat_template": i.has_chat_template,
-            "load_ms": model.load_ms(), "kernel": pocketlm::kernels::kernel_tier(),
+            "load_ms": model.load_ms(), "kernel": pocketlm::kernel_tier(),
         }));
     } else {
         println!(
@@ -89,7 +89,7 @@ pub fn info(a: InfoArgs) -> CliResult {
         println!(
             "loaded in {:.1} ms; kernels: {}",
             model.load_ms(),
-            pocketlm::kernels::kernel_tier()
+            pocketlm::kernel_tier()
         );
         let gguf = model.gguf();
         for k in gguf.keys() {
@@ -176,7 +176,7 @@ pub struct GenerateArgs {
     stop: Vec<String>,
     #[arg(long, default_value_t = 2048)]
     ctx: usize,
-    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
     #[arg(long)]
     json: bool,
@@ -242,7 +242,7 @@ pub struct ScoreArgs {
     file: PathBuf,
     #[arg(long, default_value_t = 128)]
     ctx: usize,
-    #[arg(long, default_value_t = pocketlm::session::default_threads())]
+    #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
     #[arg(long)]
     json: bool,

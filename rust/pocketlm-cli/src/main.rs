@@ -5,6 +5,7 @@ mod cmd_bench;
 mod cmd_keyboard;
 mod cmd_reply;
 mod commands;
+mod contend;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -47,7 +48,22 @@ enum Command {
     EvalReply(cmd_reply::EvalReplyArgs),
 }
 
+/// Panics inside minijinja are contained by `pocketlm::chat_template` and reported as a typed
+/// template error; keep the default hook from also printing them as a crash.
+fn quiet_contained_template_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let in_template_engine = info
+            .location()
+            .is_some_and(|l| l.file().contains("minijinja"));
+        if !in_template_engine {
+            default_hook(info);
+        }
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_contained_template_panics();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(a) => commands::info(a),

@@ -4,7 +4,7 @@ use crate::error::{count, guard, lock, threads, PocketLmError};
 use crate::model::Model;
 use crate::session::SamplingOptions;
 use crate::task::{spawn, GenerationResult, GenerationTask, LastTask, TextListener};
-use pocketlm::chat_template::Role;
+use pocketlm::Role;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,8 +23,8 @@ pub struct ChatMessage {
     pub content: String,
 }
 
-impl From<&pocketlm::chat_template::ChatMessage> for ChatMessage {
-    fn from(m: &pocketlm::chat_template::ChatMessage) -> Self {
+impl From<&pocketlm::ChatMessage> for ChatMessage {
+    fn from(m: &pocketlm::ChatMessage) -> Self {
         ChatMessage {
             role: match m.role {
                 Role::System => ChatRole::System,

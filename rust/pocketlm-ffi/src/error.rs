@@ -1,8 +1,8 @@
 //! The one error type of the bindings, the mapping from the core's errors, and the panic guard.
 
-use pocketlm::gguf::GgufError;
 use pocketlm::keyboard::KeyboardError;
 use pocketlm::reply::{ChatError, ReplyError};
+use pocketlm::GgufError;
 use pocketlm::{GenerateError, LoadError, SessionError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
@@ -33,6 +33,11 @@ pub enum PocketLmError {
     /// this into their own cancellation).
     #[error("{0}")]
     Cancelled(String),
+    /// The model file was truncated or rewritten in place after the model was loaded; nothing
+    /// was read from the changed file (no SIGBUS). Load the model again; install model updates
+    /// by writing a new file and renaming it over the old one (the loaded model keeps working).
+    #[error("{0}")]
+    ModelFileChanged(String),
 }
 
 impl From<LoadError> for PocketLmError {
@@ -71,7 +76,7 @@ impl From<SessionError> for PocketLmError {
             SessionError::NoLogits | SessionError::MixedModels => PocketLmError::Internal(msg),
             // The file was truncated or rewritten in place after loading: the loaded model is no
             // longer usable; the message says to load it again.
-            SessionError::ModelFileChanged(_) => PocketLmError::InvalidModel(msg),
+            SessionError::ModelFileChanged(_) => PocketLmError::ModelFileChanged(msg),
         }
     }
 }
@@ -112,6 +117,8 @@ impl From<KeyboardError> for PocketLmError {
         match e {
             KeyboardError::InvalidOption(_) => PocketLmError::InvalidArgument(e.to_string()),
             KeyboardError::Session(s) => s.into(),
+            // A bad word, a full dictionary or bytes that are not a user dictionary.
+            KeyboardError::UserWords(_) => PocketLmError::InvalidArgument(e.to_string()),
         }
     }
 }
@@ -180,7 +187,7 @@ pub(crate) fn count(name: &str, value: i32, min: i32, max: i32) -> Result<usize,
 /// `0` means the core's default thread count.
 pub(crate) fn threads(value: i32) -> Result<usize, PocketLmError> {
     if value == 0 {
-        Ok(pocketlm::session::default_threads())
+        Ok(pocketlm::default_threads())
     } else {
         count("threads", value, 1, 64)
     }
@@ -240,7 +247,7 @@ mod tests {
     fn a_changed_model_file_and_special_files_map_to_typed_errors() {
         let e: PocketLmError = SessionError::ModelFileChanged("changed".into()).into();
         assert!(
-            matches!(e, PocketLmError::InvalidModel(ref m) if m == "changed"),
+            matches!(e, PocketLmError::ModelFileChanged(ref m) if m == "changed"),
             "{e:?}"
         );
         let e: PocketLmError = pocketlm::Model::load("/dev/zero").unwrap_err().into();

@@ -17,8 +17,11 @@
 
 use crate::model::Model;
 use crate::tokenizer::Tokenizer;
-use minijinja::{Environment, ErrorKind, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Environment, ErrorKind, Output, State, Value};
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 /// The template used when a model file has none: a plain `User:` / `Assistant:` transcript.
 pub const FALLBACK_TEMPLATE: &str = "{%- for message in messages -%}\
@@ -42,15 +45,29 @@ pub const RENDER_FUEL: u64 = 1_000_000;
 /// prints a string millions of times before it builds gigabytes.
 pub const MAX_RENDERED_BYTES: usize = 1 << 20;
 
+/// Most text a rendering may build, in bytes: everything printed (captured by `{% set %}`
+/// blocks and macros included) and what it keeps in `namespace()` objects (the only values that
+/// outlive a loop iteration). Real templates build a few KB; a hostile one that concatenates,
+/// captures or appends in a loop stops at this size instead of growing to gigabytes.
+pub const MAX_BUILT_BYTES: usize = 4 << 20;
+
+/// Items of a list looked at per measurement; longer lists count 8 bytes per further item (keeps
+/// each check cheap: checks run at every printed value and loop step).
+const MEASURED_ITEMS: usize = 256;
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
+    /// Instructions that frame the conversation.
     System,
+    /// The person talking to the model.
     User,
+    /// The model.
     Assistant,
 }
 
 impl Role {
+    /// The role's name in chat templates: `"system"`, `"user"` or `"assistant"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::System => "system",
@@ -63,42 +80,185 @@ impl Role {
 /// One turn of a chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChatMessage {
+    /// Who wrote it.
     pub role: Role,
+    /// The text of the message.
     pub content: String,
 }
 
 impl ChatMessage {
+    /// A message from `role`.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
             role,
             content: content.into(),
         }
     }
+    /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
         Self::new(Role::System, content)
     }
+    /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
         Self::new(Role::User, content)
     }
+    /// An assistant message (an earlier answer of the model).
     pub fn assistant(content: impl Into<String>) -> Self {
         Self::new(Role::Assistant, content)
     }
 }
 
+/// Why a chat template could not be compiled or rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
+    /// The template source is not valid Jinja (the parser's message).
     #[error("the chat template does not compile: {0}")]
     Syntax(String),
+    /// Rendering failed (the renderer's message).
     #[error("the chat template failed to render these messages: {0}")]
     Render(String),
+    /// The template raised an exception for this conversation (e.g. roles that do not
+    /// alternate); the template's own message.
     #[error("the chat template rejected the conversation: {0}")]
     Rejected(String),
+    /// Rendering took more steps than any prompt template needs (a runaway loop).
     #[error("the chat template ran out of its execution budget of {RENDER_FUEL} steps (a loop that cannot be meant for a prompt)")]
     OutOfFuel,
+    /// The rendered prompt is larger than the limit.
     #[error("the chat template produced more than {MAX_RENDERED_BYTES} bytes of prompt")]
     OutputTooLarge,
+    /// The template engine failed internally (its message); the template is unusable.
     #[error("the chat template crashed the template engine: {0}")]
     EngineFailure(String),
+    /// The template built more text than any prompt needs without printing it (captured
+    /// blocks, strings or lists grown in a `namespace()`).
+    #[error("the chat template built more than {MAX_BUILT_BYTES} bytes of text (captured or kept in variables) for one prompt")]
+    BuiltTooMuch,
+}
+
+/// What one rendering has built so far (one per thread: a rendering runs on its caller's thread
+/// from start to end).
+#[derive(Default)]
+struct BuildBudget {
+    printed: usize,
+    namespaces: Vec<Value>,
+}
+
+thread_local! {
+    static BUDGET: RefCell<Option<BuildBudget>> = const { RefCell::new(None) };
+}
+
+/// Unwinds out of the template engine (caught in [`ChatTemplate::render`]); `resume_unwind`
+/// skips the panic hook, so nothing is printed.
+struct OverBudget;
+
+/// Adds `printed` bytes and checks the budget; leaves the engine when it is exceeded.
+fn check_budget(printed: usize) {
+    let over = BUDGET.with(|b| {
+        let mut b = b.borrow_mut();
+        let Some(b) = b.as_mut() else { return false };
+        b.printed = b.printed.saturating_add(printed);
+        let mut total = b.printed;
+        for ns in &b.namespaces {
+            total = total.saturating_add(measure(ns, 0));
+            if total > MAX_BUILT_BYTES {
+                return true;
+            }
+        }
+        total > MAX_BUILT_BYTES
+    });
+    if over {
+        std::panic::resume_unwind(Box::new(OverBudget));
+    }
+}
+
+/// Bytes of text a value holds: strings in full, lists and maps through their first
+/// [`MEASURED_ITEMS`] items (8 bytes per further item). Never consumes a one-shot iterator
+/// (only values with a known length are walked).
+fn measure(v: &Value, depth: usize) -> usize {
+    if let Some(s) = v.as_str() {
+        return s.len();
+    }
+    let Some(len) = v.len() else { return 8 };
+    if depth >= 4 || v.as_object().is_none() {
+        return len.saturating_mul(8);
+    }
+    let Ok(items) = v.try_iter() else { return 8 };
+    let is_map = matches!(v.kind(), minijinja::value::ValueKind::Map);
+    let mut total = 0usize;
+    for (i, item) in items.take(MEASURED_ITEMS).enumerate() {
+        let item = if is_map {
+            v.get_item(&item).unwrap_or_default()
+        } else {
+            item
+        };
+        total = total.saturating_add(measure(&item, depth + 1));
+        if i == 0 && total > MAX_BUILT_BYTES {
+            break;
+        }
+    }
+    total.saturating_add(len.saturating_sub(MEASURED_ITEMS).saturating_mul(8))
+}
+
+/// Every printed value goes through here (captured or not): counts it, then prints it.
+fn counting_formatter(
+    out: &mut Output,
+    state: &State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    let len = value
+        .as_str()
+        .map_or_else(|| value.to_string().len(), str::len);
+    check_budget(len);
+    minijinja::escape_formatter(out, state, value)
+}
+
+/// `namespace()` that registers the object so its contents count against the budget.
+fn counted_namespace(defaults: Option<Value>) -> Result<Value, minijinja::Error> {
+    let ns = minijinja::functions::namespace(defaults)?;
+    BUDGET.with(|b| {
+        if let Some(b) = b.borrow_mut().as_mut() {
+            b.namespaces.push(ns.clone());
+        }
+    });
+    check_budget(0);
+    Ok(ns)
+}
+
+/// `range()` whose every step checks the budget (the loops that build things are over ranges
+/// or over the messages).
+fn counted_range(
+    lower: isize,
+    upper: Option<isize>,
+    step: Option<isize>,
+) -> Result<Value, minijinja::Error> {
+    let items: Arc<[Value]> = minijinja::functions::range(lower, upper, step)?
+        .try_iter()?
+        .collect();
+    Ok(Value::make_iterable(move || {
+        let items = items.clone();
+        (0..items.len()).map(move |i| {
+            check_budget(0);
+            items[i].clone()
+        })
+    }))
+}
+
+/// The `messages` list; reading an item checks the budget (a loop over the messages is a step).
+#[derive(Debug)]
+struct Messages(Vec<Value>);
+
+impl Object for Messages {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        check_budget(0);
+        self.0.get(key.as_usize()?).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
 }
 
 /// An `io::Write` that refuses to grow past [`MAX_RENDERED_BYTES`].
@@ -165,7 +325,7 @@ impl ChatTemplate {
             .expect("the fallback template compiles")
     }
 
-    /// The model's own template, or [`FALLBACK_TEMPLATE`] when the file has none (or its
+    /// The model's own template, or a plain `User:`/`Assistant:` fallback template when the file has none (or its
     /// template does not compile, which is reported as an error instead of silently ignored).
     pub fn for_model(model: &Model) -> Result<Self, TemplateError> {
         let tok = model.tokenizer();
@@ -201,6 +361,9 @@ impl ChatTemplate {
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
         env.add_function("strftime_now", strftime_now);
+        env.add_function("namespace", counted_namespace);
+        env.add_function("range", counted_range);
+        env.set_formatter(counting_formatter);
         env.add_template_owned(TEMPLATE_NAME, source.clone())
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
         let stops = if is_fallback {
@@ -219,7 +382,7 @@ impl ChatTemplate {
         })
     }
 
-    /// Whether this is [`FALLBACK_TEMPLATE`] (the model file had no template).
+    /// Whether this is the fallback template (the model file had no template).
     pub fn is_fallback(&self) -> bool {
         self.is_fallback
     }
@@ -250,7 +413,7 @@ impl ChatTemplate {
             .get_template(TEMPLATE_NAME)
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
         let ctx = minijinja::context! {
-            messages => msgs,
+            messages => Value::from_object(Messages(msgs)),
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
@@ -261,10 +424,13 @@ impl ChatTemplate {
         };
         // minijinja panics on a few constructs (a reverse slice of an empty list or string in
         // 2.24); a template from a model file must not take the app down with it.
+        let previous = BUDGET.with(|b| b.borrow_mut().replace(BuildBudget::default()));
         let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             tmpl.render_captured_to(ctx, &mut out).map(|_| ())
         }));
+        BUDGET.with(|b| *b.borrow_mut() = previous);
         match rendered {
+            Err(payload) if payload.is::<OverBudget>() => Err(TemplateError::BuiltTooMuch),
             Err(payload) => Err(TemplateError::EngineFailure(panic_text(&*payload))),
             Ok(Err(_)) if out.overflowed => Err(TemplateError::OutputTooLarge),
             Ok(Err(e)) => Err(match e.kind() {
@@ -461,6 +627,39 @@ mod tests {
         }
         // Reverse slices of non-empty values still work.
         assert_eq!(render_one("{{ 'abc'[::-1] }}").unwrap(), "cba");
+    }
+
+    #[test]
+    fn text_built_without_printing_is_bounded() {
+        for src in [
+            // Captured by a block set, printed only at the end (never, here).
+            "{% set x %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endset %}",
+            // Captured by a macro call.
+            "{% macro m() %}{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}{% endmacro %}{% set y = m() %}",
+            // `~` concatenation carried across iterations in a namespace.
+            "{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ ('x' * 100000) %}{% endfor %}",
+            // Doubling: 2^40 bytes after 40 steps.
+            "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+            // Doubling over the messages instead of a range.
+            "{% set ns = namespace(s='x' * 1000000) %}{% for m in messages %}{% for n in messages %}{% set ns.s = ns.s + ns.s %}{% endfor %}{% endfor %}",
+            // List building.
+            "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + ['x' * 100000] %}{% endfor %}",
+            // A dict of big strings.
+            "{% set ns = namespace(d={}) %}{% for i in range(100000) %}{% set ns.d = dict(ns.d, **{i|string: 'x' * 100000}) %}{% endfor %}",
+        ] {
+            let t = ChatTemplate::new(src, "", "").unwrap();
+            let many: Vec<ChatMessage> = (0..40).map(|i| ChatMessage::user(format!("m{i}"))).collect();
+            let r = t.render(&many, true);
+            assert!(matches!(r, Err(TemplateError::BuiltTooMuch)), "{src}: {r:?}");
+            // The template object stays usable after leaving the engine mid-render.
+            assert!(!matches!(t.render(&[], true), Err(TemplateError::EngineFailure(_))));
+        }
+        // Real-sized building is fine.
+        let ok = render_one(
+            "{% set ns = namespace(s='') %}{% for i in range(100) %}{% set ns.s = ns.s ~ 'ab' %}{% endfor %}{% set c %}{{ ns.s }}{% endset %}{{ c|length }}",
+        )
+        .unwrap();
+        assert_eq!(ok, "200");
     }
 
     #[test]

@@ -14,14 +14,19 @@ use std::path::{Path, PathBuf};
 /// Errors from [`interleave_file`].
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
+    /// The input is not a readable GGUF file.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// The output could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The output file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The output path names the input file.
     #[error("the output {0} is the input file; pass another --out path")]
     SameFile(PathBuf),
 }

@@ -7,9 +7,12 @@ use crate::session::{Session, SessionError};
 use crate::tokenizer::StreamDecoder;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// What [`generate`] produces and when it stops.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerateOptions {
+    /// Most tokens generated.
     pub max_tokens: usize,
+    /// How the next token is picked.
     pub sampler: SamplerConfig,
     /// Generation ends before the first occurrence of any of these; the stop string itself is
     /// not part of the output.
@@ -26,11 +29,14 @@ impl Default for GenerateOptions {
     }
 }
 
+/// Why [`generate`] stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// The model produced an end-of-generation token (EOS, end of turn).
     EndOfGeneration,
+    /// [`GenerateOptions::max_tokens`] tokens were generated.
     MaxTokens,
+    /// One of [`GenerateOptions::stop`] was produced.
     StopString,
     /// The caller's cancel flag was set, or its callback asked to stop.
     Cancelled,
@@ -39,6 +45,7 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// A stable snake_case name for logs and JSON (`"end_of_generation"`, `"max_tokens"`...).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::EndOfGeneration => "end_of_generation",
@@ -50,21 +57,27 @@ impl StopReason {
     }
 }
 
+/// The result of [`generate`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Generation {
     /// Everything emitted (equals the concatenation of the deltas).
     pub text: String,
     /// Generated token ids (excluding the prompt; including a token that completed a stop string).
     pub tokens: Vec<u32>,
+    /// Why generation ended.
     pub stop_reason: StopReason,
 }
 
+/// Why [`generate`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// Evaluating the prompt or a generated token failed.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// [`GenerateOptions::sampler`] is out of range.
     #[error("invalid sampling settings: {0}")]
     Sampler(#[from] SamplerError),
+    /// No prompt tokens were given.
     #[error("the prompt is empty")]
     EmptyPrompt,
 }

@@ -1,28 +1,176 @@
-//! PocketLM core: loads a 4-bit quantized GGUF model by mmap and runs it on the CPU.
+//! PocketLM runs a 4-bit quantized small language model (a GGUF file: SmolLM2, Gemma 3,
+//! Llama/Qwen-style) on the CPU of a phone or a desktop, with no network.
 //!
-//! Data flow: [`gguf`] maps the file and exposes metadata and tensor views; [`quant`] knows the
-//! block formats; [`kernels`] multiplies quantized weights by activations; [`model`] holds the
-//! transformer architectures; [`session`] owns a KV cache and evaluates tokens; [`sampler`] picks
-//! the next token; [`generate`] streams text.
+//! Load a [`Model`] once (it maps the file; `Arc<Model>` is shared by everything), then use it
+//! for one of three jobs:
+//!
+//! - **A keyboard suggestion strip**: [`WordPredictor`] (next word, completion, correction).
+//! - **Reply chips** for a received message: [`ReplyDrafter`].
+//! - **Streaming chat / generation**: a [`Session`], a [`ChatTemplate`] and [`generate`].
+//!
+//! # Keyboard strip
+//!
+//! ```no_run
+//! use pocketlm::{Model, PredictorOptions, WordPredictor};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = Model::load("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
+//! let predictor = WordPredictor::new(model, PredictorOptions::default())?;
+//!
+//! // On every keystroke: the text before the cursor in, up to three words out.
+//! let text = "See you tomor";
+//! let strip = predictor.suggest(text)?;
+//! for s in &strip.items {
+//!     println!("{:?} {} ({:.2})", s.kind, s.word, s.probability);
+//! }
+//! // The user taps a suggestion: how to change the text field.
+//! if let Some(first) = strip.items.first() {
+//!     let edit = predictor.accept(text, &first.word);
+//!     println!("delete {} chars, insert {:?}", edit.delete_chars, edit.insert);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Reply chips
+//!
+//! ```no_run
+//! use pocketlm::{DraftOptions, DrafterConfig, Message, Model, ReplyDrafter};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = Model::load("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
+//! let drafter = ReplyDrafter::new(model, DrafterConfig::default())?;
+//!
+//! // The conversation as the messaging app shows it, the message to answer last.
+//! let conversation = [
+//!     Message::outgoing("I'm at the station"),
+//!     Message::incoming("Want to grab lunch tomorrow?"),
+//! ];
+//! // Up to three short replies, best first; none when nothing fits or the topic is sensitive.
+//! for reply in drafter.draft(&conversation, &DraftOptions::default())? {
+//!     println!("[{}] {:.2}", reply.text, reply.score);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Streaming chat
+//!
+//! ```no_run
+//! use pocketlm::{generate, ChatMessage, ChatTemplate, GenerateOptions, Model, Session};
+//! use std::io::Write;
+//! use std::sync::atomic::AtomicBool;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let model = Model::load("models/SmolLM2-135M-Instruct.Q4_1.gguf")?;
+//! let template = ChatTemplate::for_model(&model)?;
+//! let mut session = Session::new(model.clone(), Default::default())?;
+//!
+//! let messages = [ChatMessage::user("Write a haiku about the sea.")];
+//! let prompt = template.encode(model.tokenizer(), &messages, true)?;
+//! let opts = GenerateOptions {
+//!     stop: template.stop_strings().to_vec(),
+//!     ..Default::default()
+//! };
+//! let cancel = AtomicBool::new(false); // set it from another thread to stop early
+//! let out = generate(&mut session, &prompt, &opts, &cancel, |delta| {
+//!     print!("{delta}"); // text arrives as it is generated, always whole UTF-8
+//!     std::io::stdout().flush().is_ok()
+//! })?;
+//! println!("\n({} tokens, {})", out.tokens.len(), out.stop_reason.as_str());
+//! # Ok(()) }
+//! ```
+//!
+//! # Threads and errors
+//!
+//! [`Model`] is `Send + Sync`; [`WordPredictor`] and [`ReplyDrafter`] are `Send + Sync` and
+//! serialize their calls; a [`Session`] is used by one caller at a time. Calls block while the
+//! model computes (milliseconds for a keystroke, a second or so for reply chips on a phone):
+//! call them off the UI thread. Every failure is a typed error enum with an actionable message.
 
-pub mod chat_template;
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod chat_template;
 pub mod convert;
-pub mod generate;
-pub mod gguf;
-pub mod input_bounds;
-pub mod kernels;
+mod generate;
+mod gguf;
+mod input_bounds;
+#[allow(unsafe_code)]
+#[allow(missing_docs)] // internals, reached through `internals`
+mod kernels;
+#[doc(hidden)]
 pub mod keyboard;
-pub mod model;
-pub mod ops;
-pub mod perplexity;
-pub mod quant;
+mod model;
+#[allow(missing_docs)] // internals, reached through `internals`
+mod ops;
+#[allow(missing_docs)] // internals, reached through `internals`
+mod perplexity;
+#[allow(missing_docs)] // internals, reached through `internals`
+mod quant;
+#[doc(hidden)]
+#[allow(rustdoc::private_intra_doc_links)] // until reply/'s own items are private
 pub mod reply;
-pub mod sampler;
-pub mod session;
-pub mod tokenizer;
+mod sampler;
+mod session;
+mod tokenizer;
 
+pub use chat_template::{ChatMessage, ChatTemplate, Role, TemplateError};
 pub use generate::{generate, GenerateError, GenerateOptions, Generation, StopReason};
+pub use gguf::GgufError;
+pub use keyboard::{
+    Edit, FieldKind, KeyboardError, KeyboardProfile, LearnOutcome, PredictorOptions, SuggestStats,
+    Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions, UserWordsError,
+    WordPredictor, WordSource,
+};
 pub use model::{LoadError, Model, ModelInfo};
-pub use sampler::{Sampler, SamplerConfig};
-pub use session::{Session, SessionError, SessionOptions};
-pub use tokenizer::Tokenizer;
+pub use reply::{
+    Draft, DraftOptions, DrafterConfig, Message, NoSuggestion, Reply, ReplyDrafter, ReplyError,
+    Tone,
+};
+pub use sampler::{Sampler, SamplerConfig, SamplerError};
+pub use session::{default_threads, Session, SessionError, SessionOptions};
+pub use tokenizer::{StreamDecoder, Tokenizer, TokenizerError, VocabKind};
+
+/// The instruction-set tier the matrix kernels run on this CPU, e.g. `"avx2"` or `"dotprod"`
+/// (chosen once from the CPU's features; `POCKETLM_KERNEL` overrides it). For logs and reports.
+pub fn kernel_tier() -> &'static str {
+    kernels::kernel_tier()
+}
+
+/// Engine internals for the project's own CLI, kernel tests and benchmarks. Not part of the
+/// public API: anything here may change or disappear in any release.
+#[doc(hidden)]
+pub mod internals {
+    /// The GGUF container: the mapped file, metadata values, tensor views, the writer.
+    pub mod gguf {
+        pub use crate::gguf::*;
+    }
+    /// Quantized block formats, activation quantizers, dequantization, the interleaved layout.
+    pub mod quant {
+        pub use crate::quant::*;
+    }
+    /// Matrix, activation and attention kernels per instruction-set tier.
+    pub mod kernels {
+        pub use crate::kernels::*;
+    }
+    /// Element-wise operations (norms, softmax, RoPE).
+    pub mod ops {
+        pub use crate::ops::*;
+    }
+    /// The sampler's random generator and greedy pick.
+    pub mod sampler {
+        pub use crate::sampler::{argmax, Rng};
+    }
+    /// Perplexity the way llama.cpp computes it (the CLI's `score`).
+    pub mod perplexity {
+        pub use crate::perplexity::*;
+    }
+    /// The caps on how much caller text a keyboard or reply call reads.
+    pub mod input_bounds {
+        pub use crate::input_bounds::*;
+    }
+    /// Hyper-parameters of a loaded model.
+    pub mod model {
+        pub use crate::model::{Architecture, ModelConfig, RopeStyle};
+    }
+}

@@ -4,6 +4,7 @@
 /// Sampling settings. `temperature == 0` means greedy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SamplerConfig {
+    /// Divides the logits: below 1 sharper, above 1 flatter; 0 picks the most likely token.
     pub temperature: f32,
     /// Keep the `top_k` most likely tokens (0 = all).
     pub top_k: usize,
@@ -15,6 +16,7 @@ pub struct SamplerConfig {
     pub repetition_penalty: f32,
     /// How many recent tokens the repetition penalty looks at.
     pub repeat_last_n: usize,
+    /// Seed of the random generator (the same seed and inputs give the same tokens).
     pub seed: u64,
 }
 
@@ -32,14 +34,19 @@ impl Default for SamplerConfig {
     }
 }
 
+/// Why a [`SamplerConfig`] is invalid.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SamplerError {
+    /// A negative or non-finite temperature.
     #[error("temperature must be finite and >= 0, got {0}")]
     Temperature(f32),
+    /// A `top_p` outside (0, 1].
     #[error("top_p must be in (0, 1], got {0}")]
     TopP(f32),
+    /// A `min_p` outside [0, 1).
     #[error("min_p must be in [0, 1), got {0}")]
     MinP(f32),
+    /// A non-positive or non-finite repetition penalty.
     #[error("repetition_penalty must be finite and > 0, got {0}")]
     RepetitionPenalty(f32),
 }
@@ -53,10 +60,12 @@ impl SamplerConfig {
         }
     }
 
+    /// Whether this config always picks the most likely token.
     pub fn is_greedy(&self) -> bool {
         self.temperature == 0.0
     }
 
+    /// Checks every field's range.
     pub fn validate(&self) -> Result<(), SamplerError> {
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
             return Err(SamplerError::Temperature(self.temperature));
@@ -79,10 +88,12 @@ impl SamplerConfig {
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator starting from `seed`.
     pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -117,6 +128,7 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// A sampler for `cfg` (validated), its generator seeded with `cfg.seed`.
     pub fn new(cfg: SamplerConfig) -> Result<Self, SamplerError> {
         cfg.validate()?;
         Ok(Self {
@@ -126,6 +138,7 @@ impl Sampler {
         })
     }
 
+    /// The settings it samples with.
     pub fn config(&self) -> &SamplerConfig {
         &self.cfg
     }

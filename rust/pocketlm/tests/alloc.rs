@@ -5,6 +5,10 @@
 //! keyboard's batched `Session::decode_batch`. The only allocations allowed are those of the
 //! steps where the KV cache grows (it grows in steps of positions, visible through
 //! `Session::cache_bytes`), and in a batched step the few bytes of the per-call list of caches.
+//!
+//! No test harness (`harness = false` in Cargo.toml): libtest's main thread allocates when it
+//! reports a test running for over 60 seconds (as this one does under qemu-user), and the
+//! counter would blame that on the decode step running at the time.
 
 mod common;
 
@@ -12,8 +16,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{model_path, SMOLLM2};
-use pocketlm::model::Model;
-use pocketlm::session::{Session, SessionOptions};
+use pocketlm::Model;
+use pocketlm::{Session, SessionOptions};
 
 /// Counts allocations and allocated bytes (every thread: the pool's workers too).
 struct Counting;
@@ -74,15 +78,21 @@ fn argmax(logits: &[f32]) -> u32 {
 }
 
 /// The model file, then `pocketlm convert`'s interleaved copy (its kernels, and the per-thread
-/// buffer of the de-interleaving paths, which grows once). One test: the allocation counter is
-/// global, so nothing else may run meanwhile.
-#[test]
-fn decoding_allocates_only_when_the_kv_cache_grows() {
+/// buffer of the de-interleaving paths, which grows once). One check at a time: the allocation
+/// counter is global, so nothing else may run meanwhile. A failed check panics (exit code 101).
+fn main() {
+    println!(
+        "running tests/alloc.rs (no harness) on kernel tier {}",
+        pocketlm::kernel_tier()
+    );
     check_decode_allocations(&model_path(SMOLLM2));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x8.gguf");
     pocketlm::convert::interleave_file(&model_path(SMOLLM2), &out).unwrap();
     check_decode_allocations(&out);
+    println!(
+        "decoding_allocates_only_when_the_kv_cache_grows ... ok (model file and interleaved copy)"
+    );
 }
 
 fn check_decode_allocations(file: &std::path::Path) {

@@ -2,13 +2,13 @@
 //! byte-level vocabulary): load errors for each broken ingredient, session invariants
 //! (rollback, fork, batched decode, chunked prefill) and generation limits.
 
-use pocketlm::gguf::{GgufWriter, WriteValue};
-use pocketlm::quant::GgmlType;
-use pocketlm::sampler::{Rng, SamplerConfig};
+use pocketlm::internals::gguf::{GgufWriter, WriteValue};
+use pocketlm::internals::quant::GgmlType;
 use pocketlm::{
     generate, GenerateError, GenerateOptions, LoadError, Model, Session, SessionError,
     SessionOptions, StopReason,
 };
+use pocketlm::{internals::sampler::Rng, SamplerConfig};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -493,7 +493,7 @@ fn batched_multi_token_eval_matches_sequential() {
     let mut b = base.fork();
     let mut out = Vec::new();
     Session::eval_batch_all(&mut [&mut a, &mut b], &[&[50, 51, 52], &[60]], &mut out).unwrap();
-    let vocab = m.config().vocab_size;
+    let vocab = m.info().vocab_size;
     assert_eq!(out.len(), 4 * vocab);
     let mut fresh = Session::new(m.clone(), opts(64, 1)).unwrap();
     let mut want = Vec::new();

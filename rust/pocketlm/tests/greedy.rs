@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use pocketlm::sampler::argmax;
+use pocketlm::internals::sampler::argmax;
 use pocketlm::{Model, Session, SessionOptions};
 
 /// Greedy steps checked per prompt.
@@ -69,7 +69,7 @@ fn smollm2_greedy_matches_llama_cpp() {
     }
     println!(
         "greedy on tier {}: {matched} tokens matched llama.cpp",
-        pocketlm::kernels::kernel_tier()
+        pocketlm::kernel_tier()
     );
     assert!(
         matched >= STEPS / 2,

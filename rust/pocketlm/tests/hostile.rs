@@ -2,10 +2,10 @@
 //! synthetic model, yields a typed error at load, or loads and then evaluates normally. Never a
 //! panic, an abort or a giant allocation.
 
-use pocketlm::gguf::synthetic::{SyntheticArch, SyntheticModel, HEAD_DIM};
-use pocketlm::gguf::{GgufError, WriteValue};
-use pocketlm::quant::GgmlType;
-use pocketlm::{LoadError, Model, Session, SessionError, SessionOptions};
+use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel, HEAD_DIM};
+use pocketlm::internals::gguf::WriteValue;
+use pocketlm::internals::quant::GgmlType;
+use pocketlm::{GgufError, LoadError, Model, Session, SessionError, SessionOptions};
 use std::sync::Arc;
 
 const ARCHS: [SyntheticArch; 2] = [SyntheticArch::Llama, SyntheticArch::Gemma3];
@@ -48,7 +48,7 @@ fn try_evaluate(model: &Arc<Model>) -> Result<Vec<f32>, SessionError> {
 /// [`try_evaluate`] on a model that must run: finite logits over the whole vocabulary.
 fn evaluate(model: &Arc<Model>) {
     let logits = try_evaluate(model).unwrap();
-    assert_eq!(logits.len(), model.config().vocab_size);
+    assert_eq!(logits.len(), model.info().vocab_size);
     assert!(logits.iter().all(|v| v.is_finite()), "non-finite logits");
 }
 

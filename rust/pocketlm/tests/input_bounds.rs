@@ -4,7 +4,7 @@
 mod common;
 
 use common::{model_path, SMOLLM2};
-use pocketlm::input_bounds::{
+use pocketlm::internals::input_bounds::{
     keyboard_text, reply_conversation, tail_chars, KEYBOARD_MAX_CHARS, REPLY_MAX_CHARS,
 };
 use pocketlm::keyboard::{PredictorOptions, WordPredictor};

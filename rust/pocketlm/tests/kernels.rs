@@ -1,13 +1,15 @@
 //! Quantized block formats and matrix kernels: scalar references against straightforward
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
-use pocketlm::kernels::{
+use pocketlm::internals::kernels::{
     matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_with_tier, supported_tiers,
     QActs, QMatrix, ThreadPool, Tier,
 };
-use pocketlm::quant::activations::{quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k};
-use pocketlm::quant::blocks::*;
-use pocketlm::quant::{dequantize_row, GgmlType, QuantError};
+use pocketlm::internals::quant::activations::{
+    quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
+};
+use pocketlm::internals::quant::blocks::*;
+use pocketlm::internals::quant::{dequantize_row, GgmlType, QuantError};
 
 #[path = "kernels/act.rs"]
 mod act;
@@ -663,7 +665,7 @@ fn row_ranges_and_parallel_match() {
 /// ranges that cut a group of 8 rows, and threads.
 #[test]
 fn interleaved_layout_is_bit_identical_to_row_major() {
-    use pocketlm::quant::{interleave, BlockLayout};
+    use pocketlm::internals::quant::{interleave, BlockLayout};
     let pool = ThreadPool::new(2);
     let fills = [
         (Fill::Random, Fill::Random),
@@ -776,7 +778,7 @@ fn avx512vnni_is_bit_identical_to_avx2() {
 
 #[test]
 fn matmul_parallel_many_matches_one_by_one() {
-    let tier = pocketlm::kernels::selected_tier();
+    let tier = pocketlm::internals::kernels::selected_tier();
     for threads in [1, 2, 3] {
         let pool = ThreadPool::new(threads);
         for m in [1, 3, 37] {
@@ -838,7 +840,7 @@ fn default_matmul_uses_selected_tier() {
     let mut b = vec![0.0; 4];
     matmul(&w, &acts, &mut a, 4, 0..4);
     matmul_with_tier(
-        pocketlm::kernels::selected_tier(),
+        pocketlm::internals::kernels::selected_tier(),
         &w,
         &acts,
         &mut b,
@@ -846,7 +848,7 @@ fn default_matmul_uses_selected_tier() {
         0..4,
     );
     assert_eq!(a, b);
-    println!("selected tier: {}", pocketlm::kernels::kernel_tier());
+    println!("selected tier: {}", pocketlm::kernel_tier());
 }
 
 #[test]
@@ -928,6 +930,113 @@ fn pool_joinable_jobs_finish_all_work_each_thread_at_most_once() {
     }
 }
 
+/// Runs `f` on its own thread and fails if it has not finished within `secs` (a deadlock
+/// watchdog, far above the expected run time: not a timed assertion).
+fn with_watchdog(secs: u64, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let h = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(()) => h.join().unwrap(),
+        // the body panicked: propagate its message
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(h.join().unwrap_err())
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("the pool did not finish within {secs} s (deadlock?)")
+        }
+    }
+}
+
+/// A worker that is not running when a job starts (descheduled: here, held until the caller has
+/// finished its own call) is not waited for: the caller claims every chunk itself, and the
+/// results are those of a sequential run. Then a worker stalled *inside* a chunk: the caller
+/// does every other chunk and waits only for that one.
+#[test]
+fn pool_caller_does_the_work_of_a_descheduled_worker() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    with_watchdog(120, || {
+        let pool = ThreadPool::new(2);
+        const ITEMS: usize = 256;
+        let value = |i: usize| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 7;
+        let reference: Vec<u64> = (0..ITEMS).map(value).collect();
+        for round in 0..20 {
+            let next = AtomicUsize::new(0);
+            let out: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
+            let by: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
+            let caller_done = AtomicBool::new(false);
+            let work = |tid: usize| loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= ITEMS {
+                    break;
+                }
+                assert_eq!(
+                    by[c].swap(tid, Ordering::Relaxed),
+                    usize::MAX,
+                    "item {c} twice"
+                );
+                out[c].store(value(c) as usize, Ordering::Relaxed);
+            };
+            pool.run_joinable(|tid, _| {
+                if tid == 0 {
+                    work(0);
+                    caller_done.store(true, Ordering::SeqCst);
+                } else {
+                    // Descheduled until the caller has finished its share (if this worker
+                    // entered the job at all before the caller closed it).
+                    while !caller_done.load(Ordering::SeqCst) {
+                        std::thread::yield_now();
+                    }
+                    work(tid);
+                }
+            });
+            let got: Vec<u64> = out
+                .iter()
+                .map(|x| x.load(Ordering::Relaxed) as u64)
+                .collect();
+            assert_eq!(got, reference, "round {round}");
+            assert!(
+                by.iter().all(|t| t.load(Ordering::Relaxed) == 0),
+                "round {round}: a chunk was left to the descheduled worker"
+            );
+        }
+        // A worker that stalls inside the chunk it claimed (preempted mid-chunk): correct
+        // results, every other chunk done by the caller.
+        for round in 0..5 {
+            let next = AtomicUsize::new(0);
+            let out: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
+            let by: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
+            let stalled = AtomicBool::new(false);
+            pool.run_joinable(|tid, _| loop {
+                let c = next.fetch_add(1, Ordering::Relaxed);
+                if c >= ITEMS {
+                    break;
+                }
+                by[c].store(tid, Ordering::Relaxed);
+                if tid != 0 && !stalled.swap(true, Ordering::Relaxed) {
+                    // stalled until every other chunk has been claimed
+                    while next.load(Ordering::Relaxed) < ITEMS {
+                        std::thread::yield_now();
+                    }
+                }
+                out[c].store(value(c) as usize, Ordering::Relaxed);
+            });
+            let got: Vec<u64> = out
+                .iter()
+                .map(|x| x.load(Ordering::Relaxed) as u64)
+                .collect();
+            assert_eq!(got, reference, "stalled round {round}");
+            let worker_items = by.iter().filter(|t| t.load(Ordering::Relaxed) != 0).count();
+            assert!(
+                worker_items <= 1,
+                "stalled round {round}: the stalled worker did {worker_items} chunks"
+            );
+        }
+    });
+}
+
 #[test]
 fn pool_propagates_worker_panics_and_stays_usable() {
     let pool = ThreadPool::new(2);
@@ -982,16 +1091,19 @@ fn pool_is_send_sync_and_shared_between_threads() {
 fn kernel_env_override() {
     // Run this test binary again with POCKETLM_KERNEL set, for a supported and a bogus tier.
     if let Ok(want) = std::env::var("POCKETLM_KERNEL_CHILD") {
-        let sel = pocketlm::kernels::select_tier();
+        let sel = pocketlm::internals::kernels::select_tier();
         match want.as_str() {
             "bogus" => assert!(
-                matches!(sel, Err(pocketlm::kernels::KernelError::UnknownTier(_))),
+                matches!(
+                    sel,
+                    Err(pocketlm::internals::kernels::KernelError::UnknownTier(_))
+                ),
                 "{sel:?}"
             ),
             w if w.starts_with("unsupported:") => assert!(
                 matches!(
                     sel,
-                    Err(pocketlm::kernels::KernelError::UnsupportedTier { .. })
+                    Err(pocketlm::internals::kernels::KernelError::UnsupportedTier { .. })
                 ),
                 "{sel:?}"
             ),
@@ -1000,10 +1112,9 @@ fn kernel_env_override() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    // Under qemu-user (scripts/test-aarch64.sh) the child must be started through qemu too.
-    let wrapper: Vec<String> = std::env::var("POCKETLM_TEST_EXEC_WRAPPER")
-        .map(|w| w.split_whitespace().map(String::from).collect())
-        .unwrap_or_default();
+    // Under an emulator (qemu-user: cargo's target runner, scripts/test-aarch64.sh) the child
+    // must be started through it too.
+    let wrapper = exec_wrapper();
     let mut cases: Vec<String> = supported_tiers()
         .iter()
         .map(|t| t.name().to_string())
@@ -1036,7 +1147,34 @@ fn kernel_env_override() {
         assert!(status.success(), "child with POCKETLM_KERNEL={case} failed");
     }
     let unsupported: Vec<_> = Tier::ALL.iter().filter(|t| !t.is_supported()).collect();
-    println!("tiers this CPU lacks: {unsupported:?}");
+    println!("tiers this CPU lacks: {unsupported:?} (child processes started through {wrapper:?})");
+}
+
+/// The program and arguments this test binary runs under, to start a child the same way:
+/// `POCKETLM_TEST_EXEC_WRAPPER` if set, else, on Linux, what `/proc/thread-self/cmdline` (the
+/// host's view: qemu-user emulates only `/proc/self`) has before this binary's own command line,
+/// e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu` from cargo's configured runner. Empty when the
+/// binary runs natively.
+fn exec_wrapper() -> Vec<String> {
+    if let Ok(w) = std::env::var("POCKETLM_TEST_EXEC_WRAPPER") {
+        return w.split_whitespace().map(String::from).collect();
+    }
+    let args = |path: &str| -> Vec<String> {
+        std::fs::read(path)
+            .map(|b| {
+                b.split(|&c| c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let host = args("/proc/thread-self/cmdline");
+    let own = args("/proc/self/cmdline");
+    match host.len().checked_sub(own.len()) {
+        Some(n) if n > 0 && host[n..] == own[..] => host[..n].to_vec(),
+        _ => Vec::new(),
+    }
 }
 
 use bytemuck::Zeroable;
@@ -1047,7 +1185,7 @@ use bytemuck::Zeroable;
 /// The tiers `bench_matmul` compares: the one `POCKETLM_KERNEL` names, or every supported one.
 fn bench_tiers() -> Vec<Tier> {
     match std::env::var("POCKETLM_KERNEL") {
-        Ok(s) if !s.trim().is_empty() => vec![pocketlm::kernels::selected_tier()],
+        Ok(s) if !s.trim().is_empty() => vec![pocketlm::internals::kernels::selected_tier()],
         _ => supported_tiers(),
     }
 }
@@ -1143,7 +1281,7 @@ fn bench_prefill_shapes() {
     // BENCH_TIERS: several tiers (e.g. "avx2,avx512vnni") timed in alternation, 0.1 s slices of
     // each, so that a load from other jobs hits them alike (default: the selected tier)
     let tiers: Vec<Tier> = std::env::var("BENCH_TIERS").map_or_else(
-        |_| vec![pocketlm::kernels::selected_tier()],
+        |_| vec![pocketlm::internals::kernels::selected_tier()],
         |v| {
             v.split(',')
                 .map(|t| Tier::from_name(t).expect("BENCH_TIERS: tier names"))

@@ -476,13 +476,13 @@ fn evaluation_beats_the_naive_baseline() {
 #[test]
 #[ignore]
 fn pass_cost_by_rows() {
-    use pocketlm::session::{Session, SessionOptions};
+    use pocketlm::{Session, SessionOptions};
     let m = model();
     // PASS_COST_THREADS=1 measures CPU cost without the pool's synchronization (busy machines).
     let threads = std::env::var("PASS_COST_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(pocketlm::session::default_threads);
+        .unwrap_or_else(pocketlm::default_threads);
     let mut base = Session::new(
         m.clone(),
         SessionOptions {

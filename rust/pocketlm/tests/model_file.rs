@@ -2,11 +2,10 @@
 //! detected before evaluation touches the map (a typed error, not SIGBUS); replacing the file
 //! by rename leaves the loaded model working. Also: special files are not "empty" models.
 
-use pocketlm::gguf::synthetic::{SyntheticArch, SyntheticModel};
-use pocketlm::gguf::GgufError;
+use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
+use pocketlm::internals::quant::GgmlType;
 use pocketlm::keyboard::{KeyboardError, PredictorOptions, WordPredictor};
-use pocketlm::quant::GgmlType;
-use pocketlm::{LoadError, Model, Session, SessionError, SessionOptions};
+use pocketlm::{GgufError, LoadError, Model, Session, SessionError, SessionOptions};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -82,6 +81,10 @@ fn truncated_after_load_is_a_typed_error() {
             "{err}"
         );
         assert!(is_changed(logits(&model)));
+        // What reads metadata after loading (the template for a new chat or drafter, the
+        // info) reads copies made at load, never the truncated map.
+        assert!(pocketlm::ChatTemplate::for_model(&model).is_ok());
+        assert!(model.info().has_chat_template);
         let err = predictor.suggest("the qu").unwrap_err();
         assert!(
             matches!(
@@ -138,7 +141,7 @@ fn replaced_by_rename_keeps_the_loaded_model_working() {
         "the old mapping keeps its contents"
     );
     let new = Model::load(&path).unwrap();
-    assert_eq!(new.config().arch_name, "gemma3");
+    assert_eq!(new.info().architecture, "gemma3");
     logits(&new).unwrap();
     // Deleting the path does not disturb either.
     std::fs::remove_file(&path).unwrap();

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use pocketlm::ops::log_softmax;
-use pocketlm::sampler::argmax;
+use pocketlm::internals::ops::log_softmax;
+use pocketlm::internals::sampler::argmax;
 use pocketlm::{Model, Session, SessionOptions};
 
 /// Agreement with llama.cpp over every reference prompt of one model.
@@ -24,7 +24,7 @@ struct Agreement {
 
 fn measure(file: &str, fixture: &str, clear_gap: f32) -> Agreement {
     let model = Model::load(model_path(file)).unwrap();
-    let vocab = model.config().vocab_size;
+    let vocab = model.info().vocab_size;
     let mut logp = vec![0f32; vocab];
     let mut a = Agreement::default();
     for case in reference_cases(fixture) {
@@ -147,7 +147,7 @@ fn gemma3_matches_llama_cpp() {
 fn check_ppl(file: &str, want: f64) {
     let model = Model::load(model_path(file)).unwrap();
     let text = std::fs::read_to_string(fixture("ppl.txt")).unwrap();
-    let p = pocketlm::perplexity::perplexity(&model, &text, 128, 2).unwrap();
+    let p = pocketlm::internals::perplexity::perplexity(&model, &text, 128, 2).unwrap();
     let rel = (p.ppl - want).abs() / want;
     eprintln!(
         "{file}: ppl {:.4} (llama.cpp {want}), {} chunks, rel diff {:.4}%",

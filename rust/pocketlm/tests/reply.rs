@@ -5,11 +5,11 @@
 mod common;
 
 use common::{fixture, model_path, GEMMA3, SMOLLM2};
-use pocketlm::chat_template::{ChatMessage, ChatTemplate};
 use pocketlm::reply::{
-    filter, intent, stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions,
-    DrafterConfig, Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
+    acts::Acts, eval, filter, stream_chat, ChatError, ChatOptions, ChatSession, Draft,
+    DraftOptions, DrafterConfig, Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
 };
+use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -366,9 +366,14 @@ fn replies_fit_the_kind_of_message_and_the_work_is_bounded() {
     ] {
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
+        let cat = d.catalog();
+        let acts = Acts::of(msg, cat);
         for r in &draft.replies {
-            // No "You're welcome!" without thanks, no "Yes, I do." without a "do you".
-            assert!(filter::fits_context(&r.text, msg), "{msg}: {r:?}");
+            // No "You're welcome!" without thanks, no "Yes, I do." without a "do you": a
+            // catalog reply fits the message's acts and cues.
+            if let Some(i) = cat.find(&r.text) {
+                assert!(cat.fits(i, &acts, msg), "{msg}: {r:?}");
+            }
         }
         assert!(
             draft.steps >= 1 && draft.steps <= cfg.max_reply_tokens,
@@ -557,16 +562,19 @@ fn drafter_is_send_and_sync() {
 }
 
 /// Whether one of the draft's replies is one the message's acts prefer.
-fn offers_a_preferred_reply(draft: &Draft, acts: &intent::Intents) -> bool {
-    draft
-        .replies
-        .iter()
-        .any(|r| intent::preferred(&r.text, acts))
+fn offers_a_preferred_reply(draft: &Draft, msg: &str) -> bool {
+    let cat = drafter().catalog();
+    let acts = Acts::of(msg, cat);
+    draft.replies.iter().any(|r| {
+        cat.find(&r.text)
+            .is_some_and(|i| cat.preferred(i, &acts, msg))
+    })
 }
 
 #[test]
 fn offers_and_permissions_get_the_answers_they_ask_for() {
     let d = drafter();
+    let cat = d.catalog();
     let opts = DraftOptions::default();
     for msg in [
         "Would you like some tea?",
@@ -574,18 +582,20 @@ fn offers_and_permissions_get_the_answers_they_ask_for() {
         "Which bus do you take to work?",
         "I am repainting the kitchen.",
     ] {
-        let acts = intent::Intents::of(msg);
+        let acts = Acts::of(msg, cat);
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
         for r in &draft.replies {
             // No "That's great!" to a question or plain news, no "Yes!" to a wh-question.
-            assert!(intent::fits(&r.text, &acts), "{msg}: {r:?}");
+            if let Some(i) = cat.find(&r.text) {
+                assert!(cat.fits(i, &acts, msg), "{msg}: {r:?}");
+            }
             // No bare message word said back.
-            assert!(!filter::parrots(&r.text, msg), "{msg}: {r:?}");
+            assert!(!filter::parrots(&r.text, msg, cat), "{msg}: {r:?}");
         }
-        if acts.offer || acts.permission {
+        if draft.acts.contains(&"offer") || draft.acts.contains(&"permission") {
             assert!(
-                offers_a_preferred_reply(&draft, &acts),
+                offers_a_preferred_reply(&draft, msg),
                 "{msg}: {:?}",
                 draft.replies
             );
@@ -603,11 +613,10 @@ fn reports_get_a_follow_up_and_offers_a_polite_no() {
         "I started a pottery class.",
         "We went to the lake yesterday.",
     ] {
-        let acts = intent::Intents::of(msg);
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
         assert!(
-            offers_a_preferred_reply(&draft, &acts),
+            offers_a_preferred_reply(&draft, msg),
             "{msg}: {:?}",
             draft.replies
         );
@@ -629,4 +638,59 @@ fn reports_get_a_follow_up_and_offers_a_polite_no() {
         "{msg}: {:?}",
         draft.replies
     );
+}
+
+#[test]
+fn every_catalog_response_is_reachable_by_the_beam() {
+    // Each response must tokenize (with SmolLM2's template) to at most max_reply_tokens
+    // tokens, or the beam could never produce it.
+    let d = drafter();
+    let far: Vec<(Tone, Vec<String>)> = [Tone::Neutral, Tone::Casual, Tone::Formal]
+        .into_iter()
+        .map(|tone| (tone, d.unreachable_responses(tone).unwrap()))
+        .filter(|(_, far)| !far.is_empty())
+        .collect();
+    assert!(far.is_empty(), "{far:?}");
+}
+
+/// The held-out floor: at least one acceptable reply in 84% of the cases. Issue 17 asks for
+/// 0.9; measured 0.857 (120 of 140) with SmolLM2, so the floor guards against regressions
+/// with a two-case margin for kernel rounding across CPUs, and is raised when the measured
+/// figure is (see `docs/reply.md`).
+const HELDOUT_COVERAGE3_FLOOR: f64 = 0.84;
+
+/// The labelled held-out evaluation (never tuned on).
+/// `pocketlm eval-reply --cases tests/fixtures/reply-eval-heldout.txt --json` reports the
+/// same metric with the others.
+#[test]
+fn heldout_coverage3_stays_above_its_floor() {
+    let d = drafter();
+    let cat = d.catalog();
+    let text = std::fs::read_to_string(fixture("reply-eval-heldout.txt")).unwrap();
+    let cases = eval::parse_cases(&text, cat).unwrap();
+    assert!(cases.len() >= 100, "{}", cases.len());
+    let opts = DraftOptions::default();
+    let scores: Vec<eval::CaseScore> = cases
+        .iter()
+        .map(|c| {
+            let draft = d
+                .draft_detailed(&[Message::incoming(c.message.as_str())], &opts)
+                .unwrap();
+            eval::score_case(&draft, c, cat, opts.n)
+        })
+        .collect();
+    let s = eval::summarize(&scores);
+    assert!(
+        s.coverage3 >= HELDOUT_COVERAGE3_FLOOR,
+        "held-out coverage3 {:.3}: {s:?}",
+        s.coverage3
+    );
+}
+
+#[test]
+fn dev_labels_resolve() {
+    let cat = drafter().catalog();
+    let text = std::fs::read_to_string(fixture("reply-eval-dev.txt")).unwrap();
+    let cases = eval::parse_cases(&text, cat).unwrap();
+    assert!(cases.len() >= 200, "{}", cases.len());
 }

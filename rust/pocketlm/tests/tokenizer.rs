@@ -2,8 +2,8 @@
 //! models (tests/fixtures/*.jsonl, produced by `llama_tokenize(add_special, parse_special)`),
 //! round trips, streaming detokenization, and load errors on crafted GGUF files.
 
-use pocketlm::gguf::{GgufFile, GgufWriter, WriteValue};
-use pocketlm::tokenizer::{StreamDecoder, Tokenizer, TokenizerError, VocabKind};
+use pocketlm::internals::gguf::{GgufFile, GgufWriter, WriteValue};
+use pocketlm::{StreamDecoder, Tokenizer, TokenizerError, VocabKind};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -537,7 +537,7 @@ fn crafted_vocabularies_tokenize() {
 fn error_no_tokenizer_keys() {
     let err = build(&[]).unwrap_err();
     assert!(
-        matches!(&err, TokenizerError::Gguf(pocketlm::gguf::GgufError::MissingKey(k)) if k == "tokenizer.ggml.tokens"),
+        matches!(&err, TokenizerError::Gguf(pocketlm::GgufError::MissingKey(k)) if k == "tokenizer.ggml.tokens"),
         "{err:?}"
     );
     assert!(err.to_string().contains("tokenizer.ggml.tokens"), "{err}");
@@ -625,7 +625,7 @@ fn error_bad_merges() {
     let meta = with(bpe_meta(), "tokenizer.ggml.merges", None);
     let err = build(&meta).unwrap_err();
     assert!(
-        matches!(&err, TokenizerError::Gguf(pocketlm::gguf::GgufError::MissingKey(k)) if k == "tokenizer.ggml.merges"),
+        matches!(&err, TokenizerError::Gguf(pocketlm::GgufError::MissingKey(k)) if k == "tokenizer.ggml.merges"),
         "{err:?}"
     );
 }

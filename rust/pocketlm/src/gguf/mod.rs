@@ -5,9 +5,14 @@
 //! it is used, so a corrupt or hostile file yields a [`GgufError`] instead of a panic or a giant
 //! allocation.
 
+#[allow(unsafe_code)]
+mod mmap;
 mod reader;
+#[allow(missing_docs)] // internals
 pub mod synthetic;
+#[allow(missing_docs)] // internals
 mod value;
+#[allow(missing_docs)] // internals
 pub mod writer;
 
 pub use value::{MetaArray, MetaValue, StrRef};
@@ -40,77 +45,154 @@ const MAX_DIMS: u32 = 4;
 /// Why a GGUF file could not be opened or a value could not be read from it.
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
+    /// The file could not be read.
     #[error("cannot open model file {path}: {source}")]
     Io {
+        /// The model file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
+    /// The path is a directory.
     #[error("{0} is a directory; pass the path of a .gguf file")]
     IsDirectory(PathBuf),
+    /// The file has no bytes.
     #[error("model file {0} is empty (was the download interrupted?)")]
     Empty(PathBuf),
+    /// The path is not a regular file (a device, a FIFO, a socket...).
     #[error("{path} is not a regular file but a {kind}; pass the path of a .gguf file")]
-    NotARegularFile { path: PathBuf, kind: &'static str },
+    NotARegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file was modified or truncated while it was mapped.
     #[error("model file {path} changed after it was loaded ({what}); load the model again (replace model files by writing a new file and renaming it over the old one, never in place)")]
-    FileChanged { path: PathBuf, what: String },
+    FileChanged {
+        /// The model file.
+        path: PathBuf,
+        /// What changed.
+        what: String,
+    },
+    /// The file does not start with "GGUF".
     #[error("not a GGUF file: magic bytes are {found:02x?}, expected \"GGUF\"")]
-    BadMagic { found: [u8; 4] },
+    BadMagic {
+        /// The first four bytes.
+        found: [u8; 4],
+    },
+    /// A GGUF version other than 2 or 3.
     #[error("GGUF version {0} is not supported (versions 2 and 3 are); re-export the model with a current llama.cpp")]
     UnsupportedVersion(u32),
+    /// The file ends inside a structure.
     #[error("file is truncated: needed {needed} bytes for {what} at offset {offset}, but the file has {file_len} bytes")]
     Truncated {
+        /// What was being read.
         what: String,
+        /// Where it starts.
         offset: u64,
+        /// Bytes it needs.
         needed: u64,
+        /// Bytes in the file.
         file_len: u64,
     },
+    /// A count (of tensors, keys, array items) larger than the file could hold.
     #[error("{what} count {count} is impossible for a file of {file_len} bytes (corrupt file?)")]
     AbsurdCount {
+        /// What was counted.
         what: String,
+        /// The count read.
         count: u64,
+        /// Bytes in the file.
         file_len: u64,
     },
+    /// A metadata value of a type id GGUF does not define.
     #[error("metadata key {key:?}: unknown value type id {type_id}")]
-    UnknownValueType { key: String, type_id: u32 },
+    UnknownValueType {
+        /// The metadata key.
+        key: String,
+        /// The type id read.
+        type_id: u32,
+    },
+    /// A string that is not UTF-8.
     #[error("{what} is not valid UTF-8")]
-    InvalidUtf8 { what: String },
+    InvalidUtf8 {
+        /// Which string.
+        what: String,
+    },
+    /// Arrays of arrays nested beyond this limit.
     #[error("metadata arrays nest deeper than {0} levels (corrupt file?)")]
     NestingTooDeep(usize),
+    /// A tensor of a type id neither ggml nor PocketLM defines.
     #[error("tensor {name:?}: unknown tensor type id {type_id}")]
-    UnknownTensorType { name: String, type_id: u32 },
+    UnknownTensorType {
+        /// The tensor.
+        name: String,
+        /// The type id read.
+        type_id: u32,
+    },
+    /// A tensor whose dimensions are invalid.
     #[error("tensor {name:?}: {reason}")]
-    BadTensorShape { name: String, reason: String },
+    BadTensorShape {
+        /// The tensor.
+        name: String,
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// A tensor whose data lies outside the file.
     #[error("tensor {name:?}: data [{start}, {end}) lies outside the file's data section of {data_len} bytes")]
     TensorOutOfBounds {
+        /// The tensor.
         name: String,
+        /// First byte of its data, relative to the data section.
         start: u64,
+        /// One past its last byte.
         end: u64,
+        /// Bytes in the data section.
         data_len: u64,
     },
+    /// A tensor whose data is not aligned as `general.alignment` requires.
     #[error("tensor {name:?}: offset {offset} is not aligned to {alignment} bytes")]
     MisalignedTensor {
+        /// The tensor.
         name: String,
+        /// Its offset in the data section.
         offset: u64,
+        /// The required alignment.
         alignment: u64,
     },
+    /// A `general.alignment` PocketLM cannot use.
     #[error("general.alignment {0} is not a power of two of at least {MIN_ALIGNMENT} (tensor data must be aligned for in-place views)")]
     BadAlignment(u64),
+    /// A metadata key or tensor name that occurs twice.
     #[error("duplicate {what} {name:?}")]
-    Duplicate { what: &'static str, name: String },
+    Duplicate {
+        /// "metadata key" or "tensor".
+        what: &'static str,
+        /// The repeated name.
+        name: String,
+    },
+    /// A required metadata key is absent.
     #[error("required metadata key {0:?} is missing")]
     MissingKey(String),
+    /// A metadata value of another type than the key requires.
     #[error("metadata key {key:?} has type {found}, expected {expected}")]
     WrongType {
+        /// The metadata key.
         key: String,
+        /// The type it must have.
         expected: &'static str,
+        /// The type it has.
         found: &'static str,
     },
+    /// A required tensor is absent.
     #[error("required tensor {0:?} is missing")]
     MissingTensor(String),
 }
 
 /// Where one tensor's data lives and how to interpret it.
+#[allow(missing_docs)] // internals, reached through `crate::internals`
 #[derive(Debug, Clone)]
 pub struct TensorInfo {
     pub name: String,
@@ -127,6 +209,7 @@ pub struct TensorInfo {
     pub type_id_pos: u64,
 }
 
+#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl TensorInfo {
     pub fn n_elements(&self) -> u64 {
         self.dims.iter().product()
@@ -134,12 +217,14 @@ impl TensorInfo {
 }
 
 /// A borrowed tensor: its description plus its bytes inside the memory map.
+#[allow(missing_docs)] // internals, reached through `crate::internals`
 #[derive(Debug, Clone, Copy)]
 pub struct TensorView<'a> {
     pub info: &'a TensorInfo,
     pub data: &'a [u8],
 }
 
+#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl TensorView<'_> {
     pub fn ty(&self) -> GgmlType {
         self.info.ty
@@ -236,6 +321,7 @@ impl std::fmt::Debug for GgufFile {
     }
 }
 
+#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl GgufFile {
     /// Opens and parses `path`. The weights stay on disk and are paged in on demand.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
@@ -265,11 +351,7 @@ impl GgufFile {
             return Err(GgufError::Empty(path));
         }
         let stamp = FileStamp::of(&meta);
-        // SAFETY: the map is read-only and private to this process. A file truncated while it
-        // is mapped would fault on access; `check_unchanged` (called before every evaluation)
-        // detects truncation and in-place writes, and replacement by rename leaves this
-        // mapping's inode intact.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
+        let map = mmap::map_read_only(&file).map_err(io)?;
         Self::parse(path, file, stamp, map)
     }
 

@@ -606,7 +606,7 @@ pub(super) mod avx2 {
         acc: *mut f32,
     ) {
         let mut a = [[_mm256_setzero_ps(); W]; N];
-        // SAFETY (whole body): every offset stays inside the regions the caller guarantees:
+        // SAFETY: (whole body) every offset stays inside the regions the caller guarantees:
         // rows i < N, keys t < nk, lanes c..c + 8W <= hd.
         unsafe {
             for (i, ai) in a.iter_mut().enumerate() {
@@ -871,7 +871,7 @@ pub(super) mod neon {
         acc: *mut f32,
     ) {
         let mut a = [[[vdupq_n_f32(0.0); 2]; W]; N];
-        // SAFETY (whole body): every offset stays inside the regions the caller guarantees:
+        // SAFETY: (whole body) every offset stays inside the regions the caller guarantees:
         // rows i < N, keys t < nk, lanes c..c + 8W <= hd.
         unsafe {
             for (i, ai) in a.iter_mut().enumerate() {

@@ -1,4 +1,4 @@
-//! Matrix kernels: quantized weight matrix × activation rows (issue 3).
+//! Matrix kernels: quantized weight matrix × activation rows.
 //!
 //! * [`QMatrix`] borrows a ggml-layout weight matrix (e.g. straight from the mmap).
 //! * [`QActs`] quantizes activation rows to the partner format of a weight type
@@ -14,7 +14,7 @@
 //! whatever the row range, thread count or number of activation rows in the batch.
 //!
 //! ```no_run
-//! # use pocketlm::kernels::*; use pocketlm::quant::GgmlType;
+//! # use pocketlm::internals::kernels::*; use pocketlm::internals::quant::GgmlType;
 //! # fn demo(bytes: &[u8], x: &[f32]) -> Result<(), Box<dyn std::error::Error>> {
 //! select_tier()?; // report a bad POCKETLM_KERNEL at load time instead of panicking later
 //! let pool = ThreadPool::new(2);

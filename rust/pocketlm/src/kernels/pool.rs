@@ -23,10 +23,35 @@ const ALL: u64 = 1 << 30;
 /// `Shared::ticket`: workers inside the job.
 const INSIDE: u64 = ALL - 1;
 
-/// How long a waiting thread spins before it parks.
-const SPIN_TIME: Duration = Duration::from_micros(100);
+/// How the pool's threads wait: the policy in one place (mechanism below).
+///
+/// A worker waiting for the next job, and the caller waiting for the workers inside a job, spin
+/// for `spin` and then park on a condvar. Jobs of one forward pass come microseconds apart
+/// (~10 per layer per token), so with a 100 µs budget the workers stay awake through a pass and
+/// park between tokens and keystrokes; parking per job instead costs a futex wake-up
+/// (tens of µs) on every matmul. `ThreadPool(2).run` of an empty job takes ~1 µs when spinning
+/// (`cargo test --release -p pocketlm --test kernels bench_pool_latency -- --ignored`).
+///
+/// Under contention (another process busy on the cores) the budget does not decide much: a
+/// worker that is not running is never waited for ([`ThreadPool::run_joinable`]: the caller
+/// takes its chunks), and one descheduled *inside* a chunk is waited for until it runs again,
+/// spinning or parked (`pocketlm bench --contend 1`, `pocketlm eval-keyboard --contend 1`,
+/// docs/performance.md#under-cpu-contention).
+#[derive(Debug, Clone, Copy)]
+struct WaitPolicy {
+    /// How long a waiting thread spins before it parks.
+    spin: Duration,
+    /// Readiness checks between two clock reads (and yields, when oversubscribed).
+    checks_per_clock_read: u32,
+}
 
-/// Spins until `ready()` or until [`SPIN_TIME`] has passed; returns `ready()`'s last value.
+/// The pool's [`WaitPolicy`].
+const WAIT: WaitPolicy = WaitPolicy {
+    spin: Duration::from_micros(100),
+    checks_per_clock_read: 64,
+};
+
+/// Spins until `ready()` or until [`WAIT`]`.spin` has passed; returns `ready()`'s last value.
 /// With `yield_cpu` (a pool with more threads than cores) it yields between checks so the
 /// threads it waits for can run; otherwise it keeps the core (yielding to other processes
 /// costs a scheduler time slice, ~100x the job latency).
@@ -34,7 +59,7 @@ const SPIN_TIME: Duration = Duration::from_micros(100);
 fn spin_until(yield_cpu: bool, ready: impl Fn() -> bool) -> bool {
     let start = Instant::now();
     loop {
-        for _ in 0..64 {
+        for _ in 0..WAIT.checks_per_clock_read {
             if ready() {
                 return true;
             }
@@ -43,7 +68,7 @@ fn spin_until(yield_cpu: bool, ready: impl Fn() -> bool) -> bool {
         if yield_cpu {
             std::thread::yield_now();
         }
-        if start.elapsed() > SPIN_TIME {
+        if start.elapsed() > WAIT.spin {
             return ready();
         }
     }

@@ -22,18 +22,22 @@ mod naive;
 mod profile;
 mod search;
 pub mod text;
+mod user_words;
 mod vocab;
 
 pub use engine::Work;
 pub use eval::{evaluate, EvalReport, KeyTrace, Suggest};
 pub use naive::NaivePredictor;
 pub use profile::KeyboardProfile;
+pub use user_words::{
+    FieldKind, LearnOutcome, UserDictionary, UserWord, UserWordOptions, UserWordsError, WordSource,
+};
 
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
 use crate::{Model, Tokenizer};
 use engine::Engine;
 use search::{search, SearchParams};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use vocab::{Kind, Vocab};
 
@@ -55,6 +59,8 @@ pub enum KeyboardError {
     InvalidOption(String),
     #[error("keyboard model evaluation failed: {0}")]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    UserWords(#[from] UserWordsError),
 }
 
 /// How a predictor is set up.
@@ -94,6 +100,8 @@ pub struct PredictorOptions {
     /// `None`: the start of a user turn when the model has a chat template (keyboard text is
     /// mostly messages), else the model's start-of-text token.
     pub prefix: Option<String>,
+    /// The user dictionary: learning threshold, decay, size cap and ranking boost.
+    pub user_words: UserWordOptions,
 }
 
 impl Default for PredictorOptions {
@@ -115,6 +123,7 @@ impl Default for PredictorOptions {
             cache_bytes: 24 << 20,
             max_sessions: 16,
             prefix: None,
+            user_words: UserWordOptions::default(),
         }
     }
 }
@@ -224,6 +233,8 @@ struct State {
     /// The last window of context text and its tokens.
     last_window: String,
     last_tokens: Vec<u32>,
+    /// First token of user words (with or without the space before them), by word.
+    user_first_token: HashMap<(String, bool), Option<u32>>,
 }
 
 /// Next-word, completion and correction suggestions over one loaded model. `Send + Sync`:
@@ -236,6 +247,8 @@ pub struct WordPredictor {
     start: Vec<u32>,
     max_context_tokens: usize,
     state: Mutex<State>,
+    /// Locked after `state` when both are needed.
+    user_words: Mutex<UserDictionary>,
 }
 
 /// Tokens that stand for "start of a text" before any context.
@@ -322,6 +335,9 @@ impl WordPredictor {
                 opts.beam_width, opts.max_sessions
             )));
         }
+        opts.user_words
+            .validate()
+            .map_err(KeyboardError::InvalidOption)?;
         let tok = model.tokenizer();
         let start = match &opts.prefix {
             Some(p) => prefix_tokens(tok, p),
@@ -357,7 +373,9 @@ impl WordPredictor {
                 engine,
                 last_window: String::new(),
                 last_tokens: Vec::new(),
+                user_first_token: HashMap::new(),
             }),
+            user_words: Mutex::new(UserDictionary::new(opts.user_words.clone())),
             model,
             vocab,
             opts,
@@ -391,6 +409,7 @@ impl WordPredictor {
         st.engine.release_memory();
         st.last_window = String::new();
         st.last_tokens = Vec::new();
+        st.user_first_token = HashMap::new();
     }
 
     /// Bytes the predictor holds in its caches now: cached logits, KV caches and the
@@ -438,8 +457,17 @@ impl WordPredictor {
         st.last_tokens.clone()
     }
 
-    /// Up to `k` suggestions for the text before the cursor, best first.
+    /// Up to `k` suggestions for the text before the cursor, best first (the model's words
+    /// and the user dictionary's).
     pub fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
+        self.suggest_with(text_before_cursor, true)
+    }
+
+    fn suggest_with(
+        &self,
+        text_before_cursor: &str,
+        with_user_words: bool,
+    ) -> Result<Suggestions, KeyboardError> {
         let text_before_cursor = crate::input_bounds::keyboard_text(text_before_cursor);
         let sp = text::split(text_before_cursor);
         if sp.word.chars().count() > text::MAX_WORD_CHARS {
@@ -505,6 +533,16 @@ impl WordPredictor {
             for (w, score, lp) in self.corrections(st, &ctx, sp.space, sp.word) {
                 let w = correction_case(sp.word, &w, sentence_start);
                 push(w, score, lp, SuggestionKind::Correction);
+            }
+        }
+        if with_user_words {
+            for (w, score, lp) in self.user_word_candidates(st, &ctx, sp.space, &typed_lower) {
+                push(
+                    text::apply_case(sp.word, &w, sentence_start),
+                    score,
+                    lp,
+                    kind,
+                );
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -47,6 +47,8 @@ impl LowMemory {
     const MAX_SESSIONS: usize = 5;
     /// Text before the current word the model sees (messages are short).
     const MAX_CONTEXT_BYTES: usize = 160;
+    /// User words kept (about 100 KiB at most).
+    const MAX_USER_WORDS: usize = 1000;
 }
 
 impl PredictorOptions {
@@ -59,6 +61,10 @@ impl PredictorOptions {
                 cache_bytes: LowMemory::CACHE_BYTES,
                 max_sessions: LowMemory::MAX_SESSIONS.max(d.beam_width),
                 max_context_bytes: LowMemory::MAX_CONTEXT_BYTES,
+                user_words: super::UserWordOptions {
+                    max_words: LowMemory::MAX_USER_WORDS,
+                    ..d.user_words.clone()
+                },
                 ..d
             },
         }

@@ -6,9 +6,16 @@
 /// URL, a key held down) gets no completions.
 pub const MAX_WORD_CHARS: usize = 40;
 
-/// A letter or digit: the characters words are made of.
+/// A letter, digit or combining mark: the characters words are made of. Marks count so that a
+/// word typed in decomposed form ("cafe\u{301}", as some keyboards and pasted text produce) is
+/// one word, not a word followed by a separator.
 pub fn is_word_char(c: char) -> bool {
+    use unicode_general_category::{get_general_category, GeneralCategory as Gc};
     c.is_alphanumeric()
+        || matches!(
+            get_general_category(c),
+            Gc::NonspacingMark | Gc::SpacingMark | Gc::EnclosingMark
+        )
 }
 
 /// Apostrophes that may sit inside a word ("don't", "I’m").
@@ -287,6 +294,14 @@ pub fn typo_distance(a: &[char], b: &[char], max: f32) -> Option<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn combining_marks_stay_inside_words() {
+        assert!(is_whole_word("cafe\u{301}"));
+        assert_eq!(word_spans("Un cafe\u{301} noir").len(), 3);
+        let s = split("Un cafe\u{301}");
+        assert_eq!((s.context, s.space, s.word), ("Un", true, "cafe\u{301}"));
+    }
 
     #[test]
     fn split_cases() {

@@ -5,13 +5,13 @@
 //! sequences. All rows share the matrix products, so weights are read once per batch.
 
 use super::config::{Architecture, ModelConfig};
+use super::kv_cache::KvCache;
 use super::weights::MatRef;
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
 use crate::kernels::{matmul_parallel, matmul_parallel_many, selected_tier, QActs, ThreadPool};
 use crate::ops::{self, Rope};
-use crate::session::KvCache;
 use std::sync::Mutex;
 
 /// One token to evaluate.

@@ -1,12 +1,15 @@
 //! A loaded model: the mapped GGUF file, its hyper-parameters, weight locations and tokenizer.
 //! Immutable after loading, so one `Arc<Model>` serves any number of sessions and threads.
 
-pub mod config;
+#[allow(missing_docs)] // internals, reached through `crate::internals`
+mod config;
 mod forward;
-pub mod weights;
+mod kv_cache;
+mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, Scratch};
+pub(crate) use kv_cache::{KvCache, GROW_STEP as KV_GROW_STEP};
 
 use crate::gguf::{GgufError, GgufFile};
 use crate::quant::GgmlType;
@@ -19,20 +22,45 @@ use weights::Weights;
 /// Why a model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The file is not a readable GGUF file.
     #[error(transparent)]
     Gguf(#[from] GgufError),
+    /// `general.architecture` names an architecture PocketLM does not implement.
     #[error(
         "model architecture {0:?} is not supported (supported: llama, qwen2, mistral, gemma3)"
     )]
     UnsupportedArchitecture(String),
+    /// A hyper-parameter is missing or out of range.
     #[error("hyper-parameter {key}: {reason}")]
-    BadHyperParameter { key: String, reason: String },
+    BadHyperParameter {
+        /// The metadata key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A weight tensor of the architecture is absent.
     #[error("tensor {0:?} is missing; the file does not match its declared architecture")]
     MissingTensor(String),
+    /// A weight tensor has the wrong shape or size.
     #[error("tensor {name:?}: {reason}")]
-    BadTensor { name: String, reason: String },
-    #[error("tensor {name:?} has type {ty}, which PocketLM cannot multiply yet (supported: F32, F16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K)")]
-    UnsupportedTensorType { name: String, ty: GgmlType },
+    BadTensor {
+        /// The tensor.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A weight matrix is of a quantization type the kernels cannot multiply.
+    #[error(
+        "tensor {name:?} has type {ty}, which PocketLM cannot multiply yet (supported: {})",
+        weights::supported_matrix_type_names()
+    )]
+    UnsupportedTensorType {
+        /// The tensor.
+        name: String,
+        /// Its ggml type name, e.g. `"Q2_K"`.
+        ty: String,
+    },
+    /// The vocabulary metadata is unusable.
     #[error("tokenizer: {0}")]
     Tokenizer(#[from] TokenizerError),
 }
@@ -40,24 +68,40 @@ pub enum LoadError {
 /// A summary for apps and logs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {
+    /// `general.name`, or `"unnamed"`.
     pub name: String,
+    /// `general.architecture`, e.g. `"llama"` or `"gemma3"`.
     pub architecture: String,
+    /// Parameters in the weight tensors.
     pub n_params: u64,
     /// The most common matrix type, e.g. "Q4_1".
     pub quantization: String,
+    /// The context length the model was trained with (the most a session can use).
     pub train_context_length: usize,
+    /// Rows of the embedding matrix (tokens the model scores).
     pub vocab_size: usize,
+    /// Transformer layers.
     pub n_layers: usize,
+    /// Width of the hidden state.
     pub n_embd: usize,
+    /// Size of the model file.
     pub file_bytes: u64,
+    /// Whether the file carries a chat template.
     pub has_chat_template: bool,
 }
 
+/// A loaded model: the mapped GGUF file, its hyper-parameters, weight locations and tokenizer.
+/// Immutable, `Send + Sync`: load it once and share the `Arc` with every [`Session`](crate::Session),
+/// [`WordPredictor`](crate::WordPredictor) and [`ReplyDrafter`](crate::ReplyDrafter).
 pub struct Model {
     file: GgufFile,
     config: ModelConfig,
     weights: Weights,
     tokenizer: Tokenizer,
+    /// Metadata strings read after loading, copied out of the map at load: the file may be
+    /// truncated later, and only evaluation checks it first (see `GgufFile::check_unchanged`).
+    chat_template: Option<String>,
+    name: String,
     load_ms: f64,
 }
 
@@ -89,21 +133,37 @@ impl Model {
                 ),
             });
         }
+        let chat_template = file
+            .opt_str("tokenizer.chat_template")
+            .ok()
+            .flatten()
+            .map(str::to_owned);
+        let name = file
+            .opt_str("general.name")
+            .ok()
+            .flatten()
+            .unwrap_or("unnamed")
+            .to_owned();
         Ok(Arc::new(Self {
             file,
             config,
             weights,
             tokenizer,
+            chat_template,
+            name,
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
         }))
     }
 
-    pub fn config(&self) -> &ModelConfig {
+    pub(crate) fn config(&self) -> &ModelConfig {
         &self.config
     }
+    /// The model's tokenizer (read from the same file).
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
+    /// The mapped file (the CLI's `info` lists its metadata). Not part of the public API.
+    #[doc(hidden)]
     pub fn gguf(&self) -> &GgufFile {
         &self.file
     }
@@ -117,9 +177,10 @@ impl Model {
 
     /// The chat template stored in the file, if any.
     pub fn chat_template(&self) -> Option<&str> {
-        self.file.opt_str("tokenizer.chat_template").ok().flatten()
+        self.chat_template.as_deref()
     }
 
+    /// A summary for apps and logs.
     pub fn info(&self) -> ModelInfo {
         let mut counts: Vec<(GgmlType, usize)> = Vec::new();
         for l in &self.weights.layers {
@@ -135,15 +196,8 @@ impl Model {
             .max_by_key(|(_, c)| *c)
             .map(|(t, _)| t.name().to_owned())
             .unwrap_or_default();
-        let name = self
-            .file
-            .opt_str("general.name")
-            .ok()
-            .flatten()
-            .unwrap_or("unnamed")
-            .to_owned();
         ModelInfo {
-            name,
+            name: self.name.clone(),
             architecture: self.config.arch_name.clone(),
             n_params: self.weights.n_params(),
             quantization,

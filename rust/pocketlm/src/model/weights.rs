@@ -64,12 +64,21 @@ pub struct Weights {
 }
 
 /// Types the kernels can multiply.
-fn is_supported_matrix_type(ty: GgmlType) -> bool {
+/// Weight matrix types the kernels multiply (those with an activation partner type).
+pub(crate) const SUPPORTED_MATRIX_TYPES: [GgmlType; 11] = {
     use GgmlType::*;
-    matches!(
-        ty,
-        F32 | F16 | Q4_0 | Q4_1 | Q5_0 | Q8_0 | Q4_K | Q5_K | Q6_K
-    )
+    [
+        F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K,
+    ]
+};
+
+fn is_supported_matrix_type(ty: GgmlType) -> bool {
+    SUPPORTED_MATRIX_TYPES.contains(&ty)
+}
+
+/// The names of [`SUPPORTED_MATRIX_TYPES`], for error messages.
+pub(crate) fn supported_matrix_type_names() -> String {
+    SUPPORTED_MATRIX_TYPES.map(GgmlType::name).join(", ")
 }
 
 struct Loader<'a> {
@@ -98,7 +107,7 @@ impl Loader<'_> {
         if !is_supported_matrix_type(info.ty) {
             return Err(LoadError::UnsupportedTensorType {
                 name: name.to_owned(),
-                ty: info.ty,
+                ty: info.ty.name().to_owned(),
             });
         }
         Ok(MatRef {
@@ -232,5 +241,30 @@ impl Weights {
             .sum::<u64>();
         }
         n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The loader accepts exactly the types the kernels multiply, and its error lists them.
+    #[test]
+    fn supported_types_are_the_kernels_types() {
+        use GgmlType::*;
+        let all = [
+            F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+        ];
+        for ty in all {
+            let multiplied = ty.vec_dot_type().is_some();
+            assert_eq!(is_supported_matrix_type(ty), multiplied, "{ty}");
+            assert_eq!(
+                supported_matrix_type_names()
+                    .split(", ")
+                    .any(|n| n == ty.name()),
+                multiplied,
+                "{ty}"
+            );
+        }
     }
 }

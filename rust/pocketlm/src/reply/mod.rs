@@ -5,25 +5,31 @@
 //! - [`ChatSession`] and [`stream_chat`]: free-form chat generation from messages, streaming
 //!   text deltas through a callback, with cancellation, stop strings and a token budget.
 //!
-//! The method (see `docs/reply.md`): a few-shot prompt of short text replies, rendered with
-//! the model's chat template, whose fixed part stays in a KV cache across calls; the most
-//! likely distinct first words branch into candidates decoded greedily *together* in one
-//! batched forward pass per token, ending at the end of the turn or a newline; candidates are
-//! filtered (markup, assistant-speak, repetition, blocklist, echo), near-duplicates removed,
-//! ranked by length-normalized log-probability, and a declining reply is swapped in when the
-//! model finds one plausible. [`intent`] reads the message's dialogue acts (question kinds,
-//! offer, permission, request, invitation, greeting, thanks, news...), which decide the reply
-//! families that fit and the responses preferred.
+//! The method (see `docs/reply.md`) is a staged pipeline over one declarative [`Catalog`]
+//! (`catalog.txt`: responses with tones, clusters, stances, the acts they answer, and the
+//! lexicons): gate (sensitive, own last message) → [`acts`] of the message → candidates (a
+//! beam over the catalog responses that fit, and generated branches, decoded together in one
+//! batched pass per token over a cached few-shot prompt) → scores (likelihood and PMI with
+//! the message) → filters → selection (one reply per cluster, a stance mix). Every number is
+//! in [`DrafterConfig`]; [`eval`] scores drafts against labelled cases.
 
+pub mod acts;
+pub mod catalog;
 mod chat;
-mod curated;
+mod config;
+mod decode;
 mod drafter;
+pub mod eval;
 pub mod filter;
-pub mod intent;
+mod gate;
 pub mod prompt;
+mod score;
+mod select;
 
+pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
-pub use drafter::{Candidate, Draft, DrafterConfig, NoSuggestion, ReplyDrafter};
+pub use config::DrafterConfig;
+pub use drafter::{Candidate, Draft, NoSuggestion, ReplyDrafter};
 
 use crate::chat_template::TemplateError;
 use crate::session::SessionError;

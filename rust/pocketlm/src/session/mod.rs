@@ -2,30 +2,42 @@
 //! its last token. Sessions roll back to any earlier position (keyboard edits), fork (beams,
 //! reply candidates) and decode together in one batch.
 
-mod kv_cache;
-
-pub use kv_cache::KvCache;
-use kv_cache::GROW_STEP as KV_GROW_STEP;
-
 use crate::kernels::ThreadPool;
-use crate::model::{forward, BatchRow, Model, Scratch};
+use crate::model::{forward, BatchRow, KvCache, Model, Scratch, KV_GROW_STEP};
 use std::sync::{Arc, Mutex};
 
 /// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
 const PREFILL_CHUNK: usize = 64;
 
+/// Why a session could not be created or could not evaluate tokens.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SessionError {
+    /// An empty token list was given.
     #[error("nothing to evaluate: the token list is empty")]
     EmptyInput,
+    /// The tokens do not fit in the session's context.
     #[error("context is full: {needed} tokens needed but the session holds at most {limit}; shorten the input or create the session with a longer context_length")]
-    ContextOverflow { needed: usize, limit: usize },
+    ContextOverflow {
+        /// Tokens the call needs.
+        needed: usize,
+        /// The session's context length.
+        limit: usize,
+    },
+    /// A token id outside the vocabulary.
     #[error("token id {id} is outside the vocabulary of {vocab} tokens")]
-    InvalidToken { id: u32, vocab: usize },
+    InvalidToken {
+        /// The token id.
+        id: u32,
+        /// Tokens in the vocabulary.
+        vocab: usize,
+    },
+    /// Logits were asked for before any token was evaluated.
     #[error("no logits yet: evaluate at least one token first")]
     NoLogits,
+    /// A [`SessionOptions`] field is out of range.
     #[error("invalid session option: {0}")]
     InvalidOption(String),
+    /// A batch mixed sessions of different models.
     #[error("sessions in one batch must belong to the same model")]
     MixedModels,
     /// The model file was truncated or rewritten after loading (see
@@ -66,6 +78,9 @@ struct Engine {
     pool: ThreadPool,
 }
 
+/// One token sequence being evaluated: its KV cache, its tokens and the logits of its last
+/// token. Create one per conversation or text field; it is `Send` but not `Sync` (one caller at
+/// a time), and [`Session::fork`] makes an independent copy that shares the model.
 pub struct Session {
     model: Arc<Model>,
     engine: Arc<Mutex<Engine>>,
@@ -81,6 +96,8 @@ pub struct Session {
 }
 
 impl Session {
+    /// An empty session over `model`. The KV cache grows as tokens are evaluated, up to
+    /// `opts.context_length` (capped at the model's training context).
     pub fn new(model: Arc<Model>, opts: SessionOptions) -> Result<Self, SessionError> {
         if opts.context_length == 0 {
             return Err(SessionError::InvalidOption(
@@ -110,6 +127,7 @@ impl Session {
         })
     }
 
+    /// The model this session runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
@@ -119,14 +137,17 @@ impl Session {
         &self.tokens
     }
 
+    /// Number of tokens evaluated (positions held in the KV cache).
     pub fn len(&self) -> usize {
         self.tokens.len()
     }
 
+    /// Whether no token has been evaluated.
     pub fn is_empty(&self) -> bool {
         self.tokens.is_empty()
     }
 
+    /// Most tokens the session can hold.
     pub fn context_length(&self) -> usize {
         self.cache.max_len()
     }

@@ -71,38 +71,59 @@ pub(crate) mod attr {
 /// Why a tokenizer could not be built from a model file.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
+    /// A tokenizer key is missing or of the wrong type.
     #[error("tokenizer metadata: {0} (the file has no usable vocabulary; re-convert the model with llama.cpp's convert_hf_to_gguf.py)")]
     Gguf(#[from] GgufError),
+    /// A `tokenizer.ggml.model` other than `gpt2` or `llama`.
     #[error("tokenizer.ggml.model {0:?} is not supported: PocketLM reads \"gpt2\" (byte-level BPE) and \"llama\" (SentencePiece) vocabularies")]
     UnsupportedModel(String),
+    /// A `tokenizer.ggml.pre` PocketLM does not implement.
     #[error("tokenizer.ggml.pre {0:?} is not supported for byte-level BPE vocabularies (supported: gpt-2, smollm, starcoder, llama-bpe/llama3, qwen2 and their aliases)")]
     UnsupportedPreTokenizer(String),
+    /// The vocabulary has no tokens.
     #[error("tokenizer.ggml.tokens is empty")]
     EmptyVocab,
+    /// More tokens than 32-bit ids can address.
     #[error("tokenizer.ggml.tokens has {0} entries; at most {max} are supported", max = u32::MAX - 1)]
     VocabTooLarge(usize),
+    /// A per-token array whose length differs from the vocabulary's.
     #[error("{key} has {found} entries but tokenizer.ggml.tokens has {expected}: the tokenizer metadata is inconsistent")]
     LengthMismatch {
+        /// The metadata key of the array.
         key: &'static str,
+        /// Tokens in the vocabulary.
         expected: usize,
+        /// Entries in the array.
         found: usize,
     },
+    /// A BPE merge that is not two tokens of the vocabulary.
     #[error("tokenizer.ggml.merges[{index}] = {merge:?}: {reason}")]
     BadMerge {
+        /// Its index in `tokenizer.ggml.merges`.
         index: usize,
+        /// The merge as written.
         merge: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// A special token id outside the vocabulary.
     #[error("{key} = {id} is outside the vocabulary of {n_vocab} tokens")]
     BadSpecialId {
+        /// The metadata key, e.g. `tokenizer.ggml.bos_token_id`.
         key: &'static str,
+        /// The id read.
         id: u64,
+        /// Tokens in the vocabulary.
         n_vocab: usize,
     },
+    /// A flag asks for a special token the model does not define.
     #[error("{flag} is true but the model has no {what} token (set {key})")]
     MissingSpecial {
+        /// The flag, e.g. `tokenizer.ggml.add_bos_token`.
         flag: &'static str,
+        /// The token it needs, e.g. "BOS".
         what: &'static str,
+        /// The key that would define it.
         key: &'static str,
     },
 }
@@ -504,7 +525,9 @@ fn parse_byte_token(text: &[u8]) -> u8 {
 }
 
 impl Tokenizer {
-    /// Builds the tokenizer from a model file's metadata.
+    /// Builds the tokenizer from a model file's metadata (apps get it from
+    /// [`Model::tokenizer`](crate::Model::tokenizer); tests build vocabularies directly).
+    #[doc(hidden)]
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
         let tokens = str_array(file, K_TOKENS)?;
         let model = file.get_str(K_MODEL)?;
@@ -860,6 +883,7 @@ impl Tokenizer {
         self.pieces.len()
     }
 
+    /// The vocabulary type.
     pub fn kind(&self) -> VocabKind {
         self.kind
     }
@@ -874,10 +898,12 @@ impl Tokenizer {
         self.merges.len()
     }
 
+    /// The beginning-of-text token, if the model has one.
     pub fn bos(&self) -> Option<u32> {
         self.bos
     }
 
+    /// The end-of-text token, if the model has one.
     pub fn eos(&self) -> Option<u32> {
         self.eos
     }
@@ -887,10 +913,12 @@ impl Tokenizer {
         self.eot
     }
 
+    /// The unknown-token token, if the model has one.
     pub fn unk(&self) -> Option<u32> {
         self.unk
     }
 
+    /// The padding token, if the model has one.
     pub fn pad(&self) -> Option<u32> {
         self.pad
     }
@@ -931,7 +959,7 @@ impl Tokenizer {
         self.attr(id) & attr::CONTROL != 0
     }
 
-    /// A user-defined token (Gemma's "\n\n", "<td>"...): always matched as a whole in text.
+    /// A user-defined token (Gemma's "\n\n", "`<td>`"...): always matched as a whole in text.
     pub fn is_user_defined(&self, id: u32) -> bool {
         self.attr(id) & attr::USER_DEFINED != 0
     }

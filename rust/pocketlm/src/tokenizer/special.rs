@@ -2,7 +2,7 @@
 //! (`tokenizer_st_partition`): special tokens are tried one after another, longest text first;
 //! each one takes its leftmost non-overlapping occurrences in the text that no earlier token
 //! took. Control and unknown tokens take part only when `parse_special` is set; user-defined
-//! tokens (Gemma's "\n\n", "  ", "<td>"...) always do.
+//! tokens (Gemma's "\n\n", "  ", "`<td>`"...) always do.
 //!
 //! Instead of scanning the text once per special token (Gemma has 6.4k of them), all
 //! occurrences are found in one pass over a sorted list of the token texts (a trie laid out as a

@@ -1,7 +1,7 @@
 //! Gated activations: every tier against the libm scalar reference, and the pool split.
 
-use pocketlm::kernels::act::{glu, glu_parallel, glu_reference, GluAct};
-use pocketlm::kernels::{supported_tiers, ThreadPool};
+use pocketlm::internals::kernels::act::{glu, glu_parallel, glu_reference, GluAct};
+use pocketlm::internals::kernels::{supported_tiers, ThreadPool};
 
 /// Inputs covering the interesting range: tiny, ordinary, large of both signs, and lengths
 /// that leave a SIMD remainder.
@@ -52,7 +52,7 @@ fn glu_every_tier_matches_reference() {
 #[test]
 fn glu_parallel_matches_single_thread() {
     let pool = ThreadPool::new(3);
-    let tier = pocketlm::kernels::selected_tier();
+    let tier = pocketlm::internals::kernels::selected_tier();
     for act in [GluAct::Silu, GluAct::GeluTanh] {
         for n in [5usize, 40_000, 100_003] {
             let (gate, up) = inputs(n);

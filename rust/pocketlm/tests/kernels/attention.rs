@@ -2,11 +2,11 @@
 //! blocked online-softmax `attend` against a two-pass f64 reference.
 
 use half::f16;
-use pocketlm::kernels::attention::{
+use pocketlm::internals::kernels::attention::{
     accum_f16, accum_scalar, attend, attend_reference, exp_sum, exp_sum_scalar, scores_f16,
     scores_scalar, AttnScratch, KvHead, QueryBlock, KEY_BLOCK, MAX_QUERIES,
 };
-use pocketlm::kernels::{supported_tiers, Tier};
+use pocketlm::internals::kernels::{supported_tiers, Tier};
 
 use super::Rng;
 

@@ -4896,6 +4896,13 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
      */
         class Cancelled(message: String) : PocketLmException(message)
         
+    /**
+     * The model file was truncated or rewritten in place after the model was loaded; nothing
+     * was read from the changed file (no SIGBUS). Load the model again; install model updates
+     * by writing a new file and renaming it over the old one (the loaded model keeps working).
+     */
+        class ModelFileChanged(message: String) : PocketLmException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PocketLmException> {
         override fun lift(error_buf: RustBuffer.ByValue): PocketLmException = FfiConverterTypePocketLmError.lift(error_buf)
@@ -4915,6 +4922,7 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             4 -> PocketLmException.ContextFull(FfiConverterString.read(buf))
             5 -> PocketLmException.Internal(FfiConverterString.read(buf))
             6 -> PocketLmException.Cancelled(FfiConverterString.read(buf))
+            7 -> PocketLmException.ModelFileChanged(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4948,6 +4956,10 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             }
             is PocketLmException.Cancelled -> {
                 buf.putInt(6)
+                Unit
+            }
+            is PocketLmException.ModelFileChanged -> {
+                buf.putInt(7)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -48,6 +48,8 @@ public func shortMessage(_ error: Error) -> String {
         return "Model not installed: open the PocketLM app once"
     case PocketLmError.InvalidModel:
         return "Model file is damaged: reinstall it from the app"
+    case PocketLmError.ModelFileChanged:
+        return "Model was replaced: reopen the keyboard to reload it"
     default:
         return "Suggestions unavailable"
     }

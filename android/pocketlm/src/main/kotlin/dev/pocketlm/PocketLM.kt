@@ -36,8 +36,9 @@ import kotlinx.coroutines.withContext
 
 // Records and enums come straight from the generated bindings. Errors are
 // dev.pocketlm.ffi.PocketLmException, a sealed class (ModelNotFound, InvalidModel, InvalidArgument,
-// ContextFull, Internal, Cancelled) whose message says what to do; import it from there (a typealias would
-// hide the subclasses).
+// ContextFull, Internal, Cancelled, ModelFileChanged) whose message says what to do; import it from there
+// (a typealias would hide the subclasses). ModelFileChanged: the file was truncated or rewritten after
+// loading; load the model again (install updates by renaming a new file over the old one).
 typealias ModelInfo = dev.pocketlm.ffi.ModelInfo
 typealias SamplingOptions = dev.pocketlm.ffi.SamplingOptions
 typealias GenerationOptions = dev.pocketlm.ffi.GenerationOptions

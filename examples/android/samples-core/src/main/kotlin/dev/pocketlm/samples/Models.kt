@@ -24,6 +24,7 @@ sealed class ModelState {
             when (error) {
                 is PocketLmException.ModelNotFound -> "No model: open PocketLM settings"
                 is PocketLmException.InvalidModel -> "Model file unusable: pick another"
+                is PocketLmException.ModelFileChanged -> "Model was replaced: reopen to reload it"
                 else -> "Model failed to load"
             },
             error.message.orEmpty(),

@@ -1,6 +1,6 @@
 //! Per-sequence key/value cache in f16, grown on demand so a short session costs little memory.
 
-use crate::model::ModelConfig;
+use super::ModelConfig;
 use half::f16;
 
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
@@ -30,10 +30,6 @@ impl KvCache {
     /// Positions currently cached.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The most positions this cache may hold (the session's context length).

@@ -1,0 +1,475 @@
+//! The dialogue acts of an incoming message (question kinds, offer, permission, request,
+//! invitation, thanks, wishes, news, plans, information...), read from its words with the
+//! catalog's lexicons. Each act is one small rule; none depends on the order of the others
+//! except through the few derived acts computed last (news kinds, reports, fragments).
+
+use super::catalog::Catalog;
+use super::filter::{padded_key, words};
+
+macro_rules! acts {
+    ($($v:ident = $n:literal: $doc:literal,)*) => {
+        /// One dialogue act (catalog name in quotes).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Act { $(#[doc = $doc] $v,)* }
+        impl Act {
+            pub const ALL: &'static [Act] = &[$(Act::$v,)*];
+            pub fn as_str(self) -> &'static str {
+                match self { $(Act::$v => $n,)* }
+            }
+            pub fn parse(name: &str) -> Option<Act> {
+                match name { $($n => Some(Act::$v),)* _ => None }
+            }
+        }
+    };
+}
+
+acts! {
+    YesNo = "yes_no": "A question answerable with yes or no (\"Do you like pizza?\").",
+    Wh = "wh": "A what/who/why/how question that is not about a time, a place or an opinion.",
+    WhTime = "wh_time": "When, what time (\"What time works?\").",
+    WhPlace = "wh_place": "Where (\"Where do we meet?\").",
+    OpinionQ = "opinion_q": "A question of opinion or taste (\"What do you think of it?\").",
+    OpinionStmt = "opinion_stmt": "A stated opinion (\"Python is better than Java.\").",
+    Offer = "offer": "Offering something (\"Would you like some tea?\").",
+    Permission = "permission": "Asking permission (\"Can I ask you something?\").",
+    Request = "request": "Asking the reader to do something (\"Could you send it?\").",
+    Invitation = "invitation": "Proposing to do something together (\"Want to grab lunch?\").",
+    CareRequest = "care_request": "Asking to be told or to be careful (\"Text me when you land\").",
+    Announcement = "announcement": "Announcing something (\"Guess what!\").",
+    Suggestion = "suggestion": "Suggesting an idea (\"We should paint it blue.\").",
+    Plan = "plan": "A plan or arrangement with a time (\"Dinner at 8 tomorrow.\").",
+    Info = "info": "Plain information, not about oneself (\"The train is delayed.\").",
+    Greeting = "greeting": "Hello.",
+    HowAreYou = "how_are_you": "How are you.",
+    WhatsUp = "whats_up": "What's up, what are you doing.",
+    Reciprocal = "reciprocal": "The same asked back (\"How about you?\").",
+    Thanks = "thanks": "Thanks.",
+    Apology = "apology": "An apology (\"Sorry I'm late\").",
+    Farewell = "farewell": "Goodbye.",
+    Wish = "wish": "Wishing the reader well (\"Good luck tomorrow!\", \"Happy anniversary!\").",
+    Compliment = "compliment": "Praise of the reader (\"You look great!\").",
+    Kind = "kind": "Something kind or cute (\"I made this for you\").",
+    MissYou = "miss_you": "I miss you, I love you.",
+    Humor = "humor": "Something funny (\"haha\").",
+    Late = "late": "Running late, on the way.",
+    GoodNews = "good_news": "Good news.",
+    BadNews = "bad_news": "Bad news.",
+    Achievement = "achievement": "Something achieved (\"I passed my exam!\").",
+    Sick = "sick": "Being ill or hurt.",
+    Challenge = "challenge": "Something to face (\"I have an interview tomorrow\").",
+    Trip = "trip": "Going somewhere (\"Flying to Rome tomorrow\", \"Off to the beach\").",
+    Report = "report": "A statement about oneself that is not bad news (\"I play chess.\").",
+    ReportLike = "report_like": "Saying what one likes (\"I love baseball\").",
+    ReportFun = "report_fun": "A report or plan of something fun.",
+    PastReport = "past_report": "Telling of something done (\"We went to the lake.\").",
+    Status = "status": "A short status (\"I'm doing well.\", \"Not much.\").",
+    StatusGood = "status_good": "A short good status (\"Very well, thanks.\").",
+    Insult = "insult": "A claim about the reader that is not praise (\"you are mean\").",
+    Complaint = "complaint": "A complaint about the reader (\"You forgot my birthday.\").",
+    Fragment = "fragment": "Nothing else recognized (a fragment, a name, a riddle).",
+}
+
+/// A set of acts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Acts(u64);
+
+impl Acts {
+    pub fn insert(&mut self, a: Act) {
+        self.0 |= 1 << a as u8;
+    }
+    pub fn remove(&mut self, a: Act) {
+        self.0 &= !(1 << a as u8);
+    }
+    pub fn has(&self, a: Act) -> bool {
+        self.0 & (1 << a as u8) != 0
+    }
+    pub fn set(&mut self, a: Act, on: bool) {
+        if on {
+            self.insert(a)
+        } else {
+            self.remove(a)
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+    pub fn intersects(&self, o: &Acts) -> bool {
+        self.0 & o.0 != 0
+    }
+    pub fn contains_all(&self, o: &Acts) -> bool {
+        self.0 & o.0 == o.0
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Act> + '_ {
+        Act::ALL.iter().copied().filter(|a| self.has(*a))
+    }
+    /// The act names, for display.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(Act::as_str).collect()
+    }
+
+    /// Asks something of the reader: an answer, a decision or an action.
+    pub fn asks(&self) -> bool {
+        [
+            Act::YesNo,
+            Act::Wh,
+            Act::WhTime,
+            Act::WhPlace,
+            Act::OpinionQ,
+            Act::Offer,
+            Act::Permission,
+            Act::Request,
+            Act::Invitation,
+            Act::HowAreYou,
+            Act::WhatsUp,
+            Act::Reciprocal,
+        ]
+        .iter()
+        .any(|a| self.has(*a))
+    }
+
+    /// A decision is asked for: yes and no both fit.
+    pub fn decision(&self) -> bool {
+        [
+            Act::YesNo,
+            Act::Offer,
+            Act::Permission,
+            Act::Request,
+            Act::Invitation,
+        ]
+        .iter()
+        .any(|a| self.has(*a))
+    }
+
+    /// The acts of `message`.
+    pub fn of(message: &str, cat: &Catalog) -> Acts {
+        let mut a = Acts::default();
+        let all = words(message);
+        if all.is_empty() {
+            a.insert(Act::Fragment);
+            return a;
+        }
+        let m = padded_key(message);
+        let has = |lex: &str| cat.has_any(&m, lex);
+        let sents = sentences(message);
+        let mut wh_led = false;
+        let (mut about_me, mut about_you, mut statement) = (false, false, false);
+        for (ws, qmark) in &sents {
+            let start = ws
+                .iter()
+                .position(|w| !cat.contains("openers", w))
+                .unwrap_or(ws.len());
+            let s = &ws[start..];
+            let Some(first) = s.first().map(String::as_str) else {
+                continue;
+            };
+            let p = format!(" {} ", s.join(" "));
+            let second = s.get(1).map(String::as_str).unwrap_or("");
+            let sent_has = |lex: &str| cat.has_any(&p, lex);
+            let reciprocal = cat
+                .lexicon("reciprocal")
+                .iter()
+                .any(|r| p.ends_with(&format!(" {r} ")) && (r != "you" || s.len() == 1));
+            let question = if reciprocal {
+                a.insert(Act::Reciprocal);
+                true
+            } else if cat.contains("wh", first) {
+                wh_led = true;
+                if sent_has("how_are_you") || sent_has("whats_up") {
+                    // set below from the whole message
+                } else if sent_has("reciprocal") && s.len() <= 4 {
+                    a.insert(Act::Reciprocal);
+                } else if p.starts_with(" how about we ") || p.starts_with(" why dont we ") {
+                    a.insert(Act::Invitation);
+                } else if cat
+                    .lexicon("wh_time")
+                    .iter()
+                    .any(|t| p.starts_with(&format!(" {t} ")))
+                {
+                    a.insert(Act::WhTime);
+                } else if cat
+                    .lexicon("wh_place")
+                    .iter()
+                    .any(|t| p.starts_with(&format!(" {t} ")))
+                {
+                    a.insert(Act::WhPlace);
+                } else if sent_has("opinion") {
+                    a.insert(Act::OpinionQ);
+                } else {
+                    a.insert(Act::Wh);
+                }
+                true
+            } else if cat.contains("aux", first)
+                && s.len() >= 2
+                && (*qmark || (s.len() <= 8 && cat.contains("subjects", second)))
+            {
+                a.insert(Act::YesNo);
+                if sent_has("opinion") && matches!(first, "do" | "does" | "is" | "are" | "would") {
+                    a.insert(Act::OpinionQ);
+                }
+                true
+            } else if *qmark {
+                if s.len() <= 3 && sent_has("reciprocal") {
+                    a.insert(Act::Reciprocal);
+                } else {
+                    a.insert(Act::YesNo);
+                }
+                true
+            } else {
+                if cat.contains("imperatives", first) && !p.contains(" thank") {
+                    a.insert(Act::Request);
+                }
+                false
+            };
+            if !question {
+                statement = true;
+                if cat.contains("self_subjects", first) {
+                    about_me = true;
+                }
+                if cat.contains("you_subjects", first) {
+                    about_you = true;
+                }
+            }
+        }
+        if has("offer") {
+            a.insert(Act::Offer);
+        }
+        if !a.has(Act::Offer) && !wh_led && has("permission") {
+            a.insert(Act::Permission);
+        }
+        if has("request") && !has("not_request") {
+            a.insert(Act::Request);
+        }
+        if has("invitation")
+            && !has("not_invitation")
+            && (!wh_led || m.contains(" how about we ") || m.contains(" why dont we "))
+        {
+            a.insert(Act::Invitation);
+        }
+        a.set(Act::CareRequest, has("care_request"));
+        a.set(Act::Announcement, has("announcement"));
+        a.set(
+            Act::Greeting,
+            cat.contains("greeting_words", &all[0]) || has("greeting"),
+        );
+        let whats_up = has("whats_up");
+        a.set(Act::WhatsUp, whats_up);
+        a.set(Act::HowAreYou, has("how_are_you") && !whats_up);
+        if whats_up || a.has(Act::HowAreYou) {
+            a.remove(Act::Wh);
+            a.remove(Act::OpinionQ);
+            a.remove(Act::YesNo);
+        }
+        a.set(Act::Thanks, has("thanks") && !has("not_thanks"));
+        a.set(Act::Apology, has("apology") && !has("not_apology"));
+        a.set(Act::Farewell, has("farewell") || m.ends_with(" see you "));
+        a.set(Act::Wish, has("wish"));
+        a.set(Act::MissYou, has("miss_you"));
+        a.set(Act::Humor, has("humor"));
+        a.set(Act::Kind, has("kind"));
+        a.set(Act::Late, has("late"));
+        a.set(Act::Compliment, has("compliment") && !a.asks());
+        a.set(Act::Suggestion, has("suggestion") || a.has(Act::Invitation));
+
+        // News: sentiment words, a negator among the two words before flipping one.
+        let (mut good, mut bad) = (0usize, 0usize);
+        for (i, w) in all.iter().enumerate() {
+            let negated = all[i.saturating_sub(2)..i]
+                .iter()
+                .any(|n| cat.contains("negators", n));
+            let (g, b) = (cat.contains("good", w), cat.contains("bad", w));
+            match (g, b, negated) {
+                (true, _, false) | (_, true, true) => good += 1,
+                (true, _, true) | (_, true, false) => bad += 1,
+                _ => {}
+            }
+        }
+        for phrase in cat.lexicon("bad").iter().filter(|p| p.contains(' ')) {
+            if m.contains(&format!(" {phrase} ")) {
+                bad += 1;
+            }
+        }
+        if has("flip_to_bad") {
+            (good, bad) = (0, 1);
+        }
+        if has("flip_to_good") {
+            (good, bad) = (1, 0);
+        }
+        let social = [
+            Act::Greeting,
+            Act::Thanks,
+            Act::Apology,
+            Act::Farewell,
+            Act::Wish,
+            Act::Compliment,
+            Act::MissYou,
+            Act::Humor,
+            Act::Late,
+            Act::Status,
+            Act::Announcement,
+            Act::CareRequest,
+            Act::Kind,
+        ]
+        .iter()
+        .any(|x| a.has(*x));
+        let asks = a.asks();
+        let tells = statement && !asks;
+        a.set(Act::GoodNews, tells && good > bad && !a.has(Act::Thanks));
+        a.set(
+            Act::BadNews,
+            tells && bad > good && !about_you && !a.has(Act::Late),
+        );
+        a.set(
+            Act::Achievement,
+            tells && about_me && bad == 0 && has("achievement"),
+        );
+        a.set(
+            Act::Sick,
+            tells && (about_me || a.has(Act::BadNews)) && has("sick"),
+        );
+        let future = has("future") || has_time(&all);
+        a.set(
+            Act::Challenge,
+            tells && has("challenge") && (future || about_me),
+        );
+        a.set(
+            Act::Trip,
+            tells && has("trip") && (future || about_me) && !a.has(Act::BadNews),
+        );
+        let status = !asks && all.len() <= 7 && has("status");
+        a.set(Act::Status, status);
+        a.set(Act::StatusGood, status && bad <= good);
+        a.set(
+            Act::Plan,
+            tells && future && !a.has(Act::BadNews) && !status && !social && !a.has(Act::Challenge),
+        );
+        a.set(
+            Act::Report,
+            tells && about_me && !a.has(Act::BadNews) && !status && !a.has(Act::Apology),
+        );
+        a.set(Act::ReportLike, tells && about_me && has("likes"));
+        a.set(
+            Act::ReportFun,
+            (a.has(Act::Report) || a.has(Act::Plan)) && (a.has(Act::Trip) || good > 0),
+        );
+        a.set(Act::PastReport, a.has(Act::Report) && has("past"));
+        a.set(
+            Act::Complaint,
+            has("complaint") || (about_you && !asks && bad > good),
+        );
+        a.set(
+            Act::Insult,
+            about_you && !asks && !a.has(Act::Compliment) && !a.has(Act::Wish),
+        );
+
+        a.set(
+            Act::OpinionStmt,
+            tells && !social && has("opinion_markers") && !a.has(Act::Plan),
+        );
+        a.set(
+            Act::Info,
+            tells
+                && !about_me
+                && !about_you
+                && !social
+                && !a.has(Act::OpinionStmt)
+                && all.len() >= 3
+                && has("info_words"),
+        );
+        if a.is_empty() || (tells && !social && all.len() <= 3 && !about_me && !a.has(Act::Info)) {
+            a.insert(Act::Fragment);
+        }
+        a
+    }
+}
+
+/// A clock time in the message ("at 5", "8pm", "7:30"), which makes a statement a plan.
+fn has_time(ws: &[String]) -> bool {
+    ws.iter().enumerate().any(|(i, w)| {
+        let digits = w.chars().take_while(|c| c.is_ascii_digit()).count();
+        let rest = &w[digits..];
+        (digits > 0 && matches!(rest, "pm" | "am" | "h"))
+            || (digits > 0
+                && rest.is_empty()
+                && i > 0
+                && matches!(ws[i - 1].as_str(), "at" | "to" | "by" | "around" | "until"))
+            || matches!(w.as_str(), "noon" | "midnight" | "oclock")
+    })
+}
+
+/// Sentences of a message, each with its words and whether it ends with a question mark.
+fn sentences(text: &str) -> Vec<(Vec<String>, bool)> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if matches!(c, '.' | '!' | '?' | '\n' | ';') {
+            let ws = words(&cur);
+            if !ws.is_empty() {
+                out.push((ws, c == '?'));
+            } else if c == '?' {
+                if let Some(last) = out.last_mut() {
+                    last.1 = true;
+                }
+            }
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    let ws = words(&cur);
+    if !ws.is_empty() {
+        out.push((ws, false));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acts(m: &str) -> Acts {
+        Acts::of(m, Catalog::builtin().unwrap())
+    }
+
+    #[test]
+    fn question_kinds() {
+        assert!(acts("Do you like pizza?").has(Act::YesNo));
+        assert!(acts("do you eat").has(Act::YesNo));
+        assert!(acts("What time works?").has(Act::WhTime));
+        assert!(!acts("What time works?").has(Act::YesNo));
+        assert!(acts("Where do we meet?").has(Act::WhPlace));
+        assert!(acts("What do you think of the logo?").has(Act::OpinionQ));
+        assert!(acts("How are you doing?").has(Act::HowAreYou));
+        assert!(acts("What's up?").has(Act::WhatsUp));
+        assert!(acts("Not much, how about you?").has(Act::Reciprocal));
+    }
+
+    #[test]
+    fn asks() {
+        assert!(acts("Would you like some tea?").has(Act::Offer));
+        assert!(acts("Can I ask you something?").has(Act::Permission));
+        assert!(!acts("How can I reach you?").has(Act::Permission));
+        assert!(acts("Could you send me the file?").has(Act::Request));
+        assert!(acts("Want to grab lunch tomorrow?").has(Act::Invitation));
+        assert!(acts("Text me when you land").has(Act::CareRequest));
+    }
+
+    #[test]
+    fn social_and_news() {
+        assert!(acts("Good luck tomorrow!").has(Act::Wish));
+        assert!(acts("Happy anniversary!").has(Act::Wish));
+        assert!(acts("Thanks for dinner!").has(Act::Thanks));
+        assert!(!acts("Fine, thanks.").has(Act::Thanks));
+        assert!(acts("Sorry I'm late").has(Act::Apology));
+        assert!(acts("I got the job!").has(Act::Achievement));
+        assert!(acts("My car broke down.").has(Act::BadNews));
+        assert!(acts("The train is delayed.").has(Act::Info));
+        assert!(acts("Dinner moved to 8.").has(Act::Plan));
+        assert!(acts("I have a job interview tomorrow").has(Act::Challenge));
+        assert!(acts("I started a pottery class.").has(Act::Report));
+        assert!(acts("We went to the lake yesterday.").has(Act::PastReport));
+        assert!(acts("you are a coward").has(Act::Insult));
+        assert!(acts("Very well, thanks.").has(Act::StatusGood));
+        assert!(acts("ray bradbury").has(Act::Fragment));
+    }
+}

@@ -1,0 +1,477 @@
+//! The reply catalog: every curated response with its tones, semantic cluster, stance, the
+//! dialogue acts it answers and its cues, plus the lexicons the act rules, the gate and the
+//! filters read. Policy as data (`catalog.txt`, embedded), parsed and validated at load.
+
+use super::acts::{Act, Acts};
+use super::filter::{has_phrase, key, padded_key};
+use super::Tone;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The stance of a reply: what it does in the conversation (the selection mixes stances).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stance {
+    Yes,
+    No,
+    Maybe,
+    Thanks,
+    Welcome,
+    Forgive,
+    Sorry,
+    Sympathy,
+    Happy,
+    React,
+    Wish,
+    Question,
+    Answer,
+    Greet,
+    Bye,
+    Laugh,
+}
+
+impl Stance {
+    const ALL: [(Stance, &'static str); 16] = [
+        (Stance::Yes, "yes"),
+        (Stance::No, "no"),
+        (Stance::Maybe, "maybe"),
+        (Stance::Thanks, "thanks"),
+        (Stance::Welcome, "welcome"),
+        (Stance::Forgive, "forgive"),
+        (Stance::Sorry, "sorry"),
+        (Stance::Sympathy, "sympathy"),
+        (Stance::Happy, "happy"),
+        (Stance::React, "react"),
+        (Stance::Wish, "wish"),
+        (Stance::Question, "question"),
+        (Stance::Answer, "answer"),
+        (Stance::Greet, "greet"),
+        (Stance::Bye, "bye"),
+        (Stance::Laugh, "laugh"),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Stance::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map(|(_, n)| *n)
+            .expect("every stance is named")
+    }
+
+    fn parse(name: &str) -> Option<Stance> {
+        Stance::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(s, _)| *s)
+    }
+
+    /// A stance that answers a decision ("yes", "no", "maybe"): a yes/no question, offer,
+    /// invitation or request gets one yes and one no or maybe where both fit.
+    pub fn is_decision(self) -> bool {
+        matches!(self, Stance::Yes | Stance::No | Stance::Maybe)
+    }
+}
+
+/// A semantic cluster: responses that say one thing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub stance: Stance,
+    /// Fits almost any question ("I'm not sure."): a last resort unless an opinion is asked.
+    pub hedge: bool,
+}
+
+/// A curated response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub text: String,
+    /// Neutral, casual, formal.
+    pub tones: [bool; 3],
+    /// Index into [`Catalog::clusters`].
+    pub cluster: usize,
+    /// The acts it answers.
+    pub acts: Acts,
+    /// The acts it is a preferred answer to (a subset of `acts`).
+    pub preferred: Acts,
+    /// Phrases (keys) of which the message must contain one; empty = no cue needed.
+    pub needs: Vec<String>,
+}
+
+impl Response {
+    pub fn has_tone(&self, tone: Tone) -> bool {
+        self.tones[tone_index(tone)]
+    }
+}
+
+fn tone_index(tone: Tone) -> usize {
+    match tone {
+        Tone::Neutral => 0,
+        Tone::Casual => 1,
+        Tone::Formal => 2,
+    }
+}
+
+/// A catalog line that does not parse or does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("reply catalog line {line}: {message}")]
+pub struct CatalogError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// The lexicons every catalog must define (the act rules, the gate and the filters read
+/// them by name).
+pub const REQUIRED_LEXICONS: &[&str] = &[
+    "wh",
+    "wh_time",
+    "wh_place",
+    "aux",
+    "subjects",
+    "openers",
+    "self_subjects",
+    "you_subjects",
+    "reciprocal",
+    "opinion",
+    "offer",
+    "permission",
+    "request",
+    "not_request",
+    "imperatives",
+    "invitation",
+    "not_invitation",
+    "care_request",
+    "announcement",
+    "greeting_words",
+    "greeting",
+    "how_are_you",
+    "whats_up",
+    "thanks",
+    "not_thanks",
+    "apology",
+    "not_apology",
+    "farewell",
+    "wish",
+    "congrats",
+    "miss_you",
+    "compliment",
+    "humor",
+    "kind",
+    "status",
+    "likes",
+    "opinion_markers",
+    "complaint",
+    "suggestion",
+    "late",
+    "good",
+    "bad",
+    "negators",
+    "flip_to_bad",
+    "flip_to_good",
+    "achievement",
+    "sick",
+    "challenge",
+    "trip",
+    "future",
+    "past",
+    "sensitive",
+    "markup",
+    "assistant_speak",
+    "blocked",
+    "filler",
+];
+
+/// The parsed, validated catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    lexicons: HashMap<String, Vec<String>>,
+    pub clusters: Vec<Cluster>,
+    pub responses: Vec<Response>,
+}
+
+const BUILTIN: &str = include_str!("catalog.txt");
+
+impl Catalog {
+    /// The catalog built into the library (`reply/catalog.txt`), parsed once.
+    pub fn builtin() -> Result<&'static Catalog, CatalogError> {
+        static C: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
+        C.get_or_init(|| Catalog::parse(BUILTIN))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Parses and validates a catalog text (see the header of `catalog.txt`).
+    pub fn parse(text: &str) -> Result<Catalog, CatalogError> {
+        let mut lexicons: HashMap<String, Vec<String>> = HashMap::new();
+        let mut clusters: Vec<Cluster> = Vec::new();
+        let mut raw: Vec<(usize, &str)> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            let err = |message: String| CatalogError { line: n, message };
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("lexicon ") {
+                let (name, list) = rest
+                    .split_once('=')
+                    .ok_or_else(|| err("a lexicon line is `lexicon NAME = a, b, c`".into()))?;
+                let name = name.trim().to_owned();
+                let mut entries = Vec::new();
+                for p in list.split(',') {
+                    // Markup and symbols are matched as lowercase substrings, not as words.
+                    let p = p.trim();
+                    let k = if p
+                        .chars()
+                        .any(|c| !(c.is_alphanumeric() || c == '\'' || c == ' '))
+                    {
+                        p.to_lowercase()
+                    } else {
+                        key(p)
+                    };
+                    if k.is_empty() {
+                        return Err(err(format!("lexicon {name}: an empty entry")));
+                    }
+                    entries.push(k);
+                }
+                if lexicons.insert(name.clone(), entries).is_some() {
+                    return Err(err(format!("lexicon {name} is defined twice")));
+                }
+            } else if let Some(rest) = line.strip_prefix("cluster ") {
+                let mut it = rest.split_whitespace();
+                let (Some(name), Some(stance), flag, None) =
+                    (it.next(), it.next(), it.next(), it.next())
+                else {
+                    return Err(err("a cluster line is `cluster NAME STANCE [hedge]`".into()));
+                };
+                let hedge = match flag {
+                    None => false,
+                    Some("hedge") => true,
+                    Some(f) => return Err(err(format!("unknown cluster flag {f:?}"))),
+                };
+                let stance = Stance::parse(stance)
+                    .ok_or_else(|| err(format!("unknown stance {stance:?}")))?;
+                if clusters.iter().any(|c| c.name == name) {
+                    return Err(err(format!("cluster {name} is defined twice")));
+                }
+                clusters.push(Cluster {
+                    name: name.to_owned(),
+                    stance,
+                    hedge,
+                });
+            } else {
+                raw.push((n, line));
+            }
+        }
+        let mut responses: Vec<Response> = Vec::new();
+        for (n, line) in raw {
+            let err = |message: String| CatalogError { line: n, message };
+            let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+            if !(4..=5).contains(&fields.len()) {
+                return Err(err(
+                    "a response line is `TEXT | TONES | CLUSTER | ACTS [| NEEDS]`".into(),
+                ));
+            }
+            let text = fields[0];
+            if key(text).is_empty() {
+                return Err(err("a response without words".into()));
+            }
+            let mut tones = [false; 3];
+            for c in fields[1].chars() {
+                match c {
+                    'n' => tones[0] = true,
+                    'c' => tones[1] = true,
+                    'f' => tones[2] = true,
+                    _ => return Err(err(format!("unknown tone letter {c:?} (use n, c, f)"))),
+                }
+            }
+            let cluster = clusters
+                .iter()
+                .position(|c| c.name == fields[2])
+                .ok_or_else(|| err(format!("unknown cluster {:?}", fields[2])))?;
+            let (mut acts, mut preferred) = (Acts::default(), Acts::default());
+            for a in fields[3].split_whitespace() {
+                let (name, pref) = match a.strip_suffix('+') {
+                    Some(x) => (x, true),
+                    None => (a, false),
+                };
+                let act = Act::parse(name).ok_or_else(|| err(format!("unknown act {name:?}")))?;
+                acts.insert(act);
+                if pref {
+                    preferred.insert(act);
+                }
+            }
+            if acts.is_empty() {
+                return Err(err("a response must answer at least one act".into()));
+            }
+            let needs: Vec<String> = fields
+                .get(4)
+                .map(|f| f.split(',').map(key).filter(|k| !k.is_empty()).collect())
+                .unwrap_or_default();
+            if fields.len() == 5 && needs.is_empty() {
+                return Err(err("an empty NEEDS field (omit it instead)".into()));
+            }
+            for (t, _) in tones.iter().enumerate().filter(|(_, on)| **on) {
+                if responses
+                    .iter()
+                    .any(|r| r.tones[t] && key(&r.text) == key(text))
+                {
+                    return Err(err(format!("{text:?} is listed twice for one tone")));
+                }
+            }
+            responses.push(Response {
+                text: text.to_owned(),
+                tones,
+                cluster,
+                acts,
+                preferred,
+                needs,
+            });
+        }
+        let end = text.lines().count();
+        for name in REQUIRED_LEXICONS {
+            if !lexicons.contains_key(*name) {
+                return Err(CatalogError {
+                    line: end,
+                    message: format!("lexicon {name} is missing"),
+                });
+            }
+        }
+        for (i, c) in clusters.iter().enumerate() {
+            if !responses.iter().any(|r| r.cluster == i) {
+                return Err(CatalogError {
+                    line: end,
+                    message: format!("cluster {} has no response", c.name),
+                });
+            }
+        }
+        Ok(Catalog {
+            lexicons,
+            clusters,
+            responses,
+        })
+    }
+
+    /// A lexicon by name (empty if the catalog has none of that name; [`Catalog::parse`]
+    /// guarantees the [`REQUIRED_LEXICONS`]).
+    pub fn lexicon(&self, name: &str) -> &[String] {
+        self.lexicons.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Whether `padded` (see [`padded_key`]) contains one of the lexicon's phrases.
+    pub fn has_any(&self, padded: &str, lexicon: &str) -> bool {
+        self.lexicon(lexicon).iter().any(|p| has_phrase(padded, p))
+    }
+
+    /// Whether a single word is in the lexicon.
+    pub fn contains(&self, lexicon: &str, word: &str) -> bool {
+        self.lexicon(lexicon).iter().any(|w| w == word)
+    }
+
+    /// The responses of a tone, in catalog order.
+    pub fn responses_for(&self, tone: Tone) -> impl Iterator<Item = (usize, &Response)> {
+        self.responses
+            .iter()
+            .enumerate()
+            .filter(move |(_, r)| r.has_tone(tone))
+    }
+
+    /// Whether response `i` answers a message with these acts and words: one of its acts
+    /// holds and, if it needs a cue, the message has one.
+    pub fn fits(&self, i: usize, acts: &Acts, message: &str) -> bool {
+        let r = &self.responses[i];
+        if !r.acts.intersects(acts) {
+            return false;
+        }
+        if r.needs.is_empty() {
+            return true;
+        }
+        let padded = padded_key(message);
+        r.needs.iter().any(|p| has_phrase(&padded, p))
+    }
+
+    /// Whether response `i` is a preferred answer to these acts (and fits).
+    pub fn preferred(&self, i: usize, acts: &Acts, message: &str) -> bool {
+        self.responses[i].preferred.intersects(acts) && self.fits(i, acts, message)
+    }
+
+    /// The response whose words equal `text`'s, in any tone.
+    pub fn find(&self, text: &str) -> Option<usize> {
+        let k = key(text);
+        self.responses.iter().position(|r| key(&r.text) == k)
+    }
+
+    /// The cluster index of a reply text (a curated response, or generated text with the
+    /// same words).
+    pub fn cluster_of(&self, text: &str) -> Option<usize> {
+        self.find(text).map(|i| self.responses[i].cluster)
+    }
+
+    pub fn cluster_by_name(&self, name: &str) -> Option<usize> {
+        self.clusters.iter().position(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_catalog_parses_and_every_key_resolves() {
+        let c = Catalog::builtin().expect("the built-in catalog is valid");
+        assert!(c.responses.len() > 150, "{}", c.responses.len());
+        for name in REQUIRED_LEXICONS {
+            assert!(!c.lexicon(name).is_empty(), "lexicon {name}");
+        }
+        // No cluster is empty (checked at parse; restated here per tone: neutral covers all).
+        for (i, cl) in c.clusters.iter().enumerate() {
+            assert!(
+                c.responses.iter().any(|r| r.cluster == i),
+                "cluster {}",
+                cl.name
+            );
+        }
+        // Every response's preferred acts are acts it answers.
+        for r in &c.responses {
+            assert!(r.acts.contains_all(&r.preferred), "{}", r.text);
+        }
+        // Every tone has responses for greetings, thanks and a yes/no question.
+        for tone in [Tone::Neutral, Tone::Casual, Tone::Formal] {
+            for act in [Act::Greeting, Act::Thanks, Act::YesNo, Act::Request] {
+                assert!(
+                    c.responses_for(tone).any(|(_, r)| r.acts.has(act)),
+                    "{tone:?} {act:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_errors_naming_the_line() {
+        let base = Catalog::builtin().unwrap();
+        let _ = base;
+        let e = Catalog::parse("cluster yes yes\nSure! | n | nope | yes_no\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown cluster"), "{e}");
+        let e = Catalog::parse("cluster yes yes\nSure! | n | yes | frobnicate\n").unwrap_err();
+        assert!(e.message.contains("unknown act"), "{e}");
+        let e = Catalog::parse("cluster yes maybeish\n").unwrap_err();
+        assert!(e.message.contains("unknown stance"), "{e}");
+        let e = Catalog::parse("cluster yes yes\ncluster no no\nSure! | n | yes | yes_no\n")
+            .unwrap_err();
+        assert!(
+            e.message.contains("lexicon") || e.message.contains("no response"),
+            "{e}"
+        );
+        let e = Catalog::parse("cluster yes yes\nSure! | x | yes | yes_no\n").unwrap_err();
+        assert!(e.message.contains("tone"), "{e}");
+    }
+
+    #[test]
+    fn needs_cues_gate_a_response() {
+        let c = Catalog::builtin().unwrap();
+        let i = c.find("Yes, I do.").unwrap();
+        let acts = Acts::of("Do you like pizza?", c);
+        assert!(c.fits(i, &acts, "Do you like pizza?"));
+        let acts = Acts::of("Are you coming?", c);
+        assert!(!c.fits(i, &acts, "Are you coming?"));
+    }
+}

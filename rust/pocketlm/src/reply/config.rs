@@ -1,0 +1,144 @@
+//! [`DrafterConfig`]: every number of the reply pipeline, with what it does and what chose
+//! it. "dev eval" means `pocketlm eval-reply --cases tests/fixtures/reply-eval-dev.txt` on
+//! SmolLM2-135M (coverage3 / all3_acceptable, see `docs/reply.md`); older values were set by
+//! the blind reads and latency runs recorded there.
+
+/// How a drafter is set up (defaults suit SmolLM2-135M on two phone cores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrafterConfig {
+    /// Compute threads of the drafting session.
+    pub threads: usize,
+    /// KV capacity of the drafting session: few-shot prefix + conversation + reply (1024:
+    /// the prefix is ~330 tokens and the window at most 200).
+    pub context_length: usize,
+    /// Generated candidates decoded together (distinct first words). 2: session 3's latency
+    /// runs (3 branches cost 14% more rows for no tappable gain).
+    pub branches: usize,
+    /// Width of the beam over the catalog's token trie. 6: session 3; wider beams cost rows.
+    pub curated: usize,
+    /// Generated branches start from first tokens ranked by `log p(token | message) −
+    /// prior_weight · log p(token | empty message)` (0.5: session 2 blind read).
+    pub prior_weight: f32,
+    /// Catalog responses' scores are multiplied by this (greedy generation maximizes each
+    /// token's probability, fixed texts cannot). 1.4: session 3 blind read.
+    pub curated_bonus: f32,
+    /// Weight of the first token's PMI with the message in a generated candidate's score.
+    /// 1.0: session 3.
+    pub pmi_weight: f32,
+    /// The first token's PMI counts at most this many nats (a word copied from the message
+    /// is far likelier after it). 1.5: session 3 ("Up!" to "What's up?").
+    pub max_pmi: f32,
+    /// Weight of a catalog response's PMI with the message in its beam rank and score. 0.7:
+    /// session 3 blind read (1.0 favoured odd rare texts, 0.4 "You're welcome!" everywhere).
+    pub curated_pmi_weight: f32,
+    /// Tokens of each catalog response scored after an empty message at warm-up (later
+    /// tokens' PMI counts as 0). 2: session 3 (3 doubled the warm-up for no change).
+    pub prior_depth: usize,
+    /// Score multiplier of a candidate repeating a few-shot reply (its likelihood is
+    /// inflated by the prompt). 0.5: session 2.
+    pub copy_discount: f32,
+    /// Longest candidate in tokens, also the number of decode steps. 6: session 3 latency.
+    pub max_reply_tokens: usize,
+    /// Most recent messages shown to the model.
+    pub max_messages: usize,
+    /// Longer messages are clipped to head and tail.
+    pub max_message_chars: usize,
+    /// Token budget of the conversation window.
+    pub max_window_tokens: usize,
+    /// No suggestion when the best reply scores below this (0.02: session 2; nothing on the
+    /// case sets falls below it except gibberish).
+    pub min_score: f32,
+    /// A generated branch whose first token is this many nats below the best is not tried,
+    /// nor a catalog path (6.0: session 3).
+    pub max_first_token_gap: f32,
+    /// Extra first-token gap (nats) allowed for paths to preferred responses ("Tell" of
+    /// "Tell me more!" is 4.5–5.5 nats below the best first token after a report). 3.0:
+    /// session 4b.
+    pub preferred_gap: f32,
+    /// Nats added to the beam rank of paths to preferred responses, so the beam explores
+    /// them. 1.5: session 4b.
+    pub preferred_boost: f32,
+    /// Score multiplier of a preferred response. 2.2: dev eval, session 6 (1.3 → 2.2 took
+    /// dev all3_acceptable from 0.12 to ~0.25 with the other session-6 values).
+    pub preferred_bonus: f32,
+    /// Score multiplier of generated candidates with no catalog equivalent: the 135M
+    /// model's own texts are often odd ("Warmest welcome!"), so they fill a slot only when
+    /// no catalog reply scores close. 0.4: dev eval, session 6 (0.8 in session 4b).
+    pub generated_weight: f32,
+    /// ... times this when the catalog has a preferred answer for the message's acts.
+    /// 0.75: session 4b.
+    pub generated_weight_answered: f32,
+    /// Score multiplier of a question back to a question (not a preferred one such as
+    /// "What is it?" to "Can I ask you something?"). 0.7: session 4.
+    pub question_back_discount: f32,
+    /// Score multiplier of not-knowing replies ("I'm not sure.") unless the message asks an
+    /// opinion: they fit almost any question, so they are the last resort. 0.3: dev eval,
+    /// session 6 (0.7 in session 4b put "I don't know." third under most yes/no questions).
+    pub hedge_discount: f32,
+    /// Selection: score multiplier of a reply of a cluster already shown. Not 0: when no
+    /// other cluster scores close, a second reply of a shown cluster ("Doing well, thanks!"
+    /// after "I'm good, thanks!") fills the slot rather than a poor one or nothing. 0.7: dev
+    /// eval, session 6 (0 = one per cluster: all3_acceptable 0.10; 0.5: 0.12; 0.7 with the
+    /// preferred/hedge/generated values above: ~0.25–0.28; 0.9 lost stance variety).
+    pub same_cluster_discount: f32,
+    /// Selection: score multiplier of a reply opening with the same word as one already
+    /// chosen. 0.75: session 2.
+    pub same_opening_discount: f32,
+    /// Selection: score multiplier of a reply with the stance of one already chosen (two
+    /// yeses say little more than one). 0.85: session 2; dev eval.
+    pub same_stance_discount: f32,
+    /// Selection: score multiplier of a second question back. 0.6: session 4.
+    pub second_question_discount: f32,
+    /// Stance mix: when a decision is asked and the set holds a yes but no no/maybe, the
+    /// best no or maybe replaces the last pick if it scores at least this fraction of it.
+    /// 0.8: session 2.
+    pub negative_ratio: f32,
+    /// ... or this fraction when it is a preferred answer ("No, thanks." to an offer).
+    /// 0.3: session 4b.
+    pub decision_negative_ratio: f32,
+    /// Generated branches whose first token ranks below this many tokens are not tried
+    /// (64: the distinct first words fit well inside).
+    pub first_token_shortlist: usize,
+    /// Distinct prefixes evaluated per batched pass when the warm-up scores the catalog
+    /// after an empty message (16: session 3).
+    pub warm_up_group: usize,
+}
+
+impl Default for DrafterConfig {
+    fn default() -> Self {
+        Self {
+            threads: crate::session::default_threads(),
+            context_length: 1024,
+            branches: 2,
+            curated: 6,
+            prior_weight: 0.5,
+            curated_bonus: 1.4,
+            pmi_weight: 1.0,
+            max_pmi: 1.5,
+            curated_pmi_weight: 0.7,
+            prior_depth: 2,
+            copy_discount: 0.5,
+            max_reply_tokens: 6,
+            max_messages: 6,
+            max_message_chars: 300,
+            max_window_tokens: 200,
+            min_score: 0.02,
+            max_first_token_gap: 6.0,
+            preferred_gap: 3.0,
+            preferred_boost: 1.5,
+            preferred_bonus: 2.2,
+            generated_weight: 0.4,
+            generated_weight_answered: 0.75,
+            question_back_discount: 0.7,
+            hedge_discount: 0.3,
+            same_cluster_discount: 0.7,
+            same_opening_discount: 0.75,
+            same_stance_discount: 0.85,
+            second_question_discount: 0.6,
+            negative_ratio: 0.8,
+            decision_negative_ratio: 0.3,
+            first_token_shortlist: 64,
+            warm_up_group: 16,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The scores and filters stages: turn decoded candidates into [`Candidate`]s with a score
+//! (the model's likelihood and PMI with the message, times the config's multipliers) and a
+//! rejection reason (the text checks of [`filter`] and the catalog's act gating).
+
+use super::acts::{Act, Acts};
+use super::catalog::Catalog;
+use super::config::DrafterConfig;
+use super::decode::{Generated, Scored, TokenizedResponse};
+use super::drafter::Candidate;
+use super::filter::{self, Rejection};
+use crate::tokenizer::Tokenizer;
+
+/// What the scores and filters know of the message and the call.
+pub struct Context<'a> {
+    pub cat: &'a Catalog,
+    pub cfg: &'a DrafterConfig,
+    pub message: &'a str,
+    pub acts: &'a Acts,
+    pub max_words: usize,
+    pub blocklist: &'a [String],
+    /// Keys of the few-shot replies of the prompt.
+    pub copies: &'a [String],
+    /// Some catalog response that is a preferred answer fits the message.
+    pub answered: bool,
+}
+
+impl Context<'_> {
+    /// Multipliers every candidate shares: a not-knowing reply unless an opinion is asked,
+    /// a question back to a question, a copy of a few-shot reply.
+    fn common(&self, text: &str, cluster: Option<usize>, preferred: bool) -> f32 {
+        let cfg = self.cfg;
+        let mut m = 1.0;
+        if cluster.is_some_and(|c| self.cat.clusters[c].hedge) && !self.acts.has(Act::OpinionQ) {
+            m *= cfg.hedge_discount;
+        }
+        if self.acts.asks()
+            && !self.acts.has(Act::Invitation)
+            && text.trim_end().ends_with('?')
+            && !preferred
+        {
+            m *= cfg.question_back_discount;
+        }
+        if self.copies.iter().any(|c| filter::near_duplicate(c, text)) {
+            m *= cfg.copy_discount;
+        }
+        m
+    }
+
+    fn candidate(
+        &self,
+        text: String,
+        score: f32,
+        curated: bool,
+        index: Option<usize>,
+    ) -> Candidate {
+        let cluster = index.map(|i| self.cat.responses[i].cluster);
+        Candidate {
+            rejected: None,
+            curated,
+            cluster: cluster.map(|c| self.cat.clusters[c].name.clone()),
+            stance: cluster.map(|c| self.cat.clusters[c].stance),
+            preferred: index.is_some_and(|i| self.cat.preferred(i, self.acts, self.message)),
+            text,
+            score,
+        }
+    }
+
+    /// A catalog response scored by the beam: `exp((log p + w·PMI) / tokens)` × the
+    /// catalog bonus (× the preferred bonus).
+    pub fn score_curated(&self, s: &Scored, replies: &[TokenizedResponse]) -> Candidate {
+        let i = replies[s.reply].index;
+        let text = self.cat.responses[i].text.clone();
+        let preferred = self.cat.preferred(i, self.acts, self.message);
+        let cluster = Some(self.cat.responses[i].cluster);
+        let mut bonus = self.cfg.curated_bonus * self.common(&text, cluster, preferred);
+        if preferred {
+            bonus *= self.cfg.preferred_bonus;
+        }
+        let raw = ((s.logprob + self.cfg.curated_pmi_weight * s.pmi) / s.count as f32).exp();
+        self.candidate(text, (raw * bonus).min(1.0), true, Some(i))
+    }
+
+    /// A generated candidate: its text (cut back to its last clause when the token limit
+    /// stopped it), `exp((log p + min(PMI(first token), cap)) / tokens)` × the generated
+    /// weight. Text equal to a catalog response takes its cluster and stance.
+    pub fn score_generated(&self, g: &Generated, tok: &Tokenizer) -> Candidate {
+        let decoded = tok.decode(&g.tokens, true);
+        let mut text = clean(&decoded);
+        let mut unfinished = false;
+        if !g.finished {
+            text = match text.rfind([',', '.', '!', '?']) {
+                Some(i) if filter::words(&text[..i]).len() >= 2 => {
+                    let end = if text[i..].starts_with(',') { i } else { i + 1 };
+                    text[..end].trim().to_owned()
+                }
+                _ => text,
+            };
+            let cut = text.len() < decoded.trim().len();
+            unfinished = !cut && !text.ends_with([',', '.', '!', '?']);
+        }
+        let index = self.cat.find(&text);
+        if let (true, Some(i)) = (unfinished, index) {
+            // A whole catalog response stopped by the token limit is finished.
+            unfinished = false;
+            text = self.cat.responses[i].text.clone();
+        }
+        let cluster = index.map(|i| self.cat.responses[i].cluster);
+        let mut weight = self.cfg.generated_weight;
+        if self.answered && index.is_none() {
+            weight *= self.cfg.generated_weight_answered;
+        }
+        let preferred = index.is_some_and(|i| self.cat.preferred(i, self.acts, self.message));
+        let pmi = self.cfg.pmi_weight * g.first_pmi.min(self.cfg.max_pmi);
+        let raw = ((g.logprob + pmi) / g.count as f32).exp();
+        let score = (raw * weight * self.common(&text, cluster, preferred)).min(1.0);
+        let mut c = self.candidate(text, score, false, index);
+        if unfinished {
+            c.rejected = Some(Rejection::Unfinished);
+        }
+        c
+    }
+
+    /// The filters stage: text checks, parroting (generated only), and the act gating (a
+    /// catalog response must fit the message's acts; generated text resembling a catalog
+    /// response that does not fit is off context too).
+    pub fn filter(&self, c: &mut Candidate) {
+        if c.rejected.is_some() {
+            return;
+        }
+        c.rejected = filter::check(
+            &c.text,
+            self.message,
+            self.max_words,
+            self.blocklist,
+            self.cat,
+        )
+        .err()
+        .or_else(|| {
+            (!c.curated && filter::parrots(&c.text, self.message, self.cat))
+                .then_some(Rejection::EchoesMessage)
+        })
+        .or_else(|| (!self.fits(&c.text)).then_some(Rejection::OffContext));
+    }
+
+    /// Whether a text fits the message: the catalog response it equals or resembles fits
+    /// the acts (text resembling none passes).
+    fn fits(&self, text: &str) -> bool {
+        if let Some(i) = self.cat.find(text) {
+            return self.cat.fits(i, self.acts, self.message);
+        }
+        let similar: Vec<usize> = (0..self.cat.responses.len())
+            .filter(|&i| filter::near_duplicate(&self.cat.responses[i].text, text))
+            .collect();
+        similar.is_empty()
+            || similar
+                .iter()
+                .any(|&i| self.cat.fits(i, self.acts, self.message))
+    }
+}
+
+/// Trims a candidate and removes stray quotes around it.
+fn clean(text: &str) -> String {
+    text.trim().trim_matches('"').trim().to_owned()
+}

@@ -1,0 +1,198 @@
+//! The selection stage: fill the `n` slots from the valid candidates, best adjusted score
+//! first, where a candidate repeating what a chosen reply already says (its cluster, its
+//! opening word, its stance, a second question back) counts for less — so each cluster is
+//! shown once where others fit, and a second reply of a cluster fills a slot rather than a
+//! poor one or nothing. Then a stance mix: a decision asked gets a yes and a no or maybe
+//! where both fit.
+
+use super::acts::Acts;
+use super::catalog::Stance;
+use super::config::DrafterConfig;
+use super::drafter::Candidate;
+use super::filter;
+use super::Reply;
+
+fn is_question(t: &str) -> bool {
+    t.trim_end().ends_with('?')
+}
+
+/// Up to `n` valid replies, best first.
+pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConfig) -> Vec<Reply> {
+    let mut valid: Vec<&Candidate> = candidates.iter().filter(|c| c.rejected.is_none()).collect();
+    valid.sort_by(|a, b| b.score.total_cmp(&a.score));
+    // No near-duplicates (the best of each kept).
+    let mut rest: Vec<&Candidate> = Vec::new();
+    for c in valid {
+        if !rest
+            .iter()
+            .any(|d| filter::near_duplicate(&d.text, &c.text))
+        {
+            rest.push(c);
+        }
+    }
+    let mut chosen: Vec<&Candidate> = Vec::new();
+    while chosen.len() < n && !rest.is_empty() {
+        let (i, _) = rest
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, adjusted(c, &chosen, cfg)))
+            .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
+        chosen.push(rest.remove(i));
+    }
+    mix_stances(&mut chosen, &rest, n, acts, cfg);
+    chosen.sort_by(|a, b| b.score.total_cmp(&a.score));
+    chosen
+        .into_iter()
+        .map(|c| Reply {
+            text: c.text.clone(),
+            score: c.score,
+        })
+        .collect()
+}
+
+/// A candidate's score for the next slot, given the replies already chosen.
+fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
+    let opening = |c: &Candidate| filter::words(&c.text).into_iter().next();
+    let mut s = c.score;
+    if c.cluster.is_some() && chosen.iter().any(|d| d.cluster == c.cluster) {
+        s *= cfg.same_cluster_discount;
+    }
+    if chosen.iter().any(|d| opening(d) == opening(c)) {
+        s *= cfg.same_opening_discount;
+    }
+    if c.stance.is_some() && chosen.iter().any(|d| d.stance == c.stance) {
+        s *= cfg.same_stance_discount;
+    }
+    if is_question(&c.text) && chosen.iter().any(|d| is_question(&d.text)) {
+        s *= cfg.second_question_discount;
+    }
+    s
+}
+
+/// When a decision is asked and the set says only yes, the best no or maybe takes the last
+/// place if it scores at least `negative_ratio` (a preferred one: `decision_negative_ratio`)
+/// of what the last pick was worth in its slot (its adjusted score: a third yes says little).
+fn mix_stances<'a>(
+    chosen: &mut [&'a Candidate],
+    rest: &[&'a Candidate],
+    n: usize,
+    acts: &Acts,
+    cfg: &DrafterConfig,
+) {
+    let has = |set: &[&Candidate], s: Stance| set.iter().any(|c| c.stance == Some(s));
+    if !acts.decision()
+        || n < 2
+        || chosen.len() < n
+        || !has(chosen, Stance::Yes)
+        || has(chosen, Stance::No)
+        || has(chosen, Stance::Maybe)
+    {
+        return;
+    }
+    let Some(other) = rest
+        .iter()
+        .find(|c| matches!(c.stance, Some(Stance::No | Stance::Maybe)))
+    else {
+        return;
+    };
+    let yeses = chosen
+        .iter()
+        .filter(|c| c.stance == Some(Stance::Yes))
+        .count();
+    let last = chosen[n - 1];
+    let replaceable = last.stance != Some(Stance::Yes) || yeses > 1;
+    let ratio = if other.preferred {
+        cfg.decision_negative_ratio
+    } else {
+        cfg.negative_ratio
+    };
+    let last_worth = adjusted(last, &chosen[..n - 1], cfg);
+    if replaceable && adjusted(other, &chosen[..n - 1], cfg) >= ratio * last_worth {
+        chosen[n - 1] = other;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::catalog::Catalog;
+
+    fn cand(text: &str, score: f32, cluster: &str, stance: Stance) -> Candidate {
+        Candidate {
+            text: text.into(),
+            score,
+            rejected: None,
+            curated: true,
+            cluster: Some(cluster.into()),
+            stance: Some(stance),
+            preferred: false,
+        }
+    }
+
+    fn texts(r: &[Reply]) -> Vec<&str> {
+        r.iter().map(|r| r.text.as_str()).collect()
+    }
+
+    #[test]
+    fn one_per_cluster_where_others_fit_then_a_second_rather_than_a_poor_one() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("Good morning, how are you?", cat);
+        let cfg = DrafterConfig::default();
+        let mut cs = vec![
+            cand("I'm good, thanks!", 0.6, "im_good", Stance::Answer),
+            cand("Doing well, thanks!", 0.5, "im_good", Stance::Answer),
+            cand("Good morning!", 0.4, "greet", Stance::Greet),
+            cand("I'm not sure.", 0.05, "unsure", Stance::Maybe),
+        ];
+        // A distinct cluster scoring close wins the second slot over the same cluster.
+        let r = select(&cs, 3, &acts, &cfg);
+        assert_eq!(
+            texts(&r),
+            ["I'm good, thanks!", "Doing well, thanks!", "Good morning!"]
+        );
+        assert_eq!(
+            texts(&select(&cs, 2, &acts, &cfg)),
+            ["I'm good, thanks!", "Good morning!"]
+        );
+        // Only one other cluster, far below: the second of a cluster fills the slot.
+        cs.remove(2);
+        let r = select(&cs, 3, &acts, &cfg);
+        assert_eq!(r.len(), 3);
+        assert_eq!(texts(&r)[..2], ["I'm good, thanks!", "Doing well, thanks!"]);
+    }
+
+    #[test]
+    fn a_decision_gets_a_yes_and_a_no() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("Do you like jazz?", cat);
+        assert!(acts.decision());
+        let cfg = DrafterConfig::default();
+        let cs = vec![
+            cand("Yes, I do.", 0.8, "yes", Stance::Yes),
+            cand("Definitely!", 0.7, "yes", Stance::Yes),
+            cand("Absolutely!", 0.65, "yes", Stance::Yes),
+            cand("I love it!", 0.6, "like_it", Stance::Yes),
+            cand("No, I don't.", 0.4, "no", Stance::No),
+        ];
+        let r = select(&cs, 3, &acts, &cfg);
+        assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
+        assert!(texts(&r).contains(&"Yes, I do."), "{r:?}");
+    }
+
+    #[test]
+    fn rejected_and_near_duplicates_are_never_shown() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("Thanks!", cat);
+        let cfg = DrafterConfig::default();
+        let mut bad = cand("Bye!", 0.9, "bye", Stance::Bye);
+        bad.rejected = Some(filter::Rejection::OffContext);
+        let cs = vec![
+            bad,
+            cand("You're welcome!", 0.8, "welcome", Stance::Welcome),
+            cand("you're welcome", 0.7, "welcome", Stance::Welcome),
+            cand("No problem!", 0.3, "no_worries", Stance::Forgive),
+        ];
+        let r = select(&cs, 3, &acts, &cfg);
+        assert_eq!(texts(&r), ["You're welcome!", "No problem!"]);
+    }
+}

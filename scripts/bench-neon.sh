@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Instruction-count benchmark of the aarch64 kernels against llama.cpp, without an ARM device:
+# both run under qemu-aarch64 (QEMU_CPU cortex-a72 / cortex-a76 / max, i.e. our neon / dotprod /
+# i8mm tiers and llama.cpp built for armv8-a / armv8.2-a+dotprod / armv8.6-a+dotprod+i8mm) with
+# a small TCG plugin (scripts/bench-neon/icount.c) counting executed instructions; whole-process
+# counts are differenced (N vs 2N decoded tokens, P vs 2P prompt tokens) to get millions of
+# instructions per decoded and per prefilled token, 1 thread.
+#
+#   scripts/bench-neon.sh [--json] [--syms K] [--only cortex-a76,gemma] [--ours-only]
+#                         [--prompt P] [--decode N]
+#
+# Prints the table (or {"rows":[{"model","cpu","tier","phase","ours","llama","ratio"}]} with
+# --json; ratio = llama.cpp / ours). --syms K adds each side's top K functions per token.
+# First run: cross-builds llama.cpp (scripts/build-llama-aarch64.sh, ~15 CPU-minutes, cached in
+# ~/.cache/pocketlm) and our CLI for aarch64-unknown-linux-gnu. A full run takes ~10 minutes.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+bash scripts/setup-cross.sh
+bash scripts/fetch-models.sh >&2
+llama_dir="$POCKETLM_CACHE/llama.cpp-0.3.36/aarch64"
+ours_only=0
+for a in "$@"; do [ "$a" = "--ours-only" ] && ours_only=1; done
+[ "$ours_only" = 1 ] || bash scripts/build-llama-aarch64.sh >/dev/null
+
+plugin_dir="$POCKETLM_CACHE/bench-neon"
+plugin="$plugin_dir/icount.so"
+mkdir -p "$plugin_dir"
+if [ ! -f "$plugin" ] || [ scripts/bench-neon/icount.c -nt "$plugin" ]; then
+  apt_ensure gcc
+  log "building the qemu plugin $plugin"
+  gcc -O2 -shared -fPIC -fvisibility=hidden -o "$plugin.tmp" scripts/bench-neon/icount.c
+  mv "$plugin.tmp" "$plugin"
+fi
+
+log "building pocketlm-cli for aarch64-unknown-linux-gnu (release)"
+cargo build --release --target aarch64-unknown-linux-gnu -p pocketlm-cli >&2
+cli="$REPO_ROOT/target/aarch64-unknown-linux-gnu/release/pocketlm"
+
+exec python3 scripts/bench-neon/run.py --cli "$cli" --llama-dir "$llama_dir" \
+  --plugin "$plugin" --models "$REPO_ROOT/models" "$@"
