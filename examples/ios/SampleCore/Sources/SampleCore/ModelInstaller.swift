@@ -11,6 +11,13 @@
 
 import Foundation
 
+/// Why an install failed (the message says what to do; never user text).
+public struct ModelInstallError: Error, LocalizedError, CustomStringConvertible {
+    public let message: String
+    public var errorDescription: String? { message }
+    public var description: String { message }
+}
+
 public enum ModelInstaller {
     /// The model's file name in the shared container.
     public static let fileName = "keyboard-model.gguf"
@@ -42,7 +49,7 @@ public enum ModelInstaller {
         try move(temporary, over: target)
         // The marker goes last: a crash before this line means "not installed", copied again.
         guard let stamp = stamp(source: source, target: target) else {
-            throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: target.path])
+            throw ModelInstallError(message: "cannot read \(target.path) after installing it")
         }
         let markerTemporary = directory.appendingPathComponent(".\(markerName).\(UUID().uuidString).partial")
         defer { try? fm.removeItem(at: markerTemporary) }
@@ -85,7 +92,7 @@ public enum ModelInstaller {
         let input = try FileHandle(forReadingFrom: source)
         defer { try? input.close() }
         guard FileManager.default.createFile(atPath: destination.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: destination.path])
+            throw ModelInstallError(message: "cannot create \(destination.path)")
         }
         let output = try FileHandle(forWritingTo: destination)
         defer { try? output.close() }
@@ -104,18 +111,13 @@ public enum ModelInstaller {
     }
 
     private static func notGguf(_ source: URL) -> Error {
-        CocoaError(.fileReadCorruptFile, userInfo: [
-            NSFilePathErrorKey: source.path,
-            NSLocalizedDescriptionKey: "not a GGUF model file (it does not start with \"GGUF\")",
-        ])
+        ModelInstallError(message: "\(source.lastPathComponent) is not a GGUF model file (it does not start with \"GGUF\")")
     }
 
     private static func move(_ from: URL, over to: URL) throws {
         if rename(from.path, to.path) != 0 {
-            throw CocoaError(.fileWriteUnknown, userInfo: [
-                NSFilePathErrorKey: to.path,
-                NSLocalizedDescriptionKey: "cannot move \(from.lastPathComponent) into place: \(String(cString: strerror(errno)))",
-            ])
+            throw ModelInstallError(
+                message: "cannot move \(from.lastPathComponent) to \(to.path): \(String(cString: strerror(errno)))")
         }
     }
 }
