@@ -34,13 +34,13 @@ if [ "${FUZZ_STABLE:-0}" != 1 ] && have_nightly; then
         # A crash ends this target's run (libFuzzer writes the input to fuzz/regressions/<t>/)
         # but not the others'.
         status=0
-        (cd fuzz && cargo +nightly fuzz run --release --sanitizer none "$t" "$corpus/$t" -- \
+        (cd fuzz && cargo +nightly fuzz run --release --sanitizer none --features libfuzzer "$t" "$corpus/$t" -- \
             -max_total_time="$SECS" -max_len=262144 -timeout=10 -rss_limit_mb=8192 \
             -artifact_prefix="regressions/$t/" -print_final_stats=1) >"$log" 2>&1 || status=$?
         grep -E "ERROR|SUMMARY|Test unit written|panicked at" "$log" | head -20 |
             sed "s/^/fuzz $t: /" || true
         execs=$(grep -oE "stat::number_of_executed_units: *[0-9]+" "$log" | grep -oE "[0-9]+$" |
-            tail -1)
+            tail -1 || true)
         result=ok
         if [ "$status" != 0 ]; then
             result="CRASH (exit $status, log $log)"
