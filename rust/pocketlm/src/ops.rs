@@ -50,6 +50,17 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// `ln(exp(a) + exp(b))`: the sum of two probabilities given as natural logs, without
+/// overflow (`-inf`, probability 0, is the identity). The keyboard adds the probabilities of
+/// the token paths that spell one word with it.
+pub fn log_add(a: f32, b: f32) -> f32 {
+    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
+    if lo == f32::NEG_INFINITY {
+        return hi;
+    }
+    hi + (lo - hi).exp().ln_1p()
+}
+
 /// Log-softmax of one row, written into `out`.
 pub fn log_softmax(x: &[f32], out: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -116,6 +127,16 @@ impl Rope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_add_adds_probabilities() {
+        let (a, b) = (0.2f32, 0.3f32);
+        assert!((log_add(a.ln(), b.ln()) - 0.5f32.ln()).abs() < 1e-6);
+        assert_eq!(log_add(f32::NEG_INFINITY, b.ln()), b.ln());
+        assert_eq!(log_add(a.ln(), f32::NEG_INFINITY), a.ln());
+        // Far below f32's exp range: still no overflow, the larger term wins.
+        assert!((log_add(-1000.0, -1000.0) - (-1000.0 + 2f32.ln())).abs() < 1e-3);
+    }
 
     #[test]
     fn rope_with_shared_angles_matches_apply() {

@@ -29,6 +29,7 @@ pub use user_words::{
     FieldKind, LearnOutcome, UserWord, UserWordOptions, UserWordsError, WordSource,
 };
 
+use crate::ops::log_add;
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
 use crate::{Model, Tokenizer};
 use engine::Engine;
@@ -534,8 +535,8 @@ impl WordPredictor {
                     e.0 = word;
                     e.3 = kind;
                 }
-                e.1 = search_log_add(e.1, score);
-                e.2 = search_log_add(e.2, lp);
+                e.1 = log_add(e.1, score);
+                e.2 = log_add(e.2, lp);
             } else {
                 ranked.push((word, score, lp, kind));
             }
@@ -651,14 +652,6 @@ impl WordPredictor {
         out.truncate(2);
         out
     }
-}
-
-fn search_log_add(a: f32, b: f32) -> f32 {
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    if lo == f32::NEG_INFINITY {
-        return hi;
-    }
-    hi + (lo - hi).exp().ln_1p()
 }
 
 /// Case of a correction: all-capital typing stays all-capital, a typed capital (or a sentence

@@ -9,6 +9,7 @@
 use super::engine::Engine;
 use super::text::is_whole_word;
 use super::vocab::{Kind, Vocab};
+use crate::ops::log_add;
 use crate::session::SessionError;
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -53,14 +54,6 @@ impl Path {
 pub struct Found {
     pub word: String,
     pub lp: f32,
-}
-
-fn log_add(a: f32, b: f32) -> f32 {
-    let (hi, lo) = if a > b { (a, b) } else { (b, a) };
-    if lo == f32::NEG_INFINITY {
-        return hi;
-    }
-    hi + (lo - hi).exp().ln_1p()
 }
 
 struct Collector<'a> {
