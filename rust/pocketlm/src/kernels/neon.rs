@@ -9,6 +9,13 @@
 //!
 //! Weights are decoded to signed bytes (`q - 8`, `q - 16`, `q - 32` in range), so the integer
 //! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
+//!
+//! The 32-element formats put rows in f32 lanes where that saves instructions: decode (1
+//! activation row) runs 4 weight rows per vector (`small_r4`): per block the integer dots are
+//! reduced with pairwise adds and the f16 scales are converted 4 at a time with FCVTL
+//! ([`h2f4`]). Every lane does the same f32
+//! operations as the one-row kernel, so all paths of a tier give the same bits (per-function
+//! instruction counts: `scripts/bench-neon.sh --syms K`, docs/performance.md).
 
 use core::arch::aarch64::*;
 use core::arch::asm;
@@ -42,7 +49,55 @@ pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
 // ---------------------------------------------------------------------------------------------
 // Helpers (baseline NEON, always available on aarch64)
 
-use crate::quant::blocks::f16_to_f32_soft as h2f;
+/// 4 f16 values (bits) as f32, exactly: one FCVTL (ARMv8.0 Advanced SIMD, no FEAT_FP16 needed;
+/// its intrinsic takes the unstable `float16x4_t`, hence `asm!`). The values equal
+/// [`crate::quant::blocks::f16_to_f32_soft`]'s (the scalar reference's conversion) for every
+/// non-NaN input; a signalling NaN comes out quiet, as from any float operation.
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f4(h: uint16x4_t) -> float32x4_t {
+    let out: float32x4_t;
+    // SAFETY: FCVTL is part of the aarch64 baseline (Advanced SIMD) and touches only the named
+    // vector registers.
+    unsafe {
+        asm!(
+            "fcvtl {o:v}.4s, {i:v}.4h",
+            o = lateout(vreg) out,
+            i = in(vreg) h,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    out
+}
+
+/// One f16 value (bits) as f32 ([`h2f4`]: a DUP and an FCVTL instead of ~10 integer and float
+/// instructions of the soft conversion).
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f(h: u16) -> f32 {
+    vgetq_lane_f32::<0>(h2f4(vdup_n_u16(h)))
+}
+
+/// The f16 fields at byte offset `OFF` of 4 blocks, as f32 lanes (4 lane loads + [`h2f4`]).
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f_fields<W: bytemuck::Pod, const OFF: usize>(b: [&W; 4]) -> float32x4_t {
+    const { assert!(OFF + 2 <= core::mem::size_of::<W>()) };
+    let p = |k: usize| {
+        (b[k] as *const W)
+            .cast::<u8>()
+            .wrapping_add(OFF)
+            .cast::<u16>()
+    };
+    // SAFETY: each pointer points to 2 readable bytes inside a block (asserted above), at an
+    // even offset of a block that holds `u16` fields (so 2-byte aligned, as `*p` requires).
+    unsafe {
+        let v = vld1_dup_u16(p(0));
+        let v = vld1_lane_u16::<1>(p(1), v);
+        let v = vld1_lane_u16::<2>(p(2), v);
+        h2f4(vld1_lane_u16::<3>(p(3), v))
+    }
+}
 
 #[inline]
 #[target_feature(enable = "neon")]
@@ -204,10 +259,27 @@ fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
     (vandq_u8(q, vdupq_n_u8(0x0F)), vshrq_n_u8::<4>(q))
 }
 
+/// (elements 0..16, elements 16..32) of a 32-element block, as signed bytes (without the
+/// scales: [`decode`] for those one at a time, [`h2f_fields`] for 4 rows' at once).
+#[inline]
+#[target_feature(enable = "neon")]
+fn quants<W: SmallW>(b: &W) -> (int8x16_t, int8x16_t) {
+    let (x0, x1, _, _) = decode_with::<W, false>(b);
+    (x0, x1)
+}
+
 /// (elements 0..16, elements 16..32, d, m) of a 32-element block, as signed bytes.
 #[inline]
 #[target_feature(enable = "neon")]
 fn decode<W: SmallW>(b: &W) -> (int8x16_t, int8x16_t, f32, f32) {
+    decode_with::<W, true>(b)
+}
+
+/// [`decode`], with the scales only if `SCALES` (otherwise 0).
+#[inline]
+#[target_feature(enable = "neon")]
+fn decode_with<W: SmallW, const SCALES: bool>(b: &W) -> (int8x16_t, int8x16_t, f32, f32) {
+    let h2f = |h: u16| if SCALES { h2f(h) } else { 0.0 };
     let s8 = vreinterpretq_s8_u8;
     match W::KIND {
         SmallKind::Q4_0 => {
@@ -391,7 +463,7 @@ struct Bf16(u16);
 impl FloatW for F16 {
     const KIND: FloatKind = FloatKind::F16;
     fn one(x: F16) -> f32 {
-        h2f(x.0)
+        crate::quant::blocks::f16_to_f32_soft(x.0)
     }
 }
 
@@ -459,6 +531,14 @@ macro_rules! neon_kernels {
                 r: usize,
                 t: usize,
             ) -> [[f32; M]; R] {
+                if R == 4 && M == 1 {
+                    let v = small_r4::<W>(ctx, r, t);
+                    let mut out = [[0.0f32; M]; R];
+                    for k in 0..4 {
+                        out[k][0] = v[k];
+                    }
+                    return out;
+                }
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
@@ -487,6 +567,40 @@ macro_rules! neon_kernels {
                         out[k][j] = acc[k][j] + accm[k][j];
                     }
                 }
+                out
+            }
+
+            /// [`small`] for 4 weight rows × 1 activation row (decode), one weight row per f32
+            /// lane: per block 4 integer dots reduced with 3 pairwise adds, the 4 rows' f16
+            /// scales converted at once ([`h2f_fields`]), then per lane exactly the operations
+            /// of [`block_dots`] (`acc = fma(sumi, dw * da, acc)`, `accm = fma(mw, s, accm)`,
+            /// `acc + accm`), so the results are bit-identical to the 1-row and batched paths.
+            #[target_feature(enable = $feat)]
+            fn small_r4<W: SmallW>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [f32; 4] {
+                let nb = ctx.bpr;
+                let wr: [&[W]; 4] = ctx.wrows::<4>(r);
+                let a = ctx.a.a32_row(ctx.t0 + t);
+                assert!(a.len() == nb && wr.iter().all(|w| w.len() == nb));
+                let mut acc = vdupq_n_f32(0.0);
+                let mut accm = vdupq_n_f32(0.0);
+                for i in 0..nb {
+                    let y = &a[i];
+                    let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
+                    let b = [&wr[0][i], &wr[1][i], &wr[2][i], &wr[3][i]];
+                    let p: [int32x4_t; 4] = core::array::from_fn(|k| {
+                        let (x0, x1) = quants(b[k]);
+                        $dot($dot(vdupq_n_s32(0), x0, y0), x1, y1)
+                    });
+                    let sumi = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));
+                    let dw = h2f_fields::<W, 0>(b);
+                    acc = vfmaq_f32(acc, vcvtq_f32_s32(sumi), vmulq_n_f32(dw, y.d));
+                    if W::MIN {
+                        accm = vfmaq_n_f32(accm, h2f_fields::<W, 2>(b), y.s());
+                    }
+                }
+                let mut out = [0.0f32; 4];
+                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
+                unsafe { vst1q_f32(out.as_mut_ptr(), vaddq_f32(acc, accm)) };
                 out
             }
 
