@@ -11,9 +11,9 @@
 //! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
 //!
 //! The 32-element formats put rows in f32 lanes where that saves instructions: decode (1
-//! activation row) runs 4 weight rows per vector (`small_r4`): per block the integer dots are
-//! reduced with pairwise adds and the f16 scales are converted 4 at a time with FCVTL
-//! ([`h2f4`]). Every lane does the same f32
+//! activation row) runs 4 weight rows per vector (`small_r4`), batches run 8 activation rows
+//! per 2 vectors (`small_m8`); per block the integer dots are reduced with pairwise adds and the
+//! f16 scales are converted 4 at a time with FCVTL ([`h2f4`]). Every lane does the same f32
 //! operations as the one-row kernel, so all paths of a tier give the same bits (per-function
 //! instruction counts: `scripts/bench-neon.sh --syms K`, docs/performance.md).
 
@@ -132,6 +132,13 @@ fn ld_s16(x: &[i16; 8]) -> int16x8_t {
 fn ld_f32(x: &[f32; 4]) -> float32x4_t {
     // SAFETY: `x` is 4 readable f32; `vld1q` has no alignment requirement.
     unsafe { vld1q_f32(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_u32(x: &[u32; 4]) -> uint32x4_t {
+    // SAFETY: `x` is 4 readable u32; `vld1q` has no alignment requirement.
+    unsafe { vld1q_u32(x.as_ptr()) }
 }
 
 #[inline]
@@ -539,6 +546,12 @@ macro_rules! neon_kernels {
                     }
                     return out;
                 }
+                if R == 1 && M >= 2 && (ctx.t0 + t).is_multiple_of(8) {
+                    let v = small_m8::<W, M>(ctx, r, t);
+                    let mut out = [[0.0f32; M]; R];
+                    out[0].copy_from_slice(&v[..M]);
+                    return out;
+                }
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
@@ -601,6 +614,59 @@ macro_rules! neon_kernels {
                 let mut out = [0.0f32; 4];
                 // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
                 unsafe { vst1q_f32(out.as_mut_ptr(), vaddq_f32(acc, accm)) };
+                out
+            }
+
+            /// [`small`] for 1 weight row × `M` (2..=8) activation rows `t..t + M` (`t0 + t` a
+            /// multiple of 8), one activation row per f32 lane (two vectors): per block `M`
+            /// integer dots reduced with pairwise adds, the rows' scales (and `s`) loaded as
+            /// vectors from [`QActs::a32_group8`], then per lane exactly the operations of
+            /// [`block_dots`], so the results are bit-identical to the other paths. Lanes from
+            /// `M` on are computed on zeros and dropped.
+            #[target_feature(enable = $feat)]
+            fn small_m8<W: SmallW, const M: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [f32; 8] {
+                let nb = ctx.bpr;
+                let t = ctx.t0 + t;
+                let w: &[W] = ctx.wrows::<1>(r)[0];
+                let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
+                assert!(w.len() == nb && ar.iter().all(|a| a.len() == nb));
+                let z = vdupq_n_s32(0);
+                let mut acc = [vdupq_n_f32(0.0); 2];
+                let mut accm = [vdupq_n_f32(0.0); 2];
+                for i in 0..nb {
+                    let (x0, x1, dw, mw) = decode(&w[i]);
+                    let p: [int32x4_t; 8] = core::array::from_fn(|j| {
+                        if j < M {
+                            let q = &ar[j][i].qs;
+                            $dot($dot(z, x0, ld_s8(sub(q, 0))), x1, ld_s8(sub(q, 16)))
+                        } else {
+                            z
+                        }
+                    });
+                    let g = ctx.a.a32_group8(t, i);
+                    for h in 0..M.div_ceil(4) {
+                        let sumi = vpaddq_s32(
+                            vpaddq_s32(p[4 * h], p[4 * h + 1]),
+                            vpaddq_s32(p[4 * h + 2], p[4 * h + 3]),
+                        );
+                        let da = ld_f32(sub(&g.d, 4 * h));
+                        acc[h] = vfmaq_f32(acc[h], vcvtq_f32_s32(sumi), vmulq_n_f32(da, dw));
+                        if W::MIN {
+                            let s = vreinterpretq_f32_u32(ld_u32(sub(&g.aux, 4 * h)));
+                            accm[h] = vfmaq_n_f32(accm[h], s, mw);
+                        }
+                    }
+                }
+                let mut out = [0.0f32; 8];
+                for h in 0..M.div_ceil(4) {
+                    // SAFETY: `out[4h..4h + 4]` is 4 writable f32 (h < 2); `vst1q` has no
+                    // alignment requirement.
+                    unsafe { vst1q_f32(out[4 * h..].as_mut_ptr(), vaddq_f32(acc[h], accm[h])) };
+                }
                 out
             }
 
