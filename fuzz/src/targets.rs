@@ -6,11 +6,11 @@
 use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
 use pocketlm::internals::gguf::GgufFile;
 use pocketlm::internals::quant::GgmlType;
-use pocketlm::keyboard::{PredictorOptions, WordPredictor};
 use pocketlm::reply::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
 use pocketlm::StreamDecoder;
 use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{Model, Session, SessionOptions, Tokenizer};
+use pocketlm::{PredictorOptions, WordPredictor};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

@@ -1,13 +1,13 @@
 //! Keyboard subcommands: `predict` (suggestions for one text) and `eval-keyboard` (type a corpus
-//! through the predictor and measure keystroke savings and latency). All logic is in
-//! `pocketlm::keyboard`; this file parses arguments and prints.
+//! through the predictor and measure keystroke savings and latency). The predictor is
+//! `pocketlm::WordPredictor`, the harness is `crate::keyboard_eval`; this file parses arguments
+//! and prints.
 
+use crate::keyboard_eval::{evaluate, EvalReport, NaivePredictor, Suggest};
 use clap::{Args, ValueEnum};
-use pocketlm::keyboard::{
-    evaluate, EvalReport, KeyboardError, KeyboardProfile, NaivePredictor, PredictorOptions,
-    Suggest, Suggestions, WordPredictor,
+use pocketlm::{
+    KeyboardError, KeyboardProfile, Model, PredictorOptions, Suggestions, WordPredictor,
 };
-use pocketlm::Model;
 use serde_json::{json, Value};
 use std::cell::Cell;
 use std::io::Write;

@@ -6,6 +6,7 @@ mod cmd_keyboard;
 mod cmd_reply;
 mod commands;
 mod contend;
+mod keyboard_eval;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

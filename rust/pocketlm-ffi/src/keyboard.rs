@@ -2,7 +2,7 @@
 
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
-use pocketlm::keyboard::{PredictorOptions, WordPredictor};
+use pocketlm::{PredictorOptions, WordPredictor};
 
 /// Which set of predictor settings to use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
@@ -15,7 +15,7 @@ pub enum KeyboardProfile {
     LowMemory,
 }
 
-impl From<KeyboardProfile> for pocketlm::keyboard::KeyboardProfile {
+impl From<KeyboardProfile> for pocketlm::KeyboardProfile {
     fn from(p: KeyboardProfile) -> Self {
         match p {
             KeyboardProfile::Default => Self::Default,
@@ -126,13 +126,9 @@ impl KeyboardPredictor {
                     word: i.word,
                     probability: i.probability,
                     kind: match i.kind {
-                        pocketlm::keyboard::SuggestionKind::NextWord => SuggestionKind::NextWord,
-                        pocketlm::keyboard::SuggestionKind::Completion => {
-                            SuggestionKind::Completion
-                        }
-                        pocketlm::keyboard::SuggestionKind::Correction => {
-                            SuggestionKind::Correction
-                        }
+                        pocketlm::SuggestionKind::NextWord => SuggestionKind::NextWord,
+                        pocketlm::SuggestionKind::Completion => SuggestionKind::Completion,
+                        pocketlm::SuggestionKind::Correction => SuggestionKind::Correction,
                     },
                 })
                 .collect())
@@ -177,7 +173,7 @@ impl KeyboardPredictor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pocketlm::keyboard::KeyboardProfile as CoreProfile;
+    use pocketlm::KeyboardProfile as CoreProfile;
 
     fn options(profile: Option<KeyboardProfile>) -> KeyboardOptions {
         KeyboardOptions {

@@ -98,8 +98,7 @@ mod input_bounds;
 #[allow(unsafe_code)]
 #[allow(missing_docs)] // internals, reached through `internals`
 mod kernels;
-#[doc(hidden)]
-pub mod keyboard;
+mod keyboard;
 mod model;
 #[allow(missing_docs)] // internals, reached through `internals`
 mod ops;
@@ -168,6 +167,12 @@ pub mod internals {
     /// The caps on how much caller text a keyboard or reply call reads.
     pub mod input_bounds {
         pub use crate::input_bounds::*;
+    }
+    /// Keyboard text helpers (word boundaries, the typed word, sentence starts) and the
+    /// start-of-text tokens, for the CLI's keyboard evaluation and the keyboard tests.
+    pub mod keyboard {
+        pub use crate::keyboard::start_tokens;
+        pub use crate::keyboard::text;
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {

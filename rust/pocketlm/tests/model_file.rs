@@ -4,8 +4,8 @@
 
 use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
 use pocketlm::internals::quant::GgmlType;
-use pocketlm::keyboard::{KeyboardError, PredictorOptions, WordPredictor};
 use pocketlm::{GgufError, LoadError, Model, Session, SessionError, SessionOptions};
+use pocketlm::{KeyboardError, PredictorOptions, WordPredictor};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;

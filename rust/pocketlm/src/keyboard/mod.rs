@@ -17,20 +17,16 @@
 //! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
 
 mod engine;
-pub mod eval;
-mod naive;
 mod profile;
 mod search;
 pub mod text;
 mod user_words;
 mod vocab;
 
-pub use engine::Work;
-pub use eval::{evaluate, EvalReport, KeyTrace, Suggest};
-pub use naive::NaivePredictor;
 pub use profile::KeyboardProfile;
+use user_words::UserDictionary;
 pub use user_words::{
-    FieldKind, LearnOutcome, UserDictionary, UserWord, UserWordOptions, UserWordsError, WordSource,
+    FieldKind, LearnOutcome, UserWord, UserWordOptions, UserWordsError, WordSource,
 };
 
 use crate::session::{default_threads, Session, SessionError, SessionOptions};
@@ -53,12 +49,16 @@ const FIRST_LETTER_COST: f32 = 0.5;
 /// Suggestions scoring this much (natural log) below the best one are left out.
 const MAX_SCORE_GAP: f32 = 9.0;
 
+/// Why a [`WordPredictor`] could not be created or could not suggest.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyboardError {
+    /// A [`PredictorOptions`] value is out of range; the message names it and its range.
     #[error("invalid keyboard option: {0}")]
     InvalidOption(String),
+    /// The model could not evaluate the text (e.g. the model file changed on disk).
     #[error("keyboard model evaluation failed: {0}")]
     Session(#[from] SessionError),
+    /// A user-dictionary call failed.
     #[error(transparent)]
     UserWords(#[from] UserWordsError),
 }
@@ -140,6 +140,7 @@ pub enum SuggestionKind {
 }
 
 impl SuggestionKind {
+    /// A stable name for logs and JSON: `next_word`, `completion` or `correction`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::NextWord => "next_word",
@@ -149,11 +150,14 @@ impl SuggestionKind {
     }
 }
 
+/// One word of the suggestion strip.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Suggestion {
+    /// The whole word, in the case to insert it (typed case kept, sentence starts capitalized).
     pub word: String,
     /// The model's probability that this is the next word, given the text before the word.
     pub probability: f32,
+    /// Whether it is a next word, a completion or a correction.
     pub kind: SuggestionKind,
 }
 
@@ -170,14 +174,17 @@ pub struct SuggestStats {
     pub forward_passes: usize,
 }
 
+/// What [`WordPredictor::suggest`] returns: the strip and what computing it cost.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Suggestions {
     /// Best first, at most `k`, distinct words.
     pub items: Vec<Suggestion>,
+    /// The work of this call (for statistics and tests; not needed to show the strip).
     pub stats: SuggestStats,
 }
 
 impl Suggestions {
+    /// The suggested words, best first.
     pub fn words(&self) -> Vec<&str> {
         self.items.iter().map(|s| s.word.as_str()).collect()
     }
@@ -187,7 +194,10 @@ impl Suggestions {
 /// scalar values) before the cursor, then insert `insert`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
+    /// Characters to delete before the cursor (the typed part of the word).
     pub delete_chars: usize,
+    /// Text to insert at the cursor: the word and a space (with a space before it too right
+    /// after a punctuation mark).
     pub insert: String,
 }
 
@@ -252,7 +262,7 @@ pub struct WordPredictor {
 }
 
 /// Tokens that stand for "start of a text" before any context.
-fn start_tokens(tok: &Tokenizer) -> Vec<u32> {
+pub fn start_tokens(tok: &Tokenizer) -> Vec<u32> {
     if tok.adds_bos() {
         if let Some(b) = tok.bos() {
             return vec![b];
@@ -298,6 +308,9 @@ fn auto_prefix(model: &Model) -> Vec<u32> {
 }
 
 impl WordPredictor {
+    /// A predictor over `model` (shared, not copied). Checks `opts`, prepares the vocabulary
+    /// tables and evaluates the start-of-text context once; `KeyboardError::InvalidOption`
+    /// names an option out of range.
     pub fn new(model: Arc<Model>, opts: PredictorOptions) -> Result<Self, KeyboardError> {
         if opts.k == 0 || opts.k > 16 {
             return Err(KeyboardError::InvalidOption(format!(
@@ -385,10 +398,12 @@ impl WordPredictor {
         })
     }
 
+    /// The model it runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// The options it was created with.
     pub fn options(&self) -> &PredictorOptions {
         &self.opts
     }
@@ -656,15 +671,5 @@ fn correction_case(typed: &str, word: &str, sentence_start: bool) -> String {
         text::capitalize(word)
     } else {
         word.to_string()
-    }
-}
-
-impl Suggest for WordPredictor {
-    fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
-        WordPredictor::suggest(self, text_before_cursor)
-    }
-
-    fn name(&self) -> &'static str {
-        "pocketlm"
     }
 }

@@ -17,6 +17,7 @@ pub enum KeyboardProfile {
 }
 
 impl KeyboardProfile {
+    /// A stable name for logs and JSON: `default` or `low-memory`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Default => "default",

@@ -103,6 +103,7 @@ pub enum LearnOutcome {
 }
 
 impl LearnOutcome {
+    /// A stable name for logs and JSON, e.g. `learned` or `model_offers`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::FieldNotLearned => "field_not_learned",
@@ -115,14 +116,19 @@ impl LearnOutcome {
     }
 }
 
+/// Why a user-dictionary call failed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UserWordsError {
+    /// The text is not one word (1 to 40 letters or digits, no spaces).
     #[error("not a word for the dictionary: {0:?} (1 to 40 letters or digits, no spaces)")]
     InvalidWord(String),
+    /// The dictionary holds `max_words` added words (learned words make room by themselves).
     #[error("the user dictionary is full ({0} words); remove some words first")]
     Full(usize),
+    /// Bytes given to import are not an exported dictionary (truncated, corrupt, hostile).
     #[error("user dictionary bytes are not valid: {0}")]
     InvalidData(String),
+    /// Bytes exported by a newer SDK.
     #[error("user dictionary format version {0} is not supported (this SDK reads version 1)")]
     UnsupportedVersion(u8),
 }
@@ -139,7 +145,9 @@ pub enum WordSource {
 /// One word of the dictionary as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserWord {
+    /// The spelling offered (the latest added or typed).
     pub word: String,
+    /// Added by the person or learned from typing.
     pub source: WordSource,
     /// Typings counted, after decay (0 for added words never typed).
     pub count: u32,
@@ -202,16 +210,14 @@ impl UserDictionary {
         }
     }
 
+    #[cfg(test)]
     pub fn options(&self) -> &UserWordOptions {
         &self.opts
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// The count of `e` after decay.
@@ -276,6 +282,7 @@ impl UserDictionary {
         v
     }
 
+    #[cfg(test)]
     /// Whether `word` (any case) is offered now.
     pub fn contains(&self, word: &str) -> bool {
         self.entries
@@ -509,14 +516,6 @@ impl UserDictionary {
             }
         }
         Ok(self.entries.len())
-    }
-
-    /// Approximate heap bytes held.
-    pub fn held_bytes(&self) -> usize {
-        self.entries
-            .iter()
-            .map(|(k, e)| k.capacity() + e.word.capacity() + 64)
-            .sum()
     }
 }
 

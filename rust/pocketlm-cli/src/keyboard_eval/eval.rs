@@ -12,12 +12,13 @@
 //!
 //! A suggestion matches when it equals the word exactly (case included).
 
-use super::text;
-use super::{KeyboardError, Suggestions};
+use pocketlm::internals::keyboard::text;
+use pocketlm::{KeyboardError, Suggestions};
 use std::time::Instant;
 
 /// Something that suggests words for the text before the cursor.
 pub trait Suggest {
+    /// Suggestions for the text before the cursor (an empty text field before each line).
     fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError>;
     /// Short name for reports.
     fn name(&self) -> &'static str;

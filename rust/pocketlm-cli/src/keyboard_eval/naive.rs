@@ -3,10 +3,11 @@
 //! that continues the typed letters is shown appended to them).
 
 use super::eval::Suggest;
-use super::text;
-use super::{KeyboardError, SuggestStats, Suggestion, SuggestionKind, Suggestions};
-use crate::session::{Session, SessionOptions};
-use crate::Model;
+use pocketlm::internals::keyboard::{start_tokens, text};
+use pocketlm::{
+    KeyboardError, Model, Session, SessionOptions, SuggestStats, Suggestion, SuggestionKind,
+    Suggestions,
+};
 use std::sync::{Arc, Mutex};
 
 pub struct NaivePredictor {
@@ -25,7 +26,7 @@ impl NaivePredictor {
                 threads,
             },
         )?;
-        let start = super::start_tokens(model.tokenizer());
+        let start = start_tokens(model.tokenizer());
         Ok(Self {
             model,
             k: k.max(1),

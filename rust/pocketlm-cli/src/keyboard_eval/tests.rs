@@ -1,0 +1,56 @@
+//! The harness on the real SmolLM2 model: our predictor against the naive baseline on the
+//! first lines of the keyboard dev corpus.
+
+use super::{evaluate, NaivePredictor};
+use pocketlm::{Model, PredictorOptions, WordPredictor};
+use std::path::PathBuf;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn evaluation_beats_the_naive_baseline() {
+    let path = repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        path.exists(),
+        "model {} is missing: run scripts/fetch-models.sh (make test does it)",
+        path.display()
+    );
+    let model = Model::load(&path).expect("load SmolLM2");
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/keyboard-dev.txt"))
+        .expect("fixture");
+    let lines: Vec<&str> = text.lines().take(8).collect();
+    let ours = WordPredictor::new(
+        model.clone(),
+        PredictorOptions {
+            threads: 1,
+            ..PredictorOptions::default()
+        },
+    )
+    .expect("predictor");
+    let r = evaluate(&ours, &lines, |_| {}).unwrap();
+    let naive = NaivePredictor::new(model, 3, 1).unwrap();
+    let b = evaluate(&naive, &lines, |_| {}).unwrap();
+    assert_eq!(r.keystrokes, b.keystrokes);
+    assert_eq!(
+        r.keystrokes,
+        lines.iter().map(|l| l.chars().count()).sum::<usize>()
+    );
+    assert!(r.ksr > 0.3, "ksr {}", r.ksr);
+    assert!(r.ksr > b.ksr + 0.1, "ours {} vs naive {}", r.ksr, b.ksr);
+    assert!(
+        r.next_word_top3 >= b.next_word_top3,
+        "{} vs {}",
+        r.next_word_top3,
+        b.next_word_top3
+    );
+    assert!(r.completion_top3[0] > b.completion_top3[0]);
+    // Far less work per keystroke than re-running the context.
+    assert!(
+        r.tokens_per_keystroke * 2.0 < b.tokens_per_keystroke,
+        "{} vs {}",
+        r.tokens_per_keystroke,
+        b.tokens_per_keystroke
+    );
+}
