@@ -25,6 +25,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@bash scripts/check-public-api.sh
+	@bash scripts/test-check-public-api.sh
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 LIST=rust/pocketlm/public-api.txt
 RUSTDOCFLAGS="-D warnings" ${CARGO:-cargo} doc --no-deps -p pocketlm --quiet
-DOC=target/doc/pocketlm
+DOC=${CARGO_TARGET_DIR:-target}/doc/pocketlm
 
 extract() {
   (cd "$DOC" && find . -name '*.html' | sort) | while read -r f; do

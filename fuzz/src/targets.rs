@@ -6,9 +6,9 @@
 use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
 use pocketlm::internals::gguf::GgufFile;
 use pocketlm::internals::quant::GgmlType;
-use pocketlm::reply::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
 use pocketlm::StreamDecoder;
 use pocketlm::{ChatMessage, ChatTemplate};
+use pocketlm::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
 use pocketlm::{Model, Session, SessionOptions, Tokenizer};
 use pocketlm::{PredictorOptions, WordPredictor};
 use std::path::{Path, PathBuf};

@@ -1,10 +1,11 @@
 //! `pocketlm reply`, `pocketlm chat` and `pocketlm eval-reply`: thin wrappers over
-//! `pocketlm::reply` (all logic lives in the core).
+//! `pocketlm::ReplyDrafter` and `pocketlm::ChatSession` (all logic lives in the core; the
+//! labelled evaluation is reached through `pocketlm::internals::reply`).
 
 use crate::commands::{CliResult, SamplingArgs};
 use clap::Args;
-use pocketlm::reply::eval;
-use pocketlm::reply::{
+use pocketlm::internals::reply::eval;
+use pocketlm::{
     ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
 };
 use pocketlm::{GenerateOptions, Model};
@@ -217,7 +218,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     let text =
         std::fs::read_to_string(&a.cases).map_err(|e| format!("{}: {e}", a.cases.display()))?;
     let labelled = text.contains('\t');
-    let catalog = pocketlm::reply::Catalog::builtin().map_err(|e| e.to_string())?;
+    let catalog = pocketlm::internals::reply::Catalog::builtin().map_err(|e| e.to_string())?;
     let labels: Vec<eval::LabelledCase> = if labelled {
         eval::parse_cases(&text, catalog).map_err(|e| format!("{}: {e}", a.cases.display()))?
     } else {
@@ -268,7 +269,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             valid += 1;
         }
         match d.no_suggestion {
-            Some(pocketlm::reply::NoSuggestion::Sensitive) => {
+            Some(pocketlm::NoSuggestion::Sensitive) => {
                 sensitive += 1;
                 valid += 1;
             }
@@ -276,7 +277,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             None => {}
         }
         for r in &d.replies {
-            let ws = pocketlm::reply::filter::words(&r.text);
+            let ws = pocketlm::internals::reply::filter::words(&r.text);
             n_words += ws.len();
             n_replies += 1;
             bigrams.extend(ws.windows(2).map(|w| format!("{} {}", w[0], w[1])));

@@ -60,7 +60,7 @@ pub struct ChatOptions {
 /// at a time in the order they were asked for.
 #[derive(uniffi::Object)]
 pub struct ChatSession {
-    chat: Arc<Mutex<pocketlm::reply::ChatSession>>,
+    chat: Arc<Mutex<pocketlm::ChatSession>>,
     history: Arc<Mutex<Vec<ChatMessage>>>,
     clear_requested: Arc<AtomicBool>,
     last: Arc<LastTask>,
@@ -72,7 +72,7 @@ impl std::fmt::Debug for ChatSession {
     }
 }
 
-fn snapshot(chat: &pocketlm::reply::ChatSession) -> Vec<ChatMessage> {
+fn snapshot(chat: &pocketlm::ChatSession) -> Vec<ChatMessage> {
     chat.messages().iter().map(ChatMessage::from).collect()
 }
 
@@ -81,7 +81,7 @@ impl ChatSession {
     #[uniffi::constructor]
     pub fn new(model: Arc<Model>, options: ChatOptions) -> Result<Arc<Self>, PocketLmError> {
         guard("ChatSession.new", || {
-            let core = pocketlm::reply::ChatOptions {
+            let core = pocketlm::ChatOptions {
                 system_prompt: options.system_prompt.clone(),
                 context_length: count("context_length", options.context_length, 64, 1 << 20)?,
                 threads: threads(options.threads)?,
@@ -90,9 +90,9 @@ impl ChatSession {
                     sampler: options.sampling.to_core()?,
                     stop: Vec::new(),
                 },
-                ..pocketlm::reply::ChatOptions::default()
+                ..pocketlm::ChatOptions::default()
             };
-            let chat = pocketlm::reply::ChatSession::new(model.inner.clone(), core)?;
+            let chat = pocketlm::ChatSession::new(model.inner.clone(), core)?;
             Ok(Arc::new(ChatSession {
                 history: Arc::new(Mutex::new(snapshot(&chat))),
                 chat: Arc::new(Mutex::new(chat)),

@@ -1,8 +1,8 @@
 //! The one error type of the bindings, the mapping from the core's errors, and the panic guard.
 
-use pocketlm::reply::{ChatError, ReplyError};
 use pocketlm::GgufError;
 use pocketlm::KeyboardError;
+use pocketlm::{ChatError, ReplyError};
 use pocketlm::{GenerateError, LoadError, SessionError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};

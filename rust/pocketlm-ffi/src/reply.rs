@@ -3,7 +3,7 @@
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
 use crate::task::CancelToken;
-use pocketlm::reply::{DrafterConfig, NoSuggestion};
+use pocketlm::{DrafterConfig, NoSuggestion};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -23,12 +23,12 @@ pub enum Tone {
     Formal,
 }
 
-impl From<Tone> for pocketlm::reply::Tone {
+impl From<Tone> for pocketlm::Tone {
     fn from(t: Tone) -> Self {
         match t {
-            Tone::Neutral => pocketlm::reply::Tone::Neutral,
-            Tone::Casual => pocketlm::reply::Tone::Casual,
-            Tone::Formal => pocketlm::reply::Tone::Formal,
+            Tone::Neutral => pocketlm::Tone::Neutral,
+            Tone::Casual => pocketlm::Tone::Casual,
+            Tone::Formal => pocketlm::Tone::Formal,
         }
     }
 }
@@ -89,7 +89,7 @@ pub struct DrafterOptions {
 /// serialized.
 #[derive(uniffi::Object)]
 pub struct ReplyDrafter {
-    inner: pocketlm::reply::ReplyDrafter,
+    inner: pocketlm::ReplyDrafter,
 }
 
 impl std::fmt::Debug for ReplyDrafter {
@@ -108,7 +108,7 @@ impl ReplyDrafter {
                 ..DrafterConfig::default()
             };
             Ok(Arc::new(ReplyDrafter {
-                inner: pocketlm::reply::ReplyDrafter::new(model.inner.clone(), config)?,
+                inner: pocketlm::ReplyDrafter::new(model.inner.clone(), config)?,
             }))
         })
     }
@@ -124,11 +124,11 @@ impl ReplyDrafter {
         cancel: Option<Arc<CancelToken>>,
     ) -> Result<ReplyDrafts, PocketLmError> {
         guard("ReplyDrafter.draft", || {
-            let msgs: Vec<pocketlm::reply::Message> = conversation
+            let msgs: Vec<pocketlm::Message> = conversation
                 .into_iter()
-                .map(|m| pocketlm::reply::Message::new(m.from_me, m.text))
+                .map(|m| pocketlm::Message::new(m.from_me, m.text))
                 .collect();
-            let opts = pocketlm::reply::DraftOptions {
+            let opts = pocketlm::DraftOptions {
                 n: count("count", options.count, 1, 8)?,
                 max_words: count("max_words", options.max_words, 1, 100)?,
                 tone: options.tone.unwrap_or(Tone::Neutral).into(),

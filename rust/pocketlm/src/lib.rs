@@ -106,9 +106,7 @@ mod ops;
 mod perplexity;
 #[allow(missing_docs)] // internals, reached through `internals`
 mod quant;
-#[doc(hidden)]
-#[allow(rustdoc::private_intra_doc_links)] // until reply/'s own items are private
-pub mod reply;
+mod reply;
 mod sampler;
 mod session;
 mod tokenizer;
@@ -123,8 +121,8 @@ pub use keyboard::{
 };
 pub use model::{LoadError, Model, ModelInfo};
 pub use reply::{
-    Draft, DraftOptions, DrafterConfig, Message, NoSuggestion, Reply, ReplyDrafter, ReplyError,
-    Tone,
+    stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatTurn, Draft, DraftOptions,
+    DrafterConfig, Message, NoSuggestion, Rejection, Reply, ReplyDrafter, ReplyError, Stance, Tone,
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
 pub use session::{default_threads, Session, SessionError, SessionOptions};
@@ -173,6 +171,11 @@ pub mod internals {
     pub mod keyboard {
         pub use crate::keyboard::start_tokens;
         pub use crate::keyboard::text;
+    }
+    /// The reply catalog, dialogue acts, reply filters and the labelled evaluation, for the
+    /// CLI's `eval-reply` and the reply tests.
+    pub mod reply {
+        pub use crate::reply::{acts, eval, filter, Catalog, CatalogError};
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {

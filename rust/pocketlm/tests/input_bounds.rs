@@ -7,8 +7,8 @@ use common::{model_path, SMOLLM2};
 use pocketlm::internals::input_bounds::{
     keyboard_text, reply_conversation, tail_chars, KEYBOARD_MAX_CHARS, REPLY_MAX_CHARS,
 };
-use pocketlm::reply::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
 use pocketlm::Model;
+use pocketlm::{DraftOptions, DrafterConfig, Message, ReplyDrafter};
 use pocketlm::{PredictorOptions, WordPredictor};
 
 /// ~100 KB of varied sentences.

@@ -5,9 +5,10 @@
 mod common;
 
 use common::{fixture, model_path, GEMMA3, SMOLLM2};
-use pocketlm::reply::{
-    acts::Acts, eval, filter, stream_chat, ChatError, ChatOptions, ChatSession, Draft,
-    DraftOptions, DrafterConfig, Message, NoSuggestion, ReplyDrafter, ReplyError, Tone,
+use pocketlm::internals::reply::{acts::Acts, eval, filter};
+use pocketlm::{
+    stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions, DrafterConfig, Message,
+    NoSuggestion, ReplyDrafter, ReplyError, Tone,
 };
 use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};

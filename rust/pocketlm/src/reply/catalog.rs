@@ -11,21 +11,37 @@ use std::sync::OnceLock;
 /// The stance of a reply: what it does in the conversation (the selection mixes stances).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stance {
+    /// Agrees or accepts.
     Yes,
+    /// Declines or disagrees.
     No,
+    /// Leaves it open.
     Maybe,
+    /// Thanks the other person.
     Thanks,
+    /// Answers thanks.
     Welcome,
+    /// Answers an apology.
     Forgive,
+    /// Apologizes.
     Sorry,
+    /// Shows sympathy.
     Sympathy,
+    /// Shares good news or joy.
     Happy,
+    /// A short reaction ("Wow!").
     React,
+    /// Wishes well.
     Wish,
+    /// Asks back.
     Question,
+    /// Gives information asked for.
     Answer,
+    /// Says hello.
     Greet,
+    /// Says goodbye.
     Bye,
+    /// Laughs along.
     Laugh,
 }
 

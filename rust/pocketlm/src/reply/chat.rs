@@ -7,22 +7,35 @@ use crate::session::{Session, SessionError, SessionOptions};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// Why a chat answer could not be generated.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
+    /// [`stream_chat`] got no messages.
     #[error("there are no messages to answer")]
     NoMessages,
+    /// The user message has no text.
     #[error("the message is empty")]
     EmptyMessage,
+    /// The last message is not the user's (its role is given).
     #[error(
         "the last message must be the user's (got {0}); an assistant turn answers a user turn"
     )]
     LastNotUser(&'static str),
+    /// The prompt does not fit the context with room for the answer.
     #[error("the message is too long: the prompt needs {tokens} tokens but the context holds {limit} (with room for the answer); shorten it or use a longer context_length")]
-    MessageTooLong { tokens: usize, limit: usize },
+    MessageTooLong {
+        /// Tokens the prompt needs.
+        tokens: usize,
+        /// Tokens the context holds for it.
+        limit: usize,
+    },
+    /// The chat template could not render the messages.
     #[error("chat template: {0}")]
     Template(#[from] TemplateError),
+    /// The session could not be created or could not evaluate the prompt.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// Generation failed (sampling options, the model file).
     #[error(transparent)]
     Generate(#[from] GenerateError),
 }
@@ -32,7 +45,9 @@ pub enum ChatError {
 pub struct ChatOptions {
     /// A system message opening the chat (`None` = the template's default, if any).
     pub system_prompt: Option<String>,
+    /// Tokens the session's KV cache holds (history and answer).
     pub context_length: usize,
+    /// Worker threads for the model.
     pub threads: usize,
     /// Per answer: token budget, sampling, extra stop strings.
     pub generate: GenerateOptions,
@@ -60,8 +75,11 @@ impl Default for ChatOptions {
 pub struct ChatTurn {
     /// The answer's text (the concatenation of the deltas).
     pub text: String,
+    /// Why generation ended.
     pub stop_reason: StopReason,
+    /// Tokens of the rendered prompt.
     pub prompt_tokens: usize,
+    /// Tokens generated for the answer.
     pub generated_tokens: usize,
     /// Older turns dropped so the prompt fits the context.
     pub dropped_messages: usize,
@@ -132,6 +150,7 @@ impl std::fmt::Debug for ChatSession {
 }
 
 impl ChatSession {
+    /// A chat over `model` with its own chat template (errors when it has none usable).
     pub fn new(model: Arc<Model>, options: ChatOptions) -> Result<Self, ChatError> {
         let template = ChatTemplate::for_model(&model)?;
         Self::with_template(model, template, options)
@@ -166,10 +185,12 @@ impl ChatSession {
         Ok(chat)
     }
 
+    /// The model it runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// The template that renders its messages.
     pub fn template(&self) -> &ChatTemplate {
         &self.template
     }

@@ -31,6 +31,7 @@ pub enum NoSuggestion {
 }
 
 impl NoSuggestion {
+    /// A stable name for logs and JSON, e.g. `sensitive`.
     pub fn as_str(self) -> &'static str {
         match self {
             NoSuggestion::Sensitive => "sensitive",
@@ -43,14 +44,18 @@ impl NoSuggestion {
 /// A candidate reply, kept or not (for evaluation and debugging).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
+    /// The reply text.
     pub text: String,
+    /// Its score, as [`Reply::score`].
     pub score: f32,
+    /// Why a filter rejected it (`None`: it passed the filters).
     pub rejected: Option<Rejection>,
     /// From the catalog (otherwise generated).
     pub curated: bool,
     /// The catalog cluster and stance of the text (generated text equal to a catalog
     /// response has them too).
     pub cluster: Option<String>,
+    /// See `cluster`.
     pub stance: Option<Stance>,
     /// A preferred answer to the message's acts.
     pub preferred: bool,
@@ -59,7 +64,9 @@ pub struct Candidate {
 /// The full result of one [`ReplyDrafter::draft_detailed`] call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draft {
+    /// The suggestions, best first (what [`ReplyDrafter::draft`] returns).
     pub replies: Vec<Reply>,
+    /// Why there are none, when there are none.
     pub no_suggestion: Option<NoSuggestion>,
     /// Every candidate, best first.
     pub candidates: Vec<Candidate>,
@@ -68,11 +75,14 @@ pub struct Draft {
     /// Tokens of the whole prompt, and of those the ones evaluated in this call (the rest
     /// came from the cache).
     pub prompt_tokens: usize,
+    /// See `prompt_tokens`.
     pub evaluated_tokens: usize,
     /// Batched forward passes after the prompt (one per reply token), and the rows
     /// (candidate tokens) they evaluated: load-independent measures of the work.
     pub steps: usize,
+    /// See `steps`.
     pub rows: usize,
+    /// Wall-clock milliseconds of the call.
     pub ms: f64,
 }
 
@@ -109,6 +119,8 @@ impl std::fmt::Debug for ReplyDrafter {
 }
 
 impl ReplyDrafter {
+    /// A drafter over `model` (shared, not copied). Checks `config`; the few-shot prompt is
+    /// evaluated on the first draft of each tone (or by [`ReplyDrafter::warm_up`]) and kept.
     pub fn new(model: Arc<Model>, config: DrafterConfig) -> Result<Self, ReplyError> {
         if config.branches > 16 || config.curated > 16 || config.branches + config.curated == 0 {
             return Err(ReplyError::InvalidOption(format!(
@@ -146,15 +158,19 @@ impl ReplyDrafter {
         })
     }
 
+    /// The model it runs.
     pub fn model(&self) -> &Arc<Model> {
         &self.model
     }
 
+    /// The configuration it was created with.
     pub fn config(&self) -> &DrafterConfig {
         &self.config
     }
 
-    /// The reply catalog this drafter uses.
+    /// The reply catalog this drafter uses (an internal type: for the project's evaluation
+    /// and tests, through `pocketlm::internals::reply`).
+    #[doc(hidden)]
     pub fn catalog(&self) -> &'static Catalog {
         self.catalog
     }

@@ -33,13 +33,21 @@ pub fn has_phrase(padded: &str, phrase: &str) -> bool {
 /// Why a candidate was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
+    /// Nothing but whitespace or punctuation.
     Empty,
+    /// More words than `max_words`.
     TooLong,
+    /// Markup or chat-template tokens ("<|im_end|>").
     Markup,
+    /// Talks like an assistant ("As an AI...").
     AssistantSpeak,
+    /// Repeats itself.
     Repetition,
+    /// Contains a blocked word or phrase (built-in or the caller's blocklist).
     Blocked,
+    /// Repeats the words of the message it answers.
     EchoesMessage,
+    /// Generated text that ran out of tokens mid-sentence.
     Unfinished,
     /// A reply that answers another kind of message ("You're welcome!" without thanks).
     OffContext,

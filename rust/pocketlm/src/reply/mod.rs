@@ -13,13 +13,17 @@
 //! the message) → filters → selection (one reply per cluster, a stance mix). Every number is
 //! in [`DrafterConfig`]; [`eval`] scores drafts against labelled cases.
 
+#[allow(missing_docs)] // internals, reached through `internals::reply`
 pub mod acts;
+#[allow(missing_docs)] // internals; `Stance` is documented
 pub mod catalog;
 mod chat;
 mod config;
 mod decode;
 mod drafter;
+#[allow(missing_docs)] // internals, reached through `internals::reply`
 pub mod eval;
+#[allow(missing_docs)] // internals; `Rejection` is documented
 pub mod filter;
 mod gate;
 pub mod prompt;
@@ -30,6 +34,7 @@ pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
 pub use config::DrafterConfig;
 pub use drafter::{Candidate, Draft, NoSuggestion, ReplyDrafter};
+pub use filter::Rejection;
 
 use crate::chat_template::TemplateError;
 use crate::session::SessionError;
@@ -39,10 +44,12 @@ use crate::session::SessionError;
 pub struct Message {
     /// Whether the device owner wrote it (otherwise the other person did).
     pub from_me: bool,
+    /// What the message says.
     pub text: String,
 }
 
 impl Message {
+    /// A message written by the device owner (`from_me`) or by the other person.
     pub fn new(from_me: bool, text: impl Into<String>) -> Self {
         Self {
             from_me,
@@ -62,13 +69,17 @@ impl Message {
 /// The register of the suggestions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Tone {
+    /// Plain and polite ("Sounds good!").
     #[default]
     Neutral,
+    /// Relaxed, as between friends ("Yeah sure!").
     Casual,
+    /// Careful, as with a colleague or a client ("That works for me, thank you.").
     Formal,
 }
 
 impl Tone {
+    /// A stable name for logs and JSON: `neutral`, `casual` or `formal`.
     pub fn as_str(self) -> &'static str {
         match self {
             Tone::Neutral => "neutral",
@@ -99,6 +110,7 @@ pub struct DraftOptions {
     pub n: usize,
     /// Longest suggestion, in words.
     pub max_words: usize,
+    /// The register of the suggestions.
     pub tone: Tone,
     /// Words or phrases never suggested (case-insensitive, whole words).
     pub blocklist: Vec<String>,
@@ -119,20 +131,28 @@ impl Default for DraftOptions {
 /// the reply and its end, in (0, 1]; higher is more likely.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// The text to offer as a chip.
     pub text: String,
+    /// In (0, 1]; higher is more likely.
     pub score: f32,
 }
 
+/// Why a [`ReplyDrafter`] could not be created or could not draft.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplyError {
+    /// No messages were given.
     #[error("the conversation has no messages; pass at least the message to reply to")]
     EmptyConversation,
+    /// The message to reply to has no text.
     #[error("the message to reply to is empty")]
     EmptyMessage,
+    /// A [`DrafterConfig`] or [`DraftOptions`] value is out of range; the message names it.
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    /// The model's chat template could not render the prompt.
     #[error("chat template: {0}")]
     Template(#[from] TemplateError),
+    /// The model could not evaluate the prompt.
     #[error(transparent)]
     Session(#[from] SessionError),
     /// The caller's cancel flag was set ([`ReplyDrafter::draft_detailed_cancellable`]).
