@@ -576,7 +576,10 @@ impl QActs {
     /// Block `i`'s scales of activation rows `t..t + 8` (`t` a multiple of 8, `m > 1`); rows past
     /// `m` have zeros.
     #[inline(always)]
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(target_arch = "x86_64", target_arch = "aarch64")),
+        allow(dead_code)
+    )]
     pub(crate) fn a32_group8(&self, t: usize, i: usize) -> &Act32x8 {
         debug_assert!(t.is_multiple_of(8));
         &self.groups8[(t / 8) * (self.cols / 32) + i]

@@ -9,6 +9,13 @@
 //!
 //! Weights are decoded to signed bytes (`q - 8`, `q - 16`, `q - 32` in range), so the integer
 //! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
+//!
+//! The 32-element formats put rows in f32 lanes where that saves instructions: decode (1
+//! activation row) runs 4 weight rows per vector (`small_r4`), batches run 8 activation rows
+//! per 2 vectors (`small_m8`); per block the integer dots are reduced with pairwise adds and the
+//! f16 scales are converted 4 at a time with FCVTL ([`h2f4`]). Every lane does the same f32
+//! operations as the one-row kernel, so all paths of a tier give the same bits (per-function
+//! instruction counts: `scripts/bench-neon.sh --syms K`, docs/performance.md).
 
 use core::arch::aarch64::*;
 use core::arch::asm;
@@ -42,7 +49,55 @@ pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
 // ---------------------------------------------------------------------------------------------
 // Helpers (baseline NEON, always available on aarch64)
 
-use crate::quant::blocks::f16_to_f32_soft as h2f;
+/// 4 f16 values (bits) as f32, exactly: one FCVTL (ARMv8.0 Advanced SIMD, no FEAT_FP16 needed;
+/// its intrinsic takes the unstable `float16x4_t`, hence `asm!`). The values equal
+/// [`crate::quant::blocks::f16_to_f32_soft`]'s (the scalar reference's conversion) for every
+/// non-NaN input; a signalling NaN comes out quiet, as from any float operation.
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f4(h: uint16x4_t) -> float32x4_t {
+    let out: float32x4_t;
+    // SAFETY: FCVTL is part of the aarch64 baseline (Advanced SIMD) and touches only the named
+    // vector registers.
+    unsafe {
+        asm!(
+            "fcvtl {o:v}.4s, {i:v}.4h",
+            o = lateout(vreg) out,
+            i = in(vreg) h,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    out
+}
+
+/// One f16 value (bits) as f32 ([`h2f4`]: a DUP and an FCVTL instead of ~10 integer and float
+/// instructions of the soft conversion).
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f(h: u16) -> f32 {
+    vgetq_lane_f32::<0>(h2f4(vdup_n_u16(h)))
+}
+
+/// The f16 fields at byte offset `OFF` of 4 blocks, as f32 lanes (4 lane loads + [`h2f4`]).
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f_fields<W: bytemuck::Pod, const OFF: usize>(b: [&W; 4]) -> float32x4_t {
+    const { assert!(OFF + 2 <= core::mem::size_of::<W>()) };
+    let p = |k: usize| {
+        (b[k] as *const W)
+            .cast::<u8>()
+            .wrapping_add(OFF)
+            .cast::<u16>()
+    };
+    // SAFETY: each pointer points to 2 readable bytes inside a block (asserted above), at an
+    // even offset of a block that holds `u16` fields (so 2-byte aligned, as `*p` requires).
+    unsafe {
+        let v = vld1_dup_u16(p(0));
+        let v = vld1_lane_u16::<1>(p(1), v);
+        let v = vld1_lane_u16::<2>(p(2), v);
+        h2f4(vld1_lane_u16::<3>(p(3), v))
+    }
+}
 
 #[inline]
 #[target_feature(enable = "neon")]
@@ -77,6 +132,13 @@ fn ld_s16(x: &[i16; 8]) -> int16x8_t {
 fn ld_f32(x: &[f32; 4]) -> float32x4_t {
     // SAFETY: `x` is 4 readable f32; `vld1q` has no alignment requirement.
     unsafe { vld1q_f32(x.as_ptr()) }
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_u32(x: &[u32; 4]) -> uint32x4_t {
+    // SAFETY: `x` is 4 readable u32; `vld1q` has no alignment requirement.
+    unsafe { vld1q_u32(x.as_ptr()) }
 }
 
 #[inline]
@@ -204,10 +266,27 @@ fn nibbles(qs: &[u8; 16]) -> (uint8x16_t, uint8x16_t) {
     (vandq_u8(q, vdupq_n_u8(0x0F)), vshrq_n_u8::<4>(q))
 }
 
+/// (elements 0..16, elements 16..32) of a 32-element block, as signed bytes (without the
+/// scales: [`decode`] for those one at a time, [`h2f_fields`] for 4 rows' at once).
+#[inline]
+#[target_feature(enable = "neon")]
+fn quants<W: SmallW>(b: &W) -> (int8x16_t, int8x16_t) {
+    let (x0, x1, _, _) = decode_with::<W, false>(b);
+    (x0, x1)
+}
+
 /// (elements 0..16, elements 16..32, d, m) of a 32-element block, as signed bytes.
 #[inline]
 #[target_feature(enable = "neon")]
 fn decode<W: SmallW>(b: &W) -> (int8x16_t, int8x16_t, f32, f32) {
+    decode_with::<W, true>(b)
+}
+
+/// [`decode`], with the scales only if `SCALES` (otherwise 0).
+#[inline]
+#[target_feature(enable = "neon")]
+fn decode_with<W: SmallW, const SCALES: bool>(b: &W) -> (int8x16_t, int8x16_t, f32, f32) {
+    let h2f = |h: u16| if SCALES { h2f(h) } else { 0.0 };
     let s8 = vreinterpretq_s8_u8;
     match W::KIND {
         SmallKind::Q4_0 => {
@@ -391,7 +470,7 @@ struct Bf16(u16);
 impl FloatW for F16 {
     const KIND: FloatKind = FloatKind::F16;
     fn one(x: F16) -> f32 {
-        h2f(x.0)
+        crate::quant::blocks::f16_to_f32_soft(x.0)
     }
 }
 
@@ -459,6 +538,20 @@ macro_rules! neon_kernels {
                 r: usize,
                 t: usize,
             ) -> [[f32; M]; R] {
+                if R == 4 && M == 1 {
+                    let v = small_r4::<W>(ctx, r, t);
+                    let mut out = [[0.0f32; M]; R];
+                    for k in 0..4 {
+                        out[k][0] = v[k];
+                    }
+                    return out;
+                }
+                if R == 1 && M >= 2 && (ctx.t0 + t).is_multiple_of(8) {
+                    let v = small_m8::<W, M>(ctx, r, t);
+                    let mut out = [[0.0f32; M]; R];
+                    out[0].copy_from_slice(&v[..M]);
+                    return out;
+                }
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
@@ -486,6 +579,93 @@ macro_rules! neon_kernels {
                     for j in 0..M {
                         out[k][j] = acc[k][j] + accm[k][j];
                     }
+                }
+                out
+            }
+
+            /// [`small`] for 4 weight rows × 1 activation row (decode), one weight row per f32
+            /// lane: per block 4 integer dots reduced with 3 pairwise adds, the 4 rows' f16
+            /// scales converted at once ([`h2f_fields`]), then per lane exactly the operations
+            /// of [`block_dots`] (`acc = fma(sumi, dw * da, acc)`, `accm = fma(mw, s, accm)`,
+            /// `acc + accm`), so the results are bit-identical to the 1-row and batched paths.
+            #[target_feature(enable = $feat)]
+            fn small_r4<W: SmallW>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [f32; 4] {
+                let nb = ctx.bpr;
+                let wr: [&[W]; 4] = ctx.wrows::<4>(r);
+                let a = ctx.a.a32_row(ctx.t0 + t);
+                assert!(a.len() == nb && wr.iter().all(|w| w.len() == nb));
+                let mut acc = vdupq_n_f32(0.0);
+                let mut accm = vdupq_n_f32(0.0);
+                for i in 0..nb {
+                    let y = &a[i];
+                    let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
+                    let b = [&wr[0][i], &wr[1][i], &wr[2][i], &wr[3][i]];
+                    let p: [int32x4_t; 4] = core::array::from_fn(|k| {
+                        let (x0, x1) = quants(b[k]);
+                        $dot($dot(vdupq_n_s32(0), x0, y0), x1, y1)
+                    });
+                    let sumi = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));
+                    let dw = h2f_fields::<W, 0>(b);
+                    acc = vfmaq_f32(acc, vcvtq_f32_s32(sumi), vmulq_n_f32(dw, y.d));
+                    if W::MIN {
+                        accm = vfmaq_n_f32(accm, h2f_fields::<W, 2>(b), y.s());
+                    }
+                }
+                let mut out = [0.0f32; 4];
+                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
+                unsafe { vst1q_f32(out.as_mut_ptr(), vaddq_f32(acc, accm)) };
+                out
+            }
+
+            /// [`small`] for 1 weight row × `M` (2..=8) activation rows `t..t + M` (`t0 + t` a
+            /// multiple of 8), one activation row per f32 lane (two vectors): per block `M`
+            /// integer dots reduced with pairwise adds, the rows' scales (and `s`) loaded as
+            /// vectors from [`QActs::a32_group8`], then per lane exactly the operations of
+            /// [`block_dots`], so the results are bit-identical to the other paths. Lanes from
+            /// `M` on are computed on zeros and dropped.
+            #[target_feature(enable = $feat)]
+            fn small_m8<W: SmallW, const M: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [f32; 8] {
+                let nb = ctx.bpr;
+                let t = ctx.t0 + t;
+                let w: &[W] = ctx.wrows::<1>(r)[0];
+                let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
+                assert!(w.len() == nb && ar.iter().all(|a| a.len() == nb));
+                let z = vdupq_n_s32(0);
+                let mut acc = [vdupq_n_f32(0.0); 2];
+                let mut accm = [vdupq_n_f32(0.0); 2];
+                for i in 0..nb {
+                    let (x0, x1, dw, mw) = decode(&w[i]);
+                    let p: [int32x4_t; 8] = core::array::from_fn(|j| {
+                        if j < M {
+                            let q = &ar[j][i].qs;
+                            $dot($dot(z, x0, ld_s8(sub(q, 0))), x1, ld_s8(sub(q, 16)))
+                        } else {
+                            z
+                        }
+                    });
+                    let g = ctx.a.a32_group8(t, i);
+                    for h in 0..M.div_ceil(4) {
+                        let sumi = vpaddq_s32(
+                            vpaddq_s32(p[4 * h], p[4 * h + 1]),
+                            vpaddq_s32(p[4 * h + 2], p[4 * h + 3]),
+                        );
+                        let da = ld_f32(sub(&g.d, 4 * h));
+                        acc[h] = vfmaq_f32(acc[h], vcvtq_f32_s32(sumi), vmulq_n_f32(da, dw));
+                        if W::MIN {
+                            let s = vreinterpretq_f32_u32(ld_u32(sub(&g.aux, 4 * h)));
+                            accm[h] = vfmaq_n_f32(accm[h], s, mw);
+                        }
+                    }
+                }
+                let mut out = [0.0f32; 8];
+                for h in 0..M.div_ceil(4) {
+                    // SAFETY: `out[4h..4h + 4]` is 4 writable f32 (h < 2); `vst1q` has no
+                    // alignment requirement.
+                    unsafe { vst1q_f32(out[4 * h..].as_mut_ptr(), vaddq_f32(acc[h], accm[h])) };
                 }
                 out
             }
