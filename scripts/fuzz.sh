@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make fuzz: runs every fuzz target (fuzz/) for FUZZ_SECS seconds each (release build, no ASan).
+# make fuzz: runs every fuzz target (fuzz/) for FUZZ_SECS seconds each (release build, no ASan);
+# the last lines are one per target: executions, and ok or CRASH.
 # With a nightly toolchain and cargo-fuzz (installed from crates.io into ~/.cache/pocketlm), the
 # targets run under libFuzzer, seeded from the seed corpora; without nightly (rustup cannot
 # download toolchains on every machine), the stable driver runs the same target functions on the
@@ -8,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${FUZZ_SECS:-60}"
-TARGETS=(gguf_model tokenizer chat_template keyboard reply)
+# FUZZ_TARGETS="a b" runs only those targets.
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-gguf_model tokenizer chat_template keyboard reply}"
 bash scripts/fetch-models.sh >/dev/null
 CACHE="$HOME/.cache/pocketlm"
 # The nightly toolchain is for cargo-fuzz only (the product builds on stable). Installed once

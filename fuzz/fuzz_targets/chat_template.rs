@@ -1,4 +1,7 @@
 //! libFuzzer target `chat_template` (see `pocketlm_fuzz::chat_template`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketlm_fuzz::chat_template(data));
+libfuzzer_sys::fuzz_target!(
+    init: pocketlm_fuzz::contained_engine_panics_are_not_crashes(),
+    |data: &[u8]| pocketlm_fuzz::chat_template(data)
+);

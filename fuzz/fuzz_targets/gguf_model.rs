@@ -1,4 +1,7 @@
 //! libFuzzer target `gguf_model` (see `pocketlm_fuzz::gguf_model`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketlm_fuzz::gguf_model(data));
+libfuzzer_sys::fuzz_target!(
+    init: pocketlm_fuzz::contained_engine_panics_are_not_crashes(),
+    |data: &[u8]| pocketlm_fuzz::gguf_model(data)
+);

@@ -1,4 +1,7 @@
 //! libFuzzer target `tokenizer` (see `pocketlm_fuzz::tokenizer`).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| pocketlm_fuzz::tokenizer(data));
+libfuzzer_sys::fuzz_target!(
+    init: pocketlm_fuzz::contained_engine_panics_are_not_crashes(),
+    |data: &[u8]| pocketlm_fuzz::tokenizer(data)
+);
