@@ -23,6 +23,10 @@ public typealias KeyboardProfile = PocketLMFFI.KeyboardProfile
 public typealias Suggestion = PocketLMFFI.Suggestion
 public typealias SuggestionKind = PocketLMFFI.SuggestionKind
 public typealias TextEdit = PocketLMFFI.TextEdit
+public typealias FieldKind = PocketLMFFI.FieldKind
+public typealias LearnOutcome = PocketLMFFI.LearnOutcome
+public typealias UserWord = PocketLMFFI.UserWord
+public typealias UserWordSource = PocketLMFFI.UserWordSource
 public typealias DrafterOptions = PocketLMFFI.DrafterOptions
 public typealias DraftOptions = PocketLMFFI.DraftOptions
 public typealias ConversationMessage = PocketLMFFI.ConversationMessage
@@ -240,6 +244,56 @@ public final class KeyboardPredictor: Sendable {
     public func releaseMemory() async throws {
         let k = try ref.get()
         try await offload { try k.releaseMemory() }
+    }
+
+    // The user dictionary: words offered beside the model's (names, slang), added by the app or
+    // learned from typing. The app stores it: `exportUserWords()` gives the bytes,
+    // `importUserWords(_:)` reads them back on the next start (the SDK writes no files).
+
+    /// Adds `word` (offered from now on, never decays). Throws `InvalidArgument` for a word
+    /// that is not one (spaces, no letters, too long), `UserDictionaryFull` when only added
+    /// words are left and there is no room.
+    public func addUserWord(_ word: String) throws {
+        try ref.get().addUserWord(word: word)
+    }
+
+    /// Removes `word` (any case); whether it was there.
+    @discardableResult
+    public func removeUserWord(_ word: String) throws -> Bool {
+        try ref.get().removeUserWord(word: word)
+    }
+
+    /// The words the dictionary offers now, sorted.
+    public func userWords() throws -> [UserWord] {
+        try ref.get().userWords()
+    }
+
+    /// Forgets every user word and every count.
+    public func clearUserWords() throws {
+        try ref.get().clearUserWords()
+    }
+
+    /// The dictionary as bytes for the app to store.
+    public func exportUserWords() throws -> Data {
+        try ref.get().exportUserWords()
+    }
+
+    /// Replaces the dictionary with bytes from `exportUserWords()`; the number of words read.
+    /// Throws `InvalidUserDictionary` for bytes that are not a dictionary (nothing changes).
+    @discardableResult
+    public func importUserWords(_ bytes: Data) throws -> Int {
+        Int(try ref.get().importUserWords(bytes: bytes))
+    }
+
+    /// Learns from `word`, typed in full (not picked from the strip) after `textBeforeWord` in
+    /// a field of kind `field`: a word the model would not have offered, typed twice, becomes a
+    /// user word. Password and no-suggestion fields are never learned from. Costs about one
+    /// `suggest`.
+    @discardableResult
+    public func learnTypedWord(_ word: String, after textBeforeWord: String,
+                               field: FieldKind = .text) async throws -> LearnOutcome {
+        let k = try ref.get()
+        return try await offload { try k.learnTypedWord(textBeforeWord: textBeforeWord, word: word, field: field) }
     }
 
     public func close() { ref.close() }

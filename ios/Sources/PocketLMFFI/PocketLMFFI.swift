@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
+    typealias FfiType = UInt32
+    typealias SwiftType = UInt32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
     typealias FfiType = Int32
     typealias SwiftType = Int32
@@ -583,6 +599,24 @@ fileprivate struct FfiConverterString: FfiConverter {
         let len = Int32(value.utf8.count)
         writeInt(&buf, len)
         writeBytes(&buf, value.utf8)
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
     }
 }
 
@@ -1170,11 +1204,50 @@ public protocol KeyboardPredictorProtocol: AnyObject, Sendable {
     func accept(textBeforeCursor: String, word: String) throws  -> TextEdit
     
     /**
+     * Adds a word to the user dictionary: offered as a completion and next word from now on,
+     * never above an obviously likelier model word; never decays. `InvalidArgument` for a
+     * word that is not one (spaces, no letters, over 40 characters), `UserDictionaryFull`
+     * when the dictionary holds only added words and no room is left.
+     */
+    func addUserWord(word: String) throws 
+    
+    /**
+     * Forgets every user word and every count of words being learned.
+     */
+    func clearUserWords() throws 
+    
+    /**
+     * The user dictionary (with the counts of words being learned) as bytes for the app to
+     * store; the SDK writes no files. Give them to `importUserWords` on the next start.
+     */
+    func exportUserWords() throws  -> Data
+    
+    /**
+     * Replaces the user dictionary with bytes from `exportUserWords`; the number of words
+     * read. `InvalidUserDictionary` for bytes that are not one (corrupt, truncated, from a
+     * newer SDK), and nothing changes.
+     */
+    func importUserWords(bytes: Data) throws  -> UInt32
+    
+    /**
+     * Learns from a word the person typed in full (not picked from the strip) after
+     * `textBeforeWord`, in a field of kind `field`: a word the model would not have offered,
+     * typed twice, becomes a user word. Password and no-suggestion fields are never learned
+     * from. Costs about one `suggest` call.
+     */
+    func learnTypedWord(textBeforeWord: String, word: String, field: FieldKind) throws  -> LearnOutcome
+    
+    /**
      * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
      * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
      * next call re-evaluates what it needs.
      */
     func releaseMemory() throws 
+    
+    /**
+     * Removes a word (any case) from the user dictionary; whether it was there.
+     */
+    func removeUserWord(word: String) throws  -> Bool
     
     /**
      * Forgets the cached text (e.g. when the keyboard moves to another text field).
@@ -1186,6 +1259,11 @@ public protocol KeyboardPredictorProtocol: AnyObject, Sendable {
      * next words after a space, completions (and corrections) while a word is typed.
      */
     func suggest(textBeforeCursor: String) throws  -> [Suggestion]
+    
+    /**
+     * The words the user dictionary offers now, sorted.
+     */
+    func userWords() throws  -> [UserWord]
     
 }
 /**
@@ -1272,6 +1350,78 @@ open func accept(textBeforeCursor: String, word: String)throws  -> TextEdit  {
 }
     
     /**
+     * Adds a word to the user dictionary: offered as a completion and next word from now on,
+     * never above an obviously likelier model word; never decays. `InvalidArgument` for a
+     * word that is not one (spaces, no letters, over 40 characters), `UserDictionaryFull`
+     * when the dictionary holds only added words and no room is left.
+     */
+open func addUserWord(word: String)throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_add_user_word(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(word),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Forgets every user word and every count of words being learned.
+     */
+open func clearUserWords()throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_clear_user_words(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The user dictionary (with the counts of words being learned) as bytes for the app to
+     * store; the SDK writes no files. Give them to `importUserWords` on the next start.
+     */
+open func exportUserWords()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_export_user_words(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Replaces the user dictionary with bytes from `exportUserWords`; the number of words
+     * read. `InvalidUserDictionary` for bytes that are not one (corrupt, truncated, from a
+     * newer SDK), and nothing changes.
+     */
+open func importUserWords(bytes: Data)throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_import_user_words(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Learns from a word the person typed in full (not picked from the strip) after
+     * `textBeforeWord`, in a field of kind `field`: a word the model would not have offered,
+     * typed twice, becomes a user word. Password and no-suggestion fields are never learned
+     * from. Costs about one `suggest` call.
+     */
+open func learnTypedWord(textBeforeWord: String, word: String, field: FieldKind)throws  -> LearnOutcome  {
+    return try  FfiConverterTypeLearnOutcome_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_learn_typed_word(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(textBeforeWord),
+        FfiConverterString.lower(word),
+        FfiConverterTypeFieldKind_lower(field),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
      * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
      * next call re-evaluates what it needs.
@@ -1282,6 +1432,19 @@ open func releaseMemory()throws   {try rustCallWithError(FfiConverterTypePocketL
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Removes a word (any case) from the user dictionary; whether it was there.
+     */
+open func removeUserWord(word: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_remove_user_word(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(word),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1305,6 +1468,18 @@ open func suggest(textBeforeCursor: String)throws  -> [Suggestion]  {
     uniffi_pocketlm_ffi_fn_method_keyboardpredictor_suggest(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(textBeforeCursor),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The words the user dictionary offers now, sorted.
+     */
+open func userWords()throws  -> [UserWord]  {
+    return try  FfiConverterSequenceTypeUserWord.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2491,6 +2666,11 @@ public struct KeyboardOptions: Equatable, Hashable {
      * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
      */
     public let profile: KeyboardProfile?
+    /**
+     * Learn user words from `learnTypedWord` (words added with `addUserWord` are offered
+     * either way).
+     */
+    public let learnUserWords: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2512,13 +2692,18 @@ public struct KeyboardOptions: Equatable, Hashable {
          */threads: Int32 = 0, 
         /**
          * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
-         */profile: KeyboardProfile? = nil) {
+         */profile: KeyboardProfile? = nil, 
+        /**
+         * Learn user words from `learnTypedWord` (words added with `addUserWord` are offered
+         * either way).
+         */learnUserWords: Bool = true) {
         self.maxSuggestions = maxSuggestions
         self.corrections = corrections
         self.blocklist = blocklist
         self.allowOffensive = allowOffensive
         self.threads = threads
         self.profile = profile
+        self.learnUserWords = learnUserWords
     }
 
     
@@ -2542,7 +2727,8 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
                 blocklist: FfiConverterSequenceString.read(from: &buf), 
                 allowOffensive: FfiConverterBool.read(from: &buf), 
                 threads: FfiConverterInt32.read(from: &buf), 
-                profile: FfiConverterOptionTypeKeyboardProfile.read(from: &buf)
+                profile: FfiConverterOptionTypeKeyboardProfile.read(from: &buf), 
+                learnUserWords: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2553,6 +2739,7 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
         FfiConverterBool.write(value.allowOffensive, into: &buf)
         FfiConverterInt32.write(value.threads, into: &buf)
         FfiConverterOptionTypeKeyboardProfile.write(value.profile, into: &buf)
+        FfiConverterBool.write(value.learnUserWords, into: &buf)
     }
 }
 
@@ -3103,6 +3290,73 @@ public func FfiConverterTypeTextEdit_lower(_ value: TextEdit) -> RustBuffer {
 
 
 /**
+ * One word of the user dictionary.
+ */
+public struct UserWord: Equatable, Hashable {
+    public let word: String
+    public let source: UserWordSource
+    /**
+     * Typings counted, after decay (0 for an added word never typed).
+     */
+    public let count: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(word: String, source: UserWordSource, 
+        /**
+         * Typings counted, after decay (0 for an added word never typed).
+         */count: UInt32) {
+        self.word = word
+        self.source = source
+        self.count = count
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension UserWord: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserWord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserWord {
+        return
+            try UserWord(
+                word: FfiConverterString.read(from: &buf), 
+                source: FfiConverterTypeUserWordSource.read(from: &buf), 
+                count: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: UserWord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.word, into: &buf)
+        FfiConverterTypeUserWordSource.write(value.source, into: &buf)
+        FfiConverterUInt32.write(value.count, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserWord_lift(_ buf: RustBuffer) throws -> UserWord {
+    return try FfiConverterTypeUserWord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserWord_lower(_ value: UserWord) -> RustBuffer {
+    return FfiConverterTypeUserWord.lower(value)
+}
+
+
+/**
  * Who wrote a chat message.
  */
 
@@ -3179,6 +3433,91 @@ public func FfiConverterTypeChatRole_lower(_ value: ChatRole) -> RustBuffer {
 
 
 /**
+ * The kind of text field a word was typed in (Android `inputType`, iOS text traits).
+ */
+
+public enum FieldKind: Equatable, Hashable {
+    
+    /**
+     * Ordinary text with suggestions: words may be learned.
+     */
+    case text
+    /**
+     * A password or any secure entry: never learned from.
+     */
+    case password
+    /**
+     * Suggestions off (no-suggestions flag, e-mail, URL, numbers): never learned from.
+     */
+    case noSuggestions
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension FieldKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldKind: FfiConverterRustBuffer {
+    typealias SwiftType = FieldKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .text
+        
+        case 2: return .password
+        
+        case 3: return .noSuggestions
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: FieldKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .text:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .password:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .noSuggestions:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldKind_lift(_ buf: RustBuffer) throws -> FieldKind {
+    return try FfiConverterTypeFieldKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
+    return FfiConverterTypeFieldKind.lower(value)
+}
+
+
+
+/**
  * Which set of predictor settings to use.
  */
 
@@ -3250,6 +3589,121 @@ public func FfiConverterTypeKeyboardProfile_lift(_ buf: RustBuffer) throws -> Ke
 #endif
 public func FfiConverterTypeKeyboardProfile_lower(_ value: KeyboardProfile) -> RustBuffer {
     return FfiConverterTypeKeyboardProfile.lower(value)
+}
+
+
+
+/**
+ * What `learnTypedWord` did with a word.
+ */
+
+public enum LearnOutcome: Equatable, Hashable {
+    
+    /**
+     * Not learned from: password or no-suggestion field, or learning is off.
+     */
+    case fieldNotLearned
+    /**
+     * Not a word (punctuation, digits only, too long) or a blocked word.
+     */
+    case notAWord
+    /**
+     * The model would have offered it: nothing to learn.
+     */
+    case modelOffers
+    /**
+     * Counted; not yet a user word.
+     */
+    case counted
+    /**
+     * Now (or still) a user word.
+     */
+    case learned
+    /**
+     * The dictionary is full of added words.
+     */
+    case dictionaryFull
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LearnOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLearnOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = LearnOutcome
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LearnOutcome {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .fieldNotLearned
+        
+        case 2: return .notAWord
+        
+        case 3: return .modelOffers
+        
+        case 4: return .counted
+        
+        case 5: return .learned
+        
+        case 6: return .dictionaryFull
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LearnOutcome, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .fieldNotLearned:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notAWord:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .modelOffers:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .counted:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .learned:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .dictionaryFull:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLearnOutcome_lift(_ buf: RustBuffer) throws -> LearnOutcome {
+    return try FfiConverterTypeLearnOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLearnOutcome_lower(_ value: LearnOutcome) -> RustBuffer {
+    return FfiConverterTypeLearnOutcome.lower(value)
 }
 
 
@@ -3388,6 +3842,18 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case ModelFileChanged(message: String)
     
+    /**
+     * The bytes given to `importUserWords` are not a user dictionary this SDK reads (corrupt,
+     * truncated, or written by a newer SDK); the dictionary is unchanged. Start from an empty
+     * one (or the app's backup).
+     */
+    case InvalidUserDictionary(message: String)
+    
+    /**
+     * The user dictionary is full of words added with `addUserWord`: remove some first.
+     */
+    case UserDictionaryFull(message: String)
+    
 
     
 
@@ -3445,6 +3911,14 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 8: return .InvalidUserDictionary(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 9: return .UserDictionaryFull(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3470,6 +3944,10 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(6))
         case .ModelFileChanged(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
+        case .InvalidUserDictionary(_ /* message is ignored*/):
+            writeInt(&buf, Int32(8))
+        case .UserDictionaryFull(_ /* message is ignored*/):
+            writeInt(&buf, Int32(9))
 
         
         }
@@ -3754,6 +4232,81 @@ public func FfiConverterTypeTone_lift(_ buf: RustBuffer) throws -> Tone {
 #endif
 public func FfiConverterTypeTone_lower(_ value: Tone) -> RustBuffer {
     return FfiConverterTypeTone.lower(value)
+}
+
+
+
+/**
+ * Where a user word came from.
+ */
+
+public enum UserWordSource: Equatable, Hashable {
+    
+    /**
+     * Added with `addUserWord` (or imported as added); never decays.
+     */
+    case added
+    /**
+     * Learned from typing; forgotten when unused for long.
+     */
+    case learned
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension UserWordSource: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUserWordSource: FfiConverterRustBuffer {
+    typealias SwiftType = UserWordSource
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UserWordSource {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .added
+        
+        case 2: return .learned
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: UserWordSource, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .added:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .learned:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserWordSource_lift(_ buf: RustBuffer) throws -> UserWordSource {
+    return try FfiConverterTypeUserWordSource.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUserWordSource_lower(_ value: UserWordSource) -> RustBuffer {
+    return FfiConverterTypeUserWordSource.lower(value)
 }
 
 
@@ -4168,6 +4721,31 @@ fileprivate struct FfiConverterSequenceTypeSuggestion: FfiConverterRustBuffer {
         return seq
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeUserWord: FfiConverterRustBuffer {
+    typealias SwiftType = [UserWord]
+
+    public static func write(_ value: [UserWord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeUserWord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UserWord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UserWord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeUserWord.read(from: &buf))
+        }
+        return seq
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_WAKE: Int8 = 1
 
@@ -4260,13 +4838,34 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept() != 46829) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_add_user_word() != 58642) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_clear_user_words() != 55482) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_export_user_words() != 59806) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_import_user_words() != 56405) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_learn_typed_word() != 18046) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory() != 27220) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_remove_user_word() != 49146) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset() != 43295) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_suggest() != 27414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words() != 49440) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_model_count_tokens() != 63087) {

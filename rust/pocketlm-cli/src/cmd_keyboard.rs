@@ -3,7 +3,9 @@
 //! `pocketlm::WordPredictor`, the harness is `crate::keyboard_eval`; this file parses arguments
 //! and prints.
 
-use crate::keyboard_eval::{evaluate, EvalReport, NaivePredictor, Suggest};
+use crate::keyboard_eval::{
+    evaluate, evaluate_user_words, EvalReport, NaivePredictor, Suggest, UserWordsRun,
+};
 use clap::{Args, ValueEnum};
 use pocketlm::{
     KeyboardError, KeyboardProfile, Model, PredictorOptions, Suggestions, WordPredictor,
@@ -106,6 +108,14 @@ pub struct PredictArgs {
     /// Extra words never to suggest (repeatable; a trailing * matches any ending).
     #[arg(long = "block")]
     block: Vec<String>,
+    /// Text before every context (tuning; special tokens parsed, `\n` for a line break).
+    /// Default: the model's framing (docs/keyboard.md).
+    #[arg(long, allow_hyphen_values = true)]
+    prefix: Option<String>,
+    /// Output-head rows computed for a vocabulary over 65,536 tokens (tuning; 0 = the full
+    /// head).
+    #[arg(long)]
+    head_rows: Option<usize>,
     #[arg(long)]
     json: bool,
 }
@@ -126,6 +136,12 @@ pub fn predict(a: PredictArgs) -> CliResult {
     let mut opts = options(a.k, a.threads, a.profile);
     opts.allow_offensive = a.allow_offensive;
     opts.blocklist = a.block.clone();
+    if let Some(p) = &a.prefix {
+        opts.prefix = Some(p.replace("\\n", "\n"));
+    }
+    if let Some(h) = a.head_rows {
+        opts.head_rows = h;
+    }
     let p = WordPredictor::new(model, opts).map_err(|e| e.to_string())?;
     let t0 = Instant::now();
     let s = p.suggest(&a.text).map_err(|e| e.to_string())?;
@@ -210,6 +226,10 @@ pub struct EvalKeyboardArgs {
     /// Most candidate evaluations per keystroke (tuning).
     #[arg(long)]
     max_evals: Option<usize>,
+    /// Output-head rows computed for a vocabulary over 65,536 tokens (tuning; 0 = the full
+    /// head; default: the predictor's).
+    #[arg(long)]
+    head_rows: Option<usize>,
     /// Let later batched passes evaluate any candidate, not only those spelling the typed
     /// letters (tuning; the search before session 3).
     #[arg(long)]
@@ -217,6 +237,11 @@ pub struct EvalKeyboardArgs {
     /// Write one JSON line per keystroke (line, byte, ms, rows, passes, ...) to this file.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// The user-words evaluation instead: the corpus (lines with made-up names, each twice,
+    /// e.g. tests/fixtures/keyboard-user-words.txt) typed twice with learning on and off;
+    /// keystroke savings of the second pass, overall and on the learned words.
+    #[arg(long)]
+    user_words: bool,
     #[command(flatten)]
     contend: crate::contend::ContendArgs,
     #[arg(long)]
@@ -229,6 +254,9 @@ fn report_json(r: &EvalReport) -> Value {
         "next_word_top1": r.next_word_top1,
         "next_word_top3": r.next_word_top3,
         "completion_top3": {"1": r.completion_top3[0], "2": r.completion_top3[1], "3": r.completion_top3[2]},
+        "first_word_completion_top3": r.first_word_completion_top3,
+        "first_word_completion_by_letters": {"1": r.first_word_completion_by_letters[0],
+            "2": r.first_word_completion_by_letters[1], "3": r.first_word_completion_by_letters[2]},
         "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "max_ms": r.max_ms, "mean_ms": r.mean_ms,
         "keystrokes": r.keystrokes, "words": r.words, "lines": r.lines,
         "tokens_per_keystroke": r.tokens_per_keystroke, "passes_per_keystroke": r.passes_per_keystroke,
@@ -286,10 +314,16 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     if let Some(m) = a.max_evals {
         opts.max_evals = m;
     }
+    if let Some(h) = a.head_rows {
+        opts.head_rows = h;
+    }
     if a.full_later_passes {
         opts.later_passes_spell_only = false;
     }
     let threads = opts.threads;
+    if a.user_words {
+        return eval_user_words(&model, opts, &lines, a.json);
+    }
     let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;
     let sampled = PeakAnon {
         inner: &ours,
@@ -356,6 +390,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
                 format!("{:.3}", c.completion_top3[j])
             });
         }
+        row("first_word_compl_top3", &|c| {
+            format!("{:.3}", c.first_word_completion_top3)
+        });
         row("p50_ms", &|c| format!("{:.2}", c.p50_ms));
         row("p95_ms", &|c| format!("{:.2}", c.p95_ms));
         row("max_ms", &|c| format!("{:.2}", c.max_ms));
@@ -371,6 +408,60 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
             "profile {}, peak RssAnon {}, {contend} busy threads beside the run\n",
             KeyboardProfile::from(a.profile).as_str(),
             peak_anon_mib.map_or("unknown".into(), |m| format!("{m:.1} MiB"))
+        );
+        emit(&text);
+    }
+    Ok(())
+}
+
+/// `eval-keyboard --user-words`: see `pocketlm::keyboard::evaluate_user_words`.
+fn eval_user_words(
+    model: &Arc<Model>,
+    opts: PredictorOptions,
+    lines: &[&str],
+    quiet: bool,
+) -> CliResult {
+    let make = || WordPredictor::new(model.clone(), opts.clone()).map_err(|e| e.to_string());
+    let (on, off) = (make()?, make()?);
+    let t0 = Instant::now();
+    let r = evaluate_user_words(&on, &off, lines, |done| {
+        if !quiet {
+            eprint!("\ruser words: {done}/4 passes");
+            let _ = std::io::stderr().flush();
+            if done == 4 {
+                eprintln!();
+            }
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let run = |u: &UserWordsRun| {
+        json!({"first_pass_ksr": u.first_pass_ksr, "second_pass_ksr": u.second_pass_ksr,
+               "learned_words_ksr": u.learned_words_ksr,
+               "learned_words_offered": u.learned_words_offered})
+    };
+    if quiet {
+        let v = json!({"user_words": {"learning_on": run(&r.on), "learning_off": run(&r.off),
+            "learned": r.learned, "occurrences": r.occurrences, "lines": r.lines,
+            "seconds": t0.elapsed().as_secs_f64()}});
+        emit(&format!("{v}\n"));
+    } else {
+        let mut text = format!("{:<28}{:>12}{:>12}\n", "", "learning on", "off");
+        for (name, f) in [
+            (
+                "first pass ksr",
+                (|u: &UserWordsRun| u.first_pass_ksr) as fn(&UserWordsRun) -> f64,
+            ),
+            ("second pass ksr", |u| u.second_pass_ksr),
+            ("learned words ksr (2nd)", |u| u.learned_words_ksr),
+            ("learned words offered (2nd)", |u| u.learned_words_offered),
+        ] {
+            text += &format!("{name:<28}{:>12.3}{:>12.3}\n", f(&r.on), f(&r.off));
+        }
+        text += &format!(
+            "{} words learned in the first pass ({} second-pass occurrences), {} lines\n",
+            r.learned.len(),
+            r.occurrences,
+            r.lines
         );
         emit(&text);
     }

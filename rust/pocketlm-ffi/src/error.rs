@@ -1,9 +1,9 @@
 //! The one error type of the bindings, the mapping from the core's errors, and the panic guard.
 
 use pocketlm::GgufError;
-use pocketlm::KeyboardError;
 use pocketlm::{ChatError, ReplyError};
 use pocketlm::{GenerateError, LoadError, SessionError};
+use pocketlm::{KeyboardError, UserWordsError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
 
@@ -38,6 +38,14 @@ pub enum PocketLmError {
     /// by writing a new file and renaming it over the old one (the loaded model keeps working).
     #[error("{0}")]
     ModelFileChanged(String),
+    /// The bytes given to `importUserWords` are not a user dictionary this SDK reads (corrupt,
+    /// truncated, or written by a newer SDK); the dictionary is unchanged. Start from an empty
+    /// one (or the app's backup).
+    #[error("{0}")]
+    InvalidUserDictionary(String),
+    /// The user dictionary is full of words added with `addUserWord`: remove some first.
+    #[error("{0}")]
+    UserDictionaryFull(String),
 }
 
 impl From<LoadError> for PocketLmError {
@@ -117,9 +125,20 @@ impl From<KeyboardError> for PocketLmError {
         match e {
             KeyboardError::InvalidOption(_) => PocketLmError::InvalidArgument(e.to_string()),
             KeyboardError::Session(s) => s.into(),
-            // A bad word, a full dictionary or bytes that are not a user dictionary.
-            KeyboardError::UserWords(_) => PocketLmError::InvalidArgument(e.to_string()),
+            KeyboardError::UserWords(ref u) => match u {
+                UserWordsError::InvalidWord(_) => PocketLmError::InvalidArgument(e.to_string()),
+                UserWordsError::Full(_) => PocketLmError::UserDictionaryFull(e.to_string()),
+                UserWordsError::InvalidData(_) | UserWordsError::UnsupportedVersion(_) => {
+                    PocketLmError::InvalidUserDictionary(e.to_string())
+                }
+            },
         }
+    }
+}
+
+impl From<UserWordsError> for PocketLmError {
+    fn from(e: UserWordsError) -> Self {
+        KeyboardError::UserWords(e).into()
     }
 }
 
@@ -232,6 +251,27 @@ mod tests {
         let e: PocketLmError = pocketlm::Model::load(&p).unwrap_err().into();
         std::fs::remove_dir_all(&dir).ok();
         assert!(matches!(e, PocketLmError::InvalidModel(_)), "{e:?}");
+    }
+
+    #[test]
+    fn user_dictionary_errors_map_to_their_variants() {
+        let map = |u: UserWordsError| PocketLmError::from(KeyboardError::UserWords(u));
+        assert!(matches!(
+            map(UserWordsError::InvalidWord("a b".into())),
+            PocketLmError::InvalidArgument(_)
+        ));
+        assert!(matches!(
+            map(UserWordsError::Full(2000)),
+            PocketLmError::UserDictionaryFull(ref m) if m.contains("2000")
+        ));
+        assert!(matches!(
+            map(UserWordsError::InvalidData("truncated".into())),
+            PocketLmError::InvalidUserDictionary(ref m) if m.contains("truncated")
+        ));
+        assert!(matches!(
+            map(UserWordsError::UnsupportedVersion(9)),
+            PocketLmError::InvalidUserDictionary(_)
+        ));
     }
 
     #[test]

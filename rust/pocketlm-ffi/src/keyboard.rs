@@ -2,7 +2,7 @@
 
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
-use pocketlm::{PredictorOptions, WordPredictor};
+use pocketlm::{PredictorOptions, UserWordOptions, WordPredictor};
 
 /// Which set of predictor settings to use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
@@ -26,14 +26,18 @@ impl From<KeyboardProfile> for pocketlm::KeyboardProfile {
 
 /// The core options a [`KeyboardOptions`] stands for.
 pub fn predictor_options(options: KeyboardOptions) -> Result<PredictorOptions, PocketLmError> {
-    let profile = options.profile.unwrap_or_default();
+    let base = PredictorOptions::for_profile(options.profile.unwrap_or_default().into());
     Ok(PredictorOptions {
         k: count("max_suggestions", options.max_suggestions, 1, 16)?,
         threads: threads(options.threads)?,
         corrections: options.corrections,
         blocklist: options.blocklist,
         allow_offensive: options.allow_offensive,
-        ..PredictorOptions::for_profile(profile.into())
+        user_words: UserWordOptions {
+            learning: options.learn_user_words,
+            ..base.user_words
+        },
+        ..base
     })
 }
 use std::sync::Arc;
@@ -87,6 +91,93 @@ pub struct KeyboardOptions {
     /// Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
     #[uniffi(default = None)]
     pub profile: Option<KeyboardProfile>,
+    /// Learn user words from `learnTypedWord` (words added with `addUserWord` are offered
+    /// either way).
+    #[uniffi(default = true)]
+    pub learn_user_words: bool,
+}
+
+/// The kind of text field a word was typed in (Android `inputType`, iOS text traits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum FieldKind {
+    /// Ordinary text with suggestions: words may be learned.
+    Text,
+    /// A password or any secure entry: never learned from.
+    Password,
+    /// Suggestions off (no-suggestions flag, e-mail, URL, numbers): never learned from.
+    NoSuggestions,
+}
+
+impl From<FieldKind> for pocketlm::FieldKind {
+    fn from(k: FieldKind) -> Self {
+        match k {
+            FieldKind::Text => Self::Text,
+            FieldKind::Password => Self::Password,
+            FieldKind::NoSuggestions => Self::NoSuggestions,
+        }
+    }
+}
+
+/// What `learnTypedWord` did with a word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum LearnOutcome {
+    /// Not learned from: password or no-suggestion field, or learning is off.
+    FieldNotLearned,
+    /// Not a word (punctuation, digits only, too long) or a blocked word.
+    NotAWord,
+    /// The model would have offered it: nothing to learn.
+    ModelOffers,
+    /// Counted; not yet a user word.
+    Counted,
+    /// Now (or still) a user word.
+    Learned,
+    /// The dictionary is full of added words.
+    DictionaryFull,
+}
+
+impl From<pocketlm::LearnOutcome> for LearnOutcome {
+    fn from(o: pocketlm::LearnOutcome) -> Self {
+        use pocketlm::LearnOutcome as L;
+        match o {
+            L::FieldNotLearned => Self::FieldNotLearned,
+            L::NotAWord => Self::NotAWord,
+            L::ModelOffers => Self::ModelOffers,
+            L::Counted => Self::Counted,
+            L::Learned => Self::Learned,
+            L::DictionaryFull => Self::DictionaryFull,
+        }
+    }
+}
+
+/// Where a user word came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum UserWordSource {
+    /// Added with `addUserWord` (or imported as added); never decays.
+    Added,
+    /// Learned from typing; forgotten when unused for long.
+    Learned,
+}
+
+/// One word of the user dictionary.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct UserWord {
+    pub word: String,
+    pub source: UserWordSource,
+    /// Typings counted, after decay (0 for an added word never typed).
+    pub count: u32,
+}
+
+impl From<pocketlm::UserWord> for UserWord {
+    fn from(w: pocketlm::UserWord) -> Self {
+        UserWord {
+            word: w.word,
+            source: match w.source {
+                pocketlm::WordSource::Added => UserWordSource::Added,
+                pocketlm::WordSource::Learned => UserWordSource::Learned,
+            },
+            count: w.count,
+        }
+    }
 }
 
 /// Suggestions for a keyboard's strip, computed on every keystroke. It caches the model's
@@ -161,6 +252,79 @@ impl KeyboardPredictor {
         })
     }
 
+    /// Adds a word to the user dictionary: offered as a completion and next word from now on,
+    /// never above an obviously likelier model word; never decays. `InvalidArgument` for a
+    /// word that is not one (spaces, no letters, over 40 characters), `UserDictionaryFull`
+    /// when the dictionary holds only added words and no room is left.
+    pub fn add_user_word(&self, word: String) -> Result<(), PocketLmError> {
+        guard("KeyboardPredictor.add_user_word", || {
+            Ok(self.inner.add_user_word(&word)?)
+        })
+    }
+
+    /// Removes a word (any case) from the user dictionary; whether it was there.
+    pub fn remove_user_word(&self, word: String) -> Result<bool, PocketLmError> {
+        guard("KeyboardPredictor.remove_user_word", || {
+            Ok(self.inner.remove_user_word(&word))
+        })
+    }
+
+    /// The words the user dictionary offers now, sorted.
+    pub fn user_words(&self) -> Result<Vec<UserWord>, PocketLmError> {
+        guard("KeyboardPredictor.user_words", || {
+            Ok(self
+                .inner
+                .user_words()
+                .into_iter()
+                .map(Into::into)
+                .collect())
+        })
+    }
+
+    /// Forgets every user word and every count of words being learned.
+    pub fn clear_user_words(&self) -> Result<(), PocketLmError> {
+        guard("KeyboardPredictor.clear_user_words", || {
+            self.inner.clear_user_words();
+            Ok(())
+        })
+    }
+
+    /// The user dictionary (with the counts of words being learned) as bytes for the app to
+    /// store; the SDK writes no files. Give them to `importUserWords` on the next start.
+    pub fn export_user_words(&self) -> Result<Vec<u8>, PocketLmError> {
+        guard("KeyboardPredictor.export_user_words", || {
+            Ok(self.inner.export_user_words())
+        })
+    }
+
+    /// Replaces the user dictionary with bytes from `exportUserWords`; the number of words
+    /// read. `InvalidUserDictionary` for bytes that are not one (corrupt, truncated, from a
+    /// newer SDK), and nothing changes.
+    pub fn import_user_words(&self, bytes: Vec<u8>) -> Result<u32, PocketLmError> {
+        guard("KeyboardPredictor.import_user_words", || {
+            let n = self.inner.import_user_words(&bytes)?;
+            Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        })
+    }
+
+    /// Learns from a word the person typed in full (not picked from the strip) after
+    /// `textBeforeWord`, in a field of kind `field`: a word the model would not have offered,
+    /// typed twice, becomes a user word. Password and no-suggestion fields are never learned
+    /// from. Costs about one `suggest` call.
+    pub fn learn_typed_word(
+        &self,
+        text_before_word: String,
+        word: String,
+        field: FieldKind,
+    ) -> Result<LearnOutcome, PocketLmError> {
+        guard("KeyboardPredictor.learn_typed_word", || {
+            Ok(self
+                .inner
+                .learn_typed_word(&text_before_word, &word, field.into())?
+                .into())
+        })
+    }
+
     /// Forgets the cached text (e.g. when the keyboard moves to another text field).
     pub fn reset(&self) -> Result<(), PocketLmError> {
         guard("KeyboardPredictor.reset", || {
@@ -183,6 +347,7 @@ mod tests {
             allow_offensive: false,
             threads: 1,
             profile,
+            learn_user_words: true,
         }
     }
 
@@ -206,5 +371,28 @@ mod tests {
         let default = predictor_options(options(None)).unwrap();
         assert!(low.cache_bytes < default.cache_bytes);
         assert!(low.max_sessions < default.max_sessions);
+    }
+
+    #[test]
+    fn learning_user_words_can_be_switched_off() {
+        assert!(
+            predictor_options(options(None))
+                .unwrap()
+                .user_words
+                .learning
+        );
+        let off = KeyboardOptions {
+            learn_user_words: false,
+            ..options(None)
+        };
+        let got = predictor_options(off).unwrap();
+        assert!(!got.user_words.learning);
+        assert_eq!(
+            got.user_words,
+            UserWordOptions {
+                learning: false,
+                ..UserWordOptions::default()
+            }
+        );
     }
 }

@@ -532,3 +532,63 @@ fn copy_from_equals_the_source() {
         Err(SessionError::ContextOverflow { .. })
     ));
 }
+
+/// A session computing only some rows of the output head (the keyboard's restricted head)
+/// gets exactly those columns of the full logits, alone, forked and batched; a batch mixing
+/// row selections is refused.
+#[test]
+fn output_row_subsets_are_the_full_logits_columns() {
+    use pocketlm::internals::kernels::OutputRows;
+    let (_d, m) = tiny_model();
+    let vocab = m.tokenizer().vocab_size();
+    let rows = Arc::new(OutputRows::new(vec![0, 1, 2, 40, 41, 97, vocab as u32 - 1]));
+    let toks = [5u32, 9, 77, 3];
+    let mut full = Session::new(m.clone(), opts(32, 2)).unwrap();
+    let want = full.eval(&toks).unwrap().to_vec();
+    assert_eq!(full.logits_width(), vocab);
+    let mut sub = Session::new(m.clone(), opts(32, 2)).unwrap();
+    sub.set_output_rows(Some(rows.clone()));
+    assert_eq!(sub.logits_width(), rows.len());
+    let got = sub.eval(&toks).unwrap().to_vec();
+    let cols = |l: &[f32]| -> Vec<u32> {
+        rows.ids()
+            .iter()
+            .map(|&t| l[t as usize].to_bits())
+            .collect()
+    };
+    assert_eq!(
+        got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        cols(&want)
+    );
+    // Forks keep the selection; a batched pass gives each session its columns.
+    let mut a = sub.fork();
+    let mut b = sub.fork();
+    Session::eval_batch(&mut [&mut a, &mut b], &[&[11], &[12, 13]]).unwrap();
+    let mut fa = full.fork();
+    let mut fb = full.fork();
+    Session::eval_batch(&mut [&mut fa, &mut fb], &[&[11], &[12, 13]]).unwrap();
+    for (s, f) in [(&a, &fa), (&b, &fb)] {
+        let l = s.logits().unwrap();
+        assert_eq!(l.len(), rows.len());
+        let fl = f.logits().unwrap();
+        assert!(
+            max_diff(
+                l,
+                &rows
+                    .ids()
+                    .iter()
+                    .map(|&t| fl[t as usize])
+                    .collect::<Vec<_>>()
+            ) == 0.0
+        );
+    }
+    assert!(matches!(
+        Session::eval_batch(&mut [&mut a, &mut fa], &[&[1], &[1]]),
+        Err(SessionError::MixedModels)
+    ));
+    // Back to the full head.
+    sub.set_output_rows(None);
+    assert!(sub.logits().is_err(), "the selection's logits are dropped");
+    sub.truncate(toks.len() - 1);
+    assert_eq!(sub.eval(&toks[toks.len() - 1..]).unwrap().len(), vocab);
+}

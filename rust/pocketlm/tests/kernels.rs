@@ -2,8 +2,8 @@
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
 use pocketlm::internals::kernels::{
-    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_with_tier, supported_tiers,
-    QActs, QMatrix, ThreadPool, Tier,
+    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_rows_parallel,
+    matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs, QMatrix, ThreadPool, Tier,
 };
 use pocketlm::internals::quant::activations::{
     quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
@@ -774,6 +774,68 @@ fn avx512vnni_is_bit_identical_to_avx2() {
             }
         }
     }
+}
+
+/// A row subset (the keyboard's restricted output head) gives exactly the full product's
+/// columns, close to the scalar reference, with any threads, for runs longer than a thread's
+/// unit, single rows, the first and last rows, and an empty selection.
+#[test]
+fn row_subsets_match_the_full_product_and_scalar() {
+    let tier = selected_tier();
+    let (rows, cols) = (1400, 256);
+    let mut ids: Vec<u32> = (0..700).collect(); // a run split into thread units
+    ids.extend([703, 705, 706, 707, 1000, 1399, 5, 5]); // singles, a short run, duplicates
+    let sel = OutputRows::new(ids);
+    assert_eq!(sel.len(), 706);
+    assert!(sel.ids().windows(2).all(|w| w[0] < w[1]));
+    for threads in [1, 2, 3] {
+        let pool = ThreadPool::new(threads);
+        for ty in WEIGHT_TYPES {
+            for m in [1, 4, 9] {
+                let store = make_weights(ty, rows, cols, Fill::Random, (m + rows) as u64);
+                let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+                let x = make_acts(m, cols, 11 + m as u64, Fill::Random);
+                let mut acts = QActs::new();
+                acts.quantize_for(ty, &x, m, cols);
+                let mut full = vec![0.0; m * rows];
+                matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut full, rows);
+                let mut scalar = vec![0.0; m * rows];
+                matmul_with_tier(Tier::Scalar, &w, &acts, &mut scalar, rows, 0..rows);
+                // Scale of the products for the scalar tolerance (tiers sum in other orders).
+                let scale = scalar.iter().fold(1.0f32, |a, v| a.max(v.abs()));
+                let stride = sel.len() + 2;
+                let mut got = vec![f32::NAN; m * stride];
+                matmul_rows_parallel(&pool, &w, &acts, &sel, &mut got, stride);
+                for t in 0..m {
+                    for (i, &r) in sel.ids().iter().enumerate() {
+                        let (g, f, e) = (
+                            got[t * stride + i],
+                            full[t * rows + r as usize],
+                            scalar[t * rows + r as usize],
+                        );
+                        assert_eq!(g.to_bits(), f.to_bits(), "{ty} m={m} t{t} row {r}");
+                        assert!(
+                            (g - e).abs() <= 1e-4 * scale,
+                            "{ty} m={m} t{t} row {r}: {g} vs scalar {e}"
+                        );
+                    }
+                    assert!(got[t * stride + sel.len()..][..2]
+                        .iter()
+                        .all(|v| v.is_nan()));
+                }
+            }
+        }
+    }
+    // Nothing selected: nothing written.
+    let pool = ThreadPool::new(2);
+    let ty = GgmlType::Q8_0;
+    let store = make_weights(ty, 16, 64, Fill::Random, 1);
+    let w = QMatrix::new(ty, weight_bytes(&store, ty, 16, 64), 16, 64).unwrap();
+    let mut acts = QActs::new();
+    acts.quantize_for(ty, &make_acts(2, 64, 3, Fill::Random), 2, 64);
+    let mut out = vec![f32::NAN; 4];
+    matmul_rows_parallel(&pool, &w, &acts, &OutputRows::new(Vec::new()), &mut out, 2);
+    assert!(out.iter().all(|v| v.is_nan()));
 }
 
 #[test]

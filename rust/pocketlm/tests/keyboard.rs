@@ -560,3 +560,152 @@ fn release_memory_frees_the_caches_and_the_predictor_keeps_working() {
         "recomputed after the release"
     );
 }
+
+/// Issue 21: what a new user tries first. The framing (`keyboard/framing.rs`) makes the field's
+/// start read as the start of a message; the strips are checked for membership, not pinned.
+#[test]
+fn a_message_starts_with_the_words_people_type() {
+    let p = predictor();
+    for (text, want) in [
+        ("Hel", "Hello"),
+        ("Hell", "Hello"),
+        ("Sor", "Sorry"),
+        ("Tha", "Thanks"),
+        ("I'm going to the sto", "store"),
+    ] {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        assert!(
+            s.words().contains(&want),
+            "{text:?}: expected {want:?} among {:?}",
+            s.words()
+        );
+    }
+    // The likeliest whole word wins over rarer words sharing the typed letters: it is the first
+    // suggestion (the strip's middle slot).
+    let s = p.suggest("Are you com").unwrap();
+    assert_eq!(s.items[0].word, "coming", "{:?}", s.items);
+    // Something one picks up is offered (before the framing: "of", "ideas", "data").
+    let text = "Can you pick up some ";
+    let s = p.suggest(text).unwrap();
+    check_invariants(&s, text, 3);
+    let errands = [
+        "milk",
+        "bread",
+        "food",
+        "groceries",
+        "eggs",
+        "coffee",
+        "snacks",
+        "beer",
+        "wine",
+        "water",
+        "fruit",
+        "pizza",
+        "dinner",
+        "lunch",
+        "drinks",
+        "ice",
+        "cheese",
+        "butter",
+        "stuff",
+        "things",
+        "more",
+        "chicken",
+        "juice",
+        "cake",
+        "flowers",
+        "batteries",
+        "paper",
+        "toilet",
+    ];
+    let sensible = s.words().iter().filter(|w| errands.contains(w)).count();
+    assert!(sensible >= 1, "{text:?}: {:?}", s.words());
+}
+
+/// Casing follows the position: capitals at a sentence start, lower case mid-sentence unless
+/// the word is capitalized by itself ("I", names).
+#[test]
+fn suggestions_are_cased_by_position() {
+    let p = predictor();
+    for text in [
+        "I said hel",
+        "I said ",
+        "we can meet at the ",
+        "so I told him tha",
+    ] {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        for w in s.words() {
+            let inherent = w == "I" || w.starts_with("I'");
+            assert!(
+                inherent || w.chars().next().unwrap().is_lowercase(),
+                "{text:?}: {w:?} capitalized mid-sentence: {:?}",
+                s.words()
+            );
+        }
+    }
+    let s = p.suggest("Hel").unwrap();
+    assert!(
+        s.words().iter().all(|w| w.starts_with('H')),
+        "{:?}",
+        s.words()
+    );
+    // "I" keeps its capital in the middle of a sentence.
+    let s = p.suggest("Yes, and then ").unwrap();
+    let s2 = p.suggest("Sorry, but ").unwrap();
+    assert!(
+        s.words().contains(&"I") || s2.words().contains(&"I"),
+        "{:?} / {:?}",
+        s.words(),
+        s2.words()
+    );
+}
+
+/// Gemma 3's 262,144-row head restricted to the first 49,152 token ids: the strips of a few
+/// typed lines should be those of the full head, and the logits kept per node shrink with the
+/// head. Ignored: it fails (session 10: 22 of 28 strips identical), so the restricted head is
+/// not the default; the acceptance test for a better row choice.
+#[test]
+#[ignore]
+fn gemma_restricted_head_keeps_the_suggestions() {
+    let gemma = Model::load(common::model_path(common::GEMMA3)).expect("load Gemma 3");
+    let restricted = WordPredictor::new(
+        gemma.clone(),
+        PredictorOptions {
+            head_rows: 49_152,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let full = WordPredictor::new(
+        gemma,
+        PredictorOptions {
+            head_rows: 0,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let (a, b) = (type_lines(&restricted, 2), type_lines(&full, 2));
+    let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+    // A renormalized softmax may reorder near-ties; nearly every strip is identical.
+    assert!(
+        same * 20 >= a.len() * 19,
+        "{same} of {} strips identical",
+        a.len()
+    );
+    for text in ["How are yo", "See you tomor", "Thank you very "] {
+        let (r, f) = (
+            restricted.suggest(text).unwrap(),
+            full.suggest(text).unwrap(),
+        );
+        check_invariants(&r, text, 3);
+        assert_eq!(r.words(), f.words(), "{text:?}");
+    }
+    assert!(
+        restricted.cached_bytes() * 2 < full.cached_bytes(),
+        "{} vs {} bytes cached",
+        restricted.cached_bytes(),
+        full.cached_bytes()
+    );
+}

@@ -5,6 +5,11 @@
 //!   whether it is the first / among the suggestions.
 //! - `completion_top3[j]`: after typing `j + 1` letters of a word longer than that, whether the
 //!   word is among the suggestions.
+//! - `first_word_completion_top3`: for the first word of each line (of two letters or more),
+//!   whether it is among the suggestions after at most 3 typed letters (before it is
+//!   complete): how a message starts is what a user sees first, and the model has the least
+//!   context there. `first_word_completion_by_letters[j]` is `completion_top3[j]` for first
+//!   words only.
 //! - `ksr`, keystroke savings rate: `1 − keystrokes used / characters`. A word counts as entered
 //!   by one tap as soon as it appears among the suggestions before it is fully typed; the tap
 //!   also inserts the following space (a following punctuation mark is typed as usual).
@@ -32,6 +37,11 @@ pub struct EvalReport {
     pub next_word_top3: f64,
     /// After 1, 2 and 3 typed letters.
     pub completion_top3: [f64; 3],
+    /// Lines whose first word (2+ letters) is among the suggestions after 1, 2 or 3 typed
+    /// letters (before it is complete).
+    pub first_word_completion_top3: f64,
+    /// `completion_top3` for the first word of each line only.
+    pub first_word_completion_by_letters: [f64; 3],
     pub p50_ms: f64,
     pub p95_ms: f64,
     pub max_ms: f64,
@@ -74,6 +84,10 @@ struct Counts {
     nw1: usize,
     nw3: usize,
     comp: [(usize, usize); 3],
+    /// (hits, tries) of completions of each line's first word, by typed letters.
+    first: [(usize, usize); 3],
+    /// (lines whose first word was offered within 3 letters, lines with a first word of 2+).
+    first_any: (usize, usize),
     lat: Vec<f64>,
     lines: usize,
     rows: usize,
@@ -121,7 +135,7 @@ pub fn evaluate(
                 .map(|i| at[i].1.as_slice())
                 .unwrap_or(&[])
         };
-        for (a, b) in text::word_spans(line) {
+        for (wi, (a, b)) in text::word_spans(line).into_iter().enumerate() {
             let word = &line[a..b];
             c.words += 1;
             let first = sugg_at(a);
@@ -134,11 +148,20 @@ pub fn evaluate(
             let offs: Vec<usize> = word.char_indices().map(|(i, _)| a + i).collect();
             let n = offs.len();
             // After 1, 2 and 3 typed letters (offs[j] is where letter j + 1 starts).
+            let mut any = false;
             for (j, &pos) in offs.iter().enumerate().skip(1).take(3) {
+                let hit = sugg_at(pos).iter().any(|w| w == word);
+                any |= hit;
                 c.comp[j - 1].1 += 1;
-                if sugg_at(pos).iter().any(|w| w == word) {
-                    c.comp[j - 1].0 += 1;
+                c.comp[j - 1].0 += usize::from(hit);
+                if wi == 0 {
+                    c.first[j - 1].1 += 1;
+                    c.first[j - 1].0 += usize::from(hit);
                 }
+            }
+            if wi == 0 && n >= 2 {
+                c.first_any.1 += 1;
+                c.first_any.0 += usize::from(any);
             }
             // Keystroke savings: the first time the word shows up before it is complete.
             let space_after = line[b..].starts_with(' ');
@@ -187,6 +210,12 @@ pub fn evaluate(
             ratio(c.comp[0].0, c.comp[0].1),
             ratio(c.comp[1].0, c.comp[1].1),
             ratio(c.comp[2].0, c.comp[2].1),
+        ],
+        first_word_completion_top3: ratio(c.first_any.0, c.first_any.1),
+        first_word_completion_by_letters: [
+            ratio(c.first[0].0, c.first[0].1),
+            ratio(c.first[1].0, c.first[1].1),
+            ratio(c.first[2].0, c.first[2].1),
         ],
         p50_ms: pct(0.5),
         p95_ms: pct(0.95),

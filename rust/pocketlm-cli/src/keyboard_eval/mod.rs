@@ -7,9 +7,11 @@ mod eval;
 mod naive;
 #[cfg(test)]
 mod tests;
+mod user_words;
 
 pub use eval::{evaluate, EvalReport, Suggest};
 pub use naive::NaivePredictor;
+pub use user_words::{evaluate_user_words, UserWordsRun};
 
 use pocketlm::{KeyboardError, Suggestions, WordPredictor};
 

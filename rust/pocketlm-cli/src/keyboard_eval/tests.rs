@@ -54,3 +54,37 @@ fn evaluation_beats_the_naive_baseline() {
         b.tokens_per_keystroke
     );
 }
+
+#[test]
+fn the_user_words_evaluation_learns_the_names_and_saves_keystrokes_on_them() {
+    let model = Model::load(repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+        .expect("load SmolLM2");
+    let predictor = || {
+        WordPredictor::new(
+            model.clone(),
+            PredictorOptions {
+                threads: 1,
+                ..PredictorOptions::default()
+            },
+        )
+        .expect("predictor")
+    };
+    let (on, off) = (predictor(), predictor());
+    // Left over from earlier use: cleared by the evaluation.
+    on.add_user_word("Leftover").unwrap();
+    let lines = ["I had lunch with Vorlanth.", "Vorlanth is late again."];
+    let mut passes = 0;
+    let r = super::evaluate_user_words(&on, &off, &lines, |n| passes = n).unwrap();
+    assert_eq!(passes, 4);
+    assert_eq!(r.lines, 2);
+    assert_eq!(r.learned, vec!["Vorlanth".to_string()]);
+    assert_eq!(r.occurrences, 2);
+    assert!(r.on.learning && !r.off.learning);
+    // Not learned: the model alone never offers the name before it is complete.
+    assert_eq!(r.off.learned_words_offered, 0.0);
+    assert_eq!(r.off.learned_words_ksr, 0.0);
+    assert_eq!(r.on.learned_words_offered, 1.0);
+    assert!(r.on.learned_words_ksr > 0.3, "{r:?}");
+    assert!(r.on.second_pass_ksr > r.off.second_pass_ksr, "{r:?}");
+    assert!(off.user_words().is_empty());
+}

@@ -825,9 +825,10 @@ struct RawSink {
     stride: usize,
 }
 
-// SAFETY: a RawSink is only created by `matmul_parallel` / `matmul_parallel_many` from a
-// `&mut [f32]` they hold for the whole `pool.run_joinable`; threads write disjoint indices
-// (disjoint weight rows of one output, `stride >= w.rows`).
+// SAFETY: a RawSink is only created by `matmul_parallel` / `matmul_parallel_many` /
+// `matmul_rows_parallel` from a `&mut [f32]` they hold for the whole `pool.run_joinable`;
+// threads write disjoint indices (disjoint weight rows of one output, `stride >= w.rows`; for
+// `matmul_rows_parallel`, disjoint runs of output columns, `stride >= sel.len()`).
 unsafe impl Send for RawSink {}
 // SAFETY: as above.
 unsafe impl Sync for RawSink {}
@@ -1053,6 +1054,143 @@ fn chunk_rows(w: &QMatrix, m: usize, n_threads: usize) -> usize {
 
 /// See [`chunk_rows`].
 const MIN_STREAM_CHUNK_BYTES: usize = 256 << 10;
+
+/// A run of consecutive weight rows of a row subset, and the output column of its first row:
+/// see [`OutputRows`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowRun {
+    pub rows: Range<usize>,
+    pub at: usize,
+}
+
+/// A subset of a matrix's rows for [`matmul_rows_parallel`]: row `ids[i]` goes to output
+/// column `i`. Built once (e.g. the output-head rows a keyboard can use) and reused for every
+/// product; the weights stay where they are (in the file's map), nothing is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputRows {
+    ids: Vec<u32>,
+    /// Consecutive ids grouped, each run at most `MAX_RUN_ROWS` long (the parallel unit).
+    runs: Vec<RowRun>,
+}
+
+/// Longest run of [`OutputRows`]: the unit of work a thread claims.
+const MAX_RUN_ROWS: usize = 512;
+
+impl OutputRows {
+    /// The rows `ids` (any order, duplicates dropped), sorted.
+    pub fn new(mut ids: Vec<u32>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut runs: Vec<RowRun> = Vec::new();
+        for (i, &id) in ids.iter().enumerate() {
+            let id = id as usize;
+            match runs.last_mut() {
+                Some(r) if r.rows.end == id && r.rows.len() < MAX_RUN_ROWS => r.rows.end += 1,
+                _ => runs.push(RowRun {
+                    rows: id..id + 1,
+                    at: i,
+                }),
+            }
+        }
+        OutputRows { ids, runs }
+    }
+
+    /// The selected row ids, ascending (output column `i` is row `ids()[i]`).
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn runs(&self) -> &[RowRun] {
+        &self.runs
+    }
+}
+
+/// The rows `sel` of `w` times all activation rows, split across `pool`'s threads:
+/// `out[t * out_stride + i] = dot(w[sel.ids()[i]], x[t])`, `out_stride >= sel.len()`. Each run
+/// of consecutive rows is a row-major sub-matrix computed by the same tile kernels as
+/// [`matmul_parallel`] (the results are identical to that product's columns). Row-major
+/// layout only: panics on an interleaved matrix or a row outside `w`.
+pub fn matmul_rows_parallel(
+    pool: &ThreadPool,
+    w: &QMatrix,
+    acts: &QActs,
+    sel: &OutputRows,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    let tier = selected_tier();
+    assert_eq!(
+        w.layout,
+        BlockLayout::Rows,
+        "matmul_rows_parallel: row-major weights only"
+    );
+    let n_sel = sel.len();
+    check_shapes(w, acts, out.len(), out_stride.max(n_sel), &(0..0));
+    assert!(
+        sel.ids.last().is_none_or(|&r| (r as usize) < w.rows),
+        "matmul_rows_parallel: a selected row is outside 0..{}",
+        w.rows
+    );
+    if acts.m == 0 || n_sel == 0 {
+        return;
+    }
+    assert!(
+        out_stride >= n_sel && out.len() >= (acts.m - 1) * out_stride + n_sel,
+        "matmul_rows_parallel: out has {} values, needs {} rows of stride {out_stride} >= {n_sel}",
+        out.len(),
+        acts.m
+    );
+    let rb = w.row_bytes();
+    let sub = |r: &RowRun| QMatrix {
+        data: &w.data[r.rows.start * rb..r.rows.end * rb],
+        rows: r.rows.len(),
+        ..*w
+    };
+    let n = pool.n_threads();
+    if n == 1 || n_sel * w.cols * acts.m < 64 * 1024 {
+        let mut sink = SliceSink {
+            out,
+            stride: out_stride,
+        };
+        for r in &sel.runs {
+            let mut s = OffsetSink {
+                inner: &mut sink,
+                first_row: r.at,
+            };
+            run_rows(tier, &sub(r), acts, 0..r.rows.len(), &mut s);
+        }
+        return;
+    }
+    let sink = RawSink {
+        ptr: out.as_mut_ptr(),
+        len: out.len(),
+        stride: out_stride,
+    };
+    let next = AtomicUsize::new(0);
+    let runs = &sel.runs;
+    pool.run_joinable(|_, _| {
+        let mut sink = sink;
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            let Some(r) = runs.get(c) else { break };
+            // Runs cover disjoint output columns `r.at..r.at + len` (built by
+            // `OutputRows::new` from sorted, distinct ids), as `RawSink` requires.
+            let mut s = OffsetSink {
+                inner: &mut sink,
+                first_row: r.at,
+            };
+            run_rows(tier, &sub(r), acts, 0..r.rows.len(), &mut s);
+        }
+    });
+}
 
 /// One product of [`matmul_parallel_many`]: weights, output, output stride (`>= w.rows`).
 pub type MatmulPart<'w, 'o> = (QMatrix<'w>, &'o mut [f32], usize);

@@ -20,10 +20,15 @@ const MIN_POOL: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
 pub struct Node {
-    /// Raw logits after the sequence's last token.
+    /// Raw logits after the sequence's last token (one per computed head row:
+    /// `Vocab::slot`).
     logits: Vec<f32>,
     /// log Σ exp(logits).
     lse: f32,
+    /// The lowest logit: what a token whose head row is not computed is taken to score (it
+    /// is rarer than every computed one), so that e.g. a user word starting with a rare token
+    /// keeps a small, finite probability.
+    floor: f32,
     /// log P(the word in progress ends here) = log(1 − P(next token continues the word)).
     pub end_lp: f32,
     /// The likeliest tokens continuing a word, best first: (id, log-prob).
@@ -36,13 +41,15 @@ pub struct Node {
 impl Node {
     fn new(logits: &[f32], vocab: &Vocab) -> Self {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let lowest = logits.iter().copied().fold(f32::INFINITY, f32::min);
         let sum: f32 = logits.iter().map(|&v| (v - max).exp()).sum();
         let lse = max + sum.ln();
         let mut cont_mass = 0.0f32;
         let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_CONTINUING + 1);
         let mut floor = f32::NEG_INFINITY;
         for &t in &vocab.continuing {
-            let l = logits[t as usize];
+            let Some(slot) = vocab.slot(t) else { continue };
+            let l = logits[slot];
             cont_mass += (l - lse).exp();
             if top.len() < TOP_CONTINUING || l > floor {
                 let at = top.partition_point(|&(id, v)| v > l || (v == l && id < t));
@@ -59,6 +66,7 @@ impl Node {
         Node {
             logits: logits.to_vec(),
             lse,
+            floor: lowest,
             end_lp: (1.0 - cont_mass).max(1e-9).ln(),
             continuing: top,
             starting: None,
@@ -67,8 +75,11 @@ impl Node {
     }
 
     /// log P(token | sequence).
-    pub fn lp(&self, token: u32) -> f32 {
-        self.logits[token as usize] - self.lse
+    pub fn lp(&self, vocab: &Vocab, token: u32) -> f32 {
+        match vocab.slot(token) {
+            Some(s) => self.logits[s] - self.lse,
+            None => self.floor - self.lse,
+        }
     }
 
     /// The likeliest word-starting tokens (computed once per node).
@@ -77,7 +88,7 @@ impl Node {
             let mut all: Vec<(u32, f32)> = vocab
                 .starting
                 .iter()
-                .map(|&t| (t, self.logits[t as usize] - self.lse))
+                .map(|&t| (t, self.lp(vocab, t)))
                 .collect();
             let by = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
             if all.len() > TOP_STARTING {

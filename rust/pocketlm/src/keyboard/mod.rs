@@ -17,6 +17,8 @@
 //! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
 
 mod engine;
+mod framing;
+mod head;
 mod profile;
 mod search;
 pub mod text;
@@ -46,6 +48,13 @@ const CORRECTION_COST: f32 = 5.0;
 
 /// Extra edit cost when a correction changes the first letter (people rarely miss it).
 const FIRST_LETTER_COST: f32 = 0.5;
+
+/// Mid-sentence, a suggestion the model spells with a capital ("Hey", "John") keeps it only
+/// when the model finds that spelling this many times likelier than the lower-case one in the
+/// same place (or has no lower-case token for it): names and "I" keep their capital, words
+/// capitalized only because a sentence or a quote might start there lose it. Names are
+/// hundreds of times likelier capitalized; a quote's first word a few times.
+const KEEP_CAPITAL_RATIO: f32 = 30.0;
 
 /// Suggestions scoring this much (natural log) below the best one are left out.
 const MAX_SCORE_GAP: f32 = 9.0;
@@ -98,11 +107,15 @@ pub struct PredictorOptions {
     /// candidates, so fewer tokens are re-evaluated.
     pub max_sessions: usize,
     /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
-    /// `None`: the start of a user turn when the model has a chat template (keyboard text is
-    /// mostly messages), else the model's start-of-text token.
+    /// `None`: the model's framing as the start of a message in a chat (`keyboard/framing.rs`),
+    /// else the model's start-of-text token.
     pub prefix: Option<String>,
     /// The user dictionary: learning threshold, decay, size cap and ranking boost.
     pub user_words: UserWordOptions,
+    /// Output-head rows computed when the vocabulary is larger than 65,536 tokens (Gemma 3:
+    /// 262,144): the first `head_rows` token ids, the tokenizer's most frequent
+    /// (`keyboard/head.rs`). 0 (the default): the full head.
+    pub head_rows: usize,
 }
 
 impl Default for PredictorOptions {
@@ -125,6 +138,8 @@ impl Default for PredictorOptions {
             max_sessions: 16,
             prefix: None,
             user_words: UserWordOptions::default(),
+            // Restricting the head changed too many strips so far (`keyboard/head.rs`).
+            head_rows: 0,
         }
     }
 }
@@ -295,16 +310,12 @@ fn prefix_tokens(tok: &Tokenizer, text: &str) -> Vec<u32> {
     t
 }
 
-/// The start of a user turn in the model's chat format, if it is a known one.
+/// The model's framing (`framing.rs`), else its start-of-text token.
 fn auto_prefix(model: &Model) -> Vec<u32> {
     let tok = model.tokenizer();
-    let template = model.chat_template().unwrap_or("");
-    if template.contains("<|im_start|>") {
-        prefix_tokens(tok, "<|im_start|>user\n")
-    } else if template.contains("<start_of_turn>") {
-        prefix_tokens(tok, "<start_of_turn>user\n")
-    } else {
-        start_tokens(tok)
+    match framing::for_tokenizer(tok) {
+        Some(f) => prefix_tokens(tok, f.text),
+        None => start_tokens(tok),
     }
 }
 
@@ -358,16 +369,19 @@ impl WordPredictor {
             None => auto_prefix(&model),
         };
         let n_vocab = model.config().vocab_size;
-        let vocab = Vocab::new(tok, n_vocab);
+        let vocab =
+            Vocab::new(tok, n_vocab).with_head(head::head_rows(tok, n_vocab, opts.head_rows));
         // Byte-level vocabularies never need more tokens than bytes.
         let max_context_tokens = opts.max_context_bytes + start.len();
-        let session = Session::new(
+        let mut session = Session::new(
             model.clone(),
             SessionOptions {
                 context_length: max_context_tokens + opts.max_word_tokens + 1,
                 threads: opts.threads,
             },
         )?;
+        // Every session of the engine is a fork of this one and keeps its head rows.
+        session.set_output_rows(vocab.head.clone());
         let max_context_tokens = max_context_tokens
             .min(
                 session
@@ -542,12 +556,18 @@ impl WordPredictor {
             }
         };
         for f in found {
-            let w = text::apply_case(sp.word, &f.word, sentence_start);
+            let w = if sp.word.is_empty() {
+                let inherent = self.keeps_capital(st, &ctx, sp.space, &f.word, sentence_start);
+                text::position_case("", &f.word, sentence_start, inherent)
+            } else {
+                text::apply_case(sp.word, &f.word, sentence_start)
+            };
             push(w, f.lp, f.lp, kind);
         }
         if self.opts.corrections && sp.word.chars().count() >= 3 {
             for (w, score, lp) in self.corrections(st, &ctx, sp.space, sp.word) {
-                let w = correction_case(sp.word, &w, sentence_start);
+                let inherent = self.keeps_capital(st, &ctx, sp.space, &w, sentence_start);
+                let w = text::position_case(sp.word, &w, sentence_start, inherent);
                 push(w, score, lp, SuggestionKind::Correction);
             }
         }
@@ -587,6 +607,65 @@ impl WordPredictor {
                 forward_passes: w.passes,
             },
         })
+    }
+
+    /// Whether `word`, as the model spells it after `ctx`, keeps a capital first letter in the
+    /// middle of a sentence: "I" and its contractions, words with two capitals or more
+    /// (acronyms), and words the model spells capitalized
+    /// far more often than lower-case here ([`KEEP_CAPITAL_RATIO`]) or only capitalized (no
+    /// lower-case token). Words spelled over several tokens keep the model's spelling (mostly
+    /// names). Only the case of the first letter is decided.
+    fn keeps_capital(
+        &self,
+        st: &mut State,
+        ctx: &[u32],
+        space: bool,
+        word: &str,
+        sentence_start: bool,
+    ) -> bool {
+        if sentence_start || !word.chars().next().is_some_and(char::is_uppercase) {
+            return true;
+        }
+        let lower = word.to_lowercase();
+        if lower == "i" || lower.starts_with("i'") || lower.starts_with("i\u{2019}") {
+            return true;
+        }
+        if word.chars().filter(|c| c.is_uppercase()).count() >= 2 {
+            // An acronym or a name spelled with inner capitals ("AI", "McDonald").
+            return true;
+        }
+        let Some(node) = st.engine.node(ctx) else {
+            return true;
+        };
+        // The word's single-token spellings, with the space before it (where it was typed)
+        // or without (after "(" or a line break).
+        let (mut cap, mut low) = (f32::NEG_INFINITY, f32::NEG_INFINITY);
+        let mut spelled = Vec::with_capacity(lower.len() + 1);
+        for lead in [usize::from(space), usize::from(!space)] {
+            spelled.clear();
+            spelled.resize(lead, b' ');
+            spelled.extend_from_slice(lower.as_bytes());
+            for &t in self.vocab.exact(&spelled) {
+                let raw = self.vocab.raw(t);
+                let Some(first) = raw
+                    .get(lead..)
+                    .and_then(|r| std::str::from_utf8(r).ok())
+                    .and_then(|r| r.chars().next())
+                else {
+                    continue;
+                };
+                if first.is_uppercase() {
+                    cap = cap.max(node.lp(&self.vocab, t));
+                } else {
+                    low = low.max(node.lp(&self.vocab, t));
+                }
+            }
+        }
+        if cap == f32::NEG_INFINITY {
+            // Not one token: a longer word, most likely a name.
+            return true;
+        }
+        low < cap - KEEP_CAPITAL_RATIO.ln()
     }
 
     /// Likely single-token words within a small edit distance of the typed word that the typed
@@ -651,18 +730,5 @@ impl WordPredictor {
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(2);
         out
-    }
-}
-
-/// Case of a correction: all-capital typing stays all-capital, a typed capital (or a sentence
-/// start) capitalizes, otherwise the model's spelling.
-fn correction_case(typed: &str, word: &str, sentence_start: bool) -> String {
-    let letters: Vec<char> = typed.chars().filter(|c| c.is_alphabetic()).collect();
-    if letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase()) {
-        word.to_uppercase()
-    } else if sentence_start || typed.chars().next().is_some_and(char::is_uppercase) {
-        text::capitalize(word)
-    } else {
-        word.to_string()
     }
 }

@@ -312,11 +312,11 @@ fn expand(
         // prefix of it.
         let rest = &pending[p.lower.len()..];
         for &t in vocab.with_prefix(rest) {
-            push(t, node.lp(t), cands);
+            push(t, node.lp(vocab, t), cands);
         }
         for i in 1..rest.len() {
             for &t in vocab.exact(&rest[..i]) {
-                push(t, node.lp(t), cands);
+                push(t, node.lp(vocab, t), cands);
             }
         }
     } else if in_word {

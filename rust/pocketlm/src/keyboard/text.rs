@@ -218,6 +218,33 @@ pub fn apply_case(typed: &str, word: &str, sentence_start: bool) -> String {
     out
 }
 
+/// Writes a suggestion the typed letters do not spell (a next word, a correction) the way its
+/// position asks: all-capital typing stays all-capital, a sentence start or a typed capital
+/// capitalizes, and mid-sentence the word starts lower-case ("I said hel" → "hey", not the
+/// "Hey" a model spells at the start of a quote) unless it is `inherent`ly capitalized (a
+/// name, "I"): the caller decides that from the model (`WordPredictor`).
+pub fn position_case(typed: &str, word: &str, sentence_start: bool, inherent: bool) -> String {
+    let letters: Vec<char> = typed.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase()) {
+        word.to_uppercase()
+    } else if sentence_start || typed.chars().next().is_some_and(char::is_uppercase) {
+        capitalize(word)
+    } else if inherent {
+        word.to_string()
+    } else {
+        lowercase_first(word)
+    }
+}
+
+/// First letter lower-cased.
+pub fn lowercase_first(word: &str) -> String {
+    let mut cs = word.chars();
+    match cs.next() {
+        Some(c) => c.to_lowercase().chain(cs).collect(),
+        None => String::new(),
+    }
+}
+
 /// First letter upper-cased.
 pub fn capitalize(word: &str) -> String {
     let mut cs = word.chars();
@@ -362,6 +389,22 @@ mod tests {
         assert_eq!(apply_case("", "the", false), "the");
         assert_eq!(apply_case("H", "hello", false), "Hello");
         assert_eq!(capitalize("élan"), "Élan");
+    }
+
+    #[test]
+    fn position_decides_the_case_of_untyped_words() {
+        // Mid-sentence: lower-case, unless the word is capitalized by itself.
+        assert_eq!(position_case("hel", "Hey", false, false), "hey");
+        assert_eq!(position_case("", "Hey", false, false), "hey");
+        assert_eq!(position_case("", "I'm", false, true), "I'm");
+        assert_eq!(position_case("lodnon", "London", false, true), "London");
+        assert_eq!(position_case("", "the", false, false), "the");
+        // A sentence start or a typed capital capitalizes; all-capital typing stays so.
+        assert_eq!(position_case("hel", "hey", true, false), "Hey");
+        assert_eq!(position_case("", "the", true, false), "The");
+        assert_eq!(position_case("Hel", "help", false, false), "Help");
+        assert_eq!(position_case("HEL", "Help", false, false), "HELP");
+        assert_eq!(lowercase_first("Élan"), "élan");
     }
 
     #[test]

@@ -624,7 +624,7 @@ impl super::WordPredictor {
             let Some(node) = st.engine.node(ctx) else {
                 return out;
             };
-            let lp = node.lp(first);
+            let lp = node.lp(&self.vocab, first);
             out.push((o.word, lp + o.boost, lp));
         }
         out

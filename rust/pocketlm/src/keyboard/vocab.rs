@@ -4,7 +4,9 @@
 //! allocation.
 
 use super::text::{is_apostrophe, is_word_char};
+use crate::kernels::OutputRows;
 use crate::Tokenizer;
+use std::sync::Arc;
 
 /// What a token does to the word being built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +48,11 @@ pub struct Vocab {
     pub continuing: Vec<u32>,
     /// Ids of the tokens that may start a word (after a space, or with no space needed).
     pub starting: Vec<u32>,
+    /// The output-head rows computed (`None`: all): `continuing` and `starting` only hold
+    /// tokens among them.
+    pub head: Option<Arc<OutputRows>>,
+    /// With a restricted head: each token's column in the logits, `u32::MAX` if left out.
+    slots: Vec<u32>,
 }
 
 /// Lower-cases token bytes: full Unicode lower-casing for valid UTF-8, ASCII-only otherwise
@@ -171,6 +178,8 @@ impl Vocab {
             sorted: Vec::new(),
             continuing: Vec::new(),
             starting: Vec::new(),
+            head: None,
+            slots: Vec::new(),
         };
         let mut sorted: Vec<u32> = (0..n_vocab as u32)
             .filter(|&t| v.kind(t) != Kind::Boundary)
@@ -189,6 +198,35 @@ impl Vocab {
             })
             .collect();
         v
+    }
+
+    /// Restricts the logits to the output-head rows `head` (`None`: all rows).
+    pub fn with_head(mut self, head: Option<OutputRows>) -> Self {
+        if let Some(h) = &head {
+            let mut slots = vec![u32::MAX; self.kinds.len()];
+            for (i, &t) in h.ids().iter().enumerate() {
+                if let Some(s) = slots.get_mut(t as usize) {
+                    *s = i as u32;
+                }
+            }
+            self.continuing.retain(|&t| slots[t as usize] != u32::MAX);
+            self.starting.retain(|&t| slots[t as usize] != u32::MAX);
+            self.slots = slots;
+        }
+        self.head = head.map(Arc::new);
+        self
+    }
+
+    /// The column of token `id` in a logits row (`None`: its head row is not computed).
+    #[inline]
+    pub fn slot(&self, id: u32) -> Option<usize> {
+        if self.head.is_none() {
+            return Some(id as usize);
+        }
+        match self.slots.get(id as usize) {
+            Some(&s) if s != u32::MAX => Some(s as usize),
+            _ => None,
+        }
     }
 
     pub fn kind(&self, id: u32) -> Kind {

@@ -10,8 +10,12 @@ use super::weights::MatRef;
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
-use crate::kernels::{matmul_parallel, matmul_parallel_many, selected_tier, QActs, ThreadPool};
+use crate::kernels::{
+    matmul_parallel, matmul_parallel_many, matmul_rows_parallel, selected_tier, OutputRows, QActs,
+    ThreadPool,
+};
 use crate::ops::{self, Rope};
+use crate::quant::BlockLayout;
 use std::sync::Mutex;
 
 /// One token to evaluate.
@@ -129,7 +133,8 @@ fn add_bias(out: &mut [f32], bias: &Option<Vec<f32>>, width: usize) {
 }
 
 /// Runs the model on `rows`, writing K/V into `caches[row.seq]` at `row.pos`, and returns the
-/// logits of the rows that asked for them, in row order, in `logits` (`n × vocab`).
+/// logits of the rows that asked for them, in row order, in `logits` (`n × vocab`, or
+/// `n × head.len()` with only the output-head rows `head`, in their order).
 ///
 /// Callers guarantee: every position fits its cache, and within one sequence the rows'
 /// positions are consecutive and continue the cache (checked by the session layer).
@@ -140,6 +145,7 @@ pub(crate) fn forward(
     rows: &[BatchRow],
     s: &mut Scratch,
     logits: &mut Vec<f32>,
+    head: Option<&OutputRows>,
 ) {
     let cfg: &ModelConfig = model.config();
     let w = model.weights();
@@ -367,9 +373,29 @@ pub(crate) fn forward(
         );
     }
     let vocab = w.output.rows;
-    logits.resize(want.len() * vocab, 0.0);
     lin.invalidate();
-    lin.run(&mut s.acts, &w.output, &s.last, want.len(), logits);
+    match head {
+        Some(sel) if w.output.layout == BlockLayout::Rows => {
+            // Only the selected rows of the head: the weights are read in place (mapped).
+            logits.resize(want.len() * sel.len(), 0.0);
+            s.acts
+                .quantize_for(w.output.ty, &s.last[..want.len() * d], want.len(), d);
+            matmul_rows_parallel(pool, &w.output.view(bytes), &s.acts, sel, logits, sel.len());
+        }
+        Some(sel) => {
+            // An interleaved head (a converted file): the full product, then the columns.
+            let mut full = vec![0.0f32; want.len() * vocab];
+            lin.run(&mut s.acts, &w.output, &s.last, want.len(), &mut full);
+            logits.clear();
+            for row in full.chunks(vocab) {
+                logits.extend(sel.ids().iter().map(|&t| row[t as usize]));
+            }
+        }
+        None => {
+            logits.resize(want.len() * vocab, 0.0);
+            lin.run(&mut s.acts, &w.output, &s.last, want.len(), logits);
+        }
+    }
     if let Some(cap) = cfg.final_logit_softcap {
         logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
     }

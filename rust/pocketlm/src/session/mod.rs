@@ -2,7 +2,7 @@
 //! its last token. Sessions roll back to any earlier position (keyboard edits), fork (beams,
 //! reply candidates) and decode together in one batch.
 
-use crate::kernels::ThreadPool;
+use crate::kernels::{OutputRows, ThreadPool};
 use crate::model::{forward, BatchRow, KvCache, Model, Scratch, KV_GROW_STEP};
 use std::sync::{Arc, Mutex};
 
@@ -37,8 +37,8 @@ pub enum SessionError {
     /// A [`SessionOptions`] field is out of range.
     #[error("invalid session option: {0}")]
     InvalidOption(String),
-    /// A batch mixed sessions of different models.
-    #[error("sessions in one batch must belong to the same model")]
+    /// A batch mixed sessions of different models (or of different output-head rows).
+    #[error("sessions in one batch must belong to the same model and output rows")]
     MixedModels,
     /// The model file was truncated or rewritten after loading (see
     /// [`crate::gguf::GgufFile::check_unchanged`]); nothing was evaluated.
@@ -93,6 +93,8 @@ pub struct Session {
     batch_out: Vec<f32>,
     logits: Vec<f32>,
     has_logits: bool,
+    /// Output-head rows computed (`None`: all): see [`Session::set_output_rows`].
+    output_rows: Option<Arc<OutputRows>>,
 }
 
 impl Session {
@@ -124,7 +126,27 @@ impl Session {
             batch_out: Vec::new(),
             logits: Vec::new(),
             has_logits: false,
+            output_rows: None,
         })
+    }
+
+    /// Computes only the rows `rows` of the output head from now on (`None`: all of them):
+    /// the logits then hold one value per selected row, in `rows.ids()` order, and every
+    /// session of a batched pass must select the same rows (the same `Arc`). A keyboard needs
+    /// only the tokens it can suggest, and a large vocabulary's head (Gemma 3: 262,144 rows)
+    /// costs more than the rest of a small model's pass. Forks keep the selection; the cached
+    /// logits are dropped.
+    pub fn set_output_rows(&mut self, rows: Option<Arc<OutputRows>>) {
+        self.output_rows = rows;
+        self.logits.clear();
+        self.has_logits = false;
+    }
+
+    /// Values per logits row: the vocabulary size, or the number of selected output rows.
+    pub fn logits_width(&self) -> usize {
+        self.output_rows
+            .as_ref()
+            .map_or(self.model.config().vocab_size, |r| r.len())
     }
 
     /// The model this session runs.
@@ -274,7 +296,7 @@ impl Session {
             let base = c * PREFILL_CHUNK;
             self.run_chunk(chunk, |i| base + i >= first, Some(out));
         }
-        let vocab = self.model.config().vocab_size;
+        let vocab = self.logits_width();
         self.logits.clear();
         self.logits.extend_from_slice(&out[out.len() - vocab..]);
         self.has_logits = true;
@@ -305,6 +327,7 @@ impl Session {
             &rows,
             &mut self.scratch,
             &mut logits,
+            self.output_rows.as_deref(),
         );
         if let Some(out) = all {
             out.extend_from_slice(&logits);
@@ -346,6 +369,7 @@ impl Session {
         self.logits.clear();
         self.logits.extend_from_slice(&src.logits);
         self.has_logits = src.has_logits;
+        self.output_rows = src.output_rows.clone();
         Ok(())
     }
 
@@ -361,6 +385,7 @@ impl Session {
             batch_out: Vec::new(),
             logits: self.logits.clone(),
             has_logits: self.has_logits,
+            output_rows: self.output_rows.clone(),
         }
     }
 
@@ -422,8 +447,14 @@ impl Session {
             return Err(SessionError::EmptyInput);
         }
         let model = &sessions[0].model;
+        let head = &sessions[0].output_rows;
         for (i, s) in sessions.iter().enumerate() {
-            if !Arc::ptr_eq(&s.model, model) {
+            let same_head = match (&s.output_rows, head) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            if !Arc::ptr_eq(&s.model, model) || !same_head {
                 return Err(SessionError::MixedModels);
             }
             s.check_tokens(tokens(i))?;
@@ -467,13 +498,22 @@ impl Session {
         let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
         let mut scratch = std::mem::take(&mut sessions[0].scratch);
         out.clear();
+        let head = sessions[0].output_rows.clone();
         {
             let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
-            forward(&model, &engine.pool, &mut caches, &rows, &mut scratch, out);
+            forward(
+                &model,
+                &engine.pool,
+                &mut caches,
+                &rows,
+                &mut scratch,
+                out,
+                head.as_deref(),
+            );
         }
         sessions[0].scratch = scratch;
         sessions[0].rows = rows;
-        let vocab = model.config().vocab_size;
+        let vocab = sessions[0].logits_width();
         // Index (in logits rows) one past each session's last row.
         let mut at = 0;
         for (i, s) in sessions.iter_mut().enumerate() {

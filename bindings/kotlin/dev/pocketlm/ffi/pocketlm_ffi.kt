@@ -716,11 +716,25 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_add_user_word(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_clear_user_words(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_export_user_words(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_import_user_words(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_learn_typed_word(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_remove_user_word(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_suggest(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_count_tokens(
     ): Int
@@ -813,11 +827,25 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_accept(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_add_user_word(`ptr`: Long,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_clear_user_words(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_export_user_words(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_import_user_words(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_learn_typed_word(`ptr`: Long,`textBeforeWord`: RustBuffer.ByValue,`word`: RustBuffer.ByValue,`field`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_release_memory(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_remove_user_word(`ptr`: Long,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_suggest(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_clone_model(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1022,13 +1050,34 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept() and 0xFFFF) != 46829) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_add_user_word() and 0xFFFF) != 58642) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_clear_user_words() and 0xFFFF) != 55482) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_export_user_words() and 0xFFFF) != 59806) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_import_user_words() and 0xFFFF) != 56405) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_learn_typed_word() and 0xFFFF) != 18046) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_release_memory() and 0xFFFF) != 27220) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_remove_user_word() and 0xFFFF) != 49146) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_reset() and 0xFFFF) != 43295) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_suggest() and 0xFFFF) != 27414) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words() and 0xFFFF) != 49440) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_count_tokens() and 0xFFFF) != 63087) {
@@ -1334,6 +1383,29 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
+public object FfiConverterUInt: FfiConverter<UInt, Int> {
+    override fun lift(value: Int): UInt {
+        return value.toUInt()
+    }
+
+    override fun read(buf: ByteBuffer): UInt {
+        return lift(buf.getInt())
+    }
+
+    override fun lower(value: UInt): Int {
+        return value.toInt()
+    }
+
+    override fun allocationSize(value: UInt) = 4UL
+
+    override fun write(value: UInt, buf: ByteBuffer) {
+        buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterInt: FfiConverter<Int, Int> {
     override fun lift(value: Int): Int {
         return value
@@ -1477,6 +1549,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
     }
 }
 
@@ -2605,11 +2696,50 @@ public interface KeyboardPredictorInterface {
     fun `accept`(`textBeforeCursor`: kotlin.String, `word`: kotlin.String): TextEdit
     
     /**
+     * Adds a word to the user dictionary: offered as a completion and next word from now on,
+     * never above an obviously likelier model word; never decays. `InvalidArgument` for a
+     * word that is not one (spaces, no letters, over 40 characters), `UserDictionaryFull`
+     * when the dictionary holds only added words and no room is left.
+     */
+    fun `addUserWord`(`word`: kotlin.String)
+    
+    /**
+     * Forgets every user word and every count of words being learned.
+     */
+    fun `clearUserWords`()
+    
+    /**
+     * The user dictionary (with the counts of words being learned) as bytes for the app to
+     * store; the SDK writes no files. Give them to `importUserWords` on the next start.
+     */
+    fun `exportUserWords`(): kotlin.ByteArray
+    
+    /**
+     * Replaces the user dictionary with bytes from `exportUserWords`; the number of words
+     * read. `InvalidUserDictionary` for bytes that are not one (corrupt, truncated, from a
+     * newer SDK), and nothing changes.
+     */
+    fun `importUserWords`(`bytes`: kotlin.ByteArray): kotlin.UInt
+    
+    /**
+     * Learns from a word the person typed in full (not picked from the strip) after
+     * `textBeforeWord`, in a field of kind `field`: a word the model would not have offered,
+     * typed twice, becomes a user word. Password and no-suggestion fields are never learned
+     * from. Costs about one `suggest` call.
+     */
+    fun `learnTypedWord`(`textBeforeWord`: kotlin.String, `word`: kotlin.String, `field`: FieldKind): LearnOutcome
+    
+    /**
      * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
      * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
      * next call re-evaluates what it needs.
      */
     fun `releaseMemory`()
+    
+    /**
+     * Removes a word (any case) from the user dictionary; whether it was there.
+     */
+    fun `removeUserWord`(`word`: kotlin.String): kotlin.Boolean
     
     /**
      * Forgets the cached text (e.g. when the keyboard moves to another text field).
@@ -2621,6 +2751,11 @@ public interface KeyboardPredictorInterface {
      * next words after a space, completions (and corrections) while a word is typed.
      */
     fun `suggest`(`textBeforeCursor`: kotlin.String): List<Suggestion>
+    
+    /**
+     * The words the user dictionary offers now, sorted.
+     */
+    fun `userWords`(): List<UserWord>
     
     companion object
 }
@@ -2763,6 +2898,103 @@ open class KeyboardPredictor: Disposable, AutoCloseable, KeyboardPredictorInterf
 
     
     /**
+     * Adds a word to the user dictionary: offered as a completion and next word from now on,
+     * never above an obviously likelier model word; never decays. `InvalidArgument` for a
+     * word that is not one (spaces, no letters, over 40 characters), `UserDictionaryFull`
+     * when the dictionary holds only added words and no room is left.
+     */
+    @Throws(PocketLmException::class)override fun `addUserWord`(`word`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_add_user_word(
+        it,
+        
+        FfiConverterString.lower(`word`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Forgets every user word and every count of words being learned.
+     */
+    @Throws(PocketLmException::class)override fun `clearUserWords`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_clear_user_words(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The user dictionary (with the counts of words being learned) as bytes for the app to
+     * store; the SDK writes no files. Give them to `importUserWords` on the next start.
+     */
+    @Throws(PocketLmException::class)override fun `exportUserWords`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_export_user_words(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Replaces the user dictionary with bytes from `exportUserWords`; the number of words
+     * read. `InvalidUserDictionary` for bytes that are not one (corrupt, truncated, from a
+     * newer SDK), and nothing changes.
+     */
+    @Throws(PocketLmException::class)override fun `importUserWords`(`bytes`: kotlin.ByteArray): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_import_user_words(
+        it,
+        
+        FfiConverterByteArray.lower(`bytes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Learns from a word the person typed in full (not picked from the strip) after
+     * `textBeforeWord`, in a field of kind `field`: a word the model would not have offered,
+     * typed twice, becomes a user word. Password and no-suggestion fields are never learned
+     * from. Costs about one `suggest` call.
+     */
+    @Throws(PocketLmException::class)override fun `learnTypedWord`(`textBeforeWord`: kotlin.String, `word`: kotlin.String, `field`: FieldKind): LearnOutcome {
+            return FfiConverterTypeLearnOutcome.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_learn_typed_word(
+        it,
+        
+        FfiConverterString.lower(`textBeforeWord`),
+        FfiConverterString.lower(`word`),
+        FfiConverterTypeFieldKind.lower(`field`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Frees the predictor's caches (evaluated text, extra sessions, buffers) on memory
      * pressure (`onTrimMemory`, `didReceiveMemoryWarning`). The predictor keeps working: the
      * next call re-evaluates what it needs.
@@ -2777,6 +3009,24 @@ open class KeyboardPredictor: Disposable, AutoCloseable, KeyboardPredictorInterf
 }
     }
     
+    
+
+    
+    /**
+     * Removes a word (any case) from the user dictionary; whether it was there.
+     */
+    @Throws(PocketLmException::class)override fun `removeUserWord`(`word`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_remove_user_word(
+        it,
+        
+        FfiConverterString.lower(`word`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2808,6 +3058,23 @@ open class KeyboardPredictor: Disposable, AutoCloseable, KeyboardPredictorInterf
         it,
         
         FfiConverterString.lower(`textBeforeCursor`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The words the user dictionary offers now, sorted.
+     */
+    @Throws(PocketLmException::class)override fun `userWords`(): List<UserWord> {
+            return FfiConverterSequenceTypeUserWord.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(
+        it,
+        _status)
 }
     }
     )
@@ -4288,6 +4555,12 @@ data class KeyboardOptions (
      * Memory profile (`null`/`nil` = `Default`); an input method uses `LowMemory`.
      */
     val `profile`: KeyboardProfile? = null 
+    , 
+    /**
+     * Learn user words from `learnTypedWord` (words added with `addUserWord` are offered
+     * either way).
+     */
+    val `learnUserWords`: kotlin.Boolean = true 
     
 ){
     
@@ -4310,6 +4583,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterBoolean.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterOptionalTypeKeyboardProfile.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
@@ -4319,7 +4593,8 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterSequenceString.allocationSize(value.`blocklist`) +
             FfiConverterBoolean.allocationSize(value.`allowOffensive`) +
             FfiConverterInt.allocationSize(value.`threads`) +
-            FfiConverterOptionalTypeKeyboardProfile.allocationSize(value.`profile`)
+            FfiConverterOptionalTypeKeyboardProfile.allocationSize(value.`profile`) +
+            FfiConverterBoolean.allocationSize(value.`learnUserWords`)
     )
 
     override fun write(value: KeyboardOptions, buf: ByteBuffer) {
@@ -4329,6 +4604,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterBoolean.write(value.`allowOffensive`, buf)
             FfiConverterInt.write(value.`threads`, buf)
             FfiConverterOptionalTypeKeyboardProfile.write(value.`profile`, buf)
+            FfiConverterBoolean.write(value.`learnUserWords`, buf)
     }
 }
 
@@ -4727,6 +5003,55 @@ public object FfiConverterTypeTextEdit: FfiConverterRustBuffer<TextEdit> {
 
 
 /**
+ * One word of the user dictionary.
+ */
+data class UserWord (
+    val `word`: kotlin.String
+    , 
+    val `source`: UserWordSource
+    , 
+    /**
+     * Typings counted, after decay (0 for an added word never typed).
+     */
+    val `count`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserWord: FfiConverterRustBuffer<UserWord> {
+    override fun read(buf: ByteBuffer): UserWord {
+        return UserWord(
+            FfiConverterString.read(buf),
+            FfiConverterTypeUserWordSource.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: UserWord) = (
+            FfiConverterString.allocationSize(value.`word`) +
+            FfiConverterTypeUserWordSource.allocationSize(value.`source`) +
+            FfiConverterUInt.allocationSize(value.`count`)
+    )
+
+    override fun write(value: UserWord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`word`, buf)
+            FfiConverterTypeUserWordSource.write(value.`source`, buf)
+            FfiConverterUInt.write(value.`count`, buf)
+    }
+}
+
+
+
+/**
  * Who wrote a chat message.
  */
 
@@ -4756,6 +5081,53 @@ public object FfiConverterTypeChatRole: FfiConverterRustBuffer<ChatRole> {
     override fun allocationSize(value: ChatRole) = 4UL
 
     override fun write(value: ChatRole, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The kind of text field a word was typed in (Android `inputType`, iOS text traits).
+ */
+
+enum class FieldKind {
+    
+    /**
+     * Ordinary text with suggestions: words may be learned.
+     */
+    TEXT,
+    /**
+     * A password or any secure entry: never learned from.
+     */
+    PASSWORD,
+    /**
+     * Suggestions off (no-suggestions flag, e-mail, URL, numbers): never learned from.
+     */
+    NO_SUGGESTIONS;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
+    override fun read(buf: ByteBuffer) = try {
+        FieldKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: FieldKind) = 4UL
+
+    override fun write(value: FieldKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4800,6 +5172,65 @@ public object FfiConverterTypeKeyboardProfile: FfiConverterRustBuffer<KeyboardPr
     override fun allocationSize(value: KeyboardProfile) = 4UL
 
     override fun write(value: KeyboardProfile, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What `learnTypedWord` did with a word.
+ */
+
+enum class LearnOutcome {
+    
+    /**
+     * Not learned from: password or no-suggestion field, or learning is off.
+     */
+    FIELD_NOT_LEARNED,
+    /**
+     * Not a word (punctuation, digits only, too long) or a blocked word.
+     */
+    NOT_A_WORD,
+    /**
+     * The model would have offered it: nothing to learn.
+     */
+    MODEL_OFFERS,
+    /**
+     * Counted; not yet a user word.
+     */
+    COUNTED,
+    /**
+     * Now (or still) a user word.
+     */
+    LEARNED,
+    /**
+     * The dictionary is full of added words.
+     */
+    DICTIONARY_FULL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLearnOutcome: FfiConverterRustBuffer<LearnOutcome> {
+    override fun read(buf: ByteBuffer) = try {
+        LearnOutcome.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LearnOutcome) = 4UL
+
+    override fun write(value: LearnOutcome, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4903,6 +5334,18 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
      */
         class ModelFileChanged(message: String) : PocketLmException(message)
         
+    /**
+     * The bytes given to `importUserWords` are not a user dictionary this SDK reads (corrupt,
+     * truncated, or written by a newer SDK); the dictionary is unchanged. Start from an empty
+     * one (or the app's backup).
+     */
+        class InvalidUserDictionary(message: String) : PocketLmException(message)
+        
+    /**
+     * The user dictionary is full of words added with `addUserWord`: remove some first.
+     */
+        class UserDictionaryFull(message: String) : PocketLmException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PocketLmException> {
         override fun lift(error_buf: RustBuffer.ByValue): PocketLmException = FfiConverterTypePocketLmError.lift(error_buf)
@@ -4923,6 +5366,8 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             5 -> PocketLmException.Internal(FfiConverterString.read(buf))
             6 -> PocketLmException.Cancelled(FfiConverterString.read(buf))
             7 -> PocketLmException.ModelFileChanged(FfiConverterString.read(buf))
+            8 -> PocketLmException.InvalidUserDictionary(FfiConverterString.read(buf))
+            9 -> PocketLmException.UserDictionaryFull(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -4960,6 +5405,14 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             }
             is PocketLmException.ModelFileChanged -> {
                 buf.putInt(7)
+                Unit
+            }
+            is PocketLmException.InvalidUserDictionary -> {
+                buf.putInt(8)
+                Unit
+            }
+            is PocketLmException.UserDictionaryFull -> {
+                buf.putInt(9)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5101,6 +5554,49 @@ public object FfiConverterTypeTone: FfiConverterRustBuffer<Tone> {
     override fun allocationSize(value: Tone) = 4UL
 
     override fun write(value: Tone, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where a user word came from.
+ */
+
+enum class UserWordSource {
+    
+    /**
+     * Added with `addUserWord` (or imported as added); never decays.
+     */
+    ADDED,
+    /**
+     * Learned from typing; forgotten when unused for long.
+     */
+    LEARNED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUserWordSource: FfiConverterRustBuffer<UserWordSource> {
+    override fun read(buf: ByteBuffer) = try {
+        UserWordSource.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: UserWordSource) = 4UL
+
+    override fun write(value: UserWordSource, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -5503,6 +5999,34 @@ public object FfiConverterSequenceTypeSuggestion: FfiConverterRustBuffer<List<Su
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSuggestion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeUserWord: FfiConverterRustBuffer<List<UserWord>> {
+    override fun read(buf: ByteBuffer): List<UserWord> {
+        val len = buf.getInt()
+        return List<UserWord>(len) {
+            FfiConverterTypeUserWord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<UserWord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeUserWord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<UserWord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeUserWord.write(it, buf)
         }
     }
 }

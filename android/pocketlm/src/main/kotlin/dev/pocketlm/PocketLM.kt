@@ -36,9 +36,11 @@ import kotlinx.coroutines.withContext
 
 // Records and enums come straight from the generated bindings. Errors are
 // dev.pocketlm.ffi.PocketLmException, a sealed class (ModelNotFound, InvalidModel, InvalidArgument,
-// ContextFull, Internal, Cancelled, ModelFileChanged) whose message says what to do; import it from there
-// (a typealias would hide the subclasses). ModelFileChanged: the file was truncated or rewritten after
-// loading; load the model again (install updates by renaming a new file over the old one).
+// ContextFull, Internal, Cancelled, ModelFileChanged, InvalidUserDictionary, UserDictionaryFull) whose
+// message says what to do; import it from there (a typealias would hide the subclasses).
+// ModelFileChanged: the file was truncated or rewritten after loading; load the model again (install
+// updates by renaming a new file over the old one). InvalidUserDictionary: bytes given to
+// importUserWords are not a user dictionary (nothing changed).
 typealias ModelInfo = dev.pocketlm.ffi.ModelInfo
 typealias SamplingOptions = dev.pocketlm.ffi.SamplingOptions
 typealias GenerationOptions = dev.pocketlm.ffi.GenerationOptions
@@ -54,6 +56,10 @@ typealias KeyboardProfile = dev.pocketlm.ffi.KeyboardProfile
 typealias Suggestion = dev.pocketlm.ffi.Suggestion
 typealias SuggestionKind = dev.pocketlm.ffi.SuggestionKind
 typealias TextEdit = dev.pocketlm.ffi.TextEdit
+typealias FieldKind = dev.pocketlm.ffi.FieldKind
+typealias LearnOutcome = dev.pocketlm.ffi.LearnOutcome
+typealias UserWord = dev.pocketlm.ffi.UserWord
+typealias UserWordSource = dev.pocketlm.ffi.UserWordSource
 typealias DrafterOptions = dev.pocketlm.ffi.DrafterOptions
 typealias DraftOptions = dev.pocketlm.ffi.DraftOptions
 typealias ConversationMessage = dev.pocketlm.ffi.ConversationMessage
@@ -280,6 +286,43 @@ class KeyboardPredictor internal constructor(ffi: FfiKeyboardPredictor) : AutoCl
      * working, the next suggestion re-evaluates what it needs. Waits for a call in progress.
      */
     suspend fun releaseMemory() = withContext(PocketLM.dispatcher) { ref.get().releaseMemory() }
+
+    // The user dictionary: words offered beside the model's (names, slang), added by the app or
+    // learned from typing. The app stores it: exportUserWords() gives the bytes, importUserWords
+    // reads them back on the next start (the SDK writes no files).
+
+    /**
+     * Adds [word] (offered from now on, never decays).
+     * @throws PocketLmException.InvalidArgument when it is not a word (spaces, no letters, too long)
+     * @throws PocketLmException.UserDictionaryFull when only added words are left and there is no room
+     */
+    fun addUserWord(word: String) = ref.get().addUserWord(word)
+
+    /** Removes [word] (any case); whether it was there. */
+    fun removeUserWord(word: String): Boolean = ref.get().removeUserWord(word)
+
+    /** The words the dictionary offers now, sorted. */
+    fun userWords(): List<UserWord> = ref.get().userWords()
+
+    /** Forgets every user word and every count. */
+    fun clearUserWords() = ref.get().clearUserWords()
+
+    /** The dictionary as bytes for the app to store. */
+    fun exportUserWords(): ByteArray = ref.get().exportUserWords()
+
+    /**
+     * Replaces the dictionary with bytes from [exportUserWords]; the number of words read.
+     * @throws PocketLmException.InvalidUserDictionary for bytes that are not a dictionary (nothing changes)
+     */
+    fun importUserWords(bytes: ByteArray): Int = ref.get().importUserWords(bytes).toInt()
+
+    /**
+     * Learns from [word], typed in full (not picked from the strip) after [textBeforeWord] in a
+     * field of kind [field]: a word the model would not have offered, typed twice, becomes a user
+     * word. Password and no-suggestion fields are never learned from. Costs about one [suggest].
+     */
+    suspend fun learnTypedWord(textBeforeWord: String, word: String, field: FieldKind = FieldKind.TEXT): LearnOutcome =
+        withContext(PocketLM.dispatcher) { ref.get().learnTypedWord(textBeforeWord, word, field) }
 
     override fun close() = ref.close()
 }
