@@ -96,15 +96,11 @@ mod generate;
 mod gguf;
 mod input_bounds;
 #[allow(unsafe_code)]
-#[allow(missing_docs)] // internals, reached through `internals`
 mod kernels;
 mod keyboard;
 mod model;
-#[allow(missing_docs)] // internals, reached through `internals`
 mod ops;
-#[allow(missing_docs)] // internals, reached through `internals`
 mod perplexity;
-#[allow(missing_docs)] // internals, reached through `internals`
 mod quant;
 mod reply;
 mod sampler;

@@ -19,6 +19,7 @@ pub fn rms_norm_into(dst: &mut [f32], src: &[f32], w: &[f32], eps: f32) {
     rms_norm(dst, w, eps);
 }
 
+/// SiLU (swish), `x * sigmoid(x)`: the gate activation of Llama-style models.
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
@@ -79,6 +80,9 @@ pub struct Rope {
 }
 
 impl Rope {
+    /// The tables for `dim` rotated dimensions, frequency `base` (`rope_theta`) and linear
+    /// position `scale`; `halves` pairs dim `i` with `i + dim/2` (NeoX style) instead of
+    /// `2i` with `2i + 1`.
     pub fn new(dim: usize, base: f32, scale: f32, halves: bool) -> Self {
         let inv_freq = (0..dim / 2)
             .map(|i| (1.0 / (base as f64).powf(2.0 * i as f64 / dim as f64) / scale as f64) as f32)

@@ -8,9 +8,12 @@ use crate::ops::log_softmax;
 use crate::session::{Session, SessionError, SessionOptions};
 use std::sync::Arc;
 
+/// The result of [`perplexity`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Perplexity {
+    /// `exp(mean negative log-likelihood)` over the scored tokens.
     pub ppl: f64,
+    /// Chunks of `ctx` tokens evaluated (a shorter tail is left out).
     pub chunks: usize,
     /// Tokens whose probability was scored.
     pub scored: usize,
@@ -18,16 +21,27 @@ pub struct Perplexity {
     pub tokens: usize,
 }
 
+/// Why [`perplexity`] could not score a text.
 #[derive(Debug, thiserror::Error)]
 pub enum PerplexityError {
+    /// The chunk size (`ctx`) is below 4 tokens.
     #[error("context {0} is too small; use at least 4 tokens")]
     ContextTooSmall(usize),
+    /// The text does not fill one chunk.
     #[error("the text has {tokens} tokens, fewer than one chunk of {ctx}")]
-    TextTooShort { tokens: usize, ctx: usize },
+    TextTooShort {
+        /// Tokens of the text.
+        tokens: usize,
+        /// The chunk size asked for.
+        ctx: usize,
+    },
+    /// The model failed to evaluate a chunk.
     #[error(transparent)]
     Session(#[from] SessionError),
 }
 
+/// The perplexity of `text` in chunks of `ctx` tokens, evaluated with `threads` threads
+/// (see the module docs for how it matches `llama-perplexity -c ctx`).
 pub fn perplexity(
     model: &Arc<Model>,
     text: &str,

@@ -249,17 +249,24 @@ pub struct AttnScratch {
 /// `out[r * out_stride + h * hd..][..hd]`; row `r` attends to keys `ranges[r].0..ranges[r].1`.
 #[derive(Debug)]
 pub struct QueryBlock<'a> {
+    /// The query rows.
     pub q: &'a [f32],
+    /// f32s from one query row to the next.
     pub q_stride: usize,
+    /// Query heads per row.
     pub heads: usize,
+    /// Per row, the half-open range of key positions it attends to.
     pub ranges: &'a [(usize, usize)],
 }
 
 /// One KV head of one layer in the cache: key/value `t` is `k[t * stride..][..hd]`.
 #[derive(Debug, Clone, Copy)]
 pub struct KvHead<'a> {
+    /// Keys.
     pub k: &'a [f16],
+    /// Values.
     pub v: &'a [f16],
+    /// f16s from one position to the next.
     pub stride: usize,
 }
 

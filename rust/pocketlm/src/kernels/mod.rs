@@ -169,13 +169,17 @@ pub enum KernelError {
         "POCKETLM_KERNEL={0:?} is not a kernel tier; use one of scalar, avx2, avx512vnni, neon, \
          dotprod, i8mm (or unset it to pick the best for this CPU)"
     )]
+    /// `POCKETLM_KERNEL` names no tier.
     UnknownTier(String),
     #[error(
         "POCKETLM_KERNEL={tier}: this CPU lacks the instructions for the {tier} kernels \
          (supported here: {supported}); unset POCKETLM_KERNEL or pick a supported tier"
     )]
+    /// `POCKETLM_KERNEL` names a tier this CPU cannot run.
     UnsupportedTier {
+        /// The tier asked for.
         tier: &'static str,
+        /// The tiers this CPU can run, comma-separated.
         supported: String,
     },
 }
@@ -235,9 +239,13 @@ pub fn kernel_tier() -> &'static str {
 /// borrowed (typically from the model's mmap).
 #[derive(Clone, Copy, Debug)]
 pub struct QMatrix<'a> {
+    /// The block format of `data`.
     pub ty: GgmlType,
+    /// The raw blocks, row after row.
     pub data: &'a [u8],
+    /// Output rows.
     pub rows: usize,
+    /// Elements per row (the input length).
     pub cols: usize,
     /// Block order of `data` (see [`crate::quant::interleave`]).
     pub layout: BlockLayout,
@@ -429,6 +437,7 @@ impl Act32 {
 }
 
 impl QActs {
+    /// Empty buffers, grown on first use.
     pub fn new() -> Self {
         Self::default()
     }
@@ -1059,7 +1068,9 @@ const MIN_STREAM_CHUNK_BYTES: usize = 256 << 10;
 /// see [`OutputRows`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowRun {
+    /// The weight rows of the run.
     pub rows: Range<usize>,
+    /// The output column of `rows.start`.
     pub at: usize,
 }
 
@@ -1100,14 +1111,17 @@ impl OutputRows {
         &self.ids
     }
 
+    /// How many rows are selected (the output length).
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    /// No row selected.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
+    /// The selected rows grouped in runs of consecutive ids, ascending.
     pub fn runs(&self) -> &[RowRun] {
         &self.runs
     }

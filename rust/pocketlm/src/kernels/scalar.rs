@@ -8,6 +8,7 @@ use crate::quant::dequant::{q4k_values, q5_values, q5k_values, q6k_values};
 /// A 32-element 8-bit activation block: ggml's [`BlockQ8_0`] / [`BlockQ8_1`] or the kernels'
 /// compact copy of them.
 pub trait Q8Act {
+    /// The 32 quantized values.
     fn qs(&self) -> &[i8; 32];
     /// The block scale as f32.
     fn d(&self) -> f32;
@@ -15,6 +16,7 @@ pub trait Q8Act {
 
 /// A Q8_1-style activation block with ggml's `s = d * sum(q)`.
 pub trait Q8ActS: Q8Act {
+    /// `d * sum(qs)`, as f32.
     fn s(&self) -> f32;
 }
 
@@ -57,6 +59,7 @@ impl Q8ActS for super::Act32 {
     }
 }
 
+/// Dot product of Q4_0 weight blocks with 8-bit activation blocks.
 pub fn dot_q4_0<A: Q8Act>(w: &[BlockQ4_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -71,6 +74,7 @@ pub fn dot_q4_0<A: Q8Act>(w: &[BlockQ4_0], a: &[A]) -> f32 {
     sumf
 }
 
+/// Dot product of Q4_1 weight blocks with 8-bit activation blocks.
 pub fn dot_q4_1<A: Q8ActS>(w: &[BlockQ4_1], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -85,6 +89,7 @@ pub fn dot_q4_1<A: Q8ActS>(w: &[BlockQ4_1], a: &[A]) -> f32 {
     sumf
 }
 
+/// Dot product of Q5_0 weight blocks with 8-bit activation blocks.
 pub fn dot_q5_0<A: Q8Act>(w: &[BlockQ5_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -98,6 +103,7 @@ pub fn dot_q5_0<A: Q8Act>(w: &[BlockQ5_0], a: &[A]) -> f32 {
     sumf
 }
 
+/// Dot product of Q5_1 weight blocks with 8-bit activation blocks.
 pub fn dot_q5_1<A: Q8ActS>(w: &[BlockQ5_1], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -111,6 +117,7 @@ pub fn dot_q5_1<A: Q8ActS>(w: &[BlockQ5_1], a: &[A]) -> f32 {
     sumf
 }
 
+/// Dot product of Q8_0 weight blocks with 8-bit activation blocks.
 pub fn dot_q8_0<A: Q8Act>(w: &[BlockQ8_0], a: &[A]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -144,6 +151,7 @@ fn k4_block(v: &[u8; QK_K], d: u16, dmin: u16, scales: &[u8; 12], y: &BlockQ8K) 
     d * sumi as f32 - dmin * summ as f32
 }
 
+/// Dot product of Q4_K weight blocks with 8-bit activation blocks.
 pub fn dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -152,6 +160,7 @@ pub fn dot_q4_k(w: &[BlockQ4K], a: &[BlockQ8K]) -> f32 {
     sumf
 }
 
+/// Dot product of Q5_K weight blocks with 8-bit activation blocks.
 pub fn dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -160,6 +169,7 @@ pub fn dot_q5_k(w: &[BlockQ5K], a: &[BlockQ8K]) -> f32 {
     sumf
 }
 
+/// Dot product of Q6_K weight blocks with 8-bit activation blocks.
 pub fn dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     let mut sumf = 0.0f32;
     for (x, y) in w.iter().zip(a) {
@@ -177,14 +187,17 @@ pub fn dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
     sumf
 }
 
+/// Dot product of f32 weights with f32 activations.
 pub fn dot_f32(w: &[f32], a: &[f32]) -> f32 {
     w.iter().zip(a).map(|(x, y)| x * y).sum()
 }
 
+/// Dot product of f16 weights (raw bits) with f32 activations.
 pub fn dot_f16(w: &[u16], a: &[f32]) -> f32 {
     w.iter().zip(a).map(|(&x, y)| f16_to_f32(x) * y).sum()
 }
 
+/// Dot product of bf16 weights (raw bits) with f32 activations.
 pub fn dot_bf16(w: &[u16], a: &[f32]) -> f32 {
     w.iter()
         .zip(a)

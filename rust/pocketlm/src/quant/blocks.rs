@@ -27,7 +27,9 @@ pub fn f32_to_f16(x: f32) -> u16 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ4_0 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// The quants, packed as described above.
     pub qs: [u8; QK / 2],
 }
 
@@ -35,8 +37,11 @@ pub struct BlockQ4_0 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ4_1 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// Block minimum (f16 bits).
     pub m: u16,
+    /// The quants, packed as described above.
     pub qs: [u8; QK / 2],
 }
 
@@ -45,8 +50,11 @@ pub struct BlockQ4_1 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ5_0 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// The quants' high bits.
     pub qh: [u8; 4],
+    /// The quants, packed as described above.
     pub qs: [u8; QK / 2],
 }
 
@@ -54,9 +62,13 @@ pub struct BlockQ5_0 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ5_1 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// Block minimum (f16 bits).
     pub m: u16,
+    /// The quants' high bits.
     pub qh: [u8; 4],
+    /// The quants, packed as described above.
     pub qs: [u8; QK / 2],
 }
 
@@ -64,7 +76,9 @@ pub struct BlockQ5_1 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ8_0 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// The quants.
     pub qs: [i8; QK],
 }
 
@@ -72,8 +86,11 @@ pub struct BlockQ8_0 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ8_1 {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// `d * sum(qs)` (f16 bits).
     pub s: u16,
+    /// The quants.
     pub qs: [i8; QK],
 }
 
@@ -82,9 +99,13 @@ pub struct BlockQ8_1 {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ4K {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// Scale of the sub-block mins (f16 bits).
     pub dmin: u16,
+    /// Sub-block scales (and mins), packed.
     pub scales: [u8; 12],
+    /// The quants, packed as described above.
     pub qs: [u8; QK_K / 2],
 }
 
@@ -93,10 +114,15 @@ pub struct BlockQ4K {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ5K {
+    /// Block scale (f16 bits).
     pub d: u16,
+    /// Scale of the sub-block mins (f16 bits).
     pub dmin: u16,
+    /// Sub-block scales (and mins), packed.
     pub scales: [u8; 12],
+    /// The quants' high bits.
     pub qh: [u8; QK_K / 8],
+    /// The quants, packed as described above.
     pub qs: [u8; QK_K / 2],
 }
 
@@ -104,9 +130,13 @@ pub struct BlockQ5K {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ6K {
+    /// The quants' low 4 bits.
     pub ql: [u8; QK_K / 2],
+    /// The quants' high bits.
     pub qh: [u8; QK_K / 4],
+    /// Sub-block scales (and mins), packed.
     pub scales: [i8; QK_K / 16],
+    /// Block scale (f16 bits).
     pub d: u16,
 }
 
@@ -114,8 +144,11 @@ pub struct BlockQ6K {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub struct BlockQ8K {
+    /// Block scale.
     pub d: f32,
+    /// The quants.
     pub qs: [i8; QK_K],
+    /// Sum of each 16 quants.
     pub bsums: [i16; QK_K / 16],
 }
 

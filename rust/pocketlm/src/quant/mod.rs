@@ -16,49 +16,87 @@ pub enum QuantError {
          (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K); \
          re-quantize the model with llama.cpp's llama-quantize"
     )]
+    /// The kernels have no dot product for this weight type
+    /// ([`GgmlType::vec_dot_type`] is `None`).
     Unsupported(GgmlType),
+    /// A buffer's length does not match the shape.
     #[error("{ty}: {what}: expected {expected}, got {got}")]
     LengthMismatch {
+        /// The tensor's type.
         ty: GgmlType,
+        /// Which buffer.
         what: &'static str,
+        /// Its expected length.
         expected: usize,
+        /// Its actual length.
         got: usize,
     },
+    /// A row length is not a whole number of blocks.
     #[error("{ty}: {n} elements is not a whole number of {block_len}-element blocks")]
     NotBlockMultiple {
+        /// The tensor's type.
         ty: GgmlType,
+        /// The row length.
         n: usize,
+        /// Elements per block of `ty`.
         block_len: usize,
     },
     #[error(
         "{ty}: {rows} rows cannot be interleaved (only Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, in \
          groups of 8 rows)"
     )]
-    NotInterleavable { ty: GgmlType, rows: usize },
+    /// The type or row count does not fit the interleaved layout.
+    NotInterleavable {
+        /// The tensor's type.
+        ty: GgmlType,
+        /// Its row count.
+        rows: usize,
+    },
     #[error(
         "{ty}: tensor data is not aligned to {align} bytes (GGUF tensor data must be aligned)"
     )]
-    Misaligned { ty: GgmlType, align: usize },
+    /// The tensor data does not start at a multiple of the block alignment.
+    Misaligned {
+        /// The tensor's type.
+        ty: GgmlType,
+        /// The alignment needed, in bytes.
+        align: usize,
+    },
 }
 
 /// The element types a GGUF tensor can have, with ggml's numeric ids.
 #[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GgmlType {
+    /// ggml's `F32` (id 0).
     F32,
+    /// ggml's `F16` (id 1).
     F16,
+    /// ggml's `Q4_0` (id 2).
     Q4_0,
+    /// ggml's `Q4_1` (id 3).
     Q4_1,
+    /// ggml's `Q5_0` (id 6).
     Q5_0,
+    /// ggml's `Q5_1` (id 7).
     Q5_1,
+    /// ggml's `Q8_0` (id 8).
     Q8_0,
+    /// ggml's `Q8_1` (id 9).
     Q8_1,
+    /// ggml's `Q2_K` (id 10).
     Q2_K,
+    /// ggml's `Q3_K` (id 11).
     Q3_K,
+    /// ggml's `Q4_K` (id 12).
     Q4_K,
+    /// ggml's `Q5_K` (id 13).
     Q5_K,
+    /// ggml's `Q6_K` (id 14).
     Q6_K,
+    /// ggml's `Q8_K` (id 15).
     Q8_K,
+    /// ggml's `BF16` (id 30).
     BF16,
 }
 
@@ -139,6 +177,7 @@ impl GgmlType {
         })
     }
 
+    /// ggml's name of the type, e.g. `"Q4_K"`.
     pub fn name(self) -> &'static str {
         match self {
             Self::F32 => "F32",
