@@ -62,6 +62,28 @@ pub fn log_add(a: f32, b: f32) -> f32 {
     hi + (lo - hi).exp().ln_1p()
 }
 
+/// `ln(Σ exp(x))`, without overflow: a token's log-probability is its logit minus this, for
+/// when only a few log-probabilities of a row are needed (the keyboard's nodes, the reply
+/// drafter's beams). An empty row or one of `-inf` only (probability 0) gives `-inf`; a `+inf`
+/// gives `+inf`. The exps run on the selected kernel tier (a few hundred at a time through a
+/// stack buffer), their chunk sums add up in f64.
+pub fn log_sum_exp(x: &[f32]) -> f32 {
+    const CHUNK: usize = 256;
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max.is_infinite() {
+        return max;
+    }
+    let tier = crate::kernels::selected_tier();
+    let mut buf = [0.0f32; CHUNK];
+    let mut sum = 0.0f64;
+    for c in x.chunks(CHUNK) {
+        let b = &mut buf[..c.len()];
+        b.copy_from_slice(c);
+        sum += crate::kernels::attention::exp_sum(tier, b, max) as f64;
+    }
+    max + (sum as f32).ln()
+}
+
 /// Log-softmax of one row, written into `out`.
 pub fn log_softmax(x: &[f32], out: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -140,6 +162,45 @@ mod tests {
         assert_eq!(log_add(a.ln(), f32::NEG_INFINITY), a.ln());
         // Far below f32's exp range: still no overflow, the larger term wins.
         assert!((log_add(-1000.0, -1000.0) - (-1000.0 + 2f32.ln())).abs() < 1e-3);
+    }
+
+    #[test]
+    fn log_sum_exp_matches_a_naive_f64_sum() {
+        fn naive(x: &[f32]) -> f64 {
+            x.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln()
+        }
+        let mut state = 0x2545_f491_u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 * 40.0 - 25.0 // logits in [-25, 15)
+        };
+        // Lengths around the stack chunk and the SIMD width, and a vocabulary-sized row.
+        for n in [1, 7, 8, 9, 255, 256, 257, 1000, 49_152] {
+            let x: Vec<f32> = (0..n).map(|_| next()).collect();
+            let want = naive(&x);
+            let got = log_sum_exp(&x);
+            assert!((got as f64 - want).abs() < 1e-4, "n={n}: {got} vs {want}");
+            // Shifted far beyond exp's range (f64 too): the same value, shifted.
+            let big: Vec<f32> = x.iter().map(|&v| v + 2000.0).collect();
+            let got = log_sum_exp(&big);
+            assert!(
+                (got as f64 - (want + 2000.0)).abs() < 2e-3,
+                "n={n} +2000: {got}"
+            );
+            let small: Vec<f32> = x.iter().map(|&v| v - 2000.0).collect();
+            let got = log_sum_exp(&small);
+            assert!(
+                (got as f64 - (want - 2000.0)).abs() < 2e-3,
+                "n={n} -2000: {got}"
+            );
+        }
+        assert_eq!(log_sum_exp(&[]), f32::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[f32::NEG_INFINITY; 3]), f32::NEG_INFINITY);
+        assert_eq!(log_sum_exp(&[1.0, f32::INFINITY]), f32::INFINITY);
+        // Probability-0 entries add nothing.
+        let x = [0.5f32, f32::NEG_INFINITY, -1.0];
+        assert!((log_sum_exp(&x) as f64 - naive(&x)).abs() < 1e-6);
+        assert_eq!(log_sum_exp(&[3.0]), 3.0);
     }
 
     #[test]

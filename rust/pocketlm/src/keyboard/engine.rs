@@ -40,10 +40,8 @@ pub struct Node {
 
 impl Node {
     fn new(logits: &[f32], vocab: &Vocab) -> Self {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let lowest = logits.iter().copied().fold(f32::INFINITY, f32::min);
-        let sum: f32 = logits.iter().map(|&v| (v - max).exp()).sum();
-        let lse = max + sum.ln();
+        let lse = crate::ops::log_sum_exp(logits);
         let mut cont_mass = 0.0f32;
         let mut top: Vec<(u32, f32)> = Vec::with_capacity(TOP_CONTINUING + 1);
         let mut floor = f32::NEG_INFINITY;

@@ -5,7 +5,7 @@
 
 use super::config::DrafterConfig;
 use super::ReplyError;
-use crate::ops::log_softmax;
+use crate::ops::{log_softmax, log_sum_exp};
 use crate::sampler::argmax;
 use crate::session::Session;
 use crate::tokenizer::Tokenizer;
@@ -371,7 +371,6 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
         })
         .collect();
     let mut out = Decoded::default();
-    let mut lp = vec![0.0f32; lp0.len()];
     let mut step_tokens: Vec<u32> = branches.iter().map(|b| b.tokens[0]).collect();
     let max_len = cfg.max_reply_tokens;
     for _ in 0..max_len {
@@ -407,7 +406,7 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
             let b = &mut branches[i];
             let logits = b.session.logits()?;
             let next = argmax(logits);
-            let l = logits[next as usize] - log_norm(logits, &mut lp);
+            let l = logits[next as usize] - log_sum_exp(logits);
             let piece = tok.token_bytes(next);
             if tok.is_end_of_generation(next) || piece.contains(&b'\n') {
                 b.logprob += l;
@@ -429,7 +428,7 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
         let mut expansions: Vec<(usize, usize, f32, f32)> = Vec::new();
         for (bi, b) in beams.iter().enumerate() {
             let logits = b.session.logits()?;
-            let z = log_norm(logits, &mut lp);
+            let z = log_sum_exp(logits);
             let node = &trie.nodes[b.node];
             if let Some((idx, end)) = node.end {
                 let l = b.logprob + logits[end as usize] - z;
@@ -510,14 +509,4 @@ fn advance(
         });
     }
     Ok(next)
-}
-
-/// `log Σ exp(logits)`: a token's log-probability is its logit minus this (SIMD exp; only
-/// a few log-probabilities per row are needed, not the whole distribution).
-fn log_norm(logits: &[f32], scratch: &mut Vec<f32>) -> f32 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    scratch.clear();
-    scratch.extend_from_slice(logits);
-    let sum = crate::kernels::attention::exp_sum(crate::kernels::selected_tier(), scratch, max);
-    max + sum.ln()
 }
