@@ -204,3 +204,34 @@ impl std::fmt::Display for GgmlType {
         f.write_str(self.name())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_type_message_lists_exactly_the_supported_types() {
+        let msg = QuantError::Unsupported(GgmlType::Q2_K).to_string();
+        let listed = msg
+            .split("(supported: ")
+            .nth(1)
+            .unwrap()
+            .split(')')
+            .next()
+            .unwrap();
+        let listed: Vec<&str> = listed.split(", ").collect();
+        let supported: Vec<&str> = (0..64)
+            .filter_map(GgmlType::from_id)
+            .filter(|t| t.vec_dot_type().is_some())
+            .map(GgmlType::name)
+            .collect();
+        let mut a = listed.clone();
+        let mut b = supported.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(
+            a, b,
+            "message lists {listed:?}, the kernels support {supported:?}"
+        );
+    }
+}
