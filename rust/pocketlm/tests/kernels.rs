@@ -1470,7 +1470,7 @@ fn bench_pool_latency() {
 }
 
 /// DRAM read bandwidth with 1 and 2 threads: the ceiling for decode, which streams every weight
-/// once per token (docs/performance.md, "Decode ceiling"). A 256 MiB buffer (far beyond the
+/// once per token (docs/performance.md, "What bounds decode"). A 256 MiB buffer (far beyond the
 /// last-level cache) summed as u64 words, each thread its own half; best of 5 passes.
 #[test]
 #[ignore]
