@@ -1,10 +1,10 @@
 //! `pocketlm reply`, `pocketlm chat` and `pocketlm eval-reply`: thin wrappers over
-//! `pocketlm::ReplyDrafter` and `pocketlm::ChatSession` (all logic lives in the core; the
-//! labelled evaluation is reached through `pocketlm::internals::reply`).
+//! `pocketlm::ReplyDrafter` and `pocketlm::ChatSession` (all drafting logic lives in the core;
+//! the labelled evaluation is the CLI's own [`crate::reply_eval`]).
 
 use crate::commands::{CliResult, SamplingArgs};
+use crate::reply_eval as eval;
 use clap::Args;
-use pocketlm::internals::reply::eval;
 use pocketlm::{
     ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
 };

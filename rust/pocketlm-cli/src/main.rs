@@ -7,6 +7,7 @@ mod cmd_reply;
 mod commands;
 mod contend;
 mod keyboard_eval;
+mod reply_eval;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

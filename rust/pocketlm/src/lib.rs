@@ -168,10 +168,10 @@ pub mod internals {
         pub use crate::keyboard::start_tokens;
         pub use crate::keyboard::text;
     }
-    /// The reply catalog, dialogue acts, reply filters and the labelled evaluation, for the
-    /// CLI's `eval-reply` and the reply tests.
+    /// The reply catalog, dialogue acts and reply filters, for the CLI's `eval-reply` and the
+    /// reply tests.
     pub mod reply {
-        pub use crate::reply::{acts, eval, filter, Catalog, CatalogError};
+        pub use crate::reply::{acts, filter, Catalog, CatalogError};
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{fixture, model_path, GEMMA3, SMOLLM2};
-use pocketlm::internals::reply::{acts::Acts, eval, filter};
+use pocketlm::internals::reply::{acts::Acts, filter};
 use pocketlm::{
     stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions, DrafterConfig, Message,
     NoSuggestion, ReplyDrafter, ReplyError, Tone,
@@ -652,46 +652,4 @@ fn every_catalog_response_is_reachable_by_the_beam() {
         .filter(|(_, far)| !far.is_empty())
         .collect();
     assert!(far.is_empty(), "{far:?}");
-}
-
-/// The held-out floor: at least one acceptable reply in 84% of the cases. Issue 17 asks for
-/// 0.9; measured 0.857 (120 of 140) with SmolLM2, so the floor guards against regressions
-/// with a two-case margin for kernel rounding across CPUs, and is raised when the measured
-/// figure is (see `docs/reply.md`).
-const HELDOUT_COVERAGE3_FLOOR: f64 = 0.84;
-
-/// The labelled held-out evaluation (never tuned on).
-/// `pocketlm eval-reply --cases tests/fixtures/reply-eval-heldout.txt --json` reports the
-/// same metric with the others.
-#[test]
-fn heldout_coverage3_stays_above_its_floor() {
-    let d = drafter();
-    let cat = d.catalog();
-    let text = std::fs::read_to_string(fixture("reply-eval-heldout.txt")).unwrap();
-    let cases = eval::parse_cases(&text, cat).unwrap();
-    assert!(cases.len() >= 100, "{}", cases.len());
-    let opts = DraftOptions::default();
-    let scores: Vec<eval::CaseScore> = cases
-        .iter()
-        .map(|c| {
-            let draft = d
-                .draft_detailed(&[Message::incoming(c.message.as_str())], &opts)
-                .unwrap();
-            eval::score_case(&draft, c, cat, opts.n)
-        })
-        .collect();
-    let s = eval::summarize(&scores);
-    assert!(
-        s.coverage3 >= HELDOUT_COVERAGE3_FLOOR,
-        "held-out coverage3 {:.3}: {s:?}",
-        s.coverage3
-    );
-}
-
-#[test]
-fn dev_labels_resolve() {
-    let cat = drafter().catalog();
-    let text = std::fs::read_to_string(fixture("reply-eval-dev.txt")).unwrap();
-    let cases = eval::parse_cases(&text, cat).unwrap();
-    assert!(cases.len() >= 200, "{}", cases.len());
 }

@@ -11,7 +11,7 @@
 //! beam over the catalog responses that fit, and generated branches, decoded together in one
 //! batched pass per token over a cached few-shot prompt) → scores (likelihood and PMI with
 //! the message) → filters → selection (one reply per cluster, a stance mix). Every number is
-//! in [`DrafterConfig`]; [`eval`] scores drafts against labelled cases.
+//! in [`DrafterConfig`]. The CLI's `eval-reply` scores drafts against labelled cases.
 
 #[allow(missing_docs)] // internals, reached through `internals::reply`
 pub mod acts;
@@ -21,8 +21,6 @@ mod chat;
 mod config;
 mod decode;
 mod drafter;
-#[allow(missing_docs)] // internals, reached through `internals::reply`
-pub mod eval;
 #[allow(missing_docs)] // internals; `Rejection` is documented
 pub mod filter;
 mod gate;

@@ -5,13 +5,20 @@
 //! not (the blind read judges those).
 //!
 //! File format: `message<TAB>cluster cluster ...`, `#` comments and empty lines skipped.
+//!
+//! The harness of `pocketlm eval-reply`. It lives in the CLI, not the core: it is a measuring
+//! tool, not something an app ships.
 
-use super::catalog::Catalog;
-use super::drafter::Draft;
+use pocketlm::internals::reply::Catalog;
+use pocketlm::Draft;
+
+#[cfg(test)]
+mod tests;
 
 /// A message with its acceptable clusters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LabelledCase {
+    /// The incoming message.
     pub message: String,
     /// Cluster names; empty when `none` (no suggestion expected).
     pub acceptable: Vec<String>,
@@ -20,6 +27,7 @@ pub struct LabelledCase {
 }
 
 impl LabelledCase {
+    /// No suggestion is the right answer.
     pub fn expects_none(&self) -> bool {
         self.acceptable.is_empty()
     }
@@ -112,6 +120,7 @@ pub fn score_case(draft: &Draft, case: &LabelledCase, cat: &Catalog, n: usize) -
 /// The aggregate of a labelled evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Summary {
+    /// Cases scored.
     pub cases: usize,
     /// Share of cases with at least one acceptable reply.
     pub coverage3: f64,
@@ -121,6 +130,7 @@ pub struct Summary {
     pub distinct_stances: f64,
 }
 
+/// The aggregate of per-case scores.
 pub fn summarize(scores: &[CaseScore]) -> Summary {
     let n = scores.len().max(1) as f64;
     let with: Vec<&CaseScore> = scores.iter().filter(|s| !s.acceptable.is_empty()).collect();
@@ -134,9 +144,9 @@ pub fn summarize(scores: &[CaseScore]) -> Summary {
 }
 
 #[cfg(test)]
-mod tests {
+mod unit_tests {
     use super::*;
-    use crate::reply::Reply;
+    use pocketlm::Reply;
 
     fn draft(texts: &[&str]) -> Draft {
         Draft {

@@ -1,0 +1,71 @@
+//! The labelled reply evaluation on the real SmolLM2 model: the held-out coverage floor and
+//! the dev labels.
+
+use super::{parse_cases, score_case, summarize, CaseScore};
+use pocketlm::{DraftOptions, DrafterConfig, Message, Model, ReplyDrafter};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(name)
+}
+
+fn drafter() -> &'static ReplyDrafter {
+    static D: OnceLock<ReplyDrafter> = OnceLock::new();
+    D.get_or_init(|| {
+        let path = repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert!(
+            path.exists(),
+            "model {} is missing: run scripts/fetch-models.sh (make test does it)",
+            path.display()
+        );
+        let model = Model::load(&path).expect("SmolLM2 loads");
+        ReplyDrafter::new(model, DrafterConfig::default()).expect("drafter")
+    })
+}
+
+/// The held-out floor: at least one acceptable reply in 84% of the cases. Issue 17 asks for
+/// 0.9; measured 0.857 (120 of 140) with SmolLM2, so the floor guards against regressions
+/// with a two-case margin for kernel rounding across CPUs, and is raised when the measured
+/// figure is (see `docs/reply.md`).
+const HELDOUT_COVERAGE3_FLOOR: f64 = 0.84;
+
+/// The labelled held-out evaluation (never tuned on).
+/// `pocketlm eval-reply --cases tests/fixtures/reply-eval-heldout.txt --json` reports the
+/// same metric with the others.
+#[test]
+fn heldout_coverage3_stays_above_its_floor() {
+    let d = drafter();
+    let cat = d.catalog();
+    let text = std::fs::read_to_string(fixture("reply-eval-heldout.txt")).unwrap();
+    let cases = parse_cases(&text, cat).unwrap();
+    assert!(cases.len() >= 100, "{}", cases.len());
+    let opts = DraftOptions::default();
+    let scores: Vec<CaseScore> = cases
+        .iter()
+        .map(|c| {
+            let draft = d
+                .draft_detailed(&[Message::incoming(c.message.as_str())], &opts)
+                .unwrap();
+            score_case(&draft, c, cat, opts.n)
+        })
+        .collect();
+    let s = summarize(&scores);
+    assert!(
+        s.coverage3 >= HELDOUT_COVERAGE3_FLOOR,
+        "held-out coverage3 {:.3}: {s:?}",
+        s.coverage3
+    );
+}
+
+#[test]
+fn dev_labels_resolve() {
+    let cat = drafter().catalog();
+    let text = std::fs::read_to_string(fixture("reply-eval-dev.txt")).unwrap();
+    let cases = parse_cases(&text, cat).unwrap();
+    assert!(cases.len() >= 200, "{}", cases.len());
+}
