@@ -26,6 +26,10 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@bash scripts/check-public-api.sh
 	@bash scripts/test-check-public-api.sh
+# The core's docs are built with -D warnings by check-public-api.sh; the FFI crate's here.
+# Not the CLI's: its binary is also named `pocketlm`, so its pages would overwrite the
+# core's in target/doc/pocketlm, which check-public-api.sh reads.
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models
