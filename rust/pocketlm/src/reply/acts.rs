@@ -13,10 +13,13 @@ macro_rules! acts {
         #[repr(u8)]
         pub enum Act { $(#[doc = $doc] $v,)* }
         impl Act {
+            /// Every act, in declaration order.
             pub const ALL: &'static [Act] = &[$(Act::$v,)*];
+            /// The act's name in the catalog.
             pub fn as_str(self) -> &'static str {
                 match self { $(Act::$v => $n,)* }
             }
+            /// The act a catalog name stands for.
             pub fn parse(name: &str) -> Option<Act> {
                 match name { $($n => Some(Act::$v),)* _ => None }
             }
@@ -75,15 +78,19 @@ acts! {
 pub struct Acts(u64);
 
 impl Acts {
+    /// Adds `a`.
     pub fn insert(&mut self, a: Act) {
         self.0 |= 1 << a as u8;
     }
+    /// Removes `a`.
     pub fn remove(&mut self, a: Act) {
         self.0 &= !(1 << a as u8);
     }
+    /// `a` is in the set.
     pub fn has(&self, a: Act) -> bool {
         self.0 & (1 << a as u8) != 0
     }
+    /// Adds (`on`) or removes `a`.
     pub fn set(&mut self, a: Act, on: bool) {
         if on {
             self.insert(a)
@@ -91,15 +98,19 @@ impl Acts {
             self.remove(a)
         }
     }
+    /// No act.
     pub fn is_empty(&self) -> bool {
         self.0 == 0
     }
+    /// At least one act in common with `o`.
     pub fn intersects(&self, o: &Acts) -> bool {
         self.0 & o.0 != 0
     }
+    /// Every act of `o` is in the set.
     pub fn contains_all(&self, o: &Acts) -> bool {
         self.0 & o.0 == o.0
     }
+    /// The acts, in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = Act> + '_ {
         Act::ALL.iter().copied().filter(|a| self.has(*a))
     }

@@ -65,6 +65,7 @@ impl Stance {
         (Stance::Laugh, "laugh"),
     ];
 
+    /// The stance's name in the catalog.
     pub fn as_str(self) -> &'static str {
         Stance::ALL
             .iter()
@@ -130,7 +131,9 @@ fn tone_index(tone: Tone) -> usize {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("reply catalog line {line}: {message}")]
 pub struct CatalogError {
+    /// 1-based line in the catalog text.
     pub line: usize,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -199,7 +202,9 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Catalog {
     lexicons: HashMap<String, Vec<String>>,
+    /// The clusters, in catalog order (a response's `cluster` indexes them).
     pub clusters: Vec<Cluster>,
+    /// Every curated response.
     pub responses: Vec<Response>,
 }
 
@@ -421,6 +426,7 @@ impl Catalog {
         self.find(text).map(|i| self.responses[i].cluster)
     }
 
+    /// The index of the cluster named `name`.
     pub fn cluster_by_name(&self, name: &str) -> Option<usize> {
         self.clusters.iter().position(|c| c.name == name)
     }

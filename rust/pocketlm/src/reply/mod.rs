@@ -13,15 +13,12 @@
 //! the message) → filters → selection (one reply per cluster, a stance mix). Every number is
 //! in [`DrafterConfig`]. The CLI's `eval-reply` scores drafts against labelled cases.
 
-#[allow(missing_docs)] // internals, reached through `internals::reply`
 pub mod acts;
-#[allow(missing_docs)] // internals; `Stance` is documented
 pub mod catalog;
 mod chat;
 mod config;
 mod decode;
 mod drafter;
-#[allow(missing_docs)] // internals; `Rejection` is documented
 pub mod filter;
 mod gate;
 pub mod prompt;
