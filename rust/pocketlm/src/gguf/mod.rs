@@ -8,11 +8,8 @@
 #[allow(unsafe_code)]
 mod mmap;
 mod reader;
-#[allow(missing_docs)] // internals
 pub mod synthetic;
-#[allow(missing_docs)] // internals
 mod value;
-#[allow(missing_docs)] // internals
 pub mod writer;
 
 pub use value::{MetaArray, MetaValue, StrRef};
@@ -192,12 +189,13 @@ pub enum GgufError {
 }
 
 /// Where one tensor's data lives and how to interpret it.
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 #[derive(Debug, Clone)]
 pub struct TensorInfo {
+    /// The tensor name, e.g. `blk.0.attn_q.weight`.
     pub name: String,
     /// ggml order: `dims[0]` is the contiguous (row) dimension.
     pub dims: Vec<u64>,
+    /// The element type.
     pub ty: GgmlType,
     /// Block order: ggml's rows, or PocketLM's interleaved groups (`pocketlm convert`).
     pub layout: BlockLayout,
@@ -209,23 +207,24 @@ pub struct TensorInfo {
     pub type_id_pos: u64,
 }
 
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl TensorInfo {
+    /// Elements in the tensor (the product of `dims`).
     pub fn n_elements(&self) -> u64 {
         self.dims.iter().product()
     }
 }
 
 /// A borrowed tensor: its description plus its bytes inside the memory map.
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 #[derive(Debug, Clone, Copy)]
 pub struct TensorView<'a> {
+    /// Where and what the tensor is.
     pub info: &'a TensorInfo,
+    /// Its bytes inside the map.
     pub data: &'a [u8],
 }
 
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl TensorView<'_> {
+    /// The element type.
     pub fn ty(&self) -> GgmlType {
         self.info.ty
     }
@@ -321,7 +320,6 @@ impl std::fmt::Debug for GgufFile {
     }
 }
 
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 impl GgufFile {
     /// Opens and parses `path`. The weights stay on disk and are paged in on demand.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, GgufError> {
@@ -481,12 +479,15 @@ impl GgufFile {
         })
     }
 
+    /// The path the file was opened from.
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// The GGUF format version.
     pub fn version(&self) -> u32 {
         self.version
     }
+    /// The file size in bytes.
     pub fn file_len(&self) -> u64 {
         self.map.len() as u64
     }
@@ -494,9 +495,11 @@ impl GgufFile {
     pub fn keys(&self) -> &[String] {
         &self.keys
     }
+    /// A metadata value, if the key is present.
     pub fn get(&self, key: &str) -> Option<&MetaValue> {
         self.metadata.get(key)
     }
+    /// Every tensor, in file order.
     pub fn tensors(&self) -> &[TensorInfo] {
         &self.tensors
     }
@@ -546,6 +549,7 @@ impl GgufFile {
             .ok_or_else(|| Self::wrong(key, "unsigned integer", v))
     }
 
+    /// An optional unsigned integer of any width (`None` when absent, an error when of another type).
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, GgufError> {
         match self.get(key) {
             None => Ok(None),
@@ -559,6 +563,7 @@ impl GgufFile {
         v.as_f32().ok_or_else(|| Self::wrong(key, "number", v))
     }
 
+    /// An optional float (`None` when absent, an error when not a number).
     pub fn opt_f32(&self, key: &str) -> Result<Option<f32>, GgufError> {
         match self.get(key) {
             None => Ok(None),
@@ -566,6 +571,7 @@ impl GgufFile {
         }
     }
 
+    /// An optional bool (`None` when absent, an error when of another type).
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, GgufError> {
         match self.get(key) {
             None => Ok(None),
@@ -615,6 +621,7 @@ impl GgufFile {
             })
     }
 
+    /// A tensor by name.
     pub fn tensor_info(&self, name: &str) -> Option<&TensorInfo> {
         self.tensor_index.get(name).map(|&i| &self.tensors[i])
     }

@@ -19,10 +19,15 @@ pub enum SyntheticArch {
 
 /// Sizes of the synthetic transformer.
 pub const EMBD: usize = 64;
+/// Feed-forward width.
 pub const FF: usize = 128;
+/// Transformer blocks.
 pub const LAYERS: usize = 2;
+/// Attention (query) heads.
 pub const HEADS: usize = 4;
+/// Key/value heads.
 pub const KV_HEADS: usize = 2;
+/// Dimensions per head.
 pub const HEAD_DIM: usize = EMBD / HEADS;
 
 /// A loadable synthetic model; edit it with [`SyntheticModel::set`] / [`SyntheticModel::tensor`].

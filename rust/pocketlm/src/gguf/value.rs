@@ -20,40 +20,67 @@ impl StrRef {
 /// One metadata value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetaValue {
+    /// A `u8`.
     U8(u8),
+    /// A `i8`.
     I8(i8),
+    /// A `u16`.
     U16(u16),
+    /// A `i16`.
     I16(i16),
+    /// A `u32`.
     U32(u32),
+    /// A `i32`.
     I32(i32),
+    /// A `u64`.
     U64(u64),
+    /// A `i64`.
     I64(i64),
+    /// A `f32`.
     F32(f32),
+    /// A `f64`.
     F64(f64),
+    /// A `bool`.
     Bool(bool),
+    /// A string (a range of the file).
     Str(StrRef),
+    /// A nested array.
     Array(MetaArray),
 }
 
 /// A homogeneous metadata array.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetaArray {
+    /// `u8` elements.
     U8(Vec<u8>),
+    /// `i8` elements.
     I8(Vec<i8>),
+    /// `u16` elements.
     U16(Vec<u16>),
+    /// `i16` elements.
     I16(Vec<i16>),
+    /// `u32` elements.
     U32(Vec<u32>),
+    /// `i32` elements.
     I32(Vec<i32>),
+    /// `u64` elements.
     U64(Vec<u64>),
+    /// `i64` elements.
     I64(Vec<i64>),
+    /// `f32` elements.
     F32(Vec<f32>),
+    /// `f64` elements.
     F64(Vec<f64>),
+    /// `bool` elements.
     Bool(Vec<bool>),
+    /// Strings (ranges of the file).
     Str(Vec<StrRef>),
+    /// An array of arrays.
     Array(Vec<MetaArray>),
 }
 
 impl MetaValue {
+    /// The value's GGUF type name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::U8(_) => "u8",
@@ -118,6 +145,7 @@ impl fmt::Display for MetaValue {
 }
 
 impl MetaArray {
+    /// Elements in the array.
     pub fn len(&self) -> usize {
         match self {
             Self::U8(v) => v.len(),
@@ -136,10 +164,12 @@ impl MetaArray {
         }
     }
 
+    /// No elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// The element type's name, for error messages.
     pub fn type_name(&self) -> &'static str {
         match self {
             Self::U8(_) => "u8",
@@ -158,6 +188,7 @@ impl MetaArray {
         }
     }
 
+    /// The elements as f32 (float and 32-bit integer arrays; `None` for other types).
     pub fn to_f32_vec(&self) -> Option<Vec<f32>> {
         Some(match self {
             Self::F32(v) => v.clone(),
@@ -168,6 +199,8 @@ impl MetaArray {
         })
     }
 
+    /// The elements as i64 (integer arrays, u64 values converted with `as`; `None` for other
+    /// types).
     pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
         Some(match self {
             Self::U8(v) => v.iter().map(|&x| x.into()).collect(),

@@ -7,14 +7,23 @@ use std::io::{self, Write};
 /// A metadata value to write.
 #[derive(Debug, Clone)]
 pub enum WriteValue {
+    /// A `u32`.
     U32(u32),
+    /// An `i32`.
     I32(i32),
+    /// A `u64`.
     U64(u64),
+    /// An `f32`.
     F32(f32),
+    /// A `bool`.
     Bool(bool),
+    /// A string.
     Str(String),
+    /// An array of strings.
     StrArray(Vec<String>),
+    /// An array of `f32`.
     F32Array(Vec<f32>),
+    /// An array of `i32`.
     I32Array(Vec<i32>),
 }
 
@@ -35,6 +44,7 @@ pub struct GgufWriter {
 }
 
 impl GgufWriter {
+    /// An empty file with GGUF's default alignment (32).
     pub fn new() -> Self {
         Self {
             alignment: 32,
@@ -53,6 +63,7 @@ impl GgufWriter {
         self
     }
 
+    /// Adds a metadata key (written in the order added).
     pub fn metadata(&mut self, key: &str, value: WriteValue) -> &mut Self {
         self.metadata.push((key.to_owned(), value));
         self
@@ -82,6 +93,7 @@ impl GgufWriter {
         self
     }
 
+    /// The whole file in memory.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.write_to(&mut out)
@@ -89,6 +101,7 @@ impl GgufWriter {
         out
     }
 
+    /// Writes the whole file to `w`.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
         let mut head = Vec::new();
         head.extend_from_slice(b"GGUF");

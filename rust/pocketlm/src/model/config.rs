@@ -22,6 +22,7 @@ impl Architecture {
         }
     }
 
+    /// The architecture's GGUF name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Llama => "llama",
@@ -39,23 +40,36 @@ pub enum RopeStyle {
     Halves,
 }
 
+/// Hyper-parameters of a loaded model, read from its GGUF metadata.
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
+    /// The forward pass this model runs.
     pub arch: Architecture,
     /// `general.architecture` as written in the file (e.g. "qwen2" runs as [`Architecture::Llama`]).
     pub arch_name: String,
+    /// Transformer blocks.
     pub n_layers: usize,
+    /// Embedding (hidden) width.
     pub n_embd: usize,
+    /// Query heads.
     pub n_heads: usize,
+    /// Key/value heads (fewer than `n_heads` with grouped-query attention).
     pub n_kv_heads: usize,
+    /// Dimensions per attention head.
     pub head_dim: usize,
+    /// Feed-forward width.
     pub n_ff: usize,
+    /// Tokens in the vocabulary (rows of the output head).
     pub vocab_size: usize,
     /// Context length the model was trained with.
     pub train_ctx: usize,
+    /// Epsilon of the RMS norms.
     pub rms_eps: f32,
+    /// How RoPE pairs dimensions.
     pub rope_style: RopeStyle,
+    /// Dimensions of each head that RoPE rotates.
     pub rope_dim: usize,
+    /// RoPE frequency base (`rope_theta`) of global layers.
     pub rope_base: f32,
     /// RoPE base of sliding-window layers (Gemma 3 uses 10k locally, 1M globally).
     pub rope_base_local: f32,
@@ -69,7 +83,9 @@ pub struct ModelConfig {
     pub sliding_window: Option<usize>,
     /// Every `n`-th layer is global; the others use the sliding window.
     pub sliding_pattern: usize,
+    /// Gemma-style soft cap of the final logits (`cap * tanh(x / cap)`), if any.
     pub final_logit_softcap: Option<f32>,
+    /// The same soft cap on attention scores, if any.
     pub attn_logit_softcap: Option<f32>,
 }
 
@@ -94,6 +110,7 @@ pub mod limits {
 }
 
 impl ModelConfig {
+    /// Reads and validates the hyper-parameters from a GGUF file's metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, LoadError> {
         let arch_name = file.get_str("general.architecture")?.to_owned();
         let arch = Architecture::from_name(&arch_name)
@@ -279,10 +296,12 @@ impl ModelConfig {
             && !(il + 1).is_multiple_of(self.sliding_pattern)
     }
 
+    /// Width of all query heads together.
     pub fn q_dim(&self) -> usize {
         self.n_heads * self.head_dim
     }
 
+    /// Width of all key (or value) heads together.
     pub fn kv_dim(&self) -> usize {
         self.n_kv_heads * self.head_dim
     }

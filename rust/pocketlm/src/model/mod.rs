@@ -1,7 +1,6 @@
 //! A loaded model: the mapped GGUF file, its hyper-parameters, weight locations and tokenizer.
 //! Immutable after loading, so one `Arc<Model>` serves any number of sessions and threads.
 
-#[allow(missing_docs)] // internals, reached through `crate::internals`
 mod config;
 mod forward;
 mod kv_cache;
