@@ -17,12 +17,18 @@ use crate::Tokenizer;
 /// fifth of a pass).
 pub const FULL_HEAD_MAX_ROWS: usize = 65_536;
 
+/// Rows kept by default for a vocabulary above [`FULL_HEAD_MAX_ROWS`]: SmolLM2's vocabulary
+/// size, so a Gemma 3 keyboard pass costs about a SmolLM2 one. Measured with `eval-keyboard
+/// --model gemma-3-270m-q4_k_m.gguf --corpus chatterbot-en-heldout.txt --limit 20 --threads 2
+/// --head-rows 0|49152` (597 keystrokes): ksr 0.447 → 0.446, next-word top-1/top-3 0.210/0.371
+/// both, first word within three letters 0.647 → 0.706, peak anonymous memory 115 → 77 MiB,
+/// p95 338 → 40 ms (at load ~2.5). Individual strips do differ: 22 of the dev fixture's first
+/// 28 are identical (tests/keyboard.rs, ignored), as near-ties reorder.
+pub const DEFAULT_HEAD_ROWS: usize = 49_152;
+
 /// The rows to compute for a model whose head has `n_vocab` rows, `None` for all of them:
 /// the first `keep` token ids (SentencePiece and BPE vocabularies list tokens by rank: Gemma
-/// 3's scores are −id), plus the end-of-generation tokens. `keep` = 49,152 (SmolLM2's
-/// vocabulary size, so a Gemma pass would cost about a SmolLM2 one) changed 6 of the 28 strips
-/// of the dev fixture's first two lines (tests/keyboard.rs, ignored), so the head stays full by
-/// default until a better row choice keeps the suggestions.
+/// 3's scores are −id), plus the end-of-generation tokens.
 pub fn head_rows(tok: &Tokenizer, n_vocab: usize, keep: usize) -> Option<OutputRows> {
     if n_vocab <= FULL_HEAD_MAX_ROWS || keep == 0 || keep >= n_vocab {
         return None;

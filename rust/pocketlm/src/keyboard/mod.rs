@@ -114,7 +114,7 @@ pub struct PredictorOptions {
     pub user_words: UserWordOptions,
     /// Output-head rows computed when the vocabulary is larger than 65,536 tokens (Gemma 3:
     /// 262,144): the first `head_rows` token ids, the tokenizer's most frequent
-    /// (`keyboard/head.rs`). 0 (the default): the full head.
+    /// (`keyboard/head.rs`). 0: the full head. Default 49,152 (SmolLM2's vocabulary size).
     pub head_rows: usize,
 }
 
@@ -138,8 +138,7 @@ impl Default for PredictorOptions {
             max_sessions: 16,
             prefix: None,
             user_words: UserWordOptions::default(),
-            // Restricting the head changed too many strips so far (`keyboard/head.rs`).
-            head_rows: 0,
+            head_rows: head::DEFAULT_HEAD_ROWS,
         }
     }
 }
