@@ -11,7 +11,7 @@
 //! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
 //!
 //! The 32-element formats put rows in f32 lanes where that saves instructions: decode (1
-//! activation row) runs 4 weight rows per vector (`small_r4`), batches run 8 activation rows
+//! activation row) runs 8 (or 4) weight rows, 4 per vector (`small_rows`), batches run 8 activation rows
 //! per 2 vectors (`small_m8`); per block the integer dots are reduced with pairwise adds and the
 //! f16 scales are converted 4 at a time with FCVTL ([`h2f4`]). Every lane does the same f32
 //! operations as the one-row kernel, so all paths of a tier give the same bits (per-function
@@ -241,6 +241,11 @@ trait SmallW: bytemuck::Pod {
     };
     /// Whether the format has a minimum `m` (adds `m * s` with Q8_1 activations).
     const MIN: bool = matches!(Self::KIND, SmallKind::Q4_1 | SmallKind::Q5_1);
+    /// Whether decode runs 8 weight rows per loop ([`sdot::small_rows`]'s `G = 2`): fewer
+    /// instructions per token for Q4_0 / Q4_1 / Q8_0 under `scripts/bench-neon.sh --syms`; the
+    /// 5-bit formats' fifth-bit masks need more registers than remain, and spill (Gemma's Q5_0
+    /// layers: 62.9 → 76.5 M instructions per token on cortex-a76), so they run 4 rows.
+    const ROWS8: bool = !matches!(Self::KIND, SmallKind::Q5_0 | SmallKind::Q5_1);
 }
 
 impl SmallW for BlockQ4_0 {
@@ -538,11 +543,24 @@ macro_rules! neon_kernels {
                 r: usize,
                 t: usize,
             ) -> [[f32; M]; R] {
-                if R == 4 && M == 1 {
-                    let v = small_r4::<W>(ctx, r, t);
+                if M == 1 && (R == 4 || R == 8) {
                     let mut out = [[0.0f32; M]; R];
-                    for k in 0..4 {
-                        out[k][0] = v[k];
+                    if R == 8 && W::ROWS8 {
+                        let v = small_rows::<W, 2>(ctx, r, t);
+                        for k in 0..8 {
+                            out[k][0] = v[k];
+                        }
+                    } else if R == 8 {
+                        let (v0, v1) = (small_rows::<W, 1>(ctx, r, t), small_rows::<W, 1>(ctx, r + 4, t));
+                        for k in 0..4 {
+                            out[k][0] = v0[k];
+                            out[k + 4][0] = v1[k];
+                        }
+                    } else {
+                        let v = small_rows::<W, 1>(ctx, r, t);
+                        for k in 0..4 {
+                            out[k][0] = v[k];
+                        }
                     }
                     return out;
                 }
@@ -583,37 +601,71 @@ macro_rules! neon_kernels {
                 out
             }
 
-            /// [`small`] for 4 weight rows × 1 activation row (decode), one weight row per f32
-            /// lane: per block 4 integer dots reduced with 3 pairwise adds, the 4 rows' f16
-            /// scales converted at once ([`h2f_fields`]), then per lane exactly the operations
-            /// of [`block_dots`] (`acc = fma(sumi, dw * da, acc)`, `accm = fma(mw, s, accm)`,
-            /// `acc + accm`), so the results are bit-identical to the 1-row and batched paths.
+            /// [`small`] for `4 * G` weight rows × 1 activation row (decode, `G` = 1 or 2),
+            /// one weight row per f32 lane: per block and 4 rows, 4 integer dots reduced with
+            /// 3 pairwise adds, the 4 rows' f16 scales converted at once ([`h2f_fields`]), then
+            /// per lane exactly the operations of [`block_dots`] (`acc = fma(sumi, dw * da,
+            /// acc)`, `accm = fma(mw, s, accm)`, `acc + accm`), so the results are
+            /// bit-identical to the 1-row and batched paths.
+            ///
+            /// The integer dots are never reset: each row's SDOT accumulator runs over the whole
+            /// row (wrapping), and a block's `sumi` is the difference of two consecutive
+            /// reduced totals. Wrapping addition is exact modulo 2^32 and a block's sum is far
+            /// inside i32 (|sumi| ≤ 32 · 128 · 127), so the difference is the block's exact sum,
+            /// without a zeroing instruction per row and block. Two groups of 4 rows share the
+            /// activation loads and the loop.
             #[target_feature(enable = $feat)]
-            fn small_r4<W: SmallW>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [f32; 4] {
+            fn small_rows<W: SmallW, const G: usize>(
+                ctx: &Ctx<'_, W>,
+                r: usize,
+                t: usize,
+            ) -> [f32; 8] {
+                const { assert!(G == 1 || G == 2) };
                 let nb = ctx.bpr;
-                let wr: [&[W]; 4] = ctx.wrows::<4>(r);
+                let wr: [&[W]; 8] = if G == 2 {
+                    ctx.wrows::<8>(r)
+                } else {
+                    let w4 = ctx.wrows::<4>(r);
+                    [w4[0], w4[1], w4[2], w4[3], w4[0], w4[1], w4[2], w4[3]]
+                };
                 let a = ctx.a.a32_row(ctx.t0 + t);
                 assert!(a.len() == nb && wr.iter().all(|w| w.len() == nb));
-                let mut acc = vdupq_n_f32(0.0);
-                let mut accm = vdupq_n_f32(0.0);
+                let z = vdupq_n_s32(0);
+                let mut dots = [[z; 4]; G];
+                let mut total = [z; G];
+                let mut acc = [vdupq_n_f32(0.0); G];
+                let mut accm = [vdupq_n_f32(0.0); G];
                 for i in 0..nb {
                     let y = &a[i];
                     let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
-                    let b = [&wr[0][i], &wr[1][i], &wr[2][i], &wr[3][i]];
-                    let p: [int32x4_t; 4] = core::array::from_fn(|k| {
-                        let (x0, x1) = quants(b[k]);
-                        $dot($dot(vdupq_n_s32(0), x0, y0), x1, y1)
-                    });
-                    let sumi = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));
-                    let dw = h2f_fields::<W, 0>(b);
-                    acc = vfmaq_f32(acc, vcvtq_f32_s32(sumi), vmulq_n_f32(dw, y.d));
-                    if W::MIN {
-                        accm = vfmaq_n_f32(accm, h2f_fields::<W, 2>(b), y.s());
+                    for g in 0..G {
+                        let b = [
+                            &wr[4 * g][i],
+                            &wr[4 * g + 1][i],
+                            &wr[4 * g + 2][i],
+                            &wr[4 * g + 3][i],
+                        ];
+                        for k in 0..4 {
+                            let (x0, x1) = quants(b[k]);
+                            dots[g][k] = $dot($dot(dots[g][k], x0, y0), x1, y1);
+                        }
+                        let d = &dots[g];
+                        let now = vpaddq_s32(vpaddq_s32(d[0], d[1]), vpaddq_s32(d[2], d[3]));
+                        let sumi = vsubq_s32(now, total[g]);
+                        total[g] = now;
+                        let dw = h2f_fields::<W, 0>(b);
+                        acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(sumi), vmulq_n_f32(dw, y.d));
+                        if W::MIN {
+                            accm[g] = vfmaq_n_f32(accm[g], h2f_fields::<W, 2>(b), y.s());
+                        }
                     }
                 }
-                let mut out = [0.0f32; 4];
-                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
-                unsafe { vst1q_f32(out.as_mut_ptr(), vaddq_f32(acc, accm)) };
+                let mut out = [0.0f32; 8];
+                for g in 0..G {
+                    // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no
+                    // alignment requirement.
+                    unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
+                }
                 out
             }
 
@@ -758,7 +810,7 @@ macro_rules! neon_kernels {
                     a,
                     t0: ts.start,
                 };
-                tile_loop!(small<W>, ctx, rows.len(), ts.len(), res);
+                tile_loop!(small<W>, @rows8, ctx, rows.len(), ts.len(), res);
             }
 
             fn tile_small<W: SmallW>(

@@ -18,10 +18,17 @@ pub(crate) fn store<const R: usize, const M: usize>(
 }
 
 /// Walks a tile in `R × M` kernel calls: with a single activation row, 4 weight rows at a time
-/// (independent accumulation chains); otherwise one weight row (decoded once) against up to 8
+/// (independent accumulation chains; 8 first with `@rows8`, for kernels that have an 8-row
+/// decode path); otherwise one weight row (decoded once) against up to 8
 /// activation rows (memory operands for the activations keep all accumulators in registers).
 macro_rules! tile_loop {
-    ($kern:ident $(<$T:ty>)?, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
+    ($kern:ident $(<$T:ty>)?, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {
+        tile_loop!(@walk $kern $(<$T>)?, false, $ctx, $nr, $nt, $res)
+    };
+    ($kern:ident $(<$T:ty>)?, @rows8, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {
+        tile_loop!(@walk $kern $(<$T>)?, true, $ctx, $nr, $nt, $res)
+    };
+    (@walk $kern:ident $(<$T:ty>)?, $rows8:expr, $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
         let ctx = $ctx;
         let (nr, nt) = ($nr, $nt);
         let res: &mut [f32] = $res;
@@ -30,6 +37,12 @@ macro_rules! tile_loop {
             let m = (nt - t).min(8);
             if m == 1 {
                 let mut r = 0;
+                if $rows8 {
+                    while r + 8 <= nr {
+                        store::<8, 1>(res, nt, r, t, $kern::<$($T,)? 8, 1>(&ctx, r, t));
+                        r += 8;
+                    }
+                }
                 while r + 4 <= nr {
                     store::<4, 1>(res, nt, r, t, $kern::<$($T,)? 4, 1>(&ctx, r, t));
                     r += 4;
