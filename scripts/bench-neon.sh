@@ -6,8 +6,8 @@
 # counts are differenced (N vs 2N decoded tokens, P vs 2P prompt tokens) to get millions of
 # instructions per decoded and per prefilled token, 1 thread.
 #
-#   scripts/bench-neon.sh [--json] [--syms K] [--only cortex-a76,gemma] [--ours-only]
-#                         [--prompt P] [--decode N]
+#   [BENCH_LAYOUT=rows] scripts/bench-neon.sh [--json] [--syms K] [--only cortex-a76,gemma]
+#                         [--ours-only] [--prompt P] [--decode N]
 #
 # Prints the table (or {"rows":[{"model","cpu","tier","phase","ours","llama","ratio"}]} with
 # --json; ratio = llama.cpp / ours). --syms K adds each side's top K functions per token.
@@ -38,5 +38,23 @@ log "building pocketlm-cli for aarch64-unknown-linux-gnu (release)"
 cargo build --release --target aarch64-unknown-linux-gnu -p pocketlm-cli >&2
 cli="$REPO_ROOT/target/aarch64-unknown-linux-gnu/release/pocketlm"
 
+# Ours runs each model's `pocketlm convert`ed copy (the interleaved layout: same bits, fewer
+# instructions per decoded token on NEON), as scripts/bench.sh does on x86; llama.cpp runs the
+# original file. BENCH_LAYOUT=rows runs ours on the original files too. The copies are made by
+# the aarch64 CLI under qemu (no x86 release build needed) and kept under the original names in
+# $POCKETLM_CACHE/bench-neon/converted, redone when the model or the CLI changes.
+ours_models="$REPO_ROOT/models"
+if [ "${BENCH_LAYOUT:-interleaved}" != rows ]; then
+  ours_models="$plugin_dir/converted"
+  mkdir -p "$ours_models"
+  for m in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf; do
+    out="$ours_models/$m"
+    if [ ! -f "$out" ] || [ "$out" -ot "models/$m" ] || [ "$out" -ot "$cli" ]; then
+      log "converting $m for ours (pocketlm convert under qemu)"
+      qemu-aarch64 -L /usr/aarch64-linux-gnu "$cli" convert --model "models/$m" --out "$out" >&2
+    fi
+  done
+fi
+
 exec python3 scripts/bench-neon/run.py --cli "$cli" --llama-dir "$llama_dir" \
-  --plugin "$plugin" --models "$REPO_ROOT/models" "$@"
+  --plugin "$plugin" --models "$REPO_ROOT/models" --ours-models "$ours_models" "$@"

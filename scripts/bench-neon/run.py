@@ -97,6 +97,9 @@ def main():
     ap.add_argument("--llama-dir", required=True)
     ap.add_argument("--plugin", required=True)
     ap.add_argument("--models", required=True)
+    ap.add_argument("--ours-models", default="",
+                    help="directory of the files ours runs (default: --models), e.g. the "
+                         "`pocketlm convert`ed copies under the same names")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--syms", type=int, default=0, help="print the top K functions per row")
     ap.add_argument("--prompt", type=int, default=16, help="P: prompt tokens (runs P and 2P)")
@@ -113,8 +116,9 @@ def main():
                               for w in a.only.split(",")):
             continue
         model = os.path.join(a.models, file)
+        ours_model = os.path.join(a.ours_models or a.models, file)
         res = {}
-        progs = [("ours", lambda pp, tg: ours_cmd(a.cli, model, pp, tg))]
+        progs = [("ours", lambda pp, tg: ours_cmd(a.cli, ours_model, pp, tg))]
         if not a.ours_only:
             llama = os.path.join(a.llama_dir, f"llama-bench-{level}")
             progs.append(("llama", lambda pp, tg: llama_cmd(llama, model, pp, tg)))

@@ -26,14 +26,17 @@ pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 /// 64,128` on the converted files, one way against the other:
 /// - AVX-512, Q4_0/Q4_1: never (SmolLM2 pp128 1017-1028 interleaved, 967-975 de-interleaved;
 ///   TTFT for 32 tokens 30.5 vs 35.4 ms).
-/// - AVX-512, Q5_0/Q5_1/Q8_0, and NEON: 17 (Gemma, mostly Q5_0: pp128 1051 de-interleaved,
-///   878-897 interleaved; pp16 730-745 interleaved, 661-667 de-interleaved from 9 rows). The
-///   NEON figure is not measured (no ARM machine here).
+/// - AVX-512, Q5_0/Q5_1/Q8_0: 17 (Gemma, mostly Q5_0: pp128 1051 de-interleaved,
+///   878-897 interleaved; pp16 730-745 interleaved, 661-667 de-interleaved from 9 rows).
 /// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
 ///   was 2.8x slower than the row-major file through it.
+/// - NEON: 2. Its interleaved kernel is fast for one activation row (decode); with more, the
+///   row-major batched kernels win: SmolLM2 prefill 81.5 M instructions per token through the
+///   interleaved kernel, 36.1 de-interleaved (`scripts/bench-neon.sh --only cortex-a76
+///   --ours-only --prompt 8 --decode 2 --syms 8`; row-major file 36.1).
 pub(super) fn deinterleave_from_m(tier: Tier, ty: GgmlType) -> usize {
     match (tier, ty) {
-        (Tier::Avx2, _) => 2,
+        (Tier::Avx2 | Tier::Neon | Tier::Dotprod | Tier::I8mm, _) => 2,
         (Tier::Avx512Vnni, GgmlType::Q4_0 | GgmlType::Q4_1) => usize::MAX,
         _ => RUN_GROUPS_MAX_M + 1,
     }

@@ -70,6 +70,27 @@ fn h2f4(h: uint16x4_t) -> float32x4_t {
     out
 }
 
+/// 8 f16 values (bits) as f32 lanes (0..4, 4..8): FCVTL and FCVTL2 ([`h2f4`]).
+#[inline]
+#[target_feature(enable = "neon")]
+fn h2f8(h: uint16x8_t) -> [float32x4_t; 2] {
+    let (lo, hi): (float32x4_t, float32x4_t);
+    // SAFETY: FCVTL/FCVTL2 are part of the aarch64 baseline (Advanced SIMD) and touch only the
+    // named vector registers.
+    unsafe {
+        asm!(
+            "fcvtl {lo:v}.4s, {i:v}.4h",
+            "fcvtl2 {hi:v}.4s, {i:v}.8h",
+            // (`lo` is written before `i` is read again, so it must not share its register)
+            lo = out(vreg) lo,
+            hi = lateout(vreg) hi,
+            i = in(vreg) h,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    [lo, hi]
+}
+
 /// One f16 value (bits) as f32 ([`h2f4`]: a DUP and an FCVTL instead of ~10 integer and float
 /// instructions of the soft conversion).
 #[inline]
@@ -511,6 +532,77 @@ fn load4<W: FloatW>(x: &[W; 4]) -> float32x4_t {
     }
 }
 
+/// The quants of a 32-element block from its parts, as signed bytes (elements 0..16,
+/// 16..32): `qs`, its quant bytes (16 nibble bytes; 32 bytes for Q8_0), and `qh`, the 5-bit
+/// formats' fifth bits. The same values as [`quants`] of the whole block; used where the parts
+/// are apart ([`crate::quant::interleave`]'s layout).
+#[inline]
+#[target_feature(enable = "neon")]
+fn quants_of_parts<W: SmallW>(qs: &[u8], qh: [u8; 4]) -> (int8x16_t, int8x16_t) {
+    let s8 = vreinterpretq_s8_u8;
+    if W::KIND == SmallKind::Q8_0 {
+        let q: &[u8; 32] = qs[..32].try_into().unwrap();
+        return (s8(ld_u8(sub(q, 0))), s8(ld_u8(sub(q, 16))));
+    }
+    let (lo, hi) = nibbles(qs[..16].try_into().unwrap());
+    match W::KIND {
+        SmallKind::Q4_0 => {
+            let o = vdupq_n_s8(8);
+            (vsubq_s8(s8(lo), o), vsubq_s8(s8(hi), o))
+        }
+        SmallKind::Q4_1 => (s8(lo), s8(hi)),
+        _ => {
+            let (h0, h1) = qh_to_0x10(qh);
+            let (x0, x1) = (s8(vorrq_u8(lo, h0)), s8(vorrq_u8(hi, h1)));
+            if W::MIN {
+                (x0, x1)
+            } else {
+                let o = vdupq_n_s8(16);
+                (vsubq_s8(x0, o), vsubq_s8(x1, o))
+            }
+        }
+    }
+}
+
+/// The heads of one interleaved block column (8 rows' heads, [`SmallW::HEAD`] bytes each):
+/// the scales `d` and minimums `m` (zeros without [`SmallW::MIN`]) as f32 lanes (rows 0..4,
+/// 4..8), with one de-interleaving load (LD1 / LD2 / LD3 / LD4 of 8 halves) and FCVTL/FCVTL2.
+#[inline]
+#[target_feature(enable = "neon")]
+fn heads8<W: SmallW>(heads: &[u8]) -> ([float32x4_t; 2], [float32x4_t; 2]) {
+    assert!(heads.len() >= 8 * W::HEAD);
+    let p = heads.as_ptr().cast::<u16>();
+    // SAFETY: `heads` holds 8 * HEAD readable bytes (asserted), which is what each load reads;
+    // block data is 2-byte aligned (its blocks hold `u16` fields), as `*const u16` requires.
+    let (d, m) = unsafe {
+        match W::HEAD {
+            2 => (vld1q_u16(p), None),
+            4 => {
+                let v = vld2q_u16(p);
+                (v.0, Some(v.1))
+            }
+            6 => (vld3q_u16(p).0, None),
+            _ => {
+                let v = vld4q_u16(p);
+                (v.0, Some(v.1))
+            }
+        }
+    };
+    let z = vdupq_n_f32(0.0);
+    (h2f8(d), m.map_or([z, z], |m| h2f8(m)))
+}
+
+/// Row `k`'s fifth bits in an interleaved block column's heads (zeros for the 4- and 8-bit
+/// formats).
+#[inline(always)]
+fn fifth_bits<W: SmallW>(heads: &[u8], k: usize) -> [u8; 4] {
+    match W::KIND {
+        SmallKind::Q5_0 => heads[k * 6 + 2..][..4].try_into().unwrap(),
+        SmallKind::Q5_1 => heads[k * 8 + 4..][..4].try_into().unwrap(),
+        _ => [0; 4],
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kernels shared by the NEON and SDOT tiers
 
@@ -758,14 +850,23 @@ macro_rules! neon_kernels {
             }
 
             /// [`small`] for the 8 rows of an interleaved group ([`crate::quant::interleave`])
-            /// × `M` activation rows: each block reassembled from its head and quants (one
-            /// sequential stream through the matrix), then the same operations.
+            /// × `M` activation rows, reading each block column in place (one sequential
+            /// stream through the matrix): the 8 heads with one de-interleaving load
+            /// ([`heads8`]), each row's quants from its part of the column. One activation
+            /// row (decode) goes through [`small_x8_m1`], 8 rows in two f32 vectors; more
+            /// through [`block_dots`]. Every lane does the same operations as the row-major
+            /// kernels, so the results are the row-major file's, bit for bit.
             #[target_feature(enable = $feat)]
             #[inline]
             pub(super) fn small_x8<W: SmallW, const M: usize>(
                 group: &[u8],
                 ar: [&[Act32]; M],
             ) -> [[f32; 8]; M] {
+                if M == 1 {
+                    let mut out = [[0.0f32; 8]; M];
+                    out[0] = small_x8_m1::<W>(group, ar[0]);
+                    return out;
+                }
                 let nb = ar[0].len();
                 let bb = core::mem::size_of::<W>();
                 let (head, body) = (W::HEAD, bb - W::HEAD);
@@ -778,12 +879,19 @@ macro_rules! neon_kernels {
                         let q = &ar[j][i].qs;
                         (ld_s8(sub(q, 0)), ld_s8(sub(q, 16)))
                     });
+                    let (d, m) = heads8::<W>(heads);
+                    let (mut dk, mut mk) = ([0.0f32; 8], [0.0f32; 8]);
+                    for g in 0..2 {
+                        // SAFETY: `dk[4g..]` / `mk[4g..]` are 4 writable f32 (g < 2).
+                        unsafe {
+                            vst1q_f32(dk[4 * g..].as_mut_ptr(), d[g]);
+                            vst1q_f32(mk[4 * g..].as_mut_ptr(), m[g]);
+                        }
+                    }
                     for k in 0..8 {
-                        let mut block = W::zeroed();
-                        let b = bytemuck::bytes_of_mut(&mut block);
-                        b[..head].copy_from_slice(&heads[k * head..][..head]);
-                        b[head..].copy_from_slice(&bodies[k * body..][..body]);
-                        let x = decode(&block);
+                        let q = &bodies[k * body..][..body];
+                        let (x0, x1) = quants_of_parts::<W>(q, fifth_bits::<W>(heads, k));
+                        let x = (x0, x1, dk[k], mk[k]);
                         block_dots::<W, M>(x, &ys, &ar, i, &mut acc[k], &mut accm[k]);
                     }
                 }
@@ -792,6 +900,50 @@ macro_rules! neon_kernels {
                     for j in 0..M {
                         out[j][k] = acc[k][j] + accm[k][j];
                     }
+                }
+                out
+            }
+
+            /// [`small_x8`] for one activation row: the 8 rows in two f32 vectors, with the
+            /// running SDOT totals of [`small_rows`] and the same per-lane operations.
+            #[target_feature(enable = $feat)]
+            #[inline]
+            fn small_x8_m1<W: SmallW>(group: &[u8], a: &[Act32]) -> [f32; 8] {
+                let nb = a.len();
+                let bb = core::mem::size_of::<W>();
+                let (head, body) = (W::HEAD, bb - W::HEAD);
+                assert!(group.len() == 8 * nb * bb);
+                let z = vdupq_n_s32(0);
+                let mut dots = [z; 8];
+                let mut total = [z; 2];
+                let mut acc = [vdupq_n_f32(0.0); 2];
+                let mut accm = [vdupq_n_f32(0.0); 2];
+                for i in 0..nb {
+                    let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * head);
+                    let y = &a[i];
+                    let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
+                    for k in 0..8 {
+                        let q = &bodies[k * body..][..body];
+                        let (x0, x1) = quants_of_parts::<W>(q, fifth_bits::<W>(heads, k));
+                        dots[k] = $dot($dot(dots[k], x0, y0), x1, y1);
+                    }
+                    let (d, m) = heads8::<W>(heads);
+                    for g in 0..2 {
+                        let p = &dots[4 * g..4 * g + 4];
+                        let now = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));
+                        let sumi = vsubq_s32(now, total[g]);
+                        total[g] = now;
+                        acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(sumi), vmulq_n_f32(d[g], y.d));
+                        if W::MIN {
+                            accm[g] = vfmaq_n_f32(accm[g], m[g], y.s());
+                        }
+                    }
+                }
+                let mut out = [0.0f32; 8];
+                for g in 0..2 {
+                    // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no
+                    // alignment requirement.
+                    unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
                 }
                 out
             }
