@@ -532,75 +532,140 @@ fn load4<W: FloatW>(x: &[W; 4]) -> float32x4_t {
     }
 }
 
-/// The quants of a 32-element block from its parts, as signed bytes (elements 0..16,
-/// 16..32): `qs`, its quant bytes (16 nibble bytes; 32 bytes for Q8_0), and `qh`, the 5-bit
-/// formats' fifth bits. The same values as [`quants`] of the whole block; used where the parts
-/// are apart ([`crate::quant::interleave`]'s layout).
-#[inline]
-#[target_feature(enable = "neon")]
-fn quants_of_parts<W: SmallW>(qs: &[u8], qh: [u8; 4]) -> (int8x16_t, int8x16_t) {
-    let s8 = vreinterpretq_s8_u8;
-    if W::KIND == SmallKind::Q8_0 {
-        let q: &[u8; 32] = qs[..32].try_into().unwrap();
-        return (s8(ld_u8(sub(q, 0))), s8(ld_u8(sub(q, 16))));
-    }
-    let (lo, hi) = nibbles(qs[..16].try_into().unwrap());
-    match W::KIND {
-        SmallKind::Q4_0 => {
-            let o = vdupq_n_s8(8);
-            (vsubq_s8(s8(lo), o), vsubq_s8(s8(hi), o))
-        }
-        SmallKind::Q4_1 => (s8(lo), s8(hi)),
-        _ => {
-            let (h0, h1) = qh_to_0x10(qh);
-            let (x0, x1) = (s8(vorrq_u8(lo, h0)), s8(vorrq_u8(hi, h1)));
-            if W::MIN {
-                (x0, x1)
-            } else {
-                let o = vdupq_n_s8(16);
-                (vsubq_s8(x0, o), vsubq_s8(x1, o))
-            }
-        }
-    }
+/// One interleaved block column's 8 heads ([`crate::quant::interleave`]), as vectors.
+struct Heads8 {
+    /// The scales, rows 0..4 and 4..8.
+    d: [float32x4_t; 2],
+    /// The minimums (zeros without [`SmallW::MIN`]).
+    m: [float32x4_t; 2],
+    /// The 5-bit formats' fifth bits (zeros otherwise): bytes `2k, 2k + 1` of `.0` are row
+    /// `k`'s `qh[0], qh[1]`; of `.1`, its `qh[2], qh[3]`.
+    qh: (uint8x16_t, uint8x16_t),
 }
 
-/// The heads of one interleaved block column (8 rows' heads, [`SmallW::HEAD`] bytes each):
-/// the scales `d` and minimums `m` (zeros without [`SmallW::MIN`]) as f32 lanes (rows 0..4,
-/// 4..8), with one de-interleaving load (LD1 / LD2 / LD3 / LD4 of 8 halves) and FCVTL/FCVTL2.
+/// The heads of one interleaved block column ([`SmallW::HEAD`] bytes per row, 8 rows) with
+/// one de-interleaving load of 8 halves per field (LD1 / LD2 / LD3 / LD4) and FCVTL/FCVTL2.
 #[inline]
 #[target_feature(enable = "neon")]
-fn heads8<W: SmallW>(heads: &[u8]) -> ([float32x4_t; 2], [float32x4_t; 2]) {
+fn heads8<W: SmallW>(heads: &[u8]) -> Heads8 {
     assert!(heads.len() >= 8 * W::HEAD);
     let p = heads.as_ptr().cast::<u16>();
+    let u8s = vreinterpretq_u8_u16;
+    let zq = vdupq_n_u8(0);
     // SAFETY: `heads` holds 8 * HEAD readable bytes (asserted), which is what each load reads;
     // block data is 2-byte aligned (its blocks hold `u16` fields), as `*const u16` requires.
-    let (d, m) = unsafe {
+    let (d, m, qh) = unsafe {
         match W::HEAD {
-            2 => (vld1q_u16(p), None),
+            2 => (vld1q_u16(p), None, (zq, zq)),
             4 => {
                 let v = vld2q_u16(p);
-                (v.0, Some(v.1))
+                (v.0, Some(v.1), (zq, zq))
             }
-            6 => (vld3q_u16(p).0, None),
+            6 => {
+                let v = vld3q_u16(p);
+                (v.0, None, (u8s(v.1), u8s(v.2)))
+            }
             _ => {
                 let v = vld4q_u16(p);
-                (v.0, Some(v.1))
+                (v.0, Some(v.1), (u8s(v.2), u8s(v.3)))
             }
         }
     };
     let z = vdupq_n_f32(0.0);
-    (h2f8(d), m.map_or([z, z], |m| h2f8(m)))
+    Heads8 {
+        d: h2f8(d),
+        m: m.map_or([z, z], |m| h2f8(m)),
+        qh,
+    }
 }
 
-/// Row `k`'s fifth bits in an interleaved block column's heads (zeros for the 4- and 8-bit
-/// formats).
+/// Row `k`'s quants in an interleaved block column, as signed bytes (elements 0..16, 16..32):
+/// `qs` is its quant bytes (16 nibble bytes; 32 for Q8_0); the 5-bit formats' fifth bits come
+/// from `heads` (one TBL per 16 elements spreads row `k`'s `qh` bytes, CMTST tests the bits).
+/// The same values as [`quants`] of the row-major block.
 #[inline(always)]
-fn fifth_bits<W: SmallW>(heads: &[u8], k: usize) -> [u8; 4] {
-    match W::KIND {
-        SmallKind::Q5_0 => heads[k * 6 + 2..][..4].try_into().unwrap(),
-        SmallKind::Q5_1 => heads[k * 8 + 4..][..4].try_into().unwrap(),
-        _ => [0; 4],
+fn column_quants<W: SmallW>(qs: &[u8], heads: &Heads8, k: usize) -> (int8x16_t, int8x16_t) {
+    let s8 = vreinterpretq_s8_u8;
+    // SAFETY: every intrinsic below is baseline Advanced SIMD (always present on aarch64), and
+    // the loads read the 16 or 32 bytes the `try_into`s checked.
+    unsafe {
+        if W::KIND == SmallKind::Q8_0 {
+            let q: &[u8; 32] = qs[..32].try_into().unwrap();
+            return (s8(ld_u8(sub(q, 0))), s8(ld_u8(sub(q, 16))));
+        }
+        let (lo, hi) = nibbles(qs[..16].try_into().unwrap());
+        match W::KIND {
+            SmallKind::Q4_0 => {
+                let o = vdupq_n_s8(8);
+                (vsubq_s8(s8(lo), o), vsubq_s8(s8(hi), o))
+            }
+            SmallKind::Q4_1 => (s8(lo), s8(hi)),
+            _ => {
+                // [2k; 8] ++ [2k + 1; 8]: row k's first (second) qh byte in each half
+                let idx = vaddq_u8(
+                    vcombine_u8(vdup_n_u8(0), vdup_n_u8(1)),
+                    vdupq_n_u8(2 * k as u8),
+                );
+                let bit = vreinterpretq_u8_u64(vdupq_n_u64(0x8040_2010_0804_0201));
+                let t0 = vtstq_u8(vqtbl1q_u8(heads.qh.0, idx), bit);
+                let t1 = vtstq_u8(vqtbl1q_u8(heads.qh.1, idx), bit);
+                let k10 = vdupq_n_u8(0x10);
+                if W::MIN {
+                    // q | bit << 4
+                    (
+                        s8(vorrq_u8(lo, vandq_u8(t0, k10))),
+                        s8(vorrq_u8(hi, vandq_u8(t1, k10))),
+                    )
+                } else {
+                    // (q | bit << 4) - 16 = q - 16 where the bit is clear, q where it is set
+                    (
+                        vsubq_s8(s8(lo), s8(vbicq_u8(k10, t0))),
+                        vsubq_s8(s8(hi), s8(vbicq_u8(k10, t1))),
+                    )
+                }
+            }
+        }
     }
+}
+
+/// Runs `$body` 8 times with `$k` = 0..8 as a literal: the 8 rows of an interleaved group,
+/// unrolled so each row's accumulator stays in a register (LLVM keeps a `for k in 0..8` over
+/// the 5-bit formats rolled, with the accumulators in memory).
+macro_rules! unroll8 {
+    ($k:ident => $body:block) => {{
+        {
+            const $k: usize = 0;
+            $body
+        }
+        {
+            const $k: usize = 1;
+            $body
+        }
+        {
+            const $k: usize = 2;
+            $body
+        }
+        {
+            const $k: usize = 3;
+            $body
+        }
+        {
+            const $k: usize = 4;
+            $body
+        }
+        {
+            const $k: usize = 5;
+            $body
+        }
+        {
+            const $k: usize = 6;
+            $body
+        }
+        {
+            const $k: usize = 7;
+            $body
+        }
+    }};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,60 +917,25 @@ macro_rules! neon_kernels {
             /// [`small`] for the 8 rows of an interleaved group ([`crate::quant::interleave`])
             /// × `M` activation rows, reading each block column in place (one sequential
             /// stream through the matrix): the 8 heads with one de-interleaving load
-            /// ([`heads8`]), each row's quants from its part of the column. One activation
-            /// row (decode) goes through [`small_x8_m1`], 8 rows in two f32 vectors; more
-            /// through [`block_dots`]. Every lane does the same operations as the row-major
-            /// kernels, so the results are the row-major file's, bit for bit.
+            /// ([`heads8`]), each row's quants from its part of the column
+            /// ([`column_quants`]), the 8 rows in two f32 vectors with the running SDOT totals
+            /// of [`small_rows`] and the same per-lane operations, so the results are the
+            /// row-major file's, bit for bit. On NEON only decode comes here (batches are
+            /// de-interleaved for the row-major batched kernels: `deinterleave_from_m`), so
+            /// `M > 1` is one pass per activation row.
             #[target_feature(enable = $feat)]
             #[inline]
             pub(super) fn small_x8<W: SmallW, const M: usize>(
                 group: &[u8],
                 ar: [&[Act32]; M],
             ) -> [[f32; 8]; M] {
-                if M == 1 {
-                    let mut out = [[0.0f32; 8]; M];
-                    out[0] = small_x8_m1::<W>(group, ar[0]);
-                    return out;
-                }
-                let nb = ar[0].len();
-                let bb = core::mem::size_of::<W>();
-                let (head, body) = (W::HEAD, bb - W::HEAD);
-                assert!(group.len() == 8 * nb * bb && ar.iter().all(|a| a.len() == nb));
-                let mut acc = [[0.0f32; M]; 8];
-                let mut accm = [[0.0f32; M]; 8];
-                for i in 0..nb {
-                    let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * head);
-                    let ys: [(int8x16_t, int8x16_t); M] = core::array::from_fn(|j| {
-                        let q = &ar[j][i].qs;
-                        (ld_s8(sub(q, 0)), ld_s8(sub(q, 16)))
-                    });
-                    let (d, m) = heads8::<W>(heads);
-                    let (mut dk, mut mk) = ([0.0f32; 8], [0.0f32; 8]);
-                    for g in 0..2 {
-                        // SAFETY: `dk[4g..]` / `mk[4g..]` are 4 writable f32 (g < 2).
-                        unsafe {
-                            vst1q_f32(dk[4 * g..].as_mut_ptr(), d[g]);
-                            vst1q_f32(mk[4 * g..].as_mut_ptr(), m[g]);
-                        }
-                    }
-                    for k in 0..8 {
-                        let q = &bodies[k * body..][..body];
-                        let (x0, x1) = quants_of_parts::<W>(q, fifth_bits::<W>(heads, k));
-                        let x = (x0, x1, dk[k], mk[k]);
-                        block_dots::<W, M>(x, &ys, &ar, i, &mut acc[k], &mut accm[k]);
-                    }
-                }
                 let mut out = [[0.0f32; 8]; M];
-                for k in 0..8 {
-                    for j in 0..M {
-                        out[j][k] = acc[k][j] + accm[k][j];
-                    }
+                for j in 0..M {
+                    out[j] = small_x8_m1::<W>(group, ar[j]);
                 }
                 out
             }
 
-            /// [`small_x8`] for one activation row: the 8 rows in two f32 vectors, with the
-            /// running SDOT totals of [`small_rows`] and the same per-lane operations.
             #[target_feature(enable = $feat)]
             #[inline]
             fn small_x8_m1<W: SmallW>(group: &[u8], a: &[Act32]) -> [f32; 8] {
@@ -922,20 +952,19 @@ macro_rules! neon_kernels {
                     let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * head);
                     let y = &a[i];
                     let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
-                    for k in 0..8 {
-                        let q = &bodies[k * body..][..body];
-                        let (x0, x1) = quants_of_parts::<W>(q, fifth_bits::<W>(heads, k));
-                        dots[k] = $dot($dot(dots[k], x0, y0), x1, y1);
-                    }
-                    let (d, m) = heads8::<W>(heads);
+                    let h = heads8::<W>(heads);
+                    unroll8!(K => {
+                        let (x0, x1) = column_quants::<W>(&bodies[K * body..][..body], &h, K);
+                        dots[K] = $dot($dot(dots[K], x0, y0), x1, y1);
+                    });
                     for g in 0..2 {
                         let p = &dots[4 * g..4 * g + 4];
                         let now = vpaddq_s32(vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3]));
                         let sumi = vsubq_s32(now, total[g]);
                         total[g] = now;
-                        acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(sumi), vmulq_n_f32(d[g], y.d));
+                        acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(sumi), vmulq_n_f32(h.d[g], y.d));
                         if W::MIN {
-                            accm[g] = vfmaq_n_f32(accm[g], m[g], y.s());
+                            accm[g] = vfmaq_n_f32(accm[g], h.m[g], y.s());
                         }
                     }
                 }
