@@ -38,6 +38,7 @@ acts! {
     Permission = "permission": "Asking permission (\"Can I ask you something?\").",
     Request = "request": "Asking the reader to do something (\"Could you send it?\").",
     Invitation = "invitation": "Proposing to do something together (\"Want to grab lunch?\").",
+    TellAbout = "tell_about": "Asking to be told about something (\"Tell me about your trip.\").",
     CareRequest = "care_request": "Asking to be told or to be careful (\"Text me when you land\").",
     Announcement = "announcement": "Announcing something (\"Guess what!\").",
     Suggestion = "suggestion": "Suggesting an idea (\"We should paint it blue.\").",
@@ -265,8 +266,10 @@ impl Acts {
         }
         if has("offer") {
             a.insert(Act::Offer);
-            // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do.".
+            // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
+            // ("Would you like some tea?" asks no taste either).
             a.remove(Act::YesNo);
+            a.remove(Act::OpinionQ);
         }
         if !a.has(Act::Offer) && !wh_led && has("permission") {
             a.insert(Act::Permission);
@@ -281,6 +284,13 @@ impl Acts {
             a.insert(Act::Invitation);
         }
         a.set(Act::CareRequest, has("care_request"));
+        // "Tell me about your trip.": a request for a story, not a decision; answered by
+        // asking what to tell ("hard to explain" asks nothing).
+        let tell_about = has("tell_about") && a.has(Act::Request);
+        a.set(Act::TellAbout, tell_about);
+        if tell_about {
+            a.remove(Act::Request);
+        }
         a.set(Act::Announcement, has("announcement"));
         a.set(
             Act::Greeting,
@@ -300,7 +310,8 @@ impl Acts {
         a.set(Act::Wish, has("wish"));
         a.set(Act::MissYou, has("miss_you"));
         a.set(Act::Humor, has("humor"));
-        a.set(Act::Kind, has("kind"));
+        // "What time works for you?" asks; "I made this for you." is kind.
+        a.set(Act::Kind, has("kind") && !a.asks());
         a.set(Act::Late, has("late"));
         let tells_early = statement && !a.asks();
         a.set(
@@ -309,7 +320,11 @@ impl Acts {
         );
         a.set(Act::Ack, tells_early && has("ack"));
         a.set(Act::Compliment, has("compliment") && !a.asks());
-        a.set(Act::Suggestion, has("suggestion") || a.has(Act::Invitation));
+        // "How about you?" asks the same back; it suggests nothing.
+        a.set(
+            Act::Suggestion,
+            (has("suggestion") && !a.has(Act::Reciprocal)) || a.has(Act::Invitation),
+        );
 
         // News: sentiment words, a negator among the two words before flipping one.
         let (mut good, mut bad) = (0usize, 0usize);
@@ -688,6 +703,22 @@ mod tests {
                 a.names()
             );
         }
+        assert!(!acts("Would you like some tea?").has(Act::OpinionQ));
+        assert!(!acts("I am doing well, how about you?").has(Act::Suggestion));
+        assert!(acts("How about pizza tonight?").has(Act::Suggestion));
+        assert!(!acts("What time works for you?").has(Act::Kind));
+        assert!(acts("I made this for you.").has(Act::Kind));
+        // Reminders are care requests, not requests to decide on.
+        let a = acts("Don't forget to lock the door.");
+        assert!(
+            a.has(Act::CareRequest) && !a.has(Act::Request),
+            "{:?}",
+            a.names()
+        );
+        assert!(acts("Tell me about your trip.").has(Act::TellAbout));
+        assert!(!acts("Tell me about your trip.").decision());
+        assert!(!acts("Tell me when you land.").has(Act::TellAbout));
+        assert!(!acts("It is hard to explain.").has(Act::TellAbout));
         let a = acts("Our flight got changed to 9am.");
         assert!(
             a.has(Act::Info) && !a.has(Act::Report) && !a.has(Act::Trip),

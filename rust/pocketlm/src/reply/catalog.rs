@@ -159,6 +159,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "invitation",
     "not_invitation",
     "care_request",
+    "tell_about",
     "announcement",
     "greeting_words",
     "greeting",
