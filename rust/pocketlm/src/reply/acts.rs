@@ -167,6 +167,8 @@ impl Acts {
         let has = |lex: &str| cat.has_any(&m, lex);
         let sents = sentences(message);
         let mut wh_led = false;
+        // A question opening with "want some", "need a"...: an offer without its "do you".
+        let mut offer_opening = false;
         let (mut about_me, mut about_you, mut statement) = (false, false, false);
         // A statement about someone or something else ("The package arrived.").
         let mut about_other = false;
@@ -182,6 +184,14 @@ impl Acts {
             let p = format!(" {} ", s.join(" "));
             let second = s.get(1).map(String::as_str).unwrap_or("");
             let sent_has = |lex: &str| cat.has_any(&p, lex);
+            if *qmark
+                && cat
+                    .lexicon("offer_openings")
+                    .iter()
+                    .any(|o| p.starts_with(&format!(" {o} ")))
+            {
+                offer_opening = true;
+            }
             // "How about you?" ends a sentence; a bare "you?" is the whole sentence (a "you"
             // inside one, "You okay?", "Where are you?", asks something else).
             let reciprocal = (s.len() == 1 && cat.contains("reciprocal_bare", first))
@@ -264,7 +274,7 @@ impl Acts {
                 }
             }
         }
-        if has("offer") {
+        if has("offer") || offer_opening {
             a.insert(Act::Offer);
             // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
             // ("Would you like some tea?" asks no taste either).
@@ -704,6 +714,10 @@ mod tests {
             );
         }
         assert!(!acts("Would you like some tea?").has(Act::OpinionQ));
+        assert!(acts("Want some of my fries?").has(Act::Offer));
+        assert!(acts("Need a hand?").has(Act::Offer));
+        assert!(!acts("Want some of my fries").has(Act::Offer));
+        assert!(!acts("I want some fries.").has(Act::Offer));
         assert!(!acts("I am doing well, how about you?").has(Act::Suggestion));
         assert!(acts("How about pizza tonight?").has(Act::Suggestion));
         assert!(!acts("What time works for you?").has(Act::Kind));

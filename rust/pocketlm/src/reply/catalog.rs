@@ -152,6 +152,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "reciprocal_bare",
     "opinion",
     "offer",
+    "offer_openings",
     "permission",
     "request",
     "not_request",
