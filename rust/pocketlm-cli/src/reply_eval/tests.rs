@@ -28,11 +28,11 @@ fn drafter() -> &'static ReplyDrafter {
     })
 }
 
-/// The held-out floor: at least one acceptable reply in 84% of the cases. Issue 17 asks for
-/// 0.9; measured 0.857 (120 of 140) with SmolLM2, so the floor guards against regressions
-/// with a two-case margin for kernel rounding across CPUs, and is raised when the measured
-/// figure is (see `docs/reply.md`).
-const HELDOUT_COVERAGE3_FLOOR: f64 = 0.84;
+/// The held-out floor: at least one acceptable reply in 90% of the cases, what issue 17 asks
+/// for. Measured 0.921 (129 of 140) with SmolLM2 after the issue-17 act fixes (0.857 before),
+/// so the floor guards against regressions with a three-case margin for kernel rounding
+/// across CPUs (see `docs/reply.md`).
+const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
 
 /// The labelled held-out evaluation (never tuned on).
 /// `pocketlm eval-reply --cases tests/fixtures/reply-eval-heldout.txt --json` reports the

@@ -38,6 +38,7 @@ acts! {
     Permission = "permission": "Asking permission (\"Can I ask you something?\").",
     Request = "request": "Asking the reader to do something (\"Could you send it?\").",
     Invitation = "invitation": "Proposing to do something together (\"Want to grab lunch?\").",
+    TellAbout = "tell_about": "Asking to be told about something (\"Tell me about your trip.\").",
     CareRequest = "care_request": "Asking to be told or to be careful (\"Text me when you land\").",
     Announcement = "announcement": "Announcing something (\"Guess what!\").",
     Suggestion = "suggestion": "Suggesting an idea (\"We should paint it blue.\").",
@@ -56,6 +57,8 @@ acts! {
     MissYou = "miss_you": "I miss you, I love you.",
     Humor = "humor": "Something funny (\"haha\").",
     Late = "late": "Running late, on the way.",
+    Arrival = "arrival": "Having arrived where the reader is expected (\"I'm outside\", \"Just parked\").",
+    Ack = "ack": "Acknowledging what the reader said (\"Good to hear!\", \"Glad to hear that.\").",
     GoodNews = "good_news": "Good news.",
     BadNews = "bad_news": "Bad news.",
     Achievement = "achievement": "Something achieved (\"I passed my exam!\").",
@@ -164,7 +167,11 @@ impl Acts {
         let has = |lex: &str| cat.has_any(&m, lex);
         let sents = sentences(message);
         let mut wh_led = false;
+        // A question opening with "want some", "need a"...: an offer without its "do you".
+        let mut offer_opening = false;
         let (mut about_me, mut about_you, mut statement) = (false, false, false);
+        // A statement about someone or something else ("The package arrived.").
+        let mut about_other = false;
         for (ws, qmark) in &sents {
             let start = ws
                 .iter()
@@ -177,10 +184,21 @@ impl Acts {
             let p = format!(" {} ", s.join(" "));
             let second = s.get(1).map(String::as_str).unwrap_or("");
             let sent_has = |lex: &str| cat.has_any(&p, lex);
-            let reciprocal = cat
-                .lexicon("reciprocal")
-                .iter()
-                .any(|r| p.ends_with(&format!(" {r} ")) && (r != "you" || s.len() == 1));
+            if *qmark
+                && cat
+                    .lexicon("offer_openings")
+                    .iter()
+                    .any(|o| p.starts_with(&format!(" {o} ")))
+            {
+                offer_opening = true;
+            }
+            // "How about you?" ends a sentence; a bare "you?" is the whole sentence (a "you"
+            // inside one, "You okay?", "Where are you?", asks something else).
+            let reciprocal = (s.len() == 1 && cat.contains("reciprocal_bare", first))
+                || cat
+                    .lexicon("reciprocal")
+                    .iter()
+                    .any(|r| p.ends_with(&format!(" {r} ")));
             let question = if reciprocal {
                 a.insert(Act::Reciprocal);
                 true
@@ -227,7 +245,15 @@ impl Acts {
                 }
                 true
             } else {
-                if cat.contains("imperatives", first) && !p.contains(" thank") {
+                // An imperative verb first asks something, unless the sentence wishes well,
+                // says goodbye or asks to be kept posted ("Get well soon!", "Take care!",
+                // "Text me when you land.": no decline fits them).
+                if cat.contains("imperatives", first)
+                    && !p.contains(" thank")
+                    && !["wish", "farewell", "care_request"]
+                        .iter()
+                        .any(|l| sent_has(l))
+                {
                     a.insert(Act::Request);
                 }
                 false
@@ -240,10 +266,20 @@ impl Acts {
                 if cat.contains("you_subjects", first) {
                     about_you = true;
                 }
+                if cat.contains("subjects", first)
+                    && !cat.contains("self_subjects", first)
+                    && !cat.contains("you_subjects", first)
+                {
+                    about_other = true;
+                }
             }
         }
-        if has("offer") {
+        if has("offer") || offer_opening {
             a.insert(Act::Offer);
+            // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
+            // ("Would you like some tea?" asks no taste either).
+            a.remove(Act::YesNo);
+            a.remove(Act::OpinionQ);
         }
         if !a.has(Act::Offer) && !wh_led && has("permission") {
             a.insert(Act::Permission);
@@ -258,6 +294,13 @@ impl Acts {
             a.insert(Act::Invitation);
         }
         a.set(Act::CareRequest, has("care_request"));
+        // "Tell me about your trip.": a request for a story, not a decision; answered by
+        // asking what to tell ("hard to explain" asks nothing).
+        let tell_about = has("tell_about") && a.has(Act::Request);
+        a.set(Act::TellAbout, tell_about);
+        if tell_about {
+            a.remove(Act::Request);
+        }
         a.set(Act::Announcement, has("announcement"));
         a.set(
             Act::Greeting,
@@ -277,10 +320,21 @@ impl Acts {
         a.set(Act::Wish, has("wish"));
         a.set(Act::MissYou, has("miss_you"));
         a.set(Act::Humor, has("humor"));
-        a.set(Act::Kind, has("kind"));
+        // "What time works for you?" asks; "I made this for you." is kind.
+        a.set(Act::Kind, has("kind") && !a.asks());
         a.set(Act::Late, has("late"));
+        let tells_early = statement && !a.asks();
+        a.set(
+            Act::Arrival,
+            tells_early && has("arrival") && !about_other && !about_you,
+        );
+        a.set(Act::Ack, tells_early && has("ack"));
         a.set(Act::Compliment, has("compliment") && !a.asks());
-        a.set(Act::Suggestion, has("suggestion") || a.has(Act::Invitation));
+        // "How about you?" asks the same back; it suggests nothing.
+        a.set(
+            Act::Suggestion,
+            (has("suggestion") && !a.has(Act::Reciprocal)) || a.has(Act::Invitation),
+        );
 
         // News: sentiment words, a negator among the two words before flipping one.
         let (mut good, mut bad) = (0usize, 0usize);
@@ -320,15 +374,37 @@ impl Acts {
             Act::Announcement,
             Act::CareRequest,
             Act::Kind,
+            Act::Arrival,
+            Act::Ack,
         ]
         .iter()
         .any(|x| a.has(*x));
+        // Said to the reader, not news: "Good luck!", "Good night!", "You're the best!",
+        // "Glad to hear that." carry good words without telling anything good.
+        let to_reader = [
+            Act::Greeting,
+            Act::Thanks,
+            Act::Farewell,
+            Act::Wish,
+            Act::Compliment,
+            Act::MissYou,
+            Act::Ack,
+        ]
+        .iter()
+        .any(|x| a.has(*x));
+        // "Tea is better than coffee." compares: an opinion, not good news.
+        let compares = has("comparison");
+        // A change of arrangements ("Our flight got changed to 9am.") is information.
+        let update = has("update");
         let asks = a.asks();
         let tells = statement && !asks;
-        a.set(Act::GoodNews, tells && good > bad && !a.has(Act::Thanks));
+        a.set(
+            Act::GoodNews,
+            tells && good > bad && !to_reader && !compares,
+        );
         a.set(
             Act::BadNews,
-            tells && bad > good && !about_you && !a.has(Act::Late),
+            tells && bad > good && !about_you && !a.has(Act::Late) && !a.has(Act::Wish),
         );
         a.set(
             Act::Achievement,
@@ -339,13 +415,18 @@ impl Acts {
             tells && (about_me || a.has(Act::BadNews)) && has("sick"),
         );
         let future = has("future") || has_time(&all);
+        // Something still to face: not one passed or already gone wrong ("I passed my
+        // exam!", "We didn't win the game.").
         a.set(
             Act::Challenge,
-            tells && has("challenge") && (future || about_me),
+            tells
+                && has("challenge")
+                && !a.has(Act::Achievement)
+                && (future || (about_me && !a.has(Act::BadNews))),
         );
         a.set(
             Act::Trip,
-            tells && has("trip") && (future || about_me) && !a.has(Act::BadNews),
+            tells && has("trip") && (future || about_me) && !a.has(Act::BadNews) && !update,
         );
         let status = !asks && all.len() <= 7 && has("status");
         a.set(Act::Status, status);
@@ -356,7 +437,20 @@ impl Acts {
         );
         a.set(
             Act::Report,
-            tells && about_me && !a.has(Act::BadNews) && !status && !a.has(Act::Apology),
+            tells
+                && about_me
+                && !a.has(Act::BadNews)
+                && !status
+                && !update
+                && ![
+                    Act::Apology,
+                    Act::Arrival,
+                    Act::Compliment,
+                    Act::MissYou,
+                    Act::Ack,
+                ]
+                .iter()
+                .any(|x| a.has(*x)),
         );
         a.set(Act::ReportLike, tells && about_me && has("likes"));
         a.set(
@@ -375,17 +469,16 @@ impl Acts {
 
         a.set(
             Act::OpinionStmt,
-            tells && !social && has("opinion_markers") && !a.has(Act::Plan),
+            tells && !social && (has("opinion_markers") || compares) && !a.has(Act::Plan),
         );
         a.set(
             Act::Info,
             tells
-                && !about_me
                 && !about_you
                 && !social
                 && !a.has(Act::OpinionStmt)
                 && all.len() >= 3
-                && has("info_words"),
+                && (update || (!about_me && has("info_words"))),
         );
         if a.is_empty() || (tells && !social && all.len() <= 3 && !about_me && !a.has(Act::Info)) {
             a.insert(Act::Fragment);
@@ -482,5 +575,169 @@ mod tests {
         assert!(acts("you are a coward").has(Act::Insult));
         assert!(acts("Very well, thanks.").has(Act::StatusGood));
         assert!(acts("ray bradbury").has(Act::Fragment));
+    }
+
+    #[test]
+    fn wishes_and_farewells_are_not_news_or_requests() {
+        for m in [
+            "Good luck tomorrow!",
+            "Happy birthday!",
+            "Good night!",
+            "Have a safe flight!",
+        ] {
+            let a = acts(m);
+            assert!(!a.has(Act::GoodNews), "{m}: {:?}", a.names());
+            assert!(
+                a.has(Act::Wish) || a.has(Act::Farewell),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        for m in ["Get well soon!", "Take care!", "Rest up and get well!"] {
+            assert!(!acts(m).has(Act::Request), "{m}: {:?}", acts(m).names());
+        }
+        assert!(acts("Take the bus.").has(Act::Request));
+        assert!(!acts("Hope your cold goes away soon.").has(Act::BadNews));
+        assert!(acts("You're the best!").has(Act::Compliment));
+        assert!(!acts("You're the best!").has(Act::GoodNews));
+    }
+
+    #[test]
+    fn care_requests_are_not_plain_requests() {
+        for m in [
+            "Text me when you land.",
+            "Let me know when you're home.",
+            "Keep me posted!",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::CareRequest), "{m}");
+            assert!(
+                !a.has(Act::Request) && !a.decision(),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(acts("Message me once you arrive.").has(Act::CareRequest));
+        // A polite request word still asks for a decision.
+        assert!(acts("Can you call me when you're free?").has(Act::Request));
+    }
+
+    #[test]
+    fn arrival() {
+        for m in [
+            "I'm outside.",
+            "I'm here.",
+            "Just parked.",
+            "We're downstairs!",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Arrival), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::Report) && !a.has(Act::Fragment),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(!acts("The package just arrived.").has(Act::Arrival));
+        assert!(!acts("Are you outside?").has(Act::Arrival));
+    }
+
+    #[test]
+    fn negated_attainment_is_bad_news() {
+        for m in [
+            "I didn't get the job.",
+            "I didn't pass the bar exam.",
+            "We didn't win.",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::BadNews), "{m}: {:?}", a.names());
+            assert!(!a.has(Act::Achievement) && !a.has(Act::Report), "{m}");
+        }
+        // Nothing left to face once it has gone wrong or is done.
+        assert!(!acts("I failed my driving test.").has(Act::Challenge));
+        assert!(!acts("I passed my exam!").has(Act::Challenge));
+        assert!(acts("I have an exam tomorrow and I'm nervous.").has(Act::Challenge));
+        // "I'll" is not "ill".
+        assert!(!acts("I'll call you.").has(Act::Sick));
+    }
+
+    #[test]
+    fn a_bare_you_is_not_the_same_asked_back() {
+        for m in [
+            "You okay?",
+            "Where are you?",
+            "When are you free?",
+            "You there?",
+        ] {
+            assert!(!acts(m).has(Act::Reciprocal), "{m}: {:?}", acts(m).names());
+        }
+        assert!(acts("You?").has(Act::Reciprocal));
+        assert!(acts("Good, and you?").has(Act::Reciprocal));
+        assert!(acts("When are you free?").has(Act::WhTime));
+        assert!(!acts("When are you free?").decision());
+    }
+
+    #[test]
+    fn acknowledgements_comparisons_offers_updates() {
+        for m in [
+            "Good to hear!",
+            "Glad to hear that.",
+            "That's good to hear.",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::Ack) && !a.has(Act::GoodNews),
+                "{m}: {:?}",
+                a.names()
+            );
+            assert!(!a.has(Act::Fragment), "{m}");
+        }
+        for m in ["Tea is better than coffee.", "Better late than never."] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::OpinionStmt) && !a.has(Act::GoodNews),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        for m in [
+            "Want me to pick you up?",
+            "Do you want some coffee?",
+            "Can I grab you a drink?",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Offer), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::YesNo) && !a.has(Act::Permission),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(!acts("Would you like some tea?").has(Act::OpinionQ));
+        assert!(acts("Want some of my fries?").has(Act::Offer));
+        assert!(acts("Need a hand?").has(Act::Offer));
+        assert!(!acts("Want some of my fries").has(Act::Offer));
+        assert!(!acts("I want some fries.").has(Act::Offer));
+        assert!(!acts("I am doing well, how about you?").has(Act::Suggestion));
+        assert!(acts("How about pizza tonight?").has(Act::Suggestion));
+        assert!(!acts("What time works for you?").has(Act::Kind));
+        assert!(acts("I made this for you.").has(Act::Kind));
+        // Reminders are care requests, not requests to decide on.
+        let a = acts("Don't forget to lock the door.");
+        assert!(
+            a.has(Act::CareRequest) && !a.has(Act::Request),
+            "{:?}",
+            a.names()
+        );
+        assert!(acts("Tell me about your trip.").has(Act::TellAbout));
+        assert!(!acts("Tell me about your trip.").decision());
+        assert!(!acts("Tell me when you land.").has(Act::TellAbout));
+        assert!(!acts("It is hard to explain.").has(Act::TellAbout));
+        let a = acts("Our flight got changed to 9am.");
+        assert!(
+            a.has(Act::Info) && !a.has(Act::Report) && !a.has(Act::Trip),
+            "{:?}",
+            a.names()
+        );
     }
 }

@@ -149,8 +149,10 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "self_subjects",
     "you_subjects",
     "reciprocal",
+    "reciprocal_bare",
     "opinion",
     "offer",
+    "offer_openings",
     "permission",
     "request",
     "not_request",
@@ -158,6 +160,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "invitation",
     "not_invitation",
     "care_request",
+    "tell_about",
     "announcement",
     "greeting_words",
     "greeting",
@@ -180,6 +183,10 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "complaint",
     "suggestion",
     "late",
+    "arrival",
+    "ack",
+    "comparison",
+    "update",
     "good",
     "bad",
     "negators",
@@ -323,10 +330,20 @@ impl Catalog {
             if acts.is_empty() {
                 return Err(err("a response must answer at least one act".into()));
             }
-            let needs: Vec<String> = fields
-                .get(4)
-                .map(|f| f.split(',').map(key).filter(|k| !k.is_empty()).collect())
-                .unwrap_or_default();
+            // A cue `@NAME` stands for every phrase of lexicon NAME.
+            let mut needs: Vec<String> = Vec::new();
+            for cue in fields.get(4).map(|f| f.split(',')).into_iter().flatten() {
+                match cue.trim().strip_prefix('@') {
+                    Some(name) => needs.extend(
+                        lexicons
+                            .get(name)
+                            .ok_or_else(|| err(format!("unknown lexicon {name:?} in NEEDS")))?
+                            .iter()
+                            .cloned(),
+                    ),
+                    None => needs.extend(Some(key(cue)).filter(|k| !k.is_empty())),
+                }
+            }
             if fields.len() == 5 && needs.is_empty() {
                 return Err(err("an empty NEEDS field (omit it instead)".into()));
             }
@@ -485,6 +502,9 @@ mod tests {
         );
         let e = Catalog::parse("cluster yes yes\nSure! | x | yes | yes_no\n").unwrap_err();
         assert!(e.message.contains("tone"), "{e}");
+        let e = Catalog::parse("cluster yes yes\nSure! | n | yes | yes_no | @nope\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown lexicon"), "{e}");
     }
 
     #[test]
@@ -495,5 +515,11 @@ mod tests {
         assert!(c.fits(i, &acts, "Do you like pizza?"));
         let acts = Acts::of("Are you coming?", c);
         assert!(!c.fits(i, &acts, "Are you coming?"));
+        // `@arrival` cues: every phrase of the arrival lexicon.
+        let i = c.find("Be right there!").unwrap();
+        let m = "I'm outside.";
+        assert!(c.fits(i, &Acts::of(m, c), m));
+        let m = "I'm at work.";
+        assert!(!c.fits(i, &Acts::of(m, c), m));
     }
 }
