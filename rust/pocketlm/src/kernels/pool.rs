@@ -37,19 +37,91 @@ const INSIDE: u64 = ALL - 1;
 /// takes its chunks), and one descheduled *inside* a chunk is waited for until it runs again,
 /// spinning or parked (`pocketlm bench --contend 1`, `pocketlm eval-keyboard --contend 1`,
 /// docs/performance.md#under-cpu-contention).
+///
+/// Stalls: when the caller of a joinable job waits for a worker inside it longer than
+/// `stall` and longer than its own share took, that worker was descheduled mid-chunk (idle,
+/// the wait is microseconds). After `stalls_to_go_solo` such jobs in a row the caller runs the
+/// next joinable jobs alone (any subset of threads completes them, with the same results), for
+/// `solo_jobs` jobs, doubling up to `solo_jobs_max` while every probe stalls again. Measured
+/// on 2 vCPUs with one busy thread beside a 2-thread run (`pocketlm bench --pp 16 --tg 128
+/// --minimal --contend 1`, SmolLM2): decode 87–100 tok/s without it, 106–113 with it (a single
+/// thread under the same load: 122–134); idle 2-thread decode 238–246 either way. A 20 µs
+/// threshold cost idle decode (181), 0 µs even more (150); see docs/performance.md.
 #[derive(Debug, Clone, Copy)]
 struct WaitPolicy {
     /// How long a waiting thread spins before it parks.
     spin: Duration,
     /// Readiness checks between two clock reads (and yields, when oversubscribed).
     checks_per_clock_read: u32,
+    /// A wait for workers inside a joinable job at least this long (and longer than the
+    /// caller's own share) is a stall.
+    stall: Duration,
+    /// Stalled joinable jobs in a row before the caller runs them alone.
+    stalls_to_go_solo: u32,
+    /// Joinable jobs the caller then runs alone before trying the workers again.
+    solo_jobs: u32,
+    /// The most `solo_jobs` grows to while every try stalls again.
+    solo_jobs_max: u32,
 }
 
 /// The pool's [`WaitPolicy`].
 const WAIT: WaitPolicy = WaitPolicy {
     spin: Duration::from_micros(100),
     checks_per_clock_read: 64,
+    stall: Duration::from_micros(50),
+    stalls_to_go_solo: 1,
+    solo_jobs: 256,
+    solo_jobs_max: 8192,
 };
+
+/// The caller's record of stalls in joinable jobs ([`WaitPolicy`]); touched only under
+/// `run_lock`.
+#[derive(Debug, Default)]
+struct StallState {
+    /// Stalled jobs in a row.
+    in_a_row: u32,
+    /// Joinable jobs still to run alone.
+    solo_left: u32,
+    /// The length of the next solo period (0: `WAIT.solo_jobs`).
+    next_solo: u32,
+    /// The job just run was the first after a solo period.
+    probing: bool,
+}
+
+impl StallState {
+    /// Whether the next joinable job runs on the caller alone (counts it).
+    fn solo(&mut self) -> bool {
+        if self.solo_left > 0 {
+            self.solo_left -= 1;
+            self.probing = self.solo_left == 0;
+            return true;
+        }
+        false
+    }
+
+    /// Records a joinable job the workers could join: whether the caller stalled on them.
+    fn record(&mut self, stalled: bool) {
+        let probe = std::mem::take(&mut self.probing);
+        if !stalled {
+            self.in_a_row = 0;
+            if !probe {
+                self.next_solo = 0;
+            }
+            return;
+        }
+        self.in_a_row += 1;
+        if self.in_a_row >= WAIT.stalls_to_go_solo || probe {
+            let len = if self.next_solo == 0 {
+                WAIT.solo_jobs
+            } else {
+                self.next_solo
+            };
+            self.solo_left = len;
+            self.next_solo = (len * 2).min(WAIT.solo_jobs_max);
+            self.in_a_row = 0;
+        }
+    }
+}
 
 /// Spins until `ready()` or until [`WAIT`]`.spin` has passed; returns `ready()`'s last value.
 /// With `yield_cpu` (a pool with more threads than cores) it yields between checks so the
@@ -113,8 +185,8 @@ unsafe impl Send for Shared {}
 pub struct ThreadPool {
     shared: Arc<Shared>,
     workers: Vec<JoinHandle<()>>,
-    /// Serializes concurrent `run` calls from different threads.
-    run_lock: Mutex<()>,
+    /// Serializes concurrent `run` calls from different threads; holds the stall record.
+    run_lock: Mutex<StallState>,
 }
 
 impl ThreadPool {
@@ -150,7 +222,7 @@ impl ThreadPool {
         Self {
             shared,
             workers,
-            run_lock: Mutex::new(()),
+            run_lock: Mutex::new(StallState::default()),
         }
     }
 
@@ -182,7 +254,12 @@ impl ThreadPool {
             f(0, 1);
             return;
         }
-        let _guard = self.run_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stalls = self.run_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if !all && stalls.solo() {
+            // workers were stalling this job's predecessors: the caller does it alone
+            f(0, n);
+            return;
+        }
         let sh = &*self.shared;
         let job: &Job<'_> = &f;
         // SAFETY: erases the borrow's lifetime. The pointer is published to workers below and
@@ -203,7 +280,9 @@ impl ThreadPool {
             sh.wake.notify_all();
         }
 
+        let started = Instant::now();
         let mine = catch_unwind(AssertUnwindSafe(|| f(0, n)));
+        let own_share = started.elapsed();
 
         // Wait for the workers (`run`: all of them; `run_joinable`: those that entered before
         // the job closed): spin, then park.
@@ -217,6 +296,7 @@ impl ThreadPool {
         if !all {
             sh.ticket.fetch_or(CLOSED, Ordering::SeqCst);
         }
+        let waiting = Instant::now();
         if !spin_until(sh.oversubscribed, finished) {
             let mut l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
             sh.caller_sleeping.store(true, Ordering::SeqCst);
@@ -225,6 +305,10 @@ impl ThreadPool {
             }
             sh.caller_sleeping.store(false, Ordering::SeqCst);
             drop(l);
+        }
+        if !all {
+            let waited = waiting.elapsed();
+            stalls.record(waited >= WAIT.stall && waited > own_share);
         }
         // (`finished` read the counters with SeqCst, which pairs with the workers' SeqCst
         // decrements: their writes are visible here.)
@@ -324,5 +408,46 @@ impl std::fmt::Debug for ThreadPool {
         f.debug_struct("ThreadPool")
             .field("n_threads", &self.shared.n_threads)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StallState, WAIT};
+
+    #[test]
+    fn stalls_send_the_caller_solo_with_backoff() {
+        let mut st = StallState::default();
+        assert!(!st.solo());
+        for _ in 0..WAIT.stalls_to_go_solo {
+            assert!(!st.solo());
+            st.record(true);
+        }
+        // a solo period of `solo_jobs` jobs, then a probe
+        for _ in 0..WAIT.solo_jobs {
+            assert!(st.solo());
+        }
+        assert!(!st.solo());
+        // the probe stalls again: twice as long
+        st.record(true);
+        for _ in 0..2 * WAIT.solo_jobs {
+            assert!(st.solo());
+        }
+        assert!(!st.solo());
+        // the probe runs fine: the workers are used again
+        st.record(false);
+        assert!(!st.solo());
+        st.record(false);
+        assert!(!st.solo());
+        assert_eq!(st.next_solo, 0, "a job without a stall resets the backoff");
+    }
+
+    #[test]
+    fn jobs_without_stalls_never_go_solo() {
+        let mut st = StallState::default();
+        for _ in 0..10_000 {
+            assert!(!st.solo());
+            st.record(false);
+        }
     }
 }
