@@ -8,7 +8,7 @@
 //! reference ([`glu_reference`], libm) to a few ulp of `x` (tested); the rewritten GELU form is
 //! also free of the reference's cancellation in `1 + tanh(y)` for negative `x`.
 
-use super::{ThreadPool, Tier};
+use super::{ThreadPool, Tier, TierKernels};
 
 /// The activation of a gated feed-forward layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,21 +35,17 @@ pub fn glu_reference(act: GluAct, gate: &mut [f32], up: &[f32]) {
 /// `gate[i] = act(gate[i]) * up[i]` with the kernels of `tier` (the scalar reference for tiers
 /// without SIMD code). Panics if `up` is shorter than `gate` or the CPU lacks `tier`.
 pub fn glu(tier: Tier, act: GluAct, gate: &mut [f32], up: &[f32]) {
-    assert!(
-        tier.is_supported(),
-        "kernel tier {tier} is not supported by this CPU"
-    );
+    glu_with(tier.kernels(), act, gate, up);
+}
+
+fn glu_with(k: &TierKernels, act: GluAct, gate: &mut [f32], up: &[f32]) {
     assert!(up.len() >= gate.len(), "glu: up is shorter than gate");
     let up = &up[..gate.len()];
-    match tier {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `tier.is_supported()` was asserted: the CPU has AVX2+FMA+F16C (Avx512Vnni
-        // implies them).
-        Tier::Avx2 | Tier::Avx512Vnni => unsafe { avx2::glu(act, gate, up) },
-        #[cfg(target_arch = "aarch64")]
-        // SAFETY: `tier.is_supported()` was asserted: the CPU has NEON.
-        Tier::Neon | Tier::Dotprod | Tier::I8mm => unsafe { neon::glu(act, gate, up) },
-        _ => glu_reference(act, gate, up),
+    match k.glu {
+        // SAFETY: a tier's table is handed out only when this CPU supports the tier
+        // (`Tier::kernels`); `up` was cut to `gate`'s length.
+        Some(glu) => unsafe { glu(act, gate, up) },
+        None => glu_reference(act, gate, up),
     }
 }
 
@@ -57,10 +53,10 @@ pub fn glu(tier: Tier, act: GluAct, gate: &mut [f32], up: &[f32]) {
 /// claimed dynamically) when there is enough work (prefill); small inputs (decode) run on the calling thread. The result
 /// does not depend on the split (element-wise).
 pub fn glu_parallel(pool: &ThreadPool, act: GluAct, gate: &mut [f32], up: &[f32]) {
-    let tier = super::selected_tier();
+    let k = super::selected_kernels();
     let n = pool.n_threads();
     if n == 1 || gate.len() < 32 * 1024 {
-        glu(tier, act, gate, up);
+        glu_with(k, act, gate, up);
         return;
     }
     assert!(up.len() >= gate.len(), "glu: up is shorter than gate");
@@ -69,12 +65,12 @@ pub fn glu_parallel(pool: &ThreadPool, act: GluAct, gate: &mut [f32], up: &[f32]
     pool.run_joinable(|_, _| loop {
         let next = pieces.lock().expect("glu pieces lock").next();
         let Some((g, u)) = next else { break };
-        glu(tier, act, g, u);
+        glu_with(k, act, g, u);
     });
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(crate) mod avx2 {
     use super::{GluAct, GELU_C, SQRT_2_OVER_PI};
     use crate::kernels::attention::avx2::exp8;
     use core::arch::x86_64::*;
@@ -104,7 +100,7 @@ mod avx2 {
     /// # Safety
     /// AVX2+FMA+F16C present; `up.len() == gate.len()`.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
+    pub(crate) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
         let mut g8 = gate.chunks_exact_mut(8);
         let mut u8 = up.chunks_exact(8);
         for (g, u) in (&mut g8).zip(&mut u8) {
@@ -136,7 +132,7 @@ mod avx2 {
 }
 
 #[cfg(target_arch = "aarch64")]
-mod neon {
+pub(crate) mod neon {
     use super::{GluAct, GELU_C, SQRT_2_OVER_PI};
     use crate::kernels::attention::neon::exp4;
     use core::arch::aarch64::*;
@@ -162,7 +158,7 @@ mod neon {
     /// # Safety
     /// NEON present; `up.len() == gate.len()`.
     #[target_feature(enable = "neon")]
-    pub(super) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
+    pub(crate) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
         let mut g4 = gate.chunks_exact_mut(4);
         let mut u4 = up.chunks_exact(4);
         for (g, u) in (&mut g4).zip(&mut u4) {

@@ -17,6 +17,7 @@
 //! one of the matrix kernels ([`super::selected_tier`]); AVX2 and AVX-512 VNNI use the AVX2
 //! code here, NEON, dotprod and i8mm the NEON code.
 
+use super::table::AttentionKernels;
 use super::Tier;
 use half::f16;
 
@@ -27,22 +28,10 @@ pub const KEY_BLOCK: usize = 64;
 /// split. Bounds the scratch memory.
 pub const MAX_QUERIES: usize = 32;
 
-fn simd_ok(tier: Tier, hd: usize) -> bool {
-    hd.is_multiple_of(8)
-        && match tier {
-            #[cfg(target_arch = "x86_64")]
-            Tier::Avx2 | Tier::Avx512Vnni => true,
-            #[cfg(target_arch = "aarch64")]
-            Tier::Neon | Tier::Dotprod | Tier::I8mm => true,
-            _ => false,
-        }
-}
-
-fn check_tier(tier: Tier) {
-    assert!(
-        tier.is_supported(),
-        "kernel tier {tier} is not supported by this CPU"
-    );
+/// The tier's SIMD attention kernels when they apply (a head dimension that is a multiple of
+/// 8); panics if this CPU lacks the tier.
+fn simd_kernels(tier: Tier, hd: usize) -> Option<AttentionKernels> {
+    tier.kernels().attention.filter(|_| hd.is_multiple_of(8))
 }
 
 /// Scores of `nq` query vectors (`q[j * hd..][..hd]`, contiguous) against `nk` f16 key rows
@@ -61,7 +50,7 @@ pub fn scores_f16(
     out: &mut [f32],
     out_stride: usize,
 ) {
-    check_tier(tier);
+    let simd = simd_kernels(tier, hd);
     if nq == 0 || nk == 0 {
         return;
     }
@@ -74,20 +63,11 @@ pub fn scores_f16(
         out_stride >= nk && out.len() >= (nq - 1) * out_stride + nk,
         "scores output too short"
     );
-    if !simd_ok(tier, hd) {
-        return scores_scalar(q, nq, hd, k, k_stride, nk, out, out_stride);
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `simd_ok` accepted Tier::Avx2 or Tier::Avx512Vnni only on x86_64, and
-        // `check_tier` confirmed that this CPU has that tier, so AVX2, FMA and F16C; slice lengths and `hd % 8 == 0` were checked.
-        unsafe { avx2::scores(q, nq, hd, k, k_stride, nk, out, out_stride) };
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        // SAFETY: a NEON tier was accepted by `simd_ok` and confirmed by `check_tier`; slice
-        // lengths and `hd % 8 == 0` were checked above.
-        unsafe { neon::scores(q, nq, hd, k, k_stride, nk, out, out_stride) };
+    match simd {
+        // SAFETY: the table is this CPU's (`Tier::kernels`), `hd % 8 == 0`, and the slice
+        // lengths were checked above.
+        Some(kern) => unsafe { (kern.scores)(q, nq, hd, k, k_stride, nk, out, out_stride) },
+        None => scores_scalar(q, nq, hd, k, k_stride, nk, out, out_stride),
     }
 }
 
@@ -107,7 +87,7 @@ pub fn accum_f16(
     hd: usize,
     acc: &mut [f32],
 ) {
-    check_tier(tier);
+    let simd = simd_kernels(tier, hd);
     if nq == 0 || nk == 0 {
         return;
     }
@@ -120,18 +100,10 @@ pub fn accum_f16(
         "v too short"
     );
     assert!(acc.len() >= nq * hd, "acc holds fewer than nq × hd values");
-    if !simd_ok(tier, hd) {
-        return accum_scalar(p, p_stride, nq, v, v_stride, nk, hd, acc);
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: as in `scores_f16`: AVX2+FMA+F16C present, lengths and `hd % 8` checked.
-        unsafe { avx2::accum(p, p_stride, nq, v, v_stride, nk, hd, acc) };
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        // SAFETY: as in `scores_f16`: NEON present, lengths and `hd % 8` checked.
-        unsafe { neon::accum(p, p_stride, nq, v, v_stride, nk, hd, acc) };
+    match simd {
+        // SAFETY: as in `scores_f16`: this CPU's table, `hd % 8 == 0`, lengths checked.
+        Some(kern) => unsafe { (kern.accum)(p, p_stride, nq, v, v_stride, nk, hd, acc) },
+        None => accum_scalar(p, p_stride, nq, v, v_stride, nk, hd, acc),
     }
 }
 
@@ -139,23 +111,11 @@ pub fn accum_f16(
 /// degree-6 polynomial (relative error ≤ ~2 ulp) and clamp the argument to
 /// `[-87.3, 88]`, so tiny results stay at ~1e-38 instead of going subnormal or zero.
 pub fn exp_sum(tier: Tier, s: &mut [f32], m: f32) -> f32 {
-    check_tier(tier);
-    if !simd_ok(tier, 8) {
-        return exp_sum_scalar(s, m);
+    match simd_kernels(tier, 8) {
+        // SAFETY: the table is this CPU's (`Tier::kernels`).
+        Some(kern) => unsafe { (kern.exp_sum)(s, m) },
+        None => exp_sum_scalar(s, m),
     }
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `simd_ok` accepted Tier::Avx2 or Tier::Avx512Vnni only on x86_64 and
-        // `check_tier` confirmed that tier, so AVX2+FMA+F16C.
-        unsafe { avx2::exp_sum(s, m) }
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        // SAFETY: a NEON tier was accepted by `simd_ok` and confirmed by `check_tier`.
-        unsafe { neon::exp_sum(s, m) }
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    unreachable!("no SIMD tier on this architecture")
 }
 
 /// Scalar reference of [`exp_sum`].
@@ -453,8 +413,8 @@ pub fn attend_reference(
 // x86_64: AVX2 + FMA + F16C
 
 #[cfg(target_arch = "x86_64")]
-pub(super) mod avx2 {
-    use super::super::avx2::hsum;
+pub(crate) mod avx2 {
+    use crate::kernels::x86::hsum;
     use core::arch::x86_64::*;
     use half::f16;
 
@@ -498,7 +458,7 @@ pub(super) mod avx2 {
     /// AVX2+FMA+F16C present; `hd % 8 == 0`; the slices hold what `scores_f16` checks.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn scores(
+    pub(crate) unsafe fn scores(
         q: &[f32],
         nq: usize,
         hd: usize,
@@ -566,7 +526,7 @@ pub(super) mod avx2 {
     /// # Safety
     /// AVX2+FMA+F16C present.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+    pub(crate) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
         let mv = _mm256_set1_ps(m);
         let mut acc = _mm256_setzero_ps();
         let mut chunks = s.chunks_exact_mut(8);
@@ -674,7 +634,7 @@ pub(super) mod avx2 {
     /// AVX2+FMA+F16C present; `hd % 8 == 0`; the slices hold what `accum_f16` checks.
     #[target_feature(enable = "avx2,fma,f16c")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn accum(
+    pub(crate) unsafe fn accum(
         p: &[f32],
         p_stride: usize,
         nq: usize,
@@ -709,7 +669,7 @@ pub(super) mod avx2 {
 // aarch64: NEON (ARMv8.0)
 
 #[cfg(target_arch = "aarch64")]
-pub(super) mod neon {
+pub(crate) mod neon {
     use core::arch::aarch64::*;
     use core::arch::asm;
     use half::f16;
@@ -771,7 +731,7 @@ pub(super) mod neon {
     /// NEON present; `hd % 8 == 0`; the slices hold what `scores_f16` checks.
     #[target_feature(enable = "neon")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn scores(
+    pub(crate) unsafe fn scores(
         q: &[f32],
         nq: usize,
         hd: usize,
@@ -831,7 +791,7 @@ pub(super) mod neon {
     /// # Safety
     /// NEON present.
     #[target_feature(enable = "neon")]
-    pub(super) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
+    pub(crate) unsafe fn exp_sum(s: &mut [f32], m: f32) -> f32 {
         let mv = vdupq_n_f32(m);
         let mut acc = vdupq_n_f32(0.0);
         let mut chunks = s.chunks_exact_mut(4);
@@ -942,7 +902,7 @@ pub(super) mod neon {
     /// NEON present; `hd % 8 == 0`; the slices hold what `accum_f16` checks.
     #[target_feature(enable = "neon")]
     #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn accum(
+    pub(crate) unsafe fn accum(
         p: &[f32],
         p_stride: usize,
         nq: usize,

@@ -3,9 +3,8 @@
 //! tile de-interleaved into a per-thread buffer and multiplied by the row-major kernels. Either
 //! way the results are the row-major file's, bit for bit.
 
-use super::{tile_fn, QActs, QMatrix, Tier, TileFn};
+use super::{tile_fn, QActs, QMatrix, Tier, TierKernels};
 use crate::quant::interleave::{self, GROUP_ROWS};
-use crate::quant::GgmlType;
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -34,11 +33,28 @@ pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 ///   row-major batched kernels win: SmolLM2 prefill 81.5 M instructions per token through the
 ///   interleaved kernel, 36.1 de-interleaved (`scripts/bench-neon.sh --only cortex-a76
 ///   --ours-only --prompt 8 --decode 2 --syms 8`; row-major file 36.1).
-pub(super) fn deinterleave_from_m(tier: Tier, ty: GgmlType) -> usize {
-    match (tier, ty) {
-        (Tier::Avx2 | Tier::Neon | Tier::Dotprod | Tier::I8mm, _) => 2,
-        (Tier::Avx512Vnni, GgmlType::Q4_0 | GgmlType::Q4_1) => usize::MAX,
-        _ => RUN_GROUPS_MAX_M + 1,
+///
+/// Each tier's table ([`TierKernels::deinterleave_from_m`]) names one of these functions.
+pub(crate) mod deinterleave_from_m {
+    use crate::quant::GgmlType;
+
+    /// AVX2 and the NEON tiers: from 2 activation rows.
+    pub(crate) fn two(_: GgmlType) -> usize {
+        2
+    }
+
+    /// AVX-512 VNNI: never for Q4_0/Q4_1, above [`super::RUN_GROUPS_MAX_M`] for the others.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn avx512(ty: GgmlType) -> usize {
+        match ty {
+            GgmlType::Q4_0 | GgmlType::Q4_1 => usize::MAX,
+            _ => super::RUN_GROUPS_MAX_M + 1,
+        }
+    }
+
+    /// The scalar tier, which has no interleaved kernel: every product de-interleaves.
+    pub(crate) fn always(_: GgmlType) -> usize {
+        0
     }
 }
 
@@ -48,20 +64,6 @@ pub(super) const DEINTERLEAVE_ROWS: usize = 128;
 
 /// The most activation rows [`run_groups`] takes.
 const RUN_GROUPS_MAX_M: usize = 16;
-
-/// The tile function of `tier` for interleaved matrices (callers guarantee
-/// `tier.is_supported()`, as for [`tile_fn`]).
-pub(super) fn interleaved_tile_fn(tier: Tier) -> TileFn {
-    // one monomorphized tile per tier, so the function pointer carries the tier
-    match tier {
-        Tier::Scalar => tile::<0>,
-        Tier::Avx2 => tile::<1>,
-        Tier::Avx512Vnni => tile::<2>,
-        Tier::Neon => tile::<3>,
-        Tier::Dotprod => tile::<4>,
-        Tier::I8mm => tile::<5>,
-    }
-}
 
 /// Defines a safe [`GroupGemm`] entry around a tier's interleaved kernel for blocks `$block`,
 /// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]`, a `#[target_feature($feat)]`
@@ -128,50 +130,36 @@ macro_rules! group_gemm_entry {
 )]
 pub(super) use group_gemm_entry;
 
-/// The interleaved kernel of `tier` for `ty`, if it has one.
-fn group_gemm(tier: Tier, ty: GgmlType) -> Option<GroupGemm> {
-    match tier {
-        #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 => super::avx2::group_gemm(ty),
-        #[cfg(target_arch = "x86_64")]
-        Tier::Avx512Vnni => super::avx512::group_gemm(ty),
-        #[cfg(target_arch = "aarch64")]
-        Tier::Neon | Tier::Dotprod | Tier::I8mm => super::neon::group_gemm(tier, ty),
-        _ => {
-            let _ = ty;
-            None
-        }
-    }
-}
-
 thread_local! {
     /// De-interleaved rows of one tile (u16 for the blocks' 2-byte alignment); grows to the
     /// largest tile once per thread, then is reused.
     static ROWS: RefCell<Vec<u16>> = const { RefCell::new(Vec::new()) };
 }
 
-fn tile<const TIER: usize>(
+/// The tile kernel of interleaved matrices for tier `Tier::ALL[TIER]` (monomorphized per tier,
+/// so that a tier's table can hold it as a plain function pointer).
+pub(crate) fn tile<const TIER: usize>(
     w: &QMatrix,
     a: &QActs,
     rows: Range<usize>,
     ts: Range<usize>,
     res: &mut [f32],
 ) {
-    let tier = Tier::ALL[TIER];
+    let k = Tier::ALL[TIER].kernels();
     // the whole groups holding `rows`
     let rb = w.row_bytes();
     let g0 = rows.start / GROUP_ROWS * GROUP_ROWS;
     let g1 = rows.end.next_multiple_of(GROUP_ROWS);
     let groups = &w.data[g0 * rb..g1 * rb];
     let nt = ts.len();
-    if g0 == rows.start && g1 == rows.end && nt < deinterleave_from_m(tier, w.ty) {
-        if let Some(gemm) = group_gemm(tier, w.ty) {
+    if g0 == rows.start && g1 == rows.end && nt < (k.deinterleave_from_m)(w.ty) {
+        if let Some(gemm) = (k.group_gemm)(w.ty) {
             gemm_in_steps(gemm, groups, a, ts, res, nt);
             return;
         }
     }
     with_row_major(w, rows, |plain, sub, _| {
-        tile_fn(tier, w.ty)(plain, a, sub, ts, res)
+        tile_fn(k, w.ty)(plain, a, sub, ts, res)
     });
 }
 
@@ -202,18 +190,18 @@ const RUN_ROWS: usize = 256;
 /// kernel, `rows` cuts a group, or the batch is for the de-interleaving path or larger than
 /// [`RUN_GROUPS_MAX_M`].
 pub(super) fn run_groups(
-    tier: Tier,
+    k: &TierKernels,
     w: &QMatrix,
     a: &QActs,
     rows: Range<usize>,
     sink: &mut impl super::Sink,
 ) -> bool {
-    let Some(gemm) = group_gemm(tier, w.ty) else {
+    let Some(gemm) = (k.group_gemm)(w.ty) else {
         return false;
     };
     if !rows.start.is_multiple_of(GROUP_ROWS)
         || !rows.end.is_multiple_of(GROUP_ROWS)
-        || a.m >= deinterleave_from_m(tier, w.ty)
+        || a.m >= (k.deinterleave_from_m)(w.ty)
         || a.m > RUN_GROUPS_MAX_M
     {
         return false;

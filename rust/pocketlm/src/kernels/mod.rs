@@ -7,7 +7,10 @@
 //!
 //! The instruction-set tier (scalar, AVX2, AVX-512 VNNI, NEON, NEON+dotprod, NEON+i8mm) is
 //! chosen once at run time from the CPU's features;
-//! `POCKETLM_KERNEL=scalar|avx2|avx512vnni|neon|dotprod|i8mm` overrides it.
+//! `POCKETLM_KERNEL=scalar|avx2|avx512vnni|neon|dotprod|i8mm` overrides it. Each tier's code
+//! is in its own file (`scalar.rs`, `x86/{avx2,avx512}.rs`, `arm/{neon,dotprod,i8mm}.rs`; what
+//! the tiers of one architecture share in `x86/mod.rs`, `arm/mod.rs`) and reached through one
+//! table of entry points per tier (`table.rs`), looked up once.
 //! Every SIMD tier is tested against the scalar reference (`tests/kernels.rs`).
 //!
 //! Results are deterministic: a given (weight row, activation row) pair gives the same bits
@@ -41,18 +44,18 @@ use crate::quant::{BlockLayout, GgmlType, QuantError};
 mod tiles;
 
 pub mod act;
-pub mod attention;
-#[cfg(target_arch = "x86_64")]
-mod avx2;
-#[cfg(target_arch = "x86_64")]
-mod avx512;
-mod interleaved;
 #[cfg(target_arch = "aarch64")]
-mod neon;
+mod arm;
+pub mod attention;
+mod interleaved;
 pub mod pool;
 pub mod scalar;
+mod table;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use pool::ThreadPool;
+use table::{selected_kernels, TierKernels};
 
 // ---------------------------------------------------------------------------------------------
 // Tier selection
@@ -446,7 +449,7 @@ impl QActs {
     /// weights of type `weight_ty`. Panics when `weight_ty` is not supported (check with
     /// [`QMatrix::new`]) or `cols` is not a whole number of the partner format's blocks.
     pub fn quantize_for(&mut self, weight_ty: GgmlType, x: &[f32], m: usize, cols: usize) {
-        self.quantize_for_tier(selected_tier(), weight_ty, x, m, cols);
+        self.quantize_with(selected_kernels(), weight_ty, x, m, cols);
     }
 
     /// [`QActs::quantize_for`] with the quantizer of an explicit tier (tests; every tier's
@@ -459,10 +462,18 @@ impl QActs {
         m: usize,
         cols: usize,
     ) {
-        assert!(
-            tier.is_supported(),
-            "kernel tier {tier} is not supported by this CPU"
-        );
+        self.quantize_with(tier.kernels(), weight_ty, x, m, cols);
+    }
+
+    fn quantize_with(
+        &mut self,
+        k: &TierKernels,
+        weight_ty: GgmlType,
+        x: &[f32],
+        m: usize,
+        cols: usize,
+    ) {
+        let simd = k.quantizers;
         let fmt = weight_ty.vec_dot_type().unwrap_or_else(|| {
             panic!("QActs::quantize_for: {weight_ty} weights are not supported")
         });
@@ -488,14 +499,12 @@ impl QActs {
             }
             GgmlType::F16 => {
                 self.f.clear();
-                match tier {
-                    #[cfg(target_arch = "x86_64")]
-                    // Avx512Vnni has every AVX2 feature
-                    Tier::Avx2 | Tier::Avx512Vnni => {
+                match simd {
+                    Some(q) => {
                         self.f.resize(x.len(), 0.0);
-                        avx2::round_through_f16(x, &mut self.f);
+                        (q.round_through_f16)(x, &mut self.f);
                     }
-                    _ => self
+                    None => self
                         .f
                         .extend(x.iter().map(|&v| half::f16::from_f32(v).to_f32())),
                 }
@@ -507,10 +516,9 @@ impl QActs {
             }
             GgmlType::Q8_0 => {
                 self.a32.resize(nb, Act32::zeroed());
-                match tier {
-                    #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_0(x, &mut self.a32),
-                    _ => {
+                match simd {
+                    Some(q) => (q.q8_0)(x, &mut self.a32),
+                    None => {
                         self.scratch_q8_0.resize(nb, BlockQ8_0::zeroed());
                         self.scratch_sums.resize(nb, 0);
                         quantize_row_q8_0(x, &mut self.scratch_q8_0, &mut self.scratch_sums);
@@ -531,10 +539,9 @@ impl QActs {
             }
             GgmlType::Q8_1 => {
                 self.a32.resize(nb, Act32::zeroed());
-                match tier {
-                    #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_1(x, &mut self.a32),
-                    _ => {
+                match simd {
+                    Some(q) => (q.q8_1)(x, &mut self.a32),
+                    None => {
                         self.scratch_q8_1.resize(nb, BlockQ8_1::zeroed());
                         quantize_row_q8_1(x, &mut self.scratch_q8_1);
                         for (a, b) in self.a32.iter_mut().zip(&self.scratch_q8_1) {
@@ -549,10 +556,9 @@ impl QActs {
             }
             GgmlType::Q8_K => {
                 self.q8k.resize(nb, BlockQ8K::zeroed());
-                match tier {
-                    #[cfg(target_arch = "x86_64")]
-                    Tier::Avx2 | Tier::Avx512Vnni => avx2::quantize_q8_k(x, &mut self.q8k),
-                    _ => quantize_row_q8_k(x, &mut self.q8k),
+                match simd {
+                    Some(q) => (q.q8_k)(x, &mut self.q8k),
+                    None => quantize_row_q8_k(x, &mut self.q8k),
                 }
             }
             _ => unreachable!("vec_dot_type returned {fmt}"),
@@ -651,14 +657,20 @@ use bytemuck::Zeroable;
 
 /// Computes a tile: weight rows `rows` × activation rows `ts`;
 /// `res[(r - rows.start) * ts.len() + (t - ts.start)]`.
-type TileFn = fn(&QMatrix, &QActs, Range<usize>, Range<usize>, &mut [f32]);
+pub(crate) type TileFn = fn(&QMatrix, &QActs, Range<usize>, Range<usize>, &mut [f32]);
 
 /// Weight rows per tile (multiple of every tier's row blocking).
 const TILE_ROWS: usize = 16;
 /// Activation rows per tile.
 const TILE_ACTS: usize = 16;
 
-fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+pub(crate) fn scalar_tile(
+    w: &QMatrix,
+    a: &QActs,
+    rows: Range<usize>,
+    ts: Range<usize>,
+    res: &mut [f32],
+) {
     fn tile<W: bytemuck::Pod, A>(
         w: &QMatrix,
         rows: Range<usize>,
@@ -769,26 +781,16 @@ fn scalar_tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res
     }
 }
 
-/// The tile kernel of `tier` for `ty` (falls back to scalar for types a tier lacks).
-/// Callers guarantee `tier.is_supported()`.
-fn tile_fn(tier: Tier, ty: GgmlType) -> TileFn {
-    match tier {
-        #[cfg(target_arch = "x86_64")]
-        Tier::Avx2 | Tier::Avx512Vnni => avx2::tile_fn(tier, ty).unwrap_or(scalar_tile),
-        #[cfg(target_arch = "aarch64")]
-        Tier::Neon | Tier::Dotprod | Tier::I8mm => neon::tile_fn(tier, ty).unwrap_or(scalar_tile),
-        _ => {
-            let _ = ty;
-            scalar_tile
-        }
-    }
+/// The tile kernel of `k`'s tier for `ty` (the scalar one for types the tier lacks).
+fn tile_fn(k: &TierKernels, ty: GgmlType) -> TileFn {
+    (k.tile)(ty).unwrap_or(scalar_tile)
 }
 
-/// The tile kernel of `tier` for `w`'s type and layout.
-fn matrix_tile_fn(tier: Tier, w: &QMatrix) -> TileFn {
+/// The tile kernel of `k`'s tier for `w`'s type and layout.
+fn matrix_tile_fn(k: &TierKernels, w: &QMatrix) -> TileFn {
     match w.layout {
-        BlockLayout::Rows => tile_fn(tier, w.ty),
-        BlockLayout::Interleaved8 => interleaved::interleaved_tile_fn(tier),
+        BlockLayout::Rows => tile_fn(k, w.ty),
+        BlockLayout::Interleaved8 => k.interleaved_tile,
     }
 }
 
@@ -894,9 +896,8 @@ fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows:
     }
 }
 
-fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
-    if w.layout == BlockLayout::Interleaved8 && a.m >= interleaved::deinterleave_from_m(tier, w.ty)
-    {
+fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
+    if w.layout == BlockLayout::Interleaved8 && a.m >= (k.deinterleave_from_m)(w.ty) {
         // a large batch (prefill): rows de-interleaved once (a few at a time, into L2), then
         // the row-major kernels for all activation rows
         let mut r0 = rows.start;
@@ -907,18 +908,17 @@ fn run_rows(tier: Tier, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut i
                     inner: &mut *sink,
                     first_row,
                 };
-                run_tiles(tile_fn(tier, plain.ty), plain, a, sub, &mut sink);
+                run_tiles(tile_fn(k, plain.ty), plain, a, sub, &mut sink);
             });
             r0 = r1;
         }
         return;
     }
-    if w.layout == BlockLayout::Interleaved8
-        && interleaved::run_groups(tier, w, a, rows.clone(), sink)
+    if w.layout == BlockLayout::Interleaved8 && interleaved::run_groups(k, w, a, rows.clone(), sink)
     {
         return;
     }
-    run_tiles(matrix_tile_fn(tier, w), w, a, rows, sink);
+    run_tiles(matrix_tile_fn(k, w), w, a, rows, sink);
 }
 
 /// `rows` × all activation rows in tiles of [`TILE_ROWS`] × [`TILE_ACTS`].
@@ -963,16 +963,13 @@ pub fn matmul_with_tier(
     out_stride: usize,
     rows: Range<usize>,
 ) {
-    assert!(
-        tier.is_supported(),
-        "kernel tier {tier} is not supported by this CPU"
-    );
+    let k = tier.kernels();
     check_shapes(w, acts, out.len(), out_stride, &rows);
     let mut sink = SliceSink {
         out,
         stride: out_stride,
     };
-    run_rows(tier, w, acts, rows, &mut sink);
+    run_rows(k, w, acts, rows, &mut sink);
 }
 
 /// All rows of `w` times all activation rows, split across `pool`'s threads:
@@ -996,10 +993,7 @@ pub fn matmul_parallel_with_tier(
     out: &mut [f32],
     out_stride: usize,
 ) {
-    assert!(
-        tier.is_supported(),
-        "kernel tier {tier} is not supported by this CPU"
-    );
+    let k = tier.kernels();
     let rows = 0..w.rows;
     check_shapes(w, acts, out.len(), out_stride, &rows);
     if acts.m > 0 {
@@ -1017,7 +1011,7 @@ pub fn matmul_parallel_with_tier(
             out,
             stride: out_stride,
         };
-        run_rows(tier, w, acts, rows, &mut sink);
+        run_rows(k, w, acts, rows, &mut sink);
         return;
     }
     let chunk = chunk_rows(w, acts.m, n);
@@ -1036,7 +1030,7 @@ pub fn matmul_parallel_with_tier(
                 break;
             }
             let r0 = c * chunk;
-            run_rows(tier, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
+            run_rows(k, w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
         }
     });
 }
@@ -1140,7 +1134,7 @@ pub fn matmul_rows_parallel(
     out: &mut [f32],
     out_stride: usize,
 ) {
-    let tier = selected_tier();
+    let k = selected_kernels();
     assert_eq!(
         w.layout,
         BlockLayout::Rows,
@@ -1179,7 +1173,7 @@ pub fn matmul_rows_parallel(
                 inner: &mut sink,
                 first_row: r.at,
             };
-            run_rows(tier, &sub(r), acts, 0..r.rows.len(), &mut s);
+            run_rows(k, &sub(r), acts, 0..r.rows.len(), &mut s);
         }
         return;
     }
@@ -1201,7 +1195,7 @@ pub fn matmul_rows_parallel(
                 inner: &mut sink,
                 first_row: r.at,
             };
-            run_rows(tier, &sub(r), acts, 0..r.rows.len(), &mut s);
+            run_rows(k, &sub(r), acts, 0..r.rows.len(), &mut s);
         }
     });
 }
@@ -1220,7 +1214,7 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         parts.len() <= MAX,
         "matmul_parallel_many: at most {MAX} parts"
     );
-    let tier = selected_tier();
+    let k = selected_kernels();
     let n = pool.n_threads();
     for (w, out, stride) in parts.iter() {
         check_shapes(w, acts, out.len(), *stride, &(0..w.rows));
@@ -1242,7 +1236,7 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
                 out,
                 stride: *stride,
             };
-            run_rows(tier, w, acts, 0..w.rows, &mut sink);
+            run_rows(k, w, acts, 0..w.rows, &mut sink);
         }
         return;
     }
@@ -1284,12 +1278,6 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
             .expect("chunk 0 belongs to the first part");
         let r0 = (c - p.first) * p.chunk;
         let mut sink = p.sink;
-        run_rows(
-            tier,
-            &p.w,
-            acts,
-            r0..(r0 + p.chunk).min(p.w.rows),
-            &mut sink,
-        );
+        run_rows(k, &p.w, acts, r0..(r0 + p.chunk).min(p.w.rows), &mut sink);
     });
 }

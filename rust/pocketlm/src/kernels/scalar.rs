@@ -204,3 +204,15 @@ pub fn dot_bf16(w: &[u16], a: &[f32]) -> f32 {
         .map(|(&x, y)| f32::from_bits((x as u32) << 16) * y)
         .sum()
 }
+
+/// The scalar tier's kernels: the reference for every other tier (no SIMD entries; the tile
+/// kernel is `kernels`' scalar tile for every type).
+pub(crate) static KERNELS: super::table::TierKernels = super::table::TierKernels {
+    tile: |_| None,
+    interleaved_tile: super::interleaved::tile::<0>,
+    group_gemm: |_| None,
+    deinterleave_from_m: super::interleaved::deinterleave_from_m::always,
+    quantizers: None,
+    glu: None,
+    attention: None,
+};

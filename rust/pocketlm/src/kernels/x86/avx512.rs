@@ -1,4 +1,8 @@
-//! AVX-512 VNNI decode kernels (8 weight rows × 1 activation row) for the 4- and 5-bit
+//! The AVX-512 VNNI tier (AVX2 tier + AVX-512 F/BW/VL/VNNI): the shared kernel bodies
+//! instantiated with the `vpdpbusd` integer dots and 16-row batched kernels, and decode
+//! kernels of its own for the 32-element types (below).
+//!
+//! Decode kernels (8 weight rows × 1 activation row) for the 4- and 5-bit
 //! 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1).
 //!
 //! Why: on a CPU with fast memory one core's AVX2 `gemv` of these types is compute-bound (the
@@ -11,14 +15,23 @@
 //! and the f32 accumulation is the same sequence of operations, so the results are
 //! bit-identical to the AVX2 tier's `gemv` (tested), and therefore to its batched kernels.
 
-use core::arch::x86_64::*;
-
-use super::avx2::{ld_i8x32, prefetch_next8, prefetch_stream, st_f32x8};
-use super::interleaved::{group_gemm_entry, GroupGemm};
-use super::tiles::Ctx;
-use super::Act32;
-use crate::quant::blocks::*;
+use super::avx2::{float_tile_fn, ATTENTION, QUANTIZERS};
+use super::*;
+use crate::kernels::interleaved::deinterleave_from_m;
+use crate::kernels::table::TierKernels;
 use crate::quant::GgmlType;
+
+/// The AVX-512 VNNI tier's kernels: the AVX2 tier's float kernels, quantizers and attention
+/// (AVX2 code; this tier has every AVX2 feature), its own quantized ones.
+pub(crate) static KERNELS: TierKernels = TierKernels {
+    tile: |ty| vnni::tile_fn(ty).or_else(|| float_tile_fn(ty)),
+    interleaved_tile: crate::kernels::interleaved::tile::<2>,
+    group_gemm,
+    deinterleave_from_m: deinterleave_from_m::avx512,
+    quantizers: Some(QUANTIZERS),
+    glu: Some(crate::kernels::act::avx2::glu),
+    attention: Some(ATTENTION),
+};
 
 /// A 32-element block with 4-bit quants in `qs` (low nibbles: elements 0..16, high nibbles:
 /// 16..32), an optional fifth bit per element in `qh` and an optional minimum `m`.
@@ -195,7 +208,7 @@ pub(super) fn gemm_nibbles_x8<W: NibbleBlock, const M: usize>(
 }
 
 /// The interleaved kernel for `ty` ([`super::interleaved`]), if there is one.
-pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
+fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
     Some(match ty {
         GgmlType::Q4_0 => group_gemm_entry!(
             "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
@@ -423,6 +436,295 @@ fn q8_finish(acc: __m256) -> [f32; 8] {
     }
     out
 }
+
+/// The integer dots of 16 transposed Q4_K / Q5_K rows with `N` activation super-blocks: lane k
+/// of `sumi[n]` is row k's exact `Σ scale · Σ q · y`, of `summ[n]` its `Σ min · Σ y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn k4_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 8],
+    mv: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> ([__m512i; N], [__m512i; N]) {
+    let mut s = [_mm512_setzero_si512(); N];
+    let mut m = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for (n, y) in ys.iter().enumerate() {
+            let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+            let mut d = [_mm512_setzero_si512(); 2];
+            for (c, &x) in xt[v].iter().enumerate() {
+                d[c % 2] = _mm512_dpbusd_epi32(d[c % 2], x, bcast4_512(yq, c));
+            }
+            let p = _mm512_mullo_epi32(_mm512_add_epi32(d[0], d[1]), sv[v]);
+            s[n] = _mm512_add_epi32(s[n], p);
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // Σ y of sub-block v = bsums 2v + 2v + 1
+            let p = _mm512_madd_epi16(mv[v], bcast_pair16_512(&y.bsums, v));
+            m[n] = _mm512_add_epi32(m[n], p);
+        }
+    }
+    (s, m)
+}
+
+/// `bsums[2p]` and `bsums[2p + 1]` (as i16) in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast_pair16_512(bsums: &[i16; 16], p: usize) -> __m512i {
+    let lo = bsums[2 * p] as u16 as u32;
+    let hi = bsums[2 * p + 1] as u16 as u32;
+    _mm512_set1_epi32((lo | hi << 16) as i32)
+}
+
+/// The integer dots of 16 transposed Q6_K rows with `N` activation super-blocks: lane k of
+/// result n is row k's exact `Σ scale · Σ (q - 32) · y`.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn q6k_dots16<const N: usize>(
+    xt: &[[__m512i; 8]; 8],
+    sv: &[__m512i; 16],
+    scp: &[__m512i; 8],
+    ys: [&BlockQ8K; N],
+) -> [__m512i; N] {
+    let mut s = [_mm512_setzero_si512(); N];
+    for v in 0..8 {
+        for h in 0..2 {
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut d = _mm512_setzero_si512();
+                for (c, &x) in xt[v].iter().enumerate().skip(4 * h).take(4) {
+                    d = _mm512_dpbusd_epi32(d, x, bcast4_512(yq, c));
+                }
+                s[n] = _mm512_add_epi32(s[n], _mm512_mullo_epi32(d, sv[2 * v + h]));
+            }
+        }
+    }
+    for (n, y) in ys.iter().enumerate() {
+        // q - 32: subtract 32 · Σ scale · bsum
+        let mut corr = _mm512_setzero_si512();
+        for (p, scp_p) in scp.iter().enumerate() {
+            let b = bcast_pair16_512(&y.bsums, p);
+            corr = _mm512_add_epi32(corr, _mm512_madd_epi16(*scp_p, b));
+        }
+        s[n] = _mm512_sub_epi32(s[n], _mm512_slli_epi32::<5>(corr));
+    }
+    s
+}
+
+/// Helpers of the AVX-512 16-row kernels.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn transpose16x8_epi32(x: &[__m256i; 16]) -> [__m512i; 8] {
+    let lo = transpose8x8_epi32([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]);
+    let hi = transpose8x8_epi32([x[8], x[9], x[10], x[11], x[12], x[13], x[14], x[15]]);
+    let mut out = [_mm512_setzero_si512(); 8];
+    for c in 0..8 {
+        out[c] = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[c]), hi[c]);
+    }
+    out
+}
+
+/// Quants `4c..4c + 4` of an activation block in every 32-bit lane of a zmm.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn bcast4_512(qs: &[i8; 32], c: usize) -> __m512i {
+    let q: &[i8; 4] = sub32(qs, 4 * c);
+    _mm512_set1_epi32(i32::from_le_bytes(q.map(|v| v as u8)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn ld_u16x16(x: &[u16; 16]) -> __m256i {
+    // SAFETY: `x` is 32 readable bytes; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+/// [`prefetch_rows_ahead`] for the 16-row batched kernels: the next 16 rows.
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn prefetch_next16<W>(rows: &[&[W]; 16], i: usize) {
+    prefetch_rows_ahead(rows, i, 0)
+}
+
+/// The results of a 16-row kernel: lane k of `acc[j]` is (weight row k, activation row j).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn lanes_to_rows16<const M: usize>(acc: &[__m512; M]) -> [[f32; M]; 16] {
+    let mut res = [[0.0f32; M]; 16];
+    for (j, a) in acc.iter().enumerate() {
+        let mut v = [0.0f32; 16];
+        // SAFETY: `v` is 16 writable f32; `storeu` has no alignment requirement.
+        unsafe { _mm512_storeu_ps(v.as_mut_ptr(), *a) };
+        for (k, x) in v.into_iter().enumerate() {
+            res[k][j] = x;
+        }
+    }
+    res
+}
+
+/// The integer dot products of the AVX-512 VNNI tier: `vpdpbusd` (u8 × i8, 4 products summed
+/// into an i32 lane, no i16 intermediate), so the k-quants multiply a sub-block's i32 sum by its
+/// scale (`vpmulld`) instead of `vpmaddwd` on i16 pair sums. Same exact integers as
+/// [`dots_avx2`], hence the same bits.
+#[allow(clippy::needless_range_loop)]
+mod dots_vnni {
+    use super::*;
+
+    /// `acc + Σ` of 4 adjacent u8 × i8 products per i32 lane.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    fn dpbusd(acc: __m256i, x: __m256i, y: __m256i) -> __m256i {
+        _mm256_dpbusd_epi32(acc, x, y)
+    }
+
+    /// One unsigned weight block × one activation block: 8 i32 partial sums.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dot_u(x: __m256i, y: __m256i) -> __m256i {
+        dpbusd(_mm256_setzero_si256(), x, y)
+    }
+
+    /// One signed weight block × one activation block (`y` never -128): 8 i32 partial sums.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dot_s(x: __m256i, y: __m256i) -> __m256i {
+        dpbusd(
+            _mm256_setzero_si256(),
+            _mm256_sign_epi8(x, x),
+            _mm256_sign_epi8(y, x),
+        )
+    }
+
+    /// Lane k = the sum of [`dot_u`]'s result `p[k]`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn reduce_u(p: [__m256i; 8]) -> __m256i {
+        reduce_rows8(p)
+    }
+
+    /// As the AVX2 `dots8_s` (two accumulation chains).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dots8_s(xa: &[__m256i; 8], xt: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for c in 0..8 {
+            let yc = _mm256_sign_epi8(bcast4(yq, c), xt[c]);
+            s[c % 2] = dpbusd(s[c % 2], xa[c], yc);
+        }
+        _mm256_add_epi32(s[0], s[1])
+    }
+
+    /// As the AVX2 `dots8_u` (two accumulation chains).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn dots8_u(xa: &[__m256i; 8], yq: &[i8; 32]) -> __m256i {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for c in 0..8 {
+            s[c % 2] = dpbusd(s[c % 2], xa[c], bcast4(yq, c));
+        }
+        _mm256_add_epi32(s[0], s[1])
+    }
+
+    /// As the AVX2 `k4_partial`, with `vpdpbusd` and the scale multiplied in i32, in two chains
+    /// (with these features LLVM fused the AVX2 form's `vpmaddwd` + add into one long, slower
+    /// chain of `vpdpwssd`).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn k4_partial(
+        q: &[__m256i; 8],
+        sv: &[__m256i; 8],
+        mins: __m256i,
+        y: &BlockQ8K,
+    ) -> (__m256i, __m256i) {
+        let mut s = [_mm256_setzero_si256(); 2];
+        for v in 0..8 {
+            let yv = ld_i8x32(sub32::<32, i8, 256>(&y.qs, 32 * v));
+            // the scale (0..=63) as i32: the low i16 of each lane
+            let sv32 = _mm256_and_si256(sv[v], _mm256_set1_epi32(0xFFFF));
+            let p = _mm256_mullo_epi32(dot_u(q[v], yv), sv32);
+            s[v % 2] = _mm256_add_epi32(s[v % 2], p);
+        }
+        let m = _mm256_madd_epi16(ld_i16x16(&y.bsums), mins);
+        (_mm256_add_epi32(s[0], s[1]), m)
+    }
+
+    /// As the AVX2 `k4_dots8` (`GROUP` is unused: no i16 sums to bound).
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn k4_dots8<const GROUP: usize, const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 8],
+        mv: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> ([__m256i; N], [__m256i; N]) {
+        let mut s = [_mm256_setzero_si256(); N];
+        let mut m = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            // the scale (0..=63) as i32: the low i16 of each lane
+            let sv32 = _mm256_and_si256(sv[v], _mm256_set1_epi32(0xFFFF));
+            for (n, y) in ys.iter().enumerate() {
+                let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                let mut d = [_mm256_setzero_si256(); 2];
+                for c in 0..8 {
+                    d[c % 2] = dpbusd(d[c % 2], xt[v][c], bcast4(yq, c));
+                }
+                let p = _mm256_mullo_epi32(_mm256_add_epi32(d[0], d[1]), sv32);
+                s[n] = _mm256_add_epi32(s[n], p);
+            }
+            for (n, y) in ys.iter().enumerate() {
+                // Σ y of sub-block v = bsums 2v + 2v + 1
+                let p = _mm256_madd_epi16(mv[v], bcast_pair16(&y.bsums, v));
+                m[n] = _mm256_add_epi32(m[n], p);
+            }
+        }
+        (s, m)
+    }
+
+    /// As the AVX2 `q6k_dots8`.
+    #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+    #[inline]
+    pub(super) fn q6k_dots8<const N: usize>(
+        xt: &[[__m256i; 8]; 8],
+        sv: &[__m256i; 16],
+        scp: &[__m256i; 8],
+        ys: [&BlockQ8K; N],
+    ) -> [__m256i; N] {
+        let mut s = [_mm256_setzero_si256(); N];
+        for v in 0..8 {
+            for h in 0..2 {
+                let c = 4 * h;
+                // the signed scale as i32: the high i16 of each lane, sign-extended
+                let sv32 = _mm256_srai_epi32::<16>(sv[2 * v + h]);
+                for (n, y) in ys.iter().enumerate() {
+                    let yq: &[i8; 32] = sub32(&y.qs, 32 * v);
+                    let mut d = dpbusd(_mm256_setzero_si256(), xt[v][c], bcast4(yq, c));
+                    for cc in c + 1..c + 4 {
+                        d = dpbusd(d, xt[v][cc], bcast4(yq, cc));
+                    }
+                    s[n] = _mm256_add_epi32(s[n], _mm256_mullo_epi32(d, sv32));
+                }
+            }
+        }
+        for (n, y) in ys.iter().enumerate() {
+            // q - 32: subtract 32 · Σ scale · bsum
+            let mut corr = _mm256_setzero_si256();
+            for (p, scp_p) in scp.iter().enumerate() {
+                let b = bcast_pair16(&y.bsums, p);
+                corr = _mm256_add_epi32(corr, _mm256_madd_epi16(*scp_p, b));
+            }
+            s[n] = _mm256_sub_epi32(s[n], _mm256_slli_epi32::<5>(corr));
+        }
+        s
+    }
+}
+
+quant_tier!(
+    vnni,
+    "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
+    dots_vnni,
+    wide = true
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,11 +1,13 @@
-//! aarch64 kernels: NEON (ARMv8.0 baseline), NEON + SDOT (dotprod), NEON + SMMLA (i8mm).
+//! aarch64 kernels: the NEON tier (ARMv8.0 baseline, `neon.rs`), NEON + SDOT (`dotprod.rs`)
+//! and NEON + SMMLA (`i8mm.rs`).
 //!
-//! The same kernel bodies are instantiated twice (module `base` with a `vmull`/`vpadal` dot,
-//! module `sdot` with SDOT); the i8mm module adds 2×2 SMMLA tiles for the 32-element formats
-//! and uses the SDOT kernels for single rows and the k-quants. SDOT/SMMLA are emitted with
-//! `asm!` (their intrinsics are unstable) inside functions compiled with the matching target
-//! feature, and those functions are reachable only through [`tile_fn`] for a tier that
-//! `kernels` has checked with `Tier::is_supported()` — a cortex-a72 never executes SDOT.
+//! This module holds what the tiers share: the NEON helpers and the kernel bodies, as one macro
+//! (`neon_kernels!`). `neon.rs` instantiates it with a `vmull`/`vpadal` dot, `dotprod.rs` with
+//! SDOT; `i8mm.rs` adds 2×2 SMMLA tiles for the 32-element formats and uses the SDOT kernels
+//! for single rows and the k-quants. SDOT/SMMLA are emitted with `asm!` (their intrinsics are
+//! unstable) inside functions compiled with the matching target feature, and those functions
+//! are reachable only through the tiers' kernel tables, which `kernels` hands out for a tier
+//! only after checking `Tier::is_supported()` — a cortex-a72 never executes SDOT.
 //!
 //! Weights are decoded to signed bytes (`q - 8`, `q - 16`, `q - 32` in range), so the integer
 //! sums equal ggml's reference `sumi` exactly; only the float accumulation order differs.
@@ -16,35 +18,16 @@
 //! f16 scales are converted 4 at a time with FCVTL ([`h2f4`]). Every lane does the same f32
 //! operations as the one-row kernel, so all paths of a tier give the same bits (per-function
 //! instruction counts: `scripts/bench-neon.sh --syms K`, docs/performance.md).
-
 use core::arch::aarch64::*;
 use core::arch::asm;
 use std::ops::Range;
 
 use super::interleaved::{group_gemm_entry, GroupGemm};
 use super::tiles::{store, Ctx};
-use super::{Act32, QActs, QMatrix, Tier, TileFn};
+use super::{Act32, QActs, QMatrix, TileFn};
+use crate::kernels::table::AttentionKernels;
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
-
-/// The interleaved kernel of `tier` for `ty` ([`super::interleaved`]), if there is one.
-pub(super) fn group_gemm(tier: Tier, ty: GgmlType) -> Option<GroupGemm> {
-    match tier {
-        Tier::Neon => base::group_gemm(ty),
-        // (the i8mm tier's single rows are the SDOT kernels': same bits)
-        Tier::Dotprod | Tier::I8mm => sdot::group_gemm(ty),
-        _ => None,
-    }
-}
-
-pub(super) fn tile_fn(tier: Tier, ty: GgmlType) -> Option<TileFn> {
-    match tier {
-        Tier::Neon => base::tile_fn(ty),
-        Tier::Dotprod => sdot::tile_fn(ty),
-        Tier::I8mm => mmla::tile_fn(ty).or_else(|| sdot::tile_fn(ty)),
-        _ => None,
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers (baseline NEON, always available on aarch64)
@@ -173,56 +156,6 @@ fn ld_u16x4(x: &[u16; 4]) -> uint16x4_t {
 #[inline(always)]
 fn sub<const N: usize, T, const L: usize>(x: &[T; L], at: usize) -> &[T; N] {
     x[at..at + N].try_into().unwrap()
-}
-
-/// Sum of the 16 byte products, in 4 lanes (ARMv8.0: widening multiplies + pairwise add).
-#[inline]
-#[target_feature(enable = "neon")]
-fn dot_base(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    // |a * b| <= 128 * 127, so the sum of two products fits i16
-    let p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
-    let p = vmlal_high_s8(p, a, b);
-    vpadalq_s16(acc, p)
-}
-
-/// Sum of the 16 byte products, in 4 lanes (SDOT).
-#[inline]
-#[target_feature(enable = "dotprod")]
-fn dot_sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let mut acc = acc;
-    // SAFETY: this function is compiled with the `dotprod` feature and only called from
-    // functions that have it (reached only under Tier::Dotprod / Tier::I8mm after detection);
-    // SDOT reads and writes only the named vector registers.
-    unsafe {
-        asm!(
-            "sdot {acc:v}.4s, {a:v}.16b, {b:v}.16b",
-            acc = inout(vreg) acc,
-            a = in(vreg) a,
-            b = in(vreg) b,
-            options(pure, nomem, nostack, preserves_flags)
-        );
-    }
-    acc
-}
-
-/// 2×2 block of 8-element dot products (SMMLA): lanes `[a0·b0, a0·b1, a1·b0, a1·b1]` where
-/// `a0`/`a1` are the low/high 8 bytes of `a` (and likewise `b`).
-#[inline]
-#[target_feature(enable = "dotprod,i8mm")]
-fn smmla(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    let mut acc = acc;
-    // SAFETY: compiled with `i8mm` and only called from functions that have it (reached only
-    // under Tier::I8mm after detection); SMMLA touches only the named vector registers.
-    unsafe {
-        asm!(
-            "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
-            acc = inout(vreg) acc,
-            a = in(vreg) a,
-            b = in(vreg) b,
-            options(pure, nomem, nostack, preserves_flags)
-        );
-    }
-    acc
 }
 
 /// Bytes that are 0x10 where bit `j` of `qh` is set: (elements 0..16, elements 16..32).
@@ -677,7 +610,7 @@ macro_rules! neon_kernels {
         pub(super) mod $module {
             use super::*;
 
-            pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
+            pub(in crate::kernels::arm) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
                 Some(match ty {
                     GgmlType::Q4_0 => tile_small::<BlockQ4_0>,
                     GgmlType::Q4_1 => tile_small::<BlockQ4_1>,
@@ -695,7 +628,7 @@ macro_rules! neon_kernels {
             }
 
             #[target_feature(enable = $feat)]
-            pub(super) fn small<W: SmallW, const R: usize, const M: usize>(
+            pub(in crate::kernels::arm) fn small<W: SmallW, const R: usize, const M: usize>(
                 ctx: &Ctx<'_, W>,
                 r: usize,
                 t: usize,
@@ -903,7 +836,7 @@ macro_rules! neon_kernels {
                 }
             }
 
-            pub(super) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
+            pub(in crate::kernels::arm) fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
                 Some(match ty {
                     GgmlType::Q4_0 => group_gemm_entry!($feat, BlockQ4_0 => small_x8<BlockQ4_0>),
                     GgmlType::Q4_1 => group_gemm_entry!($feat, BlockQ4_1 => small_x8<BlockQ4_1>),
@@ -925,7 +858,7 @@ macro_rules! neon_kernels {
             /// `M > 1` is one pass per activation row.
             #[target_feature(enable = $feat)]
             #[inline]
-            pub(super) fn small_x8<W: SmallW, const M: usize>(
+            pub(in crate::kernels::arm) fn small_x8<W: SmallW, const M: usize>(
                 group: &[u8],
                 ar: [&[Act32]; M],
             ) -> [[f32; 8]; M] {
@@ -1001,9 +934,9 @@ macro_rules! neon_kernels {
                 ts: Range<usize>,
                 res: &mut [f32],
             ) {
-                // SAFETY: `tile_fn` of this module is used only for this module's tier, after
-                // `matmul_with_tier` / `matmul_parallel_with_tier` asserted that the CPU
-                // supports it (so the enabled target features exist).
+                // SAFETY: `tile_fn` of this module is used only by this module's tier's
+                // table, which `Tier::kernels` hands out only on a CPU that supports the tier
+                // (so the enabled target features exist).
                 unsafe { t_small::<W>(w, a, rows, ts, res) }
             }
 
@@ -1224,152 +1157,14 @@ macro_rules! neon_kernels {
     };
 }
 
-neon_kernels!(base, "neon", dot_base, "NEON");
-neon_kernels!(sdot, "neon,dotprod", dot_sdot, "NEON + dotprod");
+/// The attention kernels of every aarch64 tier (NEON).
+const ATTENTION: AttentionKernels = AttentionKernels {
+    scores: crate::kernels::attention::neon::scores,
+    accum: crate::kernels::attention::neon::accum,
+    exp_sum: crate::kernels::attention::neon::exp_sum,
+};
 
-// ---------------------------------------------------------------------------------------------
-// i8mm: 2 weight rows × 2 (or 4) activation rows per SMMLA tile
-
-mod mmla {
-    use super::*;
-
-    pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
-        Some(match ty {
-            GgmlType::Q4_0 => tile_small::<BlockQ4_0>,
-            GgmlType::Q4_1 => tile_small::<BlockQ4_1>,
-            GgmlType::Q5_0 => tile_small::<BlockQ5_0>,
-            GgmlType::Q5_1 => tile_small::<BlockQ5_1>,
-            GgmlType::Q8_0 => tile_small::<BlockQ8_0>,
-            _ => return None,
-        })
-    }
-
-    #[inline]
-    #[target_feature(enable = "neon")]
-    fn zip1(a: int8x16_t, b: int8x16_t) -> int8x16_t {
-        vreinterpretq_s8_s64(vzip1q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
-    }
-
-    #[inline]
-    #[target_feature(enable = "neon")]
-    fn zip2(a: int8x16_t, b: int8x16_t) -> int8x16_t {
-        vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
-    }
-
-    /// Weight rows `r, r + 1` × activation rows `t .. t + M` (`M` = 2 or 4).
-    #[target_feature(enable = "neon,dotprod,i8mm")]
-    fn small_mm<W: SmallW, const M: usize>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [[f32; M]; 2] {
-        let nb = ctx.bpr;
-        let t = ctx.t0 + t;
-        let wr: [&[W]; 2] = ctx.wrows::<2>(r);
-        let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
-        for a in &ar {
-            assert!(a.len() == nb);
-        }
-        // acc[p] lanes: [w0·a(2p), w0·a(2p+1), w1·a(2p), w1·a(2p+1)]
-        let mut acc = [vdupq_n_f32(0.0); M];
-        let mut accm = [vdupq_n_f32(0.0); M];
-        for i in 0..nb {
-            let (x00, x01, d0, m0) = decode(&wr[0][i]);
-            let (x10, x11, d1, m1) = decode(&wr[1][i]);
-            let wa = [
-                zip1(x00, x10),
-                zip2(x00, x10),
-                zip1(x01, x11),
-                zip2(x01, x11),
-            ];
-            let dw = vcombine_f32(vdup_n_f32(d0), vdup_n_f32(d1));
-            let mw = vcombine_f32(vdup_n_f32(m0), vdup_n_f32(m1));
-            for p in 0..M / 2 {
-                let (ya, yb) = (&ar[2 * p][i], &ar[2 * p + 1][i]);
-                let (a0, a1) = (ld_s8(sub(&ya.qs, 0)), ld_s8(sub(&ya.qs, 16)));
-                let (b0, b1) = (ld_s8(sub(&yb.qs, 0)), ld_s8(sub(&yb.qs, 16)));
-                let mut c = vdupq_n_s32(0);
-                c = smmla(c, wa[0], zip1(a0, b0));
-                c = smmla(c, wa[1], zip2(a0, b0));
-                c = smmla(c, wa[2], zip1(a1, b1));
-                c = smmla(c, wa[3], zip2(a1, b1));
-                let da = ld_f32(&[ya.d, yb.d, ya.d, yb.d]);
-                acc[p] = vfmaq_f32(acc[p], vcvtq_f32_s32(c), vmulq_f32(dw, da));
-                if W::MIN {
-                    accm[p] = vfmaq_f32(accm[p], mw, ld_f32(&[ya.s(), yb.s(), ya.s(), yb.s()]));
-                }
-            }
-        }
-        let mut out = [[0.0f32; M]; 2];
-        for p in 0..M / 2 {
-            let mut lanes = [0.0f32; 4];
-            // SAFETY: `lanes` is 4 writable f32; `vst1q` has no alignment requirement.
-            unsafe { vst1q_f32(lanes.as_mut_ptr(), vaddq_f32(acc[p], accm[p])) };
-            out[0][2 * p] = lanes[0];
-            out[0][2 * p + 1] = lanes[1];
-            out[1][2 * p] = lanes[2];
-            out[1][2 * p + 1] = lanes[3];
-        }
-        out
-    }
-
-    #[target_feature(enable = "neon,dotprod,i8mm")]
-    fn t_small<W: SmallW>(
-        w: &QMatrix,
-        a: &QActs,
-        rows: Range<usize>,
-        ts: Range<usize>,
-        res: &mut [f32],
-    ) {
-        let ctx = Ctx {
-            w: w.blocks::<W>(rows.clone()),
-            bpr: w.blocks_per_row(),
-            a,
-            t0: ts.start,
-        };
-        let (nr, nt) = (rows.len(), ts.len());
-        let (nr2, nt2) = (nr / 2 * 2, nt / 2 * 2);
-        let mut t = 0;
-        while t < nt2 {
-            let m = if nt2 - t >= 4 { 4 } else { 2 };
-            let mut r = 0;
-            while r < nr2 {
-                if m == 4 {
-                    store::<2, 4>(res, nt, r, t, small_mm::<W, 4>(&ctx, r, t));
-                } else {
-                    store::<2, 2>(res, nt, r, t, small_mm::<W, 2>(&ctx, r, t));
-                }
-                r += 2;
-            }
-            if nr2 < nr {
-                if m == 4 {
-                    store::<1, 4>(res, nt, nr2, t, sdot::small::<W, 1, 4>(&ctx, nr2, t));
-                } else {
-                    store::<1, 2>(res, nt, nr2, t, sdot::small::<W, 1, 2>(&ctx, nr2, t));
-                }
-            }
-            t += m;
-        }
-        if nt2 < nt {
-            // the last odd activation row (all of them when m = 1): SDOT, 4 rows at a time
-            let mut r = 0;
-            while r < nr {
-                if nr - r >= 4 {
-                    store::<4, 1>(res, nt, r, nt2, sdot::small::<W, 4, 1>(&ctx, r, nt2));
-                    r += 4;
-                } else {
-                    store::<1, 1>(res, nt, r, nt2, sdot::small::<W, 1, 1>(&ctx, r, nt2));
-                    r += 1;
-                }
-            }
-        }
-    }
-
-    fn tile_small<W: SmallW>(
-        w: &QMatrix,
-        a: &QActs,
-        rows: Range<usize>,
-        ts: Range<usize>,
-        res: &mut [f32],
-    ) {
-        // SAFETY: handed out only for Tier::I8mm, whose support (dotprod + i8mm) was asserted by
-        // `matmul_with_tier` / `matmul_parallel_with_tier` before calling `tile_fn`.
-        unsafe { t_small::<W>(w, a, rows, ts, res) }
-    }
-}
+// The tiers (after the macro they expand).
+pub(crate) mod dotprod;
+pub(crate) mod i8mm;
+pub(crate) mod neon;

@@ -1,0 +1,40 @@
+//! The dotprod tier (NEON + SDOT, ARMv8.2): the shared kernel bodies with SDOT integer dots.
+
+use core::arch::asm;
+
+use super::*;
+use crate::kernels::interleaved::deinterleave_from_m;
+use crate::kernels::table::TierKernels;
+
+/// The dotprod tier's kernels.
+pub(crate) static KERNELS: TierKernels = TierKernels {
+    tile: sdot::tile_fn,
+    interleaved_tile: crate::kernels::interleaved::tile::<4>,
+    group_gemm: sdot::group_gemm,
+    deinterleave_from_m: deinterleave_from_m::two,
+    quantizers: None,
+    glu: Some(crate::kernels::act::neon::glu),
+    attention: Some(ATTENTION),
+};
+
+/// Sum of the 16 byte products, in 4 lanes (SDOT).
+#[inline]
+#[target_feature(enable = "dotprod")]
+fn dot_sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: this function is compiled with the `dotprod` feature and only called from
+    // functions that have it (reached only under Tier::Dotprod / Tier::I8mm after detection);
+    // SDOT reads and writes only the named vector registers.
+    unsafe {
+        asm!(
+            "sdot {acc:v}.4s, {a:v}.16b, {b:v}.16b",
+            acc = inout(vreg) acc,
+            a = in(vreg) a,
+            b = in(vreg) b,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    acc
+}
+
+neon_kernels!(sdot, "neon,dotprod", dot_sdot, "NEON + dotprod");

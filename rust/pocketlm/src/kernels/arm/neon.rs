@@ -1,0 +1,29 @@
+//! The NEON tier (ARMv8.0 Advanced SIMD): the shared kernel bodies with a widening-multiply
+//! integer dot.
+
+use super::*;
+use crate::kernels::interleaved::deinterleave_from_m;
+use crate::kernels::table::TierKernels;
+
+/// The NEON tier's kernels.
+pub(crate) static KERNELS: TierKernels = TierKernels {
+    tile: base::tile_fn,
+    interleaved_tile: crate::kernels::interleaved::tile::<3>,
+    group_gemm: base::group_gemm,
+    deinterleave_from_m: deinterleave_from_m::two,
+    quantizers: None,
+    glu: Some(crate::kernels::act::neon::glu),
+    attention: Some(ATTENTION),
+};
+
+/// Sum of the 16 byte products, in 4 lanes (ARMv8.0: widening multiplies + pairwise add).
+#[inline]
+#[target_feature(enable = "neon")]
+fn dot_base(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    // |a * b| <= 128 * 127, so the sum of two products fits i16
+    let p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    let p = vmlal_high_s8(p, a, b);
+    vpadalq_s16(acc, p)
+}
+
+neon_kernels!(base, "neon", dot_base, "NEON");
