@@ -822,6 +822,11 @@ impl Sink for SliceSink<'_> {
     #[inline(always)]
     fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
         let dst = &mut self.out[t * self.stride + r0..][..n];
+        if step == 1 {
+            // decode: one memcpy (the loop below is not always vectorized)
+            dst.copy_from_slice(&v[..n]);
+            return;
+        }
         for (i, d) in dst.iter_mut().enumerate() {
             *d = v[i * step];
         }
@@ -852,6 +857,13 @@ impl Sink for RawSink {
             at + n <= self.len && (n == 0 || (n - 1) * step < v.len()),
             "matmul output index out of bounds"
         );
+        if step == 1 {
+            // SAFETY: as below, for the `n` consecutive values `v[..n]` (`n - 1 < v.len()`
+            // checked above) and outputs `at..at + n`; `v` is the caller's tile buffer, not the
+            // output, so the two do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.ptr.add(at), n) };
+            return;
+        }
         for i in 0..n {
             // SAFETY: `at + i < len` and `i * step < v.len()` (checked above), the output slice
             // outlives the parallel run, and no other thread writes index `at + i` (it belongs

@@ -565,39 +565,14 @@ fn column_quants<W: SmallW>(qs: &[u8], heads: &Heads8, k: usize) -> (int8x16_t, 
 /// unrolled so each row's accumulator stays in a register (LLVM keeps a `for k in 0..8` over
 /// the 5-bit formats rolled, with the accumulators in memory).
 macro_rules! unroll8 {
-    ($k:ident => $body:block) => {{
-        {
-            const $k: usize = 0;
+    ($k:ident => $body:block) => {
+        unroll8!(@each $k $body [0 1 2 3 4 5 6 7])
+    };
+    (@each $k:ident $body:block [$($i:literal)*]) => {{
+        $({
+            const $k: usize = $i;
             $body
-        }
-        {
-            const $k: usize = 1;
-            $body
-        }
-        {
-            const $k: usize = 2;
-            $body
-        }
-        {
-            const $k: usize = 3;
-            $body
-        }
-        {
-            const $k: usize = 4;
-            $body
-        }
-        {
-            const $k: usize = 5;
-            $body
-        }
-        {
-            const $k: usize = 6;
-            $body
-        }
-        {
-            const $k: usize = 7;
-            $body
-        }
+        })*
     }};
 }
 
