@@ -403,6 +403,21 @@ pub struct QActs {
     scratch_sums: Vec<i16>,
     /// For m > 1: `a32`'s scales transposed per group of 8 rows ([`QActs::a32_group8`]).
     groups8: Vec<Act32x8>,
+    /// For m > 1 on tiers that ask for them (i8mm): rows `2j, 2j + 1` paired per block
+    /// ([`QActs::a32_pairs`]).
+    pairs: Vec<Act32Pair>,
+}
+
+/// One block of two consecutive activation rows `a`, `b` in the operand layout of SMMLA (a 2×8
+/// matrix per 16 bytes): quants `a[0..8], b[0..8], a[8..16], b[8..16], ...`, and `[d_a, d_b,
+/// d_a, d_b]`, `[aux_a, aux_b, aux_a, aux_b]`, the lane order of a 2×2 SMMLA result. Built once
+/// per batch, so the kernel does not re-pair the rows for every weight row pair.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct Act32Pair {
+    pub qs: [i8; 64],
+    pub d: [f32; 4],
+    pub aux: [u32; 4],
 }
 
 /// The `d` and `aux` of one block of 8 consecutive activation rows (see [`Act32`]).
@@ -564,6 +579,45 @@ impl QActs {
             _ => unreachable!("vec_dot_type returned {fmt}"),
         }
         self.build_groups8();
+        self.build_pairs(k.act_pairs);
+    }
+
+    /// Pairs activation rows `2j, 2j + 1` block by block ([`Act32Pair`]) when the tier's
+    /// batched kernels read them (`wanted`) and there is a batch of 32-element blocks.
+    fn build_pairs(&mut self, wanted: bool) {
+        self.pairs.clear();
+        if !wanted || self.m < 2 || !matches!(self.fmt, Some(GgmlType::Q8_0 | GgmlType::Q8_1)) {
+            return;
+        }
+        let nb = self.cols / 32;
+        let n_pairs = self.m / 2;
+        self.pairs.resize(n_pairs * nb, Act32Pair::zeroed());
+        for j in 0..n_pairs {
+            let (ra, rb) = (
+                &self.a32[2 * j * nb..][..nb],
+                &self.a32[(2 * j + 1) * nb..][..nb],
+            );
+            for ((dst, a), b) in self.pairs[j * nb..][..nb].iter_mut().zip(ra).zip(rb) {
+                for c in 0..4 {
+                    dst.qs[16 * c..16 * c + 8].copy_from_slice(&a.qs[8 * c..8 * c + 8]);
+                    dst.qs[16 * c + 8..16 * c + 16].copy_from_slice(&b.qs[8 * c..8 * c + 8]);
+                }
+                dst.d = [a.d, b.d, a.d, b.d];
+                dst.aux = [a.aux, b.aux, a.aux, b.aux];
+            }
+        }
+    }
+
+    /// Rows `t, t + 1` paired ([`Act32Pair`], one per block), if they were built: `t` even and
+    /// `t + 1 < m`, activations quantized with a tier that pairs them.
+    #[inline(always)]
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub(crate) fn a32_pairs(&self, t: usize) -> Option<&[Act32Pair]> {
+        let nb = self.cols / 32;
+        if !t.is_multiple_of(2) || self.pairs.len() < (t / 2 + 1) * nb {
+            return None;
+        }
+        Some(&self.pairs[t / 2 * nb..][..nb])
     }
 
     /// Transposes the block scales of each group of 8 activation rows (batched products only):

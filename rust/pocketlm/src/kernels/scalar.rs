@@ -212,6 +212,7 @@ pub(crate) static KERNELS: super::table::TierKernels = super::table::TierKernels
     interleaved_tile: super::interleaved::tile::<0>,
     group_gemm: |_| None,
     deinterleave_from_m: super::interleaved::deinterleave_from_m::always,
+    act_pairs: false,
     quantizers: None,
     glu: None,
     attention: None,

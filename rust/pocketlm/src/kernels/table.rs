@@ -31,6 +31,9 @@ pub(crate) struct TierKernels {
     /// kernels instead (de-interleaved per tile); the measurements are at
     /// [`super::interleaved::deinterleave_from_m`].
     pub(crate) deinterleave_from_m: fn(GgmlType) -> usize,
+    /// Whether the batched kernels read activation rows in pairs ([`super::Act32Pair`], built
+    /// at quantization).
+    pub(crate) act_pairs: bool,
     /// SIMD activation quantizers (`None`: the portable reference ones); bit-identical.
     pub(crate) quantizers: Option<Quantizers>,
     /// `gate[i] = act(gate[i]) · up[i]` (`None`: the reference; `up.len() == gate.len()`).

@@ -8,6 +8,7 @@ use super::dotprod::sdot;
 use super::*;
 use crate::kernels::interleaved::deinterleave_from_m;
 use crate::kernels::table::TierKernels;
+use crate::kernels::Act32Pair;
 
 /// The i8mm tier's kernels.
 pub(crate) static KERNELS: TierKernels = TierKernels {
@@ -15,6 +16,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     interleaved_tile: crate::kernels::interleaved::tile::<5>,
     group_gemm: sdot::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
+    act_pairs: true,
     quantizers: None,
     glu: Some(crate::kernels::act::neon::glu),
     attention: Some(ATTENTION),
@@ -116,6 +118,105 @@ fn small_mm<W: SmallW, const M: usize>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> 
     out
 }
 
+/// Weight rows `r, r + 1` × activation rows `t .. t + 2P` from their pairs (`pairs[p]`: rows
+/// `t + 2p, t + 2p + 1`, [`crate::kernels::Act32Pair`]): [`small_mm`] without re-pairing the
+/// activations per weight row pair, and with 4 pairs each weight block is decoded once for 8
+/// activation rows. The same integer sums and f32 operations per lane as [`small_mm`].
+#[target_feature(enable = "neon,dotprod,i8mm")]
+fn small_mm_pairs<W: SmallW, const P: usize>(
+    ctx: &Ctx<'_, W>,
+    r: usize,
+    pairs: [&[Act32Pair]; P],
+) -> [[f32; 4]; P] {
+    let nb = ctx.bpr;
+    let wr: [&[W]; 2] = ctx.wrows::<2>(r);
+    for p in &pairs {
+        assert!(p.len() == nb);
+    }
+    // acc[p] lanes: [w0·a, w0·b, w1·a, w1·b] for pair p's rows a, b
+    let mut acc = [vdupq_n_f32(0.0); P];
+    let mut accm = [vdupq_n_f32(0.0); P];
+    for i in 0..nb {
+        let (x00, x01, d0, m0) = decode(&wr[0][i]);
+        let (x10, x11, d1, m1) = decode(&wr[1][i]);
+        let wa = [
+            zip1(x00, x10),
+            zip2(x00, x10),
+            zip1(x01, x11),
+            zip2(x01, x11),
+        ];
+        let dw = vcombine_f32(vdup_n_f32(d0), vdup_n_f32(d1));
+        let mw = vcombine_f32(vdup_n_f32(m0), vdup_n_f32(m1));
+        for p in 0..P {
+            let y = &pairs[p][i];
+            let mut c = vdupq_n_s32(0);
+            for (k, w) in wa.iter().enumerate() {
+                c = smmla(c, *w, ld_s8(sub(&y.qs, 16 * k)));
+            }
+            let da = ld_f32(&y.d);
+            acc[p] = vfmaq_f32(acc[p], vcvtq_f32_s32(c), vmulq_f32(dw, da));
+            if W::MIN {
+                let sa = vreinterpretq_f32_u32(ld_u32(&y.aux));
+                accm[p] = vfmaq_f32(accm[p], mw, sa);
+            }
+        }
+    }
+    let mut out = [[0.0f32; 4]; P];
+    for p in 0..P {
+        // SAFETY: `out[p]` is 4 writable f32; `vst1q` has no alignment requirement.
+        unsafe { vst1q_f32(out[p].as_mut_ptr(), vaddq_f32(acc[p], accm[p])) };
+    }
+    out
+}
+
+/// Stores [`small_mm_pairs`]' lanes: pair `p`'s `[w0·a, w0·b, w1·a, w1·b]` into rows `r, r + 1`,
+/// activation rows `t + 2p, t + 2p + 1` of the tile result.
+#[inline(always)]
+fn store_pairs<const P: usize>(res: &mut [f32], nt: usize, r: usize, t: usize, v: [[f32; 4]; P]) {
+    for (p, l) in v.iter().enumerate() {
+        let j = t + 2 * p;
+        res[r * nt + j] = l[0];
+        res[r * nt + j + 1] = l[1];
+        res[(r + 1) * nt + j] = l[2];
+        res[(r + 1) * nt + j + 1] = l[3];
+    }
+}
+
+/// Activation rows `t .. t + 2P` in pairs, if the activations hold them.
+#[inline(always)]
+fn act_pairs<const P: usize>(a: &QActs, t: usize) -> Option<[&[Act32Pair]; P]> {
+    let mut out: [&[Act32Pair]; P] = [&[]; P];
+    for (p, o) in out.iter_mut().enumerate() {
+        *o = a.a32_pairs(t + 2 * p)?;
+    }
+    Some(out)
+}
+
+/// Weight rows `0..nr` (in pairs, the odd last one by SDOT) × activation rows `t .. t + 2P`
+/// from their pairs.
+#[target_feature(enable = "neon,dotprod,i8mm")]
+fn rows_by_pairs<W: SmallW, const P: usize>(
+    ctx: &Ctx<'_, W>,
+    res: &mut [f32],
+    nr: usize,
+    nt: usize,
+    t: usize,
+    pairs: [&[Act32Pair]; P],
+) {
+    let nr2 = nr / 2 * 2;
+    let mut r = 0;
+    while r < nr2 {
+        store_pairs::<P>(res, nt, r, t, small_mm_pairs::<W, P>(ctx, r, pairs));
+        r += 2;
+    }
+    if nr2 < nr {
+        for p in 0..P {
+            let v = sdot::small::<W, 1, 2>(ctx, nr2, t + 2 * p);
+            store::<1, 2>(res, nt, nr2, t + 2 * p, v);
+        }
+    }
+}
+
 #[target_feature(enable = "neon,dotprod,i8mm")]
 fn t_small<W: SmallW>(
     w: &QMatrix,
@@ -133,6 +234,29 @@ fn t_small<W: SmallW>(
     let (nr, nt) = (rows.len(), ts.len());
     let (nr2, nt2) = (nr / 2 * 2, nt / 2 * 2);
     let mut t = 0;
+    // activation pairs built at quantization: 8, then 4, then 2 rows at a time
+    while t < nt2 {
+        let at = ts.start + t;
+        if nt2 - t >= 8 {
+            if let Some(p) = act_pairs::<4>(a, at) {
+                rows_by_pairs::<W, 4>(&ctx, res, nr, nt, t, p);
+                t += 8;
+                continue;
+            }
+        } else if nt2 - t >= 4 {
+            if let Some(p) = act_pairs::<2>(a, at) {
+                rows_by_pairs::<W, 2>(&ctx, res, nr, nt, t, p);
+                t += 4;
+                continue;
+            }
+        } else if let Some(p) = act_pairs::<1>(a, at) {
+            rows_by_pairs::<W, 1>(&ctx, res, nr, nt, t, p);
+            t += 2;
+            continue;
+        }
+        break;
+    }
+    // otherwise (activations quantized without pairs, or an odd first row): pair them here
     while t < nt2 {
         let m = if nt2 - t >= 4 { 4 } else { 2 };
         let mut r = 0;

@@ -13,6 +13,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     interleaved_tile: crate::kernels::interleaved::tile::<1>,
     group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
+    act_pairs: false,
     quantizers: Some(QUANTIZERS),
     glu: Some(crate::kernels::act::avx2::glu),
     attention: Some(ATTENTION),

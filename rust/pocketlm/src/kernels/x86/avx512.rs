@@ -28,6 +28,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     interleaved_tile: crate::kernels::interleaved::tile::<2>,
     group_gemm,
     deinterleave_from_m: deinterleave_from_m::avx512,
+    act_pairs: false,
     quantizers: Some(QUANTIZERS),
     glu: Some(crate::kernels::act::avx2::glu),
     attention: Some(ATTENTION),
