@@ -42,7 +42,8 @@ const INSIDE: u64 = ALL - 1;
 /// `stall` and longer than its own share took, that worker was descheduled mid-chunk (idle,
 /// the wait is microseconds). After `stalls_to_go_solo` such jobs in a row the caller runs the
 /// next joinable jobs alone (any subset of threads completes them, with the same results), for
-/// `solo_jobs` jobs, doubling up to `solo_jobs_max` while every probe stalls again. Measured
+/// `solo_jobs` jobs, doubling up to `solo_jobs_max` while stalls come back; the period shrinks
+/// back only after `calm_jobs_to_forget` joinable jobs without a stall. Measured
 /// on 2 vCPUs with one busy thread beside a 2-thread run (`pocketlm bench --pp 16 --tg 128
 /// --minimal --contend 1`, SmolLM2): decode 87–100 tok/s without it, 106–113 with it (a single
 /// thread under the same load: 122–134); idle 2-thread decode 238–246 either way. A 20 µs
@@ -62,6 +63,11 @@ struct WaitPolicy {
     solo_jobs: u32,
     /// The most `solo_jobs` grows to while every try stalls again.
     solo_jobs_max: u32,
+    /// Joinable jobs in a row the workers must join without a stall before the solo period
+    /// shrinks back to `solo_jobs`. One calm probe proves little under steady contention (the
+    /// worker happened to be running); forgetting the backoff after it made every cycle pay
+    /// another stall and another short solo period.
+    calm_jobs_to_forget: u32,
 }
 
 /// The pool's [`WaitPolicy`].
@@ -72,6 +78,7 @@ const WAIT: WaitPolicy = WaitPolicy {
     stalls_to_go_solo: 1,
     solo_jobs: 256,
     solo_jobs_max: 8192,
+    calm_jobs_to_forget: 4096,
 };
 
 /// The caller's record of stalls in joinable jobs ([`WaitPolicy`]); touched only under
@@ -86,6 +93,8 @@ struct StallState {
     next_solo: u32,
     /// The job just run was the first after a solo period.
     probing: bool,
+    /// Joinable jobs the workers joined without a stall since the last stall.
+    calm: u32,
 }
 
 impl StallState {
@@ -104,11 +113,13 @@ impl StallState {
         let probe = std::mem::take(&mut self.probing);
         if !stalled {
             self.in_a_row = 0;
-            if !probe {
+            self.calm = self.calm.saturating_add(1);
+            if self.calm >= WAIT.calm_jobs_to_forget {
                 self.next_solo = 0;
             }
             return;
         }
+        self.calm = 0;
         self.in_a_row += 1;
         if self.in_a_row >= WAIT.stalls_to_go_solo || probe {
             let len = if self.next_solo == 0 {
@@ -434,12 +445,26 @@ mod tests {
             assert!(st.solo());
         }
         assert!(!st.solo());
-        // the probe runs fine: the workers are used again
+        // the probe runs fine: the workers are used again, but the backoff is kept until
+        // the workers have been calm for a while
         st.record(false);
         assert!(!st.solo());
         st.record(false);
+        assert_eq!(st.next_solo, 4 * WAIT.solo_jobs, "one calm job keeps the backoff");
+        // a stall soon after: straight back to the long solo period
         assert!(!st.solo());
-        assert_eq!(st.next_solo, 0, "a job without a stall resets the backoff");
+        st.record(true);
+        for _ in 0..4 * WAIT.solo_jobs {
+            assert!(st.solo());
+        }
+        assert!(!st.solo());
+        for _ in 0..WAIT.calm_jobs_to_forget {
+            st.record(false);
+            assert!(!st.solo());
+        }
+        assert_eq!(st.next_solo, 0, "calm workers reset the backoff");
+        st.record(true);
+        assert_eq!(st.solo_left, WAIT.solo_jobs);
     }
 
     #[test]
