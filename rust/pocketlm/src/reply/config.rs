@@ -81,6 +81,16 @@ pub struct DrafterConfig {
     /// eval, session 6 (0 = one per cluster: all3_acceptable 0.10; 0.5: 0.12; 0.7 with the
     /// preferred/hedge/generated values above: ~0.25–0.28; 0.9 lost stance variety).
     pub same_cluster_discount: f32,
+    /// Selection: once the best reply belongs to a cluster holding a preferred answer to the
+    /// message's acts, a candidate outside those clusters (or generated text) counts this
+    /// much for the other slots, so a second phrasing of a fitting cluster goes before a
+    /// neighbouring cluster ("That's cool!" after "Tell me more!" to a report) or an odd
+    /// generated text. 0.3: dev eval, session 8 (replayed selection on the dev candidates:
+    /// 1.0 = off, 0.5 and 0.3 took all3_acceptable 0.32 → 0.46 → 0.52 for coverage3 0.91 →
+    /// 0.89; 0.2 gained 0.002 more). Preferred clusters that were often wrong (`check` to any
+    /// wh-question, `clarify` to fragments, `what_happened` to bad news, `like_it` to opinion
+    /// questions) lost their preference in the catalog with it.
+    pub unpreferred_discount: f32,
     /// Selection: score multiplier of a reply opening with the same word as one already
     /// chosen. 0.75: session 2.
     pub same_opening_discount: f32,
@@ -131,7 +141,8 @@ impl Default for DrafterConfig {
             generated_weight_answered: 0.75,
             question_back_discount: 0.7,
             hedge_discount: 0.3,
-            same_cluster_discount: 0.7,
+            same_cluster_discount: 0.85,
+            unpreferred_discount: 0.3,
             same_opening_discount: 0.75,
             same_stance_discount: 0.85,
             second_question_discount: 0.6,

@@ -2,8 +2,11 @@
 //! first, where a candidate repeating what a chosen reply already says (its cluster, its
 //! opening word, its stance, a second question back) counts for less — so each cluster is
 //! shown once where others fit, and a second reply of a cluster fills a slot rather than a
-//! poor one or nothing. Then a stance mix: a decision asked gets a yes and a no or maybe
-//! where both fit.
+//! poor one or nothing. When the best reply answers what the message's acts call for (its
+//! cluster holds a preferred response), the acts are taken as read: the other slots go to
+//! the preferred clusters first (a second phrasing of one of them) and a candidate from any
+//! other cluster, or generated text, counts for much less. Then a stance mix: a decision
+//! asked gets a yes and a no or maybe where both fit.
 
 use super::acts::Acts;
 use super::catalog::Stance;
@@ -30,12 +33,20 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
             rest.push(c);
         }
     }
+    let focus = preferred_clusters(&rest);
     let mut chosen: Vec<&Candidate> = Vec::new();
     while chosen.len() < n && !rest.is_empty() {
+        let focused = chosen.first().is_some_and(|c| in_clusters(c, &focus));
         let (i, _) = rest
             .iter()
             .enumerate()
-            .map(|(i, c)| (i, adjusted(c, &chosen, cfg)))
+            .map(|(i, c)| {
+                let mut s = adjusted(c, &chosen, cfg);
+                if focused && !in_clusters(c, &focus) {
+                    s *= cfg.unpreferred_discount;
+                }
+                (i, s)
+            })
             .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
         chosen.push(rest.remove(i));
     }
@@ -48,6 +59,25 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
             score: c.score,
         })
         .collect()
+}
+
+/// The clusters of the valid candidates that are preferred answers to the message's acts.
+fn preferred_clusters<'a>(valid: &[&'a Candidate]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in valid.iter().filter(|c| c.preferred) {
+        if let Some(k) = c.cluster.as_deref() {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `c` belongs to one of `clusters` (generated text without a catalog equivalent
+/// belongs to none).
+fn in_clusters(c: &Candidate, clusters: &[&str]) -> bool {
+    c.cluster.as_deref().is_some_and(|k| clusters.contains(&k))
 }
 
 /// A candidate's score for the next slot, given the replies already chosen.
