@@ -5,8 +5,11 @@
 //! poor one or nothing. When the best reply answers what the message's acts call for (its
 //! cluster holds a preferred response), the acts are taken as read: the other slots go to
 //! the preferred clusters first (a second phrasing of one of them) and a candidate from any
-//! other cluster, or generated text, counts for much less. Then a stance mix: a decision
-//! asked gets a yes and a no or maybe where both fit.
+//! other cluster, or generated text, counts for much less. Generated text with no catalog
+//! equivalent may lead on its score, but takes a later slot only when no catalog reply is
+//! left (the 135M model's own texts are often odd; a catalog reply that fits the acts is
+//! known to read well). Then a stance mix: a decision asked gets a yes and a no or maybe
+//! where both fit.
 
 use super::acts::Acts;
 use super::catalog::Stance;
@@ -37,9 +40,12 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
     let mut chosen: Vec<&Candidate> = Vec::new();
     while chosen.len() < n && !rest.is_empty() {
         let focused = chosen.first().is_some_and(|c| in_clusters(c, &focus));
+        // After the first slot, generated text waits until no catalog reply is left.
+        let curated_left = !chosen.is_empty() && rest.iter().any(|c| c.cluster.is_some());
         let (i, _) = rest
             .iter()
             .enumerate()
+            .filter(|(_, c)| !(curated_left && c.cluster.is_none()))
             .map(|(i, c)| {
                 let mut s = adjusted(c, &chosen, cfg);
                 if focused && !in_clusters(c, &focus) {
