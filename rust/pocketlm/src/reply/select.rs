@@ -198,6 +198,39 @@ mod tests {
     }
 
     #[test]
+    fn preferred_clusters_fill_first_and_generated_text_waits() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("I went hiking yesterday.", cat);
+        let mut cfg = DrafterConfig::default();
+        let mut tell = cand("Tell me more!", 0.6, "tell_more", Stance::Question);
+        tell.preferred = true;
+        let mut how = cand("How was it?", 0.5, "how_was_it", Stance::Question);
+        how.preferred = true;
+        // A second phrasing of a preferred cluster, not itself preferred.
+        let really = cand("Oh, really?", 0.35, "tell_more", Stance::Question);
+        let cool = cand("That's cool!", 0.45, "cool", Stance::React);
+        let mut generated = cand("Where did you go?", 0.55, "", Stance::Question);
+        generated.cluster = None;
+        generated.stance = None;
+        generated.curated = false;
+        let cs = vec![tell.clone(), how, really, cool, generated.clone()];
+        assert_eq!(
+            texts(&select(&cs, 3, &acts, &cfg)),
+            ["Tell me more!", "How was it?", "Oh, really?"]
+        );
+        // Without the focus, the neighbouring cluster takes a slot (the generated text
+        // still waits while catalog replies are left).
+        cfg.unpreferred_discount = 1.0;
+        assert_eq!(
+            texts(&select(&cs, 3, &acts, &cfg)),
+            ["Tell me more!", "How was it?", "That's cool!"]
+        );
+        // Generated text fills a slot when no catalog reply is left, and may lead.
+        let r = select(&[tell, generated], 3, &acts, &cfg);
+        assert_eq!(texts(&r), ["Tell me more!", "Where did you go?"]);
+    }
+
+    #[test]
     fn a_decision_gets_a_yes_and_a_no() {
         let cat = Catalog::builtin().unwrap();
         let acts = Acts::of("Do you like jazz?", cat);
@@ -208,7 +241,9 @@ mod tests {
             cand("Definitely!", 0.7, "yes", Stance::Yes),
             cand("Absolutely!", 0.65, "yes", Stance::Yes),
             cand("I love it!", 0.6, "like_it", Stance::Yes),
-            cand("No, I don't.", 0.4, "no", Stance::No),
+            // A third yes of the same cluster is worth 0.7 × 0.85 × 0.85 ≈ 0.51 in its
+            // slot (same_cluster_discount 0.85); the no takes it at ≥ 0.8 × that.
+            cand("No, I don't.", 0.45, "no", Stance::No),
         ];
         let r = select(&cs, 3, &acts, &cfg);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
