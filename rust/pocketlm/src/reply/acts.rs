@@ -403,10 +403,15 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     a.set(Act::Ack, tells_early && msg.has("ack"));
     a.set(Act::Compliment, msg.has("compliment") && !a.asks());
-    // "How about you?" asks the same back; it suggests nothing.
+    // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
+    // nothing.
     a.set(
         Act::Suggestion,
-        (msg.has("suggestion") && !a.has(Act::Reciprocal)) || a.has(Act::Invitation),
+        (msg.has("suggestion")
+            && !a.has(Act::Reciprocal)
+            && !a.has(Act::WhPlace)
+            && !a.has(Act::WhTime))
+            || a.has(Act::Invitation),
     );
 }
 
