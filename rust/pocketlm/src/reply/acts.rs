@@ -155,7 +155,10 @@ impl Acts {
         .any(|a| self.has(*a))
     }
 
-    /// The acts of `message`.
+    /// The acts of `message`: the shape of each sentence (question kinds, an imperative),
+    /// then what it asks (offer, permission, request, invitation...), its social acts
+    /// (greeting, thanks, wishes...), and last what it tells (news, plans, reports,
+    /// information), which depends on the acts before.
     pub fn of(message: &str, cat: &Catalog) -> Acts {
         let mut a = Acts::default();
         let all = words(message);
@@ -163,203 +166,304 @@ impl Acts {
             a.insert(Act::Fragment);
             return a;
         }
-        let m = padded_key(message);
-        let has = |lex: &str| cat.has_any(&m, lex);
-        let sents = sentences(message);
-        let mut wh_led = false;
-        // A question opening with "want some", "need a"...: an offer without its "do you".
-        let mut offer_opening = false;
-        let (mut about_me, mut about_you, mut statement) = (false, false, false);
-        // A statement about someone or something else ("The package arrived.").
-        let mut about_other = false;
-        for (ws, qmark) in &sents {
-            let start = ws
+        let msg = Msg {
+            cat,
+            padded: padded_key(message),
+            all,
+        };
+        let shape = sentence_acts(&mut a, message, cat);
+        ask_acts(&mut a, &msg, &shape);
+        social_acts(&mut a, &msg, &shape);
+        told_acts(&mut a, &msg, &shape);
+        a
+    }
+}
+
+/// A message as the act rules read it.
+struct Msg<'a> {
+    cat: &'a Catalog,
+    /// Its words.
+    all: Vec<String>,
+    /// Its key between spaces (see [`padded_key`]).
+    padded: String,
+}
+
+impl Msg<'_> {
+    /// Whether the message holds a phrase of lexicon `lex`.
+    fn has(&self, lex: &str) -> bool {
+        self.cat.has_any(&self.padded, lex)
+    }
+
+    /// Whether the message holds `phrase` (lowercase words between spaces: " how about we ").
+    fn contains(&self, phrase: &str) -> bool {
+        self.padded.contains(phrase)
+    }
+}
+
+/// What the sentence pass learns about a message besides its question acts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    /// Some sentence opens with a wh-word.
+    wh_led: bool,
+    /// A question opening with "want some", "need a"...: an offer without its "do you".
+    offer_opening: bool,
+    /// Some sentence is a statement (neither a question nor asking the same back).
+    statement: bool,
+    /// A statement about oneself ("I ...", "We ...").
+    about_me: bool,
+    /// A statement about the reader ("You ...").
+    about_you: bool,
+    /// A statement about someone or something else ("The package arrived.").
+    about_other: bool,
+}
+
+/// The sentence pass: each sentence's question kind (or an imperative's request) into
+/// `a`, and the [`Shape`] of the message.
+fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
+    let mut shape = Shape::default();
+    for (ws, qmark) in &sentences(message) {
+        let start = ws
+            .iter()
+            .position(|w| !cat.contains("openers", w))
+            .unwrap_or(ws.len());
+        let s = &ws[start..];
+        if s.is_empty() {
+            continue;
+        }
+        sentence(a, &mut shape, s, *qmark, cat);
+    }
+    shape
+}
+
+/// One sentence `s` (its words after any openers such as "so", "oh", "hey").
+fn sentence(a: &mut Acts, shape: &mut Shape, s: &[String], qmark: bool, cat: &Catalog) {
+    let first = s[0].as_str();
+    let p = format!(" {} ", s.join(" "));
+    if qmark && starts_with_any(&p, cat.lexicon("offer_openings")) {
+        shape.offer_opening = true;
+    }
+    if !question(a, shape, s, &p, qmark, cat) {
+        // An imperative verb first asks something, unless the sentence wishes well, says
+        // goodbye or asks to be kept posted ("Get well soon!", "Take care!", "Text me when
+        // you land.": no decline fits them).
+        if cat.contains("imperatives", first)
+            && !p.contains(" thank")
+            && !["wish", "farewell", "care_request"]
                 .iter()
-                .position(|w| !cat.contains("openers", w))
-                .unwrap_or(ws.len());
-            let s = &ws[start..];
-            let Some(first) = s.first().map(String::as_str) else {
-                continue;
-            };
-            let p = format!(" {} ", s.join(" "));
-            let second = s.get(1).map(String::as_str).unwrap_or("");
-            let sent_has = |lex: &str| cat.has_any(&p, lex);
-            if *qmark
-                && cat
-                    .lexicon("offer_openings")
-                    .iter()
-                    .any(|o| p.starts_with(&format!(" {o} ")))
-            {
-                offer_opening = true;
-            }
-            // "How about you?" ends a sentence; a bare "you?" is the whole sentence (a "you"
-            // inside one, "You okay?", "Where are you?", asks something else).
-            let reciprocal = (s.len() == 1 && cat.contains("reciprocal_bare", first))
-                || cat
-                    .lexicon("reciprocal")
-                    .iter()
-                    .any(|r| p.ends_with(&format!(" {r} ")));
-            let question = if reciprocal {
-                a.insert(Act::Reciprocal);
-                true
-            } else if cat.contains("wh", first) {
-                wh_led = true;
-                if sent_has("how_are_you") || sent_has("whats_up") {
-                    // set below from the whole message
-                } else if sent_has("reciprocal") && s.len() <= 4 {
-                    a.insert(Act::Reciprocal);
-                } else if p.starts_with(" how about we ") || p.starts_with(" why dont we ") {
-                    a.insert(Act::Invitation);
-                } else if cat
-                    .lexicon("wh_time")
-                    .iter()
-                    .any(|t| p.starts_with(&format!(" {t} ")))
-                {
-                    a.insert(Act::WhTime);
-                } else if cat
-                    .lexicon("wh_place")
-                    .iter()
-                    .any(|t| p.starts_with(&format!(" {t} ")))
-                {
-                    a.insert(Act::WhPlace);
-                } else if sent_has("opinion") {
-                    a.insert(Act::OpinionQ);
-                } else {
-                    a.insert(Act::Wh);
-                }
-                true
-            } else if cat.contains("aux", first)
-                && s.len() >= 2
-                && (*qmark || (s.len() <= 8 && cat.contains("subjects", second)))
-            {
-                a.insert(Act::YesNo);
-                if sent_has("opinion") && matches!(first, "do" | "does" | "is" | "are" | "would") {
-                    a.insert(Act::OpinionQ);
-                }
-                true
-            } else if *qmark {
-                if s.len() <= 3 && sent_has("reciprocal") {
-                    a.insert(Act::Reciprocal);
-                } else {
-                    a.insert(Act::YesNo);
-                }
-                true
-            } else {
-                // An imperative verb first asks something, unless the sentence wishes well,
-                // says goodbye or asks to be kept posted ("Get well soon!", "Take care!",
-                // "Text me when you land.": no decline fits them).
-                if cat.contains("imperatives", first)
-                    && !p.contains(" thank")
-                    && !["wish", "farewell", "care_request"]
-                        .iter()
-                        .any(|l| sent_has(l))
-                {
-                    a.insert(Act::Request);
-                }
-                false
-            };
-            if !question {
-                statement = true;
-                if cat.contains("self_subjects", first) {
-                    about_me = true;
-                }
-                if cat.contains("you_subjects", first) {
-                    about_you = true;
-                }
-                if cat.contains("subjects", first)
-                    && !cat.contains("self_subjects", first)
-                    && !cat.contains("you_subjects", first)
-                {
-                    about_other = true;
-                }
-            }
-        }
-        if has("offer") || offer_opening {
-            a.insert(Act::Offer);
-            // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
-            // ("Would you like some tea?" asks no taste either).
-            a.remove(Act::YesNo);
-            a.remove(Act::OpinionQ);
-        }
-        if !a.has(Act::Offer) && !wh_led && has("permission") {
-            a.insert(Act::Permission);
-        }
-        if has("request") && !has("not_request") {
+                .any(|l| cat.has_any(&p, l))
+        {
             a.insert(Act::Request);
         }
-        if has("invitation")
-            && !has("not_invitation")
-            && (!wh_led || m.contains(" how about we ") || m.contains(" why dont we "))
-        {
-            a.insert(Act::Invitation);
-        }
-        a.set(Act::CareRequest, has("care_request"));
-        // "Tell me about your trip.": a request for a story, not a decision; answered by
-        // asking what to tell ("hard to explain" asks nothing).
-        let tell_about = has("tell_about") && a.has(Act::Request);
-        a.set(Act::TellAbout, tell_about);
-        if tell_about {
-            a.remove(Act::Request);
-        }
-        a.set(Act::Announcement, has("announcement"));
-        a.set(
-            Act::Greeting,
-            cat.contains("greeting_words", &all[0]) || has("greeting"),
-        );
-        let whats_up = has("whats_up");
-        a.set(Act::WhatsUp, whats_up);
-        a.set(Act::HowAreYou, has("how_are_you") && !whats_up);
-        if whats_up || a.has(Act::HowAreYou) {
-            a.remove(Act::Wh);
-            a.remove(Act::OpinionQ);
-            a.remove(Act::YesNo);
-        }
-        a.set(Act::Thanks, has("thanks") && !has("not_thanks"));
-        a.set(Act::Apology, has("apology") && !has("not_apology"));
-        a.set(Act::Farewell, has("farewell") || m.ends_with(" see you "));
-        a.set(Act::Wish, has("wish"));
-        a.set(Act::MissYou, has("miss_you"));
-        a.set(Act::Humor, has("humor"));
-        // "What time works for you?" asks; "I made this for you." is kind.
-        a.set(Act::Kind, has("kind") && !a.asks());
-        a.set(Act::Late, has("late"));
-        let tells_early = statement && !a.asks();
-        a.set(
-            Act::Arrival,
-            tells_early && has("arrival") && !about_other && !about_you,
-        );
-        a.set(Act::Ack, tells_early && has("ack"));
-        a.set(Act::Compliment, has("compliment") && !a.asks());
-        // "How about you?" asks the same back; it suggests nothing.
-        a.set(
-            Act::Suggestion,
-            (has("suggestion") && !a.has(Act::Reciprocal)) || a.has(Act::Invitation),
-        );
+        shape.statement = true;
+        let me = cat.contains("self_subjects", first);
+        let you = cat.contains("you_subjects", first);
+        shape.about_me |= me;
+        shape.about_you |= you;
+        shape.about_other |= cat.contains("subjects", first) && !me && !you;
+    }
+}
 
-        // News: sentiment words, a negator among the two words before flipping one.
-        let (mut good, mut bad) = (0usize, 0usize);
-        for (i, w) in all.iter().enumerate() {
-            let negated = all[i.saturating_sub(2)..i]
-                .iter()
-                .any(|n| cat.contains("negators", n));
-            let (g, b) = (cat.contains("good", w), cat.contains("bad", w));
-            match (g, b, negated) {
-                (true, _, false) | (_, true, true) => good += 1,
-                (true, _, true) | (_, true, false) => bad += 1,
-                _ => {}
-            }
+/// Whether sentence `s` (`p`: its words between spaces) is a question, and which kind
+/// (into `a`).
+fn question(
+    a: &mut Acts,
+    shape: &mut Shape,
+    s: &[String],
+    p: &str,
+    qmark: bool,
+    cat: &Catalog,
+) -> bool {
+    let first = s[0].as_str();
+    let second = s.get(1).map(String::as_str).unwrap_or("");
+    let sent_has = |lex: &str| cat.has_any(p, lex);
+    // "How about you?" ends a sentence; a bare "you?" is the whole sentence (a "you"
+    // inside one, "You okay?", "Where are you?", asks something else).
+    let reciprocal = (s.len() == 1 && cat.contains("reciprocal_bare", first))
+        || cat
+            .lexicon("reciprocal")
+            .iter()
+            .any(|r| p.ends_with(&format!(" {r} ")));
+    if reciprocal {
+        a.insert(Act::Reciprocal);
+    } else if cat.contains("wh", first) {
+        shape.wh_led = true;
+        wh_question(a, s, p, cat);
+    } else if cat.contains("aux", first)
+        && s.len() >= 2
+        && (qmark || (s.len() <= 8 && cat.contains("subjects", second)))
+    {
+        a.insert(Act::YesNo);
+        if sent_has("opinion") && matches!(first, "do" | "does" | "is" | "are" | "would") {
+            a.insert(Act::OpinionQ);
         }
-        for phrase in cat.lexicon("bad").iter().filter(|p| p.contains(' ')) {
-            if m.contains(&format!(" {phrase} ")) {
-                bad += 1;
-            }
+    } else if qmark {
+        if s.len() <= 3 && sent_has("reciprocal") {
+            a.insert(Act::Reciprocal);
+        } else {
+            a.insert(Act::YesNo);
         }
-        if has("flip_to_bad") {
-            (good, bad) = (0, 1);
+    } else {
+        return false;
+    }
+    true
+}
+
+/// The kind of a sentence led by a wh-word: the same asked back, a suggestion ("How about
+/// we..."), a time, a place, an opinion or a plain wh-question (how-are-you and what's-up
+/// are read from the whole message).
+fn wh_question(a: &mut Acts, s: &[String], p: &str, cat: &Catalog) {
+    let sent_has = |lex: &str| cat.has_any(p, lex);
+    if sent_has("how_are_you") || sent_has("whats_up") {
+        // set from the whole message (social_acts)
+    } else if sent_has("reciprocal") && s.len() <= 4 {
+        a.insert(Act::Reciprocal);
+    } else if p.starts_with(" how about we ") || p.starts_with(" why dont we ") {
+        a.insert(Act::Invitation);
+    } else if starts_with_any(p, cat.lexicon("wh_time")) {
+        a.insert(Act::WhTime);
+    } else if starts_with_any(p, cat.lexicon("wh_place")) {
+        a.insert(Act::WhPlace);
+    } else if sent_has("opinion") {
+        a.insert(Act::OpinionQ);
+    } else {
+        a.insert(Act::Wh);
+    }
+}
+
+/// Whether `p` (words between spaces) starts with one of `phrases`.
+fn starts_with_any(p: &str, phrases: &[String]) -> bool {
+    phrases.iter().any(|o| p.starts_with(&format!(" {o} ")))
+}
+
+/// What the message asks of the reader: an offer, permission, a request, an invitation, a
+/// care request, something to tell about, an announcement.
+fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
+    if msg.has("offer") || shape.offer_opening {
+        a.insert(Act::Offer);
+        // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
+        // ("Would you like some tea?" asks no taste either).
+        a.remove(Act::YesNo);
+        a.remove(Act::OpinionQ);
+    }
+    if !a.has(Act::Offer) && !shape.wh_led && msg.has("permission") {
+        a.insert(Act::Permission);
+    }
+    if msg.has("request") && !msg.has("not_request") {
+        a.insert(Act::Request);
+    }
+    if msg.has("invitation")
+        && !msg.has("not_invitation")
+        && (!shape.wh_led || msg.contains(" how about we ") || msg.contains(" why dont we "))
+    {
+        a.insert(Act::Invitation);
+    }
+    a.set(Act::CareRequest, msg.has("care_request"));
+    // "Tell me about your trip.": a request for a story, not a decision; answered by
+    // asking what to tell ("hard to explain" asks nothing).
+    let tell_about = msg.has("tell_about") && a.has(Act::Request);
+    a.set(Act::TellAbout, tell_about);
+    if tell_about {
+        a.remove(Act::Request);
+    }
+    a.set(Act::Announcement, msg.has("announcement"));
+}
+
+/// The social acts: greeting, how-are-you, what's-up, thanks, apology, farewell, wish,
+/// love, humor, kindness, running late, arrival, acknowledgement, compliment, suggestion.
+fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
+    let cat = msg.cat;
+    a.set(
+        Act::Greeting,
+        cat.contains("greeting_words", &msg.all[0]) || msg.has("greeting"),
+    );
+    let whats_up = msg.has("whats_up");
+    a.set(Act::WhatsUp, whats_up);
+    a.set(Act::HowAreYou, msg.has("how_are_you") && !whats_up);
+    if whats_up || a.has(Act::HowAreYou) {
+        a.remove(Act::Wh);
+        a.remove(Act::OpinionQ);
+        a.remove(Act::YesNo);
+    }
+    a.set(Act::Thanks, msg.has("thanks") && !msg.has("not_thanks"));
+    a.set(Act::Apology, msg.has("apology") && !msg.has("not_apology"));
+    a.set(
+        Act::Farewell,
+        msg.has("farewell") || msg.padded.ends_with(" see you "),
+    );
+    a.set(Act::Wish, msg.has("wish"));
+    a.set(Act::MissYou, msg.has("miss_you"));
+    a.set(Act::Humor, msg.has("humor"));
+    // "What time works for you?" asks; "I made this for you." is kind.
+    a.set(Act::Kind, msg.has("kind") && !a.asks());
+    a.set(Act::Late, msg.has("late"));
+    let tells_early = shape.statement && !a.asks();
+    a.set(
+        Act::Arrival,
+        tells_early && msg.has("arrival") && !shape.about_other && !shape.about_you,
+    );
+    a.set(Act::Ack, tells_early && msg.has("ack"));
+    a.set(Act::Compliment, msg.has("compliment") && !a.asks());
+    // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
+    // nothing.
+    a.set(
+        Act::Suggestion,
+        (msg.has("suggestion")
+            && !a.has(Act::Reciprocal)
+            && !a.has(Act::WhPlace)
+            && !a.has(Act::WhTime))
+            || a.has(Act::Invitation),
+    );
+}
+
+/// Good and bad words: each sentiment word counts once, flipped by a negator among the
+/// two words before it; multi-word bad phrases count too; a few idioms decide alone
+/// ("could be better" is bad, "not bad" good).
+fn polarity(msg: &Msg) -> (usize, usize) {
+    let (cat, all) = (msg.cat, &msg.all);
+    let (mut good, mut bad) = (0usize, 0usize);
+    for (i, w) in all.iter().enumerate() {
+        let negated = all[i.saturating_sub(2)..i]
+            .iter()
+            .any(|n| cat.contains("negators", n));
+        let (g, b) = (cat.contains("good", w), cat.contains("bad", w));
+        match (g, b, negated) {
+            (true, _, false) | (_, true, true) => good += 1,
+            (true, _, true) | (_, true, false) => bad += 1,
+            _ => {}
         }
-        if has("flip_to_good") {
-            (good, bad) = (1, 0);
+    }
+    for phrase in cat.lexicon("bad").iter().filter(|p| p.contains(' ')) {
+        if msg.contains(&format!(" {phrase} ")) {
+            bad += 1;
         }
+    }
+    if msg.has("flip_to_bad") {
+        (good, bad) = (0, 1);
+    }
+    if msg.has("flip_to_good") {
+        (good, bad) = (1, 0);
+    }
+    (good, bad)
+}
+
+/// What a statement can be, given the acts read so far.
+struct Told {
+    /// A statement that asks nothing.
+    tells: bool,
+    /// Some social act (a greeting, thanks, a wish...): not news or information.
+    social: bool,
+    /// Said to the reader ("Good luck!", "You're the best!"): its good words tell nothing.
+    to_reader: bool,
+    /// A comparison ("Tea is better than coffee."): an opinion, not news.
+    compares: bool,
+    /// A change of arrangements ("Our flight got changed to 9am."): information.
+    update: bool,
+    good: usize,
+    bad: usize,
+}
+
+impl Told {
+    fn of(a: &Acts, msg: &Msg, shape: &Shape) -> Told {
         let social = [
             Act::Greeting,
             Act::Thanks,
@@ -379,8 +483,6 @@ impl Acts {
         ]
         .iter()
         .any(|x| a.has(*x));
-        // Said to the reader, not news: "Good luck!", "Good night!", "You're the best!",
-        // "Glad to hear that." carry good words without telling anything good.
         let to_reader = [
             Act::Greeting,
             Act::Thanks,
@@ -392,98 +494,146 @@ impl Acts {
         ]
         .iter()
         .any(|x| a.has(*x));
-        // "Tea is better than coffee." compares: an opinion, not good news.
-        let compares = has("comparison");
-        // A change of arrangements ("Our flight got changed to 9am.") is information.
-        let update = has("update");
-        let asks = a.asks();
-        let tells = statement && !asks;
-        a.set(
-            Act::GoodNews,
-            tells && good > bad && !to_reader && !compares,
-        );
-        a.set(
-            Act::BadNews,
-            tells && bad > good && !about_you && !a.has(Act::Late) && !a.has(Act::Wish),
-        );
-        a.set(
-            Act::Achievement,
-            tells && about_me && bad == 0 && has("achievement"),
-        );
-        a.set(
-            Act::Sick,
-            tells && (about_me || a.has(Act::BadNews)) && has("sick"),
-        );
-        let future = has("future") || has_time(&all);
-        // Something still to face: not one passed or already gone wrong ("I passed my
-        // exam!", "We didn't win the game.").
-        a.set(
-            Act::Challenge,
-            tells
-                && has("challenge")
-                && !a.has(Act::Achievement)
-                && (future || (about_me && !a.has(Act::BadNews))),
-        );
-        a.set(
-            Act::Trip,
-            tells && has("trip") && (future || about_me) && !a.has(Act::BadNews) && !update,
-        );
-        let status = !asks && all.len() <= 7 && has("status");
-        a.set(Act::Status, status);
-        a.set(Act::StatusGood, status && bad <= good);
-        a.set(
-            Act::Plan,
-            tells && future && !a.has(Act::BadNews) && !status && !social && !a.has(Act::Challenge),
-        );
-        a.set(
-            Act::Report,
-            tells
-                && about_me
-                && !a.has(Act::BadNews)
-                && !status
-                && !update
-                && ![
-                    Act::Apology,
-                    Act::Arrival,
-                    Act::Compliment,
-                    Act::MissYou,
-                    Act::Ack,
-                ]
-                .iter()
-                .any(|x| a.has(*x)),
-        );
-        a.set(Act::ReportLike, tells && about_me && has("likes"));
-        a.set(
-            Act::ReportFun,
-            (a.has(Act::Report) || a.has(Act::Plan)) && (a.has(Act::Trip) || good > 0),
-        );
-        a.set(Act::PastReport, a.has(Act::Report) && has("past"));
-        a.set(
-            Act::Complaint,
-            has("complaint") || (about_you && !asks && bad > good),
-        );
-        a.set(
-            Act::Insult,
-            about_you && !asks && !a.has(Act::Compliment) && !a.has(Act::Wish),
-        );
-
-        a.set(
-            Act::OpinionStmt,
-            tells && !social && (has("opinion_markers") || compares) && !a.has(Act::Plan),
-        );
-        a.set(
-            Act::Info,
-            tells
-                && !about_you
-                && !social
-                && !a.has(Act::OpinionStmt)
-                && all.len() >= 3
-                && (update || (!about_me && has("info_words"))),
-        );
-        if a.is_empty() || (tells && !social && all.len() <= 3 && !about_me && !a.has(Act::Info)) {
-            a.insert(Act::Fragment);
+        let (good, bad) = polarity(msg);
+        Told {
+            tells: shape.statement && !a.asks(),
+            social,
+            to_reader,
+            compares: msg.has("comparison"),
+            update: msg.has("update"),
+            good,
+            bad,
         }
-        a
+    }
+}
+
+/// What the message tells: news, then status, plans and reports, then claims about the
+/// reader, then opinions, information or a fragment.
+fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
+    let t = Told::of(a, msg, shape);
+    news_acts(a, msg, shape, &t);
+    plan_and_report_acts(a, msg, shape, &t);
+    reader_acts(a, msg, shape, &t);
+    statement_acts(a, msg, shape, &t);
+}
+
+/// Good and bad news, an achievement, being ill, a challenge to face, a trip.
+fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
+    let (tells, good, bad) = (t.tells, t.good, t.bad);
+    a.set(
+        Act::GoodNews,
+        tells && good > bad && !t.to_reader && !t.compares,
+    );
+    a.set(
+        Act::BadNews,
+        tells && bad > good && !shape.about_you && !a.has(Act::Late) && !a.has(Act::Wish),
+    );
+    a.set(
+        Act::Achievement,
+        tells && shape.about_me && bad == 0 && msg.has("achievement"),
+    );
+    a.set(
+        Act::Sick,
+        tells && (shape.about_me || a.has(Act::BadNews)) && msg.has("sick"),
+    );
+    // Something still to face: not one passed or already gone wrong ("I passed my exam!",
+    // "We didn't win the game.").
+    a.set(
+        Act::Challenge,
+        tells
+            && msg.has("challenge")
+            && !a.has(Act::Achievement)
+            && (future(msg) || (shape.about_me && !a.has(Act::BadNews))),
+    );
+    a.set(
+        Act::Trip,
+        tells
+            && msg.has("trip")
+            && (future(msg) || shape.about_me)
+            && !a.has(Act::BadNews)
+            && !t.update,
+    );
+}
+
+/// Whether the message speaks of the future ("tomorrow", "I'll", a clock time).
+fn future(msg: &Msg) -> bool {
+    msg.has("future") || has_time(&msg.all)
+}
+
+/// A short status, a plan, a report about oneself (of likes, of something fun or past).
+fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
+    let tells = t.tells;
+    let status = !a.asks() && msg.all.len() <= 7 && msg.has("status");
+    a.set(Act::Status, status);
+    a.set(Act::StatusGood, status && t.bad <= t.good);
+    a.set(
+        Act::Plan,
+        tells
+            && future(msg)
+            && !a.has(Act::BadNews)
+            && !status
+            && !t.social
+            && !a.has(Act::Challenge),
+    );
+    a.set(
+        Act::Report,
+        tells
+            && shape.about_me
+            && !a.has(Act::BadNews)
+            && !status
+            && !t.update
+            && ![
+                Act::Apology,
+                Act::Arrival,
+                Act::Compliment,
+                Act::MissYou,
+                Act::Ack,
+            ]
+            .iter()
+            .any(|x| a.has(*x)),
+    );
+    a.set(Act::ReportLike, tells && shape.about_me && msg.has("likes"));
+    a.set(
+        Act::ReportFun,
+        (a.has(Act::Report) || a.has(Act::Plan)) && (a.has(Act::Trip) || t.good > 0),
+    );
+    a.set(Act::PastReport, a.has(Act::Report) && msg.has("past"));
+}
+
+/// A complaint about the reader, or another claim about them that is not praise.
+fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
+    let asks = a.asks();
+    a.set(
+        Act::Complaint,
+        msg.has("complaint") || (shape.about_you && !asks && t.bad > t.good),
+    );
+    a.set(
+        Act::Insult,
+        shape.about_you && !asks && !a.has(Act::Compliment) && !a.has(Act::Wish),
+    );
+}
+
+/// An opinion, information, or (nothing else read, or a short statement about nothing in
+/// particular) a fragment.
+fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
+    let tells = t.tells;
+    a.set(
+        Act::OpinionStmt,
+        tells && !t.social && (msg.has("opinion_markers") || t.compares) && !a.has(Act::Plan),
+    );
+    a.set(
+        Act::Info,
+        tells
+            && !shape.about_you
+            && !t.social
+            && !a.has(Act::OpinionStmt)
+            && msg.all.len() >= 3
+            && (t.update || (!shape.about_me && msg.has("info_words"))),
+    );
+    if a.is_empty()
+        || (tells && !t.social && msg.all.len() <= 3 && !shape.about_me && !a.has(Act::Info))
+    {
+        a.insert(Act::Fragment);
     }
 }
 
@@ -533,6 +683,113 @@ mod tests {
 
     fn acts(m: &str) -> Acts {
         Acts::of(m, Catalog::builtin().unwrap())
+    }
+
+    fn msg(m: &str) -> Msg<'static> {
+        Msg {
+            cat: Catalog::builtin().unwrap(),
+            all: words(m),
+            padded: padded_key(m),
+        }
+    }
+
+    #[test]
+    fn sentence_pass_reads_question_kinds_and_who_a_statement_is_about() {
+        let cat = Catalog::builtin().unwrap();
+        let mut a = Acts::default();
+        let shape = sentence_acts(&mut a, "So I went out. You okay?", cat);
+        assert!(shape.statement && shape.about_me && !shape.about_you && !shape.wh_led);
+        assert!(a.has(Act::YesNo));
+        let mut a = Acts::default();
+        let shape = sentence_acts(&mut a, "The package arrived. Want some cake?", cat);
+        assert!(shape.about_other && shape.offer_opening);
+        let mut a = Acts::default();
+        let shape = sentence_acts(&mut a, "Send me the file.", cat);
+        assert!(a.has(Act::Request) && shape.statement);
+        let mut a = Acts::default();
+        sentence_acts(&mut a, "Take care!", cat);
+        assert!(!a.has(Act::Request));
+    }
+
+    #[test]
+    fn wh_questions_by_their_opening() {
+        let cat = Catalog::builtin().unwrap();
+        let kind = |m: &str| {
+            let mut a = Acts::default();
+            let s = words(m);
+            wh_question(&mut a, &s, &format!(" {} ", s.join(" ")), cat);
+            a.names()
+        };
+        assert_eq!(kind("What time works"), ["wh_time"]);
+        assert_eq!(kind("Where do we meet"), ["wh_place"]);
+        assert_eq!(kind("Which one is better"), ["opinion_q"]);
+        assert_eq!(kind("How about we go"), ["invitation"]);
+        assert_eq!(kind("Who wrote it"), ["wh"]);
+        assert!(kind("How are you").is_empty());
+    }
+
+    #[test]
+    fn asks_and_social_stages() {
+        let m = msg("Would you like some tea?");
+        let mut a = Acts::default();
+        a.insert(Act::YesNo);
+        ask_acts(&mut a, &m, &Shape::default());
+        assert!(a.has(Act::Offer) && !a.has(Act::YesNo));
+        let m = msg("Tell me about your trip");
+        let mut a = Acts::default();
+        a.insert(Act::Request);
+        ask_acts(&mut a, &m, &Shape::default());
+        assert!(a.has(Act::TellAbout) && !a.has(Act::Request));
+        let m = msg("Hey, what's up?");
+        let mut a = Acts::default();
+        a.insert(Act::Wh);
+        social_acts(&mut a, &m, &Shape::default());
+        assert!(a.has(Act::Greeting) && a.has(Act::WhatsUp) && !a.has(Act::Wh));
+    }
+
+    #[test]
+    fn polarity_counts_flips_and_idioms() {
+        assert_eq!(polarity(&msg("I had a great day")), (1, 0));
+        assert_eq!(polarity(&msg("The day was not good")), (0, 1));
+        assert_eq!(polarity(&msg("not bad")), (1, 0));
+        assert_eq!(polarity(&msg("Could be better.")), (0, 1));
+        assert_eq!(polarity(&msg("I didn't get the job")).1, 1);
+    }
+
+    #[test]
+    fn told_stages() {
+        let told = |m: &str, shape: Shape| {
+            let mg = msg(m);
+            let mut a = Acts::default();
+            told_acts(&mut a, &mg, &shape);
+            a
+        };
+        let me = Shape {
+            statement: true,
+            about_me: true,
+            ..Shape::default()
+        };
+        assert!(told("I passed my exam!", me).has(Act::Achievement));
+        assert!(told("I have an interview tomorrow", me).has(Act::Challenge));
+        let a = told("We went to the lake yesterday", me);
+        assert!(a.has(Act::Report) && a.has(Act::PastReport));
+        let you = Shape {
+            statement: true,
+            about_you: true,
+            ..Shape::default()
+        };
+        assert!(told("you are mean", you).has(Act::Insult));
+        let other = Shape {
+            statement: true,
+            about_other: true,
+            ..Shape::default()
+        };
+        assert!(told("The train is delayed.", other).has(Act::Info));
+        assert!(told("Tea is better than coffee.", other).has(Act::OpinionStmt));
+        assert_eq!(
+            told("lord of the rings", Shape::default()).names(),
+            ["fragment"]
+        );
     }
 
     #[test]

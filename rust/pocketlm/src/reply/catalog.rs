@@ -468,6 +468,12 @@ mod tests {
                 cl.name
             );
         }
+        // A reply's cluster is found by its words (`cluster_of`), so responses with the same
+        // words are in the same cluster (casual "nice!" and neutral "Nice!" were not).
+        for r in &c.responses {
+            let i = c.find(&r.text).unwrap();
+            assert_eq!(c.responses[i].cluster, r.cluster, "{}", r.text);
+        }
         // Every response's preferred acts are acts it answers.
         for r in &c.responses {
             assert!(r.acts.contains_all(&r.preferred), "{}", r.text);

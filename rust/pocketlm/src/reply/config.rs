@@ -77,10 +77,23 @@ pub struct DrafterConfig {
     pub hedge_discount: f32,
     /// Selection: score multiplier of a reply of a cluster already shown. Not 0: when no
     /// other cluster scores close, a second reply of a shown cluster ("Doing well, thanks!"
-    /// after "I'm good, thanks!") fills the slot rather than a poor one or nothing. 0.7: dev
-    /// eval, session 6 (0 = one per cluster: all3_acceptable 0.10; 0.5: 0.12; 0.7 with the
-    /// preferred/hedge/generated values above: ~0.25–0.28; 0.9 lost stance variety).
+    /// after "I'm good, thanks!") fills the slot rather than a poor one or nothing. 0.85: dev
+    /// eval, session 8, with `unpreferred_discount` 0.3 (replayed selection: 0.7 / 0.85 / 1.0
+    /// gave all3_acceptable 0.485 / 0.512 / 0.519 at coverage3 0.896 / 0.894 / 0.889; 0.85
+    /// keeps more stance variety than 1.0). Session 6, without the focus: 0 = one per
+    /// cluster: 0.10; 0.5: 0.12; 0.7: ~0.25–0.28.
     pub same_cluster_discount: f32,
+    /// Selection: once the best reply belongs to a cluster holding a preferred answer to the
+    /// message's acts, a candidate outside those clusters (or generated text) counts this
+    /// much for the other slots, so a second phrasing of a fitting cluster goes before a
+    /// neighbouring cluster ("That's cool!" after "Tell me more!" to a report) or an odd
+    /// generated text. 0.3: dev eval, session 8 (replayed selection on the dev candidates,
+    /// same_cluster_discount 0.85: 0.5 and 0.3 gave all3_acceptable 0.46 and 0.51 at
+    /// coverage3 0.90 and 0.89, 0.2 gained 0.003 more; the real run took 0.316 to 0.555 and
+    /// coverage3 0.910 to 0.894). Preferred clusters that were often wrong (`check` to any wh-question, `clarify`
+    /// to fragments, `what_happened` to bad news, `like_it` to opinion questions) lost their
+    /// preference in the catalog with it.
+    pub unpreferred_discount: f32,
     /// Selection: score multiplier of a reply opening with the same word as one already
     /// chosen. 0.75: session 2.
     pub same_opening_discount: f32,
@@ -131,7 +144,8 @@ impl Default for DrafterConfig {
             generated_weight_answered: 0.75,
             question_back_discount: 0.7,
             hedge_discount: 0.3,
-            same_cluster_discount: 0.7,
+            same_cluster_discount: 0.85,
+            unpreferred_discount: 0.3,
             same_opening_discount: 0.75,
             same_stance_discount: 0.85,
             second_question_discount: 0.6,

@@ -2,7 +2,13 @@
 //! first, where a candidate repeating what a chosen reply already says (its cluster, its
 //! opening word, its stance, a second question back) counts for less — so each cluster is
 //! shown once where others fit, and a second reply of a cluster fills a slot rather than a
-//! poor one or nothing. Then a stance mix: a decision asked gets a yes and a no or maybe
+//! poor one or nothing. When the best reply answers what the message's acts call for (its
+//! cluster holds a preferred response), the acts are taken as read: the other slots go to
+//! the preferred clusters first (a second phrasing of one of them) and a candidate from any
+//! other cluster, or generated text, counts for much less. Generated text with no catalog
+//! equivalent may lead on its score, but takes a later slot only when no catalog reply is
+//! left (the 135M model's own texts are often odd; a catalog reply that fits the acts is
+//! known to read well). Then a stance mix: a decision asked gets a yes and a no or maybe
 //! where both fit.
 
 use super::acts::Acts;
@@ -30,12 +36,23 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
             rest.push(c);
         }
     }
+    let focus = preferred_clusters(&rest);
     let mut chosen: Vec<&Candidate> = Vec::new();
     while chosen.len() < n && !rest.is_empty() {
+        let focused = chosen.first().is_some_and(|c| in_clusters(c, &focus));
+        // After the first slot, generated text waits until no catalog reply is left.
+        let curated_left = !chosen.is_empty() && rest.iter().any(|c| c.cluster.is_some());
         let (i, _) = rest
             .iter()
             .enumerate()
-            .map(|(i, c)| (i, adjusted(c, &chosen, cfg)))
+            .filter(|(_, c)| !(curated_left && c.cluster.is_none()))
+            .map(|(i, c)| {
+                let mut s = adjusted(c, &chosen, cfg);
+                if focused && !in_clusters(c, &focus) {
+                    s *= cfg.unpreferred_discount;
+                }
+                (i, s)
+            })
             .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
         chosen.push(rest.remove(i));
     }
@@ -48,6 +65,25 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
             score: c.score,
         })
         .collect()
+}
+
+/// The clusters of the valid candidates that are preferred answers to the message's acts.
+fn preferred_clusters<'a>(valid: &[&'a Candidate]) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in valid.iter().filter(|c| c.preferred) {
+        if let Some(k) = c.cluster.as_deref() {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `c` belongs to one of `clusters` (generated text without a catalog equivalent
+/// belongs to none).
+fn in_clusters(c: &Candidate, clusters: &[&str]) -> bool {
+    c.cluster.as_deref().is_some_and(|k| clusters.contains(&k))
 }
 
 /// A candidate's score for the next slot, given the replies already chosen.
@@ -162,6 +198,39 @@ mod tests {
     }
 
     #[test]
+    fn preferred_clusters_fill_first_and_generated_text_waits() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("I went hiking yesterday.", cat);
+        let mut cfg = DrafterConfig::default();
+        let mut tell = cand("Tell me more!", 0.6, "tell_more", Stance::Question);
+        tell.preferred = true;
+        let mut how = cand("How was it?", 0.5, "how_was_it", Stance::Question);
+        how.preferred = true;
+        // A second phrasing of a preferred cluster, not itself preferred.
+        let really = cand("Oh, really?", 0.35, "tell_more", Stance::Question);
+        let cool = cand("That's cool!", 0.45, "cool", Stance::React);
+        let mut generated = cand("Where did you go?", 0.55, "", Stance::Question);
+        generated.cluster = None;
+        generated.stance = None;
+        generated.curated = false;
+        let cs = vec![tell.clone(), how, really, cool, generated.clone()];
+        assert_eq!(
+            texts(&select(&cs, 3, &acts, &cfg)),
+            ["Tell me more!", "How was it?", "Oh, really?"]
+        );
+        // Without the focus, the neighbouring cluster takes a slot (the generated text
+        // still waits while catalog replies are left).
+        cfg.unpreferred_discount = 1.0;
+        assert_eq!(
+            texts(&select(&cs, 3, &acts, &cfg)),
+            ["Tell me more!", "How was it?", "That's cool!"]
+        );
+        // Generated text fills a slot when no catalog reply is left, and may lead.
+        let r = select(&[tell, generated], 3, &acts, &cfg);
+        assert_eq!(texts(&r), ["Tell me more!", "Where did you go?"]);
+    }
+
+    #[test]
     fn a_decision_gets_a_yes_and_a_no() {
         let cat = Catalog::builtin().unwrap();
         let acts = Acts::of("Do you like jazz?", cat);
@@ -172,7 +241,9 @@ mod tests {
             cand("Definitely!", 0.7, "yes", Stance::Yes),
             cand("Absolutely!", 0.65, "yes", Stance::Yes),
             cand("I love it!", 0.6, "like_it", Stance::Yes),
-            cand("No, I don't.", 0.4, "no", Stance::No),
+            // A third yes of the same cluster is worth 0.7 × 0.85 × 0.85 ≈ 0.51 in its
+            // slot (same_cluster_discount 0.85); the no takes it at ≥ 0.8 × that.
+            cand("No, I don't.", 0.45, "no", Stance::No),
         ];
         let r = select(&cs, 3, &acts, &cfg);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
