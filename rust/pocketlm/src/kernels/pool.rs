@@ -450,7 +450,11 @@ mod tests {
         st.record(false);
         assert!(!st.solo());
         st.record(false);
-        assert_eq!(st.next_solo, 4 * WAIT.solo_jobs, "one calm job keeps the backoff");
+        assert_eq!(
+            st.next_solo,
+            4 * WAIT.solo_jobs,
+            "one calm job keeps the backoff"
+        );
         // a stall soon after: straight back to the long solo period
         assert!(!st.solo());
         st.record(true);

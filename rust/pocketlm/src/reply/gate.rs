@@ -37,6 +37,14 @@ mod tests {
         let c = Catalog::builtin().unwrap();
         assert!(is_sensitive("My grandmother passed away last night.", c));
         assert!(is_sensitive("I want to kill myself", c));
+        // despair without a self-harm word (found by the issue-17 blind read)
+        assert!(is_sensitive("I can't go on like this", c));
+        assert!(is_sensitive(
+            "Honestly everything feels pointless lately",
+            c
+        ));
+        assert!(is_sensitive("they'd be better off without me", c));
+        assert!(!is_sensitive("Keep going, you're almost there!", c));
         assert!(!is_sensitive("Can we meet tomorrow at 5?", c));
         assert!(!is_sensitive("That joke killed me lol", c));
         assert_eq!(
