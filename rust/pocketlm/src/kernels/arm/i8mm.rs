@@ -65,63 +65,11 @@ fn zip2(a: int8x16_t, b: int8x16_t) -> int8x16_t {
     vreinterpretq_s8_s64(vzip2q_s64(vreinterpretq_s64_s8(a), vreinterpretq_s64_s8(b)))
 }
 
-/// Weight rows `r, r + 1` × activation rows `t .. t + M` (`M` = 2 or 4).
-#[target_feature(enable = "neon,dotprod,i8mm")]
-fn small_mm<W: SmallW, const M: usize>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [[f32; M]; 2] {
-    let nb = ctx.bpr;
-    let t = ctx.t0 + t;
-    let wr: [&[W]; 2] = ctx.wrows::<2>(r);
-    let ar: [&[Act32]; M] = ctx.a32_rows::<M>(t);
-    for a in &ar {
-        assert!(a.len() == nb);
-    }
-    // acc[p] lanes: [w0·a(2p), w0·a(2p+1), w1·a(2p), w1·a(2p+1)]
-    let mut acc = [vdupq_n_f32(0.0); M];
-    let mut accm = [vdupq_n_f32(0.0); M];
-    for i in 0..nb {
-        let (x00, x01, d0, m0) = decode(&wr[0][i]);
-        let (x10, x11, d1, m1) = decode(&wr[1][i]);
-        let wa = [
-            zip1(x00, x10),
-            zip2(x00, x10),
-            zip1(x01, x11),
-            zip2(x01, x11),
-        ];
-        let dw = vcombine_f32(vdup_n_f32(d0), vdup_n_f32(d1));
-        let mw = vcombine_f32(vdup_n_f32(m0), vdup_n_f32(m1));
-        for p in 0..M / 2 {
-            let (ya, yb) = (&ar[2 * p][i], &ar[2 * p + 1][i]);
-            let (a0, a1) = (ld_s8(sub(&ya.qs, 0)), ld_s8(sub(&ya.qs, 16)));
-            let (b0, b1) = (ld_s8(sub(&yb.qs, 0)), ld_s8(sub(&yb.qs, 16)));
-            let mut c = vdupq_n_s32(0);
-            c = smmla(c, wa[0], zip1(a0, b0));
-            c = smmla(c, wa[1], zip2(a0, b0));
-            c = smmla(c, wa[2], zip1(a1, b1));
-            c = smmla(c, wa[3], zip2(a1, b1));
-            let da = ld_f32(&[ya.d, yb.d, ya.d, yb.d]);
-            acc[p] = vfmaq_f32(acc[p], vcvtq_f32_s32(c), vmulq_f32(dw, da));
-            if W::MIN {
-                accm[p] = vfmaq_f32(accm[p], mw, ld_f32(&[ya.s(), yb.s(), ya.s(), yb.s()]));
-            }
-        }
-    }
-    let mut out = [[0.0f32; M]; 2];
-    for p in 0..M / 2 {
-        let mut lanes = [0.0f32; 4];
-        // SAFETY: `lanes` is 4 writable f32; `vst1q` has no alignment requirement.
-        unsafe { vst1q_f32(lanes.as_mut_ptr(), vaddq_f32(acc[p], accm[p])) };
-        out[0][2 * p] = lanes[0];
-        out[0][2 * p + 1] = lanes[1];
-        out[1][2 * p] = lanes[2];
-        out[1][2 * p + 1] = lanes[3];
-    }
-    out
-}
-
 /// Weight rows `r, r + 1` × activation rows `t .. t + 2P` from their pairs (`pairs[p]`: rows
-/// `t + 2p, t + 2p + 1`, [`crate::kernels::Act32Pair`]): [`small_mm`] without re-pairing the
-/// activations per weight row pair, and with 4 pairs each weight block is decoded once for 8
-/// activation rows. The same integer sums and f32 operations per lane as [`small_mm`].
+/// `t + 2p, t + 2p + 1`, [`crate::kernels::Act32Pair`], paired once per batch at quantization):
+/// with 4 pairs each weight block is decoded and zipped once for 8 activation rows. Per lane
+/// the same exact integer sum and the same f32 operations as the dotprod tier's kernels, so
+/// the same bits.
 #[target_feature(enable = "neon,dotprod,i8mm")]
 fn small_mm_pairs<W: SmallW, const P: usize>(
     ctx: &Ctx<'_, W>,
@@ -232,60 +180,37 @@ fn t_small<W: SmallW>(
         t0: ts.start,
     };
     let (nr, nt) = (rows.len(), ts.len());
-    let (nr2, nt2) = (nr / 2 * 2, nt / 2 * 2);
-    let mut t = 0;
     // activation pairs built at quantization: 8, then 4, then 2 rows at a time
-    while t < nt2 {
+    let mut t = 0;
+    while nt - t >= 2 {
         let at = ts.start + t;
-        if nt2 - t >= 8 {
-            if let Some(p) = act_pairs::<4>(a, at) {
-                rows_by_pairs::<W, 4>(&ctx, res, nr, nt, t, p);
-                t += 8;
-                continue;
-            }
-        } else if nt2 - t >= 4 {
-            if let Some(p) = act_pairs::<2>(a, at) {
-                rows_by_pairs::<W, 2>(&ctx, res, nr, nt, t, p);
-                t += 4;
-                continue;
-            }
-        } else if let Some(p) = act_pairs::<1>(a, at) {
-            rows_by_pairs::<W, 1>(&ctx, res, nr, nt, t, p);
-            t += 2;
-            continue;
+        let step = if nt - t >= 8 {
+            8
+        } else if nt - t >= 4 {
+            4
+        } else {
+            2
+        };
+        let done = match step {
+            8 => act_pairs::<4>(a, at).map(|p| rows_by_pairs::<W, 4>(&ctx, res, nr, nt, t, p)),
+            4 => act_pairs::<2>(a, at).map(|p| rows_by_pairs::<W, 2>(&ctx, res, nr, nt, t, p)),
+            _ => act_pairs::<1>(a, at).map(|p| rows_by_pairs::<W, 1>(&ctx, res, nr, nt, t, p)),
+        };
+        if done.is_none() {
+            break;
         }
-        break;
+        t += step;
     }
-    // otherwise (activations quantized without pairs, or an odd first row): pair them here
-    while t < nt2 {
-        let m = if nt2 - t >= 4 { 4 } else { 2 };
-        let mut r = 0;
-        while r < nr2 {
-            if m == 4 {
-                store::<2, 4>(res, nt, r, t, small_mm::<W, 4>(&ctx, r, t));
-            } else {
-                store::<2, 2>(res, nt, r, t, small_mm::<W, 2>(&ctx, r, t));
-            }
-            r += 2;
-        }
-        if nr2 < nr {
-            if m == 4 {
-                store::<1, 4>(res, nt, nr2, t, sdot::small::<W, 1, 4>(&ctx, nr2, t));
-            } else {
-                store::<1, 2>(res, nt, nr2, t, sdot::small::<W, 1, 2>(&ctx, nr2, t));
-            }
-        }
-        t += m;
-    }
-    if nt2 < nt {
-        // the last odd activation row (all of them when m = 1): SDOT, 4 rows at a time
+    // the rest (an odd last activation row, or activations quantized without pairs): one
+    // activation row at a time with the dotprod tier's kernels (same bits)
+    for j in t..nt {
         let mut r = 0;
         while r < nr {
             if nr - r >= 4 {
-                store::<4, 1>(res, nt, r, nt2, sdot::small::<W, 4, 1>(&ctx, r, nt2));
+                store::<4, 1>(res, nt, r, j, sdot::small::<W, 4, 1>(&ctx, r, j));
                 r += 4;
             } else {
-                store::<1, 1>(res, nt, r, nt2, sdot::small::<W, 1, 1>(&ctx, r, nt2));
+                store::<1, 1>(res, nt, r, j, sdot::small::<W, 1, 1>(&ctx, r, j));
                 r += 1;
             }
         }
