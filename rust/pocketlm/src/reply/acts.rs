@@ -32,6 +32,7 @@ acts! {
     Wh = "wh": "A what/who/why/how question that is not about a time, a place or an opinion.",
     WhTime = "wh_time": "When, what time (\"What time works?\").",
     WhPlace = "wh_place": "Where (\"Where do we meet?\").",
+    Choice = "choice": "A choice between options (\"Tea or coffee?\", \"Book a table or just walk in?\").",
     OpinionQ = "opinion_q": "A question of opinion or taste (\"What do you think of it?\").",
     OpinionStmt = "opinion_stmt": "A stated opinion (\"Python is better than Java.\").",
     Offer = "offer": "Offering something (\"Would you like some tea?\").",
@@ -130,6 +131,7 @@ impl Acts {
             Act::WhTime,
             Act::WhPlace,
             Act::OpinionQ,
+            Act::Choice,
             Act::Offer,
             Act::Permission,
             Act::Request,
@@ -207,6 +209,17 @@ struct Shape {
     wh_led: bool,
     /// A question opening with "want some", "need a"...: an offer without its "do you".
     offer_opening: bool,
+    /// A statement offering what one can do ("I can give you a lift", "happy to pick you
+    /// up", "I could bring dessert").
+    offer_statement: bool,
+    /// A choice between options ("Tea or coffee?", "beer or wine for the party").
+    choice: bool,
+    /// A statement led by a past verb, its "I" unsaid ("Went hiking on Saturday").
+    past_led: bool,
+    /// A statement led by a participle, its "I" unsaid ("Moving into our new place").
+    ing_led: bool,
+    /// A sentence that is only a good night ("night!", "gn").
+    bare_night: bool,
     /// Some sentence is a statement (neither a question nor asking the same back).
     statement: bool,
     /// A statement about oneself ("I ...", "We ...").
@@ -242,7 +255,13 @@ fn sentence(a: &mut Acts, shape: &mut Shape, s: &[String], qmark: bool, cat: &Ca
     if qmark && starts_with_any(&p, cat.lexicon("offer_openings")) {
         shape.offer_opening = true;
     }
+    shape.choice |= choice(s, &p, qmark, cat);
+    shape.bare_night |= s.len() == 1 && cat.contains("night_bare", first);
     if !question(a, shape, s, &p, qmark, cat) {
+        shape.offer_statement |= offer_statement(s, &p, cat);
+        let past_led = past_led(s, cat);
+        shape.past_led |= past_led;
+        shape.ing_led |= ing_led(s, cat);
         // An imperative verb first asks something, unless the sentence wishes well, says
         // goodbye or asks to be kept posted ("Get well soon!", "Take care!", "Text me when
         // you land.": no decline fits them).
@@ -255,12 +274,68 @@ fn sentence(a: &mut Acts, shape: &mut Shape, s: &[String], qmark: bool, cat: &Ca
             a.insert(Act::Request);
         }
         shape.statement = true;
-        let me = cat.contains("self_subjects", first);
+        let me = cat.contains("self_subjects", first) || past_led;
         let you = cat.contains("you_subjects", first);
         shape.about_me |= me;
         shape.about_you |= you;
         shape.about_other |= cat.contains("subjects", first) && !me && !you;
     }
+}
+
+/// Whether sentence `s` (`p`: its words between spaces) offers a choice between options:
+/// "or" joining two of its words, not in a phrase that offers none ("or something"), in a
+/// question or in a statement that has no subject or verb first ("beer or wine for the
+/// party"; "I'll call or text" and "Call or text me" choose nothing).
+fn choice(s: &[String], p: &str, qmark: bool, cat: &Catalog) -> bool {
+    let Some(i) = s
+        .iter()
+        .position(|w| cat.contains("choice_words", w))
+        .filter(|&i| i > 0 && i + 1 < s.len())
+    else {
+        return false;
+    };
+    if cat.has_any(p, "not_choice") || starts_with_any(p, cat.lexicon("choice_fact_openings")) {
+        return false;
+    }
+    let first = s[0].as_str();
+    qmark
+        || cat.contains("aux", first)
+        || (i <= 3
+            && !["subjects", "self_subjects", "you_subjects", "imperatives"]
+                .iter()
+                .any(|l| cat.contains(l, first)))
+}
+
+/// Whether statement `s` (`p`: its words between spaces) offers what one can do: an
+/// opening such as "I can", "happy to", then a verb of giving ("bring", "lend"), or one of
+/// doing for someone ("give", "pick") with a "you" in the sentence.
+fn offer_statement(s: &[String], p: &str, cat: &Catalog) -> bool {
+    if !starts_with_any(p, cat.lexicon("offer_starts")) {
+        return false;
+    }
+    let for_you = s
+        .iter()
+        .any(|w| cat.contains("you_subjects", w) || w == "your");
+    cat.has_any(p, "offer_verbs")
+        || (for_you && s.iter().any(|w| cat.contains("offer_verbs_you", w)))
+}
+
+/// Whether statement `s` starts (after "just", "finally"...) with a past verb, its "I"
+/// unsaid ("Went hiking on Saturday", "Just got engaged!", "Finished the marathon"): a
+/// report about oneself, not an imperative or a plan.
+fn past_led(s: &[String], cat: &Catalog) -> bool {
+    let Some(w) = s.iter().find(|w| !cat.contains("leading_adverbs", w)) else {
+        return false;
+    };
+    cat.contains("past_verbs", w) || (w.len() >= 6 && w.ends_with("ed"))
+}
+
+/// Whether statement `s` starts (after "just", "finally"...) with a participle ("Moving
+/// into our new place", "Getting married in June!").
+fn ing_led(s: &[String], cat: &Catalog) -> bool {
+    s.iter()
+        .find(|w| !cat.contains("leading_adverbs", w))
+        .is_some_and(|w| w.len() > 4 && w.ends_with("ing") && !cat.contains("not_participles", w))
 }
 
 /// Whether sentence `s` (`p`: its words between spaces) is a question, and which kind
@@ -296,6 +371,8 @@ fn question(
         if sent_has("opinion") && matches!(first, "do" | "does" | "is" | "are" | "would") {
             a.insert(Act::OpinionQ);
         }
+    } else if dropped_aux(s, cat) {
+        a.insert(Act::YesNo);
     } else if qmark {
         if s.len() <= 3 && sent_has("reciprocal") {
             a.insert(Act::Reciprocal);
@@ -306,6 +383,17 @@ fn question(
         return false;
     }
     true
+}
+
+/// A yes/no question whose auxiliary texting drops: a subject such as "you", "u",
+/// "anyone", then a participle or a predicate such as "free", "home", "still" ("you
+/// watching the game tonight", "u free later"), in a short sentence.
+fn dropped_aux(s: &[String], cat: &Catalog) -> bool {
+    let second = s.get(1).map(String::as_str).unwrap_or("");
+    s.len() <= 8
+        && cat.contains("dropped_aux_subjects", &s[0])
+        && ((second.len() > 4 && second.ends_with("ing"))
+            || cat.contains("dropped_aux_predicates", second))
 }
 
 /// The kind of a sentence led by a wh-word: the same asked back, a suggestion ("How about
@@ -338,7 +426,22 @@ fn starts_with_any(p: &str, phrases: &[String]) -> bool {
 /// What the message asks of the reader: an offer, permission, a request, an invitation, a
 /// care request, something to tell about, an announcement.
 fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
-    if msg.has("offer") || shape.offer_opening {
+    if shape.choice {
+        // "Tea or coffee?" is answered with one of them or "Either works!", not yes or no
+        // ("Book a table or just walk in?" is no invitation to accept).
+        a.insert(Act::Choice);
+        for q in [
+            Act::YesNo,
+            Act::Wh,
+            Act::WhTime,
+            Act::WhPlace,
+            Act::OpinionQ,
+            Act::Invitation,
+        ] {
+            a.remove(q);
+        }
+    }
+    if (msg.has("offer") || shape.offer_opening || shape.offer_statement) && !shape.choice {
         a.insert(Act::Offer);
         // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
         // ("Would you like some tea?" asks no taste either).
@@ -353,6 +456,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     }
     if msg.has("invitation")
         && !msg.has("not_invitation")
+        && !shape.choice
         && (!shape.wh_led || msg.contains(" how about we ") || msg.contains(" why dont we "))
     {
         a.insert(Act::Invitation);
@@ -388,7 +492,10 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(Act::Apology, msg.has("apology") && !msg.has("not_apology"));
     a.set(
         Act::Farewell,
-        msg.has("farewell") || msg.padded.ends_with(" see you "),
+        msg.has("farewell")
+            || msg.has("bedtime")
+            || shape.bare_night
+            || msg.padded.ends_with(" see you "),
     );
     a.set(Act::Wish, msg.has("wish"));
     a.set(Act::MissYou, msg.has("miss_you"));
@@ -410,13 +517,15 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         (msg.has("suggestion")
             && !a.has(Act::Reciprocal)
             && !a.has(Act::WhPlace)
-            && !a.has(Act::WhTime))
+            && !a.has(Act::WhTime)
+            && !a.has(Act::Choice))
             || a.has(Act::Invitation),
     );
 }
 
 /// Good and bad words: each sentiment word counts once, flipped by a negator among the
-/// two words before it; multi-word bad phrases count too; a few idioms decide alone
+/// two words before it; multi-word good and bad phrases ("got the job", "flat tire") count
+/// too; a few idioms decide alone
 /// ("could be better" is bad, "not bad" good).
 fn polarity(msg: &Msg) -> (usize, usize) {
     let (cat, all) = (msg.cat, &msg.all);
@@ -435,6 +544,11 @@ fn polarity(msg: &Msg) -> (usize, usize) {
     for phrase in cat.lexicon("bad").iter().filter(|p| p.contains(' ')) {
         if msg.contains(&format!(" {phrase} ")) {
             bad += 1;
+        }
+    }
+    for phrase in cat.lexicon("good").iter().filter(|p| p.contains(' ')) {
+        if msg.contains(&format!(" {phrase} ")) {
+            good += 1;
         }
     }
     if msg.has("flip_to_bad") {
@@ -512,6 +626,10 @@ impl Told {
 fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     let t = Told::of(a, msg, shape);
     news_acts(a, msg, shape, &t);
+    if a.has(Act::Achievement) {
+        // "We're having a baby!" is news to congratulate, not something cute.
+        a.remove(Act::Kind);
+    }
     plan_and_report_acts(a, msg, shape, &t);
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
@@ -530,7 +648,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     );
     a.set(
         Act::Achievement,
-        tells && shape.about_me && bad == 0 && msg.has("achievement"),
+        tells && (shape.about_me || shape.ing_led) && bad == 0 && msg.has("achievement"),
     );
     a.set(
         Act::Sick,
@@ -543,6 +661,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         tells
             && msg.has("challenge")
             && !a.has(Act::Achievement)
+            && !shape.past_led
             && (future(msg) || (shape.about_me && !a.has(Act::BadNews))),
     );
     a.set(
@@ -551,7 +670,9 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && msg.has("trip")
             && (future(msg) || shape.about_me)
             && !a.has(Act::BadNews)
-            && !t.update,
+            && !t.update
+            && !shape.past_led
+            && !msg.has("bedtime"),
     );
 }
 
@@ -570,6 +691,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         Act::Plan,
         tells
             && future(msg)
+            && !shape.past_led
             && !a.has(Act::BadNews)
             && !status
             && !t.social
@@ -588,6 +710,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Compliment,
                 Act::MissYou,
                 Act::Ack,
+                Act::Farewell,
             ]
             .iter()
             .any(|x| a.has(*x)),
@@ -597,7 +720,11 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         Act::ReportFun,
         (a.has(Act::Report) || a.has(Act::Plan)) && (a.has(Act::Trip) || t.good > 0),
     );
-    a.set(Act::PastReport, a.has(Act::Report) && msg.has("past"));
+    // "How was it?" asks about an experience, not an attainment ("Got the job!").
+    a.set(
+        Act::PastReport,
+        a.has(Act::Report) && (msg.has("past") || shape.past_led) && !a.has(Act::Achievement),
+    );
 }
 
 /// A complaint about the reader, or another claim about them that is not praise.
@@ -996,5 +1123,168 @@ mod tests {
             "{:?}",
             a.names()
         );
+    }
+
+    #[test]
+    fn choices_between_options_are_not_yes_no_or_invitations() {
+        for m in [
+            "should we book a table or just walk in",
+            "tea or coffee?",
+            "Want to meet at the cafe or at my place?",
+            "beer or wine for the party",
+            "Do you want rice or fries?",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Choice), "{m}: {:?}", a.names());
+            for x in [Act::YesNo, Act::Invitation, Act::Suggestion, Act::Offer] {
+                assert!(!a.has(x), "{m}: {:?}", a.names());
+            }
+        }
+        let cat = Catalog::builtin().unwrap();
+        let ch = |m: &str, q: bool| {
+            let s = words(m);
+            choice(&s, &format!(" {} ", s.join(" ")), q, cat)
+        };
+        // "or" in a phrase that offers no choice, a statement with a subject or an
+        // imperative first, an alternative of fact.
+        assert!(!ch("are you coming or not", true));
+        assert!(!ch("we could get pizza or something", false));
+        assert!(!ch("I will call or text later", false));
+        assert!(!ch("call or text me later", false));
+        assert!(!ch("is that a definition or an opinion", true));
+        assert!(!ch("or", true));
+    }
+
+    #[test]
+    fn yes_no_questions_without_their_auxiliary() {
+        for m in [
+            "you watching the game tonight",
+            "u free later",
+            "you still at the office",
+            "anyone home",
+            "you coming?",
+            "ya awake",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::YesNo), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::Insult) && !a.has(Act::Fragment),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        // A claim about the reader stays one.
+        assert!(!acts("you forgot my birthday").has(Act::YesNo));
+        assert!(acts("you are mean").has(Act::Insult));
+        let cat = Catalog::builtin().unwrap();
+        assert!(!dropped_aux(&words("you look great"), cat));
+        assert!(!dropped_aux(&words("I am free later"), cat));
+    }
+
+    #[test]
+    fn offers_of_what_one_can_do() {
+        for m in [
+            "I can give you a lift if you want",
+            "happy to pick you up",
+            "I could bring dessert",
+            "let me know if you need anything",
+            "I can lend you my charger",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Offer), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::Report) && !a.has(Act::Plan),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        let cat = Catalog::builtin().unwrap();
+        let off = |m: &str| {
+            let s = words(m);
+            offer_statement(&s, &format!(" {} ", s.join(" ")), cat)
+        };
+        // What one can do for oneself offers nothing.
+        assert!(!off("I can get there by 5"));
+        assert!(!off("I could eat a horse"));
+        assert!(!off("I can swim"));
+        assert!(off("I can take you to the airport"));
+    }
+
+    #[test]
+    fn life_events_are_good_news_to_congratulate() {
+        for m in [
+            "We're expecting a baby!",
+            "We're having a baby!",
+            "just got engaged",
+            "I got the promotion",
+            "Moving into our new place this weekend",
+            "Passed my driving test",
+            "We're getting married",
+            "We closed on our first house today",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::GoodNews) && a.has(Act::Achievement),
+                "{m}: {:?}",
+                a.names()
+            );
+            assert!(
+                !a.has(Act::Info) && !a.has(Act::Kind) && !a.has(Act::PastReport),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        // Multi-word good phrases count.
+        assert_eq!(polarity(&msg("we are having a baby")), (2, 0));
+        assert!(!acts("The gym is closed on Sunday.").has(Act::GoodNews));
+    }
+
+    #[test]
+    fn good_nights_and_going_offline_are_farewells() {
+        for m in [
+            "Ok heading to bed, night!",
+            "gnight",
+            "nighty night",
+            "off to sleep",
+            "signing off for today",
+            "night!",
+            "gonna hit the sack",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Farewell), "{m}: {:?}", a.names());
+            for x in [Act::Fragment, Act::Trip, Act::Report] {
+                assert!(!a.has(x), "{m}: {:?}", a.names());
+            }
+        }
+        assert!(!acts("I saw a great movie last night.").has(Act::Farewell));
+        assert!(!acts("Movie night on Friday?").has(Act::Farewell));
+    }
+
+    #[test]
+    fn a_past_verb_first_is_a_report_not_a_request() {
+        for m in [
+            "Went hiking on Saturday",
+            "Just finished the marathon",
+            "Saw the new Bond film last night",
+            "Tried the climbing gym yesterday",
+            "Watched the whole series in one weekend",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Report), "{m}: {:?}", a.names());
+            for x in [
+                Act::Request,
+                Act::Plan,
+                Act::Trip,
+                Act::Challenge,
+                Act::Fragment,
+            ] {
+                assert!(!a.has(x), "{m}: {:?}", a.names());
+            }
+        }
+        assert!(acts("Went hiking on Saturday").has(Act::PastReport));
+        assert!(acts("Saw the new Bond film last night").has(Act::PastReport));
+        // An imperative stays a request.
+        assert!(acts("Take the bus.").has(Act::Request));
+        assert!(acts("Hiking on Saturday!").has(Act::Plan));
     }
 }

@@ -198,6 +198,19 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "trip",
     "future",
     "past",
+    "choice_words",
+    "not_choice",
+    "dropped_aux_subjects",
+    "dropped_aux_predicates",
+    "leading_adverbs",
+    "past_verbs",
+    "offer_starts",
+    "offer_verbs",
+    "offer_verbs_you",
+    "bedtime",
+    "night_bare",
+    "choice_fact_openings",
+    "not_participles",
     "sensitive",
     "markup",
     "assistant_speak",
@@ -527,5 +540,19 @@ mod tests {
         assert!(c.fits(i, &Acts::of(m, c), m));
         let m = "I'm at work.";
         assert!(!c.fits(i, &Acts::of(m, c), m));
+        // Good nights answer going to bed, not any farewell.
+        let i = c.find("Sleep well!").unwrap();
+        for m in ["ok heading to bed", "gnight", "night!", "off to sleep"] {
+            assert!(c.preferred(i, &Acts::of(m, c), m), "{m}");
+        }
+        assert!(!c.fits(
+            i,
+            &Acts::of("Bye, see you Monday", c),
+            "Bye, see you Monday"
+        ));
+        // A choice is answered with "Either works!", not with yes.
+        let m = "tea or coffee?";
+        assert!(c.preferred(c.find("Either works!").unwrap(), &Acts::of(m, c), m));
+        assert!(!c.fits(c.find("Yes!").unwrap(), &Acts::of(m, c), m));
     }
 }
