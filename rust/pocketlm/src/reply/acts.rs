@@ -53,6 +53,7 @@ acts! {
     Apology = "apology": "An apology (\"Sorry I'm late\").",
     Farewell = "farewell": "Goodbye.",
     Wish = "wish": "Wishing the reader well (\"Good luck tomorrow!\", \"Happy anniversary!\").",
+    WishBack = "wish_back": "A wish the reader can return (\"Have a nice day!\"; not \"Have a great trip!\", the reader's own occasion).",
     Compliment = "compliment": "Praise of the reader (\"You look great!\").",
     Kind = "kind": "Something kind or cute (\"I made this for you\").",
     MissYou = "miss_you": "I miss you, I love you.",
@@ -60,6 +61,7 @@ acts! {
     Late = "late": "Running late, on the way.",
     Arrival = "arrival": "Having arrived where the reader is expected (\"I'm outside\", \"Just parked\").",
     Ack = "ack": "Acknowledging what the reader said (\"Good to hear!\", \"Glad to hear that.\").",
+    Confirm = "confirm": "A short confirmation or acknowledgement (\"Yes I am.\", \"I can see that.\", \"Of course.\").",
     GoodNews = "good_news": "Good news.",
     BadNews = "bad_news": "Bad news.",
     Achievement = "achievement": "Something achieved (\"I passed my exam!\").",
@@ -72,6 +74,7 @@ acts! {
     PastReport = "past_report": "Telling of something done (\"We went to the lake.\").",
     Status = "status": "A short status (\"I'm doing well.\", \"Not much.\").",
     StatusGood = "status_good": "A short good status (\"Very well, thanks.\").",
+    StatusNeutral = "status_neutral": "A short status with nothing to tell (\"Not much.\", \"Same old.\").",
     Insult = "insult": "A claim about the reader that is not praise (\"you are mean\").",
     Complaint = "complaint": "A complaint about the reader (\"You forgot my birthday.\").",
     Fragment = "fragment": "Nothing else recognized (a fragment, a name, a riddle).",
@@ -448,6 +451,14 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.remove(Act::YesNo);
         a.remove(Act::OpinionQ);
     }
+    if msg.has("invitation_questions") && !shape.choice && !shape.wh_led {
+        // "Do you want to play tennis?" proposes doing something: accepted or declined,
+        // not answered "No, I don't." nor "Yes, please!".
+        a.insert(Act::Invitation);
+        for x in [Act::YesNo, Act::Offer, Act::OpinionQ] {
+            a.remove(x);
+        }
+    }
     if !a.has(Act::Offer) && !shape.wh_led && msg.has("permission") {
         a.insert(Act::Permission);
     }
@@ -498,18 +509,29 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
             || msg.padded.ends_with(" see you "),
     );
     a.set(Act::Wish, msg.has("wish"));
+    // "Have a nice day!" is returned ("You too!"); "Have a great trip!" names the reader's
+    // own occasion and is thanked for.
+    a.set(
+        Act::WishBack,
+        a.has(Act::Wish) && msg.has("wish_back") && !msg.has("own_occasion"),
+    );
     a.set(Act::MissYou, msg.has("miss_you"));
     a.set(Act::Humor, msg.has("humor"));
     // "What time works for you?" asks; "I made this for you." is kind.
     a.set(Act::Kind, msg.has("kind") && !a.asks());
-    a.set(Act::Late, msg.has("late"));
+    // "happy to grab you a coffee on my way" offers; it is not running late.
+    a.set(Act::Late, msg.has("late") && !a.has(Act::Offer));
     let tells_early = shape.statement && !a.asks();
     a.set(
         Act::Arrival,
         tells_early && msg.has("arrival") && !shape.about_other && !shape.about_you,
     );
     a.set(Act::Ack, tells_early && msg.has("ack"));
-    a.set(Act::Compliment, msg.has("compliment") && !a.asks());
+    // "Beautiful is better than ugly." compares; it praises no one.
+    a.set(
+        Act::Compliment,
+        msg.has("compliment") && !a.asks() && !(msg.has("comparison") && !shape.about_you),
+    );
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
     a.set(
@@ -528,13 +550,20 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
 /// too; a few idioms decide alone
 /// ("could be better" is bad, "not bad" good).
 fn polarity(msg: &Msg) -> (usize, usize) {
+    polarity_of(msg, false)
+}
+
+/// [`polarity`], with the good words of lexicon `weak_good` ("new", "made": what happened,
+/// not how it went) left out when `strong_only`.
+fn polarity_of(msg: &Msg, strong_only: bool) -> (usize, usize) {
     let (cat, all) = (msg.cat, &msg.all);
     let (mut good, mut bad) = (0usize, 0usize);
     for (i, w) in all.iter().enumerate() {
         let negated = all[i.saturating_sub(2)..i]
             .iter()
             .any(|n| cat.contains("negators", n));
-        let (g, b) = (cat.contains("good", w), cat.contains("bad", w));
+        let g = cat.contains("good", w) && !(strong_only && cat.contains("weak_good", w));
+        let b = cat.contains("bad", w);
         match (g, b, negated) {
             (true, _, false) | (_, true, true) => good += 1,
             (true, _, true) | (_, true, false) => bad += 1,
@@ -574,6 +603,8 @@ struct Told {
     update: bool,
     good: usize,
     bad: usize,
+    /// Good words and phrases other than the weak ones ("new", "made").
+    strong_good: usize,
 }
 
 impl Told {
@@ -609,6 +640,11 @@ impl Told {
         .iter()
         .any(|x| a.has(*x));
         let (good, bad) = polarity(msg);
+        let strong_good = if good > 0 {
+            polarity_of(msg, true).0
+        } else {
+            0
+        };
         Told {
             tells: shape.statement && !a.asks(),
             social,
@@ -617,6 +653,7 @@ impl Told {
             update: msg.has("update"),
             good,
             bad,
+            strong_good,
         }
     }
 }
@@ -633,22 +670,58 @@ fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     plan_and_report_acts(a, msg, shape, &t);
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
+    confirm_acts(a, msg, &t);
+}
+
+/// Longest confirmation in words ("Of course I am a programmer." has 6; a longer statement
+/// after a yes tells something of its own).
+const CONFIRM_MAX_WORDS: usize = 6;
+
+/// A short statement opening with a yes or an "I see" ("Yes I am.", "I can see that.",
+/// "Of course I am a programmer.") confirms or acknowledges what was said: it is answered
+/// with "Okay!" or "Cool!", not asked about ("Tell me more!") nor thanked for as
+/// information. News ("Yes, I got the job!"), an opinion or a social act keep their own
+/// answers.
+fn confirm_acts(a: &mut Acts, msg: &Msg, t: &Told) {
+    let confirms = t.tells
+        && !t.social
+        && msg.all.len() <= CONFIRM_MAX_WORDS
+        && starts_with_any(&msg.padded, msg.cat.lexicon("confirm"))
+        && ![
+            Act::GoodNews,
+            Act::BadNews,
+            Act::Achievement,
+            Act::OpinionStmt,
+        ]
+        .iter()
+        .any(|x| a.has(*x));
+    if confirms {
+        a.insert(Act::Confirm);
+        for x in [Act::Report, Act::PastReport, Act::Info, Act::Fragment] {
+            a.remove(x);
+        }
+    }
 }
 
 /// Good and bad news, an achievement, being ill, a challenge to face, a trip.
 fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let (tells, good, bad) = (t.tells, t.good, t.bad);
+    // Telling of something done, only weak good words ("Went to the new ramen place"):
+    // what happened, not that it went well; "How was it?" asks that.
+    let done_weakly = (shape.past_led || (shape.about_me && msg.has("past"))) && t.strong_good == 0;
+    let achievement =
+        tells && (shape.about_me || shape.ing_led) && bad == 0 && msg.has("achievement");
+    a.set(Act::Achievement, achievement);
+    // Something kind ("I made this for you.") is said to the reader: thanked for, not
+    // news to praise (unless it is an attainment: "We're having a baby!").
+    let kind = a.has(Act::Kind) && !achievement;
     a.set(
         Act::GoodNews,
-        tells && good > bad && !t.to_reader && !t.compares,
+        tells && good > bad && !t.to_reader && !t.compares && !done_weakly && !kind,
     );
     a.set(
         Act::BadNews,
         tells && bad > good && !shape.about_you && !a.has(Act::Late) && !a.has(Act::Wish),
-    );
-    a.set(
-        Act::Achievement,
-        tells && (shape.about_me || shape.ing_led) && bad == 0 && msg.has("achievement"),
     );
     a.set(
         Act::Sick,
@@ -686,7 +759,10 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let tells = t.tells;
     let status = !a.asks() && msg.all.len() <= 7 && msg.has("status");
     a.set(Act::Status, status);
-    a.set(Act::StatusGood, status && t.bad <= t.good);
+    // "Not much." tells nothing to be glad about: answered in kind ("Same here!").
+    let neutral = status && msg.has("status_neutral");
+    a.set(Act::StatusNeutral, neutral);
+    a.set(Act::StatusGood, status && !neutral && t.bad <= t.good);
     a.set(
         Act::Plan,
         tells
@@ -711,11 +787,21 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::MissYou,
                 Act::Ack,
                 Act::Farewell,
+                // What these call for is luck, a good trip, patience or thanks, not
+                // interest in a report ("I have a presentation tomorrow." -> "Good luck!").
+                Act::Challenge,
+                Act::Trip,
+                Act::Late,
+                Act::Kind,
             ]
             .iter()
             .any(|x| a.has(*x)),
     );
-    a.set(Act::ReportLike, tells && shape.about_me && msg.has("likes"));
+    // "I love your new jacket!" praises the reader; it tells no taste to share.
+    a.set(
+        Act::ReportLike,
+        tells && shape.about_me && msg.has("likes") && !a.has(Act::Compliment),
+    );
     a.set(
         Act::ReportFun,
         (a.has(Act::Report) || a.has(Act::Plan)) && (a.has(Act::Trip) || t.good > 0),
@@ -728,15 +814,24 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 }
 
 /// A complaint about the reader, or another claim about them that is not praise.
+///
+/// A complaint (something the reader did: "You forgot to pick me up!", "you make me mad")
+/// is apologized for; a bad word describing the reader ("you are mean", "you are the
+/// worst") is a claim to dispute, not a complaint. A claim is no social act ("Thank you.
+/// You too." returns a wish).
 fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let asks = a.asks();
-    a.set(
-        Act::Complaint,
-        msg.has("complaint") || (shape.about_you && !asks && t.bad > t.good),
-    );
+    let complaint = msg.has("complaint")
+        || (shape.about_you && !asks && t.bad > t.good && !msg.has("reader_descriptions"));
+    a.set(Act::Complaint, complaint);
     a.set(
         Act::Insult,
-        shape.about_you && !asks && !a.has(Act::Compliment) && !a.has(Act::Wish),
+        shape.about_you
+            && !asks
+            && !complaint
+            && !t.social
+            && !a.has(Act::Compliment)
+            && !a.has(Act::Wish),
     );
 }
 
@@ -744,9 +839,16 @@ fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 /// particular) a fragment.
 fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let tells = t.tells;
+    // A claim about the reader ("you are the worst") is disputed, not agreed with; "I
+    // think I have the flu" guesses about oneself.
     a.set(
         Act::OpinionStmt,
-        tells && !t.social && (msg.has("opinion_markers") || t.compares) && !a.has(Act::Plan),
+        tells
+            && !t.social
+            && (msg.has("opinion_markers") || t.compares)
+            && !a.has(Act::Plan)
+            && !a.has(Act::Insult)
+            && !msg.has("self_hedge"),
     );
     a.set(
         Act::Info,
@@ -758,7 +860,12 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && (t.update || (!shape.about_me && msg.has("info_words"))),
     );
     if a.is_empty()
-        || (tells && !t.social && msg.all.len() <= 3 && !shape.about_me && !a.has(Act::Info))
+        || (tells
+            && !t.social
+            && msg.all.len() <= 3
+            && !shape.about_me
+            && !a.has(Act::Info)
+            && !a.has(Act::Status))
     {
         a.insert(Act::Fragment);
     }
@@ -1286,5 +1393,180 @@ mod tests {
         // An imperative stays a request.
         assert!(acts("Take the bus.").has(Act::Request));
         assert!(acts("Hiking on Saturday!").has(Act::Plan));
+    }
+
+    #[test]
+    fn weak_good_words_in_a_telling_of_something_done_are_no_news() {
+        for m in [
+            "Went to the new ramen place for lunch",
+            "I made pasta last night",
+            "We went to the new museum yesterday.",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::PastReport), "{m}: {:?}", a.names());
+            assert!(!a.has(Act::GoodNews), "{m}: {:?}", a.names());
+        }
+        // A strong good word still makes it good news; weak ones do outside a telling of
+        // something done.
+        assert!(acts("I saw a great movie last night.").has(Act::GoodNews));
+        assert!(acts("Went to the new ramen place, it was amazing").has(Act::GoodNews));
+        assert!(acts("I just bought a new car!").has(Act::GoodNews));
+        assert_eq!(polarity_of(&msg("went to the new cafe"), true), (0, 0));
+        assert_eq!(polarity_of(&msg("went to the new cafe"), false), (1, 0));
+    }
+
+    #[test]
+    fn short_confirmations_are_acknowledged_not_asked_about() {
+        for m in [
+            "Yes I am.",
+            "I can see that.",
+            "Of course I am a programmer.",
+            "Yes it is.",
+            "yeah I know",
+            "Sure.",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Confirm), "{m}: {:?}", a.names());
+            for x in [Act::Report, Act::Info, Act::Fragment] {
+                assert!(!a.has(x), "{m}: {:?}", a.names());
+            }
+        }
+        // News, a question, a longer report or a plain statement are not confirmations.
+        for m in [
+            "Yes, I got the job!",
+            "Yes, can you call me?",
+            "Yeah I went to the beach with my sister yesterday",
+            "I am working on a project",
+            "I know a great pizza place downtown",
+        ] {
+            assert!(!acts(m).has(Act::Confirm), "{m}: {:?}", acts(m).names());
+        }
+    }
+
+    #[test]
+    fn claims_about_the_reader_and_complaints() {
+        // A bad word describing the reader is a claim to dispute, not agreed with.
+        let a = acts("you are the worst");
+        assert!(a.has(Act::Insult), "{:?}", a.names());
+        assert!(
+            !a.has(Act::Complaint) && !a.has(Act::OpinionStmt),
+            "{:?}",
+            a.names()
+        );
+        // Something the reader did is a complaint, to apologize for, not to dispute.
+        for m in [
+            "you make me mad",
+            "You forgot to pick me up!",
+            "you keep forgetting",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::Complaint) && !a.has(Act::Insult),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        // A returned wish is no claim.
+        assert!(!acts("Thank you. You too.").has(Act::Insult));
+    }
+
+    #[test]
+    fn luck_trips_lateness_and_kindness_are_not_reports_to_ask_about() {
+        for (m, x) in [
+            ("I have a presentation tomorrow.", Act::Challenge),
+            ("I'm heading to the beach.", Act::Trip),
+            ("I'm running 10 minutes late.", Act::Late),
+            ("I made this for you.", Act::Kind),
+        ] {
+            let a = acts(m);
+            assert!(a.has(x) && !a.has(Act::Report), "{m}: {:?}", a.names());
+        }
+        // Something kind is said to the reader: no news to praise.
+        assert!(!acts("I made this for you.").has(Act::GoodNews));
+        // An offer said with "on my way" is not running late.
+        let a = acts("happy to grab you a coffee on my way");
+        assert!(a.has(Act::Offer) && !a.has(Act::Late), "{:?}", a.names());
+        // Praise of the reader's things tells no taste to share.
+        let a = acts("I love your new jacket!");
+        assert!(
+            a.has(Act::Compliment) && !a.has(Act::ReportLike),
+            "{:?}",
+            a.names()
+        );
+        // A comparison praises no one.
+        let a = acts("Beautiful is better than ugly.");
+        assert!(
+            a.has(Act::OpinionStmt) && !a.has(Act::Compliment),
+            "{:?}",
+            a.names()
+        );
+        assert!(acts("You look beautiful").has(Act::Compliment));
+    }
+
+    #[test]
+    fn statuses_and_guesses_about_oneself() {
+        for m in ["Not much.", "Nothing much.", "Same old."] {
+            let a = acts(m);
+            assert!(a.has(Act::StatusNeutral), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::StatusGood) && !a.has(Act::Fragment),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        let a = acts("Could be better.");
+        assert!(
+            a.has(Act::BadNews) && !a.has(Act::Fragment),
+            "{:?}",
+            a.names()
+        );
+        assert!(acts("I'm doing well.").has(Act::StatusGood));
+        let a = acts("I think I have the flu.");
+        assert!(
+            a.has(Act::Sick) && !a.has(Act::OpinionStmt),
+            "{:?}",
+            a.names()
+        );
+        assert!(acts("I think we should leave early.").has(Act::OpinionStmt));
+    }
+
+    #[test]
+    fn wanting_to_do_something_is_an_invitation() {
+        for m in [
+            "Do you want to play tennis on Sunday?",
+            "Would you like to join us for dinner?",
+            "Want to grab lunch tomorrow?",
+        ] {
+            let a = acts(m);
+            assert!(a.has(Act::Invitation), "{m}: {:?}", a.names());
+            assert!(
+                !a.has(Act::YesNo) && !a.has(Act::Offer),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(acts("Would you like some tea?").has(Act::Offer));
+        assert!(acts("Do you want rice or fries?").has(Act::Choice));
+        assert!(!acts("What do you want to eat?").has(Act::Invitation));
+    }
+
+    #[test]
+    fn a_wish_is_returned_unless_it_names_the_readers_own_occasion() {
+        for m in ["Have a nice day!", "Happy Friday!", "Enjoy your weekend!"] {
+            assert!(acts(m).has(Act::WishBack), "{m}: {:?}", acts(m).names());
+        }
+        for m in [
+            "Have a great trip!",
+            "Enjoy your flight",
+            "Good luck tomorrow!",
+            "Have a good interview",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::Wish) && !a.has(Act::WishBack),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
     }
 }

@@ -208,6 +208,13 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "offer_verbs",
     "offer_verbs_you",
     "bedtime",
+    "own_occasion",
+    "confirm",
+    "reader_descriptions",
+    "status_neutral",
+    "invitation_questions",
+    "self_hedge",
+    "weak_good",
     "night_bare",
     "choice_fact_openings",
     "not_participles",
@@ -554,5 +561,67 @@ mod tests {
         let m = "tea or coffee?";
         assert!(c.preferred(c.find("Either works!").unwrap(), &Acts::of(m, c), m));
         assert!(!c.fits(c.find("Yes!").unwrap(), &Acts::of(m, c), m));
+    }
+
+    #[test]
+    fn claims_about_the_reader_and_wishes_get_their_own_answers() {
+        let c = Catalog::builtin().unwrap();
+        let fits = |t: &str, m: &str| c.fits(c.find(t).unwrap(), &Acts::of(m, c), m);
+        let pref = |t: &str, m: &str| c.preferred(c.find(t).unwrap(), &Acts::of(m, c), m);
+        // A claim about the reader is disputed or questioned, not apologized for; a
+        // complaint is apologized for.
+        for m in ["you are arrogant", "you need a psychiatrist"] {
+            assert!(!fits("Sorry about that.", m), "{m}");
+            assert!(fits("I disagree.", m), "{m}");
+            assert!(pref("What makes you say that?", m), "{m}");
+        }
+        assert!(pref("Sorry about that.", "You forgot to pick me up!"));
+        assert!(fits("Sorry about that.", "you make me mad"));
+        // A wish for a shared time is returned; one naming the reader's own occasion is
+        // thanked for.
+        for m in [
+            "Have a nice day!",
+            "Enjoy your weekend!",
+            "Have a lovely evening!",
+        ] {
+            assert!(pref("You too!", m), "{m}");
+        }
+        for m in [
+            "Have a great trip!",
+            "Have a safe flight!",
+            "Good luck on your exam!",
+        ] {
+            assert!(!fits("You too!", m), "{m}");
+            assert!(pref("Thanks!", m), "{m}");
+        }
+        // Asked to tell about something: three ways of asking what to tell.
+        let m = "Tell me about your dreams";
+        for t in [
+            "What about it?",
+            "Like what?",
+            "Such as?",
+            "Anything in particular?",
+        ] {
+            assert!(pref(t, m), "{t}");
+        }
+        // Concrete answers come before not knowing where they fit; not knowing is what a
+        // plain wh-question gets.
+        assert!(pref("How about my place?", "Where should we eat tonight?"));
+        assert!(pref("Tomorrow works!", "When are you free this week?"));
+        assert!(pref("Be there soon!", "How long until you get here?"));
+        assert!(pref("No idea.", "who wrote the hobbit"));
+        assert!(!pref("No idea.", "Where should we eat tonight?"));
+        // Opinions are agreed with in several words; "Not much." is answered in kind.
+        assert!(pref("You're right.", "Tea is better than coffee."));
+        assert!(pref("Same here!", "Not much."));
+        assert!(!fits("Glad to hear it!", "Not much."));
+        // A short confirmation is acknowledged.
+        assert!(pref("Okay!", "Yes I am."));
+        assert!(!fits("Tell me more!", "Yes I am."));
+        // A good status has three ways of being glad for it.
+        let m = "I'm doing well.";
+        for t in ["Glad to hear it!", "Good to hear!", "Great to hear!"] {
+            assert!(pref(t, m), "{t}");
+        }
     }
 }
