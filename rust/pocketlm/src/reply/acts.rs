@@ -530,7 +530,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     // "Beautiful is better than ugly." compares; it praises no one.
     a.set(
         Act::Compliment,
-        msg.has("compliment") && !a.asks() && !(msg.has("comparison") && !shape.about_you),
+        msg.has("compliment") && !a.asks() && (shape.about_you || !msg.has("comparison")),
     );
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
