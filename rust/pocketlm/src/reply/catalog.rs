@@ -215,6 +215,8 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "sensitive_despair",
     "sensitive_harm",
     "sensitive_emergency",
+    "alarm_body",
+    "alarm_symptom",
     "markup",
     "assistant_speak",
     "blocked",

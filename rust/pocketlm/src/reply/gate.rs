@@ -30,13 +30,15 @@ const SENSITIVE_LEXICONS: [&str; 4] = [
     "sensitive_emergency",
 ];
 
-/// Whether a message touches a sensitive topic (the catalog's `sensitive_*` lexicons: death
-/// and grief, self-harm and despair, violence and abuse, medical emergencies).
+/// Whether a message touches a sensitive topic: a phrase of the catalog's `sensitive_*`
+/// lexicons (death and grief, self-harm and despair, violence and abuse, medical
+/// emergencies), or a body part of `alarm_body` with a warning sign of `alarm_symptom`.
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
     let padded = padded_key(message);
     SENSITIVE_LEXICONS
         .iter()
         .any(|lexicon| cat.has_any(&padded, lexicon))
+        || (cat.has_any(&padded, "alarm_body") && cat.has_any(&padded, "alarm_symptom"))
 }
 
 #[cfg(test)]
@@ -67,6 +69,9 @@ mod tests {
             "my chest hurts and I can't breathe properly",
             "they think she had a seizure, we're at the ER now",
             "Dad had a stroke this morning",
+            // a body part and a warning sign, apart
+            "my chest has been so tight all evening",
+            "half my face feels kind of numb, is that weird",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -82,6 +87,8 @@ mod tests {
             "I passed out on the couch lol",
             "Room 112, second floor",
             "Good grief, what a day",
+            "these jeans are too tight",
+            "my heart says pizza",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }
