@@ -3,10 +3,9 @@
 //! dispatch. Reached only through the tiers' kernel tables.
 
 use core::arch::aarch64::*;
-use core::arch::asm;
 use half::f16;
 
-/// 8 f16 at `x` as two f32x4 (`fcvtl`/`fcvtl2`, ARMv8.0 FP; exact for every f16).
+/// 8 f16 at `x` as two f32x4 (FCVTL/FCVTL2, [`super::h2f8`]; exact for every f16).
 ///
 /// # Safety
 /// `x` must point to 8 readable f16.
@@ -14,21 +13,7 @@ use half::f16;
 #[inline]
 unsafe fn ld8(x: *const f16) -> (float32x4_t, float32x4_t) {
     // SAFETY: the caller guarantees 16 readable bytes; `vld1q` needs no alignment.
-    let h = unsafe { vld1q_u16(x.cast()) };
-    let lo: float32x4_t;
-    let hi: float32x4_t;
-    // SAFETY: FCVTL/FCVTL2 are baseline ARMv8.0 instructions that read and write only the
-    // named vector registers (`out`, not `lateout`: `h` is not overwritten before FCVTL2).
-    unsafe {
-        asm!(
-            "fcvtl {lo:v}.4s, {h:v}.4h",
-            "fcvtl2 {hi:v}.4s, {h:v}.8h",
-            h = in(vreg) h,
-            lo = out(vreg) lo,
-            hi = out(vreg) hi,
-            options(pure, nomem, nostack, preserves_flags)
-        );
-    }
+    let [lo, hi] = super::h2f8(unsafe { vld1q_u16(x.cast()) });
     (lo, hi)
 }
 
