@@ -89,6 +89,8 @@ mod tests {
             "Good grief, what a day",
             "these jeans are too tight",
             "my heart says pizza",
+            "my face hurts from laughing so much",
+            "my arm hurts from the gym",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }
