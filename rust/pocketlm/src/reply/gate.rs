@@ -22,10 +22,23 @@ pub fn gate(conversation: &[Message], cat: &Catalog) -> Result<Option<NoSuggesti
     Ok(None)
 }
 
-/// Whether a message touches a sensitive topic (the catalog's `sensitive` lexicon: grief,
-/// self-harm, abuse, violence, serious illness, emergencies).
+/// The catalog's lexicons of sensitive topics, one per family.
+const SENSITIVE_LEXICONS: [&str; 4] = [
+    "sensitive_loss",
+    "sensitive_despair",
+    "sensitive_harm",
+    "sensitive_emergency",
+];
+
+/// Whether a message touches a sensitive topic: a phrase of the catalog's `sensitive_*`
+/// lexicons (death and grief, self-harm and despair, violence and abuse, medical
+/// emergencies), or a body part of `alarm_body` with a warning sign of `alarm_symptom`.
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
-    cat.has_any(&padded_key(message), "sensitive")
+    let padded = padded_key(message);
+    SENSITIVE_LEXICONS
+        .iter()
+        .any(|lexicon| cat.has_any(&padded, lexicon))
+        || (cat.has_any(&padded, "alarm_body") && cat.has_any(&padded, "alarm_symptom"))
 }
 
 #[cfg(test)]
@@ -44,7 +57,43 @@ mod tests {
             c
         ));
         assert!(is_sensitive("they'd be better off without me", c));
-        assert!(!is_sensitive("Keep going, you're almost there!", c));
+        // one case per family, none of them from a case set
+        for m in [
+            "My uncle is in hospice now, the doctors say it's weeks",
+            "we lost the baby at 12 weeks",
+            "Honestly I don't see the point of getting up anymore",
+            "I feel worthless and I can't take it anymore",
+            "My boyfriend hit me again and I'm scared to go home",
+            "Someone was following me home from the station, I'm so scared",
+            "Grandpa collapsed at lunch, the paramedics are here",
+            "my chest hurts and I can't breathe properly",
+            "they think she had a seizure, we're at the ER now",
+            "Dad had a stroke this morning",
+            // a body part and a warning sign, apart
+            "my chest has been so tight all evening",
+            "half my face feels kind of numb, is that weird",
+        ] {
+            assert!(is_sensitive(m, c), "{m}");
+        }
+        // everyday phrasings that share words with the lexicons
+        for m in [
+            "Keep going, you're almost there!",
+            "hit me up when you're free",
+            "You beat me to it!",
+            "my phone is dead, call you later",
+            "Meet you at terminal 2",
+            "What a stroke of luck!",
+            "I see the point you're making",
+            "I passed out on the couch lol",
+            "Room 112, second floor",
+            "Good grief, what a day",
+            "these jeans are too tight",
+            "my heart says pizza",
+            "my face hurts from laughing so much",
+            "my arm hurts from the gym",
+        ] {
+            assert!(!is_sensitive(m, c), "{m}");
+        }
         assert!(!is_sensitive("Can we meet tomorrow at 5?", c));
         assert!(!is_sensitive("That joke killed me lol", c));
         assert_eq!(

@@ -14,7 +14,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     deinterleave_from_m: deinterleave_from_m::two,
     act_pairs: false,
     quantizers: None,
-    glu: Some(crate::kernels::act::neon::glu),
+    glu: Some(super::glu::glu),
     attention: Some(ATTENTION),
 };
 

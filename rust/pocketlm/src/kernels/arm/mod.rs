@@ -1134,12 +1134,14 @@ macro_rules! neon_kernels {
 
 /// The attention kernels of every aarch64 tier (NEON).
 const ATTENTION: AttentionKernels = AttentionKernels {
-    scores: crate::kernels::attention::neon::scores,
-    accum: crate::kernels::attention::neon::accum,
-    exp_sum: crate::kernels::attention::neon::exp_sum,
+    scores: attention::scores,
+    accum: attention::accum,
+    exp_sum: attention::exp_sum,
 };
 
-// The tiers (after the macro they expand).
+// The tiers (after the macro they expand), and the float kernels they share.
+mod attention;
 pub(crate) mod dotprod;
+mod glu;
 pub(crate) mod i8mm;
 pub(crate) mod neon;

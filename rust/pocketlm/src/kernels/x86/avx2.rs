@@ -15,7 +15,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     deinterleave_from_m: deinterleave_from_m::two,
     act_pairs: false,
     quantizers: Some(QUANTIZERS),
-    glu: Some(crate::kernels::act::avx2::glu),
+    glu: Some(super::glu::glu),
     attention: Some(ATTENTION),
 };
 
@@ -29,9 +29,9 @@ pub(super) const QUANTIZERS: Quantizers = Quantizers {
 
 /// The attention kernels of both x86_64 tiers.
 pub(super) const ATTENTION: AttentionKernels = AttentionKernels {
-    scores: crate::kernels::attention::avx2::scores,
-    accum: crate::kernels::attention::avx2::accum,
-    exp_sum: crate::kernels::attention::avx2::exp_sum,
+    scores: super::attention::scores,
+    accum: super::attention::accum,
+    exp_sum: super::attention::exp_sum,
 };
 
 /// The float-weight tile kernels of both x86_64 tiers (activations already rounded to the

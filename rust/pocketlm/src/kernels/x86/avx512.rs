@@ -30,7 +30,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     deinterleave_from_m: deinterleave_from_m::avx512,
     act_pairs: false,
     quantizers: Some(QUANTIZERS),
-    glu: Some(crate::kernels::act::avx2::glu),
+    glu: Some(super::glu::glu),
     attention: Some(ATTENTION),
 };
 

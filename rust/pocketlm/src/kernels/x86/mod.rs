@@ -10,8 +10,8 @@
 //! with the `vpmaddubsw` dots, `avx512.rs` with the `vpdpbusd` dots, compiled with the AVX-512
 //! features too, plus its own 16-row and decode kernels. Both compute the same exact integers
 //! and then the same f32 operations, so the two tiers give bit-identical results. The float
-//! kernels and activation quantizers (and attention / GLU elsewhere) are AVX2 code, in
-//! `avx2.rs`, that the AVX-512 tier uses as well.
+//! kernels and activation quantizers (`avx2.rs`), attention (`attention.rs`) and the GLU
+//! (`glu.rs`) are AVX2 code that the AVX-512 tier uses as well.
 //!
 //! Every function here is compiled with `avx2,fma,f16c` (the AVX-512 tier's with
 //! `avx512f,avx512bw,avx512vl,avx512vnni` as well); the only entry points are the kernel tables
@@ -1631,9 +1631,11 @@ macro_rules! quant_tier {
     };
 }
 
-// The tiers (after the macros they expand).
+// The tiers (after the macros they expand), and the float kernels both use.
+mod attention;
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+mod glu;
 
 #[cfg(test)]
 mod tests {

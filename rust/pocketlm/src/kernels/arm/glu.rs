@@ -1,0 +1,51 @@
+//! The gated feed-forward activation of every aarch64 tier (NEON): the SIMD path of
+//! [`crate::kernels::act::glu`] (the method and its accuracy are described there).
+
+use super::attention::exp4;
+use crate::kernels::act::{GluAct, GELU_C, SQRT_2_OVER_PI};
+use core::arch::aarch64::*;
+
+/// `act(x)` of 4 lanes as `x / (1 + exp(-z))`.
+#[target_feature(enable = "neon")]
+#[inline]
+fn act4(act: GluAct, x: float32x4_t) -> float32x4_t {
+    let z = match act {
+        GluAct::Silu => x,
+        GluAct::GeluTanh => {
+            let x2 = vmulq_f32(x, x);
+            let k = 2.0 * SQRT_2_OVER_PI;
+            vmulq_f32(x, vfmaq_f32(vdupq_n_f32(k), x2, vdupq_n_f32(k * GELU_C)))
+        }
+    };
+    let e = exp4(vnegq_f32(z));
+    vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0), e))
+}
+
+/// See [`crate::kernels::act::glu`].
+///
+/// # Safety
+/// NEON present; `up.len() == gate.len()`.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
+    let mut g4 = gate.chunks_exact_mut(4);
+    let mut u4 = up.chunks_exact(4);
+    for (g, u) in (&mut g4).zip(&mut u4) {
+        // SAFETY: `g` and `u` are 4 f32 each; `vld1q`/`vst1q` need no alignment.
+        unsafe {
+            let y = vmulq_f32(act4(act, vld1q_f32(g.as_ptr())), vld1q_f32(u.as_ptr()));
+            vst1q_f32(g.as_mut_ptr(), y);
+        }
+    }
+    let (g, u) = (g4.into_remainder(), u4.remainder());
+    if !g.is_empty() {
+        let (mut gb, mut ub) = ([0.0f32; 4], [0.0f32; 4]);
+        gb[..g.len()].copy_from_slice(g);
+        ub[..u.len()].copy_from_slice(u);
+        // SAFETY: `gb` and `ub` are 4 f32 each.
+        unsafe {
+            let y = vmulq_f32(act4(act, vld1q_f32(gb.as_ptr())), vld1q_f32(ub.as_ptr()));
+            vst1q_f32(gb.as_mut_ptr(), y);
+        }
+        g.copy_from_slice(&gb[..g.len()]);
+    }
+}
