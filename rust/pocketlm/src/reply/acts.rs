@@ -787,8 +787,10 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::MissYou,
                 Act::Ack,
                 Act::Farewell,
-                // What these call for is luck, a good trip, patience or thanks, not
-                // interest in a report ("I have a presentation tomorrow." -> "Good luck!").
+                // What these call for is congratulations, luck, a good trip, patience or
+                // thanks, not interest in a report ("I have a presentation tomorrow." ->
+                // "Good luck!", "We're having a baby!" -> "Congratulations!").
+                Act::Achievement,
                 Act::Challenge,
                 Act::Trip,
                 Act::Late,
@@ -850,6 +852,12 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !a.has(Act::Insult)
             && !msg.has("self_hedge"),
     );
+    if a.has(Act::OpinionStmt) {
+        // "I think we should leave early." is agreed with, not a report to be interested in.
+        for x in [Act::Report, Act::ReportFun, Act::PastReport] {
+            a.remove(x);
+        }
+    }
     a.set(
         Act::Info,
         tells
@@ -1377,7 +1385,12 @@ mod tests {
             "Watched the whole series in one weekend",
         ] {
             let a = acts(m);
-            assert!(a.has(Act::Report), "{m}: {:?}", a.names());
+            // Told of oneself: a report, or (attained) an achievement to congratulate.
+            assert!(
+                a.has(Act::Report) || a.has(Act::Achievement),
+                "{m}: {:?}",
+                a.names()
+            );
             for x in [
                 Act::Request,
                 Act::Plan,
@@ -1471,8 +1484,10 @@ mod tests {
     }
 
     #[test]
-    fn luck_trips_lateness_and_kindness_are_not_reports_to_ask_about() {
+    fn attainments_opinions_luck_trips_lateness_and_kindness_are_not_reports() {
         for (m, x) in [
+            ("We're having a baby!", Act::Achievement),
+            ("I think we should leave early.", Act::OpinionStmt),
             ("I have a presentation tomorrow.", Act::Challenge),
             ("I'm heading to the beach.", Act::Trip),
             ("I'm running 10 minutes late.", Act::Late),
