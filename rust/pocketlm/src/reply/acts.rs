@@ -60,6 +60,8 @@ acts! {
     Humor = "humor": "Something funny (\"haha\").",
     Late = "late": "Running late, on the way.",
     Arrival = "arrival": "Having arrived where the reader is expected (\"I'm outside\", \"Just parked\").",
+    OpenInvitation = "open_invitation": "An invitation naming no clock time (\"Want to grab lunch?\"): what time is worth asking.",
+    OpenPlan = "open_plan": "A plan naming no clock time (\"Dinner tomorrow!\").",
     Ack = "ack": "Acknowledging what the reader said (\"Good to hear!\", \"Glad to hear that.\").",
     Confirm = "confirm": "A short confirmation or acknowledgement (\"Yes I am.\", \"I can see that.\", \"Of course.\").",
     GoodNews = "good_news": "Good news.",
@@ -556,13 +558,19 @@ fn polarity(msg: &Msg) -> (usize, usize) {
 /// [`polarity`], with the good words of lexicon `weak_good` ("new", "made": what happened,
 /// not how it went) left out when `strong_only`.
 fn polarity_of(msg: &Msg, strong_only: bool) -> (usize, usize) {
+    let skip: &[&str] = if strong_only { &["weak_good"] } else { &[] };
+    polarity_without(msg, skip)
+}
+
+/// [`polarity`], with the good words of the lexicons `skip` left out.
+fn polarity_without(msg: &Msg, skip: &[&str]) -> (usize, usize) {
     let (cat, all) = (msg.cat, &msg.all);
     let (mut good, mut bad) = (0usize, 0usize);
     for (i, w) in all.iter().enumerate() {
         let negated = all[i.saturating_sub(2)..i]
             .iter()
             .any(|n| cat.contains("negators", n));
-        let g = cat.contains("good", w) && !(strong_only && cat.contains("weak_good", w));
+        let g = cat.contains("good", w) && !skip.iter().any(|l| cat.contains(l, w));
         let b = cat.contains("bad", w);
         match (g, b, negated) {
             (true, _, false) | (_, true, true) => good += 1,
@@ -605,6 +613,8 @@ struct Told {
     bad: usize,
     /// Good words and phrases other than the weak ones ("new", "made").
     strong_good: usize,
+    /// Good words and phrases other than the weak ones and liking ("love", "enjoy").
+    beyond_taste: usize,
 }
 
 impl Told {
@@ -645,6 +655,11 @@ impl Told {
         } else {
             0
         };
+        let beyond_taste = if good > 0 {
+            polarity_without(msg, &["weak_good", "liking"]).0
+        } else {
+            0
+        };
         Told {
             tells: shape.statement && !a.asks(),
             social,
@@ -654,6 +669,7 @@ impl Told {
             good,
             bad,
             strong_good,
+            beyond_taste,
         }
     }
 }
@@ -671,6 +687,10 @@ fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
     confirm_acts(a, msg, &t);
+    // "What time?" only where no time is named ("Can we meet tomorrow at 5?" has one).
+    let timed = has_time(&msg.all);
+    a.set(Act::OpenInvitation, a.has(Act::Invitation) && !timed);
+    a.set(Act::OpenPlan, a.has(Act::Plan) && !timed);
 }
 
 /// Longest confirmation in words ("Of course I am a programmer." has 6; a longer statement
@@ -715,9 +735,11 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     // Something kind ("I made this for you.") is said to the reader: thanked for, not
     // news to praise (unless it is an attainment: "We're having a baby!").
     let kind = a.has(Act::Kind) && !achievement;
+    // "I love baseball" tells a taste to share ("Me too!"), not news to praise.
+    let taste = shape.about_me && msg.has("likes") && t.beyond_taste == 0;
     a.set(
         Act::GoodNews,
-        tells && good > bad && !t.to_reader && !t.compares && !done_weakly && !kind,
+        tells && good > bad && !t.to_reader && !t.compares && !done_weakly && !kind && !taste,
     );
     a.set(
         Act::BadNews,
@@ -1563,6 +1585,31 @@ mod tests {
         assert!(acts("Would you like some tea?").has(Act::Offer));
         assert!(acts("Do you want rice or fries?").has(Act::Choice));
         assert!(!acts("What do you want to eat?").has(Act::Invitation));
+        // What time is worth asking only when no time is named.
+        assert!(acts("Want to grab lunch tomorrow?").has(Act::OpenInvitation));
+        let a = acts("Can we meet tomorrow at 5?");
+        assert!(
+            a.has(Act::Invitation) && !a.has(Act::OpenInvitation),
+            "{:?}",
+            a.names()
+        );
+    }
+
+    #[test]
+    fn a_taste_is_shared_not_praised() {
+        for m in [
+            "I love baseball",
+            "I love to read novels.",
+            "I really enjoy hiking",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::ReportLike) && !a.has(Act::GoodNews),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(acts("I love my new job, it's amazing").has(Act::GoodNews));
     }
 
     #[test]

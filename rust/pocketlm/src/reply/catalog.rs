@@ -214,6 +214,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "status_neutral",
     "invitation_questions",
     "self_hedge",
+    "liking",
     "weak_good",
     "night_bare",
     "choice_fact_openings",
