@@ -1600,7 +1600,7 @@ mod tests {
         for m in [
             "I love baseball",
             "I love to read novels.",
-            "I really enjoy hiking",
+            "I enjoy painting",
         ] {
             let a = acts(m);
             assert!(
