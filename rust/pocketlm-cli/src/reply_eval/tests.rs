@@ -39,6 +39,11 @@ const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
 /// 80) with SmolLM2 on 2026-11-24; four cases of margin.
 const BLIND2_COVERAGE3_FLOOR: f64 = 0.75;
 
+/// The second blind set's floor (`tests/fixtures/reply-eval-blind3.txt`: 97 messages written
+/// the same way, read in session 14's blind read): measured 0.784 (76 of 97) with SmolLM2 on
+/// 2026-11-24; four cases of margin.
+const BLIND3_COVERAGE3_FLOOR: f64 = 0.74;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -78,6 +83,16 @@ fn blind2_coverage3_stays_above_its_floor() {
     assert!(
         c >= BLIND2_COVERAGE3_FLOOR,
         "blind2 coverage3 {c:.3} < {BLIND2_COVERAGE3_FLOOR}"
+    );
+}
+
+/// The second blind set (see [`BLIND3_COVERAGE3_FLOOR`]).
+#[test]
+fn blind3_coverage3_stays_above_its_floor() {
+    let c = coverage3_of("reply-eval-blind3.txt", 97);
+    assert!(
+        c >= BLIND3_COVERAGE3_FLOOR,
+        "blind3 coverage3 {c:.3} < {BLIND3_COVERAGE3_FLOOR}"
     );
 }
 
