@@ -205,6 +205,21 @@ pub struct AttnScratch {
     l: Vec<f32>,
 }
 
+impl AttnScratch {
+    /// Buffers with room for a full pass of [`MAX_QUERIES`] queries of head dimension `hd`:
+    /// a thread's buffers then never grow mid-run, whichever pieces of the work the pool
+    /// hands it (a caller that runs a job alone takes pieces its workers usually take).
+    pub fn with_head_dim(hd: usize) -> Self {
+        AttnScratch {
+            q: Vec::with_capacity(MAX_QUERIES * hd),
+            acc: Vec::with_capacity(MAX_QUERIES * hd),
+            s: Vec::with_capacity(MAX_QUERIES * KEY_BLOCK),
+            m: Vec::with_capacity(MAX_QUERIES),
+            l: Vec::with_capacity(MAX_QUERIES),
+        }
+    }
+}
+
 /// A block of query vectors: `rows` rows of `heads` consecutive query heads each. Query
 /// `(r, h)` is `q[r * q_stride + h * hd..][..hd]`; its output goes to
 /// `out[r * out_stride + h * hd..][..hd]`; row `r` attends to keys `ranges[r].0..ranges[r].1`.

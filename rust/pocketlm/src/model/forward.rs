@@ -170,7 +170,8 @@ pub(crate) fn forward(
     resize(&mut s.gate, n * ff);
     resize(&mut s.up, n * ff);
     while s.attn.len() < pool.n_threads() {
-        s.attn.push(Mutex::new(AttnScratch::default()));
+        s.attn
+            .push(Mutex::new(AttnScratch::with_head_dim(cfg.head_dim)));
     }
     if s.ropes.is_none() {
         let halves = cfg.rope_style == super::RopeStyle::Halves;
