@@ -167,6 +167,8 @@ impl Acts {
     /// (greeting, thanks, wishes...), and last what it tells (news, plans, reports,
     /// information), which depends on the acts before.
     pub fn of(message: &str, cat: &Catalog) -> Acts {
+        let spelled = spelled_out(message, cat);
+        let message = spelled.as_str();
         let mut a = Acts::default();
         let all = words(message);
         if all.is_empty() {
@@ -184,6 +186,39 @@ impl Acts {
         told_acts(&mut a, &msg, &shape);
         a
     }
+}
+
+/// `message` with its texting spellings (lexicon `texting`, `short:full`) written out, so the
+/// act rules read "could u send me the pics" as "could you send me the pics". Words are
+/// compared as [`words`] makes them; everything else is kept as it is.
+fn spelled_out(message: &str, cat: &Catalog) -> String {
+    let full_of = |w: &str| {
+        let w = w.to_lowercase().replace('\'', "");
+        cat.lexicon("texting")
+            .iter()
+            .filter_map(|e| e.split_once(':'))
+            .find(|(short, _)| *short == w)
+            .map(|(_, full)| full)
+    };
+    let mut out = String::with_capacity(message.len() + 16);
+    let mut word = String::new();
+    let mut flush = |word: &mut String, out: &mut String| {
+        match full_of(word) {
+            Some(full) => out.push_str(full),
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// A message as the act rules read it.
@@ -944,6 +979,30 @@ fn sentences(text: &str) -> Vec<(Vec<String>, bool)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texting_spellings_are_read_as_words() {
+        let c = Catalog::builtin().unwrap();
+        for e in c.lexicon("texting") {
+            let (short, full) = e
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{e}: not short:full"));
+            assert!(
+                !short.is_empty() && !full.is_empty() && !short.contains(' '),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            spelled_out("could u send me the pics tmrw, thx!", c),
+            "could you send me the pics tomorrow, thanks!"
+        );
+        // whole words only; unknown and ambiguous spellings stay
+        assert_eq!(spelled_out("Usually ur late", c), "Usually ur late");
+        let a = Acts::of("could u send me the pics from last night", c);
+        assert!(a.has(Act::Request), "{:?}", a.names());
+        let a = Acts::of("r u coming tonight", c);
+        assert!(!a.has(Act::Fragment), "{:?}", a.names());
+    }
 
     fn acts(m: &str) -> Acts {
         Acts::of(m, Catalog::builtin().unwrap())

@@ -140,6 +140,7 @@ pub struct CatalogError {
 /// The lexicons every catalog must define (the act rules, the gate and the filters read
 /// them by name).
 pub const REQUIRED_LEXICONS: &[&str] = &[
+    "texting",
     "wh",
     "wh_time",
     "wh_place",
