@@ -188,28 +188,38 @@ impl Acts {
     }
 }
 
-/// `message` with its texting spellings (lexicon `texting`, `short:full`) written out, so the
-/// act rules read "could u send me the pics" as "could you send me the pics". Words are
-/// compared as [`words`] makes them; everything else is kept as it is.
+/// `message` as the act rules read it: typographic apostrophes made plain (iOS keyboards
+/// type "I’m"), letters a word stretches squeezed ("sooo good" is "so good"), and its
+/// texting spellings and ambiguous contractions (lexicon `texting`, `short:full`) written
+/// out, so "could u send me the pics" reads as "could you send me the pics" and "we're
+/// moving" is not the past "were". Everything else is kept as it is.
 fn spelled_out(message: &str, cat: &Catalog) -> String {
     let full_of = |w: &str| {
-        let w = w.to_lowercase().replace('\'', "");
+        let lower = w.to_lowercase();
+        let w = squeezed(&lower);
+        let plain = w.replace('\'', "");
         cat.lexicon("texting")
             .iter()
             .filter_map(|e| e.split_once(':'))
-            .find(|(short, _)| *short == w)
-            .map(|(_, full)| full)
+            .find(|(short, _)| *short == w || *short == plain)
+            .map(|(_, full)| full.to_owned())
+            .or((w != lower).then_some(w))
     };
     let mut out = String::with_capacity(message.len() + 16);
     let mut word = String::new();
-    let mut flush = |word: &mut String, out: &mut String| {
+    let flush = |word: &mut String, out: &mut String| {
         match full_of(word) {
-            Some(full) => out.push_str(full),
+            Some(full) => out.push_str(&full),
             None => out.push_str(word),
         }
         word.clear();
     };
     for c in message.chars() {
+        let c = if matches!(c, '\u{2019}' | '\u{2018}') {
+            '\''
+        } else {
+            c
+        };
         if c.is_alphanumeric() || c == '\'' {
             word.push(c);
         } else {
@@ -218,6 +228,29 @@ fn spelled_out(message: &str, cat: &Catalog) -> String {
         }
     }
     flush(&mut word, &mut out);
+    out
+}
+
+/// `w` with each run of three or more of one letter squeezed: to one at the end of the
+/// word or for letters rarely doubled ("sooo" -> "so", "whaaat" -> "what"), to two for the
+/// often doubled "e" and "o" inside it ("goood" -> "good", "sleeeep" -> "sleep").
+fn squeezed(w: &str) -> String {
+    let cs: Vec<char> = w.chars().collect();
+    let mut out = String::with_capacity(w.len());
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        let run = cs[i..].iter().take_while(|&&d| d == c).count();
+        let keep = if run < 3 || !c.is_alphabetic() {
+            run
+        } else if i + run < cs.len() && matches!(c, 'e' | 'o') {
+            2
+        } else {
+            1
+        };
+        out.extend(std::iter::repeat_n(c, keep));
+        i += run;
+    }
     out
 }
 
@@ -274,7 +307,21 @@ struct Shape {
 /// `a`, and the [`Shape`] of the message.
 fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
     let mut shape = Shape::default();
-    for (ws, qmark) in &sentences(message) {
+    let whole = padded_key(message);
+    let content = |ws: &[String]| ws.iter().filter(|w| !cat.contains("openers", w)).count();
+    // A comma splits only clauses of two words or more: "Sure, ask away." and "It was the
+    // 13th, right?" stay one sentence.
+    let mut merged: Vec<(Vec<String>, bool)> = Vec::new();
+    for (ws, qmark, after_comma) in sentences(message) {
+        match merged.last_mut() {
+            Some(prev) if after_comma && (content(&prev.0) <= 1 || content(&ws) == 0) => {
+                prev.0.extend(ws);
+                prev.1 = qmark;
+            }
+            _ => merged.push((ws, qmark)),
+        }
+    }
+    for (ws, qmark) in &merged {
         let start = ws
             .iter()
             .position(|w| !cat.contains("openers", w))
@@ -283,13 +330,21 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
         if s.is_empty() {
             continue;
         }
-        sentence(a, &mut shape, s, *qmark, cat);
+        sentence(a, &mut shape, s, *qmark, &whole, cat);
     }
     shape
 }
 
-/// One sentence `s` (its words after any openers such as "so", "oh", "hey").
-fn sentence(a: &mut Acts, shape: &mut Shape, s: &[String], qmark: bool, cat: &Catalog) {
+/// One sentence `s` (its words after any openers such as "so", "oh", "hey") of the message
+/// whose padded key is `whole`.
+fn sentence(
+    a: &mut Acts,
+    shape: &mut Shape,
+    s: &[String],
+    qmark: bool,
+    whole: &str,
+    cat: &Catalog,
+) {
     let first = s[0].as_str();
     let p = format!(" {} ", s.join(" "));
     if qmark && starts_with_any(&p, cat.lexicon("offer_openings")) {
@@ -302,14 +357,14 @@ fn sentence(a: &mut Acts, shape: &mut Shape, s: &[String], qmark: bool, cat: &Ca
         let past_led = past_led(s, cat);
         shape.past_led |= past_led;
         shape.ing_led |= ing_led(s, cat);
-        // An imperative verb first asks something, unless the sentence wishes well, says
+        // An imperative verb first asks something, unless the message wishes well, says
         // goodbye or asks to be kept posted ("Get well soon!", "Take care!", "Text me when
         // you land.": no decline fits them).
         if cat.contains("imperatives", first)
-            && !p.contains(" thank")
+            && !whole.contains(" thank")
             && !["wish", "farewell", "care_request"]
                 .iter()
-                .any(|l| cat.has_any(&p, l))
+                .any(|l| cat.has_any(whole, l))
         {
             a.insert(Act::Request);
         }
@@ -405,13 +460,16 @@ fn question(
         wh_question(a, s, p, cat);
     } else if cat.contains("aux", first)
         && s.len() >= 2
-        && (qmark || (s.len() <= 8 && cat.contains("subjects", second)))
+        && (qmark
+            || cat.contains("you_subjects", second)
+            || ends_with_any(p, cat.lexicon("question_tails"))
+            || (s.len() <= 8 && cat.contains("subjects", second)))
     {
         a.insert(Act::YesNo);
         if sent_has("opinion") && matches!(first, "do" | "does" | "is" | "are" | "would") {
             a.insert(Act::OpinionQ);
         }
-    } else if dropped_aux(s, cat) {
+    } else if dropped_aux(s, cat) || ends_with_any(p, cat.lexicon("question_tails")) {
         a.insert(Act::YesNo);
     } else if qmark {
         if s.len() <= 3 && sent_has("reciprocal") {
@@ -458,6 +516,11 @@ fn wh_question(a: &mut Acts, s: &[String], p: &str, cat: &Catalog) {
     }
 }
 
+/// Whether `p` (words between spaces) ends with one of `phrases`.
+fn ends_with_any(p: &str, phrases: &[String]) -> bool {
+    phrases.iter().any(|o| p.ends_with(&format!(" {o} ")))
+}
+
 /// Whether `p` (words between spaces) starts with one of `phrases`.
 fn starts_with_any(p: &str, phrases: &[String]) -> bool {
     phrases.iter().any(|o| p.starts_with(&format!(" {o} ")))
@@ -499,7 +562,8 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if !a.has(Act::Offer) && !shape.wh_led && msg.has("permission") {
         a.insert(Act::Permission);
     }
-    if msg.has("request") && !msg.has("not_request") {
+    // "Please text me when you land" asks to be kept posted: no decline fits it.
+    if msg.has("request") && !msg.has("not_request") && !msg.has("care_request") {
         a.insert(Act::Request);
     }
     if msg.has("invitation")
@@ -950,15 +1014,20 @@ fn has_time(ws: &[String]) -> bool {
     })
 }
 
-/// Sentences of a message, each with its words and whether it ends with a question mark.
-fn sentences(text: &str) -> Vec<(Vec<String>, bool)> {
-    let mut out = Vec::new();
+/// Sentences of a message, each with its words, whether it ends with a question mark and
+/// whether a comma ended the one before. A comma ends one too: texting joins clauses with
+/// commas ("game night friday, bring snacks if you can", "new couch, what do you think?"),
+/// each with its own shape.
+fn sentences(text: &str) -> Vec<(Vec<String>, bool, bool)> {
+    let mut out: Vec<(Vec<String>, bool, bool)> = Vec::new();
     let mut cur = String::new();
+    let mut after_comma = false;
     for c in text.chars() {
-        if matches!(c, '.' | '!' | '?' | '\n' | ';') {
+        if matches!(c, '.' | '!' | '?' | '\n' | ';' | ',') {
             let ws = words(&cur);
             if !ws.is_empty() {
-                out.push((ws, c == '?'));
+                out.push((ws, c == '?', after_comma));
+                after_comma = c == ',';
             } else if c == '?' {
                 if let Some(last) = out.last_mut() {
                     last.1 = true;
@@ -971,7 +1040,7 @@ fn sentences(text: &str) -> Vec<(Vec<String>, bool)> {
     }
     let ws = words(&cur);
     if !ws.is_empty() {
-        out.push((ws, false));
+        out.push((ws, false, after_comma));
     }
     out
 }
@@ -1002,10 +1071,46 @@ mod tests {
         assert!(a.has(Act::Request), "{:?}", a.names());
         let a = Acts::of("r u coming tonight", c);
         assert!(!a.has(Act::Fragment), "{:?}", a.names());
+        // typographic apostrophes, stretched letters, contractions that read as other words
+        assert_eq!(
+            spelled_out("We\u{2019}re sooo hungry, whaaat", c),
+            "we are so hungry, what"
+        );
+        assert_eq!(spelled_out("goood, sleeeep, zzz", c), "good, sleep, z");
+        let a = Acts::of("We're moving to Portland in March", c);
+        assert!(!a.has(Act::PastReport), "{:?}", a.names());
     }
 
     fn acts(m: &str) -> Acts {
         Acts::of(m, Catalog::builtin().unwrap())
+    }
+
+    #[test]
+    fn commas_split_clauses_of_two_words_or_more() {
+        // the imperative after a comma asks; a one-word opener or tag joins its clause
+        assert!(acts("game night at mine friday, bring snacks if u can").has(Act::Request));
+        assert!(!acts("Sure, ask away.").has(Act::Request));
+        assert!(acts("Yesterday was the 13th, right?").has(Act::YesNo));
+        let a = acts("Sending you a pic of the new couch, what do you think?");
+        assert!(
+            a.has(Act::OpinionQ) && !a.has(Act::YesNo),
+            "{:?}",
+            a.names()
+        );
+        // a wish anywhere in the message keeps an imperative from being a favour to decline
+        assert!(!acts("Have a great trip, send pics").has(Act::Request));
+    }
+
+    #[test]
+    fn questions_without_a_question_mark() {
+        for m in [
+            "do u still have that drill i lent u",
+            "is the new marvel movie worth seeing or nah",
+            "could you send me the pics from last night when you get home",
+        ] {
+            assert!(acts(m).has(Act::YesNo), "{m}: {:?}", acts(m).names());
+        }
+        assert!(!acts("Do not lie").has(Act::YesNo));
     }
 
     fn msg(m: &str) -> Msg<'static> {
@@ -1198,8 +1303,15 @@ mod tests {
             );
         }
         assert!(acts("Message me once you arrive.").has(Act::CareRequest));
-        // A polite request word still asks for a decision.
-        assert!(acts("Can you call me when you're free?").has(Act::Request));
+        // Asked as a question, it is answered yes ("Yes, I can."), not declined: a call
+        // back or a text home is no favour to turn down.
+        let a = acts("Can you call me when you're free?");
+        assert!(
+            a.has(Act::YesNo) && a.has(Act::CareRequest),
+            "{:?}",
+            a.names()
+        );
+        assert!(!a.has(Act::Request), "{:?}", a.names());
     }
 
     #[test]

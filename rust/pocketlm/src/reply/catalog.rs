@@ -141,6 +141,7 @@ pub struct CatalogError {
 /// them by name).
 pub const REQUIRED_LEXICONS: &[&str] = &[
     "texting",
+    "question_tails",
     "wh",
     "wh_time",
     "wh_place",
