@@ -58,6 +58,7 @@ acts! {
     Kind = "kind": "Something kind or cute (\"I made this for you\").",
     MissYou = "miss_you": "I miss you, I love you.",
     Humor = "humor": "Something funny (\"haha\").",
+    Show = "show": "Showing something for a reaction (\"Look at this view!\", \"Check this out\").",
     Late = "late": "Running late, on the way.",
     Arrival = "arrival": "Having arrived where the reader is expected (\"I'm outside\", \"Just parked\").",
     OpenInvitation = "open_invitation": "An invitation naming no clock time (\"Want to grab lunch?\"): what time is worth asking.",
@@ -362,7 +363,7 @@ fn sentence(
         // you land.": no decline fits them).
         if cat.contains("imperatives", first)
             && !whole.contains(" thank")
-            && !["wish", "farewell", "care_request"]
+            && !["wish", "farewell", "care_request", "show"]
                 .iter()
                 .any(|l| cat.has_any(whole, l))
         {
@@ -566,7 +567,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if msg.has("request") && !msg.has("not_request") && !msg.has("care_request") {
         a.insert(Act::Request);
     }
-    if msg.has("invitation")
+    if (msg.has("invitation") || ends_with_any(&msg.padded, msg.cat.lexicon("invitation_tails")))
         && !msg.has("not_invitation")
         && !shape.choice
         && (!shape.wh_led || msg.contains(" how about we ") || msg.contains(" why dont we "))
@@ -618,6 +619,8 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     a.set(Act::MissYou, msg.has("miss_you"));
     a.set(Act::Humor, msg.has("humor"));
+    // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
+    a.set(Act::Show, msg.has("show") && !a.has(Act::Request));
     // "What time works for you?" asks; "I made this for you." is kind.
     a.set(Act::Kind, msg.has("kind") && !a.asks());
     // "happy to grab you a coffee on my way" offers; it is not running late.
@@ -663,6 +666,12 @@ fn polarity_of(msg: &Msg, strong_only: bool) -> (usize, usize) {
 
 /// [`polarity`], with the good words of the lexicons `skip` left out.
 fn polarity_without(msg: &Msg, skip: &[&str]) -> (usize, usize) {
+    polarity_skipping(msg, skip, &[])
+}
+
+/// [`polarity`], with the good words of the lexicons `skip_good` and the bad words and
+/// phrases of the lexicons `skip_bad` left out.
+fn polarity_skipping(msg: &Msg, skip: &[&str], skip_bad: &[&str]) -> (usize, usize) {
     let (cat, all) = (msg.cat, &msg.all);
     let (mut good, mut bad) = (0usize, 0usize);
     for (i, w) in all.iter().enumerate() {
@@ -670,14 +679,18 @@ fn polarity_without(msg: &Msg, skip: &[&str]) -> (usize, usize) {
             .iter()
             .any(|n| cat.contains("negators", n));
         let g = cat.contains("good", w) && !skip.iter().any(|l| cat.contains(l, w));
-        let b = cat.contains("bad", w);
+        let b = cat.contains("bad", w) && !skip_bad.iter().any(|l| cat.contains(l, w));
         match (g, b, negated) {
             (true, _, false) | (_, true, true) => good += 1,
             (true, _, true) | (_, true, false) => bad += 1,
             _ => {}
         }
     }
-    for phrase in cat.lexicon("bad").iter().filter(|p| p.contains(' ')) {
+    for phrase in cat
+        .lexicon("bad")
+        .iter()
+        .filter(|p| p.contains(' ') && !skip_bad.iter().any(|l| cat.contains(l, p)))
+    {
         if msg.contains(&format!(" {phrase} ")) {
             bad += 1;
         }
@@ -714,6 +727,8 @@ struct Told {
     strong_good: usize,
     /// Good words and phrases other than the weak ones and liking ("love", "enjoy").
     beyond_taste: usize,
+    /// Bad words and phrases other than changes of arrangements ("delayed", "cancelled").
+    bad_beyond_schedule: usize,
 }
 
 impl Told {
@@ -727,6 +742,7 @@ impl Told {
             Act::Compliment,
             Act::MissYou,
             Act::Humor,
+            Act::Show,
             Act::Late,
             Act::Status,
             Act::Announcement,
@@ -759,7 +775,13 @@ impl Told {
         } else {
             0
         };
+        let bad_beyond_schedule = if bad > 0 {
+            polarity_skipping(msg, &[], &["schedule_changes"]).1
+        } else {
+            0
+        };
         Told {
+            bad_beyond_schedule,
             tells: shape.statement && !a.asks(),
             social,
             to_reader,
@@ -836,13 +858,31 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let kind = a.has(Act::Kind) && !achievement;
     // "I love baseball" tells a taste to share ("Me too!"), not news to praise.
     let taste = shape.about_me && msg.has("likes") && t.beyond_taste == 0;
+    // "Don't forget mom's birthday is Thursday" reminds; it brings no news.
     a.set(
         Act::GoodNews,
-        tells && good > bad && !t.to_reader && !t.compares && !done_weakly && !kind && !taste,
+        tells
+            && good > bad
+            && !t.to_reader
+            && !t.compares
+            && !done_weakly
+            && !kind
+            && !taste
+            && !a.has(Act::CareRequest),
     );
+    // "The meeting is cancelled." and "train is delayed 20 min" change arrangements: thanked
+    // for as information, not pitied ("my flight got cancelled", "the train is late
+    // again" are misfortunes); "Sorry I missed your call" is forgiven, not pitied.
+    let arrangement = !shape.about_me && t.bad_beyond_schedule == 0 && !msg.has("grievance");
     a.set(
         Act::BadNews,
-        tells && bad > good && !shape.about_you && !a.has(Act::Late) && !a.has(Act::Wish),
+        tells
+            && bad > good
+            && !shape.about_you
+            && !arrangement
+            && ![Act::Late, Act::Wish, Act::Apology]
+                .iter()
+                .any(|x| a.has(*x)),
     );
     a.set(
         Act::Sick,
@@ -866,6 +906,8 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !a.has(Act::BadNews)
             && !t.update
             && !shape.past_led
+            && !msg.has("past")
+            && !a.has(Act::Suggestion)
             && !msg.has("bedtime"),
     );
 }
@@ -1099,6 +1141,30 @@ mod tests {
         );
         // a wish anywhere in the message keeps an imperative from being a favour to decline
         assert!(!acts("Have a great trip, send pics").has(Act::Request));
+    }
+
+    #[test]
+    fn showing_arrangements_reminders_and_trips() {
+        let a = acts("look at this view!!");
+        assert!(a.has(Act::Show) && !a.has(Act::Request), "{:?}", a.names());
+        // a changed arrangement of something else is information; a grievance or one's own
+        // misfortune is bad news
+        for m in ["The meeting is cancelled.", "train is delayed 20 min"] {
+            let a = acts(m);
+            assert!(!a.has(Act::BadNews), "{m}: {:?}", a.names());
+        }
+        for m in ["The train is late again.", "My flight got cancelled."] {
+            assert!(acts(m).has(Act::BadNews), "{m}: {:?}", acts(m).names());
+        }
+        assert!(!acts("Sorry I missed your call, was in a meeting").has(Act::BadNews));
+        assert!(!acts("Don't forget mom's birthday is Thursday").has(Act::GoodNews));
+        assert!(acts("heading up to the lake with the kids this weekend").has(Act::Trip));
+        assert!(!acts("We went to the beach yesterday.").has(Act::Trip));
+        assert!(!acts("We could go to the lake next weekend.").has(Act::Trip));
+        assert!(acts("Movie at 8 tonight, u in?").has(Act::Invitation));
+        assert!(!acts("see you in a bit").has(Act::Invitation));
+        assert!(acts("Morning! How'd you sleep?").has(Act::HowAreYou));
+        assert!(acts("need a favor").has(Act::Announcement));
     }
 
     #[test]

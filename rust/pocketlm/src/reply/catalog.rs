@@ -142,6 +142,10 @@ pub struct CatalogError {
 pub const REQUIRED_LEXICONS: &[&str] = &[
     "texting",
     "question_tails",
+    "invitation_tails",
+    "show",
+    "schedule_changes",
+    "grievance",
     "wh",
     "wh_time",
     "wh_place",
