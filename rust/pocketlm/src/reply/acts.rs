@@ -361,7 +361,9 @@ fn sentence(
         // An imperative verb first asks something, unless the message wishes well, says
         // goodbye or asks to be kept posted ("Get well soon!", "Take care!", "Text me when
         // you land.": no decline fits them).
+        // "come along if you fancy it" invites: accepted or declined, not done as a favour.
         if cat.contains("imperatives", first)
+            && !cat.has_any(&p, "invitation")
             && !whole.contains(" thank")
             && !["wish", "farewell", "care_request", "show"]
                 .iter()
@@ -475,6 +477,9 @@ fn question(
     } else if qmark {
         if s.len() <= 3 && sent_has("reciprocal") {
             a.insert(Act::Reciprocal);
+        } else if cat.contains("activities", first) {
+            // "drinks after work?": an invitation with its verb unsaid.
+            a.insert(Act::Invitation);
         } else {
             a.insert(Act::YesNo);
         }
@@ -507,7 +512,11 @@ fn wh_question(a: &mut Acts, s: &[String], p: &str, cat: &Catalog) {
     } else if p.starts_with(" how about we ") || p.starts_with(" why dont we ") {
         a.insert(Act::Invitation);
     } else if starts_with_any(p, cat.lexicon("wh_time")) {
-        a.insert(Act::WhTime);
+        // "When do you land?" asks the reader's own schedule: checked, not proposed.
+        let own_schedule = !sent_has("time_proposal")
+            && s.iter()
+                .any(|w| cat.contains("you_subjects", w) || w == "your");
+        a.insert(if own_schedule { Act::Wh } else { Act::WhTime });
     } else if starts_with_any(p, cat.lexicon("wh_place")) {
         a.insert(Act::WhPlace);
     } else if sent_has("opinion") {
@@ -559,6 +568,11 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         for x in [Act::YesNo, Act::Offer, Act::OpinionQ] {
             a.remove(x);
         }
+    }
+    if msg.has("opinion_asks") && !shape.choice {
+        // "Thoughts?" asks an opinion of what was said or shown, not a yes or a no.
+        a.insert(Act::OpinionQ);
+        a.remove(Act::YesNo);
     }
     if !a.has(Act::Offer) && !shape.wh_led && msg.has("permission") {
         a.insert(Act::Permission);
@@ -620,7 +634,11 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(Act::MissYou, msg.has("miss_you"));
     a.set(Act::Humor, msg.has("humor"));
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
-    a.set(Act::Show, msg.has("show") && !a.has(Act::Request));
+    let asks_opinion = msg.has("opinion_asks");
+    a.set(
+        Act::Show,
+        (msg.has("show") || (asks_opinion && msg.has("shown"))) && !a.has(Act::Request),
+    );
     // "What time works for you?" asks; "I made this for you." is kind.
     a.set(Act::Kind, msg.has("kind") && !a.asks());
     // "happy to grab you a coffee on my way" offers; it is not running late.
@@ -638,13 +656,15 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
+    // "Thinking of cutting my hair short. Thoughts?" puts an idea up for approval.
     a.set(
         Act::Suggestion,
-        (msg.has("suggestion")
-            && !a.has(Act::Reciprocal)
-            && !a.has(Act::WhPlace)
-            && !a.has(Act::WhTime)
-            && !a.has(Act::Choice))
+        (asks_opinion && msg.has("considering"))
+            || (msg.has("suggestion")
+                && !a.has(Act::Reciprocal)
+                && !a.has(Act::WhPlace)
+                && !a.has(Act::WhTime)
+                && !a.has(Act::Choice))
             || a.has(Act::Invitation),
     );
 }
@@ -850,8 +870,9 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     // Telling of something done, only weak good words ("Went to the new ramen place"):
     // what happened, not that it went well; "How was it?" asks that.
     let done_weakly = (shape.past_led || (shape.about_me && msg.has("past"))) && t.strong_good == 0;
-    let achievement =
-        tells && (shape.about_me || shape.ing_led) && bad == 0 && msg.has("achievement");
+    let achievement = tells
+        && bad == 0
+        && ((shape.about_me || shape.ing_led) && msg.has("achievement") || msg.has("big_news"));
     a.set(Act::Achievement, achievement);
     // Something kind ("I made this for you.") is said to the reader: thanked for, not
     // news to praise (unless it is an attainment: "We're having a baby!").
@@ -958,6 +979,8 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Trip,
                 Act::Late,
                 Act::Kind,
+                // A funny story is laughed at, not found interesting.
+                Act::Humor,
             ]
             .iter()
             .any(|x| a.has(*x)),
@@ -1057,19 +1080,22 @@ fn has_time(ws: &[String]) -> bool {
 }
 
 /// Sentences of a message, each with its words, whether it ends with a question mark and
-/// whether a comma ended the one before. A comma ends one too: texting joins clauses with
+/// whether a comma or a colon ended the one before. A comma ends one too: texting joins clauses with
 /// commas ("game night friday, bring snacks if you can", "new couch, what do you think?"),
 /// each with its own shape.
 fn sentences(text: &str) -> Vec<(Vec<String>, bool, bool)> {
     let mut out: Vec<(Vec<String>, bool, bool)> = Vec::new();
     let mut cur = String::new();
     let mut after_comma = false;
-    for c in text.chars() {
-        if matches!(c, '.' | '!' | '?' | '\n' | ';' | ',') {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        // "Big news: we're expecting" is two clauses; "at 4:12" is a time.
+        let colon = c == ':' && !chars.peek().is_some_and(char::is_ascii_digit);
+        if colon || matches!(c, '.' | '!' | '?' | '\n' | ';' | ',') {
             let ws = words(&cur);
             if !ws.is_empty() {
                 out.push((ws, c == '?', after_comma));
-                after_comma = c == ',';
+                after_comma = c == ',' || colon;
             } else if c == '?' {
                 if let Some(last) = out.last_mut() {
                     last.1 = true;
@@ -1165,6 +1191,40 @@ mod tests {
         assert!(!acts("see you in a bit").has(Act::Invitation));
         assert!(acts("Morning! How'd you sleep?").has(Act::HowAreYou));
         assert!(acts("need a favor").has(Act::Announcement));
+    }
+
+    #[test]
+    fn opinions_asked_activities_and_schedules() {
+        let a = acts("Thinking of cutting my hair short. Thoughts?");
+        assert!(a.has(Act::OpinionQ) && a.has(Act::Suggestion) && !a.has(Act::YesNo));
+        let a = acts("Just sent you a pic of the new sofa, thoughts?");
+        assert!(a.has(Act::OpinionQ) && a.has(Act::Show) && !a.has(Act::YesNo));
+        assert!(acts("drinks after work?").has(Act::Invitation));
+        let a = acts("Drinks at the Crown after work, come along if you fancy it");
+        assert!(
+            a.has(Act::Invitation) && !a.has(Act::Request),
+            "{:?}",
+            a.names()
+        );
+        // the reader's own schedule is checked; a time to meet is proposed
+        for m in ["When do you land?", "What time does your train get in?"] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::Wh) && !a.has(Act::WhTime),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        for m in [
+            "When are you free?",
+            "what time should we leave for the airport",
+        ] {
+            assert!(acts(m).has(Act::WhTime), "{m}");
+        }
+        assert!(acts("Big news: we're expecting twins in the spring").has(Act::Achievement));
+        assert!(acts("Baby girl arrived at 4:12 this morning").has(Act::Achievement));
+        assert!(!acts("My cat just knocked my coffee onto my laptop lol").has(Act::Report));
+        assert!(acts("Got home safe").has(Act::StatusGood));
     }
 
     #[test]
