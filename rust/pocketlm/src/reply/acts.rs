@@ -294,6 +294,8 @@ struct Shape {
     ing_led: bool,
     /// A sentence that is only a good night ("night!", "gn").
     bare_night: bool,
+    /// A sentence ending in a check-in ("everything ok?", "You okay?").
+    check_in: bool,
     /// Some sentence is a statement (neither a question nor asking the same back).
     statement: bool,
     /// A statement about oneself ("I ...", "We ...").
@@ -353,6 +355,7 @@ fn sentence(
     }
     shape.choice |= choice(s, &p, qmark, cat);
     shape.bare_night |= s.len() == 1 && cat.contains("night_bare", first);
+    shape.check_in |= ends_with_any(&p, cat.lexicon("check_in_tails"));
     if !question(a, shape, s, &p, qmark, cat) {
         shape.offer_statement |= offer_statement(s, &p, cat);
         let past_led = past_led(s, cat);
@@ -609,7 +612,10 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     let whats_up = msg.has("whats_up");
     a.set(Act::WhatsUp, whats_up);
-    a.set(Act::HowAreYou, msg.has("how_are_you") && !whats_up);
+    a.set(
+        Act::HowAreYou,
+        (msg.has("how_are_you") || shape.check_in) && !whats_up,
+    );
     if whats_up || a.has(Act::HowAreYou) {
         a.remove(Act::Wh);
         a.remove(Act::OpinionQ);
@@ -947,9 +953,13 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let neutral = status && msg.has("status_neutral");
     a.set(Act::StatusNeutral, neutral);
     a.set(Act::StatusGood, status && !neutral && t.bad <= t.good);
+    // "Our flight got changed to 9am." and "The store closes at 9 tonight." inform; they
+    // propose nothing to agree to ("Sounds like a plan!").
+    let informs = t.update || (shape.about_other && !shape.about_me && msg.has("info_words"));
     a.set(
         Act::Plan,
         tells
+            && !informs
             && future(msg)
             && !shape.past_led
             && !a.has(Act::BadNews)
@@ -1228,6 +1238,35 @@ mod tests {
     }
 
     #[test]
+    fn check_ins_updates_and_coming() {
+        for m in [
+            "everything ok? haven't heard from u in a while",
+            "You okay?",
+        ] {
+            assert!(acts(m).has(Act::HowAreYou), "{m}: {:?}", acts(m).names());
+        }
+        assert!(!acts("Are you okay with pizza?").has(Act::HowAreYou));
+        for m in [
+            "The store closes at 9 tonight.",
+            "Our flight got changed to 9am.",
+        ] {
+            let a = acts(m);
+            assert!(
+                a.has(Act::Info) && !a.has(Act::Plan),
+                "{m}: {:?}",
+                a.names()
+            );
+        }
+        assert!(acts("Dinner at 8 tomorrow.").has(Act::Plan));
+        let a = acts("you coming?");
+        assert!(
+            a.has(Act::YesNo) && !a.has(Act::Invitation),
+            "{:?}",
+            a.names()
+        );
+    }
+
+    #[test]
     fn questions_without_a_question_mark() {
         for m in [
             "do u still have that drill i lent u",
@@ -1379,7 +1418,9 @@ mod tests {
         assert!(acts("I got the job!").has(Act::Achievement));
         assert!(acts("My car broke down.").has(Act::BadNews));
         assert!(acts("The train is delayed.").has(Act::Info));
-        assert!(acts("Dinner moved to 8.").has(Act::Plan));
+        // a changed arrangement is information to acknowledge, not a plan to agree to
+        let a = acts("Dinner moved to 8.");
+        assert!(a.has(Act::Info) && !a.has(Act::Plan), "{:?}", a.names());
         assert!(acts("I have a job interview tomorrow").has(Act::Challenge));
         assert!(acts("I started a pottery class.").has(Act::Report));
         assert!(acts("We went to the lake yesterday.").has(Act::PastReport));

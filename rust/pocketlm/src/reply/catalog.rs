@@ -152,6 +152,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "considering",
     "time_proposal",
     "activities",
+    "check_in_tails",
     "wh",
     "wh_time",
     "wh_place",
