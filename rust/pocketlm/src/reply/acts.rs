@@ -32,6 +32,7 @@ acts! {
     Wh = "wh": "A what/who/why/how question that is not about a time, a place or an opinion.",
     WhTime = "wh_time": "When, what time (\"What time works?\").",
     WhPlace = "wh_place": "Where (\"Where do we meet?\").",
+    AskSchedule = "ask_schedule": "When the reader's own plans are (\"When do you land?\"): checked or promised, not proposed.",
     Choice = "choice": "A choice between options (\"Tea or coffee?\", \"Book a table or just walk in?\").",
     OpinionQ = "opinion_q": "A question of opinion or taste (\"What do you think of it?\").",
     OpinionStmt = "opinion_stmt": "A stated opinion (\"Python is better than Java.\").",
@@ -135,6 +136,7 @@ impl Acts {
             Act::YesNo,
             Act::Wh,
             Act::WhTime,
+            Act::AskSchedule,
             Act::WhPlace,
             Act::OpinionQ,
             Act::Choice,
@@ -519,7 +521,11 @@ fn wh_question(a: &mut Acts, s: &[String], p: &str, cat: &Catalog) {
         let own_schedule = !sent_has("time_proposal")
             && s.iter()
                 .any(|w| cat.contains("you_subjects", w) || w == "your");
-        a.insert(if own_schedule { Act::Wh } else { Act::WhTime });
+        a.insert(if own_schedule {
+            Act::AskSchedule
+        } else {
+            Act::WhTime
+        });
     } else if starts_with_any(p, cat.lexicon("wh_place")) {
         a.insert(Act::WhPlace);
     } else if sent_has("opinion") {
@@ -550,6 +556,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
             Act::YesNo,
             Act::Wh,
             Act::WhTime,
+            Act::AskSchedule,
             Act::WhPlace,
             Act::OpinionQ,
             Act::Invitation,
@@ -670,6 +677,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
                 && !a.has(Act::Reciprocal)
                 && !a.has(Act::WhPlace)
                 && !a.has(Act::WhTime)
+                && !a.has(Act::AskSchedule)
                 && !a.has(Act::Choice))
             || a.has(Act::Invitation),
     );
@@ -1210,6 +1218,12 @@ mod tests {
         let a = acts("Just sent you a pic of the new sofa, thoughts?");
         assert!(a.has(Act::OpinionQ) && a.has(Act::Show) && !a.has(Act::YesNo));
         assert!(acts("drinks after work?").has(Act::Invitation));
+        let a = acts("having a few people over on Sunday, would love for you and Sam to come");
+        assert!(
+            a.has(Act::Invitation) && !a.has(Act::Kind),
+            "{:?}",
+            a.names()
+        );
         let a = acts("Drinks at the Crown after work, come along if you fancy it");
         assert!(
             a.has(Act::Invitation) && !a.has(Act::Request),
@@ -1220,7 +1234,7 @@ mod tests {
         for m in ["When do you land?", "What time does your train get in?"] {
             let a = acts(m);
             assert!(
-                a.has(Act::Wh) && !a.has(Act::WhTime),
+                a.has(Act::AskSchedule) && !a.has(Act::WhTime),
                 "{m}: {:?}",
                 a.names()
             );
