@@ -615,7 +615,9 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     let cat = msg.cat;
     a.set(
         Act::Greeting,
-        cat.contains("greeting_words", &msg.all[0]) || msg.has("greeting"),
+        cat.contains("greeting_words", &msg.all[0])
+            || msg.has("greeting")
+            || (msg.all.len() <= 3 && cat.contains("greeting_short", &msg.all[0])),
     );
     let whats_up = msg.has("whats_up");
     a.set(Act::WhatsUp, whats_up);
@@ -1278,6 +1280,17 @@ mod tests {
             "{:?}",
             a.names()
         );
+    }
+
+    #[test]
+    fn news_to_come_short_greetings_errands() {
+        let a = acts("bro you will NOT believe what happened at work today");
+        assert!(a.has(Act::Announcement), "{:?}", a.names());
+        assert!(acts("morning sunshine").has(Act::Greeting));
+        assert!(!acts("Morning meeting moved to 10").has(Act::Greeting));
+        assert!(acts("Do we need anything from Costco? I'm going after work").has(Act::Offer));
+        assert!(acts("She said yes!!!!").has(Act::Achievement));
+        assert!(acts("hey stranger, how've you been?").has(Act::HowAreYou));
     }
 
     #[test]

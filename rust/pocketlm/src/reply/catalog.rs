@@ -153,6 +153,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "time_proposal",
     "activities",
     "check_in_tails",
+    "greeting_short",
     "wh",
     "wh_time",
     "wh_place",
