@@ -186,7 +186,10 @@ impl Acts {
         let shape = sentence_acts(&mut a, message, cat);
         ask_acts(&mut a, &msg, &shape);
         social_acts(&mut a, &msg, &shape);
+        // before the told acts too: a greeting would hide the news or information as social
+        greeting_in_passing(&mut a, &msg, &shape);
         told_acts(&mut a, &msg, &shape);
+        greeting_in_passing(&mut a, &msg, &shape);
         a
     }
 }
@@ -255,6 +258,44 @@ fn squeezed(w: &str) -> String {
         i += run;
     }
     out
+}
+
+/// Longest message in words whose greeting is answered in kind; in a longer one that asks or
+/// tells something ("Hi all, team lunch is Thursday ... please RSVP"), the greeting only opens
+/// it and "Hey, how are you?" would ignore what it says.
+const GREETING_MAX_WORDS: usize = 8;
+
+/// Drops a greeting that only opens a longer message asking or telling something else (an
+/// introduction, "Hi, it's Dana from the gym", keeps it).
+fn greeting_in_passing(a: &mut Acts, msg: &Msg, shape: &Shape) {
+    let substance = [
+        Act::YesNo,
+        Act::Wh,
+        Act::WhTime,
+        Act::WhPlace,
+        Act::AskSchedule,
+        Act::Choice,
+        Act::OpinionQ,
+        Act::Offer,
+        Act::Permission,
+        Act::Request,
+        Act::Invitation,
+        Act::CareRequest,
+        Act::Plan,
+        Act::Info,
+        Act::GoodNews,
+        Act::BadNews,
+        Act::Achievement,
+        Act::Apology,
+        Act::Thanks,
+    ];
+    if a.has(Act::Greeting)
+        && !a.has(Act::HowAreYou)
+        && msg.all.len() > GREETING_MAX_WORDS
+        && (substance.iter().any(|x| a.has(*x)) || (shape.statement && !msg.has("introductions")))
+    {
+        a.remove(Act::Greeting);
+    }
 }
 
 /// A message as the act rules read it.
@@ -966,10 +1007,12 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     // "Our flight got changed to 9am." and "The store closes at 9 tonight." inform; they
     // propose nothing to agree to ("Sounds like a plan!").
     let informs = t.update || (shape.about_other && !shape.about_me && msg.has("info_words"));
+    // "Heading to Cancun tomorrow!" is the sender's own trip: "Have fun!", not "See you then!".
     a.set(
         Act::Plan,
         tells
             && !informs
+            && !a.has(Act::Trip)
             && future(msg)
             && !shape.past_led
             && !a.has(Act::BadNews)
@@ -1291,6 +1334,24 @@ mod tests {
         assert!(acts("Do we need anything from Costco? I'm going after work").has(Act::Offer));
         assert!(acts("She said yes!!!!").has(Act::Achievement));
         assert!(acts("hey stranger, how've you been?").has(Act::HowAreYou));
+    }
+
+    #[test]
+    fn greetings_in_passing_trips_and_pets() {
+        let a = acts("Hi all, team lunch is Thursday at 12:30. Please RSVP by tomorrow.");
+        assert!(!a.has(Act::Greeting), "{:?}", a.names());
+        let a = acts("Hello, a quick heads up that the water will be shut off this Thursday from 9am to noon");
+        assert!(!a.has(Act::Greeting), "{:?}", a.names());
+        assert!(acts("Hi! How are you?").has(Act::Greeting));
+        assert!(acts("Hi, it's Dana from the gym, got your number from Kim").has(Act::Greeting));
+        let a = acts("Heading to Cancun tomorrow!!!");
+        assert!(a.has(Act::Trip) && !a.has(Act::Plan), "{:?}", a.names());
+        let a = acts("Just brought home a puppy!!! Her name is Biscuit");
+        assert!(
+            a.has(Act::Achievement) && !a.has(Act::Kind),
+            "{:?}",
+            a.names()
+        );
     }
 
     #[test]
@@ -1792,7 +1853,10 @@ mod tests {
         assert!(acts("Saw the new Bond film last night").has(Act::PastReport));
         // An imperative stays a request.
         assert!(acts("Take the bus.").has(Act::Request));
-        assert!(acts("Hiking on Saturday!").has(Act::Plan));
+        // a participle first is no request either: one's own outing ahead
+        let a = acts("Hiking on Saturday!");
+        assert!(a.has(Act::Trip) && !a.has(Act::Request), "{:?}", a.names());
+        assert!(acts("Dinner with Sam on Saturday!").has(Act::Plan));
     }
 
     #[test]

@@ -154,6 +154,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "activities",
     "check_in_tails",
     "greeting_short",
+    "introductions",
     "wh",
     "wh_time",
     "wh_place",
