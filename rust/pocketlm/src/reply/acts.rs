@@ -49,6 +49,7 @@ acts! {
     Greeting = "greeting": "Hello.",
     HowAreYou = "how_are_you": "How are you.",
     WhatsUp = "whats_up": "What's up, what are you doing.",
+    HowWas = "how_was": "How something the reader did went (\"How was the trip?\", \"How'd the interview go?\").",
     Reciprocal = "reciprocal": "The same asked back (\"How about you?\").",
     Thanks = "thanks": "Thanks.",
     Apology = "apology": "An apology (\"Sorry I'm late\").",
@@ -57,7 +58,9 @@ acts! {
     WishBack = "wish_back": "A wish the reader can return (\"Have a nice day!\"; not \"Have a great trip!\", the reader's own occasion).",
     Compliment = "compliment": "Praise of the reader (\"You look great!\").",
     Kind = "kind": "Something kind or cute (\"I made this for you\").",
+    Share = "share": "Passing on something asked for or mentioned (\"Here's the link\").",
     MissYou = "miss_you": "I miss you, I love you.",
+    LookingForward = "looking_forward": "Looking forward to seeing the reader (\"Can't wait to see you!\").",
     Humor = "humor": "Something funny (\"haha\").",
     Show = "show": "Showing something for a reaction (\"Look at this view!\", \"Check this out\").",
     Late = "late": "Running late, on the way.",
@@ -612,7 +615,11 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.remove(Act::YesNo);
         a.remove(Act::OpinionQ);
     }
-    if msg.has("invitation_questions") && !shape.choice && !shape.wh_led {
+    if msg.has("invitation_questions")
+        && !msg.has("not_invitation")
+        && !shape.choice
+        && !shape.wh_led
+    {
         // "Do you want to play tennis?" proposes doing something: accepted or declined,
         // not answered "No, I don't." nor "Yes, please!".
         a.insert(Act::Invitation);
@@ -666,19 +673,26 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::HowAreYou,
         (msg.has("how_are_you") || shape.check_in) && !whats_up,
     );
-    if whats_up || a.has(Act::HowAreYou) {
+    // "How was the trip?" asks how it went: "It went well!", not an opinion's hedges.
+    a.set(Act::HowWas, msg.has("how_was") && !whats_up);
+    if whats_up || a.has(Act::HowAreYou) || a.has(Act::HowWas) {
         a.remove(Act::Wh);
         a.remove(Act::OpinionQ);
         a.remove(Act::YesNo);
     }
-    a.set(Act::Thanks, msg.has("thanks") && !msg.has("not_thanks"));
+    // "Please sign the slip. Thank you!" is polite; "thanks for the ride" is grateful.
+    let polite = (a.has(Act::Request) || a.has(Act::CareRequest)) && !msg.has("thanks_for");
+    a.set(
+        Act::Thanks,
+        msg.has("thanks") && !msg.has("not_thanks") && !polite,
+    );
     a.set(Act::Apology, msg.has("apology") && !msg.has("not_apology"));
     a.set(
         Act::Farewell,
-        msg.has("farewell")
+        (msg.has("farewell") && !msg.has("not_farewell"))
             || msg.has("bedtime")
             || shape.bare_night
-            || msg.padded.ends_with(" see you "),
+            || (msg.padded.ends_with(" see you ") && !msg.has("not_farewell")),
     );
     a.set(Act::Wish, msg.has("wish"));
     // "Have a nice day!" is returned ("You too!"); "Have a great trip!" names the reader's
@@ -688,6 +702,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.has(Act::Wish) && msg.has("wish_back") && !msg.has("own_occasion"),
     );
     a.set(Act::MissYou, msg.has("miss_you"));
+    a.set(Act::LookingForward, msg.has("looking_forward"));
     a.set(Act::Humor, msg.has("humor"));
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
     let asks_opinion = msg.has("opinion_asks");
@@ -697,18 +712,37 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     // "What time works for you?" asks; "I made this for you." is kind.
     a.set(Act::Kind, msg.has("kind") && !a.asks());
+    a.set(Act::Share, msg.has("sharing") && !a.asks());
     // "happy to grab you a coffee on my way" offers; it is not running late.
-    a.set(Act::Late, msg.has("late") && !a.has(Act::Offer));
+    a.set(
+        Act::Late,
+        msg.has("late") && !msg.has("not_late") && !a.has(Act::Offer),
+    );
     let tells_early = shape.statement && !a.asks();
     a.set(
         Act::Arrival,
         tells_early && msg.has("arrival") && !shape.about_other && !shape.about_you,
     );
     a.set(Act::Ack, tells_early && msg.has("ack"));
-    // "Beautiful is better than ugly." compares; it praises no one.
+    // "Beautiful is better than ugly." compares; it praises no one. "You were amazing
+    // tonight!" praises the reader as well as "You look great!" does: a statement about
+    // the reader with good words only, not a prediction ("You'll love it"), news ("you
+    // won!") or an opinion to argue ("you are better at chess than me").
+    let (good, bad) = polarity(msg);
+    let praises_reader = shape.about_you
+        && msg.has("reader_praise")
+        && !msg.has("comparison")
+        && !msg.has("opinion_markers")
+        && good > 0
+        && bad == 0
+        && !msg.has("reader_future")
+        && !a.has(Act::Wish);
     a.set(
         Act::Compliment,
-        msg.has("compliment") && !a.asks() && (shape.about_you || !msg.has("comparison")),
+        // "you look tired" is no praise.
+        (msg.has("compliment") && (shape.about_you || !msg.has("comparison")) && bad <= good
+            || praises_reader)
+            && !a.asks(),
     );
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
@@ -825,6 +859,8 @@ impl Told {
             Act::Announcement,
             Act::CareRequest,
             Act::Kind,
+            Act::Share,
+            Act::LookingForward,
             Act::Arrival,
             Act::Ack,
         ]
@@ -962,9 +998,13 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 .iter()
                 .any(|x| a.has(*x)),
     );
+    // "She's home from the hospital" is good news, not an illness to wish better.
     a.set(
         Act::Sick,
-        tells && (shape.about_me || a.has(Act::BadNews)) && msg.has("sick"),
+        tells
+            && (shape.about_me || a.has(Act::BadNews))
+            && msg.has("sick")
+            && !a.has(Act::GoodNews),
     );
     // Something still to face: not one passed or already gone wrong ("I passed my exam!",
     // "We didn't win the game.").
@@ -1031,6 +1071,8 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Apology,
                 Act::Arrival,
                 Act::Compliment,
+                // "thanks for covering my shift yesterday" thanks; it reports nothing.
+                Act::Thanks,
                 Act::MissYou,
                 Act::Ack,
                 Act::Farewell,
@@ -1042,6 +1084,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Trip,
                 Act::Late,
                 Act::Kind,
+                Act::Share,
                 // A funny story is laughed at, not found interesting.
                 Act::Humor,
             ]
@@ -1322,6 +1365,85 @@ mod tests {
             a.has(Act::YesNo) && !a.has(Act::Invitation),
             "{:?}",
             a.names()
+        );
+    }
+
+    #[test]
+    fn praise_sharing_how_it_went_and_polite_thanks() {
+        let has = |m: &str, x: Act| {
+            let a = acts(m);
+            assert!(a.has(x), "{m}: {:?}", a.names());
+        };
+        let lacks = |m: &str, x: Act| {
+            let a = acts(m);
+            assert!(!a.has(x), "{m}: {:?}", a.names());
+        };
+        // praise of the reader, not news about them, a prediction or a claim
+        has("you were amazing tonight!! that solo", Act::Compliment);
+        has("you did a great job today", Act::Compliment);
+        lacks("you won the raffle!", Act::Compliment);
+        lacks("You're going to love it", Act::Compliment);
+        lacks("you look tired", Act::Compliment);
+        has("You're right", Act::Ack);
+        // passing something on, showing it, asking how it went
+        has(
+            "here's the link to that recipe I told you about",
+            Act::Share,
+        );
+        lacks(
+            "here's the link to that recipe I told you about",
+            Act::Fragment,
+        );
+        has("check out the view from our hotel!!", Act::Show);
+        lacks("check out the view from our hotel!!", Act::Request);
+        has("what do you think of this couch?", Act::Show);
+        has("how was the trip?", Act::HowWas);
+        has("how'd the interview go??", Act::HowWas);
+        lacks("how was the trip?", Act::OpinionQ);
+        has("just checking in, hope you're doing ok", Act::HowAreYou);
+        // thanks closing a request is polite; thanks for something is thanks
+        lacks(
+            "Please sign the permission slip and return it by Friday. Thank you!",
+            Act::Thanks,
+        );
+        has(
+            "Thanks for the invite! Let me know what to bring",
+            Act::Thanks,
+        );
+        lacks(
+            "thanks for covering my shift yesterday, I owe you one",
+            Act::Report,
+        );
+        // offers, warnings, venting, looking forward
+        has(
+            "I can drop the kids off at school tomorrow if that helps",
+            Act::Offer,
+        );
+        has("Want the leftover pizza? about to toss it", Act::Offer);
+        has(
+            "The ceremony starts at 4 sharp, don't be late!",
+            Act::CareRequest,
+        );
+        lacks("The ceremony starts at 4 sharp, don't be late!", Act::Late);
+        has("running late, be there in 10", Act::Late);
+        lacks(
+            "Ugh, today was the worst. I just want to crawl into bed.",
+            Act::Invitation,
+        );
+        has("Don't want to go alone, wanna come?", Act::Invitation);
+        lacks(
+            "The payment hasn't come through yet. Could you look into it?",
+            Act::Invitation,
+        );
+        has("can't wait to see you!", Act::LookingForward);
+        lacks("can't wait to see you!", Act::Farewell);
+        has(
+            "you would NOT believe what just happened",
+            Act::Announcement,
+        );
+        lacks(
+            "my grandma's doing much better, she's home from the hospital",
+            Act::Sick,
         );
     }
 
