@@ -751,6 +751,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::Suggestion,
         (asks_opinion && msg.has("considering"))
             || (msg.has("suggestion")
+                && !msg.has("advice_against")
                 && !a.has(Act::Reciprocal)
                 && !a.has(Act::WhPlace)
                 && !a.has(Act::WhTime)
@@ -1052,6 +1053,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         Act::Plan,
         tells
             && !informs
+            && !msg.has("advice_against")
             && !a.has(Act::Trip)
             && future(msg)
             && !shape.past_led
@@ -1435,6 +1437,9 @@ mod tests {
             "The payment hasn't come through yet. Could you look into it?",
             Act::Invitation,
         );
+        let advice = acts("honestly I don't think you should go to that party tonight");
+        assert!(advice.has(Act::OpinionStmt), "{:?}", advice.names());
+        assert!(!advice.has(Act::Suggestion) && !advice.has(Act::Plan));
         has("can't wait to see you!", Act::LookingForward);
         lacks("can't wait to see you!", Act::Farewell);
         has(

@@ -181,6 +181,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "greeting",
     "how_are_you",
     "how_was",
+    "advice_against",
     "reader_praise",
     "looking_forward",
     "sharing",

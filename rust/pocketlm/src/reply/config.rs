@@ -15,6 +15,9 @@ pub struct DrafterConfig {
     /// runs (3 branches cost 14% more rows for no tappable gain).
     pub branches: usize,
     /// Width of the beam over the catalog's token trie. 6: session 3; wider beams cost rows.
+    /// Up to half of it is kept for paths to preferred responses at every step, not only
+    /// the first (session 16: all3_acceptable dev 0.778 → 0.793, held-out 0.743 → 0.764,
+    /// blind4 0.445 → 0.482, same rows).
     pub curated: usize,
     /// Generated branches start from first tokens ranked by `log p(token | message) −
     /// prior_weight · log p(token | empty message)` (0.5: session 2 blind read).

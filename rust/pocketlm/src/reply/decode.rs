@@ -451,8 +451,10 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
         }
         let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3 + boost(e.1);
         expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
-        expansions.truncate(cfg.curated);
-        beams = advance(beams, expansions)?;
+        beams = advance(
+            beams,
+            keep_best(expansions, cfg.curated, |e| inp.preferred[e.1]),
+        )?;
     }
     out.generated = branches
         .into_iter()
@@ -465,6 +467,32 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
         })
         .collect();
     Ok(out)
+}
+
+/// The first `k` of `ranked` (best first), up to half of them reserved for the best ones
+/// that are `preferred`, as the roots are: a path to a preferred answer ("Almost there!" to
+/// "How long until you get here?") is not pushed out by likelier hedges on the way.
+fn keep_best<T>(ranked: Vec<T>, k: usize, preferred: impl Fn(&T) -> bool) -> Vec<T> {
+    let reserved: Vec<usize> = (0..ranked.len())
+        .filter(|&i| preferred(&ranked[i]))
+        .take(k / 2)
+        .collect();
+    let mut others = k.saturating_sub(reserved.len());
+    ranked
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| {
+            if reserved.contains(i) {
+                true
+            } else if others > 0 {
+                others -= 1;
+                true
+            } else {
+                false
+            }
+        })
+        .map(|(_, e)| e)
+        .collect()
 }
 
 /// The next beams: sessions of beams not continued are reused for parents continued twice
@@ -509,4 +537,27 @@ fn advance(
         });
     }
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_best;
+
+    #[test]
+    fn the_beam_keeps_up_to_half_its_width_for_preferred_paths() {
+        // ranked best first; odd numbers are the preferred paths
+        let ranked = vec![0, 2, 4, 6, 8, 1, 3, 5, 7];
+        assert_eq!(
+            keep_best(ranked.clone(), 6, |x| x % 2 == 1),
+            vec![0, 2, 4, 1, 3, 5]
+        );
+        // fewer preferred paths than the reservation: the rest by rank
+        assert_eq!(
+            keep_best(ranked.clone(), 6, |&x| x == 7),
+            vec![0, 2, 4, 6, 8, 7]
+        );
+        // preferred paths among the best need no reservation
+        assert_eq!(keep_best(ranked.clone(), 4, |&x| x == 0), vec![0, 2, 4, 6]);
+        assert_eq!(keep_best(ranked, 20, |_| false).len(), 9);
+    }
 }
