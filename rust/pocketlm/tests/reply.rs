@@ -8,7 +8,7 @@ use common::{fixture, model_path, GEMMA3, SMOLLM2};
 use pocketlm::internals::reply::{acts::Acts, filter};
 use pocketlm::{
     stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions, DrafterConfig, Message,
-    NoSuggestion, ReplyDrafter, ReplyError, Tone,
+    NoSuggestion, Rejection, ReplyDrafter, ReplyError, Tone,
 };
 use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};
@@ -652,4 +652,44 @@ fn every_catalog_response_is_reachable_by_the_beam() {
         .filter(|(_, far)| !far.is_empty())
         .collect();
     assert!(far.is_empty(), "{far:?}");
+}
+
+#[test]
+fn made_up_words_and_texting_cues() {
+    let d = drafter();
+    let opts = DraftOptions::default();
+    // "wyd": the model pieces together "Wonderbeads"; a one-word generated reply of three
+    // or more word pieces is rejected, and what is shown is real words.
+    let draft = d
+        .draft_detailed(&[Message::incoming("wyd")], &opts)
+        .unwrap();
+    assert!(
+        draft
+            .candidates
+            .iter()
+            .any(|c| c.rejected == Some(Rejection::Garbled)),
+        "{:?}",
+        draft.candidates
+    );
+    for r in &draft.replies {
+        assert!(
+            draft
+                .candidates
+                .iter()
+                .any(|c| c.text == r.text && (c.curated || c.text.contains(' '))),
+            "{r:?}"
+        );
+    }
+    // cues are read in the spelled-out message: "miss u" gets "I miss you too!"-like replies
+    let draft = d
+        .draft_detailed(&[Message::incoming("miss u")], &opts)
+        .unwrap();
+    assert!(
+        draft
+            .replies
+            .iter()
+            .any(|r| r.text.contains("miss you too")),
+        "{:?}",
+        draft.replies
+    );
 }

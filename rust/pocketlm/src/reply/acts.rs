@@ -202,7 +202,7 @@ impl Acts {
 /// texting spellings and ambiguous contractions (lexicon `texting`, `short:full`) written
 /// out, so "could u send me the pics" reads as "could you send me the pics" and "we're
 /// moving" is not the past "were". Everything else is kept as it is.
-fn spelled_out(message: &str, cat: &Catalog) -> String {
+pub fn spelled_out(message: &str, cat: &Catalog) -> String {
     let full_of = |w: &str| {
         let lower = w.to_lowercase();
         let w = squeezed(&lower);
@@ -655,6 +655,10 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.remove(Act::Request);
     }
     a.set(Act::Announcement, msg.has("announcement"));
+    // "Mom wants to know if you're coming home" asks yes or no without a question.
+    if msg.has("indirect_questions") && !a.asks() {
+        a.insert(Act::YesNo);
+    }
 }
 
 /// The social acts: greeting, how-are-you, what's-up, thanks, apology, farewell, wish,
@@ -1015,7 +1019,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && msg.has("challenge")
             && !a.has(Act::Achievement)
             && !shape.past_led
-            && (future(msg) || (shape.about_me && !a.has(Act::BadNews))),
+            && (future(msg) || (shape.about_me && !a.has(Act::BadNews) && !tells_past(msg))),
     );
     a.set(
         Act::Trip,
@@ -1029,6 +1033,11 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !a.has(Act::Suggestion)
             && !msg.has("bedtime"),
     );
+}
+
+/// Whether the message tells of the past ("yesterday", "took", "was").
+fn tells_past(msg: &Msg) -> bool {
+    msg.has("past") || msg.all.iter().any(|w| msg.cat.contains("past_verbs", w))
 }
 
 /// Whether the message speaks of the future ("tomorrow", "I'll", a clock time).
@@ -1087,6 +1096,8 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Late,
                 Act::Kind,
                 Act::Share,
+                // "I need a huge favor" announces what is to come.
+                Act::Announcement,
                 // A funny story is laughed at, not found interesting.
                 Act::Humor,
             ]
@@ -1152,6 +1163,8 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             a.remove(x);
         }
     }
+    // "We're out of toilet paper fyi" informs, though about oneself.
+    let marked = msg.has("info_markers");
     a.set(
         Act::Info,
         tells
@@ -1159,8 +1172,13 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !t.social
             && !a.has(Act::OpinionStmt)
             && msg.all.len() >= 3
-            && (t.update || (!shape.about_me && msg.has("info_words"))),
+            && (t.update || marked || (!shape.about_me && msg.has("info_words"))),
     );
+    if a.has(Act::Info) && marked {
+        for x in [Act::Report, Act::ReportFun, Act::PastReport] {
+            a.remove(x);
+        }
+    }
     if a.is_empty()
         || (tells
             && !t.social
@@ -1441,6 +1459,23 @@ mod tests {
         assert!(advice.has(Act::OpinionStmt), "{:?}", advice.names());
         assert!(!advice.has(Act::Suggestion) && !advice.has(Act::Plan));
         has("can't wait to see you!", Act::LookingForward);
+        has("We're out of toilet paper fyi", Act::Info);
+        lacks("We're out of toilet paper fyi", Act::Report);
+        has(
+            "Mom wants to know if you're coming home this year",
+            Act::YesNo,
+        );
+        has("I need a huge favor", Act::Announcement);
+        has("idk what to get mom for xmas any ideas", Act::OpinionQ);
+        has("My thesis defense is tomorrow at 9", Act::Challenge);
+        lacks(
+            "My coworker took credit for my entire presentation today. Unbelievable.",
+            Act::Challenge,
+        );
+        lacks(
+            "Heads up, the water will be shut off Thursday. Sorry for the inconvenience.",
+            Act::Apology,
+        );
         lacks("can't wait to see you!", Act::Farewell);
         has(
             "you would NOT believe what just happened",

@@ -181,6 +181,8 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "greeting",
     "how_are_you",
     "how_was",
+    "info_markers",
+    "indirect_questions",
     "advice_against",
     "reader_praise",
     "looking_forward",

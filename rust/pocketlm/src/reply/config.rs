@@ -42,6 +42,10 @@ pub struct DrafterConfig {
     pub copy_discount: f32,
     /// Longest candidate in tokens, also the number of decode steps. 6: session 3 latency.
     pub max_reply_tokens: usize,
+    /// A generated reply that is a single word made of this many word pieces or more is
+    /// a made-up word ("Wonderbeads" to "wyd") and rejected; everyday words take one or two
+    /// pieces, and the longer ones the catalog holds are not generated text. 3: session 16.
+    pub garbled_min_pieces: usize,
     /// Most recent messages shown to the model.
     pub max_messages: usize,
     /// Longer messages are clipped to head and tail.
@@ -135,6 +139,7 @@ impl Default for DrafterConfig {
             prior_depth: 2,
             copy_discount: 0.5,
             max_reply_tokens: 6,
+            garbled_min_pieces: 3,
             max_messages: 6,
             max_message_chars: 300,
             max_window_tokens: 200,

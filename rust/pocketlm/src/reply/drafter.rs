@@ -3,7 +3,7 @@
 //! ([`select`]). The policy (responses, clusters, stances, acts, lexicons) is the
 //! [`Catalog`]; every number is in [`DrafterConfig`].
 
-use super::acts::Acts;
+use super::acts::{self, Acts};
 use super::catalog::{Catalog, Stance};
 use super::config::DrafterConfig;
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
@@ -341,6 +341,8 @@ impl ReplyDrafter {
         // 2. Acts.
         let acts = Acts::of(message, self.catalog);
         draft.acts = acts.names();
+        // Cues are looked up in the message as the acts read it ("miss u" has "miss you").
+        let read = acts::spelled_out(message, self.catalog);
         // 3. Candidates.
         let tokens = self.prompt_tokens(conversation, options.tone)?;
         let mut state = self.lock();
@@ -355,10 +357,10 @@ impl ReplyDrafter {
         let cat = self.catalog;
         let open = ts
             .trie
-            .mark(|i| cat.fits(ts.replies[i].index, &acts, message));
+            .mark(|i| cat.fits(ts.replies[i].index, &acts, &read));
         let preferred = ts
             .trie
-            .mark(|i| cat.preferred(ts.replies[i].index, &acts, message));
+            .mark(|i| cat.preferred(ts.replies[i].index, &acts, &read));
         let decoded = decode::decode(
             &DecodeInput {
                 session: &ts.session,
@@ -385,11 +387,11 @@ impl ReplyDrafter {
         let answered = ts
             .replies
             .iter()
-            .any(|r| cat.preferred(r.index, &acts, message));
+            .any(|r| cat.preferred(r.index, &acts, &read));
         let ctx = score::Context {
             cat,
             cfg: &self.config,
-            message,
+            message: &read,
             acts: &acts,
             max_words: options.max_words,
             blocklist: &options.blocklist,

@@ -51,6 +51,8 @@ pub enum Rejection {
     Unfinished,
     /// A reply that answers another kind of message ("You're welcome!" without thanks).
     OffContext,
+    /// Generated text that is one word the model pieced together ("Wonderbeads" to "wyd").
+    Garbled,
 }
 
 /// Whether `text` is acceptable as a suggestion (see [`Rejection`]).

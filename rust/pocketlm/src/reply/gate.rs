@@ -69,6 +69,10 @@ mod tests {
             "my chest hurts and I can't breathe properly",
             "they think she had a seizure, we're at the ER now",
             "Dad had a stroke this morning",
+            // danger at home (found by the session-16 read of blind4)
+            "someone broke into my car last night and I'm scared to go out",
+            "there's an intruder downstairs, I'm hiding upstairs",
+            "a guy pulled a gun at the gas station",
             // a body part and a warning sign, apart
             "my chest has been so tight all evening",
             "half my face feels kind of numb, is that weird",
@@ -84,6 +88,7 @@ mod tests {
             "Meet you at terminal 2",
             "What a stroke of luck!",
             "I see the point you're making",
+            "trying to break into tech as a designer",
             "I passed out on the couch lol",
             "Room 112, second floor",
             "Good grief, what a day",

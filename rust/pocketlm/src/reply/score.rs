@@ -14,6 +14,7 @@ use crate::tokenizer::Tokenizer;
 pub struct Context<'a> {
     pub cat: &'a Catalog,
     pub cfg: &'a DrafterConfig,
+    /// The message as the acts read it (texting spelled out: its cues are found there).
     pub message: &'a str,
     pub acts: &'a Acts,
     pub max_words: usize,
@@ -113,9 +114,19 @@ impl Context<'_> {
         let pmi = self.cfg.pmi_weight * g.first_pmi.min(self.cfg.max_pmi);
         let raw = ((g.logprob + pmi) / g.count as f32).exp();
         let score = (raw * weight * self.common(&text, cluster, preferred)).min(1.0);
+        let pieces = g
+            .tokens
+            .iter()
+            .filter(|&&t| tok.token_bytes(t).iter().any(u8::is_ascii_alphanumeric))
+            .count();
+        let garbled = index.is_none()
+            && !text.trim().contains(char::is_whitespace)
+            && pieces >= self.cfg.garbled_min_pieces;
         let mut c = self.candidate(text, score, false, index);
         if unfinished {
             c.rejected = Some(Rejection::Unfinished);
+        } else if garbled {
+            c.rejected = Some(Rejection::Garbled);
         }
         c
     }
