@@ -63,7 +63,9 @@ acts! {
     LookingForward = "looking_forward": "Looking forward to seeing the reader (\"Can't wait to see you!\").",
     Humor = "humor": "Something funny (\"haha\").",
     Show = "show": "Showing something for a reaction (\"Look at this view!\", \"Check this out\").",
-    Late = "late": "Running late, on the way.",
+    Late = "late": "Running late (\"Running 10 min late, sorry!\").",
+    OnTheWay = "on_the_way": "On the way, with no lateness to forgive (\"omw, 5 min\").",
+    OpenOffer = "open_offer": "An offer naming nothing to accept now (\"Let me know if you need anything\").",
     Arrival = "arrival": "Having arrived where the reader is expected (\"I'm outside\", \"Just parked\").",
     OpenInvitation = "open_invitation": "An invitation naming no clock time (\"Want to grab lunch?\"): what time is worth asking.",
     OpenPlan = "open_plan": "A plan naming no clock time (\"Dinner tomorrow!\").",
@@ -608,7 +610,11 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
             a.remove(q);
         }
     }
-    if (msg.has("offer") || shape.offer_opening || shape.offer_statement) && !shape.choice {
+    // "lmk if you need a ride" offers nothing to take now: thanked for, not "Yes, please!".
+    if msg.has("open_offers") && !shape.choice {
+        a.insert(Act::OpenOffer);
+        a.remove(Act::YesNo);
+    } else if (msg.has("offer") || shape.offer_opening || shape.offer_statement) && !shape.choice {
         a.insert(Act::Offer);
         // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
         // ("Would you like some tea?" asks no taste either).
@@ -721,6 +727,11 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(
         Act::Late,
         msg.has("late") && !msg.has("not_late") && !a.has(Act::Offer),
+    );
+    // "running late, be there in 15" is late: forgiven, the way there goes without saying.
+    a.set(
+        Act::OnTheWay,
+        msg.has("on_the_way") && !a.has(Act::Offer) && !a.has(Act::Late),
     );
     let tells_early = shape.statement && !a.asks();
     a.set(
@@ -860,6 +871,7 @@ impl Told {
             Act::Humor,
             Act::Show,
             Act::Late,
+            Act::OnTheWay,
             Act::Status,
             Act::Announcement,
             Act::CareRequest,
@@ -999,7 +1011,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && bad > good
             && !shape.about_you
             && !arrangement
-            && ![Act::Late, Act::Wish, Act::Apology]
+            && ![Act::Late, Act::OnTheWay, Act::Wish, Act::Apology]
                 .iter()
                 .any(|x| a.has(*x)),
     );
@@ -1094,6 +1106,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
                 Act::Challenge,
                 Act::Trip,
                 Act::Late,
+                Act::OnTheWay,
                 Act::Kind,
                 Act::Share,
                 // "I need a huge favor" announces what is to come.
@@ -1158,8 +1171,9 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !msg.has("self_hedge"),
     );
     if a.has(Act::OpinionStmt) {
-        // "I think we should leave early." is agreed with, not a report to be interested in.
-        for x in [Act::Report, Act::ReportFun, Act::PastReport] {
+        // "I think we should leave early." is agreed with, not a report to be interested in;
+        // "this is the best pizza in the city" is argued, not news to be glad of.
+        for x in [Act::Report, Act::ReportFun, Act::PastReport, Act::GoodNews] {
             a.remove(x);
         }
     }
@@ -1171,6 +1185,8 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !shape.about_you
             && !t.social
             && !a.has(Act::OpinionStmt)
+            // "Guess who just got upgraded to business class" is news, not information.
+            && !a.has(Act::Achievement)
             && msg.all.len() >= 3
             && (t.update || marked || (!shape.about_me && msg.has("info_words"))),
     );
@@ -1460,6 +1476,24 @@ mod tests {
         assert!(!advice.has(Act::Suggestion) && !advice.has(Act::Plan));
         has("can't wait to see you!", Act::LookingForward);
         has("We're out of toilet paper fyi", Act::Info);
+        let a = acts("Guess who just got upgraded to business class");
+        assert!(
+            a.has(Act::Achievement) && !a.has(Act::Info),
+            "{:?}",
+            a.names()
+        );
+        has("my sister had her baby!! 7 lbs 2 oz", Act::Achievement);
+        let a = acts("this is the best pizza in the city, change my mind");
+        assert!(
+            a.has(Act::OpinionStmt) && !a.has(Act::GoodNews),
+            "{:?}",
+            a.names()
+        );
+        has("omw, 5 min", Act::OnTheWay);
+        lacks("omw, 5 min", Act::Late);
+        has("lmk if you need a ride", Act::OpenOffer);
+        lacks("lmk if you need a ride", Act::Offer);
+        has("I'm so done with my job rn", Act::BadNews);
         lacks("We're out of toilet paper fyi", Act::Report);
         has(
             "Mom wants to know if you're coming home this year",
@@ -1916,7 +1950,10 @@ mod tests {
             "I can lend you my charger",
         ] {
             let a = acts(m);
-            assert!(a.has(Act::Offer), "{m}: {:?}", a.names());
+            // an open offer names nothing to take now
+            let open = m.contains("anything");
+            assert!(a.has(Act::Offer) != open, "{m}: {:?}", a.names());
+            assert!(a.has(Act::OpenOffer) == open, "{m}: {:?}", a.names());
             assert!(
                 !a.has(Act::Report) && !a.has(Act::Plan),
                 "{m}: {:?}",

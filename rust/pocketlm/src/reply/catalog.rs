@@ -181,6 +181,8 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "greeting",
     "how_are_you",
     "how_was",
+    "on_the_way",
+    "open_offers",
     "info_markers",
     "indirect_questions",
     "advice_against",
