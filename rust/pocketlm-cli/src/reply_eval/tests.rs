@@ -54,6 +54,11 @@ const BLIND4_COVERAGE3_FLOOR: f64 = 0.9;
 /// 115) after the fixes it prompted (build 38cff71); four cases of margin.
 const BLIND5_COVERAGE3_FLOOR: f64 = 0.9;
 
+/// The fifth blind set's floor (`tests/fixtures/reply-eval-blind6.txt`: 100 messages written
+/// the same way, read in session 16): measured 0.770 at the read (build 38cff71), 0.850 (85 of
+/// 100) after the fixes it prompted; four cases of margin.
+const BLIND6_COVERAGE3_FLOOR: f64 = 0.81;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -108,6 +113,11 @@ fn blind4_coverage3_stays_above_its_floor() {
 #[test]
 fn blind5_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind5.txt", 115, BLIND5_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind6_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind6.txt", 100, BLIND6_COVERAGE3_FLOOR);
 }
 
 #[test]

@@ -60,7 +60,7 @@ acts! {
     Kind = "kind": "Something kind or cute (\"I made this for you\").",
     Share = "share": "Passing on something asked for or mentioned (\"Here's the link\").",
     MissYou = "miss_you": "I miss you, I love you.",
-    LookingForward = "looking_forward": "Looking forward to seeing the reader (\"Can't wait to see you!\").",
+    LookingForward = "looking_forward": "Looking forward to seeing the reader, or glad to have (\"Can't wait to see you!\").",
     Humor = "humor": "Something funny (\"haha\").",
     Show = "show": "Showing something for a reaction (\"Look at this view!\", \"Check this out\").",
     Late = "late": "Running late (\"Running 10 min late, sorry!\").",
@@ -416,7 +416,7 @@ fn sentence(
         if cat.contains("imperatives", first)
             && !cat.has_any(&p, "invitation")
             && !whole.contains(" thank")
-            && !["wish", "farewell", "care_request", "show"]
+            && !["wish", "farewell", "care_request", "show", "not_request"]
                 .iter()
                 .any(|l| cat.has_any(whole, l))
         {
@@ -712,7 +712,15 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.has(Act::Wish) && msg.has("wish_back") && !msg.has("own_occasion"),
     );
     a.set(Act::MissYou, msg.has("miss_you"));
-    a.set(Act::LookingForward, msg.has("looking_forward"));
+    // "Great seeing you today, take care" says goodbye: answered in kind, not "Same here!".
+    a.set(
+        Act::LookingForward,
+        msg.has("looking_forward") && !a.has(Act::Farewell),
+    );
+    if a.has(Act::LookingForward) {
+        // "It was so good to see you today!" says goodbye to a meeting, not hello.
+        a.remove(Act::Greeting);
+    }
     a.set(Act::Humor, msg.has("humor"));
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
     let asks_opinion = msg.has("opinion_asks");
@@ -802,6 +810,10 @@ fn polarity_skipping(msg: &Msg, skip: &[&str], skip_bad: &[&str]) -> (usize, usi
     let (cat, all) = (msg.cat, &msg.all);
     let (mut good, mut bad) = (0usize, 0usize);
     for (i, w) in all.iter().enumerate() {
+        // "Well, that happened": an opener, not a good word.
+        if i == 0 && cat.contains("openers", w) {
+            continue;
+        }
         let negated = all[i.saturating_sub(2)..i]
             .iter()
             .any(|n| cat.contains("negators", n));
@@ -890,6 +902,7 @@ impl Told {
             Act::Wish,
             Act::Compliment,
             Act::MissYou,
+            Act::LookingForward,
             Act::Ack,
         ]
         .iter()
@@ -1490,6 +1503,33 @@ mod tests {
             a.names()
         );
         has("omw, 5 min", Act::OnTheWay);
+        has("whatcha up to", Act::WhatsUp);
+        let a = acts("It was so good to see you today!");
+        assert!(
+            a.has(Act::LookingForward) && !a.has(Act::Greeting),
+            "{:?}",
+            a.names()
+        );
+        lacks(
+            "I feel like nobody at work takes me seriously",
+            Act::Invitation,
+        );
+        has(
+            "Great work on the client presentation today",
+            Act::Compliment,
+        );
+        lacks(
+            "Please note the HOA meeting has been moved to Monday at 7pm",
+            Act::Request,
+        );
+        has(
+            "Please note the HOA meeting has been moved to Monday at 7pm",
+            Act::Info,
+        );
+        has("Ok so the meeting went terribly.", Act::BadNews);
+        has("guess who I ran into at the store", Act::Announcement);
+        has("Nailed the interview!", Act::Achievement);
+        lacks("well that happened", Act::GoodNews);
         lacks("omw, 5 min", Act::Late);
         has("lmk if you need a ride", Act::OpenOffer);
         lacks("lmk if you need a ride", Act::Offer);

@@ -73,6 +73,7 @@ mod tests {
             "someone broke into my car last night and I'm scared to go out",
             "there's an intruder downstairs, I'm hiding upstairs",
             "a guy pulled a gun at the gas station",
+            "somebody is trying to get into my car, I'm inside",
             // a body part and a warning sign, apart
             "my chest has been so tight all evening",
             "half my face feels kind of numb, is that weird",
