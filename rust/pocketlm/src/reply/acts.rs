@@ -175,8 +175,12 @@ impl Acts {
     /// (greeting, thanks, wishes...), and last what it tells (news, plans, reports,
     /// information), which depends on the acts before.
     pub fn of(message: &str, cat: &Catalog) -> Acts {
-        let spelled = spelled_out(message, cat);
-        let message = spelled.as_str();
+        Acts::of_spelled_out(&spelled_out(message, cat), cat)
+    }
+
+    /// The acts of a message already written out by [`spelled_out`] (the drafter keeps that
+    /// text to look up cues in).
+    pub fn of_spelled_out(message: &str, cat: &Catalog) -> Acts {
         let mut a = Acts::default();
         let all = words(message);
         if all.is_empty() {
@@ -699,10 +703,9 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(Act::Apology, msg.has("apology") && !msg.has("not_apology"));
     a.set(
         Act::Farewell,
-        (msg.has("farewell") && !msg.has("not_farewell"))
+        ((msg.has("farewell") || msg.padded.ends_with(" see you ")) && !msg.has("not_farewell"))
             || msg.has("bedtime")
-            || shape.bare_night
-            || (msg.padded.ends_with(" see you ") && !msg.has("not_farewell")),
+            || shape.bare_night,
     );
     a.set(Act::Wish, msg.has("wish"));
     // "Have a nice day!" is returned ("You too!"); "Have a great trip!" names the reader's
@@ -760,13 +763,10 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         && bad == 0
         && !msg.has("reader_future")
         && !a.has(Act::Wish);
-    a.set(
-        Act::Compliment,
-        // "you look tired" is no praise.
-        (msg.has("compliment") && (shape.about_you || !msg.has("comparison")) && bad <= good
-            || praises_reader)
-            && !a.asks(),
-    );
+    // "you look tired" is no praise.
+    let listed =
+        msg.has("compliment") && (shape.about_you || !msg.has("comparison")) && bad <= good;
+    a.set(Act::Compliment, (listed || praises_reader) && !a.asks());
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
     // "Thinking of cutting my hair short. Thoughts?" puts an idea up for approval.

@@ -339,10 +339,10 @@ impl ReplyDrafter {
         }
         let message = conversation.last().expect("gated").text.as_str();
         // 2. Acts.
-        let acts = Acts::of(message, self.catalog);
-        draft.acts = acts.names();
         // Cues are looked up in the message as the acts read it ("miss u" has "miss you").
         let read = acts::spelled_out(message, self.catalog);
+        let acts = Acts::of_spelled_out(&read, self.catalog);
+        draft.acts = acts.names();
         // 3. Candidates.
         let tokens = self.prompt_tokens(conversation, options.tone)?;
         let mut state = self.lock();
