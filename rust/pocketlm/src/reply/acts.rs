@@ -39,6 +39,7 @@ acts! {
     Offer = "offer": "Offering something (\"Would you like some tea?\").",
     Permission = "permission": "Asking permission (\"Can I ask you something?\").",
     Request = "request": "Asking the reader to do something (\"Could you send it?\").",
+    Plea = "plea": "Asking for help out of trouble (\"My car broke down, can you pick me up?\"): helped, not declined.",
     Invitation = "invitation": "Proposing to do something together (\"Want to grab lunch?\").",
     TellAbout = "tell_about": "Asking to be told about something (\"Tell me about your trip.\").",
     CareRequest = "care_request": "Asking to be told or to be careful (\"Text me when you land\").",
@@ -62,6 +63,7 @@ acts! {
     MissYou = "miss_you": "I miss you, I love you.",
     LookingForward = "looking_forward": "Looking forward to seeing the reader, or glad to have (\"Can't wait to see you!\").",
     Humor = "humor": "Something funny (\"haha\").",
+    Remark = "remark": "A remark on the weather, to be agreed with (\"it's so hot today\", \"Beautiful day out there!\").",
     Show = "show": "Showing something for a reaction (\"Look at this view!\", \"Check this out\").",
     Late = "late": "Running late (\"Running 10 min late, sorry!\").",
     OnTheWay = "on_the_way": "On the way, with no lateness to forgive (\"omw, 5 min\").",
@@ -239,11 +241,29 @@ pub fn spelled_out(message: &str, cat: &Catalog) -> String {
             word.push(c);
         } else {
             flush(&mut word, &mut out);
-            out.push(c);
+            match emoji_word(c, cat) {
+                Some(w) => {
+                    out.push(' ');
+                    out.push_str(w);
+                    out.push(' ');
+                }
+                None => out.push(c),
+            }
         }
     }
     flush(&mut word, &mut out);
     out
+}
+
+/// The word an emoji stands for (lexicon `emoji_words`, `EMOJI:WORD`: "😂" is "lol").
+fn emoji_word(c: char, cat: &Catalog) -> Option<&str> {
+    let mut buf = [0u8; 4];
+    let c = &*c.encode_utf8(&mut buf);
+    cat.lexicon("emoji_words")
+        .iter()
+        .filter_map(|e| e.split_once(':'))
+        .find(|(emoji, _)| *emoji == c)
+        .map(|(_, word)| word)
 }
 
 /// `w` with each run of three or more of one letter squeezed: to one at the end of the
@@ -356,6 +376,12 @@ struct Shape {
     about_you: bool,
     /// A statement about someone or something else ("The package arrived.").
     about_other: bool,
+    /// Some sentence without an open offer asks something ("please send payment by check"
+    /// beside "let me know if you have any questions").
+    asks_beside_open_offer: bool,
+    /// Words of a first sentence that only says who writes ("Hi, this is your landlord."),
+    /// 0 if none: see [`introduction`].
+    intro_words: usize,
 }
 
 /// The sentence pass: each sentence's question kind (or an imperative's request) into
@@ -376,6 +402,9 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
             _ => merged.push((ws, qmark)),
         }
     }
+    if merged.len() > 1 && introduction(&merged[0].0, cat) {
+        shape.intro_words = merged[0].0.len();
+    }
     for (ws, qmark) in &merged {
         let start = ws
             .iter()
@@ -390,6 +419,27 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
     shape
 }
 
+/// Longest introduction in words after its openers ("this is the school nurse" has 5).
+const INTRO_MAX_WORDS: usize = 6;
+
+/// Whether sentence `ws` only says who writes (lexicon `self_introductions`): short and with
+/// no good or bad word ("This is the best pizza" is an opinion).
+fn introduction(ws: &[String], cat: &Catalog) -> bool {
+    let s: Vec<&String> = ws
+        .iter()
+        .skip_while(|w| cat.contains("openers", w))
+        .collect();
+    let p = format!(
+        " {} ",
+        s.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ")
+    );
+    s.len() <= INTRO_MAX_WORDS
+        && starts_with_any(&p, cat.lexicon("self_introductions"))
+        && !s
+            .iter()
+            .any(|w| cat.contains("good", w) || cat.contains("bad", w))
+}
+
 /// One sentence `s` (its words after any openers such as "so", "oh", "hey") of the message
 /// whose padded key is `whole`.
 fn sentence(
@@ -402,6 +452,8 @@ fn sentence(
 ) {
     let first = s[0].as_str();
     let p = format!(" {} ", s.join(" "));
+    shape.asks_beside_open_offer |= !cat.has_any(&p, "open_offers")
+        && (cat.contains("imperatives", first) || cat.has_any(&p, "request"));
     if qmark && starts_with_any(&p, cat.lexicon("offer_openings")) {
         shape.offer_opening = true;
     }
@@ -649,6 +701,21 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if msg.has("request") && !msg.has("not_request") && !msg.has("care_request") {
         a.insert(Act::Request);
     }
+    // "Your appointment is Thursday at 2:30. Please reply to confirm." asks yes or no.
+    if msg.has("confirm_requests") {
+        a.remove(Act::Request);
+        a.insert(Act::YesNo);
+    }
+    // "Please call if you need to reschedule" offers help; it asks no favour. Beside a
+    // favour asked ("please send payment by check. Let me know if you have any
+    // questions."), an open offer is a formula: the favour is answered.
+    if a.has(Act::OpenOffer) {
+        if shape.asks_beside_open_offer {
+            a.remove(Act::OpenOffer);
+        } else {
+            a.remove(Act::Request);
+        }
+    }
     if (msg.has("invitation") || ends_with_any(&msg.padded, msg.cat.lexicon("invitation_tails")))
         && !msg.has("not_invitation")
         && !shape.choice
@@ -724,7 +791,8 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         // "It was so good to see you today!" says goodbye to a meeting, not hello.
         a.remove(Act::Greeting);
     }
-    a.set(Act::Humor, msg.has("humor"));
+    a.set(Act::Humor, msg.has("humor") || comic_mishap(a, msg, shape));
+    a.set(Act::Remark, weather_remark(a, msg, shape));
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
     let asks_opinion = msg.has("opinion_asks");
     a.set(
@@ -764,8 +832,11 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         && !msg.has("reader_future")
         && !a.has(Act::Wish);
     // "you look tired" is no praise.
-    let listed =
-        msg.has("compliment") && (shape.about_you || !msg.has("comparison")) && bad <= good;
+    // "Beautiful day out there!" remarks on the weather; it praises no one.
+    let listed = msg.has("compliment")
+        && (shape.about_you || !msg.has("comparison"))
+        && bad <= good
+        && !a.has(Act::Remark);
     a.set(Act::Compliment, (listed || praises_reader) && !a.asks());
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
@@ -782,6 +853,28 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
                 && !a.has(Act::Choice))
             || a.has(Act::Invitation),
     );
+}
+
+/// A comic mishap or antic told as a story (lexicon `comic_mishaps`), no one hurt.
+fn comic_mishap(a: &Acts, msg: &Msg, shape: &Shape) -> bool {
+    // "My manager tore apart the plan in front of everyone. I'm so embarrassed." is bad.
+    shape.statement
+        && !a.asks()
+        && msg.has("comic_mishaps")
+        && !msg.has("sick")
+        && polarity(msg).1 == 0
+}
+
+/// A remark on the weather as it is now (lexicon `weather`), not about oneself ("I'm
+/// freezing"), the reader, a forecast or a change of plans.
+fn weather_remark(a: &Acts, msg: &Msg, shape: &Shape) -> bool {
+    // "is it just me or is it freezing" asks only to be agreed with
+    ((shape.statement && !a.asks()) || msg.has("agreement_seekers"))
+        && msg.has("weather")
+        && !shape.about_me
+        && !shape.about_you
+        && !future(msg)
+        && !msg.has("update")
 }
 
 /// Good and bad words: each sentiment word counts once, flipped by a negator among the
@@ -881,6 +974,7 @@ impl Told {
             Act::Compliment,
             Act::MissYou,
             Act::Humor,
+            Act::Remark,
             Act::Show,
             Act::Late,
             Act::OnTheWay,
@@ -894,7 +988,9 @@ impl Told {
             Act::Ack,
         ]
         .iter()
-        .any(|x| a.has(*x));
+        // A greeting opening a longer message ("Hi, this is your landlord. The water will be
+        // off tomorrow.") keeps what follows from being news or information.
+        .any(|x| a.has(*x) && !(*x == Act::Greeting && msg.all.len() > GREETING_MAX_WORDS));
         let to_reader = [
             Act::Greeting,
             Act::Thanks,
@@ -951,6 +1047,25 @@ fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
     confirm_acts(a, msg, &t);
+    // "My car broke down, can you tell my boss I'll be late?" asks for help: "Of course!",
+    // "Oh no!", not "Sorry, I can't." nor "No, sorry.".
+    if a.has(Act::Request) && (msg.has("trouble") || msg.has("sick")) {
+        a.remove(Act::Request);
+        a.remove(Act::YesNo);
+        a.insert(Act::Plea);
+    }
+    // "He's moving to Lisbon next month, can you believe it?" tells news to marvel at.
+    if msg.has("surprise_questions") {
+        a.remove(Act::YesNo);
+        a.remove(Act::Info);
+        a.remove(Act::Fragment);
+        if ![Act::Remark, Act::BadNews, Act::GoodNews, Act::Achievement]
+            .iter()
+            .any(|x| a.has(*x))
+        {
+            a.insert(Act::Report);
+        }
+    }
     // "What time?" only where no time is named ("Can we meet tomorrow at 5?" has one).
     let timed = has_time(&msg.all);
     a.set(Act::OpenInvitation, a.has(Act::Invitation) && !timed);
@@ -1012,7 +1127,11 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !done_weakly
             && !kind
             && !taste
-            && !a.has(Act::CareRequest),
+            && !a.has(Act::CareRequest)
+            // "the dog ate the butter and looks so proud" is laughed at, "Beautiful day out
+            // there!" agreed with
+            && !comic_mishap(a, msg, shape)
+            && !a.has(Act::Remark),
     );
     // "The meeting is cancelled." and "train is delayed 20 min" change arrangements: thanked
     // for as information, not pitied ("my flight got cancelled", "the train is late
@@ -1032,7 +1151,9 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     a.set(
         Act::Sick,
         tells
-            && (shape.about_me || a.has(Act::BadNews))
+            // "Emma has a fever" is no illness of the reader's to wish better ("Feel better
+            // soon!")
+            && (shape.about_me || (a.has(Act::BadNews) && !shape.about_other))
             && msg.has("sick")
             && !a.has(Act::GoodNews),
     );
@@ -1174,15 +1295,21 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let tells = t.tells;
     // A claim about the reader ("you are the worst") is disputed, not agreed with; "I
     // think I have the flu" guesses about oneself.
+    // "is it just me or is it freezing" asks to be agreed with, not a yes or a no.
+    let seeks_agreement = msg.has("agreement_seekers");
     a.set(
         Act::OpinionStmt,
-        tells
-            && !t.social
-            && (msg.has("opinion_markers") || t.compares)
-            && !a.has(Act::Plan)
-            && !a.has(Act::Insult)
-            && !msg.has("self_hedge"),
+        seeks_agreement
+            || (tells
+                && !t.social
+                && (opinion_marked(msg, shape) || t.compares)
+                && !a.has(Act::Plan)
+                && !a.has(Act::Insult)
+                && !msg.has("self_hedge")),
     );
+    if seeks_agreement {
+        a.remove(Act::YesNo);
+    }
     if a.has(Act::OpinionStmt) {
         // "I think we should leave early." is agreed with, not a report to be interested in;
         // "this is the best pizza in the city" is argued, not news to be glad of.
@@ -1214,10 +1341,19 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && msg.all.len() <= 3
             && !shape.about_me
             && !a.has(Act::Info)
-            && !a.has(Act::Status))
+            && !a.has(Act::Status)
+            && !a.has(Act::OpinionStmt))
     {
         a.insert(Act::Fragment);
     }
+}
+
+/// Whether the message marks an opinion (lexicon `opinion_markers`) outside the
+/// introduction it opens with ("This is the school nurse." says who writes).
+fn opinion_marked(msg: &Msg, shape: &Shape) -> bool {
+    let rest = &msg.all[shape.intro_words.min(msg.all.len())..];
+    msg.cat
+        .has_any(&format!(" {} ", rest.join(" ")), "opinion_markers")
 }
 
 /// A clock time in the message ("at 5", "8pm", "7:30"), which makes a statement a plan.
@@ -1417,16 +1553,113 @@ mod tests {
         );
     }
 
+    /// Asserts that message `m` performs act `x`.
+    fn has(m: &str, x: Act) {
+        let a = acts(m);
+        assert!(a.has(x), "{m}: {:?}", a.names());
+    }
+
+    /// Asserts that message `m` does not perform act `x`.
+    fn lacks(m: &str, x: Act) {
+        let a = acts(m);
+        assert!(!a.has(x), "{m}: {:?}", a.names());
+    }
+
+    #[test]
+    fn weather_mishaps_notices_pleas_and_surprise() {
+        // the weather is remarked on and agreed with, not praised, pitied alone or asked
+        has("it's so hot today", Act::Remark);
+        has("Beautiful day out there!", Act::Remark);
+        lacks("Beautiful day out there!", Act::Compliment);
+        lacks("Beautiful day out there!", Act::GoodNews);
+        has("ugh this rain", Act::Remark);
+        lacks("ugh this rain", Act::Fragment);
+        has("is it just me or is it freezing", Act::Remark);
+        lacks("is it just me or is it freezing", Act::YesNo);
+        has("is it me or is this show getting worse", Act::OpinionStmt);
+        lacks("I'm freezing", Act::Remark);
+        lacks("It's supposed to snow tomorrow", Act::Remark);
+        has(
+            "It's snowing here already can you believe it ❄️",
+            Act::Remark,
+        );
+        lacks("It's snowing here already can you believe it", Act::Request);
+        // a comic mishap or a laughing emoji is laughed at; someone hurt or a bad day is not
+        has(
+            "I tripped walking into the meeting and face planted in front of the CEO",
+            Act::Humor,
+        );
+        has(
+            "the dog ate a stick of butter and looks so proud",
+            Act::Humor,
+        );
+        lacks(
+            "the dog ate a stick of butter and looks so proud",
+            Act::GoodNews,
+        );
+        has("my son asked if the moon is a big lemon 😂", Act::Humor);
+        lacks("tripped over the curb and hurt my ankle", Act::Humor);
+        lacks(
+            "the meeting went terribly, my boss tore the plan apart in front of everyone. so embarrassing",
+            Act::Humor,
+        );
+        // notices: an introduction is no opinion, a greeting opening a notice hides nothing,
+        // "call if you need to" offers and asks no favour, "reply to confirm" asks yes or no
+        lacks(
+            "This is the school nurse. Emma has a slight fever and needs to be picked up.",
+            Act::OpinionStmt,
+        );
+        lacks(
+            "This is the school nurse. Emma has a slight fever and needs to be picked up.",
+            Act::Sick,
+        );
+        has("This is the best pizza. Fight me.", Act::OpinionStmt);
+        has(
+            "Hi, this is your landlord. The water will be shut off tomorrow from 9 to 12.",
+            Act::Info,
+        );
+        let dentist = "Hi, this is Bright Smiles Dental reminding you of your cleaning on \
+                       Tuesday at 10am. Please call if you need to reschedule.";
+        has(dentist, Act::Info);
+        lacks(dentist, Act::Request);
+        has(dentist, Act::OpenOffer);
+        let rent = "The rent portal is down, so please send payment by check. Let me know \
+                    if you have any questions.";
+        lacks(rent, Act::OpenOffer);
+        has(
+            "Your appointment is Thursday at 2:30 PM. Please reply to confirm.",
+            Act::YesNo,
+        );
+        lacks(
+            "Your appointment is Thursday at 2:30 PM. Please reply to confirm.",
+            Act::Request,
+        );
+        has("Your gym membership renews next week.", Act::Info);
+        lacks(
+            "Hi Sam, the invoice will go out first thing tomorrow.",
+            Act::Invitation,
+        );
+        has("We should go out tonight", Act::Invitation);
+        // a favour asked out of trouble is a plea, not a request to decline
+        has(
+            "my car broke down, can you tell my boss I'll be late",
+            Act::Plea,
+        );
+        lacks(
+            "my car broke down, can you tell my boss I'll be late",
+            Act::Request,
+        );
+        has("can you send me the slides?", Act::Request);
+        // "can you believe it?" marvels; "can we talk?" asks leave to talk, not a plan
+        let marvel = "He's moving to Lisbon next month, can you believe it?";
+        lacks(marvel, Act::YesNo);
+        has(marvel, Act::Report);
+        lacks("can we talk?", Act::Invitation);
+        has("honestly pineapple on pizza is elite", Act::OpinionStmt);
+    }
+
     #[test]
     fn praise_sharing_how_it_went_and_polite_thanks() {
-        let has = |m: &str, x: Act| {
-            let a = acts(m);
-            assert!(a.has(x), "{m}: {:?}", a.names());
-        };
-        let lacks = |m: &str, x: Act| {
-            let a = acts(m);
-            assert!(!a.has(x), "{m}: {:?}", a.names());
-        };
         // praise of the reader, not news about them, a prediction or a claim
         has("you were amazing tonight!! that solo", Act::Compliment);
         has("you did a great job today", Act::Compliment);
