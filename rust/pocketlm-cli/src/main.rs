@@ -51,10 +51,15 @@ enum Command {
 }
 
 /// Panics inside minijinja are contained by `pocketlm::chat_template` and reported as a typed
-/// template error; keep the default hook from also printing them as a crash.
+/// template error; keep the default hook from also printing them as a crash. A reader that
+/// closes stdout early (`pocketlm tokenize ... | head`) ends the run quietly, as a Unix tool
+/// does, instead of a "failed printing to stdout" panic.
 fn quiet_contained_template_panics() {
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if is_closed_stdout(info) {
+            std::process::exit(0);
+        }
         let in_template_engine = info
             .location()
             .is_some_and(|l| l.file().contains("minijinja"));
@@ -62,6 +67,17 @@ fn quiet_contained_template_panics() {
             default_hook(info);
         }
     }));
+}
+
+/// Whether a panic is `println!` finding stdout closed by its reader.
+fn is_closed_stdout(info: &std::panic::PanicHookInfo) -> bool {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
 }
 
 fn main() -> ExitCode {
