@@ -32,13 +32,15 @@ acts! {
     Wh = "wh": "A what/who/why/how question that is not about a time, a place or an opinion.",
     WhTime = "wh_time": "When, what time (\"What time works?\").",
     WhPlace = "wh_place": "Where (\"Where do we meet?\").",
-    AskSchedule = "ask_schedule": "When the reader's own plans are (\"When do you land?\"): checked or promised, not proposed.",
+    AskSchedule = "ask_schedule": "When the reader's own plans are or a set event is (\"When do you land?\", \"What time does the party start?\"): checked or promised, not proposed.",
     Choice = "choice": "A choice between options (\"Tea or coffee?\", \"Book a table or just walk in?\").",
     OpinionQ = "opinion_q": "A question of opinion or taste (\"What do you think of it?\").",
     OpinionStmt = "opinion_stmt": "A stated opinion (\"Python is better than Java.\").",
     Offer = "offer": "Offering something (\"Would you like some tea?\").",
     Permission = "permission": "Asking permission (\"Can I ask you something?\").",
     Request = "request": "Asking the reader to do something (\"Could you send it?\").",
+    Instruction = "instruction": "An instruction in a notice (\"The meeting moved to 4pm. Please update your calendars.\"): done, not declined.",
+    Summons = "summons": "Being called to come (\"Dinner's ready, come downstairs\").",
     Plea = "plea": "Asking for help out of trouble (\"My car broke down, can you pick me up?\"): helped, not declined.",
     Invitation = "invitation": "Proposing to do something together (\"Want to grab lunch?\").",
     TellAbout = "tell_about": "Asking to be told about something (\"Tell me about your trip.\").",
@@ -607,6 +609,10 @@ fn dropped_aux(s: &[String], cat: &Catalog) -> bool {
             || cat.contains("dropped_aux_predicates", second))
 }
 
+/// Fewest words of a time question about a set event ("When is the game?" has 4; "What
+/// time tomorrow?" proposes).
+const SET_EVENT_MIN_WORDS: usize = 4;
+
 /// The kind of a sentence led by a wh-word: the same asked back, a suggestion ("How about
 /// we..."), a time, a place, an opinion or a plain wh-question (how-are-you and what's-up
 /// are read from the whole message).
@@ -619,10 +625,17 @@ fn wh_question(a: &mut Acts, s: &[String], p: &str, cat: &Catalog) {
     } else if p.starts_with(" how about we ") || p.starts_with(" why dont we ") {
         a.insert(Act::Invitation);
     } else if starts_with_any(p, cat.lexicon("wh_time")) {
-        // "When do you land?" asks the reader's own schedule: checked, not proposed.
-        let own_schedule = !sent_has("time_proposal")
-            && s.iter()
-                .any(|w| cat.contains("you_subjects", w) || w == "your");
+        // "When do you land?" asks the reader's own schedule, "What time does the party
+        // start?" a set event's (no one of "us" in it, and more than "What time tomorrow?"):
+        // checked, not proposed.
+        let yours = s
+            .iter()
+            .any(|w| cat.contains("you_subjects", w) || w == "your");
+        let ours = s
+            .iter()
+            .any(|w| cat.contains("self_subjects", w) || cat.contains("us_words", w));
+        let set_event = s.len() >= SET_EVENT_MIN_WORDS && !ours;
+        let own_schedule = !sent_has("time_proposal") && (yours || set_event);
         a.insert(if own_schedule {
             Act::AskSchedule
         } else {
@@ -701,9 +714,30 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if msg.has("request") && !msg.has("not_request") && !msg.has("care_request") {
         a.insert(Act::Request);
     }
+    // "Dinner's ready, come downstairs": "Coming!", not a favour or information ("can you
+    // come downstairs and help me" still asks yes or no).
+    if msg.has("summons") && !a.has(Act::YesNo) {
+        a.insert(Act::Summons);
+        a.remove(Act::Request);
+    }
+    // "The meeting moved to 4pm. Please update your calendars." instructs: "Will do!",
+    // "Got it.", not declined; the notice is still thanked for.
+    let notice = msg.has("info_markers")
+        || msg.has("update")
+        || (shape.about_other && !shape.about_me && msg.has("info_words"));
+    if a.has(Act::Request)
+        && !a.has(Act::YesNo)
+        && !a.has(Act::Invitation)
+        && !msg.has("favour_questions")
+        && notice
+    {
+        a.remove(Act::Request);
+        a.insert(Act::Instruction);
+    }
     // "Your appointment is Thursday at 2:30. Please reply to confirm." asks yes or no.
     if msg.has("confirm_requests") {
         a.remove(Act::Request);
+        a.remove(Act::Instruction);
         a.insert(Act::YesNo);
     }
     // "Please call if you need to reschedule" offers help; it asks no favour. Beside a
@@ -762,7 +796,8 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.remove(Act::YesNo);
     }
     // "Please sign the slip. Thank you!" is polite; "thanks for the ride" is grateful.
-    let polite = (a.has(Act::Request) || a.has(Act::CareRequest)) && !msg.has("thanks_for");
+    let polite = (a.has(Act::Request) || a.has(Act::CareRequest) || a.has(Act::Instruction))
+        && !msg.has("thanks_for");
     a.set(
         Act::Thanks,
         msg.has("thanks") && !msg.has("not_thanks") && !polite,
@@ -803,9 +838,13 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(Act::Kind, msg.has("kind") && !a.asks());
     a.set(Act::Share, msg.has("sharing") && !a.asks());
     // "happy to grab you a coffee on my way" offers; it is not running late.
+    // "gonna be there around 8 instead of 7:30" is late too ("Dinner moved to 8 instead of
+    // 7:30" changes a plan).
+    let shifted =
+        msg.has("time_shift") && has_time(&msg.all) && !shape.about_other && !msg.has("update");
     a.set(
         Act::Late,
-        msg.has("late") && !msg.has("not_late") && !a.has(Act::Offer),
+        (msg.has("late") || shifted) && !msg.has("not_late") && !a.has(Act::Offer),
     );
     // "running late, be there in 15" is late: forgiven, the way there goes without saying.
     a.set(
@@ -1129,9 +1168,10 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !taste
             && !a.has(Act::CareRequest)
             // "the dog ate the butter and looks so proud" is laughed at, "Beautiful day out
-            // there!" agreed with
+            // there!" agreed with, "Check out the new couch!" looked at
             && !comic_mishap(a, msg, shape)
-            && !a.has(Act::Remark),
+            && !a.has(Act::Remark)
+            && !a.has(Act::Show),
     );
     // "The meeting is cancelled." and "train is delayed 20 min" change arrangements: thanked
     // for as information, not pitied ("my flight got cancelled", "the train is late
@@ -1327,6 +1367,8 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !a.has(Act::OpinionStmt)
             // "Guess who just got upgraded to business class" is news, not information.
             && !a.has(Act::Achievement)
+            // "Dinner is ready!!" calls the reader; it is not news to thank for.
+            && !a.has(Act::Summons)
             && msg.all.len() >= 3
             && (t.update || marked || (!shape.about_me && msg.has("info_words"))),
     );
@@ -1342,7 +1384,8 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !shape.about_me
             && !a.has(Act::Info)
             && !a.has(Act::Status)
-            && !a.has(Act::OpinionStmt))
+            && !a.has(Act::OpinionStmt)
+            && !a.has(Act::Summons))
     {
         a.insert(Act::Fragment);
     }
@@ -1650,12 +1693,70 @@ mod tests {
             Act::Request,
         );
         has("can you send me the slides?", Act::Request);
+        let nurse = "Hi, this is the school office. Jamie has a stomach ache. Could you come \
+                     pick him up?";
+        has(nurse, Act::Plea);
+        lacks(nurse, Act::Request);
         // "can you believe it?" marvels; "can we talk?" asks leave to talk, not a plan
         let marvel = "He's moving to Lisbon next month, can you believe it?";
         lacks(marvel, Act::YesNo);
         has(marvel, Act::Report);
         lacks("can we talk?", Act::Invitation);
         has("honestly pineapple on pizza is elite", Act::OpinionStmt);
+    }
+
+    #[test]
+    fn instructions_summons_set_events_and_shifted_times() {
+        // a notice's instruction is done, not declined; a plain favour is still a request
+        let moved = "The meeting moved to 4pm. Please update your calendars.";
+        has(moved, Act::Instruction);
+        lacks(moved, Act::Request);
+        has(
+            "Reminder: please arrive 15 minutes early for check-in.",
+            Act::Instruction,
+        );
+        let slip = "Dear parents, the permission slip is due Friday. Please sign it and \
+                    return it. Thank you!";
+        has(slip, Act::Instruction);
+        lacks(slip, Act::Thanks);
+        let pickup = "Hi, this is the school office. Max has a fever. Could you come pick \
+                      him up?";
+        lacks(pickup, Act::Instruction);
+        let confirm = "Your appointment is Monday at 9am. Please reply to confirm.";
+        lacks(confirm, Act::Instruction);
+        has(confirm, Act::YesNo);
+        has("Please send me the report by Friday.", Act::Request);
+        lacks("Please send me the report by Friday.", Act::Instruction);
+        // being called to come is answered "Coming!", not taken as a favour
+        has("Dinner's ready come downstairs", Act::Summons);
+        lacks("Dinner's ready come downstairs", Act::Request);
+        has("Dinner is ready!!", Act::Summons);
+        lacks("Dinner is ready!!", Act::Info);
+        lacks("lunch is ready", Act::Fragment);
+        lacks(
+            "can you come downstairs and help me lift this",
+            Act::Summons,
+        );
+        // the time of a set event is checked, not proposed; "when should we go?" proposes
+        has("what time does the party start", Act::AskSchedule);
+        lacks("what time does the party start", Act::WhTime);
+        has("when should we go?", Act::WhTime);
+        has("what time tomorrow?", Act::WhTime);
+        has("what time should I pick you up?", Act::WhTime);
+        // a time put later is running late; someone else's later time is not
+        has(
+            "traffic is terrible, gonna be there around 8 instead of 7:30",
+            Act::Late,
+        );
+        lacks(
+            "the concert starts at 9 instead of 8, the band is delayed",
+            Act::Late,
+        );
+        lacks("Dinner moved to 8 instead of 7:30", Act::Late);
+        // a photo shown is looked at, not congratulated; a baby's first steps are big news
+        has("heres a pic of the lasagna I made!", Act::Show);
+        lacks("heres a pic of the lasagna I made!", Act::GoodNews);
+        has("Leo took his first steps today!!", Act::Achievement);
     }
 
     #[test]
