@@ -55,9 +55,14 @@ const BLIND4_COVERAGE3_FLOOR: f64 = 0.9;
 const BLIND5_COVERAGE3_FLOOR: f64 = 0.9;
 
 /// The fifth blind set's floor (`tests/fixtures/reply-eval-blind6.txt`: 100 messages written
-/// the same way, read in session 16): measured 0.770 at the read (build 38cff71), 0.850 (85 of
-/// 100) after the fixes it prompted; four cases of margin.
-const BLIND6_COVERAGE3_FLOOR: f64 = 0.81;
+/// the same way, read in session 16): measured 0.770 at the read (build 38cff71), 0.850 after
+/// the fixes it prompted, 0.940 (94 of 100) in session 18 (build ee764ee); four cases of margin.
+const BLIND6_COVERAGE3_FLOOR: f64 = 0.9;
+
+/// The sixth blind set's floor (`tests/fixtures/reply-eval-blind8.txt`: 100 messages written
+/// the same way, read in session 18): measured 0.890 at the read (build ee764ee), 0.910 (91 of
+/// 100) after the two families it prompted were fixed; four cases of margin.
+const BLIND8_COVERAGE3_FLOOR: f64 = 0.87;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
@@ -118,6 +123,11 @@ fn blind5_coverage3_stays_above_its_floor() {
 #[test]
 fn blind6_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind6.txt", 100, BLIND6_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind8_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind8.txt", 100, BLIND8_COVERAGE3_FLOOR);
 }
 
 #[test]

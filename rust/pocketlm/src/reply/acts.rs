@@ -1703,6 +1703,14 @@ mod tests {
         has(marvel, Act::Report);
         lacks("can we talk?", Act::Invitation);
         has("honestly pineapple on pizza is elite", Act::OpinionStmt);
+        // a sighing emoji or a thing broken again is bad news; an all-clear is good news
+        has("the printer is not working again 😤", Act::BadNews);
+        has("Our heating is down again 🙄", Act::BadNews);
+        lacks("Our heating is down again 🙄", Act::Report);
+        has(
+            "Took the cat to the vet, she's totally fine, just a hairball",
+            Act::GoodNews,
+        );
     }
 
     #[test]
