@@ -69,6 +69,7 @@ final class ReplyViewModel: ObservableObject {
         case .sensitive: return "No suggestions for sensitive topics."
         case .lastMessageIsMine: return "Waiting for their reply."
         case .nothingGood: return "No good suggestion for this message."
+        case .automated: return "An automated message: no reply needed."
         }
     }
 }

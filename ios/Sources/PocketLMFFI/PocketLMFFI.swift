@@ -3726,6 +3726,10 @@ public enum NoDraftReason: Equatable, Hashable {
      * Nothing good enough came up.
      */
     case nothingGood
+    /**
+     * The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
+     */
+    case automated
 
 
 
@@ -3753,6 +3757,8 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case 3: return .nothingGood
         
+        case 4: return .automated
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3771,6 +3777,10 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case .nothingGood:
             writeInt(&buf, Int32(3))
+        
+        
+        case .automated:
+            writeInt(&buf, Int32(4))
         
         }
     }

@@ -67,6 +67,8 @@ pub enum NoDraftReason {
     LastMessageIsMine,
     /// Nothing good enough came up.
     NothingGood,
+    /// The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
+    Automated,
 }
 
 /// The drafts for one message, best first; empty with a reason when nothing fits.
@@ -150,6 +152,7 @@ impl ReplyDrafter {
                     NoSuggestion::Sensitive => NoDraftReason::Sensitive,
                     NoSuggestion::LastMessageIsMine => NoDraftReason::LastMessageIsMine,
                     NoSuggestion::NothingGood => NoDraftReason::NothingGood,
+                    NoSuggestion::Automated => NoDraftReason::Automated,
                 }),
             })
         })

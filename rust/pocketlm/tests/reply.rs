@@ -436,7 +436,7 @@ fn a_cancelled_draft_errs_and_leaves_the_drafter_consistent() {
 }
 
 #[test]
-fn sensitive_topics_and_own_last_message_get_no_suggestion() {
+fn sensitive_automated_and_own_last_messages_get_no_suggestion() {
     let d = drafter();
     let opts = DraftOptions::default();
     let r = d
@@ -459,6 +459,16 @@ fn sensitive_topics_and_own_last_message_get_no_suggestion() {
         )
         .unwrap();
     assert_eq!(r.no_suggestion, Some(NoSuggestion::LastMessageIsMine));
+    let r = d
+        .draft_detailed(
+            &[Message::incoming(
+                "Your login code is 739104. Never share this code.",
+            )],
+            &opts,
+        )
+        .unwrap();
+    assert_eq!(r.no_suggestion, Some(NoSuggestion::Automated));
+    assert!(r.replies.is_empty());
 }
 
 #[test]

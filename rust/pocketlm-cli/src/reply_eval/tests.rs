@@ -60,9 +60,9 @@ const BLIND5_COVERAGE3_FLOOR: f64 = 0.9;
 const BLIND6_COVERAGE3_FLOOR: f64 = 0.9;
 
 /// The sixth blind set's floor (`tests/fixtures/reply-eval-blind8.txt`: 100 messages written
-/// the same way, read in session 18): measured 0.890 at the read (build ee764ee), 0.910 (91 of
-/// 100) after the two families it prompted were fixed; four cases of margin.
-const BLIND8_COVERAGE3_FLOOR: f64 = 0.87;
+/// the same way, read in session 18): measured 0.890 at the read (build ee764ee), 0.920 (92 of
+/// 100) after the three families it prompted were fixed; four cases of margin.
+const BLIND8_COVERAGE3_FLOOR: f64 = 0.88;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {

@@ -161,6 +161,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "agreement_seekers",
     "weather",
     "summons",
+    "automated",
     "favour_questions",
     "time_shift",
     "us_words",

@@ -28,6 +28,8 @@ pub enum NoSuggestion {
     LastMessageIsMine,
     /// No candidate passed the filters with a good enough score.
     NothingGood,
+    /// The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
+    Automated,
 }
 
 impl NoSuggestion {
@@ -37,6 +39,7 @@ impl NoSuggestion {
             NoSuggestion::Sensitive => "sensitive",
             NoSuggestion::LastMessageIsMine => "last_message_is_mine",
             NoSuggestion::NothingGood => "nothing_good",
+            NoSuggestion::Automated => "automated",
         }
     }
 }

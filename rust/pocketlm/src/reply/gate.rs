@@ -19,7 +19,16 @@ pub fn gate(conversation: &[Message], cat: &Catalog) -> Result<Option<NoSuggesti
     if is_sensitive(&last.text, cat) {
         return Ok(Some(NoSuggestion::Sensitive));
     }
+    if is_automated(&last.text, cat) {
+        return Ok(Some(NoSuggestion::Automated));
+    }
     Ok(None)
+}
+
+/// Whether a message is sent by a machine that reads no answer: a phrase of the catalog's
+/// `automated` lexicon ("Your verification code is 482913", "Reply STOP to opt out").
+pub fn is_automated(message: &str, cat: &Catalog) -> bool {
+    cat.has_any(&padded_key(message), "automated")
 }
 
 /// The catalog's lexicons of sensitive topics, one per family.
@@ -44,6 +53,33 @@ pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn automated_messages_get_no_suggestion() {
+        let c = Catalog::builtin().unwrap();
+        let code = "Your verification code is 482913. Do not share this code with anyone.";
+        assert!(is_automated(code, c));
+        assert_eq!(
+            gate(&[Message::incoming(code)], c).unwrap(),
+            Some(NoSuggestion::Automated)
+        );
+        assert!(is_automated("G-553120 is your Google login code", c));
+        assert!(is_automated(
+            "Flash sale today only! Reply STOP to unsubscribe",
+            c
+        ));
+        // people mentioning codes or replies are answered
+        assert!(!is_automated("what's the wifi code again?", c));
+        assert!(!is_automated("don't reply to him, he's just trolling", c));
+        assert!(!is_automated(
+            "Your package has been delivered to your front porch.",
+            c
+        ));
+        assert_eq!(
+            gate(&[Message::incoming("see you at 8!")], c).unwrap(),
+            None
+        );
+    }
 
     #[test]
     fn sensitive_topics_and_own_messages() {

@@ -5256,7 +5256,11 @@ enum class NoDraftReason {
     /**
      * Nothing good enough came up.
      */
-    NOTHING_GOOD;
+    NOTHING_GOOD,
+    /**
+     * The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
+     */
+    AUTOMATED;
 
     
 

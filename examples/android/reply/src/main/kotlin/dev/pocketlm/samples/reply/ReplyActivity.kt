@@ -45,6 +45,7 @@ class ReplyActivity : Activity() {
             NoDraftReason.SENSITIVE -> "No suggestions for a sensitive message: reply in your own words."
             NoDraftReason.LAST_MESSAGE_IS_MINE -> "Nothing to reply to: the last message is yours."
             NoDraftReason.NOTHING_GOOD -> "No good suggestion this time."
+            NoDraftReason.AUTOMATED -> "An automated message: no reply needed."
         }
     }
 
