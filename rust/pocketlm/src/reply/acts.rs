@@ -217,9 +217,7 @@ pub fn spelled_out(message: &str, cat: &Catalog) -> String {
         let lower = w.to_lowercase();
         let w = squeezed(&lower);
         let plain = w.replace('\'', "");
-        cat.lexicon("texting")
-            .iter()
-            .filter_map(|e| e.split_once(':'))
+        lexicon_pairs(cat, "texting")
             .find(|(short, _)| *short == w || *short == plain)
             .map(|(_, full)| full.to_owned())
             .or((w != lower).then_some(w))
@@ -261,11 +259,14 @@ pub fn spelled_out(message: &str, cat: &Catalog) -> String {
 fn emoji_word(c: char, cat: &Catalog) -> Option<&str> {
     let mut buf = [0u8; 4];
     let c = &*c.encode_utf8(&mut buf);
-    cat.lexicon("emoji_words")
-        .iter()
-        .filter_map(|e| e.split_once(':'))
+    lexicon_pairs(cat, "emoji_words")
         .find(|(emoji, _)| *emoji == c)
         .map(|(_, word)| word)
+}
+
+/// The `KEY:VALUE` entries of a lexicon of pairs (`texting`, `emoji_words`).
+fn lexicon_pairs<'a>(cat: &'a Catalog, name: &str) -> impl Iterator<Item = (&'a str, &'a str)> {
+    cat.lexicon(name).iter().filter_map(|e| e.split_once(':'))
 }
 
 /// `w` with each run of three or more of one letter squeezed: to one at the end of the
