@@ -70,6 +70,7 @@ final class ReplyViewModel: ObservableObject {
         case .lastMessageIsMine: return "Waiting for their reply."
         case .nothingGood: return "No good suggestion for this message."
         case .automated: return "An automated message: no reply needed."
+        case .closing: return "Nothing to answer: they just acknowledged."
         }
     }
 }

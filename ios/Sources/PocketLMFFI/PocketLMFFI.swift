@@ -3730,6 +3730,11 @@ public enum NoDraftReason: Equatable, Hashable {
      * The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
      */
     case automated
+    /**
+     * The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
+     * answer.
+     */
+    case closing
 
 
 
@@ -3759,6 +3764,8 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case 4: return .automated
         
+        case 5: return .closing
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3781,6 +3788,10 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case .automated:
             writeInt(&buf, Int32(4))
+        
+        
+        case .closing:
+            writeInt(&buf, Int32(5))
         
         }
     }

@@ -248,7 +248,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     // Totals: prompt tokens from the cache, prompt tokens evaluated, decode steps, decode rows.
     let mut work = (0usize, 0usize, 0usize, 0usize);
     let (mut valid, mut full, mut sensitive, mut none) = (0usize, 0usize, 0usize, 0usize);
-    let mut automated = 0usize;
+    let (mut automated, mut closing) = (0usize, 0usize);
     let mut bigrams: Vec<String> = Vec::new();
     let (mut n_replies, mut n_words) = (0usize, 0usize);
     // Busy threads beside the drafts (not the warm-up, which happens once per model).
@@ -276,6 +276,10 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             }
             Some(pocketlm::NoSuggestion::Automated) => {
                 automated += 1;
+                valid += 1;
+            }
+            Some(pocketlm::NoSuggestion::Closing) => {
+                closing += 1;
                 valid += 1;
             }
             Some(_) => none += 1,
@@ -375,6 +379,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "full_fraction": full as f64 / n,
                 "sensitive_fraction": sensitive as f64 / n,
                 "automated_fraction": automated as f64 / n,
+                "closing_fraction": closing as f64 / n,
                 "nothing_fraction": none as f64 / n,
                 "distinct2": distinct2,
                 "mean_words": mean_words,
@@ -395,13 +400,14 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     } else {
         println!();
         println!(
-            "cases {}: valid {:.1}% ({} with {} replies, {} sensitive, {} automated, {} without a good reply)",
+            "cases {}: valid {:.1}% ({} with {} replies, {} sensitive, {} automated, {} closing, {} without a good reply)",
             cases.len(),
             100.0 * valid as f64 / n,
             full,
             opts.n,
             sensitive,
             automated,
+            closing,
             none
         );
         println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model; {contend} busy threads beside the drafts)");

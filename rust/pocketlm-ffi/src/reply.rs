@@ -69,6 +69,9 @@ pub enum NoDraftReason {
     NothingGood,
     /// The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
     Automated,
+    /// The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
+    /// answer.
+    Closing,
 }
 
 /// The drafts for one message, best first; empty with a reason when nothing fits.
@@ -153,6 +156,7 @@ impl ReplyDrafter {
                     NoSuggestion::LastMessageIsMine => NoDraftReason::LastMessageIsMine,
                     NoSuggestion::NothingGood => NoDraftReason::NothingGood,
                     NoSuggestion::Automated => NoDraftReason::Automated,
+                    NoSuggestion::Closing => NoDraftReason::Closing,
                 }),
             })
         })

@@ -469,6 +469,11 @@ fn sensitive_automated_and_own_last_messages_get_no_suggestion() {
         .unwrap();
     assert_eq!(r.no_suggestion, Some(NoSuggestion::Automated));
     assert!(r.replies.is_empty());
+    let r = d
+        .draft_detailed(&[Message::incoming("kk 👍")], &opts)
+        .unwrap();
+    assert_eq!(r.no_suggestion, Some(NoSuggestion::Closing));
+    assert!(r.replies.is_empty());
 }
 
 #[test]

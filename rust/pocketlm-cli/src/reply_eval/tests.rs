@@ -61,8 +61,14 @@ const BLIND6_COVERAGE3_FLOOR: f64 = 0.9;
 
 /// The sixth blind set's floor (`tests/fixtures/reply-eval-blind8.txt`: 100 messages written
 /// the same way, read in session 18): measured 0.890 at the read (build ee764ee), 0.920 (92 of
-/// 100) after the three families it prompted were fixed; four cases of margin.
+/// 100) after the three families it prompted were fixed; 0.910 in session 19 (an Uber notice
+/// it labels "Okay, got it!" is automated now); three cases of margin.
 const BLIND8_COVERAGE3_FLOOR: f64 = 0.88;
+
+/// The seventh blind set's floor (`tests/fixtures/reply-eval-blind9.txt`: 100 messages
+/// written the same way, read in session 19): measured 0.820 at the read (build 94757b1),
+/// 0.960 (96 of 100) after the families it prompted were fixed; four cases of margin.
+const BLIND9_COVERAGE3_FLOOR: f64 = 0.92;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
@@ -128,6 +134,11 @@ fn blind6_coverage3_stays_above_its_floor() {
 #[test]
 fn blind8_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind8.txt", 100, BLIND8_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind9_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind9.txt", 100, BLIND9_COVERAGE3_FLOOR);
 }
 
 #[test]

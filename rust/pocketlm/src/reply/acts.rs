@@ -873,7 +873,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         && !a.has(Act::Wish);
     // "you look tired" is no praise.
     // "Beautiful day out there!" remarks on the weather; it praises no one.
-    let listed = msg.has("compliment")
+    let listed = (msg.has("compliment") || (msg.contains(" your ") && msg.has("looks_good")))
         && (shape.about_you || !msg.has("comparison"))
         && bad <= good
         && !a.has(Act::Remark);
@@ -971,6 +971,12 @@ fn polarity_skipping(msg: &Msg, skip: &[&str], skip_bad: &[&str]) -> (usize, usi
         if msg.contains(&format!(" {phrase} ")) {
             good += 1;
         }
+    }
+    if good == 0 {
+        bad += all
+            .iter()
+            .filter(|w| cat.contains("bad_unless_good", w))
+            .count();
     }
     if msg.has("flip_to_bad") {
         (good, bad) = (0, 1);
@@ -1148,8 +1154,12 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     // Telling of something done, only weak good words ("Went to the new ramen place"):
     // what happened, not that it went well; "How was it?" asks that.
     let done_weakly = (shape.past_led || (shape.about_me && msg.has("past"))) && t.strong_good == 0;
+    // "Congratulations on the promotion!" congratulates the reader: thanked for, not news to
+    // congratulate back.
+    let congratulated = a.has(Act::Wish) && msg.has("congratulating");
     let achievement = tells
         && bad == 0
+        && !congratulated
         && ((shape.about_me || shape.ing_led) && msg.has("achievement") || msg.has("big_news"));
     a.set(Act::Achievement, achievement);
     // Something kind ("I made this for you.") is said to the reader: thanked for, not
@@ -1316,7 +1326,7 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 /// You too." returns a wish).
 fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let asks = a.asks();
-    let complaint = msg.has("complaint")
+    let complaint = (msg.has("complaint") && !msg.has("not_complaint"))
         || (shape.about_you && !asks && t.bad > t.good && !msg.has("reader_descriptions"));
     a.set(Act::Complaint, complaint);
     a.set(
@@ -1766,6 +1776,39 @@ mod tests {
         has("heres a pic of the lasagna I made!", Act::Show);
         lacks("heres a pic of the lasagna I made!", Act::GoodNews);
         has("Leo took his first steps today!!", Act::Achievement);
+    }
+
+    #[test]
+    fn sad_emojis_praise_of_things_welcomes_and_arrangements() {
+        // a crying emoji or being yelled at is bad news (families of the session-19 blind9
+        // read, tested on other messages)
+        has("my phone just fell in the toilet 😭", Act::BadNews);
+        has("you were incredible up there 😭😭", Act::Compliment);
+        has("the teacher screamed at my son today", Act::BadNews);
+        // how it went, said of someone else's ordeal
+        has("Dad's knee operation went well this morning", Act::GoodNews);
+        // praise of the reader's things; the weather's looks praise no one
+        has("your new glasses look great!", Act::Compliment);
+        lacks("the weather looks great for saturday", Act::Compliment);
+        // a welcome is thanked for
+        has("welcome aboard, glad to have you!", Act::Wish);
+        // congratulations are thanked for, not returned
+        has("congrats on the new job!! you earned it", Act::Wish);
+        lacks("congrats on the new job!! you earned it", Act::Achievement);
+        has("We're engaged!!", Act::Achievement);
+        // someone coming over is told, not proposed; the reader coming is still asked
+        let visit = "the plumber is coming to fix the sink on Monday";
+        lacks(visit, Act::Invitation);
+        has("are you coming to the bbq saturday?", Act::Invitation);
+        // moving a meeting asks a favour, not a date
+        let moved = "could we move our call to Friday?";
+        lacks(moved, Act::Invitation);
+        has(moved, Act::Request);
+        // a time clause is no complaint; leaving the door open is
+        lacks("did you turn off the oven before you left?", Act::Complaint);
+        has("you left the back door open again", Act::Complaint);
+        // a mediocre verdict is an opinion to argue
+        has("honestly that album was pretty mid", Act::OpinionStmt);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum NoSuggestion {
     NothingGood,
     /// The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
     Automated,
+    /// The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
+    /// answer.
+    Closing,
 }
 
 impl NoSuggestion {
@@ -40,6 +43,7 @@ impl NoSuggestion {
             NoSuggestion::LastMessageIsMine => "last_message_is_mine",
             NoSuggestion::NothingGood => "nothing_good",
             NoSuggestion::Automated => "automated",
+            NoSuggestion::Closing => "closing",
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The trigger stage: whether a conversation gets suggestions at all (Smart Reply's
 //! triggering model; ML Kit's no-suggestion for sensitive topics).
 
+use super::acts::spelled_out;
 use super::catalog::Catalog;
 use super::drafter::NoSuggestion;
-use super::filter::padded_key;
+use super::filter::{padded_key, words};
 use super::{Message, ReplyError};
 
 /// `Err` for input that is not a conversation to reply to, `Ok(Some(reason))` when no
@@ -22,6 +23,9 @@ pub fn gate(conversation: &[Message], cat: &Catalog) -> Result<Option<NoSuggesti
     if is_automated(&last.text, cat) {
         return Ok(Some(NoSuggestion::Automated));
     }
+    if is_closing(&last.text, cat) {
+        return Ok(Some(NoSuggestion::Closing));
+    }
     Ok(None)
 }
 
@@ -29,6 +33,23 @@ pub fn gate(conversation: &[Message], cat: &Catalog) -> Result<Option<NoSuggesti
 /// `automated` lexicon ("Your verification code is 482913", "Reply STOP to opt out").
 pub fn is_automated(message: &str, cat: &Catalog) -> bool {
     cat.has_any(&padded_key(message), "automated")
+}
+
+/// Whether a message only acknowledges or closes: all of it, spelled out ("k" is "ok", "👍"
+/// is "ok"), is phrases of the catalog's `closing` lexicon one after another ("ok", "sounds
+/// good", "ok cool 👍").
+pub fn is_closing(message: &str, cat: &Catalog) -> bool {
+    let said = words(&spelled_out(message, cat));
+    // closes[i]: whether the words from i on are closing phrases one after another
+    let mut closes = vec![false; said.len() + 1];
+    closes[said.len()] = true;
+    for i in (0..said.len()).rev() {
+        closes[i] = cat.lexicon("closing").iter().any(|phrase| {
+            let n = phrase.split(' ').count();
+            i + n <= said.len() && said[i..i + n].join(" ") == *phrase && closes[i + n]
+        });
+    }
+    !said.is_empty() && closes[0]
 }
 
 /// The catalog's lexicons of sensitive topics, one per family.
@@ -41,13 +62,41 @@ const SENSITIVE_LEXICONS: [&str; 4] = [
 
 /// Whether a message touches a sensitive topic: a phrase of the catalog's `sensitive_*`
 /// lexicons (death and grief, self-harm and despair, violence and abuse, medical
-/// emergencies), or a body part of `alarm_body` with a warning sign of `alarm_symptom`.
+/// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, or a
+/// person doing violence to the sender ([`violence_by_a_person`]).
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
     let padded = padded_key(message);
     SENSITIVE_LEXICONS
         .iter()
         .any(|lexicon| cat.has_any(&padded, lexicon))
         || (cat.has_any(&padded, "alarm_body") && cat.has_any(&padded, "alarm_symptom"))
+        || violence_by_a_person(&padded, cat)
+}
+
+/// "my husband hits me", "he always shoves me": a person of `harm_actors`, then at most one
+/// word of `harm_adverbs`, then an act of `harm_acts` not going on with `harm_games` ("he hit
+/// me up", "she always beats me at chess").
+fn violence_by_a_person(padded: &str, cat: &Catalog) -> bool {
+    let adverbs = cat.lexicon("harm_adverbs");
+    let game = |rest: &str| {
+        cat.lexicon("harm_games")
+            .iter()
+            .any(|g| rest.starts_with(&format!("{g} ")))
+    };
+    cat.lexicon("harm_acts").iter().any(|act| {
+        let between = std::iter::once("").chain(adverbs.iter().map(String::as_str));
+        between.clone().any(|adverb| {
+            cat.lexicon("harm_actors").iter().any(|actor| {
+                let said = match adverb {
+                    "" => format!(" {actor} {act} "),
+                    _ => format!(" {actor} {adverb} {act} "),
+                };
+                padded
+                    .match_indices(&said)
+                    .any(|(at, _)| !game(&padded[at + said.len()..]))
+            })
+        })
+    })
 }
 
 #[cfg(test)]
@@ -71,14 +120,67 @@ mod tests {
         // people mentioning codes or replies are answered
         assert!(!is_automated("what's the wifi code again?", c));
         assert!(!is_automated("don't reply to him, he's just trolling", c));
+        // spam, appointment reminders read by a machine and ride notices (found by the
+        // session-19 read of blind9)
+        for m in [
+            "FREE entry! You've been selected to win a $500 gift card. Click here to claim: bit.ly/xyz",
+            "Reminder: your appointment is on Thu at 10:30 AM. Reply C to confirm or call 555-0142.",
+            "Your Uber is arriving now. Look for a grey Toyota Camry.",
+            "Your driver is 2 minutes away",
+        ] {
+            assert!(is_automated(m, c), "{m}");
+        }
         assert!(!is_automated(
             "Your package has been delivered to your front porch.",
             c
         ));
+        assert!(!is_automated("can you reply to the landlord for me?", c));
+        assert!(!is_automated(
+            "Hi, this is Dr. Lee's office confirming your visit Monday at 9. Please reply to confirm or call us.",
+            c
+        ));
+        assert!(!is_automated("I'll be your driver tonight lol", c));
         assert_eq!(
             gate(&[Message::incoming("see you at 8!")], c).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn closing_messages_get_no_suggestion() {
+        let c = Catalog::builtin().unwrap();
+        // found by the session-19 read of blind9 ("k" got "What do you mean?")
+        for m in [
+            "k",
+            "kk",
+            "Ok!",
+            "okay 👍",
+            "👍",
+            "Sounds good!",
+            "got it",
+            "cool cool",
+        ] {
+            assert_eq!(
+                gate(&[Message::incoming(m)], c).unwrap(),
+                Some(NoSuggestion::Closing),
+                "{m}"
+            );
+        }
+        // an acknowledgement with more in it is answered
+        for m in [
+            "ok see you at 8",
+            "sounds good, what time?",
+            "ok thanks!",
+            "got it, I'll bring the cake",
+            "is that ok?",
+            "cool, want to come too?",
+            "See you there 👍",
+            // accepting a favour asked is thanked for
+            "No problem",
+            "sure!",
+        ] {
+            assert!(!is_closing(m, c), "{m}");
+        }
     }
 
     #[test]
@@ -113,6 +215,12 @@ mod tests {
             // a body part and a warning sign, apart
             "my chest has been so tight all evening",
             "half my face feels kind of numb, is that weird",
+            // found by the session-19 read of blind9: despair said as "ending it", and
+            // violence by a named person
+            "I don't really want to be here anymore. I've been thinking about ending it.",
+            "My husband hits me when he drinks and I don't know what to do",
+            "my bf always grabs me when he's angry",
+            "she threw things at me again last night",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -133,6 +241,10 @@ mod tests {
             "my heart says pizza",
             "my face hurts from laughing so much",
             "my arm hurts from the gym",
+            "he hit me up about the party",
+            "this song just hits me right in the feels",
+            "the ball hit me in the face lol",
+            "my dad always beats me at chess",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }

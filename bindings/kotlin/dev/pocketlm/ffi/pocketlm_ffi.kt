@@ -5260,7 +5260,12 @@ enum class NoDraftReason {
     /**
      * The message is automated (a one-time code, a do-not-reply notice): nobody answers it.
      */
-    AUTOMATED;
+    AUTOMATED,
+    /**
+     * The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
+     * answer.
+     */
+    CLOSING;
 
     
 

@@ -46,6 +46,7 @@ class ReplyActivity : Activity() {
             NoDraftReason.LAST_MESSAGE_IS_MINE -> "Nothing to reply to: the last message is yours."
             NoDraftReason.NOTHING_GOOD -> "No good suggestion this time."
             NoDraftReason.AUTOMATED -> "An automated message: no reply needed."
+            NoDraftReason.CLOSING -> "Nothing to answer: they just acknowledged."
         }
     }
 
