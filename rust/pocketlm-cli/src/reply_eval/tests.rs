@@ -70,6 +70,12 @@ const BLIND8_COVERAGE3_FLOOR: f64 = 0.88;
 /// 0.960 (96 of 100) after the families it prompted were fixed; four cases of margin.
 const BLIND9_COVERAGE3_FLOOR: f64 = 0.92;
 
+/// The eighth blind set's floor (`tests/fixtures/reply-eval-blind10.txt`: 100 messages
+/// written the same way, read in session 19 after blind9's fixes): measured 0.860 at the read
+/// (build d447d34), 0.960 (96 of 100) after the families it prompted were fixed; four cases
+/// of margin.
+const BLIND10_COVERAGE3_FLOOR: f64 = 0.92;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -139,6 +145,11 @@ fn blind8_coverage3_stays_above_its_floor() {
 #[test]
 fn blind9_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind9.txt", 100, BLIND9_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind10_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind10.txt", 100, BLIND10_COVERAGE3_FLOOR);
 }
 
 #[test]
