@@ -1432,8 +1432,10 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 /// introduction it opens with ("This is the school nurse." says who writes).
 fn opinion_marked(msg: &Msg, shape: &Shape) -> bool {
     let rest = &msg.all[shape.intro_words.min(msg.all.len())..];
-    msg.cat
-        .has_any(&format!(" {} ", rest.join(" ")), "opinion_markers")
+    !msg.has("not_opinion")
+        && msg
+            .cat
+            .has_any(&format!(" {} ", rest.join(" ")), "opinion_markers")
 }
 
 /// A clock time in the message ("at 5", "8pm", "7:30"), which makes a statement a plan.
@@ -1874,6 +1876,33 @@ mod tests {
         has("Emma lost her first tooth!!", Act::GoodNews);
         lacks("Emma lost her first tooth!!", Act::BadNews);
         has("can we move our dinner to Sunday?", Act::Permission);
+    }
+
+    #[test]
+    fn feelings_being_congratulated_divorce_and_either_or_doubts() {
+        // families of the session-19 blind11 read, tested on other messages
+        let relief = "he finally slept through the night, I feel like a new person";
+        lacks(relief, Act::OpinionStmt);
+        has(relief, Act::GoodNews);
+        has("I feel like we should leave now", Act::OpinionStmt);
+        // being congratulated without the word
+        let happy = "heard you got into law school!! so happy for you";
+        has(happy, Act::Wish);
+        lacks(happy, Act::Achievement);
+        has(
+            "my sister and her husband are getting divorced",
+            Act::BadNews,
+        );
+        // "or am I" doubts oneself; it offers no choice
+        let doubt = "did you move my keys or am i going crazy";
+        lacks(doubt, Act::Choice);
+        has(doubt, Act::YesNo);
+        has("Tea or coffee?", Act::Choice);
+        has(
+            "what's your new address? I want to mail you something",
+            Act::WhPlace,
+        );
+        has("2 more weeks till i see you!!", Act::LookingForward);
     }
 
     #[test]

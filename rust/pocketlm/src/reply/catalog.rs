@@ -279,6 +279,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "nerves",
     "avoided",
     "called_off",
+    "not_opinion",
     "markup",
     "assistant_speak",
     "blocked",

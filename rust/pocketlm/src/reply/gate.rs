@@ -127,6 +127,8 @@ mod tests {
             "Reminder: your appointment is on Thu at 10:30 AM. Reply C to confirm or call 555-0142.",
             "Your Uber is arriving now. Look for a grey Toyota Camry.",
             "Your driver is 2 minutes away",
+            "Alert: a $95.10 purchase on card ending 1234. Reply YES if this was you.",
+            "FedEx: your parcel could not be delivered, incomplete address",
         ] {
             assert!(is_automated(m, c), "{m}");
         }
@@ -221,6 +223,8 @@ mod tests {
             "My husband hits me when he drinks and I don't know what to do",
             "my bf always grabs me when he's angry",
             "she threw things at me again last night",
+            // found by the session-19 read of blind11
+            "she smashed my phone again, I'm scared to go home",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
