@@ -76,6 +76,12 @@ const BLIND9_COVERAGE3_FLOOR: f64 = 0.92;
 /// of margin.
 const BLIND10_COVERAGE3_FLOOR: f64 = 0.92;
 
+/// The ninth blind set's floor (`tests/fixtures/reply-eval-blind11.txt`: 100 messages
+/// written the same way for a varied cast of senders, read in session 19 after blind10's
+/// fixes): measured 0.820 at the read (build c3ea10f), 0.920 (92 of 100) after the families it
+/// prompted were fixed; four cases of margin.
+const BLIND11_COVERAGE3_FLOOR: f64 = 0.88;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -150,6 +156,11 @@ fn blind9_coverage3_stays_above_its_floor() {
 #[test]
 fn blind10_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind10.txt", 100, BLIND10_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind11_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind11.txt", 100, BLIND11_COVERAGE3_FLOOR);
 }
 
 #[test]
