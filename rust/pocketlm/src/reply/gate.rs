@@ -62,15 +62,28 @@ const SENSITIVE_LEXICONS: [&str; 4] = [
 
 /// Whether a message touches a sensitive topic: a phrase of the catalog's `sensitive_*`
 /// lexicons (death and grief, self-harm and despair, violence and abuse, medical
-/// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, or a
-/// person doing violence to the sender ([`violence_by_a_person`]).
+/// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, a means
+/// of self-harm with an amount (`means`, `means_amounts`), a death told in the last words
+/// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`);
+/// not hyperbole (`hyperbole`: "the death of me").
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
-    let padded = padded_key(message);
-    SENSITIVE_LEXICONS
+    // "funeral's saturday" is read as "funeral saturday" too
+    let plain = message.replace("'s ", " ").replace("\u{2019}s ", " ");
+    [padded_key(message), padded_key(&plain)]
         .iter()
-        .any(|lexicon| cat.has_any(&padded, lexicon))
-        || (cat.has_any(&padded, "alarm_body") && cat.has_any(&padded, "alarm_symptom"))
-        || violence_by_a_person(&padded, cat)
+        .any(|padded| {
+            let said = SENSITIVE_LEXICONS
+                .iter()
+                .any(|lexicon| cat.has_any(padded, lexicon))
+                || (cat.has_any(padded, "alarm_body") && cat.has_any(padded, "alarm_symptom"))
+                || (cat.has_any(padded, "means") && cat.has_any(padded, "means_amounts"))
+                || cat
+                    .lexicon("loss_endings")
+                    .iter()
+                    .any(|p| padded.ends_with(&format!(" {p} ")))
+                || violence_by_a_person(padded, cat);
+            said && !cat.has_any(padded, "hyperbole")
+        })
 }
 
 /// "my husband hits me", "he always shoves me": a person of `harm_actors`, then at most one
@@ -225,6 +238,16 @@ mod tests {
             "she threw things at me again last night",
             // found by the session-19 read of blind11
             "she smashed my phone again, I'm scared to go home",
+            // families of the session-19 safety probe sets, on messages of their own
+            "been saving all my sleeping pills, pretty sure it's enough now",
+            "i keep thinking everyone would be better off if i wasnt here",
+            "he put something in my drink and i woke up somewhere else",
+            "my stepmom controls all the money and wont let me leave",
+            "the guy from the bar knows where i live now",
+            "she's barely breathing and her lips are blue, calling 911",
+            "the biopsy came back malignant",
+            "the baby didn't make it",
+            "tomorrow would have been his 40th, first one without him",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -246,6 +269,11 @@ mod tests {
             "my face hurts from laughing so much",
             "my arm hurts from the gym",
             "he hit me up about the party",
+            "this week is going to be the death of me lol",
+            "almost had a heart attack when I saw the bill 😂",
+            "we didn't make it to the gym today",
+            "can you jump me? my battery's dead",
+            "grabbing pills from the pharmacy, need anything?",
             "this song just hits me right in the feels",
             "the ball hit me in the face lol",
             "my dad always beats me at chess",

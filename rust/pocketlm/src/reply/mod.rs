@@ -20,7 +20,7 @@ mod config;
 mod decode;
 mod drafter;
 pub mod filter;
-mod gate;
+pub mod gate;
 pub mod prompt;
 mod score;
 mod select;
