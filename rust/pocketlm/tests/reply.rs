@@ -758,3 +758,21 @@ fn the_safety_gate_catches_indirect_crisis_messages_and_answers_hyperbole() {
         assert!(answered >= 0.95, "{file}: everyday answered {answered:.3}");
     }
 }
+
+/// The time of a set event is checked, not only not known: one not-knowing reply, then "Let
+/// me check." / "I'll check." (before session 19's catalog change: "I'm not sure.", "No
+/// idea.", "I don't know.").
+#[test]
+fn a_set_events_time_gets_a_reply_offering_to_check() {
+    let replies = drafter()
+        .draft(
+            &[Message::incoming("what time does the concert start?")],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+    let texts: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("check")),
+        "no offer to check: {texts:?}"
+    );
+}
