@@ -439,41 +439,33 @@ fn a_cancelled_draft_errs_and_leaves_the_drafter_consistent() {
 fn sensitive_automated_and_own_last_messages_get_no_suggestion() {
     let d = drafter();
     let opts = DraftOptions::default();
-    let r = d
-        .draft_detailed(
-            &[Message::incoming(
+    let cases = [
+        (
+            vec![Message::incoming(
                 "My grandfather passed away this morning.",
             )],
-            &opts,
-        )
-        .unwrap();
-    assert_eq!(r.no_suggestion, Some(NoSuggestion::Sensitive));
-    assert!(r.replies.is_empty());
-    let r = d
-        .draft_detailed(
-            &[
+            NoSuggestion::Sensitive,
+        ),
+        (
+            vec![
                 Message::incoming("Want pizza?"),
                 Message::outgoing("Sure, at 7?"),
             ],
-            &opts,
-        )
-        .unwrap();
-    assert_eq!(r.no_suggestion, Some(NoSuggestion::LastMessageIsMine));
-    let r = d
-        .draft_detailed(
-            &[Message::incoming(
+            NoSuggestion::LastMessageIsMine,
+        ),
+        (
+            vec![Message::incoming(
                 "Your login code is 739104. Never share this code.",
             )],
-            &opts,
-        )
-        .unwrap();
-    assert_eq!(r.no_suggestion, Some(NoSuggestion::Automated));
-    assert!(r.replies.is_empty());
-    let r = d
-        .draft_detailed(&[Message::incoming("kk 👍")], &opts)
-        .unwrap();
-    assert_eq!(r.no_suggestion, Some(NoSuggestion::Closing));
-    assert!(r.replies.is_empty());
+            NoSuggestion::Automated,
+        ),
+        (vec![Message::incoming("kk 👍")], NoSuggestion::Closing),
+    ];
+    for (conversation, reason) in cases {
+        let r = d.draft_detailed(&conversation, &opts).unwrap();
+        assert_eq!(r.no_suggestion, Some(reason));
+        assert!(r.replies.is_empty());
+    }
 }
 
 #[test]

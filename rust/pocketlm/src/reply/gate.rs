@@ -44,12 +44,24 @@ pub fn is_closing(message: &str, cat: &Catalog) -> bool {
     let mut closes = vec![false; said.len() + 1];
     closes[said.len()] = true;
     for i in (0..said.len()).rev() {
-        closes[i] = cat.lexicon("closing").iter().any(|phrase| {
-            let n = phrase.split(' ').count();
-            i + n <= said.len() && said[i..i + n].join(" ") == *phrase && closes[i + n]
-        });
+        closes[i] = cat
+            .lexicon("closing")
+            .iter()
+            .any(|phrase| phrase_end(&said, i, phrase).is_some_and(|end| closes[end]));
     }
     !said.is_empty() && closes[0]
+}
+
+/// Where `phrase` (words joined by single spaces) ends if it is said from word `at` on.
+fn phrase_end<S: AsRef<str>>(words: &[S], at: usize, phrase: &str) -> Option<usize> {
+    let mut end = at;
+    for w in phrase.split(' ') {
+        if words.get(end).map(AsRef::as_ref) != Some(w) {
+            return None;
+        }
+        end += 1;
+    }
+    Some(end)
 }
 
 /// The catalog's lexicons of sensitive topics, one per family.
@@ -90,26 +102,25 @@ pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
 /// word of `harm_adverbs`, then an act of `harm_acts` not going on with `harm_games` ("he hit
 /// me up", "she always beats me at chess").
 fn violence_by_a_person(padded: &str, cat: &Catalog) -> bool {
-    let adverbs = cat.lexicon("harm_adverbs");
-    let game = |rest: &str| {
-        cat.lexicon("harm_games")
-            .iter()
-            .any(|g| rest.starts_with(&format!("{g} ")))
-    };
-    cat.lexicon("harm_acts").iter().any(|act| {
-        let between = std::iter::once("").chain(adverbs.iter().map(String::as_str));
-        between.clone().any(|adverb| {
-            cat.lexicon("harm_actors").iter().any(|actor| {
-                let said = match adverb {
-                    "" => format!(" {actor} {act} "),
-                    _ => format!(" {actor} {adverb} {act} "),
-                };
-                padded
-                    .match_indices(&said)
-                    .any(|(at, _)| !game(&padded[at + said.len()..]))
+    let ws: Vec<&str> = padded.split_whitespace().collect();
+    let act_from = |at: usize| {
+        cat.lexicon("harm_acts").iter().any(|act| {
+            phrase_end(&ws, at, act).is_some_and(|end| {
+                !cat.lexicon("harm_games")
+                    .iter()
+                    .any(|g| phrase_end(&ws, end, g).is_some())
             })
         })
-    })
+    };
+    (0..ws.len())
+        .filter(|&i| cat.contains("harm_actors", ws[i]))
+        .any(|i| {
+            act_from(i + 1)
+                || (ws
+                    .get(i + 1)
+                    .is_some_and(|w| cat.contains("harm_adverbs", w))
+                    && act_from(i + 2))
+        })
 }
 
 #[cfg(test)]
