@@ -82,6 +82,12 @@ const BLIND10_COVERAGE3_FLOOR: f64 = 0.92;
 /// prompted were fixed; four cases of margin.
 const BLIND11_COVERAGE3_FLOOR: f64 = 0.88;
 
+/// The tenth blind set's floor (`tests/fixtures/reply-eval-blind12.txt`: 100 messages written
+/// the same way for group chats, neighbours, landlords, babysitters and family, read in
+/// session 20): measured 0.810 at the read (build ea7f6d4), 0.970 (97 of 100) after the
+/// families it prompted were fixed; four cases of margin.
+const BLIND12_COVERAGE3_FLOOR: f64 = 0.93;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -161,6 +167,11 @@ fn blind10_coverage3_stays_above_its_floor() {
 #[test]
 fn blind11_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind11.txt", 100, BLIND11_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind12_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind12.txt", 100, BLIND12_COVERAGE3_FLOOR);
 }
 
 #[test]
