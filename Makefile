@@ -26,6 +26,8 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@bash scripts/check-public-api.sh
 	@bash scripts/test-check-public-api.sh
+# The gate's word scorer is generated from the fixtures: stale if they changed since.
+	python3 scripts/train-sensitive-words.py --check
 # The core's docs are built with -D warnings by check-public-api.sh; the FFI crate's here.
 # Not the CLI's: its binary is also named `pocketlm`, so its pages would overwrite the
 # core's in target/doc/pocketlm, which check-public-api.sh reads.

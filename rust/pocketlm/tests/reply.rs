@@ -704,6 +704,11 @@ fn made_up_words_and_texting_cues() {
 /// Share of a probe set's `sensitive` messages the gate silences, and of its `answer`
 /// messages it lets through (`tests/fixtures/reply-gate-probe*.txt`).
 fn gate_rates(file: &str) -> (f64, f64, usize, usize) {
+    gate_rates_of(file, gate::is_sensitive)
+}
+
+/// [`gate_rates`] for any test of sensitivity (the lexicons alone: `gate::said_sensitive`).
+fn gate_rates_of(file: &str, silences: fn(&str, &Catalog) -> bool) -> (f64, f64, usize, usize) {
     let cat = Catalog::builtin().unwrap();
     let text = std::fs::read_to_string(fixture(file)).unwrap();
     let (mut caught, mut sensitive, mut answered, mut everyday) = (0, 0, 0, 0);
@@ -712,7 +717,7 @@ fn gate_rates(file: &str) -> (f64, f64, usize, usize) {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
     {
         let (label, message) = line.split_once('\t').expect("label<TAB>message");
-        let silent = gate::is_sensitive(message, cat);
+        let silent = silences(message, cat);
         match label {
             "sensitive" => {
                 sensitive += 1;
@@ -749,6 +754,24 @@ fn the_safety_gate_catches_indirect_crisis_messages_and_answers_hyperbole() {
         assert!(recall >= 0.9, "{file}: sensitive caught {recall:.3}");
         assert!(answered >= 0.95, "{file}: everyday answered {answered:.3}");
     }
+}
+
+/// The safety gate on a probe set written in session 20 and held out: the word scorer never
+/// trained on it (`scripts/train-sensitive-words.py` does not read it) and no lexicon phrase
+/// was written from its sensitive messages. Lexicons alone (at `ea7f6d4`) caught 14 of 60 and
+/// answered 37 of 40; with the word scorer, 42 of 60 and 39 of 40. A gate without the scorer
+/// fails this test.
+#[test]
+fn the_word_scorer_catches_crisis_messages_no_lexicon_was_written_from() {
+    let (recall, answered, sensitive, everyday) = gate_rates("reply-gate-probe3.txt");
+    assert_eq!((sensitive, everyday), (60, 40));
+    assert!(recall >= 0.65, "sensitive caught {recall:.3}");
+    assert!(answered >= 0.95, "everyday answered {answered:.3}");
+    let (phrases, ..) = gate_rates_of("reply-gate-probe3.txt", gate::said_sensitive);
+    assert!(
+        phrases <= 0.35,
+        "the lexicons alone catch {phrases:.3}: probe 3 is no longer held out from them"
+    );
 }
 
 /// The time of a set event is checked, not only not known: one not-knowing reply, then "Let

@@ -4,6 +4,7 @@
 
 use super::acts::{Act, Acts};
 use super::filter::{has_phrase, key, padded_key};
+use super::sensitive_words::{self, SensitiveWords};
 use super::Tone;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -303,6 +304,10 @@ pub struct Catalog {
     pub clusters: Vec<Cluster>,
     /// Every curated response.
     pub responses: Vec<Response>,
+    /// The gate's trained word scorer, read beside the `sensitive_*` lexicons (the builtin
+    /// catalog has the builtin table; a parsed catalog has none until
+    /// [`Catalog::with_sensitive_words`]).
+    pub sensitive_words: Option<SensitiveWords>,
 }
 
 const BUILTIN: &str = include_str!("catalog.txt");
@@ -311,9 +316,18 @@ impl Catalog {
     /// The catalog built into the library (`reply/catalog.txt`), parsed once.
     pub fn builtin() -> Result<&'static Catalog, CatalogError> {
         static C: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
-        C.get_or_init(|| Catalog::parse(BUILTIN))
-            .as_ref()
-            .map_err(Clone::clone)
+        C.get_or_init(|| {
+            let words = SensitiveWords::parse(sensitive_words::BUILTIN)?;
+            Ok(Catalog::parse(BUILTIN)?.with_sensitive_words(words))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+    }
+
+    /// The catalog with `words` as the gate's word scorer.
+    pub fn with_sensitive_words(mut self, words: SensitiveWords) -> Catalog {
+        self.sensitive_words = Some(words);
+        self
     }
 
     /// Parses and validates a catalog text (see the header of `catalog.txt`).
@@ -475,6 +489,7 @@ impl Catalog {
             lexicons,
             clusters,
             responses,
+            sensitive_words: None,
         })
     }
 

@@ -64,38 +64,59 @@ fn phrase_end<S: AsRef<str>>(words: &[S], at: usize, phrase: &str) -> Option<usi
     Some(end)
 }
 
-/// The catalog's lexicons of sensitive topics, one per family.
-const SENSITIVE_LEXICONS: [&str; 4] = [
-    "sensitive_loss",
-    "sensitive_despair",
-    "sensitive_harm",
-    "sensitive_emergency",
-];
+/// The catalog's lexicons of sensitive topics, one per family, besides
+/// `sensitive_emergency` (read apart: a birth on the way is no emergency).
+const SENSITIVE_LEXICONS: [&str; 3] = ["sensitive_loss", "sensitive_despair", "sensitive_harm"];
 
 /// Whether a message touches a sensitive topic: a phrase of the catalog's `sensitive_*`
 /// lexicons (death and grief, self-harm and despair, violence and abuse, medical
 /// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, a means
 /// of self-harm with an amount (`means`, `means_amounts`), a death told in the last words
-/// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`);
-/// not hyperbole (`hyperbole`: "the death of me").
+/// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`).
+/// Hyperbole (`hyperbole`: "the death of me", "my phone died") is read as saying nothing,
+/// and a hospital on the way to a birth (`birth_news`) is no emergency. Beside the lexicons,
+/// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings.
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
+    said_sensitive(message, cat)
+        || cat
+            .sensitive_words
+            .as_ref()
+            .is_some_and(|words| words.flags(message))
+}
+
+/// Whether a phrase of the lexicons (or one of their rules) says something sensitive.
+pub fn said_sensitive(message: &str, cat: &Catalog) -> bool {
     // "funeral's saturday" is read as "funeral saturday" too
     let plain = message.replace("'s ", " ").replace("\u{2019}s ", " ");
     [padded_key(message), padded_key(&plain)]
         .iter()
         .any(|padded| {
-            let said = SENSITIVE_LEXICONS
+            let padded = &without_hyperbole(padded, cat);
+            let emergency = cat.has_any(padded, "sensitive_emergency")
+                || (cat.has_any(padded, "alarm_body") && cat.has_any(padded, "alarm_symptom"));
+            let other = SENSITIVE_LEXICONS
                 .iter()
                 .any(|lexicon| cat.has_any(padded, lexicon))
-                || (cat.has_any(padded, "alarm_body") && cat.has_any(padded, "alarm_symptom"))
                 || (cat.has_any(padded, "means") && cat.has_any(padded, "means_amounts"))
                 || cat
                     .lexicon("loss_endings")
                     .iter()
                     .any(|p| padded.ends_with(&format!(" {p} ")))
                 || violence_by_a_person(padded, cat);
-            said && !cat.has_any(padded, "hyperbole")
+            other || (emergency && !cat.has_any(padded, "birth_news"))
         })
+}
+
+/// `padded` (words between spaces) with every phrase of `hyperbole` taken out.
+fn without_hyperbole(padded: &str, cat: &Catalog) -> String {
+    let mut out = padded.to_owned();
+    for phrase in cat.lexicon("hyperbole") {
+        let p = format!(" {phrase} ");
+        while out.contains(&p) {
+            out = out.replacen(&p, " ", 1);
+        }
+    }
+    out
 }
 
 /// "my husband hits me", "he always shoves me": a person of `harm_actors`, then at most one
@@ -259,6 +280,10 @@ mod tests {
             "the biopsy came back malignant",
             "the baby didn't make it",
             "tomorrow would have been his 40th, first one without him",
+            // hyperbole says nothing, the rest is still read; a birth hides no loss
+            "sorry my phone died last night, grandpa passed away",
+            "this week has been the death of me and now dad had a stroke",
+            "she was in labour for hours and we lost the baby",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -288,6 +313,10 @@ mod tests {
             "this song just hits me right in the feels",
             "the ball hit me in the face lol",
             "my dad always beats me at chess",
+            // session 20: hyperbole and births beside an emergency word
+            "can I borrow your charger? mine just died",
+            "the funeral scene in that movie wrecked me",
+            "my cousin's on the way to the hospital, she's in labour!!",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }

@@ -24,6 +24,7 @@ pub mod gate;
 pub mod prompt;
 mod score;
 mod select;
+pub mod sensitive_words;
 
 pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
