@@ -88,6 +88,11 @@ const BLIND11_COVERAGE3_FLOOR: f64 = 0.88;
 /// families it prompted were fixed; four cases of margin.
 const BLIND12_COVERAGE3_FLOOR: f64 = 0.93;
 
+/// The eleventh blind set's floor (`tests/fixtures/reply-eval-blind13.txt`: 100 messages
+/// written the same way as one person's phone over a couple of weeks, read in session 20 after
+/// blind12's fixes, nothing tuned on it): measured 0.920 (92 of 100); four cases of margin.
+const BLIND13_COVERAGE3_FLOOR: f64 = 0.88;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -172,6 +177,11 @@ fn blind11_coverage3_stays_above_its_floor() {
 #[test]
 fn blind12_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind12.txt", 100, BLIND12_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind13_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind13.txt", 100, BLIND13_COVERAGE3_FLOOR);
 }
 
 #[test]
