@@ -346,12 +346,6 @@ impl Msg<'_> {
         self.cat.has_any(&self.padded, lex)
     }
 
-    /// Whether the whole message is a phrase of lexicon `lex`.
-    fn is_one_of(&self, lex: &str) -> bool {
-        let whole = self.padded.trim();
-        self.cat.lexicon(lex).iter().any(|p| p == whole)
-    }
-
     /// Whether the message holds `phrase` (lowercase words between spaces: " how about we ").
     fn contains(&self, phrase: &str) -> bool {
         self.padded.contains(phrase)
@@ -668,6 +662,18 @@ fn starts_with_any(p: &str, phrases: &[String]) -> bool {
     phrases.iter().any(|o| p.starts_with(&format!(" {o} ")))
 }
 
+/// The kinds of answer a question's shape asks for (yes or no, a fact, a time, a place, an
+/// opinion, accepting): replaced when its words ask something else (a choice, a favour).
+const ANSWER_SHAPES: [Act; 7] = [
+    Act::YesNo,
+    Act::Wh,
+    Act::WhTime,
+    Act::AskSchedule,
+    Act::WhPlace,
+    Act::OpinionQ,
+    Act::Invitation,
+];
+
 /// What the message asks of the reader: an offer, permission, a request, an invitation, a
 /// care request, something to tell about, an announcement.
 fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
@@ -675,15 +681,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         // "Tea or coffee?" is answered with one of them or "Either works!", not yes or no
         // ("Book a table or just walk in?" is no invitation to accept).
         a.insert(Act::Choice);
-        for q in [
-            Act::YesNo,
-            Act::Wh,
-            Act::WhTime,
-            Act::AskSchedule,
-            Act::WhPlace,
-            Act::OpinionQ,
-            Act::Invitation,
-        ] {
+        for q in ANSWER_SHAPES {
             a.remove(q);
         }
     }
@@ -792,19 +790,10 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
 /// time, not "Yes, I do."), and a nuisance to stop ("could you turn the music down?": done,
 /// not declined; apologized for as a complaint, see [`reader_acts`]).
 fn group_and_indirect_asks(a: &mut Acts, msg: &Msg) {
-    let questions = [
-        Act::Choice,
-        Act::YesNo,
-        Act::Wh,
-        Act::WhTime,
-        Act::WhPlace,
-        Act::AskSchedule,
-        Act::OpinionQ,
-        Act::Invitation,
-    ];
+    let questions = ANSWER_SHAPES.into_iter().chain([Act::Choice]);
     if msg.has("nuisance_requests") {
-        for q in questions.iter().chain(&[Act::Request, Act::Permission]) {
-            a.remove(*q);
+        for q in questions.chain([Act::Request, Act::Permission]) {
+            a.remove(q);
         }
         a.insert(Act::Instruction);
     } else if msg.has("volunteer_asks") {
@@ -915,7 +904,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     a.set(
         Act::Arrival,
         (tells_early && msg.has("arrival") && !shape.about_other && !shape.about_you)
-            || msg.is_one_of("arrival_bare"),
+            || msg.cat.contains("arrival_bare", msg.padded.trim()),
     );
     a.set(Act::Ack, tells_early && msg.has("ack"));
     // "Beautiful is better than ugly." compares; it praises no one. "You were amazing
