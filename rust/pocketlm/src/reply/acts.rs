@@ -297,6 +297,13 @@ fn squeezed(w: &str) -> String {
 /// it and "Hey, how are you?" would ignore what it says.
 const GREETING_MAX_WORDS: usize = 8;
 
+/// Longest message whose introduction is still answered with a greeting: "Hey! It's Priya
+/// from the pottery class, great meeting you today :)" (12 words) is; "Hello, this is Ms.
+/// Patel from Lincoln Elementary. Emma had a great day today..." (25) tells news and
+/// "Hey, how are you?" would ignore it (the longest introduction labelled a greeting in the
+/// reply fixtures has 13 words; the shortest labelled otherwise, 17).
+const INTRODUCTION_MAX_WORDS: usize = 15;
+
 /// Drops a greeting that only opens a longer message asking or telling something else (an
 /// introduction, "Hi, it's Dana from the gym", keeps it).
 fn greeting_in_passing(a: &mut Acts, msg: &Msg, shape: &Shape) {
@@ -324,8 +331,11 @@ fn greeting_in_passing(a: &mut Acts, msg: &Msg, shape: &Shape) {
     ];
     if a.has(Act::Greeting)
         && !a.has(Act::HowAreYou)
+        && !msg.has("met_you")
         && msg.all.len() > GREETING_MAX_WORDS
-        && (substance.iter().any(|x| a.has(*x)) || (shape.statement && !msg.has("introductions")))
+        && (substance.iter().any(|x| a.has(*x))
+            || (shape.statement
+                && (!msg.has("introductions") || msg.all.len() > INTRODUCTION_MAX_WORDS)))
     {
         a.remove(Act::Greeting);
     }
@@ -380,6 +390,9 @@ struct Shape {
     about_you: bool,
     /// A statement about someone or something else ("The package arrived.").
     about_other: bool,
+    /// A statement led by a noun rather than a subject word ("Parents' evening slots are now
+    /// open"): a notice's information, when it comes with an instruction.
+    noun_led: bool,
     /// Some sentence without an open offer asks something ("please send payment by check"
     /// beside "let me know if you have any questions").
     asks_beside_open_offer: bool,
@@ -444,6 +457,10 @@ fn introduction(ws: &[String], cat: &Catalog) -> bool {
             .any(|w| cat.contains("good", w) || cat.contains("bad", w))
 }
 
+/// Longest noun phrase read as the subject of a statement that opens without a subject
+/// word ("Parents' evening slots are now open"; "Match Saturday vs Leeds" has no verb).
+const NOUN_SUBJECT_MAX_WORDS: usize = 4;
+
 /// One sentence `s` (its words after any openers such as "so", "oh", "hey") of the message
 /// whose padded key is `whole`.
 fn sentence(
@@ -461,7 +478,7 @@ fn sentence(
     if qmark && starts_with_any(&p, cat.lexicon("offer_openings")) {
         shape.offer_opening = true;
     }
-    shape.choice |= choice(s, &p, qmark, cat);
+    shape.choice |= choice(s, &p, qmark, cat) || starts_with_any(&p, cat.lexicon("choice_asks"));
     shape.bare_night |= s.len() == 1 && cat.contains("night_bare", first);
     shape.check_in |= ends_with_any(&p, cat.lexicon("check_in_tails"));
     if !question(a, shape, s, &p, qmark, cat) {
@@ -487,7 +504,18 @@ fn sentence(
         let you = cat.contains("you_subjects", first);
         shape.about_me |= me;
         shape.about_you |= you;
+        // "Parents' evening slots are now open": a noun, then a verb of information within
+        // a few words.
+        let noun_led = !cat.contains("imperatives", first)
+            && s.iter()
+                .take(NOUN_SUBJECT_MAX_WORDS + 1)
+                .take_while(|w| {
+                    !cat.contains("self_subjects", w) && !cat.contains("you_subjects", w)
+                })
+                .skip(1)
+                .any(|w| cat.contains("info_words", w));
         shape.about_other |= cat.contains("subjects", first) && !me && !you;
+        shape.noun_led |= noun_led && !me && !you;
     }
 }
 
@@ -727,7 +755,10 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     }
     // "Dinner's ready, come downstairs": "Coming!", not a favour or information ("can you
     // come downstairs and help me" still asks yes or no).
-    if msg.has("summons") && !a.has(Act::YesNo) {
+    let awaited =
+        ends_with_any(&msg.padded, msg.cat.lexicon("summons_tails")) && msg.has("awaiting");
+    if (msg.has("summons") && !a.has(Act::YesNo)) || awaited {
+        a.remove(Act::WhPlace);
         a.insert(Act::Summons);
         a.remove(Act::Request);
     }
@@ -735,7 +766,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     // "Got it.", not declined; the notice is still thanked for.
     let notice = msg.has("info_markers")
         || msg.has("update")
-        || (shape.about_other && !shape.about_me && msg.has("info_words"));
+        || ((shape.about_other || shape.noun_led) && !shape.about_me && msg.has("info_words"));
     if a.has(Act::Request)
         && !a.has(Act::YesNo)
         && !a.has(Act::Invitation)
@@ -817,6 +848,7 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::Greeting,
         cat.contains("greeting_words", &msg.all[0])
             || msg.has("greeting")
+            || msg.has("met_you")
             || (msg.all.len() <= 3 && cat.contains("greeting_short", &msg.all[0])),
     );
     let whats_up = msg.has("whats_up");
@@ -843,7 +875,10 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::Thanks,
         msg.has("thanks") && !msg.has("not_thanks") && !polite,
     );
-    a.set(Act::Apology, msg.has("apology") && !msg.has("not_apology"));
+    a.set(
+        Act::Apology,
+        msg.has("apology") && !msg.has("not_apology") && !sorry_but_an_opinion(msg),
+    );
     a.set(
         Act::Farewell,
         ((msg.has("farewell") || msg.padded.ends_with(" see you ")) && !msg.has("not_farewell"))
@@ -942,6 +977,27 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
                 && !a.has(Act::Choice))
             || a.has(Act::Invitation),
     );
+}
+
+/// "I'm sorry but pineapple on pizza is honestly elite": a "sorry but" that opens an opinion
+/// about something else apologizes for nothing ("Sorry but I have to cancel" and "sorry but
+/// you're wrong" still do: their clause is about the sender or the reader).
+fn sorry_but_an_opinion(msg: &Msg) -> bool {
+    let cat = msg.cat;
+    let Some(i) = msg
+        .all
+        .windows(2)
+        .position(|w| w[0] == "sorry" && w[1] == "but")
+    else {
+        return false;
+    };
+    let clause = &msg.all[i + 2..];
+    clause.first().is_some_and(|w| {
+        !cat.contains("self_subjects", w)
+            && !cat.contains("you_subjects", w)
+            && !cat.contains("openers", w)
+    }) && clause.iter().any(|w| w == "is" || w == "are")
+        && msg.all.iter().filter(|w| *w == "sorry").count() == 1
 }
 
 /// A comic mishap or antic told as a story (lexicon `comic_mishaps`), no one hurt.
@@ -1144,6 +1200,12 @@ fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         // "We're having a baby!" is news to congratulate, not something cute.
         a.remove(Act::Kind);
     }
+    if msg.has("sympathy_to_reader") && !a.asks() {
+        for x in [Act::BadNews, Act::Sick, Act::Apology, Act::OpinionStmt] {
+            a.remove(x);
+        }
+        a.insert(Act::Kind);
+    }
     plan_and_report_acts(a, msg, shape, &t);
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
@@ -1233,6 +1295,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !kind
             && !taste
             && !a.has(Act::CareRequest)
+            && !msg.has("met_you")
             // "the dog ate the butter and looks so proud" is laughed at, "Beautiful day out
             // there!" agreed with, "Check out the new couch!" looked at
             && !comic_mishap(a, msg, shape)
@@ -1271,6 +1334,8 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && msg.has("challenge")
             && !a.has(Act::Achievement)
             && !shape.past_led
+            // "Training tonight is cancelled" calls nothing off to face
+            && !t.update
             && (future(msg) || (shape.about_me && !a.has(Act::BadNews) && !tells_past(msg)))
             // "Good luck on your exam!" wishes; the exam is the reader's
             && !readers_challenge(msg),
@@ -1279,11 +1344,17 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     if a.has(Act::Challenge) && msg.has("nerves") {
         a.remove(Act::BadNews);
     }
+    let postcard = msg.has("postcards");
+    if postcard {
+        a.remove(Act::Greeting);
+    }
     a.set(
         Act::Trip,
-        tells
+        postcard
+            || tells
             && msg.has("trip")
-            && (future(msg) || shape.about_me)
+            // "heading to the airport now" leaves its "I" unsaid
+            && (future(msg) || shape.about_me || shape.ing_led)
             && !a.has(Act::BadNews)
             && !t.update
             && !shape.past_led
@@ -1959,6 +2030,136 @@ mod tests {
     fn reads_as(m: &str, with: &[Act], without: &[Act]) {
         with.iter().for_each(|x| has(m, *x));
         without.iter().for_each(|x| lacks(m, *x));
+    }
+
+    #[test]
+    fn postcards_pains_notices_meetings_and_awaited_readers() {
+        use Act::*;
+        // families of the session-21 blind13 and blind14 sets, tested on other messages
+        let school = "Hello, this is Mr. Jones from Oak Primary. Lily read beautifully in \
+                      assembly today and we were all very proud. Just wanted to share!";
+        let vet = "Hi, this is Lisa at Valley Vets. Bella is due for her booster. Would you \
+                   like to book an appointment?";
+        let schedule = "Here's the schedule for next week: Tue 9-5, Thu 9-5. Let me know if \
+                        there are any problems";
+        for (m, with, without) in [
+            // a greeting sent from a trip tells the trip
+            (
+                "greetings from rome!! the gelato is unreal",
+                &[Trip][..],
+                &[Greeting][..],
+            ),
+            // leaving, its "I" unsaid
+            (
+                "heading to the station now, see you in a week!",
+                &[Trip, Farewell],
+                &[],
+            ),
+            // the weather making one want something invites no one
+            (
+                "this rain makes me want to stay in all day",
+                &[Remark],
+                &[Invitation],
+            ),
+            // a personal record, an offer got
+            ("bro I just hit a new deadlift pr", &[Achievement], &[]),
+            (
+                "got an offer from the hospital in leeds!!",
+                &[Achievement],
+                &[],
+            ),
+            // a body part "killing me" hurts; a hangover and food poisoning are illnesses
+            (
+                "skipping football tonight, my knee is killing me",
+                &[Sick, BadNews],
+                &[Plan],
+            ),
+            ("morning! so hungover", &[Sick], &[]),
+            // a machine's noise again is a misfortune
+            (
+                "the washing machine is making a weird noise again",
+                &[BadNews],
+                &[],
+            ),
+            // an introduction opening a longer message greets no one; what it shares is thanked
+            (school, &[Share], &[Greeting]),
+            (
+                "Hi, it's Sam from the climbing gym, great meeting you!",
+                &[Greeting],
+                &[],
+            ),
+            // glad to have met: a greeting, not news
+            (
+                "so lovely meeting you at the party :)",
+                &[Greeting],
+                &[GoodNews],
+            ),
+            // a service offered is an offer, not an invitation
+            (vet, &[Offer], &[Invitation]),
+            (
+                "Hi, it's Mike from the garage, your van is ready to pick up. We're open till 6",
+                &[Info],
+                &[Greeting],
+            ),
+            // a notice: its subject a noun, its instruction done
+            (
+                "Staff slots are now open for booking. Please choose a time on the app.",
+                &[Instruction],
+                &[Request],
+            ),
+            (
+                "just to let you know the gate code changed to 4512",
+                &[Info],
+                &[],
+            ),
+            // "any problems" supposed, not told
+            (schedule, &[], &[BadNews]),
+            // awaited: "On my way!", not an address
+            ("film starts in 10 where r u", &[Summons], &[WhPlace]),
+            // a choice between things shown, no "or"
+            ("which one should I get [photo] [photo]", &[Choice], &[]),
+            // doing it again proposes
+            (
+                "that was amazing last night, we have to do that again",
+                &[Invitation],
+                &[],
+            ),
+            // a favour asked of a group, its "if anyone can"
+            (
+                "Night shift short tonight, extra pay if anyone can come in",
+                &[Request],
+                &[],
+            ),
+            ("Good morning! Hope the new job is going well", &[Wish], &[]),
+            // a challenge called off is information, no luck to wish
+            (
+                "The match tonight is cancelled, the pitch is flooded",
+                &[Info],
+                &[Challenge],
+            ),
+            // sympathy for the reader's bad news is kind, no apology nor the sender's woe
+            (
+                "heard about your flat flooding, so sorry",
+                &[Kind],
+                &[Apology, BadNews],
+            ),
+            // a name put down invites no one
+            (
+                "sorry I never put your name down for the trip",
+                &[Apology],
+                &[Invitation],
+            ),
+            // "sorry but" opening an opinion of something else apologizes for nothing
+            (
+                "sorry but this new album is so boring",
+                &[OpinionStmt],
+                &[Apology],
+            ),
+            ("sorry but I can't make it tonight", &[Apology], &[]),
+            ("sorry but you're wrong about that", &[Apology], &[]),
+        ] {
+            reads_as(m, with, without);
+        }
     }
 
     #[test]

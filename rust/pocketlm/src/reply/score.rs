@@ -99,6 +99,7 @@ impl Context<'_> {
             let cut = text.len() < decoded.trim().len();
             unfinished = !cut && !text.ends_with([',', '.', '!', '?']);
         }
+        unfinished |= only_opens(&text);
         let index = self.cat.find(&text);
         if let (true, Some(i)) = (unfinished, index) {
             // A whole catalog response stopped by the token limit is finished.
@@ -172,4 +173,23 @@ impl Context<'_> {
 /// Trims a candidate and removes stray quotes around it.
 fn clean(text: &str) -> String {
     text.trim().trim_matches('"').trim().to_owned()
+}
+
+/// Generated text ending in a comma, colon or semicolon only opens something: a letter's
+/// salutation ("Dear Sarah," to a party invitation) or a list, never a whole reply.
+fn only_opens(text: &str) -> bool {
+    text.trim_end().ends_with([',', ':', ';'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_salutation_or_a_list_opening_is_unfinished() {
+        assert!(only_opens("Dear Sarah,"));
+        assert!(only_opens("Here's what I need: "));
+        assert!(!only_opens("Sure, see you then!"));
+        assert!(!only_opens("ok"));
+    }
 }
