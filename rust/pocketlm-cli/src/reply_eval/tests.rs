@@ -90,8 +90,21 @@ const BLIND12_COVERAGE3_FLOOR: f64 = 0.93;
 
 /// The eleventh blind set's floor (`tests/fixtures/reply-eval-blind13.txt`: 100 messages
 /// written the same way as one person's phone over a couple of weeks, read in session 20 after
-/// blind12's fixes, nothing tuned on it): measured 0.920 (92 of 100); four cases of margin.
-const BLIND13_COVERAGE3_FLOOR: f64 = 0.88;
+/// blind12's fixes): measured 0.920 at the read (build 98f487b), 0.990 (99 of 100) after the
+/// families it prompted were fixed in session 21; four cases of margin.
+const BLIND13_COVERAGE3_FLOOR: f64 = 0.95;
+
+/// The twelfth blind set's floor (`tests/fixtures/reply-eval-blind14.txt`: 100 messages
+/// written the same way for a shift nurse's and a student's phones, read in session 21):
+/// measured 0.770 at the read (build e95450f), 0.930 (93 of 100) after the families it
+/// prompted were fixed; four cases of margin.
+const BLIND14_COVERAGE3_FLOOR: f64 = 0.89;
+
+/// The thirteenth blind set's floor (`tests/fixtures/reply-eval-blind15.txt`: 100 messages
+/// written the same way for a retired man's, a bakery owner's and a 15-year-old's phones,
+/// read in session 21 after blind14's fixes): measured 0.770 at the read (build 08079e9),
+/// 0.900 (90 of 100) after the families it prompted were fixed; four cases of margin.
+const BLIND15_COVERAGE3_FLOOR: f64 = 0.86;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
@@ -182,6 +195,16 @@ fn blind12_coverage3_stays_above_its_floor() {
 #[test]
 fn blind13_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind13.txt", 100, BLIND13_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind14_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind14.txt", 100, BLIND14_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind15_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind15.txt", 100, BLIND15_COVERAGE3_FLOOR);
 }
 
 #[test]

@@ -328,6 +328,7 @@ fn greeting_in_passing(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::Apology,
         Act::Thanks,
         Act::Kind,
+        Act::HowWas,
     ];
     if a.has(Act::Greeting)
         && !a.has(Act::HowAreYou)
@@ -390,6 +391,8 @@ struct Shape {
     about_you: bool,
     /// A statement about someone or something else ("The package arrived.").
     about_other: bool,
+    /// A question which of two facts holds (see [`fact_alternative`]).
+    fact_alternative: bool,
     /// A statement led by a noun rather than a subject word ("Parents' evening slots are now
     /// open"): a notice's information, when it comes with an instruction.
     noun_led: bool,
@@ -423,10 +426,13 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
         shape.intro_words = merged[0].0.len();
     }
     for (ws, qmark) in &merged {
-        let start = ws
+        let mut start = ws
             .iter()
             .position(|w| !cat.contains("openers", w))
             .unwrap_or(ws.len());
+        if addresses_reader(&ws[start..], cat) {
+            start += 1;
+        }
         let s = &ws[start..];
         if s.is_empty() {
             continue;
@@ -434,6 +440,27 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
         sentence(a, &mut shape, s, *qmark, &whole, cat);
     }
     shape
+}
+
+/// Whether sentence `s` opens with the reader's name or a word of address before a
+/// wh-question ("Ken, when's best for me to pop round?", "mum what time is dinner"): a word
+/// no lexicon of sentence shapes knows, then a wh-word, then more.
+fn addresses_reader(s: &[String], cat: &Catalog) -> bool {
+    s.len() >= 3
+        && cat.contains("wh", &s[1])
+        && ![
+            "subjects",
+            "self_subjects",
+            "you_subjects",
+            "aux",
+            "wh",
+            "imperatives",
+            "past_verbs",
+            "greeting_words",
+            "not_vocatives",
+        ]
+        .iter()
+        .any(|l| cat.contains(l, &s[0]))
 }
 
 /// Longest introduction in words after its openers ("this is the school nurse" has 5).
@@ -479,6 +506,7 @@ fn sentence(
         shape.offer_opening = true;
     }
     shape.choice |= choice(s, &p, qmark, cat) || starts_with_any(&p, cat.lexicon("choice_asks"));
+    shape.fact_alternative |= fact_alternative(s, &p, cat);
     shape.bare_night |= s.len() == 1 && cat.contains("night_bare", first);
     shape.check_in |= ends_with_any(&p, cat.lexicon("check_in_tails"));
     if !question(a, shape, s, &p, qmark, cat) {
@@ -517,6 +545,20 @@ fn sentence(
         shape.about_other |= cat.contains("subjects", first) && !me && !you;
         shape.noun_led |= noun_led && !me && !you;
     }
+}
+
+/// Whether sentence `s` (`p`: its words between spaces) asks which of two facts holds ("is
+/// the physics test tomorrow or friday", "Is that a definition or an opinion?"): checked or
+/// not known, neither a choice to make nor a yes or a no ("is it me or is it freezing" joins
+/// two questions: its "or" is followed by an auxiliary).
+fn fact_alternative(s: &[String], p: &str, cat: &Catalog) -> bool {
+    starts_with_any(p, cat.lexicon("choice_fact_openings"))
+        && !cat.has_any(p, "not_choice")
+        && s.iter().enumerate().any(|(i, w)| {
+            cat.contains("choice_words", w)
+                && i > 0
+                && s.get(i + 1).is_some_and(|next| !cat.contains("aux", next))
+        })
 }
 
 /// Whether sentence `s` (`p`: its words between spaces) offers a choice between options:
@@ -712,6 +754,10 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         for q in ANSWER_SHAPES {
             a.remove(q);
         }
+    }
+    if shape.fact_alternative {
+        a.remove(Act::YesNo);
+        a.insert(Act::AskSchedule);
     }
     // "lmk if you need a ride" offers nothing to take now: thanked for, not "Yes, please!".
     if msg.has("open_offers") && !shape.choice {
@@ -1353,6 +1399,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         postcard
             || tells
             && msg.has("trip")
+            && !msg.has("not_trip")
             // "heading to the airport now" leaves its "I" unsaid
             && (future(msg) || shape.about_me || shape.ing_led)
             && !a.has(Act::BadNews)
@@ -2157,6 +2204,58 @@ mod tests {
             ),
             ("sorry but I can't make it tonight", &[Apology], &[]),
             ("sorry but you're wrong about that", &[Apology], &[]),
+            // "going to" before a verb is no trip; before a place it is
+            ("honestly going to quit the gym", &[], &[Trip]),
+            ("going to the lake on sunday!", &[Trip], &[]),
+            // which of two facts holds: checked, not yes or no
+            ("is the party at 7 or 8", &[AskSchedule], &[YesNo, Choice]),
+            ("is it me or is it loud in here", &[], &[AskSchedule]),
+            // a business's change of prices is information
+            (
+                "Hi, it's Jo from Green Farm, we're putting prices up 5% next month",
+                &[Info],
+                &[Report],
+            ),
+            // put down for a turn; asked if one fancies something
+            (
+                "you're down for the school run on Tuesday",
+                &[],
+                &[Invitation],
+            ),
+            ("fancy a curry on friday?", &[Invitation], &[]),
+            // the reader addressed before a wh-question; "guess what" is no name
+            ("SAM WHERE ARE MY HEADPHONES", &[WhPlace], &[Info]),
+            (
+                "Jo, when's good for me to drop the ladder back?",
+                &[WhTime],
+                &[],
+            ),
+            ("guess what happened at work", &[Announcement], &[Wh]),
+            // a child's tooth lost is no misfortune; a part got, trials to face
+            (
+                "i lost my first tooth today and got a pound!!",
+                &[GoodNews],
+                &[BadNews],
+            ),
+            (
+                "i got the part of the wolf in the play!!",
+                &[Achievement],
+                &[],
+            ),
+            (
+                "trials tomorrow and im bricking it",
+                &[Challenge],
+                &[BadNews],
+            ),
+            ("Look who's crawling!! [photo]", &[Show], &[Fragment]),
+            // the asker offering to cook
+            ("when are you home? thought i'd cook", &[Offer], &[]),
+            // a greeting opening a question how something went
+            (
+                "Hi love, how did the interview go? Did they say when they'd let you know?",
+                &[HowWas],
+                &[Greeting],
+            ),
         ] {
             reads_as(m, with, without);
         }

@@ -74,7 +74,8 @@ const SENSITIVE_LEXICONS: [&str; 3] = ["sensitive_loss", "sensitive_despair", "s
 /// of self-harm with an amount (`means`, `means_amounts`), a death told in the last words
 /// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`).
 /// Hyperbole (`hyperbole`: "the death of me", "my phone died") is read as saying nothing,
-/// and a hospital on the way to a birth (`birth_news`) is no emergency. Beside the lexicons,
+/// and a hospital on the way to a birth (`birth_news`) or a test come back clear
+/// (`medical_relief`) is no emergency. Beside the lexicons,
 /// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings.
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
     said_sensitive(message, cat)
@@ -103,7 +104,10 @@ pub fn said_sensitive(message: &str, cat: &Catalog) -> bool {
                     .iter()
                     .any(|p| padded.ends_with(&format!(" {p} ")))
                 || violence_by_a_person(padded, cat);
-            other || (emergency && !cat.has_any(padded, "birth_news"))
+            let relief =
+                cat.has_any(padded, "medical_relief") && !cat.has_any(padded, "relief_undone");
+            let joyful = cat.has_any(padded, "birth_news") || relief;
+            other || (emergency && !joyful)
         })
 }
 
@@ -174,6 +178,9 @@ mod tests {
             "Your driver is 2 minutes away",
             "Alert: a $95.10 purchase on card ending 1234. Reply YES if this was you.",
             "FedEx: your parcel could not be delivered, incomplete address",
+            // session 21 (blind15): payouts and dispatches
+            "Your Stripe payout of $88.20 has been processed.",
+            "Good news! Your order #4471 has been dispatched.",
         ] {
             assert!(is_automated(m, c), "{m}");
         }
@@ -284,6 +291,8 @@ mod tests {
             "sorry my phone died last night, grandpa passed away",
             "this week has been the death of me and now dad had a stroke",
             "she was in labour for hours and we lost the baby",
+            // session 21: a relief undone
+            "mum's scan came back clear but the cancer has spread to her liver",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -317,6 +326,9 @@ mod tests {
             "can I borrow your charger? mine just died",
             "the funeral scene in that movie wrecked me",
             "my cousin's on the way to the hospital, she's in labour!!",
+            // session 21: a test come back clear
+            "dad's biopsy came back benign!! what a week",
+            "it's Jo on Tom's phone, mine's died. can you call me back?",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }
