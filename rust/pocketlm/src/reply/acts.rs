@@ -790,6 +790,13 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if !a.has(Act::Offer) && !shape.wh_led && msg.has("permission") {
         a.insert(Act::Permission);
     }
+    let for_reader = msg
+        .all
+        .iter()
+        .any(|w| msg.cat.contains("you_subjects", w) || w == "anything" || w == "something");
+    if a.has(Act::Offer) && msg.has("offers_to_act") && !for_reader && !shape.choice {
+        a.insert(Act::Permission);
+    }
     // "Please text me when you land" asks to be kept posted: no decline fits it. "Saturday
     // or Sunday? vote pls" asks only the choice.
     if msg.has("request")
@@ -2250,6 +2257,14 @@ mod tests {
             ("Look who's crawling!! [photo]", &[Show], &[Fragment]),
             // the asker offering to cook
             ("when are you home? thought i'd cook", &[Offer], &[]),
+            // offering to act, not for the reader: leave asked too
+            (
+                "the sink's blocked again, shall I ring the plumber?",
+                &[Offer, Permission],
+                &[],
+            ),
+            ("Shall I save you a seat?", &[Offer], &[Permission]),
+            ("should I bring anything?", &[Offer], &[Permission]),
             // a greeting opening a question how something went
             (
                 "Hi love, how did the interview go? Did they say when they'd let you know?",

@@ -239,6 +239,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "sick",
     "challenge",
     "trip",
+    "offers_to_act",
     "not_vocatives",
     "not_trip",
     "met_you",
