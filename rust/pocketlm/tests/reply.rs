@@ -768,8 +768,8 @@ fn the_safety_gate_catches_indirect_crisis_messages_and_answers_hyperbole() {
 /// The safety gate on a probe set written in session 20 and held out: the word scorer never
 /// trained on it (`scripts/train-sensitive-words.py` does not read it) and no lexicon phrase
 /// was written from its sensitive messages. Lexicons alone (at `ea7f6d4`) caught 14 of 60 and
-/// answered 37 of 40; with the word scorer, 42 of 60 and 39 of 40 (session 20), 50 of 60 and
-/// 40 of 40 once probe 4 and two more blind reply sets joined its training data (session 21).
+/// answered 37 of 40; with the word scorer, 42 of 60 and 39 of 40 (session 20), 49 of 60 and
+/// 40 of 40 once probe 4 and three more blind reply sets joined its training data (session 21).
 /// A gate without the scorer fails this test.
 #[test]
 fn the_word_scorer_catches_crisis_messages_no_lexicon_was_written_from() {
@@ -787,7 +787,7 @@ fn the_word_scorer_catches_crisis_messages_no_lexicon_was_written_from() {
 /// The safety gate on a probe set written in session 21 by someone who had seen no other
 /// set, held out like probe 3 (not trained on, no phrase written from it, its misses not
 /// read). Before the scorer was retrained with probe 4 (at `e95450f`): 48 of 60 caught, 37
-/// of 40 answered; after (with blind14 and blind15 among its everyday messages): 54 of 60, 38
+/// of 40 answered; after (with blind14 to blind16 among its everyday messages): 54 of 60, 38
 /// of 40.
 #[test]
 fn the_safety_gate_catches_a_second_unseen_probe_set() {

@@ -103,8 +103,14 @@ const BLIND14_COVERAGE3_FLOOR: f64 = 0.89;
 /// The thirteenth blind set's floor (`tests/fixtures/reply-eval-blind15.txt`: 100 messages
 /// written the same way for a retired man's, a bakery owner's and a 15-year-old's phones,
 /// read in session 21 after blind14's fixes): measured 0.770 at the read (build 08079e9),
-/// 0.900 (90 of 100) after the families it prompted were fixed; four cases of margin.
+/// 0.920 (92 of 100) after the families it prompted were fixed; six cases of margin.
 const BLIND15_COVERAGE3_FLOOR: f64 = 0.86;
+
+/// The fourteenth blind set's floor (`tests/fixtures/reply-eval-blind16.txt`: 100 messages
+/// written the same way for a remote developer's, a van driver's and a grandmother's phones,
+/// read in session 21 after blind15's fixes): measured 0.800 at the read (build 9342351),
+/// 0.870 (87 of 100) after a few of its families were fixed; four cases of margin.
+const BLIND16_COVERAGE3_FLOOR: f64 = 0.83;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
@@ -205,6 +211,11 @@ fn blind14_coverage3_stays_above_its_floor() {
 #[test]
 fn blind15_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind15.txt", 100, BLIND15_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind16_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind16.txt", 100, BLIND16_COVERAGE3_FLOOR);
 }
 
 #[test]

@@ -443,11 +443,12 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
 }
 
 /// Whether sentence `s` opens with the reader's name or a word of address before a
-/// wh-question ("Ken, when's best for me to pop round?", "mum what time is dinner"): a word
-/// no lexicon of sentence shapes knows, then a wh-word, then more.
+/// wh-question or the sender's own news ("Ken, when's best for me to pop round?", "mum what
+/// time is dinner", "DAD I SCORED 2 GOALS TODAY"): a word no lexicon of sentence shapes
+/// knows, then a wh-word or "I"/"we", then more.
 fn addresses_reader(s: &[String], cat: &Catalog) -> bool {
     s.len() >= 3
-        && cat.contains("wh", &s[1])
+        && (cat.contains("wh", &s[1]) || cat.contains("news_subjects", &s[1]))
         && ![
             "subjects",
             "self_subjects",
@@ -507,7 +508,8 @@ fn sentence(
     }
     shape.choice |= choice(s, &p, qmark, cat) || starts_with_any(&p, cat.lexicon("choice_asks"));
     shape.fact_alternative |= fact_alternative(s, &p, cat);
-    shape.bare_night |= s.len() == 1 && cat.contains("night_bare", first);
+    shape.bare_night |=
+        cat.contains("night_bare", first) && s[1..].iter().all(|w| cat.contains("endearments", w));
     shape.check_in |= ends_with_any(&p, cat.lexicon("check_in_tails"));
     if !question(a, shape, s, &p, qmark, cat) {
         shape.offer_statement |= offer_statement(s, &p, cat);
@@ -845,12 +847,20 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
             a.remove(Act::Request);
         }
     }
-    if (msg.has("invitation") || ends_with_any(&msg.padded, msg.cat.lexicon("invitation_tails")))
+    // "Sunday run 8am, who's in?" invites with its wh-word.
+    let tail = ends_with_any(&msg.padded, msg.cat.lexicon("invitation_tails"));
+    if (msg.has("invitation") || tail)
         && !msg.has("not_invitation")
         && !shape.choice
-        && (!shape.wh_led || msg.contains(" how about we ") || msg.contains(" why dont we "))
+        && (tail
+            || !shape.wh_led
+            || msg.contains(" how about we ")
+            || msg.contains(" why dont we "))
     {
         a.insert(Act::Invitation);
+        if tail {
+            a.remove(Act::Wh);
+        }
     }
     a.set(Act::CareRequest, msg.has("care_request"));
     // "Tell me about your trip.": a request for a story, not a decision; answered by
@@ -2265,6 +2275,33 @@ mod tests {
             ),
             ("Shall I save you a seat?", &[Offer], &[Permission]),
             ("should I bring anything?", &[Offer], &[Permission]),
+            // blind16's families: a good night with a word of address, thanks said
+            // "cheers", an operation needed, going out as an obligation
+            ("Dinner's done, night hun xx", &[Farewell], &[]),
+            ("MUM I PASSED MY THEORY TEST", &[Achievement], &[Fragment]),
+            // no word of address: a verb before "I", an errand before "me"
+            (
+                "feeling awful, think I've got flu. won't be in tomorrow",
+                &[Sick],
+                &[Report],
+            ),
+            (
+                "rent is due tmrw btw, venmo me ur half when u can",
+                &[Info],
+                &[Report],
+            ),
+            ("5-a-side thursday 7pm, who's in?", &[Invitation], &[]),
+            ("cheers for sorting the tickets 👍", &[Thanks], &[]),
+            (
+                "our mum needs a new knee, she's so fed up",
+                &[BadNews],
+                &[GoodNews],
+            ),
+            (
+                "is the engineer still coming? I have to go out at 3",
+                &[YesNo],
+                &[Invitation, Farewell],
+            ),
             // a greeting opening a question how something went
             (
                 "Hi love, how did the interview go? Did they say when they'd let you know?",

@@ -329,6 +329,7 @@ mod tests {
             // session 21: a test come back clear
             "dad's biopsy came back benign!! what a week",
             "it's Jo on Tom's phone, mine's died. can you call me back?",
+            "my van died on the A1, can you come get me?",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }
