@@ -6,7 +6,7 @@ sensitive messages (crisis, self-harm hints, abuse, emergencies, grief) from eve
 phrase lexicons of the gate catch what they name; this scorer catches indirect phrasings they
 miss (docs/reply.md, "Safety gate"). It is trained on:
 
-  sensitive    the `sensitive` lines of tests/fixtures/reply-gate-probe1.txt, probe2.txt and probe4.txt
+  sensitive    the `sensitive` lines of tests/fixtures/reply-gate-probe1.txt, probe2.txt, probe4.txt and probe6.txt
   hard negatives  their `answer` lines (everyday messages sharing crisis words), weight ANSWER_WEIGHT
   everyday     the messages of the reply fixtures (reply-eval-*.txt) except reply-eval-heldout.txt,
                lines labelled `none` left out (some are sensitive)
@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 TABLE = ROOT / "rust" / "pocketlm" / "src" / "reply" / "sensitive_words.tsv"
-PROBES = ["reply-gate-probe1.txt", "reply-gate-probe2.txt", "reply-gate-probe4.txt"]
+PROBES = ["reply-gate-probe1.txt", "reply-gate-probe2.txt", "reply-gate-probe4.txt", "reply-gate-probe6.txt"]
 HELD_OUT = {"reply-eval-heldout.txt", "reply-gate-probe3.txt", "reply-gate-probe5.txt"}
 
 SMOOTHING = 3.0  # additive smoothing of the per-class feature rates

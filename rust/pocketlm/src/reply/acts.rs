@@ -366,6 +366,12 @@ impl Msg<'_> {
 /// What the sentence pass learns about a message besides its question acts.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Shape {
+    /// A statement judges someone or something other than the sender or the reader
+    /// (lexicon `judgements`: "the ref was a joke").
+    judges_other: bool,
+    /// A place or a time asked, then one proposed ("Where shall we meet? Piccadilly
+    /// Gardens?").
+    proposes_answer: bool,
     /// Some sentence opens with a wh-word.
     wh_led: bool,
     /// A question opening with "want some", "need a"...: an offer without its "do you".
@@ -404,6 +410,10 @@ struct Shape {
     intro_words: usize,
 }
 
+/// Most words of a place or time proposed after asking one ("Piccadilly Gardens?", "the
+/// usual spot?", "7pm?").
+const PROPOSAL_MAX_WORDS: usize = 3;
+
 /// The sentence pass: each sentence's question kind (or an imperative's request) into
 /// `a`, and the [`Shape`] of the message.
 fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
@@ -422,6 +432,7 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
             _ => merged.push((ws, qmark)),
         }
     }
+    let mut plan_asked = false;
     if merged.len() > 1 && introduction(&merged[0].0, cat) {
         shape.intro_words = merged[0].0.len();
     }
@@ -433,13 +444,46 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
         if addresses_reader(&ws[start..], cat) {
             start += 1;
         }
-        let s = &ws[start..];
+        // "Mum's asking if we're doing it at the Red Lion or at ours": the question passed on.
+        let (s, qmark) = match relayed_question(&ws[start..], cat) {
+            Some(rest) => (rest, true),
+            None => (&ws[start..], *qmark),
+        };
         if s.is_empty() {
             continue;
         }
-        sentence(a, &mut shape, s, *qmark, &whole, cat);
+        // "Where shall we meet? Piccadilly Gardens?": a place or a time asked, then one
+        // proposed in a few words, is a suggestion to agree to, not a yes/no question.
+        if plan_asked
+            && (a.has(Act::WhPlace) || a.has(Act::WhTime))
+            && qmark
+            && s.len() <= PROPOSAL_MAX_WORDS
+            && !s.iter().any(|w| cat.contains("choice_words", w))
+            && !["wh", "aux", "you_subjects", "self_subjects"]
+                .iter()
+                .any(|l| cat.contains(l, &s[0]))
+        {
+            shape.proposes_answer = true;
+            continue;
+        }
+        // "What time?", "Where shall we meet?" ask what to agree on; "Where are you?"
+        // asks where the reader is.
+        plan_asked = cat.contains("wh", &s[0])
+            && (s.len() <= 2 || cat.has_any(&format!(" {} ", s.join(" ")), "time_proposal"));
+        sentence(a, &mut shape, s, qmark, &whole, cat);
     }
     shape
+}
+
+/// The words after a phrase of `relayed_questions` ("asking if", "wants to know if") in
+/// sentence `s`, if it holds one with words after it.
+fn relayed_question<'s>(s: &'s [String], cat: &Catalog) -> Option<&'s [String]> {
+    cat.lexicon("relayed_questions").iter().find_map(|phrase| {
+        let n = phrase.split(' ').count();
+        (0..s.len().saturating_sub(n))
+            .find(|&i| s[i..i + n].join(" ") == *phrase)
+            .map(|i| &s[i + n..])
+    })
 }
 
 /// Whether sentence `s` opens with the reader's name or a word of address before a
@@ -483,6 +527,33 @@ fn introduction(ws: &[String], cat: &Catalog) -> bool {
         && !s
             .iter()
             .any(|w| cat.contains("good", w) || cat.contains("bad", w))
+}
+
+/// Whether the message praises a thing of the reader's ("ur free kick on saturday was
+/// lowkey insane", "that goal of yours was unreal"): "your", "ur" or "of yours", later a
+/// verb of `praise_verbs`, then, past words of `praise_degrees`, one of `yours_praised`.
+fn praises_yours(msg: &Msg) -> bool {
+    let ws = &msg.all;
+    let Some(owner) = ws.iter().enumerate().position(|(i, w)| {
+        w == "your" || w == "ur" || (w == "of" && ws.get(i + 1).is_some_and(|n| n == "yours"))
+    }) else {
+        return false;
+    };
+    ws.iter()
+        .enumerate()
+        .skip(owner + 1)
+        .filter(|(_, w)| msg.cat.contains("praise_verbs", w))
+        .any(|(j, _)| {
+            let rest: Vec<&str> = ws[j + 1..]
+                .iter()
+                .map(String::as_str)
+                .skip_while(|w| msg.cat.contains("praise_degrees", w))
+                .collect();
+            starts_with_any(
+                &format!(" {} ", rest.join(" ")),
+                msg.cat.lexicon("yours_praised"),
+            )
+        })
 }
 
 /// Longest noun phrase read as the subject of a statement that opens without a subject
@@ -532,6 +603,11 @@ fn sentence(
         shape.statement = true;
         let me = cat.contains("self_subjects", first) || past_led;
         let you = cat.contains("you_subjects", first);
+        shape.judges_other |= !cat.contains("self_subjects", first)
+            && !s.iter().any(|w| cat.contains("close_people", w))
+            && !you
+            && first != "your"
+            && cat.has_any(&p, "judgements");
         shape.about_me |= me;
         shape.about_you |= you;
         // "Parents' evening slots are now open": a noun, then a verb of information within
@@ -646,6 +722,7 @@ fn question(
         wh_question(a, s, p, cat);
     } else if cat.contains("aux", first)
         && s.len() >= 2
+        && !(first == "had" && !qmark && cat.contains("past_objects", second))
         && (qmark
             || cat.contains("you_subjects", second)
             || ends_with_any(p, cat.lexicon("question_tails"))
@@ -765,7 +842,10 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if msg.has("open_offers") && !shape.choice {
         a.insert(Act::OpenOffer);
         a.remove(Act::YesNo);
-    } else if (msg.has("offer") || shape.offer_opening || shape.offer_statement) && !shape.choice {
+    } else if (msg.has("offer") || shape.offer_opening || shape.offer_statement)
+        && !shape.choice
+        && !msg.has("brings_own")
+    {
         a.insert(Act::Offer);
         // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
         // ("Would you like some tea?" asks no taste either).
@@ -970,12 +1050,24 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         Act::Humor,
         (msg.has("humor") || comic_mishap(a, msg, shape)) && !msg.has("injury"),
     );
-    a.set(Act::Remark, weather_remark(a, msg, shape));
+    let judges = judgement_remark(a, msg, shape);
+    a.set(Act::Remark, weather_remark(a, msg, shape) || judges);
+    if judges {
+        // "the ref was a joke" is no joke to laugh at (nor, in `news_acts`, the sender's
+        // bad news).
+        a.remove(Act::Humor);
+    }
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
     let asks_opinion = msg.has("opinion_asks");
     a.set(
         Act::Show,
-        (msg.has("show") || (asks_opinion && msg.has("shown"))) && !a.has(Act::Request),
+        (msg.has("show")
+            || (asks_opinion && msg.has("shown"))
+            || msg
+                .all
+                .first()
+                .is_some_and(|w| msg.cat.contains("attachment_words", w)))
+            && !a.has(Act::Request),
     );
     // "What time works for you?" asks; "I made this for you." is kind.
     // "please leave a key under the mat" asks; "left the keys under the mat" is kind.
@@ -1024,7 +1116,10 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         && (shape.about_you || !msg.has("comparison"))
         && bad <= good
         && !a.has(Act::Remark);
-    a.set(Act::Compliment, (listed || praises_reader) && !a.asks());
+    a.set(
+        Act::Compliment,
+        (listed || praises_reader || praises_yours(msg)) && !a.asks(),
+    );
     // "How about you?" asks the same back, "Where should we eat?" a place: they suggest
     // nothing.
     // "Thinking of cutting my hair short. Thoughts?" puts an idea up for approval.
@@ -1038,7 +1133,8 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
                 && !a.has(Act::WhTime)
                 && !a.has(Act::AskSchedule)
                 && !a.has(Act::Choice))
-            || a.has(Act::Invitation),
+            || a.has(Act::Invitation)
+            || shape.proposes_answer,
     );
 }
 
@@ -1083,6 +1179,14 @@ fn weather_remark(a: &Acts, msg: &Msg, shape: &Shape) -> bool {
         && !shape.about_you
         && !future(msg)
         && !msg.has("update")
+}
+
+/// Whether the message judges someone or something else, to be agreed with ("the ref
+/// today was a joke", "that teacher is so annoying": lexicon `judgements`); not about the
+/// sender or the reader ("my boss is useless" is pitied: the sentence that judges opens
+/// with neither), and asking nothing.
+fn judgement_remark(a: &Acts, msg: &Msg, shape: &Shape) -> bool {
+    shape.judges_other && !a.asks() && !future(msg)
 }
 
 /// Good and bad words: each sentiment word counts once, flipped by a negator among the
@@ -1375,6 +1479,7 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && bad > good
             && !shape.about_you
             && !arrangement
+            && (!shape.judges_other || !a.has(Act::Remark))
             && ![Act::Late, Act::OnTheWay, Act::Wish, Act::Apology]
                 .iter()
                 .any(|x| a.has(*x)),
@@ -2308,6 +2413,112 @@ mod tests {
                 &[HowWas],
                 &[Greeting],
             ),
+            // session 22, blind16's remaining families: a choice named with "which
+            // suits", a time asked as the best one, a thing of the reader's praised,
+            // "had the ..." told, a debt or a wrong thing given complained of
+            (
+                "The call could be Mon or Thurs, which suits you best?",
+                &[Choice],
+                &[OpinionQ],
+            ),
+            ("Which works for you, tea or coffee?", &[Choice], &[]),
+            (
+                "whats a good time to ring you tomorrow?",
+                &[WhTime],
+                &[OpinionQ],
+            ),
+            ("[photo] new sofa, what u reckon", &[OpinionQ], &[]),
+            (
+                "ngl ur speech last night was insane",
+                &[Compliment],
+                &[Info],
+            ),
+            ("that goal of yours was unreal mate", &[Compliment], &[]),
+            (
+                "your cake yesterday was absolutely delicious",
+                &[Compliment],
+                &[],
+            ),
+            ("your parcel was left with number 12", &[], &[Compliment]),
+            ("is your brother's van still sick?", &[YesNo], &[Compliment]),
+            (
+                "Had the 20 week scan, everything looks perfect",
+                &[GoodNews],
+                &[YesNo],
+            ),
+            ("Had the kids eaten when you got there?", &[YesNo], &[]),
+            ("had they left already", &[YesNo], &[]),
+            (
+                "you still owe me a tenner from the pub",
+                &[Complaint],
+                &[Insult],
+            ),
+            // blind17's families: a judgement of someone else agreed with (not pitied or
+            // laughed at), a place or time asked then proposed, a notice of a fixture
+            // called off, an attachment shown, bringing one's own, a question passed on
+            (
+                "the referee last night was an absolute joke",
+                &[Remark],
+                &[Humor, BadNews],
+            ),
+            (
+                "Watching the match, United defending like a sunday league team",
+                &[Remark],
+                &[BadNews],
+            ),
+            ("my boss is so annoying", &[BadNews], &[Remark]),
+            ("ugh dad is being so annoying about the car", &[], &[Remark]),
+            ("your brother is useless at darts", &[], &[Remark]),
+            (
+                "Where do you want to eat? Nandos?",
+                &[WhPlace, Suggestion],
+                &[YesNo],
+            ),
+            ("What time? 7?", &[Suggestion], &[YesNo]),
+            (
+                "where shall we meet, mine or yours?",
+                &[Choice],
+                &[Suggestion],
+            ),
+            ("Where are you? Still at work?", &[YesNo], &[Suggestion]),
+            (
+                "Hi all, tonight's training is OFF due to the storm. New date to follow.",
+                &[Info],
+                &[Remark],
+            ),
+            (
+                "[photo] the dog asleep in the laundry basket",
+                &[Show],
+                &[Fragment],
+            ),
+            (
+                "Can I bring my son to the appointment? he'll be quiet",
+                &[Permission],
+                &[Offer],
+            ),
+            ("can I bring anything?", &[Offer], &[]),
+            ("Hows things? long time no speak", &[HowAreYou], &[]),
+            (
+                "could you let me know which room you're in (4 or 5)?",
+                &[CareRequest],
+                &[Choice],
+            ),
+            (
+                "Dad's asking if we're having lunch at the pub or at home",
+                &[Choice],
+                &[Info],
+            ),
+            (
+                "Could we swap our shifts next week? I've got a dentist appointment",
+                &[Permission],
+                &[Invitation],
+            ),
+            (
+                "Mum's knee is playing up again so we might not come Saturday",
+                &[BadNews],
+                &[],
+            ),
+            ("I think you sent me the wrong invoice", &[Complaint], &[]),
         ] {
             reads_as(m, with, without);
         }

@@ -73,7 +73,8 @@ const SENSITIVE_LEXICONS: [&str; 3] = ["sensitive_loss", "sensitive_despair", "s
 /// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, a means
 /// of self-harm with an amount (`means`, `means_amounts`), a death told in the last words
 /// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`).
-/// Hyperbole (`hyperbole`: "the death of me", "my phone died") is read as saying nothing,
+/// Hyperbole (`hyperbole`: "the death of me", "my phone died") and a ward named as a
+/// workplace (`workplace_mentions`: "she's from ICU") are read as saying nothing,
 /// and a hospital on the way to a birth (`birth_news`) or a test come back clear
 /// (`medical_relief`) is no emergency. Beside the lexicons,
 /// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings.
@@ -111,10 +112,14 @@ pub fn said_sensitive(message: &str, cat: &Catalog) -> bool {
         })
 }
 
-/// `padded` (words between spaces) with every phrase of `hyperbole` taken out.
+/// `padded` (words between spaces) with every phrase of `hyperbole` and
+/// `workplace_mentions` taken out.
 fn without_hyperbole(padded: &str, cat: &Catalog) -> String {
     let mut out = padded.to_owned();
-    for phrase in cat.lexicon("hyperbole") {
+    let phrases = ["hyperbole", "workplace_mentions"]
+        .iter()
+        .flat_map(|lex| cat.lexicon(lex));
+    for phrase in phrases {
         let p = format!(" {phrase} ");
         while out.contains(&p) {
             out = out.replacen(&p, " ", 1);
@@ -293,6 +298,9 @@ mod tests {
             "she was in labour for hours and we lost the baby",
             // session 21: a relief undone
             "mum's scan came back clear but the cancer has spread to her liver",
+            // session 22: a ward as a workplace says nothing; a patient in it still does
+            "dad's in ICU after the crash",
+            "my sister works in ICU and she says grandad is in intensive care now",
         ] {
             assert!(is_sensitive(m, c), "{m}");
         }
@@ -315,6 +323,8 @@ mod tests {
             "my arm hurts from the gym",
             "he hit me up about the party",
             "this week is going to be the death of me lol",
+            "the new manager starts Monday, apparently she's from ICU",
+            "my cousin is an ICU nurse, she'll know which hospital is best",
             "almost had a heart attack when I saw the bill 😂",
             "we didn't make it to the gym today",
             "can you jump me? my battery's dead",
