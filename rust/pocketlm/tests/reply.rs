@@ -805,6 +805,21 @@ fn the_safety_gate_catches_a_second_unseen_probe_set() {
     assert!(answered >= 0.9, "everyday answered {answered:.3}");
 }
 
+/// A favour asked of a group ("who can drive sunday?") can be taken on: "I can!" is among
+/// the replies (before session 22 the catalog had only "Yes, I can.", which needs a "can
+/// you", and the drafts were "Sorry, I can't.", "Sure, no problem.", "I'd rather not.").
+#[test]
+fn a_favour_asked_of_a_group_can_be_volunteered_for() {
+    let replies = drafter()
+        .draft(
+            &[Message::incoming("who can drive sunday?")],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+    let texts: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+    assert!(texts.contains(&"I can!"), "no volunteering: {texts:?}");
+}
+
 /// The time of a set event is checked, not only not known: one not-knowing reply, then "Let
 /// me check." / "I'll check." (before session 19's catalog change: "I'm not sure.", "No
 /// idea.", "I don't know.").

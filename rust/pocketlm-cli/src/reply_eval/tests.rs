@@ -109,15 +109,22 @@ const BLIND15_COVERAGE3_FLOOR: f64 = 0.86;
 /// The fourteenth blind set's floor (`tests/fixtures/reply-eval-blind16.txt`: 100 messages
 /// written the same way for a remote developer's, a van driver's and a grandmother's phones,
 /// read in session 21 after blind15's fixes): measured 0.800 at the read (build 9342351),
-/// 0.870 (87 of 100) after a few of its families were fixed, 0.910 after more (session 22);
+/// 0.870 (87 of 100) after a few of its families were fixed, 0.930 after more (session 22);
 /// four cases of margin.
-const BLIND16_COVERAGE3_FLOOR: f64 = 0.87;
+const BLIND16_COVERAGE3_FLOOR: f64 = 0.89;
 
 /// The fifteenth blind set's floor (`tests/fixtures/reply-eval-blind17.txt`: 100 messages
 /// written the same way for a hairdresser's, a football-coaching dad's and a Spanish exchange
 /// student's phones, read in session 22 after blind16's last fixes): measured 0.870 at the
 /// read, 0.970 (97 of 100) after the families it prompted were fixed; four cases of margin.
 const BLIND17_COVERAGE3_FLOOR: f64 = 0.93;
+
+/// The sixteenth blind set's floor (`tests/fixtures/reply-eval-blind18.txt`: 100 messages
+/// written the same way for a Glasgow teacher's, a Leeds plumber's and a London nursing
+/// student's phones, read in session 22 at 44192bd after blind17's fixes): measured 0.820 at
+/// the read, 0.940 (94 of 100) after the families it prompted were fixed; four cases of
+/// margin.
+const BLIND18_COVERAGE3_FLOOR: f64 = 0.90;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
@@ -228,6 +235,11 @@ fn blind16_coverage3_stays_above_its_floor() {
 #[test]
 fn blind17_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind17.txt", 100, BLIND17_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind18_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind18.txt", 100, BLIND18_COVERAGE3_FLOOR);
 }
 
 #[test]

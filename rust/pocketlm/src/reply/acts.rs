@@ -252,7 +252,36 @@ pub fn spelled_out(message: &str, cat: &Catalog) -> String {
         }
     }
     flush(&mut word, &mut out);
-    out
+    contracted_verbs(&out, cat)
+}
+
+/// `text` with a noun's "'s" read as the verb it stands for ("Dinner's in the oven" is
+/// "Dinner is in the oven", "Your dad's had a fall" is "Your dad has had a fall"): before a
+/// word of `s_is_before` it is "is", before one of `s_has_before` "has". A possessive
+/// ("Sarah's car") and the pronouns of `s_pronouns` ("it's", read by their own lexicon
+/// phrases) stay as written.
+fn contracted_verbs(text: &str, cat: &Catalog) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        let next = words
+            .get(i + 1)
+            .map(|n| {
+                n.trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let stem = w
+            .strip_suffix("'s")
+            .filter(|stem| !stem.is_empty() && stem.chars().all(char::is_alphanumeric))
+            .filter(|stem| !cat.contains("s_pronouns", &stem.to_lowercase()));
+        match stem {
+            Some(stem) if cat.contains("s_is_before", &next) => out.push(format!("{stem} is")),
+            Some(stem) if cat.contains("s_has_before", &next) => out.push(format!("{stem} has")),
+            _ => out.push((*w).to_owned()),
+        }
+    }
+    out.join(" ")
 }
 
 /// The word an emoji stands for (lexicon `emoji_words`, `EMOJI:WORD`: "😂" is "lol").
@@ -476,13 +505,19 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
 }
 
 /// The words after a phrase of `relayed_questions` ("asking if", "wants to know if") in
-/// sentence `s`, if it holds one with words after it.
+/// sentence `s`, if it holds one with words after it; or after a verb of `relay_verbs`
+/// when an auxiliary opens them ("mum says do u want chips").
 fn relayed_question<'s>(s: &'s [String], cat: &Catalog) -> Option<&'s [String]> {
-    cat.lexicon("relayed_questions").iter().find_map(|phrase| {
-        let n = phrase.split(' ').count();
-        (0..s.len().saturating_sub(n))
-            .find(|&i| s[i..i + n].join(" ") == *phrase)
-            .map(|i| &s[i + n..])
+    let after = |lex: &str| {
+        cat.lexicon(lex).iter().find_map(|phrase| {
+            let n = phrase.split(' ').count();
+            (0..s.len().saturating_sub(n))
+                .find(|&i| s[i..i + n].join(" ") == *phrase)
+                .map(|i| &s[i + n..])
+        })
+    };
+    after("relayed_questions").or_else(|| {
+        after("relay_verbs").filter(|rest| rest.len() >= 2 && cat.contains("aux", &rest[0]))
     })
 }
 
@@ -1647,6 +1682,7 @@ fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         shape.about_you
             && !asks
             && !complaint
+            && !msg.has("reader_assignments")
             && !t.social
             && !a.has(Act::Compliment)
             && !a.has(Act::Wish),
@@ -1810,6 +1846,15 @@ mod tests {
         assert_eq!(spelled_out("goood, sleeeep, zzz", c), "good, sleep, z");
         let a = Acts::of("We're moving to Portland in March", c);
         assert!(!a.has(Act::PastReport), "{:?}", a.names());
+        // a noun's "'s" as "is" or "has"; a possessive and "it's" as written
+        assert_eq!(
+            spelled_out("Dinner's in the oven, Tom's been out", c),
+            "Dinner is in the oven, Tom has been out"
+        );
+        assert_eq!(
+            spelled_out("Sarah's car is here, it's late", c),
+            "Sarah's car is here, it's late"
+        );
     }
 
     fn acts(m: &str) -> Acts {
@@ -2498,6 +2543,56 @@ mod tests {
             ),
             ("can I bring anything?", &[Offer], &[]),
             ("Hows things? long time no speak", &[HowAreYou], &[]),
+            // blind18's families: "'s" as a verb, a fall, a rota naming the reader
+            ("Tea's on the table", &[Info], &[Fragment]),
+            (
+                "Your grandad's had a fall, he's fine but they're keeping him in",
+                &[BadNews],
+                &[Fragment],
+            ),
+            (
+                "You're on the late shift Friday, handover at 14:00.",
+                &[],
+                &[Insult],
+            ),
+            (
+                "Caterer just rang, they've double booked our date",
+                &[BadNews],
+                &[Fragment],
+            ),
+            (
+                "The boiler you fitted is making that noise again. Not happy to be honest.",
+                &[Complaint],
+                &[OpinionQ],
+            ),
+            ("be honest, does this top suit me?", &[OpinionQ], &[]),
+            ("u took my hoodie again didnt u", &[Complaint], &[Insult]),
+            (
+                "my sister's boyfriend proposed at the weekend",
+                &[GoodNews],
+                &[Fragment],
+            ),
+            ("We came 3rd in the pub quiz!!", &[Achievement], &[]),
+            (
+                "The interview went horribly. Never again.",
+                &[BadNews],
+                &[Remark],
+            ),
+            (
+                "you looked really pretty at the party btw",
+                &[Compliment],
+                &[Insult],
+            ),
+            ("Happy Sunday love, God bless", &[WishBack], &[GoodNews]),
+            ("Whit time are ye coming round", &[AskSchedule], &[]),
+            ("Whit time's yer bus getting in", &[AskSchedule], &[Wh]),
+            ("dad mum says do u want a cuppa", &[Offer], &[Fragment]),
+            ("mum says she's running late", &[], &[YesNo, Offer]),
+            (
+                "Sam's got a temp so I'm keeping him home, don't worry about pick up",
+                &[Sick],
+                &[Achievement],
+            ),
             (
                 "could you let me know which room you're in (4 or 5)?",
                 &[CareRequest],
