@@ -126,6 +126,12 @@ const BLIND17_COVERAGE3_FLOOR: f64 = 0.93;
 /// margin.
 const BLIND18_COVERAGE3_FLOOR: f64 = 0.90;
 
+/// The seventeenth blind set's floor (`tests/fixtures/reply-eval-blind19.txt`: 100 messages
+/// written the same way for a Melbourne café owner's, a Toronto student's and an Irish
+/// widower's phones, read in session 22 at 5876fcb after blind18's fixes): measured 0.810 at
+/// the read, 0.870 (87 of 100) after a few of its families were fixed; four cases of margin.
+const BLIND19_COVERAGE3_FLOOR: f64 = 0.83;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -240,6 +246,11 @@ fn blind17_coverage3_stays_above_its_floor() {
 #[test]
 fn blind18_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind18.txt", 100, BLIND18_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind19_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind19.txt", 100, BLIND19_COVERAGE3_FLOOR);
 }
 
 #[test]

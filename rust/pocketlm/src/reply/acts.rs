@@ -522,12 +522,16 @@ fn relayed_question<'s>(s: &'s [String], cat: &Catalog) -> Option<&'s [String]> 
 }
 
 /// Whether sentence `s` opens with the reader's name or a word of address before a
-/// wh-question or the sender's own news ("Ken, when's best for me to pop round?", "mum what
-/// time is dinner", "DAD I SCORED 2 GOALS TODAY"): a word no lexicon of sentence shapes
-/// knows, then a wh-word or "I"/"we", then more.
+/// wh-question, a question to the reader or the sender's own news ("Ken, when's best for me
+/// to pop round?", "mum what time is dinner", "Dad would you prefer the chicken or the ham",
+/// "DAD I SCORED 2 GOALS TODAY"): a word no lexicon of sentence shapes knows, then a
+/// wh-word, an auxiliary and "you", or "I"/"we", then more.
 fn addresses_reader(s: &[String], cat: &Catalog) -> bool {
+    // "Dad would you prefer the chicken or the ham": a word, then an auxiliary and "you".
+    let asks_reader =
+        s.len() >= 4 && cat.contains("aux", &s[1]) && cat.contains("you_subjects", &s[2]);
     s.len() >= 3
-        && (cat.contains("wh", &s[1]) || cat.contains("news_subjects", &s[1]))
+        && (cat.contains("wh", &s[1]) || cat.contains("news_subjects", &s[1]) || asks_reader)
         && ![
             "subjects",
             "self_subjects",
@@ -919,7 +923,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if msg.has("request")
         && !msg.has("not_request")
         && !msg.has("care_request")
-        && (!shape.choice || msg.has("favour_questions"))
+        && (!shape.choice || (msg.has("favour_questions") && !msg.has("taste_questions")))
     {
         a.insert(Act::Request);
     }
@@ -2485,6 +2489,16 @@ mod tests {
                 &[],
             ),
             ("your parcel was left with number 12", &[], &[Compliment]),
+            (
+                "Your pies are honestly the best in town",
+                &[Compliment],
+                &[OpinionStmt],
+            ),
+            (
+                "The van is fixed, you can collect it any time after 2. Kelly's Garage",
+                &[],
+                &[Insult],
+            ),
             ("is your brother's van still sick?", &[YesNo], &[Compliment]),
             (
                 "Had the 20 week scan, everything looks perfect",
@@ -2585,6 +2599,28 @@ mod tests {
             ),
             ("Happy Sunday love, God bless", &[WishBack], &[GoodNews]),
             ("Whit time are ye coming round", &[AskSchedule], &[]),
+            // blind19's families: a name before "would you", an automated alert, a call
+            // asked for
+            (
+                "Mum would you rather the pasta or the curry tonight",
+                &[Choice],
+                &[YesNo, Request],
+            ),
+            (
+                "Sarah can you grab milk on the way",
+                &[Request],
+                &[Fragment],
+            ),
+            (
+                "Campus alert: the library is closed until further notice. Do not reply.",
+                &[],
+                &[Apology, Complaint],
+            ),
+            (
+                "Mum give me a ring when you're free, nothing bad, just about Easter",
+                &[CareRequest],
+                &[GoodNews],
+            ),
             ("Whit time's yer bus getting in", &[AskSchedule], &[Wh]),
             ("dad mum says do u want a cuppa", &[Offer], &[Fragment]),
             ("mum says she's running late", &[], &[YesNo, Offer]),
