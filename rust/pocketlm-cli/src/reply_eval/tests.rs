@@ -132,6 +132,25 @@ const BLIND18_COVERAGE3_FLOOR: f64 = 0.90;
 /// the read, 0.870 (87 of 100) after a few of its families were fixed; four cases of margin.
 const BLIND19_COVERAGE3_FLOOR: f64 = 0.83;
 
+/// The eighteenth blind set's floor (`tests/fixtures/reply-eval-blind20.txt`: 100 messages
+/// written the same way for a retired Florida couple's, a British-Nigerian nurse's and an Ohio
+/// teenager's phones, read in session 23 at bff8af9): measured 0.740 at the read, 0.920 (92
+/// of 100) after the families it prompted were fixed; four cases of margin.
+const BLIND20_COVERAGE3_FLOOR: f64 = 0.88;
+
+/// The nineteenth blind set's floor (`tests/fixtures/reply-eval-blind21.txt`: 100 messages
+/// written the same way for a New Zealand vet receptionist's, a Vancouver accountant's and a
+/// Texas truck driver's phones, read in session 23 at bff8af9): measured 0.740 at the read,
+/// 0.920 (92 of 100) after the families it prompted were fixed; four cases of margin.
+const BLIND21_COVERAGE3_FLOOR: f64 = 0.88;
+
+/// The twentieth blind set's floor (`tests/fixtures/reply-eval-blind22.txt`: 100 messages
+/// written the same way for a Dublin mum's, a Seattle engineer's and a Birmingham bus
+/// driver's phones, read in session 23 after blind20's and blind21's fixes): measured 0.730
+/// at the read, 0.860 (86 of 100) after some of its families were fixed; four cases of
+/// margin.
+const BLIND22_COVERAGE3_FLOOR: f64 = 0.82;
+
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {
     let d = drafter();
@@ -251,6 +270,21 @@ fn blind18_coverage3_stays_above_its_floor() {
 #[test]
 fn blind19_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind19.txt", 100, BLIND19_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind20_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind20.txt", 100, BLIND20_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind21_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind21.txt", 100, BLIND21_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind22_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind22.txt", 100, BLIND22_COVERAGE3_FLOOR);
 }
 
 #[test]

@@ -252,7 +252,43 @@ pub fn spelled_out(message: &str, cat: &Catalog) -> String {
         }
     }
     flush(&mut word, &mut out);
-    contracted_verbs(&out, cat)
+    one_you(&contracted_verbs(&out, cat), cat)
+}
+
+/// `text` with a plural "you" read as "you" ("Hope you two are staying cool", "see you all
+/// Tuesday", "you lot are legends", "would ye like to"): a word of `you_plurals` after "you"
+/// is dropped, so the phrases written for "you" read the message ("you all right?" stays as
+/// written).
+fn one_you(text: &str, cat: &Catalog) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let bare = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let mut out: Vec<&str> = Vec::with_capacity(words.len());
+    for (i, w) in words.iter().enumerate() {
+        // "would ye like to", "what are ye up to": the Irish plural "ye" after an auxiliary
+        // or a wh-word (elsewhere it may be "yeah")
+        let asked = i > 0
+            && ["aux", "wh"]
+                .iter()
+                .any(|l| cat.contains(l, &bare(words[i - 1])));
+        if *w == "ye" && asked {
+            out.push("you");
+            continue;
+        }
+        let after_you = i > 0
+            && bare(words[i - 1]) == "you"
+            && words[i - 1].ends_with(|c: char| c.is_alphanumeric());
+        let plural = after_you
+            && *w == bare(w)
+            && cat.contains("you_plurals", w)
+            && words.get(i + 1).is_none_or(|n| bare(n) != "right");
+        if !plural {
+            out.push(w);
+        }
+    }
+    out.join(" ")
 }
 
 /// `text` with a noun's "'s" read as the verb it stands for ("Dinner's in the oven" is
@@ -319,6 +355,22 @@ fn squeezed(w: &str) -> String {
         i += run;
     }
     out
+}
+
+/// Fewest words after "guess what" that tell the news announced ("guess what i caught a
+/// frog"; "guess what!!" still announces).
+const ANNOUNCED_MIN_WORDS: usize = 3;
+
+/// Whether `ws` opens with "guess what" and then tells the news: a subject and at least
+/// [`ANNOUNCED_MIN_WORDS`] words ("guess what i caught a frog"; "guess what happened at
+/// work" still announces).
+fn news_after_guess_what(ws: &[String], cat: &Catalog) -> bool {
+    ws.len() >= 2 + ANNOUNCED_MIN_WORDS
+        && ws[0] == "guess"
+        && ws[1] == "what"
+        && ["self_subjects", "subjects", "you_subjects"]
+            .iter()
+            .any(|l| cat.contains(l, &ws[2]))
 }
 
 /// Longest message in words whose greeting is answered in kind; in a longer one that asks or
@@ -428,6 +480,8 @@ struct Shape {
     about_other: bool,
     /// A question which of two facts holds (see [`fact_alternative`]).
     fact_alternative: bool,
+    /// A question which of two things the reader does (see [`readers_own_alternative`]).
+    readers_alternative: bool,
     /// A statement led by a noun rather than a subject word ("Parents' evening slots are now
     /// open"): a notice's information, when it comes with an instruction.
     noun_led: bool,
@@ -472,6 +526,18 @@ fn sentence_acts(a: &mut Acts, message: &str, cat: &Catalog) -> Shape {
             .unwrap_or(ws.len());
         if addresses_reader(&ws[start..], cat) {
             start += 1;
+        }
+        // "Pls what time are you finishing today?": the question after the courtesy.
+        if ws.get(start).is_some_and(|w| cat.contains("courtesies", w))
+            && ws.get(start + 1).is_some_and(|w| cat.contains("wh", w))
+        {
+            start += 1;
+        }
+        // "(Dad) guess what i caught a frog": the news after "guess what" is what it tells.
+        if let Some(k) =
+            (start..ws.len().min(start + 2)).find(|&k| news_after_guess_what(&ws[k..], cat))
+        {
+            start = k + 2;
         }
         // "Mum's asking if we're doing it at the Red Lion or at ours": the question passed on.
         let (s, qmark) = match relayed_question(&ws[start..], cat) {
@@ -618,6 +684,10 @@ fn sentence(
     }
     shape.choice |= choice(s, &p, qmark, cat) || starts_with_any(&p, cat.lexicon("choice_asks"));
     shape.fact_alternative |= fact_alternative(s, &p, cat);
+    shape.readers_alternative |= s
+        .iter()
+        .position(|w| cat.contains("choice_words", w))
+        .is_some_and(|i| i > 0 && i + 1 < s.len() && readers_own_alternative(s, i, cat));
     shape.bare_night |=
         cat.contains("night_bare", first) && s[1..].iter().all(|w| cat.contains("endearments", w));
     shape.check_in |= ends_with_any(&p, cat.lexicon("check_in_tails"));
@@ -640,7 +710,10 @@ fn sentence(
             a.insert(Act::Request);
         }
         shape.statement = true;
-        let me = cat.contains("self_subjects", first) || past_led;
+        let me = cat.contains("self_subjects", first)
+            || past_led
+            || (cat.contains("unsaid_i_verbs", first)
+                && s.get(1).is_some_and(|w| cat.contains("self_subjects", w)));
         let you = cat.contains("you_subjects", first);
         shape.judges_other |= !cat.contains("self_subjects", first)
             && !s.iter().any(|w| cat.contains("close_people", w))
@@ -669,13 +742,23 @@ fn sentence(
 /// not known, neither a choice to make nor a yes or a no ("is it me or is it freezing" joins
 /// two questions: its "or" is followed by an auxiliary).
 fn fact_alternative(s: &[String], p: &str, cat: &Catalog) -> bool {
-    starts_with_any(p, cat.lexicon("choice_fact_openings"))
-        && !cat.has_any(p, "not_choice")
+    !cat.has_any(p, "not_choice")
         && s.iter().enumerate().any(|(i, w)| {
             cat.contains("choice_words", w)
                 && i > 0
                 && s.get(i + 1).is_some_and(|next| !cat.contains("aux", next))
+                && (starts_with_any(p, cat.lexicon("choice_fact_openings"))
+                    || told_fact_before(&s[..i], cat))
         })
+}
+
+/// Whether `head` (a sentence's words before its "or") tells a fact of a thing: a word
+/// of `fact_subject_openers` first, then a copula ("the creche is closed on the Monday
+/// or just the Friday"; "the blue one or the red?" tells nothing).
+fn told_fact_before(head: &[String], cat: &Catalog) -> bool {
+    head.first()
+        .is_some_and(|w| cat.contains("fact_subject_openers", w))
+        && head[1..].iter().any(|w| cat.contains("copulas", w))
 }
 
 /// Whether sentence `s` (`p`: its words between spaces) offers a choice between options:
@@ -690,7 +773,11 @@ fn choice(s: &[String], p: &str, qmark: bool, cat: &Catalog) -> bool {
     else {
         return false;
     };
-    if cat.has_any(p, "not_choice") || starts_with_any(p, cat.lexicon("choice_fact_openings")) {
+    if cat.has_any(p, "not_choice")
+        || starts_with_any(p, cat.lexicon("choice_fact_openings"))
+        || told_fact_before(&s[..i], cat)
+        || readers_own_alternative(s, i, cat)
+    {
         return false;
     }
     let first = s[0].as_str();
@@ -700,6 +787,36 @@ fn choice(s: &[String], p: &str, qmark: bool, cat: &Catalog) -> bool {
             && !["subjects", "self_subjects", "you_subjects", "imperatives"]
                 .iter()
                 .any(|l| cat.contains(l, first)))
+}
+
+/// Whether the message's offer comes only after an "or" that follows a question to the
+/// reader ("are you still ok to do the reading or shall I ask Clive?": the fallback is
+/// offered, the question is whether the reader does it; "Do you want the lasagna or should
+/// I toss it?" offers before its "or").
+fn offer_only_after_or(msg: &Msg) -> bool {
+    let Some(at) = msg.padded.find(" or ") else {
+        return false;
+    };
+    let head = &msg.padded[..=at];
+    head.split(' ').any(|w| msg.cat.contains("you_subjects", w)) && !msg.cat.has_any(head, "offer")
+}
+
+/// Whether the "or" at `i` of sentence `s` joins the reader's own doings ("are you coming
+/// or is work not letting you off", "you're coming Sunday or staying home"): a "you" before
+/// it, and after it a clause of its own (an auxiliary, then a word other than "I") or a participle
+/// answering one before it. That asks a fact about the reader (yes, no, not sure), not a
+/// choice to leave to the sender ("Either is fine!"); "Are you free Saturday or Sunday?"
+/// still offers one.
+fn readers_own_alternative(s: &[String], i: usize, cat: &Catalog) -> bool {
+    let participle =
+        |w: &String| w.len() > 4 && w.ends_with("ing") && !cat.contains("not_participles", w);
+    let you = s[..i].iter().any(|w| cat.contains("you_subjects", w));
+    // "or should I toss it?" is the sender's doing: the offer stands
+    let clause = cat.contains("aux", &s[i + 1])
+        && s.get(i + 2)
+            .is_some_and(|w| !cat.contains("self_subjects", w));
+    let doings = participle(&s[i + 1]) && s[..i].iter().any(participle);
+    you && (clause || doings)
 }
 
 /// Whether statement `s` (`p`: its words between spaces) offers what one can do: an
@@ -884,6 +1001,7 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     } else if (msg.has("offer") || shape.offer_opening || shape.offer_statement)
         && !shape.choice
         && !msg.has("brings_own")
+        && !offer_only_after_or(msg)
     {
         a.insert(Act::Offer);
         // An offer's yes and no are "Yes, please!" and "No, thanks.", not "Yes, I do."
@@ -981,6 +1099,21 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
             a.remove(Act::Wh);
         }
     }
+    // "Are you coming to the wedding or is work not letting you off?" asks whether the
+    // reader comes, and invites to nothing.
+    if shape.readers_alternative {
+        for x in [Act::Invitation, Act::Suggestion] {
+            a.remove(x);
+        }
+        a.insert(Act::YesNo);
+    }
+    // "Send me on your new eircode there love": the address is asked for, no favour.
+    if msg.has("address_requests") {
+        for x in [Act::Invitation, Act::Suggestion, Act::Request] {
+            a.remove(x);
+        }
+        a.insert(Act::WhPlace);
+    }
     a.set(Act::CareRequest, msg.has("care_request"));
     // "Tell me about your trip.": a request for a story, not a decision; answered by
     // asking what to tell ("hard to explain" asks nothing).
@@ -989,7 +1122,9 @@ fn ask_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     if tell_about {
         a.remove(Act::Request);
     }
-    a.set(Act::Announcement, msg.has("announcement"));
+    // "Dad guess what i caught a frog" says what it announces: the news is answered.
+    let announced = (0..msg.all.len()).any(|k| news_after_guess_what(&msg.all[k..], msg.cat));
+    a.set(Act::Announcement, msg.has("announcement") && !announced);
     // "Mom wants to know if you're coming home" asks yes or no without a question.
     if msg.has("indirect_questions") && !a.asks() {
         a.insert(Act::YesNo);
@@ -1035,9 +1170,17 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     let whats_up = msg.has("whats_up");
     a.set(Act::WhatsUp, whats_up);
+    // "Just checking in — have you had a chance to look at my return yet?": the check-in
+    // only opens the question asked.
+    let opener_only = msg.has("check_in_openers")
+        && (a.has(Act::YesNo) || a.has(Act::Wh))
+        && !cat
+            .lexicon("how_are_you")
+            .iter()
+            .any(|p| !cat.contains("check_in_openers", p) && msg.contains(&format!(" {p} ")));
     a.set(
         Act::HowAreYou,
-        (msg.has("how_are_you") || shape.check_in) && !whats_up,
+        (msg.has("how_are_you") || shape.check_in) && !whats_up && !opener_only,
     );
     // "How was the trip?" asks how it went: "It went well!", not an opinion's hedges.
     a.set(Act::HowWas, msg.has("how_was") && !whats_up);
@@ -1059,8 +1202,17 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     );
     a.set(
         Act::Apology,
-        msg.has("apology") && !msg.has("not_apology") && !sorry_but_an_opinion(msg),
+        (msg.has("apology") && !msg.has("not_apology") && !sorry_but_an_opinion(msg))
+            // "Would you be upset if we came in January instead?" asks to be let off
+            // beforehand: "No worries!", "It's okay.", not "Of course!" (which says yes,
+            // upset) nor a favour declined.
+            || msg.has("minding_asks"),
     );
+    if msg.has("minding_asks") {
+        for x in [Act::YesNo, Act::Request] {
+            a.remove(x);
+        }
+    }
     a.set(
         Act::Farewell,
         ((msg.has("farewell") || msg.padded.ends_with(" see you ")) && !msg.has("not_farewell"))
@@ -1098,9 +1250,15 @@ fn social_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     }
     // "Look at this view!" asks for a reaction ("Looks great!"), not a yes or a no.
     let asks_opinion = msg.has("opinion_asks");
+    // "have you had a chance to look at my return?" shows nothing: the phrase follows "to".
+    let shows = msg
+        .cat
+        .lexicon("show")
+        .iter()
+        .any(|p| msg.contains(&format!(" {p} ")) && !msg.contains(&format!(" to {p} ")));
     a.set(
         Act::Show,
-        (msg.has("show")
+        (shows
             || (asks_opinion && msg.has("shown"))
             || msg
                 .all
@@ -1402,6 +1560,11 @@ impl Told {
 fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
     let t = Told::of(a, msg, shape);
     news_acts(a, msg, shape, &t);
+    // "[photo] the dog ate my charger cable again 😐" shows a misfortune: pitied, not
+    // "Looks great!".
+    if a.has(Act::BadNews) {
+        a.remove(Act::Show);
+    }
     if a.has(Act::Achievement) {
         // "We're having a baby!" is news to congratulate, not something cute.
         a.remove(Act::Kind);
@@ -1413,6 +1576,39 @@ fn told_acts(a: &mut Acts, msg: &Msg, shape: &Shape) {
         a.insert(Act::Kind);
     }
     plan_and_report_acts(a, msg, shape, &t);
+    // "Oh amazing, another 'quick sync' at 4:45 on a Friday. Love that for us 🙃": good
+    // words ending in an eye-roll are sarcastic, a misfortune to commiserate with.
+    if ends_with_eye_roll(msg) && !a.has(Act::Thanks) && (a.has(Act::GoodNews) || t.good > t.bad) {
+        for x in [
+            Act::GoodNews,
+            Act::Plan,
+            Act::Achievement,
+            Act::Report,
+            Act::ReportFun,
+        ] {
+            a.remove(x);
+        }
+        a.insert(Act::BadNews);
+    }
+    // "See you at church tomorrow, I'll save you a seat", "See ya at the Flying J around 9
+    // then": a meeting confirmed ("See you then!"), not a trip nor an offer to take up.
+    if starts_with_any(&msg.padded, msg.cat.lexicon("meeting_confirmed")) {
+        for x in [Act::Trip, Act::Offer, Act::Report] {
+            a.remove(x);
+        }
+        a.insert(Act::Plan);
+    }
+    // "Are you still coming to my recital on the 18th?" (or "are u coming to the lab tmrw
+    // or should i just start without u") checks a plan already made: "I'll be there!", a
+    // yes or a no; there is no invitation to accept.
+    let coming_or =
+        msg.has("coming_asks") && msg.all.iter().any(|w| msg.cat.contains("choice_words", w));
+    if (msg.has("plan_checks") || coming_or) && a.has(Act::YesNo) {
+        for x in [Act::Invitation, Act::Suggestion] {
+            a.remove(x);
+        }
+        a.insert(Act::Plan);
+    }
     reader_acts(a, msg, shape, &t);
     statement_acts(a, msg, shape, &t);
     confirm_acts(a, msg, &t);
@@ -1540,7 +1736,8 @@ fn news_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
         tells
             && msg.has("challenge")
             && !a.has(Act::Achievement)
-            && !shape.past_led
+            // "Got my interview tmrw, so nervous": "got" has it still to face
+            && (!shape.past_led || (future(msg) && msg.has("nerves")))
             // "Training tonight is cancelled" calls nothing off to face
             && !t.update
             && (future(msg) || (shape.about_me && !a.has(Act::BadNews) && !tells_past(msg)))
@@ -1581,6 +1778,14 @@ fn readers_challenge(msg: &Msg) -> bool {
         .any(|p| msg.contains(&format!(" your {p} ")))
 }
 
+/// Whether the message ends with an eye-roll (lexicon `eye_rolls`: the word "ugh" an
+/// emoji such as 🙄 or 🙃 is read as).
+fn ends_with_eye_roll(msg: &Msg) -> bool {
+    msg.all
+        .last()
+        .is_some_and(|w| msg.cat.contains("eye_rolls", w))
+}
+
 /// Whether the message tells of the past ("yesterday", "took", "was").
 fn tells_past(msg: &Msg) -> bool {
     msg.has("past") || msg.all.iter().any(|w| msg.cat.contains("past_verbs", w))
@@ -1602,7 +1807,11 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     a.set(Act::StatusGood, status && !neutral && t.bad <= t.good);
     // "Our flight got changed to 9am." and "The store closes at 9 tonight." inform; they
     // propose nothing to agree to ("Sounds like a plan!").
-    let informs = t.update || (shape.about_other && !shape.about_me && msg.has("info_words"));
+    // "Just to let you know Ella had a small bump... the form will be ready at pick up"
+    // informs too.
+    let informs = t.update
+        || msg.has("info_markers")
+        || (shape.about_other && !shape.about_me && msg.has("info_words"));
     // "Heading to Cancun tomorrow!" is the sender's own trip: "Have fun!", not "See you then!".
     a.set(
         Act::Plan,
@@ -1677,10 +1886,19 @@ fn plan_and_report_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 fn reader_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     let asks = a.asks();
     // "could you turn the music down?" asks to stop a nuisance: apologized for.
+    // "Thanks for the 6am voicemail Dad, really appreciated that on my day off 🙃": thanks
+    // ending in an eye-roll are a complaint.
+    let sarcastic_thanks = a.has(Act::Thanks) && ends_with_eye_roll(msg);
     let complaint = (msg.has("complaint") && !msg.has("not_complaint"))
         || msg.has("nuisance_requests")
+        || sarcastic_thanks
         || (shape.about_you && !asks && t.bad > t.good && !msg.has("reader_descriptions"));
     a.set(Act::Complaint, complaint);
+    if sarcastic_thanks {
+        for x in [Act::Thanks, Act::BadNews] {
+            a.remove(x);
+        }
+    }
     a.set(
         Act::Insult,
         shape.about_you
@@ -1723,6 +1941,7 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
     }
     // "We're out of toilet paper fyi" informs, though about oneself.
     let marked = msg.has("info_markers");
+    let glad_news = a.has(Act::GoodNews) && t.strong_good > 0;
     a.set(
         Act::Info,
         tells
@@ -1731,6 +1950,8 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
             && !a.has(Act::OpinionStmt)
             // "Guess who just got upgraded to business class" is news, not information.
             && !a.has(Act::Achievement)
+            // "Tunde has passed his driving test!!!" is news to be glad of
+            && !glad_news
             // "Dinner is ready!!" calls the reader; it is not news to thank for.
             && !a.has(Act::Summons)
             // "someone left dishes in the sink AGAIN. can we please keep the kitchen
@@ -1762,7 +1983,9 @@ fn statement_acts(a: &mut Acts, msg: &Msg, shape: &Shape, t: &Told) {
 /// introduction it opens with ("This is the school nurse." says who writes).
 fn opinion_marked(msg: &Msg, shape: &Shape) -> bool {
     let rest = &msg.all[shape.intro_words.min(msg.all.len())..];
+    // "Reminder: all drivers must complete the refresher" informs; its "must" is no opinion
     !msg.has("not_opinion")
+        && !msg.has("info_markers")
         && msg
             .cat
             .has_any(&format!(" {} ", rest.join(" ")), "opinion_markers")
@@ -2650,6 +2873,149 @@ mod tests {
                 &[],
             ),
             ("I think you sent me the wrong invoice", &[Complaint], &[]),
+        ] {
+            reads_as(m, with, without);
+        }
+    }
+
+    #[test]
+    fn readers_own_alternatives_meetings_mind_asks_and_news_after_guess_what() {
+        use Act::*;
+        // families of the session-23 blind20 and blind21 reads, tested on other messages
+        for (m, with, without) in [
+            // the reader's own doings as alternatives: a fact asked, no choice to leave
+            (
+                "are you still doing the 10k sunday or is your knee too sore?",
+                &[YesNo][..],
+                &[Choice, Invitation][..],
+            ),
+            (
+                "Dad's asking if you're eating with us tonight or going to Sam's",
+                &[YesNo],
+                &[Choice],
+            ),
+            ("Are you free Friday or Saturday?", &[Choice], &[YesNo]),
+            ("do we need eggs or are we ok", &[], &[Choice]),
+            ("do we have milk or bread", &[AskSchedule], &[Choice]),
+            // a meeting confirmed
+            (
+                "See you at the station at 6, I'll grab us coffees",
+                &[Plan],
+                &[Offer, Trip],
+            ),
+            ("see ya at the gym tmrw", &[Plan], &[Trip]),
+            // let off beforehand, not asked a favour
+            (
+                "Would you be mad if I skipped the party on Saturday?",
+                &[Apology],
+                &[YesNo, Request],
+            ),
+            // nerves before something still to come, its "I have" said as "got"
+            (
+                "Got my driving test on Friday, so nervous",
+                &[Challenge],
+                &[BadNews],
+            ),
+            // a school grade to be glad of, sobbing for joy
+            ("Mia got an A in her maths exam!! 😭", &[GoodNews], &[BadNews]),
+            // a misfortune shown is pitied
+            ("[photo] the cat knocked my plant over again 😐", &[BadNews], &[Show]),
+            // the check-in only opens the question
+            (
+                "Hi Tom, just checking in, did you get a chance to read the contract?",
+                &[YesNo],
+                &[HowAreYou, Show],
+            ),
+            // "guess what" then the news
+            ("guess what i found a tenner in my coat", &[Report], &[Announcement]),
+            ("Guess what happened", &[Announcement], &[]),
+            // a warning of what to avoid informs
+            ("avoid the m6 tonight, lorry fire near junction 10", &[Info], &[Fragment]),
+            // a hot take is argued
+            ("snowboarding is way harder than skiing, fight me", &[OpinionStmt], &[Info]),
+            // "you guys" is "you"
+            ("Hope you guys are having a lovely holiday!", &[Wish], &[Info, GoodNews]),
+            // a wh-question after "pls" is no favour
+            ("pls what time is your train", &[], &[Request, Plea]),
+            // a plan already made, checked
+            (
+                "Gran wants to know if you're still coming to the quiz tonight",
+                &[Plan, YesNo],
+                &[Invitation],
+            ),
+            (
+                "u coming to the match sat or working again?",
+                &[Plan, YesNo],
+                &[Invitation, Choice],
+            ),
+            // the sender's own doing as the other possibility: the offer stands
+            ("Do you want the last slice or should I bin it?", &[Offer], &[YesNo]),
+            // an unsaid "I"
+            ("think im gonna learn the guitar", &[Report], &[Fragment]),
+            // thanks with an eye-roll complain
+            (
+                "thanks for eating the last yoghurt, really appreciated 🙄",
+                &[Complaint],
+                &[Thanks],
+            ),
+            ("Your nephew says you're famous now lol", &[Compliment], &[]),
+            // blind22's families: a fact of a thing told before the "or"
+            (
+                "does anyone know if the pool is shut on monday or just sunday?",
+                &[AskSchedule],
+                &[Choice],
+            ),
+            ("the blue one or the red?", &[Choice], &[]),
+            // a call asked for
+            ("Mam ring me asap when you get this", &[CareRequest], &[Fragment]),
+            // a notice with its marker informs, though it names a time to come
+            (
+                "Just to let you know the bins go out Tuesday this week instead, we'll collect them at 7",
+                &[Info],
+                &[Plan],
+            ),
+            // the question is whether the reader still does it; the fallback is no offer
+            (
+                "are you still ok to drive on sunday or shall I ask Tom?",
+                &[YesNo, Plan],
+                &[Offer],
+            ),
+            // the reader's address asked for
+            ("send me your new postcode when you get a sec", &[WhPlace], &[Request]),
+            ("hows the craic?", &[WhatsUp], &[]),
+            // the Irish plural "ye" after an auxiliary
+            ("would ye like to come for dinner sunday?", &[Invitation], &[]),
+            ("u good? not seen u in ages", &[HowAreYou], &[]),
+            ("Have a blessed week brother", &[Wish, WishBack], &[Info]),
+            ("big race tmrw, wish me luck!!", &[Challenge], &[]),
+            // good words ending in an eye-roll are sarcastic
+            (
+                "Great, another meeting at 5pm on a Friday. Love that 🙄",
+                &[BadNews],
+                &[GoodNews, Plan],
+            ),
+            // a reminder's "must" informs
+            (
+                "Reminder: all staff must complete the fire training by Friday",
+                &[Info],
+                &[OpinionStmt],
+            ),
+            // a condition is no misfortune
+            (
+                "The electrician is coming Monday at 9. Let me know if that doesn't work",
+                &[],
+                &[BadNews],
+            ),
+            // someone else's attainment is news to be glad of, not information
+            ("Mum has passed her citizenship test!!!", &[GoodNews], &[Info]),
+            // a courtesy before a question asks to be excused
+            ("Is it too late to change my order?", &[Apology], &[YesNo]),
+            // an event to come to, its answer asked
+            (
+                "Book club at mine Weds 7pm, bring a bottle, please RSVP",
+                &[Invitation],
+                &[],
+            ),
         ] {
             reads_as(m, with, without);
         }

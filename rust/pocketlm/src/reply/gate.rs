@@ -33,6 +33,52 @@ pub fn gate(conversation: &[Message], cat: &Catalog) -> Result<Option<NoSuggesti
 /// `automated` lexicon ("Your verification code is 482913", "Reply STOP to opt out").
 pub fn is_automated(message: &str, cat: &Catalog) -> bool {
     cat.has_any(&padded_key(message), "automated")
+        || asks_for_a_keyword(message, cat)
+        || signed_notice(message, cat)
+}
+
+/// Longest sender name before a notice's colon, in words ("Royal Mail: Your parcel…").
+const NOTICE_SENDER_MAX_WORDS: usize = 3;
+
+/// Whether a message opens with a sender's name and a colon, then addresses the reader's
+/// account ("Chase: Your balance is below $100.00", "Royal Mail: Your parcel from ASOS will be
+/// delivered today"): a name of one to [`NOTICE_SENDER_MAX_WORDS`] capitalized words, then a
+/// word of `notice_openings`. People do not sign their texts at the front; a label such as
+/// "Reminder:" (`notice_labels`) names no sender.
+fn signed_notice(message: &str, cat: &Catalog) -> bool {
+    let Some((name, rest)) = message.split_once(':') else {
+        return false;
+    };
+    let name: Vec<&str> = name.split_whitespace().collect();
+    let first = rest.split_whitespace().next().map(|w| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    });
+    (1..=NOTICE_SENDER_MAX_WORDS).contains(&name.len())
+        && name
+            .iter()
+            .all(|w| w.starts_with(|c: char| c.is_uppercase()))
+        && !cat.contains("notice_labels", &name.join(" ").to_lowercase())
+        && first.is_some_and(|w| cat.contains("notice_openings", &w))
+}
+
+/// Whether a message asks for a keyword written in capitals ("Reply CANCEL to cancel",
+/// "Reply NO or call 1-800…", "Text JOIN to 555"): a verb of `keyword_verbs`, a word in
+/// capitals (not a pronoun shouted: "text ME"), then a word of `keyword_tails`. People
+/// write "reply to confirm"; services name the word their machine reads.
+fn asks_for_a_keyword(message: &str, cat: &Catalog) -> bool {
+    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
+    let ws: Vec<String> = message.split_whitespace().map(bare).collect();
+    ws.windows(3).any(|w| {
+        let keyword = &w[1];
+        cat.contains("keyword_verbs", &w[0].to_lowercase())
+            && keyword.chars().any(|c| c.is_ascii_uppercase())
+            && keyword
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && !cat.contains("keyword_not", &keyword.to_lowercase())
+            && cat.contains("keyword_tails", &w[2].to_lowercase())
+    })
 }
 
 /// Whether a message only acknowledges or closes: all of it, spelled out ("k" is "ok", "👍"
@@ -77,13 +123,15 @@ const SENSITIVE_LEXICONS: [&str; 3] = ["sensitive_loss", "sensitive_despair", "s
 /// workplace (`workplace_mentions`: "she's from ICU") are read as saying nothing,
 /// and a hospital on the way to a birth (`birth_news`) or a test come back clear
 /// (`medical_relief`) is no emergency. Beside the lexicons,
-/// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings.
+/// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings; it reads
+/// the message with the hyperbole and workplace phrases taken out too ("my van died on the
+/// A1, can you come get me?" is a breakdown: "died" would count as a crisis word).
 pub fn is_sensitive(message: &str, cat: &Catalog) -> bool {
     said_sensitive(message, cat)
         || cat
             .sensitive_words
             .as_ref()
-            .is_some_and(|words| words.flags(message))
+            .is_some_and(|words| words.flags(&without_hyperbole(&padded_key(message), cat)))
 }
 
 /// Whether a phrase of the lexicons (or one of their rules) says something sensitive.
@@ -199,6 +247,38 @@ mod tests {
             c
         ));
         assert!(!is_automated("I'll be your driver tonight lol", c));
+        // session 23 (blind20): a keyword in capitals to reply with, not only STOP; a
+        // sender's name and a colon before "Your…"
+        for (m, machine) in [
+            (
+                "Evri: Your parcel from Boots is out for delivery today",
+                true,
+            ),
+            ("Monzo: Your card was declined at Tesco Express", true),
+            ("Mum: ur dinner is in the oven", false),
+            ("NOTE to self: buy milk", false),
+            (
+                "Reminder: Your appointment with Dr. Patel is Tue at 2:30 PM. Please arrive early.",
+                false,
+            ),
+        ] {
+            assert_eq!(is_automated(m, c), machine, "{m}");
+        }
+        for m in [
+            "NHS: Your flu jab is confirmed for 14 Nov at 10:20. Reply CANCEL to cancel.",
+            "Bank alert: was this you? Reply NO or call the number on your card.",
+            "Text JOIN to 80088 for weekly offers",
+        ] {
+            assert!(is_automated(m, c), "{m}");
+        }
+        for m in [
+            "Reply to confirm or call us",
+            "text ME if you need anything",
+            "Can you reply to Mum? She's waiting",
+            "Reply when you can",
+        ] {
+            assert!(!is_automated(m, c), "{m}");
+        }
         assert_eq!(
             gate(&[Message::incoming("see you at 8!")], c).unwrap(),
             None
