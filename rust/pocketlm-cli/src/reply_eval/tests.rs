@@ -147,9 +147,9 @@ const BLIND21_COVERAGE3_FLOOR: f64 = 0.88;
 /// The twentieth blind set's floor (`tests/fixtures/reply-eval-blind22.txt`: 100 messages
 /// written the same way for a Dublin mum's, a Seattle engineer's and a Birmingham bus
 /// driver's phones, read in session 23 after blind20's and blind21's fixes): measured 0.730
-/// at the read, 0.860 (86 of 100) after some of its families were fixed; four cases of
+/// at the read, 0.870 (87 of 100) after some of its families were fixed; four cases of
 /// margin.
-const BLIND22_COVERAGE3_FLOOR: f64 = 0.82;
+const BLIND22_COVERAGE3_FLOOR: f64 = 0.83;
 
 /// coverage3 of SmolLM2's drafts on a labelled case file.
 fn coverage3_of(file: &str, min_cases: usize) -> f64 {

@@ -2983,6 +2983,8 @@ mod tests {
             // the reader's address asked for
             ("send me your new postcode when you get a sec", &[WhPlace], &[Request]),
             ("hows the craic?", &[WhatsUp], &[]),
+            // when the reader comes is asked; nothing to accept
+            ("Nana I miss you, when are you coming to visit?", &[MissYou], &[Invitation]),
             // the Irish plural "ye" after an auxiliary
             ("would ye like to come for dinner sunday?", &[Invitation], &[]),
             ("u good? not seen u in ages", &[HowAreYou], &[]),

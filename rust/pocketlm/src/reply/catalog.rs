@@ -177,6 +177,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "keyword_not",
     "notice_openings",
     "notice_labels",
+    "charity_mentions",
     "address_requests",
     "favour_questions",
     "time_shift",

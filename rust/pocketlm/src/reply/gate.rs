@@ -119,8 +119,9 @@ const SENSITIVE_LEXICONS: [&str; 3] = ["sensitive_loss", "sensitive_despair", "s
 /// emergencies), a body part of `alarm_body` with a warning sign of `alarm_symptom`, a means
 /// of self-harm with an amount (`means`, `means_amounts`), a death told in the last words
 /// (`loss_endings`), or a person doing violence to the sender (`violence_by_a_person`).
-/// Hyperbole (`hyperbole`: "the death of me", "my phone died") and a ward named as a
-/// workplace (`workplace_mentions`: "she's from ICU") are read as saying nothing,
+/// Hyperbole (`hyperbole`: "the death of me", "my phone died"), a ward named as a
+/// workplace (`workplace_mentions`: "she's from ICU") and a hospice as a charity
+/// (`charity_mentions`) are read as saying nothing,
 /// and a hospital on the way to a birth (`birth_news`) or a test come back clear
 /// (`medical_relief`) is no emergency. Beside the lexicons,
 /// the catalog's trained word scorer (`SensitiveWords`) flags indirect phrasings; it reads
@@ -160,11 +161,11 @@ pub fn said_sensitive(message: &str, cat: &Catalog) -> bool {
         })
 }
 
-/// `padded` (words between spaces) with every phrase of `hyperbole` and
-/// `workplace_mentions` taken out.
+/// `padded` (words between spaces) with every phrase of `hyperbole`, `workplace_mentions`
+/// and `charity_mentions` taken out.
 fn without_hyperbole(padded: &str, cat: &Catalog) -> String {
     let mut out = padded.to_owned();
-    let phrases = ["hyperbole", "workplace_mentions"]
+    let phrases = ["hyperbole", "workplace_mentions", "charity_mentions"]
         .iter()
         .flat_map(|lex| cat.lexicon(lex));
     for phrase in phrases {
@@ -420,9 +421,12 @@ mod tests {
             "dad's biopsy came back benign!! what a week",
             "it's Jo on Tom's phone, mine's died. can you call me back?",
             "my van died on the A1, can you come get me?",
+            // session 23: a hospice named as a charity
+            "the choir raised £300 for the hospice at the bake sale!!",
         ] {
             assert!(!is_sensitive(m, c), "{m}");
         }
+        assert!(is_sensitive("Dad has been moved to the hospice", c));
         assert!(!is_sensitive("Can we meet tomorrow at 5?", c));
         assert!(!is_sensitive("That joke killed me lol", c));
         assert_eq!(
