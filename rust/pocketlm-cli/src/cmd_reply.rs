@@ -5,6 +5,8 @@
 use crate::commands::{CliResult, SamplingArgs};
 use crate::reply_eval as eval;
 use clap::Args;
+use pocketlm::internals::reply::cluster_prior::ClusterPrior;
+use pocketlm::internals::reply::Catalog;
 use pocketlm::{
     ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
 };
@@ -64,6 +66,32 @@ pub struct DraftArgs {
     prior_depth: usize,
     #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
+    /// A cluster prior table to draft with instead of the builtin one (`pocketlm
+    /// train-reply-prior --out FILE` writes one).
+    #[arg(long)]
+    cluster_prior: Option<PathBuf>,
+    /// Draft without the cluster prior (the act rules alone).
+    #[arg(long, conflicts_with = "cluster_prior")]
+    no_cluster_prior: bool,
+    /// Prior probability at which a cluster the acts did not open is tried.
+    #[arg(long, default_value_t = DrafterConfig::default().prior_open)]
+    prior_open: f32,
+    /// Prior probability at which a cluster is a preferred answer.
+    #[arg(long, default_value_t = DrafterConfig::default().prior_prefer)]
+    prior_prefer: f32,
+    /// Exponent of a candidate's prior share in its score (0: no ranking by the prior).
+    #[arg(long, default_value_t = DrafterConfig::default().prior_exponent)]
+    prior_exponent: f32,
+    /// Prior share counted for generated text of no cluster.
+    #[arg(long, default_value_t = DrafterConfig::default().prior_unclustered)]
+    prior_unclustered: f32,
+    /// Nats per ln(prior share) added to the beam's rank of a path.
+    #[arg(long, default_value_t = DrafterConfig::default().prior_beam_weight)]
+    prior_beam_weight: f32,
+    /// Any other number of the drafter's configuration, `NAME=VALUE` (repeatable; names as
+    /// in `DrafterConfig`): for experiments.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
 }
 
 impl DraftArgs {
@@ -79,9 +107,36 @@ impl DraftArgs {
             prior_depth: self.prior_depth,
             pmi_weight: self.pmi_weight,
             copy_discount: self.copy_discount,
+            prior_open: self.prior_open,
+            prior_prefer: self.prior_prefer,
+            prior_exponent: self.prior_exponent,
+            prior_unclustered: self.prior_unclustered,
+            prior_beam_weight: self.prior_beam_weight,
             ..DrafterConfig::default()
         };
-        ReplyDrafter::new(model, config).map_err(|e| e.to_string())
+        let mut config = config;
+        for item in &self.set {
+            set_config(&mut config, item)?;
+        }
+        if self.cluster_prior.is_none() && !self.no_cluster_prior {
+            return ReplyDrafter::new(model, config).map_err(|e| e.to_string());
+        }
+        // An evaluation tool's one drafter: its catalog lives as long as the process.
+        let builtin = Catalog::builtin_rules().map_err(|e| e.to_string())?;
+        let mut catalog = builtin.clone();
+        catalog.cluster_prior = match &self.cluster_prior {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                Some(
+                    ClusterPrior::parse(&text, builtin)
+                        .map_err(|e| format!("{}: {e}", path.display()))?,
+                )
+            }
+            None => None,
+        };
+        ReplyDrafter::with_catalog(model, config, Box::leak(Box::new(catalog)))
+            .map_err(|e| e.to_string())
     }
 
     fn options(&self) -> DraftOptions {
@@ -204,6 +259,57 @@ pub struct EvalReplyArgs {
     contend: crate::contend::ContendArgs,
     #[arg(long)]
     json: bool,
+}
+
+/// Sets one number of `config` from `NAME=VALUE`.
+fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
+    let (name, value) = item
+        .split_once('=')
+        .ok_or_else(|| format!("--set {item}: expected NAME=VALUE"))?;
+    let v: f32 = value
+        .parse()
+        .map_err(|_| format!("--set {item}: {value:?} is not a number"))?;
+    let c = config;
+    let field: &mut f32 = match name {
+        "prior_weight" => &mut c.prior_weight,
+        "curated_bonus" => &mut c.curated_bonus,
+        "pmi_weight" => &mut c.pmi_weight,
+        "max_pmi" => &mut c.max_pmi,
+        "curated_pmi_weight" => &mut c.curated_pmi_weight,
+        "copy_discount" => &mut c.copy_discount,
+        "min_score" => &mut c.min_score,
+        "max_first_token_gap" => &mut c.max_first_token_gap,
+        "preferred_gap" => &mut c.preferred_gap,
+        "preferred_boost" => &mut c.preferred_boost,
+        "preferred_bonus" => &mut c.preferred_bonus,
+        "generated_weight" => &mut c.generated_weight,
+        "generated_weight_answered" => &mut c.generated_weight_answered,
+        "question_back_discount" => &mut c.question_back_discount,
+        "hedge_discount" => &mut c.hedge_discount,
+        "same_cluster_discount" => &mut c.same_cluster_discount,
+        "unpreferred_discount" => &mut c.unpreferred_discount,
+        "same_opening_discount" => &mut c.same_opening_discount,
+        "same_stance_discount" => &mut c.same_stance_discount,
+        "second_question_discount" => &mut c.second_question_discount,
+        "negative_ratio" => &mut c.negative_ratio,
+        "decision_negative_ratio" => &mut c.decision_negative_ratio,
+        "prior_open" => &mut c.prior_open,
+        "prior_prefer" => &mut c.prior_prefer,
+        "prior_exponent" => &mut c.prior_exponent,
+        "prior_unclustered" => &mut c.prior_unclustered,
+        "prior_beam_weight" => &mut c.prior_beam_weight,
+        "curated" => {
+            c.curated = v as usize;
+            return Ok(());
+        }
+        "branches" => {
+            c.branches = v as usize;
+            return Ok(());
+        }
+        _ => return Err(format!("--set {item}: no number named {name:?}")),
+    };
+    *field = v;
+    Ok(())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -4,10 +4,12 @@
 mod cmd_bench;
 mod cmd_keyboard;
 mod cmd_reply;
+mod cmd_reply_prior;
 mod commands;
 mod contend;
 mod keyboard_eval;
 mod reply_eval;
+mod reply_prior;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -48,6 +50,8 @@ enum Command {
     Chat(cmd_reply::ChatArgs),
     /// Draft replies for a file of messages: validity, diversity, length, latency.
     EvalReply(cmd_reply::EvalReplyArgs),
+    /// Train the reply drafter's cluster prior from the labelled reply cases (a build tool).
+    TrainReplyPrior(cmd_reply_prior::TrainReplyPriorArgs),
 }
 
 /// Panics inside minijinja are contained by `pocketlm::chat_template` and reported as a typed
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Reply(a) => cmd_reply::reply(a),
         Command::Chat(a) => cmd_reply::chat(a),
         Command::EvalReply(a) => cmd_reply::eval_reply(a),
+        Command::TrainReplyPrior(a) => cmd_reply_prior::train_reply_prior(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

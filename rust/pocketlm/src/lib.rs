@@ -171,7 +171,7 @@ pub mod internals {
     /// The reply catalog, dialogue acts and reply filters, for the CLI's `eval-reply` and the
     /// reply tests.
     pub mod reply {
-        pub use crate::reply::{acts, filter, gate, Catalog, CatalogError};
+        pub use crate::reply::{acts, cluster_prior, filter, gate, Catalog, CatalogError};
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {

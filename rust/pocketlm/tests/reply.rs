@@ -513,6 +513,27 @@ fn drafting_bad_input_is_an_error_or_documented_truncation() {
     let r = d.draft_detailed(&history, &opts).unwrap();
     assert!(r.prompt_tokens < d.config().context_length);
 
+    // The cluster prior's numbers are checked when the drafter is made.
+    for bad in [
+        DrafterConfig {
+            prior_open: f32::NAN,
+            ..DrafterConfig::default()
+        },
+        DrafterConfig {
+            prior_exponent: -1.0,
+            ..DrafterConfig::default()
+        },
+        DrafterConfig {
+            prior_unclustered: 0.0,
+            ..DrafterConfig::default()
+        },
+    ] {
+        assert!(matches!(
+            ReplyDrafter::new(smollm2(), bad),
+            Err(ReplyError::InvalidOption(_))
+        ));
+    }
+
     // A context too small for even the few-shot prompt is a clear error.
     let tiny = ReplyDrafter::new(
         smollm2(),

@@ -1,7 +1,7 @@
 //! The labelled reply evaluation on the real SmolLM2 model: the held-out coverage floor and
 //! the dev labels.
 
-use super::{parse_cases, score_case, summarize, CaseScore};
+use super::{parse_cases, score_case, summarize, CaseScore, Summary};
 use pocketlm::{DraftOptions, DrafterConfig, Message, Model, ReplyDrafter};
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -33,6 +33,11 @@ fn drafter() -> &'static ReplyDrafter {
 /// 0.943 (132 of 140) in session 16, so the floor guards against regressions with a margin for
 /// kernel rounding across CPUs (see `docs/reply.md`).
 const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
+
+/// The held-out all3 floor: issue 17's target, 0.75. Measured 0.771 with the act rules alone
+/// (session 23), 0.807 with the cluster prior and 0.821 once blind23–26 were trained on
+/// (session 24).
+const HELDOUT_ALL3_FLOOR: f64 = 0.75;
 
 /// The blind set's floor (`tests/fixtures/reply-eval-blind2.txt`: 80 messages written from the
 /// catalog's cluster names alone, read once in issue 17's blind read): measured 0.963 (77 of
@@ -151,8 +156,19 @@ const BLIND21_COVERAGE3_FLOOR: f64 = 0.88;
 /// margin.
 const BLIND22_COVERAGE3_FLOOR: f64 = 0.83;
 
-/// coverage3 of SmolLM2's drafts on a labelled case file.
-fn coverage3_of(file: &str, min_cases: usize) -> f64 {
+/// Blind23–26 (`tests/fixtures/reply-eval-blind2{3..6}.txt`: 100 messages each, written the
+/// same way in session 24 for casts in Manchester, Texas and Singapore; Toronto, Melbourne
+/// and Wales; Houston, Scotland and Lisbon; Manchester, Toronto and San Antonio), measured
+/// once before the cluster prior was trained on them (coverage3, act rules alone / with the
+/// prior): 0.860 / 0.860, 0.870 / 0.890, 0.800 / 0.840, 0.800 / 0.800; the floors are the
+/// lower of that and the value once trained on, minus four cases.
+const BLIND23_COVERAGE3_FLOOR: f64 = 0.82;
+const BLIND24_COVERAGE3_FLOOR: f64 = 0.85;
+const BLIND25_COVERAGE3_FLOOR: f64 = 0.80;
+const BLIND26_COVERAGE3_FLOOR: f64 = 0.76;
+
+/// The summary of SmolLM2's drafts on a labelled case file.
+fn summary_of(file: &str, min_cases: usize) -> Summary {
     let d = drafter();
     let cat = d.catalog();
     let text = std::fs::read_to_string(fixture(file)).unwrap();
@@ -168,7 +184,12 @@ fn coverage3_of(file: &str, min_cases: usize) -> f64 {
             score_case(&draft, c, cat, opts.n)
         })
         .collect();
-    summarize(&scores).coverage3
+    summarize(&scores)
+}
+
+/// coverage3 of SmolLM2's drafts on a labelled case file.
+fn coverage3_of(file: &str, min_cases: usize) -> f64 {
+    summary_of(file, min_cases).coverage3
 }
 
 /// Fails when the coverage3 of a labelled case file (at least `min_cases` cases) is below
@@ -182,8 +203,18 @@ fn assert_coverage3_floor(file: &str, min_cases: usize, floor: f64) {
 /// `pocketlm eval-reply --cases tests/fixtures/reply-eval-heldout.txt --json` reports the
 /// same metric with the others.
 #[test]
-fn heldout_coverage3_stays_above_its_floor() {
-    assert_coverage3_floor("reply-eval-heldout.txt", 100, HELDOUT_COVERAGE3_FLOOR);
+fn heldout_coverage3_and_all3_stay_above_their_floors() {
+    let s = summary_of("reply-eval-heldout.txt", 100);
+    assert!(
+        s.coverage3 >= HELDOUT_COVERAGE3_FLOOR,
+        "held-out coverage3 {:.3} < {HELDOUT_COVERAGE3_FLOOR}",
+        s.coverage3
+    );
+    assert!(
+        s.all3_acceptable >= HELDOUT_ALL3_FLOOR,
+        "held-out all3_acceptable {:.3} < {HELDOUT_ALL3_FLOOR}",
+        s.all3_acceptable
+    );
 }
 
 /// The blind sets (see the floors' docs).
@@ -285,6 +316,26 @@ fn blind21_coverage3_stays_above_its_floor() {
 #[test]
 fn blind22_coverage3_stays_above_its_floor() {
     assert_coverage3_floor("reply-eval-blind22.txt", 100, BLIND22_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind23_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind23.txt", 100, BLIND23_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind24_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind24.txt", 100, BLIND24_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind25_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind25.txt", 100, BLIND25_COVERAGE3_FLOOR);
+}
+
+#[test]
+fn blind26_coverage3_stays_above_its_floor() {
+    assert_coverage3_floor("reply-eval-blind26.txt", 100, BLIND26_COVERAGE3_FLOOR);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! filters read. Policy as data (`catalog.txt`, embedded), parsed and validated at load.
 
 use super::acts::{Act, Acts};
+use super::cluster_prior::{self, ClusterPrior};
 use super::filter::{has_phrase, key, padded_key};
 use super::sensitive_words::{self, SensitiveWords};
 use super::Tone;
@@ -339,25 +340,51 @@ pub struct Catalog {
     /// catalog has the builtin table; a parsed catalog has none until
     /// [`Catalog::with_sensitive_words`]).
     pub sensitive_words: Option<SensitiveWords>,
+    /// The learned cluster prior the drafter reads beside the acts (the builtin catalog has
+    /// the builtin table; a parsed catalog has none until [`Catalog::with_cluster_prior`]).
+    pub cluster_prior: Option<ClusterPrior>,
 }
 
 const BUILTIN: &str = include_str!("catalog.txt");
 
 impl Catalog {
-    /// The catalog built into the library (`reply/catalog.txt`), parsed once.
+    /// The catalog built into the library (`reply/catalog.txt`, its word scorer and its
+    /// cluster prior), parsed once.
     pub fn builtin() -> Result<&'static Catalog, CatalogError> {
         static C: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
         C.get_or_init(|| {
-            let words = SensitiveWords::parse(sensitive_words::BUILTIN)?;
-            Ok(Catalog::parse(BUILTIN)?.with_sensitive_words(words))
+            let cat = Catalog::builtin_rules_uncached()?;
+            let prior = ClusterPrior::parse(cluster_prior::BUILTIN, &cat)?;
+            Ok(cat.with_cluster_prior(prior))
         })
         .as_ref()
         .map_err(Clone::clone)
     }
 
+    /// The built-in catalog without its cluster prior, parsed once: what the prior is
+    /// trained from (`pocketlm train-reply-prior`). Drafters use [`Catalog::builtin`].
+    pub fn builtin_rules() -> Result<&'static Catalog, CatalogError> {
+        static C: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
+        C.get_or_init(Catalog::builtin_rules_uncached)
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn builtin_rules_uncached() -> Result<Catalog, CatalogError> {
+        let words = SensitiveWords::parse(sensitive_words::BUILTIN)?;
+        Ok(Catalog::parse(BUILTIN)?.with_sensitive_words(words))
+    }
+
     /// The catalog with `words` as the gate's word scorer.
     pub fn with_sensitive_words(mut self, words: SensitiveWords) -> Catalog {
         self.sensitive_words = Some(words);
+        self
+    }
+
+    /// The catalog with `prior` as the drafter's cluster prior (parsed against this
+    /// catalog's clusters).
+    pub fn with_cluster_prior(mut self, prior: ClusterPrior) -> Catalog {
+        self.cluster_prior = Some(prior);
         self
     }
 
@@ -521,6 +548,7 @@ impl Catalog {
             clusters,
             responses,
             sensitive_words: None,
+            cluster_prior: None,
         })
     }
 
@@ -551,10 +579,12 @@ impl Catalog {
     /// Whether response `i` answers a message with these acts and words: one of its acts
     /// holds and, if it needs a cue, the message has one.
     pub fn fits(&self, i: usize, acts: &Acts, message: &str) -> bool {
+        self.responses[i].acts.intersects(acts) && self.has_cue(i, message)
+    }
+
+    /// Whether the message has a cue response `i` needs (or it needs none).
+    pub fn has_cue(&self, i: usize, message: &str) -> bool {
         let r = &self.responses[i];
-        if !r.acts.intersects(acts) {
-            return false;
-        }
         if r.needs.is_empty() {
             return true;
         }

@@ -119,6 +119,29 @@ pub struct DrafterConfig {
     /// Generated branches whose first token ranks below this many tokens are not tried
     /// (64: the distinct first words fit well inside).
     pub first_token_shortlist: usize,
+    /// The learned cluster prior (`reply/cluster_prior.rs`, the probability `p` that a
+    /// cluster holds an acceptable answer to the message): a catalog response whose cluster
+    /// has `p` of at least this is tried and passes the act gating even where the acts read
+    /// from the message do not call for it (a cue it needs must still be in the message).
+    /// An absolute probability, not a share of the best cluster's: where the prior is unsure
+    /// (messages unlike its training cases) it opens nothing. 0.8 with `prior_prefer` 0.8:
+    /// the best sum of coverage3 and all3 over dev, blind20, blind21 and blind22, each drafted
+    /// with a prior trained without it (session 24; 0.3 to 0.9 tried, docs/reply.md).
+    pub prior_open: f32,
+    /// ... and a `p` of at least this: it is a preferred answer too (explored by the beam
+    /// like one, its score × `preferred_bonus`, the selection's focus), and a hedge ("I'm not
+    /// sure.") loses its `hedge_discount`.
+    pub prior_prefer: f32,
+    /// Every candidate's score × `(p / p_max)^prior_exponent`, `p` its cluster's prior and
+    /// `p_max` the most probable cluster's (0: the prior ranks nothing). 0.5 (0.3 was about
+    /// as good: session 24).
+    pub prior_exponent: f32,
+    /// The `p / p_max` counted for generated text no catalog cluster holds.
+    pub prior_unclustered: f32,
+    /// The beam ranks a path to a response `prior_beam_weight · ln(p / p_max)` nats higher
+    /// (lower), `p` its cluster's prior: the beam explores what the prior expects (1.0; 0.5
+    /// was no better, session 24).
+    pub prior_beam_weight: f32,
     /// Distinct prefixes evaluated per batched pass when the warm-up scores the catalog
     /// after an empty message (16: session 3).
     pub warm_up_group: usize,
@@ -161,6 +184,11 @@ impl Default for DrafterConfig {
             decision_negative_ratio: 0.3,
             first_token_shortlist: 64,
             warm_up_group: 16,
+            prior_open: 0.8,
+            prior_prefer: 0.8,
+            prior_exponent: 0.5,
+            prior_unclustered: 0.5,
+            prior_beam_weight: 1.0,
         }
     }
 }

@@ -168,6 +168,17 @@ impl Trie {
         }
         out
     }
+
+    /// Per node: the largest `f` of the responses below it (or ending at it); −∞ for none.
+    pub fn best(&self, f: impl Fn(usize) -> f32) -> Vec<f32> {
+        let mut out = vec![f32::NEG_INFINITY; self.nodes.len()];
+        for n in (0..self.nodes.len()).rev() {
+            let node = &self.nodes[n];
+            let own = node.end.map_or(f32::NEG_INFINITY, |(i, _)| f(i));
+            out[n] = node.children.iter().map(|&c| out[c]).fold(own, f32::max);
+        }
+        out
+    }
 }
 
 /// A generated candidate decoded greedily.
@@ -216,6 +227,9 @@ pub struct DecodeInput<'a> {
     /// Per trie node: leads to a response that fits / that is preferred.
     pub open: &'a [bool],
     pub preferred: &'a [bool],
+    /// Per trie node: nats added to the rank of paths through it (the cluster prior's lean
+    /// towards the responses below it; 0 without a prior).
+    pub lean: &'a [f32],
     pub cancel: &'a AtomicBool,
 }
 
@@ -336,11 +350,12 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
     let tok = inp.tokenizer;
     let cw = cfg.curated_pmi_weight;
     let boost = |n: usize| {
-        if inp.preferred[n] {
-            cfg.preferred_boost
-        } else {
-            0.0
-        }
+        inp.lean[n]
+            + if inp.preferred[n] {
+                cfg.preferred_boost
+            } else {
+                0.0
+            }
     };
     let mut branches: Vec<Branch> = first_tokens(inp, cfg)
         .into_iter()
@@ -424,7 +439,7 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
         }
         // Finish the responses that end here; extend the best continuations, ranked by
         // log-probability plus weighted PMI (a text likely whatever the message says must
-        // earn its place) plus the preferred boost.
+        // earn its place) plus the preferred boost and the prior's lean.
         let mut expansions: Vec<(usize, usize, f32, f32)> = Vec::new();
         for (bi, b) in beams.iter().enumerate() {
             let logits = b.session.logits()?;

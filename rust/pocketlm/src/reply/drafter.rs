@@ -8,7 +8,7 @@ use super::catalog::{Catalog, Stance};
 use super::config::DrafterConfig;
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
-use super::{gate, prompt, score, select};
+use super::{cluster_prior, gate, prompt, score, select};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
 use crate::model::Model;
@@ -129,6 +129,18 @@ impl ReplyDrafter {
     /// A drafter over `model` (shared, not copied). Checks `config`; the few-shot prompt is
     /// evaluated on the first draft of each tone (or by [`ReplyDrafter::warm_up`]) and kept.
     pub fn new(model: Arc<Model>, config: DrafterConfig) -> Result<Self, ReplyError> {
+        let catalog = Catalog::builtin().map_err(|e| ReplyError::InvalidOption(e.to_string()))?;
+        Self::with_catalog(model, config, catalog)
+    }
+
+    /// A drafter reading `catalog` instead of the builtin one (the project's evaluation
+    /// tries other cluster priors with it).
+    #[doc(hidden)]
+    pub fn with_catalog(
+        model: Arc<Model>,
+        config: DrafterConfig,
+        catalog: &'static Catalog,
+    ) -> Result<Self, ReplyError> {
         if config.branches > 16 || config.curated > 16 || config.branches + config.curated == 0 {
             return Err(ReplyError::InvalidOption(format!(
                 "branches and curated must be between 0 and 16, not both 0; got {} and {}",
@@ -144,7 +156,21 @@ impl ReplyDrafter {
                 "max_reply_tokens, max_messages and prior_depth must be at least 1, max_message_chars at least 16".into(),
             ));
         }
-        let catalog = Catalog::builtin().map_err(|e| ReplyError::InvalidOption(e.to_string()))?;
+        let prior_numbers = [
+            config.prior_open,
+            config.prior_prefer,
+            config.prior_exponent,
+            config.prior_unclustered,
+            config.prior_beam_weight,
+        ];
+        if prior_numbers.iter().any(|x| !(x.is_finite() && *x >= 0.0))
+            || !(config.prior_unclustered > 0.0 && config.prior_unclustered <= 1.0)
+        {
+            return Err(ReplyError::InvalidOption(format!(
+                "prior_open, prior_prefer, prior_exponent and prior_beam_weight must be finite and \
+                 at least 0, prior_unclustered in (0, 1]; got {prior_numbers:?}"
+            )));
+        }
         let template = ChatTemplate::for_model(&model)?;
         let base = Session::new(
             model.clone(),
@@ -361,13 +387,38 @@ impl ReplyDrafter {
         cancelled()?;
         let mut lp0 = vec![0.0f32; logits.len()];
         log_softmax(logits, &mut lp0);
+        // 4–5 (set up first: the candidates stage asks it what is open and preferred).
         let cat = self.catalog;
-        let open = ts
-            .trie
-            .mark(|i| cat.fits(ts.replies[i].index, &acts, &read));
-        let preferred = ts
-            .trie
-            .mark(|i| cat.preferred(ts.replies[i].index, &acts, &read));
+        let copies: Vec<String> = prompt::prefix(options.tone)
+            .iter()
+            .filter(|m| m.role == crate::chat_template::Role::Assistant)
+            .map(|m| filter::key(&m.content))
+            .collect();
+        let mut ctx = score::Context {
+            cat,
+            cfg: &self.config,
+            message: &read,
+            acts: &acts,
+            max_words: options.max_words,
+            blocklist: &options.blocklist,
+            copies: &copies,
+            answered: false,
+            prior: cat
+                .cluster_prior
+                .as_ref()
+                .map(|p| p.probabilities(&cluster_prior::features(&read, &acts))),
+        };
+        ctx.answered = ts.replies.iter().any(|r| ctx.prefers(r.index));
+        let open = ts.trie.mark(|i| ctx.opens(ts.replies[i].index));
+        let preferred = ts.trie.mark(|i| ctx.prefers(ts.replies[i].index));
+        let lean = ts.trie.best(|i| {
+            let r = ts.replies[i].index;
+            if ctx.opens(r) {
+                ctx.lean(r)
+            } else {
+                f32::NEG_INFINITY
+            }
+        });
         let decoded = decode::decode(
             &DecodeInput {
                 session: &ts.session,
@@ -377,6 +428,7 @@ impl ReplyDrafter {
                 null_lp: &ts.null_lp,
                 open: &open,
                 preferred: &preferred,
+                lean: &lean,
                 cancel,
             },
             &self.config,
@@ -386,25 +438,6 @@ impl ReplyDrafter {
         draft.steps = decoded.steps;
         draft.rows = decoded.rows;
         // 4–5. Scores and filters.
-        let copies: Vec<String> = prompt::prefix(options.tone)
-            .iter()
-            .filter(|m| m.role == crate::chat_template::Role::Assistant)
-            .map(|m| filter::key(&m.content))
-            .collect();
-        let answered = ts
-            .replies
-            .iter()
-            .any(|r| cat.preferred(r.index, &acts, &read));
-        let ctx = score::Context {
-            cat,
-            cfg: &self.config,
-            message: &read,
-            acts: &acts,
-            max_words: options.max_words,
-            blocklist: &options.blocklist,
-            copies: &copies,
-            answered,
-        };
         let mut candidates: Vec<Candidate> = decoded
             .generated
             .iter()

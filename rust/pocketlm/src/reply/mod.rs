@@ -16,6 +16,7 @@
 pub mod acts;
 pub mod catalog;
 mod chat;
+pub mod cluster_prior;
 mod config;
 mod decode;
 mod drafter;

@@ -23,15 +23,67 @@ pub struct Context<'a> {
     pub copies: &'a [String],
     /// Some catalog response that is a preferred answer fits the message.
     pub answered: bool,
+    /// Per catalog cluster, the learned prior's probability that it holds an acceptable
+    /// answer to the message (`ClusterPrior::probabilities`; `None`: the catalog has no
+    /// prior).
+    pub prior: Option<Vec<f32>>,
 }
 
 impl Context<'_> {
+    /// The prior probability of cluster `c` (1 without a prior).
+    fn prior_p(&self, c: usize) -> f32 {
+        self.prior.as_ref().map_or(1.0, |p| p[c])
+    }
+
+    /// The prior probability of cluster `c` over the most probable cluster's (1 without a
+    /// prior): what ranks candidates, whatever the prior's confidence.
+    fn prior_share(&self, c: usize) -> f32 {
+        self.prior.as_ref().map_or(1.0, |p| {
+            p[c] / p.iter().copied().fold(f32::MIN_POSITIVE, f32::max)
+        })
+    }
+
+    /// Whether the prior gives response `i`'s cluster a probability of at least `p` and the
+    /// message has the cue the response needs.
+    fn prior_backs(&self, i: usize, p: f32) -> bool {
+        self.prior.is_some()
+            && self.prior_p(self.cat.responses[i].cluster) >= p
+            && self.cat.has_cue(i, self.message)
+    }
+
+    /// Nats the beam adds to the rank of a path to catalog response `i`:
+    /// `prior_beam_weight · ln(p / p_max)` of its cluster (0 without a prior).
+    pub fn lean(&self, i: usize) -> f32 {
+        if self.prior.is_none() {
+            return 0.0;
+        }
+        let share = self.prior_share(self.cat.responses[i].cluster);
+        self.cfg.prior_beam_weight * share.max(1e-6).ln()
+    }
+
+    /// Whether catalog response `i` may answer the message: it fits the acts, or the prior
+    /// backs its cluster (`prior_open`).
+    pub fn opens(&self, i: usize) -> bool {
+        self.cat.fits(i, self.acts, self.message) || self.prior_backs(i, self.cfg.prior_open)
+    }
+
+    /// Whether catalog response `i` is a preferred answer: the acts prefer it, or the prior
+    /// backs its cluster strongly (`prior_prefer`).
+    pub fn prefers(&self, i: usize) -> bool {
+        self.cat.preferred(i, self.acts, self.message) || self.prior_backs(i, self.cfg.prior_prefer)
+    }
+
     /// Multipliers every candidate shares: a not-knowing reply unless an opinion is asked,
     /// a question back to a question, a copy of a few-shot reply.
     fn common(&self, text: &str, cluster: Option<usize>, preferred: bool) -> f32 {
         let cfg = self.cfg;
         let mut m = 1.0;
-        if cluster.is_some_and(|c| self.cat.clusters[c].hedge) && !self.acts.has(Act::OpinionQ) {
+        // A hedge fits almost any question: a last resort, unless an opinion is asked or
+        // the prior expects it.
+        let expected = |c: usize| self.prior.is_some() && self.prior_p(c) >= cfg.prior_prefer;
+        if cluster.is_some_and(|c| {
+            self.cat.clusters[c].hedge && !self.acts.has(Act::OpinionQ) && !expected(c)
+        }) {
             m *= cfg.hedge_discount;
         }
         if self.acts.asks()
@@ -43,6 +95,10 @@ impl Context<'_> {
         }
         if self.copies.iter().any(|c| filter::near_duplicate(c, text)) {
             m *= cfg.copy_discount;
+        }
+        if self.prior.is_some() {
+            let share = cluster.map_or(cfg.prior_unclustered, |c| self.prior_share(c));
+            m *= share.powf(cfg.prior_exponent);
         }
         m
     }
@@ -60,7 +116,7 @@ impl Context<'_> {
             curated,
             cluster: cluster.map(|c| self.cat.clusters[c].name.clone()),
             stance: cluster.map(|c| self.cat.clusters[c].stance),
-            preferred: index.is_some_and(|i| self.cat.preferred(i, self.acts, self.message)),
+            preferred: index.is_some_and(|i| self.prefers(i)),
             text,
             score,
         }
@@ -71,7 +127,7 @@ impl Context<'_> {
     pub fn score_curated(&self, s: &Scored, replies: &[TokenizedResponse]) -> Candidate {
         let i = replies[s.reply].index;
         let text = self.cat.responses[i].text.clone();
-        let preferred = self.cat.preferred(i, self.acts, self.message);
+        let preferred = self.prefers(i);
         let cluster = Some(self.cat.responses[i].cluster);
         let mut bonus = self.cfg.curated_bonus * self.common(&text, cluster, preferred);
         if preferred {
@@ -111,7 +167,7 @@ impl Context<'_> {
         if self.answered && index.is_none() {
             weight *= self.cfg.generated_weight_answered;
         }
-        let preferred = index.is_some_and(|i| self.cat.preferred(i, self.acts, self.message));
+        let preferred = index.is_some_and(|i| self.prefers(i));
         let pmi = self.cfg.pmi_weight * g.first_pmi.min(self.cfg.max_pmi);
         let raw = ((g.logprob + pmi) / g.count as f32).exp();
         let score = (raw * weight * self.common(&text, cluster, preferred)).min(1.0);
@@ -158,15 +214,12 @@ impl Context<'_> {
     /// the acts (text resembling none passes).
     fn fits(&self, text: &str) -> bool {
         if let Some(i) = self.cat.find(text) {
-            return self.cat.fits(i, self.acts, self.message);
+            return self.opens(i);
         }
         let similar: Vec<usize> = (0..self.cat.responses.len())
             .filter(|&i| filter::near_duplicate(&self.cat.responses[i].text, text))
             .collect();
-        similar.is_empty()
-            || similar
-                .iter()
-                .any(|&i| self.cat.fits(i, self.acts, self.message))
+        similar.is_empty() || similar.iter().any(|&i| self.opens(i))
     }
 }
 
@@ -184,6 +237,63 @@ fn only_opens(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prior_opens_prefers_and_ranks_clusters() {
+        let cat = Catalog::builtin_rules().unwrap();
+        // thresholds of the test's own, apart
+        let cfg = DrafterConfig {
+            prior_open: 0.5,
+            prior_prefer: 0.8,
+            ..DrafterConfig::default()
+        };
+        let message = "Lunch tomorrow?";
+        let acts = Acts::of(message, cat);
+        let response = |text: &str| cat.find(text).unwrap();
+        let noted = response("Thanks for letting me know!");
+        let yes_i_do = response("Yes, I do.");
+        let sure = response("Sure!");
+        let cluster = |i: usize| cat.responses[i].cluster;
+        let ctx = |prior: Option<Vec<f32>>| Context {
+            cat,
+            cfg: &cfg,
+            message,
+            acts: &acts,
+            max_words: 10,
+            blocklist: &[],
+            copies: &[],
+            answered: false,
+            prior,
+        };
+        // the acts alone: an invitation opens "Sure!", not "Thanks for letting me know!"
+        let rules = ctx(None);
+        assert!(rules.opens(sure) && !rules.opens(noted) && !rules.prefers(noted));
+        assert_eq!(
+            rules.common("Thanks for letting me know!", Some(cluster(noted)), false),
+            1.0
+        );
+        // probabilities: the most probable cluster ("Yes, I do.") at 0.96
+        let with = |p: f32| {
+            let mut v = vec![0.1; cat.clusters.len()];
+            v[cluster(noted)] = p;
+            v[cluster(yes_i_do)] = 0.96;
+            ctx(Some(v))
+        };
+        // backed by the prior: tried, then preferred
+        assert!(with(cfg.prior_open).opens(noted) && !with(cfg.prior_open).prefers(noted));
+        assert!(with(cfg.prior_prefer).prefers(noted));
+        assert!(!with(cfg.prior_open - 0.01).opens(noted));
+        // a cue the response needs is still needed ("Yes, I do." needs a "do you")
+        assert!(!with(0.99).opens(yes_i_do));
+        assert!(!with(0.99).prefers(yes_i_do));
+        // ranking: the score × (p / p_max)^exponent, generated text at `prior_unclustered`
+        let c = with(0.24);
+        let expect = 0.25f32.powf(cfg.prior_exponent);
+        let got = c.common("Thanks for letting me know!", Some(cluster(noted)), false);
+        assert!((got - expect).abs() < 1e-5, "{got} {expect}");
+        let generated = c.common("Lovely, see you there", None, false);
+        assert!((generated - cfg.prior_unclustered.powf(cfg.prior_exponent)).abs() < 1e-5);
+    }
 
     #[test]
     fn a_salutation_or_a_list_opening_is_unfinished() {
