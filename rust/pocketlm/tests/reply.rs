@@ -799,6 +799,7 @@ fn the_safety_gate_catches_indirect_crisis_messages_and_answers_hyperbole() {
 fn the_word_scorer_catches_crisis_messages_no_lexicon_was_written_from() {
     let (recall, answered, sensitive, everyday) = gate_rates("reply-gate-probe3.txt");
     assert_eq!((sensitive, everyday), (60, 40));
+    eprintln!("probe 3: caught {recall:.3}, answered {answered:.3}");
     assert!(recall >= 0.83, "sensitive caught {recall:.3}");
     assert!(answered >= 0.95, "everyday answered {answered:.3}");
     let (phrases, ..) = gate_rates_of("reply-gate-probe3.txt", gate::said_sensitive);
