@@ -73,30 +73,15 @@ pub struct DraftArgs {
     /// Draft without the cluster prior (the act rules alone).
     #[arg(long, conflicts_with = "cluster_prior")]
     no_cluster_prior: bool,
-    /// Prior probability at which a cluster the acts did not open is tried.
-    #[arg(long, default_value_t = DrafterConfig::default().prior_open)]
-    prior_open: f32,
-    /// Prior probability at which a cluster is a preferred answer.
-    #[arg(long, default_value_t = DrafterConfig::default().prior_prefer)]
-    prior_prefer: f32,
-    /// Exponent of a candidate's prior share in its score (0: no ranking by the prior).
-    #[arg(long, default_value_t = DrafterConfig::default().prior_exponent)]
-    prior_exponent: f32,
-    /// Prior share counted for generated text of no cluster.
-    #[arg(long, default_value_t = DrafterConfig::default().prior_unclustered)]
-    prior_unclustered: f32,
-    /// Nats per ln(prior share) added to the beam's rank of a path.
-    #[arg(long, default_value_t = DrafterConfig::default().prior_beam_weight)]
-    prior_beam_weight: f32,
     /// Any other number of the drafter's configuration, `NAME=VALUE` (repeatable; names as
-    /// in `DrafterConfig`): for experiments.
+    /// in `DrafterConfig`, e.g. `prior_open=0.5`): for experiments.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
 }
 
 impl DraftArgs {
     fn drafter(&self, model: Arc<Model>) -> Result<ReplyDrafter, String> {
-        let config = DrafterConfig {
+        let mut config = DrafterConfig {
             threads: self.threads,
             branches: self.branches,
             curated: self.curated,
@@ -107,14 +92,8 @@ impl DraftArgs {
             prior_depth: self.prior_depth,
             pmi_weight: self.pmi_weight,
             copy_discount: self.copy_discount,
-            prior_open: self.prior_open,
-            prior_prefer: self.prior_prefer,
-            prior_exponent: self.prior_exponent,
-            prior_unclustered: self.prior_unclustered,
-            prior_beam_weight: self.prior_beam_weight,
             ..DrafterConfig::default()
         };
-        let mut config = config;
         for item in &self.set {
             set_config(&mut config, item)?;
         }
@@ -266,10 +245,18 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
     let (name, value) = item
         .split_once('=')
         .ok_or_else(|| format!("--set {item}: expected NAME=VALUE"))?;
-    let v: f32 = value
-        .parse()
-        .map_err(|_| format!("--set {item}: {value:?} is not a number"))?;
+    let not_a = |kind: &str| format!("--set {item}: {value:?} is not {kind}");
     let c = config;
+    let count = match name {
+        "curated" => Some(&mut c.curated),
+        "branches" => Some(&mut c.branches),
+        _ => None,
+    };
+    if let Some(field) = count {
+        *field = value.parse().map_err(|_| not_a("a count"))?;
+        return Ok(());
+    }
+    let v: f32 = value.parse().map_err(|_| not_a("a number"))?;
     let field: &mut f32 = match name {
         "prior_weight" => &mut c.prior_weight,
         "curated_bonus" => &mut c.curated_bonus,
@@ -298,14 +285,6 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "prior_exponent" => &mut c.prior_exponent,
         "prior_unclustered" => &mut c.prior_unclustered,
         "prior_beam_weight" => &mut c.prior_beam_weight,
-        "curated" => {
-            c.curated = v as usize;
-            return Ok(());
-        }
-        "branches" => {
-            c.branches = v as usize;
-            return Ok(());
-        }
         _ => return Err(format!("--set {item}: no number named {name:?}")),
     };
     *field = v;

@@ -24,8 +24,8 @@ pub struct TrainReplyPriorArgs {
     /// Train, and fail if the table at `--out` differs (the fixtures changed since).
     #[arg(long)]
     check: bool,
-    /// Write nothing; train once per blind set without it and report how well the prior
-    /// ranks its clusters (leave-one-set-out).
+    /// Write nothing; train once per blind set and dev without it and report how well the
+    /// prior ranks its clusters (leave-one-set-out).
     #[arg(long)]
     cross_validate: bool,
     #[arg(long, default_value_t = SETTINGS.epochs)]
@@ -90,7 +90,8 @@ pub fn train_reply_prior(a: TrainReplyPriorArgs) -> CliResult {
     Ok(())
 }
 
-/// Leave-one-set-out over the blind sets: trained on every other file, ranked on this one.
+/// Leave-one-set-out over the blind sets and dev: trained on every other file, ranked on
+/// this one.
 fn cross_validate(
     sets: &[(String, Vec<Example>)],
     cat: &Catalog,

@@ -13,7 +13,7 @@
 
 use crate::reply_eval::{parse_cases, LabelledCase};
 use pocketlm::internals::reply::acts::{self, Acts};
-use pocketlm::internals::reply::cluster_prior::features;
+use pocketlm::internals::reply::cluster_prior::{features, sigmoid};
 use pocketlm::internals::reply::Catalog;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -127,10 +127,6 @@ impl Trained {
         }
         z
     }
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Fits the prior to `examples`, `clusters` being the catalog's cluster count.

@@ -116,12 +116,9 @@ impl ClusterPrior {
         z.iter().map(|&z| sigmoid(z)).collect()
     }
 
-    /// Per catalog cluster, [`ClusterPrior::probabilities`] over the largest of them: 1 for
-    /// the most probable cluster.
-    pub fn shares(&self, features: &[String]) -> Vec<f32> {
-        let p = self.probabilities(features);
-        let max = p.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
-        p.iter().map(|&q| q / max).collect()
+    /// [`ClusterPrior::probabilities`] with the largest of them, as the drafter reads them.
+    pub fn read(&self, features: &[String]) -> PriorReading {
+        PriorReading::new(self.probabilities(features))
     }
 
     /// Features in the table (for tests and reports).
@@ -135,8 +132,31 @@ impl ClusterPrior {
     }
 }
 
-fn sigmoid(z: f32) -> f32 {
+/// The logistic function: a logit as a probability (the trainer's too).
+pub fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
+}
+
+/// The prior's probabilities for one message, with the most probable cluster's.
+#[derive(Debug, Clone)]
+pub struct PriorReading {
+    /// Per catalog cluster.
+    pub p: Vec<f32>,
+    /// The largest of `p`.
+    pub max: f32,
+}
+
+impl PriorReading {
+    /// A reading of per-cluster probabilities `p`.
+    pub fn new(p: Vec<f32>) -> PriorReading {
+        let max = p.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+        PriorReading { p, max }
+    }
+
+    /// Cluster `c`'s probability over the most probable cluster's.
+    pub fn share(&self, c: usize) -> f32 {
+        self.p[c] / self.max
+    }
 }
 
 /// The distinct features of a message as the acts read it ([`super::acts::spelled_out`]):

@@ -406,15 +406,17 @@ impl ReplyDrafter {
             prior: cat
                 .cluster_prior
                 .as_ref()
-                .map(|p| p.probabilities(&cluster_prior::features(&read, &acts))),
+                .map(|p| p.read(&cluster_prior::features(&read, &acts))),
         };
-        ctx.answered = ts.replies.iter().any(|r| ctx.prefers(r.index));
-        let open = ts.trie.mark(|i| ctx.opens(ts.replies[i].index));
-        let preferred = ts.trie.mark(|i| ctx.prefers(ts.replies[i].index));
+        // Per tokenized response: whether it may answer, and whether it is preferred.
+        let opens: Vec<bool> = ts.replies.iter().map(|r| ctx.opens(r.index)).collect();
+        let prefers: Vec<bool> = ts.replies.iter().map(|r| ctx.prefers(r.index)).collect();
+        ctx.answered = prefers.contains(&true);
+        let open = ts.trie.mark(|i| opens[i]);
+        let preferred = ts.trie.mark(|i| prefers[i]);
         let lean = ts.trie.best(|i| {
-            let r = ts.replies[i].index;
-            if ctx.opens(r) {
-                ctx.lean(r)
+            if opens[i] {
+                ctx.lean(ts.replies[i].index)
             } else {
                 f32::NEG_INFINITY
             }

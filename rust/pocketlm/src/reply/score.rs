@@ -4,6 +4,7 @@
 
 use super::acts::{Act, Acts};
 use super::catalog::Catalog;
+use super::cluster_prior::PriorReading;
 use super::config::DrafterConfig;
 use super::decode::{Generated, Scored, TokenizedResponse};
 use super::drafter::Candidate;
@@ -24,23 +25,20 @@ pub struct Context<'a> {
     /// Some catalog response that is a preferred answer fits the message.
     pub answered: bool,
     /// Per catalog cluster, the learned prior's probability that it holds an acceptable
-    /// answer to the message (`ClusterPrior::probabilities`; `None`: the catalog has no
-    /// prior).
-    pub prior: Option<Vec<f32>>,
+    /// answer to the message (`None`: the catalog has no prior).
+    pub prior: Option<PriorReading>,
 }
 
 impl Context<'_> {
     /// The prior probability of cluster `c` (1 without a prior).
     fn prior_p(&self, c: usize) -> f32 {
-        self.prior.as_ref().map_or(1.0, |p| p[c])
+        self.prior.as_ref().map_or(1.0, |r| r.p[c])
     }
 
     /// The prior probability of cluster `c` over the most probable cluster's (1 without a
     /// prior): what ranks candidates, whatever the prior's confidence.
     fn prior_share(&self, c: usize) -> f32 {
-        self.prior.as_ref().map_or(1.0, |p| {
-            p[c] / p.iter().copied().fold(f32::MIN_POSITIVE, f32::max)
-        })
+        self.prior.as_ref().map_or(1.0, |r| r.share(c))
     }
 
     /// Whether the prior gives response `i`'s cluster a probability of at least `p` and the
@@ -254,7 +252,7 @@ mod tests {
         let yes_i_do = response("Yes, I do.");
         let sure = response("Sure!");
         let cluster = |i: usize| cat.responses[i].cluster;
-        let ctx = |prior: Option<Vec<f32>>| Context {
+        let ctx = |prior: Option<PriorReading>| Context {
             cat,
             cfg: &cfg,
             message,
@@ -277,7 +275,7 @@ mod tests {
             let mut v = vec![0.1; cat.clusters.len()];
             v[cluster(noted)] = p;
             v[cluster(yes_i_do)] = 0.96;
-            ctx(Some(v))
+            ctx(Some(PriorReading::new(v)))
         };
         // backed by the prior: tried, then preferred
         assert!(with(cfg.prior_open).opens(noted) && !with(cfg.prior_open).prefers(noted));
