@@ -26,6 +26,13 @@ pub struct BenchArgs {
     tg: usize,
     #[command(flatten)]
     contend: crate::contend::ContendArgs,
+    /// Also decode with a second session of this many threads, alternating with the first rep
+    /// by rep (order swapped every rep), so that both see the same load: `tg{N}_vs` and the
+    /// median of the per-rep ratios `tg_vs_ratio` (this run's threads over these). For the
+    /// contention target "2 threads never slower than 1": `--threads 2 --vs-threads 1
+    /// --contend 1`.
+    #[arg(long)]
+    vs_threads: Option<usize>,
     /// Only the pp and tg measurements: no 256-token memory session, warm-up or time to first
     /// token (for instruction counting under emulation, scripts/bench-neon.sh); the memory
     /// fields then describe this run and `ttft32_ms` is null.
@@ -133,18 +140,46 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     }
 
     // Generation: one token at a time after a short prompt.
-    let mut tg = Vec::new();
-    for _ in 0..a.reps {
+    let decode = |session: &mut Session| -> Result<f64, String> {
         session.clear();
         let mut next = argmax(session.eval(&toks32[..8]).map_err(|e| e.to_string())?);
         let t = Instant::now();
         for _ in 0..a.tg {
             next = argmax(session.eval(&[next]).map_err(|e| e.to_string())?);
         }
-        tg.push(a.tg as f64 / t.elapsed().as_secs_f64());
+        Ok(a.tg as f64 / t.elapsed().as_secs_f64())
+    };
+    let mut versus = match a.vs_threads {
+        Some(threads) => Some(
+            Session::new(model.clone(), SessionOptions { threads, ..opts })
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    let (mut tg, mut tg_vs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..a.reps {
+        let Some(other) = versus.as_mut() else {
+            tg.push(decode(&mut session)?);
+            continue;
+        };
+        let (mine, theirs) = if rep % 2 == 0 {
+            let mine = decode(&mut session)?;
+            (mine, decode(other)?)
+        } else {
+            let theirs = decode(other)?;
+            (decode(&mut session)?, theirs)
+        };
+        tg.push(mine);
+        tg_vs.push(theirs);
+        ratios.push(mine / theirs);
     }
 
     results.insert(format!("tg{}", a.tg), json!(median(tg)));
+    if let Some(threads) = a.vs_threads {
+        results.insert(format!("tg{}_vs", a.tg), json!(median(tg_vs)));
+        results.insert("vs_threads".into(), json!(threads));
+        results.insert("tg_vs_ratio".into(), json!(median(ratios)));
+    }
     results.insert(
         "ttft32_ms".into(),
         if ttft.is_empty() {

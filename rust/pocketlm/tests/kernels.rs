@@ -960,8 +960,12 @@ fn pool_joinable_jobs_finish_all_work_each_thread_at_most_once() {
             let items: Vec<AtomicUsize> = (0..64).map(|_| AtomicUsize::new(0)).collect();
             let next = AtomicUsize::new(0);
             let calls: Vec<AtomicUsize> = (0..n).map(|_| AtomicUsize::new(0)).collect();
-            pool.run_joinable(|i, nt| {
-                assert_eq!(nt, n);
+            pool.run_joinable(64, |i, nt| {
+                // (1 when the caller runs the job alone)
+                assert!(
+                    nt == n || (i == 0 && nt == 1),
+                    "thread {i} told {nt} of {n}"
+                );
                 calls[i].fetch_add(1, Ordering::Relaxed);
                 loop {
                     let c = next.fetch_add(1, Ordering::Relaxed);
@@ -1041,7 +1045,7 @@ fn pool_caller_does_the_work_of_a_descheduled_worker() {
                 );
                 out[c].store(value(c) as usize, Ordering::Relaxed);
             };
-            pool.run_joinable(|tid, _| {
+            pool.run_joinable(ITEMS as u64, |tid, _| {
                 if tid == 0 {
                     work(0);
                     caller_done.store(true, Ordering::SeqCst);
@@ -1071,7 +1075,7 @@ fn pool_caller_does_the_work_of_a_descheduled_worker() {
             let out: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
             let by: Vec<AtomicUsize> = (0..ITEMS).map(|_| AtomicUsize::new(usize::MAX)).collect();
             let stalled = AtomicBool::new(false);
-            pool.run_joinable(|tid, _| loop {
+            pool.run_joinable(ITEMS as u64, |tid, _| loop {
                 let c = next.fetch_add(1, Ordering::Relaxed);
                 if c >= ITEMS {
                     break;
@@ -1096,6 +1100,68 @@ fn pool_caller_does_the_work_of_a_descheduled_worker() {
                 "stalled round {round}: the stalled worker did {worker_items} chunks"
             );
         }
+    });
+}
+
+/// Spins for `us` microseconds (a chunk of work that takes time without sleeping).
+fn spin_for(us: u64) {
+    let t = std::time::Instant::now();
+    while t.elapsed() < std::time::Duration::from_micros(us) {
+        std::hint::spin_loop();
+    }
+}
+
+/// Runs `jobs` joinable jobs of `ITEMS` chunks on a 2-thread pool; a worker's chunk takes
+/// `worker_us` (a worker without a core of its own), the caller's 2 µs. Returns how many jobs
+/// the caller ran alone (told `n_threads == 1`) and how many the worker joined.
+fn joinable_jobs(pool: &ThreadPool, jobs: usize, worker_us: u64) -> (usize, usize) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const ITEMS: usize = 32;
+    let (mut alone, mut joined) = (0, 0);
+    for _ in 0..jobs {
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let (was_alone, worker_in) = (AtomicBool::new(false), AtomicBool::new(false));
+        pool.run_joinable(ITEMS as u64, |tid, n| {
+            if n == 1 {
+                was_alone.store(true, Ordering::Relaxed);
+            }
+            if tid != 0 {
+                worker_in.store(true, Ordering::Relaxed);
+            }
+            while next.fetch_add(1, Ordering::Relaxed) < ITEMS {
+                spin_for(if tid == 0 { 2 } else { worker_us });
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        assert_eq!(done.load(Ordering::Relaxed), ITEMS, "every chunk done once");
+        alone += usize::from(was_alone.load(Ordering::Relaxed));
+        joined += usize::from(worker_in.load(Ordering::Relaxed));
+    }
+    (alone, joined)
+}
+
+/// When sharing makes jobs slower (here a worker whose every chunk takes 1 ms: what a worker
+/// descheduled by other processes looks like to the caller), the pool measures it and the
+/// caller runs the jobs alone; when the worker is fast again, the pool's periodic trials find
+/// it and share again. Fails if the pool kept sharing (every job would wait for the slow
+/// worker) or never tried the workers again.
+#[test]
+fn pool_runs_jobs_alone_while_sharing_is_slower_and_shares_again_after() {
+    with_watchdog(300, || {
+        let pool = ThreadPool::new(2);
+        // the worker is slow: after the first trials, nearly every job runs alone (the trials
+        // share ~10% of the first 3000 jobs)
+        let (alone, _) = joinable_jobs(&pool, 3000, 1000);
+        assert!(alone >= 2400, "{alone} of 3000 jobs ran alone");
+        // the worker is fast again: a later trial (at most ~16k jobs away) finds sharing twice
+        // as fast, and whole runs of jobs are shared again (many trials: other tests may keep
+        // the cores busy for a while)
+        let shared_again = (0..300).any(|_| {
+            let (alone, joined) = joinable_jobs(&pool, 1000, 2);
+            alone == 0 && joined > 0
+        });
+        assert!(shared_again, "the pool never shared again");
     });
 }
 

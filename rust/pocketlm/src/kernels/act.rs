@@ -62,8 +62,10 @@ pub fn glu_parallel(pool: &ThreadPool, act: GluAct, gate: &mut [f32], up: &[f32]
     }
     assert!(up.len() >= gate.len(), "glu: up is shorter than gate");
     let piece = gate.len().div_ceil(4 * n).next_multiple_of(8);
+    // work: the exp polynomial and a division per element, ~16 multiply-adds
+    let work = 16 * gate.len() as u64;
     let pieces = std::sync::Mutex::new(gate.chunks_mut(piece).zip(up.chunks(piece)));
-    pool.run_joinable(|_, _| loop {
+    pool.run_joinable(work, |_, _| loop {
         let next = pieces.lock().expect("glu pieces lock").next();
         let Some((g, u)) = next else { break };
         glu_with(k, act, g, u);

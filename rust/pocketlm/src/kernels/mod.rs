@@ -1080,15 +1080,16 @@ pub fn matmul_parallel_with_tier(
         run_rows(k, w, acts, rows, &mut sink);
         return;
     }
-    let chunk = chunk_rows(w, acts.m, n);
-    let n_chunks = w.rows.div_ceil(chunk);
     let next = AtomicUsize::new(0);
     let sink = RawSink {
         ptr: out.as_mut_ptr(),
         len: out.len(),
         stride: out_stride,
     };
-    pool.run_joinable(|_, _| {
+    pool.run_joinable(work as u64, |_, n| {
+        // (n is 1 when the caller runs the job alone: one chunk, one stream)
+        let chunk = chunk_rows(w, acts.m, n);
+        let n_chunks = w.rows.div_ceil(chunk);
         let mut sink = sink;
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
@@ -1229,7 +1230,8 @@ pub fn matmul_rows_parallel(
         ..*w
     };
     let n = pool.n_threads();
-    if n == 1 || n_sel * w.cols * acts.m < 64 * 1024 {
+    let work = n_sel * w.cols * acts.m;
+    if n == 1 || work < 64 * 1024 {
         let mut sink = SliceSink {
             out,
             stride: out_stride,
@@ -1250,7 +1252,7 @@ pub fn matmul_rows_parallel(
     };
     let next = AtomicUsize::new(0);
     let runs = &sel.runs;
-    pool.run_joinable(|_, _| {
+    pool.run_joinable(work as u64, |_, _| {
         let mut sink = sink;
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
@@ -1282,6 +1284,7 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
     );
     let k = selected_kernels();
     let n = pool.n_threads();
+    let parts_len = parts.len();
     for (w, out, stride) in parts.iter() {
         check_shapes(w, acts, out.len(), *stride, &(0..w.rows));
         if acts.m > 0 {
@@ -1306,44 +1309,44 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         }
         return;
     }
-    // Per part: its tile kernel, output, chunk size and first global chunk index.
-    struct Part<'a> {
-        w: QMatrix<'a>,
-        sink: RawSink,
-        chunk: usize,
-        first: usize,
-    }
-    let mut table: [Option<Part<'_>>; MAX] = [None, None, None, None];
-    let mut total = 0;
+    // Per part: its weights and output.
+    let mut table: [Option<(QMatrix<'_>, RawSink)>; MAX] = [None, None, None, None];
     for (slot, (w, out, stride)) in table.iter_mut().zip(parts.iter_mut()) {
-        let chunk = chunk_rows(w, acts.m, n);
-        *slot = Some(Part {
-            w: *w,
-            sink: RawSink {
-                ptr: out.as_mut_ptr(),
-                len: out.len(),
-                stride: *stride,
-            },
-            chunk,
-            first: total,
-        });
-        total += w.rows.div_ceil(chunk);
+        let sink = RawSink {
+            ptr: out.as_mut_ptr(),
+            len: out.len(),
+            stride: *stride,
+        };
+        *slot = Some((*w, sink));
     }
-    let table = &table;
     let next = AtomicUsize::new(0);
-    pool.run_joinable(|_, _| loop {
-        let c = next.fetch_add(1, Ordering::Relaxed);
-        if c >= total {
-            break;
+    pool.run_joinable(work as u64, |_, n| {
+        // Per part: chunk size and first global chunk index, for the threads that run the job
+        // (n is 1 when the caller runs it alone: one chunk per part).
+        let mut layout = [(0, 0); MAX];
+        let mut total = 0;
+        for ((w, _), (chunk, first)) in table.iter().flatten().zip(&mut layout) {
+            *chunk = chunk_rows(w, acts.m, n);
+            *first = total;
+            total += w.rows.div_ceil(*chunk);
         }
-        let p = table
-            .iter()
-            .flatten()
-            .take_while(|p| p.first <= c)
-            .last()
-            .expect("chunk 0 belongs to the first part");
-        let r0 = (c - p.first) * p.chunk;
-        let mut sink = p.sink;
-        run_rows(k, &p.w, acts, r0..(r0 + p.chunk).min(p.w.rows), &mut sink);
+        loop {
+            let c = next.fetch_add(1, Ordering::Relaxed);
+            if c >= total {
+                break;
+            }
+            let (i, &(chunk, first)) = layout
+                .iter()
+                .enumerate()
+                .take(parts_len)
+                .take_while(|(_, (_, first))| *first <= c)
+                .last()
+                .expect("chunk 0 belongs to the first part");
+            let Some((w, mut sink)) = table[i] else {
+                unreachable!("a part's slot is filled")
+            };
+            let r0 = (c - first) * chunk;
+            run_rows(k, &w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
+        }
     });
 }

@@ -269,7 +269,9 @@ pub(crate) fn forward(
                     .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
                     .zip(rows.chunks(ROWS_PER_PIECE)),
             );
-            pool.run_joinable(|_, _| {
+            // work: a few operations per element (norm, rotation)
+            let work = (n * (qd + kvd) * 4) as u64;
+            pool.run_joinable(work, |_, _| {
                 let mut angles = Vec::new();
                 loop {
                     let next = pieces.lock().expect("rope pieces lock").next();
@@ -485,7 +487,10 @@ fn attention(
         next: 0,
         hd,
     });
-    pool.run_joinable(|tid, _| {
+    // work: a multiply-add per query and key element, and per value element
+    let keys: usize = ranges.iter().map(|(a, b)| b - a).sum();
+    let work = (keys * nh * hd * 2) as u64;
+    pool.run_joinable(work, |tid, _| {
         let mut sc = scratch[tid].lock().expect("attention scratch lock");
         loop {
             let next = pieces.lock().expect("attention pieces lock").take();
