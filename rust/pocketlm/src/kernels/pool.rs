@@ -8,7 +8,7 @@
 //! *enter* the job before the caller, having finished its own share, *closes* it; the caller
 //! then waits only for the workers inside. A worker that was descheduled (other processes busy
 //! on a small machine) no longer stalls every matmul: the caller does the work and moves on.
-//! Whether joinable jobs are shared at all is measured, not assumed ([`SharingPolicy`]): with
+//! Whether joinable jobs are shared at all is measured, not assumed (`SharingPolicy`): with
 //! the cores taken by other work, the caller alone is faster.
 
 use std::cell::UnsafeCell;
