@@ -1284,7 +1284,6 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
     );
     let k = selected_kernels();
     let n = pool.n_threads();
-    let parts_len = parts.len();
     for (w, out, stride) in parts.iter() {
         check_shapes(w, acts, out.len(), *stride, &(0..w.rows));
         if acts.m > 0 {
@@ -1309,44 +1308,53 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         }
         return;
     }
-    // Per part: its weights and output.
-    let mut table: [Option<(QMatrix<'_>, RawSink)>; MAX] = [None, None, None, None];
+    // Per part: its weights and output; chunk size and first global chunk index are set per
+    // job, for the threads that run it.
+    #[derive(Clone, Copy)]
+    struct Part<'a> {
+        w: QMatrix<'a>,
+        sink: RawSink,
+        chunk: usize,
+        first: usize,
+    }
+    let mut table: [Option<Part<'_>>; MAX] = [None, None, None, None];
     for (slot, (w, out, stride)) in table.iter_mut().zip(parts.iter_mut()) {
         let sink = RawSink {
             ptr: out.as_mut_ptr(),
             len: out.len(),
             stride: *stride,
         };
-        *slot = Some((*w, sink));
+        *slot = Some(Part {
+            w: *w,
+            sink,
+            chunk: 0,
+            first: 0,
+        });
     }
     let next = AtomicUsize::new(0);
     pool.run_joinable(work as u64, |_, n| {
-        // Per part: chunk size and first global chunk index, for the threads that run the job
-        // (n is 1 when the caller runs it alone: one chunk per part).
-        let mut layout = [(0, 0); MAX];
+        // (n is 1 when the caller runs the job alone: one chunk per part)
+        let mut table = table;
         let mut total = 0;
-        for ((w, _), (chunk, first)) in table.iter().flatten().zip(&mut layout) {
-            *chunk = chunk_rows(w, acts.m, n);
-            *first = total;
-            total += w.rows.div_ceil(*chunk);
+        for p in table.iter_mut().flatten() {
+            p.chunk = chunk_rows(&p.w, acts.m, n);
+            p.first = total;
+            total += p.w.rows.div_ceil(p.chunk);
         }
         loop {
             let c = next.fetch_add(1, Ordering::Relaxed);
             if c >= total {
                 break;
             }
-            let (i, &(chunk, first)) = layout
+            let p = table
                 .iter()
-                .enumerate()
-                .take(parts_len)
-                .take_while(|(_, (_, first))| *first <= c)
+                .flatten()
+                .take_while(|p| p.first <= c)
                 .last()
                 .expect("chunk 0 belongs to the first part");
-            let Some((w, mut sink)) = table[i] else {
-                unreachable!("a part's slot is filled")
-            };
-            let r0 = (c - first) * chunk;
-            run_rows(k, &w, acts, r0..(r0 + chunk).min(w.rows), &mut sink);
+            let r0 = (c - p.first) * p.chunk;
+            let mut sink = p.sink;
+            run_rows(k, &p.w, acts, r0..(r0 + p.chunk).min(p.w.rows), &mut sink);
         }
     });
 }
