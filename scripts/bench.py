@@ -8,10 +8,14 @@ raw numbers as JSON (--out).
 
 Usage: scripts/bench.py --pocketlm target/release/pocketlm --llama-bench B --llama-completion C
                         [--models M1,M2] [--ours-models C1,C2] [--threads 2,1] [--rounds 3]
-                        [--contend N]
+                        [--contend N] [--baseline B]
 
 --contend N: N busy processes (normal priority, pure computation) run beside every measurement
 of both engines, as `pocketlm bench --contend N` does with threads: speed under CPU contention.
+
+--baseline B: a second PocketLM binary (an earlier build: `BENCH_BASELINE=REV make bench`) run
+on the same files in the same rounds, rotating with the other two, so a before/after comparison
+sees the same machine state; adds the columns "baseline" and "ours/base".
 
 --ours-models: the files PocketLM runs, one per --models entry (default: the same files);
 scripts/bench.sh passes the `pocketlm convert`ed copies (same weights, interleaved layout).
@@ -119,6 +123,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="target/bench.json")
     ap.add_argument("--contend", type=int, default=0)
+    ap.add_argument("--baseline", default=None)
     a = ap.parse_args()
 
     metrics = [f"pp{n}" for n in PP] + [f"tg{TG}", "ttft32_ms", "load_ms", "rss_mib", "anon_mib"]
@@ -128,44 +133,53 @@ def main():
     models = a.models.split(",")
     ours_models = a.ours_models.split(",") if a.ours_models else models
     assert len(ours_models) == len(models), "--ours-models needs one file per --models entry"
+    engines = ["ours", "llama"] + (["baseline"] if a.baseline else [])
     for model, our_model in zip(models, ours_models):
         for threads in map(int, a.threads.split(",")):
-            ours, theirs = {m: [] for m in metrics}, {m: [] for m in metrics}
-            tiers = set()
+            got = {who: {m: [] for m in metrics} for who in engines}
+            tiers = {"ours": set(), "baseline": set()}
             for r in range(a.rounds):
-                # Alternate who goes first so drift on a shared machine hits both equally.
-                order = ["ours", "llama"] if r % 2 == 0 else ["llama", "ours"]
-                for who in order:
+                # Rotate who goes first so drift on a shared machine hits every engine alike.
+                k = r % len(engines)
+                for who in engines[k:] + engines[:k]:
                     with contention(a.contend):
-                        if who == "ours":
-                            res = run_ours(a.pocketlm, our_model, threads)
-                            tiers.add(res.get("kernel", "?"))
-                            res["load_in_process_ms"] = res["load_ms"]
-                            res["load_ms"] = run_ours_cold(a.pocketlm, our_model, threads)
-                            for m in metrics:
-                                if res.get(m) is not None:
-                                    ours[m].append(res[m])
-                        else:
+                        if who == "llama":
                             res = run_llama_bench(a.llama_bench, model, threads)
                             res.update(run_llama_memory(a.llama_completion, model, threads))
-                            for m in metrics:
-                                if res.get(m) is not None:
-                                    theirs[m].append(res[m])
+                        else:
+                            bin_ = a.pocketlm if who == "ours" else a.baseline
+                            res = run_ours(bin_, our_model, threads)
+                            tiers[who].add(res.get("kernel", "?"))
+                            res["load_in_process_ms"] = res["load_ms"]
+                            res["load_ms"] = run_ours_cold(bin_, our_model, threads)
+                        for m in metrics:
+                            if res.get(m) is not None:
+                                got[who][m].append(res[m])
                 print(f"  {os.path.basename(model)} t={threads} round {r + 1}/{a.rounds} done", file=sys.stderr)
             key = f"{os.path.basename(model)} threads={threads}"
-            report[key] = {"pocketlm_kernel": ",".join(sorted(tiers)), "pocketlm_model": our_model,
-                           "contend": a.contend}
-            print(f"\n{key} (PocketLM kernel tier: {','.join(sorted(tiers))}; "
+            tier = ",".join(sorted(tiers["ours"]))
+            report[key] = {"pocketlm_kernel": tier, "pocketlm_model": our_model, "contend": a.contend}
+            if a.baseline:
+                report[key]["baseline"] = a.baseline
+                report[key]["baseline_kernel"] = ",".join(sorted(tiers["baseline"]))
+            print(f"\n{key} (PocketLM kernel tier: {tier}; "
                   f"PocketLM file: {os.path.basename(our_model)}; {a.contend} busy processes beside)")
-            print(f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}")
+            head = f"  {'metric':<11} {'PocketLM':>10} {'llama.cpp':>10} {'ours/llama':>11}"
+            print(head + (f" {'baseline':>10} {'ours/base':>10}" if a.baseline else ""))
+            med = lambda who, m: statistics.median(got[who][m]) if got[who][m] else None
+            ratio = lambda x, y: (x / y) if (x and y) else None
+            fmt = lambda v: f"{v:10.1f}" if v is not None else f"{'n/a':>10}"
+            fmt_ratio = lambda v, w: (f"%{w - 1}.2fx" % v) if v else f"{'n/a':>{w}}"
             for m in metrics:
-                o = statistics.median(ours[m]) if ours[m] else None
-                t = statistics.median(theirs[m]) if theirs[m] else None
-                ratio = (o / t) if (o and t) else None
-                report[key][m] = {"pocketlm": o, "llama_cpp": t, "ratio": ratio}
-                fmt = lambda v: f"{v:10.1f}" if v is not None else f"{'n/a':>10}"
-                note = " (lower is better)" if m in lower_is_better else ""
-                print(f"  {m:<11} {fmt(o)} {fmt(t)} {('%10.2fx' % ratio) if ratio else 'n/a':>11}{note}")
+                o, t = med("ours", m), med("llama", m)
+                row = {"pocketlm": o, "llama_cpp": t, "ratio": ratio(o, t)}
+                line = f"  {m:<11} {fmt(o)} {fmt(t)} {fmt_ratio(row['ratio'], 11)}"
+                if a.baseline:
+                    b = med("baseline", m)
+                    row.update({"baseline": b, "vs_baseline": ratio(o, b)})
+                    line += f" {fmt(b)} {fmt_ratio(row['vs_baseline'], 10)}"
+                report[key][m] = row
+                print(line + (" (lower is better)" if m in lower_is_better else ""))
     os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(report, f, indent=2)

@@ -3,8 +3,11 @@
 # PocketLM on both models, alternating runs. Extra arguments go to scripts/bench.py.
 # PocketLM runs each model's `pocketlm convert`ed copy (same weights, interleaved for the decode
 # kernels; cached next to the models); BENCH_LAYOUT=rows runs the original files instead.
+# BENCH_BASELINE=REV (a git revision) also builds PocketLM at REV (cached per commit) and runs it
+# on the same files in the same rounds: the columns "baseline" and "ours/base" are before/after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 bash scripts/fetch-models.sh
 cargo build --release --bin pocketlm
 eval "$(bash scripts/build-llama-bench.sh)"
@@ -23,5 +26,22 @@ if [ "${BENCH_LAYOUT:-interleaved}" != rows ]; then
     OURS="${OURS:+$OURS,}$out"
   done
 fi
+BASELINE=()
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  rev="$(git rev-parse --verify "$BENCH_BASELINE^{commit}")"
+  base="$POCKETLM_CACHE/baseline/$rev"
+  if [ ! -x "$base/pocketlm" ]; then
+    log "building the baseline PocketLM at $rev"
+    rm -rf "$base/src" && mkdir -p "$base/src"
+    git archive "$rev" | tar -x -C "$base/src"
+    # one target dir for every baseline (incremental between nearby revisions)
+    CARGO_TARGET_DIR="$POCKETLM_CACHE/baseline/target" \
+      cargo build --release --bin pocketlm --manifest-path "$base/src/Cargo.toml"
+    cp "$POCKETLM_CACHE/baseline/target/release/pocketlm" "$base/pocketlm.part"
+    mv "$base/pocketlm.part" "$base/pocketlm"
+    rm -rf "$base/src"
+  fi
+  BASELINE=(--baseline "$base/pocketlm")
+fi
 python3 scripts/bench.py --pocketlm target/release/pocketlm --models "$MODELS" --ours-models "$OURS" \
-  --llama-bench "$LLAMA_BENCH" --llama-completion "$LLAMA_COMPLETION" "$@"
+  --llama-bench "$LLAMA_BENCH" --llama-completion "$LLAMA_COMPLETION" "${BASELINE[@]}" "$@"
