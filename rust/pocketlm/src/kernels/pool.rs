@@ -66,12 +66,21 @@ const WAIT: WaitPolicy = WaitPolicy {
 /// even without stalls a third runnable thread takes time slices from the caller too; on a VM
 /// whose vCPUs are busy elsewhere, stray stalls come even when this machine is idle. So the
 /// pool does not guess from stalls: a stall starts a *trial* that compares the two ways on the
-/// jobs at hand, as time per unit of the jobs' stated work, and keeps the faster:
+/// jobs at hand, as time per unit of the jobs' stated work within each size class of job
+/// ([`BySize`]: a prefill matmul states 10-100x a decode one's work and runs at a quarter of
+/// its cost per unit, so a window of each would otherwise decide for whichever ran the
+/// prefill), and keeps the faster:
 ///
 /// - shared: the last `trial_jobs` to `2 * trial_jobs` shared jobs (steady state, the stall
 ///   included), or after a solo period `trial_jobs` shared jobs after `warmup_jobs` (workers
 ///   just woken from parking may run on a core's spare time before the scheduler evens out);
 /// - alone: the next `trial_jobs` jobs, or the whole solo period.
+///
+/// A trial needs a window of `trial_jobs` shared jobs, and none starts in a pool's first
+/// `first_jobs` jobs (its first forward passes fault the weights in from the file): a stall
+/// before then starts one as soon as they are met (under contention stalls can be a few per
+/// thousands of jobs, all shared at a loss while none starts a trial). Trials whose two sides
+/// share no size class (the work changed in between) decide nothing.
 ///
 /// Sharing wins only when it is `shared_margin` times faster: a tie leaves a core to the rest
 /// of the system, and a 2-thread run must not be slower than a 1-thread one. When the caller
@@ -80,7 +89,10 @@ const WAIT: WaitPolicy = WaitPolicy {
 /// shared jobs so far, at least `lost_after_jobs`, warm-up included, cost `lost_ratio` times
 /// the solo rate) ends at once: under contention shared jobs cost ~2.3x (SmolLM2 decode, one
 /// busy thread), so a try costs ~`lost_after_jobs` slow jobs, not `warmup_jobs + trial_jobs`
-/// (trials were 2.3% of a contended run before, with 16k-job periods). When
+/// (trials were 2.3% of a contended run before, with 16k-job periods). Likewise a trial's solo
+/// half ends when the caller alone is plainly slower (`solo_lost_ratio`): on an idle 2-vCPU VM
+/// with 20-70 stray stalls per `pocketlm bench` run, alone is 1.2-1.9x slower per unit, and a
+/// whole solo half of prefill jobs cost a short prompt 10-30%. When
 /// sharing wins, stalls start no trial for `calm_jobs` jobs, doubling up to `calm_jobs_max`
 /// while sharing keeps winning. Idle and calm there is no stall and no trial: nothing is
 /// spent on measuring.
@@ -99,6 +111,9 @@ struct SharingPolicy {
     lost_after_jobs: u32,
     /// A try's shared jobs costing this many times the solo rate are a plain loss.
     lost_ratio: f64,
+    /// A trial's solo jobs costing this many times the shared rate (after `lost_after_jobs`)
+    /// are a plain loss too: sharing wins at once.
+    solo_lost_ratio: f64,
     /// The first solo period after the caller alone won, in jobs.
     solo_jobs: u32,
     /// The longest solo period, in jobs (SmolLM2 decode runs ~150 joinable jobs per token).
@@ -107,6 +122,8 @@ struct SharingPolicy {
     calm_jobs: u32,
     /// The longest such period, in jobs.
     calm_jobs_max: u32,
+    /// A pool's first jobs, after which a trial can start.
+    first_jobs: u32,
 }
 
 /// The pool's [`SharingPolicy`].
@@ -116,10 +133,12 @@ const SHARING: SharingPolicy = SharingPolicy {
     shared_margin: 1.1,
     lost_after_jobs: 16,
     lost_ratio: 1.5,
+    solo_lost_ratio: 1.25,
     solo_jobs: 512,
     solo_jobs_max: 32768,
     calm_jobs: 512,
     calm_jobs_max: 16384,
+    first_jobs: 256,
 };
 
 /// Time and stated work of a run of joinable jobs.
@@ -151,6 +170,55 @@ impl Tally {
     }
 }
 
+/// Size classes of joinable jobs: one per factor of 4 in stated work.
+const SIZE_CLASSES: usize = 32;
+
+/// [`Tally`]s of joinable jobs by size class (the base-4 logarithm of their stated work), so
+/// that jobs are compared with jobs of like size: a decode step's matmuls, a keyboard pass's,
+/// a prefill's and attention over a long context each have their own cost per unit of work.
+#[derive(Debug, Clone, Copy)]
+struct BySize([Tally; SIZE_CLASSES]);
+
+impl Default for BySize {
+    fn default() -> Self {
+        Self([Tally::default(); SIZE_CLASSES])
+    }
+}
+
+impl BySize {
+    fn add(&mut self, nanos: u64, work: u64) {
+        let class = (work.max(1).ilog2() / 2) as usize;
+        self.0[class.min(SIZE_CLASSES - 1)].add(nanos, work);
+    }
+
+    fn jobs(&self) -> u32 {
+        self.0.iter().map(|t| t.jobs).sum()
+    }
+
+    fn plus(self, other: BySize) -> BySize {
+        let mut sum = self;
+        for (a, b) in sum.0.iter_mut().zip(other.0) {
+            *a = a.plus(b);
+        }
+        sum
+    }
+
+    /// These jobs' time over the time the same work takes at `base`'s cost per unit, class by
+    /// class, over the classes both ran (the lower the faster), and how many of these jobs
+    /// that covers; `None` when they share no class.
+    fn relative_cost(&self, base: &BySize) -> Option<(f64, u32)> {
+        let (mut time, mut base_time, mut jobs) = (0.0, 0.0, 0);
+        for (t, b) in self.0.iter().zip(&base.0) {
+            if t.jobs > 0 && b.jobs > 0 {
+                time += t.nanos as f64;
+                base_time += t.work as f64 * b.cost();
+                jobs += t.jobs;
+            }
+        }
+        (jobs > 0 && base_time > 0.0).then(|| (time / base_time, jobs))
+    }
+}
+
 /// Where the caller stands in [`SHARING`]'s cycle; counts are jobs left in that phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -170,13 +238,17 @@ enum Phase {
 struct Sharing {
     phase: Phase,
     /// The solo jobs since the last decision.
-    solo: Tally,
+    solo: BySize,
     /// The shared jobs measured: in `Shared`, the current window of up to `trial_jobs`.
-    shared: Tally,
+    shared: BySize,
     /// In `TrialShared`, every shared job of the try (warm-up included).
-    tried: Tally,
+    tried: BySize,
     /// In `Shared`, the window before `shared`.
-    shared_before: Tally,
+    shared_before: BySize,
+    /// Joinable jobs recorded (saturating).
+    jobs: u32,
+    /// A stall (past any calm period) waits for its trial.
+    stall_pending: bool,
     /// The length of the next solo period.
     next_solo: u32,
     /// The length of the next calm period.
@@ -187,10 +259,12 @@ impl Default for Sharing {
     fn default() -> Self {
         Self {
             phase: Phase::Shared { calm: 0 },
-            solo: Tally::default(),
-            shared: Tally::default(),
-            tried: Tally::default(),
-            shared_before: Tally::default(),
+            jobs: 0,
+            stall_pending: false,
+            solo: BySize::default(),
+            shared: BySize::default(),
+            tried: BySize::default(),
+            shared_before: BySize::default(),
             next_solo: SHARING.solo_jobs,
             next_calm: SHARING.calm_jobs,
         }
@@ -206,15 +280,22 @@ impl Sharing {
     /// Records a joinable job that ran as [`Sharing::solo`] said: its time, its stated work,
     /// and (shared) whether the caller stalled on a worker.
     fn record(&mut self, nanos: u64, work: u64, stalled: bool) {
+        self.jobs = self.jobs.saturating_add(1);
         self.phase = match self.phase {
             Phase::Shared { calm } => {
-                if self.shared.jobs >= SHARING.trial_jobs {
+                if self.shared.jobs() >= SHARING.trial_jobs {
                     self.shared_before = std::mem::take(&mut self.shared);
                 }
                 self.shared.add(nanos, work);
-                if stalled && calm == 0 {
+                self.stall_pending |= stalled && calm == 0;
+                let window = self.shared_before.jobs() + self.shared.jobs();
+                if self.stall_pending
+                    && window >= SHARING.trial_jobs
+                    && self.jobs > SHARING.first_jobs
+                {
+                    self.stall_pending = false;
                     self.shared = self.shared_before.plus(self.shared);
-                    self.solo = Tally::default();
+                    self.solo = BySize::default();
                     Phase::TrialSolo(SHARING.trial_jobs)
                 } else {
                     Phase::Shared {
@@ -224,7 +305,12 @@ impl Sharing {
             }
             Phase::TrialSolo(left) => {
                 self.solo.add(nanos, work);
-                if left > 1 {
+                let lost = matches!(self.solo.relative_cost(&self.shared),
+                    Some((cost, jobs)) if jobs >= SHARING.lost_after_jobs
+                        && cost > SHARING.solo_lost_ratio);
+                if lost {
+                    self.decide(Some(true))
+                } else if left > 1 {
                     Phase::TrialSolo(left - 1)
                 } else {
                     self.decide(self.shared_wins())
@@ -235,8 +321,8 @@ impl Sharing {
                 if left > 1 {
                     Phase::Solo(left - 1)
                 } else {
-                    self.shared = Tally::default();
-                    self.tried = Tally::default();
+                    self.shared = BySize::default();
+                    self.tried = BySize::default();
                     Phase::TrialShared(SHARING.warmup_jobs + SHARING.trial_jobs)
                 }
             }
@@ -245,10 +331,11 @@ impl Sharing {
                     self.shared.add(nanos, work);
                 }
                 self.tried.add(nanos, work);
-                let lost = self.tried.jobs >= SHARING.lost_after_jobs
-                    && self.tried.cost() > SHARING.lost_ratio * self.solo.cost();
+                let lost = matches!(self.tried.relative_cost(&self.solo),
+                    Some((cost, jobs)) if jobs >= SHARING.lost_after_jobs
+                        && cost > SHARING.lost_ratio);
                 if lost {
-                    self.decide(false)
+                    self.decide(Some(false))
                 } else if left > 1 {
                     Phase::TrialShared(left - 1)
                 } else {
@@ -258,16 +345,23 @@ impl Sharing {
         };
     }
 
-    /// Whether the trial's shared jobs beat its solo ones by [`SHARING`]`.shared_margin`.
-    fn shared_wins(&self) -> bool {
-        self.shared.cost() * SHARING.shared_margin < self.solo.cost()
+    /// Whether the trial's shared jobs beat its solo ones by [`SHARING`]`.shared_margin`;
+    /// `None` when the two sides ran no job of the same size class.
+    fn shared_wins(&self) -> Option<bool> {
+        let (cost, _) = self.shared.relative_cost(&self.solo)?;
+        Some(cost * SHARING.shared_margin < 1.0)
     }
 
-    /// The end of a trial: the next phase.
-    fn decide(&mut self, shared_wins: bool) -> Phase {
-        self.solo = Tally::default();
-        self.shared = Tally::default();
-        self.shared_before = Tally::default();
+    /// The end of a trial: the next phase. A trial that could not compare (`None`) goes back
+    /// to sharing with nothing learnt: the next stall starts another.
+    fn decide(&mut self, shared_wins: Option<bool>) -> Phase {
+        self.solo = BySize::default();
+        self.shared = BySize::default();
+        self.shared_before = BySize::default();
+        self.stall_pending = false;
+        let Some(shared_wins) = shared_wins else {
+            return Phase::Shared { calm: 0 };
+        };
         if shared_wins {
             self.next_solo = (self.next_solo / 2).max(SHARING.solo_jobs);
             let calm = self.next_calm;
@@ -604,6 +698,117 @@ mod tests {
     /// Jobs of a try of sharing after a solo period.
     const TRY: u32 = SHARING.warmup_jobs + SHARING.trial_jobs;
 
+    /// A shared job (costing `shared_ns` per unit) that stalls and starts a trial.
+    fn start_trial(st: &mut Sharing, shared_ns: u64) {
+        st.record(shared_ns * 1000, 1000, true);
+        assert_eq!(st.phase, Phase::TrialSolo(SHARING.trial_jobs));
+    }
+
+    /// A record past the pool's first jobs, whose shared jobs cost `shared_ns` per unit.
+    fn warmed(shared_ns: u64) -> Sharing {
+        let mut st = Sharing::default();
+        drive(
+            &mut st,
+            SHARING.first_jobs + SHARING.trial_jobs,
+            10,
+            shared_ns,
+            false,
+        );
+        st
+    }
+
+    #[test]
+    fn a_stall_waits_for_the_first_jobs_and_a_window_of_shared_jobs() {
+        let mut st = Sharing::default();
+        st.record(6 * 1000, 1000, true);
+        assert_eq!(drive(&mut st, SHARING.first_jobs - 1, 10, 6, false), 0);
+        assert_eq!(st.phase, Phase::Shared { calm: 0 });
+        st.record(6 * 1000, 1000, false);
+        assert_eq!(st.phase, Phase::TrialSolo(SHARING.trial_jobs));
+        // a trial that could not compare leaves no window behind: the next stall waits for one
+        let mut st = warmed(6);
+        start_trial(&mut st, 6);
+        for _ in 0..SHARING.trial_jobs {
+            st.record(10 * (1 << 20), 1 << 20, false);
+        }
+        assert_eq!(st.phase, Phase::Shared { calm: 0 });
+        st.record(6 * 1000, 1000, true);
+        assert_eq!(drive(&mut st, SHARING.trial_jobs - 2, 10, 6, false), 0);
+        st.record(6 * 1000, 1000, false);
+        assert!(st.solo());
+    }
+
+    #[test]
+    fn a_plainly_lost_solo_half_ends_early() {
+        let mut st = warmed(6);
+        start_trial(&mut st, 6);
+        assert_eq!(
+            drive(&mut st, SHARING.lost_after_jobs, 10, 6, false),
+            SHARING.lost_after_jobs
+        );
+        assert_eq!(
+            st.phase,
+            Phase::Shared {
+                calm: SHARING.calm_jobs
+            }
+        );
+        // alone but a little slower (within `solo_lost_ratio`): the whole half is measured
+        let mut st = warmed(9);
+        start_trial(&mut st, 9);
+        assert_eq!(
+            drive(&mut st, SHARING.trial_jobs, 10, 9, false),
+            SHARING.trial_jobs
+        );
+        assert!(!st.solo());
+    }
+
+    #[test]
+    fn trials_compare_jobs_of_like_size() {
+        // Shared small jobs (a decode step's) at 6 per unit; then, alone, the jobs of a
+        // prefill: mostly big ones, cheap per unit (3), and a few small ones at 7. Sharing is
+        // faster for every size, but over all work the solo side looks twice as cheap.
+        let mut st = warmed(6);
+        start_trial(&mut st, 6);
+        for i in 0..SHARING.trial_jobs {
+            let work = if i % 8 == 0 { 1000 } else { 1 << 20 };
+            let cost = if work == 1000 { 7 } else { 3 };
+            assert!(st.solo());
+            st.record(cost * work, work, false);
+        }
+        assert_eq!(
+            st.phase,
+            Phase::Shared {
+                calm: SHARING.calm_jobs
+            }
+        );
+        // and the other way: a try of sharing is not lost for running dearer sizes of job
+        let mut st = warmed(13);
+        start_trial(&mut st, 13);
+        drive(&mut st, SHARING.trial_jobs, 10, 13, false);
+        assert_eq!(st.phase, Phase::Solo(SHARING.solo_jobs));
+        for i in 0..SHARING.solo_jobs + TRY {
+            // alone: prefill-sized jobs at 3 per unit, small ones at 10; shared: the small
+            // ones at 6, dearer per unit than the solo period's average
+            let work = if st.solo() && i % 8 != 0 {
+                1 << 20
+            } else {
+                1000
+            };
+            let cost = match (st.solo(), work) {
+                (true, 1000) => 10,
+                (true, _) => 3,
+                _ => 6,
+            };
+            st.record(cost * work, work, false);
+        }
+        assert_eq!(
+            st.phase,
+            Phase::Shared {
+                calm: SHARING.calm_jobs
+            }
+        );
+    }
+
     #[test]
     fn calm_shared_jobs_never_run_alone() {
         let mut st = Sharing::default();
@@ -614,13 +819,12 @@ mod tests {
     #[test]
     fn a_stall_starts_a_trial_and_the_faster_way_wins() {
         let t = SHARING.trial_jobs;
-        // sharing is faster (an idle machine with a stray stall): after `trial_jobs` alone,
+        // sharing is faster (an idle machine with stray stalls): after `trial_jobs` alone,
         // back to sharing, and stalls start no trial for a while
-        let mut st = Sharing::default();
-        drive(&mut st, 300, 10, 6, false);
-        st.record(1000 * 6, 1000, true);
+        let mut st = warmed(8);
+        start_trial(&mut st, 8);
         assert_eq!(st.phase, Phase::TrialSolo(t));
-        assert_eq!(drive(&mut st, t, 10, 6, false), t);
+        assert_eq!(drive(&mut st, t, 10, 8, false), t);
         assert_eq!(
             st.phase,
             Phase::Shared {
@@ -632,21 +836,20 @@ mod tests {
         // stall: it stays alone for the solo period
         assert_eq!(st.phase, Phase::Shared { calm: 0 });
         drive(&mut st, 300, 10, 13, false);
-        st.record(13 * 1000, 1000, true);
+        start_trial(&mut st, 13);
         assert_eq!(drive(&mut st, t, 10, 13, false), t);
         assert_eq!(st.phase, Phase::Solo(SHARING.solo_jobs));
         // within the margin, the caller alone wins too
-        let mut st = Sharing::default();
-        drive(&mut st, 300, 10, 10, false);
-        st.record(10 * 1000, 1000, true);
+        let mut st = warmed(10);
+        start_trial(&mut st, 10);
         drive(&mut st, t, 10, 10, false);
         assert!(st.solo());
     }
 
     #[test]
     fn the_solo_period_doubles_while_alone_keeps_winning_and_halves_when_sharing_wins() {
-        let mut st = Sharing::default();
-        st.record(1000, 1, true);
+        let mut st = warmed(13);
+        start_trial(&mut st, 13);
         drive(&mut st, SHARING.trial_jobs, 10, 13, true);
         let mut len = SHARING.solo_jobs;
         for _ in 0..8 {
@@ -665,29 +868,12 @@ mod tests {
             }
         );
         assert_eq!(st.next_solo, SHARING.solo_jobs_max / 2);
-        // measured per unit of work: bigger shared jobs that are cheaper per unit still win
-        let mut st = Sharing::default();
-        st.record(1000, 1, true);
-        drive(&mut st, SHARING.trial_jobs, 10, 13, false);
-        for i in 0..SHARING.solo_jobs + TRY {
-            if st.solo() {
-                st.record(10 * 100, 100, false);
-            } else {
-                st.record(8 * 1000 + u64::from(i), 1000, false);
-            }
-        }
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
     }
 
     #[test]
     fn a_plainly_lost_try_ends_early_and_tries_cost_little_under_steady_contention() {
-        let mut st = Sharing::default();
-        st.record(1000, 1, true);
+        let mut st = warmed(25);
+        start_trial(&mut st, 25);
         drive(&mut st, SHARING.trial_jobs, 10, 25, true);
         assert_eq!(st.phase, Phase::Solo(SHARING.solo_jobs));
         // sharing costs 2.5x: the try ends after `lost_after_jobs` shared jobs
