@@ -217,6 +217,13 @@ impl BySize {
         }
         (jobs > 0 && base_time > 0.0).then(|| (time / base_time, jobs))
     }
+
+    /// Whether these jobs, at least [`SHARING`]`.lost_after_jobs` of them compared, cost more
+    /// than `ratio` times `base`'s (a trial's side that is plainly lost).
+    fn plainly_dearer(&self, base: &BySize, ratio: f64) -> bool {
+        matches!(self.relative_cost(base),
+            Some((cost, jobs)) if jobs >= SHARING.lost_after_jobs && cost > ratio)
+    }
 }
 
 /// Where the caller stands in [`SHARING`]'s cycle; counts are jobs left in that phase.
@@ -305,10 +312,10 @@ impl Sharing {
             }
             Phase::TrialSolo(left) => {
                 self.solo.add(nanos, work);
-                let lost = matches!(self.solo.relative_cost(&self.shared),
-                    Some((cost, jobs)) if jobs >= SHARING.lost_after_jobs
-                        && cost > SHARING.solo_lost_ratio);
-                if lost {
+                if self
+                    .solo
+                    .plainly_dearer(&self.shared, SHARING.solo_lost_ratio)
+                {
                     self.decide(Some(true))
                 } else if left > 1 {
                     Phase::TrialSolo(left - 1)
@@ -331,10 +338,7 @@ impl Sharing {
                     self.shared.add(nanos, work);
                 }
                 self.tried.add(nanos, work);
-                let lost = matches!(self.tried.relative_cost(&self.solo),
-                    Some((cost, jobs)) if jobs >= SHARING.lost_after_jobs
-                        && cost > SHARING.lost_ratio);
-                if lost {
+                if self.tried.plainly_dearer(&self.solo, SHARING.lost_ratio) {
                     self.decide(Some(false))
                 } else if left > 1 {
                     Phase::TrialShared(left - 1)
@@ -698,6 +702,11 @@ mod tests {
     /// Jobs of a try of sharing after a solo period.
     const TRY: u32 = SHARING.warmup_jobs + SHARING.trial_jobs;
 
+    /// The phase after sharing won a first trial.
+    const SHARING_WON: Phase = Phase::Shared {
+        calm: SHARING.calm_jobs,
+    };
+
     /// A shared job (costing `shared_ns` per unit) that stalls and starts a trial.
     fn start_trial(st: &mut Sharing, shared_ns: u64) {
         st.record(shared_ns * 1000, 1000, true);
@@ -746,12 +755,7 @@ mod tests {
             drive(&mut st, SHARING.lost_after_jobs, 10, 6, false),
             SHARING.lost_after_jobs
         );
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
+        assert_eq!(st.phase, SHARING_WON);
         // alone but a little slower (within `solo_lost_ratio`): the whole half is measured
         let mut st = warmed(9);
         start_trial(&mut st, 9);
@@ -775,12 +779,7 @@ mod tests {
             assert!(st.solo());
             st.record(cost * work, work, false);
         }
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
+        assert_eq!(st.phase, SHARING_WON);
         // and the other way: a try of sharing is not lost for running dearer sizes of job
         let mut st = warmed(13);
         start_trial(&mut st, 13);
@@ -801,12 +800,7 @@ mod tests {
             };
             st.record(cost * work, work, false);
         }
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
+        assert_eq!(st.phase, SHARING_WON);
     }
 
     #[test]
@@ -825,12 +819,7 @@ mod tests {
         start_trial(&mut st, 8);
         assert_eq!(st.phase, Phase::TrialSolo(t));
         assert_eq!(drive(&mut st, t, 10, 8, false), t);
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
+        assert_eq!(st.phase, SHARING_WON);
         assert_eq!(drive(&mut st, SHARING.calm_jobs, 10, 6, true), 0);
         // the caller alone is faster (a busy core), compared with the shared jobs before the
         // stall: it stays alone for the solo period
@@ -861,12 +850,7 @@ mod tests {
         assert_eq!(st.phase, Phase::Solo(SHARING.solo_jobs_max));
         // the other work stops: the next try finds sharing faster
         drive(&mut st, SHARING.solo_jobs_max + TRY, 10, 6, false);
-        assert_eq!(
-            st.phase,
-            Phase::Shared {
-                calm: SHARING.calm_jobs
-            }
-        );
+        assert_eq!(st.phase, SHARING_WON);
         assert_eq!(st.next_solo, SHARING.solo_jobs_max / 2);
     }
 
