@@ -170,36 +170,40 @@ impl Tally {
     }
 }
 
-/// Size classes of joinable jobs: one per factor of 4 in stated work.
-const SIZE_CLASSES: usize = 32;
+/// Size classes of joinable jobs: one per factor of 4 in stated work (a `u64`).
+const SIZE_CLASSES: usize = (u64::BITS / 2) as usize;
 
 /// [`Tally`]s of joinable jobs by size class (the base-4 logarithm of their stated work), so
 /// that jobs are compared with jobs of like size: a decode step's matmuls, a keyboard pass's,
 /// a prefill's and attention over a long context each have their own cost per unit of work.
 #[derive(Debug, Clone, Copy)]
-struct BySize([Tally; SIZE_CLASSES]);
+struct BySize {
+    classes: [Tally; SIZE_CLASSES],
+    /// Jobs over all classes (asked for on every shared job).
+    jobs: u32,
+}
 
 impl Default for BySize {
     fn default() -> Self {
-        Self([Tally::default(); SIZE_CLASSES])
+        Self {
+            classes: [Tally::default(); SIZE_CLASSES],
+            jobs: 0,
+        }
     }
 }
 
 impl BySize {
     fn add(&mut self, nanos: u64, work: u64) {
-        let class = (work.max(1).ilog2() / 2) as usize;
-        self.0[class.min(SIZE_CLASSES - 1)].add(nanos, work);
-    }
-
-    fn jobs(&self) -> u32 {
-        self.0.iter().map(|t| t.jobs).sum()
+        self.classes[(work.max(1).ilog2() / 2) as usize].add(nanos, work);
+        self.jobs += 1;
     }
 
     fn plus(self, other: BySize) -> BySize {
         let mut sum = self;
-        for (a, b) in sum.0.iter_mut().zip(other.0) {
+        for (a, b) in sum.classes.iter_mut().zip(other.classes) {
             *a = a.plus(b);
         }
+        sum.jobs += other.jobs;
         sum
     }
 
@@ -208,7 +212,7 @@ impl BySize {
     /// that covers; `None` when they share no class.
     fn relative_cost(&self, base: &BySize) -> Option<(f64, u32)> {
         let (mut time, mut base_time, mut jobs) = (0.0, 0.0, 0);
-        for (t, b) in self.0.iter().zip(&base.0) {
+        for (t, b) in self.classes.iter().zip(&base.classes) {
             if t.jobs > 0 && b.jobs > 0 {
                 time += t.nanos as f64;
                 base_time += t.work as f64 * b.cost();
@@ -266,12 +270,12 @@ impl Default for Sharing {
     fn default() -> Self {
         Self {
             phase: Phase::Shared { calm: 0 },
-            jobs: 0,
-            stall_pending: false,
             solo: BySize::default(),
             shared: BySize::default(),
             tried: BySize::default(),
             shared_before: BySize::default(),
+            jobs: 0,
+            stall_pending: false,
             next_solo: SHARING.solo_jobs,
             next_calm: SHARING.calm_jobs,
         }
@@ -290,12 +294,12 @@ impl Sharing {
         self.jobs = self.jobs.saturating_add(1);
         self.phase = match self.phase {
             Phase::Shared { calm } => {
-                if self.shared.jobs() >= SHARING.trial_jobs {
+                if self.shared.jobs >= SHARING.trial_jobs {
                     self.shared_before = std::mem::take(&mut self.shared);
                 }
                 self.shared.add(nanos, work);
                 self.stall_pending |= stalled && calm == 0;
-                let window = self.shared_before.jobs() + self.shared.jobs();
+                let window = self.shared_before.jobs + self.shared.jobs;
                 if self.stall_pending
                     && window >= SHARING.trial_jobs
                     && self.jobs > SHARING.first_jobs
