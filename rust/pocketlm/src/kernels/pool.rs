@@ -176,20 +176,11 @@ const SIZE_CLASSES: usize = (u64::BITS / 2) as usize;
 /// [`Tally`]s of joinable jobs by size class (the base-4 logarithm of their stated work), so
 /// that jobs are compared with jobs of like size: a decode step's matmuls, a keyboard pass's,
 /// a prefill's and attention over a long context each have their own cost per unit of work.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct BySize {
     classes: [Tally; SIZE_CLASSES],
     /// Jobs over all classes (asked for on every shared job).
     jobs: u32,
-}
-
-impl Default for BySize {
-    fn default() -> Self {
-        Self {
-            classes: [Tally::default(); SIZE_CLASSES],
-            jobs: 0,
-        }
-    }
 }
 
 impl BySize {
