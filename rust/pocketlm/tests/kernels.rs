@@ -138,6 +138,33 @@ fn make_weights(ty: GgmlType, rows: usize, cols: usize, fill: Fill, seed: u64) -
                 b.scales = [-128; 16];
             }
         }),
+        GgmlType::Q2_K => fix::<BlockQ2K>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            b.dmin = scale_bits(&mut rng, fill);
+        }),
+        GgmlType::Q3_K => fix::<BlockQ3K>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            if fill == Fill::Max {
+                // all quants -4 (no high bits), scales -32: the largest products
+                b.hmask = [0; 32];
+                b.qs = [0; 64];
+                b.scales = [0; 12];
+            }
+        }),
+        GgmlType::IQ4_NL => fix::<BlockIQ4NL>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            if fill == Fill::Max {
+                b.qs = [0; 16]; // all -127
+            }
+        }),
+        GgmlType::IQ4_XS => fix::<BlockIQ4XS>(bytes, |b| {
+            b.d = scale_bits(&mut rng, fill);
+            if fill == Fill::Max {
+                b.qs = [0; 128]; // all -127, scales -32
+                b.scales_h = 0;
+                b.scales_l = [0; 4];
+            }
+        }),
         _ => unreachable!(),
     }
     store
@@ -182,7 +209,7 @@ fn make_acts(m: usize, cols: usize, seed: u64, kind: Fill) -> Vec<f32> {
         .collect()
 }
 
-const WEIGHT_TYPES: [GgmlType; 11] = [
+const WEIGHT_TYPES: [GgmlType; 15] = [
     GgmlType::F32,
     GgmlType::F16,
     GgmlType::BF16,
@@ -194,6 +221,20 @@ const WEIGHT_TYPES: [GgmlType; 11] = [
     GgmlType::Q4_K,
     GgmlType::Q5_K,
     GgmlType::Q6_K,
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::IQ4_NL,
+    GgmlType::IQ4_XS,
+];
+
+/// The formats added for issue 43, with a test of their own: every tier bit-identical to the
+/// scalar reference (their SIMD kernels compute the same exact integers per block and then the
+/// scalar reference's f32 operations).
+const BIT_EXACT_TYPES: [GgmlType; 4] = [
+    GgmlType::Q2_K,
+    GgmlType::Q3_K,
+    GgmlType::IQ4_NL,
+    GgmlType::IQ4_XS,
 ];
 
 // ----------------------------------------------------------------------------------------------
@@ -282,6 +323,51 @@ fn element(ty: GgmlType, data: &[u8], i: usize) -> f32 {
             let sc = data[b + 192 + j / 16] as i8;
             h(u16at(b + 208)) * sc as f32 * q as f32
         }
+        GgmlType::Q2_K | GgmlType::Q3_K => {
+            // ggml: element 128n + 32k + l is bits 2k.. of qs[32n + l]; Q3_K's high bit is bit
+            // 4n + k of hmask[l] (clear: minus 4)
+            let (b, j) = (if ty == GgmlType::Q2_K { 84 } else { 110 } * (i / 256), i % 256);
+            let (n, k, l) = (j / 128, (j / 32) % 4, j % 32);
+            let qs_off = if ty == GgmlType::Q2_K { 16 } else { 32 };
+            let q = ((data[b + qs_off + 32 * n + l] >> (2 * k)) & 3) as f32;
+            if ty == GgmlType::Q2_K {
+                let sc = data[b + j / 16];
+                let dl = h(u16at(b + 80)) * (sc & 15) as f32;
+                let ml = h(u16at(b + 82)) * (sc >> 4) as f32;
+                dl * q - ml
+            } else {
+                let hbit = (data[b + l] >> (4 * n + k)) & 1;
+                let s = j / 16;
+                let sc = &data[b + 96..b + 108];
+                let low = if s < 8 { sc[s] & 15 } else { sc[s - 8] >> 4 };
+                let high = (sc[8 + s % 4] >> (2 * (s / 4))) & 3;
+                let scale = (low | (high << 4)) as i32 - 32;
+                h(u16at(b + 108)) * scale as f32 * (q - if hbit == 1 { 0.0 } else { 4.0 })
+            }
+        }
+        GgmlType::IQ4_NL | GgmlType::IQ4_XS => {
+            const KV: [i8; 16] = [
+                -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+            ];
+            let (bb, head) = if ty == GgmlType::IQ4_NL {
+                (18, 2)
+            } else {
+                (136, 8)
+            };
+            let bl = ty.block_len();
+            let (b, j) = (bb * (i / bl), i % bl);
+            let (sub, e) = (j / 32, j % 32);
+            let byte = data[b + head + 16 * sub + e % 16];
+            let q = KV[(if e < 16 { byte & 15 } else { byte >> 4 }) as usize] as f32;
+            let d = h(u16at(b));
+            if ty == GgmlType::IQ4_NL {
+                d * q
+            } else {
+                let lo = (data[b + 4 + sub / 2] >> (4 * (sub % 2))) & 15;
+                let hi = ((u16at(b + 2) >> (2 * sub)) & 3) as u8;
+                d * ((lo | (hi << 4)) as i32 - 32) as f32 * q
+            }
+        }
         _ => unreachable!(),
     }
 }
@@ -306,6 +392,61 @@ fn dequantize_matches_per_element_formula() {
     }
 }
 
+/// The crate's dequantization equals gguf-py's (`gguf.quants.dequantize`, numpy, from the
+/// llama_cpp_python 0.3.36 sdist) bit for bit, on random blocks of every quantized type both
+/// know, written with gguf-py's output by `scripts/gen-quant-fixture.sh`.
+#[test]
+fn dequantize_matches_gguf_py() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/quant-dequant-gguf-py.bin"
+    );
+    let data = std::fs::read(path).expect("fixture (scripts/gen-quant-fixture.sh)");
+    let mut at = 0;
+    let mut take = |n: usize| {
+        let s = &data[at..at + n];
+        at += n;
+        s
+    };
+    let mut seen = Vec::new();
+    while seen.len() < 12 {
+        let name_len = take(1)[0] as usize;
+        let name = std::str::from_utf8(take(name_len)).unwrap().to_owned();
+        let n_blocks = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+        let block_bytes = u32::from_le_bytes(take(4).try_into().unwrap()) as usize;
+        let ty = (0..64)
+            .filter_map(GgmlType::from_id)
+            .find(|t| t.name() == name)
+            .unwrap_or_else(|| panic!("fixture type {name} unknown"));
+        assert_eq!(ty.block_bytes(), block_bytes, "{ty}");
+        // copy into u32 storage (aligned for the block views)
+        let raw = take(n_blocks * block_bytes);
+        let mut store = vec![0u32; raw.len().div_ceil(4)];
+        bytemuck::cast_slice_mut::<u32, u8>(&mut store)[..raw.len()].copy_from_slice(raw);
+        let blocks = &bytemuck::cast_slice::<u32, u8>(&store)[..raw.len()];
+        let n = n_blocks * ty.block_len();
+        let want: Vec<u32> = take(4 * n)
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        let mut got = vec![0.0f32; n];
+        dequantize_row(ty, blocks, &mut got).unwrap();
+        for (i, (g, &w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(
+                g.to_bits(),
+                w,
+                "{ty} element {i}: {g} vs gguf-py {}",
+                f32::from_bits(w)
+            );
+        }
+        seen.push(ty);
+    }
+    assert_eq!(at, data.len(), "trailing fixture bytes");
+    for ty in BIT_EXACT_TYPES {
+        assert!(seen.contains(&ty), "{ty} missing from the fixture");
+    }
+}
+
 #[test]
 fn dequantize_rejects_bad_input() {
     let data = vec![0u8; 18];
@@ -321,8 +462,17 @@ fn dequantize_rejects_bad_input() {
     ));
     let mut out = vec![0.0; 256];
     assert!(matches!(
-        dequantize_row(GgmlType::Q3_K, &[0u8; 110], &mut out),
-        Err(QuantError::Unsupported(GgmlType::Q3_K))
+        dequantize_row(GgmlType::Q3_K, &[0u8; 109], &mut out),
+        Err(QuantError::LengthMismatch { .. })
+    ));
+    let mut out = vec![0.0; 32];
+    assert!(matches!(
+        dequantize_row(GgmlType::IQ4_XS, &[0u8; 136], &mut out),
+        Err(QuantError::NotBlockMultiple { .. })
+    ));
+    assert!(matches!(
+        QMatrix::new(GgmlType::Q8_K, &[0u8; 292], 1, 256),
+        Err(QuantError::Unsupported(GgmlType::Q8_K))
     ));
 }
 
@@ -343,9 +493,10 @@ fn qmatrix_checks_sizes_and_alignment() {
         QMatrix::new(GgmlType::Q4_K, &bytes[..144], 1, 128),
         Err(QuantError::NotBlockMultiple { .. })
     ));
+    assert!(QMatrix::new(GgmlType::Q2_K, &bytes[..84], 1, 256).is_ok());
     assert!(matches!(
-        QMatrix::new(GgmlType::Q2_K, &bytes[..84], 1, 256),
-        Err(QuantError::Unsupported(GgmlType::Q2_K))
+        QMatrix::new(GgmlType::Q8_1, &bytes[..36], 1, 32),
+        Err(QuantError::Unsupported(GgmlType::Q8_1))
     ));
 }
 
@@ -616,6 +767,44 @@ fn every_tier_matches_scalar() {
             assert_close_to_scalar(tier, ty, 40, 256, 20, Fill::Random, Fill::Random);
         }
         println!("tier {tier}: ok");
+    }
+}
+
+/// The formats of [`BIT_EXACT_TYPES`]: every tier gives the scalar reference's bits, decode and
+/// batches, all fills.
+#[test]
+fn new_formats_every_tier_bit_identical_to_scalar() {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for &tier in &supported_tiers() {
+        for ty in BIT_EXACT_TYPES {
+            let cols = if ty.block_len() == 256 { 768 } else { 160 };
+            for (i, (wf, af)) in [
+                (Fill::Random, Fill::Random),
+                (Fill::Max, Fill::Max),
+                (Fill::Subnormal, Fill::Random),
+                (Fill::Random, Fill::Subnormal),
+                (Fill::Zero, Fill::Random),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                for m in [1, 2, 5, 8, 17, 33] {
+                    let rows = 21;
+                    let store = make_weights(ty, rows, cols, wf, (m * 13 + i) as u64);
+                    let w =
+                        QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+                    let x = make_acts(m, cols, (m * 3 + i) as u64, af);
+                    let mut acts = QActs::new();
+                    acts.quantize_for_tier(tier, ty, &x, m, cols);
+                    let mut want = vec![0.0f32; m * rows];
+                    let mut got = vec![0.0f32; m * rows];
+                    matmul_with_tier(Tier::Scalar, &w, &acts, &mut want, rows, 0..rows);
+                    matmul_with_tier(tier, &w, &acts, &mut got, rows, 0..rows);
+                    assert_eq!(bits(&want), bits(&got), "{tier} {ty} m={m} {wf:?}/{af:?}");
+                }
+            }
+        }
+        println!("tier {tier}: new formats bit-identical");
     }
 }
 

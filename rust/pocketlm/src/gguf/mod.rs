@@ -121,8 +121,14 @@ pub enum GgufError {
     /// Arrays of arrays nested beyond this limit.
     #[error("metadata arrays nest deeper than {0} levels (corrupt file?)")]
     NestingTooDeep(usize),
-    /// A tensor of a type id neither ggml nor PocketLM defines.
-    #[error("tensor {name:?}: unknown tensor type id {type_id}")]
+    /// A tensor of a type PocketLM does not read (a ggml type it lacks, or an id neither ggml
+    /// nor PocketLM defines).
+    #[error(
+        "tensor {name:?}: tensor type {} (id {type_id}) is not supported by PocketLM \
+         (supported: {}); re-quantize the model with llama.cpp's llama-quantize",
+        crate::quant::ggml_type_name(*type_id).unwrap_or("unknown to ggml"),
+        crate::quant::supported_type_names()
+    )]
     UnknownTensorType {
         /// The tensor.
         name: String,

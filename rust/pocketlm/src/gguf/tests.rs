@@ -242,6 +242,22 @@ fn unknown_tensor_type() {
     );
 }
 
+/// A ggml type PocketLM lacks is named in the error, with the supported list.
+#[test]
+fn unsupported_ggml_type_names_itself_and_the_supported_types() {
+    let mut b = header(3, 1, 0);
+    push_str(&mut b, "w");
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&256u64.to_le_bytes());
+    b.extend_from_slice(&16u32.to_le_bytes()); // IQ2_XXS
+    b.extend_from_slice(&0u64.to_le_bytes());
+    let msg = open_bytes(&b).unwrap_err().to_string();
+    assert!(msg.contains("IQ2_XXS (id 16)"), "{msg}");
+    for t in ["Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS", "Q4_K"] {
+        assert!(msg.contains(t), "{t} missing from {msg}");
+    }
+}
+
 #[test]
 fn row_not_multiple_of_block() {
     let mut w = GgufWriter::new();

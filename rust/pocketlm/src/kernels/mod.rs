@@ -385,8 +385,8 @@ impl<'a> QMatrix<'a> {
 // Activations
 
 /// Activations (m rows of `cols` f32) quantized to the dot-product partner format a weight type
-/// needs (Q8_0 for Q4_0/Q5_0/Q8_0, Q8_1 for Q4_1/Q5_1, Q8_K for Q4_K/Q5_K/Q6_K, f32 for
-/// F32/F16/BF16 — rounded through f16/bf16 for F16/BF16 weights, as ggml does).
+/// needs (Q8_0 for Q4_0/Q5_0/Q8_0/IQ4_NL, Q8_1 for Q4_1/Q5_1, Q8_K for the k-quants and IQ4_XS,
+/// f32 for F32/F16/BF16 — rounded through f16/bf16 for F16/BF16 weights, as ggml does).
 /// A reusable buffer: after the first call with a given size it never allocates.
 #[derive(Clone, Debug, Default)]
 pub struct QActs {
@@ -830,6 +830,38 @@ pub(crate) fn scalar_tile(
             res,
             |t| a.q8k_row(t),
             |w, a| scalar::dot_q6_k(w, a),
+        ),
+        GgmlType::Q2_K => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_q2_k(w, a),
+        ),
+        GgmlType::Q3_K => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_q3_k(w, a),
+        ),
+        GgmlType::IQ4_NL => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.a32_row(t),
+            |w, a| scalar::dot_iq4_nl(w, a),
+        ),
+        GgmlType::IQ4_XS => tile(
+            w,
+            rows,
+            ts,
+            res,
+            |t| a.q8k_row(t),
+            |w, a| scalar::dot_iq4_xs(w, a),
         ),
         ty => unreachable!("QMatrix::new rejects {ty}"),
     }

@@ -3,7 +3,9 @@
 //! Each `dot_*` follows the integer/float formula of ggml's `ggml_vec_dot_*_generic`.
 
 use crate::quant::blocks::*;
-use crate::quant::dequant::{q4k_values, q5_values, q5k_values, q6k_values};
+use crate::quant::dequant::{
+    iq4_values, q2_values, q3k_values, q4k_values, q5_values, q5k_values, q6k_values,
+};
 
 /// A 32-element 8-bit activation block: ggml's [`BlockQ8_0`] / [`BlockQ8_1`] or the kernels'
 /// compact copy of them.
@@ -181,6 +183,81 @@ pub fn dot_q6_k(w: &[BlockQ6K], a: &[BlockQ8K]) -> f32 {
                 isum += (v[16 * s + l] as i32 - 32) * y.qs[16 * s + l] as i32;
             }
             sumi += x.scales[s] as i32 * isum;
+        }
+        sumf += f16_to_f32(x.d) * y.d * sumi as f32;
+    }
+    sumf
+}
+
+/// Dot product of IQ4_NL weight blocks with 8-bit activation blocks.
+pub fn dot_iq4_nl<A: Q8Act>(w: &[BlockIQ4NL], a: &[A]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let mut sumi = 0i32;
+        for (&q, &a) in iq4_values(&x.qs).iter().zip(y.qs()) {
+            sumi += q as i32 * a as i32;
+        }
+        sumf += sumi as f32 * (f16_to_f32(x.d) * y.d());
+    }
+    sumf
+}
+
+/// Dot product of IQ4_XS weight blocks with 8-bit activation blocks:
+/// `sumi = Σ_ib (ls_ib - 32) · Σ KVALUES[q] · y` per super-block, then `d · y.d · sumi`.
+pub fn dot_iq4_xs(w: &[BlockIQ4XS], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let sc = iq4xs_scales(x);
+        let mut sumi = 0i32;
+        for ib in 0..QK_K / QK {
+            let v = iq4_values(x.qs[16 * ib..16 * ib + 16].try_into().unwrap());
+            let mut isum = 0i32;
+            for (&q, &a) in v.iter().zip(&y.qs[QK * ib..QK * ib + QK]) {
+                isum += q as i32 * a as i32;
+            }
+            sumi += sc[ib] as i32 * isum;
+        }
+        sumf += f16_to_f32(x.d) * y.d * sumi as f32;
+    }
+    sumf
+}
+
+/// Dot product of Q2_K weight blocks with 8-bit activation blocks (ggml's formula:
+/// `d · y.d · Σ sc · Σ q · y - dmin · y.d · Σ m · bsum`).
+pub fn dot_q2_k(w: &[BlockQ2K], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let v = q2_values(&x.qs);
+        let mut summ = 0i32;
+        let mut sumi = 0i32;
+        for s in 0..QK_K / 16 {
+            summ += y.bsums[s] as i32 * (x.scales[s] >> 4) as i32;
+            let mut isum = 0i32;
+            for l in 0..16 {
+                isum += v[16 * s + l] as i32 * y.qs[16 * s + l] as i32;
+            }
+            sumi += (x.scales[s] & 0x0F) as i32 * isum;
+        }
+        let d = f16_to_f32(x.d) * y.d;
+        let dmin = f16_to_f32(x.dmin) * y.d;
+        sumf += d * sumi as f32 - dmin * summ as f32;
+    }
+    sumf
+}
+
+/// Dot product of Q3_K weight blocks with 8-bit activation blocks.
+pub fn dot_q3_k(w: &[BlockQ3K], a: &[BlockQ8K]) -> f32 {
+    let mut sumf = 0.0f32;
+    for (x, y) in w.iter().zip(a) {
+        let v = q3k_values(x);
+        let sc = q3k_scales(&x.scales);
+        let mut sumi = 0i32;
+        for s in 0..QK_K / 16 {
+            let mut isum = 0i32;
+            for l in 0..16 {
+                isum += v[16 * s + l] as i32 * y.qs[16 * s + l] as i32;
+            }
+            sumi += sc[s] as i32 * isum;
         }
         sumf += f16_to_f32(x.d) * y.d * sumi as f32;
     }

@@ -65,10 +65,10 @@ pub struct Weights {
 
 /// Types the kernels can multiply.
 /// Weight matrix types the kernels multiply (those with an activation partner type).
-pub(crate) const SUPPORTED_MATRIX_TYPES: [GgmlType; 11] = {
+pub(crate) const SUPPORTED_MATRIX_TYPES: [GgmlType; 15] = {
     use GgmlType::*;
     [
-        F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K,
+        F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS,
     ]
 };
 
@@ -254,6 +254,7 @@ mod tests {
         use GgmlType::*;
         let all = [
             F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K,
+            IQ4_NL, IQ4_XS,
         ];
         for ty in all {
             let multiplied = ty.vec_dot_type().is_some();

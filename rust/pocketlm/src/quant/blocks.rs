@@ -152,6 +152,95 @@ pub struct BlockQ8K {
     pub bsums: [i16; QK_K / 16],
 }
 
+/// 2-bit k-quant: 16 sub-blocks of 16 with 4-bit scales (low nibble of `scales[s]`) and 4-bit
+/// mins (high nibble); `x = d * sc * q - dmin * m`. Element `128n + 32j + l` (`l < 32`) is bits
+/// `2j, 2j + 1` of `qs[32n + l]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ2K {
+    /// Sub-block scales (low nibbles) and mins (high nibbles).
+    pub scales: [u8; QK_K / 16],
+    /// The quants, 4 per byte as described above.
+    pub qs: [u8; QK_K / 4],
+    /// Block scale (f16 bits).
+    pub d: u16,
+    /// Scale of the sub-block mins (f16 bits).
+    pub dmin: u16,
+}
+
+/// 3-bit k-quant: 16 sub-blocks of 16 with 6-bit scales packed in `scales` (offset by 32);
+/// `x = d * (sc - 32) * (q - 4 * !h)` where `q` is 2 bits laid out as in [`BlockQ2K`] and `h`
+/// is bit `4n + j` of `hmask[l]` for element `128n + 32j + l`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ3K {
+    /// The quants' high bits (set: no -4 offset).
+    pub hmask: [u8; QK_K / 8],
+    /// The quants' low 2 bits.
+    pub qs: [u8; QK_K / 4],
+    /// Sub-block scales, 6 bits each, packed ([`q3k_scales`]).
+    pub scales: [u8; 12],
+    /// Block scale (f16 bits).
+    pub d: u16,
+}
+
+/// Non-linear 4-bit: `x = d * KVALUES_IQ4NL[q]`; nibble order as [`BlockQ4_0`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockIQ4NL {
+    /// Block scale (f16 bits).
+    pub d: u16,
+    /// The 4-bit indices into [`KVALUES_IQ4NL`].
+    pub qs: [u8; QK / 2],
+}
+
+/// Non-linear 4-bit super-block: 8 sub-blocks of 32 with 6-bit scales (offset by 32; low 4
+/// bits in `scales_l`, high 2 bits in `scales_h`); `x = d * (ls - 32) * KVALUES_IQ4NL[q]`.
+/// Sub-block `ib` is `qs[16 ib..16 ib + 16]` in [`BlockQ4_0`]'s nibble order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockIQ4XS {
+    /// Block scale (f16 bits).
+    pub d: u16,
+    /// High 2 bits of the 8 sub-block scales (bits `2 ib, 2 ib + 1`).
+    pub scales_h: u16,
+    /// Low 4 bits of the sub-block scales (sub-block `ib` in nibble `ib % 2` of byte `ib / 2`).
+    pub scales_l: [u8; QK_K / 64],
+    /// The 4-bit indices into [`KVALUES_IQ4NL`].
+    pub qs: [u8; QK_K / 2],
+}
+
+/// The 16 values the 4-bit indices of IQ4_NL / IQ4_XS stand for (ggml's `kvalues_iq4nl`).
+pub const KVALUES_IQ4NL: [i8; 16] = [
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+];
+
+/// The 16 sub-block scales of a Q3_K block, 6 bits unpacked and offset by -32 (-32..=31):
+/// the low 4 bits of scale `s` are nibble `s / 8` of `scales[s % 8]`, the high 2 bits are
+/// bits `2 (s / 4)..` of `scales[8 + s % 4]`.
+#[inline(always)]
+pub fn q3k_scales(q: &[u8; 12]) -> [i8; 16] {
+    let mut out = [0i8; 16];
+    for (s, o) in out.iter_mut().enumerate() {
+        let low = (q[s % 8] >> (4 * (s / 8))) & 0x0F;
+        let high = (q[8 + s % 4] >> (2 * (s / 4))) & 3;
+        *o = (low | (high << 4)) as i8 - 32;
+    }
+    out
+}
+
+/// The 8 sub-block scales of an IQ4_XS block, offset by -32 (-32..=31).
+#[inline(always)]
+pub fn iq4xs_scales(b: &BlockIQ4XS) -> [i8; 8] {
+    let mut out = [0i8; 8];
+    for (ib, o) in out.iter_mut().enumerate() {
+        let low = (b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0F;
+        let high = ((b.scales_h >> (2 * ib)) & 3) as u8;
+        *o = (low | (high << 4)) as i8 - 32;
+    }
+    out
+}
+
 const _: () = {
     assert!(std::mem::size_of::<BlockQ4_0>() == 18);
     assert!(std::mem::size_of::<BlockQ4_1>() == 20);
@@ -163,6 +252,10 @@ const _: () = {
     assert!(std::mem::size_of::<BlockQ5K>() == 176);
     assert!(std::mem::size_of::<BlockQ6K>() == 210);
     assert!(std::mem::size_of::<BlockQ8K>() == 292);
+    assert!(std::mem::size_of::<BlockQ2K>() == 84);
+    assert!(std::mem::size_of::<BlockQ3K>() == 110);
+    assert!(std::mem::size_of::<BlockIQ4NL>() == 18);
+    assert!(std::mem::size_of::<BlockIQ4XS>() == 136);
 };
 
 /// Unpacks the 6-bit scale and min of sub-block `j` (0..8) of a Q4_K / Q5_K block

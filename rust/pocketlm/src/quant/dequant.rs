@@ -147,7 +147,49 @@ pub fn dequantize_row(ty: GgmlType, data: &[u8], out: &mut [f32]) -> Result<(), 
                 }
             }
         }
-        GgmlType::Q2_K | GgmlType::Q3_K => return Err(QuantError::Unsupported(ty)),
+        GgmlType::Q2_K => {
+            for (b, o) in view::<BlockQ2K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                dequant_q2_k(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::Q3_K => {
+            for (b, o) in view::<BlockQ3K>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                dequant_q3_k(b, o.try_into().unwrap());
+            }
+        }
+        GgmlType::IQ4_NL => {
+            for (b, o) in view::<BlockIQ4NL>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK))
+            {
+                let d = f16_to_f32(b.d);
+                for (o, q) in o.iter_mut().zip(iq4_values(&b.qs)) {
+                    *o = d * q as f32;
+                }
+            }
+        }
+        GgmlType::IQ4_XS => {
+            for (b, o) in view::<BlockIQ4XS>(ty, data)?
+                .iter()
+                .zip(out.chunks_exact_mut(QK_K))
+            {
+                let d = f16_to_f32(b.d);
+                let sc = iq4xs_scales(b);
+                for (ib, o) in o.chunks_exact_mut(QK).enumerate() {
+                    let dl = d * sc[ib] as f32;
+                    let q = iq4_values(b.qs[16 * ib..16 * ib + 16].try_into().unwrap());
+                    for (o, q) in o.iter_mut().zip(q) {
+                        *o = dl * q as f32;
+                    }
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -274,5 +316,68 @@ fn dequant_q6_k(b: &BlockQ6K, o: &mut [f32; QK_K]) {
     let v = q6k_values(&b.ql, &b.qh);
     for (i, (o, q)) in o.iter_mut().zip(v).enumerate() {
         *o = d * b.scales[i / 16] as f32 * (q as i32 - 32) as f32;
+    }
+}
+
+/// The 32 signed values (`KVALUES_IQ4NL[q]`) of 16 bytes of IQ4_NL / IQ4_XS indices.
+#[inline(always)]
+pub(crate) fn iq4_values(qs: &[u8; QK / 2]) -> [i8; QK] {
+    let mut v = [0i8; QK];
+    for j in 0..QK / 2 {
+        v[j] = KVALUES_IQ4NL[(qs[j] & 0x0F) as usize];
+        v[j + QK / 2] = KVALUES_IQ4NL[(qs[j] >> 4) as usize];
+    }
+    v
+}
+
+/// The 2-bit values (0..=3) of a Q2_K / Q3_K block's `qs` in element order.
+#[inline(always)]
+pub(crate) fn q2_values(qs: &[u8; QK_K / 4]) -> [u8; QK_K] {
+    let mut v = [0u8; QK_K];
+    for n in 0..2 {
+        for j in 0..4 {
+            for l in 0..32 {
+                v[128 * n + 32 * j + l] = (qs[32 * n + l] >> (2 * j)) & 3;
+            }
+        }
+    }
+    v
+}
+
+/// The signed 3-bit values (-4..=3) of a Q3_K block in element order.
+#[inline(always)]
+pub(crate) fn q3k_values(b: &BlockQ3K) -> [i8; QK_K] {
+    let low = q2_values(&b.qs);
+    let mut v = [0i8; QK_K];
+    for (e, o) in v.iter_mut().enumerate() {
+        let (n, j, l) = (e / 128, (e / 32) % 4, e % 32);
+        let high = (b.hmask[l] >> (4 * n + j)) & 1;
+        *o = low[e] as i8 - if high == 0 { 4 } else { 0 };
+    }
+    v
+}
+
+fn dequant_q2_k(b: &BlockQ2K, o: &mut [f32; QK_K]) {
+    let d = f16_to_f32(b.d);
+    let dmin = f16_to_f32(b.dmin);
+    let v = q2_values(&b.qs);
+    for s in 0..16 {
+        let dl = d * (b.scales[s] & 0x0F) as f32;
+        let ml = dmin * (b.scales[s] >> 4) as f32;
+        for l in 0..16 {
+            o[16 * s + l] = dl * v[16 * s + l] as f32 - ml;
+        }
+    }
+}
+
+fn dequant_q3_k(b: &BlockQ3K, o: &mut [f32; QK_K]) {
+    let d = f16_to_f32(b.d);
+    let sc = q3k_scales(&b.scales);
+    let v = q3k_values(b);
+    for s in 0..16 {
+        let dl = d * sc[s] as f32;
+        for l in 0..16 {
+            o[16 * s + l] = dl * v[16 * s + l] as f32;
+        }
     }
 }

@@ -13,7 +13,8 @@ pub use interleave::BlockLayout;
 pub enum QuantError {
     #[error(
         "tensor type {0} is not supported by PocketLM's kernels \
-         (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K); \
+         (supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, \
+         IQ4_NL, IQ4_XS); \
          re-quantize the model with llama.cpp's llama-quantize"
     )]
     /// The kernels have no dot product for this weight type
@@ -96,6 +97,10 @@ pub enum GgmlType {
     Q6_K,
     /// ggml's `Q8_K` (id 15).
     Q8_K,
+    /// ggml's `IQ4_NL` (id 20).
+    IQ4_NL,
+    /// ggml's `IQ4_XS` (id 23).
+    IQ4_XS,
     /// ggml's `BF16` (id 30).
     BF16,
 }
@@ -118,6 +123,8 @@ impl GgmlType {
             13 => Self::Q5_K,
             14 => Self::Q6_K,
             15 => Self::Q8_K,
+            20 => Self::IQ4_NL,
+            23 => Self::IQ4_XS,
             30 => Self::BF16,
             _ => return None,
         })
@@ -127,8 +134,20 @@ impl GgmlType {
     pub fn block_len(self) -> usize {
         match self {
             Self::F32 | Self::F16 | Self::BF16 => 1,
-            Self::Q4_0 | Self::Q4_1 | Self::Q5_0 | Self::Q5_1 | Self::Q8_0 | Self::Q8_1 => 32,
-            Self::Q2_K | Self::Q3_K | Self::Q4_K | Self::Q5_K | Self::Q6_K | Self::Q8_K => 256,
+            Self::Q4_0
+            | Self::Q4_1
+            | Self::Q5_0
+            | Self::Q5_1
+            | Self::Q8_0
+            | Self::Q8_1
+            | Self::IQ4_NL => 32,
+            Self::Q2_K
+            | Self::Q3_K
+            | Self::Q4_K
+            | Self::Q5_K
+            | Self::Q6_K
+            | Self::Q8_K
+            | Self::IQ4_XS => 256,
         }
     }
 
@@ -149,6 +168,8 @@ impl GgmlType {
             Self::Q5_K => 176,
             Self::Q6_K => 210,
             Self::Q8_K => 292,
+            Self::IQ4_NL => 18,
+            Self::IQ4_XS => 136,
         }
     }
 
@@ -170,10 +191,12 @@ impl GgmlType {
             Self::F32 => Self::F32,
             Self::F16 => Self::F16,
             Self::BF16 => Self::BF16,
-            Self::Q4_0 | Self::Q5_0 | Self::Q8_0 => Self::Q8_0,
+            Self::Q4_0 | Self::Q5_0 | Self::Q8_0 | Self::IQ4_NL => Self::Q8_0,
             Self::Q4_1 | Self::Q5_1 => Self::Q8_1,
-            Self::Q4_K | Self::Q5_K | Self::Q6_K => Self::Q8_K,
-            Self::Q8_1 | Self::Q2_K | Self::Q3_K | Self::Q8_K => return None,
+            Self::Q2_K | Self::Q3_K | Self::Q4_K | Self::Q5_K | Self::Q6_K | Self::IQ4_XS => {
+                Self::Q8_K
+            }
+            Self::Q8_1 | Self::Q8_K => return None,
         })
     }
 
@@ -194,9 +217,69 @@ impl GgmlType {
             Self::Q5_K => "Q5_K",
             Self::Q6_K => "Q6_K",
             Self::Q8_K => "Q8_K",
+            Self::IQ4_NL => "IQ4_NL",
+            Self::IQ4_XS => "IQ4_XS",
             Self::BF16 => "BF16",
         }
     }
+}
+
+/// Every type id ggml / gguf-py define (gguf-py's `GGMLQuantizationType` in the llama_cpp_python
+/// 0.3.36 sdist), for naming a tensor type PocketLM does not support in errors.
+const GGML_TYPE_NAMES: [(u32, &str); 35] = [
+    (0, "F32"),
+    (1, "F16"),
+    (2, "Q4_0"),
+    (3, "Q4_1"),
+    (6, "Q5_0"),
+    (7, "Q5_1"),
+    (8, "Q8_0"),
+    (9, "Q8_1"),
+    (10, "Q2_K"),
+    (11, "Q3_K"),
+    (12, "Q4_K"),
+    (13, "Q5_K"),
+    (14, "Q6_K"),
+    (15, "Q8_K"),
+    (16, "IQ2_XXS"),
+    (17, "IQ2_XS"),
+    (18, "IQ3_XXS"),
+    (19, "IQ1_S"),
+    (20, "IQ4_NL"),
+    (21, "IQ3_S"),
+    (22, "IQ2_S"),
+    (23, "IQ4_XS"),
+    (24, "I8"),
+    (25, "I16"),
+    (26, "I32"),
+    (27, "I64"),
+    (28, "F64"),
+    (29, "IQ1_M"),
+    (30, "BF16"),
+    (34, "TQ1_0"),
+    (35, "TQ2_0"),
+    (39, "MXFP4"),
+    (40, "NVFP4"),
+    (41, "Q1_0"),
+    (42, "Q2_0"),
+];
+
+/// ggml's name of type id `id` (also for types PocketLM does not know), e.g. `"IQ2_XXS"`.
+pub fn ggml_type_name(id: u32) -> Option<&'static str> {
+    GGML_TYPE_NAMES
+        .iter()
+        .find(|&&(i, _)| i == id)
+        .map(|&(_, n)| n)
+}
+
+/// The weight types the kernels multiply, comma-separated (for error messages).
+pub fn supported_type_names() -> String {
+    (0..64)
+        .filter_map(GgmlType::from_id)
+        .filter(|t| t.vec_dot_type().is_some())
+        .map(GgmlType::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl std::fmt::Display for GgmlType {
@@ -210,8 +293,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ggml_names_agree_with_the_known_types() {
+        for id in 0..64 {
+            if let Some(t) = GgmlType::from_id(id) {
+                assert_eq!(ggml_type_name(id), Some(t.name()), "id {id}");
+            }
+        }
+        assert_eq!(ggml_type_name(16), Some("IQ2_XXS"));
+        assert_eq!(ggml_type_name(4), None);
+    }
+
+    #[test]
     fn unsupported_type_message_lists_exactly_the_supported_types() {
-        let msg = QuantError::Unsupported(GgmlType::Q2_K).to_string();
+        let msg = QuantError::Unsupported(GgmlType::Q8_K).to_string();
         let listed = msg
             .split("(supported: ")
             .nth(1)

@@ -8,7 +8,7 @@ use crate::kernels::table::TierKernels;
 
 /// The dotprod tier's kernels.
 pub(crate) static KERNELS: TierKernels = TierKernels {
-    tile: sdot::tile_fn,
+    tile: |ty| sdot::tile_fn(ty).or_else(|| lowbit_sdot::tile_fn(ty)),
     interleaved_tile: crate::kernels::interleaved::tile::<4>,
     group_gemm: sdot::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
@@ -39,3 +39,5 @@ fn dot_sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
 }
 
 neon_kernels!(sdot, "neon,dotprod", dot_sdot, "NEON + dotprod");
+
+lowbit_kernels!(lowbit_sdot, "neon,dotprod", dot_sdot);

@@ -12,7 +12,11 @@ use crate::kernels::Act32Pair;
 
 /// The i8mm tier's kernels.
 pub(crate) static KERNELS: TierKernels = TierKernels {
-    tile: |ty| tile_fn(ty).or_else(|| sdot::tile_fn(ty)),
+    tile: |ty| {
+        tile_fn(ty)
+            .or_else(|| sdot::tile_fn(ty))
+            .or_else(|| super::dotprod::lowbit_sdot::tile_fn(ty))
+    },
     interleaved_tile: crate::kernels::interleaved::tile::<5>,
     group_gemm: sdot::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,

@@ -1140,6 +1140,8 @@ const ATTENTION: AttentionKernels = AttentionKernels {
 };
 
 // The tiers (after the macro they expand), and the float kernels they share.
+#[macro_use]
+mod lowbit;
 mod attention;
 pub(crate) mod dotprod;
 mod glu;

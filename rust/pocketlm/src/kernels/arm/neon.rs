@@ -7,7 +7,7 @@ use crate::kernels::table::TierKernels;
 
 /// The NEON tier's kernels.
 pub(crate) static KERNELS: TierKernels = TierKernels {
-    tile: base::tile_fn,
+    tile: |ty| base::tile_fn(ty).or_else(|| lowbit_base::tile_fn(ty)),
     interleaved_tile: crate::kernels::interleaved::tile::<3>,
     group_gemm: base::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
@@ -28,3 +28,5 @@ fn dot_base(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
 }
 
 neon_kernels!(base, "neon", dot_base, "NEON");
+
+lowbit_kernels!(lowbit_base, "neon", dot_base);

@@ -9,7 +9,11 @@ use crate::quant::GgmlType;
 
 /// The AVX2 tier's kernels.
 pub(crate) static KERNELS: TierKernels = TierKernels {
-    tile: |ty| base::tile_fn(ty).or_else(|| float_tile_fn(ty)),
+    tile: |ty| {
+        base::tile_fn(ty)
+            .or_else(|| float_tile_fn(ty))
+            .or_else(|| super::lowbit::tile_fn(ty))
+    },
     interleaved_tile: crate::kernels::interleaved::tile::<1>,
     group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,

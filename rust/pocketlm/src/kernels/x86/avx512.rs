@@ -22,9 +22,14 @@ use crate::kernels::table::TierKernels;
 use crate::quant::GgmlType;
 
 /// The AVX-512 VNNI tier's kernels: the AVX2 tier's float kernels, quantizers and attention
-/// (AVX2 code; this tier has every AVX2 feature), its own quantized ones.
+/// (AVX2 code; this tier has every AVX2 feature), its own quantized ones, and the AVX2 kernels
+/// of Q2_K, Q3_K, IQ4_NL and IQ4_XS (`lowbit.rs`).
 pub(crate) static KERNELS: TierKernels = TierKernels {
-    tile: |ty| vnni::tile_fn(ty).or_else(|| float_tile_fn(ty)),
+    tile: |ty| {
+        vnni::tile_fn(ty)
+            .or_else(|| float_tile_fn(ty))
+            .or_else(|| super::lowbit::tile_fn(ty))
+    },
     interleaved_tile: crate::kernels::interleaved::tile::<2>,
     group_gemm,
     deinterleave_from_m: deinterleave_from_m::avx512,
