@@ -7,12 +7,17 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
+.PHONY: all models quant-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
 
 all: build
 
 models:
 	@bash scripts/fetch-models.sh
+
+# SmolLM2 in IQ4_NL, IQ4_XS, Q3_K_M and Q2_K with llama.cpp's reference outputs on each
+# (llama-quantize and llama.cpp built from the project's sdist; cached), for tests/quant_formats.rs.
+quant-models: models
+	@bash scripts/make-quant-models.sh >/dev/null
 
 build:
 	$(CARGO) build --release --bin pocketlm
@@ -34,7 +39,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models
+test-rust: models quant-models
 	$(CARGO) test --workspace
 
 # NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,

@@ -326,7 +326,10 @@ fn element(ty: GgmlType, data: &[u8], i: usize) -> f32 {
         GgmlType::Q2_K | GgmlType::Q3_K => {
             // ggml: element 128n + 32k + l is bits 2k.. of qs[32n + l]; Q3_K's high bit is bit
             // 4n + k of hmask[l] (clear: minus 4)
-            let (b, j) = (if ty == GgmlType::Q2_K { 84 } else { 110 } * (i / 256), i % 256);
+            let (b, j) = (
+                if ty == GgmlType::Q2_K { 84 } else { 110 } * (i / 256),
+                i % 256,
+            );
             let (n, k, l) = (j / 128, (j / 32) % 4, j % 32);
             let qs_off = if ty == GgmlType::Q2_K { 16 } else { 32 };
             let q = ((data[b + qs_off + 32 * n + l] >> (2 * k)) & 3) as f32;

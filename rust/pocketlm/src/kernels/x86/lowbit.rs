@@ -216,10 +216,8 @@ lowbit_tile!(
         let v = q2_decode(&b.qs);
         // SAFETY: `scales` is 16 readable bytes; `loadu` has no alignment needs.
         let sc = unsafe { _mm_loadu_si128(b.scales.as_ptr().cast()) };
-        let mins = _mm256_cvtepu8_epi16(_mm_and_si128(
-            _mm_srli_epi16::<4>(sc),
-            _mm_set1_epi8(0x0F),
-        ));
+        let mins =
+            _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16::<4>(sc), _mm_set1_epi8(0x0F)));
         let mut s = [_mm256_setzero_si256(); 8];
         for (c, sv) in s.iter_mut().enumerate() {
             *sv = scale_pair(
