@@ -6,7 +6,7 @@
 #
 # Everything is cached under $POCKETLM_CACHE/models/quant and linked into ./models; a second run
 # is instant. The first needs llama.cpp's static libraries (scripts/build-llama-bench.sh, ~10
-# CPU-minutes once) and builds llama-quantize and the logprobs tool on top (~2 CPU-minutes).
+# CPU-minutes once) and compiles llama-quantize and the logprobs tool against them (~1 CPU-minute).
 #   scripts/make-quant-models.sh          prints the model paths
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -40,22 +40,30 @@ link() {
 
 if done_already; then link; exit 0; fi
 bash scripts/fetch-models.sh >&2
-bash scripts/build-llama-bench.sh >/dev/null
 BUILD="$DIR/build"
+LIBS=("$BUILD/src/libllama.a" "$BUILD/ggml/src/libggml.a" "$BUILD/ggml/src/libggml-cpu.a"
+  "$BUILD/ggml/src/libggml-base.a")
+QLIBS=("$BUILD/common/libllama-common.a" "$BUILD/common/libllama-common-base.a")
+have_libs() { local l; for l in "${LIBS[@]}" "${QLIBS[@]}"; do [ -f "$l" ] || return 1; done; }
+# llama.cpp's static libraries (built by build-llama-bench.sh with its tools; only the libraries
+# are needed here, so a build of those tools still running elsewhere is not waited for)
+have_libs || bash scripts/build-llama-bench.sh >/dev/null
+have_libs || die "llama.cpp's static libraries are missing under $BUILD"
 QUANTIZE="$DIR/bin/llama-quantize"
+mkdir -p "$DIR/bin"
 if [ ! -x "$QUANTIZE" ]; then
-  log "building llama-quantize"
-  cmake --build "$BUILD" --config Release --target llama-quantize -j2 >"$DIR/build-quantize.log" 2>&1 \
-    || { tail -n 30 "$DIR/build-quantize.log" >&2; die "llama-quantize build failed"; }
-  cp "$BUILD/bin/llama-quantize" "$QUANTIZE.tmp" && mv "$QUANTIZE.tmp" "$QUANTIZE"
+  log "compiling llama-quantize against llama.cpp's static libraries"
+  Q="$DIR/src/tools/quantize"
+  g++ -O2 -std=c++17 "$Q/main.cpp" "$Q/quantize.cpp" -I"$Q" -I"$DIR/src/include" \
+    -I"$DIR/src/ggml/include" -I"$DIR/src/common" -I"$DIR/src/vendor" "${QLIBS[@]}" "${LIBS[@]}" \
+    -fopenmp -lpthread -ldl -o "$QUANTIZE.tmp" && mv "$QUANTIZE.tmp" "$QUANTIZE"
 fi
 TOOL="$DIR/bin/llama-logprobs"
 SRC=scripts/llama-agreement/logprobs.cpp
 if [ ! -x "$TOOL" ] || [ "$SRC" -nt "$TOOL" ]; then
   log "compiling $SRC against llama.cpp's static libraries"
   g++ -O2 -std=c++17 "$SRC" -I"$DIR/src/include" -I"$DIR/src/ggml/include" \
-    "$BUILD/src/libllama.a" "$BUILD/ggml/src/libggml.a" "$BUILD/ggml/src/libggml-cpu.a" "$BUILD/ggml/src/libggml-base.a" \
-    -fopenmp -lpthread -ldl -o "$TOOL.tmp" && mv "$TOOL.tmp" "$TOOL"
+    "${LIBS[@]}" -fopenmp -lpthread -ldl -o "$TOOL.tmp" && mv "$TOOL.tmp" "$TOOL"
 fi
 mkdir -p "$OUT"
 rm -f "$OUT/.stamp"

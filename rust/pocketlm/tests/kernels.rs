@@ -1530,9 +1530,21 @@ fn bench_selects(ty: GgmlType) -> bool {
 #[test]
 #[ignore]
 fn bench_matmul() {
-    let cases: [(GgmlType, usize, usize); 10] = [
+    let cases: [(GgmlType, usize, usize); 21] = [
         // larger than the last-level cache: weights stream from DRAM, as in a whole model
         (GgmlType::Q4_1, 32768, 1536),
+        // the formats of issue 43 against Q4_0 / Q4_K, streamed and cached
+        (GgmlType::Q4_0, 32768, 1536),
+        (GgmlType::Q4_K, 32768, 1536),
+        (GgmlType::IQ4_NL, 32768, 1536),
+        (GgmlType::IQ4_XS, 32768, 1536),
+        (GgmlType::Q3_K, 32768, 1536),
+        (GgmlType::Q2_K, 32768, 1536),
+        (GgmlType::Q4_0, 576, 1536),
+        (GgmlType::IQ4_NL, 576, 1536),
+        (GgmlType::IQ4_XS, 576, 1536),
+        (GgmlType::Q3_K, 576, 1536),
+        (GgmlType::Q2_K, 576, 1536),
         (GgmlType::Q8_0, 49152, 576),
         (GgmlType::Q4_1, 576, 1536),
         (GgmlType::Q4_1, 1536, 576),
