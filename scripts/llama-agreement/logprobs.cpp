@@ -88,7 +88,7 @@ int main(int argc, char ** argv) {
     const int n_greedy = argc > 3 ? atoi(argv[3]) : 0;
     const float * last = llama_get_logits_ith(ctx, n - 1);
     llama_token next = argmax(last, nv);
-    if (greedy_top) steps.push_back(top10(last));
+    if (greedy_top && n_greedy > 0) steps.push_back(top10(last));
     printf("G");
     for (int g = 0; g < n_greedy; g++) {
         printf(" %d", next);

@@ -209,13 +209,13 @@ pub fn dot_iq4_xs(w: &[BlockIQ4XS], a: &[BlockQ8K]) -> f32 {
     for (x, y) in w.iter().zip(a) {
         let sc = iq4xs_scales(x);
         let mut sumi = 0i32;
-        for ib in 0..QK_K / QK {
+        for (ib, &s) in sc.iter().enumerate() {
             let v = iq4_values(x.qs[16 * ib..16 * ib + 16].try_into().unwrap());
             let mut isum = 0i32;
             for (&q, &a) in v.iter().zip(&y.qs[QK * ib..QK * ib + QK]) {
                 isum += q as i32 * a as i32;
             }
-            sumi += sc[ib] as i32 * isum;
+            sumi += s as i32 * isum;
         }
         sumf += f16_to_f32(x.d) * y.d * sumi as f32;
     }
