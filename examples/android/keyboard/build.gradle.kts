@@ -19,7 +19,7 @@ android {
         ndk { abiFilters += listOf("arm64-v8a", "x86_64") }
     }
     sourceSets["main"].java.srcDirs("src/main/kotlin")
-    sourceSets["androidTest"].java.srcDirs("src/androidTest/kotlin")
+    sourceSets["androidTest"].java.srcDirs("src/androidTest/kotlin", "../test-support/src/androidTest/kotlin")
     buildTypes {
         release {
             isMinifyEnabled = false
