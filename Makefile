@@ -7,7 +7,8 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models quant-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
+.PHONY: all models quant-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
+	check-workflows android-aar android-samples android-device-test android-publish ios-xcframework ios-swift-test ios-ui-test ios-release
 
 all: build
 
@@ -37,6 +38,12 @@ lint:
 # Not the CLI's: its binary is also named `pocketlm`, so its pages would overwrite the
 # core's in target/doc/pocketlm, which check-public-api.sh reads.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
+	@bash scripts/check-workflows.sh --self-test
+
+# The GitHub Actions workflows (.github/workflows): actionlint, and every step is one call of a
+# make target or project script that exists.
+check-workflows:
+	@bash scripts/check-workflows.sh --self-test
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models
@@ -93,6 +100,47 @@ bench: models build
 # aarch64 instructions per token, ours vs llama.cpp, under qemu-user (docs/performance.md).
 bench-neon: models
 	@bash scripts/bench-neon.sh
+
+# --- On-device CI (.github/workflows/{android,ios,release}.yml; docs/packaging.md#ci-on-device).
+# These need an Android SDK + NDK or macOS with Xcode, which this repository's machine lacks;
+# the workflows call them on GitHub's runners, and a developer with the SDKs runs the same.
+GRADLEW := android/gradlew --no-daemon
+VERSION ?= 0.1.0
+REPOSITORY ?= pocketlm/pocketlm
+
+# The `pocketlm` AAR (libpocketlm_ffi.so for arm64-v8a and x86_64 inside, checked).
+android-aar:
+	cd android && ./gradlew --no-daemon :pocketlm:assembleRelease
+	@bash scripts/check-aar.sh android/pocketlm/build/outputs/aar/pocketlm-release.aar
+
+# The two sample apps and their instrumented-test APKs, built against the library module.
+android-samples:
+	$(GRADLEW) -p examples/android :keyboard:assembleDebug :reply:assembleDebug \
+		:keyboard:assembleDebugAndroidTest :reply:assembleDebugAndroidTest
+
+# The samples' instrumented tests on the connected emulator/device (the model pushed first).
+android-device-test: models
+	@bash scripts/android-device-test.sh
+
+# Publish the AAR as dev.pocketlm:pocketlm:$(VERSION) to GitHub Packages (GITHUB_TOKEN, GITHUB_REPOSITORY).
+android-publish:
+	cd android && ./gradlew --no-daemon :pocketlm:publishReleasePublicationToGitHubPackagesRepository -PpocketlmVersion=$(VERSION)
+
+# PocketLMFFI.xcframework, its zip and checksum (macOS with Xcode).
+ios-xcframework:
+	@bash scripts/build-ios.sh
+
+# swift test of ios/ and examples/ios/SampleCore on macOS (before ios-xcframework).
+ios-swift-test: models
+	@bash scripts/test-swift-macos.sh
+
+# The iOS samples' UI tests on an iPhone simulator (needs ios-xcframework).
+ios-ui-test: models
+	@bash scripts/ios-ui-test.sh
+
+# The XCFramework zip of a release, with ios/Package.swift pointed at the release asset.
+ios-release:
+	@bash scripts/build-ios.sh --release-url https://github.com/$(REPOSITORY)/releases/download/v$(VERSION)/PocketLMFFI.xcframework.zip
 
 clean:
 	$(CARGO) clean

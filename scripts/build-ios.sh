@@ -10,11 +10,17 @@
 #   4. xcodebuild -create-xcframework -library <device .a> -headers H -library <sim .a> -headers H
 #        -output ios/PocketLMFFI.xcframework
 #   5. zip (ditto) + `swift package compute-checksum` -> the url/checksum for a release
-#      binaryTarget (printed as a Package.swift snippet).
+#      binaryTarget (printed as a Package.swift snippet; the checksum also in
+#      PocketLMFFI.xcframework.zip.checksum); with --release-url URL, ios/Package.swift's
+#      releaseXCFrameworkURL/releaseXCFrameworkChecksum are set to URL and that checksum (a release:
+#      make ios-release, .github/workflows/release.yml).
 # On Linux (no Xcode) it does 1-3 as far as the installed Rust targets and llvm-lipo allow and says
 # what it skipped; steps 4-5 need macOS with Xcode.
 #
-#   scripts/build-ios.sh [--profile P|--dev] [--target T]... [--out DIR]
+#   scripts/build-ios.sh [--profile P|--dev] [--target T]... [--out DIR] [--release-url URL]
+#   scripts/build-ios.sh --set-release URL CHECKSUM [--package FILE]
+#       only rewrites the two release lines of ios/Package.swift (or FILE); tested on Linux by
+#       scripts/test-packaging.sh.
 # Exit: 0 done (or done as far as this machine allows); 1 a build or check failed; 64 usage.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -23,18 +29,35 @@ cd "$REPO_ROOT"
 DEVICE=aarch64-apple-ios
 SIMULATORS=(aarch64-apple-ios-sim x86_64-apple-ios)
 HEADER=ios/Sources/CPocketLM/CPocketLM.h
-profile=mobile out="$REPO_ROOT/ios" targets=()
-usage() { echo "usage: scripts/build-ios.sh [--profile P|--dev] [--target T]... [--out DIR]" >&2; exit 64; }
+profile=mobile out="$REPO_ROOT/ios" targets=() release_url= set_release= set_checksum=
+package_file="$REPO_ROOT/ios/Package.swift"
+usage() { echo "usage: scripts/build-ios.sh [--profile P|--dev] [--target T]... [--out DIR] [--release-url URL] | --set-release URL CHECKSUM [--package FILE]" >&2; exit 64; }
+
+# set_release_lines URL CHECKSUM FILE: points the package's release binaryTarget at URL.
+set_release_lines() {
+  local url="$1" sum="$2" file="$3"
+  [[ "$url" =~ ^https://[^\"[:space:]]+\.zip$ ]] || die "release URL '$url' must be an https URL of a .zip"
+  [[ "$sum" =~ ^[0-9a-f]{64}$ ]] || die "checksum '$sum' is not a sha256 (64 hex digits)"
+  grep -q '^let releaseXCFrameworkURL: String? = ' "$file" && grep -q '^let releaseXCFrameworkChecksum = ' "$file" ||
+    die "$file lacks the releaseXCFrameworkURL/releaseXCFrameworkChecksum lines"
+  sed -i.bak -e "s|^let releaseXCFrameworkURL: String? = .*|let releaseXCFrameworkURL: String? = \"$url\"|" \
+    -e "s|^let releaseXCFrameworkChecksum = .*|let releaseXCFrameworkChecksum = \"$sum\"|" "$file" && rm -f "$file.bak"
+  log "ok: $file: releaseXCFrameworkURL = $url, checksum $sum"
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) [ $# -ge 2 ] || usage; profile="$2"; shift 2 ;;
     --dev) profile=dev; shift ;;
     --target) [ $# -ge 2 ] || usage; targets+=("$2"); shift 2 ;;
     --out) [ $# -ge 2 ] || usage; out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    --release-url) [ $# -ge 2 ] || usage; release_url="$2"; shift 2 ;;
+    --set-release) [ $# -ge 3 ] || usage; set_release="$2"; set_checksum="$3"; shift 3 ;;
+    --package) [ $# -ge 2 ] || usage; package_file="$2"; shift 2 ;;
+    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
     *) usage ;;
   esac
 done
+if [ -n "$set_release" ]; then set_release_lines "$set_release" "$set_checksum" "$package_file"; exit 0; fi
 [ "${#targets[@]}" -gt 0 ] || targets=("$DEVICE" "${SIMULATORS[@]}")
 for t in "${targets[@]}"; do
   case "$t" in aarch64-apple-ios | aarch64-apple-ios-sim | x86_64-apple-ios) ;; *) die "unknown iOS target '$t'" ;; esac
@@ -137,6 +160,8 @@ if [ -n "$on_mac" ] && command -v xcodebuild >/dev/null; then
     checksum="$(cd "$out" && swift package compute-checksum PocketLMFFI.xcframework.zip)"
     echo "$xcf"
     echo "$out/PocketLMFFI.xcframework.zip  checksum $checksum"
+    echo "$checksum" >"$out/PocketLMFFI.xcframework.zip.checksum"
+    [ -z "$release_url" ] || set_release_lines "$release_url" "$checksum" "$package_file"
     cat <<EOF
 // For a release: upload PocketLMFFI.xcframework.zip and set in ios/Package.swift
 let releaseXCFrameworkURL: String? = "https://<host>/<version>/PocketLMFFI.xcframework.zip"
@@ -144,6 +169,7 @@ let releaseXCFrameworkChecksum = "$checksum"
 EOF
   fi
 else
+  [ -z "$release_url" ] || { log "FAIL: --release-url needs the XCFramework zip, which needs macOS with Xcode"; failed=1; }
   skipped+=("xcodebuild -create-xcframework -> $xcf, its zip and \`swift package compute-checksum\`: need macOS with Xcode")
 fi
 

@@ -14,6 +14,11 @@
 #     the classes its AndroidManifest.xml names (activities, services, ...) must be compiled.
 #   - every AndroidManifest.xml and res/**/*.xml must be well-formed (python3 xml.etree).
 #   - .java sources are compiled with javac -source 8 against android.jar as the boot classpath.
+#   - an app's instrumented tests (src/androidTest/kotlin, plus the shared
+#     examples/android/test-support/src/androidTest/kotlin) are compiled against the app, JUnit 4
+#     (Debian's junit4) and a compile-only stand-in for AndroidX Test's InstrumentationRegistry
+#     (scripts/android-check/shims/androidx); they run only on an emulator
+#     (scripts/android-device-test.sh).
 # The generated bindings reference java.lang.ref.Cleaner (API 33) behind a run-time
 # Class.forName check; the library module alone is compiled with a compile-only stand-in for it
 # (scripts/android-check/shims), never packaged.
@@ -30,6 +35,10 @@ fail_setup() { log "error: $*"; summary 0 1; exit 1; }
 
 bash scripts/setup-kotlin.sh || fail_setup "scripts/setup-kotlin.sh failed"
 bash scripts/setup-android-jar.sh || fail_setup "scripts/setup-android-jar.sh failed"
+apt_ensure junit4 || fail_setup "installing junit4 failed"
+JUNIT4_JAR=/usr/share/java/junit4.jar
+TEST_SUPPORT=examples/android/test-support/src/androidTest/kotlin
+INSTR_SHIM=scripts/android-check/shims/androidx/test/platform/app/InstrumentationRegistry.java
 # shellcheck disable=SC1091
 . "$POCKETLM_CACHE/kotlin/env.sh"
 ANDROID_JAR="$POCKETLM_CACHE/android-jar/android-23/android.jar"
@@ -44,6 +53,13 @@ for d in examples/android/*/; do
   [ -d "$d/src/main/kotlin" ] || [ -d "$d/src/main/java" ] || continue
   modules+=("$d")
 done
+
+# A module's instrumented-test sources (with the shared test support), if it has any.
+module_test_sources() {
+  local m="$1"
+  [ -d "$m/src/androidTest/kotlin" ] || return 0
+  find "$m/src/androidTest/kotlin" "$TEST_SUPPORT" -type f -name '*.kt' 2>/dev/null | sort
+}
 
 # A module's compiled sources (main only, not tests).
 module_sources() {
@@ -60,10 +76,11 @@ mapfile -t xml_files < <(find android examples/android -type f \
 hash="$( {
   echo "check-android v1"; "$KOTLINC" -version 2>&1 | head -n1; javac -version 2>&1
   cat "$POCKETLM_CACHE/android-jar/android-23/.ready"
-  for f in scripts/check-android.sh "$RES_PY" scripts/android-check/shims/java/lang/ref/Cleaner.java; do
+  echo "check-android v2"
+  for f in scripts/check-android.sh "$RES_PY" scripts/android-check/shims/java/lang/ref/Cleaner.java "$INSTR_SHIM"; do
     echo "== $f"; cat "$f"; done
   for m in "${modules[@]}"; do
-    while read -r f; do [ -n "$f" ] && { echo "== $f"; cat "$f"; }; done < <(module_sources "$m")
+    while read -r f; do [ -n "$f" ] && { echo "== $f"; cat "$f"; }; done < <(module_sources "$m"; module_test_sources "$m")
     [ -f "$m/build.gradle.kts" ] && { echo "== $m/build.gradle.kts"; cat "$m/build.gradle.kts"; }
   done
   for f in "${xml_files[@]}"; do echo "== $f"; cat "$f"; done
@@ -100,6 +117,12 @@ if ! javac -nowarn -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -d "$shim" 
      scripts/android-check/shims/java/lang/ref/Cleaner.java 2>"$work/shim.log"; then
   cat "$work/shim.log" >&2
   fail_setup "could not compile the java.lang.ref.Cleaner stand-in"
+fi
+instr_shim="$work/instr-shim"
+mkdir -p "$instr_shim"
+if ! javac -nowarn -source 8 -target 8 -bootclasspath "$ANDROID_JAR" -d "$instr_shim" "$INSTR_SHIM" 2>"$work/ishim.log"; then
+  cat "$work/ishim.log" >&2
+  fail_setup "could not compile the InstrumentationRegistry stand-in"
 fi
 
 # --- compile each module ---
@@ -147,6 +170,22 @@ for m in "${modules[@]}"; do
     IFS=: read -r -a dirs <<<"$classes${deps_cp:+:$deps_cp}"
     if ! python3 "$RES_PY" components "$m/src/main/AndroidManifest.xml" "$ns" "${dirs[@]}" >"$work/c.log" 2>&1; then
       problems+=("$(sed 's/^FAIL  //' "$work/c.log" | paste -sd ';' -)")
+    fi
+  fi
+
+  # The instrumented tests, against the compiled app.
+  mapfile -t tsrcs < <(module_test_sources "$m")
+  if [ "${#tsrcs[@]}" -gt 0 ] && [ "${#problems[@]}" = 0 ]; then
+    tclasses="$work/test-classes/${m//\//_}"
+    mkdir -p "$tclasses"
+    tcp="$classes:$instr_shim:$JUNIT4_JAR:${deps_cp:+$deps_cp:}$base_cp:$ANDROID_JAR"
+    log "kotlinc $m/src/androidTest (${#tsrcs[@]} files) against android-23 + JUnit 4"
+    if "$KOTLINC" -nowarn -no-jdk -no-reflect -jvm-target 1.8 -cp "$tcp" -d "$tclasses" "${tsrcs[@]}" \
+       >"$work/kotlinc-test.log" 2>&1; then
+      pass "compile $m/src/androidTest (${#tsrcs[@]} files)"
+    else
+      grep -E 'error:' "$work/kotlinc-test.log" | head -n 30 >&2
+      fail "compile $m/src/androidTest: kotlinc failed ($(grep -c 'error:' "$work/kotlinc-test.log") errors, shown above)"
     fi
   fi
 

@@ -8,7 +8,12 @@
 #   - build-android.sh --check: compiles and checks arm64-v8a as far as possible, says it skipped
 #     the link, exit 0, writes nothing into jniLibs;
 #   - build-ios.sh (aarch64-apple-ios): builds and checks the static library against the header,
-#     writes the headers and module map, says it skipped xcodebuild, exit 0.
+#     writes the headers and module map, says it skipped xcodebuild, exit 0;
+#   - build-ios.sh --set-release (what `make ios-release` does after the zip): rewrites a copy of
+#     ios/Package.swift's release URL and checksum, which swiftc-free checks then read back, and
+#     refuses a non-https URL or a malformed checksum;
+#   - check-aar.sh (`make android-aar`'s check) on AARs made here: one complete (passes), one
+#     without jni/x86_64 and one with a .so lacking the uniffi symbols (both refused).
 # The last line is `packaging: N passed, N failed`.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -80,6 +85,54 @@ else
     bad "build-ios did not stage $hdr/{CPocketLM.h,module.modulemap}"
   fi
 fi
+
+# 5. build-ios.sh --set-release on a copy of Package.swift.
+pkg="$tmp/Package.swift"
+cp ios/Package.swift "$pkg"
+sum=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+url=https://github.com/pocketlm/pocketlm/releases/download/v9.9.9/PocketLMFFI.xcframework.zip
+bash scripts/build-ios.sh --set-release "$url" "$sum" --package "$pkg" >"$tmp/5.log" 2>&1
+expect "build-ios --set-release points Package.swift at the release zip" 0 $? "$tmp/5.log" "releaseXCFrameworkURL = $url"
+if grep -qx "let releaseXCFrameworkURL: String? = \"$url\"" "$pkg" && grep -qx "let releaseXCFrameworkChecksum = \"$sum\"" "$pkg" \
+   && [ "$(diff ios/Package.swift "$pkg" | grep -c '^[<>]')" = 4 ]; then
+  ok "build-ios --set-release changed exactly the two release lines"
+else
+  bad "build-ios --set-release: Package.swift not as expected"; diff ios/Package.swift "$pkg" | sed 's/^/      /'
+fi
+cp ios/Package.swift "$pkg"
+bash scripts/build-ios.sh --set-release "http://x/y.zip" "$sum" --package "$pkg" >"$tmp/5b.log" 2>&1
+expect "build-ios --set-release refuses a non-https URL" 1 $? "$tmp/5b.log" 'must be an https URL'
+bash scripts/build-ios.sh --set-release "$url" "abc" --package "$pkg" >"$tmp/5c.log" 2>&1
+expect "build-ios --set-release refuses a malformed checksum" 1 $? "$tmp/5c.log" 'is not a sha256'
+cmp -s ios/Package.swift "$pkg" || bad "a refused --set-release changed the file"
+
+# 6. check-aar.sh on AARs made here (the .so stand-ins carry, or lack, the symbol names).
+make_aar() { # OUT ABI...  (ABI=name:content)
+  python3 - "$@" <<'PY2'
+import io, sys, zipfile
+out, specs = sys.argv[1], sys.argv[2:]
+cj = io.BytesIO()
+with zipfile.ZipFile(cj, "w") as z:
+    z.writestr("dev/pocketlm/Model.class", b"x")
+    z.writestr("dev/pocketlm/ffi/PocketLmException.class", b"x")
+with zipfile.ZipFile(out, "w") as z:
+    z.writestr("AndroidManifest.xml", "<manifest/>")
+    z.writestr("classes.jar", cj.getvalue())
+    for spec in specs:
+        abi, content = spec.split(":", 1)
+        z.writestr(f"jni/{abi}/libpocketlm_ffi.so", content)
+PY2
+}
+good=uniffi_pocketlm_ffi_fn_constructor_model_load
+make_aar "$tmp/good.aar" "arm64-v8a:$good" "x86_64:$good"
+bash scripts/check-aar.sh "$tmp/good.aar" >"$tmp/6.log" 2>&1
+expect "check-aar passes an AAR with both ABIs and the bindings" 0 $? "$tmp/6.log" 'PASS  arm64-v8a' 'PASS  x86_64' 'PASS  classes.jar has dev/pocketlm/ffi/PocketLmException.class'
+make_aar "$tmp/no-x86.aar" "arm64-v8a:$good"
+bash scripts/check-aar.sh "$tmp/no-x86.aar" >"$tmp/6b.log" 2>&1
+expect "check-aar refuses an AAR without jni/x86_64" 1 $? "$tmp/6b.log" 'FAIL  x86_64'
+make_aar "$tmp/nosym.aar" "arm64-v8a:$good" "x86_64:not-a-library"
+bash scripts/check-aar.sh "$tmp/nosym.aar" >"$tmp/6c.log" 2>&1
+expect "check-aar refuses a .so without the uniffi entry points" 1 $? "$tmp/6c.log" 'FAIL  x86_64'
 
 echo "packaging: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -9,6 +9,7 @@
 plugins {
     id("com.android.library")
     id("org.jetbrains.kotlin.android")
+    `maven-publish`
 }
 
 /** The ABIs the AAR ships; scripts/build-android.sh builds exactly these. */
@@ -32,6 +33,9 @@ android {
         targetCompatibility = JavaVersion.VERSION_17
     }
     kotlinOptions { jvmTarget = "17" }
+    publishing {
+        singleVariant("release") { withSourcesJar() }
+    }
 }
 
 val buildRustLibrary by tasks.registering(Exec::class) {
@@ -77,4 +81,33 @@ dependencies {
     // uniffi's generated code calls the native library through JNA (the AAR brings libjnidispatch).
     implementation("net.java.dev.jna:jna:5.13.0@aar")
     api("org.jetbrains.kotlinx:kotlinx-coroutines-android:1.8.0")
+}
+
+// The Maven artifact a release publishes (`make android-publish VERSION=X.Y.Z`,
+// .github/workflows/release.yml): dev.pocketlm:pocketlm:X.Y.Z in the GitHub Packages registry of
+// this repository (GITHUB_REPOSITORY, GITHUB_ACTOR, GITHUB_TOKEN from the workflow).
+publishing {
+    publications {
+        register<MavenPublication>("release") {
+            groupId = "dev.pocketlm"
+            artifactId = "pocketlm"
+            version = (findProperty("pocketlmVersion") as String?) ?: "0.1.0-SNAPSHOT"
+            afterEvaluate { from(components["release"]) }
+            pom {
+                name.set("PocketLM")
+                description.set("On-device 4-bit small language models for Android keyboards and reply drafting")
+                licenses { license { name.set("Apache-2.0") } }
+            }
+        }
+    }
+    repositories {
+        maven {
+            name = "GitHubPackages"
+            url = uri("https://maven.pkg.github.com/${System.getenv("GITHUB_REPOSITORY") ?: "pocketlm/pocketlm"}")
+            credentials {
+                username = System.getenv("GITHUB_ACTOR")
+                password = System.getenv("GITHUB_TOKEN")
+            }
+        }
+    }
 }

@@ -13,10 +13,13 @@ android {
         targetSdk = 35
         versionCode = 1
         versionName = "0.1"
+        // The instrumented test (src/androidTest, KeyboardImeTest): AndroidX Test's JUnit 4 runner.
+        testInstrumentationRunner = "androidx.test.runner.AndroidJUnitRunner"
         // Real devices and the x86_64 emulator (the library packs both .so files).
         ndk { abiFilters += listOf("arm64-v8a", "x86_64") }
     }
     sourceSets["main"].java.srcDirs("src/main/kotlin")
+    sourceSets["androidTest"].java.srcDirs("src/androidTest/kotlin", "../test-support/src/androidTest/kotlin")
     buildTypes {
         release {
             isMinifyEnabled = false
@@ -31,4 +34,7 @@ android {
 
 dependencies {
     implementation(project(":samples-core"))
+    // The instrumented test: framework APIs and UiAutomation only, run by AndroidJUnitRunner.
+    androidTestImplementation("androidx.test:runner:1.6.2")
+    androidTestImplementation("junit:junit:4.13.2")
 }

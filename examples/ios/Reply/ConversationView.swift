@@ -78,6 +78,7 @@ struct ConversationView: View {
                     ForEach(Array(model.chips.enumerated()), id: \.offset) { index, chip in
                         Button(chip) { model.tapChip(index) }
                             .buttonStyle(.bordered)
+                            .accessibilityIdentifier("pocketlm.chip")
                     }
                 }
             }

@@ -243,11 +243,27 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TEXT_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TEXT_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceTextListenerMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TEXT_LISTENER
@@ -520,6 +536,11 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_generationtask_join(uint64_t ptr, RustC
 uint64_t uniffi_pocketlm_ffi_fn_method_generationtask_result(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_TEXTLISTENER
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_TEXTLISTENER
 void uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(const UniffiVTableCallbackInterfaceTextListener* _Nonnull vtable
@@ -529,6 +550,16 @@ void uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(const UniffiVTable
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_POCKETLM_VERSION
 RustBuffer uniffi_pocketlm_ffi_fn_func_pocketlm_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_INIT_LOGGING
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_INIT_LOGGING
+int8_t uniffi_pocketlm_ffi_fn_func_init_logging(RustBuffer level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_INIT_LOGGING_TO
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_INIT_LOGGING_TO
+int8_t uniffi_pocketlm_ffi_fn_func_init_logging_to(RustBuffer level, uint64_t sink, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_POCKETLM_FFI_RUSTBUFFER_ALLOC
@@ -797,6 +828,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_func_pocketlm_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING
+uint16_t uniffi_pocketlm_ffi_checksum_func_init_logging(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING_TO
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING_TO
+uint16_t uniffi_pocketlm_ffi_checksum_func_init_logging_to(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_CLEAR
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_CLEAR
 uint16_t uniffi_pocketlm_ffi_checksum_method_chatsession_clear(void
@@ -1022,6 +1065,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_textsession_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_pocketlm_ffi_checksum_method_logsink_log(void
     
 );
 #endif

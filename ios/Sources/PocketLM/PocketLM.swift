@@ -4,6 +4,9 @@
 
 import Foundation
 import PocketLMFFI
+#if canImport(os)
+import os
+#endif
 
 // Records, enums and the error type come straight from the generated module.
 public typealias ModelInfo = PocketLMFFI.ModelInfo
@@ -34,11 +37,45 @@ public typealias ReplyDraft = PocketLMFFI.ReplyDraft
 public typealias ReplyDrafts = PocketLMFFI.ReplyDrafts
 public typealias NoDraftReason = PocketLMFFI.NoDraftReason
 public typealias Tone = PocketLMFFI.Tone
+public typealias LogLevel = PocketLMFFI.LogLevel
 
 /// Library-wide information.
 public enum PocketLM {
     /// The native library's version.
     public static var version: String { pocketlmVersion() }
+
+    /// Sends PocketLM's diagnostics to the unified log (`os.Logger`, subsystem `dev.pocketlm`,
+    /// one category per PocketLM module; Console.app or `log stream --predicate
+    /// 'subsystem == "dev.pocketlm"'`) at `level` and above: the kernel tier, each model load
+    /// (time, mapped and anonymous bytes), a chat template falling back, a model file changed on
+    /// disk, a keystroke over its time budget. Never any text the user typed or received, so the
+    /// messages are logged as public. Where there is no unified log (Linux), standard error.
+    /// Nothing is logged until this is called; calling again changes the level. Returns false
+    /// when another Rust library in the process installed its logger first.
+    @discardableResult
+    public static func enableLogging(level: LogLevel = .warn) -> Bool {
+        initLoggingTo(level: level, sink: UnifiedLogSink())
+    }
+}
+
+/// Writes PocketLM's records to the unified log (stderr where there is none).
+final class UnifiedLogSink: LogSink, @unchecked Sendable {
+    func log(level: LogLevel, target: String, message: String) {
+        #if canImport(os)
+        let type: OSLogType
+        switch level {
+        case .off: return
+        case .error: type = .error
+        case .warn: type = .default
+        case .info: type = .info
+        case .debug, .trace: type = .debug
+        }
+        Logger(subsystem: "dev.pocketlm", category: target).log(level: type, "\(message, privacy: .public)")
+        #else
+        if level == .off { return }
+        FileHandle.standardError.write(Data("[PocketLM \(level) \(target)] \(message)\n".utf8))
+        #endif
+    }
 }
 
 /// Thrown when an object is used after `close()`.

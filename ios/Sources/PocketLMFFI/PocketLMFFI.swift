@@ -3709,6 +3709,121 @@ public func FfiConverterTypeLearnOutcome_lower(_ value: LearnOutcome) -> RustBuf
 
 
 /**
+ * How much PocketLM logs.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    /**
+     * Nothing.
+     */
+    case off
+    /**
+     * Failures: an invalid `POCKETLM_KERNEL`, a model file changed on disk.
+     */
+    case error
+    /**
+     * The default: also a chat template falling back, a keystroke over its time budget.
+     */
+    case warn
+    /**
+     * Also the kernel tier chosen and each model load (time, mapped and anonymous bytes).
+     */
+    case info
+    /**
+     * More detail, for bug reports.
+     */
+    case debug
+    /**
+     * Everything.
+     */
+    case trace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .off
+        
+        case 2: return .error
+        
+        case 3: return .warn
+        
+        case 4: return .info
+        
+        case 5: return .debug
+        
+        case 6: return .trace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .off:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .error:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .trace:
+            writeInt(&buf, Int32(6))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
  * Why there are no drafts.
  */
 
@@ -4335,6 +4450,153 @@ public func FfiConverterTypeUserWordSource_lower(_ value: UserWordSource) -> Rus
 
 
 /**
+ * Receives PocketLM's log records when the app routes them itself ([`init_logging_to`]); called
+ * on the thread that logged, so it must be quick and must not call back into PocketLM.
+ */
+public protocol LogSink: AnyObject, Sendable {
+    
+    /**
+     * One record: its level, target (the PocketLM module, e.g. `pocketlm::keyboard`) and
+     * message.
+     */
+    func log(level: LogLevel, target: String, message: String) 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogSink {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogSink = UniffiVTableCallbackInterfaceLogSink(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceLogSink.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LogSink: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceLogSink.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LogSink: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            target: RustBuffer,
+            message: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceLogSink.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.log(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     target: try FfiConverterString.lift(target),
+                     message: try FfiConverterString.lift(message)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogSink> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogSink>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogSink() {
+    uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(UniffiCallbackInterfaceLogSink.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceLogSink {
+    fileprivate static let handleMap = UniffiHandleMap<LogSink>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceLogSink : FfiConverter {
+    typealias SwiftType = LogSink
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogSink_lift(_ handle: UInt64) throws -> LogSink {
+    return try FfiConverterCallbackInterfaceLogSink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogSink_lower(_ v: LogSink) -> UInt64 {
+    return FfiConverterCallbackInterfaceLogSink.lower(v)
+}
+
+
+
+
+/**
  * Receives generated text, on the generation's own thread, in order.
  */
 public protocol TextListener: AnyObject, Sendable {
@@ -4565,6 +4827,30 @@ fileprivate struct FfiConverterOptionTypeKeyboardProfile: FfiConverterRustBuffer
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeKeyboardProfile.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogLevel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogLevel.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -4825,6 +5111,33 @@ public func pocketlmVersion() -> String  {
     )
 })
 }
+/**
+ * Routes PocketLM's diagnostics to the platform's log: logcat on Android (tag `PocketLM`),
+ * standard error elsewhere; at `level` (default [`LogLevel::Warn`]). Call once at start-up;
+ * calling again changes the level. Returns false when another logger already owns the
+ * process's Rust `log` facade (PocketLM's records then go there). Never logs user text.
+ */
+public func initLogging(level: LogLevel? = nil) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_func_init_logging(
+        FfiConverterOptionTypeLogLevel.lower(level),uniffiCallStatus
+    )
+})
+}
+/**
+ * Like [`init_logging`], but every record goes to `sink` (the Swift layer's os_log sink, or an
+ * app's own logger). Calling again replaces the sink.
+ */
+public func initLoggingTo(level: LogLevel?, sink: LogSink) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_func_init_logging_to(
+        FfiConverterOptionTypeLogLevel.lower(level),
+        FfiConverterCallbackInterfaceLogSink_lower(sink),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4842,6 +5155,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_func_pocketlm_version() != 22177) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_func_init_logging() != 41250) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_func_init_logging_to() != 20437) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_chatsession_clear() != 23815) {
@@ -4958,10 +5277,14 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() != 41299) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_logsink_log() != 19013) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() != 64033) {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitLogSink()
     uniffiCallbackInitTextListener()
     return InitializationResult.ok
 }()

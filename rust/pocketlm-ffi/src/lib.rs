@@ -5,11 +5,14 @@
 //! (and any panic) to [`PocketLmError`]. Inference logic stays in the `pocketlm` crate.
 //!
 //! Objects: [`Model`], [`KeyboardPredictor`], [`ReplyDrafter`], [`TextSession`],
-//! [`ChatSession`], [`GenerationTask`], [`CancelToken`]; foreign trait: [`TextListener`].
+//! [`ChatSession`], [`GenerationTask`], [`CancelToken`]; foreign traits: [`TextListener`],
+//! [`LogSink`]. Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
+//! the Swift layer; never user text).
 
 mod chat;
 mod error;
 mod keyboard;
+mod logging;
 mod model;
 mod reply;
 mod session;
@@ -21,6 +24,7 @@ pub use keyboard::{
     predictor_options, KeyboardOptions, KeyboardPredictor, KeyboardProfile, Suggestion,
     SuggestionKind, TextEdit,
 };
+pub use logging::{init_logging, init_logging_to, LogLevel, LogSink};
 pub use model::{Model, ModelInfo};
 pub use reply::{
     ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDraft, ReplyDrafter,

@@ -337,6 +337,13 @@ impl ChatTemplate {
         let mut t = match model.chat_template() {
             Some(src) => Self::build(src.to_owned(), false, &bos, &eos)?,
             None => {
+                log::warn!(
+                    target: "pocketlm::chat_template",
+                    "model {:?} has no chat template (tokenizer.chat_template): chat and reply \
+                     use the plain User:/Assistant: fallback transcript, which instruction-tuned \
+                     models follow less well",
+                    model.info().name
+                );
                 let mut t = Self::fallback();
                 t.bos_token = bos;
                 t.eos_token = eos;

@@ -61,6 +61,8 @@ final class KeyboardViewController: UIInputViewController {
         strip.distribution = .fillEqually
         for (slot, button) in stripButtons.enumerated() {
             button.tag = slot
+            // For the UI test (examples/ios/UITests/Keyboard).
+            button.accessibilityIdentifier = "pocketlm.strip.\(slot)"
             button.titleLabel?.font = .systemFont(ofSize: slot == 1 ? 17 : 16, weight: slot == 1 ? .semibold : .regular)
             button.addTarget(self, action: #selector(stripTapped(_:)), for: .touchUpInside)
         }
@@ -142,11 +144,33 @@ final class KeyboardViewController: UIInputViewController {
 
     // MARK: drawing
 
+    #if DEBUG
+    /// This process's send right to itself, taken once (`mach_task_self_` is a C global that
+    /// Swift 6 refuses to read from a nonisolated context).
+    private static let task: mach_port_t = task_self_trap()
+
+    /// phys_footprint, the figure the system's memory limit for extensions is checked against.
+    static func footprintMiB() -> Double {
+        var info = task_vm_info_data_t()
+        var count = mach_msg_type_number_t(MemoryLayout<task_vm_info_data_t>.size / MemoryLayout<integer_t>.size)
+        let result = withUnsafeMutablePointer(to: &info) {
+            $0.withMemoryRebound(to: integer_t.self, capacity: Int(count)) {
+                task_info(task, task_flavor_t(TASK_VM_INFO), $0, &count)
+            }
+        }
+        return result == KERN_SUCCESS ? Double(info.phys_footprint) / 1_048_576 : 0
+    }
+    #endif
+
     private func render() {
         guard let controller else { return }
         for (slot, button) in stripButtons.enumerated() {
             button.setTitle(controller.strip[slot], for: .normal)
         }
+        #if DEBUG
+        // The UI test reads the extension's memory from here (Debug builds only).
+        stripButtons[1].accessibilityValue = String(format: "footprint %.1f MiB", Self.footprintMiB())
+        #endif
         switch controller.modelState {
         case .failed(let message):
             statusLabel.text = message

@@ -222,7 +222,21 @@ fn tier_from_env() -> Result<Tier, KernelError> {
 /// error instead of panicking in the first matmul.
 pub fn select_tier() -> Result<Tier, KernelError> {
     static SELECTED: OnceLock<Result<Tier, KernelError>> = OnceLock::new();
-    SELECTED.get_or_init(tier_from_env).clone()
+    SELECTED
+        .get_or_init(|| {
+            let tier = tier_from_env();
+            match &tier {
+                Ok(t) => log::info!(
+                    target: "pocketlm::kernels",
+                    "kernel tier {t} chosen (supported by this CPU: {}; POCKETLM_KERNEL {})",
+                    supported_list(),
+                    if std::env::var_os("POCKETLM_KERNEL").is_some() { "set" } else { "unset" }
+                ),
+                Err(e) => log::error!(target: "pocketlm::kernels", "{e}"),
+            }
+            tier
+        })
+        .clone()
 }
 
 /// The selected tier; panics with [`select_tier`]'s message when `POCKETLM_KERNEL` is invalid.

@@ -116,6 +116,11 @@ pub struct PredictorOptions {
     /// 262,144): the first `head_rows` token ids, the tokenizer's most frequent
     /// (`keyboard/head.rs`). 0: the full head. Default 49,152 (SmolLM2's vocabulary size).
     pub head_rows: usize,
+    /// A `suggest` call slower than this many milliseconds logs a warning (target
+    /// `pocketlm::keyboard`: its time and work, never the text). Default 50: three 60 Hz frames,
+    /// past which the strip visibly lags the key (the p95 on the reference machine is ~15 ms,
+    /// docs/keyboard.md). 0 logs every call.
+    pub slow_keystroke_ms: u32,
 }
 
 impl Default for PredictorOptions {
@@ -139,6 +144,7 @@ impl Default for PredictorOptions {
             prefix: None,
             user_words: UserWordOptions::default(),
             head_rows: head::DEFAULT_HEAD_ROWS,
+            slow_keystroke_ms: 50,
         }
     }
 }
@@ -489,7 +495,27 @@ impl WordPredictor {
     /// Up to `k` suggestions for the text before the cursor, best first (the model's words
     /// and the user dictionary's).
     pub fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError> {
-        self.suggest_with(text_before_cursor, true)
+        let t0 = std::time::Instant::now();
+        let result = self.suggest_with(text_before_cursor, true);
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if ms > f64::from(self.opts.slow_keystroke_ms)
+            && log::log_enabled!(target: "pocketlm::keyboard", log::Level::Warn)
+        {
+            // Counts only: the text before the cursor is what the user typed.
+            let s = result.as_ref().map(|s| s.stats).unwrap_or_default();
+            log::warn!(
+                target: "pocketlm::keyboard",
+                "keystroke over budget: suggest took {ms:.1} ms (budget {} ms): {} context \
+                 tokens ({} reused), {} token rows in {} forward passes, {} threads",
+                self.opts.slow_keystroke_ms,
+                s.context_tokens,
+                s.reused_tokens,
+                s.evaluated_tokens,
+                s.forward_passes,
+                self.opts.threads,
+            );
+        }
+        result
     }
 
     fn suggest_with(

@@ -143,7 +143,7 @@ impl Model {
             .flatten()
             .unwrap_or("unnamed")
             .to_owned();
-        Ok(Arc::new(Self {
+        let model = Self {
             file,
             config,
             weights,
@@ -151,7 +151,27 @@ impl Model {
             chat_template,
             name,
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
-        }))
+        };
+        if log::log_enabled!(target: "pocketlm::model", log::Level::Info) {
+            // What an integration needs to see; never a path's contents or any user text.
+            log::info!(
+                target: "pocketlm::model",
+                "loaded {:?} ({}, {} layers, vocabulary {}) in {:.1} ms: {} bytes mapped from the \
+                 file (paged in on use, clean), {} bytes anonymous (norm/bias vectors); kernel \
+                 tier {}",
+                model.name,
+                model.config.arch_name,
+                model.config.n_layers,
+                model.config.vocab_size,
+                model.load_ms,
+                model.file.file_len(),
+                model.weights.owned_bytes(),
+                crate::kernels::select_tier()
+                    .map(|t| t.name())
+                    .unwrap_or("invalid POCKETLM_KERNEL"),
+            );
+        }
+        Ok(Arc::new(model))
     }
 
     pub(crate) fn config(&self) -> &ModelConfig {

@@ -213,6 +213,28 @@ impl Weights {
         ))
     }
 
+    /// Bytes the weights hold outside the file mapping (the norm and bias vectors, as f32).
+    pub fn owned_bytes(&self) -> u64 {
+        let v = |x: &Option<Vec<f32>>| x.as_ref().map_or(0, |x| x.len() as u64);
+        let mut n = self.output_norm.len() as u64;
+        for l in &self.layers {
+            n += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
+            n += [
+                &l.bq,
+                &l.bk,
+                &l.bv,
+                &l.q_norm,
+                &l.k_norm,
+                &l.post_attn_norm,
+                &l.post_ffn_norm,
+            ]
+            .into_iter()
+            .map(v)
+            .sum::<u64>();
+        }
+        n * std::mem::size_of::<f32>() as u64
+    }
+
     /// Parameter count (elements of every located tensor; tied output counted once).
     pub fn n_params(&self) -> u64 {
         let m = |w: &MatRef| (w.rows * w.cols) as u64;

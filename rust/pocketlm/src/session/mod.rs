@@ -240,10 +240,14 @@ impl Session {
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<(), SessionError> {
         // Before every evaluation touches the map (a truncated map faults with SIGBUS).
-        self.model
-            .gguf()
-            .check_unchanged()
-            .map_err(|e| SessionError::ModelFileChanged(e.to_string()))?;
+        self.model.gguf().check_unchanged().map_err(|e| {
+            log::error!(
+                target: "pocketlm::session",
+                "the model file changed on disk after it was loaded ({e}); evaluation \
+                 refused until the model is loaded again"
+            );
+            SessionError::ModelFileChanged(e.to_string())
+        })?;
         if tokens.is_empty() {
             return Err(SessionError::EmptyInput);
         }

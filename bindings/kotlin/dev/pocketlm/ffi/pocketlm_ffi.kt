@@ -657,8 +657,30 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceTextListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`delta`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogSink(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogSink(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogSink) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onText")
 internal open class UniffiVTableCallbackInterfaceTextListener(
@@ -705,6 +727,10 @@ internal object IntegrityCheckingUniffiLib {
 
     internal fun ensureInitialized() = Unit
     external fun uniffi_pocketlm_ffi_checksum_func_pocketlm_version(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_func_init_logging(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_func_init_logging_to(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_chatsession_clear(
     ): Int
@@ -782,6 +808,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_logsink_log(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textlistener_on_text(
     ): Int
     external fun ffi_pocketlm_ffi_uniffi_contract_version(
@@ -800,6 +828,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "pocketlm_ffi"))
+        uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceTextListener.register(this)
         
     }
@@ -909,10 +938,16 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_generationtask_result(`ptr`: Long,
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(`vtable`: UniffiVTableCallbackInterfaceTextListener,
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_func_pocketlm_version(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_pocketlm_ffi_fn_func_init_logging_to(`level`: RustBuffer.ByValue,`sink`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun ffi_pocketlm_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_pocketlm_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1035,6 +1070,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_func_pocketlm_version() and 0xFFFF) != 22177) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_func_init_logging() and 0xFFFF) != 41250) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_func_init_logging_to() and 0xFFFF) != 20437) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_chatsession_clear() and 0xFFFF) != 23815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1147,6 +1188,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() and 0xFFFF) != 41299) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_logsink_log() and 0xFFFF) != 19013) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() and 0xFFFF) != 64033) {
@@ -5240,6 +5284,65 @@ public object FfiConverterTypeLearnOutcome: FfiConverterRustBuffer<LearnOutcome>
 
 
 /**
+ * How much PocketLM logs.
+ */
+
+enum class LogLevel {
+    
+    /**
+     * Nothing.
+     */
+    OFF,
+    /**
+     * Failures: an invalid `POCKETLM_KERNEL`, a model file changed on disk.
+     */
+    ERROR,
+    /**
+     * The default: also a chat template falling back, a keystroke over its time budget.
+     */
+    WARN,
+    /**
+     * Also the kernel tier chosen and each model load (time, mapped and anonymous bytes).
+     */
+    INFO,
+    /**
+     * More detail, for bug reports.
+     */
+    DEBUG,
+    /**
+     * Everything.
+     */
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        LogLevel.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Why there are no drafts.
  */
 
@@ -5617,6 +5720,76 @@ public object FfiConverterTypeUserWordSource: FfiConverterRustBuffer<UserWordSou
 
 
 /**
+ * Receives PocketLM's log records when the app routes them itself ([`init_logging_to`]); called
+ * on the thread that logged, so it must be quick and must not call back into PocketLM.
+ */
+public interface LogSink {
+    
+    /**
+     * One record: its level, target (the PocketLM module, e.g. `pocketlm::keyboard`) and
+     * message.
+     */
+    fun `log`(`level`: LogLevel, `target`: kotlin.String, `message`: kotlin.String)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogSink {
+    internal object `log`: UniffiCallbackInterfaceLogSinkMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogSink.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`target`),
+                    FfiConverterString.lift(`message`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogSink.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogSink.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogSink.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeLogSink: FfiConverterCallbackInterface<LogSink>()
+
+
+
+
+
+/**
  * Receives generated text, on the generation's own thread, in order.
  */
 public interface TextListener {
@@ -5804,6 +5977,38 @@ public object FfiConverterOptionalTypeKeyboardProfile: FfiConverterRustBuffer<Ke
         } else {
             buf.put(1)
             FfiConverterTypeKeyboardProfile.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeLogLevel: FfiConverterRustBuffer<LogLevel?> {
+    override fun read(buf: ByteBuffer): LogLevel? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogLevel.read(buf)
+    }
+
+    override fun allocationSize(value: LogLevel?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogLevel.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogLevel?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogLevel.write(value, buf)
         }
     }
 }
@@ -6055,6 +6260,39 @@ public object FfiConverterSequenceTypeUserWord: FfiConverterRustBuffer<List<User
     UniffiLib.uniffi_pocketlm_ffi_fn_func_pocketlm_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * Routes PocketLM's diagnostics to the platform's log: logcat on Android (tag `PocketLM`),
+         * standard error elsewhere; at `level` (default [`LogLevel::Warn`]). Call once at start-up;
+         * calling again changes the level. Returns false when another logger already owns the
+         * process's Rust `log` facade (PocketLM's records then go there). Never logs user text.
+         */ fun `initLogging`(`level`: LogLevel? = null): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_func_init_logging(
+    
+        
+        FfiConverterOptionalTypeLogLevel.lower(`level`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * Like [`init_logging`], but every record goes to `sink` (the Swift layer's os_log sink, or an
+         * app's own logger). Calling again replaces the sink.
+         */ fun `initLoggingTo`(`level`: LogLevel?, `sink`: LogSink): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_func_init_logging_to(
+    
+        
+        FfiConverterOptionalTypeLogLevel.lower(`level`),
+        FfiConverterTypeLogSink.lower(`sink`),_status)
 }
     )
     }

@@ -10,6 +10,7 @@ import dev.pocketlm.ffi.Model as FfiModel
 import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
 import dev.pocketlm.ffi.TextSession as FfiTextSession
 import dev.pocketlm.ffi.PocketLmException
+import dev.pocketlm.ffi.initLogging
 import dev.pocketlm.ffi.pocketlmVersion
 import java.util.concurrent.atomic.AtomicReference
 import kotlinx.coroutines.CancellationException
@@ -67,6 +68,7 @@ typealias ReplyDraft = dev.pocketlm.ffi.ReplyDraft
 typealias ReplyDrafts = dev.pocketlm.ffi.ReplyDrafts
 typealias NoDraftReason = dev.pocketlm.ffi.NoDraftReason
 typealias Tone = dev.pocketlm.ffi.Tone
+typealias LogLevel = dev.pocketlm.ffi.LogLevel
 
 /** Library-wide settings. */
 object PocketLM {
@@ -81,6 +83,16 @@ object PocketLM {
     /** The native library's version. */
     val version: String
         get() = pocketlmVersion()
+
+    /**
+     * Sends PocketLM's diagnostics to logcat (tag `PocketLM`; `adb logcat -s PocketLM`) at
+     * [level] and above: the kernel tier, each model load (time, mapped and anonymous bytes),
+     * a chat template falling back, a model file changed on disk, a keystroke over its time
+     * budget. Never any text the user typed or received. Nothing is logged until this is called;
+     * calling again changes the level. Returns false when another Rust library in the process
+     * installed its logger first (PocketLM's records then go to that one).
+     */
+    fun enableLogging(level: LogLevel = LogLevel.WARN): Boolean = initLogging(level)
 }
 
 /** A reference to a native object that can be closed any number of times. */
