@@ -4,11 +4,13 @@
 mod cmd_bench;
 mod cmd_keyboard;
 mod cmd_reply;
+mod cmd_reply_head;
 mod cmd_reply_prior;
 mod commands;
 mod contend;
 mod keyboard_eval;
 mod reply_eval;
+mod reply_head;
 mod reply_prior;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +54,9 @@ enum Command {
     EvalReply(cmd_reply::EvalReplyArgs),
     /// Train the reply drafter's cluster prior from the labelled reply cases (a build tool).
     TrainReplyPrior(cmd_reply_prior::TrainReplyPriorArgs),
+    /// Train the reply drafter's reading head (over the model's hidden states) from the
+    /// labelled reply cases (a build tool).
+    TrainReplyHead(cmd_reply_head::TrainReplyHeadArgs),
 }
 
 /// Panics inside minijinja are contained by `pocketlm::chat_template` and reported as a typed
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
         Command::Chat(a) => cmd_reply::chat(a),
         Command::EvalReply(a) => cmd_reply::eval_reply(a),
         Command::TrainReplyPrior(a) => cmd_reply_prior::train_reply_prior(a),
+        Command::TrainReplyHead(a) => cmd_reply_head::train_reply_head(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
