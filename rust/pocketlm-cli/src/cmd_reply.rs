@@ -6,9 +6,11 @@ use crate::commands::{CliResult, SamplingArgs};
 use crate::reply_eval as eval;
 use clap::Args;
 use pocketlm::internals::reply::cluster_prior::ClusterPrior;
+use pocketlm::internals::reply::reading_head::ReadingHead;
 use pocketlm::internals::reply::Catalog;
 use pocketlm::{
-    ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, ReplyDrafter, Tone,
+    ChatError, ChatOptions, ChatSession, DraftOptions, DrafterConfig, Message, Reading,
+    ReplyDrafter, Tone,
 };
 use pocketlm::{GenerateOptions, Model};
 use serde_json::{json, Value};
@@ -70,9 +72,18 @@ pub struct DraftArgs {
     /// train-reply-prior --out FILE` writes one).
     #[arg(long)]
     cluster_prior: Option<PathBuf>,
-    /// Draft without the cluster prior (the act rules alone).
+    /// Draft without the cluster prior (the act rules alone: `--reading rules`).
     #[arg(long, conflicts_with = "cluster_prior")]
     no_cluster_prior: bool,
+    /// What reads the message: `head` (the learned hidden-state head; the word prior on a
+    /// model without one), `prior` (the act rules and the word prior) or `rules` (the act
+    /// rules alone).
+    #[arg(long, default_value = DrafterConfig::default().reading.as_str(), value_parser = parse_reading)]
+    reading: Reading,
+    /// A reading-head table to draft with instead of the builtin one (`pocketlm
+    /// train-reply-head --out FILE` writes one).
+    #[arg(long)]
+    reply_head: Option<PathBuf>,
     /// Any other number of the drafter's configuration, `NAME=VALUE` (repeatable; names as
     /// in `DrafterConfig`, e.g. `prior_open=0.5`): for experiments.
     #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -94,9 +105,34 @@ impl DraftArgs {
             copy_discount: self.copy_discount,
             ..DrafterConfig::default()
         };
+        config.reading = if self.no_cluster_prior {
+            Reading::Rules
+        } else {
+            self.reading
+        };
         for item in &self.set {
             set_config(&mut config, item)?;
         }
+        let drafter = self.drafter_with(model, config)?;
+        match &self.reply_head {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let head = ReadingHead::parse(&text, drafter.catalog())
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                drafter
+                    .with_reading_head(Some(head))
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+            None => Ok(drafter),
+        }
+    }
+
+    fn drafter_with(
+        &self,
+        model: Arc<Model>,
+        config: DrafterConfig,
+    ) -> Result<ReplyDrafter, String> {
         if self.cluster_prior.is_none() && !self.no_cluster_prior {
             return ReplyDrafter::new(model, config).map_err(|e| e.to_string());
         }
@@ -285,10 +321,18 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "prior_exponent" => &mut c.prior_exponent,
         "prior_unclustered" => &mut c.prior_unclustered,
         "prior_beam_weight" => &mut c.prior_beam_weight,
+        "choice_yes" => &mut c.choice_yes,
+        "choice_other" => &mut c.choice_other,
+        "choice_open" => &mut c.choice_open,
+        "choice_ratio" => &mut c.choice_ratio,
         _ => return Err(format!("--set {item}: no number named {name:?}")),
     };
     *field = v;
     Ok(())
+}
+
+fn parse_reading(name: &str) -> Result<Reading, String> {
+    Reading::from_name(name).ok_or_else(|| format!("{name:?}: expected head, prior or rules"))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -336,6 +380,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     let (mut automated, mut closing) = (0usize, 0usize);
     let mut bigrams: Vec<String> = Vec::new();
     let (mut n_replies, mut n_words) = (0usize, 0usize);
+    // Labelled cases asking for a decision, and those whose replies offer both directions.
+    let (mut decisions, mut both) = (0usize, 0usize);
     // Busy threads beside the drafts (not the warm-up, which happens once per model).
     let contention = crate::contend::Contention::start(a.contend.contend)?;
     for (ci, case) in cases.iter().enumerate() {
@@ -345,6 +391,12 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
         let score = labels
             .get(ci)
             .map(|l| eval::score_case(&d, l, catalog, opts.n));
+        let decision = labels
+            .get(ci)
+            .is_some_and(|l| eval::asks_decision(l, catalog));
+        let offers_both = decision && eval::offers_both(&d, catalog);
+        decisions += usize::from(decision);
+        both += usize::from(offers_both);
         ms.push(d.ms);
         work.0 += d.prompt_tokens - (d.evaluated_tokens - d.rows).min(d.prompt_tokens);
         work.1 += d.evaluated_tokens - d.rows;
@@ -419,6 +471,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "steps": d.steps,
             "rows": d.rows,
             "acts": d.acts,
+            "asks_decision": labels.get(ci).map(|_| decision),
+            "offers_both": labels.get(ci).map(|_| offers_both),
             "clusters": d.replies.iter().map(|r| catalog.cluster_of(&r.text).map(|c| catalog.clusters[c].name.as_str())).collect::<Vec<_>>(),
             "acceptable": score.as_ref().map(|s| s.acceptable.clone()),
             "expected": labels.get(ci).map(|l| l.acceptable.clone()),
@@ -479,6 +533,9 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "coverage3": summary.map(|s| s.coverage3),
                 "all3_acceptable": summary.map(|s| s.all3_acceptable),
                 "distinct_stances": summary.map(|s| s.distinct_stances),
+                "decision_cases": labelled.then_some(decisions),
+                "decision_choice": labelled.then(|| both as f64 / decisions.max(1) as f64),
+                "reading": drafter.reading().as_str(),
                 "contend": contend,
             })
         );
@@ -507,6 +564,12 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             println!(
                 "labelled {}: coverage3 {:.3}, all3_acceptable {:.3}, distinct stances {:.2}",
                 s.cases, s.coverage3, s.all3_acceptable, s.distinct_stances
+            );
+            println!(
+                "decision_choice {:.3} ({both} of {decisions} asking for a decision offer both \
+                 directions); reading {}",
+                both as f64 / decisions.max(1) as f64,
+                drafter.reading().as_str()
             );
         }
     }

@@ -4,12 +4,14 @@
 mod cmd_bench;
 mod cmd_keyboard;
 mod cmd_reply;
+mod cmd_reply_head;
 mod cmd_reply_prior;
 mod cmd_structured;
 mod commands;
 mod contend;
 mod keyboard_eval;
 mod reply_eval;
+mod reply_head;
 mod reply_prior;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +62,9 @@ enum Command {
     /// Extract calendar fields from labelled messages, with and without a JSON Schema
     /// constraint: field accuracy, parse rate.
     EvalExtract(cmd_structured::EvalExtractArgs),
+    /// Train the reply drafter's reading head (over the model's hidden states) from the
+    /// labelled reply cases (a build tool).
+    TrainReplyHead(cmd_reply_head::TrainReplyHeadArgs),
 }
 
 /// Panics inside minijinja are contained by `pocketlm::chat_template` and reported as a typed
@@ -111,6 +116,7 @@ fn main() -> ExitCode {
         Command::Classify(a) => cmd_structured::classify(a),
         Command::EvalClassify(a) => cmd_structured::eval_classify(a),
         Command::EvalExtract(a) => cmd_structured::eval_extract(a),
+        Command::TrainReplyHead(a) => cmd_reply_head::train_reply_head(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -123,7 +123,8 @@ pub use keyboard::{
 pub use model::{LoadError, Model, ModelInfo};
 pub use reply::{
     stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatTurn, Draft, DraftOptions,
-    DrafterConfig, Message, NoSuggestion, Rejection, Reply, ReplyDrafter, ReplyError, Stance, Tone,
+    DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter, ReplyError,
+    Stance, Tone,
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
 pub use session::{default_threads, Session, SessionError, SessionOptions};
@@ -180,7 +181,9 @@ pub mod internals {
     /// The reply catalog, dialogue acts and reply filters, for the CLI's `eval-reply` and the
     /// reply tests.
     pub mod reply {
-        pub use crate::reply::{acts, cluster_prior, filter, gate, Catalog, CatalogError};
+        pub use crate::reply::{
+            acts, cluster_prior, filter, gate, prompt, reading_head, Catalog, CatalogError,
+        };
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {

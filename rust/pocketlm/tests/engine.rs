@@ -594,3 +594,66 @@ fn output_row_subsets_are_the_full_logits_columns() {
     sub.truncate(toks.len() - 1);
     assert_eq!(sub.eval(&toks[toks.len() - 1..]).unwrap().len(), vocab);
 }
+
+/// The final hidden states a session keeps are what the output head reads: with the tiny
+/// model's tied F32 embeddings, each kept state's dot product with a token's embedding row
+/// (regenerated here from the same random stream as the file) is that token's logit.
+/// Evaluated as one chunk or token by token, rolled back and re-evaluated, the states agree;
+/// forks and a session not capturing keep none.
+#[test]
+fn kept_hidden_states_are_what_the_output_head_reads() {
+    let (_dir, m) = tiny_model();
+    let vocab = m.tokenizer().vocab_size();
+    let mut rng = Rng::new(42);
+    let emb: Vec<f32> = (0..D * vocab).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
+    let tokens = [5u32, 70, 71, 72, 100, 33, 9];
+    let mut s = Session::new(m.clone(), opts(64, 2)).unwrap();
+    assert!(s.hidden_states().is_empty());
+    s.capture_hidden(Some(2));
+    let logits = s.eval(&tokens).unwrap().to_vec();
+    let h = s.hidden_states().to_vec();
+    assert_eq!(h.len(), (tokens.len() - 2) * D);
+    let last = &h[h.len() - D..];
+    let from_hidden: Vec<f32> = emb
+        .chunks_exact(D)
+        .map(|row| row.iter().zip(last).map(|(a, b)| a * b).sum())
+        .collect();
+    assert!(
+        max_diff(&from_hidden, &logits) < 1e-3,
+        "{}",
+        max_diff(&from_hidden, &logits)
+    );
+    // The states are normalized (unit RMS with the tiny model's unit norm weights).
+    for row in h.chunks_exact(D) {
+        let rms = (row.iter().map(|v| v * v).sum::<f32>() / D as f32).sqrt();
+        assert!((rms - 1.0).abs() < 1e-3, "{rms}");
+    }
+    // Token by token, on one thread: the same states.
+    let mut t = Session::new(m.clone(), opts(64, 1)).unwrap();
+    t.capture_hidden(Some(2));
+    for &tok in &tokens {
+        t.eval(&[tok]).unwrap();
+    }
+    assert!(max_diff(t.hidden_states(), &h) < 1e-4);
+    // Rolled back and continued differently: the kept prefix stays, the rest is new, as a
+    // fresh session computes it.
+    t.truncate(4);
+    assert_eq!(t.hidden_states(), &h[..2 * D]);
+    t.sync_to(&[5, 70, 71, 72, 40, 41]).unwrap();
+    let mut fresh = Session::new(m.clone(), opts(64, 2)).unwrap();
+    fresh.capture_hidden(Some(2));
+    fresh.eval(&[5, 70, 71, 72, 40, 41]).unwrap();
+    assert_eq!(t.hidden_states().len(), 4 * D);
+    assert!(max_diff(t.hidden_states(), fresh.hidden_states()) < 1e-4);
+    assert!(max_diff(&t.hidden_states()[..2 * D], &h[..2 * D]) < 1e-6);
+    // Forks keep none; starting a capture drops the positions it cannot have.
+    assert!(t.fork().hidden_states().is_empty());
+    let mut u = Session::new(m.clone(), opts(64, 2)).unwrap();
+    u.eval(&tokens).unwrap();
+    u.capture_hidden(Some(3));
+    assert_eq!(u.len(), 3);
+    assert!(u.hidden_states().is_empty());
+    u.capture_hidden(None);
+    u.eval(&[1, 2]).unwrap();
+    assert!(u.hidden_states().is_empty());
+}

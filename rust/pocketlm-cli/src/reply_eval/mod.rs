@@ -117,6 +117,40 @@ pub fn score_case(draft: &Draft, case: &LabelledCase, cat: &Catalog, n: usize) -
     }
 }
 
+/// Whether a labelled case asks for a decision or a yes/no fact: its acceptable clusters
+/// include one of stance `yes` and one of stance `no` or `maybe` (the catalog's stances:
+/// data, not a list of clusters).
+pub fn asks_decision(case: &LabelledCase, cat: &Catalog) -> bool {
+    use pocketlm::Stance;
+    let stances: Vec<Stance> = case
+        .acceptable
+        .iter()
+        .filter_map(|n| cat.cluster_by_name(n))
+        .map(|c| cat.clusters[c].stance)
+        .collect();
+    stances.contains(&Stance::Yes)
+        && stances
+            .iter()
+            .any(|s| matches!(s, Stance::No | Stance::Maybe))
+}
+
+/// Whether the replies offer both directions: one of stance `yes` and one of stance `no` or
+/// `maybe` (by the catalog cluster of each reply's text; generated text of no cluster
+/// counts for neither).
+pub fn offers_both(draft: &Draft, cat: &Catalog) -> bool {
+    use pocketlm::Stance;
+    let stances: Vec<Stance> = draft
+        .replies
+        .iter()
+        .filter_map(|r| cat.cluster_of(&r.text))
+        .map(|c| cat.clusters[c].stance)
+        .collect();
+    stances.contains(&Stance::Yes)
+        && stances
+            .iter()
+            .any(|s| matches!(s, Stance::No | Stance::Maybe))
+}
+
 /// The aggregate of a labelled evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Summary {

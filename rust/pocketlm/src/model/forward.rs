@@ -132,9 +132,18 @@ fn add_bias(out: &mut [f32], bias: &Option<Vec<f32>>, width: usize) {
     }
 }
 
+/// Where [`forward`] writes final hidden states: the output-normed state (what the output
+/// head multiplies) of every row of sequence 0 at a position `p >= from`, at
+/// `out[(p - from) * n_embd..]` (`out` grows to hold it; nothing else is touched).
+pub(crate) struct HiddenOut<'a> {
+    pub from: usize,
+    pub out: &'a mut Vec<f32>,
+}
+
 /// Runs the model on `rows`, writing K/V into `caches[row.seq]` at `row.pos`, and returns the
 /// logits of the rows that asked for them, in row order, in `logits` (`n × vocab`, or
-/// `n × head.len()` with only the output-head rows `head`, in their order).
+/// `n × head.len()` with only the output-head rows `head`, in their order). With `hidden`,
+/// also the final hidden states it asks for (one RMS norm per row: no extra pass).
 ///
 /// Callers guarantee: every position fits its cache, and within one sequence the rows'
 /// positions are consecutive and continue the cache (checked by the session layer).
@@ -146,6 +155,7 @@ pub(crate) fn forward(
     s: &mut Scratch,
     logits: &mut Vec<f32>,
     head: Option<&OutputRows>,
+    hidden: Option<HiddenOut<'_>>,
 ) {
     let cfg: &ModelConfig = model.config();
     let w = model.weights();
@@ -355,6 +365,24 @@ pub(crate) fn forward(
         let c = &mut caches[row.seq];
         if row.pos + 1 > c.len() {
             c.set_len(row.pos + 1);
+        }
+    }
+
+    if let Some(h) = hidden {
+        for (r, row) in rows.iter().enumerate() {
+            if row.seq != 0 || row.pos < h.from {
+                continue;
+            }
+            let at = (row.pos - h.from) * d;
+            if h.out.len() < at + d {
+                h.out.resize(at + d, 0.0);
+            }
+            ops::rms_norm_into(
+                &mut h.out[at..at + d],
+                &s.x[r * d..][..d],
+                &w.output_norm,
+                cfg.rms_eps,
+            );
         }
     }
 

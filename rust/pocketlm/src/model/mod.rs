@@ -7,7 +7,7 @@ mod kv_cache;
 mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeStyle};
-pub(crate) use forward::{forward, BatchRow, Scratch};
+pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{KvCache, GROW_STEP as KV_GROW_STEP};
 
 use crate::gguf::{GgufError, GgufFile};

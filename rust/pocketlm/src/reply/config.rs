@@ -3,6 +3,38 @@
 //! SmolLM2-135M (coverage3 / all3_acceptable, see `docs/reply.md`); older values were set by
 //! the blind reads and latency runs recorded there.
 
+/// How the drafter reads what a message calls for (which reply clusters fit it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reading {
+    /// The learned reading head over the model's own hidden states of the prompt
+    /// (`reply/reading_head.rs`), with the act rules; falls back to `Prior` on a model the
+    /// library has no head for.
+    Head,
+    /// The act rules with the learned word prior (`reply/cluster_prior.rs`).
+    #[default]
+    Prior,
+    /// The act rules alone.
+    Rules,
+}
+
+impl Reading {
+    /// A stable name for flags and JSON: `head`, `prior` or `rules`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reading::Head => "head",
+            Reading::Prior => "prior",
+            Reading::Rules => "rules",
+        }
+    }
+
+    /// The reading named `name` ([`Reading::as_str`]).
+    pub fn from_name(name: &str) -> Option<Reading> {
+        [Reading::Head, Reading::Prior, Reading::Rules]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+    }
+}
+
 /// How a drafter is set up (defaults suit SmolLM2-135M on two phone cores).
 #[derive(Debug, Clone, PartialEq)]
 pub struct DrafterConfig {
@@ -145,6 +177,24 @@ pub struct DrafterConfig {
     /// Distinct prefixes evaluated per batched pass when the warm-up scores the catalog
     /// after an empty message (16: session 3).
     pub warm_up_group: usize,
+    /// A real choice: where the reading gives a cluster of stance yes at least `choice_yes`
+    /// and one of stance no or maybe at least `choice_other`, the message asks for a
+    /// decision whatever the acts say: its no and maybe responses of clusters at
+    /// `choice_open` or more may answer (their NEEDS cues still required), the beam keeps
+    /// room for them, and the best of them takes the last slot when the set says only yes
+    /// if it scores at least `choice_ratio` of what that slot was worth (docs/reply.md,
+    /// "A real choice").
+    pub choice_yes: f32,
+    /// See `choice_yes`.
+    pub choice_other: f32,
+    /// See `choice_yes`.
+    pub choice_open: f32,
+    /// See `choice_yes`.
+    pub choice_ratio: f32,
+    /// What reads the message: the hidden-state head, the word prior or the act rules
+    /// alone (docs/reply.md, "The reading head"). `Prior` until the head, trained on a
+    /// part of the cases so far, measures better on unseen sets.
+    pub reading: Reading,
 }
 
 impl Default for DrafterConfig {
@@ -189,6 +239,11 @@ impl Default for DrafterConfig {
             prior_exponent: 0.5,
             prior_unclustered: 0.5,
             prior_beam_weight: 1.0,
+            reading: Reading::Prior,
+            choice_yes: 0.3,
+            choice_other: 0.15,
+            choice_open: 0.05,
+            choice_ratio: 0.0,
         }
     }
 }

@@ -5,9 +5,10 @@
 
 use super::acts::{self, Acts};
 use super::catalog::{Catalog, Stance};
-use super::config::DrafterConfig;
+use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
+use super::reading_head::{self, ReadingHead};
 use super::{cluster_prior, gate, prompt, score, select};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
@@ -99,6 +100,19 @@ struct ToneState {
     trie: Trie,
     /// Log-probabilities of the first reply token after an empty message.
     null_lp: Vec<f32>,
+    /// Tokens of the fixed prefix: the conversation starts here (the reading head pools
+    /// the hidden states from this position on).
+    prefix_len: usize,
+}
+
+impl ToneState {
+    /// Keeps the conversation's hidden states from now on (positions after the prefix
+    /// evaluated before are evaluated again).
+    fn capture(&mut self) {
+        if self.session.hidden_capture_from() != Some(self.prefix_len) {
+            self.session.capture_hidden(Some(self.prefix_len));
+        }
+    }
 }
 
 struct State {
@@ -114,6 +128,8 @@ pub struct ReplyDrafter {
     template: ChatTemplate,
     config: DrafterConfig,
     catalog: &'static Catalog,
+    /// The reading head for this model (`config.reading` is `Head` and one exists).
+    head: Option<Arc<ReadingHead>>,
     state: Mutex<State>,
 }
 
@@ -172,6 +188,12 @@ impl ReplyDrafter {
             )));
         }
         let template = ChatTemplate::for_model(&model)?;
+        let head = match config.reading {
+            Reading::Head => ReadingHead::builtin_for(&model, catalog)
+                .map_err(|e| ReplyError::InvalidOption(e.to_string()))?
+                .map(Arc::new),
+            _ => None,
+        };
         let base = Session::new(
             model.clone(),
             SessionOptions {
@@ -184,6 +206,7 @@ impl ReplyDrafter {
             template,
             config,
             catalog,
+            head,
             state: Mutex::new(State {
                 tones: HashMap::new(),
                 base,
@@ -206,6 +229,56 @@ impl ReplyDrafter {
     #[doc(hidden)]
     pub fn catalog(&self) -> &'static Catalog {
         self.catalog
+    }
+
+    /// Replaces the reading head (`None`: none, the word prior reads instead); the project's
+    /// evaluation tries heads trained without a case set with it. Only read when
+    /// `config.reading` is `Head`. A head of another model or width is an error.
+    #[doc(hidden)]
+    pub fn with_reading_head(mut self, head: Option<ReadingHead>) -> Result<Self, ReplyError> {
+        if let Some(h) = &head {
+            let fp = reading_head::model_fingerprint(&self.model);
+            let dims = 2 * self.model.config().n_embd;
+            if h.model != fp || h.dims != dims {
+                return Err(ReplyError::InvalidOption(format!(
+                    "the reading head is for model {:016x} with {} features; this model is \
+                     {fp:016x} with {dims}",
+                    h.model, h.dims
+                )));
+            }
+        }
+        self.head = head.map(Arc::new);
+        Ok(self)
+    }
+
+    /// The reading in use: `Head` only when a head exists for the model (otherwise the
+    /// drafter reads as `Prior`).
+    pub fn reading(&self) -> Reading {
+        match self.config.reading {
+            Reading::Head if self.head.is_none() => Reading::Prior,
+            r => r,
+        }
+    }
+
+    /// The pooled hidden-state features of a conversation as the reading head sees them
+    /// ([`reading_head::pool`] over the conversation's positions of the prompt `draft`
+    /// evaluates, reusing the cached prefix): what `pocketlm train-reply-head` trains on.
+    #[doc(hidden)]
+    pub fn reading_features(
+        &self,
+        conversation: &[Message],
+        tone: Tone,
+    ) -> Result<Vec<f32>, ReplyError> {
+        let conversation = &*crate::input_bounds::reply_conversation(conversation);
+        let tokens = self.prompt_tokens(conversation, tone)?;
+        let mut state = self.lock();
+        let ts = self.tone_state(&mut state, tone)?;
+        ts.capture();
+        ts.session.sync_to(&tokens)?;
+        Ok(reading_head::pool(
+            ts.session.hidden_states(),
+            self.model.config().n_embd,
+        ))
     }
 
     /// Evaluates the fixed prompt prefix of `tone` now, so the first `draft` is fast.
@@ -243,6 +316,10 @@ impl ReplyDrafter {
             let (replies, _) = self.tokenize_responses(tone)?;
             let mut session = state.base.fork();
             let mut msgs = prompt::prefix(tone);
+            let prefix_len = self
+                .template
+                .encode(self.model.tokenizer(), &msgs, false)?
+                .len();
             msgs.push(ChatMessage::user(""));
             let null = self.template.encode(self.model.tokenizer(), &msgs, true)?;
             let logits = session.sync_to(&null)?;
@@ -263,6 +340,7 @@ impl ReplyDrafter {
                     replies,
                     trie,
                     null_lp,
+                    prefix_len,
                 },
             );
         }
@@ -381,12 +459,23 @@ impl ReplyDrafter {
         let mut state = self.lock();
         cancelled()?;
         let ts = self.tone_state(&mut state, options.tone)?;
+        if self.reading() == Reading::Head {
+            ts.capture();
+        }
         cancelled()?;
         let cached = ts.session.common_prefix_len(&tokens).min(tokens.len() - 1);
         let logits = ts.session.sync_to(&tokens)?;
         cancelled()?;
         let mut lp0 = vec![0.0f32; logits.len()];
         log_softmax(logits, &mut lp0);
+        let reading = match (self.reading(), &self.head) {
+            (Reading::Head, Some(head)) => {
+                let features =
+                    reading_head::pool(ts.session.hidden_states(), self.model.config().n_embd);
+                head.read(&features)
+            }
+            _ => None,
+        };
         // 4–5 (set up first: the candidates stage asks it what is open and preferred).
         let cat = self.catalog;
         let copies: Vec<String> = prompt::prefix(options.tone)
@@ -403,17 +492,31 @@ impl ReplyDrafter {
             blocklist: &options.blocklist,
             copies: &copies,
             answered: false,
-            prior: cat
-                .cluster_prior
-                .as_ref()
-                .map(|p| p.read(&cluster_prior::features(&read, &acts))),
+            choice: false,
+            prior: match self.reading() {
+                Reading::Head => reading,
+                Reading::Prior => cat
+                    .cluster_prior
+                    .as_ref()
+                    .map(|p| p.read(&cluster_prior::features(&read, &acts))),
+                Reading::Rules => None,
+            },
         };
+        // Only the head's reading asks for a choice (the word prior's was not measured so).
+        ctx.choice = self.reading() == Reading::Head
+            && ctx
+                .prior
+                .as_ref()
+                .is_some_and(|r| score::reads_choice(r, cat, &self.config));
         // Per tokenized response: whether it may answer, and whether it is preferred.
         let opens: Vec<bool> = ts.replies.iter().map(|r| ctx.opens(r.index)).collect();
         let prefers: Vec<bool> = ts.replies.iter().map(|r| ctx.prefers(r.index)).collect();
         ctx.answered = prefers.contains(&true);
         let open = ts.trie.mark(|i| opens[i]);
-        let preferred = ts.trie.mark(|i| prefers[i]);
+        // The beam keeps room for the other side of a decision too.
+        let preferred = ts
+            .trie
+            .mark(|i| prefers[i] || ctx.other_side(ts.replies[i].index));
         let lean = ts.trie.best(|i| {
             if opens[i] {
                 ctx.lean(ts.replies[i].index)
@@ -457,7 +560,7 @@ impl ReplyDrafter {
         }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         // 6. Selection.
-        let replies = select::select(&candidates, options.n, &acts, &self.config);
+        let replies = select::select(&candidates, options.n, &acts, ctx.choice, &self.config);
         draft.candidates = candidates;
         match replies.first() {
             Some(r) if r.score >= self.config.min_score => draft.replies = replies,

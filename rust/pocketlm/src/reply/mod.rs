@@ -23,13 +23,14 @@ mod drafter;
 pub mod filter;
 pub mod gate;
 pub mod prompt;
+pub mod reading_head;
 mod score;
 mod select;
 pub mod sensitive_words;
 
 pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
-pub use config::DrafterConfig;
+pub use config::{DrafterConfig, Reading};
 pub use drafter::{Candidate, Draft, NoSuggestion, ReplyDrafter};
 pub use filter::Rejection;
 

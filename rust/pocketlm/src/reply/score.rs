@@ -3,7 +3,7 @@
 //! rejection reason (the text checks of [`filter`] and the catalog's act gating).
 
 use super::acts::{Act, Acts};
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Stance};
 use super::cluster_prior::PriorReading;
 use super::config::DrafterConfig;
 use super::decode::{Generated, Scored, TokenizedResponse};
@@ -27,6 +27,23 @@ pub struct Context<'a> {
     /// Per catalog cluster, the learned prior's probability that it holds an acceptable
     /// answer to the message (`None`: the catalog has no prior).
     pub prior: Option<PriorReading>,
+    /// The reading says a decision is asked (`DrafterConfig::choice_yes`).
+    pub choice: bool,
+}
+
+/// Whether a reading asks for a decision: a cluster of stance yes at `choice_yes` or more
+/// and one of stance no or maybe at `choice_other` or more.
+pub fn reads_choice(r: &PriorReading, cat: &Catalog, cfg: &DrafterConfig) -> bool {
+    let best = |f: &dyn Fn(Stance) -> bool| {
+        cat.clusters
+            .iter()
+            .zip(&r.p)
+            .filter(|(c, _)| f(c.stance))
+            .map(|(_, &p)| p)
+            .fold(0.0f32, f32::max)
+    };
+    best(&|s| s == Stance::Yes) >= cfg.choice_yes
+        && best(&|s| matches!(s, Stance::No | Stance::Maybe)) >= cfg.choice_other
 }
 
 impl Context<'_> {
@@ -62,7 +79,18 @@ impl Context<'_> {
     /// Whether catalog response `i` may answer the message: it fits the acts, or the prior
     /// backs its cluster (`prior_open`).
     pub fn opens(&self, i: usize) -> bool {
-        self.cat.fits(i, self.acts, self.message) || self.prior_backs(i, self.cfg.prior_open)
+        self.cat.fits(i, self.acts, self.message)
+            || self.prior_backs(i, self.cfg.prior_open)
+            || self.other_side(i)
+    }
+
+    /// Whether catalog response `i` is the other side of a decision the reading asks for:
+    /// a no or maybe of a cluster at `choice_open` or more (its cue present).
+    pub fn other_side(&self, i: usize) -> bool {
+        let c = self.cat.responses[i].cluster;
+        self.choice
+            && matches!(self.cat.clusters[c].stance, Stance::No | Stance::Maybe)
+            && self.prior_backs(i, self.cfg.choice_open)
     }
 
     /// Whether catalog response `i` is a preferred answer: the acts prefer it, or the prior

@@ -23,7 +23,14 @@ fn is_question(t: &str) -> bool {
 }
 
 /// Up to `n` valid replies, best first.
-pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConfig) -> Vec<Reply> {
+/// `choice`: the reading says a decision is asked (`DrafterConfig::choice_yes`).
+pub fn select(
+    candidates: &[Candidate],
+    n: usize,
+    acts: &Acts,
+    choice: bool,
+    cfg: &DrafterConfig,
+) -> Vec<Reply> {
     let mut valid: Vec<&Candidate> = candidates.iter().filter(|c| c.rejected.is_none()).collect();
     valid.sort_by(|a, b| b.score.total_cmp(&a.score));
     // No near-duplicates (the best of each kept).
@@ -56,7 +63,7 @@ pub fn select(candidates: &[Candidate], n: usize, acts: &Acts, cfg: &DrafterConf
             .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
         chosen.push(rest.remove(i));
     }
-    mix_stances(&mut chosen, &rest, n, acts, cfg);
+    mix_stances(&mut chosen, &rest, n, acts, choice, cfg);
     chosen.sort_by(|a, b| b.score.total_cmp(&a.score));
     chosen
         .into_iter()
@@ -107,16 +114,18 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
 
 /// When a decision is asked and the set says only yes, the best no or maybe takes the last
 /// place if it scores at least `negative_ratio` (a preferred one: `decision_negative_ratio`)
-/// of what the last pick was worth in its slot (its adjusted score: a third yes says little).
+/// of what the last pick was worth in its slot (its adjusted score: a third yes says little);
+/// when the reading asks for the decision (`choice`), at least `choice_ratio` of it.
 fn mix_stances<'a>(
     chosen: &mut [&'a Candidate],
     rest: &[&'a Candidate],
     n: usize,
     acts: &Acts,
+    choice: bool,
     cfg: &DrafterConfig,
 ) {
     let has = |set: &[&Candidate], s: Stance| set.iter().any(|c| c.stance == Some(s));
-    if !acts.decision()
+    if !(acts.decision() || choice)
         || n < 2
         || chosen.len() < n
         || !has(chosen, Stance::Yes)
@@ -137,7 +146,9 @@ fn mix_stances<'a>(
         .count();
     let last = chosen[n - 1];
     let replaceable = last.stance != Some(Stance::Yes) || yeses > 1;
-    let ratio = if other.preferred {
+    let ratio = if choice {
+        cfg.choice_ratio
+    } else if other.preferred {
         cfg.decision_negative_ratio
     } else {
         cfg.negative_ratio
@@ -181,18 +192,18 @@ mod tests {
             cand("I'm not sure.", 0.05, "unsure", Stance::Maybe),
         ];
         // A distinct cluster scoring close wins the second slot over the same cluster.
-        let r = select(&cs, 3, &acts, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg);
         assert_eq!(
             texts(&r),
             ["I'm good, thanks!", "Doing well, thanks!", "Good morning!"]
         );
         assert_eq!(
-            texts(&select(&cs, 2, &acts, &cfg)),
+            texts(&select(&cs, 2, &acts, false, &cfg)),
             ["I'm good, thanks!", "Good morning!"]
         );
         // Only one other cluster, far below: the second of a cluster fills the slot.
         cs.remove(2);
-        let r = select(&cs, 3, &acts, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg);
         assert_eq!(r.len(), 3);
         assert_eq!(texts(&r)[..2], ["I'm good, thanks!", "Doing well, thanks!"]);
     }
@@ -215,18 +226,18 @@ mod tests {
         generated.curated = false;
         let cs = vec![tell.clone(), how, really, cool, generated.clone()];
         assert_eq!(
-            texts(&select(&cs, 3, &acts, &cfg)),
+            texts(&select(&cs, 3, &acts, false, &cfg)),
             ["Tell me more!", "How was it?", "Oh, really?"]
         );
         // Without the focus, the neighbouring cluster takes a slot (the generated text
         // still waits while catalog replies are left).
         cfg.unpreferred_discount = 1.0;
         assert_eq!(
-            texts(&select(&cs, 3, &acts, &cfg)),
+            texts(&select(&cs, 3, &acts, false, &cfg)),
             ["Tell me more!", "How was it?", "That's cool!"]
         );
         // Generated text fills a slot when no catalog reply is left, and may lead.
-        let r = select(&[tell, generated], 3, &acts, &cfg);
+        let r = select(&[tell, generated], 3, &acts, false, &cfg);
         assert_eq!(texts(&r), ["Tell me more!", "Where did you go?"]);
     }
 
@@ -245,7 +256,7 @@ mod tests {
             // slot (same_cluster_discount 0.85); the no takes it at ≥ 0.8 × that.
             cand("No, I don't.", 0.45, "no", Stance::No),
         ];
-        let r = select(&cs, 3, &acts, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
         assert!(texts(&r).contains(&"Yes, I do."), "{r:?}");
     }
@@ -263,7 +274,7 @@ mod tests {
             cand("you're welcome", 0.7, "welcome", Stance::Welcome),
             cand("No problem!", 0.3, "no_worries", Stance::Forgive),
         ];
-        let r = select(&cs, 3, &acts, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg);
         assert_eq!(texts(&r), ["You're welcome!", "No problem!"]);
     }
 }

@@ -3,7 +3,7 @@
 //! reply candidates) and decode together in one batch.
 
 use crate::kernels::{OutputRows, ThreadPool};
-use crate::model::{forward, BatchRow, KvCache, Model, Scratch, KV_GROW_STEP};
+use crate::model::{forward, BatchRow, HiddenOut, KvCache, Model, Scratch, KV_GROW_STEP};
 use std::sync::{Arc, Mutex};
 
 /// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
@@ -95,6 +95,11 @@ pub struct Session {
     has_logits: bool,
     /// Output-head rows computed (`None`: all): see [`Session::set_output_rows`].
     output_rows: Option<Arc<OutputRows>>,
+    /// Final hidden states are kept for positions from this one on (`None`: none are):
+    /// see [`Session::capture_hidden`].
+    hidden_from: Option<usize>,
+    /// `(len - hidden_from) × n_embd` states, position by position.
+    hidden: Vec<f32>,
 }
 
 impl Session {
@@ -127,7 +132,45 @@ impl Session {
             logits: Vec::new(),
             has_logits: false,
             output_rows: None,
+            hidden_from: None,
+            hidden: Vec::new(),
         })
+    }
+
+    /// Keeps the final hidden state (after the output norm: what the output head reads) of
+    /// every position from `from` on that [`Session::eval`] or [`Session::sync_to`]
+    /// evaluates from now on (`None`: stops, and frees them). A by-product of the pass that
+    /// evaluates them (one RMS norm per token, no extra pass). Positions at or after `from`
+    /// already evaluated are dropped, so that every kept position has its state. Forks and
+    /// copies do not capture; a batched pass ([`Session::decode_batch`] and the like) that
+    /// extends this session stops its capture.
+    pub fn capture_hidden(&mut self, from: Option<usize>) {
+        if let Some(f) = from {
+            self.truncate(f);
+            self.hidden.clear();
+        } else {
+            self.hidden = Vec::new();
+        }
+        self.hidden_from = from;
+    }
+
+    /// Where the hidden-state capture starts (`None`: not capturing).
+    pub fn hidden_capture_from(&self) -> Option<usize> {
+        self.hidden_from
+    }
+
+    /// The kept hidden states ([`Session::capture_hidden`]): one row of `n_embd` values per
+    /// position from the capture's start to the last evaluated one, in order (empty when
+    /// not capturing).
+    pub fn hidden_states(&self) -> &[f32] {
+        match self.hidden_from {
+            Some(f) => {
+                let d = self.model.config().n_embd;
+                let n = (self.tokens.len().saturating_sub(f) * d).min(self.hidden.len());
+                &self.hidden[..n]
+            }
+            None => &[],
+        }
     }
 
     /// Computes only the rows `rows` of the output head from now on (`None`: all of them):
@@ -186,6 +229,10 @@ impl Session {
             self.tokens.truncate(len);
             self.cache.truncate(len);
             self.has_logits = false;
+            if let Some(f) = self.hidden_from {
+                self.hidden
+                    .truncate(len.saturating_sub(f) * self.model.config().n_embd);
+            }
         }
     }
 
@@ -205,6 +252,7 @@ impl Session {
         self.batch_out = Vec::new();
         self.logits = Vec::new();
         self.has_logits = false;
+        self.hidden = Vec::new();
     }
 
     /// Bytes held by the KV cache and the logits buffers (the scratch buffers of the forward
@@ -324,6 +372,10 @@ impl Session {
         }));
         let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
         let mut logits = std::mem::take(&mut self.logits);
+        let hidden = self.hidden_from.map(|from| HiddenOut {
+            from,
+            out: &mut self.hidden,
+        });
         forward(
             &self.model,
             &engine.pool,
@@ -332,6 +384,7 @@ impl Session {
             &mut self.scratch,
             &mut logits,
             self.output_rows.as_deref(),
+            hidden,
         );
         if let Some(out) = all {
             out.extend_from_slice(&logits);
@@ -374,6 +427,8 @@ impl Session {
         self.logits.extend_from_slice(&src.logits);
         self.has_logits = src.has_logits;
         self.output_rows = src.output_rows.clone();
+        self.hidden_from = None;
+        self.hidden = Vec::new();
         Ok(())
     }
 
@@ -390,6 +445,8 @@ impl Session {
             logits: self.logits.clone(),
             has_logits: self.has_logits,
             output_rows: self.output_rows.clone(),
+            hidden_from: None,
+            hidden: Vec::new(),
         }
     }
 
@@ -513,6 +570,7 @@ impl Session {
                 &mut scratch,
                 out,
                 head.as_deref(),
+                None,
             );
         }
         sessions[0].scratch = scratch;
@@ -524,6 +582,10 @@ impl Session {
             let t = tokens(i);
             at += if all_logits { t.len() } else { 1 };
             s.push_tokens(t);
+            if s.hidden_from.is_some() {
+                s.hidden_from = None;
+                s.hidden = Vec::new();
+            }
             s.logits.clear();
             s.logits
                 .extend_from_slice(&out[(at - 1) * vocab..at * vocab]);

@@ -1,0 +1,218 @@
+//! `pocketlm train-reply-head`: extracts the pooled hidden-state features of every labelled
+//! message with the drafter itself (cached), trains the reading head and writes its table
+//! (the logic is in [`crate::reply_head`]).
+
+use crate::commands::CliResult;
+use crate::reply_head::{self as head, Case, FeatureCache, Settings, SETTINGS};
+use crate::reply_prior;
+use clap::Args;
+use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
+use pocketlm::internals::reply::Catalog;
+use pocketlm::{DrafterConfig, Message, Model, ReplyDrafter, Tone};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct TrainReplyHeadArgs {
+    /// The model whose hidden states the head reads.
+    #[arg(long)]
+    model: PathBuf,
+    /// The folder of the labelled case files (the held-out set is never read).
+    #[arg(long, default_value = "tests/fixtures")]
+    fixtures: PathBuf,
+    /// A case file (by name) to leave out as well (repeatable): to measure the head on it.
+    #[arg(long)]
+    exclude: Vec<String>,
+    /// Where the table goes (default: `rust/pocketlm/src/reply/reading_head_<arch>.tsv`,
+    /// `smollm2` for a llama-architecture model, `gemma3` for Gemma 3).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where extracted features are cached.
+    #[arg(long, default_value = "target/reply-head-cache")]
+    cache: PathBuf,
+    #[arg(long, default_value_t = pocketlm::default_threads())]
+    threads: usize,
+    #[arg(long, default_value_t = SETTINGS.epochs)]
+    epochs: usize,
+    #[arg(long, default_value_t = SETTINGS.rate)]
+    rate: f32,
+    #[arg(long, default_value_t = SETTINGS.l2)]
+    l2: f32,
+    /// Write nothing: train without each blind set and dev in turn and report how well the
+    /// head ranks its clusters (leave-one-set-out).
+    #[arg(long)]
+    cross_validate: bool,
+    /// Train only on the messages whose features are already cached (no model pass; the
+    /// table records how many cases it was trained on): when reading them all would take
+    /// longer than there is.
+    #[arg(long)]
+    cached_only: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
+    let cat = Catalog::builtin_rules().map_err(|e| e.to_string())?;
+    let settings = Settings {
+        epochs: a.epochs,
+        rate: a.rate,
+        l2: a.l2,
+    };
+    let model = Model::load(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let fp = model_fingerprint(&model);
+    let info = model.info();
+    let dims = 2 * info.n_embd;
+    let files = reply_prior::case_files(&a.fixtures, &a.exclude)?;
+    let mut sets = head::cases_by_file(&files, cat)?;
+    // Features of every message, from the drafter's own prompt pass.
+    let drafter = ReplyDrafter::new(
+        model.clone(),
+        DrafterConfig {
+            threads: a.threads,
+            ..DrafterConfig::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let mut cache = FeatureCache::open(&a.cache, fp, dims);
+    if a.cached_only {
+        for (_, cases) in sets.iter_mut() {
+            cases.retain(|c| cache.get(&c.message).is_some());
+        }
+        sets.retain(|(_, c)| !c.is_empty());
+    }
+    let t0 = Instant::now();
+    let mut extracted = 0usize;
+    for (_, cases) in &sets {
+        for c in cases {
+            if cache.get(&c.message).is_some() {
+                continue;
+            }
+            let f = drafter
+                .reading_features(&[Message::incoming(c.message.clone())], Tone::Neutral)
+                .map_err(|e| format!("{:?}: {e}", c.message))?;
+            if f.len() != dims {
+                return Err(format!("{:?}: {} features, not {dims}", c.message, f.len()));
+            }
+            cache.insert(&c.message, f);
+            extracted += 1;
+            if extracted % 200 == 0 {
+                cache.save()?;
+                eprintln!(
+                    "{extracted} messages read ({:.0} ms each)",
+                    t0.elapsed().as_secs_f64() * 1e3 / extracted as f64
+                );
+            }
+        }
+    }
+    cache.save()?;
+    let feats = |c: &Case| cache.get(&c.message).expect("extracted above").clone();
+    if a.cross_validate {
+        return cross_validate(&sets, cat, &settings, &feats, a.json);
+    }
+    let all: Vec<&Case> = sets.iter().flat_map(|(_, c)| c.iter()).collect();
+    let xs: Vec<Vec<f32>> = all.iter().map(|c| feats(c)).collect();
+    let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+    let yr: Vec<&[usize]> = all.iter().map(|c| c.clusters.as_slice()).collect();
+    let t1 = Instant::now();
+    let trained = head::train(&xr, &yr, cat.clusters.len(), &settings);
+    let train_ms = t1.elapsed().as_secs_f64() * 1e3;
+    let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
+    let meta = [
+        ("name", info.name.clone()),
+        ("cases", all.len().to_string()),
+        ("files", names.join(",")),
+        ("fixtures", format!("{:016x}", head::fixtures_hash(&files))),
+        ("prompt", format!("{:016x}", head::prompt_hash())),
+        ("settings", format!("{settings:?}")),
+    ];
+    let text = head::table(&trained, cat, fp, &meta);
+    // The quantized table ranks as the float model did (in-sample).
+    let parsed = ReadingHead::parse(&text, cat).map_err(|e| e.to_string())?;
+    let pf: Vec<Vec<f32>> = xs.iter().map(|x| trained.probabilities(x)).collect();
+    let pq: Vec<Vec<f32>> = xs
+        .iter()
+        .map(|x| parsed.probabilities(x).expect("dims"))
+        .collect();
+    let (f1, f3) = head::ranking(&pf, &yr);
+    let (q1, q3) = head::ranking(&pq, &yr);
+    let out = a.out.clone().unwrap_or_else(|| {
+        let arch = if info.architecture == "gemma3" {
+            "gemma3"
+        } else {
+            "smollm2"
+        };
+        PathBuf::from(format!("rust/pocketlm/src/reply/reading_head_{arch}.tsv"))
+    });
+    std::fs::write(&out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    let report = json!({
+        "out": out.display().to_string(), "cases": all.len(), "bytes": text.len(),
+        "model": format!("{fp:016x}"), "extracted": extracted, "train_ms": train_ms,
+        "in_sample_top1": f1, "in_sample_top3": f3, "quantized_top1": q1, "quantized_top3": q3,
+    });
+    if a.json {
+        println!("{report}");
+    } else {
+        println!(
+            "{}: {} cases, {} bytes; in-sample top1 {f1:.3} top3 {f3:.3} (quantized {q1:.3} / \
+             {q3:.3}); {extracted} messages read, trained in {train_ms:.0} ms",
+            out.display(),
+            all.len(),
+            text.len()
+        );
+    }
+    Ok(())
+}
+
+/// Leave-one-set-out over the blind sets and dev: trained on every other file, ranked on
+/// this one.
+fn cross_validate(
+    sets: &[(String, Vec<Case>)],
+    cat: &Catalog,
+    settings: &Settings,
+    feats: &dyn Fn(&Case) -> Vec<f32>,
+    json_out: bool,
+) -> CliResult {
+    let mut rows = Vec::new();
+    for (held, test) in sets
+        .iter()
+        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
+    {
+        let train: Vec<&Case> = sets
+            .iter()
+            .filter(|(n, _)| n != held)
+            .flat_map(|(_, c)| c.iter())
+            .collect();
+        let xs: Vec<Vec<f32>> = train.iter().map(|c| feats(c)).collect();
+        let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+        let yr: Vec<&[usize]> = train.iter().map(|c| c.clusters.as_slice()).collect();
+        let t = head::train(&xr, &yr, cat.clusters.len(), settings);
+        let probs: Vec<Vec<f32>> = test.iter().map(|c| t.probabilities(&feats(c))).collect();
+        let ys: Vec<&[usize]> = test.iter().map(|c| c.clusters.as_slice()).collect();
+        let (top1, top3) = head::ranking(&probs, &ys);
+        if !json_out {
+            println!(
+                "{held:28} {:3} cases  top1 {top1:.3}  top3 {top3:.3}",
+                test.len()
+            );
+        }
+        rows.push(json!({"set": held, "cases": test.len(), "top1": top1, "top3": top3}));
+    }
+    let n = rows.len().max(1) as f64;
+    let mean = |k: &str| {
+        rows.iter()
+            .map(|r| r[k].as_f64().unwrap_or(0.0))
+            .sum::<f64>()
+            / n
+    };
+    let (top1, top3) = (mean("top1"), mean("top3"));
+    if json_out {
+        println!(
+            "{}",
+            json!({"sets": rows, "mean_top1": top1, "mean_top3": top3})
+        );
+    } else {
+        println!("mean top1 {top1:.3}  top3 {top3:.3}");
+    }
+    Ok(())
+}
