@@ -24,38 +24,6 @@ impl From<KeyboardProfile> for pocketlm::KeyboardProfile {
     }
 }
 
-/// The language of the suggestions. Every language but English needs a multilingual model
-/// (Gemma 3 270M).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
-pub enum KeyboardLanguage {
-    /// English.
-    #[default]
-    En,
-    /// Spanish.
-    Es,
-    /// German.
-    De,
-    /// French.
-    Fr,
-    /// Portuguese.
-    Pt,
-    /// Italian.
-    It,
-}
-
-impl From<KeyboardLanguage> for pocketlm::Language {
-    fn from(l: KeyboardLanguage) -> Self {
-        match l {
-            KeyboardLanguage::En => Self::En,
-            KeyboardLanguage::Es => Self::Es,
-            KeyboardLanguage::De => Self::De,
-            KeyboardLanguage::Fr => Self::Fr,
-            KeyboardLanguage::Pt => Self::Pt,
-            KeyboardLanguage::It => Self::It,
-        }
-    }
-}
-
 /// The core options a [`KeyboardOptions`] stands for.
 pub fn predictor_options(options: KeyboardOptions) -> Result<PredictorOptions, PocketLmError> {
     let base = PredictorOptions::for_profile(options.profile.unwrap_or_default().into());
@@ -69,7 +37,6 @@ pub fn predictor_options(options: KeyboardOptions) -> Result<PredictorOptions, P
             learning: options.learn_user_words,
             ..base.user_words
         },
-        language: options.language.unwrap_or_default().into(),
         ..base
     })
 }
@@ -128,10 +95,6 @@ pub struct KeyboardOptions {
     /// either way).
     #[uniffi(default = true)]
     pub learn_user_words: bool,
-    /// Language of the suggestions (`null`/`nil` = English); the others need Gemma 3 270M.
-    /// One predictor per language: its user words are that language's.
-    #[uniffi(default = None)]
-    pub language: Option<KeyboardLanguage>,
 }
 
 /// The kind of text field a word was typed in (Android `inputType`, iOS text traits).
@@ -385,7 +348,6 @@ mod tests {
             threads: 1,
             profile,
             learn_user_words: true,
-            language: None,
         }
     }
 
@@ -409,28 +371,6 @@ mod tests {
         let default = predictor_options(options(None)).unwrap();
         assert!(low.cache_bytes < default.cache_bytes);
         assert!(low.max_sessions < default.max_sessions);
-    }
-
-    #[test]
-    fn languages_map_to_the_core_languages() {
-        assert_eq!(
-            predictor_options(options(None)).unwrap().language,
-            pocketlm::Language::En
-        );
-        for (ffi, core) in [
-            (KeyboardLanguage::En, pocketlm::Language::En),
-            (KeyboardLanguage::Es, pocketlm::Language::Es),
-            (KeyboardLanguage::De, pocketlm::Language::De),
-            (KeyboardLanguage::Fr, pocketlm::Language::Fr),
-            (KeyboardLanguage::Pt, pocketlm::Language::Pt),
-            (KeyboardLanguage::It, pocketlm::Language::It),
-        ] {
-            let o = KeyboardOptions {
-                language: Some(ffi),
-                ..options(None)
-            };
-            assert_eq!(predictor_options(o).unwrap().language, core);
-        }
     }
 
     #[test]
