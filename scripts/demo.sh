@@ -15,7 +15,8 @@ if has predict; then
   echo "== keyboard: suggestions while typing"
   for text in "See you" "See you tom" "Thanks for the" "I'll be there in" "Hel"; do
     printf '%-22s -> ' "\"$text\""
-    "$bin" predict --model "$model" --text "$text"
+    # The first suggestion follows the arrow; the others line up under it (26 columns).
+    "$bin" predict --model "$model" --text "$text" | sed '2,$s/^/                          /'
   done
 fi
 
