@@ -7,12 +7,18 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
+.PHONY: all models random-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
 
 all: build
 
 models:
 	@bash scripts/fetch-models.sh
+
+# Tiny random-weight models of each architecture family in each tested format (the parity
+# tests' inputs, tests/fixtures/random/README.md): deterministic, cached in ~/.cache/pocketlm;
+# builds llama.cpp's llama-quantize the first time (~10 CPU-minutes).
+random-models: models
+	@bash scripts/gen-random-models.sh >/dev/null
 
 build:
 	$(CARGO) build --release --bin pocketlm
@@ -34,7 +40,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models
+test-rust: models random-models
 	$(CARGO) test --workspace
 
 # NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,

@@ -5,7 +5,8 @@
 //   logprobs MODEL TEXT [N_GREEDY]
 // stdout: one line per prompt position: `token id:logprob × 10` (most likely first),
 // then `G id id ...` (the greedy continuation, stopping at end-of-generation).
-// FLASH_ATTN=0 in the environment turns flash attention off.
+// FLASH_ATTN=0 in the environment turns flash attention off. GREEDY_TOP10=1 adds, after the
+// `G` line, one line per greedy step: `T id:logprob × 10` of the logits that chose that token.
 #include "llama.h"
 
 #include <algorithm>
@@ -62,28 +63,42 @@ int main(int argc, char ** argv) {
 
     const int nv = llama_vocab_n_tokens(vocab);
     std::vector<int> idx(nv);
-    for (int i = 0; i < n; i++) {
-        const float * l = llama_get_logits_ith(ctx, i);
+    // `id:logprob` of the ten most likely tokens of one row of logits, most likely first.
+    auto top10 = [&](const float * l) {
         double mx = l[argmax(l, nv)], sum = 0;
         for (int j = 0; j < nv; j++) sum += std::exp((double) l[j] - mx);
         const double lse = mx + std::log(sum);
         for (int j = 0; j < nv; j++) idx[j] = j;
         std::partial_sort(idx.begin(), idx.begin() + 10, idx.end(), [&](int a, int b) { return l[a] > l[b]; });
-        printf("%d", toks[i]);
-        for (int k = 0; k < 10; k++) printf(" %d:%.5f", idx[k], l[idx[k]] - lse);
-        printf("\n");
+        std::string out;
+        char buf[64];
+        for (int k = 0; k < 10; k++) {
+            snprintf(buf, sizeof buf, " %d:%.5f", idx[k], l[idx[k]] - lse);
+            out += buf;
+        }
+        return out;
+    };
+    for (int i = 0; i < n; i++) {
+        printf("%d%s\n", toks[i], top10(llama_get_logits_ith(ctx, i)).c_str());
     }
 
     const int n_greedy = argc > 3 ? atoi(argv[3]) : 0;
-    llama_token next = argmax(llama_get_logits_ith(ctx, n - 1), nv);
+    const char * gt = getenv("GREEDY_TOP10");
+    const bool greedy_top10 = gt && gt[0] == '1';
+    std::vector<std::string> steps;
+    const float * l = llama_get_logits_ith(ctx, n - 1);
+    llama_token next = argmax(l, nv);
     printf("G");
     for (int g = 0; g < n_greedy; g++) {
         printf(" %d", next);
+        if (greedy_top10) steps.push_back(top10(l));
         if (llama_vocab_is_eog(vocab, next)) break;
         if (llama_decode(ctx, llama_batch_get_one(&next, 1)) != 0) return 1;
-        next = argmax(llama_get_logits_ith(ctx, -1), nv);
+        l = llama_get_logits_ith(ctx, -1);
+        next = argmax(l, nv);
     }
     printf("\n");
+    for (const auto & s : steps) printf("T%s\n", s.c_str());
     llama_batch_free(batch);
     llama_free(ctx);
     llama_model_free(model);
