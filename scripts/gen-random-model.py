@@ -27,7 +27,7 @@ import sys
 
 import numpy as np
 
-LOGIT_STD = 8.0
+LOGIT_STD = 12.0
 
 # Per family: the release this mirrors (`real`), a tiny shape (`tiny`), and conventions.
 # Keys of a shape: layers, embd, heads, kv_heads, head_dim, ff, ctx.

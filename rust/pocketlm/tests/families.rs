@@ -22,11 +22,12 @@ use sha2::{Digest, Sha256};
 /// diverging at gaps up to 0.273), so a different token there is not an error.
 const CLEAR_GAP: f32 = 0.3;
 /// Random weights have no outlier activations (the real models' source of tenths-of-a-nat
-/// drift, docs/accuracy.md), so the logprobs agree closely: measured max |diff| 0.0?? (see
-/// docs/models.md); this bound leaves room for another x86 or the NEON quantizers.
-const MAX_LOGPROB_DIFF: f32 = 0.1;
+/// drift, docs/accuracy.md), so the logprobs agree closely: measured (x86, AVX-512) mean |diff|
+/// 0.013/0.014, max 0.067/0.075 (qwen3/llama3, F16; docs/models.md). The bounds are twice that,
+/// for another machine's summation order.
+const MAX_LOGPROB_DIFF: f32 = 0.15;
 /// Mean |diff| bound over all compared logprobs.
-const MEAN_LOGPROB_DIFF: f32 = 0.02;
+const MEAN_LOGPROB_DIFF: f32 = 0.03;
 
 fn sha256_hex(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).unwrap();
@@ -167,6 +168,6 @@ macro_rules! family_tests {
 }
 
 family_tests! {
-    qwen3_q4_0 => "qwen3-tiny-seed0.Q4_0",
-    qwen3_q4_k_m => "qwen3-tiny-seed0.Q4_K_M",
+    qwen3_f16 => "qwen3-tiny-seed0.F16",
+    llama3_f16 => "llama3-tiny-seed0.F16",
 }

@@ -73,7 +73,11 @@ pub const FAMILIES: &[Family] = {
 
 /// The supported architecture names, for error messages.
 pub fn supported_architecture_names() -> String {
-    FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
+    FAMILIES
+        .iter()
+        .map(|f| f.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Architecture {
@@ -274,7 +278,8 @@ impl ModelConfig {
             Architecture::Gemma2 => (
                 1.0 / (head_dim as f32).sqrt(),
                 (n_embd as f32).sqrt(),
-                file.opt_f32(&key("rope.freq_base_swa"))?.unwrap_or(rope_base),
+                file.opt_f32(&key("rope.freq_base_swa"))?
+                    .unwrap_or(rope_base),
                 2,
             ),
         };

@@ -188,7 +188,12 @@ pub(crate) fn forward(
             }
         };
         s.ropes = Some((
-            factors(Rope::new(cfg.rope_dim, cfg.rope_base, cfg.rope_scale, halves)),
+            factors(Rope::new(
+                cfg.rope_dim,
+                cfg.rope_base,
+                cfg.rope_scale,
+                halves,
+            )),
             factors(Rope::new(cfg.rope_dim, cfg.rope_base_local, 1.0, halves)),
         ));
     }

@@ -96,7 +96,11 @@ impl Weights {
         let long = cfg.rope_orig_ctx.is_some_and(|orig| context > orig);
         self.rope_freqs
             .as_deref()
-            .or(if long { self.rope_long.as_deref() } else { self.rope_short.as_deref() })
+            .or(if long {
+                self.rope_long.as_deref()
+            } else {
+                self.rope_short.as_deref()
+            })
             .or(self.rope_short.as_deref())
     }
 }
@@ -272,10 +276,15 @@ impl Weights {
             // Phi-3 fuses gate and up into `ffn_up` (gate rows first, as ggml_swiglu splits).
             let up_name = n("ffn_up.weight");
             let (w_gate, w_up) = if file.tensor_info(&n("ffn_gate.weight")).is_none()
-                && file.tensor_info(&up_name).is_some_and(|t| t.dims.get(1) == Some(&(2 * ff as u64)))
+                && file
+                    .tensor_info(&up_name)
+                    .is_some_and(|t| t.dims.get(1) == Some(&(2 * ff as u64)))
             {
                 let fused = l.matrix(&up_name, d, 2 * ff)?;
-                (split(&up_name, &fused, 0, ff)?, split(&up_name, &fused, ff, ff)?)
+                (
+                    split(&up_name, &fused, 0, ff)?,
+                    split(&up_name, &fused, ff, ff)?,
+                )
             } else {
                 (
                     l.matrix(&n("ffn_gate.weight"), d, ff)?,
