@@ -58,16 +58,10 @@ pub const FAMILIES: &[Family] = {
             ..f("qwen3", Llama, Halves)
         },
         f("gemma3", Gemma3, Halves),
-        f("gemma2", Gemma2, Halves),
-        Family {
-            granite_scales: true,
-            ..f("granite", Llama, Interleaved)
-        },
-        Family {
-            no_rope_every: Some(4),
-            ..f("smollm3", Llama, Interleaved)
-        },
-        f("phi3", Llama, Halves),
+        // Written but not yet verified against llama.cpp (so not accepted): gemma2
+        // (Gemma2, Halves), granite (Llama, Interleaved, granite_scales), smollm3 (Llama,
+        // Interleaved, no_rope_every 4), phi3 (Llama, Halves; fused QKV/gate-up and LongRoPE
+        // in the loader). Each lands here with its tests/families.rs parity test.
     ]
 };
 

@@ -433,8 +433,7 @@ pub(crate) fn forward(
         logits.iter_mut().for_each(|v| *v *= inv);
     }
     if let Some(cap) = cfg.final_logit_softcap {
-        let inv = 1.0 / cap;
-        logits.iter_mut().for_each(|v| *v = cap * (*v * inv).tanh());
+        logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
     }
 }
 
