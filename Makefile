@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models quant-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
+.PHONY: all models quant-models random-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
 	check-workflows android-aar android-samples android-device-test android-publish ios-xcframework ios-swift-test ios-ui-test ios-release
 
 all: build
@@ -19,6 +19,12 @@ models:
 # (llama-quantize and llama.cpp built from the project's sdist; cached). Not yet in `make test`.
 quant-models: models
 	@bash scripts/make-quant-models.sh >/dev/null
+
+# Tiny random-weight models of each architecture family in each tested format (the parity
+# tests' inputs, tests/fixtures/random/README.md): deterministic, cached in ~/.cache/pocketlm;
+# builds llama.cpp's llama-quantize the first time (~10 CPU-minutes).
+random-models: models
+	@bash scripts/gen-random-models.sh >/dev/null
 
 build:
 	$(CARGO) build --release --bin pocketlm
@@ -46,7 +52,7 @@ check-workflows:
 	@bash scripts/check-workflows.sh --self-test
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models
+test-rust: models random-models
 	@bash scripts/setup-jsonschema.sh >/dev/null
 	$(CARGO) test --workspace
 

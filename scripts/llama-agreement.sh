@@ -11,16 +11,6 @@ set -euo pipefail
 cd "$REPO_ROOT"
 
 bash scripts/fetch-models.sh >&2
-bash scripts/build-llama-bench.sh >/dev/null
-DIR="$POCKETLM_CACHE/llama.cpp-0.3.36"
-TOOL="$DIR/bin/llama-logprobs"
-SRC=scripts/llama-agreement/logprobs.cpp
-if [ ! -x "$TOOL" ] || [ "$SRC" -nt "$TOOL" ]; then
-  log "compiling $SRC against llama.cpp's static libraries"
-  B="$DIR/build"
-  g++ -O2 -std=c++17 "$SRC" -I"$DIR/src/include" -I"$DIR/src/ggml/include" \
-    "$B/src/libllama.a" "$B/ggml/src/libggml.a" "$B/ggml/src/libggml-cpu.a" "$B/ggml/src/libggml-base.a" \
-    -fopenmp -lpthread -ldl -o "$TOOL.tmp" && mv "$TOOL.tmp" "$TOOL"
-fi
+TOOL="$(bash scripts/llama-agreement/build-tool.sh)"
 python3 scripts/llama-agreement/compare.py "$TOOL" models/SmolLM2-135M-Instruct.Q4_1.gguf tests/fixtures/smollm2-135m-instruct-q4_1.jsonl
 python3 scripts/llama-agreement/compare.py "$TOOL" models/gemma-3-270m-q4_k_m.gguf tests/fixtures/gemma-3-270m-q4_k_m.jsonl

@@ -11,7 +11,8 @@
 #     tests/engine.rs, tests/keyboard.rs and tests/reply.rs that run the kernels (session
 #     invariants, keyboard predictions, reply drafts); their bad-input and load-error tests are
 #     target-independent and run on x86 only, which keeps this step within CI time (AARCH64_FULL=1
-#     runs every test of those suites);
+#     runs every test of those suites); and tests/families.rs (every architecture family's
+#     random-weight models against llama.cpp's references);
 #  5. `cargo build --lib -p pocketlm` for aarch64-linux-android and aarch64-apple-ios (rlibs
 #     need no NDK / Xcode linker).
 # Each step logs its wall time.
@@ -92,6 +93,7 @@ else
 fi
 
 bash scripts/fetch-models.sh >&2
+bash scripts/gen-random-models.sh >/dev/null || bad "scripts/gen-random-models.sh"
 gbin="$(test_bin greedy)"
 if [ -z "$gbin" ] || [ ! -x "$gbin" ]; then
   bad "build of tests/greedy.rs for $TARGET"
@@ -124,12 +126,14 @@ suites=(
   "engine|chunked_prefill rollback eval_batch fork_is_independent batched_multi_token copy_from"
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
+  "families|"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
-# long for every `make test`: by default only the engine subset runs; AARCH64_SUITES="alloc engine
-# keyboard reply" (or AARCH64_FULL=1, every test of every suite) runs the rest.
-wanted=" ${AARCH64_SUITES:-engine} "
-[ "${AARCH64_FULL:-0}" = 1 ] && wanted=" alloc engine keyboard reply "
+# long for every `make test`: by default only the engine subset and the architecture families'
+# parity against llama.cpp (tests/families.rs, random-weight models) run; AARCH64_SUITES="alloc
+# engine keyboard reply families" (or AARCH64_FULL=1, every test of every suite) runs the rest.
+wanted=" ${AARCH64_SUITES:-engine families} "
+[ "${AARCH64_FULL:-0}" = 1 ] && wanted=" alloc engine keyboard reply families "
 for entry in "${suites[@]}"; do
   suite="${entry%%|*}"
   filters="${entry#*|}"

@@ -99,6 +99,8 @@ pub fn log_softmax(x: &[f32], out: &mut [f32]) {
 pub struct Rope {
     inv_freq: Vec<f32>,
     halves: bool,
+    /// Multiplier of sin and cos (LongRoPE's attention factor; 1.0 elsewhere).
+    mscale: f32,
 }
 
 impl Rope {
@@ -109,15 +111,36 @@ impl Rope {
         let inv_freq = (0..dim / 2)
             .map(|i| (1.0 / (base as f64).powf(2.0 * i as f64 / dim as f64) / scale as f64) as f32)
             .collect();
-        Self { inv_freq, halves }
+        Self {
+            inv_freq,
+            halves,
+            mscale: 1.0,
+        }
+    }
+
+    /// The same rotation with every pair's frequency divided by its factor (Llama 3's
+    /// `rope_freqs`, LongRoPE's short/long factors), as ggml's `rope_ext` `freq_factors`.
+    /// `factors` has one entry per rotated pair.
+    pub fn with_factors(mut self, factors: &[f32]) -> Self {
+        assert_eq!(factors.len(), self.inv_freq.len(), "one factor per pair");
+        for (f, &d) in self.inv_freq.iter_mut().zip(factors) {
+            *f = (*f as f64 / d as f64) as f32;
+        }
+        self
+    }
+
+    /// The same rotation with sin and cos multiplied by `mscale` (ggml's `attn_factor`).
+    pub fn with_mscale(mut self, mscale: f32) -> Self {
+        self.mscale = mscale;
+        self
     }
 
     /// Rotates one head vector (its first `2 * inv_freq.len()` dims) for position `pos`.
     pub fn apply(&self, head: &mut [f32], pos: usize) {
         let n = self.inv_freq.len();
         for (i, &f) in self.inv_freq.iter().enumerate() {
-            let theta = pos as f32 * f;
-            self.rotate(head, n, i, theta.sin_cos());
+            let (sin, cos) = (pos as f32 * f).sin_cos();
+            self.rotate(head, n, i, (sin * self.mscale, cos * self.mscale));
         }
     }
 
@@ -125,7 +148,11 @@ impl Rope {
     /// (several heads at one position share them).
     pub fn angles(&self, pos: usize, out: &mut Vec<(f32, f32)>) {
         out.clear();
-        out.extend(self.inv_freq.iter().map(|&f| (pos as f32 * f).sin_cos()));
+        let m = self.mscale;
+        out.extend(self.inv_freq.iter().map(|&f| {
+            let (sin, cos) = (pos as f32 * f).sin_cos();
+            (sin * m, cos * m)
+        }));
     }
 
     /// [`Rope::apply`] with the angles of [`Rope::angles`] (same results).

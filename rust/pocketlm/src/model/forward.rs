@@ -168,7 +168,7 @@ pub(crate) fn forward(
         cfg.n_ff,
         cfg.head_dim,
     );
-    let gemma = cfg.arch == Architecture::Gemma3;
+    let gemma = matches!(cfg.arch, Architecture::Gemma3 | Architecture::Gemma2);
 
     resize(&mut s.x, n * d);
     resize(&mut s.h, n * d);
@@ -185,9 +185,26 @@ pub(crate) fn forward(
     }
     if s.ropes.is_none() {
         let halves = cfg.rope_style == super::RopeStyle::Halves;
+        let context = rows.first().map_or(0, |r| caches[r.seq].max_len());
+        let factors = |r: Rope| {
+            let r = match w.rope_factors(cfg, context) {
+                Some(f) => r.with_factors(f),
+                None => r,
+            };
+            if cfg.rope_attn_factor != 1.0 {
+                r.with_mscale(cfg.rope_attn_factor)
+            } else {
+                r
+            }
+        };
         s.ropes = Some((
-            Rope::new(cfg.rope_dim, cfg.rope_base, cfg.rope_scale, halves),
-            Rope::new(cfg.rope_dim, cfg.rope_base_local, 1.0, halves),
+            factors(Rope::new(
+                cfg.rope_dim,
+                cfg.rope_base,
+                cfg.rope_scale,
+                halves,
+            )),
+            factors(Rope::new(cfg.rope_dim, cfg.rope_base_local, 1.0, halves)),
         ));
     }
 
@@ -248,6 +265,7 @@ pub(crate) fn forward(
         add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
         let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
         let rope = if local { rope_local } else { rope_global };
+        let rotate = cfg.has_rope(il);
         // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
         let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
             for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
@@ -256,7 +274,9 @@ pub(crate) fn forward(
                     if let Some(qn) = &lw.q_norm {
                         ops::rms_norm(head, qn, cfg.rms_eps);
                     }
-                    rope.apply_with(head, angles);
+                    if rotate {
+                        rope.apply_with(head, angles);
+                    }
                     if cfg.attn_scale != 1.0 {
                         head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
                     }
@@ -265,7 +285,9 @@ pub(crate) fn forward(
                     if let Some(kn) = &lw.k_norm {
                         ops::rms_norm(head, kn, cfg.rms_eps);
                     }
-                    rope.apply_with(head, angles);
+                    if rotate {
+                        rope.apply_with(head, angles);
+                    }
                 }
             }
         };
@@ -321,6 +343,9 @@ pub(crate) fn forward(
             if let Some(pn) = &lw.post_attn_norm {
                 ops::rms_norm(o, pn, cfg.rms_eps);
             }
+            if cfg.residual_scale != 1.0 {
+                o.iter_mut().for_each(|v| *v *= cfg.residual_scale);
+            }
             for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
                 *x += ov;
             }
@@ -354,6 +379,9 @@ pub(crate) fn forward(
             let o = &mut s.o[r * d..(r + 1) * d];
             if let Some(pn) = &lw.post_ffn_norm {
                 ops::rms_norm(o, pn, cfg.rms_eps);
+            }
+            if cfg.residual_scale != 1.0 {
+                o.iter_mut().for_each(|v| *v *= cfg.residual_scale);
             }
             for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
                 *x += ov;
@@ -426,6 +454,11 @@ pub(crate) fn forward(
             logits.resize(want.len() * vocab, 0.0);
             lin.run(&mut s.acts, &w.output, &s.last, want.len(), logits);
         }
+    }
+    if cfg.logit_scale != 1.0 {
+        // as llama.cpp: a multiplication by the reciprocal
+        let inv = 1.0 / cfg.logit_scale;
+        logits.iter_mut().for_each(|v| *v *= inv);
     }
     if let Some(cap) = cfg.final_logit_softcap {
         logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());

@@ -26,7 +26,9 @@ pub enum LoadError {
     Gguf(#[from] GgufError),
     /// `general.architecture` names an architecture PocketLM does not implement.
     #[error(
-        "model architecture {0:?} is not supported (supported: llama, qwen2, mistral, gemma3)"
+        "model architecture {arch:?} is not supported (supported: {list})",
+        arch = .0,
+        list = config::supported_architecture_names()
     )]
     UnsupportedArchitecture(String),
     /// A hyper-parameter is missing or out of range.

@@ -20,6 +20,26 @@ pub struct MatRef {
 }
 
 impl MatRef {
+    /// Rows `start..start + n` as a matrix of their own (a fused tensor's parts: Phi-3's
+    /// QKV and gate/up). Rows are contiguous in the file in both layouts; an interleaved
+    /// matrix can only be cut between its groups of 8 rows.
+    fn rows(&self, start: usize, n: usize) -> Option<MatRef> {
+        let row_bytes = self.ty.bytes_for(self.cols as u64)? as usize;
+        let group = match self.layout {
+            BlockLayout::Rows => 1,
+            BlockLayout::Interleaved8 => crate::quant::interleave::GROUP_ROWS,
+        };
+        if !start.is_multiple_of(group) || !n.is_multiple_of(group) || start + n > self.rows {
+            return None;
+        }
+        let begin = self.bytes.start + start * row_bytes;
+        Some(MatRef {
+            bytes: begin..begin + n * row_bytes,
+            rows: n,
+            ..self.clone()
+        })
+    }
+
     /// The borrowed matrix, given the file's bytes.
     pub fn view<'a>(&self, file_bytes: &'a [u8]) -> QMatrix<'a> {
         QMatrix {
@@ -61,6 +81,28 @@ pub struct Weights {
     /// Output projection; the embedding table when the model ties them.
     pub output: MatRef,
     pub layers: Vec<LayerWeights>,
+    /// RoPE frequency divisors, one per rotated pair (Llama 3.x's `rope_freqs`, written by
+    /// llama.cpp's converter from the llama3 `rope_scaling`).
+    pub rope_freqs: Option<Vec<f32>>,
+    /// LongRoPE's factors for sessions within the original context (`rope_factors_short`)
+    /// and beyond it (`rope_factors_long`).
+    pub rope_short: Option<Vec<f32>>,
+    pub rope_long: Option<Vec<f32>>,
+}
+
+impl Weights {
+    /// The RoPE frequency divisors for a session of `context` positions, if the model has any.
+    pub fn rope_factors(&self, cfg: &ModelConfig, context: usize) -> Option<&[f32]> {
+        let long = cfg.rope_orig_ctx.is_some_and(|orig| context > orig);
+        self.rope_freqs
+            .as_deref()
+            .or(if long {
+                self.rope_long.as_deref()
+            } else {
+                self.rope_short.as_deref()
+            })
+            .or(self.rope_short.as_deref())
+    }
 }
 
 /// Types the kernels can multiply.
@@ -172,7 +214,23 @@ impl Weights {
         };
         let output_norm = l.vector("output_norm.weight", cfg.n_embd)?;
         let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
-        let gemma = cfg.arch == Architecture::Gemma3;
+        let gemma = matches!(cfg.arch, Architecture::Gemma3 | Architecture::Gemma2);
+        let qk_norm = cfg.qk_norm || cfg.arch == Architecture::Gemma3;
+        // Llama 3's `rope_freqs`; else LongRoPE's (Phi-3.5, Phi-4-mini) factors for the
+        // session's context: the long ones beyond the original context (as llama.cpp picks).
+        let factors = |name: &str| -> Result<Option<Vec<f32>>, LoadError> {
+            let f = l.opt_vector(name, cfg.rope_dim / 2)?;
+            if let Some(bad) = f.iter().flatten().find(|v| !(v.is_finite() && **v > 0.0)) {
+                return Err(LoadError::BadTensor {
+                    name: name.into(),
+                    reason: format!("frequency factor {bad} is not a positive number"),
+                });
+            }
+            Ok(f)
+        };
+        let rope_freqs = factors("rope_freqs.weight")?;
+        let rope_short = factors("rope_factors_short.weight")?;
+        let rope_long = factors("rope_factors_long.weight")?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
         for i in 0..cfg.n_layers {
             let n = |s: &str| format!("blk.{i}.{s}");
@@ -183,21 +241,71 @@ impl Weights {
                     l.opt_vector(name, len)
                 }
             };
+            let qk = |name: &str, len| -> Result<Option<Vec<f32>>, LoadError> {
+                if qk_norm {
+                    l.vector(name, len).map(Some)
+                } else {
+                    l.opt_vector(name, len)
+                }
+            };
+            let split = |name: &str, w: &MatRef, at: usize, len: usize| {
+                w.rows(at, len).ok_or_else(|| LoadError::BadTensor {
+                    name: name.to_owned(),
+                    reason: format!(
+                        "the fused tensor cannot be split at row {at} (converted with groups \
+                         of 8 rows)"
+                    ),
+                })
+            };
+            // Phi-3 fuses q/k/v into one matrix (q rows, then k, then v).
+            let qkv_name = n("attn_qkv.weight");
+            let (wq, wk, wv) = if file.tensor_info(&qkv_name).is_some() {
+                let qkv = l.matrix(&qkv_name, d, q + 2 * kv)?;
+                (
+                    split(&qkv_name, &qkv, 0, q)?,
+                    split(&qkv_name, &qkv, q, kv)?,
+                    split(&qkv_name, &qkv, q + kv, kv)?,
+                )
+            } else {
+                (
+                    l.matrix(&n("attn_q.weight"), d, q)?,
+                    l.matrix(&n("attn_k.weight"), d, kv)?,
+                    l.matrix(&n("attn_v.weight"), d, kv)?,
+                )
+            };
+            // Phi-3 fuses gate and up into `ffn_up` (gate rows first, as ggml_swiglu splits).
+            let up_name = n("ffn_up.weight");
+            let (w_gate, w_up) = if file.tensor_info(&n("ffn_gate.weight")).is_none()
+                && file
+                    .tensor_info(&up_name)
+                    .is_some_and(|t| t.dims.get(1) == Some(&(2 * ff as u64)))
+            {
+                let fused = l.matrix(&up_name, d, 2 * ff)?;
+                (
+                    split(&up_name, &fused, 0, ff)?,
+                    split(&up_name, &fused, ff, ff)?,
+                )
+            } else {
+                (
+                    l.matrix(&n("ffn_gate.weight"), d, ff)?,
+                    l.matrix(&up_name, d, ff)?,
+                )
+            };
             layers.push(LayerWeights {
                 attn_norm: l.vector(&n("attn_norm.weight"), d)?,
-                wq: l.matrix(&n("attn_q.weight"), d, q)?,
-                wk: l.matrix(&n("attn_k.weight"), d, kv)?,
-                wv: l.matrix(&n("attn_v.weight"), d, kv)?,
+                wq,
+                wk,
+                wv,
                 wo: l.matrix(&n("attn_output.weight"), q, d)?,
                 bq: l.opt_vector(&n("attn_q.bias"), q)?,
                 bk: l.opt_vector(&n("attn_k.bias"), kv)?,
                 bv: l.opt_vector(&n("attn_v.bias"), kv)?,
-                q_norm: required(&n("attn_q_norm.weight"), cfg.head_dim)?,
-                k_norm: required(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                q_norm: qk(&n("attn_q_norm.weight"), cfg.head_dim)?,
+                k_norm: qk(&n("attn_k_norm.weight"), cfg.head_dim)?,
                 post_attn_norm: required(&n("post_attention_norm.weight"), d)?,
                 ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
-                w_gate: l.matrix(&n("ffn_gate.weight"), d, ff)?,
-                w_up: l.matrix(&n("ffn_up.weight"), d, ff)?,
+                w_gate,
+                w_up,
                 w_down: l.matrix(&n("ffn_down.weight"), ff, d)?,
                 post_ffn_norm: required(&n("post_ffw_norm.weight"), d)?,
             });
@@ -208,6 +316,9 @@ impl Weights {
                 output_norm,
                 output,
                 layers,
+                rope_freqs,
+                rope_short,
+                rope_long,
             },
             vocab,
         ))

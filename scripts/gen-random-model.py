@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Writes a GGUF model of one architecture family with the family's real vocabulary, its real
+metadata conventions and random weights, deterministic from a seed: a model to verify an
+engine's forward pass against llama.cpp's without the real weights.
+
+    gen-random-model.py --arch qwen3 --vocab VOCAB.gguf --out OUT.gguf [--size tiny|real] [--seed N]
+
+- The vocabulary (every `tokenizer.*` key) is copied from VOCAB.gguf: llama.cpp's
+  `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x and SmolLM3, phi-3 for
+  Phi-3.5, starcoder for Granite 3.x) or a real model file of the family (Gemma 3 for Gemma 2).
+- `--size tiny` is a few layers of width 256 (every matrix width a multiple of 256, so
+  llama-quantize's k-quants apply everywhere); `--size real` has the release's shapes (for
+  speed measurements: speed does not depend on the values).
+- Weights are Gaussian, scaled so that activations stay O(1) through the residual stream and
+  the output logits have a standard deviation of about LOGIT_STD nats: greedy decisions are
+  well separated, so an engine that computes the same function picks the same tokens.
+- Matrices are written as F16 (norms, biases and RoPE factors as F32), the input llama.cpp's
+  `llama-quantize` turns into Q4_0, Q4_K_M, ...
+
+Uses gguf-py from the llama_cpp_python 0.3.36 sdist (scripts/build-llama-bench.sh extracts it)
+and numpy (scripts/setup-gen-venv.sh); scripts/gen-random-models.sh drives it.
+"""
+
+import argparse
+import math
+import sys
+
+import numpy as np
+
+LOGIT_STD = 12.0
+
+# Per family: the release this mirrors (`real`), a tiny shape (`tiny`), and conventions.
+# Keys of a shape: layers, embd, heads, kv_heads, head_dim, ff, ctx.
+FAMILIES = {
+    # Qwen3-0.6B (config.json): head_dim 128 != hidden/heads, q/k RMS norms, no QKV bias,
+    # NeoX RoPE theta 1e6, tied embeddings.
+    "qwen3": dict(
+        arch="qwen3",
+        real=dict(layers=28, embd=1024, heads=16, kv_heads=8, head_dim=128, ff=3072, ctx=40960),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=128, ff=512, ctx=40960),
+        rope_base=1e6, eps=1e-6, tie=True, qk_norm=True,
+    ),
+    # Llama-3.2-1B: rope_scaling {llama3, factor 32, low 1, high 4, original 8192}, written by
+    # convert_hf_to_gguf as the `rope_freqs` tensor. The tiny model keeps factor/low/high and
+    # shrinks the original context to 16 so that the factors touch the positions tested.
+    "llama3": dict(
+        arch="llama",
+        real=dict(layers=16, embd=2048, heads=32, kv_heads=8, head_dim=64, ff=8192, ctx=131072),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=131072),
+        rope_base=500000.0, eps=1e-5, tie=True,
+        llama3_rope=dict(factor=32.0, low=1.0, high=4.0, orig_real=8192, orig_tiny=16),
+    ),
+    # SmolLM3-3B: llama graph with RoPE skipped in every 4th layer (no_rope_layer_interval 4).
+    "smollm3": dict(
+        arch="smollm3",
+        real=dict(layers=36, embd=2048, heads=16, kv_heads=4, head_dim=128, ff=11008, ctx=65536),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=65536),
+        rope_base=5e6, eps=1e-6, tie=True,
+    ),
+    # gemma-2-2b: pre and post norms, GELU, embeddings scaled by sqrt(n_embd), attention
+    # soft-cap 50, final soft-cap 30, sliding window 4096 on even layers. The tiny model's
+    # window is 8 tokens, so that it matters at the prompt lengths tested.
+    "gemma2": dict(
+        arch="gemma2",
+        real=dict(layers=26, embd=2304, heads=8, kv_heads=4, head_dim=256, ff=9216, ctx=8192),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=8192),
+        rope_base=10000.0, eps=1e-6, tie=True, post_norms=True,
+        gemma2=dict(attn_softcap=50.0, final_softcap=30.0, window_real=4096, window_tiny=8),
+    ),
+    # granite-3.1-2b-instruct: embedding_multiplier 12, attention_multiplier 0.015625,
+    # residual_multiplier 0.22, logits_scaling 8.
+    "granite": dict(
+        arch="granite",
+        real=dict(layers=40, embd=2048, heads=32, kv_heads=8, head_dim=64, ff=8192, ctx=131072),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=131072),
+        rope_base=5e6, eps=1e-5, tie=True,
+        granite=dict(embedding_scale=12.0, attention_scale=0.015625, residual_scale=0.22,
+                     logit_scale=8.0),
+    ),
+    # Phi-3.5-mini-instruct: fused QKV and gate/up, LongRoPE (`rope_factors_long/short`, original
+    # context 4096, 131072 trained), no tied embeddings. The tiny model's factors are random in
+    # [1, 4) (the real ones: 1.0-1.8 short, 1.08-~50 long).
+    "phi3": dict(
+        arch="phi3",
+        real=dict(layers=32, embd=3072, heads=32, kv_heads=32, head_dim=96, ff=8192, ctx=131072),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=4, head_dim=64, ff=512, ctx=131072),
+        rope_base=10000.0, eps=1e-5, tie=False, fused=True,
+        phi3=dict(orig_ctx=4096),
+    ),
+}
+
+
+def llama3_factors(head_dim, base, factor, low, high, orig):
+    """convert_hf_to_gguf's `rope_freqs` for rope_scaling type llama3."""
+    out = []
+    low_wavelen = orig / low
+    high_wavelen = orig / high
+    for i in range(0, head_dim, 2):
+        freq = 1.0 / (base ** (i / head_dim))
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1.0)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (orig / wavelen - low) / (high - low)
+            out.append(1.0 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", required=True, choices=sorted(FAMILIES))
+    ap.add_argument("--vocab", required=True, help="a GGUF file whose tokenizer.* keys are copied")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--size", default="tiny", choices=["tiny", "real"])
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    import gguf
+    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+
+    fam = FAMILIES[args.arch]
+    arch = fam["arch"]
+    shape = fam[args.size]
+    # The seed and the family name select the stream: each family gets its own weights.
+    rng = np.random.Generator(np.random.PCG64([args.seed, sum(map(ord, args.arch))]))
+
+    vocab = GGUFReader(args.vocab)
+    tok_fields = [(k, f) for k, f in vocab.fields.items() if k.startswith("tokenizer.")]
+    n_vocab = len(vocab.fields["tokenizer.ggml.tokens"].data)
+
+    L, d, nh, nkv, hd, ff = (shape[k] for k in ("layers", "embd", "heads", "kv_heads", "head_dim", "ff"))
+    qd, kvd = nh * hd, nkv * hd
+
+    w = GGUFWriter(args.out, arch)
+    w.add_name(f"random-{args.arch}-{args.size}-seed{args.seed}")
+    w.add_string("general.description",
+                 f"random weights with {args.arch}'s conventions (scripts/gen-random-model.py "
+                 f"--arch {args.arch} --size {args.size} --seed {args.seed})")
+    w.add_block_count(L)
+    w.add_context_length(shape["ctx"])
+    w.add_embedding_length(d)
+    w.add_feed_forward_length(ff)
+    w.add_head_count(nh)
+    w.add_head_count_kv(nkv)
+    if hd != d // nh:
+        w.add_key_length(hd)
+        w.add_value_length(hd)
+    w.add_layer_norm_rms_eps(fam["eps"])
+    w.add_rope_freq_base(fam["rope_base"])
+    w.add_rope_dimension_count(hd)
+    w.add_vocab_size(n_vocab)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    if "gemma2" in fam:
+        g = fam["gemma2"]
+        w.add_attn_logit_softcapping(g["attn_softcap"])
+        w.add_final_logit_softcapping(g["final_softcap"])
+        w.add_sliding_window(g[f"window_{args.size}"])
+    if "granite" in fam:
+        g = fam["granite"]
+        w.add_embedding_scale(g["embedding_scale"])
+        w.add_attention_scale(g["attention_scale"])
+        w.add_residual_scale(g["residual_scale"])
+        w.add_logit_scale(g["logit_scale"])
+    if "phi3" in fam:
+        orig = fam["phi3"]["orig_ctx"]
+        w.add_rope_scaling_orig_ctx_len(orig)
+        scale = shape["ctx"] / orig
+        w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)))
+        w.add_sliding_window(0)  # 0 marks Phi-3.5/Phi-4 (no sliding window) for llama.cpp
+    for k, f in tok_fields:
+        if f.types[0] == GGUFValueType.ARRAY:
+            w.add_key_value(k, f.contents(), GGUFValueType.ARRAY, f.types[-1])
+        else:
+            w.add_key_value(k, f.contents(), f.types[0])
+
+    def normal(shape_, std):
+        return (rng.standard_normal(shape_, dtype=np.float32) * np.float32(std)).astype(np.float32)
+
+    def mat(name, rows, cols, std=None):
+        # numpy shape (rows, cols) is GGUF [cols, rows]: `rows` outputs of `cols` inputs.
+        std = 1.0 / math.sqrt(cols) if std is None else std
+        w.add_tensor(name, normal((rows, cols), std).astype(np.float16))
+
+    def norm(name, n):
+        w.add_tensor(name, (1.0 + normal((n,), 0.1)).astype(np.float32))
+
+    # Scales: the input embedding ~1 per element, each residual branch ~1.5 per element (so the
+    # layers, not the embedding, decide the output), logits ~LOGIT_STD. llama.cpp always ties
+    # Gemma 2's output to its embedding; the other tiny models get their own output matrix
+    # (`--size real` ties as the release does): a tied embedding that also sets the input
+    # makes a random model predict its input token, which tests little of the layers.
+    tied = fam["tie"] if (args.size == "real" or arch == "gemma2") else False
+    g = fam.get("granite", {})
+    logit_scale = g.get("logit_scale", 1.0)
+    residual_scale = g.get("residual_scale", 1.0)
+    if tied:
+        # Gemma 2 multiplies the input by sqrt(n_embd): ~LOGIT_STD per element, so its
+        # post-norms (which set each branch's size) get a matching gain.
+        embd_std = LOGIT_STD * logit_scale / math.sqrt(d)
+        branch_gain = embd_std * math.sqrt(d) if arch == "gemma2" else 1.0
+    else:
+        embd_std = 1.0 / g.get("embedding_scale", 1.0)
+        branch_gain = 1.0
+    mat("token_embd.weight", n_vocab, d, std=embd_std)
+    norm("output_norm.weight", d)
+    if not tied:
+        mat("output.weight", n_vocab, d, std=LOGIT_STD * logit_scale / math.sqrt(d))
+    if "llama3_rope" in fam:
+        r = fam["llama3_rope"]
+        w.add_tensor("rope_freqs.weight", llama3_factors(hd, fam["rope_base"], r["factor"], r["low"],
+                                                         r["high"], r[f"orig_{args.size}"]))
+    if "phi3" in fam:
+        w.add_tensor("rope_factors_long.weight", (1.0 + 3.0 * rng.random(hd // 2, dtype=np.float32)))
+        w.add_tensor("rope_factors_short.weight", (1.0 + 3.0 * rng.random(hd // 2, dtype=np.float32)))
+    # attention output: the mixed values are ~0.5-1 per element; FFN: silu(gate)*up ~0.6.
+    wo_std = 2.0 / math.sqrt(qd) / residual_scale
+    down_std = 2.5 / math.sqrt(ff) / residual_scale
+
+    def post_norm(name, n):
+        w.add_tensor(name, (branch_gain * (1.0 + normal((n,), 0.1))).astype(np.float32))
+
+    for i in range(L):
+        p = f"blk.{i}."
+        norm(p + "attn_norm.weight", d)
+        if fam.get("fused"):
+            mat(p + "attn_qkv.weight", qd + 2 * kvd, d)
+        else:
+            mat(p + "attn_q.weight", qd, d)
+            mat(p + "attn_k.weight", kvd, d)
+            mat(p + "attn_v.weight", kvd, d)
+        mat(p + "attn_output.weight", d, qd, std=wo_std)
+        if fam.get("qk_norm"):
+            norm(p + "attn_q_norm.weight", hd)
+            norm(p + "attn_k_norm.weight", hd)
+        if fam.get("post_norms"):
+            post_norm(p + "post_attention_norm.weight", d)
+        norm(p + "ffn_norm.weight", d)
+        if fam.get("fused"):
+            mat(p + "ffn_up.weight", 2 * ff, d)
+        else:
+            mat(p + "ffn_gate.weight", ff, d)
+            mat(p + "ffn_up.weight", ff, d)
+        mat(p + "ffn_down.weight", d, ff, std=down_std)
+        if fam.get("post_norms"):
+            post_norm(p + "post_ffw_norm.weight", d)
+
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print(f"{args.out}: {arch}, {L} layers, n_embd {d}, vocab {n_vocab}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
