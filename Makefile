@@ -7,12 +7,17 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
+.PHONY: all models llama-src build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz
 
 all: build
 
 models:
 	@bash scripts/fetch-models.sh
+
+# llama.cpp's source from the llama_cpp_python sdist (no build): its tokenizer suite
+# (models/ggml-vocab-*.gguf + .inp/.out) and chat templates (models/templates) are test inputs.
+llama-src:
+	@bash scripts/fetch-llama-src.sh >/dev/null
 
 build:
 	$(CARGO) build --release --bin pocketlm
@@ -34,7 +39,7 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models
+test-rust: models llama-src
 	$(CARGO) test --workspace
 
 # NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,
