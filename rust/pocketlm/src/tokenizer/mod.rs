@@ -1241,7 +1241,7 @@ mod tests {
 
     #[test]
     fn supported_pre_tokenizer_list_is_exact() {
-        for name in SUPPORTED_PRE {
+        for &name in SUPPORTED_PRE {
             let name = if name.starts_with('"') { "" } else { name };
             assert!(bpe_pre(name).is_some(), "{name}");
         }
