@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models quant-models random-models build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
+.PHONY: all models quant-models random-models llama-src build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
 	check-workflows android-aar android-samples android-device-test android-publish ios-xcframework ios-swift-test ios-ui-test ios-release
 
 all: build
@@ -26,6 +26,11 @@ quant-models: models
 random-models: models
 	@bash scripts/gen-random-models.sh >/dev/null
 
+# llama.cpp's source from the llama_cpp_python sdist (no build): its tokenizer suite
+# (models/ggml-vocab-*.gguf + .inp/.out) and chat templates (models/templates) are test inputs.
+llama-src:
+	@bash scripts/fetch-llama-src.sh >/dev/null
+
 build:
 	$(CARGO) build --release --bin pocketlm
 
@@ -40,6 +45,8 @@ lint:
 	@bash scripts/test-check-public-api.sh
 # The gate's word scorer is generated from the fixtures: stale if they changed since.
 	python3 scripts/train-sensitive-words.py --check
+# The chat-template references are jinja2's rendering of llama.cpp's corpus: stale if not.
+	@bash scripts/gen-template-refs.sh --check
 # The core's docs are built with -D warnings by check-public-api.sh; the FFI crate's here.
 # Not the CLI's: its binary is also named `pocketlm`, so its pages would overwrite the
 # core's in target/doc/pocketlm, which check-public-api.sh reads.
@@ -52,7 +59,7 @@ check-workflows:
 	@bash scripts/check-workflows.sh --self-test
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models random-models
+test-rust: models llama-src random-models
 	@bash scripts/setup-jsonschema.sh >/dev/null
 	$(CARGO) test --workspace
 

@@ -41,22 +41,7 @@ apt_ensure cmake g++ make
 mkdir -p "$DIR"
 
 # 1. source: the sdist from PyPI (kept in the cache), only vendor/llama.cpp extracted.
-sdist="$DIR/llama_cpp_python-$VERSION.tar.gz"
-if [ ! -f "$sdist" ]; then
-  log "downloading the llama_cpp_python==$VERSION sdist from PyPI (~75 MB)"
-  tmp="$(mktemp -d)"
-  # --no-binary for this package only: ':all:' would also build pip's build deps (cmake!) from source.
-  python3 -m pip download --quiet --no-deps --no-binary llama_cpp_python \
-    "llama_cpp_python==$VERSION" -d "$tmp" >&2
-  mv "$tmp/llama_cpp_python-$VERSION.tar.gz" "$sdist.part" && mv "$sdist.part" "$sdist"
-  rm -rf "$tmp"
-fi
-if [ ! -f "$SRC/.extracted" ]; then
-  rm -rf "$SRC" "$BUILD"; mkdir -p "$SRC"
-  tar -xzf "$sdist" -C "$SRC" --strip-components=3 "llama_cpp_python-$VERSION/vendor/llama.cpp"
-  [ -f "$SRC/CMakeLists.txt" ] || die "no vendor/llama.cpp in $sdist"
-  touch "$SRC/.extracted"
-fi
+bash "$(dirname "${BASH_SOURCE[0]}")/fetch-llama-src.sh" >/dev/null
 
 # 2. configure + build only the needed targets.
 # (LLAMA_CURL is deprecated and ignored by this llama.cpp; LLAMA_OPENSSL=OFF is its successor.)

@@ -8,9 +8,9 @@
 #   FAMILIES="qwen3 llama3 smollm3 gemma2 granite phi3" FORMATS="F16 Q4_0 Q4_K_M" scripts/gen-random-models.sh
 #   SIZE=real scripts/gen-random-models.sh       the releases' shapes (benchmarks; large)
 #
-# Needs: llama.cpp's gguf-py and vocabularies (the llama_cpp_python 0.3.36 sdist) and its
-# llama-quantize, both from scripts/build-llama-bench.sh (~10 CPU-minutes the first time,
-# cached); numpy (scripts/setup-gen-venv.sh); Gemma 3's vocabulary from scripts/fetch-models.sh.
+# Needs: llama.cpp's gguf-py and vocabularies (the llama_cpp_python 0.3.36 sdist, extracted by
+# scripts/fetch-llama-src.sh) and, for formats other than F16, its llama-quantize from
+# scripts/build-llama-bench.sh (~10 CPU-minutes the first time, cached); numpy (scripts/setup-gen-venv.sh); Gemma 3's vocabulary from scripts/fetch-models.sh.
 # Prints NAME=PATH for each file on stdout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,8 +27,8 @@ QUANTIZE="$POCKETLM_CACHE/llama.cpp-0.3.36/bin/llama-quantize"
 if [ "${FORMATS[*]}" != F16 ]; then
   LLAMA_TARGETS="llama-quantize" bash scripts/build-llama-bench.sh >/dev/null
 fi
-# gguf-py and the vocabularies come with the sdist that script extracts (and builds, once)
-[ -f "$SRC/.extracted" ] || bash scripts/build-llama-bench.sh >/dev/null
+# gguf-py and the vocabularies come with the sdist (extracted, not built)
+bash scripts/fetch-llama-src.sh >/dev/null
 PY="$(bash scripts/setup-gen-venv.sh)"
 bash scripts/fetch-models.sh >&2
 

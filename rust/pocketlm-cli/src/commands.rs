@@ -2,8 +2,9 @@
 
 use clap::Args;
 use pocketlm::{
-    generate as run_generate, internals::perplexity::perplexity, GenerateOptions, Model,
-    SamplerConfig, Session, SessionOptions,
+    generate as run_generate, internals::gguf::GgufFile, internals::perplexity::perplexity,
+    ChatMessage, ChatTemplate, GenerateOptions, Model, Role, SamplerConfig, Session,
+    SessionOptions, Tokenizer,
 };
 use serde_json::json;
 use std::io::Write;
@@ -105,6 +106,7 @@ pub fn info(a: InfoArgs) -> CliResult {
 
 #[derive(Args)]
 pub struct TokenizeArgs {
+    /// A GGUF model, or a vocabulary-only GGUF file (no weights are needed).
     #[arg(long)]
     model: PathBuf,
     #[arg(long)]
@@ -114,8 +116,10 @@ pub struct TokenizeArgs {
 }
 
 pub fn tokenize(a: TokenizeArgs) -> CliResult {
-    let model = load(&a.model)?;
-    let tok = model.tokenizer();
+    // Only the tokenizer metadata is read: vocabulary-only files (llama.cpp's ggml-vocab-*.gguf)
+    // work as well as full models.
+    let file = GgufFile::open(&a.model).map_err(|e| e.to_string())?;
+    let tok = Tokenizer::from_gguf(&file).map_err(|e| e.to_string())?;
     let ids = tok.encode(&a.text, true, true);
     if a.json {
         print_json(json!({ "tokens": ids }));
@@ -123,6 +127,67 @@ pub fn tokenize(a: TokenizeArgs) -> CliResult {
         for id in ids {
             println!("{id:>7} {:?}", String::from_utf8_lossy(tok.token_bytes(id)));
         }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TemplateArgs {
+    /// The chat template (a Hugging Face style Jinja file).
+    #[arg(long)]
+    file: PathBuf,
+    /// The conversation: a JSON array of {"role": "system"|"user"|"assistant", "content": "..."}.
+    #[arg(long)]
+    messages: PathBuf,
+    /// Text of the model's BOS token (the template's `bos_token`).
+    #[arg(long, default_value = "")]
+    bos: String,
+    /// Text of the model's EOS token (the template's `eos_token`).
+    #[arg(long, default_value = "")]
+    eos: String,
+    /// Do not end the prompt with the opening of the assistant's turn.
+    #[arg(long)]
+    no_generation_prompt: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn template(a: TemplateArgs) -> CliResult {
+    let src = std::fs::read_to_string(&a.file).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    let raw = std::fs::read_to_string(&a.messages)
+        .map_err(|e| format!("{}: {e}", a.messages.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&raw).map_err(|e| format!("{}: {e}", a.messages.display()))?;
+    let items = v.as_array().ok_or_else(|| {
+        format!(
+            "{}: expected a JSON array of {{\"role\", \"content\"}} objects",
+            a.messages.display()
+        )
+    })?;
+    let mut messages = Vec::with_capacity(items.len());
+    for (i, m) in items.iter().enumerate() {
+        let role = match m["role"].as_str() {
+            Some("system") => Role::System,
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            other => {
+                return Err(format!(
+                    "message {i}: role {other:?} is not one of \"system\", \"user\", \"assistant\""
+                ))
+            }
+        };
+        let content = m["content"]
+            .as_str()
+            .ok_or_else(|| format!("message {i}: \"content\" must be a string"))?;
+        messages.push(ChatMessage::new(role, content));
+    }
+    let text = ChatTemplate::new(&src, &a.bos, &a.eos)
+        .and_then(|t| t.render(&messages, !a.no_generation_prompt))
+        .map_err(|e| e.to_string())?;
+    if a.json {
+        print_json(json!({ "text": text }));
+    } else {
+        print!("{text}");
     }
     Ok(())
 }

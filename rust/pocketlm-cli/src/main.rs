@@ -37,6 +37,8 @@ enum Command {
     Convert(commands::ConvertArgs),
     /// Tokenize text (special tokens parsed, BOS added where the model adds it).
     Tokenize(commands::TokenizeArgs),
+    /// Render a chat template for a conversation (prints the prompt text; exits 1 on error).
+    Template(commands::TemplateArgs),
     /// Generate a continuation of a prompt.
     Generate(commands::GenerateArgs),
     /// Perplexity of a text file, computed like `llama-perplexity`.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
         Command::Info(a) => commands::info(a),
         Command::Convert(a) => commands::convert(a),
         Command::Tokenize(a) => commands::tokenize(a),
+        Command::Template(a) => commands::template(a),
         Command::Generate(a) => commands::generate(a),
         Command::Score(a) => commands::score(a),
         Command::Bench(a) => cmd_bench::bench(a),

@@ -371,7 +371,7 @@ impl ChatTemplate {
         env.add_function("namespace", counted_namespace);
         env.add_function("range", counted_range);
         env.set_formatter(counting_formatter);
-        env.add_template_owned(TEMPLATE_NAME, source.clone())
+        env.add_template_owned(TEMPLATE_NAME, rewrite_generation_tags(&source))
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
         let stops = if is_fallback {
             vec!["\nUser:".to_owned(), "\nAssistant:".to_owned()]
@@ -401,17 +401,50 @@ impl ChatTemplate {
 
     /// Renders `messages` to prompt text; with `add_generation_prompt`, the text ends where the
     /// assistant's answer begins.
+    ///
+    /// A template that refuses the conversation (`raise_exception`) while it starts with a system
+    /// message is given the conversation again with the system text folded into the first user
+    /// message (`system + "\n" + user`), as llama.cpp does for templates without a system role
+    /// (Gemma 2: "System role not supported").
     pub fn render(
         &self,
         messages: &[ChatMessage],
         add_generation_prompt: bool,
     ) -> Result<String, TemplateError> {
+        let msgs: Vec<(Role, String)> = messages
+            .iter()
+            .map(|m| (m.role, self.sanitize(&m.content)))
+            .collect();
+        match self.render_values(&msgs, add_generation_prompt) {
+            Err(TemplateError::Rejected(why))
+                if msgs.first().map(|m| m.0) == Some(Role::System) =>
+            {
+                let mut folded: Vec<(Role, String)> = msgs[1..].to_vec();
+                if let Some(first) = folded.first_mut() {
+                    first.1 = format!("{}\n{}", msgs[0].1, first.1);
+                }
+                self.render_values(&folded, add_generation_prompt)
+                    .map_err(|e| match e {
+                        // Report the refusal of the conversation as given.
+                        TemplateError::Rejected(_) => TemplateError::Rejected(why),
+                        other => other,
+                    })
+            }
+            r => r,
+        }
+    }
+
+    fn render_values(
+        &self,
+        messages: &[(Role, String)],
+        add_generation_prompt: bool,
+    ) -> Result<String, TemplateError> {
         let msgs: Vec<Value> = messages
             .iter()
-            .map(|m| {
+            .map(|(role, content)| {
                 Value::from_iter([
-                    ("role", Value::from(m.role.as_str())),
-                    ("content", Value::from(self.sanitize(&m.content))),
+                    ("role", Value::from(role.as_str())),
+                    ("content", Value::from(content.as_str())),
                 ])
             })
             .collect();
@@ -419,11 +452,18 @@ impl ChatTemplate {
             .env
             .get_template(TEMPLATE_NAME)
             .map_err(|e| TemplateError::Syntax(e.to_string()))?;
+        // Hugging Face's context plus what tool-calling templates read without a default: no
+        // tools (`tools`, and `functions`, which templates concatenate as text), and the date
+        // variables llama.cpp passes, empty like `strftime_now` (a fixed prompt).
         let ctx = minijinja::context! {
             messages => Value::from_object(Messages(msgs)),
             add_generation_prompt => add_generation_prompt,
             bos_token => self.bos_token.as_str(),
             eos_token => self.eos_token.as_str(),
+            tools => Value::from(Vec::<Value>::new()),
+            functions => "",
+            datetime => "",
+            date_string => "",
         };
         let mut out = BoundedOutput {
             buf: Vec::new(),
@@ -502,6 +542,49 @@ impl ChatTemplate {
         }
         s
     }
+}
+
+/// `{% generation %}` ... `{% endgeneration %}` (a `transformers` extension marking the
+/// assistant's tokens for training masks; LFM2.5, Laguna) renders its content: the tags become
+/// `{% if true %}` / `{% endif %}`, keeping their whitespace-control markers.
+fn rewrite_generation_tags(src: &str) -> String {
+    if !src.contains("generation") {
+        return src.to_owned();
+    }
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(i) = rest.find("{%") {
+        out.push_str(&rest[..i]);
+        let tag = &rest[i..];
+        let Some(end) = tag.find("%}") else {
+            rest = tag;
+            break;
+        };
+        let inner = &tag[2..end];
+        let lead = inner.starts_with(['-', '+']);
+        let trail = inner.len() > usize::from(lead) && inner.ends_with(['-', '+']);
+        let body = &inner[usize::from(lead)..inner.len() - usize::from(trail)];
+        let keyword = match body.trim() {
+            "generation" => Some("if true"),
+            "endgeneration" => Some("endif"),
+            _ => None,
+        };
+        match keyword {
+            Some(k) => {
+                out.push_str("{%");
+                out.push_str(&inner[..usize::from(lead)]);
+                out.push(' ');
+                out.push_str(k);
+                out.push(' ');
+                out.push_str(&inner[inner.len() - usize::from(trail)..]);
+                out.push_str("%}");
+            }
+            None => out.push_str(&tag[..end + 2]),
+        }
+        rest = &tag[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The message of a caught panic.

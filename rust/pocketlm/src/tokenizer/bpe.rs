@@ -50,15 +50,32 @@ pub(crate) struct BpeScratch {
     syms: Vec<Sym>,
     heap: BinaryHeap<Bigram>,
     encoded: Vec<u8>,
+    escaped: String,
     split: SplitScratch,
 }
 
 /// Encodes one raw-text fragment (no special tokens inside) and appends the ids to `out`.
 pub(crate) fn encode_fragment(tok: &Tokenizer, text: &str, s: &mut BpeScratch, out: &mut Vec<u32>) {
     let mut split = std::mem::take(&mut s.split);
-    pretok::split(text, tok.pre, &mut split, |r| {
-        encode_word(tok, &text.as_bytes()[r], s, out)
-    });
+    if tok.escape_spaces {
+        // SentencePiece-style BPE (Gemma 4): spaces are "▁" before splitting and merging.
+        let mut escaped = std::mem::take(&mut s.escaped);
+        escaped.clear();
+        for (i, part) in text.split(' ').enumerate() {
+            if i > 0 {
+                escaped.push('\u{2581}');
+            }
+            escaped.push_str(part);
+        }
+        pretok::split(&escaped, tok.pre, &mut split, |r| {
+            encode_word(tok, &escaped.as_bytes()[r], s, out)
+        });
+        s.escaped = escaped;
+    } else {
+        pretok::split(text, tok.pre, &mut split, |r| {
+            encode_word(tok, &text.as_bytes()[r], s, out)
+        });
+    }
     s.split = split;
 }
 
@@ -66,7 +83,7 @@ fn encode_word(tok: &Tokenizer, word: &[u8], s: &mut BpeScratch, out: &mut Vec<u
     if word.is_empty() {
         return;
     }
-    if tok.ignore_merges {
+    if tok.ignore_merges && tok.byte_level {
         // Llama 3: a word that is itself a token is taken whole.
         s.encoded.clear();
         let mut buf = [0u8; 4];
@@ -79,14 +96,42 @@ fn encode_word(tok: &Tokenizer, word: &[u8], s: &mut BpeScratch, out: &mut Vec<u
             return;
         }
     }
-    let n = word.len();
     s.syms.clear();
-    s.syms.extend(word.iter().enumerate().map(|(i, &b)| Sym {
-        len: 1,
-        prev: i as i32 - 1,
-        next: if i + 1 == n { -1 } else { i as i32 + 1 },
-        id: tok.byte_tokens[b as usize],
-    }));
+    if tok.byte_level {
+        // One symbol per byte: its byte-level character's token.
+        let n = word.len();
+        s.syms.extend(word.iter().enumerate().map(|(i, &b)| Sym {
+            len: 1,
+            prev: i as i32 - 1,
+            next: if i + 1 == n { -1 } else { i as i32 + 1 },
+            id: tok.byte_tokens[b as usize],
+        }));
+    } else {
+        // Raw UTF-8 (Gemma 4): a run of newlines that is a token is taken whole (llama.cpp's
+        // fix for Gemma 4); otherwise one symbol per character.
+        if tok.ignore_merges || word.iter().all(|&b| b == b'\n') {
+            if let Some(id) = tok.map.get(word, &tok.pieces) {
+                out.push(id);
+                return;
+            }
+        }
+        let mut off = 0usize;
+        while off < word.len() {
+            let len = utf8_len(word[off]).min(word.len() - off);
+            let i = s.syms.len() as i32;
+            s.syms.push(Sym {
+                len: len as u32,
+                prev: i - 1,
+                next: if off + len == word.len() { -1 } else { i + 1 },
+                id: tok
+                    .map
+                    .get(&word[off..off + len], &tok.pieces)
+                    .unwrap_or(NO_TOKEN),
+            });
+            off += len;
+        }
+    }
+    let n = s.syms.len();
     s.heap.clear();
     for i in 1..n {
         push_pair(tok, &s.syms, &mut s.heap, i as i32 - 1, i as i32);
@@ -114,15 +159,35 @@ fn encode_word(tok: &Tokenizer, word: &[u8], s: &mut BpeScratch, out: &mut Vec<u
     let mut start = 0usize;
     while i >= 0 {
         let sym = s.syms[i as usize];
+        let bytes = &word[start..start + sym.len as usize];
         if sym.id != NO_TOKEN {
             out.push(sym.id);
-        } else {
+        } else if tok.byte_level {
             // A byte whose byte-level character is not in the vocabulary: llama.cpp looks up
             // each byte of that character's UTF-8 as a one-byte token text.
-            out.extend_from_slice(&tok.byte_fallback[word[start] as usize]);
+            out.extend_from_slice(&tok.byte_fallback[bytes[0] as usize]);
+        } else {
+            // A character that is not a token: its bytes as `<0xXX>` tokens (skipping any the
+            // vocabulary lacks, as llama.cpp does).
+            out.extend(
+                bytes
+                    .iter()
+                    .map(|&b| tok.byte_tokens[b as usize])
+                    .filter(|&id| id != NO_TOKEN),
+            );
         }
         start += sym.len as usize;
         i = sym.next;
+    }
+}
+
+#[inline]
+fn utf8_len(lead: u8) -> usize {
+    match lead >> 4 {
+        0xc | 0xd => 2,
+        0xe => 3,
+        0xf => 4,
+        _ => 1,
     }
 }
 

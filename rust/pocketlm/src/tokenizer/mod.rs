@@ -1,11 +1,15 @@
 //! Tokenizer built from a GGUF file's `tokenizer.ggml.*` metadata, reproducing llama.cpp's
 //! `llama_tokenize` / `llama_token_to_piece` / `llama_detokenize` token for token.
 //!
-//! Two vocabulary types are supported:
-//! - `"gpt2"`: byte-level BPE with merges (SmolLM2, Llama 3, Qwen 2...), after a
-//!   pre-tokenizer chosen by `tokenizer.ggml.pre` (see [`PreTokenizer`]);
+//! Three vocabulary types are supported:
+//! - `"gpt2"`: byte-level BPE with merges (SmolLM2, Llama 3, Qwen 2/3.5, DeepSeek, Falcon...),
+//!   after a pre-tokenizer chosen by `tokenizer.ggml.pre` (see [`PreTokenizer`]);
+//! - `"gemma4"`: SentencePiece-style BPE with merges over raw UTF-8, spaces written "▁" and
+//!   `<0xXX>` byte fallback (Gemma 4);
 //! - `"llama"`: SentencePiece-style BPE over token scores with `<0xXX>` byte fallback
 //!   (Gemma, Llama 2...).
+//! WordPiece (`"bert"`) and Unigram (`"t5"`) vocabularies belong to embedding models and are
+//! refused with [`TokenizerError::UnsupportedModel`].
 //!
 //! Pipeline of [`Tokenizer::encode`]: special tokens are split out first ([`special`]), then
 //! each raw-text fragment goes through [`bpe`] or [`spm`]; BOS/EOS are added as the metadata
@@ -36,9 +40,9 @@
 //!   character's UTF-8, where llama.cpp writes `[UNK_BYTE_0x..]`;
 //! - an out-of-range special token id is an error (llama.cpp warns and keeps its default), and
 //!   duplicate token texts resolve to the first id (current llama.cpp refuses such files);
-//! - BPE pre-tokenizers other than the GPT-2, StarCoder/SmolLM, Llama 3 and Qwen 2 families are
-//!   rejected; the Qwen 2 family (llama.cpp runs its regex through `std::regex`) is implemented
-//!   as the Llama 3 splitter with one-digit numbers and has no oracle test;
+//! - BPE pre-tokenizers outside [`SUPPORTED_PRE`] are rejected. llama.cpp's test suite
+//!   (`tests/llama_vocab.rs`: every `ggml-vocab-*.gguf` with its `.inp`/`.out` cases) passes for
+//!   every vocabulary it accepts;
 //! - [`StreamDecoder`] does not apply `decode`'s space clean-up, which llama.cpp enables for the
 //!   GPT-2 and Llama 3 families only (token-by-token streaming in llama.cpp skips it too).
 
@@ -74,11 +78,12 @@ pub enum TokenizerError {
     /// A tokenizer key is missing or of the wrong type.
     #[error("tokenizer metadata: {0} (the file has no usable vocabulary; re-convert the model with llama.cpp's convert_hf_to_gguf.py)")]
     Gguf(#[from] GgufError),
-    /// A `tokenizer.ggml.model` other than `gpt2` or `llama`.
-    #[error("tokenizer.ggml.model {0:?} is not supported: PocketLM reads \"gpt2\" (byte-level BPE) and \"llama\" (SentencePiece) vocabularies")]
+    /// A `tokenizer.ggml.model` other than `gpt2`, `gemma4` or `llama` (e.g. the WordPiece
+    /// `bert` and Unigram `t5` vocabularies of embedding models).
+    #[error("tokenizer.ggml.model {0:?} is not supported (supported: \"gpt2\" byte-level BPE, \"gemma4\" SentencePiece-style BPE, \"llama\" SentencePiece)")]
     UnsupportedModel(String),
     /// A `tokenizer.ggml.pre` PocketLM does not implement.
-    #[error("tokenizer.ggml.pre {0:?} is not supported for byte-level BPE vocabularies (supported: gpt-2, smollm, starcoder, llama-bpe/llama3, qwen2 and their aliases)")]
+    #[error("tokenizer.ggml.pre {name:?} is not supported for byte-level BPE vocabularies (supported: {list})", name = .0, list = SUPPORTED_PRE.join(", "))]
     UnsupportedPreTokenizer(String),
     /// The vocabulary has no tokens.
     #[error("tokenizer.ggml.tokens is empty")]
@@ -279,6 +284,10 @@ pub struct Tokenizer {
     pub(crate) add_space_prefix: bool,
     clean_spaces: bool,
     pub(crate) ignore_merges: bool,
+    /// BPE over GPT-2's byte-level alphabet (`gpt2`); false for raw UTF-8 (`gemma4`).
+    pub(crate) byte_level: bool,
+    /// Spaces become "▁" before BPE, and "▁" a space when decoding (`gemma4`).
+    pub(crate) escape_spaces: bool,
     eog: Vec<u32>,
 }
 
@@ -319,6 +328,60 @@ fn opt_id(file: &GgufFile, key: &str) -> Result<Option<u64>, GgufError> {
     }
 }
 
+/// Every `tokenizer.ggml.pre` [`bpe_pre`] accepts ("" is a file without the key).
+const SUPPORTED_PRE: &[&str] = &[
+    "\"\" (none)",
+    "default",
+    "gpt-2",
+    "phi-2",
+    "jina-es",
+    "jina-de",
+    "gigachat",
+    "jina-v2-es",
+    "jina-v2-de",
+    "a.x-4.0",
+    "mellum",
+    "modern-bert",
+    "mpt",
+    "olmo",
+    "jais",
+    "exaone4",
+    "trillion",
+    "granite-docling",
+    "smollm",
+    "command-r",
+    "starcoder",
+    "refact",
+    "codeshell",
+    "exaone",
+    "minerva-7b",
+    "mellum2",
+    "llama3",
+    "llama-v3",
+    "llama-bpe",
+    "falcon3",
+    "falcon-h1",
+    "pixtral",
+    "midm-2.0",
+    "lfm2",
+    "jina-v5-nano",
+    "dbrx",
+    "smaug-bpe",
+    "qwen2",
+    "deepseek-r1-qwen",
+    "kormo",
+    "f2llmv2",
+    "hunyuan",
+    "solar-open",
+    "stablelm2",
+    "megrez",
+    "qwen35",
+    "falcon",
+    "deepseek-llm",
+    "deepseek-coder",
+    "gemma4",
+];
+
 /// BPE pre-tokenizer settings by `tokenizer.ggml.pre`: (splitter, clean_spaces, ignore_merges,
 /// add_bos default), as in llama.cpp's `llama_vocab::impl::load`.
 fn bpe_pre(name: &str) -> Option<(PreTokenizer, bool, bool, bool)> {
@@ -340,6 +403,14 @@ fn bpe_pre(name: &str) -> Option<(PreTokenizer, bool, bool, bool)> {
             (Llama3 { max_digits: 1 }, false, false, false)
         }
         "stablelm2" | "megrez" => (Llama3 { max_digits: 1 }, true, false, false),
+        "qwen35" => (Qwen35, false, false, false),
+        // No name (old GPT-NeoX, Aquila... conversions): llama.cpp's default pipeline.
+        "" | "default" => (PreTokenizer::Default, true, false, false),
+        "falcon" => (Falcon, true, false, false),
+        "deepseek-llm" => (DeepseekLlm, false, false, false),
+        "deepseek-coder" => (DeepseekCoder, false, false, false),
+        // llama.cpp forces BOS on for Gemma 4.
+        "gemma4" => (Gemma4, true, false, true),
         _ => return None,
     })
 }
@@ -540,9 +611,17 @@ impl Tokenizer {
             return Err(TokenizerError::VocabTooLarge(n));
         }
         let kind = match model {
-            "gpt2" => VocabKind::Bpe,
+            "gpt2" | "gemma4" => VocabKind::Bpe,
             "llama" => VocabKind::Spm,
             other => return Err(TokenizerError::UnsupportedModel(other.to_owned())),
+        };
+        // Gemma 4: SentencePiece-style BPE with merges over raw UTF-8 (llama.cpp names its
+        // pre-tokenizer "gemma4" whatever the file says).
+        let sentencepiece_bpe = model == "gemma4";
+        let pre_name = if sentencepiece_bpe {
+            "gemma4".to_owned()
+        } else {
+            pre_name
         };
         let (pre, clean_spaces, ignore_merges, mut add_bos) = match kind {
             VocabKind::Bpe => bpe_pre(&pre_name)
@@ -601,6 +680,7 @@ impl Tokenizer {
         // Special ids: defaults by vocabulary type, then the file's keys.
         let (mut bos, mut eos, mut unk) = match kind {
             VocabKind::Spm => (Some(1), Some(2), Some(0)),
+            VocabKind::Bpe if sentencepiece_bpe => (None, None, None),
             VocabKind::Bpe => (Some(11), Some(11), None),
         };
         let in_range = |id: Option<u32>| id.filter(|&i| (i as usize) < n);
@@ -629,6 +709,8 @@ impl Tokenizer {
         if let Some(v) = file.opt_bool(K_ADD_BOS)? {
             add_bos = v;
         }
+        // llama.cpp overrides a false add_bos_token for Gemma 4.
+        add_bos |= pre == PreTokenizer::Gemma4;
         let add_eos = file.opt_bool(K_ADD_EOS)?.unwrap_or(false);
         if add_bos && bos.is_none() {
             return Err(TokenizerError::MissingSpecial {
@@ -729,6 +811,7 @@ impl Tokenizer {
         for b in 0..=255u8 {
             let mut buf = [0u8; 4];
             byte_tokens[b as usize] = match kind {
+                VocabKind::Bpe if sentencepiece_bpe => lookup(format!("<0x{b:02X}>").as_bytes()),
                 VocabKind::Bpe => {
                     let enc = pretok::byte_to_char(b).encode_utf8(&mut buf).as_bytes();
                     let id = lookup(enc);
@@ -754,6 +837,7 @@ impl Tokenizer {
             } else if a & attr::NORMAL != 0 {
                 match kind {
                     VocabKind::Spm => render_spm(text, &mut rendered),
+                    VocabKind::Bpe if sentencepiece_bpe => render_spm(text, &mut rendered),
                     VocabKind::Bpe => render_byte_level(text, &mut rendered),
                 }
             } else if a & attr::BYTE != 0 {
@@ -795,6 +879,8 @@ impl Tokenizer {
             add_space_prefix,
             clean_spaces,
             ignore_merges,
+            byte_level: !sentencepiece_bpe,
+            escape_spaces: sentencepiece_bpe,
             eog,
         })
     }
@@ -1151,6 +1237,15 @@ mod tests {
         assert_eq!(clean("don 't we 'll"), "don 't we 'll");
         assert_eq!(clean(""), "");
         assert_eq!(clean(" ."), ".");
+    }
+
+    #[test]
+    fn supported_pre_tokenizer_list_is_exact() {
+        for &name in SUPPORTED_PRE {
+            let name = if name.starts_with('"') { "" } else { name };
+            assert!(bpe_pre(name).is_some(), "{name}");
+        }
+        assert!(bpe_pre("tekken").is_none());
     }
 
     #[test]
