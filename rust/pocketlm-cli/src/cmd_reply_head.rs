@@ -96,7 +96,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             }
             cache.insert(&c.message, f);
             extracted += 1;
-            if extracted % 200 == 0 {
+            if extracted.is_multiple_of(200) {
                 cache.save()?;
                 eprintln!(
                     "{extracted} messages read ({:.0} ms each)",

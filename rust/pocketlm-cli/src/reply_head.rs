@@ -442,7 +442,8 @@ mod tests {
         let settings = format!("{SETTINGS:?}");
         let prompt = format!("{:016x}", prompt_hash());
         let cat = Catalog::builtin_rules().unwrap();
-        for name in ["reading_head_smollm2.tsv"] {
+        {
+            let name = "reading_head_smollm2.tsv";
             let path = root.join("rust/pocketlm/src/reply").join(name);
             let text = std::fs::read_to_string(&path).unwrap();
             let h = ReadingHead::parse(&text, cat).unwrap();

@@ -7,7 +7,7 @@ use crate::gguf::GgufFile;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Architecture {
     /// Llama-style decoder (SmolLM2/3, Llama 3.x, Qwen2/3, Granite): RMSNorm, SwiGLU, RoPE, with
-    /// the family's options (QKV bias, q/k norms, RoPE factors, multipliers; see [`Family`]).
+    /// the family's options (QKV bias, q/k norms, RoPE factors, multipliers; see `Family`).
     Llama,
     /// Gemma 3: pre/post norms, QK norm, GELU, interleaved sliding-window and global layers.
     Gemma3,

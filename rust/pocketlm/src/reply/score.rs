@@ -290,6 +290,7 @@ mod tests {
             copies: &[],
             answered: false,
             prior,
+            choice: false,
         };
         // the acts alone: an invitation opens "Sure!", not "Thanks for letting me know!"
         let rules = ctx(None);

@@ -8,6 +8,7 @@
 //!   `<0xXX>` byte fallback (Gemma 4);
 //! - `"llama"`: SentencePiece-style BPE over token scores with `<0xXX>` byte fallback
 //!   (Gemma, Llama 2...).
+//!
 //! WordPiece (`"bert"`) and Unigram (`"t5"`) vocabularies belong to embedding models and are
 //! refused with [`TokenizerError::UnsupportedModel`].
 //!
