@@ -252,8 +252,18 @@ impl ModelConfig {
                 })
             }
         };
-        // 0 means none (Phi-3.5/Phi-4 files write it so).
-        let sliding_window = opt("attention.sliding_window", 0, usize::MAX)?.filter(|&w| w > 0);
+        // 0 means none in a llama-graph file (Phi-3.5/Phi-4 files write it so); the Gemma
+        // graphs slide on some layers, where a window of 0 would hide every key.
+        let sliding_window = match opt("attention.sliding_window", 0, usize::MAX)? {
+            Some(0) if arch != Architecture::Llama => {
+                return Err(LoadError::BadHyperParameter {
+                    key: key("attention.sliding_window"),
+                    reason: "must be at least 1 for a model with sliding-window layers".into(),
+                })
+            }
+            Some(0) => None,
+            w => w,
+        };
         let final_logit_softcap = file.opt_f32(&key("final_logit_softcapping"))?;
         let attn_logit_softcap = file.opt_f32(&key("attn_logit_softcapping"))?;
 
