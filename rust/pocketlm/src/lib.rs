@@ -116,9 +116,9 @@ pub use generate::{
 };
 pub use gguf::GgufError;
 pub use keyboard::{
-    Edit, FieldKind, KeyboardError, KeyboardProfile, Language, LearnOutcome, PredictorOptions,
-    SuggestStats, Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions,
-    UserWordsError, WordPredictor, WordSource,
+    Edit, FieldKind, KeyboardError, KeyboardProfile, LearnOutcome, PredictorOptions, SuggestStats,
+    Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions, UserWordsError,
+    WordPredictor, WordSource,
 };
 pub use model::{LoadError, Model, ModelInfo};
 pub use reply::{
