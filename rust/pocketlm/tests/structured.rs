@@ -279,11 +279,9 @@ fn running_out_of_tokens_inside_the_constraint_is_incomplete() {
         assert_eq!(out.stop_reason, StopReason::MaxTokens, "{name}");
         assert!(!o.complete && !o.valid, "{name}: {o:?}");
         assert!(out.tokens.len() <= 12);
-        assert!(
-            out.text.starts_with("{\"story\":") || out.text.starts_with("{ \"story\""),
-            "{name}: {}",
-            out.text
-        );
+        // JSON allows white space between tokens (SmolLM2 opens with "{\n").
+        let compact: String = out.text.split_whitespace().collect();
+        assert!(compact.starts_with("{\"story\":"), "{name}: {}", out.text);
     }
 }
 
