@@ -316,7 +316,6 @@ fn generation_errors_and_limits() {
         max_tokens: 5,
         sampler: SamplerConfig::greedy(),
         stop: vec![],
-        ..Default::default()
     };
     assert!(matches!(
         generate(&mut s, &[], &greedy, &cancel, |_| true),
@@ -383,7 +382,6 @@ fn generation_errors_and_limits() {
             ..SamplerConfig::default()
         },
         stop: vec![],
-        ..Default::default()
     };
     let mut calls = 0;
     let out = generate(&mut s, &[10], &sampled, &cancel, |_| {
