@@ -36,22 +36,8 @@ bash "$REPO_ROOT/scripts/setup-cross.sh"
 apt_ensure cmake make g++-aarch64-linux-gnu
 mkdir -p "$DIR" "$OUT"
 
-# 1. source: the sdist from PyPI (shared with build-llama-bench.sh), vendor/llama.cpp only.
-sdist="$DIR/llama_cpp_python-$VERSION.tar.gz"
-if [ ! -f "$sdist" ]; then
-  log "downloading the llama_cpp_python==$VERSION sdist from PyPI (~75 MB)"
-  tmp="$(mktemp -d)"
-  python3 -m pip download --quiet --no-deps --no-binary llama_cpp_python \
-    "llama_cpp_python==$VERSION" -d "$tmp" >&2
-  mv "$tmp/llama_cpp_python-$VERSION.tar.gz" "$sdist.part" && mv "$sdist.part" "$sdist"
-  rm -rf "$tmp"
-fi
-if [ ! -f "$SRC/.extracted" ]; then
-  rm -rf "$SRC"; mkdir -p "$SRC"
-  tar -xzf "$sdist" -C "$SRC" --strip-components=3 "llama_cpp_python-$VERSION/vendor/llama.cpp"
-  [ -f "$SRC/CMakeLists.txt" ] || die "no vendor/llama.cpp in $sdist"
-  touch "$SRC/.extracted"
-fi
+# 1. source: the sdist from PyPI, vendor/llama.cpp only (shared with build-llama-bench.sh).
+bash "$REPO_ROOT/scripts/fetch-llama-src.sh" >/dev/null
 
 # configure BUILD_DIR LEVEL
 configure() {
