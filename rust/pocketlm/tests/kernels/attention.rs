@@ -6,7 +6,7 @@ use pocketlm::internals::kernels::attention::{
     accum_f16, accum_scalar, attend, attend_reference, exp_sum, exp_sum_scalar, scores_f16,
     scores_scalar, AttnScratch, KvHead, QueryBlock, KEY_BLOCK, MAX_QUERIES,
 };
-use pocketlm::internals::kernels::{supported_tiers, Tier};
+use pocketlm::internals::kernels::Tier;
 
 use super::Rng;
 
@@ -37,7 +37,7 @@ fn f32s(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
 }
 
 fn simd_tiers() -> Vec<Tier> {
-    supported_tiers()
+    super::tiers_under_test()
         .into_iter()
         .filter(|&t| t != Tier::Scalar)
         .collect()
@@ -51,7 +51,7 @@ const KEYS: [usize; 5] = [1, 2, 7, 33, 64];
 fn scores_match_scalar_on_every_tier() {
     let mut rng = Rng::new(11);
     let mut checked = 0;
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for data in [Data::Random, Data::Large, Data::Subnormal] {
             for hd in HEAD_DIMS {
                 for nq in QUERIES {
@@ -97,7 +97,7 @@ fn scores_match_scalar_on_every_tier() {
 #[test]
 fn accum_matches_scalar_on_every_tier() {
     let mut rng = Rng::new(12);
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for data in [Data::Random, Data::Large, Data::Subnormal] {
             for hd in HEAD_DIMS {
                 for nq in QUERIES {
@@ -143,7 +143,7 @@ fn simd_f16_conversion_is_exact_for_every_finite_value() {
         .collect();
     let hd = 8;
     let nk = keys.len() / hd;
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for lane in 0..hd {
             let mut q = vec![0.0f32; hd];
             q[lane] = 1.0;
@@ -165,7 +165,7 @@ fn simd_f16_conversion_is_exact_for_every_finite_value() {
 #[test]
 fn exp_sum_matches_scalar_on_every_tier() {
     let mut rng = Rng::new(14);
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for n in [0, 1, 3, 7, 8, 9, 16, 63, 64, 65] {
             for (m, spread) in [(0.0, 1.0), (5.0, 20.0), (100.0, 1000.0), (-3.0, 0.5)] {
                 let mut x: Vec<f32> = (0..n).map(|_| m - rng.f32() * spread).collect();
@@ -350,7 +350,7 @@ fn attend_matches_reference_on_every_tier() {
             });
         }
     }
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         let mut scratch = AttnScratch::default();
         for c in &cases {
             run_case(tier, c, &mut rng, &mut scratch);
