@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-tests the kernels on aarch64 under qemu-user, and compile-checks the mobile targets.
+# Cross-tests the kernels and the real-model suites on aarch64 under qemu-user.
 #
 #  1. builds tests/kernels.rs once for aarch64-unknown-linux-gnu (test profile: opt-level 3);
 #  2. runs it under QEMU_CPU=cortex-a72 (NEON only), cortex-a76 (+dotprod), max (+i8mm): each
@@ -15,8 +15,8 @@
 #     runs every test of those suites); and tests/families.rs on one Llama-graph and one
 #     Gemma-graph family (random-weight models against llama.cpp's references; the other
 #     families differ in graph options, not kernels, and run on x86);
-#  5. `cargo build --lib -p pocketlm` for aarch64-linux-android and aarch64-apple-ios (rlibs
-#     need no NDK / Xcode linker).
+# (The Android and iOS compile checks are make test-mobile-libs's: it builds the FFI crate, and
+# so the core, for aarch64-linux-android and aarch64-apple-ios.)
 # Each step logs its wall time.
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
@@ -173,15 +173,6 @@ for entry in "${suites[@]}"; do
     ok "tests/$suite.rs under $SUITE_CPU in $((SECONDS - start)) s ($summary)"
   fi
   rm -f "$out"
-done
-
-for t in aarch64-linux-android aarch64-apple-ios; do
-  log "compile check: cargo build --lib -p pocketlm --target $t"
-  if cargo build --lib -p pocketlm --target "$t"; then
-    ok "build --lib for $t"
-  else
-    bad "build --lib for $t"
-  fi
 done
 
 finish
