@@ -62,8 +62,8 @@ check-workflows:
 test-rust: models llama-src random-models
 	$(CARGO) test --workspace
 
-# NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,
-# keyboard, reply) under qemu -cpu cortex-a76, and Android/iOS compile checks.
+# NEON kernels under qemu (ARMv8.0, dotprod, i8mm), SmolLM2 greedy on each tier, and the engine
+# and architecture-family suites under qemu -cpu cortex-a76 (scripts/test-aarch64.sh says which).
 test-aarch64:
 	@bash scripts/setup-cross.sh
 	@bash scripts/test-aarch64.sh

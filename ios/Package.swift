@@ -9,7 +9,7 @@
 //      scripts/build-ios.sh on a Mac) -- what an app on iOS uses;
 //   3. otherwise the system library target Sources/CPocketLM, whose module map links
 //      `pocketlm_ffi` from a directory given to the linker: the Linux/host test setup,
-//        swift test -Xlinker -L../target/release      (scripts/test-swift.sh)
+//        swift test -Xlinker -L../target/debug        (scripts/test-swift.sh: the test-profile build)
 import Foundation
 import PackageDescription
 

@@ -30,12 +30,12 @@ esac
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 case "$(uname -s)" in Darwin) so=libpocketlm_ffi.dylib ;; *) so=libpocketlm_ffi.so ;; esac
 
-cargo build --release --quiet -p pocketlm-ffi
+libdir="$(build_host_ffi)" || die "cargo build -p pocketlm-ffi failed"
 # The generator only depends on uniffi (pinned): build it in a target directory under the cache,
 # shared by every clone, so a fresh clone does not compile uniffi's CLI again.
 bindgen_target="$POCKETLM_CACHE/uniffi-bindgen-target"
 cargo build --release --quiet -p uniffi-bindgen --target-dir "$bindgen_target"
-lib="$target_dir/release/$so"
+lib="$libdir/$so"
 bindgen="$bindgen_target/release/uniffi-bindgen"
 [ -f "$lib" ] || die "missing $lib after the build"
 

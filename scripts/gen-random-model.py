@@ -59,13 +59,16 @@ FAMILIES = {
     ),
     # gemma-2-2b: pre and post norms, GELU, embeddings scaled by sqrt(n_embd), attention
     # soft-cap 50, final soft-cap 30, sliding window 4096 on even layers. The tiny model's
-    # window is 8 tokens, so that it matters at the prompt lengths tested.
+    # window is 8 tokens, so that it matters at the prompt lengths tested, and its attention
+    # soft-cap 2, so that it bends the O(1) attention scores of random weights (at 50 it would
+    # never act, and a graph without it would pass).
     "gemma2": dict(
         arch="gemma2",
         real=dict(layers=26, embd=2304, heads=8, kv_heads=4, head_dim=256, ff=9216, ctx=8192),
         tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=8192),
         rope_base=10000.0, eps=1e-6, tie=True, post_norms=True,
-        gemma2=dict(attn_softcap=50.0, final_softcap=30.0, window_real=4096, window_tiny=8),
+        gemma2=dict(attn_softcap_real=50.0, attn_softcap_tiny=2.0, final_softcap=30.0,
+                    window_real=4096, window_tiny=8),
     ),
     # granite-3.1-2b-instruct: embedding_multiplier 12, attention_multiplier 0.015625,
     # residual_multiplier 0.22, logits_scaling 8.
@@ -154,7 +157,7 @@ def main():
     w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
     if "gemma2" in fam:
         g = fam["gemma2"]
-        w.add_attn_logit_softcapping(g["attn_softcap"])
+        w.add_attn_logit_softcapping(g[f"attn_softcap_{args.size}"])
         w.add_final_logit_softcapping(g["final_softcap"])
         w.add_sliding_window(g[f"window_{args.size}"])
     if "granite" in fam:

@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$REPO_ROOT"
 
 # The families and formats tests/families.rs has references for (the generator knows all six).
-read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3}"
+read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3}"
 SIZE="${SIZE:-tiny}"
 SEED="${SEED:-0}"
 read -r -a FORMATS <<<"${FORMATS:-F16}"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared helpers for PocketLM's setup scripts. Source it: `. "$(dirname "$0")/lib.sh"`.
-# Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror.
+# Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror, build_host_ffi.
 
 POCKETLM_CACHE="${POCKETLM_CACHE:-$HOME/.cache/pocketlm}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -71,4 +71,18 @@ swift_samples_mirror() {
   sync_tree "$REPO_ROOT/ios" "$dir/src/ios" &&
     sync_tree "$REPO_ROOT/examples/ios/SampleCore" "$dir/src/examples/ios/SampleCore" &&
     SWIFT_SAMPLES_DIR="$dir"
+}
+
+# build_host_ffi: builds pocketlm-ffi for this machine and prints the directory holding
+# libpocketlm_ffi.so, the library the Kotlin and Swift suites, the samples' simulators and the
+# bindings generator load. It uses the test profile (opt-level 3, no LTO): `cargo test
+# --workspace` (make test-rust) has compiled its dependencies already, where a release build
+# would compile every one of them again, with LTO, for tests only. Cargo writes the test
+# profile's files under target/debug.
+build_host_ffi() {
+  local dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+  cargo build --profile test --quiet -p pocketlm-ffi --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
+    || return 1
+  mkdir -p "$dir"
+  echo "$(cd "$dir" && pwd -P)/debug"
 }

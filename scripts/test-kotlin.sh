@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Kotlin binding suite on the JVM (`make test-kotlin`): installs kotlinc/JNA/JUnit 5
-# (scripts/setup-kotlin.sh), builds the host library (release), compiles the generated bindings
+# (scripts/setup-kotlin.sh), builds the host library (test profile), compiles the generated bindings
 # (bindings/kotlin), the Kotlin layer (android/pocketlm/src/main/kotlin), the tests (tests/kotlin)
 # and the samples' shared logic with its tests and simulator (examples/android/samples-core) with one
 # kotlinc run (scripts/kotlin-classes.sh, cached by source hash in $POCKETLM_CACHE/kotlin-tests),
@@ -25,9 +25,8 @@ model="${POCKETLM_MODEL:-$REPO_ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 export POCKETLM_MODEL="$model" POCKETLM_REPO="$REPO_ROOT"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-log "building the host library (cargo build --release -p pocketlm-ffi)"
-cargo build --release --quiet -p pocketlm-ffi || fail "cargo build -p pocketlm-ffi failed"
-libdir="$target_dir/release"
+log "building the host library (cargo build --profile test -p pocketlm-ffi)"
+libdir="$(build_host_ffi)" || fail "cargo build -p pocketlm-ffi failed"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
 
 classes="$(bash scripts/kotlin-classes.sh)" || fail "compiling the Kotlin sources failed"

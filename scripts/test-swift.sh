@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Swift suite (`make test-swift`): installs Swift 6 in a Debian trixie chroot
-# (scripts/setup-swift.sh), builds the host library (release), and runs `swift test` against the
+# (scripts/setup-swift.sh), builds the host library (test profile), and runs `swift test` against the
 # real model on the ios/ package (the PocketLM layer over the generated bindings), then on the
 # iOS samples' examples/ios/SampleCore package (their controllers). Each package is built from a
 # mirror under $POCKETLM_CACHE/swift-build (compiler messages name it).
@@ -23,11 +23,10 @@ model_real="$(readlink -f "$model")"
 model_dir="$(dirname "$model_real")"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-log "building the host library (cargo build --release -p pocketlm-ffi)"
-cargo build --release --quiet -p pocketlm-ffi || fail "cargo build -p pocketlm-ffi failed"
+log "building the host library (cargo build --profile test -p pocketlm-ffi)"
+libdir="$(build_host_ffi)" || fail "cargo build -p pocketlm-ffi failed"
 mkdir -p "$target_dir"
 target_dir="$(cd "$target_dir" && pwd -P)"
-libdir="$target_dir/release"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
 
 binds=(--bind "$model_dir")

@@ -20,9 +20,7 @@ done
 bash "$REPO_ROOT/scripts/setup-kotlin.sh" >&2 || die "scripts/setup-kotlin.sh failed"
 # shellcheck disable=SC1091
 . "$POCKETLM_CACHE/kotlin/env.sh"
-cargo build --release --quiet -p pocketlm-ffi --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
-  || die "cargo build -p pocketlm-ffi failed"
-libdir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release"
+libdir="$(build_host_ffi)" || die "cargo build -p pocketlm-ffi failed"
 classes="$(bash "$REPO_ROOT/scripts/kotlin-classes.sh")" || die "compiling the Kotlin sources failed"
 exec java -Djna.library.path="$libdir" -Dfile.encoding=UTF-8 -cp "$classes:$KOTLIN_TEST_RUN_CP" \
   dev.pocketlm.samples.sim.KeyboardSimKt --model "$model"

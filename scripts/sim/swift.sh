@@ -24,9 +24,8 @@ model_real="$(readlink -f "$model")"
 
 bash scripts/setup-swift.sh >&2 || die "scripts/setup-swift.sh failed"
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-cargo build --release --quiet -p pocketlm-ffi >&2 || die "cargo build -p pocketlm-ffi failed"
+libdir="$(build_host_ffi)" || die "cargo build -p pocketlm-ffi failed"
 target_dir="$(cd "$target_dir" && pwd -P)"
-libdir="$target_dir/release"
 
 binds=(--bind "$(dirname "$model_real")" --bind "$POCKETLM_CACHE/swift-build")
 case "$target_dir/" in "$REPO_ROOT"/*) ;; *) binds+=(--bind "$target_dir") ;; esac

@@ -5,7 +5,7 @@
 // (`scripts/sample-sim.sh swift`). The behaviour contract is docs/samples.md.
 //
 // Linking on Linux: like ../../../ios, pass the directory of libpocketlm_ffi to the linker, e.g.
-//   swift test -Xlinker -L../../../target/release
+//   swift test -Xlinker -L../../../target/debug
 import PackageDescription
 
 let package = Package(

@@ -170,4 +170,8 @@ macro_rules! family_tests {
 family_tests! {
     qwen3_f16 => "qwen3-tiny-seed0.F16",
     llama3_f16 => "llama3-tiny-seed0.F16",
+    gemma2_f16 => "gemma2-tiny-seed0.F16",
+    granite_f16 => "granite-tiny-seed0.F16",
+    smollm3_f16 => "smollm3-tiny-seed0.F16",
+    phi3_f16 => "phi3-tiny-seed0.F16",
 }

@@ -608,6 +608,29 @@ fn q8_k_matches_ggml_reference_semantics() {
     assert_eq!(&b[0].qs[..4], &[-127, 0, 2, -2]);
 }
 
+/// The tiers the tier-by-tier tests check: every tier this CPU supports, or those of them named
+/// in `POCKETLM_TEST_TIERS` ("dotprod,i8mm"). Under qemu a tier's code is emulated the same
+/// whatever CPU model runs it, so scripts/test-aarch64.sh checks each tier once, under the
+/// least CPU that has it, instead of every lower tier again under every higher CPU.
+pub(crate) fn tiers_under_test() -> Vec<Tier> {
+    let all = supported_tiers();
+    match std::env::var("POCKETLM_TEST_TIERS") {
+        Ok(names) if !names.trim().is_empty() => {
+            let names: Vec<&str> = names.split(',').map(str::trim).collect();
+            for n in &names {
+                assert!(
+                    Tier::ALL.iter().any(|t| t.name() == *n),
+                    "POCKETLM_TEST_TIERS names an unknown tier {n:?}"
+                );
+            }
+            all.into_iter()
+                .filter(|t| names.contains(&t.name()))
+                .collect()
+        }
+        _ => all,
+    }
+}
+
 // ----------------------------------------------------------------------------------------------
 // Matmul: scalar vs dequantize-then-f32, every tier vs scalar
 
@@ -746,9 +769,8 @@ fn assert_close_to_scalar(
 
 #[test]
 fn every_tier_matches_scalar() {
-    let tiers = supported_tiers();
-    println!("kernel tiers on this CPU: {tiers:?}");
-    for &tier in &tiers {
+    println!("kernel tiers on this CPU: {:?}", supported_tiers());
+    for &tier in &tiers_under_test() {
         for ty in WEIGHT_TYPES {
             let cols = if ty.block_len() == 256 { 512 } else { 96 };
             for m in 1..=9 {
@@ -778,7 +800,7 @@ fn every_tier_matches_scalar() {
 #[test]
 fn new_formats_every_tier_bit_identical_to_scalar() {
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    for &tier in &supported_tiers() {
+    for &tier in &tiers_under_test() {
         for ty in BIT_EXACT_TYPES {
             let cols = if ty.block_len() == 256 { 768 } else { 160 };
             for (i, (wf, af)) in [
@@ -814,7 +836,7 @@ fn new_formats_every_tier_bit_identical_to_scalar() {
 #[test]
 fn row_ranges_and_parallel_match() {
     let pool = ThreadPool::new(3);
-    for &tier in &supported_tiers() {
+    for &tier in &tiers_under_test() {
         // m = 37: tiles of 16 activation rows (the 16-row batched kernels) and a ragged rest
         for (ty, m) in WEIGHT_TYPES.into_iter().flat_map(|ty| [(ty, 5), (ty, 37)]) {
             let (rows, cols) = (203, 512);
@@ -864,7 +886,7 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
         (Fill::Max, Fill::Max),
         (Fill::Subnormal, Fill::Random),
     ];
-    for &tier in &supported_tiers() {
+    for &tier in &tiers_under_test() {
         for ty in WEIGHT_TYPES
             .into_iter()
             .filter(|&t| interleave::head_bytes(t).is_some())
@@ -1692,7 +1714,7 @@ fn time_it(mut f: impl FnMut()) -> f64 {
 
 #[test]
 fn every_tier_quantizes_activations_bit_identically() {
-    for &tier in &supported_tiers() {
+    for &tier in &tiers_under_test() {
         for ty in [
             GgmlType::Q4_0,
             GgmlType::Q4_1,

@@ -58,10 +58,17 @@ pub const FAMILIES: &[Family] = {
             ..f("qwen3", Llama, Halves)
         },
         f("gemma3", Gemma3, Halves),
-        // Written but not yet verified against llama.cpp (so not accepted): gemma2
-        // (Gemma2, Halves), granite (Llama, Interleaved, granite_scales), smollm3 (Llama,
-        // Interleaved, no_rope_every 4), phi3 (Llama, Halves; fused QKV/gate-up and LongRoPE
-        // in the loader). Each lands here with its tests/families.rs parity test.
+        f("gemma2", Gemma2, Halves),
+        Family {
+            granite_scales: true,
+            ..f("granite", Llama, Interleaved)
+        },
+        Family {
+            no_rope_every: Some(4),
+            ..f("smollm3", Llama, Interleaved)
+        },
+        // Phi-3: fused QKV and gate-up, LongRoPE factors (both in the weight loader).
+        f("phi3", Llama, Halves),
     ]
 };
 

@@ -1,7 +1,7 @@
 //! Gated activations: every tier against the libm scalar reference, and the pool split.
 
 use pocketlm::internals::kernels::act::{glu, glu_parallel, glu_reference, GluAct};
-use pocketlm::internals::kernels::{supported_tiers, ThreadPool};
+use pocketlm::internals::kernels::ThreadPool;
 
 /// Inputs covering the interesting range: tiny, ordinary, large of both signs, and lengths
 /// that leave a SIMD remainder.
@@ -28,7 +28,7 @@ fn glu_every_tier_matches_reference() {
             let (gate, up) = inputs(n);
             let mut want = gate.clone();
             glu_reference(act, &mut want, &up);
-            for tier in supported_tiers() {
+            for tier in super::tiers_under_test() {
                 let mut got = gate.clone();
                 glu(tier, act, &mut got, &up);
                 for i in 0..n {

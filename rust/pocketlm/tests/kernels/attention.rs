@@ -6,7 +6,7 @@ use pocketlm::internals::kernels::attention::{
     accum_f16, accum_scalar, attend, attend_reference, exp_sum, exp_sum_scalar, scores_f16,
     scores_scalar, AttnScratch, KvHead, QueryBlock, KEY_BLOCK, MAX_QUERIES,
 };
-use pocketlm::internals::kernels::{supported_tiers, Tier};
+use pocketlm::internals::kernels::Tier;
 
 use super::Rng;
 
@@ -37,7 +37,7 @@ fn f32s(rng: &mut Rng, n: usize, scale: f32) -> Vec<f32> {
 }
 
 fn simd_tiers() -> Vec<Tier> {
-    supported_tiers()
+    super::tiers_under_test()
         .into_iter()
         .filter(|&t| t != Tier::Scalar)
         .collect()
@@ -51,7 +51,7 @@ const KEYS: [usize; 5] = [1, 2, 7, 33, 64];
 fn scores_match_scalar_on_every_tier() {
     let mut rng = Rng::new(11);
     let mut checked = 0;
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for data in [Data::Random, Data::Large, Data::Subnormal] {
             for hd in HEAD_DIMS {
                 for nq in QUERIES {
@@ -97,7 +97,7 @@ fn scores_match_scalar_on_every_tier() {
 #[test]
 fn accum_matches_scalar_on_every_tier() {
     let mut rng = Rng::new(12);
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for data in [Data::Random, Data::Large, Data::Subnormal] {
             for hd in HEAD_DIMS {
                 for nq in QUERIES {
@@ -143,7 +143,7 @@ fn simd_f16_conversion_is_exact_for_every_finite_value() {
         .collect();
     let hd = 8;
     let nk = keys.len() / hd;
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for lane in 0..hd {
             let mut q = vec![0.0f32; hd];
             q[lane] = 1.0;
@@ -165,7 +165,7 @@ fn simd_f16_conversion_is_exact_for_every_finite_value() {
 #[test]
 fn exp_sum_matches_scalar_on_every_tier() {
     let mut rng = Rng::new(14);
-    for tier in supported_tiers() {
+    for tier in super::tiers_under_test() {
         for n in [0, 1, 3, 7, 8, 9, 16, 63, 64, 65] {
             for (m, spread) in [(0.0, 1.0), (5.0, 20.0), (100.0, 1000.0), (-3.0, 0.5)] {
                 let mut x: Vec<f32> = (0..n).map(|_| m - rng.f32() * spread).collect();
@@ -288,11 +288,12 @@ fn run_case(tier: Tier, c: &Case, rng: &mut Rng, scratch: &mut AttnScratch) {
     }
 }
 
-#[test]
-fn attend_matches_reference_on_every_tier() {
-    let mut rng = Rng::new(13);
+/// The attention problems of [`attend_matches_reference_on_every_tier`] for these head sizes
+/// (two halves, so that the test harness runs them on two threads: under qemu each half is the
+/// longest test of the suite).
+fn attend_cases(head_dims: &[usize], edge_cases: bool) -> Vec<Case> {
     let mut cases = Vec::new();
-    for hd in [64, 256, 24, 12] {
+    for &hd in head_dims {
         for heads in [1, 3, 4, 9] {
             for (rows, last_pos) in [
                 (1, 0),
@@ -324,6 +325,9 @@ fn attend_matches_reference_on_every_tier() {
             }
         }
     }
+    if !edge_cases {
+        return cases;
+    }
     // soft-capping, large scores (max subtraction), large and subnormal keys
     for (softcap, q_scale, data) in [
         (Some(50.0), 30.0, Data::Random),
@@ -350,13 +354,28 @@ fn attend_matches_reference_on_every_tier() {
             });
         }
     }
-    for tier in supported_tiers() {
+    cases
+}
+
+fn attend_on_every_tier(cases: &[Case], seed: u64) {
+    let mut rng = Rng::new(seed);
+    for tier in super::tiers_under_test() {
         let mut scratch = AttnScratch::default();
-        for c in &cases {
+        for c in cases {
             run_case(tier, c, &mut rng, &mut scratch);
         }
     }
+}
+
+#[test]
+fn attend_matches_reference_on_every_tier() {
+    attend_on_every_tier(&attend_cases(&[64, 12], true), 13);
     for tier in simd_tiers() {
         println!("attention [{tier}]: matches scalar and reference");
     }
+}
+
+#[test]
+fn attend_matches_reference_on_every_tier_wide_heads() {
+    attend_on_every_tier(&attend_cases(&[256, 24], false), 14);
 }
