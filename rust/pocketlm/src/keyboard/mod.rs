@@ -19,12 +19,14 @@
 mod engine;
 mod framing;
 mod head;
+mod language;
 mod profile;
 mod search;
 pub mod text;
 mod user_words;
 mod vocab;
 
+pub use language::Language;
 pub use profile::KeyboardProfile;
 use user_words::UserDictionary;
 pub use user_words::{
@@ -112,6 +114,9 @@ pub struct PredictorOptions {
     pub prefix: Option<String>,
     /// The user dictionary: learning threshold, decay, size cap and ranking boost.
     pub user_words: UserWordOptions,
+    /// The language of the suggestions: it picks the framing (`keyboard/framings.tsv`).
+    /// Languages other than English need a multilingual model (Gemma 3 270M).
+    pub language: Language,
     /// Output-head rows computed when the vocabulary is larger than 65,536 tokens (Gemma 3:
     /// 262,144): the first `head_rows` token ids, the tokenizer's most frequent
     /// (`keyboard/head.rs`). 0: the full head. Default 49,152 (SmolLM2's vocabulary size).
@@ -143,6 +148,7 @@ impl Default for PredictorOptions {
             max_sessions: 16,
             prefix: None,
             user_words: UserWordOptions::default(),
+            language: Language::En,
             head_rows: head::DEFAULT_HEAD_ROWS,
             slow_keystroke_ms: 50,
         }
@@ -315,11 +321,11 @@ fn prefix_tokens(tok: &Tokenizer, text: &str) -> Vec<u32> {
     t
 }
 
-/// The model's framing (`framing.rs`), else its start-of-text token.
-fn auto_prefix(model: &Model) -> Vec<u32> {
+/// The model's framing for `language` (`framing.rs`), else its start-of-text token.
+fn auto_prefix(model: &Model, language: Language) -> Vec<u32> {
     let tok = model.tokenizer();
-    match framing::for_tokenizer(tok) {
-        Some(f) => prefix_tokens(tok, f.text),
+    match framing::for_tokenizer(tok, language) {
+        Some(f) => prefix_tokens(tok, &f.text),
         None => start_tokens(tok),
     }
 }
@@ -371,7 +377,7 @@ impl WordPredictor {
         let tok = model.tokenizer();
         let start = match &opts.prefix {
             Some(p) => prefix_tokens(tok, p),
-            None => auto_prefix(&model),
+            None => auto_prefix(&model, opts.language),
         };
         let n_vocab = model.config().vocab_size;
         let vocab =
@@ -528,13 +534,18 @@ impl WordPredictor {
         if sp.word.chars().count() > text::MAX_WORD_CHARS {
             return Ok(Suggestions::default());
         }
+        // What the model sees: composed characters, `'` for apostrophes (`text::fold`); the
+        // suggestions are written with the field's apostrophe.
+        let apostrophe = text::field_apostrophe(text_before_cursor);
+        let typed = text::fold(sp.word);
+        let typed = typed.as_ref();
         let mut st = self.lock();
         let st = &mut *st;
         st.engine.begin();
-        let ctx = self.context_tokens(st, sp.context);
+        let ctx = self.context_tokens(st, &text::fold(sp.context));
         st.engine.ensure_context(&ctx, &self.vocab)?;
 
-        let typed_lower = sp.word.to_lowercase();
+        let typed_lower = typed.to_lowercase();
         let mut pending = Vec::with_capacity(typed_lower.len() + 1);
         if sp.space {
             pending.push(b' ');
@@ -566,6 +577,15 @@ impl WordPredictor {
         // (word, ranking score, probability, kind)
         let mut ranked: Vec<(String, f32, f32, SuggestionKind)> = Vec::new();
         let mut push = |word: String, score: f32, lp: f32, kind: SuggestionKind| {
+            let word = text::with_apostrophe(&word, apostrophe);
+            // A word with an apostrophe the person left out ("dont" → "don't") does not
+            // start with the typed letters: a correction.
+            let kind =
+                if kind == SuggestionKind::Completion && !text::fold(&word).starts_with(typed) {
+                    SuggestionKind::Correction
+                } else {
+                    kind
+                };
             let lower = word.to_lowercase();
             if let Some(e) = ranked.iter_mut().find(|e| e.0.to_lowercase() == lower) {
                 // The same word in two spellings ("the", "The"): one suggestion, the likelier
@@ -585,25 +605,20 @@ impl WordPredictor {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &f.word, sentence_start);
                 text::position_case("", &f.word, sentence_start, inherent)
             } else {
-                text::apply_case(sp.word, &f.word, sentence_start)
+                text::apply_case(typed, &f.word, sentence_start)
             };
             push(w, f.lp, f.lp, kind);
         }
-        if self.opts.corrections && sp.word.chars().count() >= 3 {
-            for (w, score, lp) in self.corrections(st, &ctx, sp.space, sp.word) {
+        if self.opts.corrections && typed.chars().count() >= 3 {
+            for (w, score, lp) in self.corrections(st, &ctx, sp.space, typed) {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &w, sentence_start);
-                let w = text::position_case(sp.word, &w, sentence_start, inherent);
+                let w = text::position_case(typed, &w, sentence_start, inherent);
                 push(w, score, lp, SuggestionKind::Correction);
             }
         }
         if with_user_words {
             for (w, score, lp) in self.user_word_candidates(st, &ctx, sp.space, &typed_lower) {
-                push(
-                    text::apply_case(sp.word, &w, sentence_start),
-                    score,
-                    lp,
-                    kind,
-                );
+                push(text::apply_case(typed, &w, sentence_start), score, lp, kind);
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
