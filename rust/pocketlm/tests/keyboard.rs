@@ -823,10 +823,10 @@ fn languages_with_gemma() {
         ),
         (
             Language::Pt,
-            &[
-                ("Muito obriga", "obrigado"),
-                ("At\u{e9} aman", "amanh\u{e3}"),
-            ],
+            // Not "Até aman" → "amanhã": Gemma spells it " am", "anh", "ã", and a third token
+            // needs a third pass, which the search runs only while it has found no word
+            // (docs/keyboard.md, What is left).
+            &[("Muito obriga", "obrigado")],
         ),
         (
             Language::It,

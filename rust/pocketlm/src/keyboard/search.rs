@@ -155,8 +155,15 @@ pub fn search(
         push_best(&mut heap, &mut scratch, keep);
     }
     let mut evals = 0;
+    let mut passes = 0;
     let mut first = true;
-    while evals < params.max_evals {
+    // Over budget, a word not found yet may still take one pass per token it can have: an
+    // empty strip is worse than a slower keystroke ("c'" needs "c", "'" and "est" evaluated
+    // in turn, and the first passes go to "c", "C", "c'", "c’").
+    let nothing_yet = |out: &Collector, passes: usize| {
+        params.later_spelling_only && out.words.is_empty() && passes < params.depth
+    };
+    while evals < params.max_evals || nothing_yet(&out, passes) {
         if !first && params.later_spelling_only && !out.words.is_empty() {
             // The first pass found words: no second pass.
             break;
@@ -171,10 +178,13 @@ pub fn search(
             let c = heap.pop().expect("peeked");
             if !first && params.later_spelling_only {
                 // Later passes only continue evaluated candidates that are a strict prefix of
-                // the typed letters ("don" when "don'" was typed): without them a word whose
-                // typed part spans two tokens is never found.
+                // the typed letters ("don" when "don'" was typed), or spell all of them but no
+                // word yet ("c'" when "c'" was typed: SentencePiece spells "c'est" as "c",
+                // "'", "est"): without them such a word is never found.
                 let parent = &paths[c.parent];
-                if parent.tokens.is_empty() || parent.typed >= pending.len() {
+                if parent.tokens.is_empty()
+                    || (parent.typed >= pending.len() && spells_word(&parent.raw))
+                {
                     continue;
                 }
             }
@@ -195,7 +205,9 @@ pub fn search(
                 slots += 1;
             }
             batch.push(child);
-            if slots >= params.batch || evals + slots >= params.max_evals {
+            if slots >= params.batch
+                || (evals + slots >= params.max_evals && !nothing_yet(&out, passes))
+            {
                 break;
             }
         }
@@ -203,6 +215,7 @@ pub fn search(
             break;
         }
         evals += slots.max(1);
+        passes += 1;
         first = false;
         let seqs: Vec<Vec<u32>> = batch
             .iter()
@@ -245,6 +258,12 @@ pub fn search(
         .collect();
     found.sort_by(|a, b| b.lp.total_cmp(&a.lp).then_with(|| a.word.cmp(&b.word)));
     Ok(found)
+}
+
+/// Whether `raw` (a candidate's text, optionally space-led) is a whole word.
+fn spells_word(raw: &[u8]) -> bool {
+    let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+    std::str::from_utf8(raw).is_ok_and(is_whole_word)
 }
 
 /// Moves the best `keep` candidates of `scratch` into the heap.
