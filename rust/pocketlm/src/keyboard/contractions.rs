@@ -48,9 +48,13 @@ impl Contractions {
                     None => ("", ""),
                 },
             };
-            let letters = |s: &str| !s.is_empty() && s.chars().all(|ch| ch.is_lowercase() || ch == '\'');
+            let letters =
+                |s: &str| !s.is_empty() && s.chars().all(|ch| ch.is_lowercase() || ch == '\'');
             if !letters(stem) || cl.len() < 2 || !letters(&cl[1..]) || stem.starts_with('\'') {
-                return Err(format!("line {}: not a lower-case word with an inner apostrophe: {line:?}", i + 1));
+                return Err(format!(
+                    "line {}: not a lower-case word with an inner apostrophe: {line:?}",
+                    i + 1
+                ));
             }
             c.clitics.insert(cl.to_string());
             if line.starts_with('*') {
@@ -67,7 +71,9 @@ impl Contractions {
         static EN: OnceLock<Contractions> = OnceLock::new();
         match language {
             // The table is checked by the tests; a bad row could only come from an edit.
-            Language::En => Some(EN.get_or_init(|| Contractions::parse(ENGLISH).unwrap_or_default())),
+            Language::En => {
+                Some(EN.get_or_init(|| Contractions::parse(ENGLISH).unwrap_or_default()))
+            }
             _ => None,
         }
     }
@@ -101,8 +107,19 @@ mod tests {
         let rows: Vec<&str> = ENGLISH.lines().filter(|l| !l.starts_with('#')).collect();
         let mut sorted = rows.clone();
         sorted.sort();
-        assert_eq!(rows, sorted, "rows are sorted (scripts/gen-contractions.sh)");
-        for bad in ["don't\ndon't", "Don't", "'cause", "dont", "don '", "*", "don't x"] {
+        assert_eq!(
+            rows, sorted,
+            "rows are sorted (scripts/gen-contractions.sh)"
+        );
+        for bad in [
+            "don't\ndon't",
+            "Don't",
+            "'cause",
+            "dont",
+            "don '",
+            "*",
+            "don't x",
+        ] {
             assert!(Contractions::parse(bad).is_err(), "{bad:?}");
         }
     }
@@ -111,12 +128,34 @@ mod tests {
     fn only_real_contractions_are_allowed() {
         let c = Contractions::for_language(Language::En).unwrap();
         for ok in [
-            "don't", "Don't", "Don\u{2019}t", "let's", "Let's", "I'm", "who's", "how's",
-            "that's", "we're", "it'll", "y'all", "Sam's", "O'Brien", "hello", "rock'n'roll",
+            "don't",
+            "Don't",
+            "Don\u{2019}t",
+            "let's",
+            "Let's",
+            "I'm",
+            "who's",
+            "how's",
+            "that's",
+            "we're",
+            "it'll",
+            "y'all",
+            "Sam's",
+            "O'Brien",
+            "hello",
+            "rock'n'roll",
         ] {
             assert!(c.allows(ok), "{ok:?}");
         }
-        for bad in ["Let't", "Tha't", "I're", "Who'm", "sam've", "Let\u{2019}t", "don't's"] {
+        for bad in [
+            "Let't",
+            "Tha't",
+            "I're",
+            "Who'm",
+            "sam've",
+            "Let\u{2019}t",
+            "don't's",
+        ] {
             assert!(!c.allows(bad), "{bad:?}");
         }
         assert!(Contractions::for_language(Language::Fr).is_none());

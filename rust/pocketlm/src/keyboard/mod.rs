@@ -27,9 +27,9 @@ pub mod text;
 mod user_words;
 mod vocab;
 
+use contractions::Contractions;
 pub use language::Language;
 pub use profile::KeyboardProfile;
-use contractions::Contractions;
 use user_words::UserDictionary;
 pub use user_words::{
     FieldKind, LearnOutcome, UserWord, UserWordOptions, UserWordsError, WordSource,
@@ -611,9 +611,8 @@ impl WordPredictor {
         // Blocked words, and words of a contraction's shape that are no real word form
         // ("Let't": `contractions.rs`).
         let contractions = Contractions::for_language(self.opts.language);
-        let blocked = |w: &str| {
-            self.blocklist.blocks(w) || contractions.is_some_and(|c| !c.allows(w))
-        };
+        let blocked =
+            |w: &str| self.blocklist.blocks(w) || contractions.is_some_and(|c| !c.allows(w));
         let found = search(
             &mut st.engine,
             &self.vocab,
