@@ -47,6 +47,8 @@ lint:
 	python3 scripts/train-sensitive-words.py --check
 # The chat-template references are jinja2's rendering of llama.cpp's corpus: stale if not.
 	@bash scripts/gen-template-refs.sh --check
+# The keyboard's English contractions are the reference package's list: stale if not.
+	@bash scripts/gen-contractions.sh --check
 # The core's docs are built with -D warnings by check-public-api.sh; the FFI crate's here.
 # Not the CLI's: its binary is also named `pocketlm`, so its pages would overwrite the
 # core's in target/doc/pocketlm, which check-public-api.sh reads.

@@ -120,6 +120,22 @@ class PocketLMTest {
     }
 
     @Test
+    fun `the keyboard language setting reaches the predictor`() = runBlocking<Unit> {
+        // Gemma 3 270M, the multilingual model, beside the test model (scripts/fetch-models.sh).
+        val gemma = File(File(modelPath()).absoluteFile.parentFile, "gemma-3-270m-q4_k_m.gguf")
+        check(gemma.isFile) { "model file $gemma is missing: run scripts/fetch-models.sh" }
+        Model.load(gemma.path).use { m ->
+            // English (the default) offers no "Dank" here (docs/keyboard.md); German does.
+            m.keyboardPredictor(KeyboardOptions(threads = 1, language = "de")).use { kb ->
+                assertContains(kb.suggest("Vielen Da").map { it.word }, "Dank")
+            }
+            assertFailsWith<PocketLmException.InvalidArgument> {
+                m.keyboardPredictor(KeyboardOptions(threads = 1, language = "nl"))
+            }
+        }
+    }
+
+    @Test
     fun `keyboard suggestions while typing a sentence`() = runBlocking<Unit> {
         model.keyboardPredictor().use { kb ->
             val sentence = "I will see you tomorrow at the station"

@@ -2671,6 +2671,12 @@ public struct KeyboardOptions: Equatable, Hashable {
      * either way).
      */
     public let learnUserWords: Bool
+    /**
+     * Language of the suggestions, an ISO 639-1 code: `en` (default), `es`, `de`, `fr`, `pt`
+     * or `it` (a region is ignored: `pt-BR`). It frames the text as a message in that
+     * language; languages other than English need a multilingual model (Gemma 3 270M).
+     */
+    public let language: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2696,7 +2702,12 @@ public struct KeyboardOptions: Equatable, Hashable {
         /**
          * Learn user words from `learnTypedWord` (words added with `addUserWord` are offered
          * either way).
-         */learnUserWords: Bool = true) {
+         */learnUserWords: Bool = true, 
+        /**
+         * Language of the suggestions, an ISO 639-1 code: `en` (default), `es`, `de`, `fr`, `pt`
+         * or `it` (a region is ignored: `pt-BR`). It frames the text as a message in that
+         * language; languages other than English need a multilingual model (Gemma 3 270M).
+         */language: String = "en") {
         self.maxSuggestions = maxSuggestions
         self.corrections = corrections
         self.blocklist = blocklist
@@ -2704,6 +2715,7 @@ public struct KeyboardOptions: Equatable, Hashable {
         self.threads = threads
         self.profile = profile
         self.learnUserWords = learnUserWords
+        self.language = language
     }
 
     
@@ -2728,7 +2740,8 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
                 allowOffensive: FfiConverterBool.read(from: &buf), 
                 threads: FfiConverterInt32.read(from: &buf), 
                 profile: FfiConverterOptionTypeKeyboardProfile.read(from: &buf), 
-                learnUserWords: FfiConverterBool.read(from: &buf)
+                learnUserWords: FfiConverterBool.read(from: &buf), 
+                language: FfiConverterString.read(from: &buf)
         )
     }
 
@@ -2740,6 +2753,7 @@ public struct FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer {
         FfiConverterInt32.write(value.threads, into: &buf)
         FfiConverterOptionTypeKeyboardProfile.write(value.profile, into: &buf)
         FfiConverterBool.write(value.learnUserWords, into: &buf)
+        FfiConverterString.write(value.language, into: &buf)
     }
 }
 

@@ -115,6 +115,28 @@ final class PocketLMTests: XCTestCase {
         XCTAssertEqual(next, want[1])
     }
 
+    func testTheKeyboardLanguageSettingReachesThePredictor() async throws {
+        // Gemma 3 270M, the multilingual model, beside the test model (scripts/fetch-models.sh).
+        let gemma = URL(fileURLWithPath: modelPath()).deletingLastPathComponent()
+            .appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
+        guard FileManager.default.fileExists(atPath: gemma) else {
+            throw TestError(message: "model file \(gemma) is missing: run scripts/fetch-models.sh")
+        }
+        let m = try await Model.load(path: gemma)
+        defer { m.close() }
+        // English (the default) offers no "Dank" here (docs/keyboard.md); German does.
+        let kb = try await m.keyboardPredictor(options: KeyboardOptions(threads: 1, language: "de"))
+        defer { kb.close() }
+        let words = try await kb.suggest("Vielen Da").map(\.word)
+        XCTAssertTrue(words.contains("Dank"), "\(words)")
+        do {
+            let bad = try await m.keyboardPredictor(options: KeyboardOptions(threads: 1, language: "nl"))
+            bad.close()
+            XCTFail("an unknown language code is accepted")
+        } catch PocketLmError.InvalidArgument {
+        }
+    }
+
     func testKeyboardSuggestionsWhileTyping() async throws {
         let kb = try await model().keyboardPredictor()
         defer { kb.close() }

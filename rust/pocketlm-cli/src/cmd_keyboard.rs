@@ -8,7 +8,7 @@ use crate::keyboard_eval::{
 };
 use clap::{Args, ValueEnum};
 use pocketlm::{
-    KeyboardError, KeyboardProfile, Model, PredictorOptions, Suggestions, WordPredictor,
+    KeyboardError, KeyboardProfile, Language, Model, PredictorOptions, Suggestions, WordPredictor,
 };
 use serde_json::{json, Value};
 use std::cell::Cell;
@@ -102,6 +102,9 @@ pub struct PredictArgs {
     /// Predictor profile: `default` (latency first) or `low-memory` (an input method).
     #[arg(long, value_enum, default_value_t = Profile::Default)]
     profile: Profile,
+    /// Language of the suggestions: en, es, de, fr, pt or it.
+    #[arg(long, default_value = "en", value_parser = parse_language)]
+    language: Language,
     /// Also suggest words of the built-in offensive-word list.
     #[arg(long)]
     allow_offensive: bool,
@@ -120,6 +123,14 @@ pub struct PredictArgs {
     json: bool,
 }
 
+/// `--language`: an ISO 639-1 code the keyboard supports.
+fn parse_language(code: &str) -> Result<Language, String> {
+    Language::parse(code).ok_or_else(|| {
+        let all: Vec<&str> = Language::ALL.iter().map(|l| l.as_str()).collect();
+        format!("unknown language {code:?}: one of {}", all.join(", "))
+    })
+}
+
 fn options(k: usize, threads: Option<usize>, profile: Profile) -> PredictorOptions {
     let mut o = PredictorOptions {
         k,
@@ -134,6 +145,7 @@ fn options(k: usize, threads: Option<usize>, profile: Profile) -> PredictorOptio
 pub fn predict(a: PredictArgs) -> CliResult {
     let model = load(&a.model)?;
     let mut opts = options(a.k, a.threads, a.profile);
+    opts.language = a.language;
     opts.allow_offensive = a.allow_offensive;
     opts.blocklist = a.block.clone();
     if let Some(p) = &a.prefix {
@@ -208,6 +220,10 @@ pub struct EvalKeyboardArgs {
     /// Predictor profile: `default` (latency first) or `low-memory` (an input method).
     #[arg(long, value_enum, default_value_t = Profile::Default)]
     profile: Profile,
+    /// Language of the corpus and the suggestions: en, es, de, fr, pt or it (all but en
+    /// need a multilingual model: Gemma 3 270M).
+    #[arg(long, default_value = "en", value_parser = parse_language)]
+    language: Language,
     /// Logits cache in MiB (tuning; overrides the profile's).
     #[arg(long)]
     cache_mib: Option<usize>,
@@ -255,6 +271,10 @@ fn report_json(r: &EvalReport) -> Value {
         "next_word_top3": r.next_word_top3,
         "completion_top3": {"1": r.completion_top3[0], "2": r.completion_top3[1], "3": r.completion_top3[2]},
         "first_word_completion_top3": r.first_word_completion_top3,
+        "first_word_completion_top3_apostrophe": r.first_word_completion_top3_apostrophe,
+        "first_word_completion_top3_plain": r.first_word_completion_top3_plain,
+        "first_words_apostrophe": r.first_words_apostrophe,
+        "first_words_plain": r.first_words_plain,
         "first_word_completion_by_letters": {"1": r.first_word_completion_by_letters[0],
             "2": r.first_word_completion_by_letters[1], "3": r.first_word_completion_by_letters[2]},
         "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "max_ms": r.max_ms, "mean_ms": r.mean_ms,
@@ -296,6 +316,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     }
     let model = load(&a.model)?;
     let mut opts = options(a.k, a.threads, a.profile);
+    opts.language = a.language;
     if let Some(m) = a.cache_mib {
         opts.cache_bytes = m << 20;
     }
@@ -358,6 +379,14 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     if a.json {
         let mut v = report_json(&r);
         v["profile"] = json!(KeyboardProfile::from(a.profile).as_str());
+        // The per-language block: this run's language and its headline measures.
+        let lang = a.language.as_str();
+        v["language"] = json!(lang);
+        v["per_language"] = json!({ lang: {
+            "ksr": r.ksr, "next_word_top1": r.next_word_top1, "next_word_top3": r.next_word_top3,
+            "first_word_completion_top3": r.first_word_completion_top3,
+            "p95_ms": r.p95_ms, "keystrokes": r.keystrokes, "lines": r.lines,
+        }});
         v["peak_anon_mib"] = json!(peak_anon_mib);
         v["contend"] = json!(contend);
         if let Some(b) = &base {

@@ -2,7 +2,7 @@
 
 use crate::error::{count, guard, threads, PocketLmError};
 use crate::model::Model;
-use pocketlm::{PredictorOptions, UserWordOptions, WordPredictor};
+use pocketlm::{Language, PredictorOptions, UserWordOptions, WordPredictor};
 
 /// Which set of predictor settings to use.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
@@ -37,6 +37,12 @@ pub fn predictor_options(options: KeyboardOptions) -> Result<PredictorOptions, P
             learning: options.learn_user_words,
             ..base.user_words
         },
+        language: Language::parse(&options.language).ok_or_else(|| {
+            PocketLmError::InvalidArgument(format!(
+                "unknown keyboard language {:?}: use en, es, de, fr, pt or it",
+                options.language
+            ))
+        })?,
         ..base
     })
 }
@@ -95,6 +101,11 @@ pub struct KeyboardOptions {
     /// either way).
     #[uniffi(default = true)]
     pub learn_user_words: bool,
+    /// Language of the suggestions, an ISO 639-1 code: `en` (default), `es`, `de`, `fr`, `pt`
+    /// or `it` (a region is ignored: `pt-BR`). It frames the text as a message in that
+    /// language; languages other than English need a multilingual model (Gemma 3 270M).
+    #[uniffi(default = "en")]
+    pub language: String,
 }
 
 /// The kind of text field a word was typed in (Android `inputType`, iOS text traits).
@@ -348,6 +359,33 @@ mod tests {
             threads: 1,
             profile,
             learn_user_words: true,
+            language: "en".into(),
+        }
+    }
+
+    #[test]
+    fn the_language_code_picks_the_core_language() {
+        for (code, want) in [
+            ("en", Language::En),
+            ("de", Language::De),
+            ("pt-BR", Language::Pt),
+            ("ES", Language::Es),
+        ] {
+            let o = KeyboardOptions {
+                language: code.into(),
+                ..options(None)
+            };
+            assert_eq!(predictor_options(o).unwrap().language, want, "{code}");
+        }
+        for bad in ["", "nl", "english"] {
+            let o = KeyboardOptions {
+                language: bad.into(),
+                ..options(None)
+            };
+            assert!(
+                matches!(predictor_options(o), Err(PocketLmError::InvalidArgument(_))),
+                "{bad:?}"
+            );
         }
     }
 

@@ -111,9 +111,9 @@ pub use chat_template::{ChatMessage, ChatTemplate, Role, TemplateError};
 pub use generate::{generate, GenerateError, GenerateOptions, Generation, StopReason};
 pub use gguf::GgufError;
 pub use keyboard::{
-    Edit, FieldKind, KeyboardError, KeyboardProfile, LearnOutcome, PredictorOptions, SuggestStats,
-    Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions, UserWordsError,
-    WordPredictor, WordSource,
+    Edit, FieldKind, KeyboardError, KeyboardProfile, Language, LearnOutcome, PredictorOptions,
+    SuggestStats, Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions,
+    UserWordsError, WordPredictor, WordSource,
 };
 pub use model::{LoadError, Model, ModelInfo};
 pub use reply::{

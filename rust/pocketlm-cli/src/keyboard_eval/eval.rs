@@ -9,7 +9,8 @@
 //!   whether it is among the suggestions after at most 3 typed letters (before it is
 //!   complete): how a message starts is what a user sees first, and the model has the least
 //!   context there. `first_word_completion_by_letters[j]` is `completion_top3[j]` for first
-//!   words only.
+//!   words only; `first_word_completion_top3_apostrophe` / `_plain` split the lines by
+//!   whether that first word has an apostrophe ("Don't", "I'm", "Sam's") or not.
 //! - `ksr`, keystroke savings rate: `1 − keystrokes used / characters`. A word counts as entered
 //!   by one tap as soon as it appears among the suggestions before it is fully typed; the tap
 //!   also inserts the following space (a following punctuation mark is typed as usual).
@@ -40,6 +41,14 @@ pub struct EvalReport {
     /// Lines whose first word (2+ letters) is among the suggestions after 1, 2 or 3 typed
     /// letters (before it is complete).
     pub first_word_completion_top3: f64,
+    /// `first_word_completion_top3` over the lines whose first word has an apostrophe.
+    pub first_word_completion_top3_apostrophe: f64,
+    /// `first_word_completion_top3` over the lines whose first word has none.
+    pub first_word_completion_top3_plain: f64,
+    /// Lines whose first word (2+ letters) has an apostrophe, and lines whose first word has
+    /// none.
+    pub first_words_apostrophe: usize,
+    pub first_words_plain: usize,
     /// `completion_top3` for the first word of each line only.
     pub first_word_completion_by_letters: [f64; 3],
     pub p50_ms: f64,
@@ -88,6 +97,9 @@ struct Counts {
     first: [(usize, usize); 3],
     /// (lines whose first word was offered within 3 letters, lines with a first word of 2+).
     first_any: (usize, usize),
+    /// The same for first words with an apostrophe, and for the others.
+    first_apostrophe: (usize, usize),
+    first_plain: (usize, usize),
     lat: Vec<f64>,
     lines: usize,
     rows: usize,
@@ -162,6 +174,13 @@ pub fn evaluate(
             if wi == 0 && n >= 2 {
                 c.first_any.1 += 1;
                 c.first_any.0 += usize::from(any);
+                let split = if word.contains(text::is_apostrophe) {
+                    &mut c.first_apostrophe
+                } else {
+                    &mut c.first_plain
+                };
+                split.1 += 1;
+                split.0 += usize::from(any);
             }
             // Keystroke savings: the first time the word shows up before it is complete.
             let space_after = line[b..].starts_with(' ');
@@ -212,6 +231,10 @@ pub fn evaluate(
             ratio(c.comp[2].0, c.comp[2].1),
         ],
         first_word_completion_top3: ratio(c.first_any.0, c.first_any.1),
+        first_word_completion_top3_apostrophe: ratio(c.first_apostrophe.0, c.first_apostrophe.1),
+        first_word_completion_top3_plain: ratio(c.first_plain.0, c.first_plain.1),
+        first_words_apostrophe: c.first_apostrophe.1,
+        first_words_plain: c.first_plain.1,
         first_word_completion_by_letters: [
             ratio(c.first[0].0, c.first[0].1),
             ratio(c.first[1].0, c.first[1].1),

@@ -88,3 +88,32 @@ fn the_user_words_evaluation_learns_the_names_and_saves_keystrokes_on_them() {
     assert!(r.on.second_pass_ksr > r.off.second_pass_ksr, "{r:?}");
     assert!(off.user_words().is_empty());
 }
+
+#[test]
+fn first_words_are_split_by_apostrophe() {
+    let model = Model::load(repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+        .expect("load SmolLM2");
+    let p = WordPredictor::new(
+        model,
+        PredictorOptions {
+            threads: 1,
+            ..PredictorOptions::default()
+        },
+    )
+    .expect("predictor");
+    let lines = [
+        "Don't worry about it.",
+        "Let's go tomorrow.",
+        "Thanks for the help!",
+        "I'm late",
+        "Hello there",
+    ];
+    let r = evaluate(&p, &lines, |_| {}).unwrap();
+    assert_eq!((r.first_words_apostrophe, r.first_words_plain), (3, 2));
+    let pooled = (r.first_word_completion_top3_apostrophe * 3.0
+        + r.first_word_completion_top3_plain * 2.0)
+        / 5.0;
+    assert!((pooled - r.first_word_completion_top3).abs() < 1e-9);
+    // "Don't", "Let's" and "I'm" are offered within three letters (issue 45).
+    assert_eq!(r.first_word_completion_top3_apostrophe, 1.0, "{r:?}");
+}

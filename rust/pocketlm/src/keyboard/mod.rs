@@ -16,15 +16,19 @@
 //! probability that the next token does not continue it. The typed case is kept ("Hel" →
 //! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
 
+mod contractions;
 mod engine;
 mod framing;
 mod head;
+mod language;
 mod profile;
 mod search;
 pub mod text;
 mod user_words;
 mod vocab;
 
+use contractions::Contractions;
+pub use language::Language;
 pub use profile::KeyboardProfile;
 use user_words::UserDictionary;
 pub use user_words::{
@@ -112,9 +116,14 @@ pub struct PredictorOptions {
     pub prefix: Option<String>,
     /// The user dictionary: learning threshold, decay, size cap and ranking boost.
     pub user_words: UserWordOptions,
+    /// The language of the suggestions: it picks the framing (`keyboard/framings.tsv`).
+    /// Languages other than English need a multilingual model (Gemma 3 270M).
+    pub language: Language,
     /// Output-head rows computed when the vocabulary is larger than 65,536 tokens (Gemma 3:
     /// 262,144): the first `head_rows` token ids, the tokenizer's most frequent
     /// (`keyboard/head.rs`). 0: the full head. Default 49,152 (SmolLM2's vocabulary size).
+    /// English only: for another `language` the full head is computed (its words are not
+    /// among the first rows).
     pub head_rows: usize,
     /// A `suggest` call slower than this many milliseconds logs a warning (target
     /// `pocketlm::keyboard`: its time and work, never the text). Default 50: three 60 Hz frames,
@@ -143,6 +152,7 @@ impl Default for PredictorOptions {
             max_sessions: 16,
             prefix: None,
             user_words: UserWordOptions::default(),
+            language: Language::En,
             head_rows: head::DEFAULT_HEAD_ROWS,
             slow_keystroke_ms: 50,
         }
@@ -315,13 +325,56 @@ fn prefix_tokens(tok: &Tokenizer, text: &str) -> Vec<u32> {
     t
 }
 
-/// The model's framing (`framing.rs`), else its start-of-text token.
-fn auto_prefix(model: &Model) -> Vec<u32> {
+/// The model's framing for `language` (`framing.rs`), else its start-of-text token.
+fn auto_prefix(model: &Model, language: Language) -> Vec<u32> {
     let tok = model.tokenizer();
-    match framing::for_tokenizer(tok) {
-        Some(f) => prefix_tokens(tok, f.text),
+    match framing::for_tokenizer(tok, language) {
+        Some(f) => prefix_tokens(tok, &f.text),
         None => start_tokens(tok),
     }
+}
+
+/// One ranked candidate: (word, ranking score, log-probability, kind), best first.
+type Ranked = (String, f32, f32, SuggestionKind);
+
+/// The strip's `k` slots from the ranked candidates (best first). A contraction the person has
+/// not started to spell (no apostrophe typed: "Don't", "That's" for "Tha") adds a candidate
+/// without pushing out the plain words people type: it takes a free slot, or displaces the
+/// weakest candidate weaker than itself that is either its own stem ("That" for "That's") or
+/// not a completion of the typed letters (a correction, or any next word). So "Tha" keeps
+/// "Thank" and "Thanks" beside "That's", and "Who" gains "Who's" over the correction "Why".
+fn fill_strip(ranked: Vec<Ranked>, k: usize, typed: &str) -> Vec<Ranked> {
+    let folded = |w: &str| text::fold(w).to_lowercase();
+    let stem = |w: &str| -> Option<String> {
+        let f = folded(w);
+        f.find('\'').map(|i| f[..i].to_string())
+    };
+    let (mut contractions, mut strip) = (Vec::new(), Vec::new());
+    for e in ranked {
+        if !typed.contains('\'') && stem(&e.0).is_some_and(|s| !s.is_empty()) {
+            contractions.push(e);
+        } else if strip.len() < k {
+            strip.push(e);
+        }
+    }
+    for c in contractions {
+        if strip.len() < k {
+            strip.push(c);
+            continue;
+        }
+        let c_stem = stem(&c.0);
+        let victim = strip.iter().rposition(|v: &Ranked| {
+            v.1 < c.1
+                && (v.3 != SuggestionKind::Completion || Some(folded(&v.0)) == c_stem)
+                && stem(&v.0).is_none_or(|s| s.is_empty())
+        });
+        if let Some(i) = victim {
+            strip[i] = c;
+            strip.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        }
+    }
+    strip.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    strip
 }
 
 impl WordPredictor {
@@ -371,11 +424,14 @@ impl WordPredictor {
         let tok = model.tokenizer();
         let start = match &opts.prefix {
             Some(p) => prefix_tokens(tok, p),
-            None => auto_prefix(&model),
+            None => auto_prefix(&model, opts.language),
         };
         let n_vocab = model.config().vocab_size;
-        let vocab =
-            Vocab::new(tok, n_vocab).with_head(head::head_rows(tok, n_vocab, opts.head_rows));
+        let vocab = Vocab::new(tok, n_vocab).with_head(head::head_rows(
+            tok,
+            n_vocab,
+            head::rows_for_language(opts.head_rows, opts.language),
+        ));
         // Byte-level vocabularies never need more tokens than bytes.
         let max_context_tokens = opts.max_context_bytes + start.len();
         let mut session = Session::new(
@@ -528,13 +584,18 @@ impl WordPredictor {
         if sp.word.chars().count() > text::MAX_WORD_CHARS {
             return Ok(Suggestions::default());
         }
+        // What the model sees: composed characters, `'` for apostrophes (`text::fold`); the
+        // suggestions are written with the field's apostrophe.
+        let apostrophe = text::field_apostrophe(text_before_cursor);
+        let typed = text::fold(sp.word);
+        let typed = typed.as_ref();
         let mut st = self.lock();
         let st = &mut *st;
         st.engine.begin();
-        let ctx = self.context_tokens(st, sp.context);
+        let ctx = self.context_tokens(st, &text::fold(sp.context));
         st.engine.ensure_context(&ctx, &self.vocab)?;
 
-        let typed_lower = sp.word.to_lowercase();
+        let typed_lower = typed.to_lowercase();
         let mut pending = Vec::with_capacity(typed_lower.len() + 1);
         if sp.space {
             pending.push(b' ');
@@ -547,7 +608,11 @@ impl WordPredictor {
             k: self.opts.k,
             later_spelling_only: self.opts.later_passes_spell_only,
         };
-        let blocked = |w: &str| self.blocklist.blocks(w);
+        // Blocked words, and words of a contraction's shape that are no real word form
+        // ("Let't": `contractions.rs`).
+        let contractions = Contractions::for_language(self.opts.language);
+        let blocked =
+            |w: &str| self.blocklist.blocks(w) || contractions.is_some_and(|c| !c.allows(w));
         let found = search(
             &mut st.engine,
             &self.vocab,
@@ -566,6 +631,15 @@ impl WordPredictor {
         // (word, ranking score, probability, kind)
         let mut ranked: Vec<(String, f32, f32, SuggestionKind)> = Vec::new();
         let mut push = |word: String, score: f32, lp: f32, kind: SuggestionKind| {
+            let word = text::with_apostrophe(&word, apostrophe);
+            // A word with an apostrophe the person left out ("dont" → "don't") does not
+            // start with the typed letters: a correction.
+            let kind =
+                if kind == SuggestionKind::Completion && !text::fold(&word).starts_with(typed) {
+                    SuggestionKind::Correction
+                } else {
+                    kind
+                };
             let lower = word.to_lowercase();
             if let Some(e) = ranked.iter_mut().find(|e| e.0.to_lowercase() == lower) {
                 // The same word in two spellings ("the", "The"): one suggestion, the likelier
@@ -585,25 +659,20 @@ impl WordPredictor {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &f.word, sentence_start);
                 text::position_case("", &f.word, sentence_start, inherent)
             } else {
-                text::apply_case(sp.word, &f.word, sentence_start)
+                text::apply_case(typed, &f.word, sentence_start)
             };
             push(w, f.lp, f.lp, kind);
         }
-        if self.opts.corrections && sp.word.chars().count() >= 3 {
-            for (w, score, lp) in self.corrections(st, &ctx, sp.space, sp.word) {
+        if self.opts.corrections && typed.chars().count() >= 3 {
+            for (w, score, lp) in self.corrections(st, &ctx, sp.space, typed) {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &w, sentence_start);
-                let w = text::position_case(sp.word, &w, sentence_start, inherent);
+                let w = text::position_case(typed, &w, sentence_start, inherent);
                 push(w, score, lp, SuggestionKind::Correction);
             }
         }
         if with_user_words {
             for (w, score, lp) in self.user_word_candidates(st, &ctx, sp.space, &typed_lower) {
-                push(
-                    text::apply_case(sp.word, &w, sentence_start),
-                    score,
-                    lp,
-                    kind,
-                );
+                push(text::apply_case(typed, &w, sentence_start), score, lp, kind);
             }
         }
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -612,7 +681,7 @@ impl WordPredictor {
             let best_lp = ranked.iter().map(|e| e.2).fold(f32::NEG_INFINITY, f32::max);
             ranked.retain(|e| e.1 >= best - MAX_SCORE_GAP && e.2 >= best_lp - MAX_SCORE_GAP);
         }
-        ranked.truncate(self.opts.k);
+        let ranked = fill_strip(ranked, self.opts.k, typed);
         let items = ranked
             .into_iter()
             .map(|(word, _, lp, kind)| Suggestion {
@@ -755,5 +824,74 @@ impl WordPredictor {
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(2);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SuggestionKind::{Completion, Correction, NextWord};
+
+    fn strip(cands: &[(&str, f32, SuggestionKind)], typed: &str) -> Vec<String> {
+        let ranked = cands
+            .iter()
+            .map(|&(w, s, k)| (w.to_string(), s, s, k))
+            .collect();
+        fill_strip(ranked, 3, typed)
+            .into_iter()
+            .map(|e| e.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_contraction_displaces_only_its_stem_or_a_non_completion() {
+        // "Tha": "That's" takes the place of "That", never that of "Thank" or "Thanks".
+        let tha = [
+            ("That's", -7.4, Completion),
+            ("That", -7.9, Completion),
+            ("Thank", -8.4, Completion),
+            ("Thanks", -8.5, Completion),
+            ("The", -9.0, Correction),
+        ];
+        assert_eq!(strip(&tha, "Tha"), ["That's", "Thank", "Thanks"]);
+        // "Who": "Who's" is weaker than "Who" but stronger than the correction "Why".
+        let who = [
+            ("Who", -6.5, Completion),
+            ("Who's", -10.6, Completion),
+            ("What", -11.0, Correction),
+            ("Why", -12.0, Correction),
+        ];
+        assert_eq!(strip(&who, "Who"), ["Who", "Who's", "What"]);
+        // A free slot is taken; a weaker contraction never displaces a stronger word.
+        let how = [
+            ("How", -3.4, Completion),
+            ("How's", -7.9, Completion),
+            ("However", -9.9, Completion),
+            ("How'd", -11.0, Completion),
+        ];
+        assert_eq!(strip(&how, "How"), ["How", "How's", "However"]);
+        let strong = [
+            ("Hello", -3.0, Completion),
+            ("Help", -4.0, Completion),
+            ("Hell", -5.0, Completion),
+            ("He's", -9.0, Completion),
+        ];
+        assert_eq!(strip(&strong, "He"), ["Hello", "Help", "Hell"]);
+        // Once the apostrophe is typed, every candidate has one: plain ranking.
+        let typed = [
+            ("Don't", -1.0, Completion),
+            ("Don's", -2.0, Completion),
+            ("Don'", -3.0, Completion),
+            ("Don'd", -4.0, Completion),
+        ];
+        assert_eq!(strip(&typed, "Don'"), ["Don't", "Don's", "Don'"]);
+        // Next words compete on probability alone.
+        let next = [
+            ("I'm", -1.0, NextWord),
+            ("I", -2.0, NextWord),
+            ("it's", -2.5, NextWord),
+            ("Hey", -3.0, NextWord),
+        ];
+        assert_eq!(strip(&next, ""), ["I'm", "I", "it's"]);
     }
 }

@@ -37,6 +37,11 @@ struct Path {
     tokens: Vec<u32>,
     /// Lower-cased text (for matching what was typed).
     lower: Vec<u8>,
+    /// Bytes of the pending text spelled so far (at most all of it): `lower.len()` unless the
+    /// candidate has an apostrophe the person left out ("don't" for "dont").
+    typed: usize,
+    /// Whether it has such an apostrophe (at most one per word).
+    skipped: bool,
     /// Text as the model writes it.
     raw: Vec<u8>,
     lp: f32,
@@ -58,19 +63,30 @@ pub struct Found {
 
 struct Collector<'a> {
     words: HashMap<String, f32>,
+    /// Words ending with a clitic ("don't" = "don" + "'t") that were not evaluated
+    /// themselves: probability of their tokens, the word's end taken as certain.
+    estimates: HashMap<String, f32>,
     blocked: &'a dyn Fn(&str) -> bool,
 }
 
 impl Collector<'_> {
     fn add(&mut self, raw: &[u8], lp: f32) {
+        Self::add_to(&mut self.words, self.blocked, raw, lp);
+    }
+
+    fn estimate(&mut self, raw: &[u8], lp: f32) {
+        Self::add_to(&mut self.estimates, self.blocked, raw, lp);
+    }
+
+    fn add_to(map: &mut HashMap<String, f32>, blocked: &dyn Fn(&str) -> bool, raw: &[u8], lp: f32) {
         let raw = raw.strip_prefix(b" ").unwrap_or(raw);
         let Ok(w) = std::str::from_utf8(raw) else {
             return;
         };
-        if !is_whole_word(w) || (self.blocked)(w) {
+        if !is_whole_word(w) || blocked(w) {
             return;
         }
-        let e = self.words.entry(w.to_string()).or_insert(f32::NEG_INFINITY);
+        let e = map.entry(w.to_string()).or_insert(f32::NEG_INFINITY);
         *e = log_add(*e, lp);
     }
 
@@ -108,6 +124,7 @@ pub fn search(
 ) -> Result<Vec<Found>, SessionError> {
     let mut out = Collector {
         words: HashMap::new(),
+        estimates: HashMap::new(),
         blocked,
     };
     let room = engine.context_length().saturating_sub(ctx.len());
@@ -116,19 +133,37 @@ pub fn search(
     let mut paths = vec![Path {
         tokens: Vec::new(),
         lower: Vec::new(),
+        typed: 0,
+        skipped: false,
         raw: Vec::new(),
         lp: 0.0,
     }];
+    let mut clitics: Vec<(Vec<u8>, f32)> = Vec::new();
     let mut heap: BinaryHeap<Cand> = BinaryHeap::new();
     let mut scratch: Vec<Cand> = Vec::new();
     let mut seq = ctx.to_vec();
     if let Some(node) = engine.node(ctx) {
-        expand(0, &paths[0], node, vocab, pending, &mut scratch);
+        expand(
+            0,
+            &paths[0],
+            node,
+            vocab,
+            pending,
+            &mut scratch,
+            &mut clitics,
+        );
         push_best(&mut heap, &mut scratch, keep);
     }
     let mut evals = 0;
+    let mut passes = 0;
     let mut first = true;
-    while evals < params.max_evals {
+    // Over budget, a word not found yet may still take one pass per token it can have: an
+    // empty strip is worse than a slower keystroke ("c'" needs "c", "'" and "est" evaluated
+    // in turn, and the first passes go to "c", "C", "c'", "c’").
+    let nothing_yet = |out: &Collector, passes: usize| {
+        params.later_spelling_only && out.words.is_empty() && passes < params.depth
+    };
+    while evals < params.max_evals || nothing_yet(&out, passes) {
         if !first && params.later_spelling_only && !out.words.is_empty() {
             // The first pass found words: no second pass.
             break;
@@ -143,14 +178,17 @@ pub fn search(
             let c = heap.pop().expect("peeked");
             if !first && params.later_spelling_only {
                 // Later passes only continue evaluated candidates that are a strict prefix of
-                // the typed letters ("don" when "don'" was typed): without them a word whose
-                // typed part spans two tokens is never found.
+                // the typed letters ("don" when "don'" was typed), or spell all of them but no
+                // word yet ("c'" when "c'" was typed: SentencePiece spells "c'est" as "c",
+                // "'", "est"): without them such a word is never found.
                 let parent = &paths[c.parent];
-                if parent.tokens.is_empty() || parent.lower.len() >= pending.len() {
+                if parent.tokens.is_empty()
+                    || (parent.typed >= pending.len() && spells_word(&parent.raw))
+                {
                     continue;
                 }
             }
-            let child = paths[c.parent].child(&c, vocab);
+            let child = paths[c.parent].child(&c, vocab, pending.len());
             if c.finished {
                 // Finishers end the word by themselves: their probability is exact.
                 out.add(&child.raw, child.lp);
@@ -167,7 +205,9 @@ pub fn search(
                 slots += 1;
             }
             batch.push(child);
-            if slots >= params.batch || evals + slots >= params.max_evals {
+            if slots >= params.batch
+                || (evals + slots >= params.max_evals && !nothing_yet(&out, passes))
+            {
                 break;
             }
         }
@@ -175,6 +215,7 @@ pub fn search(
             break;
         }
         evals += slots.max(1);
+        passes += 1;
         first = false;
         let seqs: Vec<Vec<u32>> = batch
             .iter()
@@ -191,16 +232,24 @@ pub fn search(
             let Some(node) = engine.node(&seq) else {
                 continue;
             };
-            if p.lower.len() >= pending.len() && p.has_word() {
+            if p.typed >= pending.len() && p.has_word() {
                 out.add(&p.raw, p.lp + node.end_lp);
             }
             if p.tokens.len() < depth {
                 let idx = paths.len();
-                expand(idx, &p, node, vocab, pending, &mut scratch);
+                expand(idx, &p, node, vocab, pending, &mut scratch, &mut clitics);
                 push_best(&mut heap, &mut scratch, keep);
             }
             paths.push(p);
         }
+        for (raw, lp) in clitics.drain(..) {
+            out.estimate(&raw, lp);
+        }
+    }
+    // A contraction found only as a continuation of an evaluated word ("Don" then "'t") is
+    // offered with its tokens' probability: a clitic ends its word all but always.
+    for (w, lp) in std::mem::take(&mut out.estimates) {
+        out.words.entry(w).or_insert(lp);
     }
     let mut found: Vec<Found> = out
         .words
@@ -209,6 +258,12 @@ pub fn search(
         .collect();
     found.sort_by(|a, b| b.lp.total_cmp(&a.lp).then_with(|| a.word.cmp(&b.word)));
     Ok(found)
+}
+
+/// Whether `raw` (a candidate's text, optionally space-led) is a whole word.
+fn spells_word(raw: &[u8]) -> bool {
+    let raw = raw.strip_prefix(b" ").unwrap_or(raw);
+    std::str::from_utf8(raw).is_ok_and(is_whole_word)
 }
 
 /// Moves the best `keep` candidates of `scratch` into the heap.
@@ -226,6 +281,8 @@ struct Cand {
     parent: usize,
     token: u32,
     finished: bool,
+    /// The token's leading apostrophe was not typed ("'t" after "don" for "dont").
+    skip: bool,
 }
 
 impl PartialEq for Cand {
@@ -250,7 +307,7 @@ impl Ord for Cand {
 }
 
 impl Path {
-    fn child(&self, c: &Cand, vocab: &Vocab) -> Path {
+    fn child(&self, c: &Cand, vocab: &Vocab, pending_len: usize) -> Path {
         let lower = vocab.lower(c.token);
         let raw = vocab.raw(c.token);
         let raw = match vocab.kind(c.token) {
@@ -265,9 +322,12 @@ impl Path {
         l.extend_from_slice(lower);
         let mut r = self.raw.clone();
         r.extend_from_slice(raw);
+        let typed = (self.typed + lower.len() - usize::from(c.skip)).min(pending_len);
         Path {
             tokens,
             lower: l,
+            typed,
+            skipped: self.skipped || c.skip,
             raw: r,
             lp: c.lp,
         }
@@ -275,7 +335,8 @@ impl Path {
 }
 
 /// Appends the children of `p` (whose node is `node`) that keep the text consistent with
-/// `pending` and inside one word.
+/// `pending` and inside one word to `cands`, and to `clitics` the words a clitic child
+/// finishes ("don" + "'t") with their probability.
 fn expand(
     parent: usize,
     p: &Path,
@@ -283,49 +344,74 @@ fn expand(
     vocab: &Vocab,
     pending: &[u8],
     cands: &mut Vec<Cand>,
+    clitics: &mut Vec<(Vec<u8>, f32)>,
 ) {
     let in_word = p.has_word() || p.raw == b" ";
-    let push = |t: u32, lp: f32, cands: &mut Vec<Cand>| {
+    let mut push = |t: u32, lp: f32, skip: bool, cands: &mut Vec<Cand>| {
         let kind = vocab.kind(t);
         let ok = if in_word {
             kind.continues()
         } else {
             !matches!(kind, Kind::Boundary)
         };
+        // A word never starts with an apostrophe (that is an opening quote).
+        let ok = ok && (p.has_word() || vocab.lower(t).first() != Some(&b'\''));
         if !ok {
             return;
         }
         let finished = matches!(kind, Kind::Finisher { .. });
+        let typed = p.typed + vocab.lower(t).len() - usize::from(skip);
         // A finished word must cover everything typed.
-        if finished && p.lower.len() + vocab.lower(t).len() < pending.len() {
+        if finished && typed < pending.len() {
             return;
+        }
+        if typed >= pending.len() && p.has_word() && vocab.is_clitic(t) {
+            let mut raw = p.raw.clone();
+            raw.extend_from_slice(vocab.raw(t));
+            clitics.push((raw, p.lp + lp));
         }
         cands.push(Cand {
             lp: p.lp + lp,
             parent,
             token: t,
             finished,
+            skip,
         });
     };
-    if p.lower.len() < pending.len() {
+    if p.typed < pending.len() {
         // Still spelling what was typed: tokens that start with the rest of it, or are a
         // prefix of it.
-        let rest = &pending[p.lower.len()..];
+        let rest = &pending[p.typed..];
         for &t in vocab.with_prefix(rest) {
-            push(t, node.lp(vocab, t), cands);
+            push(t, node.lp(vocab, t), false, cands);
         }
         for i in 1..rest.len() {
             for &t in vocab.exact(&rest[..i]) {
-                push(t, node.lp(vocab, t), cands);
+                push(t, node.lp(vocab, t), false, cands);
+            }
+        }
+        // The same with an apostrophe the person left out, inside the word ("dont" is
+        // spelled by "don" + "'t").
+        if p.has_word() && !p.skipped && rest[0] != b'\'' && rest[0] != b' ' {
+            let mut alt = Vec::with_capacity(rest.len() + 1);
+            alt.push(b'\'');
+            alt.extend_from_slice(rest);
+            for &t in vocab.with_prefix(&alt) {
+                push(t, node.lp(vocab, t), true, cands);
+            }
+            for i in 1..alt.len() {
+                for &t in vocab.exact(&alt[..i]) {
+                    push(t, node.lp(vocab, t), true, cands);
+                }
             }
         }
     } else if in_word {
         for &(t, lp) in &node.continuing {
-            push(t, lp, cands);
+            push(t, lp, false, cands);
         }
     } else {
         for &(t, lp) in node.starting(vocab) {
-            push(t, lp, cands);
+            push(t, lp, false, cands);
         }
     }
 }

@@ -23,6 +23,64 @@ pub fn is_apostrophe(c: char) -> bool {
     c == '\'' || c == '\u{2019}'
 }
 
+/// The typographic apostrophe (U+2019), which iOS and many Android keyboards type.
+pub const TYPOGRAPHIC_APOSTROPHE: char = '\u{2019}';
+
+/// `text` as the model and the token tables see it: composed (NFC: "cafe\u{301}" → "café",
+/// as the model's tokens spell it) and with typographic apostrophes folded to `'` (the
+/// models saw "don't" far more often than "don’t"). Borrowed when nothing changes.
+pub fn fold(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    let nfc = is_nfc_quick(text.chars()) == IsNormalized::Yes;
+    if nfc && !text.contains(TYPOGRAPHIC_APOSTROPHE) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let composed: String = if nfc {
+        text.to_string()
+    } else {
+        text.nfc().collect()
+    };
+    std::borrow::Cow::Owned(composed.replace(TYPOGRAPHIC_APOSTROPHE, "'"))
+}
+
+/// The apostrophe the field uses: the last one typed in `text` (`'` when there is none),
+/// so that a suggested "don't" is written "don’t" in a field where the person's keyboard
+/// types typographic apostrophes.
+pub fn field_apostrophe(text: &str) -> char {
+    text.chars()
+        .rev()
+        .find(|&c| is_apostrophe(c))
+        .unwrap_or('\'')
+}
+
+/// `word` with its apostrophes written as `apostrophe`.
+pub fn with_apostrophe(word: &str, apostrophe: char) -> String {
+    word.chars()
+        .map(|c| if is_apostrophe(c) { apostrophe } else { c })
+        .collect()
+}
+
+/// Whether `word` spells the `typed` letters at its start, ignoring case and apostrophes the
+/// person left out ("dont" is spelled by "don't"; "don’" by "don't").
+pub fn spells_typed(typed: &str, word: &str) -> bool {
+    let mut w = word.chars().flat_map(char::to_lowercase).peekable();
+    for t in typed.chars().flat_map(char::to_lowercase) {
+        if is_apostrophe(t) {
+            if !w.next().is_some_and(is_apostrophe) {
+                return false;
+            }
+            continue;
+        }
+        if w.peek().is_some_and(|&c| is_apostrophe(c)) {
+            w.next();
+        }
+        if w.next() != Some(t) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether `s` is one whole word: word characters, with apostrophes only between them.
 pub fn is_whole_word(s: &str) -> bool {
     let mut prev_word = false;
@@ -198,6 +256,10 @@ pub fn window_start(context: &str, max_bytes: usize) -> usize {
 /// are ("Hel" + "hello" → "Hello", "lon" + "London" → "london"), all-capital typing stays
 /// all-capital ("HEL" → "HELLO"), and an untyped word at a sentence start is capitalized.
 /// `word` must start with `typed` ignoring case.
+///
+/// `word` may hold apostrophes the person did not type ("dont" + "don't" → "don't", "Dont" →
+/// "Don't"): each typed character replaces the word character it stands for, apostrophes
+/// left out are kept from `word`.
 pub fn apply_case(typed: &str, word: &str, sentence_start: bool) -> String {
     if typed.is_empty() {
         return if sentence_start {
@@ -210,11 +272,16 @@ pub fn apply_case(typed: &str, word: &str, sentence_start: bool) -> String {
     if letters.len() >= 2 && letters.iter().all(|c| c.is_uppercase()) {
         return word.to_uppercase();
     }
-    let n = typed.chars().count();
-    let rest: String = word.chars().skip(n).collect();
-    let mut out = String::with_capacity(typed.len() + rest.len());
-    out.push_str(typed);
-    out.push_str(&rest);
+    let mut out = String::with_capacity(typed.len() + word.len());
+    let mut w = word.chars().peekable();
+    for t in typed.chars() {
+        if !is_apostrophe(t) && w.peek().copied().is_some_and(is_apostrophe) {
+            out.extend(w.next());
+        }
+        out.push(t);
+        w.next();
+    }
+    out.extend(w);
     out
 }
 
@@ -328,6 +395,65 @@ mod tests {
         assert_eq!(word_spans("Un cafe\u{301} noir").len(), 3);
         let s = split("Un cafe\u{301}");
         assert_eq!((s.context, s.space, s.word), ("Un", true, "cafe\u{301}"));
+    }
+
+    #[test]
+    fn nfc_and_nfd_fold_to_the_same_text() {
+        let nfd = "Un cafe\u{301} cre\u{300}me";
+        let nfc = "Un caf\u{e9} cr\u{e8}me";
+        assert_eq!(fold(nfd), nfc);
+        assert_eq!(fold(nfc), nfc);
+        assert!(matches!(fold(nfc), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(fold("I\u{2019}m"), "I'm");
+        // The word being typed is the whole decomposed word, in either form.
+        for text in [nfd, nfc] {
+            let s = split(text);
+            assert_eq!(fold(s.word), "cr\u{e8}me", "{text:?}");
+            assert_eq!(fold(s.context), "Un caf\u{e9}");
+        }
+        assert_eq!(split("cafe\u{301}").word, "cafe\u{301}");
+    }
+
+    #[test]
+    fn greek_and_cyrillic_are_words() {
+        let line = "Привет, как дела? Καλημέρα φίλε! Straße über naïve";
+        let words: Vec<&str> = word_spans(line).iter().map(|&(a, b)| &line[a..b]).collect();
+        assert_eq!(
+            words,
+            [
+                "Привет",
+                "как",
+                "дела",
+                "Καλημέρα",
+                "φίλε",
+                "Straße",
+                "über",
+                "naïve"
+            ]
+        );
+        let s = split("Καλημέρα φί");
+        assert_eq!((s.context, s.space, s.word), ("Καλημέρα", true, "φί"));
+        assert!(is_whole_word("дела") && is_whole_word("l'école") && is_whole_word("c’est"));
+    }
+
+    #[test]
+    fn apostrophes_typed_or_left_out() {
+        assert!(spells_typed("dont", "don't"));
+        assert!(spells_typed("don'", "don't"));
+        assert!(spells_typed("Don\u{2019}", "don't"));
+        assert!(spells_typed("Lets", "let's"));
+        assert!(spells_typed("", "let's"));
+        assert!(!spells_typed("dnt", "don't"));
+        assert!(!spells_typed("dont", "done"));
+        assert_eq!(apply_case("dont", "don't", false), "don't");
+        assert_eq!(apply_case("Dont", "don't", true), "Don't");
+        assert_eq!(apply_case("Don", "don't", true), "Don't");
+        assert_eq!(apply_case("Don\u{2019}", "don't", true), "Don\u{2019}t");
+        assert_eq!(apply_case("DONT", "don't", false), "DON'T");
+        assert_eq!(field_apostrophe("I\u{2019}m sure it"), '\u{2019}');
+        assert_eq!(field_apostrophe("I'm sure it"), '\'');
+        assert_eq!(field_apostrophe("Hi"), '\'');
+        assert_eq!(with_apostrophe("don't", '\u{2019}'), "don\u{2019}t");
     }
 
     #[test]

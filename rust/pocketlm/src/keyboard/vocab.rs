@@ -57,16 +57,23 @@ pub struct Vocab {
 
 /// Lower-cases token bytes: full Unicode lower-casing for valid UTF-8, ASCII-only otherwise
 /// (a token may hold part of a multi-byte character).
+/// Typographic apostrophes are folded to `'` (as `text::fold` folds what was typed).
 fn lower_bytes(b: &[u8], out: &mut Vec<u8>) {
     match std::str::from_utf8(b) {
-        Ok(s) => out.extend_from_slice(s.to_lowercase().as_bytes()),
+        Ok(s) => out.extend_from_slice(
+            s.to_lowercase()
+                .replace(super::text::TYPOGRAPHIC_APOSTROPHE, "'")
+                .as_bytes(),
+        ),
         Err(_) => out.extend(b.iter().map(|c| c.to_ascii_lowercase())),
     }
 }
 
 /// Length in bytes of the leading run of word bytes: word characters, apostrophes followed by a
-/// word character (or at the start of a continuation), and bytes of an incomplete UTF-8 sequence
-/// (part of a character split across tokens, assumed to be a letter).
+/// word character (or at the start of a continuation, or at the token's end where the next
+/// token may go on with the word: SentencePiece vocabularies spell "don't" as "don", "'",
+/// "t"), and bytes of an incomplete UTF-8 sequence (part of a character split across tokens,
+/// assumed to be a letter).
 fn word_prefix_len(b: &[u8], at_word_start: bool) -> usize {
     let mut i = 0;
     while i < b.len() {
@@ -104,7 +111,7 @@ fn word_prefix_len(b: &[u8], at_word_start: bool) -> usize {
                 .ok()
                 .and_then(|s| s.chars().next())
                 .is_some_and(is_word_char);
-            if next_is_word {
+            if next_is_word || i + need == b.len() {
                 i += need;
             } else {
                 return i;
@@ -236,6 +243,19 @@ impl Vocab {
             .unwrap_or(Kind::Boundary)
     }
 
+    /// Whether token `id` is a clitic ending a word after an apostrophe: "'t", "'s", "'m",
+    /// "'re", "'ll", "'ve", "'d" (an apostrophe and one to three letters, no space). The
+    /// word it ends almost never goes on, so the search may offer "don't" from the
+    /// probabilities of "don" and "'t" without evaluating "don't" itself.
+    pub fn is_clitic(&self, id: u32) -> bool {
+        let l = self.lower(id);
+        self.kind(id) == Kind::Piece
+            && l.len() >= 2
+            && l.len() <= 4
+            && l[0] == b'\''
+            && l[1..].iter().all(u8::is_ascii_alphabetic)
+    }
+
     /// Lower-cased bytes of a token.
     pub fn lower(&self, id: u32) -> &[u8] {
         let i = id as usize;
@@ -292,7 +312,12 @@ mod tests {
                 word_len: 3
             }
         );
-        assert_eq!(classify(b"'", false), Kind::Boundary);
+        // An apostrophe may go on with the word in the next token ("don", "'", "t"), never
+        // start one.
+        assert_eq!(classify(b"'", false), Kind::Piece);
+        assert_eq!(classify(b" '", false), Kind::Boundary);
+        assert_eq!(classify(b"',", false), Kind::Boundary);
+        assert_eq!(classify("\u{2019}".as_bytes(), false), Kind::Piece);
         assert_eq!(classify(b"<s>", true), Kind::Boundary);
         assert_eq!(classify("é".as_bytes(), false), Kind::Piece);
         assert_eq!(classify(&"é".as_bytes()[..1], false), Kind::Piece);

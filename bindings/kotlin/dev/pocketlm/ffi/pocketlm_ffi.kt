@@ -4605,6 +4605,13 @@ data class KeyboardOptions (
      * either way).
      */
     val `learnUserWords`: kotlin.Boolean = true 
+    , 
+    /**
+     * Language of the suggestions, an ISO 639-1 code: `en` (default), `es`, `de`, `fr`, `pt`
+     * or `it` (a region is ignored: `pt-BR`). It frames the text as a message in that
+     * language; languages other than English need a multilingual model (Gemma 3 270M).
+     */
+    val `language`: kotlin.String = "en" 
     
 ){
     
@@ -4628,6 +4635,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterInt.read(buf),
             FfiConverterOptionalTypeKeyboardProfile.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
         )
     }
 
@@ -4638,7 +4646,8 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterBoolean.allocationSize(value.`allowOffensive`) +
             FfiConverterInt.allocationSize(value.`threads`) +
             FfiConverterOptionalTypeKeyboardProfile.allocationSize(value.`profile`) +
-            FfiConverterBoolean.allocationSize(value.`learnUserWords`)
+            FfiConverterBoolean.allocationSize(value.`learnUserWords`) +
+            FfiConverterString.allocationSize(value.`language`)
     )
 
     override fun write(value: KeyboardOptions, buf: ByteBuffer) {
@@ -4649,6 +4658,7 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterInt.write(value.`threads`, buf)
             FfiConverterOptionalTypeKeyboardProfile.write(value.`profile`, buf)
             FfiConverterBoolean.write(value.`learnUserWords`, buf)
+            FfiConverterString.write(value.`language`, buf)
     }
 }
 
