@@ -60,6 +60,7 @@ check-workflows:
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models llama-src random-models
+	@bash scripts/setup-jsonschema.sh >/dev/null
 	$(CARGO) test --workspace
 
 # NEON kernels under qemu (ARMv8.0, dotprod, i8mm), the real-model suites (alloc, engine, greedy,

@@ -89,6 +89,7 @@ impl ChatSession {
                     max_tokens: count("max_tokens", options.max_tokens, 1, 32768)?,
                     sampler: options.sampling.to_core()?,
                     stop: Vec::new(),
+                    ..Default::default()
                 },
                 ..pocketlm::ChatOptions::default()
             };

@@ -99,6 +99,10 @@ impl From<GenerateError> for PocketLmError {
             GenerateError::EmptyPrompt => {
                 PocketLmError::InvalidArgument("the prompt is empty; pass some text".into())
             }
+            // The FFI takes no constraint yet; a core constraint error is still the caller's.
+            GenerateError::Constraint(c) => {
+                PocketLmError::InvalidArgument(format!("invalid output constraint: {c}"))
+            }
         }
     }
 }

@@ -64,6 +64,7 @@ impl GenerationOptions {
             max_tokens: count("max_tokens", self.max_tokens, 1, 32768)?,
             sampler: self.sampling.to_core()?,
             stop: self.stop.clone(),
+            ..Default::default()
         })
     }
 }
