@@ -52,6 +52,8 @@ lint:
 # core's in target/doc/pocketlm, which check-public-api.sh reads.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 	@bash scripts/check-workflows.sh --self-test
+# third_party/llguidance is the crates.io release with one change (rlib only): nothing else.
+	@bash scripts/vendor-llguidance.sh --check
 
 # The GitHub Actions workflows (.github/workflows): actionlint, and every step is one call of a
 # make target or project script that exists.
