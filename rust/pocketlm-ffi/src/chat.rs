@@ -134,6 +134,7 @@ impl ChatSession {
                     prompt_tokens: i32::try_from(turn.prompt_tokens).unwrap_or(i32::MAX),
                     generated_tokens: i32::try_from(turn.generated_tokens).unwrap_or(i32::MAX),
                     tokens_after_cancel: 0,
+                    constraint: None,
                 })
             })?;
             self.last.set(shared);

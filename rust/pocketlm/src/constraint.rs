@@ -40,6 +40,15 @@ impl Constraint {
             Self::Choices(_) => "choices",
         }
     }
+
+    /// Compiles the constraint for `model` and checks that its vocabulary can produce some
+    /// accepted output, without generating anything: the same errors [`crate::generate`]
+    /// returns before its first token, for callers that want them up front (the FFI reports
+    /// them when a generation is started, not through its task). The model's token table is
+    /// built on first use and kept while the model lives.
+    pub fn check(&self, model: &Arc<Model>) -> Result<(), ConstraintError> {
+        Grammars::for_model(model)?.matcher(self).map(|_| ())
+    }
 }
 
 /// Why a [`Constraint`] cannot be used; returned before any token is generated.
