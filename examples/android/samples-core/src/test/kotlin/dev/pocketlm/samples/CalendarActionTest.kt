@@ -20,6 +20,9 @@ class CalendarActionTest {
         val fixture = File(System.getenv("POCKETLM_REPO") ?: ".", "tests/fixtures/calendar-schema.json").readText()
         // Same JSON up to whitespace (no string in the schema holds a space).
         assertEquals(fixture.filterNot { it.isWhitespace() }, CalendarEvent.CALENDAR_SCHEMA)
+        // The iOS sample's copy too (the Swift suite runs on a mirror without the fixtures).
+        val swift = File(System.getenv("POCKETLM_REPO") ?: ".", "examples/ios/SampleCore/Sources/SampleCore/CalendarEvent.swift").readText()
+        assertTrue(swift.contains("jsonSchema = #\"${CalendarEvent.CALENDAR_SCHEMA}\"#"), "the Swift sample's jsonSchema differs")
     }
 
     @Test
