@@ -54,6 +54,8 @@ lint:
 # core's in target/doc/pocketlm, which check-public-api.sh reads.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 	@bash scripts/check-workflows.sh --self-test
+# third_party/llguidance is the crates.io release with one change (rlib only): nothing else.
+	@bash scripts/vendor-llguidance.sh --check
 
 # The GitHub Actions workflows (.github/workflows): actionlint, and every step is one call of a
 # make target or project script that exists.
@@ -62,6 +64,7 @@ check-workflows:
 
 # Unit, parser, kernel and real-model integration tests on this machine.
 test-rust: models llama-src random-models
+	@bash scripts/setup-jsonschema.sh >/dev/null
 	$(CARGO) test --workspace
 
 # NEON kernels under qemu (ARMv8.0, dotprod, i8mm), SmolLM2 greedy on each tier, and the engine

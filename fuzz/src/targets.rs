@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The target names, in the order `make fuzz` runs them.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 6] = [
     "gguf_model",
     "tokenizer",
     "chat_template",
     "keyboard",
     "reply",
+    "constraint",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -31,6 +32,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "chat_template" => chat_template(data),
         "keyboard" => keyboard(data),
         "reply" => reply(data),
+        "constraint" => constraint(data),
         _ => return false,
     }
     true
@@ -227,6 +229,42 @@ pub fn reply(data: &[u8]) {
     let _ = d.draft_detailed(&conversation, &opts);
 }
 
+/// A constraint source of any kind and content (the first byte picks JSON Schema, regex,
+/// grammar or choices, one per line), compiled for the real SmolLM2 and used for a few tokens
+/// of constrained generation: a typed error or an outcome, never a panic or a hang.
+pub fn constraint(data: &[u8]) {
+    use pocketlm::{generate, Constraint, GenerateOptions, SamplerConfig};
+    let Some((&kind, rest)) = data.split_first() else {
+        return;
+    };
+    let src = String::from_utf8_lossy(rest).into_owned();
+    let c = match kind % 4 {
+        0 => Constraint::JsonSchema(src),
+        1 => Constraint::Regex(src),
+        2 => Constraint::Grammar(src),
+        _ => Constraint::Choices(src.split('\n').map(str::to_owned).collect()),
+    };
+    let model = smollm2();
+    let Ok(mut s) = Session::new(
+        model.clone(),
+        SessionOptions {
+            context_length: 64,
+            threads: 1,
+        },
+    ) else {
+        return;
+    };
+    let opts = GenerateOptions {
+        max_tokens: 4,
+        sampler: SamplerConfig::greedy(),
+        stop: Vec::new(),
+        constraint: Some(c),
+    };
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let prompt = model.tokenizer().encode("Answer:", true, false);
+    let _ = generate(&mut s, &prompt, &opts, &cancel, |_| true);
+}
+
 /// Hostile chat templates: the constructs that crashed, hung or exhausted memory before.
 pub const HOSTILE_TEMPLATES: [&str; 6] = [
     "{{ [][::-1] }}",
@@ -317,6 +355,32 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             "no spaces at all in this very long word abcdefghijklmnopqrstuvwxyzabcdefghijklmnop",
             "🎉 ",
         ]),
+        "constraint" => {
+            let tagged = |k: u8, s: &str| {
+                let mut v = vec![k];
+                v.extend_from_slice(s.as_bytes());
+                v
+            };
+            vec![
+                tagged(
+                    0,
+                    r#"{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"array","items":{"enum":["x","y"]}}},"required":["a"]}"#,
+                ),
+                tagged(
+                    0,
+                    r##"{"$defs":{"n":{"anyOf":[{"type":"null"},{"$ref":"#/$defs/n"}]}},"$ref":"#/$defs/n"}"##,
+                ),
+                tagged(
+                    0,
+                    r#"{"type":"string","pattern":"^[a-z]{2,5}$","maxLength":3}"#,
+                ),
+                tagged(1, "[0-9]{3}-[0-9]{4}|(a|b)*c{2,}"),
+                tagged(1, "(((((x)))))+[^\\s\\S]?"),
+                tagged(2, "start: \"(\" num (\",\" num)* \")\"\nnum: /[0-9]+/\n"),
+                tagged(2, "start: item*\nitem: %json {\"type\": \"integer\"}\n"),
+                tagged(3, "yes\nno\nmaybe \u{1F600}"),
+            ]
+        }
         "reply" => text(&[
             "Are you coming tonight?",
             "hi\nhey\nwhat's up?",

@@ -475,6 +475,16 @@ uint64_t uniffi_pocketlm_ffi_fn_method_textsession_last_result(uint64_t ptr
 void uniffi_pocketlm_ffi_fn_method_textsession_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CLASSIFY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CLASSIFY
+RustBuffer uniffi_pocketlm_ffi_fn_method_textsession_classify(uint64_t ptr, RustBuffer text, RustBuffer labels, RustBuffer instruction, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SCORE
+RustBuffer uniffi_pocketlm_ffi_fn_method_textsession_score(uint64_t ptr, RustBuffer prompt, RustBuffer continuations, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CANCELTOKEN
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CANCELTOKEN
 uint64_t uniffi_pocketlm_ffi_fn_clone_canceltoken(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -987,6 +997,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_last_result(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_RESET
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_RESET
 uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_reset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CLASSIFY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CLASSIFY
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_classify(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SCORE
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_score(void
     
 );
 #endif

@@ -427,6 +427,8 @@ public final class TextSession: Sendable {
     /// Forgets the cached tokens (never blocks).
     public func reset() throws { try ref.get().reset() }
 
+    func ffiSession() throws -> PocketLMFFI.TextSession { try ref.get() }
+
     public func close() { ref.close() }
 }
 

@@ -535,6 +535,22 @@ fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
+    typealias FfiType = Double
+    typealias SwiftType = Double
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
+        return try lift(readDouble(&buf))
+    }
+
+    public static func write(_ value: Double, into buf: inout [UInt8]) {
+        writeDouble(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterBool : FfiConverter {
     typealias FfiType = Int8
     typealias SwiftType = Bool
@@ -1900,10 +1916,12 @@ public protocol TextSessionProtocol: AnyObject, Sendable {
     func contextTokens()  -> Int32
     
     /**
-     * Starts generating after `prompt` (the model's start token is added) and returns at
-     * once. Text goes to `listener` on a background thread; the returned task cancels,
-     * joins or awaits the generation. Invalid options are reported here, errors while
-     * generating through the task's result.
+     * Starts generating after `prompt` (the model's start token is added; with
+     * `use_chat_template`, the prompt is the user's message in the model's chat template) and
+     * returns at once. Text goes to `listener` on a background thread; the returned task
+     * cancels, joins or awaits the generation. Invalid options (an invalid output constraint
+     * too: `InvalidConstraint`) are reported here, errors while generating through the
+     * task's result.
      */
     func generate(prompt: String, options: GenerationOptions, listener: TextListener) throws  -> GenerationTask
     
@@ -1918,6 +1936,24 @@ public protocol TextSessionProtocol: AnyObject, Sendable {
      * before the next one.
      */
     func reset() 
+    
+    /**
+     * Picks the label the model finds most likely as the answer to "which of these
+     * categories is `text` in?" (asked in the model's chat template, after `instruction`,
+     * or a generic one when `null`/`nil`): each label is scored as the whole answer,
+     * length-normalised, all in one batched pass. Labels must be distinct and non-empty.
+     * Blocks: call it off the main thread.
+     */
+    func classify(text: String, labels: [String], instruction: String?) throws  -> Classification
+    
+    /**
+     * The log-probability of each continuation after `prompt` (the model's start token is
+     * added to the prompt, as `generate` does; each continuation is tokenized on its own, so
+     * give it its leading space). One pass over the prompt (its cached prefix is reused) and
+     * one batched pass over the continuations. Blocks: call it off the main thread. Waits for
+     * a generation running on this session.
+     */
+    func score(prompt: String, continuations: [String]) throws  -> [ContinuationScore]
     
 }
 /**
@@ -2011,10 +2047,12 @@ open func contextTokens() -> Int32  {
 }
     
     /**
-     * Starts generating after `prompt` (the model's start token is added) and returns at
-     * once. Text goes to `listener` on a background thread; the returned task cancels,
-     * joins or awaits the generation. Invalid options are reported here, errors while
-     * generating through the task's result.
+     * Starts generating after `prompt` (the model's start token is added; with
+     * `use_chat_template`, the prompt is the user's message in the model's chat template) and
+     * returns at once. Text goes to `listener` on a background thread; the returned task
+     * cancels, joins or awaits the generation. Invalid options (an invalid output constraint
+     * too: `InvalidConstraint`) are reported here, errors while generating through the
+     * task's result.
      */
 open func generate(prompt: String, options: GenerationOptions, listener: TextListener)throws  -> GenerationTask  {
     return try  FfiConverterTypeGenerationTask_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
@@ -2059,6 +2097,43 @@ open func reset()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Picks the label the model finds most likely as the answer to "which of these
+     * categories is `text` in?" (asked in the model's chat template, after `instruction`,
+     * or a generic one when `null`/`nil`): each label is scored as the whole answer,
+     * length-normalised, all in one batched pass. Labels must be distinct and non-empty.
+     * Blocks: call it off the main thread.
+     */
+open func classify(text: String, labels: [String], instruction: String?)throws  -> Classification  {
+    return try  FfiConverterTypeClassification_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_classify(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterSequenceString.lower(labels),
+        FfiConverterOptionString.lower(instruction),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The log-probability of each continuation after `prompt` (the model's start token is
+     * added to the prompt, as `generate` does; each continuation is tokenized on its own, so
+     * give it its leading space). One pass over the prompt (its cached prefix is reused) and
+     * one batched pass over the continuations. Blocks: call it off the main thread. Waits for
+     * a generation running on this session.
+     */
+open func score(prompt: String, continuations: [String])throws  -> [ContinuationScore]  {
+    return try  FfiConverterSequenceTypeContinuationScore.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_score(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(prompt),
+        FfiConverterSequenceString.lower(continuations),uniffiCallStatus
+    )
+})
 }
     
 
@@ -2256,6 +2331,267 @@ public func FfiConverterTypeChatOptions_lift(_ buf: RustBuffer) throws -> ChatOp
 #endif
 public func FfiConverterTypeChatOptions_lower(_ value: ChatOptions) -> RustBuffer {
     return FfiConverterTypeChatOptions.lower(value)
+}
+
+
+/**
+ * The result of `TextSession.classify`.
+ */
+public struct Classification: Equatable, Hashable {
+    /**
+     * The most likely label.
+     */
+    public let label: String
+    /**
+     * Its index in the labels given.
+     */
+    public let index: Int32
+    /**
+     * Every label's score, in the order given.
+     */
+    public let scores: [LabelScore]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The most likely label.
+         */label: String, 
+        /**
+         * Its index in the labels given.
+         */index: Int32, 
+        /**
+         * Every label's score, in the order given.
+         */scores: [LabelScore]) {
+        self.label = label
+        self.index = index
+        self.scores = scores
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Classification: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeClassification: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Classification {
+        return
+            try Classification(
+                label: FfiConverterString.read(from: &buf), 
+                index: FfiConverterInt32.read(from: &buf), 
+                scores: FfiConverterSequenceTypeLabelScore.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Classification, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterInt32.write(value.index, into: &buf)
+        FfiConverterSequenceTypeLabelScore.write(value.scores, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClassification_lift(_ buf: RustBuffer) throws -> Classification {
+    return try FfiConverterTypeClassification.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeClassification_lower(_ value: Classification) -> RustBuffer {
+    return FfiConverterTypeClassification.lower(value)
+}
+
+
+/**
+ * How a constrained generation ended (`GenerationResult.constraint`).
+ */
+public struct ConstraintOutcome: Equatable, Hashable {
+    /**
+     * The text is a full match and generation ended there. Only then is the output the
+     * finished value (e.g. JSON that parses and validates against the schema).
+     */
+    public let complete: Bool
+    /**
+     * The text is a full match of the constraint. False when `max_tokens`, the context, a stop
+     * string or cancellation cut it short: an incomplete output is never reported valid.
+     */
+    public let valid: Bool
+    /**
+     * Tokens appended without sampling because the grammar allowed only them.
+     */
+    public let forcedTokens: Int32
+    /**
+     * Time spent in the grammar engine, in microseconds (total over the generation).
+     */
+    public let maskUs: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The text is a full match and generation ended there. Only then is the output the
+         * finished value (e.g. JSON that parses and validates against the schema).
+         */complete: Bool, 
+        /**
+         * The text is a full match of the constraint. False when `max_tokens`, the context, a stop
+         * string or cancellation cut it short: an incomplete output is never reported valid.
+         */valid: Bool, 
+        /**
+         * Tokens appended without sampling because the grammar allowed only them.
+         */forcedTokens: Int32, 
+        /**
+         * Time spent in the grammar engine, in microseconds (total over the generation).
+         */maskUs: Double) {
+        self.complete = complete
+        self.valid = valid
+        self.forcedTokens = forcedTokens
+        self.maskUs = maskUs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConstraintOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConstraintOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConstraintOutcome {
+        return
+            try ConstraintOutcome(
+                complete: FfiConverterBool.read(from: &buf), 
+                valid: FfiConverterBool.read(from: &buf), 
+                forcedTokens: FfiConverterInt32.read(from: &buf), 
+                maskUs: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConstraintOutcome, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.complete, into: &buf)
+        FfiConverterBool.write(value.valid, into: &buf)
+        FfiConverterInt32.write(value.forcedTokens, into: &buf)
+        FfiConverterDouble.write(value.maskUs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConstraintOutcome_lift(_ buf: RustBuffer) throws -> ConstraintOutcome {
+    return try FfiConverterTypeConstraintOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConstraintOutcome_lower(_ value: ConstraintOutcome) -> RustBuffer {
+    return FfiConverterTypeConstraintOutcome.lower(value)
+}
+
+
+/**
+ * The log-probability of one continuation after a prompt (`TextSession.score`).
+ */
+public struct ContinuationScore: Equatable, Hashable {
+    /**
+     * The continuation, as given.
+     */
+    public let text: String
+    /**
+     * Natural log-probability of each of its tokens given the prompt and the tokens before.
+     */
+    public let tokenLogprobs: [Float]
+    /**
+     * Their sum: the log-probability of the whole continuation.
+     */
+    public let logprob: Float
+    /**
+     * Per token (the sum divided by the token count): comparable across lengths.
+     */
+    public let meanLogprob: Float
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The continuation, as given.
+         */text: String, 
+        /**
+         * Natural log-probability of each of its tokens given the prompt and the tokens before.
+         */tokenLogprobs: [Float], 
+        /**
+         * Their sum: the log-probability of the whole continuation.
+         */logprob: Float, 
+        /**
+         * Per token (the sum divided by the token count): comparable across lengths.
+         */meanLogprob: Float) {
+        self.text = text
+        self.tokenLogprobs = tokenLogprobs
+        self.logprob = logprob
+        self.meanLogprob = meanLogprob
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ContinuationScore: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContinuationScore: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ContinuationScore {
+        return
+            try ContinuationScore(
+                text: FfiConverterString.read(from: &buf), 
+                tokenLogprobs: FfiConverterSequenceFloat.read(from: &buf), 
+                logprob: FfiConverterFloat.read(from: &buf), 
+                meanLogprob: FfiConverterFloat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ContinuationScore, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterSequenceFloat.write(value.tokenLogprobs, into: &buf)
+        FfiConverterFloat.write(value.logprob, into: &buf)
+        FfiConverterFloat.write(value.meanLogprob, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuationScore_lift(_ buf: RustBuffer) throws -> ContinuationScore {
+    return try FfiConverterTypeContinuationScore.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuationScore_lower(_ value: ContinuationScore) -> RustBuffer {
+    return FfiConverterTypeContinuationScore.lower(value)
 }
 
 
@@ -2483,6 +2819,18 @@ public struct GenerationOptions: Equatable, Hashable {
      * Generation ends before the first of these; the stop string is not part of the text.
      */
     public let stop: [String]
+    /**
+     * What the output must match (a JSON Schema, a regex, a grammar or a list of choices);
+     * `null`/`nil` for free text. `GenerationResult.constraint` says whether the output is
+     * complete and valid.
+     */
+    public let constraint: OutputConstraint?
+    /**
+     * Wrap the prompt as a user message in the model's chat template (and stop at the end of
+     * the assistant's turn), as `pocketlm generate --chat` does. Instruction-tuned models
+     * answer requests (e.g. "extract the event as JSON") far better this way.
+     */
+    public let useChatTemplate: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2492,10 +2840,22 @@ public struct GenerationOptions: Equatable, Hashable {
          */maxTokens: Int32 = 256, sampling: SamplingOptions = SamplingOptions(), 
         /**
          * Generation ends before the first of these; the stop string is not part of the text.
-         */stop: [String] = []) {
+         */stop: [String] = [], 
+        /**
+         * What the output must match (a JSON Schema, a regex, a grammar or a list of choices);
+         * `null`/`nil` for free text. `GenerationResult.constraint` says whether the output is
+         * complete and valid.
+         */constraint: OutputConstraint? = nil, 
+        /**
+         * Wrap the prompt as a user message in the model's chat template (and stop at the end of
+         * the assistant's turn), as `pocketlm generate --chat` does. Instruction-tuned models
+         * answer requests (e.g. "extract the event as JSON") far better this way.
+         */useChatTemplate: Bool = false) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
+        self.constraint = constraint
+        self.useChatTemplate = useChatTemplate
     }
 
     
@@ -2516,7 +2876,9 @@ public struct FfiConverterTypeGenerationOptions: FfiConverterRustBuffer {
             try GenerationOptions(
                 maxTokens: FfiConverterInt32.read(from: &buf), 
                 sampling: FfiConverterTypeSamplingOptions.read(from: &buf), 
-                stop: FfiConverterSequenceString.read(from: &buf)
+                stop: FfiConverterSequenceString.read(from: &buf), 
+                constraint: FfiConverterOptionTypeOutputConstraint.read(from: &buf), 
+                useChatTemplate: FfiConverterBool.read(from: &buf)
         )
     }
 
@@ -2524,6 +2886,8 @@ public struct FfiConverterTypeGenerationOptions: FfiConverterRustBuffer {
         FfiConverterInt32.write(value.maxTokens, into: &buf)
         FfiConverterTypeSamplingOptions.write(value.sampling, into: &buf)
         FfiConverterSequenceString.write(value.stop, into: &buf)
+        FfiConverterOptionTypeOutputConstraint.write(value.constraint, into: &buf)
+        FfiConverterBool.write(value.useChatTemplate, into: &buf)
     }
 }
 
@@ -2565,6 +2929,11 @@ public struct GenerationResult: Equatable, Hashable {
      * delivered). The model checks for cancellation between tokens, so this is 0 or 1.
      */
     public let tokensAfterCancel: Int32
+    /**
+     * For a generation with `GenerationOptions.constraint`: whether the output is complete and
+     * valid (`null`/`nil` without a constraint).
+     */
+    public let constraint: ConstraintOutcome?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2581,12 +2950,17 @@ public struct GenerationResult: Equatable, Hashable {
         /**
          * Text pieces the model still produced after `cancel()` was called (they are not
          * delivered). The model checks for cancellation between tokens, so this is 0 or 1.
-         */tokensAfterCancel: Int32) {
+         */tokensAfterCancel: Int32, 
+        /**
+         * For a generation with `GenerationOptions.constraint`: whether the output is complete and
+         * valid (`null`/`nil` without a constraint).
+         */constraint: ConstraintOutcome? = nil) {
         self.text = text
         self.stopReason = stopReason
         self.promptTokens = promptTokens
         self.generatedTokens = generatedTokens
         self.tokensAfterCancel = tokensAfterCancel
+        self.constraint = constraint
     }
 
     
@@ -2609,7 +2983,8 @@ public struct FfiConverterTypeGenerationResult: FfiConverterRustBuffer {
                 stopReason: FfiConverterTypeStopReason.read(from: &buf), 
                 promptTokens: FfiConverterInt32.read(from: &buf), 
                 generatedTokens: FfiConverterInt32.read(from: &buf), 
-                tokensAfterCancel: FfiConverterInt32.read(from: &buf)
+                tokensAfterCancel: FfiConverterInt32.read(from: &buf), 
+                constraint: FfiConverterOptionTypeConstraintOutcome.read(from: &buf)
         )
     }
 
@@ -2619,6 +2994,7 @@ public struct FfiConverterTypeGenerationResult: FfiConverterRustBuffer {
         FfiConverterInt32.write(value.promptTokens, into: &buf)
         FfiConverterInt32.write(value.generatedTokens, into: &buf)
         FfiConverterInt32.write(value.tokensAfterCancel, into: &buf)
+        FfiConverterOptionTypeConstraintOutcome.write(value.constraint, into: &buf)
     }
 }
 
@@ -2770,6 +3146,89 @@ public func FfiConverterTypeKeyboardOptions_lift(_ buf: RustBuffer) throws -> Ke
 #endif
 public func FfiConverterTypeKeyboardOptions_lower(_ value: KeyboardOptions) -> RustBuffer {
     return FfiConverterTypeKeyboardOptions.lower(value)
+}
+
+
+/**
+ * One label's score in a [`Classification`].
+ */
+public struct LabelScore: Equatable, Hashable {
+    public let label: String
+    /**
+     * Log-probability of the model answering exactly this label (and ending its turn).
+     */
+    public let logprob: Float
+    /**
+     * Per token; the label with the highest wins.
+     */
+    public let meanLogprob: Float
+    /**
+     * Tokens scored.
+     */
+    public let tokens: Int32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(label: String, 
+        /**
+         * Log-probability of the model answering exactly this label (and ending its turn).
+         */logprob: Float, 
+        /**
+         * Per token; the label with the highest wins.
+         */meanLogprob: Float, 
+        /**
+         * Tokens scored.
+         */tokens: Int32) {
+        self.label = label
+        self.logprob = logprob
+        self.meanLogprob = meanLogprob
+        self.tokens = tokens
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LabelScore: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLabelScore: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LabelScore {
+        return
+            try LabelScore(
+                label: FfiConverterString.read(from: &buf), 
+                logprob: FfiConverterFloat.read(from: &buf), 
+                meanLogprob: FfiConverterFloat.read(from: &buf), 
+                tokens: FfiConverterInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LabelScore, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.label, into: &buf)
+        FfiConverterFloat.write(value.logprob, into: &buf)
+        FfiConverterFloat.write(value.meanLogprob, into: &buf)
+        FfiConverterInt32.write(value.tokens, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLabelScore_lift(_ buf: RustBuffer) throws -> LabelScore {
+    return try FfiConverterTypeLabelScore.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLabelScore_lower(_ value: LabelScore) -> RustBuffer {
+    return FfiConverterTypeLabelScore.lower(value)
 }
 
 
@@ -3944,6 +4403,117 @@ public func FfiConverterTypeNoDraftReason_lower(_ value: NoDraftReason) -> RustB
 
 
 /**
+ * What the generated text must match. Set it as `GenerationOptions.constraint`; an invalid
+ * constraint fails the call that starts the generation with `InvalidConstraint` (naming the
+ * problem) before any token is generated.
+ */
+
+public enum OutputConstraint: Equatable, Hashable {
+    
+    /**
+     * One JSON value that validates against this JSON Schema (the schema document as JSON
+     * text: objects, arrays, enums, numbers with bounds, patterns, `anyOf`, local `$ref`).
+     * Properties are generated in the schema's order.
+     */
+    case jsonSchema(schema: String
+    )
+    /**
+     * The whole output matches this regular expression (Rust `regex` syntax).
+     */
+    case regex(pattern: String
+    )
+    /**
+     * A grammar in llguidance's Lark-like syntax (`start: ...`; `%json {...}` embeds a schema).
+     */
+    case grammar(grammar: String
+    )
+    /**
+     * Exactly one of these strings.
+     */
+    case choices(choices: [String]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OutputConstraint: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOutputConstraint: FfiConverterRustBuffer {
+    typealias SwiftType = OutputConstraint
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OutputConstraint {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .jsonSchema(schema: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .regex(pattern: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 3: return .grammar(grammar: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .choices(choices: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OutputConstraint, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .jsonSchema(schema):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(schema, into: &buf)
+            
+        
+        case let .regex(pattern):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(pattern, into: &buf)
+            
+        
+        case let .grammar(grammar):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(grammar, into: &buf)
+            
+        
+        case let .choices(choices):
+            writeInt(&buf, Int32(4))
+            FfiConverterSequenceString.write(choices, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutputConstraint_lift(_ buf: RustBuffer) throws -> OutputConstraint {
+    return try FfiConverterTypeOutputConstraint.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOutputConstraint_lower(_ value: OutputConstraint) -> RustBuffer {
+    return FfiConverterTypeOutputConstraint.lower(value)
+}
+
+
+
+/**
  * Everything that can go wrong, as one exception type (Kotlin: `PocketLmException`, Swift:
  * `PocketLmError`). Each variant's message says what happened and what to do about it.
  */
@@ -4003,6 +4573,13 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      * The user dictionary is full of words added with `addUserWord`: remove some first.
      */
     case UserDictionaryFull(message: String)
+    
+    /**
+     * The output constraint cannot be used: an invalid JSON Schema, regular expression or
+     * grammar, an empty list of choices, or one the model's vocabulary cannot produce. The
+     * message names the problem; nothing was generated.
+     */
+    case InvalidConstraint(message: String)
     
 
     
@@ -4069,6 +4646,10 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 10: return .InvalidConstraint(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4098,6 +4679,8 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(8))
         case .UserDictionaryFull(_ /* message is ignored*/):
             writeInt(&buf, Int32(9))
+        case .InvalidConstraint(_ /* message is ignored*/):
+            writeInt(&buf, Int32(10))
 
         
         }
@@ -4801,6 +5384,30 @@ fileprivate struct FfiConverterOptionTypeCancelToken: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeConstraintOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = ConstraintOutcome?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeConstraintOutcome.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeConstraintOutcome.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeGenerationResult: FfiConverterRustBuffer {
     typealias SwiftType = GenerationResult?
 
@@ -4897,6 +5504,30 @@ fileprivate struct FfiConverterOptionTypeNoDraftReason: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeOutputConstraint: FfiConverterRustBuffer {
+    typealias SwiftType = OutputConstraint?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeOutputConstraint.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeOutputConstraint.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeTone: FfiConverterRustBuffer {
     typealias SwiftType = Tone?
 
@@ -4915,6 +5546,31 @@ fileprivate struct FfiConverterOptionTypeTone: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeTone.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceFloat: FfiConverterRustBuffer {
+    typealias SwiftType = [Float]
+
+    public static func write(_ value: [Float], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterFloat.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Float] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Float]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterFloat.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -4971,6 +5627,31 @@ fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeContinuationScore: FfiConverterRustBuffer {
+    typealias SwiftType = [ContinuationScore]
+
+    public static func write(_ value: [ContinuationScore], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeContinuationScore.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ContinuationScore] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ContinuationScore]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeContinuationScore.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeConversationMessage: FfiConverterRustBuffer {
     typealias SwiftType = [ConversationMessage]
 
@@ -4988,6 +5669,31 @@ fileprivate struct FfiConverterSequenceTypeConversationMessage: FfiConverterRust
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeConversationMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLabelScore: FfiConverterRustBuffer {
+    typealias SwiftType = [LabelScore]
+
+    public static func write(_ value: [LabelScore], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLabelScore.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LabelScore] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LabelScore]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLabelScore.read(from: &buf))
         }
         return seq
     }
@@ -5243,13 +5949,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens() != 39447) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_pocketlm_ffi_checksum_method_textsession_generate() != 57337) {
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_generate() != 62780) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_last_result() != 1021) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_reset() != 27866) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_classify() != 10635) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_score() != 6312) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel() != 15537) {

@@ -4,9 +4,13 @@
 
 use clap::Args;
 use pocketlm::internals::sampler::argmax;
-use pocketlm::{Model, Session, SessionOptions};
+use pocketlm::{
+    generate, ChatMessage, ChatTemplate, Constraint, GenerateOptions, Model, SamplerConfig,
+    Session, SessionOptions,
+};
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 #[derive(Args)]
@@ -38,8 +42,63 @@ pub struct BenchArgs {
     /// fields then describe this run and `ttft32_ms` is null.
     #[arg(long)]
     minimal: bool,
+    /// Also generate under this JSON Schema (greedy, the model asked for such an object) for
+    /// `--tg` tokens: `tg_constrained` (tok/s), `constrained_tg_ratio` (over `tg{N}` of this
+    /// run) and `mask_us` (grammar time per generated token).
+    #[arg(long)]
+    schema: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+}
+
+/// Constrained generation speed: (tok/s, grammar µs per token, forced fraction) over reps.
+fn constrained_speed(
+    model: &std::sync::Arc<Model>,
+    session: &mut Session,
+    schema_path: &PathBuf,
+    tg: usize,
+    reps: usize,
+) -> Result<(f64, f64, f64), String> {
+    let schema = std::fs::read_to_string(schema_path)
+        .map_err(|e| format!("cannot read {}: {e}", schema_path.display()))?;
+    let template = ChatTemplate::for_model(model).map_err(|e| e.to_string())?;
+    let ask = format!("Reply with a JSON object that follows this JSON Schema:\n{schema}");
+    let prompt = template
+        .encode(model.tokenizer(), &[ChatMessage::user(ask)], true)
+        .map_err(|e| e.to_string())?;
+    let mut opts = GenerateOptions {
+        max_tokens: tg,
+        sampler: SamplerConfig::greedy(),
+        stop: Vec::new(),
+        constraint: Some(Constraint::JsonSchema(schema)),
+    };
+    let cancel = AtomicBool::new(false);
+    // Warm-up: builds the token table once per model and caches the prompt.
+    generate(session, &prompt, &opts, &cancel, |_| true).map_err(|e| e.to_string())?;
+    let (mut speeds, mut mask, mut forced) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let (mut produced, mut secs, mut mask_us, mut n_forced) = (0, 0.0, 0.0, 0);
+        while produced < tg {
+            opts.max_tokens = tg - produced;
+            let t = Instant::now();
+            let out =
+                generate(session, &prompt, &opts, &cancel, |_| true).map_err(|e| e.to_string())?;
+            secs += t.elapsed().as_secs_f64();
+            if out.tokens.is_empty() {
+                return Err("the constrained generation produced no tokens".into());
+            }
+            produced += out.tokens.len();
+            let c = out
+                .constraint
+                .unwrap_or_else(|| unreachable!("constrained"));
+            mask_us += c.mask_us;
+            n_forced += c.forced_tokens;
+        }
+        speeds.push(produced as f64 / secs);
+        mask.push(mask_us / produced as f64);
+        forced.push(n_forced as f64 / produced as f64);
+    }
+    Ok((median(speeds), median(mask), median(forced)))
 }
 
 /// Reads a `kB` field of /proc/self/status (Linux); 0 elsewhere.
@@ -101,7 +160,10 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     drop(mem_session);
 
     let max_pp = a.pp.iter().copied().max().unwrap_or(0);
-    let ctx = (max_pp + 8).max(32 + a.tg + 8).max(256);
+    let ctx = (max_pp + 8)
+        .max(32 + a.tg + 8)
+        .max(256)
+        .max(if a.schema.is_some() { 2048 } else { 0 });
     let opts = SessionOptions {
         context_length: ctx,
         threads: a.threads,
@@ -174,7 +236,16 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         ratios.push(mine / theirs);
     }
 
-    results.insert(format!("tg{}", a.tg), json!(median(tg)));
+    let tg_median = median(tg);
+    results.insert(format!("tg{}", a.tg), json!(tg_median));
+    if let Some(schema) = &a.schema {
+        let (speed, mask_us, forced) =
+            constrained_speed(&model, &mut session, schema, a.tg, a.reps)?;
+        results.insert("tg_constrained".into(), json!(speed));
+        results.insert("constrained_tg_ratio".into(), json!(speed / tg_median));
+        results.insert("mask_us".into(), json!(mask_us));
+        results.insert("constrained_forced_fraction".into(), json!(forced));
+    }
     if let Some(threads) = a.vs_threads {
         results.insert(format!("tg{}_vs", a.tg), json!(median(tg_vs)));
         results.insert("vs_threads".into(), json!(threads));

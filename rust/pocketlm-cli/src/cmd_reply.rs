@@ -625,6 +625,7 @@ pub fn chat(a: ChatArgs) -> CliResult {
             max_tokens: a.max_tokens,
             sampler: a.sampling.config(),
             stop: a.stop.clone(),
+            ..Default::default()
         },
         ..ChatOptions::default()
     };

@@ -243,13 +243,34 @@ pub struct GenerateArgs {
     ctx: usize,
     #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
+    /// What the output must match (JSON Schema, regex, grammar or choices).
+    #[command(flatten)]
+    constraint: crate::cmd_structured::ConstraintArgs,
+    /// Wrap the prompt as a user message in the model's chat template (and stop at its end
+    /// of turn).
+    #[arg(long)]
+    chat: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub fn generate(a: GenerateArgs) -> CliResult {
     let model = load(&a.model)?;
-    let prompt = model.tokenizer().encode(&a.prompt, true, true);
+    let constraint = a.constraint.constraint()?;
+    let mut stop = a.stop.clone();
+    let prompt = if a.chat {
+        let template = pocketlm::ChatTemplate::for_model(&model).map_err(|e| e.to_string())?;
+        stop.extend(template.stop_strings().iter().cloned());
+        template
+            .encode(
+                model.tokenizer(),
+                &[pocketlm::ChatMessage::user(a.prompt.clone())],
+                true,
+            )
+            .map_err(|e| e.to_string())?
+    } else {
+        model.tokenizer().encode(&a.prompt, true, true)
+    };
     let mut session = Session::new(
         model.clone(),
         SessionOptions {
@@ -261,7 +282,8 @@ pub fn generate(a: GenerateArgs) -> CliResult {
     let opts = GenerateOptions {
         max_tokens: a.max_tokens,
         sampler: a.sampling.config(),
-        stop: a.stop.clone(),
+        stop,
+        constraint,
     };
     let cancel = AtomicBool::new(false);
     let t0 = Instant::now();
@@ -284,6 +306,15 @@ pub fn generate(a: GenerateArgs) -> CliResult {
             "text": out.text,
             "stop_reason": out.stop_reason.as_str(),
             "ms": ms,
+            // Constrained: the output is a full match (valid) and ended there (complete).
+            // Free text: valid is null, complete means the model ended it.
+            "valid": out.constraint.map(|c| c.valid),
+            "complete": out.constraint.map_or(
+                out.stop_reason == pocketlm::StopReason::EndOfGeneration,
+                |c| c.complete,
+            ),
+            "forced_tokens": out.constraint.map(|c| c.forced_tokens),
+            "mask_us": out.constraint.map(|c| c.mask_us),
         }));
     } else {
         println!();
@@ -294,6 +325,12 @@ pub fn generate(a: GenerateArgs) -> CliResult {
             ms,
             out.stop_reason.as_str()
         );
+        if let Some(c) = out.constraint {
+            eprintln!(
+                "[constraint: valid {}, complete {}, {} forced tokens]",
+                c.valid, c.complete, c.forced_tokens
+            );
+        }
     }
     Ok(())
 }

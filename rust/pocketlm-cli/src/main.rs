@@ -6,6 +6,7 @@ mod cmd_keyboard;
 mod cmd_reply;
 mod cmd_reply_head;
 mod cmd_reply_prior;
+mod cmd_structured;
 mod commands;
 mod contend;
 mod keyboard_eval;
@@ -56,6 +57,13 @@ enum Command {
     EvalReply(cmd_reply::EvalReplyArgs),
     /// Train the reply drafter's cluster prior from the labelled reply cases (a build tool).
     TrainReplyPrior(cmd_reply_prior::TrainReplyPriorArgs),
+    /// Pick the most likely of a few labels for a text (length-normalised log-probability).
+    Classify(cmd_structured::ClassifyArgs),
+    /// Classify a labelled JSONL file (e.g. support-ticket triage): accuracy, confusion.
+    EvalClassify(cmd_structured::EvalClassifyArgs),
+    /// Extract calendar fields from labelled messages, with and without a JSON Schema
+    /// constraint: field accuracy, parse rate.
+    EvalExtract(cmd_structured::EvalExtractArgs),
     /// Train the reply drafter's reading head (over the model's hidden states) from the
     /// labelled reply cases (a build tool).
     TrainReplyHead(cmd_reply_head::TrainReplyHeadArgs),
@@ -108,6 +116,9 @@ fn main() -> ExitCode {
         Command::Chat(a) => cmd_reply::chat(a),
         Command::EvalReply(a) => cmd_reply::eval_reply(a),
         Command::TrainReplyPrior(a) => cmd_reply_prior::train_reply_prior(a),
+        Command::Classify(a) => cmd_structured::classify(a),
+        Command::EvalClassify(a) => cmd_structured::eval_classify(a),
+        Command::EvalExtract(a) => cmd_structured::eval_extract(a),
         Command::TrainReplyHead(a) => cmd_reply_head::train_reply_head(a),
     };
     match result {

@@ -89,6 +89,7 @@ impl ChatSession {
                     max_tokens: count("max_tokens", options.max_tokens, 1, 32768)?,
                     sampler: options.sampling.to_core()?,
                     stop: Vec::new(),
+                    ..Default::default()
                 },
                 ..pocketlm::ChatOptions::default()
             };
@@ -133,6 +134,7 @@ impl ChatSession {
                     prompt_tokens: i32::try_from(turn.prompt_tokens).unwrap_or(i32::MAX),
                     generated_tokens: i32::try_from(turn.generated_tokens).unwrap_or(i32::MAX),
                     tokens_after_cancel: 0,
+                    constraint: None,
                 })
             })?;
             self.last.set(shared);

@@ -46,6 +46,11 @@ pub enum PocketLmError {
     /// The user dictionary is full of words added with `addUserWord`: remove some first.
     #[error("{0}")]
     UserDictionaryFull(String),
+    /// The output constraint cannot be used: an invalid JSON Schema, regular expression or
+    /// grammar, an empty list of choices, or one the model's vocabulary cannot produce. The
+    /// message names the problem; nothing was generated.
+    #[error("{0}")]
+    InvalidConstraint(String),
 }
 
 impl From<LoadError> for PocketLmError {
@@ -99,6 +104,7 @@ impl From<GenerateError> for PocketLmError {
             GenerateError::EmptyPrompt => {
                 PocketLmError::InvalidArgument("the prompt is empty; pass some text".into())
             }
+            GenerateError::Constraint(c) => c.into(),
         }
     }
 }

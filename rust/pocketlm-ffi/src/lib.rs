@@ -16,6 +16,7 @@ mod logging;
 mod model;
 mod reply;
 mod session;
+mod structured;
 mod task;
 
 pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};
@@ -31,6 +32,9 @@ pub use reply::{
     ReplyDrafts, Tone,
 };
 pub use session::{GenerationOptions, SamplingOptions, SessionOptions, TextSession};
+pub use structured::{
+    Classification, ConstraintOutcome, ContinuationScore, LabelScore, OutputConstraint,
+};
 pub use task::{CancelToken, GenerationResult, GenerationTask, StopReason, TextListener};
 
 /// The version of the PocketLM library.

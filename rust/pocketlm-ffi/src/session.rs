@@ -2,6 +2,7 @@
 
 use crate::error::{count, guard, lock, threads, PocketLmError};
 use crate::model::Model;
+use crate::structured::{check, OutputConstraint};
 use crate::task::{spawn, GenerationResult, GenerationTask, LastTask, TextListener};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,16 @@ pub struct GenerationOptions {
     /// Generation ends before the first of these; the stop string is not part of the text.
     #[uniffi(default = [])]
     pub stop: Vec<String>,
+    /// What the output must match (a JSON Schema, a regex, a grammar or a list of choices);
+    /// `null`/`nil` for free text. `GenerationResult.constraint` says whether the output is
+    /// complete and valid.
+    #[uniffi(default = None)]
+    pub constraint: Option<OutputConstraint>,
+    /// Wrap the prompt as a user message in the model's chat template (and stop at the end of
+    /// the assistant's turn), as `pocketlm generate --chat` does. Instruction-tuned models
+    /// answer requests (e.g. "extract the event as JSON") far better this way.
+    #[uniffi(default = false)]
+    pub use_chat_template: bool,
 }
 
 impl GenerationOptions {
@@ -64,6 +75,7 @@ impl GenerationOptions {
             max_tokens: count("max_tokens", self.max_tokens, 1, 32768)?,
             sampler: self.sampling.to_core()?,
             stop: self.stop.clone(),
+            constraint: self.constraint.as_ref().map(OutputConstraint::to_core),
         })
     }
 }
@@ -85,11 +97,11 @@ pub struct SessionOptions {
 /// generation (they can share a `Model`).
 #[derive(uniffi::Object)]
 pub struct TextSession {
-    model: Arc<pocketlm::Model>,
-    session: Arc<Mutex<pocketlm::Session>>,
+    pub(crate) model: Arc<pocketlm::Model>,
+    pub(crate) session: Arc<Mutex<pocketlm::Session>>,
     context_length: i32,
-    context_tokens: Arc<AtomicI32>,
-    reset_requested: Arc<AtomicBool>,
+    pub(crate) context_tokens: Arc<AtomicI32>,
+    pub(crate) reset_requested: Arc<AtomicBool>,
     last: Arc<LastTask>,
 }
 
@@ -124,10 +136,12 @@ impl TextSession {
         })
     }
 
-    /// Starts generating after `prompt` (the model's start token is added) and returns at
-    /// once. Text goes to `listener` on a background thread; the returned task cancels,
-    /// joins or awaits the generation. Invalid options are reported here, errors while
-    /// generating through the task's result.
+    /// Starts generating after `prompt` (the model's start token is added; with
+    /// `use_chat_template`, the prompt is the user's message in the model's chat template) and
+    /// returns at once. Text goes to `listener` on a background thread; the returned task
+    /// cancels, joins or awaits the generation. Invalid options (an invalid output constraint
+    /// too: `InvalidConstraint`) are reported here, errors while generating through the
+    /// task's result.
     pub fn generate(
         &self,
         prompt: String,
@@ -135,13 +149,31 @@ impl TextSession {
         listener: Box<dyn TextListener>,
     ) -> Result<Arc<GenerationTask>, PocketLmError> {
         guard("TextSession.generate", || {
-            let opts = options.to_core()?;
+            let mut opts = options.to_core()?;
             if prompt.is_empty() {
                 return Err(PocketLmError::InvalidArgument(
                     "the prompt is empty; pass some text".into(),
                 ));
             }
-            let tokens = self.model.tokenizer().encode(&prompt, true, true);
+            check(&self.model, opts.constraint.as_ref())?;
+            let tokens = if options.use_chat_template {
+                let template = pocketlm::ChatTemplate::for_model(&self.model)
+                    .map_err(pocketlm::ChatError::from)?;
+                for s in template.stop_strings() {
+                    if !opts.stop.contains(s) {
+                        opts.stop.push(s.clone());
+                    }
+                }
+                template
+                    .encode(
+                        self.model.tokenizer(),
+                        &[pocketlm::ChatMessage::user(prompt)],
+                        true,
+                    )
+                    .map_err(pocketlm::ChatError::from)?
+            } else {
+                self.model.tokenizer().encode(&prompt, true, true)
+            };
             let session = self.session.clone();
             let context_tokens = self.context_tokens.clone();
             let reset = self.reset_requested.clone();
@@ -162,6 +194,7 @@ impl TextSession {
                     prompt_tokens: i32::try_from(tokens.len()).unwrap_or(i32::MAX),
                     generated_tokens: i32::try_from(out.tokens.len()).unwrap_or(i32::MAX),
                     tokens_after_cancel: 0,
+                    constraint: out.constraint.map(Into::into),
                 })
             })?;
             self.last.set(shared);

@@ -2,6 +2,7 @@
 //! text to a foreign listener, and is observed through a [`GenerationTask`] handle.
 
 use crate::error::{guard, lock, panic_message, PocketLmError};
+use crate::structured::ConstraintOutcome;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -37,7 +38,7 @@ impl From<pocketlm::StopReason> for StopReason {
 }
 
 /// The outcome of one generation.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct GenerationResult {
     /// The generated text: exactly the concatenation of the pieces the listener accepted.
     pub text: String,
@@ -49,6 +50,10 @@ pub struct GenerationResult {
     /// Text pieces the model still produced after `cancel()` was called (they are not
     /// delivered). The model checks for cancellation between tokens, so this is 0 or 1.
     pub tokens_after_cancel: i32,
+    /// For a generation with `GenerationOptions.constraint`: whether the output is complete and
+    /// valid (`null`/`nil` without a constraint).
+    #[uniffi(default = None)]
+    pub constraint: Option<ConstraintOutcome>,
 }
 
 /// Receives generated text, on the generation's own thread, in order.
@@ -320,6 +325,7 @@ mod tests {
             prompt_tokens: 1,
             generated_tokens: 0,
             tokens_after_cancel: 0,
+            constraint: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! UTF-8-safe text deltas, until an end-of-generation token, a stop string, the token budget,
 //! a full context, or cancellation.
 
+use crate::constraint::{Constraint, ConstraintError, ConstraintRun, Grammars, Step};
 use crate::sampler::{Sampler, SamplerConfig, SamplerError};
 use crate::session::{Session, SessionError};
 use crate::tokenizer::StreamDecoder;
@@ -17,6 +18,9 @@ pub struct GenerateOptions {
     /// Generation ends before the first occurrence of any of these; the stop string itself is
     /// not part of the output.
     pub stop: Vec<String>,
+    /// What the output must match (a JSON Schema, a regex, a grammar or a list of choices);
+    /// `None` for free text. See [`Generation::constraint`] for whether the output matched.
+    pub constraint: Option<Constraint>,
 }
 
 impl Default for GenerateOptions {
@@ -25,8 +29,27 @@ impl Default for GenerateOptions {
             max_tokens: 256,
             sampler: SamplerConfig::default(),
             stop: Vec::new(),
+            constraint: None,
         }
     }
+}
+
+/// How a constrained generation ended (see [`GenerateOptions::constraint`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConstraintOutcome {
+    /// The output is a full match of the constraint and generation ended there (the grammar
+    /// allowed nothing more, or the model ended where the grammar may end).
+    pub complete: bool,
+    /// The text is a full match of the constraint (a JSON value that validates, a string the
+    /// regex matches...). False when `max_tokens`, the context, a stop string or cancellation
+    /// cut it short inside the constraint.
+    pub valid: bool,
+    /// Tokens appended without sampling because the grammar allowed only them.
+    pub forced_tokens: usize,
+    /// Steps that consulted the grammar (a mask or a forced run).
+    pub mask_steps: usize,
+    /// Time spent in the grammar engine and applying its masks, in microseconds (total).
+    pub mask_us: f64,
 }
 
 /// Why [`generate`] stopped.
@@ -66,6 +89,8 @@ pub struct Generation {
     pub tokens: Vec<u32>,
     /// Why generation ended.
     pub stop_reason: StopReason,
+    /// For a constrained generation: whether the output is complete and valid.
+    pub constraint: Option<ConstraintOutcome>,
 }
 
 /// Why [`generate`] failed.
@@ -80,6 +105,10 @@ pub enum GenerateError {
     /// No prompt tokens were given.
     #[error("the prompt is empty")]
     EmptyPrompt,
+    /// [`GenerateOptions::constraint`] is invalid or cannot be satisfied (reported before any
+    /// token is generated), or the grammar engine failed.
+    #[error(transparent)]
+    Constraint(#[from] ConstraintError),
 }
 
 /// Holds back text that might be the start of a stop string until it is known not to be.
@@ -156,11 +185,22 @@ pub fn generate(
     }
     let mut sampler = Sampler::new(opts.sampler)?;
     let model = session.model().clone();
+    let mut run = match &opts.constraint {
+        Some(c) => {
+            if session.logits_width() != model.config().vocab_size {
+                return Err(ConstraintError::PartialLogits.into());
+            }
+            Some(Grammars::for_model(&model)?.matcher(c)?)
+        }
+        None => None,
+    };
     let tok = model.tokenizer();
     let mut decoder = StreamDecoder::new();
     let mut matcher = StopMatcher::new(&opts.stop);
     let mut tokens = Vec::new();
     let mut text = String::new();
+    let mut masked = Vec::new();
+    let mut step_tokens: Vec<u32> = Vec::new();
 
     let mut emit = |delta: &str, text: &mut String| -> bool {
         if delta.is_empty() {
@@ -171,14 +211,16 @@ pub fn generate(
     };
 
     if cancel.load(Ordering::Relaxed) {
+        let constraint = run.as_mut().map(|r| outcome(r, StopReason::Cancelled));
         return Ok(Generation {
             text,
             tokens,
             stop_reason: StopReason::Cancelled,
+            constraint,
         });
     }
     session.sync_to(prompt)?;
-    let stop_reason = loop {
+    let stop_reason = 'gen: loop {
         if tokens.len() >= opts.max_tokens {
             break StopReason::MaxTokens;
         }
@@ -186,29 +228,54 @@ pub fn generate(
             break StopReason::Cancelled;
         }
         let logits = session.logits()?;
-        let next = sampler.sample(logits, session.tokens());
-        if tok.is_end_of_generation(next) {
+        step_tokens.clear();
+        match run.as_mut() {
+            None => step_tokens.push(sampler.sample(logits, session.tokens())),
+            Some(r) => match r.step(logits, &mut masked)? {
+                Step::Done => break StopReason::EndOfGeneration,
+                Step::Forced(ff) => {
+                    let room = opts.max_tokens - tokens.len();
+                    step_tokens.extend(ff.into_iter().take(room));
+                    r.forced += step_tokens.len();
+                }
+                Step::Sample => step_tokens.push(sampler.sample(&masked, session.tokens())),
+            },
+        }
+        for (i, &next) in step_tokens.iter().enumerate() {
+            if tok.is_end_of_generation(next) {
+                // Under a constraint the mask allows this only where the grammar may end.
+                break 'gen StopReason::EndOfGeneration;
+            }
+            if let Some(r) = run.as_mut() {
+                r.consume(&[next])?;
+            }
+            tokens.push(next);
+            let piece = if tok.is_control(next) {
+                String::new()
+            } else {
+                decoder.push(tok, next)
+            };
+            let (out, stopped) = matcher.push(&piece);
+            let keep_going = emit(&out, &mut text);
+            if stopped {
+                break 'gen StopReason::StopString;
+            }
+            if !keep_going {
+                break 'gen StopReason::Cancelled;
+            }
+            if session.len() + i >= session.context_length() {
+                if i > 0 {
+                    session.eval(&step_tokens[..i])?;
+                }
+                break 'gen StopReason::ContextFull;
+            }
+        }
+        if run.as_ref().is_some_and(|r| r.is_finished()) {
+            // The grammar allows nothing more: no need to evaluate the last tokens.
             break StopReason::EndOfGeneration;
         }
-        tokens.push(next);
-        let piece = if tok.is_control(next) {
-            String::new()
-        } else {
-            decoder.push(tok, next)
-        };
-        let (out, stopped) = matcher.push(&piece);
-        let keep_going = emit(&out, &mut text);
-        if stopped {
-            break StopReason::StopString;
-        }
-        if !keep_going {
-            break StopReason::Cancelled;
-        }
-        if session.len() >= session.context_length() {
-            break StopReason::ContextFull;
-        }
         if tokens.len() < opts.max_tokens && !cancel.load(Ordering::Relaxed) {
-            session.eval(&[next])?;
+            session.eval(&step_tokens)?;
         }
     };
     if stop_reason != StopReason::StopString {
@@ -220,11 +287,26 @@ pub fn generate(
             emit(&rest, &mut text);
         }
     }
+    let constraint = run.as_mut().map(|r| outcome(r, stop_reason));
     Ok(Generation {
         text,
         tokens,
         stop_reason,
+        constraint,
     })
+}
+
+/// The [`ConstraintOutcome`] of a finished run.
+fn outcome(r: &mut ConstraintRun, stop_reason: StopReason) -> ConstraintOutcome {
+    let accepting = r.is_accepting();
+    let valid = accepting && stop_reason != StopReason::StopString;
+    ConstraintOutcome {
+        complete: valid && stop_reason == StopReason::EndOfGeneration,
+        valid,
+        forced_tokens: r.forced,
+        mask_steps: r.masks,
+        mask_us: r.mask_ns as f64 / 1e3,
+    }
 }
 
 #[cfg(test)]

@@ -91,6 +91,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod chat_template;
+mod constraint;
 pub mod convert;
 mod generate;
 mod gguf;
@@ -105,10 +106,14 @@ mod quant;
 mod reply;
 mod sampler;
 mod session;
+mod task;
 mod tokenizer;
 
 pub use chat_template::{ChatMessage, ChatTemplate, Role, TemplateError};
-pub use generate::{generate, GenerateError, GenerateOptions, Generation, StopReason};
+pub use constraint::{Constraint, ConstraintError};
+pub use generate::{
+    generate, ConstraintOutcome, GenerateError, GenerateOptions, Generation, StopReason,
+};
 pub use gguf::GgufError;
 pub use keyboard::{
     Edit, FieldKind, KeyboardError, KeyboardProfile, Language, LearnOutcome, PredictorOptions,
@@ -123,6 +128,10 @@ pub use reply::{
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
 pub use session::{default_threads, Session, SessionError, SessionOptions};
+pub use task::{
+    classify, score, Classification, ContinuationScore, LabelScore, TaskError,
+    DEFAULT_CLASSIFY_INSTRUCTION,
+};
 pub use tokenizer::{StreamDecoder, Tokenizer, TokenizerError, VocabKind};
 
 /// The instruction-set tier the matrix kernels run on this CPU, e.g. `"avx2"` or `"dotprod"`

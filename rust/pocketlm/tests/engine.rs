@@ -316,6 +316,7 @@ fn generation_errors_and_limits() {
         max_tokens: 5,
         sampler: SamplerConfig::greedy(),
         stop: vec![],
+        ..Default::default()
     };
     assert!(matches!(
         generate(&mut s, &[], &greedy, &cancel, |_| true),
@@ -382,6 +383,7 @@ fn generation_errors_and_limits() {
             ..SamplerConfig::default()
         },
         stop: vec![],
+        ..Default::default()
     };
     let mut calls = 0;
     let out = generate(&mut s, &[10], &sampled, &cancel, |_| {

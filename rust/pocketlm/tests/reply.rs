@@ -32,6 +32,7 @@ fn greedy(max_tokens: usize) -> GenerateOptions {
         max_tokens,
         sampler: SamplerConfig::greedy(),
         stop: Vec::new(),
+        ..Default::default()
     }
 }
 

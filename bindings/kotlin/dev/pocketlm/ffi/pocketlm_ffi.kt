@@ -782,6 +782,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_reset(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_classify(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_score(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_canceltoken_is_cancelled(
@@ -914,6 +918,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_textsession_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_classify(`ptr`: Long,`text`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`instruction`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_score(`ptr`: Long,`prompt`: RustBuffer.ByValue,`continuations`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_clone_canceltoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_free_canceltoken(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1142,13 +1150,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens() and 0xFFFF) != 39447) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_generate() and 0xFFFF) != 57337) {
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_generate() and 0xFFFF) != 62780) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_last_result() and 0xFFFF) != 1021) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_reset() and 0xFFFF) != 27866) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_classify() and 0xFFFF) != 10635) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_score() and 0xFFFF) != 6312) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_canceltoken_cancel() and 0xFFFF) != 15537) {
@@ -1513,6 +1527,29 @@ public object FfiConverterFloat: FfiConverter<Float, Float> {
 
     override fun write(value: Float, buf: ByteBuffer) {
         buf.putFloat(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterDouble: FfiConverter<Double, Double> {
+    override fun lift(value: Double): Double {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Double {
+        return buf.getDouble()
+    }
+
+    override fun lower(value: Double): Double {
+        return value
+    }
+
+    override fun allocationSize(value: Double) = 8UL
+
+    override fun write(value: Double, buf: ByteBuffer) {
+        buf.putDouble(value)
     }
 }
 
@@ -3919,10 +3956,12 @@ public interface TextSessionInterface {
     fun `contextTokens`(): kotlin.Int
     
     /**
-     * Starts generating after `prompt` (the model's start token is added) and returns at
-     * once. Text goes to `listener` on a background thread; the returned task cancels,
-     * joins or awaits the generation. Invalid options are reported here, errors while
-     * generating through the task's result.
+     * Starts generating after `prompt` (the model's start token is added; with
+     * `use_chat_template`, the prompt is the user's message in the model's chat template) and
+     * returns at once. Text goes to `listener` on a background thread; the returned task
+     * cancels, joins or awaits the generation. Invalid options (an invalid output constraint
+     * too: `InvalidConstraint`) are reported here, errors while generating through the
+     * task's result.
      */
     fun `generate`(`prompt`: kotlin.String, `options`: GenerationOptions, `listener`: TextListener): GenerationTask
     
@@ -3937,6 +3976,24 @@ public interface TextSessionInterface {
      * before the next one.
      */
     fun `reset`()
+    
+    /**
+     * Picks the label the model finds most likely as the answer to "which of these
+     * categories is `text` in?" (asked in the model's chat template, after `instruction`,
+     * or a generic one when `null`/`nil`): each label is scored as the whole answer,
+     * length-normalised, all in one batched pass. Labels must be distinct and non-empty.
+     * Blocks: call it off the main thread.
+     */
+    fun `classify`(`text`: kotlin.String, `labels`: List<kotlin.String>, `instruction`: kotlin.String?): Classification
+    
+    /**
+     * The log-probability of each continuation after `prompt` (the model's start token is
+     * added to the prompt, as `generate` does; each continuation is tokenized on its own, so
+     * give it its leading space). One pass over the prompt (its cached prefix is reused) and
+     * one batched pass over the continuations. Blocks: call it off the main thread. Waits for
+     * a generation running on this session.
+     */
+    fun `score`(`prompt`: kotlin.String, `continuations`: List<kotlin.String>): List<ContinuationScore>
     
     companion object
 }
@@ -4089,10 +4146,12 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
 
     
     /**
-     * Starts generating after `prompt` (the model's start token is added) and returns at
-     * once. Text goes to `listener` on a background thread; the returned task cancels,
-     * joins or awaits the generation. Invalid options are reported here, errors while
-     * generating through the task's result.
+     * Starts generating after `prompt` (the model's start token is added; with
+     * `use_chat_template`, the prompt is the user's message in the model's chat template) and
+     * returns at once. Text goes to `listener` on a background thread; the returned task
+     * cancels, joins or awaits the generation. Invalid options (an invalid output constraint
+     * too: `InvalidConstraint`) are reported here, errors while generating through the
+     * task's result.
      */
     @Throws(PocketLmException::class)override fun `generate`(`prompt`: kotlin.String, `options`: GenerationOptions, `listener`: TextListener): GenerationTask {
             return FfiConverterTypeGenerationTask.lift(
@@ -4148,6 +4207,53 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
 }
     }
     
+    
+
+    
+    /**
+     * Picks the label the model finds most likely as the answer to "which of these
+     * categories is `text` in?" (asked in the model's chat template, after `instruction`,
+     * or a generic one when `null`/`nil`): each label is scored as the whole answer,
+     * length-normalised, all in one batched pass. Labels must be distinct and non-empty.
+     * Blocks: call it off the main thread.
+     */
+    @Throws(PocketLmException::class)override fun `classify`(`text`: kotlin.String, `labels`: List<kotlin.String>, `instruction`: kotlin.String?): Classification {
+            return FfiConverterTypeClassification.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_classify(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterSequenceString.lower(`labels`),
+        FfiConverterOptionalString.lower(`instruction`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The log-probability of each continuation after `prompt` (the model's start token is
+     * added to the prompt, as `generate` does; each continuation is tokenized on its own, so
+     * give it its leading space). One pass over the prompt (its cached prefix is reused) and
+     * one batched pass over the continuations. Blocks: call it off the main thread. Waits for
+     * a generation running on this session.
+     */
+    @Throws(PocketLmException::class)override fun `score`(`prompt`: kotlin.String, `continuations`: List<kotlin.String>): List<ContinuationScore> {
+            return FfiConverterSequenceTypeContinuationScore.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_score(
+        it,
+        
+        FfiConverterString.lower(`prompt`),
+        FfiConverterSequenceString.lower(`continuations`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -4294,6 +4400,189 @@ public object FfiConverterTypeChatOptions: FfiConverterRustBuffer<ChatOptions> {
             FfiConverterInt.write(value.`maxTokens`, buf)
             FfiConverterTypeSamplingOptions.write(value.`sampling`, buf)
             FfiConverterInt.write(value.`threads`, buf)
+    }
+}
+
+
+
+/**
+ * The result of `TextSession.classify`.
+ */
+data class Classification (
+    /**
+     * The most likely label.
+     */
+    val `label`: kotlin.String
+    , 
+    /**
+     * Its index in the labels given.
+     */
+    val `index`: kotlin.Int
+    , 
+    /**
+     * Every label's score, in the order given.
+     */
+    val `scores`: List<LabelScore>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeClassification: FfiConverterRustBuffer<Classification> {
+    override fun read(buf: ByteBuffer): Classification {
+        return Classification(
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterSequenceTypeLabelScore.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Classification) = (
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterInt.allocationSize(value.`index`) +
+            FfiConverterSequenceTypeLabelScore.allocationSize(value.`scores`)
+    )
+
+    override fun write(value: Classification, buf: ByteBuffer) {
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterInt.write(value.`index`, buf)
+            FfiConverterSequenceTypeLabelScore.write(value.`scores`, buf)
+    }
+}
+
+
+
+/**
+ * How a constrained generation ended (`GenerationResult.constraint`).
+ */
+data class ConstraintOutcome (
+    /**
+     * The text is a full match and generation ended there. Only then is the output the
+     * finished value (e.g. JSON that parses and validates against the schema).
+     */
+    val `complete`: kotlin.Boolean
+    , 
+    /**
+     * The text is a full match of the constraint. False when `max_tokens`, the context, a stop
+     * string or cancellation cut it short: an incomplete output is never reported valid.
+     */
+    val `valid`: kotlin.Boolean
+    , 
+    /**
+     * Tokens appended without sampling because the grammar allowed only them.
+     */
+    val `forcedTokens`: kotlin.Int
+    , 
+    /**
+     * Time spent in the grammar engine, in microseconds (total over the generation).
+     */
+    val `maskUs`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConstraintOutcome: FfiConverterRustBuffer<ConstraintOutcome> {
+    override fun read(buf: ByteBuffer): ConstraintOutcome {
+        return ConstraintOutcome(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConstraintOutcome) = (
+            FfiConverterBoolean.allocationSize(value.`complete`) +
+            FfiConverterBoolean.allocationSize(value.`valid`) +
+            FfiConverterInt.allocationSize(value.`forcedTokens`) +
+            FfiConverterDouble.allocationSize(value.`maskUs`)
+    )
+
+    override fun write(value: ConstraintOutcome, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`complete`, buf)
+            FfiConverterBoolean.write(value.`valid`, buf)
+            FfiConverterInt.write(value.`forcedTokens`, buf)
+            FfiConverterDouble.write(value.`maskUs`, buf)
+    }
+}
+
+
+
+/**
+ * The log-probability of one continuation after a prompt (`TextSession.score`).
+ */
+data class ContinuationScore (
+    /**
+     * The continuation, as given.
+     */
+    val `text`: kotlin.String
+    , 
+    /**
+     * Natural log-probability of each of its tokens given the prompt and the tokens before.
+     */
+    val `tokenLogprobs`: List<kotlin.Float>
+    , 
+    /**
+     * Their sum: the log-probability of the whole continuation.
+     */
+    val `logprob`: kotlin.Float
+    , 
+    /**
+     * Per token (the sum divided by the token count): comparable across lengths.
+     */
+    val `meanLogprob`: kotlin.Float
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeContinuationScore: FfiConverterRustBuffer<ContinuationScore> {
+    override fun read(buf: ByteBuffer): ContinuationScore {
+        return ContinuationScore(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ContinuationScore) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterSequenceFloat.allocationSize(value.`tokenLogprobs`) +
+            FfiConverterFloat.allocationSize(value.`logprob`) +
+            FfiConverterFloat.allocationSize(value.`meanLogprob`)
+    )
+
+    override fun write(value: ContinuationScore, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterSequenceFloat.write(value.`tokenLogprobs`, buf)
+            FfiConverterFloat.write(value.`logprob`, buf)
+            FfiConverterFloat.write(value.`meanLogprob`, buf)
     }
 }
 
@@ -4460,6 +4749,20 @@ data class GenerationOptions (
      * Generation ends before the first of these; the stop string is not part of the text.
      */
     val `stop`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * What the output must match (a JSON Schema, a regex, a grammar or a list of choices);
+     * `null`/`nil` for free text. `GenerationResult.constraint` says whether the output is
+     * complete and valid.
+     */
+    val `constraint`: OutputConstraint? = null 
+    , 
+    /**
+     * Wrap the prompt as a user message in the model's chat template (and stop at the end of
+     * the assistant's turn), as `pocketlm generate --chat` does. Instruction-tuned models
+     * answer requests (e.g. "extract the event as JSON") far better this way.
+     */
+    val `useChatTemplate`: kotlin.Boolean = false 
     
 ){
     
@@ -4479,19 +4782,25 @@ public object FfiConverterTypeGenerationOptions: FfiConverterRustBuffer<Generati
             FfiConverterInt.read(buf),
             FfiConverterTypeSamplingOptions.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalTypeOutputConstraint.read(buf),
+            FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: GenerationOptions) = (
             FfiConverterInt.allocationSize(value.`maxTokens`) +
             FfiConverterTypeSamplingOptions.allocationSize(value.`sampling`) +
-            FfiConverterSequenceString.allocationSize(value.`stop`)
+            FfiConverterSequenceString.allocationSize(value.`stop`) +
+            FfiConverterOptionalTypeOutputConstraint.allocationSize(value.`constraint`) +
+            FfiConverterBoolean.allocationSize(value.`useChatTemplate`)
     )
 
     override fun write(value: GenerationOptions, buf: ByteBuffer) {
             FfiConverterInt.write(value.`maxTokens`, buf)
             FfiConverterTypeSamplingOptions.write(value.`sampling`, buf)
             FfiConverterSequenceString.write(value.`stop`, buf)
+            FfiConverterOptionalTypeOutputConstraint.write(value.`constraint`, buf)
+            FfiConverterBoolean.write(value.`useChatTemplate`, buf)
     }
 }
 
@@ -4523,6 +4832,12 @@ data class GenerationResult (
      * delivered). The model checks for cancellation between tokens, so this is 0 or 1.
      */
     val `tokensAfterCancel`: kotlin.Int
+    , 
+    /**
+     * For a generation with `GenerationOptions.constraint`: whether the output is complete and
+     * valid (`null`/`nil` without a constraint).
+     */
+    val `constraint`: ConstraintOutcome? = null 
     
 ){
     
@@ -4544,6 +4859,7 @@ public object FfiConverterTypeGenerationResult: FfiConverterRustBuffer<Generatio
             FfiConverterInt.read(buf),
             FfiConverterInt.read(buf),
             FfiConverterInt.read(buf),
+            FfiConverterOptionalTypeConstraintOutcome.read(buf),
         )
     }
 
@@ -4552,7 +4868,8 @@ public object FfiConverterTypeGenerationResult: FfiConverterRustBuffer<Generatio
             FfiConverterTypeStopReason.allocationSize(value.`stopReason`) +
             FfiConverterInt.allocationSize(value.`promptTokens`) +
             FfiConverterInt.allocationSize(value.`generatedTokens`) +
-            FfiConverterInt.allocationSize(value.`tokensAfterCancel`)
+            FfiConverterInt.allocationSize(value.`tokensAfterCancel`) +
+            FfiConverterOptionalTypeConstraintOutcome.allocationSize(value.`constraint`)
     )
 
     override fun write(value: GenerationResult, buf: ByteBuffer) {
@@ -4561,6 +4878,7 @@ public object FfiConverterTypeGenerationResult: FfiConverterRustBuffer<Generatio
             FfiConverterInt.write(value.`promptTokens`, buf)
             FfiConverterInt.write(value.`generatedTokens`, buf)
             FfiConverterInt.write(value.`tokensAfterCancel`, buf)
+            FfiConverterOptionalTypeConstraintOutcome.write(value.`constraint`, buf)
     }
 }
 
@@ -4659,6 +4977,66 @@ public object FfiConverterTypeKeyboardOptions: FfiConverterRustBuffer<KeyboardOp
             FfiConverterOptionalTypeKeyboardProfile.write(value.`profile`, buf)
             FfiConverterBoolean.write(value.`learnUserWords`, buf)
             FfiConverterString.write(value.`language`, buf)
+    }
+}
+
+
+
+/**
+ * One label's score in a [`Classification`].
+ */
+data class LabelScore (
+    val `label`: kotlin.String
+    , 
+    /**
+     * Log-probability of the model answering exactly this label (and ending its turn).
+     */
+    val `logprob`: kotlin.Float
+    , 
+    /**
+     * Per token; the label with the highest wins.
+     */
+    val `meanLogprob`: kotlin.Float
+    , 
+    /**
+     * Tokens scored.
+     */
+    val `tokens`: kotlin.Int
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLabelScore: FfiConverterRustBuffer<LabelScore> {
+    override fun read(buf: ByteBuffer): LabelScore {
+        return LabelScore(
+            FfiConverterString.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterFloat.read(buf),
+            FfiConverterInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LabelScore) = (
+            FfiConverterString.allocationSize(value.`label`) +
+            FfiConverterFloat.allocationSize(value.`logprob`) +
+            FfiConverterFloat.allocationSize(value.`meanLogprob`) +
+            FfiConverterInt.allocationSize(value.`tokens`)
+    )
+
+    override fun write(value: LabelScore, buf: ByteBuffer) {
+            FfiConverterString.write(value.`label`, buf)
+            FfiConverterFloat.write(value.`logprob`, buf)
+            FfiConverterFloat.write(value.`meanLogprob`, buf)
+            FfiConverterInt.write(value.`tokens`, buf)
     }
 }
 
@@ -5408,6 +5786,156 @@ public object FfiConverterTypeNoDraftReason: FfiConverterRustBuffer<NoDraftReaso
 
 
 
+/**
+ * What the generated text must match. Set it as `GenerationOptions.constraint`; an invalid
+ * constraint fails the call that starts the generation with `InvalidConstraint` (naming the
+ * problem) before any token is generated.
+ */
+sealed class OutputConstraint {
+    
+    /**
+     * One JSON value that validates against this JSON Schema (the schema document as JSON
+     * text: objects, arrays, enums, numbers with bounds, patterns, `anyOf`, local `$ref`).
+     * Properties are generated in the schema's order.
+     */
+    data class JsonSchema(
+        val `schema`: kotlin.String) : OutputConstraint()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The whole output matches this regular expression (Rust `regex` syntax).
+     */
+    data class Regex(
+        val `pattern`: kotlin.String) : OutputConstraint()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A grammar in llguidance's Lark-like syntax (`start: ...`; `%json {...}` embeds a schema).
+     */
+    data class Grammar(
+        val `grammar`: kotlin.String) : OutputConstraint()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Exactly one of these strings.
+     */
+    data class Choices(
+        val `choices`: List<kotlin.String>) : OutputConstraint()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOutputConstraint : FfiConverterRustBuffer<OutputConstraint>{
+    override fun read(buf: ByteBuffer): OutputConstraint {
+        return when(buf.getInt()) {
+            1 -> OutputConstraint.JsonSchema(
+                FfiConverterString.read(buf),
+                )
+            2 -> OutputConstraint.Regex(
+                FfiConverterString.read(buf),
+                )
+            3 -> OutputConstraint.Grammar(
+                FfiConverterString.read(buf),
+                )
+            4 -> OutputConstraint.Choices(
+                FfiConverterSequenceString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: OutputConstraint): ULong = when(value) {
+        is OutputConstraint.JsonSchema -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`schema`)
+            )
+        }
+        is OutputConstraint.Regex -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`pattern`)
+            )
+        }
+        is OutputConstraint.Grammar -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`grammar`)
+            )
+        }
+        is OutputConstraint.Choices -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`choices`)
+            )
+        }
+    }
+
+    override fun write(value: OutputConstraint, buf: ByteBuffer) {
+        when(value) {
+            is OutputConstraint.JsonSchema -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`schema`, buf)
+                Unit
+            }
+            is OutputConstraint.Regex -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`pattern`, buf)
+                Unit
+            }
+            is OutputConstraint.Grammar -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`grammar`, buf)
+                Unit
+            }
+            is OutputConstraint.Choices -> {
+                buf.putInt(4)
+                FfiConverterSequenceString.write(value.`choices`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -5468,6 +5996,13 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
      */
         class UserDictionaryFull(message: String) : PocketLmException(message)
         
+    /**
+     * The output constraint cannot be used: an invalid JSON Schema, regular expression or
+     * grammar, an empty list of choices, or one the model's vocabulary cannot produce. The
+     * message names the problem; nothing was generated.
+     */
+        class InvalidConstraint(message: String) : PocketLmException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PocketLmException> {
         override fun lift(error_buf: RustBuffer.ByValue): PocketLmException = FfiConverterTypePocketLmError.lift(error_buf)
@@ -5490,6 +6025,7 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             7 -> PocketLmException.ModelFileChanged(FfiConverterString.read(buf))
             8 -> PocketLmException.InvalidUserDictionary(FfiConverterString.read(buf))
             9 -> PocketLmException.UserDictionaryFull(FfiConverterString.read(buf))
+            10 -> PocketLmException.InvalidConstraint(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -5535,6 +6071,10 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             }
             is PocketLmException.UserDictionaryFull -> {
                 buf.putInt(9)
+                Unit
+            }
+            is PocketLmException.InvalidConstraint -> {
+                buf.putInt(10)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -5933,6 +6473,38 @@ public object FfiConverterOptionalTypeCancelToken: FfiConverterRustBuffer<Cancel
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeConstraintOutcome: FfiConverterRustBuffer<ConstraintOutcome?> {
+    override fun read(buf: ByteBuffer): ConstraintOutcome? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeConstraintOutcome.read(buf)
+    }
+
+    override fun allocationSize(value: ConstraintOutcome?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeConstraintOutcome.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ConstraintOutcome?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeConstraintOutcome.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeGenerationResult: FfiConverterRustBuffer<GenerationResult?> {
     override fun read(buf: ByteBuffer): GenerationResult? {
         if (buf.get().toInt() == 0) {
@@ -6061,6 +6633,38 @@ public object FfiConverterOptionalTypeNoDraftReason: FfiConverterRustBuffer<NoDr
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeOutputConstraint: FfiConverterRustBuffer<OutputConstraint?> {
+    override fun read(buf: ByteBuffer): OutputConstraint? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeOutputConstraint.read(buf)
+    }
+
+    override fun allocationSize(value: OutputConstraint?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeOutputConstraint.allocationSize(value)
+        }
+    }
+
+    override fun write(value: OutputConstraint?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeOutputConstraint.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeTone: FfiConverterRustBuffer<Tone?> {
     override fun read(buf: ByteBuffer): Tone? {
         if (buf.get().toInt() == 0) {
@@ -6083,6 +6687,34 @@ public object FfiConverterOptionalTypeTone: FfiConverterRustBuffer<Tone?> {
         } else {
             buf.put(1)
             FfiConverterTypeTone.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceFloat: FfiConverterRustBuffer<List<kotlin.Float>> {
+    override fun read(buf: ByteBuffer): List<kotlin.Float> {
+        val len = buf.getInt()
+        return List<kotlin.Float>(len) {
+            FfiConverterFloat.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.Float>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterFloat.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.Float>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterFloat.write(it, buf)
         }
     }
 }
@@ -6149,6 +6781,34 @@ public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<C
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeContinuationScore: FfiConverterRustBuffer<List<ContinuationScore>> {
+    override fun read(buf: ByteBuffer): List<ContinuationScore> {
+        val len = buf.getInt()
+        return List<ContinuationScore>(len) {
+            FfiConverterTypeContinuationScore.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ContinuationScore>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeContinuationScore.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ContinuationScore>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeContinuationScore.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeConversationMessage: FfiConverterRustBuffer<List<ConversationMessage>> {
     override fun read(buf: ByteBuffer): List<ConversationMessage> {
         val len = buf.getInt()
@@ -6167,6 +6827,34 @@ public object FfiConverterSequenceTypeConversationMessage: FfiConverterRustBuffe
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeConversationMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLabelScore: FfiConverterRustBuffer<List<LabelScore>> {
+    override fun read(buf: ByteBuffer): List<LabelScore> {
+        val len = buf.getInt()
+        return List<LabelScore>(len) {
+            FfiConverterTypeLabelScore.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LabelScore>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLabelScore.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LabelScore>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLabelScore.write(it, buf)
         }
     }
 }

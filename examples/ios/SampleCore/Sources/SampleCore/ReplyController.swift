@@ -10,6 +10,7 @@ public actor ReplyEngine {
     private let loadModel: @Sendable () async throws -> Model
     private var model: Task<Model, Error>?
     private var drafter: Task<ReplyDrafter, Error>?
+    private var extractSession: TextSession?
 
     public init(loadModel: @escaping @Sendable () async throws -> Model) {
         self.loadModel = loadModel
@@ -39,6 +40,25 @@ public actor ReplyEngine {
         } catch {
             drafter = nil
             throw error
+        }
+    }
+
+    /// The "Add to calendar" action for an incoming `message` (schema-constrained extraction
+    /// on a session of its own), or nil when it names no date, time or place.
+    public func extractEvent(_ message: String) async throws -> CalendarEvent? {
+        let session: TextSession
+        if let s = extractSession {
+            session = s
+        } else {
+            session = try await loadedModel().textSession()
+            extractSession = session
+        }
+        do {
+            let e = try await session.generate(CalendarEvent.prompt(message), as: CalendarEvent.Extracted.self,
+                                               options: .structured(maxTokens: CalendarEvent.maxTokens))
+            return CalendarEvent.fromExtraction(message: message, e)
+        } catch StructuredOutputError.incomplete {
+            return nil
         }
     }
 }
@@ -80,6 +100,10 @@ public final class ReplyController: @unchecked Sendable {
     /// The result of the last longer reply once its generation ended (stop reason, tokens).
     public private(set) var lastStreamResult: GenerationResult?
     public private(set) var draftOutcomes: [DraftOutcome] = []
+    /// The "Add to calendar" action for the last incoming message (nil: not offered).
+    public private(set) var calendarEvent: CalendarEvent?
+    /// The last incoming message is being read for an event.
+    public private(set) var extractingEvent = false
     /// Called after any state change (the view redraws).
     public var onChange: (() -> Void)?
 
@@ -92,6 +116,9 @@ public final class ReplyController: @unchecked Sendable {
     private var streamTask: Task<Void, Never>?
     private var streamGeneration = 0
     private var streamTaskRunning = false
+    private var eventTask: Task<Void, Never>?
+    private var eventGeneration = 0
+    private var eventTaskRunning = false
     /// Draft tasks started and not delivered yet (superseded ones included).
     private var draftsInFlight = 0
 
@@ -106,7 +133,7 @@ public final class ReplyController: @unchecked Sendable {
     }
 
     /// No draft or stream is running and nothing is left to deliver.
-    public var isIdle: Bool { draftsInFlight == 0 && !streamTaskRunning }
+    public var isIdle: Bool { draftsInFlight == 0 && !streamTaskRunning && !eventTaskRunning }
 
     // MARK: events
 
@@ -125,7 +152,7 @@ public final class ReplyController: @unchecked Sendable {
         let generation = draftGeneration
         let conversation = messages.map { ConversationMessage(fromMe: $0.fromMe, text: $0.text) }
         let (engine, options, deliver) = (self.engine, draftOptions, self.deliver)
-        draftTask = Task { [self] in
+        let draft = Task { [self] in
             do {
                 let drafts = try await engine.replyDrafter().draft(conversation, options: options)
                 deliver { self.draftFinished(generation, .success(drafts)) }
@@ -133,7 +160,19 @@ public final class ReplyController: @unchecked Sendable {
                 deliver { self.draftFinished(generation, .failure(error)) }
             }
         }
+        draftTask = draft
+        startExtraction(text, after: draft)
         onChange?()
+    }
+
+    /// "Add to calendar" tapped: returns the event for the app to open its calendar editor
+    /// with (iOS: an `EKEventEditViewController`), and withdraws the action. Nil when none is
+    /// offered.
+    public func addToCalendar() -> CalendarEvent? {
+        guard let event = calendarEvent else { return nil }
+        calendarEvent = nil
+        onChange?()
+        return event
     }
 
     /// A chip tapped: its text fills the compose field, cursor at the end.
@@ -232,6 +271,35 @@ public final class ReplyController: @unchecked Sendable {
         streaming = false
         // Cancelling the task that iterates terminates the stream, which cancels the generation.
         streamTask?.cancel()
+    }
+
+    /// Reads `message` for an event once its draft has ended (the chips come first); a newer
+    /// message cancels it. Replaces the calendar action.
+    private func startExtraction(_ message: String, after draft: Task<Void, Never>) {
+        eventTask?.cancel()
+        eventGeneration += 1
+        let generation = eventGeneration
+        calendarEvent = nil
+        extractingEvent = true
+        eventTaskRunning = true
+        let (engine, deliver) = (self.engine, self.deliver)
+        eventTask = Task { [self] in
+            await draft.value
+            var event: CalendarEvent?
+            if !Task.isCancelled {
+                event = try? await engine.extractEvent(message)
+            }
+            let found = event
+            deliver { self.extractionEnded(generation, found) }
+        }
+    }
+
+    private func extractionEnded(_ generation: Int, _ event: CalendarEvent?) {
+        guard generation == eventGeneration else { return }
+        eventTaskRunning = false
+        extractingEvent = false
+        calendarEvent = event
+        onChange?()
     }
 
     private func draftFinished(_ generation: Int, _ result: Result<ReplyDrafts, Error>) {

@@ -37,7 +37,8 @@ import kotlinx.coroutines.withContext
 
 // Records and enums come straight from the generated bindings. Errors are
 // dev.pocketlm.ffi.PocketLmException, a sealed class (ModelNotFound, InvalidModel, InvalidArgument,
-// ContextFull, Internal, Cancelled, ModelFileChanged, InvalidUserDictionary, UserDictionaryFull) whose
+// ContextFull, Internal, Cancelled, ModelFileChanged, InvalidUserDictionary, UserDictionaryFull,
+// InvalidConstraint) whose
 // message says what to do; import it from there (a typealias would hide the subclasses).
 // ModelFileChanged: the file was truncated or rewritten after loading; load the model again (install
 // updates by renaming a new file over the old one). InvalidUserDictionary: bytes given to
@@ -418,6 +419,21 @@ class TextSession internal constructor(ffi: FfiTextSession) : AutoCloseable {
 
     /** The result of the latest generation once it has ended, or null if none ran. */
     suspend fun lastResult(): GenerationResult? = ref.get().lastResult()
+
+    /**
+     * The log-probability of each of [continuations] after [prompt] (each tokenized on its own:
+     * give it its leading space), in one batched pass. Waits for a generation on this session.
+     */
+    suspend fun score(prompt: String, continuations: List<String>): List<ContinuationScore> =
+        withContext(PocketLM.dispatcher) { ref.get().score(prompt, continuations) }
+
+    /**
+     * The label of [labels] the model finds most likely for [text] (asked in the model's chat
+     * template after [instruction]), with every label's score; one batched pass.
+     * @throws PocketLmException.InvalidArgument for no labels, an empty or duplicate label, or an empty text
+     */
+    suspend fun classify(text: String, labels: List<String>, instruction: String? = null): Classification =
+        withContext(PocketLM.dispatcher) { ref.get().classify(text, labels, instruction) }
 
     /** Tokens in the KV cache after the latest generation. */
     val contextTokens: Int

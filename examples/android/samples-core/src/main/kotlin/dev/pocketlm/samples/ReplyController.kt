@@ -26,6 +26,10 @@ data class ReplyState(
     /** A longer reply is streaming (its button shows Stop). */
     val streaming: Boolean,
     val modelState: ModelState,
+    /** The "Add to calendar" action for the last incoming message (null: not offered). */
+    val calendarEvent: CalendarEvent? = null,
+    /** The last incoming message is being read for an event. */
+    val extractingEvent: Boolean = false,
 ) {
     /** "Write a longer reply" applies: a ready model and an incoming last message. */
     val canWriteLonger: Boolean
@@ -46,6 +50,7 @@ class ReplyController(
     private var engine: ReplyEngine? = null
     private var draftJob: Job? = null
     private var streamJob: Job? = null
+    private var eventJob: Job? = null
 
     var state = ReplyState(
         messages = emptyList(),
@@ -69,7 +74,10 @@ class ReplyController(
             try {
                 engine = open()
                 update { copy(modelState = ModelState.Ready) }
-                if (state.messages.lastOrNull()?.fromMe == false) startDraft()
+                if (state.messages.lastOrNull()?.fromMe == false) {
+                    startDraft()
+                    startExtraction()
+                }
             } catch (e: CancellationException) {
                 throw e
             } catch (e: Exception) {
@@ -83,6 +91,7 @@ class ReplyController(
         stopEverything()
         update { copy(messages = messages, chips = emptyList(), noSuggestionReason = null, compose = "", composeCursor = 0) }
         if (messages.lastOrNull()?.fromMe == false) startDraft()
+        startExtraction()
     }
 
     /** A message from the other person arrives: the draft in flight is cancelled and a new one starts. */
@@ -92,6 +101,18 @@ class ReplyController(
             copy(messages = messages + ConversationMessage(fromMe = false, text = text), chips = emptyList(), noSuggestionReason = null)
         }
         startDraft()
+        startExtraction()
+    }
+
+    /**
+     * "Add to calendar" tapped: returns the event for the platform to open its calendar editor
+     * with (Android: an `Intent.ACTION_INSERT` on `CalendarContract.Events`), and withdraws the
+     * action. Null when none is offered.
+     */
+    fun addToCalendar(): CalendarEvent? {
+        val event = state.calendarEvent ?: return null
+        update { copy(calendarEvent = null) }
+        return event
     }
 
     /** Chip [index] tapped: it becomes the compose text, cursor at the end. */
@@ -158,6 +179,7 @@ class ReplyController(
     }
 
     override fun close() {
+        eventJob?.cancel()
         scope.cancel()
         engine?.close()
     }
@@ -193,6 +215,38 @@ class ReplyController(
                     noSuggestionReason = result?.noDraftReason,
                 )
             }
+        }
+    }
+
+    /**
+     * Reads the last message, when incoming, for an event (after its draft, so the chips come
+     * first); a newer message or conversation cancels it. Replaces the calendar action.
+     */
+    private fun startExtraction() {
+        eventJob?.cancel()
+        eventJob = null
+        val last = state.messages.lastOrNull()
+        val e = engine
+        if (last == null || last.fromMe || e == null) {
+            if (state.calendarEvent != null || state.extractingEvent) update { copy(calendarEvent = null, extractingEvent = false) }
+            return
+        }
+        update { copy(calendarEvent = null, extractingEvent = true) }
+        val draft = draftJob
+        eventJob = scope.launch {
+            val me = coroutineContext[Job]
+            draft?.join()
+            val event = try {
+                e.extractEvent(last.text)
+            } catch (c: CancellationException) {
+                throw c
+            } catch (_: Exception) {
+                null
+            }
+            ensureActive()
+            if (eventJob !== me) return@launch
+            eventJob = null
+            update { copy(calendarEvent = event, extractingEvent = false) }
         }
     }
 

@@ -7,6 +7,11 @@ import dev.pocketlm.Model
 import dev.pocketlm.PocketLM
 import dev.pocketlm.ReplyDrafter
 import dev.pocketlm.ReplyDrafts
+import dev.pocketlm.TextSession
+import dev.pocketlm.generateJson
+import dev.pocketlm.structuredOptions
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.emitAll
@@ -20,6 +25,12 @@ interface ReplyEngine : AutoCloseable {
 
     /** A longer reply to the last (incoming) message, streamed; cancelling the collector stops it within one token. */
     fun longerReply(conversation: List<ConversationMessage>): Flow<String>
+
+    /**
+     * The "Add to calendar" action for an incoming [message] (schema-constrained extraction), or
+     * null when it names no date, time or place; cancellable. Engines without it offer none.
+     */
+    suspend fun extractEvent(message: String): CalendarEvent? = null
 }
 
 /** [ReplyEngine] on the library's [ReplyDrafter] and a fresh [dev.pocketlm.Chat] per longer reply. */
@@ -31,6 +42,9 @@ class ModelReplyEngine(private val model: Model, private val drafter: ReplyDraft
 
         /** Most tokens of a longer reply. */
         const val MAX_TOKENS = 96
+
+        /** Most tokens of an event extraction (the four fields of CalendarEvent.CALENDAR_SCHEMA). */
+        const val EXTRACT_MAX_TOKENS = 96
 
         /** The system prompt for [conversation]: the instruction, then the messages before the last one. */
         fun systemPrompt(conversation: List<ConversationMessage>): String {
@@ -67,5 +81,25 @@ class ModelReplyEngine(private val model: Model, private val drafter: ReplyDraft
         }
     }
 
-    override fun close() = drafter.close()
+    private val extractLock = Mutex()
+    private var extractSession: TextSession? = null
+
+    override suspend fun extractEvent(message: String): CalendarEvent? = extractLock.withLock {
+        val session = extractSession ?: model.textSession().also { extractSession = it }
+        val json = try {
+            session.generateJson(
+                CalendarEvent.prompt(message),
+                CalendarEvent.CALENDAR_SCHEMA,
+                structuredOptions(EXTRACT_MAX_TOKENS),
+            )
+        } catch (_: dev.pocketlm.IncompleteOutputException) {
+            return@withLock null
+        }
+        CalendarEvent.fromExtraction(message, json)
+    }
+
+    override fun close() {
+        drafter.close()
+        extractSession?.close()
+    }
 }

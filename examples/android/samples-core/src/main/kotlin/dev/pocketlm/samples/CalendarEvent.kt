@@ -1,0 +1,109 @@
+package dev.pocketlm.samples
+
+/**
+ * The "Add to calendar" action of the reply screen: an event read out of an incoming message by
+ * schema-constrained extraction ([CALENDAR_SCHEMA], the same as tests/fixtures/calendar-schema.json).
+ * Fields are in the message's own words; null when the message does not say.
+ */
+data class CalendarEvent(val title: String?, val date: String?, val time: String?, val place: String?) {
+    companion object {
+        /** The extraction's JSON Schema (tests/fixtures/calendar-schema.json; a test keeps them equal). */
+        const val CALENDAR_SCHEMA = """{"type":"object","properties":{"title":{"type":["string","null"],"maxLength":40},"date":{"type":["string","null"],"maxLength":40},"time":{"type":["string","null"],"maxLength":40},"place":{"type":["string","null"],"maxLength":60}},"required":["title","date","time","place"],"additionalProperties":false}"""
+
+        /** The extraction's instruction (the one `pocketlm eval-extract` measures); the message follows it. */
+        const val EXTRACT_PROMPT =
+            "Extract the event from this message as JSON with the keys title, date, time and place. " +
+                "Copy date, time and place in the message's own words; use null for anything the message does not say."
+
+        /** The prompt for [message]. */
+        fun prompt(message: String): String = "$EXTRACT_PROMPT\n\nMessage: $message"
+
+        /**
+         * The action for [message] from the extraction's JSON output [json], or null when there is
+         * none to offer. A small model invents dates and places a message never names, so a date,
+         * time or place counts only when it is quoted from the message (case and spacing aside);
+         * the action is offered when at least one of them is. The title is the model's (or the
+         * place's, when it has none).
+         */
+        fun fromExtraction(message: String, json: String): CalendarEvent? {
+            val fields = parseFlatObject(json) ?: return null
+            fun quoted(key: String): String? = fields[key]?.trim()?.takeIf { it.isNotEmpty() && contains(message, it) }
+            val date = quoted("date")
+            val time = quoted("time")
+            val place = quoted("place")
+            if (date == null && time == null && place == null) return null
+            val title = fields["title"]?.trim()?.takeIf { it.isNotEmpty() } ?: place
+            return CalendarEvent(title, date, time, place)
+        }
+
+        private fun norm(s: String): String = s.lowercase().split(Regex("\\s+")).filter { it.isNotEmpty() }.joinToString(" ")
+
+        private fun contains(message: String, value: String): Boolean = norm(message).contains(norm(value))
+
+        /**
+         * A JSON object whose values are strings or null (what the schema allows), or null when
+         * [text] is not one. Enough for the schema's output; not a general JSON parser.
+         */
+        internal fun parseFlatObject(text: String): Map<String, String?>? {
+            var i = 0
+            fun ws() { while (i < text.length && text[i].isWhitespace()) i++ }
+            fun string(): String? {
+                if (i >= text.length || text[i] != '"') return null
+                i++
+                val sb = StringBuilder()
+                while (i < text.length) {
+                    val c = text[i++]
+                    when (c) {
+                        '"' -> return sb.toString()
+                        '\\' -> {
+                            if (i >= text.length) return null
+                            when (val e = text[i++]) {
+                                '"', '\\', '/' -> sb.append(e)
+                                'b' -> sb.append('\b')
+                                'f' -> sb.append('\u000C')
+                                'n' -> sb.append('\n')
+                                'r' -> sb.append('\r')
+                                't' -> sb.append('\t')
+                                'u' -> {
+                                    if (i + 4 > text.length) return null
+                                    sb.append(text.substring(i, i + 4).toIntOrNull(16)?.toChar() ?: return null)
+                                    i += 4
+                                }
+                                else -> return null
+                            }
+                        }
+                        else -> sb.append(c)
+                    }
+                }
+                return null
+            }
+            val out = LinkedHashMap<String, String?>()
+            ws()
+            if (i >= text.length || text[i++] != '{') return null
+            ws()
+            if (i < text.length && text[i] == '}') return out.also { i++ }
+            while (true) {
+                ws()
+                val key = string() ?: return null
+                ws()
+                if (i >= text.length || text[i++] != ':') return null
+                ws()
+                out[key] = if (text.startsWith("null", i)) {
+                    i += 4
+                    null
+                } else {
+                    string() ?: return null
+                }
+                ws()
+                if (i >= text.length) return null
+                when (text[i++]) {
+                    ',' -> continue
+                    '}' -> break
+                    else -> return null
+                }
+            }
+            ws()
+            return if (i == text.length) out else null
+        }
+    }
+}
