@@ -14,6 +14,8 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/rust" "$WORK/scripts"
 cp -r rust/pocketlm "$WORK/rust/"
 cp Cargo.lock "$WORK/"
+# the patched dependencies the workspace's [patch.crates-io] points at
+cp -r third_party "$WORK/"
 cp scripts/check-public-api.sh "$WORK/scripts/"
 # The workspace with the core crate only (its manifest inherits version, edition, deps).
 sed -E 's/^members = .*/members = ["rust\/pocketlm"]/' Cargo.toml >"$WORK/Cargo.toml"
