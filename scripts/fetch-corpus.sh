@@ -21,13 +21,7 @@ if [ -s "$out" ] && [ -s "$dir/chatterbot-en-dev.txt" ] && [ -s "$dir/chatterbot
   exit 0
 fi
 
-whl="$(ls "$dir"/chatterbot_corpus-"$VERSION"-*.whl 2>/dev/null | head -n1 || true)"
-if [ -z "$whl" ]; then
-  log "downloading chatterbot-corpus==$VERSION from PyPI"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "chatterbot-corpus==$VERSION" >&2
-  whl="$(ls "$dir"/chatterbot_corpus-"$VERSION"-*.whl | head -n1)"
-fi
-echo "$WHEEL_SHA  $whl" | sha256sum -c --status || { rm -f "$whl"; die "sha256 mismatch for $(basename "$whl")"; }
+whl="$(pypi_wheel chatterbot-corpus "$VERSION" "$WHEEL_SHA" "$dir")"
 
 if ! python3 -c 'import yaml' 2>/dev/null; then
   log "installing PyYAML (needed to read the corpus files)"

@@ -18,13 +18,7 @@ table="$root/rust/pocketlm/src/keyboard/contractions-en.txt"
 dir="$POCKETLM_CACHE/contractions"
 mkdir -p "$dir"
 
-whl="$(ls "$dir"/contractions-"$VERSION"-*.whl 2>/dev/null | head -n1 || true)"
-if [ -z "$whl" ]; then
-  log "downloading contractions==$VERSION from PyPI"
-  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "contractions==$VERSION" >&2
-  whl="$(ls "$dir"/contractions-"$VERSION"-*.whl | head -n1)"
-fi
-echo "$WHEEL_SHA  $whl" | sha256sum -c --status || { rm -f "$whl"; die "sha256 mismatch for $(basename "$whl")"; }
+whl="$(pypi_wheel contractions "$VERSION" "$WHEEL_SHA" "$dir")"
 
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT

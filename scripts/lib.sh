@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for PocketLM's setup scripts. Source it: `. "$(dirname "$0")/lib.sh"`.
-# Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror, build_host_ffi.
+# Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror, build_host_ffi,
+# pypi_wheel.
 
 POCKETLM_CACHE="${POCKETLM_CACHE:-$HOME/.cache/pocketlm}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -85,4 +86,20 @@ build_host_ffi() {
     || return 1
   mkdir -p "$dir"
   echo "$(cd "$dir" && pwd -P)/debug"
+}
+
+# pypi_wheel PROJECT VERSION SHA256 DIR: prints the path of PROJECT==VERSION's wheel in DIR,
+# downloading it from PyPI the first time; dies (removing the file) if its sha256 differs.
+pypi_wheel() {
+  local project="$1" version="$2" sha="$3" dir="$4" stem whl
+  stem="$(tr '-' '_' <<<"$project")"
+  mkdir -p "$dir"
+  whl="$(ls "$dir/$stem-$version"-*.whl 2>/dev/null | head -n1 || true)"
+  if [ -z "$whl" ]; then
+    log "downloading $project==$version from PyPI"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$dir" "$project==$version" >&2
+    whl="$(ls "$dir/$stem-$version"-*.whl | head -n1)"
+  fi
+  echo "$sha  $whl" | sha256sum -c --status || { rm -f "$whl"; die "sha256 mismatch for $(basename "$whl")"; }
+  echo "$whl"
 }
