@@ -58,13 +58,33 @@ class KeyboardController(
     val state: KeyboardState
         get() = KeyboardState(strip, modelState, policy, autoShift())
 
-    /** Loads the model with [open] on the worker; keys work meanwhile, suggestions start when it is ready. */
-    fun loadModel(open: () -> KeyboardEngine) {
+    /**
+     * Loads the model with [open] on the worker, for [language]; keys work meanwhile, suggestions
+     * start when it is ready.
+     */
+    fun loadModel(open: (KeyboardLanguage) -> KeyboardEngine) {
+        opener = open
+        load(open)
+    }
+
+    private fun load(open: (KeyboardLanguage) -> KeyboardEngine) {
+        val generation = ++loadGeneration
+        val old = engine
+        val forLanguage = language
+        engine = null
         modelState = ModelState.Loading
+        strip = SuggestionStrip.EMPTY
+        pending.set(null)
         publish()
         worker.execute {
-            val result = runCatching(open)
+            old?.let { runCatching { it.close() } }
+            val result = runCatching { open(forLanguage) }
             ui.execute {
+                if (generation != loadGeneration) {
+                    // A newer load (another language) started meanwhile: this engine is not used.
+                    result.getOrNull()?.let { e -> worker.execute { runCatching { e.close() } } }
+                    return@execute
+                }
                 result.fold(
                     onSuccess = { engine = it; modelState = ModelState.Ready },
                     onFailure = { modelState = ModelState.failed(it) },
@@ -73,6 +93,30 @@ class KeyboardController(
                 requestSuggestions()
             }
         }
+    }
+
+    /** The language the predictor is opened for (the settings screen's choice). */
+    var language: KeyboardLanguage = KeyboardLanguage.DEFAULT
+        private set
+
+    /** How the current engine was opened, for a language change ([setLanguage]); null before [loadModel]. */
+    private var opener: ((KeyboardLanguage) -> KeyboardEngine)? = null
+
+    /** Bumped by every load: the result of an older load is closed, never used. */
+    private var loadGeneration = 0
+
+    /**
+     * The user picked [next] in the settings: a different language reopens the predictor for it
+     * on the worker (the old one is closed there; keys keep working, suggestions resume when it is
+     * ready). Before [loadModel] it only sets the language the first load uses. Returns whether
+     * the language changed.
+     */
+    fun setLanguage(next: KeyboardLanguage): Boolean {
+        if (next == language) return false
+        language = next
+        val open = opener ?: return true
+        load(open)
+        return true
     }
 
     /** The keyboard moved to a new field with this raw Android `inputType`. */
@@ -171,6 +215,7 @@ class KeyboardController(
     /** On the UI thread: shows [words] if the field still has the text they were computed for. */
     private fun deliver(request: Request, words: List<String>) {
         if (request.fieldId != fieldId || !policy.suggestions) return
+        if (request.engine !== engine) return // computed by the predictor of a previous language
         if (field.textBeforeCursor(CONTEXT_CHARS) != request.text) return
         strip = SuggestionStrip.arrange(words)
         publish()

@@ -43,10 +43,16 @@ class PredictorKeyboardEngine(private val predictor: KeyboardPredictor) : Keyboa
         /** The keyboard's predictor options: a keyboard runs beside the app in the foreground. */
         val OPTIONS = KeyboardOptions(profile = KeyboardProfile.LOW_MEMORY)
 
-        /** Opens an engine on the process's shared model at [modelPath]. Blocking: call it on a worker. */
-        fun open(modelPath: String): PredictorKeyboardEngine {
+        /** [OPTIONS] for [language] (the keyboard setting). */
+        fun options(language: KeyboardLanguage): KeyboardOptions = OPTIONS.copy(language = language.code)
+
+        /**
+         * Opens an engine for [language] on the process's shared model at [modelPath]. Blocking:
+         * call it on a worker.
+         */
+        fun open(modelPath: String, language: KeyboardLanguage = KeyboardLanguage.DEFAULT): PredictorKeyboardEngine {
             val model: Model = SharedModel.get(modelPath)
-            return PredictorKeyboardEngine(runBlocking { model.keyboardPredictor(OPTIONS) })
+            return PredictorKeyboardEngine(runBlocking { model.keyboardPredictor(options(language)) })
         }
     }
 }

@@ -333,4 +333,67 @@ class KeyboardControllerTest {
         assertTrue("releaseMemory" in engine.calls)
         assertEquals(before, k.strip)
     }
+
+    @Test
+    fun `language codes of the setting`() {
+        assertEquals(listOf("en", "es", "de", "fr", "pt", "it"), KeyboardLanguage.entries.map { it.code })
+        assertEquals(KeyboardLanguage.PT, KeyboardLanguage.of("pt-BR"))
+        assertEquals(KeyboardLanguage.DE, KeyboardLanguage.of(" DE "))
+        assertEquals(KeyboardLanguage.IT, KeyboardLanguage.of("it_IT"))
+        assertEquals(null, KeyboardLanguage.of("nl"))
+        assertEquals(null, KeyboardLanguage.of(""))
+        assertEquals(null, KeyboardLanguage.of(null))
+        // Every language of the setting is one the library accepts.
+        for (l in KeyboardLanguage.entries) {
+            PredictorKeyboardEngine(
+                kotlinx.coroutines.runBlocking { TestModel.model.keyboardPredictor(PredictorKeyboardEngine.options(l)) },
+            ).close()
+        }
+    }
+
+    @Test
+    fun `the language setting reopens the predictor for that language`() {
+        // Gemma 3 270M: with English framing and head "Vielen Da" offers no "Dank"; German does
+        // (docs/keyboard.md, the library's own language test).
+        val opened = java.util.Collections.synchronizedList(ArrayList<Pair<KeyboardLanguage, RecordingEngine>>())
+        val open = { l: KeyboardLanguage ->
+            RecordingEngine(PredictorKeyboardEngine.open(TestModel.gemmaPath, l)).also { opened.add(l to it) }
+        }
+        val k = KeyboardHarness()
+        assertTrue(k.controller.setLanguage(KeyboardLanguage.ES), "before the first load: sets the language")
+        assertEquals(emptyList(), opened)
+        assertFalse(k.controller.setLanguage(KeyboardLanguage.ES), "the same language changes nothing")
+        k.controller.setLanguage(KeyboardLanguage.EN)
+        k.controller.loadModel(open)
+        k.settle()
+        assertEquals(listOf(KeyboardLanguage.EN), opened.map { it.first })
+        k.type("Vielen Da")
+        k.settle()
+        val english = k.strip
+
+        assertTrue(k.controller.setLanguage(KeyboardLanguage.DE))
+        assertEquals(ModelState.Loading, k.controller.state.modelState)
+        assertEquals(SuggestionStrip.EMPTY, k.strip, "the old language's strip is cleared")
+        k.settle()
+        assertEquals(ModelState.Ready, k.controller.state.modelState)
+        assertEquals(listOf(KeyboardLanguage.EN, KeyboardLanguage.DE), opened.map { it.first })
+        assertTrue("close" in opened[0].second.calls, "the English predictor was not closed")
+        assertEquals(listOf("Vielen Da"), opened[1].second.suggestCalls, "one request when the new predictor is ready")
+        PredictorKeyboardEngine.open(TestModel.gemmaPath, KeyboardLanguage.DE).use { reference ->
+            assertEquals(SuggestionStrip.arrange(reference.suggest("Vielen Da")), k.strip)
+        }
+        assertTrue("Dank" in k.strip, "German strip ${k.strip}")
+        assertFalse("Dank" in english, "English strip $english")
+
+        // Two changes before the worker runs: only the last language's predictor is kept.
+        k.controller.setLanguage(KeyboardLanguage.FR)
+        k.controller.setLanguage(KeyboardLanguage.IT)
+        k.settle()
+        assertEquals(KeyboardLanguage.IT, k.controller.language)
+        assertEquals(listOf("en", "de", "fr", "it"), opened.map { it.first.code })
+        assertTrue("close" in opened[2].second.calls, "the superseded French predictor was not closed")
+        assertEquals(emptyList(), opened[2].second.suggestCalls)
+        assertEquals(listOf("Vielen Da"), opened[3].second.suggestCalls)
+        assertFalse("close" in opened[3].second.calls)
+    }
 }

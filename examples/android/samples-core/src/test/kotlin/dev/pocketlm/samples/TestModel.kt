@@ -19,6 +19,13 @@ object TestModel {
         SharedModel.get(path)
     }
 
+    /** Gemma 3 270M, the multilingual model, beside [path] (scripts/fetch-models.sh links both). */
+    val gemmaPath: String by lazy {
+        val p = File(File(path).absoluteFile.parentFile, "gemma-3-270m-q4_k_m.gguf")
+        check(p.isFile) { "model file $p is missing: run scripts/fetch-models.sh" }
+        p.path
+    }
+
     fun keyboardEngine(): PredictorKeyboardEngine =
         PredictorKeyboardEngine(runBlocking { model.keyboardPredictor(PredictorKeyboardEngine.OPTIONS) })
 }
@@ -47,5 +54,8 @@ class RecordingEngine(private val real: KeyboardEngine) : KeyboardEngine {
         real.releaseMemory()
     }
 
-    override fun close() = real.close()
+    override fun close() {
+        calls.add("close")
+        real.close()
+    }
 }

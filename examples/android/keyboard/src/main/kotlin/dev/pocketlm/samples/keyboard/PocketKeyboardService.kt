@@ -35,7 +35,8 @@ class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
 
     private fun loadModel() {
         val path = ModelInstaller.modelFile(filesDir).path
-        controller.loadModel { PredictorKeyboardEngine.open(path) }
+        controller.setLanguage(KeyboardSettings.language(this))
+        controller.loadModel { language -> PredictorKeyboardEngine.open(path, language) }
     }
 
     override fun onCreateInputView(): View = KeyboardView(this, this).also {
@@ -50,6 +51,8 @@ class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
 
     override fun onStartInputView(info: EditorInfo, restarting: Boolean) {
         super.onStartInputView(info, restarting)
+        // The language picked in the settings screen since (reopens the predictor if it changed).
+        controller.setLanguage(KeyboardSettings.language(this))
         // A model installed from the settings screen since the last failure.
         if (controller.state.modelState is ModelState.Failed && ModelInstaller.modelFile(filesDir).isFile) loadModel()
         render()

@@ -6,12 +6,16 @@ import android.content.Intent
 import android.os.Bundle
 import android.provider.Settings
 import android.util.TypedValue
+import android.view.View
 import android.view.inputmethod.InputMethodManager
 import android.widget.Button
 import android.widget.EditText
 import android.widget.LinearLayout
+import android.widget.RadioButton
+import android.widget.RadioGroup
 import android.widget.ScrollView
 import android.widget.TextView
+import dev.pocketlm.samples.KeyboardLanguage
 import dev.pocketlm.samples.ModelInstaller
 import dev.pocketlm.samples.SerialWorker
 import java.io.InputStream
@@ -32,7 +36,9 @@ class SettingsActivity : Activity() {
                 "Android warns that a keyboard can collect what you type: PocketLM runs on the phone " +
                 "and sends nothing anywhere.\n" +
                 "3. Switch to it: tap Choose keyboard, or the keyboard icon while typing.\n" +
-                "4. Try it in the box below."
+                "4. Pick the language you type (languages other than English need a multilingual " +
+                "model such as gemma-3-270m-q4_k_m.gguf).\n" +
+                "5. Try it in the box below."
     }
 
     private val worker = SerialWorker("pocketlm-install")
@@ -70,6 +76,11 @@ class SettingsActivity : Activity() {
         val choose = button("Choose keyboard") { inputMethods().showInputMethodPicker() }
         buttons = listOf(pick, copy)
         for (b in listOf(pick, copy, settings, choose)) column.addView(b)
+        column.addView(TextView(this).apply {
+            text = "Language"
+            setPadding(0, pad / 2, 0, 0)
+        })
+        column.addView(languagePicker())
         column.addView(EditText(this).apply { hint = "Type here to try the keyboard" })
         setContentView(ScrollView(this).apply { addView(column) })
     }
@@ -111,6 +122,25 @@ class SettingsActivity : Activity() {
         val enabled = inputMethods().enabledInputMethodList.any { it.packageName == packageName }
         val keyboard = if (enabled) "Keyboard enabled." else "Keyboard not enabled yet."
         status.text = listOfNotNull(error, model, keyboard).joinToString("\n")
+    }
+
+    /** One radio button per language; a pick is stored at once and the keyboard reopens its predictor for it. */
+    private fun languagePicker(): RadioGroup {
+        val current = KeyboardSettings.language(this)
+        return RadioGroup(this).apply {
+            for (language in KeyboardLanguage.entries) {
+                addView(RadioButton(this@SettingsActivity).apply {
+                    id = View.generateViewId()
+                    text = language.displayName
+                    tag = language
+                    isChecked = language == current
+                })
+            }
+            setOnCheckedChangeListener { group, checkedId ->
+                val language = group.findViewById(checkedId)?.tag as? KeyboardLanguage
+                if (language != null) KeyboardSettings.setLanguage(this@SettingsActivity, language)
+            }
+        }
     }
 
     private fun bundledModel(): String? = assets.list(BUNDLED_DIR)?.firstOrNull { it.endsWith(".gguf") }

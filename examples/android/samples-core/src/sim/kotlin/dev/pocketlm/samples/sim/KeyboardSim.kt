@@ -26,7 +26,7 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
 
     init {
         controller.startField(PLAIN_TEXT)
-        controller.loadModel(open)
+        controller.loadModel { open() }
         settle()
     }
 
