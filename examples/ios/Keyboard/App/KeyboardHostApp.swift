@@ -56,6 +56,9 @@ final class ModelSetup: ObservableObject {
 struct SetupView: View {
     @StateObject private var setup = ModelSetup()
     @State private var tryIt = ""
+    /// The keyboard's language, in the App Group defaults the extension reads.
+    @AppStorage(KeyboardLanguage.settingsKey, store: UserDefaults(suiteName: SharedContainer.appGroup))
+    private var language = KeyboardLanguage.default.code
 
     var body: some View {
         NavigationView {
@@ -68,6 +71,15 @@ struct SetupView: View {
                     Text("2. Tap Add New Keyboard… and choose PocketLM.")
                     Text("3. In any text field, hold 🌐 and pick PocketLM.")
                     Text("Full Access is not needed: the keyboard reads the model from this app's shared container and never uses the network.")
+                        .font(.footnote).foregroundColor(.secondary)
+                }
+                Section("Language") {
+                    Picker("Suggestions in", selection: $language) {
+                        ForEach(KeyboardLanguage.allCases, id: \.self) { l in
+                            Text(l.displayName).tag(l.code)
+                        }
+                    }
+                    Text("Languages other than English need a multilingual model (Gemma 3 270M).")
                         .font(.footnote).foregroundColor(.secondary)
                 }
                 Section("Try it") {

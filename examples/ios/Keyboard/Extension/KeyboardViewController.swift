@@ -20,12 +20,24 @@ final class KeyboardViewController: UIInputViewController {
             .appendingPathComponent(ModelInstaller.fileName)
     }
 
+    /// The language picked in the containing app (App Group defaults; English when unset).
+    private static var storedLanguage: KeyboardLanguage {
+        KeyboardLanguage.stored(in: UserDefaults(suiteName: SharedContainer.appGroup))
+    }
+
+    override func viewWillAppear(_ animated: Bool) {
+        super.viewWillAppear(animated)
+        // Picked in the app since the keyboard was last shown: load the predictor for it.
+        controller?.setLanguage(Self.storedLanguage)
+    }
+
     override func viewDidLoad() {
         super.viewDidLoad()
         let path = Self.modelURL?.path ?? "/missing-app-group-container"
         let controller = KeyboardController(document: ProxyDocument(textDocumentProxy),
                                             deliver: deliverOnMain,
-                                            loadPredictor: KeyboardSetup.predictorLoader(modelPath: path))
+                                            language: Self.storedLanguage,
+                                            loadPredictorFor: KeyboardSetup.languagePredictorLoader(modelPath: path))
         // onChange runs on the main queue (deliverOnMain or a key event); hop onto the main actor.
         controller.onChange = { [weak self] in
             guard let self else { return }

@@ -39,9 +39,15 @@ public final class KeyboardController: @unchecked Sendable {
     /// Called after `strip` or `modelState` changed (the view redraws).
     public var onChange: (() -> Void)?
 
+    /// The language the predictor is loaded for (the settings' choice, `setLanguage`).
+    public private(set) var language: KeyboardLanguage
+
     public let document: TextDocument
     private let deliver: Deliver
     private var predictor: KeyboardPredictor?
+    private let loadPredictor: @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor
+    /// Bumped by every load: the result of an older load (another language) is not used.
+    private var loadGeneration = 0
 
     private var documentID: UUID
     /// Bumped on every new field: results of an older field are dropped.
@@ -55,26 +61,64 @@ public final class KeyboardController: @unchecked Sendable {
     private struct Request {
         let text: String
         let field: Int
+        let load: Int
     }
     private var running = false
     private var pending: Request?
     private var resetBeforeNext = false
     private var releaseBeforeNext = false
 
-    /// Starts loading the predictor at once (off the calling thread).
-    public init(document: TextDocument, deliver: @escaping Deliver,
-                loadPredictor: @escaping @Sendable () async throws -> KeyboardPredictor) {
+    /// Starts loading the predictor at once (off the calling thread), for English.
+    public convenience init(document: TextDocument, deliver: @escaping Deliver,
+                            loadPredictor: @escaping @Sendable () async throws -> KeyboardPredictor) {
+        self.init(document: document, deliver: deliver, language: .default,
+                  loadPredictorFor: { _ in try await loadPredictor() })
+    }
+
+    /// Starts loading the predictor for `language` at once (off the calling thread);
+    /// `setLanguage` loads it again for another language.
+    public init(document: TextDocument, deliver: @escaping Deliver, language: KeyboardLanguage,
+                loadPredictorFor: @escaping @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor) {
         self.document = document
         self.deliver = deliver
+        self.language = language
+        loadPredictor = loadPredictorFor
         documentID = document.documentIdentifier
         policy = FieldPolicy.of(document.traits)
         ownContext = context()
+        load()
+    }
+
+    /// The user picked `next` in the settings: a different language loads a predictor for it
+    /// (keys keep working, suggestions resume when it is ready; the old predictor is released,
+    /// and a result it still computes is dropped). Returns whether the language changed.
+    @discardableResult
+    public func setLanguage(_ next: KeyboardLanguage) -> Bool {
+        guard next != language else { return false }
+        language = next
+        predictor = nil
+        pending = nil
+        resetBeforeNext = false
+        releaseBeforeNext = false
+        modelState = .loading
+        strip = Strip.empty
+        onChange?()
+        load()
+        return true
+    }
+
+    private func load() {
+        loadGeneration += 1
+        let generation = loadGeneration
+        let language = self.language
+        let loadPredictor = self.loadPredictor
+        let deliver = self.deliver
         Task { [self] in
             do {
-                let p = try await loadPredictor()
-                deliver { self.loaded(.success(p)) }
+                let p = try await loadPredictor(language)
+                deliver { self.loaded(.success(p), generation: generation) }
             } catch {
-                deliver { self.loaded(.failure(error)) }
+                deliver { self.loaded(.failure(error), generation: generation) }
             }
         }
     }
@@ -182,7 +226,9 @@ public final class KeyboardController: @unchecked Sendable {
         request()
     }
 
-    private func loaded(_ result: Result<KeyboardPredictor, Error>) {
+    private func loaded(_ result: Result<KeyboardPredictor, Error>, generation: Int) {
+        // A newer load (another language) started meanwhile: this predictor is not used.
+        guard generation == loadGeneration else { return }
         switch result {
         case .success(let p):
             predictor = p
@@ -203,7 +249,7 @@ public final class KeyboardController: @unchecked Sendable {
             return
         }
         guard modelState == .ready else { return }
-        pending = Request(text: context(), field: fieldGeneration)
+        pending = Request(text: context(), field: fieldGeneration, load: loadGeneration)
         startNextIfIdle()
     }
 
@@ -241,7 +287,8 @@ public final class KeyboardController: @unchecked Sendable {
     private func finished(_ request: Request?, _ outcome: Result<[String], Error>?) {
         running = false
         if let request, let outcome {
-            if request.field == fieldGeneration, request.text == context(), policy.suggestions {
+            if request.field == fieldGeneration, request.load == loadGeneration, request.text == context(),
+               policy.suggestions {
                 stats.applied += 1
                 switch outcome {
                 case .success(let words): setStrip(Strip.slots(words))

@@ -51,10 +51,21 @@ public enum KeyboardSetup {
     /// examples/ios/README.md for the memory budget).
     public static var options: KeyboardOptions { KeyboardOptions(profile: .lowMemory) }
 
+    /// `options` for `language` (the keyboard's language setting).
+    public static func options(language: KeyboardLanguage) -> KeyboardOptions {
+        KeyboardOptions(profile: .lowMemory, language: language.code)
+    }
+
     /// Loads the predictor for the model at `path` (shared model, one predictor per call).
     public static func predictorLoader(modelPath path: String,
                                        store: ModelStore = .shared) -> @Sendable () async throws -> KeyboardPredictor {
         { try await store.model(at: path).keyboardPredictor(options: options) }
+    }
+
+    /// Loads a predictor for a language (the controller calls it again when the language changes).
+    public static func languagePredictorLoader(modelPath path: String, store: ModelStore = .shared)
+        -> @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor {
+        { language in try await store.model(at: path).keyboardPredictor(options: options(language: language)) }
     }
 }
 

@@ -339,4 +339,69 @@ final class KeyboardControllerTests: XCTestCase {
         try await k.typeAndSettle("orrow at")
         try await assertStrip(k.controller.strip, for: "See you tomorrow at")
     }
+
+    // MARK: language
+
+    func testLanguageCodesOfTheSetting() async throws {
+        XCTAssertEqual(KeyboardLanguage.allCases.map(\.code), ["en", "es", "de", "fr", "pt", "it"])
+        XCTAssertEqual(KeyboardLanguage(code: "pt-BR"), .pt)
+        XCTAssertEqual(KeyboardLanguage(code: " DE "), .de)
+        XCTAssertEqual(KeyboardLanguage(code: "it_IT"), .it)
+        XCTAssertNil(KeyboardLanguage(code: "nl"))
+        XCTAssertNil(KeyboardLanguage(code: ""))
+        XCTAssertNil(KeyboardLanguage(code: nil))
+        let defaults = UserDefaults(suiteName: "pocketlm.test.\(UUID().uuidString)")!
+        XCTAssertEqual(KeyboardLanguage.stored(in: defaults), .en)
+        defaults.set("fr", forKey: KeyboardLanguage.settingsKey)
+        XCTAssertEqual(KeyboardLanguage.stored(in: defaults), .fr)
+        defaults.set("xx", forKey: KeyboardLanguage.settingsKey)
+        XCTAssertEqual(KeyboardLanguage.stored(in: defaults), .en)
+        // Every language of the setting is one the library accepts.
+        for l in KeyboardLanguage.allCases {
+            _ = try await sharedModel().keyboardPredictor(options: KeyboardSetup.options(language: l))
+        }
+    }
+
+    /// Records which languages were loaded.
+    final class Loads: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [KeyboardLanguage] = []
+        func add(_ l: KeyboardLanguage) { lock.lock(); list.append(l); lock.unlock() }
+        var languages: [KeyboardLanguage] { lock.lock(); defer { lock.unlock() }; return list }
+    }
+
+    func testTheLanguageSettingLoadsAPredictorForThatLanguage() async throws {
+        // Gemma 3 270M: with English "Vielen Da" offers no "Dank"; German does (docs/keyboard.md,
+        // the library's own language test).
+        let gemma = try gemmaPath()
+        let loads = Loads()
+        let loader = KeyboardSetup.languagePredictorLoader(modelPath: gemma)
+        let k = KeyboardHarness(language: .en) { l in
+            loads.add(l)
+            return try await loader(l)
+        }
+        try await k.typeAndSettle("Vielen Da")
+        XCTAssertEqual(loads.languages, [.en])
+        let english = k.controller.strip
+        XCTAssertFalse(k.controller.setLanguage(.en), "the same language changes nothing")
+
+        XCTAssertTrue(k.controller.setLanguage(.de))
+        XCTAssertEqual(k.controller.modelState, .loading)
+        XCTAssertEqual(k.controller.strip, Strip.empty, "the old language's strip is cleared")
+        try await k.settle()
+        XCTAssertEqual(k.controller.modelState, .ready)
+        XCTAssertEqual(loads.languages, [.en, .de])
+        let german = try await expectedStrip("Vielen Da", try await loader(.de))
+        XCTAssertEqual(k.controller.strip, german)
+        XCTAssertTrue(k.controller.strip.contains("Dank"), "German strip \(k.controller.strip)")
+        XCTAssertFalse(english.contains("Dank"), "English strip \(english)")
+
+        // Two changes before any load finishes: only the last language's predictor is used.
+        k.controller.setLanguage(.fr)
+        k.controller.setLanguage(.it)
+        try await k.settle()
+        XCTAssertEqual(k.controller.language, .it)
+        let italian = try await expectedStrip("Vielen Da", try await loader(.it))
+        XCTAssertEqual(k.controller.strip, italian)
+    }
 }

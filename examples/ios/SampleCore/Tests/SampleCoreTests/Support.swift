@@ -15,6 +15,21 @@ func modelPath() -> String {
     return root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
 }
 
+struct MissingModel: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "model file \(path) is missing: run scripts/fetch-models.sh" }
+}
+
+/// Gemma 3 270M, the multilingual model, beside the test model (scripts/fetch-models.sh links both).
+func gemmaPath() throws -> String {
+    let path = URL(fileURLWithPath: modelPath()).deletingLastPathComponent()
+        .appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw MissingModel(path: path)
+    }
+    return path
+}
+
 /// The model of the whole suite.
 func sharedModel() async throws -> Model {
     try await ModelStore.shared.model(at: modelPath())
@@ -37,6 +52,14 @@ final class KeyboardHarness {
         controller = KeyboardController(
             document: field, deliver: ui.deliver,
             loadPredictor: load ?? KeyboardSetup.predictorLoader(modelPath: modelPath()))
+    }
+
+    /// A controller that loads a predictor per language with `loadFor`.
+    init(language: KeyboardLanguage,
+         loadFor: @escaping @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor) {
+        field = InMemoryTextDocument(traits: .plainText)
+        controller = KeyboardController(document: field, deliver: ui.deliver, language: language,
+                                        loadPredictorFor: loadFor)
     }
 
     /// Runs delivered results until no request is running or waiting.
