@@ -93,10 +93,11 @@ pub struct PredictorOptions {
     pub max_evals: usize,
     /// Most tokens a suggested word may have after what is typed.
     pub max_word_tokens: usize,
-    /// When the budget allows a second batched pass, run it only if the first pass found
-    /// no word, and only for candidates needed to spell the typed letters (a
-    /// token that is a strict prefix of them, e.g. "don" for "don'"): most keystrokes then
-    /// take one pass.
+    /// When the budget allows a later batched pass, it only continues candidates evaluated
+    /// before: while no word is found, those needed to spell the typed letters (a token that
+    /// is a strict prefix of them, e.g. "don" for "don'"); once one is, only continuations
+    /// likelier than every word found ("amanhã" = " am", "anh", "ã" after "amantes"): most
+    /// keystrokes then take one pass.
     pub later_passes_spell_only: bool,
     /// Offer corrections of unlikely words ("teh" → "the").
     pub corrections: bool,

@@ -97,6 +97,14 @@ impl Collector<'_> {
         std::str::from_utf8(raw).is_ok_and(|w| is_whole_word(w) && (self.blocked)(w))
     }
 
+    /// The best log-probability found so far (−∞ before any word).
+    fn best(&self) -> f32 {
+        self.words
+            .values()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
+
     /// The k-th best log-probability found so far (−∞ with fewer than k words).
     fn kth(&self, k: usize) -> f32 {
         if self.words.len() < k || k == 0 {
@@ -160,14 +168,21 @@ pub fn search(
     // Over budget, a word not found yet may still take one pass per token it can have: an
     // empty strip is worse than a slower keystroke ("c'" needs "c", "'" and "est" evaluated
     // in turn, and the first passes go to "c", "C", "c'", "c’").
+    // Likewise while an evaluated candidate's continuation is likelier than every word found
+    // ("amanh" = " am", "anh" was evaluated, "ã" is still to come): the best word is not
+    // found yet. Only later passes may take such continuations (see below).
     let nothing_yet = |out: &Collector, passes: usize| {
         params.later_spelling_only && out.words.is_empty() && passes < params.depth
     };
-    while evals < params.max_evals || nothing_yet(&out, passes) {
-        if !first && params.later_spelling_only && !out.words.is_empty() {
-            // The first pass found words: no second pass.
-            break;
-        }
+    let over_budget = |out: &Collector, passes: usize, heap: &BinaryHeap<Cand>, first: bool| {
+        nothing_yet(out, passes)
+            || (params.later_spelling_only
+                && passes < params.depth
+                && !first
+                && heap.peek().is_some_and(|top| top.lp > out.best()))
+    };
+    while evals < params.max_evals || over_budget(&out, passes, &heap, first) {
+        let extra = evals >= params.max_evals;
         let mut kth = out.kth(params.k);
         let mut batch: Vec<Path> = Vec::new();
         let mut slots = 0;
@@ -177,14 +192,24 @@ pub fn search(
             }
             let c = heap.pop().expect("peeked");
             if !first && params.later_spelling_only {
-                // Later passes only continue evaluated candidates that are a strict prefix of
-                // the typed letters ("don" when "don'" was typed), or spell all of them but no
-                // word yet ("c'" when "c'" was typed: SentencePiece spells "c'est" as "c",
-                // "'", "est"): without them such a word is never found.
+                // Later passes only continue evaluated candidates. While no word is found, those
+                // that are a strict prefix of the typed letters ("don" when "don'" was typed),
+                // or spell all of them but no word yet ("c'" when "c'" was typed: SentencePiece
+                // spells "c'est" as "c", "'", "est"): without them such a word is never found.
+                // Once words are found, only a continuation likelier than all of them: the word
+                // being typed may need more tokens than the first pass gave it ("Até aman"
+                // (pt): Gemma spells "amanhã" " am", "anh", "ã", and the first pass finds
+                // "amantes"); one that could only take a lower slot is not worth a pass.
                 let parent = &paths[c.parent];
-                if parent.tokens.is_empty()
-                    || (parent.typed >= pending.len() && spells_word(&parent.raw))
-                {
+                if parent.tokens.is_empty() {
+                    continue;
+                }
+                let allowed = if out.words.is_empty() {
+                    parent.typed < pending.len() || !spells_word(&parent.raw)
+                } else {
+                    c.lp > out.best()
+                };
+                if !allowed {
                     continue;
                 }
             }
@@ -206,7 +231,7 @@ pub fn search(
             }
             batch.push(child);
             if slots >= params.batch
-                || (evals + slots >= params.max_evals && !nothing_yet(&out, passes))
+                || (evals + slots >= params.max_evals && !extra && !nothing_yet(&out, passes))
             {
                 break;
             }
