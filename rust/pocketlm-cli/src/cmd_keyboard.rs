@@ -314,7 +314,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
             a.corpus.display()
         ));
     }
+    let anon_start = rss_anon_kib();
     let model = load(&a.model)?;
+    let anon_model = rss_anon_kib();
     let mut opts = options(a.k, a.threads, a.profile);
     opts.language = a.language;
     if let Some(m) = a.cache_mib {
@@ -346,6 +348,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         return eval_user_words(&model, opts, &lines, a.json);
     }
     let ours = WordPredictor::new(model.clone(), opts).map_err(|e| e.to_string())?;
+    let anon_predictor = rss_anon_kib();
     let sampled = PeakAnon {
         inner: &ours,
         peak_kib: Cell::new(None),
@@ -355,6 +358,18 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     sampled.sample();
     // Peak over the model and this predictor's run (the baseline runs after it).
     let peak_anon_mib = sampled.peak_kib.get().map(|k| k as f64 / 1024.0);
+    // Where the anonymous memory goes: the process before the model, the model's tables
+    // (tokenizer; the weights are mapped, not counted), the predictor (keyboard token tables,
+    // first session), and what its caches (logits nodes, KV caches and their logits buffers)
+    // hold at the end of the run; the rest of the peak is forward-pass scratch, allocator
+    // slack and thread stacks.
+    let mib = |k: Option<u64>| k.map(|k| k as f64 / 1024.0);
+    let anon_breakdown = json!({
+        "process_start": mib(anon_start),
+        "after_model_load": mib(anon_model),
+        "after_predictor_new": mib(anon_predictor),
+        "caches_held_at_end": ours.cached_bytes() as f64 / (1024.0 * 1024.0),
+    });
     drop(ours);
     if let Some(path) = &a.trace {
         let mut out = String::new();
@@ -388,6 +403,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
             "p95_ms": r.p95_ms, "keystrokes": r.keystrokes, "lines": r.lines,
         }});
         v["peak_anon_mib"] = json!(peak_anon_mib);
+        v["anon_breakdown_mib"] = anon_breakdown;
         v["contend"] = json!(contend);
         if let Some(b) = &base {
             v["baseline"] = report_json(b);

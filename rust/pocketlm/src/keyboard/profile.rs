@@ -41,9 +41,12 @@ impl KeyboardProfile {
 struct LowMemory;
 
 impl LowMemory {
-    /// Logits of evaluated sequences kept across keystrokes: ~20 nodes of SmolLM2 (196 KiB
-    /// each), enough for one keystroke's candidates and the context.
-    const CACHE_BYTES: usize = 4 << 20;
+    /// Logits of evaluated sequences kept across keystrokes beyond the current call's and the
+    /// pinned framing's: none. On the held-out lines (`eval-keyboard --corpus
+    /// chatterbot-en-heldout.txt --limit 60 --profile low-memory --cache-mib 0|4`) a 4 MiB
+    /// cache saved no token rows (2.27 per keystroke either way: the sessions' KV caches
+    /// already hold the context) and cost 2.1 MiB of peak `RssAnon` (30.8 against 28.7 MiB).
+    const CACHE_BYTES: usize = 0;
     /// Sessions (KV caches) kept: one batch of candidates plus the context's session.
     const MAX_SESSIONS: usize = 5;
     /// Text before the current word the model sees (messages are short).
