@@ -1,11 +1,16 @@
 // The conversation screen: messages, a field to add an incoming message, the chips with progress
-// or the reason, the compose field, "Write a longer reply"/Stop and Send.
+// or the reason, the "Add to calendar" action, the compose field, "Write a longer reply"/Stop
+// and Send.
 
+import EventKit
+import EventKitUI
+import SampleCore
 import SwiftUI
 
 struct ConversationView: View {
     @StateObject private var model = ReplyViewModel()
     @State private var incoming = ""
+    @State private var editing: EditedEvent?
 
     var body: some View {
         NavigationView {
@@ -40,6 +45,15 @@ struct ConversationView: View {
 
                 chipsRow.padding(.horizontal)
 
+                if let event = model.calendarEvent {
+                    Button(event.actionLabel) {
+                        if let e = model.addToCalendar() { openEditor(e) }
+                    }
+                    .buttonStyle(.bordered)
+                    .accessibilityIdentifier("pocketlm.calendar")
+                    .padding(.horizontal)
+                }
+
                 HStack {
                     TextField("Reply", text: $model.compose)
                         .textFieldStyle(.roundedBorder)
@@ -55,12 +69,25 @@ struct ConversationView: View {
                 .padding(.bottom)
             }
             .navigationTitle("Reply")
+            .sheet(item: $editing) { EventEditor(event: $0.event) { editing = nil } }
             .toolbar {
                 Menu("Conversations") {
                     ForEach(ReplyViewModel.cannedConversations) { canned in
                         Button(canned.title) { model.load(canned.messages) }
                     }
                 }
+            }
+        }
+    }
+
+    /// The system's event editor, filled from `event`. Before iOS 17 the editor needs calendar
+    /// access (Info.plist: NSCalendarsUsageDescription); from iOS 17 it runs without any.
+    private func openEditor(_ event: CalendarEvent) {
+        if #available(iOS 17.0, *) {
+            editing = EditedEvent(event: event)
+        } else {
+            EventEditor.store.requestAccess(to: .event) { granted, _ in
+                DispatchQueue.main.async { if granted { editing = EditedEvent(event: event) } }
             }
         }
     }
@@ -82,6 +109,46 @@ struct ConversationView: View {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The event being edited in the calendar sheet.
+private struct EditedEvent: Identifiable {
+    let id = UUID()
+    let event: CalendarEvent
+}
+
+/// `EKEventEditViewController` with a new event: title and place from the message, its date and
+/// time (the message's words, not parsed) in the notes for the user to set.
+private struct EventEditor: UIViewControllerRepresentable {
+    static let store = EKEventStore()
+    let event: CalendarEvent
+    let onDone: () -> Void
+
+    func makeCoordinator() -> Coordinator { Coordinator(onDone: onDone) }
+
+    func makeUIViewController(context: Context) -> EKEventEditViewController {
+        let e = EKEvent(eventStore: Self.store)
+        e.title = event.title
+        e.location = event.place
+        e.notes = event.whenText
+        let editor = EKEventEditViewController()
+        editor.eventStore = Self.store
+        editor.event = e
+        editor.editViewDelegate = context.coordinator
+        return editor
+    }
+
+    func updateUIViewController(_ controller: EKEventEditViewController, context: Context) {}
+
+    final class Coordinator: NSObject, EKEventEditViewDelegate {
+        let onDone: () -> Void
+        init(onDone: @escaping () -> Void) { self.onDone = onDone }
+
+        func eventEditViewController(_ controller: EKEventEditViewController,
+                                     didCompleteWith action: EKEventEditViewAction) {
+            onDone()
         }
     }
 }

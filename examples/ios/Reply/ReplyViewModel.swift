@@ -13,6 +13,8 @@ final class ReplyViewModel: ObservableObject {
     @Published private(set) var reason: String?
     @Published private(set) var streaming = false
     @Published private(set) var errorMessage: String?
+    /// The "Add to calendar" action offered for the last incoming message.
+    @Published private(set) var calendarEvent: CalendarEvent?
     /// The compose field; edits go back to the controller.
     @Published var compose = "" {
         didSet { if compose != controller.compose { controller.editCompose(compose) } }
@@ -53,6 +55,8 @@ final class ReplyViewModel: ObservableObject {
     func writeLongerReply() { controller.writeLongerReply() }
     func stop() { controller.stop() }
     func send() { controller.send() }
+    /// "Add to calendar" tapped: the event to open the calendar editor with (the action is withdrawn).
+    func addToCalendar() -> CalendarEvent? { controller.addToCalendar() }
 
     private func refresh() {
         messages = controller.messages
@@ -61,6 +65,7 @@ final class ReplyViewModel: ObservableObject {
         reason = controller.noSuggestionReason.map(Self.describe)
         streaming = controller.streaming
         errorMessage = controller.errorMessage
+        calendarEvent = controller.calendarEvent
         if compose != controller.compose { compose = controller.compose }
     }
 

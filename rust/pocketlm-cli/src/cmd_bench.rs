@@ -44,21 +44,23 @@ pub struct BenchArgs {
     minimal: bool,
     /// Also generate under this JSON Schema (greedy, the model asked for such an object) for
     /// `--tg` tokens: `tg_constrained` (tok/s), `constrained_tg_ratio` (over `tg{N}` of this
-    /// run) and `mask_us` (grammar time per generated token).
+    /// run), `mask_us` (grammar time per generated token), `constrained_forced_fraction` and
+    /// `constrained_mask_skipped_fraction` (tokens taken from the unmasked logits, no mask).
     #[arg(long)]
     schema: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
 
-/// Constrained generation speed: (tok/s, grammar µs per token, forced fraction) over reps.
+/// Constrained generation speed: (tok/s, grammar µs per token, forced fraction, fraction of
+/// generated tokens taken from the unmasked logits without a mask) over reps.
 fn constrained_speed(
     model: &std::sync::Arc<Model>,
     session: &mut Session,
     schema_path: &PathBuf,
     tg: usize,
     reps: usize,
-) -> Result<(f64, f64, f64), String> {
+) -> Result<(f64, f64, f64, f64), String> {
     let schema = std::fs::read_to_string(schema_path)
         .map_err(|e| format!("cannot read {}: {e}", schema_path.display()))?;
     let template = ChatTemplate::for_model(model).map_err(|e| e.to_string())?;
@@ -75,9 +77,11 @@ fn constrained_speed(
     let cancel = AtomicBool::new(false);
     // Warm-up: builds the token table once per model and caches the prompt.
     generate(session, &prompt, &opts, &cancel, |_| true).map_err(|e| e.to_string())?;
-    let (mut speeds, mut mask, mut forced) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut speeds, mut mask, mut forced, mut skipped) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..reps {
-        let (mut produced, mut secs, mut mask_us, mut n_forced) = (0, 0.0, 0.0, 0);
+        let (mut produced, mut secs, mut mask_us, mut n_forced, mut n_skipped) =
+            (0, 0.0, 0.0, 0, 0);
         while produced < tg {
             opts.max_tokens = tg - produced;
             let t = Instant::now();
@@ -93,12 +97,19 @@ fn constrained_speed(
                 .unwrap_or_else(|| unreachable!("constrained"));
             mask_us += c.mask_us;
             n_forced += c.forced_tokens;
+            n_skipped += c.mask_skipped;
         }
         speeds.push(produced as f64 / secs);
         mask.push(mask_us / produced as f64);
         forced.push(n_forced as f64 / produced as f64);
+        skipped.push(n_skipped as f64 / produced as f64);
     }
-    Ok((median(speeds), median(mask), median(forced)))
+    Ok((
+        median(speeds),
+        median(mask),
+        median(forced),
+        median(skipped),
+    ))
 }
 
 /// Reads a `kB` field of /proc/self/status (Linux); 0 elsewhere.
@@ -239,12 +250,13 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     let tg_median = median(tg);
     results.insert(format!("tg{}", a.tg), json!(tg_median));
     if let Some(schema) = &a.schema {
-        let (speed, mask_us, forced) =
+        let (speed, mask_us, forced, skipped) =
             constrained_speed(&model, &mut session, schema, a.tg, a.reps)?;
         results.insert("tg_constrained".into(), json!(speed));
         results.insert("constrained_tg_ratio".into(), json!(speed / tg_median));
         results.insert("mask_us".into(), json!(mask_us));
         results.insert("constrained_forced_fraction".into(), json!(forced));
+        results.insert("constrained_mask_skipped_fraction".into(), json!(skipped));
     }
     if let Some(threads) = a.vs_threads {
         results.insert(format!("tg{}_vs", a.tg), json!(median(tg_vs)));

@@ -314,6 +314,7 @@ pub fn generate(a: GenerateArgs) -> CliResult {
                 |c| c.complete,
             ),
             "forced_tokens": out.constraint.map(|c| c.forced_tokens),
+            "mask_skipped": out.constraint.map(|c| c.mask_skipped),
             "mask_us": out.constraint.map(|c| c.mask_us),
         }));
     } else {

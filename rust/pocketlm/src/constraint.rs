@@ -278,6 +278,8 @@ impl Grammars {
             mask_ns: 0,
             masks: 0,
             forced: 0,
+            skipped: 0,
+            pick_ns: 0,
         })
     }
 }
@@ -291,12 +293,18 @@ pub(crate) struct ConstraintRun {
     pub(crate) mask_ns: u64,
     pub(crate) masks: usize,
     pub(crate) forced: usize,
+    /// Steps that took the greedy pick without computing the mask.
+    pub(crate) skipped: usize,
+    /// Time spent in the greedy pick inside `step` (subtracted from `mask_ns`).
+    pub(crate) pick_ns: u64,
 }
 
 /// What the next step of a constrained generation is.
 pub(crate) enum Step {
     /// The grammar allows exactly these next tokens (append without sampling).
     Forced(Vec<u32>),
+    /// The greedy pick from the unmasked logits is allowed: take it (no mask computed).
+    Take(u32),
     /// Sample from the logits with the disallowed ones set to minus infinity.
     Sample,
     /// The grammar is finished: nothing more may be generated.
@@ -305,17 +313,31 @@ pub(crate) enum Step {
 
 impl ConstraintRun {
     /// What to do next. `Sample` leaves the mask applied to `masked` (a copy of `logits`).
+    ///
+    /// `greedy_pick` is called (at most once, only when no token is forced) for the token a
+    /// greedy sampler picks from the unmasked logits, or `None` when sampling. If the grammar
+    /// allows that token it is the argmax of the masked logits too (the largest logit overall
+    /// is among the allowed ones, and the first on ties stays the first), so it is returned as
+    /// [`Step::Take`] without computing the vocabulary mask: one parser check instead of a walk
+    /// of the whole token trie. Sampling always uses the full mask (top-k/top-p/min-p would
+    /// otherwise truncate a different distribution).
     pub(crate) fn step(
         &mut self,
         logits: &[f32],
         masked: &mut Vec<f32>,
+        greedy_pick: impl FnOnce() -> Option<u32>,
     ) -> Result<Step, ConstraintError> {
         if self.matcher.is_stopped() {
             return Ok(Step::Done);
         }
         let t0 = Instant::now();
         let mask = match self.first_mask.take() {
-            Some(m) => m,
+            Some(m) => {
+                if let Some(t) = self.pick(greedy_pick).filter(|&t| m.is_allowed(t)) {
+                    return Ok(self.took(t, t0));
+                }
+                m
+            }
             None => {
                 let ff = self.matcher.compute_ff_tokens();
                 if let Some(e) = self.matcher.get_error() {
@@ -325,6 +347,19 @@ impl ConstraintRun {
                     self.mask_ns += t0.elapsed().as_nanos() as u64;
                     self.masks += 1;
                     return Ok(Step::Forced(ff));
+                }
+                // Ids past the token table (a padded output head) never reach the parser.
+                if let Some(t) = self
+                    .pick(greedy_pick)
+                    .filter(|&t| (t as usize) < self.vocab)
+                {
+                    let ok = self
+                        .matcher
+                        .validate_tokens(&[t])
+                        .map_err(|e| ConstraintError::Engine(e.to_string()))?;
+                    if ok == 1 {
+                        return Ok(self.took(t, t0));
+                    }
                 }
                 self.matcher
                     .compute_mask()
@@ -338,6 +373,22 @@ impl ConstraintRun {
             return Ok(Step::Done);
         }
         Ok(Step::Sample)
+    }
+
+    /// Calls `greedy_pick`, keeping its time (the sampler's, not the grammar's) out of
+    /// `mask_ns`.
+    fn pick(&mut self, greedy_pick: impl FnOnce() -> Option<u32>) -> Option<u32> {
+        let t = Instant::now();
+        let pick = greedy_pick();
+        self.pick_ns += t.elapsed().as_nanos() as u64;
+        pick
+    }
+
+    fn took(&mut self, t: u32, t0: Instant) -> Step {
+        self.mask_ns += t0.elapsed().as_nanos() as u64;
+        self.masks += 1;
+        self.skipped += 1;
+        Step::Take(t)
     }
 
     /// Advances the grammar by `tokens` (sampled or forced).

@@ -61,6 +61,18 @@ public struct CalendarEvent: Equatable, Sendable {
         return CalendarEvent(title: (title?.isEmpty ?? true) ? place : title, date: date, time: time, place: place)
     }
 
+    /// The action button's label: "Add to calendar: " and the title, date and time it has.
+    public var actionLabel: String {
+        "Add to calendar: " + [title, date, time].compactMap { $0 }.joined(separator: " · ")
+    }
+
+    /// Date and time as the message says them ("Friday, 7pm"; nil when it names neither), for
+    /// the calendar editor's notes: they are not parsed into a date.
+    public var whenText: String? {
+        let parts = [date, time].compactMap { $0 }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
     static func norm(_ s: String) -> String {
         s.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }

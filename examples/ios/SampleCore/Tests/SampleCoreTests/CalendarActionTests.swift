@@ -34,6 +34,15 @@ final class CalendarActionTests: XCTestCase {
             CalendarEvent(title: "the Fox", date: nil, time: nil, place: "the Fox"))
     }
 
+    func testActionLabelAndWhenText() {
+        let e = CalendarEvent(title: "Dinner", date: "Friday", time: "7pm", place: "Luigi's")
+        XCTAssertEqual(e.actionLabel, "Add to calendar: Dinner · Friday · 7pm")
+        XCTAssertEqual(e.whenText, "Friday, 7pm")
+        let place = CalendarEvent(title: "the Fox", date: nil, time: nil, place: "the Fox")
+        XCTAssertEqual(place.actionLabel, "Add to calendar: the Fox")
+        XCTAssertNil(place.whenText)
+    }
+
     private func assertQuoted(_ message: String, _ e: CalendarEvent, file: StaticString = #filePath, line: UInt = #line) {
         let fields = [e.date, e.time, e.place].compactMap { $0 }
         XCTAssertFalse(fields.isEmpty, "\(e)", file: file, line: line)

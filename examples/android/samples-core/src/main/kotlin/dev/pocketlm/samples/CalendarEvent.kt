@@ -6,6 +6,15 @@ package dev.pocketlm.samples
  * Fields are in the message's own words; null when the message does not say.
  */
 data class CalendarEvent(val title: String?, val date: String?, val time: String?, val place: String?) {
+    /** The action button's label: "Add to calendar: " and the title, date and time it has. */
+    val actionLabel: String get() = "Add to calendar: " + listOfNotNull(title, date, time).joinToString(" · ")
+
+    /**
+     * Date and time as the message says them ("Friday, 7pm"; null when it names neither), for the
+     * calendar editor's description: they are not parsed into a date.
+     */
+    val whenText: String? get() = listOfNotNull(date, time).takeIf { it.isNotEmpty() }?.joinToString(", ")
+
     companion object {
         /** The extraction's JSON Schema (tests/fixtures/calendar-schema.json; a test keeps them equal). */
         const val CALENDAR_SCHEMA = """{"type":"object","properties":{"title":{"type":["string","null"],"maxLength":40},"date":{"type":["string","null"],"maxLength":40},"time":{"type":["string","null"],"maxLength":40},"place":{"type":["string","null"],"maxLength":60}},"required":["title","date","time","place"],"additionalProperties":false}"""

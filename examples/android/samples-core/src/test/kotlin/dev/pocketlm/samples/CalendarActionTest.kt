@@ -51,6 +51,16 @@ class CalendarActionTest {
         assertNull(CalendarEvent.fromExtraction(msg, """{"date": 5}"""))
     }
 
+    @Test
+    fun `action label and when text`() {
+        val e = CalendarEvent("Dinner", "Friday", "7pm", "Luigi's")
+        assertEquals("Add to calendar: Dinner · Friday · 7pm", e.actionLabel)
+        assertEquals("Friday, 7pm", e.whenText)
+        val place = CalendarEvent("the Fox", null, null, "the Fox")
+        assertEquals("Add to calendar: the Fox", place.actionLabel)
+        assertNull(place.whenText)
+    }
+
     private class Harness {
         val ui = EventLoop()
         val engine = ModelReplyEngine(TestModel.model, runBlocking { TestModel.model.replyDrafter() })

@@ -1,9 +1,11 @@
 package dev.pocketlm.samples.reply
 
 import android.app.Activity
+import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.graphics.drawable.GradientDrawable
 import android.os.Bundle
+import android.provider.CalendarContract
 import android.text.Editable
 import android.text.TextWatcher
 import android.util.TypedValue
@@ -21,6 +23,7 @@ import android.widget.ScrollView
 import android.widget.Spinner
 import android.widget.TextView
 import dev.pocketlm.NoDraftReason
+import dev.pocketlm.samples.CalendarEvent
 import dev.pocketlm.samples.ModelInstaller
 import dev.pocketlm.samples.ModelReplyEngine
 import dev.pocketlm.samples.ModelState
@@ -58,6 +61,7 @@ class ReplyActivity : Activity() {
     private lateinit var progress: ProgressBar
     private lateinit var reason: TextView
     private lateinit var chips: List<Button>
+    private lateinit var calendar: Button
     private lateinit var compose: EditText
     private lateinit var longer: Button
     private lateinit var send: Button
@@ -155,6 +159,9 @@ class ReplyActivity : Activity() {
         }
         column.addView(chipRow)
 
+        calendar = button("") { controller.addToCalendar()?.let(::openCalendar) }.apply { setAllCaps(false) }
+        column.addView(calendar, LinearLayout.LayoutParams(MATCH_PARENT, WRAP_CONTENT))
+
         compose = EditText(this).apply { hint = "Your reply" }
         compose.addTextChangedListener(object : TextWatcher {
             override fun beforeTextChanged(s: CharSequence?, start: Int, count: Int, after: Int) = Unit
@@ -198,6 +205,9 @@ class ReplyActivity : Activity() {
             chip.text = text.orEmpty()
             chip.visibility = if (text == null) View.INVISIBLE else View.VISIBLE
         }
+        val event = state.calendarEvent
+        calendar.text = event?.actionLabel.orEmpty()
+        calendar.visibility = if (event == null) View.GONE else View.VISIBLE
         if (compose.text.toString() != state.compose) {
             compose.setText(state.compose)
             compose.setSelection(state.composeCursor.coerceIn(0, state.compose.length))
@@ -206,6 +216,23 @@ class ReplyActivity : Activity() {
         longer.isEnabled = state.streaming || state.canWriteLonger
         send.isEnabled = state.compose.isNotBlank()
         drawing = false
+    }
+
+    /**
+     * The system calendar's new-event editor, filled from [event]. Date and time are the message's
+     * own words (not parsed), so they go in the description for the user to set.
+     */
+    private fun openCalendar(event: CalendarEvent) {
+        val intent = Intent(Intent.ACTION_INSERT).setData(CalendarContract.Events.CONTENT_URI)
+        event.title?.let { intent.putExtra(CalendarContract.Events.TITLE, it) }
+        event.place?.let { intent.putExtra(CalendarContract.Events.EVENT_LOCATION, it) }
+        event.whenText?.let { intent.putExtra(CalendarContract.Events.DESCRIPTION, it) }
+        try {
+            startActivity(intent)
+        } catch (e: ActivityNotFoundException) {
+            modelStatus.text = "No calendar app to add the event to."
+            modelStatus.visibility = View.VISIBLE
+        }
     }
 
     private fun bubble(text: String, mine: Boolean): TextView = TextView(this).apply {
