@@ -318,6 +318,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "decision_negative_ratio" => &mut c.decision_negative_ratio,
         "prior_open" => &mut c.prior_open,
         "prior_prefer" => &mut c.prior_prefer,
+        "head_weight" => &mut c.head_weight,
         "prior_exponent" => &mut c.prior_exponent,
         "prior_unclustered" => &mut c.prior_unclustered,
         "prior_beam_weight" => &mut c.prior_beam_weight,

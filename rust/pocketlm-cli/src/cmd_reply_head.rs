@@ -6,10 +6,12 @@ use crate::commands::CliResult;
 use crate::reply_head::{self as head, Case, FeatureCache, Settings, SETTINGS};
 use crate::reply_prior;
 use clap::Args;
+use pocketlm::internals::reply::cluster_prior::sigmoid;
 use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
 use pocketlm::internals::reply::Catalog;
 use pocketlm::{DrafterConfig, Message, Model, ReplyDrafter, Tone};
 use serde_json::json;
+use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -48,6 +50,10 @@ pub struct TrainReplyHeadArgs {
     /// longer than there is.
     #[arg(long)]
     cached_only: bool,
+    /// With `--cross-validate`: also train the word prior on each fold and report how
+    /// blends of the two readings rank (`w · head + (1 − w) · prior`, per cluster).
+    #[arg(long)]
+    blend: bool,
     #[arg(long)]
     json: bool,
 }
@@ -108,7 +114,12 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     cache.save()?;
     let feats = |c: &Case| cache.get(&c.message).expect("extracted above").clone();
     if a.cross_validate {
-        return cross_validate(&sets, cat, &settings, &feats, a.json);
+        let priors = if a.blend {
+            Some(reply_prior::examples_by_file(&files, cat)?)
+        } else {
+            None
+        };
+        return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
     }
     let all: Vec<&Case> = sets.iter().flat_map(|(_, c)| c.iter()).collect();
     let xs: Vec<Vec<f32>> = all.iter().map(|c| feats(c)).collect();
@@ -164,10 +175,14 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     Ok(())
 }
 
+/// The head's weights in the blends `--blend` reports (0: the prior alone).
+const BLEND_WEIGHTS: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
+
 /// Leave-one-set-out over the blind sets and dev: trained on every other file, ranked on
 /// this one.
 fn cross_validate(
     sets: &[(String, Vec<Case>)],
+    priors: Option<&[(String, Vec<reply_prior::Example>)]>,
     cat: &Catalog,
     settings: &Settings,
     feats: &dyn Fn(&Case) -> Vec<f32>,
@@ -190,13 +205,48 @@ fn cross_validate(
         let probs: Vec<Vec<f32>> = test.iter().map(|c| t.probabilities(&feats(c))).collect();
         let ys: Vec<&[usize]> = test.iter().map(|c| c.clusters.as_slice()).collect();
         let (top1, top3) = head::ranking(&probs, &ys);
+        let mut row = json!({"set": held, "cases": test.len(), "top1": top1, "top3": top3});
+        let mut blends = String::new();
+        if let Some(priors) = priors {
+            // The same files and cases in the same order as `sets` (both skip `none` lines).
+            let train: Vec<reply_prior::Example> = priors
+                .iter()
+                .filter(|(n, _)| n != held)
+                .flat_map(|(_, e)| e.iter().cloned())
+                .collect();
+            let tp = reply_prior::train(&train, cat.clusters.len(), &reply_prior::SETTINGS);
+            let (_, examples) = priors
+                .iter()
+                .find(|(n, _)| n == held)
+                .ok_or("the prior's files differ from the head's")?;
+            let pp: Vec<Vec<f32>> = examples
+                .iter()
+                .map(|e| tp.logits(&e.features).into_iter().map(sigmoid).collect())
+                .collect();
+            for w in BLEND_WEIGHTS {
+                let mixed: Vec<Vec<f32>> = probs
+                    .iter()
+                    .zip(&pp)
+                    .map(|(h, p)| {
+                        h.iter()
+                            .zip(p)
+                            .map(|(h, p)| w * h + (1.0 - w) * p)
+                            .collect()
+                    })
+                    .collect();
+                let (b1, b3) = head::ranking(&mixed, &ys);
+                row[format!("top1_w{w}")] = json!(b1);
+                row[format!("top3_w{w}")] = json!(b3);
+                let _ = write!(blends, "  w{w} {b1:.3}/{b3:.3}");
+            }
+        }
         if !json_out {
             println!(
-                "{held:28} {:3} cases  top1 {top1:.3}  top3 {top3:.3}",
+                "{held:28} {:3} cases  top1 {top1:.3}  top3 {top3:.3}{blends}",
                 test.len()
             );
         }
-        rows.push(json!({"set": held, "cases": test.len(), "top1": top1, "top3": top3}));
+        rows.push(row);
     }
     let n = rows.len().max(1) as f64;
     let mean = |k: &str| {
@@ -206,6 +256,15 @@ fn cross_validate(
             / n
     };
     let (top1, top3) = (mean("top1"), mean("top3"));
+    if priors.is_some() && !json_out {
+        for w in BLEND_WEIGHTS {
+            println!(
+                "blend w{w}: mean top1 {:.3}  top3 {:.3}",
+                mean(&format!("top1_w{w}")),
+                mean(&format!("top3_w{w}"))
+            );
+        }
+    }
     if json_out {
         println!(
             "{}",

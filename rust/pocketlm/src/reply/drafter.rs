@@ -5,11 +5,12 @@
 
 use super::acts::{self, Acts};
 use super::catalog::{Catalog, Stance};
+use super::cluster_prior::{self, PriorReading};
 use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
 use super::reading_head::{self, ReadingHead};
-use super::{cluster_prior, gate, prompt, score, select};
+use super::{gate, prompt, score, select};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
 use crate::model::Model;
@@ -185,6 +186,12 @@ impl ReplyDrafter {
             return Err(ReplyError::InvalidOption(format!(
                 "prior_open, prior_prefer, prior_exponent and prior_beam_weight must be finite and \
                  at least 0, prior_unclustered in (0, 1]; got {prior_numbers:?}"
+            )));
+        }
+        if !(0.0..=1.0).contains(&config.head_weight) {
+            return Err(ReplyError::InvalidOption(format!(
+                "head_weight must be in [0, 1]; got {}",
+                config.head_weight
             )));
         }
         let template = ChatTemplate::for_model(&model)?;
@@ -468,11 +475,29 @@ impl ReplyDrafter {
         cancelled()?;
         let mut lp0 = vec![0.0f32; logits.len()];
         log_softmax(logits, &mut lp0);
+        let word_prior = |read: &str| {
+            self.catalog
+                .cluster_prior
+                .as_ref()
+                .map(|p| p.probabilities(&cluster_prior::features(read, &acts)))
+        };
         let reading = match (self.reading(), &self.head) {
             (Reading::Head, Some(head)) => {
                 let features =
                     reading_head::pool(ts.session.hidden_states(), self.model.config().n_embd);
-                head.read(&features)
+                head.probabilities(&features).map(|p_head| {
+                    let w = self.config.head_weight;
+                    match word_prior(&read) {
+                        Some(p_words) if w < 1.0 => PriorReading::new(
+                            p_head
+                                .iter()
+                                .zip(&p_words)
+                                .map(|(h, p)| w * h + (1.0 - w) * p)
+                                .collect(),
+                        ),
+                        _ => PriorReading::new(p_head),
+                    }
+                })
             }
             _ => None,
         };
@@ -495,10 +520,7 @@ impl ReplyDrafter {
             choice: false,
             prior: match self.reading() {
                 Reading::Head => reading,
-                Reading::Prior => cat
-                    .cluster_prior
-                    .as_ref()
-                    .map(|p| p.read(&cluster_prior::features(&read, &acts))),
+                Reading::Prior => word_prior(&read).map(PriorReading::new),
                 Reading::Rules => None,
             },
         };
