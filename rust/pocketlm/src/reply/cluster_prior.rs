@@ -116,11 +116,6 @@ impl ClusterPrior {
         z.iter().map(|&z| sigmoid(z)).collect()
     }
 
-    /// [`ClusterPrior::probabilities`] with the largest of them, as the drafter reads them.
-    pub fn read(&self, features: &[String]) -> PriorReading {
-        PriorReading::new(self.probabilities(features))
-    }
-
     /// Features in the table (for tests and reports).
     pub fn len(&self) -> usize {
         self.weights.len()

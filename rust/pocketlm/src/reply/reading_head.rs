@@ -16,7 +16,7 @@
 //! to the word prior.
 
 use super::catalog::{Catalog, CatalogError};
-use super::cluster_prior::{sigmoid, PriorReading};
+use super::cluster_prior::sigmoid;
 use crate::model::Model;
 
 /// The heads built into the library, one per model (matched by fingerprint).
@@ -213,11 +213,6 @@ impl ReadingHead {
                 })
                 .collect(),
         )
-    }
-
-    /// [`ReadingHead::probabilities`] as the drafter reads them.
-    pub fn read(&self, features: &[f32]) -> Option<PriorReading> {
-        self.probabilities(features).map(PriorReading::new)
     }
 
     /// The builtin head for `model` (`None`: no table names its fingerprint). Tables that
