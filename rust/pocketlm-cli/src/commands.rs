@@ -287,6 +287,13 @@ pub fn generate(a: GenerateArgs) -> CliResult {
         },
     )
     .map_err(|e| e.to_string())?;
+    // The model's fingerprint (hashed once per load) is timed apart from the snapshot I/O.
+    let mut fingerprint_ms = None;
+    if a.state.is_some() || a.save_state.is_some() {
+        let t = Instant::now();
+        model.gguf().fingerprint().map_err(|e| e.to_string())?;
+        fingerprint_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+    }
     // Restored tokens come first; `generate` then evaluates only what follows them.
     let mut state_load_ms = None;
     let prompt = match &a.state {
@@ -327,6 +334,7 @@ pub fn generate(a: GenerateArgs) -> CliResult {
         print_json(json!({
             "prompt_tokens": prompt,
             "state_tokens": state_tokens,
+            "fingerprint_ms": fingerprint_ms,
             "state_load_ms": state_load_ms,
             "state_save_ms": saved.map(|s| s.0),
             "state_bytes": saved.map(|s| s.1),
