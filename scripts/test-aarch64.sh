@@ -15,7 +15,9 @@
 #     runs every test of those suites); and tests/families.rs on its two smallest-vocabulary
 #     families, phi3 and granite (random-weight models against llama.cpp's references; the
 #     others differ in graph options and vocabulary size, not kernels, and run on x86: the
-#     262k-row output of gemma2 alone takes over 9 minutes under qemu);
+#     262k-row output of gemma2 alone takes over 9 minutes under qemu); and tests/snapshot.rs's
+#     SmolLM2 parts (a restored session's logits bit-identical to the uninterrupted one's, about
+#     50 s; Gemma 3's 262k-row output keeps its half on x86);
 # (The Android and iOS compile checks are make test-mobile-libs's: it builds the FFI crate, and
 # so the core, for aarch64-linux-android and aarch64-apple-ios.)
 # Each step logs its wall time.
@@ -141,13 +143,15 @@ suites=(
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
   "families|phi3_f16 granite_f16"
+  "snapshot|smollm2_resumes_bit_identically snapshot_without_logits hostile_headers"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
-# long for every `make test`: by default only the engine subset and the architecture families'
-# parity against llama.cpp (tests/families.rs, random-weight models) run; AARCH64_SUITES="alloc
+# long for every `make test`: by default only the engine subset, the architecture families'
+# parity against llama.cpp (tests/families.rs, random-weight models) and the SmolLM2 snapshot
+# subset (43 s) run; AARCH64_SUITES="alloc
 # engine keyboard reply families" (or AARCH64_FULL=1, every test of every suite) runs the rest.
-wanted=" ${AARCH64_SUITES:-engine families} "
-[ "${AARCH64_FULL:-0}" = 1 ] && wanted=" alloc engine keyboard reply families "
+wanted=" ${AARCH64_SUITES:-engine families snapshot} "
+[ "${AARCH64_FULL:-0}" = 1 ] && wanted=" alloc engine keyboard reply families snapshot "
 for entry in "${suites[@]}"; do
   suite="${entry%%|*}"
   filters="${entry#*|}"

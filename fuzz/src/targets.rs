@@ -15,13 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The target names, in the order `make fuzz` runs them.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "gguf_model",
     "tokenizer",
     "chat_template",
     "keyboard",
     "reply",
     "constraint",
+    "snapshot",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -33,6 +34,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "keyboard" => keyboard(data),
         "reply" => reply(data),
         "constraint" => constraint(data),
+        "snapshot" => snapshot(data),
         _ => return false,
     }
     true
@@ -265,6 +267,61 @@ pub fn constraint(data: &[u8]) {
     let _ = generate(&mut s, &prompt, &opts, &cancel, |_| true);
 }
 
+/// A session of the synthetic model with room for `ctx` tokens.
+fn synthetic_session(ctx: usize) -> Session {
+    Session::new(
+        synthetic().clone(),
+        SessionOptions {
+            context_length: ctx,
+            threads: 1,
+        },
+    )
+    .expect("session")
+}
+
+/// Rewrites a snapshot's two CRC-32 checksums (header, payload) so that a mutated field is
+/// judged by the loader's other checks rather than by the checksum.
+fn reseal_snapshot(b: &mut [u8]) {
+    if b.len() >= 128 {
+        let crc = crc32fast::hash(&b[..124]);
+        b[124..128].copy_from_slice(&crc.to_le_bytes());
+    }
+    if b.len() >= 132 {
+        let end = b.len() - 4;
+        let crc = crc32fast::hash(&b[128..end]);
+        b[end..].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+/// A session snapshot loaded from hostile bytes, in memory and from a file, into a session of
+/// the synthetic model (context 32), then one evaluation step: a typed error or a session that
+/// runs. The first byte: bit 0 reseals the checksums after the mutation (so that the fields
+/// behind them are reached), bit 1 loads from a file instead of the bytes.
+pub fn snapshot(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = rest.to_vec();
+    if mode & 1 != 0 {
+        reseal_snapshot(&mut bytes);
+    }
+    let mut s = synthetic_session(32);
+    let loaded = if mode & 2 != 0 {
+        let path = scratch_path().with_extension("plmstate");
+        std::fs::write(&path, &bytes).expect("write scratch file");
+        s.load_state_file(&path)
+    } else {
+        s.load_state(&bytes)
+    };
+    if loaded.is_err() {
+        assert!(s.is_empty(), "a failed load changed the session");
+        return;
+    }
+    let _ = s.logits().map(|l| l.len());
+    let _ = s.eval(&[1]);
+    let _ = s.save_state();
+}
+
 /// Hostile chat templates: the constructs that crashed, hung or exhausted memory before.
 pub const HOSTILE_TEMPLATES: [&str; 6] = [
     "{{ [][::-1] }}",
@@ -380,6 +437,25 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 tagged(2, "start: item*\nitem: %json {\"type\": \"integer\"}\n"),
                 tagged(3, "yes\nno\nmaybe \u{1F600}"),
             ]
+        }
+        "snapshot" => {
+            let mut out = Vec::new();
+            for n in [0usize, 1, 5, 31] {
+                let mut s = synthetic_session(32);
+                if n > 0 {
+                    let ids: Vec<u32> = (0..n as u32).map(|i| 3 + i % 50).collect();
+                    s.eval(&ids).expect("synthetic eval");
+                }
+                let full = s.save_state().expect("save");
+                s.truncate(n.saturating_sub(1));
+                let no_logits = s.save_state().expect("save");
+                for mode in 0..4u8 {
+                    for b in [&full, &no_logits] {
+                        out.push([&[mode][..], b].concat());
+                    }
+                }
+            }
+            out
         }
         "reply" => text(&[
             "Are you coming tonight?",

@@ -470,9 +470,29 @@ uint64_t uniffi_pocketlm_ffi_fn_method_textsession_generate(uint64_t ptr, RustBu
 uint64_t uniffi_pocketlm_ffi_fn_method_textsession_last_result(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_LOAD_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_LOAD_STATE
+void uniffi_pocketlm_ffi_fn_method_textsession_load_state(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_LOAD_STATE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_LOAD_STATE_BYTES
+void uniffi_pocketlm_ffi_fn_method_textsession_load_state_bytes(uint64_t ptr, RustBuffer bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_RESET
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_RESET
 void uniffi_pocketlm_ffi_fn_method_textsession_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SAVE_STATE
+int64_t uniffi_pocketlm_ffi_fn_method_textsession_save_state(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SAVE_STATE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_SAVE_STATE_BYTES
+RustBuffer uniffi_pocketlm_ffi_fn_method_textsession_save_state_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CLASSIFY
@@ -994,9 +1014,33 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_last_result(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_LOAD_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_LOAD_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_load_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_LOAD_STATE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_LOAD_STATE_BYTES
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_load_state_bytes(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_RESET
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_RESET
 uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_reset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SAVE_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_save_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SAVE_STATE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_SAVE_STATE_BYTES
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_save_state_bytes(void
     
 );
 #endif

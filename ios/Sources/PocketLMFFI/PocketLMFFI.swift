@@ -1932,10 +1932,39 @@ public protocol TextSessionProtocol: AnyObject, Sendable {
     func lastResult() async  -> GenerationResult?
     
     /**
+     * Replaces the session's state with a snapshot saved by `save_state` with the same model
+     * file (sessions of another context length may load it if it fits). A later `generate`
+     * whose prompt starts with the restored text evaluates only the rest, and continues
+     * exactly as the saved session would have. Waits for a running generation to finish.
+     * `InvalidSnapshot` (not a snapshot, truncated, corrupted, another format version or
+     * another model: the message says which) or `ContextFull` (more tokens than this
+     * session's context); the session is then left as it was.
+     */
+    func loadState(path: String) throws 
+    
+    /**
+     * [`TextSession::load_state`] from bytes.
+     */
+    func loadStateBytes(bytes: Data) throws 
+    
+    /**
      * Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared
      * before the next one.
      */
     func reset() 
+    
+    /**
+     * Saves the session's state (the tokens of the last generation's prompt and output, their
+     * KV cache, the logits) to the file `path`, written under a temporary name and renamed
+     * over it; returns its size in bytes. Waits for a running generation to finish.
+     * `InvalidSnapshot` when the file cannot be written.
+     */
+    func saveState(path: String) throws  -> Int64
+    
+    /**
+     * The session's state as bytes (what [`TextSession::save_state`] writes).
+     */
+    func saveStateBytes() throws  -> Data
     
     /**
      * Picks the label the model finds most likely as the answer to "which of these
@@ -2088,6 +2117,36 @@ open func lastResult()async  -> GenerationResult?  {
 }
     
     /**
+     * Replaces the session's state with a snapshot saved by `save_state` with the same model
+     * file (sessions of another context length may load it if it fits). A later `generate`
+     * whose prompt starts with the restored text evaluates only the rest, and continues
+     * exactly as the saved session would have. Waits for a running generation to finish.
+     * `InvalidSnapshot` (not a snapshot, truncated, corrupted, another format version or
+     * another model: the message says which) or `ContextFull` (more tokens than this
+     * session's context); the session is then left as it was.
+     */
+open func loadState(path: String)throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_load_state(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`TextSession::load_state`] from bytes.
+     */
+open func loadStateBytes(bytes: Data)throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_load_state_bytes(
+            self.uniffiCloneHandle(),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared
      * before the next one.
      */
@@ -2097,6 +2156,34 @@ open func reset()  {try! rustCall() {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 }
+}
+    
+    /**
+     * Saves the session's state (the tokens of the last generation's prompt and output, their
+     * KV cache, the logits) to the file `path`, written under a temporary name and renamed
+     * over it; returns its size in bytes. Waits for a running generation to finish.
+     * `InvalidSnapshot` when the file cannot be written.
+     */
+open func saveState(path: String)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_save_state(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The session's state as bytes (what [`TextSession::save_state`] writes).
+     */
+open func saveStateBytes()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_save_state_bytes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -4581,6 +4668,14 @@ enum PocketLmError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      */
     case InvalidConstraint(message: String)
     
+    /**
+     * A session snapshot cannot be loaded or saved: the file is missing or unreadable, not a
+     * snapshot, truncated or corrupted, of another format version, or saved by another model
+     * (the message names which, and the architectures or fingerprints). The session is left as
+     * it was; save the snapshot again, or evaluate the text again.
+     */
+    case InvalidSnapshot(message: String)
+    
 
     
 
@@ -4650,6 +4745,10 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
+        case 11: return .InvalidSnapshot(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
 
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -4681,6 +4780,8 @@ public struct FfiConverterTypePocketLmError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(9))
         case .InvalidConstraint(_ /* message is ignored*/):
             writeInt(&buf, Int32(10))
+        case .InvalidSnapshot(_ /* message is ignored*/):
+            writeInt(&buf, Int32(11))
 
         
         }
@@ -5955,7 +6056,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_textsession_last_result() != 1021) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_load_state() != 15931) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_load_state_bytes() != 46709) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_reset() != 27866) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_save_state() != 30508) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_save_state_bytes() != 23120) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_classify() != 10635) {

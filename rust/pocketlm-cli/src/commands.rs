@@ -250,6 +250,14 @@ pub struct GenerateArgs {
     /// of turn).
     #[arg(long)]
     chat: bool,
+    /// After the generation, save the session (prompt and generated tokens, their KV cache)
+    /// to this snapshot file (docs/state.md).
+    #[arg(long, value_name = "FILE")]
+    save_state: Option<PathBuf>,
+    /// Continue from a snapshot saved by --save-state with the same model: the prompt is
+    /// appended to the restored tokens (without a BOS token), and only it is evaluated.
+    #[arg(long, value_name = "FILE", conflicts_with = "chat")]
+    state: Option<PathBuf>,
     #[arg(long)]
     json: bool,
 }
@@ -269,7 +277,7 @@ pub fn generate(a: GenerateArgs) -> CliResult {
             )
             .map_err(|e| e.to_string())?
     } else {
-        model.tokenizer().encode(&a.prompt, true, true)
+        model.tokenizer().encode(&a.prompt, a.state.is_none(), true)
     };
     let mut session = Session::new(
         model.clone(),
@@ -279,6 +287,25 @@ pub fn generate(a: GenerateArgs) -> CliResult {
         },
     )
     .map_err(|e| e.to_string())?;
+    // The model's fingerprint (hashed once per load) is timed apart from the snapshot I/O.
+    let mut fingerprint_ms = None;
+    if a.state.is_some() || a.save_state.is_some() {
+        let t = Instant::now();
+        model.gguf().fingerprint().map_err(|e| e.to_string())?;
+        fingerprint_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+    }
+    // Restored tokens come first; `generate` then evaluates only what follows them.
+    let mut state_load_ms = None;
+    let prompt = match &a.state {
+        Some(path) => {
+            let t = Instant::now();
+            session.load_state_file(path).map_err(|e| e.to_string())?;
+            state_load_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            [session.tokens(), &prompt[..]].concat()
+        }
+        None => prompt,
+    };
+    let state_tokens = session.len();
     let opts = GenerateOptions {
         max_tokens: a.max_tokens,
         sampler: a.sampling.config(),
@@ -299,9 +326,19 @@ pub fn generate(a: GenerateArgs) -> CliResult {
     })
     .map_err(|e| e.to_string())?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
+    let saved = match &a.save_state {
+        Some(path) => Some(save_generation(&mut session, &prompt, &out.tokens, path)?),
+        None => None,
+    };
     if json {
         print_json(json!({
             "prompt_tokens": prompt,
+            "state_tokens": state_tokens,
+            "fingerprint_ms": fingerprint_ms,
+            "state_load_ms": state_load_ms,
+            "state_save_ms": saved.map(|s| s.0),
+            "state_bytes": saved.map(|s| s.1),
+            "state_saved_tokens": saved.map(|s| s.2),
             "tokens": out.tokens,
             "text": out.text,
             "stop_reason": out.stop_reason.as_str(),
@@ -332,8 +369,33 @@ pub fn generate(a: GenerateArgs) -> CliResult {
                 c.valid, c.complete, c.forced_tokens
             );
         }
+        if let Some(ms) = state_load_ms {
+            eprintln!("[state: {state_tokens} tokens restored in {ms:.1} ms]");
+        }
+        if let Some((ms, bytes, n)) = saved {
+            eprintln!("[state: {n} tokens saved, {bytes} bytes, {ms:.1} ms]");
+        }
     }
     Ok(())
+}
+
+/// Saves the session holding the prompt and every generated token (the last one sampled is
+/// evaluated first: generation stops before evaluating it) to `path`; returns the time spent
+/// saving (ms), the file's size and the tokens saved. Tokens past the context are not saved.
+fn save_generation(
+    session: &mut Session,
+    prompt: &[u32],
+    generated: &[u32],
+    path: &PathBuf,
+) -> Result<(f64, u64, usize), String> {
+    let all = [prompt, generated].concat();
+    let n = all.len().min(session.context_length());
+    if session.len() != n || session.tokens() != &all[..n] {
+        session.sync_to(&all[..n]).map_err(|e| e.to_string())?;
+    }
+    let t = Instant::now();
+    let bytes = session.save_state_file(path).map_err(|e| e.to_string())?;
+    Ok((t.elapsed().as_secs_f64() * 1e3, bytes, n))
 }
 
 #[derive(Args)]

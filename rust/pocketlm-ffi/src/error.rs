@@ -2,7 +2,7 @@
 
 use pocketlm::GgufError;
 use pocketlm::{ChatError, ReplyError};
-use pocketlm::{GenerateError, LoadError, SessionError};
+use pocketlm::{GenerateError, LoadError, SessionError, SnapshotError};
 use pocketlm::{KeyboardError, UserWordsError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard};
@@ -51,6 +51,12 @@ pub enum PocketLmError {
     /// message names the problem; nothing was generated.
     #[error("{0}")]
     InvalidConstraint(String),
+    /// A session snapshot cannot be loaded or saved: the file is missing or unreadable, not a
+    /// snapshot, truncated or corrupted, of another format version, or saved by another model
+    /// (the message names which, and the architectures or fingerprints). The session is left as
+    /// it was; save the snapshot again, or evaluate the text again.
+    #[error("{0}")]
+    InvalidSnapshot(String),
 }
 
 impl From<LoadError> for PocketLmError {
@@ -90,6 +96,24 @@ impl From<SessionError> for PocketLmError {
             // The file was truncated or rewritten in place after loading: the loaded model is no
             // longer usable; the message says to load it again.
             SessionError::ModelFileChanged(_) => PocketLmError::ModelFileChanged(msg),
+        }
+    }
+}
+
+impl From<SnapshotError> for PocketLmError {
+    fn from(e: SnapshotError) -> Self {
+        let msg = e.to_string();
+        match e {
+            SnapshotError::ContextTooSmall { .. } => PocketLmError::ContextFull(msg),
+            SnapshotError::ModelFileChanged(_) => PocketLmError::ModelFileChanged(msg),
+            SnapshotError::Io { .. }
+            | SnapshotError::NotASnapshot { .. }
+            | SnapshotError::OtherVersion { .. }
+            | SnapshotError::OtherArchitecture { .. }
+            | SnapshotError::OtherModel { .. }
+            | SnapshotError::OtherLayout { .. }
+            | SnapshotError::Truncated { .. }
+            | SnapshotError::Corrupted(_) => PocketLmError::InvalidSnapshot(msg),
         }
     }
 }

@@ -113,6 +113,18 @@ impl std::fmt::Debug for TextSession {
     }
 }
 
+impl TextSession {
+    /// The core session once no generation runs, with a pending `reset` applied.
+    fn settled(&self) -> std::sync::MutexGuard<'_, pocketlm::Session> {
+        let mut session = lock(&self.session);
+        if self.reset_requested.swap(false, Ordering::SeqCst) {
+            session.clear();
+            self.context_tokens.store(0, Ordering::SeqCst);
+        }
+        session
+    }
+}
+
 #[uniffi::export]
 impl TextSession {
     #[uniffi::constructor]
@@ -215,6 +227,57 @@ impl TextSession {
 
     pub fn context_length(&self) -> i32 {
         self.context_length
+    }
+
+    /// Saves the session's state (the tokens of the last generation's prompt and output, their
+    /// KV cache, the logits) to the file `path`, written under a temporary name and renamed
+    /// over it; returns its size in bytes. Waits for a running generation to finish.
+    /// `InvalidSnapshot` when the file cannot be written.
+    pub fn save_state(&self, path: String) -> Result<i64, PocketLmError> {
+        guard("TextSession.save_state", || {
+            let session = self.settled();
+            let bytes = session.save_state_file(&path)?;
+            Ok(i64::try_from(bytes).unwrap_or(i64::MAX))
+        })
+    }
+
+    /// The session's state as bytes (what [`TextSession::save_state`] writes).
+    pub fn save_state_bytes(&self) -> Result<Vec<u8>, PocketLmError> {
+        guard("TextSession.save_state_bytes", || {
+            Ok(self.settled().save_state()?)
+        })
+    }
+
+    /// Replaces the session's state with a snapshot saved by `save_state` with the same model
+    /// file (sessions of another context length may load it if it fits). A later `generate`
+    /// whose prompt starts with the restored text evaluates only the rest, and continues
+    /// exactly as the saved session would have. Waits for a running generation to finish.
+    /// `InvalidSnapshot` (not a snapshot, truncated, corrupted, another format version or
+    /// another model: the message says which) or `ContextFull` (more tokens than this
+    /// session's context); the session is then left as it was.
+    pub fn load_state(&self, path: String) -> Result<(), PocketLmError> {
+        guard("TextSession.load_state", || {
+            let mut session = self.settled();
+            session.load_state_file(&path)?;
+            self.context_tokens.store(
+                i32::try_from(session.len()).unwrap_or(i32::MAX),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        })
+    }
+
+    /// [`TextSession::load_state`] from bytes.
+    pub fn load_state_bytes(&self, bytes: Vec<u8>) -> Result<(), PocketLmError> {
+        guard("TextSession.load_state_bytes", || {
+            let mut session = self.settled();
+            session.load_state(&bytes)?;
+            self.context_tokens.store(
+                i32::try_from(session.len()).unwrap_or(i32::MAX),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        })
     }
 
     /// Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared

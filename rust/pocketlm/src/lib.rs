@@ -127,7 +127,10 @@ pub use reply::{
     Stance, Tone,
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
-pub use session::{default_threads, Session, SessionError, SessionOptions};
+pub use session::{
+    default_threads, Session, SessionError, SessionOptions, SnapshotError, SNAPSHOT_MAGIC,
+    SNAPSHOT_VERSION,
+};
 pub use task::{
     classify, score, Classification, ContinuationScore, LabelScore, TaskError,
     DEFAULT_CLASSIFY_INSTRUCTION,

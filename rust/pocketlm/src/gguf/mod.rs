@@ -313,6 +313,8 @@ pub struct GgufFile {
     tensors: Vec<TensorInfo>,
     tensor_index: HashMap<String, usize>,
     data_start: u64,
+    /// [`GgufFile::fingerprint`], computed on first use.
+    fingerprint: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for GgufFile {
@@ -482,7 +484,24 @@ impl GgufFile {
             tensors,
             tensor_index,
             data_start,
+            fingerprint: std::sync::OnceLock::new(),
         })
+    }
+
+    /// SHA-256 of everything before the tensor data: the header, the metadata (hyper-parameters,
+    /// vocabulary) and the tensor table (names, shapes, types, offsets), not the weights. Two
+    /// files with the same fingerprint load to the same configuration and tokenizer; a file
+    /// whose weights alone were rewritten (same table) keeps its fingerprint. Computed once
+    /// (a few milliseconds for a megabytes-long vocabulary), after [`GgufFile::check_unchanged`].
+    pub fn fingerprint(&self) -> Result<[u8; 32], GgufError> {
+        if let Some(f) = self.fingerprint.get() {
+            return Ok(*f);
+        }
+        self.check_unchanged()?;
+        use sha2::Digest;
+        let end = (self.data_start as usize).min(self.map.len());
+        let digest: [u8; 32] = sha2::Sha256::digest(&self.map[..end]).into();
+        Ok(*self.fingerprint.get_or_init(|| digest))
     }
 
     /// The path the file was opened from.

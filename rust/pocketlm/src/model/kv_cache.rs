@@ -91,6 +91,13 @@ impl KvCache {
         (&self.k[layer][..end], &self.v[layer][..end])
     }
 
+    /// Keys and values of `layer` for positions `0..n`, writable (room must have been
+    /// reserved): filled by a session snapshot's loader, which then sets the length.
+    pub(crate) fn layer_mut(&mut self, layer: usize, n: usize) -> (&mut [f16], &mut [f16]) {
+        let end = n * self.kv_dim;
+        (&mut self.k[layer][..end], &mut self.v[layer][..end])
+    }
+
     /// Copies positions `from..src.len()` of every layer from `src` (the positions before
     /// `from` must already be equal) and takes its length.
     pub(crate) fn copy_tail_from(&mut self, src: &KvCache, from: usize) {

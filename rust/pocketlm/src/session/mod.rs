@@ -6,6 +6,9 @@ use crate::kernels::{OutputRows, ThreadPool};
 use crate::model::{forward, BatchRow, HiddenOut, KvCache, Model, Scratch, KV_GROW_STEP};
 use std::sync::{Arc, Mutex};
 
+mod snapshot;
+pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+
 /// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
 const PREFILL_CHUNK: usize = 64;
 

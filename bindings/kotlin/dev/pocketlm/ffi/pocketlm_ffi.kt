@@ -780,7 +780,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_last_result(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_load_state(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_load_state_bytes(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_reset(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_save_state(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_save_state_bytes(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_classify(
     ): Int
@@ -916,8 +924,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_textsession_last_result(`ptr`: Long,
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_load_state(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_load_state_bytes(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_textsession_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_save_state(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_save_state_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_textsession_classify(`ptr`: Long,`text`: RustBuffer.ByValue,`labels`: RustBuffer.ByValue,`instruction`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_textsession_score(`ptr`: Long,`prompt`: RustBuffer.ByValue,`continuations`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1156,7 +1172,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_last_result() and 0xFFFF) != 1021) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_load_state() and 0xFFFF) != 15931) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_load_state_bytes() and 0xFFFF) != 46709) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_reset() and 0xFFFF) != 27866) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_save_state() and 0xFFFF) != 30508) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_save_state_bytes() and 0xFFFF) != 23120) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_classify() and 0xFFFF) != 10635) {
@@ -3972,10 +4000,39 @@ public interface TextSessionInterface {
     suspend fun `lastResult`(): GenerationResult?
     
     /**
+     * Replaces the session's state with a snapshot saved by `save_state` with the same model
+     * file (sessions of another context length may load it if it fits). A later `generate`
+     * whose prompt starts with the restored text evaluates only the rest, and continues
+     * exactly as the saved session would have. Waits for a running generation to finish.
+     * `InvalidSnapshot` (not a snapshot, truncated, corrupted, another format version or
+     * another model: the message says which) or `ContextFull` (more tokens than this
+     * session's context); the session is then left as it was.
+     */
+    fun `loadState`(`path`: kotlin.String)
+    
+    /**
+     * [`TextSession::load_state`] from bytes.
+     */
+    fun `loadStateBytes`(`bytes`: kotlin.ByteArray)
+    
+    /**
      * Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared
      * before the next one.
      */
     fun `reset`()
+    
+    /**
+     * Saves the session's state (the tokens of the last generation's prompt and output, their
+     * KV cache, the logits) to the file `path`, written under a temporary name and renamed
+     * over it; returns its size in bytes. Waits for a running generation to finish.
+     * `InvalidSnapshot` when the file cannot be written.
+     */
+    fun `saveState`(`path`: kotlin.String): kotlin.Long
+    
+    /**
+     * The session's state as bytes (what [`TextSession::save_state`] writes).
+     */
+    fun `saveStateBytes`(): kotlin.ByteArray
     
     /**
      * Picks the label the model finds most likely as the answer to "which of these
@@ -4195,6 +4252,46 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
 
     
     /**
+     * Replaces the session's state with a snapshot saved by `save_state` with the same model
+     * file (sessions of another context length may load it if it fits). A later `generate`
+     * whose prompt starts with the restored text evaluates only the rest, and continues
+     * exactly as the saved session would have. Waits for a running generation to finish.
+     * `InvalidSnapshot` (not a snapshot, truncated, corrupted, another format version or
+     * another model: the message says which) or `ContextFull` (more tokens than this
+     * session's context); the session is then left as it was.
+     */
+    @Throws(PocketLmException::class)override fun `loadState`(`path`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_load_state(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`TextSession::load_state`] from bytes.
+     */
+    @Throws(PocketLmException::class)override fun `loadStateBytes`(`bytes`: kotlin.ByteArray)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_load_state_bytes(
+        it,
+        
+        FfiConverterByteArray.lower(`bytes`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared
      * before the next one.
      */override fun `reset`()
@@ -4207,6 +4304,44 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
 }
     }
     
+    
+
+    
+    /**
+     * Saves the session's state (the tokens of the last generation's prompt and output, their
+     * KV cache, the logits) to the file `path`, written under a temporary name and renamed
+     * over it; returns its size in bytes. Waits for a running generation to finish.
+     * `InvalidSnapshot` when the file cannot be written.
+     */
+    @Throws(PocketLmException::class)override fun `saveState`(`path`: kotlin.String): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_save_state(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The session's state as bytes (what [`TextSession::save_state`] writes).
+     */
+    @Throws(PocketLmException::class)override fun `saveStateBytes`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_save_state_bytes(
+        it,
+        _status)
+}
+    }
+    )
+    }
     
 
     
@@ -6003,6 +6138,14 @@ sealed class PocketLmException(message: String): kotlin.Exception(message) {
      */
         class InvalidConstraint(message: String) : PocketLmException(message)
         
+    /**
+     * A session snapshot cannot be loaded or saved: the file is missing or unreadable, not a
+     * snapshot, truncated or corrupted, of another format version, or saved by another model
+     * (the message names which, and the architectures or fingerprints). The session is left as
+     * it was; save the snapshot again, or evaluate the text again.
+     */
+        class InvalidSnapshot(message: String) : PocketLmException(message)
+        
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PocketLmException> {
         override fun lift(error_buf: RustBuffer.ByValue): PocketLmException = FfiConverterTypePocketLmError.lift(error_buf)
@@ -6026,6 +6169,7 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             8 -> PocketLmException.InvalidUserDictionary(FfiConverterString.read(buf))
             9 -> PocketLmException.UserDictionaryFull(FfiConverterString.read(buf))
             10 -> PocketLmException.InvalidConstraint(FfiConverterString.read(buf))
+            11 -> PocketLmException.InvalidSnapshot(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -6075,6 +6219,10 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
             }
             is PocketLmException.InvalidConstraint -> {
                 buf.putInt(10)
+                Unit
+            }
+            is PocketLmException.InvalidSnapshot -> {
+                buf.putInt(11)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -38,7 +38,7 @@ import kotlinx.coroutines.withContext
 // Records and enums come straight from the generated bindings. Errors are
 // dev.pocketlm.ffi.PocketLmException, a sealed class (ModelNotFound, InvalidModel, InvalidArgument,
 // ContextFull, Internal, Cancelled, ModelFileChanged, InvalidUserDictionary, UserDictionaryFull,
-// InvalidConstraint) whose
+// InvalidConstraint, InvalidSnapshot) whose
 // message says what to do; import it from there (a typealias would hide the subclasses).
 // ModelFileChanged: the file was truncated or rewritten after loading; load the model again (install
 // updates by renaming a new file over the old one). InvalidUserDictionary: bytes given to

@@ -1,0 +1,654 @@
+//! Session snapshots: a session's state (its tokens, the KV cache of those positions and the
+//! logits after the last one) saved to bytes or to a file, and loaded into a session of the same
+//! model, which then continues exactly as the saved one would have (bit-identical logits).
+//!
+//! The format (version 1, little-endian; docs/state.md describes it for readers):
+//!
+//! | offset | bytes | field |
+//! |---|---|---|
+//! | 0 | 8 | magic `PLMSTATE` |
+//! | 8 | 4 | format version |
+//! | 12 | 4 | flags (bit 0: the logits are included) |
+//! | 16 | 32 | model fingerprint ([`GgufFile::fingerprint`](crate::internals::gguf::GgufFile::fingerprint)) |
+//! | 48 | 32 | architecture name, UTF-8, zero-padded |
+//! | 80 | 4×4 | KV layout: layers, KV heads, head dimension, element type (1 = f16) |
+//! | 96 | 4 | vocabulary size (the width of the logits) |
+//! | 100 | 4 | reserved, zero |
+//! | 104 | 8 | context length of the saved session |
+//! | 112 | 8 | token count `n` |
+//! | 120 | 4 | reserved, zero |
+//! | 124 | 4 | CRC-32 of bytes 0..124 |
+//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each) |
+//! | end − 4 | 4 | CRC-32 of the payload |
+//!
+//! Loading checks, in this order, before allocating anything: the magic, the version, the
+//! header's checksum, the architecture, the model fingerprint, the KV layout, the context, and
+//! the length the header implies against the bytes present; the payload is then read into new
+//! buffers and committed only when its checksum matches, so a failed load leaves the session as
+//! it was.
+
+use super::Session;
+use crate::model::{KvCache, ModelConfig};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// The first bytes of every snapshot.
+pub const SNAPSHOT_MAGIC: [u8; 8] = *b"PLMSTATE";
+/// The snapshot format version this build writes and reads.
+pub const SNAPSHOT_VERSION: u32 = 1;
+/// Bytes of the fixed header.
+const HEADER_LEN: usize = 128;
+/// Bytes of the architecture-name field.
+const ARCH_LEN: usize = 32;
+/// Flag: the logits after the last token follow the tokens.
+const FLAG_LOGITS: u32 = 1;
+/// KV element type code: IEEE half precision (the cache's type).
+const KV_F16: u32 = 1;
+
+/// Why a snapshot could not be saved or loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// Reading or writing the file failed.
+    #[error("cannot {action} session snapshot {}: {source}", path.display())]
+    Io {
+        /// "read", "write", "open", ...
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The bytes do not start with the snapshot magic.
+    #[error("not a PocketLM session snapshot (it starts with {found:02x?}, not \"PLMSTATE\"); pass bytes or a file written by Session::save_state")]
+    NotASnapshot {
+        /// The first bytes found (at most 8).
+        found: Vec<u8>,
+    },
+    /// The snapshot was written in another format version.
+    #[error("snapshot format version {found} cannot be read by this PocketLM, which reads version {supported}; save the session again with this version (or evaluate its text again)")]
+    OtherVersion {
+        /// The snapshot's version.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// The snapshot was saved by a model of another architecture.
+    #[error("the snapshot was saved by a {snapshot:?} model but this session runs a {model:?} model; load it into a session of the model that saved it")]
+    OtherArchitecture {
+        /// The snapshot's architecture.
+        snapshot: String,
+        /// The session model's architecture.
+        model: String,
+    },
+    /// The snapshot was saved by another model file of the same architecture.
+    #[error("the snapshot was saved by another model file (fingerprint {snapshot}, this model's is {model}); its KV cache means nothing to this model: load it with the model file that saved it, or evaluate the text again")]
+    OtherModel {
+        /// The snapshot's model fingerprint (hex, first 8 bytes).
+        snapshot: String,
+        /// The session model's fingerprint (hex, first 8 bytes).
+        model: String,
+    },
+    /// The snapshot's KV cache layout differs from the model's.
+    #[error("the snapshot's KV layout ({snapshot}) differs from this model's ({model}); it was saved by another model or build")]
+    OtherLayout {
+        /// The snapshot's layout.
+        snapshot: String,
+        /// The model's layout.
+        model: String,
+    },
+    /// The snapshot holds more tokens than the session's context.
+    #[error("the snapshot holds {needed} tokens but this session's context holds at most {limit}; create the session with a context_length of at least {needed}")]
+    ContextTooSmall {
+        /// Tokens in the snapshot.
+        needed: u64,
+        /// The session's context length.
+        limit: usize,
+    },
+    /// Fewer bytes than the header announces.
+    #[error("the snapshot is truncated: {expected} bytes expected, {found} present (an interrupted write or copy); save it again")]
+    Truncated {
+        /// Bytes the header implies (at least the header's own length).
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// A checksum does not match, or a field is impossible.
+    #[error("the snapshot is corrupted: {0}; save it again")]
+    Corrupted(String),
+    /// The model file changed on disk since it was loaded (its fingerprint cannot be trusted).
+    #[error("{0}")]
+    ModelFileChanged(String),
+}
+
+/// The fixed header, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Header {
+    flags: u32,
+    fingerprint: [u8; 32],
+    arch: String,
+    layout: Layout,
+    context_length: u64,
+    n_tokens: u64,
+}
+
+/// The KV cache layout and logits width a snapshot's payload is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    n_layers: u32,
+    n_kv_heads: u32,
+    head_dim: u32,
+    kv_type: u32,
+    vocab: u32,
+}
+
+impl Layout {
+    fn of(cfg: &ModelConfig) -> Self {
+        Self {
+            n_layers: cfg.n_layers as u32,
+            n_kv_heads: cfg.n_kv_heads as u32,
+            head_dim: cfg.head_dim as u32,
+            kv_type: KV_F16,
+            vocab: cfg.vocab_size as u32,
+        }
+    }
+
+    fn kv_dim(&self) -> u64 {
+        u64::from(self.n_kv_heads) * u64::from(self.head_dim)
+    }
+}
+
+impl std::fmt::Display for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ty = match self.kv_type {
+            KV_F16 => "f16".to_owned(),
+            t => format!("type {t}"),
+        };
+        write!(
+            f,
+            "{} layers × {} KV heads × {} dims, {ty}, vocabulary {}",
+            self.n_layers, self.n_kv_heads, self.head_dim, self.vocab
+        )
+    }
+}
+
+fn hex8(f: &[u8; 32]) -> String {
+    f[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Header {
+    fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[0..8].copy_from_slice(&SNAPSHOT_MAGIC);
+        h[8..12].copy_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        h[12..16].copy_from_slice(&self.flags.to_le_bytes());
+        h[16..48].copy_from_slice(&self.fingerprint);
+        let arch = self.arch.as_bytes();
+        let n = arch.len().min(ARCH_LEN);
+        h[48..48 + n].copy_from_slice(&arch[..n]);
+        let l = &self.layout;
+        for (i, v) in [l.n_layers, l.n_kv_heads, l.head_dim, l.kv_type, l.vocab]
+            .into_iter()
+            .enumerate()
+        {
+            h[80 + 4 * i..84 + 4 * i].copy_from_slice(&v.to_le_bytes());
+        }
+        h[104..112].copy_from_slice(&self.context_length.to_le_bytes());
+        h[112..120].copy_from_slice(&self.n_tokens.to_le_bytes());
+        let crc = crc32fast::hash(&h[..124]);
+        h[124..128].copy_from_slice(&crc.to_le_bytes());
+        h
+    }
+
+    /// Decodes the header from the first bytes of a snapshot of `total` bytes (`head` holds
+    /// `min(total, HEADER_LEN)` of them).
+    fn decode(head: &[u8], total: u64) -> Result<Self, SnapshotError> {
+        let truncated = || SnapshotError::Truncated {
+            expected: HEADER_LEN as u64,
+            found: total,
+        };
+        let m = head.len().min(8);
+        if head[..m] != SNAPSHOT_MAGIC[..m] {
+            return Err(SnapshotError::NotASnapshot {
+                found: head[..m].to_vec(),
+            });
+        }
+        if head.len() < 12 {
+            return Err(truncated());
+        }
+        let u32_at = |at: usize| u32::from_le_bytes(head[at..at + 4].try_into().expect("4 bytes"));
+        let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
+        let version = u32_at(8);
+        if version != SNAPSHOT_VERSION {
+            return Err(SnapshotError::OtherVersion {
+                found: version,
+                supported: SNAPSHOT_VERSION,
+            });
+        }
+        if head.len() < HEADER_LEN {
+            return Err(truncated());
+        }
+        if crc32fast::hash(&head[..124]) != u32_at(124) {
+            return Err(SnapshotError::Corrupted(
+                "the header's checksum does not match".into(),
+            ));
+        }
+        let flags = u32_at(12);
+        if flags & !FLAG_LOGITS != 0 {
+            return Err(SnapshotError::Corrupted(format!(
+                "unknown flags {flags:#x}"
+            )));
+        }
+        if u32_at(100) != 0 || u32_at(120) != 0 {
+            return Err(SnapshotError::Corrupted(
+                "reserved header fields are not zero".into(),
+            ));
+        }
+        let arch_field = &head[48..48 + ARCH_LEN];
+        let arch_len = arch_field.iter().position(|&b| b == 0).unwrap_or(ARCH_LEN);
+        let arch = std::str::from_utf8(&arch_field[..arch_len])
+            .map_err(|_| SnapshotError::Corrupted("the architecture name is not UTF-8".into()))?
+            .to_owned();
+        Ok(Self {
+            flags,
+            fingerprint: head[16..48].try_into().expect("32 bytes"),
+            arch,
+            layout: Layout {
+                n_layers: u32_at(80),
+                n_kv_heads: u32_at(84),
+                head_dim: u32_at(88),
+                kv_type: u32_at(92),
+                vocab: u32_at(96),
+            },
+            context_length: u64_at(104),
+            n_tokens: u64_at(112),
+        })
+    }
+
+    fn has_logits(&self) -> bool {
+        self.flags & FLAG_LOGITS != 0
+    }
+
+    /// Bytes of the whole snapshot (header, payload, payload checksum); `None` on overflow.
+    fn total_len(&self) -> Option<u64> {
+        let n = self.n_tokens;
+        let logits = if self.has_logits() {
+            u64::from(self.layout.vocab).checked_mul(4)?
+        } else {
+            0
+        };
+        let kv = n
+            .checked_mul(self.layout.kv_dim())?
+            .checked_mul(2 * 2)?
+            .checked_mul(u64::from(self.layout.n_layers))?;
+        (HEADER_LEN as u64 + 4)
+            .checked_add(n.checked_mul(4)?)?
+            .checked_add(logits)?
+            .checked_add(kv)
+    }
+}
+
+/// Writes `data` as little-endian bytes into `w`, adding them to the checksum.
+fn write_le<T: bytemuck::Pod>(
+    w: &mut impl Write,
+    crc: &mut crc32fast::Hasher,
+    data: &[T],
+) -> std::io::Result<()> {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    if cfg!(target_endian = "little") {
+        crc.update(bytes);
+        w.write_all(bytes)
+    } else {
+        let mut le = bytes.to_vec();
+        for e in le.chunks_exact_mut(std::mem::size_of::<T>()) {
+            e.reverse();
+        }
+        crc.update(&le);
+        w.write_all(&le)
+    }
+}
+
+/// Fills `data` from little-endian bytes read from `r`, adding them to the checksum.
+fn read_le<T: bytemuck::Pod>(
+    r: &mut impl Read,
+    crc: &mut crc32fast::Hasher,
+    data: &mut [T],
+) -> std::io::Result<()> {
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(data);
+    r.read_exact(bytes)?;
+    crc.update(bytes);
+    if cfg!(target_endian = "big") {
+        for e in bytes.chunks_exact_mut(std::mem::size_of::<T>()) {
+            e.reverse();
+        }
+    }
+    Ok(())
+}
+
+/// A label for the in-memory source and sink in I/O errors.
+const IN_MEMORY: &str = "<in-memory bytes>";
+
+impl Session {
+    fn snapshot_header(&self) -> Result<Header, SnapshotError> {
+        let cfg = self.model.config();
+        let fingerprint = self
+            .model
+            .gguf()
+            .fingerprint()
+            .map_err(|e| SnapshotError::ModelFileChanged(e.to_string()))?;
+        // Only full-width logits are kept: a restored session may select other output rows.
+        let logits = self.has_logits && self.output_rows.is_none();
+        Ok(Header {
+            flags: if logits { FLAG_LOGITS } else { 0 },
+            fingerprint,
+            arch: cfg.arch_name.clone(),
+            layout: Layout::of(cfg),
+            context_length: self.cache.max_len() as u64,
+            n_tokens: self.tokens.len() as u64,
+        })
+    }
+
+    /// Bytes [`Session::save_state`] writes for the session as it is now.
+    pub fn state_size(&self) -> usize {
+        let cfg = self.model.config();
+        let logits = if self.has_logits && self.output_rows.is_none() {
+            cfg.vocab_size * 4
+        } else {
+            0
+        };
+        HEADER_LEN + 4 + self.tokens.len() * (4 + cfg.n_layers * cfg.kv_dim() * 4) + logits
+    }
+
+    /// Writes the snapshot under `header` into `w` (the payload is read from the cache as it is
+    /// written: no copy of the cache is made).
+    fn write_state(&self, header: &Header, w: &mut impl Write) -> std::io::Result<()> {
+        w.write_all(&header.encode())?;
+        let mut crc = crc32fast::Hasher::new();
+        write_le(w, &mut crc, &self.tokens)?;
+        if header.has_logits() {
+            write_le(w, &mut crc, &self.logits)?;
+        }
+        let n = self.tokens.len();
+        for layer in 0..self.model.config().n_layers {
+            let (k, v) = self.cache.layer(layer, n);
+            write_le(w, &mut crc, k)?;
+            write_le(w, &mut crc, v)?;
+        }
+        w.write_all(&crc.finalize().to_le_bytes())
+    }
+
+    /// The session's state as bytes: its tokens, the KV cache of those positions and the logits
+    /// after the last one (when they were computed over the whole vocabulary), under a header
+    /// that names the model. [`Session::load_state`] restores it into a session of the same
+    /// model file. The hidden-state capture ([`Session::capture_hidden`]) is not saved, and a
+    /// sampler's state is its owner's to keep (seed it again).
+    pub fn save_state(&self) -> Result<Vec<u8>, SnapshotError> {
+        let header = self.snapshot_header()?;
+        let mut out = Vec::with_capacity(self.state_size());
+        self.write_state(&header, &mut out)
+            .map_err(|source| SnapshotError::Io {
+                action: "write",
+                path: PathBuf::from(IN_MEMORY),
+                source,
+            })?;
+        Ok(out)
+    }
+
+    /// Saves the state ([`Session::save_state`]) to the file `path` and returns its size in
+    /// bytes. The file is written beside `path` under a temporary name and renamed over it, so
+    /// that `path` never holds a half-written snapshot (and a session that maps or reads the
+    /// previous one is not disturbed).
+    pub fn save_state_file(&self, path: impl AsRef<Path>) -> Result<u64, SnapshotError> {
+        let path = path.as_ref();
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(".partial-{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let io = |action: &'static str, p: &Path| {
+            let p = p.to_path_buf();
+            move |source| SnapshotError::Io {
+                action,
+                path: p,
+                source,
+            }
+        };
+        let header = self.snapshot_header()?;
+        let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let written = self.write_state(&header, &mut w).map_err(io("write", &tmp));
+        let finished = written.and_then(|()| {
+            let file = w
+                .into_inner()
+                .map_err(|e| io("write", &tmp)(e.into_error()))?;
+            file.sync_all().map_err(io("write", &tmp))?;
+            Ok(())
+        });
+        if let Err(e) = finished {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        let len = std::fs::metadata(&tmp).map_err(io("write", &tmp))?.len();
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io("rename into place", path)(e)
+        })?;
+        Ok(len)
+    }
+
+    /// Replaces this session's state with a snapshot written by [`Session::save_state`] of a
+    /// session of the same model file. The next evaluated token's logits are bit-identical to
+    /// those the saved session would have computed, and so are the restored logits (when the
+    /// snapshot holds them and this session computes every output row; otherwise evaluate a
+    /// token before reading logits). The context length may differ from the saved session's but
+    /// must hold the snapshot's tokens. On any error the session is left as it was.
+    pub fn load_state(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let mut r = bytes;
+        self.read_state(&mut r, bytes.len() as u64, Path::new(IN_MEMORY))
+    }
+
+    /// [`Session::load_state`] from the file `path`. Sizes are checked against the header and
+    /// the file's length before anything is allocated.
+    pub fn load_state_file(&mut self, path: impl AsRef<Path>) -> Result<(), SnapshotError> {
+        let path = path.as_ref();
+        let io = |action: &'static str| {
+            move |source| SnapshotError::Io {
+                action,
+                path: path.to_path_buf(),
+                source,
+            }
+        };
+        // The type is checked before opening: opening a FIFO blocks until a writer appears.
+        let meta = std::fs::metadata(path).map_err(io("open"))?;
+        if !meta.is_file() {
+            return Err(io("open")(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file",
+            )));
+        }
+        let mut file = std::fs::File::open(path).map_err(io("open"))?;
+        let len = file.metadata().map_err(io("open"))?.len();
+        self.read_state(&mut file, len, path)
+    }
+
+    fn check_header(&self, h: &Header) -> Result<(), SnapshotError> {
+        let cfg = self.model.config();
+        if h.arch != cfg.arch_name {
+            return Err(SnapshotError::OtherArchitecture {
+                snapshot: h.arch.clone(),
+                model: cfg.arch_name.clone(),
+            });
+        }
+        let fingerprint = self
+            .model
+            .gguf()
+            .fingerprint()
+            .map_err(|e| SnapshotError::ModelFileChanged(e.to_string()))?;
+        if h.fingerprint != fingerprint {
+            return Err(SnapshotError::OtherModel {
+                snapshot: hex8(&h.fingerprint),
+                model: hex8(&fingerprint),
+            });
+        }
+        let layout = Layout::of(cfg);
+        if h.layout != layout {
+            return Err(SnapshotError::OtherLayout {
+                snapshot: h.layout.to_string(),
+                model: layout.to_string(),
+            });
+        }
+        if h.n_tokens > self.cache.max_len() as u64 {
+            return Err(SnapshotError::ContextTooSmall {
+                needed: h.n_tokens,
+                limit: self.cache.max_len(),
+            });
+        }
+        Ok(())
+    }
+
+    fn read_state(
+        &mut self,
+        r: &mut impl Read,
+        total: u64,
+        path: &Path,
+    ) -> Result<(), SnapshotError> {
+        let io = |source: std::io::Error| SnapshotError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut head = [0u8; HEADER_LEN];
+        let head_len = total.min(HEADER_LEN as u64) as usize;
+        r.read_exact(&mut head[..head_len]).map_err(io)?;
+        let header = Header::decode(&head[..head_len], total)?;
+        self.check_header(&header)?;
+        let expected = header
+            .total_len()
+            .ok_or_else(|| SnapshotError::Corrupted("impossible sizes in the header".into()))?;
+        if total < expected {
+            return Err(SnapshotError::Truncated {
+                expected,
+                found: total,
+            });
+        }
+        if total > expected {
+            return Err(SnapshotError::Corrupted(format!(
+                "{} bytes follow the end announced by the header",
+                total - expected
+            )));
+        }
+        // Every size below is bounded by the session's context and the model: checked above.
+        let eof = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                // The file shrank while it was read.
+                SnapshotError::Truncated {
+                    expected,
+                    found: total,
+                }
+            } else {
+                io(e)
+            }
+        };
+        let cfg = self.model.config();
+        let n = header.n_tokens as usize;
+        let mut crc = crc32fast::Hasher::new();
+        let mut tokens = vec![0u32; n];
+        read_le(r, &mut crc, &mut tokens).map_err(eof)?;
+        let mut logits = Vec::new();
+        if header.has_logits() {
+            logits = vec![0f32; cfg.vocab_size];
+            read_le(r, &mut crc, &mut logits).map_err(eof)?;
+        }
+        let mut cache = KvCache::new(cfg, self.cache.max_len());
+        cache.reserve(n);
+        for layer in 0..cfg.n_layers {
+            let (k, v) = cache.layer_mut(layer, n);
+            read_le(r, &mut crc, k).map_err(eof)?;
+            read_le(r, &mut crc, v).map_err(eof)?;
+        }
+        let mut stored = [0u8; 4];
+        r.read_exact(&mut stored).map_err(eof)?;
+        if crc.finalize() != u32::from_le_bytes(stored) {
+            return Err(SnapshotError::Corrupted(
+                "the payload's checksum does not match".into(),
+            ));
+        }
+        if let Some(&id) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(SnapshotError::Corrupted(format!(
+                "token id {id} is outside the vocabulary of {} tokens",
+                cfg.vocab_size
+            )));
+        }
+        if logits.iter().any(|x| x.is_nan()) {
+            return Err(SnapshotError::Corrupted("the logits hold NaN".into()));
+        }
+        cache.set_len(n);
+        self.cache = cache;
+        self.tokens.clear();
+        self.push_tokens(&tokens);
+        let keep_logits = header.has_logits() && self.output_rows.is_none();
+        self.logits = if keep_logits { logits } else { Vec::new() };
+        self.has_logits = keep_logits;
+        self.hidden_from = None;
+        self.hidden = Vec::new();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            flags: FLAG_LOGITS,
+            fingerprint: [7; 32],
+            arch: "llama".into(),
+            layout: Layout {
+                n_layers: 30,
+                n_kv_heads: 3,
+                head_dim: 64,
+                kv_type: KV_F16,
+                vocab: 49152,
+            },
+            context_length: 2048,
+            n_tokens: 5,
+        }
+    }
+
+    #[test]
+    fn header_round_trips_and_every_prefix_is_a_typed_error() {
+        let h = header();
+        let bytes = h.encode();
+        assert_eq!(Header::decode(&bytes, 1 << 20).unwrap(), h);
+        for n in 0..HEADER_LEN {
+            match Header::decode(&bytes[..n], n as u64) {
+                Err(SnapshotError::Truncated { found, .. }) => assert_eq!(found, n as u64),
+                other => panic!("prefix of {n} bytes: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn every_flipped_header_bit_is_caught() {
+        let bytes = header().encode();
+        for i in 0..HEADER_LEN * 8 {
+            let mut b = bytes;
+            b[i / 8] ^= 1 << (i % 8);
+            let r = Header::decode(&b, 1 << 20);
+            match (i / 8, r) {
+                (0..8, Err(SnapshotError::NotASnapshot { .. })) => {}
+                (8..12, Err(SnapshotError::OtherVersion { .. })) => {}
+                (12.., Err(SnapshotError::Corrupted(_))) => {}
+                (at, r) => panic!("bit {i} (byte {at}): {r:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn total_length_overflow_is_none() {
+        let mut h = header();
+        h.n_tokens = u64::MAX / 3;
+        assert_eq!(h.total_len(), None);
+        h.n_tokens = 2;
+        let kv = 2 * 3 * 64 * 2 * 2 * 30;
+        assert_eq!(h.total_len(), Some(128 + 4 + 8 + 49152 * 4 + kv));
+    }
+}

@@ -1,0 +1,319 @@
+//! Session snapshots on the real models: a session restored from a snapshot continues exactly as
+//! the uninterrupted one (bit-identical logits, the same greedy text), and every kind of bad
+//! snapshot (another model, another architecture, another format version, a context too small,
+//! truncated, corrupted, hostile headers) is its typed error, never a panic or a huge allocation.
+
+mod common;
+
+use common::{model_path, GEMMA3, SMOLLM2};
+use pocketlm::internals::sampler::argmax;
+use pocketlm::{Model, Session, SessionOptions, SnapshotError, SNAPSHOT_VERSION};
+use std::sync::Arc;
+
+fn load(name: &str) -> Arc<Model> {
+    Model::load(model_path(name)).expect("model loads")
+}
+
+fn session(model: &Arc<Model>, context_length: usize) -> Session {
+    Session::new(
+        model.clone(),
+        SessionOptions {
+            context_length,
+            threads: 1,
+        },
+    )
+    .unwrap()
+}
+
+fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// Saves after `first`, restores into a new session (of another context length), and checks
+/// that the restored logits, those after `second` appended, and a greedy continuation are
+/// bit-identical to the uninterrupted session's.
+fn check_resume(name: &str) {
+    let model = load(name);
+    let tok = model.tokenizer();
+    let first = tok.encode(
+        "The capital of France is Paris. The capital of Italy is",
+        true,
+        false,
+    );
+    let second = tok.encode(" Rome. The capital of Spain", false, false);
+
+    let mut a = session(&model, 256);
+    a.eval(&first).unwrap();
+    let bytes = a.save_state().unwrap();
+    assert_eq!(bytes.len(), a.state_size());
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.plmstate");
+    let written = a.save_state_file(&path).unwrap();
+    assert_eq!(written, bytes.len() as u64);
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "file and bytes agree");
+
+    // One restored from bytes with a larger context, one from the file with just enough.
+    let mut b = session(&model, 512);
+    b.load_state(&bytes).unwrap();
+    let mut c = session(&model, first.len() + second.len() + 8);
+    c.load_state_file(&path).unwrap();
+    for r in [&b, &c] {
+        assert_eq!(r.tokens(), a.tokens());
+        assert_eq!(bits(r.logits().unwrap()), bits(a.logits().unwrap()));
+    }
+
+    let la = bits(a.eval(&second).unwrap());
+    assert_eq!(
+        bits(b.eval(&second).unwrap()),
+        la,
+        "{name}: logits after P2"
+    );
+    assert_eq!(
+        bits(c.eval(&second).unwrap()),
+        la,
+        "{name}: logits after P2"
+    );
+
+    let mut greedy = Vec::new();
+    for _ in 0..6 {
+        let t = argmax(a.logits().unwrap());
+        greedy.push(t);
+        let la = bits(a.eval(&[t]).unwrap());
+        for r in [&mut b, &mut c] {
+            assert_eq!(argmax(r.logits().unwrap()), t);
+            assert_eq!(bits(r.eval(&[t]).unwrap()), la, "{name}: greedy step");
+        }
+    }
+    // The check can fail: the continuation is the model's, not a constant.
+    assert!(
+        !greedy.iter().all(|&t| t == greedy[0]),
+        "{name}: {greedy:?}"
+    );
+}
+
+#[test]
+fn smollm2_resumes_bit_identically() {
+    check_resume(SMOLLM2);
+}
+
+#[test]
+fn gemma3_resumes_bit_identically() {
+    check_resume(GEMMA3);
+}
+
+/// A snapshot of a session whose logits are not computed (rolled back) restores without
+/// logits, and the next token's logits still match.
+#[test]
+fn snapshot_without_logits_and_empty_session() {
+    let model = load(SMOLLM2);
+    let tokens = model.tokenizer().encode("One two three four", true, false);
+    let mut a = session(&model, 64);
+    a.eval(&tokens).unwrap();
+    a.truncate(tokens.len() - 1);
+    let bytes = a.save_state().unwrap();
+    let mut b = session(&model, 64);
+    b.load_state(&bytes).unwrap();
+    assert!(b.logits().is_err());
+    let last = &tokens[tokens.len() - 1..];
+    assert_eq!(bits(b.eval(last).unwrap()), bits(a.eval(last).unwrap()));
+
+    let empty = session(&model, 64).save_state().unwrap();
+    b.load_state(&empty).unwrap();
+    assert!(b.is_empty());
+    assert!(b.logits().is_err());
+}
+
+/// A small valid SmolLM2 snapshot, its session's tokens, and the model.
+fn smol_snapshot() -> (Arc<Model>, Vec<u8>, Vec<u32>) {
+    let model = load(SMOLLM2);
+    let tokens = model.tokenizer().encode("Hello there, friend", true, false);
+    let mut s = session(&model, 64);
+    s.eval(&tokens).unwrap();
+    (model.clone(), s.save_state().unwrap(), tokens)
+}
+
+/// Loads `bytes` into a session that already holds other text, and checks that a failed load
+/// left it untouched.
+fn load_err(model: &Arc<Model>, bytes: &[u8]) -> SnapshotError {
+    let mut s = session(model, 64);
+    let before = model.tokenizer().encode("untouched", true, false);
+    let logits = bits(s.eval(&before).unwrap());
+    let err = s.load_state(bytes).unwrap_err();
+    assert_eq!(s.tokens(), &before[..], "a failed load changed the session");
+    assert_eq!(bits(s.logits().unwrap()), logits);
+    assert!(!err.to_string().is_empty());
+    err
+}
+
+/// Rewrites the header's checksum after a crafted change (so that the check under test, not
+/// the checksum, decides).
+fn reseal_header(b: &mut [u8]) {
+    let crc = crc32fast::hash(&b[..124]);
+    b[124..128].copy_from_slice(&crc.to_le_bytes());
+}
+
+#[test]
+fn other_architecture_and_other_model_are_named() {
+    let (smol, bytes, _) = smol_snapshot();
+    let gemma = load(GEMMA3);
+    match load_err(&gemma, &bytes) {
+        SnapshotError::OtherArchitecture { snapshot, model } => {
+            assert_eq!(snapshot, smol.info().architecture);
+            assert_eq!(model, gemma.info().architecture);
+        }
+        e => panic!("{e:?}"),
+    }
+    let mut g = session(&gemma, 64);
+    g.eval(&gemma.tokenizer().encode("Hi", true, false))
+        .unwrap();
+    assert!(matches!(
+        load_err(&smol, &g.save_state().unwrap()),
+        SnapshotError::OtherArchitecture { .. }
+    ));
+
+    // Another file of the same architecture: a copy of SmolLM2 with one metadata byte changed
+    // (its name), which loads and runs but has another fingerprint.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("renamed.gguf");
+    let mut file = std::fs::read(model_path(SMOLLM2)).unwrap();
+    let name = b"general.name";
+    let at = file
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("general.name key")
+        + name.len()
+        + 4 // value type
+        + 8 // string length
+        + 1; // second character of the value
+    file[at] ^= 0x20;
+    std::fs::write(&copy, &file).unwrap();
+    drop(file);
+    let renamed = Model::load(&copy).unwrap();
+    assert_ne!(renamed.info().name, smol.info().name);
+    match load_err(&renamed, &bytes) {
+        SnapshotError::OtherModel { snapshot, model } => assert_ne!(snapshot, model),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn other_version_truncated_corrupted_and_small_context() {
+    let (model, bytes, tokens) = smol_snapshot();
+
+    let mut v = bytes.clone();
+    v[8..12].copy_from_slice(&(SNAPSHOT_VERSION + 1).to_le_bytes());
+    match load_err(&model, &v) {
+        SnapshotError::OtherVersion { found, supported } => {
+            assert_eq!((found, supported), (SNAPSHOT_VERSION + 1, SNAPSHOT_VERSION))
+        }
+        e => panic!("{e:?}"),
+    }
+
+    for cut in [1, 4, 1000, bytes.len() - 130, bytes.len() - 100] {
+        let short = &bytes[..bytes.len() - cut];
+        assert!(
+            matches!(load_err(&model, short), SnapshotError::Truncated { found, .. } if found == short.len() as u64),
+            "cut {cut}"
+        );
+    }
+    assert!(matches!(
+        load_err(&model, &[bytes.clone(), vec![0]].concat()),
+        SnapshotError::Corrupted(_)
+    ));
+
+    // One flipped byte anywhere in the payload (tokens, logits, keys, values, checksum).
+    for at in [
+        130,
+        140,
+        128 + 4 * tokens.len() + 17,
+        bytes.len() / 2,
+        bytes.len() - 1,
+    ] {
+        let mut c = bytes.clone();
+        c[at] ^= 0x10;
+        assert!(
+            matches!(load_err(&model, &c), SnapshotError::Corrupted(_)),
+            "byte {at}"
+        );
+    }
+    // One flipped byte in the header, past the magic and version.
+    let mut c = bytes.clone();
+    c[90] ^= 1;
+    assert!(matches!(load_err(&model, &c), SnapshotError::Corrupted(_)));
+
+    let mut small = session(&model, tokens.len() - 1);
+    match small.load_state(&bytes).unwrap_err() {
+        SnapshotError::ContextTooSmall { needed, limit } => {
+            assert_eq!((needed, limit), (tokens.len() as u64, tokens.len() - 1))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(small.is_empty());
+
+    // A model file is not a snapshot.
+    let gguf = std::fs::read(model_path(SMOLLM2)).unwrap();
+    assert!(matches!(
+        load_err(&model, &gguf[..4096]),
+        SnapshotError::NotASnapshot { .. }
+    ));
+    let mut s = session(&model, 64);
+    assert!(matches!(
+        s.load_state_file(model_path(SMOLLM2)).unwrap_err(),
+        SnapshotError::NotASnapshot { .. }
+    ));
+}
+
+/// Hostile headers (valid checksums, absurd counts) are refused from the header and the length
+/// alone, before anything is allocated.
+#[test]
+fn hostile_headers_are_refused_before_allocating() {
+    let (model, bytes, _) = smol_snapshot();
+    let mut big = session(&model, model.info().train_context_length);
+    for n in [
+        u64::MAX,
+        u64::MAX / 2,
+        1 << 40,
+        model.info().train_context_length as u64 + 1,
+    ] {
+        let mut h = bytes[..128].to_vec();
+        h[112..120].copy_from_slice(&n.to_le_bytes());
+        reseal_header(&mut h);
+        assert!(
+            matches!(big.load_state(&h).unwrap_err(), SnapshotError::ContextTooSmall { needed, .. } if needed == n),
+            "n = {n}"
+        );
+    }
+    // Within the context, but the bytes are missing: refused on length, not read.
+    let mut h = bytes[..128].to_vec();
+    h[112..120].copy_from_slice(&(model.info().train_context_length as u64).to_le_bytes());
+    reseal_header(&mut h);
+    assert!(matches!(
+        big.load_state(&h).unwrap_err(),
+        SnapshotError::Truncated { found: 128, .. }
+    ));
+    // Unknown flags, non-zero reserved fields, a layout of another model.
+    for (at, v) in [(12usize, 2u8), (100, 1), (120, 1), (80, 31), (96, 1)] {
+        let mut h = bytes.clone();
+        h[at] = v;
+        reseal_header(&mut h);
+        let e = big.load_state(&h).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SnapshotError::Corrupted(_) | SnapshotError::OtherLayout { .. }
+            ),
+            "byte {at}: {e:?}"
+        );
+    }
+    assert!(big.is_empty());
+    // A file that is not a regular file, and one that does not exist.
+    assert!(matches!(
+        big.load_state_file("/").unwrap_err(),
+        SnapshotError::Io { .. }
+    ));
+    assert!(matches!(
+        big.load_state_file("/nonexistent/snapshot").unwrap_err(),
+        SnapshotError::Io { .. }
+    ));
+}
