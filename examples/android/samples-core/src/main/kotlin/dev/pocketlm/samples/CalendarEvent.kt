@@ -35,84 +35,26 @@ data class CalendarEvent(val title: String?, val date: String?, val time: String
          * place's, when it has none).
          */
         fun fromExtraction(message: String, json: String): CalendarEvent? {
-            val fields = parseFlatObject(json) ?: return null
-            fun quoted(key: String): String? = fields[key]?.trim()?.takeIf { it.isNotEmpty() && contains(message, it) }
+            val parsed = try {
+                Json.parse(json)
+            } catch (e: JsonException) {
+                return null
+            }
+            // What the schema allows: an object whose values are strings or null.
+            val fields = parsed as? Map<*, *> ?: return null
+            if (fields.values.any { it != null && it !is String }) return null
+            fun quoted(key: String): String? =
+                (fields[key] as String?)?.trim()?.takeIf { it.isNotEmpty() && contains(message, it) }
             val date = quoted("date")
             val time = quoted("time")
             val place = quoted("place")
             if (date == null && time == null && place == null) return null
-            val title = fields["title"]?.trim()?.takeIf { it.isNotEmpty() } ?: place
+            val title = (fields["title"] as String?)?.trim()?.takeIf { it.isNotEmpty() } ?: place
             return CalendarEvent(title, date, time, place)
         }
 
         private fun norm(s: String): String = s.lowercase().split(Regex("\\s+")).filter { it.isNotEmpty() }.joinToString(" ")
 
         private fun contains(message: String, value: String): Boolean = norm(message).contains(norm(value))
-
-        /**
-         * A JSON object whose values are strings or null (what the schema allows), or null when
-         * [text] is not one. Enough for the schema's output; not a general JSON parser.
-         */
-        internal fun parseFlatObject(text: String): Map<String, String?>? {
-            var i = 0
-            fun ws() { while (i < text.length && text[i].isWhitespace()) i++ }
-            fun string(): String? {
-                if (i >= text.length || text[i] != '"') return null
-                i++
-                val sb = StringBuilder()
-                while (i < text.length) {
-                    val c = text[i++]
-                    when (c) {
-                        '"' -> return sb.toString()
-                        '\\' -> {
-                            if (i >= text.length) return null
-                            when (val e = text[i++]) {
-                                '"', '\\', '/' -> sb.append(e)
-                                'b' -> sb.append('\b')
-                                'f' -> sb.append('\u000C')
-                                'n' -> sb.append('\n')
-                                'r' -> sb.append('\r')
-                                't' -> sb.append('\t')
-                                'u' -> {
-                                    if (i + 4 > text.length) return null
-                                    sb.append(text.substring(i, i + 4).toIntOrNull(16)?.toChar() ?: return null)
-                                    i += 4
-                                }
-                                else -> return null
-                            }
-                        }
-                        else -> sb.append(c)
-                    }
-                }
-                return null
-            }
-            val out = LinkedHashMap<String, String?>()
-            ws()
-            if (i >= text.length || text[i++] != '{') return null
-            ws()
-            if (i < text.length && text[i] == '}') return out.also { i++ }
-            while (true) {
-                ws()
-                val key = string() ?: return null
-                ws()
-                if (i >= text.length || text[i++] != ':') return null
-                ws()
-                out[key] = if (text.startsWith("null", i)) {
-                    i += 4
-                    null
-                } else {
-                    string() ?: return null
-                }
-                ws()
-                if (i >= text.length) return null
-                when (text[i++]) {
-                    ',' -> continue
-                    '}' -> break
-                    else -> return null
-                }
-            }
-            ws()
-            return if (i == text.length) out else null
-        }
     }
 }

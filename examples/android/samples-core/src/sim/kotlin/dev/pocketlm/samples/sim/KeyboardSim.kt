@@ -2,6 +2,8 @@ package dev.pocketlm.samples.sim
 
 import dev.pocketlm.samples.EventLoop
 import dev.pocketlm.samples.InMemoryTextField
+import dev.pocketlm.samples.Json
+import dev.pocketlm.samples.JsonException
 import dev.pocketlm.samples.KeyboardController
 import dev.pocketlm.samples.KeyboardEngine
 import dev.pocketlm.samples.ModelState

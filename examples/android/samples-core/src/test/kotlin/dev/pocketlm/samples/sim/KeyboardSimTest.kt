@@ -1,5 +1,7 @@
 package dev.pocketlm.samples.sim
 
+import dev.pocketlm.samples.Json
+import dev.pocketlm.samples.JsonException
 import dev.pocketlm.samples.ModelState
 import dev.pocketlm.samples.PredictorKeyboardEngine
 import dev.pocketlm.samples.TestModel

@@ -1,10 +1,11 @@
-package dev.pocketlm.samples.sim
+package dev.pocketlm.samples
 
 /** A JSON text could not be read; the message says where and why. */
 class JsonException(message: String) : Exception(message)
 
 /**
- * The little JSON the simulator needs (the JVM has no JSON library here): [parse] reads one value
+ * The little JSON the samples need (the JVM has no JSON library here; the simulator reads its
+ * events with it, the calendar action the extraction's output): [parse] reads one value
  * (objects as maps, arrays as lists, strings, numbers as Long or Double, booleans, null);
  * [quote] writes a string.
  */
