@@ -292,6 +292,14 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         *field = value.parse().map_err(|_| not_a("a count"))?;
         return Ok(());
     }
+    if name == "act_rules" {
+        c.act_rules = match value {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            _ => return Err(not_a("true or false")),
+        };
+        return Ok(());
+    }
     let v: f32 = value.parse().map_err(|_| not_a("a number"))?;
     let field: &mut f32 = match name {
         "prior_weight" => &mut c.prior_weight,

@@ -115,7 +115,11 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let feats = |c: &Case| cache.get(&c.message).expect("extracted above").clone();
     if a.cross_validate {
         let priors = if a.blend {
-            Some(reply_prior::examples_by_file(&files, cat)?)
+            Some(reply_prior::examples_by_file(
+                &files,
+                cat,
+                reply_prior::SETTINGS.act_features,
+            )?)
         } else {
             None
         };

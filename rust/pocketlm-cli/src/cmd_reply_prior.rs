@@ -40,6 +40,10 @@ pub struct TrainReplyPriorArgs {
     min_cases: usize,
     #[arg(long, default_value_t = SETTINGS.prune)]
     prune: f32,
+    /// Whether the act rules' names are features (`true`/`false`; the builtin table follows
+    /// the drafter's `act_rules`).
+    #[arg(long, default_value_t = SETTINGS.act_features, action = clap::ArgAction::Set)]
+    act_features: bool,
     #[arg(long)]
     json: bool,
 }
@@ -53,10 +57,11 @@ pub fn train_reply_prior(a: TrainReplyPriorArgs) -> CliResult {
         l2: a.l2,
         min_cases: a.min_cases,
         prune: a.prune,
+        act_features: a.act_features,
     };
     if a.cross_validate {
         let files = prior::case_files(&a.fixtures, &a.exclude)?;
-        let sets = prior::examples_by_file(&files, cat)?;
+        let sets = prior::examples_by_file(&files, cat, settings.act_features)?;
         return cross_validate(&sets, cat, &settings, a.json);
     }
     let (text, cases) = prior::build(&a.fixtures, &a.exclude, &settings, cat)?;

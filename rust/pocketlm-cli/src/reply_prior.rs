@@ -38,6 +38,9 @@ pub struct Settings {
     pub min_cases: usize,
     /// Weights smaller in size are left out of the table.
     pub prune: f32,
+    /// Whether the act rules' names are features too: as the drafter reads
+    /// ([`DrafterConfig::act_rules`](pocketlm::DrafterConfig::act_rules)).
+    pub act_features: bool,
 }
 
 /// The settings the builtin table is trained with.
@@ -48,6 +51,7 @@ pub const SETTINGS: Settings = Settings {
     l2: 1.0,
     min_cases: 2,
     prune: 0.001,
+    act_features: true,
 };
 
 /// A labelled case as the trainer sees it: its features and its acceptable clusters.
@@ -58,13 +62,17 @@ pub struct Example {
 }
 
 /// The examples of `cases` (those with acceptable clusters).
-pub fn examples(cases: &[LabelledCase], cat: &Catalog) -> Vec<Example> {
+pub fn examples(cases: &[LabelledCase], cat: &Catalog, act_features: bool) -> Vec<Example> {
     cases
         .iter()
         .filter(|c| !c.expects_none())
         .map(|c| {
             let read = acts::spelled_out(&c.message, cat);
-            let a = Acts::of_spelled_out(&read, cat);
+            let a = if act_features {
+                Acts::of_spelled_out(&read, cat)
+            } else {
+                Acts::default()
+            };
             Example {
                 features: features(&read, &a),
                 clusters: c
@@ -305,7 +313,7 @@ pub fn build(
     cat: &Catalog,
 ) -> Result<(String, usize), String> {
     let files = case_files(dir, exclude)?;
-    let sets = examples_by_file(&files, cat)?;
+    let sets = examples_by_file(&files, cat, settings.act_features)?;
     let all: Vec<Example> = sets.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
     let trained = train(&all, cat.clusters.len(), settings);
     let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
@@ -325,12 +333,13 @@ pub fn build(
 pub fn examples_by_file(
     files: &[(String, String)],
     cat: &Catalog,
+    act_features: bool,
 ) -> Result<Vec<(String, Vec<Example>)>, String> {
     files
         .iter()
         .map(|(name, text)| {
             let cases = parse_cases(text, cat).map_err(|e| format!("{name}: {e}"))?;
-            Ok((name.clone(), examples(&cases, cat)))
+            Ok((name.clone(), examples(&cases, cat, act_features)))
         })
         .collect()
 }
@@ -344,6 +353,15 @@ mod tests {
             features: features.iter().map(|s| s.to_string()).collect(),
             clusters: clusters.to_vec(),
         }
+    }
+
+    /// The builtin table is trained with the features the default drafter reads.
+    #[test]
+    fn the_table_has_the_act_features_the_drafter_reads() {
+        assert_eq!(
+            SETTINGS.act_features,
+            pocketlm::DrafterConfig::default().act_rules
+        );
     }
 
     #[test]

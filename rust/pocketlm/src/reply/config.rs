@@ -158,9 +158,14 @@ pub struct DrafterConfig {
     /// has `p` of at least this is tried and passes the act gating even where the acts read
     /// from the message do not call for it (a cue it needs must still be in the message).
     /// An absolute probability, not a share of the best cluster's: where the prior is unsure
-    /// (messages unlike its training cases) it opens nothing. 0.8 with `prior_prefer` 0.8:
-    /// the best sum of coverage3 and all3 over dev, blind20, blind21 and blind22, each drafted
-    /// with a prior trained without it (session 24; 0.3 to 0.9 tried, docs/reply.md).
+    /// (messages unlike its training cases) it opens nothing. 0.3 with `prior_prefer` 0.8
+    /// since the reading head is mixed in (session 31): blind25–28, each drafted with a head
+    /// and a prior trained without it, mean coverage3 0.815 against 0.763 at 0.8 / 0.8,
+    /// all3 0.508 against 0.503, decision_choice 0.887 against 0.885; held-out coverage3
+    /// 0.957 either way, all3 0.779 against 0.786, decision_choice 0.853 against 0.824
+    /// (docs/reply.md, "Thresholds and the act rules, measured on unseen sets"). A lower
+    /// `prior_prefer` (0.6) measured no better and makes a hedge preferred where an offer
+    /// to check fits ("what time does the concert start?").
     pub prior_open: f32,
     /// ... and a `p` of at least this: it is a preferred answer too (explored by the beam
     /// like one, its score × `preferred_bonus`, the selection's focus), and a hedge ("I'm not
@@ -203,6 +208,14 @@ pub struct DrafterConfig {
     /// over 26 sets, mean top1 / top3: 0.5 gives 0.893 / 0.971; 0.25 0.890 / 0.971; the
     /// prior alone 0.865 / 0.959; the head alone 0.839 / 0.950; docs/reply.md).
     pub head_weight: f32,
+    /// Whether the hand-written act rules (`reply/acts.rs`) read the message too: which
+    /// catalog responses fit it, which are preferred, the hedge and question-back discounts,
+    /// the stance mix of a decision, and the word prior's act features. Off, only the learned
+    /// readings decide (with `prior_open`, `prior_prefer` and the choice thresholds); the
+    /// word prior must then be trained without act features (`pocketlm train-reply-prior`
+    /// follows this default). Measured leave-one-set-out in docs/reply.md ("Without the act
+    /// rules").
+    pub act_rules: bool,
 }
 
 impl Default for DrafterConfig {
@@ -242,13 +255,14 @@ impl Default for DrafterConfig {
             decision_negative_ratio: 0.3,
             first_token_shortlist: 64,
             warm_up_group: 16,
-            prior_open: 0.8,
+            prior_open: 0.3,
             prior_prefer: 0.8,
             prior_exponent: 0.5,
             prior_unclustered: 0.5,
             prior_beam_weight: 1.0,
             reading: Reading::Head,
             head_weight: 0.5,
+            act_rules: true,
             choice_yes: 0.3,
             choice_other: 0.15,
             choice_open: 0.05,

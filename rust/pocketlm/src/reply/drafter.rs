@@ -459,7 +459,11 @@ impl ReplyDrafter {
         // 2. Acts.
         // Cues are looked up in the message as the acts read it ("miss u" has "miss you").
         let read = acts::spelled_out(message, self.catalog);
-        let acts = Acts::of_spelled_out(&read, self.catalog);
+        let acts = if self.config.act_rules {
+            Acts::of_spelled_out(&read, self.catalog)
+        } else {
+            Acts::default()
+        };
         draft.acts = acts.names();
         // 3. Candidates.
         let tokens = self.prompt_tokens(conversation, options.tone)?;
