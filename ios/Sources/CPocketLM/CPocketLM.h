@@ -425,9 +425,19 @@ void uniffi_pocketlm_ffi_fn_free_replydrafter(uint64_t handle, RustCallStatus *_
 uint64_t uniffi_pocketlm_ffi_fn_constructor_replydrafter_new(uint64_t model, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_REPLYDRAFTER_WITH_STATE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_REPLYDRAFTER_WITH_STATE_DIR
+uint64_t uniffi_pocketlm_ffi_fn_constructor_replydrafter_with_state_dir(uint64_t model, RustBuffer options, RustBuffer state_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_DRAFT
 RustBuffer uniffi_pocketlm_ffi_fn_method_replydrafter_draft(uint64_t ptr, RustBuffer conversation, RustBuffer options, RustBuffer cancel, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_WARM_STARTED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_WARM_STARTED
+RustBuffer uniffi_pocketlm_ffi_fn_method_replydrafter_warm_started(uint64_t ptr, RustBuffer tone, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYDRAFTER_WARM_UP
@@ -984,6 +994,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_replydrafter_draft(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYDRAFTER_WARM_STARTED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYDRAFTER_WARM_STARTED
+uint16_t uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_started(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYDRAFTER_WARM_UP
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYDRAFTER_WARM_UP
 uint16_t uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(void
@@ -1119,6 +1135,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_model_load(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYDRAFTER_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYDRAFTER_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYDRAFTER_WITH_STATE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYDRAFTER_WITH_STATE_DIR
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir(void
     
 );
 #endif

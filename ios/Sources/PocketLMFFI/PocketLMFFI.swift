@@ -1748,6 +1748,12 @@ public protocol ReplyDrafterProtocol: AnyObject, Sendable {
     func draft(conversation: [ConversationMessage], options: DraftOptions, cancel: CancelToken?) throws  -> ReplyDrafts
     
     /**
+     * Whether the warm-up of `tone` was loaded from the state directory (null: not warmed up
+     * yet).
+     */
+    func warmStarted(tone: Tone)  -> Bool?
+    
+    /**
      * Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
      */
     func warmUp(tone: Tone) throws 
@@ -1819,6 +1825,24 @@ public convenience init(model: Model, options: DrafterOptions)throws  {
     }
 
     
+    /**
+     * A drafter that keeps each tone's warm-up in the directory `state_dir` (created when
+     * missing): loaded from there when a valid file for this model and prompt exists, and
+     * otherwise evaluated and saved there, so that a restarted app skips the warm-up. A
+     * missing, corrupted or stale file, or a directory that cannot be written, only costs the
+     * warm start (it is logged), never an error.
+     */
+public static func withStateDir(model: Model, options: DrafterOptions, stateDir: String)throws  -> ReplyDrafter  {
+    return try  FfiConverterTypeReplyDrafter_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_replydrafter_with_state_dir(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterTypeDrafterOptions_lower(options),
+        FfiConverterString.lower(stateDir),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -1834,6 +1858,20 @@ open func draft(conversation: [ConversationMessage], options: DraftOptions, canc
         FfiConverterSequenceTypeConversationMessage.lower(conversation),
         FfiConverterTypeDraftOptions_lower(options),
         FfiConverterOptionTypeCancelToken.lower(cancel),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the warm-up of `tone` was loaded from the state directory (null: not warmed up
+     * yet).
+     */
+open func warmStarted(tone: Tone) -> Bool?  {
+    return try!  FfiConverterOptionBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replydrafter_warm_started(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTone_lower(tone),uniffiCallStatus
     )
 })
 }
@@ -5437,6 +5475,30 @@ public func FfiConverterCallbackInterfaceTextListener_lower(_ v: TextListener) -
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -6041,6 +6103,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() != 8829) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_started() != 586) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() != 28498) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6108,6 +6173,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new() != 55051) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir() != 36253) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_textsession_new() != 65165) {

@@ -88,6 +88,10 @@ pub struct DraftArgs {
     /// in `DrafterConfig`, e.g. `prior_open=0.5`): for experiments.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Keep each tone's prefix warm-up in DIR (created when missing): loaded from there when
+    /// valid for this model and prefix, otherwise evaluated and saved (docs/state.md).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 impl DraftArgs {
@@ -113,7 +117,10 @@ impl DraftArgs {
         for item in &self.set {
             set_config(&mut config, item)?;
         }
-        let drafter = self.drafter_with(model, config)?;
+        let mut drafter = self.drafter_with(model, config)?;
+        if let Some(dir) = &self.state_dir {
+            drafter = drafter.with_state_dir(dir);
+        }
         match &self.reply_head {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -222,6 +229,7 @@ pub fn reply(a: ReplyArgs) -> CliResult {
     let warm = Instant::now();
     drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
     let warm_ms = warm.elapsed().as_secs_f64() * 1e3;
+    let warm_start = drafter.warm_start(opts.tone).is_some_and(|(w, _)| w);
     let d = drafter
         .draft_detailed(&conversation, &opts)
         .map_err(|e| e.to_string())?;
@@ -238,6 +246,7 @@ pub fn reply(a: ReplyArgs) -> CliResult {
                 "steps": d.steps,
                 "rows": d.rows,
                 "warm_up_ms": warm_ms,
+                "warm_start": warm_start,
             })
         );
     } else {
@@ -248,8 +257,12 @@ pub fn reply(a: ReplyArgs) -> CliResult {
             println!("{:.3}  {}", r.score, r.text);
         }
         eprintln!(
-            "[{:.0} ms; {} prompt tokens, {} evaluated; prefix warm-up {:.0} ms]",
-            d.ms, d.prompt_tokens, d.evaluated_tokens, warm_ms
+            "[{:.0} ms; {} prompt tokens, {} evaluated; prefix warm-up {:.0} ms{}]",
+            d.ms,
+            d.prompt_tokens,
+            d.evaluated_tokens,
+            warm_ms,
+            if warm_start { ", loaded" } else { "" }
         );
     }
     Ok(())
@@ -380,6 +393,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     let warm = Instant::now();
     drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
     let warm_ms = warm.elapsed().as_secs_f64() * 1e3;
+    let warm_start = drafter.warm_start(opts.tone).is_some_and(|(w, _)| w);
 
     let mut rows = Vec::new();
     let mut ms = Vec::new();
@@ -534,6 +548,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "p50_ms": p50,
                 "p95_ms": p95,
                 "warm_up_ms": warm_ms,
+                "warm_start": warm_start,
                 "mean_cached_tokens": work.0 as f64 / n,
                 "mean_prompt_evaluated": work.1 as f64 / n,
                 "mean_steps": work.2 as f64 / n,

@@ -118,6 +118,38 @@ impl ReplyDrafter {
         })
     }
 
+    /// A drafter that keeps each tone's warm-up in the directory `state_dir` (created when
+    /// missing): loaded from there when a valid file for this model and prompt exists, and
+    /// otherwise evaluated and saved there, so that a restarted app skips the warm-up. A
+    /// missing, corrupted or stale file, or a directory that cannot be written, only costs the
+    /// warm start (it is logged), never an error.
+    #[uniffi::constructor]
+    pub fn with_state_dir(
+        model: Arc<Model>,
+        options: DrafterOptions,
+        state_dir: String,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        guard("ReplyDrafter.withStateDir", || {
+            let config = DrafterConfig {
+                threads: threads(options.threads)?,
+                ..DrafterConfig::default()
+            };
+            Ok(Arc::new(ReplyDrafter {
+                inner: pocketlm::ReplyDrafter::new(model.inner.clone(), config)?
+                    .with_state_dir(state_dir),
+            }))
+        })
+    }
+
+    /// Whether the warm-up of `tone` was loaded from the state directory (null: not warmed up
+    /// yet).
+    pub fn warm_started(&self, tone: Tone) -> Option<bool> {
+        guard("ReplyDrafter.warmStarted", || {
+            Ok(self.inner.warm_start(tone.into()).map(|(w, _)| w))
+        })
+        .unwrap_or(None)
+    }
+
     /// Up to `options.count` replies to the last message of `conversation` (oldest first).
     /// Once `cancel` is cancelled (before or during the call) it fails with
     /// `PocketLmError.Cancelled` within one decode step; the drafter stays usable.

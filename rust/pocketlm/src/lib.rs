@@ -124,7 +124,7 @@ pub use model::{LoadError, Model, ModelInfo};
 pub use reply::{
     stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatTurn, Draft, DraftOptions,
     DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter, ReplyError,
-    Stance, Tone,
+    Stance, Tone, WarmStartError,
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
 pub use session::{

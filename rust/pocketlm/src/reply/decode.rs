@@ -76,6 +76,25 @@ impl Trie {
         t
     }
 
+    /// Nodes of the trie (the root included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The empty-message scores per node ([`Trie::score_null`]): of the path, and of the
+    /// path and the end.
+    pub fn nulls(&self) -> (&[f32], &[f32]) {
+        (&self.null_path, &self.null_end)
+    }
+
+    /// Sets the empty-message scores saved from [`Trie::nulls`] of the same trie (a warm
+    /// start); both have [`Trie::len`] entries.
+    pub fn set_nulls(&mut self, path: Vec<f32>, end: Vec<f32>) {
+        debug_assert!(path.len() == self.nodes.len() && end.len() == self.nodes.len());
+        self.null_path = path;
+        self.null_end = end;
+    }
+
     fn child(&self, node: usize, t: u32) -> usize {
         self.nodes[node]
             .children

@@ -10,13 +10,14 @@ use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
 use super::reading_head::{self, ReadingHead};
-use super::{gate, prompt, score, select};
+use super::{gate, prompt, score, select, warm};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
 use crate::model::Model;
 use crate::ops::log_softmax;
 use crate::session::{Session, SessionOptions};
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -104,6 +105,10 @@ struct ToneState {
     /// Tokens of the fixed prefix: the conversation starts here (the reading head pools
     /// the hidden states from this position on).
     prefix_len: usize,
+    /// The warm-up was loaded from the state directory (not evaluated).
+    warm_start: bool,
+    /// Wall-clock milliseconds of the warm-up (evaluated or loaded).
+    warm_up_ms: f64,
 }
 
 impl ToneState {
@@ -131,6 +136,8 @@ pub struct ReplyDrafter {
     catalog: &'static Catalog,
     /// The reading head for this model (`config.reading` is `Head` and one exists).
     head: Option<Arc<ReadingHead>>,
+    /// Where tone warm-ups are saved and loaded from ([`ReplyDrafter::with_state_dir`]).
+    state_dir: Option<PathBuf>,
     state: Mutex<State>,
 }
 
@@ -214,11 +221,37 @@ impl ReplyDrafter {
             config,
             catalog,
             head,
+            state_dir: None,
             state: Mutex::new(State {
                 tones: HashMap::new(),
                 base,
             }),
         })
+    }
+
+    /// Keeps each tone's warm-up in `dir` (created when missing): the first warm-up of a tone
+    /// loads it from there when a file for this model, prefix and catalog exists and is
+    /// valid, and otherwise evaluates it and saves it there. The file's name is a hash of
+    /// what it depends on, so a changed prefix is never loaded. A missing, corrupted or stale
+    /// file is only logged and rewritten, and a failed save is only logged: drafting works
+    /// without the directory (docs/state.md, "Warm starts of the reply drafter").
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The state directory ([`ReplyDrafter::with_state_dir`]).
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
+
+    /// Whether the warm-up of `tone` was loaded from the state directory (`None`: not warmed
+    /// up yet), and its wall-clock milliseconds.
+    pub fn warm_start(&self, tone: Tone) -> Option<(bool, f64)> {
+        self.lock()
+            .tones
+            .get(&tone)
+            .map(|t| (t.warm_start, t.warm_up_ms))
     }
 
     /// The model it runs.
@@ -320,6 +353,7 @@ impl ReplyDrafter {
         tone: Tone,
     ) -> Result<&'a mut ToneState, ReplyError> {
         if !state.tones.contains_key(&tone) {
+            let t0 = Instant::now();
             let (replies, _) = self.tokenize_responses(tone)?;
             let mut session = state.base.fork();
             let mut msgs = prompt::prefix(tone);
@@ -329,17 +363,62 @@ impl ReplyDrafter {
                 .len();
             msgs.push(ChatMessage::user(""));
             let null = self.template.encode(self.model.tokenizer(), &msgs, true)?;
-            let logits = session.sync_to(&null)?;
-            let mut null_lp = vec![0.0f32; logits.len()];
-            log_softmax(logits, &mut null_lp);
             let mut trie = Trie::build(&replies);
-            trie.score_null(
-                &session,
-                &replies,
-                &null_lp,
-                self.config.prior_depth,
-                self.config.warm_up_group,
-            )?;
+            let file = match (&self.state_dir, self.model.gguf().fingerprint()) {
+                (Some(dir), Ok(fp)) => Some(warm::key_and_path(
+                    dir,
+                    tone,
+                    &fp,
+                    &null,
+                    &replies,
+                    self.config.prior_depth,
+                    self.config.warm_up_group,
+                )),
+                (Some(_), Err(e)) => {
+                    log::warn!("reply warm start disabled: {e}");
+                    None
+                }
+                (None, _) => None,
+            };
+            let warm_start = match &file {
+                Some((key, path)) => match warm::load(path, key, &null, &mut session, &mut trie) {
+                    Ok(()) => true,
+                    Err(warm::WarmStartError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        false
+                    }
+                    Err(e) => {
+                        log::warn!("{e}");
+                        false
+                    }
+                },
+                None => false,
+            };
+            let null_lp = if warm_start {
+                let logits = session.logits()?;
+                let mut null_lp = vec![0.0f32; logits.len()];
+                log_softmax(logits, &mut null_lp);
+                null_lp
+            } else {
+                let logits = session.sync_to(&null)?;
+                let mut null_lp = vec![0.0f32; logits.len()];
+                log_softmax(logits, &mut null_lp);
+                trie.score_null(
+                    &session,
+                    &replies,
+                    &null_lp,
+                    self.config.prior_depth,
+                    self.config.warm_up_group,
+                )?;
+                if let Some((key, path)) = &file {
+                    if let Err(e) = warm::save(path, key, &session, &trie) {
+                        log::warn!("reply warm start not saved: {e}");
+                    }
+                }
+                null_lp
+            };
+            let warm_up_ms = t0.elapsed().as_secs_f64() * 1e3;
             state.tones.insert(
                 tone,
                 ToneState {
@@ -348,6 +427,8 @@ impl ReplyDrafter {
                     trie,
                     null_lp,
                     prefix_len,
+                    warm_start,
+                    warm_up_ms,
                 },
             );
         }

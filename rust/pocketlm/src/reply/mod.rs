@@ -27,12 +27,14 @@ pub mod reading_head;
 mod score;
 mod select;
 pub mod sensitive_words;
+mod warm;
 
 pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
 pub use config::{DrafterConfig, Reading};
 pub use drafter::{Candidate, Draft, NoSuggestion, ReplyDrafter};
 pub use filter::Rejection;
+pub use warm::WarmStartError;
 
 use crate::chat_template::TemplateError;
 use crate::session::SessionError;

@@ -770,6 +770,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_draft(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_started(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_context_length(
@@ -815,6 +817,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_constructor_model_load(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_textsession_new(
     ): Int
@@ -906,7 +910,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_replydrafter_new(`model`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_constructor_replydrafter_with_state_dir(`model`: Long,`options`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_pocketlm_ffi_fn_method_replydrafter_draft(`ptr`: Long,`conversation`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`cancel`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_replydrafter_warm_started(`ptr`: Long,`tone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_replydrafter_warm_up(`ptr`: Long,`tone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1157,6 +1165,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_draft() and 0xFFFF) != 8829) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_started() and 0xFFFF) != 586) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() and 0xFFFF) != 28498) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1224,6 +1235,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new() and 0xFFFF) != 55051) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir() and 0xFFFF) != 36253) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_textsession_new() and 0xFFFF) != 65165) {
@@ -3672,6 +3686,12 @@ public interface ReplyDrafterInterface {
     fun `draft`(`conversation`: List<ConversationMessage>, `options`: DraftOptions, `cancel`: CancelToken? = null): ReplyDrafts
     
     /**
+     * Whether the warm-up of `tone` was loaded from the state directory (null: not warmed up
+     * yet).
+     */
+    fun `warmStarted`(`tone`: Tone): kotlin.Boolean?
+    
+    /**
      * Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
      */
     fun `warmUp`(`tone`: Tone)
@@ -3819,6 +3839,24 @@ open class ReplyDrafter: Disposable, AutoCloseable, ReplyDrafterInterface
 
     
     /**
+     * Whether the warm-up of `tone` was loaded from the state directory (null: not warmed up
+     * yet).
+     */override fun `warmStarted`(`tone`: Tone): kotlin.Boolean? {
+            return FfiConverterOptionalBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replydrafter_warm_started(
+        it,
+        
+        FfiConverterTypeTone.lower(`tone`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Evaluates the fixed part of the prompt for `tone` now, so the first draft is fast.
      */
     @Throws(PocketLmException::class)override fun `warmUp`(`tone`: Tone)
@@ -3840,11 +3878,31 @@ open class ReplyDrafter: Disposable, AutoCloseable, ReplyDrafterInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A drafter that keeps each tone's warm-up in the directory `state_dir` (created when
+     * missing): loaded from there when a valid file for this model and prompt exists, and
+     * otherwise evaluated and saved there, so that a restarted app skips the warm-up. A
+     * missing, corrupted or stale file, or a directory that cannot be written, only costs the
+     * warm start (it is logged), never an error.
      */
-    companion object
+    @Throws(PocketLmException::class) fun `withStateDir`(`model`: Model, `options`: DrafterOptions, `stateDir`: kotlin.String): ReplyDrafter {
+            return FfiConverterTypeReplyDrafter.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_replydrafter_with_state_dir(
+    
+        
+        FfiConverterTypeModel.lower(`model`),
+        FfiConverterTypeDrafterOptions.lower(`options`),
+        FfiConverterString.lower(`stateDir`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 
@@ -6550,6 +6608,38 @@ internal object uniffiCallbackInterfaceTextListener {
  * @suppress
  */
 public object FfiConverterTypeTextListener: FfiConverterCallbackInterface<TextListener>()
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
+        }
+    }
+}
 
 
 
