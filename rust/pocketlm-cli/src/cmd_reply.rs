@@ -708,3 +708,28 @@ pub fn chat(a: ChatArgs) -> CliResult {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_reads_numbers_counts_and_the_act_rules_switch() {
+        let mut c = DrafterConfig::default();
+        set_config(&mut c, "prior_open=0.5").unwrap();
+        set_config(&mut c, "branches=3").unwrap();
+        set_config(&mut c, "act_rules=false").unwrap();
+        assert_eq!((c.prior_open, c.branches, c.act_rules), (0.5, 3, false));
+        set_config(&mut c, "act_rules=1").unwrap();
+        assert!(c.act_rules);
+        for bad in [
+            "act_rules=maybe",
+            "prior_open=x",
+            "branches=-1",
+            "nope=1",
+            "prior_open",
+        ] {
+            assert!(set_config(&mut c, bad).is_err(), "{bad}");
+        }
+    }
+}

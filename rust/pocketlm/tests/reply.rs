@@ -861,3 +861,32 @@ fn a_set_events_time_gets_a_reply_offering_to_check() {
         "no offer to check: {texts:?}"
     );
 }
+
+/// Without the act rules (`DrafterConfig::act_rules` false, the ablation of docs/reply.md)
+/// no act is read and the learned readings alone still draft replies; with them, a yes/no
+/// question is read as one.
+#[test]
+fn the_act_rules_can_be_switched_off() {
+    let message = [Message::incoming(
+        "Do you want to come to the cinema on Friday?",
+    )];
+    let opts = DraftOptions::default();
+    let on = drafter().draft_detailed(&message, &opts).unwrap();
+    assert!(!on.acts.is_empty(), "the rules read no act");
+    let off = ReplyDrafter::new(
+        smollm2(),
+        DrafterConfig {
+            act_rules: false,
+            ..DrafterConfig::default()
+        },
+    )
+    .unwrap()
+    .draft_detailed(&message, &opts)
+    .unwrap();
+    assert!(
+        off.acts.is_empty(),
+        "acts read without the rules: {:?}",
+        off.acts
+    );
+    assert!(!off.replies.is_empty(), "no reply without the rules");
+}
