@@ -86,6 +86,50 @@ class PocketLMTest {
         model.textSession(SessionOptions(contextLength = 512)).use { it.complete(prompt, greedy(maxTokens)).text }
 
     @Test
+    fun `a saved session continues in a new one as the original would`() = runBlocking<Unit> {
+        val opts = SessionOptions(contextLength = 512)
+        model.textSession(opts).use { a ->
+            a.complete(PROMPT, greedy(4))
+            val bytes = a.saveStateBytes()
+            val file = Files.createTempFile("pocketlm-state", ".bin").toFile()
+            try {
+                assertEquals(bytes.size.toLong(), a.saveState(file.path))
+                val expected = a.complete(" and", greedy(8)).text
+                model.textSession(opts).use { b ->
+                    b.loadStateBytes(bytes)
+                    assertEquals(expected, b.complete(" and", greedy(8)).text)
+                }
+                model.textSession(opts).use { c ->
+                    c.loadState(file.path)
+                    assertEquals(expected, c.complete(" and", greedy(8)).text)
+                    val corrupt = bytes.copyOf(bytes.size / 2)
+                    assertFailsWith<PocketLmException.InvalidSnapshot> { c.loadStateBytes(corrupt) }
+                }
+            } finally {
+                file.delete()
+            }
+        }
+    }
+
+    @Test
+    fun `a drafter with a state directory warm-starts the second time`() = runBlocking<Unit> {
+        val dir = Files.createTempDirectory("pocketlm-warm").toFile()
+        try {
+            val first = model.replyDrafter(stateDir = dir.path).use { d ->
+                val r = d.draft("Can we meet tomorrow at 5?")
+                assertEquals(false, d.warmStarted())
+                r
+            }
+            model.replyDrafter(stateDir = dir.path).use { d ->
+                assertEquals(first.replies.map { it.text }, d.draft("Can we meet tomorrow at 5?").replies.map { it.text })
+                assertEquals(true, d.warmStarted())
+            }
+        } finally {
+            dir.deleteRecursively()
+        }
+    }
+
+    @Test
     fun `load and info`() {
         val info = model.info
         assertEquals("llama", info.architecture)

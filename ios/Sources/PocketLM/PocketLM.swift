@@ -227,6 +227,17 @@ public final class Model: Sendable {
         return ReplyDrafter(try await offload { try PocketLMFFI.ReplyDrafter(model: m, options: options) })
     }
 
+    /// A reply drafter that keeps each tone's warm-up in `stateDir` (e.g. the App Group
+    /// container): the first drafter evaluates it and saves it there, later ones (after a
+    /// restart) load it in tens of milliseconds instead of seconds. A bad or stale file is
+    /// rewritten (docs/state.md).
+    public func replyDrafter(options: DrafterOptions = DrafterOptions(), stateDir: String) async throws -> ReplyDrafter {
+        let m = try ref.get()
+        return ReplyDrafter(try await offload {
+            try PocketLMFFI.ReplyDrafter.withStateDir(model: m, options: options, stateDir: stateDir)
+        })
+    }
+
     /// A plain text generation session on this model.
     public func textSession(options: SessionOptions = SessionOptions()) async throws -> TextSession {
         let m = try ref.get()
@@ -377,6 +388,11 @@ public final class ReplyDrafter: Sendable {
         try await offload { try d.warmUp(tone: tone) }
     }
 
+    /// Whether `tone`'s warm-up was loaded from the state directory (nil: not warmed up yet).
+    public func warmStarted(tone: Tone = .neutral) throws -> Bool? {
+        try ref.get().warmStarted(tone: tone)
+    }
+
     public func close() { ref.close() }
 }
 
@@ -417,6 +433,34 @@ public final class TextSession: Sendable {
     /// The result of the latest generation once it has ended, or nil if none ran.
     public func lastResult() async throws -> GenerationResult? {
         await (try ref.get()).lastResult()
+    }
+
+    /// Saves this session's state (its tokens and KV cache) to the file at `path`, written
+    /// atomically; returns its size in bytes. Load it into a session of the same model with
+    /// `loadState(path:)` to continue exactly where this one is (docs/state.md).
+    @discardableResult
+    public func saveState(path: String) async throws -> Int64 {
+        let s = try ref.get()
+        return try await offload { try s.saveState(path: path) }
+    }
+
+    /// This session's state as bytes (see `saveState(path:)`).
+    public func saveStateBytes() async throws -> Data {
+        let s = try ref.get()
+        return try await offload { try s.saveStateBytes() }
+    }
+
+    /// Replaces this session's state with a saved one; throws `PocketLmError.InvalidSnapshot`
+    /// (another model, a truncated or corrupted file, ...) and leaves the session as it was.
+    public func loadState(path: String) async throws {
+        let s = try ref.get()
+        try await offload { try s.loadState(path: path) }
+    }
+
+    /// Like `loadState(path:)`, from bytes.
+    public func loadStateBytes(_ bytes: Data) async throws {
+        let s = try ref.get()
+        try await offload { try s.loadStateBytes(bytes: bytes) }
     }
 
     /// Tokens in the KV cache after the latest generation.

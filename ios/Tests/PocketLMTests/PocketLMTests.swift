@@ -73,6 +73,49 @@ final class PocketLMTests: XCTestCase {
         return try await s.complete(text, options: greedy(maxTokens)).text
     }
 
+    func testASavedSessionContinuesInANewOneAsTheOriginalWould() async throws {
+        let m = try await model()
+        let opts = SessionOptions(contextLength: 512)
+        let a = try await m.textSession(options: opts)
+        _ = try await a.complete(prompt, options: greedy(4))
+        let bytes = try await a.saveStateBytes()
+        let file = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pocketlm-state-\(UUID().uuidString).bin").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let written = try await a.saveState(path: file)
+        XCTAssertEqual(written, Int64(bytes.count))
+        let expected = try await a.complete(" and", options: greedy(8)).text
+        let b = try await m.textSession(options: opts)
+        try await b.loadStateBytes(bytes)
+        let fromBytes = try await b.complete(" and", options: greedy(8)).text
+        XCTAssertEqual(fromBytes, expected)
+        let c = try await m.textSession(options: opts)
+        try await c.loadState(path: file)
+        let fromFile = try await c.complete(" and", options: greedy(8)).text
+        XCTAssertEqual(fromFile, expected)
+        do {
+            try await c.loadStateBytes(bytes.prefix(bytes.count / 2))
+            XCTFail("half a snapshot loaded")
+        } catch PocketLmError.InvalidSnapshot {
+        }
+    }
+
+    func testADrafterWithAStateDirectoryWarmStartsTheSecondTime() async throws {
+        let m = try await model()
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pocketlm-warm-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await m.replyDrafter(stateDir: dir)
+        let r1 = try await first.draft(replyingTo: "Can we meet tomorrow at 5?")
+        XCTAssertEqual(try first.warmStarted(), false)
+        first.close()
+        let second = try await m.replyDrafter(stateDir: dir)
+        let r2 = try await second.draft(replyingTo: "Can we meet tomorrow at 5?")
+        XCTAssertEqual(r2.replies.map { $0.text }, r1.replies.map { $0.text })
+        XCTAssertEqual(try second.warmStarted(), true)
+        second.close()
+    }
+
     func testLoadAndInfo() async throws {
         let m = try await model()
         let info = try m.info

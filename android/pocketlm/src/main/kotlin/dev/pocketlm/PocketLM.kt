@@ -251,6 +251,14 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
     suspend fun replyDrafter(options: DrafterOptions = DrafterOptions()): ReplyDrafter =
         withContext(PocketLM.dispatcher) { ReplyDrafter(FfiReplyDrafter(ffi, options)) }
 
+    /**
+     * A reply drafter that keeps each tone's warm-up in [stateDir] (e.g. `context.filesDir`):
+     * the first drafter evaluates it and saves it there, later ones (after a restart) load it in
+     * tens of milliseconds instead of seconds. A bad or stale file is rewritten (docs/state.md).
+     */
+    suspend fun replyDrafter(options: DrafterOptions = DrafterOptions(), stateDir: String): ReplyDrafter =
+        withContext(PocketLM.dispatcher) { ReplyDrafter(FfiReplyDrafter.withStateDir(ffi, options, stateDir)) }
+
     /** A plain text generation session on this model. */
     suspend fun textSession(options: SessionOptions = SessionOptions()): TextSession =
         withContext(PocketLM.dispatcher) { TextSession(FfiTextSession(ffi, options)) }
@@ -382,6 +390,9 @@ class ReplyDrafter internal constructor(ffi: FfiReplyDrafter) : AutoCloseable {
     /** Prepares the prompt of [tone] so the first draft is fast. */
     suspend fun warmUp(tone: Tone = Tone.NEUTRAL) = withContext(PocketLM.dispatcher) { ref.get().warmUp(tone) }
 
+    /** Whether [tone]'s warm-up was loaded from the state directory (null: not warmed up yet). */
+    fun warmStarted(tone: Tone = Tone.NEUTRAL): Boolean? = ref.get().warmStarted(tone)
+
     override fun close() = ref.close()
 }
 
@@ -419,6 +430,25 @@ class TextSession internal constructor(ffi: FfiTextSession) : AutoCloseable {
 
     /** The result of the latest generation once it has ended, or null if none ran. */
     suspend fun lastResult(): GenerationResult? = ref.get().lastResult()
+
+    /**
+     * Saves this session's state (its tokens and KV cache) to the file [path], written
+     * atomically; returns its size in bytes. Load it into a session of the same model with
+     * [loadState] to continue exactly where this one is (docs/state.md).
+     */
+    suspend fun saveState(path: String): Long = withContext(PocketLM.dispatcher) { ref.get().saveState(path) }
+
+    /** This session's state as bytes (see [saveState]). */
+    suspend fun saveStateBytes(): ByteArray = withContext(PocketLM.dispatcher) { ref.get().saveStateBytes() }
+
+    /**
+     * Replaces this session's state with a saved one; throws [PocketLmException.InvalidSnapshot]
+     * (another model, a truncated or corrupted file, ...) and leaves the session as it was.
+     */
+    suspend fun loadState(path: String) = withContext(PocketLM.dispatcher) { ref.get().loadState(path) }
+
+    /** Like [loadState], from bytes. */
+    suspend fun loadStateBytes(bytes: ByteArray) = withContext(PocketLM.dispatcher) { ref.get().loadStateBytes(bytes) }
 
     /**
      * The log-probability of each of [continuations] after [prompt] (each tokenized on its own:
