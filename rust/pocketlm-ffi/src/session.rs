@@ -123,6 +123,23 @@ impl TextSession {
         }
         session
     }
+
+    /// Loads a snapshot with `load` once no generation runs, and records the restored length.
+    fn restore(
+        &self,
+        what: &'static str,
+        load: impl FnOnce(&mut pocketlm::Session) -> Result<(), pocketlm::SnapshotError>,
+    ) -> Result<(), PocketLmError> {
+        guard(what, || {
+            let mut session = self.settled();
+            load(&mut session)?;
+            self.context_tokens.store(
+                i32::try_from(session.len()).unwrap_or(i32::MAX),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        })
+    }
 }
 
 #[uniffi::export]
@@ -256,28 +273,12 @@ impl TextSession {
     /// another model: the message says which) or `ContextFull` (more tokens than this
     /// session's context); the session is then left as it was.
     pub fn load_state(&self, path: String) -> Result<(), PocketLmError> {
-        guard("TextSession.load_state", || {
-            let mut session = self.settled();
-            session.load_state_file(&path)?;
-            self.context_tokens.store(
-                i32::try_from(session.len()).unwrap_or(i32::MAX),
-                Ordering::SeqCst,
-            );
-            Ok(())
-        })
+        self.restore("TextSession.load_state", |s| s.load_state_file(&path))
     }
 
     /// [`TextSession::load_state`] from bytes.
     pub fn load_state_bytes(&self, bytes: Vec<u8>) -> Result<(), PocketLmError> {
-        guard("TextSession.load_state_bytes", || {
-            let mut session = self.settled();
-            session.load_state(&bytes)?;
-            self.context_tokens.store(
-                i32::try_from(session.len()).unwrap_or(i32::MAX),
-                Ordering::SeqCst,
-            );
-            Ok(())
-        })
+        self.restore("TextSession.load_state_bytes", |s| s.load_state(&bytes))
     }
 
     /// Forgets the cached tokens. Never blocks: while a generation runs, the cache is cleared

@@ -121,16 +121,9 @@ pub(crate) fn load(
             source,
         }
     };
-    // The type is checked before opening: opening a FIFO blocks until a writer appears.
-    let meta = std::fs::metadata(path).map_err(io("open"))?;
-    if !meta.is_file() {
-        return Err(io("open")(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(corrupted(format!("{} bytes is too large", meta.len())));
+    let len = crate::session::regular_file_len(path).map_err(io("open"))?;
+    if len > MAX_FILE_BYTES {
+        return Err(corrupted(format!("{len} bytes is too large")));
     }
     let bytes = std::fs::read(path).map_err(io("read"))?;
     if bytes.len() < HEAD_LEN + 4 || bytes[..8] != MAGIC {

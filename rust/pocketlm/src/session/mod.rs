@@ -7,6 +7,7 @@ use crate::model::{forward, BatchRow, HiddenOut, KvCache, Model, Scratch, KV_GRO
 use std::sync::{Arc, Mutex};
 
 mod snapshot;
+pub(crate) use snapshot::regular_file_len;
 pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
 /// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.

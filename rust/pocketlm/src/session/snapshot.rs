@@ -120,6 +120,19 @@ pub enum SnapshotError {
     ModelFileChanged(String),
 }
 
+/// The length of `path` if it is a regular file, else an `InvalidInput` error. Checked before
+/// opening: opening a FIFO blocks until a writer appears.
+pub(crate) fn regular_file_len(path: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(meta.len())
+}
+
 /// The fixed header, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Header {
@@ -455,14 +468,7 @@ impl Session {
                 source,
             }
         };
-        // The type is checked before opening: opening a FIFO blocks until a writer appears.
-        let meta = std::fs::metadata(path).map_err(io("open"))?;
-        if !meta.is_file() {
-            return Err(io("open")(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a regular file",
-            )));
-        }
+        regular_file_len(path).map_err(io("open"))?;
         let mut file = std::fs::File::open(path).map_err(io("open"))?;
         let len = file.metadata().map_err(io("open"))?.len();
         self.read_state(&mut file, len, path)
