@@ -4,6 +4,7 @@ metadata conventions and random weights, deterministic from a seed: a model to v
 engine's forward pass against llama.cpp's without the real weights.
 
     gen-random-model.py --arch qwen3 --vocab VOCAB.gguf --out OUT.gguf [--size tiny|real] [--seed N]
+        [--format Q4_0|Q4_K_M --types TYPES.json]
 
 - The vocabulary (every `tokenizer.*` key) is copied from VOCAB.gguf: llama.cpp's
   `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x and SmolLM3, phi-3 for
@@ -16,6 +17,14 @@ engine's forward pass against llama.cpp's without the real weights.
   well separated, so an engine that computes the same function picks the same tokens.
 - Matrices are written as F16 (norms, biases and RoPE factors as F32), the input llama.cpp's
   `llama-quantize` turns into Q4_0, Q4_K_M, ...
+- `--format Q4_0|Q4_K_M --types TYPES.json` writes the same weights (the F16 values) quantized
+  here instead, each matrix to the type TYPES.json names for it: the type llama-quantize chose
+  for that tensor of this model (recorded by scripts/make-random-references.sh), so the file
+  has llama.cpp's type mix (Q4_K_M: Q4_K with Q6_K on the output and some attn_v/ffn_down)
+  without building llama.cpp. Q4_0 is gguf-py's quantizer (a port of ggml's reference); Q4_K
+  and Q6_K are the simple min/max and max-abs encoders below (llama-quantize searches for
+  better scales; an engine's decoding does not depend on how the codes were chosen). Only
+  elementwise float32 arithmetic, max/min and rounding: the same bytes on every machine.
 
 Uses gguf-py from the llama_cpp_python 0.3.36 sdist (scripts/build-llama-bench.sh extracts it)
 and numpy (scripts/setup-gen-venv.sh); scripts/gen-random-models.sh drives it.
@@ -93,6 +102,63 @@ FAMILIES = {
 }
 
 
+def f16(x):
+    return x.astype(np.float16)
+
+
+def quantize_q4_k(x):
+    """(rows, cols) float32 -> (rows, cols/256*144) uint8 block_q4_K: per 32 values a 6-bit
+    scale and min from the sub-block's range, relative to the super-block's f16 d/dmin."""
+    rows = x.shape[0]
+    b = x.reshape(-1, 8, 32)
+    lo = np.minimum(b.min(axis=-1), np.float32(0))  # x = d*sc*q - dmin*m, m >= 0
+    hi = b.max(axis=-1)
+    scale = (hi - lo) / np.float32(15)
+    mins = -lo
+    d = f16(scale.max(axis=-1) / np.float32(63))
+    dmin = f16(mins.max(axis=-1) / np.float32(63))
+    df, dminf = d.astype(np.float32)[:, None], dmin.astype(np.float32)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.where(df > 0, np.rint(scale / df), 0).clip(0, 63).astype(np.uint8)
+        m = np.where(dminf > 0, np.rint(mins / dminf), 0).clip(0, 63).astype(np.uint8)
+        step = (df * sc.astype(np.float32))[..., None]
+        off = (dminf * m.astype(np.float32))[..., None]
+        q = np.where(step > 0, np.rint((b + off) / step), 0).clip(0, 15).astype(np.uint8)
+    packed = np.zeros((b.shape[0], 12), dtype=np.uint8)
+    packed[:, 0:4] = sc[:, 0:4] | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = m[:, 0:4] | ((m[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 0xF) | ((m[:, 4:8] & 0xF) << 4)
+    qs = (q[:, 0::2, :] | (q[:, 1::2, :] << 4)).reshape(-1, 128)
+    out = np.concatenate([d.view(np.uint8).reshape(-1, 2), dmin.view(np.uint8).reshape(-1, 2),
+                          packed, qs], axis=1)
+    return out.reshape(rows, -1)
+
+
+def quantize_q6_k(x):
+    """(rows, cols) float32 -> (rows, cols/256*210) uint8 block_q6_K: per 16 values a signed
+    8-bit scale (the value of largest magnitude maps to -32), relative to the f16 d."""
+    rows = x.shape[0]
+    b = x.reshape(-1, 16, 16)
+    imax = np.abs(b).argmax(axis=-1)[..., None]
+    scale = np.take_along_axis(b, imax, axis=-1)[..., 0] / np.float32(-32)
+    jmax = np.abs(scale).argmax(axis=-1)[:, None]
+    big = np.take_along_axis(scale, jmax, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iscale = np.where(big != 0, np.float32(-128) / big, 0).astype(np.float32)
+        sc = np.minimum(np.rint(iscale * scale), 127).astype(np.int8)
+        d = f16(np.where(iscale != 0, np.float32(1) / iscale, 0).astype(np.float32)[:, 0])
+        step = (d.astype(np.float32)[:, None] * sc.astype(np.float32))[..., None]
+        q = np.where(step != 0, np.rint(b / step), 0).clip(-32, 31).astype(np.int16) + 32
+    q = q.astype(np.uint8).reshape(-1, 2, 4, 32)  # half, quarter k, l
+    lo = q & 0xF  # ql: per half, 64 bytes; quarters 0/1 in the low nibbles, 2/3 in the high
+    ql = np.concatenate([lo[:, :, 0] | (lo[:, :, 2] << 4), lo[:, :, 1] | (lo[:, :, 3] << 4)], axis=2)
+    hi = q >> 4
+    qh = hi[:, :, 0] | (hi[:, :, 1] << 2) | (hi[:, :, 2] << 4) | (hi[:, :, 3] << 6)  # (n, 2, 32)
+    out = np.concatenate([ql.reshape(-1, 128), qh.reshape(-1, 64), sc.view(np.uint8),
+                          d.view(np.uint8).reshape(-1, 2)], axis=1)
+    return out.reshape(rows, -1)
+
+
 def llama3_factors(head_dim, base, factor, low, high, orig):
     """convert_hf_to_gguf's `rope_freqs` for rope_scaling type llama3."""
     out = []
@@ -118,10 +184,20 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--size", default="tiny", choices=["tiny", "real"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--format", default="F16", choices=["F16", "Q4_0", "Q4_K_M"])
+    ap.add_argument("--types", help="JSON {tensor name: GGML type name} (needed unless F16)")
     args = ap.parse_args()
+    if (args.format != "F16") != (args.types is not None):
+        ap.error("--types goes with a quantized --format")
+
+    import json
 
     import gguf
-    from gguf import GGUFReader, GGUFValueType, GGUFWriter
+    from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
+    from gguf.quants import dequantize, quantize
+
+    types = json.load(open(args.types)) if args.types else None
+    encoders = {"Q4_K": quantize_q4_k, "Q6_K": quantize_q6_k}
 
     fam = FAMILIES[args.arch]
     arch = fam["arch"]
@@ -154,7 +230,9 @@ def main():
     w.add_rope_freq_base(fam["rope_base"])
     w.add_rope_dimension_count(hd)
     w.add_vocab_size(n_vocab)
-    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
+    w.add_file_type(getattr(gguf.LlamaFileType, "MOSTLY_" + args.format))
+    if types is not None:
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
     if "gemma2" in fam:
         g = fam["gemma2"]
         w.add_attn_logit_softcapping(g[f"attn_softcap_{args.size}"])
@@ -184,7 +262,20 @@ def main():
     def mat(name, rows, cols, std=None):
         # numpy shape (rows, cols) is GGUF [cols, rows]: `rows` outputs of `cols` inputs.
         std = 1.0 / math.sqrt(cols) if std is None else std
-        w.add_tensor(name, normal((rows, cols), std).astype(np.float16))
+        values = normal((rows, cols), std).astype(np.float16)
+        ty = "F16" if types is None else types.pop(name)
+        if ty == "F16":
+            w.add_tensor(name, values)
+            return
+        x = values.astype(np.float32)
+        qt = GGMLQuantizationType[ty]
+        q = np.concatenate([encoders[ty](x[r:r + 4096]) if ty in encoders else quantize(x[r:r + 4096], qt)
+                            for r in range(0, rows, 4096)])
+        # gguf-py's decoder (independent of the encoders above) must give back the weights
+        back = dequantize(q[:512], qt).reshape(-1, cols)
+        err = np.sqrt(np.mean((back - x[:512]) ** 2) / np.mean(x[:512] ** 2))
+        assert err < 0.15, f"{name}: {ty} round trip relative error {err:.3f}"
+        w.add_tensor(name, q, raw_dtype=qt)
 
     def norm(name, n):
         w.add_tensor(name, (1.0 + normal((n,), 0.1)).astype(np.float32))
@@ -249,6 +340,8 @@ def main():
         if fam.get("post_norms"):
             post_norm(p + "post_ffw_norm.weight", d)
 
+    if types and set(types.values()) != {"F32"}:  # norms and factors stay F32, as written
+        sys.exit(f"--types: tensors not written or not F32 here: {sorted(types.items())}")
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

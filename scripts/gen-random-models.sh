@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The tiny random-weight models of each architecture family (scripts/gen-random-model.py) in
-# every format the parity tests use (F16 as generated; Q4_0, Q4_K_M... by llama-quantize),
-# regenerated deterministically and cached, linked into ./models/random/ (git-ignored). tests/fixtures/random/*.jsonl record the sha256 of the file
-# each llama.cpp reference was made from; rust/pocketlm/tests/families.rs checks it.
+# every format the parity tests use (F16 as generated; Q4_0 and Q4_K_M quantized by the
+# generator to the per-tensor types llama-quantize chose, tests/fixtures/random/*.types.json),
+# regenerated deterministically and cached, linked into ./models/random/ (git-ignored).
+# tests/fixtures/random/*.jsonl record the sha256 of the file each llama.cpp reference was made
+# from; rust/pocketlm/tests/families.rs checks it.
 #
-#   scripts/gen-random-models.sh                 the tested families, tiny, seed 0, F16
-#   FAMILIES="qwen3 llama3 smollm3 gemma2 granite phi3" FORMATS="F16 Q4_0 Q4_K_M" scripts/gen-random-models.sh
-#   SIZE=real scripts/gen-random-models.sh       the releases' shapes (benchmarks; large)
+#   scripts/gen-random-models.sh                 the tested families and formats, tiny, seed 0
+#   FAMILIES="qwen3 llama3" FORMATS="F16 Q4_0" scripts/gen-random-models.sh
+#   SIZE=real FORMATS=F16 scripts/gen-random-models.sh       the releases' shapes (benchmarks; large)
 #
-# Needs: llama.cpp's gguf-py and vocabularies (the llama_cpp_python 0.3.36 sdist, extracted by
-# scripts/fetch-llama-src.sh) and, for formats other than F16, its llama-quantize from
-# scripts/build-llama-bench.sh (~10 CPU-minutes the first time, cached); numpy (scripts/setup-gen-venv.sh); Gemma 3's vocabulary from scripts/fetch-models.sh.
-# Prints NAME=PATH for each file on stdout.
+# A quantized format is made for a family only when its types file exists
+# (scripts/make-random-references.sh writes it from llama-quantize's output); nothing here
+# builds or runs llama.cpp. Needs llama.cpp's gguf-py and vocabularies (the llama_cpp_python
+# 0.3.36 sdist, extracted by scripts/fetch-llama-src.sh), numpy (scripts/setup-gen-venv.sh) and
+# Gemma 3's vocabulary from scripts/fetch-models.sh. Prints NAME=PATH for each file on stdout.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -20,13 +23,9 @@ cd "$REPO_ROOT"
 read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3}"
 SIZE="${SIZE:-tiny}"
 SEED="${SEED:-0}"
-read -r -a FORMATS <<<"${FORMATS:-F16}"
+read -r -a FORMATS <<<"${FORMATS:-F16 Q4_0 Q4_K_M}"
 
 SRC="$POCKETLM_CACHE/llama.cpp-0.3.36/src"
-QUANTIZE="$POCKETLM_CACHE/llama.cpp-0.3.36/bin/llama-quantize"
-if [ "${FORMATS[*]}" != F16 ]; then
-  LLAMA_TARGETS="llama-quantize" bash scripts/build-llama-bench.sh >/dev/null
-fi
 # gguf-py and the vocabularies come with the sdist (extracted, not built)
 bash scripts/fetch-llama-src.sh >/dev/null
 PY="$(bash scripts/setup-gen-venv.sh)"
@@ -43,7 +42,7 @@ vocab_of() {
   esac
 }
 
-# A cached file is reused only if made by the same generator and vocabulary (and quantizer).
+# A cached file is reused only if made by the same generator and vocabulary (and types).
 GEN_SHA="$(sha256sum scripts/gen-random-model.py | cut -c1-16)"
 CACHE="$POCKETLM_CACHE/random-models"
 mkdir -p "$CACHE" models/random
@@ -59,19 +58,24 @@ for fam in "${FAMS[@]}"; do
     mv "$CACHE/$base.F16.gguf.part" "$CACHE/$base.F16.gguf"
     echo "$stamp" >"$CACHE/$base.stamp"
   fi
+  made=()
   for fmt in "${FORMATS[@]}"; do
-    [ "$fmt" = F16 ] && continue
-    qstamp="$stamp quantize=$(sha256sum "$QUANTIZE" | cut -c1-16)"
+    [ "$fmt" = F16 ] && made+=(F16) && continue
+    types="tests/fixtures/random/$base.$fmt.types.json"
+    [ -f "$types" ] || continue
+    made+=("$fmt")
+    qstamp="$stamp types=$(sha256sum "$types" | cut -c1-16)"
     if [ ! -f "$CACHE/$base.$fmt.stamp" ] || [ "$(cat "$CACHE/$base.$fmt.stamp")" != "$qstamp" ] ||
       [ ! -f "$CACHE/$base.$fmt.gguf" ]; then
-      log "quantizing $base to $fmt"
-      nice -n 10 "$QUANTIZE" "$CACHE/$base.F16.gguf" "$CACHE/$base.$fmt.gguf.part" "$fmt" 2 \
-        >"$CACHE/$base.$fmt.log" 2>&1 || { tail -n 20 "$CACHE/$base.$fmt.log" >&2; die "llama-quantize $base $fmt failed"; }
+      log "generating $base in $fmt (types of $types)"
+      PYTHONPATH="$SRC/gguf-py" nice -n 10 "$PY" scripts/gen-random-model.py --arch "$fam" \
+        --size "$SIZE" --seed "$SEED" --vocab "$vocab" --format "$fmt" --types "$types" \
+        --out "$CACHE/$base.$fmt.gguf.part"
       mv "$CACHE/$base.$fmt.gguf.part" "$CACHE/$base.$fmt.gguf"
       echo "$qstamp" >"$CACHE/$base.$fmt.stamp"
     fi
   done
-  for fmt in "${FORMATS[@]}"; do
+  for fmt in "${made[@]}"; do
     ln -sf "$CACHE/$base.$fmt.gguf" "models/random/$base.$fmt.gguf"
     echo "$base.$fmt=$REPO_ROOT/models/random/$base.$fmt.gguf"
   done

@@ -1,13 +1,14 @@
 //! Every architecture family against llama.cpp without the real weights: tiny models with the
 //! family's real vocabulary and metadata conventions and random weights
-//! (`scripts/gen-random-models.sh`, deterministic, cached; `make test` runs it), quantized by
-//! llama.cpp's `llama-quantize`, and llama.cpp's greedy tokens and top-10 logprobs on them
-//! (`tests/fixtures/random/*.jsonl`, made by `scripts/make-random-references.sh`; see the
-//! README there). Small enough for qemu (`scripts/test-aarch64.sh`) as well as x86.
+//! (`scripts/gen-random-models.sh`, deterministic, cached; `make test` runs it), in F16 and in
+//! Q4_0/Q4_K_M with the per-tensor types llama.cpp's `llama-quantize` chooses, and llama.cpp's
+//! greedy tokens and top-10 logprobs on those very files (`tests/fixtures/random/*.jsonl`, made
+//! by `scripts/make-random-references.sh`; see the README there). Small enough for qemu
+//! (`scripts/test-aarch64.sh`) as well as x86.
 //!
 //! The comparison is the engine tests' rule: tokenization exact; the top-1 token at every
 //! prompt position and every greedy token exact except where llama.cpp's own top two are
-//! closer than [`CLEAR_GAP`]; top-10 logprobs within [`MAX_LOGPROB_DIFF`].
+//! closer than a clear gap; top-10 logprobs within bounds ([`F16`], [`QUANTIZED`]).
 
 mod common;
 
@@ -17,17 +18,51 @@ use pocketlm::internals::sampler::argmax;
 use pocketlm::{Model, Session, SessionOptions};
 use sha2::{Digest, Sha256};
 
-/// Below this top-two gap (nats) llama.cpp's choice is not a clear decision: a last-bit
-/// difference in a sum may flip it (the real-model tests measured llama.cpp's own rebuild
-/// diverging at gaps up to 0.273), so a different token there is not an error.
-const CLEAR_GAP: f32 = 0.3;
+/// How close PocketLM must be to llama.cpp on one model.
+struct Bounds {
+    /// Below this top-two gap (nats) llama.cpp's choice is not a clear decision, so a different
+    /// token there is not an error.
+    clear_gap: f32,
+    /// Max |diff| over all compared top-10 logprobs.
+    max: f32,
+    /// Mean |diff| over all compared top-10 logprobs.
+    mean: f32,
+    /// Max |diff| of the top-10 logprobs at each prompt's first position.
+    first: f32,
+    /// Least share (percent) of greedy steps whose top-1 equals llama.cpp's.
+    greedy_pct: usize,
+}
+
+/// F16 weights. A last-bit difference in a sum may flip a choice whose top two are within 0.3
+/// nats (the real-model tests measured llama.cpp's own rebuild diverging at gaps up to 0.273).
 /// Random weights have no outlier activations (the real models' source of tenths-of-a-nat
 /// drift, docs/accuracy.md), so the logprobs agree closely: measured (x86, AVX-512) mean |diff|
-/// 0.013/0.014, max 0.067/0.075 (qwen3/llama3, F16; docs/models.md). The bounds are twice that,
-/// for another machine's summation order.
-const MAX_LOGPROB_DIFF: f32 = 0.15;
-/// Mean |diff| bound over all compared logprobs.
-const MEAN_LOGPROB_DIFF: f32 = 0.03;
+/// 0.013/0.014, max 0.067/0.075 (qwen3/llama3). The bounds are twice that, for another
+/// machine's summation order.
+const F16: Bounds = Bounds {
+    clear_gap: 0.3,
+    max: 0.15,
+    mean: 0.03,
+    first: 0.15,
+    greedy_pct: 90,
+};
+
+/// Q4_0 and Q4_K_M weights: activations are quantized to 8 bits before every matrix product
+/// (Q8_0 or Q8_K, as llama.cpp does), and with logits of ~12 nats standard deviation a
+/// last-bit difference that flips one activation quantum moves later logprobs by tenths of a
+/// nat. llama.cpp itself, with flash attention off instead of on, differs from its reference on
+/// these files by mean 0.23-0.34, p95 0.64-0.96, max 1.22-1.83 nats and picks another top-1
+/// where its top two are up to 0.83 apart (docs/accuracy.md, qwen3/llama3). The first position
+/// of a prompt has no such drift (one key: flash attention changes nothing there), so the
+/// decoding of every weight type is held to F16's bound there; elsewhere the bounds are
+/// llama.cpp's own spread with a margin.
+const QUANTIZED: Bounds = Bounds {
+    clear_gap: 1.5,
+    max: 3.0,
+    mean: 0.5,
+    first: 0.02,
+    greedy_pct: 80,
+};
 
 fn sha256_hex(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).unwrap();
@@ -66,6 +101,7 @@ fn cases_for(name: &str) -> (std::path::PathBuf, Vec<RefCase>) {
 #[derive(Default)]
 struct Stats {
     diffs: Vec<f32>,
+    first_max: f32,
     top1_same: usize,
     top1_total: usize,
     greedy_same: usize,
@@ -74,6 +110,12 @@ struct Stats {
 }
 
 fn check(name: &str) {
+    let bounds = if name.ends_with(".F16") {
+        &F16
+    } else {
+        &QUANTIZED
+    };
+    let clear_gap = bounds.clear_gap;
     let (path, cases) = cases_for(name);
     let model = Model::load(&path).unwrap();
     let vocab = model.info().vocab_size;
@@ -91,7 +133,7 @@ fn check(name: &str) {
         let ours = argmax(row);
         let gap = top[0].1 - top[1].1;
         let same = ours == top[0].0;
-        if !same && gap >= CLEAR_GAP {
+        if !same && gap >= clear_gap {
             st.failures.push(format!(
                 "{id} {what}: ours {ours} (logprob {:.3}), llama.cpp {} ({:.3}, runner-up {:.3})",
                 logp[ours as usize], top[0].0, top[0].1, top[1].1
@@ -111,8 +153,12 @@ fn check(name: &str) {
         s.eval_all(&case.tokens, &mut logits).unwrap();
         for (i, top) in case.prompt_top10.iter().enumerate() {
             let row = &logits[i * vocab..(i + 1) * vocab];
+            let before = st.diffs.len();
             st.top1_total += 1;
             st.top1_same += compare(&mut st, &case.id, format!("position {i}"), row, top) as usize;
+            if i == 0 {
+                st.first_max = st.diffs[before..].iter().copied().fold(0.0, f32::max);
+            }
         }
         // Greedy: follow llama.cpp's tokens (so every step is compared on the same prefix).
         for (j, &want) in case.greedy.iter().enumerate() {
@@ -135,10 +181,11 @@ fn check(name: &str) {
     let mean = st.diffs.iter().sum::<f32>() / n as f32;
     let max = st.diffs[n - 1];
     println!(
-        "{name} on tier {}: top-10 logprobs mean |diff| {mean:.4}, p95 {:.4}, max {max:.4}; \
-         top-1 {}/{} prompt positions, greedy {}/{} steps",
+        "{name} on tier {}: top-10 logprobs mean |diff| {mean:.4}, p95 {:.4}, max {max:.4} \
+         (first positions {:.4}); top-1 {}/{} prompt positions, greedy {}/{} steps",
         pocketlm::kernel_tier(),
         st.diffs[n * 95 / 100],
+        st.first_max,
         st.top1_same,
         st.top1_total,
         st.greedy_same,
@@ -146,14 +193,24 @@ fn check(name: &str) {
     );
     assert!(
         st.failures.is_empty(),
-        "{name}: a different token where llama.cpp's top two are {CLEAR_GAP} or more apart:\n{}",
+        "{name}: a different token where llama.cpp's top two are {clear_gap} or more apart:\n{}",
         st.failures.join("\n")
     );
     assert!(
-        max < MAX_LOGPROB_DIFF && mean < MEAN_LOGPROB_DIFF,
+        st.first_max < bounds.first,
+        "{name}: logprobs at the prompts' first positions differ from llama.cpp's by up to {:.4}",
+        st.first_max
+    );
+    assert!(
+        max < bounds.max && mean < bounds.mean,
         "{name}: logprobs differ from llama.cpp's by up to {max:.4} (mean {mean:.4})"
     );
-    assert!(st.greedy_total > 0 && st.greedy_same * 10 >= st.greedy_total * 9);
+    assert!(
+        st.greedy_total > 0 && st.greedy_same * 100 >= st.greedy_total * bounds.greedy_pct,
+        "{name}: greedy top-1 equal in {}/{} steps",
+        st.greedy_same,
+        st.greedy_total
+    );
 }
 
 macro_rules! family_tests {
@@ -174,4 +231,8 @@ family_tests! {
     granite_f16 => "granite-tiny-seed0.F16",
     smollm3_f16 => "smollm3-tiny-seed0.F16",
     phi3_f16 => "phi3-tiny-seed0.F16",
+    qwen3_q4_0 => "qwen3-tiny-seed0.Q4_0",
+    qwen3_q4_k_m => "qwen3-tiny-seed0.Q4_K_M",
+    llama3_q4_0 => "llama3-tiny-seed0.Q4_0",
+    llama3_q4_k_m => "llama3-tiny-seed0.Q4_K_M",
 }
