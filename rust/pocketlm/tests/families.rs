@@ -235,4 +235,8 @@ family_tests! {
     qwen3_q4_k_m => "qwen3-tiny-seed0.Q4_K_M",
     llama3_q4_0 => "llama3-tiny-seed0.Q4_0",
     llama3_q4_k_m => "llama3-tiny-seed0.Q4_K_M",
+    granite_q4_0 => "granite-tiny-seed0.Q4_0",
+    granite_q4_k_m => "granite-tiny-seed0.Q4_K_M",
+    phi3_q4_0 => "phi3-tiny-seed0.Q4_0",
+    phi3_q4_k_m => "phi3-tiny-seed0.Q4_K_M",
 }
