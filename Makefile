@@ -22,7 +22,7 @@ quant-models: models
 
 # Tiny random-weight models of each architecture family in each tested format (the parity
 # tests' inputs, tests/fixtures/random/README.md): deterministic, cached in ~/.cache/pocketlm;
-# builds llama.cpp's llama-quantize the first time (~10 CPU-minutes).
+# builds no llama.cpp (quantized files use llama-quantize's recorded per-tensor types).
 random-models: models
 	@bash scripts/gen-random-models.sh >/dev/null
 
