@@ -13,7 +13,8 @@
 #     invariants, keyboard predictions, reply drafts); their bad-input and load-error tests are
 #     target-independent and run on x86 only, which keeps this step within CI time (AARCH64_FULL=1
 #     runs every test of those suites); and tests/families.rs on its two smallest-vocabulary
-#     families, phi3 and granite (random-weight models against llama.cpp's references; the
+#     families, phi3 and granite (random-weight models against llama.cpp's references, F16 and
+#     phi3 Q4_K_M and granite Q4_0, ~30 s more; the
 #     others differ in graph options and vocabulary size, not kernels, and run on x86: the
 #     262k-row output of gemma2 alone takes over 9 minutes under qemu); and tests/snapshot.rs's
 #     SmolLM2 parts (a restored session's logits bit-identical to the uninterrupted one's, about
@@ -142,7 +143,7 @@ suites=(
   "engine|chunked_prefill rollback eval_batch fork_is_independent batched_multi_token copy_from"
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
-  "families|phi3_f16 granite_f16"
+  "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0"
   "snapshot|smollm2_resumes_bit_identically snapshot_without_logits hostile_headers"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
