@@ -15,10 +15,11 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-# NAME BASE RANK ALPHA SEED: rank-8 adapters on every attention and feed-forward matrix
-# (alpha 16: the scale factor alpha/rank is 2, not 1, so a wrong rule shows).
+# NAME BASE RANK ALPHA SEED: adapters on every attention and feed-forward matrix (alpha/rank
+# is 2 or 0.5, not 1, so a wrong scale rule shows).
 SPECS=(
   "smollm2-r8-seed0 SmolLM2-135M-Instruct.Q4_1.gguf 8 16 0"
+  "gemma3-r16-seed0 gemma-3-270m-q4_k_m.gguf 16 8 0"
 )
 read -r -a WANT <<<"${LORAS:-}"
 
