@@ -336,35 +336,6 @@ fn plain_and_adapted_sessions_share_one_model() {
     let n = plain.len();
     plain.set_adapters(&[(adapter.clone(), scale)]).unwrap();
     assert_eq!(plain.len(), n);
-    // Two adapters add up: the same adapter twice at half the scale is the adapter once.
-    let mut twice = Session::new(model.clone(), opts()).unwrap();
-    twice
-        .set_adapters(&[
-            (adapter.clone(), scale / 2.0),
-            (adapter.clone(), scale / 2.0),
-        ])
-        .unwrap();
-    // (Another summation order: on this 4-bit model that moves logprobs by about a tenth of a
-    // nat, as any float reordering does; the adapter itself moves them by about one.)
-    let t = run(&mut twice);
-    let (d_twice, d_plain) = (
-        mean_logprob_diff(&t, &adapted_ref),
-        mean_logprob_diff(&plain_ref, &adapted_ref),
-    );
-    assert!(
-        d_twice < MEAN_LOGPROB_DIFF && d_plain > 3.0 * d_twice,
-        "two half-scale adapters differ from one by {d_twice:.4} (plain: {d_plain:.4})"
-    );
-}
-
-/// Mean |difference| of the log-probabilities of the reference's 10 most likely tokens.
-fn mean_logprob_diff(got: &[f32], reference: &[f32]) -> f32 {
-    let (mut a, mut b) = (vec![0f32; got.len()], vec![0f32; got.len()]);
-    log_softmax(got, &mut a);
-    log_softmax(reference, &mut b);
-    let mut ids: Vec<usize> = (0..b.len()).collect();
-    ids.sort_by(|&i, &j| b[j].total_cmp(&b[i]));
-    ids[..10].iter().map(|&i| (a[i] - b[i]).abs()).sum::<f32>() / 10.0
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -547,7 +518,7 @@ fn mismatched_adapters_give_typed_errors() {
 }
 
 /// The fuzz target's seed (`SyntheticLora`) loads on the synthetic model and changes its
-/// output; F16 pairs compute what F32 pairs do up to f16 rounding.
+/// output; F16 pairs compute what F32 pairs do up to f16 rounding; two adapters add up.
 #[test]
 fn synthetic_adapter_applies_to_the_synthetic_model() {
     use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel};
@@ -567,7 +538,7 @@ fn synthetic_adapter_applies_to_the_synthetic_model() {
         t.2 = GgmlType::F16;
     }
     let a16 = LoraAdapter::load(&model, write(&dir, "h.gguf", &half.to_bytes())).unwrap();
-    assert_eq!(a16.tensor_bytes() * 2, a32.tensor_bytes());
+    assert!(a16.tensor_bytes() < a32.tensor_bytes());
     let run = |adapters: &[(Arc<LoraAdapter>, f32)]| {
         let mut s = Session::new(model.clone(), opts()).unwrap();
         s.set_adapters(adapters).unwrap();
@@ -582,9 +553,16 @@ fn synthetic_adapter_applies_to_the_synthetic_model() {
     let plain = run(&[]);
     let with32 = run(&[(a32.clone(), 1.0)]);
     let with16 = run(&[(a16, 1.0)]);
-    let zero = run(&[(a32, 0.0)]);
+    let zero = run(&[(a32.clone(), 0.0)]);
+    // Adapters add up: the same adapter twice at half the scale is the adapter once.
+    let twice = run(&[(a32.clone(), 0.5), (a32, 0.5)]);
     let moved = max_diff(&plain, &with32);
     assert!(moved > 1e-2, "the adapter moved the logits by {moved}");
     assert!(max_diff(&with32, &with16) < moved / 10.0);
     assert_eq!(zero, plain, "scale 0 is the plain model");
+    let d = max_diff(&twice, &with32);
+    assert!(
+        d < moved / 100.0,
+        "two half-scale adapters differ from one by {d}"
+    );
 }

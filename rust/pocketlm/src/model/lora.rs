@@ -154,12 +154,18 @@ impl OwnedMat {
     }
 }
 
-/// One adapted matrix: `A` (`rank` rows of the matrix's inputs) and `B` (the matrix's rows of
-/// `rank`), and `alpha / rank` (1 without alpha).
+/// One adapted matrix: `A` (`rank` rows of the matrix's inputs, in its file type, multiplied
+/// by the kernels) and `B` transposed to `rank` rows of the matrix's outputs in f32 (`B·t` is
+/// then `rank` contiguous multiply-adds into the output, no reduction: a rank-16 `B` as a
+/// matrix product ran at a fraction of the kernels' speed, its rows being 16 long), and
+/// `alpha / rank` (1 without alpha).
 #[derive(Debug)]
 pub(crate) struct LoraPair {
     a: OwnedMat,
-    b: OwnedMat,
+    bt: Vec<f32>,
+    /// `B`'s type in the file: ggml multiplies an F16 (BF16) `B` by `t` rounded to f16 (bf16).
+    b_ty: GgmlType,
+    rows: usize,
     factor: f32,
 }
 
@@ -438,16 +444,29 @@ impl LoraAdapter {
                     ),
                 });
             }
+            let b_mat = copy_mat(&file, &b.name, b, m.rows, rank)?;
+            let mut bt = vec![0f32; rank * m.rows];
+            let mut row = vec![0f32; rank];
+            let bv = b_mat.view();
+            for o in 0..m.rows {
+                bv.dequantize_row(o, &mut row)
+                    .expect("F32/F16/BF16 rows of the checked size");
+                for (r, &v) in row.iter().enumerate() {
+                    bt[r * m.rows + o] = v;
+                }
+            }
             let pair = LoraPair {
                 a: copy_mat(&file, &a.name, a, rank, m.cols)?,
-                b: copy_mat(&file, &b.name, b, m.rows, rank)?,
+                bt,
+                b_ty: b.ty,
+                rows: m.rows,
                 factor: if alpha != 0.0 {
                     alpha / rank as f32
                 } else {
                     1.0
                 },
             };
-            bytes += pair.a.bytes() + pair.b.bytes();
+            bytes += pair.a.bytes() + pair.bt.len() * 4;
             max_rank = max_rank.max(rank);
             layers[il][slot] = Some(pair);
         }
@@ -531,12 +550,20 @@ impl AdapterSet {
     }
 }
 
+/// `t` rounded as ggml rounds an activation multiplied by a matrix of type `ty`.
+fn round_like(ty: GgmlType, t: f32) -> f32 {
+    match ty {
+        GgmlType::F16 => half::f16::from_f32(t).to_f32(),
+        GgmlType::BF16 => half::bf16::from_f32(t).to_f32(),
+        _ => t,
+    }
+}
+
 /// Buffers of the low-rank products (reused across calls).
 #[derive(Default)]
 pub(crate) struct LoraScratch {
     acts: QActs,
     t: Vec<f32>,
-    y: Vec<f32>,
 }
 
 /// `out[m × rows] += Σ scale · B·(A·x)` over the adapters of `set` that update slot `slot` of
@@ -556,20 +583,23 @@ pub(crate) fn apply(
         let Some(p) = &adapter.layers[il][slot] else {
             continue;
         };
-        let (rank, cols, rows) = (p.a.rows, p.a.cols, p.b.rows);
+        let (rank, cols, rows) = (p.a.rows, p.a.cols, p.rows);
         if sc.t.len() < m * rank {
             sc.t.resize(m * rank, 0.0);
         }
-        if sc.y.len() < m * rows {
-            sc.y.resize(m * rows, 0.0);
-        }
         sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
         matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
-        sc.acts.quantize_for(p.b.ty, &sc.t[..m * rank], m, rank);
-        matmul_parallel(pool, &p.b.view(), &sc.acts, &mut sc.y[..m * rows], rows);
         let scale = user_scale * p.factor;
-        for (o, &y) in out[..m * rows].iter_mut().zip(&sc.y[..m * rows]) {
-            *o += y * scale;
+        for (t, out) in sc.t[..m * rank]
+            .chunks_exact(rank)
+            .zip(out[..m * rows].chunks_exact_mut(rows))
+        {
+            for (&tr, b) in t.iter().zip(p.bt.chunks_exact(rows)) {
+                let c = round_like(p.b_ty, tr) * scale;
+                for (o, &bv) in out.iter_mut().zip(b) {
+                    *o += c * bv;
+                }
+            }
         }
     }
 }
