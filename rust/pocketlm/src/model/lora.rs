@@ -16,7 +16,7 @@ use crate::gguf::{GgufError, GgufFile, TensorInfo};
 use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Why an adapter could not be loaded or attached.
 #[derive(Debug, thiserror::Error)]
@@ -590,16 +590,32 @@ pub(crate) fn apply(
         sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
         matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
         let scale = user_scale * p.factor;
-        for (t, out) in sc.t[..m * rank]
-            .chunks_exact(rank)
-            .zip(out[..m * rows].chunks_exact_mut(rows))
-        {
-            for (&tr, b) in t.iter().zip(p.bt.chunks_exact(rows)) {
-                let c = round_like(p.b_ty, tr) * scale;
-                for (o, &bv) in out.iter_mut().zip(b) {
-                    *o += c * bv;
+        let add_rows = |t: &[f32], out: &mut [f32]| {
+            for (t, out) in t.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                for (&tr, b) in t.iter().zip(p.bt.chunks_exact(rows)) {
+                    let c = round_like(p.b_ty, tr) * scale;
+                    for (o, &bv) in out.iter_mut().zip(b) {
+                        *o += c * bv;
+                    }
                 }
             }
+        };
+        let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
+        // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
+        // thousand multiply-adds, not worth waking the workers.
+        const ROWS_PER_PIECE: usize = 4;
+        if m < 2 * ROWS_PER_PIECE || pool.n_threads() == 1 {
+            add_rows(t, out);
+        } else {
+            let pieces = Mutex::new(
+                t.chunks(ROWS_PER_PIECE * rank)
+                    .zip(out.chunks_mut(ROWS_PER_PIECE * rows)),
+            );
+            pool.run_joinable((m * rank * rows) as u64, |_, _| loop {
+                let next = pieces.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((t, out)) = next else { break };
+                add_rows(t, out);
+            });
         }
     }
 }
