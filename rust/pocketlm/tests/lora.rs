@@ -272,8 +272,8 @@ fn check(
 
 /// One loaded model serves a plain and an adapted session at once: the plain one computes
 /// exactly what a session of a model without adapters does, the adapted one what an adapted
-/// session alone does, in any interleaving; forks keep the adapters, an empty list removes
-/// them, and a batch cannot mix the two.
+/// session alone does, in any interleaving; forks and copies keep the adapters, an empty list
+/// removes them, and a batch cannot mix the two.
 #[test]
 fn plain_and_adapted_sessions_share_one_model() {
     let (path, scale) = adapter_path(NAME);
@@ -309,6 +309,16 @@ fn plain_and_adapted_sessions_share_one_model() {
         fork.eval(&[28]).unwrap(),
         adapted.eval(&[28]).unwrap(),
         "a fork of an adapted session"
+    );
+    // copy_from carries the adapters, and does not reuse a plain cache of the same tokens.
+    let mut copy = Session::new(model.clone(), opts()).unwrap();
+    copy.eval(&prompt).unwrap();
+    copy.copy_from(&adapted).unwrap();
+    assert_eq!(copy.adapters().len(), 1);
+    assert_eq!(
+        copy.eval(&[29]).unwrap(),
+        adapted.fork().eval(&[29]).unwrap(),
+        "a copy of an adapted session"
     );
     // A batch of a plain and an adapted session is refused.
     assert_eq!(
