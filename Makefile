@@ -27,7 +27,7 @@ random-models: models
 	@bash scripts/gen-random-models.sh >/dev/null
 
 # Random-weight LoRA adapters for the adapter parity tests (rust/pocketlm/tests/lora.rs,
-# tests/fixtures/lora): deterministic, cached in ~/.cache/pocketlm; ~10 CPU-seconds the first time.
+# tests/fixtures/lora): deterministic, cached in ~/.cache/pocketlm; ~30 CPU-seconds the first time.
 .PHONY: random-loras
 random-loras: models llama-src
 	@bash scripts/gen-random-loras.sh >/dev/null

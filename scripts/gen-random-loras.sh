@@ -8,7 +8,7 @@
 #   LORAS="smollm2-r8-seed0" scripts/gen-random-loras.sh
 #
 # Needs llama.cpp's gguf-py (the llama_cpp_python 0.3.36 sdist, scripts/fetch-llama-src.sh),
-# numpy (scripts/setup-gen-venv.sh) and the base models (scripts/fetch-models.sh). About 10
+# numpy (scripts/setup-gen-venv.sh) and the base models (scripts/fetch-models.sh). About 10-20
 # CPU-seconds per adapter the first time (dequantizing the base matrices for their scale).
 # Prints NAME=ADAPTER=BASE (paths) for each adapter on stdout.
 set -euo pipefail
