@@ -26,6 +26,12 @@ quant-models: models
 random-models: models
 	@bash scripts/gen-random-models.sh >/dev/null
 
+# Random-weight LoRA adapters for the adapter parity tests (rust/pocketlm/tests/lora.rs,
+# tests/fixtures/lora): deterministic, cached in ~/.cache/pocketlm; ~30 CPU-seconds the first time.
+.PHONY: random-loras
+random-loras: models llama-src
+	@bash scripts/gen-random-loras.sh >/dev/null
+
 # llama.cpp's source from the llama_cpp_python sdist (no build): its tokenizer suite
 # (models/ggml-vocab-*.gguf + .inp/.out) and chat templates (models/templates) are test inputs.
 llama-src:
@@ -63,7 +69,7 @@ check-workflows:
 	@bash scripts/check-workflows.sh --self-test
 
 # Unit, parser, kernel and real-model integration tests on this machine.
-test-rust: models llama-src random-models
+test-rust: models llama-src random-models random-loras
 	@bash scripts/setup-jsonschema.sh >/dev/null
 	$(CARGO) test --workspace
 

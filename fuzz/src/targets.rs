@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The target names, in the order `make fuzz` runs them.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "gguf_model",
     "tokenizer",
     "chat_template",
@@ -23,6 +23,7 @@ pub const TARGETS: [&str; 7] = [
     "reply",
     "constraint",
     "snapshot",
+    "lora",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -35,6 +36,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "reply" => reply(data),
         "constraint" => constraint(data),
         "snapshot" => snapshot(data),
+        "lora" => lora(data),
         _ => return false,
     }
     true
@@ -322,6 +324,46 @@ pub fn snapshot(data: &[u8]) {
     let _ = s.save_state();
 }
 
+/// A LoRA adapter file of any content loaded for the synthetic model, and if it loads, attached
+/// to a session (scale from the first byte's sign) for a few evaluation steps: a typed error or
+/// a session that runs.
+pub fn lora(data: &[u8]) {
+    use pocketlm::LoraAdapter;
+    let path = scratch_path().with_extension("lora.gguf");
+    std::fs::write(&path, data).expect("write scratch file");
+    let Ok(adapter) = LoraAdapter::load(synthetic(), &path) else {
+        return;
+    };
+    let _ = (
+        adapter.n_matrices(),
+        adapter.max_rank(),
+        adapter.tensor_bytes(),
+    );
+    let mut s = synthetic_session(32);
+    let scale = if data.len().is_multiple_of(2) {
+        1.0
+    } else {
+        -0.5
+    };
+    if s.set_adapters(&[(adapter, scale)]).is_err() {
+        return;
+    }
+    for t in [1u32, 2, 3] {
+        if s.eval(&[t]).is_err() {
+            return;
+        }
+    }
+}
+
+/// The synthetic model's LoRA adapter (`SyntheticLora`), valid.
+fn synthetic_lora() -> pocketlm::internals::gguf::synthetic::SyntheticLora {
+    use pocketlm::internals::gguf::synthetic::SyntheticLora;
+    SyntheticLora::new(
+        &SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0),
+        4,
+    )
+}
+
 /// Hostile chat templates: the constructs that crashed, hung or exhausted memory before.
 pub const HOSTILE_TEMPLATES: [&str; 6] = [
     "{{ [][::-1] }}",
@@ -382,6 +424,50 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                         b[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
                         out.push(b);
                     }
+                }
+            }
+            out
+        }
+        "lora" => {
+            let base = synthetic_lora();
+            let mut out = vec![base.to_bytes()];
+            // alpha at each boundary value
+            for v in sweep_values() {
+                let mut l = base.clone();
+                l.metadata[3].1 = v;
+                out.push(l.to_bytes());
+            }
+            // one pair only, F16 tensors, and a rank-1 pair
+            let mut l = base.clone();
+            l.tensors.truncate(2);
+            out.push(l.to_bytes());
+            let mut l = base.clone();
+            for t in &mut l.tensors {
+                let vals: Vec<f32> =
+                    t.3.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                        .collect();
+                t.3 = vals
+                    .iter()
+                    .flat_map(|&v| pocketlm::internals::quant::blocks::f32_to_f16(v).to_le_bytes())
+                    .collect();
+                t.2 = GgmlType::F16;
+            }
+            out.push(l.to_bytes());
+            out.push(
+                pocketlm::internals::gguf::synthetic::SyntheticLora::new(
+                    &SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0),
+                    1,
+                )
+                .to_bytes(),
+            );
+            // the header counts at each boundary value
+            let bytes = base.to_bytes();
+            for (at, width) in [(8usize, 8usize), (16, 8)] {
+                for v in [0u64, 1, u64::MAX, 1 << 31, 1 << 63] {
+                    let mut b = bytes.clone();
+                    b[at..at + width].copy_from_slice(&v.to_le_bytes()[..width]);
+                    out.push(b);
                 }
             }
             out

@@ -2,11 +2,12 @@
 // (one batch for the prompt with logits at every position, f16 KV cache, flash attention on,
 // 2 threads), then a greedy continuation one token at a time.
 //
-//   logprobs MODEL TEXT [N_GREEDY]
+//   logprobs [--lora FILE[:SCALE]]... MODEL TEXT [N_GREEDY]
 // stdout: one line per prompt position: `token id:logprob × 10` (most likely first),
 // then `G id id ...` (the greedy continuation, stopping at end-of-generation).
 // FLASH_ATTN=0 in the environment turns flash attention off. GREEDY_TOP10=1 adds, after the
 // `G` line, one line `T id:logprob × 10` per greedy step (the distribution it was picked from).
+// --lora (repeatable) applies a LoRA adapter with a scale (default 1) as llama.cpp's --lora does.
 #include "llama.h"
 
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 static int argmax(const float * l, int n) {
@@ -25,6 +27,26 @@ static int argmax(const float * l, int n) {
 }
 
 int main(int argc, char ** argv) {
+    // --lora FILE[:SCALE] options, removed from argv
+    std::vector<std::pair<std::string, float>> loras;
+    {
+        int k = 1;
+        for (int i = 1; i < argc; i++) {
+            if (std::string(argv[i]) == "--lora" && i + 1 < argc) {
+                std::string spec = argv[++i];
+                float scale = 1.0f;
+                const size_t colon = spec.rfind(':');
+                if (colon != std::string::npos) {
+                    scale = strtof(spec.c_str() + colon + 1, nullptr);
+                    spec.resize(colon);
+                }
+                loras.emplace_back(spec, scale);
+            } else {
+                argv[k++] = argv[i];
+            }
+        }
+        argc = k;
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: %s MODEL TEXT [N_GREEDY]\n", argv[0]);
         return 2;
@@ -44,6 +66,20 @@ int main(int argc, char ** argv) {
     cp.flash_attn_type = (fa && fa[0] == '0') ? LLAMA_FLASH_ATTN_TYPE_DISABLED : LLAMA_FLASH_ATTN_TYPE_ENABLED;
     llama_context * ctx = llama_init_from_model(model, cp);
     if (!ctx) return 1;
+    std::vector<llama_adapter_lora *> adapters;
+    std::vector<float> scales;
+    for (const auto & l : loras) {
+        llama_adapter_lora * a = llama_adapter_lora_init(model, l.first.c_str());
+        if (!a) {
+            fprintf(stderr, "cannot load LoRA adapter %s\n", l.first.c_str());
+            return 1;
+        }
+        adapters.push_back(a);
+        scales.push_back(l.second);
+    }
+    if (!adapters.empty() && llama_set_adapters_lora(ctx, adapters.data(), adapters.size(), scales.data()) != 0) {
+        return 1;
+    }
 
     const std::string text = argv[2];
     std::vector<llama_token> toks(text.size() + 8);

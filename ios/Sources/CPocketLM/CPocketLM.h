@@ -275,6 +275,41 @@ typedef struct UniffiVTableCallbackInterfaceTextListener {
 } UniffiVTableCallbackInterfaceTextListener;
 
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_LORAADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_LORAADAPTER
+uint64_t uniffi_pocketlm_ffi_fn_clone_loraadapter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_LORAADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_LORAADAPTER
+void uniffi_pocketlm_ffi_fn_free_loraadapter(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_LORAADAPTER_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_LORAADAPTER_LOAD
+uint64_t uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(uint64_t model, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_MATRIX_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_MATRIX_COUNT
+int32_t uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_NAME
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_NAME
+RustBuffer uniffi_pocketlm_ffi_fn_method_loraadapter_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_RANK
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_RANK
+int32_t uniffi_pocketlm_ffi_fn_method_loraadapter_rank(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_SIZE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_SIZE_BYTES
+int64_t uniffi_pocketlm_ffi_fn_method_loraadapter_size_bytes(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CHATSESSION
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_CHATSESSION
 uint64_t uniffi_pocketlm_ffi_fn_clone_chatsession(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -460,6 +495,16 @@ void uniffi_pocketlm_ffi_fn_free_textsession(uint64_t handle, RustCallStatus *_N
 uint64_t uniffi_pocketlm_ffi_fn_constructor_textsession_new(uint64_t model, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_ADAPTER_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_ADAPTER_COUNT
+int32_t uniffi_pocketlm_ffi_fn_method_textsession_adapter_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_ATTACH_ADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_ATTACH_ADAPTER
+void uniffi_pocketlm_ffi_fn_method_textsession_attach_adapter(uint64_t ptr, uint64_t adapter, float scale, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CONTEXT_LENGTH
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CONTEXT_LENGTH
 int32_t uniffi_pocketlm_ffi_fn_method_textsession_context_length(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -468,6 +513,11 @@ int32_t uniffi_pocketlm_ffi_fn_method_textsession_context_length(uint64_t ptr, R
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CONTEXT_TOKENS
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_CONTEXT_TOKENS
 int32_t uniffi_pocketlm_ffi_fn_method_textsession_context_tokens(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_DETACH_ADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_DETACH_ADAPTER
+void uniffi_pocketlm_ffi_fn_method_textsession_detach_adapter(uint64_t ptr, uint64_t adapter, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_TEXTSESSION_GENERATE
@@ -880,6 +930,30 @@ uint16_t uniffi_pocketlm_ffi_checksum_func_init_logging_to(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_MATRIX_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_MATRIX_COUNT
+uint16_t uniffi_pocketlm_ffi_checksum_method_loraadapter_matrix_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_NAME
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_NAME
+uint16_t uniffi_pocketlm_ffi_checksum_method_loraadapter_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_RANK
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_RANK
+uint16_t uniffi_pocketlm_ffi_checksum_method_loraadapter_rank(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_SIZE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LORAADAPTER_SIZE_BYTES
+uint16_t uniffi_pocketlm_ffi_checksum_method_loraadapter_size_bytes(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_CLEAR
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_CLEAR
 uint16_t uniffi_pocketlm_ffi_checksum_method_chatsession_clear(void
@@ -1006,6 +1080,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ADAPTER_COUNT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ADAPTER_COUNT
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ATTACH_ADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ATTACH_ADAPTER
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_attach_adapter(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CONTEXT_LENGTH
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CONTEXT_LENGTH
 uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_context_length(void
@@ -1015,6 +1101,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_context_length(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CONTEXT_TOKENS
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_CONTEXT_TOKENS
 uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_DETACH_ADAPTER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_DETACH_ADAPTER
+uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_detach_adapter(void
     
 );
 #endif
@@ -1111,6 +1203,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_generationtask_join(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_GENERATIONTASK_RESULT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_GENERATIONTASK_RESULT
 uint16_t uniffi_pocketlm_ffi_checksum_method_generationtask_result(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load(void
     
 );
 #endif

@@ -1551,6 +1551,207 @@ public func FfiConverterTypeKeyboardPredictor_lower(_ value: KeyboardPredictor) 
 
 
 /**
+ * A LoRA adapter loaded for one `Model`: checked against its architecture and matrix shapes
+ * and copied into memory (about the adapter file's tensor bytes). Attach it to any number of
+ * that model's `TextSession`s with `TextSession.attachAdapter`, each with its own scale;
+ * sessions without it run the plain model.
+ */
+public protocol LoraAdapterProtocol: AnyObject, Sendable {
+    
+    /**
+     * How many of the model's matrices it updates.
+     */
+    func matrixCount()  -> Int32
+    
+    /**
+     * `general.name` of the adapter file, or its file name.
+     */
+    func name()  -> String
+    
+    /**
+     * The largest rank of its matrices.
+     */
+    func rank()  -> Int32
+    
+    /**
+     * Bytes of memory its matrices hold.
+     */
+    func sizeBytes()  -> Int64
+    
+}
+/**
+ * A LoRA adapter loaded for one `Model`: checked against its architecture and matrix shapes
+ * and copied into memory (about the adapter file's tensor bytes). Attach it to any number of
+ * that model's `TextSession`s with `TextSession.attachAdapter`, each with its own scale;
+ * sessions without it run the plain model.
+ */
+open class LoraAdapter: LoraAdapterProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_pocketlm_ffi_fn_clone_loraadapter(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_pocketlm_ffi_fn_free_loraadapter(handle, $0) }
+    }
+
+    
+    /**
+     * Loads the adapter file at `path` for `model`. It reads the whole adapter: call it off
+     * the main thread. `ModelNotFound` when the file cannot be opened, `InvalidModel` when
+     * it is not a LoRA adapter for this model (the message names the tensor that does not fit).
+     */
+public static func load(model: Model, path: String)throws  -> LoraAdapter  {
+    return try  FfiConverterTypeLoraAdapter_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+    /**
+     * How many of the model's matrices it updates.
+     */
+open func matrixCount() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `general.name` of the adapter file, or its file name.
+     */
+open func name() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_loraadapter_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The largest rank of its matrices.
+     */
+open func rank() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_loraadapter_rank(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Bytes of memory its matrices hold.
+     */
+open func sizeBytes() -> Int64  {
+    return try!  FfiConverterInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_loraadapter_size_bytes(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLoraAdapter: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = LoraAdapter
+
+    public static func lift(_ handle: UInt64) throws -> LoraAdapter {
+        return LoraAdapter(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: LoraAdapter) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LoraAdapter {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: LoraAdapter, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoraAdapter_lift(_ handle: UInt64) throws -> LoraAdapter {
+    return try FfiConverterTypeLoraAdapter.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLoraAdapter_lower(_ value: LoraAdapter) -> UInt64 {
+    return FfiConverterTypeLoraAdapter.lower(value)
+}
+
+
+
+
+
+
+/**
  * A GGUF model, memory-mapped read-only (the weights are never copied to the heap). Cheap to
  * share: every object made from it holds a reference, so closing the `Model` while a
  * predictor still uses it is safe.
@@ -1946,12 +2147,33 @@ public func FfiConverterTypeReplyDrafter_lower(_ value: ReplyDrafter) -> UInt64 
  */
 public protocol TextSessionProtocol: AnyObject, Sendable {
     
+    /**
+     * How many adapters the session applies.
+     */
+    func adapterCount()  -> Int32
+    
+    /**
+     * Applies `adapter` (loaded for this session's model) to every generation from now on,
+     * with `scale` (1 = as trained; its term is multiplied by `scale · alpha / rank`); called
+     * again for the same adapter, changes its scale. Several adapters add up. Waits for a
+     * running generation to finish; the session's context is cleared when its adapters change
+     * (its cache was computed with other weights). Other sessions of the model are unaffected.
+     * `InvalidArgument` for a scale that is not finite or an adapter of another model.
+     */
+    func attachAdapter(adapter: LoraAdapter, scale: Float) throws 
+    
     func contextLength()  -> Int32
     
     /**
      * Tokens held in the KV cache after the last generation (prompt and generated text).
      */
     func contextTokens()  -> Int32
+    
+    /**
+     * Stops applying `adapter` (nothing happens if it was not attached); the context is
+     * cleared when the adapters change. Waits for a running generation to finish.
+     */
+    func detachAdapter(adapter: LoraAdapter) throws 
     
     /**
      * Starts generating after `prompt` (the model's start token is added; with
@@ -2092,6 +2314,36 @@ public convenience init(model: Model, options: SessionOptions)throws  {
     
 
     
+    /**
+     * How many adapters the session applies.
+     */
+open func adapterCount() -> Int32  {
+    return try!  FfiConverterInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_adapter_count(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Applies `adapter` (loaded for this session's model) to every generation from now on,
+     * with `scale` (1 = as trained; its term is multiplied by `scale · alpha / rank`); called
+     * again for the same adapter, changes its scale. Several adapters add up. Waits for a
+     * running generation to finish; the session's context is cleared when its adapters change
+     * (its cache was computed with other weights). Other sessions of the model are unaffected.
+     * `InvalidArgument` for a scale that is not finite or an adapter of another model.
+     */
+open func attachAdapter(adapter: LoraAdapter, scale: Float)throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_attach_adapter(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLoraAdapter_lower(adapter),
+        FfiConverterFloat.lower(scale),uniffiCallStatus
+    )
+}
+}
+    
 open func contextLength() -> Int32  {
     return try!  FfiConverterInt32.lift(try! rustCall() {
         uniffiCallStatus in
@@ -2111,6 +2363,19 @@ open func contextTokens() -> Int32  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Stops applying `adapter` (nothing happens if it was not attached); the context is
+     * cleared when the adapters change. Waits for a running generation to finish.
+     */
+open func detachAdapter(adapter: LoraAdapter)throws   {try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_textsession_detach_adapter(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeLoraAdapter_lower(adapter),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -6046,6 +6311,18 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_func_init_logging_to() != 20437) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_loraadapter_matrix_count() != 9712) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_loraadapter_name() != 40628) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_loraadapter_rank() != 62171) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_loraadapter_size_bytes() != 52674) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_chatsession_clear() != 23815) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6109,10 +6386,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() != 28498) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count() != 17764) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_attach_adapter() != 19817) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_context_length() != 59539) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens() != 39447) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_textsession_detach_adapter() != 12992) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_generate() != 62780) {
@@ -6161,6 +6447,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_generationtask_result() != 44817) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load() != 4173) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() != 32727) {

@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// `constrained_mask_skipped_fraction` (tokens taken from the unmasked logits, no mask).
     #[arg(long)]
     schema: Option<PathBuf>,
+    /// Also prefill (the largest --pp) and decode (--tg) with these LoRA adapters, alternating
+    /// rep by rep with the plain model (order swapped every rep): `pp{N}_lora`, `tg{N}_lora`
+    /// and the medians of the per-rep ratios over the plain run, `pp_lora_ratio` and
+    /// `tg_lora_ratio`; `lora_bytes`, the adapters' tensor bytes.
+    #[command(flatten)]
+    lora: crate::commands::LoraArgs,
     #[arg(long)]
     json: bool,
 }
@@ -249,6 +255,45 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
 
     let tg_median = median(tg);
     results.insert(format!("tg{}", a.tg), json!(tg_median));
+    let adapters = a.lora.load(&model)?;
+    if !adapters.is_empty() {
+        let mut adapted = Session::new(model.clone(), opts).map_err(|e| e.to_string())?;
+        adapted.set_adapters(&adapters).map_err(|e| e.to_string())?;
+        let pp_toks = prompt_tokens(&model, max_pp.max(1));
+        let prefill = |s: &mut Session| -> Result<f64, String> {
+            s.clear();
+            let t = Instant::now();
+            s.eval(&pp_toks).map_err(|e| e.to_string())?;
+            Ok(pp_toks.len() as f64 / t.elapsed().as_secs_f64())
+        };
+        // warm-up of the adapted session's buffers
+        prefill(&mut adapted)?;
+        let (mut pp_l, mut pp_r, mut tg_l, mut tg_r) = (vec![], vec![], vec![], vec![]);
+        for rep in 0..a.reps {
+            let ((p0, t0), (p1, t1)) = if rep % 2 == 0 {
+                let plain = (prefill(&mut session)?, decode(&mut session)?);
+                (plain, (prefill(&mut adapted)?, decode(&mut adapted)?))
+            } else {
+                let lora = (prefill(&mut adapted)?, decode(&mut adapted)?);
+                ((prefill(&mut session)?, decode(&mut session)?), lora)
+            };
+            pp_l.push(p1);
+            pp_r.push(p1 / p0);
+            tg_l.push(t1);
+            tg_r.push(t1 / t0);
+        }
+        results.insert(format!("pp{}_lora", pp_toks.len()), json!(median(pp_l)));
+        results.insert("pp_lora_ratio".into(), json!(median(pp_r)));
+        results.insert(format!("tg{}_lora", a.tg), json!(median(tg_l)));
+        results.insert("tg_lora_ratio".into(), json!(median(tg_r)));
+        results.insert(
+            "lora_bytes".into(),
+            json!(adapters
+                .iter()
+                .map(|(l, _)| l.tensor_bytes())
+                .sum::<usize>()),
+        );
+    }
     if let Some(schema) = &a.schema {
         let (speed, mask_us, forced, skipped) =
             constrained_speed(&model, &mut session, schema, a.tg, a.reps)?;

@@ -79,6 +79,8 @@ pub struct ClassifyArgs {
     instruction: Option<String>,
     #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
+    #[command(flatten)]
+    lora: crate::commands::LoraArgs,
     #[arg(long)]
     json: bool,
 }
@@ -86,6 +88,7 @@ pub struct ClassifyArgs {
 pub fn classify(a: ClassifyArgs) -> Result<(), String> {
     let model = load(&a.model)?;
     let mut s = session(&model, 2048, a.threads)?;
+    a.lora.attach(&mut s)?;
     let t0 = Instant::now();
     let c = run_classify(&mut s, &a.text, &a.labels, a.instruction.as_deref())
         .map_err(|e| e.to_string())?;

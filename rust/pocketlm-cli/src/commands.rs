@@ -2,9 +2,9 @@
 
 use clap::Args;
 use pocketlm::{
-    generate as run_generate, internals::gguf::GgufFile, internals::perplexity::perplexity,
-    ChatMessage, ChatTemplate, GenerateOptions, Model, Role, SamplerConfig, Session,
-    SessionOptions, Tokenizer,
+    generate as run_generate, internals::gguf::GgufFile,
+    internals::perplexity::perplexity_with_adapters, ChatMessage, ChatTemplate, GenerateOptions,
+    Model, Role, SamplerConfig, Session, SessionOptions, Tokenizer,
 };
 use serde_json::json;
 use std::io::Write;
@@ -226,6 +226,56 @@ impl SamplingArgs {
     }
 }
 
+/// `--lora FILE[:SCALE]` (repeatable): LoRA adapters in llama.cpp's GGUF format.
+#[derive(Args, Default)]
+pub struct LoraArgs {
+    /// Apply a LoRA adapter (llama.cpp's GGUF format) with a scale (default 1); repeatable.
+    #[arg(long = "lora", value_name = "FILE[:SCALE]")]
+    lora: Vec<String>,
+}
+
+impl LoraArgs {
+    /// The adapters, loaded for `model`, with their scales.
+    pub fn load(
+        &self,
+        model: &Arc<pocketlm::Model>,
+    ) -> Result<Vec<(Arc<pocketlm::LoraAdapter>, f32)>, String> {
+        self.lora
+            .iter()
+            .map(|spec| {
+                let (path, scale) = parse_lora_spec(spec)?;
+                let a = pocketlm::LoraAdapter::load(model, path)
+                    .map_err(|e| format!("--lora {spec}: {e}"))?;
+                Ok((a, scale))
+            })
+            .collect()
+    }
+
+    /// Loads the adapters and attaches them to `session`.
+    pub fn attach(&self, session: &mut Session) -> Result<(), String> {
+        let adapters = self.load(session.model())?;
+        session.set_adapters(&adapters).map_err(|e| e.to_string())
+    }
+}
+
+/// `FILE[:SCALE]`: the scale after the last colon when it is a number, else 1. Scales that
+/// are not finite are refused.
+fn parse_lora_spec(spec: &str) -> Result<(&str, f32), String> {
+    let (path, scale) = match spec.rsplit_once(':') {
+        Some((p, s)) if !p.is_empty() => match s.parse::<f32>() {
+            Ok(v) => (p, v),
+            Err(_) => (spec, 1.0),
+        },
+        _ => (spec, 1.0),
+    };
+    if !scale.is_finite() {
+        return Err(format!(
+            "--lora {spec}: the scale {scale} is not a finite number"
+        ));
+    }
+    Ok((path, scale))
+}
+
 #[derive(Args)]
 pub struct GenerateArgs {
     #[arg(long)]
@@ -250,6 +300,8 @@ pub struct GenerateArgs {
     /// of turn).
     #[arg(long)]
     chat: bool,
+    #[command(flatten)]
+    lora: LoraArgs,
     /// After the generation, save the session (prompt and generated tokens, their KV cache)
     /// to this snapshot file (docs/state.md).
     #[arg(long, value_name = "FILE")]
@@ -287,6 +339,7 @@ pub fn generate(a: GenerateArgs) -> CliResult {
         },
     )
     .map_err(|e| e.to_string())?;
+    a.lora.attach(&mut session)?;
     // The model's fingerprint (hashed once per load) is timed apart from the snapshot I/O.
     let mut fingerprint_ms = None;
     if a.state.is_some() || a.save_state.is_some() {
@@ -409,6 +462,8 @@ pub struct ScoreArgs {
     ctx: usize,
     #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
+    #[command(flatten)]
+    lora: LoraArgs,
     #[arg(long)]
     json: bool,
 }
@@ -420,7 +475,9 @@ pub fn score(a: ScoreArgs) -> CliResult {
     let text = String::from_utf8(text)
         .map_err(|_| format!("{} is not valid UTF-8 text", a.file.display()))?;
     let t0 = Instant::now();
-    let p = perplexity(&model, &text, a.ctx, a.threads).map_err(|e| e.to_string())?;
+    let adapters = a.lora.load(&model)?;
+    let p = perplexity_with_adapters(&model, &text, a.ctx, a.threads, &adapters)
+        .map_err(|e| e.to_string())?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     if a.json {
         print_json(

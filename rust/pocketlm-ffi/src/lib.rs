@@ -9,6 +9,7 @@
 //! [`LogSink`]. Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
 //! the Swift layer; never user text).
 
+mod adapter;
 mod chat;
 mod error;
 mod keyboard;
@@ -19,6 +20,7 @@ mod session;
 mod structured;
 mod task;
 
+pub use adapter::LoraAdapter;
 pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};
 pub use error::PocketLmError;
 pub use keyboard::{

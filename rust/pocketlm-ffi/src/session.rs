@@ -231,6 +231,60 @@ impl TextSession {
         })
     }
 
+    /// Applies `adapter` (loaded for this session's model) to every generation from now on,
+    /// with `scale` (1 = as trained; its term is multiplied by `scale · alpha / rank`); called
+    /// again for the same adapter, changes its scale. Several adapters add up. Waits for a
+    /// running generation to finish; the session's context is cleared when its adapters change
+    /// (its cache was computed with other weights). Other sessions of the model are unaffected.
+    /// `InvalidArgument` for a scale that is not finite or an adapter of another model.
+    pub fn attach_adapter(
+        &self,
+        adapter: Arc<crate::adapter::LoraAdapter>,
+        scale: f32,
+    ) -> Result<(), PocketLmError> {
+        guard("TextSession.attach_adapter", || {
+            let mut session = self.settled();
+            let mut list = session.adapters().to_vec();
+            match list
+                .iter_mut()
+                .find(|(a, _)| Arc::ptr_eq(a, &adapter.inner))
+            {
+                Some(entry) => entry.1 = scale,
+                None => list.push((adapter.inner.clone(), scale)),
+            }
+            session.set_adapters(&list)?;
+            self.context_tokens.store(
+                i32::try_from(session.len()).unwrap_or(i32::MAX),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        })
+    }
+
+    /// Stops applying `adapter` (nothing happens if it was not attached); the context is
+    /// cleared when the adapters change. Waits for a running generation to finish.
+    pub fn detach_adapter(
+        &self,
+        adapter: Arc<crate::adapter::LoraAdapter>,
+    ) -> Result<(), PocketLmError> {
+        guard("TextSession.detach_adapter", || {
+            let mut session = self.settled();
+            let mut list = session.adapters().to_vec();
+            list.retain(|(a, _)| !Arc::ptr_eq(a, &adapter.inner));
+            session.set_adapters(&list)?;
+            self.context_tokens.store(
+                i32::try_from(session.len()).unwrap_or(i32::MAX),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        })
+    }
+
+    /// How many adapters the session applies.
+    pub fn adapter_count(&self) -> i32 {
+        i32::try_from(lock(&self.session).adapters().len()).unwrap_or(i32::MAX)
+    }
+
     /// The result of the most recently started generation, once it has finished (`null` /
     /// `nil` if none was started). Does not block a thread.
     pub async fn last_result(&self) -> Option<GenerationResult> {

@@ -120,7 +120,7 @@ pub use keyboard::{
     SuggestStats, Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions,
     UserWordsError, WordPredictor, WordSource,
 };
-pub use model::{LoadError, Model, ModelInfo};
+pub use model::{AdapterError, LoadError, LoraAdapter, Model, ModelInfo};
 pub use reply::{
     stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatTurn, Draft, DraftOptions,
     DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter, ReplyError,

@@ -3,7 +3,7 @@
 //! (its first token replaced by BOS for models that add one), and only the second half of each
 //! chunk is scored.
 
-use crate::model::Model;
+use crate::model::{AdapterError, LoraAdapter, Model};
 use crate::ops::log_softmax;
 use crate::session::{Session, SessionError, SessionOptions};
 use std::sync::Arc;
@@ -38,6 +38,9 @@ pub enum PerplexityError {
     /// The model failed to evaluate a chunk.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// An adapter could not be attached.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
 }
 
 /// The perplexity of `text` in chunks of `ctx` tokens, evaluated with `threads` threads
@@ -47,6 +50,18 @@ pub fn perplexity(
     text: &str,
     ctx: usize,
     threads: usize,
+) -> Result<Perplexity, PerplexityError> {
+    perplexity_with_adapters(model, text, ctx, threads, &[])
+}
+
+/// [`perplexity`] with LoRA adapters applied (each with its scale; see
+/// [`Session::set_adapters`]).
+pub fn perplexity_with_adapters(
+    model: &Arc<Model>,
+    text: &str,
+    ctx: usize,
+    threads: usize,
+    adapters: &[(Arc<LoraAdapter>, f32)],
 ) -> Result<Perplexity, PerplexityError> {
     if ctx < 4 {
         return Err(PerplexityError::ContextTooSmall(ctx));
@@ -67,6 +82,7 @@ pub fn perplexity(
             threads,
         },
     )?;
+    session.set_adapters(adapters)?;
     let vocab = model.config().vocab_size;
     let first = ctx / 2;
     let mut logits = Vec::new();

@@ -310,3 +310,84 @@ impl SyntheticModel {
         w.to_bytes()
     }
 }
+
+/// A LoRA adapter file in llama.cpp's format for a [`SyntheticModel`] (or, with
+/// [`SyntheticLora::for_matrices`], for any model): F32 pairs on every attention and
+/// feed-forward matrix, random values. Tests and fuzz seeds break one part of it.
+#[derive(Debug, Clone)]
+pub struct SyntheticLora {
+    /// Metadata, in file order.
+    pub metadata: Vec<(String, WriteValue)>,
+    /// Tensors: name, ggml dims, type, bytes.
+    pub tensors: Vec<(String, Vec<u64>, GgmlType, Vec<u8>)>,
+}
+
+impl SyntheticLora {
+    /// Rank-`rank` pairs on every `blk.N.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,
+    /// ffn_down}.weight` of `model`, alpha `2 × rank`.
+    pub fn new(model: &SyntheticModel, rank: usize) -> Self {
+        let arch = match model.arch {
+            SyntheticArch::Llama => "llama",
+            SyntheticArch::Gemma3 => "gemma3",
+        };
+        let mats: Vec<(String, u64, u64)> = model
+            .tensors
+            .iter()
+            .filter(|(n, d, ..)| {
+                d.len() == 2
+                    && n.starts_with("blk.")
+                    && [
+                        ".attn_q.weight",
+                        ".attn_k.weight",
+                        ".attn_v.weight",
+                        ".attn_output.weight",
+                        ".ffn_gate.weight",
+                        ".ffn_up.weight",
+                        ".ffn_down.weight",
+                    ]
+                    .iter()
+                    .any(|s| n.ends_with(s))
+            })
+            .map(|(n, d, ..)| (n.clone(), d[0], d[1]))
+            .collect();
+        Self::for_matrices(arch, &mats, rank)
+    }
+
+    /// Pairs for the matrices `(name, cols, rows)` of a model of architecture `arch`.
+    pub fn for_matrices(arch: &str, mats: &[(String, u64, u64)], rank: usize) -> Self {
+        let mut rng = Xs(0x10_7A);
+        let metadata = vec![
+            (
+                "general.architecture".to_owned(),
+                WriteValue::Str(arch.into()),
+            ),
+            ("general.type".to_owned(), WriteValue::Str("adapter".into())),
+            ("adapter.type".to_owned(), WriteValue::Str("lora".into())),
+            (
+                "adapter.lora.alpha".to_owned(),
+                WriteValue::F32(2.0 * rank as f32),
+            ),
+        ];
+        let mut tensors = Vec::new();
+        for (name, cols, rows) in mats {
+            let r = rank as u64;
+            let a = random_tensor(GgmlType::F32, (cols * r) as usize, 0.5, &mut rng);
+            let b = random_tensor(GgmlType::F32, (rows * r) as usize, 0.05, &mut rng);
+            tensors.push((format!("{name}.lora_a"), vec![*cols, r], GgmlType::F32, a));
+            tensors.push((format!("{name}.lora_b"), vec![r, *rows], GgmlType::F32, b));
+        }
+        Self { metadata, tensors }
+    }
+
+    /// The GGUF file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = GgufWriter::new();
+        for (k, v) in &self.metadata {
+            w.metadata(k, v.clone());
+        }
+        for (name, dims, ty, data) in &self.tensors {
+            w.tensor(name, dims, *ty, data.clone());
+        }
+        w.to_bytes()
+    }
+}

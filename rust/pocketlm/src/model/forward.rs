@@ -6,6 +6,7 @@
 
 use super::config::{Architecture, ModelConfig};
 use super::kv_cache::KvCache;
+use super::lora::{self, AdapterSet, LoraScratch};
 use super::weights::MatRef;
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
@@ -57,6 +58,8 @@ pub(crate) struct Scratch {
     seq_len: Vec<usize>,
     /// Rows whose logits are wanted.
     want: Vec<usize>,
+    /// The adapters' low-rank products (untouched by plain sessions).
+    lora: LoraScratch,
 }
 
 fn resize(buf: &mut Vec<f32>, n: usize) {
@@ -143,7 +146,8 @@ pub(crate) struct HiddenOut<'a> {
 /// Runs the model on `rows`, writing K/V into `caches[row.seq]` at `row.pos`, and returns the
 /// logits of the rows that asked for them, in row order, in `logits` (`n × vocab`, or
 /// `n × head.len()` with only the output-head rows `head`, in their order). With `hidden`,
-/// also the final hidden states it asks for (one RMS norm per row: no extra pass).
+/// also the final hidden states it asks for (one RMS norm per row: no extra pass). With
+/// `adapters`, every adapted matrix adds its low-rank term (all rows: one adapter set per batch).
 ///
 /// Callers guarantee: every position fits its cache, and within one sequence the rows'
 /// positions are consecutive and continue the cache (checked by the session layer).
@@ -159,6 +163,7 @@ pub(crate) fn forward(
     logits: &mut Vec<f32>,
     head: Option<&OutputRows>,
     hidden: Option<HiddenOut<'_>>,
+    adapters: Option<&AdapterSet>,
 ) {
     let cfg: &ModelConfig = model.config();
     let w = model.weights();
@@ -263,6 +268,15 @@ pub(crate) fn forward(
                 (&lw.wv, &mut s.v[..]),
             ],
         );
+        if let Some(set) = adapters {
+            for (slot, out) in [
+                (lora::Q, &mut s.q[..]),
+                (lora::K, &mut s.k[..]),
+                (lora::V, &mut s.v[..]),
+            ] {
+                lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
+            }
+        }
         add_bias(&mut s.q[..n * qd], &lw.bq, qd);
         add_bias(&mut s.k[..n * kvd], &lw.bk, kvd);
         add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
@@ -341,6 +355,9 @@ pub(crate) fn forward(
 
         lin.invalidate();
         lin.run(&mut s.acts, &lw.wo, &s.att, n, &mut s.o);
+        if let Some(set) = adapters {
+            lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
+        }
         for r in 0..n {
             let o = &mut s.o[r * d..(r + 1) * d];
             if let Some(pn) = &lw.post_attn_norm {
@@ -370,6 +387,11 @@ pub(crate) fn forward(
             n,
             [(&lw.w_gate, &mut s.gate[..]), (&lw.w_up, &mut s.up[..])],
         );
+        if let Some(set) = adapters {
+            for (slot, out) in [(lora::GATE, &mut s.gate[..]), (lora::UP, &mut s.up[..])] {
+                lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
+            }
+        }
         let act = if gemma {
             GluAct::GeluTanh
         } else {
@@ -378,6 +400,9 @@ pub(crate) fn forward(
         glu_parallel(pool, act, &mut s.gate[..n * ff], &s.up[..n * ff]);
         lin.invalidate();
         lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
+        if let Some(set) = adapters {
+            lora::apply(set, pool, &mut s.lora, il, lora::DOWN, &s.gate, n, &mut s.o);
+        }
         for r in 0..n {
             let o = &mut s.o[r * d..(r + 1) * d];
             if let Some(pn) = &lw.post_ffn_norm {

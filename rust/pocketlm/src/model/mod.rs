@@ -4,11 +4,14 @@
 mod config;
 mod forward;
 mod kv_cache;
+mod lora;
 mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{KvCache, GROW_STEP as KV_GROW_STEP};
+pub(crate) use lora::AdapterSet;
+pub use lora::{AdapterError, LoraAdapter};
 
 use crate::gguf::{GgufError, GgufFile};
 use crate::quant::GgmlType;

@@ -3,7 +3,10 @@
 //! reply candidates) and decode together in one batch.
 
 use crate::kernels::{OutputRows, ThreadPool};
-use crate::model::{forward, BatchRow, HiddenOut, KvCache, Model, Scratch, KV_GROW_STEP};
+use crate::model::{
+    forward, AdapterError, AdapterSet, BatchRow, HiddenOut, KvCache, LoraAdapter, Model, Scratch,
+    KV_GROW_STEP,
+};
 use std::sync::{Arc, Mutex};
 
 mod snapshot;
@@ -41,8 +44,9 @@ pub enum SessionError {
     /// A [`SessionOptions`] field is out of range.
     #[error("invalid session option: {0}")]
     InvalidOption(String),
-    /// A batch mixed sessions of different models (or of different output-head rows).
-    #[error("sessions in one batch must belong to the same model and output rows")]
+    /// A batch mixed sessions of different models (or of different output-head rows or
+    /// adapters).
+    #[error("sessions in one batch must belong to the same model and have the same output rows and adapters")]
     MixedModels,
     /// The model file was truncated or rewritten after loading (see
     /// [`crate::gguf::GgufFile::check_unchanged`]); nothing was evaluated.
@@ -104,6 +108,8 @@ pub struct Session {
     hidden_from: Option<usize>,
     /// `(len - hidden_from) × n_embd` states, position by position.
     hidden: Vec<f32>,
+    /// LoRA adapters applied to every evaluation (`None`: the plain model).
+    adapters: Option<Arc<AdapterSet>>,
 }
 
 impl Session {
@@ -138,7 +144,33 @@ impl Session {
             output_rows: None,
             hidden_from: None,
             hidden: Vec::new(),
+            adapters: None,
         })
+    }
+
+    /// Applies `adapters` (each with its scale: `scale · alpha / rank` multiplies its low-rank
+    /// term) to every evaluation from now on; an empty list restores the plain model. Other
+    /// sessions of the same model are unaffected, so one loaded model serves plain and adapted
+    /// sessions at once. Changing the adapters forgets the session's tokens (its cache was
+    /// computed with other weights); setting the same ones again keeps them. Each adapter must
+    /// have been loaded for this session's model and each scale must be finite.
+    pub fn set_adapters(
+        &mut self,
+        adapters: &[(Arc<LoraAdapter>, f32)],
+    ) -> Result<(), AdapterError> {
+        let set = AdapterSet::new(&self.model, adapters)?;
+        let new = (!set.list.is_empty()).then(|| Arc::new(set));
+        if !same_adapters(&self.adapters, &new) {
+            self.clear();
+            self.logits.clear();
+            self.adapters = new;
+        }
+        Ok(())
+    }
+
+    /// The adapters applied, with their scales (empty: the plain model).
+    pub fn adapters(&self) -> &[(Arc<LoraAdapter>, f32)] {
+        self.adapters.as_deref().map_or(&[], |s| &s.list)
     }
 
     /// Keeps the final hidden state (after the output norm: what the output head reads) of
@@ -389,6 +421,7 @@ impl Session {
             &mut logits,
             self.output_rows.as_deref(),
             hidden,
+            self.adapters.as_deref(),
         );
         if let Some(out) = all {
             out.extend_from_slice(&logits);
@@ -422,7 +455,12 @@ impl Session {
                 limit: self.cache.max_len(),
             });
         }
-        let keep = self.common_prefix_len(&src.tokens).min(self.cache.len());
+        let keep = if same_adapters(&self.adapters, &src.adapters) {
+            self.common_prefix_len(&src.tokens).min(self.cache.len())
+        } else {
+            0
+        };
+        self.adapters = src.adapters.clone();
         self.cache.truncate(keep);
         self.cache.copy_tail_from(&src.cache, keep);
         self.tokens.clear();
@@ -451,6 +489,7 @@ impl Session {
             output_rows: self.output_rows.clone(),
             hidden_from: None,
             hidden: Vec::new(),
+            adapters: self.adapters.clone(),
         }
     }
 
@@ -519,7 +558,10 @@ impl Session {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 _ => false,
             };
-            if !Arc::ptr_eq(&s.model, model) || !same_head {
+            if !Arc::ptr_eq(&s.model, model)
+                || !same_head
+                || !same_adapters(&s.adapters, &sessions[0].adapters)
+            {
                 return Err(SessionError::MixedModels);
             }
             s.check_tokens(tokens(i))?;
@@ -564,6 +606,7 @@ impl Session {
         let mut scratch = std::mem::take(&mut sessions[0].scratch);
         out.clear();
         let head = sessions[0].output_rows.clone();
+        let adapters = sessions[0].adapters.clone();
         {
             let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
             forward(
@@ -575,6 +618,7 @@ impl Session {
                 out,
                 head.as_deref(),
                 None,
+                adapters.as_deref(),
             );
         }
         sessions[0].scratch = scratch;
@@ -608,5 +652,14 @@ impl Session {
             self.tokens.reserve_exact(target - self.tokens.len());
         }
         self.tokens.extend_from_slice(t);
+    }
+}
+
+/// Whether two sessions apply the same adapters with the same scales.
+fn same_adapters(a: &Option<Arc<AdapterSet>>, b: &Option<Arc<AdapterSet>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a == b,
+        _ => false,
     }
 }

@@ -732,6 +732,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_func_init_logging_to(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_loraadapter_matrix_count(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_loraadapter_name(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_loraadapter_rank(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_loraadapter_size_bytes(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_chatsession_clear(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_chatsession_history(
@@ -774,9 +782,15 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_attach_adapter(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_context_length(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_textsession_detach_adapter(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_generate(
     ): Int
@@ -809,6 +823,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_method_generationtask_join(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_generationtask_result(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_new(
     ): Int
@@ -850,6 +866,20 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_pocketlm_ffi_fn_clone_loraadapter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_free_loraadapter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(`model`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_pocketlm_ffi_fn_method_loraadapter_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_loraadapter_rank(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_pocketlm_ffi_fn_method_loraadapter_size_bytes(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_pocketlm_ffi_fn_clone_chatsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_free_chatsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -924,10 +954,16 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_textsession_new(`model`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_adapter_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_attach_adapter(`ptr`: Long,`adapter`: Long,`scale`: Float,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_textsession_context_length(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_pocketlm_ffi_fn_method_textsession_context_tokens(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
+    external fun uniffi_pocketlm_ffi_fn_method_textsession_detach_adapter(`ptr`: Long,`adapter`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_textsession_generate(`ptr`: Long,`prompt`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_textsession_last_result(`ptr`: Long,
@@ -1108,6 +1144,18 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_func_init_logging_to() and 0xFFFF) != 20437) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_loraadapter_matrix_count() and 0xFFFF) != 9712) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_loraadapter_name() and 0xFFFF) != 40628) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_loraadapter_rank() and 0xFFFF) != 62171) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_loraadapter_size_bytes() and 0xFFFF) != 52674) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_chatsession_clear() and 0xFFFF) != 23815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1171,10 +1219,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() and 0xFFFF) != 28498) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count() and 0xFFFF) != 17764) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_attach_adapter() and 0xFFFF) != 19817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_context_length() and 0xFFFF) != 59539) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_context_tokens() and 0xFFFF) != 39447) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_detach_adapter() and 0xFFFF) != 12992) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_generate() and 0xFFFF) != 62780) {
@@ -1223,6 +1280,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_generationtask_result() and 0xFFFF) != 44817) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load() and 0xFFFF) != 4173) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() and 0xFFFF) != 32727) {
@@ -3339,6 +3399,359 @@ public object FfiConverterTypeKeyboardPredictor: FfiConverter<KeyboardPredictor,
 
 
 /**
+ * A LoRA adapter loaded for one `Model`: checked against its architecture and matrix shapes
+ * and copied into memory (about the adapter file's tensor bytes). Attach it to any number of
+ * that model's `TextSession`s with `TextSession.attachAdapter`, each with its own scale;
+ * sessions without it run the plain model.
+ */
+public interface LoraAdapterInterface {
+    
+    /**
+     * How many of the model's matrices it updates.
+     */
+    fun `matrixCount`(): kotlin.Int
+    
+    /**
+     * `general.name` of the adapter file, or its file name.
+     */
+    fun `name`(): kotlin.String
+    
+    /**
+     * The largest rank of its matrices.
+     */
+    fun `rank`(): kotlin.Int
+    
+    /**
+     * Bytes of memory its matrices hold.
+     */
+    fun `sizeBytes`(): kotlin.Long
+    
+    companion object
+}
+
+/**
+ * A LoRA adapter loaded for one `Model`: checked against its architecture and matrix shapes
+ * and copied into memory (about the adapter file's tensor bytes). Attach it to any number of
+ * that model's `TextSession`s with `TextSession.attachAdapter`, each with its own scale;
+ * sessions without it run the plain model.
+ */
+open class LoraAdapter: Disposable, AutoCloseable, LoraAdapterInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_pocketlm_ffi_fn_free_loraadapter(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_pocketlm_ffi_fn_clone_loraadapter(handle, status)
+        }
+    }
+
+    
+    /**
+     * How many of the model's matrices it updates.
+     */override fun `matrixCount`(): kotlin.Int {
+            return FfiConverterInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `general.name` of the adapter file, or its file name.
+     */override fun `name`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_loraadapter_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The largest rank of its matrices.
+     */override fun `rank`(): kotlin.Int {
+            return FfiConverterInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_loraadapter_rank(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Bytes of memory its matrices hold.
+     */override fun `sizeBytes`(): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_loraadapter_size_bytes(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * Loads the adapter file at `path` for `model`. It reads the whole adapter: call it off
+     * the main thread. `ModelNotFound` when the file cannot be opened, `InvalidModel` when
+     * it is not a LoRA adapter for this model (the message names the tensor that does not fit).
+     */
+    @Throws(PocketLmException::class) fun `load`(`model`: Model, `path`: kotlin.String): LoraAdapter {
+            return FfiConverterTypeLoraAdapter.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(
+    
+        
+        FfiConverterTypeModel.lower(`model`),
+        FfiConverterString.lower(`path`),_status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLoraAdapter: FfiConverter<LoraAdapter, Long> {
+    override fun lower(value: LoraAdapter): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): LoraAdapter {
+        return LoraAdapter(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): LoraAdapter {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: LoraAdapter) = 8UL
+
+    override fun write(value: LoraAdapter, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A GGUF model, memory-mapped read-only (the weights are never copied to the heap). Cheap to
  * share: every object made from it holds a reference, so closing the `Model` while a
  * predictor still uses it is safe.
@@ -4034,12 +4447,33 @@ public object FfiConverterTypeReplyDrafter: FfiConverter<ReplyDrafter, Long> {
  */
 public interface TextSessionInterface {
     
+    /**
+     * How many adapters the session applies.
+     */
+    fun `adapterCount`(): kotlin.Int
+    
+    /**
+     * Applies `adapter` (loaded for this session's model) to every generation from now on,
+     * with `scale` (1 = as trained; its term is multiplied by `scale · alpha / rank`); called
+     * again for the same adapter, changes its scale. Several adapters add up. Waits for a
+     * running generation to finish; the session's context is cleared when its adapters change
+     * (its cache was computed with other weights). Other sessions of the model are unaffected.
+     * `InvalidArgument` for a scale that is not finite or an adapter of another model.
+     */
+    fun `attachAdapter`(`adapter`: LoraAdapter, `scale`: kotlin.Float)
+    
     fun `contextLength`(): kotlin.Int
     
     /**
      * Tokens held in the KV cache after the last generation (prompt and generated text).
      */
     fun `contextTokens`(): kotlin.Int
+    
+    /**
+     * Stops applying `adapter` (nothing happens if it was not attached); the context is
+     * cleared when the adapters change. Waits for a running generation to finish.
+     */
+    fun `detachAdapter`(`adapter`: LoraAdapter)
     
     /**
      * Starts generating after `prompt` (the model's start token is added; with
@@ -4230,6 +4664,45 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
         }
     }
 
+    
+    /**
+     * How many adapters the session applies.
+     */override fun `adapterCount`(): kotlin.Int {
+            return FfiConverterInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_adapter_count(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Applies `adapter` (loaded for this session's model) to every generation from now on,
+     * with `scale` (1 = as trained; its term is multiplied by `scale · alpha / rank`); called
+     * again for the same adapter, changes its scale. Several adapters add up. Waits for a
+     * running generation to finish; the session's context is cleared when its adapters change
+     * (its cache was computed with other weights). Other sessions of the model are unaffected.
+     * `InvalidArgument` for a scale that is not finite or an adapter of another model.
+     */
+    @Throws(PocketLmException::class)override fun `attachAdapter`(`adapter`: LoraAdapter, `scale`: kotlin.Float)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_attach_adapter(
+        it,
+        
+        FfiConverterTypeLoraAdapter.lower(`adapter`),
+        FfiConverterFloat.lower(`scale`),_status)
+}
+    }
+    
+    
+
     override fun `contextLength`(): kotlin.Int {
             return FfiConverterInt.lift(
     callWithHandle {
@@ -4257,6 +4730,24 @@ open class TextSession: Disposable, AutoCloseable, TextSessionInterface
     }
     )
     }
+    
+
+    
+    /**
+     * Stops applying `adapter` (nothing happens if it was not attached); the context is
+     * cleared when the adapters change. Waits for a running generation to finish.
+     */
+    @Throws(PocketLmException::class)override fun `detachAdapter`(`adapter`: LoraAdapter)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_textsession_detach_adapter(
+        it,
+        
+        FfiConverterTypeLoraAdapter.lower(`adapter`),_status)
+}
+    }
+    
     
 
     

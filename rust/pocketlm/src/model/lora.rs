@@ -1,0 +1,621 @@
+//! LoRA adapters in llama.cpp's GGUF format (`convert_lora_to_gguf.py`): low-rank updates of a
+//! loaded model's weight matrices, applied without merging. The base stays mapped and
+//! quantized; an adapted product is `W·x + scale·B·(A·x)` with `A` and `B` kept in the file's
+//! float type (F32, F16 or BF16) and multiplied by the same kernels as the base.
+//!
+//! The file: `general.type = "adapter"`, `adapter.type = "lora"`, `general.architecture` the
+//! base model's, `adapter.lora.alpha` (optional), and for each adapted matrix `NAME` of the base
+//! model (e.g. `blk.3.attn_q.weight`) the pair `NAME.lora_a` (ggml shape `[cols, rank]`) and
+//! `NAME.lora_b` (`[rank, rows]`). The scale of a pair is `user_scale · alpha / rank`, or
+//! `user_scale` when alpha is 0 or absent (llama.cpp's rule). `*_norm.weight` tensors are
+//! ignored, as llama.cpp does.
+
+use super::weights::MatRef;
+use super::Model;
+use crate::gguf::{GgufError, GgufFile, TensorInfo};
+use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
+use crate::quant::GgmlType;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+/// Why an adapter could not be loaded or attached.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// The file is not a readable GGUF file.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// `general.type` is not `"adapter"` (e.g. a model file was given).
+    #[error("{path}: general.type is {found:?}, not \"adapter\": not an adapter file")]
+    NotAnAdapter {
+        /// The file.
+        path: PathBuf,
+        /// The `general.type` found (empty when absent).
+        found: String,
+    },
+    /// `adapter.type` is not `"lora"`.
+    #[error("adapter type {0:?} is not supported (only \"lora\")")]
+    UnsupportedAdapterType(String),
+    /// The adapter was made for another architecture than the model's.
+    #[error("the adapter is for architecture {adapter:?} but the model is {model:?}")]
+    ArchitectureMismatch {
+        /// The adapter's `general.architecture`.
+        adapter: String,
+        /// The model's.
+        model: String,
+    },
+    /// `adapter.lora.alpha` is not a finite number.
+    #[error("adapter.lora.alpha is {0}, not a finite number")]
+    BadAlpha(f32),
+    /// A tensor name ends in neither `.lora_a`, `.lora_b` nor `_norm.weight`.
+    #[error("tensor {0:?} is not a LoRA tensor (expected NAME.lora_a or NAME.lora_b)")]
+    UnexpectedTensor(String),
+    /// A `lora_a` without its `lora_b` or the reverse.
+    #[error("tensor {name:?} has no {missing:?} partner")]
+    MissingPair {
+        /// The tensor present.
+        name: String,
+        /// The one missing.
+        missing: String,
+    },
+    /// The adapted matrix does not exist in the model.
+    #[error("tensor {name:?} adapts {target:?}, which the model does not have (adapter made for another model?)")]
+    UnknownTarget {
+        /// The adapter tensor.
+        name: String,
+        /// The base matrix it names.
+        target: String,
+    },
+    /// The adapted matrix exists but PocketLM cannot adapt it yet.
+    #[error("tensor {name:?} adapts {target:?}, which PocketLM cannot adapt (supported: the attention and feed-forward matrices attn_q/attn_k/attn_v/attn_output/ffn_gate/ffn_up/ffn_down, unfused)")]
+    UnsupportedTarget {
+        /// The adapter tensor.
+        name: String,
+        /// The base matrix it names.
+        target: String,
+    },
+    /// A tensor's shape does not fit the matrix it adapts, or its pair.
+    #[error("tensor {name:?}: {reason} (adapter made for another model?)")]
+    ShapeMismatch {
+        /// The adapter tensor.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A tensor is of a type other than F32, F16 or BF16.
+    #[error("tensor {name:?} has type {ty}; LoRA tensors must be F32, F16 or BF16")]
+    UnsupportedTensorType {
+        /// The adapter tensor.
+        name: String,
+        /// Its ggml type name.
+        ty: String,
+    },
+    /// A tensor holds a NaN or infinite value.
+    #[error("tensor {0:?} holds a NaN or infinite value")]
+    NonFinite(String),
+    /// The file has no `lora_a`/`lora_b` pair.
+    #[error("the adapter adapts no matrix (no NAME.lora_a / NAME.lora_b pair)")]
+    Empty,
+    /// A user scale that is NaN or infinite.
+    #[error("adapter scale {0} is not a finite number")]
+    BadScale(f32),
+    /// The adapter was loaded for another model than the session's.
+    #[error("the adapter {0:?} was loaded for another model than this session's; load it with the session's model")]
+    OtherModel(String),
+}
+
+/// The matrices of a layer an adapter may update, in [`LayerLora`] order.
+pub(crate) const SLOTS: [&str; 7] = [
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+];
+pub(crate) const Q: usize = 0;
+pub(crate) const K: usize = 1;
+pub(crate) const V: usize = 2;
+pub(crate) const O: usize = 3;
+pub(crate) const GATE: usize = 4;
+pub(crate) const UP: usize = 5;
+pub(crate) const DOWN: usize = 6;
+
+/// A matrix owned by the adapter, in its file type (aligned for the kernels).
+#[derive(Debug)]
+enum Data {
+    F32(Vec<f32>),
+    /// F16 or BF16 bits.
+    Half(Vec<u16>),
+}
+
+#[derive(Debug)]
+struct OwnedMat {
+    ty: GgmlType,
+    data: Data,
+    rows: usize,
+    cols: usize,
+}
+
+impl OwnedMat {
+    fn view(&self) -> QMatrix<'_> {
+        let bytes: &[u8] = match &self.data {
+            Data::F32(v) => bytemuck::cast_slice(v),
+            Data::Half(v) => bytemuck::cast_slice(v),
+        };
+        QMatrix::new(self.ty, bytes, self.rows, self.cols).expect("shape and type checked at load")
+    }
+
+    fn bytes(&self) -> usize {
+        match &self.data {
+            Data::F32(v) => v.len() * 4,
+            Data::Half(v) => v.len() * 2,
+        }
+    }
+}
+
+/// One adapted matrix: `A` (`rank` rows of the matrix's inputs, in its file type, multiplied
+/// by the kernels) and `B` transposed to `rank` rows of the matrix's outputs in f32 (`B·t` is
+/// then `rank` contiguous multiply-adds into the output, no reduction: a rank-16 `B` as a
+/// matrix product ran at a fraction of the kernels' speed, its rows being 16 long), and
+/// `alpha / rank` (1 without alpha).
+#[derive(Debug)]
+pub(crate) struct LoraPair {
+    a: OwnedMat,
+    bt: Vec<f32>,
+    /// `B`'s type in the file: ggml multiplies an F16 (BF16) `B` by `t` rounded to f16 (bf16).
+    b_ty: GgmlType,
+    rows: usize,
+    factor: f32,
+}
+
+/// An adapter's pairs for one layer, by slot ([`SLOTS`]).
+pub(crate) type LayerLora = [Option<LoraPair>; 7];
+
+/// A LoRA adapter loaded for one model: validated against its architecture, matrix names and
+/// shapes, and copied into memory (anonymous memory ≈ the adapter's tensor bytes; the file is
+/// not kept open). Attach it to sessions of that model with [`crate::Session::set_adapters`];
+/// one adapter serves any number of sessions, each with its own scale.
+pub struct LoraAdapter {
+    name: String,
+    alpha: f32,
+    layers: Vec<LayerLora>,
+    n_pairs: usize,
+    max_rank: usize,
+    bytes: usize,
+    model: Weak<Model>,
+}
+
+impl std::fmt::Debug for LoraAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoraAdapter")
+            .field("name", &self.name)
+            .field("alpha", &self.alpha)
+            .field("matrices", &self.n_pairs)
+            .field("max_rank", &self.max_rank)
+            .finish()
+    }
+}
+
+fn check_type(name: &str, info: &TensorInfo) -> Result<(), AdapterError> {
+    match info.ty {
+        GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Ok(()),
+        ty => Err(AdapterError::UnsupportedTensorType {
+            name: name.to_owned(),
+            ty: ty.name().to_owned(),
+        }),
+    }
+}
+
+/// `(cols, rows)` of a 2-D tensor (ggml order), or a shape error.
+fn dims2(name: &str, info: &TensorInfo) -> Result<(usize, usize), AdapterError> {
+    let bad = || AdapterError::ShapeMismatch {
+        name: name.to_owned(),
+        reason: format!("expected a matrix, found shape {:?}", info.dims),
+    };
+    if info.dims.len() != 2 {
+        return Err(bad());
+    }
+    let c = usize::try_from(info.dims[0]).map_err(|_| bad())?;
+    let r = usize::try_from(info.dims[1]).map_err(|_| bad())?;
+    if c == 0 || r == 0 {
+        return Err(bad());
+    }
+    Ok((c, r))
+}
+
+/// Copies a tensor out of the map into an owned, aligned matrix, rejecting NaN and infinity.
+fn copy_mat(
+    file: &GgufFile,
+    name: &str,
+    info: &TensorInfo,
+    rows: usize,
+    cols: usize,
+) -> Result<OwnedMat, AdapterError> {
+    let bytes = &file.bytes()[file.byte_range(info)];
+    let non_finite = || AdapterError::NonFinite(name.to_owned());
+    let data = match info.ty {
+        GgmlType::F32 => {
+            let v: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if v.iter().any(|x| !x.is_finite()) {
+                return Err(non_finite());
+            }
+            Data::F32(v)
+        }
+        ty => {
+            let v: Vec<u16> = bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            let finite = |h: u16| match ty {
+                GgmlType::F16 => half::f16::from_bits(h).is_finite(),
+                _ => half::bf16::from_bits(h).is_finite(),
+            };
+            if !v.iter().all(|&h| finite(h)) {
+                return Err(non_finite());
+            }
+            Data::Half(v)
+        }
+    };
+    let m = OwnedMat {
+        ty: info.ty,
+        data,
+        rows,
+        cols,
+    };
+    // The element count was checked against the shape by the GGUF reader; the kernels' own
+    // check (sizes, alignment) must pass too.
+    let view_ok = {
+        let bytes: &[u8] = match &m.data {
+            Data::F32(v) => bytemuck::cast_slice(v),
+            Data::Half(v) => bytemuck::cast_slice(v),
+        };
+        QMatrix::new(m.ty, bytes, rows, cols).is_ok()
+    };
+    if !view_ok {
+        return Err(AdapterError::ShapeMismatch {
+            name: name.to_owned(),
+            reason: format!(
+                "{} bytes for a {rows}×{cols} {} matrix",
+                bytes.len(),
+                info.ty
+            ),
+        });
+    }
+    Ok(m)
+}
+
+impl LoraAdapter {
+    /// Loads `path` for `model`, checking the file's type, architecture, and every pair's
+    /// names and shapes against the model's matrices; a mismatch names the tensor.
+    pub fn load(model: &Arc<Model>, path: impl AsRef<Path>) -> Result<Arc<Self>, AdapterError> {
+        let path = path.as_ref();
+        let file = GgufFile::open(path)?;
+        let general_type = file.opt_str("general.type")?.unwrap_or("");
+        if general_type != "adapter" {
+            return Err(AdapterError::NotAnAdapter {
+                path: path.to_path_buf(),
+                found: general_type.to_owned(),
+            });
+        }
+        let arch = file.get_str("general.architecture")?;
+        let model_arch = &model.config().arch_name;
+        if arch != model_arch {
+            return Err(AdapterError::ArchitectureMismatch {
+                adapter: arch.to_owned(),
+                model: model_arch.clone(),
+            });
+        }
+        let ty = file.opt_str("adapter.type")?.unwrap_or("");
+        if ty != "lora" {
+            return Err(AdapterError::UnsupportedAdapterType(ty.to_owned()));
+        }
+        let alpha = file.opt_f32("adapter.lora.alpha")?.unwrap_or(0.0);
+        if !alpha.is_finite() {
+            return Err(AdapterError::BadAlpha(alpha));
+        }
+        let name = file
+            .opt_str("general.name")?
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+
+        // Pair the tensors by the matrix they adapt.
+        let mut pairs: Vec<(String, Option<&TensorInfo>, Option<&TensorInfo>)> = Vec::new();
+        for info in file.tensors() {
+            let n = info.name.as_str();
+            let (target, is_a) = if let Some(t) = n.strip_suffix(".lora_a") {
+                (t, true)
+            } else if let Some(t) = n.strip_suffix(".lora_b") {
+                (t, false)
+            } else if n.ends_with("_norm.weight") {
+                continue;
+            } else {
+                return Err(AdapterError::UnexpectedTensor(n.to_owned()));
+            };
+            let at = match pairs.iter().position(|p| p.0 == target) {
+                Some(i) => i,
+                None => {
+                    pairs.push((target.to_owned(), None, None));
+                    pairs.len() - 1
+                }
+            };
+            if is_a {
+                pairs[at].1 = Some(info);
+            } else {
+                pairs[at].2 = Some(info);
+            }
+        }
+        if pairs.is_empty() {
+            return Err(AdapterError::Empty);
+        }
+
+        let cfg = model.config();
+        let w = model.weights();
+        let mut layers: Vec<LayerLora> = (0..cfg.n_layers).map(|_| Default::default()).collect();
+        let mut max_rank = 0;
+        let mut bytes = 0;
+        // Before copying out of the map: a file truncated since it was opened is refused here
+        // rather than faulting.
+        file.check_unchanged()?;
+        for (target, a, b) in &pairs {
+            let (a, b) = match (a, b) {
+                (Some(a), Some(b)) => (*a, *b),
+                (Some(a), None) => {
+                    return Err(AdapterError::MissingPair {
+                        name: a.name.clone(),
+                        missing: format!("{target}.lora_b"),
+                    })
+                }
+                (None, Some(b)) => {
+                    return Err(AdapterError::MissingPair {
+                        name: b.name.clone(),
+                        missing: format!("{target}.lora_a"),
+                    })
+                }
+                (None, None) => unreachable!("a pair is made from one of its tensors"),
+            };
+            let base = model.gguf().tensor_info(target);
+            let Some(base) = base else {
+                return Err(AdapterError::UnknownTarget {
+                    name: a.name.clone(),
+                    target: target.clone(),
+                });
+            };
+            let unsupported = || AdapterError::UnsupportedTarget {
+                name: a.name.clone(),
+                target: target.clone(),
+            };
+            // blk.N.SLOT.weight
+            let (il, slot) = target
+                .strip_prefix("blk.")
+                .and_then(|r| r.strip_suffix(".weight"))
+                .and_then(|r| r.split_once('.'))
+                .and_then(|(l, s)| {
+                    let il = l.parse::<usize>().ok().filter(|&i| i < cfg.n_layers)?;
+                    Some((il, SLOTS.iter().position(|&x| x == s)?))
+                })
+                .ok_or_else(unsupported)?;
+            let lw = &w.layers[il];
+            let m: &MatRef = [
+                &lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down,
+            ][slot];
+            // A fused matrix (Phi-3's gate/up) is not the slot's matrix.
+            if base.dims.len() != 2
+                || base.dims[0] != m.cols as u64
+                || base.dims[1] != m.rows as u64
+            {
+                return Err(unsupported());
+            }
+            check_type(&a.name, a)?;
+            check_type(&b.name, b)?;
+            let (a_cols, rank) = dims2(&a.name, a)?;
+            let (b_rank, b_rows) = dims2(&b.name, b)?;
+            if a_cols != m.cols {
+                return Err(AdapterError::ShapeMismatch {
+                    name: a.name.clone(),
+                    reason: format!(
+                        "shape {:?}: {a_cols} inputs, but {target} takes {}",
+                        a.dims, m.cols
+                    ),
+                });
+            }
+            if b_rows != m.rows {
+                return Err(AdapterError::ShapeMismatch {
+                    name: b.name.clone(),
+                    reason: format!(
+                        "shape {:?}: {b_rows} outputs, but {target} has {}",
+                        b.dims, m.rows
+                    ),
+                });
+            }
+            if b_rank != rank {
+                return Err(AdapterError::ShapeMismatch {
+                    name: b.name.clone(),
+                    reason: format!(
+                        "shape {:?}: rank {b_rank}, but {} has rank {rank} (lora_a not transposed?)",
+                        b.dims, a.name
+                    ),
+                });
+            }
+            let b_mat = copy_mat(&file, &b.name, b, m.rows, rank)?;
+            let mut bt = vec![0f32; rank * m.rows];
+            let mut row = vec![0f32; rank];
+            let bv = b_mat.view();
+            for o in 0..m.rows {
+                bv.dequantize_row(o, &mut row)
+                    .expect("F32/F16/BF16 rows of the checked size");
+                for (r, &v) in row.iter().enumerate() {
+                    bt[r * m.rows + o] = v;
+                }
+            }
+            let pair = LoraPair {
+                a: copy_mat(&file, &a.name, a, rank, m.cols)?,
+                bt,
+                b_ty: b.ty,
+                rows: m.rows,
+                factor: if alpha != 0.0 {
+                    alpha / rank as f32
+                } else {
+                    1.0
+                },
+            };
+            bytes += pair.a.bytes() + pair.bt.len() * 4;
+            max_rank = max_rank.max(rank);
+            layers[il][slot] = Some(pair);
+        }
+        let n_pairs = pairs.len();
+        log::info!(
+            target: "pocketlm::model",
+            "loaded LoRA adapter {name:?}: {n_pairs} matrices, rank up to {max_rank}, alpha \
+             {alpha}, {bytes} bytes"
+        );
+        Ok(Arc::new(Self {
+            name,
+            alpha,
+            layers,
+            n_pairs,
+            max_rank,
+            bytes,
+            model: Arc::downgrade(model),
+        }))
+    }
+
+    /// `general.name`, or the file name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// `adapter.lora.alpha` (0 when absent: the scale is then the user's scale alone).
+    pub fn alpha(&self) -> f32 {
+        self.alpha
+    }
+    /// Matrices the adapter updates.
+    pub fn n_matrices(&self) -> usize {
+        self.n_pairs
+    }
+    /// The largest rank of its pairs.
+    pub fn max_rank(&self) -> usize {
+        self.max_rank
+    }
+    /// Bytes of its `A` and `B` matrices held in memory.
+    pub fn tensor_bytes(&self) -> usize {
+        self.bytes
+    }
+    /// Whether the adapter was loaded for `model`.
+    pub fn is_for(&self, model: &Arc<Model>) -> bool {
+        std::ptr::eq(self.model.as_ptr(), Arc::as_ptr(model))
+    }
+}
+
+/// The adapters a session applies, each with its user scale (checked finite, loaded for the
+/// session's model). Compared by adapter identity and scale.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AdapterSet {
+    pub(crate) list: Vec<(Arc<LoraAdapter>, f32)>,
+}
+
+impl PartialEq for AdapterSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.list.len() == other.list.len()
+            && self
+                .list
+                .iter()
+                .zip(&other.list)
+                .all(|((a, x), (b, y))| Arc::ptr_eq(a, b) && x.to_bits() == y.to_bits())
+    }
+}
+
+impl AdapterSet {
+    pub(crate) fn new(
+        model: &Arc<Model>,
+        list: &[(Arc<LoraAdapter>, f32)],
+    ) -> Result<Self, AdapterError> {
+        for (a, s) in list {
+            if !s.is_finite() {
+                return Err(AdapterError::BadScale(*s));
+            }
+            if !a.is_for(model) {
+                return Err(AdapterError::OtherModel(a.name.clone()));
+            }
+        }
+        Ok(Self {
+            list: list.to_vec(),
+        })
+    }
+}
+
+/// `t` rounded as ggml rounds an activation multiplied by a matrix of type `ty`.
+fn round_like(ty: GgmlType, t: f32) -> f32 {
+    match ty {
+        GgmlType::F16 => half::f16::from_f32(t).to_f32(),
+        GgmlType::BF16 => half::bf16::from_f32(t).to_f32(),
+        _ => t,
+    }
+}
+
+/// Buffers of the low-rank products (reused across calls).
+#[derive(Default)]
+pub(crate) struct LoraScratch {
+    acts: QActs,
+    t: Vec<f32>,
+}
+
+/// `out[m × rows] += Σ scale · B·(A·x)` over the adapters of `set` that update slot `slot` of
+/// layer `il` (`x`: `m × cols`), adapter by adapter in order, as llama.cpp adds them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply(
+    set: &AdapterSet,
+    pool: &ThreadPool,
+    sc: &mut LoraScratch,
+    il: usize,
+    slot: usize,
+    x: &[f32],
+    m: usize,
+    out: &mut [f32],
+) {
+    for (adapter, user_scale) in &set.list {
+        let Some(p) = &adapter.layers[il][slot] else {
+            continue;
+        };
+        let (rank, cols, rows) = (p.a.rows, p.a.cols, p.rows);
+        if sc.t.len() < m * rank {
+            sc.t.resize(m * rank, 0.0);
+        }
+        sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
+        matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
+        let scale = user_scale * p.factor;
+        let add_rows = |t: &[f32], out: &mut [f32]| {
+            for (t, out) in t.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                for (&tr, b) in t.iter().zip(p.bt.chunks_exact(rows)) {
+                    let c = round_like(p.b_ty, tr) * scale;
+                    for (o, &bv) in out.iter_mut().zip(b) {
+                        *o += c * bv;
+                    }
+                }
+            }
+        };
+        let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
+        // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
+        // thousand multiply-adds, not worth waking the workers.
+        const ROWS_PER_PIECE: usize = 4;
+        if m < 2 * ROWS_PER_PIECE || pool.n_threads() == 1 {
+            add_rows(t, out);
+        } else {
+            let pieces = Mutex::new(
+                t.chunks(ROWS_PER_PIECE * rank)
+                    .zip(out.chunks_mut(ROWS_PER_PIECE * rows)),
+            );
+            pool.run_joinable((m * rank * rows) as u64, |_, _| loop {
+                let next = pieces.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some((t, out)) = next else { break };
+                add_rows(t, out);
+            });
+        }
+    }
+}

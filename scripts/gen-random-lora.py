@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes a LoRA adapter in llama.cpp's GGUF format (as convert_lora_to_gguf.py writes it) with
+random weights for a base model, deterministic from a seed: the input of the adapter parity
+tests (rust/pocketlm/tests/lora.rs), which compare PocketLM with llama.cpp's `--lora` on it.
+
+    gen-random-lora.py --base MODEL.gguf --out OUT.gguf [--rank 8] [--alpha 16] [--seed 0]
+                       [--targets attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down]
+                       [--rel 0.1] [--type F32|F16]
+
+- One pair `blk.N.T.weight.lora_a` (numpy shape [rank, cols], ggml [cols, rank]) and
+  `.lora_b` ([rows, rank]) for every layer N and target T; `adapter.lora.alpha` = --alpha.
+- A ~ N(0, 1/cols); B ~ N(0, sigma^2/rank), with sigma chosen so that the update
+  (alpha/rank)·B·A has an RMS of --rel times the RMS of the base matrix (dequantized), so the
+  adapter changes the outputs clearly (a test that ignores it fails) without drowning the
+  model.
+
+Uses gguf-py from the llama_cpp_python 0.3.36 sdist (scripts/fetch-llama-src.sh) and numpy
+(scripts/setup-gen-venv.sh); scripts/gen-random-loras.sh drives it.
+"""
+
+import argparse
+import math
+
+import numpy as np
+
+import gguf
+
+DEFAULT_TARGETS = "attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--alpha", type=float, default=16.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--targets", default=DEFAULT_TARGETS)
+    ap.add_argument("--rel", type=float, default=0.1)
+    ap.add_argument("--type", default="F32", choices=["F32", "F16"])
+    args = ap.parse_args()
+
+    reader = gguf.GGUFReader(args.base)
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    tensors = {t.name: t for t in reader.tensors}
+    targets = args.targets.split(",")
+    rng = np.random.default_rng(args.seed)
+    dtype = np.float32 if args.type == "F32" else np.float16
+
+    w = gguf.GGUFWriter(args.out, arch)
+    w.add_type(gguf.GGUFType.ADAPTER)
+    w.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, args.alpha)
+    w.add_name(f"random-lora-r{args.rank}-seed{args.seed}")
+    factor = args.alpha / args.rank if args.alpha else 1.0
+    n_layers = 1 + max(int(n.split(".")[1]) for n in tensors if n.startswith("blk."))
+    for il in range(n_layers):
+        for t in targets:
+            name = f"blk.{il}.{t}.weight"
+            base = tensors[name]
+            cols, rows = int(base.shape[0]), int(base.shape[1])
+            wts = gguf.quants.dequantize(base.data, base.tensor_type)
+            rms = float(np.sqrt(np.mean(np.square(wts, dtype=np.float64))))
+            sigma = args.rel * rms * math.sqrt(cols) / factor
+            a = rng.standard_normal((args.rank, cols)) / math.sqrt(cols)
+            b = rng.standard_normal((rows, args.rank)) * sigma / math.sqrt(args.rank)
+            w.add_tensor(f"{name}.lora_a", a.astype(dtype))
+            w.add_tensor(f"{name}.lora_b", b.astype(dtype))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+if __name__ == "__main__":
+    main()
