@@ -76,6 +76,7 @@ final class ReplyViewModel: ObservableObject {
         case .nothingGood: return "No good suggestion for this message."
         case .automated: return "An automated message: no reply needed."
         case .closing: return "Nothing to answer: they just acknowledged."
+        case .noReplyExpected: return "This reads like a message nobody answers."
         }
     }
 }

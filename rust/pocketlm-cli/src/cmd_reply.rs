@@ -347,6 +347,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "choice_other" => &mut c.choice_other,
         "choice_open" => &mut c.choice_open,
         "choice_ratio" => &mut c.choice_ratio,
+        "silence_at" => &mut c.silence_at,
         _ => return Err(format!("--set {item}: no number named {name:?}")),
     };
     *field = v;
@@ -400,7 +401,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     // Totals: prompt tokens from the cache, prompt tokens evaluated, decode steps, decode rows.
     let mut work = (0usize, 0usize, 0usize, 0usize);
     let (mut valid, mut full, mut sensitive, mut none) = (0usize, 0usize, 0usize, 0usize);
-    let (mut automated, mut closing) = (0usize, 0usize);
+    let (mut automated, mut closing, mut unanswered) = (0usize, 0usize, 0usize);
     let mut bigrams: Vec<String> = Vec::new();
     let (mut n_replies, mut n_words) = (0usize, 0usize);
     // Labelled cases asking for a decision, and those whose replies offer both directions.
@@ -440,6 +441,10 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             }
             Some(pocketlm::NoSuggestion::Closing) => {
                 closing += 1;
+                valid += 1;
+            }
+            Some(pocketlm::NoSuggestion::NoReplyExpected) => {
+                unanswered += 1;
                 valid += 1;
             }
             Some(_) => none += 1,
@@ -494,6 +499,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "steps": d.steps,
             "rows": d.rows,
             "acts": d.acts,
+            "silence": d.silence,
             "asks_decision": labels.get(ci).map(|_| decision),
             "offers_both": labels.get(ci).map(|_| offers_both),
             "clusters": d.replies.iter().map(|r| catalog.cluster_of(&r.text).map(|c| catalog.clusters[c].name.as_str())).collect::<Vec<_>>(),
@@ -542,6 +548,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "sensitive_fraction": sensitive as f64 / n,
                 "automated_fraction": automated as f64 / n,
                 "closing_fraction": closing as f64 / n,
+                "no_reply_expected_fraction": unanswered as f64 / n,
                 "nothing_fraction": none as f64 / n,
                 "distinct2": distinct2,
                 "mean_words": mean_words,
@@ -566,7 +573,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     } else {
         println!();
         println!(
-            "cases {}: valid {:.1}% ({} with {} replies, {} sensitive, {} automated, {} closing, {} without a good reply)",
+            "cases {}: valid {:.1}% ({} with {} replies, {} sensitive, {} automated, {} closing, {} no reply expected, {} without a good reply)",
             cases.len(),
             100.0 * valid as f64 / n,
             full,
@@ -574,6 +581,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             sensitive,
             automated,
             closing,
+            unanswered,
             none
         );
         println!("distinct-2 {distinct2:.3}, mean words {mean_words:.2}, p50 {p50:.0} ms, p95 {p95:.0} ms (prefix warm-up {warm_ms:.0} ms, once per model; {contend} busy threads beside the drafts)");

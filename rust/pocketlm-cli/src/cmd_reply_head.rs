@@ -54,6 +54,10 @@ pub struct TrainReplyHeadArgs {
     /// blends of the two readings rank (`w · head + (1 − w) · prior`, per cluster).
     #[arg(long)]
     blend: bool,
+    /// With `--cross-validate`: report how the silence output (trained on the messages
+    /// labelled `none` against all others) silences each left-out set, beside the rules' gate.
+    #[arg(long)]
+    silence: bool,
     #[arg(long)]
     json: bool,
 }
@@ -71,6 +75,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let dims = 2 * info.n_embd;
     let files = reply_prior::case_files(&a.fixtures, &a.exclude)?;
     let mut sets = head::cases_by_file(&files, cat)?;
+    let mut silent = head::silent_messages_by_file(&files, cat)?;
     // Features of every message, from the drafter's own prompt pass.
     let drafter = ReplyDrafter::new(
         model.clone(),
@@ -86,21 +91,28 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             cases.retain(|c| cache.get(&c.message).is_some());
         }
         sets.retain(|(_, c)| !c.is_empty());
+        for (_, msgs) in silent.iter_mut() {
+            msgs.retain(|m| cache.get(m).is_some());
+        }
     }
     let t0 = Instant::now();
     let mut extracted = 0usize;
-    for (_, cases) in &sets {
-        for c in cases {
-            if cache.get(&c.message).is_some() {
-                continue;
-            }
+    let messages = sets
+        .iter()
+        .flat_map(|(_, cases)| cases.iter().map(|c| &c.message))
+        .chain(silent.iter().flat_map(|(_, m)| m.iter()));
+    for message in messages {
+        if cache.get(message).is_some() {
+            continue;
+        }
+        {
             let f = drafter
-                .reading_features(&[Message::incoming(c.message.clone())], Tone::Neutral)
-                .map_err(|e| format!("{:?}: {e}", c.message))?;
+                .reading_features(&[Message::incoming(message.clone())], Tone::Neutral)
+                .map_err(|e| format!("{message:?}: {e}"))?;
             if f.len() != dims {
-                return Err(format!("{:?}: {} features, not {dims}", c.message, f.len()));
+                return Err(format!("{message:?}: {} features, not {dims}", f.len()));
             }
-            cache.insert(&c.message, f);
+            cache.insert(message, f);
             extracted += 1;
             if extracted.is_multiple_of(200) {
                 cache.save()?;
@@ -123,9 +135,14 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         } else {
             None
         };
+        let feats_of = |m: &String| cache.get(m).expect("extracted above").clone();
+        if a.silence {
+            return cross_validate_silence(&sets, &silent, cat, &settings, &feats_of, a.json);
+        }
         return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
     }
     let all: Vec<&Case> = sets.iter().flat_map(|(_, c)| c.iter()).collect();
+    let silent_all_len: usize = silent.iter().map(|(_, m)| m.len()).sum();
     let xs: Vec<Vec<f32>> = all.iter().map(|c| feats(c)).collect();
     let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
     let yr: Vec<&[usize]> = all.iter().map(|c| c.clusters.as_slice()).collect();
@@ -136,12 +153,27 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let meta = [
         ("name", info.name.clone()),
         ("cases", all.len().to_string()),
+        ("silent_cases", silent_all_len.to_string()),
         ("files", names.join(",")),
         ("fixtures", format!("{:016x}", head::fixtures_hash(&files))),
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
     ];
-    let text = head::table(&trained, cat, fp, &meta);
+    // The silence output: every case, those labelled `none` positive.
+    let silent_all: Vec<&String> = silent.iter().flat_map(|(_, m)| m.iter()).collect();
+    let mut sx: Vec<Vec<f32>> = xs.clone();
+    sx.extend(
+        silent_all
+            .iter()
+            .map(|m| cache.get(m).expect("extracted above").clone()),
+    );
+    let sy: Vec<Vec<usize>> = (0..sx.len())
+        .map(|i| if i < xs.len() { Vec::new() } else { vec![0] })
+        .collect();
+    let sxr: Vec<&[f32]> = sx.iter().map(|x| x.as_slice()).collect();
+    let syr: Vec<&[usize]> = sy.iter().map(|y| y.as_slice()).collect();
+    let silence = head::train(&sxr, &syr, 1, &settings);
+    let text = head::table(&trained, Some(&silence), cat, fp, &meta);
     // The quantized table ranks as the float model did (in-sample).
     let parsed = ReadingHead::parse(&text, cat).map_err(|e| e.to_string())?;
     let pf: Vec<Vec<f32>> = xs.iter().map(|x| trained.probabilities(x)).collect();
@@ -276,6 +308,123 @@ fn cross_validate(
         );
     } else {
         println!("mean top1 {top1:.3}  top3 {top3:.3}");
+    }
+    Ok(())
+}
+
+/// The silence thresholds `--silence` reports.
+const SILENCE_AT: [f32; 5] = [0.5, 0.6, 0.7, 0.8, 0.9];
+
+/// Leave-one-set-out for the silence output: trained on every other file's messages (those
+/// labelled `none` positive), then counted on this one: of its `none` messages, how many the
+/// rules' gate silences and how many it or the learned output does; of the others, how many
+/// the learned output alone would silence (false silences).
+fn cross_validate_silence(
+    sets: &[(String, Vec<Case>)],
+    silent: &[(String, Vec<String>)],
+    cat: &Catalog,
+    settings: &Settings,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+    json_out: bool,
+) -> CliResult {
+    let gated = |m: &str| {
+        matches!(
+            pocketlm::internals::reply::gate::gate(&[Message::incoming(m)], cat),
+            Ok(Some(_))
+        )
+    };
+    let k = SILENCE_AT.len();
+    // Pooled over the folds: none messages, caught by the rules, caught by either per
+    // threshold; other messages, silenced by the rules, silenced by the learned output alone.
+    let (mut n_none, mut rules_none, mut either_none) = (0usize, 0usize, vec![0usize; k]);
+    let (mut n_other, mut rules_other, mut learned_other) = (0usize, 0usize, vec![0usize; k]);
+    let mut rows = Vec::new();
+    for (held, _) in sets
+        .iter()
+        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
+    {
+        let mut xs: Vec<Vec<f32>> = Vec::new();
+        let mut ys: Vec<Vec<usize>> = Vec::new();
+        for (n, cases) in sets.iter().filter(|(n, _)| n != held) {
+            for c in cases {
+                xs.push(feats(&c.message));
+                ys.push(Vec::new());
+            }
+            if let Some((_, msgs)) = silent.iter().find(|(m, _)| m == n) {
+                for m in msgs {
+                    xs.push(feats(m));
+                    ys.push(vec![0]);
+                }
+            }
+        }
+        let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+        let yr: Vec<&[usize]> = ys.iter().map(|y| y.as_slice()).collect();
+        let t = head::train(&xr, &yr, 1, settings);
+        let p = |m: &String| t.probabilities(&feats(m))[0];
+        let none: &[String] = silent
+            .iter()
+            .find(|(n, _)| n == held)
+            .map_or(&[], |(_, m)| m.as_slice());
+        let others: Vec<&String> = sets
+            .iter()
+            .find(|(n, _)| n == held)
+            .map(|(_, c)| c.iter().map(|c| &c.message).collect())
+            .unwrap_or_default();
+        let mut row = json!({"set": held, "none": none.len(), "others": others.len()});
+        let mut line = format!("{held:28} none {:3}", none.len());
+        let r_none = none.iter().filter(|m| gated(m)).count();
+        n_none += none.len();
+        rules_none += r_none;
+        let _ = write!(line, " rules {r_none:3} |");
+        for (i, &at) in SILENCE_AT.iter().enumerate() {
+            let e = none.iter().filter(|m| gated(m) || p(m) >= at).count();
+            either_none[i] += e;
+            row[format!("either_{at}")] = json!(e);
+            let _ = write!(line, " {e:3}");
+        }
+        let r_other = others.iter().filter(|m| gated(m)).count();
+        n_other += others.len();
+        rules_other += r_other;
+        let _ = write!(line, " || others {:3} rules {r_other:2} |", others.len());
+        for (i, &at) in SILENCE_AT.iter().enumerate() {
+            let l = others.iter().filter(|m| !gated(m) && p(m) >= at).count();
+            learned_other[i] += l;
+            row[format!("learned_false_{at}")] = json!(l);
+            let _ = write!(line, " {l:2}");
+        }
+        if !json_out {
+            println!("{line}");
+        }
+        rows.push(row);
+    }
+    let summary: Vec<_> = SILENCE_AT
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            json!({"at": at, "none_caught": either_none[i], "false_silences": learned_other[i]})
+        })
+        .collect();
+    if json_out {
+        println!(
+            "{}",
+            json!({"sets": rows, "none": n_none, "rules_caught": rules_none, "others": n_other,
+                   "rules_false": rules_other, "thresholds": summary})
+        );
+    } else {
+        println!(
+            "pooled: {n_none} none, the rules catch {rules_none}; {n_other} others, the rules \
+             silence {rules_other}"
+        );
+        for (i, at) in SILENCE_AT.iter().enumerate() {
+            println!(
+                "  at {at}: none caught by rules or learned {} ({:.3}); others silenced by \
+                 the learned output alone {} ({:.4})",
+                either_none[i],
+                either_none[i] as f64 / n_none.max(1) as f64,
+                learned_other[i],
+                learned_other[i] as f64 / n_other.max(1) as f64
+            );
+        }
     }
     Ok(())
 }

@@ -75,6 +75,26 @@ pub fn cases_by_file(
         .collect()
 }
 
+/// The messages of each training file labelled `none` (nobody answers them: notices, codes,
+/// serious news, closings), files sorted by name: the silence output's positives.
+pub fn silent_messages_by_file(
+    files: &[(String, String)],
+    cat: &Catalog,
+) -> Result<Vec<(String, Vec<String>)>, String> {
+    files
+        .iter()
+        .map(|(name, text)| {
+            let cases = parse_cases(text, cat).map_err(|e| format!("{name}: {e}"))?;
+            let silent = cases
+                .iter()
+                .filter(|c| c.expects_none())
+                .map(|c| c.message.clone())
+                .collect();
+            Ok((name.clone(), silent))
+        })
+        .collect()
+}
+
 /// The hash of the training files (names and contents, in order): the table records it and
 /// a test compares it with the fixtures.
 pub fn fixtures_hash(files: &[(String, String)]) -> u64 {
@@ -326,7 +346,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The table of a trained head: the raw-feature weights quantized to signed bytes with a
 /// scale per cluster (`ReadingHead::parse` reads it).
-pub fn table(t: &Trained, cat: &Catalog, model: u64, meta: &[(&str, String)]) -> String {
+/// `silence`, a one-output head trained on the `none` cases, becomes the table's `silence`
+/// line.
+pub fn table(
+    t: &Trained,
+    silence: Option<&Trained>,
+    cat: &Catalog,
+    model: u64,
+    meta: &[(&str, String)],
+) -> String {
     let (w, b) = t.folded();
     let mut out = String::new();
     out.push_str(
@@ -341,16 +369,27 @@ pub fn table(t: &Trained, cat: &Catalog, model: u64, meta: &[(&str, String)]) ->
     }
     for (c, cl) in cat.clusters.iter().enumerate() {
         let row = &w[c * t.dims..(c + 1) * t.dims];
-        let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-        let _ = write!(out, "cluster\t{}\t{:.6}\t{:e}\t", cl.name, b[c], scale);
-        for v in row {
-            let q = (v / scale).round().clamp(-127.0, 127.0) as i8;
-            let _ = write!(out, "{:02x}", q as u8);
-        }
-        out.push('\n');
+        let _ = write!(out, "cluster\t{}\t", cl.name);
+        write_row(&mut out, b[c], row);
+    }
+    if let Some(s) = silence {
+        let (w, b) = s.folded();
+        out.push_str("silence\t");
+        write_row(&mut out, b[0], &w);
     }
     out
+}
+
+/// `bias<TAB>scale<TAB>weights` of one output, the weights as signed bytes in hex.
+fn write_row(out: &mut String, bias: f32, row: &[f32]) {
+    let max = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+    let _ = write!(out, "{bias:.6}\t{scale:e}\t");
+    for v in row {
+        let q = (v / scale).round().clamp(-127.0, 127.0) as i8;
+        let _ = write!(out, "{:02x}", q as u8);
+    }
+    out.push('\n');
 }
 
 /// Ranking quality of probabilities on labelled cases: the share whose most probable cluster
@@ -422,7 +461,12 @@ mod tests {
         let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
         let yr: Vec<&[usize]> = ys.iter().map(|y| y.as_slice()).collect();
         let t = train(&xr, &yr, n, &SETTINGS);
-        let text = table(&t, cat, 7, &[("fixtures", "x".into())]);
+        let silent: Vec<Vec<usize>> = (0..30)
+            .map(|i| if i % 4 == 0 { vec![0] } else { Vec::new() })
+            .collect();
+        let sr: Vec<&[usize]> = silent.iter().map(|y| y.as_slice()).collect();
+        let s = train(&xr, &sr, 1, &SETTINGS);
+        let text = table(&t, Some(&s), cat, 7, &[("fixtures", "x".into())]);
         let h = ReadingHead::parse(&text, cat).unwrap();
         assert_eq!(h.model, 7);
         for x in &xs {
@@ -431,7 +475,14 @@ mod tests {
             for (a, b) in a.iter().zip(&b) {
                 assert!((a - b).abs() < 0.05, "{a} vs {b}");
             }
+            let (a, b) = (s.probabilities(x)[0], h.silence(x).unwrap());
+            assert!((a - b).abs() < 0.05, "silence {a} vs {b}");
         }
+        let without = table(&t, None, cat, 7, &[]);
+        assert_eq!(
+            ReadingHead::parse(&without, cat).unwrap().silence(&xs[0]),
+            None
+        );
     }
 
     #[test]

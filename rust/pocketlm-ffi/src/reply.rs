@@ -72,6 +72,9 @@ pub enum NoDraftReason {
     /// The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
     /// answer.
     Closing,
+    /// The model's own reading judges the message one nobody answers (a notice, serious
+    /// news) where the rules did not.
+    NoReplyExpected,
 }
 
 /// The drafts for one message, best first; empty with a reason when nothing fits.
@@ -189,6 +192,7 @@ impl ReplyDrafter {
                     NoSuggestion::NothingGood => NoDraftReason::NothingGood,
                     NoSuggestion::Automated => NoDraftReason::Automated,
                     NoSuggestion::Closing => NoDraftReason::Closing,
+                    NoSuggestion::NoReplyExpected => NoDraftReason::NoReplyExpected,
                 }),
             })
         })

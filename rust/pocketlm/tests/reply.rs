@@ -469,6 +469,78 @@ fn sensitive_automated_and_own_last_messages_get_no_suggestion() {
     }
 }
 
+/// Notices from senders the gate's rules do not know, and everyday messages with the same
+/// words (written for this test, in no case set): the reading head's silence output
+/// (`DrafterConfig::silence_at`) silences some of the notices and none of the people.
+#[test]
+fn the_learned_reading_silences_notices_the_rules_miss() {
+    let d = drafter();
+    let opts = DraftOptions::default();
+    let notices = [
+        "BookWell: New booking – Anna Price, Gel nails, Sat 6 Dec 11:30 with Jo.",
+        "4Seasons Gym: Your membership renews on 1 Jan. No action is needed.",
+        "Greenfield Primary: Reminder – PE kits are needed on Monday for all Year 4 pupils.",
+        "TaskPlanner: Dan swapped his Friday shift with you. View your updated rota in the app.",
+        "MyDentist: Cancellation – Tom Hale, check-up, Wed 10 Dec 09:15.",
+        "Northgate Library: The book you reserved is ready to collect until 12 Dec.",
+        "StudyHub: A new grade has been posted for Biology. Log in to view it.",
+        "Riverside Council: Due to high winds, bin collections are suspended today.",
+        "ShiftBoard: Reminder – your shift starts in 2 hours (5:00 PM – 11:00 PM).",
+    ];
+    let people = [
+        "Can you pick up milk on the way home?",
+        "New haircut looks great on you btw",
+        "Reminder that we're meeting at 6 at the pub, don't be late!",
+        "Just booked us a table for Saturday at 8, hope that's ok",
+        "Dan said he can swap Friday with you if you want",
+        "The school's closed tomorrow because of the storm, can you have the kids?",
+        "Your parcel came to ours by mistake, I'll drop it round later",
+        "Got my grade back for biology, I passed!!",
+        "Bins aren't being collected today apparently, the wind is mad",
+        "My shift starts in 2 hours and I'm still in bed lol",
+    ];
+    let mut silenced = Vec::new();
+    for m in notices {
+        let conversation = [Message::incoming(m)];
+        assert_eq!(
+            gate::gate(&conversation, d.catalog()).unwrap(),
+            None,
+            "the rules already silence {m:?}: not a test of the learned reading"
+        );
+        let r = d.draft_detailed(&conversation, &opts).unwrap();
+        assert!(r.silence.is_some(), "{m:?}: the head did not read it");
+        if r.no_suggestion == Some(NoSuggestion::NoReplyExpected) {
+            assert!(r.replies.is_empty());
+            silenced.push(m);
+        }
+    }
+    // 3 of 9 with the output trained on 27 sets, 5 of 9 once blind29/30 were trained on
+    // (session 32); docs/reply.md, "Silence".
+    assert!(silenced.len() >= 4, "only {silenced:?}");
+    for m in people {
+        let r = d.draft_detailed(&[Message::incoming(m)], &opts).unwrap();
+        assert_ne!(
+            r.no_suggestion,
+            Some(NoSuggestion::NoReplyExpected),
+            "{m:?}"
+        );
+        assert!(r.silence.is_some_and(|p| p < 0.2), "{m:?}: {:?}", r.silence);
+    }
+    // Above 1 the output never silences.
+    let never = ReplyDrafter::new(
+        smollm2(),
+        DrafterConfig {
+            silence_at: 1.5,
+            ..DrafterConfig::default()
+        },
+    )
+    .unwrap();
+    let r = never
+        .draft_detailed(&[Message::incoming(silenced[0])], &opts)
+        .unwrap();
+    assert_ne!(r.no_suggestion, Some(NoSuggestion::NoReplyExpected));
+}
+
 #[test]
 fn drafting_bad_input_is_an_error_or_documented_truncation() {
     let d = drafter();
@@ -616,9 +688,18 @@ fn offers_and_permissions_get_the_answers_they_ask_for() {
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
         for r in &draft.replies {
-            // No "That's great!" to a question or plain news, no "Yes!" to a wh-question.
+            // No "That's great!" to a question or plain news, no "Yes!" to a wh-question. A
+            // plain yes ("Of course!") answers an offer too: the learned readings open it
+            // there, and the blind reader of blind29/30 tapped it for offers ("want me to
+            // pop in Tuesday?", "still wanting that slow cooker?").
             if let Some(i) = cat.find(&r.text) {
-                assert!(cat.fits(i, &acts, msg), "{msg}: {r:?}");
+                let cluster = draft
+                    .candidates
+                    .iter()
+                    .find(|c| c.text == r.text)
+                    .and_then(|c| c.cluster.as_deref());
+                let yes_to_offer = draft.acts.contains(&"offer") && cluster == Some("yes");
+                assert!(cat.fits(i, &acts, msg) || yes_to_offer, "{msg}: {r:?}");
             }
             // No bare message word said back.
             assert!(!filter::parrots(&r.text, msg, cat), "{msg}: {r:?}");

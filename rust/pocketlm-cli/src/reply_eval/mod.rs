@@ -194,6 +194,7 @@ mod unit_tests {
             no_suggestion: None,
             candidates: Vec::new(),
             acts: Vec::new(),
+            silence: None,
             prompt_tokens: 0,
             evaluated_tokens: 0,
             steps: 0,

@@ -50,15 +50,15 @@ const HELDOUT_DECISION_CHOICE_FLOOR: f64 = 0.79;
 /// The labelled sets written after the held-out one (`tests/fixtures/reply-eval-blind*.txt`),
 /// each read once blind before anything was tuned on it (those first figures are in
 /// `docs/reply.md`), and training data for the word prior and the reading head since.
-const TRAINED_SETS: [&str; 26] = [
+const TRAINED_SETS: [&str; 28] = [
     "blind2", "blind3", "blind4", "blind5", "blind6", "blind8", "blind9", "blind10", "blind11",
     "blind12", "blind13", "blind14", "blind15", "blind16", "blind17", "blind18", "blind19",
     "blind20", "blind21", "blind22", "blind23", "blind24", "blind25", "blind26", "blind27",
-    "blind28",
+    "blind28", "blind29", "blind30",
 ];
 
 /// Every `TRAINED_SAMPLE_STRIDE`-th case of each trained set is drafted: a fixed quarter of
-/// the 2,609 cases, so that the suite stays within its time budget (drafting all of them took
+/// the 2,809 cases, so that the suite stays within its time budget (drafting all of them took
 /// about 15 minutes of CI's 2 cores); `pocketlm eval-reply --cases FILE` reads a whole set.
 const TRAINED_SAMPLE_STRIDE: usize = 4;
 
@@ -66,7 +66,8 @@ const TRAINED_SAMPLE_STRIDE: usize = 4;
 /// prior: measured coverage3 0.959 (625) and all3 0.758 (494) with `prior_open` /
 /// `prior_prefer` 0.8 / 0.8, 0.979 (638) and 0.782 (510) with 0.3 / 0.6; the default 0.3 /
 /// 0.8 measured at least as well as either on the unseen sets (docs/reply.md). About ten
-/// cases below the lower of the two.
+/// cases below the lower of the two. Session 32, with blind29/30 in the sample (702 cases)
+/// and the silence output: 0.989 and 0.782.
 const TRAINED_SAMPLE_COVERAGE3_FLOOR: f64 = 0.945;
 const TRAINED_SAMPLE_ALL3_FLOOR: f64 = 0.745;
 

@@ -216,6 +216,15 @@ pub struct DrafterConfig {
     /// follows this default). Measured leave-one-set-out in docs/reply.md ("Without the act
     /// rules").
     pub act_rules: bool,
+    /// With the head reading: a message the head's silence output gives at least this
+    /// probability of being one nobody answers (a notice, a code, serious news, a closing)
+    /// gets no suggestion ([`super::NoSuggestion::NoReplyExpected`]), beside the gate's
+    /// rules; above 1, never. 0.8, chosen leave-one-set-out over 27 sets (`pocketlm
+    /// train-reply-head --cross-validate --silence`) before blind29/30 existed: the rules
+    /// and the output together silence 184 of 194 `none` messages (the rules alone 161), the
+    /// output alone 13 of 2,881 others (0.7: 186 and 17). Over 29 sets: 210 of 231 and 9 of
+    /// 3,044 (docs/reply.md, "Silence").
+    pub silence_at: f32,
 }
 
 impl Default for DrafterConfig {
@@ -263,6 +272,7 @@ impl Default for DrafterConfig {
             reading: Reading::Head,
             head_weight: 0.5,
             act_rules: true,
+            silence_at: 0.8,
             choice_yes: 0.3,
             choice_other: 0.15,
             choice_open: 0.05,

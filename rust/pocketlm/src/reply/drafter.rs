@@ -36,6 +36,10 @@ pub enum NoSuggestion {
     /// The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
     /// answer.
     Closing,
+    /// The learned reading (the reading head's silence output) judges the message one
+    /// nobody answers, where the gate's rules did not: a notice from a sender they do not
+    /// know, serious news in words their lexicons lack.
+    NoReplyExpected,
 }
 
 impl NoSuggestion {
@@ -47,6 +51,7 @@ impl NoSuggestion {
             NoSuggestion::NothingGood => "nothing_good",
             NoSuggestion::Automated => "automated",
             NoSuggestion::Closing => "closing",
+            NoSuggestion::NoReplyExpected => "no_reply_expected",
         }
     }
 }
@@ -82,6 +87,9 @@ pub struct Draft {
     pub candidates: Vec<Candidate>,
     /// The dialogue acts read from the message (catalog names).
     pub acts: Vec<&'static str>,
+    /// The reading head's probability that nobody answers the message (`None`: not read,
+    /// e.g. gated by the rules first or no head); compared with `silence_at`.
+    pub silence: Option<f32>,
     /// Tokens of the whole prompt, and of those the ones evaluated in this call (the rest
     /// came from the cache).
     pub prompt_tokens: usize,
@@ -522,6 +530,7 @@ impl ReplyDrafter {
             no_suggestion: None,
             candidates: Vec::new(),
             acts: Vec::new(),
+            silence: None,
             prompt_tokens: 0,
             evaluated_tokens: 0,
             steps: 0,
@@ -570,6 +579,14 @@ impl ReplyDrafter {
             (Reading::Head, Some(head)) => {
                 let features =
                     reading_head::pool(ts.session.hidden_states(), self.model.config().n_embd);
+                draft.silence = head.silence(&features);
+                if draft.silence.is_some_and(|p| p >= self.config.silence_at) {
+                    draft.no_suggestion = Some(NoSuggestion::NoReplyExpected);
+                    draft.prompt_tokens = tokens.len();
+                    draft.evaluated_tokens = tokens.len() - cached;
+                    draft.ms = t0.elapsed().as_secs_f64() * 1e3;
+                    return Ok(draft);
+                }
                 head.probabilities(&features).map(|p_head| {
                     let w = self.config.head_weight;
                     match word_prior(&read) {

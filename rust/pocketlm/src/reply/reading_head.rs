@@ -4,7 +4,8 @@
 //! hidden state of the conversation's positions as a by-product of that pass
 //! ([`crate::Session::capture_hidden`]), and [`pool`] turns them into one feature vector: the
 //! mean over the conversation's positions beside the last position's state (the one the
-//! reply is predicted from). Per cluster, a logistic regression over those features.
+//! reply is predicted from). Per cluster, a logistic regression over those features, and
+//! one more, [`ReadingHead::silence`], for whether anybody answers the message at all.
 //!
 //! Unlike the word prior ([`super::cluster_prior`]) and the act rules, it sees the message
 //! as the model reads it, so "tmrw", "u" or an idiom it has never seen labelled are read
@@ -33,6 +34,9 @@ pub struct ReadingHead {
     bias: Vec<f32>,
     /// `clusters × dims` weights, row-major (dequantized at load).
     weights: Vec<f32>,
+    /// The silence output: a bias and `dims` weights for the probability that nobody
+    /// answers the message (trained on the cases labelled `none`); absent in older tables.
+    silence: Option<(f32, Vec<f32>)>,
     /// The header lines of the table (`fixtures`, `settings`: what the staleness test reads).
     pub meta: Vec<(String, String)>,
 }
@@ -91,13 +95,43 @@ pub fn pool(hidden: &[f32], d: usize) -> Vec<f32> {
     out
 }
 
+/// One output's `bias<TAB>scale<TAB>weights` fields: the bias and the `dims` weights.
+fn output_row(fields: &[&str], dims: usize) -> Result<(f32, Vec<f32>), String> {
+    let num = |s: &str, what: &str| {
+        s.parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("the {what} {s:?} is not a finite number"))
+    };
+    let bias = num(fields[0], "bias")?;
+    let scale = num(fields[1], "scale")?;
+    let hex = fields[2].as_bytes();
+    if hex.len() != 2 * dims {
+        return Err(format!(
+            "{} hex digits of weights, not {}",
+            hex.len(),
+            2 * dims
+        ));
+    }
+    let mut row = Vec::with_capacity(dims);
+    for (j, pair) in hex.chunks_exact(2).enumerate() {
+        let byte = std::str::from_utf8(pair)
+            .ok()
+            .and_then(|s| u8::from_str_radix(s, 16).ok())
+            .ok_or_else(|| format!("weight {j} is not two hex digits"))?;
+        row.push(f32::from(byte as i8) * scale);
+    }
+    Ok((bias, row))
+}
+
 impl ReadingHead {
     /// Parses a table against `cat`'s clusters: `#` comments, then `key<TAB>value` header
     /// lines (`model` the fingerprint in hex, `dims` the feature count, any others kept as
     /// [`ReadingHead::meta`]), then one line per catalog cluster,
     /// `cluster<TAB>name<TAB>bias<TAB>scale<TAB>weights` with the weights as `dims` signed
-    /// bytes in hex (two digits each, two's complement), each × `scale`. Errors name the
-    /// line (1-based).
+    /// bytes in hex (two digits each, two's complement), each × `scale`, and at most one
+    /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output.
+    /// Errors name the line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReadingHead, CatalogError> {
         let mut model: Option<u64> = None;
         let mut dims: Option<usize> = None;
@@ -105,6 +139,7 @@ impl ReadingHead {
         let n = cat.clusters.len();
         let mut bias = vec![f32::NAN; n];
         let mut weights: Vec<f32> = Vec::new();
+        let mut silence = None;
         for (i, line) in text.lines().enumerate() {
             let err = |message: String| CatalogError {
                 line: i + 1,
@@ -138,31 +173,22 @@ impl ReadingHead {
                     if !bias[c].is_nan() {
                         return Err(err(format!("cluster {} twice", fields[1])));
                     }
-                    let num = |s: &str, what: &str| {
-                        s.parse::<f32>()
-                            .ok()
-                            .filter(|v| v.is_finite())
-                            .ok_or_else(|| err(format!("the {what} {s:?} is not a finite number")))
-                    };
-                    bias[c] = num(fields[2], "bias")?;
-                    let scale = num(fields[3], "scale")?;
-                    let hex = fields[4].as_bytes();
-                    if hex.len() != 2 * d {
-                        return Err(err(format!(
-                            "{} hex digits of weights, not {}",
-                            hex.len(),
-                            2 * d
-                        )));
-                    }
-                    for (j, pair) in hex.chunks_exact(2).enumerate() {
-                        let byte = std::str::from_utf8(pair)
-                            .ok()
-                            .and_then(|s| u8::from_str_radix(s, 16).ok())
-                            .ok_or_else(|| err(format!("weight {j} is not two hex digits")))?;
-                        weights[c * d + j] = f32::from(byte as i8) * scale;
-                    }
+                    let (b, row) = output_row(&fields[2..], d).map_err(err)?;
+                    bias[c] = b;
+                    weights[c * d..(c + 1) * d].copy_from_slice(&row);
                 }
-                key if fields.len() == 2 && !key.is_empty() && key != "cluster" => {
+                "silence" if fields.len() == 4 => {
+                    let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
+                    if silence.is_some() {
+                        return Err(err("silence twice".into()));
+                    }
+                    silence = Some(output_row(&fields[1..], d).map_err(err)?);
+                }
+                key if fields.len() == 2
+                    && !key.is_empty()
+                    && key != "cluster"
+                    && key != "silence" =>
+                {
                     meta.push((key.to_owned(), fields[1].to_owned()));
                 }
                 _ => return Err(err("not `key<TAB>value` nor a cluster line".into())),
@@ -185,6 +211,7 @@ impl ReadingHead {
             dims,
             bias,
             weights,
+            silence,
             meta,
         })
     }
@@ -213,6 +240,18 @@ impl ReadingHead {
                 })
                 .collect(),
         )
+    }
+
+    /// The probability that nobody answers a message with these pooled `features`: `None`
+    /// when the table has no silence output or their count is not `dims`.
+    pub fn silence(&self, features: &[f32]) -> Option<f32> {
+        let (b, w) = self.silence.as_ref()?;
+        if features.len() != self.dims {
+            return None;
+        }
+        Some(sigmoid(
+            b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>(),
+        ))
     }
 
     /// The builtin head for `model` (`None`: no table names its fingerprint). Tables that
@@ -264,6 +303,11 @@ mod tests {
         let other = cat.cluster_by_name("thanks").unwrap();
         assert!((p[other] - 0.5).abs() < 1e-6);
         assert!(h.probabilities(&[1.0]).is_none(), "wrong width");
+        assert_eq!(h.silence(&[2.0, 1.0]), None, "no silence line");
+        let s = ReadingHead::parse(&table(cat, 2, "silence\t-1\t0.25\t04fc\n"), cat).unwrap();
+        let p = s.silence(&[2.0, 1.0]).unwrap();
+        assert!((p - sigmoid(-1.0 + 2.0 - 1.0)).abs() < 1e-6, "{p}");
+        assert_eq!(s.silence(&[1.0]), None, "wrong width");
         let good = table(cat, 2, "");
         for bad in [
             good.replace("model\t00000000000000ab\n", ""),
@@ -276,6 +320,9 @@ mod tests {
             good.replace("cluster\tyes\t0\t0.5\t01ff\n", ""),
             table(cat, 2, "cluster\tyes\t0\t0.5\t0000\n"),
             table(cat, 2, "just text\n"),
+            table(cat, 2, "silence\t0\t0.5\t01\n"),
+            table(cat, 2, "silence\t0\t0.5\t0101\nsilence\t0\t0.5\t0101\n"),
+            table(cat, 2, "silence\tinf\t0.5\t0101\n"),
             "model\tzz\n".to_owned(),
         ] {
             assert!(ReadingHead::parse(&bad, cat).is_err(), "{bad:.200}");

@@ -50,6 +50,7 @@ class ReplyActivity : Activity() {
             NoDraftReason.NOTHING_GOOD -> "No good suggestion this time."
             NoDraftReason.AUTOMATED -> "An automated message: no reply needed."
             NoDraftReason.CLOSING -> "Nothing to answer: they just acknowledged."
+            NoDraftReason.NO_REPLY_EXPECTED -> "This reads like a message nobody answers."
         }
     }
 
