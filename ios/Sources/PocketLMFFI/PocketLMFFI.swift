@@ -4713,6 +4713,11 @@ public enum NoDraftReason: Equatable, Hashable {
      * answer.
      */
     case closing
+    /**
+     * The model's own reading judges the message one nobody answers (a notice, serious
+     * news) where the rules did not.
+     */
+    case noReplyExpected
 
 
 
@@ -4744,6 +4749,8 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case 5: return .closing
         
+        case 6: return .noReplyExpected
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -4770,6 +4777,10 @@ public struct FfiConverterTypeNoDraftReason: FfiConverterRustBuffer {
         
         case .closing:
             writeInt(&buf, Int32(5))
+        
+        
+        case .noReplyExpected:
+            writeInt(&buf, Int32(6))
         
         }
     }

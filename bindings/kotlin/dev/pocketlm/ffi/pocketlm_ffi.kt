@@ -6440,7 +6440,12 @@ enum class NoDraftReason {
      * The message only acknowledges or closes ("ok", "sounds good", "👍"): it asks for no
      * answer.
      */
-    CLOSING;
+    CLOSING,
+    /**
+     * The model's own reading judges the message one nobody answers (a notice, serious
+     * news) where the rules did not.
+     */
+    NO_REPLY_EXPECTED;
 
     
 
