@@ -8,7 +8,9 @@
 # (tests/sim/keyboard.sh).
 # The last line is `kotlin: N passed, N failed, N skipped`; exit status non-zero on any failure.
 #
-# Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
+# Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), POCKETLM_LORA (an adapter
+# for that model; default: the random rank-8 SmolLM2 adapter that scripts/gen-random-loras.sh
+# makes, cached, in models/lora/), CARGO_TARGET_DIR.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -22,7 +24,15 @@ bash scripts/setup-kotlin.sh || fail "scripts/setup-kotlin.sh failed"
 
 model="${POCKETLM_MODEL:-$REPO_ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 [ -f "$model" ] || fail "model $model is missing: run scripts/fetch-models.sh (make models)"
-export POCKETLM_MODEL="$model" POCKETLM_REPO="$REPO_ROOT"
+# The adapter of the adapter tests (docs/adapters.md): generated once, then cached.
+lora="${POCKETLM_LORA:-}"
+if [ -z "$lora" ]; then
+  LORAS=smollm2-r8-seed0 bash scripts/gen-random-loras.sh >/dev/null ||
+    fail "scripts/gen-random-loras.sh failed"
+  lora="$REPO_ROOT/models/lora/smollm2-r8-seed0.gguf"
+fi
+[ -f "$lora" ] || fail "adapter $lora is missing: run scripts/gen-random-loras.sh (make random-loras)"
+export POCKETLM_MODEL="$model" POCKETLM_REPO="$REPO_ROOT" POCKETLM_LORA="$lora"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 log "building the host library (cargo build --profile test -p pocketlm-ffi)"

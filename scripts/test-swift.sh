@@ -6,7 +6,9 @@
 # mirror under $POCKETLM_CACHE/swift-build (compiler messages name it).
 # The last line is `swift: N passed, N failed` over both; exit status non-zero on any failure.
 #
-# Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), CARGO_TARGET_DIR.
+# Env: POCKETLM_MODEL (default models/SmolLM2-135M-Instruct.Q4_1.gguf), POCKETLM_LORA (an adapter
+# for that model; default: the random rank-8 SmolLM2 adapter that scripts/gen-random-loras.sh
+# makes, cached, in models/lora/), CARGO_TARGET_DIR.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
@@ -18,9 +20,18 @@ bash scripts/setup-swift.sh || fail "scripts/setup-swift.sh failed"
 
 model="${POCKETLM_MODEL:-$REPO_ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 [ -f "$model" ] || fail "model $model is missing: run scripts/fetch-models.sh (make models)"
+# The adapter of the adapter tests (docs/adapters.md): generated once, then cached.
+lora="${POCKETLM_LORA:-}"
+if [ -z "$lora" ]; then
+  LORAS=smollm2-r8-seed0 bash scripts/gen-random-loras.sh >/dev/null ||
+    fail "scripts/gen-random-loras.sh failed"
+  lora="$REPO_ROOT/models/lora/smollm2-r8-seed0.gguf"
+fi
+[ -f "$lora" ] || fail "adapter $lora is missing: run scripts/gen-random-loras.sh (make random-loras)"
 # models/ holds symlinks into the cache: give the chroot the real file's directory.
 model_real="$(readlink -f "$model")"
 model_dir="$(dirname "$model_real")"
+lora_real="$(readlink -f "$lora")"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 log "building the host library (cargo build --profile test -p pocketlm-ffi)"
@@ -29,7 +40,7 @@ mkdir -p "$target_dir"
 target_dir="$(cd "$target_dir" && pwd -P)"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
 
-binds=(--bind "$model_dir")
+binds=(--bind "$model_dir" --bind "$(dirname "$lora_real")")
 case "$target_dir/" in "$REPO_ROOT"/*) ;; *) binds+=(--bind "$target_dir") ;; esac
 
 # SwiftPM builds incrementally only in the same directory, so the package is built from a mirror
@@ -55,7 +66,7 @@ run_suite() {
   log "swift test ($name, built from its mirror $pkg) on $model_real"
   set +e
   scripts/swift-chroot.sh "${binds[@]}" -C "$pkg" \
-    -e POCKETLM_MODEL="$model_real" -e LD_LIBRARY_PATH="$libdir" \
+    -e POCKETLM_MODEL="$model_real" -e POCKETLM_LORA="$lora_real" -e LD_LIBRARY_PATH="$libdir" \
     swift test --scratch-path "$scratch_dir" -Xlinker -L"$libdir" -Xlinker -rpath -Xlinker "$libdir" \
     </dev/null 2>&1 | tee "$out"
   status=${PIPESTATUS[0]}

@@ -250,10 +250,57 @@ public final class Model: Sendable {
         return Chat(try await offload { try PocketLMFFI.ChatSession(model: m, options: options) })
     }
 
+    /// Loads the LoRA adapter file at `path` (llama.cpp's GGUF format, docs/adapters.md) for
+    /// this model, off the calling thread: it is checked against the model and copied into
+    /// memory (about the file's size). Attach it to sessions with `TextSession.attachAdapter`.
+    /// - Throws: `PocketLmError.ModelNotFound` (missing or unreadable file),
+    ///   `PocketLmError.InvalidModel` (not a LoRA adapter for this model; the message names the
+    ///   tensor that does not fit).
+    public func loadAdapter(path: String) async throws -> LoraAdapter {
+        let m = try ref.get()
+        return LoraAdapter(try await offload { try PocketLMFFI.LoraAdapter.load(model: m, path: path) })
+    }
+
     public var isClosed: Bool { ref.isClosed }
 
     /// Releases this reference now instead of at deinit (objects made from the model keep
     /// working). Idempotent.
+    public func close() { ref.close() }
+}
+
+/// A LoRA adapter loaded for one `Model` (`Model.loadAdapter(path:)`): attach it to any number
+/// of that model's sessions, each with its own scale; sessions without it run the plain model.
+///
+/// ```swift
+/// let adapter = try await model.loadAdapter(path: url.path)
+/// try await session.attachAdapter(adapter, scale: 1)
+/// ```
+public final class LoraAdapter: Sendable {
+    private let ref: NativeRef<PocketLMFFI.LoraAdapter>
+
+    /// `general.name` of the adapter file, or its file name.
+    public let name: String
+    /// The largest rank of its matrices.
+    public let rank: Int
+    /// How many of the model's matrices it updates.
+    public let matrixCount: Int
+    /// Bytes of memory its matrices hold.
+    public let sizeBytes: Int64
+
+    init(_ ffi: PocketLMFFI.LoraAdapter) {
+        ref = NativeRef(ffi, name: "LoraAdapter")
+        name = ffi.name()
+        rank = Int(ffi.rank())
+        matrixCount = Int(ffi.matrixCount())
+        sizeBytes = ffi.sizeBytes()
+    }
+
+    func ffiAdapter() throws -> PocketLMFFI.LoraAdapter { try ref.get() }
+
+    public var isClosed: Bool { ref.isClosed }
+
+    /// Releases this reference now instead of at deinit (sessions it is attached to keep
+    /// applying it). Idempotent.
     public func close() { ref.close() }
 }
 
@@ -461,6 +508,33 @@ public final class TextSession: Sendable {
     public func loadStateBytes(_ bytes: Data) async throws {
         let s = try ref.get()
         try await offload { try s.loadStateBytes(bytes: bytes) }
+    }
+
+    /// Applies `adapter` (loaded for this session's model) to every generation from now on,
+    /// its update multiplied by `scale` (1 = as trained); attaching it again sets a new scale.
+    /// Several adapters add up. Waits for a running generation to finish; the session forgets
+    /// its cached tokens when its adapters change (docs/adapters.md).
+    /// - Throws: `PocketLmError.InvalidArgument` for a scale that is NaN or infinite, or an
+    ///   adapter loaded for another `Model` (the session is unchanged).
+    public func attachAdapter(_ adapter: LoraAdapter, scale: Float = 1) async throws {
+        let s = try ref.get()
+        let a = try adapter.ffiAdapter()
+        try await offload { try s.attachAdapter(adapter: a, scale: scale) }
+    }
+
+    /// Stops applying `adapter` (nothing happens if it is not attached). Waits like
+    /// `attachAdapter`.
+    public func detachAdapter(_ adapter: LoraAdapter) async throws {
+        let s = try ref.get()
+        let a = try adapter.ffiAdapter()
+        try await offload { try s.detachAdapter(adapter: a) }
+    }
+
+    /// How many adapters this session applies. Waits (off the calling thread) while a
+    /// generation runs on this session: the count is read under the session's lock.
+    public func adapterCount() async throws -> Int {
+        let s = try ref.get()
+        return try await offload { Int(s.adapterCount()) }
     }
 
     /// Tokens in the KV cache after the latest generation.

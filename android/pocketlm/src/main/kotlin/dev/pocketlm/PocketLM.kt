@@ -6,6 +6,7 @@ package dev.pocketlm
 import dev.pocketlm.ffi.CancelToken
 import dev.pocketlm.ffi.ChatSession as FfiChatSession
 import dev.pocketlm.ffi.KeyboardPredictor as FfiKeyboardPredictor
+import dev.pocketlm.ffi.LoraAdapter as FfiLoraAdapter
 import dev.pocketlm.ffi.Model as FfiModel
 import dev.pocketlm.ffi.ReplyDrafter as FfiReplyDrafter
 import dev.pocketlm.ffi.TextSession as FfiTextSession
@@ -267,6 +268,17 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
     suspend fun chat(options: ChatOptions = ChatOptions()): Chat =
         withContext(PocketLM.dispatcher) { Chat(FfiChatSession(ffi, options)) }
 
+    /**
+     * Loads the LoRA adapter file at [path] (llama.cpp's GGUF format, docs/adapters.md) for this
+     * model on [PocketLM.dispatcher]: it is checked against the model and copied into memory
+     * (about the file's size). Attach it to sessions with [TextSession.attachAdapter].
+     * @throws PocketLmException.ModelNotFound when the file is missing or unreadable
+     * @throws PocketLmException.InvalidModel when it is not a LoRA adapter for this model (the
+     *   message names the tensor that does not fit)
+     */
+    suspend fun loadAdapter(path: String): LoraAdapter =
+        withContext(PocketLM.dispatcher) { LoraAdapter(FfiLoraAdapter.load(ffi, path)) }
+
     val isClosed: Boolean
         get() = ref.isClosed
 
@@ -345,6 +357,39 @@ class KeyboardPredictor internal constructor(ffi: FfiKeyboardPredictor) : AutoCl
     suspend fun learnTypedWord(textBeforeWord: String, word: String, field: FieldKind = FieldKind.TEXT): LearnOutcome =
         withContext(PocketLM.dispatcher) { ref.get().learnTypedWord(textBeforeWord, word, field) }
 
+    override fun close() = ref.close()
+}
+
+/**
+ * A LoRA adapter loaded for one [Model] ([Model.loadAdapter]): attach it to any number of that
+ * model's sessions, each with its own scale; sessions without it run the plain model.
+ *
+ * ```kotlin
+ * val adapter = model.loadAdapter("/data/.../task.lora.gguf")
+ * session.attachAdapter(adapter, scale = 1f)
+ * ```
+ */
+class LoraAdapter internal constructor(ffi: FfiLoraAdapter) : AutoCloseable {
+    private val ref = NativeRef(ffi, "LoraAdapter")
+    internal val ffi: FfiLoraAdapter
+        get() = ref.get()
+
+    /** `general.name` of the adapter file, or its file name. */
+    val name: String = ffi.name()
+
+    /** The largest rank of its matrices. */
+    val rank: Int = ffi.rank()
+
+    /** How many of the model's matrices it updates. */
+    val matrixCount: Int = ffi.matrixCount()
+
+    /** Bytes of memory its matrices hold. */
+    val sizeBytes: Long = ffi.sizeBytes()
+
+    val isClosed: Boolean
+        get() = ref.isClosed
+
+    /** Releases this reference (sessions it is attached to keep applying it). Idempotent. */
     override fun close() = ref.close()
 }
 
@@ -464,6 +509,27 @@ class TextSession internal constructor(ffi: FfiTextSession) : AutoCloseable {
      */
     suspend fun classify(text: String, labels: List<String>, instruction: String? = null): Classification =
         withContext(PocketLM.dispatcher) { ref.get().classify(text, labels, instruction) }
+
+    /**
+     * Applies [adapter] (loaded for this session's model) to every generation from now on,
+     * its update multiplied by [scale] (1 = as trained); attaching it again sets a new scale.
+     * Several adapters add up. Waits for a running generation to finish; the session forgets
+     * its cached tokens when its adapters change (docs/adapters.md).
+     * @throws PocketLmException.InvalidArgument for a scale that is NaN or infinite, or an
+     *   adapter loaded for another [Model] (the session is unchanged)
+     */
+    suspend fun attachAdapter(adapter: LoraAdapter, scale: Float = 1f) =
+        withContext(PocketLM.dispatcher) { ref.get().attachAdapter(adapter.ffi, scale) }
+
+    /** Stops applying [adapter] (nothing happens if it is not attached). Waits like [attachAdapter]. */
+    suspend fun detachAdapter(adapter: LoraAdapter) =
+        withContext(PocketLM.dispatcher) { ref.get().detachAdapter(adapter.ffi) }
+
+    /**
+     * How many adapters this session applies. Suspends (on [PocketLM.dispatcher]) while a
+     * generation runs on this session: the count is read under the session's lock.
+     */
+    suspend fun adapterCount(): Int = withContext(PocketLM.dispatcher) { ref.get().adapterCount() }
 
     /** Tokens in the KV cache after the latest generation. */
     val contextTokens: Int
