@@ -13,8 +13,6 @@
 mod common;
 
 use common::*;
-use pocketlm::internals::ops::log_softmax;
-use pocketlm::internals::sampler::argmax;
 use pocketlm::{Model, Session, SessionOptions};
 use sha2::{Digest, Sha256};
 
@@ -126,20 +124,15 @@ fn check(name: &str) {
         threads: 2,
     };
     let mut compare = |st: &mut Stats, id: &str, what: String, row: &[f32], top: &[(u32, f32)]| {
-        log_softmax(row, &mut logp);
-        for &(t, lp) in top {
-            st.diffs.push((logp[t as usize] - lp).abs());
-        }
-        let ours = argmax(row);
-        let gap = top[0].1 - top[1].1;
-        let same = ours == top[0].0;
-        if !same && gap >= clear_gap {
-            st.failures.push(format!(
-                "{id} {what}: ours {ours} (logprob {:.3}), llama.cpp {} ({:.3}, runner-up {:.3})",
-                logp[ours as usize], top[0].0, top[0].1, top[1].1
-            ));
-        }
-        same
+        common::compare_with_top(
+            row,
+            top,
+            clear_gap,
+            &mut logp,
+            &mut st.diffs,
+            &mut st.failures,
+            &format!("{id} {what}"),
+        )
     };
     for case in &cases {
         assert_eq!(

@@ -19,9 +19,7 @@ mod common;
 use common::*;
 use pocketlm::internals::gguf::synthetic::SyntheticLora;
 use pocketlm::internals::gguf::WriteValue;
-use pocketlm::internals::ops::log_softmax;
 use pocketlm::internals::quant::GgmlType;
-use pocketlm::internals::sampler::argmax;
 use pocketlm::{AdapterError, LoraAdapter, Model, Session, SessionError, SessionOptions};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
@@ -115,20 +113,15 @@ fn compare(
         } else {
             clear_gap
         };
-        log_softmax(row, &mut logp);
-        for &(t, lp) in top {
-            st.diffs.push((logp[t as usize] - lp).abs());
-        }
-        let ours = argmax(row);
-        let gap = top[0].1 - top[1].1;
-        let same = ours == top[0].0;
-        if !same && gap >= clear {
-            st.failures.push(format!(
-                "{id} {what}: ours {ours} (logprob {:.3}), llama.cpp {} ({:.3}, runner-up {:.3})",
-                logp[ours as usize], top[0].0, top[0].1, top[1].1
-            ));
-        }
-        same
+        common::compare_with_top(
+            row,
+            top,
+            clear,
+            &mut logp,
+            &mut st.diffs,
+            &mut st.failures,
+            &format!("{id} {what}"),
+        )
     };
     for case in &cases {
         assert_eq!(

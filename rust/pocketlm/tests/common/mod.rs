@@ -75,3 +75,33 @@ pub fn reference_cases(file: &str) -> Vec<RefCase> {
         })
         .collect()
 }
+
+/// Compares one row of our logits with llama.cpp's top tokens and their logprobs at the same
+/// position: adds each listed token's |Δ logprob| to `diffs` and, where our top token differs
+/// although llama.cpp's own top two are at least `clear_gap` nats apart, a line naming both
+/// to `failures`. `logp` is scratch space of the vocabulary's size. Returns whether the top
+/// tokens agree.
+pub fn compare_with_top(
+    row: &[f32],
+    top: &[(u32, f32)],
+    clear_gap: f32,
+    logp: &mut [f32],
+    diffs: &mut Vec<f32>,
+    failures: &mut Vec<String>,
+    label: &str,
+) -> bool {
+    pocketlm::internals::ops::log_softmax(row, logp);
+    for &(t, lp) in top {
+        diffs.push((logp[t as usize] - lp).abs());
+    }
+    let ours = pocketlm::internals::sampler::argmax(row);
+    let gap = top[0].1 - top[1].1;
+    let same = ours == top[0].0;
+    if !same && gap >= clear_gap {
+        failures.push(format!(
+            "{label}: ours {ours} (logprob {:.3}), llama.cpp {} ({:.3}, runner-up {:.3})",
+            logp[ours as usize], top[0].0, top[0].1, top[1].1
+        ));
+    }
+    same
+}
