@@ -160,7 +160,7 @@ impl Session {
     ) -> Result<(), AdapterError> {
         let set = AdapterSet::new(&self.model, adapters)?;
         let new = (!set.list.is_empty()).then(|| Arc::new(set));
-        if !same_adapters(&self.adapters, &new) {
+        if self.adapters != new {
             self.clear();
             self.logits.clear();
             self.adapters = new;
@@ -455,7 +455,7 @@ impl Session {
                 limit: self.cache.max_len(),
             });
         }
-        let keep = if same_adapters(&self.adapters, &src.adapters) {
+        let keep = if self.adapters == src.adapters {
             self.common_prefix_len(&src.tokens).min(self.cache.len())
         } else {
             0
@@ -558,10 +558,7 @@ impl Session {
                 (Some(a), Some(b)) => Arc::ptr_eq(a, b),
                 _ => false,
             };
-            if !Arc::ptr_eq(&s.model, model)
-                || !same_head
-                || !same_adapters(&s.adapters, &sessions[0].adapters)
-            {
+            if !Arc::ptr_eq(&s.model, model) || !same_head || s.adapters != sessions[0].adapters {
                 return Err(SessionError::MixedModels);
             }
             s.check_tokens(tokens(i))?;
@@ -652,14 +649,5 @@ impl Session {
             self.tokens.reserve_exact(target - self.tokens.len());
         }
         self.tokens.extend_from_slice(t);
-    }
-}
-
-/// Whether two sessions apply the same adapters with the same scales.
-fn same_adapters(a: &Option<Arc<AdapterSet>>, b: &Option<Arc<AdapterSet>>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(a), Some(b)) => a == b,
-        _ => false,
     }
 }
