@@ -105,26 +105,25 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         if cache.get(message).is_some() {
             continue;
         }
-        {
-            let f = drafter
-                .reading_features(&[Message::incoming(message.clone())], Tone::Neutral)
-                .map_err(|e| format!("{message:?}: {e}"))?;
-            if f.len() != dims {
-                return Err(format!("{message:?}: {} features, not {dims}", f.len()));
-            }
-            cache.insert(message, f);
-            extracted += 1;
-            if extracted.is_multiple_of(200) {
-                cache.save()?;
-                eprintln!(
-                    "{extracted} messages read ({:.0} ms each)",
-                    t0.elapsed().as_secs_f64() * 1e3 / extracted as f64
-                );
-            }
+        let f = drafter
+            .reading_features(&[Message::incoming(message.clone())], Tone::Neutral)
+            .map_err(|e| format!("{message:?}: {e}"))?;
+        if f.len() != dims {
+            return Err(format!("{message:?}: {} features, not {dims}", f.len()));
+        }
+        cache.insert(message, f);
+        extracted += 1;
+        if extracted.is_multiple_of(200) {
+            cache.save()?;
+            eprintln!(
+                "{extracted} messages read ({:.0} ms each)",
+                t0.elapsed().as_secs_f64() * 1e3 / extracted as f64
+            );
         }
     }
     cache.save()?;
-    let feats = |c: &Case| cache.get(&c.message).expect("extracted above").clone();
+    let feats_of = |m: &String| cache.get(m).expect("extracted above").clone();
+    let feats = |c: &Case| feats_of(&c.message);
     if a.cross_validate {
         let priors = if a.blend {
             Some(reply_prior::examples_by_file(
@@ -135,7 +134,6 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         } else {
             None
         };
-        let feats_of = |m: &String| cache.get(m).expect("extracted above").clone();
         if a.silence {
             return cross_validate_silence(&sets, &silent, cat, &settings, &feats_of, a.json);
         }
@@ -159,20 +157,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
     ];
-    // The silence output: every case, those labelled `none` positive.
-    let silent_all: Vec<&String> = silent.iter().flat_map(|(_, m)| m.iter()).collect();
-    let mut sx: Vec<Vec<f32>> = xs.clone();
-    sx.extend(
-        silent_all
-            .iter()
-            .map(|m| cache.get(m).expect("extracted above").clone()),
-    );
-    let sy: Vec<Vec<usize>> = (0..sx.len())
-        .map(|i| if i < xs.len() { Vec::new() } else { vec![0] })
-        .collect();
-    let sxr: Vec<&[f32]> = sx.iter().map(|x| x.as_slice()).collect();
-    let syr: Vec<&[usize]> = sy.iter().map(|y| y.as_slice()).collect();
-    let silence = head::train(&sxr, &syr, 1, &settings);
+    let silence = train_silence(&sets, &silent, None, &feats_of, &settings);
     let text = head::table(&trained, Some(&silence), cat, fp, &meta);
     // The quantized table ranks as the float model did (in-sample).
     let parsed = ReadingHead::parse(&text, cat).map_err(|e| e.to_string())?;
@@ -312,6 +297,32 @@ fn cross_validate(
     Ok(())
 }
 
+/// Fits the silence output on every file's messages but `left_out`'s: those labelled `none`
+/// positive, all others negative (all negatives first, then the positives, in file order).
+fn train_silence(
+    sets: &[(String, Vec<Case>)],
+    silent: &[(String, Vec<String>)],
+    left_out: Option<&str>,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+    settings: &Settings,
+) -> head::Trained {
+    let kept = |name: &String| Some(name.as_str()) != left_out;
+    let negatives = sets
+        .iter()
+        .filter(|(n, _)| kept(n))
+        .flat_map(|(_, cases)| cases.iter().map(|c| (&c.message, &[][..])));
+    let positives = silent
+        .iter()
+        .filter(|(n, _)| kept(n))
+        .flat_map(|(_, msgs)| msgs.iter().map(|m| (m, &[0usize][..])));
+    let (xs, ys): (Vec<Vec<f32>>, Vec<&[usize]>) = negatives
+        .chain(positives)
+        .map(|(m, y)| (feats(m), y))
+        .unzip();
+    let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+    head::train(&xr, &ys, 1, settings)
+}
+
 /// The silence thresholds `--silence` reports.
 const SILENCE_AT: [f32; 5] = [0.5, 0.6, 0.7, 0.8, 0.9];
 
@@ -343,51 +354,36 @@ fn cross_validate_silence(
         .iter()
         .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
     {
-        let mut xs: Vec<Vec<f32>> = Vec::new();
-        let mut ys: Vec<Vec<usize>> = Vec::new();
-        for (n, cases) in sets.iter().filter(|(n, _)| n != held) {
-            for c in cases {
-                xs.push(feats(&c.message));
-                ys.push(Vec::new());
-            }
-            if let Some((_, msgs)) = silent.iter().find(|(m, _)| m == n) {
-                for m in msgs {
-                    xs.push(feats(m));
-                    ys.push(vec![0]);
-                }
-            }
-        }
-        let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
-        let yr: Vec<&[usize]> = ys.iter().map(|y| y.as_slice()).collect();
-        let t = head::train(&xr, &yr, 1, settings);
-        let p = |m: &String| t.probabilities(&feats(m))[0];
-        let none: &[String] = silent
+        let t = train_silence(sets, silent, Some(held), feats, settings);
+        // Per held-out message, once: whether the rules silence it, and the output's probability.
+        let read = |m: &String| (gated(m), t.probabilities(&feats(m))[0]);
+        let none: Vec<(bool, f32)> = silent
             .iter()
             .find(|(n, _)| n == held)
-            .map_or(&[], |(_, m)| m.as_slice());
-        let others: Vec<&String> = sets
+            .map_or(Vec::new(), |(_, m)| m.iter().map(read).collect());
+        let others: Vec<(bool, f32)> = sets
             .iter()
             .find(|(n, _)| n == held)
-            .map(|(_, c)| c.iter().map(|c| &c.message).collect())
+            .map(|(_, c)| c.iter().map(|c| read(&c.message)).collect())
             .unwrap_or_default();
         let mut row = json!({"set": held, "none": none.len(), "others": others.len()});
         let mut line = format!("{held:28} none {:3}", none.len());
-        let r_none = none.iter().filter(|m| gated(m)).count();
+        let r_none = none.iter().filter(|(g, _)| *g).count();
         n_none += none.len();
         rules_none += r_none;
         let _ = write!(line, " rules {r_none:3} |");
         for (i, &at) in SILENCE_AT.iter().enumerate() {
-            let e = none.iter().filter(|m| gated(m) || p(m) >= at).count();
+            let e = none.iter().filter(|&&(g, p)| g || p >= at).count();
             either_none[i] += e;
             row[format!("either_{at}")] = json!(e);
             let _ = write!(line, " {e:3}");
         }
-        let r_other = others.iter().filter(|m| gated(m)).count();
+        let r_other = others.iter().filter(|(g, _)| *g).count();
         n_other += others.len();
         rules_other += r_other;
         let _ = write!(line, " || others {:3} rules {r_other:2} |", others.len());
         for (i, &at) in SILENCE_AT.iter().enumerate() {
-            let l = others.iter().filter(|m| !gated(m) && p(m) >= at).count();
+            let l = others.iter().filter(|&&(g, p)| !g && p >= at).count();
             learned_other[i] += l;
             row[format!("learned_false_{at}")] = json!(l);
             let _ = write!(line, " {l:2}");
