@@ -5,25 +5,11 @@
 //! the plain model does; detaching restores the plain model; bad adapters and scales are typed
 //! errors.
 
-use pocketlm_ffi::{
-    GenerationOptions, LoraAdapter, Model, PocketLmError, SamplingOptions, SessionOptions,
-    TextListener, TextSession,
-};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use pocketlm_ffi::{LoraAdapter, Model, PocketLmError, SessionOptions, TextSession};
+use std::sync::Arc;
 
-fn path(rel: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/fetch-models.sh and scripts/gen-random-loras.sh (make test \
-         does both)",
-        p.display()
-    );
-    p.to_string_lossy().into_owned()
-}
+mod common;
+use common::{greedy_text, repo_file};
 
 const MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 const ADAPTER: &str = "models/lora/smollm2-r8-seed0.gguf";
@@ -40,43 +26,9 @@ fn session(model: &Arc<Model>) -> Arc<TextSession> {
     .unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<String>>);
-
-impl TextListener for Collect {
-    fn on_text(&self, delta: String) -> bool {
-        self.0.lock().unwrap().push_str(&delta);
-        true
-    }
-}
-
-fn run(s: &TextSession) -> String {
-    let opts = GenerationOptions {
-        max_tokens: 8,
-        sampling: SamplingOptions {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-            repetition_penalty: 1.0,
-            seed: 1,
-        },
-        stop: Vec::new(),
-        constraint: None,
-        use_chat_template: false,
-    };
-    let l = Collect::default();
-    s.generate(PROMPT.into(), opts, Box::new(l.clone()))
-        .unwrap()
-        .join()
-        .unwrap();
-    let text = l.0.lock().unwrap().clone();
-    text
-}
-
 /// The core's greedy text (8 tokens) with or without the adapter at `scale`.
 fn core_text(scale: Option<f32>) -> String {
-    let model = pocketlm::Model::load(path(MODEL)).unwrap();
+    let model = pocketlm::Model::load(repo_file(MODEL)).unwrap();
     let mut s = pocketlm::Session::new(
         model.clone(),
         pocketlm::SessionOptions {
@@ -86,7 +38,7 @@ fn core_text(scale: Option<f32>) -> String {
     )
     .unwrap();
     if let Some(scale) = scale {
-        let a = pocketlm::LoraAdapter::load(&model, path(ADAPTER)).unwrap();
+        let a = pocketlm::LoraAdapter::load(&model, repo_file(ADAPTER)).unwrap();
         s.set_adapters(&[(a, scale)]).unwrap();
     }
     let opts = pocketlm::GenerateOptions {
@@ -108,47 +60,47 @@ fn core_text(scale: Option<f32>) -> String {
 
 #[test]
 fn plain_and_adapted_sessions_of_one_model() {
-    let m = Model::load(path(MODEL)).unwrap();
-    let a = LoraAdapter::load(m.clone(), path(ADAPTER)).unwrap();
+    let m = Model::load(repo_file(MODEL)).unwrap();
+    let a = LoraAdapter::load(m.clone(), repo_file(ADAPTER)).unwrap();
     assert_eq!((a.rank(), a.matrix_count()), (8, 210));
     assert!(a.size_bytes() > 9_000_000);
     let plain = session(&m);
     let adapted = session(&m);
     adapted.attach_adapter(a.clone(), 0.75).unwrap();
     assert_eq!((plain.adapter_count(), adapted.adapter_count()), (0, 1));
-    let (p, q) = (run(&plain), run(&adapted));
+    let (p, q) = (greedy_text(&plain, PROMPT), greedy_text(&adapted, PROMPT));
     assert_eq!(p, core_text(None));
     assert_eq!(q, core_text(Some(0.75)));
     assert_ne!(p, q);
     // A new scale for the same adapter, then detached: the plain model again.
     adapted.attach_adapter(a.clone(), 0.0).unwrap();
     assert_eq!(adapted.adapter_count(), 1);
-    assert_eq!(run(&adapted), p, "scale 0");
+    assert_eq!(greedy_text(&adapted, PROMPT), p, "scale 0");
     adapted.attach_adapter(a.clone(), 0.75).unwrap();
     adapted.detach_adapter(a.clone()).unwrap();
     assert_eq!(adapted.adapter_count(), 0);
-    assert_eq!(run(&adapted), p);
+    assert_eq!(greedy_text(&adapted, PROMPT), p);
 }
 
 #[test]
 fn bad_adapters_and_scales_are_typed_errors() {
-    let m = Model::load(path(MODEL)).unwrap();
-    let a = LoraAdapter::load(m.clone(), path(ADAPTER)).unwrap();
+    let m = Model::load(repo_file(MODEL)).unwrap();
+    let a = LoraAdapter::load(m.clone(), repo_file(ADAPTER)).unwrap();
     let s = session(&m);
     for bad in [f32::NAN, f32::INFINITY] {
         let e = s.attach_adapter(a.clone(), bad).unwrap_err();
         assert!(matches!(e, PocketLmError::InvalidArgument(_)), "{e}");
     }
-    let other = Model::load(path(MODEL)).unwrap();
+    let other = Model::load(repo_file(MODEL)).unwrap();
     let e = session(&other).attach_adapter(a.clone(), 1.0).unwrap_err();
     assert!(matches!(e, PocketLmError::InvalidArgument(_)), "{e}");
-    let e = LoraAdapter::load(m.clone(), path(MODEL)).unwrap_err();
+    let e = LoraAdapter::load(m.clone(), repo_file(MODEL)).unwrap_err();
     assert!(
         matches!(&e, PocketLmError::InvalidModel(msg) if msg.contains("not an adapter")),
         "{e}"
     );
-    let gemma = Model::load(path("models/gemma-3-270m-q4_k_m.gguf")).unwrap();
-    let e = LoraAdapter::load(gemma, path(ADAPTER)).unwrap_err();
+    let gemma = Model::load(repo_file("models/gemma-3-270m-q4_k_m.gguf")).unwrap();
+    let e = LoraAdapter::load(gemma, repo_file(ADAPTER)).unwrap_err();
     assert!(matches!(e, PocketLmError::InvalidModel(_)), "{e}");
     let e = LoraAdapter::load(m, "/nonexistent/adapter.gguf".into()).unwrap_err();
     assert!(matches!(e, PocketLmError::ModelNotFound(_)), "{e}");

@@ -3,23 +3,14 @@
 //! `InvalidSnapshot` (another model, truncated, not a snapshot, missing) or `ContextFull`, and
 //! leave the session usable.
 
-use pocketlm_ffi::{
-    GenerationOptions, Model, PocketLmError, SamplingOptions, SessionOptions, TextListener,
-    TextSession,
-};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use pocketlm_ffi::{Model, PocketLmError, SessionOptions, TextSession};
+use std::sync::Arc;
+
+mod common;
+use common::{greedy_text, repo_file};
 
 fn model(file: &str) -> Arc<Model> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models")
-        .join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/fetch-models.sh",
-        p.display()
-    );
-    Model::load(p.to_string_lossy().into_owned()).unwrap()
+    Model::load(repo_file(&format!("models/{file}"))).unwrap()
 }
 
 fn session(model: &Arc<Model>, context_length: i32) -> Arc<TextSession> {
@@ -33,41 +24,6 @@ fn session(model: &Arc<Model>, context_length: i32) -> Arc<TextSession> {
     .unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<String>>);
-
-impl TextListener for Collect {
-    fn on_text(&self, delta: String) -> bool {
-        self.0.lock().unwrap().push_str(&delta);
-        true
-    }
-}
-
-/// Greedy text generated after `prompt`.
-fn run(s: &TextSession, prompt: &str) -> String {
-    let opts = GenerationOptions {
-        max_tokens: 8,
-        sampling: SamplingOptions {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-            repetition_penalty: 1.0,
-            seed: 1,
-        },
-        stop: Vec::new(),
-        constraint: None,
-        use_chat_template: false,
-    };
-    let l = Collect::default();
-    s.generate(prompt.into(), opts, Box::new(l.clone()))
-        .unwrap()
-        .join()
-        .unwrap();
-    let text = l.0.lock().unwrap().clone();
-    text
-}
-
 #[test]
 fn a_loaded_session_continues_like_the_saved_one() {
     let m = model("SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -75,7 +31,7 @@ fn a_loaded_session_continues_like_the_saved_one() {
     let path = dir.path().join("s.plmstate").to_string_lossy().into_owned();
     let a = session(&m, 256);
     let p1 = "The capital of France is";
-    let out1 = run(&a, p1);
+    let out1 = greedy_text(&a, p1);
     let bytes = a.save_state(path.clone()).unwrap();
     assert_eq!(bytes as usize, a.save_state_bytes().unwrap().len());
     assert!(a.context_tokens() > 0);
@@ -88,11 +44,11 @@ fn a_loaded_session_continues_like_the_saved_one() {
 
     // The same longer prompt on the saved, the loaded and a fresh session: the same text.
     let p2 = format!("{p1}{out1} And the capital of Germany is");
-    let fresh = run(&session(&m, 256), &p2);
+    let fresh = greedy_text(&session(&m, 256), &p2);
     assert!(!fresh.is_empty());
-    assert_eq!(run(&a, &p2), fresh);
-    assert_eq!(run(&b, &p2), fresh);
-    assert_eq!(run(&c, &p2), fresh);
+    assert_eq!(greedy_text(&a, &p2), fresh);
+    assert_eq!(greedy_text(&b, &p2), fresh);
+    assert_eq!(greedy_text(&c, &p2), fresh);
 }
 
 #[test]
@@ -102,7 +58,7 @@ fn bad_snapshots_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.plmstate").to_string_lossy().into_owned();
     let a = session(&smol, 256);
-    run(&a, "Hello there, how are you today?");
+    greedy_text(&a, "Hello there, how are you today?");
     a.save_state(path.clone()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
 
@@ -136,5 +92,5 @@ fn bad_snapshots_are_typed_errors() {
     ));
     assert_eq!(s.context_tokens(), 0);
     // Still usable after the errors.
-    assert!(!run(&s, "The sky is").is_empty());
+    assert!(!greedy_text(&s, "The sky is").is_empty());
 }

@@ -8,20 +8,14 @@ use pocketlm_ffi::{
     GenerationOptions, Model, OutputConstraint, PocketLmError, SamplingOptions, SessionOptions,
     StopReason, TextListener, TextSession,
 };
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::repo_file;
+
 fn model_path(file: &str) -> String {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models")
-        .join(file);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/fetch-models.sh",
-        p.display()
-    );
-    p.to_string_lossy().into_owned()
+    repo_file(&format!("models/{file}"))
 }
 
 fn smollm2() -> Arc<Model> {

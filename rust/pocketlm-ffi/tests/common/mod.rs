@@ -1,0 +1,58 @@
+//! Shared helpers for the binding tests on the real models.
+#![allow(dead_code)]
+
+use pocketlm_ffi::{GenerationOptions, SamplingOptions, TextListener, TextSession};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The path of `rel` (from the repository root), which must exist: the models come from
+/// scripts/fetch-models.sh, the random adapters from scripts/gen-random-loras.sh (make test
+/// runs both).
+pub fn repo_file(rel: &str) -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fetch-models.sh and scripts/gen-random-loras.sh (make test \
+         does both)",
+        p.display()
+    );
+    p.to_string_lossy().into_owned()
+}
+
+/// A listener that keeps the text.
+#[derive(Clone, Default)]
+pub struct Collect(pub Arc<Mutex<String>>);
+
+impl TextListener for Collect {
+    fn on_text(&self, delta: String) -> bool {
+        self.0.lock().unwrap().push_str(&delta);
+        true
+    }
+}
+
+/// The greedy text of 8 tokens generated after `prompt`.
+pub fn greedy_text(s: &TextSession, prompt: &str) -> String {
+    let opts = GenerationOptions {
+        max_tokens: 8,
+        sampling: SamplingOptions {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repetition_penalty: 1.0,
+            seed: 1,
+        },
+        stop: Vec::new(),
+        constraint: None,
+        use_chat_template: false,
+    };
+    let l = Collect::default();
+    s.generate(prompt.into(), opts, Box::new(l.clone()))
+        .unwrap()
+        .join()
+        .unwrap();
+    let text = l.0.lock().unwrap().clone();
+    text
+}
