@@ -8,7 +8,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 
 spec = importlib.util.spec_from_file_location(
@@ -24,26 +23,19 @@ def sha256(path):
 def main():
     tool, model, adapter, scale, out_path = sys.argv[1:6]
     lines = []
+    names = {
+        "model": os.path.basename(os.path.realpath(model)),
+        "model_sha256": sha256(model),
+        "adapter": os.path.basename(os.path.realpath(adapter)),
+        "adapter_sha256": sha256(adapter),
+        "scale": float(scale),
+    }
     for cid, text in rf.PROMPTS:
-        env = dict(os.environ, GREEDY_TOP10="1")
-        out = subprocess.run([tool, "--lora", f"{adapter}:{scale}", model, text, str(rf.GREEDY)],
-                             capture_output=True, text=True, check=True,
-                             env=env).stdout.rstrip("\n").split("\n")
-        g = next(i for i, l in enumerate(out) if l.startswith("G"))
-        rows, greedy, steps = out[:g], out[g].split()[1:], out[g + 1:]
-        assert all(s.startswith("T") for s in steps) and len(steps) == len(greedy), cid
         lines.append(json.dumps({
             "id": cid,
             "text": text,
-            "model": os.path.basename(os.path.realpath(model)),
-            "model_sha256": sha256(model),
-            "adapter": os.path.basename(os.path.realpath(adapter)),
-            "adapter_sha256": sha256(adapter),
-            "scale": float(scale),
-            "tokens": [int(r.split()[0]) for r in rows],
-            "prompt_top10": [rf.parse(r.split()[1:]) for r in rows],
-            "greedy": [int(t) for t in greedy],
-            "greedy_top10": [rf.parse(s.split()[1:]) for s in steps],
+            **names,
+            **rf.run([tool, "--lora", f"{adapter}:{scale}", model], cid, text),
         }, separators=(",", ":")))
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -30,27 +30,35 @@ def parse(pairs):
     return [[int(a), float(b)] for a, b in (p.split(":") for p in pairs)]
 
 
+def run(cmd, cid, text):
+    """Runs the logprobs tool (`cmd`: the tool, its options and the model) on `text`: the
+    prompt's tokens with their top 10, then the greedy tokens with each step's top 10."""
+    env = dict(os.environ, GREEDY_TOP10="1")
+    out = subprocess.run(cmd + [text, str(GREEDY)], capture_output=True, text=True,
+                         check=True, env=env).stdout.rstrip("\n").split("\n")
+    g = next(i for i, l in enumerate(out) if l.startswith("G"))
+    rows, greedy, steps = out[:g], out[g].split()[1:], out[g + 1:]
+    assert all(s.startswith("T") for s in steps) and len(steps) == len(greedy), cid
+    return {
+        "tokens": [int(r.split()[0]) for r in rows],
+        "prompt_top10": [parse(r.split()[1:]) for r in rows],
+        "greedy": [int(t) for t in greedy],
+        "greedy_top10": [parse(s.split()[1:]) for s in steps],
+    }
+
+
 def main():
     tool, model, out_path = sys.argv[1:4]
     sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
     name = os.path.basename(os.path.realpath(model))
     lines = []
     for cid, text in PROMPTS:
-        env = dict(os.environ, GREEDY_TOP10="1")
-        out = subprocess.run([tool, model, text, str(GREEDY)], capture_output=True, text=True,
-                             check=True, env=env).stdout.rstrip("\n").split("\n")
-        g = next(i for i, l in enumerate(out) if l.startswith("G"))
-        rows, greedy, steps = out[:g], out[g].split()[1:], out[g + 1:]
-        assert all(s.startswith("T") for s in steps) and len(steps) == len(greedy), cid
         lines.append(json.dumps({
             "id": cid,
             "text": text,
             "model": name,
             "model_sha256": sha,
-            "tokens": [int(r.split()[0]) for r in rows],
-            "prompt_top10": [parse(r.split()[1:]) for r in rows],
-            "greedy": [int(t) for t in greedy],
-            "greedy_top10": [parse(s.split()[1:]) for s in steps],
+            **run([tool, model], cid, text),
         }, separators=(",", ":")))
     with open(out_path, "w") as f:
         f.write("\n".join(lines) + "\n")
