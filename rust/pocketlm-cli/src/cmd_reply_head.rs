@@ -58,6 +58,11 @@ pub struct TrainReplyHeadArgs {
     /// labelled `none` against all others) silences each left-out set, beside the rules' gate.
     #[arg(long)]
     silence: bool,
+    /// With `--cross-validate`: report how the decision output (trained on the messages
+    /// whose acceptable replies hold a yes and a no or maybe) finds each left-out set's
+    /// decisions, beside the act rules' reading.
+    #[arg(long)]
+    decision: bool,
     #[arg(long)]
     json: bool,
 }
@@ -136,6 +141,9 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         };
         if a.silence {
             return cross_validate_silence(&sets, &silent, cat, &settings, &feats_of, a.json);
+        }
+        if a.decision {
+            return cross_validate_decision(&sets, cat, &settings, &feats, a.json);
         }
         return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
     }
@@ -419,6 +427,145 @@ fn cross_validate_silence(
                 either_none[i] as f64 / n_none.max(1) as f64,
                 learned_other[i],
                 learned_other[i] as f64 / n_other.max(1) as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether a labelled case asks for a decision: its acceptable replies hold a yes and a no or
+/// a maybe (the same test as `eval-reply`'s `decision_choice`).
+fn asks_decision(c: &Case, cat: &Catalog) -> bool {
+    use pocketlm::Stance;
+    let has = |f: &dyn Fn(Stance) -> bool| c.clusters.iter().any(|&k| f(cat.clusters[k].stance));
+    has(&|s| s == Stance::Yes) && has(&|s| matches!(s, Stance::No | Stance::Maybe))
+}
+
+/// Fits the decision output on every file's cases but `left_out`'s: those asking for a
+/// decision positive, the others negative (in file order).
+fn train_decision(
+    sets: &[(String, Vec<Case>)],
+    left_out: Option<&str>,
+    cat: &Catalog,
+    feats: &dyn Fn(&Case) -> Vec<f32>,
+    settings: &Settings,
+) -> head::Trained {
+    let (xs, ys): (Vec<Vec<f32>>, Vec<&[usize]>) = sets
+        .iter()
+        .filter(|(n, _)| Some(n.as_str()) != left_out)
+        .flat_map(|(_, cases)| cases.iter())
+        .map(|c| {
+            let y: &[usize] = if asks_decision(c, cat) { &[0] } else { &[] };
+            (feats(c), y)
+        })
+        .unzip();
+    let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+    head::train(&xr, &ys, 1, settings)
+}
+
+/// The decision thresholds `--decision` reports.
+const DECISION_AT: [f32; 5] = [0.3, 0.4, 0.5, 0.6, 0.7];
+
+/// Leave-one-set-out for the decision output: per left-out set, of the cases asking for a
+/// decision how many the act rules find (`Acts::decision`), the learned output finds at each
+/// threshold, and either finds; of the others, how many each wrongly calls a decision.
+fn cross_validate_decision(
+    sets: &[(String, Vec<Case>)],
+    cat: &Catalog,
+    settings: &Settings,
+    feats: &dyn Fn(&Case) -> Vec<f32>,
+    json_out: bool,
+) -> CliResult {
+    use pocketlm::internals::reply::acts::Acts;
+    let k = DECISION_AT.len();
+    let (mut pos, mut neg, mut rule_tp, mut rule_fp) = (0usize, 0usize, 0usize, 0usize);
+    let (mut learned_tp, mut learned_fp) = (vec![0usize; k], vec![0usize; k]);
+    let (mut either_tp, mut either_fp) = (vec![0usize; k], vec![0usize; k]);
+    let mut rows = Vec::new();
+    for (held, cases) in sets
+        .iter()
+        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
+    {
+        let t = train_decision(sets, Some(held), cat, feats, settings);
+        let mut row = json!({"set": held});
+        let (mut p, mut r_tp, mut r_fp) = (0usize, 0usize, 0usize);
+        let (mut l_tp, mut l_fp) = (vec![0usize; k], vec![0usize; k]);
+        for c in cases {
+            let label = asks_decision(c, cat);
+            let rule = Acts::of(&c.message, cat).decision();
+            let prob = t.probabilities(&feats(c))[0];
+            p += usize::from(label);
+            if label {
+                r_tp += usize::from(rule);
+            } else {
+                r_fp += usize::from(rule);
+            }
+            for (i, &at) in DECISION_AT.iter().enumerate() {
+                let learned = prob >= at;
+                if label {
+                    l_tp[i] += usize::from(learned);
+                    either_tp[i] += usize::from(learned || rule);
+                } else {
+                    l_fp[i] += usize::from(learned);
+                    either_fp[i] += usize::from(learned || rule);
+                }
+            }
+        }
+        pos += p;
+        neg += cases.len() - p;
+        rule_tp += r_tp;
+        rule_fp += r_fp;
+        for i in 0..k {
+            learned_tp[i] += l_tp[i];
+            learned_fp[i] += l_fp[i];
+        }
+        row["decisions"] = json!(p);
+        row["others"] = json!(cases.len() - p);
+        row["rules_found"] = json!(r_tp);
+        row["rules_false"] = json!(r_fp);
+        row["learned_found"] = json!(l_tp);
+        row["learned_false"] = json!(l_fp);
+        if !json_out {
+            println!(
+                "{held:28} decisions {p:3} rules {r_tp:3} (false {r_fp:3}) | learned {l_tp:?} \
+                 (false {l_fp:?})"
+            );
+        }
+        rows.push(row);
+    }
+    let summary: Vec<_> = DECISION_AT
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            json!({"at": at, "learned_found": learned_tp[i], "learned_false": learned_fp[i],
+                   "either_found": either_tp[i], "either_false": either_fp[i]})
+        })
+        .collect();
+    if json_out {
+        println!(
+            "{}",
+            json!({"sets": rows, "decisions": pos, "others": neg, "rules_found": rule_tp,
+                   "rules_false": rule_fp, "thresholds": summary})
+        );
+    } else {
+        println!(
+            "pooled: {pos} decisions, the rules find {rule_tp} ({:.3}); {neg} others, the rules \
+             call {rule_fp} a decision ({:.3})",
+            rule_tp as f64 / pos.max(1) as f64,
+            rule_fp as f64 / neg.max(1) as f64
+        );
+        for (i, at) in DECISION_AT.iter().enumerate() {
+            println!(
+                "  at {at}: learned finds {} ({:.3}), false {} ({:.3}); rules or learned find \
+                 {} ({:.3}), false {} ({:.3})",
+                learned_tp[i],
+                learned_tp[i] as f64 / pos.max(1) as f64,
+                learned_fp[i],
+                learned_fp[i] as f64 / neg.max(1) as f64,
+                either_tp[i],
+                either_tp[i] as f64 / pos.max(1) as f64,
+                either_fp[i],
+                either_fp[i] as f64 / neg.max(1) as f64
             );
         }
     }

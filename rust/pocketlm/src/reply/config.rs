@@ -143,8 +143,9 @@ pub struct DrafterConfig {
     pub same_stance_discount: f32,
     /// Selection: score multiplier of a second question back. 0.6: session 4.
     pub second_question_discount: f32,
-    /// Stance mix: when a decision is asked and the set holds a yes but no no/maybe, the
-    /// best no or maybe replaces the last pick if it scores at least this fraction of it.
+    /// Stance mix: when a decision is asked and the set holds a yes but no no/maybe (or only
+    /// no/maybe and no yes), the best reply of the missing direction replaces the last pick if
+    /// it scores at least this fraction of it.
     /// 0.8: session 2.
     pub negative_ratio: f32,
     /// ... or this fraction when it is a preferred answer ("No, thanks." to an offer).

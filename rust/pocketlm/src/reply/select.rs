@@ -9,7 +9,7 @@
 //! equivalent may lead on its score, but takes a later slot only when no catalog reply is
 //! left (the 135M model's own texts are often odd; a catalog reply that fits the acts is
 //! known to read well). Then a stance mix: a decision asked gets a yes and a no or maybe
-//! where both fit.
+//! where both fit, whichever direction the best replies left out.
 
 use super::acts::Acts;
 use super::catalog::Stance;
@@ -112,10 +112,12 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
     s
 }
 
-/// When a decision is asked and the set says only yes, the best no or maybe takes the last
-/// place if it scores at least `negative_ratio` (a preferred one: `decision_negative_ratio`)
-/// of what the last pick was worth in its slot (its adjusted score: a third yes says little);
-/// when the reading asks for the decision (`choice`), at least `choice_ratio` of it.
+/// When a decision is asked and the set offers one direction only (yes, or only no and
+/// maybe), the best reply of the missing direction takes the last place if it scores at least
+/// `negative_ratio` (a preferred one: `decision_negative_ratio`) of what the last pick was
+/// worth in its slot (its adjusted score: a third yes says little); when the reading asks for
+/// the decision (`choice`), at least `choice_ratio` of it. The last pick is replaced only if
+/// the set keeps a reply of its direction.
 fn mix_stances<'a>(
     chosen: &mut [&'a Candidate],
     rest: &[&'a Candidate],
@@ -124,28 +126,28 @@ fn mix_stances<'a>(
     choice: bool,
     cfg: &DrafterConfig,
 ) {
-    let has = |set: &[&Candidate], s: Stance| set.iter().any(|c| c.stance == Some(s));
-    if !(acts.decision() || choice)
-        || n < 2
-        || chosen.len() < n
-        || !has(chosen, Stance::Yes)
-        || has(chosen, Stance::No)
-        || has(chosen, Stance::Maybe)
-    {
+    let yes = |c: &Candidate| c.stance == Some(Stance::Yes);
+    let not_yes = |c: &Candidate| matches!(c.stance, Some(Stance::No | Stance::Maybe));
+    if !(acts.decision() || choice) || n < 2 || chosen.len() < n {
         return;
     }
-    let Some(other) = rest
-        .iter()
-        .find(|c| matches!(c.stance, Some(Stance::No | Stance::Maybe)))
-    else {
+    let (has_yes, has_other) = (
+        chosen.iter().any(|c| yes(c)),
+        chosen.iter().any(|c| not_yes(c)),
+    );
+    // The direction the set holds, and the one it lacks.
+    let (held, missing): (&dyn Fn(&Candidate) -> bool, &dyn Fn(&Candidate) -> bool) =
+        match (has_yes, has_other) {
+            (true, false) => (&yes, &not_yes),
+            (false, true) => (&not_yes, &yes),
+            _ => return,
+        };
+    let Some(other) = rest.iter().find(|c| missing(c)) else {
         return;
     };
-    let yeses = chosen
-        .iter()
-        .filter(|c| c.stance == Some(Stance::Yes))
-        .count();
+    let held_count = chosen.iter().filter(|c| held(c)).count();
     let last = chosen[n - 1];
-    let replaceable = last.stance != Some(Stance::Yes) || yeses > 1;
+    let replaceable = !held(last) || held_count > 1;
     let ratio = if choice {
         cfg.choice_ratio
     } else if other.preferred {
@@ -259,6 +261,30 @@ mod tests {
         let r = select(&cs, 3, &acts, false, &cfg);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
         assert!(texts(&r).contains(&"Yes, I do."), "{r:?}");
+    }
+
+    #[test]
+    fn a_decision_answered_only_no_or_not_sure_gets_a_yes() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("Do you want to go to the mall tomorrow?", cat);
+        assert!(acts.decision());
+        let cfg = DrafterConfig::default();
+        let mut love = cand("I'd love to!", 0.3, "love_to", Stance::Yes);
+        love.preferred = true;
+        let cs = vec![
+            cand("I don't know.", 0.8, "unsure", Stance::Maybe),
+            cand("Maybe later.", 0.75, "later", Stance::Maybe),
+            cand("Not sure yet.", 0.7, "not_yet", Stance::Maybe),
+            love,
+        ];
+        let r = select(&cs, 3, &acts, false, &cfg);
+        assert!(texts(&r).contains(&"I'd love to!"), "{r:?}");
+        assert!(texts(&r).contains(&"I don't know."), "{r:?}");
+        // Not a decision: the set keeps its best three.
+        let told = Acts::of("I went to the mall today.", cat);
+        assert!(!told.decision());
+        let r = select(&cs, 3, &told, false, &cfg);
+        assert!(!texts(&r).contains(&"I'd love to!"), "{r:?}");
     }
 
     #[test]
