@@ -4,7 +4,10 @@
 # 0.1.73 (MIT; data/contractions_dict.json), every entry with an inner apostrophe, folded to
 # `'` and lower-cased. The keyboard offers a word ending in a clitic ("'t", "'s", "'m", "'re",
 # "'ll", "'ve", "'d") only if it is in this table ("don't", "let's"; never "let't"), or matches
-# a wildcard row ("*'s": the possessive of any word, "Sam's"), written here.
+# a wildcard row ("*'s": the possessive of any word, "Sam's"), written here, and is not one of
+# the wildcard's exceptions ("-you's"), also written here: the personal pronouns and possessive
+# determiners, whose possessive is a word of its own ("yours", "theirs"), unless the reference
+# lists the form as a contraction ("he's", "it's", "let's").
 #   bash scripts/gen-contractions.sh          write the table
 #   bash scripts/gen-contractions.sh --check  fail if the committed table is stale
 # The wheel is cached in ${POCKETLM_CACHE:-$HOME/.cache/pocketlm}/contractions (sha256-checked).
@@ -38,8 +41,12 @@ print("# English contractions the keyboard may offer (keyboard/contractions.rs).
 print("# scripts/gen-contractions.sh from the PyPI package contractions==0.1.73 (MIT,")
 print("# data/contractions_dict.json); do not edit: regenerate. One lower-case word a line;")
 print("# \"*'s\": the possessive 's after any word (productive, so not a list).")
+print("# \"-you's\": not a word though \"*'s\" matches it (a pronoun or possessive determiner).")
 print("*'s")
-for w in sorted(words):
+pronouns = ["i", "me", "you", "we", "us", "they", "them", "my", "your", "our", "their",
+            "his", "her", "its", "mine", "yours", "ours", "theirs", "hers"]
+rows = set(words) | {"-" + p + "'s" for p in pronouns if p + "'s" not in words}
+for w in sorted(rows, key=lambda r: r.lstrip("-")):
     print(w)
 PY
 

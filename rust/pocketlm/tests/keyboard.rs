@@ -763,6 +763,17 @@ fn contractions_are_offered_like_other_words() {
     let s = p.suggest("I'm going to Sam").unwrap();
     check_invariants(&s, "I'm going to Sam", 3);
     assert!(s.words().contains(&"Sam's"), "{:?}", s.words());
+    // A pronoun's possessive is a word of its own ("yours"): the model's "you" + "'s" is
+    // not offered after "See you", nor "your's".
+    for text in ["See you", "Thank you", "I'll see your"] {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        assert!(
+            !s.words().iter().any(|w| w.ends_with("'s")),
+            "{text:?}: {:?}",
+            s.words()
+        );
+    }
 }
 
 /// Issue 45: a word typed in decomposed form (base letter + combining mark, as some keyboards
