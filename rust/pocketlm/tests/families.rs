@@ -96,6 +96,28 @@ fn cases_for(name: &str) -> (std::path::PathBuf, Vec<RefCase>) {
     (path, reference_cases(&fixture_name))
 }
 
+/// A quantized file must hold tensors of the type its format is named for (llama-quantize may
+/// fall back to other types for some tensors; `*.types.json` records its choice).
+fn assert_holds_format(name: &str, path: &std::path::Path) {
+    let format = name.rsplit('.').next().unwrap();
+    let main_type = match format {
+        "Q4_K_M" => "Q4_K",
+        "Q3_K_M" => "Q3_K",
+        other => other,
+    };
+    let file = pocketlm::internals::gguf::GgufFile::open(path).unwrap();
+    let count = file
+        .tensors()
+        .iter()
+        .filter(|t| t.ty.name() == main_type)
+        .count();
+    assert!(
+        count > 0,
+        "{name}: no {main_type} tensor in {}",
+        path.display()
+    );
+}
+
 #[derive(Default)]
 struct Stats {
     diffs: Vec<f32>,
@@ -115,6 +137,7 @@ fn check(name: &str) {
     };
     let clear_gap = bounds.clear_gap;
     let (path, cases) = cases_for(name);
+    assert_holds_format(name, &path);
     let model = Model::load(&path).unwrap();
     let vocab = model.info().vocab_size;
     let mut logp = vec![0f32; vocab];
@@ -150,7 +173,7 @@ fn check(name: &str) {
             st.top1_total += 1;
             st.top1_same += compare(&mut st, &case.id, format!("position {i}"), row, top) as usize;
             if i == 0 {
-                st.first_max = st.diffs[before..].iter().copied().fold(0.0, f32::max);
+                st.first_max = st.diffs[before..].iter().copied().fold(st.first_max, f32::max);
             }
         }
         // Greedy: follow llama.cpp's tokens (so every step is compared on the same prefix).
@@ -228,6 +251,10 @@ family_tests! {
     qwen3_q4_k_m => "qwen3-tiny-seed0.Q4_K_M",
     llama3_q4_0 => "llama3-tiny-seed0.Q4_0",
     llama3_q4_k_m => "llama3-tiny-seed0.Q4_K_M",
+    llama3_iq4_nl => "llama3-tiny-seed0.IQ4_NL",
+    llama3_iq4_xs => "llama3-tiny-seed0.IQ4_XS",
+    llama3_q3_k_m => "llama3-tiny-seed0.Q3_K_M",
+    llama3_q2_k => "llama3-tiny-seed0.Q2_K",
     granite_q4_0 => "granite-tiny-seed0.Q4_0",
     granite_q4_k_m => "granite-tiny-seed0.Q4_K_M",
     phi3_q4_0 => "phi3-tiny-seed0.Q4_0",
