@@ -4,7 +4,7 @@ metadata conventions and random weights, deterministic from a seed: a model to v
 engine's forward pass against llama.cpp's without the real weights.
 
     gen-random-model.py --arch qwen3 --vocab VOCAB.gguf --out OUT.gguf [--size tiny|real] [--seed N]
-        [--format Q4_0|Q4_K_M --types TYPES.json]
+        [--format Q4_0|Q4_K_M|IQ4_NL|IQ4_XS|Q3_K_M|Q2_K --types TYPES.json]
 
 - The vocabulary (every `tokenizer.*` key) is copied from VOCAB.gguf: llama.cpp's
   `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x and SmolLM3, phi-3 for
@@ -17,14 +17,15 @@ engine's forward pass against llama.cpp's without the real weights.
   well separated, so an engine that computes the same function picks the same tokens.
 - Matrices are written as F16 (norms, biases and RoPE factors as F32), the input llama.cpp's
   `llama-quantize` turns into Q4_0, Q4_K_M, ...
-- `--format Q4_0|Q4_K_M --types TYPES.json` writes the same weights (the F16 values) quantized
+- `--format FORMAT --types TYPES.json` writes the same weights (the F16 values) quantized
   here instead, each matrix to the type TYPES.json names for it: the type llama-quantize chose
   for that tensor of this model (recorded by scripts/make-random-references.sh), so the file
   has llama.cpp's type mix (Q4_K_M: Q4_K with Q6_K on the output and some attn_v/ffn_down)
-  without building llama.cpp. Q4_0 is gguf-py's quantizer (a port of ggml's reference); Q4_K
-  and Q6_K are the simple min/max and max-abs encoders below (llama-quantize searches for
-  better scales; an engine's decoding does not depend on how the codes were chosen). Only
-  elementwise float32 arithmetic, max/min and rounding: the same bytes on every machine.
+  without building llama.cpp. Q4_0 is gguf-py's quantizer (a port of ggml's reference); Q2_K,
+  Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL and IQ4_XS are the simple min/max and max-abs encoders below
+  (llama-quantize searches for better scales; an engine's decoding does not depend on how the
+  codes were chosen). Only elementwise float32 arithmetic, max/min, argmin and rounding: the
+  same bytes on every machine.
 
 Uses gguf-py from the llama_cpp_python 0.3.36 sdist (scripts/build-llama-bench.sh extracts it)
 and numpy (scripts/setup-gen-venv.sh); scripts/gen-random-models.sh drives it.
