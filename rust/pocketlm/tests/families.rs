@@ -263,4 +263,6 @@ family_tests! {
     granite_q4_k_m => "granite-tiny-seed0.Q4_K_M",
     phi3_q4_0 => "phi3-tiny-seed0.Q4_0",
     phi3_q4_k_m => "phi3-tiny-seed0.Q4_K_M",
+    smollm3_q4_0 => "smollm3-tiny-seed0.Q4_0",
+    smollm3_q4_k_m => "smollm3-tiny-seed0.Q4_K_M",
 }
