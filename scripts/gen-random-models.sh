@@ -23,7 +23,7 @@ cd "$REPO_ROOT"
 read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3}"
 SIZE="${SIZE:-tiny}"
 SEED="${SEED:-0}"
-read -r -a FORMATS <<<"${FORMATS:-F16 Q4_0 Q4_K_M}"
+read -r -a FORMATS <<<"${FORMATS:-F16 Q4_0 Q4_K_M IQ4_NL IQ4_XS Q3_K_M Q2_K}"
 
 SRC="$POCKETLM_CACHE/llama.cpp-0.3.36/src"
 # gguf-py and the vocabularies come with the sdist (extracted, not built)

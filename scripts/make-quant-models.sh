@@ -2,7 +2,9 @@
 # SmolLM2-135M-Instruct in the formats PocketLM gained for issue 43 (IQ4_NL, IQ4_XS, Q3_K_M,
 # Q2_K), made from the Q4_1 release by llama.cpp's own llama-quantize (--allow-requantize), and
 # llama.cpp's reference outputs on each (the prompts of tests/fixtures/smollm2-135m-instruct-
-# q4_1.jsonl; scripts/llama-agreement/make-reference.py), for tests/quant_formats.rs.
+# q4_1.jsonl; scripts/llama-agreement/make-reference.py): a manual cross-check on the real
+# model, not part of `make test` (the formats are tested there on random-weight models,
+# tests/families.rs and tests/fixtures/random/README.md).
 #
 # Everything is cached under $POCKETLM_CACHE/models/quant and linked into ./models; a second run
 # is instant. The first needs llama.cpp's static libraries (scripts/build-llama-bench.sh, ~10
