@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${FUZZ_SECS:-60}"
 # FUZZ_TARGETS="a b" runs only those targets.
-read -r -a TARGETS <<<"${FUZZ_TARGETS:-gguf_model tokenizer chat_template keyboard reply constraint snapshot lora}"
+read -r -a TARGETS <<<"${FUZZ_TARGETS:-gguf_model tokenizer chat_template keyboard reply constraint snapshot lora reply_warm}"
 bash scripts/fetch-models.sh >/dev/null
 CACHE="$HOME/.cache/pocketlm"
 # The nightly toolchain is for cargo-fuzz only (the product builds on stable). Installed once

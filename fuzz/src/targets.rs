@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 /// The target names, in the order `make fuzz` runs them.
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "gguf_model",
     "tokenizer",
     "chat_template",
@@ -24,6 +24,7 @@ pub const TARGETS: [&str; 8] = [
     "constraint",
     "snapshot",
     "lora",
+    "reply_warm",
 ];
 
 /// Runs target `name` on `data`; `false` for an unknown name.
@@ -37,6 +38,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "constraint" => constraint(data),
         "snapshot" => snapshot(data),
         "lora" => lora(data),
+        "reply_warm" => reply_warm(data),
         _ => return false,
     }
     true
@@ -212,6 +214,23 @@ fn synthetic() -> &'static Arc<Model> {
     })
 }
 
+/// The synthetic llama model with a 2,048-token context (room for the reply drafter's few-shot
+/// prefix, which the 256-token default cannot hold), for the reply warm-start target.
+fn synthetic_long() -> &'static Arc<Model> {
+    static M: OnceLock<Arc<Model>> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "pocketlm-fuzz-synthetic-long-{}.gguf",
+            std::process::id()
+        ));
+        let mut m = SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0);
+        let key = m.key("context_length");
+        m.set(&key, pocketlm::internals::gguf::WriteValue::U32(2048));
+        std::fs::write(&path, m.to_bytes()).expect("write synthetic model");
+        Model::load(&path).expect("synthetic model loads")
+    })
+}
+
 /// Reply drafts for an arbitrary conversation: one message per line, alternating sides.
 pub fn reply(data: &[u8]) {
     static D: OnceLock<ReplyDrafter> = OnceLock::new();
@@ -322,6 +341,78 @@ pub fn snapshot(data: &[u8]) {
     let _ = s.logits().map(|l| l.len());
     let _ = s.eval(&[1]);
     let _ = s.save_state();
+}
+
+/// The reply drafter's warm-start file for the synthetic model's neutral tone, as a drafter
+/// with a state directory writes it on its first warm-up: (file name, bytes).
+fn reply_warm_file() -> &'static (std::ffi::OsString, Vec<u8>) {
+    static F: OnceLock<(std::ffi::OsString, Vec<u8>)> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = scratch_path().with_extension("warm-seed");
+        let _ = std::fs::remove_dir_all(&dir);
+        let d = ReplyDrafter::new(synthetic_long().clone(), DrafterConfig::default())
+            .expect("drafter")
+            .with_state_dir(&dir);
+        d.warm_up(pocketlm::Tone::Neutral)
+            .expect("synthetic warm-up");
+        let file = std::fs::read_dir(&dir)
+            .expect("state dir")
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".plmwarm"))
+            .expect("the drafter saved its warm start");
+        let bytes = std::fs::read(file.path()).expect("read warm start");
+        let _ = std::fs::remove_dir_all(&dir);
+        (file.file_name(), bytes)
+    })
+}
+
+/// The reply warm-start file's header length (magic, version, reserved, key, snapshot length,
+/// trie nodes: `pocketlm::reply::warm`).
+const REPLY_WARM_HEAD: usize = 64;
+
+/// Rewrites a reply warm-start file's checksums (the embedded snapshot's two, where its length
+/// field points, and the file's) so that a mutated field is judged by the loader's other checks.
+fn reseal_reply_warm(b: &mut [u8]) {
+    if b.len() < REPLY_WARM_HEAD + 4 {
+        return;
+    }
+    let snap_len = u64::from_le_bytes(b[48..56].try_into().expect("8 bytes"));
+    if let Some(end) = REPLY_WARM_HEAD
+        .checked_add(snap_len as usize)
+        .filter(|&e| e <= b.len() - 4)
+    {
+        reseal_snapshot(&mut b[REPLY_WARM_HEAD..end]);
+    }
+    let body = b.len() - 4;
+    let crc = crc32fast::hash(&b[..body]);
+    b[body..].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A reply drafter (the long-context synthetic model) warm-started from a hostile warm-start file put where it
+/// looks for its neutral tone's, then drafting: a refused file is evaluated and rewritten, a
+/// loaded one drafts; never a panic. The first byte: bit 0 reseals the checksums after the
+/// mutation. The unmutated file must load (so the seeds reach the loader, not a key mismatch).
+pub fn reply_warm(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let mut bytes = rest.to_vec();
+    if mode & 1 != 0 {
+        reseal_reply_warm(&mut bytes);
+    }
+    let (name, valid) = reply_warm_file();
+    let dir = scratch_path().with_extension("warm");
+    std::fs::create_dir_all(&dir).expect("scratch state dir");
+    std::fs::write(dir.join(name), &bytes).expect("write scratch file");
+    let d = ReplyDrafter::new(synthetic_long().clone(), DrafterConfig::default())
+        .expect("drafter")
+        .with_state_dir(&dir);
+    let conversation = [Message::new(false, "Are you coming tonight?")];
+    let _ = d.draft_detailed(&conversation, &DraftOptions::default());
+    let warm = d.warm_start(pocketlm::Tone::Neutral).map(|(w, _)| w);
+    if &bytes == valid {
+        assert_eq!(warm, Some(true), "the valid warm-start file was not loaded");
+    }
 }
 
 /// A LoRA adapter file of any content loaded for the synthetic model, and if it loads, attached
@@ -540,6 +631,19 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                         out.push([&[mode][..], b].concat());
                     }
                 }
+            }
+            out
+        }
+        "reply_warm" => {
+            let valid = &reply_warm_file().1;
+            let mut out = Vec::new();
+            for mode in 0..2u8 {
+                out.push([&[mode][..], valid].concat());
+                out.push([&[mode][..], &valid[..valid.len() / 2]].concat());
+                // the trie's node count off by one, resealed or not
+                let mut b = valid.clone();
+                b[56] ^= 1;
+                out.push([&[mode][..], &b].concat());
             }
             out
         }

@@ -130,6 +130,27 @@ class PocketLMTest {
     }
 
     @Test
+    fun `a keyboard predictor with a state directory warm-starts the second time`() = runBlocking<Unit> {
+        val dir = Files.createTempDirectory("pocketlm-kbwarm").toFile()
+        val texts = listOf("", "Are you com", "See you at the ")
+        try {
+            val first = model.keyboardPredictor(stateDir = dir.path).use { k ->
+                assertEquals(null, k.warmStarted())
+                val s = texts.map { t -> k.suggest(t) }
+                assertEquals(false, k.warmStarted())
+                s
+            }
+            model.keyboardPredictor(stateDir = dir.path).use { k ->
+                assertEquals(first, texts.map { t -> k.suggest(t) })
+                assertEquals(true, k.warmStarted())
+            }
+            model.keyboardPredictor().use { k -> assertEquals(first, texts.map { t -> k.suggest(t) }) }
+        } finally {
+            dir.deleteRecursively()
+        }
+    }
+
+    @Test
     fun `load and info`() {
         val info = model.info
         assertEquals("llama", info.architecture)

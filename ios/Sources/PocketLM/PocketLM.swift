@@ -221,6 +221,17 @@ public final class Model: Sendable {
         return KeyboardPredictor(try await offload { try PocketLMFFI.KeyboardPredictor(model: m, options: options) })
     }
 
+    /// A keyboard suggestion engine that keeps its framing prefix's warm-up in `stateDir` (a
+    /// keyboard extension's App Group container): the first predictor evaluates it and saves it
+    /// there, later ones (the extension starts afresh) load it. The suggestions are the same
+    /// either way; a bad or stale file is rewritten (docs/state.md).
+    public func keyboardPredictor(options: KeyboardOptions = KeyboardOptions(), stateDir: String) async throws -> KeyboardPredictor {
+        let m = try ref.get()
+        return KeyboardPredictor(try await offload {
+            try PocketLMFFI.KeyboardPredictor.withStateDir(model: m, options: options, stateDir: stateDir)
+        })
+    }
+
     /// A reply drafter on this model.
     public func replyDrafter(options: DrafterOptions = DrafterOptions()) async throws -> ReplyDrafter {
         let m = try ref.get()
@@ -331,6 +342,12 @@ public final class KeyboardPredictor: Sendable {
     public func reset() async throws {
         let k = try ref.get()
         try await offload { try k.reset() }
+    }
+
+    /// Whether the framing's first warm-up was loaded from the state directory (nil: no call
+    /// yet, or none).
+    public func warmStarted() throws -> Bool? {
+        try ref.get().warmStarted()
     }
 
     /// Frees the predictor's caches on memory pressure (call it from

@@ -1281,6 +1281,12 @@ public protocol KeyboardPredictorProtocol: AnyObject, Sendable {
      */
     func userWords() throws  -> [UserWord]
     
+    /**
+     * Whether the framing prefix's first warm-up was loaded from the state directory (null:
+     * no call yet, or no state directory).
+     */
+    func warmStarted()  -> Bool?
+    
 }
 /**
  * Suggestions for a keyboard's strip, computed on every keystroke. It caches the model's
@@ -1347,6 +1353,26 @@ public convenience init(model: Model, options: KeyboardOptions)throws  {
         try! rustCall { uniffi_pocketlm_ffi_fn_free_keyboardpredictor(handle, $0) }
     }
 
+    
+    /**
+     * A predictor that keeps its framing prefix's warm-up (the KV cache of the text it places
+     * before every context) in the directory `state_dir` (created when missing): loaded from
+     * there when a valid file for this model, framing and language exists, and otherwise
+     * evaluated and saved there, so that a restarted keyboard shows its first suggestions
+     * sooner. The suggestions are the same either way. A missing, corrupted or stale file, or
+     * a directory that cannot be written, only costs the warm start (it is logged), never an
+     * error.
+     */
+public static func withStateDir(model: Model, options: KeyboardOptions, stateDir: String)throws  -> KeyboardPredictor  {
+    return try  FfiConverterTypeKeyboardPredictor_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_keyboardpredictor_with_state_dir(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterTypeKeyboardOptions_lower(options),
+        FfiConverterString.lower(stateDir),uniffiCallStatus
+    )
+})
+}
     
 
     
@@ -1495,6 +1521,19 @@ open func userWords()throws  -> [UserWord]  {
     return try  FfiConverterSequenceTypeUserWord.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
         uniffiCallStatus in
     uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Whether the framing prefix's first warm-up was loaded from the state directory (null:
+     * no call yet, or no state directory).
+     */
+open func warmStarted() -> Bool?  {
+    return try!  FfiConverterOptionBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardpredictor_warm_started(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -6379,6 +6418,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words() != 49440) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started() != 43487) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_model_count_tokens() != 63087) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6467,6 +6509,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new() != 13700) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir() != 60894) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_model_load() != 50280) {

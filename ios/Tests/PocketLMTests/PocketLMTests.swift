@@ -116,6 +116,31 @@ final class PocketLMTests: XCTestCase {
         second.close()
     }
 
+    func testAKeyboardPredictorWithAStateDirectoryWarmStartsTheSecondTime() async throws {
+        let m = try await model()
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pocketlm-kbwarm-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let texts = ["", "Are you com", "See you at the "]
+        let first = try await m.keyboardPredictor(stateDir: dir)
+        XCTAssertNil(try first.warmStarted())
+        var s1: [[Suggestion]] = []
+        for t in texts { s1.append(try await first.suggest(t)) }
+        XCTAssertEqual(try first.warmStarted(), false)
+        first.close()
+        let second = try await m.keyboardPredictor(stateDir: dir)
+        var s2: [[Suggestion]] = []
+        for t in texts { s2.append(try await second.suggest(t)) }
+        XCTAssertEqual(s2, s1)
+        XCTAssertEqual(try second.warmStarted(), true)
+        second.close()
+        let plain = try await m.keyboardPredictor()
+        var s3: [[Suggestion]] = []
+        for t in texts { s3.append(try await plain.suggest(t)) }
+        XCTAssertEqual(s3, s1)
+        plain.close()
+    }
+
     func testLoadAndInfo() async throws {
         let m = try await model()
         let info = try m.info

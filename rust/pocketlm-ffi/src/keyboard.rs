@@ -217,6 +217,36 @@ impl KeyboardPredictor {
         })
     }
 
+    /// A predictor that keeps its framing prefix's warm-up (the KV cache of the text it places
+    /// before every context) in the directory `state_dir` (created when missing): loaded from
+    /// there when a valid file for this model, framing and language exists, and otherwise
+    /// evaluated and saved there, so that a restarted keyboard shows its first suggestions
+    /// sooner. The suggestions are the same either way. A missing, corrupted or stale file, or
+    /// a directory that cannot be written, only costs the warm start (it is logged), never an
+    /// error.
+    #[uniffi::constructor]
+    pub fn with_state_dir(
+        model: Arc<Model>,
+        options: KeyboardOptions,
+        state_dir: String,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        guard("KeyboardPredictor.withStateDir", || {
+            let opts = predictor_options(options)?;
+            Ok(Arc::new(KeyboardPredictor {
+                inner: WordPredictor::new(model.inner.clone(), opts)?.with_state_dir(state_dir),
+            }))
+        })
+    }
+
+    /// Whether the framing prefix's first warm-up was loaded from the state directory (null:
+    /// no call yet, or no state directory).
+    pub fn warm_started(&self) -> Option<bool> {
+        guard("KeyboardPredictor.warmStarted", || {
+            Ok(self.inner.warm_start().map(|(w, _)| w))
+        })
+        .unwrap_or(None)
+    }
+
     /// Up to `max_suggestions` distinct words for the text before the cursor, best first:
     /// next words after a space, completions (and corrections) while a word is typed.
     pub fn suggest(&self, text_before_cursor: String) -> Result<Vec<Suggestion>, PocketLmError> {

@@ -41,7 +41,11 @@ fn seeds_and_random_mutations_do_not_crash() {
         let mut rng = Rng(0x5EED ^ t.len() as u64);
         // Every seed once, then a fixed number of mutants (a quick smoke run; `make fuzz` runs
         // for longer).
-        let mutants = if t == "keyboard" { 10 } else { 40 };
+        let mutants = match t {
+            "keyboard" => 10,
+            "reply_warm" => 20,
+            _ => 40,
+        };
         for (i, s) in seeds.iter().enumerate() {
             assert!(run(t, s), "{t} seed {i}");
         }

@@ -182,6 +182,12 @@ impl Engine {
             + self.sessions.iter().map(Session::held_bytes).sum::<usize>()
     }
 
+    /// The first session (every other one is a fork of it): the framing prefix is loaded into
+    /// it from a warm-start file when it is empty.
+    pub fn first_session(&mut self) -> &mut Session {
+        &mut self.sessions[0]
+    }
+
     pub fn context_length(&self) -> usize {
         self.sessions[0].context_length()
     }

@@ -41,6 +41,7 @@ use crate::{Model, Tokenizer};
 use engine::Engine;
 use search::{search, SearchParams};
 use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use vocab::{Kind, Vocab};
 
@@ -277,6 +278,9 @@ struct State {
     last_tokens: Vec<u32>,
     /// First token of user words (with or without the space before them), by word.
     user_first_token: HashMap<(String, bool), Option<u32>>,
+    /// The first warm start of the framing prefix (`WordPredictor::with_state_dir`): whether
+    /// it was loaded from the state directory, and how long it took.
+    warm_start: Option<(bool, f64)>,
 }
 
 /// Next-word, completion and correction suggestions over one loaded model. `Send + Sync`:
@@ -291,6 +295,9 @@ pub struct WordPredictor {
     state: Mutex<State>,
     /// Locked after `state` when both are needed.
     user_words: Mutex<UserDictionary>,
+    /// Where the framing prefix's KV cache is saved and loaded from
+    /// ([`WordPredictor::with_state_dir`]).
+    state_dir: Option<PathBuf>,
 }
 
 /// Tokens that stand for "start of a text" before any context.
@@ -464,6 +471,7 @@ impl WordPredictor {
                 last_window: String::new(),
                 last_tokens: Vec::new(),
                 user_first_token: HashMap::new(),
+                warm_start: None,
             }),
             user_words: Mutex::new(UserDictionary::new(opts.user_words.clone())),
             model,
@@ -472,7 +480,110 @@ impl WordPredictor {
             blocklist,
             start,
             max_context_tokens,
+            state_dir: None,
         })
+    }
+
+    /// Keeps the framing prefix's warm-up (its KV cache) in `dir` (docs/state.md, "Warm starts
+    /// of the keyboard"): whenever the first session is empty (the first call, and after
+    /// `reset` or `release_memory`), the prefix is loaded from `keyboard-LANG-KEY.plmstate`
+    /// when it is there and valid, and otherwise evaluated and saved there. `KEY` hashes the
+    /// model fingerprint and the prefix tokens, so a changed model, framing or language looks
+    /// for another file. A warm start is never required: a missing, corrupted or foreign file
+    /// is evaluated and rewritten (logged), and a failed save only costs the next warm start.
+    /// Suggestions are the same with or without it.
+    pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// The state directory ([`WordPredictor::with_state_dir`]).
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state_dir.as_deref()
+    }
+
+    /// Whether the first warm-up of the framing prefix was loaded from the state directory,
+    /// and how many milliseconds it took (loading, or evaluating and saving); `None` before
+    /// the first call or without a state directory.
+    pub fn warm_start(&self) -> Option<(bool, f64)> {
+        self.lock().warm_start
+    }
+
+    /// The warm-start file of this predictor's prefix under `dir`.
+    fn warm_start_path(&self, dir: &Path) -> Result<PathBuf, crate::gguf::GgufError> {
+        use sha2::{Digest, Sha256};
+        let fp = self.model.gguf().fingerprint()?;
+        let mut h = Sha256::new();
+        h.update(b"pocketlm keyboard warm start v1\0");
+        h.update(fp);
+        h.update((self.start.len() as u64).to_le_bytes());
+        for t in &self.start {
+            h.update(t.to_le_bytes());
+        }
+        let key: [u8; 32] = h.finalize().into();
+        let hex: String = key[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(dir.join(format!(
+            "keyboard-{}-{hex}.plmstate",
+            self.opts.language.as_str()
+        )))
+    }
+
+    /// With a state directory and an empty first session: the framing prefix loaded into it,
+    /// or evaluated and saved.
+    fn warm_start_prefix(&self, st: &mut State) -> Result<(), KeyboardError> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        if !st.engine.first_session().is_empty() {
+            return Ok(());
+        }
+        let t0 = std::time::Instant::now();
+        let path = match self.warm_start_path(dir) {
+            Ok(p) => p,
+            Err(e) => {
+                log::warn!("keyboard warm start disabled: {e}");
+                return Ok(());
+            }
+        };
+        let s = st.engine.first_session();
+        let loaded = match s.load_state_file(&path) {
+            Ok(()) if s.tokens() == self.start.as_slice() => true,
+            Ok(()) => {
+                log::warn!(
+                    "{} holds another prefix; it will be rewritten",
+                    path.display()
+                );
+                s.clear();
+                false
+            }
+            Err(crate::session::SnapshotError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                false
+            }
+            Err(e) => {
+                log::warn!("keyboard warm start refused, it will be rewritten: {e}");
+                false
+            }
+        };
+        if !loaded {
+            s.eval(&self.start)?;
+            let w = &mut st.engine.work;
+            w.rows += self.start.len();
+            w.context_rows += self.start.len();
+            w.passes += self.start.len().div_ceil(64);
+            let s = st.engine.first_session();
+            let saved = std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+                .and_then(|()| s.save_state_file(&path).map_err(|e| e.to_string()));
+            if let Err(e) = saved {
+                log::warn!("keyboard warm start not saved: {e}");
+            }
+        }
+        if st.warm_start.is_none() {
+            st.warm_start = Some((loaded, t0.elapsed().as_secs_f64() * 1e3));
+        }
+        Ok(())
     }
 
     /// The model it runs.
@@ -593,6 +704,7 @@ impl WordPredictor {
         let mut st = self.lock();
         let st = &mut *st;
         st.engine.begin();
+        self.warm_start_prefix(st)?;
         let ctx = self.context_tokens(st, &text::fold(sp.context));
         st.engine.ensure_context(&ctx, &self.vocab)?;
 

@@ -770,6 +770,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_count_tokens(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_info(
@@ -829,6 +831,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_model_load(
     ): Int
@@ -900,6 +904,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_keyboardpredictor_new(`model`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_constructor_keyboardpredictor_with_state_dir(`model`: Long,`options`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_accept(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_add_user_word(`ptr`: Long,`word`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -921,6 +927,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_suggest(`ptr`: Long,`textBeforeCursor`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_warm_started(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_clone_model(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1201,6 +1209,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words() and 0xFFFF) != 49440) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started() and 0xFFFF) != 43487) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_count_tokens() and 0xFFFF) != 63087) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1289,6 +1300,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new() and 0xFFFF) != 13700) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir() and 0xFFFF) != 60894) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_model_load() and 0xFFFF) != 50280) {
@@ -2940,6 +2954,12 @@ public interface KeyboardPredictorInterface {
      */
     fun `userWords`(): List<UserWord>
     
+    /**
+     * Whether the framing prefix's first warm-up was loaded from the state directory (null:
+     * no call yet, or no state directory).
+     */
+    fun `warmStarted`(): kotlin.Boolean?
+    
     companion object
 }
 
@@ -3265,16 +3285,55 @@ open class KeyboardPredictor: Disposable, AutoCloseable, KeyboardPredictorInterf
     
 
     
-
-    
-
-
-    
-    
     /**
-     * @suppress
+     * Whether the framing prefix's first warm-up was loaded from the state directory (null:
+     * no call yet, or no state directory).
+     */override fun `warmStarted`(): kotlin.Boolean? {
+            return FfiConverterOptionalBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardpredictor_warm_started(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * A predictor that keeps its framing prefix's warm-up (the KV cache of the text it places
+     * before every context) in the directory `state_dir` (created when missing): loaded from
+     * there when a valid file for this model, framing and language exists, and otherwise
+     * evaluated and saved there, so that a restarted keyboard shows its first suggestions
+     * sooner. The suggestions are the same either way. A missing, corrupted or stale file, or
+     * a directory that cannot be written, only costs the warm start (it is logged), never an
+     * error.
      */
-    companion object
+    @Throws(PocketLmException::class) fun `withStateDir`(`model`: Model, `options`: KeyboardOptions, `stateDir`: kotlin.String): KeyboardPredictor {
+            return FfiConverterTypeKeyboardPredictor.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_keyboardpredictor_with_state_dir(
+    
+        
+        FfiConverterTypeModel.lower(`model`),
+        FfiConverterTypeKeyboardOptions.lower(`options`),
+        FfiConverterString.lower(`stateDir`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 

@@ -248,6 +248,15 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
     suspend fun keyboardPredictor(options: KeyboardOptions = KeyboardOptions()): KeyboardPredictor =
         withContext(PocketLM.dispatcher) { KeyboardPredictor(FfiKeyboardPredictor(ffi, options)) }
 
+    /**
+     * A keyboard suggestion engine that keeps its framing prefix's warm-up in [stateDir] (an
+     * input method's `filesDir`): the first predictor evaluates it and saves it there, later
+     * ones (after the process restarts) load it. The suggestions are the same either way; a bad
+     * or stale file is rewritten (docs/state.md).
+     */
+    suspend fun keyboardPredictor(options: KeyboardOptions = KeyboardOptions(), stateDir: String): KeyboardPredictor =
+        withContext(PocketLM.dispatcher) { KeyboardPredictor(FfiKeyboardPredictor.withStateDir(ffi, options, stateDir)) }
+
     /** A reply drafter on this model. */
     suspend fun replyDrafter(options: DrafterOptions = DrafterOptions()): ReplyDrafter =
         withContext(PocketLM.dispatcher) { ReplyDrafter(FfiReplyDrafter(ffi, options)) }
@@ -313,6 +322,9 @@ class KeyboardPredictor internal constructor(ffi: FfiKeyboardPredictor) : AutoCl
 
     /** Forgets the cached text (call when the keyboard moves to another field). */
     suspend fun reset() = withContext(PocketLM.dispatcher) { ref.get().reset() }
+
+    /** Whether the framing's first warm-up was loaded from the state directory (null: no call yet, or none). */
+    fun warmStarted(): Boolean? = ref.get().warmStarted()
 
     /**
      * Frees the predictor's caches on memory pressure (call it from `onTrimMemory`); it keeps
