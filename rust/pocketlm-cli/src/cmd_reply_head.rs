@@ -318,14 +318,21 @@ fn train_silence(
     let negatives = sets
         .iter()
         .filter(|(n, _)| kept(n))
-        .flat_map(|(_, cases)| cases.iter().map(|c| (&c.message, &[][..])));
+        .flat_map(|(_, cases)| cases.iter().map(|c| (&c.message, false)));
     let positives = silent
         .iter()
         .filter(|(n, _)| kept(n))
-        .flat_map(|(_, msgs)| msgs.iter().map(|m| (m, &[0usize][..])));
-    let (xs, ys): (Vec<Vec<f32>>, Vec<&[usize]>) = negatives
-        .chain(positives)
-        .map(|(m, y)| (feats(m), y))
+        .flat_map(|(_, msgs)| msgs.iter().map(|m| (m, true)));
+    fit_one(
+        negatives.chain(positives).map(|(m, y)| (feats(m), y)),
+        settings,
+    )
+}
+
+/// A one-output head fitted on `(features, positive)` examples, in their order.
+fn fit_one(examples: impl Iterator<Item = (Vec<f32>, bool)>, settings: &Settings) -> head::Trained {
+    let (xs, ys): (Vec<Vec<f32>>, Vec<&[usize]>) = examples
+        .map(|(x, y)| (x, if y { &[0usize][..] } else { &[][..] }))
         .unzip();
     let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
     head::train(&xr, &ys, 1, settings)
@@ -450,17 +457,12 @@ fn train_decision(
     feats: &dyn Fn(&Case) -> Vec<f32>,
     settings: &Settings,
 ) -> head::Trained {
-    let (xs, ys): (Vec<Vec<f32>>, Vec<&[usize]>) = sets
+    let examples = sets
         .iter()
         .filter(|(n, _)| Some(n.as_str()) != left_out)
         .flat_map(|(_, cases)| cases.iter())
-        .map(|c| {
-            let y: &[usize] = if asks_decision(c, cat) { &[0] } else { &[] };
-            (feats(c), y)
-        })
-        .unzip();
-    let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
-    head::train(&xr, &ys, 1, settings)
+        .map(|c| (feats(c), asks_decision(c, cat)));
+    fit_one(examples, settings)
 }
 
 /// The decision thresholds `--decision` reports.

@@ -2,20 +2,11 @@
 //! predictor loads the first one's framing warm-up and suggests the same; a corrupted file is
 //! rewritten.
 
-use pocketlm_ffi::{KeyboardOptions, KeyboardPredictor, Model, Suggestion};
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-fn smollm2() -> Arc<Model> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/fetch-models.sh",
-        p.display()
-    );
-    Model::load(p.to_string_lossy().into_owned()).unwrap()
-}
+use common::smollm2;
+use pocketlm_ffi::{KeyboardOptions, KeyboardPredictor, Suggestion};
+use std::path::PathBuf;
 
 fn options() -> KeyboardOptions {
     KeyboardOptions {

@@ -1,20 +1,11 @@
 //! `ReplyDrafter.withStateDir` through the bindings on the real SmolLM2 model: a second drafter
 //! loads the first one's warm-up and drafts the same replies; a corrupted file is rewritten.
 
-use pocketlm_ffi::{ConversationMessage, DraftOptions, DrafterOptions, Model, ReplyDrafter, Tone};
-use std::path::PathBuf;
-use std::sync::Arc;
+mod common;
 
-fn smollm2() -> Arc<Model> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/fetch-models.sh",
-        p.display()
-    );
-    Model::load(p.to_string_lossy().into_owned()).unwrap()
-}
+use common::smollm2;
+use pocketlm_ffi::{ConversationMessage, DraftOptions, DrafterOptions, ReplyDrafter, Tone};
+use std::path::PathBuf;
 
 #[test]
 fn a_drafter_with_a_state_dir_loads_its_warm_up_and_drafts_the_same() {

@@ -12,14 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod common;
-use common::repo_file;
+use common::{repo_file, smollm2};
 
 fn model_path(file: &str) -> String {
     repo_file(&format!("models/{file}"))
-}
-
-fn smollm2() -> Arc<Model> {
-    Model::load(model_path("SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap()
 }
 
 fn session(model: &Arc<Model>) -> Arc<TextSession> {

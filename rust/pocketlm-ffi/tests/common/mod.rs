@@ -1,7 +1,7 @@
 //! Shared helpers for the binding tests on the real models.
 #![allow(dead_code)]
 
-use pocketlm_ffi::{GenerationOptions, SamplingOptions, TextListener, TextSession};
+use pocketlm_ffi::{GenerationOptions, Model, SamplingOptions, TextListener, TextSession};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,11 @@ pub fn repo_file(rel: &str) -> String {
         p.display()
     );
     p.to_string_lossy().into_owned()
+}
+
+/// The real SmolLM2 model (scripts/fetch-models.sh).
+pub fn smollm2() -> Arc<Model> {
+    Model::load(repo_file("models/SmolLM2-135M-Instruct.Q4_1.gguf")).unwrap()
 }
 
 /// A listener that keeps the text.

@@ -112,6 +112,17 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
     s
 }
 
+/// One direction of an answer to a decision.
+type Direction = fn(&Candidate) -> bool;
+
+fn says_yes(c: &Candidate) -> bool {
+    c.stance == Some(Stance::Yes)
+}
+
+fn says_no_or_maybe(c: &Candidate) -> bool {
+    matches!(c.stance, Some(Stance::No | Stance::Maybe))
+}
+
 /// When a decision is asked and the set offers one direction only (yes, or only no and
 /// maybe), the best reply of the missing direction takes the last place if it scores at least
 /// `negative_ratio` (a preferred one: `decision_negative_ratio`) of what the last pick was
@@ -126,22 +137,19 @@ fn mix_stances<'a>(
     choice: bool,
     cfg: &DrafterConfig,
 ) {
-    let yes = |c: &Candidate| c.stance == Some(Stance::Yes);
-    let not_yes = |c: &Candidate| matches!(c.stance, Some(Stance::No | Stance::Maybe));
     if !(acts.decision() || choice) || n < 2 || chosen.len() < n {
         return;
     }
     let (has_yes, has_other) = (
-        chosen.iter().any(|c| yes(c)),
-        chosen.iter().any(|c| not_yes(c)),
+        chosen.iter().any(|c| says_yes(c)),
+        chosen.iter().any(|c| says_no_or_maybe(c)),
     );
     // The direction the set holds, and the one it lacks.
-    let (held, missing): (&dyn Fn(&Candidate) -> bool, &dyn Fn(&Candidate) -> bool) =
-        match (has_yes, has_other) {
-            (true, false) => (&yes, &not_yes),
-            (false, true) => (&not_yes, &yes),
-            _ => return,
-        };
+    let (held, missing): (Direction, Direction) = match (has_yes, has_other) {
+        (true, false) => (says_yes, says_no_or_maybe),
+        (false, true) => (says_no_or_maybe, says_yes),
+        _ => return,
+    };
     let Some(other) = rest.iter().find(|c| missing(c)) else {
         return;
     };
