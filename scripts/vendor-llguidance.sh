@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # third_party/llguidance and third_party/derivre: llguidance 1.9.1 and its regex engine derivre
-# 0.3.13 from crates.io, with their Cargo.toml changed and, in llguidance, two lines of
-# src/lib.rs (below); nothing else in the source.
+# 0.3.13 from crates.io, with their Cargo.toml changed and, in llguidance, three lines of
+# src/lib.rs and src/logging.rs (below); nothing else in the source.
 #
 # llguidance: its C API (src/ffi.rs, the llg_* functions) is compiled only with a new feature
 # `ffi`, which nothing enables. A cdylib exports every `#[no_mangle]` function of every crate it
 # links, so the 51 functions of that API, and everything they reach, stayed in PocketLM's
-# library although nothing calls them (docs/structured.md#size).
+# library although nothing calls them (docs/structured.md#size). Its Logger records nothing
+# without a new feature `logs` (one line of src/logging.rs): PocketLM sets the log level to 0,
+# so the formatting code of its log and warning messages was dead weight.
 #
 # llguidance: its library is built as an rlib only. The published crate declares
 # `crate-type = ["staticlib", "rlib", "cdylib"]`, and cargo builds (and links) every declared
@@ -70,9 +72,10 @@ if name == "llguidance":
     text = re.sub(r'\n\[build-dependencies\.cbindgen\]\n(?:[^\[\n][^\n]*\n)*', '\n', text + '\n')
     text = text.replace('generate-header = ["dep:cbindgen"]\n', '')
     # its C API behind a feature (see the lib.rs edit below)
-    text, n = re.subn(r'^lark = \[\]$', 'ffi = []\nlark = []', text, flags=re.M)
+    text, n = re.subn(r'^lark = \[\]$', 'ffi = []\nlark = []\nlogs = []', text, flags=re.M)
     assert n == 1, "lark feature not found"
     notes.append("its C API (src/ffi.rs, the llg_* functions) only with a new feature `ffi`, off")
+    notes.append("its Logger records nothing without a new feature `logs`, off (src/logging.rs)")
 # regex-syntax without its default features (see the script's header)
 text, n = re.subn(r'(\n\[dependencies\.regex-syntax\]\nversion = "[^"]*"\n)',
                   r'\1default-features = false\nfeatures = ["std"]\n', text)
@@ -103,6 +106,17 @@ new = ('#[cfg(feature = "ffi")]\npub mod ffi;\n'
        '#[cfg(all(feature = "ffi", feature = "rayon"))]\nmod ffi_par;\n')
 open(path, "w").write(text.replace(old, new))
 LIBRS
+    # Its log and warning messages behind a feature `logs`, off: PocketLM sets their level to
+    # 0 (ParserFactory::quiet), so the formatting code behind every `infoln!`/`warn!` never ran
+    # but stayed in the library.
+    python3 - "$out/src/logging.rs" <<'LOGGING'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+old = "        level <= self.effective_level\n"
+assert text.count(old) == 1, "Logger::level_enabled not found"
+open(path, "w").write(text.replace(old, '        cfg!(feature = "logs") && level <= self.effective_level\n'))
+LOGGING
   fi
   if [ "$mode" = --check ]; then
     if ! diff -r "$out" "third_party/$name" >&2; then
