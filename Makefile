@@ -60,7 +60,8 @@ lint:
 # core's in target/doc/pocketlm, which check-public-api.sh reads.
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps -p pocketlm-ffi --quiet
 	@bash scripts/check-workflows.sh --self-test
-# third_party/llguidance is the crates.io release with one change (rlib only): nothing else.
+# third_party/{llguidance,derivre} are the crates.io releases with only the changes
+# scripts/vendor-llguidance.sh makes (rlib only, no C API, regex-syntax without Unicode tables).
 	@bash scripts/vendor-llguidance.sh --check
 
 # The GitHub Actions workflows (.github/workflows): actionlint, and every step is one call of a
@@ -124,6 +125,12 @@ bench: models build
 # aarch64 instructions per token, ours vs llama.cpp, under qemu-user (docs/performance.md).
 bench-neon: models
 	@bash scripts/bench-neon.sh
+
+# Constrained decoding's size budget (docs/structured.md#size): the stripped arm64 library
+# (mobile profile) before llguidance vs now, growth and verdict in one run; ~10 min cold.
+.PHONY: size-budget
+size-budget:
+	@bash scripts/size-budget.sh
 
 # --- On-device CI (.github/workflows/{android,ios,release}.yml; docs/packaging.md#ci-on-device).
 # These need an Android SDK + NDK or macOS with Xcode, which this repository's machine lacks;

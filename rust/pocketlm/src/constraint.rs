@@ -21,7 +21,10 @@ pub enum Constraint {
     /// A JSON Schema (the schema document as JSON text); the output is one JSON value that
     /// validates against it. Properties are generated in the schema's order.
     JsonSchema(String),
-    /// A regular expression (Rust `regex` syntax) the whole output must match.
+    /// A regular expression (Rust `regex` syntax) the whole output must match. Unicode
+    /// property classes (`\p{L}`, `\p{Greek}`…) are not supported (an `InvalidRegex` error
+    /// says so; the same holds for a schema's `pattern` and a grammar's regexes): their tables
+    /// are left out of the library. `\d`, `\w`, `\s` and `(?i)` are Unicode-aware.
     Regex(String),
     /// A grammar in llguidance's Lark-like syntax (`start: ...`; see
     /// <https://github.com/guidance-ai/llguidance/blob/main/docs/syntax.md>).
@@ -79,6 +82,23 @@ pub enum ConstraintError {
     /// The grammar engine failed while generating (a bug or a resource limit).
     #[error("grammar engine error: {0}")]
     Engine(String),
+}
+
+/// The grammar engine's regex parser (regex-syntax) is built without its Unicode property
+/// tables, which would add 0.26 MB to the mobile library (docs/structured.md#size): a `\p{..}`
+/// class in a regex, a schema's `pattern` or a grammar fails to parse with "Unicode property
+/// not found". This names the limitation and the way around it after the parser's message.
+fn unicode_note(msg: String) -> String {
+    if msg.contains("Unicode property") {
+        format!(
+            "{msg} (Unicode property classes such as \\p{{L}} are not supported by PocketLM, \
+             whose mobile library leaves out their tables: list the characters or ranges \
+             instead, e.g. [a-zA-Z\\x{{C0}}-\\x{{24F}}]; \\d, \\w, \\s and (?i) are \
+             Unicode-aware)"
+        )
+    } else {
+        msg
+    }
 }
 
 /// PocketLM's tokenizer as llguidance sees it: each token's bytes (special tokens prefixed by
@@ -221,7 +241,7 @@ impl Grammars {
                 // Parse first so the error names the regex problem, not the grammar it becomes.
                 regex_syntax::Parser::new()
                     .parse(r)
-                    .map_err(|e| ConstraintError::InvalidRegex(e.to_string()))?;
+                    .map_err(|e| ConstraintError::InvalidRegex(unicode_note(e.to_string())))?;
                 (
                     TopLevelGrammar::from_regex(r),
                     ConstraintError::InvalidRegex,
@@ -258,10 +278,10 @@ impl Grammars {
         let parser = self
             .factory
             .create_parser(grammar)
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(unicode_note(e.to_string())))?;
         let mut matcher = Matcher::new(Ok(parser));
         if let Some(e) = matcher.get_error() {
-            return Err(err(e));
+            return Err(err(unicode_note(e)));
         }
         let mask = matcher
             .compute_mask()

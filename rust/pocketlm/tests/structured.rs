@@ -322,6 +322,45 @@ fn invalid_constraints_are_typed_errors_before_generation() {
     }
 }
 
+/// regex-syntax is built without its Unicode property tables (docs/structured.md#size): a
+/// `\p{..}` class is a typed error naming the limitation in every constraint kind that takes a
+/// regex, while the Unicode-aware classes kept (`\d`, `\w`, `\s`, case folding) still compile.
+#[test]
+fn unicode_property_classes_are_a_typed_unsupported_error() {
+    let model = smollm2();
+    let unsupported = [
+        Constraint::Regex(r"\p{L}+".into()),
+        Constraint::Regex(r"[^\P{Lu}]".into()),
+        Constraint::JsonSchema(r#"{"type": "string", "pattern": "^\\p{Greek}+$"}"#.into()),
+        Constraint::Grammar(r"start: /\p{N}+/".into()),
+    ];
+    for c in unsupported {
+        let e = c.check(&model).unwrap_err();
+        match (&c, &e) {
+            (Constraint::JsonSchema(_), ConstraintError::InvalidJsonSchema(_))
+            | (Constraint::Regex(_), ConstraintError::InvalidRegex(_))
+            | (Constraint::Grammar(_), ConstraintError::InvalidGrammar(_)) => {}
+            _ => panic!("{c:?}: wrong variant {e:?}"),
+        }
+        let msg = e.to_string();
+        assert!(
+            msg.contains(r"Unicode property classes such as \p{L} are not supported"),
+            "{c:?}: {msg}"
+        );
+    }
+    let supported = [
+        Constraint::Regex(r"\w+ \d{2}\s?".into()),
+        Constraint::Regex("(?i)yes|no".into()),
+        Constraint::Regex("café|naïve|日本".into()),
+        Constraint::Grammar(r#"start: "yes"i | /\w+/"#.into()),
+        Constraint::JsonSchema(r#"{"type": "string", "pattern": "^\\w+@\\d+$"}"#.into()),
+    ];
+    for c in supported {
+        c.check(&model)
+            .unwrap_or_else(|e| panic!("{c:?} must compile: {e}"));
+    }
+}
+
 #[test]
 fn a_constraint_no_output_satisfies_is_a_typed_error() {
     let model = smollm2();

@@ -59,8 +59,9 @@ pub use logging::Logger;
 pub use derivre;
 pub use derivre::{HashMap, HashSet};
 
+#[cfg(feature = "ffi")]
 pub mod ffi;
-#[cfg(feature = "rayon")]
+#[cfg(all(feature = "ffi", feature = "rayon"))]
 mod ffi_par;
 
 mod grammar_builder;

@@ -84,7 +84,7 @@ impl Logger {
 
     #[inline(always)]
     pub fn level_enabled(&self, level: u32) -> bool {
-        level <= self.effective_level
+        cfg!(feature = "logs") && level <= self.effective_level
     }
 
     #[inline(always)]
