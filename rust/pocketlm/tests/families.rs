@@ -265,4 +265,6 @@ family_tests! {
     phi3_q4_k_m => "phi3-tiny-seed0.Q4_K_M",
     smollm3_q4_0 => "smollm3-tiny-seed0.Q4_0",
     smollm3_q4_k_m => "smollm3-tiny-seed0.Q4_K_M",
+    gemma2_q4_0 => "gemma2-tiny-seed0.Q4_0",
+    gemma2_q4_k_m => "gemma2-tiny-seed0.Q4_K_M",
 }

@@ -16,7 +16,8 @@ use super::{ThreadPool, Tier, TierKernels};
 pub enum GluAct {
     /// `x · sigmoid(x)` (Llama, SmolLM2).
     Silu,
-    /// GELU, tanh approximation (Gemma).
+    /// GELU, tanh approximation (Gemma), in llama.cpp's f16 form ([`gelu_f16`]; a table
+    /// lookup on every tier, the SIMD kernels' f32 GELU is not used).
     GeluTanh,
 }
 
@@ -24,13 +25,59 @@ pub enum GluAct {
 pub(crate) const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 pub(crate) const GELU_C: f32 = 0.044_715;
 
-/// Scalar reference: `gate[i] = act(gate[i]) * up[i]` with libm (`crate::ops`).
+/// Scalar reference: `gate[i] = act(gate[i]) * up[i]` with libm (`crate::ops`); GELU as
+/// llama.cpp's CPU backend computes it ([`gelu_f16`], directly, without the table).
 pub fn glu_reference(act: GluAct, gate: &mut [f32], up: &[f32]) {
     let f: fn(f32) -> f32 = match act {
         GluAct::Silu => crate::ops::silu,
-        GluAct::GeluTanh => crate::ops::gelu_tanh,
+        GluAct::GeluTanh => gelu_f16,
     };
     crate::ops::glu(gate, up, f);
+}
+
+/// GELU (tanh form) as ggml's CPU backend evaluates it (`GGML_GELU_FP16`): 0 at or below -10,
+/// `x` at or above 10, and between them `x` rounded to f16, the libm formula, the result
+/// rounded to f16 (ggml reads it from a table of all 65536 f16 inputs). Rounding through f16
+/// moves a value by up to 2^-11 of itself, and the next quantized matrix product turns such a
+/// difference into a different 8-bit activation code now and then: with exact f32 GELU, Gemma 2
+/// Q4_0/Q4_K_M differed from llama.cpp by 0.04 nats at the first position of a prompt
+/// (tests/families.rs), with this form by less than 1e-4.
+pub fn gelu_f16(x: f32) -> f32 {
+    use crate::quant::blocks::{f16_to_f32, f32_to_f16};
+    if x <= -10.0 {
+        0.0
+    } else if x >= 10.0 {
+        x
+    } else {
+        f16_to_f32(f32_to_f16(crate::ops::gelu_tanh(f16_to_f32(f32_to_f16(x)))))
+    }
+}
+
+/// [`gelu_f16`] of every f16 input (by its bits), built on first use (128 KB).
+fn gelu_f16_table() -> &'static [u16] {
+    static TABLE: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        use crate::quant::blocks::{f16_to_f32, f32_to_f16};
+        (0..=u16::MAX)
+            .map(|h| f32_to_f16(crate::ops::gelu_tanh(f16_to_f32(h))))
+            .collect()
+    })
+}
+
+/// `gate[i] = gelu_f16(gate[i]) * up[i]` through the table (every tier: a lookup per value).
+fn geglu_f16(gate: &mut [f32], up: &[f32]) {
+    use crate::quant::blocks::{f16_to_f32, f32_to_f16};
+    let table = gelu_f16_table();
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let x = *g;
+        *g = if x <= -10.0 {
+            0.0
+        } else if x >= 10.0 {
+            x * u
+        } else {
+            f16_to_f32(table[f32_to_f16(x) as usize]) * u
+        };
+    }
 }
 
 /// `gate[i] = act(gate[i]) * up[i]` with the kernels of `tier` (the scalar reference for tiers
@@ -42,6 +89,11 @@ pub fn glu(tier: Tier, act: GluAct, gate: &mut [f32], up: &[f32]) {
 fn glu_with(k: &TierKernels, act: GluAct, gate: &mut [f32], up: &[f32]) {
     assert!(up.len() >= gate.len(), "glu: up is shorter than gate");
     let up = &up[..gate.len()];
+    if act == GluAct::GeluTanh {
+        // llama.cpp's f16 form, not the SIMD kernels' f32 one (see `gelu_f16`)
+        geglu_f16(gate, up);
+        return;
+    }
     match k.glu {
         // SAFETY: a tier's table is handed out only when this CPU supports the tier
         // (`Tier::kernels`); `up` was cut to `gate`'s length.
