@@ -8,6 +8,9 @@
 //! instead of a libm `tanhf`/`expf` call per value. They agree with the scalar reference
 //! ([`glu_reference`], libm) to a few ulp of `x` (tested); the rewritten GELU form is also free
 //! of the reference's cancellation in `1 + tanh(y)` for negative `x`.
+//!
+//! [`glu`] itself evaluates GELU as llama.cpp does, through an f16 table ([`gelu_f16`]) on
+//! every tier, so the SIMD kernels' f32 GELU branch is no longer reached (only SiLU uses them).
 
 use super::{ThreadPool, Tier, TierKernels};
 
