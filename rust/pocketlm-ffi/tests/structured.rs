@@ -5,14 +5,14 @@
 //! constraint and cancellation mid-stream, `score` and `classify` agreeing with the core.
 
 use pocketlm_ffi::{
-    GenerationOptions, Model, OutputConstraint, PocketLmError, SamplingOptions, SessionOptions,
-    StopReason, TextListener, TextSession,
+    GenerationOptions, Model, OutputConstraint, PocketLmError, SessionOptions, StopReason,
+    TextListener, TextSession,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod common;
-use common::{repo_file, smollm2};
+use common::{greedy, repo_file, smollm2};
 
 fn model_path(file: &str) -> String {
     repo_file(&format!("models/{file}"))
@@ -27,17 +27,6 @@ fn session(model: &Arc<Model>) -> Arc<TextSession> {
         },
     )
     .unwrap()
-}
-
-fn greedy() -> SamplingOptions {
-    SamplingOptions {
-        temperature: 0.0,
-        top_k: 0,
-        top_p: 1.0,
-        min_p: 0.0,
-        repetition_penalty: 1.0,
-        seed: 1,
-    }
 }
 
 fn options(constraint: OutputConstraint, max_tokens: i32) -> GenerationOptions {

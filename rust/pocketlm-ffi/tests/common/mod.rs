@@ -37,18 +37,23 @@ impl TextListener for Collect {
     }
 }
 
+/// Greedy sampling (temperature 0).
+pub fn greedy() -> SamplingOptions {
+    SamplingOptions {
+        temperature: 0.0,
+        top_k: 0,
+        top_p: 1.0,
+        min_p: 0.0,
+        repetition_penalty: 1.0,
+        seed: 1,
+    }
+}
+
 /// The greedy text of 8 tokens generated after `prompt`.
 pub fn greedy_text(s: &TextSession, prompt: &str) -> String {
     let opts = GenerationOptions {
         max_tokens: 8,
-        sampling: SamplingOptions {
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-            repetition_penalty: 1.0,
-            seed: 1,
-        },
+        sampling: greedy(),
         stop: Vec::new(),
         constraint: None,
         use_chat_template: false,
