@@ -104,6 +104,18 @@ FAMILIES = {
         rope_base=10000.0, eps=1e-5, tie=False, fused=True,
         phi3=dict(orig_ctx=4096),
     ),
+    # LFM2-350M (config.json): short-convolution layers (conv_L_cache 3: each channel mixes its
+    # last three gated inputs) beside grouped-query attention layers with q/k RMS norms, NeoX
+    # RoPE theta 1e6, the output norm stored as `token_embd_norm`, tied embeddings. llama.cpp
+    # tells the layers apart by a per-layer head_count_kv array (0: convolution). The tiny model
+    # keeps the release's first six layer types (conv, conv, attention, conv, conv, attention).
+    "lfm2": dict(
+        arch="lfm2",
+        real=dict(layers=16, embd=1024, heads=16, kv_heads=8, head_dim=64, ff=4608, ctx=128000),
+        tiny=dict(layers=6, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=128000),
+        rope_base=1e6, eps=1e-5, tie=True, qk_norm=True,
+        lfm2=dict(l_cache=3, attn_layers_real=[2, 5, 8, 10, 12, 14], attn_layers_tiny=[2, 5]),
+    ),
 }
 
 
@@ -376,7 +388,13 @@ def main():
     w.add_embedding_length(d)
     w.add_feed_forward_length(ff)
     w.add_head_count(nh)
-    w.add_head_count_kv(nkv)
+    lfm2 = fam.get("lfm2")
+    attn_layers = set(lfm2[f"attn_layers_{args.size}"]) if lfm2 else set(range(L))
+    if lfm2:
+        w.add_head_count_kv([nkv if i in attn_layers else 0 for i in range(L)])
+        w.add_shortconv_l_cache(lfm2["l_cache"])
+    else:
+        w.add_head_count_kv(nkv)
     if hd != d // nh:
         w.add_key_length(hd)
         w.add_value_length(hd)
@@ -452,7 +470,7 @@ def main():
         embd_std = 1.0 / g.get("embedding_scale", 1.0)
         branch_gain = 1.0
     mat("token_embd.weight", n_vocab, d, std=embd_std)
-    norm("output_norm.weight", d)
+    norm("token_embd_norm.weight" if lfm2 else "output_norm.weight", d)
     if not tied:
         mat("output.weight", n_vocab, d, std=LOGIT_STD * logit_scale / math.sqrt(d))
     if "llama3_rope" in fam:
@@ -472,14 +490,26 @@ def main():
     for i in range(L):
         p = f"blk.{i}."
         norm(p + "attn_norm.weight", d)
-        if fam.get("fused"):
+        if i not in attn_layers:
+            # LFM2's short convolution: in_proj gives B, C and x (d each); the conv mixes B*x
+            # over the last l_cache positions per channel (weights [d, l_cache], F32 as the
+            # converter writes them); out_proj takes C * conv. Each of B, C, x is ~1 per
+            # element, and so is C * conv with taps of std 1/sqrt(l_cache).
+            lc = lfm2["l_cache"]
+            mat(p + "shortconv.in_proj.weight", 3 * d, d)
+            w.add_tensor(p + "shortconv.conv.weight", normal((d, lc), 1.0 / math.sqrt(lc)))
+            if types is not None:
+                types.pop(p + "shortconv.conv.weight", None)
+            mat(p + "shortconv.out_proj.weight", d, d, std=1.5 / math.sqrt(d))
+        elif fam.get("fused"):
             mat(p + "attn_qkv.weight", qd + 2 * kvd, d)
         else:
             mat(p + "attn_q.weight", qd, d)
             mat(p + "attn_k.weight", kvd, d)
             mat(p + "attn_v.weight", kvd, d)
-        mat(p + "attn_output.weight", d, qd, std=wo_std)
-        if fam.get("qk_norm"):
+        if i in attn_layers:
+            mat(p + "attn_output.weight", d, qd, std=wo_std)
+        if fam.get("qk_norm") and i in attn_layers:
             norm(p + "attn_q_norm.weight", hd)
             norm(p + "attn_k_norm.weight", hd)
         if fam.get("post_norms"):

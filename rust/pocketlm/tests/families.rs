@@ -267,4 +267,87 @@ family_tests! {
     smollm3_q4_k_m => "smollm3-tiny-seed0.Q4_K_M",
     gemma2_q4_0 => "gemma2-tiny-seed0.Q4_0",
     gemma2_q4_k_m => "gemma2-tiny-seed0.Q4_K_M",
+    lfm2_f16 => "lfm2-tiny-seed0.F16",
+    lfm2_q4_0 => "lfm2-tiny-seed0.Q4_0",
+    lfm2_q4_k_m => "lfm2-tiny-seed0.Q4_K_M",
+}
+
+/// LFM2's short convolutions carry state from one position to the next (the inputs of the
+/// last `l_cache - 1` positions). The keyboard rewinds on every backspace, so a session
+/// truncated to any length and continued must give the logits a fresh session gives on the
+/// same tokens, bit for bit, whatever it had evaluated past that length. Each rewind here
+/// first evaluates other tokens past the cut (a typed then deleted word), one by one as the
+/// keyboard does, then continues with the prompt's own tokens both as one batch and one by
+/// one. A state that is not rewound (e.g. only the latest inputs kept) fails this: the
+/// convolutions of the continued positions would read the deleted tokens' inputs.
+#[test]
+fn lfm2_truncate_then_continue_equals_a_fresh_run() {
+    let (path, cases) = cases_for("lfm2-tiny-seed0.F16");
+    let model = Model::load(&path).unwrap();
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 2,
+    };
+    let tokens = &cases
+        .iter()
+        .find(|c| c.id == "paragraph")
+        .expect("paragraph case")
+        .tokens;
+    let n = tokens.len();
+    let typed: Vec<u32> = cases[0].tokens.iter().rev().copied().collect();
+    let mut rewound = Session::new(model.clone(), opts).unwrap();
+    let mut checked = 0;
+    for keep in [1, 2, 3, 7, n / 2, n - 2] {
+        let fresh_run = |batch: bool| -> Vec<f32> {
+            let mut s = Session::new(model.clone(), opts).unwrap();
+            let mut out = Vec::new();
+            s.eval_all(&tokens[..keep], &mut out).unwrap();
+            continue_with(&mut s, &tokens[keep..], batch)
+        };
+        for batch in [true, false] {
+            // Back to `keep`, a deleted word, back again, then the prompt's own tokens.
+            rewound.truncate(keep);
+            if rewound.len() < keep {
+                let mut out = Vec::new();
+                let have = rewound.len();
+                rewound.eval_all(&tokens[have..keep], &mut out).unwrap();
+            }
+            for &t in &typed {
+                rewound.eval(&[t]).unwrap();
+            }
+            rewound.truncate(keep);
+            let got = continue_with(&mut rewound, &tokens[keep..], batch);
+            let want = fresh_run(batch);
+            assert_eq!(got.len(), want.len());
+            let same = got
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(
+                same,
+                "rewound to {keep} of {n} then continued ({}): logits differ from a fresh run \
+                 (max |diff| {})",
+                if batch { "one batch" } else { "token by token" },
+                got.iter()
+                    .zip(&want)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 12);
+}
+
+/// Evaluates `rest` (as one batch, or token by token) and returns the logits after each token.
+fn continue_with(s: &mut Session, rest: &[u32], batch: bool) -> Vec<f32> {
+    let mut out = Vec::new();
+    if batch {
+        s.eval_all(rest, &mut out).unwrap();
+    } else {
+        for &t in rest {
+            out.extend_from_slice(s.eval(&[t]).unwrap());
+        }
+    }
+    out
 }

@@ -17,6 +17,26 @@ use std::path::Path;
 /// belong to embedding models (WordPiece / Unigram), not to chat models.
 const REFUSED: &[(&str, &str)] = &[("bert-bge", "bert"), ("nomic-bert-moe", "t5")];
 
+/// The vocabularies whose `.inp`/`.out` cases must all pass, pinned so that none can drop out
+/// of the suite unnoticed (e.g. a missing case file). `gemma-4` (tokenizer model `gemma4`) and
+/// `qwen35` (pre-tokenizer `qwen35`) are issue 49's.
+const TESTED: &[&str] = &[
+    "command-r",
+    "deepseek-coder",
+    "deepseek-llm",
+    "falcon",
+    "gemma-4",
+    "gpt-2",
+    "llama-bpe",
+    "llama-spm",
+    "mpt",
+    "phi-3",
+    "qwen2",
+    "qwen35",
+    "refact",
+    "starcoder",
+];
+
 /// `test-tokenizer-0.cpp`'s `read_tests`: texts separated by "\n__ggml_vocab_test__\n", one
 /// line of space-separated ids per text; a repeated text keeps its last ids (a `std::map`).
 fn read_cases(inp: &Path, out: &Path) -> BTreeMap<String, Vec<u32>> {
@@ -78,6 +98,7 @@ fn llama_cpp_tokenizer_suite() {
     let mut failures = Vec::new();
     let mut refused = Vec::new();
     let (mut n_pass, mut n_cases, mut n_vocab_tested) = (0, 0, 0);
+    let mut tested = Vec::new();
     println!(
         "{:<16} {:<7} {:<16} {:>6}",
         "vocabulary", "model", "pre-tokenizer", "cases"
@@ -126,6 +147,7 @@ fn llama_cpp_tokenizer_suite() {
         }
         println!("{v:<16} {model:<7} {pre:<16} {pass:>3}/{}", cases.len());
         n_vocab_tested += 1;
+        tested.push(v.clone());
         n_pass += pass;
         n_cases += cases.len();
         if pass != cases.len() && failures.len() >= 40 {
@@ -143,6 +165,8 @@ fn llama_cpp_tokenizer_suite() {
         failures.len(),
         failures.join("\n")
     );
+
+    assert_eq!(tested, TESTED, "vocabularies with test cases");
 
     // Exactly the deliberate refusals, each a typed error naming the tokenizer model and the
     // supported list.

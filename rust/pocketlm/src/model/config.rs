@@ -14,6 +14,9 @@ pub enum Architecture {
     /// Gemma 2: pre/post norms, GELU, attention and final logit soft-caps, sliding window on
     /// every other layer.
     Gemma2,
+    /// LFM2: gated short-convolution layers (`shortconv`, see `shortconv.rs`) beside
+    /// grouped-query attention layers with q/k norms; SwiGLU feed-forward in every layer.
+    Lfm2,
 }
 
 /// How one `general.architecture` name runs: its graph and the options that differ between
@@ -69,6 +72,12 @@ pub const FAMILIES: &[Family] = {
         },
         // Phi-3: fused QKV and gate-up, LongRoPE factors (both in the weight loader).
         f("phi3", Llama, Halves),
+        // LFM2: a layer with 0 key/value heads (`attention.head_count_kv` is per layer) is a
+        // short-convolution layer.
+        Family {
+            qk_norm: true,
+            ..f("lfm2", Lfm2, Halves)
+        },
     ]
 };
 
@@ -98,6 +107,7 @@ impl Architecture {
             Self::Llama => "llama",
             Self::Gemma3 => "gemma3",
             Self::Gemma2 => "gemma2",
+            Self::Lfm2 => "lfm2",
         }
     }
 }
@@ -173,6 +183,11 @@ pub struct ModelConfig {
     /// Multiplier of RoPE's sin and cos (`rope.scaling.attn_factor`, LongRoPE's attention
     /// scaling; 1.0 elsewhere).
     pub rope_attn_factor: f32,
+    /// Per layer: whether it is a short-convolution layer (LFM2) instead of attention.
+    pub conv_layers: Vec<bool>,
+    /// Taps of each short convolution (`shortconv.l_cache`: the current input and the
+    /// `conv_kernel - 1` before it); 0 without convolution layers.
+    pub conv_kernel: usize,
 }
 
 /// Upper bounds of the hyper-parameters, far above every model this SDK targets (the largest
@@ -193,6 +208,63 @@ pub mod limits {
     /// RoPE bases and scales beyond this are not numbers a model was trained with.
     pub const MAX_ROPE_BASE: f32 = 1e12;
     pub const MAX_ROPE_SCALE: f32 = 1e6;
+    /// Taps of a short convolution (LFM2: 3).
+    pub const MAX_CONV_KERNEL: usize = 64;
+}
+
+/// A per-layer `head_count_kv` array (LFM2): the one key/value head count of its attention
+/// layers, and which layers have none (short convolutions). A single number applies to every
+/// layer (all attention).
+fn per_layer_kv_heads(
+    file: &GgufFile,
+    key: &str,
+    n_layers: usize,
+) -> Result<(usize, Vec<bool>), LoadError> {
+    use crate::gguf::{MetaArray, MetaValue};
+    let bad = |reason: String| LoadError::BadHyperParameter {
+        key: key.to_owned(),
+        reason,
+    };
+    let counts: Vec<u64> = match file.get(key) {
+        None => return Err(bad("missing (LFM2 files list it per layer)".into())),
+        Some(MetaValue::Array(a)) => match a {
+            MetaArray::U32(v) => v.iter().map(|&x| x as u64).collect(),
+            MetaArray::I32(v) => v.iter().map(|&x| x.max(-1) as u64).collect(),
+            MetaArray::U64(v) => v.clone(),
+            MetaArray::I64(v) => v.iter().map(|&x| x.max(-1) as u64).collect(),
+            MetaArray::U16(v) => v.iter().map(|&x| x as u64).collect(),
+            MetaArray::U8(v) => v.iter().map(|&x| x as u64).collect(),
+            other => {
+                return Err(bad(format!(
+                    "an array of {}, not of integers",
+                    other.type_name()
+                )))
+            }
+        },
+        Some(_) => vec![file.get_u64(key)?; n_layers],
+    };
+    if counts.len() != n_layers {
+        return Err(bad(format!(
+            "{} entries for {n_layers} layers",
+            counts.len()
+        )));
+    }
+    let mut kv = None;
+    for &c in counts.iter().filter(|&&c| c != 0) {
+        if c > limits::MAX_HEADS as u64 {
+            return Err(bad(format!("{c} is out of range (0 to {})", limits::MAX_HEADS)));
+        }
+        match kv {
+            Some(k) if k != c => {
+                return Err(bad(format!(
+                    "attention layers with {k} and {c} key/value heads (one count is supported)"
+                )))
+            }
+            _ => kv = Some(c),
+        }
+    }
+    let kv = kv.ok_or_else(|| bad("no attention layer (every entry is 0)".into()))?;
+    Ok((kv as usize, counts.iter().map(|&c| c == 0).collect()))
 }
 
 impl ModelConfig {
@@ -223,7 +295,25 @@ impl ModelConfig {
         let n_layers = req("block_count", limits::MAX_LAYERS)?;
         let n_embd = req("embedding_length", limits::MAX_EMBD)?;
         let n_heads = req("attention.head_count", limits::MAX_HEADS)?;
-        let n_kv_heads = opt("attention.head_count_kv", 1, limits::MAX_HEADS)?.unwrap_or(n_heads);
+        // LFM2 writes head_count_kv per layer, 0 marking a short-convolution layer.
+        let (n_kv_heads, conv_layers) = if arch == Architecture::Lfm2 {
+            per_layer_kv_heads(file, &key("attention.head_count_kv"), n_layers)?
+        } else {
+            let kv = opt("attention.head_count_kv", 1, limits::MAX_HEADS)?.unwrap_or(n_heads);
+            (kv, vec![false; n_layers])
+        };
+        let conv_kernel = if conv_layers.contains(&true) {
+            let k = req("shortconv.l_cache", limits::MAX_CONV_KERNEL)?;
+            if k < 2 {
+                return Err(LoadError::BadHyperParameter {
+                    key: key("shortconv.l_cache"),
+                    reason: format!("{k}: a short convolution needs at least 2 taps"),
+                });
+            }
+            k
+        } else {
+            0
+        };
         let n_ff = req("feed_forward_length", limits::MAX_FF)?;
         let head_dim = match opt("attention.key_length", 1, limits::MAX_HEAD_DIM)? {
             Some(v) => v,
@@ -269,6 +359,15 @@ impl ModelConfig {
                 })
             }
             Some(0) => None,
+            Some(w) if arch == Architecture::Lfm2 => {
+                return Err(LoadError::BadHyperParameter {
+                    key: key("attention.sliding_window"),
+                    reason: format!(
+                        "{w}: LFM2 with sliding-window attention layers is not supported yet \
+                         (LFM2 350M/700M/1.2B/2.6B attend globally)"
+                    ),
+                })
+            }
             w => w,
         };
         let final_logit_softcap = file.opt_f32(&key("final_logit_softcapping"))?;
@@ -276,7 +375,9 @@ impl ModelConfig {
 
         let rope_style = family.rope_style;
         let (mut attn_scale, mut embd_scale, rope_base_local, sliding_pattern) = match arch {
-            Architecture::Llama => (1.0 / (head_dim as f32).sqrt(), 1.0, rope_base, 1),
+            Architecture::Llama | Architecture::Lfm2 => {
+                (1.0 / (head_dim as f32).sqrt(), 1.0, rope_base, 1)
+            }
             // Gemma 3 scales queries by 1/sqrt(head_dim) (query_pre_attn_scalar), embeddings
             // by sqrt(n_embd), and makes every sixth layer global with a 1M RoPE base.
             Architecture::Gemma3 => (
@@ -345,6 +446,8 @@ impl ModelConfig {
             logit_scale,
             rope_orig_ctx,
             rope_attn_factor,
+            conv_layers,
+            conv_kernel,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -425,6 +528,11 @@ impl ModelConfig {
         self.sliding_window.is_some()
             && self.sliding_pattern > 1
             && !(il + 1).is_multiple_of(self.sliding_pattern)
+    }
+
+    /// Whether layer `il` is a short-convolution layer (LFM2), not attention.
+    pub fn is_conv_layer(&self, il: usize) -> bool {
+        self.conv_layers.get(il).copied().unwrap_or(false)
     }
 
     /// Whether layer `il` rotates queries and keys.

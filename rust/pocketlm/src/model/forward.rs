@@ -7,7 +7,8 @@
 use super::config::{Architecture, ModelConfig};
 use super::kv_cache::KvCache;
 use super::lora::{self, AdapterSet, LoraScratch};
-use super::weights::MatRef;
+use super::shortconv;
+use super::weights::{MatRef, Mixer};
 use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
@@ -42,6 +43,10 @@ pub(crate) struct Scratch {
     o: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
+    /// LFM2's convolution layers: in_proj's B, C, x (`3 n_embd` per row) and the gated
+    /// convolution's output (`n_embd` per row).
+    conv: Vec<f32>,
+    conv_y: Vec<f32>,
     acts: QActs,
     /// Per worker thread: attention buffers (each locked once per layer by its thread).
     attn: Vec<Mutex<AttnScratch>>,
@@ -187,6 +192,10 @@ pub(crate) fn forward(
     resize(&mut s.o, n * d);
     resize(&mut s.gate, n * ff);
     resize(&mut s.up, n * ff);
+    if cfg.conv_kernel > 0 {
+        resize(&mut s.conv, n * 3 * d);
+        resize(&mut s.conv_y, n * d);
+    }
     while s.attn.len() < pool.n_threads() {
         s.attn
             .push(Mutex::new(AttnScratch::with_head_dim(cfg.head_dim)));
@@ -257,106 +266,126 @@ pub(crate) fn forward(
                 cfg.rms_eps,
             );
         }
-        lin.invalidate();
-        lin.run_many(
-            &mut s.acts,
-            &s.h,
-            n,
-            [
-                (&lw.wq, &mut s.q[..]),
-                (&lw.wk, &mut s.k[..]),
-                (&lw.wv, &mut s.v[..]),
-            ],
-        );
-        if let Some(set) = adapters {
-            for (slot, out) in [
-                (lora::Q, &mut s.q[..]),
-                (lora::K, &mut s.k[..]),
-                (lora::V, &mut s.v[..]),
-            ] {
-                lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
+        match &lw.mixer {
+            Mixer::ShortConv(conv) => {
+                // LFM2: in_proj to B, C, x; the gated convolution; out_proj (shortconv.rs).
+                lin.invalidate();
+                lin.run(&mut s.acts, &conv.in_proj, &s.h, n, &mut s.conv);
+                shortconv::mix(
+                    il,
+                    &conv.conv,
+                    cfg.conv_kernel,
+                    rows,
+                    caches,
+                    &s.conv[..n * 3 * d],
+                    &mut s.conv_y[..n * d],
+                );
+                lin.invalidate();
+                lin.run(&mut s.acts, &conv.out_proj, &s.conv_y, n, &mut s.o);
             }
-        }
-        add_bias(&mut s.q[..n * qd], &lw.bq, qd);
-        add_bias(&mut s.k[..n * kvd], &lw.bk, kvd);
-        add_bias(&mut s.v[..n * kvd], &lw.bv, kvd);
-        let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
-        let rope = if local { rope_local } else { rope_global };
-        let rotate = cfg.has_rope(il);
-        // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
-        let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
-            for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
-                rope.angles(row.pos, angles);
-                for head in qr.chunks_mut(hd) {
-                    if let Some(qn) = &lw.q_norm {
-                        ops::rms_norm(head, qn, cfg.rms_eps);
-                    }
-                    if rotate {
-                        rope.apply_with(head, angles);
-                    }
-                    if cfg.attn_scale != 1.0 {
-                        head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-                    }
-                }
-                for head in kr.chunks_mut(hd) {
-                    if let Some(kn) = &lw.k_norm {
-                        ops::rms_norm(head, kn, cfg.rms_eps);
-                    }
-                    if rotate {
-                        rope.apply_with(head, angles);
-                    }
-                }
-            }
-        };
-        const ROWS_PER_PIECE: usize = 8;
-        if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
-            qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
-        } else {
-            let pieces = Mutex::new(
-                s.q[..n * qd]
-                    .chunks_mut(ROWS_PER_PIECE * qd)
-                    .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
-                    .zip(rows.chunks(ROWS_PER_PIECE)),
+            Mixer::Attention(at) => {
+            lin.invalidate();
+            lin.run_many(
+                &mut s.acts,
+                &s.h,
+                n,
+                [
+                    (&at.wq, &mut s.q[..]),
+                    (&at.wk, &mut s.k[..]),
+                    (&at.wv, &mut s.v[..]),
+                ],
             );
-            // work: a few operations per element (norm, rotation)
-            let work = (n * (qd + kvd) * 4) as u64;
-            pool.run_joinable(work, |_, _| {
-                let mut angles = Vec::new();
-                loop {
-                    let next = pieces.lock().expect("rope pieces lock").next();
-                    let Some(((q, k), rs)) = next else { break };
-                    qk_rows(q, k, rs, &mut angles);
+            if let Some(set) = adapters {
+                for (slot, out) in [
+                    (lora::Q, &mut s.q[..]),
+                    (lora::K, &mut s.k[..]),
+                    (lora::V, &mut s.v[..]),
+                ] {
+                    lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
                 }
-            });
-        }
-        for (r, row) in rows.iter().enumerate() {
-            caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
-        }
-        let window = if local { cfg.sliding_window } else { None };
-        s.ranges.clear();
-        s.ranges.extend(rows.iter().map(|row| {
-            let end = row.pos + 1;
-            (window.map_or(0, |w| end.saturating_sub(w)), end)
-        }));
-        split_attention(cfg, rows, &s.ranges, pool.n_threads(), &mut s.bounds);
-        attention(
-            cfg,
-            il,
-            rows,
-            &s.ranges,
-            &s.bounds,
-            &s.q,
-            caches,
-            seq_len,
-            &mut s.att[..n * qd],
-            &s.attn,
-            pool,
-        );
+            }
+            add_bias(&mut s.q[..n * qd], &at.bq, qd);
+            add_bias(&mut s.k[..n * kvd], &at.bk, kvd);
+            add_bias(&mut s.v[..n * kvd], &at.bv, kvd);
+            let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
+            let rope = if local { rope_local } else { rope_global };
+            let rotate = cfg.has_rope(il);
+            // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
+            let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
+                for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
+                    rope.angles(row.pos, angles);
+                    for head in qr.chunks_mut(hd) {
+                        if let Some(qn) = &at.q_norm {
+                            ops::rms_norm(head, qn, cfg.rms_eps);
+                        }
+                        if rotate {
+                            rope.apply_with(head, angles);
+                        }
+                        if cfg.attn_scale != 1.0 {
+                            head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                        }
+                    }
+                    for head in kr.chunks_mut(hd) {
+                        if let Some(kn) = &at.k_norm {
+                            ops::rms_norm(head, kn, cfg.rms_eps);
+                        }
+                        if rotate {
+                            rope.apply_with(head, angles);
+                        }
+                    }
+                }
+            };
+            const ROWS_PER_PIECE: usize = 8;
+            if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
+                qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
+            } else {
+                let pieces = Mutex::new(
+                    s.q[..n * qd]
+                        .chunks_mut(ROWS_PER_PIECE * qd)
+                        .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
+                        .zip(rows.chunks(ROWS_PER_PIECE)),
+                );
+                // work: a few operations per element (norm, rotation)
+                let work = (n * (qd + kvd) * 4) as u64;
+                pool.run_joinable(work, |_, _| {
+                    let mut angles = Vec::new();
+                    loop {
+                        let next = pieces.lock().expect("rope pieces lock").next();
+                        let Some(((q, k), rs)) = next else { break };
+                        qk_rows(q, k, rs, &mut angles);
+                    }
+                });
+            }
+            for (r, row) in rows.iter().enumerate() {
+                caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
+            }
+            let window = if local { cfg.sliding_window } else { None };
+            s.ranges.clear();
+            s.ranges.extend(rows.iter().map(|row| {
+                let end = row.pos + 1;
+                (window.map_or(0, |w| end.saturating_sub(w)), end)
+            }));
+            split_attention(cfg, rows, &s.ranges, pool.n_threads(), &mut s.bounds);
+            attention(
+                cfg,
+                il,
+                rows,
+                &s.ranges,
+                &s.bounds,
+                &s.q,
+                caches,
+                seq_len,
+                &mut s.att[..n * qd],
+                &s.attn,
+                pool,
+            );
 
-        lin.invalidate();
-        lin.run(&mut s.acts, &lw.wo, &s.att, n, &mut s.o);
-        if let Some(set) = adapters {
-            lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
+            lin.invalidate();
+            lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
+            if let Some(set) = adapters {
+                lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
+            }
+            }
         }
         for r in 0..n {
             let o = &mut s.o[r * d..(r + 1) * d];

@@ -403,9 +403,12 @@ impl LoraAdapter {
                 })
                 .ok_or_else(unsupported)?;
             let lw = &w.layers[il];
-            let m: &MatRef = [
-                &lw.wq, &lw.wk, &lw.wv, &lw.wo, &lw.w_gate, &lw.w_up, &lw.w_down,
-            ][slot];
+            // A convolution layer (LFM2) has no q/k/v/o to adapt.
+            let m: &MatRef = match (lw.attn(), slot) {
+                (Some(at), 0..=3) => [&at.wq, &at.wk, &at.wv, &at.wo][slot],
+                (_, 4..) => [&lw.w_gate, &lw.w_up, &lw.w_down][slot - 4],
+                (None, _) => return Err(unsupported()),
+            };
             // A fused matrix (Phi-3's gate/up) is not the slot's matrix.
             if base.dims.len() != 2
                 || base.dims[0] != m.cols as u64

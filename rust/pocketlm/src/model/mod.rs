@@ -5,6 +5,7 @@ mod config;
 mod forward;
 mod kv_cache;
 mod lora;
+mod shortconv;
 mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeStyle};
@@ -208,7 +209,7 @@ impl Model {
     pub fn info(&self) -> ModelInfo {
         let mut counts: Vec<(GgmlType, usize)> = Vec::new();
         for l in &self.weights.layers {
-            for w in [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down] {
+            for w in l.matrices() {
                 match counts.iter_mut().find(|(t, _)| *t == w.ty) {
                     Some((_, c)) => *c += w.rows * w.cols,
                     None => counts.push((w.ty, w.rows * w.cols)),

@@ -52,8 +52,78 @@ impl MatRef {
     }
 }
 
+/// A layer's token mixer: attention, or LFM2's gated short convolution.
+pub enum Mixer {
+    Attention(AttnWeights),
+    ShortConv(ShortConvWeights),
+}
+
 pub struct LayerWeights {
+    /// The norm before the mixer (attention or convolution).
     pub attn_norm: Vec<f32>,
+    pub mixer: Mixer,
+    /// Gemma: norm of the attention output before the residual add.
+    pub post_attn_norm: Option<Vec<f32>>,
+    pub ffn_norm: Vec<f32>,
+    pub w_gate: MatRef,
+    pub w_up: MatRef,
+    pub w_down: MatRef,
+    /// Gemma: norm of the feed-forward output before the residual add.
+    pub post_ffn_norm: Option<Vec<f32>>,
+}
+
+impl LayerWeights {
+    /// The attention weights, unless this is a convolution layer.
+    pub fn attn(&self) -> Option<&AttnWeights> {
+        match &self.mixer {
+            Mixer::Attention(a) => Some(a),
+            Mixer::ShortConv(_) => None,
+        }
+    }
+
+    /// The layer's first matrix (its type names the layer's quantization).
+    pub fn first_matrix(&self) -> &MatRef {
+        match &self.mixer {
+            Mixer::Attention(a) => &a.wq,
+            Mixer::ShortConv(c) => &c.in_proj,
+        }
+    }
+
+    /// Every matrix of the layer.
+    pub fn matrices(&self) -> Vec<&MatRef> {
+        let mut m = match &self.mixer {
+            Mixer::Attention(a) => vec![&a.wq, &a.wk, &a.wv, &a.wo],
+            Mixer::ShortConv(c) => vec![&c.in_proj, &c.out_proj],
+        };
+        m.extend([&self.w_gate, &self.w_up, &self.w_down]);
+        m
+    }
+
+    /// The owned vectors of the layer (norms, biases, convolution taps).
+    fn vectors(&self) -> Vec<&[f32]> {
+        let mut v: Vec<&[f32]> = vec![&self.attn_norm, &self.ffn_norm];
+        match &self.mixer {
+            Mixer::Attention(a) => {
+                v.extend(
+                    [&a.bq, &a.bk, &a.bv, &a.q_norm, &a.k_norm]
+                        .into_iter()
+                        .flatten()
+                        .map(Vec::as_slice),
+                );
+            }
+            Mixer::ShortConv(c) => v.push(&c.conv),
+        }
+        v.extend(
+            [&self.post_attn_norm, &self.post_ffn_norm]
+                .into_iter()
+                .flatten()
+                .map(Vec::as_slice),
+        );
+        v
+    }
+}
+
+pub struct AttnWeights {
     pub wq: MatRef,
     pub wk: MatRef,
     pub wv: MatRef,
@@ -64,14 +134,15 @@ pub struct LayerWeights {
     /// Gemma: RMSNorm of each query/key head.
     pub q_norm: Option<Vec<f32>>,
     pub k_norm: Option<Vec<f32>>,
-    /// Gemma: norm of the attention output before the residual add.
-    pub post_attn_norm: Option<Vec<f32>>,
-    pub ffn_norm: Vec<f32>,
-    pub w_gate: MatRef,
-    pub w_up: MatRef,
-    pub w_down: MatRef,
-    /// Gemma: norm of the feed-forward output before the residual add.
-    pub post_ffn_norm: Option<Vec<f32>>,
+}
+
+/// LFM2's gated short convolution (llama.cpp's `shortconv` tensors).
+pub struct ShortConvWeights {
+    /// `n_embd` → `3 n_embd`: the gate B, the output gate C and the input x, in that order.
+    pub in_proj: MatRef,
+    /// The convolution taps, `conv_kernel` per channel (oldest input first), as f32.
+    pub conv: Vec<f32>,
+    pub out_proj: MatRef,
 }
 
 pub struct Weights {
@@ -175,6 +246,21 @@ impl Loader<'_> {
         Ok(out)
     }
 
+    /// A small 2-D tensor (`cols` per row) read whole as f32 (LFM2's convolution taps).
+    fn matrix_f32(&self, name: &str, cols: usize, rows: usize) -> Result<Vec<f32>, LoadError> {
+        let info = self.info(name)?;
+        if info.dims.len() != 2 || info.dims[0] != cols as u64 || info.dims[1] != rows as u64 {
+            return Err(Self::shape_error(name, format!("[{cols}, {rows}]"), info));
+        }
+        if !matches!(info.ty, GgmlType::F32 | GgmlType::F16) {
+            return Err(LoadError::UnsupportedTensorType {
+                name: name.to_owned(),
+                ty: info.ty.name().to_owned(),
+            });
+        }
+        self.vector(name, cols * rows)
+    }
+
     fn opt_vector(&self, name: &str, len: usize) -> Result<Option<Vec<f32>>, LoadError> {
         match self.file.tensor_info(name) {
             None => Ok(None),
@@ -212,7 +298,13 @@ impl Weights {
             Some(_) => l.matrix("output.weight", cfg.n_embd, vocab)?,
             None => token_embd.clone(),
         };
-        let output_norm = l.vector("output_norm.weight", cfg.n_embd)?;
+        // LFM2's converter stores the final norm as `token_embd_norm` (llama.cpp's
+        // LLM_TENSOR_OUTPUT_NORM_LFM2).
+        let output_norm_name = match cfg.arch {
+            Architecture::Lfm2 => "token_embd_norm.weight",
+            _ => "output_norm.weight",
+        };
+        let output_norm = l.vector(output_norm_name, cfg.n_embd)?;
         let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let gemma = matches!(cfg.arch, Architecture::Gemma3 | Architecture::Gemma2);
         let qk_norm = cfg.qk_norm || cfg.arch == Architecture::Gemma3;
@@ -257,21 +349,40 @@ impl Weights {
                     ),
                 })
             };
-            // Phi-3 fuses q/k/v into one matrix (q rows, then k, then v).
-            let qkv_name = n("attn_qkv.weight");
-            let (wq, wk, wv) = if file.tensor_info(&qkv_name).is_some() {
-                let qkv = l.matrix(&qkv_name, d, q + 2 * kv)?;
-                (
-                    split(&qkv_name, &qkv, 0, q)?,
-                    split(&qkv_name, &qkv, q, kv)?,
-                    split(&qkv_name, &qkv, q + kv, kv)?,
-                )
+            let mixer = if cfg.is_conv_layer(i) {
+                Mixer::ShortConv(ShortConvWeights {
+                    in_proj: l.matrix(&n("shortconv.in_proj.weight"), d, 3 * d)?,
+                    conv: l.matrix_f32(&n("shortconv.conv.weight"), cfg.conv_kernel, d)?,
+                    out_proj: l.matrix(&n("shortconv.out_proj.weight"), d, d)?,
+                })
             } else {
-                (
-                    l.matrix(&n("attn_q.weight"), d, q)?,
-                    l.matrix(&n("attn_k.weight"), d, kv)?,
-                    l.matrix(&n("attn_v.weight"), d, kv)?,
-                )
+                // Phi-3 fuses q/k/v into one matrix (q rows, then k, then v).
+                let qkv_name = n("attn_qkv.weight");
+                let (wq, wk, wv) = if file.tensor_info(&qkv_name).is_some() {
+                    let qkv = l.matrix(&qkv_name, d, q + 2 * kv)?;
+                    (
+                        split(&qkv_name, &qkv, 0, q)?,
+                        split(&qkv_name, &qkv, q, kv)?,
+                        split(&qkv_name, &qkv, q + kv, kv)?,
+                    )
+                } else {
+                    (
+                        l.matrix(&n("attn_q.weight"), d, q)?,
+                        l.matrix(&n("attn_k.weight"), d, kv)?,
+                        l.matrix(&n("attn_v.weight"), d, kv)?,
+                    )
+                };
+                Mixer::Attention(AttnWeights {
+                    wq,
+                    wk,
+                    wv,
+                    wo: l.matrix(&n("attn_output.weight"), q, d)?,
+                    bq: l.opt_vector(&n("attn_q.bias"), q)?,
+                    bk: l.opt_vector(&n("attn_k.bias"), kv)?,
+                    bv: l.opt_vector(&n("attn_v.bias"), kv)?,
+                    q_norm: qk(&n("attn_q_norm.weight"), cfg.head_dim)?,
+                    k_norm: qk(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                })
             };
             // Phi-3 fuses gate and up into `ffn_up` (gate rows first, as ggml_swiglu splits).
             let up_name = n("ffn_up.weight");
@@ -293,15 +404,7 @@ impl Weights {
             };
             layers.push(LayerWeights {
                 attn_norm: l.vector(&n("attn_norm.weight"), d)?,
-                wq,
-                wk,
-                wv,
-                wo: l.matrix(&n("attn_output.weight"), q, d)?,
-                bq: l.opt_vector(&n("attn_q.bias"), q)?,
-                bk: l.opt_vector(&n("attn_k.bias"), kv)?,
-                bv: l.opt_vector(&n("attn_v.bias"), kv)?,
-                q_norm: qk(&n("attn_q_norm.weight"), cfg.head_dim)?,
-                k_norm: qk(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                mixer,
                 post_attn_norm: required(&n("post_attention_norm.weight"), d)?,
                 ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
                 w_gate,
@@ -326,22 +429,9 @@ impl Weights {
 
     /// Bytes the weights hold outside the file mapping (the norm and bias vectors, as f32).
     pub fn owned_bytes(&self) -> u64 {
-        let v = |x: &Option<Vec<f32>>| x.as_ref().map_or(0, |x| x.len() as u64);
         let mut n = self.output_norm.len() as u64;
         for l in &self.layers {
-            n += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
-            n += [
-                &l.bq,
-                &l.bk,
-                &l.bv,
-                &l.q_norm,
-                &l.k_norm,
-                &l.post_attn_norm,
-                &l.post_ffn_norm,
-            ]
-            .into_iter()
-            .map(v)
-            .sum::<u64>();
+            n += l.vectors().iter().map(|v| v.len() as u64).sum::<u64>();
         }
         n * std::mem::size_of::<f32>() as u64
     }
@@ -349,29 +439,13 @@ impl Weights {
     /// Parameter count (elements of every located tensor; tied output counted once).
     pub fn n_params(&self) -> u64 {
         let m = |w: &MatRef| (w.rows * w.cols) as u64;
-        let v = |x: &Option<Vec<f32>>| x.as_ref().map_or(0, |x| x.len() as u64);
         let mut n = m(&self.token_embd) + self.output_norm.len() as u64;
         if self.output.bytes != self.token_embd.bytes {
             n += m(&self.output);
         }
         for l in &self.layers {
-            n += [&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down]
-                .into_iter()
-                .map(m)
-                .sum::<u64>();
-            n += (l.attn_norm.len() + l.ffn_norm.len()) as u64;
-            n += [
-                &l.bq,
-                &l.bk,
-                &l.bv,
-                &l.q_norm,
-                &l.k_norm,
-                &l.post_attn_norm,
-                &l.post_ffn_norm,
-            ]
-            .into_iter()
-            .map(v)
-            .sum::<u64>();
+            n += l.matrices().into_iter().map(m).sum::<u64>();
+            n += l.vectors().iter().map(|v| v.len() as u64).sum::<u64>();
         }
         n
     }

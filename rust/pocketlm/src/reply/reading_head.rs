@@ -70,7 +70,7 @@ pub fn model_fingerprint(model: &Model) -> u64 {
         fnv1a64(&mut h, &v.to_le_bytes());
     }
     if let Some(l) = w.layers.first() {
-        fnv1a64(&mut h, l.wq.ty.name().as_bytes());
+        fnv1a64(&mut h, l.first_matrix().ty.name().as_bytes());
     }
     h
 }
