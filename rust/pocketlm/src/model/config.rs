@@ -252,7 +252,10 @@ fn per_layer_kv_heads(
     let mut kv = None;
     for &c in counts.iter().filter(|&&c| c != 0) {
         if c > limits::MAX_HEADS as u64 {
-            return Err(bad(format!("{c} is out of range (0 to {})", limits::MAX_HEADS)));
+            return Err(bad(format!(
+                "{c} is out of range (0 to {})",
+                limits::MAX_HEADS
+            )));
         }
         match kv {
             Some(k) if k != c => {

@@ -284,107 +284,113 @@ pub(crate) fn forward(
                 lin.run(&mut s.acts, &conv.out_proj, &s.conv_y, n, &mut s.o);
             }
             Mixer::Attention(at) => {
-            lin.invalidate();
-            lin.run_many(
-                &mut s.acts,
-                &s.h,
-                n,
-                [
-                    (&at.wq, &mut s.q[..]),
-                    (&at.wk, &mut s.k[..]),
-                    (&at.wv, &mut s.v[..]),
-                ],
-            );
-            if let Some(set) = adapters {
-                for (slot, out) in [
-                    (lora::Q, &mut s.q[..]),
-                    (lora::K, &mut s.k[..]),
-                    (lora::V, &mut s.v[..]),
-                ] {
-                    lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
-                }
-            }
-            add_bias(&mut s.q[..n * qd], &at.bq, qd);
-            add_bias(&mut s.k[..n * kvd], &at.bk, kvd);
-            add_bias(&mut s.v[..n * kvd], &at.bv, kvd);
-            let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
-            let rope = if local { rope_local } else { rope_global };
-            let rotate = cfg.has_rope(il);
-            // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
-            let qk_rows = |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
-                for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
-                    rope.angles(row.pos, angles);
-                    for head in qr.chunks_mut(hd) {
-                        if let Some(qn) = &at.q_norm {
-                            ops::rms_norm(head, qn, cfg.rms_eps);
-                        }
-                        if rotate {
-                            rope.apply_with(head, angles);
-                        }
-                        if cfg.attn_scale != 1.0 {
-                            head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-                        }
-                    }
-                    for head in kr.chunks_mut(hd) {
-                        if let Some(kn) = &at.k_norm {
-                            ops::rms_norm(head, kn, cfg.rms_eps);
-                        }
-                        if rotate {
-                            rope.apply_with(head, angles);
-                        }
-                    }
-                }
-            };
-            const ROWS_PER_PIECE: usize = 8;
-            if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
-                qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
-            } else {
-                let pieces = Mutex::new(
-                    s.q[..n * qd]
-                        .chunks_mut(ROWS_PER_PIECE * qd)
-                        .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
-                        .zip(rows.chunks(ROWS_PER_PIECE)),
+                lin.invalidate();
+                lin.run_many(
+                    &mut s.acts,
+                    &s.h,
+                    n,
+                    [
+                        (&at.wq, &mut s.q[..]),
+                        (&at.wk, &mut s.k[..]),
+                        (&at.wv, &mut s.v[..]),
+                    ],
                 );
-                // work: a few operations per element (norm, rotation)
-                let work = (n * (qd + kvd) * 4) as u64;
-                pool.run_joinable(work, |_, _| {
-                    let mut angles = Vec::new();
-                    loop {
-                        let next = pieces.lock().expect("rope pieces lock").next();
-                        let Some(((q, k), rs)) = next else { break };
-                        qk_rows(q, k, rs, &mut angles);
+                if let Some(set) = adapters {
+                    for (slot, out) in [
+                        (lora::Q, &mut s.q[..]),
+                        (lora::K, &mut s.k[..]),
+                        (lora::V, &mut s.v[..]),
+                    ] {
+                        lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
                     }
-                });
-            }
-            for (r, row) in rows.iter().enumerate() {
-                caches[row.seq].store(il, row.pos, &s.k[r * kvd..][..kvd], &s.v[r * kvd..][..kvd]);
-            }
-            let window = if local { cfg.sliding_window } else { None };
-            s.ranges.clear();
-            s.ranges.extend(rows.iter().map(|row| {
-                let end = row.pos + 1;
-                (window.map_or(0, |w| end.saturating_sub(w)), end)
-            }));
-            split_attention(cfg, rows, &s.ranges, pool.n_threads(), &mut s.bounds);
-            attention(
-                cfg,
-                il,
-                rows,
-                &s.ranges,
-                &s.bounds,
-                &s.q,
-                caches,
-                seq_len,
-                &mut s.att[..n * qd],
-                &s.attn,
-                pool,
-            );
+                }
+                add_bias(&mut s.q[..n * qd], &at.bq, qd);
+                add_bias(&mut s.k[..n * kvd], &at.bk, kvd);
+                add_bias(&mut s.v[..n * kvd], &at.bv, kvd);
+                let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
+                let rope = if local { rope_local } else { rope_global };
+                let rotate = cfg.has_rope(il);
+                // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
+                let qk_rows =
+                    |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
+                        for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
+                            rope.angles(row.pos, angles);
+                            for head in qr.chunks_mut(hd) {
+                                if let Some(qn) = &at.q_norm {
+                                    ops::rms_norm(head, qn, cfg.rms_eps);
+                                }
+                                if rotate {
+                                    rope.apply_with(head, angles);
+                                }
+                                if cfg.attn_scale != 1.0 {
+                                    head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                                }
+                            }
+                            for head in kr.chunks_mut(hd) {
+                                if let Some(kn) = &at.k_norm {
+                                    ops::rms_norm(head, kn, cfg.rms_eps);
+                                }
+                                if rotate {
+                                    rope.apply_with(head, angles);
+                                }
+                            }
+                        }
+                    };
+                const ROWS_PER_PIECE: usize = 8;
+                if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
+                    qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
+                } else {
+                    let pieces = Mutex::new(
+                        s.q[..n * qd]
+                            .chunks_mut(ROWS_PER_PIECE * qd)
+                            .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
+                            .zip(rows.chunks(ROWS_PER_PIECE)),
+                    );
+                    // work: a few operations per element (norm, rotation)
+                    let work = (n * (qd + kvd) * 4) as u64;
+                    pool.run_joinable(work, |_, _| {
+                        let mut angles = Vec::new();
+                        loop {
+                            let next = pieces.lock().expect("rope pieces lock").next();
+                            let Some(((q, k), rs)) = next else { break };
+                            qk_rows(q, k, rs, &mut angles);
+                        }
+                    });
+                }
+                for (r, row) in rows.iter().enumerate() {
+                    caches[row.seq].store(
+                        il,
+                        row.pos,
+                        &s.k[r * kvd..][..kvd],
+                        &s.v[r * kvd..][..kvd],
+                    );
+                }
+                let window = if local { cfg.sliding_window } else { None };
+                s.ranges.clear();
+                s.ranges.extend(rows.iter().map(|row| {
+                    let end = row.pos + 1;
+                    (window.map_or(0, |w| end.saturating_sub(w)), end)
+                }));
+                split_attention(cfg, rows, &s.ranges, pool.n_threads(), &mut s.bounds);
+                attention(
+                    cfg,
+                    il,
+                    rows,
+                    &s.ranges,
+                    &s.bounds,
+                    &s.q,
+                    caches,
+                    seq_len,
+                    &mut s.att[..n * qd],
+                    &s.attn,
+                    pool,
+                );
 
-            lin.invalidate();
-            lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
-            if let Some(set) = adapters {
-                lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
-            }
+                lin.invalidate();
+                lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
+                if let Some(set) = adapters {
+                    lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
+                }
             }
         }
         for r in 0..n {

@@ -119,7 +119,15 @@ mod tests {
             cache.reserve(to);
             let flat: Vec<f32> = bcx[from..to].concat();
             let mut y = vec![0f32; (to - from) * d];
-            mix(conv_layer, &taps, kernel, &rows, &mut [cache], &flat, &mut y);
+            mix(
+                conv_layer,
+                &taps,
+                kernel,
+                &rows,
+                &mut [cache],
+                &flat,
+                &mut y,
+            );
             cache.set_len(to);
             y
         };

@@ -13,12 +13,12 @@
 //! | 48 | 32 | architecture name, UTF-8, zero-padded |
 //! | 80 | 4×4 | KV layout: layers, KV heads, head dimension, element type (1 = f16) |
 //! | 96 | 4 | vocabulary size (the width of the logits) |
-//! | 100 | 4 | reserved, zero |
+//! | 100 | 4 | convolution layers (LFM2; 0 for attention-only models) |
 //! | 104 | 8 | context length of the saved session |
 //! | 112 | 8 | token count `n` |
-//! | 120 | 4 | reserved, zero |
+//! | 120 | 4 | width of a convolution layer's input row (f32; 0 without convolution layers) |
 //! | 124 | 4 | CRC-32 of bytes 0..124 |
-//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each) |
+//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each), or for a convolution layer its inputs at those positions (`n × width` f32) |
 //! | end − 4 | 4 | CRC-32 of the payload |
 //!
 //! Loading checks, in this order, before allocating anything: the magic, the version, the
@@ -152,21 +152,41 @@ struct Layout {
     head_dim: u32,
     kv_type: u32,
     vocab: u32,
+    /// Short-convolution layers (LFM2), which keep `conv_dim` f32 inputs per position instead
+    /// of keys and values.
+    conv_layers: u32,
+    conv_dim: u32,
 }
 
 impl Layout {
     fn of(cfg: &ModelConfig) -> Self {
+        let conv_layers = (0..cfg.n_layers).filter(|&l| cfg.is_conv_layer(l)).count();
         Self {
             n_layers: cfg.n_layers as u32,
             n_kv_heads: cfg.n_kv_heads as u32,
             head_dim: cfg.head_dim as u32,
             kv_type: KV_F16,
             vocab: cfg.vocab_size as u32,
+            conv_layers: conv_layers as u32,
+            conv_dim: if conv_layers > 0 {
+                cfg.n_embd as u32
+            } else {
+                0
+            },
         }
     }
 
     fn kv_dim(&self) -> u64 {
         u64::from(self.n_kv_heads) * u64::from(self.head_dim)
+    }
+
+    /// Payload bytes per position: keys and values of the attention layers, inputs of the
+    /// convolution layers; `None` on overflow or more convolution layers than layers.
+    fn bytes_per_position(&self) -> Option<u64> {
+        let attn = u64::from(self.n_layers).checked_sub(u64::from(self.conv_layers))?;
+        let kv = attn.checked_mul(self.kv_dim())?.checked_mul(2 * 2)?;
+        let conv = u64::from(self.conv_layers).checked_mul(u64::from(self.conv_dim) * 4)?;
+        kv.checked_add(conv)
     }
 }
 
@@ -180,7 +200,15 @@ impl std::fmt::Display for Layout {
             f,
             "{} layers × {} KV heads × {} dims, {ty}, vocabulary {}",
             self.n_layers, self.n_kv_heads, self.head_dim, self.vocab
-        )
+        )?;
+        if self.conv_layers > 0 {
+            write!(
+                f,
+                ", {} convolution layers × {} f32",
+                self.conv_layers, self.conv_dim
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -199,12 +227,20 @@ impl Header {
         let n = arch.len().min(ARCH_LEN);
         h[48..48 + n].copy_from_slice(&arch[..n]);
         let l = &self.layout;
-        for (i, v) in [l.n_layers, l.n_kv_heads, l.head_dim, l.kv_type, l.vocab]
-            .into_iter()
-            .enumerate()
+        for (i, v) in [
+            l.n_layers,
+            l.n_kv_heads,
+            l.head_dim,
+            l.kv_type,
+            l.vocab,
+            l.conv_layers,
+        ]
+        .into_iter()
+        .enumerate()
         {
             h[80 + 4 * i..84 + 4 * i].copy_from_slice(&v.to_le_bytes());
         }
+        h[120..124].copy_from_slice(&l.conv_dim.to_le_bytes());
         h[104..112].copy_from_slice(&self.context_length.to_le_bytes());
         h[112..120].copy_from_slice(&self.n_tokens.to_le_bytes());
         let crc = crc32fast::hash(&h[..124]);
@@ -251,11 +287,6 @@ impl Header {
                 "unknown flags {flags:#x}"
             )));
         }
-        if u32_at(100) != 0 || u32_at(120) != 0 {
-            return Err(SnapshotError::Corrupted(
-                "reserved header fields are not zero".into(),
-            ));
-        }
         let arch_field = &head[48..48 + ARCH_LEN];
         let arch_len = arch_field.iter().position(|&b| b == 0).unwrap_or(ARCH_LEN);
         let arch = std::str::from_utf8(&arch_field[..arch_len])
@@ -271,6 +302,8 @@ impl Header {
                 head_dim: u32_at(88),
                 kv_type: u32_at(92),
                 vocab: u32_at(96),
+                conv_layers: u32_at(100),
+                conv_dim: u32_at(120),
             },
             context_length: u64_at(104),
             n_tokens: u64_at(112),
@@ -289,10 +322,7 @@ impl Header {
         } else {
             0
         };
-        let kv = n
-            .checked_mul(self.layout.kv_dim())?
-            .checked_mul(2 * 2)?
-            .checked_mul(u64::from(self.layout.n_layers))?;
+        let kv = n.checked_mul(self.layout.bytes_per_position()?)?;
         (HEADER_LEN as u64 + 4)
             .checked_add(n.checked_mul(4)?)?
             .checked_add(logits)?
@@ -368,7 +398,8 @@ impl Session {
         } else {
             0
         };
-        HEADER_LEN + 4 + self.tokens.len() * (4 + cfg.n_layers * cfg.kv_dim() * 4) + logits
+        let per_position = Layout::of(cfg).bytes_per_position().unwrap_or(0) as usize;
+        HEADER_LEN + 4 + self.tokens.len() * (4 + per_position) + logits
     }
 
     /// Writes the snapshot under `header` into `w` (the payload is read from the cache as it is
@@ -382,6 +413,10 @@ impl Session {
         }
         let n = self.tokens.len();
         for layer in 0..self.model.config().n_layers {
+            if self.cache.is_conv_layer(layer) {
+                write_le(w, &mut crc, self.cache.conv_rows(layer, n))?;
+                continue;
+            }
             let (k, v) = self.cache.layer(layer, n);
             write_le(w, &mut crc, k)?;
             write_le(w, &mut crc, v)?;
@@ -565,6 +600,10 @@ impl Session {
         let mut cache = KvCache::new(cfg, self.cache.max_len());
         cache.reserve(n);
         for layer in 0..cfg.n_layers {
+            if cache.is_conv_layer(layer) {
+                read_le(r, &mut crc, cache.conv_rows_mut(layer, n)).map_err(eof)?;
+                continue;
+            }
             let (k, v) = cache.layer_mut(layer, n);
             read_le(r, &mut crc, k).map_err(eof)?;
             read_le(r, &mut crc, v).map_err(eof)?;
@@ -613,6 +652,8 @@ mod tests {
                 head_dim: 64,
                 kv_type: KV_F16,
                 vocab: 49152,
+                conv_layers: 0,
+                conv_dim: 0,
             },
             context_length: 2048,
             n_tokens: 5,
