@@ -205,6 +205,95 @@ fn unsupported_architecture() {
     );
 }
 
+/// LFM2's layer plan (a per-layer `head_count_kv`, 0 for a convolution layer) and convolution
+/// width from hostile metadata: each a typed error naming the key, before any tensor is read.
+#[test]
+fn lfm2_hostile_layer_plan() {
+    let load = |kv: WriteValue, l_cache: Option<u32>, window: Option<u32>| {
+        let mut w = GgufWriter::new();
+        w.metadata("general.architecture", WriteValue::Str("lfm2".into()));
+        for (k, v) in [
+            ("block_count", 4),
+            ("context_length", 256),
+            ("embedding_length", 64),
+            ("feed_forward_length", 128),
+            ("attention.head_count", 4),
+        ] {
+            w.metadata(&format!("lfm2.{k}"), WriteValue::U32(v));
+        }
+        w.metadata(
+            "lfm2.attention.layer_norm_rms_epsilon",
+            WriteValue::F32(1e-5),
+        );
+        w.metadata("lfm2.attention.head_count_kv", kv);
+        if let Some(l) = l_cache {
+            w.metadata("lfm2.shortconv.l_cache", WriteValue::U32(l));
+        }
+        if let Some(win) = window {
+            w.metadata("lfm2.attention.sliding_window", WriteValue::U32(win));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lfm2.gguf");
+        std::fs::write(&path, w.to_bytes()).unwrap();
+        Model::load(&path).unwrap_err()
+    };
+    let plan = |v: &[i32]| WriteValue::I32Array(v.to_vec());
+    let cases = [
+        (
+            load(plan(&[0, 0, 2]), Some(3), None),
+            "head_count_kv",
+            "3 entries for 4 layers",
+        ),
+        (
+            load(plan(&[0, 0, 0, 0]), Some(3), None),
+            "head_count_kv",
+            "no attention layer",
+        ),
+        (
+            load(plan(&[0, 2, 0, 4]), Some(3), None),
+            "head_count_kv",
+            "2 and 4",
+        ),
+        (
+            load(plan(&[0, -1, 0, 2]), Some(3), None),
+            "head_count_kv",
+            "out of range",
+        ),
+        (
+            load(plan(&[0, 3, 0, 3]), Some(3), None),
+            "head_count_kv",
+            "grouped",
+        ),
+        (
+            load(plan(&[0, 2, 0, 2]), Some(1), None),
+            "shortconv.l_cache",
+            "at least 2",
+        ),
+        (
+            load(plan(&[0, 2, 0, 2]), Some(1000), None),
+            "shortconv.l_cache",
+            "out of range",
+        ),
+        (
+            load(plan(&[0, 2, 0, 2]), Some(3), Some(8)),
+            "sliding_window",
+            "not supported",
+        ),
+    ];
+    for (err, key, why) in cases {
+        let msg = err.to_string();
+        assert!(
+            matches!(err, LoadError::BadHyperParameter { .. })
+                && msg.contains(key)
+                && msg.contains(why),
+            "{msg}"
+        );
+    }
+    // Without the convolution width the convolution layers cannot run: a missing key.
+    let err = load(plan(&[0, 2, 0, 2]), None, None);
+    assert!(err.to_string().contains("lfm2.shortconv.l_cache"), "{err}");
+}
+
 #[test]
 fn missing_hyper_parameter() {
     let err = load_err("llama.block_count", "");

@@ -134,8 +134,8 @@ mod tests {
         let mut batch = new_cache();
         assert_eq!(run(&mut batch, &bcx, 0, n), want.concat());
         let mut step = new_cache();
-        for p in 0..n {
-            assert_eq!(run(&mut step, &bcx, p, p + 1), want[p], "position {p}");
+        for (p, want_p) in want.iter().enumerate() {
+            assert_eq!(run(&mut step, &bcx, p, p + 1), *want_p, "position {p}");
         }
         for keep in 0..n {
             // Other inputs after `keep` first: a rewind to `keep` must forget them.
