@@ -292,7 +292,7 @@ fn hostile_headers_are_refused_before_allocating() {
         big.load_state(&h).unwrap_err(),
         SnapshotError::Truncated { found: 128, .. }
     ));
-    // Unknown flags, non-zero reserved fields, a layout of another model.
+    // Unknown flags, convolution-layer fields (100, 120) or a layout of another model.
     for (at, v) in [(12usize, 2u8), (100, 1), (120, 1), (80, 31), (96, 1)] {
         let mut h = bytes.clone();
         h[at] = v;
