@@ -32,6 +32,21 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
         settle()
     }
 
+    /**
+     * With `POCKETLM_SIM_LATENCY=1`: every typed key is settled on its own and timed from the key
+     * to its strip delivered on the UI thread (worker hop included); [latencySummary] reports them.
+     */
+    private val measure = System.getenv("POCKETLM_SIM_LATENCY") == "1"
+    private val keystrokeNanos = ArrayList<Long>()
+
+    /** `latency: N keystrokes, p50 X ms, p95 Y ms` (nearest rank), or null when not measuring. */
+    fun latencySummary(): String? {
+        if (!measure || keystrokeNanos.isEmpty()) return null
+        val sorted = keystrokeNanos.sorted()
+        fun p(q: Double) = sorted[(Math.ceil(q * sorted.size).toInt() - 1).coerceIn(0, sorted.size - 1)] / 1e6
+        return "latency: ${sorted.size} keystrokes, p50 %.2f ms, p95 %.2f ms".format(p(0.50), p(0.95))
+    }
+
     /** The model's state after start-up (the simulator stops when it is not Ready). */
     val modelState: ModelState
         get() = controller.state.modelState
@@ -49,7 +64,12 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
                 var i = 0
                 while (i < text.length) {
                     val cp = text.codePointAt(i)
+                    val start = System.nanoTime()
                     controller.type(String(Character.toChars(cp)))
+                    if (measure) {
+                        settle()
+                        keystrokeNanos.add(System.nanoTime() - start)
+                    }
                     i += Character.charCount(cp)
                 }
             }
@@ -133,6 +153,7 @@ fun main(args: Array<String>) {
             out.println(sim.handle(line))
             out.flush()
         }
+        sim.latencySummary()?.let { System.err.println("sample-sim: $it") }
     }
     exitProcess(0)
 }
