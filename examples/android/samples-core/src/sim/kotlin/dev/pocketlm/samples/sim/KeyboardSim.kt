@@ -4,31 +4,27 @@ import dev.pocketlm.samples.EventLoop
 import dev.pocketlm.samples.InMemoryTextField
 import dev.pocketlm.samples.Json
 import dev.pocketlm.samples.JsonException
-import dev.pocketlm.samples.KeyboardController
-import dev.pocketlm.samples.KeyboardEngine
+import dev.pocketlm.samples.KeyboardGlue
 import dev.pocketlm.samples.ModelState
-import dev.pocketlm.samples.PredictorKeyboardEngine
-import dev.pocketlm.samples.SerialWorker
 import java.io.BufferedReader
 import java.io.InputStreamReader
 import java.io.PrintStream
 import kotlin.system.exitProcess
 
 /**
- * The keyboard sample's simulator (docs/samples.md, "Keyboard simulator"): the real
- * [KeyboardController] with an in-memory field, the real model on a [SerialWorker], and an
- * [EventLoop] as the UI thread. [handle] takes one JSON event line and returns one JSON state line
- * once the worker has settled.
+ * The keyboard sample's simulator (docs/samples.md, "Keyboard simulator"): the shared keyboard
+ * controller through the Android glue ([KeyboardGlue]) with an in-memory field, the real model at
+ * [modelPath] on the controller's worker, and an [EventLoop] as the UI thread. [handle] takes one
+ * JSON event line and returns one JSON state line once the worker has settled.
  */
-class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
+class KeyboardSim(modelPath: String) : AutoCloseable {
     private val field = InMemoryTextField()
     private val ui = EventLoop()
-    private val worker = SerialWorker("pocketlm-sim-worker")
-    private val controller = KeyboardController(field, ui, worker)
+    private val controller = KeyboardGlue(field, ui)
 
     init {
         controller.startField(PLAIN_TEXT)
-        controller.loadModel { open() }
+        controller.loadModel(modelPath)
         settle()
     }
 
@@ -107,11 +103,11 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
     /** Waits until the worker is idle and the UI thread has nothing left to run. */
     private fun settle() {
         do {
-            worker.awaitIdle()
+            controller.awaitIdle()
         } while (ui.runPending() > 0)
     }
 
-    override fun close() = worker.close()
+    override fun close() = controller.close()
 
     companion object {
         const val PLAIN_TEXT = 1
@@ -140,7 +136,7 @@ fun main(args: Array<String>) {
         i++
     }
     val out = PrintStream(System.out, false, "UTF-8")
-    KeyboardSim { PredictorKeyboardEngine.open(model) }.use { sim ->
+    KeyboardSim(model).use { sim ->
         val state = sim.modelState
         if (state != ModelState.Ready) {
             System.err.println("sample-sim: cannot load the model $model: ${(state as? ModelState.Failed)?.detail ?: state}")
