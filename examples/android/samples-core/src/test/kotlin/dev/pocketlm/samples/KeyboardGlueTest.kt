@@ -56,7 +56,7 @@ class KeyboardGlueTest {
         g.settle()
         g.glue.type(" s")
         g.settle()
-        assertEquals("See you stomorrow", g.field.text)
+        assertEquals("See you s tomorrow", g.field.text)
         assertEquals(9, g.field.scalarCursor)
         assertTrue(g.glue.state.strip.any { it.isNotEmpty() }, "no strip for \"See you s\"")
     }
