@@ -243,6 +243,20 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceKeyboardCoreObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER_METHOD1
+typedef void (*UniffiCallbackInterfaceKeyboardCoreObserverMethod1)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
 typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, RustBuffer, void* _Nonnull, 
@@ -255,6 +269,16 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, Rust
 typedef void (*UniffiCallbackInterfaceTextListenerMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
         RustCallStatus *_Nonnull uniffiCallStatus
     );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_KEYBOARD_CORE_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceKeyboardCoreObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceKeyboardCoreObserverMethod0 _Nonnull onEdit;
+    UniffiCallbackInterfaceKeyboardCoreObserverMethod1 _Nonnull onState;
+} UniffiVTableCallbackInterfaceKeyboardCoreObserver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
@@ -423,6 +447,76 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_keyboardpredictor_user_words(uint64_t p
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDPREDICTOR_WARM_STARTED
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDPREDICTOR_WARM_STARTED
 RustBuffer uniffi_pocketlm_ffi_fn_method_keyboardpredictor_warm_started(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_KEYBOARDCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_KEYBOARDCORE
+uint64_t uniffi_pocketlm_ffi_fn_clone_keyboardcore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_KEYBOARDCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_KEYBOARDCORE
+void uniffi_pocketlm_ffi_fn_free_keyboardcore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_KEYBOARDCORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_KEYBOARDCORE_NEW
+uint64_t uniffi_pocketlm_ffi_fn_constructor_keyboardcore_new(uint64_t observer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_BACKSPACE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_BACKSPACE
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_backspace(uint64_t ptr, uint32_t count, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LANGUAGE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LANGUAGE
+RustBuffer uniffi_pocketlm_ffi_fn_method_keyboardcore_language(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_RELEASE_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_RELEASE_MEMORY
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_SET_LANGUAGE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_SET_LANGUAGE
+int8_t uniffi_pocketlm_ffi_fn_method_keyboardcore_set_language(uint64_t ptr, RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_START_FIELD
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_START_FIELD
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_start_field(uint64_t ptr, uint32_t input_type, RustBuffer text, uint32_t cursor_utf16, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_STATE
+RustBuffer uniffi_pocketlm_ffi_fn_method_keyboardcore_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TAP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TAP
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_tap(uint64_t ptr, uint32_t slot, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TEXT_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TEXT_CHANGED
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_text_changed(uint64_t ptr, RustBuffer text, uint32_t cursor_utf16, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TYPE_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_TYPE_TEXT
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_type_text(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_WAIT_IDLE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_WAIT_IDLE
+int8_t uniffi_pocketlm_ffi_fn_method_keyboardcore_wait_idle(uint64_t ptr, uint32_t timeout_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_MODEL
@@ -636,6 +730,11 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_generationtask_join(uint64_t ptr, RustC
 uint64_t uniffi_pocketlm_ffi_fn_method_generationtask_result(uint64_t ptr
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_KEYBOARDCOREOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_KEYBOARDCOREOBSERVER
+void uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(const UniffiVTableCallbackInterfaceKeyboardCoreObserver* _Nonnull vtable
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
 void uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
@@ -650,6 +749,17 @@ void uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(const UniffiVTable
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_POCKETLM_VERSION
 RustBuffer uniffi_pocketlm_ffi_fn_func_pocketlm_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_KEYBOARD_CONTEXT_UNITS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_KEYBOARD_CONTEXT_UNITS
+uint32_t uniffi_pocketlm_ffi_fn_func_keyboard_context_units(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_KEYBOARD_FIELD_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_KEYBOARD_FIELD_POLICY
+RustBuffer uniffi_pocketlm_ffi_fn_func_keyboard_field_policy(uint32_t input_type, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FUNC_INIT_LOGGING
@@ -928,6 +1038,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_func_pocketlm_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_KEYBOARD_CONTEXT_UNITS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_KEYBOARD_CONTEXT_UNITS
+uint16_t uniffi_pocketlm_ffi_checksum_func_keyboard_context_units(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_KEYBOARD_FIELD_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_KEYBOARD_FIELD_POLICY
+uint16_t uniffi_pocketlm_ffi_checksum_func_keyboard_field_policy(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_FUNC_INIT_LOGGING
 uint16_t uniffi_pocketlm_ffi_checksum_func_init_logging(void
@@ -1057,6 +1179,72 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDPREDICTOR_WARM_STARTED
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDPREDICTOR_WARM_STARTED
 uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_BACKSPACE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_BACKSPACE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_backspace(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LANGUAGE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LANGUAGE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_language(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_RELEASE_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_RELEASE_MEMORY
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_SET_LANGUAGE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_SET_LANGUAGE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_set_language(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_START_FIELD
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_START_FIELD
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_start_field(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TAP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TAP
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_tap(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TEXT_CHANGED
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TEXT_CHANGED
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_text_changed(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TYPE_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_TYPE_TEXT
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_type_text(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_WAIT_IDLE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_WAIT_IDLE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_wait_idle(void
     
 );
 #endif
@@ -1246,6 +1434,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_d
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_KEYBOARDCORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_KEYBOARDCORE_NEW
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_model_load(void
@@ -1273,6 +1467,18 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_textsession_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CANCELTOKEN_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCOREOBSERVER_ON_EDIT
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCOREOBSERVER_ON_EDIT
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_edit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCOREOBSERVER_ON_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCOREOBSERVER_ON_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state(void
     
 );
 #endif

@@ -503,6 +503,22 @@ fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     typealias FfiType = Int64
     typealias SwiftType = Int64
@@ -1199,6 +1215,364 @@ public func FfiConverterTypeGenerationTask_lift(_ handle: UInt64) throws -> Gene
 #endif
 public func FfiConverterTypeGenerationTask_lower(_ value: GenerationTask) -> UInt64 {
     return FfiConverterTypeGenerationTask.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The keyboard controller (docs/samples.md, "Keyboard controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, one request at a time, a newer request replacing a waiting one, stale results
+ * dropped. Offsets are UTF-16 code units.
+ */
+public protocol KeyboardCoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * `count` backspaces: reports the edit that removes that many user-perceived characters
+     * (grapheme clusters: "e\u{301}" and "👍🏽" are one each) before the cursor.
+     */
+    func backspace(count: UInt32) 
+    
+    /**
+     * The language predictors are opened for (an ISO 639-1 code).
+     */
+    func language()  -> String
+    
+    /**
+     * Loads the model at `path` and a low-memory predictor for the current language, on the
+     * worker. Keys work meanwhile; suggestions start when it is ready (one request is made
+     * then); a failure shows in the state. Call it again to retry (a model installed since).
+     */
+    func loadModel(path: String) 
+    
+    /**
+     * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
+     * frees its caches on the worker; suggestions keep working.
+     */
+    func releaseMemory() 
+    
+    /**
+     * The user picked another language (ISO 639-1: en, es, de, fr, pt, it; a region is
+     * ignored). A different language reopens the predictor on the worker (the strip is
+     * cleared; keys keep working; a result of the old predictor is dropped; of two changes
+     * before a load finishes only the last is used). Before `loadModel` it only sets the
+     * language the first load uses. Returns whether the language changed.
+     */
+    func setLanguage(code: String) throws  -> Bool
+    
+    /**
+     * The keyboard moved to a new field with this raw Android `inputType` (iOS: the value of
+     * its text traits, docs/samples.md); `text` holds the text before the cursor up to UTF-16
+     * offset `cursor_utf16`. Resets the predictor's context and the controller's state.
+     */
+    func startField(inputType: UInt32, text: String, cursorUtf16: UInt32) 
+    
+    /**
+     * The current state (a fresh version).
+     */
+    func state()  -> KeyboardCoreState
+    
+    /**
+     * A tap on strip slot `slot` (0 left, 1 middle, 2 right): reports the edit that puts the
+     * word in place of the word being typed, plus one space. An empty slot does nothing.
+     */
+    func tap(slot: UInt32) 
+    
+    /**
+     * The field's text or selection changed (Android `onUpdateSelection`, iOS
+     * `textDidChange`): `text` holds the text before the cursor up to UTF-16 offset
+     * `cursor_utf16` (the platform may pass just the last `KEYBOARD_CONTEXT_UNITS` units). The
+     * echo of the controller's own edit is ignored; a cursor move, a paste or an edit by the
+     * app ends the auto-space state and brings new suggestions.
+     */
+    func textChanged(text: String, cursorUtf16: UInt32) 
+    
+    /**
+     * A key typed `text` (a letter, space, punctuation, a newline): reports the edit that
+     * inserts it (deleting first the space the last tap inserted, when `text` is one of
+     * `. , ! ? ; :` typed right after it).
+     */
+    func typeText(text: String) 
+    
+    /**
+     * Blocks until no job is queued or running (no request, load or delivery left), at most
+     * `timeout_ms`; whether it is idle. For simulators and tests: never on a UI thread.
+     */
+    func waitIdle(timeoutMs: UInt32)  -> Bool
+    
+}
+/**
+ * The keyboard controller (docs/samples.md, "Keyboard controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, one request at a time, a newer request replacing a waiting one, stale results
+ * dropped. Offsets are UTF-16 code units.
+ */
+open class KeyboardCore: KeyboardCoreProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_pocketlm_ffi_fn_clone_keyboardcore(self.handle, $0) }
+    }
+    /**
+     * A controller with its own worker thread, no model yet (`loadModel`) and an empty plain
+     * text field.
+     */
+public convenience init(observer: KeyboardCoreObserver)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_keyboardcore_new(
+        FfiConverterCallbackInterfaceKeyboardCoreObserver_lower(observer),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_pocketlm_ffi_fn_free_keyboardcore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * `count` backspaces: reports the edit that removes that many user-perceived characters
+     * (grapheme clusters: "e\u{301}" and "👍🏽" are one each) before the cursor.
+     */
+open func backspace(count: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_backspace(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(count),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The language predictors are opened for (an ISO 639-1 code).
+     */
+open func language() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_language(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Loads the model at `path` and a low-memory predictor for the current language, on the
+     * worker. Keys work meanwhile; suggestions start when it is ready (one request is made
+     * then); a failure shows in the state. Call it again to retry (a model installed since).
+     */
+open func loadModel(path: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
+     * frees its caches on the worker; suggestions keep working.
+     */
+open func releaseMemory()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The user picked another language (ISO 639-1: en, es, de, fr, pt, it; a region is
+     * ignored). A different language reopens the predictor on the worker (the strip is
+     * cleared; keys keep working; a result of the old predictor is dropped; of two changes
+     * before a load finishes only the last is used). Before `loadModel` it only sets the
+     * language the first load uses. Returns whether the language changed.
+     */
+open func setLanguage(code: String)throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_set_language(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The keyboard moved to a new field with this raw Android `inputType` (iOS: the value of
+     * its text traits, docs/samples.md); `text` holds the text before the cursor up to UTF-16
+     * offset `cursor_utf16`. Resets the predictor's context and the controller's state.
+     */
+open func startField(inputType: UInt32, text: String, cursorUtf16: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_start_field(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(inputType),
+        FfiConverterString.lower(text),
+        FfiConverterUInt32.lower(cursorUtf16),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The current state (a fresh version).
+     */
+open func state() -> KeyboardCoreState  {
+    return try!  FfiConverterTypeKeyboardCoreState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A tap on strip slot `slot` (0 left, 1 middle, 2 right): reports the edit that puts the
+     * word in place of the word being typed, plus one space. An empty slot does nothing.
+     */
+open func tap(slot: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_tap(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(slot),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The field's text or selection changed (Android `onUpdateSelection`, iOS
+     * `textDidChange`): `text` holds the text before the cursor up to UTF-16 offset
+     * `cursor_utf16` (the platform may pass just the last `KEYBOARD_CONTEXT_UNITS` units). The
+     * echo of the controller's own edit is ignored; a cursor move, a paste or an edit by the
+     * app ends the auto-space state and brings new suggestions.
+     */
+open func textChanged(text: String, cursorUtf16: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_text_changed(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterUInt32.lower(cursorUtf16),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A key typed `text` (a letter, space, punctuation, a newline): reports the edit that
+     * inserts it (deleting first the space the last tap inserted, when `text` is one of
+     * `. , ! ? ; :` typed right after it).
+     */
+open func typeText(text: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_type_text(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Blocks until no job is queued or running (no request, load or delivery left), at most
+     * `timeout_ms`; whether it is idle. For simulators and tests: never on a UI thread.
+     */
+open func waitIdle(timeoutMs: UInt32) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_wait_idle(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyboardCore: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = KeyboardCore
+
+    public static func lift(_ handle: UInt64) throws -> KeyboardCore {
+        return KeyboardCore(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: KeyboardCore) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyboardCore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: KeyboardCore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardCore_lift(_ handle: UInt64) throws -> KeyboardCore {
+    return try FfiConverterTypeKeyboardCore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardCore_lower(_ value: KeyboardCore) -> UInt64 {
+    return FfiConverterTypeKeyboardCore.lower(value)
 }
 
 
@@ -3236,6 +3610,64 @@ public func FfiConverterTypeDrafterOptions_lower(_ value: DrafterOptions) -> Rus
 
 
 /**
+ * An edit of the text before the cursor, to apply as one batch: delete `delete_utf16` UTF-16
+ * code units before the cursor, then insert `insert` at the cursor.
+ */
+public struct FieldEdit: Equatable, Hashable {
+    public let deleteUtf16: UInt32
+    public let insert: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(deleteUtf16: UInt32, insert: String) {
+        self.deleteUtf16 = deleteUtf16
+        self.insert = insert
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FieldEdit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFieldEdit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FieldEdit {
+        return
+            try FieldEdit(
+                deleteUtf16: FfiConverterUInt32.read(from: &buf), 
+                insert: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FieldEdit, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.deleteUtf16, into: &buf)
+        FfiConverterString.write(value.insert, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldEdit_lift(_ buf: RustBuffer) throws -> FieldEdit {
+    return try FfiConverterTypeFieldEdit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFieldEdit_lower(_ value: FieldEdit) -> RustBuffer {
+    return FfiConverterTypeFieldEdit.lower(value)
+}
+
+
+/**
  * Per-generation settings.
  */
 public struct GenerationOptions: Equatable, Hashable {
@@ -3440,6 +3872,164 @@ public func FfiConverterTypeGenerationResult_lift(_ buf: RustBuffer) throws -> G
 #endif
 public func FfiConverterTypeGenerationResult_lower(_ value: GenerationResult) -> RustBuffer {
     return FfiConverterTypeGenerationResult.lower(value)
+}
+
+
+/**
+ * What the keyboard shows.
+ */
+public struct KeyboardCoreState: Equatable, Hashable {
+    /**
+     * Increases with every state reported: a state with a lower version than one already
+     * shown is older (it was reported from the worker while an event was being handled).
+     */
+    public let version: UInt64
+    /**
+     * Exactly three slots, `[second, best, third]` (LatinIME order); "" for an empty slot.
+     */
+    public let strip: [String]
+    public let model: KeyboardModelStatus
+    public let policy: KeyboardFieldPolicy
+    /**
+     * Shift should be on: the policy capitalizes and the cursor is at a sentence start.
+     */
+    public let autoShift: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Increases with every state reported: a state with a lower version than one already
+         * shown is older (it was reported from the worker while an event was being handled).
+         */version: UInt64, 
+        /**
+         * Exactly three slots, `[second, best, third]` (LatinIME order); "" for an empty slot.
+         */strip: [String], model: KeyboardModelStatus, policy: KeyboardFieldPolicy, 
+        /**
+         * Shift should be on: the policy capitalizes and the cursor is at a sentence start.
+         */autoShift: Bool) {
+        self.version = version
+        self.strip = strip
+        self.model = model
+        self.policy = policy
+        self.autoShift = autoShift
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension KeyboardCoreState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyboardCoreState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyboardCoreState {
+        return
+            try KeyboardCoreState(
+                version: FfiConverterUInt64.read(from: &buf), 
+                strip: FfiConverterSequenceString.read(from: &buf), 
+                model: FfiConverterTypeKeyboardModelStatus.read(from: &buf), 
+                policy: FfiConverterTypeKeyboardFieldPolicy.read(from: &buf), 
+                autoShift: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: KeyboardCoreState, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.version, into: &buf)
+        FfiConverterSequenceString.write(value.strip, into: &buf)
+        FfiConverterTypeKeyboardModelStatus.write(value.model, into: &buf)
+        FfiConverterTypeKeyboardFieldPolicy.write(value.policy, into: &buf)
+        FfiConverterBool.write(value.autoShift, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardCoreState_lift(_ buf: RustBuffer) throws -> KeyboardCoreState {
+    return try FfiConverterTypeKeyboardCoreState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardCoreState_lower(_ value: KeyboardCoreState) -> RustBuffer {
+    return FfiConverterTypeKeyboardCoreState.lower(value)
+}
+
+
+/**
+ * What the keyboard does in a field.
+ */
+public struct KeyboardFieldPolicy: Equatable, Hashable {
+    /**
+     * Suggestions are computed and shown (off: the strip stays empty, the model is never called).
+     */
+    public let suggestions: Bool
+    /**
+     * Shift turns on at sentence starts.
+     */
+    public let autoCapitalize: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Suggestions are computed and shown (off: the strip stays empty, the model is never called).
+         */suggestions: Bool, 
+        /**
+         * Shift turns on at sentence starts.
+         */autoCapitalize: Bool) {
+        self.suggestions = suggestions
+        self.autoCapitalize = autoCapitalize
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension KeyboardFieldPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyboardFieldPolicy: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyboardFieldPolicy {
+        return
+            try KeyboardFieldPolicy(
+                suggestions: FfiConverterBool.read(from: &buf), 
+                autoCapitalize: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: KeyboardFieldPolicy, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.suggestions, into: &buf)
+        FfiConverterBool.write(value.autoCapitalize, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardFieldPolicy_lift(_ buf: RustBuffer) throws -> KeyboardFieldPolicy {
+    return try FfiConverterTypeKeyboardFieldPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardFieldPolicy_lower(_ value: KeyboardFieldPolicy) -> RustBuffer {
+    return FfiConverterTypeKeyboardFieldPolicy.lower(value)
 }
 
 
@@ -4415,6 +5005,93 @@ public func FfiConverterTypeFieldKind_lift(_ buf: RustBuffer) throws -> FieldKin
 #endif
 public func FfiConverterTypeFieldKind_lower(_ value: FieldKind) -> RustBuffer {
     return FfiConverterTypeFieldKind.lower(value)
+}
+
+
+
+/**
+ * Where the keyboard's model is.
+ */
+
+public enum KeyboardModelStatus: Equatable, Hashable {
+    
+    /**
+     * Being loaded on the worker (keys work; the strip is empty).
+     */
+    case loading
+    case ready
+    /**
+     * `message` is short enough for the strip and says what to do; `detail` is the library's
+     * full error (a path, never user text).
+     */
+    case failed(message: String, detail: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KeyboardModelStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKeyboardModelStatus: FfiConverterRustBuffer {
+    typealias SwiftType = KeyboardModelStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KeyboardModelStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .loading
+        
+        case 2: return .ready
+        
+        case 3: return .failed(message: try FfiConverterString.read(from: &buf), detail: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KeyboardModelStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .loading:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ready:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .failed(message,detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardModelStatus_lift(_ buf: RustBuffer) throws -> KeyboardModelStatus {
+    return try FfiConverterTypeKeyboardModelStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKeyboardModelStatus_lower(_ value: KeyboardModelStatus) -> RustBuffer {
+    return FfiConverterTypeKeyboardModelStatus.lower(value)
 }
 
 
@@ -5501,6 +6178,178 @@ public func FfiConverterTypeUserWordSource_lower(_ value: UserWordSource) -> Rus
 
 
 /**
+ * Receives what the controller decides.
+ */
+public protocol KeyboardCoreObserver: AnyObject, Sendable {
+    
+    /**
+     * Apply `edit` to the field now, as one batch. Called synchronously on the thread of the
+     * event that caused it (`typeText`, `tap`, `backspace`), before that call returns.
+     */
+    func onEdit(edit: FieldEdit) 
+    
+    /**
+     * The state changed. Called on the event's thread or on the controller's worker: hop to the
+     * UI thread and draw it unless a state with a higher `version` was drawn already.
+     */
+    func onState(state: KeyboardCoreState) 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceKeyboardCoreObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceKeyboardCoreObserver = UniffiVTableCallbackInterfaceKeyboardCoreObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceKeyboardCoreObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface KeyboardCoreObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceKeyboardCoreObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface KeyboardCoreObserver: handle missing in uniffiClone")
+            }
+        },
+        onEdit: { (
+            uniffiHandle: UInt64,
+            edit: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceKeyboardCoreObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onEdit(
+                     edit: try FfiConverterTypeFieldEdit_lift(edit)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        onState: { (
+            uniffiHandle: UInt64,
+            state: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceKeyboardCoreObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onState(
+                     state: try FfiConverterTypeKeyboardCoreState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceKeyboardCoreObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceKeyboardCoreObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitKeyboardCoreObserver() {
+    uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(UniffiCallbackInterfaceKeyboardCoreObserver.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceKeyboardCoreObserver {
+    fileprivate static let handleMap = UniffiHandleMap<KeyboardCoreObserver>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceKeyboardCoreObserver : FfiConverter {
+    typealias SwiftType = KeyboardCoreObserver
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceKeyboardCoreObserver_lift(_ handle: UInt64) throws -> KeyboardCoreObserver {
+    return try FfiConverterCallbackInterfaceKeyboardCoreObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceKeyboardCoreObserver_lower(_ v: KeyboardCoreObserver) -> UInt64 {
+    return FfiConverterCallbackInterfaceKeyboardCoreObserver.lower(v)
+}
+
+
+
+
+/**
  * Receives PocketLM's log records when the app routes them itself ([`init_logging_to`]); called
  * on the thread that logged, so it must be quick and must not call back into PocketLM.
  */
@@ -6310,6 +7159,29 @@ public func pocketlmVersion() -> String  {
 })
 }
 /**
+ * [`KEYBOARD_CONTEXT_UNITS`] for the platforms (uniffi exports no constants): the UTF-16
+ * units of text before the cursor to pass to `startField` and `textChanged`.
+ */
+public func keyboardContextUnits() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_func_keyboard_context_units(uniffiCallStatus
+    )
+})
+}
+/**
+ * The policy of a field from its raw Android `inputType` (iOS: the equivalent value of its
+ * text traits, docs/samples.md).
+ */
+public func keyboardFieldPolicy(inputType: UInt32) -> KeyboardFieldPolicy  {
+    return try!  FfiConverterTypeKeyboardFieldPolicy_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_func_keyboard_field_policy(
+        FfiConverterUInt32.lower(inputType),uniffiCallStatus
+    )
+})
+}
+/**
  * Routes PocketLM's diagnostics to the platform's log: logcat on Android (tag `PocketLM`),
  * standard error elsewhere; at `level` (default [`LogLevel::Warn`]). Call once at start-up;
  * calling again changes the level. Returns false when another logger already owns the
@@ -6353,6 +7225,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.contractVersionMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_func_pocketlm_version() != 22177) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_func_keyboard_context_units() != 62681) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_func_keyboard_field_policy() != 12666) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_func_init_logging() != 41250) {
@@ -6419,6 +7297,39 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started() != 43487) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_backspace() != 20905) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_language() != 7064) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() != 28375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory() != 9236) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_set_language() != 10614) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_start_field() != 59544) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_state() != 30414) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_tap() != 31365) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_text_changed() != 24157) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_type_text() != 26532) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_wait_idle() != 3833) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_model_count_tokens() != 63087) {
@@ -6514,6 +7425,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir() != 60894) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new() != 13520) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_constructor_model_load() != 50280) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6529,6 +7443,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() != 41299) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_edit() != 9516) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state() != 21762) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_logsink_log() != 19013) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6536,6 +7456,7 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
 
+    uniffiCallbackInitKeyboardCoreObserver()
     uniffiCallbackInitLogSink()
     uniffiCallbackInitTextListener()
     return InitializationResult.ok

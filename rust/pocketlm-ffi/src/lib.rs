@@ -6,13 +6,15 @@
 //!
 //! Objects: [`Model`], [`KeyboardPredictor`], [`ReplyDrafter`], [`TextSession`],
 //! [`ChatSession`], [`GenerationTask`], [`CancelToken`]; foreign traits: [`TextListener`],
-//! [`LogSink`]. Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
+//! [`LogSink`], [`KeyboardCoreObserver`]. The keyboard sample's controller, shared by both
+//! platforms: [`KeyboardCore`] (docs/samples.md). Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
 //! the Swift layer; never user text).
 
 mod adapter;
 mod chat;
 mod error;
 mod keyboard;
+mod keyboard_core;
 mod logging;
 mod model;
 mod reply;
@@ -26,6 +28,10 @@ pub use error::PocketLmError;
 pub use keyboard::{
     predictor_options, KeyboardOptions, KeyboardPredictor, KeyboardProfile, Suggestion,
     SuggestionKind, TextEdit,
+};
+pub use keyboard_core::{
+    keyboard_context_units, keyboard_field_policy, FieldEdit, KeyboardCore, KeyboardCoreObserver,
+    KeyboardCoreState, KeyboardFieldPolicy, KeyboardModelStatus, KEYBOARD_CONTEXT_UNITS,
 };
 pub use logging::{init_logging, init_logging_to, LogLevel, LogSink};
 pub use model::{Model, ModelInfo};

@@ -657,11 +657,39 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceKeyboardCoreObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`edit`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceKeyboardCoreObserverMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceTextListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`delta`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onEdit", "onState")
+internal open class UniffiVTableCallbackInterfaceKeyboardCoreObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onEdit`: UniffiCallbackInterfaceKeyboardCoreObserverMethod0? = null,
+    @JvmField internal var `onState`: UniffiCallbackInterfaceKeyboardCoreObserverMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onEdit`: UniffiCallbackInterfaceKeyboardCoreObserverMethod0? = null,
+        `onState`: UniffiCallbackInterfaceKeyboardCoreObserverMethod1? = null,
+    ): UniffiVTableCallbackInterfaceKeyboardCoreObserver(`uniffiFree`,`uniffiClone`,`onEdit`,`onState`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceKeyboardCoreObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onEdit` = other.`onEdit`
+        `onState` = other.`onState`
+    }
+
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
 internal open class UniffiVTableCallbackInterfaceLogSink(
@@ -728,6 +756,10 @@ internal object IntegrityCheckingUniffiLib {
     internal fun ensureInitialized() = Unit
     external fun uniffi_pocketlm_ffi_checksum_func_pocketlm_version(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_func_keyboard_context_units(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_func_keyboard_field_policy(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_func_init_logging(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_func_init_logging_to(
@@ -771,6 +803,28 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_user_words(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_backspace(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_language(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_set_language(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_start_field(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_state(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_tap(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_text_changed(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_type_text(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_wait_idle(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_count_tokens(
     ): Int
@@ -834,6 +888,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_model_load(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(
@@ -843,6 +899,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_constructor_textsession_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_edit(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_logsink_log(
     ): Int
@@ -864,6 +924,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "pocketlm_ffi"))
+        uniffiCallbackInterfaceKeyboardCoreObserver.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
         uniffiCallbackInterfaceTextListener.register(this)
         
@@ -930,6 +991,34 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardpredictor_warm_started(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_clone_keyboardcore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_free_keyboardcore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_constructor_keyboardcore_new(`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_backspace(`ptr`: Long,`count`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_language(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_set_language(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_start_field(`ptr`: Long,`inputType`: Int,`text`: RustBuffer.ByValue,`cursorUtf16`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_tap(`ptr`: Long,`slot`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_text_changed(`ptr`: Long,`text`: RustBuffer.ByValue,`cursorUtf16`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_type_text(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_wait_idle(`ptr`: Long,`timeoutMs`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_pocketlm_ffi_fn_clone_model(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_free_model(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1014,11 +1103,17 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_generationtask_result(`ptr`: Long,
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(`vtable`: UniffiVTableCallbackInterfaceKeyboardCoreObserver,
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(`vtable`: UniffiVTableCallbackInterfaceTextListener,
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_func_pocketlm_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_func_keyboard_context_units(uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_pocketlm_ffi_fn_func_keyboard_field_policy(`inputType`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_func_init_logging(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Byte
@@ -1146,6 +1241,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_func_pocketlm_version() and 0xFFFF) != 22177) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_func_keyboard_context_units() and 0xFFFF) != 62681) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_func_keyboard_field_policy() and 0xFFFF) != 12666) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_func_init_logging() and 0xFFFF) != 41250) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1210,6 +1311,39 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_warm_started() and 0xFFFF) != 43487) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_backspace() and 0xFFFF) != 20905) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_language() and 0xFFFF) != 7064) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() and 0xFFFF) != 28375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory() and 0xFFFF) != 9236) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_set_language() and 0xFFFF) != 10614) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_start_field() and 0xFFFF) != 59544) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_state() and 0xFFFF) != 30414) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_tap() and 0xFFFF) != 31365) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_text_changed() and 0xFFFF) != 24157) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_type_text() and 0xFFFF) != 26532) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_wait_idle() and 0xFFFF) != 3833) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_count_tokens() and 0xFFFF) != 63087) {
@@ -1305,6 +1439,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir() and 0xFFFF) != 60894) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new() and 0xFFFF) != 13520) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_model_load() and 0xFFFF) != 50280) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1318,6 +1455,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new() and 0xFFFF) != 41299) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_edit() and 0xFFFF) != 9516) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state() and 0xFFFF) != 21762) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_logsink_log() and 0xFFFF) != 19013) {
@@ -1597,6 +1740,29 @@ public object FfiConverterInt: FfiConverter<Int, Int> {
 
     override fun write(value: Int, buf: ByteBuffer) {
         buf.putInt(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
     }
 }
 
@@ -2779,6 +2945,543 @@ public object FfiConverterTypeGenerationTask: FfiConverter<GenerationTask, Long>
     override fun allocationSize(value: GenerationTask) = 8UL
 
     override fun write(value: GenerationTask, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The keyboard controller (docs/samples.md, "Keyboard controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, one request at a time, a newer request replacing a waiting one, stale results
+ * dropped. Offsets are UTF-16 code units.
+ */
+public interface KeyboardCoreInterface {
+    
+    /**
+     * `count` backspaces: reports the edit that removes that many user-perceived characters
+     * (grapheme clusters: "e\u{301}" and "👍🏽" are one each) before the cursor.
+     */
+    fun `backspace`(`count`: kotlin.UInt)
+    
+    /**
+     * The language predictors are opened for (an ISO 639-1 code).
+     */
+    fun `language`(): kotlin.String
+    
+    /**
+     * Loads the model at `path` and a low-memory predictor for the current language, on the
+     * worker. Keys work meanwhile; suggestions start when it is ready (one request is made
+     * then); a failure shows in the state. Call it again to retry (a model installed since).
+     */
+    fun `loadModel`(`path`: kotlin.String)
+    
+    /**
+     * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
+     * frees its caches on the worker; suggestions keep working.
+     */
+    fun `releaseMemory`()
+    
+    /**
+     * The user picked another language (ISO 639-1: en, es, de, fr, pt, it; a region is
+     * ignored). A different language reopens the predictor on the worker (the strip is
+     * cleared; keys keep working; a result of the old predictor is dropped; of two changes
+     * before a load finishes only the last is used). Before `loadModel` it only sets the
+     * language the first load uses. Returns whether the language changed.
+     */
+    fun `setLanguage`(`code`: kotlin.String): kotlin.Boolean
+    
+    /**
+     * The keyboard moved to a new field with this raw Android `inputType` (iOS: the value of
+     * its text traits, docs/samples.md); `text` holds the text before the cursor up to UTF-16
+     * offset `cursor_utf16`. Resets the predictor's context and the controller's state.
+     */
+    fun `startField`(`inputType`: kotlin.UInt, `text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+    
+    /**
+     * The current state (a fresh version).
+     */
+    fun `state`(): KeyboardCoreState
+    
+    /**
+     * A tap on strip slot `slot` (0 left, 1 middle, 2 right): reports the edit that puts the
+     * word in place of the word being typed, plus one space. An empty slot does nothing.
+     */
+    fun `tap`(`slot`: kotlin.UInt)
+    
+    /**
+     * The field's text or selection changed (Android `onUpdateSelection`, iOS
+     * `textDidChange`): `text` holds the text before the cursor up to UTF-16 offset
+     * `cursor_utf16` (the platform may pass just the last `KEYBOARD_CONTEXT_UNITS` units). The
+     * echo of the controller's own edit is ignored; a cursor move, a paste or an edit by the
+     * app ends the auto-space state and brings new suggestions.
+     */
+    fun `textChanged`(`text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+    
+    /**
+     * A key typed `text` (a letter, space, punctuation, a newline): reports the edit that
+     * inserts it (deleting first the space the last tap inserted, when `text` is one of
+     * `. , ! ? ; :` typed right after it).
+     */
+    fun `typeText`(`text`: kotlin.String)
+    
+    /**
+     * Blocks until no job is queued or running (no request, load or delivery left), at most
+     * `timeout_ms`; whether it is idle. For simulators and tests: never on a UI thread.
+     */
+    fun `waitIdle`(`timeoutMs`: kotlin.UInt): kotlin.Boolean
+    
+    companion object
+}
+
+/**
+ * The keyboard controller (docs/samples.md, "Keyboard controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, one request at a time, a newer request replacing a waiting one, stale results
+ * dropped. Offsets are UTF-16 code units.
+ */
+open class KeyboardCore: Disposable, AutoCloseable, KeyboardCoreInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A controller with its own worker thread, no model yet (`loadModel`) and an empty plain
+     * text field.
+     */
+    constructor(`observer`: KeyboardCoreObserver) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_keyboardcore_new(
+    
+        
+        FfiConverterTypeKeyboardCoreObserver.lower(`observer`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_pocketlm_ffi_fn_free_keyboardcore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_pocketlm_ffi_fn_clone_keyboardcore(handle, status)
+        }
+    }
+
+    
+    /**
+     * `count` backspaces: reports the edit that removes that many user-perceived characters
+     * (grapheme clusters: "e\u{301}" and "👍🏽" are one each) before the cursor.
+     */override fun `backspace`(`count`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_backspace(
+        it,
+        
+        FfiConverterUInt.lower(`count`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The language predictors are opened for (an ISO 639-1 code).
+     */override fun `language`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_language(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Loads the model at `path` and a low-memory predictor for the current language, on the
+     * worker. Keys work meanwhile; suggestions start when it is ready (one request is made
+     * then); a failure shows in the state. Call it again to retry (a model installed since).
+     */override fun `loadModel`(`path`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
+     * frees its caches on the worker; suggestions keep working.
+     */override fun `releaseMemory`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The user picked another language (ISO 639-1: en, es, de, fr, pt, it; a region is
+     * ignored). A different language reopens the predictor on the worker (the strip is
+     * cleared; keys keep working; a result of the old predictor is dropped; of two changes
+     * before a load finishes only the last is used). Before `loadModel` it only sets the
+     * language the first load uses. Returns whether the language changed.
+     */
+    @Throws(PocketLmException::class)override fun `setLanguage`(`code`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_set_language(
+        it,
+        
+        FfiConverterString.lower(`code`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The keyboard moved to a new field with this raw Android `inputType` (iOS: the value of
+     * its text traits, docs/samples.md); `text` holds the text before the cursor up to UTF-16
+     * offset `cursor_utf16`. Resets the predictor's context and the controller's state.
+     */override fun `startField`(`inputType`: kotlin.UInt, `text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_start_field(
+        it,
+        
+        FfiConverterUInt.lower(`inputType`),
+        FfiConverterString.lower(`text`),
+        FfiConverterUInt.lower(`cursorUtf16`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The current state (a fresh version).
+     */override fun `state`(): KeyboardCoreState {
+            return FfiConverterTypeKeyboardCoreState.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A tap on strip slot `slot` (0 left, 1 middle, 2 right): reports the edit that puts the
+     * word in place of the word being typed, plus one space. An empty slot does nothing.
+     */override fun `tap`(`slot`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_tap(
+        it,
+        
+        FfiConverterUInt.lower(`slot`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The field's text or selection changed (Android `onUpdateSelection`, iOS
+     * `textDidChange`): `text` holds the text before the cursor up to UTF-16 offset
+     * `cursor_utf16` (the platform may pass just the last `KEYBOARD_CONTEXT_UNITS` units). The
+     * echo of the controller's own edit is ignored; a cursor move, a paste or an edit by the
+     * app ends the auto-space state and brings new suggestions.
+     */override fun `textChanged`(`text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_text_changed(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterUInt.lower(`cursorUtf16`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A key typed `text` (a letter, space, punctuation, a newline): reports the edit that
+     * inserts it (deleting first the space the last tap inserted, when `text` is one of
+     * `. , ! ? ; :` typed right after it).
+     */override fun `typeText`(`text`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_type_text(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Blocks until no job is queued or running (no request, load or delivery left), at most
+     * `timeout_ms`; whether it is idle. For simulators and tests: never on a UI thread.
+     */override fun `waitIdle`(`timeoutMs`: kotlin.UInt): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_wait_idle(
+        it,
+        
+        FfiConverterUInt.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardCore: FfiConverter<KeyboardCore, Long> {
+    override fun lower(value: KeyboardCore): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): KeyboardCore {
+        return KeyboardCore(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): KeyboardCore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: KeyboardCore) = 8UL
+
+    override fun write(value: KeyboardCore, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5478,6 +6181,48 @@ public object FfiConverterTypeDrafterOptions: FfiConverterRustBuffer<DrafterOpti
 
 
 /**
+ * An edit of the text before the cursor, to apply as one batch: delete `delete_utf16` UTF-16
+ * code units before the cursor, then insert `insert` at the cursor.
+ */
+data class FieldEdit (
+    val `deleteUtf16`: kotlin.UInt
+    , 
+    val `insert`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFieldEdit: FfiConverterRustBuffer<FieldEdit> {
+    override fun read(buf: ByteBuffer): FieldEdit {
+        return FieldEdit(
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FieldEdit) = (
+            FfiConverterUInt.allocationSize(value.`deleteUtf16`) +
+            FfiConverterString.allocationSize(value.`insert`)
+    )
+
+    override fun write(value: FieldEdit, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`deleteUtf16`, buf)
+            FfiConverterString.write(value.`insert`, buf)
+    }
+}
+
+
+
+/**
  * Per-generation settings.
  */
 data class GenerationOptions (
@@ -5622,6 +6367,119 @@ public object FfiConverterTypeGenerationResult: FfiConverterRustBuffer<Generatio
             FfiConverterInt.write(value.`generatedTokens`, buf)
             FfiConverterInt.write(value.`tokensAfterCancel`, buf)
             FfiConverterOptionalTypeConstraintOutcome.write(value.`constraint`, buf)
+    }
+}
+
+
+
+/**
+ * What the keyboard shows.
+ */
+data class KeyboardCoreState (
+    /**
+     * Increases with every state reported: a state with a lower version than one already
+     * shown is older (it was reported from the worker while an event was being handled).
+     */
+    val `version`: kotlin.ULong
+    , 
+    /**
+     * Exactly three slots, `[second, best, third]` (LatinIME order); "" for an empty slot.
+     */
+    val `strip`: List<kotlin.String>
+    , 
+    val `model`: KeyboardModelStatus
+    , 
+    val `policy`: KeyboardFieldPolicy
+    , 
+    /**
+     * Shift should be on: the policy capitalizes and the cursor is at a sentence start.
+     */
+    val `autoShift`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardCoreState: FfiConverterRustBuffer<KeyboardCoreState> {
+    override fun read(buf: ByteBuffer): KeyboardCoreState {
+        return KeyboardCoreState(
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeKeyboardModelStatus.read(buf),
+            FfiConverterTypeKeyboardFieldPolicy.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: KeyboardCoreState) = (
+            FfiConverterULong.allocationSize(value.`version`) +
+            FfiConverterSequenceString.allocationSize(value.`strip`) +
+            FfiConverterTypeKeyboardModelStatus.allocationSize(value.`model`) +
+            FfiConverterTypeKeyboardFieldPolicy.allocationSize(value.`policy`) +
+            FfiConverterBoolean.allocationSize(value.`autoShift`)
+    )
+
+    override fun write(value: KeyboardCoreState, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`version`, buf)
+            FfiConverterSequenceString.write(value.`strip`, buf)
+            FfiConverterTypeKeyboardModelStatus.write(value.`model`, buf)
+            FfiConverterTypeKeyboardFieldPolicy.write(value.`policy`, buf)
+            FfiConverterBoolean.write(value.`autoShift`, buf)
+    }
+}
+
+
+
+/**
+ * What the keyboard does in a field.
+ */
+data class KeyboardFieldPolicy (
+    /**
+     * Suggestions are computed and shown (off: the strip stays empty, the model is never called).
+     */
+    val `suggestions`: kotlin.Boolean
+    , 
+    /**
+     * Shift turns on at sentence starts.
+     */
+    val `autoCapitalize`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardFieldPolicy: FfiConverterRustBuffer<KeyboardFieldPolicy> {
+    override fun read(buf: ByteBuffer): KeyboardFieldPolicy {
+        return KeyboardFieldPolicy(
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: KeyboardFieldPolicy) = (
+            FfiConverterBoolean.allocationSize(value.`suggestions`) +
+            FfiConverterBoolean.allocationSize(value.`autoCapitalize`)
+    )
+
+    override fun write(value: KeyboardFieldPolicy, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`suggestions`, buf)
+            FfiConverterBoolean.write(value.`autoCapitalize`, buf)
     }
 }
 
@@ -6304,6 +7162,107 @@ public object FfiConverterTypeFieldKind: FfiConverterRustBuffer<FieldKind> {
 
     override fun write(value: FieldKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Where the keyboard's model is.
+ */
+sealed class KeyboardModelStatus {
+    
+    /**
+     * Being loaded on the worker (keys work; the strip is empty).
+     */
+    object Loading : KeyboardModelStatus()
+    
+    
+    object Ready : KeyboardModelStatus()
+    
+    
+    /**
+     * `message` is short enough for the strip and says what to do; `detail` is the library's
+     * full error (a path, never user text).
+     */
+    data class Failed(
+        val `message`: kotlin.String, 
+        val `detail`: kotlin.String) : KeyboardModelStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardModelStatus : FfiConverterRustBuffer<KeyboardModelStatus>{
+    override fun read(buf: ByteBuffer): KeyboardModelStatus {
+        return when(buf.getInt()) {
+            1 -> KeyboardModelStatus.Loading
+            2 -> KeyboardModelStatus.Ready
+            3 -> KeyboardModelStatus.Failed(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: KeyboardModelStatus): ULong = when(value) {
+        is KeyboardModelStatus.Loading -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is KeyboardModelStatus.Ready -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is KeyboardModelStatus.Failed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: KeyboardModelStatus, buf: ByteBuffer) {
+        when(value) {
+            is KeyboardModelStatus.Loading -> {
+                buf.putInt(1)
+                Unit
+            }
+            is KeyboardModelStatus.Ready -> {
+                buf.putInt(2)
+                Unit
+            }
+            is KeyboardModelStatus.Failed -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 
@@ -7031,6 +7990,92 @@ public object FfiConverterTypeUserWordSource: FfiConverterRustBuffer<UserWordSou
 
 
 /**
+ * Receives what the controller decides.
+ */
+public interface KeyboardCoreObserver {
+    
+    /**
+     * Apply `edit` to the field now, as one batch. Called synchronously on the thread of the
+     * event that caused it (`typeText`, `tap`, `backspace`), before that call returns.
+     */
+    fun `onEdit`(`edit`: FieldEdit)
+    
+    /**
+     * The state changed. Called on the event's thread or on the controller's worker: hop to the
+     * UI thread and draw it unless a state with a higher `version` was drawn already.
+     */
+    fun `onState`(`state`: KeyboardCoreState)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceKeyboardCoreObserver {
+    internal object `onEdit`: UniffiCallbackInterfaceKeyboardCoreObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`edit`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeyboardCoreObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onEdit`(
+                    FfiConverterTypeFieldEdit.lift(`edit`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+    internal object `onState`: UniffiCallbackInterfaceKeyboardCoreObserverMethod1 {
+        override fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeKeyboardCoreObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onState`(
+                    FfiConverterTypeKeyboardCoreState.lift(`state`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeKeyboardCoreObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeKeyboardCoreObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceKeyboardCoreObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onEdit`,
+        `onState`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeKeyboardCoreObserver: FfiConverterCallbackInterface<KeyboardCoreObserver>()
+
+
+
+
+
+/**
  * Receives PocketLM's log records when the app routes them itself ([`init_logging_to`]); called
  * on the thread that logged, so it must be quick and must not call back into PocketLM.
  */
@@ -7751,6 +8796,35 @@ public object FfiConverterSequenceTypeUserWord: FfiConverterRustBuffer<List<User
     UniffiLib.uniffi_pocketlm_ffi_fn_func_pocketlm_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * [`KEYBOARD_CONTEXT_UNITS`] for the platforms (uniffi exports no constants): the UTF-16
+         * units of text before the cursor to pass to `startField` and `textChanged`.
+         */ fun `keyboardContextUnits`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_func_keyboard_context_units(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The policy of a field from its raw Android `inputType` (iOS: the equivalent value of its
+         * text traits, docs/samples.md).
+         */ fun `keyboardFieldPolicy`(`inputType`: kotlin.UInt): KeyboardFieldPolicy {
+            return FfiConverterTypeKeyboardFieldPolicy.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_func_keyboard_field_policy(
+    
+        
+        FfiConverterUInt.lower(`inputType`),_status)
 }
     )
     }

@@ -11,12 +11,11 @@ class EndToEndTest {
     fun `typing See you tomor and tapping tomorrow`() {
         val field = InMemoryTextField()
         val ui = EventLoop()
-        SerialWorker("e2e-keyboard").use { worker ->
-            val controller = KeyboardController(field, ui, worker)
+        KeyboardGlue(field, ui).use { controller ->
             controller.startField(1)
-            controller.loadModel { PredictorKeyboardEngine.open(TestModel.path) }
+            controller.loadModel(TestModel.path)
             fun settle() {
-                do worker.awaitIdle() while (ui.runPending() > 0)
+                do controller.awaitIdle() while (ui.runPending() > 0)
             }
             settle()
             assertEquals(ModelState.Ready, controller.state.modelState)

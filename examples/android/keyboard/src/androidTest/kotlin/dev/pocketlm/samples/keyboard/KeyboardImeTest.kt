@@ -18,8 +18,8 @@ import org.junit.Test
  * The keyboard sample as a user meets it, on an emulator: the PocketLM keyboard enabled and
  * selected, its keys tapped (through accessibility, like a finger) in the settings screen's
  * EditText, "tomorrow" appearing in the strip for "See you tomor", and a tap on it giving
- * "See you tomorrow ". The decisions are KeyboardController's (tested on the JVM by
- * KeyboardControllerTest / EndToEndTest); this checks the service, the view and the system wiring.
+ * "See you tomorrow ". The decisions are the shared KeyboardCore's (tested in Rust by
+ * rust/pocketlm-ffi keyboard_core, on the JVM by EndToEndTest); this checks the service, the view and the system wiring.
  */
 class KeyboardImeTest {
     private val instrumentation = InstrumentationRegistry.getInstrumentation()

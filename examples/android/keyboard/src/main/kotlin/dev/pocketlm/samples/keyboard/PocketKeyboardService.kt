@@ -7,36 +7,34 @@ import android.os.Looper
 import android.text.InputType
 import android.view.View
 import android.view.inputmethod.EditorInfo
-import dev.pocketlm.samples.KeyboardController
+import dev.pocketlm.samples.KeyboardGlue
 import dev.pocketlm.samples.ModelInstaller
 import dev.pocketlm.samples.ModelState
-import dev.pocketlm.samples.PredictorKeyboardEngine
-import dev.pocketlm.samples.SerialWorker
 import dev.pocketlm.samples.ShiftKey
 import java.util.concurrent.Executor
 
 /**
  * The PocketLM keyboard: forwards the system's input method callbacks and the key view's touches to
- * the platform-neutral [KeyboardController] (examples/android/samples-core) and draws its state.
- * The model is loaded once per process (SharedModel) on the controller's worker thread.
+ * the shared keyboard controller through [KeyboardGlue] (examples/android/samples-core; the
+ * controller is Rust's `KeyboardCore`, docs/samples.md) and draws its state. The controller loads
+ * the model and runs it on its own worker thread.
  */
 class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
     private val main = Handler(Looper.getMainLooper())
-    private val worker = SerialWorker("pocketlm-keyboard")
     private val shift = ShiftKey()
-    private lateinit var controller: KeyboardController
+    private lateinit var controller: KeyboardGlue
     private var keyboardView: KeyboardView? = null
 
     override fun onCreate() {
         super.onCreate()
-        controller = KeyboardController(InputConnectionField(this), Executor { main.post(it) }, worker) { render() }
+        controller = KeyboardGlue(InputConnectionField(this), Executor { main.post(it) }) { render() }
         loadModel()
     }
 
     private fun loadModel() {
         val path = ModelInstaller.modelFile(filesDir).path
         controller.setLanguage(KeyboardSettings.language(this))
-        controller.loadModel { language -> PredictorKeyboardEngine.open(path, language) }
+        controller.loadModel(path)
     }
 
     override fun onCreateInputView(): View = KeyboardView(this, this).also {
@@ -82,7 +80,7 @@ class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
     }
 
     override fun onDestroy() {
-        worker.close()
+        controller.close()
         keyboardView = null
         super.onDestroy()
     }

@@ -4,32 +4,43 @@ import dev.pocketlm.samples.EventLoop
 import dev.pocketlm.samples.InMemoryTextField
 import dev.pocketlm.samples.Json
 import dev.pocketlm.samples.JsonException
-import dev.pocketlm.samples.KeyboardController
-import dev.pocketlm.samples.KeyboardEngine
+import dev.pocketlm.samples.KeyboardGlue
 import dev.pocketlm.samples.ModelState
-import dev.pocketlm.samples.PredictorKeyboardEngine
-import dev.pocketlm.samples.SerialWorker
 import java.io.BufferedReader
 import java.io.InputStreamReader
 import java.io.PrintStream
 import kotlin.system.exitProcess
 
 /**
- * The keyboard sample's simulator (docs/samples.md, "Keyboard simulator"): the real
- * [KeyboardController] with an in-memory field, the real model on a [SerialWorker], and an
- * [EventLoop] as the UI thread. [handle] takes one JSON event line and returns one JSON state line
- * once the worker has settled.
+ * The keyboard sample's simulator (docs/samples.md, "Keyboard simulator"): the shared keyboard
+ * controller through the Android glue ([KeyboardGlue]) with an in-memory field, the real model at
+ * [modelPath] on the controller's worker, and an [EventLoop] as the UI thread. [handle] takes one
+ * JSON event line and returns one JSON state line once the worker has settled.
  */
-class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
+class KeyboardSim(modelPath: String) : AutoCloseable {
     private val field = InMemoryTextField()
     private val ui = EventLoop()
-    private val worker = SerialWorker("pocketlm-sim-worker")
-    private val controller = KeyboardController(field, ui, worker)
+    private val controller = KeyboardGlue(field, ui)
 
     init {
         controller.startField(PLAIN_TEXT)
-        controller.loadModel { open() }
+        controller.loadModel(modelPath)
         settle()
+    }
+
+    /**
+     * With `POCKETLM_SIM_LATENCY=1`: every typed key is settled on its own and timed from the key
+     * to its strip delivered on the UI thread (worker hop included); [latencySummary] reports them.
+     */
+    private val measure = System.getenv("POCKETLM_SIM_LATENCY") == "1"
+    private val keystrokeNanos = ArrayList<Long>()
+
+    /** `latency: N keystrokes, p50 X ms, p95 Y ms` (nearest rank), or null when not measuring. */
+    fun latencySummary(): String? {
+        if (!measure || keystrokeNanos.isEmpty()) return null
+        val sorted = keystrokeNanos.sorted()
+        fun p(q: Double) = sorted[(Math.ceil(q * sorted.size).toInt() - 1).coerceIn(0, sorted.size - 1)] / 1e6
+        return "latency: ${sorted.size} keystrokes, p50 %.2f ms, p95 %.2f ms".format(p(0.50), p(0.95))
     }
 
     /** The model's state after start-up (the simulator stops when it is not Ready). */
@@ -49,7 +60,12 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
                 var i = 0
                 while (i < text.length) {
                     val cp = text.codePointAt(i)
+                    val start = System.nanoTime()
                     controller.type(String(Character.toChars(cp)))
+                    if (measure) {
+                        settle()
+                        keystrokeNanos.add(System.nanoTime() - start)
+                    }
                     i += Character.charCount(cp)
                 }
             }
@@ -87,11 +103,11 @@ class KeyboardSim(open: () -> KeyboardEngine) : AutoCloseable {
     /** Waits until the worker is idle and the UI thread has nothing left to run. */
     private fun settle() {
         do {
-            worker.awaitIdle()
+            controller.awaitIdle()
         } while (ui.runPending() > 0)
     }
 
-    override fun close() = worker.close()
+    override fun close() = controller.close()
 
     companion object {
         const val PLAIN_TEXT = 1
@@ -120,7 +136,7 @@ fun main(args: Array<String>) {
         i++
     }
     val out = PrintStream(System.out, false, "UTF-8")
-    KeyboardSim { PredictorKeyboardEngine.open(model) }.use { sim ->
+    KeyboardSim(model).use { sim ->
         val state = sim.modelState
         if (state != ModelState.Ready) {
             System.err.println("sample-sim: cannot load the model $model: ${(state as? ModelState.Failed)?.detail ?: state}")
@@ -133,6 +149,7 @@ fun main(args: Array<String>) {
             out.println(sim.handle(line))
             out.flush()
         }
+        sim.latencySummary()?.let { System.err.println("sample-sim: $it") }
     }
     exitProcess(0)
 }

@@ -3,7 +3,6 @@ package dev.pocketlm.samples.sim
 import dev.pocketlm.samples.Json
 import dev.pocketlm.samples.JsonException
 import dev.pocketlm.samples.ModelState
-import dev.pocketlm.samples.PredictorKeyboardEngine
 import dev.pocketlm.samples.TestModel
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -27,7 +26,7 @@ class KeyboardSimTest {
 
     @Test
     fun `simulator protocol on the real model`() {
-        KeyboardSim { PredictorKeyboardEngine.open(TestModel.path) }.use { sim ->
+        KeyboardSim(TestModel.path).use { sim ->
             assertEquals(ModelState.Ready, sim.modelState)
             val typed = sim.handle("""{"type":"text","text":"See you tomor"}""")
             assertTrue(
