@@ -305,8 +305,13 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         *field = value.parse().map_err(|_| not_a("a count"))?;
         return Ok(());
     }
-    if name == "act_rules" {
-        c.act_rules = match value {
+    let switch = match name {
+        "act_rules" => Some(&mut c.act_rules),
+        "option_chips" => Some(&mut c.option_chips),
+        _ => None,
+    };
+    if let Some(field) = switch {
+        *field = match value {
             "true" | "1" => true,
             "false" | "0" => false,
             _ => return Err(not_a("true or false")),
@@ -499,6 +504,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "steps": d.steps,
             "rows": d.rows,
             "acts": d.acts,
+            "options": d.options,
             "silence": d.silence,
             "asks_decision": labels.get(ci).map(|_| decision),
             "offers_both": labels.get(ci).map(|_| offers_both),

@@ -656,6 +656,50 @@ fn tone_and_blocklist_apply() {
 }
 
 #[test]
+fn an_either_or_question_gets_its_options_first() {
+    let d = drafter();
+    let opts = DraftOptions::default();
+    let draft = d
+        .draft_detailed(&[Message::incoming("pizza or thai tonight?")], &opts)
+        .unwrap();
+    let texts: Vec<&str> = draft.replies.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(draft.options, ["Pizza!", "Thai!"], "{texts:?}");
+    assert_eq!(texts[..2], ["Pizza!", "Thai!"]);
+    // The third is the drafter's own best reply, not a third option.
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    // A yes/no question with an "or" names no options; a blocked option drops both.
+    for (message, block) in [
+        ("u coming 2 the gym tmrw or nah", vec![]),
+        ("pizza or thai tonight?", vec!["thai".to_owned()]),
+    ] {
+        let o = DraftOptions {
+            blocklist: block,
+            ..DraftOptions::default()
+        };
+        let draft = d.draft_detailed(&[Message::incoming(message)], &o).unwrap();
+        assert!(draft.options.is_empty(), "{message}: {:?}", draft.replies);
+        assert!(
+            draft.replies.iter().all(|r| !r.text.contains("Thai")),
+            "{message}: {:?}",
+            draft.replies
+        );
+    }
+    // Off in the configuration: no options.
+    let off = ReplyDrafter::new(
+        smollm2(),
+        DrafterConfig {
+            option_chips: false,
+            ..DrafterConfig::default()
+        },
+    )
+    .unwrap();
+    let draft = off
+        .draft_detailed(&[Message::incoming("pizza or thai tonight?")], &opts)
+        .unwrap();
+    assert!(draft.options.is_empty() && !draft.replies.is_empty());
+}
+
+#[test]
 fn drafter_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ReplyDrafter>();

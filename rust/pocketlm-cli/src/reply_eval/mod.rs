@@ -80,6 +80,13 @@ pub struct CaseScore {
     pub stances: usize,
 }
 
+/// The labels under which a reply naming one of the message's options (an option chip,
+/// [`Draft::options`]) is acceptable: where leaving the choice to the sender ("Either is
+/// fine!") or naming a day or a place is, picking one of the options named is too. The
+/// labelled sets predate option chips; a fact question labelled only `check`/`unsure`
+/// counts them as wrong, which undercounts.
+pub const OPTION_CLUSTERS: &[&str] = &["either", "time_answer", "place_answer"];
+
 /// Scores one draft (`n`: the number of suggestions asked for).
 pub fn score_case(draft: &Draft, case: &LabelledCase, cat: &Catalog, n: usize) -> CaseScore {
     if case.expects_none() {
@@ -95,6 +102,12 @@ pub fn score_case(draft: &Draft, case: &LabelledCase, cat: &Catalog, n: usize) -
         .replies
         .iter()
         .map(|r| {
+            if draft.options.contains(&r.text) {
+                return case
+                    .acceptable
+                    .iter()
+                    .any(|c| OPTION_CLUSTERS.contains(&c.as_str()));
+            }
             cat.cluster_of(&r.text)
                 .is_some_and(|c| case.acceptable.contains(&cat.clusters[c].name))
         })
@@ -197,6 +210,7 @@ mod unit_tests {
             silence: None,
             prompt_tokens: 0,
             evaluated_tokens: 0,
+            options: Vec::new(),
             steps: 0,
             rows: 0,
             ms: 0.0,

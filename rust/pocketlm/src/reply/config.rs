@@ -226,6 +226,10 @@ pub struct DrafterConfig {
     /// output alone 13 of 2,881 others (0.7: 186 and 17). Over 29 sets: 210 of 231 and 9 of
     /// 3,044 (docs/reply.md, "Silence").
     pub silence_at: f32,
+    /// Whether an either/or question's two options are offered as replies ahead of the
+    /// selected ones ("pizza or thai tonight?" → "Pizza!", "Thai!", "Either is fine!";
+    /// `reply/options.rs`). Session 34: blind33/34 were drafted with it on.
+    pub option_chips: bool,
 }
 
 impl Default for DrafterConfig {
@@ -273,6 +277,7 @@ impl Default for DrafterConfig {
             reading: Reading::Head,
             head_weight: 0.5,
             act_rules: true,
+            option_chips: true,
             silence_at: 0.8,
             choice_yes: 0.3,
             choice_other: 0.15,

@@ -10,7 +10,7 @@ use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
 use super::reading_head::{self, ReadingHead};
-use super::{gate, prompt, score, select, warm};
+use super::{gate, options, prompt, score, select, warm};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
 use crate::model::Model;
@@ -102,6 +102,9 @@ pub struct Draft {
     pub rows: usize,
     /// Wall-clock milliseconds of the call.
     pub ms: f64,
+    /// The replies that name an option of an either/or question (`reply/options.rs`),
+    /// shown first.
+    pub options: Vec<String>,
 }
 
 struct ToneState {
@@ -536,6 +539,7 @@ impl ReplyDrafter {
             steps: 0,
             rows: 0,
             ms: 0.0,
+            options: Vec::new(),
         };
         // 1. Gate.
         let gated = gate::gate(conversation, self.catalog)?;
@@ -690,8 +694,53 @@ impl ReplyDrafter {
             Some(r) if r.score >= self.config.min_score => draft.replies = replies,
             _ => draft.no_suggestion = Some(NoSuggestion::NothingGood),
         }
+        // 7. Option chips.
+        if !draft.replies.is_empty() && options.n >= 2 && self.config.option_chips {
+            let pick = acts.decision() || acts.has(acts::Act::Choice) || ctx.choice;
+            let chips = self.option_chips(message, pick, &lp0, &options.blocklist);
+            if let Some(chips) = chips {
+                draft.replies = select::with_options(&chips, draft.replies, options.n);
+                draft.options = chips.to_vec();
+            }
+        }
         draft.ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(draft)
+    }
+
+    /// The options an either/or question in `message` names, as replies ("!" where a choice
+    /// is to be made, `pick`; "." for a fact), when the model could start a reply with
+    /// each (its first token within `max_first_token_gap + preferred_gap` of the best
+    /// after the prompt, `lp0`) and neither holds a blocked phrase.
+    fn option_chips(
+        &self,
+        message: &str,
+        pick: bool,
+        lp0: &[f32],
+        blocklist: &[String],
+    ) -> Option<[String; 2]> {
+        let tok = self.model.tokenizer();
+        let best = lp0.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let [a, b] = options::alternatives(message, self.catalog)?;
+        let end = if pick { '!' } else { '.' };
+        let chips = [options::chip(&a, end), options::chip(&b, end)];
+        let plausible = |text: &str| {
+            tok.encode(text, false, false)
+                .first()
+                .and_then(|&t| lp0.get(t as usize))
+                .is_some_and(|&lp| {
+                    lp >= best - self.config.max_first_token_gap - self.config.preferred_gap
+                })
+        };
+        let blocked = |text: &str| {
+            let padded = filter::padded_key(text);
+            blocklist
+                .iter()
+                .any(|b| !b.trim().is_empty() && filter::has_phrase(&padded, &filter::key(b)))
+        };
+        chips
+            .iter()
+            .all(|c| plausible(c) && !blocked(c))
+            .then_some(chips)
     }
 
     /// Prompt tokens for a conversation: prefix + window, with older messages dropped (and

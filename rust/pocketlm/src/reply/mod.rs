@@ -22,6 +22,7 @@ mod decode;
 mod drafter;
 pub mod filter;
 pub mod gate;
+pub mod options;
 pub mod prompt;
 pub mod reading_head;
 mod score;

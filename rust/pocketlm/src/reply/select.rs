@@ -74,6 +74,29 @@ pub fn select(
         .collect()
 }
 
+/// The options of an either/or question first (scored as the best reply), then the
+/// selected `replies` that say something else, up to `n` in all.
+pub fn with_options(options: &[String; 2], replies: Vec<Reply>, n: usize) -> Vec<Reply> {
+    let top = replies.first().map_or(0.0, |r| r.score);
+    let mut out: Vec<Reply> = options
+        .iter()
+        .map(|t| Reply {
+            text: t.clone(),
+            score: top,
+        })
+        .collect();
+    for r in replies {
+        if out.len() >= n {
+            break;
+        }
+        if !out.iter().any(|o| filter::near_duplicate(&o.text, &r.text)) {
+            out.push(r);
+        }
+    }
+    out.truncate(n);
+    out
+}
+
 /// The clusters of the valid candidates that are preferred answers to the message's acts.
 fn preferred_clusters<'a>(valid: &[&'a Candidate]) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
@@ -293,6 +316,24 @@ mod tests {
         assert!(!told.decision());
         let r = select(&cs, 3, &told, false, &cfg);
         assert!(!texts(&r).contains(&"I'd love to!"), "{r:?}");
+    }
+
+    #[test]
+    fn options_go_first_then_the_replies_that_say_something_else() {
+        let r = |t: &str, score: f32| Reply {
+            text: t.into(),
+            score,
+        };
+        let opts = ["Pizza!".to_owned(), "Thai!".to_owned()];
+        let replies = vec![
+            r("pizza!", 0.9),
+            r("Either is fine!", 0.8),
+            r("Up to you!", 0.7),
+        ];
+        let out = with_options(&opts, replies.clone(), 3);
+        assert_eq!(texts(&out), ["Pizza!", "Thai!", "Either is fine!"]);
+        assert!(out[..2].iter().all(|o| o.score == 0.9) && out[2].score == 0.8);
+        assert_eq!(texts(&with_options(&opts, replies, 2)), ["Pizza!", "Thai!"]);
     }
 
     #[test]
