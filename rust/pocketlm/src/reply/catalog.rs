@@ -348,7 +348,8 @@ pub struct Catalog {
     pub cluster_prior: Option<ClusterPrior>,
 }
 
-const BUILTIN: &str = include_str!("catalog.txt");
+/// The catalog built into the library (`catalog.txt`, packed by `build.rs`).
+const BUILTIN: super::packed::Packed = super::packed::packed!("catalog.txt");
 
 impl Catalog {
     /// The catalog built into the library (`reply/catalog.txt`, its word scorer and its
@@ -357,7 +358,7 @@ impl Catalog {
         static C: OnceLock<Result<Catalog, CatalogError>> = OnceLock::new();
         C.get_or_init(|| {
             let cat = Catalog::builtin_rules_uncached()?;
-            let prior = ClusterPrior::parse(cluster_prior::BUILTIN, &cat)?;
+            let prior = ClusterPrior::parse(&cluster_prior::BUILTIN.text()?, &cat)?;
             Ok(cat.with_cluster_prior(prior))
         })
         .as_ref()
@@ -374,8 +375,8 @@ impl Catalog {
     }
 
     fn builtin_rules_uncached() -> Result<Catalog, CatalogError> {
-        let words = SensitiveWords::parse(sensitive_words::BUILTIN)?;
-        Ok(Catalog::parse(BUILTIN)?.with_sensitive_words(words))
+        let words = SensitiveWords::parse(&sensitive_words::BUILTIN.text()?)?;
+        Ok(Catalog::parse(&BUILTIN.text()?)?.with_sensitive_words(words))
     }
 
     /// The catalog with `words` as the gate's word scorer.

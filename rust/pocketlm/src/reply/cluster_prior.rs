@@ -16,8 +16,8 @@ use std::collections::{HashMap, HashSet};
 use super::acts::Acts;
 use super::catalog::{Catalog, CatalogError};
 
-/// The table built into the library.
-pub(crate) const BUILTIN: &str = include_str!("cluster_prior.tsv");
+/// The table built into the library (packed by `build.rs`).
+pub(crate) const BUILTIN: super::packed::Packed = super::packed::packed!("cluster_prior.tsv");
 
 /// Letter groups of this many characters (of a word marked `_` at both ends) are
 /// features: they read texting spellings and inflections the word features miss.
@@ -293,7 +293,7 @@ mod tests {
     #[test]
     fn the_builtin_table_parses() {
         let cat = Catalog::builtin().unwrap();
-        let p = ClusterPrior::parse(BUILTIN, cat).unwrap();
+        let p = ClusterPrior::parse(&BUILTIN.text().unwrap(), cat).unwrap();
         assert!(p.len() > 1000, "{}", p.len());
     }
 }

@@ -23,6 +23,7 @@ mod drafter;
 pub mod filter;
 pub mod gate;
 pub mod options;
+mod packed;
 pub mod prompt;
 pub mod reading_head;
 mod score;

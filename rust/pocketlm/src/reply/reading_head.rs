@@ -20,8 +20,10 @@ use super::catalog::{Catalog, CatalogError};
 use super::cluster_prior::sigmoid;
 use crate::model::Model;
 
-/// The heads built into the library, one per model (matched by fingerprint).
-pub(crate) const BUILTIN: &[&str] = &[include_str!("reading_head_smollm2.tsv")];
+/// The heads built into the library, one per model (matched by fingerprint; packed by
+/// `build.rs`).
+pub(crate) const BUILTIN: &[super::packed::Packed] =
+    &[super::packed::packed!("reading_head_smollm2.tsv")];
 
 /// A trained head: per cluster, a bias and a weight per pooled feature.
 #[derive(Debug, Clone)]
@@ -258,11 +260,12 @@ impl ReadingHead {
     /// fail to parse are an error (a test parses every one).
     pub fn builtin_for(model: &Model, cat: &Catalog) -> Result<Option<ReadingHead>, CatalogError> {
         let fp = model_fingerprint(model);
-        for text in BUILTIN {
+        for packed in BUILTIN {
+            let text = packed.text()?;
             // The fingerprint line first, so other models' tables are not parsed.
             let wanted = format!("model\t{fp:016x}");
             if text.lines().any(|l| l == wanted) {
-                return ReadingHead::parse(text, cat).map(Some);
+                return ReadingHead::parse(&text, cat).map(Some);
             }
         }
         Ok(None)
@@ -341,7 +344,7 @@ mod tests {
     fn the_builtin_tables_parse() {
         let cat = Catalog::builtin_rules().unwrap();
         for t in BUILTIN {
-            let h = ReadingHead::parse(t, cat).unwrap();
+            let h = ReadingHead::parse(&t.text().unwrap(), cat).unwrap();
             assert!(h.dims >= 64, "{}", h.dims);
             assert!(h.meta("fixtures").is_some() && h.meta("settings").is_some());
         }

@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::catalog::CatalogError;
 
-/// The table built into the library.
-pub(crate) const BUILTIN: &str = include_str!("sensitive_words.tsv");
+/// The table built into the library (packed by `build.rs`).
+pub(crate) const BUILTIN: super::packed::Packed = super::packed::packed!("sensitive_words.tsv");
 
 /// A trained word scorer: `bias` plus the weights of the features present; sensitive at or
 /// above `threshold`.
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_builtin_table_parses() {
-        let t = SensitiveWords::parse(BUILTIN).unwrap();
+        let t = SensitiveWords::parse(&BUILTIN.text().unwrap()).unwrap();
         assert!(t.weights.len() > 1000);
     }
 }
