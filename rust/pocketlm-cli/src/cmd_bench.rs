@@ -43,8 +43,9 @@ pub struct BenchArgs {
     #[arg(long)]
     minimal: bool,
     /// Also generate under this JSON Schema (greedy, the model asked for such an object) for
-    /// `--tg` tokens: `tg_constrained` (tok/s), `constrained_tg_ratio` (over `tg{N}` of this
-    /// run), `mask_us` (grammar time per generated token), `constrained_forced_fraction` and
+    /// `--tg` tokens: `tg_constrained` (tok/s), `constrained_tg_ratio` (the median over reps of
+    /// its ratio to generating the same prompt without the schema, alternating rep by rep, order
+    /// swapped every rep), `mask_us` (grammar time per generated token), `constrained_forced_fraction` and
     /// `constrained_mask_skipped_fraction` (tokens taken from the unmasked logits, no mask).
     #[arg(long)]
     schema: Option<PathBuf>,
@@ -58,15 +59,57 @@ pub struct BenchArgs {
     json: bool,
 }
 
-/// Constrained generation speed: (tok/s, grammar µs per token, forced fraction, fraction of
-/// generated tokens taken from the unmasked logits without a mask) over reps.
+/// Constrained generation against the same generation without the constraint: the medians of
+/// constrained tok/s, of the per-rep ratios (constrained over unconstrained), of grammar µs per
+/// token, of the forced fraction and of the fraction of tokens taken from the unmasked logits
+/// without a mask.
+struct ConstrainedSpeed {
+    tok_s: f64,
+    ratio: f64,
+    mask_us: f64,
+    forced: f64,
+    skipped: f64,
+}
+
+/// Greedy generation of `tg` tokens of `prompt` (repeated when it ends early): tokens, seconds,
+/// and the constraint's grammar µs, forced and mask-skipped tokens summed.
+fn timed_generation(
+    session: &mut Session,
+    prompt: &[u32],
+    opts: &mut GenerateOptions,
+    tg: usize,
+) -> Result<(usize, f64, f64, usize, usize), String> {
+    let cancel = AtomicBool::new(false);
+    let (mut produced, mut secs, mut mask_us, mut forced, mut skipped) = (0, 0.0, 0.0, 0, 0);
+    while produced < tg {
+        opts.max_tokens = tg - produced;
+        let t = Instant::now();
+        let out = generate(session, prompt, opts, &cancel, |_| true).map_err(|e| e.to_string())?;
+        secs += t.elapsed().as_secs_f64();
+        if out.tokens.is_empty() {
+            return Err("the generation produced no tokens".into());
+        }
+        produced += out.tokens.len();
+        if let Some(c) = out.constraint {
+            mask_us += c.mask_us;
+            forced += c.forced_tokens;
+            skipped += c.mask_skipped;
+        }
+    }
+    Ok((produced, secs, mask_us, forced, skipped))
+}
+
+/// Constrained generation speed. Each rep generates `tg` tokens under the schema and `tg`
+/// tokens of the same prompt without it, in an order swapped every rep, so that both see the
+/// same load: the ratio is what the grammar costs, not a change in the machine's load between
+/// two separate measurements.
 fn constrained_speed(
     model: &std::sync::Arc<Model>,
     session: &mut Session,
     schema_path: &PathBuf,
     tg: usize,
     reps: usize,
-) -> Result<(f64, f64, f64, f64), String> {
+) -> Result<ConstrainedSpeed, String> {
     let schema = std::fs::read_to_string(schema_path)
         .map_err(|e| format!("cannot read {}: {e}", schema_path.display()))?;
     let template = ChatTemplate::for_model(model).map_err(|e| e.to_string())?;
@@ -74,48 +117,43 @@ fn constrained_speed(
     let prompt = template
         .encode(model.tokenizer(), &[ChatMessage::user(ask)], true)
         .map_err(|e| e.to_string())?;
-    let mut opts = GenerateOptions {
+    let mut constrained = GenerateOptions {
         max_tokens: tg,
         sampler: SamplerConfig::greedy(),
         stop: Vec::new(),
         constraint: Some(Constraint::JsonSchema(schema)),
     };
-    let cancel = AtomicBool::new(false);
+    let mut free = GenerateOptions {
+        constraint: None,
+        ..constrained.clone()
+    };
     // Warm-up: builds the token table once per model and caches the prompt.
-    generate(session, &prompt, &opts, &cancel, |_| true).map_err(|e| e.to_string())?;
-    let (mut speeds, mut mask, mut forced, mut skipped) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..reps {
-        let (mut produced, mut secs, mut mask_us, mut n_forced, mut n_skipped) =
-            (0, 0.0, 0.0, 0, 0);
-        while produced < tg {
-            opts.max_tokens = tg - produced;
-            let t = Instant::now();
-            let out =
-                generate(session, &prompt, &opts, &cancel, |_| true).map_err(|e| e.to_string())?;
-            secs += t.elapsed().as_secs_f64();
-            if out.tokens.is_empty() {
-                return Err("the constrained generation produced no tokens".into());
-            }
-            produced += out.tokens.len();
-            let c = out
-                .constraint
-                .unwrap_or_else(|| unreachable!("constrained"));
-            mask_us += c.mask_us;
-            n_forced += c.forced_tokens;
-            n_skipped += c.mask_skipped;
-        }
-        speeds.push(produced as f64 / secs);
-        mask.push(mask_us / produced as f64);
-        forced.push(n_forced as f64 / produced as f64);
-        skipped.push(n_skipped as f64 / produced as f64);
+    timed_generation(session, &prompt, &mut constrained, 1)?;
+    timed_generation(session, &prompt, &mut free, 1)?;
+    let (mut speeds, mut ratios, mut mask, mut forced, mut skipped) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for rep in 0..reps {
+        let (c, f) = if rep % 2 == 0 {
+            let c = timed_generation(session, &prompt, &mut constrained, tg)?;
+            (c, timed_generation(session, &prompt, &mut free, tg)?)
+        } else {
+            let f = timed_generation(session, &prompt, &mut free, tg)?;
+            (timed_generation(session, &prompt, &mut constrained, tg)?, f)
+        };
+        let speed = c.0 as f64 / c.1;
+        speeds.push(speed);
+        ratios.push(speed / (f.0 as f64 / f.1));
+        mask.push(c.2 / c.0 as f64);
+        forced.push(c.3 as f64 / c.0 as f64);
+        skipped.push(c.4 as f64 / c.0 as f64);
     }
-    Ok((
-        median(speeds),
-        median(mask),
-        median(forced),
-        median(skipped),
-    ))
+    Ok(ConstrainedSpeed {
+        tok_s: median(speeds),
+        ratio: median(ratios),
+        mask_us: median(mask),
+        forced: median(forced),
+        skipped: median(skipped),
+    })
 }
 
 /// Reads a `kB` field of /proc/self/status (Linux); 0 elsewhere.
@@ -295,13 +333,12 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         );
     }
     if let Some(schema) = &a.schema {
-        let (speed, mask_us, forced, skipped) =
-            constrained_speed(&model, &mut session, schema, a.tg, a.reps)?;
-        results.insert("tg_constrained".into(), json!(speed));
-        results.insert("constrained_tg_ratio".into(), json!(speed / tg_median));
-        results.insert("mask_us".into(), json!(mask_us));
-        results.insert("constrained_forced_fraction".into(), json!(forced));
-        results.insert("constrained_mask_skipped_fraction".into(), json!(skipped));
+        let c = constrained_speed(&model, &mut session, schema, a.tg, a.reps)?;
+        results.insert("tg_constrained".into(), json!(c.tok_s));
+        results.insert("constrained_tg_ratio".into(), json!(c.ratio));
+        results.insert("mask_us".into(), json!(c.mask_us));
+        results.insert("constrained_forced_fraction".into(), json!(c.forced));
+        results.insert("constrained_mask_skipped_fraction".into(), json!(c.skipped));
     }
     if let Some(threads) = a.vs_threads {
         results.insert(format!("tg{}_vs", a.tg), json!(median(tg_vs)));
