@@ -86,6 +86,30 @@ class PocketLMTest {
         model.textSession(SessionOptions(contextLength = 512)).use { it.complete(prompt, greedy(maxTokens)).text }
 
     @Test
+    fun `a restored chat answers as the saved one would`() = runBlocking<Unit> {
+        val opts = ChatOptions(systemPrompt = "Answer briefly.", maxTokens = 12, sampling = GREEDY, contextLength = 512)
+        val file = Files.createTempFile("pocketlm-chat", ".plmchat").toFile()
+        try {
+            model.chat(opts).use { a ->
+                assertTrue(a.reply("What is the capital of France?").generatedTokens > 0)
+                val written = a.saveState(file.path)
+                assertTrue(written > 0)
+                assertEquals(file.length(), written)
+                model.restoreChat(file.path, opts).use { b ->
+                    assertEquals(a.history, b.history)
+                    assertEquals(3, b.history.size)
+                    val expected = a.send("And of Italy?").toList().joinToString("")
+                    assertEquals(expected, b.send("And of Italy?").toList().joinToString(""))
+                }
+            }
+            file.writeBytes(file.readBytes().copyOf(64))
+            assertFailsWith<PocketLmException.InvalidSnapshot> { model.restoreChat(file.path, opts) }
+        } finally {
+            file.delete()
+        }
+    }
+
+    @Test
     fun `a saved session continues in a new one as the original would`() = runBlocking<Unit> {
         val opts = SessionOptions(contextLength = 512)
         model.textSession(opts).use { a ->

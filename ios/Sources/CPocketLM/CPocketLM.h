@@ -349,6 +349,11 @@ void uniffi_pocketlm_ffi_fn_free_chatsession(uint64_t handle, RustCallStatus *_N
 uint64_t uniffi_pocketlm_ffi_fn_constructor_chatsession_new(uint64_t model, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_CHATSESSION_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_CHATSESSION_RESTORE
+uint64_t uniffi_pocketlm_ffi_fn_constructor_chatsession_restore(uint64_t model, RustBuffer options, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_CLEAR
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_CLEAR
 void uniffi_pocketlm_ffi_fn_method_chatsession_clear(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -362,6 +367,11 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_chatsession_history(uint64_t ptr, RustC
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_LAST_RESULT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_LAST_RESULT
 uint64_t uniffi_pocketlm_ffi_fn_method_chatsession_last_result(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_SAVE_STATE
+int64_t uniffi_pocketlm_ffi_fn_method_chatsession_save_state(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_CHATSESSION_SEND
@@ -1104,6 +1114,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_chatsession_last_result(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_SAVE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_SAVE_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_chatsession_save_state(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_SEND
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_CHATSESSION_SEND
 uint16_t uniffi_pocketlm_ffi_checksum_method_chatsession_send(void
@@ -1419,6 +1435,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CHATSESSION_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CHATSESSION_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_chatsession_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CHATSESSION_RESTORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_CHATSESSION_RESTORE
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_chatsession_restore(void
     
 );
 #endif

@@ -261,6 +261,17 @@ public final class Model: Sendable {
         return Chat(try await offload { try PocketLMFFI.ChatSession(model: m, options: options) })
     }
 
+    /// A chat restored from the file `Chat.saveState(path:)` wrote with this model file: its
+    /// history and its KV cache, so it answers exactly as the saved chat would have
+    /// (docs/state.md). Throws `PocketLmError.InvalidSnapshot` (missing, damaged, another model)
+    /// or `.ContextFull`.
+    public func restoreChat(path: String, options: ChatOptions = ChatOptions()) async throws -> Chat {
+        let m = try ref.get()
+        return Chat(try await offload {
+            try PocketLMFFI.ChatSession.restore(model: m, options: options, path: path)
+        })
+    }
+
     /// Loads the LoRA adapter file at `path` (llama.cpp's GGUF format, docs/adapters.md) for
     /// this model, off the calling thread: it is checked against the model and copied into
     /// memory (about the file's size). Attach it to sessions with `TextSession.attachAdapter`.
@@ -609,6 +620,13 @@ public final class Chat: Sendable {
 
     /// Forgets the conversation, keeping the system prompt (never blocks).
     public func clear() throws { try ref.get().clear() }
+
+    /// Saves the chat (history and KV cache) to `path`, replaced atomically; returns its size in
+    /// bytes. Waits for an answer in progress. Restore it with `Model.restoreChat(path:options:)`.
+    public func saveState(path: String) async throws -> Int64 {
+        let c = try ref.get()
+        return try await offload { try c.saveState(path: path) }
+    }
 
     public func close() { ref.close() }
 }

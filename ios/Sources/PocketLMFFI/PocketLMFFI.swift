@@ -835,6 +835,13 @@ public protocol ChatSessionProtocol: AnyObject, Sendable {
     func lastResult() async  -> GenerationResult?
     
     /**
+     * Saves the chat (history and KV cache) to `path`, replacing it atomically, and returns
+     * the file's size in bytes. Waits for an answer in progress to finish: call it off the UI
+     * thread (for example when the app goes to the background).
+     */
+    func saveState(path: String) throws  -> Int64
+    
+    /**
      * Sends a user message and starts streaming the answer to `listener`; returns at once
      * with the task that cancels, joins or awaits it. The answer (also a cancelled, partial
      * one) joins the history.
@@ -908,6 +915,25 @@ public convenience init(model: Model, options: ChatOptions)throws  {
     }
 
     
+    /**
+     * A chat restored from a file written by [`ChatSession::save_state`] with the same model
+     * file: its history, and its KV cache so the next answer only evaluates the new turn,
+     * exactly as the saved chat would have answered. `options` are this chat's (the saved
+     * history keeps its own system prompt). Errors: `InvalidSnapshot` (missing, not a saved
+     * chat, truncated, corrupted, another model), `ContextFull` (`context_length` smaller than
+     * the saved conversation). Reads the file: call it off the UI thread.
+     */
+public static func restore(model: Model, options: ChatOptions, path: String)throws  -> ChatSession  {
+    return try  FfiConverterTypeChatSession_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_chatsession_restore(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterTypeChatOptions_lower(options),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -953,6 +979,21 @@ open func lastResult()async  -> GenerationResult?  {
             errorHandler: nil
             
         )
+}
+    
+    /**
+     * Saves the chat (history and KV cache) to `path`, replacing it atomically, and returns
+     * the file's size in bytes. Waits for an answer in progress to finish: call it off the UI
+     * thread (for example when the app goes to the background).
+     */
+open func saveState(path: String)throws  -> Int64  {
+    return try  FfiConverterInt64.lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_chatsession_save_state(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -7260,6 +7301,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_chatsession_last_result() != 34663) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_chatsession_save_state() != 17786) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_chatsession_send() != 33653) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7417,6 +7461,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() != 32727) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_chatsession_restore() != 14904) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new() != 13700) {

@@ -73,6 +73,36 @@ final class PocketLMTests: XCTestCase {
         return try await s.complete(text, options: greedy(maxTokens)).text
     }
 
+    func testARestoredChatAnswersAsTheSavedOneWould() async throws {
+        let m = try await model()
+        let opts = ChatOptions(systemPrompt: "Answer briefly.", contextLength: 512, maxTokens: 12,
+                               sampling: greedySampling)
+        let file = FileManager.default.temporaryDirectory
+            .appendingPathComponent("pocketlm-chat-\(UUID().uuidString).plmchat").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let a = try await m.chat(options: opts)
+        defer { a.close() }
+        let first = try await a.reply("What is the capital of France?")
+        XCTAssertGreaterThan(first.generatedTokens, 0)
+        let written = try await a.saveState(path: file)
+        XCTAssertGreaterThan(written, 0)
+        let b = try await m.restoreChat(path: file, options: opts)
+        defer { b.close() }
+        XCTAssertEqual(try b.history, try a.history)
+        XCTAssertEqual(try b.history.count, 3)
+        let expected = try await a.reply("And of Italy?")
+        let restored = try await b.reply("And of Italy?")
+        XCTAssertEqual(restored.generatedTokens, expected.generatedTokens)
+        XCTAssertEqual(try b.history, try a.history)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        try bytes.prefix(64).write(to: URL(fileURLWithPath: file))
+        do {
+            _ = try await m.restoreChat(path: file, options: opts)
+            XCTFail("a truncated chat restored")
+        } catch PocketLmError.InvalidSnapshot {
+        }
+    }
+
     func testASavedSessionContinuesInANewOneAsTheOriginalWould() async throws {
         let m = try await model()
         let opts = SessionOptions(contextLength: 512)

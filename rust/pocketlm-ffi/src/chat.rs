@@ -76,30 +76,76 @@ fn snapshot(chat: &pocketlm::ChatSession) -> Vec<ChatMessage> {
     chat.messages().iter().map(ChatMessage::from).collect()
 }
 
+fn core_options(options: &ChatOptions) -> Result<pocketlm::ChatOptions, PocketLmError> {
+    Ok(pocketlm::ChatOptions {
+        system_prompt: options.system_prompt.clone(),
+        context_length: count("context_length", options.context_length, 64, 1 << 20)?,
+        threads: threads(options.threads)?,
+        generate: pocketlm::GenerateOptions {
+            max_tokens: count("max_tokens", options.max_tokens, 1, 32768)?,
+            sampler: options.sampling.to_core()?,
+            stop: Vec::new(),
+            ..Default::default()
+        },
+        ..pocketlm::ChatOptions::default()
+    })
+}
+
+impl ChatSession {
+    fn wrap(chat: pocketlm::ChatSession) -> Arc<Self> {
+        Arc::new(ChatSession {
+            history: Arc::new(Mutex::new(snapshot(&chat))),
+            chat: Arc::new(Mutex::new(chat)),
+            clear_requested: Arc::new(AtomicBool::new(false)),
+            last: Arc::new(LastTask::default()),
+        })
+    }
+}
+
 #[uniffi::export]
 impl ChatSession {
     #[uniffi::constructor]
     pub fn new(model: Arc<Model>, options: ChatOptions) -> Result<Arc<Self>, PocketLmError> {
         guard("ChatSession.new", || {
-            let core = pocketlm::ChatOptions {
-                system_prompt: options.system_prompt.clone(),
-                context_length: count("context_length", options.context_length, 64, 1 << 20)?,
-                threads: threads(options.threads)?,
-                generate: pocketlm::GenerateOptions {
-                    max_tokens: count("max_tokens", options.max_tokens, 1, 32768)?,
-                    sampler: options.sampling.to_core()?,
-                    stop: Vec::new(),
-                    ..Default::default()
-                },
-                ..pocketlm::ChatOptions::default()
-            };
-            let chat = pocketlm::ChatSession::new(model.inner.clone(), core)?;
-            Ok(Arc::new(ChatSession {
-                history: Arc::new(Mutex::new(snapshot(&chat))),
-                chat: Arc::new(Mutex::new(chat)),
-                clear_requested: Arc::new(AtomicBool::new(false)),
-                last: Arc::new(LastTask::default()),
-            }))
+            let chat = pocketlm::ChatSession::new(model.inner.clone(), core_options(&options)?)?;
+            Ok(Self::wrap(chat))
+        })
+    }
+
+    /// A chat restored from a file written by [`ChatSession::save_state`] with the same model
+    /// file: its history, and its KV cache so the next answer only evaluates the new turn,
+    /// exactly as the saved chat would have answered. `options` are this chat's (the saved
+    /// history keeps its own system prompt). Errors: `InvalidSnapshot` (missing, not a saved
+    /// chat, truncated, corrupted, another model), `ContextFull` (`context_length` smaller than
+    /// the saved conversation). Reads the file: call it off the UI thread.
+    #[uniffi::constructor]
+    pub fn restore(
+        model: Arc<Model>,
+        options: ChatOptions,
+        path: String,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        guard("ChatSession.restore", || {
+            let chat = pocketlm::ChatSession::restore_state_file(
+                model.inner.clone(),
+                core_options(&options)?,
+                &path,
+            )?;
+            Ok(Self::wrap(chat))
+        })
+    }
+
+    /// Saves the chat (history and KV cache) to `path`, replacing it atomically, and returns
+    /// the file's size in bytes. Waits for an answer in progress to finish: call it off the UI
+    /// thread (for example when the app goes to the background).
+    pub fn save_state(&self, path: String) -> Result<i64, PocketLmError> {
+        guard("ChatSession.save_state", || {
+            let mut chat = lock(&self.chat);
+            if self.clear_requested.swap(false, Ordering::SeqCst) {
+                chat.clear();
+                *lock(&self.history) = snapshot(&chat);
+            }
+            let bytes = chat.save_state_file(&path)?;
+            Ok(i64::try_from(bytes).unwrap_or(i64::MAX))
         })
     }
 

@@ -118,6 +118,21 @@ impl From<SnapshotError> for PocketLmError {
     }
 }
 
+impl From<pocketlm::ChatStateError> for PocketLmError {
+    fn from(e: pocketlm::ChatStateError) -> Self {
+        use pocketlm::ChatStateError as E;
+        match e {
+            E::Snapshot(e) => e.into(),
+            E::Chat(e) => e.into(),
+            e @ (E::Io { .. }
+            | E::NotAChat { .. }
+            | E::Version { .. }
+            | E::Truncated { .. }
+            | E::Corrupted(_)) => PocketLmError::InvalidSnapshot(e.to_string()),
+        }
+    }
+}
+
 impl From<GenerateError> for PocketLmError {
     fn from(e: GenerateError) -> Self {
         match e {

@@ -94,3 +94,64 @@ fn bad_snapshots_are_typed_errors() {
     // Still usable after the errors.
     assert!(!greedy_text(&s, "The sky is").is_empty());
 }
+
+/// A chat's answer to `message`, greedy, through the bindings.
+fn chat_answer(chat: &pocketlm_ffi::ChatSession, message: &str) -> String {
+    let text = common::Collect::default();
+    chat.send(message.into(), Box::new(text.clone()))
+        .unwrap()
+        .join()
+        .unwrap();
+    let t = text.0.lock().unwrap().clone();
+    t
+}
+
+fn chat_options() -> pocketlm_ffi::ChatOptions {
+    pocketlm_ffi::ChatOptions {
+        system_prompt: Some("Answer briefly.".into()),
+        context_length: 512,
+        max_tokens: 16,
+        sampling: common::greedy(),
+        threads: 1,
+    }
+}
+
+#[test]
+fn a_restored_chat_answers_like_the_saved_one() {
+    use pocketlm_ffi::ChatSession;
+    let m = model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.plmchat").to_string_lossy().into_owned();
+    let a = ChatSession::new(m.clone(), chat_options()).unwrap();
+    assert!(!chat_answer(&a, "What is the capital of France?").is_empty());
+    let bytes = a.save_state(path.clone()).unwrap();
+    assert_eq!(bytes as u64, std::fs::metadata(&path).unwrap().len());
+
+    let b = ChatSession::restore(m.clone(), chat_options(), path.clone()).unwrap();
+    assert_eq!(b.history(), a.history());
+    assert_eq!(b.history().len(), 3, "system, user, assistant");
+    let next = "And of Italy?";
+    assert_eq!(chat_answer(&b, next), chat_answer(&a, next));
+
+    // Bad files: typed errors, never a panic.
+    let gemma = model("gemma-3-270m-q4_k_m.gguf");
+    for (what, model, file) in [
+        ("another model", gemma, path.clone()),
+        (
+            "missing",
+            m.clone(),
+            dir.path().join("none").to_string_lossy().into_owned(),
+        ),
+    ] {
+        match ChatSession::restore(model, chat_options(), file) {
+            Err(PocketLmError::InvalidSnapshot(_)) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    let cut = dir.path().join("cut.plmchat");
+    std::fs::write(&cut, &std::fs::read(&path).unwrap()[..100]).unwrap();
+    assert!(matches!(
+        ChatSession::restore(m, chat_options(), cut.to_string_lossy().into_owned()),
+        Err(PocketLmError::InvalidSnapshot(_))
+    ));
+}

@@ -122,9 +122,9 @@ pub use keyboard::{
 };
 pub use model::{AdapterError, LoadError, LoraAdapter, Model, ModelInfo};
 pub use reply::{
-    stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatTurn, Draft, DraftOptions,
-    DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter, ReplyError,
-    Stance, Tone, WarmStartError,
+    stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatStateError, ChatTurn, Draft,
+    DraftOptions, DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter,
+    ReplyError, Stance, Tone, WarmStartError,
 };
 pub use sampler::{Sampler, SamplerConfig, SamplerError};
 pub use session::{

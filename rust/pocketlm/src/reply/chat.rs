@@ -79,6 +79,9 @@ pub struct ChatTurn {
     pub stop_reason: StopReason,
     /// Tokens of the rendered prompt.
     pub prompt_tokens: usize,
+    /// Of those, tokens already in the session's cache (the earlier turns, or a restored
+    /// chat's), which were not evaluated again.
+    pub reused_tokens: usize,
     /// Tokens generated for the answer.
     pub generated_tokens: usize,
     /// Older turns dropped so the prompt fits the context.
@@ -120,11 +123,18 @@ pub fn stream_chat(
             gen_opts.stop.push(s.clone());
         }
     }
+    let reused_tokens = session
+        .tokens()
+        .iter()
+        .zip(&prompt)
+        .take_while(|(a, b)| a == b)
+        .count();
     let out = generate(session, &prompt, &gen_opts, cancel, on_text)?;
     Ok(ChatTurn {
         text: out.text,
         stop_reason: out.stop_reason,
         prompt_tokens: prompt.len(),
+        reused_tokens,
         generated_tokens: out.tokens.len(),
         dropped_messages: 0,
     })
@@ -198,6 +208,20 @@ impl ChatSession {
     /// The history (system prompt, user and assistant turns).
     pub fn messages(&self) -> &[ChatMessage] {
         &self.messages
+    }
+
+    /// The session holding the conversation's KV cache (saved with the chat).
+    pub(super) fn session(&self) -> &Session {
+        &self.session
+    }
+
+    pub(super) fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
+    /// Replaces the history (a restored transcript).
+    pub(super) fn set_messages(&mut self, messages: Vec<ChatMessage>) {
+        self.messages = messages;
     }
 
     /// Forgets the history (keeps the system prompt and the cached prompt prefix).

@@ -16,6 +16,7 @@
 pub mod acts;
 pub mod catalog;
 mod chat;
+mod chat_state;
 pub mod cluster_prior;
 mod config;
 mod decode;
@@ -33,6 +34,7 @@ mod warm;
 
 pub use catalog::{Catalog, CatalogError, Stance};
 pub use chat::{stream_chat, ChatError, ChatOptions, ChatSession, ChatTurn};
+pub use chat_state::ChatStateError;
 pub use config::{DrafterConfig, Reading};
 pub use drafter::{Candidate, Draft, NoSuggestion, ReplyDrafter};
 pub use filter::Rejection;

@@ -778,6 +778,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_chatsession_last_result(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_chatsession_save_state(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_chatsession_send(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardpredictor_accept(
@@ -884,6 +886,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_new(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_restore(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_with_state_dir(
@@ -951,11 +955,15 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_chatsession_new(`model`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_constructor_chatsession_restore(`model`: Long,`options`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_pocketlm_ffi_fn_method_chatsession_clear(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_chatsession_history(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_chatsession_last_result(`ptr`: Long,
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_chatsession_save_state(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_chatsession_send(`ptr`: Long,`message`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1274,6 +1282,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_chatsession_last_result() and 0xFFFF) != 34663) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_chatsession_save_state() and 0xFFFF) != 17786) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_chatsession_send() and 0xFFFF) != 33653) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1431,6 +1442,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() and 0xFFFF) != 32727) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_chatsession_restore() and 0xFFFF) != 14904) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_keyboardpredictor_new() and 0xFFFF) != 13700) {
@@ -2352,6 +2366,13 @@ public interface ChatSessionInterface {
     suspend fun `lastResult`(): GenerationResult?
     
     /**
+     * Saves the chat (history and KV cache) to `path`, replacing it atomically, and returns
+     * the file's size in bytes. Waits for an answer in progress to finish: call it off the UI
+     * thread (for example when the app goes to the background).
+     */
+    fun `saveState`(`path`: kotlin.String): kotlin.Long
+    
+    /**
      * Sends a user message and starts streaming the answer to `listener`; returns at once
      * with the task that cancels, joins or awaits it. The answer (also a cancelled, partial
      * one) joins the history.
@@ -2535,6 +2556,26 @@ open class ChatSession: Disposable, AutoCloseable, ChatSessionInterface
 
     
     /**
+     * Saves the chat (history and KV cache) to `path`, replacing it atomically, and returns
+     * the file's size in bytes. Waits for an answer in progress to finish: call it off the UI
+     * thread (for example when the app goes to the background).
+     */
+    @Throws(PocketLmException::class)override fun `saveState`(`path`: kotlin.String): kotlin.Long {
+            return FfiConverterLong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_chatsession_save_state(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Sends a user message and starts streaming the answer to `listener`; returns at once
      * with the task that cancels, joins or awaits it. The answer (also a cancelled, partial
      * one) joins the history.
@@ -2560,11 +2601,32 @@ open class ChatSession: Disposable, AutoCloseable, ChatSessionInterface
 
 
     
-    
+    companion object {
+        
     /**
-     * @suppress
+     * A chat restored from a file written by [`ChatSession::save_state`] with the same model
+     * file: its history, and its KV cache so the next answer only evaluates the new turn,
+     * exactly as the saved chat would have answered. `options` are this chat's (the saved
+     * history keeps its own system prompt). Errors: `InvalidSnapshot` (missing, not a saved
+     * chat, truncated, corrupted, another model), `ContextFull` (`context_length` smaller than
+     * the saved conversation). Reads the file: call it off the UI thread.
      */
-    companion object
+    @Throws(PocketLmException::class) fun `restore`(`model`: Model, `options`: ChatOptions, `path`: kotlin.String): ChatSession {
+            return FfiConverterTypeChatSession.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_chatsession_restore(
+    
+        
+        FfiConverterTypeModel.lower(`model`),
+        FfiConverterTypeChatOptions.lower(`options`),
+        FfiConverterString.lower(`path`),_status)
+}
+    )
+    }
+    
+
+        
+    }
     
 }
 

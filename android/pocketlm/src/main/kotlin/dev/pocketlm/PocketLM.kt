@@ -278,6 +278,14 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
         withContext(PocketLM.dispatcher) { Chat(FfiChatSession(ffi, options)) }
 
     /**
+     * A chat restored from the file [Chat.saveState] wrote with this model file: its history and
+     * its KV cache, so it answers exactly as the saved chat would have (docs/state.md). Throws
+     * `PocketLmException.InvalidSnapshot` (missing, damaged, another model) or `ContextFull`.
+     */
+    suspend fun restoreChat(path: String, options: ChatOptions = ChatOptions()): Chat =
+        withContext(PocketLM.dispatcher) { Chat(FfiChatSession.restore(ffi, options, path)) }
+
+    /**
      * Loads the LoRA adapter file at [path] (llama.cpp's GGUF format, docs/adapters.md) for this
      * model on [PocketLM.dispatcher]: it is checked against the model and copied into memory
      * (about the file's size). Attach it to sessions with [TextSession.attachAdapter].
@@ -584,6 +592,12 @@ class Chat internal constructor(ffi: FfiChatSession) : AutoCloseable {
 
     /** Forgets the conversation, keeping the system prompt (never blocks). */
     fun clear() = ref.get().clear()
+
+    /**
+     * Saves the chat (history and KV cache) to [path], replaced atomically; returns its size in
+     * bytes. Waits for an answer in progress. Restore it with [Model.restoreChat].
+     */
+    suspend fun saveState(path: String): Long = withContext(PocketLM.dispatcher) { ref.get().saveState(path) }
 
     override fun close() = ref.close()
 }
