@@ -43,6 +43,22 @@ final class Simulator {
     let field = InMemoryTextDocument(traits: AndroidInputType.traits(1))
     let controller: KeyboardController
 
+    /// With `POCKETLM_SIM_LATENCY=1`: every typed key is settled on its own and timed from the key
+    /// to its strip delivered on the UI thread; `latencySummary` reports them.
+    let measure = ProcessInfo.processInfo.environment["POCKETLM_SIM_LATENCY"] == "1"
+    var keystrokeNanos: [UInt64] = []
+
+    /// `latency: N keystrokes, p50 X ms, p95 Y ms` (nearest rank), or nil when not measuring.
+    func latencySummary() -> String? {
+        guard measure, !keystrokeNanos.isEmpty else { return nil }
+        let sorted = keystrokeNanos.sorted()
+        func p(_ q: Double) -> Double {
+            let rank = Int((q * Double(sorted.count)).rounded(.up)) - 1
+            return Double(sorted[max(0, min(sorted.count - 1, rank))]) / 1e6
+        }
+        return String(format: "latency: %d keystrokes, p50 %.2f ms, p95 %.2f ms", sorted.count, p(0.50), p(0.95))
+    }
+
     init(modelPath: String) {
         controller = KeyboardController(document: field, deliver: ui.deliver,
                                         loadPredictor: KeyboardSetup.predictorLoader(modelPath: modelPath))
@@ -70,7 +86,17 @@ final class Simulator {
         switch event["type"] as? String {
         case "text":
             guard let text = event["text"] as? String else { throw EventError.invalid("\"text\" must be a string") }
-            controller.type(text)
+            if measure {
+                // One key per Unicode scalar (as the Kotlin simulator counts), each settled alone.
+                for scalar in text.unicodeScalars {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    controller.type(Character(scalar))
+                    settle()
+                    keystrokeNanos.append(DispatchTime.now().uptimeNanoseconds - start)
+                }
+            } else {
+                controller.type(text)
+            }
         case "tap":
             let slot = try int(event, "slot")
             guard (0...2).contains(slot) else { throw EventError.invalid("\"slot\" must be 0, 1 or 2") }
@@ -110,6 +136,9 @@ final class Simulator {
             } catch {
                 emit("{\"error\":\(jsonString("\(error)"))}")
             }
+        }
+        if let summary = latencySummary() {
+            FileHandle.standardError.write(Data("sample-sim: \(summary)\n".utf8))
         }
     }
 }
