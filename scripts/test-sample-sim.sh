@@ -7,7 +7,9 @@
 #   - both print exactly the same lines (docs/samples.md#keyboard-simulator), and
 #   - the output keeps the protocol's invariants: one state line per event, three strings per
 #     strip, and "See you tomor" + a tap on "tomorrow" gives "See you tomorrow " with a
-#     non-empty next-word strip.
+#     non-empty next-word strip, and
+#   - an invalid line appended to the script gives an `{"error":...}` line (its message is free
+#     text, so that last line is not compared).
 # The last line is `sample-sim: N passed, N failed`.
 #
 #   scripts/test-sample-sim.sh [EVENTS.jsonl]
@@ -26,7 +28,8 @@ check() { # check NAME CONDITION-STATUS [DETAIL]
 
 for platform in kotlin swift; do
   log "scripts/sample-sim.sh $platform < $events"
-  if bash scripts/sample-sim.sh "$platform" <"$events" >"$work/$platform.out" 2>"$work/$platform.err"; then
+  if { cat "$events"; echo 'this is not json'; } |
+    bash scripts/sample-sim.sh "$platform" >"$work/$platform.all" 2>"$work/$platform.err"; then
     check "$platform simulator runs" 0
   else
     tail -n 20 "$work/$platform.err" >&2
@@ -40,9 +43,14 @@ str='"([^"\\]|\\.)*"'
 state_re="^\\{\"text\":$str,\"cursor\":[0-9]+,\"strip\":\\[$str,$str,$str\\]\\}\$"
 for platform in kotlin swift; do
   out="$work/$platform.out"
-  lines="$(wc -l <"$out")"
-  [ "$lines" = "$n_events" ] && s=0 || s=1
-  check "$platform: one line per event" $s "$lines lines for $n_events events"
+  touch "$work/$platform.all"
+  head -n "$n_events" "$work/$platform.all" >"$out"
+  lines="$(wc -l <"$work/$platform.all")"
+  [ "$lines" = "$((n_events + 1))" ] && s=0 || s=1
+  check "$platform: one line per event" $s "$lines lines for $n_events events and the invalid line"
+  last="$(tail -n 1 "$work/$platform.all")"
+  [[ "$last" == '{"error":"'*'"}' ]] && s=0 || s=1
+  check "$platform: an error line for the invalid line" $s "$last"
   bad=0
   while IFS= read -r line; do [[ "$line" =~ $state_re ]] || { bad=$((bad + 1)); log "$platform: not a state line: $line"; }; done <"$out"
   [ "$bad" = 0 ] && s=0 || s=1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Kotlin keyboard simulator (run through scripts/sample-sim.sh kotlin): JSON-lines events on
-# stdin, one JSON state line per event on stdout, from the Android sample's real KeyboardController
+# stdin, one JSON state line per event on stdout, from the shared keyboard controller (Rust's
+# KeyboardCore) through the Android sample's KeyboardGlue
 # (examples/android/samples-core) on the real model through JNA (docs/samples.md#keyboard-simulator).
 # Sets up kotlinc (scripts/setup-kotlin.sh), builds the host library and compiles the Kotlin sources
 # once (scripts/kotlin-classes.sh, cached); all logs go to stderr.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The iOS keyboard sample's simulator (docs/samples.md#keyboard-simulator): builds SampleCore's
 # `SampleSim` executable in the Swift chroot (cached: SwiftPM rebuilds only what changed) and runs
-# it on stdin, driving the sample's real KeyboardController on the real model.
+# it on stdin, driving the shared keyboard controller (Rust's KeyboardCore) through the sample's
+# KeyboardGlue on the real model.
 #
 #   scripts/sample-sim.sh swift [--model M] < events.jsonl
 #

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
-// SampleCore: the Foundation-only logic of the iOS samples (the keyboard extension's controller,
-// the Reply app's controller), shared by both apps, tested on Linux on the real model
+// SampleCore: the Foundation-only logic of the iOS samples (the keyboard extension's glue of the
+// shared Rust controller KeyboardCore, the Reply app's controller), shared by both apps, tested on Linux on the real model
 // (`make test-swift`), and driven by the keyboard simulator `SampleSim`
 // (`scripts/sample-sim.sh swift`). The behaviour contract is docs/samples.md.
 //
@@ -19,7 +19,7 @@ let package = Package(
         .package(path: "../../../ios"),
     ],
     targets: [
-        // Controllers and their data: no UIKit, no SwiftUI.
+        // The keyboard glue, the Reply controller and their data: no UIKit, no SwiftUI.
         .target(
             name: "SampleCore",
             dependencies: [.product(name: "PocketLM", package: "ios")]

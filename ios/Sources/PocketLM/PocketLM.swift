@@ -39,6 +39,24 @@ public typealias NoDraftReason = PocketLMFFI.NoDraftReason
 public typealias Tone = PocketLMFFI.Tone
 public typealias LogLevel = PocketLMFFI.LogLevel
 
+// The keyboard samples' shared controller (rust/pocketlm-ffi/src/keyboard_core, docs/samples.md):
+// the generated object and its records as they are; the glue lives in the samples.
+public typealias KeyboardCore = PocketLMFFI.KeyboardCore
+public typealias KeyboardCoreObserver = PocketLMFFI.KeyboardCoreObserver
+public typealias KeyboardCoreState = PocketLMFFI.KeyboardCoreState
+public typealias KeyboardModelStatus = PocketLMFFI.KeyboardModelStatus
+public typealias KeyboardFieldPolicy = PocketLMFFI.KeyboardFieldPolicy
+public typealias FieldEdit = PocketLMFFI.FieldEdit
+
+/// UTF-16 units of text before the cursor `KeyboardCore` keeps (pass no more).
+public func keyboardContextUnits() -> UInt32 { PocketLMFFI.keyboardContextUnits() }
+
+/// The shared field-policy table's row for a raw Android `inputType` (iOS: the value its text
+/// traits map to, docs/samples.md).
+public func keyboardFieldPolicy(inputType: UInt32) -> KeyboardFieldPolicy {
+    PocketLMFFI.keyboardFieldPolicy(inputType: inputType)
+}
+
 /// Library-wide information.
 public enum PocketLM {
     /// The native library's version.

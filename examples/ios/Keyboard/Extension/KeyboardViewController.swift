@@ -1,12 +1,12 @@
-// The keyboard extension: draws keys and the three-slot strip, forwards every event to
-// SampleCore's KeyboardController. Views and proxy calls only; the behaviour lives (and is
-// tested) in SampleCore.
+// The keyboard extension: draws keys and the three-slot strip, forwards every event to the
+// shared keyboard controller through SampleCore's KeyboardGlue. Views and proxy calls only; the
+// behaviour lives (and is tested) in Rust (rust/pocketlm-ffi/src/keyboard_core).
 
 import SampleCore
 import UIKit
 
 final class KeyboardViewController: UIInputViewController {
-    private var controller: KeyboardController?
+    private var controller: KeyboardGlue?
     private let stripButtons = (0..<3).map { _ in UIButton(type: .system) }
     private let statusLabel = UILabel()
     private var globeKey: UIButton?
@@ -34,17 +34,22 @@ final class KeyboardViewController: UIInputViewController {
     override func viewDidLoad() {
         super.viewDidLoad()
         let path = Self.modelURL?.path ?? "/missing-app-group-container"
-        let controller = KeyboardController(document: ProxyDocument(textDocumentProxy),
-                                            deliver: deliverOnMain,
-                                            language: Self.storedLanguage,
-                                            loadPredictorFor: KeyboardSetup.languagePredictorLoader(modelPath: path))
-        // onChange runs on the main queue (deliverOnMain or a key event); hop onto the main actor.
-        controller.onChange = { [weak self] in
+        buildLayout()
+        // Fails only when the controller's worker thread cannot start: the keyboard stays empty.
+        guard let controller = try? KeyboardGlue(document: ProxyDocument(textDocumentProxy),
+                                                 deliver: deliverOnMain) else {
+            statusLabel.text = "Suggestions unavailable"
+            return
+        }
+        // onChange runs on the main queue (deliverOnMain); hop onto the main actor.
+        controller.onChange = { [weak self] _ in
             guard let self else { return }
             Task { @MainActor in self.render() }
         }
         self.controller = controller
-        buildLayout()
+        controller.setLanguage(Self.storedLanguage)
+        controller.startField()
+        controller.loadModel(path: path)
         render()
     }
 
@@ -138,7 +143,7 @@ final class KeyboardViewController: UIInputViewController {
 
     @objc private func letterTapped(_ sender: UIButton) {
         guard var text = sender.title(for: .normal) else { return }
-        if shift || controller?.autoShift == true { text = text.uppercased() }
+        if shift || controller?.state.autoShift == true { text = text.uppercased() }
         shift = false
         controller?.type(text)
         render()
@@ -175,22 +180,22 @@ final class KeyboardViewController: UIInputViewController {
     #endif
 
     private func render() {
-        guard let controller else { return }
+        guard let state = controller?.state else { return }
         for (slot, button) in stripButtons.enumerated() {
-            button.setTitle(controller.strip[slot], for: .normal)
+            button.setTitle(state.strip[slot], for: .normal)
         }
         #if DEBUG
         // The UI test reads the extension's memory from here (Debug builds only).
         stripButtons[1].accessibilityValue = String(format: "footprint %.1f MiB", Self.footprintMiB())
         #endif
-        switch controller.modelState {
-        case .failed(let message):
+        switch state.modelState {
+        case .failed(let message, _):
             statusLabel.text = message
             statusLabel.isHidden = false
         case .loading, .ready:
             statusLabel.isHidden = true
         }
-        let upper = shift || controller.autoShift
+        let upper = shift || state.autoShift
         for key in letterKeys {
             guard let title = key.title(for: .normal) else { continue }
             key.setTitle(upper ? title.uppercased() : title.lowercased(), for: .normal)

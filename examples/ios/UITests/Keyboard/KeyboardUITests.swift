@@ -1,9 +1,9 @@
 // The keyboard sample as a user meets it, on an iPhone simulator (scripts/ios-ui-test.sh): the
 // PocketLM keyboard added in Settings, switched to in the host app's text field, "see you tomor"
 // typed on its keys, "tomorrow" tapped in the strip, and the extension's memory footprint read
-// after every key. The decisions are SampleCore's KeyboardController (tested by
-// KeyboardControllerTests on the real model); this checks the extension, its App Group model
-// and the system wiring. Written for Xcode's XCUITest; not compiled on Linux.
+// after every key. The decisions are the shared Rust KeyboardCore's (tested by `cargo test -p
+// pocketlm-ffi keyboard_core` on the real model; its glue by KeyboardGlueTests); this checks the
+// extension, its App Group model and the system wiring. Written for Xcode's XCUITest; not compiled on Linux.
 
 import XCTest
 

@@ -1,5 +1,5 @@
 // Loading the model once per process, off the UI thread, and the short messages shown when it
-// fails.
+// fails (the Reply app; the keyboard's shared controller loads its model itself).
 
 import Foundation
 import PocketLM
@@ -42,30 +42,6 @@ public actor ModelStore {
               let size = attrs[.size] as? NSNumber,
               let date = attrs[.modificationDate] as? Date else { return nil }
         return "\(size) \(date.timeIntervalSince1970)"
-    }
-}
-
-/// The keyboard predictor's settings for a keyboard extension.
-public enum KeyboardSetup {
-    /// The low-memory keyboard profile: a keyboard extension is killed at ~50-80 MB (see
-    /// examples/ios/README.md for the memory budget).
-    public static var options: KeyboardOptions { KeyboardOptions(profile: .lowMemory) }
-
-    /// `options` for `language` (the keyboard's language setting).
-    public static func options(language: KeyboardLanguage) -> KeyboardOptions {
-        KeyboardOptions(profile: .lowMemory, language: language.code)
-    }
-
-    /// Loads the predictor for the model at `path` (shared model, one predictor per call).
-    public static func predictorLoader(modelPath path: String,
-                                       store: ModelStore = .shared) -> @Sendable () async throws -> KeyboardPredictor {
-        { try await store.model(at: path).keyboardPredictor(options: options) }
-    }
-
-    /// Loads a predictor for a language (the controller calls it again when the language changes).
-    public static func languagePredictorLoader(modelPath path: String, store: ModelStore = .shared)
-        -> @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor {
-        { language in try await store.model(at: path).keyboardPredictor(options: options(language: language)) }
     }
 }
 

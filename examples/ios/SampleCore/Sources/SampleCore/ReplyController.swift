@@ -63,7 +63,7 @@ public actor ReplyEngine {
     }
 }
 
-/// The conversation screen's state machine. Confined to the UI thread like `KeyboardController`.
+/// The conversation screen's state machine. Confined to the UI thread like `KeyboardGlue`.
 public final class ReplyController: @unchecked Sendable {
     public struct Message: Equatable, Sendable {
         public let fromMe: Bool

@@ -55,15 +55,6 @@ public final class ManualExecutor: @unchecked Sendable {
         }
     }
 
-    /// Waits without running anything until at least `count` closures are queued.
-    public func waitForQueued(_ count: Int = 1, timeout seconds: Double = 120) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while queued < count {
-            if Date() > deadline { throw SettleTimeout(seconds: seconds) }
-            try await Task.sleep(nanoseconds: 1_000_000)
-        }
-    }
-
     /// Runs delivered closures until `isIdle()` holds and nothing is queued.
     public func settle(timeout seconds: Double = 120, until isIdle: () -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -72,17 +63,6 @@ public final class ManualExecutor: @unchecked Sendable {
             if isIdle() && queued == 0 { return }
             if Date() > deadline { throw SettleTimeout(seconds: seconds) }
             try await Task.sleep(nanoseconds: 1_000_000)
-        }
-    }
-
-    /// The same for synchronous callers (the simulator's main loop); sleeps between checks.
-    public func settleBlocking(timeout seconds: Double = 120, until isIdle: () -> Bool) throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            runQueued()
-            if isIdle() && queued == 0 { return }
-            if Date() > deadline { throw SettleTimeout(seconds: seconds) }
-            Thread.sleep(forTimeInterval: 0.001)
         }
     }
 }

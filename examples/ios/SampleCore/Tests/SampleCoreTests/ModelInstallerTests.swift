@@ -32,8 +32,8 @@ final class ModelInstallerTests: XCTestCase {
         // Installed already: nothing is copied again.
         try ModelInstaller.install(from: source, into: container) { _ in XCTFail("copied twice") }
 
-        // The keyboard's loader reads it from the container.
-        let predictor = try await KeyboardSetup.predictorLoader(modelPath: installed.path, store: ModelStore())()
+        // A predictor reads it from the container.
+        let predictor = try await ModelStore().model(at: installed.path).keyboardPredictor(options: lowMemory)
         let words = try await predictor.suggest("See you tomor")
         XCTAssertFalse(words.isEmpty)
     }
@@ -117,9 +117,9 @@ final class ModelInstallerTests: XCTestCase {
         XCTAssertEqual(rename(copy.path, installed.path), 0)
         let b = try await store.model(at: installed.path)
         XCTAssertFalse(a === b, "a replaced file is loaded again")
-        let words = try await b.keyboardPredictor(options: KeyboardSetup.options).suggest("See you tomor")
+        let words = try await b.keyboardPredictor(options: lowMemory).suggest("See you tomor")
         XCTAssertFalse(words.isEmpty)
-        let oldWords = try await a.keyboardPredictor(options: KeyboardSetup.options).suggest("See you tomor")
+        let oldWords = try await a.keyboardPredictor(options: lowMemory).suggest("See you tomor")
         XCTAssertFalse(oldWords.isEmpty, "the old mapping keeps working after the rename")
     }
 }

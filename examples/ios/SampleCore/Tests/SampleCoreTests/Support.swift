@@ -1,5 +1,5 @@
-// Shared test setup: the real SmolLM2 (mapped once for the whole suite through ModelStore), a
-// manual executor standing in for the UI thread, and an in-memory field.
+// Shared test setup: the real SmolLM2 (mapped once for the whole suite through ModelStore) and a
+// manual executor standing in for the UI thread.
 
 import Foundation
 import PocketLM
@@ -15,79 +15,13 @@ func modelPath() -> String {
     return root.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf").path
 }
 
-struct MissingModel: Error, CustomStringConvertible {
-    let path: String
-    var description: String { "model file \(path) is missing: run scripts/fetch-models.sh" }
-}
-
-/// Gemma 3 270M, the multilingual model, beside the test model (scripts/fetch-models.sh links both).
-func gemmaPath() throws -> String {
-    let path = URL(fileURLWithPath: modelPath()).deletingLastPathComponent()
-        .appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw MissingModel(path: path)
-    }
-    return path
-}
-
 /// The model of the whole suite.
 func sharedModel() async throws -> Model {
     try await ModelStore.shared.model(at: modelPath())
 }
 
-/// A predictor of its own to compare the controller's strip with.
-func referencePredictor() async throws -> KeyboardPredictor {
-    try await sharedModel().keyboardPredictor(options: KeyboardSetup.options)
-}
-
-/// A keyboard controller on a fake field, its "UI thread" run by the test.
-final class KeyboardHarness {
-    let ui = ManualExecutor()
-    let field: InMemoryTextDocument
-    let controller: KeyboardController
-
-    init(traits: FieldTraits = .plainText,
-         load: (@Sendable () async throws -> KeyboardPredictor)? = nil) {
-        field = InMemoryTextDocument(traits: traits)
-        controller = KeyboardController(
-            document: field, deliver: ui.deliver,
-            loadPredictor: load ?? KeyboardSetup.predictorLoader(modelPath: modelPath()))
-    }
-
-    /// A controller that loads a predictor per language with `loadFor`.
-    init(language: KeyboardLanguage,
-         loadFor: @escaping @Sendable (KeyboardLanguage) async throws -> KeyboardPredictor) {
-        field = InMemoryTextDocument(traits: .plainText)
-        controller = KeyboardController(document: field, deliver: ui.deliver, language: language,
-                                        loadPredictorFor: loadFor)
-    }
-
-    /// Runs delivered results until no request is running or waiting.
-    func settle() async throws {
-        let controller = self.controller
-        try await ui.settle { controller.isIdle }
-    }
-
-    /// Types `text`, lets the worker finish, returns the strip.
-    @discardableResult
-    func typeAndSettle(_ text: String) async throws -> [String] {
-        controller.type(text)
-        try await settle()
-        return controller.strip
-    }
-}
-
-/// The strip the core's own ranking gives for `text`.
-func expectedStrip(_ text: String, _ predictor: KeyboardPredictor) async throws -> [String] {
-    Strip.slots(try await predictor.suggest(text).map(\.word))
-}
-
-/// Fails unless `strip` is the core's own ranking for `text`, in strip order.
-func assertStrip(_ strip: [String], for text: String, _ message: String = "",
-                 file: StaticString = #filePath, line: UInt = #line) async throws {
-    let expected = try await expectedStrip(text, try await referencePredictor())
-    XCTAssertEqual(strip, expected, message, file: file, line: line)
-}
+/// The keyboard's low-memory predictor profile.
+var lowMemory: KeyboardOptions { KeyboardOptions(profile: .lowMemory) }
 
 /// A Reply controller on the shared model, its UI thread run by the test.
 final class ReplyHarness {
