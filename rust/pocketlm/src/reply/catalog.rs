@@ -275,6 +275,8 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "option_bounds",
     "option_articles",
     "option_flips",
+    "option_particles",
+    "option_times",
     "dropped_aux_subjects",
     "dropped_aux_predicates",
     "leading_adverbs",

@@ -10,7 +10,16 @@
 //! pronouns, prepositions: "do you want", "for", "at"); the second mirrors the first's
 //! length. A question that offers no options (`not_choice`: "or not", "or should I") gives
 //! none; the reader's and the sender's words swap (`option_flips`: "mine or yours?" →
-//! "Yours!" / "Mine!").
+//! "Yours!" / "Mine!"). Sentence-final particles (`option_particles`: "March or June ah?")
+//! end a word like punctuation and are dropped. A verb of the lexicon `option_bounds` first
+//! after the "or" makes the alternative a clause ("take the job in Seattle or stay here",
+//! "bring cupcakes or help at the stand"), whose words beside the "or" are no options: none.
+//!
+//! Options are parallel ([`parallel`]): an article inside the left run opens the option ("the
+//! staff night out the 12th or the 19th" → "the 12th"), and a day or a month (`option_times`)
+//! is a kind of option like a number, so a left run longer than the right that ends in one
+//! ("this year March or June") is cut to it, and one beside an option of another kind
+//! ("Sunday home or away", "trifle or cheesecake Sunday") is left out.
 
 use super::catalog::Catalog;
 use super::filter;
@@ -36,22 +45,36 @@ fn is_edge(c: char) -> bool {
     !(c.is_alphanumeric() || c == '\'' || c == '’')
 }
 
-fn split_words(sentence: &str) -> Vec<Word<'_>> {
-    sentence
-        .split_whitespace()
-        .map(|raw| {
-            let core = raw.trim_matches(is_edge);
-            let closes = raw
-                .trim_end_matches(['\'', '’'])
-                .ends_with(|c: char| is_edge(c) && !c.is_whitespace());
-            Word {
-                core,
-                key: filter::key(core),
-                closes,
-                opens: raw.starts_with(|c: char| is_edge(c)),
+/// The words of `sentence`; a particle of `option_particles` ("ah", "lah", "leh") is dropped
+/// and ends the word before it, as a question mark would: "March or June ah?" reads as
+/// "March or June?".
+fn split_words<'a>(sentence: &'a str, cat: &Catalog) -> Vec<Word<'a>> {
+    let mut out: Vec<Word<'a>> = Vec::new();
+    for w in words_of(sentence) {
+        if cat.contains("option_particles", &w.key) {
+            if let Some(prev) = out.last_mut() {
+                prev.closes = true;
             }
-        })
-        .collect()
+        } else {
+            out.push(w);
+        }
+    }
+    out
+}
+
+fn words_of(sentence: &str) -> impl Iterator<Item = Word<'_>> {
+    sentence.split_whitespace().map(|raw| {
+        let core = raw.trim_matches(is_edge);
+        let closes = raw
+            .trim_end_matches(['\'', '’'])
+            .ends_with(|c: char| is_edge(c) && !c.is_whitespace());
+        Word {
+            core,
+            key: filter::key(core),
+            closes,
+            opens: raw.starts_with(|c: char| is_edge(c)),
+        }
+    })
 }
 
 /// The question sentences of `message` (each ends with "?").
@@ -71,7 +94,7 @@ fn in_question(question: &str, cat: &Catalog) -> Option<[String; 2]> {
     if cat.has_any(&filter::padded_key(question), "not_choice") {
         return None;
     }
-    let ws = split_words(question);
+    let ws = split_words(question, cat);
     let i = ws
         .iter()
         .position(|w| cat.contains("choice_words", &w.key))?;
@@ -129,10 +152,11 @@ fn in_question(question: &str, cat: &Catalog) -> Option<[String; 2]> {
     if first.is_empty() || second.is_empty() {
         return None;
     }
+    let (first, second) = parallel(first, second, cat);
     // Like with like: a number against a number ("10 or 11:30"), not against a day.
     let numeric = |ws: &[&Word]| {
         ws.last()
-            .is_some_and(|w| w.key.chars().any(|c| c.is_ascii_digit()))
+            .is_some_and(|w| kind(w, cat) == Some(Kind::Number))
     };
     if numeric(&first) != numeric(&second) {
         return None;
@@ -149,6 +173,71 @@ fn in_question(question: &str, cat: &Catalog) -> Option<[String; 2]> {
     }
     let fits = |s: &str| s.chars().count() <= MAX_OPTION_CHARS;
     (fits(&a) && fits(&b) && filter::key(&a) != filter::key(&b)).then_some([a, b])
+}
+
+/// What kind of option a word makes: a number ("10", "11:30", "4th"), a day or month
+/// (`option_times`), or neither.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Number,
+    Time,
+}
+
+fn kind(w: &Word, cat: &Catalog) -> Option<Kind> {
+    if w.key.chars().any(|c| c.is_ascii_digit()) {
+        Some(Kind::Number)
+    } else if cat.contains("option_times", &w.key) {
+        Some(Kind::Time)
+    } else {
+        None
+    }
+}
+
+/// The two options made parallel. Coordinated options are phrases of one kind, so where
+/// the two runs read beside the "or" are not, the longer one has taken words of the
+/// question around them (the left run is read backwards up to a bound, which a time phrase
+/// or a subject does not always meet):
+/// - an article inside the left run opens the option ("the staff night out the 12th" → "the
+///   12th"), the words before it being the question's;
+/// - when the left run has more words than the right and both end in a day or a month,
+///   the left is that word ("this year March or June" → "March"; "the Crab Shack Thursday
+///   or Friday" → "Thursday"): "this year" frames the options, it is no part of one;
+/// - otherwise days and months at the outer edge of the longer run are dropped when the
+///   other run names none ("Sunday home or away" → "home"; "trifle or cheesecake Sunday" →
+///   "cheesecake"), a time of the question, not of an option.
+///
+/// Numbers are left as they are: "half 10 or 11" names "half 10", and a number facing a
+/// word is refused later.
+fn parallel<'w, 'a>(
+    mut first: Vec<&'w Word<'a>>,
+    mut second: Vec<&'w Word<'a>>,
+    cat: &Catalog,
+) -> (Vec<&'w Word<'a>>, Vec<&'w Word<'a>>) {
+    let article = |w: &Word| cat.contains("option_articles", &w.key);
+    let content = |ws: &[&Word]| ws.iter().filter(|w| !article(w)).count();
+    let time = |w: &Word| kind(w, cat) == Some(Kind::Time);
+    if let Some(j) = (1..first.len().saturating_sub(1))
+        .rev()
+        .find(|&j| article(first[j]))
+    {
+        first.drain(..j);
+    }
+    let (n1, n2) = (content(&first), content(&second));
+    if n1 > n2 {
+        let ends_in_time = |ws: &[&Word]| ws.last().is_some_and(|w| time(w));
+        if ends_in_time(&first) && ends_in_time(&second) {
+            first.drain(..first.len() - 1);
+        } else if !second.iter().any(|w| time(w)) {
+            while content(&first) > content(&second) && first.first().is_some_and(|w| time(w)) {
+                first.remove(0);
+            }
+        }
+    } else if n2 > n1 && !first.iter().any(|w| time(w)) {
+        while content(&second) > content(&first) && second.last().is_some_and(|w| time(w)) {
+            second.pop();
+        }
+    }
+    (first, second)
 }
 
 /// The words of an option joined, each of `option_flips` swapped ("my place" → "your place").
@@ -256,6 +345,65 @@ mod tests {
         ] {
             assert_eq!(alt(m), None, "{m}");
         }
+    }
+
+    #[test]
+    fn sentence_final_particles_end_an_option_like_punctuation() {
+        assert_eq!(
+            alt("Bro ICT this year March or June ah? I never see the letter yet"),
+            pair("March", "June")
+        );
+        assert_eq!(alt("lunch at 12 or 1 lah?"), pair("12", "1"));
+        assert_eq!(alt("kopi or teh leh?"), pair("kopi", "teh"));
+    }
+
+    #[test]
+    fn options_are_parallel() {
+        assert_eq!(
+            alt("Want to meet for lunch at the Crab Shack Thursday or Friday?"),
+            pair("Thursday", "Friday")
+        );
+        assert_eq!(
+            alt("Is the match on Sunday home or away?"),
+            pair("home", "away")
+        );
+        assert_eq!(
+            alt("Shall I bring trifle or cheesecake Sunday?"),
+            pair("trifle", "cheesecake")
+        );
+        assert_eq!(
+            alt("Is the staff night out the 12th or the 19th?"),
+            pair("the 12th", "the 19th")
+        );
+        assert_eq!(alt("practice at 8 or 9 sat?"), pair("8", "9"));
+        // Kept: a longer option of another kind, a time on both sides, a number's words.
+        assert_eq!(
+            alt("Friday night or Saturday?"),
+            pair("Friday night", "Saturday")
+        );
+        assert_eq!(
+            alt("What time's the twins' vaccinations tmrw, is it 10 or half 10?"),
+            pair("10", "half 10")
+        );
+        assert_eq!(
+            alt("OK HENS vote time: Bath spa weekend or Brighton cocktails??"),
+            pair("Bath spa weekend", "Brighton cocktails")
+        );
+    }
+
+    #[test]
+    fn a_clause_after_or_names_no_options() {
+        for m in [
+            "Hi parents! Could anyone bring cupcakes or help at the stand?",
+            "Just wanted to say hi and ask if there's anything I should read or set up beforehand?",
+            "Do you think I should take the job in Seattle or stay here? I keep going back and forth",
+            "Do you want me to tube him or wait till you're back?",
+        ] {
+            assert_eq!(alt(m), None, "{m}");
+        }
+        // A verb alone on each side is still a choice.
+        assert_eq!(alt("stay or go?"), pair("stay", "go"));
+        assert_eq!(alt("train or drive on friday?"), pair("train", "drive"));
     }
 
     #[test]
