@@ -55,6 +55,11 @@ pub struct BenchArgs {
     /// `tg_lora_ratio`; `lora_bytes`, the adapters' tensor bytes.
     #[command(flatten)]
     lora: crate::commands::LoraArgs,
+    /// Also save a chat of about this many tokens and compare restoring it with re-reading its
+    /// transcript (src/bench_chat.rs): `chat_restore_ms`, `chat_first_text_restored_ms`,
+    /// `chat_first_text_reread_ms`, `chat_restore_speedup`, ...
+    #[arg(long)]
+    chat_restore: Option<usize>,
     #[arg(long)]
     json: bool,
 }
@@ -339,6 +344,9 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         results.insert("mask_us".into(), json!(c.mask_us));
         results.insert("constrained_forced_fraction".into(), json!(c.forced));
         results.insert("constrained_mask_skipped_fraction".into(), json!(c.skipped));
+    }
+    if let Some(tokens) = a.chat_restore {
+        crate::bench_chat::measure(&model, a.threads, tokens, a.reps, &mut results)?;
     }
     if let Some(threads) = a.vs_threads {
         results.insert(format!("tg{}_vs", a.tg), json!(median(tg_vs)));

@@ -1,6 +1,7 @@
 //! `pocketlm`: the command-line face of the PocketLM core. Every subcommand prints
 //! human-readable output, or one JSON object with `--json` (field names are a stable contract).
 
+mod bench_chat;
 mod cmd_bench;
 mod cmd_keyboard;
 mod cmd_reply;

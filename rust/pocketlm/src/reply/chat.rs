@@ -219,8 +219,10 @@ impl ChatSession {
         &mut self.session
     }
 
-    /// Replaces the history (a restored transcript).
-    pub(super) fn set_messages(&mut self, messages: Vec<ChatMessage>) {
+    /// Replaces the history with `messages`: a transcript the app kept, or the fallback when a
+    /// saved chat's snapshot is refused (another model file). The next answer reads them all
+    /// again; [`ChatSession::restore_state`] avoids that.
+    pub fn set_history(&mut self, messages: Vec<ChatMessage>) {
         self.messages = messages;
     }
 

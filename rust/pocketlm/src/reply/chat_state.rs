@@ -182,7 +182,7 @@ impl ChatSession {
         let (messages, snapshot) = split(bytes)?;
         let mut chat = ChatSession::with_template(model, template, options)?;
         chat.session_mut().load_state(snapshot)?;
-        chat.set_messages(messages);
+        chat.set_history(messages);
         Ok(chat)
     }
 
