@@ -15,6 +15,7 @@ use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
 use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
+use half::slice::HalfFloatSliceExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -154,15 +155,33 @@ impl OwnedMat {
     }
 }
 
+/// `B` transposed: `rank` rows of the matrix's outputs. An F16 `B` stays F16 (exact, and half
+/// the bytes each decoded token reads: decode with an adapter is bound by reading it), others
+/// are f32.
+#[derive(Debug)]
+enum BTransposed {
+    F32(Vec<f32>),
+    F16(Vec<half::f16>),
+}
+
+impl BTransposed {
+    fn bytes(&self) -> usize {
+        match self {
+            BTransposed::F32(v) => v.len() * 4,
+            BTransposed::F16(v) => v.len() * 2,
+        }
+    }
+}
+
 /// One adapted matrix: `A` (`rank` rows of the matrix's inputs, in its file type, multiplied
-/// by the kernels) and `B` transposed to `rank` rows of the matrix's outputs in f32 (`B·t` is
-/// then `rank` contiguous multiply-adds into the output, no reduction: a rank-16 `B` as a
-/// matrix product ran at a fraction of the kernels' speed, its rows being 16 long), and
+/// by the kernels) and `B` transposed to `rank` rows of the matrix's outputs (`B·t` is then
+/// `rank` contiguous multiply-adds into the output, no reduction: a rank-16 `B` as a matrix
+/// product ran at a fraction of the kernels' speed, its rows being 16 long), and
 /// `alpha / rank` (1 without alpha).
 #[derive(Debug)]
 pub(crate) struct LoraPair {
     a: OwnedMat,
-    bt: Vec<f32>,
+    bt: BTransposed,
     /// `B`'s type in the file: ggml multiplies an F16 (BF16) `B` by `t` rounded to f16 (bf16).
     b_ty: GgmlType,
     rows: usize,
@@ -458,6 +477,11 @@ impl LoraAdapter {
                     bt[r * m.rows + o] = v;
                 }
             }
+            let bt = if b.ty == GgmlType::F16 {
+                BTransposed::F16(bt.into_iter().map(half::f16::from_f32).collect())
+            } else {
+                BTransposed::F32(bt)
+            };
             let pair = LoraPair {
                 a: copy_mat(&file, &a.name, a, rank, m.cols)?,
                 bt,
@@ -469,7 +493,7 @@ impl LoraAdapter {
                     1.0
                 },
             };
-            bytes += pair.a.bytes() + pair.bt.len() * 4;
+            bytes += pair.a.bytes() + pair.bt.bytes();
             max_rank = max_rank.max(rank);
             layers[il][slot] = Some(pair);
         }
@@ -593,32 +617,111 @@ pub(crate) fn apply(
         sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
         matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
         let scale = user_scale * p.factor;
-        let add_rows = |t: &[f32], out: &mut [f32]| {
-            for (t, out) in t.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
-                for (&tr, b) in t.iter().zip(p.bt.chunks_exact(rows)) {
-                    let c = round_like(p.b_ty, tr) * scale;
-                    for (o, &bv) in out.iter_mut().zip(b) {
-                        *o += c * bv;
-                    }
-                }
-            }
-        };
+        let add_rows = |t: &[f32], out: &mut [f32]| add_b(&p.bt, p.b_ty, rank, rows, scale, t, out);
         let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
         // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
-        // thousand multiply-adds, not worth waking the workers.
-        const ROWS_PER_PIECE: usize = 4;
-        if m < 2 * ROWS_PER_PIECE || pool.n_threads() == 1 {
+        // thousand multiply-adds, not worth waking the workers. An F16 `B` is widened once per
+        // piece: larger pieces spread that over more tokens.
+        let rows_per_piece = match p.bt {
+            BTransposed::F32(_) => 4,
+            BTransposed::F16(_) => 16,
+        };
+        if m < 2 * rows_per_piece || pool.n_threads() == 1 {
             add_rows(t, out);
         } else {
             let pieces = Mutex::new(
-                t.chunks(ROWS_PER_PIECE * rank)
-                    .zip(out.chunks_mut(ROWS_PER_PIECE * rows)),
+                t.chunks(rows_per_piece * rank)
+                    .zip(out.chunks_mut(rows_per_piece * rows)),
             );
             pool.run_joinable((m * rank * rows) as u64, |_, _| loop {
                 let next = pieces.lock().unwrap_or_else(|e| e.into_inner()).next();
                 let Some((t, out)) = next else { break };
                 add_rows(t, out);
             });
+        }
+    }
+}
+
+/// `out[tok] += scale · Bᵀ·t[tok]` for each token's `rank` values in `t` (`rows` outputs per
+/// token), `t` rounded as ggml rounds an activation multiplied by a `b_ty` matrix. Each output
+/// receives its `rank` products in rank order in both storages, so an F16 `B` gives the same
+/// sums, bit for bit, as the same `B` widened to f32.
+fn add_b(
+    bt: &BTransposed,
+    b_ty: GgmlType,
+    rank: usize,
+    rows: usize,
+    scale: f32,
+    t: &[f32],
+    out: &mut [f32],
+) {
+    match bt {
+        BTransposed::F32(bt) => {
+            for (t, out) in t.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                for (&tr, b) in t.iter().zip(bt.chunks_exact(rows)) {
+                    let c = round_like(b_ty, tr) * scale;
+                    for (o, &bv) in out.iter_mut().zip(b) {
+                        *o += c * bv;
+                    }
+                }
+            }
+        }
+        BTransposed::F16(bt) => {
+            // A row of `B` widened once per call, a chunk at a time (no heap).
+            const CHUNK: usize = 256;
+            let mut wide = [0f32; CHUNK];
+            let tokens = t.len() / rank;
+            for (r, b) in bt.chunks_exact(rows).enumerate() {
+                for start in (0..rows).step_by(CHUNK) {
+                    let len = CHUNK.min(rows - start);
+                    b[start..start + len].convert_to_f32_slice(&mut wide[..len]);
+                    for tok in 0..tokens {
+                        let c = round_like(b_ty, t[tok * rank + r]) * scale;
+                        let o = &mut out[tok * rows + start..tok * rows + start + len];
+                        for (o, &bv) in o.iter_mut().zip(&wide[..len]) {
+                            *o += c * bv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An F16 `Bᵀ` adds exactly what the same values widened to f32 add, for one token
+    /// (decode), a few, and more than a widening chunk of outputs.
+    #[test]
+    fn f16_b_adds_what_its_f32_widening_adds() {
+        let mut seed = 0x9e37_79b9u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for (rank, rows, tokens) in [(16, 576, 1), (8, 300, 5), (4, 1000, 20)] {
+            let b16: Vec<half::f16> = (0..rank * rows)
+                .map(|_| half::f16::from_f32(next()))
+                .collect();
+            let b32: Vec<f32> = b16.iter().map(|h| h.to_f32()).collect();
+            let t: Vec<f32> = (0..tokens * rank).map(|_| next() * 3.0).collect();
+            let base: Vec<f32> = (0..tokens * rows).map(|_| next()).collect();
+            let (mut o16, mut o32) = (base.clone(), base.clone());
+            let (h, f) = (BTransposed::F16(b16), BTransposed::F32(b32));
+            add_b(&h, GgmlType::F16, rank, rows, 0.75, &t, &mut o16);
+            add_b(&f, GgmlType::F16, rank, rows, 0.75, &t, &mut o32);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&o16),
+                bits(&o32),
+                "rank {rank} rows {rows} tokens {tokens}"
+            );
+            assert_ne!(o16, base, "it added something");
+            assert_eq!(h.bytes() * 2, f.bytes());
         }
     }
 }
