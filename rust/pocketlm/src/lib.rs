@@ -90,6 +90,7 @@
 #![warn(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod atomic_file;
 mod chat_template;
 mod constraint;
 pub mod convert;

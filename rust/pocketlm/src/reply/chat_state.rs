@@ -8,10 +8,12 @@
 //! its CRC-32, then the session snapshot ([`crate::Session::save_state`], which names the model
 //! file and carries its own checksum).
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chat::{ChatError, ChatOptions, ChatSession};
+use crate::atomic_file::{replace_file, ReplaceError};
 use crate::chat_template::{ChatMessage, ChatTemplate, Role};
 use crate::model::Model;
 use crate::session::SnapshotError;
@@ -74,6 +76,16 @@ fn role_of(name: &str) -> Option<Role> {
         .find(|r| r.as_str() == name)
 }
 
+impl From<ReplaceError> for ChatStateError {
+    fn from(e: ReplaceError) -> Self {
+        ChatStateError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 fn transcript_json(messages: &[ChatMessage]) -> Vec<u8> {
     let list: Vec<serde_json::Value> = messages
         .iter()
@@ -127,34 +139,8 @@ impl ChatSession {
     /// It is written beside `path` under a temporary name, synced and renamed over it, so `path`
     /// never holds a half-written chat.
     pub fn save_state_file(&self, path: impl AsRef<Path>) -> Result<u64, ChatStateError> {
-        let path = path.as_ref();
         let bytes = self.save_state()?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".partial-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let io = |action: &'static str, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| ChatStateError::Io {
-                action,
-                path: p,
-                source,
-            }
-        };
-        let written = std::fs::File::create(&tmp)
-            .map_err(io("create", &tmp))
-            .and_then(|mut f| {
-                std::io::Write::write_all(&mut f, &bytes).map_err(io("write", &tmp))?;
-                f.sync_all().map_err(io("write", &tmp))
-            });
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io("rename into place", path)(e)
-        })?;
-        Ok(bytes.len() as u64)
+        Ok(replace_file(path.as_ref(), |w| w.write_all(&bytes))?)
     }
 
     /// A chat restored from [`ChatSession::save_state`]'s bytes, on the model file that saved

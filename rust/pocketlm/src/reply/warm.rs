@@ -14,6 +14,7 @@
 
 use super::decode::{TokenizedResponse, Trie};
 use super::Tone;
+use crate::atomic_file::{replace_file, ReplaceError};
 use crate::session::{Session, SnapshotError};
 use sha2::{Digest, Sha256};
 use std::io::Write;
@@ -220,35 +221,24 @@ pub(crate) fn save(
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
 
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".partial-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| WarmStartError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io("create the directory of", path))?;
+        std::fs::create_dir_all(dir).map_err(|source| WarmStartError::Io {
+            action: "create the directory of",
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| {
-            f.write_all(&out)?;
-            f.sync_all()
-        })
-        .map_err(io("write", &tmp));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    Ok(replace_file(path, |w| w.write_all(&out))?)
+}
+
+impl From<ReplaceError> for WarmStartError {
+    fn from(e: ReplaceError) -> Self {
+        WarmStartError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
     }
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io("rename into place", path)(e)
-    })?;
-    Ok(out.len() as u64)
 }
 
 #[cfg(test)]

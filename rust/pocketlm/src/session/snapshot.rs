@@ -28,6 +28,7 @@
 //! it was.
 
 use super::Session;
+use crate::atomic_file::{replace_file, ReplaceError};
 use crate::model::{KvCache, ModelConfig};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -44,6 +45,16 @@ const ARCH_LEN: usize = 32;
 const FLAG_LOGITS: u32 = 1;
 /// KV element type code: IEEE half precision (the cache's type).
 const KV_F16: u32 = 1;
+
+impl From<ReplaceError> for SnapshotError {
+    fn from(e: ReplaceError) -> Self {
+        SnapshotError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
 
 /// Why a snapshot could not be saved or loaded.
 #[derive(Debug, thiserror::Error)]
@@ -446,38 +457,8 @@ impl Session {
     /// that `path` never holds a half-written snapshot (and a session that maps or reads the
     /// previous one is not disturbed).
     pub fn save_state_file(&self, path: impl AsRef<Path>) -> Result<u64, SnapshotError> {
-        let path = path.as_ref();
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(format!(".partial-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let io = |action: &'static str, p: &Path| {
-            let p = p.to_path_buf();
-            move |source| SnapshotError::Io {
-                action,
-                path: p,
-                source,
-            }
-        };
         let header = self.snapshot_header()?;
-        let file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-        let written = self.write_state(&header, &mut w).map_err(io("write", &tmp));
-        let finished = written.and_then(|()| {
-            let file = w
-                .into_inner()
-                .map_err(|e| io("write", &tmp)(e.into_error()))?;
-            file.sync_all().map_err(io("write", &tmp))?;
-            Ok(())
-        });
-        if let Err(e) = finished {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        let len = std::fs::metadata(&tmp).map_err(io("write", &tmp))?.len();
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io("rename into place", path)(e)
-        })?;
+        let len = replace_file(path.as_ref(), |w| self.write_state(&header, w))?;
         Ok(len)
     }
 
