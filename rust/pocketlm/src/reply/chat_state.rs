@@ -184,14 +184,7 @@ impl ChatSession {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::restore_state(model, options, &bytes).map_err(|e| match e {
-            ChatStateError::Io { action, source, .. } => ChatStateError::Io {
-                action,
-                path: path.to_path_buf(),
-                source,
-            },
-            e => e,
-        })
+        Self::restore_state(model, options, &bytes)
     }
 }
 
