@@ -230,8 +230,81 @@ pub struct EvalExtractArgs {
     max_tokens: usize,
     #[arg(long, default_value_t = pocketlm::default_threads())]
     threads: usize,
+    #[command(flatten)]
+    lora: crate::commands::LoraArgs,
+    /// Instead of evaluating, write the split as training data for a LoRA adapter
+    /// (scripts/train-lora.sh): per message, the token ids of the exact prompt this evaluation
+    /// gives the model and of the expected answer (JSON, then the template's end of turn).
+    #[arg(long, value_name = "FILE")]
+    write_training: Option<PathBuf>,
     #[arg(long)]
     json: bool,
+}
+
+/// The instruction of the extraction prompt (the evaluation and its training data share it).
+fn extract_prompt(text: &str) -> String {
+    format!(
+        "Extract the event from this message as JSON with the keys title, date, time and place. Copy date, time and place in the message's own words; use null for anything the message does not say.\n\nMessage: {text}"
+    )
+}
+
+/// The answer the extraction is trained to give: the four keys in schema order, one line,
+/// `null` for a field not stated (all four for a message without an event).
+fn expected_answer(expected: &Value) -> String {
+    let parts: Vec<String> = FIELDS
+        .iter()
+        .map(|k| {
+            let v = match expected.get(k) {
+                Some(Value::String(s)) => Value::String(s.clone()),
+                _ => Value::Null,
+            };
+            format!("\"{k}\": {v}")
+        })
+        .collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Writes the rows as JSON lines `{"id", "prompt": [ids], "answer": [ids], "answer_text"}`:
+/// the prompt is what [`eval_extract`] evaluates, the answer the rest of the conversation
+/// with [`expected_answer`] as the assistant's turn.
+fn write_training(
+    model: &Arc<Model>,
+    template: &ChatTemplate,
+    rows: &[&Value],
+    out: &PathBuf,
+) -> Result<(), String> {
+    let tok = model.tokenizer();
+    let mut lines = String::new();
+    for r in rows {
+        let text = r["text"].as_str().ok_or("a row has no \"text\"")?;
+        let user = ChatMessage::user(extract_prompt(text));
+        let prompt = template
+            .encode(tok, std::slice::from_ref(&user), true)
+            .map_err(|e| e.to_string())?;
+        let answer_text = expected_answer(&r["expected"]);
+        let whole = template
+            .encode(
+                tok,
+                &[user, ChatMessage::assistant(answer_text.clone())],
+                false,
+            )
+            .map_err(|e| e.to_string())?;
+        let Some(answer) = whole.strip_prefix(prompt.as_slice()) else {
+            return Err(format!(
+                "the chat template does not extend the prompt with the answer for row {:?}: \
+                 its tokens cannot be trained as prompt + answer",
+                r["id"]
+            ));
+        };
+        lines.push_str(
+            &json!({"id": r["id"], "prompt": prompt, "answer": answer, "answer_text": answer_text})
+                .to_string(),
+        );
+        lines.push('\n');
+    }
+    std::fs::write(out, lines).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!("wrote {} training rows to {}", rows.len(), out.display());
+    Ok(())
 }
 
 /// Lower case, letters and digits only, single spaces: "Nando's " and "nandos" compare equal.
@@ -274,8 +347,12 @@ pub fn eval_extract(a: EvalExtractArgs) -> Result<(), String> {
         return Err(format!("no rows in split {:?}", a.split));
     }
     let template = ChatTemplate::for_model(&model).map_err(|e| e.to_string())?;
+    if let Some(out) = &a.write_training {
+        return write_training(&model, &template, &rows, out);
+    }
     let tok = model.tokenizer();
     let mut s = session(&model, 2048, a.threads)?;
+    a.lora.attach(&mut s)?;
     let cancel = AtomicBool::new(false);
     let mut report = serde_json::Map::new();
     for (mode, constraint) in [
@@ -290,11 +367,8 @@ pub fn eval_extract(a: EvalExtractArgs) -> Result<(), String> {
         let (mut complete, mut ms, mut tokens) = (0, Vec::new(), 0usize);
         for r in &rows {
             let text = r["text"].as_str().ok_or("a row has no \"text\"")?;
-            let prompt_text = format!(
-                "Extract the event from this message as JSON with the keys title, date, time and place. Copy date, time and place in the message's own words; use null for anything the message does not say.\n\nMessage: {text}"
-            );
             let prompt = template
-                .encode(tok, &[ChatMessage::user(prompt_text)], true)
+                .encode(tok, &[ChatMessage::user(extract_prompt(text))], true)
                 .map_err(|e| e.to_string())?;
             let opts = GenerateOptions {
                 max_tokens: a.max_tokens,
@@ -369,6 +443,7 @@ pub fn eval_extract(a: EvalExtractArgs) -> Result<(), String> {
     report.insert("model".into(), json!(a.model));
     report.insert("split".into(), json!(a.split));
     report.insert("n".into(), json!(rows.len()));
+    report.insert("lora".into(), json!(a.lora.specs()));
     let out = Value::Object(report);
     if a.json {
         println!("{out}");

@@ -235,6 +235,11 @@ pub struct LoraArgs {
 }
 
 impl LoraArgs {
+    /// The `--lora` arguments as given.
+    pub fn specs(&self) -> &[String] {
+        &self.lora
+    }
+
     /// The adapters, loaded for `model`, with their scales.
     pub fn load(
         &self,

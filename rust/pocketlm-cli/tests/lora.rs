@@ -160,3 +160,108 @@ fn score_and_classify_take_adapters_and_refuse_bad_ones() {
         assert!(err.contains(says), "{spec}: {err}");
     }
 }
+
+/// `eval-extract --write-training` (scripts/train-lora.sh's input) writes one row per message
+/// of the split: the expected answer as one-line JSON with the schema's keys in order, and its
+/// tokens as the assistant's turn, ending with the template's end of turn; `eval-extract` takes
+/// `--lora` and reports it, and a missing adapter is an error.
+#[test]
+fn eval_extract_writes_training_rows_and_takes_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = path("tests/fixtures/calendar-events.jsonl");
+    let schema = path("tests/fixtures/calendar-schema.json");
+    let model = path(MODEL);
+    let rows_path = dir.path().join("train.jsonl");
+    let out = run(&[
+        "eval-extract",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--schema",
+        &schema,
+        "--split",
+        "dev",
+        "--write-training",
+        rows_path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixture: Vec<serde_json::Value> = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["split"] == "dev")
+        .collect();
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&rows_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), fixture.len());
+    let im_end = *tokens(&json(&[
+        "tokenize",
+        "--model",
+        &model,
+        "--text",
+        "<|im_end|>",
+        "--json",
+    ]))
+    .last()
+    .unwrap();
+    for (row, want) in rows.iter().zip(&fixture) {
+        assert_eq!(row["id"], want["id"]);
+        let answer: serde_json::Value =
+            serde_json::from_str(row["answer_text"].as_str().unwrap()).unwrap();
+        let keys: Vec<&String> = answer.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 4, "{answer}");
+        for k in ["title", "date", "time", "place"] {
+            let expected = want["expected"].get(k).cloned().unwrap_or_default();
+            assert_eq!(answer[k], expected, "{k} of {}", row["id"]);
+        }
+        let ids = |k: &str| -> Vec<u64> {
+            row[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_u64().unwrap())
+                .collect()
+        };
+        let (prompt, answer_ids) = (ids("prompt"), ids("answer"));
+        assert!(prompt.len() > 20, "{}", row["id"]);
+        let end = answer_ids.iter().position(|&t| t == im_end);
+        assert!(
+            end.is_some_and(|e| e >= 8 && e + 2 >= answer_ids.len()),
+            "the answer ends with its turn's end: {answer_ids:?}"
+        );
+    }
+
+    // Two messages, a few tokens: the adapter is attached and reported.
+    let small = dir.path().join("two.jsonl");
+    let two: Vec<String> = fixture[..2].iter().map(|r| r.to_string()).collect();
+    std::fs::write(&small, two.join("\n")).unwrap();
+    let adapter = path(ADAPTER);
+    let base = [
+        "eval-extract",
+        "--model",
+        &model,
+        "--data",
+        small.to_str().unwrap(),
+        "--schema",
+        &schema,
+        "--max-tokens",
+        "6",
+        "--json",
+    ];
+    let plain = json(&base);
+    assert_eq!(plain["lora"], serde_json::json!([]));
+    let adapted = json(&[&base[..], &["--lora", &adapter]].concat());
+    assert_eq!(adapted["lora"], serde_json::json!([adapter]));
+    assert_eq!(adapted["n"], 2);
+    let missing = run(&[&base[..], &["--lora", "/nonexistent/a.gguf"]].concat());
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--lora"));
+}
