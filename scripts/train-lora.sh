@@ -34,9 +34,17 @@ log "training rows from the dev split"
 "$BIN" eval-extract --model "$MODEL" --data "$DATA" --schema "$SCHEMA" --split dev \
   --write-training "$OUT/train.jsonl"
 
-log "training (rank $RANK, alpha $ALPHA, $EPOCHS epochs, lr $LR)"
-nice -n 5 "$PY" scripts/train-lora/train.py --gguf "$MODEL" --data "$OUT/train.jsonl" \
-  --out "$OUT" --rank "$RANK" --alpha "$ALPHA" --epochs "$EPOCHS" --lr "$LR" --threads "$THREADS"
+# Trained once per (rows, settings, base model): the stamp names what the adapter was trained on.
+stamp="$(cat "$OUT/train.jsonl" "$MODEL" | sha256sum | cut -c1-16) rank=$RANK alpha=$ALPHA epochs=$EPOCHS lr=$LR seed=0"
+if [ -f "$OUT/adapter/adapter_model.safetensors" ] && [ "$(cat "$OUT/.trained" 2>/dev/null)" = "$stamp" ]; then
+  log "adapter already trained on these rows with these settings ($OUT/.trained)"
+else
+  log "training (rank $RANK, alpha $ALPHA, $EPOCHS epochs, lr $LR)"
+  rm -f "$OUT/.trained"
+  nice -n 5 "$PY" scripts/train-lora/train.py --gguf "$MODEL" --data "$OUT/train.jsonl" \
+    --out "$OUT" --rank "$RANK" --alpha "$ALPHA" --epochs "$EPOCHS" --lr "$LR" --threads "$THREADS"
+  echo "$stamp" >"$OUT/.trained"
+fi
 
 log "converting with llama.cpp's convert_lora_to_gguf.py"
 PYTHONPATH="$SRC/gguf-py:$SRC" "$PY" "$SRC/convert_lora_to_gguf.py" "$OUT/adapter" \

@@ -1290,6 +1290,15 @@ public protocol KeyboardCoreProtocol: AnyObject, Sendable {
     func loadModel(path: String) 
     
     /**
+     * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
+     * warm-up in the directory `state_dir` (created when missing; the Android IME's files
+     * dir, the iOS extension's App Group container), so a keyboard started again shows its
+     * first suggestions sooner. The suggestions are the same; a missing, stale or corrupted
+     * file, or a directory that cannot be written, only costs the warm start.
+     */
+    func loadModelWithStateDir(path: String, stateDir: String) 
+    
+    /**
      * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
      * frees its caches on the worker; suggestions keep working.
      */
@@ -1452,6 +1461,23 @@ open func loadModel(path: String)  {try! rustCall() {
     uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
+     * warm-up in the directory `state_dir` (created when missing; the Android IME's files
+     * dir, the iOS extension's App Group container), so a keyboard started again shows its
+     * first suggestions sooner. The suggestions are the same; a missing, stale or corrupted
+     * file, or a directory that cannot be written, only costs the warm start.
+     */
+open func loadModelWithStateDir(path: String, stateDir: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_state_dir(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(stateDir),uniffiCallStatus
     )
 }
 }
@@ -7350,6 +7376,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() != 28375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir() != 57266) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory() != 9236) {

@@ -20,6 +20,14 @@ final class KeyboardViewController: UIInputViewController {
             .appendingPathComponent(ModelInstaller.fileName)
     }
 
+    /// Where the predictor keeps its warm-up: iOS starts the extension afresh almost every
+    /// time the keyboard appears, and this file lets it skip the framing prefix's evaluation.
+    private static var stateDir: String? {
+        FileManager.default
+            .containerURL(forSecurityApplicationGroupIdentifier: SharedContainer.appGroup)?
+            .appendingPathComponent("KeyboardState", isDirectory: true).path
+    }
+
     /// The language picked in the containing app (App Group defaults; English when unset).
     private static var storedLanguage: KeyboardLanguage {
         KeyboardLanguage.stored(in: UserDefaults(suiteName: SharedContainer.appGroup))
@@ -49,7 +57,7 @@ final class KeyboardViewController: UIInputViewController {
         self.controller = controller
         controller.setLanguage(Self.storedLanguage)
         controller.startField()
-        controller.loadModel(path: path)
+        controller.loadModel(path: path, stateDir: Self.stateDir)
         render()
     }
 

@@ -253,8 +253,9 @@ fn keyboard_options(language: &str) -> KeyboardOptions {
 }
 
 /// Opens predictors on the model at `path`, loaded once and again when the file was replaced
-/// (size or modification time changed) since.
-fn path_opener(path: String) -> Opener {
+/// (size or modification time changed) since; with `state_dir`, each predictor keeps its
+/// framing prefix's warm-up there (docs/state.md: loaded when valid, else evaluated and saved).
+fn path_opener(path: String, state_dir: Option<String>) -> Opener {
     type Stamp = (u64, Option<SystemTime>);
     let loaded: Mutex<Option<(Stamp, Arc<Model>)>> = Mutex::new(None);
     Arc::new(move |language: &str| {
@@ -271,7 +272,11 @@ fn path_opener(path: String) -> Opener {
             }
         };
         drop(slot);
-        let p = KeyboardPredictor::new(model, keyboard_options(language))?;
+        let options = keyboard_options(language);
+        let p = match &state_dir {
+            Some(dir) => KeyboardPredictor::with_state_dir(model, options, dir.clone())?,
+            None => KeyboardPredictor::new(model, options)?,
+        };
         Ok(p as Arc<dyn Engine>)
     })
 }
@@ -517,7 +522,19 @@ impl KeyboardCore {
     /// then); a failure shows in the state. Call it again to retry (a model installed since).
     pub fn load_model(&self, path: String) {
         let _ = guard("KeyboardCore.loadModel", || {
-            self.load_with(path_opener(path));
+            self.load_with(path_opener(path, None));
+            Ok(())
+        });
+    }
+
+    /// [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
+    /// warm-up in the directory `state_dir` (created when missing; the Android IME's files
+    /// dir, the iOS extension's App Group container), so a keyboard started again shows its
+    /// first suggestions sooner. The suggestions are the same; a missing, stale or corrupted
+    /// file, or a directory that cannot be written, only costs the warm start.
+    pub fn load_model_with_state_dir(&self, path: String, state_dir: String) {
+        let _ = guard("KeyboardCore.loadModelWithStateDir", || {
+            self.load_with(path_opener(path, Some(state_dir)));
             Ok(())
         });
     }

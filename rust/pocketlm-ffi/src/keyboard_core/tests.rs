@@ -526,7 +526,7 @@ fn model_loading_ready_and_failed() {
 
     let bad = K::new("", 1, false);
     bad.core
-        .load_with(path_opener("/nonexistent/model.gguf".into()));
+        .load_with(path_opener("/nonexistent/model.gguf".into(), None));
     bad.settle();
     match bad.core.state().model {
         KeyboardModelStatus::Failed { message, detail } => {
@@ -702,4 +702,70 @@ fn the_worker_thread_delivers_states_in_version_order() {
     assert_eq!(last.model, KeyboardModelStatus::Ready);
     assert_eq!(last.strip[1], "tomorrow");
     drop(core); // the worker thread ends (no hang, no panic)
+}
+
+/// Types "See you tomor" through a controller on the real worker thread whose predictor keeps
+/// its warm-up in `dir`; the last strip.
+fn strip_with_state_dir(dir: &std::path::Path) -> Vec<String> {
+    let field = Field::default();
+    let core = KeyboardCore::new(Box::new(field.clone())).unwrap();
+    core.load_model_with_state_dir(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
+        .into(),
+        dir.to_str().unwrap().into(),
+    );
+    for c in "See you tomor".chars() {
+        core.type_text(c.to_string());
+    }
+    assert!(core.wait_idle(120_000), "the worker never went idle");
+    let states = lock(&field.0).states.clone();
+    let last = states.iter().max_by_key(|s| s.version).unwrap();
+    assert_eq!(last.model, KeyboardModelStatus::Ready);
+    last.strip.clone()
+}
+
+/// The files of `dir` with their bytes and modification times.
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+            (p.clone(), std::fs::read(&p).unwrap(), m)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+#[test]
+fn a_state_dir_is_written_once_reused_and_survives_corruption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keyboard-state"); // created by the predictor
+    let first = strip_with_state_dir(&dir);
+    assert_eq!(first[1], "tomorrow");
+    let saved = files(&dir);
+    assert_eq!(saved.len(), 1, "one warm-up file: {saved:?}");
+    assert!(saved[0].1.len() > 100_000, "it holds the prefix's KV cache");
+
+    // A restarted keyboard: same strip, the file read and not rewritten.
+    assert_eq!(strip_with_state_dir(&dir), first);
+    assert_eq!(files(&dir), saved, "a valid warm-up is reused as it is");
+
+    // A damaged file costs only the warm start: same strip, and a valid file again.
+    let mut bad = saved[0].1.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0xff;
+    bad.truncate(mid + 10);
+    std::fs::write(&saved[0].0, &bad).unwrap();
+    assert_eq!(strip_with_state_dir(&dir), first);
+    let again = files(&dir);
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].1, saved[0].1,
+        "rewritten as the first run wrote it"
+    );
 }

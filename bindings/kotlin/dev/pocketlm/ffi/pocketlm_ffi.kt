@@ -812,6 +812,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_set_language(
@@ -1010,6 +1012,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_language(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_state_dir(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1331,6 +1335,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() and 0xFFFF) != 28375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir() and 0xFFFF) != 57266) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory() and 0xFFFF) != 9236) {
@@ -3134,6 +3141,15 @@ public interface KeyboardCoreInterface {
     fun `loadModel`(`path`: kotlin.String)
     
     /**
+     * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
+     * warm-up in the directory `state_dir` (created when missing; the Android IME's files
+     * dir, the iOS extension's App Group container), so a keyboard started again shows its
+     * first suggestions sooner. The suggestions are the same; a missing, stale or corrupted
+     * file, or a directory that cannot be written, only costs the warm start.
+     */
+    fun `loadModelWithStateDir`(`path`: kotlin.String, `stateDir`: kotlin.String)
+    
+    /**
      * Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
      * frees its caches on the worker; suggestions keep working.
      */
@@ -3357,6 +3373,27 @@ open class KeyboardCore: Disposable, AutoCloseable, KeyboardCoreInterface
         it,
         
         FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
+     * warm-up in the directory `state_dir` (created when missing; the Android IME's files
+     * dir, the iOS extension's App Group container), so a keyboard started again shows its
+     * first suggestions sooner. The suggestions are the same; a missing, stale or corrupted
+     * file, or a directory that cannot be written, only costs the warm start.
+     */override fun `loadModelWithStateDir`(`path`: kotlin.String, `stateDir`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_state_dir(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`stateDir`),_status)
 }
     }
     

@@ -135,8 +135,16 @@ public final class KeyboardGlue: @unchecked Sendable {
         (try? core.setLanguage(code: next.code)) ?? false
     }
 
-    /// Loads the model at `path` on the controller's worker; keys work meanwhile.
-    public func loadModel(path: String) { core.loadModel(path: path) }
+    /// Loads the model at `path` on the controller's worker; keys work meanwhile. With
+    /// `stateDir` (the extension's App Group container), the predictor keeps its warm-up
+    /// there: a keyboard started again shows its first suggestions sooner (docs/state.md).
+    public func loadModel(path: String, stateDir: String? = nil) {
+        if let stateDir {
+            core.loadModelWithStateDir(path: path, stateDir: stateDir)
+        } else {
+            core.loadModel(path: path)
+        }
+    }
 
     /// The keyboard is on the document's current field (its identifier and traits).
     public func startField() {

@@ -39,13 +39,13 @@ final class KeyboardGlueTests: XCTestCase {
         var drawn: [KeyboardState] = []
         let glue: KeyboardGlue
 
-        init(_ text: String = "", traits: FieldTraits = .plainText) throws {
+        init(_ text: String = "", traits: FieldTraits = .plainText, stateDir: String? = nil) throws {
             field = InMemoryTextDocument(traits: traits)
             field.insertText(text)
             glue = try KeyboardGlue(document: field, deliver: ui.deliver)
             glue.onChange = { [unowned self] in self.drawn.append($0) }
             glue.startField()
-            glue.loadModel(path: modelPath())
+            glue.loadModel(path: modelPath(), stateDir: stateDir)
             settle()
         }
 
@@ -197,5 +197,21 @@ final class KeyboardGlueTests: XCTestCase {
             XCTAssertEqual(glue.language, l)
         }
         XCTAssertFalse(glue.setLanguage(KeyboardLanguage.allCases.last!), "the same language changes nothing")
+    }
+
+    func testAStateDirGetsThePredictorsWarmUpAndTheStripIsTheSame() throws {
+        let tmp = FileManager.default.temporaryDirectory
+            .appendingPathComponent("kbstate-\(UUID().uuidString)", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let stateDir = tmp.appendingPathComponent("KeyboardState", isDirectory: true)
+        let plain = try Harness("See you tomor").glue.state.strip
+        let warm = try Harness("See you tomor", stateDir: stateDir.path).glue.state.strip
+        XCTAssertEqual(plain, warm)
+        XCTAssertEqual(warm[1], "tomorrow")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: stateDir.path)
+        XCTAssertEqual(saved.count, 1, "one warm-up file: \(saved)")
+        let size = try FileManager.default.attributesOfItem(
+            atPath: stateDir.appendingPathComponent(saved[0]).path)[.size] as? Int ?? 0
+        XCTAssertGreaterThan(size, 100_000)
     }
 }

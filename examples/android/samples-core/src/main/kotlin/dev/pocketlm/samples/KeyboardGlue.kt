@@ -70,8 +70,13 @@ class KeyboardGlue(
     val language: KeyboardLanguage
         get() = KeyboardLanguage.of(core.language()) ?: KeyboardLanguage.DEFAULT
 
-    /** Loads the model at [path] on the controller's worker; keys work meanwhile. */
-    fun loadModel(path: String) = core.loadModel(path)
+    /**
+     * Loads the model at [path] on the controller's worker; keys work meanwhile. With [stateDir]
+     * (the IME's files dir), the predictor keeps its warm-up there: a restarted keyboard shows
+     * its first suggestions sooner (docs/state.md).
+     */
+    fun loadModel(path: String, stateDir: String? = null) =
+        if (stateDir == null) core.loadModel(path) else core.loadModelWithStateDir(path, stateDir)
 
     /** Reopens the predictor for [next] when it differs; whether the language changed. */
     fun setLanguage(next: KeyboardLanguage): Boolean = core.setLanguage(next.code)

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test
 class KeyboardGlueTest {
     private val thumbs = "\uD83D\uDC4D\uD83C\uDFFD" // 👍🏽: two scalars, four UTF-16 units, one character
 
-    private class Glue(text: String = "", inputType: Int = 1) : AutoCloseable {
+    private class Glue(text: String = "", inputType: Int = 1, stateDir: String? = null) : AutoCloseable {
         val field = InMemoryTextField(text)
         val ui = EventLoop()
         val published = ArrayList<KeyboardState>()
@@ -20,7 +20,7 @@ class KeyboardGlueTest {
 
         init {
             glue.startField(inputType)
-            glue.loadModel(TestModel.path)
+            glue.loadModel(TestModel.path, stateDir)
             settle()
         }
 
@@ -99,6 +99,23 @@ class KeyboardGlueTest {
                 assertEquals(l, g.language)
             }
             assertFalse(g.setLanguage(KeyboardLanguage.entries.last()), "the same language changes nothing")
+        }
+    }
+
+    @Test
+    fun `a state dir gets the predictor's warm-up and the strip is the same`() {
+        val dir = kotlin.io.path.createTempDirectory("kbstate").toFile()
+        try {
+            val stateDir = java.io.File(dir, "keyboard-state")
+            val plain = Glue("See you tomor").use { it.glue.state.strip }
+            val warm = Glue("See you tomor", stateDir = stateDir.path).use { it.glue.state.strip }
+            assertEquals(plain, warm)
+            assertEquals("tomorrow", warm[1])
+            val saved = stateDir.listFiles().orEmpty()
+            assertEquals(1, saved.size, "one warm-up file in ${stateDir.path}")
+            assertTrue(saved[0].length() > 100_000)
+        } finally {
+            dir.deleteRecursively()
         }
     }
 }

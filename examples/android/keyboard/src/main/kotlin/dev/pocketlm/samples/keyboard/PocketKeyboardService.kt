@@ -34,7 +34,8 @@ class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
     private fun loadModel() {
         val path = ModelInstaller.modelFile(filesDir).path
         controller.setLanguage(KeyboardSettings.language(this))
-        controller.loadModel(path)
+        // The framing prefix's warm-up is kept in the files dir: the next start skips it.
+        controller.loadModel(path, java.io.File(filesDir, "keyboard-state").path)
     }
 
     override fun onCreateInputView(): View = KeyboardView(this, this).also {
