@@ -4,6 +4,7 @@
 
 import EventKit
 import EventKitUI
+import PocketLM
 import SampleCore
 import SwiftUI
 
@@ -62,10 +63,8 @@ struct ConversationView: View {
                 }
                 .padding(.horizontal)
 
-                Button(model.streaming ? "Stop" : "Write a longer reply") {
-                    model.streaming ? model.stop() : model.writeLongerReply()
-                }
-                .disabled(!model.streaming && (model.messages.last?.fromMe ?? true))
+                Button(model.streaming ? "Stop" : "Write a longer reply") { model.writeLongerOrStop() }
+                .disabled(!model.streaming && !model.canWriteLonger)
                 .padding(.bottom)
             }
             .navigationTitle("Reply")

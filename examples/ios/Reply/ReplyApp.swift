@@ -1,6 +1,6 @@
 // The Reply sample: a conversation with reply chips drafted on-device. SwiftUI views only; the
-// state machine is SampleCore's ReplyController (tested on Linux on the real model), published
-// to the views by ReplyViewModel.
+// state machine is the shared Rust ReplyCore (tested by cargo test on the real model), driven
+// through SampleCore's ReplyGlue and published to the views by ReplyViewModel.
 
 import SwiftUI
 

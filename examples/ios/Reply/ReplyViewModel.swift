@@ -1,5 +1,6 @@
-// Publishes SampleCore's ReplyController to SwiftUI. The controller runs its model work off the
-// main actor and delivers results on the main queue; this object only mirrors its state.
+// Publishes the shared reply controller (Rust's ReplyCore through SampleCore's ReplyGlue) to
+// SwiftUI. The controller runs its model work on its own worker; the glue delivers its states on
+// the main queue; this object only mirrors them.
 
 import Foundation
 import PocketLM
@@ -7,20 +8,26 @@ import SampleCore
 
 @MainActor
 final class ReplyViewModel: ObservableObject {
-    @Published private(set) var messages: [ReplyController.Message] = []
-    @Published private(set) var chips: [String] = []
-    @Published private(set) var drafting = false
-    @Published private(set) var reason: String?
-    @Published private(set) var streaming = false
-    @Published private(set) var errorMessage: String?
-    /// The "Add to calendar" action offered for the last incoming message.
-    @Published private(set) var calendarEvent: CalendarEvent?
+    @Published private(set) var state: ReplyCoreState?
     /// The compose field; edits go back to the controller.
     @Published var compose = "" {
-        didSet { if compose != controller.compose { controller.editCompose(compose) } }
+        didSet { if compose != glue?.state.compose { glue?.editCompose(compose) } }
     }
 
-    private let controller: ReplyController
+    private var glue: ReplyGlue?
+
+    var messages: [ConversationMessage] { state?.messages ?? [] }
+    var chips: [String] { state?.chips ?? [] }
+    var drafting: Bool { state?.drafting ?? false }
+    var reason: String? { state?.noDraftReason.map(Self.describe) }
+    var streaming: Bool { state?.streaming ?? false }
+    var errorMessage: String? {
+        if case .failed(let message, _) = state?.modelState { return message }
+        return state?.errorMessage
+    }
+    var canWriteLonger: Bool { state?.canWriteLonger ?? false }
+    /// The "Add to calendar" action offered for the last incoming message.
+    var calendarEvent: CalendarEvent? { state?.calendarEvent }
 
     /// A canned conversation to start from (incoming messages, oldest first).
     struct CannedConversation: Identifiable {
@@ -41,32 +48,27 @@ final class ReplyViewModel: ObservableObject {
     }
 
     init() {
-        controller = ReplyController(engine: ReplyEngine(modelPath: Self.modelPath), deliver: deliverOnMain)
-        // onChange runs on the main queue (a UI call or deliverOnMain); hop onto the main actor.
-        controller.onChange = { [weak self] in
-            guard let self else { return }
-            Task { @MainActor in self.refresh() }
+        glue = try? ReplyGlue(deliver: deliverOnMain)
+        // onChange runs on the main queue (deliverOnMain); hop onto the main actor.
+        glue?.onChange = { [weak self] s in
+            Task { @MainActor in self?.refresh(s) }
         }
+        glue?.loadModel(path: Self.modelPath)
     }
 
-    func receive(_ text: String) { controller.receive(text) }
-    func load(_ conversation: [String]) { conversation.forEach(controller.receive) }
-    func tapChip(_ index: Int) { controller.tapChip(index) }
-    func writeLongerReply() { controller.writeLongerReply() }
-    func stop() { controller.stop() }
-    func send() { controller.send() }
+    func receive(_ text: String) { glue?.receive(text) }
+    func load(_ conversation: [String]) {
+        glue?.showConversation(conversation.map { ConversationMessage(fromMe: false, text: $0) })
+    }
+    func tapChip(_ index: Int) { glue?.tapChip(index) }
+    func writeLongerOrStop() { glue?.writeLongerOrStop() }
+    func send() { glue?.send() }
     /// "Add to calendar" tapped: the event to open the calendar editor with (the action is withdrawn).
-    func addToCalendar() -> CalendarEvent? { controller.addToCalendar() }
+    func addToCalendar() -> CalendarEvent? { glue?.addToCalendar() }
 
-    private func refresh() {
-        messages = controller.messages
-        chips = controller.chips
-        drafting = controller.drafting
-        reason = controller.noSuggestionReason.map(Self.describe)
-        streaming = controller.streaming
-        errorMessage = controller.errorMessage
-        calendarEvent = controller.calendarEvent
-        if compose != controller.compose { compose = controller.compose }
+    private func refresh(_ s: ReplyCoreState) {
+        state = s
+        if compose != s.compose { compose = s.compose }
     }
 
     static func describe(_ reason: NoDraftReason) -> String {

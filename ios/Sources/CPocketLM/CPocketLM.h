@@ -264,6 +264,13 @@ typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, Rust
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLY_CORE_OBSERVER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_REPLY_CORE_OBSERVER_METHOD0
+typedef void (*UniffiCallbackInterfaceReplyCoreObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_TEXT_LISTENER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_TEXT_LISTENER_METHOD0
 typedef void (*UniffiCallbackInterfaceTextListenerMethod0)(uint64_t, RustBuffer, int8_t* _Nonnull, 
@@ -288,6 +295,15 @@ typedef struct UniffiVTableCallbackInterfaceLogSink {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
 } UniffiVTableCallbackInterfaceLogSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLY_CORE_OBSERVER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_REPLY_CORE_OBSERVER
+typedef struct UniffiVTableCallbackInterfaceReplyCoreObserver {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceReplyCoreObserverMethod0 _Nonnull onState;
+} UniffiVTableCallbackInterfaceReplyCoreObserver;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_TEXT_LISTENER
@@ -599,6 +615,81 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_replydrafter_warm_started(uint64_t ptr,
 void uniffi_pocketlm_ffi_fn_method_replydrafter_warm_up(uint64_t ptr, RustBuffer tone, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_REPLYCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_REPLYCORE
+uint64_t uniffi_pocketlm_ffi_fn_clone_replycore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_REPLYCORE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_FREE_REPLYCORE
+void uniffi_pocketlm_ffi_fn_free_replycore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_REPLYCORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_REPLYCORE_NEW
+uint64_t uniffi_pocketlm_ffi_fn_constructor_replycore_new(uint64_t observer, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_ADD_TO_CALENDAR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_ADD_TO_CALENDAR
+RustBuffer uniffi_pocketlm_ffi_fn_method_replycore_add_to_calendar(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_EDIT_COMPOSE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_EDIT_COMPOSE
+void uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(uint64_t ptr, RustBuffer text, uint32_t cursor_utf16, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL
+void uniffi_pocketlm_ffi_fn_method_replycore_load_model(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_RECEIVE
+void uniffi_pocketlm_ffi_fn_method_replycore_receive(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SEND
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SEND
+void uniffi_pocketlm_ffi_fn_method_replycore_send(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SET_TONE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SET_TONE
+void uniffi_pocketlm_ffi_fn_method_replycore_set_tone(uint64_t ptr, RustBuffer tone, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SHOW_CONVERSATION
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_SHOW_CONVERSATION
+void uniffi_pocketlm_ffi_fn_method_replycore_show_conversation(uint64_t ptr, RustBuffer messages, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_STATE
+RustBuffer uniffi_pocketlm_ffi_fn_method_replycore_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_STOP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_STOP
+void uniffi_pocketlm_ffi_fn_method_replycore_stop(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_TAP_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_TAP_CHIP
+void uniffi_pocketlm_ffi_fn_method_replycore_tap_chip(uint64_t ptr, uint32_t index, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_WAIT_IDLE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_WAIT_IDLE
+int8_t uniffi_pocketlm_ffi_fn_method_replycore_wait_idle(uint64_t ptr, uint32_t timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_WRITE_LONGER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_WRITE_LONGER
+void uniffi_pocketlm_ffi_fn_method_replycore_write_longer(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_TEXTSESSION
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CLONE_TEXTSESSION
 uint64_t uniffi_pocketlm_ffi_fn_clone_textsession(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -753,6 +844,11 @@ void uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(const Unif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_LOGSINK
 void uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_REPLYCOREOBSERVER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_REPLYCOREOBSERVER
+void uniffi_pocketlm_ffi_fn_init_callback_vtable_replycoreobserver(const UniffiVTableCallbackInterfaceReplyCoreObserver* _Nonnull vtable
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_INIT_CALLBACK_VTABLE_TEXTLISTENER
@@ -1311,6 +1407,78 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_ADD_TO_CALENDAR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_ADD_TO_CALENDAR
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_add_to_calendar(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_EDIT_COMPOSE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_EDIT_COMPOSE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_load_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_RECEIVE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_RECEIVE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_receive(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SEND
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SEND
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_send(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SET_TONE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SET_TONE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_set_tone(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SHOW_CONVERSATION
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_SHOW_CONVERSATION
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_show_conversation(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_STOP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_STOP
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_stop(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_TAP_CHIP
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_TAP_CHIP
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_tap_chip(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_WAIT_IDLE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_WAIT_IDLE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_wait_idle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_WRITE_LONGER
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_WRITE_LONGER
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_write_longer(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ADAPTER_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_TEXTSESSION_ADAPTER_COUNT
 uint16_t uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count(void
@@ -1491,6 +1659,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir(vo
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYCORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_REPLYCORE_NEW
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_replycore_new(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_TEXTSESSION_NEW
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_TEXTSESSION_NEW
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_textsession_new(void
@@ -1518,6 +1692,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_LOGSINK_LOG
 uint16_t uniffi_pocketlm_ffi_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCOREOBSERVER_ON_STATE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCOREOBSERVER_ON_STATE
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycoreobserver_on_state(void
     
 );
 #endif

@@ -48,6 +48,14 @@ public typealias KeyboardModelStatus = PocketLMFFI.KeyboardModelStatus
 public typealias KeyboardFieldPolicy = PocketLMFFI.KeyboardFieldPolicy
 public typealias FieldEdit = PocketLMFFI.FieldEdit
 
+// The reply sample's shared controller (rust/pocketlm-ffi/src/reply_core, docs/samples.md), the
+// same way.
+public typealias ReplyCore = PocketLMFFI.ReplyCore
+public typealias ReplyCoreObserver = PocketLMFFI.ReplyCoreObserver
+public typealias ReplyCoreState = PocketLMFFI.ReplyCoreState
+public typealias ReplyModelStatus = PocketLMFFI.ReplyModelStatus
+public typealias CalendarEvent = PocketLMFFI.CalendarEvent
+
 /// UTF-16 units of text before the cursor `KeyboardCore` keeps (pass no more).
 public func keyboardContextUnits() -> UInt32 { PocketLMFFI.keyboardContextUnits() }
 

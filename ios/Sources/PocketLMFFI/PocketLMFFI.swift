@@ -2415,6 +2415,357 @@ public func FfiConverterTypeModel_lower(_ value: Model) -> UInt64 {
 
 
 /**
+ * The reply screen's controller (docs/samples.md, "Reply controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, a newer event cancelling the work it supersedes, stale results dropped.
+ */
+public protocol ReplyCoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * "Add to calendar" tapped: the event for the platform's calendar editor (Android an
+     * `Intent.ACTION_INSERT`, iOS an `EKEventEditViewController`); the action is withdrawn.
+     * `null`/`nil` when none is offered.
+     */
+    func addToCalendar()  -> CalendarEvent?
+    
+    /**
+     * The user edited the compose box: its text and cursor (UTF-16 units, clamped).
+     */
+    func editCompose(text: String, cursorUtf16: UInt32) 
+    
+    /**
+     * Loads the model at `path` and its reply drafter on the worker; drafts start once it is
+     * ready (one for the conversation shown, when its last message is incoming). A failure
+     * shows in the state; call it again to retry.
+     */
+    func loadModel(path: String) 
+    
+    /**
+     * A message from the other person arrived: the draft, stream and extraction in flight
+     * are cancelled (their results never shown) and new ones start.
+     */
+    func receive(text: String) 
+    
+    /**
+     * Send: the compose text (when not blank) becomes my message; the compose box and the
+     * chips clear, the draft and stream in flight stop. The calendar action stays.
+     */
+    func send() 
+    
+    /**
+     * The register of the drafts: a different tone drafts the chips again.
+     */
+    func setTone(tone: Tone) 
+    
+    /**
+     * Replaces the conversation (a canned one is picked) and drafts replies to it.
+     */
+    func showConversation(messages: [ConversationMessage]) 
+    
+    /**
+     * The current state (a fresh version).
+     */
+    func state()  -> ReplyCoreState
+    
+    /**
+     * Stop: the stream ends within one token; the compose box keeps the partial text.
+     */
+    func stop() 
+    
+    /**
+     * Chip `index` tapped: its text becomes the compose text, cursor at the end. No such chip:
+     * nothing.
+     */
+    func tapChip(index: UInt32) 
+    
+    /**
+     * Blocks until no job is queued or running on the worker (no load, draft, stream or
+     * extraction left), at most `timeout_ms`; whether it is idle. For tests: never on a UI
+     * thread.
+     */
+    func waitIdle(timeoutMs: UInt32)  -> Bool
+    
+    /**
+     * "Write a longer reply" (only with a ready model and an incoming last message): streams a
+     * chat answer into the compose box, replacing its text.
+     */
+    func writeLonger() 
+    
+}
+/**
+ * The reply screen's controller (docs/samples.md, "Reply controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, a newer event cancelling the work it supersedes, stale results dropped.
+ */
+open class ReplyCore: ReplyCoreProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_pocketlm_ffi_fn_clone_replycore(self.handle, $0) }
+    }
+    /**
+     * A controller with its own worker thread, no model yet (`loadModel`) and no messages.
+     */
+public convenience init(observer: ReplyCoreObserver)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_replycore_new(
+        FfiConverterCallbackInterfaceReplyCoreObserver_lower(observer),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_pocketlm_ffi_fn_free_replycore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * "Add to calendar" tapped: the event for the platform's calendar editor (Android an
+     * `Intent.ACTION_INSERT`, iOS an `EKEventEditViewController`); the action is withdrawn.
+     * `null`/`nil` when none is offered.
+     */
+open func addToCalendar() -> CalendarEvent?  {
+    return try!  FfiConverterOptionTypeCalendarEvent.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_add_to_calendar(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The user edited the compose box: its text and cursor (UTF-16 units, clamped).
+     */
+open func editCompose(text: String, cursorUtf16: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
+        FfiConverterUInt32.lower(cursorUtf16),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Loads the model at `path` and its reply drafter on the worker; drafts start once it is
+     * ready (one for the conversation shown, when its last message is incoming). A failure
+     * shows in the state; call it again to retry.
+     */
+open func loadModel(path: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_load_model(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * A message from the other person arrived: the draft, stream and extraction in flight
+     * are cancelled (their results never shown) and new ones start.
+     */
+open func receive(text: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_receive(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Send: the compose text (when not blank) becomes my message; the compose box and the
+     * chips clear, the draft and stream in flight stop. The calendar action stays.
+     */
+open func send()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_send(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The register of the drafts: a different tone drafts the chips again.
+     */
+open func setTone(tone: Tone)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_set_tone(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeTone_lower(tone),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Replaces the conversation (a canned one is picked) and drafts replies to it.
+     */
+open func showConversation(messages: [ConversationMessage])  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_show_conversation(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceTypeConversationMessage.lower(messages),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The current state (a fresh version).
+     */
+open func state() -> ReplyCoreState  {
+    return try!  FfiConverterTypeReplyCoreState_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stop: the stream ends within one token; the compose box keeps the partial text.
+     */
+open func stop()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_stop(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Chip `index` tapped: its text becomes the compose text, cursor at the end. No such chip:
+     * nothing.
+     */
+open func tapChip(index: UInt32)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_tap_chip(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(index),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Blocks until no job is queued or running on the worker (no load, draft, stream or
+     * extraction left), at most `timeout_ms`; whether it is idle. For tests: never on a UI
+     * thread.
+     */
+open func waitIdle(timeoutMs: UInt32) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_wait_idle(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * "Write a longer reply" (only with a ready model and an incoming last message): streams a
+     * chat answer into the compose box, replacing its text.
+     */
+open func writeLonger()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_write_longer(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplyCore: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ReplyCore
+
+    public static func lift(_ handle: UInt64) throws -> ReplyCore {
+        return ReplyCore(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ReplyCore) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplyCore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ReplyCore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyCore_lift(_ handle: UInt64) throws -> ReplyCore {
+    return try FfiConverterTypeReplyCore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyCore_lower(_ value: ReplyCore) -> UInt64 {
+    return FfiConverterTypeReplyCore.lower(value)
+}
+
+
+
+
+
+
+/**
  * Drafts short replies (Smart Reply style). It keeps its few-shot prompt in a KV cache, so
  * after the first call only the conversation is evaluated; calls from several threads are
  * serialized.
@@ -3052,6 +3403,96 @@ public func FfiConverterTypeTextSession_lower(_ value: TextSession) -> UInt64 {
 }
 
 
+
+
+/**
+ * The "Add to calendar" action: fields in the message's own words (`null`/`nil` when it does
+ * not say), not parsed into a date.
+ */
+public struct CalendarEvent: Equatable, Hashable {
+    public let title: String?
+    public let date: String?
+    public let time: String?
+    public let place: String?
+    /**
+     * The action button's label: "Add to calendar: " and the title, date and time it has,
+     * joined by " · ".
+     */
+    public let actionLabel: String
+    /**
+     * Date and time as the message says them ("Friday, 7pm"), for the calendar editor's
+     * description; `null`/`nil` when it names neither.
+     */
+    public let whenText: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(title: String?, date: String?, time: String?, place: String?, 
+        /**
+         * The action button's label: "Add to calendar: " and the title, date and time it has,
+         * joined by " · ".
+         */actionLabel: String, 
+        /**
+         * Date and time as the message says them ("Friday, 7pm"), for the calendar editor's
+         * description; `null`/`nil` when it names neither.
+         */whenText: String?) {
+        self.title = title
+        self.date = date
+        self.time = time
+        self.place = place
+        self.actionLabel = actionLabel
+        self.whenText = whenText
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CalendarEvent: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCalendarEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CalendarEvent {
+        return
+            try CalendarEvent(
+                title: FfiConverterOptionString.read(from: &buf), 
+                date: FfiConverterOptionString.read(from: &buf), 
+                time: FfiConverterOptionString.read(from: &buf), 
+                place: FfiConverterOptionString.read(from: &buf), 
+                actionLabel: FfiConverterString.read(from: &buf), 
+                whenText: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CalendarEvent, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.title, into: &buf)
+        FfiConverterOptionString.write(value.date, into: &buf)
+        FfiConverterOptionString.write(value.time, into: &buf)
+        FfiConverterOptionString.write(value.place, into: &buf)
+        FfiConverterString.write(value.actionLabel, into: &buf)
+        FfiConverterOptionString.write(value.whenText, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCalendarEvent_lift(_ buf: RustBuffer) throws -> CalendarEvent {
+    return try FfiConverterTypeCalendarEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCalendarEvent_lower(_ value: CalendarEvent) -> RustBuffer {
+    return FfiConverterTypeCalendarEvent.lower(value)
+}
 
 
 /**
@@ -4434,6 +4875,195 @@ public func FfiConverterTypeModelInfo_lift(_ buf: RustBuffer) throws -> ModelInf
 #endif
 public func FfiConverterTypeModelInfo_lower(_ value: ModelInfo) -> RustBuffer {
     return FfiConverterTypeModelInfo.lower(value)
+}
+
+
+/**
+ * What the reply screen shows.
+ */
+public struct ReplyCoreState: Equatable, Hashable {
+    /**
+     * Increases with every state reported: a state with a lower version than one already
+     * drawn is older (it was reported from the worker while an event was being handled).
+     */
+    public let version: UInt64
+    /**
+     * The conversation, oldest first.
+     */
+    public let messages: [ConversationMessage]
+    /**
+     * At most three drafted replies, in the core's order.
+     */
+    public let chips: [String]
+    /**
+     * A draft is being computed (progress indicator).
+     */
+    public let drafting: Bool
+    /**
+     * Why there are no chips, when the core drafted none.
+     */
+    public let noDraftReason: NoDraftReason?
+    /**
+     * A short message when the last draft or longer reply failed (never user text).
+     */
+    public let errorMessage: String?
+    public let compose: String
+    /**
+     * The compose box's cursor, in UTF-16 code units.
+     */
+    public let composeCursorUtf16: UInt32
+    /**
+     * A longer reply is streaming into the compose box (its button shows Stop).
+     */
+    public let streaming: Bool
+    /**
+     * "Write a longer reply" applies: a ready model and an incoming last message.
+     */
+    public let canWriteLonger: Bool
+    /**
+     * The register of the drafts.
+     */
+    public let tone: Tone
+    public let model: ReplyModelStatus
+    /**
+     * The "Add to calendar" action for the last incoming message (`null`/`nil`: not offered).
+     */
+    public let calendarEvent: CalendarEvent?
+    /**
+     * The last incoming message is being read for an event.
+     */
+    public let extractingEvent: Bool
+    /**
+     * The result of the latest longer reply once its generation ended (also a stopped one).
+     */
+    public let lastLongerReply: GenerationResult?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Increases with every state reported: a state with a lower version than one already
+         * drawn is older (it was reported from the worker while an event was being handled).
+         */version: UInt64, 
+        /**
+         * The conversation, oldest first.
+         */messages: [ConversationMessage], 
+        /**
+         * At most three drafted replies, in the core's order.
+         */chips: [String], 
+        /**
+         * A draft is being computed (progress indicator).
+         */drafting: Bool, 
+        /**
+         * Why there are no chips, when the core drafted none.
+         */noDraftReason: NoDraftReason?, 
+        /**
+         * A short message when the last draft or longer reply failed (never user text).
+         */errorMessage: String?, compose: String, 
+        /**
+         * The compose box's cursor, in UTF-16 code units.
+         */composeCursorUtf16: UInt32, 
+        /**
+         * A longer reply is streaming into the compose box (its button shows Stop).
+         */streaming: Bool, 
+        /**
+         * "Write a longer reply" applies: a ready model and an incoming last message.
+         */canWriteLonger: Bool, 
+        /**
+         * The register of the drafts.
+         */tone: Tone, model: ReplyModelStatus, 
+        /**
+         * The "Add to calendar" action for the last incoming message (`null`/`nil`: not offered).
+         */calendarEvent: CalendarEvent?, 
+        /**
+         * The last incoming message is being read for an event.
+         */extractingEvent: Bool, 
+        /**
+         * The result of the latest longer reply once its generation ended (also a stopped one).
+         */lastLongerReply: GenerationResult?) {
+        self.version = version
+        self.messages = messages
+        self.chips = chips
+        self.drafting = drafting
+        self.noDraftReason = noDraftReason
+        self.errorMessage = errorMessage
+        self.compose = compose
+        self.composeCursorUtf16 = composeCursorUtf16
+        self.streaming = streaming
+        self.canWriteLonger = canWriteLonger
+        self.tone = tone
+        self.model = model
+        self.calendarEvent = calendarEvent
+        self.extractingEvent = extractingEvent
+        self.lastLongerReply = lastLongerReply
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReplyCoreState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplyCoreState: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplyCoreState {
+        return
+            try ReplyCoreState(
+                version: FfiConverterUInt64.read(from: &buf), 
+                messages: FfiConverterSequenceTypeConversationMessage.read(from: &buf), 
+                chips: FfiConverterSequenceString.read(from: &buf), 
+                drafting: FfiConverterBool.read(from: &buf), 
+                noDraftReason: FfiConverterOptionTypeNoDraftReason.read(from: &buf), 
+                errorMessage: FfiConverterOptionString.read(from: &buf), 
+                compose: FfiConverterString.read(from: &buf), 
+                composeCursorUtf16: FfiConverterUInt32.read(from: &buf), 
+                streaming: FfiConverterBool.read(from: &buf), 
+                canWriteLonger: FfiConverterBool.read(from: &buf), 
+                tone: FfiConverterTypeTone.read(from: &buf), 
+                model: FfiConverterTypeReplyModelStatus.read(from: &buf), 
+                calendarEvent: FfiConverterOptionTypeCalendarEvent.read(from: &buf), 
+                extractingEvent: FfiConverterBool.read(from: &buf), 
+                lastLongerReply: FfiConverterOptionTypeGenerationResult.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReplyCoreState, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.version, into: &buf)
+        FfiConverterSequenceTypeConversationMessage.write(value.messages, into: &buf)
+        FfiConverterSequenceString.write(value.chips, into: &buf)
+        FfiConverterBool.write(value.drafting, into: &buf)
+        FfiConverterOptionTypeNoDraftReason.write(value.noDraftReason, into: &buf)
+        FfiConverterOptionString.write(value.errorMessage, into: &buf)
+        FfiConverterString.write(value.compose, into: &buf)
+        FfiConverterUInt32.write(value.composeCursorUtf16, into: &buf)
+        FfiConverterBool.write(value.streaming, into: &buf)
+        FfiConverterBool.write(value.canWriteLonger, into: &buf)
+        FfiConverterTypeTone.write(value.tone, into: &buf)
+        FfiConverterTypeReplyModelStatus.write(value.model, into: &buf)
+        FfiConverterOptionTypeCalendarEvent.write(value.calendarEvent, into: &buf)
+        FfiConverterBool.write(value.extractingEvent, into: &buf)
+        FfiConverterOptionTypeGenerationResult.write(value.lastLongerReply, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyCoreState_lift(_ buf: RustBuffer) throws -> ReplyCoreState {
+    return try FfiConverterTypeReplyCoreState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyCoreState_lower(_ value: ReplyCoreState) -> RustBuffer {
+    return FfiConverterTypeReplyCoreState.lower(value)
 }
 
 
@@ -5902,6 +6532,93 @@ public func FfiConverterTypePocketLmError_lower(_ value: PocketLmError) -> RustB
 
 
 /**
+ * Where the reply screen's model is.
+ */
+
+public enum ReplyModelStatus: Equatable, Hashable {
+    
+    /**
+     * Being loaded on the worker (messages can arrive; their draft starts once it is ready).
+     */
+    case loading
+    case ready
+    /**
+     * `message` is short and says what to do; `detail` is the library's full error (a path,
+     * never user text).
+     */
+    case failed(message: String, detail: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReplyModelStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReplyModelStatus: FfiConverterRustBuffer {
+    typealias SwiftType = ReplyModelStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReplyModelStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .loading
+        
+        case 2: return .ready
+        
+        case 3: return .failed(message: try FfiConverterString.read(from: &buf), detail: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReplyModelStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .loading:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .ready:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .failed(message,detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(detail, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyModelStatus_lift(_ buf: RustBuffer) throws -> ReplyModelStatus {
+    return try FfiConverterTypeReplyModelStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReplyModelStatus_lower(_ value: ReplyModelStatus) -> RustBuffer {
+    return FfiConverterTypeReplyModelStatus.lower(value)
+}
+
+
+
+/**
  * Why generation stopped.
  */
 
@@ -6564,6 +7281,149 @@ public func FfiConverterCallbackInterfaceLogSink_lower(_ v: LogSink) -> UInt64 {
 
 
 /**
+ * Receives what the controller decides.
+ */
+public protocol ReplyCoreObserver: AnyObject, Sendable {
+    
+    /**
+     * The state changed. Called on the event's thread, on the controller's worker or on a
+     * generation thread: hop to the UI thread and draw it unless a state with a higher
+     * `version` was drawn already.
+     */
+    func onState(state: ReplyCoreState) 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceReplyCoreObserver {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceReplyCoreObserver = UniffiVTableCallbackInterfaceReplyCoreObserver(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceReplyCoreObserver.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface ReplyCoreObserver: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceReplyCoreObserver.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface ReplyCoreObserver: handle missing in uniffiClone")
+            }
+        },
+        onState: { (
+            uniffiHandle: UInt64,
+            state: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceReplyCoreObserver.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onState(
+                     state: try FfiConverterTypeReplyCoreState_lift(state)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceReplyCoreObserver> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceReplyCoreObserver>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitReplyCoreObserver() {
+    uniffi_pocketlm_ffi_fn_init_callback_vtable_replycoreobserver(UniffiCallbackInterfaceReplyCoreObserver.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceReplyCoreObserver {
+    fileprivate static let handleMap = UniffiHandleMap<ReplyCoreObserver>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceReplyCoreObserver : FfiConverter {
+    typealias SwiftType = ReplyCoreObserver
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceReplyCoreObserver_lift(_ handle: UInt64) throws -> ReplyCoreObserver {
+    return try FfiConverterCallbackInterfaceReplyCoreObserver.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceReplyCoreObserver_lower(_ v: ReplyCoreObserver) -> UInt64 {
+    return FfiConverterCallbackInterfaceReplyCoreObserver.lower(v)
+}
+
+
+
+
+/**
  * Receives generated text, on the generation's own thread, in order.
  */
 public protocol TextListener: AnyObject, Sendable {
@@ -6770,6 +7630,30 @@ fileprivate struct FfiConverterOptionTypeCancelToken: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCancelToken.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeCalendarEvent: FfiConverterRustBuffer {
+    typealias SwiftType = CalendarEvent?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCalendarEvent.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCalendarEvent.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -7423,6 +8307,42 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() != 28498) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_add_to_calendar() != 5495) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose() != 9424) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model() != 64139) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_receive() != 19434) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_send() != 24677) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_set_tone() != 4355) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_show_conversation() != 59978) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_state() != 63375) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_stop() != 13956) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_tap_chip() != 18188) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_wait_idle() != 459) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_write_longer() != 43498) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count() != 17764) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7513,6 +8433,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir() != 36253) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_constructor_replycore_new() != 46859) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_constructor_textsession_new() != 65165) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -7528,12 +8451,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_logsink_log() != 19013) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_replycoreobserver_on_state() != 60928) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() != 64033) {
         return InitializationResult.apiChecksumMismatch
     }
 
     uniffiCallbackInitKeyboardCoreObserver()
     uniffiCallbackInitLogSink()
+    uniffiCallbackInitReplyCoreObserver()
     uniffiCallbackInitTextListener()
     return InitializationResult.ok
 }()

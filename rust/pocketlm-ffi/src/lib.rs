@@ -6,8 +6,8 @@
 //!
 //! Objects: [`Model`], [`KeyboardPredictor`], [`ReplyDrafter`], [`TextSession`],
 //! [`ChatSession`], [`GenerationTask`], [`CancelToken`]; foreign traits: [`TextListener`],
-//! [`LogSink`], [`KeyboardCoreObserver`]. The keyboard sample's controller, shared by both
-//! platforms: [`KeyboardCore`] (docs/samples.md). Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
+//! [`LogSink`], [`KeyboardCoreObserver`], [`ReplyCoreObserver`]. The sample apps' controllers,
+//! shared by both platforms: [`KeyboardCore`] and [`ReplyCore`] (docs/samples.md). Diagnostics: [`init_logging`] (logcat on Android, the unified log on iOS through
 //! the Swift layer; never user text).
 
 mod adapter;
@@ -18,6 +18,7 @@ mod keyboard_core;
 mod logging;
 mod model;
 mod reply;
+mod reply_core;
 mod session;
 mod structured;
 mod task;
@@ -38,6 +39,10 @@ pub use model::{Model, ModelInfo};
 pub use reply::{
     ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDraft, ReplyDrafter,
     ReplyDrafts, Tone,
+};
+pub use reply_core::{
+    CalendarEvent, ReplyCore, ReplyCoreObserver, ReplyCoreState, ReplyModelStatus,
+    LONGER_REPLY_MAX_TOKENS,
 };
 pub use session::{GenerationOptions, SamplingOptions, SessionOptions, TextSession};
 pub use structured::{

@@ -1,6 +1,6 @@
 // The reply sample on an iPhone simulator (scripts/ios-ui-test.sh): a message typed into "Add an
-// incoming message" and received gets three distinct reply chips. The drafting is SampleCore's
-// ReplyController (tested by ReplyControllerTests on the real model); this checks the SwiftUI
+// incoming message" and received gets three distinct reply chips. The drafting is the shared
+// ReplyCore's (tested in Rust on the real model, its glue by ReplyGlueTests); this checks the SwiftUI
 // screen, the bundled model and the XCFramework on the simulator. Not compiled on Linux.
 
 import XCTest

@@ -120,23 +120,23 @@ pub(crate) trait Executor: Send + Sync {
     fn execute(&self, job: Job);
 }
 
-/// One background thread running jobs in order.
-struct WorkerThread {
+/// One background thread running jobs in order (the keyboard's and the reply screen's worker).
+pub(crate) struct WorkerThread {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
 }
 
 impl WorkerThread {
-    fn start() -> Result<Self, PocketLmError> {
+    pub(crate) fn start(name: &str) -> Result<Self, PocketLmError> {
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
-            .name("pocketlm-keyboard".into())
+            .name(name.into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
                     job();
                 }
             })
             .map_err(|e| {
-                PocketLmError::Internal(format!("cannot start the keyboard worker: {e}"))
+                PocketLmError::Internal(format!("cannot start the {name} worker thread: {e}"))
             })?;
         Ok(Self {
             tx: Mutex::new(Some(tx)),
@@ -223,16 +223,21 @@ fn auto_shift(policy: KeyboardFieldPolicy, text: &str) -> bool {
     trimmed.is_empty() || trimmed.ends_with(['.', '!', '?']) || text.ends_with('\n')
 }
 
-/// The short message of a failed load, for the strip.
-fn failed(e: &PocketLmError) -> KeyboardModelStatus {
-    let message = match e {
+/// The short message of a failed load, saying what to do (the keyboard's strip, the reply
+/// screen).
+pub(crate) fn failed_message(e: &PocketLmError) -> &'static str {
+    match e {
         PocketLmError::ModelNotFound(_) => "No model: open PocketLM settings",
         PocketLmError::InvalidModel(_) => "Model file unusable: pick another",
         PocketLmError::ModelFileChanged(_) => "Model was replaced: reopen to reload it",
         _ => "Model failed to load",
-    };
+    }
+}
+
+/// The state of a failed load, for the strip.
+fn failed(e: &PocketLmError) -> KeyboardModelStatus {
     KeyboardModelStatus::Failed {
-        message: message.into(),
+        message: failed_message(e).into(),
         detail: e.to_string(),
     }
 }
@@ -508,7 +513,7 @@ impl KeyboardCore {
     #[uniffi::constructor]
     pub fn new(observer: Box<dyn KeyboardCoreObserver>) -> Result<Arc<Self>, PocketLmError> {
         guard("KeyboardCore.new", || {
-            let worker = WorkerThread::start()?;
+            let worker = WorkerThread::start("pocketlm-keyboard")?;
             Ok(Arc::new(Self::with_executors(
                 observer,
                 Box::new(worker),

@@ -666,6 +666,9 @@ internal interface UniffiCallbackInterfaceKeyboardCoreObserverMethod1 : com.sun.
 internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`target`: RustBuffer.ByValue,`message`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceReplyCoreObserverMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceTextListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`delta`: RustBuffer.ByValue,`uniffiOutReturn`: ByteByReference,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -707,6 +710,25 @@ internal open class UniffiVTableCallbackInterfaceLogSink(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onState")
+internal open class UniffiVTableCallbackInterfaceReplyCoreObserver(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onState`: UniffiCallbackInterfaceReplyCoreObserverMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onState`: UniffiCallbackInterfaceReplyCoreObserverMethod0? = null,
+    ): UniffiVTableCallbackInterfaceReplyCoreObserver(`uniffiFree`,`uniffiClone`,`onState`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceReplyCoreObserver) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onState` = other.`onState`
     }
 
 }
@@ -842,6 +864,30 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_add_to_calendar(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_receive(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_send(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_set_tone(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_show_conversation(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_state(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_stop(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_tap_chip(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_wait_idle(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_write_longer(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textsession_attach_adapter(
@@ -902,6 +948,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_replycore_new(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_textsession_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_canceltoken_new(
@@ -911,6 +959,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcoreobserver_on_state(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycoreobserver_on_state(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_textlistener_on_text(
     ): Int
@@ -932,6 +982,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "pocketlm_ffi"))
         uniffiCallbackInterfaceKeyboardCoreObserver.register(this)
         uniffiCallbackInterfaceLogSink.register(this)
+        uniffiCallbackInterfaceReplyCoreObserver.register(this)
         uniffiCallbackInterfaceTextListener.register(this)
         
     }
@@ -1057,6 +1108,36 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_replydrafter_warm_up(`ptr`: Long,`tone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_clone_replycore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_free_replycore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_constructor_replycore_new(`observer`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_add_to_calendar(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(`ptr`: Long,`text`: RustBuffer.ByValue,`cursorUtf16`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_receive(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_send(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_set_tone(`ptr`: Long,`tone`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_show_conversation(`ptr`: Long,`messages`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_stop(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_tap_chip(`ptr`: Long,`index`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_wait_idle(`ptr`: Long,`timeoutMs`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_write_longer(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_clone_textsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_free_textsession(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1118,6 +1199,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_keyboardcoreobserver(`vtable`: UniffiVTableCallbackInterfaceKeyboardCoreObserver,
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_replycoreobserver(`vtable`: UniffiVTableCallbackInterfaceReplyCoreObserver,
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_init_callback_vtable_textlistener(`vtable`: UniffiVTableCallbackInterfaceTextListener,
     ): Unit
@@ -1382,6 +1465,42 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replydrafter_warm_up() and 0xFFFF) != 28498) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_add_to_calendar() and 0xFFFF) != 5495) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose() and 0xFFFF) != 9424) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model() and 0xFFFF) != 64139) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_receive() and 0xFFFF) != 19434) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_send() and 0xFFFF) != 24677) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_set_tone() and 0xFFFF) != 4355) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_show_conversation() and 0xFFFF) != 59978) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_state() and 0xFFFF) != 63375) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_stop() and 0xFFFF) != 13956) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_tap_chip() and 0xFFFF) != 18188) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_wait_idle() and 0xFFFF) != 459) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_write_longer() and 0xFFFF) != 43498) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textsession_adapter_count() and 0xFFFF) != 17764) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1472,6 +1591,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_replydrafter_with_state_dir() and 0xFFFF) != 36253) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_replycore_new() and 0xFFFF) != 46859) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_textsession_new() and 0xFFFF) != 65165) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1485,6 +1607,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_logsink_log() and 0xFFFF) != 19013) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycoreobserver_on_state() and 0xFFFF) != 60928) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_textlistener_on_text() and 0xFFFF) != 64033) {
@@ -4946,6 +5071,539 @@ public object FfiConverterTypeModel: FfiConverter<Model, Long> {
 
 
 /**
+ * The reply screen's controller (docs/samples.md, "Reply controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, a newer event cancelling the work it supersedes, stale results dropped.
+ */
+public interface ReplyCoreInterface {
+    
+    /**
+     * "Add to calendar" tapped: the event for the platform's calendar editor (Android an
+     * `Intent.ACTION_INSERT`, iOS an `EKEventEditViewController`); the action is withdrawn.
+     * `null`/`nil` when none is offered.
+     */
+    fun `addToCalendar`(): CalendarEvent?
+    
+    /**
+     * The user edited the compose box: its text and cursor (UTF-16 units, clamped).
+     */
+    fun `editCompose`(`text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+    
+    /**
+     * Loads the model at `path` and its reply drafter on the worker; drafts start once it is
+     * ready (one for the conversation shown, when its last message is incoming). A failure
+     * shows in the state; call it again to retry.
+     */
+    fun `loadModel`(`path`: kotlin.String)
+    
+    /**
+     * A message from the other person arrived: the draft, stream and extraction in flight
+     * are cancelled (their results never shown) and new ones start.
+     */
+    fun `receive`(`text`: kotlin.String)
+    
+    /**
+     * Send: the compose text (when not blank) becomes my message; the compose box and the
+     * chips clear, the draft and stream in flight stop. The calendar action stays.
+     */
+    fun `send`()
+    
+    /**
+     * The register of the drafts: a different tone drafts the chips again.
+     */
+    fun `setTone`(`tone`: Tone)
+    
+    /**
+     * Replaces the conversation (a canned one is picked) and drafts replies to it.
+     */
+    fun `showConversation`(`messages`: List<ConversationMessage>)
+    
+    /**
+     * The current state (a fresh version).
+     */
+    fun `state`(): ReplyCoreState
+    
+    /**
+     * Stop: the stream ends within one token; the compose box keeps the partial text.
+     */
+    fun `stop`()
+    
+    /**
+     * Chip `index` tapped: its text becomes the compose text, cursor at the end. No such chip:
+     * nothing.
+     */
+    fun `tapChip`(`index`: kotlin.UInt)
+    
+    /**
+     * Blocks until no job is queued or running on the worker (no load, draft, stream or
+     * extraction left), at most `timeout_ms`; whether it is idle. For tests: never on a UI
+     * thread.
+     */
+    fun `waitIdle`(`timeoutMs`: kotlin.UInt): kotlin.Boolean
+    
+    /**
+     * "Write a longer reply" (only with a ready model and an incoming last message): streams a
+     * chat answer into the compose box, replacing its text.
+     */
+    fun `writeLonger`()
+    
+    companion object
+}
+
+/**
+ * The reply screen's controller (docs/samples.md, "Reply controller"). Every event method is
+ * meant for the UI thread and returns at once; the model runs on the controller's own worker
+ * thread, a newer event cancelling the work it supersedes, stale results dropped.
+ */
+open class ReplyCore: Disposable, AutoCloseable, ReplyCoreInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A controller with its own worker thread, no model yet (`loadModel`) and no messages.
+     */
+    constructor(`observer`: ReplyCoreObserver) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_replycore_new(
+    
+        
+        FfiConverterTypeReplyCoreObserver.lower(`observer`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_pocketlm_ffi_fn_free_replycore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_pocketlm_ffi_fn_clone_replycore(handle, status)
+        }
+    }
+
+    
+    /**
+     * "Add to calendar" tapped: the event for the platform's calendar editor (Android an
+     * `Intent.ACTION_INSERT`, iOS an `EKEventEditViewController`); the action is withdrawn.
+     * `null`/`nil` when none is offered.
+     */override fun `addToCalendar`(): CalendarEvent? {
+            return FfiConverterOptionalTypeCalendarEvent.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_add_to_calendar(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The user edited the compose box: its text and cursor (UTF-16 units, clamped).
+     */override fun `editCompose`(`text`: kotlin.String, `cursorUtf16`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(
+        it,
+        
+        FfiConverterString.lower(`text`),
+        FfiConverterUInt.lower(`cursorUtf16`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Loads the model at `path` and its reply drafter on the worker; drafts start once it is
+     * ready (one for the conversation shown, when its last message is incoming). A failure
+     * shows in the state; call it again to retry.
+     */override fun `loadModel`(`path`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_load_model(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * A message from the other person arrived: the draft, stream and extraction in flight
+     * are cancelled (their results never shown) and new ones start.
+     */override fun `receive`(`text`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_receive(
+        it,
+        
+        FfiConverterString.lower(`text`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Send: the compose text (when not blank) becomes my message; the compose box and the
+     * chips clear, the draft and stream in flight stop. The calendar action stays.
+     */override fun `send`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_send(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The register of the drafts: a different tone drafts the chips again.
+     */override fun `setTone`(`tone`: Tone)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_set_tone(
+        it,
+        
+        FfiConverterTypeTone.lower(`tone`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Replaces the conversation (a canned one is picked) and drafts replies to it.
+     */override fun `showConversation`(`messages`: List<ConversationMessage>)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_show_conversation(
+        it,
+        
+        FfiConverterSequenceTypeConversationMessage.lower(`messages`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The current state (a fresh version).
+     */override fun `state`(): ReplyCoreState {
+            return FfiConverterTypeReplyCoreState.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stop: the stream ends within one token; the compose box keeps the partial text.
+     */override fun `stop`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_stop(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Chip `index` tapped: its text becomes the compose text, cursor at the end. No such chip:
+     * nothing.
+     */override fun `tapChip`(`index`: kotlin.UInt)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_tap_chip(
+        it,
+        
+        FfiConverterUInt.lower(`index`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Blocks until no job is queued or running on the worker (no load, draft, stream or
+     * extraction left), at most `timeout_ms`; whether it is idle. For tests: never on a UI
+     * thread.
+     */override fun `waitIdle`(`timeoutMs`: kotlin.UInt): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_wait_idle(
+        it,
+        
+        FfiConverterUInt.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * "Write a longer reply" (only with a ready model and an incoming last message): streams a
+     * chat answer into the compose box, replacing its text.
+     */override fun `writeLonger`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_write_longer(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplyCore: FfiConverter<ReplyCore, Long> {
+    override fun lower(value: ReplyCore): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ReplyCore {
+        return ReplyCore(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ReplyCore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ReplyCore) = 8UL
+
+    override fun write(value: ReplyCore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Drafts short replies (Smart Reply style). It keeps its few-shot prompt in a KV cache, so
  * after the first call only the conversation is evaluated; calls from several threads are
  * serialized.
@@ -5836,6 +6494,76 @@ public object FfiConverterTypeTextSession: FfiConverter<TextSession, Long> {
 
     override fun write(value: TextSession, buf: ByteBuffer) {
         buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * The "Add to calendar" action: fields in the message's own words (`null`/`nil` when it does
+ * not say), not parsed into a date.
+ */
+data class CalendarEvent (
+    val `title`: kotlin.String?
+    , 
+    val `date`: kotlin.String?
+    , 
+    val `time`: kotlin.String?
+    , 
+    val `place`: kotlin.String?
+    , 
+    /**
+     * The action button's label: "Add to calendar: " and the title, date and time it has,
+     * joined by " · ".
+     */
+    val `actionLabel`: kotlin.String
+    , 
+    /**
+     * Date and time as the message says them ("Friday, 7pm"), for the calendar editor's
+     * description; `null`/`nil` when it names neither.
+     */
+    val `whenText`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCalendarEvent: FfiConverterRustBuffer<CalendarEvent> {
+    override fun read(buf: ByteBuffer): CalendarEvent {
+        return CalendarEvent(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CalendarEvent) = (
+            FfiConverterOptionalString.allocationSize(value.`title`) +
+            FfiConverterOptionalString.allocationSize(value.`date`) +
+            FfiConverterOptionalString.allocationSize(value.`time`) +
+            FfiConverterOptionalString.allocationSize(value.`place`) +
+            FfiConverterString.allocationSize(value.`actionLabel`) +
+            FfiConverterOptionalString.allocationSize(value.`whenText`)
+    )
+
+    override fun write(value: CalendarEvent, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`title`, buf)
+            FfiConverterOptionalString.write(value.`date`, buf)
+            FfiConverterOptionalString.write(value.`time`, buf)
+            FfiConverterOptionalString.write(value.`place`, buf)
+            FfiConverterString.write(value.`actionLabel`, buf)
+            FfiConverterOptionalString.write(value.`whenText`, buf)
     }
 }
 
@@ -6833,6 +7561,152 @@ public object FfiConverterTypeModelInfo: FfiConverterRustBuffer<ModelInfo> {
             FfiConverterInt.write(value.`embeddingSize`, buf)
             FfiConverterLong.write(value.`fileBytes`, buf)
             FfiConverterBoolean.write(value.`hasChatTemplate`, buf)
+    }
+}
+
+
+
+/**
+ * What the reply screen shows.
+ */
+data class ReplyCoreState (
+    /**
+     * Increases with every state reported: a state with a lower version than one already
+     * drawn is older (it was reported from the worker while an event was being handled).
+     */
+    val `version`: kotlin.ULong
+    , 
+    /**
+     * The conversation, oldest first.
+     */
+    val `messages`: List<ConversationMessage>
+    , 
+    /**
+     * At most three drafted replies, in the core's order.
+     */
+    val `chips`: List<kotlin.String>
+    , 
+    /**
+     * A draft is being computed (progress indicator).
+     */
+    val `drafting`: kotlin.Boolean
+    , 
+    /**
+     * Why there are no chips, when the core drafted none.
+     */
+    val `noDraftReason`: NoDraftReason?
+    , 
+    /**
+     * A short message when the last draft or longer reply failed (never user text).
+     */
+    val `errorMessage`: kotlin.String?
+    , 
+    val `compose`: kotlin.String
+    , 
+    /**
+     * The compose box's cursor, in UTF-16 code units.
+     */
+    val `composeCursorUtf16`: kotlin.UInt
+    , 
+    /**
+     * A longer reply is streaming into the compose box (its button shows Stop).
+     */
+    val `streaming`: kotlin.Boolean
+    , 
+    /**
+     * "Write a longer reply" applies: a ready model and an incoming last message.
+     */
+    val `canWriteLonger`: kotlin.Boolean
+    , 
+    /**
+     * The register of the drafts.
+     */
+    val `tone`: Tone
+    , 
+    val `model`: ReplyModelStatus
+    , 
+    /**
+     * The "Add to calendar" action for the last incoming message (`null`/`nil`: not offered).
+     */
+    val `calendarEvent`: CalendarEvent?
+    , 
+    /**
+     * The last incoming message is being read for an event.
+     */
+    val `extractingEvent`: kotlin.Boolean
+    , 
+    /**
+     * The result of the latest longer reply once its generation ended (also a stopped one).
+     */
+    val `lastLongerReply`: GenerationResult?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplyCoreState: FfiConverterRustBuffer<ReplyCoreState> {
+    override fun read(buf: ByteBuffer): ReplyCoreState {
+        return ReplyCoreState(
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeConversationMessage.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeNoDraftReason.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterTypeTone.read(buf),
+            FfiConverterTypeReplyModelStatus.read(buf),
+            FfiConverterOptionalTypeCalendarEvent.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeGenerationResult.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReplyCoreState) = (
+            FfiConverterULong.allocationSize(value.`version`) +
+            FfiConverterSequenceTypeConversationMessage.allocationSize(value.`messages`) +
+            FfiConverterSequenceString.allocationSize(value.`chips`) +
+            FfiConverterBoolean.allocationSize(value.`drafting`) +
+            FfiConverterOptionalTypeNoDraftReason.allocationSize(value.`noDraftReason`) +
+            FfiConverterOptionalString.allocationSize(value.`errorMessage`) +
+            FfiConverterString.allocationSize(value.`compose`) +
+            FfiConverterUInt.allocationSize(value.`composeCursorUtf16`) +
+            FfiConverterBoolean.allocationSize(value.`streaming`) +
+            FfiConverterBoolean.allocationSize(value.`canWriteLonger`) +
+            FfiConverterTypeTone.allocationSize(value.`tone`) +
+            FfiConverterTypeReplyModelStatus.allocationSize(value.`model`) +
+            FfiConverterOptionalTypeCalendarEvent.allocationSize(value.`calendarEvent`) +
+            FfiConverterBoolean.allocationSize(value.`extractingEvent`) +
+            FfiConverterOptionalTypeGenerationResult.allocationSize(value.`lastLongerReply`)
+    )
+
+    override fun write(value: ReplyCoreState, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`version`, buf)
+            FfiConverterSequenceTypeConversationMessage.write(value.`messages`, buf)
+            FfiConverterSequenceString.write(value.`chips`, buf)
+            FfiConverterBoolean.write(value.`drafting`, buf)
+            FfiConverterOptionalTypeNoDraftReason.write(value.`noDraftReason`, buf)
+            FfiConverterOptionalString.write(value.`errorMessage`, buf)
+            FfiConverterString.write(value.`compose`, buf)
+            FfiConverterUInt.write(value.`composeCursorUtf16`, buf)
+            FfiConverterBoolean.write(value.`streaming`, buf)
+            FfiConverterBoolean.write(value.`canWriteLonger`, buf)
+            FfiConverterTypeTone.write(value.`tone`, buf)
+            FfiConverterTypeReplyModelStatus.write(value.`model`, buf)
+            FfiConverterOptionalTypeCalendarEvent.write(value.`calendarEvent`, buf)
+            FfiConverterBoolean.write(value.`extractingEvent`, buf)
+            FfiConverterOptionalTypeGenerationResult.write(value.`lastLongerReply`, buf)
     }
 }
 
@@ -7904,6 +8778,107 @@ public object FfiConverterTypePocketLmError : FfiConverterRustBuffer<PocketLmExc
 
 
 /**
+ * Where the reply screen's model is.
+ */
+sealed class ReplyModelStatus {
+    
+    /**
+     * Being loaded on the worker (messages can arrive; their draft starts once it is ready).
+     */
+    object Loading : ReplyModelStatus()
+    
+    
+    object Ready : ReplyModelStatus()
+    
+    
+    /**
+     * `message` is short and says what to do; `detail` is the library's full error (a path,
+     * never user text).
+     */
+    data class Failed(
+        val `message`: kotlin.String, 
+        val `detail`: kotlin.String) : ReplyModelStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReplyModelStatus : FfiConverterRustBuffer<ReplyModelStatus>{
+    override fun read(buf: ByteBuffer): ReplyModelStatus {
+        return when(buf.getInt()) {
+            1 -> ReplyModelStatus.Loading
+            2 -> ReplyModelStatus.Ready
+            3 -> ReplyModelStatus.Failed(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReplyModelStatus): ULong = when(value) {
+        is ReplyModelStatus.Loading -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReplyModelStatus.Ready -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReplyModelStatus.Failed -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`message`)
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
+    }
+
+    override fun write(value: ReplyModelStatus, buf: ByteBuffer) {
+        when(value) {
+            is ReplyModelStatus.Loading -> {
+                buf.putInt(1)
+                Unit
+            }
+            is ReplyModelStatus.Ready -> {
+                buf.putInt(2)
+                Unit
+            }
+            is ReplyModelStatus.Failed -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`message`, buf)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * Why generation stopped.
  */
 
@@ -8245,6 +9220,74 @@ public object FfiConverterTypeLogSink: FfiConverterCallbackInterface<LogSink>()
 
 
 /**
+ * Receives what the controller decides.
+ */
+public interface ReplyCoreObserver {
+    
+    /**
+     * The state changed. Called on the event's thread, on the controller's worker or on a
+     * generation thread: hop to the UI thread and draw it unless a state with a higher
+     * `version` was drawn already.
+     */
+    fun `onState`(`state`: ReplyCoreState)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceReplyCoreObserver {
+    internal object `onState`: UniffiCallbackInterfaceReplyCoreObserverMethod0 {
+        override fun callback(`uniffiHandle`: Long,`state`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeReplyCoreObserver.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onState`(
+                    FfiConverterTypeReplyCoreState.lift(`state`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeReplyCoreObserver.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeReplyCoreObserver.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceReplyCoreObserver.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onState`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_pocketlm_ffi_fn_init_callback_vtable_replycoreobserver(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeReplyCoreObserver: FfiConverterCallbackInterface<ReplyCoreObserver>()
+
+
+
+
+
+/**
  * Receives generated text, on the generation's own thread, in order.
  */
 public interface TextListener {
@@ -8400,6 +9443,38 @@ public object FfiConverterOptionalTypeCancelToken: FfiConverterRustBuffer<Cancel
         } else {
             buf.put(1)
             FfiConverterTypeCancelToken.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCalendarEvent: FfiConverterRustBuffer<CalendarEvent?> {
+    override fun read(buf: ByteBuffer): CalendarEvent? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCalendarEvent.read(buf)
+    }
+
+    override fun allocationSize(value: CalendarEvent?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCalendarEvent.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CalendarEvent?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCalendarEvent.write(value, buf)
         }
     }
 }

@@ -22,30 +22,3 @@ func sharedModel() async throws -> Model {
 
 /// The keyboard's low-memory predictor profile.
 var lowMemory: KeyboardOptions { KeyboardOptions(profile: .lowMemory) }
-
-/// A Reply controller on the shared model, its UI thread run by the test.
-final class ReplyHarness {
-    let ui = ManualExecutor()
-    let controller: ReplyController
-
-    /// Longer replies: greedy, at most 200 tokens unless `chatOptions` says otherwise.
-    init(chatOptions: ChatOptions? = nil) {
-        controller = ReplyController(
-            engine: ReplyEngine(loadModel: { try await sharedModel() }), deliver: ui.deliver,
-            chatOptions: chatOptions ?? ChatOptions(maxTokens: 200, sampling: SamplingOptions(temperature: 0)))
-    }
-
-    func settle() async throws {
-        let controller = self.controller
-        try await ui.settle { controller.isIdle }
-    }
-
-    /// Runs delivered closures until `condition` holds.
-    func run(until condition: () -> Bool, timeout seconds: Double = 120) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        while !condition() {
-            if Date() > deadline { throw SettleTimeout(seconds: seconds) }
-            if ui.runQueued() == 0 { try await Task.sleep(nanoseconds: 1_000_000) }
-        }
-    }
-}

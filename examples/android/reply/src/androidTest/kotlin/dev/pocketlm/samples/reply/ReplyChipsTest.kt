@@ -11,9 +11,9 @@ import org.junit.Test
 
 /**
  * The reply sample on an emulator: a message typed into "Type a message from them" and received
- * gets three distinct reply chips. The drafting is ReplyController's (tested on the JVM by
- * ReplyControllerTest / EndToEndTest); this checks the activity, the model install and the
- * native library on the device.
+ * gets three distinct reply chips. The drafting is the shared ReplyCore's (tested in Rust by
+ * `cargo test -p pocketlm-ffi --lib reply_core`, its glue on the JVM by ReplyGlueTest); this
+ * checks the activity, the model install and the native library on the device.
  */
 class ReplyChipsTest {
     private val instrumentation = InstrumentationRegistry.getInstrumentation()

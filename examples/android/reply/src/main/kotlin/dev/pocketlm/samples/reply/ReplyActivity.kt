@@ -5,6 +5,8 @@ import android.content.ActivityNotFoundException
 import android.content.Intent
 import android.graphics.drawable.GradientDrawable
 import android.os.Bundle
+import android.os.Handler
+import android.os.Looper
 import android.provider.CalendarContract
 import android.text.Editable
 import android.text.TextWatcher
@@ -23,19 +25,20 @@ import android.widget.ScrollView
 import android.widget.Spinner
 import android.widget.TextView
 import dev.pocketlm.NoDraftReason
-import dev.pocketlm.samples.CalendarEvent
+import dev.pocketlm.ffi.CalendarEvent
+import dev.pocketlm.ffi.ReplyCoreState
 import dev.pocketlm.samples.ModelInstaller
-import dev.pocketlm.samples.ModelReplyEngine
 import dev.pocketlm.samples.ModelState
-import dev.pocketlm.samples.ReplyController
-import dev.pocketlm.samples.ReplyState
+import dev.pocketlm.samples.ReplyGlue
 import dev.pocketlm.samples.SerialWorker
+import dev.pocketlm.samples.modelState
 import java.io.IOException
-import kotlinx.coroutines.Dispatchers
+import java.util.concurrent.Executor
 
 /**
  * The reply sample's screen, framework widgets only: it forwards taps and edits to the
- * platform-neutral [ReplyController] (examples/android/samples-core) and draws its [ReplyState].
+ * shared reply controller through [ReplyGlue] (examples/android/samples-core) and draws its
+ * [ReplyCoreState].
  */
 class ReplyActivity : Activity() {
     private companion object {
@@ -55,7 +58,7 @@ class ReplyActivity : Activity() {
     }
 
     private val installer = SerialWorker("pocketlm-install")
-    private lateinit var controller: ReplyController
+    private lateinit var controller: ReplyGlue
     private lateinit var modelStatus: TextView
     private lateinit var messages: LinearLayout
     private lateinit var messagesScroll: ScrollView
@@ -71,7 +74,8 @@ class ReplyActivity : Activity() {
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
-        controller = ReplyController(Dispatchers.Main) { render(it) }
+        val main = Handler(Looper.getMainLooper())
+        controller = ReplyGlue(Executor { main.post(it) }) { render(it) }
         setContentView(layout())
         loadModel()
     }
@@ -83,8 +87,7 @@ class ReplyActivity : Activity() {
     }
 
     private fun loadModel() {
-        val path = ModelInstaller.modelFile(filesDir).path
-        controller.loadModel { ModelReplyEngine.open(path) }
+        controller.loadModel(ModelInstaller.modelFile(filesDir).path)
     }
 
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
@@ -174,9 +177,7 @@ class ReplyActivity : Activity() {
         column.addView(compose)
 
         val actions = LinearLayout(this)
-        longer = button("Write a longer reply") {
-            if (controller.state.streaming) controller.stop() else controller.writeLonger()
-        }
+        longer = button("Write a longer reply") { controller.writeLongerOrStop() }
         send = button("Send") { controller.send() }
         actions.addView(longer, LinearLayout.LayoutParams(0, WRAP_CONTENT, 1f))
         actions.addView(send, LinearLayout.LayoutParams(0, WRAP_CONTENT, 1f))
@@ -184,7 +185,7 @@ class ReplyActivity : Activity() {
         return column
     }
 
-    private fun render(state: ReplyState) {
+    private fun render(state: ReplyCoreState) {
         drawing = true
         modelStatus.text = when (val m = state.modelState) {
             ModelState.Loading -> "Loading the model…"
@@ -193,14 +194,14 @@ class ReplyActivity : Activity() {
         }
         modelStatus.visibility = if (modelStatus.text.isEmpty()) View.GONE else View.VISIBLE
 
-        if (state.messages !== shownMessages) {
+        if (state.messages != shownMessages) {
             shownMessages = state.messages
             messages.removeAllViews()
             for (m in state.messages) messages.addView(bubble(m.text, m.fromMe))
             messagesScroll.post { messagesScroll.fullScroll(View.FOCUS_DOWN) }
         }
         progress.visibility = if (state.drafting) View.VISIBLE else View.GONE
-        reason.text = reasonText(state.noSuggestionReason)
+        reason.text = state.errorMessage ?: reasonText(state.noDraftReason)
         for ((i, chip) in chips.withIndex()) {
             val text = state.chips.getOrNull(i)
             chip.text = text.orEmpty()
@@ -211,7 +212,7 @@ class ReplyActivity : Activity() {
         calendar.visibility = if (event == null) View.GONE else View.VISIBLE
         if (compose.text.toString() != state.compose) {
             compose.setText(state.compose)
-            compose.setSelection(state.composeCursor.coerceIn(0, state.compose.length))
+            compose.setSelection(state.composeCursorUtf16.toInt().coerceIn(0, state.compose.length))
         }
         longer.text = if (state.streaming) "Stop" else "Write a longer reply"
         longer.isEnabled = state.streaming || state.canWriteLonger
