@@ -47,13 +47,19 @@ final class ReplyViewModel: ObservableObject {
         Bundle.main.path(forResource: "SmolLM2-135M-Instruct.Q4_1", ofType: "gguf") ?? "/missing-model.gguf"
     }
 
+    /// Where the drafter keeps its warm-up (Application Support): the next launch skips it.
+    static var stateDir: String? {
+        FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask).first?
+            .appendingPathComponent("ReplyState", isDirectory: true).path
+    }
+
     init() {
         glue = try? ReplyGlue(deliver: deliverOnMain)
         // onChange runs on the main queue (deliverOnMain); hop onto the main actor.
         glue?.onChange = { [weak self] s in
             Task { @MainActor in self?.refresh(s) }
         }
-        glue?.loadModel(path: Self.modelPath)
+        glue?.loadModel(path: Self.modelPath, stateDir: Self.stateDir)
     }
 
     func receive(_ text: String) { glue?.receive(text) }

@@ -645,6 +645,11 @@ void uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(uint64_t ptr, RustBuff
 void uniffi_pocketlm_ffi_fn_method_replycore_load_model(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL_WITH_STATE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL_WITH_STATE_DIR
+void uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_state_dir(uint64_t ptr, RustBuffer path, RustBuffer state_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_RECEIVE
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_RECEIVE
 void uniffi_pocketlm_ffi_fn_method_replycore_receive(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
@@ -1422,6 +1427,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
 uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_load_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL_WITH_STATE_DIR
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL_WITH_STATE_DIR
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir(void
     
 );
 #endif

@@ -2441,6 +2441,15 @@ public protocol ReplyCoreProtocol: AnyObject, Sendable {
     func loadModel(path: String) 
     
     /**
+     * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
+     * prompt prefix's KV cache) in the directory `state_dir` (created when missing; the app's
+     * files dir or Application Support), so a restarted app shows its first chips sooner.
+     * The drafts are the same; a missing, stale or corrupted file, or a directory that cannot
+     * be written, only costs the warm start.
+     */
+    func loadModelWithStateDir(path: String, stateDir: String) 
+    
+    /**
      * A message from the other person arrived: the draft, stream and extraction in flight
      * are cancelled (their results never shown) and new ones start.
      */
@@ -2599,6 +2608,23 @@ open func loadModel(path: String)  {try! rustCall() {
     uniffi_pocketlm_ffi_fn_method_replycore_load_model(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
+     * prompt prefix's KV cache) in the directory `state_dir` (created when missing; the app's
+     * files dir or Application Support), so a restarted app shows its first chips sooner.
+     * The drafts are the same; a missing, stale or corrupted file, or a directory that cannot
+     * be written, only costs the warm start.
+     */
+open func loadModelWithStateDir(path: String, stateDir: String)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_state_dir(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(stateDir),uniffiCallStatus
     )
 }
 }
@@ -8314,6 +8340,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model() != 64139) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir() != 46427) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_replycore_receive() != 19434) {

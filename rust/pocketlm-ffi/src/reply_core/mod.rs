@@ -101,8 +101,16 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub(crate) fn open(model: Arc<Model>) -> Result<Arc<Self>, PocketLmError> {
-        let drafter = ReplyDrafter::new(model.clone(), DrafterOptions { threads: 0 })?;
+    /// With `state_dir`, the drafter keeps each tone's warm-up there (docs/state.md).
+    pub(crate) fn open(
+        model: Arc<Model>,
+        state_dir: Option<String>,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        let options = DrafterOptions { threads: 0 };
+        let drafter = match state_dir {
+            Some(dir) => ReplyDrafter::with_state_dir(model.clone(), options, dir)?,
+            None => ReplyDrafter::new(model.clone(), options)?,
+        };
         Ok(Arc::new(Engine {
             model,
             drafter,
@@ -657,7 +665,21 @@ impl ReplyCore {
     /// shows in the state; call it again to retry.
     pub fn load_model(&self, path: String) {
         let _ = guard("ReplyCore.loadModel", || {
-            self.load_with(Box::new(move || Engine::open(Model::load(path)?)));
+            self.load_with(Box::new(move || Engine::open(Model::load(path)?, None)));
+            Ok(())
+        });
+    }
+
+    /// [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
+    /// prompt prefix's KV cache) in the directory `state_dir` (created when missing; the app's
+    /// files dir or Application Support), so a restarted app shows its first chips sooner.
+    /// The drafts are the same; a missing, stale or corrupted file, or a directory that cannot
+    /// be written, only costs the warm start.
+    pub fn load_model_with_state_dir(&self, path: String, state_dir: String) {
+        let _ = guard("ReplyCore.loadModelWithStateDir", || {
+            self.load_with(Box::new(move || {
+                Engine::open(Model::load(path)?, Some(state_dir))
+            }));
             Ok(())
         });
     }

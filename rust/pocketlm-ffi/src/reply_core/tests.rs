@@ -49,7 +49,7 @@ struct Harness {
 impl Harness {
     fn new() -> Self {
         let h = Self::unloaded();
-        h.core.load_with(Box::new(|| Engine::open(smollm2())));
+        h.core.load_with(Box::new(|| Engine::open(smollm2(), None)));
         h.until(|s| s.model == ReplyModelStatus::Ready);
         h
     }
@@ -308,7 +308,7 @@ fn a_message_received_while_loading_is_drafted_once_ready() {
     let h = Harness::unloaded();
     h.core.receive("Can we meet tomorrow at 5?".into());
     assert!(!h.s().drafting);
-    h.core.load_with(Box::new(|| Engine::open(smollm2())));
+    h.core.load_with(Box::new(|| Engine::open(smollm2(), None)));
     let s = h.settle();
     assert_eq!(s.model, ReplyModelStatus::Ready);
     assert!(!s.chips.is_empty(), "{s:?}");
@@ -403,4 +403,49 @@ fn a_failing_observer_is_contained() {
     let s = lock(&screen.0).0.clone().unwrap();
     assert_eq!(s.messages, vec![msg(true, "hi")]);
     assert_eq!(lock(&screen.0).1, 2);
+}
+
+/// Loads the model from its path with the drafter's warm-ups kept in `dir`, and drafts for one
+/// message: the chips.
+fn chips_with_state_dir(dir: &std::path::Path) -> Vec<String> {
+    let h = Harness::unloaded();
+    h.core.load_model_with_state_dir(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        )
+        .into(),
+        dir.to_str().unwrap().into(),
+    );
+    h.until(|s| s.model == ReplyModelStatus::Ready);
+    h.core.receive("Can we meet tomorrow at 5?".into());
+    h.until(|s| !s.drafting);
+    h.settle().chips
+}
+
+#[test]
+fn a_state_dir_keeps_the_warm_up_and_the_chips_are_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("reply-state"); // created by the drafter
+    let first = chips_with_state_dir(&dir);
+    assert_eq!(first.len(), 3, "{first:?}");
+    let saved: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(
+        !saved.is_empty(),
+        "the warm-up was saved in {}",
+        dir.display()
+    );
+    let bytes: Vec<Vec<u8>> = saved.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    // A restarted app: the same chips from the saved warm-up, which is not rewritten.
+    assert_eq!(chips_with_state_dir(&dir), first);
+    let again: Vec<Vec<u8>> = saved.iter().map(|p| std::fs::read(p).unwrap()).collect();
+    assert_eq!(again, bytes);
+    // And the same chips as a drafter without one.
+    let plain = Harness::new();
+    plain.core.receive("Can we meet tomorrow at 5?".into());
+    plain.until(|s| !s.drafting);
+    assert_eq!(plain.settle().chips, first);
 }

@@ -870,6 +870,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_receive(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_send(
@@ -1119,6 +1121,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(`ptr`: Long,`text`: RustBuffer.ByValue,`cursorUtf16`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_state_dir(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_replycore_receive(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1472,6 +1476,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model() and 0xFFFF) != 64139) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir() and 0xFFFF) != 46427) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_receive() and 0xFFFF) != 19434) {
@@ -5097,6 +5104,15 @@ public interface ReplyCoreInterface {
     fun `loadModel`(`path`: kotlin.String)
     
     /**
+     * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
+     * prompt prefix's KV cache) in the directory `state_dir` (created when missing; the app's
+     * files dir or Application Support), so a restarted app shows its first chips sooner.
+     * The drafts are the same; a missing, stale or corrupted file, or a directory that cannot
+     * be written, only costs the warm start.
+     */
+    fun `loadModelWithStateDir`(`path`: kotlin.String, `stateDir`: kotlin.String)
+    
+    /**
      * A message from the other person arrived: the draft, stream and extraction in flight
      * are cancelled (their results never shown) and new ones start.
      */
@@ -5316,6 +5332,27 @@ open class ReplyCore: Disposable, AutoCloseable, ReplyCoreInterface
         it,
         
         FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
+     * prompt prefix's KV cache) in the directory `state_dir` (created when missing; the app's
+     * files dir or Application Support), so a restarted app shows its first chips sooner.
+     * The drafts are the same; a missing, stale or corrupted file, or a directory that cannot
+     * be written, only costs the warm start.
+     */override fun `loadModelWithStateDir`(`path`: kotlin.String, `stateDir`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_state_dir(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`stateDir`),_status)
 }
     }
     

@@ -57,7 +57,15 @@ public final class ReplyGlue: @unchecked Sendable {
     }
 
     /// Loads the model at `path` on the controller's worker; drafts start once it is ready.
-    public func loadModel(path: String) { core.loadModel(path: path) }
+    /// With `stateDir` (Application Support), the drafter keeps its warm-up there: a restarted
+    /// app shows its first chips sooner (docs/state.md).
+    public func loadModel(path: String, stateDir: String? = nil) {
+        if let stateDir {
+            core.loadModelWithStateDir(path: path, stateDir: stateDir)
+        } else {
+            core.loadModel(path: path)
+        }
+    }
 
     /// Replaces the conversation (a canned one is picked) and drafts replies to it.
     public func showConversation(_ messages: [ConversationMessage]) { core.showConversation(messages: messages) }

@@ -29,7 +29,11 @@ final class ReplyGlueTests: XCTestCase {
 
     func testAReceivedMessageGetsChipsDrawnInOrder() throws {
         let h = try Harness()
-        h.glue.loadModel(path: modelPath())
+        let tmp = FileManager.default.temporaryDirectory
+            .appendingPathComponent("replystate-\(UUID().uuidString)", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        let stateDir = tmp.appendingPathComponent("ReplyState", isDirectory: true).path
+        h.glue.loadModel(path: modelPath(), stateDir: stateDir)
         h.settle()
         XCTAssertEqual(h.glue.state.modelState, .ready)
         h.glue.receive("Can we meet tomorrow at 5?")
@@ -41,6 +45,8 @@ final class ReplyGlueTests: XCTestCase {
         XCTAssertTrue((1...3).contains(s.chips.count), "chips \(s.chips)")
         XCTAssertEqual(h.versions, h.versions.sorted(), "an older state is never drawn after a newer one")
         XCTAssertEqual(Set(h.versions).count, h.versions.count)
+        let saved = (try? FileManager.default.contentsOfDirectory(atPath: stateDir)) ?? []
+        XCTAssertFalse(saved.isEmpty, "the drafter's warm-up is kept in \(stateDir)")
 
         h.glue.tapChip(-1) // not a chip: nothing
         h.glue.tapChip(s.chips.count - 1)

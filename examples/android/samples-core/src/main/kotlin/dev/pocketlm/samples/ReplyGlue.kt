@@ -47,8 +47,13 @@ class ReplyGlue(
         onStateChanged(s)
     }
 
-    /** Loads the model at [path] on the controller's worker; drafts start once it is ready. */
-    fun loadModel(path: String) = core.loadModel(path)
+    /**
+     * Loads the model at [path] on the controller's worker; drafts start once it is ready. With
+     * [stateDir] (the app's files dir), the drafter keeps its warm-up there: a restarted app
+     * shows its first chips sooner (docs/state.md).
+     */
+    fun loadModel(path: String, stateDir: String? = null) =
+        if (stateDir == null) core.loadModel(path) else core.loadModelWithStateDir(path, stateDir)
 
     /** Replaces the conversation (a canned one is picked) and drafts replies to it. */
     fun showConversation(messages: List<ConversationMessage>) = core.showConversation(messages)

@@ -33,7 +33,8 @@ class ReplyGlueTest {
 
     @Test
     fun `a received message gets chips drawn on the UI thread, newer states only`() = Glue().use { g ->
-        g.glue.loadModel(TestModel.path)
+        val stateDir = java.io.File(kotlin.io.path.createTempDirectory("replystate").toFile(), "reply-state")
+        g.glue.loadModel(TestModel.path, stateDir.path)
         g.settle()
         assertEquals(ModelState.Ready, g.glue.state.modelState)
         g.glue.receive("Can we meet tomorrow at 5?")
@@ -46,6 +47,8 @@ class ReplyGlueTest {
         assertTrue(g.drawnOn.all { it === Thread.currentThread() }, "states are drawn on the UI thread only")
         assertEquals(g.versions.sorted(), g.versions, "an older state is never drawn after a newer one")
         assertEquals(g.versions.toSet().size, g.versions.size)
+        assertTrue(stateDir.listFiles().orEmpty().isNotEmpty(), "the drafter's warm-up is kept in ${stateDir.path}")
+        stateDir.parentFile.deleteRecursively()
 
         g.glue.tapChip(-1) // not a chip: nothing
         g.glue.tapChip(s.chips.size - 1)

@@ -87,7 +87,8 @@ class ReplyActivity : Activity() {
     }
 
     private fun loadModel() {
-        controller.loadModel(ModelInstaller.modelFile(filesDir).path)
+        // The drafter's warm-up is kept in the files dir: the next start skips it.
+        controller.loadModel(ModelInstaller.modelFile(filesDir).path, java.io.File(filesDir, "reply-state").path)
     }
 
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {
