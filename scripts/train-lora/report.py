@@ -12,7 +12,7 @@ print(f"held-out split: {plain['n']} messages ({plain['constrained']['events']} 
 cols = ["title", "date", "time", "place"]
 print("| adapter | mode | " + " | ".join(cols)
       + " | date+time+place | no-event all null | JSON parses | complete | tokens/msg |")
-print("|---" * (len(cols) + 8) + "|")
+print("|---" * (len(cols) + 7) + "|")
 for name, r in (("none", plain), ("calendar LoRA", adapted)):
     for mode in ("constrained", "free"):
         m = r[mode]
