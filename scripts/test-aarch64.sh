@@ -17,8 +17,8 @@
 #     phi3 Q4_K_M and granite Q4_0, ~30 s more; the
 #     others differ in graph options and vocabulary size, not kernels, and run on x86: the
 #     262k-row output of gemma2 alone takes over 9 minutes under qemu); and tests/snapshot.rs's
-#     SmolLM2 parts (a restored session's logits bit-identical to the uninterrupted one's, about
-#     50 s; Gemma 3's 262k-row output keeps its half on x86); and tests/lora.rs's SmolLM2 parts
+#     parts on both models (a restored session's logits bit-identical to the uninterrupted
+#     one's: SmolLM2 about 50 s, Gemma 3 about 3 min for its 262k-row output); and tests/lora.rs's SmolLM2 parts
 #     (a rank-8 adapter's logprobs and greedy tokens against llama.cpp's with the same adapter,
 #     and plain and adapted sessions of one model interleaved);
 # (The Android and iOS compile checks are make test-mobile-libs's: it builds the FFI crate, and
@@ -147,13 +147,13 @@ suites=(
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
   "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0"
-  "snapshot|smollm2_resumes_bit_identically snapshot_without_logits hostile_headers"
+  "snapshot|smollm2_resumes_bit_identically gemma3_resumes_bit_identically snapshot_without_logits hostile_headers"
   "lora|smollm2_rank8_adapter_matches_llama_cpp plain_and_adapted_sessions_share_one_model"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
 # long for every `make test`: by default only the engine subset, the architecture families'
-# parity against llama.cpp (tests/families.rs, random-weight models) and the SmolLM2 snapshot
-# subset (43 s) run; AARCH64_SUITES="alloc
+# parity against llama.cpp (tests/families.rs, random-weight models), the snapshot subset (both
+# models, ~4 min) and SmolLM2's adapter parity run; AARCH64_SUITES="alloc
 # engine keyboard reply families" (or AARCH64_FULL=1, every test of every suite) runs the rest.
 wanted=" ${AARCH64_SUITES:-engine families snapshot lora} "
 [ "${AARCH64_FULL:-0}" = 1 ] && wanted=" alloc engine keyboard reply families snapshot lora "
