@@ -14,13 +14,14 @@
 #     target-independent and run on x86 only, which keeps this step within CI time (AARCH64_FULL=1
 #     runs every test of those suites); and tests/families.rs on its two smallest-vocabulary
 #     families, phi3 and granite (random-weight models against llama.cpp's references, F16 and
-#     phi3 Q4_K_M and granite Q4_0, ~30 s more; the
+#     phi3 Q4_K_M and granite Q4_0, ~30 s more), the low-bit formats IQ4_NL, IQ4_XS, Q3_K_M and
+#     Q2_K on llama3, and LFM2's short convolutions (Q4_0, and rewinds) (20-40 s each); the
 #     others differ in graph options and vocabulary size, not kernels, and run on x86: the
 #     262k-row output of gemma2 alone takes over 9 minutes under qemu); and tests/snapshot.rs's
 #     parts on both models (a restored session's logits bit-identical to the uninterrupted
-#     one's: SmolLM2 about 50 s, Gemma 3 about 3 min for its 262k-row output); and tests/lora.rs's SmolLM2 parts
-#     (a rank-8 adapter's logprobs and greedy tokens against llama.cpp's with the same adapter,
-#     and plain and adapted sessions of one model interleaved);
+#     one's: SmolLM2 about 50 s, Gemma 3 about 3 min for its 262k-row output); and tests/lora.rs's parity tests
+#     (SmolLM2's rank-8 and Gemma 3's rank-16 adapter against llama.cpp with the same adapters;
+#     Gemma's about 5 min on a loaded machine);
 # (The Android and iOS compile checks are make test-mobile-libs's: it builds the FFI crate, and
 # so the core, for aarch64-linux-android and aarch64-apple-ios.)
 # Each step logs its wall time.
@@ -146,9 +147,9 @@ suites=(
   "engine|chunked_prefill rollback eval_batch fork_is_independent batched_multi_token copy_from"
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
-  "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0"
+  "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0 llama3_iq4_nl llama3_iq4_xs llama3_q3_k_m llama3_q2_k lfm2_q4_0 lfm2_truncate"
   "snapshot|smollm2_resumes_bit_identically gemma3_resumes_bit_identically snapshot_without_logits hostile_headers"
-  "lora|smollm2_rank8_adapter_matches_llama_cpp plain_and_adapted_sessions_share_one_model"
+  "lora|smollm2_rank8_adapter_matches_llama_cpp gemma3_rank16_adapter_matches_llama_cpp"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
 # long for every `make test`: by default only the engine subset, the architecture families'
