@@ -49,6 +49,7 @@ mod arm;
 pub mod attention;
 mod interleaved;
 pub mod pool;
+pub mod rank;
 pub mod scalar;
 mod table;
 #[cfg(target_arch = "x86_64")]
