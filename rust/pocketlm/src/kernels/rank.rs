@@ -80,9 +80,159 @@ fn blocks(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
     }
 }
 
+/// `dst[i] = src[i]` widened from f16 to f32 (exact). On aarch64 with NEON's FCVTL, 8 values
+/// per step (ARMv8.0 Advanced SIMD: every NEON core; the `half` crate converts element by
+/// element in software there unless the core has FP16 arithmetic, ~10 instructions a value:
+/// most of a rank-16 adapter's cost per decoded token under qemu -cpu cortex-a72). Elsewhere
+/// `half`'s slice conversion (F16C on x86-64). Panics when the lengths differ.
+pub fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len(), "widen_f16: lengths differ");
+    #[cfg(target_arch = "aarch64")]
+    {
+        use std::arch::aarch64::{float32x4_t, vld1q_s16, vst1q_f32};
+        let n = src.len();
+        let full = n - n % 8;
+        let bits: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(src);
+        for i in (0..full).step_by(8) {
+            let (lo, hi): (float32x4_t, float32x4_t);
+            // SAFETY: `i + 8 <= n` for both slices (equal lengths, `full` a multiple of 8 not
+            // above `n`); NEON is part of the aarch64 target; FCVTL/FCVTL2 (ARMv8.0 Advanced
+            // SIMD) read and write only the named vector registers.
+            unsafe {
+                let h = vld1q_s16(bits.as_ptr().add(i).cast::<i16>());
+                std::arch::asm!(
+                    "fcvtl {lo:v}.4s, {h:v}.4h",
+                    "fcvtl2 {hi:v}.4s, {h:v}.8h",
+                    h = in(vreg) h,
+                    lo = out(vreg) lo,
+                    hi = out(vreg) hi,
+                    options(pure, nomem, nostack, preserves_flags)
+                );
+                vst1q_f32(dst.as_mut_ptr().add(i), lo);
+                vst1q_f32(dst.as_mut_ptr().add(i + 4), hi);
+            }
+        }
+        for (d, s) in dst[full..].iter_mut().zip(&src[full..]) {
+            *d = s.to_f32();
+        }
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    half::slice::HalfFloatSliceExt::convert_to_f32_slice(src, dst);
+}
+
+/// `out[i] = f32(f16(x[i]))`: rounded to the nearest f16 (ties to even, as `half`) and back
+/// (the activations of F16 weights: [`super::QActs`] on tiers without a SIMD quantizer). On
+/// aarch64 with NEON's FCVTN/FCVTL, 4 values per step (ARMv8.0; the default FPCR rounds to
+/// nearest even, overflow to infinity, f16 subnormals kept: `half`'s rules), elsewhere `half`
+/// value by value. Panics when the lengths differ.
+pub fn round_through_f16(x: &[f32], out: &mut [f32]) {
+    assert_eq!(x.len(), out.len(), "round_through_f16: lengths differ");
+    #[cfg(target_arch = "aarch64")]
+    let full = {
+        use std::arch::aarch64::{float32x4_t, vld1q_f32, vst1q_f32};
+        let full = x.len() - x.len() % 4;
+        for i in (0..full).step_by(4) {
+            let r: float32x4_t;
+            // SAFETY: `i + 4 <= len` for both slices (equal lengths, `full` a multiple of 4
+            // not above it); NEON is part of the aarch64 target; FCVTN/FCVTL (ARMv8.0
+            // Advanced SIMD) use only the named vector registers.
+            unsafe {
+                let v = vld1q_f32(x.as_ptr().add(i));
+                std::arch::asm!(
+                    "fcvtn {r:v}.4h, {v:v}.4s",
+                    "fcvtl {r:v}.4s, {r:v}.4h",
+                    v = in(vreg) v,
+                    r = out(vreg) r,
+                    options(pure, nomem, nostack, preserves_flags)
+                );
+                vst1q_f32(out.as_mut_ptr().add(i), r);
+            }
+        }
+        full
+    };
+    #[cfg(not(target_arch = "aarch64"))]
+    let full = 0;
+    for (o, &v) in out[full..].iter_mut().zip(&x[full..]) {
+        *o = half::f16::from_f32(v).to_f32();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every finite f16 (and ±infinity), at every position of an 8-value step and in the tail.
+    #[test]
+    fn widen_f16_is_exact() {
+        let src: Vec<half::f16> = (0..=u16::MAX)
+            .map(half::f16::from_bits)
+            .filter(|h| !h.is_nan())
+            .collect();
+        for skip in [0, 1, 3] {
+            let src = &src[skip..];
+            let mut dst = vec![f32::NAN; src.len()];
+            widen_f16(src, &mut dst);
+            for (h, d) in src.iter().zip(&dst) {
+                assert_eq!(
+                    d.to_bits(),
+                    h.to_f32().to_bits(),
+                    "f16 bits {:#06x}",
+                    h.to_bits()
+                );
+            }
+        }
+    }
+
+    /// Ties, f16 subnormals, overflow, ±0 and ±infinity, and random values, at every position
+    /// of a 4-value step and in the tail: `half`'s rounding.
+    #[test]
+    fn round_through_f16_is_halfs() {
+        let mut x: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            65504.0,
+            65519.99,
+        ];
+        x.extend([
+            65520.0, -65520.0, 1e10, 5.96e-8, 2.98e-8, 2.99e-8, 1e-9, 6.1e-5, -6.0e-5,
+        ]);
+        // every f16 and the midpoints to its neighbours (ties) and just beside them
+        for h in 0..0x7c00u16 {
+            let a = half::f16::from_bits(h).to_f32();
+            let b = half::f16::from_bits(h + 1).to_f32();
+            let mid = (a as f64 + b as f64) / 2.0;
+            x.extend([
+                a,
+                mid as f32,
+                -(mid as f32),
+                f32::from_bits((mid as f32).to_bits() + 1),
+            ]);
+        }
+        let mut seed = 0x1234_5678u32;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            let v = f32::from_bits(seed);
+            x.push(if v.is_nan() { 1.5 } else { v });
+        }
+        for skip in [0, 1, 2, 3] {
+            let x = &x[skip..];
+            let mut out = vec![f32::NAN; x.len()];
+            round_through_f16(x, &mut out);
+            for (v, o) in x.iter().zip(&out) {
+                let want = half::f16::from_f32(*v).to_f32();
+                assert_eq!(
+                    o.to_bits(),
+                    want.to_bits(),
+                    "x = {v:e} ({:#010x})",
+                    v.to_bits()
+                );
+            }
+        }
+    }
 
     #[test]
     fn matches_the_reference_bit_for_bit() {

@@ -13,10 +13,9 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
-use crate::kernels::rank::add_rank_products;
+use crate::kernels::rank::{add_rank_products, widen_f16};
 use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
-use half::slice::HalfFloatSliceExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -694,7 +693,7 @@ fn add_b(
                 for start in (0..rows).step_by(chunk) {
                     let len = chunk.min(rows - start);
                     for (r, w) in wide.chunks_exact_mut(chunk).enumerate() {
-                        bt[r * rows + start..][..len].convert_to_f32_slice(&mut w[..len]);
+                        widen_f16(&bt[r * rows + start..][..len], &mut w[..len]);
                     }
                     for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
                         add_rank_products(&mut out[start..start + len], c, wide, chunk);
