@@ -116,8 +116,36 @@ pub fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
             *d = s.to_f32();
         }
     }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("f16c") {
+        // SAFETY: the CPU has AVX and F16C (checked just above).
+        unsafe { widen_f16_f16c(src, dst) };
+        return;
+    }
     #[cfg(not(target_arch = "aarch64"))]
     half::slice::HalfFloatSliceExt::convert_to_f32_slice(src, dst);
+}
+
+/// [`widen_f16`] with F16C, 8 values per step, inlined (`half`'s slice conversion calls a
+/// function per 8 values: under `perf`, 4% of an adapted decode's samples against 0.4% for the
+/// B add itself).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx,f16c")]
+fn widen_f16_f16c(src: &[half::f16], dst: &mut [f32]) {
+    use std::arch::x86_64::{__m128i, _mm256_cvtph_ps, _mm256_storeu_ps, _mm_loadu_si128};
+    let n = src.len().min(dst.len());
+    let full = n - n % 8;
+    let bits: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(src);
+    for i in (0..full).step_by(8) {
+        // SAFETY: `i + 8 <= n` for both slices; unaligned loads and stores.
+        unsafe {
+            let h = _mm_loadu_si128(bits.as_ptr().add(i).cast::<__m128i>());
+            _mm256_storeu_ps(dst.as_mut_ptr().add(i), _mm256_cvtph_ps(h));
+        }
+    }
+    for (d, s) in dst[full..n].iter_mut().zip(&src[full..n]) {
+        *d = s.to_f32();
+    }
 }
 
 /// `out[i] = f32(f16(x[i]))`: rounded to the nearest f16 (ties to even, as `half`) and back
