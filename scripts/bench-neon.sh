@@ -7,10 +7,13 @@
 # instructions per decoded and per prefilled token, 1 thread.
 #
 #   [BENCH_LAYOUT=rows] scripts/bench-neon.sh [--json] [--syms K] [--only cortex-a76,gemma]
-#                         [--ours-only] [--prompt P] [--decode N]
+#                         [--ours-only] [--prompt P] [--decode N] [--lora MODEL_FILE=ADAPTER]
 #
 # Prints the table (or {"rows":[{"model","cpu","tier","phase","ours","llama","ratio"}]} with
 # --json; ratio = llama.cpp / ours). --syms K adds each side's top K functions per token.
+# --lora SmolLM2-135M-Instruct.Q4_1.gguf=ADAPTER also counts ours with that adapter on that
+# model's rows: "ours_lora" (millions per token adapted) and "lora_ratio" (ours / ours_lora, the
+# adapted speed over the plain one in instructions; scripts/bench-neon/run.py).
 # First run: cross-builds llama.cpp (scripts/build-llama-aarch64.sh, ~15 CPU-minutes, cached in
 # ~/.cache/pocketlm) and our CLI for aarch64-unknown-linux-gnu. A full run takes ~10 minutes.
 set -euo pipefail

@@ -5,6 +5,14 @@ and prints millions of executed instructions per decoded / prefilled token (scri
 Per-token figures are differences of whole-process counts, so model loading, warm-up and
 start-up cancel:  decode = (run(P, 2N) - run(P, N)) / N,  prefill = (run(2P, N) - run(P, N)) / P.
 Both programs run with one thread (the plugin's inline counters are not atomic).
+
+With --lora MODEL_FILE=ADAPTER, ours also runs that model's rows with `bench --lora ADAPTER`,
+which after the plain measurements prefills and decodes once more plain and once adapted (plus
+one adapted warm-up prefill; rust/pocketlm-cli/src/cmd_bench.rs). Its differences hold the
+plain per-token work twice and the adapted once (decode) or twice (prefill), so
+adapted decode = lora_run - 2 * plain_run and adapted prefill = (lora_run - 2 * plain_run) / 2
+per token; `ours_lora` is that, `lora_ratio` = ours / ours_lora (the issue's speed ratio:
+instructions are time here, so >= 0.85 is the target).
 """
 import argparse
 import json
@@ -50,9 +58,10 @@ def count(cmd, cpu, plugin, syms):
         return total, per, r.stdout
 
 
-def ours_cmd(cli, model, p, n):
+def ours_cmd(cli, model, p, n, lora=None):
+    extra = ["--lora", lora] if lora else []
     return [cli, "bench", "--model", model, "--threads", "1", "--reps", "1", "--pp", str(p),
-            "--tg", str(n), OURS_FLAG, "--json"]
+            "--tg", str(n), OURS_FLAG, "--json"] + extra
 
 
 def llama_cmd(binary, model, p, n):
@@ -106,7 +115,16 @@ def main():
     ap.add_argument("--decode", type=int, default=4, help="N: decoded tokens (runs N and 2N)")
     ap.add_argument("--only", default="", help="comma-separated cpu names or model words")
     ap.add_argument("--ours-only", action="store_true")
+    ap.add_argument("--lora", action="append", default=[], metavar="MODEL_FILE=ADAPTER",
+                    help="also count ours with this LoRA adapter on that model's rows "
+                         "(ours_lora, lora_ratio); repeatable")
     a = ap.parse_args()
+    loras = {}
+    for spec in a.lora:
+        file, sep, adapter = spec.partition("=")
+        if not sep or not adapter:
+            sys.exit(f"[bench-neon] error: --lora {spec}: expected MODEL_FILE=ADAPTER")
+        loras[file] = os.path.abspath(adapter)
 
     p, n = a.prompt, a.decode
     rows = []
@@ -119,6 +137,9 @@ def main():
         ours_model = os.path.join(a.ours_models or a.models, file)
         res = {}
         progs = [("ours", lambda pp, tg: ours_cmd(a.cli, ours_model, pp, tg))]
+        if file in loras:
+            progs.append(("ours_lora",
+                          lambda pp, tg: ours_cmd(a.cli, ours_model, pp, tg, loras[file])))
         if not a.ours_only:
             llama = os.path.join(a.llama_dir, f"llama-bench-{level}")
             progs.append(("llama", lambda pp, tg: llama_cmd(llama, model, pp, tg)))
@@ -127,19 +148,32 @@ def main():
             for pp, tg in ((p, n), (2 * p, n), (p, 2 * n)):
                 log(f"{label} {cpu} {name}: pp {pp} tg {tg}")
                 total, per, stdout = count(mk(pp, tg), cpu, a.plugin, a.syms > 0)
-                if name == "ours":
+                if name.startswith("ours"):
                     got = json.loads(stdout.strip().splitlines()[-1]).get("kernel")
                     if got != tier:
                         sys.exit(f"[bench-neon] error: ours ran tier {got} under {cpu}, "
                                  f"expected {tier}")
                 runs.append((total, per))
             res[name] = per_token(runs, p, n)
+        if "ours_lora" in res:
+            # the adapted share of the lora run (see the module doc): per token, and per symbol
+            (pd, pf, psyms), (ld, lf, lsyms) = res["ours"], res["ours_lora"]
+            zero = (0.0, 0.0)
+            res["ours_lora"] = (ld - 2 * pd, (lf - 2 * pf) / 2,
+                                {k: (lsyms.get(k, zero)[0] - 2 * psyms.get(k, zero)[0],
+                                     (lsyms.get(k, zero)[1] - 2 * psyms.get(k, zero)[1]) / 2)
+                                 for k in set(psyms) | set(lsyms)})
         for phase, i in (("decode", 0), ("prefill", 1)):
             ours = round(res["ours"][i], 3)
             llama = round(res["llama"][i], 3) if "llama" in res else None
-            rows.append({"model": label, "cpu": cpu, "tier": tier, "phase": phase,
-                         "ours": ours, "llama": llama,
-                         "ratio": round(llama / ours, 3) if llama else None})
+            row = {"model": label, "cpu": cpu, "tier": tier, "phase": phase,
+                   "ours": ours, "llama": llama,
+                   "ratio": round(llama / ours, 3) if llama else None}
+            if loras:
+                lora = round(res["ours_lora"][i], 3) if "ours_lora" in res else None
+                row["ours_lora"] = lora
+                row["lora_ratio"] = round(ours / lora, 3) if lora else None
+            rows.append(row)
             if a.syms:
                 for name in res:
                     sym_report.append((f"{label} {cpu} {phase} {name}",
@@ -163,6 +197,20 @@ def main():
             print(f"| {m} | {c} ({t}) | {fmt(d['ours'])} | {fmt(d['llama'])} | "
                   f"{fmt(d['ratio'])} | {fmt(f['ours'])} | {fmt(f['llama'])} | "
                   f"{fmt(f['ratio'])} |")
+        if loras:
+            print()
+            print("With a LoRA adapter (ours); lora ratio = plain / adapted instructions")
+            print()
+            print("| model | CPU (our tier) | decode plain | adapted | lora ratio "
+                  "| prefill plain | adapted | lora ratio |")
+            print("|---|---|---:|---:|---:|---:|---:|---:|")
+            for (m, c, t), ph in by.items():
+                d, f = ph["decode"], ph["prefill"]
+                if d.get("ours_lora") is None:
+                    continue
+                print(f"| {m} | {c} ({t}) | {fmt(d['ours'])} | {fmt(d['ours_lora'])} | "
+                      f"{fmt(d['lora_ratio'])} | {fmt(f['ours'])} | {fmt(f['ours_lora'])} | "
+                      f"{fmt(f['lora_ratio'])} |")
     for title, items in sym_report:
         print(f"\n{title} (M instructions per token):", file=sys.stderr if a.json else sys.stdout)
         for nm, v in items:

@@ -49,6 +49,7 @@ mod arm;
 pub mod attention;
 mod interleaved;
 pub mod pool;
+pub mod rank;
 pub mod scalar;
 mod table;
 #[cfg(target_arch = "x86_64")]
@@ -533,9 +534,10 @@ impl QActs {
                         self.f.resize(x.len(), 0.0);
                         (q.round_through_f16)(x, &mut self.f);
                     }
-                    None => self
-                        .f
-                        .extend(x.iter().map(|&v| half::f16::from_f32(v).to_f32())),
+                    None => {
+                        self.f.resize(x.len(), 0.0);
+                        rank::round_through_f16(x, &mut self.f);
+                    }
                 }
             }
             GgmlType::BF16 => {

@@ -296,6 +296,7 @@ pub(crate) fn forward(
                     ],
                 );
                 if let Some(set) = adapters {
+                    s.lora.new_input();
                     for (slot, out) in [
                         (lora::Q, &mut s.q[..]),
                         (lora::K, &mut s.k[..]),
@@ -389,6 +390,7 @@ pub(crate) fn forward(
                 lin.invalidate();
                 lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
                 if let Some(set) = adapters {
+                    s.lora.new_input();
                     lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
                 }
             }
@@ -423,6 +425,7 @@ pub(crate) fn forward(
             [(&lw.w_gate, &mut s.gate[..]), (&lw.w_up, &mut s.up[..])],
         );
         if let Some(set) = adapters {
+            s.lora.new_input();
             for (slot, out) in [(lora::GATE, &mut s.gate[..]), (lora::UP, &mut s.up[..])] {
                 lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
             }
@@ -436,6 +439,7 @@ pub(crate) fn forward(
         lin.invalidate();
         lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
         if let Some(set) = adapters {
+            s.lora.new_input();
             lora::apply(set, pool, &mut s.lora, il, lora::DOWN, &s.gate, n, &mut s.o);
         }
         for r in 0..n {

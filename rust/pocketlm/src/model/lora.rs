@@ -13,9 +13,9 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
+use crate::kernels::rank::{add_rank_products, widen_f16};
 use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
-use half::slice::HalfFloatSliceExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -590,11 +590,24 @@ fn round_like(ty: GgmlType, t: f32) -> f32 {
 #[derive(Default)]
 pub(crate) struct LoraScratch {
     acts: QActs,
+    /// What `acts` holds: the input's `(type, m, cols)` since the last [`LoraScratch::new_input`]
+    /// (the q/k/v and the gate/up products of a layer share their input: converted once).
+    acts_of: Option<(GgmlType, usize, usize)>,
     t: Vec<f32>,
 }
 
+impl LoraScratch {
+    /// The next [`apply`] has another input than the previous one (or the same buffer with
+    /// new contents): call before each group of products sharing an input.
+    pub(crate) fn new_input(&mut self) {
+        self.acts_of = None;
+    }
+}
+
 /// `out[m × rows] += Σ scale · B·(A·x)` over the adapters of `set` that update slot `slot` of
-/// layer `il` (`x`: `m × cols`), adapter by adapter in order, as llama.cpp adds them.
+/// layer `il` (`x`: `m × cols`), adapter by adapter in order, as llama.cpp adds them. `x` is
+/// converted for `A` only when [`LoraScratch::new_input`] was called since the last call (or
+/// its type or shape differ).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     set: &AdapterSet,
@@ -614,7 +627,10 @@ pub(crate) fn apply(
         if sc.t.len() < m * rank {
             sc.t.resize(m * rank, 0.0);
         }
-        sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
+        if sc.acts_of != Some((p.a.ty, m, cols)) {
+            sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
+            sc.acts_of = Some((p.a.ty, m, cols));
+        }
         matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
         let scale = user_scale * p.factor;
         let add_rows = |t: &[f32], out: &mut [f32]| add_b(&p.bt, p.b_ty, rank, rows, scale, t, out);
@@ -645,7 +661,8 @@ pub(crate) fn apply(
 /// `out[tok] += scale · Bᵀ·t[tok]` for each token's `rank` values in `t` (`rows` outputs per
 /// token), `t` rounded as ggml rounds an activation multiplied by a `b_ty` matrix. Each output
 /// receives its `rank` products in rank order in both storages, so an F16 `B` gives the same
-/// sums, bit for bit, as the same `B` widened to f32.
+/// sums, bit for bit, as the same `B` widened to f32, and both the sums of the naive loop
+/// (rank outer, outputs inner: [`crate::kernels::rank::add_rank_products_reference`]).
 fn add_b(
     bt: &BTransposed,
     b_ty: GgmlType,
@@ -655,37 +672,44 @@ fn add_b(
     t: &[f32],
     out: &mut [f32],
 ) {
+    // The multipliers `round(t) · scale`, once per token and rank.
+    let c: Vec<f32> = t.iter().map(|&v| round_like(b_ty, v) * scale).collect();
     match bt {
         BTransposed::F32(bt) => {
-            for (t, out) in t.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
-                for (&tr, b) in t.iter().zip(bt.chunks_exact(rows)) {
-                    let c = round_like(b_ty, tr) * scale;
-                    for (o, &bv) in out.iter_mut().zip(b) {
-                        *o += c * bv;
-                    }
-                }
+            for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                add_rank_products(out, c, bt, rows);
             }
         }
         BTransposed::F16(bt) => {
-            // A row of `B` widened once per call, a chunk at a time (no heap).
-            const CHUNK: usize = 256;
-            let mut wide = [0f32; CHUNK];
-            let tokens = t.len() / rank;
-            for (r, b) in bt.chunks_exact(rows).enumerate() {
-                for start in (0..rows).step_by(CHUNK) {
-                    let len = CHUNK.min(rows - start);
-                    b[start..start + len].convert_to_f32_slice(&mut wide[..len]);
-                    for tok in 0..tokens {
-                        let c = round_like(b_ty, t[tok * rank + r]) * scale;
-                        let o = &mut out[tok * rows + start..tok * rows + start + len];
-                        for (o, &bv) in o.iter_mut().zip(&wide[..len]) {
-                            *o += c * bv;
-                        }
+            // A chunk of outputs of every rank row of `B` widened once per call, then added
+            // to each token's outputs (kept in registers across the ranks).
+            let chunk = (WIDE / rank).max(1).min(rows);
+            WIDE_B.with_borrow_mut(|wide| {
+                // Reused per thread (a zeroed allocation per call cost more than the widening).
+                if wide.len() < rank * chunk {
+                    wide.resize(rank * chunk, 0.0);
+                }
+                let wide = &mut wide[..rank * chunk];
+                for start in (0..rows).step_by(chunk) {
+                    let len = chunk.min(rows - start);
+                    for (r, w) in wide.chunks_exact_mut(chunk).enumerate() {
+                        widen_f16(&bt[r * rows + start..][..len], &mut w[..len]);
+                    }
+                    for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                        add_rank_products(&mut out[start..start + len], c, wide, chunk);
                     }
                 }
-            }
+            });
         }
     }
+}
+
+/// Values of an F16 `B` widened at a time by [`add_b`] (16 KB of f32).
+const WIDE: usize = 4096;
+
+thread_local! {
+    /// [`add_b`]'s widened chunk of an F16 `B`, per thread (prompt pieces run on the pool).
+    static WIDE_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
@@ -703,7 +727,7 @@ mod tests {
             seed ^= seed << 5;
             (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
         };
-        for (rank, rows, tokens) in [(16, 576, 1), (8, 300, 5), (4, 1000, 20)] {
+        for (rank, rows, tokens) in [(16, 576, 1), (8, 300, 5), (4, 1000, 20), (3, 1100, 2)] {
             let b16: Vec<half::f16> = (0..rank * rows)
                 .map(|_| half::f16::from_f32(next()))
                 .collect();
@@ -711,7 +735,7 @@ mod tests {
             let t: Vec<f32> = (0..tokens * rank).map(|_| next() * 3.0).collect();
             let base: Vec<f32> = (0..tokens * rows).map(|_| next()).collect();
             let (mut o16, mut o32) = (base.clone(), base.clone());
-            let (h, f) = (BTransposed::F16(b16), BTransposed::F32(b32));
+            let (h, f) = (BTransposed::F16(b16), BTransposed::F32(b32.clone()));
             add_b(&h, GgmlType::F16, rank, rows, 0.75, &t, &mut o16);
             add_b(&f, GgmlType::F16, rank, rows, 0.75, &t, &mut o32);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -721,6 +745,21 @@ mod tests {
                 "rank {rank} rows {rows} tokens {tokens}"
             );
             assert_ne!(o16, base, "it added something");
+            // The naive loop: token by token, rank outer, outputs inner.
+            let mut naive = base.clone();
+            for (t, out) in t.chunks_exact(rank).zip(naive.chunks_exact_mut(rows)) {
+                for (r, &tr) in t.iter().enumerate() {
+                    let c = round_like(GgmlType::F16, tr) * 0.75;
+                    for (o, &bv) in out.iter_mut().zip(&b32[r * rows..][..rows]) {
+                        *o += c * bv;
+                    }
+                }
+            }
+            assert_eq!(
+                bits(&o32),
+                bits(&naive),
+                "rank {rank} rows {rows} tokens {tokens}"
+            );
             assert_eq!(h.bytes() * 2, f.bytes());
         }
     }
