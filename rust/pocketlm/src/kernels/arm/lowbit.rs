@@ -235,9 +235,11 @@ macro_rules! lowbit_kernels {
                 |x, vs, y| {
                     let (v, sc, mins) = &vs;
                     let sumi = sum16(v, sc, &y.qs);
-                    // SAFETY: `bsums` is 16 readable i16; `vld1q` has no alignment needs.
-                    let (b0, b1) =
-                        unsafe { (vld1q_s16(y.bsums.as_ptr()), vld1q_s16(y.bsums.as_ptr().add(8))) };
+                    // SAFETY: `bsums` is 16 readable i16 (this reads 0..8); `vld1q` has no
+                    // alignment needs.
+                    let b0 = unsafe { vld1q_s16(y.bsums.as_ptr()) };
+                    // SAFETY: as above, elements 8..16.
+                    let b1 = unsafe { vld1q_s16(y.bsums.as_ptr().add(8)) };
                     let m = vmull_s16(vget_low_s16(b0), vget_low_s16(mins[0]));
                     let m = vmlal_high_s16(m, b0, mins[0]);
                     let m = vmlal_s16(m, vget_low_s16(b1), vget_low_s16(mins[1]));
