@@ -632,8 +632,9 @@ pub(crate) fn apply(
             sc.acts_of = Some((p.a.ty, m, cols));
         }
         matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
-        let scale = user_scale * p.factor;
-        let add_rows = |t: &[f32], out: &mut [f32]| add_b(&p.bt, p.b_ty, rank, rows, scale, t, out);
+        // `t` becomes the multipliers of `B`'s rows, once, before the pieces share it out.
+        to_multipliers(p.b_ty, user_scale * p.factor, &mut sc.t[..m * rank]);
+        let add_rows = |c: &[f32], out: &mut [f32]| add_b(&p.bt, rank, rows, c, out);
         let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
         // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
         // thousand multiply-adds, not worth waking the workers. An F16 `B` is widened once per
@@ -658,22 +659,20 @@ pub(crate) fn apply(
     }
 }
 
-/// `out[tok] += scale · Bᵀ·t[tok]` for each token's `rank` values in `t` (`rows` outputs per
-/// token), `t` rounded as ggml rounds an activation multiplied by a `b_ty` matrix. Each output
-/// receives its `rank` products in rank order in both storages, so an F16 `B` gives the same
-/// sums, bit for bit, as the same `B` widened to f32, and both the sums of the naive loop
-/// (rank outer, outputs inner: [`crate::kernels::rank::add_rank_products_reference`]).
-fn add_b(
-    bt: &BTransposed,
-    b_ty: GgmlType,
-    rank: usize,
-    rows: usize,
-    scale: f32,
-    t: &[f32],
-    out: &mut [f32],
-) {
-    // The multipliers `round(t) · scale`, once per token and rank.
-    let c: Vec<f32> = t.iter().map(|&v| round_like(b_ty, v) * scale).collect();
+/// `A·x` (`t`) turned in place into the multipliers of `B`'s rows, `round(t) · scale`, with `t`
+/// rounded as ggml rounds an activation multiplied by a `b_ty` matrix.
+fn to_multipliers(b_ty: GgmlType, scale: f32, t: &mut [f32]) {
+    for v in t {
+        *v = round_like(b_ty, *v) * scale;
+    }
+}
+
+/// `out[tok] += Bᵀ·c[tok]` for each token's `rank` multipliers in `c` ([`to_multipliers`];
+/// `rows` outputs per token). Each output receives its `rank` products in rank order in both
+/// storages, so an F16 `B` gives the same sums, bit for bit, as the same `B` widened to f32,
+/// and both the sums of the naive loop (rank outer, outputs inner:
+/// [`crate::kernels::rank::add_rank_products_reference`]).
+fn add_b(bt: &BTransposed, rank: usize, rows: usize, c: &[f32], out: &mut [f32]) {
     match bt {
         BTransposed::F32(bt) => {
             for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
@@ -736,8 +735,10 @@ mod tests {
             let base: Vec<f32> = (0..tokens * rows).map(|_| next()).collect();
             let (mut o16, mut o32) = (base.clone(), base.clone());
             let (h, f) = (BTransposed::F16(b16), BTransposed::F32(b32.clone()));
-            add_b(&h, GgmlType::F16, rank, rows, 0.75, &t, &mut o16);
-            add_b(&f, GgmlType::F16, rank, rows, 0.75, &t, &mut o32);
+            let mut c = t.clone();
+            to_multipliers(GgmlType::F16, 0.75, &mut c);
+            add_b(&h, rank, rows, &c, &mut o16);
+            add_b(&f, rank, rows, &c, &mut o32);
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(
                 bits(&o16),
