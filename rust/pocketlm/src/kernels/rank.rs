@@ -89,25 +89,15 @@ pub fn widen_f16(src: &[half::f16], dst: &mut [f32]) {
     assert_eq!(src.len(), dst.len(), "widen_f16: lengths differ");
     #[cfg(target_arch = "aarch64")]
     {
-        use std::arch::aarch64::{float32x4_t, vld1q_s16, vst1q_f32};
+        use std::arch::aarch64::{vld1q_u16, vst1q_f32};
         let n = src.len();
         let full = n - n % 8;
         let bits: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(src);
         for i in (0..full).step_by(8) {
-            let (lo, hi): (float32x4_t, float32x4_t);
             // SAFETY: `i + 8 <= n` for both slices (equal lengths, `full` a multiple of 8 not
-            // above `n`); NEON is part of the aarch64 target; FCVTL/FCVTL2 (ARMv8.0 Advanced
-            // SIMD) read and write only the named vector registers.
+            // above `n`); NEON is part of the aarch64 target.
             unsafe {
-                let h = vld1q_s16(bits.as_ptr().add(i).cast::<i16>());
-                std::arch::asm!(
-                    "fcvtl {lo:v}.4s, {h:v}.4h",
-                    "fcvtl2 {hi:v}.4s, {h:v}.8h",
-                    h = in(vreg) h,
-                    lo = out(vreg) lo,
-                    hi = out(vreg) hi,
-                    options(pure, nomem, nostack, preserves_flags)
-                );
+                let [lo, hi] = super::arm::h2f8(vld1q_u16(bits.as_ptr().add(i)));
                 vst1q_f32(dst.as_mut_ptr().add(i), lo);
                 vst1q_f32(dst.as_mut_ptr().add(i + 4), hi);
             }

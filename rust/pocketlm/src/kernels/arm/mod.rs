@@ -56,7 +56,7 @@ fn h2f4(h: uint16x4_t) -> float32x4_t {
 /// 8 f16 values (bits) as f32 lanes (0..4, 4..8): FCVTL and FCVTL2 ([`h2f4`]).
 #[inline]
 #[target_feature(enable = "neon")]
-fn h2f8(h: uint16x8_t) -> [float32x4_t; 2] {
+pub(crate) fn h2f8(h: uint16x8_t) -> [float32x4_t; 2] {
     let (lo, hi): (float32x4_t, float32x4_t);
     // SAFETY: FCVTL/FCVTL2 are part of the aarch64 baseline (Advanced SIMD) and touch only the
     // named vector registers.
@@ -446,23 +446,10 @@ impl FloatW for Bf16 {
 fn load4<W: FloatW>(x: &[W; 4]) -> float32x4_t {
     match W::KIND {
         FloatKind::F32 => ld_f32(bytemuck::cast_ref(x)),
-        FloatKind::F16 => {
-            // FCVTL (ARMv8.0 Advanced SIMD, every NEON core): exact, one instruction for 4
-            // values (the integer-op widening this replaces took ~10; LoRA adapters' F16 `A`
-            // under qemu -cpu cortex-a76: docs/adapters.md#speed).
-            let h = vreinterpret_s16_u16(ld_u16x4(bytemuck::cast_ref(x)));
-            let r: float32x4_t;
-            // SAFETY: FCVTL reads and writes only the named vector registers.
-            unsafe {
-                asm!(
-                    "fcvtl {r:v}.4s, {h:v}.4h",
-                    h = in(vreg) h,
-                    r = out(vreg) r,
-                    options(pure, nomem, nostack, preserves_flags)
-                );
-            }
-            r
-        }
+        // FCVTL (ARMv8.0 Advanced SIMD, every NEON core): exact, one instruction for 4 values
+        // (the integer-op widening this replaces took ~10; LoRA adapters' F16 `A` under qemu
+        // -cpu cortex-a76: docs/adapters.md#speed).
+        FloatKind::F16 => h2f4(ld_u16x4(bytemuck::cast_ref(x))),
         FloatKind::Bf16 => {
             vreinterpretq_f32_u32(vshll_n_u16::<16>(ld_u16x4(bytemuck::cast_ref(x))))
         }
