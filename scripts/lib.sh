@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for PocketLM's setup scripts. Source it: `. "$(dirname "$0")/lib.sh"`.
 # Provides: POCKETLM_CACHE, REPO_ROOT, log, die, apt_ensure, debian_mirror, build_host_ffi,
-# pypi_wheel.
+# pypi_wheel, pinned_venv.
 
 POCKETLM_CACHE="${POCKETLM_CACHE:-$HOME/.cache/pocketlm}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -115,4 +115,20 @@ pypi_wheel() {
   fi
   echo "$sha  $whl" | sha256sum -c --status || { rm -f "$whl"; die "sha256 mismatch for $(basename "$whl")"; }
   echo "$whl"
+}
+
+# pinned_venv DIR "PKG==V ...": prints the python of a venv in DIR holding exactly those PyPI
+# pins, creating it (or recreating it when the pins changed: a stamp file records them).
+pinned_venv() {
+  local venv="$1" pins="$2"
+  local stamp="$pins v1"
+  if [ ! -f "$venv/.stamp" ] || [ "$(cat "$venv/.stamp")" != "$stamp" ]; then
+    rm -rf "$venv"
+    log "creating $venv ($pins)"
+    python3 -m venv "$venv" >&2
+    # shellcheck disable=SC2086 # the pins are separate words
+    "$venv/bin/python" -m pip install --quiet $pins >&2
+    echo "$stamp" >"$venv/.stamp"
+  fi
+  echo "$venv/bin/python"
 }

@@ -5,14 +5,4 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-VENV="$POCKETLM_CACHE/venv-gen"
-STAMP="numpy==2.2.6 pyyaml==6.0.2 tqdm==4.67.1 v1"
-if [ ! -f "$VENV/.stamp" ] || [ "$(cat "$VENV/.stamp")" != "$STAMP" ]; then
-  rm -rf "$VENV"
-  log "creating $VENV ($STAMP)"
-  python3 -m venv "$VENV" >&2
-  # shellcheck disable=SC2086
-  "$VENV/bin/python" -m pip install --quiet ${STAMP% v1} >&2
-  echo "$STAMP" >"$VENV/.stamp"
-fi
-echo "$VENV/bin/python"
+pinned_venv "$POCKETLM_CACHE/venv-gen" "numpy==2.2.6 pyyaml==6.0.2 tqdm==4.67.1"

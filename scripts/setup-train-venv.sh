@@ -7,15 +7,5 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-VENV="$POCKETLM_CACHE/venv-train"
 PINS="torch==2.15.0 transformers==5.24.0 peft==0.21.2 accelerate==1.15.0 gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6 sentencepiece==0.2.3"
-STAMP="$PINS v1"
-if [ ! -f "$VENV/.stamp" ] || [ "$(cat "$VENV/.stamp")" != "$STAMP" ]; then
-  rm -rf "$VENV"
-  log "creating $VENV ($PINS)"
-  python3 -m venv "$VENV" >&2
-  # shellcheck disable=SC2086
-  "$VENV/bin/python" -m pip install --quiet $PINS >&2
-  echo "$STAMP" >"$VENV/.stamp"
-fi
-echo "$VENV/bin/python"
+pinned_venv "$POCKETLM_CACHE/venv-train" "$PINS"
