@@ -12,6 +12,7 @@
 
 mod adapter;
 mod chat;
+mod controller;
 mod error;
 mod keyboard;
 mod keyboard_core;
@@ -22,6 +23,8 @@ mod reply_core;
 mod session;
 mod structured;
 mod task;
+#[cfg(test)]
+mod test_models;
 
 pub use adapter::LoraAdapter;
 pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};

@@ -10,13 +10,13 @@ mod units;
 
 pub use policy::{keyboard_field_policy, KeyboardFieldPolicy};
 
+use crate::controller::{failed_message, Executor, Inline, Job, PendingJobs, WorkerThread};
 use crate::error::{guard, lock, PocketLmError};
 use crate::keyboard::{KeyboardOptions, KeyboardPredictor, KeyboardProfile};
 use crate::model::Model;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 use units::*;
 
 /// UTF-16 units of text before the cursor the controller keeps and asks the platform for (the
@@ -111,55 +111,7 @@ impl Engine for KeyboardPredictor {
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
 pub(crate) type Opener = Arc<dyn Fn(&str) -> Result<Arc<dyn Engine>, PocketLmError> + Send + Sync>;
-
-/// Where jobs run: the controller's worker thread, and where results are delivered (inline on
-/// the worker in apps; a queue the test drains by hand in the tests).
-pub(crate) trait Executor: Send + Sync {
-    fn execute(&self, job: Job);
-}
-
-/// One background thread running jobs in order (the keyboard's and the reply screen's worker).
-pub(crate) struct WorkerThread {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
-}
-
-impl WorkerThread {
-    pub(crate) fn start(name: &str) -> Result<Self, PocketLmError> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job();
-                }
-            })
-            .map_err(|e| {
-                PocketLmError::Internal(format!("cannot start the {name} worker thread: {e}"))
-            })?;
-        Ok(Self {
-            tx: Mutex::new(Some(tx)),
-        })
-    }
-}
-
-impl Executor for WorkerThread {
-    fn execute(&self, job: Job) {
-        if let Some(tx) = lock(&self.tx).as_ref() {
-            let _ = tx.send(job);
-        }
-    }
-}
-
-/// Runs a job at once, on the calling thread.
-struct Inline;
-
-impl Executor for Inline {
-    fn execute(&self, job: Job) {
-        job()
-    }
-}
 
 /// One suggestion request: the field it was made in, the text before the cursor it is for and
 /// the predictor it must be computed by.
@@ -186,14 +138,13 @@ struct St {
     opener: Option<Opener>,
     /// Bumped by every load: the result of an older load is dropped, never used.
     load_generation: u64,
-    /// Jobs queued or running on either executor.
-    busy: usize,
     closed: bool,
 }
 
 struct Inner {
     st: Mutex<St>,
-    idle: Condvar,
+    /// Jobs queued or running on either executor.
+    jobs: PendingJobs,
     observer: Box<dyn KeyboardCoreObserver>,
     worker: Box<dyn Executor>,
     deliver: Box<dyn Executor>,
@@ -221,17 +172,6 @@ fn auto_shift(policy: KeyboardFieldPolicy, text: &str) -> bool {
     }
     let trimmed = text.trim_end();
     trimmed.is_empty() || trimmed.ends_with(['.', '!', '?']) || text.ends_with('\n')
-}
-
-/// The short message of a failed load, saying what to do (the keyboard's strip, the reply
-/// screen).
-pub(crate) fn failed_message(e: &PocketLmError) -> &'static str {
-    match e {
-        PocketLmError::ModelNotFound(_) => "No model: open PocketLM settings",
-        PocketLmError::InvalidModel(_) => "Model file unusable: pick another",
-        PocketLmError::ModelFileChanged(_) => "Model was replaced: reopen to reload it",
-        _ => "Model failed to load",
-    }
 }
 
 /// The state of a failed load, for the strip.
@@ -306,10 +246,9 @@ impl Inner {
                 language: pocketlm::Language::En,
                 opener: None,
                 load_generation: 0,
-                busy: 0,
                 closed: false,
             }),
-            idle: Condvar::new(),
+            jobs: PendingJobs::default(),
             observer,
             worker,
             deliver,
@@ -321,24 +260,20 @@ impl Inner {
         let me = self.clone();
         Box::new(move || {
             let _ = catch_unwind(AssertUnwindSafe(|| job(&me)));
-            let mut st = lock(&me.st);
-            st.busy -= 1;
-            if st.busy == 0 {
-                me.idle.notify_all();
-            }
+            me.jobs.done();
         })
     }
 
     /// Queues `job` on the worker (which never runs it on the calling thread: the lock may be
     /// held).
-    fn on_worker(self: &Arc<Self>, st: &mut St, job: impl FnOnce(&Arc<Inner>) + Send + 'static) {
-        st.busy += 1;
+    fn on_worker(self: &Arc<Self>, job: impl FnOnce(&Arc<Inner>) + Send + 'static) {
+        self.jobs.add();
         self.worker.execute(self.wrap(job));
     }
 
     /// Hands `job` to the delivery executor (may run it at once: never with the lock held).
     fn on_deliver(self: &Arc<Self>, job: impl FnOnce(&Arc<Inner>) + Send + 'static) {
-        lock(&self.st).busy += 1;
+        self.jobs.add();
         self.deliver.execute(self.wrap(job));
     }
 
@@ -382,7 +317,7 @@ impl Inner {
         };
         // A task is already queued for the request this one replaces: it will take this one.
         if st.pending.replace(req).is_none() {
-            self.on_worker(st, |me| me.run_pending());
+            self.on_worker(|me| me.run_pending());
         }
     }
 
@@ -433,7 +368,7 @@ impl Inner {
         st.strip = empty_strip();
         st.pending = None;
         let s = Self::snapshot(&mut st);
-        self.on_worker(&mut st, move |me| {
+        self.on_worker(move |me| {
             drop(old); // the previous language's predictor is closed on the worker
             let result = open(language);
             me.on_deliver(move |me| {
@@ -587,7 +522,7 @@ impl KeyboardCore {
             st.pending = None;
             st.known = tail_utf16(prefix_utf16(&text, cursor_utf16 as usize), CONTEXT).into();
             if let Some(e) = st.engine.clone() {
-                inner.on_worker(&mut st, move |_| e.reset());
+                inner.on_worker(move |_| e.reset());
             }
             let s = Inner::snapshot(&mut st);
             inner.request(&mut st);
@@ -683,9 +618,9 @@ impl KeyboardCore {
     /// Memory pressure (Android `onTrimMemory`, iOS `didReceiveMemoryWarning`): the predictor
     /// frees its caches on the worker; suggestions keep working.
     pub fn release_memory(&self) {
-        let mut st = lock(&self.inner.st);
-        if let Some(e) = st.engine.clone() {
-            self.inner.on_worker(&mut st, move |_| e.release_memory());
+        let engine = lock(&self.inner.st).engine.clone();
+        if let Some(e) = engine {
+            self.inner.on_worker(move |_| e.release_memory());
         }
     }
 
@@ -697,21 +632,7 @@ impl KeyboardCore {
     /// Blocks until no job is queued or running (no request, load or delivery left), at most
     /// `timeout_ms`; whether it is idle. For simulators and tests: never on a UI thread.
     pub fn wait_idle(&self, timeout_ms: u32) -> bool {
-        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
-        let mut st = lock(&self.inner.st);
-        while st.busy > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            st = self
-                .inner
-                .idle
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        true
+        self.inner.jobs.wait_idle(timeout_ms)
     }
 }
 

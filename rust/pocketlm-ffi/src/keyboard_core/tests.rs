@@ -3,8 +3,8 @@
 //! results are delivered. Ported from the Android sample's KeyboardControllerTest.kt.
 
 use super::*;
+use crate::test_models::{smollm2, SMOLLM2};
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 
 /// An executor whose jobs run only when the test drains it.
 #[derive(Default)]
@@ -86,22 +86,6 @@ impl Field {
     fn last_state(&self) -> KeyboardCoreState {
         lock(&self.0).states.last().cloned().unwrap()
     }
-}
-
-fn smollm2() -> Arc<Model> {
-    static M: OnceLock<Arc<Model>> = OnceLock::new();
-    M.get_or_init(|| {
-        let p = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        );
-        assert!(
-            std::path::Path::new(p).is_file(),
-            "{p} is missing: run scripts/fetch-models.sh"
-        );
-        Model::load(p.into()).unwrap()
-    })
-    .clone()
 }
 
 fn gemma_path() -> String {
@@ -685,13 +669,7 @@ fn the_worker_thread_delivers_states_in_version_order() {
     // strip for the text typed, and versions only grow.
     let field = Field::default();
     let core = KeyboardCore::new(Box::new(field.clone())).unwrap();
-    core.load_model(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        )
-        .into(),
-    );
+    core.load_model(SMOLLM2.into());
     for c in "See you tomor".chars() {
         core.type_text(c.to_string());
     }
@@ -709,14 +687,7 @@ fn the_worker_thread_delivers_states_in_version_order() {
 fn strip_with_state_dir(dir: &std::path::Path) -> Vec<String> {
     let field = Field::default();
     let core = KeyboardCore::new(Box::new(field.clone())).unwrap();
-    core.load_model_with_state_dir(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        )
-        .into(),
-        dir.to_str().unwrap().into(),
-    );
+    core.load_model_with_state_dir(SMOLLM2.into(), dir.to_str().unwrap().into());
     for c in "See you tomor".chars() {
         core.type_text(c.to_string());
     }

@@ -12,8 +12,8 @@ mod calendar;
 pub use calendar::CalendarEvent;
 
 use crate::chat::{ChatOptions, ChatSession};
+use crate::controller::{failed_message, Executor, PendingJobs, WorkerThread};
 use crate::error::{guard, lock, PocketLmError};
-use crate::keyboard_core::{failed_message, Executor, WorkerThread};
 use crate::model::Model;
 use crate::reply::{
     ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDrafter, Tone,
@@ -22,8 +22,7 @@ use crate::session::{GenerationOptions, SamplingOptions, SessionOptions, TextSes
 use crate::structured::OutputConstraint;
 use crate::task::{CancelToken, GenerationResult, GenerationTask, TextListener};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The longer reply's instruction; the earlier messages follow it, one per line.
 const LONGER_REPLY_PROMPT: &str =
@@ -174,8 +173,6 @@ struct St {
     draft_cancel: Option<Arc<CancelToken>>,
     stream_task: Option<Arc<GenerationTask>>,
     event_task: Option<Arc<GenerationTask>>,
-    /// Jobs queued or running on the worker.
-    busy: usize,
     closed: bool,
     #[cfg(test)]
     outcomes: Vec<DraftOutcome>,
@@ -208,7 +205,8 @@ fn short_error(e: &PocketLmError) -> String {
 
 struct Inner {
     st: Mutex<St>,
-    idle: Condvar,
+    /// Jobs queued or running on the worker.
+    jobs: PendingJobs,
     observer: Box<dyn ReplyCoreObserver>,
     worker: Box<dyn Executor>,
 }
@@ -302,15 +300,11 @@ impl Inner {
         if st.closed {
             return;
         }
-        st.busy += 1;
+        self.jobs.add();
         let me = self.clone();
         self.worker.execute(Box::new(move || {
             let _ = catch_unwind(AssertUnwindSafe(|| job(&me)));
-            let mut st = lock(&me.st);
-            st.busy -= 1;
-            if st.busy == 0 {
-                me.idle.notify_all();
-            }
+            me.jobs.done();
         }));
     }
 
@@ -647,12 +641,11 @@ impl ReplyCore {
                         draft_cancel: None,
                         stream_task: None,
                         event_task: None,
-                        busy: 0,
                         closed: false,
                         #[cfg(test)]
                         outcomes: Vec::new(),
                     }),
-                    idle: Condvar::new(),
+                    jobs: PendingJobs::default(),
                     observer,
                     worker: Box::new(worker),
                 }),
@@ -847,21 +840,7 @@ impl ReplyCore {
     /// extraction left), at most `timeout_ms`; whether it is idle. For tests: never on a UI
     /// thread.
     pub fn wait_idle(&self, timeout_ms: u32) -> bool {
-        let deadline = Instant::now() + Duration::from_millis(u64::from(timeout_ms));
-        let mut st = lock(&self.inner.st);
-        while st.busy > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            st = self
-                .inner
-                .idle
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-        true
+        self.inner.jobs.wait_idle(timeout_ms)
     }
 }
 

@@ -7,23 +7,8 @@
 use super::*;
 use crate::reply::ReplyDrafts;
 use crate::task::StopReason;
-use std::sync::OnceLock;
-
-fn smollm2() -> Arc<Model> {
-    static M: OnceLock<Arc<Model>> = OnceLock::new();
-    M.get_or_init(|| {
-        let p = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        );
-        assert!(
-            std::path::Path::new(p).is_file(),
-            "{p} is missing: run scripts/fetch-models.sh"
-        );
-        Model::load(p.into()).unwrap()
-    })
-    .clone()
-}
+use crate::test_models::{smollm2, SMOLLM2};
+use std::time::{Duration, Instant};
 
 /// The newest state the observer saw (states may arrive from several threads), and how many.
 #[derive(Clone, Default)]
@@ -409,14 +394,8 @@ fn a_failing_observer_is_contained() {
 /// message: the chips.
 fn chips_with_state_dir(dir: &std::path::Path) -> Vec<String> {
     let h = Harness::unloaded();
-    h.core.load_model_with_state_dir(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../models/SmolLM2-135M-Instruct.Q4_1.gguf"
-        )
-        .into(),
-        dir.to_str().unwrap().into(),
-    );
+    h.core
+        .load_model_with_state_dir(SMOLLM2.into(), dir.to_str().unwrap().into());
     h.until(|s| s.model == ReplyModelStatus::Ready);
     h.core.receive("Can we meet tomorrow at 5?".into());
     h.until(|s| !s.drafting);
