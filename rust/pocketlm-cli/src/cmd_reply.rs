@@ -305,6 +305,15 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         *field = value.parse().map_err(|_| not_a("a count"))?;
         return Ok(());
     }
+    if name == "ignored_acts" {
+        c.ignored_acts = value
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        return Ok(());
+    }
     let switch = match name {
         "act_rules" => Some(&mut c.act_rules),
         "option_chips" => Some(&mut c.option_chips),
@@ -736,6 +745,8 @@ mod tests {
         assert_eq!((c.prior_open, c.branches, c.act_rules), (0.5, 3, false));
         set_config(&mut c, "act_rules=1").unwrap();
         assert!(c.act_rules);
+        set_config(&mut c, "ignored_acts=humor, remark").unwrap();
+        assert_eq!(c.ignored_acts, ["humor", "remark"]);
         for bad in [
             "act_rules=maybe",
             "prior_open=x",

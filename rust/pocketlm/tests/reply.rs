@@ -600,6 +600,10 @@ fn drafting_bad_input_is_an_error_or_documented_truncation() {
             prior_unclustered: 0.0,
             ..DrafterConfig::default()
         },
+        DrafterConfig {
+            ignored_acts: vec!["not_an_act".into()],
+            ..DrafterConfig::default()
+        },
     ] {
         assert!(matches!(
             ReplyDrafter::new(smollm2(), bad),

@@ -110,6 +110,10 @@ impl Acts {
     pub fn has(&self, a: Act) -> bool {
         self.0 & (1 << a as u8) != 0
     }
+    /// Removes every act of `o`.
+    pub fn remove_all(&mut self, o: &Acts) {
+        self.0 &= !o.0;
+    }
     /// Adds (`on`) or removes `a`.
     pub fn set(&mut self, a: Act, on: bool) {
         if on {

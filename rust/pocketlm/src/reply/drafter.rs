@@ -3,7 +3,7 @@
 //! ([`select`]). The policy (responses, clusters, stances, acts, lexicons) is the
 //! [`Catalog`]; every number is in [`DrafterConfig`].
 
-use super::acts::{self, Acts};
+use super::acts::{self, Act, Acts};
 use super::catalog::{Catalog, Stance};
 use super::cluster_prior::{self, PriorReading};
 use super::config::{DrafterConfig, Reading};
@@ -147,6 +147,8 @@ pub struct ReplyDrafter {
     catalog: &'static Catalog,
     /// The reading head for this model (`config.reading` is `Head` and one exists).
     head: Option<Arc<ReadingHead>>,
+    /// `config.ignored_acts`, parsed.
+    ignored_acts: Acts,
     /// Where tone warm-ups are saved and loaded from ([`ReplyDrafter::with_state_dir`]).
     state_dir: Option<PathBuf>,
     state: Mutex<State>,
@@ -212,6 +214,15 @@ impl ReplyDrafter {
                 config.head_weight
             )));
         }
+        let mut ignored_acts = Acts::default();
+        for name in &config.ignored_acts {
+            let act = Act::parse(name).ok_or_else(|| {
+                ReplyError::InvalidOption(format!(
+                    "ignored_acts: {name:?} is not an act name (see reply/acts.rs)"
+                ))
+            })?;
+            ignored_acts.insert(act);
+        }
         let template = ChatTemplate::for_model(&model)?;
         let head = match config.reading {
             Reading::Head => ReadingHead::builtin_for(&model, catalog)
@@ -232,6 +243,7 @@ impl ReplyDrafter {
             config,
             catalog,
             head,
+            ignored_acts,
             state_dir: None,
             state: Mutex::new(State {
                 tones: HashMap::new(),
@@ -554,7 +566,9 @@ impl ReplyDrafter {
         // Cues are looked up in the message as the acts read it ("miss u" has "miss you").
         let read = acts::spelled_out(message, self.catalog);
         let acts = if self.config.act_rules {
-            Acts::of_spelled_out(&read, self.catalog)
+            let mut acts = Acts::of_spelled_out(&read, self.catalog);
+            acts.remove_all(&self.ignored_acts);
+            acts
         } else {
             Acts::default()
         };
