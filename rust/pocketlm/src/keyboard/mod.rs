@@ -16,7 +16,7 @@
 //! probability that the next token does not continue it. The typed case is kept ("Hel" →
 //! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
 
-mod contractions;
+pub(crate) mod contractions;
 mod engine;
 mod framing;
 mod head;
@@ -747,12 +747,13 @@ impl WordPredictor {
             let word = text::with_apostrophe(&word, apostrophe);
             // A word with an apostrophe the person left out ("dont" → "don't") does not
             // start with the typed letters: a correction.
-            let kind =
-                if kind == SuggestionKind::Completion && !text::fold(&word).starts_with(typed) {
-                    SuggestionKind::Correction
-                } else {
-                    kind
-                };
+            let kind = if kind == SuggestionKind::Completion
+                && !text::fold(&word).to_lowercase().starts_with(&typed_lower)
+            {
+                SuggestionKind::Correction
+            } else {
+                kind
+            };
             let lower = word.to_lowercase();
             if let Some(e) = ranked.iter_mut().find(|e| e.0.to_lowercase() == lower) {
                 // The same word in two spellings ("the", "The"): one suggestion, the likelier
@@ -767,19 +768,35 @@ impl WordPredictor {
                 ranked.push((word, score, lp, kind));
             }
         };
+        let english = self.opts.language == Language::En;
         for f in found {
-            let w = if sp.word.is_empty() {
+            let mut w = if sp.word.is_empty() {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &f.word, sentence_start);
                 text::position_case("", &f.word, sentence_start, inherent)
             } else {
-                text::apply_case(typed, &f.word, sentence_start)
+                let w = text::apply_case(typed, &f.word, sentence_start);
+                // A word the typed letters spell only with an apostrophe left out ("dont" →
+                // "don't") is a correction: like every correction it takes the case of its
+                // position, so a sentence start capitalizes it ("dont" → "Don't").
+                if sentence_start && !text::fold(&w).to_lowercase().starts_with(&typed_lower) {
+                    text::capitalize(&w)
+                } else {
+                    w
+                }
             };
+            if english && text::is_pronoun_i(&w) {
+                // "I" and its contractions are capitalized wherever they stand ("im" → "I'm").
+                w = text::capitalize(&w);
+            }
             push(w, f.lp, f.lp, kind);
         }
         if self.opts.corrections && typed.chars().count() >= 3 {
             for (w, score, lp) in self.corrections(st, &ctx, sp.space, typed) {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &w, sentence_start);
-                let w = text::position_case(typed, &w, sentence_start, inherent);
+                let mut w = text::position_case(typed, &w, sentence_start, inherent);
+                if english && text::is_pronoun_i(&w) {
+                    w = text::capitalize(&w);
+                }
                 push(w, score, lp, SuggestionKind::Correction);
             }
         }
@@ -833,10 +850,10 @@ impl WordPredictor {
         if sentence_start || !word.chars().next().is_some_and(char::is_uppercase) {
             return true;
         }
-        let lower = word.to_lowercase();
-        if lower == "i" || lower.starts_with("i'") || lower.starts_with("i\u{2019}") {
+        if text::is_pronoun_i(word) {
             return true;
         }
+        let lower = word.to_lowercase();
         if word.chars().filter(|c| c.is_uppercase()).count() >= 2 {
             // An acronym or a name spelled with inner capitals ("AI", "McDonald").
             return true;
