@@ -349,7 +349,8 @@ type Ranked = (String, f32, f32, SuggestionKind);
 /// not started to spell (no apostrophe typed: "Don't", "That's" for "Tha") adds a candidate
 /// without pushing out the plain words people type: it takes a free slot, or displaces the
 /// weakest candidate weaker than itself that is either its own stem ("That" for "That's") or
-/// not a completion of the typed letters (a correction, or any next word). So "Tha" keeps
+/// not a completion of the typed letters (a correction, or any next word); a contraction
+/// likelier than every word of the strip displaces the weakest. So "Tha" keeps
 /// "Thank" and "Thanks" beside "That's", and "Who" gains "Who's" over the correction "Why".
 fn fill_strip(ranked: Vec<Ranked>, k: usize, typed: &str) -> Vec<Ranked> {
     let folded = |w: &str| text::fold(w).to_lowercase();
@@ -371,11 +372,23 @@ fn fill_strip(ranked: Vec<Ranked>, k: usize, typed: &str) -> Vec<Ranked> {
             continue;
         }
         let c_stem = stem(&c.0);
-        let victim = strip.iter().rposition(|v: &Ranked| {
-            v.1 < c.1
-                && (v.3 != SuggestionKind::Completion || Some(folded(&v.0)) == c_stem)
-                && stem(&v.0).is_none_or(|s| s.is_empty())
-        });
+        let plain = |v: &Ranked| stem(&v.0).is_none_or(|s| s.is_empty());
+        let victim = strip
+            .iter()
+            .rposition(|v: &Ranked| {
+                v.1 < c.1
+                    && (v.3 != SuggestionKind::Completion || Some(folded(&v.0)) == c_stem)
+                    && plain(v)
+            })
+            // The likeliest candidate of all is never left out ("L" → "Let's" beside "Last"
+            // and "Liam").
+            .or_else(|| {
+                strip
+                    .iter()
+                    .all(|v| v.1 < c.1)
+                    .then(|| strip.iter().rposition(plain))
+                    .flatten()
+            });
         if let Some(i) = victim {
             strip[i] = c;
             strip.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -1007,6 +1020,14 @@ mod tests {
             ("He's", -9.0, Completion),
         ];
         assert_eq!(strip(&strong, "He"), ["Hello", "Help", "Hell"]);
+        // The likeliest candidate of all is never left out.
+        let l = [
+            ("Let's", -6.4, Completion),
+            ("Last", -6.8, Completion),
+            ("Liam", -7.1, Completion),
+            ("Lily", -8.1, Completion),
+        ];
+        assert_eq!(strip(&l, "L"), ["Let's", "Last", "Liam"]);
         // Once the apostrophe is typed, every candidate has one: plain ranking.
         let typed = [
             ("Don't", -1.0, Completion),
