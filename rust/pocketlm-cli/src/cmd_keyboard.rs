@@ -4,9 +4,10 @@
 //! and prints.
 
 use crate::keyboard_eval::{
-    evaluate, evaluate_user_words, EvalReport, NaivePredictor, Suggest, UserWordsRun,
+    evaluate_user_words, evaluate_with, EvalReport, NaivePredictor, Suggest, UserWordsRun,
 };
 use clap::{Args, ValueEnum};
+use pocketlm::internals::keyboard::Contractions;
 use pocketlm::{
     KeyboardError, KeyboardProfile, Language, Model, PredictorOptions, Suggestions, WordPredictor,
 };
@@ -264,6 +265,11 @@ pub struct EvalKeyboardArgs {
     state_dir: Option<PathBuf>,
     #[command(flatten)]
     contend: crate::contend::ContendArgs,
+    /// Count a word only when a suggestion equals it exactly: "dont" is then not matched by
+    /// an offered "don't" (by default it is, through the language's contraction table; see
+    /// `typed_form_words` in --json).
+    #[arg(long)]
+    exact_match: bool,
     #[arg(long)]
     json: bool,
 }
@@ -287,13 +293,20 @@ fn report_json(r: &EvalReport) -> Value {
         "p95_rows": r.p95_rows, "p95_passes": r.p95_passes,
         "passes_histogram": {"0": r.passes_histogram[0], "1": r.passes_histogram[1],
                              "2": r.passes_histogram[2], "3+": r.passes_histogram[3]},
+        "typed_form_words": r.typed_form_words,
+        "typed_form_words_offered": r.typed_form_words_offered,
     })
 }
 
-fn run(s: &dyn Suggest, lines: &[&str], quiet: bool) -> Result<EvalReport, String> {
+fn run(
+    s: &dyn Suggest,
+    lines: &[&str],
+    typed_forms: Option<&Contractions>,
+    quiet: bool,
+) -> Result<EvalReport, String> {
     let total = lines.len();
     let name = s.name();
-    evaluate(s, lines, |done| {
+    evaluate_with(s, lines, typed_forms, |done| {
         if !quiet && (done % 50 == 0 || done == total) {
             eprint!("\r{name}: {done}/{total} lines");
             let _ = std::io::stderr().flush();
@@ -370,7 +383,12 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         peak_kib: Cell::new(None),
     };
     let contention = crate::contend::Contention::start(a.contend.contend)?;
-    let r = run(&sampled, &lines, a.json)?;
+    let typed_forms = if a.exact_match {
+        None
+    } else {
+        Contractions::for_language(a.language)
+    };
+    let r = run(&sampled, &lines, typed_forms, a.json)?;
     sampled.sample();
     // Peak over the model and this predictor's run (the baseline runs after it).
     let peak_anon_mib = sampled.peak_kib.get().map(|k| k as f64 / 1024.0);
@@ -401,7 +419,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     let base = match a.baseline {
         Some(Baseline::Naive) => {
             let naive = NaivePredictor::new(model, a.k, threads).map_err(|e| e.to_string())?;
-            Some(run(&naive, &lines, a.json)?)
+            Some(run(&naive, &lines, typed_forms, a.json)?)
         }
         None => None,
     };
@@ -410,6 +428,8 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     if a.json {
         let mut v = report_json(&r);
         v["profile"] = json!(KeyboardProfile::from(a.profile).as_str());
+        // Whether a word written without its apostrophe matched its contraction.
+        v["typed_form_matching"] = json!(typed_forms.is_some());
         // The per-language block: this run's language and its headline measures.
         let lang = a.language.as_str();
         v["language"] = json!(lang);

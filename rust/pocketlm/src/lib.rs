@@ -176,9 +176,11 @@ pub mod internals {
     pub mod input_bounds {
         pub use crate::input_bounds::*;
     }
-    /// Keyboard text helpers (word boundaries, the typed word, sentence starts) and the
-    /// start-of-text tokens, for the CLI's keyboard evaluation and the keyboard tests.
+    /// Keyboard text helpers (word boundaries, the typed word, sentence starts), the
+    /// contraction tables and the start-of-text tokens, for the CLI's keyboard evaluation and
+    /// the keyboard tests.
     pub mod keyboard {
+        pub use crate::keyboard::contractions::Contractions;
         pub use crate::keyboard::start_tokens;
         pub use crate::keyboard::text;
     }

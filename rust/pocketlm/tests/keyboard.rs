@@ -70,8 +70,9 @@ fn check_invariants(s: &Suggestions, text: &str, k: usize) {
     let typed = pocketlm::internals::keyboard::text::split(text).word;
     for x in &s.items {
         match x.kind {
+            // Case aside: "i" is completed as "I'm".
             SuggestionKind::Completion => assert!(
-                x.word.starts_with(typed),
+                x.word.to_lowercase().starts_with(&typed.to_lowercase()),
                 "{text:?}: completion {:?} does not start with {typed:?}",
                 x.word
             ),
@@ -799,6 +800,55 @@ fn contractions_are_offered_like_other_words() {
             s.words()
         );
     }
+}
+
+/// Issue 45, round 3: casual text leaves the apostrophe out ("dont", "im"). The contraction is
+/// offered as a correction with the case of its position (a sentence start capitalizes, "I"
+/// is always capital), accepting it replaces the whole typed word, and a typed form that is a
+/// word of its own ("well") is still offered as typed: the model ranks, nothing is replaced.
+#[test]
+fn contractions_typed_without_the_apostrophe() {
+    let p = predictor();
+    let offered = |text: &str, want: &str| {
+        let s = p.suggest(text).unwrap();
+        check_invariants(&s, text, 3);
+        assert!(
+            s.words().contains(&want),
+            "{text:?}: expected {want:?} among {:?}",
+            s.words()
+        );
+    };
+    // Lower-case typing at a sentence start: the contraction takes the sentence's capital.
+    for (text, want) in [
+        ("dont", "Don't"),
+        ("im", "I'm"),
+        ("lets", "Let's"),
+        ("thats", "That's"),
+        ("youre", "You're"),
+        ("ive", "I've"),
+        ("whats", "What's"),
+        ("didnt", "Didn't"),
+        ("Thanks. dont", "Don't"),
+    ] {
+        offered(text, want);
+    }
+    // Mid-sentence: lower-case, except "I" and its contractions.
+    for (text, want) in [
+        ("I think im", "I'm"),
+        ("so we dont", "don't"),
+        ("Sorry ive", "I've"),
+    ] {
+        offered(text, want);
+    }
+    let s = p.suggest("I think im").unwrap();
+    assert!(!s.words().contains(&"i'm"), "{:?}", s.words());
+    // The field's typographic apostrophe is kept.
+    offered("I don\u{2019}t know, im", "I\u{2019}m");
+    // Accepting replaces the whole typed word.
+    let e = p.accept("dont", "Don't");
+    assert_eq!((e.delete_chars, e.insert.as_str()), (4, "Don't "));
+    // A real word that is also a contraction typed without its apostrophe stays on offer.
+    offered("well", "well");
 }
 
 /// Issue 45: a word typed in decomposed form (base letter + combining mark, as some keyboards

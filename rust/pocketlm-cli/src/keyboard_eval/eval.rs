@@ -16,9 +16,16 @@
 //!   also inserts the following space (a following punctuation mark is typed as usual).
 //! - Latency of every `suggest` call (one per keystroke).
 //!
-//! A suggestion matches when it equals the word exactly (case included).
+//! A suggestion matches when it equals the word exactly (case included). With a contraction
+//! table ([`evaluate_with`], the CLI's default), a word written without its apostrophe
+//! ("dont", "im", "thats": casual text) also matches the table's contraction typed that way
+//! ("don't", "I'm", "That's"), case ignored (the writer who skips the apostrophe skips the
+//! shift too): accepting it enters the word the writer meant. The table says what a typed
+//! form may stand for, not what it is: on a corpus where "its" or "well" are meant as
+//! written, an offered "it's" or "we'll" would count as well. `typed_form_words` counts such
+//! words and `typed_form_words_offered` those offered before they were fully typed.
 
-use pocketlm::internals::keyboard::text;
+use pocketlm::internals::keyboard::{text, Contractions};
 use pocketlm::{KeyboardError, Suggestions};
 use std::time::Instant;
 
@@ -68,6 +75,11 @@ pub struct EvalReport {
     pub p95_rows: usize,
     /// Forward passes at the 95th percentile of keystrokes.
     pub p95_passes: usize,
+    /// Words written without the apostrophe of a contraction of the table ("dont"), and
+    /// those of them offered (as written or as the contraction) before fully typed. Zero
+    /// without a table.
+    pub typed_form_words: usize,
+    pub typed_form_words_offered: usize,
     /// One entry per keystroke, in typing order.
     pub trace: Vec<KeyTrace>,
 }
@@ -104,14 +116,34 @@ struct Counts {
     lines: usize,
     rows: usize,
     passes: usize,
+    typed_forms: (usize, usize),
     trace: Vec<KeyTrace>,
 }
 
-/// Types `lines` through `s` (an empty field before each line) and measures. `progress` is
-/// called after each line with the number of lines done.
-pub fn evaluate(
+/// Whether `sugg` offers `word`: exactly, or (with a table) as the contraction `word` is
+/// written without its apostrophe ("don't" for "dont", any case).
+fn offers(sugg: &[String], word: &str, typed_forms: Option<&Contractions>) -> bool {
+    if sugg.iter().any(|w| w == word) {
+        return true;
+    }
+    let Some(forms) = typed_forms.map(|c| c.of_typed_form(word)) else {
+        return false;
+    };
+    !forms.is_empty()
+        && !word.contains(text::is_apostrophe)
+        && sugg
+            .iter()
+            .any(|w| forms.contains(&text::fold(w).to_lowercase()))
+}
+
+/// Types `lines` through `s` (an empty field before each line) and measures. Words match
+/// exactly, or with `typed_forms`, a word written without its apostrophe also matches the
+/// contraction of the table it stands for (module documentation). `progress` is called after
+/// each line with the number of lines done.
+pub fn evaluate_with(
     s: &dyn Suggest,
     lines: &[&str],
+    typed_forms: Option<&Contractions>,
     mut progress: impl FnMut(usize),
 ) -> Result<EvalReport, KeyboardError> {
     let mut c = Counts::default();
@@ -151,10 +183,13 @@ pub fn evaluate(
             let word = &line[a..b];
             c.words += 1;
             let first = sugg_at(a);
-            if first.first().is_some_and(|w| w == word) {
+            if first
+                .first()
+                .is_some_and(|w| offers(std::slice::from_ref(w), word, typed_forms))
+            {
                 c.nw1 += 1;
             }
-            if first.iter().any(|w| w == word) {
+            if offers(first, word, typed_forms) {
                 c.nw3 += 1;
             }
             let offs: Vec<usize> = word.char_indices().map(|(i, _)| a + i).collect();
@@ -162,7 +197,7 @@ pub fn evaluate(
             // After 1, 2 and 3 typed letters (offs[j] is where letter j + 1 starts).
             let mut any = false;
             for (j, &pos) in offs.iter().enumerate().skip(1).take(3) {
-                let hit = sugg_at(pos).iter().any(|w| w == word);
+                let hit = offers(sugg_at(pos), word, typed_forms);
                 any |= hit;
                 c.comp[j - 1].1 += 1;
                 c.comp[j - 1].0 += usize::from(hit);
@@ -184,10 +219,14 @@ pub fn evaluate(
             }
             // Keystroke savings: the first time the word shows up before it is complete.
             let space_after = line[b..].starts_with(' ');
+            let typed_form = !word.contains(text::is_apostrophe)
+                && typed_forms.is_some_and(|t| !t.of_typed_form(word).is_empty());
+            c.typed_forms.0 += usize::from(typed_form);
             for (typed, &pos) in offs.iter().enumerate() {
-                if sugg_at(pos).iter().any(|w| w == word) {
+                if offers(sugg_at(pos), word, typed_forms) {
                     let typed_cost = n + usize::from(space_after);
                     c.saved += typed_cost - (typed + 1);
+                    c.typed_forms.1 += usize::from(typed_form);
                     break;
                 }
             }
@@ -218,6 +257,8 @@ pub fn evaluate(
     let p95_passes = p95_of(c.trace.iter().map(|t| t.passes).collect());
     Ok(EvalReport {
         passes_histogram,
+        typed_form_words: c.typed_forms.0,
+        typed_form_words_offered: c.typed_forms.1,
         p95_rows,
         p95_passes,
         trace: c.trace,

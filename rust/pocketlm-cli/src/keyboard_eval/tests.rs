@@ -1,7 +1,9 @@
 //! The harness on the real SmolLM2 model: our predictor against the naive baseline on the
 //! first lines of the keyboard dev corpus.
 
-use super::{evaluate, NaivePredictor};
+use super::{evaluate_with, EvalReport, NaivePredictor, Suggest};
+use pocketlm::internals::keyboard::Contractions;
+use pocketlm::{KeyboardError, Language, Suggestion, SuggestionKind, Suggestions};
 use pocketlm::{Model, PredictorOptions, WordPredictor};
 use std::path::PathBuf;
 
@@ -29,9 +31,9 @@ fn evaluation_beats_the_naive_baseline() {
         },
     )
     .expect("predictor");
-    let r = evaluate(&ours, &lines, |_| {}).unwrap();
+    let r = evaluate_with(&ours, &lines, None, |_| {}).unwrap();
     let naive = NaivePredictor::new(model, 3, 1).unwrap();
-    let b = evaluate(&naive, &lines, |_| {}).unwrap();
+    let b = evaluate_with(&naive, &lines, None, |_| {}).unwrap();
     assert_eq!(r.keystrokes, b.keystrokes);
     assert_eq!(
         r.keystrokes,
@@ -108,7 +110,7 @@ fn first_words_are_split_by_apostrophe() {
         "I'm late",
         "Hello there",
     ];
-    let r = evaluate(&p, &lines, |_| {}).unwrap();
+    let r = evaluate_with(&p, &lines, None, |_| {}).unwrap();
     assert_eq!((r.first_words_apostrophe, r.first_words_plain), (3, 2));
     let pooled = (r.first_word_completion_top3_apostrophe * 3.0
         + r.first_word_completion_top3_plain * 2.0)
@@ -116,4 +118,56 @@ fn first_words_are_split_by_apostrophe() {
     assert!((pooled - r.first_word_completion_top3).abs() < 1e-9);
     // "Don't", "Let's" and "I'm" are offered within three letters (issue 45).
     assert_eq!(r.first_word_completion_top3_apostrophe, 1.0, "{r:?}");
+}
+
+/// Offers the same words whatever the text.
+struct Fixed(&'static [&'static str]);
+
+impl Suggest for Fixed {
+    fn suggest(&self, _: &str) -> Result<Suggestions, KeyboardError> {
+        Ok(Suggestions {
+            items: self
+                .0
+                .iter()
+                .map(|w| Suggestion {
+                    word: w.to_string(),
+                    probability: 0.1,
+                    kind: SuggestionKind::Completion,
+                })
+                .collect(),
+            ..Suggestions::default()
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+}
+
+#[test]
+fn a_word_typed_without_its_apostrophe_matches_its_contraction() {
+    let table = Contractions::for_language(Language::En);
+    let lines = ["dont go", "im here", "hello"];
+    let run = |s: &Fixed, t: Option<&Contractions>| -> EvalReport {
+        evaluate_with(s, &lines, t, |_| {}).unwrap()
+    };
+    let offering = Fixed(&["Don\u{2019}t", "I'm", "hell'o"]);
+    let exact = run(&offering, None);
+    assert_eq!(exact.first_word_completion_top3_plain, 0.0, "{exact:?}");
+    assert_eq!(
+        (exact.typed_form_words, exact.typed_form_words_offered),
+        (0, 0)
+    );
+    let typed = run(&offering, table);
+    // "dont" and "im" are typed forms of table rows, offered; "hello" is none ("hell'o" is
+    // no row of the table).
+    assert_eq!(
+        (typed.typed_form_words, typed.typed_form_words_offered),
+        (2, 2)
+    );
+    assert!((typed.first_word_completion_top3_plain - 2.0 / 3.0).abs() < 1e-9);
+    assert!(typed.ksr > exact.ksr);
+    // Exact matches count as before.
+    let plain = run(&Fixed(&["dont", "im"]), table);
+    assert_eq!(plain.typed_form_words_offered, 2);
 }

@@ -14,7 +14,7 @@
 
 use super::text::TYPOGRAPHIC_APOSTROPHE;
 use super::Language;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 const ENGLISH: &str = include_str!("contractions-en.txt");
@@ -30,6 +30,8 @@ pub struct Contractions {
     not_words: HashSet<String>,
     /// Every row's clitic: the words to check.
     clitics: HashSet<String>,
+    /// Each row typed without its apostrophes ("dont") → the rows typed that way ("don't").
+    typed: HashMap<String, Vec<String>>,
 }
 
 /// The clitic of a lower-case word with `'`: from its last apostrophe on.
@@ -80,6 +82,11 @@ impl Contractions {
                 c.any_stem.insert(cl.to_string());
             } else if !c.words.insert(line.to_string()) {
                 return Err(format!("line {}: {line:?} twice", i + 1));
+            } else {
+                c.typed
+                    .entry(line.replace('\'', ""))
+                    .or_default()
+                    .push(line.to_string());
             }
         }
         Ok(c)
@@ -95,6 +102,16 @@ impl Contractions {
             }
             _ => None,
         }
+    }
+
+    /// The contractions of the table that `typed` (any case, no apostrophe) is when its
+    /// apostrophes are left out: "dont" → ["don't"], "well" → ["we'll"], "hello" → []. The
+    /// word typed may be a word of its own ("well", "its", "cant"): this says what it may
+    /// stand for, not what it is.
+    pub fn of_typed_form(&self, typed: &str) -> &[String] {
+        self.typed
+            .get(&typed.to_lowercase())
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether `word` (any case, either apostrophe) may be offered: it has no clitic of the
@@ -187,5 +204,44 @@ mod tests {
             assert!(!c.allows(bad), "{bad:?}");
         }
         assert!(Contractions::for_language(Language::Fr).is_none());
+    }
+
+    #[test]
+    fn typed_forms_map_to_the_tables_rows() {
+        let c = Contractions::for_language(Language::En).unwrap();
+        for (typed, word) in [
+            ("dont", "don't"),
+            ("Im", "i'm"),
+            ("lets", "let's"),
+            ("thats", "that's"),
+            ("youre", "you're"),
+            ("cant", "can't"),
+            ("wont", "won't"),
+            ("ive", "i've"),
+            ("id", "i'd"),
+            ("theyre", "they're"),
+            ("whats", "what's"),
+            ("hows", "how's"),
+            ("isnt", "isn't"),
+            ("didnt", "didn't"),
+            ("couldnt", "couldn't"),
+            ("well", "we'll"),
+            ("its", "it's"),
+        ] {
+            assert!(
+                c.of_typed_form(typed).iter().any(|w| w == word),
+                "{typed:?} → {:?}",
+                c.of_typed_form(typed)
+            );
+        }
+        for none in ["hello", "don't", "", "sams"] {
+            assert!(c.of_typed_form(none).is_empty(), "{none:?}");
+        }
+        // Every row is reachable from its typed form, and every typed form is letters only.
+        for w in &c.words {
+            let t = w.replace('\'', "");
+            assert!(t.chars().all(char::is_lowercase), "{w:?}");
+            assert!(c.of_typed_form(&t).contains(w), "{w:?}");
+        }
     }
 }

@@ -16,7 +16,7 @@
 //! probability that the next token does not continue it. The typed case is kept ("Hel" →
 //! "Hello", "HEL" → "HELLO"), and words at a sentence start are capitalized.
 
-mod contractions;
+pub(crate) mod contractions;
 mod engine;
 mod framing;
 mod head;
@@ -349,7 +349,8 @@ type Ranked = (String, f32, f32, SuggestionKind);
 /// not started to spell (no apostrophe typed: "Don't", "That's" for "Tha") adds a candidate
 /// without pushing out the plain words people type: it takes a free slot, or displaces the
 /// weakest candidate weaker than itself that is either its own stem ("That" for "That's") or
-/// not a completion of the typed letters (a correction, or any next word). So "Tha" keeps
+/// not a completion of the typed letters (a correction, or any next word); a contraction
+/// likelier than every word of the strip displaces the weakest. So "Tha" keeps
 /// "Thank" and "Thanks" beside "That's", and "Who" gains "Who's" over the correction "Why".
 fn fill_strip(ranked: Vec<Ranked>, k: usize, typed: &str) -> Vec<Ranked> {
     let folded = |w: &str| text::fold(w).to_lowercase();
@@ -371,11 +372,23 @@ fn fill_strip(ranked: Vec<Ranked>, k: usize, typed: &str) -> Vec<Ranked> {
             continue;
         }
         let c_stem = stem(&c.0);
-        let victim = strip.iter().rposition(|v: &Ranked| {
-            v.1 < c.1
-                && (v.3 != SuggestionKind::Completion || Some(folded(&v.0)) == c_stem)
-                && stem(&v.0).is_none_or(|s| s.is_empty())
-        });
+        let plain = |v: &Ranked| stem(&v.0).is_none_or(|s| s.is_empty());
+        let victim = strip
+            .iter()
+            .rposition(|v: &Ranked| {
+                v.1 < c.1
+                    && (v.3 != SuggestionKind::Completion || Some(folded(&v.0)) == c_stem)
+                    && plain(v)
+            })
+            // The likeliest candidate of all is never left out ("L" → "Let's" beside "Last"
+            // and "Liam").
+            .or_else(|| {
+                strip
+                    .iter()
+                    .all(|v| v.1 < c.1)
+                    .then(|| strip.iter().rposition(plain))
+                    .flatten()
+            });
         if let Some(i) = victim {
             strip[i] = c;
             strip.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -747,12 +760,13 @@ impl WordPredictor {
             let word = text::with_apostrophe(&word, apostrophe);
             // A word with an apostrophe the person left out ("dont" → "don't") does not
             // start with the typed letters: a correction.
-            let kind =
-                if kind == SuggestionKind::Completion && !text::fold(&word).starts_with(typed) {
-                    SuggestionKind::Correction
-                } else {
-                    kind
-                };
+            let kind = if kind == SuggestionKind::Completion
+                && !text::fold(&word).to_lowercase().starts_with(&typed_lower)
+            {
+                SuggestionKind::Correction
+            } else {
+                kind
+            };
             let lower = word.to_lowercase();
             if let Some(e) = ranked.iter_mut().find(|e| e.0.to_lowercase() == lower) {
                 // The same word in two spellings ("the", "The"): one suggestion, the likelier
@@ -767,19 +781,35 @@ impl WordPredictor {
                 ranked.push((word, score, lp, kind));
             }
         };
+        let english = self.opts.language == Language::En;
         for f in found {
-            let w = if sp.word.is_empty() {
+            let mut w = if sp.word.is_empty() {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &f.word, sentence_start);
                 text::position_case("", &f.word, sentence_start, inherent)
             } else {
-                text::apply_case(typed, &f.word, sentence_start)
+                let w = text::apply_case(typed, &f.word, sentence_start);
+                // A word the typed letters spell only with an apostrophe left out ("dont" →
+                // "don't") is a correction: like every correction it takes the case of its
+                // position, so a sentence start capitalizes it ("dont" → "Don't").
+                if sentence_start && !text::fold(&w).to_lowercase().starts_with(&typed_lower) {
+                    text::capitalize(&w)
+                } else {
+                    w
+                }
             };
+            if english && text::is_pronoun_i(&w) {
+                // "I" and its contractions are capitalized wherever they stand ("im" → "I'm").
+                w = text::capitalize(&w);
+            }
             push(w, f.lp, f.lp, kind);
         }
         if self.opts.corrections && typed.chars().count() >= 3 {
             for (w, score, lp) in self.corrections(st, &ctx, sp.space, typed) {
                 let inherent = self.keeps_capital(st, &ctx, sp.space, &w, sentence_start);
-                let w = text::position_case(typed, &w, sentence_start, inherent);
+                let mut w = text::position_case(typed, &w, sentence_start, inherent);
+                if english && text::is_pronoun_i(&w) {
+                    w = text::capitalize(&w);
+                }
                 push(w, score, lp, SuggestionKind::Correction);
             }
         }
@@ -833,10 +863,10 @@ impl WordPredictor {
         if sentence_start || !word.chars().next().is_some_and(char::is_uppercase) {
             return true;
         }
-        let lower = word.to_lowercase();
-        if lower == "i" || lower.starts_with("i'") || lower.starts_with("i\u{2019}") {
+        if text::is_pronoun_i(word) {
             return true;
         }
+        let lower = word.to_lowercase();
         if word.chars().filter(|c| c.is_uppercase()).count() >= 2 {
             // An acronym or a name spelled with inner capitals ("AI", "McDonald").
             return true;
@@ -990,6 +1020,14 @@ mod tests {
             ("He's", -9.0, Completion),
         ];
         assert_eq!(strip(&strong, "He"), ["Hello", "Help", "Hell"]);
+        // The likeliest candidate of all is never left out.
+        let l = [
+            ("Let's", -6.4, Completion),
+            ("Last", -6.8, Completion),
+            ("Liam", -7.1, Completion),
+            ("Lily", -8.1, Completion),
+        ];
+        assert_eq!(strip(&l, "L"), ["Let's", "Last", "Liam"]);
         // Once the apostrophe is typed, every candidate has one: plain ranking.
         let typed = [
             ("Don't", -1.0, Completion),

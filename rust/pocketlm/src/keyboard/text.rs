@@ -312,6 +312,13 @@ pub fn lowercase_first(word: &str) -> String {
     }
 }
 
+/// Whether `word` is the English pronoun "I" or one of its contractions ("I'm", "i’d"), which
+/// are written with a capital wherever they stand.
+pub fn is_pronoun_i(word: &str) -> bool {
+    let mut cs = word.chars();
+    matches!(cs.next(), Some('i' | 'I')) && cs.next().is_none_or(is_apostrophe)
+}
+
 /// First letter upper-cased.
 pub fn capitalize(word: &str) -> String {
     let mut cs = word.chars();
