@@ -53,7 +53,7 @@ impl Region {
         let mut map = MmapMut::map_anon(total)?;
         if let Some((f, offset, n)) = file {
             if n > 0 {
-                if offset % page as u64 != 0 || n % page != 0 {
+                if !offset.is_multiple_of(page as u64) || !n.is_multiple_of(page) {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
                         "the mapped range is not page-aligned",

@@ -659,7 +659,10 @@ impl Session {
         let header = Header::decode(&bytes[..head_len], len)?;
         self.check_header(&header)?;
         let page = page_size() as u64;
-        if !mapping_supported() || u64::from(header.align) % page != 0 || base % page != 0 {
+        if !mapping_supported()
+            || !u64::from(header.align).is_multiple_of(page)
+            || !base.is_multiple_of(page)
+        {
             return self.load_state(bytes);
         }
         self.check_total(&header, len)?;
@@ -930,7 +933,7 @@ mod tests {
         h.n_tokens = 2;
         // Every KV segment (2 positions × 192 f16: 768 bytes) padded to 4096.
         let kv = 4096 * 2 * 30;
-        let start = (128 + 8 + 49152 * 4 as u64).div_ceil(4096) * 4096;
+        let start = (128 + 8 + 49152 * 4_u64).div_ceil(4096) * 4096;
         assert_eq!(h.total_len(), Some(start + kv + 4));
         let offsets = h.offsets(|_| false);
         assert_eq!(offsets[0], (start, start + 4096));
