@@ -317,7 +317,8 @@ fn reseal_snapshot(b: &mut [u8]) {
 /// A session snapshot loaded from hostile bytes, in memory and from a file, into a session of
 /// the synthetic model (context 32), then one evaluation step: a typed error or a session that
 /// runs. The first byte: bit 0 reseals the checksums after the mutation (so that the fields
-/// behind them are reached), bit 1 loads from a file instead of the bytes.
+/// behind them are reached), bit 1 loads from a file instead of the bytes, and with bit 1,
+/// bit 2 maps the file ([`pocketlm::Session::map_state_file`]) instead of reading it.
 pub fn snapshot(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -330,7 +331,11 @@ pub fn snapshot(data: &[u8]) {
     let loaded = if mode & 2 != 0 {
         let path = scratch_path().with_extension("plmstate");
         std::fs::write(&path, &bytes).expect("write scratch file");
-        s.load_state_file(&path)
+        if mode & 4 != 0 {
+            s.map_state_file(&path)
+        } else {
+            s.load_state_file(&path)
+        }
     } else {
         s.load_state(&bytes)
     };
@@ -366,8 +371,8 @@ fn reply_warm_file() -> &'static (std::ffi::OsString, Vec<u8>) {
     })
 }
 
-/// The reply warm-start file's header length (magic, version, reserved, key, snapshot length,
-/// trie nodes: `pocketlm::reply::warm`).
+/// The reply warm-start file's header length (magic, version, snapshot offset, key, snapshot
+/// length, trie nodes: `pocketlm::reply::warm`).
 const REPLY_WARM_HEAD: usize = 64;
 
 /// Rewrites a reply warm-start file's checksums (the embedded snapshot's two, where its length
@@ -376,12 +381,13 @@ fn reseal_reply_warm(b: &mut [u8]) {
     if b.len() < REPLY_WARM_HEAD + 4 {
         return;
     }
+    let snap_at = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes")) as usize;
     let snap_len = u64::from_le_bytes(b[48..56].try_into().expect("8 bytes"));
-    if let Some(end) = REPLY_WARM_HEAD
+    if let Some(end) = snap_at
         .checked_add(snap_len as usize)
-        .filter(|&e| e <= b.len() - 4)
+        .filter(|&e| snap_at >= REPLY_WARM_HEAD && e <= b.len() - 4)
     {
-        reseal_snapshot(&mut b[REPLY_WARM_HEAD..end]);
+        reseal_snapshot(&mut b[snap_at..end]);
     }
     let body = b.len() - 4;
     let crc = crc32fast::hash(&b[..body]);

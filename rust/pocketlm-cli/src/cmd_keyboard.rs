@@ -52,7 +52,7 @@ impl From<Profile> for KeyboardProfile {
 /// The process's anonymous resident memory (`RssAnon` of /proc/self/status) in KiB: heap,
 /// KV caches, buffers and thread stacks, not the memory-mapped model file. `None` where
 /// /proc is not available (not Linux).
-fn rss_anon_kib() -> Option<u64> {
+pub(crate) fn rss_anon_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
     line.split_whitespace().nth(1)?.parse().ok()

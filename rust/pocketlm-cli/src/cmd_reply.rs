@@ -409,6 +409,15 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
     drafter.warm_up(opts.tone).map_err(|e| e.to_string())?;
     let warm_ms = warm.elapsed().as_secs_f64() * 1e3;
     let warm_start = drafter.warm_start(opts.tone).is_some_and(|(w, _)| w);
+    // Peak anonymous memory (RssAnon, sampled after the warm-up and after every draft): the
+    // mapped model and a prefix mapped from the state directory are file-backed, not counted.
+    let anon_after_warm_up = crate::cmd_keyboard::rss_anon_kib();
+    let mut peak_anon_kib = anon_after_warm_up;
+    let mut sample_anon = || {
+        if let Some(now) = crate::cmd_keyboard::rss_anon_kib() {
+            peak_anon_kib = Some(peak_anon_kib.map_or(now, |p| p.max(now)));
+        }
+    };
 
     let mut rows = Vec::new();
     let mut ms = Vec::new();
@@ -426,6 +435,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
         let d = drafter
             .draft_detailed(&[Message::incoming(*case)], &opts)
             .map_err(|e| format!("case {case:?}: {e}"))?;
+        sample_anon();
         let score = labels
             .get(ci)
             .map(|l| eval::score_case(&d, l, catalog, opts.n));
@@ -571,6 +581,8 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
                 "p95_ms": p95,
                 "warm_up_ms": warm_ms,
                 "warm_start": warm_start,
+                "peak_anon_mib": peak_anon_kib.map(|k| k as f64 / 1024.0),
+                "anon_after_warm_up_mib": anon_after_warm_up.map(|k| k as f64 / 1024.0),
                 "mean_cached_tokens": work.0 as f64 / n,
                 "mean_prompt_evaluated": work.1 as f64 / n,
                 "mean_steps": work.2 as f64 / n,

@@ -63,6 +63,17 @@ fn warm_files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// Whether this process maps `path` (Linux: /proc/self/maps names mapped files; elsewhere
+/// assumed).
+fn maps_file(path: &Path) -> bool {
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    let name = path.canonicalize().unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines().any(|l| l.ends_with(&*name.to_string_lossy()))
+}
+
 fn warm_vs_cold(model: Arc<Model>, opts: PredictorOptions, lines: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     // Created on the first save.
@@ -88,6 +99,10 @@ fn warm_vs_cold(model: Arc<Model>, opts: PredictorOptions, lines: &[&str]) {
         .with_state_dir(dir);
     let warm_run = type_lines(&warm, lines);
     assert_eq!(warm.warm_start().map(|w| w.0), Some(true), "loaded");
+    assert!(
+        maps_file(&files[0]),
+        "the framing prefix is copied, not mapped"
+    );
     // The first keystroke of a warm start evaluates fewer context rows than a cold one.
     assert!(
         warm_run[0].stats.evaluated_tokens < cold_run[0].stats.evaluated_tokens,

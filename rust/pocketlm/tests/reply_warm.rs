@@ -93,6 +93,15 @@ fn a_warm_started_drafter_drafts_what_a_cold_one_drafts() {
     let second = drafter(Some(dir.path()));
     let (loaded, warm_ms) = warm(&second, tone);
     assert!(loaded, "the snapshot in {:?} was not loaded", saved[0]);
+    if cfg!(target_os = "linux") {
+        // The tone's prefix is the file's pages (/proc/self/maps names it), not a copy.
+        let name = saved[0].canonicalize().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        assert!(
+            maps.lines().any(|l| l.ends_with(&*name.to_string_lossy())),
+            "the warm start is copied, not mapped"
+        );
+    }
     assert_eq!(drafts(&second, tone, 5), expected);
     assert_eq!(std::fs::read(&saved[0]).unwrap(), before, "not rewritten");
     eprintln!(

@@ -317,3 +317,147 @@ fn hostile_headers_are_refused_before_allocating() {
         SnapshotError::Io { .. }
     ));
 }
+
+/// Whether this process maps `path` (Linux: /proc/self/maps names mapped files).
+fn maps_file(path: &std::path::Path) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let name = path.canonicalize().unwrap();
+    maps.lines().any(|l| l.ends_with(&*name.to_string_lossy()))
+}
+
+/// A SmolLM2 session after `first`, saved to a file in `dir`: (model, session, tokens, file).
+fn saved_file(dir: &std::path::Path) -> (Arc<Model>, Session, Vec<u32>, std::path::PathBuf) {
+    let model = load(SMOLLM2);
+    let first = model.tokenizer().encode(
+        "The capital of France is Paris. The capital of Italy is",
+        true,
+        false,
+    );
+    let mut a = session(&model, 128);
+    a.eval(&first).unwrap();
+    let path = dir.join("prefix.plmstate");
+    a.save_state_file(&path).unwrap();
+    (model, a, first, path)
+}
+
+/// A mapped snapshot is the cache's prefix (the file's pages, not a copy: the accessor and
+/// the process's maps say so), and the session and its forks continue bit-identically.
+#[test]
+fn mapped_prefix_continues_bit_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, mut a, first, path) = saved_file(dir.path());
+    let mut b = session(&model, 128);
+    b.map_state_file(&path).unwrap();
+    assert_eq!(b.tokens(), a.tokens());
+    assert_eq!(bits(b.logits().unwrap()), bits(a.logits().unwrap()));
+    // At least the keys and values of every position of every layer are the file's (at least
+    // one KV head of at least 64 f16 per position).
+    let kv = first.len() * 64 * 2 * 2 * model.info().n_layers;
+    assert!(b.mapped_bytes() >= kv, "{} < {kv}", b.mapped_bytes());
+    assert_eq!(a.mapped_bytes(), 0);
+    if cfg!(target_os = "linux") {
+        assert!(maps_file(&path), "the snapshot is not mapped");
+    }
+    let mut c = b.fork();
+    assert!(c.mapped_bytes() >= kv, "a fork maps the file too");
+    let second = model
+        .tokenizer()
+        .encode(" Rome. The capital of Spain", false, false);
+    let la = bits(a.eval(&second).unwrap());
+    assert_eq!(bits(b.eval(&second).unwrap()), la);
+    assert_eq!(bits(c.eval(&second).unwrap()), la);
+    let t = argmax(a.logits().unwrap());
+    let la = bits(a.eval(&[t]).unwrap());
+    assert_eq!(bits(b.eval(&[t]).unwrap()), la);
+    // A snapshot of a mapped session is the uninterrupted session's.
+    assert_eq!(b.save_state().unwrap(), a.save_state().unwrap());
+    drop((b, c));
+    if cfg!(target_os = "linux") {
+        assert!(!maps_file(&path), "dropped sessions keep the file mapped");
+    }
+}
+
+/// A rewind into the mapped positions followed by other tokens equals a fresh evaluation
+/// (the written pages are copied, never the file or a fork's pages), and the file is intact.
+#[test]
+fn rewind_into_the_mapped_prefix_equals_a_fresh_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _, first, path) = saved_file(dir.path());
+    let file_before = std::fs::read(&path).unwrap();
+    let mut b = session(&model, 128);
+    b.map_state_file(&path).unwrap();
+    let mut keep = b.fork();
+    let cut = first.len() - 5;
+    let other = model
+        .tokenizer()
+        .encode(" Berlin is in Germany and", false, false);
+    b.truncate(cut);
+    let lb = bits(b.eval(&other).unwrap());
+    let mut fresh = session(&model, 128);
+    let mut tokens = first[..cut].to_vec();
+    tokens.extend_from_slice(&other);
+    assert_eq!(lb, bits(fresh.eval(&tokens).unwrap()));
+    // The fork made before the rewind still holds the saved prefix.
+    let mut whole = session(&model, 128);
+    whole.eval(&first).unwrap();
+    let next = [argmax(whole.logits().unwrap())];
+    assert_eq!(
+        bits(keep.eval(&next).unwrap()),
+        bits(whole.eval(&next).unwrap())
+    );
+    // A copy of the rewound session (sharing the mapped file) continues as it does.
+    let mut d = session(&model, 128);
+    d.map_state_file(&path).unwrap();
+    d.copy_from(&b).unwrap();
+    assert_eq!(bits(d.eval(&next).unwrap()), bits(b.eval(&next).unwrap()));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        file_before,
+        "a write reached the file"
+    );
+}
+
+/// Truncating or rewriting a mapped snapshot in place is reported as a changed file (the model
+/// file's error) by evaluation, saving and copying; nothing touches the vanished pages.
+#[test]
+fn a_mapped_snapshot_changed_on_disk_is_a_typed_error() {
+    use pocketlm::SessionError;
+    let dir = tempfile::tempdir().unwrap();
+    let (model, _, _, path) = saved_file(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    for truncate in [true, false] {
+        let mut b = session(&model, 128);
+        b.map_state_file(&path).unwrap();
+        let fork = b.fork();
+        if truncate {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.set_len(100).unwrap();
+        } else {
+            // Same length, other bytes, later modification time (timestamps are coarse).
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let mut other = bytes.clone();
+            let mid = other.len() / 2;
+            other[mid] ^= 0xff;
+            std::fs::write(&path, &other).unwrap();
+        }
+        for s in [&mut b, &mut fork.fork()] {
+            match s.eval(&[1]) {
+                Err(SessionError::ModelFileChanged(m)) => assert!(m.contains("snapshot"), "{m}"),
+                r => panic!("{truncate}: {:?}", r.map(|l| l.len())),
+            }
+            assert!(matches!(
+                s.save_state(),
+                Err(SnapshotError::ModelFileChanged(_))
+            ));
+        }
+        let mut c = session(&model, 128);
+        assert!(matches!(
+            c.copy_from(&b),
+            Err(SessionError::ModelFileChanged(_))
+        ));
+        // Released memory drops the mapping: the session works again.
+        b.release_memory();
+        b.eval(&[1]).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+    }
+}

@@ -18,6 +18,7 @@ pub use writer::{GgufWriter, WriteValue};
 use crate::quant::interleave::{self, GROUP_ROWS};
 use crate::quant::{BlockLayout, GgmlType};
 use memmap2::Mmap;
+pub(crate) use mmap::map_read_only;
 use reader::Cursor;
 use std::collections::HashMap;
 use std::fs::File;
@@ -247,15 +248,15 @@ impl TensorView<'_> {
 /// What identifies the mapped file's contents cheaply: if any of these changes, the file was
 /// written to or truncated in place, and the map may no longer be backed by data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    len: u64,
+pub(crate) struct FileStamp {
+    pub(crate) len: u64,
     modified: Option<std::time::SystemTime>,
     #[cfg(unix)]
     dev_ino: (u64, u64),
 }
 
 impl FileStamp {
-    fn of(meta: &std::fs::Metadata) -> Self {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
         #[cfg(unix)]
         use std::os::unix::fs::MetadataExt;
         Self {

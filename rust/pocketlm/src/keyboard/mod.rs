@@ -559,7 +559,7 @@ impl WordPredictor {
             }
         };
         let s = st.engine.first_session();
-        let loaded = match s.load_state_file(&path) {
+        let loaded = match s.map_state_file(&path) {
             Ok(()) if s.tokens() == self.start.as_slice() => true,
             Ok(()) => {
                 log::warn!(

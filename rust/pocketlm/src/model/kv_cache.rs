@@ -6,26 +6,197 @@
 //! position like keys makes a rewind to any length exact and free, as for attention: truncating
 //! sets the length, and the next position reads the inputs before it from the history.
 
+use super::kv_map::{page_size, Region};
 use super::ModelConfig;
+use crate::gguf::FileStamp;
 use half::f16;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
 pub(crate) const GROW_STEP: usize = 64;
 
+/// One layer's keys, values or convolution inputs: a growing heap buffer, or a region for
+/// the whole context whose start is a snapshot file's pages (`kv_map.rs`).
+enum Buf<T> {
+    Heap(Vec<T>),
+    /// The region, and the elements of the context it holds.
+    Mapped(Region, usize),
+}
+
+impl<T: bytemuck::Pod> Buf<T> {
+    fn as_slice(&self) -> &[T] {
+        match self {
+            Buf::Heap(v) => v,
+            Buf::Mapped(r, n) => &bytemuck::cast_slice(r.bytes())[..*n],
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [T] {
+        match self {
+            Buf::Heap(v) => v,
+            Buf::Mapped(r, n) => &mut bytemuck::cast_slice_mut(r.bytes_mut())[..*n],
+        }
+    }
+
+    /// Makes room for `want` elements (a mapped region always has room for the context).
+    fn ensure(&mut self, want: usize) {
+        if let Buf::Heap(buf) = self {
+            if buf.len() < want {
+                buf.reserve_exact(want - buf.len());
+                buf.resize(want, T::zeroed());
+            }
+        }
+    }
+
+    /// Bytes of the file mapped in.
+    fn file_bytes(&self) -> usize {
+        match self {
+            Buf::Heap(_) => 0,
+            Buf::Mapped(r, _) => r.file_bytes(),
+        }
+    }
+
+    /// A heap copy of the first `n` elements.
+    fn heap_copy(&self, n: usize) -> Self {
+        match self {
+            Buf::Heap(v) => Buf::Heap(v.clone()),
+            Buf::Mapped(..) => Buf::Heap(self.as_slice()[..n].to_vec()),
+        }
+    }
+}
+
+/// A snapshot file whose KV segments are mapped as the first positions of caches: kept open,
+/// with its stamp at mapping time, so that a truncation or an in-place rewrite is reported
+/// before its pages are touched (the same check as the model file's).
+pub(crate) struct MappedPrefix {
+    file: File,
+    path: PathBuf,
+    stamp: FileStamp,
+    /// Positions the file holds.
+    positions: usize,
+    /// Per layer, the file offsets of its keys and values (a convolution layer: its inputs,
+    /// and 0), each a multiple of the page size.
+    offsets: Vec<(u64, u64)>,
+}
+
+impl MappedPrefix {
+    pub(crate) fn new(
+        file: File,
+        path: PathBuf,
+        stamp: FileStamp,
+        positions: usize,
+        offsets: Vec<(u64, u64)>,
+    ) -> Self {
+        Self {
+            file,
+            path,
+            stamp,
+            positions,
+            offsets,
+        }
+    }
+
+    /// Fails (with the message of a changed model file) when the file was truncated, extended
+    /// or rewritten since it was mapped: one `fstat` on the kept descriptor.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let changed = |what: String| {
+            format!(
+                "snapshot file {} changed after it was mapped ({what}); load it again (replace \
+                 snapshot files by writing a new file and renaming it over the old one, never in place)",
+                self.path.display()
+            )
+        };
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| changed(format!("cannot stat it: {e}")))?;
+        let now = FileStamp::of(&now);
+        if now.len != self.stamp.len {
+            return Err(changed(format!(
+                "{} bytes when mapped, {} now",
+                self.stamp.len, now.len
+            )));
+        }
+        if now != self.stamp {
+            return Err(changed("it was modified in place".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Keys and values of every layer for positions `0..len`, row-major `[pos][kv_dim]`.
-#[derive(Clone)]
 pub struct KvCache {
     kv_dim: usize,
     max_len: usize,
     len: usize,
-    k: Vec<Vec<f16>>,
-    v: Vec<Vec<f16>>,
+    k: Vec<Buf<f16>>,
+    v: Vec<Buf<f16>>,
     /// Width of a convolution layer's input row (`n_embd`), 0 without convolution layers.
     conv_dim: usize,
     /// Per layer: whether it is a convolution layer (its `k`/`v` stay empty, `conv` is used).
     is_conv: Vec<bool>,
     /// Per layer: the convolution inputs `[pos][conv_dim]` (empty for attention layers).
-    conv: Vec<Vec<f32>>,
+    conv: Vec<Buf<f32>>,
+    /// The snapshot file mapped as the first positions (`None`: every buffer is on the heap).
+    prefix: Option<Arc<MappedPrefix>>,
+    /// Positions `0..clean` still hold the mapped file's bytes (nothing was written there).
+    clean: usize,
+    /// Positions room was made for (the mapped caches' written extent).
+    reserved: usize,
+}
+
+fn heap_bufs<T>(n: usize) -> Vec<Buf<T>> {
+    (0..n).map(|_| Buf::Heap(Vec::new())).collect()
+}
+
+impl Clone for KvCache {
+    /// A mapped cache's copy maps the same file (the page-cache pages are shared) and copies
+    /// only the positions written since; if the file changed, the copy holds nothing and stays
+    /// refused like the original ([`KvCache::check_prefix`]).
+    fn clone(&self) -> Self {
+        if let Some(p) = &self.prefix {
+            if p.check().is_err() {
+                let mut c = self.empty_like();
+                c.prefix = Some(p.clone());
+                return c;
+            }
+            if let Ok(mut c) = self.mapped_like(p.clone()) {
+                c.clean = self.clean;
+                c.len = self.clean.min(self.len);
+                c.copy_tail_from(self, c.len);
+                return c;
+            }
+            // Mapping failed (out of address space): a heap copy, the file being unchanged.
+        }
+        let used = self.reserved;
+        Self {
+            kv_dim: self.kv_dim,
+            max_len: self.max_len,
+            len: self.len,
+            k: self
+                .k
+                .iter()
+                .map(|b| b.heap_copy(used * self.kv_dim))
+                .collect(),
+            v: self
+                .v
+                .iter()
+                .map(|b| b.heap_copy(used * self.kv_dim))
+                .collect(),
+            conv_dim: self.conv_dim,
+            is_conv: self.is_conv.clone(),
+            conv: self
+                .conv
+                .iter()
+                .map(|b| b.heap_copy(used * self.conv_dim))
+                .collect(),
+            prefix: None,
+            clean: 0,
+            reserved: used,
+        }
+    }
 }
 
 impl KvCache {
@@ -35,16 +206,95 @@ impl KvCache {
             kv_dim: cfg.kv_dim(),
             max_len,
             len: 0,
-            k: vec![Vec::new(); cfg.n_layers],
-            v: vec![Vec::new(); cfg.n_layers],
+            k: heap_bufs(cfg.n_layers),
+            v: heap_bufs(cfg.n_layers),
             conv_dim: if is_conv.contains(&true) {
                 cfg.n_embd
             } else {
                 0
             },
             is_conv,
-            conv: vec![Vec::new(); cfg.n_layers],
+            conv: heap_bufs(cfg.n_layers),
+            prefix: None,
+            clean: 0,
+            reserved: 0,
         }
+    }
+
+    /// An empty heap cache of the same shape.
+    fn empty_like(&self) -> Self {
+        let n = self.is_conv.len();
+        Self {
+            kv_dim: self.kv_dim,
+            max_len: self.max_len,
+            len: 0,
+            k: heap_bufs(n),
+            v: heap_bufs(n),
+            conv_dim: self.conv_dim,
+            is_conv: self.is_conv.clone(),
+            conv: heap_bufs(n),
+            prefix: None,
+            clean: 0,
+            reserved: 0,
+        }
+    }
+
+    /// A cache of `cfg`'s shape whose first `prefix.positions` positions are the snapshot
+    /// file's KV segments, mapped (not copied); its length is that of the prefix. The caller
+    /// has checked the file's contents and that every segment's page-rounded range lies in it.
+    pub(crate) fn mapped(
+        cfg: &ModelConfig,
+        max_len: usize,
+        prefix: Arc<MappedPrefix>,
+    ) -> std::io::Result<Self> {
+        let mut c = Self::new(cfg, max_len).mapped_like(prefix)?;
+        c.len = c.clean;
+        Ok(c)
+    }
+
+    /// A cache of this one's shape mapping `prefix` (its length is 0, its clean extent the
+    /// prefix).
+    fn mapped_like(&self, prefix: Arc<MappedPrefix>) -> std::io::Result<Self> {
+        let mut c = self.empty_like();
+        let page = page_size();
+        let n = prefix.positions;
+        debug_assert!(n <= self.max_len);
+        let region = |width: usize, elem: usize, offset: u64| {
+            let bytes = n * width * elem;
+            let file = (bytes > 0).then(|| (&prefix.file, offset, bytes.div_ceil(page) * page));
+            Region::new(self.max_len * width * elem, file)
+        };
+        for (il, &(a, b)) in prefix.offsets.iter().enumerate() {
+            if self.is_conv[il] {
+                let w = self.conv_dim;
+                c.conv[il] = Buf::Mapped(region(w, 4, a)?, self.max_len * w);
+            } else {
+                let w = self.kv_dim;
+                c.k[il] = Buf::Mapped(region(w, 2, a)?, self.max_len * w);
+                c.v[il] = Buf::Mapped(region(w, 2, b)?, self.max_len * w);
+            }
+        }
+        c.clean = n;
+        c.reserved = n;
+        c.prefix = Some(prefix);
+        Ok(c)
+    }
+
+    /// Fails when the snapshot file mapped as this cache's prefix changed since (its pages
+    /// must not be touched then); `Ok` for a cache without a mapped prefix.
+    pub(crate) fn check_prefix(&self) -> Result<(), String> {
+        self.prefix.as_ref().map_or(Ok(()), |p| p.check())
+    }
+
+    /// Bytes of snapshot files mapped into this cache (0 without a mapped prefix): pages the
+    /// OS counts as file-backed, not as the process's anonymous memory, until written.
+    pub fn mapped_bytes(&self) -> usize {
+        self.k
+            .iter()
+            .chain(&self.v)
+            .map(Buf::file_bytes)
+            .chain(self.conv.iter().map(Buf::file_bytes))
+            .sum()
     }
 
     /// A cache of `is_conv.len()` layers, the convolution layers `conv_dim` wide and the
@@ -56,11 +306,14 @@ impl KvCache {
             kv_dim: 0,
             max_len,
             len: 0,
-            k: vec![Vec::new(); n],
-            v: vec![Vec::new(); n],
+            k: heap_bufs(n),
+            v: heap_bufs(n),
             conv_dim,
             is_conv: is_conv.to_vec(),
-            conv: vec![Vec::new(); n],
+            conv: heap_bufs(n),
+            prefix: None,
+            clean: 0,
+            reserved: 0,
         }
     }
 
@@ -80,68 +333,65 @@ impl KvCache {
     }
 
     /// Forgets every position and frees the buffers (they are allocated again on use).
+    /// A mapped prefix is unmapped.
     pub fn release(&mut self) {
-        self.len = 0;
-        for buf in self.k.iter_mut().chain(self.v.iter_mut()) {
-            *buf = Vec::new();
-        }
-        for buf in &mut self.conv {
-            *buf = Vec::new();
-        }
+        *self = self.empty_like();
     }
 
-    /// Bytes held by the cache buffers.
+    /// Bytes held by the cache buffers (of a mapped cache: the positions room was made for,
+    /// less the file's pages).
     pub fn allocated_bytes(&self) -> usize {
+        fn held<T>(b: &Buf<T>, used: usize) -> usize {
+            let size = std::mem::size_of::<T>();
+            match b {
+                Buf::Heap(v) => v.capacity() * size,
+                Buf::Mapped(r, _) => (used * size).saturating_sub(r.file_bytes()),
+            }
+        }
+        let kv = self.reserved * self.kv_dim;
+        let conv = self.reserved * self.conv_dim;
         self.k
             .iter()
             .chain(&self.v)
-            .map(|b| b.capacity() * std::mem::size_of::<f16>())
+            .map(|b| held(b, kv))
             .sum::<usize>()
-            + self
-                .conv
-                .iter()
-                .map(|b| b.capacity() * std::mem::size_of::<f32>())
-                .sum::<usize>()
+            + self.conv.iter().map(|b| held(b, conv)).sum::<usize>()
     }
 
     /// Makes room for positions `0..new_len` in every layer.
+    /// Positions from the current length on are about to be written.
     pub(crate) fn reserve(&mut self, new_len: usize) {
         debug_assert!(new_len <= self.max_len);
+        self.clean = self.clean.min(self.len);
         let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
+        self.reserved = self.reserved.max(positions);
         let want = positions * self.kv_dim;
         let want_conv = positions * self.conv_dim;
         for (il, &conv) in self.is_conv.iter().enumerate() {
             if conv {
-                let buf = &mut self.conv[il];
-                if buf.len() < want_conv {
-                    buf.reserve_exact(want_conv - buf.len());
-                    buf.resize(want_conv, 0.0);
-                }
+                self.conv[il].ensure(want_conv);
                 continue;
             }
-            for buf in [&mut self.k[il], &mut self.v[il]] {
-                if buf.len() < want {
-                    buf.reserve_exact(want - buf.len());
-                    buf.resize(want, f16::ZERO);
-                }
-            }
+            self.k[il].ensure(want);
+            self.v[il].ensure(want);
         }
     }
 
     /// Stores the convolution input of `layer` at `pos` (room must have been reserved).
     pub(crate) fn store_conv(&mut self, layer: usize, pos: usize, x: &[f32]) {
         let at = pos * self.conv_dim;
-        self.conv[layer][at..at + self.conv_dim].copy_from_slice(&x[..self.conv_dim]);
+        self.conv[layer].as_mut_slice()[at..at + self.conv_dim]
+            .copy_from_slice(&x[..self.conv_dim]);
     }
 
     /// The convolution inputs of `layer` for positions `0..n`, `[pos][n_embd]`.
     pub(crate) fn conv_rows(&self, layer: usize, n: usize) -> &[f32] {
-        &self.conv[layer][..n * self.conv_dim]
+        &self.conv[layer].as_slice()[..n * self.conv_dim]
     }
 
     /// Writable [`Self::conv_rows`] (room must have been reserved): a snapshot's loader.
     pub(crate) fn conv_rows_mut(&mut self, layer: usize, n: usize) -> &mut [f32] {
-        &mut self.conv[layer][..n * self.conv_dim]
+        &mut self.conv[layer].as_mut_slice()[..n * self.conv_dim]
     }
 
     /// Whether `layer` is a convolution layer (it keeps inputs, not keys and values).
@@ -152,11 +402,11 @@ impl KvCache {
     /// Stores the key and value rows of `layer` at `pos` (room must have been reserved).
     pub(crate) fn store(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
         let at = pos * self.kv_dim;
-        let kd = &mut self.k[layer][at..at + self.kv_dim];
+        let kd = &mut self.k[layer].as_mut_slice()[at..at + self.kv_dim];
         for (d, &s) in kd.iter_mut().zip(k) {
             *d = f16::from_f32(s);
         }
-        let vd = &mut self.v[layer][at..at + self.kv_dim];
+        let vd = &mut self.v[layer].as_mut_slice()[at..at + self.kv_dim];
         for (d, &s) in vd.iter_mut().zip(v) {
             *d = f16::from_f32(s);
         }
@@ -165,31 +415,48 @@ impl KvCache {
     /// Keys and values of `layer` for positions `0..n`.
     pub(crate) fn layer(&self, layer: usize, n: usize) -> (&[f16], &[f16]) {
         let end = n * self.kv_dim;
-        (&self.k[layer][..end], &self.v[layer][..end])
+        (
+            &self.k[layer].as_slice()[..end],
+            &self.v[layer].as_slice()[..end],
+        )
     }
 
     /// Keys and values of `layer` for positions `0..n`, writable (room must have been
     /// reserved): filled by a session snapshot's loader, which then sets the length.
     pub(crate) fn layer_mut(&mut self, layer: usize, n: usize) -> (&mut [f16], &mut [f16]) {
         let end = n * self.kv_dim;
-        (&mut self.k[layer][..end], &mut self.v[layer][..end])
+        (
+            &mut self.k[layer].as_mut_slice()[..end],
+            &mut self.v[layer].as_mut_slice()[..end],
+        )
     }
 
     /// Copies positions `from..src.len()` of every layer from `src` (the positions before
-    /// `from` must already be equal) and takes its length.
+    /// `from` must already be equal) and takes its length. Positions both caches still hold
+    /// from the same mapped file are not copied. A mapped `src` must have been checked
+    /// ([`KvCache::check_prefix`]).
     pub(crate) fn copy_tail_from(&mut self, src: &KvCache, from: usize) {
         debug_assert_eq!(self.kv_dim, src.kv_dim);
         let end = src.len;
+        let mut from = from;
+        if let (Some(a), Some(b)) = (&self.prefix, &src.prefix) {
+            if Arc::ptr_eq(a, b) {
+                from = from.max(self.clean.min(src.clean).min(end));
+            }
+        }
         if end > from {
+            let clean = self.clean.min(from);
             self.reserve(end);
+            self.clean = clean;
             let (a, b) = (from * self.kv_dim, end * self.kv_dim);
             let (ca, cb) = (from * self.conv_dim, end * self.conv_dim);
             for il in 0..self.is_conv.len() {
                 if self.is_conv[il] {
-                    self.conv[il][ca..cb].copy_from_slice(&src.conv[il][ca..cb]);
+                    self.conv[il].as_mut_slice()[ca..cb]
+                        .copy_from_slice(&src.conv[il].as_slice()[ca..cb]);
                 } else {
-                    self.k[il][a..b].copy_from_slice(&src.k[il][a..b]);
-                    self.v[il][a..b].copy_from_slice(&src.v[il][a..b]);
+                    self.k[il].as_mut_slice()[a..b].copy_from_slice(&src.k[il].as_slice()[a..b]);
+                    self.v[il].as_mut_slice()[a..b].copy_from_slice(&src.v[il].as_slice()[a..b]);
                 }
             }
         }

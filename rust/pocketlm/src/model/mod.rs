@@ -4,13 +4,16 @@
 mod config;
 mod forward;
 mod kv_cache;
+#[allow(unsafe_code)]
+mod kv_map;
 mod lora;
 mod shortconv;
 mod weights;
 
 pub use config::{Architecture, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
-pub(crate) use kv_cache::{KvCache, GROW_STEP as KV_GROW_STEP};
+pub(crate) use kv_cache::{KvCache, MappedPrefix, GROW_STEP as KV_GROW_STEP};
+pub(crate) use kv_map::{page_size, supported as mapping_supported};
 pub(crate) use lora::AdapterSet;
 pub use lora::{AdapterError, LoraAdapter};
 

@@ -8,9 +8,15 @@
 //! tokenized responses and the scoring settings. The key names the file, so a changed prefix,
 //! catalog or model looks for another file and never loads a stale one.
 //!
-//! Format (version 1, little-endian): magic `PLMRWARM` (8), version u32, reserved u32 (0), key
-//! (32), snapshot length u64, trie nodes u64, the snapshot, the per-node path scores (f32 ×
-//! nodes), the per-node end scores (f32 × nodes), CRC-32 of everything before it (u32).
+//! Format (version 2, little-endian): magic `PLMRWARM` (8), version u32, snapshot offset u32,
+//! key (32), snapshot length u64, trie nodes u64, zeros up to the snapshot offset (the page
+//! size: a multiple of the snapshot's segment alignment, so that its KV segments are
+//! page-aligned in the file), the snapshot, the per-node path scores (f32 × nodes), the
+//! per-node end scores (f32 × nodes), CRC-32 of everything before it (u32).
+//!
+//! The file is memory-mapped, not read: the snapshot's KV segments become the tone session's
+//! first positions ([`Session::map_state_file`]), so the prefix's KV stays in file-backed
+//! pages instead of anonymous memory.
 
 use super::decode::{TokenizedResponse, Trie};
 use super::Tone;
@@ -21,7 +27,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 const MAGIC: [u8; 8] = *b"PLMRWARM";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const HEAD_LEN: usize = 8 + 4 + 4 + 32 + 8 + 8;
 /// Larger files are refused before reading (a warm start is a few megabytes per 100 tokens).
 const MAX_FILE_BYTES: u64 = 1 << 30;
@@ -126,7 +132,14 @@ pub(crate) fn load(
     if len > MAX_FILE_BYTES {
         return Err(corrupted(format!("{len} bytes is too large")));
     }
-    let bytes = std::fs::read(path).map_err(io("read"))?;
+    if len < (HEAD_LEN + 4) as u64 {
+        return Err(WarmStartError::NotAWarmStart(path.to_path_buf()));
+    }
+    let file = std::fs::File::open(path).map_err(io("open"))?;
+    let meta = file.metadata().map_err(io("open"))?;
+    let stamp = crate::gguf::FileStamp::of(&meta);
+    let map = crate::gguf::map_read_only(&file).map_err(io("map"))?;
+    let bytes: &[u8] = &map;
     if bytes.len() < HEAD_LEN + 4 || bytes[..8] != MAGIC {
         return Err(WarmStartError::NotAWarmStart(path.to_path_buf()));
     }
@@ -139,8 +152,11 @@ pub(crate) fn load(
     if crc32fast::hash(&bytes[..body]) != u32_at(body) {
         return Err(corrupted("checksum mismatch".into()));
     }
-    if u32_at(12) != 0 {
-        return Err(corrupted("non-zero reserved field".into()));
+    let snap_at = u64::from(u32_at(12));
+    if snap_at < HEAD_LEN as u64 {
+        return Err(corrupted(format!(
+            "snapshot offset {snap_at} inside the header"
+        )));
     }
     if bytes[16..48] != key[..] {
         return Err(WarmStartError::OtherKey(path.to_path_buf()));
@@ -153,7 +169,7 @@ pub(crate) fn load(
             trie.len()
         )));
     }
-    let expected = (HEAD_LEN as u64)
+    let expected = snap_at
         .checked_add(snap_len)
         .and_then(|n| n.checked_add(nodes.checked_mul(8)?))
         .and_then(|n| n.checked_add(4));
@@ -163,21 +179,21 @@ pub(crate) fn load(
             bytes.len()
         )));
     }
-    let snap = &bytes[HEAD_LEN..HEAD_LEN + snap_len as usize];
+    let snap_end = (snap_at + snap_len) as usize;
     let floats = |from: usize| -> Vec<f32> {
         bytes[from..from + 4 * nodes as usize]
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect()
     };
-    let path_scores = floats(HEAD_LEN + snap_len as usize);
-    let end_scores = floats(HEAD_LEN + snap_len as usize + 4 * nodes as usize);
+    let path_scores = floats(snap_end);
+    let end_scores = floats(snap_end + 4 * nodes as usize);
     if path_scores.iter().chain(&end_scores).any(|x| x.is_nan()) {
         return Err(corrupted("NaN scores".into()));
     }
     let mut loaded = session.fork();
     loaded
-        .load_state(snap)
+        .map_state_at(file, stamp, bytes, snap_at, snap_len, path)
         .map_err(|source| WarmStartError::Snapshot {
             path: path.to_path_buf(),
             source,
@@ -207,13 +223,16 @@ pub(crate) fn save(
             source,
         })?;
     let (path_scores, end_scores) = trie.nulls();
-    let mut out = Vec::with_capacity(HEAD_LEN + snap.len() + 8 * path_scores.len() + 4);
+    // The snapshot's segments are aligned to the page size from its start: so is its offset.
+    let snap_at = crate::model::page_size().max(HEAD_LEN);
+    let mut out = Vec::with_capacity(snap_at + snap.len() + 8 * path_scores.len() + 4);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&(snap_at as u32).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(&(snap.len() as u64).to_le_bytes());
     out.extend_from_slice(&(path_scores.len() as u64).to_le_bytes());
+    out.resize(snap_at, 0);
     out.extend_from_slice(&snap);
     for x in path_scores.iter().chain(end_scores) {
         out.extend_from_slice(&x.to_le_bytes());

@@ -49,7 +49,8 @@ pub enum SessionError {
     #[error("sessions in one batch must belong to the same model and have the same output rows and adapters")]
     MixedModels,
     /// The model file was truncated or rewritten after loading (see
-    /// [`crate::gguf::GgufFile::check_unchanged`]); nothing was evaluated.
+    /// [`crate::gguf::GgufFile::check_unchanged`]), or the snapshot file mapped as the KV
+    /// cache's prefix after mapping ([`Session::map_state_file`]); nothing was evaluated.
     #[error("{0}")]
     ModelFileChanged(String),
 }
@@ -332,6 +333,7 @@ impl Session {
             );
             SessionError::ModelFileChanged(e.to_string())
         })?;
+        self.check_mapped()?;
         if tokens.is_empty() {
             return Err(SessionError::EmptyInput);
         }
@@ -347,6 +349,15 @@ impl Session {
             });
         }
         Ok(())
+    }
+
+    /// Fails when the snapshot file mapped as the cache's prefix ([`Session::map_state_file`])
+    /// was truncated or rewritten since (its pages must not be touched then).
+    fn check_mapped(&self) -> Result<(), SessionError> {
+        self.cache.check_prefix().map_err(|e| {
+            log::error!(target: "pocketlm::session", "{e}; evaluation refused");
+            SessionError::ModelFileChanged(e)
+        })
     }
 
     /// Appends `tokens` and returns the logits after the last one.
@@ -449,6 +460,7 @@ impl Session {
         if !Arc::ptr_eq(&self.model, &src.model) {
             return Err(SessionError::MixedModels);
         }
+        src.check_mapped()?;
         if src.tokens.len() > self.cache.max_len() {
             return Err(SessionError::ContextOverflow {
                 needed: src.tokens.len(),

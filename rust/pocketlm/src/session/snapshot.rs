@@ -2,7 +2,7 @@
 //! logits after the last one) saved to bytes or to a file, and loaded into a session of the same
 //! model, which then continues exactly as the saved one would have (bit-identical logits).
 //!
-//! The format (version 1, little-endian; docs/state.md describes it for readers):
+//! The format (version 2, little-endian; docs/state.md describes it for readers):
 //!
 //! | offset | bytes | field |
 //! |---|---|---|
@@ -10,7 +10,8 @@
 //! | 8 | 4 | format version |
 //! | 12 | 4 | flags (bit 0: the logits are included) |
 //! | 16 | 32 | model fingerprint ([`GgufFile::fingerprint`](crate::internals::gguf::GgufFile::fingerprint)) |
-//! | 48 | 32 | architecture name, UTF-8, zero-padded |
+//! | 48 | 28 | architecture name, UTF-8, zero-padded |
+//! | 76 | 4 | segment alignment `A` (a power of two: the page size of the writer) |
 //! | 80 | 4×4 | KV layout: layers, KV heads, head dimension, element type (1 = f16) |
 //! | 96 | 4 | vocabulary size (the width of the logits) |
 //! | 100 | 4 | convolution layers (LFM2; 0 for attention-only models) |
@@ -18,7 +19,7 @@
 //! | 112 | 8 | token count `n` |
 //! | 120 | 4 | width of a convolution layer's input row (f32; 0 without convolution layers) |
 //! | 124 | 4 | CRC-32 of bytes 0..124 |
-//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each), or for a convolution layer its inputs at those positions (`n × width` f32) |
+//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A` |
 //! | end − 4 | 4 | CRC-32 of the payload |
 //!
 //! Loading checks, in this order, before allocating anything: the magic, the version, the
@@ -26,21 +27,30 @@
 //! the length the header implies against the bytes present; the payload is then read into new
 //! buffers and committed only when its checksum matches, so a failed load leaves the session as
 //! it was.
+//!
+//! Every KV segment starts at a multiple of `A` from the snapshot's start, so that
+//! [`Session::map_state_file`] can map the segments as the first positions of the cache
+//! instead of copying them (`model/kv_map.rs`); version 1 had no padding and is refused
+//! (`OtherVersion`; the state directories of the drafter and the keyboard rewrite it).
 
 use super::Session;
 use crate::atomic_file::{replace_file, ReplaceError};
-use crate::model::{KvCache, ModelConfig};
+use crate::gguf::FileStamp;
+use crate::model::{mapping_supported, page_size, KvCache, MappedPrefix, ModelConfig};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The first bytes of every snapshot.
 pub const SNAPSHOT_MAGIC: [u8; 8] = *b"PLMSTATE";
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 /// Bytes of the fixed header.
 const HEADER_LEN: usize = 128;
 /// Bytes of the architecture-name field.
-const ARCH_LEN: usize = 32;
+const ARCH_LEN: usize = 28;
+/// The largest segment alignment accepted (64 KiB pages are the largest in use).
+const MAX_ALIGN: u32 = 1 << 20;
 /// Flag: the logits after the last token follow the tokens.
 const FLAG_LOGITS: u32 = 1;
 /// KV element type code: IEEE half precision (the cache's type).
@@ -126,7 +136,8 @@ pub enum SnapshotError {
     /// A checksum does not match, or a field is impossible.
     #[error("the snapshot is corrupted: {0}; save it again")]
     Corrupted(String),
-    /// The model file changed on disk since it was loaded (its fingerprint cannot be trusted).
+    /// The model file changed on disk since it was loaded (its fingerprint cannot be trusted),
+    /// or the snapshot file changed while it was being mapped.
     #[error("{0}")]
     ModelFileChanged(String),
 }
@@ -153,6 +164,8 @@ struct Header {
     layout: Layout,
     context_length: u64,
     n_tokens: u64,
+    /// Segment alignment (a power of two, at most `MAX_ALIGN`).
+    align: u32,
 }
 
 /// The KV cache layout and logits width a snapshot's payload is made of.
@@ -189,15 +202,6 @@ impl Layout {
 
     fn kv_dim(&self) -> u64 {
         u64::from(self.n_kv_heads) * u64::from(self.head_dim)
-    }
-
-    /// Payload bytes per position: keys and values of the attention layers, inputs of the
-    /// convolution layers; `None` on overflow or more convolution layers than layers.
-    fn bytes_per_position(&self) -> Option<u64> {
-        let attn = u64::from(self.n_layers).checked_sub(u64::from(self.conv_layers))?;
-        let kv = attn.checked_mul(self.kv_dim())?.checked_mul(2 * 2)?;
-        let conv = u64::from(self.conv_layers).checked_mul(u64::from(self.conv_dim) * 4)?;
-        kv.checked_add(conv)
     }
 }
 
@@ -251,6 +255,7 @@ impl Header {
         {
             h[80 + 4 * i..84 + 4 * i].copy_from_slice(&v.to_le_bytes());
         }
+        h[76..80].copy_from_slice(&self.align.to_le_bytes());
         h[120..124].copy_from_slice(&l.conv_dim.to_le_bytes());
         h[104..112].copy_from_slice(&self.context_length.to_le_bytes());
         h[112..120].copy_from_slice(&self.n_tokens.to_le_bytes());
@@ -298,6 +303,12 @@ impl Header {
                 "unknown flags {flags:#x}"
             )));
         }
+        let align = u32_at(76);
+        if !align.is_power_of_two() || align > MAX_ALIGN {
+            return Err(SnapshotError::Corrupted(format!(
+                "segment alignment {align} is not a power of two up to {MAX_ALIGN}"
+            )));
+        }
         let arch_field = &head[48..48 + ARCH_LEN];
         let arch_len = arch_field.iter().position(|&b| b == 0).unwrap_or(ARCH_LEN);
         let arch = std::str::from_utf8(&arch_field[..arch_len])
@@ -318,6 +329,7 @@ impl Header {
             },
             context_length: u64_at(104),
             n_tokens: u64_at(112),
+            align,
         })
     }
 
@@ -325,20 +337,105 @@ impl Header {
         self.flags & FLAG_LOGITS != 0
     }
 
-    /// Bytes of the whole snapshot (header, payload, payload checksum); `None` on overflow.
-    fn total_len(&self) -> Option<u64> {
-        let n = self.n_tokens;
-        let logits = if self.has_logits() {
-            u64::from(self.layout.vocab).checked_mul(4)?
+    /// Bytes of the logits field.
+    fn logits_len(&self) -> u64 {
+        if self.has_logits() {
+            u64::from(self.layout.vocab) * 4
         } else {
             0
-        };
-        let kv = n.checked_mul(self.layout.bytes_per_position()?)?;
-        (HEADER_LEN as u64 + 4)
-            .checked_add(n.checked_mul(4)?)?
-            .checked_add(logits)?
-            .checked_add(kv)
+        }
     }
+
+    /// Bytes of one attention segment (keys or values) and of one convolution segment, before
+    /// padding; `None` on overflow.
+    fn segment_lens(&self) -> Option<(u64, u64)> {
+        let n = self.n_tokens;
+        let kv = n.checked_mul(self.layout.kv_dim())?.checked_mul(2)?;
+        let conv = n
+            .checked_mul(u64::from(self.layout.conv_dim))?
+            .checked_mul(4)?;
+        Some((kv, conv))
+    }
+
+    /// Offset of the first KV segment; `None` on overflow.
+    fn kv_start(&self) -> Option<u64> {
+        let end = (HEADER_LEN as u64)
+            .checked_add(self.n_tokens.checked_mul(4)?)?
+            .checked_add(self.logits_len())?;
+        align_up(end, self.align)
+    }
+
+    /// Bytes of the whole snapshot (header, payload, payload checksum); `None` on overflow.
+    fn total_len(&self) -> Option<u64> {
+        let (kv, conv) = self.segment_lens()?;
+        let (kv, conv) = (align_up(kv, self.align)?, align_up(conv, self.align)?);
+        let conv_layers = u64::from(self.layout.conv_layers);
+        let attn = u64::from(self.layout.n_layers).checked_sub(conv_layers)?;
+        self.kv_start()?
+            .checked_add(attn.checked_mul(kv)?.checked_mul(2)?)?
+            .checked_add(conv_layers.checked_mul(conv)?)?
+            .checked_add(4)
+    }
+
+    /// Per layer, the offsets of its keys and values (a convolution layer: of its inputs, and
+    /// 0), for a header whose `total_len` is `Some`.
+    fn offsets(&self, is_conv: impl Fn(usize) -> bool) -> Vec<(u64, u64)> {
+        let (kv, conv) = self.segment_lens().expect("checked by total_len");
+        let a = self.align;
+        let (kv, conv) = (
+            align_up(kv, a).expect("checked"),
+            align_up(conv, a).expect("checked"),
+        );
+        let mut at = self.kv_start().expect("checked by total_len");
+        (0..self.layout.n_layers as usize)
+            .map(|il| {
+                if is_conv(il) {
+                    at += conv;
+                    (at - conv, 0)
+                } else {
+                    at += 2 * kv;
+                    (at - 2 * kv, at - kv)
+                }
+            })
+            .collect()
+    }
+}
+
+/// `x` rounded up to a multiple of `a` (a power of two); `None` on overflow.
+fn align_up(x: u64, a: u32) -> Option<u64> {
+    let a = u64::from(a);
+    Some(x.checked_add(a - 1)? & !(a - 1))
+}
+
+/// The alignment this build writes: the page size, so that the file can be mapped here.
+fn write_align() -> u32 {
+    (page_size() as u32).clamp(1, MAX_ALIGN).next_power_of_two()
+}
+
+/// Writes `n` zero bytes into `w`, adding them to the checksum.
+fn write_zeros(w: &mut impl Write, crc: &mut crc32fast::Hasher, n: u64) -> std::io::Result<()> {
+    let zeros = [0u8; 4096];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(zeros.len() as u64) as usize;
+        crc.update(&zeros[..k]);
+        w.write_all(&zeros[..k])?;
+        left -= k as u64;
+    }
+    Ok(())
+}
+
+/// Reads and checksums `n` padding bytes from `r`.
+fn skip(r: &mut impl Read, crc: &mut crc32fast::Hasher, n: u64) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(buf.len() as u64) as usize;
+        r.read_exact(&mut buf[..k])?;
+        crc.update(&buf[..k]);
+        left -= k as u64;
+    }
+    Ok(())
 }
 
 /// Writes `data` as little-endian bytes into `w`, adding them to the checksum.
@@ -383,6 +480,10 @@ const IN_MEMORY: &str = "<in-memory bytes>";
 
 impl Session {
     fn snapshot_header(&self) -> Result<Header, SnapshotError> {
+        // The cache is read next: a mapped prefix's file must still back it.
+        self.cache
+            .check_prefix()
+            .map_err(SnapshotError::ModelFileChanged)?;
         let cfg = self.model.config();
         let fingerprint = self
             .model
@@ -398,19 +499,24 @@ impl Session {
             layout: Layout::of(cfg),
             context_length: self.cache.max_len() as u64,
             n_tokens: self.tokens.len() as u64,
+            align: write_align(),
         })
     }
 
     /// Bytes [`Session::save_state`] writes for the session as it is now.
     pub fn state_size(&self) -> usize {
         let cfg = self.model.config();
-        let logits = if self.has_logits && self.output_rows.is_none() {
-            cfg.vocab_size * 4
-        } else {
-            0
+        let logits = self.has_logits && self.output_rows.is_none();
+        let h = Header {
+            flags: if logits { FLAG_LOGITS } else { 0 },
+            fingerprint: [0; 32],
+            arch: String::new(),
+            layout: Layout::of(cfg),
+            context_length: 0,
+            n_tokens: self.tokens.len() as u64,
+            align: write_align(),
         };
-        let per_position = Layout::of(cfg).bytes_per_position().unwrap_or(0) as usize;
-        HEADER_LEN + 4 + self.tokens.len() * (4 + per_position) + logits
+        h.total_len().unwrap_or(0) as usize
     }
 
     /// Writes the snapshot under `header` into `w` (the payload is read from the cache as it is
@@ -423,14 +529,21 @@ impl Session {
             write_le(w, &mut crc, &self.logits)?;
         }
         let n = self.tokens.len();
+        let pad = |len: u64| align_up(len, header.align).expect("sizes of a live session") - len;
+        let written = (HEADER_LEN + 4 * n) as u64 + header.logits_len();
+        write_zeros(w, &mut crc, pad(written))?;
+        let (kv, conv) = header.segment_lens().expect("sizes of a live session");
         for layer in 0..self.model.config().n_layers {
             if self.cache.is_conv_layer(layer) {
                 write_le(w, &mut crc, self.cache.conv_rows(layer, n))?;
+                write_zeros(w, &mut crc, pad(conv))?;
                 continue;
             }
             let (k, v) = self.cache.layer(layer, n);
             write_le(w, &mut crc, k)?;
+            write_zeros(w, &mut crc, pad(kv))?;
             write_le(w, &mut crc, v)?;
+            write_zeros(w, &mut crc, pad(kv))?;
         }
         w.write_all(&crc.finalize().to_le_bytes())
     }
@@ -490,6 +603,140 @@ impl Session {
         self.read_state(&mut file, len, path)
     }
 
+    /// Like [`Session::load_state_file`], but the KV cache of the snapshot's positions is the
+    /// file itself, memory-mapped (copy-on-write) instead of copied into the heap: its pages
+    /// are file-backed and shared by every session mapping the same file, and positions past
+    /// the snapshot go to the heap as usual. Forks map the file again (sharing its pages). A
+    /// rewind into the mapped positions followed by new tokens copies only the pages written.
+    ///
+    /// The file stays open. If it is truncated or rewritten in place afterwards, evaluation
+    /// and saving fail with [`SessionError::ModelFileChanged`](super::SessionError) (as for
+    /// a changed model file) instead of touching vanished pages; replace snapshot files by
+    /// renaming a new file over them (as [`Session::save_state_file`] does). Where mapping is
+    /// impossible (not a Unix OS, a big-endian CPU, or a snapshot written with a page size
+    /// this OS's does not divide) the snapshot is copied as by `load_state_file`
+    /// ([`Session::mapped_bytes`] tells).
+    pub fn map_state_file(&mut self, path: impl AsRef<Path>) -> Result<(), SnapshotError> {
+        let path = path.as_ref();
+        let io = |action: &'static str| {
+            move |source| SnapshotError::Io {
+                action,
+                path: path.to_path_buf(),
+                source,
+            }
+        };
+        regular_file_len(path).map_err(io("open"))?;
+        let file = std::fs::File::open(path).map_err(io("open"))?;
+        let meta = file.metadata().map_err(io("open"))?;
+        let stamp = FileStamp::of(&meta);
+        if meta.len() == 0 {
+            return self.load_state(&[]);
+        }
+        let map = crate::gguf::map_read_only(&file).map_err(io("map"))?;
+        self.map_state_at(file, stamp, &map, 0, meta.len(), path)
+    }
+
+    /// Loads the snapshot at `whole[base..base + len]`, `whole` being a read-only map of
+    /// `file` (whose stamp at opening is `stamp`), mapping its KV segments when possible.
+    pub(crate) fn map_state_at(
+        &mut self,
+        file: std::fs::File,
+        stamp: FileStamp,
+        whole: &[u8],
+        base: u64,
+        len: u64,
+        path: &Path,
+    ) -> Result<(), SnapshotError> {
+        let end = base.checked_add(len).filter(|&e| e <= whole.len() as u64);
+        let Some(end) = end else {
+            return Err(SnapshotError::Truncated {
+                expected: base.saturating_add(len),
+                found: whole.len() as u64,
+            });
+        };
+        let bytes = &whole[base as usize..end as usize];
+        let head_len = bytes.len().min(HEADER_LEN);
+        let header = Header::decode(&bytes[..head_len], len)?;
+        self.check_header(&header)?;
+        let page = page_size() as u64;
+        if !mapping_supported()
+            || !u64::from(header.align).is_multiple_of(page)
+            || !base.is_multiple_of(page)
+        {
+            return self.load_state(bytes);
+        }
+        self.check_total(&header, len)?;
+        let body = bytes.len() - 4;
+        let stored = u32::from_le_bytes(bytes[body..].try_into().expect("4 bytes"));
+        if crc32fast::hash(&bytes[HEADER_LEN..body]) != stored {
+            return Err(SnapshotError::Corrupted(
+                "the payload's checksum does not match".into(),
+            ));
+        }
+        let cfg = self.model.config();
+        let n = header.n_tokens as usize;
+        let le32 = |at: usize, count: usize| {
+            bytes[at..at + 4 * count]
+                .chunks_exact(4)
+                .map(|c| c.try_into().expect("4 bytes"))
+        };
+        let tokens: Vec<u32> = le32(HEADER_LEN, n).map(u32::from_le_bytes).collect();
+        let logits: Vec<f32> = if header.has_logits() {
+            le32(HEADER_LEN + 4 * n, cfg.vocab_size)
+                .map(f32::from_le_bytes)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let offsets = header
+            .offsets(|il| cfg.is_conv_layer(il))
+            .into_iter()
+            .map(|(a, b)| (base + a, if b == 0 { 0 } else { base + b }))
+            .collect();
+        let prefix = MappedPrefix::new(file, path.to_path_buf(), stamp, n, offsets);
+        // Checked after the checksum: the file was not rewritten while it was read.
+        prefix.check().map_err(SnapshotError::ModelFileChanged)?;
+        let cache = match KvCache::mapped(cfg, self.cache.max_len(), Arc::new(prefix)) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!(
+                    target: "pocketlm::session",
+                    "cannot map the snapshot {} ({e}); copying it",
+                    path.display()
+                );
+                return self.load_state(bytes);
+            }
+        };
+        self.commit(&header, cache, tokens, logits)
+    }
+
+    /// Bytes of snapshot files mapped into this session's KV cache ([`Session::map_state_file`]):
+    /// file-backed pages, not counted as the process's anonymous memory until written. 0 for
+    /// a session whose cache is all on the heap.
+    pub fn mapped_bytes(&self) -> usize {
+        self.cache.mapped_bytes()
+    }
+
+    /// Fails unless the snapshot under `h` is exactly `total` bytes long.
+    fn check_total(&self, h: &Header, total: u64) -> Result<(), SnapshotError> {
+        let expected = h
+            .total_len()
+            .ok_or_else(|| SnapshotError::Corrupted("impossible sizes in the header".into()))?;
+        if total < expected {
+            return Err(SnapshotError::Truncated {
+                expected,
+                found: total,
+            });
+        }
+        if total > expected {
+            return Err(SnapshotError::Corrupted(format!(
+                "{} bytes follow the end announced by the header",
+                total - expected
+            )));
+        }
+        Ok(())
+    }
+
     fn check_header(&self, h: &Header) -> Result<(), SnapshotError> {
         let cfg = self.model.config();
         if h.arch != cfg.arch_name {
@@ -541,21 +788,8 @@ impl Session {
         r.read_exact(&mut head[..head_len]).map_err(io)?;
         let header = Header::decode(&head[..head_len], total)?;
         self.check_header(&header)?;
-        let expected = header
-            .total_len()
-            .ok_or_else(|| SnapshotError::Corrupted("impossible sizes in the header".into()))?;
-        if total < expected {
-            return Err(SnapshotError::Truncated {
-                expected,
-                found: total,
-            });
-        }
-        if total > expected {
-            return Err(SnapshotError::Corrupted(format!(
-                "{} bytes follow the end announced by the header",
-                total - expected
-            )));
-        }
+        self.check_total(&header, total)?;
+        let expected = total;
         // Every size below is bounded by the session's context and the model: checked above.
         let eof = |e: std::io::Error| {
             if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -578,16 +812,23 @@ impl Session {
             logits = vec![0f32; cfg.vocab_size];
             read_le(r, &mut crc, &mut logits).map_err(eof)?;
         }
+        let pad = |len: u64| align_up(len, header.align).expect("checked by total_len") - len;
+        let read = (HEADER_LEN + 4 * n) as u64 + header.logits_len();
+        skip(r, &mut crc, pad(read)).map_err(eof)?;
+        let (kv, conv) = header.segment_lens().expect("checked by total_len");
         let mut cache = KvCache::new(cfg, self.cache.max_len());
         cache.reserve(n);
         for layer in 0..cfg.n_layers {
             if cache.is_conv_layer(layer) {
                 read_le(r, &mut crc, cache.conv_rows_mut(layer, n)).map_err(eof)?;
+                skip(r, &mut crc, pad(conv)).map_err(eof)?;
                 continue;
             }
             let (k, v) = cache.layer_mut(layer, n);
             read_le(r, &mut crc, k).map_err(eof)?;
+            skip(r, &mut crc, pad(kv)).map_err(eof)?;
             read_le(r, &mut crc, v).map_err(eof)?;
+            skip(r, &mut crc, pad(kv)).map_err(eof)?;
         }
         let mut stored = [0u8; 4];
         r.read_exact(&mut stored).map_err(eof)?;
@@ -596,6 +837,20 @@ impl Session {
                 "the payload's checksum does not match".into(),
             ));
         }
+        cache.set_len(n);
+        self.commit(&header, cache, tokens, logits)
+    }
+
+    /// Checks the tokens and logits of a loaded snapshot, then makes them and `cache` the
+    /// session's state.
+    fn commit(
+        &mut self,
+        header: &Header,
+        cache: KvCache,
+        tokens: Vec<u32>,
+        logits: Vec<f32>,
+    ) -> Result<(), SnapshotError> {
+        let cfg = self.model.config();
         if let Some(&id) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
             return Err(SnapshotError::Corrupted(format!(
                 "token id {id} is outside the vocabulary of {} tokens",
@@ -605,7 +860,6 @@ impl Session {
         if logits.iter().any(|x| x.is_nan()) {
             return Err(SnapshotError::Corrupted("the logits hold NaN".into()));
         }
-        cache.set_len(n);
         self.cache = cache;
         self.tokens.clear();
         self.push_tokens(&tokens);
@@ -638,6 +892,7 @@ mod tests {
             },
             context_length: 2048,
             n_tokens: 5,
+            align: 4096,
         }
     }
 
@@ -676,7 +931,14 @@ mod tests {
         h.n_tokens = u64::MAX / 3;
         assert_eq!(h.total_len(), None);
         h.n_tokens = 2;
-        let kv = 2 * 3 * 64 * 2 * 2 * 30;
-        assert_eq!(h.total_len(), Some(128 + 4 + 8 + 49152 * 4 + kv));
+        // Every KV segment (2 positions × 192 f16: 768 bytes) padded to 4096.
+        let kv = 4096 * 2 * 30;
+        let start = (128 + 8 + 49152 * 4_u64).div_ceil(4096) * 4096;
+        assert_eq!(h.total_len(), Some(start + kv + 4));
+        let offsets = h.offsets(|_| false);
+        assert_eq!(offsets[0], (start, start + 4096));
+        assert_eq!(offsets[29].1 + 4096 + 4, h.total_len().unwrap());
+        h.align = 16384;
+        assert_eq!(h.offsets(|_| false)[1].0 % 16384, 0);
     }
 }
