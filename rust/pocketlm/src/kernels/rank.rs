@@ -103,7 +103,7 @@ pub fn add_rank_products_f16(
     rows: usize,
 ) {
     assert!(
-        rank > 0 && c.len() % rank == 0,
+        rank > 0 && c.len().is_multiple_of(rank),
         "add_rank_products_f16: {} multipliers for rank {rank}",
         c.len()
     );
@@ -225,7 +225,7 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
     j: usize,
 ) {
     use std::arch::aarch64::{vdupq_n_f32, vfmaq_n_f32, vld1q_f32, vld1q_u16, vst1q_f32};
-    debug_assert!(V % 2 == 0 && j + 4 * V <= rows);
+    debug_assert!(V.is_multiple_of(2) && j + 4 * V <= rows);
     let o = out.as_mut_ptr();
     let cp = c.as_ptr();
     // SAFETY: every load and store below is within the ranges the caller guarantees: outputs
