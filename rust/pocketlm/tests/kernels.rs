@@ -790,6 +790,15 @@ fn every_tier_matches_scalar() {
             // a wide row and a tall-ish matrix with several tiles
             assert_close_to_scalar(tier, ty, 37, 2048, 2, Fill::Random, Fill::Random);
             assert_close_to_scalar(tier, ty, 40, 256, 20, Fill::Random, Fill::Random);
+            // float rows not a multiple of 8 long: the NEON float kernel's 4-value step and
+            // single-value tail after its 8-value loop
+            if matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+                for cols in [100, 103] {
+                    for m in [1, 3] {
+                        assert_close_to_scalar(tier, ty, 5, cols, m, Fill::Random, Fill::Random);
+                    }
+                }
+            }
         }
         println!("tier {tier}: ok");
     }

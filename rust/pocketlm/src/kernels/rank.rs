@@ -1,28 +1,32 @@
 //! Low-rank updates (LoRA's `B` product): `out[j] += Σ_r c[r] · b[r·stride + j]`, the products
-//! added in rank order, each rounded to f32 before its addition (no fused multiply-add), so the
-//! result is bit for bit the naive loop's ([`add_rank_products_reference`]).
+//! added in rank order, each as one fused multiply-add (`c[r].mul_add(b, out[j])`: a single
+//! rounding, NEON's FMLA and x86's VFMADD), so every path gives the naive fused loop's bits
+//! ([`add_rank_products_reference`]).
 //!
 //! The outputs are taken a block at a time and kept in registers while the `rank` products are
-//! added (the naive loop reads and writes every output once per rank). The same generic loop
-//! is compiled once for the build's baseline and once with AVX2 enabled (x86-64, chosen at run
-//! time); on aarch64 NEON is the baseline.
+//! added (the naive loop reads and writes every output once per rank). The f32 loop is compiled
+//! once for the build's baseline and once with AVX2 and FMA enabled (x86-64, chosen at run
+//! time); on aarch64 NEON is the baseline. An F16 `B` ([`add_rank_products_f16`]) is widened in
+//! registers inside the same loop (FCVTL on aarch64, F16C on x86-64): no widened copy is
+//! written and read back.
 
 /// Outputs kept in registers per block (four AVX2 vectors, eight NEON / SSE2 ones).
 const BLOCK: usize = 32;
 
-/// Scalar reference: `out[j] += c[r] * b[r * stride + j]` for `r` in order, for every `j`.
+/// Scalar reference: `out[j] = c[r].mul_add(b[r * stride + j], out[j])` for `r` in order, for
+/// every `j`.
 pub fn add_rank_products_reference(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
     let n = out.len();
     for (r, &cr) in c.iter().enumerate() {
         for (o, &bv) in out.iter_mut().zip(&b[r * stride..][..n]) {
-            *o += cr * bv;
+            *o = cr.mul_add(bv, *o);
         }
     }
 }
 
-/// `out[j] += c[r] * b[r * stride + j]` for `r` in order (`c.len()` ranks), for every output
-/// `j < out.len()`: the same sums, bit for bit, as [`add_rank_products_reference`]. Panics
-/// when `b` is shorter than `(c.len() - 1) * stride + out.len()` or `stride < out.len()`.
+/// `out[j] = c[r].mul_add(b[r * stride + j], out[j])` for `r` in order (`c.len()` ranks), for
+/// every output `j < out.len()`: the same bits as [`add_rank_products_reference`]. Panics when
+/// `b` is shorter than `(c.len() - 1) * stride + out.len()` or `stride < out.len()`.
 pub fn add_rank_products(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
     if c.is_empty() || out.is_empty() {
         return;
@@ -35,9 +39,10 @@ pub fn add_rank_products(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
         out.len()
     );
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (checked just above); the function only widens the
-        // vectors the compiler may use for the safe generic loop.
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports AVX2 and FMA (checked just above); the function only widens
+        // the vectors the compiler may use for the safe generic loop and lets `mul_add` be one
+        // instruction.
         unsafe { add_rank_products_avx2(out, c, b, stride) };
         return;
     }
@@ -45,12 +50,14 @@ pub fn add_rank_products(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,fma")]
 unsafe fn add_rank_products_avx2(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
     blocks(out, c, b, stride);
 }
 
 /// The loop: a block of outputs in a local array, every rank's products added to it in order.
+/// (Without FMA in the build, as on x86-64's baseline, `mul_add` is a library call: correct
+/// and slow; AVX2 CPUs have FMA.)
 #[inline(always)]
 fn blocks(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
     let n = out.len();
@@ -63,7 +70,7 @@ fn blocks(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
                 .try_into()
                 .expect("a block of b");
             for (a, &x) in acc.iter_mut().zip(bv) {
-                *a += cr * x;
+                *a = cr.mul_add(x, *a);
             }
         }
         out[j..j + BLOCK].copy_from_slice(&acc);
@@ -74,8 +81,227 @@ fn blocks(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
                 .iter_mut()
                 .zip(&b[r * stride + full..][..n - full])
             {
-                *o += cr * x;
+                *o = cr.mul_add(x, *o);
             }
+        }
+    }
+}
+
+/// Every token's low-rank update from an F16 `Bᵀ` (`rank` rows of `rows` outputs): for each
+/// token `t < c.len() / rank` and output `j < rows`, `out[t·rows + j] =
+/// c[t·rank + r].mul_add(f32(b[r·rows + j]), out[t·rows + j])` for `r` in order: the bits of
+/// [`add_rank_products_reference`] on `B` widened to f32, token by token. `B` is widened in
+/// registers, 8 values per FCVTL pair (aarch64) or F16C instruction (x86-64 with AVX2, FMA and
+/// F16C), and on aarch64 each widened vector serves 4 tokens at once. Panics when `rank` is 0,
+/// `c.len()` is not a multiple of it, `out.len()` is not `tokens · rows` or `b.len()` is not
+/// `rank · rows`.
+pub fn add_rank_products_f16(
+    out: &mut [f32],
+    c: &[f32],
+    rank: usize,
+    b: &[half::f16],
+    rows: usize,
+) {
+    assert!(
+        rank > 0 && c.len().is_multiple_of(rank),
+        "add_rank_products_f16: {} multipliers for rank {rank}",
+        c.len()
+    );
+    let tokens = c.len() / rank;
+    assert_eq!(out.len(), tokens * rows, "add_rank_products_f16: outputs");
+    assert_eq!(b.len(), rank * rows, "add_rank_products_f16: values of b");
+    let bits: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(b);
+    #[cfg(target_arch = "aarch64")]
+    {
+        let mut t = 0;
+        while t + 4 <= tokens {
+            // SAFETY: tokens `t..t + 4` exist (`t + 4 <= tokens`); the shapes were asserted
+            // above; NEON is part of the aarch64 target.
+            unsafe { f16_neon_tokens::<4, 4>(out, c, rank, bits, rows, t) };
+            t += 4;
+        }
+        while t < tokens {
+            // SAFETY: as above, token `t < tokens`.
+            unsafe { f16_neon_tokens::<1, 8>(out, c, rank, bits, rows, t) };
+            t += 1;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+    {
+        // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
+        unsafe { f16_avx2(out, c, rank, bits, rows) };
+        return;
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    for t in 0..tokens {
+        f16_scalar_tail(out, c, rank, bits, rows, t, 1, 0);
+    }
+}
+
+/// Outputs `from..rows` of tokens `t..t + n` ([`add_rank_products_f16`]), one value at a time.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn f16_scalar_tail(
+    out: &mut [f32],
+    c: &[f32],
+    rank: usize,
+    bits: &[u16],
+    rows: usize,
+    t: usize,
+    n: usize,
+    from: usize,
+) {
+    for t in t..t + n {
+        let out = &mut out[t * rows..][..rows];
+        for (r, &cr) in c[t * rank..][..rank].iter().enumerate() {
+            for (o, &h) in out[from..]
+                .iter_mut()
+                .zip(&bits[r * rows + from..][..rows - from])
+            {
+                *o = cr.mul_add(half::f16::from_bits(h).to_f32(), *o);
+            }
+        }
+    }
+}
+
+/// Tokens `t..t + T` of [`add_rank_products_f16`] on NEON: blocks of `4·V` outputs of the `T`
+/// tokens held in `T·V` registers while the ranks are added (each rank's `4·V` values of `B`
+/// loaded and widened once for the `T` tokens), then blocks of 16 and 8 outputs, then single
+/// values.
+///
+/// # Safety
+/// Tokens `t..t + T` exist: `c.len() >= (t + T)·rank`, `out.len() >= (t + T)·rows`, and
+/// `bits.len() == rank·rows`.
+#[cfg(target_arch = "aarch64")]
+#[inline]
+unsafe fn f16_neon_tokens<const T: usize, const V: usize>(
+    out: &mut [f32],
+    c: &[f32],
+    rank: usize,
+    bits: &[u16],
+    rows: usize,
+    t: usize,
+) {
+    debug_assert!(c.len() >= (t + T) * rank && out.len() >= (t + T) * rows);
+    debug_assert!(bits.len() == rank * rows);
+    let mut j = 0;
+    while j + 4 * V <= rows {
+        // SAFETY: outputs `j..j + 4V` of every row exist (`j + 4V <= rows`); the caller's
+        // contract covers the tokens.
+        unsafe { f16_neon_block::<T, V>(out, c, rank, bits, rows, t, j) };
+        j += 4 * V;
+    }
+    if V > 4 && j + 16 <= rows {
+        // SAFETY: as above, with 16 outputs.
+        unsafe { f16_neon_block::<T, 4>(out, c, rank, bits, rows, t, j) };
+        j += 16;
+    }
+    if V > 2 && j + 8 <= rows {
+        // SAFETY: as above, with 8 outputs.
+        unsafe { f16_neon_block::<T, 2>(out, c, rank, bits, rows, t, j) };
+        j += 8;
+    }
+    if j < rows {
+        f16_scalar_tail(out, c, rank, bits, rows, t, T, j);
+    }
+}
+
+/// Outputs `j..j + 4·V` of tokens `t..t + T` ([`f16_neon_tokens`]; `V` even).
+///
+/// # Safety
+/// As [`f16_neon_tokens`], and `j + 4·V <= rows`.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+unsafe fn f16_neon_block<const T: usize, const V: usize>(
+    out: &mut [f32],
+    c: &[f32],
+    rank: usize,
+    bits: &[u16],
+    rows: usize,
+    t: usize,
+    j: usize,
+) {
+    use std::arch::aarch64::{vdupq_n_f32, vfmaq_n_f32, vld1q_f32, vld1q_u16, vst1q_f32};
+    debug_assert!(V.is_multiple_of(2) && j + 4 * V <= rows);
+    let o = out.as_mut_ptr();
+    let cp = c.as_ptr();
+    // SAFETY: every load and store below is within the ranges the caller guarantees: outputs
+    // `(t + k)·rows + j + 4i + 0..4` for `k < T`, `i < V` (`j + 4V <= rows`), multipliers
+    // `(t + k)·rank + r`, and `B`'s `r·rows + j + 8h + 0..8` for `r < rank`, `h < V / 2`;
+    // NEON (with FCVTL) is part of the aarch64 target.
+    unsafe {
+        let mut acc = [[vdupq_n_f32(0.0); V]; T];
+        for (k, a) in acc.iter_mut().enumerate() {
+            for (i, v) in a.iter_mut().enumerate() {
+                *v = vld1q_f32(o.add((t + k) * rows + j + 4 * i));
+            }
+        }
+        for r in 0..rank {
+            let p = bits.as_ptr().add(r * rows + j);
+            let mut w = [vdupq_n_f32(0.0); V];
+            for h in 0..V / 2 {
+                let [lo, hi] = super::arm::h2f8(vld1q_u16(p.add(8 * h)));
+                w[2 * h] = lo;
+                w[2 * h + 1] = hi;
+            }
+            for (k, a) in acc.iter_mut().enumerate() {
+                let ck = *cp.add((t + k) * rank + r);
+                for (v, &wv) in a.iter_mut().zip(&w) {
+                    *v = vfmaq_n_f32(*v, wv, ck);
+                }
+            }
+        }
+        for (k, a) in acc.iter().enumerate() {
+            for (i, v) in a.iter().enumerate() {
+                vst1q_f32(o.add((t + k) * rows + j + 4 * i), *v);
+            }
+        }
+    }
+}
+
+/// [`add_rank_products_f16`] with AVX2, FMA and F16C: token by token, blocks of 32 outputs in
+/// four registers, each rank's 32 values of `B` widened by VCVTPH2PS.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_avx2(out: &mut [f32], c: &[f32], rank: usize, bits: &[u16], rows: usize) {
+    use std::arch::x86_64::{
+        __m128i, _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
+        _mm256_storeu_ps, _mm_loadu_si128,
+    };
+    let tokens = c.len() / rank;
+    let full = rows - rows % BLOCK;
+    for t in 0..tokens {
+        let cs = &c[t * rank..][..rank];
+        for j in (0..full).step_by(BLOCK) {
+            let o = out[t * rows + j..][..BLOCK].as_mut_ptr();
+            // SAFETY: `o` points at 32 outputs (the slice just taken); `B`'s
+            // `r·rows + j + 0..32` are within `bits` (`j + 32 <= rows`, `bits.len() ==
+            // rank·rows`, asserted by the caller); unaligned loads and stores.
+            unsafe {
+                let mut acc = [
+                    _mm256_loadu_ps(o),
+                    _mm256_loadu_ps(o.add(8)),
+                    _mm256_loadu_ps(o.add(16)),
+                    _mm256_loadu_ps(o.add(24)),
+                ];
+                for (r, &cr) in cs.iter().enumerate() {
+                    let p = bits.as_ptr().add(r * rows + j);
+                    let cv = _mm256_set1_ps(cr);
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        let w = _mm256_cvtph_ps(_mm_loadu_si128(p.add(8 * i).cast::<__m128i>()));
+                        *a = _mm256_fmadd_ps(cv, w, *a);
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(o.add(8 * i), *a);
+                }
+            }
+        }
+        if full < rows {
+            f16_scalar_tail(out, c, rank, bits, rows, t, 1, full);
         }
     }
 }
@@ -248,6 +474,58 @@ mod tests {
                     "x = {v:e} ({:#010x})",
                     v.to_bits()
                 );
+            }
+        }
+    }
+
+    /// The F16 kernel (4-token and 1-token blocks of 32, 16 and 8 outputs, the single-value
+    /// tail) against the fused reference on `B` widened, token by token, bit for bit.
+    #[test]
+    fn f16_matches_the_reference_bit_for_bit() {
+        let mut seed = 0x6b43_a9b5u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+        };
+        for (rank, rows, tokens) in [
+            (16, 576, 1),
+            (16, 192, 4),
+            (16, 1536, 9),
+            (8, 59, 5),
+            (3, 27, 7),
+            (1, 7, 2),
+            (5, 40, 3),
+        ] {
+            let b16: Vec<half::f16> = (0..rank * rows)
+                .map(|_| half::f16::from_f32(next()))
+                .collect();
+            let b32: Vec<f32> = b16.iter().map(|h| h.to_f32()).collect();
+            let c: Vec<f32> = (0..tokens * rank).map(|_| next() * 5.0).collect();
+            let base: Vec<f32> = (0..tokens * rows).map(|_| next() * 0.01).collect();
+            let mut fast = base.clone();
+            add_rank_products_f16(&mut fast, &c, rank, &b16, rows);
+            let mut slow = base.clone();
+            for (c, out) in c.chunks_exact(rank).zip(slow.chunks_exact_mut(rows)) {
+                add_rank_products_reference(out, c, &b32, rows);
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&fast),
+                bits(&slow),
+                "rank {rank} rows {rows} tokens {tokens}"
+            );
+            assert_ne!(fast, base, "it added something");
+            // Fused: not the unfused loop's bits everywhere (rank 16 over 576 outputs).
+            if rank == 16 && rows == 576 {
+                let mut unfused = base.clone();
+                for (r, &cr) in c.iter().enumerate() {
+                    for (o, &bv) in unfused.iter_mut().zip(&b32[r * rows..][..rows]) {
+                        *o += cr * bv;
+                    }
+                }
+                assert_ne!(bits(&fast), bits(&unfused), "one rounding per product");
             }
         }
     }

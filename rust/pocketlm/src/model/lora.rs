@@ -13,7 +13,7 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
-use crate::kernels::rank::{add_rank_products, widen_f16};
+use crate::kernels::rank::{add_rank_products, add_rank_products_f16};
 use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
 use std::path::{Path, PathBuf};
@@ -637,8 +637,8 @@ pub(crate) fn apply(
         let add_rows = |c: &[f32], out: &mut [f32]| add_b(&p.bt, rank, rows, c, out);
         let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
         // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
-        // thousand multiply-adds, not worth waking the workers. An F16 `B` is widened once per
-        // piece: larger pieces spread that over more tokens.
+        // thousand multiply-adds, not worth waking the workers. An F16 `B`'s kernel takes 4
+        // tokens at a time on NEON: pieces of 16.
         let rows_per_piece = match p.bt {
             BTransposed::F32(_) => 4,
             BTransposed::F16(_) => 16,
@@ -668,10 +668,10 @@ fn to_multipliers(b_ty: GgmlType, scale: f32, t: &mut [f32]) {
 }
 
 /// `out[tok] += Bᵀ·c[tok]` for each token's `rank` multipliers in `c` ([`to_multipliers`];
-/// `rows` outputs per token). Each output receives its `rank` products in rank order in both
-/// storages, so an F16 `B` gives the same sums, bit for bit, as the same `B` widened to f32,
-/// and both the sums of the naive loop (rank outer, outputs inner:
-/// [`crate::kernels::rank::add_rank_products_reference`]).
+/// `rows` outputs per token). Each output receives its `rank` products in rank order, each a
+/// fused multiply-add, in both storages, so an F16 `B` gives the same sums, bit for bit, as the
+/// same `B` widened to f32, and both the sums of the naive fused loop (rank outer, outputs
+/// inner: [`crate::kernels::rank::add_rank_products_reference`]).
 fn add_b(bt: &BTransposed, rank: usize, rows: usize, c: &[f32], out: &mut [f32]) {
     match bt {
         BTransposed::F32(bt) => {
@@ -679,36 +679,10 @@ fn add_b(bt: &BTransposed, rank: usize, rows: usize, c: &[f32], out: &mut [f32])
                 add_rank_products(out, c, bt, rows);
             }
         }
-        BTransposed::F16(bt) => {
-            // A chunk of outputs of every rank row of `B` widened once per call, then added
-            // to each token's outputs (kept in registers across the ranks).
-            let chunk = (WIDE / rank).max(1).min(rows);
-            WIDE_B.with_borrow_mut(|wide| {
-                // Reused per thread (a zeroed allocation per call cost more than the widening).
-                if wide.len() < rank * chunk {
-                    wide.resize(rank * chunk, 0.0);
-                }
-                let wide = &mut wide[..rank * chunk];
-                for start in (0..rows).step_by(chunk) {
-                    let len = chunk.min(rows - start);
-                    for (r, w) in wide.chunks_exact_mut(chunk).enumerate() {
-                        widen_f16(&bt[r * rows + start..][..len], &mut w[..len]);
-                    }
-                    for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
-                        add_rank_products(&mut out[start..start + len], c, wide, chunk);
-                    }
-                }
-            });
-        }
+        // Widened in registers as it is added (a widened copy written and read back per call
+        // cost more than the adds on NEON).
+        BTransposed::F16(bt) => add_rank_products_f16(out, c, rank, bt, rows),
     }
-}
-
-/// Values of an F16 `B` widened at a time by [`add_b`] (16 KB of f32).
-const WIDE: usize = 4096;
-
-thread_local! {
-    /// [`add_b`]'s widened chunk of an F16 `B`, per thread (prompt pieces run on the pool).
-    static WIDE_B: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 #[cfg(test)]
@@ -752,7 +726,7 @@ mod tests {
                 for (r, &tr) in t.iter().enumerate() {
                     let c = round_like(GgmlType::F16, tr) * 0.75;
                     for (o, &bv) in out.iter_mut().zip(&b32[r * rows..][..rows]) {
-                        *o += c * bv;
+                        *o = c.mul_add(bv, *o);
                     }
                 }
             }
