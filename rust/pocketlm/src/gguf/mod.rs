@@ -266,6 +266,25 @@ impl FileStamp {
             dev_ino: (meta.dev(), meta.ino()),
         }
     }
+
+    /// What changed in `file` since this stamp was taken (`None`: nothing): one `fstat` on
+    /// the open descriptor. Model files and mapped snapshot files share this check.
+    pub(crate) fn changes_in(&self, file: &std::fs::File) -> Option<String> {
+        let now = match file.metadata() {
+            Ok(meta) => FileStamp::of(&meta),
+            Err(e) => return Some(format!("cannot stat it: {e}")),
+        };
+        if now.len != self.len {
+            Some(format!(
+                "its size went from {} to {} bytes",
+                self.len, now.len
+            ))
+        } else if now != *self {
+            Some("it was modified in place".into())
+        } else {
+            None
+        }
+    }
 }
 
 /// A name for a non-regular file type, for error messages.
@@ -367,25 +386,13 @@ impl GgufFile {
     /// callers stop before touching a map that may no longer be backed by data. One `fstat`
     /// on the kept descriptor (about a microsecond).
     pub fn check_unchanged(&self) -> Result<(), GgufError> {
-        let changed = |what: String| GgufError::FileChanged {
-            path: self.path.clone(),
-            what,
-        };
-        let now = self
-            .file
-            .metadata()
-            .map_err(|e| changed(format!("cannot stat it: {e}")))?;
-        let now = FileStamp::of(&now);
-        if now.len != self.stamp.len {
-            return Err(changed(format!(
-                "its size went from {} to {} bytes",
-                self.stamp.len, now.len
-            )));
+        match self.stamp.changes_in(&self.file) {
+            None => Ok(()),
+            Some(what) => Err(GgufError::FileChanged {
+                path: self.path.clone(),
+                what,
+            }),
         }
-        if now != self.stamp {
-            return Err(changed("it was modified in place".into()));
-        }
-        Ok(())
     }
 
     fn parse(path: PathBuf, file: File, stamp: FileStamp, map: Mmap) -> Result<Self, GgufError> {

@@ -101,28 +101,14 @@ impl MappedPrefix {
     /// Fails (with the message of a changed model file) when the file was truncated, extended
     /// or rewritten since it was mapped: one `fstat` on the kept descriptor.
     pub(crate) fn check(&self) -> Result<(), String> {
-        let changed = |what: String| {
-            format!(
+        match self.stamp.changes_in(&self.file) {
+            None => Ok(()),
+            Some(what) => Err(format!(
                 "snapshot file {} changed after it was mapped ({what}); load it again (replace \
                  snapshot files by writing a new file and renaming it over the old one, never in place)",
                 self.path.display()
-            )
-        };
-        let now = self
-            .file
-            .metadata()
-            .map_err(|e| changed(format!("cannot stat it: {e}")))?;
-        let now = FileStamp::of(&now);
-        if now.len != self.stamp.len {
-            return Err(changed(format!(
-                "{} bytes when mapped, {} now",
-                self.stamp.len, now.len
-            )));
+            )),
         }
-        if now != self.stamp {
-            return Err(changed("it was modified in place".into()));
-        }
-        Ok(())
     }
 }
 
