@@ -155,6 +155,20 @@ pub(crate) fn regular_file_len(path: &Path) -> std::io::Result<u64> {
     Ok(meta.len())
 }
 
+/// `path` opened for reading, with its metadata, if it is a regular file (errors name the
+/// file and the action "open").
+fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), SnapshotError> {
+    let io = |source| SnapshotError::Io {
+        action: "open",
+        path: path.to_path_buf(),
+        source,
+    };
+    regular_file_len(path).map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    Ok((file, meta))
+}
+
 /// The fixed header, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Header {
@@ -590,17 +604,8 @@ impl Session {
     /// the file's length before anything is allocated.
     pub fn load_state_file(&mut self, path: impl AsRef<Path>) -> Result<(), SnapshotError> {
         let path = path.as_ref();
-        let io = |action: &'static str| {
-            move |source| SnapshotError::Io {
-                action,
-                path: path.to_path_buf(),
-                source,
-            }
-        };
-        regular_file_len(path).map_err(io("open"))?;
-        let mut file = std::fs::File::open(path).map_err(io("open"))?;
-        let len = file.metadata().map_err(io("open"))?.len();
-        self.read_state(&mut file, len, path)
+        let (mut file, meta) = open_regular(path)?;
+        self.read_state(&mut file, meta.len(), path)
     }
 
     /// Like [`Session::load_state_file`], but the KV cache of the snapshot's positions is the
@@ -618,21 +623,16 @@ impl Session {
     /// ([`Session::mapped_bytes`] tells).
     pub fn map_state_file(&mut self, path: impl AsRef<Path>) -> Result<(), SnapshotError> {
         let path = path.as_ref();
-        let io = |action: &'static str| {
-            move |source| SnapshotError::Io {
-                action,
-                path: path.to_path_buf(),
-                source,
-            }
-        };
-        regular_file_len(path).map_err(io("open"))?;
-        let file = std::fs::File::open(path).map_err(io("open"))?;
-        let meta = file.metadata().map_err(io("open"))?;
+        let (file, meta) = open_regular(path)?;
         let stamp = FileStamp::of(&meta);
         if meta.len() == 0 {
             return self.load_state(&[]);
         }
-        let map = crate::gguf::map_read_only(&file).map_err(io("map"))?;
+        let map = crate::gguf::map_read_only(&file).map_err(|source| SnapshotError::Io {
+            action: "map",
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.map_state_at(file, stamp, &map, 0, meta.len(), path)
     }
 
