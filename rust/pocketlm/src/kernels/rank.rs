@@ -401,6 +401,17 @@ pub fn round_through_f16(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Reproducible values in [-1, 1) for kernel tests (xorshift32 from `seed`).
+#[cfg(test)]
+pub(crate) fn test_values(mut seed: u32) -> impl FnMut() -> f32 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,13 +493,7 @@ mod tests {
     /// tail) against the fused reference on `B` widened, token by token, bit for bit.
     #[test]
     fn f16_matches_the_reference_bit_for_bit() {
-        let mut seed = 0x6b43_a9b5u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
-        };
+        let mut next = test_values(0x6b43_a9b5);
         for (rank, rows, tokens) in [
             (16, 576, 1),
             (16, 192, 4),
@@ -532,13 +537,7 @@ mod tests {
 
     #[test]
     fn matches_the_reference_bit_for_bit() {
-        let mut seed = 0x2545_f491u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
-        };
+        let mut next = test_values(0x2545_f491);
         for (rank, n, stride) in [
             (16, 576, 576),
             (8, 300, 310),

@@ -693,13 +693,7 @@ mod tests {
     /// (decode), a few, and more than a widening chunk of outputs.
     #[test]
     fn f16_b_adds_what_its_f32_widening_adds() {
-        let mut seed = 0x9e37_79b9u32;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 17;
-            seed ^= seed << 5;
-            (seed as f32 / u32::MAX as f32) * 2.0 - 1.0
-        };
+        let mut next = crate::kernels::rank::test_values(0x9e37_79b9);
         for (rank, rows, tokens) in [(16, 576, 1), (8, 300, 5), (4, 1000, 20), (3, 1100, 2)] {
             let b16: Vec<half::f16> = (0..rank * rows)
                 .map(|_| half::f16::from_f32(next()))
