@@ -1,13 +1,15 @@
-//! Memory of a KV cache whose first positions come from a snapshot file (docs/state.md,
-//! "File-backed prefixes"): per layer, an anonymous reservation for the whole context with a
-//! page-aligned range of the file mapped privately over its start.
+//! Memory of a KV cache (docs/state.md, "File-backed prefixes"): per layer, an anonymous
+//! reservation for the whole context, whose pages the OS commits only when they are first
+//! written, and when the first positions come from a snapshot file, a page-aligned range of
+//! the file mapped privately over its start.
 //!
 //! The file's pages are mapped `MAP_PRIVATE | MAP_FIXED` with `PROT_READ | PROT_WRITE`: while
 //! they are only read they stay clean page-cache pages, shared by every session that maps the
 //! same file and not counted as the process's anonymous memory; a write (a rewind into the
 //! prefix followed by new tokens) copies that one page (copy-on-write) and never reaches the
-//! file. Positions past the mapped range live in the reservation's anonymous pages, which the
-//! OS only allocates when they are first written, as a growing heap buffer would.
+//! file. Positions past the mapped range live in the reservation's anonymous pages. Unlike a
+//! growing heap buffer, the reservation is never reallocated or copied, commits nothing ahead of
+//! the positions written, and returns every page to the OS when dropped (`munmap`).
 //!
 //! A mapped file that is truncated faults (SIGBUS) on access to its vanished pages: the cache
 //! keeps the file open with its stamp, and every evaluation checks it first
@@ -51,6 +53,7 @@ impl Region {
         let file_len = file.map_or(0, |f| f.2);
         let total = len.max(file_len).max(1).div_ceil(page) * page;
         let mut map = MmapMut::map_anon(total)?;
+        no_huge_pages(&mut map);
         if let Some((f, offset, n)) = file {
             if n > 0 {
                 if !offset.is_multiple_of(page as u64) || !n.is_multiple_of(page) {
@@ -83,6 +86,21 @@ impl Region {
         self.file_bytes
     }
 }
+
+/// Asks the OS to back `map` with base pages only: with transparent huge pages set to
+/// "always", the first write into a 2 MiB-aligned stretch would otherwise commit all of it.
+/// Advice only: a failure changes nothing else.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn no_huge_pages(map: &mut MmapMut) {
+    // SAFETY: the range is exactly the mapping `map` owns; MADV_NOHUGEPAGE only changes how
+    // the kernel backs it, never its contents or its validity.
+    unsafe {
+        libc::madvise(map.as_mut_ptr().cast(), map.len(), libc::MADV_NOHUGEPAGE);
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn no_huge_pages(_map: &mut MmapMut) {}
 
 /// Maps `file[offset..offset + len]` privately over the first `len` bytes of `map`.
 #[cfg(unix)]
@@ -129,6 +147,37 @@ fn map_over(map: &mut MmapMut, file: &File, offset: u64, len: usize) -> std::io:
 mod tests {
     use super::*;
     use std::io::Write;
+
+    /// Pages of `r` resident in memory (Linux: `mincore`).
+    #[cfg(target_os = "linux")]
+    fn resident_pages(r: &Region) -> usize {
+        let page = page_size();
+        let bytes = r.bytes();
+        let mut vec = vec![0u8; bytes.len().div_ceil(page)];
+        // SAFETY: the range is the region's own page-aligned mapping, alive for the call, and
+        // `vec` has one byte per page of it, as mincore writes.
+        let rc = unsafe { libc::mincore(bytes.as_ptr() as *mut _, bytes.len(), vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        vec.iter().filter(|&&b| b & 1 != 0).count()
+    }
+
+    /// An anonymous region (no file) is zero and commits only the pages written.
+    #[test]
+    fn an_anonymous_region_commits_only_the_pages_written() {
+        let page = page_size();
+        let mut r = Region::new(64 * page + 5, None).unwrap();
+        assert_eq!(r.bytes().len(), 65 * page);
+        assert_eq!(r.file_bytes(), 0);
+        #[cfg(target_os = "linux")]
+        assert_eq!(resident_pages(&r), 0);
+        r.bytes_mut()[3 * page + 7] = 1;
+        r.bytes_mut()[40 * page] = 2;
+        #[cfg(target_os = "linux")]
+        assert_eq!(resident_pages(&r), 2);
+        let b = r.bytes();
+        assert_eq!((b[3 * page + 7], b[40 * page]), (1, 2));
+        assert_eq!(b.iter().filter(|&&x| x != 0).count(), 2);
+    }
 
     #[test]
     fn the_file_pages_come_first_and_writes_do_not_reach_the_file() {
