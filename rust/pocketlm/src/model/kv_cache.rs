@@ -1,4 +1,5 @@
-//! Per-sequence key/value cache in f16, grown on demand so a short session costs little memory.
+//! Per-sequence key/value cache in f16, committed as positions are written so a short session
+//! costs little memory.
 //!
 //! A short-convolution layer (LFM2) keeps, instead of keys and values, the f32 input of its
 //! convolution at every position (`n_embd` values: the gated B*x of `shortconv.rs`). Its state
@@ -17,8 +18,10 @@ use std::sync::Arc;
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
 pub(crate) const GROW_STEP: usize = 64;
 
-/// One layer's keys, values or convolution inputs: a growing heap buffer, or a region for
-/// the whole context whose start is a snapshot file's pages (`kv_map.rs`).
+/// One layer's keys, values or convolution inputs: a region for the whole context whose
+/// pages the OS commits as positions are written, its start possibly a snapshot file's pages
+/// (`kv_map.rs`), or, where anonymous regions are not used (not Unix) or could not be
+/// reserved, a growing heap buffer.
 enum Buf<T> {
     Heap(Vec<T>),
     /// The region, and the elements of the context it holds.
@@ -40,10 +43,27 @@ impl<T: bytemuck::Pod> Buf<T> {
         }
     }
 
-    /// Makes room for `want` elements (a mapped region always has room for the context).
-    fn ensure(&mut self, want: usize) {
+    /// An anonymous region of `cap` zero elements (`None` where regions are not used or the
+    /// reservation failed).
+    fn region(cap: usize) -> Option<Self> {
+        if !anon_regions() {
+            return None;
+        }
+        let r = Region::new(cap * std::mem::size_of::<T>(), None).ok()?;
+        Some(Buf::Mapped(r, cap))
+    }
+
+    /// Makes room for `want` elements of a context of `cap` (a region always has room for the
+    /// context): an empty buffer becomes a region for `cap` elements.
+    fn ensure(&mut self, want: usize, cap: usize) {
         if let Buf::Heap(buf) = self {
             if buf.len() < want {
+                if buf.is_empty() {
+                    if let Some(r) = Self::region(cap) {
+                        *self = r;
+                        return;
+                    }
+                }
                 buf.reserve_exact(want - buf.len());
                 buf.resize(want, T::zeroed());
             }
@@ -57,14 +77,13 @@ impl<T: bytemuck::Pod> Buf<T> {
             Buf::Mapped(r, _) => r.file_bytes(),
         }
     }
+}
 
-    /// A heap copy of the first `n` elements.
-    fn heap_copy(&self, n: usize) -> Self {
-        match self {
-            Buf::Heap(v) => Buf::Heap(v.clone()),
-            Buf::Mapped(..) => Buf::Heap(self.as_slice()[..n].to_vec()),
-        }
-    }
+/// Whether caches without a mapped file use anonymous regions (committed page by page) rather
+/// than growing heap buffers: on Unix, where an anonymous mapping's untouched pages cost
+/// nothing.
+fn anon_regions() -> bool {
+    cfg!(unix)
 }
 
 /// A snapshot file whose KV segments are mapped as the first positions of caches: kept open,
@@ -125,11 +144,11 @@ pub struct KvCache {
     is_conv: Vec<bool>,
     /// Per layer: the convolution inputs `[pos][conv_dim]` (empty for attention layers).
     conv: Vec<Buf<f32>>,
-    /// The snapshot file mapped as the first positions (`None`: every buffer is on the heap).
+    /// The snapshot file mapped as the first positions (`None`: no buffer maps a file).
     prefix: Option<Arc<MappedPrefix>>,
     /// Positions `0..clean` still hold the mapped file's bytes (nothing was written there).
     clean: usize,
-    /// Positions room was made for (the mapped caches' written extent).
+    /// Positions room was made for (a region's written extent, in steps of [`GROW_STEP`]).
     reserved: usize,
 }
 
@@ -154,34 +173,12 @@ impl Clone for KvCache {
                 c.copy_tail_from(self, c.len);
                 return c;
             }
-            // Mapping failed (out of address space): a heap copy, the file being unchanged.
+            // Mapping failed (out of address space): a copy, the file being unchanged.
         }
-        let used = self.reserved;
-        Self {
-            kv_dim: self.kv_dim,
-            max_len: self.max_len,
-            len: self.len,
-            k: self
-                .k
-                .iter()
-                .map(|b| b.heap_copy(used * self.kv_dim))
-                .collect(),
-            v: self
-                .v
-                .iter()
-                .map(|b| b.heap_copy(used * self.kv_dim))
-                .collect(),
-            conv_dim: self.conv_dim,
-            is_conv: self.is_conv.clone(),
-            conv: self
-                .conv
-                .iter()
-                .map(|b| b.heap_copy(used * self.conv_dim))
-                .collect(),
-            prefix: None,
-            clean: 0,
-            reserved: used,
-        }
+        // Positions past the length are never read before they are written again.
+        let mut c = self.empty_like();
+        c.copy_tail_from(self, 0);
+        c
     }
 }
 
@@ -207,7 +204,7 @@ impl KvCache {
         }
     }
 
-    /// An empty heap cache of the same shape.
+    /// An empty cache of the same shape (its buffers are made on first use).
     fn empty_like(&self) -> Self {
         let n = self.is_conv.len();
         Self {
@@ -324,8 +321,8 @@ impl KvCache {
         *self = self.empty_like();
     }
 
-    /// Bytes held by the cache buffers (of a mapped cache: the positions room was made for,
-    /// less the file's pages).
+    /// Bytes held by the cache buffers (of a region: the positions room was made for, less the
+    /// file's pages).
     pub fn allocated_bytes(&self) -> usize {
         fn held<T>(b: &Buf<T>, used: usize) -> usize {
             let size = std::mem::size_of::<T>();
@@ -355,11 +352,12 @@ impl KvCache {
         let want_conv = positions * self.conv_dim;
         for (il, &conv) in self.is_conv.iter().enumerate() {
             if conv {
-                self.conv[il].ensure(want_conv);
+                self.conv[il].ensure(want_conv, self.max_len * self.conv_dim);
                 continue;
             }
-            self.k[il].ensure(want);
-            self.v[il].ensure(want);
+            let cap = self.max_len * self.kv_dim;
+            self.k[il].ensure(want, cap);
+            self.v[il].ensure(want, cap);
         }
     }
 
@@ -451,5 +449,35 @@ impl KvCache {
 
     pub(crate) fn set_len(&mut self, len: usize) {
         self.len = len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first
+    /// use for the whole context; a copy holds the same positions in regions of its own, and
+    /// a release drops them.
+    #[test]
+    fn unmapped_buffers_are_regions_made_on_use() {
+        let mut c = KvCache::conv_only(&[true, false], 3, 1000);
+        assert!(matches!(&c.conv[0], Buf::Heap(v) if v.is_empty()));
+        c.reserve(2);
+        for pos in 0..2 {
+            c.store_conv(0, pos, &[pos as f32 + 1.0, 2.0, 3.0]);
+        }
+        c.set_len(2);
+        let region = |b: &Buf<f32>| matches!(b, Buf::Mapped(r, 3000) if r.file_bytes() == 0);
+        assert_eq!(region(&c.conv[0]), cfg!(unix));
+        assert!(matches!(&c.conv[1], Buf::Heap(v) if v.is_empty()));
+        let d = c.clone();
+        assert_eq!(region(&d.conv[0]), cfg!(unix));
+        assert_eq!(d.conv_rows(0, 2), &[1.0, 2.0, 3.0, 2.0, 2.0, 3.0]);
+        assert_eq!(d.conv_rows(0, 2), c.conv_rows(0, 2));
+        assert_eq!((d.len(), d.mapped_bytes()), (2, 0));
+        c.release();
+        assert!(matches!(&c.conv[0], Buf::Heap(v) if v.is_empty()));
+        assert_eq!(d.conv_rows(0, 2)[0], 1.0);
     }
 }
