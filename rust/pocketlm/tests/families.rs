@@ -271,6 +271,8 @@ family_tests! {
     lfm2_q4_0 => "lfm2-tiny-seed0.Q4_0",
     lfm2_q4_k_m => "lfm2-tiny-seed0.Q4_K_M",
     gemma4_f16 => "gemma4-tiny-seed0.F16",
+    gemma4_q4_0 => "gemma4-tiny-seed0.Q4_0",
+    gemma4_q4_k_m => "gemma4-tiny-seed0.Q4_K_M",
 }
 
 /// LFM2's short convolutions carry state from one position to the next (the inputs of the
