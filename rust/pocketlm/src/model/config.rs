@@ -731,26 +731,6 @@ impl ModelConfig {
             key: format!("{}.{key}", self.arch_name),
             reason,
         };
-        if self.n_kv_heads_local > self.n_heads
-            || !self.n_heads.is_multiple_of(self.n_kv_heads_local)
-        {
-            return Err(bad(
-                "attention.head_count_kv",
-                format!(
-                    "{} query heads cannot be grouped over {} key/value heads",
-                    self.n_heads, self.n_kv_heads_local
-                ),
-            ));
-        }
-        let local_width = self.n_heads.checked_mul(self.head_dim_local);
-        if local_width.is_none_or(|w| w > limits::MAX_ATTN_WIDTH)
-            || self.n_embd_per_layer.saturating_mul(self.n_layers) > limits::MAX_ATTN_WIDTH
-        {
-            return Err(bad(
-                "attention.key_length_swa",
-                "the sliding layers' or per-layer inputs' width exceeds the limit".into(),
-            ));
-        }
         if self.n_kv_heads > self.n_heads || !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return Err(bad(
                 "attention.head_count_kv",
@@ -774,6 +754,27 @@ impl ModelConfig {
                     self.head_dim,
                     limits::MAX_ATTN_WIDTH
                 ),
+            ));
+        }
+        // Gemma 4's sliding layers and per-layer inputs (the global shape is checked above).
+        if self.n_kv_heads_local > self.n_heads
+            || !self.n_heads.is_multiple_of(self.n_kv_heads_local)
+        {
+            return Err(bad(
+                "attention.head_count_kv",
+                format!(
+                    "{} query heads cannot be grouped over {} key/value heads",
+                    self.n_heads, self.n_kv_heads_local
+                ),
+            ));
+        }
+        let local_width = self.n_heads.checked_mul(self.head_dim_local);
+        if local_width.is_none_or(|w| w > limits::MAX_ATTN_WIDTH)
+            || self.n_embd_per_layer.saturating_mul(self.n_layers) > limits::MAX_ATTN_WIDTH
+        {
+            return Err(bad(
+                "attention.key_length_swa",
+                "the sliding layers' or per-layer inputs' width exceeds the limit".into(),
             ));
         }
         if self.rope_dim > self.head_dim || !self.rope_dim.is_multiple_of(2) {
