@@ -7,8 +7,8 @@ engine's forward pass against llama.cpp's without the real weights.
         [--format Q4_0|Q4_K_M|IQ4_NL|IQ4_XS|Q3_K_M|Q2_K --types TYPES.json]
 
 - The vocabulary (every `tokenizer.*` key) is copied from VOCAB.gguf: llama.cpp's
-  `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x and SmolLM3, phi-3 for
-  Phi-3.5, starcoder for Granite 3.x) or a real model file of the family (Gemma 3 for Gemma 2).
+  `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x, SmolLM3 and LFM2,
+  phi-3 for Phi-3.5, starcoder for Granite 3.x, gemma-4 for Gemma 4) or a real model file of the family (Gemma 3 for Gemma 2).
 - `--size tiny` is a few layers of width 256 (every matrix width a multiple of 256, so
   llama-quantize's k-quants apply everywhere); `--size real` has the release's shapes (for
   speed measurements: speed does not depend on the values).
@@ -115,6 +115,31 @@ FAMILIES = {
         tiny=dict(layers=6, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=128000),
         rope_base=1e6, eps=1e-5, tie=True, qk_norm=True,
         lfm2=dict(l_cache=3, attn_layers_real=[2, 5, 8, 10, 12, 14], attn_layers_tiny=[2, 5]),
+    ),
+    # Gemma 4 E2B (dense text part; vision/audio towers and the MoE 26B-A4B are not written):
+    # per-layer token embeddings (`per_layer_token_embd`, n_embd_per_layer values per layer
+    # and token, projected and gated into the residual stream after each layer's
+    # feed-forward), sliding-window layers with their own head size, KV head count, RoPE base
+    # and full rotation beside global layers whose RoPE turns only a quarter of each head
+    # (the converter's `rope_freqs`: 1 for the rotated pairs, 1e30 for the others), q/k RMS
+    # norms, values RMS-normed without weights and no query scaling, the last
+    # `shared_kv_layers` layers reading the KV cache of the last earlier layer of their type
+    # (llama.cpp: layer n_kv-2 for sliding, n_kv-1 for global), a double-wide feed-forward in
+    # those shared layers, a scalar `layer_output_scale` per layer, final soft-cap 30, tied
+    # embeddings. The real shape is E2B's from its config as remembered here (35 layers of
+    # 1536, 8 heads, 1 KV head, head 256 sliding / 512 global, window 512, every fifth layer
+    # global, 20 shared, 256 per-layer values): good for speed figures, not authoritative. The
+    # tiny model: swa, global, swa (shared with 0), global (shared with 1); global layers with
+    # 1 KV head of 128, sliding ones 4 of 64 (different KV widths), window 8 tokens.
+    "gemma4": dict(
+        arch="gemma4",
+        real=dict(layers=35, embd=1536, heads=8, kv_heads=1, head_dim=256, ff=6144, ctx=131072),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=4, head_dim=64, ff=512, ctx=131072),
+        rope_base=1e6, eps=1e-6, tie=True, post_norms=True, qk_norm=True,
+        gemma4=dict(global_real=dict(head_dim=512, kv_heads=1), global_tiny=dict(head_dim=128, kv_heads=1),
+                    window_real=512, window_tiny=8, pattern_real=5, pattern_tiny=2,
+                    shared_real=20, shared_tiny=2, per_layer_real=256, per_layer_tiny=64,
+                    rope_base_swa=10000.0, partial_rotary_global=0.25, final_softcap=30.0),
     ),
 }
 
@@ -386,21 +411,47 @@ def main():
     w.add_block_count(L)
     w.add_context_length(shape["ctx"])
     w.add_embedding_length(d)
-    w.add_feed_forward_length(ff)
+    if "gemma4" not in fam:
+        w.add_feed_forward_length(ff)
     w.add_head_count(nh)
     lfm2 = fam.get("lfm2")
+    g4 = fam.get("gemma4")
     attn_layers = set(lfm2[f"attn_layers_{args.size}"]) if lfm2 else set(range(L))
+    if g4:
+        # per layer: sliding?, head size, KV heads, feed-forward width, owns its KV
+        glob = g4[f"global_{args.size}"]
+        n_kv_layers = L - g4[f"shared_{args.size}"]
+        swa = [(i + 1) % g4[f"pattern_{args.size}"] != 0 for i in range(L)]
+        assert n_kv_layers >= 2 and swa[n_kv_layers - 2] and not swa[n_kv_layers - 1]
+        lhd = [hd if s else glob["head_dim"] for s in swa]
+        lkv = [nkv if s else glob["kv_heads"] for s in swa]
+        lff = [ff if i < n_kv_layers else 2 * ff for i in range(L)]
+        n_pl = g4[f"per_layer_{args.size}"]
     if lfm2:
         w.add_head_count_kv([nkv if i in attn_layers else 0 for i in range(L)])
         w.add_shortconv_l_cache(lfm2["l_cache"])
+    elif g4:
+        w.add_head_count_kv(lkv)
+        w.add_feed_forward_length(lff)
+        w.add_key_length(glob["head_dim"])
+        w.add_value_length(glob["head_dim"])
+        w.add_key_length_swa(hd)
+        w.add_value_length_swa(hd)
+        w.add_sliding_window_pattern(swa)
+        w.add_shared_kv_layers(L - n_kv_layers)
+        w.add_embedding_length_per_layer_input(n_pl)
+        w.add_sliding_window(g4[f"window_{args.size}"])
+        w.add_rope_freq_base_swa(g4["rope_base_swa"])
+        w.add_rope_dimension_count_swa(hd)
+        w.add_final_logit_softcapping(g4["final_softcap"])
     else:
         w.add_head_count_kv(nkv)
-    if hd != d // nh:
+    if hd != d // nh and not g4:
         w.add_key_length(hd)
         w.add_value_length(hd)
     w.add_layer_norm_rms_eps(fam["eps"])
     w.add_rope_freq_base(fam["rope_base"])
-    w.add_rope_dimension_count(hd)
+    w.add_rope_dimension_count(glob["head_dim"] if g4 else hd)
     w.add_vocab_size(n_vocab)
     w.add_file_type(getattr(gguf.LlamaFileType, "MOSTLY_" + args.format))
     if types is not None:
@@ -457,7 +508,7 @@ def main():
     # Gemma 2's output to its embedding; the other tiny models get their own output matrix
     # (`--size real` ties as the release does): a tied embedding that also sets the input
     # makes a random model predict its input token, which tests little of the layers.
-    tied = fam["tie"] if (args.size == "real" or arch == "gemma2") else False
+    tied = fam["tie"] if (args.size == "real" or arch in ("gemma2", "gemma4")) else False
     g = fam.get("granite", {})
     logit_scale = g.get("logit_scale", 1.0)
     residual_scale = g.get("residual_scale", 1.0)
@@ -465,7 +516,7 @@ def main():
         # Gemma 2 multiplies the input by sqrt(n_embd): ~LOGIT_STD per element, so its
         # post-norms (which set each branch's size) get a matching gain.
         embd_std = LOGIT_STD * logit_scale / math.sqrt(d)
-        branch_gain = embd_std * math.sqrt(d) if arch == "gemma2" else 1.0
+        branch_gain = embd_std * math.sqrt(d) if arch in ("gemma2", "gemma4") else 1.0
     else:
         embd_std = 1.0 / g.get("embedding_scale", 1.0)
         branch_gain = 1.0
@@ -480,6 +531,15 @@ def main():
     if "phi3" in fam:
         w.add_tensor("rope_factors_long.weight", (1.0 + 3.0 * rng.random(hd // 2, dtype=np.float32)))
         w.add_tensor("rope_factors_short.weight", (1.0 + 3.0 * rng.random(hd // 2, dtype=np.float32)))
+    if g4:
+        # Rows of n_pl values per layer, scaled by sqrt(n_pl) when read: ~1 per element. The
+        # projection of the scaled input embedding is RMS-normed, so its scale is free.
+        mat("per_layer_token_embd.weight", n_vocab, n_pl * L, std=1.0 / math.sqrt(n_pl))
+        mat("per_layer_model_proj.weight", n_pl * L, d)
+        norm("per_layer_proj_norm.weight", n_pl)
+        rot = int(glob["head_dim"] * g4["partial_rotary_global"]) // 2
+        w.add_tensor("rope_freqs.weight", np.array([1.0] * rot + [1e30] * (glob["head_dim"] // 2 - rot),
+                                                    dtype=np.float32))
     # attention output: the mixed values are ~0.5-1 per element; FFN: silu(gate)*up ~0.6.
     wo_std = 2.0 / math.sqrt(qd) / residual_scale
     down_std = 2.5 / math.sqrt(ff) / residual_scale
@@ -487,8 +547,38 @@ def main():
     def post_norm(name, n):
         w.add_tensor(name, (branch_gain * (1.0 + normal((n,), 0.1))).astype(np.float32))
 
+    def gemma4_layer(i, p, lhd, lkv, lff, owns_kv):
+        norm(p + "attn_norm.weight", d)
+        mat(p + "attn_q.weight", nh * lhd, d)
+        if owns_kv:  # a shared layer has no keys or values of its own (llama.cpp skips them)
+            mat(p + "attn_k.weight", lkv * lhd, d)
+            mat(p + "attn_v.weight", lkv * lhd, d)
+        mat(p + "attn_output.weight", d, nh * lhd, std=2.0 / math.sqrt(nh * lhd))
+        # No query scaling: q and k are RMS-normed, so these gains (~lhd^-1/4 each) keep the
+        # scores O(1) instead of ~sqrt(lhd).
+        qk_gain = lhd ** -0.25
+        w.add_tensor(p + "attn_q_norm.weight", (qk_gain * (1.0 + normal((lhd,), 0.1))).astype(np.float32))
+        if owns_kv:
+            w.add_tensor(p + "attn_k_norm.weight", (qk_gain * (1.0 + normal((lhd,), 0.1))).astype(np.float32))
+        post_norm(p + "post_attention_norm.weight", d)
+        norm(p + "ffn_norm.weight", d)
+        mat(p + "ffn_gate.weight", lff, d)
+        mat(p + "ffn_up.weight", lff, d)
+        mat(p + "ffn_down.weight", d, lff, std=2.5 / math.sqrt(lff))
+        post_norm(p + "post_ffw_norm.weight", d)
+        # The per-layer input: gelu(inp_gate · x) * this layer's row, projected back to
+        # n_embd and post-normed like the other branches. The residual x is ~LOGIT_STD and
+        # grows with depth, hence inp_gate's small scale (gelu's input ~1).
+        mat(p + "inp_gate.weight", n_pl, d, std=1.0 / (math.sqrt(d) * 2 * LOGIT_STD))
+        mat(p + "proj.weight", d, n_pl)
+        post_norm(p + "post_norm.weight", d)
+        w.add_tensor(p + "layer_output_scale.weight", (0.6 + 0.4 * rng.random(1, dtype=np.float32)))
+
     for i in range(L):
         p = f"blk.{i}."
+        if g4:
+            gemma4_layer(i, p, lhd[i], lkv[i], lff[i], i < n_kv_layers)
+            continue
         norm(p + "attn_norm.weight", d)
         if i not in attn_layers:
             # LFM2's short convolution: in_proj gives B, C and x (d each); the conv mixes B*x

@@ -113,6 +113,7 @@ impl From<SnapshotError> for PocketLmError {
             | SnapshotError::OtherModel { .. }
             | SnapshotError::OtherLayout { .. }
             | SnapshotError::Truncated { .. }
+            | SnapshotError::UnsupportedModel { .. }
             | SnapshotError::Corrupted(_) => PocketLmError::InvalidSnapshot(msg),
         }
     }

@@ -13,6 +13,13 @@ pub fn rms_norm(x: &mut [f32], w: &[f32], eps: f32) {
     }
 }
 
+/// RMS-normalizes `x` without weights (ggml's `rms_norm` alone: Gemma 4's values).
+pub fn rms_norm_unweighted(x: &mut [f32], eps: f32) {
+    let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    let scale = 1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt();
+    x.iter_mut().for_each(|v| *v *= scale);
+}
+
 /// Copies `src` into `dst` and RMS-normalizes it.
 pub fn rms_norm_into(dst: &mut [f32], src: &[f32], w: &[f32], eps: f32) {
     dst.copy_from_slice(src);

@@ -2,7 +2,7 @@
 //! byte-level vocabulary): load errors for each broken ingredient, session invariants
 //! (rollback, fork, batched decode, chunked prefill) and generation limits.
 
-use pocketlm::internals::gguf::{GgufWriter, WriteValue};
+use pocketlm::internals::gguf::{GgufError, GgufWriter, WriteValue};
 use pocketlm::internals::quant::GgmlType;
 use pocketlm::{
     generate, GenerateError, GenerateOptions, LoadError, Model, Session, SessionError,
@@ -203,6 +203,144 @@ fn unsupported_architecture() {
         matches!(err, LoadError::UnsupportedArchitecture(ref a) if a == "mamba"),
         "{err}"
     );
+}
+
+/// Gemma 4's layer plan from missing or hostile metadata: a missing key is a typed
+/// `MissingKey` naming it, an inconsistent plan a typed error naming its key, before any
+/// tensor is read.
+#[test]
+fn gemma4_hostile_layer_plan() {
+    type Edit = fn(&mut Vec<(&'static str, WriteValue)>);
+    let load = |edit: Edit| {
+        let mut kv: Vec<(&'static str, WriteValue)> = vec![
+            ("block_count", WriteValue::U32(4)),
+            ("context_length", WriteValue::U32(256)),
+            ("embedding_length", WriteValue::U32(64)),
+            ("attention.head_count", WriteValue::U32(4)),
+            ("attention.layer_norm_rms_epsilon", WriteValue::F32(1e-6)),
+            (
+                "attention.head_count_kv",
+                WriteValue::I32Array(vec![2, 1, 2, 1]),
+            ),
+            (
+                "feed_forward_length",
+                WriteValue::I32Array(vec![128, 128, 256, 256]),
+            ),
+            ("attention.key_length", WriteValue::U32(32)),
+            ("attention.key_length_swa", WriteValue::U32(16)),
+            ("attention.sliding_window", WriteValue::U32(8)),
+            (
+                "attention.sliding_window_pattern",
+                WriteValue::BoolArray(vec![true, false, true, false]),
+            ),
+            ("attention.shared_kv_layers", WriteValue::U32(2)),
+            ("embedding_length_per_layer_input", WriteValue::U32(8)),
+        ];
+        edit(&mut kv);
+        let mut w = GgufWriter::new();
+        w.metadata("general.architecture", WriteValue::Str("gemma4".into()));
+        for (k, v) in kv {
+            w.metadata(&format!("gemma4.{k}"), v);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gemma4.gguf");
+        std::fs::write(&path, w.to_bytes()).unwrap();
+        Model::load(&path).unwrap_err()
+    };
+    fn drop_key(kv: &mut Vec<(&'static str, WriteValue)>, key: &str) {
+        kv.retain(|(k, _)| *k != key);
+    }
+    fn set(kv: &mut Vec<(&'static str, WriteValue)>, key: &'static str, v: WriteValue) {
+        drop_key(kv, key);
+        kv.push((key, v));
+    }
+    // The plan above is valid: loading it fails only at the tensors.
+    assert!(matches!(load(|_| {}), LoadError::MissingTensor(_)));
+    let missing: [(Edit, &str); 4] = [
+        (
+            |kv| drop_key(kv, "attention.sliding_window_pattern"),
+            "gemma4.attention.sliding_window_pattern",
+        ),
+        (
+            |kv| drop_key(kv, "embedding_length_per_layer_input"),
+            "gemma4.embedding_length_per_layer_input",
+        ),
+        (
+            |kv| drop_key(kv, "attention.sliding_window"),
+            "gemma4.attention.sliding_window",
+        ),
+        (
+            |kv| drop_key(kv, "attention.head_count_kv"),
+            "gemma4.attention.head_count_kv",
+        ),
+    ];
+    for (edit, key) in missing {
+        let err = load(edit);
+        assert!(
+            matches!(&err, LoadError::Gguf(GgufError::MissingKey(k)) if k == key),
+            "{err}"
+        );
+    }
+    let bad: [(Edit, &str, &str); 5] = [
+        (
+            |kv| {
+                set(
+                    kv,
+                    "attention.sliding_window_pattern",
+                    WriteValue::BoolArray(vec![true, false, true]),
+                )
+            },
+            "sliding_window_pattern",
+            "3 entries for 4 layers",
+        ),
+        (
+            |kv| {
+                set(
+                    kv,
+                    "attention.sliding_window_pattern",
+                    WriteValue::BoolArray(vec![true, true, false, false]),
+                );
+                set(
+                    kv,
+                    "attention.head_count_kv",
+                    WriteValue::I32Array(vec![2, 2, 1, 1]),
+                );
+            },
+            "shared_kv_layers",
+            "a sliding one then a global one",
+        ),
+        (
+            |kv| {
+                set(
+                    kv,
+                    "attention.head_count_kv",
+                    WriteValue::I32Array(vec![2, 1, 4, 1]),
+                )
+            },
+            "head_count_kv",
+            "one count",
+        ),
+        (
+            |kv| set(kv, "attention.shared_kv_layers", WriteValue::U32(5)),
+            "shared_kv_layers",
+            "5 shared layers of 4",
+        ),
+        (
+            |kv| set(kv, "expert_count", WriteValue::U32(8)),
+            "expert_count",
+            "mixture-of-experts",
+        ),
+    ];
+    for (edit, key, why) in bad {
+        let err = load(edit);
+        let msg = err.to_string();
+        assert!(
+            matches!(err, LoadError::BadHyperParameter { .. })
+                && msg.contains(key)
+                && msg.contains(why),
+            "{msg}"
+        );
+    }
 }
 
 /// LFM2's layer plan (a per-layer `head_count_kv`, 0 for a convolution layer) and convolution

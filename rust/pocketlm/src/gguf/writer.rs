@@ -25,6 +25,8 @@ pub enum WriteValue {
     F32Array(Vec<f32>),
     /// An array of `i32`.
     I32Array(Vec<i32>),
+    /// An array of `bool` (Gemma 4's sliding-window pattern).
+    BoolArray(Vec<bool>),
 }
 
 struct PendingTensor {
@@ -194,6 +196,10 @@ fn put_value(out: &mut Vec<u8>, v: &WriteValue) {
             for x in items {
                 out.extend_from_slice(&x.to_le_bytes());
             }
+        }
+        WriteValue::BoolArray(items) => {
+            array_head(out, 7, items.len());
+            out.extend(items.iter().map(|&b| b as u8));
         }
     }
 }

@@ -17,6 +17,12 @@ pub enum Architecture {
     /// LFM2: gated short-convolution layers (`shortconv`, see `shortconv.rs`) beside
     /// grouped-query attention layers with q/k norms; SwiGLU feed-forward in every layer.
     Lfm2,
+    /// Gemma 4 (dense text model: E2B/E4B): Gemma 3's pre/post norms and GELU, plus
+    /// per-layer token embeddings gated into the residual stream after each layer, sliding
+    /// layers with their own head size, KV head count and RoPE beside global layers with
+    /// partial RoPE, the last layers reading an earlier layer's KV cache, values RMS-normed,
+    /// no query scaling, a scalar output scale per layer. MoE variants are refused.
+    Gemma4,
 }
 
 /// How one `general.architecture` name runs: its graph and the options that differ between
@@ -78,6 +84,11 @@ pub const FAMILIES: &[Family] = {
             qk_norm: true,
             ..f("lfm2", Lfm2, Halves)
         },
+        // Gemma 4: the layer plan (sliding or global, which layers own KV) is in the file.
+        Family {
+            qk_norm: true,
+            ..f("gemma4", Gemma4, Halves)
+        },
     ]
 };
 
@@ -108,6 +119,7 @@ impl Architecture {
             Self::Gemma3 => "gemma3",
             Self::Gemma2 => "gemma2",
             Self::Lfm2 => "lfm2",
+            Self::Gemma4 => "gemma4",
         }
     }
 }
@@ -188,6 +200,26 @@ pub struct ModelConfig {
     /// Taps of each short convolution (`shortconv.l_cache`: the current input and the
     /// `conv_kernel - 1` before it); 0 without convolution layers.
     pub conv_kernel: usize,
+    /// Per layer: whether it is a sliding-window layer, when the file lists it
+    /// (`attention.sliding_window_pattern`, Gemma 4); empty: `sliding_pattern` decides.
+    pub local_layers: Vec<bool>,
+    /// Sliding layers' head size (Gemma 4's `attention.key_length_swa`; `head_dim` elsewhere).
+    pub head_dim_local: usize,
+    /// Sliding layers' key/value heads (`n_kv_heads` elsewhere).
+    pub n_kv_heads_local: usize,
+    /// Sliding layers' rotated dimensions (`rope.dimension_count_swa`; `rope_dim` elsewhere).
+    pub rope_dim_local: usize,
+    /// Per layer: its feed-forward width (Gemma 4's double-wide shared layers); all
+    /// `n_ff` elsewhere. `n_ff` is the widest.
+    pub ff_layers: Vec<usize>,
+    /// Layers `0..kv_layers` compute and cache their own keys and values; each later one
+    /// reads the cache of layer [`ModelConfig::kv_source`] (Gemma 4's `shared_kv_layers`).
+    pub kv_layers: usize,
+    /// Values per layer of the per-layer token embeddings (`embedding_length_per_layer_input`);
+    /// 0 without them.
+    pub n_embd_per_layer: usize,
+    /// Values are RMS-normalized (without weights) before they are cached (Gemma 4).
+    pub v_norm: bool,
 }
 
 /// Upper bounds of the hyper-parameters, far above every model this SDK targets (the largest
@@ -270,6 +302,204 @@ fn per_layer_kv_heads(
     Ok((kv as usize, counts.iter().map(|&c| c == 0).collect()))
 }
 
+/// A key that is one unsigned integer for every layer or an array of one per layer.
+fn per_layer_u64(
+    file: &GgufFile,
+    key: &str,
+    n_layers: usize,
+    required: bool,
+) -> Result<Option<Vec<u64>>, LoadError> {
+    use crate::gguf::{MetaArray, MetaValue};
+    let bad = |reason: String| LoadError::BadHyperParameter {
+        key: key.to_owned(),
+        reason,
+    };
+    let v: Vec<u64> = match file.get(key) {
+        None if required => return Err(crate::gguf::GgufError::MissingKey(key.to_owned()).into()),
+        None => return Ok(None),
+        Some(MetaValue::Array(a)) => match a {
+            MetaArray::U32(v) => v.iter().map(|&x| x as u64).collect(),
+            MetaArray::I32(v) if v.iter().all(|&x| x >= 0) => v.iter().map(|&x| x as u64).collect(),
+            MetaArray::U64(v) => v.clone(),
+            MetaArray::U16(v) => v.iter().map(|&x| x as u64).collect(),
+            MetaArray::U8(v) => v.iter().map(|&x| x as u64).collect(),
+            other => {
+                return Err(bad(format!(
+                    "an array of {}, not of unsigned integers",
+                    other.type_name()
+                )))
+            }
+        },
+        Some(_) => vec![file.get_u64(key)?; n_layers],
+    };
+    if v.len() != n_layers {
+        return Err(bad(format!("{} entries for {n_layers} layers", v.len())));
+    }
+    Ok(Some(v))
+}
+
+/// Gemma 4's per-layer plan: which layers slide, the sliding layers' attention shape, the
+/// layers that own KV and the per-layer feed-forward widths.
+struct Gemma4Plan {
+    local: Vec<bool>,
+    head_dim_local: usize,
+    n_kv_heads: usize,
+    n_kv_heads_local: usize,
+    rope_dim_local: usize,
+    rope_base_local: f32,
+    ff_layers: Vec<usize>,
+    kv_layers: usize,
+    n_embd_per_layer: usize,
+}
+
+impl Gemma4Plan {
+    fn read(
+        file: &GgufFile,
+        arch_name: &str,
+        n_layers: usize,
+        head_dim: usize,
+    ) -> Result<Self, LoadError> {
+        use crate::gguf::{MetaArray, MetaValue};
+        let key = |k: &str| format!("{arch_name}.{k}");
+        let bad = |k: &str, reason: String| LoadError::BadHyperParameter {
+            key: key(k),
+            reason,
+        };
+        if let Some(n) = file.opt_u64(&key("expert_count"))?.filter(|&n| n > 0) {
+            return Err(bad(
+                "expert_count",
+                format!("{n} experts: Gemma 4's mixture-of-experts models are not supported (the dense E2B/E4B are)"),
+            ));
+        }
+        let pattern_key = key("attention.sliding_window_pattern");
+        let local = match file.get(&pattern_key) {
+            None => return Err(crate::gguf::GgufError::MissingKey(pattern_key).into()),
+            Some(MetaValue::Array(MetaArray::Bool(v))) => v.clone(),
+            Some(other) => {
+                return Err(bad(
+                    "attention.sliding_window_pattern",
+                    format!(
+                        "{}, not an array of booleans (one per layer)",
+                        other.type_name()
+                    ),
+                ))
+            }
+        };
+        if local.len() != n_layers {
+            return Err(bad(
+                "attention.sliding_window_pattern",
+                format!("{} entries for {n_layers} layers", local.len()),
+            ));
+        }
+        let small = |k: &str, v: u64, max: usize| -> Result<usize, LoadError> {
+            usize::try_from(v)
+                .ok()
+                .filter(|v| (1..=max).contains(v))
+                .ok_or_else(|| bad(k, format!("{v} is out of range (1 to {max})")))
+        };
+        let head_dim_local = match file.opt_u64(&key("attention.key_length_swa"))? {
+            Some(v) => small("attention.key_length_swa", v, limits::MAX_HEAD_DIM)?,
+            None => head_dim,
+        };
+        if let Some(v) = file.opt_u64(&key("attention.value_length_swa"))? {
+            if v != head_dim_local as u64 {
+                return Err(bad(
+                    "attention.value_length_swa",
+                    format!("{v} differs from the key length {head_dim_local}"),
+                ));
+            }
+        }
+        // Without the key: the whole head, as Gemma 4's sliding layers rotate (llama.cpp would
+        // take the global count, which does not fit a smaller head).
+        let rope_dim_local = match file.opt_u64(&key("rope.dimension_count_swa"))? {
+            Some(v) => usize::try_from(v).unwrap_or(usize::MAX),
+            None => head_dim_local,
+        };
+        if rope_dim_local > head_dim_local || !rope_dim_local.is_multiple_of(2) {
+            return Err(bad(
+                "rope.dimension_count_swa",
+                format!("{rope_dim_local} does not fit head size {head_dim_local}"),
+            ));
+        }
+        // llama.cpp's default base of sliding layers
+        let rope_base_local = file
+            .opt_f32(&key("rope.freq_base_swa"))?
+            .unwrap_or(10_000.0);
+        if !(rope_base_local.is_finite()
+            && rope_base_local > 0.0
+            && rope_base_local <= limits::MAX_ROPE_BASE)
+        {
+            return Err(bad(
+                "rope.freq_base_swa",
+                format!("{rope_base_local} is not a RoPE base"),
+            ));
+        }
+        // One KV head count per layer type.
+        let kv_key = "attention.head_count_kv";
+        let kv = per_layer_u64(file, &key(kv_key), n_layers, true)?.expect("required");
+        let mut counts: [Option<u64>; 2] = [None, None];
+        for (il, &c) in kv.iter().enumerate() {
+            let slot = &mut counts[local[il] as usize];
+            if c == 0 || c > limits::MAX_HEADS as u64 || slot.is_some_and(|s| s != c) {
+                return Err(bad(
+                    kv_key,
+                    format!(
+                        "layer {il} has {c} key/value heads: each layer type needs one count                          from 1 to {}",
+                        limits::MAX_HEADS
+                    ),
+                ));
+            }
+            *slot = Some(c);
+        }
+        let n_kv_heads = counts[0].or(counts[1]).unwrap_or(1) as usize;
+        let n_kv_heads_local = counts[1].unwrap_or(n_kv_heads as u64) as usize;
+        let ff_layers = per_layer_u64(file, &key("feed_forward_length"), n_layers, true)?
+            .expect("required")
+            .into_iter()
+            .map(|f| small("feed_forward_length", f, limits::MAX_FF))
+            .collect::<Result<Vec<_>, _>>()?;
+        let shared = file
+            .opt_u64(&key("attention.shared_kv_layers"))?
+            .unwrap_or(0);
+        let kv_layers = (n_layers as u64)
+            .checked_sub(shared)
+            .map(|k| k as usize)
+            .ok_or_else(|| {
+                bad(
+                    "attention.shared_kv_layers",
+                    format!("{shared} shared layers of {n_layers}"),
+                )
+            })?;
+        // llama.cpp hands a shared sliding layer the cache of layer kv_layers - 2, a shared
+        // global one that of kv_layers - 1: those must be of the matching types.
+        if kv_layers < n_layers && (kv_layers < 2 || !local[kv_layers - 2] || local[kv_layers - 1])
+        {
+            return Err(bad(
+                "attention.shared_kv_layers",
+                format!(
+                    "{shared} shared layers: the last two layers with their own KV cache must be                      a sliding one then a global one"
+                ),
+            ));
+        }
+        let per_layer_key = key("embedding_length_per_layer_input");
+        let n_embd_per_layer = usize::try_from(file.get_u64(&per_layer_key)?)
+            .ok()
+            .filter(|&v| v <= limits::MAX_EMBD)
+            .ok_or_else(|| bad("embedding_length_per_layer_input", "out of range".into()))?;
+        Ok(Self {
+            local,
+            head_dim_local,
+            n_kv_heads,
+            n_kv_heads_local,
+            rope_dim_local,
+            rope_base_local,
+            ff_layers,
+            kv_layers,
+            n_embd_per_layer,
+        })
+    }
+}
+
 impl ModelConfig {
     /// Reads and validates the hyper-parameters from a GGUF file's metadata.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, LoadError> {
@@ -301,6 +531,9 @@ impl ModelConfig {
         // LFM2 writes head_count_kv per layer, 0 marking a short-convolution layer.
         let (n_kv_heads, conv_layers) = if arch == Architecture::Lfm2 {
             per_layer_kv_heads(file, &key("attention.head_count_kv"), n_layers)?
+        } else if arch == Architecture::Gemma4 {
+            // per layer type, read with the rest of the plan below
+            (1, vec![false; n_layers])
         } else {
             let kv = opt("attention.head_count_kv", 1, limits::MAX_HEADS)?.unwrap_or(n_heads);
             (kv, vec![false; n_layers])
@@ -317,7 +550,11 @@ impl ModelConfig {
         } else {
             0
         };
-        let n_ff = req("feed_forward_length", limits::MAX_FF)?;
+        let n_ff = if arch == Architecture::Gemma4 {
+            0 // per layer, below
+        } else {
+            req("feed_forward_length", limits::MAX_FF)?
+        };
         let head_dim = match opt("attention.key_length", 1, limits::MAX_HEAD_DIM)? {
             Some(v) => v,
             None => range(
@@ -373,7 +610,7 @@ impl ModelConfig {
             }
             w => w,
         };
-        let final_logit_softcap = file.opt_f32(&key("final_logit_softcapping"))?;
+        let mut final_logit_softcap = file.opt_f32(&key("final_logit_softcapping"))?;
         let attn_logit_softcap = file.opt_f32(&key("attn_logit_softcapping"))?;
 
         let rope_style = family.rope_style;
@@ -397,6 +634,28 @@ impl ModelConfig {
                     .unwrap_or(rope_base),
                 2,
             ),
+            // Gemma 4: no query scaling (q and k are RMS-normed); the layer plan is in the file.
+            Architecture::Gemma4 => (1.0, (n_embd as f32).sqrt(), rope_base, 1),
+        };
+        let plan = if arch == Architecture::Gemma4 {
+            if sliding_window.is_none() {
+                return Err(
+                    crate::gguf::GgufError::MissingKey(key("attention.sliding_window")).into(),
+                );
+            }
+            // llama.cpp's default when the key is absent
+            final_logit_softcap = final_logit_softcap.or(Some(30.0));
+            Some(Gemma4Plan::read(file, &arch_name, n_layers, head_dim)?)
+        } else {
+            None
+        };
+        let (n_kv_heads, n_ff, rope_base_local) = match &plan {
+            Some(p) => (
+                p.n_kv_heads,
+                p.ff_layers.iter().copied().max().unwrap_or(0),
+                p.rope_base_local,
+            ),
+            None => (n_kv_heads, n_ff, rope_base_local),
         };
         // Gemma 2 files may leave the window out: llama.cpp's default is the release's 4096.
         let sliding_window = match (arch, sliding_window) {
@@ -451,6 +710,16 @@ impl ModelConfig {
             rope_attn_factor,
             conv_layers,
             conv_kernel,
+            local_layers: plan.as_ref().map_or(Vec::new(), |p| p.local.clone()),
+            head_dim_local: plan.as_ref().map_or(head_dim, |p| p.head_dim_local),
+            n_kv_heads_local: plan.as_ref().map_or(n_kv_heads, |p| p.n_kv_heads_local),
+            rope_dim_local: plan.as_ref().map_or(rope_dim, |p| p.rope_dim_local),
+            ff_layers: plan
+                .as_ref()
+                .map_or_else(|| vec![n_ff; n_layers], |p| p.ff_layers.clone()),
+            kv_layers: plan.as_ref().map_or(n_layers, |p| p.kv_layers),
+            n_embd_per_layer: plan.as_ref().map_or(0, |p| p.n_embd_per_layer),
+            v_norm: arch == Architecture::Gemma4,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -485,6 +754,27 @@ impl ModelConfig {
                     self.head_dim,
                     limits::MAX_ATTN_WIDTH
                 ),
+            ));
+        }
+        // Gemma 4's sliding layers and per-layer inputs (the global shape is checked above).
+        if self.n_kv_heads_local > self.n_heads
+            || !self.n_heads.is_multiple_of(self.n_kv_heads_local)
+        {
+            return Err(bad(
+                "attention.head_count_kv",
+                format!(
+                    "{} query heads cannot be grouped over {} key/value heads",
+                    self.n_heads, self.n_kv_heads_local
+                ),
+            ));
+        }
+        let local_width = self.n_heads.checked_mul(self.head_dim_local);
+        if local_width.is_none_or(|w| w > limits::MAX_ATTN_WIDTH)
+            || self.n_embd_per_layer.saturating_mul(self.n_layers) > limits::MAX_ATTN_WIDTH
+        {
+            return Err(bad(
+                "attention.key_length_swa",
+                "the sliding layers' or per-layer inputs' width exceeds the limit".into(),
             ));
         }
         if self.rope_dim > self.head_dim || !self.rope_dim.is_multiple_of(2) {
@@ -528,6 +818,9 @@ impl ModelConfig {
 
     /// Whether layer `il` attends only within the sliding window.
     pub fn is_local_layer(&self, il: usize) -> bool {
+        if !self.local_layers.is_empty() {
+            return self.local_layers[il];
+        }
         self.sliding_window.is_some()
             && self.sliding_pattern > 1
             && !(il + 1).is_multiple_of(self.sliding_pattern)
@@ -542,6 +835,72 @@ impl ModelConfig {
     pub fn has_rope(&self, il: usize) -> bool {
         self.no_rope_every
             .is_none_or(|n| !(il + 1).is_multiple_of(n))
+    }
+
+    /// Head size of layer `il` (sliding layers may differ: Gemma 4).
+    pub fn head_dim_of(&self, il: usize) -> usize {
+        if self.is_local_layer(il) {
+            self.head_dim_local
+        } else {
+            self.head_dim
+        }
+    }
+
+    /// Key/value heads of layer `il`.
+    pub fn n_kv_heads_of(&self, il: usize) -> usize {
+        if self.is_local_layer(il) {
+            self.n_kv_heads_local
+        } else {
+            self.n_kv_heads
+        }
+    }
+
+    /// Width of the query heads of layer `il`.
+    pub fn q_dim_of(&self, il: usize) -> usize {
+        self.n_heads * self.head_dim_of(il)
+    }
+
+    /// Width of the key (or value) heads of layer `il`.
+    pub fn kv_dim_of(&self, il: usize) -> usize {
+        self.n_kv_heads_of(il) * self.head_dim_of(il)
+    }
+
+    /// Feed-forward width of layer `il`.
+    pub fn n_ff_of(&self, il: usize) -> usize {
+        self.ff_layers.get(il).copied().unwrap_or(self.n_ff)
+    }
+
+    /// The layer whose KV cache layer `il` attends to: itself, or for a layer past
+    /// `kv_layers` the last layer of its type that has its own (llama.cpp's rule: `kv_layers - 2`
+    /// for a sliding layer, `kv_layers - 1` for a global one, checked at load).
+    pub fn kv_source(&self, il: usize) -> usize {
+        if il < self.kv_layers {
+            il
+        } else if self.is_local_layer(il) {
+            self.kv_layers - 2
+        } else {
+            self.kv_layers - 1
+        }
+    }
+
+    /// Whether every layer caches keys and values of one width (what session snapshots hold).
+    pub fn uniform_kv(&self) -> bool {
+        self.kv_layers == self.n_layers
+            && (0..self.n_layers).all(|il| self.kv_dim_of(il) == self.kv_dim())
+    }
+
+    /// The widest head over the layers.
+    pub fn max_head_dim(&self) -> usize {
+        self.head_dim.max(self.head_dim_local)
+    }
+    /// The widest query width over the layers.
+    pub fn max_q_dim(&self) -> usize {
+        self.n_heads * self.max_head_dim()
+    }
+    /// The widest key/value width over the layers.
+    pub fn max_kv_dim(&self) -> usize {
+        self.kv_dim()
+            .max(self.n_kv_heads_local * self.head_dim_local)
     }
 
     /// Width of all query heads together.

@@ -65,6 +65,12 @@ pub(crate) struct Scratch {
     want: Vec<usize>,
     /// The adapters' low-rank products (untouched by plain sessions).
     lora: LoraScratch,
+    /// Gemma 4: every row's per-layer inputs (`n_layers * n_embd_per_layer` per row), the
+    /// projection of its embedding, and one layer's gate and input (`n_embd_per_layer`).
+    pl: Vec<f32>,
+    pl_proj: Vec<f32>,
+    pl_gate: Vec<f32>,
+    pl_in: Vec<f32>,
 }
 
 fn resize(buf: &mut Vec<f32>, n: usize) {
@@ -174,14 +180,12 @@ pub(crate) fn forward(
     let w = model.weights();
     let bytes = model.gguf().bytes();
     let n = rows.len();
-    let (d, qd, kvd, ff, hd) = (
-        cfg.n_embd,
-        cfg.q_dim(),
-        cfg.kv_dim(),
-        cfg.n_ff,
-        cfg.head_dim,
+    // The widest layer sizes the buffers (Gemma 4's layers differ).
+    let (d, qd, kvd, ff) = (cfg.n_embd, cfg.max_q_dim(), cfg.max_kv_dim(), cfg.n_ff);
+    let gemma = matches!(
+        cfg.arch,
+        Architecture::Gemma3 | Architecture::Gemma2 | Architecture::Gemma4
     );
-    let gemma = matches!(cfg.arch, Architecture::Gemma3 | Architecture::Gemma2);
 
     resize(&mut s.x, n * d);
     resize(&mut s.h, n * d);
@@ -198,13 +202,17 @@ pub(crate) fn forward(
     }
     while s.attn.len() < pool.n_threads() {
         s.attn
-            .push(Mutex::new(AttnScratch::with_head_dim(cfg.head_dim)));
+            .push(Mutex::new(AttnScratch::with_head_dim(cfg.max_head_dim())));
     }
     if s.ropes.is_none() {
         let halves = cfg.rope_style == super::RopeStyle::Halves;
         let context = rows.first().map_or(0, |r| caches[r.seq].max_len());
-        let factors = |r: Rope| {
-            let r = match w.rope_factors(cfg, context) {
+        // Gemma 4's `rope_freqs` (partial rotation) belong to its global layers only.
+        let factors = |r: Rope, local: bool| {
+            let r = match w
+                .rope_factors(cfg, context)
+                .filter(|_| !(local && cfg.arch == Architecture::Gemma4))
+            {
                 Some(f) => r.with_factors(f),
                 None => r,
             };
@@ -215,13 +223,14 @@ pub(crate) fn forward(
             }
         };
         s.ropes = Some((
-            factors(Rope::new(
-                cfg.rope_dim,
-                cfg.rope_base,
-                cfg.rope_scale,
-                halves,
-            )),
-            factors(Rope::new(cfg.rope_dim, cfg.rope_base_local, 1.0, halves)),
+            factors(
+                Rope::new(cfg.rope_dim, cfg.rope_base, cfg.rope_scale, halves),
+                false,
+            ),
+            factors(
+                Rope::new(cfg.rope_dim_local, cfg.rope_base_local, 1.0, halves),
+                true,
+            ),
         ));
     }
 
@@ -255,8 +264,51 @@ pub(crate) fn forward(
         bytes,
         fresh: false,
     };
+    // Gemma 4: each row's per-layer inputs, (scaled token row + normed projection) / sqrt(2).
+    // The token rows are read from the mapped table, one row per token: the table is never
+    // copied.
+    let n_pl = cfg.n_embd_per_layer;
+    let pl_width = n_pl * cfg.n_layers;
+    if let Some(pli) = &w.per_layer {
+        resize(&mut s.pl, n * pl_width);
+        resize(&mut s.pl_proj, n * pl_width);
+        resize(&mut s.pl_gate, n * n_pl);
+        resize(&mut s.pl_in, n * n_pl);
+        let table = pli.token_embd.view(bytes);
+        let token_scale = (n_pl as f32).sqrt();
+        for (r, row) in rows.iter().enumerate() {
+            let dst = &mut s.pl[r * pl_width..][..pl_width];
+            table
+                .dequantize_row(row.token as usize, dst)
+                .expect("per-layer embedding type checked at load");
+            dst.iter_mut().for_each(|v| *v *= token_scale);
+        }
+        lin.invalidate();
+        lin.run(&mut s.acts, &pli.model_proj, &s.x, n, &mut s.pl_proj);
+        let proj_scale = 1.0 / (d as f32).sqrt();
+        let input_scale = 1.0 / 2f32.sqrt();
+        for (p, t) in s.pl_proj[..n * pl_width]
+            .chunks_mut(n_pl)
+            .zip(s.pl[..n * pl_width].chunks_mut(n_pl))
+        {
+            p.iter_mut().for_each(|v| *v *= proj_scale);
+            ops::rms_norm(p, &pli.proj_norm, cfg.rms_eps);
+            for (tv, &pv) in t.iter_mut().zip(p.iter()) {
+                *tv = (pv + *tv) * input_scale;
+            }
+        }
+    }
     for (il, lw) in w.layers.iter().enumerate() {
         let local = cfg.is_local_layer(il);
+        let (qd, kvd, ff, hd) = (
+            cfg.q_dim_of(il),
+            cfg.kv_dim_of(il),
+            cfg.n_ff_of(il),
+            cfg.head_dim_of(il),
+        );
+        // A layer past `kv_layers` reads another layer's cache and computes no K/V.
+        let owns_kv = il < cfg.kv_layers;
+        let kvw = if owns_kv { kvd } else { 0 };
         // --- attention ---
         for r in 0..n {
             ops::rms_norm_into(
@@ -285,16 +337,30 @@ pub(crate) fn forward(
             }
             Mixer::Attention(at) => {
                 lin.invalidate();
-                lin.run_many(
-                    &mut s.acts,
-                    &s.h,
-                    n,
-                    [
-                        (&at.wq, &mut s.q[..]),
-                        (&at.wk, &mut s.k[..]),
-                        (&at.wv, &mut s.v[..]),
-                    ],
-                );
+                match (&at.wk, &at.wv) {
+                    (Some(wk), Some(wv)) => lin.run_many(
+                        &mut s.acts,
+                        &s.h,
+                        n,
+                        [
+                            (&at.wq, &mut s.q[..]),
+                            (wk, &mut s.k[..]),
+                            (wv, &mut s.v[..]),
+                        ],
+                    ),
+                    (Some(wk), None) => {
+                        // Gemma 4 without v_proj: the values are the keys' projection
+                        // (normed differently below).
+                        lin.run_many(
+                            &mut s.acts,
+                            &s.h,
+                            n,
+                            [(&at.wq, &mut s.q[..]), (wk, &mut s.k[..])],
+                        );
+                        s.v[..n * kvd].copy_from_slice(&s.k[..n * kvd]);
+                    }
+                    (None, _) => lin.run(&mut s.acts, &at.wq, &s.h, n, &mut s.q),
+                }
                 if let Some(set) = adapters {
                     s.lora.new_input();
                     for (slot, out) in [
@@ -306,15 +372,24 @@ pub(crate) fn forward(
                     }
                 }
                 add_bias(&mut s.q[..n * qd], &at.bq, qd);
-                add_bias(&mut s.k[..n * kvd], &at.bk, kvd);
-                add_bias(&mut s.v[..n * kvd], &at.bv, kvd);
+                add_bias(&mut s.k[..n * kvw], &at.bk, kvd);
+                add_bias(&mut s.v[..n * kvw], &at.bv, kvd);
                 let (rope_global, rope_local) = s.ropes.as_ref().expect("set above");
                 let rope = if local { rope_local } else { rope_global };
                 let rotate = cfg.has_rope(il);
-                // q/k norms and RoPE, row by row: in chunks of rows across the pool for a prompt.
-                let qk_rows =
-                    |q: &mut [f32], k: &mut [f32], rs: &[BatchRow], angles: &mut Vec<_>| {
-                        for ((qr, kr), row) in q.chunks_mut(qd).zip(k.chunks_mut(kvd)).zip(rs) {
+                let v_norm = cfg.v_norm;
+                // q/k norms and RoPE (and Gemma 4's value norm), row by row: in chunks of rows
+                // across the pool for a prompt. A shared layer has no k/v rows (`kvw` 0).
+                let qk_rows = |q: &mut [f32],
+                               k: &mut [f32],
+                               v: &mut [f32],
+                               rs: &[BatchRow],
+                               angles: &mut Vec<_>| {
+                    for (r, row) in rs.iter().enumerate() {
+                        let qr = &mut q[r * qd..][..qd];
+                        let kr = &mut k[r * kvw..][..kvw];
+                        let vr = &mut v[r * kvw..][..kvw];
+                        {
                             rope.angles(row.pos, angles);
                             for head in qr.chunks_mut(hd) {
                                 if let Some(qn) = &at.q_norm {
@@ -335,36 +410,57 @@ pub(crate) fn forward(
                                     rope.apply_with(head, angles);
                                 }
                             }
+                            if v_norm {
+                                for head in vr.chunks_mut(hd) {
+                                    ops::rms_norm_unweighted(head, cfg.rms_eps);
+                                }
+                            }
                         }
-                    };
+                    }
+                };
                 const ROWS_PER_PIECE: usize = 8;
                 if pool.n_threads() == 1 || n < 2 * ROWS_PER_PIECE {
-                    qk_rows(&mut s.q[..n * qd], &mut s.k[..n * kvd], rows, &mut s.angles);
-                } else {
-                    let pieces = Mutex::new(
-                        s.q[..n * qd]
-                            .chunks_mut(ROWS_PER_PIECE * qd)
-                            .zip(s.k[..n * kvd].chunks_mut(ROWS_PER_PIECE * kvd))
-                            .zip(rows.chunks(ROWS_PER_PIECE)),
+                    qk_rows(
+                        &mut s.q[..n * qd],
+                        &mut s.k[..n * kvw],
+                        &mut s.v[..n * kvw],
+                        rows,
+                        &mut s.angles,
                     );
+                } else {
+                    // Pieces of ROWS_PER_PIECE rows (a shared layer's k/v pieces are empty).
+                    let (mut q, mut k, mut v) =
+                        (&mut s.q[..n * qd], &mut s.k[..n * kvw], &mut s.v[..n * kvw]);
+                    let mut parts = Vec::with_capacity(n.div_ceil(ROWS_PER_PIECE));
+                    for rs in rows.chunks(ROWS_PER_PIECE) {
+                        let m = rs.len();
+                        let (qa, qb) = std::mem::take(&mut q).split_at_mut(m * qd);
+                        let (ka, kb) = std::mem::take(&mut k).split_at_mut(m * kvw);
+                        let (va, vb) = std::mem::take(&mut v).split_at_mut(m * kvw);
+                        (q, k, v) = (qb, kb, vb);
+                        parts.push((qa, ka, va, rs));
+                    }
+                    let pieces = Mutex::new(parts.into_iter());
                     // work: a few operations per element (norm, rotation)
-                    let work = (n * (qd + kvd) * 4) as u64;
+                    let work = (n * (qd + 2 * kvw) * 4) as u64;
                     pool.run_joinable(work, |_, _| {
                         let mut angles = Vec::new();
                         loop {
                             let next = pieces.lock().expect("rope pieces lock").next();
-                            let Some(((q, k), rs)) = next else { break };
-                            qk_rows(q, k, rs, &mut angles);
+                            let Some((q, k, v, rs)) = next else { break };
+                            qk_rows(q, k, v, rs, &mut angles);
                         }
                     });
                 }
-                for (r, row) in rows.iter().enumerate() {
-                    caches[row.seq].store(
-                        il,
-                        row.pos,
-                        &s.k[r * kvd..][..kvd],
-                        &s.v[r * kvd..][..kvd],
-                    );
+                if owns_kv {
+                    for (r, row) in rows.iter().enumerate() {
+                        caches[row.seq].store(
+                            il,
+                            row.pos,
+                            &s.k[r * kvd..][..kvd],
+                            &s.v[r * kvd..][..kvd],
+                        );
+                    }
                 }
                 let window = if local { cfg.sliding_window } else { None };
                 s.ranges.clear();
@@ -376,6 +472,7 @@ pub(crate) fn forward(
                 attention(
                     cfg,
                     il,
+                    cfg.kv_source(il),
                     rows,
                     &s.ranges,
                     &s.bounds,
@@ -453,6 +550,34 @@ pub(crate) fn forward(
             for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
                 *x += ov;
             }
+        }
+
+        // --- Gemma 4: this layer's per-layer input, gated by the residual stream ---
+        if let Some(g) = &lw.per_layer {
+            lin.invalidate();
+            lin.run(&mut s.acts, &g.inp_gate, &s.x, n, &mut s.pl_gate);
+            for r in 0..n {
+                s.pl_in[r * n_pl..][..n_pl]
+                    .copy_from_slice(&s.pl[r * pl_width + il * n_pl..][..n_pl]);
+            }
+            glu_parallel(
+                pool,
+                GluAct::GeluTanh,
+                &mut s.pl_gate[..n * n_pl],
+                &s.pl_in[..n * n_pl],
+            );
+            lin.invalidate();
+            lin.run(&mut s.acts, &g.proj, &s.pl_gate, n, &mut s.o);
+            for r in 0..n {
+                let o = &mut s.o[r * d..(r + 1) * d];
+                ops::rms_norm(o, &g.post_norm, cfg.rms_eps);
+                for (x, &ov) in s.x[r * d..(r + 1) * d].iter_mut().zip(o.iter()) {
+                    *x += ov;
+                }
+            }
+        }
+        if let Some(scale) = lw.out_scale {
+            s.x[..n * d].iter_mut().for_each(|v| *v *= scale);
         }
     }
 
@@ -596,6 +721,7 @@ impl<'a> Pieces<'a> {
 fn attention(
     cfg: &ModelConfig,
     il: usize,
+    kv_layer: usize,
     rows: &[BatchRow],
     ranges: &[(usize, usize)],
     bounds: &[usize],
@@ -607,8 +733,13 @@ fn attention(
     pool: &ThreadPool,
 ) {
     let tier = selected_tier();
-    let (hd, nh, qd, kvd) = (cfg.head_dim, cfg.n_heads, cfg.q_dim(), cfg.kv_dim());
-    let group = nh / cfg.n_kv_heads;
+    let (hd, nh, qd, kvd) = (
+        cfg.head_dim_of(il),
+        cfg.n_heads,
+        cfg.q_dim_of(il),
+        cfg.kv_dim_of(il),
+    );
+    let group = nh / cfg.n_kv_heads_of(il);
     let pieces = Mutex::new(Pieces {
         rest: att,
         bounds,
@@ -640,7 +771,7 @@ fn attention(
                     re += 1;
                 }
                 let seq = rows[r].seq;
-                let (k, v) = caches[seq].layer(il, seq_len[seq]);
+                let (k, v) = caches[seq].layer(kv_layer, seq_len[seq]);
                 let mut h = ha;
                 while h < hb {
                     let g = h / group;

@@ -131,9 +131,11 @@ impl MappedPrefix {
     }
 }
 
-/// Keys and values of every layer for positions `0..len`, row-major `[pos][kv_dim]`.
+/// Keys and values of every layer for positions `0..len`, row-major `[pos][kv_dim]`. A layer
+/// that reads another layer's cache (Gemma 4's shared layers) has width 0: nothing of its own.
 pub struct KvCache {
-    kv_dim: usize,
+    /// Per layer: the width of its key (and value) rows.
+    kv_dims: Vec<usize>,
     max_len: usize,
     len: usize,
     k: Vec<Buf<f16>>,
@@ -186,7 +188,15 @@ impl KvCache {
     pub fn new(cfg: &ModelConfig, max_len: usize) -> Self {
         let is_conv: Vec<bool> = (0..cfg.n_layers).map(|il| cfg.is_conv_layer(il)).collect();
         Self {
-            kv_dim: cfg.kv_dim(),
+            kv_dims: (0..cfg.n_layers)
+                .map(|il| {
+                    if il < cfg.kv_layers {
+                        cfg.kv_dim_of(il)
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
             max_len,
             len: 0,
             k: heap_bufs(cfg.n_layers),
@@ -208,7 +218,7 @@ impl KvCache {
     fn empty_like(&self) -> Self {
         let n = self.is_conv.len();
         Self {
-            kv_dim: self.kv_dim,
+            kv_dims: self.kv_dims.clone(),
             max_len: self.max_len,
             len: 0,
             k: heap_bufs(n),
@@ -252,7 +262,7 @@ impl KvCache {
                 let w = self.conv_dim;
                 c.conv[il] = Buf::Mapped(region(w, 4, a)?, self.max_len * w);
             } else {
-                let w = self.kv_dim;
+                let w = self.kv_dims[il];
                 c.k[il] = Buf::Mapped(region(w, 2, a)?, self.max_len * w);
                 c.v[il] = Buf::Mapped(region(w, 2, b)?, self.max_len * w);
             }
@@ -286,7 +296,7 @@ impl KvCache {
     pub(crate) fn conv_only(is_conv: &[bool], conv_dim: usize, max_len: usize) -> Self {
         let n = is_conv.len();
         Self {
-            kv_dim: 0,
+            kv_dims: vec![0; n],
             max_len,
             len: 0,
             k: heap_bufs(n),
@@ -331,12 +341,12 @@ impl KvCache {
                 Buf::Mapped(r, _) => (used * size).saturating_sub(r.file_bytes()),
             }
         }
-        let kv = self.reserved * self.kv_dim;
         let conv = self.reserved * self.conv_dim;
         self.k
             .iter()
-            .chain(&self.v)
-            .map(|b| held(b, kv))
+            .zip(&self.kv_dims)
+            .chain(self.v.iter().zip(&self.kv_dims))
+            .map(|(b, &w)| held(b, self.reserved * w))
             .sum::<usize>()
             + self.conv.iter().map(|b| held(b, conv)).sum::<usize>()
     }
@@ -348,16 +358,16 @@ impl KvCache {
         self.clean = self.clean.min(self.len);
         let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
         self.reserved = self.reserved.max(positions);
-        let want = positions * self.kv_dim;
         let want_conv = positions * self.conv_dim;
         for (il, &conv) in self.is_conv.iter().enumerate() {
             if conv {
                 self.conv[il].ensure(want_conv, self.max_len * self.conv_dim);
                 continue;
             }
-            let cap = self.max_len * self.kv_dim;
-            self.k[il].ensure(want, cap);
-            self.v[il].ensure(want, cap);
+            let w = self.kv_dims[il];
+            let cap = self.max_len * w;
+            self.k[il].ensure(positions * w, cap);
+            self.v[il].ensure(positions * w, cap);
         }
     }
 
@@ -385,12 +395,13 @@ impl KvCache {
 
     /// Stores the key and value rows of `layer` at `pos` (room must have been reserved).
     pub(crate) fn store(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
-        let at = pos * self.kv_dim;
-        let kd = &mut self.k[layer].as_mut_slice()[at..at + self.kv_dim];
+        let w = self.kv_dims[layer];
+        let at = pos * w;
+        let kd = &mut self.k[layer].as_mut_slice()[at..at + w];
         for (d, &s) in kd.iter_mut().zip(k) {
             *d = f16::from_f32(s);
         }
-        let vd = &mut self.v[layer].as_mut_slice()[at..at + self.kv_dim];
+        let vd = &mut self.v[layer].as_mut_slice()[at..at + w];
         for (d, &s) in vd.iter_mut().zip(v) {
             *d = f16::from_f32(s);
         }
@@ -398,7 +409,7 @@ impl KvCache {
 
     /// Keys and values of `layer` for positions `0..n`.
     pub(crate) fn layer(&self, layer: usize, n: usize) -> (&[f16], &[f16]) {
-        let end = n * self.kv_dim;
+        let end = n * self.kv_dims[layer];
         (
             &self.k[layer].as_slice()[..end],
             &self.v[layer].as_slice()[..end],
@@ -408,7 +419,7 @@ impl KvCache {
     /// Keys and values of `layer` for positions `0..n`, writable (room must have been
     /// reserved): filled by a session snapshot's loader, which then sets the length.
     pub(crate) fn layer_mut(&mut self, layer: usize, n: usize) -> (&mut [f16], &mut [f16]) {
-        let end = n * self.kv_dim;
+        let end = n * self.kv_dims[layer];
         (
             &mut self.k[layer].as_mut_slice()[..end],
             &mut self.v[layer].as_mut_slice()[..end],
@@ -420,7 +431,7 @@ impl KvCache {
     /// from the same mapped file are not copied. A mapped `src` must have been checked
     /// ([`KvCache::check_prefix`]).
     pub(crate) fn copy_tail_from(&mut self, src: &KvCache, from: usize) {
-        debug_assert_eq!(self.kv_dim, src.kv_dim);
+        debug_assert_eq!(self.kv_dims, src.kv_dims);
         let end = src.len;
         let mut from = from;
         if let (Some(a), Some(b)) = (&self.prefix, &src.prefix) {
@@ -432,9 +443,9 @@ impl KvCache {
             let clean = self.clean.min(from);
             self.reserve(end);
             self.clean = clean;
-            let (a, b) = (from * self.kv_dim, end * self.kv_dim);
             let (ca, cb) = (from * self.conv_dim, end * self.conv_dim);
             for il in 0..self.is_conv.len() {
+                let (a, b) = (from * self.kv_dims[il], end * self.kv_dims[il]);
                 if self.is_conv[il] {
                     self.conv[il].as_mut_slice()[ca..cb]
                         .copy_from_slice(&src.conv[il].as_slice()[ca..cb]);

@@ -424,7 +424,13 @@ impl LoraAdapter {
             let lw = &w.layers[il];
             // A convolution layer (LFM2) has no q/k/v/o to adapt.
             let m: &MatRef = match (lw.attn(), slot) {
-                (Some(at), 0..=3) => [&at.wq, &at.wk, &at.wv, &at.wo][slot],
+                (Some(at), 0..=3) => {
+                    // a layer reading another's KV cache has no k/v of its own (Gemma 4)
+                    match [Some(&at.wq), at.wk.as_ref(), at.wv.as_ref(), Some(&at.wo)][slot] {
+                        Some(m) => m,
+                        None => return Err(unsupported()),
+                    }
+                }
                 (_, 4..) => [&lw.w_gate, &lw.w_up, &lw.w_down][slot - 4],
                 (None, _) => return Err(unsupported()),
             };

@@ -70,6 +70,32 @@ pub struct LayerWeights {
     pub w_down: MatRef,
     /// Gemma: norm of the feed-forward output before the residual add.
     pub post_ffn_norm: Option<Vec<f32>>,
+    /// Gemma 4: the per-layer input's gate, projection and post-norm.
+    pub per_layer: Option<PerLayerGate>,
+    /// Gemma 4: the scalar the layer's output (the whole residual stream) is multiplied by.
+    pub out_scale: Option<f32>,
+}
+
+/// Gemma 4's per-layer input inside one layer: `x += post_norm(proj · (gelu(inp_gate · x) *
+/// this layer's input))`.
+pub struct PerLayerGate {
+    /// `n_embd` → `n_embd_per_layer`.
+    pub inp_gate: MatRef,
+    /// `n_embd_per_layer` → `n_embd`.
+    pub proj: MatRef,
+    pub post_norm: Vec<f32>,
+}
+
+/// Gemma 4's per-layer token embeddings and the projection of the input embedding that is
+/// added to them: each token's `n_layers * n_embd_per_layer` inputs.
+pub struct PerLayerInputs {
+    /// `vocab` rows of `n_layers * n_embd_per_layer`: the large table. It stays in the
+    /// mapped file; a token's row is read (dequantized) when the token is evaluated.
+    pub token_embd: MatRef,
+    /// `n_embd` → `n_layers * n_embd_per_layer`.
+    pub model_proj: MatRef,
+    /// RMS norm weights of each layer's projected part (`n_embd_per_layer`).
+    pub proj_norm: Vec<f32>,
 }
 
 impl LayerWeights {
@@ -92,10 +118,16 @@ impl LayerWeights {
     /// Every matrix of the layer.
     pub fn matrices(&self) -> Vec<&MatRef> {
         let mut m = match &self.mixer {
-            Mixer::Attention(a) => vec![&a.wq, &a.wk, &a.wv, &a.wo],
+            Mixer::Attention(a) => [Some(&a.wq), a.wk.as_ref(), a.wv.as_ref(), Some(&a.wo)]
+                .into_iter()
+                .flatten()
+                .collect(),
             Mixer::ShortConv(c) => vec![&c.in_proj, &c.out_proj],
         };
         m.extend([&self.w_gate, &self.w_up, &self.w_down]);
+        if let Some(p) = &self.per_layer {
+            m.extend([&p.inp_gate, &p.proj]);
+        }
         m
     }
 
@@ -119,14 +151,19 @@ impl LayerWeights {
                 .flatten()
                 .map(Vec::as_slice),
         );
+        if let Some(p) = &self.per_layer {
+            v.push(&p.post_norm);
+        }
         v
     }
 }
 
 pub struct AttnWeights {
     pub wq: MatRef,
-    pub wk: MatRef,
-    pub wv: MatRef,
+    /// `None` in a layer that reads another layer's KV cache (Gemma 4's shared layers).
+    pub wk: Option<MatRef>,
+    /// `None`: the values are the keys' projection (Gemma 4 without `attn_v`), or a shared layer.
+    pub wv: Option<MatRef>,
     pub wo: MatRef,
     pub bq: Option<Vec<f32>>,
     pub bk: Option<Vec<f32>>,
@@ -159,6 +196,8 @@ pub struct Weights {
     /// and beyond it (`rope_factors_long`).
     pub rope_short: Option<Vec<f32>>,
     pub rope_long: Option<Vec<f32>>,
+    /// Gemma 4's per-layer token embeddings (file-backed) and their projection.
+    pub per_layer: Option<PerLayerInputs>,
 }
 
 impl Weights {
@@ -305,8 +344,12 @@ impl Weights {
             _ => "output_norm.weight",
         };
         let output_norm = l.vector(output_norm_name, cfg.n_embd)?;
-        let (d, q, kv, ff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
-        let gemma = matches!(cfg.arch, Architecture::Gemma3 | Architecture::Gemma2);
+        let d = cfg.n_embd;
+        let gemma4 = cfg.arch == Architecture::Gemma4;
+        let gemma = matches!(
+            cfg.arch,
+            Architecture::Gemma3 | Architecture::Gemma2 | Architecture::Gemma4
+        );
         let qk_norm = cfg.qk_norm || cfg.arch == Architecture::Gemma3;
         // Llama 3's `rope_freqs`; else LongRoPE's (Phi-3.5, Phi-4-mini) factors for the
         // session's context: the long ones beyond the original context (as llama.cpp picks).
@@ -324,7 +367,25 @@ impl Weights {
         let rope_short = factors("rope_factors_short.weight")?;
         let rope_long = factors("rope_factors_long.weight")?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
+        let n_pl = cfg.n_embd_per_layer;
+        let per_layer = if gemma4 && n_pl > 0 {
+            let width = n_pl * cfg.n_layers;
+            Some(PerLayerInputs {
+                token_embd: l.matrix("per_layer_token_embd.weight", width, vocab)?,
+                model_proj: l.matrix("per_layer_model_proj.weight", d, width)?,
+                proj_norm: l.vector("per_layer_proj_norm.weight", n_pl)?,
+            })
+        } else {
+            None
+        };
         for i in 0..cfg.n_layers {
+            let (q, kv, ff, hd) = (
+                cfg.q_dim_of(i),
+                cfg.kv_dim_of(i),
+                cfg.n_ff_of(i),
+                cfg.head_dim_of(i),
+            );
+            let owns_kv = i < cfg.kv_layers;
             let n = |s: &str| format!("blk.{i}.{s}");
             let required = |name: &str, len| -> Result<Option<Vec<f32>>, LoadError> {
                 if gemma {
@@ -358,18 +419,28 @@ impl Weights {
             } else {
                 // Phi-3 fuses q/k/v into one matrix (q rows, then k, then v).
                 let qkv_name = n("attn_qkv.weight");
-                let (wq, wk, wv) = if file.tensor_info(&qkv_name).is_some() {
+                let (wq, wk, wv) = if file.tensor_info(&qkv_name).is_some() && owns_kv {
                     let qkv = l.matrix(&qkv_name, d, q + 2 * kv)?;
                     (
                         split(&qkv_name, &qkv, 0, q)?,
-                        split(&qkv_name, &qkv, q, kv)?,
-                        split(&qkv_name, &qkv, q + kv, kv)?,
+                        Some(split(&qkv_name, &qkv, q, kv)?),
+                        Some(split(&qkv_name, &qkv, q + kv, kv)?),
                     )
+                } else if !owns_kv {
+                    // a shared layer: its k/v (if the file has them) are never used
+                    (l.matrix(&n("attn_q.weight"), d, q)?, None, None)
                 } else {
+                    let v_name = n("attn_v.weight");
                     (
                         l.matrix(&n("attn_q.weight"), d, q)?,
-                        l.matrix(&n("attn_k.weight"), d, kv)?,
-                        l.matrix(&n("attn_v.weight"), d, kv)?,
+                        Some(l.matrix(&n("attn_k.weight"), d, kv)?),
+                        // Gemma 4 may leave out v_proj: the values are then the keys'
+                        // projection.
+                        if gemma4 && file.tensor_info(&v_name).is_none() {
+                            None
+                        } else {
+                            Some(l.matrix(&v_name, d, kv)?)
+                        },
                     )
                 };
                 Mixer::Attention(AttnWeights {
@@ -378,10 +449,22 @@ impl Weights {
                     wv,
                     wo: l.matrix(&n("attn_output.weight"), q, d)?,
                     bq: l.opt_vector(&n("attn_q.bias"), q)?,
-                    bk: l.opt_vector(&n("attn_k.bias"), kv)?,
-                    bv: l.opt_vector(&n("attn_v.bias"), kv)?,
-                    q_norm: qk(&n("attn_q_norm.weight"), cfg.head_dim)?,
-                    k_norm: qk(&n("attn_k_norm.weight"), cfg.head_dim)?,
+                    bk: if owns_kv {
+                        l.opt_vector(&n("attn_k.bias"), kv)?
+                    } else {
+                        None
+                    },
+                    bv: if owns_kv {
+                        l.opt_vector(&n("attn_v.bias"), kv)?
+                    } else {
+                        None
+                    },
+                    q_norm: qk(&n("attn_q_norm.weight"), hd)?,
+                    k_norm: if owns_kv {
+                        qk(&n("attn_k_norm.weight"), hd)?
+                    } else {
+                        None
+                    },
                 })
             };
             // Phi-3 fuses gate and up into `ffn_up` (gate rows first, as ggml_swiglu splits).
@@ -411,6 +494,19 @@ impl Weights {
                 w_up,
                 w_down: l.matrix(&n("ffn_down.weight"), ff, d)?,
                 post_ffn_norm: required(&n("post_ffw_norm.weight"), d)?,
+                per_layer: if per_layer.is_some() {
+                    Some(PerLayerGate {
+                        inp_gate: l.matrix(&n("inp_gate.weight"), d, n_pl)?,
+                        proj: l.matrix(&n("proj.weight"), n_pl, d)?,
+                        post_norm: l.vector(&n("post_norm.weight"), d)?,
+                    })
+                } else {
+                    None
+                },
+                out_scale: match l.opt_vector(&n("layer_output_scale.weight"), 1)? {
+                    Some(v) if gemma4 => Some(v[0]),
+                    _ => None,
+                },
             });
         }
         Ok((
@@ -422,6 +518,7 @@ impl Weights {
                 rope_freqs,
                 rope_short,
                 rope_long,
+                per_layer,
             },
             vocab,
         ))
@@ -430,6 +527,9 @@ impl Weights {
     /// Bytes the weights hold outside the file mapping (the norm and bias vectors, as f32).
     pub fn owned_bytes(&self) -> u64 {
         let mut n = self.output_norm.len() as u64;
+        if let Some(p) = &self.per_layer {
+            n += p.proj_norm.len() as u64;
+        }
         for l in &self.layers {
             n += l.vectors().iter().map(|v| v.len() as u64).sum::<u64>();
         }
@@ -442,6 +542,9 @@ impl Weights {
         let mut n = m(&self.token_embd) + self.output_norm.len() as u64;
         if self.output.bytes != self.token_embd.bytes {
             n += m(&self.output);
+        }
+        if let Some(p) = &self.per_layer {
+            n += m(&p.token_embd) + m(&p.model_proj) + p.proj_norm.len() as u64;
         }
         for l in &self.layers {
             n += l.matrices().into_iter().map(m).sum::<u64>();

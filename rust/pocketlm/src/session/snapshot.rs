@@ -136,6 +136,13 @@ pub enum SnapshotError {
     /// A checksum does not match, or a field is impossible.
     #[error("the snapshot is corrupted: {0}; save it again")]
     Corrupted(String),
+    /// The model's KV cache cannot be saved in this format yet: its layers cache keys of
+    /// different widths or read another layer's cache (Gemma 4).
+    #[error("session snapshots of {arch} models are not supported yet (their layers' KV caches differ in width or are shared); evaluate the text again instead")]
+    UnsupportedModel {
+        /// The model's architecture.
+        arch: String,
+    },
     /// The model file changed on disk since it was loaded (its fingerprint cannot be trusted),
     /// or the snapshot file changed while it was being mapped.
     #[error("{0}")]
@@ -499,6 +506,11 @@ impl Session {
             .check_prefix()
             .map_err(SnapshotError::ModelFileChanged)?;
         let cfg = self.model.config();
+        if !cfg.uniform_kv() {
+            return Err(SnapshotError::UnsupportedModel {
+                arch: cfg.arch_name.clone(),
+            });
+        }
         let fingerprint = self
             .model
             .gguf()
@@ -754,6 +766,11 @@ impl Session {
             return Err(SnapshotError::OtherModel {
                 snapshot: hex8(&h.fingerprint),
                 model: hex8(&fingerprint),
+            });
+        }
+        if !cfg.uniform_kv() {
+            return Err(SnapshotError::UnsupportedModel {
+                arch: cfg.arch_name.clone(),
             });
         }
         let layout = Layout::of(cfg);
