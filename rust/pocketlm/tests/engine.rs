@@ -332,14 +332,7 @@ fn gemma4_hostile_layer_plan() {
         ),
     ];
     for (edit, key, why) in bad {
-        let err = load(edit);
-        let msg = err.to_string();
-        assert!(
-            matches!(err, LoadError::BadHyperParameter { .. })
-                && msg.contains(key)
-                && msg.contains(why),
-            "{msg}"
-        );
+        assert_bad_hyper_parameter(load(edit), key, why);
     }
 }
 
@@ -419,13 +412,7 @@ fn lfm2_hostile_layer_plan() {
         ),
     ];
     for (err, key, why) in cases {
-        let msg = err.to_string();
-        assert!(
-            matches!(err, LoadError::BadHyperParameter { .. })
-                && msg.contains(key)
-                && msg.contains(why),
-            "{msg}"
-        );
+        assert_bad_hyper_parameter(err, key, why);
     }
     // Without the convolution width the convolution layers cannot run: a missing key.
     let err = load(plan(&[0, 2, 0, 2]), None, None);
@@ -883,4 +870,15 @@ fn kept_hidden_states_are_what_the_output_head_reads() {
     u.capture_hidden(None);
     u.eval(&[1, 2]).unwrap();
     assert!(u.hidden_states().is_empty());
+}
+
+/// Asserts that `err` is a bad hyper-parameter naming `key` and saying `why`.
+fn assert_bad_hyper_parameter(err: LoadError, key: &str, why: &str) {
+    let msg = err.to_string();
+    assert!(
+        matches!(err, LoadError::BadHyperParameter { .. })
+            && msg.contains(key)
+            && msg.contains(why),
+        "{msg}"
+    );
 }

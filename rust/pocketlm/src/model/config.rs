@@ -870,6 +870,17 @@ impl ModelConfig {
         self.ff_layers.get(il).copied().unwrap_or(self.n_ff)
     }
 
+    /// The widths of layer `il` that may differ between layers (Gemma 4's sliding and global
+    /// layers, its double-wide shared layers): what the loader and the forward pass size by.
+    pub(crate) fn dims_of(&self, il: usize) -> LayerDims {
+        LayerDims {
+            q: self.q_dim_of(il),
+            kv: self.kv_dim_of(il),
+            ff: self.n_ff_of(il),
+            head: self.head_dim_of(il),
+        }
+    }
+
     /// The layer whose KV cache layer `il` attends to: itself, or for a layer past
     /// `kv_layers` the last layer of its type that has its own (llama.cpp's rule: `kv_layers - 2`
     /// for a sliding layer, `kv_layers - 1` for a global one, checked at load).
@@ -912,4 +923,17 @@ impl ModelConfig {
     pub fn kv_dim(&self) -> usize {
         self.n_kv_heads * self.head_dim
     }
+}
+
+/// One layer's widths ([`ModelConfig::dims_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LayerDims {
+    /// Query width (heads × head width).
+    pub q: usize,
+    /// Key (or value) width.
+    pub kv: usize,
+    /// Feed-forward width.
+    pub ff: usize,
+    /// Head width.
+    pub head: usize,
 }

@@ -4,7 +4,7 @@
 //! sequence; batched decode (keyboard beams, several reply drafts) is one row for each of several
 //! sequences. All rows share the matrix products, so weights are read once per batch.
 
-use super::config::{Architecture, ModelConfig};
+use super::config::{Architecture, LayerDims, ModelConfig};
 use super::kv_cache::KvCache;
 use super::lora::{self, AdapterSet, LoraScratch};
 use super::shortconv;
@@ -300,12 +300,12 @@ pub(crate) fn forward(
     }
     for (il, lw) in w.layers.iter().enumerate() {
         let local = cfg.is_local_layer(il);
-        let (qd, kvd, ff, hd) = (
-            cfg.q_dim_of(il),
-            cfg.kv_dim_of(il),
-            cfg.n_ff_of(il),
-            cfg.head_dim_of(il),
-        );
+        let LayerDims {
+            q: qd,
+            kv: kvd,
+            ff,
+            head: hd,
+        } = cfg.dims_of(il);
         // A layer past `kv_layers` reads another layer's cache and computes no K/V.
         let owns_kv = il < cfg.kv_layers;
         let kvw = if owns_kv { kvd } else { 0 };
@@ -733,12 +733,13 @@ fn attention(
     pool: &ThreadPool,
 ) {
     let tier = selected_tier();
-    let (hd, nh, qd, kvd) = (
-        cfg.head_dim_of(il),
-        cfg.n_heads,
-        cfg.q_dim_of(il),
-        cfg.kv_dim_of(il),
-    );
+    let nh = cfg.n_heads;
+    let LayerDims {
+        q: qd,
+        kv: kvd,
+        head: hd,
+        ..
+    } = cfg.dims_of(il);
     let group = nh / cfg.n_kv_heads_of(il);
     let pieces = Mutex::new(Pieces {
         rest: att,

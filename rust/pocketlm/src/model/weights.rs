@@ -1,7 +1,7 @@
 //! The model's tensors, located in the mapped file. Matrices stay in the map (zero copy); only
 //! the small norm and bias vectors are converted to owned f32.
 
-use super::config::{Architecture, ModelConfig};
+use super::config::{Architecture, LayerDims, ModelConfig};
 use super::LoadError;
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::kernels::QMatrix;
@@ -379,12 +379,12 @@ impl Weights {
             None
         };
         for i in 0..cfg.n_layers {
-            let (q, kv, ff, hd) = (
-                cfg.q_dim_of(i),
-                cfg.kv_dim_of(i),
-                cfg.n_ff_of(i),
-                cfg.head_dim_of(i),
-            );
+            let LayerDims {
+                q,
+                kv,
+                ff,
+                head: hd,
+            } = cfg.dims_of(i);
             let owns_kv = i < cfg.kv_layers;
             let n = |s: &str| format!("blk.{i}.{s}");
             let required = |name: &str, len| -> Result<Option<Vec<f32>>, LoadError> {
