@@ -2,12 +2,17 @@
 //! Their cost is tiny next to the matrix products, so they stay plain scalar Rust that the
 //! compiler auto-vectorizes.
 
-/// RMS normalization in place: `x * w / sqrt(mean(x^2) + eps)`. The sum is accumulated in f64,
-/// as ggml does, so long rows keep their precision.
+/// `1 / sqrt(mean(x^2) + eps)`. The sum is accumulated in f64, as ggml does, so long rows keep
+/// their precision.
+fn rms_scale(x: &[f32], eps: f32) -> f32 {
+    let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
+    1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt()
+}
+
+/// RMS normalization in place: `x * w / sqrt(mean(x^2) + eps)`.
 pub fn rms_norm(x: &mut [f32], w: &[f32], eps: f32) {
     debug_assert_eq!(x.len(), w.len());
-    let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-    let scale = 1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt();
+    let scale = rms_scale(x, eps);
     for (v, &wi) in x.iter_mut().zip(w) {
         *v = *v * scale * wi;
     }
@@ -15,8 +20,7 @@ pub fn rms_norm(x: &mut [f32], w: &[f32], eps: f32) {
 
 /// RMS-normalizes `x` without weights (ggml's `rms_norm` alone: Gemma 4's values).
 pub fn rms_norm_unweighted(x: &mut [f32], eps: f32) {
-    let ss: f64 = x.iter().map(|&v| (v as f64) * (v as f64)).sum();
-    let scale = 1.0 / ((ss / x.len() as f64) as f32 + eps).sqrt();
+    let scale = rms_scale(x, eps);
     x.iter_mut().for_each(|v| *v *= scale);
 }
 

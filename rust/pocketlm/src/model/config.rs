@@ -244,6 +244,43 @@ pub mod limits {
     pub const MAX_CONV_KERNEL: usize = 64;
 }
 
+/// A key that is one integer for every layer or an array of one per layer (`None` when the
+/// file lacks it). Signed entries stay signed, so a negative one is reported as out of range.
+fn per_layer_ints(
+    file: &GgufFile,
+    key: &str,
+    n_layers: usize,
+) -> Result<Option<Vec<i64>>, LoadError> {
+    use crate::gguf::{MetaArray, MetaValue};
+    let bad = |reason: String| LoadError::BadHyperParameter {
+        key: key.to_owned(),
+        reason,
+    };
+    let wide = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    let v: Vec<i64> = match file.get(key) {
+        None => return Ok(None),
+        Some(MetaValue::Array(a)) => match a {
+            MetaArray::U32(v) => v.iter().map(|&x| x as i64).collect(),
+            MetaArray::I32(v) => v.iter().map(|&x| x as i64).collect(),
+            MetaArray::U64(v) => v.iter().map(|&x| wide(x)).collect(),
+            MetaArray::I64(v) => v.clone(),
+            MetaArray::U16(v) => v.iter().map(|&x| x as i64).collect(),
+            MetaArray::U8(v) => v.iter().map(|&x| x as i64).collect(),
+            other => {
+                return Err(bad(format!(
+                    "an array of {}, not of integers",
+                    other.type_name()
+                )))
+            }
+        },
+        Some(_) => vec![wide(file.get_u64(key)?); n_layers],
+    };
+    if v.len() != n_layers {
+        return Err(bad(format!("{} entries for {n_layers} layers", v.len())));
+    }
+    Ok(Some(v))
+}
+
 /// A per-layer `head_count_kv` array (LFM2): the one key/value head count of its attention
 /// layers, and which layers have none (short convolutions). A single number applies to every
 /// layer (all attention).
@@ -252,38 +289,15 @@ fn per_layer_kv_heads(
     key: &str,
     n_layers: usize,
 ) -> Result<(usize, Vec<bool>), LoadError> {
-    use crate::gguf::{MetaArray, MetaValue};
     let bad = |reason: String| LoadError::BadHyperParameter {
         key: key.to_owned(),
         reason,
     };
-    let counts: Vec<u64> = match file.get(key) {
-        None => return Err(bad("missing (LFM2 files list it per layer)".into())),
-        Some(MetaValue::Array(a)) => match a {
-            MetaArray::U32(v) => v.iter().map(|&x| x as u64).collect(),
-            MetaArray::I32(v) => v.iter().map(|&x| x.max(-1) as u64).collect(),
-            MetaArray::U64(v) => v.clone(),
-            MetaArray::I64(v) => v.iter().map(|&x| x.max(-1) as u64).collect(),
-            MetaArray::U16(v) => v.iter().map(|&x| x as u64).collect(),
-            MetaArray::U8(v) => v.iter().map(|&x| x as u64).collect(),
-            other => {
-                return Err(bad(format!(
-                    "an array of {}, not of integers",
-                    other.type_name()
-                )))
-            }
-        },
-        Some(_) => vec![file.get_u64(key)?; n_layers],
-    };
-    if counts.len() != n_layers {
-        return Err(bad(format!(
-            "{} entries for {n_layers} layers",
-            counts.len()
-        )));
-    }
+    let counts = per_layer_ints(file, key, n_layers)?
+        .ok_or_else(|| bad("missing (LFM2 files list it per layer)".into()))?;
     let mut kv = None;
     for &c in counts.iter().filter(|&&c| c != 0) {
-        if c > limits::MAX_HEADS as u64 {
+        if !(0..=limits::MAX_HEADS as i64).contains(&c) {
             return Err(bad(format!(
                 "{c} is out of range (0 to {})",
                 limits::MAX_HEADS
@@ -302,40 +316,18 @@ fn per_layer_kv_heads(
     Ok((kv as usize, counts.iter().map(|&c| c == 0).collect()))
 }
 
-/// A key that is one unsigned integer for every layer or an array of one per layer.
-fn per_layer_u64(
-    file: &GgufFile,
-    key: &str,
-    n_layers: usize,
-    required: bool,
-) -> Result<Option<Vec<u64>>, LoadError> {
-    use crate::gguf::{MetaArray, MetaValue};
-    let bad = |reason: String| LoadError::BadHyperParameter {
-        key: key.to_owned(),
-        reason,
-    };
-    let v: Vec<u64> = match file.get(key) {
-        None if required => return Err(crate::gguf::GgufError::MissingKey(key.to_owned()).into()),
-        None => return Ok(None),
-        Some(MetaValue::Array(a)) => match a {
-            MetaArray::U32(v) => v.iter().map(|&x| x as u64).collect(),
-            MetaArray::I32(v) if v.iter().all(|&x| x >= 0) => v.iter().map(|&x| x as u64).collect(),
-            MetaArray::U64(v) => v.clone(),
-            MetaArray::U16(v) => v.iter().map(|&x| x as u64).collect(),
-            MetaArray::U8(v) => v.iter().map(|&x| x as u64).collect(),
-            other => {
-                return Err(bad(format!(
-                    "an array of {}, not of unsigned integers",
-                    other.type_name()
-                )))
-            }
-        },
-        Some(_) => vec![file.get_u64(key)?; n_layers],
-    };
-    if v.len() != n_layers {
-        return Err(bad(format!("{} entries for {n_layers} layers", v.len())));
-    }
-    Ok(Some(v))
+/// A required key that is one unsigned integer for every layer or an array of one per layer.
+fn per_layer_u64(file: &GgufFile, key: &str, n_layers: usize) -> Result<Vec<u64>, LoadError> {
+    per_layer_ints(file, key, n_layers)?
+        .ok_or_else(|| crate::gguf::GgufError::MissingKey(key.to_owned()))?
+        .into_iter()
+        .map(|x| {
+            u64::try_from(x).map_err(|_| LoadError::BadHyperParameter {
+                key: key.to_owned(),
+                reason: format!("{x} is negative"),
+            })
+        })
+        .collect()
 }
 
 /// Gemma 4's per-layer plan: which layers slide, the sliding layers' attention shape, the
@@ -436,7 +428,7 @@ impl Gemma4Plan {
         }
         // One KV head count per layer type.
         let kv_key = "attention.head_count_kv";
-        let kv = per_layer_u64(file, &key(kv_key), n_layers, true)?.expect("required");
+        let kv = per_layer_u64(file, &key(kv_key), n_layers)?;
         let mut counts: [Option<u64>; 2] = [None, None];
         for (il, &c) in kv.iter().enumerate() {
             let slot = &mut counts[local[il] as usize];
@@ -444,7 +436,8 @@ impl Gemma4Plan {
                 return Err(bad(
                     kv_key,
                     format!(
-                        "layer {il} has {c} key/value heads: each layer type needs one count                          from 1 to {}",
+                        "layer {il} has {c} key/value heads: each layer type needs one count \
+                         from 1 to {}",
                         limits::MAX_HEADS
                     ),
                 ));
@@ -453,8 +446,7 @@ impl Gemma4Plan {
         }
         let n_kv_heads = counts[0].or(counts[1]).unwrap_or(1) as usize;
         let n_kv_heads_local = counts[1].unwrap_or(n_kv_heads as u64) as usize;
-        let ff_layers = per_layer_u64(file, &key("feed_forward_length"), n_layers, true)?
-            .expect("required")
+        let ff_layers = per_layer_u64(file, &key("feed_forward_length"), n_layers)?
             .into_iter()
             .map(|f| small("feed_forward_length", f, limits::MAX_FF))
             .collect::<Result<Vec<_>, _>>()?;
@@ -477,7 +469,8 @@ impl Gemma4Plan {
             return Err(bad(
                 "attention.shared_kv_layers",
                 format!(
-                    "{shared} shared layers: the last two layers with their own KV cache must be                      a sliding one then a global one"
+                    "{shared} shared layers: the last two layers with their own KV cache must be \
+                     a sliding one then a global one"
                 ),
             ));
         }
@@ -881,11 +874,27 @@ impl ModelConfig {
         }
     }
 
+    /// Whether layer `il` computes and caches its own keys and values (a Gemma 4 layer past
+    /// `kv_layers` reads another layer's cache instead).
+    pub fn owns_kv(&self, il: usize) -> bool {
+        il < self.kv_layers
+    }
+
+    /// Width of the key (or value) rows layer `il` caches: 0 for a layer that reads another
+    /// layer's cache.
+    pub fn cached_kv_dim_of(&self, il: usize) -> usize {
+        if self.owns_kv(il) {
+            self.kv_dim_of(il)
+        } else {
+            0
+        }
+    }
+
     /// The layer whose KV cache layer `il` attends to: itself, or for a layer past
     /// `kv_layers` the last layer of its type that has its own (llama.cpp's rule: `kv_layers - 2`
     /// for a sliding layer, `kv_layers - 1` for a global one, checked at load).
     pub fn kv_source(&self, il: usize) -> usize {
-        if il < self.kv_layers {
+        if self.owns_kv(il) {
             il
         } else if self.is_local_layer(il) {
             self.kv_layers - 2

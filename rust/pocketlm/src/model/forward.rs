@@ -306,9 +306,9 @@ pub(crate) fn forward(
             ff,
             head: hd,
         } = cfg.dims_of(il);
-        // A layer past `kv_layers` reads another layer's cache and computes no K/V.
-        let owns_kv = il < cfg.kv_layers;
-        let kvw = if owns_kv { kvd } else { 0 };
+        // A layer that reads another layer's cache computes no K/V (`kvw` 0).
+        let owns_kv = cfg.owns_kv(il);
+        let kvw = cfg.cached_kv_dim_of(il);
         // --- attention ---
         for r in 0..n {
             ops::rms_norm_into(
@@ -389,31 +389,29 @@ pub(crate) fn forward(
                         let qr = &mut q[r * qd..][..qd];
                         let kr = &mut k[r * kvw..][..kvw];
                         let vr = &mut v[r * kvw..][..kvw];
-                        {
-                            rope.angles(row.pos, angles);
-                            for head in qr.chunks_mut(hd) {
-                                if let Some(qn) = &at.q_norm {
-                                    ops::rms_norm(head, qn, cfg.rms_eps);
-                                }
-                                if rotate {
-                                    rope.apply_with(head, angles);
-                                }
-                                if cfg.attn_scale != 1.0 {
-                                    head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
-                                }
+                        rope.angles(row.pos, angles);
+                        for head in qr.chunks_mut(hd) {
+                            if let Some(qn) = &at.q_norm {
+                                ops::rms_norm(head, qn, cfg.rms_eps);
                             }
-                            for head in kr.chunks_mut(hd) {
-                                if let Some(kn) = &at.k_norm {
-                                    ops::rms_norm(head, kn, cfg.rms_eps);
-                                }
-                                if rotate {
-                                    rope.apply_with(head, angles);
-                                }
+                            if rotate {
+                                rope.apply_with(head, angles);
                             }
-                            if v_norm {
-                                for head in vr.chunks_mut(hd) {
-                                    ops::rms_norm_unweighted(head, cfg.rms_eps);
-                                }
+                            if cfg.attn_scale != 1.0 {
+                                head.iter_mut().for_each(|v| *v *= cfg.attn_scale);
+                            }
+                        }
+                        for head in kr.chunks_mut(hd) {
+                            if let Some(kn) = &at.k_norm {
+                                ops::rms_norm(head, kn, cfg.rms_eps);
+                            }
+                            if rotate {
+                                rope.apply_with(head, angles);
+                            }
+                        }
+                        if v_norm {
+                            for head in vr.chunks_mut(hd) {
+                                ops::rms_norm_unweighted(head, cfg.rms_eps);
                             }
                         }
                     }

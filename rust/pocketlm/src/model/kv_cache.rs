@@ -189,13 +189,7 @@ impl KvCache {
         let is_conv: Vec<bool> = (0..cfg.n_layers).map(|il| cfg.is_conv_layer(il)).collect();
         Self {
             kv_dims: (0..cfg.n_layers)
-                .map(|il| {
-                    if il < cfg.kv_layers {
-                        cfg.kv_dim_of(il)
-                    } else {
-                        0
-                    }
-                })
+                .map(|il| cfg.cached_kv_dim_of(il))
                 .collect(),
             max_len,
             len: 0,

@@ -385,7 +385,7 @@ impl Weights {
                 ff,
                 head: hd,
             } = cfg.dims_of(i);
-            let owns_kv = i < cfg.kv_layers;
+            let owns_kv = cfg.owns_kv(i);
             let n = |s: &str| format!("blk.{i}.{s}");
             let required = |name: &str, len| -> Result<Option<Vec<f32>>, LoadError> {
                 if gemma {
