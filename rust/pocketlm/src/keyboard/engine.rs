@@ -7,6 +7,7 @@
 //! changes the cost, never the suggestions.
 
 use super::vocab::Vocab;
+use crate::model::F32Block;
 use crate::session::{Session, SessionError};
 use std::collections::HashMap;
 
@@ -21,8 +22,9 @@ const MIN_POOL: usize = 8;
 /// What the search needs to know about one evaluated token sequence.
 pub struct Node {
     /// Raw logits after the sequence's last token (one per computed head row:
-    /// `Vocab::slot`).
-    logits: Vec<f32>,
+    /// `Vocab::slot`). A vocabulary-sized block (192 KiB for SmolLM2) held for a keystroke or
+    /// two, so its own mapping: freed, it leaves the process instead of the allocator's heap.
+    logits: F32Block,
     /// log Σ exp(logits).
     lse: f32,
     /// The lowest logit: what a token whose head row is not computed is taken to score (it
@@ -62,7 +64,7 @@ impl Node {
             e.1 -= lse;
         }
         Node {
-            logits: logits.to_vec(),
+            logits: F32Block::copy_of(logits),
             lse,
             floor: lowest,
             end_lp: (1.0 - cont_mass).max(1e-9).ln(),
@@ -100,7 +102,7 @@ impl Node {
     }
 
     fn bytes(&self) -> usize {
-        self.logits.capacity() * 4
+        self.logits.len() * 4
             + (self.continuing.capacity() + self.starting.as_ref().map_or(0, Vec::capacity)) * 8
             + 256
     }
@@ -180,6 +182,7 @@ impl Engine {
     pub fn held_bytes(&self) -> usize {
         self.nodes.values().map(Node::bytes).sum::<usize>()
             + self.sessions.iter().map(Session::held_bytes).sum::<usize>()
+            + self.sessions[0].shared_bytes()
     }
 
     /// The first session (every other one is a fork of it): the framing prefix is loaded into

@@ -143,6 +143,46 @@ fn map_over(map: &mut MmapMut, file: &File, offset: u64, len: usize) -> std::io:
     f.read_exact(&mut map[..len])
 }
 
+/// Buffers from this size up are their own anonymous mapping ([`F32Block`]): glibc's malloc
+/// serves blocks this large from its heap once a freed mapping has raised its dynamic
+/// threshold, and freed heap blocks stay resident while anything above them is live.
+pub(crate) const BLOCK_MAP_MIN_BYTES: usize = 64 * 1024;
+
+/// A fixed-length f32 buffer for large short-lived values (a logits vector kept for one
+/// keystroke): from [`BLOCK_MAP_MIN_BYTES`] up on Unix its own anonymous mapping, whose pages
+/// go back to the OS when it is dropped, whatever the allocator keeps; smaller, elsewhere, or
+/// if the mapping fails, a heap `Vec`.
+pub(crate) enum F32Block {
+    Heap(Vec<f32>),
+    Mapped(Region, usize),
+}
+
+impl F32Block {
+    /// A copy of `values`.
+    pub(crate) fn copy_of(values: &[f32]) -> Self {
+        let bytes = std::mem::size_of_val(values);
+        if cfg!(unix) && bytes >= BLOCK_MAP_MIN_BYTES {
+            if let Ok(mut r) = Region::new(bytes, None) {
+                bytemuck::cast_slice_mut::<u8, f32>(&mut r.bytes_mut()[..bytes])
+                    .copy_from_slice(values);
+                return F32Block::Mapped(r, values.len());
+            }
+        }
+        F32Block::Heap(values.to_vec())
+    }
+}
+
+impl std::ops::Deref for F32Block {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        match self {
+            F32Block::Heap(v) => v,
+            F32Block::Mapped(r, n) => &bytemuck::cast_slice(r.bytes())[..*n],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +238,20 @@ mod tests {
         assert_eq!(back, content, "a write reached the file");
         assert_eq!(r.file_bytes(), page);
         assert!(Region::new(page, Some((&f, 1, page))).is_err());
+    }
+
+    #[test]
+    fn a_block_holds_a_copy_mapped_from_the_threshold_up() {
+        let small: Vec<f32> = (0..100).map(|i| i as f32 * 0.5).collect();
+        let b = F32Block::copy_of(&small);
+        assert!(matches!(b, F32Block::Heap(_)));
+        assert_eq!(&b[..], &small[..]);
+        let n = BLOCK_MAP_MIN_BYTES / 4 + 3;
+        let large: Vec<f32> = (0..n).map(|i| (i as f32).sin()).collect();
+        let b = F32Block::copy_of(&large);
+        assert_eq!(matches!(b, F32Block::Mapped(..)), cfg!(unix));
+        assert_eq!(b.len(), n);
+        assert_eq!(&b[..], &large[..]);
+        assert!(F32Block::copy_of(&[]).is_empty());
     }
 }

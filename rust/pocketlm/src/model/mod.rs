@@ -13,7 +13,7 @@ mod weights;
 pub use config::{Architecture, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{KvCache, MappedPrefix, GROW_STEP as KV_GROW_STEP};
-pub(crate) use kv_map::{page_size, supported as mapping_supported};
+pub(crate) use kv_map::{page_size, supported as mapping_supported, F32Block};
 pub(crate) use lora::AdapterSet;
 pub use lora::{AdapterError, LoraAdapter};
 

@@ -82,9 +82,15 @@ pub fn default_threads() -> usize {
         .clamp(1, 2)
 }
 
-/// The thread pool and scratch buffers a session computes with; forks share the pool.
+/// The thread pool and scratch buffers a session computes with, shared by the session and
+/// its forks: they compute one at a time (the lock is held for a whole forward pass), so one
+/// set of buffers serves all of them instead of one per fork (a keyboard keeps 5–16 forks).
 struct Engine {
     pool: ThreadPool,
+    /// The forward pass's buffers.
+    scratch: Scratch,
+    /// Reused logits of a batched pass (`batched_pass_reusing`).
+    batch_out: Vec<f32>,
 }
 
 /// One token sequence being evaluated: its KV cache, its tokens and the logits of its last
@@ -95,11 +101,8 @@ pub struct Session {
     engine: Arc<Mutex<Engine>>,
     cache: KvCache,
     tokens: Vec<u32>,
-    scratch: Scratch,
     /// Reused batch description (no allocation per token).
     rows: Vec<BatchRow>,
-    /// Reused logits of a batched pass led by this session (`batched_pass`).
-    batch_out: Vec<f32>,
     logits: Vec<f32>,
     has_logits: bool,
     /// Output-head rows computed (`None`: all): see [`Session::set_output_rows`].
@@ -133,13 +136,13 @@ impl Session {
         Ok(Self {
             engine: Arc::new(Mutex::new(Engine {
                 pool: ThreadPool::new(opts.threads),
+                scratch: Scratch::default(),
+                batch_out: Vec::new(),
             })),
             model,
             cache,
             tokens: Vec::new(),
-            scratch: Scratch::default(),
             rows: Vec::new(),
-            batch_out: Vec::new(),
             logits: Vec::new(),
             has_logits: false,
             output_rows: None,
@@ -284,19 +287,29 @@ impl Session {
         self.clear();
         self.cache.release();
         self.tokens = Vec::new();
-        self.scratch = Scratch::default();
+        {
+            // Shared with the forks, which allocate again as they evaluate.
+            let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+            engine.scratch = Scratch::default();
+            engine.batch_out = Vec::new();
+        }
         self.rows = Vec::new();
-        self.batch_out = Vec::new();
         self.logits = Vec::new();
         self.has_logits = false;
         self.hidden = Vec::new();
     }
 
-    /// Bytes held by the KV cache and the logits buffers (the scratch buffers of the forward
-    /// pass are not counted).
+    /// Bytes held by the KV cache and the logits buffer (the buffers shared with the forks are
+    /// not counted: [`Session::shared_bytes`]).
     pub fn held_bytes(&self) -> usize {
-        self.cache.allocated_bytes()
-            + (self.logits.capacity() + self.batch_out.capacity()) * std::mem::size_of::<f32>()
+        self.cache.allocated_bytes() + self.logits.capacity() * std::mem::size_of::<f32>()
+    }
+
+    /// Bytes of the batched passes' logits buffer, which the session shares with its forks
+    /// (count it once per family; the forward pass's scratch buffers are not counted).
+    pub fn shared_bytes(&self) -> usize {
+        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.batch_out.capacity() * std::mem::size_of::<f32>()
     }
 
     /// Length of the longest common prefix of the session's tokens and `tokens`.
@@ -417,7 +430,8 @@ impl Session {
             seq: 0,
             logits: want(i),
         }));
-        let engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        let Engine { pool, scratch, .. } = &mut *engine;
         let mut logits = std::mem::take(&mut self.logits);
         let hidden = self.hidden_from.map(|from| HiddenOut {
             from,
@@ -425,10 +439,10 @@ impl Session {
         });
         forward(
             &self.model,
-            &engine.pool,
+            pool,
             &mut [&mut self.cache],
             &rows,
-            &mut self.scratch,
+            scratch,
             &mut logits,
             self.output_rows.as_deref(),
             hidden,
@@ -493,9 +507,7 @@ impl Session {
             engine: self.engine.clone(),
             cache: self.cache.clone(),
             tokens: self.tokens.clone(),
-            scratch: Scratch::default(),
             rows: Vec::new(),
-            batch_out: Vec::new(),
             logits: self.logits.clone(),
             has_logits: self.has_logits,
             output_rows: self.output_rows.clone(),
@@ -521,7 +533,7 @@ impl Session {
 
     /// Appends one token to each session in a single batched forward pass: the weights are
     /// read once for all of them. Each session's logits are updated. Steady-state calls do not
-    /// allocate per token (buffers live in `sessions[0]`).
+    /// allocate per token (the buffers are shared by a session and its forks).
     pub fn decode_batch(sessions: &mut [&mut Session], tokens: &[u32]) -> Result<(), SessionError> {
         let one = |i: usize| std::slice::from_ref(&tokens[i]);
         Self::check_batch(sessions, tokens.len(), one)?;
@@ -584,9 +596,11 @@ impl Session {
         sessions: &mut [&mut Session],
         tokens: impl Fn(usize) -> &'t [u32],
     ) {
-        let mut out = std::mem::take(&mut sessions[0].batch_out);
+        let engine = sessions[0].engine.clone();
+        let lock = || engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = std::mem::take(&mut lock().batch_out);
         Self::batched_pass(sessions, tokens, false, &mut out);
-        sessions[0].batch_out = out;
+        lock().batch_out = out;
     }
 
     /// One forward pass over `tokens(i)` appended to `sessions[i]` (already checked). Logits
@@ -611,8 +625,8 @@ impl Session {
             }));
         }
         let engine = sessions[0].engine.clone();
-        let engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        let mut scratch = std::mem::take(&mut sessions[0].scratch);
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let Engine { pool, scratch, .. } = &mut *engine;
         out.clear();
         let head = sessions[0].output_rows.clone();
         let adapters = sessions[0].adapters.clone();
@@ -620,17 +634,17 @@ impl Session {
             let mut caches: Vec<&mut KvCache> = sessions.iter_mut().map(|s| &mut s.cache).collect();
             forward(
                 &model,
-                &engine.pool,
+                pool,
                 &mut caches,
                 &rows,
-                &mut scratch,
+                scratch,
                 out,
                 head.as_deref(),
                 None,
                 adapters.as_deref(),
             );
         }
-        sessions[0].scratch = scratch;
+        drop(engine);
         sessions[0].rows = rows;
         let vocab = sessions[0].logits_width();
         // Index (in logits rows) one past each session's last row.
