@@ -74,6 +74,9 @@ pub struct Candidate {
     pub stance: Option<Stance>,
     /// A preferred answer to the message's acts.
     pub preferred: bool,
+    /// Its cluster is a hedge ("I'm not sure."): it fits almost any question, so a second
+    /// reply of that cluster adds nothing to the first.
+    pub hedge: bool,
 }
 
 /// The full result of one [`ReplyDrafter::draft_detailed`] call.

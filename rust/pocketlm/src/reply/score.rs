@@ -143,6 +143,7 @@ impl Context<'_> {
             cluster: cluster.map(|c| self.cat.clusters[c].name.clone()),
             stance: cluster.map(|c| self.cat.clusters[c].stance),
             preferred: index.is_some_and(|i| self.prefers(i)),
+            hedge: cluster.is_some_and(|c| self.cat.clusters[c].hedge),
             text,
             score,
         }

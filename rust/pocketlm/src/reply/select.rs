@@ -121,7 +121,13 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
     let opening = |c: &Candidate| filter::words(&c.text).into_iter().next();
     let mut s = c.score;
     if c.cluster.is_some() && chosen.iter().any(|d| d.cluster == c.cluster) {
-        s *= cfg.same_cluster_discount;
+        // Saying "I don't know" twice says nothing more: a hedge's second phrasing counts
+        // as a hedge does where nothing expects it.
+        s *= if c.hedge {
+            cfg.hedge_discount
+        } else {
+            cfg.same_cluster_discount
+        };
     }
     if chosen.iter().any(|d| opening(d) == opening(c)) {
         s *= cfg.same_opening_discount;
@@ -206,6 +212,7 @@ mod tests {
             cluster: Some(cluster.into()),
             stance: Some(stance),
             preferred: false,
+            hedge: false,
         }
     }
 
@@ -239,6 +246,44 @@ mod tests {
         let r = select(&cs, 3, &acts, false, &cfg);
         assert_eq!(r.len(), 3);
         assert_eq!(texts(&r)[..2], ["I'm good, thanks!", "Doing well, thanks!"]);
+    }
+
+    /// "No idea." / "I don't know." / "I'm not sure." to "what time does the concert start?"
+    /// (the three phrasings of one hedge outscored "Let me check." with the session-39
+    /// tables): a second phrasing of a hedge counts as little as an unexpected hedge.
+    #[test]
+    fn a_hedge_is_said_once_where_something_else_fits() {
+        let cat = Catalog::builtin().unwrap();
+        let acts = Acts::of("what time does the concert start?", cat);
+        let cfg = DrafterConfig::default();
+        let hedge = |t: &str, p: f32| {
+            let mut c = cand(t, p, "unsure", Stance::Maybe);
+            c.hedge = true;
+            c
+        };
+        let cs = vec![
+            hedge("No idea.", 0.44),
+            hedge("I don't know.", 0.33),
+            hedge("I'm not sure.", 0.29),
+            cand("Let me check.", 0.11, "check", Stance::Maybe),
+        ];
+        assert_eq!(
+            texts(&select(&cs, 2, &acts, false, &cfg)),
+            ["No idea.", "Let me check."]
+        );
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg)).contains(&"Let me check."));
+        // Not a hedge: the same scores keep the cluster's second phrasing first.
+        let plain: Vec<Candidate> = cs
+            .iter()
+            .map(|c| Candidate {
+                hedge: false,
+                ..c.clone()
+            })
+            .collect();
+        assert_eq!(
+            texts(&select(&plain, 2, &acts, false, &cfg)),
+            ["No idea.", "I don't know."]
+        );
     }
 
     #[test]
