@@ -6,9 +6,11 @@
 //! converted tensors change (same sizes, same offsets, same metadata), so the file is as large
 //! as the original and the model computes the same bits.
 
+use crate::atomic_file::replace_file;
 use crate::gguf::{GgufError, GgufFile, INTERLEAVED8_TYPE_BASE};
 use crate::quant::interleave::{self, GROUP_ROWS};
 use crate::quant::BlockLayout;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Errors from [`interleave_file`].
@@ -43,7 +45,7 @@ pub struct ConvertReport {
 }
 
 /// Whether a tensor of `file` is a weight matrix that can be interleaved.
-fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
+pub(crate) fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
     info.layout == BlockLayout::Rows
         && info.dims.len() == 2
         && info.name.ends_with(".weight")
@@ -52,19 +54,25 @@ fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
 }
 
 /// Writes `output`: `input` with every interleavable weight matrix interleaved. Converting a
-/// converted file changes nothing. The output is written to a temporary file and renamed, so a
-/// failed conversion never leaves a truncated model behind.
+/// converted file changes nothing. The output is written to a temporary file (a name unique to
+/// this process and call) and renamed, so a failed conversion never leaves a truncated model
+/// behind and two conversions to the same path at once each leave a whole file.
 pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, ConvertError> {
-    let write_err = |source| ConvertError::Write {
-        path: output.to_owned(),
-        source,
-    };
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
         if a == b {
             return Err(ConvertError::SameFile(output.to_owned()));
         }
     }
     let file = GgufFile::open(input)?;
+    interleave_gguf(&file, output)
+}
+
+/// [`interleave_file`] from a file already open (the layout cache converts the very file it
+/// keyed). The caller has checked that `output` is not the input's path.
+pub(crate) fn interleave_gguf(
+    file: &GgufFile,
+    output: &Path,
+) -> Result<ConvertReport, ConvertError> {
     let mut bytes = file.bytes().to_vec();
     let mut report = ConvertReport::default();
     for info in file.tensors() {
@@ -82,8 +90,11 @@ pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, Con
         report.interleaved += 1;
         report.interleaved_bytes += info.size;
     }
-    let tmp = output.with_extension("gguf.partial");
-    std::fs::write(&tmp, &bytes).map_err(write_err)?;
-    std::fs::rename(&tmp, output).map_err(write_err)?;
+    // The source may have been rewritten in place while it was copied.
+    file.check_unchanged()?;
+    replace_file(output, |w| w.write_all(&bytes)).map_err(|e| ConvertError::Write {
+        path: e.path,
+        source: e.source,
+    })?;
     Ok(report)
 }
