@@ -69,30 +69,64 @@ pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, Con
 
 /// [`interleave_file`] from a file already open (the layout cache converts the very file it
 /// keyed). The caller has checked that `output` is not the input's path.
+///
+/// Streamed: the file is written piece by piece from the map (header with the new type ids,
+/// then each tensor, interleaved or copied), so the heap holds one tensor at a time, not a copy
+/// of the model (an app, or a keyboard extension, converting on first load stays small).
 pub(crate) fn interleave_gguf(
     file: &GgufFile,
     output: &Path,
 ) -> Result<ConvertReport, ConvertError> {
-    let mut bytes = file.bytes().to_vec();
+    let bytes = file.bytes();
+    let mut order: Vec<_> = file.tensors().iter().collect();
+    order.sort_by_key(|t| file.byte_range(t).start);
+    let data_from = order
+        .first()
+        .map_or(bytes.len(), |t| file.byte_range(t).start);
     let mut report = ConvertReport::default();
-    for info in file.tensors() {
+    let mut header = bytes[..data_from].to_vec();
+    for info in &order {
         if !interleavable(info) {
             report.unchanged += 1;
             continue;
         }
-        let range = file.byte_range(info);
-        let rows = (info.n_elements() / info.dims[0]) as usize;
-        let data = interleave::interleave(info.ty, &bytes[range.clone()], rows);
-        bytes[range].copy_from_slice(&data);
         let pos = info.type_id_pos as usize;
-        let id = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
-        bytes[pos..pos + 4].copy_from_slice(&(INTERLEAVED8_TYPE_BASE + id).to_le_bytes());
+        let id = u32::from_le_bytes(header[pos..pos + 4].try_into().unwrap());
+        header[pos..pos + 4].copy_from_slice(&(INTERLEAVED8_TYPE_BASE + id).to_le_bytes());
         report.interleaved += 1;
         report.interleaved_bytes += info.size;
     }
-    // The source may have been rewritten in place while it was copied.
-    file.check_unchanged()?;
-    replace_file(output, |w| w.write_all(&bytes)).map_err(|e| ConvertError::Write {
+    let write = |w: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+        w.write_all(&header)?;
+        let mut at = data_from;
+        for info in &order {
+            let range = file.byte_range(info);
+            if range.start < at {
+                // Tensors sharing bytes (a hostile file): the interleaved bytes of one would
+                // be those of another. Not a file the converter writes.
+                return Err(std::io::Error::other(format!(
+                    "tensor {:?} overlaps the previous one",
+                    info.name
+                )));
+            }
+            w.write_all(&bytes[at..range.start])?;
+            if interleavable(info) {
+                let rows = (info.n_elements() / info.dims[0]) as usize;
+                w.write_all(&interleave::interleave(
+                    info.ty,
+                    &bytes[range.clone()],
+                    rows,
+                ))?;
+            } else {
+                w.write_all(&bytes[range.clone()])?;
+            }
+            at = range.end;
+        }
+        w.write_all(&bytes[at..])?;
+        // The source may have been rewritten in place while it was copied.
+        file.check_unchanged().map_err(std::io::Error::other)
+    };
+    replace_file(output, write).map_err(|e| ConvertError::Write {
         path: e.path,
         source: e.source,
     })?;
