@@ -3,9 +3,9 @@
 // cache directory that cannot be created loads the original file with the reason in layoutCache.
 package dev.pocketlm.test
 
-import dev.pocketlm.LayoutCacheStatus
 import dev.pocketlm.Model
 import dev.pocketlm.SessionOptions
+import dev.pocketlm.ffi.LayoutCacheStatus
 import java.io.File
 import java.nio.file.Files
 import kotlin.test.assertEquals

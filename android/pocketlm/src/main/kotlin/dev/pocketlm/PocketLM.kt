@@ -45,7 +45,6 @@ import kotlinx.coroutines.withContext
 // updates by renaming a new file over the old one). InvalidUserDictionary: bytes given to
 // importUserWords are not a user dictionary (nothing changed).
 typealias ModelInfo = dev.pocketlm.ffi.ModelInfo
-typealias LayoutCacheStatus = dev.pocketlm.ffi.LayoutCacheStatus
 typealias SamplingOptions = dev.pocketlm.ffi.SamplingOptions
 typealias GenerationOptions = dev.pocketlm.ffi.GenerationOptions
 typealias GenerationResult = dev.pocketlm.ffi.GenerationResult
@@ -247,8 +246,11 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
             withContext(PocketLM.dispatcher) { Model(FfiModel.loadWithLayoutCache(path, cacheDir.path)) }
     }
 
-    /** What the layout cache did at load ([LayoutCacheStatus.NotRequested] for `load(path)`). */
-    val layoutCache: LayoutCacheStatus
+    /**
+     * What the layout cache did at load (`NotRequested` for `load(path)`). A sealed class: import
+     * dev.pocketlm.ffi.LayoutCacheStatus (a typealias would hide its subclasses).
+     */
+    val layoutCache: dev.pocketlm.ffi.LayoutCacheStatus
         get() = ffi.layoutCache()
 
     /** Architecture, parameter count, quantization, context length, ... */
