@@ -53,13 +53,20 @@ final class ReplyViewModel: ObservableObject {
             .appendingPathComponent("ReplyState", isDirectory: true).path
     }
 
+    /// Where the model's interleaved copy (faster decode) is written once (Caches: the system
+    /// may purge it; the next launch writes it again).
+    static var layoutCacheDir: String? {
+        FileManager.default.urls(for: .cachesDirectory, in: .userDomainMask).first?
+            .appendingPathComponent("LayoutCache", isDirectory: true).path
+    }
+
     init() {
         glue = try? ReplyGlue(deliver: deliverOnMain)
         // onChange runs on the main queue (deliverOnMain); hop onto the main actor.
         glue?.onChange = { [weak self] s in
             Task { @MainActor in self?.refresh(s) }
         }
-        glue?.loadModel(path: Self.modelPath, stateDir: Self.stateDir)
+        glue?.loadModel(path: Self.modelPath, stateDir: Self.stateDir, layoutCacheDir: Self.layoutCacheDir)
     }
 
     func receive(_ text: String) { glue?.receive(text) }

@@ -505,6 +505,11 @@ RustBuffer uniffi_pocketlm_ffi_fn_method_keyboardcore_language(uint64_t ptr, Rus
 void uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_DIRS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_DIRS
+void uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_dirs(uint64_t ptr, RustBuffer path, RustBuffer state_dir, RustBuffer layout_cache_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_STATE_DIR
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_STATE_DIR
 void uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_state_dir(uint64_t ptr, RustBuffer path, RustBuffer state_dir, RustCallStatus *_Nonnull out_status
@@ -565,6 +570,11 @@ void uniffi_pocketlm_ffi_fn_free_model(uint64_t handle, RustCallStatus *_Nonnull
 uint64_t uniffi_pocketlm_ffi_fn_constructor_model_load(RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_MODEL_LOAD_WITH_LAYOUT_CACHE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_MODEL_LOAD_WITH_LAYOUT_CACHE
+uint64_t uniffi_pocketlm_ffi_fn_constructor_model_load_with_layout_cache(RustBuffer path, RustBuffer cache_dir, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_COUNT_TOKENS
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_COUNT_TOKENS
 int32_t uniffi_pocketlm_ffi_fn_method_model_count_tokens(uint64_t ptr, RustBuffer text, RustCallStatus *_Nonnull out_status
@@ -573,6 +583,11 @@ int32_t uniffi_pocketlm_ffi_fn_method_model_count_tokens(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_INFO
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_INFO
 RustBuffer uniffi_pocketlm_ffi_fn_method_model_info(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_LAYOUT_CACHE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_LAYOUT_CACHE
+RustBuffer uniffi_pocketlm_ffi_fn_method_model_layout_cache(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_MODEL_PATH
@@ -643,6 +658,11 @@ void uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(uint64_t ptr, RustBuff
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL
 void uniffi_pocketlm_ffi_fn_method_replycore_load_model(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL_WITH_DIRS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL_WITH_DIRS
+void uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_dirs(uint64_t ptr, RustBuffer path, RustBuffer state_dir, RustBuffer layout_cache_dir, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_REPLYCORE_LOAD_MODEL_WITH_STATE_DIR
@@ -1322,6 +1342,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_DIRS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_DIRS
+uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_dirs(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_STATE_DIR
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_KEYBOARDCORE_LOAD_MODEL_WITH_STATE_DIR
 uint16_t uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir(void
@@ -1388,6 +1414,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_model_info(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_MODEL_LAYOUT_CACHE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_MODEL_LAYOUT_CACHE
+uint16_t uniffi_pocketlm_ffi_checksum_method_model_layout_cache(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_MODEL_PATH
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_MODEL_PATH
 uint16_t uniffi_pocketlm_ffi_checksum_method_model_path(void
@@ -1427,6 +1459,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL
 uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_load_model(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL_WITH_DIRS
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_METHOD_REPLYCORE_LOAD_MODEL_WITH_DIRS
+uint16_t uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_dirs(void
     
 );
 #endif
@@ -1655,6 +1693,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_model_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD_WITH_LAYOUT_CACHE
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_MODEL_LOAD_WITH_LAYOUT_CACHE
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache(void
     
 );
 #endif

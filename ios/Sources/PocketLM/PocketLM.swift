@@ -10,6 +10,7 @@ import os
 
 // Records, enums and the error type come straight from the generated module.
 public typealias ModelInfo = PocketLMFFI.ModelInfo
+public typealias LayoutCacheStatus = PocketLMFFI.LayoutCacheStatus
 public typealias PocketLmError = PocketLMFFI.PocketLmError
 public typealias SamplingOptions = PocketLMFFI.SamplingOptions
 public typealias GenerationOptions = PocketLMFFI.GenerationOptions
@@ -224,6 +225,24 @@ public final class Model: Sendable {
     ///   `PocketLmError.InvalidModel` (corrupt or unsupported).
     public static func load(path: String) async throws -> Model {
         try await offload { Model(try PocketLMFFI.Model.load(path: path)) }
+    }
+
+    /// `load(path:)` through a layout cache in `layoutCache` (the app's Caches directory): the
+    /// first load writes a copy of the model with its weights interleaved for the decode
+    /// kernels (as much disk as the model, about as long as reading it once), later loads map
+    /// that copy (faster decode, the same outputs). A cache that cannot be used never fails the
+    /// load: `layoutCacheStatus` says why the original file runs.
+    /// - Throws: `PocketLmError.ModelNotFound` (missing or unreadable file),
+    ///   `PocketLmError.InvalidModel` (corrupt or unsupported).
+    public static func load(path: String, layoutCache: URL) async throws -> Model {
+        try await offload {
+            Model(try PocketLMFFI.Model.loadWithLayoutCache(path: path, cacheDir: layoutCache.path))
+        }
+    }
+
+    /// What the layout cache did at load (`.notRequested` for `load(path:)`).
+    public var layoutCacheStatus: LayoutCacheStatus {
+        get throws { try ref.get().layoutCache() }
     }
 
     /// Architecture, parameter count, quantization, context length, ...

@@ -1290,6 +1290,15 @@ public protocol KeyboardCoreProtocol: AnyObject, Sendable {
     func loadModel(path: String) 
     
     /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same suggestions; a cache that cannot be
+     * used loads the original file).
+     */
+    func loadModelWithDirs(path: String, stateDir: String?, layoutCacheDir: String?) 
+    
+    /**
      * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
      * warm-up in the directory `state_dir` (created when missing; the Android IME's files
      * dir, the iOS extension's App Group container), so a keyboard started again shows its
@@ -1461,6 +1470,24 @@ open func loadModel(path: String)  {try! rustCall() {
     uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same suggestions; a cache that cannot be
+     * used loads the original file).
+     */
+open func loadModelWithDirs(path: String, stateDir: String?, layoutCacheDir: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_dirs(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterOptionString.lower(stateDir),
+        FfiConverterOptionString.lower(layoutCacheDir),uniffiCallStatus
     )
 }
 }
@@ -2250,6 +2277,11 @@ public protocol ModelProtocol: AnyObject, Sendable {
     func info() throws  -> ModelInfo
     
     /**
+     * What the layout cache did at load.
+     */
+    func layoutCache()  -> LayoutCacheStatus
+    
+    /**
      * The path the model was loaded from.
      */
     func path()  -> String
@@ -2324,6 +2356,25 @@ public static func load(path: String)throws  -> Model  {
 })
 }
     
+    /**
+     * [`Model::load`] through a layout cache in the directory `cache_dir` (created when
+     * missing; Android `context.noBackupFilesDir` or `cacheDir`, iOS the Caches directory):
+     * the first load writes a copy of the model with its weights interleaved for the decode
+     * kernels (as much disk as the model; about as long as reading it once), later loads map
+     * that copy directly (zero-copy, as fast as `load`). The outputs are the same bit for
+     * bit. A changed model file gets a new copy; a cache that cannot be used never fails the
+     * load: the original file runs and [`Model::layout_cache`] says why.
+     */
+public static func loadWithLayoutCache(path: String, cacheDir: String)throws  -> Model  {
+    return try  FfiConverterTypeModel_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_model_load_with_layout_cache(
+        FfiConverterString.lower(path),
+        FfiConverterString.lower(cacheDir),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -2347,6 +2398,18 @@ open func info()throws  -> ModelInfo  {
     return try  FfiConverterTypeModelInfo_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
         uniffiCallStatus in
     uniffi_pocketlm_ffi_fn_method_model_info(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What the layout cache did at load.
+     */
+open func layoutCache() -> LayoutCacheStatus  {
+    return try!  FfiConverterTypeLayoutCacheStatus_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_model_layout_cache(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -2439,6 +2502,15 @@ public protocol ReplyCoreProtocol: AnyObject, Sendable {
      * shows in the state; call it again to retry.
      */
     func loadModel(path: String) 
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same drafts; a cache that cannot be used
+     * loads the original file).
+     */
+    func loadModelWithDirs(path: String, stateDir: String?, layoutCacheDir: String?) 
     
     /**
      * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
@@ -2608,6 +2680,24 @@ open func loadModel(path: String)  {try! rustCall() {
     uniffi_pocketlm_ffi_fn_method_replycore_load_model(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(path),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same drafts; a cache that cannot be used
+     * loads the original file).
+     */
+open func loadModelWithDirs(path: String, stateDir: String?, layoutCacheDir: String?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_dirs(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),
+        FfiConverterOptionString.lower(stateDir),
+        FfiConverterOptionString.lower(layoutCacheDir),uniffiCallStatus
     )
 }
 }
@@ -5896,6 +5986,125 @@ public func FfiConverterTypeKeyboardProfile_lower(_ value: KeyboardProfile) -> R
 
 
 /**
+ * What the layout cache did for a model ([`Model::layout_cache`]): whether the interleaved
+ * copy (faster decode on ARM and AVX-512, the same outputs) runs, and if not, why.
+ */
+
+public enum LayoutCacheStatus: Equatable, Hashable {
+    
+    /**
+     * Loaded with `Model.load`: no cache directory, the file runs as it is.
+     */
+    case notRequested
+    /**
+     * The file has nothing to convert (already converted, or no interleavable weights).
+     */
+    case notNeeded
+    /**
+     * The converted copy at `path` was already in the cache and runs.
+     */
+    case hit(path: String
+    )
+    /**
+     * The converted copy at `path` was written by this load (`millis` long; the first load,
+     * or the model file changed, or the copy there was damaged: `discarded` says how).
+     */
+    case converted(path: String, millis: Double, discarded: String?
+    )
+    /**
+     * The cache could not be used (directory not writable, disk full): the original file
+     * runs, correct but slower. `reason` is for logs.
+     */
+    case fallback(reason: String
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LayoutCacheStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLayoutCacheStatus: FfiConverterRustBuffer {
+    typealias SwiftType = LayoutCacheStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LayoutCacheStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .notRequested
+        
+        case 2: return .notNeeded
+        
+        case 3: return .hit(path: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 4: return .converted(path: try FfiConverterString.read(from: &buf), millis: try FfiConverterDouble.read(from: &buf), discarded: try FfiConverterOptionString.read(from: &buf)
+        )
+        
+        case 5: return .fallback(reason: try FfiConverterString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LayoutCacheStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .notRequested:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notNeeded:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .hit(path):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(path, into: &buf)
+            
+        
+        case let .converted(path,millis,discarded):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(path, into: &buf)
+            FfiConverterDouble.write(millis, into: &buf)
+            FfiConverterOptionString.write(discarded, into: &buf)
+            
+        
+        case let .fallback(reason):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(reason, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLayoutCacheStatus_lift(_ buf: RustBuffer) throws -> LayoutCacheStatus {
+    return try FfiConverterTypeLayoutCacheStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLayoutCacheStatus_lower(_ value: LayoutCacheStatus) -> RustBuffer {
+    return FfiConverterTypeLayoutCacheStatus.lower(value)
+}
+
+
+
+/**
  * What `learnTypedWord` did with a word.
  */
 
@@ -8288,6 +8497,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() != 28375) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_dirs() != 4752) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir() != 57266) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8321,6 +8533,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_method_model_info() != 23984) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_pocketlm_ffi_checksum_method_model_layout_cache() != 27854) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_pocketlm_ffi_checksum_method_model_path() != 33845) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -8340,6 +8555,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model() != 64139) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_dirs() != 23343) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir() != 46427) {
@@ -8454,6 +8672,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_model_load() != 50280) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache() != 4414) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new() != 55051) {

@@ -197,7 +197,7 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     // Busy threads for the whole run (load included); stopped when `contention` drops.
     let contention = crate::contend::Contention::start(a.contend.contend)?;
     let t0 = Instant::now();
-    let model = Model::load(&a.model).map_err(|e| e.to_string())?;
+    let model = crate::load_model(&a.model).map_err(|e| e.to_string())?;
     let load_ms = t0.elapsed().as_secs_f64() * 1e3;
     // Memory of a 256-token session (128-token prompt, then generation), measured first so
     // that later, larger benchmark sessions do not inflate it.
@@ -362,6 +362,7 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         },
     );
     results.insert("load_ms".into(), json!(load_ms));
+    results.insert("layout".into(), json!(crate::layout_kind(model.layout())));
     results.insert("rss_mib".into(), json!(rss_mib));
     results.insert("anon_mib".into(), json!(anon_mib));
     results.insert("file_mib".into(), json!(file_mib));

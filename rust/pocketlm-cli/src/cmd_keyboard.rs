@@ -26,8 +26,8 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }
 
-fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
-    Model::load(path).map_err(|e| e.to_string())
+fn load(path: &std::path::Path) -> Result<Arc<Model>, String> {
+    crate::load_model(path).map_err(|e| e.to_string())
 }
 
 /// The predictor profile (`--profile`).

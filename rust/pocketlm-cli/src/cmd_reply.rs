@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
-    Model::load(path).map_err(|e| format!("{}: {e}", path.display()))
+fn load(path: &std::path::Path) -> Result<Arc<Model>, String> {
+    crate::load_model(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Drafting settings shared by `reply` and `eval-reply`.

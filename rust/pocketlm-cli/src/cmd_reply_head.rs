@@ -9,7 +9,7 @@ use clap::Args;
 use pocketlm::internals::reply::cluster_prior::sigmoid;
 use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
 use pocketlm::internals::reply::Catalog;
-use pocketlm::{DrafterConfig, Message, Model, ReplyDrafter, Tone};
+use pocketlm::{DrafterConfig, Message, ReplyDrafter, Tone};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -74,7 +74,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         rate: a.rate,
         l2: a.l2,
     };
-    let model = Model::load(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
+    let model = crate::load_model(&a.model).map_err(|e| format!("{}: {e}", a.model.display()))?;
     let fp = model_fingerprint(&model);
     let info = model.info();
     let dims = 2 * info.n_embd;

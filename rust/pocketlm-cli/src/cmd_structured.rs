@@ -49,8 +49,8 @@ impl ConstraintArgs {
     }
 }
 
-fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
-    Model::load(path).map_err(|e| e.to_string())
+fn load(path: &std::path::Path) -> Result<Arc<Model>, String> {
+    crate::load_model(path).map_err(|e| e.to_string())
 }
 
 fn session(model: &Arc<Model>, ctx: usize, threads: usize) -> Result<Session, String> {

@@ -15,8 +15,8 @@ use std::time::Instant;
 
 pub type CliResult = Result<(), String>;
 
-fn load(path: &PathBuf) -> Result<Arc<Model>, String> {
-    Model::load(path).map_err(|e| e.to_string())
+fn load(path: &std::path::Path) -> Result<Arc<Model>, String> {
+    crate::load_model(path).map_err(|e| e.to_string())
 }
 
 fn print_json(v: serde_json::Value) {
@@ -74,6 +74,7 @@ pub fn info(a: InfoArgs) -> CliResult {
             "vocab_size": i.vocab_size, "n_layers": i.n_layers, "n_embd": i.n_embd,
             "file_bytes": i.file_bytes, "has_chat_template": i.has_chat_template,
             "load_ms": model.load_ms(), "kernel": pocketlm::kernel_tier(),
+            "layout": crate::layout_kind(model.layout()),
         }));
     } else {
         println!(

@@ -25,8 +25,66 @@ use std::process::ExitCode;
     about = "On-device small language models: keyboard suggestions, reply drafts, generation"
 )]
 struct Cli {
+    /// Run models from their interleaved copy in DIR (written on first use, as large as the
+    /// model; the same outputs, faster decode): what an app gets with
+    /// `Model.loadWithLayoutCache`. Any command that loads a model accepts it.
+    #[arg(long, global = true, value_name = "DIR")]
+    layout_cache: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--layout-cache`, set once from the command line before any command runs.
+static LAYOUT_CACHE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
+/// Loads a model the way every command does: through the layout cache given with
+/// `--layout-cache`, if any (what happened is told on stderr, so `--json` output is unchanged).
+fn load_model(
+    path: &std::path::Path,
+) -> Result<std::sync::Arc<pocketlm::Model>, pocketlm::LoadError> {
+    let opts = pocketlm::LoadOptions {
+        layout_cache: LAYOUT_CACHE.get().cloned().flatten(),
+    };
+    let model = pocketlm::Model::load_with(path, &opts)?;
+    if opts.layout_cache.is_some() {
+        eprintln!("layout cache: {}", layout_text(model.layout()));
+    }
+    Ok(model)
+}
+
+/// `Model::layout` in a line.
+fn layout_text(status: &pocketlm::LayoutCacheStatus) -> String {
+    use pocketlm::LayoutCacheStatus as S;
+    match status {
+        S::NotRequested => "not requested".into(),
+        S::NotNeeded => "not needed (nothing to interleave)".into(),
+        S::Hit { path } => format!("hit, running {}", path.display()),
+        S::Converted {
+            path,
+            ms,
+            discarded,
+        } => format!(
+            "converted in {ms:.0} ms, running {}{}",
+            path.display(),
+            discarded
+                .as_ref()
+                .map(|d| format!(" (replaced a copy: {d})"))
+                .unwrap_or_default()
+        ),
+        S::Fallback { reason } => format!("not used, running the original file: {reason}"),
+    }
+}
+
+/// `Model::layout` as one word for `--json` output.
+fn layout_kind(status: &pocketlm::LayoutCacheStatus) -> &'static str {
+    use pocketlm::LayoutCacheStatus as S;
+    match status {
+        S::NotRequested => "not_requested",
+        S::NotNeeded => "not_needed",
+        S::Hit { .. } => "hit",
+        S::Converted { .. } => "converted",
+        S::Fallback { .. } => "fallback",
+    }
 }
 
 #[derive(Subcommand)]
@@ -103,6 +161,7 @@ fn is_closed_stdout(info: &std::panic::PanicHookInfo) -> bool {
 fn main() -> ExitCode {
     quiet_contained_template_panics();
     let cli = Cli::parse();
+    let _ = LAYOUT_CACHE.set(cli.layout_cache);
     let result = match cli.command {
         Command::Info(a) => commands::info(a),
         Command::Convert(a) => commands::convert(a),

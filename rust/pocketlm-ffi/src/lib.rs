@@ -38,7 +38,7 @@ pub use keyboard_core::{
     KeyboardCoreState, KeyboardFieldPolicy, KeyboardModelStatus, KEYBOARD_CONTEXT_UNITS,
 };
 pub use logging::{init_logging, init_logging_to, LogLevel, LogSink};
-pub use model::{Model, ModelInfo};
+pub use model::{LayoutCacheStatus, Model, ModelInfo};
 pub use reply::{
     ConversationMessage, DraftOptions, DrafterOptions, NoDraftReason, ReplyDraft, ReplyDrafter,
     ReplyDrafts, Tone,

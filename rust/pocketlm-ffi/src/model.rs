@@ -24,6 +24,52 @@ pub struct ModelInfo {
     pub has_chat_template: bool,
 }
 
+/// What the layout cache did for a model ([`Model::layout_cache`]): whether the interleaved
+/// copy (faster decode on ARM and AVX-512, the same outputs) runs, and if not, why.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum LayoutCacheStatus {
+    /// Loaded with `Model.load`: no cache directory, the file runs as it is.
+    NotRequested,
+    /// The file has nothing to convert (already converted, or no interleavable weights).
+    NotNeeded,
+    /// The converted copy at `path` was already in the cache and runs.
+    Hit { path: String },
+    /// The converted copy at `path` was written by this load (`millis` long; the first load,
+    /// or the model file changed, or the copy there was damaged: `discarded` says how).
+    Converted {
+        path: String,
+        millis: f64,
+        discarded: Option<String>,
+    },
+    /// The cache could not be used (directory not writable, disk full): the original file
+    /// runs, correct but slower. `reason` is for logs.
+    Fallback { reason: String },
+}
+
+impl From<&pocketlm::LayoutCacheStatus> for LayoutCacheStatus {
+    fn from(s: &pocketlm::LayoutCacheStatus) -> Self {
+        use pocketlm::LayoutCacheStatus as S;
+        let text = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        match s {
+            S::NotRequested => Self::NotRequested,
+            S::NotNeeded => Self::NotNeeded,
+            S::Hit { path } => Self::Hit { path: text(path) },
+            S::Converted {
+                path,
+                ms,
+                discarded,
+            } => Self::Converted {
+                path: text(path),
+                millis: *ms,
+                discarded: discarded.clone(),
+            },
+            S::Fallback { reason } => Self::Fallback {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 fn clamp_i32(v: usize) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -45,6 +91,17 @@ impl std::fmt::Debug for Model {
     }
 }
 
+impl Model {
+    /// `pocketlm::Model::load_with` a layout cache in `cache_dir` (`None`: plain `load`).
+    pub(crate) fn open(path: String, cache_dir: Option<&str>) -> Result<Arc<Self>, PocketLmError> {
+        let opts = pocketlm::LoadOptions {
+            layout_cache: cache_dir.map(Into::into),
+        };
+        let inner = pocketlm::Model::load_with(&path, &opts)?;
+        Ok(Arc::new(Model { inner, path }))
+    }
+}
+
 #[uniffi::export]
 impl Model {
     /// Maps the GGUF file at `path`. Fast (no weights are read), but it touches the file
@@ -55,6 +112,28 @@ impl Model {
             let inner = pocketlm::Model::load(&path)?;
             Ok(Arc::new(Model { inner, path }))
         })
+    }
+
+    /// [`Model::load`] through a layout cache in the directory `cache_dir` (created when
+    /// missing; Android `context.noBackupFilesDir` or `cacheDir`, iOS the Caches directory):
+    /// the first load writes a copy of the model with its weights interleaved for the decode
+    /// kernels (as much disk as the model; about as long as reading it once), later loads map
+    /// that copy directly (zero-copy, as fast as `load`). The outputs are the same bit for
+    /// bit. A changed model file gets a new copy; a cache that cannot be used never fails the
+    /// load: the original file runs and [`Model::layout_cache`] says why.
+    #[uniffi::constructor]
+    pub fn load_with_layout_cache(
+        path: String,
+        cache_dir: String,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        guard("Model.loadWithLayoutCache", || {
+            Self::open(path, Some(&cache_dir))
+        })
+    }
+
+    /// What the layout cache did at load.
+    pub fn layout_cache(&self) -> LayoutCacheStatus {
+        self.inner.layout().into()
     }
 
     /// Architecture, parameter count, quantization, context length and more.
@@ -89,5 +168,41 @@ impl Model {
                 self.inner.tokenizer().encode(&text, true, true).len(),
             ))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_models::SMOLLM2;
+
+    #[test]
+    fn a_layout_cache_converts_then_hits_and_an_unusable_one_falls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("layout").to_string_lossy().into_owned();
+        let first = Model::load_with_layout_cache(SMOLLM2.into(), cache.clone()).unwrap();
+        let LayoutCacheStatus::Converted { path, .. } = first.layout_cache() else {
+            panic!("{:?}", first.layout_cache())
+        };
+        assert!(path.starts_with(&cache), "{path}");
+        let second = Model::load_with_layout_cache(SMOLLM2.into(), cache).unwrap();
+        assert_eq!(second.layout_cache(), LayoutCacheStatus::Hit { path });
+        assert_eq!(second.path(), SMOLLM2, "path() is the file the app gave");
+        assert_eq!(
+            Model::load(SMOLLM2.into()).unwrap().layout_cache(),
+            LayoutCacheStatus::NotRequested
+        );
+
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, b"x").unwrap();
+        let under_a_file = blocker.join("cache").to_string_lossy().into_owned();
+        let fallback = Model::load_with_layout_cache(SMOLLM2.into(), under_a_file).unwrap();
+        assert!(
+            matches!(fallback.layout_cache(), LayoutCacheStatus::Fallback { .. }),
+            "{:?}",
+            fallback.layout_cache()
+        );
+        let missing = Model::load_with_layout_cache("/nonexistent/x.gguf".into(), "/tmp".into());
+        assert!(missing.is_err());
     }
 }

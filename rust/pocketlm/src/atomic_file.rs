@@ -23,8 +23,12 @@ pub(crate) fn replace_file(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<u64, ReplaceError> {
+    // Unique per process and per call: two threads (or processes) replacing the same path at
+    // once each write their own temporary file, and the last rename wins with a whole file.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".partial-{}", std::process::id()));
+    tmp.push(format!(".partial-{}-{n}", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let at = |action: &'static str, p: &Path| {
         let path = p.to_path_buf();

@@ -6,9 +6,11 @@
 //! converted tensors change (same sizes, same offsets, same metadata), so the file is as large
 //! as the original and the model computes the same bits.
 
+use crate::atomic_file::replace_file;
 use crate::gguf::{GgufError, GgufFile, INTERLEAVED8_TYPE_BASE};
 use crate::quant::interleave::{self, GROUP_ROWS};
 use crate::quant::BlockLayout;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Errors from [`interleave_file`].
@@ -43,7 +45,7 @@ pub struct ConvertReport {
 }
 
 /// Whether a tensor of `file` is a weight matrix that can be interleaved.
-fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
+pub(crate) fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
     info.layout == BlockLayout::Rows
         && info.dims.len() == 2
         && info.name.ends_with(".weight")
@@ -52,38 +54,81 @@ fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
 }
 
 /// Writes `output`: `input` with every interleavable weight matrix interleaved. Converting a
-/// converted file changes nothing. The output is written to a temporary file and renamed, so a
-/// failed conversion never leaves a truncated model behind.
+/// converted file changes nothing. The output is written to a temporary file (a name unique to
+/// this process and call) and renamed, so a failed conversion never leaves a truncated model
+/// behind and two conversions to the same path at once each leave a whole file.
 pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, ConvertError> {
-    let write_err = |source| ConvertError::Write {
-        path: output.to_owned(),
-        source,
-    };
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
         if a == b {
             return Err(ConvertError::SameFile(output.to_owned()));
         }
     }
     let file = GgufFile::open(input)?;
-    let mut bytes = file.bytes().to_vec();
+    interleave_gguf(&file, output)
+}
+
+/// [`interleave_file`] from a file already open (the layout cache converts the very file it
+/// keyed). The caller has checked that `output` is not the input's path.
+///
+/// Streamed: the file is written piece by piece from the map (header with the new type ids,
+/// then each tensor, interleaved or copied), so the heap holds one tensor at a time, not a copy
+/// of the model (an app, or a keyboard extension, converting on first load stays small).
+pub(crate) fn interleave_gguf(
+    file: &GgufFile,
+    output: &Path,
+) -> Result<ConvertReport, ConvertError> {
+    let bytes = file.bytes();
+    let mut order: Vec<_> = file.tensors().iter().collect();
+    order.sort_by_key(|t| file.byte_range(t).start);
+    let data_from = order
+        .first()
+        .map_or(bytes.len(), |t| file.byte_range(t).start);
     let mut report = ConvertReport::default();
-    for info in file.tensors() {
+    let mut header = bytes[..data_from].to_vec();
+    for info in &order {
         if !interleavable(info) {
             report.unchanged += 1;
             continue;
         }
-        let range = file.byte_range(info);
-        let rows = (info.n_elements() / info.dims[0]) as usize;
-        let data = interleave::interleave(info.ty, &bytes[range.clone()], rows);
-        bytes[range].copy_from_slice(&data);
         let pos = info.type_id_pos as usize;
-        let id = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap());
-        bytes[pos..pos + 4].copy_from_slice(&(INTERLEAVED8_TYPE_BASE + id).to_le_bytes());
+        let id = u32::from_le_bytes(header[pos..pos + 4].try_into().unwrap());
+        header[pos..pos + 4].copy_from_slice(&(INTERLEAVED8_TYPE_BASE + id).to_le_bytes());
         report.interleaved += 1;
         report.interleaved_bytes += info.size;
     }
-    let tmp = output.with_extension("gguf.partial");
-    std::fs::write(&tmp, &bytes).map_err(write_err)?;
-    std::fs::rename(&tmp, output).map_err(write_err)?;
+    let write = |w: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+        w.write_all(&header)?;
+        let mut at = data_from;
+        for info in &order {
+            let range = file.byte_range(info);
+            if range.start < at {
+                // Tensors sharing bytes (a hostile file): the interleaved bytes of one would
+                // be those of another. Not a file the converter writes.
+                return Err(std::io::Error::other(format!(
+                    "tensor {:?} overlaps the previous one",
+                    info.name
+                )));
+            }
+            w.write_all(&bytes[at..range.start])?;
+            if interleavable(info) {
+                let rows = (info.n_elements() / info.dims[0]) as usize;
+                w.write_all(&interleave::interleave(
+                    info.ty,
+                    &bytes[range.clone()],
+                    rows,
+                ))?;
+            } else {
+                w.write_all(&bytes[range.clone()])?;
+            }
+            at = range.end;
+        }
+        w.write_all(&bytes[at..])?;
+        // The source may have been rewritten in place while it was copied.
+        file.check_unchanged().map_err(std::io::Error::other)
+    };
+    replace_file(output, write).map_err(|e| ConvertError::Write {
+        path: e.path,
+        source: e.source,
+    })?;
     Ok(report)
 }

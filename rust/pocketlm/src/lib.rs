@@ -121,7 +121,9 @@ pub use keyboard::{
     SuggestStats, Suggestion, SuggestionKind, Suggestions, UserWord, UserWordOptions,
     UserWordsError, WordPredictor, WordSource,
 };
-pub use model::{AdapterError, LoadError, LoraAdapter, Model, ModelInfo};
+pub use model::{
+    AdapterError, LayoutCacheStatus, LoadError, LoadOptions, LoraAdapter, Model, ModelInfo,
+};
 pub use reply::{
     stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatStateError, ChatTurn, Draft,
     DraftOptions, DrafterConfig, Message, NoSuggestion, Reading, Rejection, Reply, ReplyDrafter,

@@ -24,10 +24,13 @@ struct Counting;
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static BYTES: AtomicUsize = AtomicUsize::new(0);
+/// The largest single allocation since it was last reset.
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
 
 fn note(size: usize) {
     ALLOCS.fetch_add(1, Ordering::Relaxed);
     BYTES.fetch_add(size, Ordering::Relaxed);
+    LARGEST.fetch_max(size, Ordering::Relaxed);
 }
 
 // SAFETY: every method forwards to the system allocator with the caller's arguments unchanged;
@@ -88,7 +91,17 @@ fn main() {
     check_decode_allocations(&model_path(SMOLLM2));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x8.gguf");
+    // The conversion streams the file (an app converts on first load, `Model::load_with`):
+    // no allocation near the model's size, only one tensor's worth at a time.
+    LARGEST.store(0, Ordering::SeqCst);
     pocketlm::convert::interleave_file(&model_path(SMOLLM2), &out).unwrap();
+    let largest = LARGEST.load(Ordering::SeqCst);
+    let file_len = std::fs::metadata(&out).unwrap().len() as usize;
+    assert!(
+        largest < file_len / 3,
+        "converting allocated {largest} bytes at once for a {file_len}-byte model"
+    );
+    println!("interleave_file_streams ... ok (largest allocation {largest} of {file_len} bytes)");
     check_decode_allocations(&out);
     println!(
         "decoding_allocates_only_when_the_kv_cache_grows ... ok (model file and interleaved copy)"

@@ -22,6 +22,13 @@ final class KeyboardViewController: UIInputViewController {
 
     /// Where the predictor keeps its warm-up: iOS starts the extension afresh almost every
     /// time the keyboard appears, and this file lets it skip the framing prefix's evaluation.
+    /// Where the model's interleaved copy (faster decode) is written once: the extension's own
+    /// Caches directory (the system may purge it; the next start writes it again).
+    private static var layoutCacheDir: String? {
+        FileManager.default.urls(for: .cachesDirectory, in: .userDomainMask).first?
+            .appendingPathComponent("LayoutCache", isDirectory: true).path
+    }
+
     private static var stateDir: String? {
         FileManager.default
             .containerURL(forSecurityApplicationGroupIdentifier: SharedContainer.appGroup)?
@@ -57,7 +64,7 @@ final class KeyboardViewController: UIInputViewController {
         self.controller = controller
         controller.setLanguage(Self.storedLanguage)
         controller.startField()
-        controller.loadModel(path: path, stateDir: Self.stateDir)
+        controller.loadModel(path: path, stateDir: Self.stateDir, layoutCacheDir: Self.layoutCacheDir)
         render()
     }
 

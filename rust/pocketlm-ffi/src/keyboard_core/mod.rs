@@ -199,8 +199,9 @@ fn keyboard_options(language: &str) -> KeyboardOptions {
 
 /// Opens predictors on the model at `path`, loaded once and again when the file was replaced
 /// (size or modification time changed) since; with `state_dir`, each predictor keeps its
-/// framing prefix's warm-up there (docs/state.md: loaded when valid, else evaluated and saved).
-fn path_opener(path: String, state_dir: Option<String>) -> Opener {
+/// framing prefix's warm-up there (docs/state.md: loaded when valid, else evaluated and saved);
+/// with `layout_cache`, the model runs from its interleaved copy there (`Model.loadWithLayoutCache`).
+fn path_opener(path: String, state_dir: Option<String>, layout_cache: Option<String>) -> Opener {
     type Stamp = (u64, Option<SystemTime>);
     let loaded: Mutex<Option<(Stamp, Arc<Model>)>> = Mutex::new(None);
     Arc::new(move |language: &str| {
@@ -211,7 +212,7 @@ fn path_opener(path: String, state_dir: Option<String>) -> Opener {
         let model = match slot.as_ref() {
             Some((s, m)) if *s == stamp => m.clone(),
             _ => {
-                let m = Model::load(path.clone())?;
+                let m = Model::open(path.clone(), layout_cache.as_deref())?;
                 *slot = Some((stamp, m.clone()));
                 m
             }
@@ -462,7 +463,7 @@ impl KeyboardCore {
     /// then); a failure shows in the state. Call it again to retry (a model installed since).
     pub fn load_model(&self, path: String) {
         let _ = guard("KeyboardCore.loadModel", || {
-            self.load_with(path_opener(path, None));
+            self.load_with(path_opener(path, None, None));
             Ok(())
         });
     }
@@ -474,7 +475,24 @@ impl KeyboardCore {
     /// file, or a directory that cannot be written, only costs the warm start.
     pub fn load_model_with_state_dir(&self, path: String, state_dir: String) {
         let _ = guard("KeyboardCore.loadModelWithStateDir", || {
-            self.load_with(path_opener(path, Some(state_dir)));
+            self.load_with(path_opener(path, Some(state_dir), None));
+            Ok(())
+        });
+    }
+
+    /// [`Self::load_model`] with either directory or both: `state_dir` as in
+    /// [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+    /// (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+    /// there, later loads map it; faster decode, the same suggestions; a cache that cannot be
+    /// used loads the original file).
+    pub fn load_model_with_dirs(
+        &self,
+        path: String,
+        state_dir: Option<String>,
+        layout_cache_dir: Option<String>,
+    ) {
+        let _ = guard("KeyboardCore.loadModelWithDirs", || {
+            self.load_with(path_opener(path, state_dir, layout_cache_dir));
             Ok(())
         });
     }

@@ -510,7 +510,7 @@ fn model_loading_ready_and_failed() {
 
     let bad = K::new("", 1, false);
     bad.core
-        .load_with(path_opener("/nonexistent/model.gguf".into(), None));
+        .load_with(path_opener("/nonexistent/model.gguf".into(), None, None));
     bad.settle();
     match bad.core.state().model {
         KeyboardModelStatus::Failed { message, detail } => {

@@ -677,6 +677,26 @@ impl ReplyCore {
         });
     }
 
+    /// [`Self::load_model`] with either directory or both: `state_dir` as in
+    /// [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+    /// (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+    /// there, later loads map it; faster decode, the same drafts; a cache that cannot be used
+    /// loads the original file).
+    pub fn load_model_with_dirs(
+        &self,
+        path: String,
+        state_dir: Option<String>,
+        layout_cache_dir: Option<String>,
+    ) {
+        let _ = guard("ReplyCore.loadModelWithDirs", || {
+            self.load_with(Box::new(move || {
+                let model = Model::open(path, layout_cache_dir.as_deref())?;
+                Engine::open(model, state_dir)
+            }));
+            Ok(())
+        });
+    }
+
     /// Replaces the conversation (a canned one is picked) and drafts replies to it.
     pub fn show_conversation(&self, messages: Vec<ConversationMessage>) {
         let _ = guard("ReplyCore.showConversation", || {

@@ -682,6 +682,12 @@ impl GgufFile {
         &self.map
     }
 
+    /// `fstat` of the open descriptor (the file that is mapped, even if its path was since
+    /// renamed over).
+    pub(crate) fn file_metadata(&self) -> std::io::Result<std::fs::Metadata> {
+        self.file.metadata()
+    }
+
     /// Renders metadata for humans (long arrays are summarized).
     pub fn describe_value(&self, v: &MetaValue) -> String {
         match v {

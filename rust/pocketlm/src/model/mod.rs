@@ -6,6 +6,7 @@ mod forward;
 mod kv_cache;
 #[allow(unsafe_code)]
 mod kv_map;
+mod layout_cache;
 mod lora;
 mod shortconv;
 mod weights;
@@ -14,6 +15,7 @@ pub use config::{Architecture, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{KvCache, MappedPrefix, GROW_STEP as KV_GROW_STEP};
 pub(crate) use kv_map::{page_size, supported as mapping_supported, F32Block};
+pub use layout_cache::{LayoutCacheStatus, LoadOptions};
 pub(crate) use lora::AdapterSet;
 pub use lora::{AdapterError, LoraAdapter};
 
@@ -111,6 +113,7 @@ pub struct Model {
     chat_template: Option<String>,
     name: String,
     load_ms: f64,
+    layout: LayoutCacheStatus,
 }
 
 impl std::fmt::Debug for Model {
@@ -128,6 +131,53 @@ impl Model {
     pub fn load(path: impl AsRef<Path>) -> Result<Arc<Self>, LoadError> {
         let t0 = Instant::now();
         let file = GgufFile::open(path)?;
+        Self::from_file(file, LayoutCacheStatus::NotRequested, t0)
+    }
+
+    /// [`Model::load`] with options. With [`LoadOptions::layout_cache`], a file whose weight
+    /// matrices can be interleaved runs from its converted copy in that directory (what
+    /// `pocketlm convert` writes; the same outputs bit for bit, faster decode on the NEON and
+    /// AVX-512 kernels): the first load writes the copy (about as long as reading the file,
+    /// and as much disk as the model), later loads map it directly. A source that changed
+    /// gets a new copy and its older copies are removed. Errors are those of the source file
+    /// only: a cache that cannot be used (unwritable directory, full disk, a damaged copy that
+    /// cannot be rewritten) loads the original file, and [`Model::layout`] says why.
+    pub fn load_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Arc<Self>, LoadError> {
+        let t0 = Instant::now();
+        let source = GgufFile::open(path.as_ref())?;
+        let Some(dir) = &opts.layout_cache else {
+            return Self::from_file(source, LayoutCacheStatus::NotRequested, t0);
+        };
+        if !layout_cache::needs_conversion(&source) {
+            return Self::from_file(source, LayoutCacheStatus::NotNeeded, t0);
+        }
+        let fallback = |reason: String| {
+            log::warn!(
+                target: "pocketlm::model",
+                "layout cache not used, the original file runs: {reason}"
+            );
+            LayoutCacheStatus::Fallback { reason }
+        };
+        match layout_cache::open_copy(&source, dir) {
+            Ok((copy, status)) => match Self::from_file(copy, status, t0) {
+                Ok(model) => Ok(model),
+                // The copy is validated against the source, so this is not expected; the
+                // source decides whether the model loads.
+                Err(e) => Self::from_file(
+                    source,
+                    fallback(format!("the converted copy does not load: {e}")),
+                    t0,
+                ),
+            },
+            Err(reason) => Self::from_file(source, fallback(reason), t0),
+        }
+    }
+
+    fn from_file(
+        file: GgufFile,
+        layout: LayoutCacheStatus,
+        t0: Instant,
+    ) -> Result<Arc<Self>, LoadError> {
         let mut config = ModelConfig::from_gguf(&file)?;
         let (weights, vocab) = Weights::locate(&file, &config)?;
         config.vocab_size = vocab;
@@ -160,6 +210,7 @@ impl Model {
             chat_template,
             name,
             load_ms: t0.elapsed().as_secs_f64() * 1e3,
+            layout,
         };
         if log::log_enabled!(target: "pocketlm::model", log::Level::Info) {
             // What an integration needs to see; never a path's contents or any user text.
@@ -198,7 +249,13 @@ impl Model {
     pub(crate) fn weights(&self) -> &Weights {
         &self.weights
     }
-    /// Milliseconds `load` took (map, metadata, tokenizer).
+    /// What the layout cache did: whether the converted copy runs, and if not, why
+    /// ([`LayoutCacheStatus::NotRequested`] for [`Model::load`]).
+    pub fn layout(&self) -> &LayoutCacheStatus {
+        &self.layout
+    }
+    /// Milliseconds `load` took (map, metadata, tokenizer; with a layout cache, also the
+    /// conversion on a first load).
     pub fn load_ms(&self) -> f64 {
         self.load_ms
     }

@@ -834,6 +834,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_dirs(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_keyboardcore_release_memory(
@@ -856,6 +858,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_info(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_model_layout_cache(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_model_path(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replydrafter_draft(
@@ -869,6 +873,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_edit_compose(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_dirs(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir(
     ): Int
@@ -945,6 +951,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_pocketlm_ffi_checksum_constructor_keyboardcore_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_model_load(
+    ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new(
     ): Int
@@ -1066,6 +1074,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_dirs(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,`layoutCacheDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_state_dir(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_keyboardcore_release_memory(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1090,9 +1100,13 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_model_load(`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_pocketlm_ffi_fn_constructor_model_load_with_layout_cache(`path`: RustBuffer.ByValue,`cacheDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_pocketlm_ffi_fn_method_model_count_tokens(`ptr`: Long,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_pocketlm_ffi_fn_method_model_info(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_pocketlm_ffi_fn_method_model_layout_cache(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_pocketlm_ffi_fn_method_model_path(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1121,6 +1135,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_method_replycore_edit_compose(`ptr`: Long,`text`: RustBuffer.ByValue,`cursorUtf16`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_dirs(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,`layoutCacheDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_state_dir(`ptr`: Long,`path`: RustBuffer.ByValue,`stateDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
@@ -1424,6 +1440,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model() and 0xFFFF) != 28375) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_dirs() and 0xFFFF) != 4752) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_keyboardcore_load_model_with_state_dir() and 0xFFFF) != 57266) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1457,6 +1476,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_info() and 0xFFFF) != 23984) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_model_layout_cache() and 0xFFFF) != 27854) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_model_path() and 0xFFFF) != 33845) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1476,6 +1498,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model() and 0xFFFF) != 64139) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_dirs() and 0xFFFF) != 23343) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_method_replycore_load_model_with_state_dir() and 0xFFFF) != 46427) {
@@ -1590,6 +1615,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_model_load() and 0xFFFF) != 50280) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache() and 0xFFFF) != 4414) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new() and 0xFFFF) != 55051) {
@@ -3273,6 +3301,15 @@ public interface KeyboardCoreInterface {
     fun `loadModel`(`path`: kotlin.String)
     
     /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same suggestions; a cache that cannot be
+     * used loads the original file).
+     */
+    fun `loadModelWithDirs`(`path`: kotlin.String, `stateDir`: kotlin.String?, `layoutCacheDir`: kotlin.String?)
+    
+    /**
      * [`Self::load_model`] with a warm start: the predictor keeps its framing prefix's
      * warm-up in the directory `state_dir` (created when missing; the Android IME's files
      * dir, the iOS extension's App Group container), so a keyboard started again shows its
@@ -3505,6 +3542,28 @@ open class KeyboardCore: Disposable, AutoCloseable, KeyboardCoreInterface
         it,
         
         FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same suggestions; a cache that cannot be
+     * used loads the original file).
+     */override fun `loadModelWithDirs`(`path`: kotlin.String, `stateDir`: kotlin.String?, `layoutCacheDir`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_keyboardcore_load_model_with_dirs(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`stateDir`),
+        FfiConverterOptionalString.lower(`layoutCacheDir`),_status)
 }
     }
     
@@ -4763,6 +4822,11 @@ public interface ModelInterface {
     fun `info`(): ModelInfo
     
     /**
+     * What the layout cache did at load.
+     */
+    fun `layoutCache`(): LayoutCacheStatus
+    
+    /**
      * The path the model was loaded from.
      */
     fun `path`(): kotlin.String
@@ -4914,6 +4978,22 @@ open class Model: Disposable, AutoCloseable, ModelInterface
 
     
     /**
+     * What the layout cache did at load.
+     */override fun `layoutCache`(): LayoutCacheStatus {
+            return FfiConverterTypeLayoutCacheStatus.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_model_layout_cache(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The path the model was loaded from.
      */override fun `path`(): kotlin.String {
             return FfiConverterString.lift(
@@ -4947,6 +5027,29 @@ open class Model: Disposable, AutoCloseable, ModelInterface
     
         
         FfiConverterString.lower(`path`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * [`Model::load`] through a layout cache in the directory `cache_dir` (created when
+     * missing; Android `context.noBackupFilesDir` or `cacheDir`, iOS the Caches directory):
+     * the first load writes a copy of the model with its weights interleaved for the decode
+     * kernels (as much disk as the model; about as long as reading it once), later loads map
+     * that copy directly (zero-copy, as fast as `load`). The outputs are the same bit for
+     * bit. A changed model file gets a new copy; a cache that cannot be used never fails the
+     * load: the original file runs and [`Model::layout_cache`] says why.
+     */
+    @Throws(PocketLmException::class) fun `loadWithLayoutCache`(`path`: kotlin.String, `cacheDir`: kotlin.String): Model {
+            return FfiConverterTypeModel.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_model_load_with_layout_cache(
+    
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterString.lower(`cacheDir`),_status)
 }
     )
     }
@@ -5102,6 +5205,15 @@ public interface ReplyCoreInterface {
      * shows in the state; call it again to retry.
      */
     fun `loadModel`(`path`: kotlin.String)
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same drafts; a cache that cannot be used
+     * loads the original file).
+     */
+    fun `loadModelWithDirs`(`path`: kotlin.String, `stateDir`: kotlin.String?, `layoutCacheDir`: kotlin.String?)
     
     /**
      * [`Self::load_model`] with a warm start: the drafter keeps each tone's warm-up (its
@@ -5332,6 +5444,28 @@ open class ReplyCore: Disposable, AutoCloseable, ReplyCoreInterface
         it,
         
         FfiConverterString.lower(`path`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * [`Self::load_model`] with either directory or both: `state_dir` as in
+     * [`Self::load_model_with_state_dir`]; `layout_cache_dir` a layout cache
+     * (`Model.loadWithLayoutCache`: the first load writes a converted copy of the model
+     * there, later loads map it; faster decode, the same drafts; a cache that cannot be used
+     * loads the original file).
+     */override fun `loadModelWithDirs`(`path`: kotlin.String, `stateDir`: kotlin.String?, `layoutCacheDir`: kotlin.String?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_method_replycore_load_model_with_dirs(
+        it,
+        
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`stateDir`),
+        FfiConverterOptionalString.lower(`layoutCacheDir`),_status)
 }
     }
     
@@ -8317,6 +8451,170 @@ public object FfiConverterTypeKeyboardProfile: FfiConverterRustBuffer<KeyboardPr
 
     override fun write(value: KeyboardProfile, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the layout cache did for a model ([`Model::layout_cache`]): whether the interleaved
+ * copy (faster decode on ARM and AVX-512, the same outputs) runs, and if not, why.
+ */
+sealed class LayoutCacheStatus {
+    
+    /**
+     * Loaded with `Model.load`: no cache directory, the file runs as it is.
+     */
+    object NotRequested : LayoutCacheStatus()
+    
+    
+    /**
+     * The file has nothing to convert (already converted, or no interleavable weights).
+     */
+    object NotNeeded : LayoutCacheStatus()
+    
+    
+    /**
+     * The converted copy at `path` was already in the cache and runs.
+     */
+    data class Hit(
+        val `path`: kotlin.String) : LayoutCacheStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The converted copy at `path` was written by this load (`millis` long; the first load,
+     * or the model file changed, or the copy there was damaged: `discarded` says how).
+     */
+    data class Converted(
+        val `path`: kotlin.String, 
+        val `millis`: kotlin.Double, 
+        val `discarded`: kotlin.String?) : LayoutCacheStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The cache could not be used (directory not writable, disk full): the original file
+     * runs, correct but slower. `reason` is for logs.
+     */
+    data class Fallback(
+        val `reason`: kotlin.String) : LayoutCacheStatus()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLayoutCacheStatus : FfiConverterRustBuffer<LayoutCacheStatus>{
+    override fun read(buf: ByteBuffer): LayoutCacheStatus {
+        return when(buf.getInt()) {
+            1 -> LayoutCacheStatus.NotRequested
+            2 -> LayoutCacheStatus.NotNeeded
+            3 -> LayoutCacheStatus.Hit(
+                FfiConverterString.read(buf),
+                )
+            4 -> LayoutCacheStatus.Converted(
+                FfiConverterString.read(buf),
+                FfiConverterDouble.read(buf),
+                FfiConverterOptionalString.read(buf),
+                )
+            5 -> LayoutCacheStatus.Fallback(
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: LayoutCacheStatus): ULong = when(value) {
+        is LayoutCacheStatus.NotRequested -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is LayoutCacheStatus.NotNeeded -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is LayoutCacheStatus.Hit -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`path`)
+            )
+        }
+        is LayoutCacheStatus.Converted -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`path`)
+                + FfiConverterDouble.allocationSize(value.`millis`)
+                + FfiConverterOptionalString.allocationSize(value.`discarded`)
+            )
+        }
+        is LayoutCacheStatus.Fallback -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: LayoutCacheStatus, buf: ByteBuffer) {
+        when(value) {
+            is LayoutCacheStatus.NotRequested -> {
+                buf.putInt(1)
+                Unit
+            }
+            is LayoutCacheStatus.NotNeeded -> {
+                buf.putInt(2)
+                Unit
+            }
+            is LayoutCacheStatus.Hit -> {
+                buf.putInt(3)
+                FfiConverterString.write(value.`path`, buf)
+                Unit
+            }
+            is LayoutCacheStatus.Converted -> {
+                buf.putInt(4)
+                FfiConverterString.write(value.`path`, buf)
+                FfiConverterDouble.write(value.`millis`, buf)
+                FfiConverterOptionalString.write(value.`discarded`, buf)
+                Unit
+            }
+            is LayoutCacheStatus.Fallback -> {
+                buf.putInt(5)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
     }
 }
 

@@ -138,8 +138,12 @@ public final class KeyboardGlue: @unchecked Sendable {
     /// Loads the model at `path` on the controller's worker; keys work meanwhile. With
     /// `stateDir` (the extension's App Group container), the predictor keeps its warm-up
     /// there: a keyboard started again shows its first suggestions sooner (docs/state.md).
-    public func loadModel(path: String, stateDir: String? = nil) {
-        if let stateDir {
+    /// With `layoutCacheDir` (the Caches directory), the model runs from its interleaved copy
+    /// there, written on the first load (faster decode, the same results; docs/performance.md).
+    public func loadModel(path: String, stateDir: String? = nil, layoutCacheDir: String? = nil) {
+        if let layoutCacheDir {
+            core.loadModelWithDirs(path: path, stateDir: stateDir, layoutCacheDir: layoutCacheDir)
+        } else if let stateDir {
             core.loadModelWithStateDir(path: path, stateDir: stateDir)
         } else {
             core.loadModel(path: path)

@@ -59,8 +59,12 @@ public final class ReplyGlue: @unchecked Sendable {
     /// Loads the model at `path` on the controller's worker; drafts start once it is ready.
     /// With `stateDir` (Application Support), the drafter keeps its warm-up there: a restarted
     /// app shows its first chips sooner (docs/state.md).
-    public func loadModel(path: String, stateDir: String? = nil) {
-        if let stateDir {
+    /// With `layoutCacheDir` (the Caches directory), the model runs from its interleaved copy
+    /// there, written on the first load (faster decode, the same results; docs/performance.md).
+    public func loadModel(path: String, stateDir: String? = nil, layoutCacheDir: String? = nil) {
+        if let layoutCacheDir {
+            core.loadModelWithDirs(path: path, stateDir: stateDir, layoutCacheDir: layoutCacheDir)
+        } else if let stateDir {
             core.loadModelWithStateDir(path: path, stateDir: stateDir)
         } else {
             core.loadModel(path: path)

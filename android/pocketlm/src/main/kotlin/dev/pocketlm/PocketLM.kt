@@ -232,7 +232,26 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
          */
         suspend fun load(path: String): Model =
             withContext(PocketLM.dispatcher) { Model(FfiModel.load(path)) }
+
+        /**
+         * [load] through a layout cache in [cacheDir] (e.g. `context.noBackupFilesDir` or
+         * `context.cacheDir`): the first load writes a copy of the model with its weights
+         * interleaved for the decode kernels (as much disk as the model, about as long as
+         * reading it once), later loads map that copy (faster decode, the same outputs). A cache
+         * that cannot be used never fails the load: [layoutCache] says why the original runs.
+         * @throws PocketLmException.ModelNotFound when the file is missing or unreadable
+         * @throws PocketLmException.InvalidModel when it is corrupt or unsupported
+         */
+        suspend fun load(path: String, cacheDir: java.io.File): Model =
+            withContext(PocketLM.dispatcher) { Model(FfiModel.loadWithLayoutCache(path, cacheDir.path)) }
     }
+
+    /**
+     * What the layout cache did at load (`NotRequested` for `load(path)`). A sealed class: import
+     * dev.pocketlm.ffi.LayoutCacheStatus (a typealias would hide its subclasses).
+     */
+    val layoutCache: dev.pocketlm.ffi.LayoutCacheStatus
+        get() = ffi.layoutCache()
 
     /** Architecture, parameter count, quantization, context length, ... */
     val info: ModelInfo

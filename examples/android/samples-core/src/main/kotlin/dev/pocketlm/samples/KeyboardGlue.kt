@@ -74,9 +74,16 @@ class KeyboardGlue(
      * Loads the model at [path] on the controller's worker; keys work meanwhile. With [stateDir]
      * (the IME's files dir), the predictor keeps its warm-up there: a restarted keyboard shows
      * its first suggestions sooner (docs/state.md).
+     * With [layoutCacheDir] (the app's no-backup files or cache dir), the model runs from its
+     * interleaved copy there, written on the first load (faster decode, the same results;
+     * docs/performance.md).
      */
-    fun loadModel(path: String, stateDir: String? = null) =
-        if (stateDir == null) core.loadModel(path) else core.loadModelWithStateDir(path, stateDir)
+    fun loadModel(path: String, stateDir: String? = null, layoutCacheDir: String? = null) =
+        when {
+            layoutCacheDir != null -> core.loadModelWithDirs(path, stateDir, layoutCacheDir)
+            stateDir == null -> core.loadModel(path)
+            else -> core.loadModelWithStateDir(path, stateDir)
+        }
 
     /** Reopens the predictor for [next] when it differs; whether the language changed. */
     fun setLanguage(next: KeyboardLanguage): Boolean = core.setLanguage(next.code)

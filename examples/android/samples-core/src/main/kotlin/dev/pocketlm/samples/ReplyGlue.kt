@@ -51,9 +51,16 @@ class ReplyGlue(
      * Loads the model at [path] on the controller's worker; drafts start once it is ready. With
      * [stateDir] (the app's files dir), the drafter keeps its warm-up there: a restarted app
      * shows its first chips sooner (docs/state.md).
+     * With [layoutCacheDir] (the app's no-backup files or cache dir), the model runs from its
+     * interleaved copy there, written on the first load (faster decode, the same results;
+     * docs/performance.md).
      */
-    fun loadModel(path: String, stateDir: String? = null) =
-        if (stateDir == null) core.loadModel(path) else core.loadModelWithStateDir(path, stateDir)
+    fun loadModel(path: String, stateDir: String? = null, layoutCacheDir: String? = null) =
+        when {
+            layoutCacheDir != null -> core.loadModelWithDirs(path, stateDir, layoutCacheDir)
+            stateDir == null -> core.loadModel(path)
+            else -> core.loadModelWithStateDir(path, stateDir)
+        }
 
     /** Replaces the conversation (a canned one is picked) and drafts replies to it. */
     fun showConversation(messages: List<ConversationMessage>) = core.showConversation(messages)

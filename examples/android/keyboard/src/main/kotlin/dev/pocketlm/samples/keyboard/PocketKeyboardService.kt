@@ -34,8 +34,13 @@ class PocketKeyboardService : InputMethodService(), KeyboardView.Keys {
     private fun loadModel() {
         val path = ModelInstaller.modelFile(filesDir).path
         controller.setLanguage(KeyboardSettings.language(this))
-        // The framing prefix's warm-up is kept in the files dir: the next start skips it.
-        controller.loadModel(path, java.io.File(filesDir, "keyboard-state").path)
+        // The framing prefix's warm-up is kept in the files dir: the next start skips it. The
+        // model's interleaved copy (faster decode) is written once to the no-backup dir.
+        controller.loadModel(
+            path,
+            java.io.File(filesDir, "keyboard-state").path,
+            java.io.File(noBackupFilesDir, "layout-cache").path,
+        )
     }
 
     override fun onCreateInputView(): View = KeyboardView(this, this).also {

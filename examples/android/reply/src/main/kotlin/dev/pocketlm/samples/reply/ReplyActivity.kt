@@ -87,8 +87,13 @@ class ReplyActivity : Activity() {
     }
 
     private fun loadModel() {
-        // The drafter's warm-up is kept in the files dir: the next start skips it.
-        controller.loadModel(ModelInstaller.modelFile(filesDir).path, java.io.File(filesDir, "reply-state").path)
+        // The drafter's warm-up is kept in the files dir: the next start skips it. The model's
+        // interleaved copy (faster decode) is written once to the no-backup dir.
+        controller.loadModel(
+            ModelInstaller.modelFile(filesDir).path,
+            java.io.File(filesDir, "reply-state").path,
+            java.io.File(noBackupFilesDir, "layout-cache").path,
+        )
     }
 
     override fun onActivityResult(requestCode: Int, resultCode: Int, data: Intent?) {

@@ -1,0 +1,77 @@
+//! `--layout-cache DIR`, accepted by every command that loads a model: `info --json` on SmolLM2
+//! reports `"layout": "converted"` on the first run and `"hit"` on the second (stderr says
+//! where the copy is), `generate` prints the same greedy text through the copy as without it,
+//! and a directory that cannot be created runs the original file (`"fallback"`) instead of
+//! failing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn model() -> String {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/fetch-models.sh",
+        p.display()
+    );
+    p.to_str().unwrap().to_owned()
+}
+
+/// Runs `pocketlm [--layout-cache cache] args`: (stdout, stderr), asserting success.
+fn run(cache: Option<&Path>, args: &[&str]) -> (String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pocketlm"));
+    if let Some(dir) = cache {
+        cmd.arg("--layout-cache").arg(dir);
+    }
+    let out = cmd.args(args).output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    (text(&out.stdout), text(&out.stderr))
+}
+
+fn info_layout(cache: Option<&Path>) -> (String, String) {
+    let m = model();
+    let (out, err) = run(cache, &["info", "--model", &m, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    (v["layout"].as_str().unwrap().to_owned(), err)
+}
+
+#[test]
+fn layout_cache_converts_then_hits_and_generates_the_same_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    assert_eq!(info_layout(None).0, "not_requested");
+    let (first, err) = info_layout(Some(&cache));
+    assert_eq!(first, "converted", "{err}");
+    assert!(err.contains("layout cache: converted"), "{err}");
+    let (second, err) = info_layout(Some(&cache));
+    assert_eq!(second, "hit", "{err}");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+
+    let m = model();
+    let gen = [
+        "generate",
+        "--model",
+        &m,
+        "--prompt",
+        "The capital of France is",
+    ];
+    let gen: Vec<&str> = gen
+        .into_iter()
+        .chain(["--max-tokens", "8", "--greedy", "--json"])
+        .collect();
+    let text = |out: String| {
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["text"].as_str().unwrap().to_owned()
+    };
+    let plain = text(run(None, &gen).0);
+    assert!(!plain.is_empty());
+    assert_eq!(text(run(Some(&cache), &gen).0), plain);
+
+    let blocker = tmp.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let (fallback, err) = info_layout(Some(&blocker.join("cache")));
+    assert_eq!(fallback, "fallback", "{err}");
+    assert!(err.contains("running the original file"), "{err}");
+}
