@@ -25,9 +25,10 @@ scripts/bench.sh passes the `pocketlm convert`ed copies (same weights, interleav
 rounds, rotating with the others: the columns "rows" and "rows/llama" (both layouts in one run).
 
 --pp / --tg: the prompt lengths and the generated tokens measured (both engines); --speed-only
-keeps only those (no TTFT, cold load or memory session: scripts/bench-families.sh, whose
-multi-GB models would spend minutes there). Each cell is the median over the rounds; the
-spread (min-max over the rounds) of every engine is in the JSON and, with --spread, the table.
+keeps only those (no TTFT, llama-completion memory session or cold-load runs:
+scripts/bench-families.sh, whose multi-GB models would spend minutes there; both engines still
+warm up). Each cell is the median over the rounds; the spread (min-max over the rounds) of
+every engine is in the JSON and, with --spread, the table.
 """
 import argparse, contextlib, json, os, re, statistics, subprocess, sys, threading, time
 
@@ -39,9 +40,9 @@ PROMPT = ("The weather was lovely, so we walked along the river and talked about
 
 
 def run_ours(bin_, model, threads):
-    minimal = ["--minimal"] if SPEED_ONLY else []
+    # not --minimal even with --speed-only: that skips the warm-up, and llama-bench warms up
     out = subprocess.run([bin_, "bench", "--model", model, "--threads", str(threads), "--reps", "1",
-                          "--pp", ",".join(map(str, PP)), "--tg", str(TG), "--json"] + minimal,
+                          "--pp", ",".join(map(str, PP)), "--tg", str(TG), "--json"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
