@@ -123,9 +123,10 @@ if [ "$MEMORY" = 1 ]; then
   for fam in "${FAMS[@]}"; do
     for m in $(models "$fam"); do files+=(--model "$m" --model "${m%.gguf}.x8.gguf"); done
   done
+  [ "${#FAMS[@]}" = 1 ] || die "--memory measures one family at a time (FAMILIES=...)"
   SRC="$POCKETLM_CACHE/llama.cpp-0.3.36/src"
   PYTHONPATH="$SRC/gguf-py" nice -n 5 "$(bash scripts/setup-gen-venv.sh)" scripts/decode-anon.py \
-    --pocketlm "$BIN" --threads "$THREADS" --ctx 1024 --max-tokens 384 \
+    --pocketlm "$BIN" --threads "$THREADS" --ctx 1024 --max-tokens 384 --shape-model "${files[1]}" \
     "${files[@]}" $([ "$JSON" = 1 ] && echo --json)
   exit 0
 fi

@@ -10,7 +10,11 @@ from the file, so what is anonymous is the KV cache plus the scratch buffers and
 runs it with the generator's venv).
 
   decode-anon.py --pocketlm target/release/pocketlm --model M.gguf [--model M2.gguf]
-                 [--prompt-words 100] [--max-tokens 384] [--ctx 1024] [--threads 2] [--json]
+                 [--shape-model ORIGINAL.gguf] [--prompt-words 100] [--max-tokens 384]
+                 [--ctx 1024] [--threads 2] [--json]
+
+--shape-model: read the layer and head counts from this file (a `pocketlm convert`ed copy has
+tensor types gguf-py does not know; its original has the same metadata).
 """
 import argparse
 import json
@@ -48,6 +52,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pocketlm", required=True)
     ap.add_argument("--model", action="append", required=True)
+    ap.add_argument("--shape-model", default=None)
     ap.add_argument("--prompt-words", type=int, default=100)
     ap.add_argument("--max-tokens", type=int, default=384)
     ap.add_argument("--ctx", type=int, default=1024)
@@ -57,7 +62,7 @@ def main():
     prompt = " ".join(["the weather was lovely so we walked along the river"] * (a.prompt_words // 10))
     rows = []
     for model in a.model:
-        per_pos, arch, layers = kv_bytes_per_position(model)
+        per_pos, arch, layers = kv_bytes_per_position(a.shape_model or model)
         out, hwm, anon = peak_memory([a.pocketlm, "generate", "--model", model, "--prompt", prompt,
                                       "--max-tokens", str(a.max_tokens), "--ctx", str(a.ctx),
                                       "--greedy", "--threads", str(a.threads), "--json"])
