@@ -7,7 +7,7 @@ MODEL ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
 GEMMA ?= models/gemma-3-270m-q4_k_m.gguf
 BIN := target/release/pocketlm
 
-.PHONY: all models quant-models random-models llama-src build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bindings check-bindings clean fuzz \
+.PHONY: all models quant-models random-models llama-src build demo test test-rust test-aarch64 test-mobile-libs check-android test-kotlin test-swift test-sample-sim lint bench bench-neon bench-families bench-families-neon bench-families-memory bindings check-bindings clean fuzz \
 	check-workflows android-aar android-samples android-device-test android-publish ios-xcframework ios-swift-test ios-ui-test ios-release
 
 all: build
@@ -125,6 +125,20 @@ bench: models build
 # aarch64 instructions per token, ours vs llama.cpp, under qemu-user (docs/performance.md).
 bench-neon: models
 	@bash scripts/bench-neon.sh
+
+# Random-weight models with the release shapes of Qwen3-0.6B, Llama-3.2-1B, SmolLM3-3B and
+# Phi-3.5-mini in Q4_0 and Q4_K_M (llama-quantize; cached, ~20 GB with PRUNE=0): pp128/tg128 at
+# 2 threads, ours on both layouts vs llama.cpp in the same rounds (docs/performance.md,
+# "Real-shaped families"); -neon: instructions per token for 0.6B and 1B under qemu; -memory:
+# a 1B decode's anonymous memory against its KV cache. Not part of `make test`.
+bench-families: models
+	@bash scripts/bench-families.sh
+
+bench-families-neon: models
+	@bash scripts/bench-families.sh --neon
+
+bench-families-memory: models
+	@bash scripts/bench-families.sh --memory
 
 # Constrained decoding's size budget (docs/structured.md#size): the stripped arm64 library
 # (mobile profile) before llguidance vs now, growth and verdict in one run; ~10 min cold.

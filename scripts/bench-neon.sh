@@ -8,6 +8,11 @@
 #
 #   [BENCH_LAYOUT=rows] scripts/bench-neon.sh [--json] [--syms K] [--only cortex-a76,gemma]
 #                         [--ours-only] [--prompt P] [--decode N] [--lora MODEL_FILE=ADAPTER]
+#                         [--model LABEL=PATH ... [--cpus cortex-a76,max]]
+#
+# --model (repeatable) measures those files instead of the two default models, each on every
+# --cpus (default cortex-a76 and max); their converted copies are made as the defaults' are
+# (scripts/bench-families.sh's random-weight release shapes: make bench-families-neon).
 #
 # Prints the table (or {"rows":[{"model","cpu","tier","phase","ours","llama","ratio"}]} with
 # --json; ratio = llama.cpp / ours). --syms K adds each side's top K functions per token.
@@ -24,7 +29,16 @@ bash scripts/setup-cross.sh
 bash scripts/fetch-models.sh >&2
 llama_dir="$POCKETLM_CACHE/llama.cpp-0.3.36/aarch64"
 ours_only=0
-for a in "$@"; do [ "$a" = "--ours-only" ] && ours_only=1; done
+models=(SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf)
+prev=""
+for a in "$@"; do
+  [ "$a" = "--ours-only" ] && ours_only=1
+  if [ "$prev" = "--model" ]; then
+    [ "${models[0]}" = SmolLM2-135M-Instruct.Q4_1.gguf ] && models=()
+    models+=("$(realpath -m "${a#*=}")")
+  fi
+  prev="$a"
+done
 [ "$ours_only" = 1 ] || bash scripts/build-llama-aarch64.sh >/dev/null
 
 plugin_dir="$POCKETLM_CACHE/bench-neon"
@@ -46,15 +60,17 @@ cli="$REPO_ROOT/target/aarch64-unknown-linux-gnu/release/pocketlm"
 # original file. BENCH_LAYOUT=rows runs ours on the original files too. The copies are made by
 # the aarch64 CLI under qemu (no x86 release build needed) and kept under the original names in
 # $POCKETLM_CACHE/bench-neon/converted, redone when the model or the CLI changes.
-ours_models="$REPO_ROOT/models"
+ours_models=""
 if [ "${BENCH_LAYOUT:-interleaved}" != rows ]; then
   ours_models="$plugin_dir/converted"
   mkdir -p "$ours_models"
-  for m in SmolLM2-135M-Instruct.Q4_1.gguf gemma-3-270m-q4_k_m.gguf; do
-    out="$ours_models/$m"
-    if [ ! -f "$out" ] || [ "$out" -ot "models/$m" ] || [ "$out" -ot "$cli" ]; then
+  for m in "${models[@]}"; do
+    case "$m" in /*) src="$m" ;; *) src="models/$m" ;; esac
+    out="$ours_models/$(basename "$m")"
+    if [ ! -f "$out" ] || [ "$out" -ot "$src" ] || [ "$out" -ot "$cli" ]; then
       log "converting $m for ours (pocketlm convert under qemu)"
-      qemu-aarch64 -L /usr/aarch64-linux-gnu "$cli" convert --model "models/$m" --out "$out" >&2
+      qemu-aarch64 -L /usr/aarch64-linux-gnu "$cli" convert --model "$src" --out "$out.part" >&2
+      mv "$out.part" "$out"
     fi
   done
 fi

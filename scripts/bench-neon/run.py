@@ -29,6 +29,9 @@ ROWS = [
     ("Gemma 3 Q4_K_M", "gemma-3-270m-q4_k_m.gguf", "cortex-a76", "dotprod", "armv8.2-a+dotprod"),
     ("Gemma 3 Q4_K_M", "gemma-3-270m-q4_k_m.gguf", "max", "i8mm", "armv8.6-a+dotprod+i8mm"),
 ]
+# --model rows: qemu cpu -> (our tier, llama.cpp -march level)
+CPUS = {"cortex-a72": ("neon", "armv8-a"), "cortex-a76": ("dotprod", "armv8.2-a+dotprod"),
+        "max": ("i8mm", "armv8.6-a+dotprod+i8mm")}
 SYSROOT = "/usr/aarch64-linux-gnu"
 # skips our bench's memory session, warm-up and TTFT (constant work, differenced away anyway)
 OURS_FLAG = os.environ.get("BENCH_NEON_OURS_FLAG", "--minimal")
@@ -115,6 +118,11 @@ def main():
     ap.add_argument("--decode", type=int, default=4, help="N: decoded tokens (runs N and 2N)")
     ap.add_argument("--only", default="", help="comma-separated cpu names or model words")
     ap.add_argument("--ours-only", action="store_true")
+    ap.add_argument("--model", action="append", default=[], metavar="LABEL=PATH",
+                    help="measure this model instead of the default rows, on each of --cpus; "
+                         "ours runs the file of the same name in --ours-models; repeatable")
+    ap.add_argument("--cpus", default="cortex-a76,max",
+                    help="the qemu cpus of the --model rows (cortex-a72, cortex-a76, max)")
     ap.add_argument("--lora", action="append", default=[], metavar="MODEL_FILE=ADAPTER",
                     help="also count ours with this LoRA adapter on that model's rows "
                          "(ours_lora, lora_ratio); repeatable")
@@ -126,15 +134,27 @@ def main():
             sys.exit(f"[bench-neon] error: --lora {spec}: expected MODEL_FILE=ADAPTER")
         loras[file] = os.path.abspath(adapter)
 
+    table = ROWS
+    if a.model:
+        table = []
+        for spec in a.model:
+            label, sep, path = spec.partition("=")
+            if not sep or not path:
+                sys.exit(f"[bench-neon] error: --model {spec}: expected LABEL=PATH")
+            for cpu in a.cpus.split(","):
+                if cpu not in CPUS:
+                    sys.exit(f"[bench-neon] error: --cpus {cpu}: one of {', '.join(CPUS)}")
+                table.append((label, os.path.abspath(path), cpu) + CPUS[cpu])
+
     p, n = a.prompt, a.decode
     rows = []
     sym_report = []
-    for label, file, cpu, tier, level in ROWS:
+    for label, file, cpu, tier, level in table:
         if a.only and not any(w and (w == cpu or w.lower() in label.lower())
                               for w in a.only.split(",")):
             continue
         model = os.path.join(a.models, file)
-        ours_model = os.path.join(a.ours_models or a.models, file)
+        ours_model = os.path.join(a.ours_models, os.path.basename(file)) if a.ours_models else model
         res = {}
         progs = [("ours", lambda pp, tg: ours_cmd(a.cli, ours_model, pp, tg))]
         if file in loras:

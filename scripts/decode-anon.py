@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Peak anonymous memory of a PocketLM decode against the size of its KV cache.
+
+Runs `pocketlm generate` (greedy, one cold process) on a model while polling /proc for the
+peak RssAnon and VmHWM (scripts/bench.py's peak_memory), and computes the KV cache of the
+positions the session held (prompt + generated tokens; F16 keys and values of every layer,
+from the GGUF's block_count, head_count_kv and key/value lengths). The weights are mapped
+from the file, so what is anonymous is the KV cache plus the scratch buffers and the logits:
+"anon - KV" is that overhead. Needs gguf-py on PYTHONPATH (scripts/bench-families.sh --memory
+runs it with the generator's venv).
+
+  decode-anon.py --pocketlm target/release/pocketlm --model M.gguf [--model M2.gguf]
+                 [--shape-model ORIGINAL.gguf] [--prompt-words 100] [--max-tokens 384]
+                 [--ctx 1024] [--threads 2] [--json]
+
+--shape-model: read the layer and head counts from this file (a `pocketlm convert`ed copy has
+tensor types gguf-py does not know; its original has the same metadata).
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import peak_memory  # noqa: E402
+
+from gguf import GGUFReader  # noqa: E402
+
+
+def field(reader, key):
+    f = reader.fields.get(key)
+    if f is None:
+        return None
+    return [int(f.parts[i][0]) for i in f.data]
+
+
+def kv_bytes_per_position(path):
+    """F16 key + value bytes of one position over every layer (per-layer head counts summed)."""
+    r = GGUFReader(path)
+    arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+    layers = field(r, f"{arch}.block_count")[0]
+    heads = field(r, f"{arch}.attention.head_count")
+    kv = field(r, f"{arch}.attention.head_count_kv") or heads
+    embd = field(r, f"{arch}.embedding_length")[0]
+    k_len = (field(r, f"{arch}.attention.key_length") or [embd // heads[0]])[0]
+    v_len = (field(r, f"{arch}.attention.value_length") or [k_len])[0]
+    kv = kv if len(kv) == layers else kv * layers
+    return sum(n * (k_len + v_len) * 2 for n in kv), arch, layers
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pocketlm", required=True)
+    ap.add_argument("--model", action="append", required=True)
+    ap.add_argument("--shape-model", default=None)
+    ap.add_argument("--prompt-words", type=int, default=100)
+    ap.add_argument("--max-tokens", type=int, default=384)
+    ap.add_argument("--ctx", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    prompt = " ".join(["the weather was lovely so we walked along the river"] * (a.prompt_words // 10))
+    rows = []
+    for model in a.model:
+        per_pos, arch, layers = kv_bytes_per_position(a.shape_model or model)
+        out, hwm, anon = peak_memory([a.pocketlm, "generate", "--model", model, "--prompt", prompt,
+                                      "--max-tokens", str(a.max_tokens), "--ctx", str(a.ctx),
+                                      "--greedy", "--threads", str(a.threads), "--json"])
+        res = json.loads(out.strip().splitlines()[-1])
+        positions = len(res["prompt_tokens"]) + len(res["tokens"])
+        kv_mib = per_pos * positions / 2**20
+        rows.append({"model": os.path.basename(model), "arch": arch, "layers": layers,
+                     "positions": positions, "generated": len(res["tokens"]),
+                     "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
+                     "anon_minus_kv_mib": round(anon - kv_mib, 2), "peak_rss_mib": round(hwm, 1),
+                     "file_mib": round(os.path.getsize(model) / 2**20, 1)})
+    if a.json:
+        print(json.dumps({"rows": rows}))
+        return
+    print("| model | positions (generated) | KV cache MiB | peak RssAnon MiB | anon - KV MiB "
+          "| peak RSS MiB | file MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['model']} | {r['positions']} ({r['generated']}) | {r['kv_mib']:.1f} "
+              f"| {r['peak_anon_mib']:.1f} | {r['anon_minus_kv_mib']:.1f} | {r['peak_rss_mib']:.0f} "
+              f"| {r['file_mib']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
