@@ -495,6 +495,10 @@ fn gemma4_resumes_bit_identically() {
         c.load_state_file(&path).unwrap();
         let mut d = session(&model, 64);
         d.map_state_file(&path).unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(maps_file(&path), "{quant}: the snapshot is not mapped");
+            assert!(d.mapped_bytes() > 0, "{quant}: the snapshot is copied");
+        }
         let want = bits(a.eval(&second).unwrap());
         for (r, how) in [(&mut b, "bytes"), (&mut c, "file"), (&mut d, "mapped")] {
             assert_eq!(r.tokens(), &first[..]);
