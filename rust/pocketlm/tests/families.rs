@@ -313,14 +313,29 @@ fn lfm2_truncate_then_continue_equals_a_fresh_run() {
 /// Gemma 4's shared layers read the KV cache of an earlier layer: after a rewind they must
 /// read the earlier layer's rewritten positions, not the deleted word's, and the sliding
 /// window (8 tokens in the tiny model) must slide back. The same check as LFM2's, bit for
-/// bit. Snapshots of Gemma 4 sessions are refused with a typed error (not supported yet).
+/// bit; then a snapshot of the rewound session (its shared layers save nothing, its sliding
+/// and global layers their own widths) continues exactly as the session does.
 #[test]
 fn gemma4_truncate_then_continue_equals_a_fresh_run() {
-    let (_, _, rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
-    assert!(matches!(
-        rewound.save_state(),
-        Err(pocketlm::SnapshotError::UnsupportedModel { .. })
-    ));
+    let (model, tokens, mut rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
+    let keep = tokens.len() / 2;
+    rewound.truncate(keep);
+    let bytes = rewound.save_state().unwrap();
+    assert_eq!(bytes.len(), rewound.state_size());
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 2,
+    };
+    let mut loaded = Session::new(model, opts).unwrap();
+    loaded.load_state(&bytes).unwrap();
+    let want = continue_with(&mut rewound, &tokens[keep..], true);
+    let got = continue_with(&mut loaded, &tokens[keep..], true);
+    assert!(
+        got.iter()
+            .zip(&want)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "a session loaded from a Gemma 4 snapshot continues differently"
+    );
 }
 
 /// The rewinds of [`lfm2_truncate_then_continue_equals_a_fresh_run`] on model `name`: returns

@@ -461,3 +461,147 @@ fn a_mapped_snapshot_changed_on_disk_is_a_typed_error() {
         std::fs::write(&path, &bytes).unwrap();
     }
 }
+
+/// The tiny random Gemma 4 model (`scripts/gen-random-models.sh`): sliding and global layers
+/// cache keys of different widths, and its last layers read an earlier layer's cache.
+fn gemma4(quant: &str) -> Arc<Model> {
+    load(&format!("random/gemma4-tiny-seed0.{quant}.gguf"))
+}
+
+/// Token ids for the random model (its vocabulary is larger than 64).
+fn g4_tokens(from: u32, n: u32) -> Vec<u32> {
+    (0..n).map(|i| from + (i * 7) % 61).collect()
+}
+
+/// A Gemma 4 snapshot (bytes and file, copied and mapped) restores into fresh sessions that
+/// continue bit-identically, F16 and Q4_0; its layer plan is checked.
+#[test]
+fn gemma4_resumes_bit_identically() {
+    for quant in ["F16", "Q4_0"] {
+        let model = gemma4(quant);
+        let (first, second) = (g4_tokens(2, 12), g4_tokens(5, 6));
+        let mut a = session(&model, 64);
+        a.eval(&first).unwrap();
+        let bytes = a.save_state().unwrap();
+        assert_eq!(bytes.len(), a.state_size(), "{quant}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g4.plmstate");
+        assert_eq!(a.save_state_file(&path).unwrap(), bytes.len() as u64);
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+
+        let mut b = session(&model, 128);
+        b.load_state(&bytes).unwrap();
+        let mut c = session(&model, 32);
+        c.load_state_file(&path).unwrap();
+        let mut d = session(&model, 64);
+        d.map_state_file(&path).unwrap();
+        if cfg!(target_os = "linux") {
+            assert!(maps_file(&path), "{quant}: the snapshot is not mapped");
+            assert!(d.mapped_bytes() > 0, "{quant}: the snapshot is copied");
+        }
+        let want = bits(a.eval(&second).unwrap());
+        for (r, how) in [(&mut b, "bytes"), (&mut c, "file"), (&mut d, "mapped")] {
+            assert_eq!(r.tokens(), &first[..]);
+            assert_eq!(bits(r.eval(&second).unwrap()), want, "{quant} {how}");
+        }
+        // The check can fail: another history gives other logits.
+        let mut other = session(&model, 64);
+        other.eval(&g4_tokens(3, 12)).unwrap();
+        assert_ne!(bits(other.eval(&second).unwrap()), want);
+    }
+}
+
+/// Bad Gemma 4 snapshots: another model, a tampered or truncated layer plan, a truncated
+/// payload; typed errors, the session untouched.
+#[test]
+fn gemma4_bad_snapshots_are_typed_errors() {
+    let model = gemma4("F16");
+    let mut a = session(&model, 64);
+    a.eval(&g4_tokens(2, 5)).unwrap();
+    let bytes = a.save_state().unwrap();
+    let flags = u32::from_le_bytes(bytes[12..16].try_into().unwrap());
+    assert_eq!(flags & 2, 2, "a Gemma 4 snapshot has a layer plan");
+    let n_layers = u32::from_le_bytes(bytes[80..84].try_into().unwrap()) as usize;
+    let plan_end = 128 + 4 * n_layers + 4;
+    let plan: Vec<u32> = bytes[128..plan_end - 4]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert!(plan.contains(&0), "shared layers cache nothing: {plan:?}");
+    assert!(plan.iter().any(|&w| w != plan[0] && w != 0), "{plan:?}");
+
+    let fresh = |m: &Arc<Model>| {
+        let mut s = session(m, 64);
+        s.eval(&[2, 3]).unwrap();
+        s
+    };
+    let refused = |m: &Arc<Model>, b: &[u8]| {
+        let mut s = fresh(m);
+        let e = s.load_state(b).unwrap_err();
+        assert_eq!(s.tokens(), &[2, 3], "a failed load changed the session");
+        assert!(!e.to_string().is_empty());
+        e
+    };
+    // Another model: another quantization of the same architecture, another architecture.
+    assert!(matches!(
+        refused(&gemma4("Q4_0"), &bytes),
+        SnapshotError::OtherModel { .. }
+    ));
+    assert!(matches!(
+        refused(&load(SMOLLM2), &bytes),
+        SnapshotError::OtherArchitecture { .. }
+    ));
+    let (smol, smol_bytes, _) = smol_snapshot();
+    assert!(matches!(
+        refused(&model, &smol_bytes),
+        SnapshotError::OtherArchitecture { .. }
+    ));
+    // A uniform snapshot has no plan: its tokens follow the header.
+    assert_eq!(smol_bytes[12] & 2, 0);
+    let mut s = session(&smol, 64);
+    s.load_state(&smol_bytes).unwrap();
+    assert_eq!(smol_bytes[128..132], s.tokens()[0].to_le_bytes());
+
+    // A flipped plan byte: the plan's checksum. Another plan, resealed: another layout.
+    let mut c = bytes.clone();
+    c[130] ^= 4;
+    assert!(matches!(refused(&model, &c), SnapshotError::Corrupted(_)));
+    let mut c = bytes.clone();
+    c[128..132].copy_from_slice(&(plan[0] + 1).to_le_bytes());
+    let crc = crc32fast::hash(&c[128..plan_end - 4]);
+    c[plan_end - 4..plan_end].copy_from_slice(&crc.to_le_bytes());
+    match refused(&model, &c) {
+        SnapshotError::OtherLayout { snapshot, model } => {
+            assert!(snapshot.contains("per-layer KV widths"), "{snapshot}");
+            assert_ne!(snapshot, model);
+        }
+        e => panic!("{e:?}"),
+    }
+    // The plan flag cleared (resealed): the layout differs from the model's.
+    let mut c = bytes.clone();
+    c[12] &= !2;
+    reseal_header(&mut c);
+    assert!(matches!(
+        refused(&model, &c),
+        SnapshotError::OtherLayout { .. }
+    ));
+    // Cut inside the plan, inside the payload; a flipped payload byte.
+    for keep in [129, plan_end - 1, plan_end + 3, bytes.len() - 1] {
+        assert!(
+            matches!(refused(&model, &bytes[..keep]), SnapshotError::Truncated { found, .. } if found == keep as u64),
+            "keep {keep}"
+        );
+    }
+    let mut c = bytes.clone();
+    let at = bytes.len() - 40;
+    c[at] ^= 1;
+    assert!(matches!(refused(&model, &c), SnapshotError::Corrupted(_)));
+    // Hostile token count: refused from the header.
+    let mut h = bytes.clone();
+    h[112..120].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    reseal_header(&mut h);
+    assert!(matches!(
+        refused(&model, &h),
+        SnapshotError::ContextTooSmall { .. }
+    ));
+}

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `PLMSTATE` |
 //! | 8 | 4 | format version |
-//! | 12 | 4 | flags (bit 0: the logits are included) |
+//! | 12 | 4 | flags (bit 0: the logits are included; bit 1: a layer plan follows the header) |
 //! | 16 | 32 | model fingerprint ([`GgufFile::fingerprint`](crate::internals::gguf::GgufFile::fingerprint)) |
 //! | 48 | 28 | architecture name, UTF-8, zero-padded |
 //! | 76 | 4 | segment alignment `A` (a power of two: the page size of the writer) |
@@ -19,12 +19,17 @@
 //! | 112 | 8 | token count `n` |
 //! | 120 | 4 | width of a convolution layer's input row (f32; 0 without convolution layers) |
 //! | 124 | 4 | CRC-32 of bytes 0..124 |
-//! | 128 | | payload: `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A` |
+//! | 128 | | payload: if flagged, the layer plan (per layer the width of its cached keys in f16 elements, u32, 0 for a layer that reads another layer's cache or a convolution layer; then the CRC-32 of those widths); `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each, `kv_dim` the layer's width in the plan when there is one; a layer of width 0 writes nothing), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A` |
 //! | end − 4 | 4 | CRC-32 of the payload |
 //!
+//! The layer plan is written only for models whose layers cache keys of different widths or
+//! share another layer's cache (Gemma 4): snapshots of the other models have no plan and are
+//! the bytes version 2 always wrote.
+//!
 //! Loading checks, in this order, before allocating anything: the magic, the version, the
-//! header's checksum, the architecture, the model fingerprint, the KV layout, the context, and
-//! the length the header implies against the bytes present; the payload is then read into new
+//! header's checksum, the architecture, the model fingerprint, the KV layout, the context, the
+//! layer plan (its checksum, then against the model's), and the length the header and plan
+//! imply against the bytes present; the payload is then read into new
 //! buffers and committed only when its checksum matches, so a failed load leaves the session as
 //! it was.
 //!
@@ -53,6 +58,8 @@ const ARCH_LEN: usize = 28;
 const MAX_ALIGN: u32 = 1 << 20;
 /// Flag: the logits after the last token follow the tokens.
 const FLAG_LOGITS: u32 = 1;
+/// Flag: the layer plan (per-layer KV widths and its CRC-32) follows the header.
+const FLAG_PLAN: u32 = 2;
 /// KV element type code: IEEE half precision (the cache's type).
 const KV_F16: u32 = 1;
 
@@ -136,9 +143,12 @@ pub enum SnapshotError {
     /// A checksum does not match, or a field is impossible.
     #[error("the snapshot is corrupted: {0}; save it again")]
     Corrupted(String),
-    /// The model's KV cache cannot be saved in this format yet: its layers cache keys of
-    /// different widths or read another layer's cache (Gemma 4).
-    #[error("session snapshots of {arch} models are not supported yet (their layers' KV caches differ in width or are shared); evaluate the text again instead")]
+    /// The model's KV cache cannot be saved in this format. No model this build loads gives
+    /// it (Gemma 4's per-layer KV widths and shared layers are saved with a layer plan); kept
+    /// for callers that match on it.
+    #[error(
+        "session snapshots of {arch} models are not supported; evaluate the text again instead"
+    )]
     UnsupportedModel {
         /// The model's architecture.
         arch: String,
@@ -187,6 +197,50 @@ struct Header {
     n_tokens: u64,
     /// Segment alignment (a power of two, at most `MAX_ALIGN`).
     align: u32,
+    /// Per layer the width of its cached keys (f16 elements), when `FLAG_PLAN` is set; empty
+    /// otherwise (every attention layer then caches `layout.kv_dim()`). Not part of the fixed
+    /// header: read after it ([`Header::plan_block`]).
+    plan: Vec<u32>,
+}
+
+/// The layer plan of `cfg`'s snapshots: empty for a model whose attention layers all cache
+/// keys of one width, else per layer the width of its cached keys (0 for a layer reading
+/// another layer's cache, or a convolution layer).
+fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
+    if cfg.uniform_kv() {
+        return Vec::new();
+    }
+    (0..cfg.n_layers)
+        .map(|il| {
+            if cfg.is_conv_layer(il) {
+                0
+            } else {
+                cfg.cached_kv_dim_of(il) as u32
+            }
+        })
+        .collect()
+}
+
+/// A compact description of a layer plan: runs of equal widths, "×count" when repeated.
+fn describe_plan(plan: &[u32]) -> String {
+    let mut runs: Vec<(u32, usize)> = Vec::new();
+    for &w in plan {
+        match runs.last_mut() {
+            Some((last, count)) if *last == w => *count += 1,
+            _ => runs.push((w, 1)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .iter()
+        .map(|&(w, c)| {
+            if c == 1 {
+                w.to_string()
+            } else {
+                format!("{w}×{c}")
+            }
+        })
+        .collect();
+    format!("per-layer KV widths {} (0: none cached)", runs.join(", "))
 }
 
 /// The KV cache layout and logits width a snapshot's payload is made of.
@@ -245,6 +299,15 @@ impl std::fmt::Display for Layout {
             )?;
         }
         Ok(())
+    }
+}
+
+/// `layout` with the layer `plan` (when there is one), for messages.
+fn describe_layout(layout: &Layout, plan: &[u32]) -> String {
+    if plan.is_empty() {
+        layout.to_string()
+    } else {
+        format!("{layout}, {}", describe_plan(plan))
     }
 }
 
@@ -319,7 +382,7 @@ impl Header {
             ));
         }
         let flags = u32_at(12);
-        if flags & !FLAG_LOGITS != 0 {
+        if flags & !(FLAG_LOGITS | FLAG_PLAN) != 0 {
             return Err(SnapshotError::Corrupted(format!(
                 "unknown flags {flags:#x}"
             )));
@@ -351,7 +414,53 @@ impl Header {
             context_length: u64_at(104),
             n_tokens: u64_at(112),
             align,
+            plan: Vec::new(),
         })
+    }
+
+    fn has_plan(&self) -> bool {
+        self.flags & FLAG_PLAN != 0
+    }
+
+    /// Bytes of the layer plan (its widths and its checksum) after the fixed header.
+    fn plan_len(&self) -> u64 {
+        if self.has_plan() {
+            4 * u64::from(self.layout.n_layers) + 4
+        } else {
+            0
+        }
+    }
+
+    /// The layer plan as written after the fixed header: the widths, then their CRC-32.
+    fn plan_block(&self) -> Vec<u8> {
+        let mut b: Vec<u8> = self.plan.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes the layer plan from `block` (`plan_len` bytes) into `self.plan`.
+    fn decode_plan(&mut self, block: &[u8]) -> Result<(), SnapshotError> {
+        let (widths, crc) = block.split_at(block.len() - 4);
+        if crc32fast::hash(widths).to_le_bytes() != crc {
+            return Err(SnapshotError::Corrupted(
+                "the layer plan's checksum does not match".into(),
+            ));
+        }
+        self.plan = widths
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        Ok(())
+    }
+
+    /// The layout with the layer plan, for messages.
+    fn describe(&self) -> String {
+        if self.has_plan() {
+            format!("{}, {}", self.layout, describe_plan(&self.plan))
+        } else {
+            self.layout.to_string()
+        }
     }
 
     fn has_logits(&self) -> bool {
@@ -367,33 +476,56 @@ impl Header {
         }
     }
 
-    /// Bytes of one attention segment (keys or values) and of one convolution segment, before
-    /// padding; `None` on overflow.
-    fn segment_lens(&self) -> Option<(u64, u64)> {
-        let n = self.n_tokens;
-        let kv = n.checked_mul(self.layout.kv_dim())?.checked_mul(2)?;
-        let conv = n
+    /// Bytes of the keys (or the values) of attention layer `il` before padding; `None` on
+    /// overflow (or for a layer the plan does not hold).
+    fn kv_segment(&self, il: usize) -> Option<u64> {
+        let width = if self.has_plan() {
+            u64::from(*self.plan.get(il)?)
+        } else {
+            self.layout.kv_dim()
+        };
+        self.n_tokens.checked_mul(width)?.checked_mul(2)
+    }
+
+    /// Bytes of one convolution segment before padding; `None` on overflow.
+    fn conv_segment(&self) -> Option<u64> {
+        self.n_tokens
             .checked_mul(u64::from(self.layout.conv_dim))?
-            .checked_mul(4)?;
-        Some((kv, conv))
+            .checked_mul(4)
     }
 
     /// Offset of the first KV segment; `None` on overflow.
     fn kv_start(&self) -> Option<u64> {
         let end = (HEADER_LEN as u64)
+            .checked_add(self.plan_len())?
             .checked_add(self.n_tokens.checked_mul(4)?)?
             .checked_add(self.logits_len())?;
         align_up(end, self.align)
     }
 
     /// Bytes of the whole snapshot (header, payload, payload checksum); `None` on overflow.
+    /// With a plan, its widths must have been read (`plan` holds `n_layers` widths, 0 for a
+    /// convolution layer).
     fn total_len(&self) -> Option<u64> {
-        let (kv, conv) = self.segment_lens()?;
-        let (kv, conv) = (align_up(kv, self.align)?, align_up(conv, self.align)?);
+        let conv = align_up(self.conv_segment()?, self.align)?;
         let conv_layers = u64::from(self.layout.conv_layers);
         let attn = u64::from(self.layout.n_layers).checked_sub(conv_layers)?;
+        let kv_bytes = if self.has_plan() {
+            if self.plan.len() != self.layout.n_layers as usize {
+                return None;
+            }
+            let mut sum = 0u64;
+            for il in 0..self.plan.len() {
+                let kv = align_up(self.kv_segment(il)?, self.align)?;
+                sum = sum.checked_add(kv.checked_mul(2)?)?;
+            }
+            sum
+        } else {
+            let kv = align_up(self.kv_segment(0)?, self.align)?;
+            attn.checked_mul(kv)?.checked_mul(2)?
+        };
         self.kv_start()?
-            .checked_add(attn.checked_mul(kv)?.checked_mul(2)?)?
+            .checked_add(kv_bytes)?
             .checked_add(conv_layers.checked_mul(conv)?)?
             .checked_add(4)
     }
@@ -401,12 +533,9 @@ impl Header {
     /// Per layer, the offsets of its keys and values (a convolution layer: of its inputs, and
     /// 0), for a header whose `total_len` is `Some`.
     fn offsets(&self, is_conv: impl Fn(usize) -> bool) -> Vec<(u64, u64)> {
-        let (kv, conv) = self.segment_lens().expect("checked by total_len");
         let a = self.align;
-        let (kv, conv) = (
-            align_up(kv, a).expect("checked"),
-            align_up(conv, a).expect("checked"),
-        );
+        let conv =
+            align_up(self.conv_segment().expect("checked by total_len"), a).expect("checked");
         let mut at = self.kv_start().expect("checked by total_len");
         (0..self.layout.n_layers as usize)
             .map(|il| {
@@ -414,6 +543,8 @@ impl Header {
                     at += conv;
                     (at - conv, 0)
                 } else {
+                    let kv = self.kv_segment(il).expect("checked by total_len");
+                    let kv = align_up(kv, a).expect("checked");
                     at += 2 * kv;
                     (at - 2 * kv, at - kv)
                 }
@@ -496,6 +627,15 @@ fn read_le<T: bytemuck::Pod>(
     Ok(())
 }
 
+/// The header flags of a snapshot with (or without) the logits and with `plan`.
+fn flags_for(logits: bool, plan: &[u32]) -> u32 {
+    let mut flags = if logits { FLAG_LOGITS } else { 0 };
+    if !plan.is_empty() {
+        flags |= FLAG_PLAN;
+    }
+    flags
+}
+
 /// A label for the in-memory source and sink in I/O errors.
 const IN_MEMORY: &str = "<in-memory bytes>";
 
@@ -506,11 +646,6 @@ impl Session {
             .check_prefix()
             .map_err(SnapshotError::ModelFileChanged)?;
         let cfg = self.model.config();
-        if !cfg.uniform_kv() {
-            return Err(SnapshotError::UnsupportedModel {
-                arch: cfg.arch_name.clone(),
-            });
-        }
         let fingerprint = self
             .model
             .gguf()
@@ -518,14 +653,16 @@ impl Session {
             .map_err(|e| SnapshotError::ModelFileChanged(e.to_string()))?;
         // Only full-width logits are kept: a restored session may select other output rows.
         let logits = self.has_logits && self.output_rows.is_none();
+        let plan = plan_of(cfg);
         Ok(Header {
-            flags: if logits { FLAG_LOGITS } else { 0 },
+            flags: flags_for(logits, &plan),
             fingerprint,
             arch: cfg.arch_name.clone(),
             layout: Layout::of(cfg),
             context_length: self.cache.max_len() as u64,
             n_tokens: self.tokens.len() as u64,
             align: write_align(),
+            plan,
         })
     }
 
@@ -533,14 +670,16 @@ impl Session {
     pub fn state_size(&self) -> usize {
         let cfg = self.model.config();
         let logits = self.has_logits && self.output_rows.is_none();
+        let plan = plan_of(cfg);
         let h = Header {
-            flags: if logits { FLAG_LOGITS } else { 0 },
+            flags: flags_for(logits, &plan),
             fingerprint: [0; 32],
             arch: String::new(),
             layout: Layout::of(cfg),
             context_length: 0,
             n_tokens: self.tokens.len() as u64,
             align: write_align(),
+            plan,
         };
         h.total_len().unwrap_or(0) as usize
     }
@@ -550,21 +689,27 @@ impl Session {
     fn write_state(&self, header: &Header, w: &mut impl Write) -> std::io::Result<()> {
         w.write_all(&header.encode())?;
         let mut crc = crc32fast::Hasher::new();
+        if header.has_plan() {
+            let block = header.plan_block();
+            crc.update(&block);
+            w.write_all(&block)?;
+        }
         write_le(w, &mut crc, &self.tokens)?;
         if header.has_logits() {
             write_le(w, &mut crc, &self.logits)?;
         }
         let n = self.tokens.len();
         let pad = |len: u64| align_up(len, header.align).expect("sizes of a live session") - len;
-        let written = (HEADER_LEN + 4 * n) as u64 + header.logits_len();
+        let written = (HEADER_LEN + 4 * n) as u64 + header.plan_len() + header.logits_len();
         write_zeros(w, &mut crc, pad(written))?;
-        let (kv, conv) = header.segment_lens().expect("sizes of a live session");
+        let conv = header.conv_segment().expect("sizes of a live session");
         for layer in 0..self.model.config().n_layers {
             if self.cache.is_conv_layer(layer) {
                 write_le(w, &mut crc, self.cache.conv_rows(layer, n))?;
                 write_zeros(w, &mut crc, pad(conv))?;
                 continue;
             }
+            let kv = header.kv_segment(layer).expect("sizes of a live session");
             let (k, v) = self.cache.layer(layer, n);
             write_le(w, &mut crc, k)?;
             write_zeros(w, &mut crc, pad(kv))?;
@@ -668,8 +813,16 @@ impl Session {
         };
         let bytes = &whole[base as usize..end as usize];
         let head_len = bytes.len().min(HEADER_LEN);
-        let header = Header::decode(&bytes[..head_len], len)?;
+        let mut header = Header::decode(&bytes[..head_len], len)?;
         self.check_header(&header)?;
+        let plan_end = HEADER_LEN + header.plan_len() as usize;
+        if bytes.len() < plan_end {
+            return Err(SnapshotError::Truncated {
+                expected: plan_end as u64,
+                found: len,
+            });
+        }
+        self.check_plan(&mut header, &bytes[HEADER_LEN..plan_end])?;
         let page = page_size() as u64;
         if !mapping_supported()
             || !u64::from(header.align).is_multiple_of(page)
@@ -692,9 +845,9 @@ impl Session {
                 .chunks_exact(4)
                 .map(|c| c.try_into().expect("4 bytes"))
         };
-        let tokens: Vec<u32> = le32(HEADER_LEN, n).map(u32::from_le_bytes).collect();
+        let tokens: Vec<u32> = le32(plan_end, n).map(u32::from_le_bytes).collect();
         let logits: Vec<f32> = if header.has_logits() {
-            le32(HEADER_LEN + 4 * n, cfg.vocab_size)
+            le32(plan_end + 4 * n, cfg.vocab_size)
                 .map(f32::from_le_bytes)
                 .collect()
         } else {
@@ -768,22 +921,40 @@ impl Session {
                 model: hex8(&fingerprint),
             });
         }
-        if !cfg.uniform_kv() {
-            return Err(SnapshotError::UnsupportedModel {
-                arch: cfg.arch_name.clone(),
-            });
-        }
         let layout = Layout::of(cfg);
-        if h.layout != layout {
+        let plan = plan_of(cfg);
+        if h.layout != layout || h.has_plan() == plan.is_empty() {
             return Err(SnapshotError::OtherLayout {
-                snapshot: h.layout.to_string(),
-                model: layout.to_string(),
+                snapshot: h.layout.to_string()
+                    + if h.has_plan() {
+                        ", per-layer KV widths"
+                    } else {
+                        ""
+                    },
+                model: describe_layout(&layout, &plan),
             });
         }
         if h.n_tokens > self.cache.max_len() as u64 {
             return Err(SnapshotError::ContextTooSmall {
                 needed: h.n_tokens,
                 limit: self.cache.max_len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads the layer plan (when `h` announces one) from `block`, the `plan_len` bytes after
+    /// the fixed header, and checks it against the model's.
+    fn check_plan(&self, h: &mut Header, block: &[u8]) -> Result<(), SnapshotError> {
+        if !h.has_plan() {
+            return Ok(());
+        }
+        h.decode_plan(block)?;
+        let plan = plan_of(self.model.config());
+        if h.plan != plan {
+            return Err(SnapshotError::OtherLayout {
+                snapshot: h.describe(),
+                model: describe_layout(&h.layout, &plan),
             });
         }
         Ok(())
@@ -803,8 +974,32 @@ impl Session {
         let mut head = [0u8; HEADER_LEN];
         let head_len = total.min(HEADER_LEN as u64) as usize;
         r.read_exact(&mut head[..head_len]).map_err(io)?;
-        let header = Header::decode(&head[..head_len], total)?;
+        let mut header = Header::decode(&head[..head_len], total)?;
         self.check_header(&header)?;
+        let mut crc = crc32fast::Hasher::new();
+        if header.has_plan() {
+            // Bounded by the model's layer count (checked with the layout).
+            let plan_end = HEADER_LEN as u64 + header.plan_len();
+            if total < plan_end {
+                return Err(SnapshotError::Truncated {
+                    expected: plan_end,
+                    found: total,
+                });
+            }
+            let mut block = vec![0u8; header.plan_len() as usize];
+            r.read_exact(&mut block).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    SnapshotError::Truncated {
+                        expected: plan_end,
+                        found: total,
+                    }
+                } else {
+                    io(e)
+                }
+            })?;
+            crc.update(&block);
+            self.check_plan(&mut header, &block)?;
+        }
         self.check_total(&header, total)?;
         let expected = total;
         // Every size below is bounded by the session's context and the model: checked above.
@@ -821,7 +1016,6 @@ impl Session {
         };
         let cfg = self.model.config();
         let n = header.n_tokens as usize;
-        let mut crc = crc32fast::Hasher::new();
         let mut tokens = vec![0u32; n];
         read_le(r, &mut crc, &mut tokens).map_err(eof)?;
         let mut logits = Vec::new();
@@ -830,9 +1024,9 @@ impl Session {
             read_le(r, &mut crc, &mut logits).map_err(eof)?;
         }
         let pad = |len: u64| align_up(len, header.align).expect("checked by total_len") - len;
-        let read = (HEADER_LEN + 4 * n) as u64 + header.logits_len();
+        let read = (HEADER_LEN + 4 * n) as u64 + header.plan_len() + header.logits_len();
         skip(r, &mut crc, pad(read)).map_err(eof)?;
-        let (kv, conv) = header.segment_lens().expect("checked by total_len");
+        let conv = header.conv_segment().expect("checked by total_len");
         let mut cache = KvCache::new(cfg, self.cache.max_len());
         cache.reserve(n);
         for layer in 0..cfg.n_layers {
@@ -841,6 +1035,7 @@ impl Session {
                 skip(r, &mut crc, pad(conv)).map_err(eof)?;
                 continue;
             }
+            let kv = header.kv_segment(layer).expect("checked by total_len");
             let (k, v) = cache.layer_mut(layer, n);
             read_le(r, &mut crc, k).map_err(eof)?;
             skip(r, &mut crc, pad(kv)).map_err(eof)?;
@@ -910,6 +1105,7 @@ mod tests {
             context_length: 2048,
             n_tokens: 5,
             align: 4096,
+            plan: Vec::new(),
         }
     }
 
@@ -957,5 +1153,45 @@ mod tests {
         assert_eq!(offsets[29].1 + 4096 + 4, h.total_len().unwrap());
         h.align = 16384;
         assert_eq!(h.offsets(|_| false)[1].0 % 16384, 0);
+    }
+
+    #[test]
+    fn a_layer_plan_sizes_each_layer_at_its_width() {
+        let mut h = header();
+        h.layout.n_layers = 4;
+        h.flags |= FLAG_PLAN;
+        h.plan = vec![256, 512, 0, 0];
+        h.n_tokens = 3;
+        // The plan (4 widths and a checksum) sits between the header and the tokens.
+        let start = (128 + 4 * 4 + 4 + 4 * 3 + 49152 * 4_u64).div_ceil(4096) * 4096;
+        // Keys of 3 × 256 and 3 × 512 f16 pad to a page each; the shared layers write nothing.
+        assert_eq!(h.total_len(), Some(start + 4 * 4096 + 4));
+        let offsets = h.offsets(|_| false);
+        assert_eq!(offsets[0], (start, start + 4096));
+        assert_eq!(offsets[1], (start + 8192, start + 12288));
+        assert_eq!(offsets[2], (start + 16384, start + 16384));
+        let block = h.plan_block();
+        assert_eq!(block.len() as u64, h.plan_len());
+        let mut d = Header {
+            plan: Vec::new(),
+            ..h.clone()
+        };
+        d.decode_plan(&block).unwrap();
+        assert_eq!(d, h);
+        let mut bad = block.clone();
+        bad[1] ^= 1;
+        assert!(matches!(
+            d.decode_plan(&bad),
+            Err(SnapshotError::Corrupted(_))
+        ));
+        assert_eq!(
+            describe_plan(&h.plan),
+            "per-layer KV widths 256, 512, 0×2 (0: none cached)"
+        );
+        h.plan.pop();
+        assert_eq!(h.total_len(), None, "a plan shorter than the layers");
+        h.plan = vec![u32::MAX; 4];
+        h.n_tokens = u64::MAX / 4;
+        assert_eq!(h.total_len(), None);
     }
 }
