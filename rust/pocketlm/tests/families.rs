@@ -285,29 +285,10 @@ family_tests! {
 /// convolutions of the continued positions would read the deleted tokens' inputs.
 #[test]
 fn lfm2_truncate_then_continue_equals_a_fresh_run() {
-    let (model, tokens, mut rewound) = truncate_then_continue("lfm2-tiny-seed0.F16");
-    let n = tokens.len();
-    let opts = SessionOptions {
-        context_length: 128,
-        threads: 2,
-    };
-
+    let (model, tokens, rewound) = truncate_then_continue("lfm2-tiny-seed0.F16");
     // A snapshot keeps the convolution inputs with the keys and values: a session loaded from
     // it continues exactly as the saved one.
-    let keep = n / 2;
-    rewound.truncate(keep);
-    let bytes = rewound.save_state().unwrap();
-    assert_eq!(bytes.len(), rewound.state_size());
-    let mut loaded = Session::new(model.clone(), opts).unwrap();
-    loaded.load_state(&bytes).unwrap();
-    let want = continue_with(&mut rewound, &tokens[keep..], true);
-    let got = continue_with(&mut loaded, &tokens[keep..], true);
-    assert!(
-        got.iter()
-            .zip(&want)
-            .all(|(a, b)| a.to_bits() == b.to_bits()),
-        "a session loaded from a snapshot continues differently"
-    );
+    assert_snapshot_continues(model, &tokens, rewound, "LFM2");
 }
 
 /// Gemma 4's shared layers read the KV cache of an earlier layer: after a rewind they must
@@ -317,7 +298,18 @@ fn lfm2_truncate_then_continue_equals_a_fresh_run() {
 /// and global layers their own widths) continues exactly as the session does.
 #[test]
 fn gemma4_truncate_then_continue_equals_a_fresh_run() {
-    let (model, tokens, mut rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
+    let (model, tokens, rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
+    assert_snapshot_continues(model, &tokens, rewound, "Gemma 4");
+}
+
+/// `rewound` cut to half of `tokens`, saved and loaded into a fresh session: both continue
+/// with the rest of `tokens` to the same logits, bit for bit.
+fn assert_snapshot_continues(
+    model: std::sync::Arc<Model>,
+    tokens: &[u32],
+    mut rewound: Session,
+    family: &str,
+) {
     let keep = tokens.len() / 2;
     rewound.truncate(keep);
     let bytes = rewound.save_state().unwrap();
@@ -334,7 +326,7 @@ fn gemma4_truncate_then_continue_equals_a_fresh_run() {
         got.iter()
             .zip(&want)
             .all(|(a, b)| a.to_bits() == b.to_bits()),
-        "a session loaded from a Gemma 4 snapshot continues differently"
+        "a session loaded from a {family} snapshot continues differently"
     );
 }
 
