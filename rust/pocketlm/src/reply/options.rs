@@ -153,12 +153,15 @@ fn in_question(question: &str, cat: &Catalog) -> Option<[String; 2]> {
         return None;
     }
     let (first, second) = parallel(first, second, cat);
-    // Like with like: a number against a number ("10 or 11:30"), not against a day.
+    // Like with like: a number against a number ("10 or 11:30"), not against a day; options
+    // that open alike (a day against a day: "Friday morning 9ish or Monday after dinner") are
+    // alike whatever they end with.
     let numeric = |ws: &[&Word]| {
         ws.last()
             .is_some_and(|w| kind(w, cat) == Some(Kind::Number))
     };
-    if numeric(&first) != numeric(&second) {
+    let opens_alike = kind(first[0], cat).is_some() && kind(first[0], cat) == kind(second[0], cat);
+    if numeric(&first) != numeric(&second) && !opens_alike {
         return None;
     }
     let (mut a, mut b) = (phrase(&first, cat), phrase(&second, cat));
@@ -199,6 +202,9 @@ fn kind(w: &Word, cat: &Catalog) -> Option<Kind> {
 /// or a subject does not always meet):
 /// - an article inside the left run opens the option ("the staff night out the 12th" → "the
 ///   12th"), the words before it being the question's;
+/// - when the right run opens with a day, a month or a number, the left opens with the first
+///   word of that kind in it ("come Friday morning or Monday after dinner" → "Friday
+///   morning");
 /// - when the left run has more words than the right and both end in a day or a month,
 ///   the left is that word ("this year March or June" → "March"; "the Crab Shack Thursday
 ///   or Friday" → "Thursday"): "this year" frames the options, it is no part of one;
@@ -221,6 +227,14 @@ fn parallel<'w, 'a>(
         .find(|&j| article(first[j]))
     {
         first.drain(..j);
+    }
+    // The second option opens with a day, a month or a number: the first opens with its own
+    // of that kind, the words before it being the question's ("I can come Friday morning or
+    // Monday after dinner" → "Friday morning").
+    if let Some(k) = kind(second[0], cat) {
+        if let Some(j) = (1..first.len()).find(|&j| kind(first[j], cat) == Some(k)) {
+            first.drain(..j);
+        }
     }
     let (n1, n2) = (content(&first), content(&second));
     if n1 > n2 {
@@ -376,6 +390,14 @@ mod tests {
             pair("the 12th", "the 19th")
         );
         assert_eq!(alt("practice at 8 or 9 sat?"), pair("8", "9"));
+        assert_eq!(
+            alt("I can come Friday morning or Monday after dinner, which suits?"),
+            pair("Friday morning", "Monday after dinner")
+        );
+        assert_eq!(
+            alt("I can come Friday morning 9ish or Monday after dinner, which suits?"),
+            pair("Friday morning 9ish", "Monday after dinner")
+        );
         // Kept: a longer option of another kind, a time on both sides, a number's words.
         assert_eq!(
             alt("Friday night or Saturday?"),
