@@ -3,7 +3,8 @@
 //! kernels of its own for the 32-element types (below).
 //!
 //! Decode kernels (8 weight rows × 1 activation row) for the 4- and 5-bit
-//! 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1).
+//! 32-element block types (Q4_0, Q4_1, Q5_0, Q5_1); those of Q4_K and Q6_K are in
+//! `kquant512.rs`.
 //!
 //! Why: on a CPU with fast memory one core's AVX2 `gemv` of these types is compute-bound (the
 //! nibble unpacking, `vpmaddubsw` and the `vphaddw` reductions), so decode leaves bandwidth
@@ -26,9 +27,13 @@ use crate::quant::GgmlType;
 /// of Q2_K, Q3_K, IQ4_NL and IQ4_XS (`lowbit.rs`).
 pub(crate) static KERNELS: TierKernels = TierKernels {
     tile: |ty| {
-        vnni::tile_fn(ty)
-            .or_else(|| float_tile_fn(ty))
-            .or_else(|| super::lowbit::tile_fn(ty))
+        match ty {
+            GgmlType::Q4_K => Some(super::kquant512::tile_q4_k as TileFn),
+            GgmlType::Q6_K => Some(super::kquant512::tile_q6_k as TileFn),
+            _ => vnni::tile_fn(ty),
+        }
+        .or_else(|| float_tile_fn(ty))
+        .or_else(|| super::lowbit::tile_fn(ty))
     },
     interleaved_tile: crate::kernels::interleaved::tile::<2>,
     group_gemm,
@@ -38,6 +43,12 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     glu: Some(super::glu::glu),
     attention: Some(ATTENTION),
 };
+
+/// The tile of `ty` built from the shared kernel bodies (for the types that have one), under
+/// this tier's decode kernels of their own (`kquant512.rs`).
+pub(super) fn vnni_tile(ty: GgmlType) -> TileFn {
+    vnni::tile_fn(ty).unwrap_or_else(|| panic!("no shared kernels for {ty}"))
+}
 
 /// A 32-element block with 4-bit quants in `qs` (low nibbles: elements 0..16, high nibbles:
 /// 16..32), an optional fifth bit per element in `qh` and an optional minimum `m`.

@@ -1636,6 +1636,7 @@ mod attention;
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 mod glu;
+mod kquant512;
 mod lowbit;
 
 #[cfg(test)]
