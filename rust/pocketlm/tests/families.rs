@@ -273,6 +273,9 @@ family_tests! {
     gemma4_f16 => "gemma4-tiny-seed0.F16",
     gemma4_q4_0 => "gemma4-tiny-seed0.Q4_0",
     gemma4_q4_k_m => "gemma4-tiny-seed0.Q4_K_M",
+    qwen35_f16 => "qwen35-tiny-seed0.F16",
+    qwen35_q4_0 => "qwen35-tiny-seed0.Q4_0",
+    qwen35_q4_k_m => "qwen35-tiny-seed0.Q4_K_M",
 }
 
 /// LFM2's short convolutions carry state from one position to the next (the inputs of the
@@ -300,6 +303,52 @@ fn lfm2_truncate_then_continue_equals_a_fresh_run() {
 fn gemma4_truncate_then_continue_equals_a_fresh_run() {
     let (model, tokens, rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
     assert_snapshot_continues(model, &tokens, rewound, "Gemma 4");
+}
+
+/// Qwen3.5's DeltaNet layers keep one recurrent state (not one per position), restored
+/// from a checkpoint after a rewind: a rewound session must still continue exactly as a fresh
+/// one, whatever it had evaluated past the cut (the same check as LFM2's, bit for bit), and
+/// so must a session following keyboard-like edits (`sync_to` a prompt prefix with a
+/// changing tail, as typing and backspacing do), whose rewinds land between, on and before
+/// its checkpoints. Its snapshots are refused (typed), not written without the state.
+#[test]
+fn qwen35_truncate_then_continue_equals_a_fresh_run() {
+    let (model, tokens, rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");
+    assert!(matches!(
+        rewound.save_state(),
+        Err(pocketlm::SnapshotError::UnsupportedModel { arch }) if arch == "qwen35"
+    ));
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 2,
+    };
+    let typed = [tokens[3], tokens[1], tokens[4]];
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let edits = [
+        (6, 2),
+        (6, 3),
+        (7, 1),
+        (5, 2),
+        (12, 2),
+        (12, 1),
+        (3, 0),
+        (16, 0),
+        (9, 3),
+    ];
+    for (keep, extra) in edits {
+        let mut text = tokens[..keep].to_vec();
+        text.extend_from_slice(&typed[..extra]);
+        let got = s.sync_to(&text).unwrap().to_vec();
+        let mut fresh = Session::new(model.clone(), opts).unwrap();
+        let want = fresh.eval(&text).unwrap();
+        assert!(
+            got.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "after syncing to {keep} prompt tokens and {extra} more, the logits differ from a \
+             fresh session's"
+        );
+    }
 }
 
 /// `rewound` cut to half of `tokens`, saved and loaded into a fresh session: both continue

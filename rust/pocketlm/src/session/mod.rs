@@ -373,9 +373,28 @@ impl Session {
         })
     }
 
+    /// A model with recurrent layers (Qwen3.5's DeltaNet) keeps one state per layer, that
+    /// after the last evaluated position; after a rewind it is ahead of the session's tokens.
+    /// Restores the latest checkpoint at or before the session's length (`KvCache`: taken
+    /// where evaluations start) and evaluates the tokens from there again (without logits),
+    /// so that the next evaluation continues exactly as a session that never went further
+    /// would. Then takes a checkpoint where the coming evaluation starts.
+    fn resync_recurrent(&mut self) {
+        if !self.cache.recurrent_in_sync() {
+            let from = self.cache.restore_recurrent();
+            let rest = self.tokens.split_off(from);
+            for chunk in rest.chunks(PREFILL_CHUNK) {
+                self.run_chunk(chunk, |_| false, None);
+            }
+            self.has_logits = false;
+        }
+        self.cache.checkpoint();
+    }
+
     /// Appends `tokens` and returns the logits after the last one.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
+        self.resync_recurrent();
         for chunk in tokens.chunks(PREFILL_CHUNK) {
             let last_chunk = chunk.as_ptr_range().end == tokens.as_ptr_range().end;
             self.run_chunk(chunk, |i| last_chunk && i + 1 == chunk.len(), None);
@@ -403,6 +422,7 @@ impl Session {
         if first >= tokens.len() {
             return Err(SessionError::EmptyInput);
         }
+        self.resync_recurrent();
         out.clear();
         for (c, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             let base = c * PREFILL_CHUNK;
@@ -612,6 +632,9 @@ impl Session {
         all_logits: bool,
         out: &mut Vec<f32>,
     ) {
+        for s in sessions.iter_mut() {
+            s.resync_recurrent();
+        }
         let model = sessions[0].model.clone();
         let mut rows = std::mem::take(&mut sessions[0].rows);
         rows.clear();
