@@ -784,6 +784,14 @@ fn rollback_equals_fresh_evaluation() {
     let want = fresh.eval(&[10, 11, 30, 31]).unwrap().to_vec();
     assert_eq!(s.tokens(), &[10, 11, 30, 31]);
     assert!(max_diff(&synced, &want) < 1e-4);
+    // Only the last token changed (same length): evaluated again, not the old logits.
+    let synced = s.sync_to(&[10, 11, 30, 32]).unwrap().to_vec();
+    let mut fresh = Session::new(m.clone(), opts(64, 2)).unwrap();
+    let want = fresh.eval(&[10, 11, 30, 32]).unwrap().to_vec();
+    assert_eq!(s.tokens(), &[10, 11, 30, 32]);
+    assert!(max_diff(&synced, &want) < 1e-4);
+    // The same tokens again: the same logits, nothing evaluated.
+    assert_eq!(s.sync_to(&[10, 11, 30, 32]).unwrap(), &synced[..]);
 }
 
 #[test]

@@ -349,6 +349,44 @@ fn qwen35_truncate_then_continue_equals_a_fresh_run() {
              fresh session's"
         );
     }
+    // A keyboard typing at the end of the text: each keystroke changes the last word's token
+    // (`sync_to` keeps the text before it). Every rewind lands on a checkpoint taken at the
+    // last word start of an evaluation, or fewer than 4 tokens after one taken where an
+    // evaluation started: it replays fewer than 4 tokens, and none on the first edit of the
+    // first word (its start, 8, was inside the first evaluation); the logits are a fresh
+    // session's.
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let mut replays = Vec::new();
+    for (keep, last) in [
+        (8, 0),
+        (8, 1),
+        (8, 2),
+        (9, 0),
+        (9, 1),
+        (11, 2),
+        (11, 0),
+        (13, 1),
+    ] {
+        let mut text = tokens[..keep].to_vec();
+        text.push(typed[last]);
+        let before = s.replayed_tokens();
+        let got = s.sync_to(&text).unwrap().to_vec();
+        replays.push(s.replayed_tokens() - before);
+        let mut fresh = Session::new(model.clone(), opts).unwrap();
+        let want = fresh.eval(&text).unwrap();
+        assert!(
+            got.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "typing at {keep} ({last}, replays {replays:?}): the logits differ from a fresh session's by up to {}",
+            got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+        );
+    }
+    println!("qwen35 keystroke replays: {replays:?}");
+    assert!(
+        replays[1] == 0 && replays.iter().all(|&r| r < 4),
+        "replayed {replays:?}"
+    );
 }
 
 /// `rewound` cut to half of `tokens`, saved and loaded into a fresh session: both continue

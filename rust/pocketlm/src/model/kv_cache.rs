@@ -14,11 +14,12 @@
 //! false); before the session continues, it restores the latest checkpoint at or before the
 //! length ([`KvCache::restore_recurrent`]; the zero state before position 0 without one) and
 //! evaluates the tokens from there to the length again. Checkpoints are copies of every
-//! DeltaNet layer's state, taken where an evaluation starts ([`KvCache::checkpoint`]: where a
-//! keyboard's edits rewind to, the start of the word being typed), at least
-//! [`CHECKPOINT_GAP`] positions apart, the latest [`CHECKPOINTS`] kept; a truncation drops those
-//! past the new length (they belong to another continuation). They are immutable and shared
-//! (`Arc`) by forks and copies.
+//! DeltaNet layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at
+//! least [`CHECKPOINT_GAP`] positions after the one before) and at the last word start inside
+//! an evaluation (`Session::eval`): where a keyboard's edits rewind to, the start of the word
+//! being typed. The latest [`CHECKPOINTS`] are kept; a truncation drops those past the new
+//! length (they belong to another continuation). They are immutable and shared (`Arc`) by
+//! forks and copies.
 
 use super::kv_map::{page_size, Region};
 use super::ModelConfig;
@@ -471,15 +472,21 @@ impl KvCache {
         self.rec_len == 0 || self.rec_pos == self.len
     }
 
+    /// Whether the model has recurrent (DeltaNet) layers.
+    pub(crate) fn has_recurrent(&self) -> bool {
+        self.rec_len > 0
+    }
+
     /// Takes a checkpoint of the recurrent states at the current length, if they are in sync
-    /// and no checkpoint is at or fewer than [`CHECKPOINT_GAP`] positions before it; the oldest
-    /// of [`CHECKPOINTS`] goes (its buffers are reused when no fork shares it).
-    pub(crate) fn checkpoint(&mut self) {
+    /// and no checkpoint is fewer than `gap` positions before it (1: none at this position;
+    /// [`CHECKPOINT_GAP`] where evaluations start); the oldest of [`CHECKPOINTS`] goes (its
+    /// buffers are reused when no fork shares it).
+    pub(crate) fn checkpoint(&mut self, gap: usize) {
         let len = self.len;
         if self.rec_len == 0
             || len == 0
             || !self.recurrent_in_sync()
-            || self.ckpts.iter().any(|c| c.pos + CHECKPOINT_GAP > len)
+            || self.ckpts.iter().any(|c| c.pos + gap.max(1) > len)
         {
             return;
         }
@@ -640,10 +647,10 @@ mod tests {
             c.advance(to);
         };
         let state = |c: &mut KvCache| c.recurrent_mut(1).to_vec();
-        c.checkpoint(); // empty: nothing taken
+        c.checkpoint(CHECKPOINT_GAP); // empty: nothing taken
         for to in 1..=30 {
             eval(&mut c, to);
-            c.checkpoint();
+            c.checkpoint(CHECKPOINT_GAP);
         }
         let positions: Vec<usize> = c.ckpts.iter().map(|k| k.pos).collect();
         assert_eq!(positions, [17, 21, 25, 29]);
@@ -662,7 +669,7 @@ mod tests {
         // a copy shares the checkpoints and restores as the original does
         for to in 1..=10 {
             eval(&mut c, to);
-            c.checkpoint();
+            c.checkpoint(CHECKPOINT_GAP);
         }
         let mut d = c.clone();
         d.truncate(8);
