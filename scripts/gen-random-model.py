@@ -8,7 +8,7 @@ engine's forward pass against llama.cpp's without the real weights.
 
 - The vocabulary (every `tokenizer.*` key) is copied from VOCAB.gguf: llama.cpp's
   `models/ggml-vocab-*.gguf` (qwen2 for Qwen3, llama-bpe for Llama 3.x, SmolLM3 and LFM2,
-  phi-3 for Phi-3.5, starcoder for Granite 3.x, gemma-4 for Gemma 4) or a real model file of the family (Gemma 3 for Gemma 2).
+  phi-3 for Phi-3.5, starcoder for Granite 3.x, gemma-4 for Gemma 4, qwen35 for Qwen3.5) or a real model file of the family (Gemma 3 for Gemma 2).
 - `--size tiny` is a few layers of width 256 (every matrix width a multiple of 256, so
   llama-quantize's k-quants apply everywhere); `--size real` has the release's shapes (for
   speed measurements: speed does not depend on the values).
@@ -140,6 +140,27 @@ FAMILIES = {
                     window_real=512, window_tiny=8, pattern_real=5, pattern_tiny=2,
                     shared_real=20, shared_tiny=2, per_layer_real=256, per_layer_tiny=64,
                     rope_base_swa=10000.0, partial_rotary_global=0.25, final_softcap=30.0),
+    ),
+    # Qwen3.5-0.8B (config.json as remembered here: hidden 1024, 24 layers, three Gated
+    # DeltaNet layers then one full-attention layer, full_attention_interval 4): the DeltaNet
+    # layers mix tokens by linear attention with a recurrent state per head (ssm.*: k/v heads
+    # of 128, 16 of each, a causal convolution of 4 taps over q/k/v, per-head decay ssm_a and
+    # dt bias, beta and alpha projections, a gated RMS norm); the attention layers project
+    # queries and an output gate together (attn_q is 2 * heads * head_dim: per head its query
+    # then its gate), q/k RMS norms, partial interleaved-multimodal RoPE (a quarter of each
+    # head, sections 11/11/10: for text every section turns by the position), theta 1e7. The
+    # pre-FFN norm is `post_attention_norm`. Tied embeddings in the release. The tiny model:
+    # DeltaNet, attention, DeltaNet, attention (interval 2), 2 key heads shared by 4 value
+    # heads (llama.cpp tiles them: value head h reads key head h % 2), RoPE on half of each
+    # 64-wide head with sections 6/5/5.
+    "qwen35": dict(
+        arch="qwen35",
+        real=dict(layers=24, embd=1024, heads=8, kv_heads=2, head_dim=256, ff=3584, ctx=262144),
+        tiny=dict(layers=4, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=262144),
+        rope_base=1e7, eps=1e-6, tie=True, qk_norm=True,
+        qwen35=dict(interval_real=4, interval_tiny=2, conv=4,
+                    real=dict(k_heads=16, v_heads=16, state=128, rope_dim=64, sections=[11, 11, 10, 0]),
+                    tiny=dict(k_heads=2, v_heads=4, state=64, rope_dim=32, sections=[6, 5, 5, 0])),
     ),
 }
 
@@ -416,6 +437,7 @@ def main():
     w.add_head_count(nh)
     lfm2 = fam.get("lfm2")
     g4 = fam.get("gemma4")
+    q35 = fam.get("qwen35")
     attn_layers = set(lfm2[f"attn_layers_{args.size}"]) if lfm2 else set(range(L))
     if g4:
         # per layer: sliding?, head size, KV heads, feed-forward width, owns its KV
@@ -430,6 +452,18 @@ def main():
     if lfm2:
         w.add_head_count_kv([nkv if i in attn_layers else 0 for i in range(L)])
         w.add_shortconv_l_cache(lfm2["l_cache"])
+    elif q35:
+        qs = q35[args.size]
+        interval = q35[f"interval_{args.size}"]
+        recurrent = [(i + 1) % interval != 0 for i in range(L)]
+        w.add_head_count_kv(nkv)
+        w.add_full_attention_interval(interval)
+        w.add_ssm_conv_kernel(q35["conv"])
+        w.add_ssm_state_size(qs["state"])
+        w.add_ssm_group_count(qs["k_heads"])
+        w.add_ssm_time_step_rank(qs["v_heads"])
+        w.add_ssm_inner_size(qs["state"] * qs["v_heads"])
+        w.add_rope_dimension_sections(qs["sections"])
     elif g4:
         w.add_head_count_kv(lkv)
         w.add_feed_forward_length(lff)
@@ -451,7 +485,7 @@ def main():
         w.add_value_length(hd)
     w.add_layer_norm_rms_eps(fam["eps"])
     w.add_rope_freq_base(fam["rope_base"])
-    w.add_rope_dimension_count(glob["head_dim"] if g4 else hd)
+    w.add_rope_dimension_count(glob["head_dim"] if g4 else q35[args.size]["rope_dim"] if q35 else hd)
     w.add_vocab_size(n_vocab)
     w.add_file_type(getattr(gguf.LlamaFileType, "MOSTLY_" + args.format))
     if types is not None:
@@ -489,6 +523,9 @@ def main():
         ty = "F16" if types is None else types.pop(name)
         if ty == "F16":
             w.add_tensor(name, values)
+            return
+        if ty == "F32":  # llama-quantize keeps some small matrices (Qwen3.5's alpha/beta) so
+            w.add_tensor(name, values.astype(np.float32))
             return
         x = values.astype(np.float32)
         qt = GGMLQuantizationType[ty]
@@ -574,8 +611,48 @@ def main():
         post_norm(p + "post_norm.weight", d)
         w.add_tensor(p + "layer_output_scale.weight", (0.6 + 0.4 * rng.random(1, dtype=np.float32)))
 
+    def qwen35_layer(p, recurrent):
+        norm(p + "attn_norm.weight", d)
+        if recurrent:
+            # Gated DeltaNet: attn_qkv gives q, k (k_heads x state each) and v (v_heads x
+            # state), ~1 per element, convolved over the last `conv` positions per channel
+            # (ssm_conv1d [conv, channels], F32, taps of std 1/sqrt(conv)); attn_gate gives z
+            # (the output norm's gate). alpha and beta (one per value head) ~N(0, 1); the
+            # decay exp(softplus(alpha + dt) * ssm_a) with ssm_a in [-1, -0.05) keeps a
+            # position's state for a few tokens, so the recurrence matters. The state's
+            # output is RMS-normed per head (ssm_norm), so ssm_out sets the branch's size.
+            nk, nv, sd = qs["k_heads"], qs["v_heads"], qs["state"]
+            channels = 2 * nk * sd + nv * sd
+            mat(p + "attn_qkv.weight", channels, d)
+            mat(p + "attn_gate.weight", nv * sd, d)
+            w.add_tensor(p + "ssm_conv1d.weight", normal((channels, q35["conv"]), 1.0 / math.sqrt(q35["conv"])))
+            w.add_tensor(p + "ssm_dt.bias", normal((nv,), 0.5))
+            w.add_tensor(p + "ssm_a", -(0.05 + 0.95 * rng.random(nv, dtype=np.float32)))
+            mat(p + "ssm_beta.weight", nv, d)
+            mat(p + "ssm_alpha.weight", nv, d)
+            norm(p + "ssm_norm.weight", sd)
+            mat(p + "ssm_out.weight", d, nv * sd, std=1.5 / math.sqrt(nv * sd))
+            if types is not None:
+                for t in ("ssm_conv1d.weight", "ssm_dt.bias", "ssm_a"):
+                    types.pop(p + t, None)
+        else:
+            # queries and their output gates: per head hd query values then hd gate values
+            mat(p + "attn_q.weight", 2 * qd, d)
+            mat(p + "attn_k.weight", kvd, d)
+            mat(p + "attn_v.weight", kvd, d)
+            mat(p + "attn_output.weight", d, qd, std=wo_std)
+            norm(p + "attn_q_norm.weight", hd)
+            norm(p + "attn_k_norm.weight", hd)
+        norm(p + "post_attention_norm.weight", d)
+        mat(p + "ffn_gate.weight", ff, d)
+        mat(p + "ffn_up.weight", ff, d)
+        mat(p + "ffn_down.weight", d, ff, std=down_std)
+
     for i in range(L):
         p = f"blk.{i}."
+        if q35:
+            qwen35_layer(p, recurrent[i])
+            continue
         if g4:
             gemma4_layer(i, p, lhd[i], lkv[i], lff[i], i < n_kv_layers)
             continue

@@ -19,8 +19,8 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-# The families and formats tests/families.rs has references for (the generator knows all eight).
-read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3 lfm2 gemma4}"
+# The families and formats tests/families.rs has references for (the generator knows all nine).
+read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3 lfm2 gemma4 qwen35}"
 SIZE="${SIZE:-tiny}"
 SEED="${SEED:-0}"
 read -r -a FORMATS <<<"${FORMATS:-F16 Q4_0 Q4_K_M IQ4_NL IQ4_XS Q3_K_M Q2_K}"
@@ -39,6 +39,7 @@ vocab_of() {
     granite) echo "$SRC/models/ggml-vocab-starcoder.gguf" ;;
     gemma2) echo "$REPO_ROOT/models/gemma-3-270m-q4_k_m.gguf" ;;
     gemma4) echo "$SRC/models/ggml-vocab-gemma-4.gguf" ;;
+    qwen35) echo "$SRC/models/ggml-vocab-qwen35.gguf" ;;
     *) die "no vocabulary for family $1" ;;
   esac
 }

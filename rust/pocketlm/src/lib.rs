@@ -195,6 +195,6 @@ pub mod internals {
     }
     /// Hyper-parameters of a loaded model.
     pub mod model {
-        pub use crate::model::{Architecture, ModelConfig, RopeStyle};
+        pub use crate::model::{Architecture, DeltaNetDims, ModelConfig, RopeStyle};
     }
 }

@@ -338,6 +338,145 @@ fn gemma4_hostile_layer_plan() {
 
 /// LFM2's layer plan (a per-layer `head_count_kv`, 0 for a convolution layer) and convolution
 /// width from hostile metadata: each a typed error naming the key, before any tensor is read.
+/// Qwen3.5 files whose DeltaNet shape or layer plan cannot run: each a typed error naming
+/// the key, never a panic or a model that computes nonsense.
+#[test]
+fn qwen35_hostile_layer_plan() {
+    // The tiny model's keys, then `change` applied (a value replaced, or removed with None).
+    let load = |change: &[(&str, Option<WriteValue>)]| {
+        let mut keys: Vec<(String, WriteValue)> = [
+            ("block_count", 4),
+            ("context_length", 256),
+            ("embedding_length", 64),
+            ("feed_forward_length", 128),
+            ("attention.head_count", 4),
+            ("attention.head_count_kv", 2),
+            ("rope.dimension_count", 8),
+            ("ssm.conv_kernel", 4),
+            ("ssm.state_size", 16),
+            ("ssm.group_count", 2),
+            ("ssm.time_step_rank", 4),
+            ("ssm.inner_size", 64),
+            ("full_attention_interval", 2),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), WriteValue::U32(v)))
+        .collect();
+        keys.push((
+            "rope.dimension_sections".into(),
+            WriteValue::I32Array(vec![2, 1, 1, 0]),
+        ));
+        keys.push((
+            "attention.layer_norm_rms_epsilon".into(),
+            WriteValue::F32(1e-6),
+        ));
+        for (k, v) in change {
+            keys.retain(|(key, _)| key != k);
+            if let Some(v) = v {
+                keys.push(((*k).to_owned(), v.clone()));
+            }
+        }
+        let mut w = GgufWriter::new();
+        w.metadata("general.architecture", WriteValue::Str("qwen35".into()));
+        for (k, v) in keys {
+            w.metadata(&format!("qwen35.{k}"), v);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qwen35.gguf");
+        std::fs::write(&path, w.to_bytes()).unwrap();
+        Model::load(&path).unwrap_err()
+    };
+    let u = |v: u32| Some(WriteValue::U32(v));
+    let cases = [
+        (load(&[("ssm.inner_size", u(48))]), "ssm.inner_size", "48"),
+        (
+            load(&[("ssm.time_step_rank", u(3)), ("ssm.inner_size", u(48))]),
+            "ssm.time_step_rank",
+            "cannot share",
+        ),
+        (
+            load(&[("ssm.conv_kernel", u(1))]),
+            "ssm.conv_kernel",
+            "out of range",
+        ),
+        (
+            load(&[("ssm.state_size", u(1 << 20))]),
+            "ssm.state_size",
+            "out of range",
+        ),
+        (
+            load(&[("full_attention_interval", u(0))]),
+            "full_attention_interval",
+            "at least 1",
+        ),
+        (
+            load(&[(
+                "attention.recurrent_layers",
+                Some(WriteValue::BoolArray(vec![true, false, true])),
+            )]),
+            "attention.recurrent_layers",
+            "3 entries for 4 layers",
+        ),
+        (
+            load(&[(
+                "attention.recurrent_layers",
+                Some(WriteValue::I32Array(vec![1, 0, 1, 0])),
+            )]),
+            "attention.recurrent_layers",
+            "not an array of booleans",
+        ),
+        (
+            load(&[(
+                "rope.dimension_sections",
+                Some(WriteValue::I32Array(vec![0, 0, 0, 0])),
+            )]),
+            "rope.dimension_sections",
+            "every section is empty",
+        ),
+        (
+            load(&[(
+                "rope.dimension_sections",
+                Some(WriteValue::I32Array(vec![1, 1, 1, 1, 1])),
+            )]),
+            "rope.dimension_sections",
+            "at most 4",
+        ),
+        (
+            load(&[(
+                "rope.dimension_sections",
+                Some(WriteValue::I32Array(vec![2, -1, 1, 0])),
+            )]),
+            "rope.dimension_sections",
+            "out of range",
+        ),
+        (
+            load(&[("nextn_predict_layers", u(4))]),
+            "nextn_predict_layers",
+            "no trunk",
+        ),
+    ];
+    for (err, key, why) in cases {
+        assert_bad_hyper_parameter(err, key, why);
+    }
+    // Keys the DeltaNet layers cannot run without: missing keys, named.
+    for key in [
+        "ssm.conv_kernel",
+        "ssm.state_size",
+        "ssm.group_count",
+        "ssm.time_step_rank",
+        "ssm.inner_size",
+        "rope.dimension_sections",
+    ] {
+        let err = load(&[(key, None)]);
+        assert!(
+            matches!(err, LoadError::Gguf(pocketlm::GgufError::MissingKey(ref k)) if *k == format!("qwen35.{key}")),
+            "{key}: {err}"
+        );
+    }
+    // The plan itself is fine: a file with it fails only for its missing tensors.
+    assert!(matches!(load(&[]), LoadError::MissingTensor(_)));
+}
+
 #[test]
 fn lfm2_hostile_layer_plan() {
     let load = |kv: WriteValue, l_cache: Option<u32>, window: Option<u32>| {
@@ -645,6 +784,14 @@ fn rollback_equals_fresh_evaluation() {
     let want = fresh.eval(&[10, 11, 30, 31]).unwrap().to_vec();
     assert_eq!(s.tokens(), &[10, 11, 30, 31]);
     assert!(max_diff(&synced, &want) < 1e-4);
+    // Only the last token changed (same length): evaluated again, not the old logits.
+    let synced = s.sync_to(&[10, 11, 30, 32]).unwrap().to_vec();
+    let mut fresh = Session::new(m.clone(), opts(64, 2)).unwrap();
+    let want = fresh.eval(&[10, 11, 30, 32]).unwrap().to_vec();
+    assert_eq!(s.tokens(), &[10, 11, 30, 32]);
+    assert!(max_diff(&synced, &want) < 1e-4);
+    // The same tokens again: the same logits, nothing evaluated.
+    assert_eq!(s.sync_to(&[10, 11, 30, 32]).unwrap(), &synced[..]);
 }
 
 #[test]

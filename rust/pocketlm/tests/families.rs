@@ -273,6 +273,9 @@ family_tests! {
     gemma4_f16 => "gemma4-tiny-seed0.F16",
     gemma4_q4_0 => "gemma4-tiny-seed0.Q4_0",
     gemma4_q4_k_m => "gemma4-tiny-seed0.Q4_K_M",
+    qwen35_f16 => "qwen35-tiny-seed0.F16",
+    qwen35_q4_0 => "qwen35-tiny-seed0.Q4_0",
+    qwen35_q4_k_m => "qwen35-tiny-seed0.Q4_K_M",
 }
 
 /// LFM2's short convolutions carry state from one position to the next (the inputs of the
@@ -300,6 +303,90 @@ fn lfm2_truncate_then_continue_equals_a_fresh_run() {
 fn gemma4_truncate_then_continue_equals_a_fresh_run() {
     let (model, tokens, rewound) = truncate_then_continue("gemma4-tiny-seed0.F16");
     assert_snapshot_continues(model, &tokens, rewound, "Gemma 4");
+}
+
+/// Qwen3.5's DeltaNet layers keep one recurrent state (not one per position), restored
+/// from a checkpoint after a rewind: a rewound session must still continue exactly as a fresh
+/// one, whatever it had evaluated past the cut (the same check as LFM2's, bit for bit), and
+/// so must a session following keyboard-like edits (`sync_to` a prompt prefix with a
+/// changing tail, as typing and backspacing do), whose rewinds land between, on and before
+/// its checkpoints. Its snapshots are refused (typed), not written without the state.
+#[test]
+fn qwen35_truncate_then_continue_equals_a_fresh_run() {
+    let (model, tokens, rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");
+    assert!(matches!(
+        rewound.save_state(),
+        Err(pocketlm::SnapshotError::UnsupportedModel { arch }) if arch == "qwen35"
+    ));
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 2,
+    };
+    let typed = [tokens[3], tokens[1], tokens[4]];
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let edits = [
+        (6, 2),
+        (6, 3),
+        (7, 1),
+        (5, 2),
+        (12, 2),
+        (12, 1),
+        (3, 0),
+        (16, 0),
+        (9, 3),
+    ];
+    for (keep, extra) in edits {
+        let mut text = tokens[..keep].to_vec();
+        text.extend_from_slice(&typed[..extra]);
+        let got = s.sync_to(&text).unwrap().to_vec();
+        let mut fresh = Session::new(model.clone(), opts).unwrap();
+        let want = fresh.eval(&text).unwrap();
+        assert!(
+            got.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "after syncing to {keep} prompt tokens and {extra} more, the logits differ from a \
+             fresh session's"
+        );
+    }
+    // A keyboard typing at the end of the text: each keystroke changes the last word's token
+    // (`sync_to` keeps the text before it). Every rewind lands on a checkpoint taken at the
+    // last word start of an evaluation, or fewer than 4 tokens after one taken where an
+    // evaluation started: it replays fewer than 4 tokens, and none on the first edit of the
+    // first word (its start, 8, was inside the first evaluation); the logits are a fresh
+    // session's.
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let mut replays = Vec::new();
+    for (keep, last) in [
+        (8, 0),
+        (8, 1),
+        (8, 2),
+        (9, 0),
+        (9, 1),
+        (11, 2),
+        (11, 0),
+        (13, 1),
+    ] {
+        let mut text = tokens[..keep].to_vec();
+        text.push(typed[last]);
+        let before = s.replayed_tokens();
+        let got = s.sync_to(&text).unwrap().to_vec();
+        replays.push(s.replayed_tokens() - before);
+        let mut fresh = Session::new(model.clone(), opts).unwrap();
+        let want = fresh.eval(&text).unwrap();
+        assert!(
+            got.iter()
+                .zip(want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "typing at {keep} ({last}, replays {replays:?}): the logits differ from a fresh session's by up to {}",
+            got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max)
+        );
+    }
+    println!("qwen35 keystroke replays: {replays:?}");
+    assert!(
+        replays[1] == 0 && replays.iter().all(|&r| r < 4),
+        "replayed {replays:?}"
+    );
 }
 
 /// `rewound` cut to half of `tokens`, saved and loaded into a fresh session: both continue

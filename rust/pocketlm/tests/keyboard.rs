@@ -111,6 +111,23 @@ fn lfm2_incremental_equals_from_scratch_after_random_edits() {
     random_edits(&p(), &p(), 40);
 }
 
+/// The same on Qwen3.5: its DeltaNet layers keep one recurrent state, restored from a
+/// checkpoint (or from position 0) on every rewind (`docs/accuracy.md`, "Qwen3.5"), through the
+/// predictor's forks, copies and batched beams (the tiny random-weight model of
+/// `tests/families.rs`).
+#[test]
+fn qwen35_incremental_equals_from_scratch_after_random_edits() {
+    let path = common::repo_root().join("models/random/qwen35-tiny-seed0.F16.gguf");
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/gen-random-models.sh (make test does it)",
+        path.display()
+    );
+    let model = Model::load(&path).expect("load the tiny Qwen3.5");
+    let p = || WordPredictor::new(model.clone(), opts()).expect("predictor");
+    random_edits(&p(), &p(), 40);
+}
+
 /// Random typing, backspaces, pastes, cursor jumps and clears on `inc`; every fifth step its
 /// suggestions must equal those of `fresh` computed from scratch.
 fn random_edits(inc: &WordPredictor, fresh: &WordPredictor, steps: usize) {

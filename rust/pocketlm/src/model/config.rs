@@ -23,6 +23,11 @@ pub enum Architecture {
     /// partial RoPE, the last layers reading an earlier layer's KV cache, values RMS-normed,
     /// no query scaling, a scalar output scale per layer. MoE variants are refused.
     Gemma4,
+    /// Qwen3.5 (dense): Gated DeltaNet layers (linear attention with a recurrent state per
+    /// head, see `deltanet.rs`) beside full-attention layers whose query projection also
+    /// gives a sigmoid output gate; q/k norms, partial interleaved-multimodal RoPE (for text:
+    /// NeoX RoPE on the first `rope_dim` dims), the pre-FFN norm named `post_attention_norm`.
+    Qwen35,
 }
 
 /// How one `general.architecture` name runs: its graph and the options that differ between
@@ -89,6 +94,12 @@ pub const FAMILIES: &[Family] = {
             qk_norm: true,
             ..f("gemma4", Gemma4, Halves)
         },
+        // Qwen3.5: which layers are DeltaNet is in the file (`attention.recurrent_layers`,
+        // else every layer but each `full_attention_interval`-th).
+        Family {
+            qk_norm: true,
+            ..f("qwen35", Qwen35, Halves)
+        },
     ]
 };
 
@@ -120,6 +131,7 @@ impl Architecture {
             Self::Gemma2 => "gemma2",
             Self::Lfm2 => "lfm2",
             Self::Gemma4 => "gemma4",
+            Self::Qwen35 => "qwen35",
         }
     }
 }
@@ -220,6 +232,206 @@ pub struct ModelConfig {
     pub n_embd_per_layer: usize,
     /// Values are RMS-normalized (without weights) before they are cached (Gemma 4).
     pub v_norm: bool,
+    /// Per layer: whether it is a Gated DeltaNet layer (Qwen3.5) instead of attention.
+    pub recurrent_layers: Vec<bool>,
+    /// The DeltaNet layers' shape (`None` without them).
+    pub delta_net: Option<DeltaNetDims>,
+    /// The attention layers' query projection gives each head's query then its output gate
+    /// (Qwen3.5): `attn_q` is twice the query width.
+    pub attn_output_gate: bool,
+    /// Per rotated pair: whether it stays unrotated (an interleaved-multimodal RoPE pair of
+    /// the fourth section, whose position is 0 for text; Qwen3.5's sections leave none).
+    pub rope_still_pairs: Vec<bool>,
+}
+
+/// The shape of Qwen3.5's Gated DeltaNet layers (llama.cpp's `ssm.*` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaNetDims {
+    /// Taps of the causal convolution over q/k/v (`ssm.conv_kernel`).
+    pub conv_kernel: usize,
+    /// Size of a key head and of a value head (`ssm.state_size`).
+    pub head_dim: usize,
+    /// Key (and query) heads (`ssm.group_count`).
+    pub k_heads: usize,
+    /// Value heads, each with its own state, decay and beta (`ssm.time_step_rank`); value
+    /// head `h` reads key head `h % k_heads` (llama.cpp's converter orders them so).
+    pub v_heads: usize,
+}
+
+impl DeltaNetDims {
+    /// Width of the queries (and of the keys).
+    pub fn key_dim(&self) -> usize {
+        self.k_heads * self.head_dim
+    }
+    /// Width of the values (and of the output).
+    pub fn value_dim(&self) -> usize {
+        self.v_heads * self.head_dim
+    }
+    /// Channels of the convolution: queries, keys, values.
+    pub fn channels(&self) -> usize {
+        2 * self.key_dim() + self.value_dim()
+    }
+    /// Floats of the convolution's state: the last `conv_kernel - 1` inputs.
+    pub fn conv_state_len(&self) -> usize {
+        (self.conv_kernel - 1) * self.channels()
+    }
+    /// Floats of one layer's whole recurrent state: the convolution's inputs, then per value
+    /// head a `head_dim × head_dim` matrix.
+    pub fn state_len(&self) -> usize {
+        self.conv_state_len() + self.v_heads * self.head_dim * self.head_dim
+    }
+
+    /// Reads and checks the `ssm.*` keys (each required, as llama.cpp requires them).
+    fn read(file: &GgufFile, arch_name: &str) -> Result<Self, LoadError> {
+        let key = |k: &str| format!("{arch_name}.{k}");
+        let get = |k: &str, min: usize, max: usize| -> Result<usize, LoadError> {
+            let v = file.get_u64(&key(k))?;
+            usize::try_from(v)
+                .ok()
+                .filter(|v| (min..=max).contains(v))
+                .ok_or_else(|| LoadError::BadHyperParameter {
+                    key: key(k),
+                    reason: format!("{v} is out of range ({min} to {max})"),
+                })
+        };
+        let d = Self {
+            conv_kernel: get("ssm.conv_kernel", 2, limits::MAX_CONV_KERNEL)?,
+            head_dim: get("ssm.state_size", 1, limits::MAX_HEAD_DIM)?,
+            k_heads: get("ssm.group_count", 1, limits::MAX_HEADS)?,
+            v_heads: get("ssm.time_step_rank", 1, limits::MAX_HEADS)?,
+        };
+        let inner = get("ssm.inner_size", 1, limits::MAX_ATTN_WIDTH)?;
+        if inner != d.value_dim() {
+            return Err(LoadError::BadHyperParameter {
+                key: key("ssm.inner_size"),
+                reason: format!(
+                    "{inner} is not ssm.time_step_rank × ssm.state_size = {} (PocketLM's \
+                     DeltaNet, as llama.cpp's, has value heads as wide as key heads)",
+                    d.value_dim()
+                ),
+            });
+        }
+        if !d.v_heads.is_multiple_of(d.k_heads) {
+            return Err(LoadError::BadHyperParameter {
+                key: key("ssm.time_step_rank"),
+                reason: format!(
+                    "{} value heads cannot share {} key heads",
+                    d.v_heads, d.k_heads
+                ),
+            });
+        }
+        if d.channels() > limits::MAX_ATTN_WIDTH
+            || d.v_heads * d.head_dim * d.head_dim > limits::MAX_RECURRENT_STATE
+        {
+            return Err(LoadError::BadHyperParameter {
+                key: key("ssm.state_size"),
+                reason: format!(
+                    "{} value heads of {} exceed the recurrent state limit",
+                    d.v_heads, d.head_dim
+                ),
+            });
+        }
+        Ok(d)
+    }
+}
+
+/// Qwen3.5's layer plan: which layers are DeltaNet (`attention.recurrent_layers`, else all but
+/// every `full_attention_interval`-th, llama.cpp's default interval being 4), of the first
+/// `n_layers` (the trunk: multi-token-prediction layers after it are not run).
+fn recurrent_plan(
+    file: &GgufFile,
+    arch_name: &str,
+    n_layers_all: usize,
+    n_layers: usize,
+) -> Result<Vec<bool>, LoadError> {
+    use crate::gguf::{MetaArray, MetaValue};
+    let key = |k: &str| format!("{arch_name}.{k}");
+    let plan_key = key("attention.recurrent_layers");
+    match file.get(&plan_key) {
+        Some(MetaValue::Array(MetaArray::Bool(v))) => {
+            if v.len() != n_layers_all {
+                return Err(LoadError::BadHyperParameter {
+                    key: plan_key,
+                    reason: format!("{} entries for {n_layers_all} layers", v.len()),
+                });
+            }
+            Ok(v[..n_layers].to_vec())
+        }
+        Some(other) => Err(LoadError::BadHyperParameter {
+            key: plan_key,
+            reason: format!(
+                "{}, not an array of booleans (one per layer)",
+                other.type_name()
+            ),
+        }),
+        None => {
+            let interval = file.opt_u64(&key("full_attention_interval"))?.unwrap_or(4);
+            if interval == 0 {
+                return Err(LoadError::BadHyperParameter {
+                    key: key("full_attention_interval"),
+                    reason: "0: every interval-th layer is an attention layer, so it must be at \
+                             least 1"
+                        .into(),
+                });
+            }
+            Ok((0..n_layers)
+                .map(|i| !(i as u64 + 1).is_multiple_of(interval))
+                .collect())
+        }
+    }
+}
+
+/// Qwen3.5's `rope.dimension_sections` (up to 4 entries): for text every position of the first
+/// three sections is the token's and of the fourth 0. Returns, per rotated pair of `rope_dim`,
+/// whether it is in the fourth section (unrotated), with ggml's interleaved assignment.
+fn imrope_still_pairs(
+    file: &GgufFile,
+    arch_name: &str,
+    rope_dim: usize,
+) -> Result<Vec<bool>, LoadError> {
+    let k = format!("{arch_name}.rope.dimension_sections");
+    let bad = |reason: String| LoadError::BadHyperParameter {
+        key: k.clone(),
+        reason,
+    };
+    // Up to 4 entries, the missing ones 0; one number for all 4 (llama.cpp's get_key_or_arr).
+    let n = match file.get(&k) {
+        None => return Err(crate::gguf::GgufError::MissingKey(k.clone()).into()),
+        Some(crate::gguf::MetaValue::Array(a)) if a.len() > 4 => {
+            return Err(bad(format!("{} entries (at most 4)", a.len())))
+        }
+        Some(crate::gguf::MetaValue::Array(a)) => a.len(),
+        Some(_) => 4,
+    };
+    let v: Vec<i64> = per_layer_ints(file, &k, n)?
+        .unwrap_or_default()
+        .into_iter()
+        .chain([0; 4])
+        .take(4)
+        .collect();
+    if let Some(x) = v
+        .iter()
+        .find(|&&x| !(0..=limits::MAX_HEAD_DIM as i64).contains(&x))
+    {
+        return Err(bad(format!(
+            "{x} is out of range (0 to {})",
+            limits::MAX_HEAD_DIM
+        )));
+    }
+    let s: Vec<usize> = v.iter().map(|&x| x as usize).collect();
+    let total: usize = s.iter().sum();
+    if total == 0 {
+        return Err(bad("every section is empty".into()));
+    }
+    Ok((0..rope_dim / 2)
+        .map(|i| {
+            let sector = i % total;
+            let text = (sector.is_multiple_of(3) && sector < 3 * s[0])
+                || (sector % 3 == 1 && sector < 3 * s[1])
+                || (sector % 3 == 2 && sector < 3 * s[2]);
+            !text
+        })
+        .collect())
 }
 
 /// Upper bounds of the hyper-parameters, far above every model this SDK targets (the largest
@@ -240,8 +452,10 @@ pub mod limits {
     /// RoPE bases and scales beyond this are not numbers a model was trained with.
     pub const MAX_ROPE_BASE: f32 = 1e12;
     pub const MAX_ROPE_SCALE: f32 = 1e6;
-    /// Taps of a short convolution (LFM2: 3).
+    /// Taps of a short convolution (LFM2: 3, Qwen3.5: 4).
     pub const MAX_CONV_KERNEL: usize = 64;
+    /// Floats of one DeltaNet layer's state matrices (Qwen3.5: 16 heads × 128 × 128 = 2^18).
+    pub const MAX_RECURRENT_STATE: usize = 1 << 24;
 }
 
 /// A key that is one integer for every layer or an array of one per layer (`None` when the
@@ -518,7 +732,19 @@ impl ModelConfig {
                 .map(|v| range(k, v, min, max))
                 .transpose()
         };
-        let n_layers = req("block_count", limits::MAX_LAYERS)?;
+        let mut n_layers = req("block_count", limits::MAX_LAYERS)?;
+        let n_layers_all = n_layers;
+        if arch == Architecture::Qwen35 {
+            // Multi-token-prediction layers follow the trunk; only the trunk is run.
+            let nextn = opt("nextn_predict_layers", 0, limits::MAX_LAYERS)?.unwrap_or(0);
+            n_layers = n_layers
+                .checked_sub(nextn)
+                .filter(|&n| n > 0)
+                .ok_or_else(|| LoadError::BadHyperParameter {
+                    key: key("nextn_predict_layers"),
+                    reason: format!("{nextn} of {n_layers} layers leaves no trunk"),
+                })?;
+        }
         let n_embd = req("embedding_length", limits::MAX_EMBD)?;
         let n_heads = req("attention.head_count", limits::MAX_HEADS)?;
         // LFM2 writes head_count_kv per layer, 0 marking a short-convolution layer.
@@ -608,7 +834,7 @@ impl ModelConfig {
 
         let rope_style = family.rope_style;
         let (mut attn_scale, mut embd_scale, rope_base_local, sliding_pattern) = match arch {
-            Architecture::Llama | Architecture::Lfm2 => {
+            Architecture::Llama | Architecture::Lfm2 | Architecture::Qwen35 => {
                 (1.0 / (head_dim as f32).sqrt(), 1.0, rope_base, 1)
             }
             // Gemma 3 scales queries by 1/sqrt(head_dim) (query_pre_attn_scalar), embeddings
@@ -672,6 +898,15 @@ impl ModelConfig {
         let rope_attn_factor = file
             .opt_f32(&key("rope.scaling.attn_factor"))?
             .unwrap_or(1.0);
+        let (recurrent_layers, delta_net, rope_still_pairs) = if arch == Architecture::Qwen35 {
+            (
+                recurrent_plan(file, &arch_name, n_layers_all, n_layers)?,
+                Some(DeltaNetDims::read(file, &arch_name)?),
+                imrope_still_pairs(file, &arch_name, rope_dim)?,
+            )
+        } else {
+            (vec![false; n_layers], None, Vec::new())
+        };
         let cfg = Self {
             arch,
             arch_name,
@@ -713,6 +948,10 @@ impl ModelConfig {
             kv_layers: plan.as_ref().map_or(n_layers, |p| p.kv_layers),
             n_embd_per_layer: plan.as_ref().map_or(0, |p| p.n_embd_per_layer),
             v_norm: arch == Architecture::Gemma4,
+            recurrent_layers,
+            delta_net,
+            attn_output_gate: arch == Architecture::Qwen35,
+            rope_still_pairs,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -824,6 +1063,19 @@ impl ModelConfig {
         self.conv_layers.get(il).copied().unwrap_or(false)
     }
 
+    /// Whether layer `il` is a Gated DeltaNet layer (Qwen3.5), not attention.
+    pub fn is_recurrent_layer(&self, il: usize) -> bool {
+        self.recurrent_layers.get(il).copied().unwrap_or(false)
+    }
+
+    /// Floats of one DeltaNet layer's recurrent state (0 without DeltaNet layers).
+    pub fn recurrent_state_len(&self) -> usize {
+        match self.delta_net {
+            Some(d) if self.recurrent_layers.contains(&true) => d.state_len(),
+            _ => 0,
+        }
+    }
+
     /// Whether layer `il` rotates queries and keys.
     pub fn has_rope(&self, il: usize) -> bool {
         self.no_rope_every
@@ -883,7 +1135,7 @@ impl ModelConfig {
     /// Width of the key (or value) rows layer `il` caches: 0 for a layer that reads another
     /// layer's cache.
     pub fn cached_kv_dim_of(&self, il: usize) -> usize {
-        if self.owns_kv(il) {
+        if self.owns_kv(il) && !self.is_recurrent_layer(il) {
             self.kv_dim_of(il)
         } else {
             0

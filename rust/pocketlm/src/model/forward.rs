@@ -5,6 +5,7 @@
 //! sequences. All rows share the matrix products, so weights are read once per batch.
 
 use super::config::{Architecture, LayerDims, ModelConfig};
+use super::deltanet;
 use super::kv_cache::KvCache;
 use super::lora::{self, AdapterSet, LoraScratch};
 use super::shortconv;
@@ -47,6 +48,18 @@ pub(crate) struct Scratch {
     /// convolution's output (`n_embd` per row).
     conv: Vec<f32>,
     conv_y: Vec<f32>,
+    /// Qwen3.5's DeltaNet layers: per row q/k/v before the convolution, z, alpha, beta, the
+    /// gated output; one row of convolved channels.
+    dn_qkv: Vec<f32>,
+    dn_z: Vec<f32>,
+    dn_alpha: Vec<f32>,
+    dn_beta: Vec<f32>,
+    dn_y: Vec<f32>,
+    dn_c: Vec<f32>,
+    /// Qwen3.5's attention layers: per row the query projection (queries and gates
+    /// interleaved by head), and the gates.
+    qg: Vec<f32>,
+    att_gate: Vec<f32>,
     acts: QActs,
     /// Per worker thread: attention buffers (each locked once per layer by its thread).
     attn: Vec<Mutex<AttnScratch>>,
@@ -200,6 +213,17 @@ pub(crate) fn forward(
         resize(&mut s.conv, n * 3 * d);
         resize(&mut s.conv_y, n * d);
     }
+    if let Some(dn) = &cfg.delta_net {
+        resize(&mut s.dn_qkv, n * dn.channels());
+        resize(&mut s.dn_z, n * dn.value_dim());
+        resize(&mut s.dn_alpha, n * dn.v_heads);
+        resize(&mut s.dn_beta, n * dn.v_heads);
+        resize(&mut s.dn_y, n * dn.value_dim());
+    }
+    if cfg.attn_output_gate {
+        resize(&mut s.qg, n * 2 * qd);
+        resize(&mut s.att_gate, n * qd);
+    }
     while s.attn.len() < pool.n_threads() {
         s.attn
             .push(Mutex::new(AttnScratch::with_head_dim(cfg.max_head_dim())));
@@ -335,6 +359,49 @@ pub(crate) fn forward(
                 lin.invalidate();
                 lin.run(&mut s.acts, &conv.out_proj, &s.conv_y, n, &mut s.o);
             }
+            Mixer::DeltaNet(dn) => {
+                // Qwen3.5: q/k/v, z, alpha and beta from the normed input; the convolution
+                // and the recurrence per token (deltanet.rs); ssm_out.
+                let dims = cfg
+                    .delta_net
+                    .as_ref()
+                    .expect("a DeltaNet layer has its shape");
+                lin.invalidate();
+                lin.run_many(
+                    &mut s.acts,
+                    &s.h,
+                    n,
+                    [
+                        (&dn.qkv, &mut s.dn_qkv[..]),
+                        (&dn.gate, &mut s.dn_z[..]),
+                        (&dn.alpha, &mut s.dn_alpha[..]),
+                        (&dn.beta, &mut s.dn_beta[..]),
+                    ],
+                );
+                deltanet::mix(
+                    dims,
+                    &deltanet::Params {
+                        layer: il,
+                        conv: &dn.conv,
+                        dt_bias: &dn.dt_bias,
+                        a: &dn.a,
+                        norm: &dn.norm,
+                        eps: cfg.rms_eps,
+                    },
+                    rows,
+                    caches,
+                    &deltanet::Inputs {
+                        qkv: &s.dn_qkv,
+                        z: &s.dn_z,
+                        alpha: &s.dn_alpha,
+                        beta: &s.dn_beta,
+                    },
+                    &mut s.dn_y,
+                    &mut s.dn_c,
+                );
+                lin.invalidate();
+                lin.run(&mut s.acts, &dn.out, &s.dn_y, n, &mut s.o);
+            }
             Mixer::Attention(at) => {
                 lin.invalidate();
                 match (&at.wk, &at.wv) {
@@ -343,7 +410,14 @@ pub(crate) fn forward(
                         &s.h,
                         n,
                         [
-                            (&at.wq, &mut s.q[..]),
+                            (
+                                &at.wq,
+                                if at.q_gate {
+                                    &mut s.qg[..]
+                                } else {
+                                    &mut s.q[..]
+                                },
+                            ),
                             (wk, &mut s.k[..]),
                             (wv, &mut s.v[..]),
                         ],
@@ -369,6 +443,17 @@ pub(crate) fn forward(
                         (lora::V, &mut s.v[..]),
                     ] {
                         lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
+                    }
+                }
+                if at.q_gate {
+                    // Each head's query then its gate (Qwen3.5): queries to `q`, gates aside.
+                    for r in 0..n {
+                        let full = &s.qg[r * 2 * qd..][..2 * qd];
+                        for (h, pair) in full.chunks_exact(2 * hd).enumerate() {
+                            let off = r * qd + h * hd;
+                            s.q[off..off + hd].copy_from_slice(&pair[..hd]);
+                            s.att_gate[off..off + hd].copy_from_slice(&pair[hd..]);
+                        }
                     }
                 }
                 add_bias(&mut s.q[..n * qd], &at.bq, qd);
@@ -482,6 +567,11 @@ pub(crate) fn forward(
                     pool,
                 );
 
+                if at.q_gate {
+                    for (a, &g) in s.att[..n * qd].iter_mut().zip(&s.att_gate[..n * qd]) {
+                        *a *= 1.0 / (1.0 + (-g).exp());
+                    }
+                }
                 lin.invalidate();
                 lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
                 if let Some(set) = adapters {
@@ -582,7 +672,7 @@ pub(crate) fn forward(
     for row in rows {
         let c = &mut caches[row.seq];
         if row.pos + 1 > c.len() {
-            c.set_len(row.pos + 1);
+            c.advance(row.pos + 1);
         }
     }
 

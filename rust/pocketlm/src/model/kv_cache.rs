@@ -6,6 +6,20 @@
 //! after position `p` is the inputs of the last `kernel - 1` positions, so keeping them per
 //! position like keys makes a rewind to any length exact and free, as for attention: truncating
 //! sets the length, and the next position reads the inputs before it from the history.
+//!
+//! A Gated DeltaNet layer (Qwen3.5) keeps one recurrent state (its convolution's last inputs
+//! and a matrix per value head, `deltanet.rs`): the state after the last position evaluated.
+//! Far larger than a position's keys (Qwen3.5-0.8B: 1.1 MiB per layer), it is not kept per
+//! position. A truncation leaves it ahead of the length ([`KvCache::recurrent_in_sync`] is
+//! false); before the session continues, it restores the latest checkpoint at or before the
+//! length ([`KvCache::restore_recurrent`]; the zero state before position 0 without one) and
+//! evaluates the tokens from there to the length again. Checkpoints are copies of every
+//! DeltaNet layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at
+//! least [`CHECKPOINT_GAP`] positions after the one before) and at the last word start inside
+//! an evaluation (`Session::eval`): where a keyboard's edits rewind to, the start of the word
+//! being typed. The latest [`CHECKPOINTS`] are kept; a truncation drops those past the new
+//! length (they belong to another continuation). They are immutable and shared (`Arc`) by
+//! forks and copies.
 
 use super::kv_map::{page_size, Region};
 use super::ModelConfig;
@@ -17,6 +31,18 @@ use std::sync::Arc;
 
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
 pub(crate) const GROW_STEP: usize = 64;
+
+/// Recurrent-state checkpoints a cache keeps (the latest taken).
+pub(crate) const CHECKPOINTS: usize = 4;
+/// A checkpoint is not taken within this many positions after an earlier one: a decode loop
+/// evaluating token by token copies the state every few tokens, not at each.
+pub(crate) const CHECKPOINT_GAP: usize = 4;
+
+/// Every DeltaNet layer's recurrent state after position `pos - 1` (empty for other layers).
+struct Checkpoint {
+    pos: usize,
+    states: Vec<Vec<f32>>,
+}
 
 /// One layer's keys, values or convolution inputs: a region for the whole context whose
 /// pages the OS commits as positions are written, its start possibly a snapshot file's pages
@@ -146,6 +172,17 @@ pub struct KvCache {
     is_conv: Vec<bool>,
     /// Per layer: the convolution inputs `[pos][conv_dim]` (empty for attention layers).
     conv: Vec<Buf<f32>>,
+    /// Floats of a DeltaNet layer's recurrent state, 0 without DeltaNet layers.
+    rec_len: usize,
+    /// Per layer: whether it is a DeltaNet layer.
+    is_rec: Vec<bool>,
+    /// Per layer: its recurrent state (empty until first used, and for other layers).
+    rec: Vec<Vec<f32>>,
+    /// Positions the recurrent states have absorbed (the state after position
+    /// `rec_pos - 1`).
+    rec_pos: usize,
+    /// Recurrent-state checkpoints, oldest first, each at a position `<= len`.
+    ckpts: std::collections::VecDeque<Arc<Checkpoint>>,
     /// The snapshot file mapped as the first positions (`None`: no buffer maps a file).
     prefix: Option<Arc<MappedPrefix>>,
     /// Positions `0..clean` still hold the mapped file's bytes (nothing was written there).
@@ -202,6 +239,13 @@ impl KvCache {
             },
             is_conv,
             conv: heap_bufs(cfg.n_layers),
+            rec_len: cfg.recurrent_state_len(),
+            is_rec: (0..cfg.n_layers)
+                .map(|il| cfg.is_recurrent_layer(il))
+                .collect(),
+            rec: vec![Vec::new(); cfg.n_layers],
+            rec_pos: 0,
+            ckpts: Default::default(),
             prefix: None,
             clean: 0,
             reserved: 0,
@@ -220,6 +264,11 @@ impl KvCache {
             conv_dim: self.conv_dim,
             is_conv: self.is_conv.clone(),
             conv: heap_bufs(n),
+            rec_len: self.rec_len,
+            is_rec: self.is_rec.clone(),
+            rec: vec![Vec::new(); n],
+            rec_pos: 0,
+            ckpts: Default::default(),
             prefix: None,
             clean: 0,
             reserved: 0,
@@ -298,10 +347,25 @@ impl KvCache {
             conv_dim,
             is_conv: is_conv.to_vec(),
             conv: heap_bufs(n),
+            rec_len: 0,
+            is_rec: vec![false; n],
+            rec: vec![Vec::new(); n],
+            rec_pos: 0,
+            ckpts: Default::default(),
             prefix: None,
             clean: 0,
             reserved: 0,
         }
+    }
+
+    /// A cache of `n` layers, all DeltaNet layers with states of `rec_len` floats (for the
+    /// checkpoints' unit tests).
+    #[cfg(test)]
+    pub(crate) fn recurrent_only(n: usize, rec_len: usize, max_len: usize) -> Self {
+        let mut c = Self::conv_only(&vec![false; n], 0, max_len);
+        c.rec_len = rec_len;
+        c.is_rec = vec![true; n];
+        c
     }
 
     /// Positions currently cached.
@@ -317,6 +381,7 @@ impl KvCache {
     /// Forgets every position from `len` on (rollback). Memory is kept for reuse.
     pub fn truncate(&mut self, len: usize) {
         self.len = self.len.min(len);
+        self.ckpts.retain(|c| c.pos <= len);
     }
 
     /// Forgets every position and frees the buffers (they are allocated again on use).
@@ -343,6 +408,13 @@ impl KvCache {
             .map(|(b, &w)| held(b, self.reserved * w))
             .sum::<usize>()
             + self.conv.iter().map(|b| held(b, conv)).sum::<usize>()
+            + self.rec.iter().map(|r| r.capacity() * 4).sum::<usize>()
+            + self
+                .ckpts
+                .iter()
+                .flat_map(|c| &c.states)
+                .map(|r| r.capacity() * 4)
+                .sum::<usize>()
     }
 
     /// Makes room for positions `0..new_len` in every layer.
@@ -353,6 +425,13 @@ impl KvCache {
         let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
         self.reserved = self.reserved.max(positions);
         let want_conv = positions * self.conv_dim;
+        if self.rec_len > 0 {
+            for (r, _) in self.rec.iter_mut().zip(&self.is_rec).filter(|(_, &x)| x) {
+                if r.len() != self.rec_len {
+                    *r = vec![0.0; self.rec_len];
+                }
+            }
+        }
         for (il, &conv) in self.is_conv.iter().enumerate() {
             if conv {
                 self.conv[il].ensure(want_conv, self.max_len * self.conv_dim);
@@ -385,6 +464,88 @@ impl KvCache {
     /// Whether `layer` is a convolution layer (it keeps inputs, not keys and values).
     pub(crate) fn is_conv_layer(&self, layer: usize) -> bool {
         self.is_conv[layer]
+    }
+
+    /// Whether the recurrent states (if any) are those after the last cached position: false
+    /// after a truncation, until [`KvCache::restore_recurrent`] and a new evaluation.
+    pub(crate) fn recurrent_in_sync(&self) -> bool {
+        self.rec_len == 0 || self.rec_pos == self.len
+    }
+
+    /// Whether the model has recurrent (DeltaNet) layers.
+    pub(crate) fn has_recurrent(&self) -> bool {
+        self.rec_len > 0
+    }
+
+    /// Takes a checkpoint of the recurrent states at the current length, if they are in sync
+    /// and no checkpoint is fewer than `gap` positions before it (1: none at this position;
+    /// [`CHECKPOINT_GAP`] where evaluations start); the oldest of [`CHECKPOINTS`] goes (its
+    /// buffers are reused when no fork shares it).
+    pub(crate) fn checkpoint(&mut self, gap: usize) {
+        let len = self.len;
+        if self.rec_len == 0
+            || len == 0
+            || !self.recurrent_in_sync()
+            || self.ckpts.iter().any(|c| c.pos + gap.max(1) > len)
+        {
+            return;
+        }
+        let mut states = match self.ckpts.len() {
+            n if n >= CHECKPOINTS => self
+                .ckpts
+                .pop_front()
+                .and_then(|c| Arc::try_unwrap(c).ok())
+                .map(|c| c.states)
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        states.resize_with(self.rec.len(), Vec::new);
+        for (dst, src) in states.iter_mut().zip(&self.rec) {
+            dst.clone_from(src);
+        }
+        self.ckpts
+            .push_back(Arc::new(Checkpoint { pos: len, states }));
+    }
+
+    /// Restores the recurrent states of the latest checkpoint at or before the length (the
+    /// zero states before position 0 without one) and truncates to its position: the
+    /// positions from there to the old length must be evaluated again. Returns the position.
+    pub(crate) fn restore_recurrent(&mut self) -> usize {
+        let best = self
+            .ckpts
+            .iter()
+            .filter(|c| c.pos <= self.len)
+            .max_by_key(|c| c.pos)
+            .cloned();
+        let pos = match best {
+            Some(c) => {
+                for (dst, src) in self.rec.iter_mut().zip(&c.states) {
+                    dst.clone_from(src);
+                }
+                c.pos
+            }
+            None => {
+                for r in &mut self.rec {
+                    r.fill(0.0);
+                }
+                0
+            }
+        };
+        self.truncate(pos);
+        self.rec_pos = pos;
+        pos
+    }
+
+    /// The recurrent state of DeltaNet layer `layer` (room must have been reserved).
+    pub(crate) fn recurrent_mut(&mut self, layer: usize) -> &mut [f32] {
+        &mut self.rec[layer]
+    }
+
+    /// Sets the length after a forward pass evaluated positions up to `len`: the recurrent
+    /// states now follow position `len - 1`.
+    pub(crate) fn advance(&mut self, len: usize) {
+        self.len = len;
+        self.rec_pos = len;
     }
 
     /// Stores the key and value rows of `layer` at `pos` (room must have been reserved).
@@ -449,6 +610,14 @@ impl KvCache {
                 }
             }
         }
+        if self.rec_len > 0 {
+            // One state for the whole history: copied whole.
+            for (dst, s) in self.rec.iter_mut().zip(&src.rec) {
+                dst.clone_from(s);
+            }
+            self.rec_pos = src.rec_pos;
+            self.ckpts.clone_from(&src.ckpts);
+        }
         self.len = end;
     }
 
@@ -460,6 +629,54 @@ impl KvCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Checkpoints: taken where the state is in sync and not within the gap of another,
+    /// the oldest dropped past the ring's size, those past a truncation dropped, and a
+    /// restore brings back the latest at or before the length (else the zero state).
+    #[test]
+    fn checkpoints_restore_the_latest_before_the_length() {
+        let mut c = KvCache::recurrent_only(2, 3, 1000);
+        // "Evaluates" up to `to`: the state of layer l after position p is [p, l, 7].
+        let eval = |c: &mut KvCache, to: usize| {
+            c.reserve(to);
+            let p = to - 1;
+            for l in 0..2 {
+                c.recurrent_mut(l)
+                    .copy_from_slice(&[p as f32, l as f32, 7.0]);
+            }
+            c.advance(to);
+        };
+        let state = |c: &mut KvCache| c.recurrent_mut(1).to_vec();
+        c.checkpoint(CHECKPOINT_GAP); // empty: nothing taken
+        for to in 1..=30 {
+            eval(&mut c, to);
+            c.checkpoint(CHECKPOINT_GAP);
+        }
+        let positions: Vec<usize> = c.ckpts.iter().map(|k| k.pos).collect();
+        assert_eq!(positions, [17, 21, 25, 29]);
+        // back to 23: the checkpoint at 21, whose state follows position 20
+        c.truncate(23);
+        assert!(!c.recurrent_in_sync());
+        assert_eq!(c.restore_recurrent(), 21);
+        assert_eq!((c.len(), state(&mut c)), (21, vec![20.0, 1.0, 7.0]));
+        assert!(c.recurrent_in_sync());
+        // checkpoints past a truncation are gone; before all of them: the zero state
+        assert_eq!(c.ckpts.iter().map(|k| k.pos).max(), Some(21));
+        c.truncate(5);
+        assert!(c.ckpts.is_empty());
+        assert_eq!(c.restore_recurrent(), 0);
+        assert_eq!((c.len(), state(&mut c)), (0, vec![0.0; 3]));
+        // a copy shares the checkpoints and restores as the original does
+        for to in 1..=10 {
+            eval(&mut c, to);
+            c.checkpoint(CHECKPOINT_GAP);
+        }
+        let mut d = c.clone();
+        d.truncate(8);
+        assert_eq!(d.restore_recurrent(), 5);
+        assert_eq!(state(&mut d), vec![4.0, 1.0, 7.0]);
+        assert_eq!(c.len(), 10);
+    }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first
     /// use for the whole context; a copy holds the same positions in regions of its own, and

@@ -424,6 +424,8 @@ impl LoraAdapter {
             let lw = &w.layers[il];
             // A convolution layer (LFM2) has no q/k/v/o to adapt.
             let m: &MatRef = match (lw.attn(), slot) {
+                // Qwen3.5's query projection also gives the output gates: not a q target.
+                (Some(at), 0) if at.q_gate => return Err(unsupported()),
                 (Some(at), 0..=3) => {
                     // a layer reading another's KV cache has no k/v of its own (Gemma 4)
                     match [Some(&at.wq), at.wk.as_ref(), at.wv.as_ref(), Some(&at.wo)][slot] {

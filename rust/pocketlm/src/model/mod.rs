@@ -2,6 +2,7 @@
 //! Immutable after loading, so one `Arc<Model>` serves any number of sessions and threads.
 
 mod config;
+mod deltanet;
 mod forward;
 mod kv_cache;
 #[allow(unsafe_code)]
@@ -11,9 +12,11 @@ mod lora;
 mod shortconv;
 mod weights;
 
-pub use config::{Architecture, ModelConfig, RopeStyle};
+pub use config::{Architecture, DeltaNetDims, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
-pub(crate) use kv_cache::{KvCache, MappedPrefix, GROW_STEP as KV_GROW_STEP};
+pub(crate) use kv_cache::{
+    KvCache, MappedPrefix, CHECKPOINT_GAP as KV_CHECKPOINT_GAP, GROW_STEP as KV_GROW_STEP,
+};
 pub(crate) use kv_map::{page_size, supported as mapping_supported, F32Block};
 pub use layout_cache::{LayoutCacheStatus, LoadOptions};
 pub(crate) use lora::AdapterSet;

@@ -52,10 +52,12 @@ impl MatRef {
     }
 }
 
-/// A layer's token mixer: attention, or LFM2's gated short convolution.
+/// A layer's token mixer: attention, LFM2's gated short convolution or Qwen3.5's Gated
+/// DeltaNet.
 pub enum Mixer {
     Attention(AttnWeights),
     ShortConv(ShortConvWeights),
+    DeltaNet(DeltaNetWeights),
 }
 
 pub struct LayerWeights {
@@ -103,7 +105,7 @@ impl LayerWeights {
     pub fn attn(&self) -> Option<&AttnWeights> {
         match &self.mixer {
             Mixer::Attention(a) => Some(a),
-            Mixer::ShortConv(_) => None,
+            Mixer::ShortConv(_) | Mixer::DeltaNet(_) => None,
         }
     }
 
@@ -112,6 +114,7 @@ impl LayerWeights {
         match &self.mixer {
             Mixer::Attention(a) => &a.wq,
             Mixer::ShortConv(c) => &c.in_proj,
+            Mixer::DeltaNet(n) => &n.qkv,
         }
     }
 
@@ -123,6 +126,7 @@ impl LayerWeights {
                 .flatten()
                 .collect(),
             Mixer::ShortConv(c) => vec![&c.in_proj, &c.out_proj],
+            Mixer::DeltaNet(n) => vec![&n.qkv, &n.gate, &n.alpha, &n.beta, &n.out],
         };
         m.extend([&self.w_gate, &self.w_up, &self.w_down]);
         if let Some(p) = &self.per_layer {
@@ -144,6 +148,7 @@ impl LayerWeights {
                 );
             }
             Mixer::ShortConv(c) => v.push(&c.conv),
+            Mixer::DeltaNet(n) => v.extend([&n.conv, &n.dt_bias, &n.a, &n.norm].map(Vec::as_slice)),
         }
         v.extend(
             [&self.post_attn_norm, &self.post_ffn_norm]
@@ -159,7 +164,11 @@ impl LayerWeights {
 }
 
 pub struct AttnWeights {
+    /// The query projection; with `q_gate`, each head's query then its output gate.
     pub wq: MatRef,
+    /// Qwen3.5: `wq` also gives a sigmoid gate per query value, applied to the attention
+    /// output before `wo`.
+    pub q_gate: bool,
     /// `None` in a layer that reads another layer's KV cache (Gemma 4's shared layers).
     pub wk: Option<MatRef>,
     /// `None`: the values are the keys' projection (Gemma 4 without `attn_v`), or a shared layer.
@@ -180,6 +189,27 @@ pub struct ShortConvWeights {
     /// The convolution taps, `conv_kernel` per channel (oldest input first), as f32.
     pub conv: Vec<f32>,
     pub out_proj: MatRef,
+}
+
+/// Qwen3.5's Gated DeltaNet (llama.cpp's `attn_qkv`, `attn_gate` and `ssm_*` tensors); see
+/// `deltanet.rs` for what each does.
+pub struct DeltaNetWeights {
+    /// `n_embd` → the convolution's channels: queries, keys, values.
+    pub qkv: MatRef,
+    /// `n_embd` → `value_dim`: z, the gate of the output norm.
+    pub gate: MatRef,
+    /// The convolution taps, `conv_kernel` per channel (oldest input first), as f32.
+    pub conv: Vec<f32>,
+    /// Per value head: the bias of alpha (`ssm_dt.bias`) and the decay rate (`ssm_a`, -exp(A_log)).
+    pub dt_bias: Vec<f32>,
+    pub a: Vec<f32>,
+    /// `n_embd` → value heads: beta (the update's strength) and alpha (the decay's input).
+    pub beta: MatRef,
+    pub alpha: MatRef,
+    /// The output's RMS norm weights, one head wide.
+    pub norm: Vec<f32>,
+    /// `value_dim` → `n_embd`.
+    pub out: MatRef,
 }
 
 pub struct Weights {
@@ -363,7 +393,18 @@ impl Weights {
             }
             Ok(f)
         };
-        let rope_freqs = factors("rope_freqs.weight")?;
+        // Qwen3.5 reads no `rope_freqs`: its unrotated pairs (a fourth RoPE section) become
+        // factors of 1e30 (an angle of ~0, as Gemma 4's converter writes them).
+        let rope_freqs = if cfg.arch == Architecture::Qwen35 {
+            cfg.rope_still_pairs.contains(&true).then(|| {
+                cfg.rope_still_pairs
+                    .iter()
+                    .map(|&still| if still { 1e30 } else { 1.0 })
+                    .collect()
+            })
+        } else {
+            factors("rope_freqs.weight")?
+        };
         let rope_short = factors("rope_factors_short.weight")?;
         let rope_long = factors("rope_factors_long.weight")?;
         let mut layers = Vec::with_capacity(cfg.n_layers);
@@ -410,7 +451,20 @@ impl Weights {
                     ),
                 })
             };
-            let mixer = if cfg.is_conv_layer(i) {
+            let mixer = if let Some(dn) = cfg.delta_net.filter(|_| cfg.is_recurrent_layer(i)) {
+                let (vh, vd) = (dn.v_heads, dn.value_dim());
+                Mixer::DeltaNet(DeltaNetWeights {
+                    qkv: l.matrix(&n("attn_qkv.weight"), d, dn.channels())?,
+                    gate: l.matrix(&n("attn_gate.weight"), d, vd)?,
+                    conv: l.matrix_f32(&n("ssm_conv1d.weight"), dn.conv_kernel, dn.channels())?,
+                    dt_bias: l.vector(&n("ssm_dt.bias"), vh)?,
+                    a: l.vector(&n("ssm_a"), vh)?,
+                    beta: l.matrix(&n("ssm_beta.weight"), d, vh)?,
+                    alpha: l.matrix(&n("ssm_alpha.weight"), d, vh)?,
+                    norm: l.vector(&n("ssm_norm.weight"), dn.head_dim)?,
+                    out: l.matrix(&n("ssm_out.weight"), vd, d)?,
+                })
+            } else if cfg.is_conv_layer(i) {
                 Mixer::ShortConv(ShortConvWeights {
                     in_proj: l.matrix(&n("shortconv.in_proj.weight"), d, 3 * d)?,
                     conv: l.matrix_f32(&n("shortconv.conv.weight"), cfg.conv_kernel, d)?,
@@ -429,6 +483,12 @@ impl Weights {
                 } else if !owns_kv {
                     // a shared layer: its k/v (if the file has them) are never used
                     (l.matrix(&n("attn_q.weight"), d, q)?, None, None)
+                } else if cfg.attn_output_gate {
+                    (
+                        l.matrix(&n("attn_q.weight"), d, 2 * q)?,
+                        Some(l.matrix(&n("attn_k.weight"), d, kv)?),
+                        Some(l.matrix(&n("attn_v.weight"), d, kv)?),
+                    )
                 } else {
                     let v_name = n("attn_v.weight");
                     (
@@ -445,6 +505,7 @@ impl Weights {
                 };
                 Mixer::Attention(AttnWeights {
                     wq,
+                    q_gate: cfg.attn_output_gate,
                     wk,
                     wv,
                     wo: l.matrix(&n("attn_output.weight"), q, d)?,
@@ -485,11 +546,20 @@ impl Weights {
                     l.matrix(&up_name, d, ff)?,
                 )
             };
+            // Qwen3.5's norm before the feed-forward is named `post_attention_norm`.
+            let (post_attn_norm, ffn_norm) = if cfg.arch == Architecture::Qwen35 {
+                (None, l.vector(&n("post_attention_norm.weight"), d)?)
+            } else {
+                (
+                    required(&n("post_attention_norm.weight"), d)?,
+                    l.vector(&n("ffn_norm.weight"), d)?,
+                )
+            };
             layers.push(LayerWeights {
                 attn_norm: l.vector(&n("attn_norm.weight"), d)?,
                 mixer,
-                post_attn_norm: required(&n("post_attention_norm.weight"), d)?,
-                ffn_norm: l.vector(&n("ffn_norm.weight"), d)?,
+                post_attn_norm,
+                ffn_norm,
                 w_gate,
                 w_up,
                 w_down: l.matrix(&n("ffn_down.weight"), ff, d)?,

@@ -5,7 +5,7 @@
 use crate::kernels::{OutputRows, ThreadPool};
 use crate::model::{
     forward, AdapterError, AdapterSet, BatchRow, HiddenOut, KvCache, LoraAdapter, Model, Scratch,
-    KV_GROW_STEP,
+    KV_CHECKPOINT_GAP, KV_GROW_STEP,
 };
 use std::sync::{Arc, Mutex};
 
@@ -114,6 +114,8 @@ pub struct Session {
     hidden: Vec<f32>,
     /// LoRA adapters applied to every evaluation (`None`: the plain model).
     adapters: Option<Arc<AdapterSet>>,
+    /// Tokens evaluated again to rebuild recurrent states after rewinds (Qwen3.5).
+    replayed: usize,
 }
 
 impl Session {
@@ -149,6 +151,7 @@ impl Session {
             hidden_from: None,
             hidden: Vec::new(),
             adapters: None,
+            replayed: 0,
         })
     }
 
@@ -328,10 +331,13 @@ impl Session {
         if tokens.is_empty() {
             return Err(SessionError::EmptyInput);
         }
-        let keep = self.common_prefix_len(tokens).min(tokens.len() - 1);
-        if keep == tokens.len() - 1 && self.tokens.len() == tokens.len() && self.has_logits {
+        let common = self.common_prefix_len(tokens);
+        // The same tokens: the logits are fresh. (Only the last token different is not the
+        // same: it is evaluated again.)
+        if common == tokens.len() && self.tokens.len() == tokens.len() && self.has_logits {
             return Ok(&self.logits);
         }
+        let keep = common.min(tokens.len() - 1);
         self.truncate(keep);
         self.eval(&tokens[keep..])
     }
@@ -373,9 +379,60 @@ impl Session {
         })
     }
 
-    /// Appends `tokens` and returns the logits after the last one.
+    /// A model with recurrent layers (Qwen3.5's DeltaNet) keeps one state per layer, that
+    /// after the last evaluated position; after a rewind it is ahead of the session's tokens.
+    /// Restores the latest checkpoint at or before the session's length (`KvCache`: taken
+    /// where evaluations start) and evaluates the tokens from there again (without logits),
+    /// so that the next evaluation continues exactly as a session that never went further
+    /// would. Then takes a checkpoint where the coming evaluation starts.
+    fn resync_recurrent(&mut self) {
+        if !self.cache.recurrent_in_sync() {
+            let from = self.cache.restore_recurrent();
+            let rest = self.tokens.split_off(from);
+            self.replayed += rest.len();
+            for chunk in rest.chunks(PREFILL_CHUNK) {
+                self.run_chunk(chunk, |_| false, None);
+            }
+            self.has_logits = false;
+        }
+        self.cache.checkpoint(KV_CHECKPOINT_GAP);
+    }
+
+    /// Tokens this session evaluated again to rebuild recurrent states after rewinds (models
+    /// with DeltaNet layers; 0 for others): what rewinds cost beyond a state copy.
+    #[doc(hidden)]
+    pub fn replayed_tokens(&self) -> usize {
+        self.replayed
+    }
+
+    /// With recurrent layers: the index of the last token of `tokens` (not the first) that
+    /// starts a word (its text begins with a space or a newline), where the next edit of the
+    /// last word rewinds to.
+    fn last_word_start(&self, tokens: &[u32]) -> Option<usize> {
+        if !self.cache.has_recurrent() {
+            return None;
+        }
+        let tok = self.model.tokenizer();
+        (1..tokens.len())
+            .rev()
+            .find(|&i| matches!(tok.token_bytes(tokens[i]).first(), Some(b' ' | b'\n')))
+    }
+
+    /// Appends `tokens` and returns the logits after the last one. With recurrent layers the
+    /// tokens before the last word start are evaluated first and a checkpoint is taken there
+    /// (see `KvCache`; whatever the gap to the one before): editing the last word then rewinds
+    /// to a checkpoint.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
+        self.resync_recurrent();
+        let mut tokens = tokens;
+        if let Some(i) = self.last_word_start(tokens) {
+            for chunk in tokens[..i].chunks(PREFILL_CHUNK) {
+                self.run_chunk(chunk, |_| false, None);
+            }
+            self.cache.checkpoint(1);
+            tokens = &tokens[i..];
+        }
         for chunk in tokens.chunks(PREFILL_CHUNK) {
             let last_chunk = chunk.as_ptr_range().end == tokens.as_ptr_range().end;
             self.run_chunk(chunk, |i| last_chunk && i + 1 == chunk.len(), None);
@@ -403,6 +460,7 @@ impl Session {
         if first >= tokens.len() {
             return Err(SessionError::EmptyInput);
         }
+        self.resync_recurrent();
         out.clear();
         for (c, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             let base = c * PREFILL_CHUNK;
@@ -514,6 +572,7 @@ impl Session {
             hidden_from: None,
             hidden: Vec::new(),
             adapters: self.adapters.clone(),
+            replayed: 0,
         }
     }
 
@@ -612,6 +671,9 @@ impl Session {
         all_logits: bool,
         out: &mut Vec<f32>,
     ) {
+        for s in sessions.iter_mut() {
+            s.resync_recurrent();
+        }
         let model = sessions[0].model.clone();
         let mut rows = std::mem::take(&mut sessions[0].rows);
         rows.clear();

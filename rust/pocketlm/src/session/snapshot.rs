@@ -221,6 +221,17 @@ fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
         .collect()
 }
 
+/// Snapshots of models with recurrent layers (Qwen3.5's DeltaNet) are not written: their
+/// format has no place for a recurrent state yet.
+fn refuse_recurrent(cfg: &ModelConfig) -> Result<(), SnapshotError> {
+    if cfg.recurrent_state_len() > 0 {
+        return Err(SnapshotError::UnsupportedModel {
+            arch: cfg.arch_name.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// A compact description of a layer plan: runs of equal widths, "×count" when repeated.
 fn describe_plan(plan: &[u32]) -> String {
     let mut runs: Vec<(u32, usize)> = Vec::new();
@@ -641,6 +652,7 @@ const IN_MEMORY: &str = "<in-memory bytes>";
 
 impl Session {
     fn snapshot_header(&self) -> Result<Header, SnapshotError> {
+        refuse_recurrent(self.model.config())?;
         // The cache is read next: a mapped prefix's file must still back it.
         self.cache
             .check_prefix()
@@ -904,6 +916,7 @@ impl Session {
 
     fn check_header(&self, h: &Header) -> Result<(), SnapshotError> {
         let cfg = self.model.config();
+        refuse_recurrent(cfg)?;
         if h.arch != cfg.arch_name {
             return Err(SnapshotError::OtherArchitecture {
                 snapshot: h.arch.clone(),
