@@ -12,7 +12,7 @@ pub mod synthetic;
 mod value;
 pub mod writer;
 
-pub use reader::ArrayItems;
+pub use reader::{ArrayItems, StrItems};
 pub use value::{ElemType, MetaArray, MetaValue, StrRef};
 pub use writer::{GgufWriter, WriteValue};
 
@@ -627,16 +627,8 @@ impl GgufFile {
     }
 
     /// The strings of an array of strings, as raw bytes (`None` for another element type).
-    pub fn array_strings<'a>(
-        &'a self,
-        a: &MetaArray,
-    ) -> Option<impl Iterator<Item = &'a [u8]> + 'a> {
-        (a.elem == ElemType::Str).then(|| {
-            self.array_items(a).map(move |v| match v {
-                MetaValue::Str(s) => self.string_bytes(&s),
-                _ => &[][..],
-            })
-        })
+    pub fn array_strings(&self, a: &MetaArray) -> Option<StrItems<'_>> {
+        (a.elem == ElemType::Str).then(|| StrItems::new(&self.map, a))
     }
 
     /// The elements of a numeric array as f32 (float and 32-bit integer arrays; `None` for

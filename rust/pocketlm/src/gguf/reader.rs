@@ -220,3 +220,53 @@ impl Iterator for ArrayItems<'_> {
         (0, Some(self.left))
     }
 }
+
+/// The strings of an array of strings, as byte slices of the mapped file: the fast path of
+/// [`ArrayItems`] for vocabularies (a length and the bytes, no per-element value). Ends early,
+/// like [`ArrayItems`], if the bytes no longer parse.
+pub struct StrItems<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> StrItems<'a> {
+    pub(super) fn new(buf: &'a [u8], array: &MetaArray) -> Self {
+        let end = array.end.min(buf.len());
+        Self {
+            buf: &buf[..end],
+            pos: array.start.min(end),
+            left: array.len,
+        }
+    }
+
+    fn read(&mut self) -> Option<&'a [u8]> {
+        let len = self.buf.get(self.pos..self.pos.checked_add(8)?)?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+        let start = self.pos + 8;
+        let item = self.buf.get(start..start.checked_add(len)?)?;
+        self.pos = start + len;
+        Some(item)
+    }
+}
+
+impl<'a> Iterator for StrItems<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = self.read();
+        if item.is_none() {
+            self.left = 0;
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
