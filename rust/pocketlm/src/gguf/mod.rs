@@ -12,7 +12,8 @@ pub mod synthetic;
 mod value;
 pub mod writer;
 
-pub use value::{MetaArray, MetaValue, StrRef};
+pub use reader::{ArrayItems, StrItems};
+pub use value::{ElemType, MetaArray, MetaValue, StrRef};
 pub use writer::{GgufWriter, WriteValue};
 
 use crate::quant::interleave::{self, GROUP_ROWS};
@@ -620,11 +621,53 @@ impl GgufFile {
         }
     }
 
+    /// The elements of an array value, read from the mapped file as they are walked.
+    pub fn array_items(&self, a: &MetaArray) -> ArrayItems<'_> {
+        ArrayItems::new(&self.map, a)
+    }
+
+    /// The strings of an array of strings, as raw bytes (`None` for another element type).
+    pub fn array_strings(&self, a: &MetaArray) -> Option<StrItems<'_>> {
+        (a.elem == ElemType::Str).then(|| StrItems::new(&self.map, a))
+    }
+
+    /// The elements of a numeric array as f32 (float and 32-bit integer arrays; `None` for
+    /// other types).
+    pub fn array_to_f32(&self, a: &MetaArray) -> Option<Vec<f32>> {
+        if !matches!(
+            a.elem,
+            ElemType::F32 | ElemType::F64 | ElemType::I32 | ElemType::U32
+        ) {
+            return None;
+        }
+        Some(
+            self.array_items(a)
+                .map(|v| match v {
+                    MetaValue::F32(x) => x,
+                    MetaValue::F64(x) => x as f32,
+                    MetaValue::I32(x) => x as f32,
+                    MetaValue::U32(x) => x as f32,
+                    _ => 0.0,
+                })
+                .collect(),
+        )
+    }
+
+    /// The elements of an integer array as i64 (u64 values converted with `as`; `None` for
+    /// other types).
+    pub fn array_to_i64(&self, a: &MetaArray) -> Option<Vec<i64>> {
+        if !is_int_elem(a.elem) {
+            return None;
+        }
+        self.array_items(a).map(|v| int_as_i64(&v)).collect()
+    }
+
     /// A required array of strings, as raw bytes (vocabularies may hold non-UTF-8 pieces).
     pub fn get_bytes_array(&self, key: &str) -> Result<Vec<&[u8]>, GgufError> {
-        match self.get_array(key)? {
-            MetaArray::Str(items) => Ok(items.iter().map(|s| self.string_bytes(s)).collect()),
-            a => Err(GgufError::WrongType {
+        let a = self.get_array(key)?;
+        match self.array_strings(a) {
+            Some(items) => Ok(items.collect()),
+            None => Err(GgufError::WrongType {
                 key: key.to_owned(),
                 expected: "array of strings",
                 found: a.type_name(),
@@ -634,8 +677,7 @@ impl GgufFile {
 
     /// A required array of numbers converted to f32.
     pub fn get_f32_array(&self, key: &str) -> Result<Vec<f32>, GgufError> {
-        self.get_array(key)?
-            .to_f32_vec()
+        self.array_to_f32(self.get_array(key)?)
             .ok_or_else(|| GgufError::WrongType {
                 key: key.to_owned(),
                 expected: "array of numbers",
@@ -645,8 +687,7 @@ impl GgufFile {
 
     /// A required array of integers converted to i64.
     pub fn get_i64_array(&self, key: &str) -> Result<Vec<i64>, GgufError> {
-        self.get_array(key)?
-            .to_i64_vec()
+        self.array_to_i64(self.get_array(key)?)
             .ok_or_else(|| GgufError::WrongType {
                 key: key.to_owned(),
                 expected: "array of integers",
@@ -696,6 +737,26 @@ impl GgufFile {
             other => other.to_string(),
         }
     }
+}
+
+fn is_int_elem(t: ElemType) -> bool {
+    use ElemType::*;
+    matches!(t, U8 | I8 | U16 | I16 | U32 | I32 | U64 | I64)
+}
+
+/// An integer value as i64 (u64 converted with `as`).
+fn int_as_i64(v: &MetaValue) -> Option<i64> {
+    Some(match *v {
+        MetaValue::U8(x) => x.into(),
+        MetaValue::I8(x) => x.into(),
+        MetaValue::U16(x) => x.into(),
+        MetaValue::I16(x) => x.into(),
+        MetaValue::U32(x) => x.into(),
+        MetaValue::I32(x) => x.into(),
+        MetaValue::U64(x) => x as i64,
+        MetaValue::I64(x) => x,
+        _ => return None,
+    })
 }
 
 fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {

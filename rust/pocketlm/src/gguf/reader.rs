@@ -1,6 +1,6 @@
 //! A bounds-checked little-endian cursor over the mapped file.
 
-use super::value::{MetaArray, MetaValue, StrRef};
+use super::value::{ElemType, MetaArray, MetaValue, StrRef};
 use super::GgufError;
 
 /// Arrays inside arrays are legal in GGUF but never deep; a bound stops stack exhaustion.
@@ -14,6 +14,14 @@ pub(super) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
         Self { buf, pos: 0 }
+    }
+
+    /// A cursor over `buf` starting at `pos`.
+    pub fn at(buf: &'a [u8], pos: usize) -> Self {
+        Self {
+            buf,
+            pos: pos.min(buf.len()),
+        }
     }
 
     pub fn offset(&self) -> u64 {
@@ -100,97 +108,165 @@ impl<'a> Cursor<'a> {
 
     pub fn value(&mut self, key: &str) -> Result<MetaValue, GgufError> {
         let type_id = self.u32("metadata value type")?;
-        self.value_of_type(key, type_id, 0)
+        let elem = ElemType::from_id(type_id).ok_or_else(|| GgufError::UnknownValueType {
+            key: key.to_owned(),
+            type_id,
+        })?;
+        self.value_of_type(key, elem, 0)
     }
 
     fn value_of_type(
         &mut self,
         key: &str,
-        type_id: u32,
+        elem: ElemType,
         depth: usize,
     ) -> Result<MetaValue, GgufError> {
         let w = "metadata value";
-        Ok(match type_id {
-            0 => MetaValue::U8(self.u8(w)?),
-            1 => MetaValue::I8(self.u8(w)? as i8),
-            2 => MetaValue::U16(self.u16(w)?),
-            3 => MetaValue::I16(self.u16(w)? as i16),
-            4 => MetaValue::U32(self.u32(w)?),
-            5 => MetaValue::I32(self.u32(w)? as i32),
-            6 => MetaValue::F32(f32::from_bits(self.u32(w)?)),
-            7 => MetaValue::Bool(self.u8(w)? != 0),
-            8 => MetaValue::Str(self.str_ref(w)?),
-            9 => MetaValue::Array(self.meta_array(key, depth)?),
-            10 => MetaValue::U64(self.u64(w)?),
-            11 => MetaValue::I64(self.u64(w)? as i64),
-            12 => MetaValue::F64(f64::from_bits(self.u64(w)?)),
-            _ => {
-                return Err(GgufError::UnknownValueType {
-                    key: key.to_owned(),
-                    type_id,
-                })
-            }
+        Ok(match elem {
+            ElemType::U8 => MetaValue::U8(self.u8(w)?),
+            ElemType::I8 => MetaValue::I8(self.u8(w)? as i8),
+            ElemType::U16 => MetaValue::U16(self.u16(w)?),
+            ElemType::I16 => MetaValue::I16(self.u16(w)? as i16),
+            ElemType::U32 => MetaValue::U32(self.u32(w)?),
+            ElemType::I32 => MetaValue::I32(self.u32(w)? as i32),
+            ElemType::F32 => MetaValue::F32(f32::from_bits(self.u32(w)?)),
+            ElemType::Bool => MetaValue::Bool(self.u8(w)? != 0),
+            ElemType::Str => MetaValue::Str(self.str_ref(w)?),
+            ElemType::Array => MetaValue::Array(self.meta_array(key, depth)?),
+            ElemType::U64 => MetaValue::U64(self.u64(w)?),
+            ElemType::I64 => MetaValue::I64(self.u64(w)? as i64),
+            ElemType::F64 => MetaValue::F64(f64::from_bits(self.u64(w)?)),
         })
     }
 
+    /// Validates an array (every string inside the file, nested element types known, nesting
+    /// bounded) without copying its elements: the result records where they lie.
     fn meta_array(&mut self, key: &str, depth: usize) -> Result<MetaArray, GgufError> {
         if depth >= MAX_NESTING {
             return Err(GgufError::NestingTooDeep(MAX_NESTING));
         }
-        let elem_type = self.u32("array element type")?;
+        let type_id = self.u32("array element type")?;
+        let elem = ElemType::from_id(type_id).ok_or_else(|| GgufError::UnknownValueType {
+            key: key.to_owned(),
+            type_id,
+        })?;
         let count = self.u64("array length")?;
         let what = format!("elements of array {key:?}");
-        let min_size = match elem_type {
-            0 | 1 | 7 => 1,
-            2 | 3 => 2,
-            4..=6 => 4,
-            8 | 10 | 11 | 12 => 8,
-            9 => 12,
-            _ => {
-                return Err(GgufError::UnknownValueType {
-                    key: key.to_owned(),
-                    type_id: elem_type,
-                })
-            }
-        };
-        self.check_count(count, min_size, &what)?;
+        self.check_count(count, elem.min_size(), &what)?;
         let n = count as usize;
-        macro_rules! fixed {
-            ($variant:ident, $read:ident, $conv:expr) => {{
-                let mut v = Vec::with_capacity(n);
+        let start = self.pos;
+        match elem.fixed_size() {
+            Some(size) => {
+                // check_count bounded count * size by the bytes left
+                self.bytes(count * size as u64, &what)?;
+            }
+            None if elem == ElemType::Str => {
                 for _ in 0..n {
-                    v.push($conv(self.$read(&what)?));
+                    self.str_ref(&what)?;
                 }
-                MetaArray::$variant(v)
-            }};
+            }
+            None => {
+                for _ in 0..n {
+                    self.meta_array(key, depth + 1)?;
+                }
+            }
         }
-        Ok(match elem_type {
-            0 => fixed!(U8, u8, |x| x),
-            1 => fixed!(I8, u8, |x: u8| x as i8),
-            2 => fixed!(U16, u16, |x| x),
-            3 => fixed!(I16, u16, |x: u16| x as i16),
-            4 => fixed!(U32, u32, |x| x),
-            5 => fixed!(I32, u32, |x: u32| x as i32),
-            6 => fixed!(F32, u32, f32::from_bits),
-            7 => fixed!(Bool, u8, |x: u8| x != 0),
-            10 => fixed!(U64, u64, |x| x),
-            11 => fixed!(I64, u64, |x: u64| x as i64),
-            12 => fixed!(F64, u64, f64::from_bits),
-            8 => {
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(self.str_ref(&what)?);
-                }
-                MetaArray::Str(v)
-            }
-            9 => {
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    v.push(self.meta_array(key, depth + 1)?);
-                }
-                MetaArray::Array(v)
-            }
-            _ => unreachable!("element type validated above"),
+        Ok(MetaArray {
+            elem,
+            len: n,
+            start,
+            end: self.pos,
         })
+    }
+}
+
+/// The elements of a [`MetaArray`], read from the file as they are walked. The array was
+/// validated when the file was opened; should the bytes no longer parse (the file was written
+/// in place since), the iteration ends early.
+pub struct ArrayItems<'a> {
+    cur: Cursor<'a>,
+    array: MetaArray,
+    left: usize,
+}
+
+impl<'a> ArrayItems<'a> {
+    pub(super) fn new(buf: &'a [u8], array: &MetaArray) -> Self {
+        Self {
+            cur: Cursor::at(buf, array.start),
+            array: *array,
+            left: array.len,
+        }
+    }
+}
+
+impl Iterator for ArrayItems<'_> {
+    type Item = MetaValue;
+
+    fn next(&mut self) -> Option<MetaValue> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        match self.cur.value_of_type("", self.array.elem, 1) {
+            Ok(v) if self.cur.pos <= self.array.end => Some(v),
+            _ => {
+                self.left = 0;
+                None
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// The strings of an array of strings, as byte slices of the mapped file: the fast path of
+/// [`ArrayItems`] for vocabularies (a length and the bytes, no per-element value). Ends early,
+/// like [`ArrayItems`], if the bytes no longer parse.
+pub struct StrItems<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> StrItems<'a> {
+    pub(super) fn new(buf: &'a [u8], array: &MetaArray) -> Self {
+        let end = array.end.min(buf.len());
+        Self {
+            buf: &buf[..end],
+            pos: array.start.min(end),
+            left: array.len,
+        }
+    }
+
+    fn read(&mut self) -> Option<&'a [u8]> {
+        let len = self.buf.get(self.pos..self.pos.checked_add(8)?)?;
+        let len = usize::try_from(u64::from_le_bytes(len.try_into().ok()?)).ok()?;
+        let start = self.pos + 8;
+        let item = self.buf.get(start..start.checked_add(len)?)?;
+        self.pos = start + len;
+        Some(item)
+    }
+}
+
+impl<'a> Iterator for StrItems<'a> {
+    type Item = &'a [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let item = self.read();
+        if item.is_none() {
+            self.left = 0;
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
     }
 }

@@ -353,3 +353,65 @@ fn min_alignment_covers_every_block_type() {
         "{aligns:?}"
     );
 }
+
+#[test]
+fn arrays_stay_in_the_file_and_are_walked_on_demand() {
+    // key "n": [[ "ab", "" ], [ "c" ]] (arrays of strings); key "i": [-3i64, 5]; key "h": [7u16]
+    let mut b = header(3, 0, 3);
+    push_str(&mut b, "n");
+    b.extend_from_slice(&9u32.to_le_bytes());
+    b.extend_from_slice(&9u32.to_le_bytes());
+    b.extend_from_slice(&2u64.to_le_bytes());
+    for items in [&["ab", ""][..], &["c"][..]] {
+        b.extend_from_slice(&8u32.to_le_bytes());
+        b.extend_from_slice(&(items.len() as u64).to_le_bytes());
+        for s in items {
+            push_str(&mut b, s);
+        }
+    }
+    push_str(&mut b, "i");
+    b.extend_from_slice(&9u32.to_le_bytes());
+    b.extend_from_slice(&11u32.to_le_bytes());
+    b.extend_from_slice(&2u64.to_le_bytes());
+    b.extend_from_slice(&(-3i64).to_le_bytes());
+    b.extend_from_slice(&5i64.to_le_bytes());
+    push_str(&mut b, "h");
+    b.extend_from_slice(&9u32.to_le_bytes());
+    b.extend_from_slice(&2u32.to_le_bytes());
+    b.extend_from_slice(&1u64.to_le_bytes());
+    b.extend_from_slice(&7u16.to_le_bytes());
+    let f = open_bytes(&b).unwrap();
+
+    let Some(MetaValue::Array(outer)) = f.get("n") else {
+        panic!("n is not an array")
+    };
+    assert_eq!((outer.len(), outer.elem_type()), (2, ElemType::Array));
+    let inner: Vec<Vec<Vec<u8>>> = f
+        .array_items(outer)
+        .map(|v| match v {
+            MetaValue::Array(a) => f
+                .array_strings(&a)
+                .expect("strings")
+                .map(<[u8]>::to_vec)
+                .collect(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        inner,
+        vec![vec![b"ab".to_vec(), vec![]], vec![b"c".to_vec()]]
+    );
+    assert!(f.array_strings(outer).is_none());
+
+    assert_eq!(f.get_i64_array("i").unwrap(), vec![-3, 5]);
+    assert_eq!(f.get_i64_array("h").unwrap(), vec![7]);
+    assert!(matches!(
+        f.get_f32_array("h"),
+        Err(GgufError::WrongType { .. })
+    ));
+    assert!(matches!(
+        f.get_bytes_array("i"),
+        Err(GgufError::WrongType { found: "i64", .. })
+    ));
+    assert_eq!(f.describe_value(f.get("i").unwrap()), "[2 x i64]");
+}

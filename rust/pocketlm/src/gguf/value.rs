@@ -1,5 +1,5 @@
-//! Metadata values as stored in a GGUF file. Strings are kept as ranges into the memory map so
-//! that a 262k-entry vocabulary costs no per-string allocation at load time.
+//! Metadata values as stored in a GGUF file. Strings and arrays are kept as ranges into the memory
+//! map, so that a 262k-entry vocabulary and its merges cost no heap memory once loaded.
 
 use std::fmt;
 use std::ops::Range;
@@ -48,35 +48,108 @@ pub enum MetaValue {
     Array(MetaArray),
 }
 
-/// A homogeneous metadata array.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MetaArray {
-    /// `u8` elements.
-    U8(Vec<u8>),
-    /// `i8` elements.
-    I8(Vec<i8>),
-    /// `u16` elements.
-    U16(Vec<u16>),
-    /// `i16` elements.
-    I16(Vec<i16>),
-    /// `u32` elements.
-    U32(Vec<u32>),
-    /// `i32` elements.
-    I32(Vec<i32>),
-    /// `u64` elements.
-    U64(Vec<u64>),
-    /// `i64` elements.
-    I64(Vec<i64>),
-    /// `f32` elements.
-    F32(Vec<f32>),
-    /// `f64` elements.
-    F64(Vec<f64>),
-    /// `bool` elements.
-    Bool(Vec<bool>),
-    /// Strings (ranges of the file).
-    Str(Vec<StrRef>),
-    /// An array of arrays.
-    Array(Vec<MetaArray>),
+/// The element type of a metadata array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemType {
+    /// `u8`.
+    U8,
+    /// `i8`.
+    I8,
+    /// `u16`.
+    U16,
+    /// `i16`.
+    I16,
+    /// `u32`.
+    U32,
+    /// `i32`.
+    I32,
+    /// `u64`.
+    U64,
+    /// `i64`.
+    I64,
+    /// `f32`.
+    F32,
+    /// `f64`.
+    F64,
+    /// `bool`.
+    Bool,
+    /// Strings.
+    Str,
+    /// Arrays.
+    Array,
+}
+
+impl ElemType {
+    /// The type for a GGUF value type id (`None` for an id GGUF does not define).
+    pub(crate) fn from_id(id: u32) -> Option<Self> {
+        Some(match id {
+            0 => Self::U8,
+            1 => Self::I8,
+            2 => Self::U16,
+            3 => Self::I16,
+            4 => Self::U32,
+            5 => Self::I32,
+            6 => Self::F32,
+            7 => Self::Bool,
+            8 => Self::Str,
+            9 => Self::Array,
+            10 => Self::U64,
+            11 => Self::I64,
+            12 => Self::F64,
+            _ => return None,
+        })
+    }
+
+    /// Bytes of one element, for fixed-size types.
+    pub(crate) fn fixed_size(self) -> Option<usize> {
+        Some(match self {
+            Self::U8 | Self::I8 | Self::Bool => 1,
+            Self::U16 | Self::I16 => 2,
+            Self::U32 | Self::I32 | Self::F32 => 4,
+            Self::U64 | Self::I64 | Self::F64 => 8,
+            Self::Str | Self::Array => return None,
+        })
+    }
+
+    /// The smallest encoding of one element (a string's length, an array's type and count).
+    pub(crate) fn min_size(self) -> u64 {
+        match self {
+            Self::Str => 8,
+            Self::Array => 12,
+            t => t.fixed_size().unwrap_or(1) as u64,
+        }
+    }
+
+    /// The type's name, for error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::U8 => "u8",
+            Self::I8 => "i8",
+            Self::U16 => "u16",
+            Self::I16 => "i16",
+            Self::U32 => "u32",
+            Self::I32 => "i32",
+            Self::U64 => "u64",
+            Self::I64 => "i64",
+            Self::F32 => "f32",
+            Self::F64 => "f64",
+            Self::Bool => "bool",
+            Self::Str => "string",
+            Self::Array => "array",
+        }
+    }
+}
+
+/// A homogeneous metadata array, validated when the file was opened and left in the mapped
+/// file: a 128k-token vocabulary's strings and merges cost no heap memory until a reader walks
+/// them ([`GgufFile::array_items`](super::GgufFile::array_items) and the typed getters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaArray {
+    pub(crate) elem: ElemType,
+    pub(crate) len: usize,
+    /// The elements' bytes in the file (after the type id and count).
+    pub(crate) start: usize,
+    pub(crate) end: usize,
 }
 
 impl MetaValue {
@@ -147,71 +220,26 @@ impl fmt::Display for MetaValue {
 impl MetaArray {
     /// Elements in the array.
     pub fn len(&self) -> usize {
-        match self {
-            Self::U8(v) => v.len(),
-            Self::I8(v) => v.len(),
-            Self::U16(v) => v.len(),
-            Self::I16(v) => v.len(),
-            Self::U32(v) => v.len(),
-            Self::I32(v) => v.len(),
-            Self::U64(v) => v.len(),
-            Self::I64(v) => v.len(),
-            Self::F32(v) => v.len(),
-            Self::F64(v) => v.len(),
-            Self::Bool(v) => v.len(),
-            Self::Str(v) => v.len(),
-            Self::Array(v) => v.len(),
-        }
+        self.len
     }
 
     /// No elements.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
+    }
+
+    /// The element type.
+    pub fn elem_type(&self) -> ElemType {
+        self.elem
     }
 
     /// The element type's name, for error messages.
     pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::U8(_) => "u8",
-            Self::I8(_) => "i8",
-            Self::U16(_) => "u16",
-            Self::I16(_) => "i16",
-            Self::U32(_) => "u32",
-            Self::I32(_) => "i32",
-            Self::U64(_) => "u64",
-            Self::I64(_) => "i64",
-            Self::F32(_) => "f32",
-            Self::F64(_) => "f64",
-            Self::Bool(_) => "bool",
-            Self::Str(_) => "string",
-            Self::Array(_) => "array",
-        }
+        self.elem.name()
     }
 
-    /// The elements as f32 (float and 32-bit integer arrays; `None` for other types).
-    pub fn to_f32_vec(&self) -> Option<Vec<f32>> {
-        Some(match self {
-            Self::F32(v) => v.clone(),
-            Self::F64(v) => v.iter().map(|&x| x as f32).collect(),
-            Self::I32(v) => v.iter().map(|&x| x as f32).collect(),
-            Self::U32(v) => v.iter().map(|&x| x as f32).collect(),
-            _ => return None,
-        })
-    }
-
-    /// The elements as i64 (integer arrays, u64 values converted with `as`; `None` for other
-    /// types).
-    pub fn to_i64_vec(&self) -> Option<Vec<i64>> {
-        Some(match self {
-            Self::U8(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::I8(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::U16(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::I16(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::U32(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::I32(v) => v.iter().map(|&x| x.into()).collect(),
-            Self::I64(v) => v.clone(),
-            Self::U64(v) => v.iter().map(|&x| x as i64).collect(),
-            _ => return None,
-        })
+    /// Bytes the elements take in the file.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.end - self.start
     }
 }

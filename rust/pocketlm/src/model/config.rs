@@ -465,7 +465,7 @@ fn per_layer_ints(
     key: &str,
     n_layers: usize,
 ) -> Result<Option<Vec<i64>>, LoadError> {
-    use crate::gguf::{MetaArray, MetaValue};
+    use crate::gguf::{ElemType, MetaValue};
     let bad = |reason: String| LoadError::BadHyperParameter {
         key: key.to_owned(),
         reason,
@@ -473,17 +473,28 @@ fn per_layer_ints(
     let wide = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
     let v: Vec<i64> = match file.get(key) {
         None => return Ok(None),
-        Some(MetaValue::Array(a)) => match a {
-            MetaArray::U32(v) => v.iter().map(|&x| x as i64).collect(),
-            MetaArray::I32(v) => v.iter().map(|&x| x as i64).collect(),
-            MetaArray::U64(v) => v.iter().map(|&x| wide(x)).collect(),
-            MetaArray::I64(v) => v.clone(),
-            MetaArray::U16(v) => v.iter().map(|&x| x as i64).collect(),
-            MetaArray::U8(v) => v.iter().map(|&x| x as i64).collect(),
-            other => {
+        Some(MetaValue::Array(a)) => match a.elem_type() {
+            ElemType::U32
+            | ElemType::I32
+            | ElemType::U64
+            | ElemType::I64
+            | ElemType::U16
+            | ElemType::U8 => file
+                .array_items(a)
+                .map(|x| match x {
+                    MetaValue::U8(x) => x.into(),
+                    MetaValue::U16(x) => x.into(),
+                    MetaValue::U32(x) => x.into(),
+                    MetaValue::I32(x) => x.into(),
+                    MetaValue::U64(x) => wide(x),
+                    MetaValue::I64(x) => x,
+                    _ => 0,
+                })
+                .collect(),
+            _ => {
                 return Err(bad(format!(
                     "an array of {}, not of integers",
-                    other.type_name()
+                    a.type_name()
                 )))
             }
         },
@@ -565,7 +576,7 @@ impl Gemma4Plan {
         n_layers: usize,
         head_dim: usize,
     ) -> Result<Self, LoadError> {
-        use crate::gguf::{MetaArray, MetaValue};
+        use crate::gguf::{ElemType, MetaValue};
         let key = |k: &str| format!("{arch_name}.{k}");
         let bad = |k: &str, reason: String| LoadError::BadHyperParameter {
             key: key(k),
@@ -578,9 +589,12 @@ impl Gemma4Plan {
             ));
         }
         let pattern_key = key("attention.sliding_window_pattern");
-        let local = match file.get(&pattern_key) {
+        let local: Vec<bool> = match file.get(&pattern_key) {
             None => return Err(crate::gguf::GgufError::MissingKey(pattern_key).into()),
-            Some(MetaValue::Array(MetaArray::Bool(v))) => v.clone(),
+            Some(MetaValue::Array(a)) if a.elem_type() == ElemType::Bool => file
+                .array_items(a)
+                .map(|v| matches!(v, MetaValue::Bool(true)))
+                .collect(),
             Some(other) => {
                 return Err(bad(
                     "attention.sliding_window_pattern",

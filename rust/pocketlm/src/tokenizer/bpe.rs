@@ -4,7 +4,7 @@
 //!
 //! Symbols carry token ids instead of strings: the vocabulary's byte-level text of a byte `b` is
 //! the token `byte_tokens[b]`, and every merge was resolved at load time to
-//! `(left id, right id) -> (rank, merged id)`.
+//! `(left id, right id) -> rank` and `rank -> merged id`.
 
 use super::pretok::{self, SplitScratch};
 use super::Tokenizer;
@@ -28,7 +28,6 @@ struct Bigram {
     right: u32,
     left_len: u32,
     right_len: u32,
-    merged: u32,
 }
 
 impl Ord for Bigram {
@@ -145,7 +144,7 @@ fn encode_word(tok: &Tokenizer, word: &[u8], s: &mut BpeScratch, out: &mut Vec<u
         let right = s.syms[r];
         let left = &mut s.syms[l];
         left.len += right.len;
-        left.id = b.merged;
+        left.id = tok.merges.merged(b.rank);
         left.next = right.next;
         s.syms[r].len = 0;
         if right.next >= 0 {
@@ -200,14 +199,13 @@ fn push_pair(tok: &Tokenizer, syms: &[Sym], heap: &mut BinaryHeap<Bigram>, l: i3
     if a.id == NO_TOKEN || b.id == NO_TOKEN {
         return;
     }
-    if let Some((rank, merged)) = tok.merges.get(a.id, b.id) {
+    if let Some(rank) = tok.merges.get(a.id, b.id) {
         heap.push(Bigram {
             rank,
             left: l as u32,
             right: r as u32,
             left_len: a.len,
             right_len: b.len,
-            merged,
         });
     }
 }

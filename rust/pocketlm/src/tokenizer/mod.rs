@@ -16,7 +16,7 @@
 //! each raw-text fragment goes through [`bpe`] or [`spm`]; BOS/EOS are added as the metadata
 //! says. Everything the hot paths need is precomputed at load into flat tables ([`table`]):
 //! token texts in one byte arena with an open-addressing index, merges as
-//! `(left id, right id) -> (rank, merged id)`, and the detokenized bytes of every token so
+//! `(left id, right id) -> rank -> merged id`, and the detokenized bytes of every token so
 //! [`Tokenizer::token_bytes`] is a slice lookup.
 //!
 //! Why not the `tokenizers` crate: it cannot reproduce llama.cpp from GGUF data. It has no
@@ -57,7 +57,7 @@ mod table;
 pub use pretok::PreTokenizer;
 pub use stream::StreamDecoder;
 
-use crate::gguf::{GgufError, GgufFile, MetaArray, MetaValue, StrRef};
+use crate::gguf::{ElemType, GgufError, GgufFile, MetaArray, MetaValue};
 use bpe::NO_TOKEN;
 use special::{Fragment, SpecialMatcher};
 use std::cell::RefCell;
@@ -90,7 +90,7 @@ pub enum TokenizerError {
     #[error("tokenizer.ggml.tokens is empty")]
     EmptyVocab,
     /// More tokens than 32-bit ids can address.
-    #[error("tokenizer.ggml.tokens has {0} entries; at most {max} are supported", max = u32::MAX - 1)]
+    #[error("tokenizer.ggml.tokens has {0} entries; at most {max} are supported", max = table::PAIR_MAX_VOCAB)]
     VocabTooLarge(usize),
     /// A per-token array whose length differs from the vocabulary's.
     #[error("{key} has {found} entries but tokenizer.ggml.tokens has {expected}: the tokenizer metadata is inconsistent")]
@@ -416,11 +416,11 @@ fn bpe_pre(name: &str) -> Option<(PreTokenizer, bool, bool, bool)> {
     })
 }
 
-/// A string array's entries, borrowed from the file (no per-entry allocation).
-fn str_array<'a>(file: &'a GgufFile, key: &str) -> Result<&'a [StrRef], GgufError> {
+/// A string array (its entries stay in the file until walked).
+fn str_array<'a>(file: &'a GgufFile, key: &str) -> Result<&'a MetaArray, GgufError> {
     match file.get(key) {
         None => Err(GgufError::MissingKey(key.to_owned())),
-        Some(MetaValue::Array(MetaArray::Str(v))) => Ok(v),
+        Some(MetaValue::Array(a)) if a.elem_type() == ElemType::Str => Ok(a),
         Some(MetaValue::Array(a)) => Err(GgufError::WrongType {
             key: key.to_owned(),
             expected: "array of strings",
@@ -449,41 +449,38 @@ fn num_array<'a>(file: &'a GgufFile, key: &str) -> Result<&'a MetaArray, GgufErr
 /// Token scores (f32; integer arrays are accepted, as llama.cpp does).
 fn float_array(file: &GgufFile, key: &str) -> Result<Vec<f32>, GgufError> {
     let a = num_array(file, key)?;
-    match a {
-        MetaArray::F32(v) => Ok(v.clone()),
-        other => other.to_f32_vec().ok_or_else(|| GgufError::WrongType {
-            key: key.to_owned(),
-            expected: "array of numbers",
-            found: other.type_name(),
-        }),
-    }
+    file.array_to_f32(a).ok_or_else(|| GgufError::WrongType {
+        key: key.to_owned(),
+        expected: "array of numbers",
+        found: a.type_name(),
+    })
 }
 
 /// Token types mapped straight to attributes (no intermediate i64 vector).
 fn token_types(file: &GgufFile, key: &str) -> Result<Vec<u8>, GgufError> {
+    use ElemType::*;
     let a = num_array(file, key)?;
-    macro_rules! map {
-        ($v:expr) => {
-            $v.iter().map(|&t| attr_of_type(t as i64)).collect()
-        };
+    if !matches!(a.elem_type(), I32 | U32 | I8 | U8 | I16 | U16 | I64 | U64) {
+        return Err(GgufError::WrongType {
+            key: key.to_owned(),
+            expected: "array of integers",
+            found: a.type_name(),
+        });
     }
-    Ok(match a {
-        MetaArray::I32(v) => map!(v),
-        MetaArray::U32(v) => map!(v),
-        MetaArray::I8(v) => map!(v),
-        MetaArray::U8(v) => map!(v),
-        MetaArray::I16(v) => map!(v),
-        MetaArray::U16(v) => map!(v),
-        MetaArray::I64(v) => map!(v),
-        MetaArray::U64(v) => v.iter().map(|&t| attr_of_type(t.min(255) as i64)).collect(),
-        other => {
-            return Err(GgufError::WrongType {
-                key: key.to_owned(),
-                expected: "array of integers",
-                found: other.type_name(),
-            })
-        }
-    })
+    Ok(file
+        .array_items(a)
+        .map(|v| match v {
+            MetaValue::I32(t) => attr_of_type(t.into()),
+            MetaValue::U32(t) => attr_of_type(t.into()),
+            MetaValue::I8(t) => attr_of_type(t.into()),
+            MetaValue::U8(t) => attr_of_type(t.into()),
+            MetaValue::I16(t) => attr_of_type(t.into()),
+            MetaValue::U16(t) => attr_of_type(t.into()),
+            MetaValue::I64(t) => attr_of_type(t),
+            MetaValue::U64(t) => attr_of_type(t.min(255) as i64),
+            _ => 0,
+        })
+        .collect())
 }
 
 /// Resolves every merge "left right" to `(left id, right id) -> (rank, merged id)`.
@@ -493,7 +490,7 @@ fn token_types(file: &GgufFile, key: &str) -> Result<Vec<u8>, GgufError> {
 /// This halves the cost of the ~100k random lookups SmolLM2's 48,900 merges need.
 fn build_merges(
     file: &GgufFile,
-    list: &[StrRef],
+    list: &MetaArray,
     pieces: &Arena,
     map: &PieceMap,
     guess_ok: bool,
@@ -504,10 +501,26 @@ fn build_merges(
     let mut next_merged = 0u32;
     let mut batch: Vec<(&[u8], usize, u64, u64)> = Vec::with_capacity(BATCH);
     let mut resolved: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(BATCH);
-    for (c, chunk) in list.chunks(BATCH).enumerate() {
+    let mut chunk: Vec<&[u8]> = Vec::with_capacity(BATCH);
+    let mut items = file.array_strings(list).into_iter().flatten();
+    for c in 0.. {
+        chunk.clear();
+        chunk.extend(items.by_ref().take(BATCH));
+        if chunk.is_empty() {
+            break;
+        }
         batch.clear();
-        for (j, m) in chunk.iter().enumerate() {
-            let m = file.string_bytes(m);
+        for (j, &m) in chunk.iter().enumerate() {
+            if c * BATCH + j >= table::PAIR_MAX_MERGES {
+                return Err(TokenizerError::BadMerge {
+                    index: c * BATCH + j,
+                    merge: String::from_utf8_lossy(m).into_owned(),
+                    reason: format!(
+                        "more than {} merges are not supported",
+                        table::PAIR_MAX_MERGES
+                    ),
+                });
+            }
             let sp = m.iter().skip(1).position(|&b| b == b' ').map(|p| p + 1);
             let Some(sp) = sp else {
                 return Err(TokenizerError::BadMerge {
@@ -608,7 +621,7 @@ impl Tokenizer {
         if n == 0 {
             return Err(TokenizerError::EmptyVocab);
         }
-        if n >= u32::MAX as usize {
+        if n > table::PAIR_MAX_VOCAB {
             return Err(TokenizerError::VocabTooLarge(n));
         }
         let kind = match model {
@@ -663,17 +676,25 @@ impl Tokenizer {
             None => vec![attr::NORMAL; n],
         };
 
-        // Token texts into one arena; empty texts get llama.cpp's placeholder.
-        let total: usize = tokens.iter().map(|t| file.string_bytes(t).len()).sum();
+        // Token texts into one arena; empty texts get llama.cpp's placeholder. The array's
+        // bytes are its texts and an 8-byte length before each.
+        let total = tokens.byte_len().saturating_sub(8 * n);
         let mut pieces = Arena::with_capacity(n, total);
-        for (i, t) in tokens.iter().enumerate() {
-            let t = file.string_bytes(t);
+        for (i, t) in file.array_strings(tokens).into_iter().flatten().enumerate() {
             if t.is_empty() {
                 pieces.extend(format!("[EMPTY_{i}]").as_bytes());
             } else {
                 pieces.extend(t);
             }
             pieces.end_item();
+        }
+        if pieces.len() != n {
+            // the file was rewritten in place since it was opened
+            return Err(TokenizerError::LengthMismatch {
+                key: K_TOKENS,
+                expected: n,
+                found: pieces.len(),
+            });
         }
         let (map, has_duplicates) = PieceMap::build(&pieces);
         let lookup = |s: &[u8]| map.get(s, &pieces);
