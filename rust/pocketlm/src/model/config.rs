@@ -344,11 +344,15 @@ fn recurrent_plan(
     n_layers_all: usize,
     n_layers: usize,
 ) -> Result<Vec<bool>, LoadError> {
-    use crate::gguf::{MetaArray, MetaValue};
+    use crate::gguf::{ElemType, MetaValue};
     let key = |k: &str| format!("{arch_name}.{k}");
     let plan_key = key("attention.recurrent_layers");
     match file.get(&plan_key) {
-        Some(MetaValue::Array(MetaArray::Bool(v))) => {
+        Some(MetaValue::Array(a)) if a.elem_type() == ElemType::Bool => {
+            let v: Vec<bool> = file
+                .array_items(a)
+                .map(|item| matches!(item, MetaValue::Bool(true)))
+                .collect();
             if v.len() != n_layers_all {
                 return Err(LoadError::BadHyperParameter {
                     key: plan_key,
