@@ -233,6 +233,8 @@ fn parallel<'w, 'a>(
     // Monday after dinner" → "Friday morning").
     if let Some(k) = kind(second[0], cat) {
         if let Some(j) = (1..first.len()).find(|&j| kind(first[j], cat) == Some(k)) {
+            // With its article ("the 4th or 5th" → "the 4th").
+            let j = if article(first[j - 1]) { j - 1 } else { j };
             first.drain(..j);
         }
     }
