@@ -2,8 +2,9 @@
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
 use pocketlm::internals::kernels::{
-    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_rows_parallel,
-    matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs, QMatrix, ThreadPool, Tier,
+    matmul, matmul_acts_with_tier, matmul_parallel_many, matmul_parallel_with_tier,
+    matmul_rows_parallel, matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs,
+    QMatrix, ThreadPool, Tier,
 };
 use pocketlm::internals::quant::activations::{
     quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
@@ -842,6 +843,45 @@ fn new_formats_every_tier_bit_identical_to_scalar() {
     }
 }
 
+/// [`matmul_acts_with_tier`] on pieces of the activation rows gives `full`'s results (`m`
+/// activation rows of `rows`), bit for bit, and writes nothing outside its rows.
+fn assert_pieces_of_acts_match(
+    tier: Tier,
+    w: &QMatrix,
+    acts: &QActs,
+    full: &[f32],
+    rows: usize,
+    m: usize,
+) {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let ty = w.ty;
+    let stride = rows + 3;
+    let cuts: &[usize] = if m == 5 {
+        &[0, 2, 5]
+    } else {
+        &[0, 3, 20, 21, 37]
+    };
+    assert_eq!(cuts.last(), Some(&m));
+    for c in cuts.windows(2) {
+        let (t0, t1) = (c[0], c[1]);
+        let mut piece = vec![f32::NAN; (t1 - t0) * stride];
+        matmul_acts_with_tier(tier, w, acts, t0..t1, &mut piece, stride);
+        for (i, t) in (t0..t1).enumerate() {
+            assert_eq!(
+                bits(&piece[i * stride..][..rows]),
+                bits(&full[t * rows..][..rows]),
+                "{tier} {ty} activation rows {t0}..{t1}, row {t}"
+            );
+            assert!(
+                piece[i * stride + rows..(i + 1) * stride]
+                    .iter()
+                    .all(|v| v.is_nan()),
+                "{tier} {ty} wrote outside its rows"
+            );
+        }
+    }
+}
+
 #[test]
 fn row_ranges_and_parallel_match() {
     let pool = ThreadPool::new(3);
@@ -865,6 +905,11 @@ fn row_ranges_and_parallel_match() {
             for _ in 0..3 {
                 matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut par, rows);
                 assert_eq!(full, par, "{tier} {ty} parallel");
+            }
+            // float weights (LoRA's `A`): pieces of the activation rows (`A·x` per piece of a
+            // prompt), cutting the tiles of 16, into a wider output stride: the same bits
+            if matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+                assert_pieces_of_acts_match(tier, &w, &acts, &full, rows, m);
             }
             // a row's result does not depend on the batch it was computed in
             for t in 0..m {
