@@ -1859,3 +1859,43 @@ fn bench_dram_bandwidth() {
         );
     }
 }
+
+/// LoRA's B add for one piece of a prompt (8 tokens, rank 16, SmolLM2's output widths), f32
+/// `B`: token by token ([`rank::add_rank_products`], the one-token kernel) against the batch
+/// kernel ([`rank::add_rank_products_tokens`]: AVX-512 on a CPU that has it), and the F16 batch
+/// kernel. The minimum of 300 single calls (a shared machine's load adds time, never removes
+/// it). `cargo test -p pocketlm --test kernels bench_lora_b_add -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_lora_b_add() {
+    use pocketlm::internals::kernels::rank;
+    let min_us = |f: &mut dyn FnMut()| {
+        f();
+        (0..300)
+            .map(|_| {
+                let s = std::time::Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e6
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (rank, tokens) = (16, 8);
+    for rows in [576, 1536] {
+        let b: Vec<f32> = (0..rank * rows).map(|i| (i % 97) as f32 * 1e-3).collect();
+        let b16: Vec<half::f16> = b.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let c: Vec<f32> = (0..tokens * rank).map(|i| (i % 13) as f32 * 0.1).collect();
+        let mut out = vec![0.0f32; tokens * rows];
+        let one = min_us(&mut || {
+            for (c, o) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                rank::add_rank_products(o, c, &b, rows);
+            }
+        });
+        let batch = min_us(&mut || rank::add_rank_products_tokens(&mut out, &c, rank, &b, rows));
+        let f16 = min_us(&mut || rank::add_rank_products_f16(&mut out, &c, rank, &b16, rows));
+        println!(
+            "rank {rank} × {rows} outputs × {tokens} tokens: f32 token by token {one:.2} us, \
+             f32 batch {batch:.2} us, f16 batch {f16:.2} us"
+        );
+        assert!(out.iter().all(|v| v.is_finite()));
+    }
+}
