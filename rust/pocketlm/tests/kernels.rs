@@ -2,8 +2,9 @@
 //! formulas, and every SIMD tier this CPU supports against the scalar reference.
 
 use pocketlm::internals::kernels::{
-    matmul, matmul_parallel_many, matmul_parallel_with_tier, matmul_rows_parallel,
-    matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs, QMatrix, ThreadPool, Tier,
+    matmul, matmul_acts_with_tier, matmul_parallel_many, matmul_parallel_with_tier,
+    matmul_rows_parallel, matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs,
+    QMatrix, ThreadPool, Tier,
 };
 use pocketlm::internals::quant::activations::{
     quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
@@ -842,6 +843,45 @@ fn new_formats_every_tier_bit_identical_to_scalar() {
     }
 }
 
+/// [`matmul_acts_with_tier`] on pieces of the activation rows gives `full`'s results (`m`
+/// activation rows of `rows`), bit for bit, and writes nothing outside its rows.
+fn assert_pieces_of_acts_match(
+    tier: Tier,
+    w: &QMatrix,
+    acts: &QActs,
+    full: &[f32],
+    rows: usize,
+    m: usize,
+) {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let ty = w.ty;
+    let stride = rows + 3;
+    let cuts: &[usize] = if m == 5 {
+        &[0, 2, 5]
+    } else {
+        &[0, 3, 20, 21, 37]
+    };
+    assert_eq!(cuts.last(), Some(&m));
+    for c in cuts.windows(2) {
+        let (t0, t1) = (c[0], c[1]);
+        let mut piece = vec![f32::NAN; (t1 - t0) * stride];
+        matmul_acts_with_tier(tier, w, acts, t0..t1, &mut piece, stride);
+        for (i, t) in (t0..t1).enumerate() {
+            assert_eq!(
+                bits(&piece[i * stride..][..rows]),
+                bits(&full[t * rows..][..rows]),
+                "{tier} {ty} activation rows {t0}..{t1}, row {t}"
+            );
+            assert!(
+                piece[i * stride + rows..(i + 1) * stride]
+                    .iter()
+                    .all(|v| v.is_nan()),
+                "{tier} {ty} wrote outside its rows"
+            );
+        }
+    }
+}
+
 #[test]
 fn row_ranges_and_parallel_match() {
     let pool = ThreadPool::new(3);
@@ -865,6 +905,11 @@ fn row_ranges_and_parallel_match() {
             for _ in 0..3 {
                 matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut par, rows);
                 assert_eq!(full, par, "{tier} {ty} parallel");
+            }
+            // float weights (LoRA's `A`): pieces of the activation rows (`A·x` per piece of a
+            // prompt), cutting the tiles of 16, into a wider output stride: the same bits
+            if matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
+                assert_pieces_of_acts_match(tier, &w, &acts, &full, rows, m);
             }
             // a row's result does not depend on the batch it was computed in
             for t in 0..m {
@@ -1812,5 +1857,45 @@ fn bench_dram_bandwidth() {
             "DRAM read, {threads} thread(s): {:.1} GB/s",
             (words * 8) as f64 / best / 1e9
         );
+    }
+}
+
+/// LoRA's B add for one piece of a prompt (8 tokens, rank 16, SmolLM2's output widths), f32
+/// `B`: token by token ([`rank::add_rank_products`], the one-token kernel) against the batch
+/// kernel ([`rank::add_rank_products_tokens`]: AVX-512 on a CPU that has it), and the F16 batch
+/// kernel. The minimum of 300 single calls (a shared machine's load adds time, never removes
+/// it). `cargo test -p pocketlm --test kernels bench_lora_b_add -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_lora_b_add() {
+    use pocketlm::internals::kernels::rank;
+    let min_us = |f: &mut dyn FnMut()| {
+        f();
+        (0..300)
+            .map(|_| {
+                let s = std::time::Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e6
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (rank, tokens) = (16, 8);
+    for rows in [576, 1536] {
+        let b: Vec<f32> = (0..rank * rows).map(|i| (i % 97) as f32 * 1e-3).collect();
+        let b16: Vec<half::f16> = b.iter().map(|&v| half::f16::from_f32(v)).collect();
+        let c: Vec<f32> = (0..tokens * rank).map(|i| (i % 13) as f32 * 0.1).collect();
+        let mut out = vec![0.0f32; tokens * rows];
+        let one = min_us(&mut || {
+            for (c, o) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+                rank::add_rank_products(o, c, &b, rows);
+            }
+        });
+        let batch = min_us(&mut || rank::add_rank_products_tokens(&mut out, &c, rank, &b, rows));
+        let f16 = min_us(&mut || rank::add_rank_products_f16(&mut out, &c, rank, &b16, rows));
+        println!(
+            "rank {rank} × {rows} outputs × {tokens} tokens: f32 token by token {one:.2} us, \
+             f32 batch {batch:.2} us, f16 batch {f16:.2} us"
+        );
+        assert!(out.iter().all(|v| v.is_finite()));
     }
 }

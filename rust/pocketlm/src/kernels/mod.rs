@@ -1022,7 +1022,7 @@ fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &
                     inner: &mut *sink,
                     first_row,
                 };
-                run_tiles(tile_fn(k, plain.ty), plain, a, sub, &mut sink);
+                run_tiles(tile_fn(k, plain.ty), plain, a, sub, 0..a.m, &mut sink);
             });
             r0 = r1;
         }
@@ -1032,18 +1032,25 @@ fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &
     {
         return;
     }
-    run_tiles(matrix_tile_fn(k, w), w, a, rows, sink);
+    run_tiles(matrix_tile_fn(k, w), w, a, rows, 0..a.m, sink);
 }
 
-/// `rows` × all activation rows in tiles of [`TILE_ROWS`] × [`TILE_ACTS`].
-fn run_tiles(tile: TileFn, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
+/// `rows` × activation rows `ts` in tiles of [`TILE_ROWS`] × [`TILE_ACTS`].
+fn run_tiles(
+    tile: TileFn,
+    w: &QMatrix,
+    a: &QActs,
+    rows: Range<usize>,
+    ts: Range<usize>,
+    sink: &mut impl Sink,
+) {
     let mut res = [0.0f32; TILE_ROWS * TILE_ACTS];
     let mut r0 = rows.start;
     while r0 < rows.end {
         let r1 = (r0 + TILE_ROWS).min(rows.end);
-        let mut t0 = 0;
-        while t0 < a.m {
-            let t1 = (t0 + TILE_ACTS).min(a.m);
+        let mut t0 = ts.start;
+        while t0 < ts.end {
+            let t1 = (t0 + TILE_ACTS).min(ts.end);
             let nt = t1 - t0;
             let res = &mut res[..(r1 - r0) * nt];
             tile(w, a, r0..r1, t0..t1, res);
@@ -1084,6 +1091,83 @@ pub fn matmul_with_tier(
         stride: out_stride,
     };
     run_rows(k, w, acts, rows, &mut sink);
+}
+
+/// A sink for activation rows `first_t..` of another sink's matrix.
+struct TokenOffsetSink<'s, S> {
+    inner: &'s mut S,
+    first_t: usize,
+}
+
+impl<S: Sink> Sink for TokenOffsetSink<'_, S> {
+    #[inline(always)]
+    fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
+        self.inner.put_run(t - self.first_t, r0, n, v, step);
+    }
+}
+
+/// All rows of a row-major float matrix `w` (F32, F16 or BF16) times the activation rows `ts`
+/// only, single-threaded, with the selected tier: `out[(t - ts.start) * out_stride + r] =
+/// dot(weight row r, activation row t)` (a piece of a batch computed where the rest of the
+/// piece's work is: LoRA's `A·x` per piece of a prompt). Every (weight row, activation row)
+/// result is the one [`matmul`] gives, bit for bit: the float tile kernels compute each pair
+/// alone (tested for every tier; quantized types' batched kernels read activation rows in
+/// groups of 8 and are not offered here). Panics on another type, an interleaved matrix, `ts`
+/// outside the activations or the shape mismatches of [`matmul`].
+pub fn matmul_acts(
+    w: &QMatrix,
+    acts: &QActs,
+    ts: Range<usize>,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    matmul_acts_with_tier(selected_tier(), w, acts, ts, out, out_stride);
+}
+
+/// [`matmul_acts`] with an explicit tier (tests). Panics if the CPU lacks it.
+pub fn matmul_acts_with_tier(
+    tier: Tier,
+    w: &QMatrix,
+    acts: &QActs,
+    ts: Range<usize>,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    let k = tier.kernels();
+    assert!(
+        matches!(w.ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16),
+        "matmul_acts: float weights only, not {}",
+        w.ty
+    );
+    assert_eq!(
+        w.layout,
+        BlockLayout::Rows,
+        "matmul_acts: row-major weights only"
+    );
+    assert!(
+        ts.start <= ts.end && ts.end <= acts.m,
+        "matmul_acts: activation rows {ts:?} outside 0..{}",
+        acts.m
+    );
+    check_shapes(w, acts, usize::MAX, out_stride, &(0..w.rows));
+    if ts.is_empty() {
+        return;
+    }
+    assert!(
+        out_stride >= w.rows && out.len() >= (ts.len() - 1) * out_stride + w.rows,
+        "matmul_acts: out has {} values, needs {} rows of stride {out_stride} >= {}",
+        out.len(),
+        ts.len(),
+        w.rows
+    );
+    let mut sink = TokenOffsetSink {
+        inner: &mut SliceSink {
+            out,
+            stride: out_stride,
+        },
+        first_t: ts.start,
+    };
+    run_tiles(tile_fn(k, w.ty), w, acts, 0..w.rows, ts, &mut sink);
 }
 
 /// All rows of `w` times all activation rows, split across `pool`'s threads:

@@ -4,11 +4,16 @@
 //! ([`add_rank_products_reference`]).
 //!
 //! The outputs are taken a block at a time and kept in registers while the `rank` products are
-//! added (the naive loop reads and writes every output once per rank). The f32 loop is compiled
-//! once for the build's baseline and once with AVX2 and FMA enabled (x86-64, chosen at run
-//! time); on aarch64 NEON is the baseline. An F16 `B` ([`add_rank_products_f16`]) is widened in
-//! registers inside the same loop (FCVTL on aarch64, F16C on x86-64): no widened copy is
-//! written and read back.
+//! added (the naive loop reads and writes every output once per rank). The one-token f32 loop
+//! ([`add_rank_products`]) is compiled once for the build's baseline and once with AVX2 and FMA
+//! enabled (x86-64, chosen at run time); on aarch64 NEON is the baseline. The kernels of a
+//! whole batch of tokens ([`add_rank_products_tokens`] for an f32 `B`,
+//! [`add_rank_products_f16`] for an F16 one) take a block of outputs for several tokens at once
+//! so that each loaded vector of `B` serves them all, and widen an F16 `B` in registers (FCVTL
+//! on aarch64, F16C / AVX-512F on x86-64): no widened copy is written and read back. On x86-64
+//! they use AVX-512F (16 values per vector, 4 tokens × 64 outputs per block) when the CPU has
+//! it, else AVX2 (8 values, 2 tokens × 32 outputs); the order of each output's additions is
+//! the same in every path.
 
 /// Outputs kept in registers per block (four AVX2 vectors, eight NEON / SSE2 ones).
 const BLOCK: usize = 32;
@@ -55,6 +60,64 @@ unsafe fn add_rank_products_avx2(out: &mut [f32], c: &[f32], b: &[f32], stride: 
     blocks(out, c, b, stride);
 }
 
+/// Every token's low-rank update from an f32 `Bᵀ` (`rank` rows of `rows` outputs): for each
+/// token `t < c.len() / rank` and output `j < rows`, `out[t·rows + j] =
+/// c[t·rank + r].mul_add(b[r·rows + j], out[t·rows + j])` for `r` in order: the bits of
+/// [`add_rank_products_reference`] token by token. On x86-64 with AVX-512F or AVX2 a block of
+/// outputs of several tokens is held in registers, each loaded vector of `B` serving them all
+/// (a block of `B`, 4 KB at rank 16, stays in L1 while the batch's tokens pass); elsewhere
+/// [`add_rank_products`] token by token. Panics when `rank` is 0, `c.len()` is not a multiple
+/// of it, `out.len()` is not `tokens · rows` or `b.len()` is not `rank · rows`.
+pub fn add_rank_products_tokens(out: &mut [f32], c: &[f32], rank: usize, b: &[f32], rows: usize) {
+    assert!(
+        rank > 0 && c.len().is_multiple_of(rank),
+        "add_rank_products_tokens: {} multipliers for rank {rank}",
+        c.len()
+    );
+    let tokens = c.len() / rank;
+    assert_eq!(
+        out.len(),
+        tokens * rows,
+        "add_rank_products_tokens: outputs"
+    );
+    assert_eq!(
+        b.len(),
+        rank * rows,
+        "add_rank_products_tokens: values of b"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2, FMA and F16C (checked just above); shapes
+            // asserted above.
+            unsafe { x86::f32_avx512(out, c, rank, b, rows) };
+            return;
+        }
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
+            unsafe { x86::f32_avx2(out, c, rank, b, rows) };
+            return;
+        }
+    }
+    for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
+        add_rank_products(out, c, b, rows);
+    }
+}
+
+/// Whether the CPU has what the AVX-512 batch kernels use (AVX-512F with AVX2, FMA and F16C).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f") && has_avx2()
+}
+
+/// Whether the CPU has what the AVX2 batch kernels use (AVX2, FMA and F16C).
+#[cfg(target_arch = "x86_64")]
+fn has_avx2() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma")
+        && std::arch::is_x86_feature_detected!("f16c")
+}
+
 /// The loop: a block of outputs in a local array, every rank's products added to it in order.
 /// (Without FMA in the build, as on x86-64's baseline, `mul_add` is a library call: correct
 /// and slow; AVX2 CPUs have FMA.)
@@ -91,8 +154,9 @@ fn blocks(out: &mut [f32], c: &[f32], b: &[f32], stride: usize) {
 /// token `t < c.len() / rank` and output `j < rows`, `out[t·rows + j] =
 /// c[t·rank + r].mul_add(f32(b[r·rows + j]), out[t·rows + j])` for `r` in order: the bits of
 /// [`add_rank_products_reference`] on `B` widened to f32, token by token. `B` is widened in
-/// registers, 8 values per FCVTL pair (aarch64) or F16C instruction (x86-64 with AVX2, FMA and
-/// F16C), and on aarch64 each widened vector serves 4 tokens at once. Panics when `rank` is 0,
+/// registers, 8 values per FCVTL pair (aarch64), F16C instruction (x86-64 with AVX2, FMA and
+/// F16C) or 16 per AVX-512F one, and each widened vector serves 4 tokens at once (2 with AVX2).
+/// Panics when `rank` is 0,
 /// `c.len()` is not a multiple of it, `out.len()` is not `tokens · rows` or `b.len()` is not
 /// `rank · rows`.
 pub fn add_rank_products_f16(
@@ -127,13 +191,18 @@ pub fn add_rank_products_f16(
         }
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("fma")
-        && std::arch::is_x86_feature_detected!("f16c")
     {
-        // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
-        unsafe { f16_avx2(out, c, rank, bits, rows) };
-        return;
+        if has_avx512() {
+            // SAFETY: the CPU has AVX-512F, AVX2, FMA and F16C (checked just above); shapes
+            // asserted above.
+            unsafe { x86::f16_avx512(out, c, rank, bits, rows) };
+            return;
+        }
+        if has_avx2() {
+            // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
+            unsafe { x86::f16_avx2(out, c, rank, bits, rows) };
+            return;
+        }
     }
     #[cfg(not(target_arch = "aarch64"))]
     for t in 0..tokens {
@@ -262,48 +331,192 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
     }
 }
 
-/// [`add_rank_products_f16`] with AVX2, FMA and F16C: token by token, blocks of 32 outputs in
-/// four registers, each rank's 32 values of `B` widened by VCVTPH2PS.
+/// The x86-64 batch kernels ([`add_rank_products_tokens`], [`add_rank_products_f16`]): for each
+/// block of `V` vectors of outputs, the batch's tokens `T` at a time (then one at a time), the
+/// `T·V` output vectors held in registers while each rank's `V` vectors of `B` are loaded
+/// (F16 widened) once and multiply-added into every token's; then single vectors of outputs;
+/// then value by value. Every output receives its `rank` fused products in rank order.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn f16_avx2(out: &mut [f32], c: &[f32], rank: usize, bits: &[u16], rows: usize) {
-    use std::arch::x86_64::{
-        __m128i, _mm256_cvtph_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps,
-        _mm256_storeu_ps, _mm_loadu_si128,
-    };
-    let tokens = c.len() / rank;
-    let full = rows - rows % BLOCK;
-    for t in 0..tokens {
-        let cs = &c[t * rank..][..rank];
-        for j in (0..full).step_by(BLOCK) {
-            let o = out[t * rows + j..][..BLOCK].as_mut_ptr();
-            // SAFETY: `o` points at 32 outputs (the slice just taken); `B`'s
-            // `r·rows + j + 0..32` are within `bits` (`j + 32 <= rows`, `bits.len() ==
-            // rank·rows`, asserted by the caller); unaligned loads and stores.
-            unsafe {
-                let mut acc = [
-                    _mm256_loadu_ps(o),
-                    _mm256_loadu_ps(o.add(8)),
-                    _mm256_loadu_ps(o.add(16)),
-                    _mm256_loadu_ps(o.add(24)),
-                ];
-                for (r, &cr) in cs.iter().enumerate() {
-                    let p = bits.as_ptr().add(r * rows + j);
-                    let cv = _mm256_set1_ps(cr);
-                    for (i, a) in acc.iter_mut().enumerate() {
-                        let w = _mm256_cvtph_ps(_mm_loadu_si128(p.add(8 * i).cast::<__m128i>()));
-                        *a = _mm256_fmadd_ps(cv, w, *a);
+mod x86 {
+    use std::arch::x86_64::*;
+
+    /// Defines `$name(out, c, rank, b, rows)` (the contract of [`super::add_rank_products_f16`]
+    /// with `b` of type `&[$E]`): vectors `$vec` of `$lanes` f32, `T` = `$t` tokens and `V` = 4
+    /// vectors per block, `$load(p)` the `$lanes` values of `B` at `p` as f32 and `$one(v)` one
+    /// value.
+    macro_rules! batch_kernel {
+        ($name:ident, $block:ident, $feat:literal, $E:ty, $vec:ty, $lanes:literal, $t:literal,
+         |$p:ident| $load:expr, |$v:ident| $one:expr,
+         $zero:ident, $set1:ident, $fmadd:ident, $loadu:ident, $storeu:ident) => {
+            /// # Safety
+            /// The CPU has the features named in `target_feature`; `c.len() == tokens·rank`,
+            /// `out.len() == tokens·rows`, `b.len() == rank·rows` (asserted by the callers).
+            #[target_feature(enable = $feat)]
+            pub(super) unsafe fn $name(
+                out: &mut [f32],
+                c: &[f32],
+                rank: usize,
+                b: &[$E],
+                rows: usize,
+            ) {
+                debug_assert!(rank > 0 && c.len().is_multiple_of(rank));
+                let tokens = c.len() / rank;
+                debug_assert!(out.len() == tokens * rows && b.len() == rank * rows);
+                let blk = 4 * $lanes;
+                let mut j = 0;
+                while j + blk <= rows {
+                    let mut t = 0;
+                    while t + $t <= tokens {
+                        // SAFETY: tokens `t..t + T` exist, outputs `j..j + 4·lanes` too
+                        // (`j + blk <= rows`); the caller's contract covers the rest.
+                        unsafe { $block::<$t, 4>(out, c, rank, b, rows, t, j) };
+                        t += $t;
+                    }
+                    while t < tokens {
+                        // SAFETY: as above, token `t < tokens`.
+                        unsafe { $block::<1, 4>(out, c, rank, b, rows, t, j) };
+                        t += 1;
+                    }
+                    j += blk;
+                }
+                while j + $lanes <= rows {
+                    for t in 0..tokens {
+                        // SAFETY: token `t < tokens`, outputs `j..j + lanes` (`j + lanes <=
+                        // rows`).
+                        unsafe { $block::<1, 1>(out, c, rank, b, rows, t, j) };
+                    }
+                    j += $lanes;
+                }
+                if j < rows {
+                    for t in 0..tokens {
+                        let out = &mut out[t * rows..][..rows];
+                        for (r, &cr) in c[t * rank..][..rank].iter().enumerate() {
+                            for (o, $v) in out[j..].iter_mut().zip(&b[r * rows + j..][..rows - j]) {
+                                *o = cr.mul_add($one, *o);
+                            }
+                        }
                     }
                 }
-                for (i, a) in acc.iter().enumerate() {
-                    _mm256_storeu_ps(o.add(8 * i), *a);
+            }
+
+            /// Outputs `j..j + V·lanes` of tokens `t..t + T`.
+            ///
+            /// # Safety
+            /// As the kernel's, and tokens `t..t + T` and outputs `j..j + V·lanes` exist.
+            #[target_feature(enable = $feat)]
+            #[inline]
+            unsafe fn $block<const T: usize, const V: usize>(
+                out: &mut [f32],
+                c: &[f32],
+                rank: usize,
+                b: &[$E],
+                rows: usize,
+                t: usize,
+                j: usize,
+            ) {
+                debug_assert!(c.len() >= (t + T) * rank && out.len() >= (t + T) * rows);
+                debug_assert!(j + V * $lanes <= rows && b.len() == rank * rows);
+                let o = out.as_mut_ptr();
+                let cp = c.as_ptr();
+                // SAFETY: every access is within the ranges the caller guarantees: outputs
+                // `(t + k)·rows + j + lanes·i + 0..lanes` for `k < T`, `i < V`, multipliers
+                // `(t + k)·rank + r`, and `B`'s `r·rows + j + lanes·i + 0..lanes` for `r <
+                // rank`; unaligned loads and stores.
+                unsafe {
+                    let mut acc = [[$zero(); V]; T];
+                    for (k, a) in acc.iter_mut().enumerate() {
+                        for (i, v) in a.iter_mut().enumerate() {
+                            *v = $loadu(o.add((t + k) * rows + j + $lanes * i));
+                        }
+                    }
+                    for r in 0..rank {
+                        let bp = b.as_ptr().add(r * rows + j);
+                        let mut w: [$vec; V] = [$zero(); V];
+                        for (i, x) in w.iter_mut().enumerate() {
+                            let $p = bp.add($lanes * i);
+                            *x = $load;
+                        }
+                        for (k, a) in acc.iter_mut().enumerate() {
+                            let cv = $set1(*cp.add((t + k) * rank + r));
+                            for (v, &wv) in a.iter_mut().zip(&w) {
+                                *v = $fmadd(cv, wv, *v);
+                            }
+                        }
+                    }
+                    for (k, a) in acc.iter().enumerate() {
+                        for (i, v) in a.iter().enumerate() {
+                            $storeu(o.add((t + k) * rows + j + $lanes * i), *v);
+                        }
+                    }
                 }
             }
-        }
-        if full < rows {
-            f16_scalar_tail(out, c, rank, bits, rows, t, 1, full);
-        }
+        };
     }
+
+    batch_kernel!(
+        f32_avx512,
+        f32_block512,
+        "avx512f,avx2,fma,f16c",
+        f32,
+        __m512,
+        16,
+        4,
+        |p| _mm512_loadu_ps(p),
+        |v| *v,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps
+    );
+    batch_kernel!(
+        f16_avx512,
+        f16_block512,
+        "avx512f,avx2,fma,f16c",
+        u16,
+        __m512,
+        16,
+        4,
+        |p| _mm512_cvtph_ps(_mm256_loadu_si256(p.cast::<__m256i>())),
+        |v| half::f16::from_bits(*v).to_f32(),
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps
+    );
+    batch_kernel!(
+        f32_avx2,
+        f32_block256,
+        "avx2,fma,f16c",
+        f32,
+        __m256,
+        8,
+        2,
+        |p| _mm256_loadu_ps(p),
+        |v| *v,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps
+    );
+    batch_kernel!(
+        f16_avx2,
+        f16_block256,
+        "avx2,fma,f16c",
+        u16,
+        __m256,
+        8,
+        2,
+        |p| _mm256_cvtph_ps(_mm_loadu_si128(p.cast::<__m128i>())),
+        |v| half::f16::from_bits(*v).to_f32(),
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps
+    );
 }
 
 /// `dst[i] = src[i]` widened from f16 to f32 (exact). On aarch64 with NEON's FCVTL, 8 values
@@ -489,20 +702,13 @@ mod tests {
         }
     }
 
-    /// The F16 kernel (4-token and 1-token blocks of 32, 16 and 8 outputs, the single-value
-    /// tail) against the fused reference on `B` widened, token by token, bit for bit.
+    /// The F16 kernel as dispatched (NEON: 4-token and 1-token blocks of 32, 16 and 8 outputs,
+    /// the single-value tail; x86-64: see below) against the fused reference on `B` widened,
+    /// token by token, bit for bit.
     #[test]
     fn f16_matches_the_reference_bit_for_bit() {
         let mut next = test_values(0x6b43_a9b5);
-        for (rank, rows, tokens) in [
-            (16, 576, 1),
-            (16, 192, 4),
-            (16, 1536, 9),
-            (8, 59, 5),
-            (3, 27, 7),
-            (1, 7, 2),
-            (5, 40, 3),
-        ] {
+        for (rank, rows, tokens) in BATCH_SHAPES {
             let b16: Vec<half::f16> = (0..rank * rows)
                 .map(|_| half::f16::from_f32(next()))
                 .collect();
@@ -533,6 +739,106 @@ mod tests {
                 assert_ne!(bits(&fast), bits(&unfused), "one rounding per product");
             }
         }
+    }
+
+    /// Shapes for the batch kernels: blocks of 64 (AVX-512) and 32 (AVX2) outputs, single
+    /// vectors of 16 and 8 and single values after them, token counts around the 4- and
+    /// 2-token steps (rank, rows, tokens).
+    const BATCH_SHAPES: [(usize, usize, usize); 11] = [
+        (16, 576, 1),
+        (16, 192, 4),
+        (16, 1536, 9),
+        (16, 100, 7),
+        (8, 59, 5),
+        (3, 27, 7),
+        (1, 7, 2),
+        (5, 40, 3),
+        (2, 88, 6),
+        (4, 120, 8),
+        (16, 64, 13),
+    ];
+
+    /// The fused reference token by token on an f32 `B`.
+    fn batch_reference(base: &[f32], c: &[f32], rank: usize, b32: &[f32], rows: usize) -> Vec<f32> {
+        let mut slow = base.to_vec();
+        for (c, out) in c.chunks_exact(rank).zip(slow.chunks_exact_mut(rows)) {
+            add_rank_products_reference(out, c, b32, rows);
+        }
+        slow
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The f32 batch kernel (what this CPU dispatches to, and on x86-64 each of its AVX-512
+    /// and AVX2 builds the CPU can run) against the fused reference, bit for bit.
+    #[test]
+    fn f32_batch_matches_the_reference_bit_for_bit() {
+        let mut next = test_values(0x51f1_5e3d);
+        for (rank, rows, tokens) in BATCH_SHAPES {
+            let b: Vec<f32> = (0..rank * rows).map(|_| next()).collect();
+            let c: Vec<f32> = (0..tokens * rank).map(|_| next() * 5.0).collect();
+            let base: Vec<f32> = (0..tokens * rows).map(|_| next() * 0.01).collect();
+            let slow = batch_reference(&base, &c, rank, &b, rows);
+            assert_ne!(slow, base, "it added something");
+            let what = format!("rank {rank} rows {rows} tokens {tokens}");
+            let mut fast = base.clone();
+            add_rank_products_tokens(&mut fast, &c, rank, &b, rows);
+            assert_eq!(bits(&fast), bits(&slow), "{what}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if has_avx512() {
+                    let mut v = base.clone();
+                    // SAFETY: the CPU has the kernel's features (checked); shapes as asserted by
+                    // `add_rank_products_tokens`.
+                    unsafe { x86::f32_avx512(&mut v, &c, rank, &b, rows) };
+                    assert_eq!(bits(&v), bits(&slow), "AVX-512 {what}");
+                }
+                if has_avx2() {
+                    let mut v = base.clone();
+                    // SAFETY: as above.
+                    unsafe { x86::f32_avx2(&mut v, &c, rank, &b, rows) };
+                    assert_eq!(bits(&v), bits(&slow), "AVX2 {what}");
+                }
+            }
+        }
+    }
+
+    /// The F16 batch kernel's x86-64 builds (the dispatched one is in the test above), each the
+    /// CPU can run, against the fused reference on `B` widened.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn f16_x86_builds_match_the_reference_bit_for_bit() {
+        let mut next = test_values(0x0bad_cafe);
+        let mut ran = 0;
+        for (rank, rows, tokens) in BATCH_SHAPES {
+            let b16: Vec<half::f16> = (0..rank * rows)
+                .map(|_| half::f16::from_f32(next()))
+                .collect();
+            let b32: Vec<f32> = b16.iter().map(|h| h.to_f32()).collect();
+            let h: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(&b16[..]);
+            let c: Vec<f32> = (0..tokens * rank).map(|_| next() * 5.0).collect();
+            let base: Vec<f32> = (0..tokens * rows).map(|_| next() * 0.01).collect();
+            let slow = batch_reference(&base, &c, rank, &b32, rows);
+            let what = format!("rank {rank} rows {rows} tokens {tokens}");
+            if has_avx512() {
+                let mut v = base.clone();
+                // SAFETY: the CPU has the kernel's features (checked); shapes as asserted by
+                // `add_rank_products_f16`.
+                unsafe { x86::f16_avx512(&mut v, &c, rank, h, rows) };
+                assert_eq!(bits(&v), bits(&slow), "AVX-512 {what}");
+                ran += 1;
+            }
+            if has_avx2() {
+                let mut v = base.clone();
+                // SAFETY: as above.
+                unsafe { x86::f16_avx2(&mut v, &c, rank, h, rows) };
+                assert_eq!(bits(&v), bits(&slow), "AVX2 {what}");
+                ran += 1;
+            }
+        }
+        println!("{ran} kernel runs compared");
     }
 
     #[test]

@@ -13,8 +13,8 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
-use crate::kernels::rank::{add_rank_products, add_rank_products_f16};
-use crate::kernels::{matmul_parallel, QActs, QMatrix, ThreadPool};
+use crate::kernels::rank::{add_rank_products_f16, add_rank_products_tokens};
+use crate::kernels::{matmul_acts, matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
@@ -612,10 +612,23 @@ impl LoraScratch {
     }
 }
 
+/// Tokens per piece of a prompt's low-rank products (a piece's `A·x`, multipliers and B add run
+/// on one thread; the pieces are shared across the pool). A multiple of the F16 NEON kernel's
+/// 4-token step and of the AVX-512 one's.
+const PIECE_TOKENS: usize = 8;
+
 /// `out[m × rows] += Σ scale · B·(A·x)` over the adapters of `set` that update slot `slot` of
 /// layer `il` (`x`: `m × cols`), adapter by adapter in order, as llama.cpp adds them. `x` is
 /// converted for `A` only when [`LoraScratch::new_input`] was called since the last call (or
 /// its type or shape differ).
+///
+/// A prompt's tokens are split into pieces of [`PIECE_TOKENS`], each piece's `A·x`, multipliers
+/// and B add done by one thread, the pieces shared across the pool (one job per adapted
+/// matrix; `A` has only `rank` rows, too few to split its product by rows, so it would run on
+/// the calling thread alone while the workers wait). Each token's results are the same bits
+/// whatever its piece ([`matmul_acts`]). Fewer than two pieces' tokens (decode: a few thousand
+/// multiply-adds per product) are not worth waking the workers: the calling thread does them
+/// (and `A·x` by rows across the pool if `A` is large).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     set: &AdapterSet,
@@ -639,29 +652,33 @@ pub(crate) fn apply(
             sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
             sc.acts_of = Some((p.a.ty, m, cols));
         }
-        matmul_parallel(pool, &p.a.view(), &sc.acts, &mut sc.t[..m * rank], rank);
-        // `t` becomes the multipliers of `B`'s rows, once, before the pieces share it out.
-        to_multipliers(p.b_ty, user_scale * p.factor, &mut sc.t[..m * rank]);
-        let add_rows = |c: &[f32], out: &mut [f32]| add_b(&p.bt, rank, rows, c, out);
-        let (t, out) = (&sc.t[..m * rank], &mut out[..m * rows]);
-        // Several rows (a prompt): pieces of rows across the pool; one row (decode) is a few
-        // thousand multiply-adds, not worth waking the workers. An F16 `B`'s kernel takes 4
-        // tokens at a time on NEON: pieces of 16.
-        let rows_per_piece = match p.bt {
-            BTransposed::F32(_) => 4,
-            BTransposed::F16(_) => 16,
+        let a = p.a.view();
+        let acts = &sc.acts;
+        let scale = user_scale * p.factor;
+        // Tokens `ts`: `t = A·x`, turned into the multipliers of `B`'s rows, then added.
+        let piece = |ts: std::ops::Range<usize>, t: &mut [f32], out: &mut [f32]| {
+            matmul_acts(&a, acts, ts, t, rank);
+            to_multipliers(p.b_ty, scale, t);
+            add_b(&p.bt, rank, rows, t, out);
         };
-        if m < 2 * rows_per_piece || pool.n_threads() == 1 {
-            add_rows(t, out);
+        let (t, out) = (&mut sc.t[..m * rank], &mut out[..m * rows]);
+        if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
+            // (`matmul_parallel` shares out the rows of a large-rank `A`; a rank-16 one it
+            // runs on this thread)
+            matmul_parallel(pool, &a, acts, t, rank);
+            to_multipliers(p.b_ty, scale, t);
+            add_b(&p.bt, rank, rows, t, out);
         } else {
             let pieces = Mutex::new(
-                t.chunks(rows_per_piece * rank)
-                    .zip(out.chunks_mut(rows_per_piece * rows)),
+                t.chunks_mut(PIECE_TOKENS * rank)
+                    .zip(out.chunks_mut(PIECE_TOKENS * rows))
+                    .enumerate(),
             );
-            pool.run_joinable((m * rank * rows) as u64, |_, _| loop {
+            pool.run_joinable((m * rank * (cols + rows)) as u64, |_, _| loop {
                 let next = pieces.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((t, out)) = next else { break };
-                add_rows(t, out);
+                let Some((i, (t, out))) = next else { break };
+                let t0 = i * PIECE_TOKENS;
+                piece(t0..t0 + out.len() / rows, t, out);
             });
         }
     }
@@ -682,11 +699,7 @@ fn to_multipliers(b_ty: GgmlType, scale: f32, t: &mut [f32]) {
 /// inner: [`crate::kernels::rank::add_rank_products_reference`]).
 fn add_b(bt: &BTransposed, rank: usize, rows: usize, c: &[f32], out: &mut [f32]) {
     match bt {
-        BTransposed::F32(bt) => {
-            for (c, out) in c.chunks_exact(rank).zip(out.chunks_exact_mut(rows)) {
-                add_rank_products(out, c, bt, rows);
-            }
-        }
+        BTransposed::F32(bt) => add_rank_products_tokens(out, c, rank, bt, rows),
         // Widened in registers as it is added (a widened copy written and read back per call
         // cost more than the adds on NEON).
         BTransposed::F16(bt) => add_rank_products_f16(out, c, rank, bt, rows),
