@@ -285,14 +285,7 @@ impl DeltaNetDims {
     fn read(file: &GgufFile, arch_name: &str) -> Result<Self, LoadError> {
         let key = |k: &str| format!("{arch_name}.{k}");
         let get = |k: &str, min: usize, max: usize| -> Result<usize, LoadError> {
-            let v = file.get_u64(&key(k))?;
-            usize::try_from(v)
-                .ok()
-                .filter(|v| (min..=max).contains(v))
-                .ok_or_else(|| LoadError::BadHyperParameter {
-                    key: key(k),
-                    reason: format!("{v} is out of range ({min} to {max})"),
-                })
+            in_range(&key(k), file.get_u64(&key(k))?, min, max)
         };
         let d = Self {
             conv_kernel: get("ssm.conv_kernel", 2, limits::MAX_CONV_KERNEL)?,
@@ -462,6 +455,18 @@ pub mod limits {
     pub const MAX_RECURRENT_STATE: usize = 1 << 24;
 }
 
+/// `v`, the value of metadata key `key`, as a `usize` in `min..=max` (the one range check every
+/// hyper-parameter goes through, so every out-of-range value gets the same error).
+fn in_range(key: &str, v: u64, min: usize, max: usize) -> Result<usize, LoadError> {
+    usize::try_from(v)
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| LoadError::BadHyperParameter {
+            key: key.to_owned(),
+            reason: format!("{v} is out of range ({min} to {max})"),
+        })
+}
+
 /// A key that is one integer for every layer or an array of one per layer (`None` when the
 /// file lacks it). Signed entries stay signed, so a negative one is reported as out of range.
 fn per_layer_ints(
@@ -615,12 +620,7 @@ impl Gemma4Plan {
                 format!("{} entries for {n_layers} layers", local.len()),
             ));
         }
-        let small = |k: &str, v: u64, max: usize| -> Result<usize, LoadError> {
-            usize::try_from(v)
-                .ok()
-                .filter(|v| (1..=max).contains(v))
-                .ok_or_else(|| bad(k, format!("{v} is out of range (1 to {max})")))
-        };
+        let small = |k: &str, v: u64, max: usize| in_range(&key(k), v, 1, max);
         let head_dim_local = match file.opt_u64(&key("attention.key_length_swa"))? {
             Some(v) => small("attention.key_length_swa", v, limits::MAX_HEAD_DIM)?,
             None => head_dim,
@@ -733,15 +733,7 @@ impl ModelConfig {
             .ok_or_else(|| LoadError::UnsupportedArchitecture(arch_name.clone()))?;
         let arch = family.arch;
         let key = |k: &str| format!("{arch_name}.{k}");
-        let range = |k: &str, v: u64, min: usize, max: usize| -> Result<usize, LoadError> {
-            usize::try_from(v)
-                .ok()
-                .filter(|v| (min..=max).contains(v))
-                .ok_or_else(|| LoadError::BadHyperParameter {
-                    key: key(k),
-                    reason: format!("{v} is out of range ({min} to {max})"),
-                })
-        };
+        let range = |k: &str, v: u64, min: usize, max: usize| in_range(&key(k), v, min, max);
         let req = |k: &str, max: usize| -> Result<usize, LoadError> {
             range(k, file.get_u64(&key(k))?, 1, max)
         };
