@@ -310,18 +310,47 @@ fn gemma4_truncate_then_continue_equals_a_fresh_run() {
 /// one, whatever it had evaluated past the cut (the same check as LFM2's, bit for bit), and
 /// so must a session following keyboard-like edits (`sync_to` a prompt prefix with a
 /// changing tail, as typing and backspacing do), whose rewinds land between, on and before
-/// its checkpoints. Its snapshots are refused (typed), not written without the state.
+/// its checkpoints. Its snapshots hold the recurrent states: a session loaded (or mapped)
+/// from one continues exactly as the saved session, whether saved with the states after its
+/// last token or after a rewind (then the states of a checkpoint before the cut, the tokens
+/// from there evaluated again on loading).
 #[test]
 fn qwen35_truncate_then_continue_equals_a_fresh_run() {
-    let (model, tokens, rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");
-    assert!(matches!(
-        rewound.save_state(),
-        Err(pocketlm::SnapshotError::UnsupportedModel { arch }) if arch == "qwen35"
-    ));
+    let (model, tokens, mut rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");
     let opts = SessionOptions {
         context_length: 128,
         threads: 2,
     };
+    let bytes = rewound.save_state().unwrap();
+    assert_eq!(bytes.len(), rewound.state_size());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("qwen35.state");
+    rewound.save_state_file(&path).unwrap();
+    let mut loaded = Session::new(model.clone(), opts).unwrap();
+    loaded.load_state(&bytes).unwrap();
+    let mut mapped = Session::new(model.clone(), opts).unwrap();
+    mapped.map_state_file(&path).unwrap();
+    let more = &tokens[..4];
+    let want = continue_with(&mut rewound, more, true);
+    for (s, how) in [(&mut loaded, "loaded"), (&mut mapped, "mapped")] {
+        let got = continue_with(s, more, true);
+        assert!(
+            got.iter()
+                .zip(&want)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "a session {how} from a Qwen3.5 snapshot continues differently"
+        );
+        assert_eq!(s.replayed_tokens(), 0, "{how}: the states were saved in sync");
+    }
+    // A flipped byte of the last recurrent state fails the payload's checksum.
+    let mut bad = bytes.clone();
+    let at = bad.len() - 9;
+    bad[at] ^= 0x40;
+    assert!(matches!(
+        loaded.load_state(&bad),
+        Err(pocketlm::SnapshotError::Corrupted(_))
+    ));
+    assert_snapshot_continues(model.clone(), &tokens, rewound, "Qwen3.5");
     let typed = [tokens[3], tokens[1], tokens[4]];
     let mut s = Session::new(model.clone(), opts).unwrap();
     let edits = [

@@ -536,6 +536,54 @@ impl KvCache {
         pos
     }
 
+    /// What a snapshot saves of the recurrent states: the position they follow and, per
+    /// DeltaNet layer in order, its state (an empty slice: the zero state). In sync, the
+    /// current states; after a truncation, the latest checkpoint at or before the length (the
+    /// zero states at 0 without one), from which a loaded session evaluates the rest again.
+    pub(crate) fn recurrent_for_snapshot(&self) -> (usize, Vec<&[f32]>) {
+        let rec_layers = || self.is_rec.iter().enumerate().filter(|(_, &r)| r);
+        if self.recurrent_in_sync() {
+            return (
+                self.len,
+                rec_layers().map(|(il, _)| &self.rec[il][..]).collect(),
+            );
+        }
+        match self
+            .ckpts
+            .iter()
+            .filter(|c| c.pos <= self.len)
+            .max_by_key(|c| c.pos)
+        {
+            Some(c) => (
+                c.pos,
+                rec_layers().map(|(il, _)| &c.states[il][..]).collect(),
+            ),
+            None => (0, rec_layers().map(|_| &[][..]).collect()),
+        }
+    }
+
+    /// Sets the recurrent states a snapshot saved (`states`: per DeltaNet layer in order,
+    /// `rec_len` floats each) as those after position `pos` of the `len` positions loaded.
+    /// Before the length, they are also a checkpoint: the next evaluation restores them and
+    /// evaluates the positions from `pos` again.
+    pub(crate) fn load_recurrent(&mut self, pos: usize, states: Vec<Vec<f32>>) {
+        debug_assert!(pos <= self.len);
+        let mut all = vec![Vec::new(); self.is_rec.len()];
+        let rec_layers = self.is_rec.iter().enumerate().filter(|(_, &r)| r);
+        for ((il, _), state) in rec_layers.zip(states) {
+            debug_assert_eq!(state.len(), self.rec_len);
+            all[il] = state;
+        }
+        if pos < self.len && pos > 0 {
+            self.ckpts.push_back(Arc::new(Checkpoint {
+                pos,
+                states: all.clone(),
+            }));
+        }
+        self.rec = all;
+        self.rec_pos = pos;
+    }
+
     /// The recurrent state of DeltaNet layer `layer` (room must have been reserved).
     pub(crate) fn recurrent_mut(&mut self, layer: usize) -> &mut [f32] {
         &mut self.rec[layer]

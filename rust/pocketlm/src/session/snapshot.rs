@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | 8 | magic `PLMSTATE` |
 //! | 8 | 4 | format version |
-//! | 12 | 4 | flags (bit 0: the logits are included; bit 1: a layer plan follows the header) |
+//! | 12 | 4 | flags (bit 0: the logits are included; bit 1: a layer plan follows the header; bit 2: a recurrent block follows the plan) |
 //! | 16 | 32 | model fingerprint ([`GgufFile::fingerprint`](crate::internals::gguf::GgufFile::fingerprint)) |
 //! | 48 | 28 | architecture name, UTF-8, zero-padded |
 //! | 76 | 4 | segment alignment `A` (a power of two: the page size of the writer) |
@@ -19,12 +19,17 @@
 //! | 112 | 8 | token count `n` |
 //! | 120 | 4 | width of a convolution layer's input row (f32; 0 without convolution layers) |
 //! | 124 | 4 | CRC-32 of bytes 0..124 |
-//! | 128 | | payload: if flagged, the layer plan (per layer the width of its cached keys in f16 elements, u32, 0 for a layer that reads another layer's cache or a convolution layer; then the CRC-32 of those widths); `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each, `kv_dim` the layer's width in the plan when there is one; a layer of width 0 writes nothing), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A` |
+//! | 128 | | payload: if flagged, the layer plan (per layer the width of its cached keys in f16 elements, u32, 0 for a layer that reads another layer's cache, a convolution layer or a DeltaNet layer; then the CRC-32 of those widths); if flagged, the recurrent block (DeltaNet layers `r`, u32; floats of a state `s`, u32; the position `p` the states follow, u64; the CRC-32 of those 16 bytes); `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each, `kv_dim` the layer's width in the plan when there is one; a layer of width 0 writes nothing), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A`; then, with a recurrent block, the `r` states (`s` f32 each, DeltaNet layers in order, unpadded) |
 //! | end − 4 | 4 | CRC-32 of the payload |
 //!
 //! The layer plan is written only for models whose layers cache keys of different widths or
-//! share another layer's cache (Gemma 4): snapshots of the other models have no plan and are
-//! the bytes version 2 always wrote.
+//! share another layer's cache (Gemma 4), or keep a recurrent state instead (Qwen3.5): snapshots
+//! of the other models have no plan and are the bytes version 2 always wrote.
+//!
+//! A DeltaNet layer's state is one for the whole history, not one per position: the snapshot
+//! holds the states after position `p`, `p = n` unless the session was rewound since its last
+//! evaluation (then `p` is its latest checkpoint at or before `n`, and a loaded session
+//! evaluates tokens `p..n` again before its next evaluation, as the saved one would have).
 //!
 //! Loading checks, in this order, before allocating anything: the magic, the version, the
 //! header's checksum, the architecture, the model fingerprint, the KV layout, the context, the
@@ -60,6 +65,10 @@ const MAX_ALIGN: u32 = 1 << 20;
 const FLAG_LOGITS: u32 = 1;
 /// Flag: the layer plan (per-layer KV widths and its CRC-32) follows the header.
 const FLAG_PLAN: u32 = 2;
+/// Flag: the recurrent block follows the plan, and the DeltaNet states the KV segments.
+const FLAG_RECURRENT: u32 = 4;
+/// Bytes of the recurrent block: layers, floats per state, position, CRC-32.
+const RECURRENT_BLOCK_LEN: u64 = 20;
 /// KV element type code: IEEE half precision (the cache's type).
 const KV_F16: u32 = 1;
 
@@ -201,13 +210,34 @@ struct Header {
     /// otherwise (every attention layer then caches `layout.kv_dim()`). Not part of the fixed
     /// header: read after it ([`Header::plan_block`]).
     plan: Vec<u32>,
+    /// The recurrent states' shape and position, when `FLAG_RECURRENT` is set (read after the
+    /// plan, [`Header::recurrent_block`]).
+    recurrent: Recurrent,
+}
+
+/// What a snapshot's recurrent block says: DeltaNet layers, floats of each state, and the
+/// position the states follow. All 0 without one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Recurrent {
+    layers: u32,
+    state_len: u32,
+    pos: u64,
+}
+
+impl Recurrent {
+    /// Bytes of the states.
+    fn states_len(&self) -> Option<u64> {
+        u64::from(self.layers)
+            .checked_mul(u64::from(self.state_len))?
+            .checked_mul(4)
+    }
 }
 
 /// The layer plan of `cfg`'s snapshots: empty for a model whose attention layers all cache
-/// keys of one width, else per layer the width of its cached keys (0 for a layer reading
-/// another layer's cache, or a convolution layer).
+/// keys of one width and that has no recurrent layers, else per layer the width of its cached
+/// keys (0 for a layer reading another layer's cache, a convolution or a DeltaNet layer).
 fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
-    if cfg.uniform_kv() {
+    if cfg.uniform_kv() && cfg.recurrent_state_len() == 0 {
         return Vec::new();
     }
     (0..cfg.n_layers)
@@ -221,15 +251,15 @@ fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
         .collect()
 }
 
-/// Snapshots of models with recurrent layers (Qwen3.5's DeltaNet) are not written: their
-/// format has no place for a recurrent state yet.
-fn refuse_recurrent(cfg: &ModelConfig) -> Result<(), SnapshotError> {
-    if cfg.recurrent_state_len() > 0 {
-        return Err(SnapshotError::UnsupportedModel {
-            arch: cfg.arch_name.clone(),
-        });
+/// The shape of `cfg`'s recurrent states (DeltaNet layers, floats each; zeros without them).
+fn recurrent_shape_of(cfg: &ModelConfig) -> (u32, u32) {
+    let layers = (0..cfg.n_layers)
+        .filter(|&il| cfg.is_recurrent_layer(il))
+        .count();
+    match cfg.recurrent_state_len() {
+        0 => (0, 0),
+        n => (layers as u32, n as u32),
     }
-    Ok(())
 }
 
 /// A compact description of a layer plan: runs of equal widths, "×count" when repeated.
@@ -322,6 +352,15 @@ fn describe_layout(layout: &Layout, plan: &[u32]) -> String {
     }
 }
 
+/// The recurrent states' shape, for messages ("" without them).
+fn describe_recurrent(layers: u32, state_len: u32) -> String {
+    if layers == 0 {
+        String::new()
+    } else {
+        format!(", {layers} recurrent states × {state_len} f32")
+    }
+}
+
 fn hex8(f: &[u8; 32]) -> String {
     f[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -393,7 +432,7 @@ impl Header {
             ));
         }
         let flags = u32_at(12);
-        if flags & !(FLAG_LOGITS | FLAG_PLAN) != 0 {
+        if flags & !(FLAG_LOGITS | FLAG_PLAN | FLAG_RECURRENT) != 0 {
             return Err(SnapshotError::Corrupted(format!(
                 "unknown flags {flags:#x}"
             )));
@@ -426,6 +465,7 @@ impl Header {
             n_tokens: u64_at(112),
             align,
             plan: Vec::new(),
+            recurrent: Recurrent::default(),
         })
     }
 
@@ -465,13 +505,68 @@ impl Header {
         Ok(())
     }
 
-    /// The layout with the layer plan, for messages.
-    fn describe(&self) -> String {
-        if self.has_plan() {
-            format!("{}, {}", self.layout, describe_plan(&self.plan))
-        } else {
-            self.layout.to_string()
+    fn has_recurrent(&self) -> bool {
+        self.flags & FLAG_RECURRENT != 0
+    }
+
+    /// Bytes of the blocks between the fixed header and the tokens: the plan, the recurrent
+    /// block.
+    fn blocks_len(&self) -> u64 {
+        self.plan_len()
+            + if self.has_recurrent() {
+                RECURRENT_BLOCK_LEN
+            } else {
+                0
+            }
+    }
+
+    /// The recurrent block as written after the plan: layers, floats per state, position,
+    /// then their CRC-32.
+    fn recurrent_block(&self) -> Vec<u8> {
+        let r = &self.recurrent;
+        let mut b = Vec::with_capacity(RECURRENT_BLOCK_LEN as usize);
+        b.extend_from_slice(&r.layers.to_le_bytes());
+        b.extend_from_slice(&r.state_len.to_le_bytes());
+        b.extend_from_slice(&r.pos.to_le_bytes());
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Decodes the recurrent block from `block` (`RECURRENT_BLOCK_LEN` bytes) into
+    /// `self.recurrent`.
+    fn decode_recurrent(&mut self, block: &[u8]) -> Result<(), SnapshotError> {
+        let (fields, crc) = block.split_at(16);
+        if crc32fast::hash(fields).to_le_bytes() != crc {
+            return Err(SnapshotError::Corrupted(
+                "the recurrent block's checksum does not match".into(),
+            ));
         }
+        let u32_at = |at: usize| u32::from_le_bytes(fields[at..at + 4].try_into().expect("4"));
+        self.recurrent = Recurrent {
+            layers: u32_at(0),
+            state_len: u32_at(4),
+            pos: u64::from_le_bytes(fields[8..16].try_into().expect("8 bytes")),
+        };
+        if self.recurrent.pos > self.n_tokens {
+            return Err(SnapshotError::Corrupted(format!(
+                "the recurrent states follow position {} of {} tokens",
+                self.recurrent.pos, self.n_tokens
+            )));
+        }
+        Ok(())
+    }
+
+    /// The layout with the layer plan and the recurrent states, for messages.
+    fn describe(&self) -> String {
+        let mut d = self.layout.to_string();
+        if self.has_plan() {
+            d = format!("{d}, {}", describe_plan(&self.plan));
+        }
+        if self.has_recurrent() {
+            d += &describe_recurrent(self.recurrent.layers, self.recurrent.state_len);
+        }
+        d
     }
 
     fn has_logits(&self) -> bool {
@@ -508,7 +603,7 @@ impl Header {
     /// Offset of the first KV segment; `None` on overflow.
     fn kv_start(&self) -> Option<u64> {
         let end = (HEADER_LEN as u64)
-            .checked_add(self.plan_len())?
+            .checked_add(self.blocks_len())?
             .checked_add(self.n_tokens.checked_mul(4)?)?
             .checked_add(self.logits_len())?;
         align_up(end, self.align)
@@ -538,6 +633,7 @@ impl Header {
         self.kv_start()?
             .checked_add(kv_bytes)?
             .checked_add(conv_layers.checked_mul(conv)?)?
+            .checked_add(self.recurrent.states_len()?)?
             .checked_add(4)
     }
 
@@ -562,6 +658,18 @@ impl Header {
             })
             .collect()
     }
+}
+
+/// The recurrent states of `rec`'s shape from their little-endian bytes.
+fn states_from(bytes: &[u8], rec: &Recurrent) -> Vec<Vec<f32>> {
+    let floats: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
+    floats
+        .chunks(rec.state_len.max(1) as usize)
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// `x` rounded up to a multiple of `a` (a power of two); `None` on overflow.
@@ -638,11 +746,15 @@ fn read_le<T: bytemuck::Pod>(
     Ok(())
 }
 
-/// The header flags of a snapshot with (or without) the logits and with `plan`.
-fn flags_for(logits: bool, plan: &[u32]) -> u32 {
+/// The header flags of a snapshot with (or without) the logits, with `plan` and recurrent
+/// states of `recurrent` (its `layers` 0: none).
+fn flags_for(logits: bool, plan: &[u32], recurrent: &Recurrent) -> u32 {
     let mut flags = if logits { FLAG_LOGITS } else { 0 };
     if !plan.is_empty() {
         flags |= FLAG_PLAN;
+    }
+    if recurrent.layers > 0 {
+        flags |= FLAG_RECURRENT;
     }
     flags
 }
@@ -652,7 +764,6 @@ const IN_MEMORY: &str = "<in-memory bytes>";
 
 impl Session {
     fn snapshot_header(&self) -> Result<Header, SnapshotError> {
-        refuse_recurrent(self.model.config())?;
         // The cache is read next: a mapped prefix's file must still back it.
         self.cache
             .check_prefix()
@@ -666,8 +777,9 @@ impl Session {
         // Only full-width logits are kept: a restored session may select other output rows.
         let logits = self.has_logits && self.output_rows.is_none();
         let plan = plan_of(cfg);
+        let recurrent = self.recurrent_header(cfg);
         Ok(Header {
-            flags: flags_for(logits, &plan),
+            flags: flags_for(logits, &plan, &recurrent),
             fingerprint,
             arch: cfg.arch_name.clone(),
             layout: Layout::of(cfg),
@@ -675,7 +787,21 @@ impl Session {
             n_tokens: self.tokens.len() as u64,
             align: write_align(),
             plan,
+            recurrent,
         })
+    }
+
+    /// The recurrent block of this session's snapshot (all 0 without DeltaNet layers).
+    fn recurrent_header(&self, cfg: &ModelConfig) -> Recurrent {
+        let (layers, state_len) = recurrent_shape_of(cfg);
+        if layers == 0 {
+            return Recurrent::default();
+        }
+        Recurrent {
+            layers,
+            state_len,
+            pos: self.cache.recurrent_for_snapshot().0 as u64,
+        }
     }
 
     /// Bytes [`Session::save_state`] writes for the session as it is now.
@@ -683,8 +809,9 @@ impl Session {
         let cfg = self.model.config();
         let logits = self.has_logits && self.output_rows.is_none();
         let plan = plan_of(cfg);
+        let recurrent = self.recurrent_header(cfg);
         let h = Header {
-            flags: flags_for(logits, &plan),
+            flags: flags_for(logits, &plan, &recurrent),
             fingerprint: [0; 32],
             arch: String::new(),
             layout: Layout::of(cfg),
@@ -692,6 +819,7 @@ impl Session {
             n_tokens: self.tokens.len() as u64,
             align: write_align(),
             plan,
+            recurrent,
         };
         h.total_len().unwrap_or(0) as usize
     }
@@ -706,13 +834,18 @@ impl Session {
             crc.update(&block);
             w.write_all(&block)?;
         }
+        if header.has_recurrent() {
+            let block = header.recurrent_block();
+            crc.update(&block);
+            w.write_all(&block)?;
+        }
         write_le(w, &mut crc, &self.tokens)?;
         if header.has_logits() {
             write_le(w, &mut crc, &self.logits)?;
         }
         let n = self.tokens.len();
         let pad = |len: u64| align_up(len, header.align).expect("sizes of a live session") - len;
-        let written = (HEADER_LEN + 4 * n) as u64 + header.plan_len() + header.logits_len();
+        let written = (HEADER_LEN + 4 * n) as u64 + header.blocks_len() + header.logits_len();
         write_zeros(w, &mut crc, pad(written))?;
         let conv = header.conv_segment().expect("sizes of a live session");
         for layer in 0..self.model.config().n_layers {
@@ -727,6 +860,16 @@ impl Session {
             write_zeros(w, &mut crc, pad(kv))?;
             write_le(w, &mut crc, v)?;
             write_zeros(w, &mut crc, pad(kv))?;
+        }
+        if header.has_recurrent() {
+            let (_, states) = self.cache.recurrent_for_snapshot();
+            for state in states {
+                if state.is_empty() {
+                    write_zeros(w, &mut crc, 4 * u64::from(header.recurrent.state_len))?;
+                } else {
+                    write_le(w, &mut crc, state)?;
+                }
+            }
         }
         w.write_all(&crc.finalize().to_le_bytes())
     }
@@ -827,14 +970,14 @@ impl Session {
         let head_len = bytes.len().min(HEADER_LEN);
         let mut header = Header::decode(&bytes[..head_len], len)?;
         self.check_header(&header)?;
-        let plan_end = HEADER_LEN + header.plan_len() as usize;
+        let plan_end = HEADER_LEN + header.blocks_len() as usize;
         if bytes.len() < plan_end {
             return Err(SnapshotError::Truncated {
                 expected: plan_end as u64,
                 found: len,
             });
         }
-        self.check_plan(&mut header, &bytes[HEADER_LEN..plan_end])?;
+        self.check_blocks(&mut header, &bytes[HEADER_LEN..plan_end])?;
         let page = page_size() as u64;
         if !mapping_supported()
             || !u64::from(header.align).is_multiple_of(page)
@@ -865,6 +1008,8 @@ impl Session {
         } else {
             Vec::new()
         };
+        let states_len = header.recurrent.states_len().expect("checked by total_len") as usize;
+        let recurrent = states_from(&bytes[body - states_len..body], &header.recurrent);
         let offsets = header
             .offsets(|il| cfg.is_conv_layer(il))
             .into_iter()
@@ -884,7 +1029,7 @@ impl Session {
                 return self.load_state(bytes);
             }
         };
-        self.commit(&header, cache, tokens, logits)
+        self.commit(&header, cache, tokens, logits, recurrent)
     }
 
     /// Bytes of snapshot files mapped into this session's KV cache ([`Session::map_state_file`]):
@@ -916,7 +1061,6 @@ impl Session {
 
     fn check_header(&self, h: &Header) -> Result<(), SnapshotError> {
         let cfg = self.model.config();
-        refuse_recurrent(cfg)?;
         if h.arch != cfg.arch_name {
             return Err(SnapshotError::OtherArchitecture {
                 snapshot: h.arch.clone(),
@@ -936,15 +1080,24 @@ impl Session {
         }
         let layout = Layout::of(cfg);
         let plan = plan_of(cfg);
-        if h.layout != layout || h.has_plan() == plan.is_empty() {
+        let (rec_layers, rec_len) = recurrent_shape_of(cfg);
+        if h.layout != layout
+            || h.has_plan() == plan.is_empty()
+            || h.has_recurrent() != (rec_layers > 0)
+        {
             return Err(SnapshotError::OtherLayout {
                 snapshot: h.layout.to_string()
                     + if h.has_plan() {
                         ", per-layer KV widths"
                     } else {
                         ""
+                    }
+                    + if h.has_recurrent() {
+                        ", recurrent states"
+                    } else {
+                        ""
                     },
-                model: describe_layout(&layout, &plan),
+                model: describe_layout(&layout, &plan) + &describe_recurrent(rec_layers, rec_len),
             });
         }
         if h.n_tokens > self.cache.max_len() as u64 {
@@ -956,18 +1109,24 @@ impl Session {
         Ok(())
     }
 
-    /// Reads the layer plan (when `h` announces one) from `block`, the `plan_len` bytes after
-    /// the fixed header, and checks it against the model's.
-    fn check_plan(&self, h: &mut Header, block: &[u8]) -> Result<(), SnapshotError> {
-        if !h.has_plan() {
-            return Ok(());
+    /// Reads the layer plan and the recurrent block (those `h` announces) from `block`, the
+    /// `blocks_len` bytes after the fixed header, and checks them against the model's.
+    fn check_blocks(&self, h: &mut Header, block: &[u8]) -> Result<(), SnapshotError> {
+        let cfg = self.model.config();
+        let (plan_block, rec_block) = block.split_at(h.plan_len() as usize);
+        if h.has_plan() {
+            h.decode_plan(plan_block)?;
         }
-        h.decode_plan(block)?;
-        let plan = plan_of(self.model.config());
-        if h.plan != plan {
+        if h.has_recurrent() {
+            h.decode_recurrent(rec_block)?;
+        }
+        let plan = plan_of(cfg);
+        let (layers, state_len) = recurrent_shape_of(cfg);
+        let shape = (h.recurrent.layers, h.recurrent.state_len);
+        if (h.has_plan() && h.plan != plan) || (h.has_recurrent() && shape != (layers, state_len)) {
             return Err(SnapshotError::OtherLayout {
                 snapshot: h.describe(),
-                model: describe_layout(&h.layout, &plan),
+                model: describe_layout(&h.layout, &plan) + &describe_recurrent(layers, state_len),
             });
         }
         Ok(())
@@ -990,16 +1149,16 @@ impl Session {
         let mut header = Header::decode(&head[..head_len], total)?;
         self.check_header(&header)?;
         let mut crc = crc32fast::Hasher::new();
-        if header.has_plan() {
+        if header.blocks_len() > 0 {
             // Bounded by the model's layer count (checked with the layout).
-            let plan_end = HEADER_LEN as u64 + header.plan_len();
+            let plan_end = HEADER_LEN as u64 + header.blocks_len();
             if total < plan_end {
                 return Err(SnapshotError::Truncated {
                     expected: plan_end,
                     found: total,
                 });
             }
-            let mut block = vec![0u8; header.plan_len() as usize];
+            let mut block = vec![0u8; header.blocks_len() as usize];
             r.read_exact(&mut block).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
                     SnapshotError::Truncated {
@@ -1011,7 +1170,7 @@ impl Session {
                 }
             })?;
             crc.update(&block);
-            self.check_plan(&mut header, &block)?;
+            self.check_blocks(&mut header, &block)?;
         }
         self.check_total(&header, total)?;
         let expected = total;
@@ -1037,7 +1196,7 @@ impl Session {
             read_le(r, &mut crc, &mut logits).map_err(eof)?;
         }
         let pad = |len: u64| align_up(len, header.align).expect("checked by total_len") - len;
-        let read = (HEADER_LEN + 4 * n) as u64 + header.plan_len() + header.logits_len();
+        let read = (HEADER_LEN + 4 * n) as u64 + header.blocks_len() + header.logits_len();
         skip(r, &mut crc, pad(read)).map_err(eof)?;
         let conv = header.conv_segment().expect("checked by total_len");
         let mut cache = KvCache::new(cfg, self.cache.max_len());
@@ -1055,6 +1214,13 @@ impl Session {
             read_le(r, &mut crc, v).map_err(eof)?;
             skip(r, &mut crc, pad(kv)).map_err(eof)?;
         }
+        let rec = header.recurrent;
+        let mut recurrent = Vec::with_capacity(rec.layers as usize);
+        for _ in 0..rec.layers {
+            let mut state = vec![0f32; rec.state_len as usize];
+            read_le(r, &mut crc, &mut state).map_err(eof)?;
+            recurrent.push(state);
+        }
         let mut stored = [0u8; 4];
         r.read_exact(&mut stored).map_err(eof)?;
         if crc.finalize() != u32::from_le_bytes(stored) {
@@ -1063,17 +1229,18 @@ impl Session {
             ));
         }
         cache.set_len(n);
-        self.commit(&header, cache, tokens, logits)
+        self.commit(&header, cache, tokens, logits, recurrent)
     }
 
-    /// Checks the tokens and logits of a loaded snapshot, then makes them and `cache` the
-    /// session's state.
+    /// Checks the tokens, logits and recurrent states of a loaded snapshot, then makes them
+    /// and `cache` (holding the snapshot's positions) the session's state.
     fn commit(
         &mut self,
         header: &Header,
-        cache: KvCache,
+        mut cache: KvCache,
         tokens: Vec<u32>,
         logits: Vec<f32>,
+        recurrent: Vec<Vec<f32>>,
     ) -> Result<(), SnapshotError> {
         let cfg = self.model.config();
         if let Some(&id) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
@@ -1084,6 +1251,14 @@ impl Session {
         }
         if logits.iter().any(|x| x.is_nan()) {
             return Err(SnapshotError::Corrupted("the logits hold NaN".into()));
+        }
+        if recurrent.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(SnapshotError::Corrupted(
+                "a recurrent state holds a NaN or an infinity".into(),
+            ));
+        }
+        if header.has_recurrent() {
+            cache.load_recurrent(header.recurrent.pos as usize, recurrent);
         }
         self.cache = cache;
         self.tokens.clear();
@@ -1119,6 +1294,7 @@ mod tests {
             n_tokens: 5,
             align: 4096,
             plan: Vec::new(),
+            recurrent: Recurrent::default(),
         }
     }
 
