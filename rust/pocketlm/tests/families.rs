@@ -340,7 +340,11 @@ fn qwen35_truncate_then_continue_equals_a_fresh_run() {
                 .all(|(a, b)| a.to_bits() == b.to_bits()),
             "a session {how} from a Qwen3.5 snapshot continues differently"
         );
-        assert_eq!(s.replayed_tokens(), 0, "{how}: the states were saved in sync");
+        assert_eq!(
+            s.replayed_tokens(),
+            0,
+            "{how}: the states were saved in sync"
+        );
     }
     // A flipped byte of the last recurrent state fails the payload's checksum.
     let mut bad = bytes.clone();

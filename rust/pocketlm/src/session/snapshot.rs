@@ -1345,6 +1345,47 @@ mod tests {
     }
 
     #[test]
+    fn a_recurrent_block_round_trips_and_sizes_the_states() {
+        let mut h = header();
+        h.flags |= FLAG_RECURRENT;
+        h.n_tokens = 3;
+        h.recurrent = Recurrent {
+            layers: 2,
+            state_len: 10,
+            pos: 2,
+        };
+        // The block (20 bytes) sits between the header and the tokens; the states (2 × 10
+        // f32) follow the KV segments, unpadded.
+        let start = (128 + 20 + 4 * 3 + 49152 * 4_u64).div_ceil(4096) * 4096;
+        assert_eq!(h.total_len(), Some(start + 30 * 2 * 4096 + 80 + 4));
+        let block = h.recurrent_block();
+        assert_eq!(block.len() as u64, RECURRENT_BLOCK_LEN);
+        let mut d = Header {
+            recurrent: Recurrent::default(),
+            ..h.clone()
+        };
+        d.decode_recurrent(&block).unwrap();
+        assert_eq!(d, h);
+        for i in 0..block.len() * 8 {
+            let mut bad = block.clone();
+            bad[i / 8] ^= 1 << (i % 8);
+            assert!(
+                matches!(d.decode_recurrent(&bad), Err(SnapshotError::Corrupted(_))),
+                "bit {i}"
+            );
+        }
+        // States after a position past the tokens are impossible.
+        h.recurrent.pos = 4;
+        assert!(matches!(
+            d.decode_recurrent(&h.recurrent_block()),
+            Err(SnapshotError::Corrupted(_))
+        ));
+        h.recurrent.layers = u32::MAX;
+        h.recurrent.state_len = u32::MAX;
+        assert_eq!(h.total_len(), None, "2^64 bytes of states overflow");
+    }
+
+    #[test]
     fn a_layer_plan_sizes_each_layer_at_its_width() {
         let mut h = header();
         h.layout.n_layers = 4;
