@@ -567,7 +567,8 @@ macro_rules! wide_nibble_gemv {
 
 /// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
 /// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
-/// more than the dots save).
+/// more than the dots save); with `big`, `$gemm16` also for 64 and 32 activation rows per call
+/// (the k-quants: their tiles get up to `MAX_TILE_ACTS` activation rows, `avx512::KERNELS`).
 macro_rules! wide_tile_loop {
     (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {
@@ -576,6 +577,14 @@ macro_rules! wide_tile_loop {
     (true, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {
         reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16 from $from, $($rest)*)
+    };
+    (false, big, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, $($rest)*)
+    };
+    (true, big, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, @big $gemm16, @wide $gemm16 from $from, $($rest)*)
     };
 }
 
@@ -679,7 +688,7 @@ macro_rules! k4_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16(&wr, i);
+                prefetch_next16_t0(&wr, i);
                 // per row: the 8 scales (low half) and the 8 mins (high half) as i16
                 let mut sm = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
@@ -762,7 +771,7 @@ macro_rules! q6k_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16(&wr, i);
+                prefetch_next16_t0(&wr, i);
                 let mut sc = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
                 for k in 0..16 {
@@ -1211,6 +1220,7 @@ macro_rules! k4_kernels {
             // m ≥ 5 (measured: slower than the 8-row kernels up to m = 4)
             wide_tile_loop!(
                 $wide,
+                big,
                 5,
                 $gemv,
                 $gemm,
@@ -1469,6 +1479,7 @@ macro_rules! q6k_kernels {
             // m ≥ 5, as Q4_K / Q5_K
             wide_tile_loop!(
                 $wide,
+                big,
                 5,
                 gemv_q6_k,
                 gemm_q6_k,
