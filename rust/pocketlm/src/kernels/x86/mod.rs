@@ -688,7 +688,6 @@ macro_rules! k4_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16_t0(&wr, i);
                 // per row: the 8 scales (low half) and the 8 mins (high half) as i16
                 let mut sm = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
@@ -723,9 +722,23 @@ macro_rules! k4_kernel16 {
                 }
                 let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
                 let wm = _mm512_cvtph_ps(ld_u16x16(&mbits));
+                // 4 activation rows per pass: each transposed vector is loaded once for them
                 let mut j = 0;
                 while j < M {
-                    if j + 2 <= M {
+                    if j + 4 <= M {
+                        // the next rows' lines of this super-block, spread over the passes
+                        // (M ≥ 5: the first pass is one of these)
+                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        let ys = [&aq[j][i], &aq[j + 1][i], &aq[j + 2][i], &aq[j + 3][i]];
+                        let (s, m) = k4_dots16::<4>(&xt, &sv, &mv, ys);
+                        for n in 0..4 {
+                            let yd = _mm512_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm512_cvtepi32_ps(s[n]), _mm512_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j + n]);
+                        }
+                        j += 4;
+                    } else if j + 2 <= M {
                         let ys = [&aq[j][i], &aq[j + 1][i]];
                         let (s, m) = k4_dots16::<2>(&xt, &sv, &mv, ys);
                         for n in 0..2 {
@@ -771,7 +784,6 @@ macro_rules! q6k_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16_t0(&wr, i);
                 let mut sc = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
                 for k in 0..16 {
@@ -794,9 +806,22 @@ macro_rules! q6k_kernel16 {
                     sv[2 * p + 1] = _mm512_srai_epi32::<16>(scp[p]);
                 }
                 let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                // 4 activation rows per pass: each transposed vector is loaded once for them
                 let mut j = 0;
                 while j < M {
-                    if j + 2 <= M {
+                    if j + 4 <= M {
+                        // the next rows' lines of this super-block, spread over the passes
+                        // (M ≥ 5: the first pass is one of these)
+                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        let ys = [&aq[j][i], &aq[j + 1][i], &aq[j + 2][i], &aq[j + 3][i]];
+                        let s = q6k_dots16(&xt, &sv, &scp, ys);
+                        for n in 0..4 {
+                            let scale = _mm512_mul_ps(wd, _mm512_set1_ps(ys[n].d));
+                            acc[j + n] =
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                        }
+                        j += 4;
+                    } else if j + 2 <= M {
                         let ys = [&aq[j][i], &aq[j + 1][i]];
                         let s = q6k_dots16(&xt, &sv, &scp, ys);
                         for n in 0..2 {
