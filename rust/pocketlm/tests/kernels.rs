@@ -1024,8 +1024,9 @@ fn avx512vnni_is_bit_identical_to_avx2() {
     ];
     for ty in WEIGHT_TYPES {
         let cols = if ty.block_len() == 256 { 512 } else { 320 };
-        // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest
-        for m in [1, 2, 3, 7, 8, 9, 16, 37] {
+        // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest; for the
+        // k-quants, whose tiles take up to 64 activation rows, 32- and 64-row calls too
+        for m in [1, 2, 3, 7, 8, 9, 16, 37, 64, 100] {
             for (i, &(wf, af)) in fills.iter().enumerate() {
                 let rows = 53;
                 let store = make_weights(ty, rows, cols, wf, (m * 7 + i) as u64);
@@ -1041,6 +1042,16 @@ fn avx512vnni_is_bit_identical_to_avx2() {
                 assert_eq!(bits(&want), bits(&got), "{ty} m={m} {wf:?}/{af:?}");
             }
         }
+        // a prompt's worth of rows (tiles of 64, 32 and the rest) against the reference
+        assert_close_to_scalar(
+            Tier::Avx512Vnni,
+            ty,
+            48,
+            cols,
+            100,
+            Fill::Random,
+            Fill::Random,
+        );
     }
 }
 

@@ -731,8 +731,10 @@ pub(crate) type TileFn = fn(&QMatrix, &QActs, Range<usize>, Range<usize>, &mut [
 
 /// Weight rows per tile (multiple of every tier's row blocking).
 const TILE_ROWS: usize = 16;
-/// Activation rows per tile.
-const TILE_ACTS: usize = 16;
+/// Activation rows per tile (most types; see [`TierKernels::tile_acts`]).
+pub(crate) const TILE_ACTS: usize = 16;
+/// The most activation rows per tile any tier asks for ([`TierKernels::tile_acts`]).
+pub(crate) const MAX_TILE_ACTS: usize = 64;
 
 pub(crate) fn scalar_tile(
     w: &QMatrix,
@@ -1022,7 +1024,8 @@ fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &
                     inner: &mut *sink,
                     first_row,
                 };
-                run_tiles(tile_fn(k, plain.ty), plain, a, sub, 0..a.m, &mut sink);
+                let acts = (k.tile_acts)(plain.ty);
+                run_tiles(tile_fn(k, plain.ty), acts, plain, a, sub, 0..a.m, &mut sink);
             });
             r0 = r1;
         }
@@ -1032,25 +1035,32 @@ fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &
     {
         return;
     }
-    run_tiles(matrix_tile_fn(k, w), w, a, rows, 0..a.m, sink);
+    let acts = match w.layout {
+        BlockLayout::Rows => (k.tile_acts)(w.ty),
+        BlockLayout::Interleaved8 => TILE_ACTS,
+    };
+    run_tiles(matrix_tile_fn(k, w), acts, w, a, rows, 0..a.m, sink);
 }
 
-/// `rows` × activation rows `ts` in tiles of [`TILE_ROWS`] × [`TILE_ACTS`].
+/// `rows` × activation rows `ts` in tiles of [`TILE_ROWS`] × `tile_acts` (at most
+/// [`MAX_TILE_ACTS`]).
 fn run_tiles(
     tile: TileFn,
+    tile_acts: usize,
     w: &QMatrix,
     a: &QActs,
     rows: Range<usize>,
     ts: Range<usize>,
     sink: &mut impl Sink,
 ) {
-    let mut res = [0.0f32; TILE_ROWS * TILE_ACTS];
+    assert!((1..=MAX_TILE_ACTS).contains(&tile_acts));
+    let mut res = [0.0f32; TILE_ROWS * MAX_TILE_ACTS];
     let mut r0 = rows.start;
     while r0 < rows.end {
         let r1 = (r0 + TILE_ROWS).min(rows.end);
         let mut t0 = ts.start;
         while t0 < ts.end {
-            let t1 = (t0 + TILE_ACTS).min(ts.end);
+            let t1 = (t0 + tile_acts).min(ts.end);
             let nt = t1 - t0;
             let res = &mut res[..(r1 - r0) * nt];
             tile(w, a, r0..r1, t0..t1, res);
@@ -1167,7 +1177,15 @@ pub fn matmul_acts_with_tier(
         },
         first_t: ts.start,
     };
-    run_tiles(tile_fn(k, w.ty), w, acts, 0..w.rows, ts, &mut sink);
+    run_tiles(
+        tile_fn(k, w.ty),
+        TILE_ACTS,
+        w,
+        acts,
+        0..w.rows,
+        ts,
+        &mut sink,
+    );
 }
 
 /// All rows of `w` times all activation rows, split across `pool`'s threads:

@@ -31,6 +31,9 @@ pub(crate) struct TierKernels {
     /// kernels instead (de-interleaved per tile); the measurements are at
     /// [`super::interleaved::deinterleave_from_m`].
     pub(crate) deinterleave_from_m: fn(GgmlType) -> usize,
+    /// Activation rows per tile of a row-major weight type ([`super::TILE_ACTS`] for most;
+    /// more where the tile kernel decodes its weight rows once for more activation rows).
+    pub(crate) tile_acts: fn(GgmlType) -> usize,
     /// Whether the batched kernels read activation rows in pairs ([`super::Act32Pair`], built
     /// at quantization).
     pub(crate) act_pairs: bool,

@@ -72,12 +72,14 @@ macro_rules! tile_loop {
 /// Walks a tile with the three kernels of a 32-element block type or a k-quant (AVX2): `$gemv`
 /// (8 weight rows × 1 activation row) for decode, `$gemm8::<M>` (8 weight rows × M = 16 or
 /// ≤ 8 activation rows) for batches, and `$gemm::<M>` (1 weight row) for the leftover rows;
-/// with `@wide $gemm16 from N`, 16-row batched kernels first for batches of at least N rows.
-/// All three give bit-identical results for the same (row, activation) pair.
+/// with `@wide $gemm16 from N`, 16-row batched kernels first for batches of at least N rows;
+/// with `@big $gemm16`, that kernel also takes 64 or 32 activation rows per call (decoding its
+/// 16 weight rows once for all of them) while the tile's rows are whole groups of 16.
+/// All of them give bit-identical results for the same (row, activation) pair.
 #[cfg_attr(not(target_arch = "x86_64"), allow(unused_macros))]
 macro_rules! reduced_tile_loop {
-    ($gemv:ident, $gemm:ident, $gemm8:ident, $(@wide $gemm16:ident from $wide_m:literal,)? $ctx:expr, $nr:expr,
-     $nt:expr, $res:expr) => {{
+    ($gemv:ident, $gemm:ident, $gemm8:ident, $(@big $gemm_big:ident,)? $(@wide $gemm16:ident from $wide_m:literal,)?
+     $ctx:expr, $nr:expr, $nt:expr, $res:expr) => {{
         let ctx = $ctx;
         let (nr, nt) = ($nr, $nt);
         let res: &mut [f32] = $res;
@@ -93,6 +95,22 @@ macro_rules! reduced_tile_loop {
             }
         } else {
             let mut t = 0;
+            $(
+                if nr % 16 == 0 {
+                    macro_rules! big {
+                        ($m:literal) => {
+                            while nt - t >= $m {
+                                for r in (0..nr).step_by(16) {
+                                    store::<16, $m>(res, nt, r, t, $gemm_big::<$m>(&ctx, r, t));
+                                }
+                                t += $m;
+                            }
+                        };
+                    }
+                    big!(64);
+                    big!(32);
+                }
+            )?
             while t < nt {
                 let m = if nt - t >= 16 { 16 } else { (nt - t).min(8) };
                 macro_rules! rows {

@@ -20,6 +20,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     interleaved_tile: crate::kernels::interleaved::tile::<5>,
     group_gemm: sdot::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
+    tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: true,
     quantizers: None,
     glu: Some(super::glu::glu),

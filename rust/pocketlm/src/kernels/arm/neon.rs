@@ -11,6 +11,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     interleaved_tile: crate::kernels::interleaved::tile::<3>,
     group_gemm: base::group_gemm,
     deinterleave_from_m: deinterleave_from_m::two,
+    tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,
     quantizers: None,
     glu: Some(super::glu::glu),

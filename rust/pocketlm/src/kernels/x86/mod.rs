@@ -567,7 +567,8 @@ macro_rules! wide_nibble_gemv {
 
 /// `reduced_tile_loop!`, with the 16-row kernels `$gemm16` when `$wide` (the AVX-512 tier) for
 /// batches of at least `$from` activation rows (below, decoding and transposing 16 rows costs
-/// more than the dots save).
+/// more than the dots save); with `big`, `$gemm16` also for 64 and 32 activation rows per call
+/// (the k-quants: their tiles get up to `MAX_TILE_ACTS` activation rows, `avx512::KERNELS`).
 macro_rules! wide_tile_loop {
     (false, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {
@@ -576,6 +577,14 @@ macro_rules! wide_tile_loop {
     (true, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
      $($rest:tt)*) => {
         reduced_tile_loop!($gemv, $gemm, $gemm8, @wide $gemm16 from $from, $($rest)*)
+    };
+    (false, big, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, $($rest)*)
+    };
+    (true, big, $from:literal, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
+     $($rest:tt)*) => {
+        reduced_tile_loop!($gemv, $gemm, $gemm8, @big $gemm16, @wide $gemm16 from $from, $($rest)*)
     };
 }
 
@@ -679,7 +688,6 @@ macro_rules! k4_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16(&wr, i);
                 // per row: the 8 scales (low half) and the 8 mins (high half) as i16
                 let mut sm = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
@@ -714,9 +722,23 @@ macro_rules! k4_kernel16 {
                 }
                 let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
                 let wm = _mm512_cvtph_ps(ld_u16x16(&mbits));
+                // 4 activation rows per pass: each transposed vector is loaded once for them
                 let mut j = 0;
                 while j < M {
-                    if j + 2 <= M {
+                    if j + 4 <= M {
+                        // the next rows' lines of this super-block, spread over the passes
+                        // (M ≥ 5: the first pass is one of these)
+                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        let ys = [&aq[j][i], &aq[j + 1][i], &aq[j + 2][i], &aq[j + 3][i]];
+                        let (s, m) = k4_dots16::<4>(&xt, &sv, &mv, ys);
+                        for n in 0..4 {
+                            let yd = _mm512_set1_ps(ys[n].d);
+                            let (sf, mf) = (_mm512_cvtepi32_ps(s[n]), _mm512_cvtepi32_ps(m[n]));
+                            acc[j + n] = _mm512_fmadd_ps(sf, _mm512_mul_ps(wd, yd), acc[j + n]);
+                            acc[j + n] = _mm512_fnmadd_ps(mf, _mm512_mul_ps(wm, yd), acc[j + n]);
+                        }
+                        j += 4;
+                    } else if j + 2 <= M {
                         let ys = [&aq[j][i], &aq[j + 1][i]];
                         let (s, m) = k4_dots16::<2>(&xt, &sv, &mv, ys);
                         for n in 0..2 {
@@ -762,7 +784,6 @@ macro_rules! q6k_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut q = [[_mm256_setzero_si256(); 16]; 8];
             for i in 0..nb {
-                prefetch_next16(&wr, i);
                 let mut sc = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
                 for k in 0..16 {
@@ -785,9 +806,22 @@ macro_rules! q6k_kernel16 {
                     sv[2 * p + 1] = _mm512_srai_epi32::<16>(scp[p]);
                 }
                 let wd = _mm512_cvtph_ps(ld_u16x16(&dbits));
+                // 4 activation rows per pass: each transposed vector is loaded once for them
                 let mut j = 0;
                 while j < M {
-                    if j + 2 <= M {
+                    if j + 4 <= M {
+                        // the next rows' lines of this super-block, spread over the passes
+                        // (M ≥ 5: the first pass is one of these)
+                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        let ys = [&aq[j][i], &aq[j + 1][i], &aq[j + 2][i], &aq[j + 3][i]];
+                        let s = q6k_dots16(&xt, &sv, &scp, ys);
+                        for n in 0..4 {
+                            let scale = _mm512_mul_ps(wd, _mm512_set1_ps(ys[n].d));
+                            acc[j + n] =
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[n]), scale, acc[j + n]);
+                        }
+                        j += 4;
+                    } else if j + 2 <= M {
                         let ys = [&aq[j][i], &aq[j + 1][i]];
                         let s = q6k_dots16(&xt, &sv, &scp, ys);
                         for n in 0..2 {
@@ -1211,6 +1245,7 @@ macro_rules! k4_kernels {
             // m ≥ 5 (measured: slower than the 8-row kernels up to m = 4)
             wide_tile_loop!(
                 $wide,
+                big,
                 5,
                 $gemv,
                 $gemm,
@@ -1469,6 +1504,7 @@ macro_rules! q6k_kernels {
             // m ≥ 5, as Q4_K / Q5_K
             wide_tile_loop!(
                 $wide,
+                big,
                 5,
                 gemv_q6_k,
                 gemm_q6_k,
