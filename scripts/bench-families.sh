@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-families`: PocketLM vs llama.cpp on random-weight models with the release shapes
 # (scripts/gen-random-model.py --size real) of Qwen3-0.6B (qwen3), Llama-3.2-1B (llama3),
-# SmolLM3-3B (smollm3) and the phi3 family's shape (the generator's Phi-3.5-mini numbers), each
+# SmolLM3-3B (smollm3) and the phi3 family's shape (the generator's Phi-3.5-mini numbers), and on
+# request (FAMILIES=qwen35) Qwen3.5-0.8B's, each
 # quantized by llama.cpp's own llama-quantize to Q4_0 and Q4_K_M. pp128 and tg128 at 2 threads;
 # llama.cpp (llama-bench) runs the quantized file, PocketLM runs both the same file ("rows") and
 # its `pocketlm convert`ed copy ("ours"), the three alternating in the same rounds
@@ -51,6 +52,9 @@ else
   read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 smollm3 phi3}"
 fi
 read -r -a FMTS <<<"${FORMATS:-Q4_0 Q4_K_M}"
+# "qwen3|llama3" and "qwen3,llama3" name the same families as "qwen3 llama3"
+read -r -a FAMS <<<"$(tr '|,' '  ' <<<"${FAMS[*]}")"
+read -r -a FMTS <<<"$(tr '|,' '  ' <<<"${FMTS[*]}")"
 ROUNDS="${ROUNDS:-3}"
 THREADS="${THREADS:-2}"
 
@@ -61,6 +65,7 @@ label_of() {
     llama3) echo "Llama-3.2-1B" ;;
     smollm3) echo "SmolLM3-3B" ;;
     phi3) echo "Phi-3.5-mini" ;;
+    qwen35) echo "Qwen3.5-0.8B" ;;
     *) echo "$1" ;;
   esac
 }
