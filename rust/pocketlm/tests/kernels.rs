@@ -1911,3 +1911,52 @@ fn bench_lora_b_add() {
         assert!(out.iter().all(|v| v.is_finite()));
     }
 }
+
+/// A LoRA adapter's `A·x` for one 8-token piece of a prompt (`lora::apply`): rank 16 and the
+/// stacked q/k/v (48 rows) × SmolLM2's 576 inputs, rank 16 × 1536 (ffn_down), F32 and F16 `A`,
+/// on the AVX2 tier and on the AVX-512 tier (its own float kernels). The minimum of 300 calls,
+/// which a loaded machine does not lower. Not part of the suite (a timing has nothing to
+/// assert). `cargo test -p pocketlm --test kernels bench_lora_a_x -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_lora_a_x() {
+    let min_us = |f: &mut dyn FnMut()| {
+        f();
+        (0..300)
+            .map(|_| {
+                let s = std::time::Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e6
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let tiers: Vec<Tier> = [Tier::Avx2, Tier::Avx512Vnni]
+        .into_iter()
+        .filter(|t| t.is_supported())
+        .collect();
+    let tokens = 8;
+    for (rows, cols) in [(16, 576), (48, 576), (16, 1536)] {
+        for ty in [GgmlType::F32, GgmlType::F16] {
+            let store = make_weights(ty, rows, cols, Fill::Random, 7);
+            let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+            let x = make_acts(tokens, cols, 5, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(ty, &x, tokens, cols);
+            let mut out = vec![0.0f32; tokens * rows];
+            let times: Vec<String> = tiers
+                .iter()
+                .map(|&tier| {
+                    let us = min_us(&mut || {
+                        matmul_acts_with_tier(tier, &w, &acts, 0..tokens, &mut out, rows)
+                    });
+                    format!("{tier} {us:.2} us")
+                })
+                .collect();
+            println!(
+                "{ty} A, {rows} rows × {cols} inputs × {tokens} tokens: {}",
+                times.join(", ")
+            );
+            assert!(out.iter().all(|v| v.is_finite()));
+        }
+    }
+}
