@@ -224,11 +224,8 @@ impl LayerLora {
             }
         }
         for group in GROUPS {
-            loop {
-                // the next type of this group not stacked yet, then every pair of that type
-                let Some(ty) = group.iter().find_map(|&s| a_of[s].as_ref().map(|a| a.ty)) else {
-                    break;
-                };
+            // the next type of this group not stacked yet, then every pair of that type
+            while let Some(ty) = group.iter().find_map(|&s| a_of[s].as_ref().map(|a| a.ty)) {
                 let members: Vec<usize> = group
                     .iter()
                     .copied()
@@ -777,7 +774,9 @@ pub(crate) fn apply(
                     .zip(part_outs)
                     .map(|(p, o)| o.chunks_mut(PIECE_TOKENS * p.rows))
                     .collect();
-                let jobs: Vec<(usize, &mut [f32], Vec<&mut [f32]>)> = (0..m.div_ceil(PIECE_TOKENS))
+                // (piece, its `t`, its part of each output)
+                type Job<'a> = (usize, &'a mut [f32], Vec<&'a mut [f32]>);
+                let jobs: Vec<Job<'_>> = (0..m.div_ceil(PIECE_TOKENS))
                     .map(|i| {
                         let t = t_chunks.next().expect("one chunk of t per piece");
                         let outs = out_chunks

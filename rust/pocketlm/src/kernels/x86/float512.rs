@@ -150,6 +150,10 @@ macro_rules! float512_kernel {
     };
 }
 
+/// A kernel of [`float512_kernel!`]: `R` weight rows × `P` pairs of activation rows.
+type Kernel<W, const R: usize, const P: usize> =
+    unsafe fn(&Ctx<'_, W>, usize, usize) -> [[[f32; 2]; P]; R];
+
 /// The weight rows of a tile, 4 then 1 at a time, against activation rows `t..t + 2P`.
 #[inline(always)]
 fn walk_rows<const P: usize, W>(
@@ -158,8 +162,8 @@ fn walk_rows<const P: usize, W>(
     nt: usize,
     t: usize,
     res: &mut [f32],
-    k4: unsafe fn(&Ctx<'_, W>, usize, usize) -> [[[f32; 2]; P]; 4],
-    k1: unsafe fn(&Ctx<'_, W>, usize, usize) -> [[[f32; 2]; P]; 1],
+    k4: Kernel<W, 4, P>,
+    k1: Kernel<W, 1, P>,
 ) {
     let put = |res: &mut [f32], r: usize, v: &[[[f32; 2]; P]]| {
         for (i, row) in v.iter().enumerate() {
