@@ -1022,8 +1022,16 @@ fn avx512vnni_is_bit_identical_to_avx2() {
         (Fill::Max, Fill::Max),
         (Fill::Subnormal, Fill::Random),
     ];
-    for ty in WEIGHT_TYPES {
-        let cols = if ty.block_len() == 256 { 512 } else { 320 };
+    // (float types also with inputs past the last multiple of 8: the kernels' scalar tail)
+    let shapes = WEIGHT_TYPES.into_iter().flat_map(|ty| {
+        let cols: &[usize] = match ty {
+            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => &[320, 333],
+            _ if ty.block_len() == 256 => &[512],
+            _ => &[320],
+        };
+        cols.iter().map(move |&c| (ty, c))
+    });
+    for (ty, cols) in shapes {
         // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest; for the
         // k-quants, whose tiles take up to 64 activation rows, 32- and 64-row calls too
         for m in [1, 2, 3, 7, 8, 9, 16, 37, 64, 100] {
@@ -1039,7 +1047,11 @@ fn avx512vnni_is_bit_identical_to_avx2() {
                 matmul_with_tier(Tier::Avx2, &w, &acts, &mut want, rows, 0..rows);
                 matmul_with_tier(Tier::Avx512Vnni, &w, &acts, &mut got, rows, 0..rows);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&want), bits(&got), "{ty} m={m} {wf:?}/{af:?}");
+                assert_eq!(
+                    bits(&want),
+                    bits(&got),
+                    "{ty} cols={cols} m={m} {wf:?}/{af:?}"
+                );
             }
         }
         // a prompt's worth of rows (tiles of 64, 32 and the rest) against the reference
@@ -1908,5 +1920,54 @@ fn bench_lora_b_add() {
              f32 batch {batch:.2} us, f16 batch {f16:.2} us"
         );
         assert!(out.iter().all(|v| v.is_finite()));
+    }
+}
+
+/// A LoRA adapter's `A·x` for one 8-token piece of a prompt (`lora::apply`): rank 16 and the
+/// stacked q/k/v (48 rows) × SmolLM2's 576 inputs, rank 16 × 1536 (ffn_down), F32 and F16 `A`,
+/// on the AVX2 tier and on the AVX-512 tier (its own float kernels). The minimum of 300 calls,
+/// which a loaded machine does not lower. Not part of the suite (a timing has nothing to
+/// assert). `cargo test -p pocketlm --test kernels bench_lora_a_x -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_lora_a_x() {
+    let min_us = |f: &mut dyn FnMut()| {
+        f();
+        (0..300)
+            .map(|_| {
+                let s = std::time::Instant::now();
+                f();
+                s.elapsed().as_secs_f64() * 1e6
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let tiers: Vec<Tier> = [Tier::Avx2, Tier::Avx512Vnni]
+        .into_iter()
+        .filter(|t| t.is_supported())
+        .collect();
+    let tokens = 8;
+    for (rows, cols) in [(16, 576), (48, 576), (16, 1536)] {
+        for ty in [GgmlType::F32, GgmlType::F16] {
+            let store = make_weights(ty, rows, cols, Fill::Random, 7);
+            let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+            let x = make_acts(tokens, cols, 5, Fill::Random);
+            let mut acts = QActs::new();
+            acts.quantize_for(ty, &x, tokens, cols);
+            let mut out = vec![0.0f32; tokens * rows];
+            let times: Vec<String> = tiers
+                .iter()
+                .map(|&tier| {
+                    let us = min_us(&mut || {
+                        matmul_acts_with_tier(tier, &w, &acts, 0..tokens, &mut out, rows)
+                    });
+                    format!("{tier} {us:.2} us")
+                })
+                .collect();
+            println!(
+                "{ty} A, {rows} rows × {cols} inputs × {tokens} tokens: {}",
+                times.join(", ")
+            );
+            assert!(out.iter().all(|v| v.is_finite()));
+        }
     }
 }

@@ -437,13 +437,12 @@ pub(crate) fn forward(
                 }
                 if let Some(set) = adapters {
                     s.lora.new_input();
-                    for (slot, out) in [
+                    let outs = &mut [
                         (lora::Q, &mut s.q[..]),
                         (lora::K, &mut s.k[..]),
                         (lora::V, &mut s.v[..]),
-                    ] {
-                        lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
-                    }
+                    ];
+                    lora::apply(set, pool, &mut s.lora, il, &s.h, n, outs);
                 }
                 if at.q_gate {
                     // Each head's query then its gate (Qwen3.5): queries to `q`, gates aside.
@@ -576,7 +575,8 @@ pub(crate) fn forward(
                 lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
                 if let Some(set) = adapters {
                     s.lora.new_input();
-                    lora::apply(set, pool, &mut s.lora, il, lora::O, &s.att, n, &mut s.o);
+                    let outs = &mut [(lora::O, &mut s.o[..])];
+                    lora::apply(set, pool, &mut s.lora, il, &s.att, n, outs);
                 }
             }
         }
@@ -611,9 +611,8 @@ pub(crate) fn forward(
         );
         if let Some(set) = adapters {
             s.lora.new_input();
-            for (slot, out) in [(lora::GATE, &mut s.gate[..]), (lora::UP, &mut s.up[..])] {
-                lora::apply(set, pool, &mut s.lora, il, slot, &s.h, n, out);
-            }
+            let outs = &mut [(lora::GATE, &mut s.gate[..]), (lora::UP, &mut s.up[..])];
+            lora::apply(set, pool, &mut s.lora, il, &s.h, n, outs);
         }
         let act = if gemma {
             GluAct::GeluTanh
@@ -625,7 +624,15 @@ pub(crate) fn forward(
         lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
         if let Some(set) = adapters {
             s.lora.new_input();
-            lora::apply(set, pool, &mut s.lora, il, lora::DOWN, &s.gate, n, &mut s.o);
+            lora::apply(
+                set,
+                pool,
+                &mut s.lora,
+                il,
+                &s.gate,
+                n,
+                &mut [(lora::DOWN, &mut s.o[..])],
+            );
         }
         for r in 0..n {
             let o = &mut s.o[r * d..(r + 1) * d];

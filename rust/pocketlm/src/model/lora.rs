@@ -174,13 +174,16 @@ impl BTransposed {
 }
 
 /// One adapted matrix: `A` (`rank` rows of the matrix's inputs, in its file type, multiplied
-/// by the kernels) and `B` transposed to `rank` rows of the matrix's outputs (`B·t` is then
+/// by the kernels; rows `a_row..a_row + rank` of its layer's stacked `A` number `stack`, see
+/// [`StackedA`]) and `B` transposed to `rank` rows of the matrix's outputs (`B·t` is then
 /// `rank` contiguous multiply-adds into the output, no reduction: a rank-16 `B` as a matrix
 /// product ran at a fraction of the kernels' speed, its rows being 16 long), and
 /// `alpha / rank` (1 without alpha).
 #[derive(Debug)]
 pub(crate) struct LoraPair {
-    a: OwnedMat,
+    stack: usize,
+    a_row: usize,
+    rank: usize,
     bt: BTransposed,
     /// `B`'s type in the file: ggml multiplies an F16 (BF16) `B` by `t` rounded to f16 (bf16).
     b_ty: GgmlType,
@@ -188,8 +191,86 @@ pub(crate) struct LoraPair {
     factor: f32,
 }
 
-/// An adapter's pairs for one layer, by slot ([`SLOTS`]).
-pub(crate) type LayerLora = [Option<LoraPair>; 7];
+/// The matrices of a layer that share their input (the normed hidden state for q/k/v and for
+/// gate/up): their `A`s are stacked, and one product reads the input once for all of them.
+const GROUPS: [&[usize]; 4] = [&[Q, K, V], &[O], &[GATE, UP], &[DOWN]];
+
+/// The `A`s of one [`GROUPS`] entry's pairs of one file type, stacked in slot order: one
+/// product `A·x` gives every pair's `t` (each row's result is that of the row alone: the
+/// kernels' sums do not depend on the rows beside it).
+#[derive(Debug)]
+struct StackedA {
+    a: OwnedMat,
+    /// The slots whose rows these are, in order.
+    slots: Vec<usize>,
+}
+
+/// An adapter's pairs for one layer, by slot ([`SLOTS`]), and their stacked `A`s.
+#[derive(Debug, Default)]
+pub(crate) struct LayerLora {
+    pairs: [Option<LoraPair>; 7],
+    stacks: Vec<StackedA>,
+}
+
+impl LayerLora {
+    /// Stacks the `A`s of `pairs` (the pairs' `stack` and `a_row` are set here).
+    fn new(pairs: [Option<(OwnedMat, LoraPair)>; 7]) -> Self {
+        let mut a_of: [Option<OwnedMat>; 7] = Default::default();
+        let mut layer = LayerLora::default();
+        for (slot, p) in pairs.into_iter().enumerate() {
+            if let Some((a, pair)) = p {
+                a_of[slot] = Some(a);
+                layer.pairs[slot] = Some(pair);
+            }
+        }
+        for group in GROUPS {
+            // the next type of this group not stacked yet, then every pair of that type
+            while let Some(ty) = group.iter().find_map(|&s| a_of[s].as_ref().map(|a| a.ty)) {
+                let members: Vec<usize> = group
+                    .iter()
+                    .copied()
+                    .filter(|&s| a_of[s].as_ref().is_some_and(|a| a.ty == ty))
+                    .collect();
+                let cols = a_of[members[0]].as_ref().map_or(0, |a| a.cols);
+                let mut data = match a_of[members[0]].as_ref().map(|a| &a.data) {
+                    Some(Data::F32(_)) => Data::F32(Vec::new()),
+                    _ => Data::Half(Vec::new()),
+                };
+                let mut rows = 0;
+                for &s in &members {
+                    let a = a_of[s].take().expect("a member has its A");
+                    assert_eq!(a.cols, cols, "the matrices of a group share their input");
+                    match (&mut data, a.data) {
+                        (Data::F32(d), Data::F32(v)) => d.extend(v),
+                        (Data::Half(d), Data::Half(v)) => d.extend(v),
+                        _ => unreachable!("one file type has one storage"),
+                    }
+                    let p = layer.pairs[s].as_mut().expect("a member is a pair");
+                    p.stack = layer.stacks.len();
+                    p.a_row = rows;
+                    rows += a.rows;
+                }
+                layer.stacks.push(StackedA {
+                    a: OwnedMat {
+                        ty,
+                        data,
+                        rows,
+                        cols,
+                    },
+                    slots: members,
+                });
+            }
+        }
+        layer
+    }
+
+    /// Bytes of the stacked `A`s and the `B`s.
+    fn bytes(&self) -> usize {
+        let a: usize = self.stacks.iter().map(|st| st.a.bytes()).sum();
+        let b: usize = self.pairs.iter().flatten().map(|p| p.bt.bytes()).sum();
+        a + b
+    }
+}
 
 /// A LoRA adapter loaded for one model: validated against its architecture, matrix names and
 /// shapes, and copied into memory (anonymous memory ≈ the adapter's tensor bytes; the file is
@@ -377,9 +458,9 @@ impl LoraAdapter {
 
         let cfg = model.config();
         let w = model.weights();
-        let mut layers: Vec<LayerLora> = (0..cfg.n_layers).map(|_| Default::default()).collect();
+        let mut layers: Vec<[Option<(OwnedMat, LoraPair)>; 7]> =
+            (0..cfg.n_layers).map(|_| Default::default()).collect();
         let mut max_rank = 0;
-        let mut bytes = 0;
         // Before copying out of the map: a file truncated since it was opened is refused here
         // rather than faulting.
         file.check_unchanged()?;
@@ -491,7 +572,9 @@ impl LoraAdapter {
                 BTransposed::F32(bt)
             };
             let pair = LoraPair {
-                a: copy_mat(&file, &a.name, a, rank, m.cols)?,
+                stack: 0,
+                a_row: 0,
+                rank,
                 bt,
                 b_ty: b.ty,
                 rows: m.rows,
@@ -501,10 +584,11 @@ impl LoraAdapter {
                     1.0
                 },
             };
-            bytes += pair.a.bytes() + pair.bt.bytes();
             max_rank = max_rank.max(rank);
-            layers[il][slot] = Some(pair);
+            layers[il][slot] = Some((copy_mat(&file, &a.name, a, rank, m.cols)?, pair));
         }
+        let layers: Vec<LayerLora> = layers.into_iter().map(LayerLora::new).collect();
+        let bytes: usize = layers.iter().map(LayerLora::bytes).sum();
         let n_pairs = pairs.len();
         log::info!(
             target: "pocketlm::model",
@@ -602,6 +686,8 @@ pub(crate) struct LoraScratch {
     /// (the q/k/v and the gate/up products of a layer share their input: converted once).
     acts_of: Option<(GgmlType, usize, usize)>,
     t: Vec<f32>,
+    /// One slot's multipliers, out of `t`.
+    c: Vec<f32>,
 }
 
 impl LoraScratch {
@@ -617,71 +703,125 @@ impl LoraScratch {
 /// 4-token step and of the AVX-512 one's.
 const PIECE_TOKENS: usize = 8;
 
-/// `out[m × rows] += Σ scale · B·(A·x)` over the adapters of `set` that update slot `slot` of
-/// layer `il` (`x`: `m × cols`), adapter by adapter in order, as llama.cpp adds them. `x` is
-/// converted for `A` only when [`LoraScratch::new_input`] was called since the last call (or
-/// its type or shape differ).
+/// `out[m × rows] += Σ scale · B·(A·x)` for each `(slot, out)` of `outs` (matrices of layer `il`
+/// sharing the input `x`, `m × cols`: one [`GROUPS`] entry), over the adapters of `set` that
+/// update them, adapter by adapter in order, as llama.cpp adds them. `x` is converted for `A`
+/// only when [`LoraScratch::new_input`] was called since the last call (or its type or shape
+/// differ). Each adapter's stacked `A` of the group is one product: `t` for every slot of the
+/// group, each slot's the bits of its own `A` alone.
 ///
 /// A prompt's tokens are split into pieces of [`PIECE_TOKENS`], each piece's `A·x`, multipliers
-/// and B add done by one thread, the pieces shared across the pool (one job per adapted
-/// matrix; `A` has only `rank` rows, too few to split its product by rows, so it would run on
+/// and B adds done by one thread, the pieces shared across the pool (one job per stacked `A`;
+/// `A` has only a few `rank`s of rows, too few to split its product by rows, so it would run on
 /// the calling thread alone while the workers wait). Each token's results are the same bits
 /// whatever its piece ([`matmul_acts`]). Fewer than two pieces' tokens (decode: a few thousand
 /// multiply-adds per product) are not worth waking the workers: the calling thread does them
 /// (and `A·x` by rows across the pool if `A` is large).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     set: &AdapterSet,
     pool: &ThreadPool,
     sc: &mut LoraScratch,
     il: usize,
-    slot: usize,
     x: &[f32],
     m: usize,
-    out: &mut [f32],
+    outs: &mut [(usize, &mut [f32])],
 ) {
     for (adapter, user_scale) in &set.list {
-        let Some(p) = &adapter.layers[il][slot] else {
-            continue;
-        };
-        let (rank, cols, rows) = (p.a.rows, p.a.cols, p.rows);
-        if sc.t.len() < m * rank {
-            sc.t.resize(m * rank, 0.0);
-        }
-        if sc.acts_of != Some((p.a.ty, m, cols)) {
-            sc.acts.quantize_for(p.a.ty, &x[..m * cols], m, cols);
-            sc.acts_of = Some((p.a.ty, m, cols));
-        }
-        let a = p.a.view();
-        let acts = &sc.acts;
-        let scale = user_scale * p.factor;
-        // Tokens `ts`: `t = A·x`, turned into the multipliers of `B`'s rows, then added.
-        let piece = |ts: std::ops::Range<usize>, t: &mut [f32], out: &mut [f32]| {
-            matmul_acts(&a, acts, ts, t, rank);
-            to_multipliers(p.b_ty, scale, t);
-            add_b(&p.bt, rank, rows, t, out);
-        };
-        let (t, out) = (&mut sc.t[..m * rank], &mut out[..m * rows]);
-        if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
-            // (`matmul_parallel` shares out the rows of a large-rank `A`; a rank-16 one it
-            // runs on this thread)
-            matmul_parallel(pool, &a, acts, t, rank);
-            to_multipliers(p.b_ty, scale, t);
-            add_b(&p.bt, rank, rows, t, out);
-        } else {
-            let pieces = Mutex::new(
-                t.chunks_mut(PIECE_TOKENS * rank)
-                    .zip(out.chunks_mut(PIECE_TOKENS * rows))
-                    .enumerate(),
+        let layer = &adapter.layers[il];
+        for st in &layer.stacks {
+            if !outs.iter().any(|(slot, _)| *slot == st.slots[0]) {
+                continue;
+            }
+            // The pairs of this stack with their outputs.
+            let mut parts: Vec<&LoraPair> = Vec::with_capacity(st.slots.len());
+            let mut part_outs: Vec<&mut [f32]> = Vec::with_capacity(st.slots.len());
+            for (slot, out) in outs.iter_mut() {
+                if st.slots.contains(slot) {
+                    let p = layer.pairs[*slot]
+                        .as_ref()
+                        .expect("a stacked slot has a pair");
+                    parts.push(p);
+                    part_outs.push(&mut out[..m * p.rows]);
+                }
+            }
+            assert_eq!(
+                parts.len(),
+                st.slots.len(),
+                "lora::apply: the outputs of a group come together"
             );
-            pool.run_joinable((m * rank * (cols + rows)) as u64, |_, _| loop {
-                let next = pieces.lock().unwrap_or_else(|e| e.into_inner()).next();
-                let Some((i, (t, out))) = next else { break };
-                let t0 = i * PIECE_TOKENS;
-                piece(t0..t0 + out.len() / rows, t, out);
-            });
+            let (ranks, cols) = (st.a.rows, st.a.cols);
+            if sc.t.len() < m * ranks {
+                sc.t.resize(m * ranks, 0.0);
+            }
+            if sc.acts_of != Some((st.a.ty, m, cols)) {
+                sc.acts.quantize_for(st.a.ty, &x[..m * cols], m, cols);
+                sc.acts_of = Some((st.a.ty, m, cols));
+            }
+            let a = st.a.view();
+            let acts = &sc.acts;
+            let t = &mut sc.t[..m * ranks];
+            if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
+                // (`matmul_parallel` shares out the rows of a large `A`; a rank-16 one it runs
+                // on this thread)
+                matmul_parallel(pool, &a, acts, t, ranks);
+                for (p, out) in parts.iter().zip(part_outs) {
+                    add_part(p, *user_scale, ranks, t, &mut sc.c, out);
+                }
+            } else {
+                let mut t_chunks = t.chunks_mut(PIECE_TOKENS * ranks);
+                let mut out_chunks: Vec<_> = parts
+                    .iter()
+                    .zip(part_outs)
+                    .map(|(p, o)| o.chunks_mut(PIECE_TOKENS * p.rows))
+                    .collect();
+                // (piece, its `t`, its part of each output)
+                type Job<'a> = (usize, &'a mut [f32], Vec<&'a mut [f32]>);
+                let jobs: Vec<Job<'_>> = (0..m.div_ceil(PIECE_TOKENS))
+                    .map(|i| {
+                        let t = t_chunks.next().expect("one chunk of t per piece");
+                        let outs = out_chunks
+                            .iter_mut()
+                            .map(|c| c.next().expect("one chunk of each output per piece"))
+                            .collect();
+                        (i, t, outs)
+                    })
+                    .collect();
+                let jobs = Mutex::new(jobs.into_iter());
+                let work: usize = parts.iter().map(|p| p.rank * (cols + p.rows)).sum();
+                pool.run_joinable((m * work) as u64, |_, _| {
+                    let mut c = Vec::new();
+                    loop {
+                        let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).next();
+                        let Some((i, t, outs)) = next else { break };
+                        let t0 = i * PIECE_TOKENS;
+                        matmul_acts(&a, acts, t0..t0 + t.len() / ranks, t, ranks);
+                        for (p, out) in parts.iter().zip(outs) {
+                            add_part(p, *user_scale, ranks, t, &mut c, out);
+                        }
+                    }
+                });
+            }
         }
     }
+}
+
+/// `out += scale · B·t` for the tokens of `out` (`p.rows` each), `t` being their products with
+/// the stacked `A` (`ranks` per token, `p`'s from its `a_row`): the multipliers of `p`'s `B`
+/// ([`to_multipliers`], in `c`), then the B add ([`add_b`]).
+fn add_part(
+    p: &LoraPair,
+    user_scale: f32,
+    ranks: usize,
+    t: &[f32],
+    c: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    c.clear();
+    for tok in t.chunks_exact(ranks) {
+        c.extend_from_slice(&tok[p.a_row..][..p.rank]);
+    }
+    to_multipliers(p.b_ty, user_scale * p.factor, c);
+    add_b(&p.bt, p.rank, p.rows, c, out);
 }
 
 /// `A·x` (`t`) turned in place into the multipliers of `B`'s rows, `round(t) · scale`, with `t`
@@ -751,6 +891,125 @@ mod tests {
                 "rank {rank} rows {rows} tokens {tokens}"
             );
             assert_eq!(h.bytes() * 2, f.bytes());
+        }
+    }
+
+    /// A pair of slot `slot` for [`stacked_a_adds_what_each_pair_adds_alone`]: its `A` twice
+    /// (one to stack, one for the pair-by-pair reference) and the pair (its `B` twice too).
+    #[allow(clippy::type_complexity)]
+    fn test_pair(
+        next: &mut impl FnMut() -> f32,
+        ty: GgmlType,
+        rank: usize,
+        cols: usize,
+        rows: usize,
+    ) -> ((OwnedMat, LoraPair), (OwnedMat, LoraPair)) {
+        let a: Vec<f32> = (0..rank * cols).map(|_| next()).collect();
+        let b: Vec<f32> = (0..rank * rows).map(|_| next() * 0.5).collect();
+        let mat = || OwnedMat {
+            ty,
+            data: match ty {
+                GgmlType::F32 => Data::F32(a.clone()),
+                _ => Data::Half(
+                    a.iter()
+                        .map(|&v| half::f16::from_f32(v).to_bits())
+                        .collect(),
+                ),
+            },
+            rows: rank,
+            cols,
+        };
+        let pair = || LoraPair {
+            stack: 0,
+            a_row: 0,
+            rank,
+            bt: match ty {
+                GgmlType::F32 => BTransposed::F32(b.clone()),
+                _ => BTransposed::F16(b.iter().map(|&v| half::f16::from_f32(v)).collect()),
+            },
+            b_ty: ty,
+            rows,
+            factor: 2.0,
+        };
+        ((mat(), pair()), (mat(), pair()))
+    }
+
+    /// A stacked `A` gives each pair what its own `A` gives: a group's update is, bit for bit,
+    /// the pair-by-pair one (each pair's own `A·x`, multipliers and B add, adapter by adapter),
+    /// in decode, a prompt short of two pieces and prompts in pieces on 2 threads; with ranks
+    /// and types mixed in a group and slots absent.
+    #[test]
+    fn stacked_a_adds_what_each_pair_adds_alone() {
+        let mut next = crate::kernels::rank::test_values(0x51ed_270b);
+        let (d, kv, ff) = (77, 24, 50);
+        // (slot, type, rank, inputs, outputs); no O, no GATE; V's F16 `A` is a stack of its own
+        let spec = [
+            (Q, GgmlType::F32, 16, d, d),
+            (K, GgmlType::F32, 8, d, kv),
+            (V, GgmlType::F16, 16, d, kv),
+            (UP, GgmlType::F32, 4, d, ff),
+            (DOWN, GgmlType::F32, 16, ff, d),
+        ];
+        let mut stacked: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
+        let mut alone: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
+        for (slot, ty, rank, cols, rows) in spec {
+            let (x, y) = test_pair(&mut next, ty, rank, cols, rows);
+            stacked[slot] = Some(x);
+            alone[slot] = Some(y);
+        }
+        let layer = LayerLora::new(stacked);
+        let stacks: Vec<&[usize]> = layer.stacks.iter().map(|st| &st.slots[..]).collect();
+        assert_eq!(stacks, [&[Q, K][..], &[V], &[UP], &[DOWN]]);
+        let adapter = Arc::new(LoraAdapter {
+            name: "test".into(),
+            alpha: 32.0,
+            layers: vec![layer],
+            n_pairs: spec.len(),
+            max_rank: 16,
+            bytes: 0,
+            model: Weak::new(),
+        });
+        let set = AdapterSet {
+            list: vec![(adapter.clone(), 0.75), (adapter, -0.5)],
+        };
+        let pool = ThreadPool::new(2);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let groups: [(&[usize], usize); 3] = [(&[Q, K, V], d), (&[GATE, UP], d), (&[DOWN], ff)];
+        for m in [1, 5, 16, 21, 40] {
+            for (slots, cols) in groups {
+                let x: Vec<f32> = (0..m * cols).map(|_| next() * 2.0).collect();
+                let rows_of = |s: usize| spec.iter().find(|p| p.0 == s).map_or(d, |p| p.4);
+                let base: Vec<Vec<f32>> = slots
+                    .iter()
+                    .map(|&s| (0..m * rows_of(s)).map(|_| next()).collect())
+                    .collect();
+                let mut got = base.clone();
+                let mut sc = LoraScratch::default();
+                sc.new_input();
+                let mut outs: Vec<(usize, &mut [f32])> = slots
+                    .iter()
+                    .copied()
+                    .zip(got.iter_mut().map(|v| &mut v[..]))
+                    .collect();
+                apply(&set, &pool, &mut sc, 0, &x, m, &mut outs);
+                // pair by pair, adapter by adapter
+                let mut want = base.clone();
+                for (_, user_scale) in &set.list {
+                    for (&s, out) in slots.iter().zip(&mut want) {
+                        let Some((a, p)) = &alone[s] else { continue };
+                        let mut acts = QActs::new();
+                        acts.quantize_for(a.ty, &x, m, cols);
+                        let mut t = vec![0f32; m * p.rank];
+                        crate::kernels::matmul(&a.view(), &acts, &mut t, p.rank, 0..p.rank);
+                        to_multipliers(p.b_ty, user_scale * p.factor, &mut t);
+                        add_b(&p.bt, p.rank, p.rows, &t, out);
+                    }
+                }
+                for ((&s, g), w) in slots.iter().zip(&got).zip(&want) {
+                    assert_eq!(bits(g), bits(w), "slot {} m {m}", SLOTS[s]);
+                }
+                assert_ne!(got, base, "m {m}: it added something");
+            }
         }
     }
 }

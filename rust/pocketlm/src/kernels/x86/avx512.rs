@@ -16,16 +16,17 @@
 //! and the f32 accumulation is the same sequence of operations, so the results are
 //! bit-identical to the AVX2 tier's `gemv` (tested), and therefore to its batched kernels.
 
-use super::avx2::{float_tile_fn, ATTENTION, QUANTIZERS};
+use super::avx2::{ATTENTION, QUANTIZERS};
 use super::*;
 use crate::kernels::interleaved::deinterleave_from_m;
 use crate::kernels::table::TierKernels;
 use crate::kernels::{MAX_TILE_ACTS, TILE_ACTS};
 use crate::quant::GgmlType;
 
-/// The AVX-512 VNNI tier's kernels: the AVX2 tier's float kernels, quantizers and attention
-/// (AVX2 code; this tier has every AVX2 feature), its own quantized ones, and the AVX2 kernels
-/// of Q2_K, Q3_K, IQ4_NL and IQ4_XS (`lowbit.rs`).
+/// The AVX-512 VNNI tier's kernels: the AVX2 tier's quantizers and attention (AVX2 code; this
+/// tier has every AVX2 feature), its own quantized ones and float ones (`float512.rs`,
+/// bit-identical to AVX2's), and the AVX2 kernels of Q2_K, Q3_K, IQ4_NL and IQ4_XS
+/// (`lowbit.rs`).
 pub(crate) static KERNELS: TierKernels = TierKernels {
     tile: |ty| {
         match ty {
@@ -33,7 +34,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
             GgmlType::Q6_K => Some(super::kquant512::tile_q6_k as TileFn),
             _ => vnni::tile_fn(ty),
         }
-        .or_else(|| float_tile_fn(ty))
+        .or_else(|| super::float512::tile_fn(ty))
         .or_else(|| super::lowbit::tile_fn(ty))
     },
     interleaved_tile: crate::kernels::interleaved::tile::<2>,

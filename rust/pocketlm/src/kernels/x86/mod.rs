@@ -9,9 +9,10 @@
 //! (`quant_tier!` and the kernel macros it expands). Each tier instantiates them once: `avx2.rs`
 //! with the `vpmaddubsw` dots, `avx512.rs` with the `vpdpbusd` dots, compiled with the AVX-512
 //! features too, plus its own 16-row and decode kernels. Both compute the same exact integers
-//! and then the same f32 operations, so the two tiers give bit-identical results. The float
-//! kernels and activation quantizers (`avx2.rs`), attention (`attention.rs`) and the GLU
-//! (`glu.rs`) are AVX2 code that the AVX-512 tier uses as well.
+//! and then the same f32 operations, so the two tiers give bit-identical results. The
+//! activation quantizers (`avx2.rs`), attention (`attention.rs`) and the GLU (`glu.rs`) are AVX2
+//! code that the AVX-512 tier uses as well; its float kernels (`float512.rs`) put two activation
+//! rows in a zmm and give the AVX2 ones' bits.
 //!
 //! Every function here is compiled with `avx2,fma,f16c` (the AVX-512 tier's with
 //! `avx512f,avx512bw,avx512vl,avx512vnni` as well); the only entry points are the kernel tables
@@ -1671,6 +1672,7 @@ macro_rules! quant_tier {
 mod attention;
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+mod float512;
 mod glu;
 mod kquant512;
 mod lowbit;
