@@ -945,7 +945,8 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
             .into_iter()
             .filter(|&t| interleave::head_bytes(t).is_some())
         {
-            for m in [1, 2, 3, 5, 8, 9, 16, 17, 37] {
+            // (64 and 100: the de-interleaved prefill's tiles of 64 and 32 activation rows)
+            for m in [1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 100] {
                 for (i, &(wf, af)) in fills.iter().enumerate() {
                     let (rows, cols) = (48, 320);
                     let store = make_weights(ty, rows, cols, wf, (m * 11 + i) as u64);
@@ -1033,7 +1034,8 @@ fn avx512vnni_is_bit_identical_to_avx2() {
     });
     for (ty, cols) in shapes {
         // m = 1 (decode), the batched kernels' sizes, a 16-row tile and a ragged rest; for the
-        // k-quants, whose tiles take up to 64 activation rows, 32- and 64-row calls too
+        // k-quants and the 32-element types, whose tiles take up to 64 activation rows, 32- and
+        // 64-row calls too
         for m in [1, 2, 3, 7, 8, 9, 16, 37, 64, 100] {
             for (i, &(wf, af)) in fills.iter().enumerate() {
                 let rows = 53;

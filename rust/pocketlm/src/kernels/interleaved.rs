@@ -43,11 +43,13 @@ pub(crate) mod deinterleave_from_m {
         2
     }
 
-    /// AVX-512 VNNI: never for Q4_0/Q4_1, above [`super::RUN_GROUPS_MAX_M`] for the others.
+    /// AVX-512 VNNI: from 32 rows for Q4_0/Q4_1 (where the row-major tiles take 32 or 64
+    /// activation rows per 16 decoded weight rows; below, the interleaved kernels are faster),
+    /// above [`super::RUN_GROUPS_MAX_M`] for the others.
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn avx512(ty: GgmlType) -> usize {
         match ty {
-            GgmlType::Q4_0 | GgmlType::Q4_1 => usize::MAX,
+            GgmlType::Q4_0 | GgmlType::Q4_1 => 32,
             _ => super::RUN_GROUPS_MAX_M + 1,
         }
     }

@@ -44,6 +44,11 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
         // the k-quants' 16-row kernels decode and transpose 16 weight rows once for up to 64
         // activation rows (`k4_kernels!`, `q6k_kernels!`)
         GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K => MAX_TILE_ACTS,
+        // so do those of the 32-element types (`small_kernel16!`); also for the interleaved
+        // layout's prefill, which de-interleaves rows and runs these tiles
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => {
+            MAX_TILE_ACTS
+        }
         _ => TILE_ACTS,
     },
     act_pairs: false,
@@ -568,18 +573,11 @@ fn ld_u16x16(x: &[u16; 16]) -> __m256i {
     unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
 }
 
-/// [`prefetch_rows_ahead`] for the 16-row batched kernels: the next 16 rows.
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn prefetch_next16<W>(rows: &[&[W]; 16], i: usize) {
-    prefetch_rows_ahead(rows, i, 0)
-}
-
-/// The prefetch of the k-quants' 16-row kernels: part `part` of `parts` of the next 16 rows'
-/// lines for super-block `i`, into all cache levels (`PREFETCHT0`), called once per pass over
+/// The prefetch of the 16-row batched kernels (k-quants, 32-element types): part `part` of
+/// `parts` of the next 16 rows' lines for (super-)block `i`, into all cache levels (`PREFETCHT0`), called once per pass over
 /// the activation rows so that the lines are requested a few at a time. Those kernels get up
 /// to 64 activation rows per call, so a row group is prefetched 2 times for a 128-token prompt
-/// instead of 8; `PREFETCHNTA` of all lines at once ([`prefetch_next16`]) there was the
+/// instead of 8; `PREFETCHNTA` of all lines at once ([`prefetch_rows_ahead`]) there was the
 /// hottest instruction of a Q4_K_M prefill (28% of its samples, `perf record`, Qwen3-0.6B
 /// shape), and 1-thread CPU time of `pocketlm bench --pp 128` measured 3.8 s with it, 2.7 s
 /// with no prefetch and 2.6 s with `PREFETCHT0` of all lines at once (16 rows per tile);

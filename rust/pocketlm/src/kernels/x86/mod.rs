@@ -517,9 +517,11 @@ macro_rules! small_kernel {
                 a,
                 t0: ts.start,
             };
-            // m = 2 and up (measured: Q8_0 / Q5_0 gain at m = 2, Q4_1 breaks even)
+            // m = 2 and up (measured: Q8_0 / Q5_0 gain at m = 2, Q4_1 breaks even); 64 and
+            // 32 activation rows per call in tiles of more (`avx512::KERNELS.tile_acts`)
             wide_tile_loop!(
                 $wide,
+                big,
                 2,
                 $gemv,
                 $gemm,
@@ -610,7 +612,6 @@ macro_rules! small_kernel16 {
             let mut acc = [_mm512_setzero_ps(); M];
             let mut accm = [_mm512_setzero_ps(); M];
             for i in 0..nb {
-                prefetch_next16(&wr, i);
                 let mut x = [_mm256_setzero_si256(); 16];
                 let mut dbits = [0u16; 16];
                 let mut mbits = [0u16; 16];
@@ -637,28 +638,46 @@ macro_rules! small_kernel16 {
                 } else {
                     _mm512_setzero_ps()
                 };
-                for j in 0..M {
-                    let y = &ar[j][i];
-                    let mut s = [_mm512_setzero_si512(); 2];
+                // 4 activation rows per pass (4 independent `vpdpbusd` chains, each transposed
+                // vector used by all 4), then pairs, then a single row
+                let mut j = 0;
+                while j < M {
+                    let n = if j + 4 <= M {
+                        // the next rows' lines of this block column, spread over the passes
+                        // (`PREFETCHNTA` of all of them at once was 15% of a Q4_0 tile's time)
+                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        4
+                    } else if j + 2 <= M {
+                        2
+                    } else {
+                        1
+                    };
+                    let mut s = [_mm512_setzero_si512(); 4];
                     for c in 0..8 {
-                        let yc = bcast4_512(&y.qs, c);
-                        // signed: y's sign flipped where x < 0 (x = 0 contributes 0 anyway)
-                        let yc = if $signed {
-                            _mm512_mask_sub_epi8(yc, neg[c], _mm512_setzero_si512(), yc)
-                        } else {
-                            yc
-                        };
-                        s[c % 2] = _mm512_dpbusd_epi32(s[c % 2], xa[c], yc);
+                        for (u, su) in s.iter_mut().enumerate().take(n) {
+                            let yc = bcast4_512(&ar[j + u][i].qs, c);
+                            // signed: y's sign flipped where x < 0 (x = 0 contributes 0 anyway)
+                            let yc = if $signed {
+                                _mm512_mask_sub_epi8(yc, neg[c], _mm512_setzero_si512(), yc)
+                            } else {
+                                yc
+                            };
+                            *su = _mm512_dpbusd_epi32(*su, xa[c], yc);
+                        }
                     }
-                    let mut s = _mm512_add_epi32(s[0], s[1]);
-                    if CORR != 0 {
-                        s = _mm512_sub_epi32(s, _mm512_set1_epi32(8 * CORR * y.isum()));
+                    for (u, &su) in s.iter().enumerate().take(n) {
+                        let y = &ar[j + u][i];
+                        let mut su = su;
+                        if CORR != 0 {
+                            su = _mm512_sub_epi32(su, _mm512_set1_epi32(8 * CORR * y.isum()));
+                        }
+                        let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
+                        acc[j + u] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(su), scale, acc[j + u]);
+                        if MIN {
+                            accm[j + u] = _mm512_fmadd_ps(wm, _mm512_set1_ps(y.s()), accm[j + u]);
+                        }
                     }
-                    let scale = _mm512_mul_ps(wd, _mm512_set1_ps(y.d));
-                    acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), scale, acc[j]);
-                    if MIN {
-                        accm[j] = _mm512_fmadd_ps(wm, _mm512_set1_ps(y.s()), accm[j]);
-                    }
+                    j += n;
                 }
             }
             for (a, m) in acc.iter_mut().zip(accm) {
