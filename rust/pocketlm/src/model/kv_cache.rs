@@ -507,17 +507,20 @@ impl KvCache {
             .push_back(Arc::new(Checkpoint { pos: len, states }));
     }
 
+    /// The latest checkpoint at or before the length: where a rewound session's recurrent
+    /// states come from.
+    fn latest_checkpoint(&self) -> Option<&Arc<Checkpoint>> {
+        self.ckpts
+            .iter()
+            .filter(|c| c.pos <= self.len)
+            .max_by_key(|c| c.pos)
+    }
+
     /// Restores the recurrent states of the latest checkpoint at or before the length (the
     /// zero states before position 0 without one) and truncates to its position: the
     /// positions from there to the old length must be evaluated again. Returns the position.
     pub(crate) fn restore_recurrent(&mut self) -> usize {
-        let best = self
-            .ckpts
-            .iter()
-            .filter(|c| c.pos <= self.len)
-            .max_by_key(|c| c.pos)
-            .cloned();
-        let pos = match best {
+        let pos = match self.latest_checkpoint().cloned() {
             Some(c) => {
                 for (dst, src) in self.rec.iter_mut().zip(&c.states) {
                     dst.clone_from(src);
@@ -548,12 +551,7 @@ impl KvCache {
                 rec_layers().map(|(il, _)| &self.rec[il][..]).collect(),
             );
         }
-        match self
-            .ckpts
-            .iter()
-            .filter(|c| c.pos <= self.len)
-            .max_by_key(|c| c.pos)
-        {
+        match self.latest_checkpoint() {
             Some(c) => (
                 c.pos,
                 rec_layers().map(|(il, _)| &c.states[il][..]).collect(),
