@@ -51,6 +51,8 @@ lint:
 	@bash scripts/test-check-public-api.sh
 # The gate's word scorer is generated from the fixtures: stale if they changed since.
 	python3 scripts/train-sensitive-words.py --check
+# The reader-acceptance table is generated from the blind reads: stale if they changed since.
+	python3 scripts/reply-read/acceptance.py --check
 # The chat-template references are jinja2's rendering of llama.cpp's corpus: stale if not.
 	@bash scripts/gen-template-refs.sh --check
 # The keyboard's English contractions are the reference package's list: stale if not.

@@ -12,6 +12,7 @@ const TABLES: &[&str] = &[
     "cluster_prior.tsv",
     "sensitive_words.tsv",
     "reading_head_smollm2.tsv",
+    "reader_acceptance.tsv",
 ];
 
 fn main() {

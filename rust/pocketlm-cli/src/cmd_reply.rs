@@ -351,6 +351,8 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "second_question_discount" => &mut c.second_question_discount,
         "negative_ratio" => &mut c.negative_ratio,
         "decision_negative_ratio" => &mut c.decision_negative_ratio,
+        "direction_acceptance" => &mut c.direction_acceptance,
+        "acceptance_exponent" => &mut c.acceptance_exponent,
         "prior_open" => &mut c.prior_open,
         "prior_prefer" => &mut c.prior_prefer,
         "head_weight" => &mut c.head_weight,

@@ -5,6 +5,7 @@
 use super::acts::{Act, Acts};
 use super::cluster_prior::{self, ClusterPrior};
 use super::filter::{has_phrase, key, padded_key};
+use super::reader_acceptance::{self, ReaderAcceptance};
 use super::sensitive_words::{self, SensitiveWords};
 use super::Tone;
 use std::collections::HashMap;
@@ -348,6 +349,9 @@ pub struct Catalog {
     /// The learned cluster prior the drafter reads beside the acts (the builtin catalog has
     /// the builtin table; a parsed catalog has none until [`Catalog::with_cluster_prior`]).
     pub cluster_prior: Option<ClusterPrior>,
+    /// What blind readers send, per cluster (the builtin catalog has the builtin table; a
+    /// parsed catalog has none until [`Catalog::with_reader_acceptance`]).
+    pub reader_acceptance: Option<ReaderAcceptance>,
 }
 
 /// The catalog built into the library (`catalog.txt`, packed by `build.rs`).
@@ -361,7 +365,10 @@ impl Catalog {
         C.get_or_init(|| {
             let cat = Catalog::builtin_rules_uncached()?;
             let prior = ClusterPrior::parse(&cluster_prior::BUILTIN.text()?, &cat)?;
-            Ok(cat.with_cluster_prior(prior))
+            let acceptance = ReaderAcceptance::parse(&reader_acceptance::BUILTIN.text()?, &cat)?;
+            Ok(cat
+                .with_cluster_prior(prior)
+                .with_reader_acceptance(acceptance))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -391,6 +398,12 @@ impl Catalog {
     /// catalog's clusters).
     pub fn with_cluster_prior(mut self, prior: ClusterPrior) -> Catalog {
         self.cluster_prior = Some(prior);
+        self
+    }
+
+    /// The catalog with `acceptance` as what blind readers send, per cluster.
+    pub fn with_reader_acceptance(mut self, acceptance: ReaderAcceptance) -> Catalog {
+        self.reader_acceptance = Some(acceptance);
         self
     }
 
@@ -555,6 +568,7 @@ impl Catalog {
             responses,
             sensitive_words: None,
             cluster_prior: None,
+            reader_acceptance: None,
         })
     }
 

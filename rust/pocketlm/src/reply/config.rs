@@ -183,6 +183,14 @@ pub struct DrafterConfig {
     /// ... or this fraction when it is a preferred answer ("No, thanks." to an offer).
     /// 0.3: session 4b.
     pub decision_negative_ratio: f32,
+    /// A decision's missing direction goes to the reply of that direction with the best
+    /// adjusted score × (its reader acceptance in a decision)^this (`reply/reader_acceptance.rs`:
+    /// readers sent "Let me check." 0.73 of the times they saw it there, "I'd rather not."
+    /// 0.14); 0: the best adjusted score alone.
+    pub direction_acceptance: f32,
+    /// Every slot ranks candidates by adjusted score × (the reply's reader acceptance in its
+    /// context, a decision asked or not)^this; 0: by adjusted score alone.
+    pub acceptance_exponent: f32,
     /// Generated branches whose first token ranks below this many tokens are not tried
     /// (64: the distinct first words fit well inside).
     pub first_token_shortlist: usize,
@@ -305,6 +313,8 @@ impl Default for DrafterConfig {
             second_question_discount: 0.6,
             negative_ratio: 0.8,
             decision_negative_ratio: 0.3,
+            direction_acceptance: 0.0,
+            acceptance_exponent: 0.0,
             first_token_shortlist: 64,
             warm_up_group: 16,
             prior_open: 0.3,

@@ -705,7 +705,14 @@ impl ReplyDrafter {
         }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         // 6. Selection.
-        let replies = select::select(&candidates, options.n, &acts, ctx.choice, &self.config);
+        let replies = select::select(
+            &candidates,
+            options.n,
+            &acts,
+            ctx.choice,
+            &self.config,
+            self.catalog.reader_acceptance.as_ref(),
+        );
         draft.candidates = candidates;
         match replies.first() {
             Some(r) if r.score >= self.config.min_score => draft.replies = replies,

@@ -26,6 +26,7 @@ pub mod gate;
 pub mod options;
 mod packed;
 pub mod prompt;
+pub mod reader_acceptance;
 pub mod reading_head;
 mod score;
 mod select;

@@ -66,6 +66,7 @@ mod tests {
             packed!("cluster_prior.tsv"),
             packed!("sensitive_words.tsv"),
             packed!("reading_head_smollm2.tsv"),
+            packed!("reader_acceptance.tsv"),
         ] {
             let source = std::fs::read_to_string(dir.join(p.name)).unwrap();
             let text = p.text().unwrap();

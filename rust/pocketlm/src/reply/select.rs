@@ -16,6 +16,7 @@ use super::catalog::Stance;
 use super::config::DrafterConfig;
 use super::drafter::Candidate;
 use super::filter;
+use super::reader_acceptance::ReaderAcceptance;
 use super::Reply;
 
 fn is_question(t: &str) -> bool {
@@ -24,13 +25,22 @@ fn is_question(t: &str) -> bool {
 
 /// Up to `n` valid replies, best first.
 /// `choice`: the reading says a decision is asked (`DrafterConfig::choice_yes`).
+/// `acceptance`: what blind readers send, per catalog reply (none: every reply alike).
 pub fn select(
     candidates: &[Candidate],
     n: usize,
     acts: &Acts,
     choice: bool,
     cfg: &DrafterConfig,
+    acceptance: Option<&ReaderAcceptance>,
 ) -> Vec<Reply> {
+    let decision = acts.decision() || choice;
+    let accepted = |c: &Candidate, exponent: f32| {
+        acceptance.map_or(1.0, |a| {
+            a.rate(&c.text, c.cluster.as_deref(), decision)
+                .powf(exponent)
+        })
+    };
     let mut valid: Vec<&Candidate> = candidates.iter().filter(|c| c.rejected.is_none()).collect();
     valid.sort_by(|a, b| b.score.total_cmp(&a.score));
     // No near-duplicates (the best of each kept).
@@ -54,7 +64,7 @@ pub fn select(
             .enumerate()
             .filter(|(_, c)| !(curated_left && c.cluster.is_none()))
             .map(|(i, c)| {
-                let mut s = adjusted(c, &chosen, cfg);
+                let mut s = adjusted(c, &chosen, cfg) * accepted(c, cfg.acceptance_exponent);
                 if focused && !in_clusters(c, &focus) {
                     s *= cfg.unpreferred_discount;
                 }
@@ -63,7 +73,15 @@ pub fn select(
             .fold((0, f32::NEG_INFINITY), |b, x| if x.1 > b.1 { x } else { b });
         chosen.push(rest.remove(i));
     }
-    mix_stances(&mut chosen, &rest, n, acts, choice, cfg);
+    mix_stances(
+        &mut chosen,
+        &rest,
+        n,
+        acts,
+        choice,
+        cfg,
+        &|c: &Candidate| accepted(c, cfg.direction_acceptance),
+    );
     chosen.sort_by(|a, b| b.score.total_cmp(&a.score));
     chosen
         .into_iter()
@@ -153,7 +171,8 @@ fn says_no_or_maybe(c: &Candidate) -> bool {
 }
 
 /// When a decision is asked and the set offers one direction only (yes, or only no and
-/// maybe), the best reply of the missing direction takes the last place if it scores at least
+/// maybe), the best reply of the missing direction (by adjusted score × `weight`: what
+/// readers send of its cluster) takes the last place if it scores at least
 /// `negative_ratio` (a preferred one: `decision_negative_ratio`) of what the last pick was
 /// worth in its slot (its adjusted score: a third yes says little); when the reading asks for
 /// the decision (`choice`), at least `choice_ratio` of it. The last pick is replaced only if
@@ -165,6 +184,7 @@ fn mix_stances<'a>(
     acts: &Acts,
     choice: bool,
     cfg: &DrafterConfig,
+    weight: &dyn Fn(&Candidate) -> f32,
 ) {
     if !(acts.decision() || choice) || n < 2 || chosen.len() < n {
         return;
@@ -179,21 +199,37 @@ fn mix_stances<'a>(
         (false, true) => (says_no_or_maybe, says_yes),
         _ => return,
     };
-    let Some(other) = rest.iter().find(|c| missing(c)) else {
-        return;
-    };
     let held_count = chosen.iter().filter(|c| held(c)).count();
     let last = chosen[n - 1];
-    let replaceable = !held(last) || held_count > 1;
-    let ratio = if choice {
-        cfg.choice_ratio
-    } else if other.preferred {
-        cfg.decision_negative_ratio
-    } else {
-        cfg.negative_ratio
+    if held(last) && held_count < 2 {
+        return;
+    }
+    let kept = &chosen[..n - 1];
+    let last_worth = adjusted(last, kept, cfg);
+    // The reply of the missing direction readers would send most, where it scores enough;
+    // otherwise the best scored one, where it does.
+    let fits = |c: &Candidate| {
+        let ratio = if choice {
+            cfg.choice_ratio
+        } else if c.preferred {
+            cfg.decision_negative_ratio
+        } else {
+            cfg.negative_ratio
+        };
+        adjusted(c, kept, cfg) >= ratio * last_worth
     };
-    let last_worth = adjusted(last, &chosen[..n - 1], cfg);
-    if replaceable && adjusted(other, &chosen[..n - 1], cfg) >= ratio * last_worth {
+    // (weight off: the best scored alone, as before the table)
+    let weighted = rest
+        .iter()
+        .filter(|c| cfg.direction_acceptance > 0.0 && missing(c))
+        .map(|c| (c, adjusted(c, kept, cfg) * weight(c)))
+        .fold(None, |b: Option<(&&Candidate, f32)>, x| match b {
+            Some(b) if b.1 >= x.1 => Some(b),
+            _ => Some(x),
+        })
+        .map(|(c, _)| *c);
+    let best = rest.iter().find(|c| missing(c)).copied();
+    if let Some(other) = [weighted, best].into_iter().flatten().find(|c| fits(c)) {
         chosen[n - 1] = other;
     }
 }
@@ -232,18 +268,18 @@ mod tests {
             cand("I'm not sure.", 0.05, "unsure", Stance::Maybe),
         ];
         // A distinct cluster scoring close wins the second slot over the same cluster.
-        let r = select(&cs, 3, &acts, false, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(
             texts(&r),
             ["I'm good, thanks!", "Doing well, thanks!", "Good morning!"]
         );
         assert_eq!(
-            texts(&select(&cs, 2, &acts, false, &cfg)),
+            texts(&select(&cs, 2, &acts, false, &cfg, None)),
             ["I'm good, thanks!", "Good morning!"]
         );
         // Only one other cluster, far below: the second of a cluster fills the slot.
         cs.remove(2);
-        let r = select(&cs, 3, &acts, false, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(r.len(), 3);
         assert_eq!(texts(&r)[..2], ["I'm good, thanks!", "Doing well, thanks!"]);
     }
@@ -268,10 +304,10 @@ mod tests {
             cand("Let me check.", 0.11, "check", Stance::Maybe),
         ];
         assert_eq!(
-            texts(&select(&cs, 2, &acts, false, &cfg)),
+            texts(&select(&cs, 2, &acts, false, &cfg, None)),
             ["No idea.", "Let me check."]
         );
-        assert!(texts(&select(&cs, 3, &acts, false, &cfg)).contains(&"Let me check."));
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, None)).contains(&"Let me check."));
         // Not a hedge: the same scores keep the cluster's second phrasing first.
         let plain: Vec<Candidate> = cs
             .iter()
@@ -281,7 +317,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            texts(&select(&plain, 2, &acts, false, &cfg)),
+            texts(&select(&plain, 2, &acts, false, &cfg, None)),
             ["No idea.", "I don't know."]
         );
     }
@@ -304,18 +340,18 @@ mod tests {
         generated.curated = false;
         let cs = vec![tell.clone(), how, really, cool, generated.clone()];
         assert_eq!(
-            texts(&select(&cs, 3, &acts, false, &cfg)),
+            texts(&select(&cs, 3, &acts, false, &cfg, None)),
             ["Tell me more!", "How was it?", "Oh, really?"]
         );
         // Without the focus, the neighbouring cluster takes a slot (the generated text
         // still waits while catalog replies are left).
         cfg.unpreferred_discount = 1.0;
         assert_eq!(
-            texts(&select(&cs, 3, &acts, false, &cfg)),
+            texts(&select(&cs, 3, &acts, false, &cfg, None)),
             ["Tell me more!", "How was it?", "That's cool!"]
         );
         // Generated text fills a slot when no catalog reply is left, and may lead.
-        let r = select(&[tell, generated], 3, &acts, false, &cfg);
+        let r = select(&[tell, generated], 3, &acts, false, &cfg, None);
         assert_eq!(texts(&r), ["Tell me more!", "Where did you go?"]);
     }
 
@@ -334,9 +370,45 @@ mod tests {
             // slot (same_cluster_discount 0.85); the no takes it at ≥ 0.8 × that.
             cand("No, I don't.", 0.45, "no", Stance::No),
         ];
-        let r = select(&cs, 3, &acts, false, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
         assert!(texts(&r).contains(&"Yes, I do."), "{r:?}");
+    }
+
+    #[test]
+    fn a_decisions_missing_direction_is_what_readers_send_where_it_scores_enough() {
+        let cat = Catalog::builtin().unwrap();
+        let acceptance = cat.reader_acceptance.as_ref();
+        let acts = Acts::of("Can you have Sam Saturday afternoon?", cat);
+        assert!(acts.decision());
+        let cfg = DrafterConfig {
+            direction_acceptance: 1.0,
+            ..DrafterConfig::default()
+        };
+        let with_check = |check: f32| {
+            vec![
+                cand("Yes, of course.", 0.8, "yes", Stance::Yes),
+                cand("Of course!", 0.75, "yes", Stance::Yes),
+                cand("Absolutely!", 0.7, "yes", Stance::Yes),
+                cand("Sorry, I'm busy.", 0.5, "decline", Stance::No),
+                cand("Let me check.", check, "check", Stance::Maybe),
+            ]
+        };
+        let cs = with_check(0.45);
+        // Readers send "Let me check." more often than "Sorry, I'm busy." (the builtin table).
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, acceptance)).contains(&"Let me check."));
+        // Without the table, or with its weight off (the default), the best scored no.
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, None)).contains(&"Sorry, I'm busy."));
+        let off = DrafterConfig {
+            direction_acceptance: 0.0,
+            ..DrafterConfig::default()
+        };
+        assert!(
+            texts(&select(&cs, 3, &acts, false, &off, acceptance)).contains(&"Sorry, I'm busy.")
+        );
+        // A check scoring too little for the slot leaves it to the best scored no.
+        let r = select(&with_check(0.05), 3, &acts, false, &cfg, acceptance);
+        assert!(texts(&r).contains(&"Sorry, I'm busy."), "{r:?}");
     }
 
     #[test]
@@ -353,13 +425,13 @@ mod tests {
             cand("Not sure yet.", 0.7, "not_yet", Stance::Maybe),
             love,
         ];
-        let r = select(&cs, 3, &acts, false, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert!(texts(&r).contains(&"I'd love to!"), "{r:?}");
         assert!(texts(&r).contains(&"I don't know."), "{r:?}");
         // Not a decision: the set keeps its best three.
         let told = Acts::of("I went to the mall today.", cat);
         assert!(!told.decision());
-        let r = select(&cs, 3, &told, false, &cfg);
+        let r = select(&cs, 3, &told, false, &cfg, None);
         assert!(!texts(&r).contains(&"I'd love to!"), "{r:?}");
     }
 
@@ -394,7 +466,7 @@ mod tests {
             cand("you're welcome", 0.7, "welcome", Stance::Welcome),
             cand("No problem!", 0.3, "no_worries", Stance::Forgive),
         ];
-        let r = select(&cs, 3, &acts, false, &cfg);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(texts(&r), ["You're welcome!", "No problem!"]);
     }
 }
