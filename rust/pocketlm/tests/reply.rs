@@ -8,7 +8,7 @@ use common::{fixture, model_path, GEMMA3, SMOLLM2};
 use pocketlm::internals::reply::{acts::Acts, filter, gate, Catalog};
 use pocketlm::{
     stream_chat, ChatError, ChatOptions, ChatSession, Draft, DraftOptions, DrafterConfig, Message,
-    NoSuggestion, Rejection, ReplyDrafter, ReplyError, Tone,
+    NoSuggestion, Rejection, ReplyDrafter, ReplyError, Stance, Tone,
 };
 use pocketlm::{ChatMessage, ChatTemplate};
 use pocketlm::{GenerateOptions, Model, SamplerConfig, Session, SessionOptions, StopReason};
@@ -770,19 +770,27 @@ fn offers_and_permissions_get_the_answers_they_ask_for() {
 fn reports_get_a_follow_up_and_offers_a_polite_no() {
     let d = drafter();
     let opts = DraftOptions::default();
-    // A report about oneself: at least one engaged reply (interest or a follow-up question
-    // the acts prefer), not only "Nice!" / "Oh, I see.".
+    // A report about oneself: three replies, at least one engaged (a reaction of interest
+    // such as "Sounds fun!" or a follow-up question), never only an acknowledgement ("Oh, I
+    // see.", "Okay."). Which engaged reply leads is the reader acceptance's call: blind
+    // readers sent "Tell me more!" 3 times of 21 (reply/reader_acceptance.tsv).
+    let cat = d.catalog();
     for msg in [
         "I started a pottery class.",
         "We went to the lake yesterday.",
     ] {
         let draft = d.draft_detailed(&[Message::incoming(msg)], &opts).unwrap();
         assert_eq!(draft.replies.len(), 3, "{msg}: {:?}", draft.candidates);
-        assert!(
-            offers_a_preferred_reply(&draft, msg),
-            "{msg}: {:?}",
-            draft.replies
-        );
+        let engaged = draft.replies.iter().any(|r| {
+            cat.find(&r.text).is_some_and(|i| {
+                let cluster = &cat.clusters[cat.responses[i].cluster];
+                matches!(
+                    cluster.stance,
+                    Stance::React | Stance::Question | Stance::Happy
+                ) && cluster.name != "ok"
+            })
+        });
+        assert!(engaged, "{msg}: {:?}", draft.replies);
     }
     // An offer: a yes and a polite no.
     let msg = "Would you like a cup of coffee?";

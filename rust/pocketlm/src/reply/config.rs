@@ -186,10 +186,14 @@ pub struct DrafterConfig {
     /// A decision's missing direction goes to the reply of that direction with the best
     /// adjusted score × (its reader acceptance in a decision)^this (`reply/reader_acceptance.rs`:
     /// readers sent "Let me check." 0.73 of the times they saw it there, "I'd rather not."
-    /// 0.14); 0: the best adjusted score alone.
+    /// 0.14); 0: the best adjusted score alone. 2, with `acceptance_exponent` 2: on the first
+    /// blind read of blind45/46 (session 42) 68.1% / 62.4% of chips tappable, against 66.7% /
+    /// 59.8% at 1 / 1 and 64.8% / 58.1% without the table (docs/reply.md, "Reader
+    /// acceptance").
     pub direction_acceptance: f32,
     /// Every slot ranks candidates by adjusted score × (the reply's reader acceptance in its
-    /// context, a decision asked or not)^this; 0: by adjusted score alone.
+    /// context, a decision asked or not)^this; 0: by adjusted score alone. 2 (see
+    /// `direction_acceptance`).
     pub acceptance_exponent: f32,
     /// Generated branches whose first token ranks below this many tokens are not tried
     /// (64: the distinct first words fit well inside).
@@ -313,8 +317,8 @@ impl Default for DrafterConfig {
             second_question_discount: 0.6,
             negative_ratio: 0.8,
             decision_negative_ratio: 0.3,
-            direction_acceptance: 0.0,
-            acceptance_exponent: 0.0,
+            direction_acceptance: 2.0,
+            acceptance_exponent: 2.0,
             first_token_shortlist: 64,
             warm_up_group: 16,
             prior_open: 0.3,

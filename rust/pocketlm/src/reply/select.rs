@@ -383,25 +383,26 @@ mod tests {
         assert!(acts.decision());
         let cfg = DrafterConfig {
             direction_acceptance: 1.0,
+            acceptance_exponent: 0.0,
             ..DrafterConfig::default()
         };
         let with_check = |check: f32| {
             vec![
-                cand("Yes, of course.", 0.8, "yes", Stance::Yes),
-                cand("Of course!", 0.75, "yes", Stance::Yes),
-                cand("Absolutely!", 0.7, "yes", Stance::Yes),
+                cand("Yes, of course.", 0.9, "yes", Stance::Yes),
+                cand("Sure!", 0.85, "yes", Stance::Yes),
+                cand("Absolutely!", 0.8, "yes", Stance::Yes),
                 cand("Sorry, I'm busy.", 0.5, "decline", Stance::No),
                 cand("Let me check.", check, "check", Stance::Maybe),
             ]
         };
-        let cs = with_check(0.45);
+        let cs = with_check(0.47);
         // Readers send "Let me check." more often than "Sorry, I'm busy." (the builtin table).
         assert!(texts(&select(&cs, 3, &acts, false, &cfg, acceptance)).contains(&"Let me check."));
-        // Without the table, or with its weight off (the default), the best scored no.
+        // Without the table, or with its weight off, the best scored no.
         assert!(texts(&select(&cs, 3, &acts, false, &cfg, None)).contains(&"Sorry, I'm busy."));
         let off = DrafterConfig {
             direction_acceptance: 0.0,
-            ..DrafterConfig::default()
+            ..cfg.clone()
         };
         assert!(
             texts(&select(&cs, 3, &acts, false, &off, acceptance)).contains(&"Sorry, I'm busy.")
