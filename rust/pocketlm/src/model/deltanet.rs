@@ -17,9 +17,10 @@
 //! ```
 //!
 //! The matrix products run in `forward.rs` with the other layers' products; this module does
-//! the per-token part. A layer's state (the convolution's last `conv_kernel - 1` inputs and
-//! `S` per value head) lives in the sequence's cache (`KvCache::recurrent_mut`) and is the
-//! state after the cache's last position.
+//! the per-token part (the recurrence's row loops are `kernels/deltanet.rs`). A layer's state
+//! (the convolution's last `conv_kernel - 1` inputs and `S` per value head) lives in the
+//! sequence's cache (`KvCache::recurrent_mut`) and is the state after the cache's last
+//! position.
 
 use super::config::DeltaNetDims;
 use super::forward::BatchRow;
