@@ -47,6 +47,7 @@ pub mod act;
 #[cfg(target_arch = "aarch64")]
 mod arm;
 pub mod attention;
+pub(crate) mod deltanet;
 mod interleaved;
 pub mod pool;
 pub mod rank;

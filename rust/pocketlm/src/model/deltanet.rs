@@ -17,13 +17,17 @@
 //! ```
 //!
 //! The matrix products run in `forward.rs` with the other layers' products; this module does
-//! the per-token part. A layer's state (the convolution's last `conv_kernel - 1` inputs and
-//! `S` per value head) lives in the sequence's cache (`KvCache::recurrent_mut`) and is the
-//! state after the cache's last position.
+//! the per-token part (the recurrence's row loops are `kernels/deltanet.rs`). A layer's state
+//! (the convolution's last `conv_kernel - 1` inputs and `S` per value head) lives in the
+//! sequence's cache (`KvCache::recurrent_mut`) and is the state after the cache's last
+//! position.
 
 use super::config::DeltaNetDims;
 use super::forward::BatchRow;
 use super::kv_cache::KvCache;
+use crate::kernels::deltanet::{head, Path, RunInput};
+use crate::kernels::{selected_tier, ThreadPool};
+use std::sync::Mutex;
 
 /// A DeltaNet layer's per-channel and per-head parameters.
 pub(crate) struct Params<'a> {
@@ -68,100 +72,140 @@ fn sigmoid(x: f32) -> f32 {
 
 /// For each row of `rows` (in order; rows of one sequence at consecutive positions
 /// continuing its cache's state), advances the state of `p.layer` in its sequence's cache by the
-/// row's token and writes the gated, normed output (`value_dim` per row) to `y`. `c` is
-/// scratch.
+/// row's token and writes the gated, normed output (`value_dim` per row) to `y`. `scratch`
+/// holds the convolved channels, the gates and the heads' outputs of all rows. The heads of a
+/// run of rows of one sequence are shared out over `pool` (each head's state is independent).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn mix(
     d: &DeltaNetDims,
     p: &Params,
+    pool: &ThreadPool,
     rows: &[BatchRow],
     caches: &mut [&mut KvCache],
     inp: &Inputs,
     y: &mut [f32],
-    c: &mut Vec<f32>,
+    scratch: &mut Vec<f32>,
 ) {
-    let (ch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
-    if c.len() < ch {
-        c.resize(ch, 0.0);
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let state = caches[row.seq].recurrent_mut(p.layer);
-        step(
+    let path = Path::of(selected_tier());
+    let mut start = 0;
+    while start < rows.len() {
+        let seq = rows[start].seq;
+        let end = start + rows[start..].iter().take_while(|r| r.seq == seq).count();
+        let (ch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
+        run(
             d,
             p,
-            state,
-            &inp.qkv[r * ch..][..ch],
-            &inp.z[r * vd..][..vd],
-            &inp.alpha[r * vh..][..vh],
-            &inp.beta[r * vh..][..vh],
-            &mut y[r * vd..][..vd],
-            &mut c[..ch],
+            path,
+            pool,
+            caches[seq].recurrent_mut(p.layer),
+            &Inputs {
+                qkv: &inp.qkv[start * ch..end * ch],
+                z: &inp.z[start * vd..end * vd],
+                alpha: &inp.alpha[start * vh..end * vh],
+                beta: &inp.beta[start * vh..end * vh],
+            },
+            &mut y[start * vd..end * vd],
+            scratch,
         );
+        start = end;
     }
 }
 
-/// One token through one layer: `state` (`d.state_len()`) is advanced in place.
+/// Consecutive tokens of one sequence (`inp.beta.len() / v_heads` of them) through one layer:
+/// `state` (`d.state_len()`) is advanced in place, the outputs go to `y`.
 #[allow(clippy::too_many_arguments)]
-fn step(
+fn run(
     d: &DeltaNetDims,
     p: &Params,
+    path: Path,
+    pool: &ThreadPool,
     state: &mut [f32],
-    x: &[f32],
-    z: &[f32],
-    alpha: &[f32],
-    beta: &[f32],
+    inp: &Inputs,
     y: &mut [f32],
-    c: &mut [f32],
+    scratch: &mut Vec<f32>,
 ) {
-    let (kernel, nch, hd) = (d.conv_kernel, d.channels(), d.head_dim);
+    let (kernel, nch, hd, vh) = (d.conv_kernel, d.channels(), d.head_dim, d.v_heads);
+    let (vd, key_dim) = (d.value_dim(), d.key_dim());
+    let n = inp.beta.len() / vh;
+    let need = n * (nch + 2 * vh + vd);
+    if scratch.len() < need {
+        scratch.resize(need, 0.0);
+    }
+    let (c, rest) = scratch.split_at_mut(n * nch);
+    let (gates, rest) = rest.split_at_mut(n * vh);
+    let (betas, rest) = rest.split_at_mut(n * vh);
+    let o = &mut rest[..n * vd];
     let (hist, mats) = state.split_at_mut(d.conv_state_len());
-    // The causal convolution (ggml_ssm_conv: a float sum over the taps in order, from 0),
-    // then the history shifts by one input.
-    for (ch, out) in c.iter_mut().enumerate() {
-        let w = &p.conv[ch * kernel..][..kernel];
-        let mut sum = 0f32;
-        for (i, &wi) in w[..kernel - 1].iter().enumerate() {
-            sum += hist[i * nch + ch] * wi;
-        }
-        sum += x[ch] * w[kernel - 1];
-        *out = silu(sum);
-    }
-    hist.copy_within(nch.., 0);
-    hist[(kernel - 2) * nch..].copy_from_slice(x);
-    // L2 norms of the query and key heads (ggml: rms_norm with eps / n, scaled by 1/sqrt(n)).
-    let key_dim = d.key_dim();
-    for head in c[..2 * key_dim].chunks_mut(hd) {
-        let ss: f32 = head.iter().map(|v| v * v).sum();
-        let n = hd as f32;
-        let scale = 1.0 / (ss / n + p.eps / n).sqrt() / n.sqrt();
-        head.iter_mut().for_each(|v| *v *= scale);
-    }
-    let (qk, v) = c.split_at(2 * key_dim);
-    let (q, k) = qk.split_at(key_dim);
-    let q_scale = 1.0 / (hd as f32).sqrt();
-    for h in 0..d.v_heads {
-        let kh = h % d.k_heads;
-        let (qh, kh_, vh) = (&q[kh * hd..][..hd], &k[kh * hd..][..hd], &v[h * hd..][..hd]);
-        let decay = (softplus(alpha[h] + p.dt_bias[h]) * p.a[h]).exp();
-        let b = sigmoid(beta[h]);
-        let m = &mut mats[h * hd * hd..][..hd * hd];
-        let o = &mut y[h * hd..][..hd];
-        // Row j of `m` is column j of S (the keys' weights of value j): each row's update
-        // needs only itself.
-        for (j, (row, oj)) in m.chunks_exact_mut(hd).zip(o.iter_mut()).enumerate() {
-            row.iter_mut().for_each(|s| *s *= decay);
-            let sk: f32 = row.iter().zip(kh_).map(|(s, k)| s * k).sum();
-            let delta = (vh[j] - sk) * b;
-            for (s, &kv) in row.iter_mut().zip(kh_) {
-                *s += kv * delta;
+    for t in 0..n {
+        let x = &inp.qkv[t * nch..][..nch];
+        let c = &mut c[t * nch..][..nch];
+        // The causal convolution (ggml_ssm_conv: a float sum over the taps in order, from 0),
+        // then the history shifts by one input.
+        for (ch, out) in c.iter_mut().enumerate() {
+            let w = &p.conv[ch * kernel..][..kernel];
+            let mut sum = 0f32;
+            for (i, &wi) in w[..kernel - 1].iter().enumerate() {
+                sum += hist[i * nch + ch] * wi;
             }
-            let sq: f32 = row.iter().zip(qh).map(|(s, q)| s * q).sum();
-            *oj = sq * q_scale;
+            sum += x[ch] * w[kernel - 1];
+            *out = silu(sum);
         }
-        // The gated RMS norm of the head's output.
-        let ss: f32 = o.iter().map(|v| v * v).sum();
-        let scale = 1.0 / (ss / hd as f32 + p.eps).sqrt();
-        for ((ov, &w), &zv) in o.iter_mut().zip(p.norm).zip(&z[h * hd..][..hd]) {
-            *ov = *ov * scale * w * silu(zv);
+        hist.copy_within(nch.., 0);
+        hist[(kernel - 2) * nch..].copy_from_slice(x);
+        // L2 norms of the query and key heads (ggml: rms_norm with eps / n, scaled by 1/sqrt(n)).
+        for head in c[..2 * key_dim].chunks_mut(hd) {
+            let ss: f32 = head.iter().map(|v| v * v).sum();
+            let n = hd as f32;
+            let scale = 1.0 / (ss / n + p.eps / n).sqrt() / n.sqrt();
+            head.iter_mut().for_each(|v| *v *= scale);
+        }
+        for h in 0..vh {
+            gates[t * vh + h] = (softplus(inp.alpha[t * vh + h] + p.dt_bias[h]) * p.a[h]).exp();
+            betas[t * vh + h] = sigmoid(inp.beta[t * vh + h]);
+        }
+    }
+    // The recurrence, per value head: the head's outputs go to `o` head-major (`n × hd` per
+    // head), so that each head writes a piece of its own.
+    let input = RunInput {
+        hd,
+        nch,
+        vh,
+        key_dim,
+        k_heads: d.k_heads,
+        n,
+        c,
+        gates,
+        betas,
+    };
+    let heads = mats[..vh * hd * hd]
+        .chunks_exact_mut(hd * hd)
+        .zip(o.chunks_exact_mut(n * hd))
+        .enumerate();
+    // work: per token, four multiply-adds per state element
+    let work = (n * vh * hd * hd * 4) as u64;
+    if pool.n_threads() == 1 || vh < 2 {
+        for (h, (m, oh)) in heads {
+            head(path, &input, h, m, oh);
+        }
+    } else {
+        let pieces = Mutex::new(heads);
+        pool.run_joinable(work, |_, _| loop {
+            let next = pieces.lock().expect("deltanet heads lock").next();
+            let Some((h, (m, oh))) = next else { break };
+            head(path, &input, h, m, oh);
+        });
+    }
+    // The gated RMS norm of each head's output.
+    for t in 0..n {
+        for h in 0..vh {
+            let oh = &o[(h * n + t) * hd..][..hd];
+            let ss: f32 = oh.iter().map(|v| v * v).sum();
+            let scale = 1.0 / (ss / hd as f32 + p.eps).sqrt();
+            let out = &mut y[t * vd + h * hd..][..hd];
+            let z = &inp.z[t * vd + h * hd..][..hd];
+            for (((yv, &ov), &w), &zv) in out.iter_mut().zip(oh).zip(p.norm).zip(z) {
+                *yv = ov * scale * w * silu(zv);
+            }
         }
     }
 }
@@ -169,6 +213,7 @@ fn step(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::deltanet::{LANES, TOKEN_BLOCK};
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
@@ -250,16 +295,20 @@ mod tests {
     }
 
     /// A prompt in one batch and the same tokens one by one give the definition's outputs
-    /// (2 key heads tiled over 4 value heads, 3 taps); a reset state gives them again.
+    /// (2 key heads tiled over 4 value heads, 3 taps; heads of 40: a chunk of the row loops'
+    /// lanes and a tail; 20 tokens: more than one token block), on one thread and with the
+    /// heads shared by two, through the plain loops and the selected tier's; a fresh state
+    /// gives other outputs.
     #[test]
     fn batch_and_stepwise_match_the_definition() {
         let d = DeltaNetDims {
             conv_kernel: 3,
-            head_dim: 8,
+            head_dim: 40,
             k_heads: 2,
             v_heads: 4,
         };
-        let n = 9;
+        let n = 20;
+        assert!(n > TOKEN_BLOCK && d.head_dim > LANES && !d.head_dim.is_multiple_of(LANES));
         let (nch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
         let conv = values(nch * d.conv_kernel, 1);
         let dt = values(vh, 2);
@@ -291,36 +340,38 @@ mod tests {
                 );
             }
         };
-        let run = |state: &mut Vec<f32>, from: usize, to: usize| -> Vec<f32> {
-            let mut y = vec![0f32; (to - from) * vd];
-            let mut c = Vec::new();
-            for (r, t) in (from..to).enumerate() {
-                c.resize(nch, 0.0);
-                step(
-                    &d,
-                    &p,
-                    state,
-                    &xs[t],
-                    &zs[t],
-                    &alphas[t],
-                    &betas[t],
-                    &mut y[r * vd..][..vd],
-                    &mut c,
-                );
+        let pools = [ThreadPool::new(1), ThreadPool::new(2)];
+        let run_tokens =
+            |path: Path, pool: &ThreadPool, state: &mut Vec<f32>, from: usize, to: usize| {
+                let mut y = vec![0f32; (to - from) * vd];
+                let inp = Inputs {
+                    qkv: &xs[from..to].concat(),
+                    z: &zs[from..to].concat(),
+                    alpha: &alphas[from..to].concat(),
+                    beta: &betas[from..to].concat(),
+                };
+                run(&d, &p, path, pool, state, &inp, &mut y, &mut Vec::new());
+                y
+            };
+        for path in [Path::Plain, Path::of(selected_tier())] {
+            for pool in &pools {
+                let what = format!("{path:?}, {} threads", pool.n_threads());
+                let mut state = vec![0f32; d.state_len()];
+                let got = run_tokens(path, pool, &mut state, 0, n);
+                close(&got, &want.concat(), &format!("batch, {what}"));
+                let mut state = vec![0f32; d.state_len()];
+                for (t, want_t) in want.iter().enumerate() {
+                    let got = run_tokens(path, pool, &mut state, t, t + 1);
+                    close(&got, want_t, &format!("step {t}, {what}"));
+                }
+                // the state after the whole sequence differs from a fresh one: it carries
+                // the history
+                let fresh = run_tokens(path, pool, &mut vec![0f32; d.state_len()], n - 1, n);
+                assert!(fresh
+                    .iter()
+                    .zip(&want[n - 1])
+                    .any(|(f, w)| (f - w).abs() > 1e-3));
             }
-            y
-        };
-        let mut state = vec![0f32; d.state_len()];
-        close(&run(&mut state, 0, n), &want.concat(), "batch");
-        let mut state = vec![0f32; d.state_len()];
-        for (t, want_t) in want.iter().enumerate() {
-            close(&run(&mut state, t, t + 1), want_t, &format!("step {t}"));
         }
-        // the state after the whole sequence differs from a fresh one: it carries the history
-        let fresh = run(&mut vec![0f32; d.state_len()], n - 1, n);
-        assert!(fresh
-            .iter()
-            .zip(&want[n - 1])
-            .any(|(f, w)| (f - w).abs() > 1e-3));
     }
 }

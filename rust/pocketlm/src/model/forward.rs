@@ -49,7 +49,7 @@ pub(crate) struct Scratch {
     conv: Vec<f32>,
     conv_y: Vec<f32>,
     /// Qwen3.5's DeltaNet layers: per row q/k/v before the convolution, z, alpha, beta, the
-    /// gated output; one row of convolved channels.
+    /// gated output; deltanet.rs's scratch (per row the convolved channels, gates, outputs).
     dn_qkv: Vec<f32>,
     dn_z: Vec<f32>,
     dn_alpha: Vec<f32>,
@@ -388,6 +388,7 @@ pub(crate) fn forward(
                         norm: &dn.norm,
                         eps: cfg.rms_eps,
                     },
+                    pool,
                     rows,
                     caches,
                     &deltanet::Inputs {
