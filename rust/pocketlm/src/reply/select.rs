@@ -171,8 +171,9 @@ fn says_no_or_maybe(c: &Candidate) -> bool {
 }
 
 /// When a decision is asked and the set offers one direction only (yes, or only no and
-/// maybe), the best reply of the missing direction (by adjusted score × `weight`: what
-/// readers send of its cluster) takes the last place if it scores at least
+/// maybe), the best reply of the missing direction (by adjusted score × `weight`, what
+/// readers send of that reply, when `direction_acceptance` is on; by score otherwise, or when
+/// the weighted pick scores too little) takes the last place if it scores at least
 /// `negative_ratio` (a preferred one: `decision_negative_ratio`) of what the last pick was
 /// worth in its slot (its adjusted score: a third yes says little); when the reading asks for
 /// the decision (`choice`), at least `choice_ratio` of it. The last pick is replaced only if
@@ -218,16 +219,15 @@ fn mix_stances<'a>(
         };
         adjusted(c, kept, cfg) >= ratio * last_worth
     };
-    // (weight off: the best scored alone, as before the table)
-    let weighted = rest
-        .iter()
-        .filter(|c| cfg.direction_acceptance > 0.0 && missing(c))
-        .map(|c| (c, adjusted(c, kept, cfg) * weight(c)))
-        .fold(None, |b: Option<(&&Candidate, f32)>, x| match b {
-            Some(b) if b.1 >= x.1 => Some(b),
-            _ => Some(x),
-        })
-        .map(|(c, _)| *c);
+    let weighted = if cfg.direction_acceptance > 0.0 {
+        rest.iter()
+            .filter(|c| missing(c))
+            .map(|c| (*c, adjusted(c, kept, cfg) * weight(c)))
+            .reduce(|b, x| if x.1 > b.1 { x } else { b })
+            .map(|(c, _)| c)
+    } else {
+        None
+    };
     let best = rest.iter().find(|c| missing(c)).copied();
     if let Some(other) = [weighted, best].into_iter().flatten().find(|c| fits(c)) {
         chosen[n - 1] = other;
