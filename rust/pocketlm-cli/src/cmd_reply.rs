@@ -364,6 +364,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "choice_open" => &mut c.choice_open,
         "choice_ratio" => &mut c.choice_ratio,
         "silence_at" => &mut c.silence_at,
+        "act_at" => &mut c.act_at,
         _ => return Err(format!("--set {item}: no number named {name:?}")),
     };
     *field = v;

@@ -6,6 +6,7 @@ use crate::commands::CliResult;
 use crate::reply_head::{self as head, Case, FeatureCache, Settings, SETTINGS};
 use crate::reply_prior;
 use clap::Args;
+use pocketlm::internals::reply::acts::{Act, Acts};
 use pocketlm::internals::reply::cluster_prior::sigmoid;
 use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
 use pocketlm::internals::reply::Catalog;
@@ -63,9 +64,21 @@ pub struct TrainReplyHeadArgs {
     /// decisions, beside the act rules' reading.
     #[arg(long)]
     decision: bool,
+    /// With `--cross-validate`: report how the act outputs (trained on the act labels,
+    /// `tests/fixtures/reply-acts.tsv`) read each left-out set's acts.
+    #[arg(long)]
+    acts: bool,
+    /// Label the acts of the labelled messages that have no act labels yet with the builtin
+    /// head's act outputs, appended to `tests/fixtures/reply-acts.tsv` for review, then train.
+    #[arg(long)]
+    label_new_acts: bool,
     #[arg(long)]
     json: bool,
 }
+
+/// The acts the head learns: those of the labels not ignored by default with at least this
+/// many positive messages.
+const MIN_ACT_POSITIVES: usize = 20;
 
 pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let cat = Catalog::builtin_rules().map_err(|e| e.to_string())?;
@@ -81,6 +94,10 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let files = reply_prior::case_files(&a.fixtures, &a.exclude)?;
     let mut sets = head::cases_by_file(&files, cat)?;
     let mut silent = head::silent_messages_by_file(&files, cat)?;
+    let labels_path = a.fixtures.join(head::ACT_LABELS);
+    let mut labels_text = std::fs::read_to_string(&labels_path)
+        .map_err(|e| format!("{}: {e}", labels_path.display()))?;
+    let mut labels = head::parse_act_labels(&labels_text)?;
     // Features of every message, from the drafter's own prompt pass.
     let drafter = ReplyDrafter::new(
         model.clone(),
@@ -129,13 +146,44 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     cache.save()?;
     let feats_of = |m: &String| cache.get(m).expect("extracted above").clone();
     let feats = |c: &Case| feats_of(&c.message);
+    if a.label_new_acts {
+        // Messages without act labels get the builtin head's reading, appended for review.
+        let builtin = ReadingHead::builtin_for(&model, cat)
+            .map_err(|e| e.to_string())?
+            .filter(|h| h.reads_acts())
+            .ok_or("no builtin head with act outputs for this model")?;
+        let at = DrafterConfig::default().act_at;
+        let mut added = 0usize;
+        for (_, cases) in &sets {
+            for c in cases {
+                if labels.contains_key(&c.message) {
+                    continue;
+                }
+                let acts = builtin.acts(&feats(c), at).expect("dims");
+                labels_text.push_str(&head::act_labels_line(&c.message, &acts));
+                labels.insert(c.message.clone(), acts);
+                added += 1;
+            }
+        }
+        std::fs::write(&labels_path, &labels_text)
+            .map_err(|e| format!("{}: {e}", labels_path.display()))?;
+        eprintln!(
+            "{added} messages labelled with the builtin head's acts in {} (review them)",
+            labels_path.display()
+        );
+    }
+    let acts_of = |m: &String| -> Result<Acts, String> {
+        labels.get(m).copied().ok_or_else(|| {
+            format!(
+                "{m:?} has no act labels in {}: label it (`--label-new-acts` proposes labels)",
+                labels_path.display()
+            )
+        })
+    };
     if a.cross_validate {
         let priors = if a.blend {
-            Some(reply_prior::examples_by_file(
-                &files,
-                cat,
-                reply_prior::SETTINGS.act_features,
-            )?)
+            let acts = reply_prior::act_labels(&a.fixtures, reply_prior::SETTINGS.act_features)?;
+            Some(reply_prior::examples_by_file(&files, cat, acts.as_ref())?)
         } else {
             None
         };
@@ -143,7 +191,10 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             return cross_validate_silence(&sets, &silent, cat, &settings, &feats_of, a.json);
         }
         if a.decision {
-            return cross_validate_decision(&sets, cat, &settings, &feats, a.json);
+            return cross_validate_decision(&sets, cat, &settings, &feats, &acts_of, a.json);
+        }
+        if a.acts {
+            return cross_validate_acts(&sets, cat, &acts_of, &settings, &feats, a.json);
         }
         return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
     }
@@ -156,17 +207,27 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let trained = head::train(&xr, &yr, cat.clusters.len(), &settings);
     let train_ms = t1.elapsed().as_secs_f64() * 1e3;
     let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
+    let mut hashed = files.clone();
+    hashed.push((head::ACT_LABELS.to_owned(), labels_text.clone()));
+    let (act_head, act_names) = train_acts(&all, &acts_of, &settings, &feats)?;
     let meta = [
         ("name", info.name.clone()),
         ("cases", all.len().to_string()),
         ("silent_cases", silent_all_len.to_string()),
         ("files", names.join(",")),
-        ("fixtures", format!("{:016x}", head::fixtures_hash(&files))),
+        ("fixtures", format!("{:016x}", head::fixtures_hash(&hashed))),
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
     ];
     let silence = train_silence(&sets, &silent, None, &feats_of, &settings);
-    let text = head::table(&trained, Some(&silence), cat, fp, &meta);
+    let text = head::table(
+        &trained,
+        Some(&silence),
+        Some((&act_head, &act_names)),
+        cat,
+        fp,
+        &meta,
+    );
     // The quantized table ranks as the float model did (in-sample).
     let parsed = ReadingHead::parse(&text, cat).map_err(|e| e.to_string())?;
     let pf: Vec<Vec<f32>> = xs.iter().map(|x| trained.probabilities(x)).collect();
@@ -301,6 +362,165 @@ fn cross_validate(
         );
     } else {
         println!("mean top1 {top1:.3}  top3 {top3:.3}");
+    }
+    Ok(())
+}
+
+/// The acts worth an output (labelled on at least [`MIN_ACT_POSITIVES`] of `cases`, not
+/// ignored by default) and a head with one output per act, fitted on `cases`.
+fn train_acts(
+    cases: &[&Case],
+    acts_of: &dyn Fn(&String) -> Result<Acts, String>,
+    settings: &Settings,
+    feats: &dyn Fn(&Case) -> Vec<f32>,
+) -> Result<(head::Trained, Vec<Act>), String> {
+    let ignored = DrafterConfig::default().ignored_acts;
+    let labels: Vec<Acts> = cases
+        .iter()
+        .map(|c| acts_of(&c.message))
+        .collect::<Result<_, _>>()?;
+    let names: Vec<Act> = Act::ALL
+        .iter()
+        .copied()
+        .filter(|a| !ignored.iter().any(|n| n == a.as_str()))
+        .filter(|a| labels.iter().filter(|l| l.has(*a)).count() >= MIN_ACT_POSITIVES)
+        .collect();
+    let ys: Vec<Vec<usize>> = labels
+        .iter()
+        .map(|l| (0..names.len()).filter(|&k| l.has(names[k])).collect())
+        .collect();
+    let xs: Vec<Vec<f32>> = cases.iter().map(|c| feats(c)).collect();
+    let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+    let yr: Vec<&[usize]> = ys.iter().map(|y| y.as_slice()).collect();
+    Ok((head::train(&xr, &yr, names.len(), settings), names))
+}
+
+/// Leave-one-set-out for the act outputs: per left-out blind set or dev, how many of its
+/// labelled acts the outputs find at 0.5 (recall), how many they add (precision), and how
+/// often they agree with the labels on whether a decision is asked.
+fn cross_validate_acts(
+    sets: &[(String, Vec<Case>)],
+    cat: &Catalog,
+    acts_of: &dyn Fn(&String) -> Result<Acts, String>,
+    settings: &Settings,
+    feats: &dyn Fn(&Case) -> Vec<f32>,
+    json_out: bool,
+) -> CliResult {
+    use pocketlm::Stance;
+    // Decisions as the cluster labels say (a yes and a no or maybe acceptable): found by the
+    // act labels' reading and by the act outputs at each threshold.
+    let asks = |c: &Case| {
+        let st: Vec<Stance> = c.clusters.iter().map(|&k| cat.clusters[k].stance).collect();
+        st.contains(&Stance::Yes) && st.iter().any(|s| matches!(s, Stance::No | Stance::Maybe))
+    };
+    let k = DECISION_AT.len();
+    let (mut pos, mut neg, mut lab_tp, mut lab_fp) = (0usize, 0usize, 0usize, 0usize);
+    let (mut out_tp, mut out_fp) = (vec![0usize; k], vec![0usize; k]);
+    let mut rows = Vec::new();
+    let (mut tp, mut fp_, mut fn_, mut dec_agree, mut n_all) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
+    for (held, test) in sets
+        .iter()
+        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
+    {
+        let train: Vec<&Case> = sets
+            .iter()
+            .filter(|(n, _)| n != held)
+            .flat_map(|(_, c)| c.iter())
+            .collect();
+        let (t, names) = train_acts(&train, acts_of, settings, feats)?;
+        let (mut s_tp, mut s_fp, mut s_fn, mut s_dec) = (0usize, 0usize, 0usize, 0usize);
+        for c in test {
+            let want = acts_of(&c.message)?;
+            let p = t.probabilities(&feats(c));
+            let mut got = Acts::default();
+            for (k, a) in names.iter().enumerate() {
+                if p[k] >= 0.5 {
+                    got.insert(*a);
+                }
+            }
+            for a in &names {
+                match (want.has(*a), got.has(*a)) {
+                    (true, true) => s_tp += 1,
+                    (false, true) => s_fp += 1,
+                    (true, false) => s_fn += 1,
+                    _ => {}
+                }
+            }
+            s_dec += usize::from(want.decision() == got.decision());
+            let label = asks(c);
+            if label {
+                pos += 1;
+                lab_tp += usize::from(want.decision());
+            } else {
+                neg += 1;
+                lab_fp += usize::from(want.decision());
+            }
+            for (i, &at) in DECISION_AT.iter().enumerate() {
+                let found = names
+                    .iter()
+                    .enumerate()
+                    .any(|(j, a)| p[j] >= at && a.decision_act());
+                if label {
+                    out_tp[i] += usize::from(found);
+                } else {
+                    out_fp[i] += usize::from(found);
+                }
+            }
+        }
+        let r = s_tp as f64 / (s_tp + s_fn).max(1) as f64;
+        let pr = s_tp as f64 / (s_tp + s_fp).max(1) as f64;
+        let d = s_dec as f64 / test.len().max(1) as f64;
+        if !json_out {
+            println!(
+                "{held:28} {:3} cases  recall {r:.3}  precision {pr:.3}  decision agreement {d:.3}",
+                test.len()
+            );
+        }
+        rows.push(json!({"set": held, "cases": test.len(), "recall": r, "precision": pr, "decision_agreement": d}));
+        tp += s_tp;
+        fp_ += s_fp;
+        fn_ += s_fn;
+        dec_agree += s_dec;
+        n_all += test.len();
+    }
+    let (r, pr, d) = (
+        tp as f64 / (tp + fn_).max(1) as f64,
+        tp as f64 / (tp + fp_).max(1) as f64,
+        dec_agree as f64 / n_all.max(1) as f64,
+    );
+    let share = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+    let at: Vec<_> = DECISION_AT
+        .iter()
+        .enumerate()
+        .map(|(i, &at)| {
+            json!({"at": at, "decisions_found": out_tp[i], "others_called_decisions": out_fp[i]})
+        })
+        .collect();
+    if json_out {
+        println!(
+            "{}",
+            json!({"sets": rows, "recall": r, "precision": pr, "decision_agreement": d,
+                   "decisions": pos, "others": neg, "labels_found": lab_tp,
+                   "labels_others_called": lab_fp, "outputs": at})
+        );
+    } else {
+        println!("all: recall {r:.3}  precision {pr:.3}  decision agreement {d:.3}");
+        println!(
+            "decisions (cluster labels): {pos}, others {neg}; the act labels find {lab_tp} \
+             ({:.3}) and call {lab_fp} others decisions ({:.3})",
+            share(lab_tp, pos),
+            share(lab_fp, neg)
+        );
+        for (i, t) in DECISION_AT.iter().enumerate() {
+            println!(
+                "  act outputs at {t}: {} ({:.3}) found, {} ({:.3}) others",
+                out_tp[i],
+                share(out_tp[i], pos),
+                out_fp[i],
+                share(out_fp[i], neg)
+            );
+        }
     }
     Ok(())
 }
@@ -476,9 +696,9 @@ fn cross_validate_decision(
     cat: &Catalog,
     settings: &Settings,
     feats: &dyn Fn(&Case) -> Vec<f32>,
+    acts_of: &dyn Fn(&String) -> Result<Acts, String>,
     json_out: bool,
 ) -> CliResult {
-    use pocketlm::internals::reply::acts::Acts;
     let k = DECISION_AT.len();
     let (mut pos, mut neg, mut rule_tp, mut rule_fp) = (0usize, 0usize, 0usize, 0usize);
     let (mut learned_tp, mut learned_fp) = (vec![0usize; k], vec![0usize; k]);
@@ -494,7 +714,7 @@ fn cross_validate_decision(
         let (mut l_tp, mut l_fp) = (vec![0usize; k], vec![0usize; k]);
         for c in cases {
             let label = asks_decision(c, cat);
-            let rule = Acts::of(&c.message, cat).decision();
+            let rule = acts_of(&c.message)?.decision();
             let prob = t.probabilities(&feats(c))[0];
             p += usize::from(label);
             if label {

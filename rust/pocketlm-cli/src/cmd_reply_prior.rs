@@ -61,7 +61,8 @@ pub fn train_reply_prior(a: TrainReplyPriorArgs) -> CliResult {
     };
     if a.cross_validate {
         let files = prior::case_files(&a.fixtures, &a.exclude)?;
-        let sets = prior::examples_by_file(&files, cat, settings.act_features)?;
+        let acts = prior::act_labels(&a.fixtures, settings.act_features)?;
+        let sets = prior::examples_by_file(&files, cat, acts.as_ref())?;
         return cross_validate(&sets, cat, &settings, a.json);
     }
     let (text, cases) = prior::build(&a.fixtures, &a.exclude, &settings, cat)?;

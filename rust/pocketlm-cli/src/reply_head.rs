@@ -16,6 +16,7 @@
 //! and the prompt's hash, so a rerun evaluates no message twice.
 
 use crate::reply_eval::parse_cases;
+use pocketlm::internals::reply::acts::{Act, Acts};
 use pocketlm::internals::reply::cluster_prior::sigmoid;
 use pocketlm::internals::reply::reading_head::hash_bytes;
 use pocketlm::internals::reply::Catalog;
@@ -93,6 +94,49 @@ pub fn silent_messages_by_file(
             Ok((name.clone(), silent))
         })
         .collect()
+}
+
+/// The act labels of the labelled messages, in the fixtures folder: what the head's act
+/// outputs learn (`message<TAB>acts`, acts space-separated as the catalog spells them, `-`
+/// for none).
+pub const ACT_LABELS: &str = "reply-acts.tsv";
+
+/// Parses an act-labels file: `#` comments, then `message<TAB>acts` lines. Errors name the
+/// line (an unknown act, a message twice, a line without a tab).
+pub fn parse_act_labels(text: &str) -> Result<HashMap<String, Acts>, String> {
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |m: String| format!("{ACT_LABELS} line {}: {m}", i + 1);
+        let (message, names) = line
+            .rsplit_once('\t')
+            .ok_or_else(|| err("not `message<TAB>acts`".into()))?;
+        if message.trim().is_empty() {
+            return Err(err("empty message".into()));
+        }
+        let mut acts = Acts::default();
+        if names != "-" {
+            for n in names.split(' ') {
+                acts.insert(Act::parse(n).ok_or_else(|| err(format!("unknown act {n:?}")))?);
+            }
+        }
+        if out.insert(message.to_owned(), acts).is_some() {
+            return Err(err(format!("{message:?} twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// One line of an act-labels file.
+pub fn act_labels_line(message: &str, acts: &Acts) -> String {
+    let names = acts.names();
+    if names.is_empty() {
+        format!("{message}\t-\n")
+    } else {
+        format!("{message}\t{}\n", names.join(" "))
+    }
 }
 
 /// The hash of the training files (names and contents, in order): the table records it and
@@ -347,10 +391,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The table of a trained head: the raw-feature weights quantized to signed bytes with a
 /// scale per cluster (`ReadingHead::parse` reads it).
 /// `silence`, a one-output head trained on the `none` cases, becomes the table's `silence`
-/// line.
+/// line; `acts`, a head with one output per act of its list, the `act` lines.
 pub fn table(
     t: &Trained,
     silence: Option<&Trained>,
+    acts: Option<(&Trained, &[Act])>,
     cat: &Catalog,
     model: u64,
     meta: &[(&str, String)],
@@ -376,6 +421,13 @@ pub fn table(
         let (w, b) = s.folded();
         out.push_str("silence\t");
         write_row(&mut out, b[0], &w);
+    }
+    if let Some((t, names)) = acts {
+        let (w, b) = t.folded();
+        for (k, act) in names.iter().enumerate() {
+            let _ = write!(out, "act\t{}\t", act.as_str());
+            write_row(&mut out, b[k], &w[k * t.dims..(k + 1) * t.dims]);
+        }
     }
     out
 }
@@ -466,7 +518,20 @@ mod tests {
             .collect();
         let sr: Vec<&[usize]> = silent.iter().map(|y| y.as_slice()).collect();
         let s = train(&xr, &sr, 1, &SETTINGS);
-        let text = table(&t, Some(&s), cat, 7, &[("fixtures", "x".into())]);
+        let act_ys: Vec<Vec<usize>> = (0..30)
+            .map(|i| if i % 3 == 0 { vec![0] } else { vec![1] })
+            .collect();
+        let ar: Vec<&[usize]> = act_ys.iter().map(|y| y.as_slice()).collect();
+        let act_head = train(&xr, &ar, 2, &SETTINGS);
+        let names = [Act::YesNo, Act::Thanks];
+        let text = table(
+            &t,
+            Some(&s),
+            Some((&act_head, &names)),
+            cat,
+            7,
+            &[("fixtures", "x".into())],
+        );
         let h = ReadingHead::parse(&text, cat).unwrap();
         assert_eq!(h.model, 7);
         for x in &xs {
@@ -477,8 +542,16 @@ mod tests {
             }
             let (a, b) = (s.probabilities(x)[0], h.silence(x).unwrap());
             assert!((a - b).abs() < 0.05, "silence {a} vs {b}");
+            // an act the float head gives clearly over or under 0.5 reads the same
+            let p = act_head.probabilities(x);
+            let read = h.acts(x, 0.5).unwrap();
+            for (k, act) in names.iter().enumerate() {
+                if (p[k] - 0.5).abs() > 0.05 {
+                    assert_eq!(read.has(*act), p[k] >= 0.5, "{act:?} {}", p[k]);
+                }
+            }
         }
-        let without = table(&t, None, cat, 7, &[]);
+        let without = table(&t, None, None, cat, 7, &[]);
         assert_eq!(
             ReadingHead::parse(&without, cat).unwrap().silence(&xs[0]),
             None
@@ -486,9 +559,53 @@ mod tests {
     }
 
     #[test]
+    fn act_labels_parse_and_write_back() {
+        let mut yes_no = Acts::default();
+        yes_no.insert(Act::YesNo);
+        let text = format!(
+            "# comment\n{}{}",
+            act_labels_line("Do you?", &yes_no),
+            act_labels_line("Hm", &Acts::default())
+        );
+        let labels = parse_act_labels(&text).unwrap();
+        assert_eq!(labels.len(), 2);
+        assert_eq!(labels["Do you?"], yes_no);
+        assert!(labels["Hm"].is_empty());
+        for bad in [
+            "no tab here\n",
+            "Hi\tnot_an_act\n",
+            "\tyes_no\n",
+            "Hi\t-\nHi\tthanks\n",
+        ] {
+            assert!(parse_act_labels(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_act_labels_cover_every_labelled_message() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let fixtures = root.join("tests/fixtures");
+        let labels =
+            parse_act_labels(&std::fs::read_to_string(fixtures.join(ACT_LABELS)).unwrap()).unwrap();
+        let files = crate::reply_prior::case_files(&fixtures, &[]).unwrap();
+        let cat = Catalog::builtin_rules().unwrap();
+        for (name, cases) in cases_by_file(&files, cat).unwrap() {
+            for c in cases {
+                assert!(
+                    labels.contains_key(&c.message),
+                    "{name}: {:?} has no act labels: label it in tests/fixtures/{ACT_LABELS}",
+                    c.message
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_builtin_heads_are_current() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let files = crate::reply_prior::case_files(&root.join("tests/fixtures"), &[]).unwrap();
+        let mut files = crate::reply_prior::case_files(&root.join("tests/fixtures"), &[]).unwrap();
+        let acts = std::fs::read_to_string(root.join("tests/fixtures").join(ACT_LABELS)).unwrap();
+        files.push((ACT_LABELS.to_owned(), acts));
         let fixtures = format!("{:016x}", fixtures_hash(&files));
         let settings = format!("{SETTINGS:?}");
         let prompt = format!("{:016x}", prompt_hash());

@@ -12,10 +12,12 @@
 //! only; lines labelled `none` left out (the gate answers those).
 
 use crate::reply_eval::{parse_cases, LabelledCase};
-use pocketlm::internals::reply::acts::{self, Acts};
+use pocketlm::internals::reply::acts::Acts;
 use pocketlm::internals::reply::cluster_prior::{features, sigmoid};
+use pocketlm::internals::reply::spelling::spelled_out;
 use pocketlm::internals::reply::Catalog;
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -38,8 +40,8 @@ pub struct Settings {
     pub min_cases: usize,
     /// Weights smaller in size are left out of the table.
     pub prune: f32,
-    /// Whether the act rules' names are features too: as the drafter reads
-    /// ([`DrafterConfig::act_rules`](pocketlm::DrafterConfig::act_rules)).
+    /// Whether the messages' act labels (`tests/fixtures/reply-acts.tsv`) are features too:
+    /// as the drafter reads acts ([`DrafterConfig::act_rules`](pocketlm::DrafterConfig::act_rules)).
     pub act_features: bool,
 }
 
@@ -61,18 +63,21 @@ pub struct Example {
     pub clusters: Vec<usize>,
 }
 
-/// The examples of `cases` (those with acceptable clusters).
-pub fn examples(cases: &[LabelledCase], cat: &Catalog, act_features: bool) -> Vec<Example> {
+/// The examples of `cases` (those with acceptable clusters); with `acts`, each message's
+/// act labels are features too (a message without labels has none).
+pub fn examples(
+    cases: &[LabelledCase],
+    cat: &Catalog,
+    acts: Option<&HashMap<String, Acts>>,
+) -> Vec<Example> {
     cases
         .iter()
         .filter(|c| !c.expects_none())
         .map(|c| {
-            let read = acts::spelled_out(&c.message, cat);
-            let a = if act_features {
-                Acts::of_spelled_out(&read, cat)
-            } else {
-                Acts::default()
-            };
+            let read = spelled_out(&c.message, cat);
+            let a = acts
+                .and_then(|l| l.get(&c.message).copied())
+                .unwrap_or_default();
             Example {
                 features: features(&read, &a),
                 clusters: c
@@ -313,7 +318,8 @@ pub fn build(
     cat: &Catalog,
 ) -> Result<(String, usize), String> {
     let files = case_files(dir, exclude)?;
-    let sets = examples_by_file(&files, cat, settings.act_features)?;
+    let labels = act_labels(dir, settings.act_features)?;
+    let sets = examples_by_file(&files, cat, labels.as_ref())?;
     let all: Vec<Example> = sets.iter().flat_map(|(_, e)| e.iter().cloned()).collect();
     let trained = train(&all, cat.clusters.len(), settings);
     let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
@@ -329,17 +335,27 @@ pub fn build(
     Ok((table(&trained, cat, &header, settings.prune), all.len()))
 }
 
+/// The act labels of the fixtures folder `dir` (`None` when `wanted` is false).
+pub fn act_labels(dir: &Path, wanted: bool) -> Result<Option<HashMap<String, Acts>>, String> {
+    if !wanted {
+        return Ok(None);
+    }
+    let path = dir.join(crate::reply_head::ACT_LABELS);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::reply_head::parse_act_labels(&text).map(Some)
+}
+
 /// The examples of each case file (name → examples).
 pub fn examples_by_file(
     files: &[(String, String)],
     cat: &Catalog,
-    act_features: bool,
+    acts: Option<&HashMap<String, Acts>>,
 ) -> Result<Vec<(String, Vec<Example>)>, String> {
     files
         .iter()
         .map(|(name, text)| {
             let cases = parse_cases(text, cat).map_err(|e| format!("{name}: {e}"))?;
-            Ok((name.clone(), examples(&cases, cat, act_features)))
+            Ok((name.clone(), examples(&cases, cat, acts)))
         })
         .collect()
 }

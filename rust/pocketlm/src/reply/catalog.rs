@@ -1,5 +1,5 @@
 //! The reply catalog: every curated response with its tones, semantic cluster, stance, the
-//! dialogue acts it answers and its cues, plus the lexicons the act rules, the gate and the
+//! dialogue acts it answers and its cues, plus the lexicons the texting reading, the gate and the
 //! filters read. Policy as data (`catalog.txt`, embedded), parsed and validated at load.
 
 use super::acts::{Act, Acts};
@@ -140,38 +140,13 @@ pub struct CatalogError {
     pub message: String,
 }
 
-/// The lexicons every catalog must define (the act rules, the gate and the filters read
-/// them by name).
+/// The lexicons every catalog must define (the texting reading, the gate, the filters and
+/// the option chips read them by name).
 pub const REQUIRED_LEXICONS: &[&str] = &[
     "texting",
-    "question_tails",
-    "invitation_tails",
     "show",
-    "schedule_changes",
-    "grievance",
-    "big_news",
-    "opinion_asks",
-    "shown",
     "considering",
-    "time_proposal",
-    "activities",
-    "check_in_tails",
-    "check_in_openers",
-    "meeting_confirmed",
-    "plan_checks",
-    "coming_asks",
-    "fact_subject_openers",
-    "copulas",
-    "unsaid_i_verbs",
-    "courtesies",
-    "greeting_short",
-    "introductions",
-    "self_introductions",
     "emoji_words",
-    "eye_rolls",
-    "comic_mishaps",
-    "agreement_seekers",
-    "weather",
     "summons",
     "automated",
     "keyword_verbs",
@@ -180,97 +155,30 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "notice_openings",
     "notice_labels",
     "charity_mentions",
-    "address_requests",
-    "favour_questions",
-    "time_shift",
-    "us_words",
-    "trouble",
-    "surprise_questions",
-    "confirm_requests",
     "wh",
-    "wh_time",
-    "wh_place",
     "aux",
-    "subjects",
-    "openers",
-    "self_subjects",
-    "you_subjects",
     "you_plurals",
-    "reciprocal",
-    "reciprocal_bare",
-    "opinion",
     "offer",
-    "offer_openings",
     "permission",
-    "minding_asks",
-    "request",
-    "not_request",
-    "imperatives",
     "invitation",
-    "not_invitation",
-    "care_request",
-    "tell_about",
     "announcement",
-    "greeting_words",
-    "greeting",
-    "how_are_you",
-    "how_was",
     "on_the_way",
-    "open_offers",
-    "info_markers",
-    "indirect_questions",
-    "advice_against",
-    "reader_praise",
     "looking_forward",
-    "sharing",
-    "not_late",
-    "not_farewell",
-    "thanks_for",
-    "reader_future",
-    "whats_up",
     "thanks",
-    "not_thanks",
-    "apology",
-    "not_apology",
-    "sympathy_to_reader",
-    "farewell",
     "wish",
-    "congrats",
     "miss_you",
     "compliment",
     "humor",
     "kind",
     "status",
-    "likes",
-    "opinion_markers",
-    "complaint",
     "suggestion",
     "late",
     "arrival",
-    "ack",
-    "comparison",
-    "update",
     "good",
-    "bad",
-    "negators",
-    "flip_to_bad",
-    "flip_to_good",
     "achievement",
     "sick",
     "challenge",
     "trip",
-    "endearments",
-    "offers_to_act",
-    "not_vocatives",
-    "news_subjects",
-    "not_trip",
-    "met_you",
-    "summons_tails",
-    "awaiting",
-    "choice_asks",
-    "postcards",
-    "future",
-    "past",
     "choice_words",
     "not_choice",
     "option_bounds",
@@ -278,25 +186,8 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "option_flips",
     "option_particles",
     "option_times",
-    "dropped_aux_subjects",
-    "dropped_aux_predicates",
-    "leading_adverbs",
-    "past_verbs",
-    "offer_starts",
-    "offer_verbs",
-    "offer_verbs_you",
     "bedtime",
-    "own_occasion",
-    "confirm",
-    "reader_descriptions",
-    "status_neutral",
-    "invitation_questions",
-    "self_hedge",
-    "liking",
-    "weak_good",
     "night_bare",
-    "choice_fact_openings",
-    "not_participles",
     "sensitive_loss",
     "sensitive_despair",
     "sensitive_harm",
@@ -308,15 +199,6 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "harm_acts",
     "harm_games",
     "closing",
-    "not_complaint",
-    "looks_good",
-    "congratulating",
-    "bad_unless_good",
-    "injury",
-    "nerves",
-    "avoided",
-    "called_off",
-    "not_opinion",
     "means",
     "means_amounts",
     "loss_endings",
@@ -324,9 +206,7 @@ pub const REQUIRED_LEXICONS: &[&str] = &[
     "birth_news",
     "medical_relief",
     "relief_undone",
-    "indirect_wh",
     "volunteer_asks",
-    "nuisance_requests",
     "arrival_bare",
     "markup",
     "assistant_speak",
@@ -703,37 +583,42 @@ mod tests {
     fn needs_cues_gate_a_response() {
         let c = Catalog::builtin().unwrap();
         let i = c.find("Yes, I do.").unwrap();
-        let acts = Acts::of("Do you like pizza?", c);
+        let acts = crate::reply::acts::read("Do you like pizza?");
         assert!(c.fits(i, &acts, "Do you like pizza?"));
-        let acts = Acts::of("Are you coming?", c);
+        let acts = crate::reply::acts::read("Are you coming?");
         assert!(!c.fits(i, &acts, "Are you coming?"));
         // `@arrival` cues: every phrase of the arrival lexicon.
         let i = c.find("Be right there!").unwrap();
         let m = "I'm outside.";
-        assert!(c.fits(i, &Acts::of(m, c), m));
+        assert!(c.fits(i, &crate::reply::acts::read(m), m));
         let m = "I'm at work.";
-        assert!(!c.fits(i, &Acts::of(m, c), m));
+        assert!(!c.fits(i, &crate::reply::acts::read(m), m));
         // Good nights answer going to bed, not any farewell.
         let i = c.find("Sleep well!").unwrap();
         for m in ["ok heading to bed", "gnight", "night!", "off to sleep"] {
-            assert!(c.preferred(i, &Acts::of(m, c), m), "{m}");
+            assert!(c.preferred(i, &crate::reply::acts::read(m), m), "{m}");
         }
         assert!(!c.fits(
             i,
-            &Acts::of("Bye, see you Monday", c),
+            &crate::reply::acts::read("Bye, see you Monday"),
             "Bye, see you Monday"
         ));
         // A choice is answered with "Either works!", not with yes.
         let m = "tea or coffee?";
-        assert!(c.preferred(c.find("Either works!").unwrap(), &Acts::of(m, c), m));
-        assert!(!c.fits(c.find("Yes!").unwrap(), &Acts::of(m, c), m));
+        assert!(c.preferred(
+            c.find("Either works!").unwrap(),
+            &crate::reply::acts::read(m),
+            m
+        ));
+        assert!(!c.fits(c.find("Yes!").unwrap(), &crate::reply::acts::read(m), m));
     }
 
     #[test]
     fn claims_about_the_reader_and_wishes_get_their_own_answers() {
         let c = Catalog::builtin().unwrap();
-        let fits = |t: &str, m: &str| c.fits(c.find(t).unwrap(), &Acts::of(m, c), m);
-        let pref = |t: &str, m: &str| c.preferred(c.find(t).unwrap(), &Acts::of(m, c), m);
+        let fits = |t: &str, m: &str| c.fits(c.find(t).unwrap(), &crate::reply::acts::read(m), m);
+        let pref =
+            |t: &str, m: &str| c.preferred(c.find(t).unwrap(), &crate::reply::acts::read(m), m);
         // A claim about the reader is disputed or questioned, not apologized for; a
         // complaint is apologized for.
         for m in ["you are arrogant", "you need a psychiatrist"] {

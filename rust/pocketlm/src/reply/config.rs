@@ -7,15 +7,15 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Reading {
     /// The learned reading head over the model's own hidden states of the prompt
-    /// (`reply/reading_head.rs`), mixed with the word prior (`head_weight`), with the act
-    /// rules; falls back to `Prior` on a model the library has no head for. The default:
-    /// on the held-out set it gives coverage3 0.957 and decision_choice 0.824 against the
-    /// prior's 0.943 and 0.735 (docs/reply.md).
+    /// (`reply/reading_head.rs`), mixed with the word prior (`head_weight`), with the acts;
+    /// falls back to `Prior` on a model the library has no head for. The default (in
+    /// session 30 it gave the held-out set coverage3 0.957 and decision_choice 0.824
+    /// against the prior's 0.943 and 0.735: docs/reply.md).
     #[default]
     Head,
-    /// The act rules with the learned word prior (`reply/cluster_prior.rs`).
+    /// The acts with the learned word prior (`reply/cluster_prior.rs`).
     Prior,
-    /// The act rules alone.
+    /// The acts alone (named when hand-written rules read them).
     Rules,
 }
 
@@ -243,8 +243,8 @@ pub struct DrafterConfig {
     pub choice_open: f32,
     /// See `choice_yes`.
     pub choice_ratio: f32,
-    /// What reads the message: the hidden-state head, the word prior or the act rules
-    /// alone (docs/reply.md, "The reading head").
+    /// What reads the clusters a message calls for: the hidden-state head, the word prior
+    /// or the acts alone (docs/reply.md, "The reading head").
     pub reading: Reading,
     /// With the head reading: each cluster's probability is `head_weight · p_head + (1 −
     /// head_weight) · p_prior`, the word prior's (where the catalog has one) mixed in: the
@@ -253,16 +253,20 @@ pub struct DrafterConfig {
     /// over 26 sets, mean top1 / top3: 0.5 gives 0.893 / 0.971; 0.25 0.890 / 0.971; the
     /// prior alone 0.865 / 0.959; the head alone 0.839 / 0.950; docs/reply.md).
     pub head_weight: f32,
-    /// Whether the hand-written act rules (`reply/acts.rs`) read the message too: which
-    /// catalog responses fit it, which are preferred, the hedge and question-back discounts,
-    /// the stance mix of a decision, and the word prior's act features. Off, only the learned
-    /// readings decide (with `prior_open`, `prior_prefer` and the choice thresholds); the
-    /// word prior must then be trained without act features (`pocketlm train-reply-prior`
-    /// follows this default). Measured leave-one-set-out in docs/reply.md ("Without the act
-    /// rules").
+    /// Whether the message's dialogue acts are read (by the reading head's act outputs,
+    /// learned from the labelled messages' act labels, `tests/fixtures/reply-acts.tsv`):
+    /// which catalog responses fit it, which are preferred, the hedge and question-back
+    /// discounts, the stance mix of a decision, and the word prior's act features. Off, or
+    /// on a model with no head, no act is read and only the learned cluster readings decide
+    /// (with `prior_open`, `prior_prefer` and the choice thresholds); the word prior must
+    /// then be trained without act features (`pocketlm train-reply-prior` follows this
+    /// default). The name is kept from when hand-written rules read the acts (docs/reply.md,
+    /// "Acts, learned").
     pub act_rules: bool,
+    /// The probability at which an act output reads its act (see `act_rules`).
+    pub act_at: f32,
     /// Act names (`reply/acts.rs`, as the catalog spells them) the drafter ignores even
-    /// when the rules find them, leaving those messages to the learned readings; an unknown
+    /// when they are read, leaving those messages to the learned readings; an unknown
     /// name is an [`super::ReplyError::InvalidOption`]. By default 21 acts: the act
     /// groups whose rules measured no gain on sets the tables were not trained on (session
     /// 37, docs/reply.md "What each act rule adds").
@@ -329,6 +333,7 @@ impl Default for DrafterConfig {
             reading: Reading::Head,
             head_weight: 0.5,
             act_rules: true,
+            act_at: 0.5,
             ignored_acts: IGNORED_ACTS.iter().map(|a| a.to_string()).collect(),
             option_chips: true,
             silence_at: 0.8,

@@ -10,6 +10,7 @@ use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
 use super::reading_head::{self, ReadingHead};
+use super::spelling;
 use super::{gate, options, prompt, score, select, warm};
 use super::{DraftOptions, Message, Reply, ReplyError, Tone};
 use crate::chat_template::{ChatMessage, ChatTemplate};
@@ -567,21 +568,15 @@ impl ReplyDrafter {
         let message = conversation.last().expect("gated").text.as_str();
         // 2. Acts.
         // Cues are looked up in the message as the acts read it ("miss u" has "miss you").
-        let read = acts::spelled_out(message, self.catalog);
-        let acts = if self.config.act_rules {
-            let mut acts = Acts::of_spelled_out(&read, self.catalog);
-            acts.remove_all(&self.ignored_acts);
-            acts
-        } else {
-            Acts::default()
-        };
-        draft.acts = acts.names();
+        let read = spelling::spelled_out(message, self.catalog);
+        // The acts come from the head's act outputs, over the prompt pass below.
+        let head_acts = self.config.act_rules && self.head.as_ref().is_some_and(|h| h.reads_acts());
         // 3. Candidates.
         let tokens = self.prompt_tokens(conversation, options.tone)?;
         let mut state = self.lock();
         cancelled()?;
         let ts = self.tone_state(&mut state, options.tone)?;
-        if self.reading() == Reading::Head {
+        if self.reading() == Reading::Head || head_acts {
             ts.capture();
         }
         cancelled()?;
@@ -590,17 +585,27 @@ impl ReplyDrafter {
         cancelled()?;
         let mut lp0 = vec![0.0f32; logits.len()];
         log_softmax(logits, &mut lp0);
+        let features = (self.head.is_some() && (self.reading() == Reading::Head || head_acts))
+            .then(|| reading_head::pool(ts.session.hidden_states(), self.model.config().n_embd));
+        let mut acts = match (&self.head, &features) {
+            (Some(head), Some(f)) if head_acts => {
+                head.acts(f, self.config.act_at).unwrap_or_default()
+            }
+            _ => Acts::default(),
+        };
+        acts.remove_all(&self.ignored_acts);
+        let acts = acts;
+        draft.acts = acts.names();
         let word_prior = |read: &str| {
             self.catalog
                 .cluster_prior
                 .as_ref()
                 .map(|p| p.probabilities(&cluster_prior::features(read, &acts)))
         };
-        let reading = match (self.reading(), &self.head) {
-            (Reading::Head, Some(head)) => {
-                let features =
-                    reading_head::pool(ts.session.hidden_states(), self.model.config().n_embd);
-                draft.silence = head.silence(&features);
+        let reading = match (&self.head, &features) {
+            (Some(head), Some(features)) if self.reading() == Reading::Head => {
+                let features = features.as_slice();
+                draft.silence = head.silence(features);
                 if draft.silence.is_some_and(|p| p >= self.config.silence_at) {
                     draft.no_suggestion = Some(NoSuggestion::NoReplyExpected);
                     draft.prompt_tokens = tokens.len();
@@ -608,7 +613,7 @@ impl ReplyDrafter {
                     draft.ms = t0.elapsed().as_secs_f64() * 1e3;
                     return Ok(draft);
                 }
-                head.probabilities(&features).map(|p_head| {
+                head.probabilities(features).map(|p_head| {
                     let w = self.config.head_weight;
                     match word_prior(&read) {
                         Some(p_words) if w < 1.0 => PriorReading::new(

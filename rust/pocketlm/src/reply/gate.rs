@@ -1,10 +1,10 @@
 //! The trigger stage: whether a conversation gets suggestions at all (Smart Reply's
 //! triggering model; ML Kit's no-suggestion for sensitive topics).
 
-use super::acts::spelled_out;
 use super::catalog::Catalog;
 use super::drafter::NoSuggestion;
 use super::filter::{padded_key, words};
+use super::spelling::spelled_out;
 use super::{Message, ReplyError};
 
 /// `Err` for input that is not a conversation to reply to, `Ok(Some(reason))` when no

@@ -7,7 +7,8 @@
 //!
 //! The method (see `docs/reply.md`) is a staged pipeline over one declarative [`Catalog`]
 //! (`catalog.txt`: responses with tones, clusters, stances, the acts they answer, and the
-//! lexicons): gate (sensitive, own last message) → [`acts`] of the message → candidates (a
+//! lexicons): gate (sensitive, own last message) → the message's [`acts`], read by the
+//! reading head → candidates (a
 //! beam over the catalog responses that fit, and generated branches, decoded together in one
 //! batched pass per token over a cached few-shot prompt) → scores (likelihood and PMI with
 //! the message) → filters → selection (one reply per cluster, a stance mix). Every number is
@@ -31,6 +32,7 @@ pub mod reading_head;
 mod score;
 mod select;
 pub mod sensitive_words;
+pub mod spelling;
 mod warm;
 
 pub use catalog::{Catalog, CatalogError, Stance};

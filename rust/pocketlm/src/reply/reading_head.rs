@@ -5,9 +5,11 @@
 //! ([`crate::Session::capture_hidden`]), and [`pool`] turns them into one feature vector: the
 //! mean over the conversation's positions beside the last position's state (the one the
 //! reply is predicted from). Per cluster, a logistic regression over those features, and
-//! one more, [`ReadingHead::silence`], for whether anybody answers the message at all.
+//! one more, [`ReadingHead::silence`], for whether anybody answers the message at all, and
+//! per dialogue act one more ([`ReadingHead::acts`]): the acts learned from the labelled
+//! messages' act labels (`tests/fixtures/reply-acts.tsv`) rather than read by rules.
 //!
-//! Unlike the word prior ([`super::cluster_prior`]) and the act rules, it sees the message
+//! Unlike the word prior ([`super::cluster_prior`]), it sees the message
 //! as the model reads it, so "tmrw", "u" or an idiom it has never seen labelled are read
 //! through what the model knows of them.
 //!
@@ -16,6 +18,7 @@
 //! trained on by [`model_fingerprint`], and a drafter on a model without a head falls back
 //! to the word prior.
 
+use super::acts::{Act, Acts};
 use super::catalog::{Catalog, CatalogError};
 use super::cluster_prior::sigmoid;
 use crate::model::Model;
@@ -39,6 +42,9 @@ pub struct ReadingHead {
     /// The silence output: a bias and `dims` weights for the probability that nobody
     /// answers the message (trained on the cases labelled `none`); absent in older tables.
     silence: Option<(f32, Vec<f32>)>,
+    /// The act outputs: per act, a bias and `dims` weights for the probability that the
+    /// message does that act; empty in tables without them.
+    acts: Vec<(Act, f32, Vec<f32>)>,
     /// The header lines of the table (`fixtures`, `settings`: what the staleness test reads).
     pub meta: Vec<(String, String)>,
 }
@@ -132,8 +138,9 @@ impl ReadingHead {
     /// [`ReadingHead::meta`]), then one line per catalog cluster,
     /// `cluster<TAB>name<TAB>bias<TAB>scale<TAB>weights` with the weights as `dims` signed
     /// bytes in hex (two digits each, two's complement), each × `scale`, and at most one
-    /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output.
-    /// Errors name the line (1-based).
+    /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output, and
+    /// at most one `act<TAB>name<TAB>bias<TAB>scale<TAB>weights` line per act (names as
+    /// the catalog spells them). Errors name the line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReadingHead, CatalogError> {
         let mut model: Option<u64> = None;
         let mut dims: Option<usize> = None;
@@ -142,6 +149,7 @@ impl ReadingHead {
         let mut bias = vec![f32::NAN; n];
         let mut weights: Vec<f32> = Vec::new();
         let mut silence = None;
+        let mut acts: Vec<(Act, f32, Vec<f32>)> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let err = |message: String| CatalogError {
                 line: i + 1,
@@ -186,10 +194,19 @@ impl ReadingHead {
                     }
                     silence = Some(output_row(&fields[1..], d).map_err(err)?);
                 }
+                "act" if fields.len() == 5 => {
+                    let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
+                    let act = Act::parse(fields[1])
+                        .ok_or_else(|| err(format!("unknown act {:?}", fields[1])))?;
+                    if acts.iter().any(|(a, _, _)| *a == act) {
+                        return Err(err(format!("act {} twice", fields[1])));
+                    }
+                    let (b, row) = output_row(&fields[2..], d).map_err(err)?;
+                    acts.push((act, b, row));
+                }
                 key if fields.len() == 2
                     && !key.is_empty()
-                    && key != "cluster"
-                    && key != "silence" =>
+                    && !matches!(key, "cluster" | "silence" | "act") =>
                 {
                     meta.push((key.to_owned(), fields[1].to_owned()));
                 }
@@ -214,6 +231,7 @@ impl ReadingHead {
             bias,
             weights,
             silence,
+            acts,
             meta,
         })
     }
@@ -254,6 +272,28 @@ impl ReadingHead {
         Some(sigmoid(
             b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>(),
         ))
+    }
+
+    /// Whether the table has act outputs.
+    pub fn reads_acts(&self) -> bool {
+        !self.acts.is_empty()
+    }
+
+    /// The acts whose output gives a message with these pooled `features` at least
+    /// probability `at`: `None` when the table has no act outputs or their count is not
+    /// `dims`.
+    pub fn acts(&self, features: &[f32], at: f32) -> Option<Acts> {
+        if self.acts.is_empty() || features.len() != self.dims {
+            return None;
+        }
+        let mut out = Acts::default();
+        for (act, b, w) in &self.acts {
+            let z = b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>();
+            if sigmoid(z) >= at {
+                out.insert(*act);
+            }
+        }
+        Some(out)
     }
 
     /// The builtin head for `model` (`None`: no table names its fingerprint). Tables that
@@ -311,6 +351,27 @@ mod tests {
         let p = s.silence(&[2.0, 1.0]).unwrap();
         assert!((p - sigmoid(-1.0 + 2.0 - 1.0)).abs() < 1e-6, "{p}");
         assert_eq!(s.silence(&[1.0]), None, "wrong width");
+        assert!(!h.reads_acts() && h.acts(&[2.0, 1.0], 0.5).is_none());
+        let a = ReadingHead::parse(
+            &table(
+                cat,
+                2,
+                "act\tyes_no\t0\t1\t01ff\nact\tthanks\t-5\t1\t0000\n",
+            ),
+            cat,
+        )
+        .unwrap();
+        let acts = a.acts(&[2.0, 1.0], 0.5).unwrap();
+        assert_eq!(
+            acts.names(),
+            vec!["yes_no"],
+            "sigmoid(1) ≥ 0.5, sigmoid(-5) < 0.5"
+        );
+        assert!(
+            a.acts(&[2.0, 1.0], 0.8).unwrap().is_empty(),
+            "sigmoid(1) < 0.8"
+        );
+        assert_eq!(a.acts(&[1.0], 0.5), None, "wrong width");
         let good = table(cat, 2, "");
         for bad in [
             good.replace("model\t00000000000000ab\n", ""),
@@ -326,6 +387,9 @@ mod tests {
             table(cat, 2, "silence\t0\t0.5\t01\n"),
             table(cat, 2, "silence\t0\t0.5\t0101\nsilence\t0\t0.5\t0101\n"),
             table(cat, 2, "silence\tinf\t0.5\t0101\n"),
+            table(cat, 2, "act\tnot_an_act\t0\t0.5\t0101\n"),
+            table(cat, 2, "act\tyes_no\t0\t0.5\t01\n"),
+            table(cat, 2, "act\tyes_no\t0\t1\t0101\nact\tyes_no\t0\t1\t0101\n"),
             "model\tzz\n".to_owned(),
         ] {
             assert!(ReadingHead::parse(&bad, cat).is_err(), "{bad:.200}");

@@ -275,7 +275,7 @@ mod tests {
             ..DrafterConfig::default()
         };
         let message = "Lunch tomorrow?";
-        let acts = Acts::of(message, cat);
+        let acts = crate::reply::acts::read(message);
         let response = |text: &str| cat.find(text).unwrap();
         let noted = response("Thanks for letting me know!");
         let yes_i_do = response("Yes, I do.");

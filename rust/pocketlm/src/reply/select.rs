@@ -258,8 +258,7 @@ mod tests {
 
     #[test]
     fn one_per_cluster_where_others_fit_then_a_second_rather_than_a_poor_one() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("Good morning, how are you?", cat);
+        let acts = crate::reply::acts::read("Good morning, how are you?");
         let cfg = DrafterConfig::default();
         let mut cs = vec![
             cand("I'm good, thanks!", 0.6, "im_good", Stance::Answer),
@@ -289,8 +288,7 @@ mod tests {
     /// tables): a second phrasing of a hedge counts as little as an unexpected hedge.
     #[test]
     fn a_hedge_is_said_once_where_something_else_fits() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("what time does the concert start?", cat);
+        let acts = crate::reply::acts::read("what time does the concert start?");
         let cfg = DrafterConfig::default();
         let hedge = |t: &str, p: f32| {
             let mut c = cand(t, p, "unsure", Stance::Maybe);
@@ -324,8 +322,7 @@ mod tests {
 
     #[test]
     fn preferred_clusters_fill_first_and_generated_text_waits() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("I went hiking yesterday.", cat);
+        let acts = crate::reply::acts::read("I went hiking yesterday.");
         let mut cfg = DrafterConfig::default();
         let mut tell = cand("Tell me more!", 0.6, "tell_more", Stance::Question);
         tell.preferred = true;
@@ -357,8 +354,7 @@ mod tests {
 
     #[test]
     fn a_decision_gets_a_yes_and_a_no() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("Do you like jazz?", cat);
+        let acts = crate::reply::acts::read("Do you like jazz?");
         assert!(acts.decision());
         let cfg = DrafterConfig::default();
         let cs = vec![
@@ -379,7 +375,7 @@ mod tests {
     fn a_decisions_missing_direction_is_what_readers_send_where_it_scores_enough() {
         let cat = Catalog::builtin().unwrap();
         let acceptance = cat.reader_acceptance.as_ref();
-        let acts = Acts::of("Can you have Sam Saturday afternoon?", cat);
+        let acts = crate::reply::acts::read("Can you have Sam Saturday afternoon?");
         assert!(acts.decision());
         let cfg = DrafterConfig {
             direction_acceptance: 1.0,
@@ -414,8 +410,7 @@ mod tests {
 
     #[test]
     fn a_decision_answered_only_no_or_not_sure_gets_a_yes() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("Do you want to go to the mall tomorrow?", cat);
+        let acts = crate::reply::acts::read("Do you want to go to the mall tomorrow?");
         assert!(acts.decision());
         let cfg = DrafterConfig::default();
         let mut love = cand("I'd love to!", 0.3, "love_to", Stance::Yes);
@@ -430,7 +425,7 @@ mod tests {
         assert!(texts(&r).contains(&"I'd love to!"), "{r:?}");
         assert!(texts(&r).contains(&"I don't know."), "{r:?}");
         // Not a decision: the set keeps its best three.
-        let told = Acts::of("I went to the mall today.", cat);
+        let told = crate::reply::acts::read("I went to the mall today.");
         assert!(!told.decision());
         let r = select(&cs, 3, &told, false, &cfg, None);
         assert!(!texts(&r).contains(&"I'd love to!"), "{r:?}");
@@ -456,8 +451,7 @@ mod tests {
 
     #[test]
     fn rejected_and_near_duplicates_are_never_shown() {
-        let cat = Catalog::builtin().unwrap();
-        let acts = Acts::of("Thanks!", cat);
+        let acts = crate::reply::acts::read("Thanks!");
         let cfg = DrafterConfig::default();
         let mut bad = cand("Bye!", 0.9, "bye", Stance::Bye);
         bad.rejected = Some(filter::Rejection::OffContext);
