@@ -182,8 +182,8 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     };
     if a.cross_validate {
         let priors = if a.blend {
-            let acts = reply_prior::act_labels(&a.fixtures, reply_prior::SETTINGS.act_features)?;
-            Some(reply_prior::examples_by_file(&files, cat, acts.as_ref())?)
+            let acts = reply_prior::SETTINGS.act_features.then_some(&labels);
+            Some(reply_prior::examples_by_file(&files, cat, acts)?)
         } else {
             None
         };
@@ -207,15 +207,16 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let trained = head::train(&xr, &yr, cat.clusters.len(), &settings);
     let train_ms = t1.elapsed().as_secs_f64() * 1e3;
     let names: Vec<&str> = sets.iter().map(|(n, _)| n.as_str()).collect();
-    let mut hashed = files.clone();
-    hashed.push((head::ACT_LABELS.to_owned(), labels_text.clone()));
     let (act_head, act_names) = train_acts(&all, &acts_of, &settings, &feats)?;
     let meta = [
         ("name", info.name.clone()),
         ("cases", all.len().to_string()),
         ("silent_cases", silent_all_len.to_string()),
         ("files", names.join(",")),
-        ("fixtures", format!("{:016x}", head::fixtures_hash(&hashed))),
+        (
+            "fixtures",
+            format!("{:016x}", head::training_hash(&files, &labels_text)),
+        ),
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
     ];
@@ -265,6 +266,25 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     Ok(())
 }
 
+/// Whether a case file is left out in turn by the cross-validations: the blind sets and dev.
+fn is_fold(name: &str) -> bool {
+    name.contains("blind") || name.contains("dev")
+}
+
+/// Each set left out in turn ([`is_fold`]), with its cases and the cases of every other set.
+fn folds(sets: &[(String, Vec<Case>)]) -> impl Iterator<Item = (&String, &Vec<Case>, Vec<&Case>)> {
+    sets.iter()
+        .filter(|(n, _)| is_fold(n))
+        .map(move |(held, test)| {
+            let train = sets
+                .iter()
+                .filter(|(n, _)| n != held)
+                .flat_map(|(_, c)| c.iter())
+                .collect();
+            (held, test, train)
+        })
+}
+
 /// The head's weights in the blends `--blend` reports (0: the prior alone).
 const BLEND_WEIGHTS: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 
@@ -279,15 +299,7 @@ fn cross_validate(
     json_out: bool,
 ) -> CliResult {
     let mut rows = Vec::new();
-    for (held, test) in sets
-        .iter()
-        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
-    {
-        let train: Vec<&Case> = sets
-            .iter()
-            .filter(|(n, _)| n != held)
-            .flat_map(|(_, c)| c.iter())
-            .collect();
+    for (held, test, train) in folds(sets) {
         let xs: Vec<Vec<f32>> = train.iter().map(|c| feats(c)).collect();
         let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
         let yr: Vec<&[usize]> = train.iter().map(|c| c.clusters.as_slice()).collect();
@@ -419,15 +431,7 @@ fn cross_validate_acts(
     let mut rows = Vec::new();
     let (mut tp, mut fp_, mut fn_, mut dec_agree, mut n_all) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
-    for (held, test) in sets
-        .iter()
-        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
-    {
-        let train: Vec<&Case> = sets
-            .iter()
-            .filter(|(n, _)| n != held)
-            .flat_map(|(_, c)| c.iter())
-            .collect();
+    for (held, test, train) in folds(sets) {
         let (t, names) = train_acts(&train, acts_of, settings, feats)?;
         let (mut s_tp, mut s_fp, mut s_fn, mut s_dec) = (0usize, 0usize, 0usize, 0usize);
         for c in test {
@@ -585,10 +589,7 @@ fn cross_validate_silence(
     let (mut n_none, mut rules_none, mut either_none) = (0usize, 0usize, vec![0usize; k]);
     let (mut n_other, mut rules_other, mut learned_other) = (0usize, 0usize, vec![0usize; k]);
     let mut rows = Vec::new();
-    for (held, _) in sets
-        .iter()
-        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
-    {
+    for (held, _) in sets.iter().filter(|(n, _)| is_fold(n)) {
         let t = train_silence(sets, silent, Some(held), feats, settings);
         // Per held-out message, once: whether the rules silence it, and the output's probability.
         let read = |m: &String| (gated(m), t.probabilities(&feats(m))[0]);
@@ -704,10 +705,7 @@ fn cross_validate_decision(
     let (mut learned_tp, mut learned_fp) = (vec![0usize; k], vec![0usize; k]);
     let (mut either_tp, mut either_fp) = (vec![0usize; k], vec![0usize; k]);
     let mut rows = Vec::new();
-    for (held, cases) in sets
-        .iter()
-        .filter(|(n, _)| n.contains("blind") || n.contains("dev"))
-    {
+    for (held, cases) in sets.iter().filter(|(n, _)| is_fold(n)) {
         let t = train_decision(sets, Some(held), cat, feats, settings);
         let mut row = json!({"set": held});
         let (mut p, mut r_tp, mut r_fp) = (0usize, 0usize, 0usize);

@@ -152,6 +152,14 @@ pub fn fixtures_hash(files: &[(String, String)]) -> u64 {
     hash_bytes(&bytes)
 }
 
+/// The hash a head table records of what it was trained on: the case files and the act
+/// labels' text.
+pub fn training_hash(files: &[(String, String)], act_labels: &str) -> u64 {
+    let mut all = files.to_vec();
+    all.push((ACT_LABELS.to_owned(), act_labels.to_owned()));
+    fixtures_hash(&all)
+}
+
 /// The hash of the drafter's neutral prompt prefix (the features depend on it).
 pub fn prompt_hash() -> u64 {
     let mut bytes = Vec::new();
@@ -603,10 +611,9 @@ mod tests {
     #[test]
     fn the_builtin_heads_are_current() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut files = crate::reply_prior::case_files(&root.join("tests/fixtures"), &[]).unwrap();
+        let files = crate::reply_prior::case_files(&root.join("tests/fixtures"), &[]).unwrap();
         let acts = std::fs::read_to_string(root.join("tests/fixtures").join(ACT_LABELS)).unwrap();
-        files.push((ACT_LABELS.to_owned(), acts));
-        let fixtures = format!("{:016x}", fixtures_hash(&files));
+        let fixtures = format!("{:016x}", training_hash(&files, &acts));
         let settings = format!("{SETTINGS:?}");
         let prompt = format!("{:016x}", prompt_hash());
         let cat = Catalog::builtin_rules().unwrap();
