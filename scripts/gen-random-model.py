@@ -387,6 +387,40 @@ def llama3_factors(head_dim, base, factor, low, high, orig):
     return np.array(out, dtype=np.float32)
 
 
+def tokenizer_fields(path, cache_dir):
+    """The `tokenizer.*` keys of the GGUF file at `path` as (key, (value, type, array item type
+    or None)), in file order. gguf-py's reader spends ~30 s per 128k-token vocabulary building
+    per-item views, and one vocabulary serves several families and formats: with `cache_dir`,
+    the keys are read once per file content (its sha256) and kept there as a pickle."""
+    import hashlib
+    import os
+    import pickle
+
+    from gguf import GGUFReader, GGUFValueType
+
+    cached = None
+    if cache_dir:
+        digest = hashlib.sha256(open(path, "rb").read()).hexdigest()[:32]
+        cached = os.path.join(cache_dir, f"tokenizer-{digest}.pickle")
+        if os.path.exists(cached):
+            with open(cached, "rb") as f:
+                return pickle.load(f)
+    reader = GGUFReader(path)
+    fields = []
+    for k, f in reader.fields.items():
+        if not k.startswith("tokenizer."):
+            continue
+        array = f.types[0] == GGUFValueType.ARRAY
+        fields.append((k, (f.contents(), int(f.types[0]), int(f.types[-1]) if array else None)))
+    if cached:
+        os.makedirs(cache_dir, exist_ok=True)
+        part = f"{cached}.{os.getpid()}.part"  # several generators may run at once
+        with open(part, "wb") as f:
+            pickle.dump(fields, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(part, cached)
+    return fields
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", required=True, choices=sorted(FAMILIES))
@@ -396,6 +430,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--format", default="F16", choices=["F16", "Q4_0", "Q4_K_M", "IQ4_NL", "IQ4_XS", "Q3_K_M", "Q2_K"])
     ap.add_argument("--types", help="JSON {tensor name: GGML type name} (needed unless F16)")
+    ap.add_argument("--vocab-cache", help="a directory where the vocabulary's tokenizer keys are "
+                    "kept once read (gguf-py takes ~30 s to read a 128k-token vocabulary)")
     args = ap.parse_args()
     if (args.format != "F16") != (args.types is not None):
         ap.error("--types goes with a quantized --format")
@@ -403,7 +439,7 @@ def main():
     import json
 
     import gguf
-    from gguf import GGMLQuantizationType, GGUFReader, GGUFValueType, GGUFWriter
+    from gguf import GGMLQuantizationType, GGUFValueType, GGUFWriter
     from gguf.quants import dequantize, quantize
 
     types = json.load(open(args.types)) if args.types else None
@@ -417,9 +453,8 @@ def main():
     # The seed and the family name select the stream: each family gets its own weights.
     rng = np.random.Generator(np.random.PCG64([args.seed, sum(map(ord, args.arch))]))
 
-    vocab = GGUFReader(args.vocab)
-    tok_fields = [(k, f) for k, f in vocab.fields.items() if k.startswith("tokenizer.")]
-    n_vocab = len(vocab.fields["tokenizer.ggml.tokens"].data)
+    tok_fields = tokenizer_fields(args.vocab, args.vocab_cache)
+    n_vocab = len(dict(tok_fields)["tokenizer.ggml.tokens"][0])
 
     L, d, nh, nkv, hd, ff = (shape[k] for k in ("layers", "embd", "heads", "kv_heads", "head_dim", "ff"))
     qd, kvd = nh * hd, nkv * hd
@@ -507,11 +542,11 @@ def main():
         scale = shape["ctx"] / orig
         w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)))
         w.add_sliding_window(0)  # 0 marks Phi-3.5/Phi-4 (no sliding window) for llama.cpp
-    for k, f in tok_fields:
-        if f.types[0] == GGUFValueType.ARRAY:
-            w.add_key_value(k, f.contents(), GGUFValueType.ARRAY, f.types[-1])
+    for k, (value, ty, sub) in tok_fields:
+        if sub is None:
+            w.add_key_value(k, value, GGUFValueType(ty))
         else:
-            w.add_key_value(k, f.contents(), f.types[0])
+            w.add_key_value(k, value, GGUFValueType(ty), GGUFValueType(sub))
 
     def normal(shape_, std):
         return (rng.standard_normal(shape_, dtype=np.float32) * np.float32(std)).astype(np.float32)

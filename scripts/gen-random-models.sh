@@ -23,13 +23,16 @@ cd "$REPO_ROOT"
 read -r -a FAMS <<<"${FAMILIES:-qwen3 llama3 gemma2 granite smollm3 phi3 lfm2 gemma4 qwen35}"
 SIZE="${SIZE:-tiny}"
 SEED="${SEED:-0}"
-read -r -a FORMATS <<<"${FORMATS:-F16 Q4_0 Q4_K_M IQ4_NL IQ4_XS Q3_K_M Q2_K}"
+FORMATS="${FORMATS:-F16 Q4_0 Q4_K_M IQ4_NL IQ4_XS Q3_K_M Q2_K}"
+read -r -a FMTS <<<"$FORMATS"
 
 SRC="$POCKETLM_CACHE/llama.cpp-0.3.36/src"
-# gguf-py and the vocabularies come with the sdist (extracted, not built)
-bash scripts/fetch-llama-src.sh >/dev/null
-PY="$(bash scripts/setup-gen-venv.sh)"
-bash scripts/fetch-models.sh >&2
+if [ "${1:-}" != --one ]; then
+  # gguf-py and the vocabularies come with the sdist (extracted, not built)
+  bash scripts/fetch-llama-src.sh >/dev/null
+  PY="$(bash scripts/setup-gen-venv.sh)"
+  bash scripts/fetch-models.sh >&2
+fi
 
 vocab_of() {
   case "$1" in
@@ -48,7 +51,12 @@ vocab_of() {
 GEN_SHA="$(sha256sum scripts/gen-random-model.py | cut -c1-16)"
 CACHE="$POCKETLM_CACHE/random-models"
 mkdir -p "$CACHE" models/random
-for fam in "${FAMS[@]}"; do
+
+# One family's files, generated if not cached, linked, and printed. A file is written under a
+# name of this process's own and renamed when complete, so two runs at once (two make targets
+# on an empty cache) never move each other's partial files.
+gen_family() {
+  local fam="$1" vocab base stamp fmt types qstamp made
   vocab="$(vocab_of "$fam")"
   base="$fam-$SIZE-seed$SEED"
   stamp="gen=$GEN_SHA vocab=$(sha256sum "$vocab" | cut -c1-16)"
@@ -56,12 +64,13 @@ for fam in "${FAMS[@]}"; do
     rm -f "$CACHE/$base".*
     log "generating $base (vocabulary $(basename "$vocab"))"
     PYTHONPATH="$SRC/gguf-py" nice -n 10 "$PY" scripts/gen-random-model.py --arch "$fam" \
-      --size "$SIZE" --seed "$SEED" --vocab "$vocab" --out "$CACHE/$base.F16.gguf.part"
-    mv "$CACHE/$base.F16.gguf.part" "$CACHE/$base.F16.gguf"
+      --size "$SIZE" --seed "$SEED" --vocab "$vocab" --vocab-cache "$CACHE/vocab" \
+      --out "$CACHE/$base.F16.gguf.$$.part"
+    mv "$CACHE/$base.F16.gguf.$$.part" "$CACHE/$base.F16.gguf"
     echo "$stamp" >"$CACHE/$base.stamp"
   fi
   made=()
-  for fmt in "${FORMATS[@]}"; do
+  for fmt in "${FMTS[@]}"; do
     [ "$fmt" = F16 ] && made+=(F16) && continue
     types="tests/fixtures/random/$base.$fmt.types.json"
     [ -f "$types" ] || continue
@@ -71,9 +80,9 @@ for fam in "${FAMS[@]}"; do
       [ ! -f "$CACHE/$base.$fmt.gguf" ]; then
       log "generating $base in $fmt (types of $types)"
       PYTHONPATH="$SRC/gguf-py" nice -n 10 "$PY" scripts/gen-random-model.py --arch "$fam" \
-        --size "$SIZE" --seed "$SEED" --vocab "$vocab" --format "$fmt" --types "$types" \
-        --out "$CACHE/$base.$fmt.gguf.part"
-      mv "$CACHE/$base.$fmt.gguf.part" "$CACHE/$base.$fmt.gguf"
+        --size "$SIZE" --seed "$SEED" --vocab "$vocab" --vocab-cache "$CACHE/vocab" \
+        --format "$fmt" --types "$types" --out "$CACHE/$base.$fmt.gguf.$$.part"
+      mv "$CACHE/$base.$fmt.gguf.$$.part" "$CACHE/$base.$fmt.gguf"
       echo "$qstamp" >"$CACHE/$base.$fmt.stamp"
     fi
   done
@@ -81,4 +90,13 @@ for fam in "${FAMS[@]}"; do
     ln -sf "$CACHE/$base.$fmt.gguf" "models/random/$base.$fmt.gguf"
     echo "$base.$fmt=$REPO_ROOT/models/random/$base.$fmt.gguf"
   done
-done
+}
+
+# Families are independent (single-threaded numpy each): JOBS of them at once, one per core by
+# default. A --one FAMILY run is one of those jobs.
+if [ "${1:-}" = --one ]; then
+  gen_family "$2"
+  exit
+fi
+export SIZE SEED FORMATS PY
+printf '%s\n' "${FAMS[@]}" | xargs -P "${JOBS:-$(nproc)}" -I{} bash "$REPO_ROOT/scripts/gen-random-models.sh" --one {}
