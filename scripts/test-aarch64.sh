@@ -23,8 +23,9 @@
 #     parts on both models (a restored session's logits bit-identical to the uninterrupted
 #     one's: SmolLM2 about 50 s, Gemma 3 about 3 min for its 262k-row output); and tests/lora.rs's parity test
 #     on SmolLM2 (its rank-8 adapter against llama.cpp with the same adapter; Gemma 3's rank-16
-#     one, the same adapter code over its 262k-row output, took 5-7 of the step's 7.5 minutes
-#     under qemu on a loaded machine and runs on x86 in test-rust; AARCH64_FULL=1 runs it here);
+#     one, the same adapter code over its 262k-row output, took ~270 s of the step's 446 s
+#     under qemu on a loaded machine (SmolLM2's alone: 176 s) and runs on x86 in test-rust;
+#     AARCH64_FULL=1 runs it here);
 # (The Android and iOS compile checks are make test-mobile-libs's: it builds the FFI crate, and
 # so the core, for aarch64-linux-android and aarch64-apple-ios.)
 # Each step logs its wall time.
