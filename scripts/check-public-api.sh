@@ -7,11 +7,16 @@
 # Also the doc build of `make lint`: RUSTDOCFLAGS=-D warnings (broken links, bad doc markup).
 #   scripts/check-public-api.sh            check
 #   scripts/check-public-api.sh --update   accept a deliberate change (commit the list)
+# PUBLIC_API_DOC=DIR: compare the pages in DIR instead of building them (its self-test,
+# scripts/test-check-public-api.sh, edits a copy of the built pages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIST=rust/pocketlm/public-api.txt
-RUSTDOCFLAGS="-D warnings" ${CARGO:-cargo} doc --no-deps -p pocketlm --quiet
-DOC=${CARGO_TARGET_DIR:-target}/doc/pocketlm
+DOC=${PUBLIC_API_DOC:-}
+if [ -z "$DOC" ]; then
+  RUSTDOCFLAGS="-D warnings" ${CARGO:-cargo} doc --no-deps -p pocketlm --quiet
+  DOC=${CARGO_TARGET_DIR:-target}/doc/pocketlm
+fi
 
 extract() {
   (cd "$DOC" && find . -name '*.html' | sort) | while read -r f; do
