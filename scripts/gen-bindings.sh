@@ -30,7 +30,7 @@ esac
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 case "$(uname -s)" in Darwin) so=libpocketlm_ffi.dylib ;; *) so=libpocketlm_ffi.so ;; esac
 
-libdir="$(build_host_ffi)" || die "cargo build -p pocketlm-ffi failed"
+libdir="$(build_host_ffi)" || die "building pocketlm-ffi (cargo test --workspace --no-run) failed"
 # The generator only depends on uniffi (pinned): build it in a target directory under the cache,
 # shared by every clone, so a fresh clone does not compile uniffi's CLI again.
 bindgen_target="$POCKETLM_CACHE/uniffi-bindgen-target"

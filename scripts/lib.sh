@@ -76,16 +76,20 @@ swift_samples_mirror() {
 
 # build_host_ffi: builds pocketlm-ffi for this machine and prints the directory holding
 # libpocketlm_ffi.so, the library the Kotlin and Swift suites, the samples' simulators and the
-# bindings generator load. It uses the test profile (opt-level 3, no LTO): `cargo test
-# --workspace` (make test-rust) has compiled its dependencies already, where a release build
-# would compile every one of them again, with LTO, for tests only. Cargo writes the test
-# profile's files under target/debug.
+# bindings generator load. It is the library `cargo test --workspace` (make test-rust) builds
+# for the FFI crate's own tests, in the test profile (opt-level 3, no LTO) with the features
+# the whole workspace resolves, so after test-rust this is a no-op. `cargo build -p
+# pocketlm-ffi` would resolve features for that crate alone (uniffi without the `cli` of
+# rust/uniffi-bindgen, serde_json and libc without the CLI's) and compile about 30 crates, the
+# core among them, again: 5 minutes of a fresh clone's `make test` on 2 cores. Cargo leaves
+# the test build's cdylib in target/debug/deps.
 build_host_ffi() {
   local dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-  cargo build --profile test --quiet -p pocketlm-ffi --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
+  cargo test --workspace --no-run --quiet --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
     || return 1
-  mkdir -p "$dir"
-  echo "$(cd "$dir" && pwd -P)/debug"
+  [ -f "$dir/debug/deps/libpocketlm_ffi.so" ] || [ -f "$dir/debug/deps/libpocketlm_ffi.dylib" ] \
+    || { echo "build_host_ffi: no libpocketlm_ffi in $dir/debug/deps after the build" >&2; return 1; }
+  echo "$(cd "$dir" && pwd -P)/debug/deps"
 }
 
 # test_adapter: prints the LoRA adapter the platform adapter tests use ($POCKETLM_LORA, or the

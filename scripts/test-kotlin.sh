@@ -31,7 +31,7 @@ export POCKETLM_MODEL="$model" POCKETLM_REPO="$REPO_ROOT" POCKETLM_LORA="$lora"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 log "building the host library (cargo build --profile test -p pocketlm-ffi)"
-libdir="$(build_host_ffi)" || fail "cargo build -p pocketlm-ffi failed"
+libdir="$(build_host_ffi)" || fail "building pocketlm-ffi (cargo test --workspace --no-run) failed"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
 
 classes="$(bash scripts/kotlin-classes.sh)" || fail "compiling the Kotlin sources failed"

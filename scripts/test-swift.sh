@@ -30,7 +30,7 @@ lora_real="$(readlink -f "$lora")"
 
 target_dir="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 log "building the host library (cargo build --profile test -p pocketlm-ffi)"
-libdir="$(build_host_ffi)" || fail "cargo build -p pocketlm-ffi failed"
+libdir="$(build_host_ffi)" || fail "building pocketlm-ffi (cargo test --workspace --no-run) failed"
 mkdir -p "$target_dir"
 target_dir="$(cd "$target_dir" && pwd -P)"
 [ -f "$libdir/libpocketlm_ffi.so" ] || fail "missing $libdir/libpocketlm_ffi.so"
