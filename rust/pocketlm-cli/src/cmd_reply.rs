@@ -365,6 +365,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "choice_ratio" => &mut c.choice_ratio,
         "silence_at" => &mut c.silence_at,
         "act_at" => &mut c.act_at,
+        "min_acceptance" => &mut c.min_acceptance,
         _ => return Err(format!("--set {item}: no number named {name:?}")),
     };
     *field = v;

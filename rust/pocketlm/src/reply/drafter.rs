@@ -212,6 +212,12 @@ impl ReplyDrafter {
                  at least 0, prior_unclustered in (0, 1]; got {prior_numbers:?}"
             )));
         }
+        if !(0.0..=1.0).contains(&config.min_acceptance) {
+            return Err(ReplyError::InvalidOption(format!(
+                "min_acceptance must be in [0, 1]; got {}",
+                config.min_acceptance
+            )));
+        }
         if !(0.0..=1.0).contains(&config.head_weight) {
             return Err(ReplyError::InvalidOption(format!(
                 "head_weight must be in [0, 1]; got {}",
@@ -731,6 +737,21 @@ impl ReplyDrafter {
                 draft.replies = select::with_options(&chips, draft.replies, options.n);
                 draft.options = chips.to_vec();
             }
+        }
+        // 8. Chips readers seldom send.
+        if let Some(acceptance) = self.catalog.reader_acceptance.as_ref() {
+            let decision = acts.decision() || ctx.choice;
+            let kept = select::drop_unsent(
+                std::mem::take(&mut draft.replies),
+                &draft.candidates,
+                decision,
+                self.config.min_acceptance,
+                acceptance,
+            );
+            if kept.is_empty() && draft.no_suggestion.is_none() {
+                draft.no_suggestion = Some(NoSuggestion::NothingGood);
+            }
+            draft.replies = kept;
         }
         draft.ms = t0.elapsed().as_secs_f64() * 1e3;
         Ok(draft)

@@ -111,6 +111,11 @@ impl ReaderAcceptance {
         })
     }
 
+    /// Whether `text` is a catalog reply the table rates.
+    pub fn has_reply(&self, text: &str) -> bool {
+        self.replies.contains_key(text)
+    }
+
     /// The acceptance of reply `text` of `cluster` where a decision is asked or not: the
     /// catalog reply's own rate, else its cluster's, else the mean.
     pub fn rate(&self, text: &str, cluster: Option<&str>, decision: bool) -> f32 {

@@ -159,6 +159,51 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
     s
 }
 
+/// The `replies` readers would send often enough: a catalog reply whose acceptance in
+/// this context (`decision`) is below `min_acceptance` is dropped, unless a decision is
+/// asked and it is the only reply of its direction among them (its stance read from
+/// `candidates`). Replies no catalog entry holds (generated text, option chips) stay.
+pub fn drop_unsent(
+    replies: Vec<Reply>,
+    candidates: &[Candidate],
+    decision: bool,
+    min_acceptance: f32,
+    acceptance: &ReaderAcceptance,
+) -> Vec<Reply> {
+    if min_acceptance <= 0.0 {
+        return replies;
+    }
+    let stance = |r: &Reply| {
+        candidates
+            .iter()
+            .find(|c| c.text == r.text)
+            .and_then(|c| c.stance)
+    };
+    let yes = |s: Option<Stance>| s == Some(Stance::Yes);
+    let other = |s: Option<Stance>| matches!(s, Some(Stance::No | Stance::Maybe));
+    let stances: Vec<Option<Stance>> = replies.iter().map(stance).collect();
+    let only_of_its_direction = |s: Option<Stance>| {
+        let same: fn(Option<Stance>) -> bool = if yes(s) {
+            yes
+        } else if other(s) {
+            other
+        } else {
+            return false;
+        };
+        stances.iter().filter(|&&t| same(t)).count() == 1
+    };
+    replies
+        .into_iter()
+        .zip(stances.iter().copied())
+        .filter(|(r, s)| {
+            !acceptance.has_reply(&r.text)
+                || acceptance.rate(&r.text, None, decision) >= min_acceptance
+                || (decision && only_of_its_direction(*s))
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
 /// One direction of an answer to a decision.
 type Direction = fn(&Candidate) -> bool;
 
@@ -463,5 +508,50 @@ mod tests {
         ];
         let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(texts(&r), ["You're welcome!", "No problem!"]);
+    }
+
+    #[test]
+    fn replies_readers_seldom_send_are_dropped_unless_the_only_one_of_a_direction() {
+        let cat = Catalog::builtin().unwrap();
+        let acc = cat.reader_acceptance.as_ref().unwrap();
+        let rate = |t: &str, d: bool| acc.rate(t, None, d);
+        // The table says readers reject these outside a decision and send those.
+        let (low, high) = ("What do you mean?", "Let me check.");
+        assert!(rate(low, false) < 0.4 && rate(high, false) >= 0.4);
+        let reply = |t: &str| Reply {
+            text: t.into(),
+            score: 0.5,
+        };
+        let cs = [
+            cand(low, 0.5, "clarify", Stance::Maybe),
+            cand(high, 0.5, "check", Stance::Maybe),
+            cand("Sorry, I can't.", 0.5, "decline", Stance::No),
+            cand("Of course!", 0.5, "yes", Stance::Yes),
+        ];
+        let kept = |rs: &[&str], decision: bool, at: f32| -> Vec<String> {
+            let rs = rs.iter().map(|t| reply(t)).collect();
+            drop_unsent(rs, &cs, decision, at, acc)
+                .into_iter()
+                .map(|r| r.text)
+                .collect()
+        };
+        // Off: nothing dropped.
+        assert_eq!(kept(&[low, high], false, 0.0), [low, high]);
+        // Text no catalog entry holds (generated, an option chip) stays.
+        assert_eq!(kept(&[low, "Pizza!", high], false, 0.4), ["Pizza!", high]);
+        // Outside a decision "Sorry, I can't." goes (readers sent it 0 of 48 times there)...
+        assert!(rate("Sorry, I can't.", false) < 0.4);
+        let outside = kept(&["Of course!", "Sorry, I can't."], false, 0.4);
+        assert!(
+            !outside.contains(&"Sorry, I can't.".to_string()),
+            "{outside:?}"
+        );
+        // ...in a decision the only reply of each direction stays, whatever its rate.
+        assert_eq!(
+            kept(&["Of course!", "Sorry, I can't."], true, 1.0),
+            ["Of course!", "Sorry, I can't."]
+        );
+        // Two of the same direction are not the only one: the seldom-sent one goes.
+        assert_eq!(kept(&[low, high], true, rate(low, true) + 1e-3), [high]);
     }
 }
