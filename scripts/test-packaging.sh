@@ -4,7 +4,8 @@
 # --check runs below reuse):
 #   - build-android.sh with no NDK and no cargo-ndk: exit 2, and the message says what to install;
 #   - build-android.sh with a fake NDK (ANDROID_NDK_HOME) whose clang refuses to link: the NDK is
-#     found, its <triple>23-clang is the linker cargo calls, and the failure is reported (exit 1);
+#     found, its <triple>23-clang is the linker it gives cargo (a stand-in that only links), and
+#     the failure is reported (exit 1);
 #   - build-android.sh --check: compiles and checks arm64-v8a as far as possible, says it skipped
 #     the link, exit 0, writes nothing into jniLibs;
 #   - build-ios.sh (aarch64-apple-ios): builds and checks the static library against the header,
@@ -57,10 +58,20 @@ bin="$fake/toolchains/llvm/prebuilt/linux-x86_64/bin"
 mkdir -p "$bin"
 printf '#!/bin/sh\necho "FAKE-NDK-CLANG called to link" >&2\nexit 1\n' >"$bin/aarch64-linux-android23-clang"
 chmod +x "$bin/aarch64-linux-android23-clang"
-env -u ANDROID_NDK_ROOT -u ANDROID_HOME -u ANDROID_SDK_ROOT PATH="$nondk_path" ANDROID_NDK_HOME="$fake" \
+# cargo itself is a stand-in here: it says what it was asked for and links through the linker
+# build-android.sh configured. A real build with the NDK's linker and CC/AR set would compile
+# every dependency for the target again (they are part of cargo's fingerprint): about 4
+# minutes, for a compile tests 3 and build-mobile-libs.sh already do.
+fakecargo="$tmp/fakecargo"
+mkdir -p "$fakecargo"
+printf '#!/bin/sh\necho "fake cargo: $*" >&2\nexec "$CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER" -o /dev/null\n' \
+  >"$fakecargo/cargo"
+chmod +x "$fakecargo/cargo"
+env -u ANDROID_NDK_ROOT -u ANDROID_HOME -u ANDROID_SDK_ROOT PATH="$fakecargo:$nondk_path" ANDROID_NDK_HOME="$fake" \
   bash scripts/build-android.sh --dev --abi arm64-v8a --out "$tmp/jniLibs" >"$tmp/2.log" 2>&1
 expect "build-android links with the NDK's aarch64-linux-android23-clang" 1 $? "$tmp/2.log" \
   'linker .*/toolchains/llvm/prebuilt/linux-x86_64/bin/aarch64-linux-android23-clang' \
+  'fake cargo: build .*-p pocketlm-ffi --lib --profile dev --target aarch64-linux-android' \
   'FAKE-NDK-CLANG called to link' 'arm64-v8a: the build failed'
 
 # 3. --check: compile + symbol check for arm64-v8a, the link reported as skipped.
