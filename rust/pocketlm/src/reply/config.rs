@@ -299,9 +299,8 @@ pub struct DrafterConfig {
     /// shown. For apps that would rather show fewer, surer chips: at 0.4, on the first blind
     /// reads of session 45 65.7% / 30.5% / 60.0% / 62.0% of chips were tappable on blind51 /
     /// 52 / 53 / 54 against 63.2% / 28.4% / 57.0% / 61.2%, but the held-out set's coverage3
-    /// falls 0.929 → 0.786 (its chatbot probes lose
-    /// "That's not true." and "Why do you say that?"), so it is not the default
-    /// (docs/reply.md, "Fewer, surer chips").
+    /// falls 0.929 → 0.786 (its chatbot probes lose "That's not true." and "Why do you say
+    /// that?"), so it is not the default (docs/reply.md, "Fewer, surer chips").
     pub min_acceptance: f32,
 }
 

@@ -173,32 +173,27 @@ pub fn drop_unsent(
     if min_acceptance <= 0.0 {
         return replies;
     }
-    let stance = |r: &Reply| {
-        candidates
-            .iter()
-            .find(|c| c.text == r.text)
-            .and_then(|c| c.stance)
-    };
-    let yes = |s: Option<Stance>| s == Some(Stance::Yes);
-    let other = |s: Option<Stance>| matches!(s, Some(Stance::No | Stance::Maybe));
-    let stances: Vec<Option<Stance>> = replies.iter().map(stance).collect();
-    let only_of_its_direction = |s: Option<Stance>| {
-        let same: fn(Option<Stance>) -> bool = if yes(s) {
-            yes
-        } else if other(s) {
-            other
-        } else {
+    let found: Vec<Option<&Candidate>> = replies
+        .iter()
+        .map(|r| candidates.iter().find(|c| c.text == r.text))
+        .collect();
+    let only_of_its_direction = |c: Option<&Candidate>| {
+        let Some(c) = c else { return false };
+        let Some(direction) = [says_yes as Direction, says_no_or_maybe]
+            .into_iter()
+            .find(|d| d(c))
+        else {
             return false;
         };
-        stances.iter().filter(|&&t| same(t)).count() == 1
+        found.iter().filter(|f| f.is_some_and(direction)).count() == 1
     };
     replies
         .into_iter()
-        .zip(stances.iter().copied())
-        .filter(|(r, s)| {
+        .zip(found.iter().copied())
+        .filter(|(r, c)| {
             !acceptance.has_reply(&r.text)
                 || acceptance.rate(&r.text, None, decision) >= min_acceptance
-                || (decision && only_of_its_direction(*s))
+                || (decision && only_of_its_direction(*c))
         })
         .map(|(r, _)| r)
         .collect()
