@@ -246,6 +246,10 @@ pub struct DecodeInput<'a> {
     /// Per trie node: leads to a response that fits / that is preferred.
     pub open: &'a [bool],
     pub preferred: &'a [bool],
+    /// Per trie node, when a decision is asked: leads to a response of its yes direction /
+    /// of its other one (no or maybe). The beam keeps the best path of each, whatever the
+    /// ranks, so both directions reach the selection. All false without a decision.
+    pub sides: [&'a [bool]; 2],
     /// Per trie node: nats added to the rank of paths through it (the cluster prior's lean
     /// towards the responses below it; 0 without a prior).
     pub lean: &'a [f32],
@@ -322,8 +326,8 @@ fn first_tokens(inp: &DecodeInput, cfg: &DrafterConfig) -> Vec<u32> {
     firsts
 }
 
-/// The beam's first nodes: open paths within the first-token gap (wider for preferred
-/// ones), up to half of the beam reserved for preferred paths, the rest by rank.
+/// The beam's first nodes: open paths within the first-token gap (wider for preferred ones
+/// and a decision's sides), kept as the beam is at every step ([`keep_best`]).
 fn roots(inp: &DecodeInput, cfg: &DrafterConfig, rank: &dyn Fn(usize) -> f32) -> Vec<usize> {
     let trie = inp.trie;
     let best = inp.lp0.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -332,33 +336,22 @@ fn roots(inp: &DecodeInput, cfg: &DrafterConfig, rank: &dyn Fn(usize) -> f32) ->
         .iter()
         .copied()
         .filter(|&n| {
-            let gap = cfg.max_first_token_gap
-                + if inp.preferred[n] {
-                    cfg.preferred_gap
-                } else {
-                    0.0
-                };
+            let wide = inp.preferred[n] || inp.sides.iter().any(|s| s[n]);
+            let gap = cfg.max_first_token_gap + if wide { cfg.preferred_gap } else { 0.0 };
             inp.open[n] && inp.lp0[trie.nodes[n].token as usize] >= best - gap
         })
         .collect();
     roots.sort_by(|&x, &y| rank(y).total_cmp(&rank(x)));
     let k = cfg.curated;
-    let mut picked: Vec<usize> = roots
-        .iter()
-        .copied()
-        .filter(|&n| inp.preferred[n])
-        .take(k / 2)
-        .collect();
-    for n in roots {
-        if picked.len() >= k {
-            break;
-        }
-        if !picked.contains(&n) {
-            picked.push(n);
-        }
-    }
-    picked.sort_by(|&x, &y| rank(y).total_cmp(&rank(x)));
-    picked
+    keep_best(
+        roots,
+        k,
+        &[
+            (1, &|&n| inp.sides[0][n]),
+            (1, &|&n| inp.sides[1][n]),
+            (k / 2, &|&n| inp.preferred[n]),
+        ],
+    )
 }
 
 /// Decodes the generated branches and the beam together, `cfg.max_reply_tokens` steps at
@@ -484,10 +477,19 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
             }
         }
         let rank = |e: &(usize, usize, f32, f32)| e.2 + cw * e.3 + boost(e.1);
+        let k = cfg.curated;
         expansions.sort_by(|x, y| rank(y).total_cmp(&rank(x)));
         beams = advance(
             beams,
-            keep_best(expansions, cfg.curated, |e| inp.preferred[e.1]),
+            keep_best(
+                expansions,
+                k,
+                &[
+                    (1, &|e| inp.sides[0][e.1]),
+                    (1, &|e| inp.sides[1][e.1]),
+                    (k / 2, &|e| inp.preferred[e.1]),
+                ],
+            ),
         )?;
     }
     out.generated = branches
@@ -503,29 +505,47 @@ pub fn decode(inp: &DecodeInput, cfg: &DrafterConfig) -> Result<Decoded, ReplyEr
     Ok(out)
 }
 
-/// The first `k` of `ranked` (best first), up to half of them reserved for the best ones
-/// that are `preferred`, as the roots are: a path to a preferred answer ("Almost there!" to
-/// "How long until you get here?") is not pushed out by likelier hedges on the way.
-fn keep_best<T>(ranked: Vec<T>, k: usize, preferred: impl Fn(&T) -> bool) -> Vec<T> {
-    let reserved: Vec<usize> = (0..ranked.len())
-        .filter(|&i| preferred(&ranked[i]))
-        .take(k / 2)
-        .collect();
-    let mut others = k.saturating_sub(reserved.len());
+/// A share of the beam kept for paths of one kind: at most this many of the best ones
+/// that fit (those already kept count).
+type Reservation<'a, T> = (usize, &'a dyn Fn(&T) -> bool);
+
+/// The first `k` of `ranked` (best first), with room kept for each reservation in turn,
+/// the rest by rank: a path to a preferred answer ("Almost there!" to "How long until you
+/// get here?") or to a decision's other side ("No, thanks." to an offer the prior reads as
+/// a yes) is not pushed out by likelier paths on the way.
+fn keep_best<T>(ranked: Vec<T>, k: usize, reserve: &[Reservation<T>]) -> Vec<T> {
+    let mut kept = vec![false; ranked.len()];
+    let mut left = k;
+    for (places, fits) in reserve {
+        let mut wanted = places.saturating_sub(
+            (0..ranked.len())
+                .filter(|&i| kept[i] && fits(&ranked[i]))
+                .count(),
+        );
+        for (i, t) in ranked.iter().enumerate() {
+            if wanted == 0 || left == 0 {
+                break;
+            }
+            if !kept[i] && fits(t) {
+                kept[i] = true;
+                wanted -= 1;
+                left -= 1;
+            }
+        }
+    }
+    for i in 0..ranked.len() {
+        if left == 0 {
+            break;
+        }
+        if !kept[i] {
+            kept[i] = true;
+            left -= 1;
+        }
+    }
     ranked
         .into_iter()
-        .enumerate()
-        .filter(|(i, _)| {
-            if reserved.contains(i) {
-                true
-            } else if others > 0 {
-                others -= 1;
-                true
-            } else {
-                false
-            }
-        })
-        .map(|(_, e)| e)
+        .zip(kept)
+        .filter_map(|(t, keep)| keep.then_some(t))
         .collect()
 }
 
@@ -575,23 +595,42 @@ fn advance(
 
 #[cfg(test)]
 mod tests {
-    use super::keep_best;
+    use super::{keep_best, Reservation};
 
     #[test]
     fn the_beam_keeps_up_to_half_its_width_for_preferred_paths() {
         // ranked best first; odd numbers are the preferred paths
         let ranked = vec![0, 2, 4, 6, 8, 1, 3, 5, 7];
+        let odd = |x: &i32| x % 2 == 1;
         assert_eq!(
-            keep_best(ranked.clone(), 6, |x| x % 2 == 1),
+            keep_best(ranked.clone(), 6, &[(3, &odd)]),
             vec![0, 2, 4, 1, 3, 5]
         );
         // fewer preferred paths than the reservation: the rest by rank
         assert_eq!(
-            keep_best(ranked.clone(), 6, |&x| x == 7),
+            keep_best(ranked.clone(), 6, &[(3, &|&x| x == 7)]),
             vec![0, 2, 4, 6, 8, 7]
         );
         // preferred paths among the best need no reservation
-        assert_eq!(keep_best(ranked.clone(), 4, |&x| x == 0), vec![0, 2, 4, 6]);
-        assert_eq!(keep_best(ranked, 20, |_| false).len(), 9);
+        assert_eq!(
+            keep_best(ranked.clone(), 4, &[(2, &|&x| x == 0)]),
+            vec![0, 2, 4, 6]
+        );
+        assert_eq!(keep_best(ranked, 20, &[(10, &|_| false)]).len(), 9);
+    }
+
+    #[test]
+    fn each_side_of_a_decision_keeps_a_path_before_the_preferred_ones() {
+        // 0–3 lead to yeses (all preferred), 9 to the only "no", ranked last
+        let ranked = vec![0, 1, 2, 3, 4, 5, 9];
+        let yes = |x: &i32| *x < 4;
+        let no = |x: &i32| *x == 9;
+        let reserve: [Reservation<i32>; 3] = [(1, &yes), (1, &no), (2, &yes)];
+        assert_eq!(keep_best(ranked.clone(), 4, &reserve), vec![0, 1, 2, 9]);
+        // without the side's place, the yeses and the rank fill the beam
+        assert_eq!(keep_best(ranked.clone(), 4, &[(2, &yes)]), vec![0, 1, 2, 3]);
+        // a kept path of a side needs no second place; nothing beyond the width
+        assert_eq!(keep_best(ranked.clone(), 2, &reserve), vec![0, 9]);
+        assert_eq!(keep_best(ranked, 1, &reserve), vec![0]);
     }
 }

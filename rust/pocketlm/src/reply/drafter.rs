@@ -673,6 +673,16 @@ impl ReplyDrafter {
         let preferred = ts
             .trie
             .mark(|i| prefers[i] || ctx.other_side(ts.replies[i].index));
+        let decision = acts.decision() || ctx.choice;
+        // Each side of a decision keeps a path in the beam (yes; no or maybe).
+        let side = |of_side: fn(Stance) -> bool| {
+            ts.trie.mark(|i| {
+                let r = &cat.responses[ts.replies[i].index];
+                decision && opens[i] && of_side(cat.clusters[r.cluster].stance)
+            })
+        };
+        let yes_side = side(|s| s == Stance::Yes);
+        let other_side = side(|s| matches!(s, Stance::No | Stance::Maybe));
         let lean = ts.trie.best(|i| {
             if opens[i] {
                 ctx.lean(ts.replies[i].index)
@@ -689,6 +699,7 @@ impl ReplyDrafter {
                 null_lp: &ts.null_lp,
                 open: &open,
                 preferred: &preferred,
+                sides: [&yes_side, &other_side],
                 lean: &lean,
                 cancel,
             },
@@ -740,7 +751,6 @@ impl ReplyDrafter {
         }
         // 8. Chips readers seldom send.
         if let Some(acceptance) = self.catalog.reader_acceptance.as_ref() {
-            let decision = acts.decision() || ctx.choice;
             let kept = select::drop_unsent(
                 std::mem::take(&mut draft.replies),
                 &draft.candidates,
