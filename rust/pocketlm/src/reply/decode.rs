@@ -533,14 +533,12 @@ fn keep_best<T>(ranked: Vec<T>, k: usize, reserve: &[Reservation<T>]) -> Vec<T> 
             }
         }
     }
-    for i in 0..ranked.len() {
+    for keep in kept.iter_mut().filter(|k| !**k) {
         if left == 0 {
             break;
         }
-        if !kept[i] {
-            kept[i] = true;
-            left -= 1;
-        }
+        *keep = true;
+        left -= 1;
     }
     ranked
         .into_iter()
