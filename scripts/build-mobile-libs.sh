@@ -7,7 +7,8 @@
 # exists and exports the uniffi entry points. Packaging (AAR, XCFramework) comes later.
 #
 #   scripts/build-mobile-libs.sh            release profile (what ships)
-#   scripts/build-mobile-libs.sh --dev      dev profile (a quicker compile check)
+#   scripts/build-mobile-libs.sh --dev      the mobile-check profile (a quicker compile check:
+#                                           no optimisation, no debug info; Cargo.toml says why)
 # Ends with `mobile-libs: N passed, N failed`; exit status non-zero on any failure.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,11 +16,11 @@ cd "$REPO_ROOT"
 
 profile=release
 case "${1:-}" in
-  --dev) profile=dev ;;
+  --dev) profile=mobile-check ;;
   "" | --release) ;;
   *) die "usage: scripts/build-mobile-libs.sh [--dev|--release]" ;;
 esac
-dir=$([ "$profile" = dev ] && echo debug || echo release)
+dir=$profile
 
 if ! bash scripts/setup-cross.sh; then
   log "FAIL: scripts/setup-cross.sh failed"; echo "mobile-libs: 0 passed, 1 failed"; exit 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tests of the packaging scripts that can run without an Android NDK or Xcode (part of
-# `make test-mobile-libs`, after scripts/build-mobile-libs.sh --dev, whose dev-profile builds the
-# --check runs below reuse):
+# `make test-mobile-libs`, after scripts/build-mobile-libs.sh --dev, whose mobile-check builds
+# tests 3 and 4 reuse):
 #   - build-android.sh with no NDK and no cargo-ndk: exit 2, and the message says what to install;
 #   - build-android.sh with a fake NDK (ANDROID_NDK_HOME) whose clang refuses to link: the NDK is
 #     found, its <triple>23-clang is the linker it gives cargo (a stand-in that only links), and
@@ -75,7 +75,7 @@ expect "build-android links with the NDK's aarch64-linux-android23-clang" 1 $? "
   'FAKE-NDK-CLANG called to link' 'arm64-v8a: the build failed'
 
 # 3. --check: compile + symbol check for arm64-v8a, the link reported as skipped.
-no_ndk bash scripts/build-android.sh --check --dev --abi arm64-v8a --out "$tmp/jniLibs-check" >"$tmp/3.log" 2>&1
+no_ndk bash scripts/build-android.sh --check --profile mobile-check --abi arm64-v8a --out "$tmp/jniLibs-check" >"$tmp/3.log" 2>&1
 expect "build-android --check compiles arm64-v8a and skips the link" 0 $? "$tmp/3.log" \
   'ok: arm64-v8a: compiled for aarch64-linux-android' 'skipped: linking libpocketlm_ffi.so'
 [ -e "$tmp/jniLibs-check" ] && bad "build-android --check wrote $tmp/jniLibs-check"
@@ -84,11 +84,11 @@ expect "build-android --check compiles arm64-v8a and skips the link" 0 $? "$tmp/
 if [ "$(uname -s)" = Darwin ]; then
   log "macOS: build-ios.sh is exercised for real by its own run; not repeated here"
 else
-  bash scripts/build-ios.sh --dev --target aarch64-apple-ios --out "$tmp/ios" >"$tmp/4.log" 2>&1
+  bash scripts/build-ios.sh --profile mobile-check --target aarch64-apple-ios --out "$tmp/ios" >"$tmp/4.log" 2>&1
   expect "build-ios builds aarch64-apple-ios and skips the Xcode steps" 0 $? "$tmp/4.log" \
     'ok: aarch64-apple-ios: [0-9]+ functions of the header defined' 'ok: headers and module map' \
     'skipped: xcodebuild -create-xcframework'
-  hdr="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/ios-xcframework/debug/Headers/CPocketLM"
+  hdr="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/ios-xcframework/mobile-check/Headers/CPocketLM"
   if [ -f "$hdr/module.modulemap" ] && grep -q 'module CPocketLM' "$hdr/module.modulemap" \
      && cmp -s "$hdr/CPocketLM.h" ios/Sources/CPocketLM/CPocketLM.h; then
     ok "build-ios stages the generated header and a CPocketLM module map"
