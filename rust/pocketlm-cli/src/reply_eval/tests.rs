@@ -46,7 +46,9 @@ const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
 /// first blind read of blind47/48 gained 1–1.5 points of tappable chips with it
 /// (docs/reply.md, "Acts, learned"). Session 44: 0.714 (100; coverage3 0.929) with the
 /// tables trained on blind49/50 and the acts read at `act_at` 0.3 (0.736 at 0.5), which
-/// raised decision_choice to 0.882. Two cases of margin.
+/// raised decision_choice to 0.882. Two cases of margin. Session 46: 0.729 (102; coverage3
+/// 0.921, decision_choice 0.882) with the tables trained on blind51–56, 0.714 (100; 0.914,
+/// 0.882) on blind51–59.
 const HELDOUT_ALL3_FLOOR: f64 = 0.70;
 
 /// The held-out decision_choice floor (issue 42's target is 0.9): measured 0.824 (28 of 34)
@@ -67,11 +69,11 @@ const TRAINED_SETS: [&str; 32] = [
     "blind28", "blind29", "blind30", "blind31", "blind32", "blind33", "blind34",
 ];
 
-/// Every `TRAINED_SAMPLE_STRIDE`-th case of each trained set is drafted: a fixed eighth of
-/// the 3,202 cases (416), so that the suite stays within its time budget (drafting all of
-/// them took about 15 minutes of CI's 2 cores, a quarter about 6); `pocketlm eval-reply
-/// --cases FILE` reads a whole set.
-const TRAINED_SAMPLE_STRIDE: usize = 8;
+/// Every `TRAINED_SAMPLE_STRIDE`-th case of each trained set is drafted: a fixed sixteenth
+/// of the 3,202 cases (215), so that the suite stays within its time budget (drafting all
+/// of them took about 15 minutes of CI's 2 cores, an eighth about 5.5, the longest test of
+/// `make test`); `pocketlm eval-reply --cases FILE` reads a whole set.
+const TRAINED_SAMPLE_STRIDE: usize = 16;
 
 /// The pooled floors on that sample (652 cases), session 31, the head mixed with the word
 /// prior: measured coverage3 0.959 (625) and all3 0.758 (494) with `prior_open` /
@@ -79,9 +81,11 @@ const TRAINED_SAMPLE_STRIDE: usize = 8;
 /// 0.8 measured at least as well as either on the unseen sets (docs/reply.md). About ten
 /// cases below the lower of the two. Session 32, with blind29/30 in the sample (702 cases)
 /// and the silence output: 0.989 and 0.782. Session 38, every eighth case (416): 0.971 (404)
-/// and 0.803 (334), so the floors sit 11 and 24 cases below.
+/// and 0.803 (334), so the floors sat 11 and 24 cases below. Session 46, every sixteenth
+/// case (223) with the tables trained on blind51–56: 0.987 (220) and 0.767 (171); the
+/// floors sit 9 and 8 cases below; trained on blind51–59, 0.987 (220) and 0.758 (169).
 const TRAINED_SAMPLE_COVERAGE3_FLOOR: f64 = 0.945;
-const TRAINED_SAMPLE_ALL3_FLOOR: f64 = 0.745;
+const TRAINED_SAMPLE_ALL3_FLOOR: f64 = 0.73;
 
 /// The labelled cases of a fixture file (at least `min_cases` of them).
 fn cases_of(file: &str, min_cases: usize) -> Vec<LabelledCase> {
