@@ -70,9 +70,9 @@ const TRAINED_SETS: [&str; 32] = [
 ];
 
 /// Every `TRAINED_SAMPLE_STRIDE`-th case of each trained set is drafted: a fixed sixteenth
-/// of the 3,202 cases (215), so that the suite stays within its time budget (drafting all
-/// of them took about 15 minutes of CI's 2 cores, an eighth about 5.5, the longest test of
-/// `make test`); `pocketlm eval-reply --cases FILE` reads a whole set.
+/// of the 3,202 cases (223), so that the suite stays within its time budget (drafting all
+/// of them took about 15 minutes of CI's 2 cores; the CLI's unit tests take 166 s with a
+/// sixteenth, 245 s with an eighth); `pocketlm eval-reply --cases FILE` reads a whole set.
 const TRAINED_SAMPLE_STRIDE: usize = 16;
 
 /// The pooled floors on that sample (652 cases), session 31, the head mixed with the word
