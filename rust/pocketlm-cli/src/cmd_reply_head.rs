@@ -423,7 +423,7 @@ fn cross_validate_acts(
     // act labels' reading and by the act outputs at each threshold.
     let asks = |c: &Case| {
         let st: Vec<Stance> = c.clusters.iter().map(|&k| cat.clusters[k].stance).collect();
-        st.contains(&Stance::Yes) && st.iter().any(|s| matches!(s, Stance::No | Stance::Maybe))
+        st.contains(&Stance::Yes) && st.iter().any(|s| s.is_no_or_maybe())
     };
     let k = DECISION_AT.len();
     let (mut pos, mut neg, mut lab_tp, mut lab_fp) = (0usize, 0usize, 0usize, 0usize);
@@ -666,7 +666,7 @@ fn cross_validate_silence(
 fn asks_decision(c: &Case, cat: &Catalog) -> bool {
     use pocketlm::Stance;
     let has = |f: &dyn Fn(Stance) -> bool| c.clusters.iter().any(|&k| f(cat.clusters[k].stance));
-    has(&|s| s == Stance::Yes) && has(&|s| matches!(s, Stance::No | Stance::Maybe))
+    has(&|s| s == Stance::Yes) && has(&|s| s.is_no_or_maybe())
 }
 
 /// Fits the decision output on every file's cases but `left_out`'s: those asking for a

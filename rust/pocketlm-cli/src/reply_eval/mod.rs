@@ -141,10 +141,7 @@ pub fn asks_decision(case: &LabelledCase, cat: &Catalog) -> bool {
         .filter_map(|n| cat.cluster_by_name(n))
         .map(|c| cat.clusters[c].stance)
         .collect();
-    stances.contains(&Stance::Yes)
-        && stances
-            .iter()
-            .any(|s| matches!(s, Stance::No | Stance::Maybe))
+    stances.contains(&Stance::Yes) && stances.iter().any(|s| s.is_no_or_maybe())
 }
 
 /// Whether the replies offer both directions: one of stance `yes` and one of stance `no` or
@@ -158,10 +155,7 @@ pub fn offers_both(draft: &Draft, cat: &Catalog) -> bool {
         .filter_map(|r| cat.cluster_of(&r.text))
         .map(|c| cat.clusters[c].stance)
         .collect();
-    stances.contains(&Stance::Yes)
-        && stances
-            .iter()
-            .any(|s| matches!(s, Stance::No | Stance::Maybe))
+    stances.contains(&Stance::Yes) && stances.iter().any(|s| s.is_no_or_maybe())
 }
 
 /// The aggregate of a labelled evaluation.

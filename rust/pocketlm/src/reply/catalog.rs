@@ -89,6 +89,12 @@ impl Stance {
     pub fn is_decision(self) -> bool {
         matches!(self, Stance::Yes | Stance::No | Stance::Maybe)
     }
+
+    /// The other side of a decision from "yes": a no or a maybe. A decision is offered both
+    /// ways when one chip says yes and another says this.
+    pub fn is_no_or_maybe(self) -> bool {
+        matches!(self, Stance::No | Stance::Maybe)
+    }
 }
 
 /// A semantic cluster: responses that say one thing.

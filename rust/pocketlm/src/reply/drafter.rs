@@ -682,7 +682,7 @@ impl ReplyDrafter {
             })
         };
         let yes_side = side(|s| s == Stance::Yes);
-        let other_side = side(|s| matches!(s, Stance::No | Stance::Maybe));
+        let other_side = side(Stance::is_no_or_maybe);
         let lean = ts.trie.best(|i| {
             if opens[i] {
                 ctx.lean(ts.replies[i].index)

@@ -43,7 +43,7 @@ pub fn reads_choice(r: &PriorReading, cat: &Catalog, cfg: &DrafterConfig) -> boo
             .fold(0.0f32, f32::max)
     };
     best(&|s| s == Stance::Yes) >= cfg.choice_yes
-        && best(&|s| matches!(s, Stance::No | Stance::Maybe)) >= cfg.choice_other
+        && best(&|s| s.is_no_or_maybe()) >= cfg.choice_other
 }
 
 impl Context<'_> {
@@ -89,7 +89,7 @@ impl Context<'_> {
     pub fn other_side(&self, i: usize) -> bool {
         let c = self.cat.responses[i].cluster;
         self.choice
-            && matches!(self.cat.clusters[c].stance, Stance::No | Stance::Maybe)
+            && self.cat.clusters[c].stance.is_no_or_maybe()
             && self.prior_backs(i, self.cfg.choice_open)
     }
 

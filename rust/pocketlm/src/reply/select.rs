@@ -207,7 +207,7 @@ fn says_yes(c: &Candidate) -> bool {
 }
 
 fn says_no_or_maybe(c: &Candidate) -> bool {
-    matches!(c.stance, Some(Stance::No | Stance::Maybe))
+    c.stance.is_some_and(Stance::is_no_or_maybe)
 }
 
 /// When a decision is asked and the set offers one direction only (yes, or only no and
