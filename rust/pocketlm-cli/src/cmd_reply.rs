@@ -144,19 +144,7 @@ impl DraftArgs {
             return ReplyDrafter::new(model, config).map_err(|e| e.to_string());
         }
         // An evaluation tool's one drafter: its catalog lives as long as the process.
-        let builtin = Catalog::builtin_rules().map_err(|e| e.to_string())?;
-        let mut catalog = builtin.clone();
-        catalog.cluster_prior = match &self.cluster_prior {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                Some(
-                    ClusterPrior::parse(&text, builtin)
-                        .map_err(|e| format!("{}: {e}", path.display()))?,
-                )
-            }
-            None => None,
-        };
+        let catalog = catalog_with_prior(self.cluster_prior.as_deref())?;
         ReplyDrafter::with_catalog(model, config, Box::leak(Box::new(catalog)))
             .map_err(|e| e.to_string())
     }
@@ -364,6 +352,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "choice_open" => &mut c.choice_open,
         "choice_ratio" => &mut c.choice_ratio,
         "silence_at" => &mut c.silence_at,
+        "asks_at" => &mut c.asks_at,
         "act_at" => &mut c.act_at,
         "min_acceptance" => &mut c.min_acceptance,
         _ => return Err(format!("--set {item}: no number named {name:?}")),
@@ -529,6 +518,7 @@ pub fn eval_reply(a: EvalReplyArgs) -> CliResult {
             "acts": d.acts,
             "options": d.options,
             "silence": d.silence,
+            "asks": d.asks,
             "asks_decision": labels.get(ci).map(|_| decision),
             "offers_both": labels.get(ci).map(|_| offers_both),
             "clusters": d.replies.iter().map(|r| catalog.cluster_of(&r.text).map(|c| catalog.clusters[c].name.as_str())).collect::<Vec<_>>(),
@@ -748,9 +738,52 @@ pub fn chat(a: ChatArgs) -> CliResult {
     }
 }
 
+/// The builtin catalog with the word prior of `path` instead of its own (none: no prior).
+/// Only the prior is replaced: the reader acceptance and the word scorer stay the builtin
+/// ones, so a prior is compared with everything else as shipped.
+fn catalog_with_prior(path: Option<&std::path::Path>) -> Result<Catalog, String> {
+    let builtin = Catalog::builtin().map_err(|e| e.to_string())?;
+    let mut catalog = builtin.clone();
+    catalog.cluster_prior = match path {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            Some(
+                ClusterPrior::parse(&text, builtin)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    Ok(catalog)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_replaced_prior_keeps_the_reader_acceptance_and_word_scorer() {
+        let none = catalog_with_prior(None).unwrap();
+        assert!(none.cluster_prior.is_none());
+        let dir = std::env::temp_dir().join(format!("pocketlm-prior-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("prior.tsv");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        std::fs::copy(
+            root.join("rust/pocketlm/src/reply/cluster_prior.tsv"),
+            &path,
+        )
+        .unwrap();
+        let some = catalog_with_prior(Some(&path)).unwrap();
+        assert!(some.cluster_prior.is_some());
+        for c in [&none, &some] {
+            assert!(c.reader_acceptance.is_some(), "reader acceptance dropped");
+            assert!(c.sensitive_words.is_some(), "word scorer dropped");
+        }
+        assert!(catalog_with_prior(Some(&dir.join("missing.tsv"))).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn set_reads_numbers_counts_and_the_act_rules_switch() {
