@@ -12,6 +12,7 @@ use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
 use pocketlm::internals::reply::Catalog;
 use pocketlm::{DrafterConfig, Message, ReplyDrafter, Tone};
 use serde_json::json;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -64,6 +65,11 @@ pub struct TrainReplyHeadArgs {
     /// decisions, beside the act rules' reading.
     #[arg(long)]
     decision: bool,
+    /// With `--cross-validate`: report how the asks output (trained on blind readers'
+    /// verdicts of whether a message asks them to decide something) reads each left-out
+    /// set's read messages, beside the act labels' reading of a decision.
+    #[arg(long)]
+    asks: bool,
     /// With `--cross-validate`: report how the act outputs (trained on the act labels,
     /// `tests/fixtures/reply-acts.tsv`) read each left-out set's acts.
     #[arg(long)]
@@ -98,6 +104,8 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let mut labels_text = std::fs::read_to_string(&labels_path)
         .map_err(|e| format!("{}: {e}", labels_path.display()))?;
     let mut labels = head::parse_act_labels(&labels_text)?;
+    let reads = head::reader_reads(&a.fixtures, &a.exclude)?;
+    let decisions = head::reader_decisions(&reads)?;
     // Features of every message, from the drafter's own prompt pass.
     let drafter = ReplyDrafter::new(
         model.clone(),
@@ -193,6 +201,12 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         if a.decision {
             return cross_validate_decision(&sets, cat, &settings, &feats, &acts_of, a.json);
         }
+        if a.asks {
+            let read = read_messages(&sets, &silent, &decisions);
+            // Messages labelled `none` have no act labels: no decision by the acts.
+            let by_acts = |m: &String| labels.get(m).is_some_and(Acts::decision);
+            return cross_validate_asks(&read, &settings, &feats_of, &by_acts, a.json);
+        }
         if a.acts {
             return cross_validate_acts(&sets, cat, &acts_of, &settings, &feats, a.json);
         }
@@ -215,15 +229,18 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         ("files", names.join(",")),
         (
             "fixtures",
-            format!("{:016x}", head::training_hash(&files, &labels_text)),
+            format!("{:016x}", head::training_hash(&files, &labels_text, &reads)),
         ),
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
     ];
     let silence = train_silence(&sets, &silent, None, &feats_of, &settings);
+    let read = read_messages(&sets, &silent, &decisions);
+    let asks = train_asks(&read, None, &feats_of, &settings);
     let text = head::table(
         &trained,
         Some(&silence),
+        Some(&asks),
         Some((&act_head, &act_names)),
         cat,
         fp,
@@ -560,6 +577,133 @@ fn fit_one(examples: impl Iterator<Item = (Vec<f32>, bool)>, settings: &Settings
         .unzip();
     let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
     head::train(&xr, &ys, 1, settings)
+}
+
+/// The labelled messages blind readers judged, per training file (files in order, then
+/// messages: answered ones, then those labelled `none`): each with whether the readers
+/// said it asks them to decide something.
+fn read_messages(
+    sets: &[(String, Vec<Case>)],
+    silent: &[(String, Vec<String>)],
+    decisions: &HashMap<String, bool>,
+) -> Vec<(String, Vec<(String, bool)>)> {
+    sets.iter()
+        .zip(silent)
+        .map(|((name, cases), (_, quiet))| {
+            let messages = cases
+                .iter()
+                .map(|c| &c.message)
+                .chain(quiet)
+                .filter_map(|m| decisions.get(m).map(|&d| (m.clone(), d)))
+                .collect();
+            (name.clone(), messages)
+        })
+        .filter(|(_, m): &(String, Vec<_>)| !m.is_empty())
+        .collect()
+}
+
+/// Fits the asks output on every file's read messages but `left_out`'s: those the readers
+/// said ask for a decision positive.
+fn train_asks(
+    read: &[(String, Vec<(String, bool)>)],
+    left_out: Option<&str>,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+    settings: &Settings,
+) -> head::Trained {
+    fit_one(
+        read.iter()
+            .filter(|(n, _)| Some(n.as_str()) != left_out)
+            .flat_map(|(_, m)| m.iter().map(|(m, asks)| (feats(m), *asks))),
+        settings,
+    )
+}
+
+/// The thresholds `--asks` reports.
+const ASKS_AT: [f32; 5] = [0.3, 0.4, 0.5, 0.6, 0.7];
+
+/// Leave-one-set-out for the asks output: trained on every other read set, then counted on
+/// this one's messages (how many of the readers' decisions it finds, how many others it
+/// calls one), beside the act labels' reading (`Acts::decision`).
+fn cross_validate_asks(
+    read: &[(String, Vec<(String, bool)>)],
+    settings: &Settings,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+    by_acts: &dyn Fn(&String) -> bool,
+    json_out: bool,
+) -> CliResult {
+    let k = ASKS_AT.len();
+    let (mut pos, mut neg, mut acts_tp, mut acts_fp) = (0usize, 0usize, 0usize, 0usize);
+    let (mut found, mut false_) = (vec![0usize; k], vec![0usize; k]);
+    let mut rows = Vec::new();
+    for (held, messages) in read {
+        let t = train_asks(read, Some(held), feats, settings);
+        let (mut p, mut a_tp, mut a_fp) = (0usize, 0usize, 0usize);
+        let (mut f, mut x) = (vec![0usize; k], vec![0usize; k]);
+        for (m, asks) in messages {
+            let by_acts = by_acts(m);
+            let prob = t.probabilities(&feats(m))[0];
+            p += usize::from(*asks);
+            let (tp, fp) = if *asks {
+                (&mut f, &mut a_tp)
+            } else {
+                (&mut x, &mut a_fp)
+            };
+            *fp += usize::from(by_acts);
+            for (i, &at) in ASKS_AT.iter().enumerate() {
+                tp[i] += usize::from(prob >= at);
+            }
+        }
+        let n = messages.len();
+        pos += p;
+        neg += n - p;
+        acts_tp += a_tp;
+        acts_fp += a_fp;
+        for i in 0..k {
+            found[i] += f[i];
+            false_[i] += x[i];
+        }
+        if !json_out {
+            println!(
+                "{held:28} asks {p:3} of {n:3} | act labels find {a_tp:3} (false {a_fp:3}) | \
+                 learned {f:?} (false {x:?})"
+            );
+        }
+        rows.push(
+            json!({"set": held, "messages": n, "asks": p, "acts_found": a_tp,
+                         "acts_false": a_fp, "learned_found": f, "learned_false": x}),
+        );
+    }
+    let share = |a: usize, b: usize| a as f64 / b.max(1) as f64;
+    if json_out {
+        let summary: Vec<_> = ASKS_AT
+            .iter()
+            .enumerate()
+            .map(|(i, at)| json!({"at": at, "found": found[i], "false": false_[i]}))
+            .collect();
+        println!(
+            "{}",
+            json!({"sets": rows, "asks": pos, "others": neg, "acts_found": acts_tp,
+                   "acts_false": acts_fp, "thresholds": summary})
+        );
+    } else {
+        println!(
+            "pooled: {pos} messages ask for a decision, the act labels find {acts_tp} ({:.3}); \
+             {neg} others, the act labels call {acts_fp} a decision ({:.3})",
+            share(acts_tp, pos),
+            share(acts_fp, neg)
+        );
+        for (i, at) in ASKS_AT.iter().enumerate() {
+            println!(
+                "  at {at}: learned finds {} ({:.3}), false {} ({:.3}); agreement {:.3}",
+                found[i],
+                share(found[i], pos),
+                false_[i],
+                share(false_[i], neg),
+                share(found[i] + neg - false_[i], pos + neg)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The silence thresholds `--silence` reports.

@@ -152,12 +152,94 @@ pub fn fixtures_hash(files: &[(String, String)]) -> u64 {
     hash_bytes(&bytes)
 }
 
-/// The hash a head table records of what it was trained on: the case files and the act
-/// labels' text.
-pub fn training_hash(files: &[(String, String)], act_labels: &str) -> u64 {
+/// The hash a head table records of what it was trained on: the case files, the act
+/// labels' text and the blind reads ([`reader_reads`]).
+pub fn training_hash(
+    files: &[(String, String)],
+    act_labels: &str,
+    reads: &[(String, String)],
+) -> u64 {
     let mut all = files.to_vec();
     all.push((ACT_LABELS.to_owned(), act_labels.to_owned()));
+    all.extend(reads.iter().cloned());
     fixtures_hash(&all)
+}
+
+/// The folder of the blind reads under the fixtures folder.
+pub const READS: &str = "reply-read";
+
+/// The blind reads the decision output learns from: each `blindNN.sheet.jsonl` of
+/// `fixtures/reply-read/` (the messages, one JSON object per line) with its
+/// `blindNN.verdicts.jsonl` (the reader's verdicts, line for line), as `(name, text)` pairs
+/// sorted by name; the sets whose labelled file `reply-eval-blindNN.txt` is in `exclude`
+/// are left out, as their cases are. `pending/` and the supplementary `supp*` reads are
+/// not read.
+pub fn reader_reads(fixtures: &Path, exclude: &[String]) -> Result<Vec<(String, String)>, String> {
+    let dir = fixtures.join(READS);
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some(set) = name
+            .strip_suffix(".sheet.jsonl")
+            .or_else(|| name.strip_suffix(".verdicts.jsonl"))
+            .filter(|set| set.starts_with("blind"))
+        else {
+            continue;
+        };
+        if exclude.contains(&format!("reply-eval-{set}.txt")) {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        out.push((name.to_owned(), text));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// What blind readers judged of each message they read: whether it asks the reader to
+/// decide something (a request, favour, invitation, offer, permission, proposal or choice;
+/// not a question of fact). A message read in several sets counts as asking when at least
+/// half of its verdicts say so. Each set's sheet and verdicts must agree line for line.
+pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bool>, String> {
+    let mut votes: HashMap<String, (usize, usize)> = HashMap::new();
+    for (sheet_name, sheet) in reads.iter().filter(|(n, _)| n.ends_with(".sheet.jsonl")) {
+        let verdicts_name = sheet_name.replace(".sheet.jsonl", ".verdicts.jsonl");
+        let (_, verdicts) = reads
+            .iter()
+            .find(|(n, _)| *n == verdicts_name)
+            .ok_or_else(|| format!("{sheet_name} has no {verdicts_name}"))?;
+        let lines = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
+        if lines(sheet) != lines(verdicts) {
+            return Err(format!(
+                "{sheet_name} and {verdicts_name} differ in length: every sheet line needs a verdict"
+            ));
+        }
+        let rows = sheet
+            .lines()
+            .zip(verdicts.lines())
+            .filter(|(l, _)| !l.trim().is_empty());
+        for (i, (row, verdict)) in rows.enumerate() {
+            let bad = |what: &str| format!("{sheet_name} / {verdicts_name} line {}: {what}", i + 1);
+            let row: serde_json::Value =
+                serde_json::from_str(row).map_err(|e| bad(&e.to_string()))?;
+            let verdict: serde_json::Value =
+                serde_json::from_str(verdict).map_err(|e| bad(&e.to_string()))?;
+            let message = row["message"].as_str().ok_or_else(|| bad("no message"))?;
+            let asks = verdict["decision"]
+                .as_bool()
+                .ok_or_else(|| bad("no boolean `decision`"))?;
+            let v = votes.entry(message.to_owned()).or_default();
+            v.0 += usize::from(asks);
+            v.1 += 1;
+        }
+    }
+    Ok(votes
+        .into_iter()
+        .map(|(m, (yes, all))| (m, 2 * yes >= all))
+        .collect())
 }
 
 /// The hash of the drafter's neutral prompt prefix (the features depend on it).
@@ -399,10 +481,12 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The table of a trained head: the raw-feature weights quantized to signed bytes with a
 /// scale per cluster (`ReadingHead::parse` reads it).
 /// `silence`, a one-output head trained on the `none` cases, becomes the table's `silence`
-/// line; `acts`, a head with one output per act of its list, the `act` lines.
+/// line; `asks`, one trained on the readers' decisions, the `asks` line; `acts`, a head
+/// with one output per act of its list, the `act` lines.
 pub fn table(
     t: &Trained,
     silence: Option<&Trained>,
+    asks: Option<&Trained>,
     acts: Option<(&Trained, &[Act])>,
     cat: &Catalog,
     model: u64,
@@ -428,6 +512,11 @@ pub fn table(
     if let Some(s) = silence {
         let (w, b) = s.folded();
         out.push_str("silence\t");
+        write_row(&mut out, b[0], &w);
+    }
+    if let Some(s) = asks {
+        let (w, b) = s.folded();
+        out.push_str("asks\t");
         write_row(&mut out, b[0], &w);
     }
     if let Some((t, names)) = acts {
@@ -526,6 +615,11 @@ mod tests {
             .collect();
         let sr: Vec<&[usize]> = silent.iter().map(|y| y.as_slice()).collect();
         let s = train(&xr, &sr, 1, &SETTINGS);
+        let asking: Vec<Vec<usize>> = (0..30)
+            .map(|i| if i % 5 < 2 { vec![0] } else { Vec::new() })
+            .collect();
+        let qr: Vec<&[usize]> = asking.iter().map(|y| y.as_slice()).collect();
+        let q = train(&xr, &qr, 1, &SETTINGS);
         let act_ys: Vec<Vec<usize>> = (0..30)
             .map(|i| if i % 3 == 0 { vec![0] } else { vec![1] })
             .collect();
@@ -535,6 +629,7 @@ mod tests {
         let text = table(
             &t,
             Some(&s),
+            Some(&q),
             Some((&act_head, &names)),
             cat,
             7,
@@ -550,6 +645,8 @@ mod tests {
             }
             let (a, b) = (s.probabilities(x)[0], h.silence(x).unwrap());
             assert!((a - b).abs() < 0.05, "silence {a} vs {b}");
+            let (a, b) = (q.probabilities(x)[0], h.asks(x).unwrap());
+            assert!((a - b).abs() < 0.05, "asks {a} vs {b}");
             // an act the float head gives clearly over or under 0.5 reads the same
             let p = act_head.probabilities(x);
             let read = h.acts(x, 0.5).unwrap();
@@ -559,11 +656,44 @@ mod tests {
                 }
             }
         }
-        let without = table(&t, None, None, cat, 7, &[]);
-        assert_eq!(
-            ReadingHead::parse(&without, cat).unwrap().silence(&xs[0]),
-            None
-        );
+        let without = table(&t, None, None, None, cat, 7, &[]);
+        let without = ReadingHead::parse(&without, cat).unwrap();
+        assert_eq!(without.silence(&xs[0]), None);
+        assert_eq!(without.asks(&xs[0]), None);
+    }
+
+    #[test]
+    fn reader_decisions_take_the_majority_and_refuse_mismatched_reads() {
+        let read = |name: &str, text: &str| (name.to_owned(), text.to_owned());
+        let sheet = "{\"id\": 0, \"message\": \"Lift tmrw?\", \"chips\": []}\n\
+                     {\"id\": 1, \"message\": \"Did you get the parcel?\", \"chips\": []}\n";
+        let reads = vec![
+            read("blind1.sheet.jsonl", sheet),
+            read(
+                "blind1.verdicts.jsonl",
+                "{\"decision\": true}\n{\"decision\": false}\n",
+            ),
+            read("blind2.sheet.jsonl", sheet),
+            read(
+                "blind2.verdicts.jsonl",
+                "{\"decision\": false}\n{\"decision\": false}\n",
+            ),
+        ];
+        let d = reader_decisions(&reads).unwrap();
+        assert_eq!(d.len(), 2);
+        assert!(d["Lift tmrw?"], "one of two says asks: half counts");
+        assert!(!d["Did you get the parcel?"]);
+        let mut short = reads.clone();
+        short[1].1 = "{\"decision\": true}\n".into();
+        assert!(reader_decisions(&short)
+            .unwrap_err()
+            .contains("differ in length"));
+        let mut missing = reads.clone();
+        missing.remove(3);
+        assert!(reader_decisions(&missing).unwrap_err().contains("has no"));
+        let mut untyped = reads;
+        untyped[1].1 = "{\"decision\": \"yes\"}\n{\"decision\": false}\n".into();
+        assert!(reader_decisions(&untyped).unwrap_err().contains("decision"));
     }
 
     #[test]
@@ -613,7 +743,8 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let files = crate::reply_prior::case_files(&root.join("tests/fixtures"), &[]).unwrap();
         let acts = std::fs::read_to_string(root.join("tests/fixtures").join(ACT_LABELS)).unwrap();
-        let fixtures = format!("{:016x}", training_hash(&files, &acts));
+        let reads = reader_reads(&root.join("tests/fixtures"), &[]).unwrap();
+        let fixtures = format!("{:016x}", training_hash(&files, &acts, &reads));
         let settings = format!("{SETTINGS:?}");
         let prompt = format!("{:016x}", prompt_hash());
         let cat = Catalog::builtin_rules().unwrap();

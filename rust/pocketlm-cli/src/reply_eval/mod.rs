@@ -202,6 +202,7 @@ mod unit_tests {
             candidates: Vec::new(),
             acts: Vec::new(),
             silence: None,
+            asks: None,
             prompt_tokens: 0,
             evaluated_tokens: 0,
             options: Vec::new(),

@@ -48,7 +48,8 @@ const HELDOUT_COVERAGE3_FLOOR: f64 = 0.9;
 /// tables trained on blind49/50 and the acts read at `act_at` 0.3 (0.736 at 0.5), which
 /// raised decision_choice to 0.882. Two cases of margin. Session 46: 0.729 (102; coverage3
 /// 0.921, decision_choice 0.882) with the tables trained on blind51–56, 0.714 (100; 0.914,
-/// 0.882) on blind51–59.
+/// 0.882) on blind51–59. Session 47: 0.721 (101; 0.907, 0.882) on blind51–64 with the
+/// reader acceptance looked up in the asks output's context.
 const HELDOUT_ALL3_FLOOR: f64 = 0.70;
 
 /// The held-out decision_choice floor (issue 42's target is 0.9): measured 0.824 (28 of 34)

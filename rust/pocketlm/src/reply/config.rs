@@ -287,6 +287,20 @@ pub struct DrafterConfig {
     /// output alone 13 of 2,881 others (0.7: 186 and 17). Over 29 sets: 210 of 231 and 9 of
     /// 3,044 (docs/reply.md, "Silence").
     pub silence_at: f32,
+    /// The probability at which the head's asks output (`ReadingHead::asks`, learned from
+    /// blind readers' verdicts) reads a message as asking the reader to decide something:
+    /// the context in which the reader acceptance is looked up (`reader_acceptance.tsv`
+    /// splits each reply's rate by what the readers judged: "Absolutely!" is sent to about
+    /// 0.8 of the requests and invitations it was offered for and 0.2 of the rest, such as
+    /// "Did you get the parcel?", which the acts read as a decision); above 1, never.
+    /// Without the output (no head, or an older table) the acts' and the choice reading
+    /// stand in, as they do for the stance mix. 0.5: leave-one-set-out over the read sets it
+    /// agrees with the readers on 0.833 of 3,838 messages (the act labels' decision acts
+    /// 0.835; the drafter's act outputs on blind62–64 before they were trained on, 0.77;
+    /// `pocketlm train-reply-head --cross-validate --asks`). On the first read of
+    /// blind65–67 it gave 365 of 670 chips tappable against 354 of 670 without it
+    /// (docs/reply.md, "Latest blind reads").
+    pub asks_at: f32,
     /// Whether an either/or question's two options are offered as replies ahead of the
     /// selected ones ("pizza or thai tonight?" → "Pizza!", "Thai!", "Either is fine!";
     /// `reply/options.rs`). Session 34: blind33/34 were drafted with it on.
@@ -355,6 +369,7 @@ impl Default for DrafterConfig {
             ignored_acts: IGNORED_ACTS.iter().map(|a| a.to_string()).collect(),
             option_chips: true,
             silence_at: 0.8,
+            asks_at: 0.5,
             min_acceptance: 0.0,
             choice_yes: 0.3,
             choice_other: 0.15,

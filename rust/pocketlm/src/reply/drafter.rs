@@ -94,6 +94,9 @@ pub struct Draft {
     /// The reading head's probability that nobody answers the message (`None`: not read,
     /// e.g. gated by the rules first or no head); compared with `silence_at`.
     pub silence: Option<f32>,
+    /// The reading head's probability that the message asks the reader to decide something
+    /// (`None`: not read); compared with `asks_at` for the reader acceptance's context.
+    pub asks: Option<f32>,
     /// Tokens of the whole prompt, and of those the ones evaluated in this call (the rest
     /// came from the cache).
     pub prompt_tokens: usize,
@@ -556,6 +559,7 @@ impl ReplyDrafter {
             candidates: Vec::new(),
             acts: Vec::new(),
             silence: None,
+            asks: None,
             prompt_tokens: 0,
             evaluated_tokens: 0,
             steps: 0,
@@ -612,6 +616,7 @@ impl ReplyDrafter {
             (Some(head), Some(features)) if self.reading() == Reading::Head => {
                 let features = features.as_slice();
                 draft.silence = head.silence(features);
+                draft.asks = head.asks(features);
                 if draft.silence.is_some_and(|p| p >= self.config.silence_at) {
                     draft.no_suggestion = Some(NoSuggestion::NoReplyExpected);
                     draft.prompt_tokens = tokens.len();
@@ -727,11 +732,14 @@ impl ReplyDrafter {
         }
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         // 6. Selection.
+        // What readers send is looked up as they judged the message: asked to decide or not.
+        let asked = draft.asks.map_or(decision, |p| p >= self.config.asks_at);
         let replies = select::select(
             &candidates,
             options.n,
             &acts,
             ctx.choice,
+            asked,
             &self.config,
             self.catalog.reader_acceptance.as_ref(),
         );
@@ -755,6 +763,7 @@ impl ReplyDrafter {
                 std::mem::take(&mut draft.replies),
                 &draft.candidates,
                 decision,
+                asked,
                 self.config.min_acceptance,
                 acceptance,
             );

@@ -5,7 +5,9 @@
 //! ([`crate::Session::capture_hidden`]), and [`pool`] turns them into one feature vector: the
 //! mean over the conversation's positions beside the last position's state (the one the
 //! reply is predicted from). Per cluster, a logistic regression over those features, and
-//! one more, [`ReadingHead::silence`], for whether anybody answers the message at all, and
+//! one more, [`ReadingHead::silence`], for whether anybody answers the message at all, one
+//! more, [`ReadingHead::asks`], for whether it asks the reader to decide something (as blind
+//! readers judge it: a request, an invitation, an offer, not a question of fact), and
 //! per dialogue act one more ([`ReadingHead::acts`]): the acts learned from the labelled
 //! messages' act labels (`tests/fixtures/reply-acts.tsv`) rather than read by rules.
 //!
@@ -42,6 +44,10 @@ pub struct ReadingHead {
     /// The silence output: a bias and `dims` weights for the probability that nobody
     /// answers the message (trained on the cases labelled `none`); absent in older tables.
     silence: Option<(f32, Vec<f32>)>,
+    /// The decision output: the probability that the message asks the reader to decide
+    /// something, learned from blind readers' verdicts (`tests/fixtures/reply-read/`);
+    /// absent in older tables.
+    asks: Option<(f32, Vec<f32>)>,
     /// The act outputs: per act, a bias and `dims` weights for the probability that the
     /// message does that act; empty in tables without them.
     acts: Vec<(Act, f32, Vec<f32>)>,
@@ -137,8 +143,9 @@ impl ReadingHead {
     /// lines (`model` the fingerprint in hex, `dims` the feature count, any others kept as
     /// [`ReadingHead::meta`]), then one line per catalog cluster,
     /// `cluster<TAB>name<TAB>bias<TAB>scale<TAB>weights` with the weights as `dims` signed
-    /// bytes in hex (two digits each, two's complement), each × `scale`, and at most one
-    /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output, and
+    /// bytes in hex (two digits each, two's complement), each × `scale`, at most one
+    /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output, at
+    /// most one `asks<TAB>bias<TAB>scale<TAB>weights` line for the decision output, and
     /// at most one `act<TAB>name<TAB>bias<TAB>scale<TAB>weights` line per act (names as
     /// the catalog spells them). Errors name the line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReadingHead, CatalogError> {
@@ -149,6 +156,7 @@ impl ReadingHead {
         let mut bias = vec![f32::NAN; n];
         let mut weights: Vec<f32> = Vec::new();
         let mut silence = None;
+        let mut asks = None;
         let mut acts: Vec<(Act, f32, Vec<f32>)> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let err = |message: String| CatalogError {
@@ -194,6 +202,13 @@ impl ReadingHead {
                     }
                     silence = Some(output_row(&fields[1..], d).map_err(err)?);
                 }
+                "asks" if fields.len() == 4 => {
+                    let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
+                    if asks.is_some() {
+                        return Err(err("asks twice".into()));
+                    }
+                    asks = Some(output_row(&fields[1..], d).map_err(err)?);
+                }
                 "act" if fields.len() == 5 => {
                     let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
                     let act = Act::parse(fields[1])
@@ -206,7 +221,7 @@ impl ReadingHead {
                 }
                 key if fields.len() == 2
                     && !key.is_empty()
-                    && !matches!(key, "cluster" | "silence" | "act") =>
+                    && !matches!(key, "cluster" | "silence" | "asks" | "act") =>
                 {
                     meta.push((key.to_owned(), fields[1].to_owned()));
                 }
@@ -231,6 +246,7 @@ impl ReadingHead {
             bias,
             weights,
             silence,
+            asks,
             acts,
             meta,
         })
@@ -265,13 +281,20 @@ impl ReadingHead {
     /// The probability that nobody answers a message with these pooled `features`: `None`
     /// when the table has no silence output or their count is not `dims`.
     pub fn silence(&self, features: &[f32]) -> Option<f32> {
-        let (b, w) = self.silence.as_ref()?;
-        if features.len() != self.dims {
-            return None;
-        }
-        Some(sigmoid(
-            b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>(),
-        ))
+        self.single(self.silence.as_ref()?, features)
+    }
+
+    /// The probability that a message with these pooled `features` asks the reader to
+    /// decide something, as blind readers judge it: `None` when the table has no decision
+    /// output or their count is not `dims`.
+    pub fn asks(&self, features: &[f32]) -> Option<f32> {
+        self.single(self.asks.as_ref()?, features)
+    }
+
+    /// One logistic output over `features` (`None`: not `dims` of them).
+    fn single(&self, (b, w): &(f32, Vec<f32>), features: &[f32]) -> Option<f32> {
+        (features.len() == self.dims)
+            .then(|| sigmoid(b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>()))
     }
 
     /// Whether the table has act outputs.
@@ -351,6 +374,12 @@ mod tests {
         let p = s.silence(&[2.0, 1.0]).unwrap();
         assert!((p - sigmoid(-1.0 + 2.0 - 1.0)).abs() < 1e-6, "{p}");
         assert_eq!(s.silence(&[1.0]), None, "wrong width");
+        assert_eq!(s.asks(&[2.0, 1.0]), None, "no asks line");
+        let q = ReadingHead::parse(&table(cat, 2, "asks\t1\t0.5\t02fe\n"), cat).unwrap();
+        let p = q.asks(&[2.0, 1.0]).unwrap();
+        assert!((p - sigmoid(1.0 + 2.0 - 1.0)).abs() < 1e-6, "{p}");
+        assert_eq!(q.asks(&[1.0]), None, "wrong width");
+        assert_eq!(q.silence(&[2.0, 1.0]), None, "asks is not silence");
         assert!(!h.reads_acts() && h.acts(&[2.0, 1.0], 0.5).is_none());
         let a = ReadingHead::parse(
             &table(
@@ -387,6 +416,8 @@ mod tests {
             table(cat, 2, "silence\t0\t0.5\t01\n"),
             table(cat, 2, "silence\t0\t0.5\t0101\nsilence\t0\t0.5\t0101\n"),
             table(cat, 2, "silence\tinf\t0.5\t0101\n"),
+            table(cat, 2, "asks\t0\t0.5\t01\n"),
+            table(cat, 2, "asks\t0\t0.5\t0101\nasks\t0\t0.5\t0101\n"),
             table(cat, 2, "act\tnot_an_act\t0\t0.5\t0101\n"),
             table(cat, 2, "act\tyes_no\t0\t0.5\t01\n"),
             table(cat, 2, "act\tyes_no\t0\t1\t0101\nact\tyes_no\t0\t1\t0101\n"),
