@@ -579,20 +579,23 @@ fn fit_one(examples: impl Iterator<Item = (Vec<f32>, bool)>, settings: &Settings
     head::train(&xr, &ys, 1, settings)
 }
 
-/// The labelled messages blind readers judged, per training file (files in order, then
-/// messages: answered ones, then those labelled `none`): each with whether the readers
-/// said it asks them to decide something.
+/// The labelled messages blind readers judged, per training file (files in `silent`'s
+/// order, then messages: answered ones, then those labelled `none`): each with whether the
+/// readers said it asks them to decide something. Files are matched by name (`sets` may
+/// have dropped some, e.g. with `--cached-only`).
 fn read_messages(
     sets: &[(String, Vec<Case>)],
     silent: &[(String, Vec<String>)],
     decisions: &HashMap<String, bool>,
 ) -> Vec<(String, Vec<(String, bool)>)> {
-    sets.iter()
-        .zip(silent)
-        .map(|((name, cases), (_, quiet))| {
-            let messages = cases
+    silent
+        .iter()
+        .map(|(name, quiet)| {
+            let answered = sets
                 .iter()
-                .map(|c| &c.message)
+                .filter(|(n, _)| n == name)
+                .flat_map(|(_, cases)| cases.iter().map(|c| &c.message));
+            let messages = answered
                 .chain(quiet)
                 .filter_map(|m| decisions.get(m).map(|&d| (m.clone(), d)))
                 .collect();
@@ -640,17 +643,17 @@ fn cross_validate_asks(
         let (mut p, mut a_tp, mut a_fp) = (0usize, 0usize, 0usize);
         let (mut f, mut x) = (vec![0usize; k], vec![0usize; k]);
         for (m, asks) in messages {
-            let by_acts = by_acts(m);
             let prob = t.probabilities(&feats(m))[0];
             p += usize::from(*asks);
-            let (tp, fp) = if *asks {
+            // Counted as found where the readers said it asks, as false otherwise.
+            let (learned, acts) = if *asks {
                 (&mut f, &mut a_tp)
             } else {
                 (&mut x, &mut a_fp)
             };
-            *fp += usize::from(by_acts);
+            *acts += usize::from(by_acts(m));
             for (i, &at) in ASKS_AT.iter().enumerate() {
-                tp[i] += usize::from(prob >= at);
+                learned[i] += usize::from(prob >= at);
             }
         }
         let n = messages.len();
