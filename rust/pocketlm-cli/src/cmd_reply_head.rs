@@ -489,9 +489,9 @@ fn cross_validate_acts(
                 }
             }
         }
-        let r = s_tp as f64 / (s_tp + s_fn).max(1) as f64;
-        let pr = s_tp as f64 / (s_tp + s_fp).max(1) as f64;
-        let d = s_dec as f64 / test.len().max(1) as f64;
+        let r = share(s_tp, s_tp + s_fn);
+        let pr = share(s_tp, s_tp + s_fp);
+        let d = share(s_dec, test.len());
         if !json_out {
             println!(
                 "{held:28} {:3} cases  recall {r:.3}  precision {pr:.3}  decision agreement {d:.3}",
@@ -506,11 +506,10 @@ fn cross_validate_acts(
         n_all += test.len();
     }
     let (r, pr, d) = (
-        tp as f64 / (tp + fn_).max(1) as f64,
-        tp as f64 / (tp + fp_).max(1) as f64,
-        dec_agree as f64 / n_all.max(1) as f64,
+        share(tp, tp + fn_),
+        share(tp, tp + fp_),
+        share(dec_agree, n_all),
     );
-    let share = |a: usize, b: usize| a as f64 / b.max(1) as f64;
     let at: Vec<_> = DECISION_AT
         .iter()
         .enumerate()
@@ -676,7 +675,6 @@ fn cross_validate_asks(
                          "acts_false": a_fp, "learned_found": f, "learned_false": x}),
         );
     }
-    let share = |a: usize, b: usize| a as f64 / b.max(1) as f64;
     if json_out {
         let summary: Vec<_> = ASKS_AT
             .iter()
@@ -707,6 +705,11 @@ fn cross_validate_asks(
         }
     }
     Ok(())
+}
+
+/// `a` of `b` as a share (0 when `b` is 0): the cross-validations' reports.
+fn share(a: usize, b: usize) -> f64 {
+    a as f64 / b.max(1) as f64
 }
 
 /// The silence thresholds `--silence` reports.
@@ -799,9 +802,9 @@ fn cross_validate_silence(
                 "  at {at}: none caught by rules or learned {} ({:.3}); others silenced by \
                  the learned output alone {} ({:.4})",
                 either_none[i],
-                either_none[i] as f64 / n_none.max(1) as f64,
+                share(either_none[i], n_none),
                 learned_other[i],
-                learned_other[i] as f64 / n_other.max(1) as f64
+                share(learned_other[i], n_other)
             );
         }
     }
@@ -918,21 +921,21 @@ fn cross_validate_decision(
         println!(
             "pooled: {pos} decisions, the rules find {rule_tp} ({:.3}); {neg} others, the rules \
              call {rule_fp} a decision ({:.3})",
-            rule_tp as f64 / pos.max(1) as f64,
-            rule_fp as f64 / neg.max(1) as f64
+            share(rule_tp, pos),
+            share(rule_fp, neg)
         );
         for (i, at) in DECISION_AT.iter().enumerate() {
             println!(
                 "  at {at}: learned finds {} ({:.3}), false {} ({:.3}); rules or learned find \
                  {} ({:.3}), false {} ({:.3})",
                 learned_tp[i],
-                learned_tp[i] as f64 / pos.max(1) as f64,
+                share(learned_tp[i], pos),
                 learned_fp[i],
-                learned_fp[i] as f64 / neg.max(1) as f64,
+                share(learned_fp[i], neg),
                 either_tp[i],
-                either_tp[i] as f64 / pos.max(1) as f64,
+                share(either_tp[i], pos),
                 either_fp[i],
-                either_fp[i] as f64 / neg.max(1) as f64
+                share(either_fp[i], neg)
             );
         }
     }

@@ -175,28 +175,17 @@ pub const READS: &str = "reply-read";
 /// are left out, as their cases are. `pending/` and the supplementary `supp*` reads are
 /// not read.
 pub fn reader_reads(fixtures: &Path, exclude: &[String]) -> Result<Vec<(String, String)>, String> {
-    let dir = fixtures.join(READS);
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut out = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let Some(set) = name
-            .strip_suffix(".sheet.jsonl")
+    crate::reply_prior::files_named(&fixtures.join(READS), |name| {
+        name.strip_suffix(".sheet.jsonl")
             .or_else(|| name.strip_suffix(".verdicts.jsonl"))
-            .filter(|set| set.starts_with("blind"))
-        else {
-            continue;
-        };
-        if exclude.contains(&format!("reply-eval-{set}.txt")) {
-            continue;
-        }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        out.push((name.to_owned(), text));
-    }
-    out.sort();
-    Ok(out)
+            .is_some_and(|set| {
+                set.starts_with("blind") && !exclude.contains(&format!("reply-eval-{set}.txt"))
+            })
+    })
+}
+
+fn nonblank_lines(text: &str) -> Vec<&str> {
+    text.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
 /// What blind readers judged of each message they read: whether it asks the reader to
@@ -211,17 +200,14 @@ pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bo
             .iter()
             .find(|(n, _)| *n == verdicts_name)
             .ok_or_else(|| format!("{sheet_name} has no {verdicts_name}"))?;
-        let lines = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
-        if lines(sheet) != lines(verdicts) {
+        // Blank lines are skipped in both files before they are paired.
+        let (rows, verdicts) = (nonblank_lines(sheet), nonblank_lines(verdicts));
+        if rows.len() != verdicts.len() {
             return Err(format!(
                 "{sheet_name} and {verdicts_name} differ in length: every sheet line needs a verdict"
             ));
         }
-        let rows = sheet
-            .lines()
-            .zip(verdicts.lines())
-            .filter(|(l, _)| !l.trim().is_empty());
-        for (i, (row, verdict)) in rows.enumerate() {
+        for (i, (row, verdict)) in rows.into_iter().zip(verdicts).enumerate() {
             let bad = |what: &str| format!("{sheet_name} / {verdicts_name} line {}: {what}", i + 1);
             let row: serde_json::Value =
                 serde_json::from_str(row).map_err(|e| bad(&e.to_string()))?;
@@ -509,15 +495,12 @@ pub fn table(
         let _ = write!(out, "cluster\t{}\t", cl.name);
         write_row(&mut out, b[c], row);
     }
-    if let Some(s) = silence {
-        let (w, b) = s.folded();
-        out.push_str("silence\t");
-        write_row(&mut out, b[0], &w);
-    }
-    if let Some(s) = asks {
-        let (w, b) = s.folded();
-        out.push_str("asks\t");
-        write_row(&mut out, b[0], &w);
+    for (key, single) in [("silence", silence), ("asks", asks)] {
+        if let Some(s) = single {
+            let (w, b) = s.folded();
+            let _ = write!(out, "{key}\t");
+            write_row(&mut out, b[0], &w);
+        }
     }
     if let Some((t, names)) = acts {
         let (w, b) = t.folded();

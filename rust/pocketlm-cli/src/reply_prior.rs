@@ -93,22 +93,29 @@ pub fn examples(
 /// The labelled case files of `dir` to train on, by file name, sorted: every
 /// `reply-eval-*.txt` and `reply-train-*.txt` but the held-out set and `exclude`.
 pub fn case_files(dir: &Path, exclude: &[String]) -> Result<Vec<(String, String)>, String> {
+    files_named(dir, |name| {
+        let labelled = name.starts_with("reply-eval-") || name.starts_with("reply-train-");
+        labelled && name.ends_with(".txt") && name != HELD_OUT && !exclude.iter().any(|e| e == name)
+    })
+}
+
+/// The files of `dir` (not its subfolders' files) whose names `keep` accepts, as
+/// `(name, text)` pairs sorted by name.
+pub fn files_named(
+    dir: &Path,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries {
         let path = entry.map_err(|e| e.to_string())?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("")
-            .to_owned();
-        let labelled = name.starts_with("reply-eval-") || name.starts_with("reply-train-");
-        if !(labelled && name.ends_with(".txt")) || name == HELD_OUT || exclude.contains(&name) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if !path.is_file() || !keep(name) {
             continue;
         }
         let text =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        out.push((name, text));
+        out.push((name.to_owned(), text));
     }
     out.sort();
     Ok(out)

@@ -195,19 +195,17 @@ impl ReadingHead {
                     bias[c] = b;
                     weights[c * d..(c + 1) * d].copy_from_slice(&row);
                 }
-                "silence" if fields.len() == 4 => {
+                key @ ("silence" | "asks") if fields.len() == 4 => {
                     let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
-                    if silence.is_some() {
-                        return Err(err("silence twice".into()));
+                    let output = if key == "silence" {
+                        &mut silence
+                    } else {
+                        &mut asks
+                    };
+                    if output.is_some() {
+                        return Err(err(format!("{key} twice")));
                     }
-                    silence = Some(output_row(&fields[1..], d).map_err(err)?);
-                }
-                "asks" if fields.len() == 4 => {
-                    let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
-                    if asks.is_some() {
-                        return Err(err("asks twice".into()));
-                    }
-                    asks = Some(output_row(&fields[1..], d).map_err(err)?);
+                    *output = Some(output_row(&fields[1..], d).map_err(err)?);
                 }
                 "act" if fields.len() == 5 => {
                     let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
