@@ -4,8 +4,11 @@ reply, apart where the message asks for a decision and elsewhere.
 
 Every blind read (tests/fixtures/reply-read/blindNN.verdicts.jsonl) judged each chip shown:
 would the reader send it as-is? It also says whether the message asks for a decision. Mapped to
-catalog replies by their text (generated chips are left out), the verdicts give each reply's
-share of chips readers would send, in each context. Estimates are shrunk step by step, each
+catalog replies by their text, the verdicts give each reply's share of chips readers would send,
+in each context. Chips no catalog reply holds are the model's own text or the options of an
+either/or question ("Pizza!" to "Pizza or Thai?": the text without its closing "!" or "." is in the message);
+the first kind gives one more rate, `generated`, which the drafter counts for text it wrote
+itself. Estimates are shrunk step by step, each
 toward the one above it by SHRINK pseudo-verdicts: a cluster's rate toward the mean of all
 verdicts, a reply's toward its cluster's, a reply's rate in a context toward the reply's own.
 A reply judged a few times stays near its cluster; one never judged has its cluster's rate.
@@ -55,15 +58,26 @@ def main():
     # [sent, judged] per cluster, per (reply, decision)
     by_cluster = {c: [0, 0] for c in clusters}
     by_reply = {(r, d): [0, 0] for r in replies for d in (True, False)}
+    generated = [0, 0]
     for s in sets:
-        for line in open(READS / f"{s}.verdicts.jsonl"):
-            if not line.strip():
-                continue
-            v = json.loads(line)
+        messages = [
+            json.loads(line)["message"].lower()
+            for line in open(READS / f"{s}.sheet.jsonl")
+            if line.strip()
+        ]
+        verdicts = [
+            json.loads(line) for line in open(READS / f"{s}.verdicts.jsonl") if line.strip()
+        ]
+        if len(messages) != len(verdicts):
+            sys.exit(f"{s}: {len(messages)} sheet lines but {len(verdicts)} verdicts")
+        for message, v in zip(messages, verdicts):
             decision = bool(v.get("decision"))
             for chip, sent in v["tappable"].items():
                 c = cluster_of.get(chip)
                 if c is None:
+                    if chip.rstrip("!.").lower() not in message:
+                        generated[0] += bool(sent)
+                        generated[1] += 1
                     continue
                 for k in (by_cluster[c], by_reply[(chip, decision)]):
                     k[0] += bool(sent)
@@ -78,9 +92,11 @@ def main():
         f"# {total_sent} of {total} catalog chips sent. Each rate is shrunk toward the one above it:",
         f"# (sent + {SHRINK} × above) / (judged + {SHRINK}); mean → cluster → reply → reply in a context.",
         "# mean<TAB>rate",
+        "# generated<TAB>rate<TAB>sent<TAB>judged (the model's own text, shrunk toward the mean)",
         "# cluster<TAB>name<TAB>rate<TAB>sent<TAB>judged",
         "# reply<TAB>text<TAB>rate in a decision<TAB>rate elsewhere<TAB>sent<TAB>judged (decision)<TAB>sent<TAB>judged (elsewhere)",
         f"mean\t{mean:.3f}",
+        f"generated\t{shrunk(generated[0], generated[1], mean):.3f}\t{generated[0]}\t{generated[1]}",
     ]
     cluster_rate = {}
     for c in clusters:

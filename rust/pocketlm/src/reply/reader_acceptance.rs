@@ -22,17 +22,19 @@ pub struct ReaderAcceptance {
     replies: HashMap<String, (f32, f32)>,
     /// Cluster → rate (for generated text equal to no catalog reply but given a cluster).
     clusters: HashMap<String, f32>,
-    /// The rate of text the reads never showed and that has no cluster.
-    mean: f32,
+    /// The rate of text the model wrote itself, equal to no catalog reply (readers sent
+    /// about one in eight: "That's a great story" to a power cut).
+    generated: f32,
 }
 
 impl ReaderAcceptance {
-    /// Parses a table against `cat`: `#` comments, `mean<TAB>rate`, a
-    /// `cluster<TAB>NAME<TAB>rate` line for every cluster of the catalog and a
+    /// Parses a table against `cat`: `#` comments, `mean<TAB>rate`,
+    /// `generated<TAB>rate` (further columns are counts), a `cluster<TAB>NAME<TAB>rate` line for every cluster of the catalog and a
     /// `reply<TAB>TEXT<TAB>rate in a decision<TAB>rate elsewhere` line for every catalog
     /// reply (further columns are counts, for reading). Errors name the line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReaderAcceptance, CatalogError> {
         let mut mean = None;
+        let mut generated = None;
         let mut clusters = HashMap::new();
         let mut replies = HashMap::new();
         for (i, line) in text.lines().enumerate() {
@@ -55,6 +57,7 @@ impl ReaderAcceptance {
             };
             match fields[0] {
                 "mean" => mean = Some(rate(1)?),
+                "generated" => generated = Some(rate(1)?),
                 "cluster" => {
                     let name = fields.get(1).copied().unwrap_or_default();
                     if cat.cluster_by_name(name).is_none() {
@@ -100,14 +103,18 @@ impl ReaderAcceptance {
                 ),
             });
         }
-        let mean = mean.ok_or_else(|| CatalogError {
-            line: 0,
-            message: "reader_acceptance: no `mean` line".into(),
-        })?;
+        let required = |value: Option<f32>, kind: &str| {
+            value.ok_or_else(|| CatalogError {
+                line: 0,
+                message: format!("reader_acceptance: no `{kind}` line"),
+            })
+        };
+        // The mean is what the rates are shrunk toward: checked, not needed to look one up.
+        required(mean, "mean")?;
         Ok(ReaderAcceptance {
             replies,
             clusters,
-            mean,
+            generated: required(generated, "generated")?,
         })
     }
 
@@ -117,7 +124,8 @@ impl ReaderAcceptance {
     }
 
     /// The acceptance of reply `text` of `cluster` where a decision is asked or not: the
-    /// catalog reply's own rate, else its cluster's, else the mean.
+    /// catalog reply's own rate, else its cluster's, else (text the model wrote) the
+    /// generated rate.
     pub fn rate(&self, text: &str, cluster: Option<&str>, decision: bool) -> f32 {
         match self.replies.get(text) {
             Some(&(d, o)) => {
@@ -130,7 +138,7 @@ impl ReaderAcceptance {
             None => cluster
                 .and_then(|c| self.clusters.get(c))
                 .copied()
-                .unwrap_or(self.mean),
+                .unwrap_or(self.generated),
         }
     }
 }
@@ -154,7 +162,14 @@ mod tests {
         }
         // What the reads say of a decision's second directions.
         assert!(acc.rate("Let me check.", None, true) > acc.rate("I'd rather not.", None, true));
-        assert_eq!(acc.rate("not a reply", None, true), acc.mean);
+        // Text the model wrote is rated as readers sent such text: far below the catalog's.
+        assert_eq!(acc.rate("not a reply", None, true), acc.generated);
+        let clusters = acc.clusters.values().sum::<f32>() / acc.clusters.len() as f32;
+        assert!(
+            acc.generated < clusters / 2.0,
+            "{} {clusters}",
+            acc.generated
+        );
     }
 
     #[test]
@@ -172,7 +187,7 @@ mod tests {
             .filter(|r| seen.insert(r.text.clone()))
             .map(|r| format!("reply\t{}\t0.5\t0.4\t1\t2\t3\t4\n", r.text))
             .collect();
-        let good = format!("mean\t0.5\n{clusters}{replies}");
+        let good = format!("mean\t0.5\ngenerated\t0.1\t1\t10\n{clusters}{replies}");
         assert!(ReaderAcceptance::parse(&good, cat).is_ok());
         let n = good.lines().count();
         for (bad, line) in [
@@ -199,6 +214,13 @@ mod tests {
         assert!(
             ReaderAcceptance::parse(&format!("{clusters}{replies}"), cat).is_err(),
             "no mean"
+        );
+        let e =
+            ReaderAcceptance::parse(&format!("mean\t0.5\n{clusters}{replies}"), cat).unwrap_err();
+        assert!(e.message.contains("`generated`"), "{e:?}");
+        assert!(
+            ReaderAcceptance::parse(&format!("generated\t0\n{good}"), cat).is_err(),
+            "a rate of 0"
         );
         assert!(
             ReaderAcceptance::parse(&format!("mean\t0.5\n{clusters}"), cat).is_err(),
