@@ -281,11 +281,12 @@ pub struct DrafterConfig {
     /// With the head reading: a message the head's silence output gives at least this
     /// probability of being one nobody answers (a notice, a code, serious news, a closing)
     /// gets no suggestion ([`super::NoSuggestion::NoReplyExpected`]), beside the gate's
-    /// rules; above 1, never. 0.8, chosen leave-one-set-out over 27 sets (`pocketlm
-    /// train-reply-head --cross-validate --silence`) before blind29/30 existed: the rules
-    /// and the output together silence 184 of 194 `none` messages (the rules alone 161), the
-    /// output alone 13 of 2,881 others (0.7: 186 and 17). Over 29 sets: 210 of 231 and 9 of
-    /// 3,044 (docs/reply.md, "Silence").
+    /// rules; above 1, never. 0.7 (session 48): in the first blind reads of blind62–70, the
+    /// 17 messages drafted at 0.7–0.8 were 14 no reader would answer and 3 they would, and
+    /// readers would have sent 1 of their 51 chips; leave-one-set-out over the 64 labelled
+    /// sets (`pocketlm train-reply-head --cross-validate --silence`), 0.7 against 0.8 catches
+    /// 31 more of the 1,221 `none` messages and silences 29 more of the 5,754 others, 14 and
+    /// 5 of them in blind50–67 (docs/reply.md, "Silence"). 0.8 before.
     pub silence_at: f32,
     /// The probability at which the head's asks output (`ReadingHead::asks`, learned from
     /// blind readers' verdicts) reads a message as asking the reader to decide something:
@@ -368,7 +369,7 @@ impl Default for DrafterConfig {
             act_at: 0.3,
             ignored_acts: IGNORED_ACTS.iter().map(|a| a.to_string()).collect(),
             option_chips: true,
-            silence_at: 0.8,
+            silence_at: 0.7,
             asks_at: 0.5,
             min_acceptance: 0.0,
             choice_yes: 0.3,
