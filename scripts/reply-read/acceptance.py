@@ -6,10 +6,9 @@ Every blind read (tests/fixtures/reply-read/blindNN.verdicts.jsonl) judged each 
 would the reader send it as-is? It also says whether the message asks for a decision. Mapped to
 catalog replies by their text, the verdicts give each reply's share of chips readers would send,
 in each context. Chips no catalog reply holds are the model's own text or the options of an
-either/or question ("Pizza!" to "Pizza or Thai?": the text without its closing "!" or "." is in the message);
-the first kind gives one more rate, `generated`, which the drafter counts for text it wrote
-itself. Estimates are shrunk step by step, each
-toward the one above it by SHRINK pseudo-verdicts: a cluster's rate toward the mean of all
+either/or question ("Pizza!" to "Pizza or Thai?": the text without its closing "!" or "." is
+in the message); the first kind gives one more rate, `generated`, which the drafter counts for
+text it wrote itself. Estimates are shrunk step by step, each toward the one above it by SHRINK pseudo-verdicts: a cluster's rate toward the mean of all
 verdicts, a reply's toward its cluster's, a reply's rate in a context toward the reply's own.
 A reply judged a few times stays near its cluster; one never judged has its cluster's rate.
 The drafter ranks candidates by score × rate^exponent (docs/reply.md, "Reader acceptance").

@@ -28,8 +28,8 @@ pub struct ReaderAcceptance {
 }
 
 impl ReaderAcceptance {
-    /// Parses a table against `cat`: `#` comments, `mean<TAB>rate`,
-    /// `generated<TAB>rate` (further columns are counts), a `cluster<TAB>NAME<TAB>rate` line for every cluster of the catalog and a
+    /// Parses a table against `cat`: `#` comments, `mean<TAB>rate`, `generated<TAB>rate`, a
+    /// `cluster<TAB>NAME<TAB>rate` line for every cluster of the catalog and a
     /// `reply<TAB>TEXT<TAB>rate in a decision<TAB>rate elsewhere` line for every catalog
     /// reply (further columns are counts, for reading). Errors name the line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReaderAcceptance, CatalogError> {
