@@ -184,6 +184,7 @@ pub fn reader_reads(fixtures: &Path, exclude: &[String]) -> Result<Vec<(String, 
     })
 }
 
+/// The lines of a sheet or verdicts file that hold something (blank ones are not rows).
 fn nonblank_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.trim().is_empty()).collect()
 }
