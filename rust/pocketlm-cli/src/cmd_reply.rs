@@ -341,6 +341,7 @@ fn set_config(config: &mut DrafterConfig, item: &str) -> Result<(), String> {
         "decision_negative_ratio" => &mut c.decision_negative_ratio,
         "direction_acceptance" => &mut c.direction_acceptance,
         "acceptance_exponent" => &mut c.acceptance_exponent,
+        "learned_acceptance" => &mut c.learned_acceptance,
         "prior_open" => &mut c.prior_open,
         "prior_prefer" => &mut c.prior_prefer,
         "head_weight" => &mut c.head_weight,

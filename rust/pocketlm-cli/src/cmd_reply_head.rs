@@ -8,7 +8,8 @@ use crate::reply_prior;
 use clap::Args;
 use pocketlm::internals::reply::acts::{Act, Acts};
 use pocketlm::internals::reply::cluster_prior::sigmoid;
-use pocketlm::internals::reply::reading_head::{model_fingerprint, ReadingHead};
+use pocketlm::internals::reply::reader_acceptance::ReaderAcceptance;
+use pocketlm::internals::reply::reading_head::{hash_bytes, model_fingerprint, ReadingHead};
 use pocketlm::internals::reply::Catalog;
 use pocketlm::{DrafterConfig, Message, ReplyDrafter, Tone};
 use serde_json::json;
@@ -74,6 +75,15 @@ pub struct TrainReplyHeadArgs {
     /// `tests/fixtures/reply-acts.tsv`) read each left-out set's acts.
     #[arg(long)]
     acts: bool,
+    /// With `--cross-validate`: report how well the acceptance outputs (trained on blind
+    /// readers' verdicts on each catalog chip, over the reader-acceptance table's rates)
+    /// tell the chips readers would send, beside the table's rates alone (5 folds by set).
+    #[arg(long)]
+    acceptance: bool,
+    /// The reader-acceptance table the acceptance outputs correct
+    /// (`scripts/reply-read/acceptance.py` writes it; run that first).
+    #[arg(long, default_value = ACCEPTANCE_TABLE)]
+    acceptance_table: PathBuf,
     /// Label the acts of the labelled messages that have no act labels yet with the builtin
     /// head's act outputs, appended to `tests/fixtures/reply-acts.tsv` for review, then train.
     #[arg(long)]
@@ -85,6 +95,9 @@ pub struct TrainReplyHeadArgs {
 /// The acts the head learns: those of the labels not ignored by default with at least this
 /// many positive messages.
 const MIN_ACT_POSITIVES: usize = 20;
+
+/// Where the reader-acceptance table is, from the repository root.
+pub const ACCEPTANCE_TABLE: &str = "rust/pocketlm/src/reply/reader_acceptance.tsv";
 
 pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let cat = Catalog::builtin_rules().map_err(|e| e.to_string())?;
@@ -106,6 +119,11 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let mut labels = head::parse_act_labels(&labels_text)?;
     let reads = head::reader_reads(&a.fixtures, &a.exclude)?;
     let decisions = head::reader_decisions(&reads)?;
+    let chips = head::reader_chips(&reads)?;
+    let acceptance_text = std::fs::read_to_string(&a.acceptance_table)
+        .map_err(|e| format!("{}: {e}", a.acceptance_table.display()))?;
+    let acceptance = ReaderAcceptance::parse(&acceptance_text, cat)
+        .map_err(|e| format!("{}: {e}", a.acceptance_table.display()))?;
     // Features of every message, from the drafter's own prompt pass.
     let drafter = ReplyDrafter::new(
         model.clone(),
@@ -210,6 +228,14 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         if a.acts {
             return cross_validate_acts(&sets, cat, &acts_of, &settings, &feats, a.json);
         }
+        if a.acceptance {
+            let read = read_messages(&sets, &silent, &decisions);
+            let asks = train_asks(&read, None, &feats_of, &settings);
+            let examples = head::accept_examples(&chips, cat, &acceptance, &|m: &String| {
+                cache.get(m).map(|x| asks.probabilities(x)[0] >= ASKED_AT)
+            });
+            return cross_validate_acceptance(&examples, cat, &settings, &feats_of, a.json);
+        }
         return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
     }
     let all: Vec<&Case> = sets.iter().flat_map(|(_, c)| c.iter()).collect();
@@ -233,15 +259,25 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         ),
         ("prompt", format!("{:016x}", head::prompt_hash())),
         ("settings", format!("{settings:?}")),
+        (
+            "acceptance",
+            format!("{:016x}", hash_bytes(acceptance_text.as_bytes())),
+        ),
+        ("accept_settings", format!("{:?}", head::ACCEPT)),
     ];
     let silence = train_silence(&sets, &silent, None, &feats_of, &settings);
     let read = read_messages(&sets, &silent, &decisions);
     let asks = train_asks(&read, None, &feats_of, &settings);
+    let examples = head::accept_examples(&chips, cat, &acceptance, &|m: &String| {
+        cache.get(m).map(|x| asks.probabilities(x)[0] >= ASKED_AT)
+    });
+    let accept = head::train_acceptance(&examples, None, cat.clusters.len(), &settings, &feats_of);
     let text = head::table(
         &trained,
         Some(&silence),
         Some(&asks),
         Some((&act_head, &act_names)),
+        &accept,
         cat,
         fp,
         &meta,
@@ -703,6 +739,60 @@ fn cross_validate_asks(
                 share(found[i] + neg - false_[i], pos + neg)
             );
         }
+    }
+    Ok(())
+}
+
+/// The asks output's threshold for the context in which the acceptance is learned: the
+/// drafter's own (`DrafterConfig::asks_at`).
+const ASKED_AT: f32 = 0.5;
+
+/// Five folds by read set (every fifth set, sorted by name): the acceptance outputs trained
+/// on four, then each held-out chip's probability of being sent from the table's rate alone
+/// and moved by the outputs; reports the AUC and log-loss of both, pooled.
+fn cross_validate_acceptance(
+    examples: &[head::AcceptExample],
+    cat: &Catalog,
+    settings: &Settings,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+    json_out: bool,
+) -> CliResult {
+    let mut sets: Vec<&str> = examples.iter().map(|e| e.set.as_str()).collect();
+    sets.sort_unstable();
+    sets.dedup();
+    let (mut table, mut learned, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..5 {
+        let held: Vec<&str> = sets.iter().skip(k).step_by(5).copied().collect();
+        let outputs =
+            head::train_acceptance(examples, Some(&held), cat.clusters.len(), settings, feats);
+        for e in examples.iter().filter(|e| held.contains(&e.set.as_str())) {
+            let shift = outputs[e.cluster]
+                .as_ref()
+                .map_or(0.0, |t| t.logits(&feats(&e.message))[0]);
+            table.push(sigmoid(e.offset));
+            learned.push(sigmoid(e.offset + shift));
+            sent.push(e.sent);
+        }
+    }
+    let (auc_t, auc_l) = (head::auc(&table, &sent), head::auc(&learned, &sent));
+    let (ll_t, ll_l) = (
+        head::log_loss(&table, &sent),
+        head::log_loss(&learned, &sent),
+    );
+    if json_out {
+        println!(
+            "{}",
+            json!({"chips": sent.len(), "sets": sets.len(), "table_auc": auc_t,
+                   "learned_auc": auc_l, "table_log_loss": ll_t, "learned_log_loss": ll_l})
+        );
+    } else {
+        println!(
+            "{} chips of {} read sets, 5 folds by set: the table's rates AUC {auc_t:.3} \
+             (log-loss {ll_t:.3}); with the acceptance outputs AUC {auc_l:.3} (log-loss \
+             {ll_l:.3})",
+            sent.len(),
+            sets.len()
+        );
     }
     Ok(())
 }

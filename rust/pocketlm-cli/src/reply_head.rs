@@ -18,6 +18,7 @@
 use crate::reply_eval::parse_cases;
 use pocketlm::internals::reply::acts::{Act, Acts};
 use pocketlm::internals::reply::cluster_prior::sigmoid;
+use pocketlm::internals::reply::reader_acceptance::ReaderAcceptance;
 use pocketlm::internals::reply::reading_head::hash_bytes;
 use pocketlm::internals::reply::Catalog;
 use std::collections::HashMap;
@@ -189,12 +190,20 @@ fn nonblank_lines(text: &str) -> Vec<&str> {
     text.lines().filter(|l| !l.trim().is_empty()).collect()
 }
 
-/// What blind readers judged of each message they read: whether it asks the reader to
-/// decide something (a request, favour, invitation, offer, permission, proposal or choice;
-/// not a question of fact). A message read in several sets counts as asking when at least
-/// half of its verdicts say so. Each set's sheet and verdicts must agree line for line.
-pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bool>, String> {
-    let mut votes: HashMap<String, (usize, usize)> = HashMap::new();
+/// One sheet row of a blind read with the reader's verdict on it.
+struct ReadRow {
+    /// The read's name (`blindNN`).
+    set: String,
+    row: serde_json::Value,
+    verdict: serde_json::Value,
+    /// Names the files and line in errors.
+    place: String,
+}
+
+/// The rows of every read in `reads` ([`reader_reads`]) paired with their verdicts, in
+/// order. Each set's sheet and verdicts must agree line for line.
+fn read_rows(reads: &[(String, String)]) -> Result<Vec<ReadRow>, String> {
+    let mut out = Vec::new();
     for (sheet_name, sheet) in reads.iter().filter(|(n, _)| n.ends_with(".sheet.jsonl")) {
         let verdicts_name = sheet_name.replace(".sheet.jsonl", ".verdicts.jsonl");
         let (_, verdicts) = reads
@@ -208,25 +217,79 @@ pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bo
                 "{sheet_name} and {verdicts_name} differ in length: every sheet line needs a verdict"
             ));
         }
+        let set = sheet_name.trim_end_matches(".sheet.jsonl").to_owned();
         for (i, (row, verdict)) in rows.into_iter().zip(verdicts).enumerate() {
-            let bad = |what: &str| format!("{sheet_name} / {verdicts_name} line {}: {what}", i + 1);
-            let row: serde_json::Value =
-                serde_json::from_str(row).map_err(|e| bad(&e.to_string()))?;
-            let verdict: serde_json::Value =
-                serde_json::from_str(verdict).map_err(|e| bad(&e.to_string()))?;
-            let message = row["message"].as_str().ok_or_else(|| bad("no message"))?;
-            let asks = verdict["decision"]
-                .as_bool()
-                .ok_or_else(|| bad("no boolean `decision`"))?;
-            let v = votes.entry(message.to_owned()).or_default();
-            v.0 += usize::from(asks);
-            v.1 += 1;
+            let place = format!("{sheet_name} / {verdicts_name} line {}", i + 1);
+            let parse = |text: &str| {
+                serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{place}: {e}"))
+            };
+            let (row, verdict) = (parse(row)?, parse(verdict)?);
+            if !row["message"].is_string() {
+                return Err(format!("{place}: no message"));
+            }
+            out.push(ReadRow {
+                set: set.clone(),
+                row,
+                verdict,
+                place,
+            });
         }
+    }
+    Ok(out)
+}
+
+/// What blind readers judged of each message they read: whether it asks the reader to
+/// decide something (a request, favour, invitation, offer, permission, proposal or choice;
+/// not a question of fact). A message read in several sets counts as asking when at least
+/// half of its verdicts say so.
+pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bool>, String> {
+    let mut votes: HashMap<String, (usize, usize)> = HashMap::new();
+    for r in read_rows(reads)? {
+        let asks = r.verdict["decision"]
+            .as_bool()
+            .ok_or_else(|| format!("{}: no boolean `decision`", r.place))?;
+        let message = r.row["message"].as_str().expect("checked by read_rows");
+        let v = votes.entry(message.to_owned()).or_default();
+        v.0 += usize::from(asks);
+        v.1 += 1;
     }
     Ok(votes
         .into_iter()
         .map(|(m, (yes, all))| (m, 2 * yes >= all))
         .collect())
+}
+
+/// One chip a blind reader judged: would they send `text` as-is in reply to `message`?
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChipVerdict {
+    /// The read (`blindNN`).
+    pub set: String,
+    pub message: String,
+    pub text: String,
+    pub sent: bool,
+}
+
+/// Every chip of every read in `reads` with the reader's verdict (the verdicts' `tappable`
+/// objects), in order.
+pub fn reader_chips(reads: &[(String, String)]) -> Result<Vec<ChipVerdict>, String> {
+    let mut out = Vec::new();
+    for r in read_rows(reads)? {
+        let chips = r.verdict["tappable"]
+            .as_object()
+            .ok_or_else(|| format!("{}: no `tappable` object", r.place))?;
+        let message = r.row["message"].as_str().expect("checked by read_rows");
+        for (text, sent) in chips {
+            out.push(ChipVerdict {
+                set: r.set.clone(),
+                message: message.to_owned(),
+                text: text.clone(),
+                sent: sent
+                    .as_bool()
+                    .ok_or_else(|| format!("{}: chip {text:?} is not true or false", r.place))?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The hash of the drafter's neutral prompt prefix (the features depend on it).
@@ -324,6 +387,11 @@ pub struct Trained {
 impl Trained {
     /// Per cluster, the probability for a message with raw features `x`.
     pub fn probabilities(&self, x: &[f32]) -> Vec<f32> {
+        self.logits(x).into_iter().map(sigmoid).collect()
+    }
+
+    /// Per cluster, the log-odds for a message with raw features `x` (offsets not added).
+    pub fn logits(&self, x: &[f32]) -> Vec<f32> {
         let z: Vec<f32> = x
             .iter()
             .zip(&self.mean)
@@ -333,7 +401,7 @@ impl Trained {
         (0..self.clusters)
             .map(|c| {
                 let w = &self.weights[c * self.dims..(c + 1) * self.dims];
-                sigmoid(self.bias[c] + w.iter().zip(&z).map(|(w, z)| w * z).sum::<f32>())
+                self.bias[c] + w.iter().zip(&z).map(|(w, z)| w * z).sum::<f32>()
             })
             .collect()
     }
@@ -356,6 +424,18 @@ impl Trained {
 
 /// Fits the head to `xs` (raw features) and their acceptable clusters `ys`.
 pub fn train(xs: &[&[f32]], ys: &[&[usize]], clusters: usize, s: &Settings) -> Trained {
+    train_with_offsets(xs, ys, clusters, None, s)
+}
+
+/// As [`train`], each example's logits starting from its `offsets` value (a known log-odds
+/// the weights correct; biases then start at 0 rather than the base rates).
+pub fn train_with_offsets(
+    xs: &[&[f32]],
+    ys: &[&[usize]],
+    clusters: usize,
+    offsets: Option<&[f32]>,
+    s: &Settings,
+) -> Trained {
     let n = xs.len();
     let dims = xs.first().map_or(0, |x| x.len());
     let mut mean = vec![0.0f64; dims];
@@ -390,9 +470,12 @@ pub fn train(xs: &[&[f32]], ys: &[&[usize]], clusters: usize, s: &Settings) -> T
         }
     }
     let mut w = vec![0.0f32; clusters * dims];
-    // Biases start at the clusters' base rates.
+    // Biases start at the clusters' base rates (at 0 over offsets).
     let mut b: Vec<f32> = (0..clusters)
         .map(|c| {
+            if offsets.is_some() {
+                return 0.0;
+            }
             let p = (0..n).map(|i| y[i * clusters + c]).sum::<f32>() / n.max(1) as f32;
             let p = p.clamp(1e-4, 1.0 - 1e-4);
             (p / (1.0 - p)).ln()
@@ -410,9 +493,10 @@ pub fn train(xs: &[&[f32]], ys: &[&[usize]], clusters: usize, s: &Settings) -> T
         gb.iter_mut().for_each(|g| *g = 0.0);
         for i in 0..n {
             let zi = &z[i * dims..(i + 1) * dims];
+            let offset = offsets.map_or(0.0, |o| o[i]);
             for c in 0..clusters {
                 let wc = &w[c * dims..(c + 1) * dims];
-                let logit = b[c] + dot(wc, zi);
+                let logit = offset + b[c] + dot(wc, zi);
                 err[c] = (sigmoid(logit) - y[i * clusters + c]) * inv_n;
             }
             for c in 0..clusters {
@@ -448,6 +532,147 @@ pub fn train(xs: &[&[f32]], ys: &[&[usize]], clusters: usize, s: &Settings) -> T
     }
 }
 
+/// How the acceptance outputs are trained: `l2` is the penalty summed over a cluster's
+/// chips (each chip's share is `l2 / chips`), so a cluster readers judged often moves
+/// further from the table's rates. 1000: of 300, 600, 1000, 2000, 3000, 5000, 10000 and
+/// 30000, the best AUC in the 5-fold cross-validation by read set (session 49, on
+/// blind27–73: 0.771, 0.775, 0.776, 0.773, 0.770, 0.765, 0.757, 0.745, fitted exactly in
+/// numpy; the table's rates alone 0.731).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AcceptSettings {
+    pub l2: f32,
+    /// A cluster gets an output when readers judged at least this many of its chips.
+    pub min_chips: usize,
+}
+
+/// The settings the builtin acceptance outputs are trained with.
+pub const ACCEPT: AcceptSettings = AcceptSettings {
+    l2: 1000.0,
+    min_chips: 30,
+};
+
+/// A catalog chip a reader judged, as the acceptance outputs learn from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AcceptExample {
+    /// The read it comes from.
+    pub set: String,
+    pub message: String,
+    /// The chip's catalog cluster.
+    pub cluster: usize,
+    /// The log-odds of the table's rate for the chip's text in the message's context.
+    pub offset: f32,
+    pub sent: bool,
+}
+
+/// The chips of `chips` that hold a catalog reply (generated text and option chips are left
+/// out), each with the log-odds of its rate in `table`, looked up in the context `asked`
+/// gives the message (whether it asks the reader to decide something; `None`: no features
+/// for it, so it is left out).
+pub fn accept_examples(
+    chips: &[ChipVerdict],
+    cat: &Catalog,
+    table: &ReaderAcceptance,
+    asked: &dyn Fn(&String) -> Option<bool>,
+) -> Vec<AcceptExample> {
+    chips
+        .iter()
+        .filter_map(|c| {
+            let response = cat.responses.iter().find(|r| r.text == c.text)?;
+            let asked = asked(&c.message)?;
+            let rate = table.rate(&c.text, None, asked).clamp(1e-4, 1.0 - 1e-4);
+            Some(AcceptExample {
+                set: c.set.clone(),
+                message: c.message.clone(),
+                cluster: response.cluster,
+                offset: (rate / (1.0 - rate)).ln(),
+                sent: c.sent,
+            })
+        })
+        .collect()
+}
+
+/// Per catalog cluster with at least [`ACCEPT`]`.min_chips` examples (the sets in
+/// `left_out` not counted), a one-output head over the message features, fitted over the
+/// examples' offsets: how far the message moves the table's log-odds. `None` for the rest.
+pub fn train_acceptance(
+    examples: &[AcceptExample],
+    left_out: Option<&[&str]>,
+    clusters: usize,
+    settings: &Settings,
+    feats: &dyn Fn(&String) -> Vec<f32>,
+) -> Vec<Option<Trained>> {
+    let kept: Vec<&AcceptExample> = examples
+        .iter()
+        .filter(|e| left_out.is_none_or(|l| !l.contains(&e.set.as_str())))
+        .collect();
+    (0..clusters)
+        .map(|c| {
+            let rows: Vec<&AcceptExample> =
+                kept.iter().copied().filter(|e| e.cluster == c).collect();
+            if rows.len() < ACCEPT.min_chips {
+                return None;
+            }
+            let xs: Vec<Vec<f32>> = rows.iter().map(|e| feats(&e.message)).collect();
+            let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
+            let ys: Vec<&[usize]> = rows
+                .iter()
+                .map(|e| if e.sent { &[0usize][..] } else { &[][..] })
+                .collect();
+            let offsets: Vec<f32> = rows.iter().map(|e| e.offset).collect();
+            let s = Settings {
+                l2: ACCEPT.l2 / rows.len() as f32,
+                ..*settings
+            };
+            Some(train_with_offsets(&xr, &ys, 1, Some(&offsets), &s))
+        })
+        .collect()
+}
+
+/// The area under the ROC curve of `scores` for the `positive` examples (ties count half;
+/// 0.5 without both kinds).
+pub fn auc(scores: &[f32], positive: &[bool]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    // 1-based ranks, ties given their mean rank.
+    let mut rank = vec![0.0f64; scores.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            rank[k] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let pos = positive.iter().filter(|&&p| p).count() as f64;
+    let neg = positive.len() as f64 - pos;
+    if pos == 0.0 || neg == 0.0 {
+        return 0.5;
+    }
+    let sum: f64 = rank
+        .iter()
+        .zip(positive)
+        .filter(|(_, &p)| p)
+        .map(|(r, _)| r)
+        .sum();
+    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+/// The mean negative log-likelihood of `positive` under probabilities `p`.
+pub fn log_loss(p: &[f32], positive: &[bool]) -> f64 {
+    let n = p.len().max(1) as f64;
+    p.iter()
+        .zip(positive)
+        .map(|(&p, &y)| {
+            let p = f64::from(p).clamp(1e-4, 1.0 - 1e-4);
+            -(if y { p.ln() } else { (1.0 - p).ln() })
+        })
+        .sum::<f64>()
+        / n
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight lanes, so the compiler vectorizes it; the order is fixed (reproducible).
     let mut acc = [0.0f32; 8];
@@ -469,12 +694,15 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// scale per cluster (`ReadingHead::parse` reads it).
 /// `silence`, a one-output head trained on the `none` cases, becomes the table's `silence`
 /// line; `asks`, one trained on the readers' decisions, the `asks` line; `acts`, a head
-/// with one output per act of its list, the `act` lines.
+/// with one output per act of its list, the `act` lines; `accept`, per catalog cluster its
+/// acceptance output if it has one, the `accept` lines.
+#[allow(clippy::too_many_arguments)]
 pub fn table(
     t: &Trained,
     silence: Option<&Trained>,
     asks: Option<&Trained>,
     acts: Option<(&Trained, &[Act])>,
+    accept: &[Option<Trained>],
     cat: &Catalog,
     model: u64,
     meta: &[(&str, String)],
@@ -508,6 +736,13 @@ pub fn table(
         for (k, act) in names.iter().enumerate() {
             let _ = write!(out, "act\t{}\t", act.as_str());
             write_row(&mut out, b[k], &w[k * t.dims..(k + 1) * t.dims]);
+        }
+    }
+    for (c, output) in accept.iter().enumerate() {
+        if let Some(t) = output {
+            let (w, b) = t.folded();
+            let _ = write!(out, "accept\t{}\t", cat.clusters[c].name);
+            write_row(&mut out, b[0], &w);
         }
     }
     out
@@ -610,11 +845,15 @@ mod tests {
         let ar: Vec<&[usize]> = act_ys.iter().map(|y| y.as_slice()).collect();
         let act_head = train(&xr, &ar, 2, &SETTINGS);
         let names = [Act::YesNo, Act::Thanks];
+        // An acceptance output on the first cluster only.
+        let mut accept = vec![None; cat.clusters.len()];
+        accept[0] = Some(q.clone());
         let text = table(
             &t,
             Some(&s),
             Some(&q),
             Some((&act_head, &names)),
+            &accept,
             cat,
             7,
             &[("fixtures", "x".into())],
@@ -631,6 +870,10 @@ mod tests {
             assert!((a - b).abs() < 0.05, "silence {a} vs {b}");
             let (a, b) = (q.probabilities(x)[0], h.asks(x).unwrap());
             assert!((a - b).abs() < 0.05, "asks {a} vs {b}");
+            let shifts = h.acceptance_shifts(x).unwrap();
+            let (a, b) = (q.logits(x)[0], shifts[0]);
+            assert!((a - b).abs() < 0.2, "accept {a} vs {b}");
+            assert!(shifts[1..].iter().all(|&v| v == 0.0));
             // an act the float head gives clearly over or under 0.5 reads the same
             let p = act_head.probabilities(x);
             let read = h.acts(x, 0.5).unwrap();
@@ -640,7 +883,7 @@ mod tests {
                 }
             }
         }
-        let without = table(&t, None, None, None, cat, 7, &[]);
+        let without = table(&t, None, None, None, &[], cat, 7, &[]);
         let without = ReadingHead::parse(&without, cat).unwrap();
         assert_eq!(without.silence(&xs[0]), None);
         assert_eq!(without.asks(&xs[0]), None);
@@ -678,6 +921,103 @@ mod tests {
         let mut untyped = reads;
         untyped[1].1 = "{\"decision\": \"yes\"}\n{\"decision\": false}\n".into();
         assert!(reader_decisions(&untyped).unwrap_err().contains("decision"));
+    }
+
+    #[test]
+    fn acceptance_outputs_learn_what_the_table_misses() {
+        // Readers send the chip to one kind of message (feature +1) nine times in ten and to
+        // the other (-1) one in ten; the table's rate says even odds for both.
+        let cat = Catalog::builtin_rules().unwrap();
+        let c = cat.responses[0].cluster;
+        let examples: Vec<AcceptExample> = (0..4000)
+            .map(|i| {
+                let good = i % 2 == 0;
+                AcceptExample {
+                    set: format!("blind{}", i % 4),
+                    message: if good { "good" } else { "bad" }.into(),
+                    cluster: c,
+                    offset: 0.0,
+                    sent: good != (i % 10 < 2),
+                }
+            })
+            .collect();
+        let feats = |m: &String| {
+            if m == "good" {
+                vec![1.0, 0.5]
+            } else {
+                vec![-1.0, 0.5]
+            }
+        };
+        let out = train_acceptance(&examples, None, cat.clusters.len(), &SETTINGS, &feats);
+        let t = out[c].as_ref().expect("enough chips");
+        let (good, bad) = (
+            t.logits(&feats(&"good".into()))[0],
+            t.logits(&feats(&"bad".into()))[0],
+        );
+        assert!(good > 0.5 && bad < -0.5, "{good} {bad}");
+        assert!(
+            out.iter().enumerate().all(|(k, o)| k == c || o.is_none()),
+            "no chips of the other clusters"
+        );
+        // A cluster judged fewer than `min_chips` times gets no output.
+        let few = &examples[..ACCEPT.min_chips - 1];
+        assert!(train_acceptance(few, None, cat.clusters.len(), &SETTINGS, &feats)[c].is_none());
+        // The sets left out are not learned from.
+        let all_sets = ["blind0", "blind1", "blind2", "blind3"];
+        let none = train_acceptance(
+            &examples,
+            Some(&all_sets),
+            cat.clusters.len(),
+            &SETTINGS,
+            &feats,
+        );
+        assert!(none[c].is_none());
+    }
+
+    #[test]
+    fn auc_counts_ordered_pairs_and_ties_half() {
+        assert_eq!(
+            auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]),
+            0.75
+        );
+        assert_eq!(auc(&[0.5, 0.5], &[true, false]), 0.5);
+        assert_eq!(auc(&[0.2, 0.9], &[false, true]), 1.0);
+        assert_eq!(auc(&[0.2, 0.9], &[true, true]), 0.5, "one kind only");
+        assert!((log_loss(&[0.5, 0.5], &[true, false]) - 2f64.ln()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reader_chips_are_each_verdict_on_each_chip() {
+        let read = |name: &str, text: &str| (name.to_owned(), text.to_owned());
+        let reads = vec![
+            read(
+                "blind7.sheet.jsonl",
+                "{\"message\": \"Lift tmrw?\"}\n\n{\"message\": \"Ta\"}\n",
+            ),
+            read(
+                "blind7.verdicts.jsonl",
+                "{\"tappable\": {\"Sure!\": true, \"No, sorry.\": false}}\n\
+                 {\"tappable\": {}}\n",
+            ),
+        ];
+        let chips = reader_chips(&reads).unwrap();
+        let seen: Vec<(&str, &str, &str, bool)> = chips
+            .iter()
+            .map(|c| (c.set.as_str(), c.message.as_str(), c.text.as_str(), c.sent))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("blind7", "Lift tmrw?", "Sure!", true),
+                ("blind7", "Lift tmrw?", "No, sorry.", false)
+            ]
+        );
+        let mut bad = reads.clone();
+        bad[1].1 = "{\"tappable\": {\"Sure!\": 1}}\n{\"tappable\": {}}\n".into();
+        assert!(reader_chips(&bad).unwrap_err().contains("line 1"));
+        let mut none = reads;
+        none[1].1 = "{}\n{\"tappable\": {}}\n".into();
+        assert!(reader_chips(&none).unwrap_err().contains("tappable"));
     }
 
     #[test]
@@ -730,7 +1070,10 @@ mod tests {
         let reads = reader_reads(&root.join("tests/fixtures"), &[]).unwrap();
         let fixtures = format!("{:016x}", training_hash(&files, &acts, &reads));
         let settings = format!("{SETTINGS:?}");
+        let accept_settings = format!("{ACCEPT:?}");
         let prompt = format!("{:016x}", prompt_hash());
+        let acceptance = std::fs::read(root.join(crate::cmd_reply_head::ACCEPTANCE_TABLE)).unwrap();
+        let acceptance = format!("{:016x}", hash_bytes(&acceptance));
         let cat = Catalog::builtin_rules().unwrap();
         {
             let name = "reading_head_smollm2.tsv";
@@ -760,6 +1103,18 @@ mod tests {
                 Some(prompt.as_str()),
                 "{}",
                 stale("the prompt")
+            );
+            assert_eq!(
+                h.meta("acceptance"),
+                Some(acceptance.as_str()),
+                "{}",
+                stale("the reader-acceptance table its acceptance outputs correct")
+            );
+            assert_eq!(
+                h.meta("accept_settings"),
+                Some(accept_settings.as_str()),
+                "{}",
+                stale("the acceptance settings")
             );
         }
     }

@@ -190,8 +190,8 @@ pub mod internals {
     /// reply tests.
     pub mod reply {
         pub use crate::reply::{
-            acts, cluster_prior, filter, gate, prompt, reading_head, spelling, Catalog,
-            CatalogError,
+            acts, cluster_prior, filter, gate, prompt, reader_acceptance, reading_head, spelling,
+            Catalog, CatalogError,
         };
     }
     /// Hyper-parameters of a loaded model.

@@ -9,6 +9,7 @@ use super::cluster_prior::{self, PriorReading};
 use super::config::{DrafterConfig, Reading};
 use super::decode::{self, DecodeInput, TokenizedResponse, Trie};
 use super::filter::{self, Rejection};
+use super::reader_acceptance::InContext;
 use super::reading_head::{self, ReadingHead};
 use super::spelling;
 use super::{gate, options, prompt, score, select, warm};
@@ -606,6 +607,15 @@ impl ReplyDrafter {
         acts.remove_all(&self.ignored_acts);
         let acts = acts;
         draft.acts = acts.names();
+        // How far the head moves each cluster's reader acceptance for this message.
+        let learned = self.config.learned_acceptance;
+        let shifts: Vec<f32> = match (&self.head, &features) {
+            (Some(head), Some(f)) if self.reading() == Reading::Head && learned != 0.0 => head
+                .acceptance_shifts(f)
+                .map(|s| s.into_iter().map(|v| v * learned).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let word_prior = |read: &str| {
             self.catalog
                 .cluster_prior
@@ -734,14 +744,23 @@ impl ReplyDrafter {
         // 6. Selection.
         // What readers send is looked up as they judged the message: asked to decide or not.
         let asked = draft.asks.map_or(decision, |p| p >= self.config.asks_at);
+        let in_context = self
+            .catalog
+            .reader_acceptance
+            .as_ref()
+            .map(|table| InContext {
+                table,
+                catalog: self.catalog,
+                asked,
+                shifts: &shifts,
+            });
         let replies = select::select(
             &candidates,
             options.n,
             &acts,
             ctx.choice,
-            asked,
             &self.config,
-            self.catalog.reader_acceptance.as_ref(),
+            in_context.as_ref(),
         );
         draft.candidates = candidates;
         match replies.first() {
@@ -758,12 +777,11 @@ impl ReplyDrafter {
             }
         }
         // 8. Chips readers seldom send.
-        if let Some(acceptance) = self.catalog.reader_acceptance.as_ref() {
+        if let Some(acceptance) = in_context.as_ref() {
             let kept = select::drop_unsent(
                 std::mem::take(&mut draft.replies),
                 &draft.candidates,
                 decision,
-                asked,
                 self.config.min_acceptance,
                 acceptance,
             );

@@ -6,11 +6,14 @@
 //! replies of one cluster differ: asked for a decision, readers sent "Let me check." 0.73 of
 //! the times they saw it, "Sorry, I can't." 0.54, "I'd rather not." 0.14. The drafter ranks
 //! its candidates by score × rate^`DrafterConfig::acceptance_exponent`, and a decision's
-//! missing direction by score × rate^`DrafterConfig::direction_acceptance`.
+//! missing direction by score × rate^`DrafterConfig::direction_acceptance`. Where the
+//! reading head has acceptance outputs, [`InContext`] moves each cluster's rates by what the
+//! head reads of the message itself.
 
 use std::collections::HashMap;
 
 use super::catalog::{Catalog, CatalogError};
+use super::cluster_prior::sigmoid;
 
 /// The table built into the library (packed by `build.rs`).
 pub(crate) const BUILTIN: super::packed::Packed = super::packed::packed!("reader_acceptance.tsv");
@@ -143,9 +146,81 @@ impl ReaderAcceptance {
     }
 }
 
+/// What readers send in one message's context: the table's rates where a decision is
+/// asked or not (`asked`), each cluster's moved on the logit scale by the reading head's
+/// acceptance output for the message (`shifts`, indexed like the catalog's clusters, ×
+/// `DrafterConfig::learned_acceptance`; empty: none).
+#[derive(Debug, Clone, Copy)]
+pub struct InContext<'a> {
+    /// The rates per reply, cluster and decision context.
+    pub table: &'a ReaderAcceptance,
+    /// Names the clusters `shifts` is indexed by.
+    pub catalog: &'a Catalog,
+    /// The message asks the reader to decide something, as readers would judge it.
+    pub asked: bool,
+    /// Per cluster, the log-odds shift for this message (empty: none).
+    pub shifts: &'a [f32],
+}
+
+impl InContext<'_> {
+    /// The acceptance of reply `text` of `cluster` (`None`: text the model wrote) here.
+    pub fn rate(&self, text: &str, cluster: Option<&str>) -> f32 {
+        let rate = self.table.rate(text, cluster, self.asked);
+        let shift = cluster
+            .and_then(|c| self.catalog.cluster_by_name(c))
+            .and_then(|c| self.shifts.get(c))
+            .copied()
+            .unwrap_or(0.0);
+        if shift == 0.0 {
+            return rate;
+        }
+        // Rates are in (0, 1]: a rate of 1 stays 1 only without a shift.
+        let r = rate.clamp(1e-4, 1.0 - 1e-4);
+        sigmoid((r / (1.0 - r)).ln() + shift)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shift_moves_a_cluster_rate_on_the_logit_scale() {
+        let cat = Catalog::builtin().unwrap();
+        let table = cat.reader_acceptance.as_ref().unwrap();
+        let r = &cat.responses[0];
+        let (c, name) = (r.cluster, cat.clusters[r.cluster].name.as_str());
+        let base = table.rate(&r.text, Some(name), true);
+        let mut shifts = vec![0.0; cat.clusters.len()];
+        let ctx = |shifts: &[f32]| {
+            InContext {
+                table,
+                catalog: cat,
+                asked: true,
+                shifts,
+            }
+            .rate(&r.text, Some(name))
+        };
+        assert_eq!(ctx(&shifts), base, "no shift");
+        assert_eq!(ctx(&[]), base, "no outputs");
+        shifts[c] = 1.0;
+        let up = ctx(&shifts);
+        let logit = |p: f32| (p / (1.0 - p)).ln();
+        assert!(
+            (logit(up) - logit(base) - 1.0).abs() < 1e-3,
+            "{base} -> {up}"
+        );
+        shifts[c] = -2.0;
+        assert!(ctx(&shifts) < base);
+        // Generated text has no cluster: never shifted.
+        let gen = InContext {
+            table,
+            catalog: cat,
+            asked: true,
+            shifts: &shifts,
+        };
+        assert_eq!(gen.rate("not a reply", None), table.generated);
+    }
 
     #[test]
     fn the_builtin_table_rates_every_reply_and_reads_the_context() {

@@ -9,7 +9,12 @@
 //! more, [`ReadingHead::asks`], for whether it asks the reader to decide something (as blind
 //! readers judge it: a request, an invitation, an offer, not a question of fact), and
 //! per dialogue act one more ([`ReadingHead::acts`]): the acts learned from the labelled
-//! messages' act labels (`tests/fixtures/reply-acts.tsv`) rather than read by rules.
+//! messages' act labels (`tests/fixtures/reply-acts.tsv`) rather than read by rules, and
+//! per cluster readers judged often enough one more ([`ReadingHead::acceptance_shifts`]): how
+//! much likelier than the reader-acceptance table says ([`super::reader_acceptance`]) a
+//! reader is to send that cluster's reply to this message (a boss's request, where readers
+//! refuse "Sorry, I can't.", or a customer's question of fact, where "Yes, of course." is
+//! no answer), learned from the blind readers' verdicts on each chip.
 //!
 //! Unlike the word prior ([`super::cluster_prior`]), it sees the message
 //! as the model reads it, so "tmrw", "u" or an idiom it has never seen labelled are read
@@ -51,6 +56,10 @@ pub struct ReadingHead {
     /// The act outputs: per act, a bias and `dims` weights for the probability that the
     /// message does that act; empty in tables without them.
     acts: Vec<(Act, f32, Vec<f32>)>,
+    /// The acceptance outputs: per catalog cluster (indexed like [`Catalog::clusters`]) that
+    /// readers judged often enough, a bias and `dims` weights for the shift of the logit of
+    /// its replies' reader acceptance; `None` for the others. Empty in older tables.
+    accept: Vec<Option<(f32, Vec<f32>)>>,
     /// The header lines of the table (`fixtures`, `settings`: what the staleness test reads).
     pub meta: Vec<(String, String)>,
 }
@@ -147,7 +156,9 @@ impl ReadingHead {
     /// `silence<TAB>bias<TAB>scale<TAB>weights` line, the same for the silence output, at
     /// most one `asks<TAB>bias<TAB>scale<TAB>weights` line for the decision output, and
     /// at most one `act<TAB>name<TAB>bias<TAB>scale<TAB>weights` line per act (names as
-    /// the catalog spells them). Errors name the line (1-based).
+    /// the catalog spells them) and at most one
+    /// `accept<TAB>cluster<TAB>bias<TAB>scale<TAB>weights` line per cluster. Errors name the
+    /// line (1-based).
     pub fn parse(text: &str, cat: &Catalog) -> Result<ReadingHead, CatalogError> {
         let mut model: Option<u64> = None;
         let mut dims: Option<usize> = None;
@@ -158,6 +169,7 @@ impl ReadingHead {
         let mut silence = None;
         let mut asks = None;
         let mut acts: Vec<(Act, f32, Vec<f32>)> = Vec::new();
+        let mut accept: Vec<Option<(f32, Vec<f32>)>> = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let err = |message: String| CatalogError {
                 line: i + 1,
@@ -217,9 +229,20 @@ impl ReadingHead {
                     let (b, row) = output_row(&fields[2..], d).map_err(err)?;
                     acts.push((act, b, row));
                 }
+                "accept" if fields.len() == 5 => {
+                    let d = dims.ok_or_else(|| err("the dims line comes first".into()))?;
+                    let c = cat
+                        .cluster_by_name(fields[1])
+                        .ok_or_else(|| err(format!("unknown cluster {:?}", fields[1])))?;
+                    accept.resize(n, None);
+                    if accept[c].is_some() {
+                        return Err(err(format!("accept {} twice", fields[1])));
+                    }
+                    accept[c] = Some(output_row(&fields[2..], d).map_err(err)?);
+                }
                 key if fields.len() == 2
                     && !key.is_empty()
-                    && !matches!(key, "cluster" | "silence" | "asks" | "act") =>
+                    && !matches!(key, "cluster" | "silence" | "asks" | "act" | "accept") =>
                 {
                     meta.push((key.to_owned(), fields[1].to_owned()));
                 }
@@ -246,6 +269,7 @@ impl ReadingHead {
             silence,
             asks,
             acts,
+            accept,
             meta,
         })
     }
@@ -315,6 +339,25 @@ impl ReadingHead {
             }
         }
         Some(out)
+    }
+
+    /// Per catalog cluster, how far the logit of its replies' reader acceptance moves for a
+    /// message with these pooled `features` (0 for clusters without an acceptance output):
+    /// `None` when the table has no acceptance outputs or their count is not `dims`.
+    pub fn acceptance_shifts(&self, features: &[f32]) -> Option<Vec<f32>> {
+        if self.accept.is_empty() || features.len() != self.dims {
+            return None;
+        }
+        Some(
+            self.accept
+                .iter()
+                .map(|out| {
+                    out.as_ref().map_or(0.0, |(b, w)| {
+                        b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>()
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// The builtin head for `model` (`None`: no table names its fingerprint). Tables that
@@ -399,6 +442,20 @@ mod tests {
             "sigmoid(1) < 0.8"
         );
         assert_eq!(a.acts(&[1.0], 0.5), None, "wrong width");
+        assert_eq!(a.acceptance_shifts(&[2.0, 1.0]), None, "no accept lines");
+        let r = ReadingHead::parse(&table(cat, 2, "accept\tyes\t0.5\t0.25\t04fc\n"), cat).unwrap();
+        let shifts = r.acceptance_shifts(&[2.0, 1.0]).unwrap();
+        assert_eq!(shifts.len(), cat.clusters.len());
+        assert!(
+            (shifts[yes] - (0.5 + 2.0 - 1.0)).abs() < 1e-6,
+            "{}",
+            shifts[yes]
+        );
+        assert!(shifts
+            .iter()
+            .enumerate()
+            .all(|(c, &s)| c == yes || s == 0.0));
+        assert_eq!(r.acceptance_shifts(&[1.0]), None, "wrong width");
         let good = table(cat, 2, "");
         for bad in [
             good.replace("model\t00000000000000ab\n", ""),
@@ -419,6 +476,9 @@ mod tests {
             table(cat, 2, "act\tnot_an_act\t0\t0.5\t0101\n"),
             table(cat, 2, "act\tyes_no\t0\t0.5\t01\n"),
             table(cat, 2, "act\tyes_no\t0\t1\t0101\nact\tyes_no\t0\t1\t0101\n"),
+            table(cat, 2, "accept\tnope\t0\t1\t0101\n"),
+            table(cat, 2, "accept\tyes\t0\t1\t01\n"),
+            table(cat, 2, "accept\tyes\t0\t1\t0101\naccept\tyes\t0\t1\t0101\n"),
             "model\tzz\n".to_owned(),
         ] {
             assert!(ReadingHead::parse(&bad, cat).is_err(), "{bad:.200}");

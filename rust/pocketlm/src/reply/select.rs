@@ -16,7 +16,7 @@ use super::catalog::Stance;
 use super::config::DrafterConfig;
 use super::drafter::Candidate;
 use super::filter;
-use super::reader_acceptance::ReaderAcceptance;
+use super::reader_acceptance::InContext;
 use super::Reply;
 
 fn is_question(t: &str) -> bool {
@@ -25,21 +25,19 @@ fn is_question(t: &str) -> bool {
 
 /// Up to `n` valid replies, best first.
 /// `choice`: the reading says a decision is asked (`DrafterConfig::choice_yes`).
-/// `asked`: the message asks the reader to decide something, as blind readers judge it
-/// (`DrafterConfig::asks_at`): the context of `acceptance`, what blind readers send per
-/// catalog reply (none: every reply alike).
+/// `acceptance`: what blind readers send per catalog reply in this message's context
+/// (none: every reply alike).
 pub fn select(
     candidates: &[Candidate],
     n: usize,
     acts: &Acts,
     choice: bool,
-    asked: bool,
     cfg: &DrafterConfig,
-    acceptance: Option<&ReaderAcceptance>,
+    acceptance: Option<&InContext>,
 ) -> Vec<Reply> {
     let accepted = |c: &Candidate, exponent: f32| {
         acceptance.map_or(1.0, |a| {
-            a.rate(&c.text, c.cluster.as_deref(), asked).powf(exponent)
+            a.rate(&c.text, c.cluster.as_deref()).powf(exponent)
         })
     };
     let mut valid: Vec<&Candidate> = candidates.iter().filter(|c| c.rejected.is_none()).collect();
@@ -161,17 +159,15 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
 }
 
 /// The `replies` readers would send often enough: a catalog reply whose acceptance in
-/// this context (`asked`: readers would judge the message asks them to decide) is below
-/// `min_acceptance` is dropped, unless a decision is read (`decision`: the stance mix's
+/// this message's context (`acceptance`) is below `min_acceptance` is dropped, unless a decision is read (`decision`: the stance mix's
 /// reading) and it is the only reply of its direction among them (its stance read from
 /// `candidates`). Replies no catalog entry holds (generated text, option chips) stay.
 pub fn drop_unsent(
     replies: Vec<Reply>,
     candidates: &[Candidate],
     decision: bool,
-    asked: bool,
     min_acceptance: f32,
-    acceptance: &ReaderAcceptance,
+    acceptance: &InContext,
 ) -> Vec<Reply> {
     if min_acceptance <= 0.0 {
         return replies;
@@ -194,8 +190,8 @@ pub fn drop_unsent(
         .into_iter()
         .zip(found.iter().copied())
         .filter(|(r, c)| {
-            !acceptance.has_reply(&r.text)
-                || acceptance.rate(&r.text, None, asked) >= min_acceptance
+            !acceptance.table.has_reply(&r.text)
+                || acceptance.rate(&r.text, c.and_then(|c| c.cluster.as_deref())) >= min_acceptance
                 || (decision && only_of_its_direction(*c))
         })
         .map(|(r, _)| r)
@@ -310,18 +306,18 @@ mod tests {
             cand("I'm not sure.", 0.05, "unsure", Stance::Maybe),
         ];
         // A distinct cluster scoring close wins the second slot over the same cluster.
-        let r = select(&cs, 3, &acts, false, acts.decision(), &cfg, None);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(
             texts(&r),
             ["I'm good, thanks!", "Doing well, thanks!", "Good morning!"]
         );
         assert_eq!(
-            texts(&select(&cs, 2, &acts, false, acts.decision(), &cfg, None)),
+            texts(&select(&cs, 2, &acts, false, &cfg, None)),
             ["I'm good, thanks!", "Good morning!"]
         );
         // Only one other cluster, far below: the second of a cluster fills the slot.
         cs.remove(2);
-        let r = select(&cs, 3, &acts, false, acts.decision(), &cfg, None);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(r.len(), 3);
         assert_eq!(texts(&r)[..2], ["I'm good, thanks!", "Doing well, thanks!"]);
     }
@@ -345,13 +341,10 @@ mod tests {
             cand("Let me check.", 0.11, "check", Stance::Maybe),
         ];
         assert_eq!(
-            texts(&select(&cs, 2, &acts, false, acts.decision(), &cfg, None)),
+            texts(&select(&cs, 2, &acts, false, &cfg, None)),
             ["No idea.", "Let me check."]
         );
-        assert!(
-            texts(&select(&cs, 3, &acts, false, acts.decision(), &cfg, None))
-                .contains(&"Let me check.")
-        );
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, None)).contains(&"Let me check."));
         // Not a hedge: the same scores keep the cluster's second phrasing first.
         let plain: Vec<Candidate> = cs
             .iter()
@@ -361,15 +354,7 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            texts(&select(
-                &plain,
-                2,
-                &acts,
-                false,
-                acts.decision(),
-                &cfg,
-                None
-            )),
+            texts(&select(&plain, 2, &acts, false, &cfg, None)),
             ["No idea.", "I don't know."]
         );
     }
@@ -391,26 +376,18 @@ mod tests {
         generated.curated = false;
         let cs = vec![tell.clone(), how, really, cool, generated.clone()];
         assert_eq!(
-            texts(&select(&cs, 3, &acts, false, acts.decision(), &cfg, None)),
+            texts(&select(&cs, 3, &acts, false, &cfg, None)),
             ["Tell me more!", "How was it?", "Oh, really?"]
         );
         // Without the focus, the neighbouring cluster takes a slot (the generated text
         // still waits while catalog replies are left).
         cfg.unpreferred_discount = 1.0;
         assert_eq!(
-            texts(&select(&cs, 3, &acts, false, acts.decision(), &cfg, None)),
+            texts(&select(&cs, 3, &acts, false, &cfg, None)),
             ["Tell me more!", "How was it?", "That's cool!"]
         );
         // Generated text fills a slot when no catalog reply is left, and may lead.
-        let r = select(
-            &[tell, generated],
-            3,
-            &acts,
-            false,
-            acts.decision(),
-            &cfg,
-            None,
-        );
+        let r = select(&[tell, generated], 3, &acts, false, &cfg, None);
         assert_eq!(texts(&r), ["Tell me more!", "Where did you go?"]);
     }
 
@@ -428,7 +405,7 @@ mod tests {
             // slot (same_cluster_discount 0.85); the no takes it at ≥ 0.8 × that.
             cand("No, I don't.", 0.45, "no", Stance::No),
         ];
-        let r = select(&cs, 3, &acts, false, acts.decision(), &cfg, None);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert!(texts(&r).contains(&"No, I don't."), "{r:?}");
         assert!(texts(&r).contains(&"Yes, I do."), "{r:?}");
     }
@@ -436,9 +413,15 @@ mod tests {
     #[test]
     fn a_decisions_missing_direction_is_what_readers_send_where_it_scores_enough() {
         let cat = Catalog::builtin().unwrap();
-        let acceptance = cat.reader_acceptance.as_ref();
         let acts = crate::reply::acts::read("Can you have Sam Saturday afternoon?");
         assert!(acts.decision());
+        let in_context = InContext {
+            table: cat.reader_acceptance.as_ref().unwrap(),
+            catalog: cat,
+            asked: true,
+            shifts: &[],
+        };
+        let acceptance = Some(&in_context);
         let cfg = DrafterConfig {
             direction_acceptance: 1.0,
             acceptance_exponent: 0.0,
@@ -455,45 +438,18 @@ mod tests {
         };
         let cs = with_check(0.47);
         // Readers send "Let me check." more often than "Sorry, I'm busy." (the builtin table).
-        assert!(texts(&select(
-            &cs,
-            3,
-            &acts,
-            false,
-            acts.decision(),
-            &cfg,
-            acceptance
-        ))
-        .contains(&"Let me check."));
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, acceptance)).contains(&"Let me check."));
         // Without the table, or with its weight off, the best scored no.
-        assert!(
-            texts(&select(&cs, 3, &acts, false, acts.decision(), &cfg, None))
-                .contains(&"Sorry, I'm busy.")
-        );
+        assert!(texts(&select(&cs, 3, &acts, false, &cfg, None)).contains(&"Sorry, I'm busy."));
         let off = DrafterConfig {
             direction_acceptance: 0.0,
             ..cfg.clone()
         };
-        assert!(texts(&select(
-            &cs,
-            3,
-            &acts,
-            false,
-            acts.decision(),
-            &off,
-            acceptance
-        ))
-        .contains(&"Sorry, I'm busy."));
-        // A check scoring too little for the slot leaves it to the best scored no.
-        let r = select(
-            &with_check(0.05),
-            3,
-            &acts,
-            false,
-            acts.decision(),
-            &cfg,
-            acceptance,
+        assert!(
+            texts(&select(&cs, 3, &acts, false, &off, acceptance)).contains(&"Sorry, I'm busy.")
         );
+        // A check scoring too little for the slot leaves it to the best scored no.
+        let r = select(&with_check(0.05), 3, &acts, false, &cfg, acceptance);
         assert!(texts(&r).contains(&"Sorry, I'm busy."), "{r:?}");
     }
 
@@ -510,13 +466,13 @@ mod tests {
             cand("Not sure yet.", 0.7, "not_yet", Stance::Maybe),
             love,
         ];
-        let r = select(&cs, 3, &acts, false, acts.decision(), &cfg, None);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert!(texts(&r).contains(&"I'd love to!"), "{r:?}");
         assert!(texts(&r).contains(&"I don't know."), "{r:?}");
         // Not a decision: the set keeps its best three.
         let told = crate::reply::acts::read("I went to the mall today.");
         assert!(!told.decision());
-        let r = select(&cs, 3, &told, false, told.decision(), &cfg, None);
+        let r = select(&cs, 3, &told, false, &cfg, None);
         assert!(!texts(&r).contains(&"I'd love to!"), "{r:?}");
     }
 
@@ -550,7 +506,7 @@ mod tests {
             cand("you're welcome", 0.7, "welcome", Stance::Welcome),
             cand("No problem!", 0.3, "no_worries", Stance::Forgive),
         ];
-        let r = select(&cs, 3, &acts, false, acts.decision(), &cfg, None);
+        let r = select(&cs, 3, &acts, false, &cfg, None);
         assert_eq!(texts(&r), ["You're welcome!", "No problem!"]);
     }
 
@@ -575,7 +531,13 @@ mod tests {
         ];
         let kept_as = |rs: &[&str], decision: bool, asked: bool, at: f32| -> Vec<String> {
             let rs = rs.iter().map(|t| reply(t)).collect();
-            drop_unsent(rs, &cs, decision, asked, at, acc)
+            let in_context = InContext {
+                table: acc,
+                catalog: cat,
+                asked,
+                shifts: &[],
+            };
+            drop_unsent(rs, &cs, decision, at, &in_context)
                 .into_iter()
                 .map(|r| r.text)
                 .collect()
