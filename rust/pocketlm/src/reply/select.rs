@@ -159,9 +159,10 @@ fn adjusted(c: &Candidate, chosen: &[&Candidate], cfg: &DrafterConfig) -> f32 {
 }
 
 /// The `replies` readers would send often enough: a catalog reply whose acceptance in
-/// this message's context (`acceptance`) is below `min_acceptance` is dropped, unless a decision is read (`decision`: the stance mix's
-/// reading) and it is the only reply of its direction among them (its stance read from
-/// `candidates`). Replies no catalog entry holds (generated text, option chips) stay.
+/// this message's context (`acceptance`) is below `min_acceptance` is dropped, unless a
+/// decision is read (`decision`: the stance mix's reading) and it is the only reply of its
+/// direction among them (its stance read from `candidates`). Replies no catalog entry holds
+/// (generated text, option chips) stay.
 pub fn drop_unsent(
     replies: Vec<Reply>,
     candidates: &[Candidate],
