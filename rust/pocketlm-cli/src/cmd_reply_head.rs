@@ -231,9 +231,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         if a.acceptance {
             let read = read_messages(&sets, &silent, &decisions);
             let asks = train_asks(&read, None, &feats_of, &settings);
-            let examples = head::accept_examples(&chips, cat, &acceptance, &|m: &String| {
-                cache.get(m).map(|x| asks.probabilities(x)[0] >= ASKED_AT)
-            });
+            let examples = accept_examples(&chips, cat, &acceptance, &asks, &cache);
             return cross_validate_acceptance(&examples, cat, &settings, &feats_of, a.json);
         }
         return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
@@ -268,9 +266,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
     let silence = train_silence(&sets, &silent, None, &feats_of, &settings);
     let read = read_messages(&sets, &silent, &decisions);
     let asks = train_asks(&read, None, &feats_of, &settings);
-    let examples = head::accept_examples(&chips, cat, &acceptance, &|m: &String| {
-        cache.get(m).map(|x| asks.probabilities(x)[0] >= ASKED_AT)
-    });
+    let examples = accept_examples(&chips, cat, &acceptance, &asks, &cache);
     let accept = head::train_acceptance(&examples, None, cat.clusters.len(), &settings, &feats_of);
     let text = head::table(
         &trained,
@@ -743,9 +739,20 @@ fn cross_validate_asks(
     Ok(())
 }
 
-/// The asks output's threshold for the context in which the acceptance is learned: the
-/// drafter's own (`DrafterConfig::asks_at`).
-const ASKED_AT: f32 = 0.5;
+/// The catalog chips readers judged ([`head::accept_examples`]), each message's context read
+/// as the drafter reads it: by the `asks` output at the drafter's own `asks_at`.
+fn accept_examples(
+    chips: &[head::ChipVerdict],
+    cat: &Catalog,
+    acceptance: &ReaderAcceptance,
+    asks: &head::Trained,
+    cache: &FeatureCache,
+) -> Vec<head::AcceptExample> {
+    let at = DrafterConfig::default().asks_at;
+    head::accept_examples(chips, cat, acceptance, &|m: &String| {
+        cache.get(m).map(|x| asks.probabilities(x)[0] >= at)
+    })
+}
 
 /// Five folds by read set (every fifth set, sorted by name): the acceptance outputs trained
 /// on four, then each held-out chip's probability of being sent from the table's rate alone

@@ -17,7 +17,7 @@
 
 use crate::reply_eval::parse_cases;
 use pocketlm::internals::reply::acts::{Act, Acts};
-use pocketlm::internals::reply::cluster_prior::sigmoid;
+use pocketlm::internals::reply::cluster_prior::{logit, sigmoid};
 use pocketlm::internals::reply::reader_acceptance::ReaderAcceptance;
 use pocketlm::internals::reply::reading_head::hash_bytes;
 use pocketlm::internals::reply::Catalog;
@@ -194,7 +194,7 @@ fn nonblank_lines(text: &str) -> Vec<&str> {
 struct ReadRow {
     /// The read's name (`blindNN`).
     set: String,
-    row: serde_json::Value,
+    message: String,
     verdict: serde_json::Value,
     /// Names the files and line in errors.
     place: String,
@@ -224,12 +224,13 @@ fn read_rows(reads: &[(String, String)]) -> Result<Vec<ReadRow>, String> {
                 serde_json::from_str::<serde_json::Value>(text).map_err(|e| format!("{place}: {e}"))
             };
             let (row, verdict) = (parse(row)?, parse(verdict)?);
-            if !row["message"].is_string() {
-                return Err(format!("{place}: no message"));
-            }
+            let message = row["message"]
+                .as_str()
+                .ok_or_else(|| format!("{place}: no message"))?
+                .to_owned();
             out.push(ReadRow {
                 set: set.clone(),
-                row,
+                message,
                 verdict,
                 place,
             });
@@ -248,8 +249,7 @@ pub fn reader_decisions(reads: &[(String, String)]) -> Result<HashMap<String, bo
         let asks = r.verdict["decision"]
             .as_bool()
             .ok_or_else(|| format!("{}: no boolean `decision`", r.place))?;
-        let message = r.row["message"].as_str().expect("checked by read_rows");
-        let v = votes.entry(message.to_owned()).or_default();
+        let v = votes.entry(r.message).or_default();
         v.0 += usize::from(asks);
         v.1 += 1;
     }
@@ -277,11 +277,10 @@ pub fn reader_chips(reads: &[(String, String)]) -> Result<Vec<ChipVerdict>, Stri
         let chips = r.verdict["tappable"]
             .as_object()
             .ok_or_else(|| format!("{}: no `tappable` object", r.place))?;
-        let message = r.row["message"].as_str().expect("checked by read_rows");
         for (text, sent) in chips {
             out.push(ChipVerdict {
                 set: r.set.clone(),
-                message: message.to_owned(),
+                message: r.message.clone(),
                 text: text.clone(),
                 sent: sent
                     .as_bool()
@@ -584,7 +583,7 @@ pub fn accept_examples(
                 set: c.set.clone(),
                 message: c.message.clone(),
                 cluster: response.cluster,
-                offset: (rate / (1.0 - rate)).ln(),
+                offset: logit(rate),
                 sent: c.sent,
             })
         })
@@ -1086,36 +1085,23 @@ mod tests {
                      MODEL` from the repository root and commit it (docs/reply.md)"
                 )
             };
-            assert_eq!(
-                h.meta("fixtures"),
-                Some(fixtures.as_str()),
-                "{}",
-                stale("the labelled cases")
-            );
-            assert_eq!(
-                h.meta("settings"),
-                Some(settings.as_str()),
-                "{}",
-                stale("the settings")
-            );
-            assert_eq!(
-                h.meta("prompt"),
-                Some(prompt.as_str()),
-                "{}",
-                stale("the prompt")
-            );
-            assert_eq!(
-                h.meta("acceptance"),
-                Some(acceptance.as_str()),
-                "{}",
-                stale("the reader-acceptance table its acceptance outputs correct")
-            );
-            assert_eq!(
-                h.meta("accept_settings"),
-                Some(accept_settings.as_str()),
-                "{}",
-                stale("the acceptance settings")
-            );
+            for (key, expected, what) in [
+                ("fixtures", &fixtures, "the labelled cases"),
+                ("settings", &settings, "the settings"),
+                ("prompt", &prompt, "the prompt"),
+                (
+                    "acceptance",
+                    &acceptance,
+                    "the reader-acceptance table its acceptance outputs correct",
+                ),
+                (
+                    "accept_settings",
+                    &accept_settings,
+                    "the acceptance settings",
+                ),
+            ] {
+                assert_eq!(h.meta(key), Some(expected.as_str()), "{}", stale(what));
+            }
         }
     }
 }

@@ -131,6 +131,11 @@ pub fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// The inverse of [`sigmoid`]: a probability in (0, 1) as a logit.
+pub fn logit(p: f32) -> f32 {
+    (p / (1.0 - p)).ln()
+}
+
 /// The prior's probabilities for one message, with the most probable cluster's.
 #[derive(Debug, Clone)]
 pub struct PriorReading {

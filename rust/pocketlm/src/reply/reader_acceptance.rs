@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use super::catalog::{Catalog, CatalogError};
-use super::cluster_prior::sigmoid;
+use super::cluster_prior::{logit, sigmoid};
 
 /// The table built into the library (packed by `build.rs`).
 pub(crate) const BUILTIN: super::packed::Packed = super::packed::packed!("reader_acceptance.tsv");
@@ -175,8 +175,7 @@ impl InContext<'_> {
             return rate;
         }
         // Rates are in (0, 1]: a rate of 1 stays 1 only without a shift.
-        let r = rate.clamp(1e-4, 1.0 - 1e-4);
-        sigmoid((r / (1.0 - r)).ln() + shift)
+        sigmoid(logit(rate.clamp(1e-4, 1.0 - 1e-4)) + shift)
     }
 }
 
@@ -205,7 +204,6 @@ mod tests {
         assert_eq!(ctx(&[]), base, "no outputs");
         shifts[c] = 1.0;
         let up = ctx(&shifts);
-        let logit = |p: f32| (p / (1.0 - p)).ln();
         assert!(
             (logit(up) - logit(base) - 1.0).abs() < 1e-3,
             "{base} -> {up}"

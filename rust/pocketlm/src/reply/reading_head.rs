@@ -118,6 +118,15 @@ pub fn pool(hidden: &[f32], d: usize) -> Vec<f32> {
     out
 }
 
+/// One logistic output's log-odds: `bias` plus the weights' dot product with `features`.
+fn affine(bias: f32, weights: &[f32], features: &[f32]) -> f32 {
+    bias + weights
+        .iter()
+        .zip(features)
+        .map(|(w, x)| w * x)
+        .sum::<f32>()
+}
+
 /// One output's `bias<TAB>scale<TAB>weights` fields: the bias and the `dims` weights.
 fn output_row(fields: &[&str], dims: usize) -> Result<(f32, Vec<f32>), String> {
     let num = |s: &str, what: &str| {
@@ -292,10 +301,7 @@ impl ReadingHead {
             self.bias
                 .iter()
                 .zip(self.weights.chunks_exact(self.dims))
-                .map(|(&b, w)| {
-                    let z: f32 = b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>();
-                    sigmoid(z)
-                })
+                .map(|(&b, w)| sigmoid(affine(b, w, features)))
                 .collect(),
         )
     }
@@ -315,8 +321,7 @@ impl ReadingHead {
 
     /// One logistic output over `features` (`None`: not `dims` of them).
     fn single(&self, (b, w): &(f32, Vec<f32>), features: &[f32]) -> Option<f32> {
-        (features.len() == self.dims)
-            .then(|| sigmoid(b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>()))
+        (features.len() == self.dims).then(|| sigmoid(affine(*b, w, features)))
     }
 
     /// Whether the table has act outputs.
@@ -333,7 +338,7 @@ impl ReadingHead {
         }
         let mut out = Acts::default();
         for (act, b, w) in &self.acts {
-            let z = b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>();
+            let z = affine(*b, w, features);
             if sigmoid(z) >= at {
                 out.insert(*act);
             }
@@ -351,11 +356,7 @@ impl ReadingHead {
         Some(
             self.accept
                 .iter()
-                .map(|out| {
-                    out.as_ref().map_or(0.0, |(b, w)| {
-                        b + w.iter().zip(features).map(|(w, x)| w * x).sum::<f32>()
-                    })
-                })
+                .map(|out| out.as_ref().map_or(0.0, |(b, w)| affine(*b, w, features)))
                 .collect(),
         )
     }
