@@ -90,12 +90,12 @@ pub fn add_rank_products_tokens(out: &mut [f32], c: &[f32], rank: usize, b: &[f3
         if has_avx512() {
             // SAFETY: the CPU has AVX-512F, AVX2, FMA and F16C (checked just above); shapes
             // asserted above.
-            unsafe { x86::f32_avx512(out, c, rank, b, rows) };
+            unsafe { x86::f32_avx512(out, c, rank, b, rows, rows) };
             return;
         }
         if has_avx2() {
             // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
-            unsafe { x86::f32_avx2(out, c, rank, b, rows) };
+            unsafe { x86::f32_avx2(out, c, rank, b, rows, rows) };
             return;
         }
     }
@@ -174,43 +174,70 @@ pub fn add_rank_products_f16(
     let tokens = c.len() / rank;
     assert_eq!(out.len(), tokens * rows, "add_rank_products_f16: outputs");
     assert_eq!(b.len(), rank * rows, "add_rank_products_f16: values of b");
+    f16_tokens(out, c, rank, b, rows, rows);
+}
+
+/// One token's low-rank update from an F16 `Bᵀ` whose rows are `stride` values apart:
+/// `out[j] = c[r].mul_add(f32(b[r·stride + j]), out[j])` for `r` in order (`c.len()` ranks),
+/// for every `j < out.len()`: [`add_rank_products_f16`] on a block of its outputs (a decoded
+/// token's outputs shared across threads), the same bits. Panics when `stride < out.len()` or
+/// `b` is shorter than `(c.len() - 1)·stride + out.len()`.
+pub fn add_rank_products_f16_strided(out: &mut [f32], c: &[f32], b: &[half::f16], stride: usize) {
+    if c.is_empty() || out.is_empty() {
+        return;
+    }
+    assert!(
+        stride >= out.len() && b.len() >= (c.len() - 1) * stride + out.len(),
+        "add_rank_products_f16_strided: {} values of b for rank {} × stride {stride} (outputs {})",
+        b.len(),
+        c.len(),
+        out.len()
+    );
+    f16_tokens(out, c, c.len(), b, out.len(), stride);
+}
+
+/// [`add_rank_products_f16`] with `B`'s rows `ld >= rows` values apart (shapes checked by the
+/// callers: `out.len() == tokens·rows`, `b.len() >= (rank - 1)·ld + rows`).
+fn f16_tokens(out: &mut [f32], c: &[f32], rank: usize, b: &[half::f16], rows: usize, ld: usize) {
+    let tokens = c.len() / rank;
     let bits: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(b);
     #[cfg(target_arch = "aarch64")]
     {
         let mut t = 0;
         while t + 4 <= tokens {
-            // SAFETY: tokens `t..t + 4` exist (`t + 4 <= tokens`); the shapes were asserted
-            // above; NEON is part of the aarch64 target.
-            unsafe { f16_neon_tokens::<4, 4>(out, c, rank, bits, rows, t) };
+            // SAFETY: tokens `t..t + 4` exist (`t + 4 <= tokens`); the callers checked the
+            // shapes; NEON is part of the aarch64 target.
+            unsafe { f16_neon_tokens::<4, 4>(out, c, rank, bits, rows, ld, t) };
             t += 4;
         }
         while t < tokens {
             // SAFETY: as above, token `t < tokens`.
-            unsafe { f16_neon_tokens::<1, 8>(out, c, rank, bits, rows, t) };
+            unsafe { f16_neon_tokens::<1, 8>(out, c, rank, bits, rows, ld, t) };
             t += 1;
         }
     }
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx512() {
-            // SAFETY: the CPU has AVX-512F, AVX2, FMA and F16C (checked just above); shapes
-            // asserted above.
-            unsafe { x86::f16_avx512(out, c, rank, bits, rows) };
+            // SAFETY: the CPU has AVX-512F, AVX2, FMA and F16C (checked just above); the
+            // callers checked the shapes.
+            unsafe { x86::f16_avx512(out, c, rank, bits, rows, ld) };
             return;
         }
         if has_avx2() {
-            // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); shapes asserted above.
-            unsafe { x86::f16_avx2(out, c, rank, bits, rows) };
+            // SAFETY: the CPU has AVX2, FMA and F16C (checked just above); the callers checked
+            // the shapes.
+            unsafe { x86::f16_avx2(out, c, rank, bits, rows, ld) };
             return;
         }
     }
     #[cfg(not(target_arch = "aarch64"))]
     for t in 0..tokens {
-        f16_scalar_tail(out, c, rank, bits, rows, t, 1, 0);
+        f16_scalar_tail(out, c, rank, bits, rows, ld, t, 1, 0);
     }
 }
 
-/// Outputs `from..rows` of tokens `t..t + n` ([`add_rank_products_f16`]), one value at a time.
+/// Outputs `from..rows` of tokens `t..t + n` ([`f16_tokens`]), one value at a time.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn f16_scalar_tail(
@@ -219,6 +246,7 @@ fn f16_scalar_tail(
     rank: usize,
     bits: &[u16],
     rows: usize,
+    ld: usize,
     t: usize,
     n: usize,
     from: usize,
@@ -228,7 +256,7 @@ fn f16_scalar_tail(
         for (r, &cr) in c[t * rank..][..rank].iter().enumerate() {
             for (o, &h) in out[from..]
                 .iter_mut()
-                .zip(&bits[r * rows + from..][..rows - from])
+                .zip(&bits[r * ld + from..][..rows - from])
             {
                 *o = cr.mul_add(half::f16::from_bits(h).to_f32(), *o);
             }
@@ -243,7 +271,7 @@ fn f16_scalar_tail(
 ///
 /// # Safety
 /// Tokens `t..t + T` exist: `c.len() >= (t + T)·rank`, `out.len() >= (t + T)·rows`, and
-/// `bits.len() == rank·rows`.
+/// `bits.len() >= (rank - 1)·ld + rows` with `ld >= rows`.
 #[cfg(target_arch = "aarch64")]
 #[inline]
 unsafe fn f16_neon_tokens<const T: usize, const V: usize>(
@@ -252,29 +280,30 @@ unsafe fn f16_neon_tokens<const T: usize, const V: usize>(
     rank: usize,
     bits: &[u16],
     rows: usize,
+    ld: usize,
     t: usize,
 ) {
     debug_assert!(c.len() >= (t + T) * rank && out.len() >= (t + T) * rows);
-    debug_assert!(bits.len() == rank * rows);
+    debug_assert!(ld >= rows && bits.len() >= (rank - 1) * ld + rows);
     let mut j = 0;
     while j + 4 * V <= rows {
         // SAFETY: outputs `j..j + 4V` of every row exist (`j + 4V <= rows`); the caller's
         // contract covers the tokens.
-        unsafe { f16_neon_block::<T, V>(out, c, rank, bits, rows, t, j) };
+        unsafe { f16_neon_block::<T, V>(out, c, rank, bits, rows, ld, t, j) };
         j += 4 * V;
     }
     if V > 4 && j + 16 <= rows {
         // SAFETY: as above, with 16 outputs.
-        unsafe { f16_neon_block::<T, 4>(out, c, rank, bits, rows, t, j) };
+        unsafe { f16_neon_block::<T, 4>(out, c, rank, bits, rows, ld, t, j) };
         j += 16;
     }
     if V > 2 && j + 8 <= rows {
         // SAFETY: as above, with 8 outputs.
-        unsafe { f16_neon_block::<T, 2>(out, c, rank, bits, rows, t, j) };
+        unsafe { f16_neon_block::<T, 2>(out, c, rank, bits, rows, ld, t, j) };
         j += 8;
     }
     if j < rows {
-        f16_scalar_tail(out, c, rank, bits, rows, t, T, j);
+        f16_scalar_tail(out, c, rank, bits, rows, ld, t, T, j);
     }
 }
 
@@ -283,6 +312,7 @@ unsafe fn f16_neon_tokens<const T: usize, const V: usize>(
 /// # Safety
 /// As [`f16_neon_tokens`], and `j + 4·V <= rows`.
 #[cfg(target_arch = "aarch64")]
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn f16_neon_block<const T: usize, const V: usize>(
     out: &mut [f32],
@@ -290,6 +320,7 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
     rank: usize,
     bits: &[u16],
     rows: usize,
+    ld: usize,
     t: usize,
     j: usize,
 ) {
@@ -299,7 +330,7 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
     let cp = c.as_ptr();
     // SAFETY: every load and store below is within the ranges the caller guarantees: outputs
     // `(t + k)·rows + j + 4i + 0..4` for `k < T`, `i < V` (`j + 4V <= rows`), multipliers
-    // `(t + k)·rank + r`, and `B`'s `r·rows + j + 8h + 0..8` for `r < rank`, `h < V / 2`;
+    // `(t + k)·rank + r`, and `B`'s `r·ld + j + 8h + 0..8` for `r < rank`, `h < V / 2`;
     // NEON (with FCVTL) is part of the aarch64 target.
     unsafe {
         let mut acc = [[vdupq_n_f32(0.0); V]; T];
@@ -309,7 +340,7 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
             }
         }
         for r in 0..rank {
-            let p = bits.as_ptr().add(r * rows + j);
+            let p = bits.as_ptr().add(r * ld + j);
             let mut w = [vdupq_n_f32(0.0); V];
             for h in 0..V / 2 {
                 let [lo, hi] = super::arm::h2f8(vld1q_u16(p.add(8 * h)));
@@ -340,8 +371,8 @@ unsafe fn f16_neon_block<const T: usize, const V: usize>(
 mod x86 {
     use std::arch::x86_64::*;
 
-    /// Defines `$name(out, c, rank, b, rows)` (the contract of [`super::add_rank_products_f16`]
-    /// with `b` of type `&[$E]`): vectors `$vec` of `$lanes` f32, `T` = `$t` tokens and `V` = 4
+    /// Defines `$name(out, c, rank, b, rows, ld)` (the contract of [`super::f16_tokens`] with
+    /// `b` of type `&[$E]`: `B`'s rows `ld` values apart): vectors `$vec` of `$lanes` f32, `T` = `$t` tokens and `V` = 4
     /// vectors per block, `$load(p)` the `$lanes` values of `B` at `p` as f32 and `$one(v)` one
     /// value.
     macro_rules! batch_kernel {
@@ -350,7 +381,8 @@ mod x86 {
          $zero:ident, $set1:ident, $fmadd:ident, $loadu:ident, $storeu:ident) => {
             /// # Safety
             /// The CPU has the features named in `target_feature`; `c.len() == tokens·rank`,
-            /// `out.len() == tokens·rows`, `b.len() == rank·rows` (asserted by the callers).
+            /// `out.len() == tokens·rows`, `ld >= rows`, `b.len() >= (rank - 1)·ld + rows` (checked
+            /// by the callers).
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn $name(
                 out: &mut [f32],
@@ -358,10 +390,12 @@ mod x86 {
                 rank: usize,
                 b: &[$E],
                 rows: usize,
+                ld: usize,
             ) {
                 debug_assert!(rank > 0 && c.len().is_multiple_of(rank));
                 let tokens = c.len() / rank;
-                debug_assert!(out.len() == tokens * rows && b.len() == rank * rows);
+                debug_assert!(out.len() == tokens * rows && ld >= rows);
+                debug_assert!(b.len() >= (rank - 1) * ld + rows);
                 let blk = 4 * $lanes;
                 let mut j = 0;
                 while j + blk <= rows {
@@ -369,12 +403,12 @@ mod x86 {
                     while t + $t <= tokens {
                         // SAFETY: tokens `t..t + T` exist, outputs `j..j + 4·lanes` too
                         // (`j + blk <= rows`); the caller's contract covers the rest.
-                        unsafe { $block::<$t, 4>(out, c, rank, b, rows, t, j) };
+                        unsafe { $block::<$t, 4>(out, c, rank, b, rows, ld, t, j) };
                         t += $t;
                     }
                     while t < tokens {
                         // SAFETY: as above, token `t < tokens`.
-                        unsafe { $block::<1, 4>(out, c, rank, b, rows, t, j) };
+                        unsafe { $block::<1, 4>(out, c, rank, b, rows, ld, t, j) };
                         t += 1;
                     }
                     j += blk;
@@ -383,7 +417,7 @@ mod x86 {
                     for t in 0..tokens {
                         // SAFETY: token `t < tokens`, outputs `j..j + lanes` (`j + lanes <=
                         // rows`).
-                        unsafe { $block::<1, 1>(out, c, rank, b, rows, t, j) };
+                        unsafe { $block::<1, 1>(out, c, rank, b, rows, ld, t, j) };
                     }
                     j += $lanes;
                 }
@@ -391,7 +425,7 @@ mod x86 {
                     for t in 0..tokens {
                         let out = &mut out[t * rows..][..rows];
                         for (r, &cr) in c[t * rank..][..rank].iter().enumerate() {
-                            for (o, $v) in out[j..].iter_mut().zip(&b[r * rows + j..][..rows - j]) {
+                            for (o, $v) in out[j..].iter_mut().zip(&b[r * ld + j..][..rows - j]) {
                                 *o = cr.mul_add($one, *o);
                             }
                         }
@@ -403,6 +437,7 @@ mod x86 {
             ///
             /// # Safety
             /// As the kernel's, and tokens `t..t + T` and outputs `j..j + V·lanes` exist.
+            #[allow(clippy::too_many_arguments)]
             #[target_feature(enable = $feat)]
             #[inline]
             unsafe fn $block<const T: usize, const V: usize>(
@@ -411,16 +446,17 @@ mod x86 {
                 rank: usize,
                 b: &[$E],
                 rows: usize,
+                ld: usize,
                 t: usize,
                 j: usize,
             ) {
                 debug_assert!(c.len() >= (t + T) * rank && out.len() >= (t + T) * rows);
-                debug_assert!(j + V * $lanes <= rows && b.len() == rank * rows);
+                debug_assert!(j + V * $lanes <= rows && b.len() >= (rank - 1) * ld + rows);
                 let o = out.as_mut_ptr();
                 let cp = c.as_ptr();
                 // SAFETY: every access is within the ranges the caller guarantees: outputs
                 // `(t + k)·rows + j + lanes·i + 0..lanes` for `k < T`, `i < V`, multipliers
-                // `(t + k)·rank + r`, and `B`'s `r·rows + j + lanes·i + 0..lanes` for `r <
+                // `(t + k)·rank + r`, and `B`'s `r·ld + j + lanes·i + 0..lanes` for `r <
                 // rank`; unaligned loads and stores.
                 unsafe {
                     let mut acc = [[$zero(); V]; T];
@@ -430,7 +466,7 @@ mod x86 {
                         }
                     }
                     for r in 0..rank {
-                        let bp = b.as_ptr().add(r * rows + j);
+                        let bp = b.as_ptr().add(r * ld + j);
                         let mut w: [$vec; V] = [$zero(); V];
                         for (i, x) in w.iter_mut().enumerate() {
                             let $p = bp.add($lanes * i);
@@ -792,13 +828,13 @@ mod tests {
                     let mut v = base.clone();
                     // SAFETY: the CPU has the kernel's features (checked); shapes as asserted by
                     // `add_rank_products_tokens`.
-                    unsafe { x86::f32_avx512(&mut v, &c, rank, &b, rows) };
+                    unsafe { x86::f32_avx512(&mut v, &c, rank, &b, rows, rows) };
                     assert_eq!(bits(&v), bits(&slow), "AVX-512 {what}");
                 }
                 if has_avx2() {
                     let mut v = base.clone();
                     // SAFETY: as above.
-                    unsafe { x86::f32_avx2(&mut v, &c, rank, &b, rows) };
+                    unsafe { x86::f32_avx2(&mut v, &c, rank, &b, rows, rows) };
                     assert_eq!(bits(&v), bits(&slow), "AVX2 {what}");
                 }
             }
@@ -826,19 +862,81 @@ mod tests {
                 let mut v = base.clone();
                 // SAFETY: the CPU has the kernel's features (checked); shapes as asserted by
                 // `add_rank_products_f16`.
-                unsafe { x86::f16_avx512(&mut v, &c, rank, h, rows) };
+                unsafe { x86::f16_avx512(&mut v, &c, rank, h, rows, rows) };
                 assert_eq!(bits(&v), bits(&slow), "AVX-512 {what}");
                 ran += 1;
             }
             if has_avx2() {
                 let mut v = base.clone();
                 // SAFETY: as above.
-                unsafe { x86::f16_avx2(&mut v, &c, rank, h, rows) };
+                unsafe { x86::f16_avx2(&mut v, &c, rank, h, rows, rows) };
                 assert_eq!(bits(&v), bits(&slow), "AVX2 {what}");
                 ran += 1;
             }
         }
         println!("{ran} kernel runs compared");
+    }
+
+    /// One token's outputs `from..from + n` of an F16 `Bᵀ` of `stride` outputs (a decoded
+    /// token's block of outputs), as dispatched and in each x86-64 build the CPU can run,
+    /// against the fused reference on `B` widened, bit for bit; the outputs beside the block
+    /// are not touched.
+    #[test]
+    fn f16_strided_matches_the_reference_bit_for_bit() {
+        let mut next = test_values(0x7f4a_7c15);
+        let mut ran = 0;
+        for (rank, stride, from, n) in [
+            (16, 576, 0, 576),
+            (16, 576, 192, 192),
+            (16, 1536, 1280, 256),
+            (16, 1536, 64, 100),
+            (8, 300, 7, 73),
+            (3, 40, 33, 7),
+            (1, 9, 0, 9),
+        ] {
+            let b16: Vec<half::f16> = (0..rank * stride)
+                .map(|_| half::f16::from_f32(next()))
+                .collect();
+            let b32: Vec<f32> = b16.iter().map(|h| h.to_f32()).collect();
+            let c: Vec<f32> = (0..rank).map(|_| next() * 5.0).collect();
+            let base: Vec<f32> = (0..stride).map(|_| next() * 0.01).collect();
+            let mut slow = base.clone();
+            add_rank_products_reference(&mut slow[from..from + n], &c, &b32[from..], stride);
+            assert_ne!(slow, base, "it added something");
+            let what = format!("rank {rank} stride {stride} outputs {from}..{}", from + n);
+            let mut fast = base.clone();
+            add_rank_products_f16_strided(&mut fast[from..from + n], &c, &b16[from..], stride);
+            assert_eq!(bits(&fast), bits(&slow), "{what}");
+            #[cfg(target_arch = "x86_64")]
+            {
+                let h: &[u16] = half::slice::HalfFloatSliceExt::reinterpret_cast(&b16[from..]);
+                if has_avx512() {
+                    let mut v = base.clone();
+                    // SAFETY: the CPU has the kernel's features (checked); one token, `n`
+                    // outputs, `B`'s rows `stride >= n` apart, `h` long enough.
+                    unsafe { x86::f16_avx512(&mut v[from..from + n], &c, rank, h, n, stride) };
+                    assert_eq!(bits(&v), bits(&slow), "AVX-512 {what}");
+                    ran += 1;
+                }
+                if has_avx2() {
+                    let mut v = base.clone();
+                    // SAFETY: as above.
+                    unsafe { x86::f16_avx2(&mut v[from..from + n], &c, rank, h, n, stride) };
+                    assert_eq!(bits(&v), bits(&slow), "AVX2 {what}");
+                    ran += 1;
+                }
+            }
+        }
+        println!("{ran} x86 kernel runs compared");
+    }
+
+    /// A block of `B`'s outputs that runs past the end of `b` is refused, not read.
+    #[test]
+    #[should_panic(expected = "add_rank_products_f16_strided")]
+    fn f16_strided_checks_the_length_of_b() {
+        let b = vec![half::f16::from_f32(1.0); 2 * 64];
+        let mut out = vec![0.0; 32];
+        add_rank_products_f16_strided(&mut out, &[1.0, 2.0], &b[40..], 64);
     }
 
     #[test]

@@ -13,10 +13,14 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
-use crate::kernels::rank::{add_rank_products_f16, add_rank_products_tokens};
-use crate::kernels::{matmul_acts, matmul_parallel, QActs, QMatrix, ThreadPool};
+use crate::kernels::rank::{
+    add_rank_products, add_rank_products_f16, add_rank_products_f16_strided,
+    add_rank_products_tokens,
+};
+use crate::kernels::{matmul, matmul_acts, matmul_parallel, QActs, QMatrix, ThreadPool};
 use crate::quant::GgmlType;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 /// Why an adapter could not be loaded or attached.
@@ -714,9 +718,10 @@ const PIECE_TOKENS: usize = 8;
 /// and B adds done by one thread, the pieces shared across the pool (one job per stacked `A`;
 /// `A` has only a few `rank`s of rows, too few to split its product by rows, so it would run on
 /// the calling thread alone while the workers wait). Each token's results are the same bits
-/// whatever its piece ([`matmul_acts`]). Fewer than two pieces' tokens (decode: a few thousand
-/// multiply-adds per product) are not worth waking the workers: the calling thread does them
-/// (and `A·x` by rows across the pool if `A` is large).
+/// whatever its piece ([`matmul_acts`]). A decoded token's products are shared in one job per
+/// stack by blocks of rows of `A` and of outputs ([`one_token_shared`]). Between 2 and 15
+/// tokens (a keyboard's batches) the calling thread does them (and `A·x` by rows across the
+/// pool if `A` is large).
 pub(crate) fn apply(
     set: &AdapterSet,
     pool: &ThreadPool,
@@ -760,7 +765,9 @@ pub(crate) fn apply(
             let a = st.a.view();
             let acts = &sc.acts;
             let t = &mut sc.t[..m * ranks];
-            if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
+            if m == 1 && pool.n_threads() > 1 {
+                one_token_shared(pool, &a, acts, &parts, part_outs, *user_scale);
+            } else if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
                 // (`matmul_parallel` shares out the rows of a large `A`; a rank-16 one it runs
                 // on this thread)
                 matmul_parallel(pool, &a, acts, t, ranks);
@@ -802,6 +809,113 @@ pub(crate) fn apply(
                 });
             }
         }
+    }
+}
+
+/// Rows of the stacked `A` per item of a decoded token's shared job ([`one_token_shared`]): a
+/// rank-16 `A` is two items, q/k/v's stacked 48 rows six.
+const A_ROWS_PER_ITEM: usize = 8;
+
+/// Outputs per item of a decoded token's B add ([`one_token_shared`]), at most: q's 576 are
+/// three items, gate's 1536 six (multiples of 64, the AVX-512 kernel's block).
+const B_OUTPUTS_PER_ITEM: usize = 320;
+
+/// One decoded token's low-rank products of one stack (`a`, the pairs `parts` and their
+/// outputs) in one job of the pool. Decode reads each value of the adapter once per token (a
+/// rank-16 F32 adapter on SmolLM2: 19.5 MB, against ~70 MB of 4-bit base): done by the calling
+/// thread alone while the workers waited, it cost 2 threads about 20% of their decode speed
+/// (`pocketlm bench --threads 2 --lora`). Here the job's items are first the stacked `A`'s row
+/// blocks ([`A_ROWS_PER_ITEM`]), then blocks of each pair's outputs ([`B_OUTPUTS_PER_ITEM`]),
+/// claimed in that order; an output block waits until every row of `t` is in (the items before
+/// it were all claimed by threads inside the job, which wait for nothing, so it never waits for
+/// long). Each output gets the same multipliers and the same fused products in the same order as
+/// [`add_part`] gives it: the bits of the serial path.
+fn one_token_shared(
+    pool: &ThreadPool,
+    a: &QMatrix<'_>,
+    acts: &QActs,
+    parts: &[&LoraPair],
+    part_outs: Vec<&mut [f32]>,
+    user_scale: f32,
+) {
+    let ranks = a.rows;
+    let row_bytes = a.row_bytes();
+    let a_items = ranks.div_ceil(A_ROWS_PER_ITEM);
+    // `t` as f32 bits: written by the `A` items, read by the output items after `t_done`.
+    let t: Vec<AtomicU32> = (0..ranks).map(|_| AtomicU32::new(0)).collect();
+    let next_a = AtomicUsize::new(0);
+    let t_done = AtomicUsize::new(0);
+    let mut blocks: Vec<(usize, usize, &mut [f32])> = Vec::new();
+    for (i, out) in part_outs.into_iter().enumerate() {
+        let n = out.len().div_ceil(B_OUTPUTS_PER_ITEM);
+        let size = out.len().div_ceil(n).next_multiple_of(64);
+        for (k, block) in out.chunks_mut(size).enumerate() {
+            blocks.push((i, k * size, block));
+        }
+    }
+    let blocks = Mutex::new(blocks.into_iter());
+    let work: usize = parts.iter().map(|p| p.rank * (a.cols + p.rows)).sum();
+    pool.run_joinable(work as u64, |_, _| {
+        loop {
+            let i = next_a.fetch_add(1, Ordering::Relaxed);
+            if i >= a_items {
+                break;
+            }
+            // Counted even if the product panics, so no thread waits forever for it (the
+            // panic reaches the caller through the pool).
+            let _counted = CountOnDrop(&t_done);
+            let r0 = i * A_ROWS_PER_ITEM;
+            let r1 = (r0 + A_ROWS_PER_ITEM).min(ranks);
+            let rows = QMatrix {
+                data: &a.data[r0 * row_bytes..r1 * row_bytes],
+                rows: r1 - r0,
+                ..*a
+            };
+            let mut part = [0f32; A_ROWS_PER_ITEM];
+            matmul(&rows, acts, &mut part[..r1 - r0], r1 - r0, 0..r1 - r0);
+            for (slot, v) in t[r0..r1].iter().zip(&part) {
+                slot.store(v.to_bits(), Ordering::Relaxed);
+            }
+        }
+        let mut c = Vec::new();
+        let mut waited = false;
+        loop {
+            let next = blocks.lock().unwrap_or_else(|e| e.into_inner()).next();
+            let Some((i, from, out)) = next else { break };
+            if !waited {
+                let mut spins = 0u32;
+                while t_done.load(Ordering::Acquire) < a_items {
+                    spins += 1;
+                    if spins.is_multiple_of(1024) {
+                        std::thread::yield_now();
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
+                waited = true;
+            }
+            let p = parts[i];
+            c.clear();
+            c.extend(
+                t[p.a_row..p.a_row + p.rank]
+                    .iter()
+                    .map(|v| f32::from_bits(v.load(Ordering::Relaxed))),
+            );
+            to_multipliers(p.b_ty, user_scale * p.factor, &mut c);
+            match &p.bt {
+                BTransposed::F32(bt) => add_rank_products(out, &c, &bt[from..], p.rows),
+                BTransposed::F16(bt) => add_rank_products_f16_strided(out, &c, &bt[from..], p.rows),
+            }
+        }
+    });
+}
+
+/// Adds one to its counter when dropped (also while unwinding).
+struct CountOnDrop<'a>(&'a AtomicUsize);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -940,8 +1054,18 @@ mod tests {
     /// and types mixed in a group and slots absent.
     #[test]
     fn stacked_a_adds_what_each_pair_adds_alone() {
+        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40]);
+    }
+
+    /// Decode's shared job ([`one_token_shared`]) with several row items of `A` per stack and
+    /// several output blocks per pair (ragged last ones): the serial pair-by-pair bits.
+    #[test]
+    fn a_decoded_token_shared_in_blocks_adds_what_each_pair_adds_alone() {
+        check_stacked_against_alone(700, 130, 1000, &[1]);
+    }
+
+    fn check_stacked_against_alone(d: usize, kv: usize, ff: usize, ms: &[usize]) {
         let mut next = crate::kernels::rank::test_values(0x51ed_270b);
-        let (d, kv, ff) = (77, 24, 50);
         // (slot, type, rank, inputs, outputs); no O, no GATE; V's F16 `A` is a stack of its own
         let spec = [
             (Q, GgmlType::F32, 16, d, d),
@@ -975,7 +1099,7 @@ mod tests {
         let pool = ThreadPool::new(2);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let groups: [(&[usize], usize); 3] = [(&[Q, K, V], d), (&[GATE, UP], d), (&[DOWN], ff)];
-        for m in [1, 5, 16, 21, 40] {
+        for &m in ms {
             for (slots, cols) in groups {
                 let x: Vec<f32> = (0..m * cols).map(|_| next() * 2.0).collect();
                 let rows_of = |s: usize| spec.iter().find(|p| p.0 == s).map_or(d, |p| p.4);
