@@ -816,13 +816,14 @@ pub(crate) fn apply(
 /// rank-16 `A` is two items, q/k/v's stacked 48 rows six.
 const A_ROWS_PER_ITEM: usize = 8;
 
-/// Outputs per item of a decoded token's B add ([`one_token_shared`]), at most: q's 576 are
-/// three items, gate's 1536 six (multiples of 64, the AVX-512 kernel's block).
+/// Outputs per item of a decoded token's B add ([`one_token_shared`]), about: blocks are whole
+/// multiples of 64 (the AVX-512 kernel's block), so q's 576 outputs are two items (320 + 256),
+/// gate's 1536 five.
 const B_OUTPUTS_PER_ITEM: usize = 320;
 
 /// One decoded token's low-rank products of one stack (`a`, the pairs `parts` and their
 /// outputs) in one job of the pool. Decode reads each value of the adapter once per token (a
-/// rank-16 F32 adapter on SmolLM2: 19.5 MB, against ~70 MB of 4-bit base): done by the calling
+/// rank-16 F32 adapter on SmolLM2: 19.5 MB, against ~100 MB of its Q4_1 file): done by the calling
 /// thread alone while the workers waited, it cost 2 threads about 20% of their decode speed
 /// (`pocketlm bench --threads 2 --lora`). Here the job's items are first the stacked `A`'s row
 /// blocks ([`A_ROWS_PER_ITEM`]), then blocks of each pair's outputs ([`B_OUTPUTS_PER_ITEM`]),
