@@ -1137,4 +1137,97 @@ mod tests {
             }
         }
     }
+
+    /// Decode's adapter update, the calling thread alone (a 1-thread pool: what 2 threads did
+    /// before `one_token_shared`, the worker waiting) against shared by a 2-thread pool: a
+    /// rank-16 adapter on every matrix of SmolLM2's 30 layers (F32 19.5 MB, F16 9.8 MB), one
+    /// token through all of them in turn with 100 MB read between (the base model's share), so
+    /// that the adapter comes from memory as in decode; only the updates are timed. The fastest
+    /// of 7 passes of 10 tokens each way, alternating. `cargo test --release -p
+    /// pocketlm --lib bench_lora_decode -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bench_lora_decode() {
+        let mut next = crate::kernels::rank::test_values(0x2f6e_2b1d);
+        let (d, kv, ff, layers) = (576, 192, 1536, 30);
+        let shapes = [
+            (Q, d, d),
+            (K, d, kv),
+            (V, d, kv),
+            (O, d, d),
+            (GATE, d, ff),
+            (UP, d, ff),
+            (DOWN, ff, d),
+        ];
+        let groups: [(&[usize], usize); 4] =
+            [(&[Q, K, V], d), (&[O], d), (&[GATE, UP], d), (&[DOWN], ff)];
+        for ty in [GgmlType::F32, GgmlType::F16] {
+            let layer_loras: Vec<LayerLora> = (0..layers)
+                .map(|_| {
+                    let mut pairs: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
+                    for (slot, cols, rows) in shapes {
+                        pairs[slot] = Some(test_pair(&mut next, ty, 16, cols, rows).0);
+                    }
+                    LayerLora::new(pairs)
+                })
+                .collect();
+            let bytes: usize = layer_loras.iter().map(LayerLora::bytes).sum();
+            let adapter = Arc::new(LoraAdapter {
+                name: "bench".into(),
+                alpha: 32.0,
+                layers: layer_loras,
+                n_pairs: 7 * layers,
+                max_rank: 16,
+                bytes,
+                model: Weak::new(),
+            });
+            let set = AdapterSet {
+                list: vec![(adapter, 1.0)],
+            };
+            let x: Vec<f32> = (0..ff).map(|_| next()).collect();
+            let mut outs: Vec<Vec<f32>> = vec![vec![0.0; ff]; 3];
+            // What the base model's products read between the adapter's (~100 MB per token
+            // for SmolLM2 Q4_1), so that the adapter comes from memory, not from the cache.
+            let model = vec![1u64; 100 << 17];
+            let per_group = model.len() / (layers * groups.len());
+            let mut pass = |pool: &ThreadPool, sc: &mut LoraScratch| {
+                let mut spent = std::time::Duration::ZERO;
+                let mut sum = 0u64;
+                for _ in 0..10 {
+                    for il in 0..layers {
+                        for (g, (slots, cols)) in groups.into_iter().enumerate() {
+                            let at = (il * groups.len() + g) * per_group;
+                            sum = model[at..at + per_group].iter().fold(sum, |a, &v| a ^ v);
+                            sc.new_input();
+                            let mut o: Vec<(usize, &mut [f32])> = slots
+                                .iter()
+                                .copied()
+                                .zip(outs.iter_mut().map(|v| &mut v[..]))
+                                .collect();
+                            let start = std::time::Instant::now();
+                            apply(&set, pool, sc, il, &x[..cols], 1, &mut o);
+                            spent += start.elapsed();
+                        }
+                    }
+                }
+                std::hint::black_box(sum);
+                spent.as_secs_f64() * 1e6 / 10.0
+            };
+            let (alone, shared) = (ThreadPool::new(1), ThreadPool::new(2));
+            let mut sc = LoraScratch::default();
+            let (mut best_alone, mut best_shared) = (f64::MAX, f64::MAX);
+            for _ in 0..7 {
+                best_alone = best_alone.min(pass(&alone, &mut sc));
+                best_shared = best_shared.min(pass(&shared, &mut sc));
+            }
+            println!(
+                "{ty:?} adapter, {:.1} MB: {best_alone:.0} µs per token alone, {best_shared:.0} µs \
+                 shared by 2 threads ({:.2}x); {:.1} / {:.1} GB/s",
+                bytes as f64 / 1e6,
+                best_alone / best_shared,
+                bytes as f64 / best_alone / 1e3,
+                bytes as f64 / best_shared / 1e3,
+            );
+        }
+    }
 }
