@@ -1448,12 +1448,13 @@ fn pool_runs_jobs_alone_while_sharing_is_slower_and_shares_again_after() {
         // ~50; with the cores busy with other work, seen down to 1100 and up to 42, and under
         // qemu beside the host's test suite once outside the old bounds (600; 600): a worker
         // that is not running joins nothing, and jobs it does not join cost the same shared or
-        // alone, so the trials' choice between the two is a toss-up. A pool that kept sharing
-        // runs none alone and the waiting worker joins nearly all, so these bounds still fail
-        // it.
+        // alone, so the trials' choice between the two is a toss-up: with the worker joining
+        // almost none (0 alone, 55 joined, `make test` on 2 cores beside the other stream's
+        // qemu runs) nothing is lost by sharing. A pool that kept sharing runs none alone and
+        // the waiting worker joins nearly all, so these bounds still fail it.
         let (alone, joined) = joinable_jobs(&pool, 3000, 2, 1000);
         assert!(
-            alone >= 300 && joined <= 1500,
+            joined <= 1500 && (alone >= 300 || joined <= 300),
             "of 3000 jobs {alone} ran alone, the slow worker joined {joined}"
         );
         // the worker is as fast as the caller again (chunks long enough for the pool's overhead
