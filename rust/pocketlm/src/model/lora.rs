@@ -690,6 +690,8 @@ pub(crate) struct LoraScratch {
     /// (the q/k/v and the gate/up products of a layer share their input: converted once).
     acts_of: Option<(GgmlType, usize, usize)>,
     t: Vec<f32>,
+    /// `t` of a decoded token's shared job ([`one_token_shared`]), as f32 bits.
+    shared_t: Vec<AtomicU32>,
     /// One slot's multipliers, out of `t`.
     c: Vec<f32>,
 }
@@ -766,7 +768,15 @@ pub(crate) fn apply(
             let acts = &sc.acts;
             let t = &mut sc.t[..m * ranks];
             if m == 1 && pool.n_threads() > 1 {
-                one_token_shared(pool, &a, acts, &parts, part_outs, *user_scale);
+                one_token_shared(
+                    pool,
+                    &a,
+                    acts,
+                    &mut sc.shared_t,
+                    &parts,
+                    part_outs,
+                    *user_scale,
+                );
             } else if m < 2 * PIECE_TOKENS || pool.n_threads() == 1 {
                 // (`matmul_parallel` shares out the rows of a large `A`; a rank-16 one it runs
                 // on this thread)
@@ -835,6 +845,7 @@ fn one_token_shared(
     pool: &ThreadPool,
     a: &QMatrix<'_>,
     acts: &QActs,
+    t: &mut Vec<AtomicU32>,
     parts: &[&LoraPair],
     part_outs: Vec<&mut [f32]>,
     user_scale: f32,
@@ -842,8 +853,12 @@ fn one_token_shared(
     let ranks = a.rows;
     let row_bytes = a.row_bytes();
     let a_items = ranks.div_ceil(A_ROWS_PER_ITEM);
-    // `t` as f32 bits: written by the `A` items, read by the output items after `t_done`.
-    let t: Vec<AtomicU32> = (0..ranks).map(|_| AtomicU32::new(0)).collect();
+    // `t` as f32 bits: written by the `A` items, read by the output items after `t_done`
+    // (kept in the scratch: no allocation per decoded token).
+    if t.len() < ranks {
+        t.resize_with(ranks, || AtomicU32::new(0));
+    }
+    let t = &t[..ranks];
     let next_a = AtomicUsize::new(0);
     let t_done = AtomicUsize::new(0);
     let mut blocks: Vec<(usize, usize, &mut [f32])> = Vec::new();
@@ -1049,6 +1064,29 @@ mod tests {
         ((mat(), pair()), (mat(), pair()))
     }
 
+    /// A rank-16 test adapter of `layers` (alpha 32, for no model).
+    fn test_adapter(layers: Vec<LayerLora>, n_pairs: usize) -> Arc<LoraAdapter> {
+        let bytes = layers.iter().map(LayerLora::bytes).sum();
+        Arc::new(LoraAdapter {
+            name: "test".into(),
+            alpha: 32.0,
+            layers,
+            n_pairs,
+            max_rank: 16,
+            bytes,
+            model: Weak::new(),
+        })
+    }
+
+    /// The `(slot, output)` list [`apply`] takes: `slots` with `bufs` in order.
+    fn outputs<'a>(slots: &[usize], bufs: &'a mut [Vec<f32>]) -> Vec<(usize, &'a mut [f32])> {
+        slots
+            .iter()
+            .copied()
+            .zip(bufs.iter_mut().map(|v| &mut v[..]))
+            .collect()
+    }
+
     /// A stacked `A` gives each pair what its own `A` gives: a group's update is, bit for bit,
     /// the pair-by-pair one (each pair's own `A·x`, multipliers and B add, adapter by adapter),
     /// in decode, a prompt short of two pieces and prompts in pieces on 2 threads; with ranks
@@ -1085,15 +1123,7 @@ mod tests {
         let layer = LayerLora::new(stacked);
         let stacks: Vec<&[usize]> = layer.stacks.iter().map(|st| &st.slots[..]).collect();
         assert_eq!(stacks, [&[Q, K][..], &[V], &[UP], &[DOWN]]);
-        let adapter = Arc::new(LoraAdapter {
-            name: "test".into(),
-            alpha: 32.0,
-            layers: vec![layer],
-            n_pairs: spec.len(),
-            max_rank: 16,
-            bytes: 0,
-            model: Weak::new(),
-        });
+        let adapter = test_adapter(vec![layer], spec.len());
         let set = AdapterSet {
             list: vec![(adapter.clone(), 0.75), (adapter, -0.5)],
         };
@@ -1111,11 +1141,7 @@ mod tests {
                 let mut got = base.clone();
                 let mut sc = LoraScratch::default();
                 sc.new_input();
-                let mut outs: Vec<(usize, &mut [f32])> = slots
-                    .iter()
-                    .copied()
-                    .zip(got.iter_mut().map(|v| &mut v[..]))
-                    .collect();
+                let mut outs = outputs(slots, &mut got);
                 apply(&set, &pool, &mut sc, 0, &x, m, &mut outs);
                 // pair by pair, adapter by adapter
                 let mut want = base.clone();
@@ -1171,16 +1197,8 @@ mod tests {
                     LayerLora::new(pairs)
                 })
                 .collect();
-            let bytes: usize = layer_loras.iter().map(LayerLora::bytes).sum();
-            let adapter = Arc::new(LoraAdapter {
-                name: "bench".into(),
-                alpha: 32.0,
-                layers: layer_loras,
-                n_pairs: 7 * layers,
-                max_rank: 16,
-                bytes,
-                model: Weak::new(),
-            });
+            let adapter = test_adapter(layer_loras, 7 * layers);
+            let bytes = adapter.bytes;
             let set = AdapterSet {
                 list: vec![(adapter, 1.0)],
             };
@@ -1199,11 +1217,7 @@ mod tests {
                             let at = (il * groups.len() + g) * per_group;
                             sum = model[at..at + per_group].iter().fold(sum, |a, &v| a ^ v);
                             sc.new_input();
-                            let mut o: Vec<(usize, &mut [f32])> = slots
-                                .iter()
-                                .copied()
-                                .zip(outs.iter_mut().map(|v| &mut v[..]))
-                                .collect();
+                            let mut o = outputs(slots, &mut outs);
                             let start = std::time::Instant::now();
                             apply(&set, pool, sc, il, &x[..cols], 1, &mut o);
                             spent += start.elapsed();
