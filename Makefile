@@ -29,7 +29,7 @@ random-models: models
 # Random-weight LoRA adapters for the adapter parity tests (rust/pocketlm/tests/lora.rs,
 # tests/fixtures/lora): deterministic, cached in ~/.cache/pocketlm; ~30 CPU-seconds the first time.
 .PHONY: random-loras
-random-loras: models llama-src
+random-loras: models llama-src random-models
 	@bash scripts/gen-random-loras.sh >/dev/null
 
 # llama.cpp's source from the llama_cpp_python sdist (no build): its tokenizer suite

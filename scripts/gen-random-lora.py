@@ -5,10 +5,16 @@ tests (rust/pocketlm/tests/lora.rs), which compare PocketLM with llama.cpp's `--
 
     gen-random-lora.py --base MODEL.gguf --out OUT.gguf [--rank 8] [--alpha 16] [--seed 0]
                        [--targets attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down]
+                       (also attn_qkv, output, token_embd)
                        [--rel 0.1] [--type F32|F16]
 
 - One pair `blk.N.T.weight.lora_a` (numpy shape [rank, cols], ggml [cols, rank]) and
   `.lora_b` ([rows, rank]) for every layer N and target T; `adapter.lora.alpha` = --alpha.
+  A fused target (Phi-3's attn_qkv, its gate/up ffn_up) is one pair like any other.
+- The model-level targets `output` (the output head, a matrix like the layers') and
+  `token_embd` (llama.cpp's embedding convention: `lora_a` numpy [vocab, rank], one row of
+  `rank` values per token, `lora_b` [n_embd, rank]; a token's row becomes
+  `embd + scale·B·a[token]`), after the layers'.
 - A ~ N(0, 1/cols); B ~ N(0, sigma^2/rank), with sigma chosen so that the update
   (alpha/rank)·B·A has an RMS of --rel times the RMS of the base matrix (dequantized), so the
   adapter changes the outputs clearly (a test that ignores it fails) without drowning the
@@ -54,18 +60,38 @@ def main():
     w.add_name(f"random-lora-r{args.rank}-seed{args.seed}")
     factor = args.alpha / args.rank if args.alpha else 1.0
     n_layers = 1 + max(int(n.split(".")[1]) for n in tensors if n.startswith("blk."))
+    model_level = [t for t in targets if t in ("output", "token_embd")]
+    block_level = [t for t in targets if t not in model_level]
+
+    def rms_of(base):
+        wts = gguf.quants.dequantize(base.data, base.tensor_type)
+        return float(np.sqrt(np.mean(np.square(wts, dtype=np.float64))))
+
+    def add_matrix_pair(name):
+        base = tensors[name]
+        cols, rows = int(base.shape[0]), int(base.shape[1])
+        sigma = args.rel * rms_of(base) * math.sqrt(cols) / factor
+        a = rng.standard_normal((args.rank, cols)) / math.sqrt(cols)
+        b = rng.standard_normal((rows, args.rank)) * sigma / math.sqrt(args.rank)
+        w.add_tensor(f"{name}.lora_a", a.astype(dtype))
+        w.add_tensor(f"{name}.lora_b", b.astype(dtype))
+
     for il in range(n_layers):
-        for t in targets:
-            name = f"blk.{il}.{t}.weight"
-            base = tensors[name]
-            cols, rows = int(base.shape[0]), int(base.shape[1])
-            wts = gguf.quants.dequantize(base.data, base.tensor_type)
-            rms = float(np.sqrt(np.mean(np.square(wts, dtype=np.float64))))
-            sigma = args.rel * rms * math.sqrt(cols) / factor
-            a = rng.standard_normal((args.rank, cols)) / math.sqrt(cols)
-            b = rng.standard_normal((rows, args.rank)) * sigma / math.sqrt(args.rank)
-            w.add_tensor(f"{name}.lora_a", a.astype(dtype))
-            w.add_tensor(f"{name}.lora_b", b.astype(dtype))
+        for t in block_level:
+            add_matrix_pair(f"blk.{il}.{t}.weight")
+    for t in model_level:
+        name = f"{t}.weight"
+        if t == "output":
+            add_matrix_pair(name)
+            continue
+        base = tensors[name]
+        n_embd, vocab = int(base.shape[0]), int(base.shape[1])
+        # a token's delta B·a[token] with an RMS of --rel times the table's
+        sigma = args.rel * rms_of(base) / factor
+        a = rng.standard_normal((vocab, args.rank))
+        b = rng.standard_normal((n_embd, args.rank)) * sigma / math.sqrt(args.rank)
+        w.add_tensor(f"{name}.lora_a", a.astype(dtype))
+        w.add_tensor(f"{name}.lora_b", b.astype(dtype))
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

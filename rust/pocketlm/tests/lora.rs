@@ -160,7 +160,78 @@ fn compare(
 
 #[test]
 fn smollm2_rank8_adapter_matches_llama_cpp() {
-    check(NAME, SMOLLM2, 30, 8, 16.0, true, CLEAR_GAP);
+    check(NAME, SMOLLM2, 30 * 7, 8, 16.0, true, CLEAR_GAP);
+}
+
+/// Phi-3's fused matrices (q/k/v in `attn_qkv`, gate/up in `ffn_up`: one pair each, `B` split
+/// among the parts), the output head and the token embeddings (llama.cpp's transposed
+/// convention), F16, on the tiny random Phi-3 in F16 (its agreement with llama.cpp is close enough to show
+/// any error of the adapter's own) (`scripts/gen-random-loras.sh`).
+#[test]
+fn phi3_fused_output_and_embedding_adapter_matches_llama_cpp() {
+    let layers = Model::load(model_path(PHI3_TINY)).unwrap().info().n_layers;
+    check(
+        "phi3-tiny-r8-seed0",
+        PHI3_TINY,
+        layers * 4 + 2,
+        8,
+        4.0,
+        true,
+        CLEAR_GAP,
+    );
+}
+
+const PHI3_TINY: &str = "random/phi3-tiny-seed0.F16.gguf";
+
+/// With an adapter on the output head, a session computing only some of the head's rows (the
+/// keyboard's restricted head) gets exactly those columns of the full adapted logits, and they
+/// differ from the plain model's.
+#[test]
+fn an_adapted_output_head_restricted_to_some_rows_gives_the_full_heads_columns() {
+    use pocketlm::internals::kernels::OutputRows;
+    let (path, scale) = adapter_path("phi3-tiny-r8-seed0");
+    let model = Model::load(model_path(PHI3_TINY)).unwrap();
+    let adapter = LoraAdapter::load(&model, &path).unwrap();
+    let vocab = model.info().vocab_size;
+    let rows = Arc::new(OutputRows::new(vec![
+        0,
+        3,
+        100,
+        101,
+        102,
+        5000,
+        vocab as u32 - 1,
+    ]));
+    let toks = model.tokenizer().encode("The quick brown fox", true, true);
+    let adapters = [(adapter, scale)];
+    let mut full = Session::new(model.clone(), opts()).unwrap();
+    full.set_adapters(&adapters).unwrap();
+    let mut all = Vec::new();
+    full.eval_all(&toks, &mut all).unwrap();
+    let mut sub = Session::new(model.clone(), opts()).unwrap();
+    sub.set_adapters(&adapters).unwrap();
+    sub.set_output_rows(Some(rows.clone()));
+    let mut some = Vec::new();
+    sub.eval_all(&toks, &mut some).unwrap();
+    let columns = |l: &[f32]| -> Vec<u32> {
+        l.chunks(vocab)
+            .flat_map(|row| rows.ids().iter().map(|&t| row[t as usize].to_bits()))
+            .collect()
+    };
+    let bits: Vec<u32> = some.iter().map(|v| v.to_bits()).collect();
+    assert_eq!(
+        bits,
+        columns(&all),
+        "restricted head != the full head's columns"
+    );
+    let mut plain = Session::new(model.clone(), opts()).unwrap();
+    plain.set_output_rows(Some(rows.clone()));
+    let mut plain_some = Vec::new();
+    plain.eval_all(&toks, &mut plain_some).unwrap();
+    assert_ne!(
+        plain_some, some,
+        "the adapter did not change the restricted head"
+    );
 }
 
 #[test]
@@ -171,16 +242,16 @@ fn gemma3_rank16_adapter_matches_llama_cpp() {
     // -1.92, ours -1.48 for a third), a move within the base model's own drift against the
     // same build (max |diff| 1.09); the other 6 of its 7 misses are at gaps under 0.2, and
     // mean/p95 stay at the base model's (0.115/0.340 against 0.113/0.327).
-    check("gemma3-r16-seed0", GEMMA3, 18, 16, 8.0, false, 0.6);
+    check("gemma3-r16-seed0", GEMMA3, 18 * 7, 16, 8.0, false, 0.6);
 }
 
-/// The adapter `name` (rank `rank` on every attention and feed-forward matrix of the
-/// `layers` layers of `model_file`) against llama.cpp's references, with the base model's own
-/// agreement as the floor; with `greedy`, the greedy steps too.
+/// The adapter `name` (rank `rank` on `matrices` matrices of `model_file`) against llama.cpp's
+/// references, with the base model's own agreement as the floor; with `greedy`, the greedy
+/// steps too.
 fn check(
     name: &str,
     model_file: &str,
-    layers: usize,
+    matrices: usize,
     rank: usize,
     alpha: f32,
     greedy: bool,
@@ -189,7 +260,7 @@ fn check(
     let (path, scale) = adapter_path(name);
     let model = Model::load(model_path(model_file)).unwrap();
     let adapter = LoraAdapter::load(&model, &path).unwrap();
-    assert_eq!(adapter.n_matrices(), layers * 7);
+    assert_eq!(adapter.n_matrices(), matrices);
     assert_eq!(adapter.max_rank(), rank);
     assert_eq!(adapter.alpha(), alpha);
     let adapted_ref = format!("lora/{name}.jsonl");
@@ -201,7 +272,8 @@ fn check(
         greedy,
         clear_gap,
     );
-    let plain_ref = format!("lora/{}.plain.jsonl", model_file.trim_end_matches(".gguf"));
+    let file_name = model_file.rsplit('/').next().unwrap_or(model_file);
+    let plain_ref = format!("lora/{}.plain.jsonl", file_name.trim_end_matches(".gguf"));
     let mut base = compare(&model, &plain_ref, &[], greedy, clear_gap);
     let (mean, p95, base_mean, base_p95) = (st.mean(), st.p95(), base.mean(), base.p95());
     println!(
@@ -377,6 +449,39 @@ fn mismatched_adapters_give_typed_errors() {
     let a = load(&good, &smol).expect("the synthetic adapter fits SmolLM2");
     assert_eq!(a.n_matrices(), 7);
 
+    // Phi-3's fused matrices: one pair each, its B covering every part's rows (q/k/v 768, gate
+    // and up 1024 on the tiny model); a B of one part's rows is refused, and so are unfused
+    // names the model does not have.
+    let phi3 = Model::load(model_path(PHI3_TINY)).unwrap();
+    let fused = |qkv_rows: u64, up_rows: u64| {
+        SyntheticLora::for_matrices(
+            "phi3",
+            &[
+                ("blk.0.attn_qkv.weight".to_owned(), 256, qkv_rows),
+                ("blk.0.ffn_up.weight".to_owned(), 256, up_rows),
+            ],
+            4,
+        )
+    };
+    assert_eq!(load(&fused(768, 1024), &phi3).unwrap().n_matrices(), 2);
+    for (qkv, up, bad) in [
+        (256, 1024, "blk.0.attn_qkv.weight.lora_b"),
+        (768, 512, "blk.0.ffn_up.weight.lora_b"),
+    ] {
+        let e = load(&fused(qkv, up), &phi3).unwrap_err();
+        assert!(
+            matches!(&e, AdapterError::ShapeMismatch { name, .. } if name == bad),
+            "{e}"
+        );
+    }
+    let unfused =
+        SyntheticLora::for_matrices("phi3", &[("blk.0.attn_q.weight".to_owned(), 256, 256)], 4);
+    let e = load(&unfused, &phi3).unwrap_err();
+    assert!(
+        matches!(&e, AdapterError::UnknownTarget { target, .. } if target == "blk.0.attn_q.weight"),
+        "{e}"
+    );
+
     // SmolLM2's adapter on Gemma 3.
     let e = load(&good, &gemma).unwrap_err();
     assert!(
@@ -447,11 +552,42 @@ fn mismatched_adapters_give_typed_errors() {
         GgmlType::F32,
         vec![0; 49152 * 16],
     ));
+    // (token_embd's pair is llama.cpp's transposed one: lora_a [rank, vocab], lora_b [rank,
+    // n_embd]; a matrix-shaped pair is refused, naming it)
     let e = load(&l, &smol).unwrap_err();
     assert!(
-        matches!(&e, AdapterError::UnsupportedTarget { target, .. } if target == "token_embd.weight"),
+        matches!(&e, AdapterError::ShapeMismatch { name, .. } if name == "token_embd.weight.lora_a"),
         "{e}"
     );
+    // SmolLM2's output head is its token table (tied): no output.weight to adapt, as in
+    // llama.cpp; a tensor that is not a matrix of a layer, the head or the table is refused.
+    for (target, cols, rows) in [
+        ("output.weight", 576, 49152),
+        ("output_norm.weight", 576, 1),
+    ] {
+        let mut l = good.clone();
+        l.tensors.push((
+            format!("{target}.lora_a"),
+            vec![cols, 4],
+            GgmlType::F32,
+            vec![0; cols as usize * 16],
+        ));
+        l.tensors.push((
+            format!("{target}.lora_b"),
+            vec![4, rows],
+            GgmlType::F32,
+            vec![0; rows as usize * 16],
+        ));
+        let e = load(&l, &smol).unwrap_err();
+        assert!(
+            match &e {
+                AdapterError::UnknownTarget { target: t, .. } => t == target && rows > 1,
+                AdapterError::UnsupportedTarget { target: t, .. } => t == target && rows == 1,
+                _ => false,
+            },
+            "{target}: {e}"
+        );
+    }
     let e = load(
         &renamed("attn_k.weight.lora_a", "attn_k.weight.lora_x"),
         &smol,

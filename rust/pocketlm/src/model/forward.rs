@@ -264,6 +264,9 @@ pub(crate) fn forward(
         let dst = &mut s.x[r * d..(r + 1) * d];
         embd.dequantize_row(row.token as usize, dst)
             .expect("embedding type checked at load");
+        if let Some(set) = adapters {
+            lora::add_to_embedding(set, &mut s.lora, row.token, dst);
+        }
         if cfg.embd_scale != 1.0 {
             dst.iter_mut().for_each(|v| *v *= cfg.embd_scale);
         }
@@ -728,11 +731,19 @@ pub(crate) fn forward(
             s.acts
                 .quantize_for(w.output.ty, &s.last[..want.len() * d], want.len(), d);
             matmul_rows_parallel(pool, &w.output.view(bytes), &s.acts, sel, logits, sel.len());
+            if let Some(set) = adapters {
+                let x = &s.last[..want.len() * d];
+                lora::apply_output_rows(set, pool, &mut s.lora, x, want.len(), sel.ids(), logits);
+            }
         }
         Some(sel) => {
             // An interleaved head (a converted file): the full product, then the columns.
             let mut full = vec![0.0f32; want.len() * vocab];
             lin.run(&mut s.acts, &w.output, &s.last, want.len(), &mut full);
+            if let Some(set) = adapters {
+                let x = &s.last[..want.len() * d];
+                lora::apply_output(set, pool, &mut s.lora, x, want.len(), &mut full);
+            }
             logits.clear();
             for row in full.chunks(vocab) {
                 logits.extend(sel.ids().iter().map(|&t| row[t as usize]));
@@ -741,6 +752,10 @@ pub(crate) fn forward(
         None => {
             logits.resize(want.len() * vocab, 0.0);
             lin.run(&mut s.acts, &w.output, &s.last, want.len(), logits);
+            if let Some(set) = adapters {
+                let x = &s.last[..want.len() * d];
+                lora::apply_output(set, pool, &mut s.lora, x, want.len(), logits);
+            }
         }
     }
     if cfg.logit_scale != 1.0 {

@@ -9,6 +9,14 @@
 //! `NAME.lora_b` (`[rank, rows]`). The scale of a pair is `user_scale · alpha / rank`, or
 //! `user_scale` when alpha is 0 or absent (llama.cpp's rule). `*_norm.weight` tensors are
 //! ignored, as llama.cpp does.
+//!
+//! Besides each layer's attention and feed-forward matrices: Phi-3's fused matrices (`attn_qkv`,
+//! and `ffn_up` holding gate and up), whose `B` is split by rows among the parts the model
+//! splits the matrix into, their `A` shared; the output head (`output.weight`); and the token
+//! embeddings (`token_embd.weight`, llama.cpp's convention: `lora_a` `[rank, vocab]` holds one
+//! row of `rank` values per token, `lora_b` `[rank, n_embd]`, a token's embedding row gets
+//! `scale·B·a[token]` before any embedding scale). On a model whose output head is its token
+//! table (tied), a `token_embd` pair changes the embeddings only, as PEFT's embedding LoRA does.
 
 use super::weights::MatRef;
 use super::Model;
@@ -71,7 +79,7 @@ pub enum AdapterError {
         target: String,
     },
     /// The adapted matrix exists but PocketLM cannot adapt it yet.
-    #[error("tensor {name:?} adapts {target:?}, which PocketLM cannot adapt (supported: the attention and feed-forward matrices attn_q/attn_k/attn_v/attn_output/ffn_gate/ffn_up/ffn_down, unfused)")]
+    #[error("tensor {name:?} adapts {target:?}, which PocketLM cannot adapt (supported: the attention and feed-forward matrices attn_q/attn_k/attn_v/attn_output/ffn_gate/ffn_up/ffn_down, Phi-3's fused attn_qkv and ffn_up, output and token_embd)")]
     UnsupportedTarget {
         /// The adapter tensor.
         name: String,
@@ -127,14 +135,14 @@ pub(crate) const UP: usize = 5;
 pub(crate) const DOWN: usize = 6;
 
 /// A matrix owned by the adapter, in its file type (aligned for the kernels).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Data {
     F32(Vec<f32>),
     /// F16 or BF16 bits.
     Half(Vec<u16>),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct OwnedMat {
     ty: GgmlType,
     data: Data,
@@ -199,9 +207,16 @@ pub(crate) struct LoraPair {
 /// gate/up): their `A`s are stacked, and one product reads the input once for all of them.
 const GROUPS: [&[usize]; 4] = [&[Q, K, V], &[O], &[GATE, UP], &[DOWN]];
 
+/// The `A` of an adapted matrix at load: its own, or the `A` of another slot of its group (the
+/// parts of a fused matrix, e.g. Phi-3's q/k/v, share the fused matrix's `A`).
+enum APart {
+    Own(OwnedMat),
+    SameAs(usize),
+}
+
 /// The `A`s of one [`GROUPS`] entry's pairs of one file type, stacked in slot order: one
 /// product `A·x` gives every pair's `t` (each row's result is that of the row alone: the
-/// kernels' sums do not depend on the rows beside it).
+/// kernels' sums do not depend on the rows beside it). Pairs sharing an `A` read the same rows.
 #[derive(Debug)]
 struct StackedA {
     a: OwnedMat,
@@ -218,12 +233,16 @@ pub(crate) struct LayerLora {
 
 impl LayerLora {
     /// Stacks the `A`s of `pairs` (the pairs' `stack` and `a_row` are set here).
-    fn new(pairs: [Option<(OwnedMat, LoraPair)>; 7]) -> Self {
+    fn new(pairs: [Option<(APart, LoraPair)>; 7]) -> Self {
         let mut a_of: [Option<OwnedMat>; 7] = Default::default();
+        let mut same_as: [Option<usize>; 7] = Default::default();
         let mut layer = LayerLora::default();
         for (slot, p) in pairs.into_iter().enumerate() {
             if let Some((a, pair)) = p {
-                a_of[slot] = Some(a);
+                match a {
+                    APart::Own(a) => a_of[slot] = Some(a),
+                    APart::SameAs(s) => same_as[slot] = Some(s),
+                }
                 layer.pairs[slot] = Some(pair);
             }
         }
@@ -254,6 +273,24 @@ impl LayerLora {
                     p.a_row = rows;
                     rows += a.rows;
                 }
+                // the slots reading another member's rows (a fused matrix's other parts)
+                let mut slots = members.clone();
+                for (slot, src) in same_as.iter().enumerate() {
+                    let Some(src) = src.filter(|s| members.contains(s)) else {
+                        continue;
+                    };
+                    let (stack, a_row) = {
+                        let p = layer.pairs[src].as_ref().expect("a member is a pair");
+                        (p.stack, p.a_row)
+                    };
+                    let p = layer.pairs[slot]
+                        .as_mut()
+                        .expect("a sharing slot is a pair");
+                    p.stack = stack;
+                    p.a_row = a_row;
+                    slots.push(slot);
+                }
+                slots.sort_unstable();
                 layer.stacks.push(StackedA {
                     a: OwnedMat {
                         ty,
@@ -261,7 +298,7 @@ impl LayerLora {
                         rows,
                         cols,
                     },
-                    slots: members,
+                    slots,
                 });
             }
         }
@@ -276,6 +313,35 @@ impl LayerLora {
     }
 }
 
+/// The token embeddings' pair: `a` holds one row of `rank` values per token (the vocabulary's
+/// rows, read for the tokens of a batch), `pair` the `B` of the embedding width.
+#[derive(Debug)]
+struct EmbdLora {
+    a: OwnedMat,
+    pair: LoraPair,
+}
+
+/// Rows `rows` of `B` (`rank` values each), transposed to `rank` rows of `rows.len()` outputs;
+/// an F16 `B` stays F16.
+fn transpose_b(b: &OwnedMat, rows: std::ops::Range<usize>, ty: GgmlType) -> BTransposed {
+    let (n, rank) = (rows.len(), b.cols);
+    let mut bt = vec![0f32; rank * n];
+    let mut row = vec![0f32; rank];
+    let bv = b.view();
+    for (i, o) in rows.enumerate() {
+        bv.dequantize_row(o, &mut row)
+            .expect("F32/F16/BF16 rows of the checked size");
+        for (r, &v) in row.iter().enumerate() {
+            bt[r * n + i] = v;
+        }
+    }
+    if ty == GgmlType::F16 {
+        BTransposed::F16(bt.into_iter().map(half::f16::from_f32).collect())
+    } else {
+        BTransposed::F32(bt)
+    }
+}
+
 /// A LoRA adapter loaded for one model: validated against its architecture, matrix names and
 /// shapes, and copied into memory (anonymous memory ≈ the adapter's tensor bytes; the file is
 /// not kept open). Attach it to sessions of that model with [`crate::Session::set_adapters`];
@@ -284,6 +350,9 @@ pub struct LoraAdapter {
     name: String,
     alpha: f32,
     layers: Vec<LayerLora>,
+    /// The output head's pair (slot 0).
+    output: Option<LayerLora>,
+    embd: Option<EmbdLora>,
     n_pairs: usize,
     max_rank: usize,
     bytes: usize,
@@ -462,8 +531,11 @@ impl LoraAdapter {
 
         let cfg = model.config();
         let w = model.weights();
-        let mut layers: Vec<[Option<(OwnedMat, LoraPair)>; 7]> =
+        let mut layers: Vec<[Option<(APart, LoraPair)>; 7]> =
             (0..cfg.n_layers).map(|_| Default::default()).collect();
+        // the output head's pair, in slot 0 of a layer of its own
+        let mut output: Option<[Option<(APart, LoraPair)>; 7]> = None;
+        let mut embd: Option<EmbdLora> = None;
         let mut max_rank = 0;
         // Before copying out of the map: a file truncated since it was opened is refused here
         // rather than faulting.
@@ -496,60 +568,47 @@ impl LoraAdapter {
                 name: a.name.clone(),
                 target: target.clone(),
             };
-            // blk.N.SLOT.weight
-            let (il, slot) = target
-                .strip_prefix("blk.")
-                .and_then(|r| r.strip_suffix(".weight"))
-                .and_then(|r| r.split_once('.'))
-                .and_then(|(l, s)| {
-                    let il = l.parse::<usize>().ok().filter(|&i| i < cfg.n_layers)?;
-                    Some((il, SLOTS.iter().position(|&x| x == s)?))
-                })
-                .ok_or_else(unsupported)?;
-            let lw = &w.layers[il];
-            // A convolution layer (LFM2) has no q/k/v/o to adapt.
-            let m: &MatRef = match (lw.attn(), slot) {
-                // Qwen3.5's query projection also gives the output gates: not a q target.
-                (Some(at), 0) if at.q_gate => return Err(unsupported()),
-                (Some(at), 0..=3) => {
-                    // a layer reading another's KV cache has no k/v of its own (Gemma 4)
-                    match [Some(&at.wq), at.wk.as_ref(), at.wv.as_ref(), Some(&at.wo)][slot] {
-                        Some(m) => m,
-                        None => return Err(unsupported()),
-                    }
-                }
-                (_, 4..) => [&lw.w_gate, &lw.w_up, &lw.w_down][slot - 4],
-                (None, _) => return Err(unsupported()),
-            };
-            // A fused matrix (Phi-3's gate/up) is not the slot's matrix.
-            if base.dims.len() != 2
-                || base.dims[0] != m.cols as u64
-                || base.dims[1] != m.rows as u64
-            {
-                return Err(unsupported());
-            }
             check_type(&a.name, a)?;
             check_type(&b.name, b)?;
-            let (a_cols, rank) = dims2(&a.name, a)?;
-            let (b_rank, b_rows) = dims2(&b.name, b)?;
-            if a_cols != m.cols {
-                return Err(AdapterError::ShapeMismatch {
-                    name: a.name.clone(),
-                    reason: format!(
-                        "shape {:?}: {a_cols} inputs, but {target} takes {}",
-                        a.dims, m.cols
-                    ),
+            let (a_cols, a_rows) = dims2(&a.name, a)?;
+            let (b_cols, b_rows) = dims2(&b.name, b)?;
+            if target == "token_embd.weight" {
+                // llama.cpp's convention for the table: `lora_a` is [rank, vocab] (one row per
+                // token), `lora_b` [rank, n_embd].
+                let (vocab, n_embd) = (w.token_embd.rows, w.token_embd.cols);
+                let (rank, a_vocab) = (a_cols, a_rows);
+                if a_vocab != vocab || b_rows != n_embd || b_cols != rank {
+                    return Err(AdapterError::ShapeMismatch {
+                        name: a.name.clone(),
+                        reason: format!(
+                            "shapes {:?} and {:?}: token_embd takes lora_a [rank, {vocab}] and \
+                             lora_b [rank, {n_embd}]",
+                            a.dims, b.dims
+                        ),
+                    });
+                }
+                let b_mat = copy_mat(&file, &b.name, b, n_embd, rank)?;
+                let pair = LoraPair {
+                    stack: 0,
+                    a_row: 0,
+                    rank,
+                    bt: transpose_b(&b_mat, 0..n_embd, b.ty),
+                    b_ty: b.ty,
+                    rows: n_embd,
+                    factor: if alpha != 0.0 {
+                        alpha / rank as f32
+                    } else {
+                        1.0
+                    },
+                };
+                max_rank = max_rank.max(rank);
+                embd = Some(EmbdLora {
+                    a: copy_mat(&file, &a.name, a, vocab, rank)?,
+                    pair,
                 });
+                continue;
             }
-            if b_rows != m.rows {
-                return Err(AdapterError::ShapeMismatch {
-                    name: b.name.clone(),
-                    reason: format!(
-                        "shape {:?}: {b_rows} outputs, but {target} has {}",
-                        b.dims, m.rows
-                    ),
-                });
-            }
+            let (rank, b_rank) = (a_rows, b_cols);
             if b_rank != rank {
                 return Err(AdapterError::ShapeMismatch {
                     name: b.name.clone(),
@@ -559,40 +618,130 @@ impl LoraAdapter {
                     ),
                 });
             }
-            let b_mat = copy_mat(&file, &b.name, b, m.rows, rank)?;
-            let mut bt = vec![0f32; rank * m.rows];
-            let mut row = vec![0f32; rank];
-            let bv = b_mat.view();
-            for o in 0..m.rows {
-                bv.dequantize_row(o, &mut row)
-                    .expect("F32/F16/BF16 rows of the checked size");
-                for (r, &v) in row.iter().enumerate() {
-                    bt[r * m.rows + o] = v;
-                }
-            }
-            let bt = if b.ty == GgmlType::F16 {
-                BTransposed::F16(bt.into_iter().map(half::f16::from_f32).collect())
+            let factor = if alpha != 0.0 {
+                alpha / rank as f32
             } else {
-                BTransposed::F32(bt)
-            };
-            let pair = LoraPair {
-                stack: 0,
-                a_row: 0,
-                rank,
-                bt,
-                b_ty: b.ty,
-                rows: m.rows,
-                factor: if alpha != 0.0 {
-                    alpha / rank as f32
-                } else {
-                    1.0
-                },
+                1.0
             };
             max_rank = max_rank.max(rank);
-            layers[il][slot] = Some((copy_mat(&file, &a.name, a, rank, m.cols)?, pair));
+            // Where the product lands: a layer's slots (a fused matrix: several, each its
+            // rows of `B`) or the output head.
+            let (il, cols, parts): (Option<usize>, usize, Vec<(usize, usize)>) = if target
+                == "output.weight"
+            {
+                (None, w.output.cols, vec![(0, w.output.rows)])
+            } else {
+                // blk.N.NAME.weight
+                let (il, name) = target
+                    .strip_prefix("blk.")
+                    .and_then(|r| r.strip_suffix(".weight"))
+                    .and_then(|r| r.split_once('.'))
+                    .and_then(|(l, s)| {
+                        Some((l.parse::<usize>().ok().filter(|&i| i < cfg.n_layers)?, s))
+                    })
+                    .ok_or_else(unsupported)?;
+                let lw = &w.layers[il];
+                let fits = |m: &MatRef| {
+                    base.dims.len() == 2
+                        && base.dims[0] == m.cols as u64
+                        && base.dims[1] == m.rows as u64
+                };
+                let fused_rows = |ms: &[&MatRef]| {
+                    let rows: u64 = ms.iter().map(|m| m.rows as u64).sum();
+                    base.dims.len() == 2
+                        && ms.iter().all(|m| base.dims[0] == m.cols as u64)
+                        && base.dims[1] == rows
+                };
+                let slot = SLOTS.iter().position(|&x| x == name);
+                let parts: Vec<(usize, &MatRef)> = match (lw.attn(), name, slot) {
+                    // Qwen3.5's query projection also gives the output gates: not a q target.
+                    (Some(at), _, Some(0)) if at.q_gate => return Err(unsupported()),
+                    // Phi-3: q, k and v in one matrix
+                    (Some(at), "attn_qkv", _) => match (&at.wk, &at.wv) {
+                        (Some(wk), Some(wv)) if fused_rows(&[&at.wq, wk, wv]) => {
+                            vec![(Q, &at.wq), (K, wk), (V, wv)]
+                        }
+                        _ => return Err(unsupported()),
+                    },
+                    (Some(at), _, Some(slot @ 0..=3)) => {
+                        // a layer reading another's KV cache has no k/v of its own (Gemma 4)
+                        match [Some(&at.wq), at.wk.as_ref(), at.wv.as_ref(), Some(&at.wo)][slot] {
+                            Some(m) => vec![(slot, m)],
+                            None => return Err(unsupported()),
+                        }
+                    }
+                    // Phi-3: gate and up in one matrix named ffn_up
+                    (_, "ffn_up", _) if !fits(&lw.w_up) && fused_rows(&[&lw.w_gate, &lw.w_up]) => {
+                        vec![(GATE, &lw.w_gate), (UP, &lw.w_up)]
+                    }
+                    (_, _, Some(slot @ 4..)) => {
+                        vec![(slot, [&lw.w_gate, &lw.w_up, &lw.w_down][slot - 4])]
+                    }
+                    // A convolution or DeltaNet layer (LFM2, Qwen3.5) has no q/k/v/o.
+                    _ => return Err(unsupported()),
+                };
+                if parts.len() == 1 && !fits(parts[0].1) {
+                    return Err(unsupported());
+                }
+                let cols = parts[0].1.cols;
+                (
+                    Some(il),
+                    cols,
+                    parts.iter().map(|&(s, m)| (s, m.rows)).collect(),
+                )
+            };
+            let rows: usize = parts.iter().map(|p| p.1).sum();
+            if a_cols != cols {
+                return Err(AdapterError::ShapeMismatch {
+                    name: a.name.clone(),
+                    reason: format!(
+                        "shape {:?}: {a_cols} inputs, but {target} takes {cols}",
+                        a.dims
+                    ),
+                });
+            }
+            if b_rows != rows {
+                return Err(AdapterError::ShapeMismatch {
+                    name: b.name.clone(),
+                    reason: format!(
+                        "shape {:?}: {b_rows} outputs, but {target} has {rows}",
+                        b.dims
+                    ),
+                });
+            }
+            let b_mat = copy_mat(&file, &b.name, b, rows, rank)?;
+            let mut a_part = Some(copy_mat(&file, &a.name, a, rank, cols)?);
+            let dest = match il {
+                Some(il) => &mut layers[il],
+                None => output.get_or_insert_with(Default::default),
+            };
+            let (first_slot, mut from) = (parts[0].0, 0);
+            for &(slot, n) in &parts {
+                let pair = LoraPair {
+                    stack: 0,
+                    a_row: 0,
+                    rank,
+                    bt: transpose_b(&b_mat, from..from + n, b.ty),
+                    b_ty: b.ty,
+                    rows: n,
+                    factor,
+                };
+                let a = match a_part.take() {
+                    Some(a) => APart::Own(a),
+                    None => APart::SameAs(first_slot),
+                };
+                dest[slot] = Some((a, pair));
+                from += n;
+            }
         }
         let layers: Vec<LayerLora> = layers.into_iter().map(LayerLora::new).collect();
-        let bytes: usize = layers.iter().map(LayerLora::bytes).sum();
+        let output = output.map(LayerLora::new);
+        let bytes: usize = layers
+            .iter()
+            .chain(&output)
+            .map(LayerLora::bytes)
+            .sum::<usize>()
+            + embd.as_ref().map_or(0, |e| e.a.bytes() + e.pair.bt.bytes());
         let n_pairs = pairs.len();
         log::info!(
             target: "pocketlm::model",
@@ -603,6 +752,8 @@ impl LoraAdapter {
             name,
             alpha,
             layers,
+            output,
+            embd,
             n_pairs,
             max_rank,
             bytes,
@@ -733,8 +884,120 @@ pub(crate) fn apply(
     m: usize,
     outs: &mut [(usize, &mut [f32])],
 ) {
+    apply_at(set, pool, sc, |a| Some(&a.layers[il]), x, m, outs);
+}
+
+/// [`apply`] for the output head: `logits[m × vocab] += Σ scale · B·(A·x)` over the adapters
+/// of `set` that adapt it (`x`: the `m` normed final states).
+pub(crate) fn apply_output(
+    set: &AdapterSet,
+    pool: &ThreadPool,
+    sc: &mut LoraScratch,
+    x: &[f32],
+    m: usize,
+    logits: &mut [f32],
+) {
+    sc.new_input();
+    apply_at(
+        set,
+        pool,
+        sc,
+        |a| a.output.as_ref(),
+        x,
+        m,
+        &mut [(0, logits)],
+    );
+}
+
+/// [`apply_output`] for the head rows `ids` only (`logits[m × ids.len()]`): each logit gets
+/// the same fused products in the same order as the full head's, so the same bits.
+pub(crate) fn apply_output_rows(
+    set: &AdapterSet,
+    pool: &ThreadPool,
+    sc: &mut LoraScratch,
+    x: &[f32],
+    m: usize,
+    ids: &[u32],
+    logits: &mut [f32],
+) {
+    sc.new_input();
     for (adapter, user_scale) in &set.list {
-        let layer = &adapter.layers[il];
+        let Some(head) = &adapter.output else {
+            continue;
+        };
+        let (Some(st), Some(p)) = (head.stacks.first(), head.pairs[0].as_ref()) else {
+            continue;
+        };
+        let (ranks, cols) = (st.a.rows, st.a.cols);
+        if sc.t.len() < m * ranks {
+            sc.t.resize(m * ranks, 0.0);
+        }
+        if sc.acts_of != Some((st.a.ty, m, cols)) {
+            sc.acts.quantize_for(st.a.ty, &x[..m * cols], m, cols);
+            sc.acts_of = Some((st.a.ty, m, cols));
+        }
+        let t = &mut sc.t[..m * ranks];
+        matmul_parallel(pool, &st.a.view(), &sc.acts, t, ranks);
+        for (tok, out) in t
+            .chunks_exact(ranks)
+            .zip(logits.chunks_exact_mut(ids.len()))
+        {
+            sc.c.clear();
+            sc.c.extend_from_slice(&tok[p.a_row..][..p.rank]);
+            to_multipliers(p.b_ty, *user_scale * p.factor, &mut sc.c);
+            for (v, &id) in out.iter_mut().zip(ids) {
+                let o = id as usize;
+                *v = match &p.bt {
+                    BTransposed::F32(bt) => {
+                        sc.c.iter()
+                            .enumerate()
+                            .fold(*v, |acc, (r, &c)| c.mul_add(bt[r * p.rows + o], acc))
+                    }
+                    BTransposed::F16(bt) => sc.c.iter().enumerate().fold(*v, |acc, (r, &c)| {
+                        c.mul_add(bt[r * p.rows + o].to_f32(), acc)
+                    }),
+                };
+            }
+        }
+    }
+}
+
+/// Adds the token embeddings' low-rank term of each adapter of `set` that has one to `row`
+/// (the embedding row of `token`, before any embedding scale): `row += scale · B·a[token]`.
+pub(crate) fn add_to_embedding(
+    set: &AdapterSet,
+    sc: &mut LoraScratch,
+    token: u32,
+    row: &mut [f32],
+) {
+    for (adapter, user_scale) in &set.list {
+        let Some(e) = &adapter.embd else {
+            continue;
+        };
+        let p = &e.pair;
+        sc.c.resize(p.rank, 0.0);
+        e.a.view()
+            .dequantize_row(token as usize, &mut sc.c)
+            .expect("a token of the model's vocabulary, rows checked at load");
+        to_multipliers(p.b_ty, *user_scale * p.factor, &mut sc.c);
+        add_b(&p.bt, p.rank, p.rows, &sc.c, row);
+    }
+}
+
+/// [`apply`]'s work for the layer `layer_of` picks out of each adapter (none: not adapted).
+fn apply_at<'a>(
+    set: &'a AdapterSet,
+    pool: &ThreadPool,
+    sc: &mut LoraScratch,
+    layer_of: impl Fn(&'a LoraAdapter) -> Option<&'a LayerLora>,
+    x: &[f32],
+    m: usize,
+    outs: &mut [(usize, &mut [f32])],
+) {
+    for (adapter, user_scale) in &set.list {
+        let Some(layer) = layer_of(adapter) else {
+            continue;
+        };
         for st in &layer.stacks {
             if !outs.iter().any(|(slot, _)| *slot == st.slots[0]) {
                 continue;
@@ -1071,6 +1334,8 @@ mod tests {
             name: "test".into(),
             alpha: 32.0,
             layers,
+            output: None,
+            embd: None,
             n_pairs,
             max_rank: 16,
             bytes,
@@ -1093,36 +1358,78 @@ mod tests {
     /// and types mixed in a group and slots absent.
     #[test]
     fn stacked_a_adds_what_each_pair_adds_alone() {
-        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40]);
+        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], false);
+    }
+
+    /// The parts of fused matrices (Phi-3's q/k/v, gate/up) read their fused matrix's `A`
+    /// rows, stacked once: each part adds what a pair with its own copy of that `A` adds, for
+    /// a prompt's pieces, a keyboard's batches and a decoded token shared in blocks.
+    #[test]
+    fn fused_parts_sharing_an_a_add_what_each_pair_adds_alone() {
+        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], true);
+        check_stacked_against_alone(700, 130, 1000, &[1], true);
     }
 
     /// Decode's shared job ([`one_token_shared`]) with several row items of `A` per stack and
     /// several output blocks per pair (ragged last ones): the serial pair-by-pair bits.
     #[test]
     fn a_decoded_token_shared_in_blocks_adds_what_each_pair_adds_alone() {
-        check_stacked_against_alone(700, 130, 1000, &[1]);
+        check_stacked_against_alone(700, 130, 1000, &[1], false);
     }
 
-    fn check_stacked_against_alone(d: usize, kv: usize, ff: usize, ms: &[usize]) {
+    /// With `fused`, K and V read Q's `A` and UP reads GATE's (the parts of Phi-3's fused
+    /// matrices), the reference pairs each a copy of it.
+    fn check_stacked_against_alone(d: usize, kv: usize, ff: usize, ms: &[usize], fused: bool) {
         let mut next = crate::kernels::rank::test_values(0x51ed_270b);
-        // (slot, type, rank, inputs, outputs); no O, no GATE; V's F16 `A` is a stack of its own
-        let spec = [
-            (Q, GgmlType::F32, 16, d, d),
-            (K, GgmlType::F32, 8, d, kv),
-            (V, GgmlType::F16, 16, d, kv),
-            (UP, GgmlType::F32, 4, d, ff),
-            (DOWN, GgmlType::F32, 16, ff, d),
-        ];
-        let mut stacked: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
+        // (slot, type, rank, inputs, outputs); unfused: no O, no GATE, and V's F16 `A` is a
+        // stack of its own
+        let spec = if fused {
+            vec![
+                (Q, GgmlType::F32, 16, d, d),
+                (K, GgmlType::F32, 16, d, kv),
+                (V, GgmlType::F32, 16, d, kv),
+                (GATE, GgmlType::F16, 8, d, ff),
+                (UP, GgmlType::F16, 8, d, ff),
+                (DOWN, GgmlType::F32, 16, ff, d),
+            ]
+        } else {
+            vec![
+                (Q, GgmlType::F32, 16, d, d),
+                (K, GgmlType::F32, 8, d, kv),
+                (V, GgmlType::F16, 16, d, kv),
+                (UP, GgmlType::F32, 4, d, ff),
+                (DOWN, GgmlType::F32, 16, ff, d),
+            ]
+        };
+        let shares = |slot: usize| match slot {
+            K | V if fused => Some(Q),
+            UP if fused => Some(GATE),
+            _ => None,
+        };
+        let mut stacked: [Option<(APart, LoraPair)>; 7] = Default::default();
         let mut alone: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
-        for (slot, ty, rank, cols, rows) in spec {
+        for &(slot, ty, rank, cols, rows) in &spec {
             let (x, y) = test_pair(&mut next, ty, rank, cols, rows);
-            stacked[slot] = Some(x);
-            alone[slot] = Some(y);
+            match shares(slot) {
+                Some(src) => {
+                    stacked[slot] = Some((APart::SameAs(src), x.1));
+                    let a = alone[src].as_ref().expect("the fused A first").0.clone();
+                    alone[slot] = Some((a, y.1));
+                }
+                None => {
+                    stacked[slot] = Some((APart::Own(x.0), x.1));
+                    alone[slot] = Some(y);
+                }
+            }
         }
         let layer = LayerLora::new(stacked);
         let stacks: Vec<&[usize]> = layer.stacks.iter().map(|st| &st.slots[..]).collect();
-        assert_eq!(stacks, [&[Q, K][..], &[V], &[UP], &[DOWN]]);
+        if fused {
+            assert_eq!(stacks, [&[Q, K, V][..], &[GATE, UP], &[DOWN]]);
+            assert_eq!(layer.stacks[0].a.rows, 16, "q/k/v's A stacked once");
+        } else {
+            assert_eq!(stacks, [&[Q, K][..], &[V], &[UP], &[DOWN]]);
+        }
         let adapter = test_adapter(vec![layer], spec.len());
         let set = AdapterSet {
             list: vec![(adapter.clone(), 0.75), (adapter, -0.5)],
@@ -1190,9 +1497,10 @@ mod tests {
         for ty in [GgmlType::F32, GgmlType::F16] {
             let layer_loras: Vec<LayerLora> = (0..layers)
                 .map(|_| {
-                    let mut pairs: [Option<(OwnedMat, LoraPair)>; 7] = Default::default();
+                    let mut pairs: [Option<(APart, LoraPair)>; 7] = Default::default();
                     for (slot, cols, rows) in shapes {
-                        pairs[slot] = Some(test_pair(&mut next, ty, 16, cols, rows).0);
+                        let (a, p) = test_pair(&mut next, ty, 16, cols, rows).0;
+                        pairs[slot] = Some((APart::Own(a), p));
                     }
                     LayerLora::new(pairs)
                 })
