@@ -1189,6 +1189,28 @@ pub fn matmul_acts_with_tier(
     );
 }
 
+/// Asks the CPU to start loading `part` of `parts` equal shares of `bytes` into its caches
+/// (one hint per 64-byte line; returns at once). For a few tens of KB of values read once and
+/// cold (a decoded token's adapter matrices): issued together the loads overlap, where the
+/// kernels' own loop reaches DRAM a few lines at a time. A no-op where no hint is wired up.
+pub fn prefetch_share(bytes: &[u8], part: usize, parts: usize) {
+    let share = bytes.len().div_ceil(parts.max(1));
+    let from = (part * share).min(bytes.len());
+    let to = (from + share).min(bytes.len());
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes[from..to].chunks(64) {
+        // SAFETY: PREFETCHT0 needs SSE, which every x86_64 CPU has, and is only a hint: it
+        // never faults, whatever the address (here inside `bytes`).
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                line.as_ptr().cast(),
+            )
+        };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (from, to);
+}
+
 /// All rows of `w` times all activation rows, split across `pool`'s threads:
 /// `out[t * out_stride + r]`, `out_stride >= w.rows`.
 pub fn matmul_parallel(

@@ -25,7 +25,9 @@ use crate::kernels::rank::{
     add_rank_products, add_rank_products_f16, add_rank_products_f16_strided,
     add_rank_products_tokens,
 };
-use crate::kernels::{matmul, matmul_acts, matmul_parallel, QActs, QMatrix, ThreadPool};
+use crate::kernels::{
+    matmul, matmul_acts, matmul_parallel, prefetch_share, QActs, QMatrix, ThreadPool,
+};
 use crate::quant::GgmlType;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -1134,7 +1136,15 @@ fn one_token_shared(
     }
     let blocks = Mutex::new(blocks.into_iter());
     let work: usize = parts.iter().map(|p| p.rank * (a.cols + p.rows)).sum();
-    pool.run_joinable(work as u64, |_, _| {
+    pool.run_joinable(work as u64, |ti, nt| {
+        // This thread's share of the stack's values, requested at once (see `prefetch_share`).
+        prefetch_share(a.data, ti, nt);
+        for p in parts {
+            match &p.bt {
+                BTransposed::F32(bt) => prefetch_share(bytemuck::cast_slice(bt), ti, nt),
+                BTransposed::F16(bt) => prefetch_share(bytemuck::cast_slice(bt), ti, nt),
+            }
+        }
         loop {
             let i = next_a.fetch_add(1, Ordering::Relaxed);
             if i >= a_items {
