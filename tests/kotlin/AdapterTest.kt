@@ -5,6 +5,7 @@
 // rust/pocketlm/tests/lora.rs.
 package dev.pocketlm.test
 
+import dev.pocketlm.AdapterPrecision
 import dev.pocketlm.LoraAdapter
 import dev.pocketlm.Model
 import dev.pocketlm.SessionOptions
@@ -84,6 +85,22 @@ class AdapterTest {
                 val fresh = model.textSession(opts).use { text(it) }
                 assertEquals(fresh, p)
             }
+        }
+    }
+
+    @Test
+    fun `an adapter held at f16 takes half the memory and still adapts`() = runBlocking<Unit> {
+        val held = model.loadAdapter(loraPath(), precision = AdapterPrecision.F16)
+        try {
+            assertEquals(adapter.sizeBytes, 2 * held.sizeBytes)
+            model.textSession(opts).use { plain ->
+                model.textSession(opts).use { s ->
+                    s.attachAdapter(held, 0.75f)
+                    assertNotEquals(text(plain), text(s), "the F16 adapter changed nothing")
+                }
+            }
+        } finally {
+            held.close()
         }
     }
 

@@ -330,6 +330,11 @@ void uniffi_pocketlm_ffi_fn_free_loraadapter(uint64_t handle, RustCallStatus *_N
 uint64_t uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(uint64_t model, RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_LORAADAPTER_LOAD_WITH_PRECISION
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_CONSTRUCTOR_LORAADAPTER_LOAD_WITH_PRECISION
+uint64_t uniffi_pocketlm_ffi_fn_constructor_loraadapter_load_with_precision(uint64_t model, RustBuffer path, RustBuffer precision, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_MATRIX_COUNT
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_FN_METHOD_LORAADAPTER_MATRIX_COUNT
 int32_t uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -1657,6 +1662,12 @@ uint16_t uniffi_pocketlm_ffi_checksum_method_generationtask_result(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD
 uint16_t uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD_WITH_PRECISION
+#define UNIFFI_FFIDEF_UNIFFI_POCKETLM_FFI_CHECKSUM_CONSTRUCTOR_LORAADAPTER_LOAD_WITH_PRECISION
+uint16_t uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load_with_precision(void
     
 );
 #endif

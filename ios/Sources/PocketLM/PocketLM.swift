@@ -11,6 +11,7 @@ import os
 // Records, enums and the error type come straight from the generated module.
 public typealias ModelInfo = PocketLMFFI.ModelInfo
 public typealias LayoutCacheStatus = PocketLMFFI.LayoutCacheStatus
+public typealias AdapterPrecision = PocketLMFFI.AdapterPrecision
 public typealias PocketLmError = PocketLMFFI.PocketLmError
 public typealias SamplingOptions = PocketLMFFI.SamplingOptions
 public typealias GenerationOptions = PocketLMFFI.GenerationOptions
@@ -320,12 +321,18 @@ public final class Model: Sendable {
     /// Loads the LoRA adapter file at `path` (llama.cpp's GGUF format, docs/adapters.md) for
     /// this model, off the calling thread: it is checked against the model and copied into
     /// memory (about the file's size). Attach it to sessions with `TextSession.attachAdapter`.
+    /// `precision: .f16` holds an F32 adapter's matrices as F16: half the memory and faster
+    /// decode, the products of the adapter converted to F16.
     /// - Throws: `PocketLmError.ModelNotFound` (missing or unreadable file),
     ///   `PocketLmError.InvalidModel` (not a LoRA adapter for this model; the message names the
     ///   tensor that does not fit).
-    public func loadAdapter(path: String) async throws -> LoraAdapter {
+    public func loadAdapter(
+        path: String, precision: AdapterPrecision = .asFile
+    ) async throws -> LoraAdapter {
         let m = try ref.get()
-        return LoraAdapter(try await offload { try PocketLMFFI.LoraAdapter.load(model: m, path: path) })
+        return LoraAdapter(try await offload {
+            try PocketLMFFI.LoraAdapter.loadWithPrecision(model: m, path: path, precision: precision)
+        })
     }
 
     public var isClosed: Bool { ref.isClosed }

@@ -2158,6 +2158,20 @@ public static func load(model: Model, path: String)throws  -> LoraAdapter  {
 })
 }
     
+    /**
+     * `load`, holding the matrices at `precision` (`F16`: half an F32 adapter's memory).
+     */
+public static func loadWithPrecision(model: Model, path: String, precision: AdapterPrecision)throws  -> LoraAdapter  {
+    return try  FfiConverterTypeLoraAdapter_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
+        uniffiCallStatus in
+    uniffi_pocketlm_ffi_fn_constructor_loraadapter_load_with_precision(
+        FfiConverterTypeModel_lower(model),
+        FfiConverterString.lower(path),
+        FfiConverterTypeAdapterPrecision_lower(precision),uniffiCallStatus
+    )
+})
+}
+    
 
     
     /**
@@ -5662,6 +5676,83 @@ public func FfiConverterTypeUserWord_lower(_ value: UserWord) -> RustBuffer {
 
 
 /**
+ * How an adapter's matrices are held in memory (`LoraAdapter.loadWithPrecision`).
+ */
+
+public enum AdapterPrecision: Equatable, Hashable {
+    
+    /**
+     * In the file's type: llama.cpp's products on that file.
+     */
+    case asFile
+    /**
+     * F32 matrices rounded to F16 at load: half the memory and half the bytes each decoded
+     * token reads for an F32 file (what llama.cpp's converter writes by default); the
+     * products of the adapter converted to F16.
+     */
+    case f16
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension AdapterPrecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAdapterPrecision: FfiConverterRustBuffer {
+    typealias SwiftType = AdapterPrecision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AdapterPrecision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .asFile
+        
+        case 2: return .f16
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: AdapterPrecision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .asFile:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .f16:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdapterPrecision_lift(_ buf: RustBuffer) throws -> AdapterPrecision {
+    return try FfiConverterTypeAdapterPrecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAdapterPrecision_lower(_ value: AdapterPrecision) -> RustBuffer {
+    return FfiConverterTypeAdapterPrecision.lower(value)
+}
+
+
+
+/**
  * Who wrote a chat message.
  */
 
@@ -8654,6 +8745,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load() != 4173) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load_with_precision() != 13562) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() != 32727) {

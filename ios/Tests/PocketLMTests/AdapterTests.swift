@@ -78,6 +78,21 @@ final class AdapterTests: XCTestCase {
         XCTAssertEqual(f, p)
     }
 
+    func testAnAdapterHeldAtF16TakesHalfTheMemoryAndStillAdapts() async throws {
+        let m = try await Shared.shared.get()
+        let a = try await adapter(m)
+        let held = try await m.loadAdapter(path: loraPath(), precision: .f16)
+        defer { a.close(); held.close() }
+        XCTAssertEqual(a.sizeBytes, 2 * held.sizeBytes)
+        let plain = try await m.textSession(options: opts)
+        let s = try await m.textSession(options: opts)
+        defer { plain.close(); s.close() }
+        try await s.attachAdapter(held, scale: 0.75)
+        let p = try await text(plain)
+        let q = try await text(s)
+        XCTAssertNotEqual(p, q, "the F16 adapter changed nothing")
+    }
+
     func testAClosedAdapterStaysAppliedWhereItIsAttached() async throws {
         let m = try await Shared.shared.get()
         let a = try await adapter(m)

@@ -125,6 +125,22 @@ fn score_and_classify_take_adapters_and_refuse_bad_ones() {
     let zero = score(&["--lora", &format!("{adapter}:0")]);
     assert!((adapted - plain).abs() > 0.05 * plain, "{plain} {adapted}");
     assert_eq!(zero, plain, "scale 0 is the plain model");
+    // held at F16: another rounding of the same adapter, close to the F32 one's perplexity
+    let held = score(&["--lora", &spec, "--lora-precision", "f16"]);
+    assert!(held != adapted, "--lora-precision f16 changed nothing");
+    assert!((held - adapted).abs() < 0.05 * adapted, "{adapted} {held}");
+    let bad = run(&[
+        "score",
+        "--model",
+        &model,
+        "--file",
+        text.to_str().unwrap(),
+        "--lora",
+        &spec,
+        "--lora-precision",
+        "f8",
+    ]);
+    assert!(!bad.status.success());
 
     let classify = |extra: &[&str]| {
         let base = [

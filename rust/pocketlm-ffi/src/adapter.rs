@@ -6,6 +6,27 @@ use crate::model::Model;
 use pocketlm::{AdapterError, GgufError};
 use std::sync::Arc;
 
+/// How an adapter's matrices are held in memory (`LoraAdapter.loadWithPrecision`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
+pub enum AdapterPrecision {
+    /// In the file's type: llama.cpp's products on that file.
+    #[default]
+    AsFile,
+    /// F32 matrices rounded to F16 at load: half the memory and half the bytes each decoded
+    /// token reads for an F32 file (what llama.cpp's converter writes by default); the
+    /// products of the adapter converted to F16.
+    F16,
+}
+
+impl From<AdapterPrecision> for pocketlm::AdapterPrecision {
+    fn from(p: AdapterPrecision) -> Self {
+        match p {
+            AdapterPrecision::AsFile => pocketlm::AdapterPrecision::AsFile,
+            AdapterPrecision::F16 => pocketlm::AdapterPrecision::F16,
+        }
+    }
+}
+
 /// A LoRA adapter loaded for one `Model`: checked against its architecture and matrix shapes
 /// and copied into memory (about the adapter file's tensor bytes). Attach it to any number of
 /// that model's `TextSession`s with `TextSession.attachAdapter`, each with its own scale;
@@ -24,6 +45,19 @@ impl LoraAdapter {
     pub fn load(model: Arc<Model>, path: String) -> Result<Arc<Self>, PocketLmError> {
         guard("LoraAdapter.load", || {
             let inner = pocketlm::LoraAdapter::load(&model.inner, &path)?;
+            Ok(Arc::new(LoraAdapter { inner }))
+        })
+    }
+
+    /// `load`, holding the matrices at `precision` (`F16`: half an F32 adapter's memory).
+    #[uniffi::constructor]
+    pub fn load_with_precision(
+        model: Arc<Model>,
+        path: String,
+        precision: AdapterPrecision,
+    ) -> Result<Arc<Self>, PocketLmError> {
+        guard("LoraAdapter.loadWithPrecision", || {
+            let inner = pocketlm::LoraAdapter::load_with(&model.inner, &path, precision.into())?;
             Ok(Arc::new(LoraAdapter { inner }))
         })
     }

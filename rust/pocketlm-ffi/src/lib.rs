@@ -26,7 +26,7 @@ mod task;
 #[cfg(test)]
 mod test_models;
 
-pub use adapter::LoraAdapter;
+pub use adapter::{AdapterPrecision, LoraAdapter};
 pub use chat::{ChatMessage, ChatOptions, ChatRole, ChatSession};
 pub use error::PocketLmError;
 pub use keyboard::{

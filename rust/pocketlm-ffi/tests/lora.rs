@@ -5,7 +5,9 @@
 //! the plain model does; detaching restores the plain model; bad adapters and scales are typed
 //! errors.
 
-use pocketlm_ffi::{LoraAdapter, Model, PocketLmError, SessionOptions, TextSession};
+use pocketlm_ffi::{
+    AdapterPrecision, LoraAdapter, Model, PocketLmError, SessionOptions, TextSession,
+};
 use std::sync::Arc;
 
 mod common;
@@ -80,6 +82,29 @@ fn plain_and_adapted_sessions_of_one_model() {
     adapted.detach_adapter(a.clone()).unwrap();
     assert_eq!(adapted.adapter_count(), 0);
     assert_eq!(greedy_text(&adapted, PROMPT), p);
+}
+
+/// Held at F16, the F32 adapter takes half the memory and adapts the session (its greedy text
+/// is not the plain model's); `AsFile` is `load`.
+#[test]
+fn an_adapter_held_at_f16_takes_half_the_memory() {
+    let m = Model::load(repo_file(MODEL)).unwrap();
+    let as_file =
+        LoraAdapter::load_with_precision(m.clone(), repo_file(ADAPTER), AdapterPrecision::AsFile)
+            .unwrap();
+    let held =
+        LoraAdapter::load_with_precision(m.clone(), repo_file(ADAPTER), AdapterPrecision::F16)
+            .unwrap();
+    assert_eq!(
+        as_file.size_bytes(),
+        LoraAdapter::load(m.clone(), repo_file(ADAPTER))
+            .unwrap()
+            .size_bytes()
+    );
+    assert_eq!(2 * held.size_bytes(), as_file.size_bytes());
+    let s = session(&m);
+    s.attach_adapter(held, 0.75).unwrap();
+    assert_ne!(greedy_text(&s, PROMPT), core_text(None));
 }
 
 #[test]

@@ -122,7 +122,8 @@ pub use keyboard::{
     UserWordsError, WordPredictor, WordSource,
 };
 pub use model::{
-    AdapterError, LayoutCacheStatus, LoadError, LoadOptions, LoraAdapter, Model, ModelInfo,
+    AdapterError, AdapterPrecision, LayoutCacheStatus, LoadError, LoadOptions, LoraAdapter, Model,
+    ModelInfo,
 };
 pub use reply::{
     stream_chat, Candidate, ChatError, ChatOptions, ChatSession, ChatStateError, ChatTurn, Draft,

@@ -20,7 +20,9 @@ use common::*;
 use pocketlm::internals::gguf::synthetic::SyntheticLora;
 use pocketlm::internals::gguf::WriteValue;
 use pocketlm::internals::quant::GgmlType;
-use pocketlm::{AdapterError, LoraAdapter, Model, Session, SessionError, SessionOptions};
+use pocketlm::{
+    AdapterError, AdapterPrecision, LoraAdapter, Model, Session, SessionError, SessionOptions,
+};
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,6 +184,63 @@ fn phi3_fused_output_and_embedding_adapter_matches_llama_cpp() {
 }
 
 const PHI3_TINY: &str = "random/phi3-tiny-seed0.F16.gguf";
+
+/// An F32 adapter held at F16 (`AdapterPrecision::F16`) computes what the same adapter
+/// converted to F16 (each value rounded to nearest, as `convert_lora_to_gguf.py --outtype f16`
+/// does) computes, bit for bit, in half the memory; and not what the F32 adapter computes.
+#[test]
+fn an_f32_adapter_held_at_f16_computes_its_f16_conversion() {
+    use pocketlm::internals::gguf::GgufFile;
+    let (path, scale) = adapter_path(NAME);
+    let model = Model::load(model_path(SMOLLM2)).unwrap();
+    let file = GgufFile::open(&path).unwrap();
+    let mut f16 = SyntheticLora::for_matrices("llama", &[], 1);
+    f16.metadata[3].1 = WriteValue::F32(16.0);
+    f16.tensors = file
+        .tensors()
+        .iter()
+        .map(|t| {
+            assert_eq!(t.ty, GgmlType::F32);
+            let bytes: Vec<u8> = file.bytes()[file.byte_range(t)]
+                .chunks_exact(4)
+                .flat_map(|c| {
+                    let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+                    half::f16::from_f32(v).to_le_bytes()
+                })
+                .collect();
+            (t.name.clone(), t.dims.clone(), GgmlType::F16, bytes)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let converted = LoraAdapter::load(&model, write(&dir, "f16.gguf", &f16.to_bytes())).unwrap();
+    let held = LoraAdapter::load_with(&model, &path, AdapterPrecision::F16).unwrap();
+    let as_file = LoraAdapter::load(&model, &path).unwrap();
+    assert_eq!(held.tensor_bytes(), converted.tensor_bytes());
+    assert_eq!(2 * held.tensor_bytes(), as_file.tensor_bytes());
+    let run = |a: &Arc<LoraAdapter>| {
+        let mut s = Session::new(model.clone(), opts()).unwrap();
+        s.set_adapters(&[(a.clone(), scale)]).unwrap();
+        let toks = model
+            .tokenizer()
+            .encode("The capital of France is", true, true);
+        let mut out = Vec::new();
+        s.eval_all(&toks, &mut out).unwrap();
+        // a prompt, then decoded tokens (the shared decode path)
+        for t in [504u32, 3575, 282] {
+            out.extend_from_slice(s.eval(&[t]).unwrap());
+        }
+        out.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+    };
+    let held_bits = run(&held);
+    assert!(
+        held_bits == run(&converted),
+        "held at F16 != the F16 conversion"
+    );
+    assert!(
+        held_bits != run(&as_file),
+        "held at F16 == the F32 adapter: nothing rounded"
+    );
+}
 
 /// With an adapter on the output head, a session computing only some of the head's rows (the
 /// keyboard's restricted head) gets exactly those columns of the full adapted logits, and they

@@ -118,6 +118,19 @@ pub enum AdapterError {
     OtherModel(String),
 }
 
+/// How an adapter's matrices are held in memory ([`LoraAdapter::load_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AdapterPrecision {
+    /// In the file's type (F32, F16 or BF16): llama.cpp's products on that file.
+    #[default]
+    AsFile,
+    /// F32 matrices rounded to F16 at load (F16 and BF16 ones kept): half the memory and half
+    /// the bytes each decoded token reads for an F32 file (what `convert_lora_to_gguf.py`
+    /// writes by default). The products are then llama.cpp's on the same adapter converted with
+    /// `--outtype f16`, bit for bit what loading that file gives.
+    F16,
+}
+
 /// The matrices of a layer an adapter may update, in [`LayerLora`] order.
 pub(crate) const SLOTS: [&str; 7] = [
     "attn_q",
@@ -153,6 +166,23 @@ struct OwnedMat {
 }
 
 impl OwnedMat {
+    /// F32 values rounded to F16 (to nearest, ties to even: numpy's `astype(float16)`, as
+    /// `convert_lora_to_gguf.py --outtype f16` rounds); other types unchanged.
+    fn into_f16(self) -> Self {
+        match self.data {
+            Data::F32(v) => OwnedMat {
+                ty: GgmlType::F16,
+                data: Data::Half(
+                    v.iter()
+                        .map(|&x| half::f16::from_f32(x).to_bits())
+                        .collect(),
+                ),
+                ..self
+            },
+            Data::Half(_) => self,
+        }
+    }
+
     fn view(&self) -> QMatrix<'_> {
         let bytes: &[u8] = match &self.data {
             Data::F32(v) => bytemuck::cast_slice(v),
@@ -465,9 +495,28 @@ fn copy_mat(
 
 impl LoraAdapter {
     /// Loads `path` for `model`, checking the file's type, architecture, and every pair's
-    /// names and shapes against the model's matrices; a mismatch names the tensor.
+    /// names and shapes against the model's matrices; a mismatch names the tensor. The
+    /// matrices are held in the file's type ([`AdapterPrecision::AsFile`]).
     pub fn load(model: &Arc<Model>, path: impl AsRef<Path>) -> Result<Arc<Self>, AdapterError> {
+        Self::load_with(model, path, AdapterPrecision::AsFile)
+    }
+
+    /// [`LoraAdapter::load`] holding the matrices at `precision`: [`AdapterPrecision::F16`]
+    /// halves an F32 adapter's memory and its decode cost (docs/adapters.md).
+    pub fn load_with(
+        model: &Arc<Model>,
+        path: impl AsRef<Path>,
+        precision: AdapterPrecision,
+    ) -> Result<Arc<Self>, AdapterError> {
         let path = path.as_ref();
+        // Each matrix copied out of the file, at the precision asked for.
+        let copy = |file: &GgufFile, name: &str, info: &TensorInfo, rows, cols| {
+            let m = copy_mat(file, name, info, rows, cols)?;
+            Ok::<_, AdapterError>(match precision {
+                AdapterPrecision::AsFile => m,
+                AdapterPrecision::F16 => m.into_f16(),
+            })
+        };
         let file = GgufFile::open(path)?;
         let general_type = file.opt_str("general.type")?.unwrap_or("");
         if general_type != "adapter" {
@@ -589,13 +638,13 @@ impl LoraAdapter {
                         ),
                     });
                 }
-                let b_mat = copy_mat(&file, &b.name, b, n_embd, rank)?;
+                let b_mat = copy(&file, &b.name, b, n_embd, rank)?;
                 let pair = LoraPair {
                     stack: 0,
                     a_row: 0,
                     rank,
-                    bt: transpose_b(&b_mat, 0..n_embd, b.ty),
-                    b_ty: b.ty,
+                    bt: transpose_b(&b_mat, 0..n_embd, b_mat.ty),
+                    b_ty: b_mat.ty,
                     rows: n_embd,
                     factor: if alpha != 0.0 {
                         alpha / rank as f32
@@ -605,7 +654,7 @@ impl LoraAdapter {
                 };
                 max_rank = max_rank.max(rank);
                 embd = Some(EmbdLora {
-                    a: copy_mat(&file, &a.name, a, vocab, rank)?,
+                    a: copy(&file, &a.name, a, vocab, rank)?,
                     pair,
                 });
                 continue;
@@ -711,8 +760,8 @@ impl LoraAdapter {
                     ),
                 });
             }
-            let b_mat = copy_mat(&file, &b.name, b, rows, rank)?;
-            let mut a_part = Some(copy_mat(&file, &a.name, a, rank, cols)?);
+            let b_mat = copy(&file, &b.name, b, rows, rank)?;
+            let mut a_part = Some(copy(&file, &a.name, a, rank, cols)?);
             let dest = match il {
                 Some(il) => &mut layers[il],
                 None => output.get_or_insert_with(Default::default),
@@ -723,8 +772,8 @@ impl LoraAdapter {
                     stack: 0,
                     a_row: 0,
                     rank,
-                    bt: transpose_b(&b_mat, from..from + n, b.ty),
-                    b_ty: b.ty,
+                    bt: transpose_b(&b_mat, from..from + n, b_mat.ty),
+                    b_ty: b_mat.ty,
                     rows: n,
                     factor,
                 };

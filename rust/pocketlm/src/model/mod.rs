@@ -20,7 +20,7 @@ pub(crate) use kv_cache::{
 pub(crate) use kv_map::{page_size, supported as mapping_supported, F32Block};
 pub use layout_cache::{LayoutCacheStatus, LoadOptions};
 pub(crate) use lora::AdapterSet;
-pub use lora::{AdapterError, LoraAdapter};
+pub use lora::{AdapterError, AdapterPrecision, LoraAdapter};
 
 use crate::gguf::{GgufError, GgufFile};
 use crate::quant::GgmlType;

@@ -940,6 +940,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load(
     ): Int
+    external fun uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load_with_precision(
+    ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_new(
     ): Int
     external fun uniffi_pocketlm_ffi_checksum_constructor_chatsession_restore(
@@ -1003,6 +1005,8 @@ internal object UniffiLib {
     external fun uniffi_pocketlm_ffi_fn_free_loraadapter(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_pocketlm_ffi_fn_constructor_loraadapter_load(`model`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_pocketlm_ffi_fn_constructor_loraadapter_load_with_precision(`model`: Long,`path`: RustBuffer.ByValue,`precision`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_pocketlm_ffi_fn_method_loraadapter_matrix_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
@@ -1597,6 +1601,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load() and 0xFFFF) != 4173) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_pocketlm_ffi_checksum_constructor_loraadapter_load_with_precision() and 0xFFFF) != 13562) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_pocketlm_ffi_checksum_constructor_chatsession_new() and 0xFFFF) != 32727) {
@@ -4673,6 +4680,24 @@ open class LoraAdapter: Disposable, AutoCloseable, LoraAdapterInterface
         
         FfiConverterTypeModel.lower(`model`),
         FfiConverterString.lower(`path`),_status)
+}
+    )
+    }
+    
+
+        
+    /**
+     * `load`, holding the matrices at `precision` (`F16`: half an F32 adapter's memory).
+     */
+    @Throws(PocketLmException::class) fun `loadWithPrecision`(`model`: Model, `path`: kotlin.String, `precision`: AdapterPrecision): LoraAdapter {
+            return FfiConverterTypeLoraAdapter.lift(
+    uniffiRustCallWithError(PocketLmException) { _status ->
+    UniffiLib.uniffi_pocketlm_ffi_fn_constructor_loraadapter_load_with_precision(
+    
+        
+        FfiConverterTypeModel.lower(`model`),
+        FfiConverterString.lower(`path`),
+        FfiConverterTypeAdapterPrecision.lower(`precision`),_status)
 }
     )
     }
@@ -8225,6 +8250,51 @@ public object FfiConverterTypeUserWord: FfiConverterRustBuffer<UserWord> {
             FfiConverterUInt.write(value.`count`, buf)
     }
 }
+
+
+
+/**
+ * How an adapter's matrices are held in memory (`LoraAdapter.loadWithPrecision`).
+ */
+
+enum class AdapterPrecision {
+    
+    /**
+     * In the file's type: llama.cpp's products on that file.
+     */
+    AS_FILE,
+    /**
+     * F32 matrices rounded to F16 at load: half the memory and half the bytes each decoded
+     * token reads for an F32 file (what llama.cpp's converter writes by default); the
+     * products of the adapter converted to F16.
+     */
+    F16;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAdapterPrecision: FfiConverterRustBuffer<AdapterPrecision> {
+    override fun read(buf: ByteBuffer) = try {
+        AdapterPrecision.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: AdapterPrecision) = 4UL
+
+    override fun write(value: AdapterPrecision, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
 
 
 

@@ -45,6 +45,7 @@ import kotlinx.coroutines.withContext
 // updates by renaming a new file over the old one). InvalidUserDictionary: bytes given to
 // importUserWords are not a user dictionary (nothing changed).
 typealias ModelInfo = dev.pocketlm.ffi.ModelInfo
+typealias AdapterPrecision = dev.pocketlm.ffi.AdapterPrecision
 typealias SamplingOptions = dev.pocketlm.ffi.SamplingOptions
 typealias GenerationOptions = dev.pocketlm.ffi.GenerationOptions
 typealias GenerationResult = dev.pocketlm.ffi.GenerationResult
@@ -308,12 +309,19 @@ class Model private constructor(ffi: FfiModel) : AutoCloseable {
      * Loads the LoRA adapter file at [path] (llama.cpp's GGUF format, docs/adapters.md) for this
      * model on [PocketLM.dispatcher]: it is checked against the model and copied into memory
      * (about the file's size). Attach it to sessions with [TextSession.attachAdapter].
+     * [precision] `F16` holds an F32 adapter's matrices as F16: half the memory and faster
+     * decode, the products of the adapter converted to F16.
      * @throws PocketLmException.ModelNotFound when the file is missing or unreadable
      * @throws PocketLmException.InvalidModel when it is not a LoRA adapter for this model (the
      *   message names the tensor that does not fit)
      */
-    suspend fun loadAdapter(path: String): LoraAdapter =
-        withContext(PocketLM.dispatcher) { LoraAdapter(FfiLoraAdapter.load(ffi, path)) }
+    suspend fun loadAdapter(
+        path: String,
+        precision: AdapterPrecision = AdapterPrecision.AS_FILE,
+    ): LoraAdapter =
+        withContext(PocketLM.dispatcher) {
+            LoraAdapter(FfiLoraAdapter.loadWithPrecision(ffi, path, precision))
+        }
 
     val isClosed: Boolean
         get() = ref.isClosed
