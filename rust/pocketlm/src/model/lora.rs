@@ -904,6 +904,20 @@ impl LoraScratch {
     pub(crate) fn new_input(&mut self) {
         self.acts_of = None;
     }
+
+    /// Room in `t` for `m` tokens' products with `st`'s stacked `A`, and `x` (`m` tokens)
+    /// converted for it unless it already is; returns the stack's rows.
+    fn prepare(&mut self, st: &StackedA, x: &[f32], m: usize) -> usize {
+        let (ranks, cols) = (st.a.rows, st.a.cols);
+        if self.t.len() < m * ranks {
+            self.t.resize(m * ranks, 0.0);
+        }
+        if self.acts_of != Some((st.a.ty, m, cols)) {
+            self.acts.quantize_for(st.a.ty, &x[..m * cols], m, cols);
+            self.acts_of = Some((st.a.ty, m, cols));
+        }
+        ranks
+    }
 }
 
 /// Tokens per piece of a prompt's low-rank products (a piece's `A·x`, multipliers and B add run
@@ -979,14 +993,7 @@ pub(crate) fn apply_output_rows(
         let (Some(st), Some(p)) = (head.stacks.first(), head.pairs[0].as_ref()) else {
             continue;
         };
-        let (ranks, cols) = (st.a.rows, st.a.cols);
-        if sc.t.len() < m * ranks {
-            sc.t.resize(m * ranks, 0.0);
-        }
-        if sc.acts_of != Some((st.a.ty, m, cols)) {
-            sc.acts.quantize_for(st.a.ty, &x[..m * cols], m, cols);
-            sc.acts_of = Some((st.a.ty, m, cols));
-        }
+        let ranks = sc.prepare(st, x, m);
         let t = &mut sc.t[..m * ranks];
         matmul_parallel(pool, &st.a.view(), &sc.acts, t, ranks);
         for (tok, out) in t
@@ -1071,13 +1078,7 @@ fn apply_at<'a>(
                 "lora::apply: the outputs of a group come together"
             );
             let (ranks, cols) = (st.a.rows, st.a.cols);
-            if sc.t.len() < m * ranks {
-                sc.t.resize(m * ranks, 0.0);
-            }
-            if sc.acts_of != Some((st.a.ty, m, cols)) {
-                sc.acts.quantize_for(st.a.ty, &x[..m * cols], m, cols);
-                sc.acts_of = Some((st.a.ty, m, cols));
-            }
+            sc.prepare(st, x, m);
             let a = st.a.view();
             let acts = &sc.acts;
             let t = &mut sc.t[..m * ranks];
