@@ -558,6 +558,29 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 )
                 .to_bytes(),
             );
+            // a token-embedding pair, in llama.cpp's transposed shapes (lora_a [rank, vocab],
+            // lora_b [rank, n_embd]): the loader's and the embedding lookup's own path
+            let vocab = synthetic().info().vocab_size as u64;
+            let d = pocketlm::internals::gguf::synthetic::EMBD as u64;
+            let small = |n: u64| -> Vec<u8> {
+                (0..n)
+                    .flat_map(|i| ((i % 7) as f32 * 0.01 - 0.03).to_le_bytes())
+                    .collect()
+            };
+            let mut l = base.clone();
+            l.tensors.push((
+                "token_embd.weight.lora_a".into(),
+                vec![4, vocab],
+                GgmlType::F32,
+                small(4 * vocab),
+            ));
+            l.tensors.push((
+                "token_embd.weight.lora_b".into(),
+                vec![4, d],
+                GgmlType::F32,
+                small(4 * d),
+            ));
+            out.push(l.to_bytes());
             // the header counts at each boundary value
             let bytes = base.to_bytes();
             for (at, width) in [(8usize, 8usize), (16, 8)] {
