@@ -235,9 +235,16 @@ pub struct LoraArgs {
     lora: Vec<String>,
     /// Hold the adapters' F32 matrices as F16 (half the memory and the bytes a decoded token
     /// reads; the products of the adapter converted to F16): `as-file` (default) or `f16`.
-    #[arg(long = "lora-precision", value_name = "as-file|f16", default_value = "as-file",
-          value_parser = ["as-file", "f16"])]
-    lora_precision: String,
+    #[arg(long = "lora-precision", value_enum, default_value_t)]
+    lora_precision: LoraPrecision,
+}
+
+/// `--lora-precision`: pocketlm::AdapterPrecision on the command line.
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+enum LoraPrecision {
+    #[default]
+    AsFile,
+    F16,
 }
 
 impl LoraArgs {
@@ -255,9 +262,9 @@ impl LoraArgs {
             .iter()
             .map(|spec| {
                 let (path, scale) = parse_lora_spec(spec)?;
-                let precision = match self.lora_precision.as_str() {
-                    "f16" => pocketlm::AdapterPrecision::F16,
-                    _ => pocketlm::AdapterPrecision::AsFile,
+                let precision = match self.lora_precision {
+                    LoraPrecision::AsFile => pocketlm::AdapterPrecision::AsFile,
+                    LoraPrecision::F16 => pocketlm::AdapterPrecision::F16,
                 };
                 let a = pocketlm::LoraAdapter::load_with(model, path, precision)
                     .map_err(|e| format!("--lora {spec}: {e}"))?;

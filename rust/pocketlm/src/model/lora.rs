@@ -209,11 +209,15 @@ enum BTransposed {
 }
 
 impl BTransposed {
-    fn bytes(&self) -> usize {
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            BTransposed::F32(v) => v.len() * 4,
-            BTransposed::F16(v) => v.len() * 2,
+            BTransposed::F32(v) => bytemuck::cast_slice(v),
+            BTransposed::F16(v) => bytemuck::cast_slice(v),
         }
+    }
+
+    fn bytes(&self) -> usize {
+        self.as_bytes().len()
     }
 }
 
@@ -355,7 +359,7 @@ struct EmbdLora {
 
 /// Rows `rows` of `B` (`rank` values each), transposed to `rank` rows of `rows.len()` outputs;
 /// an F16 `B` stays F16.
-fn transpose_b(b: &OwnedMat, rows: std::ops::Range<usize>, ty: GgmlType) -> BTransposed {
+fn transpose_b(b: &OwnedMat, rows: std::ops::Range<usize>) -> BTransposed {
     let (n, rank) = (rows.len(), b.cols);
     let mut bt = vec![0f32; rank * n];
     let mut row = vec![0f32; rank];
@@ -367,7 +371,7 @@ fn transpose_b(b: &OwnedMat, rows: std::ops::Range<usize>, ty: GgmlType) -> BTra
             bt[r * n + i] = v;
         }
     }
-    if ty == GgmlType::F16 {
+    if b.ty == GgmlType::F16 {
         BTransposed::F16(bt.into_iter().map(half::f16::from_f32).collect())
     } else {
         BTransposed::F32(bt)
@@ -623,6 +627,14 @@ impl LoraAdapter {
             check_type(&b.name, b)?;
             let (a_cols, a_rows) = dims2(&a.name, a)?;
             let (b_cols, b_rows) = dims2(&b.name, b)?;
+            // llama.cpp's `get_scale`: alpha / rank, or 1 without alpha
+            let factor_of = |rank: usize| {
+                if alpha != 0.0 {
+                    alpha / rank as f32
+                } else {
+                    1.0
+                }
+            };
             if target == "token_embd.weight" {
                 // llama.cpp's convention for the table: `lora_a` is [rank, vocab] (one row per
                 // token), `lora_b` [rank, n_embd].
@@ -643,14 +655,10 @@ impl LoraAdapter {
                     stack: 0,
                     a_row: 0,
                     rank,
-                    bt: transpose_b(&b_mat, 0..n_embd, b_mat.ty),
+                    bt: transpose_b(&b_mat, 0..n_embd),
                     b_ty: b_mat.ty,
                     rows: n_embd,
-                    factor: if alpha != 0.0 {
-                        alpha / rank as f32
-                    } else {
-                        1.0
-                    },
+                    factor: factor_of(rank),
                 };
                 max_rank = max_rank.max(rank);
                 embd = Some(EmbdLora {
@@ -669,11 +677,7 @@ impl LoraAdapter {
                     ),
                 });
             }
-            let factor = if alpha != 0.0 {
-                alpha / rank as f32
-            } else {
-                1.0
-            };
+            let factor = factor_of(rank);
             max_rank = max_rank.max(rank);
             // Where the product lands: a layer's slots (a fused matrix: several, each its
             // rows of `B`) or the output head.
@@ -772,7 +776,7 @@ impl LoraAdapter {
                     stack: 0,
                     a_row: 0,
                     rank,
-                    bt: transpose_b(&b_mat, from..from + n, b_mat.ty),
+                    bt: transpose_b(&b_mat, from..from + n),
                     b_ty: b_mat.ty,
                     rows: n,
                     factor,
@@ -1003,21 +1007,30 @@ pub(crate) fn apply_output_rows(
             sc.c.clear();
             sc.c.extend_from_slice(&tok[p.a_row..][..p.rank]);
             to_multipliers(p.b_ty, *user_scale * p.factor, &mut sc.c);
-            for (v, &id) in out.iter_mut().zip(ids) {
-                let o = id as usize;
-                *v = match &p.bt {
-                    BTransposed::F32(bt) => {
-                        sc.c.iter()
-                            .enumerate()
-                            .fold(*v, |acc, (r, &c)| c.mul_add(bt[r * p.rows + o], acc))
+            let (c, n) = (&sc.c, p.rows);
+            match &p.bt {
+                BTransposed::F32(bt) => {
+                    for (v, &id) in out.iter_mut().zip(ids) {
+                        *v = fused_rank_sum(*v, c, |r| bt[r * n + id as usize]);
                     }
-                    BTransposed::F16(bt) => sc.c.iter().enumerate().fold(*v, |acc, (r, &c)| {
-                        c.mul_add(bt[r * p.rows + o].to_f32(), acc)
-                    }),
-                };
+                }
+                BTransposed::F16(bt) => {
+                    for (v, &id) in out.iter_mut().zip(ids) {
+                        *v = fused_rank_sum(*v, c, |r| bt[r * n + id as usize].to_f32());
+                    }
+                }
             }
         }
     }
+}
+
+/// `v + Σ c[r]·b(r)`, one fused multiply-add per rank in rank order: what the B add gives one
+/// output ([`add_b`]), for an output read alone.
+#[inline]
+fn fused_rank_sum(v: f32, c: &[f32], b: impl Fn(usize) -> f32) -> f32 {
+    c.iter()
+        .enumerate()
+        .fold(v, |acc, (r, &c)| c.mul_add(b(r), acc))
 }
 
 /// Adds the token embeddings' low-rank term of each adapter of `set` that has one to `row`
@@ -1190,10 +1203,7 @@ fn one_token_shared(
         // This thread's share of the stack's values, requested at once (see `prefetch_share`).
         prefetch_share(a.data, ti, nt);
         for p in parts {
-            match &p.bt {
-                BTransposed::F32(bt) => prefetch_share(bytemuck::cast_slice(bt), ti, nt),
-                BTransposed::F16(bt) => prefetch_share(bytemuck::cast_slice(bt), ti, nt),
-            }
+            prefetch_share(p.bt.as_bytes(), ti, nt);
         }
         loop {
             let i = next_a.fetch_add(1, Ordering::Relaxed);
