@@ -954,6 +954,24 @@ unsafe impl Send for RawSink {}
 // SAFETY: as above.
 unsafe impl Sync for RawSink {}
 
+impl RawSink {
+    /// Outputs `rows` of activation row `t`, as a slice.
+    ///
+    /// # Safety
+    /// No other reference to these outputs may exist while the slice lives (the calling thread
+    /// owns them: e.g. it claimed their rows and finished writing them).
+    unsafe fn rows_mut(&mut self, t: usize, rows: Range<usize>) -> &mut [f32] {
+        let at = t * self.stride + rows.start;
+        assert!(
+            at + rows.len() <= self.len,
+            "matmul output rows out of bounds"
+        );
+        // SAFETY: in bounds of the output slice the sink was made from (checked above), which
+        // outlives the job; exclusive by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), rows.len()) }
+    }
+}
+
 impl Sink for RawSink {
     #[inline(always)]
     fn put_run(&mut self, t: usize, r0: usize, n: usize, v: &[f32], step: usize) {
@@ -1450,6 +1468,47 @@ pub type MatmulPart<'w, 'o> = (QMatrix<'w>, &'o mut [f32], usize);
 /// continue with the next. Results are the same as [`matmul_parallel`] per part. At most 4
 /// parts.
 pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [MatmulPart<'_, '_>]) {
+    matmul_parallel_many_riding(pool, acts, parts, &NoRider);
+}
+
+/// Work that rides in a parallel product's job and finishes its outputs, e.g. an adapter's
+/// low-rank update `out += B·(A·x)` of a decoded token: one job instead of two per product
+/// (a decoded token's adapter on every matrix of a 30-layer model was 120 more jobs, each a
+/// hand-off of the pool), and each block of outputs is updated while it is in cache.
+pub trait ProductRider: Sync {
+    /// The rider's cost, in the product's unit (multiply-adds), added to the job's.
+    fn work(&self) -> u64;
+    /// Run first by each thread of the job (`thread` of `n_threads`), before it claims rows:
+    /// work that does not need the product's outputs.
+    fn start(&self, thread: usize, n_threads: usize);
+    /// Rows `rows` of part `part`'s output for activation row `token` hold their products:
+    /// `out` is those outputs. Called once for every row of every part and token, from the
+    /// thread that computed them.
+    fn finish_rows(&self, part: usize, token: usize, rows: Range<usize>, out: &mut [f32]);
+}
+
+/// No rider: a plain product.
+pub struct NoRider;
+
+impl ProductRider for NoRider {
+    fn work(&self) -> u64 {
+        0
+    }
+    #[inline(always)]
+    fn start(&self, _: usize, _: usize) {}
+    #[inline(always)]
+    fn finish_rows(&self, _: usize, _: usize, _: Range<usize>, _: &mut [f32]) {}
+}
+
+/// [`matmul_parallel_many`] with `rider` in the same job: each thread runs
+/// [`ProductRider::start`], then after each chunk of rows it computed,
+/// [`ProductRider::finish_rows`] for those rows (alone: the same calls in part and row order).
+pub fn matmul_parallel_many_riding<R: ProductRider>(
+    pool: &ThreadPool,
+    acts: &QActs,
+    parts: &mut [MatmulPart<'_, '_>],
+    rider: &R,
+) {
     const MAX: usize = 4;
     assert!(
         parts.len() <= MAX,
@@ -1472,12 +1531,16 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         .map(|(w, _, _)| w.rows * w.cols * acts.m.max(1))
         .sum();
     if n == 1 || work < 64 * 1024 {
-        for (w, out, stride) in parts.iter_mut() {
+        rider.start(0, 1);
+        for (i, (w, out, stride)) in parts.iter_mut().enumerate() {
             let mut sink = SliceSink {
                 out,
                 stride: *stride,
             };
             run_rows(k, w, acts, 0..w.rows, &mut sink);
+            for t in 0..acts.m {
+                rider.finish_rows(i, t, 0..w.rows, &mut sink.out[t * *stride..][..w.rows]);
+            }
         }
         return;
     }
@@ -1505,7 +1568,8 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
         });
     }
     let next = AtomicUsize::new(0);
-    pool.run_joinable(work as u64, |_, n| {
+    pool.run_joinable(work as u64 + rider.work(), |ti, n| {
+        rider.start(ti, n);
         // (n is 1 when the caller runs the job alone: one chunk per part)
         let mut table = table;
         let mut total = 0;
@@ -1519,15 +1583,24 @@ pub fn matmul_parallel_many(pool: &ThreadPool, acts: &QActs, parts: &mut [Matmul
             if c >= total {
                 break;
             }
-            let p = table
+            let (i, p) = table
                 .iter()
                 .flatten()
-                .take_while(|p| p.first <= c)
+                .enumerate()
+                .take_while(|(_, p)| p.first <= c)
                 .last()
                 .expect("chunk 0 belongs to the first part");
             let r0 = (c - p.first) * p.chunk;
+            let rows = r0..(r0 + p.chunk).min(p.w.rows);
             let mut sink = p.sink;
-            run_rows(k, &p.w, acts, r0..(r0 + p.chunk).min(p.w.rows), &mut sink);
+            run_rows(k, &p.w, acts, rows.clone(), &mut sink);
+            for t in 0..acts.m {
+                // SAFETY: this thread claimed chunk `c` (the counter gives each chunk to one
+                // thread), so no other thread writes or reads these outputs during the job;
+                // `run_rows` above has finished writing them.
+                let out = unsafe { sink.rows_mut(t, rows.clone()) };
+                rider.finish_rows(i, t, rows.clone(), out);
+            }
         }
     });
 }

@@ -14,8 +14,8 @@ use super::Model;
 use crate::kernels::act::{glu_parallel, GluAct};
 use crate::kernels::attention::{attend, AttnScratch, KvHead, QueryBlock};
 use crate::kernels::{
-    matmul_parallel, matmul_parallel_many, matmul_rows_parallel, selected_tier, OutputRows, QActs,
-    ThreadPool,
+    matmul_parallel, matmul_parallel_many_riding, matmul_rows_parallel, selected_tier, NoRider,
+    OutputRows, ProductRider, QActs, ThreadPool,
 };
 use crate::ops::{self, Rope};
 use crate::quant::BlockLayout;
@@ -98,6 +98,8 @@ struct Linear<'a> {
     bytes: &'a [u8],
     /// Whether `acts` holds the current input (in some format).
     fresh: bool,
+    /// The batch's adapters ([`Linear::run_adapted`]).
+    adapters: Option<&'a AdapterSet>,
 }
 
 impl Linear<'_> {
@@ -116,7 +118,7 @@ impl Linear<'_> {
     }
 
     /// Several products of the same input (q/k/v, gate/up) as one parallel job when their
-    /// weights take the same activation format, else one after the other.
+    /// weights take the same activation format ([`Linear::one_job`]), else one after the other.
     fn run_many<const N: usize>(
         &mut self,
         acts: &mut QActs,
@@ -124,23 +126,74 @@ impl Linear<'_> {
         m: usize,
         parts: [(&MatRef, &mut [f32]); N],
     ) {
-        let (w0, cols) = (parts[0].0, parts[0].0.cols);
-        let same = parts
-            .iter()
-            .all(|(w, _)| w.cols == cols && w.ty.vec_dot_type() == w0.ty.vec_dot_type());
-        if !same || N > 4 {
+        if !Self::one_job(&parts) {
             for (w, out) in parts {
                 self.run(acts, w, x, m, out);
             }
             return;
         }
+        self.run_riding(acts, x, m, parts, &NoRider);
+    }
+
+    /// Whether [`Linear::run_many`] runs `parts` as one job.
+    fn one_job<const N: usize>(parts: &[(&MatRef, &mut [f32]); N]) -> bool {
+        let w0 = parts[0].0;
+        N <= 4
+            && parts
+                .iter()
+                .all(|(w, _)| w.cols == w0.cols && w.ty.vec_dot_type() == w0.ty.vec_dot_type())
+    }
+
+    /// `parts` as one job ([`Linear::one_job`] holds) with `rider` in it.
+    fn run_riding<const N: usize>(
+        &mut self,
+        acts: &mut QActs,
+        x: &[f32],
+        m: usize,
+        parts: [(&MatRef, &mut [f32]); N],
+        rider: &impl ProductRider,
+    ) {
+        let (w0, cols) = (parts[0].0, parts[0].0.cols);
         if !(self.fresh && acts.fits(w0.ty)) {
             acts.quantize_for(w0.ty, &x[..m * cols], m, cols);
             self.fresh = true;
         }
         let bytes = self.bytes;
         let mut jobs = parts.map(|(w, out)| (w.view(bytes), &mut out[..m * w.rows], w.rows));
-        matmul_parallel_many(self.pool, acts, &mut jobs);
+        matmul_parallel_many_riding(self.pool, acts, &mut jobs, rider);
+    }
+
+    /// [`Linear::run_many`] of matrices of layer `il` (`slots`: their adapter slots, one
+    /// [`lora`] group), then the adapters' updates of their outputs. A decoded token's updates
+    /// ride in the products' job ([`lora::DecodeRider`]) when the workers share it.
+    #[allow(clippy::too_many_arguments)]
+    fn run_adapted<const N: usize>(
+        &mut self,
+        acts: &mut QActs,
+        sc: &mut LoraScratch,
+        il: usize,
+        x: &[f32],
+        m: usize,
+        parts: [(&MatRef, &mut [f32]); N],
+        slots: &[usize; N],
+    ) {
+        let Some(set) = self.adapters else {
+            return self.run_many(acts, x, m, parts);
+        };
+        sc.new_input();
+        if self.pool.n_threads() > 1 && Self::one_job(&parts) {
+            if let Some(rider) = lora::DecodeRider::new(set, sc, il, x, m, slots) {
+                return self.run_riding(acts, x, m, parts, &rider);
+            }
+        }
+        let ws = parts.each_ref().map(|(w, _)| *w);
+        let mut outs = parts.map(|(_, out)| out);
+        let mut each = outs.iter_mut();
+        let again = ws.map(|w| (w, &mut **each.next().expect("one output per matrix")));
+        self.run_many(acts, x, m, again);
+        let mut each = slots.iter();
+        let mut outs = outs.map(|out| (*each.next().expect("one slot per matrix"), out));
+        lora::apply(set, self.pool, sc, il, x, m, &mut outs);
     }
 
     /// Marks the activations stale (the input buffer changed).
@@ -290,6 +343,7 @@ pub(crate) fn forward(
         pool,
         bytes,
         fresh: false,
+        adapters,
     };
     // Gemma 4: each row's per-layer inputs, (scaled token row + normed projection) / sqrt(2).
     // The token rows are read from the mapped table, one row per token: the table is never
@@ -408,24 +462,32 @@ pub(crate) fn forward(
             }
             Mixer::Attention(at) => {
                 lin.invalidate();
-                match (&at.wk, &at.wv) {
-                    (Some(wk), Some(wv)) => lin.run_many(
-                        &mut s.acts,
-                        &s.h,
-                        n,
-                        [
-                            (
-                                &at.wq,
-                                if at.q_gate {
-                                    &mut s.qg[..]
-                                } else {
-                                    &mut s.q[..]
-                                },
-                            ),
-                            (wk, &mut s.k[..]),
-                            (wv, &mut s.v[..]),
-                        ],
-                    ),
+                // Whether the adapters' updates are in (else after the match).
+                let adapted = match (&at.wk, &at.wv) {
+                    // (a model whose queries carry gates takes no adapter of `Q`)
+                    (Some(wk), Some(wv)) => {
+                        lin.run_adapted(
+                            &mut s.acts,
+                            &mut s.lora,
+                            il,
+                            &s.h,
+                            n,
+                            [
+                                (
+                                    &at.wq,
+                                    if at.q_gate {
+                                        &mut s.qg[..]
+                                    } else {
+                                        &mut s.q[..]
+                                    },
+                                ),
+                                (wk, &mut s.k[..]),
+                                (wv, &mut s.v[..]),
+                            ],
+                            &[lora::Q, lora::K, lora::V],
+                        );
+                        true
+                    }
                     (Some(wk), None) => {
                         // Gemma 4 without v_proj: the values are the keys' projection
                         // (normed differently below).
@@ -436,10 +498,14 @@ pub(crate) fn forward(
                             [(&at.wq, &mut s.q[..]), (wk, &mut s.k[..])],
                         );
                         s.v[..n * kvd].copy_from_slice(&s.k[..n * kvd]);
+                        false
                     }
-                    (None, _) => lin.run(&mut s.acts, &at.wq, &s.h, n, &mut s.q),
-                }
-                if let Some(set) = adapters {
+                    (None, _) => {
+                        lin.run(&mut s.acts, &at.wq, &s.h, n, &mut s.q);
+                        false
+                    }
+                };
+                if let (false, Some(set)) = (adapted, adapters) {
                     s.lora.new_input();
                     let outs = &mut [
                         (lora::Q, &mut s.q[..]),
@@ -576,12 +642,15 @@ pub(crate) fn forward(
                     }
                 }
                 lin.invalidate();
-                lin.run(&mut s.acts, &at.wo, &s.att, n, &mut s.o);
-                if let Some(set) = adapters {
-                    s.lora.new_input();
-                    let outs = &mut [(lora::O, &mut s.o[..])];
-                    lora::apply(set, pool, &mut s.lora, il, &s.att, n, outs);
-                }
+                lin.run_adapted(
+                    &mut s.acts,
+                    &mut s.lora,
+                    il,
+                    &s.att,
+                    n,
+                    [(&at.wo, &mut s.o[..])],
+                    &[lora::O],
+                );
             }
         }
         for r in 0..n {
@@ -607,17 +676,15 @@ pub(crate) fn forward(
             );
         }
         lin.invalidate();
-        lin.run_many(
+        lin.run_adapted(
             &mut s.acts,
+            &mut s.lora,
+            il,
             &s.h,
             n,
             [(&lw.w_gate, &mut s.gate[..]), (&lw.w_up, &mut s.up[..])],
+            &[lora::GATE, lora::UP],
         );
-        if let Some(set) = adapters {
-            s.lora.new_input();
-            let outs = &mut [(lora::GATE, &mut s.gate[..]), (lora::UP, &mut s.up[..])];
-            lora::apply(set, pool, &mut s.lora, il, &s.h, n, outs);
-        }
         let act = if gemma {
             GluAct::GeluTanh
         } else {
@@ -625,19 +692,15 @@ pub(crate) fn forward(
         };
         glu_parallel(pool, act, &mut s.gate[..n * ff], &s.up[..n * ff]);
         lin.invalidate();
-        lin.run(&mut s.acts, &lw.w_down, &s.gate, n, &mut s.o);
-        if let Some(set) = adapters {
-            s.lora.new_input();
-            lora::apply(
-                set,
-                pool,
-                &mut s.lora,
-                il,
-                &s.gate,
-                n,
-                &mut [(lora::DOWN, &mut s.o[..])],
-            );
-        }
+        lin.run_adapted(
+            &mut s.acts,
+            &mut s.lora,
+            il,
+            &s.gate,
+            n,
+            [(&lw.w_down, &mut s.o[..])],
+            &[lora::DOWN],
+        );
         for r in 0..n {
             let o = &mut s.o[r * d..(r + 1) * d];
             if let Some(pn) = &lw.post_ffn_norm {

@@ -21,14 +21,17 @@
 use super::weights::MatRef;
 use super::Model;
 use crate::gguf::{GgufError, GgufFile, TensorInfo};
+#[cfg(doc)]
+use crate::kernels::matmul_parallel_many_riding;
 use crate::kernels::rank::{
     add_rank_products, add_rank_products_f16, add_rank_products_f16_strided,
     add_rank_products_tokens,
 };
 use crate::kernels::{
-    matmul, matmul_acts, matmul_parallel, prefetch_share, QActs, QMatrix, ThreadPool,
+    matmul, matmul_acts, matmul_parallel, prefetch_share, ProductRider, QActs, QMatrix, ThreadPool,
 };
 use crate::quant::GgmlType;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -1179,7 +1182,6 @@ fn one_token_shared(
     user_scale: f32,
 ) {
     let ranks = a.rows;
-    let row_bytes = a.row_bytes();
     let a_items = ranks.div_ceil(A_ROWS_PER_ITEM);
     // `t` as f32 bits: written by the `A` items, read by the output items after `t_done`
     // (kept in the scratch: no allocation per decoded token).
@@ -1213,18 +1215,7 @@ fn one_token_shared(
             // Counted even if the product panics, so no thread waits forever for it (the
             // panic reaches the caller through the pool).
             let _counted = CountOnDrop(&t_done);
-            let r0 = i * A_ROWS_PER_ITEM;
-            let r1 = (r0 + A_ROWS_PER_ITEM).min(ranks);
-            let rows = QMatrix {
-                data: &a.data[r0 * row_bytes..r1 * row_bytes],
-                rows: r1 - r0,
-                ..*a
-            };
-            let mut part = [0f32; A_ROWS_PER_ITEM];
-            matmul(&rows, acts, &mut part[..r1 - r0], r1 - r0, 0..r1 - r0);
-            for (slot, v) in t[r0..r1].iter().zip(&part) {
-                slot.store(v.to_bits(), Ordering::Relaxed);
-            }
+            a_item(a, acts, i, t);
         }
         let mut c = Vec::new();
         let mut waited = false;
@@ -1232,31 +1223,214 @@ fn one_token_shared(
             let next = blocks.lock().unwrap_or_else(|e| e.into_inner()).next();
             let Some((i, from, out)) = next else { break };
             if !waited {
-                let mut spins = 0u32;
-                while t_done.load(Ordering::Acquire) < a_items {
-                    spins += 1;
-                    if spins.is_multiple_of(1024) {
-                        std::thread::yield_now();
-                    } else {
-                        std::hint::spin_loop();
-                    }
-                }
+                wait_for(&t_done, a_items);
                 waited = true;
             }
             let p = parts[i];
-            c.clear();
-            c.extend(
-                t[p.a_row..p.a_row + p.rank]
-                    .iter()
-                    .map(|v| f32::from_bits(v.load(Ordering::Relaxed))),
-            );
-            to_multipliers(p.b_ty, user_scale * p.factor, &mut c);
-            match &p.bt {
-                BTransposed::F32(bt) => add_rank_products(out, &c, &bt[from..], p.rows),
-                BTransposed::F16(bt) => add_rank_products_f16_strided(out, &c, &bt[from..], p.rows),
-            }
+            c.resize(p.rank, 0.0);
+            add_b_block(p, user_scale, &t[p.a_row..], from, &mut c, out);
         }
     });
+}
+
+/// Item `i` of a decoded token's `A·x` ([`A_ROWS_PER_ITEM`] rows of `a`), stored in `t` (the
+/// products of all of `a`'s rows, as f32 bits).
+fn a_item(a: &QMatrix<'_>, acts: &QActs, i: usize, t: &[AtomicU32]) {
+    let row_bytes = a.row_bytes();
+    let r0 = i * A_ROWS_PER_ITEM;
+    let r1 = (r0 + A_ROWS_PER_ITEM).min(a.rows);
+    let rows = QMatrix {
+        data: &a.data[r0 * row_bytes..r1 * row_bytes],
+        rows: r1 - r0,
+        ..*a
+    };
+    let mut part = [0f32; A_ROWS_PER_ITEM];
+    matmul(&rows, acts, &mut part[..r1 - r0], r1 - r0, 0..r1 - r0);
+    for (slot, v) in t[r0..r1].iter().zip(&part) {
+        slot.store(v.to_bits(), Ordering::Relaxed);
+    }
+}
+
+/// Waits until `done` counts `n` (items claimed by threads inside the job, which wait for
+/// nothing: never for long).
+fn wait_for(done: &AtomicUsize, n: usize) {
+    let mut spins = 0u32;
+    while done.load(Ordering::Acquire) < n {
+        spins += 1;
+        if spins.is_multiple_of(1024) {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// `out += scale · B·t` for the outputs `from..from + out.len()` of `p`, `t` starting with `p`'s
+/// `rank` products (f32 bits), `c` room for its `rank` multipliers: the bits [`add_part`] gives
+/// those outputs.
+fn add_b_block(
+    p: &LoraPair,
+    user_scale: f32,
+    t: &[AtomicU32],
+    from: usize,
+    c: &mut [f32],
+    out: &mut [f32],
+) {
+    let c = &mut c[..p.rank];
+    for (m, v) in c.iter_mut().zip(&t[..p.rank]) {
+        *m = f32::from_bits(v.load(Ordering::Relaxed));
+    }
+    to_multipliers(p.b_ty, user_scale * p.factor, c);
+    match &p.bt {
+        BTransposed::F32(bt) => add_rank_products(out, c, &bt[from..], p.rows),
+        BTransposed::F16(bt) => add_rank_products_f16_strided(out, c, &bt[from..], p.rows),
+    }
+}
+
+/// A decoded token's low-rank updates of one group's outputs (`slots`: the parts of a base
+/// product sharing an input, e.g. q/k/v), riding in that product's job
+/// ([`matmul_parallel_many_riding`]) instead of a job of their own ([`one_token_shared`]): each
+/// thread first claims row items of the stacked `A`s ([`A_ROWS_PER_ITEM`]), then, after each
+/// chunk of base outputs it computed, adds their `B·t` while they are in cache. The adapters'
+/// updates of an output follow its base product in the order of [`apply`], with the same
+/// multipliers and fused products: the same bits.
+pub(crate) struct DecodeRider<'a> {
+    set: &'a AdapterSet,
+    il: usize,
+    /// The slot of each part of the base product.
+    slots: &'a [usize],
+    acts: &'a QActs,
+    /// Every stack's `A·x` (f32 bits), the stacks in [`DecodeRider::stacks`] order.
+    t: &'a [AtomicU32],
+    a_items: usize,
+    next_a: AtomicUsize,
+    t_done: AtomicUsize,
+    work: u64,
+}
+
+impl<'a> DecodeRider<'a> {
+    /// The rider of `set`'s updates of one decoded token's (`m == 1`) products `slots` of layer
+    /// `il` (one [`GROUPS`] entry's matrices, input `x`), or `None` when nothing in `set` adapts
+    /// them or they cannot ride ([`apply`] then does them): several tokens, stacks of several
+    /// `A` types (one conversion of `x` serves the job), a stack with slots outside `slots`.
+    pub(crate) fn new(
+        set: &'a AdapterSet,
+        sc: &'a mut LoraScratch,
+        il: usize,
+        x: &[f32],
+        m: usize,
+        slots: &'a [usize],
+    ) -> Option<Self> {
+        if m != 1 {
+            return None;
+        }
+        let (mut first, mut ranks, mut a_items, mut work) = (None, 0, 0, 0);
+        for (_, layer, st) in Self::stacks_of(set, il, slots) {
+            let (ty, cols) = first.get_or_insert((st.a.ty, st.a.cols));
+            if (st.a.ty, st.a.cols) != (*ty, *cols) || !st.slots.iter().all(|s| slots.contains(s)) {
+                return None;
+            }
+            ranks += st.a.rows;
+            a_items += st.a.rows.div_ceil(A_ROWS_PER_ITEM);
+            for p in st.slots.iter().filter_map(|&s| layer.pairs[s].as_ref()) {
+                work += p.rank * (st.a.cols + p.rows);
+            }
+        }
+        first?;
+        let st = Self::stacks_of(set, il, slots).next()?.2;
+        sc.prepare(st, x, 1);
+        if sc.shared_t.len() < ranks {
+            sc.shared_t.resize_with(ranks, || AtomicU32::new(0));
+        }
+        let sc: &'a LoraScratch = sc;
+        Some(Self {
+            set,
+            il,
+            slots,
+            acts: &sc.acts,
+            t: &sc.shared_t[..ranks],
+            a_items,
+            next_a: AtomicUsize::new(0),
+            t_done: AtomicUsize::new(0),
+            work: work as u64,
+        })
+    }
+
+    /// The stacks updating `slots` of layer `il`, adapter by adapter, with their adapter's
+    /// user scale and layer.
+    fn stacks_of(
+        set: &'a AdapterSet,
+        il: usize,
+        slots: &'a [usize],
+    ) -> impl Iterator<Item = (f32, &'a LayerLora, &'a StackedA)> {
+        set.list.iter().flat_map(move |(adapter, scale)| {
+            let layer = &adapter.layers[il];
+            layer
+                .stacks
+                .iter()
+                .filter(|st| slots.contains(&st.slots[0]))
+                .map(move |st| (*scale, layer, st))
+        })
+    }
+
+    fn stacks(&self) -> impl Iterator<Item = (f32, &'a LayerLora, &'a StackedA)> {
+        Self::stacks_of(self.set, self.il, self.slots)
+    }
+}
+
+impl ProductRider for DecodeRider<'_> {
+    fn work(&self) -> u64 {
+        self.work
+    }
+
+    fn start(&self, thread: usize, n_threads: usize) {
+        for (_, layer, st) in self.stacks() {
+            prefetch_share(st.a.view().data, thread, n_threads);
+            for p in st.slots.iter().filter_map(|&s| layer.pairs[s].as_ref()) {
+                prefetch_share(p.bt.as_bytes(), thread, n_threads);
+            }
+        }
+        loop {
+            let i = self.next_a.fetch_add(1, Ordering::Relaxed);
+            if i >= self.a_items {
+                break;
+            }
+            // Counted even if the product panics (see `one_token_shared`).
+            let _counted = CountOnDrop(&self.t_done);
+            let (mut first_item, mut t0) = (0, 0);
+            for (_, _, st) in self.stacks() {
+                let items = st.a.rows.div_ceil(A_ROWS_PER_ITEM);
+                if i < first_item + items {
+                    a_item(&st.a.view(), self.acts, i - first_item, &self.t[t0..]);
+                    break;
+                }
+                first_item += items;
+                t0 += st.a.rows;
+            }
+        }
+    }
+
+    fn finish_rows(&self, part: usize, token: usize, rows: Range<usize>, out: &mut [f32]) {
+        debug_assert_eq!(token, 0, "a rider of one decoded token");
+        let slot = self.slots[part];
+        wait_for(&self.t_done, self.a_items);
+        let mut room = [0f32; 64];
+        let mut t0 = 0;
+        for (scale, layer, st) in self.stacks() {
+            if let Some(p) = layer.pairs[slot]
+                .as_ref()
+                .filter(|_| st.slots.contains(&slot))
+            {
+                let t = &self.t[t0 + p.a_row..];
+                if p.rank <= room.len() {
+                    add_b_block(p, scale, t, rows.start, &mut room, out);
+                } else {
+                    add_b_block(p, scale, t, rows.start, &mut vec![0.0; p.rank], out);
+                }
+            }
+            t0 += st.a.rows;
+        }
+    }
 }
 
 /// Adds one to its counter when dropped (also while unwinding).
@@ -1537,8 +1711,77 @@ mod tests {
                     assert_eq!(bits(g), bits(w), "slot {} m {m}", SLOTS[s]);
                 }
                 assert_ne!(got, base, "m {m}: it added something");
+                if m == 1 {
+                    check_rider(&set, &pool, slots, cols, &rows_of, &x, &mut next);
+                }
             }
         }
+    }
+
+    /// A decoded token's update of `slots` riding in their base product's job
+    /// ([`DecodeRider`]): the bits of the product, then [`apply`]. A group whose stacks have
+    /// several `A` types has no rider.
+    fn check_rider(
+        set: &AdapterSet,
+        pool: &ThreadPool,
+        slots: &[usize],
+        cols: usize,
+        rows_of: &dyn Fn(usize) -> usize,
+        x: &[f32],
+        next: &mut impl FnMut() -> f32,
+    ) {
+        use crate::kernels::{matmul_parallel_many, matmul_parallel_many_riding, MatmulPart};
+        let ws: Vec<Vec<f32>> = slots
+            .iter()
+            .map(|&s| (0..rows_of(s) * cols).map(|_| next() * 0.1).collect())
+            .collect();
+        let views: Vec<QMatrix<'_>> = ws
+            .iter()
+            .zip(slots)
+            .map(|(w, &s)| {
+                QMatrix::new(GgmlType::F32, bytemuck::cast_slice(w), rows_of(s), cols)
+                    .expect("an f32 matrix")
+            })
+            .collect();
+        let mut acts = QActs::new();
+        acts.quantize_for(GgmlType::F32, x, 1, cols);
+        fn parts_of<'w, 'o>(
+            views: &[QMatrix<'w>],
+            outs: &'o mut [Vec<f32>],
+        ) -> Vec<MatmulPart<'w, 'o>> {
+            views
+                .iter()
+                .zip(outs)
+                .map(|(w, o)| (*w, &mut o[..], w.rows))
+                .collect()
+        }
+        let mut want: Vec<Vec<f32>> = slots.iter().map(|&s| vec![0.0; rows_of(s)]).collect();
+        let mut got = want.clone();
+        matmul_parallel_many(pool, &acts, &mut parts_of(&views, &mut want));
+        let plain = want.clone();
+        let mut sc = LoraScratch::default();
+        sc.new_input();
+        apply(set, pool, &mut sc, 0, x, 1, &mut outputs(slots, &mut want));
+        let mut sc = LoraScratch::default();
+        sc.new_input();
+        let types: Vec<GgmlType> = DecodeRider::stacks_of(set, 0, slots)
+            .map(|(_, _, st)| st.a.ty)
+            .collect();
+        let Some(rider) = DecodeRider::new(set, &mut sc, 0, x, 1, slots) else {
+            assert!(
+                types.iter().any(|&t| t != types[0]),
+                "{slots:?}: no rider only for mixed A types ({types:?})"
+            );
+            return;
+        };
+        matmul_parallel_many_riding(pool, &acts, &mut parts_of(&views, &mut got), &rider);
+        let bits = |v: &[Vec<f32>]| v.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&got),
+            bits(&want),
+            "{slots:?}: riding gives apply's bits"
+        );
+        assert_ne!(got, plain, "{slots:?}: the rider added something");
     }
 
     /// Decode's adapter update, the calling thread alone (a 1-thread pool: what 2 threads did
