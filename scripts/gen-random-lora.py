@@ -6,7 +6,7 @@ tests (rust/pocketlm/tests/lora.rs), which compare PocketLM with llama.cpp's `--
     gen-random-lora.py --base MODEL.gguf --out OUT.gguf [--rank 8] [--alpha 16] [--seed 0]
                        [--targets attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down]
                        (also attn_qkv, output, token_embd)
-                       [--rel 0.1] [--type F32|F16]
+                       [--rel 0.1] [--type F32|F16|Q8_0]
 
 - One pair `blk.N.T.weight.lora_a` (numpy shape [rank, cols], ggml [cols, rank]) and
   `.lora_b` ([rows, rank]) for every layer N and target T; `adapter.lora.alpha` = --alpha.
@@ -19,6 +19,11 @@ tests (rust/pocketlm/tests/lora.rs), which compare PocketLM with llama.cpp's `--
   (alpha/rank)·B·A has an RMS of --rel times the RMS of the base matrix (dequantized), so the
   adapter changes the outputs clearly (a test that ignores it fails) without drowning the
   model.
+- --type Q8_0 writes what `convert_lora_to_gguf.py --outtype q8_0` writes: each matrix in Q8_0
+  (gguf-py's quantizer, bit-exact with ggml's reference) when its rows split into 32-value
+  blocks, else F16 (a rank-16 `lora_b`, whose rows are 16 values, is F16). The random values
+  are drawn as for the other types, so the files of one seed hold the same adapter (the F32
+  file's values, quantized or rounded as the converter would round them).
 
 Uses gguf-py from the llama_cpp_python 0.3.36 sdist (scripts/fetch-llama-src.sh) and numpy
 (scripts/setup-gen-venv.sh); scripts/gen-random-loras.sh drives it.
@@ -43,7 +48,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--targets", default=DEFAULT_TARGETS)
     ap.add_argument("--rel", type=float, default=0.1)
-    ap.add_argument("--type", default="F32", choices=["F32", "F16"])
+    ap.add_argument("--type", default="F32", choices=["F32", "F16", "Q8_0"])
     args = ap.parse_args()
 
     reader = gguf.GGUFReader(args.base)
@@ -52,6 +57,18 @@ def main():
     targets = args.targets.split(",")
     rng = np.random.default_rng(args.seed)
     dtype = np.float32 if args.type == "F32" else np.float16
+
+    def add(name, x):
+        if args.type != "Q8_0":
+            w.add_tensor(name, x.astype(dtype))
+            return
+        # convert_lora_to_gguf.py's rule: Q8_0 where the rows quantize, else F16
+        q8 = gguf.GGMLQuantizationType.Q8_0
+        try:
+            w.add_tensor(name, gguf.quants.quantize(x.astype(np.float32), q8), raw_dtype=q8)
+        except gguf.QuantError:
+            # (from float32, as the converter's tensors are)
+            w.add_tensor(name, x.astype(np.float32).astype(np.float16))
 
     w = gguf.GGUFWriter(args.out, arch)
     w.add_type(gguf.GGUFType.ADAPTER)
@@ -73,8 +90,8 @@ def main():
         sigma = args.rel * rms_of(base) * math.sqrt(cols) / factor
         a = rng.standard_normal((args.rank, cols)) / math.sqrt(cols)
         b = rng.standard_normal((rows, args.rank)) * sigma / math.sqrt(args.rank)
-        w.add_tensor(f"{name}.lora_a", a.astype(dtype))
-        w.add_tensor(f"{name}.lora_b", b.astype(dtype))
+        add(f"{name}.lora_a", a)
+        add(f"{name}.lora_b", b)
 
     for il in range(n_layers):
         for t in block_level:
@@ -90,8 +107,8 @@ def main():
         sigma = args.rel * rms_of(base) / factor
         a = rng.standard_normal((vocab, args.rank))
         b = rng.standard_normal((n_embd, args.rank)) * sigma / math.sqrt(args.rank)
-        w.add_tensor(f"{name}.lora_a", a.astype(dtype))
-        w.add_tensor(f"{name}.lora_b", b.astype(dtype))
+        add(f"{name}.lora_a", a)
+        add(f"{name}.lora_b", b)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -19,11 +19,13 @@ cd "$REPO_ROOT"
 # NAME BASE RANK ALPHA SEED [TARGETS TYPE]: adapters on every attention and feed-forward
 # matrix unless TARGETS says (alpha/rank is 2 or 0.5, not 1, so a wrong scale rule shows).
 # BASE is under models/. The Phi-3 one adapts its fused matrices (q/k/v in one, gate/up in
-# one), the output head and the token embeddings, in F16.
+# one), the output head and the token embeddings, in F16. The Q8_0 one is what
+# `convert_lora_to_gguf.py --outtype q8_0` makes of the first (Q8_0 `A`s, F16 `B`s).
 SPECS=(
   "smollm2-r8-seed0 SmolLM2-135M-Instruct.Q4_1.gguf 8 16 0"
   "gemma3-r16-seed0 gemma-3-270m-q4_k_m.gguf 16 8 0"
   "phi3-tiny-r8-seed0 random/phi3-tiny-seed0.F16.gguf 8 4 0 attn_qkv,attn_output,ffn_up,ffn_down,output,token_embd F16"
+  "smollm2-r8-q8-seed0 SmolLM2-135M-Instruct.Q4_1.gguf 8 16 0 attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down Q8_0"
 )
 read -r -a WANT <<<"${LORAS:-}"
 

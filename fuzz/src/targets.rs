@@ -551,6 +551,31 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 t.2 = GgmlType::F16;
             }
             out.push(l.to_bytes());
+            // Q8_0 `A`s (F16 `B`s), as `convert_lora_to_gguf.py --outtype q8_0` writes them
+            for t in l.tensors.iter_mut().filter(|t| t.0.ends_with(".lora_a")) {
+                use pocketlm::internals::quant::blocks::{f16_to_f32, BlockQ8_0, QK};
+                let vals: Vec<f32> =
+                    t.3.chunks_exact(2)
+                        .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                        .collect();
+                let mut blocks = vec![BlockQ8_0 { d: 0, qs: [0; QK] }; vals.len() / QK];
+                let mut sums = vec![0i16; blocks.len()];
+                pocketlm::internals::quant::activations::quantize_row_q8_0(
+                    &vals,
+                    &mut blocks,
+                    &mut sums,
+                );
+                t.3 = blocks
+                    .iter()
+                    .flat_map(|b| {
+                        let mut v = b.d.to_le_bytes().to_vec();
+                        v.extend(b.qs.iter().map(|&q| q as u8));
+                        v
+                    })
+                    .collect();
+                t.2 = GgmlType::Q8_0;
+            }
+            out.push(l.to_bytes());
             out.push(
                 pocketlm::internals::gguf::synthetic::SyntheticLora::new(
                     &SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0),

@@ -105,6 +105,24 @@ class AdapterTest {
     }
 
     @Test
+    fun `an adapter held at q8 takes less than at f16 and still adapts`() = runBlocking<Unit> {
+        val f16 = model.loadAdapter(loraPath(), precision = AdapterPrecision.F16)
+        val q8 = model.loadAdapter(loraPath(), precision = AdapterPrecision.Q8)
+        try {
+            assertTrue(q8.sizeBytes * 5 < f16.sizeBytes * 4, "Q8 ${q8.sizeBytes} vs F16 ${f16.sizeBytes}")
+            model.textSession(opts).use { plain ->
+                model.textSession(opts).use { s ->
+                    s.attachAdapter(q8, 0.75f)
+                    assertNotEquals(text(plain), text(s), "the Q8 adapter changed nothing")
+                }
+            }
+        } finally {
+            q8.close()
+            f16.close()
+        }
+    }
+
+    @Test
     fun `a closed adapter stays applied where it is attached`() = runBlocking<Unit> {
         val own = model.loadAdapter(loraPath())
         model.textSession(opts).use { s ->

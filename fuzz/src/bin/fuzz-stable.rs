@@ -17,9 +17,9 @@ const HANG_SECS: u64 = 10;
 fn save(target: &str, data: &[u8], why: &str) -> std::path::PathBuf {
     let dir = repo_root().join("fuzz/regressions").join(target);
     std::fs::create_dir_all(&dir).expect("regressions dir");
-    let hash = data
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    });
     let path = dir.join(format!("{why}-{hash:016x}"));
     std::fs::write(&path, data).expect("save input");
     path
@@ -42,7 +42,10 @@ fn fuzz(target: &str, secs: u64) -> (u64, usize) {
         if s != 0 && now.saturating_sub(s) > HANG_SECS * 1000 {
             let data = std::fs::read(&last_w).unwrap_or_default();
             let p = save(&name, &data, "hang");
-            eprintln!("{name}: HANG (> {HANG_SECS} s), input saved to {}", p.display());
+            eprintln!(
+                "{name}: HANG (> {HANG_SECS} s), input saved to {}",
+                p.display()
+            );
             std::process::exit(2);
         }
     });

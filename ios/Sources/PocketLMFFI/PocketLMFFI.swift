@@ -5691,6 +5691,11 @@ public enum AdapterPrecision: Equatable, Hashable {
      * products of the adapter converted to F16.
      */
     case f16
+    /**
+     * Each `A` quantized to Q8_0, each `B` at F16: a quarter less memory than F16 and the
+     * fastest decode; the products of the adapter converted with `--outtype q8_0`.
+     */
+    case q8
 
 
 
@@ -5716,6 +5721,8 @@ public struct FfiConverterTypeAdapterPrecision: FfiConverterRustBuffer {
         
         case 2: return .f16
         
+        case 3: return .q8
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -5730,6 +5737,10 @@ public struct FfiConverterTypeAdapterPrecision: FfiConverterRustBuffer {
         
         case .f16:
             writeInt(&buf, Int32(2))
+        
+        
+        case .q8:
+            writeInt(&buf, Int32(3))
         
         }
     }

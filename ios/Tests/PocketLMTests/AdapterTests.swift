@@ -93,6 +93,21 @@ final class AdapterTests: XCTestCase {
         XCTAssertNotEqual(p, q, "the F16 adapter changed nothing")
     }
 
+    func testAnAdapterHeldAtQ8TakesLessThanAtF16AndStillAdapts() async throws {
+        let m = try await Shared.shared.get()
+        let f16 = try await m.loadAdapter(path: loraPath(), precision: .f16)
+        let q8 = try await m.loadAdapter(path: loraPath(), precision: .q8)
+        defer { f16.close(); q8.close() }
+        XCTAssertLessThan(q8.sizeBytes * 5, f16.sizeBytes * 4)
+        let plain = try await m.textSession(options: opts)
+        let s = try await m.textSession(options: opts)
+        defer { plain.close(); s.close() }
+        try await s.attachAdapter(q8, scale: 0.75)
+        let p = try await text(plain)
+        let q = try await text(s)
+        XCTAssertNotEqual(p, q, "the Q8 adapter changed nothing")
+    }
+
     func testAClosedAdapterStaysAppliedWhereItIsAttached() async throws {
         let m = try await Shared.shared.get()
         let a = try await adapter(m)

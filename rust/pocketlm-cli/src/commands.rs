@@ -233,8 +233,10 @@ pub struct LoraArgs {
     /// Apply a LoRA adapter (llama.cpp's GGUF format) with a scale (default 1); repeatable.
     #[arg(long = "lora", value_name = "FILE[:SCALE]")]
     lora: Vec<String>,
-    /// Hold the adapters' F32 matrices as F16 (half the memory and the bytes a decoded token
-    /// reads; the products of the adapter converted to F16): `as-file` (default) or `f16`.
+    /// How to hold the adapters' matrices: `as-file` (default); `f16`, F32 matrices as F16
+    /// (half the memory and the bytes a decoded token reads; the products of the adapter
+    /// converted to F16); `q8-0`, the `A`s quantized to Q8_0 and the `B`s at F16 (a quarter
+    /// less than F16; the products of `convert_lora_to_gguf.py --outtype q8_0`'s file).
     #[arg(long = "lora-precision", value_enum, default_value_t)]
     lora_precision: LoraPrecision,
 }
@@ -245,6 +247,8 @@ enum LoraPrecision {
     #[default]
     AsFile,
     F16,
+    #[value(name = "q8-0", alias = "q8_0")]
+    Q8_0,
 }
 
 impl LoraArgs {
@@ -265,6 +269,7 @@ impl LoraArgs {
                 let precision = match self.lora_precision {
                     LoraPrecision::AsFile => pocketlm::AdapterPrecision::AsFile,
                     LoraPrecision::F16 => pocketlm::AdapterPrecision::F16,
+                    LoraPrecision::Q8_0 => pocketlm::AdapterPrecision::Q8_0,
                 };
                 let a = pocketlm::LoraAdapter::load_with(model, path, precision)
                     .map_err(|e| format!("--lora {spec}: {e}"))?;

@@ -129,6 +129,14 @@ fn score_and_classify_take_adapters_and_refuse_bad_ones() {
     let held = score(&["--lora", &spec, "--lora-precision", "f16"]);
     assert!(held != adapted, "--lora-precision f16 changed nothing");
     assert!((held - adapted).abs() < 0.05 * adapted, "{adapted} {held}");
+    // at Q8_0: its `A`s quantized, close too, and the converter's spelling accepted
+    let q8 = score(&["--lora", &spec, "--lora-precision", "q8-0"]);
+    assert!(
+        q8 != held && q8 != adapted,
+        "--lora-precision q8-0 changed nothing"
+    );
+    assert!((q8 - adapted).abs() < 0.05 * adapted, "{adapted} {q8}");
+    assert_eq!(q8, score(&["--lora", &spec, "--lora-precision", "q8_0"]));
     let bad = run(&[
         "score",
         "--model",

@@ -16,6 +16,9 @@ pub enum AdapterPrecision {
     /// token reads for an F32 file (what llama.cpp's converter writes by default); the
     /// products of the adapter converted to F16.
     F16,
+    /// Each `A` quantized to Q8_0, each `B` at F16: a quarter less memory than F16 and the
+    /// fastest decode; the products of the adapter converted with `--outtype q8_0`.
+    Q8,
 }
 
 impl From<AdapterPrecision> for pocketlm::AdapterPrecision {
@@ -23,6 +26,7 @@ impl From<AdapterPrecision> for pocketlm::AdapterPrecision {
         match p {
             AdapterPrecision::AsFile => pocketlm::AdapterPrecision::AsFile,
             AdapterPrecision::F16 => pocketlm::AdapterPrecision::F16,
+            AdapterPrecision::Q8 => pocketlm::AdapterPrecision::Q8_0,
         }
     }
 }

@@ -103,7 +103,14 @@ fn an_adapter_held_at_f16_takes_half_the_memory() {
     );
     assert_eq!(2 * held.size_bytes(), as_file.size_bytes());
     let s = session(&m);
-    s.attach_adapter(held, 0.75).unwrap();
+    s.attach_adapter(held.clone(), 0.75).unwrap();
+    assert_ne!(greedy_text(&s, PROMPT), core_text(None));
+    // Q8: less again, and still adapting
+    let q8 = LoraAdapter::load_with_precision(m.clone(), repo_file(ADAPTER), AdapterPrecision::Q8)
+        .unwrap();
+    assert!(q8.size_bytes() * 5 < held.size_bytes() * 4);
+    let s = session(&m);
+    s.attach_adapter(q8, 0.75).unwrap();
     assert_ne!(greedy_text(&s, PROMPT), core_text(None));
 }
 

@@ -185,6 +185,60 @@ fn phi3_fused_output_and_embedding_adapter_matches_llama_cpp() {
 
 const PHI3_TINY: &str = "random/phi3-tiny-seed0.F16.gguf";
 
+/// What `convert_lora_to_gguf.py --outtype q8_0` writes (Q8_0 `A`s, F16 `B`s: a rank-8 `B`'s
+/// rows do not split into 32-value blocks), the twin of [`NAME`]: `A·x` by the integer Q8_0
+/// kernels on `x` quantized as llama.cpp quantizes it.
+#[test]
+fn smollm2_rank8_q8_0_adapter_matches_llama_cpp() {
+    check(Q8_NAME, SMOLLM2, 30 * 7, 8, 16.0, true, CLEAR_GAP);
+}
+
+const Q8_NAME: &str = "smollm2-r8-q8-seed0";
+
+/// The bits of `a`'s logits at `scale` on a prompt, then on decoded tokens (decode's path).
+fn adapted_bits(model: &Arc<Model>, a: &Arc<LoraAdapter>, scale: f32) -> Vec<u32> {
+    let mut s = Session::new(model.clone(), opts()).unwrap();
+    s.set_adapters(&[(a.clone(), scale)]).unwrap();
+    let toks = model
+        .tokenizer()
+        .encode("The capital of France is", true, true);
+    let mut out = Vec::new();
+    s.eval_all(&toks, &mut out).unwrap();
+    for t in [504u32, 3575, 282] {
+        out.extend_from_slice(s.eval(&[t]).unwrap());
+    }
+    out.iter().map(|v| v.to_bits()).collect()
+}
+
+/// An adapter held at Q8_0 (`AdapterPrecision::Q8_0`) computes, bit for bit, what the file
+/// `convert_lora_to_gguf.py --outtype q8_0` would write for it computes: gguf-py's own
+/// quantization of the same F32 adapter (`scripts/gen-random-lora.py --type Q8_0`, the twin of
+/// the F32 fixture), which matches llama.cpp (`smollm2_rank8_q8_0_adapter_matches_llama_cpp`).
+#[test]
+fn an_adapter_held_at_q8_0_computes_its_q8_0_conversion() {
+    let (path, scale) = adapter_path(NAME);
+    let (q8_path, q8_scale) = adapter_path(Q8_NAME);
+    assert_eq!(scale, q8_scale);
+    let model = Model::load(model_path(SMOLLM2)).unwrap();
+    let held = LoraAdapter::load_with(&model, &path, AdapterPrecision::Q8_0).unwrap();
+    let converted = LoraAdapter::load(&model, &q8_path).unwrap();
+    let at_f16 = LoraAdapter::load_with(&model, &path, AdapterPrecision::F16).unwrap();
+    assert_eq!(held.tensor_bytes(), converted.tensor_bytes());
+    assert!(held.tensor_bytes() * 5 < at_f16.tensor_bytes() * 4);
+    let held_bits = adapted_bits(&model, &held, scale);
+    assert!(
+        held_bits == adapted_bits(&model, &converted, scale),
+        "held at Q8_0 != gguf-py's Q8_0 conversion"
+    );
+    assert!(
+        held_bits != adapted_bits(&model, &at_f16, scale),
+        "held at Q8_0 == held at F16: nothing quantized"
+    );
+    // An F16 file held at Q8_0 quantizes its `A`s too (from their f16 values).
+    let again = LoraAdapter::load_with(&model, &q8_path, AdapterPrecision::Q8_0).unwrap();
+    assert_eq!(again.tensor_bytes(), converted.tensor_bytes());
+}
+
 /// An F32 adapter held at F16 (`AdapterPrecision::F16`) computes what the same adapter
 /// converted to F16 (each value rounded to nearest, as `convert_lora_to_gguf.py --outtype f16`
 /// does) computes, bit for bit, in half the memory; and not what the F32 adapter computes.
@@ -217,20 +271,7 @@ fn an_f32_adapter_held_at_f16_computes_its_f16_conversion() {
     let as_file = LoraAdapter::load(&model, &path).unwrap();
     assert_eq!(held.tensor_bytes(), converted.tensor_bytes());
     assert_eq!(2 * held.tensor_bytes(), as_file.tensor_bytes());
-    let run = |a: &Arc<LoraAdapter>| {
-        let mut s = Session::new(model.clone(), opts()).unwrap();
-        s.set_adapters(&[(a.clone(), scale)]).unwrap();
-        let toks = model
-            .tokenizer()
-            .encode("The capital of France is", true, true);
-        let mut out = Vec::new();
-        s.eval_all(&toks, &mut out).unwrap();
-        // a prompt, then decoded tokens (the shared decode path)
-        for t in [504u32, 3575, 282] {
-            out.extend_from_slice(s.eval(&[t]).unwrap());
-        }
-        out.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
-    };
+    let run = |a: &Arc<LoraAdapter>| adapted_bits(&model, a, scale);
     let held_bits = run(&held);
     assert!(
         held_bits == run(&converted),
@@ -672,15 +713,38 @@ fn mismatched_adapters_give_typed_errors() {
         matches!(&e, AdapterError::NonFinite(n) if n == "blk.0.attn_q.weight.lora_a"),
         "{e}"
     );
+    // (a Q8_0 `A` is taken, as `--outtype q8_0` writes it; not a Q8_0 `B`, nor other types)
+    let mut l = good.clone();
+    l.tensors[0].2 = GgmlType::Q4_0;
+    l.tensors[0].1 = vec![576, 4];
+    l.tensors[0].3 = vec![0; 576 * 4 / 32 * 18];
+    let e = load(&l, &smol).unwrap_err();
+    assert!(
+        matches!(&e, AdapterError::UnsupportedTensorType { ty, .. } if ty == "Q4_0"),
+        "{e}"
+    );
+    let mut l = good.clone();
+    l.tensors[1].2 = GgmlType::Q8_0;
+    l.tensors[1].1 = vec![32, 576];
+    l.tensors[1].3 = vec![0; 576 * 34];
+    let e = load(&l, &smol).unwrap_err();
+    assert!(
+        matches!(&e, AdapterError::UnsupportedTensorType { name, ty } if ty == "Q8_0" && name.ends_with("lora_b")),
+        "{e}"
+    );
     let mut l = good.clone();
     l.tensors[0].2 = GgmlType::Q8_0;
     l.tensors[0].1 = vec![576, 4];
-    l.tensors[0].3 = vec![0; 576 * 4 / 32 * 34];
+    let mut blocks = vec![0u8; 576 * 4 / 32 * 34];
+    blocks[34 * 5..34 * 5 + 2].copy_from_slice(&0x7e00u16.to_le_bytes()); // a NaN scale
+    l.tensors[0].3 = blocks;
     let e = load(&l, &smol).unwrap_err();
     assert!(
-        matches!(&e, AdapterError::UnsupportedTensorType { ty, .. } if ty == "Q8_0"),
+        matches!(&e, AdapterError::NonFinite(n) if n == "blk.0.attn_q.weight.lora_a"),
         "{e}"
     );
+    l.tensors[0].3 = vec![0; 576 * 4 / 32 * 34];
+    load(&l, &smol).expect("a Q8_0 A");
     let mut l = good.clone();
     l.metadata[3].1 = WriteValue::F32(f32::NAN);
     assert!(matches!(

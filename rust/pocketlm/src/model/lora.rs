@@ -99,8 +99,8 @@ pub enum AdapterError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A tensor is of a type other than F32, F16 or BF16.
-    #[error("tensor {name:?} has type {ty}; LoRA tensors must be F32, F16 or BF16")]
+    /// A tensor is of a type other than F32, F16 or BF16 (or Q8_0 for an `A`).
+    #[error("tensor {name:?} has type {ty}; LoRA tensors must be F32, F16 or BF16 (lora_a also Q8_0): convert the adapter with --outtype f16")]
     UnsupportedTensorType {
         /// The adapter tensor.
         name: String,
@@ -132,6 +132,13 @@ pub enum AdapterPrecision {
     /// writes by default). The products are then llama.cpp's on the same adapter converted with
     /// `--outtype f16`, bit for bit what loading that file gives.
     F16,
+    /// Each `A` quantized to Q8_0 at load (where its rows split into 32-value blocks, else
+    /// F16), each `B` at F16: what `convert_lora_to_gguf.py --outtype q8_0` writes for an
+    /// adapter of rank under 32, and bit for bit what loading that file gives. A rank-16 adapter
+    /// on SmolLM2 is 7.5 MB instead of 9.8 (F16) or 19.5 (F32): decode, which reads the
+    /// adapter once per token, is the faster for it (docs/adapters.md#speed). Not the file's
+    /// products: `A·x` is then an integer product on `x` quantized to Q8_0.
+    Q8_0,
 }
 
 /// The matrices of a layer an adapter may update, in [`LayerLora`] order.
@@ -156,8 +163,8 @@ pub(crate) const DOWN: usize = 6;
 #[derive(Debug, Clone)]
 enum Data {
     F32(Vec<f32>),
-    /// F16 or BF16 bits.
-    Half(Vec<u16>),
+    /// The little-endian 16-bit words of F16 or BF16 values or of Q8_0 blocks (17 each).
+    Words(Vec<u16>),
 }
 
 #[derive(Debug, Clone)]
@@ -175,21 +182,59 @@ impl OwnedMat {
         match self.data {
             Data::F32(v) => OwnedMat {
                 ty: GgmlType::F16,
-                data: Data::Half(
+                data: Data::Words(
                     v.iter()
                         .map(|&x| half::f16::from_f32(x).to_bits())
                         .collect(),
                 ),
                 ..self
             },
-            Data::Half(_) => self,
+            Data::Words(_) => self,
+        }
+    }
+
+    /// A float matrix whose rows split into 32-value blocks quantized to Q8_0 as
+    /// `convert_lora_to_gguf.py --outtype q8_0` quantizes (gguf-py's `Q8_0.quantize_blocks`,
+    /// from each value as f32: `d = max|x| / 127`, `q = x · (1/d)` rounded half away from zero,
+    /// `d` stored as f16); others at F16 ([`OwnedMat::into_f16`]).
+    fn into_q8_0(self) -> Self {
+        use crate::quant::blocks::{BlockQ8_0, QK};
+        if self.ty == GgmlType::Q8_0 || !self.cols.is_multiple_of(QK) {
+            return self.into_f16();
+        }
+        let mut row = vec![0f32; self.cols];
+        let mut blocks: Vec<BlockQ8_0> = Vec::with_capacity(self.rows * self.cols / QK);
+        let view = self.view();
+        for r in 0..self.rows {
+            view.dequantize_row(r, &mut row)
+                .expect("a float row of the checked size");
+            for xb in row.chunks_exact(QK) {
+                let amax = xb.iter().fold(0f32, |m, v| m.max(v.abs()));
+                let d = amax / 127.0;
+                let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+                let mut qs = [0i8; QK];
+                for (q, &v) in qs.iter_mut().zip(xb) {
+                    // round half away from zero, exactly (gguf-py's `np_roundf`)
+                    let (x, a) = (v * id, (v * id).abs());
+                    *q = (a.floor() + (2.0 * (a - a.floor())).floor()).copysign(x) as i8;
+                }
+                blocks.push(BlockQ8_0 {
+                    d: half::f16::from_f32(d).to_bits(),
+                    qs,
+                });
+            }
+        }
+        OwnedMat {
+            ty: GgmlType::Q8_0,
+            data: Data::Words(bytemuck::cast_slice(&blocks).to_vec()),
+            ..self
         }
     }
 
     fn view(&self) -> QMatrix<'_> {
         let bytes: &[u8] = match &self.data {
             Data::F32(v) => bytemuck::cast_slice(v),
-            Data::Half(v) => bytemuck::cast_slice(v),
+            Data::Words(v) => bytemuck::cast_slice(v),
         };
         QMatrix::new(self.ty, bytes, self.rows, self.cols).expect("shape and type checked at load")
     }
@@ -197,7 +242,7 @@ impl OwnedMat {
     fn bytes(&self) -> usize {
         match &self.data {
             Data::F32(v) => v.len() * 4,
-            Data::Half(v) => v.len() * 2,
+            Data::Words(v) => v.len() * 2,
         }
     }
 }
@@ -296,7 +341,7 @@ impl LayerLora {
                 let cols = a_of[members[0]].as_ref().map_or(0, |a| a.cols);
                 let mut data = match a_of[members[0]].as_ref().map(|a| &a.data) {
                     Some(Data::F32(_)) => Data::F32(Vec::new()),
-                    _ => Data::Half(Vec::new()),
+                    _ => Data::Words(Vec::new()),
                 };
                 let mut rows = 0;
                 for &s in &members {
@@ -304,7 +349,7 @@ impl LayerLora {
                     assert_eq!(a.cols, cols, "the matrices of a group share their input");
                     match (&mut data, a.data) {
                         (Data::F32(d), Data::F32(v)) => d.extend(v),
-                        (Data::Half(d), Data::Half(v)) => d.extend(v),
+                        (Data::Words(d), Data::Words(v)) => d.extend(v),
                         _ => unreachable!("one file type has one storage"),
                     }
                     let p = layer.pairs[s].as_mut().expect("a member is a pair");
@@ -409,9 +454,13 @@ impl std::fmt::Debug for LoraAdapter {
     }
 }
 
-fn check_type(name: &str, info: &TensorInfo) -> Result<(), AdapterError> {
+/// An adapter tensor's type: F32, F16 or BF16, or Q8_0 for an `A` (`lora_a`), which
+/// `convert_lora_to_gguf.py --outtype q8_0` writes (its `B`s, whose rows are `rank` values, stay
+/// F16 unless the rank is a multiple of 32; such a Q8_0 `B` is not supported).
+fn check_type(name: &str, info: &TensorInfo, is_a: bool) -> Result<(), AdapterError> {
     match info.ty {
         GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Ok(()),
+        GgmlType::Q8_0 if is_a => Ok(()),
         ty => Err(AdapterError::UnsupportedTensorType {
             name: name.to_owned(),
             ty: ty.name().to_owned(),
@@ -466,10 +515,17 @@ fn copy_mat(
                 GgmlType::F16 => half::f16::from_bits(h).is_finite(),
                 _ => half::bf16::from_bits(h).is_finite(),
             };
-            if !v.iter().all(|&h| finite(h)) {
+            let all_finite = if ty == GgmlType::Q8_0 {
+                // each 34-byte block: its f16 scale, then 32 signed bytes
+                v.chunks(17)
+                    .all(|block| half::f16::from_bits(block[0]).is_finite())
+            } else {
+                v.iter().all(|&h| finite(h))
+            };
+            if !all_finite {
                 return Err(non_finite());
             }
-            Data::Half(v)
+            Data::Words(v)
         }
     };
     let m = OwnedMat {
@@ -483,7 +539,7 @@ fn copy_mat(
     let view_ok = {
         let bytes: &[u8] = match &m.data {
             Data::F32(v) => bytemuck::cast_slice(v),
-            Data::Half(v) => bytemuck::cast_slice(v),
+            Data::Words(v) => bytemuck::cast_slice(v),
         };
         QMatrix::new(m.ty, bytes, rows, cols).is_ok()
     };
@@ -509,7 +565,8 @@ impl LoraAdapter {
     }
 
     /// [`LoraAdapter::load`] holding the matrices at `precision`: [`AdapterPrecision::F16`]
-    /// halves an F32 adapter's memory and its decode cost (docs/adapters.md).
+    /// halves an F32 adapter's memory and its decode cost, [`AdapterPrecision::Q8_0`] takes
+    /// a quarter more off an F16 one (docs/adapters.md).
     pub fn load_with(
         model: &Arc<Model>,
         path: impl AsRef<Path>,
@@ -517,11 +574,13 @@ impl LoraAdapter {
     ) -> Result<Arc<Self>, AdapterError> {
         let path = path.as_ref();
         // Each matrix copied out of the file, at the precision asked for.
-        let copy = |file: &GgufFile, name: &str, info: &TensorInfo, rows, cols| {
+        let copy = |file: &GgufFile, name: &str, info: &TensorInfo, rows, cols, is_a: bool| {
             let m = copy_mat(file, name, info, rows, cols)?;
             Ok::<_, AdapterError>(match precision {
                 AdapterPrecision::AsFile => m,
                 AdapterPrecision::F16 => m.into_f16(),
+                AdapterPrecision::Q8_0 if is_a => m.into_q8_0(),
+                AdapterPrecision::Q8_0 => m.into_f16(),
             })
         };
         let file = GgufFile::open(path)?;
@@ -626,8 +685,8 @@ impl LoraAdapter {
                 name: a.name.clone(),
                 target: target.clone(),
             };
-            check_type(&a.name, a)?;
-            check_type(&b.name, b)?;
+            check_type(&a.name, a, true)?;
+            check_type(&b.name, b, false)?;
             let (a_cols, a_rows) = dims2(&a.name, a)?;
             let (b_cols, b_rows) = dims2(&b.name, b)?;
             // llama.cpp's `get_scale`: alpha / rank, or 1 without alpha
@@ -653,7 +712,7 @@ impl LoraAdapter {
                         ),
                     });
                 }
-                let b_mat = copy(&file, &b.name, b, n_embd, rank)?;
+                let b_mat = copy(&file, &b.name, b, n_embd, rank, false)?;
                 let pair = LoraPair {
                     stack: 0,
                     a_row: 0,
@@ -665,7 +724,7 @@ impl LoraAdapter {
                 };
                 max_rank = max_rank.max(rank);
                 embd = Some(EmbdLora {
-                    a: copy(&file, &a.name, a, vocab, rank)?,
+                    a: copy(&file, &a.name, a, vocab, rank, true)?,
                     pair,
                 });
                 continue;
@@ -767,8 +826,8 @@ impl LoraAdapter {
                     ),
                 });
             }
-            let b_mat = copy(&file, &b.name, b, rows, rank)?;
-            let mut a_part = Some(copy(&file, &a.name, a, rank, cols)?);
+            let b_mat = copy(&file, &b.name, b, rows, rank, false)?;
+            let mut a_part = Some(copy(&file, &a.name, a, rank, cols, true)?);
             let dest = match il {
                 Some(il) => &mut layers[il],
                 None => output.get_or_insert_with(Default::default),
@@ -1116,6 +1175,13 @@ fn apply_at<'a>(
                     add_part(p, *user_scale, ranks, t, &mut sc.c, out);
                 }
             } else {
+                // A quantized `A` (Q8_0) is multiplied for the whole prompt here: its batched
+                // kernels take activation rows in groups and are not offered per piece
+                // (`matmul_acts`); integer dots make it cheap even on one thread.
+                let a_by_piece = matches!(a.ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
+                if !a_by_piece {
+                    matmul_parallel(pool, &a, acts, t, ranks);
+                }
                 let mut t_chunks = t.chunks_mut(PIECE_TOKENS * ranks);
                 let mut out_chunks: Vec<_> = parts
                     .iter()
@@ -1142,7 +1208,9 @@ fn apply_at<'a>(
                         let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((i, t, outs)) = next else { break };
                         let t0 = i * PIECE_TOKENS;
-                        matmul_acts(&a, acts, t0..t0 + t.len() / ranks, t, ranks);
+                        if a_by_piece {
+                            matmul_acts(&a, acts, t0..t0 + t.len() / ranks, t, ranks);
+                        }
                         for (p, out) in parts.iter().zip(outs) {
                             add_part(p, *user_scale, ranks, t, &mut c, out);
                         }
@@ -1547,7 +1615,15 @@ mod tests {
             ty,
             data: match ty {
                 GgmlType::F32 => Data::F32(a.clone()),
-                _ => Data::Half(
+                GgmlType::Q8_0 => {
+                    use crate::quant::blocks::{BlockQ8_0, QK};
+                    let mut blocks =
+                        vec![<BlockQ8_0 as bytemuck::Zeroable>::zeroed(); a.len() / QK];
+                    let mut sums = vec![0i16; blocks.len()];
+                    crate::quant::activations::quantize_row_q8_0(&a, &mut blocks, &mut sums);
+                    Data::Words(bytemuck::cast_slice(&blocks).to_vec())
+                }
+                _ => Data::Words(
                     a.iter()
                         .map(|&v| half::f16::from_f32(v).to_bits())
                         .collect(),
@@ -1555,6 +1631,12 @@ mod tests {
             },
             rows: rank,
             cols,
+        };
+        // (a file's Q8_0 `A` comes with an F16 `B`)
+        let ty = if ty == GgmlType::Q8_0 {
+            GgmlType::F16
+        } else {
+            ty
         };
         let pair = || LoraPair {
             stack: 0,
@@ -1602,7 +1684,15 @@ mod tests {
     /// and types mixed in a group and slots absent.
     #[test]
     fn stacked_a_adds_what_each_pair_adds_alone() {
-        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], false);
+        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], Spec::Mixed);
+    }
+
+    /// Q8_0 `A`s (a file converted with `--outtype q8_0`), multiplied for a whole prompt
+    /// rather than by piece: the same bits as pair by pair, on every path.
+    #[test]
+    fn quantized_a_adds_what_each_pair_adds_alone() {
+        check_stacked_against_alone(96, 32, 160, &[1, 5, 16, 21, 40], Spec::Quantized);
+        check_stacked_against_alone(768, 128, 1024, &[1], Spec::Quantized);
     }
 
     /// The parts of fused matrices (Phi-3's q/k/v, gate/up) read their fused matrix's `A`
@@ -1610,24 +1700,44 @@ mod tests {
     /// a prompt's pieces, a keyboard's batches and a decoded token shared in blocks.
     #[test]
     fn fused_parts_sharing_an_a_add_what_each_pair_adds_alone() {
-        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], true);
-        check_stacked_against_alone(700, 130, 1000, &[1], true);
+        check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], Spec::Fused);
+        check_stacked_against_alone(700, 130, 1000, &[1], Spec::Fused);
     }
 
     /// Decode's shared job ([`one_token_shared`]) with several row items of `A` per stack and
     /// several output blocks per pair (ragged last ones): the serial pair-by-pair bits.
     #[test]
     fn a_decoded_token_shared_in_blocks_adds_what_each_pair_adds_alone() {
-        check_stacked_against_alone(700, 130, 1000, &[1], false);
+        check_stacked_against_alone(700, 130, 1000, &[1], Spec::Mixed);
+    }
+
+    /// The layers [`check_stacked_against_alone`] tries.
+    #[derive(PartialEq)]
+    enum Spec {
+        /// Types and ranks mixed in a group, slots absent.
+        Mixed,
+        /// Phi-3's fused matrices.
+        Fused,
+        /// Q8_0 `A`s (dimensions multiples of 32).
+        Quantized,
     }
 
     /// With `fused`, K and V read Q's `A` and UP reads GATE's (the parts of Phi-3's fused
     /// matrices), the reference pairs each a copy of it.
-    fn check_stacked_against_alone(d: usize, kv: usize, ff: usize, ms: &[usize], fused: bool) {
+    fn check_stacked_against_alone(d: usize, kv: usize, ff: usize, ms: &[usize], spec: Spec) {
         let mut next = crate::kernels::rank::test_values(0x51ed_270b);
-        // (slot, type, rank, inputs, outputs); unfused: no O, no GATE, and V's F16 `A` is a
+        let fused = spec == Spec::Fused;
+        // (slot, type, rank, inputs, outputs); mixed: no O, no GATE, and V's F16 `A` is a
         // stack of its own
-        let spec = if fused {
+        let spec = if spec == Spec::Quantized {
+            vec![
+                (Q, GgmlType::Q8_0, 16, d, d),
+                (K, GgmlType::Q8_0, 8, d, kv),
+                (V, GgmlType::Q8_0, 16, d, kv),
+                (UP, GgmlType::Q8_0, 4, d, ff),
+                (DOWN, GgmlType::F16, 16, ff, d),
+            ]
+        } else if fused {
             vec![
                 (Q, GgmlType::F32, 16, d, d),
                 (K, GgmlType::F32, 16, d, kv),
@@ -1671,6 +1781,8 @@ mod tests {
         if fused {
             assert_eq!(stacks, [&[Q, K, V][..], &[GATE, UP], &[DOWN]]);
             assert_eq!(layer.stacks[0].a.rows, 16, "q/k/v's A stacked once");
+        } else if spec[0].1 == GgmlType::Q8_0 {
+            assert_eq!(stacks, [&[Q, K, V][..], &[UP], &[DOWN]]);
         } else {
             assert_eq!(stacks, [&[Q, K][..], &[V], &[UP], &[DOWN]]);
         }
