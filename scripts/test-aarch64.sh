@@ -22,7 +22,7 @@
 #     262k-row output of gemma2 alone takes over 9 minutes under qemu); and tests/snapshot.rs's
 #     parts on both models (a restored session's logits bit-identical to the uninterrupted
 #     one's: SmolLM2 about 50 s, Gemma 3 about 3 min for its 262k-row output); and tests/lora.rs's parity test
-#     on SmolLM2 (its rank-8 adapter against llama.cpp with the same adapter; Gemma 3's rank-16
+#     on SmolLM2 (its rank-8 adapter, F32 and Q8_0, against llama.cpp with the same adapter; Gemma 3's rank-16
 #     one, the same adapter code over its 262k-row output, took ~270 s of the step's 446 s
 #     under qemu on a loaded machine (SmolLM2's alone: 176 s) and runs on x86 in test-rust;
 #     AARCH64_FULL=1 runs it here);
@@ -153,7 +153,7 @@ suites=(
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
   "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0 llama3_iq4_nl llama3_iq4_xs llama3_q3_k_m llama3_q2_k lfm2_q4_0 lfm2_truncate gemma4_q4_0 qwen35_q4_0 qwen35_truncate"
   "snapshot|smollm2_resumes_bit_identically gemma3_resumes_bit_identically snapshot_without_logits hostile_headers mapped_prefix rewind_into_the_mapped a_mapped_snapshot"
-  "lora|smollm2_rank8_adapter_matches_llama_cpp phi3_fused_output_and_embedding an_adapted_output_head"
+  "lora|smollm2_rank8_adapter_matches_llama_cpp smollm2_rank8_q8_0_adapter phi3_fused_output_and_embedding an_adapted_output_head"
 )
 # Under qemu on a loaded 2-core machine alloc took ~29 min and the keyboard subset ~7 min, too
 # long for every `make test`: by default only the engine subset, the architecture families'
