@@ -124,10 +124,10 @@ impl Linear<'_> {
         acts: &mut QActs,
         x: &[f32],
         m: usize,
-        parts: [(&MatRef, &mut [f32]); N],
+        parts: &mut [(&MatRef, &mut [f32]); N],
     ) {
-        if !Self::one_job(&parts) {
-            for (w, out) in parts {
+        if !Self::one_job(parts) {
+            for (w, out) in parts.iter_mut() {
                 self.run(acts, w, x, m, out);
             }
             return;
@@ -150,7 +150,7 @@ impl Linear<'_> {
         acts: &mut QActs,
         x: &[f32],
         m: usize,
-        parts: [(&MatRef, &mut [f32]); N],
+        parts: &mut [(&MatRef, &mut [f32]); N],
         rider: &impl ProductRider,
     ) {
         let (w0, cols) = (parts[0].0, parts[0].0.cols);
@@ -159,7 +159,9 @@ impl Linear<'_> {
             self.fresh = true;
         }
         let bytes = self.bytes;
-        let mut jobs = parts.map(|(w, out)| (w.view(bytes), &mut out[..m * w.rows], w.rows));
+        let mut jobs = parts
+            .each_mut()
+            .map(|(w, out)| (w.view(bytes), &mut out[..m * w.rows], w.rows));
         matmul_parallel_many_riding(self.pool, acts, &mut jobs, rider);
     }
 
@@ -174,25 +176,21 @@ impl Linear<'_> {
         il: usize,
         x: &[f32],
         m: usize,
-        parts: [(&MatRef, &mut [f32]); N],
+        mut parts: [(&MatRef, &mut [f32]); N],
         slots: &[usize; N],
     ) {
         let Some(set) = self.adapters else {
-            return self.run_many(acts, x, m, parts);
+            return self.run_many(acts, x, m, &mut parts);
         };
         sc.new_input();
         if self.pool.n_threads() > 1 && Self::one_job(&parts) {
             if let Some(rider) = lora::DecodeRider::new(set, sc, il, x, m, slots) {
-                return self.run_riding(acts, x, m, parts, &rider);
+                return self.run_riding(acts, x, m, &mut parts, &rider);
             }
         }
-        let ws = parts.each_ref().map(|(w, _)| *w);
-        let mut outs = parts.map(|(_, out)| out);
-        let mut each = outs.iter_mut();
-        let again = ws.map(|w| (w, &mut **each.next().expect("one output per matrix")));
-        self.run_many(acts, x, m, again);
+        self.run_many(acts, x, m, &mut parts);
         let mut each = slots.iter();
-        let mut outs = outs.map(|out| (*each.next().expect("one slot per matrix"), out));
+        let mut outs = parts.map(|(_, out)| (*each.next().expect("one slot per matrix"), out));
         lora::apply(set, self.pool, sc, il, x, m, &mut outs);
     }
 
@@ -428,7 +426,7 @@ pub(crate) fn forward(
                     &mut s.acts,
                     &s.h,
                     n,
-                    [
+                    &mut [
                         (&dn.qkv, &mut s.dn_qkv[..]),
                         (&dn.gate, &mut s.dn_z[..]),
                         (&dn.alpha, &mut s.dn_alpha[..]),
@@ -495,7 +493,7 @@ pub(crate) fn forward(
                             &mut s.acts,
                             &s.h,
                             n,
-                            [(&at.wq, &mut s.q[..]), (wk, &mut s.k[..])],
+                            &mut [(&at.wq, &mut s.q[..]), (wk, &mut s.k[..])],
                         );
                         s.v[..n * kvd].copy_from_slice(&s.k[..n * kvd]);
                         false

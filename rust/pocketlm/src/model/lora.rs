@@ -1392,10 +1392,12 @@ impl<'a> DecodeRider<'a> {
         if m != 1 {
             return None;
         }
-        let (mut first, mut ranks, mut a_items, mut work) = (None, 0, 0, 0);
+        let (mut first, mut ranks, mut a_items, mut work) = (None::<&StackedA>, 0, 0, 0);
         for (_, layer, st) in Self::stacks_of(set, il, slots) {
-            let (ty, cols) = first.get_or_insert((st.a.ty, st.a.cols));
-            if (st.a.ty, st.a.cols) != (*ty, *cols) || !st.slots.iter().all(|s| slots.contains(s)) {
+            let f = first.get_or_insert(st);
+            if (st.a.ty, st.a.cols) != (f.a.ty, f.a.cols)
+                || !st.slots.iter().all(|s| slots.contains(s))
+            {
                 return None;
             }
             ranks += st.a.rows;
@@ -1404,9 +1406,7 @@ impl<'a> DecodeRider<'a> {
                 work += p.rank * (st.a.cols + p.rows);
             }
         }
-        first?;
-        let st = Self::stacks_of(set, il, slots).next()?.2;
-        sc.prepare(st, x, 1);
+        sc.prepare(first?, x, 1);
         if sc.shared_t.len() < ranks {
             sc.shared_t.resize_with(ranks, || AtomicU32::new(0));
         }
@@ -1729,31 +1729,29 @@ mod tests {
         let fused = spec == Spec::Fused;
         // (slot, type, rank, inputs, outputs); mixed: no O, no GATE, and V's F16 `A` is a
         // stack of its own
-        let spec = if spec == Spec::Quantized {
-            vec![
+        let spec = match spec {
+            Spec::Quantized => vec![
                 (Q, GgmlType::Q8_0, 16, d, d),
                 (K, GgmlType::Q8_0, 8, d, kv),
                 (V, GgmlType::Q8_0, 16, d, kv),
                 (UP, GgmlType::Q8_0, 4, d, ff),
                 (DOWN, GgmlType::F16, 16, ff, d),
-            ]
-        } else if fused {
-            vec![
+            ],
+            Spec::Fused => vec![
                 (Q, GgmlType::F32, 16, d, d),
                 (K, GgmlType::F32, 16, d, kv),
                 (V, GgmlType::F32, 16, d, kv),
                 (GATE, GgmlType::F16, 8, d, ff),
                 (UP, GgmlType::F16, 8, d, ff),
                 (DOWN, GgmlType::F32, 16, ff, d),
-            ]
-        } else {
-            vec![
+            ],
+            Spec::Mixed => vec![
                 (Q, GgmlType::F32, 16, d, d),
                 (K, GgmlType::F32, 8, d, kv),
                 (V, GgmlType::F16, 16, d, kv),
                 (UP, GgmlType::F32, 4, d, ff),
                 (DOWN, GgmlType::F32, 16, ff, d),
-            ]
+            ],
         };
         let shares = |slot: usize| match slot {
             K | V if fused => Some(Q),
