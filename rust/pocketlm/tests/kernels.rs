@@ -4,7 +4,7 @@
 use pocketlm::internals::kernels::{
     matmul, matmul_acts_with_tier, matmul_parallel_many, matmul_parallel_with_tier,
     matmul_rows_parallel, matmul_with_tier, selected_tier, supported_tiers, OutputRows, QActs,
-    QMatrix, ThreadPool, Tier,
+    QMatrix, ThreadPool, Tier, ACTS_PIECE_ALIGN,
 };
 use pocketlm::internals::quant::activations::{
     quantize_row_q8_0, quantize_row_q8_1, quantize_row_q8_k,
@@ -844,7 +844,8 @@ fn new_formats_every_tier_bit_identical_to_scalar() {
 }
 
 /// [`matmul_acts_with_tier`] on pieces of the activation rows gives `full`'s results (`m`
-/// activation rows of `rows`), bit for bit, and writes nothing outside its rows.
+/// activation rows of `rows`), bit for bit, and writes nothing outside its rows: pieces cut
+/// anywhere for float weights, at multiples of [`ACTS_PIECE_ALIGN`] for quantized ones.
 fn assert_pieces_of_acts_match(
     tier: Tier,
     w: &QMatrix,
@@ -856,11 +857,20 @@ fn assert_pieces_of_acts_match(
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     let ty = w.ty;
     let stride = rows + 3;
-    let cuts: &[usize] = if m == 5 {
-        &[0, 2, 5]
-    } else {
-        &[0, 3, 20, 21, 37]
+    let float = matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
+    let cuts: &[usize] = match (float, m) {
+        (true, 5) => &[0, 2, 5],
+        (true, _) => &[0, 3, 20, 21, 37],
+        (false, 5) => &[0, 5],
+        // (pieces of 1 and 2 groups of 8 and a ragged end: against tiles of 16 or 64)
+        (false, _) => &[0, 8, 16, 32, 37],
     };
+    assert!(
+        float
+            || cuts
+                .iter()
+                .all(|&c| c.is_multiple_of(ACTS_PIECE_ALIGN) || c == m)
+    );
     assert_eq!(cuts.last(), Some(&m));
     for c in cuts.windows(2) {
         let (t0, t1) = (c[0], c[1]);
@@ -880,6 +890,20 @@ fn assert_pieces_of_acts_match(
             );
         }
     }
+}
+
+/// A piece of a quantized matrix's activations that starts inside a group of the batch is
+/// refused (its bits could differ from the batch's), not computed.
+#[test]
+#[should_panic(expected = "must start at a multiple of")]
+fn a_quantized_piece_starting_inside_a_group_is_refused() {
+    let (ty, rows, cols, m) = (GgmlType::Q8_0, 16, 64, 12);
+    let store = make_weights(ty, rows, cols, Fill::Random, 1);
+    let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+    let mut acts = QActs::new();
+    acts.quantize_for(ty, &make_acts(m, cols, 2, Fill::Random), m, cols);
+    let mut out = vec![0.0; m * rows];
+    matmul_acts_with_tier(Tier::Scalar, &w, &acts, 4..m, &mut out, rows);
 }
 
 #[test]
@@ -906,11 +930,9 @@ fn row_ranges_and_parallel_match() {
                 matmul_parallel_with_tier(&pool, tier, &w, &acts, &mut par, rows);
                 assert_eq!(full, par, "{tier} {ty} parallel");
             }
-            // float weights (LoRA's `A`): pieces of the activation rows (`A·x` per piece of a
-            // prompt), cutting the tiles of 16, into a wider output stride: the same bits
-            if matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16) {
-                assert_pieces_of_acts_match(tier, &w, &acts, &full, rows, m);
-            }
+            // pieces of the activation rows (LoRA's `A·x` per piece of a prompt), cutting the
+            // tiles, into a wider output stride: the same bits
+            assert_pieces_of_acts_match(tier, &w, &acts, &full, rows, m);
             // a row's result does not depend on the batch it was computed in
             for t in 0..m {
                 let mut one = QActs::new();

@@ -1135,14 +1135,21 @@ impl<S: Sink> Sink for TokenOffsetSink<'_, S> {
     }
 }
 
-/// All rows of a row-major float matrix `w` (F32, F16 or BF16) times the activation rows `ts`
-/// only, single-threaded, with the selected tier: `out[(t - ts.start) * out_stride + r] =
-/// dot(weight row r, activation row t)` (a piece of a batch computed where the rest of the
-/// piece's work is: LoRA's `A·x` per piece of a prompt). Every (weight row, activation row)
-/// result is the one [`matmul`] gives, bit for bit: the float tile kernels compute each pair
-/// alone (tested for every tier; quantized types' batched kernels read activation rows in
-/// groups of 8 and are not offered here). Panics on another type, an interleaved matrix, `ts`
-/// outside the activations or the shape mismatches of [`matmul`].
+/// Where a piece of activation rows may start for [`matmul_acts`] on a quantized matrix: the
+/// integer kernels take activation rows in groups (4 on x86, pairs with i8mm) and a row's
+/// group decides how some of its weight rows are summed, so a piece keeps the whole batch's
+/// bits only if it starts where a group of the batch does.
+pub const ACTS_PIECE_ALIGN: usize = 8;
+
+/// All rows of a row-major matrix `w` times the activation rows `ts` only, single-threaded,
+/// with the selected tier: `out[(t - ts.start) * out_stride + r] = dot(weight row r,
+/// activation row t)` (a piece of a batch computed where the rest of the piece's work is:
+/// LoRA's `A·x` per piece of a prompt, F16, F32 or Q8_0). Every (weight row, activation row)
+/// result is the one [`matmul`] gives, bit for bit: float types wherever the piece starts,
+/// quantized ones when `ts.start` is a multiple of [`ACTS_PIECE_ALIGN`] (tested for every type
+/// and tier: `row_ranges_and_parallel_match` in tests/kernels.rs). Panics on an interleaved
+/// matrix, a quantized piece that starts elsewhere, `ts` outside the activations or the shape
+/// mismatches of [`matmul`].
 pub fn matmul_acts(
     w: &QMatrix,
     acts: &QActs,
@@ -1163,15 +1170,17 @@ pub fn matmul_acts_with_tier(
     out_stride: usize,
 ) {
     let k = tier.kernels();
-    assert!(
-        matches!(w.ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16),
-        "matmul_acts: float weights only, not {}",
-        w.ty
-    );
     assert_eq!(
         w.layout,
         BlockLayout::Rows,
         "matmul_acts: row-major weights only"
+    );
+    assert!(
+        matches!(w.ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+            || ts.start.is_multiple_of(ACTS_PIECE_ALIGN),
+        "matmul_acts: a piece of {} activations must start at a multiple of {ACTS_PIECE_ALIGN}, not {}",
+        w.ty,
+        ts.start
     );
     assert!(
         ts.start <= ts.end && ts.end <= acts.m,
@@ -1198,7 +1207,7 @@ pub fn matmul_acts_with_tier(
     };
     run_tiles(
         tile_fn(k, w.ty),
-        TILE_ACTS,
+        (k.tile_acts)(w.ty),
         w,
         acts,
         0..w.rows,

@@ -29,6 +29,7 @@ use crate::kernels::rank::{
 };
 use crate::kernels::{
     matmul, matmul_acts, matmul_parallel, prefetch_share, ProductRider, QActs, QMatrix, ThreadPool,
+    ACTS_PIECE_ALIGN,
 };
 use crate::quant::GgmlType;
 use std::ops::Range;
@@ -988,8 +989,9 @@ impl LoraScratch {
 
 /// Tokens per piece of a prompt's low-rank products (a piece's `A·x`, multipliers and B add run
 /// on one thread; the pieces are shared across the pool). A multiple of the F16 NEON kernel's
-/// 4-token step and of the AVX-512 one's.
+/// 4-token step and of the AVX-512 one's, and of where a Q8_0 `A`'s piece may start.
 const PIECE_TOKENS: usize = 8;
+const _: () = assert!(PIECE_TOKENS.is_multiple_of(ACTS_PIECE_ALIGN));
 
 /// `out[m × rows] += Σ scale · B·(A·x)` for each `(slot, out)` of `outs` (matrices of layer `il`
 /// sharing the input `x`, `m × cols`: one [`GROUPS`] entry), over the adapters of `set` that
@@ -1175,13 +1177,6 @@ fn apply_at<'a>(
                     add_part(p, *user_scale, ranks, t, &mut sc.c, out);
                 }
             } else {
-                // A quantized `A` (Q8_0) is multiplied for the whole prompt here: its batched
-                // kernels take activation rows in groups and are not offered per piece
-                // (`matmul_acts`); integer dots make it cheap even on one thread.
-                let a_by_piece = matches!(a.ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16);
-                if !a_by_piece {
-                    matmul_parallel(pool, &a, acts, t, ranks);
-                }
                 let mut t_chunks = t.chunks_mut(PIECE_TOKENS * ranks);
                 let mut out_chunks: Vec<_> = parts
                     .iter()
@@ -1208,9 +1203,7 @@ fn apply_at<'a>(
                         let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).next();
                         let Some((i, t, outs)) = next else { break };
                         let t0 = i * PIECE_TOKENS;
-                        if a_by_piece {
-                            matmul_acts(&a, acts, t0..t0 + t.len() / ranks, t, ranks);
-                        }
+                        matmul_acts(&a, acts, t0..t0 + t.len() / ranks, t, ranks);
                         for (p, out) in parts.iter().zip(outs) {
                             add_part(p, *user_scale, ranks, t, &mut c, out);
                         }
@@ -1687,8 +1680,8 @@ mod tests {
         check_stacked_against_alone(77, 24, 50, &[1, 5, 16, 21, 40], Spec::Mixed);
     }
 
-    /// Q8_0 `A`s (a file converted with `--outtype q8_0`), multiplied for a whole prompt
-    /// rather than by piece: the same bits as pair by pair, on every path.
+    /// Q8_0 `A`s (a file converted with `--outtype q8_0`), a prompt's by pieces of 8 tokens
+    /// (m = 21, 40): the same bits as pair by pair, on every path.
     #[test]
     fn quantized_a_adds_what_each_pair_adds_alone() {
         check_stacked_against_alone(96, 32, 160, &[1, 5, 16, 21, 40], Spec::Quantized);
