@@ -640,6 +640,13 @@ macro_rules! small_kernel16 {
                 };
                 // 4 activation rows per pass (4 independent `vpdpbusd` chains, each transposed
                 // vector used by all 4), then pairs, then a single row
+                if M < 4 {
+                    // no 4-row pass to spread the prefetch over (a keyboard's batch of 2 or 3
+                    // candidates): all of the next rows' lines here. Without it such a batch
+                    // streamed the weights unprefetched, and a keyboard pass of 3 rows on
+                    // SmolLM2 took 14 ms instead of 9 (docs/keyboard.md, "what sets p95").
+                    prefetch_next16_t0(&wr, i, 0, 1);
+                }
                 let mut j = 0;
                 while j < M {
                     let n = if j + 4 <= M {
