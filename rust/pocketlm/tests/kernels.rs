@@ -1153,6 +1153,89 @@ fn row_subsets_match_the_full_product_and_scalar() {
     assert!(out.iter().all(|v| v.is_nan()));
 }
 
+/// The keyboard's restricted head on a converted (interleaved) model: a selection in whole
+/// groups of 8 rows gives the row-major full product's columns bit for bit, for the decode,
+/// the grouped kernels' batches and the de-interleaving ones, with any threads.
+#[test]
+fn whole_groups_of_an_interleaved_matrix_match_the_full_product() {
+    use pocketlm::internals::quant::{interleave, BlockLayout};
+    let (rows, cols) = (1400, 256);
+    let mut ids: Vec<u32> = (0..704).collect(); // runs split into thread units
+    ids.extend(1000..1008); // one group
+    ids.extend(1392..1400); // the last group
+    let sel = OutputRows::new(ids);
+    assert!(sel.in_whole_groups());
+    assert!(!OutputRows::new(vec![0, 1, 2]).in_whole_groups());
+    assert!(!OutputRows::new((8..20).collect()).in_whole_groups());
+    for threads in [1, 2] {
+        let pool = ThreadPool::new(threads);
+        for ty in WEIGHT_TYPES
+            .into_iter()
+            .filter(|&t| interleave::head_bytes(t).is_some())
+        {
+            let store = make_weights(ty, rows, cols, Fill::Random, 41);
+            let plain = weight_bytes(&store, ty, rows, cols);
+            let w = QMatrix::new(ty, plain, rows, cols).unwrap();
+            let mut inter = vec![0u32; store.len()];
+            bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
+                .copy_from_slice(&interleave::interleave(ty, plain, rows));
+            let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
+                .unwrap()
+                .with_layout(BlockLayout::Interleaved8)
+                .unwrap();
+            for m in [1, 3, 9, 40] {
+                let x = make_acts(m, cols, 5 + m as u64, Fill::Random);
+                let mut acts = QActs::new();
+                acts.quantize_for(ty, &x, m, cols);
+                let mut full = vec![0.0; m * rows];
+                matmul_parallel_with_tier(&pool, selected_tier(), &w, &acts, &mut full, rows);
+                let stride = sel.len() + 1;
+                let mut got = vec![f32::NAN; m * stride];
+                matmul_rows_parallel(&pool, &wi, &acts, &sel, &mut got, stride);
+                for t in 0..m {
+                    for (i, &r) in sel.ids().iter().enumerate() {
+                        assert_eq!(
+                            got[t * stride + i].to_bits(),
+                            full[t * rows + r as usize].to_bits(),
+                            "{ty} m={m} threads={threads} t{t} row {r}"
+                        );
+                    }
+                    assert!(got[t * stride + sel.len()].is_nan());
+                }
+            }
+        }
+    }
+}
+
+/// Rows that cut a group of an interleaved matrix are refused, not misread.
+#[test]
+#[should_panic(expected = "must be whole groups")]
+fn rows_cutting_an_interleaved_group_are_refused() {
+    use pocketlm::internals::quant::{interleave, BlockLayout};
+    let (ty, rows, cols) = (GgmlType::Q8_0, 16, 64);
+    let store = make_weights(ty, rows, cols, Fill::Random, 1);
+    let plain = weight_bytes(&store, ty, rows, cols);
+    let mut inter = vec![0u32; store.len()];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
+        .copy_from_slice(&interleave::interleave(ty, plain, rows));
+    let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
+        .unwrap()
+        .with_layout(BlockLayout::Interleaved8)
+        .unwrap();
+    let mut acts = QActs::new();
+    acts.quantize_for(ty, &make_acts(1, cols, 3, Fill::Random), 1, cols);
+    let mut out = vec![0.0; 4];
+    let pool = ThreadPool::new(1);
+    matmul_rows_parallel(
+        &pool,
+        &wi,
+        &acts,
+        &OutputRows::new(vec![4, 5, 6, 7]),
+        &mut out,
+        4,
+    );
+}
+
 #[test]
 fn matmul_parallel_many_matches_one_by_one() {
     let tier = pocketlm::internals::kernels::selected_tier();

@@ -1386,13 +1386,24 @@ impl OutputRows {
     pub fn runs(&self) -> &[RowRun] {
         &self.runs
     }
+
+    /// Whether every run starts and ends on a group of [`interleave::GROUP_ROWS`] rows: such a selection
+    /// of an interleaved matrix is whole interleaved groups, computed in place like a
+    /// row-major one's (the keyboard's first 49,152 rows of Gemma's head in its converted copy).
+    pub fn in_whole_groups(&self) -> bool {
+        self.runs.iter().all(|r| {
+            let g = interleave::GROUP_ROWS;
+            r.rows.start.is_multiple_of(g) && r.rows.end.is_multiple_of(g)
+        })
+    }
 }
 
 /// The rows `sel` of `w` times all activation rows, split across `pool`'s threads:
 /// `out[t * out_stride + i] = dot(w[sel.ids()[i]], x[t])`, `out_stride >= sel.len()`. Each run
 /// of consecutive rows is a row-major sub-matrix computed by the same tile kernels as
-/// [`matmul_parallel`] (the results are identical to that product's columns). Row-major
-/// layout only: panics on an interleaved matrix or a row outside `w`.
+/// [`matmul_parallel`] (the results are identical to that product's columns). An interleaved
+/// matrix needs a selection in whole groups ([`OutputRows::in_whole_groups`]): panics on
+/// another, or on a row outside `w`.
 pub fn matmul_rows_parallel(
     pool: &ThreadPool,
     w: &QMatrix,
@@ -1402,10 +1413,10 @@ pub fn matmul_rows_parallel(
     out_stride: usize,
 ) {
     let k = selected_kernels();
-    assert_eq!(
-        w.layout,
-        BlockLayout::Rows,
-        "matmul_rows_parallel: row-major weights only"
+    assert!(
+        w.layout == BlockLayout::Rows || sel.in_whole_groups(),
+        "matmul_rows_parallel: rows of an interleaved matrix must be whole groups of {}",
+        interleave::GROUP_ROWS
     );
     let n_sel = sel.len();
     check_shapes(w, acts, out.len(), out_stride.max(n_sel), &(0..0));

@@ -786,7 +786,7 @@ pub(crate) fn forward(
     let vocab = w.output.rows;
     lin.invalidate();
     match head {
-        Some(sel) if w.output.layout == BlockLayout::Rows => {
+        Some(sel) if w.output.layout == BlockLayout::Rows || sel.in_whole_groups() => {
             // Only the selected rows of the head: the weights are read in place (mapped).
             logits.resize(want.len() * sel.len(), 0.0);
             s.acts
@@ -798,7 +798,8 @@ pub(crate) fn forward(
             }
         }
         Some(sel) => {
-            // An interleaved head (a converted file): the full product, then the columns.
+            // An interleaved head (a converted file) and rows that cut its groups: the full
+            // product, then the columns.
             let mut full = vec![0.0f32; want.len() * vocab];
             lin.run(&mut s.acts, &w.output, &s.last, want.len(), &mut full);
             if let Some(set) = adapters {
