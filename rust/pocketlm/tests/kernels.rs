@@ -176,6 +176,25 @@ fn weight_bytes(store: &[u32], ty: GgmlType, rows: usize, cols: usize) -> &[u8] 
     &bytemuck::cast_slice::<u32, u8>(store)[..n]
 }
 
+/// The interleaved copy (`pocketlm convert`'s layout) of the row-major weights `plain`, in a
+/// store of `store_len` u32s (block data must be 2-byte aligned), for [`interleaved_matrix`].
+fn interleaved_store(ty: GgmlType, plain: &[u8], rows: usize, store_len: usize) -> Vec<u32> {
+    use pocketlm::internals::quant::interleave;
+    let mut inter = vec![0u32; store_len];
+    bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
+        .copy_from_slice(&interleave::interleave(ty, plain, rows));
+    inter
+}
+
+/// The matrix an [`interleaved_store`] holds.
+fn interleaved_matrix(ty: GgmlType, inter: &[u32], rows: usize, cols: usize) -> QMatrix<'_> {
+    use pocketlm::internals::quant::BlockLayout;
+    QMatrix::new(ty, weight_bytes(inter, ty, rows, cols), rows, cols)
+        .unwrap()
+        .with_layout(BlockLayout::Interleaved8)
+        .unwrap()
+}
+
 fn make_acts(m: usize, cols: usize, seed: u64, kind: Fill) -> Vec<f32> {
     let mut rng = Rng::new(seed ^ 0xA5A5);
     (0..m * cols)
@@ -974,14 +993,8 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
                     let store = make_weights(ty, rows, cols, wf, (m * 11 + i) as u64);
                     let plain = weight_bytes(&store, ty, rows, cols);
                     let w = QMatrix::new(ty, plain, rows, cols).unwrap();
-                    // (a u32 store: block data must be 2-byte aligned)
-                    let mut inter = vec![0u32; store.len()];
-                    bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
-                        .copy_from_slice(&interleave::interleave(ty, plain, rows));
-                    let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
-                        .unwrap()
-                        .with_layout(BlockLayout::Interleaved8)
-                        .unwrap();
+                    let inter = interleaved_store(ty, plain, rows, store.len());
+                    let wi = interleaved_matrix(ty, &inter, rows, cols);
                     let x = make_acts(m, cols, (m * 3 + i) as u64, af);
                     let mut acts = QActs::new();
                     acts.quantize_for_tier(tier, ty, &x, m, cols);
@@ -1158,7 +1171,7 @@ fn row_subsets_match_the_full_product_and_scalar() {
 /// the grouped kernels' batches and the de-interleaving ones, with any threads.
 #[test]
 fn whole_groups_of_an_interleaved_matrix_match_the_full_product() {
-    use pocketlm::internals::quant::{interleave, BlockLayout};
+    use pocketlm::internals::quant::interleave;
     let (rows, cols) = (1400, 256);
     let mut ids: Vec<u32> = (0..704).collect(); // runs split into thread units
     ids.extend(1000..1008); // one group
@@ -1176,13 +1189,8 @@ fn whole_groups_of_an_interleaved_matrix_match_the_full_product() {
             let store = make_weights(ty, rows, cols, Fill::Random, 41);
             let plain = weight_bytes(&store, ty, rows, cols);
             let w = QMatrix::new(ty, plain, rows, cols).unwrap();
-            let mut inter = vec![0u32; store.len()];
-            bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
-                .copy_from_slice(&interleave::interleave(ty, plain, rows));
-            let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
-                .unwrap()
-                .with_layout(BlockLayout::Interleaved8)
-                .unwrap();
+            let inter = interleaved_store(ty, plain, rows, store.len());
+            let wi = interleaved_matrix(ty, &inter, rows, cols);
             for m in [1, 3, 9, 40] {
                 let x = make_acts(m, cols, 5 + m as u64, Fill::Random);
                 let mut acts = QActs::new();
@@ -1211,17 +1219,11 @@ fn whole_groups_of_an_interleaved_matrix_match_the_full_product() {
 #[test]
 #[should_panic(expected = "must be whole groups")]
 fn rows_cutting_an_interleaved_group_are_refused() {
-    use pocketlm::internals::quant::{interleave, BlockLayout};
     let (ty, rows, cols) = (GgmlType::Q8_0, 16, 64);
     let store = make_weights(ty, rows, cols, Fill::Random, 1);
     let plain = weight_bytes(&store, ty, rows, cols);
-    let mut inter = vec![0u32; store.len()];
-    bytemuck::cast_slice_mut::<u32, u8>(&mut inter)[..plain.len()]
-        .copy_from_slice(&interleave::interleave(ty, plain, rows));
-    let wi = QMatrix::new(ty, weight_bytes(&inter, ty, rows, cols), rows, cols)
-        .unwrap()
-        .with_layout(BlockLayout::Interleaved8)
-        .unwrap();
+    let inter = interleaved_store(ty, plain, rows, store.len());
+    let wi = interleaved_matrix(ty, &inter, rows, cols);
     let mut acts = QActs::new();
     acts.quantize_for(ty, &make_acts(1, cols, 3, Fill::Random), 1, cols);
     let mut out = vec![0.0; 4];

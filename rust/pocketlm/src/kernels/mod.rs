@@ -1387,9 +1387,10 @@ impl OutputRows {
         &self.runs
     }
 
-    /// Whether every run starts and ends on a group of [`interleave::GROUP_ROWS`] rows: such a selection
-    /// of an interleaved matrix is whole interleaved groups, computed in place like a
-    /// row-major one's (the keyboard's first 49,152 rows of Gemma's head in its converted copy).
+    /// Whether every run starts and ends on a group of [`interleave::GROUP_ROWS`] rows: such
+    /// a selection of an interleaved matrix is whole interleaved groups, computed in place like
+    /// a row-major one's (the keyboard's first 49,152 rows of Gemma's head in its converted
+    /// copy).
     pub fn in_whole_groups(&self) -> bool {
         self.runs.iter().all(|r| {
             let g = interleave::GROUP_ROWS;
