@@ -15,6 +15,10 @@ pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
 /// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
 const PREFILL_CHUNK: usize = 64;
+/// After a prompt of more tokens than this, the forward pass's row buffers are freed
+/// (`Scratch::release_rows_above`): the decode steps and batches that follow need fewer rows,
+/// and a chunk's buffers would otherwise stay for the session's life (6.3 MiB for a 1B model).
+const KEEP_SCRATCH_ROWS: usize = 16;
 
 /// Why a session could not be created or could not evaluate tokens.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -425,6 +429,7 @@ impl Session {
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
         self.resync_recurrent();
+        let prompt_len = tokens.len();
         let mut tokens = tokens;
         if let Some(i) = self.last_word_start(tokens) {
             for chunk in tokens[..i].chunks(PREFILL_CHUNK) {
@@ -437,6 +442,7 @@ impl Session {
             let last_chunk = chunk.as_ptr_range().end == tokens.as_ptr_range().end;
             self.run_chunk(chunk, |i| last_chunk && i + 1 == chunk.len(), None);
         }
+        self.release_prompt_scratch(prompt_len);
         self.has_logits = true;
         Ok(&self.logits)
     }
@@ -466,11 +472,20 @@ impl Session {
             let base = c * PREFILL_CHUNK;
             self.run_chunk(chunk, |i| base + i >= first, Some(out));
         }
+        self.release_prompt_scratch(tokens.len());
         let vocab = self.logits_width();
         self.logits.clear();
         self.logits.extend_from_slice(&out[out.len() - vocab..]);
         self.has_logits = true;
         Ok(())
+    }
+
+    /// Frees the row buffers a prompt of `tokens` tokens sized, if it was long.
+    fn release_prompt_scratch(&self, tokens: usize) {
+        if tokens > KEEP_SCRATCH_ROWS {
+            let mut engine = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+            engine.scratch.release_rows_above(KEEP_SCRATCH_ROWS);
+        }
     }
 
     fn run_chunk(
