@@ -11,7 +11,11 @@ runs it with the generator's venv).
 
   decode-anon.py --pocketlm target/release/pocketlm --model M.gguf [--model M2.gguf]
                  [--shape-model ORIGINAL.gguf] [--prompt-words 100] [--max-tokens 384]
-                 [--ctx 1024] [--threads 2] [--json]
+                 [--ctx 1024] [--threads 2] [--llama-completion BIN] [--json]
+
+--llama-completion: also run llama.cpp's llama-completion on the same prompt, context and
+token count (its KV cache is allocated for the whole context, and on x86 it repacks Q4_0 and
+the k-quants into anonymous buffers: its "anon - KV" counts those copies).
 
 --shape-model: read the layer and head counts from this file (a `pocketlm convert`ed copy has
 tensor types gguf-py does not know; its original has the same metadata).
@@ -57,6 +61,7 @@ def main():
     ap.add_argument("--max-tokens", type=int, default=384)
     ap.add_argument("--ctx", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--llama-completion")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     prompt = " ".join(["the weather was lovely so we walked along the river"] * (a.prompt_words // 10))
@@ -74,6 +79,17 @@ def main():
                      "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
                      "anon_minus_kv_mib": round(anon - kv_mib, 2), "peak_rss_mib": round(hwm, 1),
                      "file_mib": round(os.path.getsize(model) / 2**20, 1)})
+        if a.llama_completion and not model.endswith(".x8.gguf"):
+            _, hwm, anon = peak_memory([a.llama_completion, "-m", model, "-t", str(a.threads),
+                                        "-c", str(a.ctx), "-n", str(a.max_tokens), "-no-cnv",
+                                        "--no-warmup", "--ignore-eos", "-p", prompt])
+            kv_mib = per_pos * a.ctx / 2**20
+            rows.append({"model": os.path.basename(model) + " (llama.cpp)", "arch": arch,
+                         "layers": layers, "positions": a.ctx, "generated": a.max_tokens,
+                         "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
+                         "anon_minus_kv_mib": round(anon - kv_mib, 2),
+                         "peak_rss_mib": round(hwm, 1),
+                         "file_mib": round(os.path.getsize(model) / 2**20, 1)})
     if a.json:
         print(json.dumps({"rows": rows}))
         return
