@@ -65,7 +65,35 @@ fn q4k_scale_indices() -> [__m512i; 4] {
     idx
 }
 
-/// 8 Q4_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q4_k`.
+/// Why the decode kernels read a group of 8 rows one row after the other: that is the order
+/// the rows lie in memory, so the group streams from DRAM as one sequence the hardware
+/// prefetcher follows. Reading it by block column (the 8 rows' super-block `i`, then `i + 1`)
+/// jumps between 8 places a row apart: from DRAM (`cargo test --release -p pocketlm --lib
+/// bench_decode_kernels -- --ignored --nocapture`, 65536 × 1024) Q6_K ran at 10.3 GB/s that
+/// way against 31 from cache, and Llama-3.2-1B's Q6_K output head took 42% of a decoded token.
+/// A row's f32 accumulation is the AVX2 kernels' lane for that row, operation for operation
+/// (`cvt(sum) · (d · y.d) + acc` fused, in block order), done in a scalar, so the results are
+/// the same bits.
+///
+/// The sum of a ymm's 8 i32 lanes (exact: the kernels' sums are bounded well inside i32).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn hsum_i32x8(v: __m256i) -> i32 {
+    let x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b01_00_11_10>(x));
+    let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b10_11_00_01>(x));
+    _mm_cvtsi128_si32(x)
+}
+
+/// An f16's value (`vcvtph2ps`, as the vector kernels convert).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn f16_bits_to_f32(bits: u16) -> f32 {
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
+}
+
+/// 8 Q4_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q4_k`; the
+/// rows are read one after the other ([`hsum_i32x8`] says why).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) fn gemv_q4_k<const PF: u8>(
     ctx: &Ctx<'_, BlockQ4K>,
@@ -80,21 +108,12 @@ pub(super) fn gemv_q4_k<const PF: u8>(
     let m4 = _mm512_set1_epi8(0x0F);
     let shifts = nibble_shifts();
     let idx = q4k_scale_indices();
-    let mut acc = _mm256_setzero_ps();
-    for i in 0..nb {
-        pf::<_, PF>(&wr, i);
-        let y = &ar[i];
-        let mut yq = [_mm512_setzero_si512(); 4];
-        for (c, v) in yq.iter_mut().enumerate() {
-            *v = ld_i8x64(sub32::<64, i8, 256>(&y.qs, 64 * c));
-        }
-        let bsums = ld_i16x16(&y.bsums);
-        let mut p = [_mm256_setzero_si256(); 8];
-        let mut pm = [_mm256_setzero_si256(); 8];
-        let mut dbits = [0u16; 8];
-        let mut mbits = [0u16; 8];
-        for k in 0..8 {
-            let b = &wr[k][i];
+    let group = 8 * nb * core::mem::size_of::<BlockQ4K>();
+    let mut out = [[0.0f32; 1]; 8];
+    for (row, o) in wr.iter().zip(&mut out) {
+        let mut acc = 0.0f32;
+        for (b, y) in row.iter().zip(ar) {
+            pf_next_group::<_, PF>(b, group);
             let (sc, mn) = scales_mins_k4_words(&b.scales);
             let scv = _mm512_set1_epi64(sc as i64);
             // two chains: pair sums (|v| ≤ 2 · 15 · 128) times scales (≤ 63), exact in i32
@@ -102,24 +121,20 @@ pub(super) fn gemv_q4_k<const PF: u8>(
             for c in 0..4 {
                 let x = bcast32(sub32::<32, u8, 128>(&b.qs, 32 * c));
                 let x = _mm512_and_si512(_mm512_srlv_epi64(x, shifts), m4);
-                let pairs = _mm512_maddubs_epi16(x, yq[c]);
+                let yq = ld_i8x64(sub32::<64, i8, 256>(&y.qs, 64 * c));
+                let pairs = _mm512_maddubs_epi16(x, yq);
                 let scale = _mm512_shuffle_epi8(scv, idx[c]);
                 s[c % 2] = _mm512_dpwssd_epi32(s[c % 2], pairs, scale);
             }
-            p[k] = fold256(_mm512_add_epi32(s[0], s[1]));
-            pm[k] = _mm256_madd_epi16(bsums, mins_pairs(mn));
-            dbits[k] = b.d;
-            mbits[k] = b.dmin;
+            let sum = hsum_i32x8(fold256(_mm512_add_epi32(s[0], s[1])));
+            let mins = hsum_i32x8(_mm256_madd_epi16(ld_i16x16(&y.bsums), mins_pairs(mn)));
+            // the AVX2 `gemv_q4_k`'s f32 operations on this row's lane
+            acc = (sum as f32).mul_add(f16_bits_to_f32(b.d) * y.d, acc);
+            acc = (-(mins as f32)).mul_add(f16_bits_to_f32(b.dmin) * y.d, acc);
         }
-        // the same f32 operations as the AVX2 `gemv_q4_k`
-        let (s, m) = (reduce_rows8(p), reduce_rows8(pm));
-        let yd = _mm256_set1_ps(y.d);
-        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
-        let wm = _mm256_cvtph_ps(ld_u16x8(&mbits));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd, yd), acc);
-        acc = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(wm, yd), acc);
+        o[0] = acc;
     }
-    st_f32x8(acc).map(|v| [v])
+    out
 }
 
 /// `vpermw` indices for Q6_K quarter `4n + 2h + …`: the zmm of elements `128n + 64h..+ 64`
@@ -138,7 +153,8 @@ fn q6k_scale_indices() -> [__m512i; 4] {
     idx
 }
 
-/// 8 Q6_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q6_k`.
+/// 8 Q6_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q6_k`; the
+/// rows are read one after the other ([`hsum_i32x8`] says why).
 ///
 /// Element order of a Q6_K half `n` (128 elements; `l < 32`): `ql[64n + l]` holds elements
 /// `l` (low nibble) and `l + 64` (high nibble), `ql[64n + 32 + l]` elements `l + 32` and
@@ -158,25 +174,15 @@ pub(super) fn gemv_q6_k<const PF: u8>(
     assert!(ar.len() == nb && wr.iter().all(|w| w.len() == nb));
     let m4 = _mm512_set1_epi8(0x0F);
     let m30 = _mm512_set1_epi8(0x30);
-    // qh bits (0, 1) / (2, 3) to bits 4, 5 in the two halves (elements 0..64), and bits
-    // (4, 5) / (6, 7) (elements 64..128); 64-bit shifts by at most 4 move no bit of a
-    // neighbouring byte onto bits 4, 5
     let sh_lo = _mm512_setr_epi64(4, 4, 4, 4, 2, 2, 2, 2);
     let sh_hi = _mm512_setr_epi64(0, 0, 0, 0, 2, 2, 2, 2);
     let idx = q6k_scale_indices();
-    let mut acc = _mm256_setzero_ps();
-    for i in 0..nb {
-        pf::<_, PF>(&wr, i);
-        let y = &ar[i];
-        let mut yq = [_mm512_setzero_si512(); 4];
-        for (c, v) in yq.iter_mut().enumerate() {
-            *v = ld_i8x64(sub32::<64, i8, 256>(&y.qs, 64 * c));
-        }
-        let bsums = ld_i16x16(&y.bsums);
-        let mut p = [_mm256_setzero_si256(); 8];
-        let mut dbits = [0u16; 8];
-        for k in 0..8 {
-            let b = &wr[k][i];
+    let group = 8 * nb * core::mem::size_of::<BlockQ6K>();
+    let mut out = [[0.0f32; 1]; 8];
+    for (row, o) in wr.iter().zip(&mut out) {
+        let mut acc = 0.0f32;
+        for (b, y) in row.iter().zip(ar) {
+            pf_next_group::<_, PF>(b, group);
             let sc16 = q6k_scales16(b);
             let sc = _mm512_castsi256_si512(sc16);
             let mut s = [_mm512_setzero_si512(); 2];
@@ -195,60 +201,43 @@ pub(super) fn gemv_q6_k<const PF: u8>(
                 );
                 // pair sums |v| ≤ 2 · 63 · 128 < 2^15; times the signed scales, exact in i32
                 for (h, x) in [x0, x1].into_iter().enumerate() {
-                    let pairs = _mm512_maddubs_epi16(x, yq[2 * n + h]);
+                    let yq = ld_i8x64(sub32::<64, i8, 256>(&y.qs, 64 * (2 * n + h)));
+                    let pairs = _mm512_maddubs_epi16(x, yq);
                     let scale = _mm512_permutexvar_epi16(idx[2 * n + h], sc);
                     s[h] = _mm512_dpwssd_epi32(s[h], pairs, scale);
                 }
             }
             // q - 32: subtract 32 · Σ scale · bsum
-            let corr = _mm256_madd_epi16(bsums, sc16);
-            p[k] = _mm256_sub_epi32(
+            let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
+            let sum = hsum_i32x8(_mm256_sub_epi32(
                 fold256(_mm512_add_epi32(s[0], s[1])),
                 _mm256_slli_epi32::<5>(corr),
-            );
-            dbits[k] = b.d;
+            ));
+            // the AVX2 `gemv_q6_k`'s f32 operations on this row's lane
+            acc = (sum as f32).mul_add(f16_bits_to_f32(b.d) * y.d, acc);
         }
-        // the same f32 operations as the AVX2 `gemv_q6_k`
-        let s = reduce_rows8(p);
-        let wd = _mm256_cvtph_ps(ld_u16x8(&dbits));
-        acc = _mm256_fmadd_ps(
-            _mm256_cvtepi32_ps(s),
-            _mm256_mul_ps(wd, _mm256_set1_ps(y.d)),
-            acc,
-        );
+        o[0] = acc;
     }
-    st_f32x8(acc).map(|v| [v])
+    out
 }
 
-/// The prefetch of the decode tiles: `PREFETCHT0` of the next group of 8 rows.
-///
-/// Variants (`PF`), single-threaded GB/s of `bench_decode_kernels` (Q4_K / Q6_K, 8192 × 1024,
-/// on the shared 2-vCPU Zen 5 VM with other jobs running): 0 none 15.0 / 18.3, 1
-/// [`prefetch_next8`] (`PREFETCHNTA`, two groups ahead, what the shared kernels use) 6.8 / 6.5,
-/// 2 the same lines with `PREFETCHT0` 15.1 / 21.6, 3 this one 15.6 / 21.7. Lines fetched
-/// non-temporally are lost when the core runs something else before reading them.
-const PREFETCH: u8 = 3;
+/// The software prefetch of the decode kernels: 0, none (the hardware prefetcher follows the
+/// row-order stream); 1, the same super-block of the next group of 8 rows
+/// ([`pf_next_group`]). Single-threaded GB/s from DRAM (`bench_decode_kernels`, 65536 × 1024,
+/// Q4_K / Q6_K) and Llama-3.2-1B tg32 at 1 thread (the Q6_K head): see docs/performance.md
+/// ("Row-order decode kernels").
+const PREFETCH: u8 = 0;
 
-/// The prefetch variants of the decode kernels (see [`PREFETCH`]).
+/// With `PF` 1, prefetches (`PREFETCHT0`) the bytes of super-block `b` one group of 8 rows
+/// (`group` bytes) further on.
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
-fn pf<W, const PF: u8>(rows: &[&[W]; 8], i: usize) {
-    match PF {
-        0 => {}
-        1 => prefetch_next8(rows, i),
-        _ => {
-            let skip = if PF == 2 { 1 } else { 0 };
-            let group = 8 * rows[0].len() * core::mem::size_of::<W>();
-            let next = rows[7]
-                .as_ptr_range()
-                .end
-                .cast::<u8>()
-                .wrapping_add(skip * group);
-            let lines = (8 * core::mem::size_of::<W>()).div_ceil(64) + 1;
-            for l in 0..lines {
-                // a hint: never faults, whatever the address
-                _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add((i * lines + l) * 64).cast());
-            }
+fn pf_next_group<W, const PF: u8>(b: &W, group: usize) {
+    if PF == 1 {
+        let next = (b as *const W).cast::<u8>().wrapping_add(group);
+        for l in 0..core::mem::size_of::<W>().div_ceil(64) {
+            // a hint: never faults, whatever the address
+            _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(64 * l).cast());
         }
     }
 }
@@ -486,8 +475,6 @@ mod tests {
                 }
                 variant!(0);
                 variant!(1);
-                variant!(2);
-                variant!(3);
                 println!("{line}");
             }
         }
