@@ -15,6 +15,16 @@
 //! kernels' (`sumi`, and for Q4_K `summ`), and the f32 accumulation is the same sequence of
 //! operations, so the results are bit-identical to the AVX2 tier's (tested below), and so to
 //! the batched kernels.
+//!
+//! Why the decode kernels read a group of 8 rows one row after the other: that is the order
+//! the rows lie in memory, so the group streams from DRAM as one sequence the hardware
+//! prefetcher follows. Reading it by block column (the 8 rows' super-block `i`, then `i + 1`)
+//! jumps between 8 places a row apart: from DRAM (`cargo test --release -p pocketlm --lib
+//! bench_decode_kernels -- --ignored --nocapture`, 65536 × 1024) Q6_K ran at 10.3 GB/s that
+//! way against 31 from cache, and Llama-3.2-1B's Q6_K output head took 42% of a decoded token.
+//! A row's f32 accumulation is the AVX2 kernels' lane for that row, operation for operation
+//! (`cvt(sum) · (d · y.d) + acc` fused, in block order), done in a scalar, so the results are
+//! the same bits.
 
 use super::*;
 use crate::quant::GgmlType;
@@ -65,16 +75,6 @@ fn q4k_scale_indices() -> [__m512i; 4] {
     idx
 }
 
-/// Why the decode kernels read a group of 8 rows one row after the other: that is the order
-/// the rows lie in memory, so the group streams from DRAM as one sequence the hardware
-/// prefetcher follows. Reading it by block column (the 8 rows' super-block `i`, then `i + 1`)
-/// jumps between 8 places a row apart: from DRAM (`cargo test --release -p pocketlm --lib
-/// bench_decode_kernels -- --ignored --nocapture`, 65536 × 1024) Q6_K ran at 10.3 GB/s that
-/// way against 31 from cache, and Llama-3.2-1B's Q6_K output head took 42% of a decoded token.
-/// A row's f32 accumulation is the AVX2 kernels' lane for that row, operation for operation
-/// (`cvt(sum) · (d · y.d) + acc` fused, in block order), done in a scalar, so the results are
-/// the same bits.
-///
 /// The sum of a ymm's 8 i32 lanes (exact: the kernels' sums are bounded well inside i32).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
@@ -93,7 +93,7 @@ fn f16_bits_to_f32(bits: u16) -> f32 {
 }
 
 /// 8 Q4_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q4_k`; the
-/// rows are read one after the other ([`hsum_i32x8`] says why).
+/// rows are read one after the other (the module doc says why).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) fn gemv_q4_k<const PF: u8>(
     ctx: &Ctx<'_, BlockQ4K>,
@@ -154,7 +154,7 @@ fn q6k_scale_indices() -> [__m512i; 4] {
 }
 
 /// 8 Q6_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q6_k`; the
-/// rows are read one after the other ([`hsum_i32x8`] says why).
+/// rows are read one after the other (the module doc says why).
 ///
 /// Element order of a Q6_K half `n` (128 elements; `l < 32`): `ql[64n + l]` holds elements
 /// `l` (low nibble) and `l + 64` (high nibble), `ql[64n + 32 + l]` elements `l + 32` and
