@@ -52,6 +52,14 @@ def kv_bytes_per_position(path):
     return sum(n * (k_len + v_len) * 2 for n in kv), arch, layers
 
 
+def row(name, arch, layers, positions, generated, kv_mib, anon, hwm, model):
+    """One table row: a run's peak memory against the KV cache of the positions it held."""
+    return {"model": name, "arch": arch, "layers": layers, "positions": positions,
+            "generated": generated, "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
+            "anon_minus_kv_mib": round(anon - kv_mib, 2), "peak_rss_mib": round(hwm, 1),
+            "file_mib": round(os.path.getsize(model) / 2**20, 1)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pocketlm", required=True)
@@ -74,22 +82,14 @@ def main():
         res = json.loads(out.strip().splitlines()[-1])
         positions = len(res["prompt_tokens"]) + len(res["tokens"])
         kv_mib = per_pos * positions / 2**20
-        rows.append({"model": os.path.basename(model), "arch": arch, "layers": layers,
-                     "positions": positions, "generated": len(res["tokens"]),
-                     "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
-                     "anon_minus_kv_mib": round(anon - kv_mib, 2), "peak_rss_mib": round(hwm, 1),
-                     "file_mib": round(os.path.getsize(model) / 2**20, 1)})
+        rows.append(row(os.path.basename(model), arch, layers, positions, len(res["tokens"]),
+                        kv_mib, anon, hwm, model))
         if a.llama_completion and not model.endswith(".x8.gguf"):
             _, hwm, anon = peak_memory([a.llama_completion, "-m", model, "-t", str(a.threads),
                                         "-c", str(a.ctx), "-n", str(a.max_tokens), "-no-cnv",
                                         "--no-warmup", "--ignore-eos", "-p", prompt])
-            kv_mib = per_pos * a.ctx / 2**20
-            rows.append({"model": os.path.basename(model) + " (llama.cpp)", "arch": arch,
-                         "layers": layers, "positions": a.ctx, "generated": a.max_tokens,
-                         "kv_mib": round(kv_mib, 2), "peak_anon_mib": round(anon, 2),
-                         "anon_minus_kv_mib": round(anon - kv_mib, 2),
-                         "peak_rss_mib": round(hwm, 1),
-                         "file_mib": round(os.path.getsize(model) / 2**20, 1)})
+            rows.append(row(os.path.basename(model) + " (llama.cpp)", arch, layers, a.ctx,
+                            a.max_tokens, per_pos * a.ctx / 2**20, anon, hwm, model))
     if a.json:
         print(json.dumps({"rows": rows}))
         return

@@ -75,23 +75,6 @@ fn q4k_scale_indices() -> [__m512i; 4] {
     idx
 }
 
-/// The sum of a ymm's 8 i32 lanes (exact: the kernels' sums are bounded well inside i32).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn hsum_i32x8(v: __m256i) -> i32 {
-    let x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-    let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b01_00_11_10>(x));
-    let x = _mm_add_epi32(x, _mm_shuffle_epi32::<0b10_11_00_01>(x));
-    _mm_cvtsi128_si32(x)
-}
-
-/// An f16's value (`vcvtph2ps`, as the vector kernels convert).
-#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-fn f16_bits_to_f32(bits: u16) -> f32 {
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
-}
-
 /// 8 Q4_K weight rows × 1 activation row (decode), bit-identical to the AVX2 `gemv_q4_k`; the
 /// rows are read one after the other (the module doc says why).
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -126,11 +109,11 @@ pub(super) fn gemv_q4_k<const PF: u8>(
                 let scale = _mm512_shuffle_epi8(scv, idx[c]);
                 s[c % 2] = _mm512_dpwssd_epi32(s[c % 2], pairs, scale);
             }
-            let sum = hsum_i32x8(fold256(_mm512_add_epi32(s[0], s[1])));
-            let mins = hsum_i32x8(_mm256_madd_epi16(ld_i16x16(&y.bsums), mins_pairs(mn)));
+            let sum = hsum_i32(fold256(_mm512_add_epi32(s[0], s[1])));
+            let mins = hsum_i32(_mm256_madd_epi16(ld_i16x16(&y.bsums), mins_pairs(mn)));
             // the AVX2 `gemv_q4_k`'s f32 operations on this row's lane
-            acc = (sum as f32).mul_add(f16_bits_to_f32(b.d) * y.d, acc);
-            acc = (-(mins as f32)).mul_add(f16_bits_to_f32(b.dmin) * y.d, acc);
+            acc = (sum as f32).mul_add(h2f(b.d) * y.d, acc);
+            acc = (-(mins as f32)).mul_add(h2f(b.dmin) * y.d, acc);
         }
         o[0] = acc;
     }
@@ -209,12 +192,12 @@ pub(super) fn gemv_q6_k<const PF: u8>(
             }
             // q - 32: subtract 32 · Σ scale · bsum
             let corr = _mm256_madd_epi16(ld_i16x16(&y.bsums), sc16);
-            let sum = hsum_i32x8(_mm256_sub_epi32(
+            let sum = hsum_i32(_mm256_sub_epi32(
                 fold256(_mm512_add_epi32(s[0], s[1])),
                 _mm256_slli_epi32::<5>(corr),
             ));
             // the AVX2 `gemv_q6_k`'s f32 operations on this row's lane
-            acc = (sum as f32).mul_add(f16_bits_to_f32(b.d) * y.d, acc);
+            acc = (sum as f32).mul_add(h2f(b.d) * y.d, acc);
         }
         o[0] = acc;
     }

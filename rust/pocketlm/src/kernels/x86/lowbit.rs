@@ -15,7 +15,7 @@
 use core::arch::x86_64::*;
 use std::ops::Range;
 
-use super::{h2f, ld_i8x32, ld_u8x32};
+use super::{h2f, hsum_i32, ld_i8x32, ld_u8x32};
 use crate::kernels::{Act32, QActs, QMatrix, TileFn};
 use crate::quant::blocks::*;
 use crate::quant::GgmlType;
@@ -33,15 +33,6 @@ pub(super) fn tile_fn(ty: GgmlType) -> Option<TileFn> {
 
 /// Most activation rows of a tile (`kernels::TILE_ACTS`).
 const MAX_ACTS: usize = 16;
-
-#[target_feature(enable = "avx2,fma,f16c")]
-#[inline]
-fn hsum_i32(v: __m256i) -> i32 {
-    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
-    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
-    _mm_cvtsi128_si32(s)
-}
 
 /// i16 lanes 0..8 = `a`, 8..16 = `b`: the scales of the two 16-element sub-blocks of 32 bytes.
 #[target_feature(enable = "avx2,fma,f16c")]
