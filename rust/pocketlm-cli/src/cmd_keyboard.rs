@@ -4,7 +4,8 @@
 //! and prints.
 
 use crate::keyboard_eval::{
-    evaluate_user_words, evaluate_with, EvalReport, NaivePredictor, Suggest, UserWordsRun,
+    evaluate_user_words, evaluate_with, EditReport, EvalOptions, EvalReport, NaivePredictor,
+    Suggest, UserWordsRun,
 };
 use clap::{Args, ValueEnum};
 use pocketlm::internals::keyboard::Contractions;
@@ -270,6 +271,11 @@ pub struct EvalKeyboardArgs {
     /// `typed_form_words` in --json).
     #[arg(long)]
     exact_match: bool,
+    /// Edits while typing: every N-th word of a line is deleted with backspaces (with the
+    /// space before it) and typed again; those keystrokes are timed apart (`backspaces` in
+    /// --json: their p95 and what rewinds cost, `replayed_tokens_*` on recurrent models).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    backspaces: Option<u16>,
     #[arg(long)]
     json: bool,
 }
@@ -295,6 +301,19 @@ fn report_json(r: &EvalReport) -> Value {
                              "2": r.passes_histogram[2], "3+": r.passes_histogram[3]},
         "typed_form_words": r.typed_form_words,
         "typed_form_words_offered": r.typed_form_words_offered,
+        "replayed_per_keystroke": r.replayed_per_keystroke,
+        "backspaces": r.edits.as_ref().map(edit_json),
+    })
+}
+
+fn edit_json(e: &EditReport) -> Value {
+    json!({
+        "every_nth_word": e.every, "edits": e.edits, "keystrokes": e.keystrokes,
+        "p50_ms": e.p50_ms, "p95_ms": e.p95_ms, "max_ms": e.max_ms, "mean_ms": e.mean_ms,
+        "all_keystrokes_p95_ms": e.all_keystrokes_p95_ms,
+        "tokens_per_keystroke": e.tokens_per_keystroke,
+        "rewinds": e.rewinds, "replayed_tokens_mean": e.replayed_tokens_mean,
+        "replayed_tokens_max": e.replayed_tokens_max, "rewind_mean_ms": e.rewind_mean_ms,
     })
 }
 
@@ -302,11 +321,12 @@ fn run(
     s: &dyn Suggest,
     lines: &[&str],
     typed_forms: Option<&Contractions>,
+    opts: EvalOptions,
     quiet: bool,
 ) -> Result<EvalReport, String> {
     let total = lines.len();
     let name = s.name();
-    evaluate_with(s, lines, typed_forms, |done| {
+    evaluate_with(s, lines, typed_forms, opts, |done| {
         if !quiet && (done % 50 == 0 || done == total) {
             eprint!("\r{name}: {done}/{total} lines");
             let _ = std::io::stderr().flush();
@@ -388,7 +408,10 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     } else {
         Contractions::for_language(a.language)
     };
-    let r = run(&sampled, &lines, typed_forms, a.json)?;
+    let eval_opts = EvalOptions {
+        backspace_every: a.backspaces.map(usize::from),
+    };
+    let r = run(&sampled, &lines, typed_forms, eval_opts, a.json)?;
     sampled.sample();
     // Peak over the model and this predictor's run (the baseline runs after it).
     let peak_anon_mib = sampled.peak_kib.get().map(|k| k as f64 / 1024.0);
@@ -410,8 +433,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         for t in &r.trace {
             let v = json!({"line": t.line, "byte": t.byte, "ms": t.ms, "rows": t.rows,
                 "passes": t.passes, "context_tokens": t.context_tokens,
-                "reused_tokens": t.reused_tokens,
-                "text": lines[t.line].get(..t.byte).unwrap_or("")});
+                "reused_tokens": t.reused_tokens, "replayed_tokens": t.replayed_tokens,
+                "edit": t.edit,
+                "text": format!("{}{}", lines[t.line].get(..t.byte).unwrap_or(""), t.extra)});
             out += &format!("{v}\n");
         }
         std::fs::write(path, out).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -419,7 +443,7 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     let base = match a.baseline {
         Some(Baseline::Naive) => {
             let naive = NaivePredictor::new(model, a.k, threads).map_err(|e| e.to_string())?;
-            Some(run(&naive, &lines, typed_forms, a.json)?)
+            Some(run(&naive, &lines, typed_forms, eval_opts, a.json)?)
         }
         None => None,
     };
@@ -490,6 +514,21 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         });
         row("keystrokes", &|c| c.keystrokes.to_string());
         row("words", &|c| c.words.to_string());
+        if r.edits.is_some() {
+            let e = |c: &EvalReport, f: &dyn Fn(&EditReport) -> String| {
+                c.edits.as_ref().map_or("-".into(), f)
+            };
+            row("edit keystrokes", &|c| e(c, &|e| e.keystrokes.to_string()));
+            row("edit p95_ms", &|c| e(c, &|e| format!("{:.2}", e.p95_ms)));
+            row("edit max_ms", &|c| e(c, &|e| format!("{:.2}", e.max_ms)));
+            row("rewinds", &|c| e(c, &|e| e.rewinds.to_string()));
+            row("replayed/rewind", &|c| {
+                e(c, &|e| format!("{:.1}", e.replayed_tokens_mean))
+            });
+            row("rewind mean_ms", &|c| {
+                e(c, &|e| format!("{:.2}", e.rewind_mean_ms))
+            });
+        }
         text += &format!("start to first suggestion {first_suggestion_ms:.1} ms");
         if let Some((loaded, ms)) = warm {
             let how = if loaded {

@@ -972,3 +972,40 @@ fn languages_with_gemma() {
     check_invariants(&s, "Oui, c'", 3);
     assert!(s.words().contains(&"c'est"), "{:?}", s.words());
 }
+
+/// A rewind on Qwen3.5 costs tokens evaluated again (its recurrent state is restored from a
+/// checkpoint, `docs/accuracy.md` "Qwen3.5"), and `SuggestStats::replayed_tokens` says how
+/// many: a slip ("yous "), backspaces onto the previous word, the word again and a space
+/// continue a context the model has not seen. On SmolLM2 (no recurrent state) nothing is
+/// replayed.
+#[test]
+fn qwen35_rewinds_are_counted_in_the_suggestion_stats() {
+    let path = common::repo_root().join("models/random/qwen35-tiny-seed0.F16.gguf");
+    let tiny = Model::load(&path).expect("load the tiny Qwen3.5");
+    let texts = [
+        "Hello, how are you",
+        "Hello, how are yous",
+        "Hello, how are yous ",
+        "Hello, how are yous",
+        "Hello, how are you",
+        "Hello, how are",
+        "Hello, how are ",
+        "Hello, how are you",
+        "Hello, how are you ",
+        "Hello, how are you d",
+    ];
+    let replayed = |model: Arc<Model>| -> Vec<usize> {
+        let p = WordPredictor::new(model, opts()).expect("predictor");
+        let mut out = Vec::new();
+        for t in texts {
+            let s = p.suggest(t).expect("suggest");
+            eprintln!("{t:?}: {:?}", s.stats);
+            assert!(s.stats.replayed_tokens <= 64, "{t:?}: {:?}", s.stats);
+            out.push(s.stats.replayed_tokens);
+        }
+        out
+    };
+    let q = replayed(tiny);
+    assert!(q.iter().sum::<usize>() > 0, "no rewind counted: {q:?}");
+    assert_eq!(replayed(model()), vec![0; texts.len()]);
+}

@@ -15,6 +15,13 @@
 //!   by one tap as soon as it appears among the suggestions before it is fully typed; the tap
 //!   also inserts the following space (a following punctuation mark is typed as usual).
 //! - Latency of every `suggest` call (one per keystroke).
+//! - With edits ([`EvalOptions::backspace_every`]): every n-th word of a line, once typed, is
+//!   deleted with backspaces together with the space before it (the cursor ends on the
+//!   previous word, so the context goes back a word) and typed again, one `suggest` per
+//!   backspace and per letter. Those keystrokes are timed apart ([`EditReport`]): on a model
+//!   with a recurrent state (Qwen3.5) a rewind restores a checkpoint and evaluates tokens
+//!   again (`replayed_tokens`), which plain typing rarely does. The quality measures count the
+//!   first typing of each word only.
 //!
 //! A suggestion matches when it equals the word exactly (case included). With a contraction
 //! table ([`evaluate_with`], the CLI's default), a word written without its apostrophe
@@ -35,6 +42,40 @@ pub trait Suggest {
     fn suggest(&self, text_before_cursor: &str) -> Result<Suggestions, KeyboardError>;
     /// Short name for reports.
     fn name(&self) -> &'static str;
+}
+
+/// How to type the corpus.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EvalOptions {
+    /// Delete and retype every n-th word of each line (not a line's last word); `None` types
+    /// straight through.
+    pub backspace_every: Option<usize>,
+}
+
+/// The keystrokes of the edits: the backspaces over a word and the letters typing it again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditReport {
+    /// The `n` of [`EvalOptions::backspace_every`].
+    pub every: usize,
+    /// Words deleted and typed again.
+    pub edits: usize,
+    /// Backspaces and retyped letters (one `suggest` each).
+    pub keystrokes: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    /// p95 over every keystroke, the first typing and the edits together.
+    pub all_keystrokes_p95_ms: f64,
+    /// Keystrokes of the edits that evaluated tokens again to restore a recurrent state.
+    pub rewinds: usize,
+    /// Mean and largest number of tokens such a keystroke evaluated again, and its mean
+    /// latency: what a rewind costs.
+    pub replayed_tokens_mean: f64,
+    pub replayed_tokens_max: usize,
+    pub rewind_mean_ms: f64,
+    /// Token rows per edit keystroke (context and candidates, replays not included).
+    pub tokens_per_keystroke: f64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,21 +121,30 @@ pub struct EvalReport {
     /// without a table.
     pub typed_form_words: usize,
     pub typed_form_words_offered: usize,
-    /// One entry per keystroke, in typing order.
+    /// Tokens evaluated again after rewinds (recurrent states), per typing keystroke.
+    pub replayed_per_keystroke: f64,
+    /// The edit keystrokes, when the options asked for edits.
+    pub edits: Option<EditReport>,
+    /// One entry per keystroke, in typing order (edits included).
     pub trace: Vec<KeyTrace>,
 }
 
 /// What one `suggest` call of an evaluation cost.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct KeyTrace {
-    /// Line index (among non-empty lines) and byte offset of the cursor in it.
+    /// Line index (among non-empty lines) and byte offset of the cursor in it; an edit's slip
+    /// adds `extra` after `line[..byte]`.
     pub line: usize,
     pub byte: usize,
+    pub extra: String,
     pub ms: f64,
     pub rows: usize,
     pub passes: usize,
     pub context_tokens: usize,
     pub reused_tokens: usize,
+    pub replayed_tokens: usize,
+    /// A backspace, or a letter typed again after them (not the first typing).
+    pub edit: bool,
 }
 
 #[derive(Default)]
@@ -117,7 +167,130 @@ struct Counts {
     rows: usize,
     passes: usize,
     typed_forms: (usize, usize),
+    replayed: usize,
+    edits: usize,
     trace: Vec<KeyTrace>,
+}
+
+impl Counts {
+    /// Calls `s` for the text before the cursor, `line[..byte]` then `extra`, and records what
+    /// it cost; `edit` marks a keystroke of an edit (timed apart from the typing's).
+    fn keystroke(
+        &mut self,
+        s: &dyn Suggest,
+        line: &str,
+        byte: usize,
+        extra: &str,
+        edit: bool,
+    ) -> Result<Vec<String>, KeyboardError> {
+        let text: std::borrow::Cow<str> = if extra.is_empty() {
+            line[..byte].into()
+        } else {
+            format!("{}{extra}", &line[..byte]).into()
+        };
+        let t0 = Instant::now();
+        let sug = s.suggest(&text)?;
+        let ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let st = sug.stats;
+        if !edit {
+            self.lat.push(ms);
+            self.rows += st.evaluated_tokens;
+            self.passes += st.forward_passes;
+            self.replayed += st.replayed_tokens;
+        }
+        self.trace.push(KeyTrace {
+            line: self.lines - 1,
+            byte,
+            extra: extra.to_string(),
+            ms,
+            rows: st.evaluated_tokens,
+            passes: st.forward_passes,
+            context_tokens: st.context_tokens,
+            reused_tokens: st.reused_tokens,
+            replayed_tokens: st.replayed_tokens,
+            edit,
+        });
+        Ok(sug.items.into_iter().map(|x| x.word).collect())
+    }
+
+    /// After the word `line[a..b]` was typed: a slip (its last letter again, then a space),
+    /// backspaces over the slip, the word and the character before it (the cursor lands on the
+    /// previous word), and the word typed again up to `b`. The keystroke after the word (in
+    /// the caller's loop) then continues a context the model has not seen: a rewind.
+    fn edit_word(
+        &mut self,
+        s: &dyn Suggest,
+        line: &str,
+        a: usize,
+        b: usize,
+    ) -> Result<(), KeyboardError> {
+        let last = line[a..b].chars().next_back().unwrap_or('x');
+        let slip = format!("{last} ");
+        let slip_len = slip.len();
+        for k in 1..=slip_len {
+            self.keystroke(s, line, b, &slip[..k], true)?;
+        }
+        for k in (1..slip_len).rev() {
+            self.keystroke(s, line, b, &slip[..k], true)?;
+        }
+        let cut = line[..a].char_indices().next_back().map_or(a, |(i, _)| i);
+        let stops: Vec<usize> = line[cut..b].char_indices().map(|(i, _)| cut + i).collect();
+        for &byte in std::iter::once(&b)
+            .chain(stops.iter().skip(1).rev())
+            .chain(stops.first())
+        {
+            self.keystroke(s, line, byte, "", true)?;
+        }
+        for &byte in stops.iter().skip(1).chain(std::iter::once(&b)) {
+            self.keystroke(s, line, byte, "", true)?;
+        }
+        self.edits += 1;
+        Ok(())
+    }
+
+    fn edit_report(&self, every: usize) -> EditReport {
+        let edits: Vec<&KeyTrace> = self.trace.iter().filter(|t| t.edit).collect();
+        let ms: Vec<f64> = edits.iter().map(|t| t.ms).collect();
+        let all: Vec<f64> = self.trace.iter().map(|t| t.ms).collect();
+        let rewinds: Vec<&&KeyTrace> = edits.iter().filter(|t| t.replayed_tokens > 0).collect();
+        let n = rewinds.len().max(1) as f64;
+        EditReport {
+            every,
+            edits: self.edits,
+            keystrokes: edits.len(),
+            p50_ms: percentile(&ms, 0.5),
+            p95_ms: percentile(&ms, 0.95),
+            max_ms: percentile(&ms, 1.0),
+            mean_ms: mean(&ms),
+            all_keystrokes_p95_ms: percentile(&all, 0.95),
+            rewinds: rewinds.len(),
+            replayed_tokens_mean: rewinds.iter().map(|t| t.replayed_tokens).sum::<usize>() as f64
+                / n,
+            replayed_tokens_max: rewinds.iter().map(|t| t.replayed_tokens).max().unwrap_or(0),
+            rewind_mean_ms: mean(&rewinds.iter().map(|t| t.ms).collect::<Vec<_>>()),
+            tokens_per_keystroke: edits.iter().map(|t| t.rows).sum::<usize>() as f64
+                / edits.len().max(1) as f64,
+        }
+    }
+}
+
+/// The `p` quantile (0..=1) of `v` by nearest rank; 0 for none.
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        0.0
+    } else {
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    }
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 /// Whether `sugg` offers `word`: exactly, or (with a table) as the contraction `word` is
@@ -138,40 +311,46 @@ fn offers(sugg: &[String], word: &str, typed_forms: Option<&Contractions>) -> bo
 
 /// Types `lines` through `s` (an empty field before each line) and measures. Words match
 /// exactly, or with `typed_forms`, a word written without its apostrophe also matches the
-/// contraction of the table it stands for (module documentation). `progress` is called after
-/// each line with the number of lines done.
+/// contraction of the table it stands for (module documentation). `opts` says whether edits
+/// interrupt the typing. `progress` is called after each line with the number of lines done.
 pub fn evaluate_with(
     s: &dyn Suggest,
     lines: &[&str],
     typed_forms: Option<&Contractions>,
+    opts: EvalOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<EvalReport, KeyboardError> {
     let mut c = Counts::default();
+    let every = opts.backspace_every.filter(|&n| n > 0);
     for (li, line) in lines.iter().enumerate() {
         let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
         c.lines += 1;
+        // Where an edit follows the typing: the ends of every n-th word (not the line's last).
+        let edit_at: Vec<(usize, usize)> = match every {
+            Some(n) => text::word_spans(line)
+                .into_iter()
+                .enumerate()
+                .filter(|&(wi, (_, b))| (wi + 1) % n == 0 && b < line.len())
+                .map(|(_, span)| span)
+                .collect(),
+            None => Vec::new(),
+        };
         // Suggestions at every character boundary of the line (before typing that character).
         let mut at: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut edited_before: Option<usize> = None;
         for (i, _) in line.char_indices() {
-            let t0 = Instant::now();
-            let sug = s.suggest(&line[..i])?;
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
-            c.lat.push(ms);
-            c.rows += sug.stats.evaluated_tokens;
-            c.passes += sug.stats.forward_passes;
-            c.trace.push(KeyTrace {
-                line: c.lines - 1,
-                byte: i,
-                ms,
-                rows: sug.stats.evaluated_tokens,
-                passes: sug.stats.forward_passes,
-                context_tokens: sug.stats.context_tokens,
-                reused_tokens: sug.stats.reused_tokens,
-            });
-            at.push((i, sug.items.into_iter().map(|x| x.word).collect()));
+            // The keystroke after an edit is the edit's: it pays for the rewind.
+            let after_edit = edited_before == Some(i);
+            let words = c.keystroke(s, line, i, "", after_edit)?;
+            at.push((i, words));
+            edited_before = None;
+            if let Some(&(a, b)) = edit_at.iter().find(|e| e.1 == i) {
+                c.edit_word(s, line, a, b)?;
+                edited_before = line[i..].chars().next().map(|ch| i + ch.len_utf8());
+            }
         }
         c.chars += at.len();
         let sugg_at = |byte: usize| -> &[String] {
@@ -234,27 +413,21 @@ pub fn evaluate_with(
         progress(li + 1);
     }
     let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let mut lat = c.lat.clone();
-    lat.sort_by(f64::total_cmp);
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            0.0
-        } else {
-            lat[((lat.len() - 1) as f64 * p).round() as usize]
-        }
-    };
+    let pct = |p: f64| percentile(&c.lat, p);
+    let edits = every.map(|n| c.edit_report(n));
     let mut passes_histogram = [0usize; 4];
-    for t in &c.trace {
-        passes_histogram[t.passes.min(3)] += 1;
-    }
     let p95_of = |mut v: Vec<usize>| -> usize {
         v.sort_unstable();
         v.get(((v.len().max(1) - 1) as f64 * 0.95).round() as usize)
             .copied()
             .unwrap_or(0)
     };
-    let p95_rows = p95_of(c.trace.iter().map(|t| t.rows).collect());
-    let p95_passes = p95_of(c.trace.iter().map(|t| t.passes).collect());
+    let typing = || c.trace.iter().filter(|t| !t.edit);
+    let p95_rows = p95_of(typing().map(|t| t.rows).collect());
+    let p95_passes = p95_of(typing().map(|t| t.passes).collect());
+    for t in typing() {
+        passes_histogram[t.passes.min(3)] += 1;
+    }
     Ok(EvalReport {
         passes_histogram,
         typed_form_words: c.typed_forms.0,
@@ -283,16 +456,14 @@ pub fn evaluate_with(
         ],
         p50_ms: pct(0.5),
         p95_ms: pct(0.95),
-        max_ms: lat.last().copied().unwrap_or(0.0),
-        mean_ms: if lat.is_empty() {
-            0.0
-        } else {
-            lat.iter().sum::<f64>() / lat.len() as f64
-        },
+        max_ms: pct(1.0),
+        mean_ms: mean(&c.lat),
+        replayed_per_keystroke: ratio(c.replayed, c.lat.len()),
+        edits,
         keystrokes: c.chars,
         words: c.words,
         lines: c.lines,
-        tokens_per_keystroke: ratio(c.rows, c.chars),
-        passes_per_keystroke: ratio(c.passes, c.chars),
+        tokens_per_keystroke: ratio(c.rows, c.lat.len()),
+        passes_per_keystroke: ratio(c.passes, c.lat.len()),
     })
 }

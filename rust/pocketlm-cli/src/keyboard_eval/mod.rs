@@ -9,7 +9,7 @@ mod naive;
 mod tests;
 mod user_words;
 
-pub use eval::{evaluate_with, EvalReport, Suggest};
+pub use eval::{evaluate_with, EditReport, EvalOptions, EvalReport, Suggest};
 pub use naive::NaivePredictor;
 pub use user_words::{evaluate_user_words, UserWordsRun};
 

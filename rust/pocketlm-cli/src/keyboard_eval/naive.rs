@@ -93,6 +93,7 @@ impl NaivePredictor {
                 reused_tokens: 0,
                 evaluated_tokens: tokens.len(),
                 forward_passes: tokens.len().div_ceil(64),
+                replayed_tokens: 0,
             },
         })
     }

@@ -1,7 +1,7 @@
 //! The harness on the real SmolLM2 model: our predictor against the naive baseline on the
 //! first lines of the keyboard dev corpus.
 
-use super::{evaluate_with, EvalReport, NaivePredictor, Suggest};
+use super::{evaluate_with, EvalOptions, EvalReport, NaivePredictor, Suggest};
 use pocketlm::internals::keyboard::Contractions;
 use pocketlm::{KeyboardError, Language, Suggestion, SuggestionKind, Suggestions};
 use pocketlm::{Model, PredictorOptions, WordPredictor};
@@ -31,9 +31,9 @@ fn evaluation_beats_the_naive_baseline() {
         },
     )
     .expect("predictor");
-    let r = evaluate_with(&ours, &lines, None, |_| {}).unwrap();
+    let r = evaluate_with(&ours, &lines, None, EvalOptions::default(), |_| {}).unwrap();
     let naive = NaivePredictor::new(model, 3, 1).unwrap();
-    let b = evaluate_with(&naive, &lines, None, |_| {}).unwrap();
+    let b = evaluate_with(&naive, &lines, None, EvalOptions::default(), |_| {}).unwrap();
     assert_eq!(r.keystrokes, b.keystrokes);
     assert_eq!(
         r.keystrokes,
@@ -110,7 +110,7 @@ fn first_words_are_split_by_apostrophe() {
         "I'm late",
         "Hello there",
     ];
-    let r = evaluate_with(&p, &lines, None, |_| {}).unwrap();
+    let r = evaluate_with(&p, &lines, None, EvalOptions::default(), |_| {}).unwrap();
     assert_eq!((r.first_words_apostrophe, r.first_words_plain), (3, 2));
     let pooled = (r.first_word_completion_top3_apostrophe * 3.0
         + r.first_word_completion_top3_plain * 2.0)
@@ -149,7 +149,7 @@ fn a_word_typed_without_its_apostrophe_matches_its_contraction() {
     let table = Contractions::for_language(Language::En);
     let lines = ["dont go", "im here", "hello"];
     let run = |s: &Fixed, t: Option<&Contractions>| -> EvalReport {
-        evaluate_with(s, &lines, t, |_| {}).unwrap()
+        evaluate_with(s, &lines, t, EvalOptions::default(), |_| {}).unwrap()
     };
     let offering = Fixed(&["Don\u{2019}t", "I'm", "hell'o"]);
     let exact = run(&offering, None);
@@ -170,4 +170,81 @@ fn a_word_typed_without_its_apostrophe_matches_its_contraction() {
     // Exact matches count as before.
     let plain = run(&Fixed(&["dont", "im"]), table);
     assert_eq!(plain.typed_form_words_offered, 2);
+}
+
+/// Offers nothing and records every text it is asked about.
+#[derive(Default)]
+struct Recording(std::cell::RefCell<Vec<String>>);
+
+impl Suggest for Recording {
+    fn suggest(&self, text: &str) -> Result<Suggestions, KeyboardError> {
+        self.0.borrow_mut().push(text.to_string());
+        Ok(Suggestions::default())
+    }
+
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+}
+
+#[test]
+fn an_edit_slips_backspaces_over_the_word_and_retypes_it() {
+    let lines = ["aa bb cc"];
+    let rec = Recording::default();
+    let opts = EvalOptions {
+        backspace_every: Some(2),
+    };
+    let r = evaluate_with(&rec, &lines, None, opts, |_| {}).unwrap();
+    let typed = rec.0.take();
+    let expected = [
+        "", "a", "aa", "aa ", "aa b", "aa bb",
+        // the slip ("b "), backspaces onto the previous word, the word again
+        "aa bbb", "aa bbb ", "aa bbb", "aa bb", "aa b", "aa ", "aa", "aa ", "aa b", "aa bb",
+        // the keystroke after the edit, then the rest of the line
+        "aa bb ", "aa bb c",
+    ];
+    assert_eq!(typed, expected);
+    let e = r.edits.as_ref().expect("edit report");
+    assert_eq!((e.every, e.edits, e.keystrokes), (2, 1, 11));
+    // The typing's measures count each position once.
+    assert_eq!(r.keystrokes, 8);
+    assert_eq!(r.trace.iter().filter(|t| !t.edit).count(), 7);
+    let plain = evaluate_with(&rec, &lines, None, EvalOptions::default(), |_| {}).unwrap();
+    assert!(plain.edits.is_none());
+    assert_eq!(
+        (plain.ksr, plain.words, plain.keystrokes),
+        (r.ksr, r.words, r.keystrokes)
+    );
+}
+
+/// Typing and editing on Qwen3.5 (the tiny random-weight model of the families tests): the
+/// candidate words branch from the context, where the engine keeps a checkpoint of the
+/// recurrent state, so few tokens are replayed per keystroke (3.9 per typing keystroke
+/// before that checkpoint, 1.0 with it, on the first 12 lines), and the edits rewind.
+#[test]
+fn qwen35_typing_replays_few_tokens() {
+    let path = repo_root().join("models/random/qwen35-tiny-seed0.F16.gguf");
+    let model = Model::load(&path).expect("the tiny Qwen3.5 (make random-models)");
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/keyboard-dev.txt"))
+        .expect("fixture");
+    let lines: Vec<&str> = text.lines().take(12).collect();
+    let p = WordPredictor::new(
+        model,
+        PredictorOptions {
+            threads: 1,
+            ..PredictorOptions::default()
+        },
+    )
+    .expect("predictor");
+    let opts = EvalOptions {
+        backspace_every: Some(3),
+    };
+    let r = evaluate_with(&p, &lines, None, opts, |_| {}).unwrap();
+    let e = r.edits.as_ref().expect("edit report");
+    assert!(
+        r.replayed_per_keystroke < 2.0,
+        "{} tokens replayed per keystroke",
+        r.replayed_per_keystroke
+    );
+    assert!(e.rewinds > 0 && e.replayed_tokens_max < 16, "{e:?}");
 }

@@ -119,6 +119,9 @@ pub struct Work {
     pub context_rows: usize,
     /// Context tokens taken from the cache instead of being evaluated.
     pub reused: usize,
+    /// Tokens evaluated again to bring recurrent states back after rewinds (models with
+    /// DeltaNet layers; counted apart from `rows`): what this call's rewinds cost.
+    pub replayed: usize,
 }
 
 pub struct Engine {
@@ -214,20 +217,29 @@ impl Engine {
             self.touch_holder(seq);
             return Ok(());
         }
+        // The session cheapest to continue: fewest tokens to evaluate, counting those a
+        // recurrent state replays after the rollback; then the longest common prefix, the
+        // least recently used.
         let stamps = &self.stamps;
-        let (best, common) = self
+        let (best, keep) = self
             .sessions
             .iter()
             .enumerate()
-            .map(|(i, s)| (i, s.common_prefix_len(seq)))
-            .max_by_key(|&(i, c)| (c, std::cmp::Reverse(stamps[i]), std::cmp::Reverse(i)))
-            .unwrap_or((0, 0));
-        let keep = common.min(seq.len() - 1);
+            .map(|(i, s)| {
+                let c = s.common_prefix_len(seq);
+                let keep = c.min(seq.len() - 1);
+                (i, c, keep, seq.len() - keep + s.replay_cost(keep))
+            })
+            .min_by_key(|&(i, c, _, cost)| (cost, std::cmp::Reverse(c), stamps[i], i))
+            .map_or((0, 0), |(i, _, keep, _)| (i, keep));
         self.stamps[best] = self.tick();
         let s = &mut self.sessions[best];
         s.truncate(keep);
-        let logits = s.eval(&seq[keep..])?;
-        let mut node = Node::new(logits, vocab);
+        let replayed_before = s.replayed_tokens();
+        let mut node = Node::new(s.eval(&seq[keep..])?, vocab);
+        self.work.replayed += s.replayed_tokens() - replayed_before;
+        // Every candidate word continues from here (recurrent states: no replay).
+        s.checkpoint_here();
         node.used = self.clock;
         self.work.rows += seq.len() - keep;
         self.work.context_rows += seq.len() - keep;
@@ -276,33 +288,48 @@ impl Engine {
         let mut starts = Vec::with_capacity(need.len());
         for seq in &need {
             let parent = &seq[..seq.len() - 1];
+            let p = parent.len();
+            // As in `ensure_context`: the free session cheapest to continue from the parent.
             let stamps = &self.stamps;
-            let (best, common) = self
+            let best = self
                 .sessions
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| !taken[*i])
-                .map(|(i, s)| (i, s.common_prefix_len(parent)))
-                .max_by_key(|&(i, c)| (c, std::cmp::Reverse(stamps[i]), std::cmp::Reverse(i)))
+                .map(|(i, s)| {
+                    let c = s.common_prefix_len(parent);
+                    (i, c, p - c + s.replay_cost(c))
+                })
+                .min_by_key(|&(i, c, cost)| (cost, std::cmp::Reverse(c), stamps[i], i))
                 .expect("pool has a free session per request");
-            let mut start = parent.len();
-            if common < parent.len() {
-                let holder = self
-                    .sessions
-                    .iter()
-                    .position(|s| s.common_prefix_len(parent) == parent.len());
-                match holder {
-                    Some(h) => {
-                        // Copying a KV cache is far cheaper than recomputing it.
-                        let mut f = self.sessions[h].fork();
-                        f.truncate(parent.len());
-                        self.sessions[best] = f;
-                    }
-                    None => {
-                        self.sessions[best].truncate(common);
-                        start = common;
-                    }
+            let (best, common, cost) = best;
+            let mut start = p;
+            // A copy of another session holding the parent, when copying (its KV cache, its
+            // recurrent states) leaves fewer tokens to evaluate than continuing `best`: always
+            // when `best` lacks part of the parent; with recurrent states, also when `best`
+            // would replay tokens and the holder's states are nearer the parent.
+            let holder = (cost > 0)
+                .then(|| {
+                    self.sessions
+                        .iter()
+                        .enumerate()
+                        .filter(|&(i, s)| i != best && s.common_prefix_len(parent) == p)
+                        .map(|(i, s)| (s.replay_cost(p), i))
+                        .min()
+                })
+                .flatten()
+                .filter(|&(replay, _)| replay < cost);
+            match holder {
+                Some((_, h)) => {
+                    let mut f = self.sessions[h].fork();
+                    f.truncate(p);
+                    self.sessions[best] = f;
                 }
+                None if common < p => {
+                    self.sessions[best].truncate(common);
+                    start = common;
+                }
+                None => {}
             }
             self.sessions[best].truncate(start);
             self.stamps[best] = self.tick();
@@ -311,6 +338,10 @@ impl Engine {
             starts.push(start);
         }
         let lists: Vec<&[u32]> = need.iter().zip(&starts).map(|(s, &a)| &s[a..]).collect();
+        let replayed_before: usize = order
+            .iter()
+            .map(|&i| self.sessions[i].replayed_tokens())
+            .sum();
         {
             let mut slots: Vec<Option<&mut Session>> = self.sessions.iter_mut().map(Some).collect();
             let mut batch: Vec<&mut Session> = order
@@ -321,6 +352,11 @@ impl Engine {
         }
         self.work.rows += lists.iter().map(|l| l.len()).sum::<usize>();
         self.work.passes += 1;
+        let replayed_after: usize = order
+            .iter()
+            .map(|&i| self.sessions[i].replayed_tokens())
+            .sum();
+        self.work.replayed += replayed_after - replayed_before;
         for (seq, &i) in need.iter().zip(&order) {
             let logits = self.sessions[i].logits()?;
             let mut node = Node::new(logits, vocab);

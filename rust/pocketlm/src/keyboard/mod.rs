@@ -205,6 +205,10 @@ pub struct SuggestStats {
     pub evaluated_tokens: usize,
     /// Forward passes (a batch of candidates counts once).
     pub forward_passes: usize,
+    /// Tokens evaluated again, besides `evaluated_tokens`, to bring a model's recurrent state
+    /// (Qwen3.5's DeltaNet layers) back to an earlier length after a rewind: the cost of
+    /// backspacing past the last checkpoint. 0 for models without recurrent layers.
+    pub replayed_tokens: usize,
 }
 
 /// What [`WordPredictor::suggest`] returns: the strip and what computing it cost.
@@ -842,6 +846,7 @@ impl WordPredictor {
                 reused_tokens: w.reused,
                 evaluated_tokens: w.rows,
                 forward_passes: w.passes,
+                replayed_tokens: w.replayed,
             },
         })
     }

@@ -507,6 +507,23 @@ impl KvCache {
             .push_back(Arc::new(Checkpoint { pos: len, states }));
     }
 
+    /// Positions a session truncated to `len` would evaluate again to bring its recurrent
+    /// states there (from the latest checkpoint at or before `len`, or from 0): 0 without
+    /// recurrent layers or when the states are already at `len`.
+    pub(crate) fn replay_cost(&self, len: usize) -> usize {
+        if self.rec_len == 0 || (len == self.len && self.recurrent_in_sync()) {
+            return 0;
+        }
+        let from = self
+            .ckpts
+            .iter()
+            .map(|c| c.pos)
+            .filter(|&p| p <= len)
+            .max()
+            .unwrap_or(0);
+        len - from
+    }
+
     /// The latest checkpoint at or before the length: where a rewound session's recurrent
     /// states come from.
     fn latest_checkpoint(&self) -> Option<&Arc<Checkpoint>> {
@@ -700,8 +717,16 @@ mod tests {
         }
         let positions: Vec<usize> = c.ckpts.iter().map(|k| k.pos).collect();
         assert_eq!(positions, [17, 21, 25, 29]);
+        // what continuing from a length would replay: nothing in sync, else from the latest
+        // checkpoint at or before it, or from 0
+        assert_eq!(c.replay_cost(30), 0);
+        assert_eq!(
+            [c.replay_cost(29), c.replay_cost(23), c.replay_cost(16)],
+            [0, 2, 16]
+        );
         // back to 23: the checkpoint at 21, whose state follows position 20
         c.truncate(23);
+        assert_eq!(c.replay_cost(23), 2);
         assert!(!c.recurrent_in_sync());
         assert_eq!(c.restore_recurrent(), 21);
         assert_eq!((c.len(), state(&mut c)), (21, vec![20.0, 1.0, 7.0]));

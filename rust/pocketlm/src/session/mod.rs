@@ -402,6 +402,22 @@ impl Session {
         self.cache.checkpoint(KV_CHECKPOINT_GAP);
     }
 
+    /// With recurrent layers, keeps a copy of the current states (a checkpoint at this length,
+    /// whatever the gap to the one before): a branching point many continuations will rewind
+    /// to, such as the keyboard's context, from which every candidate word is evaluated.
+    #[doc(hidden)]
+    pub fn checkpoint_here(&mut self) {
+        self.cache.checkpoint(1);
+    }
+
+    /// Tokens this session would evaluate again, beyond what it is asked, to continue after
+    /// `truncate(len)`: the recurrent states' rewind cost (0 for models without them). Lets a
+    /// pool of sessions pick the one that is cheapest to continue from.
+    #[doc(hidden)]
+    pub fn replay_cost(&self, len: usize) -> usize {
+        self.cache.replay_cost(len.min(self.tokens.len()))
+    }
+
     /// Tokens this session evaluated again to rebuild recurrent states after rewinds (models
     /// with DeltaNet layers; 0 for others): what rewinds cost beyond a state copy.
     #[doc(hidden)]
