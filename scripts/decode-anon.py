@@ -3,8 +3,9 @@
 
 Runs `pocketlm generate` (greedy, one cold process) on a model while polling /proc for the
 peak RssAnon and VmHWM (scripts/bench.py's peak_memory), and computes the KV cache of the
-positions the session held (prompt + generated tokens; F16 keys and values of every layer,
-from the GGUF's block_count, head_count_kv and key/value lengths). The weights are mapped
+positions the session held (prompt + generated tokens; F16 keys and values of the layers that
+keep them, from the GGUF's block_count, head_count_kv and key/value lengths; LFM2's
+convolution inputs; Qwen3.5's recurrent states, `kv_bytes_per_position`). The weights are mapped
 from the file, so what is anonymous is the KV cache plus the scratch buffers and the logits:
 "anon - KV" is that overhead. Needs gguf-py on PYTHONPATH (scripts/bench-families.sh --memory
 runs it with the generator's venv).
@@ -39,17 +40,40 @@ def field(reader, key):
 
 
 def kv_bytes_per_position(path):
-    """F16 key + value bytes of one position over every layer (per-layer head counts summed)."""
+    """What a session's cache holds for its positions: bytes per position over every layer
+    (F16 keys and values of the layers that keep them; LFM2's f32 convolution inputs), and the
+    fixed bytes of Qwen3.5's recurrent states (one per DeltaNet layer: a state_size² matrix per
+    value head and the convolution's last inputs). Checkpoints of those states are not counted:
+    they are overhead above the cache."""
     r = GGUFReader(path)
     arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
-    layers = field(r, f"{arch}.block_count")[0]
-    heads = field(r, f"{arch}.attention.head_count")
-    kv = field(r, f"{arch}.attention.head_count_kv") or heads
-    embd = field(r, f"{arch}.embedding_length")[0]
-    k_len = (field(r, f"{arch}.attention.key_length") or [embd // heads[0]])[0]
-    v_len = (field(r, f"{arch}.attention.value_length") or [k_len])[0]
+    key = lambda k: field(r, f"{arch}.{k}")
+    layers = key("block_count")[0]
+    heads = key("attention.head_count")
+    kv = key("attention.head_count_kv") or heads
+    embd = key("embedding_length")[0]
+    k_len = (key("attention.key_length") or [embd // heads[0]])[0]
+    v_len = (key("attention.value_length") or [k_len])[0]
     kv = kv if len(kv) == layers else kv * layers
-    return sum(n * (k_len + v_len) * 2 for n in kv), arch, layers
+    widths = [n * (k_len + v_len) * 2 for n in kv]
+    fixed = 0
+    if arch == "lfm2":  # a layer without KV heads is a convolution: its f32 input per position
+        widths = [w if w else 4 * embd for w in widths]
+    elif arch == "qwen35":  # every interval-th layer attends; the others are DeltaNet
+        interval = key("full_attention_interval")[0]
+        recurrent = [il % interval != interval - 1 for il in range(layers)]
+        widths = [0 if rec else w for w, rec in zip(widths, recurrent)]
+        d, v_heads = key("ssm.state_size")[0], key("ssm.time_step_rank")[0]
+        channels = key("ssm.inner_size")[0] + 2 * key("ssm.group_count")[0] * d
+        per_layer = v_heads * d * d * 4 + (key("ssm.conv_kernel")[0] - 1) * channels * 4
+        fixed = sum(recurrent) * per_layer
+    elif arch == "gemma4":  # the last shared_kv_layers keep none; sliding layers their own widths
+        own = layers - key("attention.shared_kv_layers")[0]
+        sliding = [bool(b) for b in key("attention.sliding_window_pattern")]
+        swa = (key("attention.key_length_swa")[0], key("attention.value_length_swa")[0])
+        widths = [0 if il >= own else n * (sum(swa) if sliding[il] else k_len + v_len) * 2
+                  for il, n in enumerate(kv)]
+    return sum(widths), fixed, arch, layers
 
 
 def row(name, arch, layers, positions, generated, kv_mib, anon, hwm, model):
@@ -75,13 +99,13 @@ def main():
     prompt = " ".join(["the weather was lovely so we walked along the river"] * (a.prompt_words // 10))
     rows = []
     for model in a.model:
-        per_pos, arch, layers = kv_bytes_per_position(a.shape_model or model)
+        per_pos, fixed, arch, layers = kv_bytes_per_position(a.shape_model or model)
         out, hwm, anon = peak_memory([a.pocketlm, "generate", "--model", model, "--prompt", prompt,
                                       "--max-tokens", str(a.max_tokens), "--ctx", str(a.ctx),
                                       "--greedy", "--threads", str(a.threads), "--json"])
         res = json.loads(out.strip().splitlines()[-1])
         positions = len(res["prompt_tokens"]) + len(res["tokens"])
-        kv_mib = per_pos * positions / 2**20
+        kv_mib = (per_pos * positions + fixed) / 2**20
         rows.append(row(os.path.basename(model), arch, layers, positions, len(res["tokens"]),
                         kv_mib, anon, hwm, model))
         if a.llama_completion and not model.endswith(".x8.gguf"):
@@ -89,7 +113,7 @@ def main():
                                         "-c", str(a.ctx), "-n", str(a.max_tokens), "-no-cnv",
                                         "--no-warmup", "--ignore-eos", "-p", prompt])
             rows.append(row(os.path.basename(model) + " (llama.cpp)", arch, layers, a.ctx,
-                            a.max_tokens, per_pos * a.ctx / 2**20, anon, hwm, model))
+                            a.max_tokens, (per_pos * a.ctx + fixed) / 2**20, anon, hwm, model))
     if a.json:
         print(json.dumps({"rows": rows}))
         return
