@@ -314,6 +314,43 @@ fn gemma4_truncate_then_continue_equals_a_fresh_run() {
 /// from one continues exactly as the saved session, whether saved with the states after its
 /// last token or after a rewind (then the states of a checkpoint before the cut, the tokens
 /// from there evaluated again on loading).
+/// A decode step takes no checkpoint of Qwen3.5's recurrent states (each is a copy of all of
+/// them, 19 MiB for Qwen3.5-0.8B): after a long answer the prompt's checkpoint is still kept,
+/// so regenerating the answer (a rewind to the prompt's end) replays a few tokens, not the
+/// prompt, and continues exactly as a fresh session.
+#[test]
+fn qwen35_regenerating_after_a_long_answer_replays_a_few_tokens() {
+    let model = Model::load(model_path("random/qwen35-tiny-seed0.F16.gguf")).unwrap();
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 1,
+    };
+    let prompt = model.tokenizer().encode(
+        "The weather was lovely, so we walked along the river to the old mill and back",
+        true,
+        false,
+    );
+    let greedy = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap() as u32;
+    let mut s = Session::new(model.clone(), opts).unwrap();
+    let first = greedy(s.eval(&prompt).unwrap());
+    let mut next = first;
+    for _ in 0..40 {
+        next = greedy(s.eval(&[next]).unwrap());
+    }
+    s.truncate(prompt.len());
+    let replayed = s.replayed_tokens();
+    let again = s.eval(&[first]).unwrap().to_vec();
+    let replayed = s.replayed_tokens() - replayed;
+    assert!(
+        replayed < 4,
+        "regenerating replayed {replayed} of the prompt's {} tokens",
+        prompt.len()
+    );
+    let mut fresh = Session::new(model, opts).unwrap();
+    fresh.eval(&prompt).unwrap();
+    assert_eq!(again, fresh.eval(&[first]).unwrap());
+}
+
 #[test]
 fn qwen35_truncate_then_continue_equals_a_fresh_run() {
     let (model, tokens, mut rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");

@@ -15,9 +15,10 @@
 //! length ([`KvCache::restore_recurrent`]; the zero state before position 0 without one) and
 //! evaluates the tokens from there to the length again. Checkpoints are copies of every
 //! DeltaNet layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at
-//! least [`CHECKPOINT_GAP`] positions after the one before) and at the last word start inside
-//! an evaluation (`Session::eval`): where a keyboard's edits rewind to, the start of the word
-//! being typed. The latest [`CHECKPOINTS`] are kept; a truncation drops those past the new
+//! least [`CHECKPOINT_GAP`] positions after the one before; not for a decode step, one token
+//! with nothing rewound), at the last word start inside an evaluation (`Session::eval`) and
+//! where a caller asks (`Session::checkpoint_here`: the keyboard's contexts): where edits
+//! rewind to, the start of the word being typed. The latest [`CHECKPOINTS`] are kept; a truncation drops those past the new
 //! length (they belong to another continuation). They are immutable and shared (`Arc`) by
 //! forks and copies.
 
@@ -34,8 +35,9 @@ pub(crate) const GROW_STEP: usize = 64;
 
 /// Recurrent-state checkpoints a cache keeps (the latest taken).
 pub(crate) const CHECKPOINTS: usize = 4;
-/// A checkpoint is not taken within this many positions after an earlier one: a decode loop
-/// evaluating token by token copies the state every few tokens, not at each.
+/// A checkpoint is not taken within this many positions after an earlier one: batched
+/// evaluations of one token each (the keyboard's candidates) copy the state every few tokens,
+/// not at each.
 pub(crate) const CHECKPOINT_GAP: usize = 4;
 
 /// Every DeltaNet layer's recurrent state after position `pos - 1` (empty for other layers).

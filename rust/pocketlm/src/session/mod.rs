@@ -388,9 +388,14 @@ impl Session {
     /// Restores the latest checkpoint at or before the session's length (`KvCache`: taken
     /// where evaluations start) and evaluates the tokens from there again (without logits),
     /// so that the next evaluation continues exactly as a session that never went further
-    /// would. Then takes a checkpoint where the coming evaluation starts.
-    fn resync_recurrent(&mut self) {
-        if !self.cache.recurrent_in_sync() {
+    /// would. Then takes a checkpoint where the coming evaluation starts, unless it is a
+    /// decode step (`decode_step`: one token, nothing rewound): a generation would otherwise
+    /// copy the states every few tokens and keep the latest few (Qwen3.5-0.8B: 19 MiB each),
+    /// which also evicts the checkpoint in the prompt, where a regenerated answer or a chat's
+    /// next turn rewinds to.
+    fn resync_recurrent(&mut self, decode_step: bool) {
+        let rewound = !self.cache.recurrent_in_sync();
+        if rewound {
             let from = self.cache.restore_recurrent();
             let rest = self.tokens.split_off(from);
             self.replayed += rest.len();
@@ -399,7 +404,9 @@ impl Session {
             }
             self.has_logits = false;
         }
-        self.cache.checkpoint(KV_CHECKPOINT_GAP);
+        if rewound || !decode_step {
+            self.cache.checkpoint(KV_CHECKPOINT_GAP);
+        }
     }
 
     /// With recurrent layers, keeps a copy of the current states (a checkpoint at this length,
@@ -444,7 +451,7 @@ impl Session {
     /// to a checkpoint.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
-        self.resync_recurrent();
+        self.resync_recurrent(tokens.len() == 1);
         let prompt_len = tokens.len();
         let mut tokens = tokens;
         if let Some(i) = self.last_word_start(tokens) {
@@ -482,7 +489,7 @@ impl Session {
         if first >= tokens.len() {
             return Err(SessionError::EmptyInput);
         }
-        self.resync_recurrent();
+        self.resync_recurrent(false);
         out.clear();
         for (c, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
             let base = c * PREFILL_CHUNK;
@@ -703,7 +710,7 @@ impl Session {
         out: &mut Vec<f32>,
     ) {
         for s in sessions.iter_mut() {
-            s.resync_recurrent();
+            s.resync_recurrent(false);
         }
         let model = sessions[0].model.clone();
         let mut rows = std::mem::take(&mut sessions[0].rows);
