@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{greedy, greedy_text, repo_file, Collect};
+use common::{greedy, greedy_text, keyboard_options, repo_file, Collect};
 use pocketlm_ffi::{
-    ChatOptions, ChatSession, ConversationMessage, DraftOptions, DrafterOptions, KeyboardOptions,
-    KeyboardPredictor, Model, ReplyDrafter, SessionOptions, TextSession,
+    ChatOptions, ChatSession, ConversationMessage, DraftOptions, DrafterOptions, KeyboardPredictor,
+    Model, ReplyDrafter, SessionOptions, TextSession,
 };
 use std::sync::Arc;
 
@@ -21,20 +21,7 @@ const MODELS: [(&str, &str); 3] = [
 ];
 
 fn keyboard(model: &Arc<Model>) -> Arc<KeyboardPredictor> {
-    KeyboardPredictor::new(
-        model.clone(),
-        KeyboardOptions {
-            max_suggestions: 3,
-            corrections: true,
-            blocklist: Vec::new(),
-            allow_offensive: false,
-            threads: 1,
-            profile: None,
-            learn_user_words: true,
-            language: "en".into(),
-        },
-    )
-    .unwrap()
+    KeyboardPredictor::new(model.clone(), keyboard_options()).unwrap()
 }
 
 fn session(model: &Arc<Model>) -> Arc<TextSession> {

@@ -4,22 +4,9 @@
 
 mod common;
 
-use common::smollm2;
-use pocketlm_ffi::{KeyboardOptions, KeyboardPredictor, Suggestion};
+use common::{keyboard_options as options, smollm2};
+use pocketlm_ffi::{KeyboardPredictor, Suggestion};
 use std::path::PathBuf;
-
-fn options() -> KeyboardOptions {
-    KeyboardOptions {
-        max_suggestions: 3,
-        corrections: true,
-        blocklist: Vec::new(),
-        allow_offensive: false,
-        threads: 1,
-        profile: None,
-        learn_user_words: true,
-        language: "en".into(),
-    }
-}
 
 fn type_text(p: &KeyboardPredictor, text: &str) -> Vec<Vec<Suggestion>> {
     text.char_indices()

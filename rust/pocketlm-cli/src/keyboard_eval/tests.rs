@@ -11,6 +11,18 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Our predictor on `model` with one worker thread (the evaluations' setting).
+fn one_thread_predictor(model: std::sync::Arc<Model>) -> WordPredictor {
+    WordPredictor::new(
+        model,
+        PredictorOptions {
+            threads: 1,
+            ..PredictorOptions::default()
+        },
+    )
+    .expect("predictor")
+}
+
 #[test]
 fn evaluation_beats_the_naive_baseline() {
     let path = repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -23,14 +35,7 @@ fn evaluation_beats_the_naive_baseline() {
     let text = std::fs::read_to_string(repo_root().join("tests/fixtures/keyboard-dev.txt"))
         .expect("fixture");
     let lines: Vec<&str> = text.lines().take(8).collect();
-    let ours = WordPredictor::new(
-        model.clone(),
-        PredictorOptions {
-            threads: 1,
-            ..PredictorOptions::default()
-        },
-    )
-    .expect("predictor");
+    let ours = one_thread_predictor(model.clone());
     let r = evaluate_with(&ours, &lines, None, EvalOptions::default(), |_| {}).unwrap();
     let naive = NaivePredictor::new(model, 3, 1).unwrap();
     let b = evaluate_with(&naive, &lines, None, EvalOptions::default(), |_| {}).unwrap();
@@ -61,16 +66,7 @@ fn evaluation_beats_the_naive_baseline() {
 fn the_user_words_evaluation_learns_the_names_and_saves_keystrokes_on_them() {
     let model = Model::load(repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
         .expect("load SmolLM2");
-    let predictor = || {
-        WordPredictor::new(
-            model.clone(),
-            PredictorOptions {
-                threads: 1,
-                ..PredictorOptions::default()
-            },
-        )
-        .expect("predictor")
-    };
+    let predictor = || one_thread_predictor(model.clone());
     let (on, off) = (predictor(), predictor());
     // Left over from earlier use: cleared by the evaluation.
     on.add_user_word("Leftover").unwrap();
@@ -95,14 +91,7 @@ fn the_user_words_evaluation_learns_the_names_and_saves_keystrokes_on_them() {
 fn first_words_are_split_by_apostrophe() {
     let model = Model::load(repo_root().join("models/SmolLM2-135M-Instruct.Q4_1.gguf"))
         .expect("load SmolLM2");
-    let p = WordPredictor::new(
-        model,
-        PredictorOptions {
-            threads: 1,
-            ..PredictorOptions::default()
-        },
-    )
-    .expect("predictor");
+    let p = one_thread_predictor(model);
     let lines = [
         "Don't worry about it.",
         "Let's go tomorrow.",
@@ -228,14 +217,7 @@ fn qwen35_typing_replays_few_tokens() {
     let text = std::fs::read_to_string(repo_root().join("tests/fixtures/keyboard-dev.txt"))
         .expect("fixture");
     let lines: Vec<&str> = text.lines().take(12).collect();
-    let p = WordPredictor::new(
-        model,
-        PredictorOptions {
-            threads: 1,
-            ..PredictorOptions::default()
-        },
-    )
-    .expect("predictor");
+    let p = one_thread_predictor(model);
     let opts = EvalOptions {
         backspace_every: Some(3),
     };

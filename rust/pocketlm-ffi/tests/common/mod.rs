@@ -1,7 +1,9 @@
 //! Shared helpers for the binding tests on the real models.
 #![allow(dead_code)]
 
-use pocketlm_ffi::{GenerationOptions, Model, SamplingOptions, TextListener, TextSession};
+use pocketlm_ffi::{
+    GenerationOptions, KeyboardOptions, Model, SamplingOptions, TextListener, TextSession,
+};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -65,4 +67,18 @@ pub fn greedy_text(s: &TextSession, prompt: &str) -> String {
         .unwrap();
     let text = l.0.lock().unwrap().clone();
     text
+}
+
+/// A predictor's options as an English keyboard app sets them, with one worker thread.
+pub fn keyboard_options() -> KeyboardOptions {
+    KeyboardOptions {
+        max_suggestions: 3,
+        corrections: true,
+        blocklist: Vec::new(),
+        allow_offensive: false,
+        threads: 1,
+        profile: None,
+        learn_user_words: true,
+        language: "en".into(),
+    }
 }
