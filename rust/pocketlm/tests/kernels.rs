@@ -862,6 +862,40 @@ fn new_formats_every_tier_bit_identical_to_scalar() {
     }
 }
 
+/// A decode (one activation row) gives the same bits as that row inside a batch, on every tier,
+/// for the k-quants whose kernels have a separate decode path (the NEON 4-row decode shares
+/// each activation load between rows; the x86 tiles reduce in their own order): a prompt and a
+/// token decoded one by one must produce the same logits.
+#[test]
+fn k_quant_decode_is_bit_identical_to_batches() {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for &tier in &tiers_under_test() {
+        for ty in [GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K] {
+            let (rows, cols, m) = (13, 768, 6);
+            for (i, wf) in [Fill::Random, Fill::Max].into_iter().enumerate() {
+                let store = make_weights(ty, rows, cols, wf, 71 + i as u64);
+                let w = QMatrix::new(ty, weight_bytes(&store, ty, rows, cols), rows, cols).unwrap();
+                let x = make_acts(m, cols, 5 + i as u64, Fill::Random);
+                let mut acts = QActs::new();
+                acts.quantize_for_tier(tier, ty, &x, m, cols);
+                let mut batch = vec![0.0f32; m * rows];
+                matmul_with_tier(tier, &w, &acts, &mut batch, rows, 0..rows);
+                for t in 0..m {
+                    let mut one = QActs::new();
+                    one.quantize_for_tier(tier, ty, &x[t * cols..(t + 1) * cols], 1, cols);
+                    let mut got = vec![0.0f32; rows];
+                    matmul_with_tier(tier, &w, &one, &mut got, rows, 0..rows);
+                    assert_eq!(
+                        bits(&got),
+                        bits(&batch[t * rows..(t + 1) * rows]),
+                        "{tier} {ty} {wf:?} activation row {t}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// [`matmul_acts_with_tier`] on pieces of the activation rows gives `full`'s results (`m`
 /// activation rows of `rows`), bit for bit, and writes nothing outside its rows: pieces cut
 /// anywhere for float weights, at multiples of [`ACTS_PIECE_ALIGN`] for quantized ones.

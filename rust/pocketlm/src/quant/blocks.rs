@@ -285,6 +285,28 @@ pub fn scales_mins_k4(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     (sc, mn)
 }
 
+/// The 8 6-bit scales and 8 6-bit mins of a Q4_K / Q5_K super-block (12 packed bytes), as 8
+/// bytes each (little-endian u64s): the same values as `scales_mins_k4`, with word operations.
+/// Sub-blocks 0..4 keep their scale and min in the low 6 bits of bytes 0..4 and 4..8; sub-blocks
+/// 4..8 have their low 4 bits in the nibbles of bytes 8..12 and their top 2 bits in the top 2
+/// bits of bytes 0..4 (scales) and 4..8 (mins).
+#[inline(always)]
+pub fn scales_mins_k4_words(q: &[u8; 12]) -> (u64, u64) {
+    let w = |i: usize| u32::from_le_bytes([q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3]]);
+    let (w0, w1, w2) = (w(0), w(1), w(2));
+    const LOW6: u32 = 0x3f3f_3f3f;
+    const LOW4: u32 = 0x0f0f_0f0f;
+    const LOW2: u32 = 0x0303_0303;
+    let sc_lo = w0 & LOW6;
+    let mn_lo = w1 & LOW6;
+    let sc_hi = (w2 & LOW4) | (((w0 >> 6) & LOW2) << 4);
+    let mn_hi = ((w2 >> 4) & LOW4) | (((w1 >> 6) & LOW2) << 4);
+    (
+        sc_lo as u64 | (sc_hi as u64) << 32,
+        mn_lo as u64 | (mn_hi as u64) << 32,
+    )
+}
+
 /// Exact f16 → f32 from bits with integer ops and one multiply (no FP16 instructions needed;
 /// the NEON kernels use it on cores without FEAT_FP16 conversions in stable intrinsics).
 #[inline(always)]
@@ -299,4 +321,26 @@ pub fn f16_to_f32_soft(h: u16) -> f32 {
         (f32::from_bits(em << 13) * f32::from_bits(0x7780_0000)).to_bits()
     };
     f32::from_bits(mag | sign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{scales_mins_k4, scales_mins_k4_words};
+
+    #[test]
+    fn scales_mins_words_match_reference() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let mut q = [0u8; 12];
+            for b in &mut q {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let (sc, mn) = scales_mins_k4(&q);
+            let (ws, wm) = scales_mins_k4_words(&q);
+            assert_eq!((ws.to_le_bytes(), wm.to_le_bytes()), (sc, mn), "{q:?}");
+        }
+    }
 }

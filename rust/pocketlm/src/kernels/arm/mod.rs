@@ -119,13 +119,6 @@ fn ld_u8(x: &[u8; 16]) -> uint8x16_t {
 
 #[inline]
 #[target_feature(enable = "neon")]
-fn ld_u8x8(x: &[u8; 8]) -> uint8x8_t {
-    // SAFETY: `x` is 8 readable bytes; `vld1` has no alignment requirement.
-    unsafe { vld1_u8(x.as_ptr()) }
-}
-
-#[inline]
-#[target_feature(enable = "neon")]
 fn ld_s16(x: &[i16; 8]) -> int16x8_t {
     // SAFETY: `x` is 16 readable bytes; `vld1q` has no alignment requirement.
     unsafe { vld1q_s16(x.as_ptr()) }
@@ -292,6 +285,12 @@ fn decode_with<W: SmallW, const SCALES: bool>(b: &W) -> (int8x16_t, int8x16_t, f
 /// Q4_K / Q5_K super-blocks.
 trait K4W: bytemuck::Pod {
     fn header(&self) -> (u16, u16, &[u8; 12]);
+    /// The 12 packed scale bytes and the 4 after them (one vector load inside the block).
+    fn scales16(&self) -> &[u8; 16] {
+        const _: () = assert!(core::mem::offset_of!(BlockQ4K, scales) == 4);
+        const _: () = assert!(core::mem::offset_of!(BlockQ5K, scales) == 4);
+        bytemuck::bytes_of(self)[4..20].try_into().unwrap()
+    }
     fn qs(&self) -> &[u8; 128];
     /// Q5_K's fifth bits.
     fn qh(&self) -> Option<&[u8; 32]>;
@@ -328,71 +327,176 @@ fn high_bit(h: uint8x16_t, s: int8x16_t) -> uint8x16_t {
     vshlq_n_u8::<4>(vandq_u8(vshlq_u8(h, s), vdupq_n_u8(1)))
 }
 
+/// Sub-blocks `2c` and `2c + 1` of a Q4_K / Q5_K super-block as 4 vectors (elements `64c..64c +
+/// 64`): the low nibbles of `qs[32c..32c + 32]`, then the high ones, with Q5_K's fifth bits
+/// (`qh` loaded: bit `2c` of each byte for the low nibbles, `2c + 1` for the high ones).
 #[inline]
 #[target_feature(enable = "neon")]
-fn k4_values(qs: &[u8; 128], qh: Option<&[u8; 32]>) -> [int8x16_t; 16] {
+fn k4_chunk(qs: &[u8; 128], qh: Option<[uint8x16_t; 2]>, c: usize) -> [int8x16_t; 4] {
     let m4 = vdupq_n_u8(0x0F);
+    let b0 = ld_u8(sub(qs, 32 * c));
+    let b1 = ld_u8(sub(qs, 32 * c + 16));
+    let mut q = [
+        vandq_u8(b0, m4),
+        vandq_u8(b1, m4),
+        vshrq_n_u8::<4>(b0),
+        vshrq_n_u8::<4>(b1),
+    ];
+    if let Some([h0, h1]) = qh {
+        let sl = vdupq_n_s8(-(2 * c as i8));
+        let sh = vdupq_n_s8(-(2 * c as i8 + 1));
+        q[0] = vorrq_u8(q[0], high_bit(h0, sl));
+        q[1] = vorrq_u8(q[1], high_bit(h1, sl));
+        q[2] = vorrq_u8(q[2], high_bit(h0, sh));
+        q[3] = vorrq_u8(q[3], high_bit(h1, sh));
+    }
+    [
+        vreinterpretq_s8_u8(q[0]),
+        vreinterpretq_s8_u8(q[1]),
+        vreinterpretq_s8_u8(q[2]),
+        vreinterpretq_s8_u8(q[3]),
+    ]
+}
+
+/// Q5_K's fifth bits, loaded once per super-block.
+#[inline]
+#[target_feature(enable = "neon")]
+fn k4_high_bits<W: K4W>(b: &W) -> Option<[uint8x16_t; 2]> {
+    b.qh().map(|qh| [ld_u8(sub(qh, 0)), ld_u8(sub(qh, 16))])
+}
+
+#[inline]
+#[target_feature(enable = "neon")]
+fn k4_values<W: K4W>(b: &W) -> [int8x16_t; 16] {
+    let qh = k4_high_bits(b);
     let mut v = [vdupq_n_s8(0); 16];
-    let (h0, h1) = match qh {
-        Some(qh) => (ld_u8(sub(qh, 0)), ld_u8(sub(qh, 16))),
-        None => (vdupq_n_u8(0), vdupq_n_u8(0)),
-    };
     for c in 0..4 {
-        let b0 = ld_u8(sub(qs, 32 * c));
-        let b1 = ld_u8(sub(qs, 32 * c + 16));
-        let mut q = [
-            vandq_u8(b0, m4),
-            vandq_u8(b1, m4),
-            vshrq_n_u8::<4>(b0),
-            vshrq_n_u8::<4>(b1),
-        ];
-        if qh.is_some() {
-            // bit 2c of qh[l] for the low nibbles, bit 2c + 1 for the high ones
-            let sl = vdupq_n_s8(-(2 * c as i8));
-            let sh = vdupq_n_s8(-(2 * c as i8 + 1));
-            q[0] = vorrq_u8(q[0], high_bit(h0, sl));
-            q[1] = vorrq_u8(q[1], high_bit(h1, sl));
-            q[2] = vorrq_u8(q[2], high_bit(h0, sh));
-            q[3] = vorrq_u8(q[3], high_bit(h1, sh));
-        }
-        for (n, qn) in q.into_iter().enumerate() {
-            v[4 * c + n] = vreinterpretq_s8_u8(qn);
+        let q = k4_chunk(b.qs(), qh, c);
+        v[4 * c..4 * c + 4].copy_from_slice(&q);
+    }
+    v
+}
+
+/// A Q4_K / Q5_K super-block's header: the 8 sub-block scales as i32 (`[0..4], [4..8]`), the 8
+/// mins as i16, `d` and `dmin`. The 6-bit fields are unpacked in one vector: two table lookups
+/// gather each field's low bits (bytes 0..4 for sub-blocks 0..4, the nibbles of 8..12 for 4..8)
+/// and its top two bits (the top of bytes 0..8, for sub-blocks 4..8 only).
+#[inline]
+#[target_feature(enable = "neon")]
+fn k4_header<W: K4W>(b: &W) -> ([int32x4_t; 2], int16x8_t, f32, f32) {
+    // lanes 0..8 the scales, 8..16 the mins
+    const LOW: [u8; 16] = [0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11];
+    const TOP: [u8; 16] = [
+        255, 255, 255, 255, 0, 1, 2, 3, 255, 255, 255, 255, 4, 5, 6, 7,
+    ];
+    const SHIFT: [i8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -4, -4, -4, -4];
+    const MASK: [u8; 16] = [
+        63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15,
+    ];
+    let (d, dmin, _) = b.header();
+    let v = ld_u8(b.scales16());
+    let low = vqtbl1q_u8(v, ld_u8(&LOW));
+    let top = vqtbl1q_u8(v, ld_u8(&TOP));
+    let low = vandq_u8(vshlq_u8(low, ld_s8(&SHIFT)), ld_u8(&MASK));
+    let f = vorrq_u8(low, vshlq_n_u8::<4>(vshrq_n_u8::<6>(top)));
+    let sc = vmovl_u8(vget_low_u8(f));
+    let sc = [
+        vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(sc))),
+        vreinterpretq_s32_u32(vmovl_high_u16(sc)),
+    ];
+    let mins = vreinterpretq_s16_u16(vmovl_high_u8(f));
+    (sc, mins, h2f(d), h2f(dmin))
+}
+
+/// Q6_K quants `q + 32` (0..64) of elements `128n + 32k + 16h .. + 16` for `k` = 0..4 (vector
+/// `8n + 2k + h` of [`q6k_values`]): a nibble of `ql` with two bits of `qh` inserted above it
+/// (SLI / SRI).
+#[inline]
+#[target_feature(enable = "neon")]
+fn q6k_quarter(b: &BlockQ6K, n: usize, h: usize) -> [int8x16_t; 4] {
+    let m2 = vdupq_n_u8(0x03);
+    let m30 = vdupq_n_u8(0x30);
+    let qa = ld_u8(sub(&b.ql, 64 * n + 16 * h));
+    let qb = ld_u8(sub(&b.ql, 64 * n + 32 + 16 * h));
+    let qh = ld_u8(sub(&b.qh, 32 * n + 16 * h));
+    let qh2 = vshrq_n_u8::<2>(qh);
+    [
+        // low nibble | qh bits 0-1 << 4
+        vreinterpretq_s8_u8(vsliq_n_u8::<4>(qa, vandq_u8(qh, m2))),
+        // low nibble | qh bits 2-3 << 4
+        vreinterpretq_s8_u8(vsliq_n_u8::<4>(qb, vandq_u8(qh2, m2))),
+        // high nibble | qh bits 4-5 (already at 4-5)
+        vreinterpretq_s8_u8(vsriq_n_u8::<4>(vandq_u8(qh, m30), qa)),
+        // high nibble | qh bits 6-7 (at 4-5 after the shift by 2)
+        vreinterpretq_s8_u8(vsriq_n_u8::<4>(qh2, qb)),
+    ]
+}
+
+/// Q6_K super-block as 16 vectors of its stored quants `q + 32` (0..64; elements
+/// `16s..16s + 16`): the kernels subtract the 32 once per sub-block through the activations'
+/// sums.
+#[inline]
+#[target_feature(enable = "neon")]
+fn q6k_values(b: &BlockQ6K) -> [int8x16_t; 16] {
+    let mut v = [vdupq_n_s8(0); 16];
+    for n in 0..2 {
+        for h in 0..2 {
+            for (k, q) in q6k_quarter(b, n, h).into_iter().enumerate() {
+                v[8 * n + 2 * k + h] = q;
+            }
         }
     }
     v
 }
 
-/// Q6_K super-block as 16 vectors of `q - 32` (elements `16n..16n + 16`).
+/// A Q6_K super-block's 16 scales as i16 (`[0..8], [8..16]`) and i32 (4 × 4), and `d`.
+type Q6kHeader = ([int16x8_t; 2], [int32x4_t; 4], f32);
+
 #[inline]
 #[target_feature(enable = "neon")]
-fn q6k_values(b: &BlockQ6K) -> [int8x16_t; 16] {
-    let m4 = vdupq_n_u8(0x0F);
-    let m2 = vdupq_n_u8(0x03);
-    let o = vdupq_n_s8(32);
-    let mut v = [vdupq_n_s8(0); 16];
-    for n in 0..2 {
-        for h in 0..2 {
-            let qa = ld_u8(sub(&b.ql, 64 * n + 16 * h));
-            let qb = ld_u8(sub(&b.ql, 64 * n + 32 + 16 * h));
-            let qh = ld_u8(sub(&b.qh, 32 * n + 16 * h));
-            let g = [
-                vorrq_u8(vandq_u8(qa, m4), vshlq_n_u8::<4>(vandq_u8(qh, m2))),
-                vorrq_u8(
-                    vandq_u8(qb, m4),
-                    vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<2>(qh), m2)),
-                ),
-                vorrq_u8(
-                    vshrq_n_u8::<4>(qa),
-                    vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<4>(qh), m2)),
-                ),
-                vorrq_u8(vshrq_n_u8::<4>(qb), vshlq_n_u8::<4>(vshrq_n_u8::<6>(qh))),
-            ];
-            for (k, gk) in g.into_iter().enumerate() {
-                v[8 * n + 2 * k + h] = vsubq_s8(vreinterpretq_s8_u8(gk), o);
-            }
-        }
-    }
-    v
+fn q6k_header(b: &BlockQ6K) -> Q6kHeader {
+    // SAFETY: `scales` is 16 readable bytes; `vld1q` has no alignment requirement.
+    let sc8 = unsafe { vld1q_s8(b.scales.as_ptr()) };
+    let sc16 = [vmovl_s8(vget_low_s8(sc8)), vmovl_high_s8(sc8)];
+    let sc32 = [
+        vmovl_s16(vget_low_s16(sc16[0])),
+        vmovl_high_s16(sc16[0]),
+        vmovl_s16(vget_low_s16(sc16[1])),
+        vmovl_high_s16(sc16[1]),
+    ];
+    (sc16, sc32, h2f(b.d))
+}
+
+/// One Q6_K super-block row with one activation block: the sub-block sums (`sums[g]` = those
+/// of sub-blocks `4g..4g + 4`) scaled, less the stored quants' offset, accumulated as f32.
+#[inline]
+#[target_feature(enable = "neon")]
+fn q6k_accumulate(header: Q6kHeader, sums: [int32x4_t; 4], y: &BlockQ8K, acc: &mut float32x4_t) {
+    let (sc16, sc, d) = header;
+    let isum = vmlaq_s32(vmulq_s32(sums[0], sc[0]), sums[1], sc[1]);
+    let isum = vmlaq_s32(vmlaq_s32(isum, sums[2], sc[2]), sums[3], sc[3]);
+    // the quants are stored + 32: Σ scale · (Σ (q + 32) y − 32 Σ y), Σ y of each 16 being the
+    // activations' `bsums`
+    let (b0, b1) = (ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+    let off = vmull_s16(vget_low_s16(b0), vget_low_s16(sc16[0]));
+    let off = vmlal_high_s16(off, b0, sc16[0]);
+    let off = vmlal_s16(off, vget_low_s16(b1), vget_low_s16(sc16[1]));
+    let off = vmlal_high_s16(off, b1, sc16[1]);
+    let isum = vsubq_s32(isum, vshlq_n_s32::<5>(off));
+    *acc = vfmaq_n_f32(*acc, vcvtq_f32_s32(isum), d * y.d);
+}
+
+/// The totals of 8 vectors' lanes, as `[t0..t4], [t4..t8]` (pairwise adds).
+#[inline]
+#[target_feature(enable = "neon")]
+fn sums8(p: [int32x4_t; 8]) -> [int32x4_t; 2] {
+    let a = [
+        vpaddq_s32(p[0], p[1]),
+        vpaddq_s32(p[2], p[3]),
+        vpaddq_s32(p[4], p[5]),
+        vpaddq_s32(p[6], p[7]),
+    ];
+    [vpaddq_s32(a[0], a[1]), vpaddq_s32(a[2], a[3])]
 }
 
 /// Float weight element types.
@@ -585,6 +689,12 @@ fn column_quants<W: SmallW>(qs: &[u8], heads: &Heads8, k: usize) -> (int8x16_t, 
 macro_rules! unroll8 {
     ($k:ident => $body:block) => {
         unroll8!(@each $k $body [0 1 2 3 4 5 6 7])
+    };
+    ($k:ident in 4 => $body:block) => {
+        unroll8!(@each $k $body [0 1 2 3])
+    };
+    ($k:ident in 2 => $body:block) => {
+        unroll8!(@each $k $body [0 1])
     };
     (@each $k:ident $body:block [$($i:literal)*]) => {{
         $({
@@ -933,12 +1043,103 @@ macro_rules! neon_kernels {
                 unsafe { t_small::<W>(w, a, rows, ts, res) }
             }
 
+            /// The 8 sub-block dots of two rows' super-blocks with one activation block, as
+            /// [`sums8`] gives them, each 64 activations loaded once for both rows.
+            #[inline(always)]
+            fn k4_sums_pair<W: K4W>(b: [&W; 2], y: &BlockQ8K) -> [[int32x4_t; 2]; 2] {
+                // SAFETY: inlined only into this tier's target-feature kernels (reached only
+                // on a CPU with the tier), so the tier's instructions exist.
+                unsafe {
+                    let qh = [k4_high_bits(b[0]), k4_high_bits(b[1])];
+                    let z = vdupq_n_s32(0);
+                    let mut pairs = [[z; 4]; 2];
+                    unroll8!(C in 4 => {
+                        let ys = [
+                            ld_s8(sub(&y.qs, 64 * C)),
+                            ld_s8(sub(&y.qs, 64 * C + 16)),
+                            ld_s8(sub(&y.qs, 64 * C + 32)),
+                            ld_s8(sub(&y.qs, 64 * C + 48)),
+                        ];
+                        for k in 0..2 {
+                            let q = k4_chunk(b[k].qs(), qh[k], C);
+                            let p0 = $dot($dot(z, q[0], ys[0]), q[1], ys[1]);
+                            let p1 = $dot($dot(z, q[2], ys[2]), q[3], ys[3]);
+                            pairs[k][C] = vpaddq_s32(p0, p1);
+                        }
+                    });
+                    let tree = |p: [int32x4_t; 4]| [vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])];
+                    [tree(pairs[0]), tree(pairs[1])]
+                }
+            }
+
+            /// `isum` (the scaled sub-block sums) and the mins' term of one super-block row
+            /// ([`k4_header`]) with one activation block, accumulated as f32.
+            #[inline(always)]
+            fn k4_accumulate(
+                header: ([int32x4_t; 2], int16x8_t, f32, f32),
+                sums: [int32x4_t; 2],
+                y: &BlockQ8K,
+                bs: int16x8_t,
+                acc: &mut float32x4_t,
+                accm: &mut float32x4_t,
+            ) {
+                // SAFETY: baseline Advanced SIMD only (always present on aarch64).
+                unsafe {
+                    let (sc, mins, d, dmin) = header;
+                    let isum = vmlaq_s32(vmulq_s32(sums[0], sc[0]), sums[1], sc[1]);
+                    let pm = vmlal_high_s16(vmull_s16(vget_low_s16(bs), vget_low_s16(mins)), bs, mins);
+                    *acc = vfmaq_n_f32(*acc, vcvtq_f32_s32(isum), d * y.d);
+                    *accm = vfmaq_n_f32(*accm, vcvtq_f32_s32(pm), dmin * y.d);
+                }
+            }
+
+            /// Decode: 4 rows with one activation row, the rows' accumulators in registers and
+            /// the activations loaded once per pair of rows ([`k4_sums_pair`]). The same
+            /// arithmetic as [`k4`]'s batches, so the same bits.
+            #[target_feature(enable = $feat)]
+            fn k4_decode4<W: K4W>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [f32; 4] {
+                let nb = ctx.bpr;
+                let wr: [&[W]; 4] = ctx.wrows::<4>(r);
+                let [a]: [&[BlockQ8K]; 1] = ctx.q8k_rows::<1>(ctx.t0 + t);
+                assert!(a.len() == nb);
+                unroll8!(K in 4 => {
+                    assert!(wr[K].len() == nb);
+                });
+                let z = vdupq_n_f32(0.0);
+                let mut acc = [z; 4];
+                let mut accm = [z; 4];
+                for i in 0..nb {
+                    let y = &a[i];
+                    let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+                    let s01 = k4_sums_pair([&wr[0][i], &wr[1][i]], y);
+                    let s23 = k4_sums_pair([&wr[2][i], &wr[3][i]], y);
+                    let sums = [s01[0], s01[1], s23[0], s23[1]];
+                    unroll8!(K in 4 => {
+                        let header = k4_header(&wr[K][i]);
+                        k4_accumulate(header, sums[K], y, bs, &mut acc[K], &mut accm[K]);
+                    });
+                }
+                let mut out = [0.0f32; 4];
+                unroll8!(K in 4 => {
+                    out[K] = vaddvq_f32(vsubq_f32(acc[K], accm[K]));
+                });
+                out
+            }
+
             #[target_feature(enable = $feat)]
             fn k4<W: K4W, const R: usize, const M: usize>(
                 ctx: &Ctx<'_, W>,
                 r: usize,
                 t: usize,
             ) -> [[f32; M]; R] {
+                let mut out = [[0.0f32; M]; R];
+                if M == 1 && R == 4 {
+                    let o = k4_decode4(ctx, r, t);
+                    for k in 0..R {
+                        out[k][0] = o[k];
+                    }
+                    return out;
+                }
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[W]; R] = ctx.wrows::<R>(r);
@@ -947,40 +1148,31 @@ macro_rules! neon_kernels {
                     assert!(a.len() == nb);
                 }
                 let mut acc = [[vdupq_n_f32(0.0); M]; R];
-                let mut accm = [[0.0f32; M]; R];
+                let mut accm = [[vdupq_n_f32(0.0); M]; R];
                 for i in 0..nb {
                     for k in 0..R {
                         let b = &wr[k][i];
-                        let (d, dmin, scales) = b.header();
-                        let (sc, mn) = scales_mins_k4(scales);
-                        let (d, dmin) = (h2f(d), h2f(dmin));
-                        let q = k4_values(b.qs(), b.qh());
-                        let mins = vreinterpretq_s16_u16(vmovl_u8(ld_u8x8(&mn)));
+                        let q = k4_values(b);
+                        let header = k4_header(b);
                         for j in 0..M {
                             let y = &ar[j][i];
-                            let mut isum = vdupq_n_s32(0);
-                            for s in 0..8 {
-                                let p = $dot(
+                            // sub-block s's dot in the lanes of p[s], then the 8 sums in two
+                            // vectors by pairwise adds, scaled by one multiply each
+                            let sums = sums8(core::array::from_fn(|s| {
+                                $dot(
                                     $dot(vdupq_n_s32(0), q[2 * s], ld_s8(sub(&y.qs, 32 * s))),
                                     q[2 * s + 1],
                                     ld_s8(sub(&y.qs, 32 * s + 16)),
-                                );
-                                isum = vmlaq_n_s32(isum, p, sc[s] as i32);
-                            }
+                                )
+                            }));
                             let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
-                            let pm = vaddq_s32(
-                                vmull_s16(vget_low_s16(bs), vget_low_s16(mins)),
-                                vmull_high_s16(bs, mins),
-                            );
-                            acc[k][j] = vfmaq_n_f32(acc[k][j], vcvtq_f32_s32(isum), d * y.d);
-                            accm[k][j] -= dmin * y.d * vaddvq_s32(pm) as f32;
+                            k4_accumulate(header, sums, y, bs, &mut acc[k][j], &mut accm[k][j]);
                         }
                     }
                 }
-                let mut out = [[0.0f32; M]; R];
                 for k in 0..R {
                     for j in 0..M {
-                        out[k][j] = vaddvq_f32(acc[k][j]) + accm[k][j];
+                        out[k][j] = vaddvq_f32(vsubq_f32(acc[k][j], accm[k][j]));
                     }
                 }
                 out
@@ -1014,12 +1206,82 @@ macro_rules! neon_kernels {
                 unsafe { t_k4::<W>(w, a, rows, ts, res) }
             }
 
+            /// The 16 sub-block dots of two rows' Q6_K super-blocks with one activation
+            /// block, as the batches' [`sums8`] give them, the activations loaded once for both.
+            #[inline(always)]
+            fn q6k_sums_rows<const RR: usize>(b: [&BlockQ6K; RR], y: &BlockQ8K) -> [[int32x4_t; 4]; RR] {
+                // SAFETY: inlined only into this tier's target-feature kernels (reached only
+                // on a CPU with the tier), so the tier's instructions exist.
+                unsafe {
+                    let z = vdupq_n_s32(0);
+                    let mut out = [[z; 4]; RR];
+                    unroll8!(N in 2 => {
+                        // p[row][2k + h]: the dot of vector 8N + 2k + h
+                        let mut p = [[z; 8]; RR];
+                        unroll8!(H in 2 => {
+                            let ys = [
+                                ld_s8(sub(&y.qs, 128 * N + 16 * H)),
+                                ld_s8(sub(&y.qs, 128 * N + 32 + 16 * H)),
+                                ld_s8(sub(&y.qs, 128 * N + 64 + 16 * H)),
+                                ld_s8(sub(&y.qs, 128 * N + 96 + 16 * H)),
+                            ];
+                            for row in 0..RR {
+                                let v = q6k_quarter(b[row], N, H);
+                                for k in 0..4 {
+                                    p[row][2 * k + H] = $dot(z, v[k], ys[k]);
+                                }
+                            }
+                        });
+                        for row in 0..RR {
+                            let [lo, hi] = sums8(p[row]);
+                            out[row][2 * N] = lo;
+                            out[row][2 * N + 1] = hi;
+                        }
+                    });
+                    out
+                }
+            }
+
+            /// Decode: 4 rows with one activation row (see [`k4_decode4`]); the same bits as
+            /// [`q6k`]'s batches.
+            #[target_feature(enable = $feat)]
+            fn q6k_decode4(ctx: &Ctx<'_, BlockQ6K>, r: usize, t: usize) -> [f32; 4] {
+                let nb = ctx.bpr;
+                let wr: [&[BlockQ6K]; 4] = ctx.wrows::<4>(r);
+                let [a]: [&[BlockQ8K]; 1] = ctx.q8k_rows::<1>(ctx.t0 + t);
+                assert!(a.len() == nb);
+                unroll8!(K in 4 => {
+                    assert!(wr[K].len() == nb);
+                });
+                let mut acc = [vdupq_n_f32(0.0); 4];
+                for i in 0..nb {
+                    let y = &a[i];
+                    unroll8!(K in 4 => {
+                        let [sums] = q6k_sums_rows([&wr[K][i]], y);
+                        q6k_accumulate(q6k_header(&wr[K][i]), sums, y, &mut acc[K]);
+                    });
+                }
+                let mut out = [0.0f32; 4];
+                unroll8!(K in 4 => {
+                    out[K] = vaddvq_f32(acc[K]);
+                });
+                out
+            }
+
             #[target_feature(enable = $feat)]
             fn q6k<const R: usize, const M: usize>(
                 ctx: &Ctx<'_, BlockQ6K>,
                 r: usize,
                 t: usize,
             ) -> [[f32; M]; R] {
+                let mut out = [[0.0f32; M]; R];
+                if M == 1 && R == 4 {
+                    let o = q6k_decode4(ctx, r, t);
+                    for k in 0..R {
+                        out[k][0] = o[k];
+                    }
+                    return out;
+                }
                 let nb = ctx.bpr;
                 let t = ctx.t0 + t;
                 let wr: [&[BlockQ6K]; R] = ctx.wrows::<R>(r);
@@ -1031,20 +1293,19 @@ macro_rules! neon_kernels {
                 for i in 0..nb {
                     for k in 0..R {
                         let b = &wr[k][i];
-                        let d = h2f(b.d);
                         let q = q6k_values(b);
+                        let header = q6k_header(b);
                         for j in 0..M {
                             let y = &ar[j][i];
-                            let mut isum = vdupq_n_s32(0);
-                            for s in 0..16 {
-                                let p = $dot(vdupq_n_s32(0), q[s], ld_s8(sub(&y.qs, 16 * s)));
-                                isum = vmlaq_n_s32(isum, p, b.scales[s] as i32);
-                            }
-                            acc[k][j] = vfmaq_n_f32(acc[k][j], vcvtq_f32_s32(isum), d * y.d);
+                            let p: [int32x4_t; 16] = core::array::from_fn(|s| {
+                                $dot(vdupq_n_s32(0), q[s], ld_s8(sub(&y.qs, 16 * s)))
+                            });
+                            let [s0, s1] = sums8(*sub::<8, _, 16>(&p, 0));
+                            let [s2, s3] = sums8(*sub::<8, _, 16>(&p, 8));
+                            q6k_accumulate(header, [s0, s1, s2, s3], y, &mut acc[k][j]);
                         }
                     }
                 }
-                let mut out = [[0.0f32; M]; R];
                 for k in 0..R {
                     for j in 0..M {
                         out[k][j] = vaddvq_f32(acc[k][j]);
