@@ -66,6 +66,8 @@ label_of() {
     smollm3) echo "SmolLM3-3B" ;;
     phi3) echo "Phi-3.5-mini" ;;
     qwen35) echo "Qwen3.5-0.8B" ;;
+    lfm2) echo "LFM2-350M" ;;
+    lfm2_1b) echo "LFM2-1.2B" ;;
     *) echo "$1" ;;
   esac
 }

@@ -37,7 +37,7 @@ fi
 vocab_of() {
   case "$1" in
     qwen3) echo "$SRC/models/ggml-vocab-qwen2.gguf" ;;
-    llama3 | smollm3 | lfm2) echo "$SRC/models/ggml-vocab-llama-bpe.gguf" ;;
+    llama3 | smollm3 | lfm2 | lfm2_1b) echo "$SRC/models/ggml-vocab-llama-bpe.gguf" ;;
     phi3) echo "$SRC/models/ggml-vocab-phi-3.gguf" ;;
     granite) echo "$SRC/models/ggml-vocab-starcoder.gguf" ;;
     gemma2) echo "$REPO_ROOT/models/gemma-3-270m-q4_k_m.gguf" ;;
