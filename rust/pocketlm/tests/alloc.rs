@@ -28,12 +28,15 @@ static BYTES: AtomicUsize = AtomicUsize::new(0);
 static LARGEST: AtomicUsize = AtomicUsize::new(0);
 /// Bytes allocated and not yet freed.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// The most bytes live at once since it was last reset.
+static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 fn note(size: usize) {
     ALLOCS.fetch_add(1, Ordering::Relaxed);
     BYTES.fetch_add(size, Ordering::Relaxed);
     LARGEST.fetch_max(size, Ordering::Relaxed);
-    LIVE.fetch_add(size, Ordering::Relaxed);
+    let live = LIVE.fetch_add(size, Ordering::Relaxed) + size;
+    PEAK.fetch_max(live, Ordering::Relaxed);
 }
 
 // SAFETY: every method forwards to the system allocator with the caller's arguments unchanged;
@@ -96,6 +99,8 @@ fn main() {
     check_decode_allocations(&model_path(SMOLLM2));
     check_prompt_buffers_freed(&model_path(SMOLLM2));
     println!("a_prompts_row_buffers_are_freed ... ok");
+    check_wide_prompt_scratch();
+    println!("a_wide_models_prompt_takes_fewer_rows_at_once ... ok");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x8.gguf");
     // The conversion streams the file (an app converts on first load, `Model::load_with`):
@@ -216,4 +221,64 @@ fn check_prompt_buffers_freed(file: &std::path::Path) {
     );
     // Decoding goes on from there.
     s.eval(&[next]).unwrap();
+}
+
+/// A prompt's row buffers are bounded in bytes, not only in rows: a model whose feed-forward
+/// is very wide (a synthetic Llama with 32,768-wide Q4_0 feed-forward matrices: 264 KB of row
+/// buffers per token, where Gemma 4 E2B's are 228 KB) evaluates a 64-token prompt in passes of
+/// fewer rows. In one 64-row pass its buffers alone would take 17 MB.
+fn check_wide_prompt_scratch() {
+    use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel, EMBD, LAYERS};
+    use pocketlm::internals::gguf::WriteValue;
+    use pocketlm::internals::quant::GgmlType;
+    const FF: usize = 32_768;
+    let mut m = SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q4_0);
+    m.set(&m.key("feed_forward_length"), WriteValue::U32(FF as u32));
+    // Q4_0 blocks of 32 values: an f16 scale of 1/64, then 16 bytes of 4-bit values.
+    let q4 = |rows: usize, cols: usize| -> Vec<u8> {
+        let mut out = Vec::with_capacity(rows * cols / 32 * 18);
+        for b in 0..rows * cols / 32 {
+            out.extend_from_slice(&0x2400u16.to_le_bytes());
+            out.extend((0..16).map(|i| (b * 7 + i * 13) as u8));
+        }
+        out
+    };
+    for l in 0..LAYERS {
+        let t = |n: &str| format!("blk.{l}.{n}.weight");
+        m.tensor(
+            &t("ffn_gate"),
+            &[EMBD as u64, FF as u64],
+            GgmlType::Q4_0,
+            q4(FF, EMBD),
+        );
+        m.tensor(
+            &t("ffn_up"),
+            &[EMBD as u64, FF as u64],
+            GgmlType::Q4_0,
+            q4(FF, EMBD),
+        );
+        m.tensor(
+            &t("ffn_down"),
+            &[FF as u64, EMBD as u64],
+            GgmlType::Q4_0,
+            q4(EMBD, FF),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wide.gguf");
+    std::fs::write(&path, m.to_bytes()).unwrap();
+    let (_model, mut s) = load_session(&path);
+    s.eval(&[1, 2]).unwrap();
+    let prompt: Vec<u32> = (0..64).map(|i| 3 + (i * 5) % 200).collect();
+    let live_before = LIVE.load(Ordering::SeqCst);
+    PEAK.store(live_before, Ordering::SeqCst);
+    s.eval(&prompt).unwrap();
+    let peak = PEAK.load(Ordering::SeqCst) - live_before;
+    // The budget is 4 MiB of f32 row buffers; the quantized inputs and the attention's
+    // buffers come on top.
+    let limit = 6 << 20;
+    assert!(
+        peak < limit,
+        "a 64-token prompt took {peak} bytes of heap at its peak (limit {limit})"
+    );
 }

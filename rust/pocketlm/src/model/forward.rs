@@ -106,6 +106,44 @@ impl Scratch {
     }
 }
 
+/// Most rows a prompt's forward pass takes at once ([`prefill_rows`]).
+const MAX_PREFILL_ROWS: usize = 64;
+/// Fewest: below this the weights are read again too often per token.
+const MIN_PREFILL_ROWS: usize = 16;
+/// What the row buffers of one prompt pass may take (anonymous memory at a prompt's peak): 64
+/// rows of Gemma 4 E2B's buffers take 14 MiB (its per-layer inputs and the 12,288-wide
+/// feed-forward), Llama-3.2-1B's 7 MiB, Qwen3-0.6B's 4 MiB, SmolLM2's 1.8 MiB.
+const PREFILL_SCRATCH_BYTES: usize = 4 << 20;
+
+/// Floats per batch row of the row buffers [`forward`] sizes (those of the widest layer); the
+/// quantized copies of the inputs and the recurrence's own buffers are smaller and not counted.
+pub(crate) fn scratch_floats_per_row(cfg: &ModelConfig) -> usize {
+    let (d, qd, kvd, ff) = (cfg.n_embd, cfg.max_q_dim(), cfg.max_kv_dim(), cfg.n_ff);
+    let mut n = 3 * d + 2 * qd + 2 * kvd + 2 * ff;
+    if cfg.conv_kernel > 0 {
+        n += 4 * d;
+    }
+    if let Some(dn) = &cfg.delta_net {
+        n += dn.channels() + 2 * dn.value_dim() + 2 * dn.v_heads;
+    }
+    if cfg.attn_output_gate {
+        n += 3 * qd;
+    }
+    if cfg.n_embd_per_layer > 0 {
+        n += 2 * cfg.n_embd_per_layer * cfg.n_layers + 2 * cfg.n_embd_per_layer;
+    }
+    n
+}
+
+/// Rows per forward pass of a prompt: as many as fit [`PREFILL_SCRATCH_BYTES`] of row buffers,
+/// a multiple of 8 (the kernels' row tiles) between [`MIN_PREFILL_ROWS`] and
+/// [`MAX_PREFILL_ROWS`]. Every chunking gives the same bits (the kernels' results do not depend
+/// on the batch), only the peak memory and the prefill speed change.
+pub(crate) fn prefill_rows(cfg: &ModelConfig) -> usize {
+    let fit = PREFILL_SCRATCH_BYTES / (4 * scratch_floats_per_row(cfg).max(1));
+    (fit / 8 * 8).clamp(MIN_PREFILL_ROWS, MAX_PREFILL_ROWS)
+}
+
 fn resize(buf: &mut Vec<f32>, n: usize) {
     if buf.len() < n {
         buf.resize(n, 0.0);

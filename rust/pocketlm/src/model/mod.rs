@@ -13,7 +13,7 @@ mod shortconv;
 mod weights;
 
 pub use config::{Architecture, DeltaNetDims, ModelConfig, RopeStyle};
-pub(crate) use forward::{forward, BatchRow, HiddenOut, Scratch};
+pub(crate) use forward::{forward, prefill_rows, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{
     KvCache, MappedPrefix, CHECKPOINT_GAP as KV_CHECKPOINT_GAP, GROW_STEP as KV_GROW_STEP,
 };

@@ -13,8 +13,6 @@ mod snapshot;
 pub(crate) use snapshot::regular_file_len;
 pub use snapshot::{SnapshotError, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 
-/// Prompts are evaluated in chunks of this many tokens, bounding scratch memory.
-const PREFILL_CHUNK: usize = 64;
 /// After a prompt of more tokens than this, the forward pass's row buffers are freed
 /// (`Scratch::release_rows_above`): the decode steps and batches that follow need fewer rows,
 /// and a chunk's buffers would otherwise stay for the session's life (6.3 MiB for a 1B model).
@@ -399,7 +397,7 @@ impl Session {
             let from = self.cache.restore_recurrent();
             let rest = self.tokens.split_off(from);
             self.replayed += rest.len();
-            for chunk in rest.chunks(PREFILL_CHUNK) {
+            for chunk in rest.chunks(self.prefill_rows()) {
                 self.run_chunk(chunk, |_| false, None);
             }
             self.has_logits = false;
@@ -455,13 +453,13 @@ impl Session {
         let prompt_len = tokens.len();
         let mut tokens = tokens;
         if let Some(i) = self.last_word_start(tokens) {
-            for chunk in tokens[..i].chunks(PREFILL_CHUNK) {
+            for chunk in tokens[..i].chunks(self.prefill_rows()) {
                 self.run_chunk(chunk, |_| false, None);
             }
             self.cache.checkpoint(1);
             tokens = &tokens[i..];
         }
-        for chunk in tokens.chunks(PREFILL_CHUNK) {
+        for chunk in tokens.chunks(self.prefill_rows()) {
             let last_chunk = chunk.as_ptr_range().end == tokens.as_ptr_range().end;
             self.run_chunk(chunk, |i| last_chunk && i + 1 == chunk.len(), None);
         }
@@ -491,8 +489,9 @@ impl Session {
         }
         self.resync_recurrent(false);
         out.clear();
-        for (c, chunk) in tokens.chunks(PREFILL_CHUNK).enumerate() {
-            let base = c * PREFILL_CHUNK;
+        let rows = self.prefill_rows();
+        for (c, chunk) in tokens.chunks(rows).enumerate() {
+            let base = c * rows;
             self.run_chunk(chunk, |i| base + i >= first, Some(out));
         }
         self.release_prompt_scratch(tokens.len());
@@ -501,6 +500,12 @@ impl Session {
         self.logits.extend_from_slice(&out[out.len() - vocab..]);
         self.has_logits = true;
         Ok(())
+    }
+
+    /// Tokens of a prompt evaluated per forward pass (`forward::prefill_rows`: as many as a
+    /// bounded scratch holds for this model, at most 64).
+    fn prefill_rows(&self) -> usize {
+        crate::model::prefill_rows(self.model.config())
     }
 
     /// Frees the row buffers a prompt of `tokens` tokens sized, if it was long.
@@ -647,7 +652,7 @@ impl Session {
         tokens: &[&[u32]],
     ) -> Result<(), SessionError> {
         Self::check_batch(sessions, tokens.len(), |i| tokens[i])?;
-        if tokens.iter().any(|t| t.len() > PREFILL_CHUNK) {
+        if tokens.iter().any(|t| t.len() > sessions[0].prefill_rows()) {
             // Bounded scratch: long catch-ups go through `eval` first.
             for (s, t) in sessions.iter_mut().zip(tokens) {
                 if t.len() > 1 {
