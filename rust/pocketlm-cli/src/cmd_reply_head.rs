@@ -48,6 +48,10 @@ pub struct TrainReplyHeadArgs {
     /// head ranks its clusters (leave-one-set-out).
     #[arg(long)]
     cross_validate: bool,
+    /// With `--cross-validate`: leave out only these case files (by name, repeatable) instead
+    /// of every blind set and dev in turn; the others are always trained on.
+    #[arg(long)]
+    fold: Vec<String>,
     /// Train only on the messages whose features are already cached (no model pass; the
     /// table records how many cases it was trained on): when reading them all would take
     /// longer than there is.
@@ -207,6 +211,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         })
     };
     if a.cross_validate {
+        let _ = ONLY_FOLDS.set(a.fold.clone());
         let priors = if a.blend {
             let acts = reply_prior::SETTINGS.act_features.then_some(&labels);
             Some(reply_prior::examples_by_file(&files, cat, acts)?)
@@ -317,8 +322,14 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
 
 /// Whether a case file is left out in turn by the cross-validations: the blind sets and dev.
 fn is_fold(name: &str) -> bool {
-    name.contains("blind") || name.contains("dev")
+    match ONLY_FOLDS.get() {
+        Some(only) if !only.is_empty() => only.iter().any(|f| f == name),
+        _ => name.contains("blind") || name.contains("dev"),
+    }
 }
+
+/// `--fold`: the only case files left out in turn (none given: every blind set and dev).
+static ONLY_FOLDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
 /// Each set left out in turn ([`is_fold`]), with its cases and the cases of every other set.
 fn folds(sets: &[(String, Vec<Case>)]) -> impl Iterator<Item = (&String, &Vec<Case>, Vec<&Case>)> {
