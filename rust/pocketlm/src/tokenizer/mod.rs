@@ -268,6 +268,7 @@ pub struct Tokenizer {
     rendered: Arena,
     pub(crate) map: PieceMap,
     attrs: Vec<u8>,
+    /// SentencePiece token scores (empty for BPE vocabularies, which merge by rank).
     pub(crate) scores: Vec<f32>,
     pub(crate) merges: PairMap,
     /// Token of each single byte: the byte-level character (BPE) or `<0xXX>` (SPM).
@@ -657,7 +658,13 @@ impl Tokenizer {
                         found: s.len(),
                     });
                 }
-                s
+                // Only SentencePiece merges by score; a BPE vocabulary's are checked and
+                // dropped (Gemma 4's: 1 MiB of heap for the session's life).
+                if kind == VocabKind::Spm {
+                    s
+                } else {
+                    Vec::new()
+                }
             }
             None => Vec::new(),
         };
