@@ -225,8 +225,9 @@ fn check_prompt_buffers_freed(file: &std::path::Path) {
 
 /// A prompt's row buffers are bounded in bytes, not only in rows: a model whose feed-forward
 /// is very wide (a synthetic Llama with 32,768-wide Q4_0 feed-forward matrices: 264 KB of row
-/// buffers per token, where Gemma 4 E2B's are 228 KB) evaluates a 64-token prompt in passes of
-/// fewer rows. In one 64-row pass its buffers alone would take 17 MB.
+/// buffers per token, where Gemma 4 E2B's are 227 KB) evaluates a 64-token prompt in passes of
+/// 32 rows (10 MiB of row buffers at most). In one 64-row pass its buffers alone would take
+/// 17 MB.
 fn check_wide_prompt_scratch() {
     use pocketlm::internals::gguf::synthetic::{SyntheticArch, SyntheticModel, EMBD, LAYERS};
     use pocketlm::internals::gguf::WriteValue;
@@ -274,9 +275,9 @@ fn check_wide_prompt_scratch() {
     PEAK.store(live_before, Ordering::SeqCst);
     s.eval(&prompt).unwrap();
     let peak = PEAK.load(Ordering::SeqCst) - live_before;
-    // The budget is 4 MiB of f32 row buffers; the quantized inputs and the attention's
+    // 32 rows of f32 row buffers take 8.4 MB; the quantized inputs and the attention's
     // buffers come on top.
-    let limit = 6 << 20;
+    let limit = 12 << 20;
     assert!(
         peak < limit,
         "a 64-token prompt took {peak} bytes of heap at its peak (limit {limit})"

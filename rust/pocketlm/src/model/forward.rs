@@ -110,10 +110,12 @@ impl Scratch {
 const MAX_PREFILL_ROWS: usize = 64;
 /// Fewest: below this the weights are read again too often per token.
 const MIN_PREFILL_ROWS: usize = 16;
-/// What the row buffers of one prompt pass may take (anonymous memory at a prompt's peak): 64
-/// rows of Gemma 4 E2B's buffers take 14 MiB (its per-layer inputs and the 12,288-wide
-/// feed-forward), Llama-3.2-1B's 7 MiB, Qwen3-0.6B's 4 MiB, SmolLM2's 1.8 MiB.
-const PREFILL_SCRATCH_BYTES: usize = 4 << 20;
+/// What the row buffers of one prompt pass may take (anonymous memory at a prompt's peak).
+/// 64 rows of Gemma 4 E2B's take 13.9 MiB (its per-layer inputs, 35 × 256 per row twice, and
+/// the 12,288-wide feed-forward); every other family here fits 64 rows in 10 MiB (the widest,
+/// the phi3 shape's, 9.3 MiB; Llama-3.2-1B 6.8). 4 MiB was tried: Llama-3.2-1B's prompts in
+/// 32-row passes lost 9–15% of prefill speed, Gemma 4's in 16-row passes 25% (docs/performance.md).
+const PREFILL_SCRATCH_BYTES: usize = 10 << 20;
 
 /// Floats per batch row of the row buffers [`forward`] sizes (those of the widest layer); the
 /// quantized copies of the inputs and the recurrence's own buffers are smaller and not counted.
@@ -135,13 +137,14 @@ pub(crate) fn scratch_floats_per_row(cfg: &ModelConfig) -> usize {
     n
 }
 
-/// Rows per forward pass of a prompt: as many as fit [`PREFILL_SCRATCH_BYTES`] of row buffers,
-/// a multiple of 8 (the kernels' row tiles) between [`MIN_PREFILL_ROWS`] and
-/// [`MAX_PREFILL_ROWS`]. Every chunking gives the same bits (the kernels' results do not depend
-/// on the batch), only the peak memory and the prefill speed change.
+/// Rows per forward pass of a prompt: the largest power of two (the prefill kernels' tiles
+/// are 64 rows) between [`MIN_PREFILL_ROWS`] and [`MAX_PREFILL_ROWS`] whose row buffers fit
+/// [`PREFILL_SCRATCH_BYTES`]. How a prompt is cut changes no bit of the logits
+/// (tests/families.rs), only the peak memory and the prefill speed.
 pub(crate) fn prefill_rows(cfg: &ModelConfig) -> usize {
     let fit = PREFILL_SCRATCH_BYTES / (4 * scratch_floats_per_row(cfg).max(1));
-    (fit / 8 * 8).clamp(MIN_PREFILL_ROWS, MAX_PREFILL_ROWS)
+    let pow2 = if fit == 0 { 1 } else { 1 << fit.ilog2() };
+    pow2.clamp(MIN_PREFILL_ROWS, MAX_PREFILL_ROWS)
 }
 
 fn resize(buf: &mut Vec<f32>, n: usize) {
