@@ -211,7 +211,6 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
         })
     };
     if a.cross_validate {
-        let _ = ONLY_FOLDS.set(a.fold.clone());
         let priors = if a.blend {
             let acts = reply_prior::SETTINGS.act_features.then_some(&labels);
             Some(reply_prior::examples_by_file(&files, cat, acts)?)
@@ -219,10 +218,14 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             None
         };
         if a.silence {
-            return cross_validate_silence(&sets, &silent, cat, &settings, &feats_of, a.json);
+            return cross_validate_silence(
+                &sets, &a.fold, &silent, cat, &settings, &feats_of, a.json,
+            );
         }
         if a.decision {
-            return cross_validate_decision(&sets, cat, &settings, &feats, &acts_of, a.json);
+            return cross_validate_decision(
+                &sets, &a.fold, cat, &settings, &feats, &acts_of, a.json,
+            );
         }
         if a.asks {
             let read = read_messages(&sets, &silent, &decisions);
@@ -231,7 +234,7 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             return cross_validate_asks(&read, &settings, &feats_of, &by_acts, a.json);
         }
         if a.acts {
-            return cross_validate_acts(&sets, cat, &acts_of, &settings, &feats, a.json);
+            return cross_validate_acts(&sets, &a.fold, cat, &acts_of, &settings, &feats, a.json);
         }
         if a.acceptance {
             let read = read_messages(&sets, &silent, &decisions);
@@ -239,7 +242,15 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
             let examples = accept_examples(&chips, cat, &acceptance, &asks, &cache);
             return cross_validate_acceptance(&examples, cat, &settings, &feats_of, a.json);
         }
-        return cross_validate(&sets, priors.as_deref(), cat, &settings, &feats, a.json);
+        return cross_validate(
+            &sets,
+            &a.fold,
+            priors.as_deref(),
+            cat,
+            &settings,
+            &feats,
+            a.json,
+        );
     }
     let all: Vec<&Case> = sets.iter().flat_map(|(_, c)| c.iter()).collect();
     let silent_all_len: usize = silent.iter().map(|(_, m)| m.len()).sum();
@@ -321,20 +332,22 @@ pub fn train_reply_head(a: TrainReplyHeadArgs) -> CliResult {
 }
 
 /// Whether a case file is left out in turn by the cross-validations: the blind sets and dev.
-fn is_fold(name: &str) -> bool {
-    match ONLY_FOLDS.get() {
-        Some(only) if !only.is_empty() => only.iter().any(|f| f == name),
-        _ => name.contains("blind") || name.contains("dev"),
+/// `only` (`--fold`): the only files left out in turn, when not empty.
+fn is_fold(name: &str, only: &[String]) -> bool {
+    if only.is_empty() {
+        name.contains("blind") || name.contains("dev")
+    } else {
+        only.iter().any(|f| f == name)
     }
 }
 
-/// `--fold`: the only case files left out in turn (none given: every blind set and dev).
-static ONLY_FOLDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-
 /// Each set left out in turn ([`is_fold`]), with its cases and the cases of every other set.
-fn folds(sets: &[(String, Vec<Case>)]) -> impl Iterator<Item = (&String, &Vec<Case>, Vec<&Case>)> {
+fn folds<'a>(
+    sets: &'a [(String, Vec<Case>)],
+    only: &'a [String],
+) -> impl Iterator<Item = (&'a String, &'a Vec<Case>, Vec<&'a Case>)> {
     sets.iter()
-        .filter(|(n, _)| is_fold(n))
+        .filter(|(n, _)| is_fold(n, only))
         .map(move |(held, test)| {
             let train = sets
                 .iter()
@@ -352,6 +365,7 @@ const BLEND_WEIGHTS: [f32; 5] = [0.0, 0.25, 0.5, 0.75, 1.0];
 /// this one.
 fn cross_validate(
     sets: &[(String, Vec<Case>)],
+    only: &[String],
     priors: Option<&[(String, Vec<reply_prior::Example>)]>,
     cat: &Catalog,
     settings: &Settings,
@@ -359,7 +373,7 @@ fn cross_validate(
     json_out: bool,
 ) -> CliResult {
     let mut rows = Vec::new();
-    for (held, test, train) in folds(sets) {
+    for (held, test, train) in folds(sets, only) {
         let xs: Vec<Vec<f32>> = train.iter().map(|c| feats(c)).collect();
         let xr: Vec<&[f32]> = xs.iter().map(|x| x.as_slice()).collect();
         let yr: Vec<&[usize]> = train.iter().map(|c| c.clusters.as_slice()).collect();
@@ -472,6 +486,7 @@ fn train_acts(
 /// often they agree with the labels on whether a decision is asked.
 fn cross_validate_acts(
     sets: &[(String, Vec<Case>)],
+    only: &[String],
     cat: &Catalog,
     acts_of: &dyn Fn(&String) -> Result<Acts, String>,
     settings: &Settings,
@@ -491,7 +506,7 @@ fn cross_validate_acts(
     let mut rows = Vec::new();
     let (mut tp, mut fp_, mut fn_, mut dec_agree, mut n_all) =
         (0usize, 0usize, 0usize, 0usize, 0usize);
-    for (held, test, train) in folds(sets) {
+    for (held, test, train) in folds(sets, only) {
         let (t, names) = train_acts(&train, acts_of, settings, feats)?;
         let (mut s_tp, mut s_fp, mut s_fn, mut s_dec) = (0usize, 0usize, 0usize, 0usize);
         for c in test {
@@ -829,6 +844,7 @@ const SILENCE_AT: [f32; 5] = [0.5, 0.6, 0.7, 0.8, 0.9];
 /// the learned output alone would silence (false silences).
 fn cross_validate_silence(
     sets: &[(String, Vec<Case>)],
+    only: &[String],
     silent: &[(String, Vec<String>)],
     cat: &Catalog,
     settings: &Settings,
@@ -847,7 +863,7 @@ fn cross_validate_silence(
     let (mut n_none, mut rules_none, mut either_none) = (0usize, 0usize, vec![0usize; k]);
     let (mut n_other, mut rules_other, mut learned_other) = (0usize, 0usize, vec![0usize; k]);
     let mut rows = Vec::new();
-    for (held, _) in sets.iter().filter(|(n, _)| is_fold(n)) {
+    for (held, _) in sets.iter().filter(|(n, _)| is_fold(n, only)) {
         let t = train_silence(sets, silent, Some(held), feats, settings);
         // Per held-out message, once: whether the rules silence it, and the output's probability.
         let read = |m: &String| (gated(m), t.probabilities(&feats(m))[0]);
@@ -952,6 +968,7 @@ const DECISION_AT: [f32; 5] = [0.3, 0.4, 0.5, 0.6, 0.7];
 /// threshold, and either finds; of the others, how many each wrongly calls a decision.
 fn cross_validate_decision(
     sets: &[(String, Vec<Case>)],
+    only: &[String],
     cat: &Catalog,
     settings: &Settings,
     feats: &dyn Fn(&Case) -> Vec<f32>,
@@ -963,7 +980,7 @@ fn cross_validate_decision(
     let (mut learned_tp, mut learned_fp) = (vec![0usize; k], vec![0usize; k]);
     let (mut either_tp, mut either_fp) = (vec![0usize; k], vec![0usize; k]);
     let mut rows = Vec::new();
-    for (held, cases) in sets.iter().filter(|(n, _)| is_fold(n)) {
+    for (held, cases) in sets.iter().filter(|(n, _)| is_fold(n, only)) {
         let t = train_decision(sets, Some(held), cat, feats, settings);
         let mut row = json!({"set": held});
         let (mut p, mut r_tp, mut r_fp) = (0usize, 0usize, 0usize);
