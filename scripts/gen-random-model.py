@@ -116,16 +116,6 @@ FAMILIES = {
         rope_base=1e6, eps=1e-5, tie=True, qk_norm=True,
         lfm2=dict(l_cache=3, attn_layers_real=[2, 5, 8, 10, 12, 14], attn_layers_tiny=[2, 5]),
     ),
-    # LFM2-1.2B (config.json): LFM2-350M's layer pattern twice as wide (hidden 2048, 32 query
-    # and 8 KV heads, intermediate_size 12288 auto-adjusted like the 350M's: 2/3 of it, rounded
-    # up to a multiple of 256 = 8192). Only a real shape: its tiny model would be lfm2's.
-    "lfm2_1b": dict(
-        arch="lfm2",
-        real=dict(layers=16, embd=2048, heads=32, kv_heads=8, head_dim=64, ff=8192, ctx=128000),
-        tiny=dict(layers=6, embd=256, heads=4, kv_heads=2, head_dim=64, ff=512, ctx=128000),
-        rope_base=1e6, eps=1e-5, tie=True, qk_norm=True,
-        lfm2=dict(l_cache=3, attn_layers_real=[2, 5, 8, 10, 12, 14], attn_layers_tiny=[2, 5]),
-    ),
     # Gemma 4 E2B (dense text part; vision/audio towers and the MoE 26B-A4B are not written):
     # per-layer token embeddings (`per_layer_token_embd`, n_embd_per_layer values per layer
     # and token, projected and gated into the residual stream after each layer's
@@ -173,6 +163,14 @@ FAMILIES = {
                     tiny=dict(k_heads=2, v_heads=4, state=64, rope_dim=32, sections=[6, 5, 5, 0])),
     ),
 }
+
+# LFM2-1.2B (config.json): LFM2-350M's layer pattern twice as wide (hidden 2048, 32 query and 8
+# KV heads, intermediate_size 12288 auto-adjusted like the 350M's: 2/3 of it, rounded up to a
+# multiple of 256 = 8192). Only its real shape differs: its tiny model is lfm2's.
+FAMILIES["lfm2_1b"] = dict(
+    FAMILIES["lfm2"],
+    real=dict(layers=16, embd=2048, heads=32, kv_heads=8, head_dim=64, ff=8192, ctx=128000),
+)
 
 
 def f16(x):

@@ -567,8 +567,7 @@ fn continue_with(s: &mut Session, rest: &[u32], batch: bool) -> Vec<f32> {
 /// 80 tokens evaluated in one call (passes of up to 64 rows, or fewer for a model whose row
 /// buffers would exceed the prompt scratch budget), in pieces of 5 and one by one give the
 /// same logits after every token, for every family and format here and the two real models.
-/// The budget then costs a wide model (Gemma 4 E2B, Llama-3.2-1B) prefill speed, never
-/// agreement.
+/// The budget then costs a wide model (Gemma 4 E2B) prefill speed, never agreement.
 #[test]
 fn how_a_prompt_is_cut_into_passes_does_not_change_the_logits() {
     let mut names: Vec<String> = [SMOLLM2, GEMMA3].iter().map(|s| s.to_string()).collect();

@@ -143,8 +143,7 @@ pub(crate) fn scratch_floats_per_row(cfg: &ModelConfig) -> usize {
 /// (tests/families.rs), only the peak memory and the prefill speed.
 pub(crate) fn prefill_rows(cfg: &ModelConfig) -> usize {
     let fit = PREFILL_SCRATCH_BYTES / (4 * scratch_floats_per_row(cfg).max(1));
-    let pow2 = if fit == 0 { 1 } else { 1 << fit.ilog2() };
-    pow2.clamp(MIN_PREFILL_ROWS, MAX_PREFILL_ROWS)
+    (1 << fit.max(1).ilog2()).clamp(MIN_PREFILL_ROWS, MAX_PREFILL_ROWS)
 }
 
 fn resize(buf: &mut Vec<f32>, n: usize) {
