@@ -22,7 +22,7 @@
 //! length (they belong to another continuation). They are immutable and shared (`Arc`) by
 //! forks and copies.
 
-use super::kv_map::{page_size, Region};
+use super::kv_map::{page_size, F32Block, Region};
 use super::ModelConfig;
 use crate::gguf::FileStamp;
 use half::f16;
@@ -43,7 +43,7 @@ pub(crate) const CHECKPOINT_GAP: usize = 4;
 /// Every DeltaNet layer's recurrent state after position `pos - 1` (empty for other layers).
 struct Checkpoint {
     pos: usize,
-    states: Vec<Vec<f32>>,
+    states: Vec<F32Block>,
 }
 
 /// One layer's keys, values or convolution inputs: a region for the whole context whose
@@ -178,8 +178,10 @@ pub struct KvCache {
     rec_len: usize,
     /// Per layer: whether it is a DeltaNet layer.
     is_rec: Vec<bool>,
-    /// Per layer: its recurrent state (empty until first used, and for other layers).
-    rec: Vec<Vec<f32>>,
+    /// Per layer: its recurrent state (empty until first used, after
+    /// [`KvCache::shed_recurrent`], and for other layers), each its own mapping so that a
+    /// state shed leaves the process.
+    rec: Vec<F32Block>,
     /// Positions the recurrent states have absorbed (the state after position
     /// `rec_pos - 1`).
     rec_pos: usize,
@@ -195,6 +197,10 @@ pub struct KvCache {
 
 fn heap_bufs<T>(n: usize) -> Vec<Buf<T>> {
     (0..n).map(|_| Buf::Heap(Vec::new())).collect()
+}
+
+fn empty_states(n: usize) -> Vec<F32Block> {
+    (0..n).map(|_| F32Block::default()).collect()
 }
 
 impl Clone for KvCache {
@@ -245,7 +251,7 @@ impl KvCache {
             is_rec: (0..cfg.n_layers)
                 .map(|il| cfg.is_recurrent_layer(il))
                 .collect(),
-            rec: vec![Vec::new(); cfg.n_layers],
+            rec: empty_states(cfg.n_layers),
             rec_pos: 0,
             ckpts: Default::default(),
             prefix: None,
@@ -268,7 +274,7 @@ impl KvCache {
             conv: heap_bufs(n),
             rec_len: self.rec_len,
             is_rec: self.is_rec.clone(),
-            rec: vec![Vec::new(); n],
+            rec: empty_states(n),
             rec_pos: 0,
             ckpts: Default::default(),
             prefix: None,
@@ -351,7 +357,7 @@ impl KvCache {
             conv: heap_bufs(n),
             rec_len: 0,
             is_rec: vec![false; n],
-            rec: vec![Vec::new(); n],
+            rec: empty_states(n),
             rec_pos: 0,
             ckpts: Default::default(),
             prefix: None,
@@ -410,12 +416,12 @@ impl KvCache {
             .map(|(b, &w)| held(b, self.reserved * w))
             .sum::<usize>()
             + self.conv.iter().map(|b| held(b, conv)).sum::<usize>()
-            + self.rec.iter().map(|r| r.capacity() * 4).sum::<usize>()
+            + self.rec.iter().map(|r| r.len() * 4).sum::<usize>()
             + self
                 .ckpts
                 .iter()
                 .flat_map(|c| &c.states)
-                .map(|r| r.capacity() * 4)
+                .map(|r| r.len() * 4)
                 .sum::<usize>()
     }
 
@@ -430,7 +436,7 @@ impl KvCache {
         if self.rec_len > 0 {
             for (r, _) in self.rec.iter_mut().zip(&self.is_rec).filter(|(_, &x)| x) {
                 if r.len() != self.rec_len {
-                    *r = vec![0.0; self.rec_len];
+                    *r = F32Block::zeros(self.rec_len);
                 }
             }
         }
@@ -501,12 +507,39 @@ impl KvCache {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
-        states.resize_with(self.rec.len(), Vec::new);
+        states.resize_with(self.rec.len(), F32Block::default);
         for (dst, src) in states.iter_mut().zip(&self.rec) {
             dst.clone_from(src);
         }
         self.ckpts
             .push_back(Arc::new(Checkpoint { pos: len, states }));
+    }
+
+    /// Frees the live recurrent states (a pool of sessions keeps them only where it continues
+    /// next), leaving the next evaluation to restore the latest checkpoint at or before the
+    /// length and evaluate the positions after it again. When that checkpoint is more than
+    /// `max_replay` positions back (or there is none), the states in sync become a checkpoint
+    /// at the length instead (moved, not copied; the oldest of [`CHECKPOINTS`] goes), which
+    /// forks share rather than copy. Nothing changes without recurrent layers or states.
+    pub(crate) fn shed_recurrent(&mut self, max_replay: usize) {
+        if self.rec_len == 0 || self.rec.iter().all(|r| r.is_empty()) {
+            return;
+        }
+        let back = self.len - self.latest_checkpoint().map_or(0, |c| c.pos);
+        if self.recurrent_in_sync() && back > max_replay {
+            if self.ckpts.len() >= CHECKPOINTS {
+                self.ckpts.pop_front();
+            }
+            let states = std::mem::replace(&mut self.rec, empty_states(self.is_rec.len()));
+            self.ckpts.push_back(Arc::new(Checkpoint {
+                pos: self.len,
+                states,
+            }));
+        } else {
+            self.rec.iter_mut().for_each(|r| *r = F32Block::default());
+        }
+        // Not in sync at any length: the next evaluation restores the checkpoint.
+        self.rec_pos = usize::MAX;
     }
 
     /// Positions a session truncated to `len` would evaluate again to bring its recurrent
@@ -547,8 +580,12 @@ impl KvCache {
                 c.pos
             }
             None => {
-                for r in &mut self.rec {
-                    r.fill(0.0);
+                for (r, _) in self.rec.iter_mut().zip(&self.is_rec).filter(|(_, &x)| x) {
+                    if r.len() == self.rec_len {
+                        r.fill(0.0);
+                    } else {
+                        *r = F32Block::zeros(self.rec_len);
+                    }
                 }
                 0
             }
@@ -585,11 +622,11 @@ impl KvCache {
     /// evaluates the positions from `pos` again.
     pub(crate) fn load_recurrent(&mut self, pos: usize, states: Vec<Vec<f32>>) {
         debug_assert!(pos <= self.len);
-        let mut all = vec![Vec::new(); self.is_rec.len()];
+        let mut all = empty_states(self.is_rec.len());
         let rec_layers = self.is_rec.iter().enumerate().filter(|(_, &r)| r);
         for ((il, _), state) in rec_layers.zip(states) {
             debug_assert_eq!(state.len(), self.rec_len);
-            all[il] = state;
+            all[il] = F32Block::copy_of(&state);
         }
         if pos < self.len && pos > 0 {
             self.ckpts.push_back(Arc::new(Checkpoint {
@@ -749,6 +786,54 @@ mod tests {
         assert_eq!(d.restore_recurrent(), 5);
         assert_eq!(state(&mut d), vec![4.0, 1.0, 7.0]);
         assert_eq!(c.len(), 10);
+    }
+
+    /// Shedding frees the live states and restores them from the latest checkpoint when it
+    /// is near; when it is far (or missing), the states become a checkpoint at the length,
+    /// moved rather than copied.
+    #[test]
+    fn shed_states_come_back_from_a_checkpoint() {
+        let mut c = KvCache::recurrent_only(2, 3, 1000);
+        let eval = |c: &mut KvCache, from: usize, to: usize| {
+            for to in from + 1..=to {
+                c.reserve(to);
+                for l in 0..2 {
+                    c.recurrent_mut(l)
+                        .copy_from_slice(&[(to - 1) as f32, l as f32, 7.0]);
+                }
+                c.advance(to);
+            }
+        };
+        let state = |c: &mut KvCache| c.recurrent_mut(1).to_vec();
+        eval(&mut c, 0, 8);
+        c.checkpoint(1);
+        eval(&mut c, 8, 10);
+        let held = c.allocated_bytes();
+        c.shed_recurrent(2);
+        assert_eq!(
+            held - c.allocated_bytes(),
+            2 * 3 * 4,
+            "the live states are freed"
+        );
+        assert!(!c.recurrent_in_sync());
+        assert_eq!(c.replay_cost(10), 2);
+        assert_eq!(c.restore_recurrent(), 8);
+        assert_eq!(state(&mut c), vec![7.0, 1.0, 7.0]);
+        // far from the checkpoint: the states become one at the length
+        eval(&mut c, 8, 20);
+        c.shed_recurrent(2);
+        assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [8, 20]);
+        assert_eq!(c.replay_cost(20), 0);
+        assert_eq!(c.restore_recurrent(), 20);
+        assert_eq!(state(&mut c), vec![19.0, 1.0, 7.0]);
+        // shedding twice changes nothing; no checkpoint at all: back to the zero states
+        let mut d = KvCache::recurrent_only(2, 3, 1000);
+        eval(&mut d, 0, 3);
+        d.shed_recurrent(8);
+        d.shed_recurrent(8);
+        assert_eq!(d.replay_cost(3), 3);
+        assert_eq!(d.restore_recurrent(), 0);
+        assert_eq!(state(&mut d), vec![0.0; 3]);
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first

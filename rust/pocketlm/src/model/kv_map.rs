@@ -148,27 +148,67 @@ fn map_over(map: &mut MmapMut, file: &File, offset: u64, len: usize) -> std::io:
 /// threshold, and freed heap blocks stay resident while anything above them is live.
 pub(crate) const BLOCK_MAP_MIN_BYTES: usize = 64 * 1024;
 
-/// A fixed-length f32 buffer for large short-lived values (a logits vector kept for one
-/// keystroke): from [`BLOCK_MAP_MIN_BYTES`] up on Unix its own anonymous mapping, whose pages
-/// go back to the OS when it is dropped, whatever the allocator keeps; smaller, elsewhere, or
-/// if the mapping fails, a heap `Vec`.
+/// A fixed-length f32 buffer for large values that come and go (a logits vector kept for one
+/// keystroke, a recurrent state or its checkpoint): from [`BLOCK_MAP_MIN_BYTES`] up on Unix its
+/// own anonymous mapping, whose pages go back to the OS when it is dropped, whatever the
+/// allocator keeps; smaller, elsewhere, or if the mapping fails, a heap `Vec`.
 pub(crate) enum F32Block {
     Heap(Vec<f32>),
     Mapped(Region, usize),
 }
 
+impl Default for F32Block {
+    /// Empty, holding nothing.
+    fn default() -> Self {
+        F32Block::Heap(Vec::new())
+    }
+}
+
 impl F32Block {
     /// A copy of `values`.
     pub(crate) fn copy_of(values: &[f32]) -> Self {
-        let bytes = std::mem::size_of_val(values);
+        let mut b = Self::zeros(values.len());
+        b.copy_from_slice(values);
+        b
+    }
+
+    /// `n` zeros (an anonymous mapping is zero until written).
+    pub(crate) fn zeros(n: usize) -> Self {
+        let bytes = n * std::mem::size_of::<f32>();
         if cfg!(unix) && bytes >= BLOCK_MAP_MIN_BYTES {
-            if let Ok(mut r) = Region::new(bytes, None) {
-                bytemuck::cast_slice_mut::<u8, f32>(&mut r.bytes_mut()[..bytes])
-                    .copy_from_slice(values);
-                return F32Block::Mapped(r, values.len());
+            if let Ok(r) = Region::new(bytes, None) {
+                return F32Block::Mapped(r, n);
             }
         }
-        F32Block::Heap(values.to_vec())
+        F32Block::Heap(vec![0.0; n])
+    }
+
+    /// Makes this block a copy of `values`, in place when the lengths agree.
+    pub(crate) fn assign(&mut self, values: &[f32]) {
+        if self.len() == values.len() {
+            self.copy_from_slice(values);
+        } else {
+            *self = Self::copy_of(values);
+        }
+    }
+}
+
+impl Clone for F32Block {
+    fn clone(&self) -> Self {
+        Self::copy_of(self)
+    }
+
+    fn clone_from(&mut self, src: &Self) {
+        self.assign(src);
+    }
+}
+
+impl std::ops::DerefMut for F32Block {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        match self {
+            F32Block::Heap(v) => v,
+            F32Block::Mapped(r, n) => &mut bytemuck::cast_slice_mut(r.bytes_mut())[..*n],
+        }
     }
 }
 

@@ -415,6 +415,22 @@ impl Session {
         self.cache.checkpoint(1);
     }
 
+    /// With recurrent layers, frees the live states (`KvCache::shed_recurrent`; the next
+    /// evaluation restores a checkpoint and replays from there): for a pool of sessions, most
+    /// of which wait idle (Qwen3.5-0.8B: 19 MiB of states each). `max_replay`: how far back a
+    /// checkpoint may be for the states to be dropped rather than kept as one. Without
+    /// recurrent layers, nothing.
+    #[doc(hidden)]
+    pub fn shed_recurrent(&mut self, max_replay: usize) {
+        self.cache.shed_recurrent(max_replay);
+    }
+
+    /// Whether the model keeps recurrent states (Qwen3.5's DeltaNet layers).
+    #[doc(hidden)]
+    pub fn has_recurrent(&self) -> bool {
+        self.cache.has_recurrent()
+    }
+
     /// Tokens this session would evaluate again, beyond what it is asked, to continue after
     /// `truncate(len)`: the recurrent states' rewind cost (0 for models without them). Lets a
     /// pool of sessions pick the one that is cheapest to continue from.
