@@ -232,6 +232,10 @@ pub struct EvalKeyboardArgs {
     /// Most sessions kept (tuning; overrides the profile's).
     #[arg(long)]
     max_sessions: Option<usize>,
+    /// Sessions keeping live recurrent states between keystrokes on a model with recurrent
+    /// layers (tuning; overrides the profile's).
+    #[arg(long)]
+    live_states: Option<usize>,
     /// Bytes of context the model sees (tuning; overrides the profile's).
     #[arg(long)]
     max_context_bytes: Option<usize>,
@@ -361,6 +365,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     }
     if let Some(n) = a.max_sessions {
         opts.max_sessions = n;
+    }
+    if let Some(n) = a.live_states {
+        opts.live_states = n;
     }
     if let Some(n) = a.max_context_bytes {
         opts.max_context_bytes = n;

@@ -128,6 +128,65 @@ fn qwen35_incremental_equals_from_scratch_after_random_edits() {
     random_edits(&p(), &p(), 40);
 }
 
+/// The same with every session but the last used shedding its recurrent states after each
+/// call (`PredictorOptions::live_states` 1: restored from checkpoints, their replays folded
+/// into the batched passes): the suggestions do not change, and the states held between
+/// keystrokes are fewer than with the default's 4 live.
+#[test]
+fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
+    let path = common::repo_root().join("models/random/qwen35-tiny-seed0.F16.gguf");
+    let model = Model::load(&path).expect("load the tiny Qwen3.5");
+    let with = |live_states: usize, cache_bytes: usize| {
+        WordPredictor::new(
+            model.clone(),
+            PredictorOptions {
+                live_states,
+                cache_bytes,
+                ..opts()
+            },
+        )
+        .expect("predictor")
+    };
+    let cache = opts().cache_bytes;
+    let (shedding, default) = (with(1, cache), with(opts().live_states, cache));
+    random_edits(&shedding, &default, 40);
+    // What the sessions hold (no logits cached beyond the last call's).
+    let (a, b) = (with(1, 0), with(16, 0));
+    for t in [
+        "Hello, how are you doing to",
+        "Hello, how are you doing today? I w",
+    ] {
+        for end in 1..=t.len() {
+            a.suggest(&t[..end]).expect("suggest");
+            b.suggest(&t[..end]).expect("suggest");
+        }
+    }
+    // One copy of every recurrent layer's state: what a session with no checkpoint sheds.
+    let state = {
+        let mut s = pocketlm::Session::new(model.clone(), Default::default()).expect("session");
+        s.eval(&[1, 2, 3]).expect("eval");
+        let held = s.cache_bytes();
+        s.shed_recurrent(8);
+        held - s.cache_bytes()
+    };
+    assert!(state > 0);
+    let freed = b.cached_bytes() as f64 / state as f64 - a.cached_bytes() as f64 / state as f64;
+    eprintln!(
+        "{} / {} bytes held, {state} per state",
+        a.cached_bytes(),
+        b.cached_bytes()
+    );
+    assert!(
+        freed >= 6.0,
+        "1 live state holds {freed:.1} states fewer than 16"
+    );
+    let bad = PredictorOptions {
+        live_states: 17,
+        ..opts()
+    };
+    assert!(WordPredictor::new(model.clone(), bad).is_err());
+}
+
 /// Random typing, backspaces, pastes, cursor jumps and clears on `inc`; every fifth step its
 /// suggestions must equal those of `fresh` computed from scratch.
 fn random_edits(inc: &WordPredictor, fresh: &WordPredictor, steps: usize) {

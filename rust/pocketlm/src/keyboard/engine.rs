@@ -18,6 +18,10 @@ pub const TOP_STARTING: usize = 384;
 /// Fewest sessions kept (KV caches of recent candidates, reused by their children), unless
 /// the predictor's `max_sessions` is lower.
 const MIN_POOL: usize = 8;
+/// A session sheds its states down to an earlier checkpoint only within this many positions
+/// of it (a candidate word's tokens after its context), replayed as rows of a later pass;
+/// further back, its states become a checkpoint that its forks share.
+const SHED_MAX_REPLAY: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
 pub struct Node {
@@ -136,11 +140,21 @@ pub struct Engine {
     cache_bytes: usize,
     /// Most sessions kept (a batched pass may use more, one per candidate).
     max_sessions: usize,
+    /// With recurrent layers (Qwen3.5), sessions that keep their live states between calls
+    /// (the most recently used); the others shed them (`Session::shed_recurrent`) and restore
+    /// a checkpoint when used again: each state is a copy of every DeltaNet layer's (19 MiB
+    /// for Qwen3.5-0.8B), so a pool of 16 holding its own would need hundreds of MiB.
+    live_states: usize,
     pub work: Work,
 }
 
 impl Engine {
-    pub fn new(first: Session, cache_bytes: usize, max_sessions: usize) -> Self {
+    pub fn new(
+        first: Session,
+        cache_bytes: usize,
+        max_sessions: usize,
+        live_states: usize,
+    ) -> Self {
         Engine {
             sessions: vec![first],
             stamps: vec![0],
@@ -150,6 +164,7 @@ impl Engine {
             clock: 1,
             cache_bytes,
             max_sessions: max_sessions.max(1),
+            live_states,
             work: Work::default(),
         }
     }
@@ -246,6 +261,7 @@ impl Engine {
         self.work.passes += (seq.len() - keep).div_ceil(64);
         self.work.reused = keep;
         self.nodes.insert(seq.to_vec(), node);
+        self.shed_idle_states();
         Ok(())
     }
 
@@ -363,7 +379,21 @@ impl Engine {
             node.used = self.clock;
             self.nodes.insert(seq.to_vec(), node);
         }
+        self.shed_idle_states();
         Ok(())
+    }
+
+    /// With recurrent layers, frees the states of every session but the `live_states` most
+    /// recently used (see there).
+    fn shed_idle_states(&mut self) {
+        if !self.sessions[0].has_recurrent() {
+            return;
+        }
+        let mut by_use: Vec<usize> = (0..self.sessions.len()).collect();
+        by_use.sort_by_key(|&i| std::cmp::Reverse(self.stamps[i]));
+        for &i in by_use.iter().skip(self.live_states) {
+            self.sessions[i].shed_recurrent(SHED_MAX_REPLAY);
+        }
     }
 
     /// Marks the session holding exactly `seq` (if any) as just used.

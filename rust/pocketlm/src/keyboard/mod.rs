@@ -112,6 +112,13 @@ pub struct PredictorOptions {
     /// pass needs one session per candidate). More sessions keep the KV caches of more recent
     /// candidates, so fewer tokens are re-evaluated.
     pub max_sessions: usize,
+    /// On a model with recurrent layers (Qwen3.5's DeltaNet), sessions that keep their live
+    /// states between calls: the most recently used. The others keep only checkpoints and
+    /// restore one (a copy) when used again. Each state is a copy of every recurrent layer's
+    /// (19 MiB for Qwen3.5-0.8B), so fewer cost less memory and more copying per keystroke
+    /// (docs/keyboard.md, "Models with a recurrent state"). No effect on other models. At most
+    /// `max_sessions`.
+    pub live_states: usize,
     /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
     /// `None`: the model's framing as the start of a message in a chat (`keyboard/framing.rs`),
     /// else the model's start-of-text token.
@@ -152,6 +159,7 @@ impl Default for PredictorOptions {
             allow_offensive: false,
             cache_bytes: 24 << 20,
             max_sessions: 16,
+            live_states: 4,
             prefix: None,
             user_words: UserWordOptions::default(),
             language: Language::En,
@@ -443,6 +451,12 @@ impl WordPredictor {
                 opts.beam_width, opts.max_sessions
             )));
         }
+        if opts.live_states > opts.max_sessions {
+            return Err(KeyboardError::InvalidOption(format!(
+                "live_states must be at most max_sessions ({}), got {}",
+                opts.max_sessions, opts.live_states
+            )));
+        }
         opts.user_words
             .validate()
             .map_err(KeyboardError::InvalidOption)?;
@@ -480,7 +494,12 @@ impl WordPredictor {
             words.extend(BLOCKLIST.lines());
         }
         let blocklist = Blocklist::new(words.into_iter());
-        let mut engine = Engine::new(session, opts.cache_bytes, opts.max_sessions);
+        let mut engine = Engine::new(
+            session,
+            opts.cache_bytes,
+            opts.max_sessions,
+            opts.live_states,
+        );
         engine.pin(&start);
         Ok(WordPredictor {
             state: Mutex::new(State {
