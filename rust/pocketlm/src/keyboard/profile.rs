@@ -50,10 +50,10 @@ impl LowMemory {
     /// Sessions (KV caches) kept: one batch of candidates plus the context's session.
     const MAX_SESSIONS: usize = 5;
     /// Sessions keeping live recurrent states between keystrokes (models with recurrent
-    /// layers only): on the Qwen3.5-0.8B shape a peak of 240.5 MiB against 358.2 with all 5
-    /// live (221.9 with 1, for 12 ms more per keystroke; docs/keyboard.md, "Models with a
-    /// recurrent state").
-    const LIVE_STATES: usize = 2;
+    /// layers only): on the Qwen3.5-0.8B shape a peak of 144.2 MiB against 358.2 with all 5
+    /// live (180.9 with 2, for the same latency; docs/keyboard.md, "Models with a recurrent
+    /// state").
+    const LIVE_STATES: usize = 1;
     /// Text before the current word the model sees (messages are short).
     const MAX_CONTEXT_BYTES: usize = 160;
     /// User words kept (about 100 KiB at most).

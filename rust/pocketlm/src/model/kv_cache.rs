@@ -520,7 +520,9 @@ impl KvCache {
     /// length and evaluate the positions after it again. When that checkpoint is more than
     /// `max_replay` positions back (or there is none), the states in sync become a checkpoint
     /// at the length instead (moved, not copied; the oldest of [`CHECKPOINTS`] goes), which
-    /// forks share rather than copy. Nothing changes without recurrent layers or states.
+    /// forks share rather than copy. Of the checkpoints only the first (a shared start, such
+    /// as the keyboard's framing, that every line rewinds to) and the latest stay. Nothing
+    /// changes without recurrent layers or states.
     pub(crate) fn shed_recurrent(&mut self, max_replay: usize) {
         if self.rec_len == 0 || self.rec.iter().all(|r| r.is_empty()) {
             return;
@@ -537,6 +539,11 @@ impl KvCache {
             }));
         } else {
             self.rec.iter_mut().for_each(|r| *r = F32Block::default());
+        }
+        if self.ckpts.len() > 2 {
+            let (first, last) = (self.ckpts.pop_front(), self.ckpts.pop_back());
+            self.ckpts.clear();
+            self.ckpts.extend(first.into_iter().chain(last));
         }
         // Not in sync at any length: the next evaluation restores the checkpoint.
         self.rec_pos = usize::MAX;
@@ -834,6 +841,16 @@ mod tests {
         assert_eq!(d.replay_cost(3), 3);
         assert_eq!(d.restore_recurrent(), 0);
         assert_eq!(state(&mut d), vec![0.0; 3]);
+        // of several checkpoints, the first and the latest stay
+        let mut e = KvCache::recurrent_only(2, 3, 1000);
+        for to in [4, 8, 12, 16] {
+            eval(&mut e, to - 4, to);
+            e.checkpoint(1);
+        }
+        eval(&mut e, 16, 18);
+        e.shed_recurrent(4);
+        assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 16]);
+        assert_eq!(e.replay_cost(18), 2);
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first
