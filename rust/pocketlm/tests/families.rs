@@ -305,6 +305,59 @@ fn gemma4_truncate_then_continue_equals_a_fresh_run() {
     assert_snapshot_continues(model, &tokens, rewound, "Gemma 4");
 }
 
+/// A Qwen3.5 session evaluated transiently (`Session::rewind_for_transient`, the keyboard's
+/// candidates: each recurrent layer's state loaded from a checkpoint as the pass reaches it,
+/// none kept) gives the logits of a session that keeps its states, bit for bit, from the
+/// checkpoint itself and from positions after it; it then holds no states, and continues
+/// exactly (its states restored and replayed).
+#[test]
+fn qwen35_transient_evaluation_equals_keeping_the_states() {
+    let model = Model::load(model_path("random/qwen35-tiny-seed0.F16.gguf")).unwrap();
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 1,
+    };
+    let tok = model.tokenizer();
+    let ctx = tok.encode("The weather was lovely, so we walked", true, false);
+    let more = tok.encode(" along the river to the old mill", false, false);
+    assert!(more.len() >= 4);
+    let n = ctx.len();
+    let mut kept = Session::new(model.clone(), opts).unwrap();
+    kept.eval(&ctx).unwrap();
+    kept.checkpoint_here();
+    let mut t = kept.fork();
+    let mut want = Vec::new();
+    for (i, &x) in more.iter().enumerate() {
+        want.push(kept.eval(&[x]).unwrap().to_vec());
+        if i == 0 {
+            // a session whose states moved on: rewinding to the context needs its checkpoint
+            t.eval(&more[..3]).unwrap();
+        }
+    }
+    // from the checkpoint, and from 2 positions past it
+    for start in [n, n + 2] {
+        t.truncate(start);
+        let live = t.cache_bytes();
+        let from = t.rewind_for_transient(start, 2);
+        assert_eq!(from, n, "rolled back to the checkpoint");
+        let toks: Vec<u32> = ctx.iter().chain(&more).copied().collect();
+        Session::eval_batch(&mut [&mut t], &[&toks[from..start + 2]]).unwrap();
+        assert_eq!(
+            t.logits().unwrap(),
+            &want[start + 1 - n][..],
+            "from {start}"
+        );
+        assert!(
+            t.cache_bytes() < live,
+            "no states kept: {} bytes held, {live} before",
+            t.cache_bytes()
+        );
+        // continues exactly: restored from the checkpoint and replayed
+        let next = t.eval(&[more[start + 2 - n]]).unwrap().to_vec();
+        assert_eq!(next, want[start + 2 - n], "continuing from {start}");
+    }
+}
+
 /// Qwen3.5's DeltaNet layers keep one recurrent state (not one per position), restored
 /// from a checkpoint after a rewind: a rewound session must still continue exactly as a fresh
 /// one, whatever it had evaluated past the cut (the same check as LFM2's, bit for bit), and

@@ -123,8 +123,9 @@ pub struct Work {
     pub context_rows: usize,
     /// Context tokens taken from the cache instead of being evaluated.
     pub reused: usize,
-    /// Tokens evaluated again to bring recurrent states back after rewinds (models with
-    /// DeltaNet layers; counted apart from `rows`): what this call's rewinds cost.
+    /// Tokens evaluated again to bring recurrent states back after rewinds, in replay passes
+    /// of their own (models with DeltaNet layers; counted apart from `rows`): what this
+    /// call's rewinds cost. A transient candidate's tokens after its checkpoint are `rows`.
     pub replayed: usize,
 }
 
@@ -347,7 +348,9 @@ impl Engine {
                 }
                 None => {}
             }
-            self.sessions[best].truncate(start);
+            // A session that would restore and replay its recurrent states evaluates from
+            // its checkpoint instead, in this pass and without keeping states.
+            start = self.sessions[best].rewind_for_transient(start, seq.len() - start);
             self.stamps[best] = self.tick();
             taken[best] = true;
             order.push(best);

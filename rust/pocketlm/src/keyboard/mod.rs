@@ -159,7 +159,7 @@ impl Default for PredictorOptions {
             allow_offensive: false,
             cache_bytes: 24 << 20,
             max_sessions: 16,
-            live_states: 4,
+            live_states: 2,
             prefix: None,
             user_words: UserWordOptions::default(),
             language: Language::En,
