@@ -356,6 +356,22 @@ fn qwen35_transient_evaluation_equals_keeping_the_states() {
         let next = t.eval(&[more[start + 2 - n]]).unwrap().to_vec();
         assert_eq!(next, want[start + 2 - n], "continuing from {start}");
     }
+    // Evaluated otherwise than in one batched pass (`eval` runs the tokens before the last
+    // word start in a pass of their own), the session restores its states instead.
+    let toks: Vec<u32> = ctx.iter().chain(&more).copied().collect();
+    t.truncate(n + 1);
+    assert_eq!(t.rewind_for_transient(n + 1, 2), n);
+    assert!(
+        t.eval(&toks[n..n + 3]).unwrap() == &want[2][..],
+        "in several passes"
+    );
+    // and beside a session whose tokens need more than one pass
+    t.truncate(n + 1);
+    assert_eq!(t.rewind_for_transient(n + 1, 2), n);
+    let mut long = Session::new(model.clone(), opts).unwrap();
+    let filler: Vec<u32> = (0..70).map(|i| toks[i % toks.len()]).collect();
+    Session::eval_batch(&mut [&mut t, &mut long], &[&toks[n..n + 3], &filler]).unwrap();
+    assert!(t.logits().unwrap() == &want[2][..], "beside a long list");
 }
 
 /// Qwen3.5's DeltaNet layers keep one recurrent state (not one per position), restored

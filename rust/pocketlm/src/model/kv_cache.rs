@@ -682,6 +682,14 @@ impl KvCache {
         pos
     }
 
+    /// Ends a transient evaluation before an evaluation of several passes (only one may be
+    /// transient): the states are then restored from the checkpoint as after a rewind.
+    pub(crate) fn end_transient(&mut self) {
+        if self.transient.take().is_some() {
+            self.rec_pos = usize::MAX;
+        }
+    }
+
     /// The recurrent state of DeltaNet layer `layer` (room must have been reserved); in a
     /// transient evaluation, the scratch buffer loaded with the checkpoint's state.
     pub(crate) fn recurrent_mut(&mut self, layer: usize) -> &mut [f32] {

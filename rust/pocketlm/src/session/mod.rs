@@ -485,6 +485,8 @@ impl Session {
     /// to a checkpoint.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
+        // Several passes may follow: a transient evaluation (one pass only) restores instead.
+        self.cache.end_transient();
         self.resync_recurrent(tokens.len() == 1);
         let prompt_len = tokens.len();
         let mut tokens = tokens;
@@ -523,6 +525,7 @@ impl Session {
         if first >= tokens.len() {
             return Err(SessionError::EmptyInput);
         }
+        self.cache.end_transient();
         self.resync_recurrent(false);
         out.clear();
         let rows = self.prefill_rows();
