@@ -312,7 +312,13 @@ fn gemma4_truncate_then_continue_equals_a_fresh_run() {
 /// exactly (its states restored and replayed).
 #[test]
 fn qwen35_transient_evaluation_equals_keeping_the_states() {
-    let model = Model::load(model_path("random/qwen35-tiny-seed0.F16.gguf")).unwrap();
+    for file in ["F16", "Q4_0", "Q4_K_M"] {
+        transient_equals_keeping(&format!("random/qwen35-tiny-seed0.{file}.gguf"));
+    }
+}
+
+fn transient_equals_keeping(file: &str) {
+    let model = Model::load(model_path(file)).unwrap();
     let opts = SessionOptions {
         context_length: 128,
         threads: 1,
@@ -356,6 +362,12 @@ fn qwen35_transient_evaluation_equals_keeping_the_states() {
         let next = t.eval(&[more[start + 2 - n]]).unwrap().to_vec();
         assert_eq!(next, want[start + 2 - n], "continuing from {start}");
     }
+    // A copy made between the rewind and the pass (a keyboard pool forks a session holding
+    // a candidate's parent) restores the checkpoint's states: it does not share the pass's.
+    t.truncate(n + 1);
+    assert_eq!(t.rewind_for_transient(n + 1, 1), n);
+    let mut copy = t.fork();
+    assert!(copy.eval(&more[..2]).unwrap() == &want[1][..], "a copy");
     // Evaluated otherwise than in one batched pass (`eval` runs the tokens before the last
     // word start in a pass of their own), the session restores its states instead.
     let toks: Vec<u32> = ctx.iter().chain(&more).copied().collect();

@@ -785,7 +785,12 @@ impl KvCache {
             for (dst, s) in self.rec.iter_mut().zip(&src.rec) {
                 dst.clone_from(s);
             }
-            self.rec_pos = src.rec_pos;
+            // A copy of a cache about to be evaluated transiently (its states not loaded) is
+            // not in sync: it restores the checkpoint.
+            self.rec_pos = match src.transient {
+                Some(_) => usize::MAX,
+                None => src.rec_pos,
+            };
             self.ckpts.clone_from(&src.ckpts);
             self.transient = None;
         }
