@@ -542,9 +542,7 @@ impl KvCache {
         }
         let back = self.len - self.latest_checkpoint().map_or(0, |c| c.pos);
         if self.recurrent_in_sync() && back > max_replay {
-            if self.ckpts.len() >= CHECKPOINTS {
-                self.ckpts.pop_front();
-            }
+            // (no oldest checkpoint dropped first: the trim below keeps the first, the framing)
             let states = std::mem::replace(&mut self.rec, empty_states(self.is_rec.len()));
             self.ckpts.push_back(Arc::new(Checkpoint {
                 pos: self.len,
@@ -918,6 +916,16 @@ mod tests {
         e.shed_recurrent(4);
         assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 16]);
         assert_eq!(e.replay_cost(18), 2);
+        // the same when the states move into a checkpoint of their own: the first stays
+        let mut f = KvCache::recurrent_only(2, 3, 1000);
+        for to in [4, 8, 12, 16] {
+            eval(&mut f, to - 4, to);
+            f.checkpoint(1);
+        }
+        eval(&mut f, 16, 30);
+        f.shed_recurrent(4);
+        assert_eq!(f.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 30]);
+        assert_eq!(f.replay_cost(30), 0);
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first
