@@ -145,6 +145,15 @@ fn ld_u16x4(x: &[u16; 4]) -> uint16x4_t {
     unsafe { vld1_u16(x.as_ptr()) }
 }
 
+/// 64 bytes as 4 vectors in one instruction (`LD1` of 4 registers).
+#[inline]
+#[target_feature(enable = "neon")]
+fn ld_s8x4(x: &[i8; 64]) -> [int8x16_t; 4] {
+    // SAFETY: `x` is 64 readable bytes; `vld1q_x4` has no alignment requirement.
+    let v = unsafe { vld1q_s8_x4(x.as_ptr()) };
+    [v.0, v.1, v.2, v.3]
+}
+
 /// `x[at..at + N]` as an array reference (the bounds check folds away for constant `at`).
 #[inline(always)]
 fn sub<const N: usize, T, const L: usize>(x: &[T; L], at: usize) -> &[T; N] {
@@ -475,8 +484,15 @@ fn q6k_accumulate(header: Q6kHeader, sums: [int32x4_t; 4], y: &BlockQ8K, acc: &m
     let (sc16, sc, d) = header;
     let isum = vmlaq_s32(vmulq_s32(sums[0], sc[0]), sums[1], sc[1]);
     let isum = vmlaq_s32(vmlaq_s32(isum, sums[2], sc[2]), sums[3], sc[3]);
-    // the quants are stored + 32: Σ scale · (Σ (q + 32) y − 32 Σ y), Σ y of each 16 being the
-    // activations' `bsums`
+    q6k_finish(isum, sc16, d, y, acc);
+}
+
+/// The rest of [`q6k_accumulate`] from the scaled sub-block sums `isum`: the quants are stored
+/// with 32 added, so `Σ scale · (Σ (q + 32) y − 32 Σ y)`, Σ y of each 16 being the
+/// activations' `bsums`; then accumulated as f32.
+#[inline]
+#[target_feature(enable = "neon")]
+fn q6k_finish(isum: int32x4_t, sc16: [int16x8_t; 2], d: f32, y: &BlockQ8K, acc: &mut float32x4_t) {
     let (b0, b1) = (ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
     let off = vmull_s16(vget_low_s16(b0), vget_low_s16(sc16[0]));
     let off = vmlal_high_s16(off, b0, sc16[0]);
@@ -484,6 +500,15 @@ fn q6k_accumulate(header: Q6kHeader, sums: [int32x4_t; 4], y: &BlockQ8K, acc: &m
     let off = vmlal_high_s16(off, b1, sc16[1]);
     let isum = vsubq_s32(isum, vshlq_n_s32::<5>(off));
     *acc = vfmaq_n_f32(*acc, vcvtq_f32_s32(isum), d * y.d);
+}
+
+/// A Q4_K / Q5_K super-block row's sub-block dots with one activation block, for
+/// `k4_accumulate`: `Plain` as [`sums8`] gives them (lanes `S[0..4]`, `S[4..8]`), `Running` as
+/// the decode's running sums (lanes `S[j]`, `S[j] + S[4 + j]`).
+#[derive(Clone, Copy)]
+enum K4Sums {
+    Plain([int32x4_t; 2]),
+    Running([int32x4_t; 2]),
 }
 
 /// The totals of 8 vectors' lanes, as `[t0..t4], [t4..t8]` (pairwise adds).
@@ -1043,16 +1068,31 @@ macro_rules! neon_kernels {
                 unsafe { t_small::<W>(w, a, rows, ts, res) }
             }
 
-            /// The 8 sub-block dots of two rows' super-blocks with one activation block, as
-            /// [`sums8`] gives them, each 64 activations loaded once for both rows.
+            /// Two rows' Q4_K / Q5_K super-blocks with one activation block, each 64 activations
+            /// loaded once for both rows: per row its running sub-block sums `[T0, T1]`, lane
+            /// `j` of `T0` totalling sub-block `j`'s dot `S[j]` and of `T1` `S[j] + S[4 + j]`.
+            ///
+            /// Why running sums: the batches' lane `j` is `s[j] · S[j] + s[4 + j] · S[4 + j]`
+            /// (scales `s`), which is `T0 · (s[j] − s[4 + j]) + T1 · s[4 + j]`, the same
+            /// integer (summation by parts; the i32 products may wrap, but i32 arithmetic is
+            /// exact modulo 2³² and the true value fits, so the f32 steps after it see the
+            /// batches' exact integer: the same bits). One accumulator per lane runs through
+            /// its two sub-blocks, so 4 registers start from zero instead of 8 (each `movi`
+            /// an instruction: see [`q6k_decode_accumulate`]).
             #[inline(always)]
-            fn k4_sums_pair<W: K4W>(b: [&W; 2], y: &BlockQ8K) -> [[int32x4_t; 2]; 2] {
+            fn k4_running_sums_pair<W: K4W>(b: [&W; 2], y: &BlockQ8K) -> [[int32x4_t; 2]; 2] {
                 // SAFETY: inlined only into this tier's target-feature kernels (reached only
                 // on a CPU with the tier), so the tier's instructions exist.
                 unsafe {
                     let qh = [k4_high_bits(b[0]), k4_high_bits(b[1])];
                     let z = vdupq_n_s32(0);
-                    let mut pairs = [[z; 4]; 2];
+                    let mut c = [[z; 4]; 2];
+                    let mut t = [[z; 2]; 2];
+                    let tree = |c: &[int32x4_t; 4]| {
+                        vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]))
+                    };
+                    // chunk C holds sub-blocks 2C (q[0], q[1]) and 2C + 1 (q[2], q[3]): lanes
+                    // j = 2 (C % 2) + h of step C / 2
                     unroll8!(C in 4 => {
                         let ys = [
                             ld_s8(sub(&y.qs, 64 * C)),
@@ -1062,13 +1102,17 @@ macro_rules! neon_kernels {
                         ];
                         for k in 0..2 {
                             let q = k4_chunk(b[k].qs(), qh[k], C);
-                            let p0 = $dot($dot(z, q[0], ys[0]), q[1], ys[1]);
-                            let p1 = $dot($dot(z, q[2], ys[2]), q[3], ys[3]);
-                            pairs[k][C] = vpaddq_s32(p0, p1);
+                            for h in 0..2 {
+                                let j = 2 * (C % 2) + h;
+                                let from = if C < 2 { z } else { c[k][j] };
+                                c[k][j] = $dot($dot(from, q[2 * h], ys[2 * h]), q[2 * h + 1], ys[2 * h + 1]);
+                            }
+                            if C % 2 == 1 {
+                                t[k][C / 2] = tree(&c[k]);
+                            }
                         }
                     });
-                    let tree = |p: [int32x4_t; 4]| [vpaddq_s32(p[0], p[1]), vpaddq_s32(p[2], p[3])];
-                    [tree(pairs[0]), tree(pairs[1])]
+                    t
                 }
             }
 
@@ -1077,7 +1121,7 @@ macro_rules! neon_kernels {
             #[inline(always)]
             fn k4_accumulate(
                 header: ([int32x4_t; 2], int16x8_t, f32, f32),
-                sums: [int32x4_t; 2],
+                sums: K4Sums,
                 y: &BlockQ8K,
                 bs: int16x8_t,
                 acc: &mut float32x4_t,
@@ -1086,7 +1130,12 @@ macro_rules! neon_kernels {
                 // SAFETY: baseline Advanced SIMD only (always present on aarch64).
                 unsafe {
                     let (sc, mins, d, dmin) = header;
-                    let isum = vmlaq_s32(vmulq_s32(sums[0], sc[0]), sums[1], sc[1]);
+                    let isum = match sums {
+                        K4Sums::Plain(s) => vmlaq_s32(vmulq_s32(s[0], sc[0]), s[1], sc[1]),
+                        K4Sums::Running(t) => {
+                            vmlaq_s32(vmulq_s32(t[0], vsubq_s32(sc[0], sc[1])), t[1], sc[1])
+                        }
+                    };
                     let pm = vmlal_high_s16(vmull_s16(vget_low_s16(bs), vget_low_s16(mins)), bs, mins);
                     *acc = vfmaq_n_f32(*acc, vcvtq_f32_s32(isum), d * y.d);
                     *accm = vfmaq_n_f32(*accm, vcvtq_f32_s32(pm), dmin * y.d);
@@ -1094,7 +1143,7 @@ macro_rules! neon_kernels {
             }
 
             /// Decode: 4 rows with one activation row, the rows' accumulators in registers and
-            /// the activations loaded once per pair of rows ([`k4_sums_pair`]). The same
+            /// the activations loaded once per pair of rows ([`k4_running_sums_pair`]). The same
             /// arithmetic as [`k4`]'s batches, so the same bits.
             #[target_feature(enable = $feat)]
             fn k4_decode4<W: K4W>(ctx: &Ctx<'_, W>, r: usize, t: usize) -> [f32; 4] {
@@ -1111,12 +1160,13 @@ macro_rules! neon_kernels {
                 for i in 0..nb {
                     let y = &a[i];
                     let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
-                    let s01 = k4_sums_pair([&wr[0][i], &wr[1][i]], y);
-                    let s23 = k4_sums_pair([&wr[2][i], &wr[3][i]], y);
+                    let s01 = k4_running_sums_pair([&wr[0][i], &wr[1][i]], y);
+                    let s23 = k4_running_sums_pair([&wr[2][i], &wr[3][i]], y);
                     let sums = [s01[0], s01[1], s23[0], s23[1]];
                     unroll8!(K in 4 => {
                         let header = k4_header(&wr[K][i]);
-                        k4_accumulate(header, sums[K], y, bs, &mut acc[K], &mut accm[K]);
+                        let sums = K4Sums::Running(sums[K]);
+                        k4_accumulate(header, sums, y, bs, &mut acc[K], &mut accm[K]);
                     });
                 }
                 let mut out = [0.0f32; 4];
@@ -1166,6 +1216,7 @@ macro_rules! neon_kernels {
                                 )
                             }));
                             let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+                            let sums = K4Sums::Plain(sums);
                             k4_accumulate(header, sums, y, bs, &mut acc[k][j], &mut accm[k][j]);
                         }
                     }
@@ -1206,39 +1257,53 @@ macro_rules! neon_kernels {
                 unsafe { t_k4::<W>(w, a, rows, ts, res) }
             }
 
-            /// The 16 sub-block dots of two rows' Q6_K super-blocks with one activation
-            /// block, as the batches' [`sums8`] give them, the activations loaded once for both.
+            /// One Q6_K super-block row with one activation block, accumulated as the batches'
+            /// [`q6k_accumulate`] does, with 4 zeroed accumulators instead of 16.
+            ///
+            /// Lane `j` of the batches' scaled sum is `Σ_g s[4g + j] · S[4g + j]` (sub-block
+            /// sums `S`, scales `s`, `g` = 0..4). Here one accumulator per lane runs through
+            /// its 4 sub-blocks in order, so after step `g` its lanes total the running sum
+            /// `C[g] = S[j] + … + S[4g + j]`, and `Σ_g C[g] · (s[4g + j] − s[4g + 4 + j])`
+            /// (with `s[16 + j]` = 0) is the same integer: summation by parts. The i32
+            /// products may wrap, but i32 arithmetic is exact modulo 2³², and the true value
+            /// (at most 4 · 127 · 16 · 63 · 127 in size) fits, so every lane holds the batches'
+            /// exact integer and the f32 steps after it are theirs: the same bits. Each
+            /// `sdot` of the batches starts from a zeroed register (one `movi` each, 16 per
+            /// row and super-block, 12% of the decode loop's instructions).
             #[inline(always)]
-            fn q6k_sums_rows<const RR: usize>(b: [&BlockQ6K; RR], y: &BlockQ8K) -> [[int32x4_t; 4]; RR] {
+            fn q6k_decode_accumulate(b: &BlockQ6K, y: &BlockQ8K, acc: &mut float32x4_t) {
                 // SAFETY: inlined only into this tier's target-feature kernels (reached only
                 // on a CPU with the tier), so the tier's instructions exist.
                 unsafe {
-                    let z = vdupq_n_s32(0);
-                    let mut out = [[z; 4]; RR];
+                    let (sc16, sc, d) = q6k_header(b);
+                    let step = [
+                        vsubq_s32(sc[0], sc[1]),
+                        vsubq_s32(sc[1], sc[2]),
+                        vsubq_s32(sc[2], sc[3]),
+                        sc[3],
+                    ];
+                    let mut c = [vdupq_n_s32(0); 4];
+                    let mut isum = vdupq_n_s32(0);
                     unroll8!(N in 2 => {
-                        // p[row][2k + h]: the dot of vector 8N + 2k + h
-                        let mut p = [[z; 8]; RR];
-                        unroll8!(H in 2 => {
-                            let ys = [
-                                ld_s8(sub(&y.qs, 128 * N + 16 * H)),
-                                ld_s8(sub(&y.qs, 128 * N + 32 + 16 * H)),
-                                ld_s8(sub(&y.qs, 128 * N + 64 + 16 * H)),
-                                ld_s8(sub(&y.qs, 128 * N + 96 + 16 * H)),
-                            ];
-                            for row in 0..RR {
-                                let v = q6k_quarter(b[row], N, H);
-                                for k in 0..4 {
-                                    p[row][2 * k + H] = $dot(z, v[k], ys[k]);
-                                }
-                            }
+                        // vector 8N + 2k + H of the super-block is sub-block 4g + j with
+                        // g = 2N + k / 2, j = 2 (k % 2) + H
+                        let v = [q6k_quarter(b, N, 0), q6k_quarter(b, N, 1)];
+                        // activations 128N + 16m.. + 16 for m = 0..8 (m = 2k + h)
+                        let ys = [
+                            ld_s8x4(sub(&y.qs, 128 * N)),
+                            ld_s8x4(sub(&y.qs, 128 * N + 64)),
+                        ];
+                        unroll8!(G in 2 => {
+                            unroll8!(J in 4 => {
+                                let (k, h) = (2 * G + J / 2, J % 2);
+                                let m = 2 * k + h;
+                                c[J] = $dot(c[J], v[h][k], ys[m / 4][m % 4]);
+                            });
+                            let t = vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]));
+                            isum = vmlaq_s32(isum, t, step[2 * N + G]);
                         });
-                        for row in 0..RR {
-                            let [lo, hi] = sums8(p[row]);
-                            out[row][2 * N] = lo;
-                            out[row][2 * N + 1] = hi;
-                        }
                     });
-                    out
+                    q6k_finish(isum, sc16, d, y, acc);
                 }
             }
 
@@ -1249,22 +1314,18 @@ macro_rules! neon_kernels {
                 let nb = ctx.bpr;
                 let wr: [&[BlockQ6K]; 4] = ctx.wrows::<4>(r);
                 let [a]: [&[BlockQ8K]; 1] = ctx.q8k_rows::<1>(ctx.t0 + t);
-                assert!(a.len() == nb);
-                unroll8!(K in 4 => {
-                    assert!(wr[K].len() == nb);
-                });
-                let mut acc = [vdupq_n_f32(0.0); 4];
-                for i in 0..nb {
-                    let y = &a[i];
-                    unroll8!(K in 4 => {
-                        let [sums] = q6k_sums_rows([&wr[K][i]], y);
-                        q6k_accumulate(q6k_header(&wr[K][i]), sums, y, &mut acc[K]);
-                    });
-                }
                 let mut out = [0.0f32; 4];
-                unroll8!(K in 4 => {
-                    out[K] = vaddvq_f32(acc[K]);
-                });
+                // One row after the other: with 4 rows in flight the 16 activation vectors
+                // and 4 rows' values did not fit the 32 registers (spills and reloads, 133
+                // instructions per row and super-block against 120 this way, `--syms`).
+                for (w, o) in wr.iter().zip(&mut out) {
+                    assert!(w.len() == nb && a.len() == nb);
+                    let mut acc = vdupq_n_f32(0.0);
+                    for (b, y) in w.iter().zip(a) {
+                        q6k_decode_accumulate(b, y, &mut acc);
+                    }
+                    *o = vaddvq_f32(acc);
+                }
                 out
             }
 
