@@ -145,13 +145,34 @@ fn ld_u16x4(x: &[u16; 4]) -> uint16x4_t {
     unsafe { vld1_u16(x.as_ptr()) }
 }
 
-/// 64 bytes as 4 vectors in one instruction (`LD1` of 4 registers).
-#[inline]
-#[target_feature(enable = "neon")]
-fn ld_s8x4(x: &[i8; 64]) -> [int8x16_t; 4] {
-    // SAFETY: `x` is 64 readable bytes; `vld1q_x4` has no alignment requirement.
-    let v = unsafe { vld1q_s8_x4(x.as_ptr()) };
-    [v.0, v.1, v.2, v.3]
+/// An activation block's quants as a base pointer for [`ld_qs`].
+///
+/// Why: the quants sit 4 bytes into a `BlockQ8K` (after `d`), and the compiler addresses them
+/// from the block's start, so its 16-byte loads have offsets `4 + 16m`, which no `LDP` (a pair
+/// of 16-byte loads in one instruction, offsets in multiples of 16) can take: the decode
+/// kernels issued one `LDUR` per vector, 16 per super-block and row. From a base the compiler
+/// cannot fold back (an empty `asm!` hands it the same address as an opaque value), the
+/// offsets are `16m` and the loads pair.
+#[inline(always)]
+fn qs_base(y: &BlockQ8K) -> *const i8 {
+    let mut p = y.qs.as_ptr();
+    // SAFETY: an empty asm block: no instruction, no memory access, `p` comes back unchanged.
+    // (`nomem` is true: the block only passes the pointer's value through a register.)
+    #[allow(clippy::pointers_in_nomem_asm_block)]
+    unsafe {
+        asm!("/* {0} */", inout(reg) p, options(pure, nomem, nostack, preserves_flags))
+    };
+    p
+}
+
+/// The 16 activation quants `at..at + 16` of the block whose [`qs_base`] is `p`.
+#[inline(always)]
+fn ld_qs(p: *const i8, at: usize) -> int8x16_t {
+    assert!(at + 16 <= QK_K, "activation quants {at}.. out of the block");
+    // SAFETY: `p` points at a block's `QK_K` quants (`qs_base`) and `at + 16 <= QK_K`
+    // (checked above; the check folds away for the kernels' constant offsets); `vld1q` has no
+    // alignment requirement, and NEON is baseline on aarch64.
+    unsafe { vld1q_s8(p.add(at)) }
 }
 
 /// `x[at..at + N]` as an array reference (the bounds check folds away for constant `at`).
@@ -1093,12 +1114,13 @@ macro_rules! neon_kernels {
                     };
                     // chunk C holds sub-blocks 2C (q[0], q[1]) and 2C + 1 (q[2], q[3]): lanes
                     // j = 2 (C % 2) + h of step C / 2
+                    let yq = qs_base(y);
                     unroll8!(C in 4 => {
                         let ys = [
-                            ld_s8(sub(&y.qs, 64 * C)),
-                            ld_s8(sub(&y.qs, 64 * C + 16)),
-                            ld_s8(sub(&y.qs, 64 * C + 32)),
-                            ld_s8(sub(&y.qs, 64 * C + 48)),
+                            ld_qs(yq, 64 * C),
+                            ld_qs(yq, 64 * C + 16),
+                            ld_qs(yq, 64 * C + 32),
+                            ld_qs(yq, 64 * C + 48),
                         ];
                         for k in 0..2 {
                             let q = k4_chunk(b[k].qs(), qh[k], C);
@@ -1284,20 +1306,16 @@ macro_rules! neon_kernels {
                     ];
                     let mut c = [vdupq_n_s32(0); 4];
                     let mut isum = vdupq_n_s32(0);
+                    let yq = qs_base(y);
                     unroll8!(N in 2 => {
                         // vector 8N + 2k + H of the super-block is sub-block 4g + j with
                         // g = 2N + k / 2, j = 2 (k % 2) + H
                         let v = [q6k_quarter(b, N, 0), q6k_quarter(b, N, 1)];
-                        // activations 128N + 16m.. + 16 for m = 0..8 (m = 2k + h)
-                        let ys = [
-                            ld_s8x4(sub(&y.qs, 128 * N)),
-                            ld_s8x4(sub(&y.qs, 128 * N + 64)),
-                        ];
                         unroll8!(G in 2 => {
                             unroll8!(J in 4 => {
                                 let (k, h) = (2 * G + J / 2, J % 2);
-                                let m = 2 * k + h;
-                                c[J] = $dot(c[J], v[h][k], ys[m / 4][m % 4]);
+                                let yv = ld_qs(yq, 128 * N + 32 * k + 16 * h);
+                                c[J] = $dot(c[J], v[h][k], yv);
                             });
                             let t = vpaddq_s32(vpaddq_s32(c[0], c[1]), vpaddq_s32(c[2], c[3]));
                             isum = vmlaq_s32(isum, t, step[2 * N + G]);
