@@ -4,8 +4,8 @@
 Runs `pocketlm generate` (greedy, one cold process) on a model while polling /proc for the
 peak RssAnon and VmHWM (scripts/bench.py's peak_memory), and computes the KV cache of the
 positions the session held (prompt + generated tokens; F16 keys and values of the layers that
-keep them, from the GGUF's block_count, head_count_kv and key/value lengths; LFM2's
-convolution inputs; Qwen3.5's recurrent states, `kv_bytes_per_position`). The weights are mapped
+keep them, from the GGUF's block_count, head_count_kv and key/value lengths; the recurrent
+states of LFM2's convolutions and Qwen3.5's DeltaNet layers, `kv_bytes_per_position`). The weights are mapped
 from the file, so what is anonymous is the KV cache plus the scratch buffers and the logits:
 "anon - KV" is that overhead. Needs gguf-py on PYTHONPATH (scripts/bench-families.sh --memory
 runs it with the generator's venv).
@@ -41,9 +41,10 @@ def field(reader, key):
 
 def kv_bytes_per_position(path):
     """What a session's cache holds for its positions: bytes per position over every layer
-    (F16 keys and values of the layers that keep them; LFM2's f32 convolution inputs), and the
-    fixed bytes of Qwen3.5's recurrent states (one per DeltaNet layer: a state_size² matrix per
-    value head and the convolution's last inputs). Checkpoints of those states are not counted:
+    (F16 keys and values of the layers that keep them), and the fixed bytes of the recurrent
+    states (one per LFM2 convolution layer: its last l_cache - 1 f32 inputs; one per Qwen3.5
+    DeltaNet layer: a state_size² matrix per value head and the convolution's last inputs).
+    Checkpoints of those states are not counted:
     they are overhead above the cache."""
     r = GGUFReader(path)
     arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
@@ -57,8 +58,8 @@ def kv_bytes_per_position(path):
     kv = kv if len(kv) == layers else kv * layers
     widths = [n * (k_len + v_len) * 2 for n in kv]
     fixed = 0
-    if arch == "lfm2":  # a layer without KV heads is a convolution: its f32 input per position
-        widths = [w if w else 4 * embd for w in widths]
+    if arch == "lfm2":  # a layer without KV heads is a convolution: its last inputs, f32
+        fixed = widths.count(0) * (key("shortconv.l_cache")[0] - 1) * embd * 4
     elif arch == "qwen35":  # every interval-th layer attends; the others are DeltaNet
         interval = key("full_attention_interval")[0]
         recurrent = [il % interval != interval - 1 for il in range(layers)]

@@ -279,17 +279,18 @@ family_tests! {
 }
 
 /// LFM2's short convolutions carry state from one position to the next (the inputs of the
-/// last `l_cache - 1` positions). The keyboard rewinds on every backspace, so a session
-/// truncated to any length and continued must give the logits a fresh session gives on the
-/// same tokens, bit for bit, whatever it had evaluated past that length. Each rewind here
-/// first evaluates other tokens past the cut (a typed then deleted word), one by one as the
-/// keyboard does, then continues with the prompt's own tokens both as one batch and one by
-/// one. A state that is not rewound (e.g. only the latest inputs kept) fails this: the
-/// convolutions of the continued positions would read the deleted tokens' inputs.
+/// last `l_cache - 1` positions: a recurrent state, restored from a checkpoint on a rewind).
+/// The keyboard rewinds on every backspace, so a session truncated to any length and
+/// continued must give the logits a fresh session gives on the same tokens, bit for bit,
+/// whatever it had evaluated past that length. Each rewind here first evaluates other tokens
+/// past the cut (a typed then deleted word), one by one as the keyboard does, then continues
+/// with the prompt's own tokens both as one batch and one by one. A state that is not rewound
+/// (the latest inputs kept as they are) fails this: the convolutions of the continued
+/// positions would read the deleted tokens' inputs.
 #[test]
 fn lfm2_truncate_then_continue_equals_a_fresh_run() {
     let (model, tokens, rewound) = truncate_then_continue("lfm2-tiny-seed0.F16");
-    // A snapshot keeps the convolution inputs with the keys and values: a session loaded from
+    // A snapshot keeps the convolution states with the keys and values: a session loaded from
     // it continues exactly as the saved one.
     assert_snapshot_continues(model, &tokens, rewound, "LFM2");
 }

@@ -1078,10 +1078,19 @@ impl ModelConfig {
         self.recurrent_layers.get(il).copied().unwrap_or(false)
     }
 
-    /// Floats of one DeltaNet layer's recurrent state (0 without DeltaNet layers).
+    /// Whether layer `il` keeps one recurrent state for the whole history instead of keys and
+    /// values per position: a DeltaNet layer (Qwen3.5) or a short convolution (LFM2).
+    pub fn keeps_state(&self, il: usize) -> bool {
+        self.is_recurrent_layer(il) || self.is_conv_layer(il)
+    }
+
+    /// Floats of the recurrent state of each layer that keeps one ([`Self::keeps_state`]): a
+    /// DeltaNet layer's convolution inputs and matrices, a short convolution's last
+    /// `conv_kernel - 1` inputs (`n_embd` each); 0 without such layers.
     pub fn recurrent_state_len(&self) -> usize {
         match self.delta_net {
             Some(d) if self.recurrent_layers.contains(&true) => d.state_len(),
+            _ if self.conv_layers.contains(&true) => (self.conv_kernel - 1) * self.n_embd,
             _ => 0,
         }
     }
@@ -1143,9 +1152,9 @@ impl ModelConfig {
     }
 
     /// Width of the key (or value) rows layer `il` caches: 0 for a layer that reads another
-    /// layer's cache.
+    /// layer's cache or keeps a recurrent state instead.
     pub fn cached_kv_dim_of(&self, il: usize) -> usize {
-        if self.owns_kv(il) && !self.is_recurrent_layer(il) {
+        if self.owns_kv(il) && !self.keeps_state(il) {
             self.kv_dim_of(il)
         } else {
             0

@@ -44,10 +44,12 @@ pub(crate) struct Scratch {
     o: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
-    /// LFM2's convolution layers: in_proj's B, C, x (`3 n_embd` per row) and the gated
-    /// convolution's output (`n_embd` per row).
+    /// LFM2's convolution layers: in_proj's B, C, x (`3 n_embd` per row), the gated
+    /// convolution's output (`n_embd` per row), and shortconv.rs's window (a sequence's state
+    /// and its rows' inputs).
     conv: Vec<f32>,
     conv_y: Vec<f32>,
+    conv_window: Vec<f32>,
     /// Qwen3.5's DeltaNet layers: per row q/k/v before the convolution, z, alpha, beta, the
     /// gated output; deltanet.rs's scratch (per row the convolved channels, gates, outputs).
     dn_qkv: Vec<f32>,
@@ -471,6 +473,7 @@ pub(crate) fn forward(
                     caches,
                     &s.conv[..n * 3 * d],
                     &mut s.conv_y[..n * d],
+                    &mut s.conv_window,
                 );
                 lin.invalidate();
                 lin.run(&mut s.acts, &conv.out_proj, &s.conv_y, n, &mut s.o);

@@ -1,20 +1,16 @@
 //! Per-sequence key/value cache in f16, committed as positions are written so a short session
 //! costs little memory.
 //!
-//! A short-convolution layer (LFM2) keeps, instead of keys and values, the f32 input of its
-//! convolution at every position (`n_embd` values: the gated B*x of `shortconv.rs`). Its state
-//! after position `p` is the inputs of the last `kernel - 1` positions, so keeping them per
-//! position like keys makes a rewind to any length exact and free, as for attention: truncating
-//! sets the length, and the next position reads the inputs before it from the history.
-//!
-//! A Gated DeltaNet layer (Qwen3.5) keeps one recurrent state (its convolution's last inputs
-//! and a matrix per value head, `deltanet.rs`): the state after the last position evaluated.
-//! Far larger than a position's keys (Qwen3.5-0.8B: 1.1 MiB per layer), it is not kept per
-//! position. A truncation leaves it ahead of the length ([`KvCache::recurrent_in_sync`] is
+//! A Gated DeltaNet layer (Qwen3.5) and a short-convolution layer (LFM2) keep, instead of keys
+//! and values per position, one recurrent state: the state after the last position evaluated
+//! (DeltaNet: its convolution's last inputs and a matrix per value head, `deltanet.rs`, 1.1 MiB
+//! per layer for Qwen3.5-0.8B; a short convolution: its last `kernel - 1` f32 inputs,
+//! `shortconv.rs`, 16 KiB per layer for LFM2-1.2B, where inputs kept per position took 8 KiB a
+//! position per layer). A truncation leaves it ahead of the length ([`KvCache::recurrent_in_sync`] is
 //! false); before the session continues, it restores the latest checkpoint at or before the
 //! length ([`KvCache::restore_recurrent`]; the zero state before position 0 without one) and
 //! evaluates the tokens from there to the length again. Checkpoints are copies of every
-//! DeltaNet layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at
+//! such layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at
 //! least [`CHECKPOINT_GAP`] positions after the one before; not for a decode step, one token
 //! with nothing rewound), at the last word start inside an evaluation (`Session::eval`) and
 //! where a caller asks (`Session::checkpoint_here`: the keyboard's contexts): where edits
@@ -40,13 +36,13 @@ pub(crate) const CHECKPOINTS: usize = 4;
 /// not at each.
 pub(crate) const CHECKPOINT_GAP: usize = 4;
 
-/// Every DeltaNet layer's recurrent state after position `pos - 1` (empty for other layers).
+/// Every recurrent layer's state after position `pos - 1` (empty for other layers).
 struct Checkpoint {
     pos: usize,
     states: Vec<F32Block>,
 }
 
-/// One layer's keys, values or convolution inputs: a region for the whole context whose
+/// One layer's keys or values: a region for the whole context whose
 /// pages the OS commits as positions are written, its start possibly a snapshot file's pages
 /// (`kv_map.rs`), or, where anonymous regions are not used (not Unix) or could not be
 /// reserved, a growing heap buffer.
@@ -123,8 +119,7 @@ pub(crate) struct MappedPrefix {
     stamp: FileStamp,
     /// Positions the file holds.
     positions: usize,
-    /// Per layer, the file offsets of its keys and values (a convolution layer: its inputs,
-    /// and 0), each a multiple of the page size.
+    /// Per layer, the file offsets of its keys and values, each a multiple of the page size.
     offsets: Vec<(u64, u64)>,
 }
 
@@ -168,15 +163,10 @@ pub struct KvCache {
     len: usize,
     k: Vec<Buf<f16>>,
     v: Vec<Buf<f16>>,
-    /// Width of a convolution layer's input row (`n_embd`), 0 without convolution layers.
-    conv_dim: usize,
-    /// Per layer: whether it is a convolution layer (its `k`/`v` stay empty, `conv` is used).
-    is_conv: Vec<bool>,
-    /// Per layer: the convolution inputs `[pos][conv_dim]` (empty for attention layers).
-    conv: Vec<Buf<f32>>,
-    /// Floats of a DeltaNet layer's recurrent state, 0 without DeltaNet layers.
+    /// Floats of a recurrent layer's state, 0 without recurrent layers.
     rec_len: usize,
-    /// Per layer: whether it is a DeltaNet layer.
+    /// Per layer: whether it keeps a recurrent state (DeltaNet, short convolution) instead of
+    /// keys and values (its `k`/`v` stay empty).
     is_rec: Vec<bool>,
     /// Per layer: its recurrent state (empty until first used, after
     /// [`KvCache::shed_recurrent`], and for other layers), each its own mapping so that a
@@ -236,7 +226,6 @@ impl Clone for KvCache {
 
 impl KvCache {
     pub fn new(cfg: &ModelConfig, max_len: usize) -> Self {
-        let is_conv: Vec<bool> = (0..cfg.n_layers).map(|il| cfg.is_conv_layer(il)).collect();
         Self {
             kv_dims: (0..cfg.n_layers)
                 .map(|il| cfg.cached_kv_dim_of(il))
@@ -245,17 +234,8 @@ impl KvCache {
             len: 0,
             k: heap_bufs(cfg.n_layers),
             v: heap_bufs(cfg.n_layers),
-            conv_dim: if is_conv.contains(&true) {
-                cfg.n_embd
-            } else {
-                0
-            },
-            is_conv,
-            conv: heap_bufs(cfg.n_layers),
             rec_len: cfg.recurrent_state_len(),
-            is_rec: (0..cfg.n_layers)
-                .map(|il| cfg.is_recurrent_layer(il))
-                .collect(),
+            is_rec: (0..cfg.n_layers).map(|il| cfg.keeps_state(il)).collect(),
             rec: empty_states(cfg.n_layers),
             rec_pos: 0,
             ckpts: Default::default(),
@@ -269,16 +249,13 @@ impl KvCache {
 
     /// An empty cache of the same shape (its buffers are made on first use).
     fn empty_like(&self) -> Self {
-        let n = self.is_conv.len();
+        let n = self.is_rec.len();
         Self {
             kv_dims: self.kv_dims.clone(),
             max_len: self.max_len,
             len: 0,
             k: heap_bufs(n),
             v: heap_bufs(n),
-            conv_dim: self.conv_dim,
-            is_conv: self.is_conv.clone(),
-            conv: heap_bufs(n),
             rec_len: self.rec_len,
             is_rec: self.is_rec.clone(),
             rec: empty_states(n),
@@ -318,14 +295,9 @@ impl KvCache {
             Region::new(self.max_len * width * elem, file)
         };
         for (il, &(a, b)) in prefix.offsets.iter().enumerate() {
-            if self.is_conv[il] {
-                let w = self.conv_dim;
-                c.conv[il] = Buf::Mapped(region(w, 4, a)?, self.max_len * w);
-            } else {
-                let w = self.kv_dims[il];
-                c.k[il] = Buf::Mapped(region(w, 2, a)?, self.max_len * w);
-                c.v[il] = Buf::Mapped(region(w, 2, b)?, self.max_len * w);
-            }
+            let w = self.kv_dims[il];
+            c.k[il] = Buf::Mapped(region(w, 2, a)?, self.max_len * w);
+            c.v[il] = Buf::Mapped(region(w, 2, b)?, self.max_len * w);
         }
         c.clean = n;
         c.reserved = n;
@@ -342,30 +314,22 @@ impl KvCache {
     /// Bytes of snapshot files mapped into this cache (0 without a mapped prefix): pages the
     /// OS counts as file-backed, not as the process's anonymous memory, until written.
     pub fn mapped_bytes(&self) -> usize {
-        self.k
-            .iter()
-            .chain(&self.v)
-            .map(Buf::file_bytes)
-            .chain(self.conv.iter().map(Buf::file_bytes))
-            .sum()
+        self.k.iter().chain(&self.v).map(Buf::file_bytes).sum()
     }
 
-    /// A cache of `is_conv.len()` layers, the convolution layers `conv_dim` wide and the
-    /// others without keys (for the convolution's unit tests).
+    /// A cache of `is_rec.len()` layers, those of `is_rec` with recurrent states of `rec_len`
+    /// floats, the others without keys (for the recurrent layers' unit tests).
     #[cfg(test)]
-    pub(crate) fn conv_only(is_conv: &[bool], conv_dim: usize, max_len: usize) -> Self {
-        let n = is_conv.len();
+    pub(crate) fn recurrent_only(is_rec: &[bool], rec_len: usize, max_len: usize) -> Self {
+        let n = is_rec.len();
         Self {
             kv_dims: vec![0; n],
             max_len,
             len: 0,
             k: heap_bufs(n),
             v: heap_bufs(n),
-            conv_dim,
-            is_conv: is_conv.to_vec(),
-            conv: heap_bufs(n),
-            rec_len: 0,
-            is_rec: vec![false; n],
+            rec_len,
+            is_rec: is_rec.to_vec(),
             rec: empty_states(n),
             rec_pos: 0,
             ckpts: Default::default(),
@@ -375,16 +339,6 @@ impl KvCache {
             clean: 0,
             reserved: 0,
         }
-    }
-
-    /// A cache of `n` layers, all DeltaNet layers with states of `rec_len` floats (for the
-    /// checkpoints' unit tests).
-    #[cfg(test)]
-    pub(crate) fn recurrent_only(n: usize, rec_len: usize, max_len: usize) -> Self {
-        let mut c = Self::conv_only(&vec![false; n], 0, max_len);
-        c.rec_len = rec_len;
-        c.is_rec = vec![true; n];
-        c
     }
 
     /// Positions currently cached.
@@ -419,14 +373,12 @@ impl KvCache {
                 Buf::Mapped(r, _) => (used * size).saturating_sub(r.file_bytes()),
             }
         }
-        let conv = self.reserved * self.conv_dim;
         self.k
             .iter()
             .zip(&self.kv_dims)
             .chain(self.v.iter().zip(&self.kv_dims))
             .map(|(b, &w)| held(b, self.reserved * w))
             .sum::<usize>()
-            + self.conv.iter().map(|b| held(b, conv)).sum::<usize>()
             + self.rec.iter().map(|r| r.len() * 4).sum::<usize>()
             + self.scratch.len() * 4
             + self
@@ -444,7 +396,6 @@ impl KvCache {
         self.clean = self.clean.min(self.len);
         let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
         self.reserved = self.reserved.max(positions);
-        let want_conv = positions * self.conv_dim;
         if self.rec_len > 0 && self.transient.is_none() {
             for (r, _) in self.rec.iter_mut().zip(&self.is_rec).filter(|(_, &x)| x) {
                 if r.len() != self.rec_len {
@@ -452,38 +403,11 @@ impl KvCache {
                 }
             }
         }
-        for (il, &conv) in self.is_conv.iter().enumerate() {
-            if conv {
-                self.conv[il].ensure(want_conv, self.max_len * self.conv_dim);
-                continue;
-            }
-            let w = self.kv_dims[il];
+        for (il, &w) in self.kv_dims.iter().enumerate() {
             let cap = self.max_len * w;
             self.k[il].ensure(positions * w, cap);
             self.v[il].ensure(positions * w, cap);
         }
-    }
-
-    /// Stores the convolution input of `layer` at `pos` (room must have been reserved).
-    pub(crate) fn store_conv(&mut self, layer: usize, pos: usize, x: &[f32]) {
-        let at = pos * self.conv_dim;
-        self.conv[layer].as_mut_slice()[at..at + self.conv_dim]
-            .copy_from_slice(&x[..self.conv_dim]);
-    }
-
-    /// The convolution inputs of `layer` for positions `0..n`, `[pos][n_embd]`.
-    pub(crate) fn conv_rows(&self, layer: usize, n: usize) -> &[f32] {
-        &self.conv[layer].as_slice()[..n * self.conv_dim]
-    }
-
-    /// Writable [`Self::conv_rows`] (room must have been reserved): a snapshot's loader.
-    pub(crate) fn conv_rows_mut(&mut self, layer: usize, n: usize) -> &mut [f32] {
-        &mut self.conv[layer].as_mut_slice()[..n * self.conv_dim]
-    }
-
-    /// Whether `layer` is a convolution layer (it keeps inputs, not keys and values).
-    pub(crate) fn is_conv_layer(&self, layer: usize) -> bool {
-        self.is_conv[layer]
     }
 
     /// Whether the recurrent states (if any) are those after the last cached position: false
@@ -492,7 +416,7 @@ impl KvCache {
         self.rec_len == 0 || self.rec_pos == self.len
     }
 
-    /// Whether the model has recurrent (DeltaNet) layers.
+    /// Whether the model has recurrent layers (DeltaNet, short convolutions).
     pub(crate) fn has_recurrent(&self) -> bool {
         self.rec_len > 0
     }
@@ -615,7 +539,7 @@ impl KvCache {
     }
 
     /// What a snapshot saves of the recurrent states: the position they follow and, per
-    /// DeltaNet layer in order, its state (an empty slice: the zero state). In sync, the
+    /// recurrent layer in order, its state (an empty slice: the zero state). In sync, the
     /// current states; after a truncation, the latest checkpoint at or before the length (the
     /// zero states at 0 without one), from which a loaded session evaluates the rest again.
     pub(crate) fn recurrent_for_snapshot(&self) -> (usize, Vec<&[f32]>) {
@@ -635,7 +559,7 @@ impl KvCache {
         }
     }
 
-    /// Sets the recurrent states a snapshot saved (`states`: per DeltaNet layer in order,
+    /// Sets the recurrent states a snapshot saved (`states`: per recurrent layer in order,
     /// `rec_len` floats each) as those after position `pos` of the `len` positions loaded.
     /// Before the length, they are also a checkpoint: the next evaluation restores them and
     /// evaluates the positions from `pos` again.
@@ -688,7 +612,7 @@ impl KvCache {
         }
     }
 
-    /// The recurrent state of DeltaNet layer `layer` (room must have been reserved); in a
+    /// The recurrent state of layer `layer` (room must have been reserved); in a
     /// transient evaluation, the scratch buffer loaded with the checkpoint's state.
     pub(crate) fn recurrent_mut(&mut self, layer: usize) -> &mut [f32] {
         let Some(from) = &self.transient else {
@@ -766,16 +690,10 @@ impl KvCache {
             let clean = self.clean.min(from);
             self.reserve(end);
             self.clean = clean;
-            let (ca, cb) = (from * self.conv_dim, end * self.conv_dim);
-            for il in 0..self.is_conv.len() {
-                let (a, b) = (from * self.kv_dims[il], end * self.kv_dims[il]);
-                if self.is_conv[il] {
-                    self.conv[il].as_mut_slice()[ca..cb]
-                        .copy_from_slice(&src.conv[il].as_slice()[ca..cb]);
-                } else {
-                    self.k[il].as_mut_slice()[a..b].copy_from_slice(&src.k[il].as_slice()[a..b]);
-                    self.v[il].as_mut_slice()[a..b].copy_from_slice(&src.v[il].as_slice()[a..b]);
-                }
+            for (il, &w) in self.kv_dims.iter().enumerate() {
+                let (a, b) = (from * w, end * w);
+                self.k[il].as_mut_slice()[a..b].copy_from_slice(&src.k[il].as_slice()[a..b]);
+                self.v[il].as_mut_slice()[a..b].copy_from_slice(&src.v[il].as_slice()[a..b]);
             }
         }
         if self.rec_len > 0 {
@@ -809,7 +727,7 @@ mod tests {
     /// restore brings back the latest at or before the length (else the zero state).
     #[test]
     fn checkpoints_restore_the_latest_before_the_length() {
-        let mut c = KvCache::recurrent_only(2, 3, 1000);
+        let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
         // "Evaluates" up to `to`: the state of layer l after position p is [p, l, 7].
         let eval = |c: &mut KvCache, to: usize| {
             c.reserve(to);
@@ -865,7 +783,7 @@ mod tests {
     /// moved rather than copied.
     #[test]
     fn shed_states_come_back_from_a_checkpoint() {
-        let mut c = KvCache::recurrent_only(2, 3, 1000);
+        let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
         let eval = |c: &mut KvCache, from: usize, to: usize| {
             for to in from + 1..=to {
                 c.reserve(to);
@@ -899,7 +817,7 @@ mod tests {
         assert_eq!(c.restore_recurrent(), 20);
         assert_eq!(state(&mut c), vec![19.0, 1.0, 7.0]);
         // shedding twice changes nothing; no checkpoint at all: back to the zero states
-        let mut d = KvCache::recurrent_only(2, 3, 1000);
+        let mut d = KvCache::recurrent_only(&[true; 2], 3, 1000);
         eval(&mut d, 0, 3);
         d.shed_recurrent(8);
         d.shed_recurrent(8);
@@ -907,7 +825,7 @@ mod tests {
         assert_eq!(d.restore_recurrent(), 0);
         assert_eq!(state(&mut d), vec![0.0; 3]);
         // of several checkpoints, the first and the latest stay
-        let mut e = KvCache::recurrent_only(2, 3, 1000);
+        let mut e = KvCache::recurrent_only(&[true; 2], 3, 1000);
         for to in [4, 8, 12, 16] {
             eval(&mut e, to - 4, to);
             e.checkpoint(1);
@@ -917,7 +835,7 @@ mod tests {
         assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 16]);
         assert_eq!(e.replay_cost(18), 2);
         // the same when the states move into a checkpoint of their own: the first stays
-        let mut f = KvCache::recurrent_only(2, 3, 1000);
+        let mut f = KvCache::recurrent_only(&[true; 2], 3, 1000);
         for to in [4, 8, 12, 16] {
             eval(&mut f, to - 4, to);
             f.checkpoint(1);
@@ -933,23 +851,26 @@ mod tests {
     /// a release drops them.
     #[test]
     fn unmapped_buffers_are_regions_made_on_use() {
-        let mut c = KvCache::conv_only(&[true, false], 3, 1000);
-        assert!(matches!(&c.conv[0], Buf::Heap(v) if v.is_empty()));
+        let mut c = KvCache::recurrent_only(&[false, false], 0, 1000);
+        c.kv_dims = vec![3, 0];
+        assert!(matches!(&c.k[0], Buf::Heap(v) if v.is_empty()));
         c.reserve(2);
         for pos in 0..2 {
-            c.store_conv(0, pos, &[pos as f32 + 1.0, 2.0, 3.0]);
+            let x = [pos as f32 + 1.0, 2.0, 3.0];
+            c.store(0, pos, &x, &x);
         }
         c.set_len(2);
-        let region = |b: &Buf<f32>| matches!(b, Buf::Mapped(r, 3000) if r.file_bytes() == 0);
-        assert_eq!(region(&c.conv[0]), cfg!(unix));
-        assert!(matches!(&c.conv[1], Buf::Heap(v) if v.is_empty()));
+        let region = |b: &Buf<f16>| matches!(b, Buf::Mapped(r, 3000) if r.file_bytes() == 0);
+        assert_eq!(region(&c.k[0]) && region(&c.v[0]), cfg!(unix));
+        assert!(matches!(&c.k[1], Buf::Heap(v) if v.is_empty()));
         let d = c.clone();
-        assert_eq!(region(&d.conv[0]), cfg!(unix));
-        assert_eq!(d.conv_rows(0, 2), &[1.0, 2.0, 3.0, 2.0, 2.0, 3.0]);
-        assert_eq!(d.conv_rows(0, 2), c.conv_rows(0, 2));
+        assert_eq!(region(&d.k[0]), cfg!(unix));
+        let want: Vec<f16> = [1.0, 2.0, 3.0, 2.0, 2.0, 3.0].map(f16::from_f32).to_vec();
+        assert_eq!(d.layer(0, 2), (&want[..], &want[..]));
+        assert_eq!(d.layer(0, 2), c.layer(0, 2));
         assert_eq!((d.len(), d.mapped_bytes()), (2, 0));
         c.release();
-        assert!(matches!(&c.conv[0], Buf::Heap(v) if v.is_empty()));
-        assert_eq!(d.conv_rows(0, 2)[0], 1.0);
+        assert!(matches!(&c.k[0], Buf::Heap(v) if v.is_empty()));
+        assert_eq!(d.layer(0, 2).0[0], f16::from_f32(1.0));
     }
 }

@@ -10,17 +10,21 @@
 //! ```
 //!
 //! The matrix products run in `forward.rs` with the other layers' products; this module does
-//! the per-channel part. The inputs `u` are kept in the sequence's cache at every position
-//! (`KvCache::store_conv`), so the state a position needs (its `K - 1` predecessors) survives
-//! any rewind: a truncated session continues from the history exactly as a fresh one would.
+//! the per-channel part. A position needs the inputs of its `K - 1` predecessors: they are
+//! the layer's recurrent state in the sequence's cache (`KvCache::recurrent_mut`, oldest
+//! first, zeros before position 0), advanced as positions are evaluated. A rewind restores a
+//! checkpoint of it and evaluates the positions after it again, as for Qwen3.5's DeltaNet
+//! states (`kv_cache.rs`); llama.cpp keeps the same state.
 
 use super::forward::BatchRow;
 use super::kv_cache::KvCache;
 
-/// For each row `r` of `rows` (one layer): writes `u = B * x` of `bcx[r]` (`3 d` values: B,
-/// C, x) to its sequence's cache at its position, then `y[r] = C * conv(u)` with the taps
-/// `taps` (`kernel` per channel, oldest input first). Rows of one sequence must be at
-/// consecutive positions continuing its cache (the session layer guarantees it).
+/// For the rows of one layer (`bcx[r]`: `3 d` values B, C, x; a sequence's rows consecutive
+/// in the batch and at the positions continuing its cache, which the session layer
+/// guarantees): `y[r] = C * conv(u)` with `u = B * x` and the taps `taps` (`kernel` per
+/// channel, oldest input first), each sequence's state advanced to its last row. `window` is
+/// scratch.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn mix(
     layer: usize,
     taps: &[f32],
@@ -29,33 +33,38 @@ pub(crate) fn mix(
     caches: &mut [&mut KvCache],
     bcx: &[f32],
     y: &mut [f32],
+    window: &mut Vec<f32>,
 ) {
     let d = taps.len() / kernel;
-    // Every row's input first: a row reads the inputs of the rows before it in the batch.
-    let mut u = vec![0f32; d];
-    for (r, row) in rows.iter().enumerate() {
-        let (b, x) = (&bcx[r * 3 * d..][..d], &bcx[r * 3 * d + 2 * d..][..d]);
-        for ((u, &b), &x) in u.iter_mut().zip(b).zip(x) {
-            *u = b * x;
+    let keep = (kernel - 1) * d;
+    let mut start = 0;
+    while start < rows.len() {
+        let seq = rows[start].seq;
+        let end = start + rows[start..].iter().take_while(|r| r.seq == seq).count();
+        let state = caches[seq].recurrent_mut(layer);
+        debug_assert_eq!(state.len(), keep);
+        // The run's inputs after the state's: position t of the run reads window[t..t + K].
+        window.clear();
+        window.extend_from_slice(state);
+        for r in start..end {
+            let (b, x) = (&bcx[r * 3 * d..][..d], &bcx[r * 3 * d + 2 * d..][..d]);
+            window.extend(b.iter().zip(x).map(|(&b, &x)| b * x));
         }
-        caches[row.seq].store_conv(layer, row.pos, &u);
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let hist = caches[row.seq].conv_rows(layer, row.pos + 1);
-        let c = &bcx[r * 3 * d + d..][..d];
-        let out = &mut y[r * d..][..d];
-        // Position p - (kernel - 1) + i for tap i; taps before position 0 see zeros.
-        let first = (kernel - 1).saturating_sub(row.pos);
-        for (ch, o) in out.iter_mut().enumerate() {
-            let w = &taps[ch * kernel..][..kernel];
-            // ggml_ssm_conv: a float sum over the taps in order, from 0.
-            let mut sum = 0f32;
-            for (i, &wi) in w.iter().enumerate().skip(first) {
-                let p = row.pos + i + 1 - kernel;
-                sum += hist[p * d + ch] * wi;
+        for (t, r) in (start..end).enumerate() {
+            let hist = &window[t * d..][..kernel * d];
+            let c = &bcx[r * 3 * d + d..][..d];
+            for (ch, (o, &c)) in y[r * d..][..d].iter_mut().zip(c).enumerate() {
+                let w = &taps[ch * kernel..][..kernel];
+                // ggml_ssm_conv: a float sum over the taps in order, from 0.
+                let mut sum = 0f32;
+                for (i, &wi) in w.iter().enumerate() {
+                    sum += hist[i * d + ch] * wi;
+                }
+                *o = c * sum;
             }
-            *o = c[ch] * sum;
         }
+        state.copy_from_slice(&window[window.len() - keep..]);
+        start = end;
     }
 }
 
@@ -96,8 +105,10 @@ mod tests {
             .collect()
     }
 
-    /// A prompt in one batch, the same tokens one by one, and a rewind to every length then
-    /// the rest again: the same outputs as the definition, bit for bit.
+    /// A prompt in one batch, the same tokens one by one, two sequences in one batch, and a
+    /// rewind to every length (from a checkpoint there, or from one earlier with the positions
+    /// between evaluated again) then the rest again: the same outputs as the definition, bit
+    /// for bit.
     #[test]
     fn batch_stepwise_and_rewound_match_the_definition() {
         let (d, kernel, n) = (8, 3, 7);
@@ -105,31 +116,41 @@ mod tests {
         let bcx: Vec<Vec<f32>> = (0..n).map(|p| values(3 * d, 100 + p as u32)).collect();
         let other: Vec<Vec<f32>> = (0..n).map(|p| values(3 * d, 900 + p as u32)).collect();
         let want = reference(&taps, kernel, &bcx);
+        let want_other = reference(&taps, kernel, &other);
         let conv_layer = 1;
-        let new_cache = || KvCache::conv_only(&[false, true], d, 64);
-        let run = |cache: &mut KvCache, bcx: &[Vec<f32>], from: usize, to: usize| -> Vec<f32> {
-            let rows: Vec<BatchRow> = (from..to)
-                .map(|pos| BatchRow {
+        let new_cache = || KvCache::recurrent_only(&[false, true], (kernel - 1) * d, 64);
+        // Positions `from..to` of each sequence `(cache, inputs)`, in one batch.
+        let run_many = |seqs: &mut [(&mut KvCache, &[Vec<f32>])], from: usize, to: usize| {
+            let (mut rows, mut flat) = (Vec::new(), Vec::new());
+            for (seq, (cache, bcx)) in seqs.iter_mut().enumerate() {
+                cache.reserve(to);
+                rows.extend((from..to).map(|pos| BatchRow {
                     token: 0,
                     pos,
-                    seq: 0,
+                    seq,
                     logits: false,
-                })
-                .collect();
-            cache.reserve(to);
-            let flat: Vec<f32> = bcx[from..to].concat();
-            let mut y = vec![0f32; (to - from) * d];
+                }));
+                flat.extend(bcx[from..to].concat());
+            }
+            let (mut y, mut window) = (vec![0f32; rows.len() * d], Vec::new());
+            let mut caches: Vec<&mut KvCache> = seqs.iter_mut().map(|(c, _)| &mut **c).collect();
             mix(
                 conv_layer,
                 &taps,
                 kernel,
                 &rows,
-                &mut [cache],
+                &mut caches,
                 &flat,
                 &mut y,
+                &mut window,
             );
-            cache.set_len(to);
+            for cache in caches {
+                cache.advance(to);
+            }
             y
+        };
+        let run = |cache: &mut KvCache, bcx: &[Vec<f32>], from: usize, to: usize| {
+            run_many(&mut [(cache, bcx)], from, to)
         };
         let mut batch = new_cache();
         assert_eq!(run(&mut batch, &bcx, 0, n), want.concat());
@@ -137,17 +158,27 @@ mod tests {
         for (p, want_p) in want.iter().enumerate() {
             assert_eq!(run(&mut step, &bcx, p, p + 1), *want_p, "position {p}");
         }
+        let (mut a, mut b) = (new_cache(), new_cache());
+        let both = run_many(&mut [(&mut a, &bcx), (&mut b, &other)], 0, n);
+        assert_eq!(both, [want.concat(), want_other.concat()].concat());
         for keep in 0..n {
-            // Other inputs after `keep` first: a rewind to `keep` must forget them.
-            let mut c = new_cache();
-            let _ = run(&mut c, &bcx, 0, keep);
-            let _ = run(&mut c, &other, keep, n);
-            c.truncate(keep);
-            assert_eq!(
-                run(&mut c, &bcx, keep, n),
-                want[keep..].concat(),
-                "rewind to {keep}"
-            );
+            for at in [keep, keep / 2] {
+                // Other inputs after `keep` first: a rewind to `keep` must forget them.
+                let mut c = new_cache();
+                let _ = run(&mut c, &bcx, 0, at);
+                c.checkpoint(1);
+                let _ = run(&mut c, &bcx, at, keep);
+                let _ = run(&mut c, &other, keep, n);
+                c.truncate(keep);
+                assert!(!c.recurrent_in_sync() || keep == n);
+                assert_eq!(c.restore_recurrent(), at, "checkpoint {at}");
+                let again = run(&mut c, &bcx, at, n);
+                assert_eq!(
+                    again[(keep - at) * d..],
+                    want[keep..].concat(),
+                    "rewind to {keep} from {at}"
+                );
+            }
         }
     }
 }

@@ -14,22 +14,23 @@
 //! | 76 | 4 | segment alignment `A` (a power of two: the page size of the writer) |
 //! | 80 | 4×4 | KV layout: layers, KV heads, head dimension, element type (1 = f16) |
 //! | 96 | 4 | vocabulary size (the width of the logits) |
-//! | 100 | 4 | convolution layers (LFM2; 0 for attention-only models) |
+//! | 100 | 4 | 0 (convolution layers of LFM2 snapshots before 2026-12, which kept their inputs per position: refused) |
 //! | 104 | 8 | context length of the saved session |
 //! | 112 | 8 | token count `n` |
-//! | 120 | 4 | width of a convolution layer's input row (f32; 0 without convolution layers) |
+//! | 120 | 4 | 0 (the width of those inputs) |
 //! | 124 | 4 | CRC-32 of bytes 0..124 |
-//! | 128 | | payload: if flagged, the layer plan (per layer the width of its cached keys in f16 elements, u32, 0 for a layer that reads another layer's cache, a convolution layer or a DeltaNet layer; then the CRC-32 of those widths); if flagged, the recurrent block (DeltaNet layers `r`, u32; floats of a state `s`, u32; the position `p` the states follow, u64; the CRC-32 of those 16 bytes); `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each, `kv_dim` the layer's width in the plan when there is one; a layer of width 0 writes nothing), or for a convolution layer its inputs at those positions (`n × width` f32), each segment followed by zeros up to a multiple of `A`; then, with a recurrent block, the `r` states (`s` f32 each, DeltaNet layers in order, unpadded) |
+//! | 128 | | payload: if flagged, the layer plan (per layer the width of its cached keys in f16 elements, u32, 0 for a layer that reads another layer's cache or keeps a recurrent state (a DeltaNet or short-convolution layer); then the CRC-32 of those widths); if flagged, the recurrent block (recurrent layers `r`, u32; floats of a state `s`, u32; the position `p` the states follow, u64; the CRC-32 of those 16 bytes); `n` token ids (u32); the logits (vocabulary × f32) if flagged; zeros up to a multiple of `A`; then per layer the keys and the values of positions `0..n` (`n × kv_dim` f16 each, `kv_dim` the layer's width in the plan when there is one; a layer of width 0 writes nothing), each segment followed by zeros up to a multiple of `A`; then, with a recurrent block, the `r` states (`s` f32 each, recurrent layers in order, unpadded) |
 //! | end − 4 | 4 | CRC-32 of the payload |
 //!
 //! The layer plan is written only for models whose layers cache keys of different widths or
-//! share another layer's cache (Gemma 4), or keep a recurrent state instead (Qwen3.5): snapshots
-//! of the other models have no plan and are the bytes version 2 always wrote.
+//! share another layer's cache (Gemma 4), or keep a recurrent state instead (Qwen3.5, LFM2):
+//! snapshots of the other models have no plan and are the bytes version 2 always wrote.
 //!
-//! A DeltaNet layer's state is one for the whole history, not one per position: the snapshot
-//! holds the states after position `p`, `p = n` unless the session was rewound since its last
-//! evaluation (then `p` is its latest checkpoint at or before `n`, and a loaded session
-//! evaluates tokens `p..n` again before its next evaluation, as the saved one would have).
+//! A recurrent layer's state (DeltaNet, short convolution) is one for the whole history, not
+//! one per position: the snapshot holds the states after position `p`, `p = n` unless the
+//! session was rewound since its last evaluation (then `p` is its latest checkpoint at or
+//! before `n`, and a loaded session evaluates tokens `p..n` again before its next evaluation,
+//! as the saved one would have).
 //!
 //! Loading checks, in this order, before allocating anything: the magic, the version, the
 //! header's checksum, the architecture, the model fingerprint, the KV layout, the context, the
@@ -65,7 +66,7 @@ const MAX_ALIGN: u32 = 1 << 20;
 const FLAG_LOGITS: u32 = 1;
 /// Flag: the layer plan (per-layer KV widths and its CRC-32) follows the header.
 const FLAG_PLAN: u32 = 2;
-/// Flag: the recurrent block follows the plan, and the DeltaNet states the KV segments.
+/// Flag: the recurrent block follows the plan, and the recurrent states the KV segments.
 const FLAG_RECURRENT: u32 = 4;
 /// Bytes of the recurrent block: layers, floats per state, position, CRC-32.
 const RECURRENT_BLOCK_LEN: u64 = 20;
@@ -215,8 +216,8 @@ struct Header {
     recurrent: Recurrent,
 }
 
-/// What a snapshot's recurrent block says: DeltaNet layers, floats of each state, and the
-/// position the states follow. All 0 without one.
+/// What a snapshot's recurrent block says: recurrent layers (DeltaNet, short convolutions),
+/// floats of each state, and the position the states follow. All 0 without one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Recurrent {
     layers: u32,
@@ -235,27 +236,20 @@ impl Recurrent {
 
 /// The layer plan of `cfg`'s snapshots: empty for a model whose attention layers all cache
 /// keys of one width and that has no recurrent layers, else per layer the width of its cached
-/// keys (0 for a layer reading another layer's cache, a convolution or a DeltaNet layer).
+/// keys (0 for a layer reading another layer's cache or keeping a recurrent state).
 fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
     if cfg.uniform_kv() && cfg.recurrent_state_len() == 0 {
         return Vec::new();
     }
     (0..cfg.n_layers)
-        .map(|il| {
-            if cfg.is_conv_layer(il) {
-                0
-            } else {
-                cfg.cached_kv_dim_of(il) as u32
-            }
-        })
+        .map(|il| cfg.cached_kv_dim_of(il) as u32)
         .collect()
 }
 
-/// The shape of `cfg`'s recurrent states (DeltaNet layers, floats each; zeros without them).
+/// The shape of `cfg`'s recurrent states (DeltaNet or short-convolution layers, floats each;
+/// zeros without them).
 fn recurrent_shape_of(cfg: &ModelConfig) -> (u32, u32) {
-    let layers = (0..cfg.n_layers)
-        .filter(|&il| cfg.is_recurrent_layer(il))
-        .count();
+    let layers = (0..cfg.n_layers).filter(|&il| cfg.keeps_state(il)).count();
     match cfg.recurrent_state_len() {
         0 => (0, 0),
         n => (layers as u32, n as u32),
@@ -292,27 +286,16 @@ struct Layout {
     head_dim: u32,
     kv_type: u32,
     vocab: u32,
-    /// Short-convolution layers (LFM2), which keep `conv_dim` f32 inputs per position instead
-    /// of keys and values.
-    conv_layers: u32,
-    conv_dim: u32,
 }
 
 impl Layout {
     fn of(cfg: &ModelConfig) -> Self {
-        let conv_layers = (0..cfg.n_layers).filter(|&l| cfg.is_conv_layer(l)).count();
         Self {
             n_layers: cfg.n_layers as u32,
             n_kv_heads: cfg.n_kv_heads as u32,
             head_dim: cfg.head_dim as u32,
             kv_type: KV_F16,
             vocab: cfg.vocab_size as u32,
-            conv_layers: conv_layers as u32,
-            conv_dim: if conv_layers > 0 {
-                cfg.n_embd as u32
-            } else {
-                0
-            },
         }
     }
 
@@ -331,15 +314,7 @@ impl std::fmt::Display for Layout {
             f,
             "{} layers × {} KV heads × {} dims, {ty}, vocabulary {}",
             self.n_layers, self.n_kv_heads, self.head_dim, self.vocab
-        )?;
-        if self.conv_layers > 0 {
-            write!(
-                f,
-                ", {} convolution layers × {} f32",
-                self.conv_layers, self.conv_dim
-            )?;
-        }
-        Ok(())
+        )
     }
 }
 
@@ -376,21 +351,13 @@ impl Header {
         let n = arch.len().min(ARCH_LEN);
         h[48..48 + n].copy_from_slice(&arch[..n]);
         let l = &self.layout;
-        for (i, v) in [
-            l.n_layers,
-            l.n_kv_heads,
-            l.head_dim,
-            l.kv_type,
-            l.vocab,
-            l.conv_layers,
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, v) in [l.n_layers, l.n_kv_heads, l.head_dim, l.kv_type, l.vocab]
+            .into_iter()
+            .enumerate()
         {
             h[80 + 4 * i..84 + 4 * i].copy_from_slice(&v.to_le_bytes());
         }
         h[76..80].copy_from_slice(&self.align.to_le_bytes());
-        h[120..124].copy_from_slice(&l.conv_dim.to_le_bytes());
         h[104..112].copy_from_slice(&self.context_length.to_le_bytes());
         h[112..120].copy_from_slice(&self.n_tokens.to_le_bytes());
         let crc = crc32fast::hash(&h[..124]);
@@ -437,6 +404,17 @@ impl Header {
                 "unknown flags {flags:#x}"
             )));
         }
+        let (conv_layers, conv_dim) = (u32_at(100), u32_at(120));
+        if conv_layers != 0 || conv_dim != 0 {
+            return Err(SnapshotError::OtherLayout {
+                snapshot: format!(
+                    "{conv_layers} convolution layers keeping {conv_dim} f32 inputs per \
+                     position: an LFM2 snapshot of PocketLM before 2026-12; evaluate its text \
+                     again"
+                ),
+                model: "short convolutions keeping one recurrent state each".into(),
+            });
+        }
         let align = u32_at(76);
         if !align.is_power_of_two() || align > MAX_ALIGN {
             return Err(SnapshotError::Corrupted(format!(
@@ -458,8 +436,6 @@ impl Header {
                 head_dim: u32_at(88),
                 kv_type: u32_at(92),
                 vocab: u32_at(96),
-                conv_layers: u32_at(100),
-                conv_dim: u32_at(120),
             },
             context_length: u64_at(104),
             n_tokens: u64_at(112),
@@ -593,13 +569,6 @@ impl Header {
         self.n_tokens.checked_mul(width)?.checked_mul(2)
     }
 
-    /// Bytes of one convolution segment before padding; `None` on overflow.
-    fn conv_segment(&self) -> Option<u64> {
-        self.n_tokens
-            .checked_mul(u64::from(self.layout.conv_dim))?
-            .checked_mul(4)
-    }
-
     /// Offset of the first KV segment; `None` on overflow.
     fn kv_start(&self) -> Option<u64> {
         let end = (HEADER_LEN as u64)
@@ -610,12 +579,8 @@ impl Header {
     }
 
     /// Bytes of the whole snapshot (header, payload, payload checksum); `None` on overflow.
-    /// With a plan, its widths must have been read (`plan` holds `n_layers` widths, 0 for a
-    /// convolution layer).
+    /// With a plan, its widths must have been read (`plan` holds `n_layers` widths).
     fn total_len(&self) -> Option<u64> {
-        let conv = align_up(self.conv_segment()?, self.align)?;
-        let conv_layers = u64::from(self.layout.conv_layers);
-        let attn = u64::from(self.layout.n_layers).checked_sub(conv_layers)?;
         let kv_bytes = if self.has_plan() {
             if self.plan.len() != self.layout.n_layers as usize {
                 return None;
@@ -628,33 +593,27 @@ impl Header {
             sum
         } else {
             let kv = align_up(self.kv_segment(0)?, self.align)?;
-            attn.checked_mul(kv)?.checked_mul(2)?
+            u64::from(self.layout.n_layers)
+                .checked_mul(kv)?
+                .checked_mul(2)?
         };
         self.kv_start()?
             .checked_add(kv_bytes)?
-            .checked_add(conv_layers.checked_mul(conv)?)?
             .checked_add(self.recurrent.states_len()?)?
             .checked_add(4)
     }
 
-    /// Per layer, the offsets of its keys and values (a convolution layer: of its inputs, and
-    /// 0), for a header whose `total_len` is `Some`.
-    fn offsets(&self, is_conv: impl Fn(usize) -> bool) -> Vec<(u64, u64)> {
+    /// Per layer, the offsets of its keys and values, for a header whose `total_len` is
+    /// `Some`.
+    fn offsets(&self) -> Vec<(u64, u64)> {
         let a = self.align;
-        let conv =
-            align_up(self.conv_segment().expect("checked by total_len"), a).expect("checked");
         let mut at = self.kv_start().expect("checked by total_len");
         (0..self.layout.n_layers as usize)
             .map(|il| {
-                if is_conv(il) {
-                    at += conv;
-                    (at - conv, 0)
-                } else {
-                    let kv = self.kv_segment(il).expect("checked by total_len");
-                    let kv = align_up(kv, a).expect("checked");
-                    at += 2 * kv;
-                    (at - 2 * kv, at - kv)
-                }
+                let kv = self.kv_segment(il).expect("checked by total_len");
+                let kv = align_up(kv, a).expect("checked");
+                at += 2 * kv;
+                (at - 2 * kv, at - kv)
             })
             .collect()
     }
@@ -791,7 +750,7 @@ impl Session {
         })
     }
 
-    /// The recurrent block of this session's snapshot (all 0 without DeltaNet layers).
+    /// The recurrent block of this session's snapshot (all 0 without recurrent layers).
     fn recurrent_header(&self, cfg: &ModelConfig) -> Recurrent {
         let (layers, state_len) = recurrent_shape_of(cfg);
         if layers == 0 {
@@ -847,13 +806,7 @@ impl Session {
         let pad = |len: u64| align_up(len, header.align).expect("sizes of a live session") - len;
         let written = (HEADER_LEN + 4 * n) as u64 + header.blocks_len() + header.logits_len();
         write_zeros(w, &mut crc, pad(written))?;
-        let conv = header.conv_segment().expect("sizes of a live session");
         for layer in 0..self.model.config().n_layers {
-            if self.cache.is_conv_layer(layer) {
-                write_le(w, &mut crc, self.cache.conv_rows(layer, n))?;
-                write_zeros(w, &mut crc, pad(conv))?;
-                continue;
-            }
             let kv = header.kv_segment(layer).expect("sizes of a live session");
             let (k, v) = self.cache.layer(layer, n);
             write_le(w, &mut crc, k)?;
@@ -1011,7 +964,7 @@ impl Session {
         let states_len = header.recurrent.states_len().expect("checked by total_len") as usize;
         let recurrent = states_from(&bytes[body - states_len..body], &header.recurrent);
         let offsets = header
-            .offsets(|il| cfg.is_conv_layer(il))
+            .offsets()
             .into_iter()
             .map(|(a, b)| (base + a, if b == 0 { 0 } else { base + b }))
             .collect();
@@ -1198,15 +1151,9 @@ impl Session {
         let pad = |len: u64| align_up(len, header.align).expect("checked by total_len") - len;
         let read = (HEADER_LEN + 4 * n) as u64 + header.blocks_len() + header.logits_len();
         skip(r, &mut crc, pad(read)).map_err(eof)?;
-        let conv = header.conv_segment().expect("checked by total_len");
         let mut cache = KvCache::new(cfg, self.cache.max_len());
         cache.reserve(n);
         for layer in 0..cfg.n_layers {
-            if cache.is_conv_layer(layer) {
-                read_le(r, &mut crc, cache.conv_rows_mut(layer, n)).map_err(eof)?;
-                skip(r, &mut crc, pad(conv)).map_err(eof)?;
-                continue;
-            }
             let kv = header.kv_segment(layer).expect("checked by total_len");
             let (k, v) = cache.layer_mut(layer, n);
             read_le(r, &mut crc, k).map_err(eof)?;
@@ -1287,8 +1234,6 @@ mod tests {
                 head_dim: 64,
                 kv_type: KV_F16,
                 vocab: 49152,
-                conv_layers: 0,
-                conv_dim: 0,
             },
             context_length: 2048,
             n_tokens: 5,
@@ -1327,6 +1272,24 @@ mod tests {
         }
     }
 
+    /// An LFM2 snapshot of a build that kept convolution inputs per position (their layers
+    /// and width at bytes 100 and 120) is refused with a layout error that says so.
+    #[test]
+    fn a_snapshot_with_per_position_convolution_inputs_is_refused() {
+        for (at, v) in [(100, 10u32), (120, 1024)] {
+            let mut b = header().encode();
+            b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+            let crc = crc32fast::hash(&b[..124]);
+            b[124..128].copy_from_slice(&crc.to_le_bytes());
+            match Header::decode(&b, 1 << 20) {
+                Err(e @ SnapshotError::OtherLayout { .. }) => {
+                    assert!(e.to_string().contains("evaluate its text again"), "{e}")
+                }
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn total_length_overflow_is_none() {
         let mut h = header();
@@ -1337,11 +1300,11 @@ mod tests {
         let kv = 4096 * 2 * 30;
         let start = (128 + 8 + 49152 * 4_u64).div_ceil(4096) * 4096;
         assert_eq!(h.total_len(), Some(start + kv + 4));
-        let offsets = h.offsets(|_| false);
+        let offsets = h.offsets();
         assert_eq!(offsets[0], (start, start + 4096));
         assert_eq!(offsets[29].1 + 4096 + 4, h.total_len().unwrap());
         h.align = 16384;
-        assert_eq!(h.offsets(|_| false)[1].0 % 16384, 0);
+        assert_eq!(h.offsets()[1].0 % 16384, 0);
     }
 
     #[test]
@@ -1396,7 +1359,7 @@ mod tests {
         let start = (128 + 4 * 4 + 4 + 4 * 3 + 49152 * 4_u64).div_ceil(4096) * 4096;
         // Keys of 3 × 256 and 3 × 512 f16 pad to a page each; the shared layers write nothing.
         assert_eq!(h.total_len(), Some(start + 4 * 4096 + 4));
-        let offsets = h.offsets(|_| false);
+        let offsets = h.offsets();
         assert_eq!(offsets[0], (start, start + 4096));
         assert_eq!(offsets[1], (start + 8192, start + 12288));
         assert_eq!(offsets[2], (start + 16384, start + 16384));
