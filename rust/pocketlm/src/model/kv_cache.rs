@@ -824,26 +824,19 @@ mod tests {
         assert_eq!(d.replay_cost(3), 3);
         assert_eq!(d.restore_recurrent(), 0);
         assert_eq!(state(&mut d), vec![0.0; 3]);
-        // of several checkpoints, the first and the latest stay
-        let mut e = KvCache::recurrent_only(&[true; 2], 3, 1000);
-        for to in [4, 8, 12, 16] {
-            eval(&mut e, to - 4, to);
-            e.checkpoint(1);
+        // of several checkpoints, the first and the latest stay, also when the states move
+        // into a checkpoint of their own
+        for (end, kept) in [(18, [4, 16]), (30, [4, 30])] {
+            let mut e = KvCache::recurrent_only(&[true; 2], 3, 1000);
+            for to in [4, 8, 12, 16] {
+                eval(&mut e, to - 4, to);
+                e.checkpoint(1);
+            }
+            eval(&mut e, 16, end);
+            e.shed_recurrent(4);
+            assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), kept);
+            assert_eq!(e.replay_cost(end), end - kept[1]);
         }
-        eval(&mut e, 16, 18);
-        e.shed_recurrent(4);
-        assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 16]);
-        assert_eq!(e.replay_cost(18), 2);
-        // the same when the states move into a checkpoint of their own: the first stays
-        let mut f = KvCache::recurrent_only(&[true; 2], 3, 1000);
-        for to in [4, 8, 12, 16] {
-            eval(&mut f, to - 4, to);
-            f.checkpoint(1);
-        }
-        eval(&mut f, 16, 30);
-        f.shed_recurrent(4);
-        assert_eq!(f.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 30]);
-        assert_eq!(f.replay_cost(30), 0);
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first

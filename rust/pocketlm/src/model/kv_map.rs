@@ -165,22 +165,32 @@ impl Default for F32Block {
 }
 
 impl F32Block {
-    /// A copy of `values`.
+    /// A copy of `values` (a small one straight from them, not written twice).
     pub(crate) fn copy_of(values: &[f32]) -> Self {
-        let mut b = Self::zeros(values.len());
-        b.copy_from_slice(values);
-        b
+        match Self::mapped_zeros(values.len()) {
+            Some(mut b) => {
+                b.copy_from_slice(values);
+                b
+            }
+            None => F32Block::Heap(values.to_vec()),
+        }
     }
 
     /// `n` zeros (an anonymous mapping is zero until written).
     pub(crate) fn zeros(n: usize) -> Self {
+        Self::mapped_zeros(n).unwrap_or_else(|| F32Block::Heap(vec![0.0; n]))
+    }
+
+    /// `n` zeros in a mapping of their own, for a block large enough to be worth one (on Unix;
+    /// `None` otherwise or when the mapping fails).
+    fn mapped_zeros(n: usize) -> Option<Self> {
         let bytes = n * std::mem::size_of::<f32>();
         if cfg!(unix) && bytes >= BLOCK_MAP_MIN_BYTES {
             if let Ok(r) = Region::new(bytes, None) {
-                return F32Block::Mapped(r, n);
+                return Some(F32Block::Mapped(r, n));
             }
         }
-        F32Block::Heap(vec![0.0; n])
+        None
     }
 
     /// Makes this block a copy of `values`, in place when the lengths agree.
