@@ -14,9 +14,14 @@
 //! least [`CHECKPOINT_GAP`] positions after the one before; not for a decode step, one token
 //! with nothing rewound), at the last word start inside an evaluation (`Session::eval`) and
 //! where a caller asks (`Session::checkpoint_here`: the keyboard's contexts): where edits
-//! rewind to, the start of the word being typed. The latest [`CHECKPOINTS`] are kept; a truncation drops those past the new
-//! length (they belong to another continuation). They are immutable and shared (`Arc`) by
-//! forks and copies.
+//! rewind to, the start of the word being typed. The latest [`CHECKPOINTS`] are kept; a
+//! truncation drops those past the new length (they belong to another continuation). They are
+//! immutable and shared (`Arc`) by forks and copies.
+//!
+//! States worth the keys of a few dozen positions (LFM2's) are small
+//! ([`SMALL_STATES_POSITIONS`]): their checkpoints are taken at any gap, and they are neither
+//! shed nor evaluated transiently, the two ways a keyboard's pool of sessions saves holding
+//! Qwen3.5's 19 MiB of states per session.
 
 use super::kv_map::{page_size, F32Block, Region};
 use super::ModelConfig;
@@ -35,6 +40,12 @@ pub(crate) const CHECKPOINTS: usize = 4;
 /// evaluations of one token each (the keyboard's candidates) copy the state every few tokens,
 /// not at each.
 pub(crate) const CHECKPOINT_GAP: usize = 4;
+/// Recurrent states that take no more than the keys and values of this many positions are
+/// small: they cost little to copy and to hold (LFM2's convolutions: 7 positions' worth for
+/// the 350M, 13 for the 1.2B; Qwen3.5-0.8B's DeltaNet states about 1,600, its tiny test model
+/// 140). Their checkpoints are taken at any gap, they are never shed (a pool's idle sessions
+/// keep them in sync, so continuing one replays nothing) and never evaluated transiently.
+pub(crate) const SMALL_STATES_POSITIONS: usize = 32;
 
 /// Every recurrent layer's state after position `pos - 1` (empty for other layers).
 struct Checkpoint {
@@ -168,6 +179,8 @@ pub struct KvCache {
     /// Per layer: whether it keeps a recurrent state (DeltaNet, short convolution) instead of
     /// keys and values (its `k`/`v` stay empty).
     is_rec: Vec<bool>,
+    /// Whether the recurrent states are small ([`SMALL_STATES_POSITIONS`]).
+    small_states: bool,
     /// Per layer: its recurrent state (empty until first used, after
     /// [`KvCache::shed_recurrent`], and for other layers), each its own mapping so that a
     /// state shed leaves the process.
@@ -236,6 +249,16 @@ impl KvCache {
             v: heap_bufs(cfg.n_layers),
             rec_len: cfg.recurrent_state_len(),
             is_rec: (0..cfg.n_layers).map(|il| cfg.keeps_state(il)).collect(),
+            small_states: {
+                let states = (0..cfg.n_layers).filter(|&il| cfg.keeps_state(il)).count()
+                    * cfg.recurrent_state_len()
+                    * std::mem::size_of::<f32>();
+                // keys and values, f16
+                let position: usize = (0..cfg.n_layers)
+                    .map(|il| 4 * cfg.cached_kv_dim_of(il))
+                    .sum();
+                states <= SMALL_STATES_POSITIONS * position
+            },
             rec: empty_states(cfg.n_layers),
             rec_pos: 0,
             ckpts: Default::default(),
@@ -258,6 +281,7 @@ impl KvCache {
             v: heap_bufs(n),
             rec_len: self.rec_len,
             is_rec: self.is_rec.clone(),
+            small_states: self.small_states,
             rec: empty_states(n),
             rec_pos: 0,
             ckpts: Default::default(),
@@ -318,7 +342,8 @@ impl KvCache {
     }
 
     /// A cache of `is_rec.len()` layers, those of `is_rec` with recurrent states of `rec_len`
-    /// floats, the others without keys (for the recurrent layers' unit tests).
+    /// floats (under the policy of large states), the others without keys (for the recurrent
+    /// layers' unit tests).
     #[cfg(test)]
     pub(crate) fn recurrent_only(is_rec: &[bool], rec_len: usize, max_len: usize) -> Self {
         let n = is_rec.len();
@@ -330,6 +355,7 @@ impl KvCache {
             v: heap_bufs(n),
             rec_len,
             is_rec: is_rec.to_vec(),
+            small_states: false,
             rec: empty_states(n),
             rec_pos: 0,
             ckpts: Default::default(),
@@ -423,10 +449,11 @@ impl KvCache {
 
     /// Takes a checkpoint of the recurrent states at the current length, if they are in sync
     /// and no checkpoint is fewer than `gap` positions before it (1: none at this position;
-    /// [`CHECKPOINT_GAP`] where evaluations start); the oldest of [`CHECKPOINTS`] goes (its
-    /// buffers are reused when no fork shares it).
+    /// [`CHECKPOINT_GAP`] where evaluations start; 1 for small states), the oldest of
+    /// [`CHECKPOINTS`] going (its buffers are reused when no fork shares it).
     pub(crate) fn checkpoint(&mut self, gap: usize) {
         let len = self.len;
+        let gap = if self.small_states { 1 } else { gap };
         if self.rec_len == 0
             || len == 0
             || self.transient.is_some()
@@ -459,9 +486,10 @@ impl KvCache {
     /// at the length instead (moved, not copied; the oldest of [`CHECKPOINTS`] goes), which
     /// forks share rather than copy. Of the checkpoints only the first (a shared start, such
     /// as the keyboard's framing, that every line rewinds to) and the latest stay. Nothing
-    /// changes without recurrent layers or states.
+    /// changes without recurrent layers or states, or with small ones
+    /// ([`SMALL_STATES_POSITIONS`]).
     pub(crate) fn shed_recurrent(&mut self, max_replay: usize) {
-        if self.rec_len == 0 || self.rec.iter().all(|r| r.is_empty()) {
+        if self.rec_len == 0 || self.small_states || self.rec.iter().all(|r| r.is_empty()) {
             return;
         }
         let back = self.len - self.latest_checkpoint().map_or(0, |c| c.pos);
@@ -482,6 +510,12 @@ impl KvCache {
         }
         // Not in sync at any length: the next evaluation restores the checkpoint.
         self.rec_pos = usize::MAX;
+    }
+
+    /// Whether the recurrent states are small ([`SMALL_STATES_POSITIONS`]): a transient
+    /// evaluation, which saves holding them, is not worth the checkpoints it does not take.
+    pub(crate) fn small_states(&self) -> bool {
+        self.small_states
     }
 
     /// Positions a session truncated to `len` would evaluate again to bring its recurrent
@@ -837,6 +871,21 @@ mod tests {
             assert_eq!(e.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), kept);
             assert_eq!(e.replay_cost(end), end - kept[1]);
         }
+        // small states (LFM2's): a checkpoint at any gap, never shed
+        let mut g = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        g.small_states = true;
+        eval(&mut g, 0, 5);
+        g.checkpoint(CHECKPOINT_GAP);
+        eval(&mut g, 5, 6);
+        g.checkpoint(CHECKPOINT_GAP);
+        assert_eq!(g.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [5, 6]);
+        let held = g.allocated_bytes();
+        g.shed_recurrent(0);
+        assert!(g.recurrent_in_sync());
+        assert_eq!(
+            (g.allocated_bytes(), state(&mut g)),
+            (held, vec![5.0, 1.0, 7.0])
+        );
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first

@@ -427,9 +427,10 @@ impl Session {
 
     /// Rolls back to the first `len` tokens to append `more` tokens in one batched pass
     /// ([`Session::eval_batch`]) that keeps no recurrent states, when that is what a pool's
-    /// candidate needs: the model has recurrent layers, their states are not those at `len`
-    /// (a restore, perhaps a replay, was due), and the tokens from the latest checkpoint at or
-    /// before `len` plus `more` fit one pass. The session then rolls back to that checkpoint
+    /// candidate needs: the model has recurrent layers whose states are not small (LFM2's
+    /// are: `KvCache::small_states`), their states are not those at `len` (a restore, perhaps
+    /// a replay, was due), and the tokens from the latest checkpoint at or before `len` plus
+    /// `more` fit one pass. The session then rolls back to that checkpoint
     /// (returned: the caller appends the tokens from there) and the pass loads each layer's
     /// state from it as it goes (`KvCache::begin_transient`): one layer's state in flight,
     /// not every layer's. Otherwise it only rolls back to `len` (returned).
@@ -437,7 +438,10 @@ impl Session {
     pub fn rewind_for_transient(&mut self, len: usize, more: usize) -> usize {
         self.truncate(len);
         let len = self.tokens.len();
-        if self.cache.recurrent_in_sync() || self.replay_cost(len) + more > self.prefill_rows() {
+        if self.cache.recurrent_in_sync()
+            || self.cache.small_states()
+            || self.replay_cost(len) + more > self.prefill_rows()
+        {
             return len;
         }
         let from = self.cache.begin_transient();
