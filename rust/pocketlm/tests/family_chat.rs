@@ -4,8 +4,9 @@
 //! markers must encode as single tokens of the vocabulary, and a chat of two turns must answer
 //! its second turn exactly as a fresh session given the whole conversation does. The second
 //! turn reuses the first's cache and rewinds it where the rendered history differs from what
-//! was generated: Qwen3.5's recurrent states are restored from a checkpoint there, LFM2's
-//! convolution inputs truncated. (Random weights: the words are gibberish, the tokens exact.)
+//! was generated: the recurrent states of Qwen3.5's DeltaNet layers and LFM2's convolutions
+//! are restored from a checkpoint there. (Random weights: the words are gibberish, the tokens
+//! exact.)
 
 mod common;
 #[path = "common/llama_src.rs"]
