@@ -23,7 +23,7 @@
 //! position.
 
 use super::config::DeltaNetDims;
-use super::forward::BatchRow;
+use super::forward::{seq_runs, BatchRow};
 use super::kv_cache::KvCache;
 use crate::kernels::deltanet::{head, Path, RunInput};
 use crate::kernels::{selected_tier, ThreadPool};
@@ -87,10 +87,8 @@ pub(crate) fn mix(
     scratch: &mut Vec<f32>,
 ) {
     let path = Path::of(selected_tier());
-    let mut start = 0;
-    while start < rows.len() {
-        let seq = rows[start].seq;
-        let end = start + rows[start..].iter().take_while(|r| r.seq == seq).count();
+    for (seq, rows) in seq_runs(rows) {
+        let (start, end) = (rows.start, rows.end);
         let (ch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
         run(
             d,
@@ -107,7 +105,6 @@ pub(crate) fn mix(
             &mut y[start * vd..end * vd],
             scratch,
         );
-        start = end;
     }
 }
 

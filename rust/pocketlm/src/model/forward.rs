@@ -32,6 +32,21 @@ pub(crate) struct BatchRow {
     pub logits: bool,
 }
 
+/// The runs of `rows` that belong to one sequence (consecutive in the batch): each its
+/// sequence and its range of rows. A layer that keeps a recurrent state advances it run by run.
+pub(crate) fn seq_runs(
+    rows: &[BatchRow],
+) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let seq = rows.get(start)?.seq;
+        let end = start + rows[start..].iter().take_while(|r| r.seq == seq).count();
+        let run = start..end;
+        start = end;
+        Some((seq, run))
+    })
+}
+
 /// Buffers reused across calls so that steady-state decoding does not allocate.
 #[derive(Default)]
 pub(crate) struct Scratch {

@@ -6,8 +6,8 @@
 //! (DeltaNet: its convolution's last inputs and a matrix per value head, `deltanet.rs`, 1.1 MiB
 //! per layer for Qwen3.5-0.8B; a short convolution: its last `kernel - 1` f32 inputs,
 //! `shortconv.rs`, 16 KiB per layer for LFM2-1.2B, where inputs kept per position took 8 KiB a
-//! position per layer). A truncation leaves it ahead of the length ([`KvCache::recurrent_in_sync`] is
-//! false); before the session continues, it restores the latest checkpoint at or before the
+//! position per layer). A truncation leaves it ahead of the length
+//! ([`KvCache::recurrent_in_sync`] is false); before the session continues, it restores the latest checkpoint at or before the
 //! length ([`KvCache::restore_recurrent`]; the zero state before position 0 without one) and
 //! evaluates the tokens from there to the length again. Checkpoints are copies of every
 //! such layer's state ([`KvCache::checkpoint`]), taken where an evaluation starts (at

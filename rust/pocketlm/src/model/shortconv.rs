@@ -16,7 +16,7 @@
 //! checkpoint of it and evaluates the positions after it again, as for Qwen3.5's DeltaNet
 //! states (`kv_cache.rs`); llama.cpp keeps the same state.
 
-use super::forward::BatchRow;
+use super::forward::{seq_runs, BatchRow};
 use super::kv_cache::KvCache;
 
 /// For the rows of one layer (`bcx[r]`: `3 d` values B, C, x; a sequence's rows consecutive
@@ -37,10 +37,8 @@ pub(crate) fn mix(
 ) {
     let d = taps.len() / kernel;
     let keep = (kernel - 1) * d;
-    let mut start = 0;
-    while start < rows.len() {
-        let seq = rows[start].seq;
-        let end = start + rows[start..].iter().take_while(|r| r.seq == seq).count();
+    for (seq, rows) in seq_runs(rows) {
+        let (start, end) = (rows.start, rows.end);
         let state = caches[seq].recurrent_mut(layer);
         debug_assert_eq!(state.len(), keep);
         // The run's inputs after the state's: position t of the run reads window[t..t + K].
@@ -64,7 +62,6 @@ pub(crate) fn mix(
             }
         }
         state.copy_from_slice(&window[window.len() - keep..]);
-        start = end;
     }
 }
 
