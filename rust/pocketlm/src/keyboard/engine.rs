@@ -20,7 +20,9 @@ pub const TOP_STARTING: usize = 384;
 const MIN_POOL: usize = 8;
 /// A session sheds its states down to an earlier checkpoint only within this many positions
 /// of it (a candidate word's tokens after its context), replayed as rows of a later pass;
-/// further back, its states become a checkpoint that its forks share.
+/// further back, its states become a checkpoint that its forks share. The pool's copies of a
+/// session are made shed with the same bound (`Session::fork_shed`): they share a checkpoint
+/// instead of copying the states.
 const SHED_MAX_REPLAY: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
@@ -197,6 +199,14 @@ impl Engine {
         self.sessions[0].release_memory();
     }
 
+    /// Sessions holding live recurrent states (at most `live_states` between calls).
+    pub fn live_state_holders(&self) -> usize {
+        self.sessions
+            .iter()
+            .filter(|s| s.holds_recurrent_states())
+            .count()
+    }
+
     /// Bytes held by cached nodes and sessions.
     pub fn held_bytes(&self) -> usize {
         self.nodes.values().map(Node::bytes).sum::<usize>()
@@ -296,7 +306,8 @@ impl Engine {
             .min(self.max_sessions)
             .max(need.len());
         while self.sessions.len() < want_pool {
-            let f = self.sessions[0].fork();
+            let s0 = &self.sessions[0];
+            let f = s0.fork_shed(s0.tokens().len(), SHED_MAX_REPLAY);
             self.sessions.push(f);
             self.stamps.push(0);
         }
@@ -331,15 +342,14 @@ impl Engine {
                         .iter()
                         .enumerate()
                         .filter(|&(i, s)| i != best && s.common_prefix_len(parent) == p)
-                        .map(|(i, s)| (s.replay_cost(p), i))
+                        .map(|(i, s)| (s.replay_cost_shed(p, SHED_MAX_REPLAY), i))
                         .min()
                 })
                 .flatten()
                 .filter(|&(replay, _)| replay < cost);
             match holder {
                 Some((_, h)) => {
-                    let mut f = self.sessions[h].fork();
-                    f.truncate(p);
+                    let f = self.sessions[h].fork_shed(p, SHED_MAX_REPLAY);
                     self.sessions[best] = f;
                 }
                 None if common < p => {

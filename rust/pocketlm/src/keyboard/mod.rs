@@ -657,6 +657,13 @@ impl WordPredictor {
         self.lock().engine.held_bytes()
     }
 
+    /// Sessions of the pool holding live recurrent states now (models with recurrent layers:
+    /// at most `PredictorOptions::live_states`).
+    #[doc(hidden)]
+    pub fn live_state_holders(&self) -> usize {
+        self.lock().engine.live_state_holders()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

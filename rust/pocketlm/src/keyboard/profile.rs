@@ -50,9 +50,8 @@ impl LowMemory {
     /// Sessions (KV caches) kept: one batch of candidates plus the context's session.
     const MAX_SESSIONS: usize = 5;
     /// Sessions keeping live recurrent states between keystrokes (models with recurrent
-    /// layers only): on the Qwen3.5-0.8B shape a peak of 169.8 MiB against 358.2 before
-    /// states were shed (the default profile's 2: 276.5; docs/keyboard.md, "Models with a
-    /// recurrent state").
+    /// layers only): on the Qwen3.5-0.8B shape a peak of 116.5-117.2 MiB (the default
+    /// profile's 2: 128.0; docs/keyboard.md, "Models with a recurrent state").
     const LIVE_STATES: usize = 1;
     /// Text before the current word the model sees (messages are short).
     const MAX_CONTEXT_BYTES: usize = 160;

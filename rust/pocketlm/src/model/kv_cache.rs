@@ -18,6 +18,10 @@
 //! truncation drops those past the new length (they belong to another continuation). They are
 //! immutable and shared (`Arc`) by forks and copies.
 //!
+//! A keyboard pool's copy of a cache can be made shed ([`KvCache::clone_shed`]): near a
+//! checkpoint it copies no live states and restores, or is evaluated transiently from, the
+//! checkpoint it shares with the original.
+//!
 //! States worth the keys of a few dozen positions (LFM2's) are small
 //! ([`SMALL_STATES_POSITIONS`]): their checkpoints are taken at any gap, and they are neither
 //! shed nor evaluated transiently, the two ways a keyboard's pool of sessions saves holding
@@ -216,6 +220,14 @@ impl Clone for KvCache {
     /// only the positions written since; if the file changed, the copy holds nothing and stays
     /// refused like the original ([`KvCache::check_prefix`]).
     fn clone(&self) -> Self {
+        self.clone_with(true)
+    }
+}
+
+impl KvCache {
+    /// [`Clone::clone`], copying the live recurrent states only if `states` (otherwise the
+    /// copy has none and restores them from a checkpoint, as a shed cache does).
+    fn clone_with(&self, states: bool) -> Self {
         if let Some(p) = &self.prefix {
             if p.check().is_err() {
                 let mut c = self.empty_like();
@@ -225,15 +237,41 @@ impl Clone for KvCache {
             if let Ok(mut c) = self.mapped_like(p.clone()) {
                 c.clean = self.clean;
                 c.len = self.clean.min(self.len);
-                c.copy_tail_from(self, c.len);
+                c.copy_tail(self, c.len, states);
                 return c;
             }
             // Mapping failed (out of address space): a copy, the file being unchanged.
         }
         // Positions past the length are never read before they are written again.
         let mut c = self.empty_like();
-        c.copy_tail_from(self, 0);
+        c.copy_tail(self, 0, states);
         c
+    }
+
+    /// A copy truncated to `len`, then shed ([`KvCache::shed_recurrent`] with `max_replay`),
+    /// without copying the live recurrent states where they go unused (the copy is shorter)
+    /// or shedding drops them: a keyboard pool's copy of a session at or past a checkpoint
+    /// (its context) restores the states from the checkpoint both share, or is evaluated
+    /// transiently from it, instead of holding a copy of them (Qwen3.5-0.8B: 19 MiB each).
+    pub(crate) fn clone_shed(&self, len: usize, max_replay: usize) -> Self {
+        if len >= self.len && !self.shed_drops_states(max_replay) {
+            let mut c = self.clone();
+            c.shed_recurrent(max_replay);
+            return c;
+        }
+        let mut c = self.clone_with(false);
+        c.truncate(len);
+        if c.rec_len > 0 && !c.small_states {
+            c.keep_first_and_latest_checkpoints();
+        }
+        c
+    }
+
+    /// Whether [`KvCache::shed_recurrent`] with `max_replay` frees the live states rather
+    /// than keeping them (as a checkpoint at the length, or because they are small).
+    fn shed_drops_states(&self, max_replay: usize) -> bool {
+        let back = self.len - self.latest_checkpoint().map_or(0, |c| c.pos);
+        self.rec_len > 0 && !self.small_states && !(self.recurrent_in_sync() && back > max_replay)
     }
 }
 
@@ -447,6 +485,11 @@ impl KvCache {
         self.rec_len > 0
     }
 
+    /// Whether live recurrent states are held (not shed, not evaluated transiently).
+    pub(crate) fn holds_live_states(&self) -> bool {
+        self.rec.iter().any(|r| !r.is_empty())
+    }
+
     /// Takes a checkpoint of the recurrent states at the current length, if they are in sync
     /// and no checkpoint is fewer than `gap` positions before it (1: none at this position;
     /// [`CHECKPOINT_GAP`] where evaluations start; 1 for small states), the oldest of
@@ -492,8 +535,7 @@ impl KvCache {
         if self.rec_len == 0 || self.small_states || self.rec.iter().all(|r| r.is_empty()) {
             return;
         }
-        let back = self.len - self.latest_checkpoint().map_or(0, |c| c.pos);
-        if self.recurrent_in_sync() && back > max_replay {
+        if !self.shed_drops_states(max_replay) {
             // (no oldest checkpoint dropped first: the trim below keeps the first, the framing)
             let states = std::mem::replace(&mut self.rec, empty_states(self.is_rec.len()));
             self.ckpts.push_back(Arc::new(Checkpoint {
@@ -503,13 +545,19 @@ impl KvCache {
         } else {
             self.rec.iter_mut().for_each(|r| *r = F32Block::default());
         }
+        self.keep_first_and_latest_checkpoints();
+        // Not in sync at any length: the next evaluation restores the checkpoint.
+        self.rec_pos = usize::MAX;
+    }
+
+    /// What a shed cache keeps of its checkpoints: the first (a shared start, such as the
+    /// keyboard's framing) and the latest.
+    fn keep_first_and_latest_checkpoints(&mut self) {
         if self.ckpts.len() > 2 {
             let (first, last) = (self.ckpts.pop_front(), self.ckpts.pop_back());
             self.ckpts.clear();
             self.ckpts.extend(first.into_iter().chain(last));
         }
-        // Not in sync at any length: the next evaluation restores the checkpoint.
-        self.rec_pos = usize::MAX;
     }
 
     /// Whether the recurrent states are small ([`SMALL_STATES_POSITIONS`]): a transient
@@ -525,14 +573,26 @@ impl KvCache {
         if self.rec_len == 0 || (len == self.len && self.recurrent_in_sync()) {
             return 0;
         }
-        let from = self
-            .ckpts
+        len - self.checkpoint_at_or_before(len)
+    }
+
+    /// [`KvCache::replay_cost`] of a copy made by [`KvCache::clone_shed`] (`len`,
+    /// `max_replay`).
+    pub(crate) fn replay_cost_shed(&self, len: usize, max_replay: usize) -> usize {
+        match self.rec_len > 0 && self.shed_drops_states(max_replay) {
+            true => len - self.checkpoint_at_or_before(len),
+            false => self.replay_cost(len),
+        }
+    }
+
+    /// The position of the latest checkpoint at or before `len` (0: none, the zero states).
+    fn checkpoint_at_or_before(&self, len: usize) -> usize {
+        self.ckpts
             .iter()
             .map(|c| c.pos)
             .filter(|&p| p <= len)
             .max()
-            .unwrap_or(0);
-        len - from
+            .unwrap_or(0)
     }
 
     /// The latest checkpoint at or before the length: where a rewound session's recurrent
@@ -712,6 +772,12 @@ impl KvCache {
     /// from the same mapped file are not copied. A mapped `src` must have been checked
     /// ([`KvCache::check_prefix`]).
     pub(crate) fn copy_tail_from(&mut self, src: &KvCache, from: usize) {
+        self.copy_tail(src, from, true);
+    }
+
+    /// [`KvCache::copy_tail_from`], copying the live recurrent states only if `states`
+    /// (otherwise this cache has none, not in sync: it restores a checkpoint of `src`'s).
+    fn copy_tail(&mut self, src: &KvCache, from: usize, states: bool) {
         debug_assert_eq!(self.kv_dims, src.kv_dims);
         let end = src.len;
         let mut from = from;
@@ -731,14 +797,18 @@ impl KvCache {
             }
         }
         if self.rec_len > 0 {
-            // One state for the whole history: copied whole.
+            // One state for the whole history: copied whole, or not at all.
             for (dst, s) in self.rec.iter_mut().zip(&src.rec) {
-                dst.clone_from(s);
+                match states {
+                    true => dst.clone_from(s),
+                    false => *dst = F32Block::default(),
+                }
             }
             // A copy of a cache about to be evaluated transiently (its states not loaded) is
             // not in sync: it restores the checkpoint.
             self.rec_pos = match src.transient {
                 Some(_) => usize::MAX,
+                None if !states => usize::MAX,
                 None => src.rec_pos,
             };
             self.ckpts.clone_from(&src.ckpts);
@@ -818,17 +888,7 @@ mod tests {
     #[test]
     fn shed_states_come_back_from_a_checkpoint() {
         let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
-        let eval = |c: &mut KvCache, from: usize, to: usize| {
-            for to in from + 1..=to {
-                c.reserve(to);
-                for l in 0..2 {
-                    c.recurrent_mut(l)
-                        .copy_from_slice(&[(to - 1) as f32, l as f32, 7.0]);
-                }
-                c.advance(to);
-            }
-        };
-        let state = |c: &mut KvCache| c.recurrent_mut(1).to_vec();
+        let (eval, state) = (eval_states, state_of);
         eval(&mut c, 0, 8);
         c.checkpoint(1);
         eval(&mut c, 8, 10);
@@ -886,6 +946,73 @@ mod tests {
             (g.allocated_bytes(), state(&mut g)),
             (held, vec![5.0, 1.0, 7.0])
         );
+    }
+
+    /// Sets the two recurrent layers' states as passes over positions `from..to` would: after
+    /// position `p`, layer `l` holds `[p, l, 7]`.
+    fn eval_states(c: &mut KvCache, from: usize, to: usize) {
+        for to in from + 1..=to {
+            c.reserve(to);
+            for l in 0..2 {
+                c.recurrent_mut(l)
+                    .copy_from_slice(&[(to - 1) as f32, l as f32, 7.0]);
+            }
+            c.advance(to);
+        }
+    }
+
+    /// Layer 1's live state.
+    fn state_of(c: &mut KvCache) -> Vec<f32> {
+        c.recurrent_mut(1).to_vec()
+    }
+
+    /// A pool's shed copy (`clone_shed`): near a checkpoint, or shorter than the original, it
+    /// copies no live states and restores the checkpoint it shares; far from one, it is the
+    /// original's copy shed (the states become a checkpoint of its own); small states are
+    /// copied. Its replay cost is the one `replay_cost_shed` predicts, and the original keeps
+    /// its states.
+    #[test]
+    fn a_shed_copy_restores_a_shared_checkpoint_instead_of_copying_the_states() {
+        let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        eval_states(&mut c, 0, 8);
+        c.checkpoint(1);
+        eval_states(&mut c, 8, 10);
+        // near the checkpoint
+        let mut near = c.clone_shed(10, 2);
+        assert_eq!(
+            c.allocated_bytes() - near.allocated_bytes(),
+            2 * 3 * 4,
+            "no live states held"
+        );
+        assert!(
+            Arc::ptr_eq(&near.ckpts[0], &c.ckpts[0]),
+            "the checkpoint is shared"
+        );
+        assert_eq!((near.replay_cost(10), c.replay_cost_shed(10, 2)), (2, 2));
+        assert_eq!(near.restore_recurrent(), 8);
+        assert_eq!(state_of(&mut near), vec![7.0, 1.0, 7.0]);
+        assert!(c.recurrent_in_sync());
+        assert_eq!(state_of(&mut c), vec![9.0, 1.0, 7.0]);
+        // shorter than the original: its states are of no use to the copy
+        let short = c.clone_shed(9, 100);
+        assert!(short.rec.iter().all(|r| r.is_empty()));
+        assert_eq!(
+            (short.len, short.replay_cost(9), c.replay_cost_shed(9, 100)),
+            (9, 1, 1)
+        );
+        // far from the checkpoint: the copy's states become a checkpoint at its length
+        assert_eq!(c.replay_cost_shed(10, 1), 0);
+        let mut far = c.clone_shed(10, 1);
+        assert_eq!(far.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [8, 10]);
+        assert_eq!((far.replay_cost(10), far.restore_recurrent()), (0, 10));
+        assert_eq!(state_of(&mut far), vec![9.0, 1.0, 7.0]);
+        // small states (LFM2's) are copied in sync
+        let mut g = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        g.small_states = true;
+        eval_states(&mut g, 0, 5);
+        let mut h = g.clone_shed(5, 8);
+        assert!(h.recurrent_in_sync());
+        assert_eq!(state_of(&mut h), vec![4.0, 1.0, 7.0]);
     }
 
     /// Without a mapped file, a cache's buffers are anonymous regions (Unix), made on first

@@ -455,12 +455,25 @@ impl Session {
         self.cache.has_recurrent()
     }
 
+    /// Whether this session holds live recurrent states (see [`Session::shed_recurrent`]).
+    #[doc(hidden)]
+    pub fn holds_recurrent_states(&self) -> bool {
+        self.cache.holds_live_states()
+    }
+
     /// Tokens this session would evaluate again, beyond what it is asked, to continue after
     /// `truncate(len)`: the recurrent states' rewind cost (0 for models without them). Lets a
     /// pool of sessions pick the one that is cheapest to continue from.
     #[doc(hidden)]
     pub fn replay_cost(&self, len: usize) -> usize {
         self.cache.replay_cost(len.min(self.tokens.len()))
+    }
+
+    /// [`Session::replay_cost`] of a copy made by [`Session::fork_shed`] with `max_replay`.
+    #[doc(hidden)]
+    pub fn replay_cost_shed(&self, len: usize, max_replay: usize) -> usize {
+        self.cache
+            .replay_cost_shed(len.min(self.tokens.len()), max_replay)
     }
 
     /// Tokens this session evaluated again to rebuild recurrent states after rewinds (models
@@ -646,10 +659,26 @@ impl Session {
 
     /// An independent copy of this session (tokens, cache, logits) sharing model and threads.
     pub fn fork(&self) -> Session {
+        self.fork_with(self.cache.clone())
+    }
+
+    /// A [`Session::fork`] truncated to `len` tokens, then [`Session::shed_recurrent`],
+    /// without copying the live recurrent states it would not use or shedding would drop
+    /// (`KvCache::clone_shed`): for a pool whose copies continue from a checkpoint they share
+    /// with the original, not from states of their own.
+    #[doc(hidden)]
+    pub fn fork_shed(&self, len: usize, max_replay: usize) -> Session {
+        let len = len.min(self.tokens.len());
+        let mut f = self.fork_with(self.cache.clone_shed(len, max_replay));
+        f.truncate(len);
+        f
+    }
+
+    fn fork_with(&self, cache: KvCache) -> Session {
         Session {
             model: self.model.clone(),
             engine: self.engine.clone(),
-            cache: self.cache.clone(),
+            cache,
             tokens: self.tokens.clone(),
             rows: Vec::new(),
             logits: self.logits.clone(),
