@@ -1084,6 +1084,13 @@ impl ModelConfig {
         self.is_recurrent_layer(il) || self.is_conv_layer(il)
     }
 
+    /// How many layers keep a recurrent state ([`Self::keeps_state`]).
+    pub fn state_layers(&self) -> usize {
+        (0..self.n_layers)
+            .filter(|&il| self.keeps_state(il))
+            .count()
+    }
+
     /// Floats of the recurrent state of each layer that keeps one ([`Self::keeps_state`]): a
     /// DeltaNet layer's convolution inputs and matrices, a short convolution's last
     /// `conv_kernel - 1` inputs (`n_embd` each); 0 without such layers.

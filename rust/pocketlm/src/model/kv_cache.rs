@@ -288,9 +288,8 @@ impl KvCache {
             rec_len: cfg.recurrent_state_len(),
             is_rec: (0..cfg.n_layers).map(|il| cfg.keeps_state(il)).collect(),
             small_states: {
-                let states = (0..cfg.n_layers).filter(|&il| cfg.keeps_state(il)).count()
-                    * cfg.recurrent_state_len()
-                    * std::mem::size_of::<f32>();
+                let states =
+                    cfg.state_layers() * cfg.recurrent_state_len() * std::mem::size_of::<f32>();
                 // keys and values, f16
                 let position: usize = (0..cfg.n_layers)
                     .map(|il| 4 * cfg.cached_kv_dim_of(il))

@@ -249,10 +249,9 @@ fn plan_of(cfg: &ModelConfig) -> Vec<u32> {
 /// The shape of `cfg`'s recurrent states (DeltaNet or short-convolution layers, floats each;
 /// zeros without them).
 fn recurrent_shape_of(cfg: &ModelConfig) -> (u32, u32) {
-    let layers = (0..cfg.n_layers).filter(|&il| cfg.keeps_state(il)).count();
     match cfg.recurrent_state_len() {
         0 => (0, 0),
-        n => (layers as u32, n as u32),
+        n => (cfg.state_layers() as u32, n as u32),
     }
 }
 
