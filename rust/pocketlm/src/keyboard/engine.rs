@@ -20,9 +20,9 @@ pub const TOP_STARTING: usize = 384;
 const MIN_POOL: usize = 8;
 /// A session sheds its states down to an earlier checkpoint only within this many positions
 /// of it (a candidate word's tokens after its context), replayed as rows of a later pass;
-/// further back, its states become a checkpoint that its forks share. The pool's copies of a
-/// session are made shed with the same bound (`Session::fork_shed`): they share a checkpoint
-/// instead of copying the states.
+/// further back, its states become a checkpoint that its forks share. With
+/// `share_checkpoints`, the pool's copies of a session are made shed with the same bound
+/// (`Session::fork_shed`).
 const SHED_MAX_REPLAY: usize = 8;
 
 /// What the search needs to know about one evaluated token sequence.
@@ -148,6 +148,9 @@ pub struct Engine {
     /// a checkpoint when used again: each state is a copy of every DeltaNet layer's (19 MiB
     /// for Qwen3.5-0.8B), so a pool of 16 holding its own would need hundreds of MiB.
     live_states: usize,
+    /// Whether the pool's copies of a session share its checkpoint instead of copying its
+    /// live states (`PredictorOptions::share_checkpoints`).
+    share_checkpoints: bool,
     pub work: Work,
 }
 
@@ -157,6 +160,7 @@ impl Engine {
         cache_bytes: usize,
         max_sessions: usize,
         live_states: usize,
+        share_checkpoints: bool,
     ) -> Self {
         Engine {
             sessions: vec![first],
@@ -168,6 +172,7 @@ impl Engine {
             cache_bytes,
             max_sessions: max_sessions.max(1),
             live_states,
+            share_checkpoints,
             work: Work::default(),
         }
     }
@@ -306,8 +311,7 @@ impl Engine {
             .min(self.max_sessions)
             .max(need.len());
         while self.sessions.len() < want_pool {
-            let s0 = &self.sessions[0];
-            let f = s0.fork_shed(s0.tokens().len(), SHED_MAX_REPLAY);
+            let f = self.copy_of(0, self.sessions[0].tokens().len());
             self.sessions.push(f);
             self.stamps.push(0);
         }
@@ -342,14 +346,14 @@ impl Engine {
                         .iter()
                         .enumerate()
                         .filter(|&(i, s)| i != best && s.common_prefix_len(parent) == p)
-                        .map(|(i, s)| (s.replay_cost_shed(p, SHED_MAX_REPLAY), i))
+                        .map(|(i, s)| (self.copy_replay_cost(s, p), i))
                         .min()
                 })
                 .flatten()
                 .filter(|&(replay, _)| replay < cost);
             match holder {
                 Some((_, h)) => {
-                    let f = self.sessions[h].fork_shed(p, SHED_MAX_REPLAY);
+                    let f = self.copy_of(h, p);
                     self.sessions[best] = f;
                 }
                 None if common < p => {
@@ -394,6 +398,26 @@ impl Engine {
         }
         self.shed_idle_states();
         Ok(())
+    }
+
+    /// A copy of session `i`'s first `len` tokens for the pool: shed (sharing its checkpoint,
+    /// not copying its live states) with `share_checkpoints`.
+    fn copy_of(&self, i: usize, len: usize) -> Session {
+        let s = &self.sessions[i];
+        if self.share_checkpoints {
+            return s.fork_shed(len, SHED_MAX_REPLAY);
+        }
+        let mut f = s.fork();
+        f.truncate(len);
+        f
+    }
+
+    /// Tokens a copy of `s` by [`Engine::copy_of`] would replay to continue after `len`.
+    fn copy_replay_cost(&self, s: &Session, len: usize) -> usize {
+        match self.share_checkpoints {
+            true => s.replay_cost_shed(len, SHED_MAX_REPLAY),
+            false => s.replay_cost(len),
+        }
     }
 
     /// With recurrent layers, frees the states of every session but the `live_states` most

@@ -119,6 +119,12 @@ pub struct PredictorOptions {
     /// (docs/keyboard.md, "Models with a recurrent state"). No effect on other models. At most
     /// `max_sessions`.
     pub live_states: usize,
+    /// On a model with large recurrent states (Qwen3.5's), whether the pool's copies of a
+    /// session share its latest checkpoint instead of copying its live states: a copy within
+    /// a few positions of a checkpoint (usually at its context) is evaluated from it and holds
+    /// no states. Less memory at the peak, more tokens replayed by later rewinds
+    /// (docs/keyboard.md, "Copies share the checkpoint"). No effect on other models.
+    pub share_checkpoints: bool,
     /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
     /// `None`: the model's framing as the start of a message in a chat (`keyboard/framing.rs`),
     /// else the model's start-of-text token.
@@ -160,6 +166,7 @@ impl Default for PredictorOptions {
             cache_bytes: 24 << 20,
             max_sessions: 16,
             live_states: 2,
+            share_checkpoints: false,
             prefix: None,
             user_words: UserWordOptions::default(),
             language: Language::En,
@@ -499,6 +506,7 @@ impl WordPredictor {
             opts.cache_bytes,
             opts.max_sessions,
             opts.live_states,
+            opts.share_checkpoints,
         );
         engine.pin(&start);
         Ok(WordPredictor {

@@ -50,9 +50,15 @@ impl LowMemory {
     /// Sessions (KV caches) kept: one batch of candidates plus the context's session.
     const MAX_SESSIONS: usize = 5;
     /// Sessions keeping live recurrent states between keystrokes (models with recurrent
-    /// layers only): on the Qwen3.5-0.8B shape a peak of 116.5-117.2 MiB (the default
-    /// profile's 2: 128.0; docs/keyboard.md, "Models with a recurrent state").
+    /// layers only): on the Qwen3.5-0.8B shape a peak of 169.8 MiB against 358.2 before
+    /// states were shed (the default profile's 2: 276.5; docs/keyboard.md, "Models with a
+    /// recurrent state").
     const LIVE_STATES: usize = 1;
+    /// The pool's copies share checkpoints instead of copying live states: on the
+    /// Qwen3.5-0.8B shape a peak of 116.5-117.2 MiB against 169.6-170.1, the same typing
+    /// latency, rewinds replaying up to 19 tokens against 11 (docs/keyboard.md, "Copies
+    /// share the checkpoint").
+    const SHARE_CHECKPOINTS: bool = true;
     /// Text before the current word the model sees (messages are short).
     const MAX_CONTEXT_BYTES: usize = 160;
     /// User words kept (about 100 KiB at most).
@@ -69,6 +75,7 @@ impl PredictorOptions {
                 cache_bytes: LowMemory::CACHE_BYTES,
                 max_sessions: LowMemory::MAX_SESSIONS.max(d.beam_width),
                 live_states: LowMemory::LIVE_STATES,
+                share_checkpoints: LowMemory::SHARE_CHECKPOINTS,
                 max_context_bytes: LowMemory::MAX_CONTEXT_BYTES,
                 user_words: super::UserWordOptions {
                     max_words: LowMemory::MAX_USER_WORDS,
