@@ -157,6 +157,7 @@ fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
     // What the sessions hold (no logits cached beyond the last call's).
     let (a, b) = (with(1, 0), with(16, 0));
     let mut most = [0, 0];
+    let mut copies = 0;
     for t in [
         "Hello, how are you doing to",
         "Hello, how are you doing today? I w",
@@ -166,9 +167,19 @@ fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
             b.suggest(&t[..end]).expect("suggest");
             most[0] = most[0].max(a.live_state_holders());
             most[1] = most[1].max(b.live_state_holders());
+            // Two sessions that evaluated the same context share one checkpoint of it.
+            for p in [&a, &b] {
+                let (held, sequences) = p.checkpoint_copies();
+                assert_eq!(
+                    held, sequences,
+                    "checkpoints of the same tokens after {end}"
+                );
+                copies = copies.max(held);
+            }
         }
     }
     eprintln!("sessions holding live states, at most: {most:?} (1 and 16 allowed)");
+    eprintln!("checkpoints held, at most: {copies}");
     assert!(most[0] <= 1, "{} sessions keep live states", most[0]);
     // One copy of every recurrent layer's state: what a session with no checkpoint sheds.
     let state = {

@@ -7,7 +7,7 @@
 //! changes the cost, never the suggestions.
 
 use super::vocab::Vocab;
-use crate::model::F32Block;
+use crate::model::{F32Block, SharedCheckpoint};
 use crate::session::{Session, SessionError};
 use std::collections::HashMap;
 
@@ -212,6 +212,21 @@ impl Engine {
             .count()
     }
 
+    /// Recurrent-state checkpoints held by the pool: distinct copies, and distinct token
+    /// sequences they follow (fewer when two copies hold the same states).
+    pub fn checkpoint_copies(&self) -> (usize, usize) {
+        let mut copies = std::collections::HashSet::new();
+        let mut sequences = std::collections::HashSet::new();
+        for s in &self.sessions {
+            for (id, pos) in s.checkpoint_ids() {
+                if copies.insert(id) {
+                    sequences.insert(&s.tokens()[..pos]);
+                }
+            }
+        }
+        (copies.len(), sequences.len())
+    }
+
     /// Bytes held by cached nodes and sessions.
     pub fn held_bytes(&self) -> usize {
         self.nodes.values().map(Node::bytes).sum::<usize>()
@@ -269,8 +284,10 @@ impl Engine {
         let replayed_before = s.replayed_tokens();
         let mut node = Node::new(s.eval(&seq[keep..])?, vocab);
         self.work.replayed += s.replayed_tokens() - replayed_before;
-        // Every candidate word continues from here (recurrent states: no replay).
-        s.checkpoint_here();
+        // Every candidate word continues from here (recurrent states: no replay); a session
+        // that evaluated this context before may still keep its checkpoint.
+        let shared = self.shared_checkpoint(best, seq);
+        self.sessions[best].checkpoint_here_sharing(shared);
         node.used = self.clock;
         self.work.rows += seq.len() - keep;
         self.work.context_rows += seq.len() - keep;
@@ -429,8 +446,26 @@ impl Engine {
         let mut by_use: Vec<usize> = (0..self.sessions.len()).collect();
         by_use.sort_by_key(|&i| std::cmp::Reverse(self.stamps[i]));
         for &i in by_use.iter().skip(self.live_states) {
+            // States another session keeps as a checkpoint of the same tokens: shared, so
+            // that shedding drops them instead of keeping a second copy.
+            if self.sessions[i].holds_recurrent_states() {
+                let tokens = self.sessions[i].tokens().to_vec();
+                if let Some(c) = self.shared_checkpoint(i, &tokens) {
+                    self.sessions[i].checkpoint_here_sharing(Some(c));
+                }
+            }
             self.sessions[i].shed_recurrent(SHED_MAX_REPLAY);
         }
+    }
+
+    /// A checkpoint after exactly the tokens `seq` that a session other than `i` keeps (its
+    /// tokens start with `seq`): the same states, since they are a function of the tokens.
+    fn shared_checkpoint(&self, i: usize, seq: &[u32]) -> Option<SharedCheckpoint> {
+        self.sessions
+            .iter()
+            .enumerate()
+            .filter(|&(j, s)| j != i && s.common_prefix_len(seq) == seq.len())
+            .find_map(|(_, s)| s.checkpoint_at(seq.len()))
     }
 
     /// Marks the session holding exactly `seq` (if any) as just used.

@@ -672,6 +672,13 @@ impl WordPredictor {
         self.lock().engine.live_state_holders()
     }
 
+    /// Recurrent-state checkpoints the pool holds now: distinct copies, and distinct token
+    /// sequences they follow (equal when no two copies hold the same states).
+    #[doc(hidden)]
+    pub fn checkpoint_copies(&self) -> (usize, usize) {
+        self.lock().engine.checkpoint_copies()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

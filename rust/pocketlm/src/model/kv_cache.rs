@@ -57,6 +57,10 @@ struct Checkpoint {
     states: Vec<F32Block>,
 }
 
+/// A checkpoint one cache lends another whose tokens agree up to its position
+/// ([`KvCache::checkpoint_at`], [`KvCache::checkpoint_sharing`]).
+pub(crate) struct SharedCheckpoint(Arc<Checkpoint>);
+
 /// One layer's keys or values: a region for the whole context whose
 /// pages the OS commits as positions are written, its start possibly a snapshot file's pages
 /// (`kv_map.rs`), or, where anonymous regions are not used (not Unix) or could not be
@@ -455,10 +459,6 @@ impl KvCache {
     /// Makes room for positions `0..new_len` in every layer.
     /// Positions from the current length on are about to be written.
     pub(crate) fn reserve(&mut self, new_len: usize) {
-        debug_assert!(new_len <= self.max_len);
-        self.clean = self.clean.min(self.len);
-        let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
-        self.reserved = self.reserved.max(positions);
         if self.rec_len > 0 && self.transient.is_none() {
             for (r, _) in self.rec.iter_mut().zip(&self.is_rec).filter(|(_, &x)| x) {
                 if r.len() != self.rec_len {
@@ -466,6 +466,15 @@ impl KvCache {
                 }
             }
         }
+        self.reserve_kv(new_len);
+    }
+
+    /// [`KvCache::reserve`] for the keys and values only (a copy sets its states itself).
+    fn reserve_kv(&mut self, new_len: usize) {
+        debug_assert!(new_len <= self.max_len);
+        self.clean = self.clean.min(self.len);
+        let positions = (new_len.div_ceil(GROW_STEP) * GROW_STEP).min(self.max_len);
+        self.reserved = self.reserved.max(positions);
         for (il, &w) in self.kv_dims.iter().enumerate() {
             let cap = self.max_len * w;
             self.k[il].ensure(positions * w, cap);
@@ -482,6 +491,14 @@ impl KvCache {
     /// Whether the model has recurrent layers (DeltaNet, short convolutions).
     pub(crate) fn has_recurrent(&self) -> bool {
         self.rec_len > 0
+    }
+
+    /// Per checkpoint kept: an identity (equal for caches that share it) and its position.
+    pub(crate) fn checkpoint_ids(&self) -> Vec<(usize, usize)> {
+        self.ckpts
+            .iter()
+            .map(|c| (Arc::as_ptr(c) as usize, c.pos))
+            .collect()
     }
 
     /// Whether live recurrent states are held (not shed, not evaluated transiently).
@@ -519,6 +536,33 @@ impl KvCache {
         }
         self.ckpts
             .push_back(Arc::new(Checkpoint { pos: len, states }));
+    }
+
+    /// The checkpoint this cache keeps at exactly `pos`, for another cache of the same tokens
+    /// up to `pos` to share ([`KvCache::adopt_checkpoint`]).
+    pub(crate) fn checkpoint_at(&self, pos: usize) -> Option<SharedCheckpoint> {
+        self.ckpts
+            .iter()
+            .find(|c| c.pos == pos)
+            .map(|c| SharedCheckpoint(c.clone()))
+    }
+
+    /// [`KvCache::checkpoint`] at the length (any gap), sharing `c` when given instead of
+    /// copying the states: `c` comes from a cache whose tokens up to its position, which must
+    /// be this length, are this cache's, so its states are these (a function of the tokens
+    /// only). Two sessions that evaluated the same context then hold one checkpoint of it.
+    pub(crate) fn checkpoint_sharing(&mut self, c: Option<SharedCheckpoint>) {
+        let Some(SharedCheckpoint(c)) = c else {
+            return self.checkpoint(1);
+        };
+        debug_assert_eq!(c.pos, self.len);
+        if self.rec_len == 0 || self.ckpts.iter().any(|k| k.pos == c.pos) {
+            return;
+        }
+        if self.ckpts.len() >= CHECKPOINTS {
+            self.ckpts.pop_front();
+        }
+        self.ckpts.push_back(c);
     }
 
     /// Frees the live recurrent states (a pool of sessions keeps them only where it continues
@@ -787,7 +831,7 @@ impl KvCache {
         }
         if end > from {
             let clean = self.clean.min(from);
-            self.reserve(end);
+            self.reserve_kv(end);
             self.clean = clean;
             for (il, &w) in self.kv_dims.iter().enumerate() {
                 let (a, b) = (from * w, end * w);
@@ -963,6 +1007,48 @@ mod tests {
     /// Layer 1's live state.
     fn state_of(c: &mut KvCache) -> Vec<f32> {
         c.recurrent_mut(1).to_vec()
+    }
+
+    /// Two caches of the same tokens keep one checkpoint of them: `checkpoint_sharing` takes
+    /// the other's (no copy), which then restores like its own; without one it copies as
+    /// `checkpoint` does, and a position already checkpointed is left alone.
+    #[test]
+    fn a_checkpoint_of_the_same_tokens_is_shared_not_copied() {
+        let mut a = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        eval_states(&mut a, 0, 6);
+        a.checkpoint(1);
+        let mut b = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        eval_states(&mut b, 0, 6);
+        assert!(b.checkpoint_at(6).is_none() && a.checkpoint_at(5).is_none());
+        b.checkpoint_sharing(a.checkpoint_at(6));
+        assert!(Arc::ptr_eq(&a.ckpts[0], &b.ckpts[0]), "shared, not copied");
+        assert_eq!(a.checkpoint_ids(), b.checkpoint_ids());
+        // a second offer at the same position changes nothing
+        let mut other = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        eval_states(&mut other, 0, 6);
+        other.checkpoint(1);
+        b.checkpoint_sharing(other.checkpoint_at(6));
+        assert!(Arc::ptr_eq(&a.ckpts[0], &b.ckpts[0]));
+        // it restores like the cache's own
+        eval_states(&mut b, 6, 9);
+        b.truncate(7);
+        assert_eq!(b.restore_recurrent(), 6);
+        assert_eq!(state_of(&mut b), vec![5.0, 1.0, 7.0]);
+        // nothing offered: a copy of the live states, as `checkpoint(1)`
+        eval_states(&mut b, 6, 8);
+        b.checkpoint_sharing(None);
+        assert_eq!(b.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [6, 8]);
+        assert_eq!(b.ckpts[1].states[1][..], [7.0, 1.0, 7.0]);
+        // the ring keeps the latest CHECKPOINTS, shared ones included
+        for end in 9..9 + CHECKPOINTS {
+            let (from_a, from_b) = (a.len, b.len);
+            eval_states(&mut a, from_a, end);
+            a.checkpoint(1);
+            eval_states(&mut b, from_b, end);
+            b.checkpoint_sharing(a.checkpoint_at(end));
+        }
+        assert_eq!(b.ckpts.len(), CHECKPOINTS);
+        assert!(b.ckpts.iter().zip(&a.ckpts).all(|(x, y)| Arc::ptr_eq(x, y)));
     }
 
     /// A pool's shed copy (`clone_shed`): near a checkpoint, or shorter than the original, it

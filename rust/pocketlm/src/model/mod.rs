@@ -15,7 +15,8 @@ mod weights;
 pub use config::{Architecture, DeltaNetDims, ModelConfig, RopeStyle};
 pub(crate) use forward::{forward, prefill_rows, BatchRow, HiddenOut, Scratch};
 pub(crate) use kv_cache::{
-    KvCache, MappedPrefix, CHECKPOINT_GAP as KV_CHECKPOINT_GAP, GROW_STEP as KV_GROW_STEP,
+    KvCache, MappedPrefix, SharedCheckpoint, CHECKPOINT_GAP as KV_CHECKPOINT_GAP,
+    GROW_STEP as KV_GROW_STEP,
 };
 pub(crate) use kv_map::{page_size, supported as mapping_supported, F32Block};
 pub use layout_cache::{LayoutCacheStatus, LoadOptions};

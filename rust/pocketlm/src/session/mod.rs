@@ -5,7 +5,7 @@
 use crate::kernels::{OutputRows, ThreadPool};
 use crate::model::{
     forward, AdapterError, AdapterSet, BatchRow, HiddenOut, KvCache, LoraAdapter, Model, Scratch,
-    KV_CHECKPOINT_GAP, KV_GROW_STEP,
+    SharedCheckpoint, KV_CHECKPOINT_GAP, KV_GROW_STEP,
 };
 use std::sync::{Arc, Mutex};
 
@@ -413,6 +413,25 @@ impl Session {
     #[doc(hidden)]
     pub fn checkpoint_here(&mut self) {
         self.cache.checkpoint(1);
+    }
+
+    /// The recurrent-state checkpoint this session keeps at exactly `pos` (after its first
+    /// `pos` tokens), for a session of the same first `pos` tokens to share.
+    pub(crate) fn checkpoint_at(&self, pos: usize) -> Option<SharedCheckpoint> {
+        self.cache.checkpoint_at(pos)
+    }
+
+    /// Per recurrent-state checkpoint kept: an identity (equal for sessions that share it)
+    /// and its position.
+    pub(crate) fn checkpoint_ids(&self) -> Vec<(usize, usize)> {
+        self.cache.checkpoint_ids()
+    }
+
+    /// [`Session::checkpoint_here`], sharing `c` (another session's checkpoint of this
+    /// session's tokens, [`Session::checkpoint_at`] its length) instead of copying the states
+    /// when given.
+    pub(crate) fn checkpoint_here_sharing(&mut self, c: Option<SharedCheckpoint>) {
+        self.cache.checkpoint_sharing(c);
     }
 
     /// With recurrent layers, frees the live states (`KvCache::shed_recurrent`; the next
