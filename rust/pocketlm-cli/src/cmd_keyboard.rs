@@ -59,6 +59,40 @@ pub(crate) fn rss_anon_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// A thread that samples the process's `RssAnon` every `interval` and keeps the maximum: the
+/// peak inside calls too (a keyboard extension is killed on the footprint it reaches at any
+/// moment), which [`PeakAnon`]'s samples after each call do not see. It costs a read of
+/// /proc/self/status per sample on a core the run may want, so it is opt-in.
+struct AnonSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Option<u64>>,
+}
+
+impl AnonSampler {
+    fn start(interval: std::time::Duration) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = None;
+            while !flag.load(Ordering::Relaxed) {
+                if let Some(now) = rss_anon_kib() {
+                    peak = Some(peak.map_or(now, |p: u64| p.max(now)));
+                }
+                std::thread::sleep(interval);
+            }
+            peak
+        });
+        AnonSampler { stop, thread }
+    }
+
+    /// Stops sampling; the peak in KiB (`None` without /proc).
+    fn finish(self) -> Option<u64> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().ok().flatten()
+    }
+}
+
 /// A predictor that samples the process's `RssAnon` after every call and keeps the maximum:
 /// the peak anonymous memory of a typing run. (The kernel's peak counter, `VmHWM`, also
 /// counts the mapped model file, so it cannot tell the caches' share.) Reading
@@ -270,6 +304,11 @@ pub struct EvalKeyboardArgs {
     state_dir: Option<PathBuf>,
     #[command(flatten)]
     contend: crate::contend::ContendArgs,
+    /// Also sample `RssAnon` every this many milliseconds from a thread of its own, for the
+    /// peak inside calls (`peak_anon_in_calls_mib`); `peak_anon_mib` is sampled after each
+    /// call only.
+    #[arg(long)]
+    sample_anon_ms: Option<f64>,
     /// Count a word only when a suggestion equals it exactly: "dont" is then not matched by
     /// an offered "don't" (by default it is, through the language's contraction table; see
     /// `typed_form_words` in --json).
@@ -410,6 +449,16 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
         peak_kib: Cell::new(None),
     };
     let contention = crate::contend::Contention::start(a.contend.contend)?;
+    if let Some(ms) = a.sample_anon_ms {
+        if !(ms.is_finite() && ms > 0.0) {
+            return Err(format!(
+                "--sample-anon-ms must be a positive number of milliseconds, got {ms}"
+            ));
+        }
+    }
+    let in_calls = a
+        .sample_anon_ms
+        .map(|ms| AnonSampler::start(std::time::Duration::from_secs_f64(ms / 1e3)));
     let typed_forms = if a.exact_match {
         None
     } else {
@@ -422,6 +471,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
     sampled.sample();
     // Peak over the model and this predictor's run (the baseline runs after it).
     let peak_anon_mib = sampled.peak_kib.get().map(|k| k as f64 / 1024.0);
+    let peak_in_calls_mib = in_calls
+        .and_then(AnonSampler::finish)
+        .map(|k| k as f64 / 1024.0);
     // Where the anonymous memory goes: the process before the model, the model's tables
     // (tokenizer; the weights are mapped, not counted), the predictor (keyboard token tables,
     // first session), and what its caches (logits nodes, KV caches and their logits buffers)
@@ -470,6 +522,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
             "p95_ms": r.p95_ms, "keystrokes": r.keystrokes, "lines": r.lines,
         }});
         v["peak_anon_mib"] = json!(peak_anon_mib);
+        if a.sample_anon_ms.is_some() {
+            v["peak_anon_in_calls_mib"] = json!(peak_in_calls_mib);
+        }
         v["anon_breakdown_mib"] = anon_breakdown;
         v["first_suggestion_ms"] = json!(first_suggestion_ms);
         if a.state_dir.is_some() {
@@ -551,6 +606,9 @@ pub fn eval_keyboard(a: EvalKeyboardArgs) -> CliResult {
             KeyboardProfile::from(a.profile).as_str(),
             peak_anon_mib.map_or("unknown".into(), |m| format!("{m:.1} MiB"))
         );
+        if let Some(m) = peak_in_calls_mib {
+            text += &format!("peak RssAnon inside calls (sampled): {m:.1} MiB\n");
+        }
         emit(&text);
     }
     Ok(())
