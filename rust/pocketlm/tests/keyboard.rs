@@ -152,8 +152,17 @@ fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
     let cache = opts().cache_bytes;
     let (shedding, default) = (with(1, cache), with(opts().live_states, cache));
     random_edits(&shedding, &default, 40);
-    // the pool's copies sharing checkpoints (the low-memory profile's) change nothing either
+    // the pool's copies sharing checkpoints (the low-memory profile's) change nothing either,
+    // nor keeping only the framing's and the context's checkpoints
     random_edits(&share(1, cache, true), &default, 40);
+    let two = PredictorOptions {
+        live_states: 1,
+        share_checkpoints: true,
+        checkpoints: 2,
+        ..opts()
+    };
+    let two = WordPredictor::new(model.clone(), two).expect("predictor");
+    random_edits(&two, &default, 40);
     // What the sessions hold (no logits cached beyond the last call's).
     let (a, b) = (with(1, 0), with(16, 0));
     let mut most = [0, 0];
@@ -206,6 +215,11 @@ fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
     );
     let bad = PredictorOptions {
         live_states: 17,
+        ..opts()
+    };
+    assert!(WordPredictor::new(model.clone(), bad).is_err());
+    let bad = PredictorOptions {
+        checkpoints: 1,
         ..opts()
     };
     assert!(WordPredictor::new(model.clone(), bad).is_err());

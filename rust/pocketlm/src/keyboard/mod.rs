@@ -125,6 +125,13 @@ pub struct PredictorOptions {
     /// no states. Less memory at the peak, more tokens replayed by later rewinds
     /// (docs/keyboard.md, "Copies share the checkpoint"). No effect on other models.
     pub share_checkpoints: bool,
+    /// On a model with large recurrent states, the checkpoints of them a session keeps: 0,
+    /// the latest 4; `n` (at least 2), the first (the framing every line starts from) and
+    /// the latest `n - 1` (the context every candidate starts from, then earlier contexts,
+    /// which save replaying tokens when a backspace crosses a word). Each is a copy of the
+    /// states (19 MiB for Qwen3.5-0.8B; docs/keyboard.md, "Checkpoints kept"). No effect on
+    /// other models.
+    pub checkpoints: usize,
     /// Text placed before every context (special tokens such as `<|im_start|>` are parsed).
     /// `None`: the model's framing as the start of a message in a chat (`keyboard/framing.rs`),
     /// else the model's start-of-text token.
@@ -167,6 +174,7 @@ impl Default for PredictorOptions {
             max_sessions: 16,
             live_states: 2,
             share_checkpoints: false,
+            checkpoints: 0,
             prefix: None,
             user_words: UserWordOptions::default(),
             language: Language::En,
@@ -464,6 +472,13 @@ impl WordPredictor {
                 opts.max_sessions, opts.live_states
             )));
         }
+        if opts.checkpoints == 1 {
+            return Err(KeyboardError::InvalidOption(
+                "checkpoints must be 0 (the latest 4) or at least 2 (the first and the latest), \
+                 got 1"
+                    .into(),
+            ));
+        }
         opts.user_words
             .validate()
             .map_err(KeyboardError::InvalidOption)?;
@@ -501,6 +516,9 @@ impl WordPredictor {
             words.extend(BLOCKLIST.lines());
         }
         let blocklist = Blocklist::new(words.into_iter());
+        if opts.checkpoints > 0 {
+            session.keep_checkpoints(opts.checkpoints);
+        }
         let mut engine = Engine::new(
             session,
             opts.cache_bytes,

@@ -14,9 +14,10 @@
 //! least [`CHECKPOINT_GAP`] positions after the one before; not for a decode step, one token
 //! with nothing rewound), at the last word start inside an evaluation (`Session::eval`) and
 //! where a caller asks (`Session::checkpoint_here`: the keyboard's contexts): where edits
-//! rewind to, the start of the word being typed. The latest [`CHECKPOINTS`] are kept; a
-//! truncation drops those past the new length (they belong to another continuation). They are
-//! immutable and shared (`Arc`) by forks and copies.
+//! rewind to, the start of the word being typed. The latest [`CHECKPOINTS`] are kept (or the
+//! first and the latest few, [`KvCache::keep_checkpoints`]); a truncation drops those past the
+//! new length (they belong to another continuation). They are immutable and shared (`Arc`) by
+//! forks and copies, and by caches of the same tokens ([`KvCache::checkpoint_sharing`]).
 //!
 //! A keyboard pool's copy of a cache can be made shed ([`KvCache::clone_shed`]): near a
 //! checkpoint it copies no live states and restores, or is evaluated transiently from, the
@@ -209,6 +210,9 @@ pub struct KvCache {
     clean: usize,
     /// Positions room was made for (a region's written extent, in steps of [`GROW_STEP`]).
     reserved: usize,
+    /// Checkpoints kept: 0, the latest [`CHECKPOINTS`]; `n`, the first (a shared start such
+    /// as the keyboard's framing) and the latest `n - 1` ([`KvCache::keep_checkpoints`]).
+    ring: usize,
 }
 
 fn heap_bufs<T>(n: usize) -> Vec<Buf<T>> {
@@ -308,6 +312,7 @@ impl KvCache {
             prefix: None,
             clean: 0,
             reserved: 0,
+            ring: 0,
         }
     }
 
@@ -331,6 +336,7 @@ impl KvCache {
             prefix: None,
             clean: 0,
             reserved: 0,
+            ring: self.ring,
         }
     }
 
@@ -405,6 +411,7 @@ impl KvCache {
             prefix: None,
             clean: 0,
             reserved: 0,
+            ring: 0,
         }
     }
 
@@ -522,9 +529,9 @@ impl KvCache {
             return;
         }
         let mut states = match self.ckpts.len() {
-            n if n >= CHECKPOINTS => self
+            n if n >= self.ring_len() => self
                 .ckpts
-                .pop_front()
+                .remove(self.ring_oldest())
                 .and_then(|c| Arc::try_unwrap(c).ok())
                 .map(|c| c.states)
                 .unwrap_or_default(),
@@ -559,10 +566,41 @@ impl KvCache {
         if self.rec_len == 0 || self.ckpts.iter().any(|k| k.pos == c.pos) {
             return;
         }
-        if self.ckpts.len() >= CHECKPOINTS {
-            self.ckpts.pop_front();
+        if self.ckpts.len() >= self.ring_len() {
+            self.ckpts.remove(self.ring_oldest());
         }
         self.ckpts.push_back(c);
+    }
+
+    /// Keeps, from now on, the first checkpoint and the latest `n - 1` (at least 2 in all),
+    /// instead of the latest [`CHECKPOINTS`]: the first is where every continuation starts
+    /// (the keyboard's framing), the latest is where the next one does (its context); the
+    /// ones between only save replays after longer rewinds. Copies inherit it.
+    pub(crate) fn keep_checkpoints(&mut self, n: usize) {
+        self.ring = n.max(2);
+        while self.ckpts.len() > self.ring {
+            self.ckpts.remove(1);
+        }
+    }
+
+    /// [`KvCache::keep_checkpoints`] as `other` does (a cache replacing it: a loaded state).
+    pub(crate) fn keep_ring_of(&mut self, other: &KvCache) {
+        if other.ring > 0 {
+            self.keep_checkpoints(other.ring);
+        }
+    }
+
+    /// Checkpoints the ring holds ([`KvCache::keep_checkpoints`]).
+    fn ring_len(&self) -> usize {
+        match self.ring {
+            0 => CHECKPOINTS,
+            n => n,
+        }
+    }
+
+    /// Which checkpoint a full ring drops: the oldest, or the second when the first is kept.
+    fn ring_oldest(&self) -> usize {
+        usize::from(self.ring > 0 && self.ckpts.len() > 1)
     }
 
     /// Frees the live recurrent states (a pool of sessions keeps them only where it continues
@@ -1049,6 +1087,55 @@ mod tests {
         }
         assert_eq!(b.ckpts.len(), CHECKPOINTS);
         assert!(b.ckpts.iter().zip(&a.ckpts).all(|(x, y)| Arc::ptr_eq(x, y)));
+    }
+
+    /// `keep_checkpoints(n)`: the first checkpoint and the latest `n - 1` stay, through
+    /// copies and shared checkpoints alike; by default the latest `CHECKPOINTS`.
+    #[test]
+    fn a_short_ring_keeps_the_first_checkpoint_and_the_latest() {
+        let positions = |c: &KvCache| c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>();
+        let mut a = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        let mut b = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        b.keep_checkpoints(2);
+        for end in [3, 5, 7, 9, 11, 13] {
+            for c in [&mut a, &mut b] {
+                let from = c.len;
+                eval_states(c, from, end);
+                c.checkpoint(1);
+            }
+            if end == 7 {
+                b = b.clone();
+            }
+        }
+        assert_eq!(positions(&a), [7, 9, 11, 13]);
+        assert_eq!(positions(&b), [3, 13], "the first and the latest");
+        let mut shared = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        shared.keep_ring_of(&b);
+        eval_states(&mut shared, 0, 3);
+        shared.checkpoint(1);
+        eval_states(&mut shared, 3, 13);
+        shared.checkpoint_sharing(a.checkpoint_at(13));
+        eval_states(&mut shared, 13, 15);
+        shared.checkpoint(1);
+        assert_eq!(positions(&shared), [3, 15]);
+        b.truncate(12);
+        assert_eq!(
+            b.restore_recurrent(),
+            3,
+            "a rewind past the latest restores the first"
+        );
+        let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        for end in [3, 5, 7] {
+            let from = c.len;
+            eval_states(&mut c, from, end);
+            c.checkpoint(1);
+        }
+        c.keep_checkpoints(2);
+        assert_eq!(
+            positions(&c),
+            [3, 7],
+            "a ring made shorter drops the middle"
+        );
     }
 
     /// A pool's shed copy (`clone_shed`): near a checkpoint, or shorter than the original, it

@@ -421,6 +421,13 @@ impl Session {
         self.cache.checkpoint_at(pos)
     }
 
+    /// With recurrent layers, keeps the first checkpoint (where every continuation starts,
+    /// such as the keyboard's framing) and the latest `n - 1` instead of the latest 4
+    /// (`KvCache::keep_checkpoints`); forks and copies inherit it.
+    pub(crate) fn keep_checkpoints(&mut self, n: usize) {
+        self.cache.keep_checkpoints(n);
+    }
+
     /// Per recurrent-state checkpoint kept: an identity (equal for sessions that share it)
     /// and its position.
     pub(crate) fn checkpoint_ids(&self) -> Vec<(usize, usize)> {

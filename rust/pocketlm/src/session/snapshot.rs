@@ -1206,6 +1206,7 @@ impl Session {
         if header.has_recurrent() {
             cache.load_recurrent(header.recurrent.pos as usize, recurrent);
         }
+        cache.keep_ring_of(&self.cache);
         self.cache = cache;
         self.tokens.clear();
         self.push_tokens(&tokens);
