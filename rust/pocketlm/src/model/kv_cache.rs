@@ -613,7 +613,7 @@ impl KvCache {
     /// changes without recurrent layers or states, or with small ones
     /// ([`SMALL_STATES_POSITIONS`]).
     pub(crate) fn shed_recurrent(&mut self, max_replay: usize) {
-        if self.rec_len == 0 || self.small_states || self.rec.iter().all(|r| r.is_empty()) {
+        if self.rec_len == 0 || self.small_states || !self.holds_live_states() {
             return;
         }
         if !self.shed_drops_states(max_replay) {
@@ -660,7 +660,7 @@ impl KvCache {
     /// [`KvCache::replay_cost`] of a copy made by [`KvCache::clone_shed`] (`len`,
     /// `max_replay`).
     pub(crate) fn replay_cost_shed(&self, len: usize, max_replay: usize) -> usize {
-        match self.rec_len > 0 && self.shed_drops_states(max_replay) {
+        match self.shed_drops_states(max_replay) {
             true => len - self.checkpoint_at_or_before(len),
             false => self.replay_cost(len),
         }
