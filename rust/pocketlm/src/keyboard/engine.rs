@@ -449,8 +449,7 @@ impl Engine {
             // States another session keeps as a checkpoint of the same tokens: shared, so
             // that shedding drops them instead of keeping a second copy.
             if self.sessions[i].holds_recurrent_states() {
-                let tokens = self.sessions[i].tokens().to_vec();
-                if let Some(c) = self.shared_checkpoint(i, &tokens) {
+                if let Some(c) = self.shared_checkpoint(i, self.sessions[i].tokens()) {
                     self.sessions[i].checkpoint_here_sharing(Some(c));
                 }
             }

@@ -528,15 +528,11 @@ impl KvCache {
         {
             return;
         }
-        let mut states = match self.ckpts.len() {
-            n if n >= self.ring_len() => self
-                .ckpts
-                .remove(self.ring_oldest())
-                .and_then(|c| Arc::try_unwrap(c).ok())
-                .map(|c| c.states)
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
+        let mut states = self
+            .make_room()
+            .and_then(|c| Arc::try_unwrap(c).ok())
+            .map(|c| c.states)
+            .unwrap_or_default();
         states.resize_with(self.rec.len(), F32Block::default);
         for (dst, src) in states.iter_mut().zip(&self.rec) {
             dst.clone_from(src);
@@ -546,7 +542,7 @@ impl KvCache {
     }
 
     /// The checkpoint this cache keeps at exactly `pos`, for another cache of the same tokens
-    /// up to `pos` to share ([`KvCache::adopt_checkpoint`]).
+    /// up to `pos` to share ([`KvCache::checkpoint_sharing`]).
     pub(crate) fn checkpoint_at(&self, pos: usize) -> Option<SharedCheckpoint> {
         self.ckpts
             .iter()
@@ -566,9 +562,7 @@ impl KvCache {
         if self.rec_len == 0 || self.ckpts.iter().any(|k| k.pos == c.pos) {
             return;
         }
-        if self.ckpts.len() >= self.ring_len() {
-            self.ckpts.remove(self.ring_oldest());
-        }
+        self.make_room();
         self.ckpts.push_back(c);
     }
 
@@ -590,17 +584,19 @@ impl KvCache {
         }
     }
 
-    /// Checkpoints the ring holds ([`KvCache::keep_checkpoints`]).
-    fn ring_len(&self) -> usize {
-        match self.ring {
-            0 => CHECKPOINTS,
-            n => n,
+    /// Drops the checkpoint a full ring lets go before a new one comes (the oldest, or the
+    /// second when the first is kept: [`KvCache::keep_checkpoints`]) and returns it, its
+    /// buffers reusable when no other cache shares it.
+    fn make_room(&mut self) -> Option<Arc<Checkpoint>> {
+        let (len, keep_first) = match self.ring {
+            0 => (CHECKPOINTS, false),
+            n => (n, true),
+        };
+        if self.ckpts.len() < len {
+            return None;
         }
-    }
-
-    /// Which checkpoint a full ring drops: the oldest, or the second when the first is kept.
-    fn ring_oldest(&self) -> usize {
-        usize::from(self.ring > 0 && self.ckpts.len() > 1)
+        self.ckpts
+            .remove(usize::from(keep_first && self.ckpts.len() > 1))
     }
 
     /// Frees the live recurrent states (a pool of sessions keeps them only where it continues
