@@ -21,7 +21,7 @@ if [ "${BENCH_LAYOUT:-interleaved}" != rows ]; then
     out="$DIR/$(basename "$m" .gguf).x8.gguf"
     # re-converted when the model or the converter changed
     if [ ! -f "$out" ] || [ "$out" -ot "$m" ] || [ "$out" -ot target/release/pocketlm ]; then
-      target/release/pocketlm convert --model "$m" --out "$out"
+      target/release/pocketlm convert --model "$m" --out "$out" --this-cpu
     fi
     OURS="${OURS:+$OURS,}$out"
   done

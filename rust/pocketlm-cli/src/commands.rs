@@ -31,13 +31,25 @@ pub struct ConvertArgs {
     /// Where to write the converted GGUF file.
     #[arg(long)]
     out: PathBuf,
+    /// Interleave only the types this CPU's kernels read in place (what the layout cache
+    /// does); by default every type the layout has, the copy for phones (x86 has no
+    /// interleaved Q4_K kernel).
+    #[arg(long)]
+    this_cpu: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub fn convert(a: ConvertArgs) -> CliResult {
+    use pocketlm::convert::ConvertTarget;
     let start = Instant::now();
-    let r = pocketlm::convert::interleave_file(&a.model, &a.out).map_err(|e| e.to_string())?;
+    let target = if a.this_cpu {
+        ConvertTarget::ThisCpu
+    } else {
+        ConvertTarget::Portable
+    };
+    let r = pocketlm::convert::interleave_file_for(&a.model, &a.out, target)
+        .map_err(|e| e.to_string())?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     if a.json {
         print_json(json!({

@@ -75,3 +75,34 @@ fn layout_cache_converts_then_hits_and_generates_the_same_text() {
     assert_eq!(fallback, "fallback", "{err}");
     assert!(err.contains("running the original file"), "{err}");
 }
+
+/// `convert` writes the copy for phones (Gemma 3's Q4_K matrices interleaved too) unless
+/// `--this-cpu` asks for what this CPU reads in place, which is what the layout cache converts:
+/// on x86, whose tiers have no interleaved Q4_K kernel, fewer matrices.
+#[test]
+fn convert_for_this_cpu_interleaves_what_it_reads_in_place() {
+    let gemma =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/gemma-3-270m-q4_k_m.gguf");
+    let gemma = gemma.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let count = |extra: &[&str]| {
+        let out = dir.path().join("g.gguf");
+        let out = out.to_str().unwrap();
+        let mut args = vec!["convert", "--model", gemma, "--out", out, "--json"];
+        args.extend_from_slice(extra);
+        let (stdout, _) = run(None, &args);
+        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        v["interleaved"].as_u64().unwrap()
+    };
+    let portable = count(&[]);
+    let here = count(&["--this-cpu"]);
+    assert!(portable > 0, "{portable}");
+    if cfg!(target_arch = "x86_64") {
+        assert!(
+            here < portable,
+            "x86 reads interleaved Q4_K by de-interleaving: {here} of {portable}"
+        );
+    } else {
+        assert_eq!(here, portable);
+    }
+}

@@ -40,31 +40,64 @@ pub struct ConvertReport {
     pub interleaved: usize,
     /// Their bytes.
     pub interleaved_bytes: u64,
-    /// Tensors copied unchanged (vectors, k-quants, already interleaved ones).
+    /// Tensors copied unchanged (vectors, k-quants other than Q4_K, already interleaved ones).
     pub unchanged: usize,
 }
 
-/// Whether a tensor of `file` is a weight matrix that can be interleaved.
-pub(crate) fn interleavable(info: &crate::gguf::TensorInfo) -> bool {
+/// Which weight types a conversion interleaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvertTarget {
+    /// Every type the interleaved layout has (the 32-element types and Q4_K): the copy to ship
+    /// to phones, whose NEON tiers read all of them in place.
+    #[default]
+    Portable,
+    /// Only the types this CPU's kernel tier reads in place. The others stay row-major: x86
+    /// has no kernel for interleaved Q4_K and would de-interleave it at every product. The
+    /// layout cache converts for this target.
+    ThisCpu,
+}
+
+impl ConvertTarget {
+    /// Whether matrices of `ty` are interleaved for this target.
+    pub fn interleaves(self, ty: crate::quant::GgmlType) -> bool {
+        match self {
+            Self::Portable => interleave::supports(ty),
+            Self::ThisCpu => crate::kernels::reads_interleaved_in_place(ty),
+        }
+    }
+}
+
+/// Whether a tensor of `file` is a weight matrix that `target` interleaves.
+pub(crate) fn interleavable(info: &crate::gguf::TensorInfo, target: ConvertTarget) -> bool {
     info.layout == BlockLayout::Rows
         && info.dims.len() == 2
         && info.name.ends_with(".weight")
-        && interleave::head_bytes(info.ty).is_some()
+        && target.interleaves(info.ty)
         && info.dims[1].is_multiple_of(GROUP_ROWS as u64)
 }
 
-/// Writes `output`: `input` with every interleavable weight matrix interleaved. Converting a
-/// converted file changes nothing. The output is written to a temporary file (a name unique to
-/// this process and call) and renamed, so a failed conversion never leaves a truncated model
-/// behind and two conversions to the same path at once each leave a whole file.
+/// Writes `output`: `input` with every interleavable weight matrix interleaved
+/// ([`ConvertTarget::Portable`]). Converting a converted file changes nothing. The output is
+/// written to a temporary file (a name unique to this process and call) and renamed, so a
+/// failed conversion never leaves a truncated model behind and two conversions to the same
+/// path at once each leave a whole file.
 pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, ConvertError> {
+    interleave_file_for(input, output, ConvertTarget::Portable)
+}
+
+/// [`interleave_file`] for `target`.
+pub fn interleave_file_for(
+    input: &Path,
+    output: &Path,
+    target: ConvertTarget,
+) -> Result<ConvertReport, ConvertError> {
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
         if a == b {
             return Err(ConvertError::SameFile(output.to_owned()));
         }
     }
     let file = GgufFile::open(input)?;
-    interleave_gguf(&file, output)
+    interleave_gguf(&file, output, target)
 }
 
 /// [`interleave_file`] from a file already open (the layout cache converts the very file it
@@ -76,6 +109,7 @@ pub fn interleave_file(input: &Path, output: &Path) -> Result<ConvertReport, Con
 pub(crate) fn interleave_gguf(
     file: &GgufFile,
     output: &Path,
+    target: ConvertTarget,
 ) -> Result<ConvertReport, ConvertError> {
     let bytes = file.bytes();
     let mut order: Vec<_> = file.tensors().iter().collect();
@@ -86,7 +120,7 @@ pub(crate) fn interleave_gguf(
     let mut report = ConvertReport::default();
     let mut header = bytes[..data_from].to_vec();
     for info in &order {
-        if !interleavable(info) {
+        if !interleavable(info, target) {
             report.unchanged += 1;
             continue;
         }
@@ -110,7 +144,7 @@ pub(crate) fn interleave_gguf(
                 )));
             }
             w.write_all(&bytes[at..range.start])?;
-            if interleavable(info) {
+            if interleavable(info, target) {
                 let rows = (info.n_elements() / info.dims[0]) as usize;
                 w.write_all(&interleave::interleave(
                     info.ty,
@@ -131,4 +165,60 @@ pub(crate) fn interleave_gguf(
         source: e.source,
     })?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::GgufWriter;
+    use crate::quant::GgmlType;
+
+    /// A file with one Q4_0 and one Q4_K matrix, converted for each target: the portable copy
+    /// interleaves both, the copy for this CPU only what its tier reads in place (on aarch64
+    /// both; on x86 not Q4_K, which it would de-interleave at every product).
+    #[test]
+    fn each_target_interleaves_its_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("m.gguf");
+        let mut w = GgufWriter::new();
+        w.tensor("a.weight", &[64, 8], GgmlType::Q4_0, vec![0; 8 * 2 * 18]);
+        w.tensor("k.weight", &[256, 8], GgmlType::Q4_K, vec![0; 8 * 144]);
+        std::fs::write(&src, w.to_bytes()).unwrap();
+        let layout = |path: &Path, name: &str| {
+            GgufFile::open(path)
+                .unwrap()
+                .tensor_info(name)
+                .unwrap()
+                .layout
+        };
+        let all = dir.path().join("all.gguf");
+        let r = interleave_file_for(&src, &all, ConvertTarget::Portable).unwrap();
+        assert_eq!((r.interleaved, r.unchanged), (2, 0));
+        assert_eq!(layout(&all, "k.weight"), BlockLayout::Interleaved8);
+        let here = dir.path().join("here.gguf");
+        let r = interleave_file_for(&src, &here, ConvertTarget::ThisCpu).unwrap();
+        let k_here = crate::kernels::reads_interleaved_in_place(GgmlType::Q4_K);
+        let a_here = crate::kernels::reads_interleaved_in_place(GgmlType::Q4_0);
+        assert_eq!(r.interleaved, usize::from(k_here) + usize::from(a_here));
+        let want = |yes| {
+            if yes {
+                BlockLayout::Interleaved8
+            } else {
+                BlockLayout::Rows
+            }
+        };
+        assert_eq!(layout(&here, "k.weight"), want(k_here));
+        assert_eq!(layout(&here, "a.weight"), want(a_here));
+        if cfg!(target_arch = "aarch64") {
+            assert!(
+                k_here && a_here,
+                "every NEON tier reads interleaved Q4_K in place"
+            );
+        }
+        if cfg!(target_arch = "x86_64")
+            && crate::kernels::selected_tier() != crate::kernels::Tier::Scalar
+        {
+            assert!(a_here && !k_here, "x86: Q4_0 in place, Q4_K row-major");
+        }
+    }
 }

@@ -1018,12 +1018,13 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
     for &tier in &tiers_under_test() {
         for ty in WEIGHT_TYPES
             .into_iter()
-            .filter(|&t| interleave::head_bytes(t).is_some())
+            .filter(|&t| interleave::supports(t))
         {
             // (64 and 100: the de-interleaved prefill's tiles of 64 and 32 activation rows)
             for m in [1, 2, 3, 5, 8, 9, 16, 17, 37, 64, 100] {
                 for (i, &(wf, af)) in fills.iter().enumerate() {
-                    let (rows, cols) = (48, 320);
+                    // Q4_K: two super-blocks per row
+                    let (rows, cols) = (48, 320.max(2 * ty.block_len()));
                     let store = make_weights(ty, rows, cols, wf, (m * 11 + i) as u64);
                     let plain = weight_bytes(&store, ty, rows, cols);
                     let w = QMatrix::new(ty, plain, rows, cols).unwrap();
@@ -1057,11 +1058,11 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
             }
         }
     }
-    // only the 32-element types, in whole groups of 8 rows
-    let store = make_weights(GgmlType::Q4_K, 8, 256, Fill::Random, 1);
+    // only the 32-element types and Q4_K, in whole groups of 8 rows
+    let store = make_weights(GgmlType::Q6_K, 8, 256, Fill::Random, 1);
     let k = QMatrix::new(
-        GgmlType::Q4_K,
-        weight_bytes(&store, GgmlType::Q4_K, 8, 256),
+        GgmlType::Q6_K,
+        weight_bytes(&store, GgmlType::Q6_K, 8, 256),
         8,
         256,
     );
@@ -1218,7 +1219,7 @@ fn whole_groups_of_an_interleaved_matrix_match_the_full_product() {
         let pool = ThreadPool::new(threads);
         for ty in WEIGHT_TYPES
             .into_iter()
-            .filter(|&t| interleave::head_bytes(t).is_some())
+            .filter(|&t| interleave::supports(t))
         {
             let store = make_weights(ty, rows, cols, Fill::Random, 41);
             let plain = weight_bytes(&store, ty, rows, cols);

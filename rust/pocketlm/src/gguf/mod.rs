@@ -808,10 +808,10 @@ fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {
         .ok_or_else(|| bad(format!("byte size of {dims:?} overflows")))?;
     if layout == BlockLayout::Interleaved8 {
         let rows = n / dims[0];
-        if interleave::head_bytes(ty).is_none() || !rows.is_multiple_of(GROUP_ROWS as u64) {
+        if !interleave::supports(ty) || !rows.is_multiple_of(GROUP_ROWS as u64) {
             return Err(bad(format!(
-                "interleaved {ty} with {rows} rows (only 32-element block types, rows a \
-                 multiple of {GROUP_ROWS}): the file is corrupt; re-run `pocketlm convert`"
+                "interleaved {ty} with {rows} rows (only 32-element block types and Q4_K, \
+                 rows a multiple of {GROUP_ROWS}): the file is corrupt; re-run `pocketlm convert`"
             )));
         }
     }

@@ -68,16 +68,24 @@ pub(super) const DEINTERLEAVE_ROWS: usize = 128;
 const RUN_GROUPS_MAX_M: usize = 16;
 
 /// Defines a safe [`GroupGemm`] entry around a tier's interleaved kernel for blocks `$block`,
-/// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]`, a `#[target_feature($feat)]`
+/// `$kernel::<[$W,] M>(group, [&[Act32]; M]) -> [[f32; 8]; M]` (with `q8k`: `[&[BlockQ8K];
+/// M]`, for Q4_K), a `#[target_feature($feat)]`
 /// function: a loop over the groups compiled with the same features (so the kernel inlines
 /// into it and its setup is not paid per group), dispatched on the number of activation rows.
 /// Only for the kernel's own tier: callers of the tile functions assert `tier.is_supported()`.
 macro_rules! group_gemm_entry {
-    ($feat:literal, $block:ty => $kernel:ident $(<$W:ty>)?) => {{
+    ($feat:literal, $block:ty => $kernel:ident $(<$W:ty>)?) => {
+        group_gemm_entry!(@entry $feat, $block, $crate::kernels::Act32, a32_row => $kernel $(<$W>)?)
+    };
+    // Q4_K: super-blocks, whose activations are Q8_K rows.
+    ($feat:literal, q8k $block:ty => $kernel:ident) => {
+        group_gemm_entry!(@entry $feat, $block, $crate::quant::blocks::BlockQ8K, q8k_row => $kernel)
+    };
+    (@entry $feat:literal, $block:ty, $act:ty, $row:ident => $kernel:ident $(<$W:ty>)?) => {{
         #[target_feature(enable = $feat)]
         fn all_groups<const M: usize>(
             groups: &[u8],
-            ar: [&[$crate::kernels::Act32]; M],
+            ar: [&[$act]; M],
             res: &mut [f32],
             stride: usize,
         ) {
@@ -101,9 +109,9 @@ macro_rules! group_gemm_entry {
             let nt = ts.len();
             macro_rules! run {
                 ($m:literal) => {{
-                    let mut ar: [&[$crate::kernels::Act32]; $m] = [&[]; $m];
+                    let mut ar: [&[$act]; $m] = [&[]; $m];
                     for (j, r) in ar.iter_mut().enumerate() {
-                        *r = a.a32_row(ts.start + j);
+                        *r = a.$row(ts.start + j);
                     }
                     // SAFETY: the kernel needs its tier's target features; its `group_gemm`
                     // hands this entry out only for that tier, and every caller of the tile

@@ -241,6 +241,13 @@ pub fn select_tier() -> Result<Tier, KernelError> {
         .clone()
 }
 
+/// Whether the selected tier multiplies interleaved matrices of `ty` in place (it has an
+/// interleaved kernel for the type), rather than de-interleaving them at every product. False
+/// when no tier can be selected.
+pub fn reads_interleaved_in_place(ty: GgmlType) -> bool {
+    interleave::supports(ty) && select_tier().is_ok_and(|t| (t.kernels().group_gemm)(ty).is_some())
+}
+
 /// The selected tier; panics with [`select_tier`]'s message when `POCKETLM_KERNEL` is invalid.
 pub fn selected_tier() -> Tier {
     select_tier().unwrap_or_else(|e| panic!("{e}"))
@@ -315,12 +322,11 @@ impl<'a> QMatrix<'a> {
         })
     }
 
-    /// The same bytes read as `layout` (checked: interleaving needs a 32-element block type and
-    /// a multiple of 8 rows).
+    /// The same bytes read as `layout` (checked: interleaving needs a 32-element block type or
+    /// Q4_K, and a multiple of 8 rows).
     pub fn with_layout(self, layout: BlockLayout) -> Result<Self, QuantError> {
         if layout == BlockLayout::Interleaved8
-            && (interleave::head_bytes(self.ty).is_none()
-                || !self.rows.is_multiple_of(interleave::GROUP_ROWS))
+            && (!interleave::supports(self.ty) || !self.rows.is_multiple_of(interleave::GROUP_ROWS))
         {
             return Err(QuantError::NotInterleavable {
                 ty: self.ty,

@@ -4,7 +4,7 @@
 //! `pocketlm convert`. The copy is memory-mapped like any model file (zero-copy); a cache
 //! problem never fails the load: the original file is used and the status says why.
 
-use crate::convert::{interleavable, interleave_gguf};
+use crate::convert::{interleavable, interleave_gguf, ConvertTarget};
 use crate::gguf::GgufFile;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -60,7 +60,7 @@ impl LayoutCacheStatus {
 }
 
 /// Bumped when the interleaved layout or the key changes: every older copy stops matching.
-const CACHE_FORMAT: &str = "pocketlm-layout-cache-v1";
+const CACHE_FORMAT: &str = "pocketlm-layout-cache-v2";
 /// The ending of every cached copy's name (only such files are ever removed).
 const SUFFIX: &str = ".interleaved.gguf";
 /// Bytes hashed at each sampled position of the source.
@@ -68,9 +68,11 @@ const SAMPLE_BYTES: usize = 4096;
 /// Positions sampled evenly over the source (plus its last bytes).
 const SAMPLES: usize = 16;
 
-/// Whether `file` has a weight matrix the conversion would interleave.
+/// Whether `file` has a weight matrix the conversion for this CPU would interleave.
 pub(crate) fn needs_conversion(file: &GgufFile) -> bool {
-    file.tensors().iter().any(interleavable)
+    file.tensors()
+        .iter()
+        .any(|t| interleavable(t, ConvertTarget::ThisCpu))
 }
 
 /// The name of the converted copy of `source`: `{stem}.{place}.{key}.interleaved.gguf`.
@@ -87,7 +89,8 @@ pub(crate) fn needs_conversion(file: &GgufFile) -> bool {
 /// - 16 blocks of 4 KiB sampled evenly through the file plus its last 4 KiB: weights rewritten
 ///   while keeping size, time and table are very likely caught, without reading the whole
 ///   file at every load (hashing the full file would take as long as mapping it does not);
-/// - [`CACHE_FORMAT`]: a change of the interleaved layout retires every older copy.
+/// - [`CACHE_FORMAT`]: a change of the interleaved layout retires every older copy;
+/// - the kernel tier: which types are converted depends on it ([`ConvertTarget::ThisCpu`]).
 ///
 /// Not caught: a weight byte outside the sampled blocks changed with the size, time stamp and
 /// inode restored by hand. A cached copy damaged after it was written is caught only if its
@@ -96,6 +99,8 @@ fn copy_name(source: &GgufFile) -> std::io::Result<(String, String)> {
     let meta = source.file_metadata()?;
     let mut key = Sha256::new();
     key.update(CACHE_FORMAT.as_bytes());
+    let tier = crate::kernels::select_tier().map_err(std::io::Error::other)?;
+    key.update(tier.name().as_bytes());
     key.update(meta.len().to_le_bytes());
     let mtime_ns = meta
         .modified()
@@ -201,7 +206,8 @@ pub(crate) fn open_copy(
         let _ = std::fs::remove_file(&path);
     }
     let t0 = Instant::now();
-    interleave_gguf(source, &path).map_err(|e| format!("cannot write the converted copy: {e}"))?;
+    interleave_gguf(source, &path, ConvertTarget::ThisCpu)
+        .map_err(|e| format!("cannot write the converted copy: {e}"))?;
     let ms = t0.elapsed().as_secs_f64() * 1e3;
     let copy = GgufFile::open(&path)
         .map_err(|e| format!("the converted copy just written does not open: {e}"))?;

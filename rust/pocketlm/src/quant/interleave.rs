@@ -11,6 +11,20 @@
 //! Layout of one group (rows `8g..8g + 8`) for block column `i`: `head(0) .. head(7)` then
 //! `body(0) .. body(7)`, where `head` is a block's bytes before its quants (scale, minimum,
 //! fifth bits) and `body` its quants. Groups follow each other; a group is `8 × row bytes`.
+//!
+//! Q4_K has a layout of its own, made for a dot product instruction that multiplies 4 bytes of
+//! each of 4 rows by the same 4 activation bytes (SDOT by element): a group is two halves of 4
+//! rows (rows `8g..8g + 4`, then `8g + 4..8g + 8`), each half its super-block columns one after
+//! the other, and one column ([`Q4K_COLUMN`] bytes, the 4 rows' super-blocks) is
+//! - `d` of the 4 rows (4 f16), then their `dmin` (4 f16): one load, two conversions;
+//! - the 4 rows' 8 six-bit scales and 8 six-bit minimums, re-packed losslessly into the same 48
+//!   bytes so that a few vector operations give them with one row per lane (`L0`, `L1`, `T`:
+//!   see [`q4k_at`]);
+//! - the quants in 32 units of 16 bytes: unit `u` is bytes `4u..4u + 4` of each row's `qs`,
+//!   row after row, so one unit's low nibbles are 4 elements of one sub-block for the 4 rows.
+//!
+//! The integers and the f32 operations of the kernels are the row-major kernels', so the
+//! results are the same bits here too.
 
 use super::GgmlType;
 
@@ -28,8 +42,13 @@ pub enum BlockLayout {
     Interleaved8,
 }
 
-/// Bytes of a block before its quants, for the types that can be interleaved (the 32-element
-/// block types); `None` for the others.
+/// Whether matrices of `ty` can be interleaved: the 32-element block types and Q4_K.
+pub fn supports(ty: GgmlType) -> bool {
+    head_bytes(ty).is_some() || ty == GgmlType::Q4_K
+}
+
+/// Bytes of a block before its quants, for the 32-element block types (the ones interleaved as
+/// head and body); `None` for the others.
 pub fn head_bytes(ty: GgmlType) -> Option<usize> {
     Some(match ty {
         GgmlType::Q4_0 | GgmlType::Q8_0 => 2,
@@ -51,11 +70,15 @@ fn offsets(bb: usize, head: usize, i: usize, k: usize) -> (usize, usize) {
 /// Interleaves a row-major matrix (`rows` × `row_bytes`). Panics if `ty` cannot be
 /// interleaved, `rows` is not a multiple of 8 or `data` is not `rows` whole rows.
 pub fn interleave(ty: GgmlType, data: &[u8], rows: usize) -> Vec<u8> {
-    let head = head_bytes(ty).unwrap_or_else(|| panic!("{ty} cannot be interleaved"));
+    assert!(supports(ty), "{ty} cannot be interleaved");
     assert!(rows.is_multiple_of(GROUP_ROWS) && rows > 0, "{rows} rows");
     assert!(data.len().is_multiple_of(rows), "not {rows} whole rows");
-    let bb = ty.block_bytes();
     let row_bytes = data.len() / rows;
+    if ty == GgmlType::Q4_K {
+        return q4k_interleave(data, row_bytes);
+    }
+    let head = head_bytes(ty).expect("a 32-element block type");
+    let bb = ty.block_bytes();
     let nb = row_bytes / bb;
     let mut out = vec![0u8; data.len()];
     for (src, dst) in data
@@ -74,15 +97,23 @@ pub fn interleave(ty: GgmlType, data: &[u8], rows: usize) -> Vec<u8> {
     out
 }
 
-/// The largest block of an interleavable type (Q8_0).
-pub const MAX_BLOCK_BYTES: usize = 34;
+/// The largest block of an interleavable type (Q4_K).
+pub const MAX_BLOCK_BYTES: usize = Q4K_BLOCK;
 
 /// Block column `i` of row `k` (`< 8`) of an interleaved group, reassembled into `out` (one
 /// block's bytes).
 pub fn group_block(ty: GgmlType, group: &[u8], i: usize, k: usize, out: &mut [u8]) {
-    let head = head_bytes(ty).unwrap_or_else(|| panic!("{ty} cannot be interleaved"));
+    assert!(supports(ty), "{ty} cannot be interleaved");
     let bb = ty.block_bytes();
     assert!(k < GROUP_ROWS && out.len() == bb);
+    if ty == GgmlType::Q4_K {
+        let nb = group.len() / (GROUP_ROWS * Q4K_BLOCK);
+        let at = (k / Q4K_LANE_ROWS * nb + i) * Q4K_COLUMN;
+        let col: &[u8; Q4K_COLUMN] = group[at..][..Q4K_COLUMN].try_into().unwrap();
+        q4k_block(col, k % Q4K_LANE_ROWS, out.try_into().unwrap());
+        return;
+    }
+    let head = head_bytes(ty).expect("a 32-element block type");
     let (h, b) = offsets(bb, head, i, k);
     out[..head].copy_from_slice(&group[h..h + head]);
     out[head..].copy_from_slice(&group[b..b + bb - head]);
@@ -115,8 +146,131 @@ pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
         GgmlType::Q5_0 => typed::<6, 16, 22>(group, out),
         GgmlType::Q5_1 => typed::<8, 16, 24>(group, out),
         GgmlType::Q8_0 => typed::<2, 32, 34>(group, out),
+        GgmlType::Q4_K => {
+            let nb = out.len() / (GROUP_ROWS * Q4K_BLOCK);
+            let (cols, _) = group.as_chunks::<Q4K_COLUMN>();
+            let (blocks, _) = out.as_chunks_mut::<Q4K_BLOCK>();
+            for (c, col) in cols.iter().enumerate() {
+                let (half, i) = (c / nb, c % nb);
+                for r in 0..Q4K_LANE_ROWS {
+                    q4k_block(col, r, &mut blocks[(half * Q4K_LANE_ROWS + r) * nb + i]);
+                }
+            }
+        }
         _ => panic!("{ty} cannot be interleaved"),
     }
+}
+
+/// Bytes of a Q4_K super-block.
+const Q4K_BLOCK: usize = 144;
+/// Rows of a Q4_K column: one per lane of a 4-lane SDOT.
+pub const Q4K_LANE_ROWS: usize = 4;
+/// Bytes of one Q4_K column of 4 rows (see the module docs).
+pub const Q4K_COLUMN: usize = Q4K_LANE_ROWS * Q4K_BLOCK;
+/// Where a Q4_K column's parts start: the 4 `d`, the 4 `dmin`, the scales' `L0`, `L1`, `T`
+/// and the 32 units of quants.
+pub mod q4k_at {
+    /// The rows' `d` (4 f16).
+    pub const D: usize = 0;
+    /// The rows' `dmin` (4 f16).
+    pub const DMIN: usize = 8;
+    /// Byte `4s + r`: the low nibbles of row `r`'s scale and minimum of sub-block `s` (< 4).
+    pub const L0: usize = 16;
+    /// The same for sub-blocks `4 + s`.
+    pub const L1: usize = 32;
+    /// Byte `4s + r`: the top two bits of row `r`'s scale and minimum of sub-block `s` (bits 0-1,
+    /// 2-3) and of sub-block `4 + s` (bits 4-5, 6-7).
+    pub const T: usize = 48;
+    /// The 32 units of 16 quant bytes.
+    pub const QS: usize = 64;
+}
+
+/// A Q4_K super-block's 8 scales and 8 minimums (6 bits each) from its 12 packed bytes
+/// (ggml's packing: sub-blocks 0..4 in the low 6 bits of bytes 0..4 and 4..8, sub-blocks 4..8
+/// in the nibbles of bytes 8..12 with their top bits in the top bits of bytes 0..8).
+fn q4k_scales(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
+    let (mut sc, mut m) = ([0u8; 8], [0u8; 8]);
+    for j in 0..4 {
+        sc[j] = q[j] & 63;
+        m[j] = q[j + 4] & 63;
+        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
+        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+    }
+    (sc, m)
+}
+
+/// The inverse of [`q4k_scales`] (the packing is a bijection of 96 bits).
+fn q4k_pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
+    let mut q = [0u8; 12];
+    for j in 0..4 {
+        q[j] = sc[j] | ((sc[j + 4] >> 4) << 6);
+        q[j + 4] = m[j] | ((m[j + 4] >> 4) << 6);
+        q[j + 8] = (sc[j + 4] & 15) | ((m[j + 4] & 15) << 4);
+    }
+    q
+}
+
+/// One Q4_K column from the 4 rows' super-blocks.
+fn q4k_column(blocks: [&[u8; Q4K_BLOCK]; Q4K_LANE_ROWS], col: &mut [u8; Q4K_COLUMN]) {
+    for (r, b) in blocks.iter().enumerate() {
+        col[q4k_at::D + 2 * r..][..2].copy_from_slice(&b[0..2]);
+        col[q4k_at::DMIN + 2 * r..][..2].copy_from_slice(&b[2..4]);
+        let (sc, m) = q4k_scales(b[4..16].try_into().unwrap());
+        for s in 0..4 {
+            let k = 4 * s + r;
+            col[q4k_at::L0 + k] = (sc[s] & 15) | ((m[s] & 15) << 4);
+            col[q4k_at::L1 + k] = (sc[s + 4] & 15) | ((m[s + 4] & 15) << 4);
+            col[q4k_at::T + k] = (sc[s] >> 4)
+                | ((m[s] >> 4) << 2)
+                | ((sc[s + 4] >> 4) << 4)
+                | ((m[s + 4] >> 4) << 6);
+        }
+        for u in 0..32 {
+            col[q4k_at::QS + 16 * u + 4 * r..][..4].copy_from_slice(&b[16 + 4 * u..][..4]);
+        }
+    }
+}
+
+/// Row `r`'s super-block of a Q4_K column (the inverse of [`q4k_column`]).
+fn q4k_block(col: &[u8; Q4K_COLUMN], r: usize, out: &mut [u8; Q4K_BLOCK]) {
+    out[0..2].copy_from_slice(&col[q4k_at::D + 2 * r..][..2]);
+    out[2..4].copy_from_slice(&col[q4k_at::DMIN + 2 * r..][..2]);
+    let (mut sc, mut m) = ([0u8; 8], [0u8; 8]);
+    for s in 0..4 {
+        let k = 4 * s + r;
+        let (l0, l1, t) = (col[q4k_at::L0 + k], col[q4k_at::L1 + k], col[q4k_at::T + k]);
+        sc[s] = (l0 & 15) | ((t & 3) << 4);
+        m[s] = (l0 >> 4) | (((t >> 2) & 3) << 4);
+        sc[s + 4] = (l1 & 15) | (((t >> 4) & 3) << 4);
+        m[s + 4] = (l1 >> 4) | ((t >> 6) << 4);
+    }
+    out[4..16].copy_from_slice(&q4k_pack_scales(&sc, &m));
+    for u in 0..32 {
+        out[16 + 4 * u..][..4].copy_from_slice(&col[q4k_at::QS + 16 * u + 4 * r..][..4]);
+    }
+}
+
+/// [`interleave`] for Q4_K: each group's two halves of 4 rows, column after column.
+fn q4k_interleave(data: &[u8], row_bytes: usize) -> Vec<u8> {
+    let nb = row_bytes / Q4K_BLOCK;
+    let mut out = vec![0u8; data.len()];
+    for (src, dst) in data
+        .chunks_exact(GROUP_ROWS * row_bytes)
+        .zip(out.chunks_exact_mut(GROUP_ROWS * row_bytes))
+    {
+        let (cols, _) = dst.as_chunks_mut::<Q4K_COLUMN>();
+        for (c, col) in cols.iter_mut().enumerate() {
+            let (half, i) = (c / nb, c % nb);
+            let blocks = core::array::from_fn(|r| {
+                let row = half * Q4K_LANE_ROWS + r;
+                src[row * row_bytes + i * Q4K_BLOCK..][..Q4K_BLOCK]
+                    .try_into()
+                    .unwrap()
+            });
+            q4k_column(blocks, col);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -131,6 +285,7 @@ mod tests {
             GgmlType::Q5_0,
             GgmlType::Q5_1,
             GgmlType::Q8_0,
+            GgmlType::Q4_K,
         ] {
             let (rows, nb) = (16, 3);
             let row_bytes = nb * ty.block_bytes();
@@ -139,14 +294,20 @@ mod tests {
                 .collect();
             let inter = interleave(ty, &data, rows);
             assert_ne!(inter, data, "{ty}");
-            // the first group starts with the 8 heads of block column 0
-            let head = head_bytes(ty).unwrap();
-            for k in 0..GROUP_ROWS {
-                assert_eq!(
-                    inter[k * head..][..head],
-                    data[k * row_bytes..][..head],
-                    "{ty}"
-                );
+            if let Some(head) = head_bytes(ty) {
+                // the first group starts with the 8 heads of block column 0
+                for k in 0..GROUP_ROWS {
+                    assert_eq!(
+                        inter[k * head..][..head],
+                        data[k * row_bytes..][..head],
+                        "{ty}"
+                    );
+                }
+            } else {
+                // Q4_K: the first column starts with rows 0..4's d
+                for r in 0..4 {
+                    assert_eq!(inter[2 * r..][..2], data[r * row_bytes..][..2], "{ty}");
+                }
             }
             let mut back = vec![0u8; data.len()];
             for (g, o) in inter
@@ -156,12 +317,46 @@ mod tests {
                 deinterleave_group(ty, g, o);
             }
             assert_eq!(back, data, "{ty}");
+            // every block column of every row reads back the same
+            let mut block = [0u8; MAX_BLOCK_BYTES];
+            let bb = ty.block_bytes();
+            for k in 0..GROUP_ROWS {
+                for i in 0..nb {
+                    group_block(
+                        ty,
+                        &inter[8 * row_bytes..][..8 * row_bytes],
+                        i,
+                        k,
+                        &mut block[..bb],
+                    );
+                    let want = &data[(8 + k) * row_bytes + i * bb..][..bb];
+                    assert_eq!(&block[..bb], want, "{ty} row {k} block {i}");
+                }
+            }
+        }
+    }
+
+    /// The Q4_K scale packing is a bijection: every 12-byte value comes back.
+    #[test]
+    fn q4k_scale_packing_round_trips() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..2000 {
+            let mut q = [0u8; 12];
+            for b in &mut q {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            let (sc, m) = q4k_scales(&q);
+            assert!(sc.iter().chain(&m).all(|&v| v < 64));
+            assert_eq!(q4k_pack_scales(&sc, &m), q);
         }
     }
 
     #[test]
     #[should_panic(expected = "cannot be interleaved")]
-    fn k_quants_are_not_interleaved() {
-        interleave(GgmlType::Q4_K, &[0; 144 * 8], 8);
+    fn other_k_quants_are_not_interleaved() {
+        interleave(GgmlType::Q6_K, &[0; 210 * 8], 8);
     }
 }

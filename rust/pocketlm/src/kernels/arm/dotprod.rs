@@ -39,6 +39,33 @@ fn dot_sdot(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     acc
 }
 
-neon_kernels!(sdot, "neon,dotprod", dot_sdot, "NEON + dotprod");
+/// Lane `i` gets the sum of the products of bytes `4i..4i + 4` of `a` with bytes `4L..4L + 4`
+/// of `b` (SDOT by element: the same 4 activation bytes for the 4 rows of an interleaved Q4_K
+/// unit).
+#[inline]
+#[target_feature(enable = "dotprod")]
+fn dot_sdot_lane<const L: i32>(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let mut acc = acc;
+    // SAFETY: as in `dot_sdot`; `L` < 4 is a valid element index for `.4b`.
+    unsafe {
+        asm!(
+            "sdot {acc:v}.4s, {a:v}.16b, {b:v}.4b[{l}]",
+            acc = inout(vreg) acc,
+            a = in(vreg) a,
+            b = in(vreg) b,
+            l = const L,
+            options(pure, nomem, nostack, preserves_flags)
+        );
+    }
+    acc
+}
+
+neon_kernels!(
+    sdot,
+    "neon,dotprod",
+    dot_sdot,
+    dot_sdot_lane,
+    "NEON + dotprod"
+);
 
 lowbit_kernels!(lowbit_sdot, "neon,dotprod", dot_sdot);

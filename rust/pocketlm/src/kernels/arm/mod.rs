@@ -754,7 +754,7 @@ macro_rules! unroll8 {
 // Kernels shared by the NEON and SDOT tiers
 
 macro_rules! neon_kernels {
-    ($module:ident, $feat:literal, $dot:ident, $tier:literal) => {
+    ($module:ident, $feat:literal, $dot:ident, $dot_lane:ident, $tier:literal) => {
         #[doc = concat!("Kernels of the ", $tier, " tier.")]
         pub(super) mod $module {
             use super::*;
@@ -992,6 +992,7 @@ macro_rules! neon_kernels {
                     GgmlType::Q5_0 => group_gemm_entry!($feat, BlockQ5_0 => small_x8<BlockQ5_0>),
                     GgmlType::Q5_1 => group_gemm_entry!($feat, BlockQ5_1 => small_x8<BlockQ5_1>),
                     GgmlType::Q8_0 => group_gemm_entry!($feat, BlockQ8_0 => small_x8<BlockQ8_0>),
+                    GgmlType::Q4_K => group_gemm_entry!($feat, q8k BlockQ4K => k4_x8),
                     _ => return None,
                 })
             }
@@ -1277,6 +1278,131 @@ macro_rules! neon_kernels {
             ) {
                 // SAFETY: as in `tile_small`.
                 unsafe { t_k4::<W>(w, a, rows, ts, res) }
+            }
+
+            /// Q4_K for the 8 rows of an interleaved group (two columns of 4 rows each:
+            /// [`crate::quant::interleave`]) × `M` activation rows, one pass per activation
+            /// row (on NEON only decode comes here: `deinterleave_from_m`).
+            #[target_feature(enable = $feat)]
+            #[inline]
+            pub(in crate::kernels::arm) fn k4_x8<const M: usize>(
+                group: &[u8],
+                ar: [&[BlockQ8K]; M],
+            ) -> [[f32; 8]; M] {
+                let half = group.len() / 2;
+                let mut out = [[0.0f32; 8]; M];
+                for j in 0..M {
+                    let lo = k4_x4(&group[..half], ar[j]);
+                    let hi = k4_x4(&group[half..], ar[j]);
+                    out[j][..4].copy_from_slice(&lo);
+                    out[j][4..].copy_from_slice(&hi);
+                }
+                out
+            }
+
+            /// Q4_K decode of 4 rows stored as [`interleave::Q4K_COLUMN`] columns, one row per
+            /// lane: per column, each 16-byte unit of quants holds 4 elements of each row, and
+            /// one dot by element multiplies them by the same 4 activation bytes, so the 8
+            /// sub-block sums of the 4 rows are 8 registers, and scaling, minimums and f32
+            /// accumulation are one vector operation for 4 rows (the row-major decode repeats
+            /// them per row). Per row and lane the integers are the row-major kernel's
+            /// (`s[j]·S[j] + s[4+j]·S[4+j]`, `b[j]·m[j] + b[4+j]·m[4+j]`, exact in i32) and so
+            /// are the f32 steps (`fma` by `d·y.d` and `dmin·y.d` into 4 lanes per row, then the
+            /// lanes summed as `vaddvq_f32` does: `(l0 + l1) + (l2 + l3)`): the same bits.
+            #[target_feature(enable = $feat)]
+            #[inline]
+            fn k4_x4(cols: &[u8], a: &[BlockQ8K]) -> [f32; 4] {
+                use crate::quant::interleave::{q4k_at, Q4K_COLUMN};
+                let nb = a.len();
+                assert!(cols.len() == nb * Q4K_COLUMN);
+                let (cols, _) = cols.as_chunks::<Q4K_COLUMN>();
+                let z = vdupq_n_f32(0.0);
+                let mut acc = [z; 4];
+                let mut accm = [z; 4];
+                let m4 = vdupq_n_u8(0x0F);
+                for i in 0..nb {
+                    let col = &cols[i];
+                    let y = &a[i];
+                    let yq = qs_base(y);
+                    // sub-block s's dot for the 4 rows in s[s]
+                    let mut s = [vdupq_n_s32(0); 8];
+                    unroll8!(C in 4 => {
+                        let ya = [ld_qs(yq, 64 * C), ld_qs(yq, 64 * C + 16)];
+                        let yb = [ld_qs(yq, 64 * C + 32), ld_qs(yq, 64 * C + 48)];
+                        unroll8!(E => {
+                            let w = ld_u8(sub(col, q4k_at::QS + 16 * (8 * C + E)));
+                            let lo = vreinterpretq_s8_u8(vandq_u8(w, m4));
+                            let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(w));
+                            s[2 * C] = $dot_lane::<{ (E % 4) as i32 }>(s[2 * C], lo, ya[E / 4]);
+                            s[2 * C + 1] = $dot_lane::<{ (E % 4) as i32 }>(s[2 * C + 1], hi, yb[E / 4]);
+                        });
+                    });
+                    let (sc, mins, d, dmin) = k4_x4_header(col);
+                    let bs = vpaddq_s16(ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+                    let pm = [
+                        vmlal_laneq_s16::<4>(vmull_laneq_s16::<0>(vget_low_s16(mins[0]), bs), vget_low_s16(mins[2]), bs),
+                        vmlal_high_laneq_s16::<5>(vmull_high_laneq_s16::<1>(mins[0], bs), mins[2], bs),
+                        vmlal_laneq_s16::<6>(vmull_laneq_s16::<2>(vget_low_s16(mins[1]), bs), vget_low_s16(mins[3]), bs),
+                        vmlal_high_laneq_s16::<7>(vmull_high_laneq_s16::<3>(mins[1], bs), mins[3], bs),
+                    ];
+                    let dy = vmulq_n_f32(d, y.d);
+                    let dmy = vmulq_n_f32(dmin, y.d);
+                    for j in 0..4 {
+                        let isum = vmlaq_s32(vmulq_s32(s[j], sc[j]), s[j + 4], sc[j + 4]);
+                        acc[j] = vfmaq_f32(acc[j], vcvtq_f32_s32(isum), dy);
+                        accm[j] = vfmaq_f32(accm[j], vcvtq_f32_s32(pm[j]), dmy);
+                    }
+                }
+                let e: [float32x4_t; 4] = core::array::from_fn(|j| vsubq_f32(acc[j], accm[j]));
+                let v = vaddq_f32(vaddq_f32(e[0], e[1]), vaddq_f32(e[2], e[3]));
+                let mut out = [0.0f32; 4];
+                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
+                unsafe { vst1q_f32(out.as_mut_ptr(), v) };
+                out
+            }
+
+            /// One interleaved Q4_K column's scales (`[s]`: sub-block `s`'s for the 4 rows, as
+            /// i32), minimums (`[p]`: sub-blocks `2p` and `2p + 1`, rows in lanes 0..4 and
+            /// 4..8, as i16), `d` and `dmin` of the 4 rows as f32.
+            #[inline(always)]
+            fn k4_x4_header(
+                col: &[u8; crate::quant::interleave::Q4K_COLUMN],
+            ) -> ([int32x4_t; 8], [int16x8_t; 4], float32x4_t, float32x4_t) {
+                use crate::quant::interleave::q4k_at;
+                // SAFETY: baseline Advanced SIMD only (always present on aarch64); the loads
+                // read 16 bytes each inside `col` (`sub` checks the ranges).
+                unsafe {
+                    let [d, dmin] = h2f8(vreinterpretq_u16_u8(ld_u8(sub(col, q4k_at::D))));
+                    let l0 = ld_u8(sub(col, q4k_at::L0));
+                    let l1 = ld_u8(sub(col, q4k_at::L1));
+                    let t = ld_u8(sub(col, q4k_at::T));
+                    let m4 = vdupq_n_u8(0x0F);
+                    let m30 = vdupq_n_u8(0x30);
+                    // bytes 4s + r: row r's field of sub-block s (a) or 4 + s (b)
+                    let sc_a = vorrq_u8(vandq_u8(l0, m4), vandq_u8(vshlq_n_u8::<4>(t), m30));
+                    let m_a = vorrq_u8(vshrq_n_u8::<4>(l0), vandq_u8(vshlq_n_u8::<2>(t), m30));
+                    let sc_b = vorrq_u8(vandq_u8(l1, m4), vandq_u8(t, m30));
+                    let m_b = vorrq_u8(vshrq_n_u8::<4>(l1), vandq_u8(vshrq_n_u8::<2>(t), m30));
+                    let wide = |v: uint8x16_t| {
+                        let (w0, w1) = (vmovl_u8(vget_low_u8(v)), vmovl_high_u8(v));
+                        [
+                            vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(w0))),
+                            vreinterpretq_s32_u32(vmovl_high_u16(w0)),
+                            vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(w1))),
+                            vreinterpretq_s32_u32(vmovl_high_u16(w1)),
+                        ]
+                    };
+                    let (a, b) = (wide(sc_a), wide(sc_b));
+                    let sc = [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]];
+                    let s16 = vreinterpretq_s16_u16;
+                    let mins = [
+                        s16(vmovl_u8(vget_low_u8(m_a))),
+                        s16(vmovl_high_u8(m_a)),
+                        s16(vmovl_u8(vget_low_u8(m_b))),
+                        s16(vmovl_high_u8(m_b)),
+                    ];
+                    (sc, mins, d, dmin)
+                }
             }
 
             /// One Q6_K super-block row with one activation block, accumulated as the batches'

@@ -28,6 +28,19 @@ fn dot_base(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
     vpadalq_s16(acc, p)
 }
 
-neon_kernels!(base, "neon", dot_base, "NEON");
+/// SDOT by element: lane `i` gets the sum of the products of bytes `4i..4i + 4` of `a` with
+/// bytes `4L..4L + 4` of `b` (unlike [`dot_base`], whose lanes hold other byte pairs and only
+/// their total is the dot). `a`'s bytes are Q4_K nibbles (0..16), so a sum of two products
+/// fits i16.
+#[inline]
+#[target_feature(enable = "neon")]
+fn dot_base_lane<const L: i32>(acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
+    let b = vreinterpretq_s8_s32(vdupq_laneq_s32::<L>(vreinterpretq_s32_s8(b)));
+    let lo = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    let hi = vmull_high_s8(a, b);
+    vpadalq_s16(acc, vpaddq_s16(lo, hi))
+}
+
+neon_kernels!(base, "neon", dot_base, dot_base_lane, "NEON");
 
 lowbit_kernels!(lowbit_base, "neon", dot_base);
