@@ -1058,11 +1058,11 @@ fn interleaved_layout_is_bit_identical_to_row_major() {
             }
         }
     }
-    // only the 32-element types and Q4_K, in whole groups of 8 rows
-    let store = make_weights(GgmlType::Q6_K, 8, 256, Fill::Random, 1);
+    // only the 32-element types, Q4_K and Q6_K, in whole groups of 8 rows
+    let store = make_weights(GgmlType::Q5_K, 8, 256, Fill::Random, 1);
     let k = QMatrix::new(
-        GgmlType::Q6_K,
-        weight_bytes(&store, GgmlType::Q6_K, 8, 256),
+        GgmlType::Q5_K,
+        weight_bytes(&store, GgmlType::Q5_K, 8, 256),
         8,
         256,
     );

@@ -810,8 +810,8 @@ fn read_tensor_info(cur: &mut Cursor<'_>) -> Result<TensorInfo, GgufError> {
         let rows = n / dims[0];
         if !interleave::supports(ty) || !rows.is_multiple_of(GROUP_ROWS as u64) {
             return Err(bad(format!(
-                "interleaved {ty} with {rows} rows (only 32-element block types and Q4_K, \
-                 rows a multiple of {GROUP_ROWS}): the file is corrupt; re-run `pocketlm convert`"
+                "interleaved {ty} with {rows} rows (only 32-element block types, Q4_K and \
+                 Q6_K, rows a multiple of {GROUP_ROWS}): the file is corrupt; re-run `pocketlm convert`"
             )));
         }
     }

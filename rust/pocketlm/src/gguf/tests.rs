@@ -319,11 +319,11 @@ fn interleaved_tensors_round_trip_and_bad_ones_are_rejected() {
         (info.ty, info.layout),
         (GgmlType::Q4_1, BlockLayout::Interleaved8)
     );
-    // not a whole group of 8 rows, and a k-quant other than Q4_K: a corrupt file, not a misread
+    // not a whole group of 8 rows, and a k-quant without an interleaved layout: a corrupt file, not a misread
     for (dims, ty, len) in [
         ([32u64, 4], GgmlType::Q4_1, 80),
         ([256, 4], GgmlType::Q4_K, 576),
-        ([256, 8], GgmlType::Q6_K, 1680),
+        ([256, 8], GgmlType::Q5_K, 1408),
     ] {
         let mut w = GgufWriter::new();
         w.tensor_with_layout("w", &dims, ty, BlockLayout::Interleaved8, vec![0; len]);

@@ -322,8 +322,8 @@ impl<'a> QMatrix<'a> {
         })
     }
 
-    /// The same bytes read as `layout` (checked: interleaving needs a 32-element block type or
-    /// Q4_K, and a multiple of 8 rows).
+    /// The same bytes read as `layout` (checked: interleaving needs a 32-element block type,
+    /// Q4_K or Q6_K, and a multiple of 8 rows).
     pub fn with_layout(self, layout: BlockLayout) -> Result<Self, QuantError> {
         if layout == BlockLayout::Interleaved8
             && (!interleave::supports(self.ty) || !self.rows.is_multiple_of(interleave::GROUP_ROWS))

@@ -12,16 +12,21 @@
 //! `body(0) .. body(7)`, where `head` is a block's bytes before its quants (scale, minimum,
 //! fifth bits) and `body` its quants. Groups follow each other; a group is `8 × row bytes`.
 //!
-//! Q4_K has a layout of its own, made for a dot product instruction that multiplies 4 bytes of
-//! each of 4 rows by the same 4 activation bytes (SDOT by element): a group is two halves of 4
-//! rows (rows `8g..8g + 4`, then `8g + 4..8g + 8`), each half its super-block columns one after
-//! the other, and one column ([`Q4K_COLUMN`] bytes, the 4 rows' super-blocks) is
+//! Q4_K and Q6_K have layouts of their own, made for a dot product instruction that multiplies
+//! 4 bytes of each of 4 rows by the same 4 activation bytes (SDOT by element): a group is two
+//! halves of 4 rows (rows `8g..8g + 4`, then `8g + 4..8g + 8`), each half its super-block
+//! columns one after the other. A Q4_K column ([`Q4K_COLUMN`] bytes, the 4 rows'
+//! super-blocks) is
 //! - `d` of the 4 rows (4 f16), then their `dmin` (4 f16): one load, two conversions;
 //! - the 4 rows' 8 six-bit scales and 8 six-bit minimums, re-packed losslessly into the same 48
 //!   bytes so that a few vector operations give them with one row per lane (`L0`, `L1`, `T`:
 //!   see [`q4k_at`]);
 //! - the quants in 32 units of 16 bytes: unit `u` is bytes `4u..4u + 4` of each row's `qs`,
 //!   row after row, so one unit's low nibbles are 4 elements of one sub-block for the 4 rows.
+//!
+//! A Q6_K column ([`Q6K_COLUMN`]) holds the 16 scales of the 4 rows, then the quants as 16
+//! triples of units of `ql`, `ql` and `qh` bytes (each 4 bytes per row), then the 4 `d`
+//! ([`q6k_at`]).
 //!
 //! The integers and the f32 operations of the kernels are the row-major kernels', so the
 //! results are the same bits here too.
@@ -42,9 +47,9 @@ pub enum BlockLayout {
     Interleaved8,
 }
 
-/// Whether matrices of `ty` can be interleaved: the 32-element block types and Q4_K.
+/// Whether matrices of `ty` can be interleaved: the 32-element block types, Q4_K and Q6_K.
 pub fn supports(ty: GgmlType) -> bool {
-    head_bytes(ty).is_some() || ty == GgmlType::Q4_K
+    head_bytes(ty).is_some() || lane_codec(ty).is_some()
 }
 
 /// Bytes of a block before its quants, for the 32-element block types (the ones interleaved as
@@ -74,8 +79,8 @@ pub fn interleave(ty: GgmlType, data: &[u8], rows: usize) -> Vec<u8> {
     assert!(rows.is_multiple_of(GROUP_ROWS) && rows > 0, "{rows} rows");
     assert!(data.len().is_multiple_of(rows), "not {rows} whole rows");
     let row_bytes = data.len() / rows;
-    if ty == GgmlType::Q4_K {
-        return q4k_interleave(data, row_bytes);
+    if let Some(codec) = lane_codec(ty) {
+        return lane_interleave(codec, data, row_bytes);
     }
     let head = head_bytes(ty).expect("a 32-element block type");
     let bb = ty.block_bytes();
@@ -97,8 +102,8 @@ pub fn interleave(ty: GgmlType, data: &[u8], rows: usize) -> Vec<u8> {
     out
 }
 
-/// The largest block of an interleavable type (Q4_K).
-pub const MAX_BLOCK_BYTES: usize = Q4K_BLOCK;
+/// The largest block of an interleavable type (Q6_K).
+pub const MAX_BLOCK_BYTES: usize = Q6K_BLOCK;
 
 /// Block column `i` of row `k` (`< 8`) of an interleaved group, reassembled into `out` (one
 /// block's bytes).
@@ -106,11 +111,10 @@ pub fn group_block(ty: GgmlType, group: &[u8], i: usize, k: usize, out: &mut [u8
     assert!(supports(ty), "{ty} cannot be interleaved");
     let bb = ty.block_bytes();
     assert!(k < GROUP_ROWS && out.len() == bb);
-    if ty == GgmlType::Q4_K {
-        let nb = group.len() / (GROUP_ROWS * Q4K_BLOCK);
-        let at = (k / Q4K_LANE_ROWS * nb + i) * Q4K_COLUMN;
-        let col: &[u8; Q4K_COLUMN] = group[at..][..Q4K_COLUMN].try_into().unwrap();
-        q4k_block(col, k % Q4K_LANE_ROWS, out.try_into().unwrap());
+    if let Some(c) = lane_codec(ty) {
+        let nb = group.len() / (GROUP_ROWS * c.block);
+        let at = (k / LANE_ROWS * nb + i) * c.column();
+        (c.read)(&group[at..][..c.column()], k % LANE_ROWS, out);
         return;
     }
     let head = head_bytes(ty).expect("a 32-element block type");
@@ -146,27 +150,85 @@ pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
         GgmlType::Q5_0 => typed::<6, 16, 22>(group, out),
         GgmlType::Q5_1 => typed::<8, 16, 24>(group, out),
         GgmlType::Q8_0 => typed::<2, 32, 34>(group, out),
-        GgmlType::Q4_K => {
-            let nb = out.len() / (GROUP_ROWS * Q4K_BLOCK);
-            let (cols, _) = group.as_chunks::<Q4K_COLUMN>();
-            let (blocks, _) = out.as_chunks_mut::<Q4K_BLOCK>();
-            for (c, col) in cols.iter().enumerate() {
-                let (half, i) = (c / nb, c % nb);
-                for r in 0..Q4K_LANE_ROWS {
-                    q4k_block(col, r, &mut blocks[(half * Q4K_LANE_ROWS + r) * nb + i]);
+        _ => {
+            let c = lane_codec(ty).unwrap_or_else(|| panic!("{ty} cannot be interleaved"));
+            let nb = out.len() / (GROUP_ROWS * c.block);
+            for (n, col) in group.chunks_exact(c.column()).enumerate() {
+                let (half, i) = (n / nb, n % nb);
+                for r in 0..LANE_ROWS {
+                    let at = ((half * LANE_ROWS + r) * nb + i) * c.block;
+                    (c.read)(col, r, &mut out[at..][..c.block]);
                 }
             }
         }
-        _ => panic!("{ty} cannot be interleaved"),
     }
+}
+
+/// Rows of a k-quant column: one per lane of a 4-lane SDOT.
+pub const LANE_ROWS: usize = 4;
+
+/// How a k-quant is stored in columns of [`LANE_ROWS`] rows.
+#[derive(Clone, Copy)]
+struct LaneCodec {
+    /// Bytes of one super-block.
+    block: usize,
+    /// Writes a column from the 4 rows' super-blocks.
+    write: fn([&[u8]; LANE_ROWS], &mut [u8]),
+    /// Reads row `r`'s super-block back from a column.
+    read: fn(&[u8], usize, &mut [u8]),
+}
+
+impl LaneCodec {
+    fn column(self) -> usize {
+        LANE_ROWS * self.block
+    }
+}
+
+fn lane_codec(ty: GgmlType) -> Option<LaneCodec> {
+    Some(match ty {
+        GgmlType::Q4_K => LaneCodec {
+            block: Q4K_BLOCK,
+            write: |b, col| {
+                let b = b.map(|b| b.try_into().unwrap());
+                q4k_column(b, col.try_into().unwrap())
+            },
+            read: |col, r, out| q4k_block(col.try_into().unwrap(), r, out.try_into().unwrap()),
+        },
+        GgmlType::Q6_K => LaneCodec {
+            block: Q6K_BLOCK,
+            write: |b, col| {
+                let b = b.map(|b| b.try_into().unwrap());
+                q6k_column(b, col.try_into().unwrap())
+            },
+            read: |col, r, out| q6k_block(col.try_into().unwrap(), r, out.try_into().unwrap()),
+        },
+        _ => return None,
+    })
+}
+
+/// [`interleave`] for the k-quants: each group's two halves of 4 rows, column after column.
+fn lane_interleave(c: LaneCodec, data: &[u8], row_bytes: usize) -> Vec<u8> {
+    let nb = row_bytes / c.block;
+    let mut out = vec![0u8; data.len()];
+    for (src, dst) in data
+        .chunks_exact(GROUP_ROWS * row_bytes)
+        .zip(out.chunks_exact_mut(GROUP_ROWS * row_bytes))
+    {
+        for (n, col) in dst.chunks_exact_mut(c.column()).enumerate() {
+            let (half, i) = (n / nb, n % nb);
+            let blocks = core::array::from_fn(|r| {
+                &src[(half * LANE_ROWS + r) * row_bytes + i * c.block..][..c.block]
+            });
+            (c.write)(blocks, col);
+        }
+    }
+    out
 }
 
 /// Bytes of a Q4_K super-block.
 const Q4K_BLOCK: usize = 144;
-/// Rows of a Q4_K column: one per lane of a 4-lane SDOT.
-pub const Q4K_LANE_ROWS: usize = 4;
 /// Bytes of one Q4_K column of 4 rows (see the module docs).
-pub const Q4K_COLUMN: usize = Q4K_LANE_ROWS * Q4K_BLOCK;
+pub const Q4K_COLUMN: usize = LANE_ROWS * Q4K_BLOCK;
 /// Where a Q4_K column's parts start: the 4 `d`, the 4 `dmin`, the scales' `L0`, `L1`, `T`
 /// and the 32 units of quants.
 pub mod q4k_at {
@@ -211,7 +273,7 @@ fn q4k_pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
 }
 
 /// One Q4_K column from the 4 rows' super-blocks.
-fn q4k_column(blocks: [&[u8; Q4K_BLOCK]; Q4K_LANE_ROWS], col: &mut [u8; Q4K_COLUMN]) {
+fn q4k_column(blocks: [&[u8; Q4K_BLOCK]; LANE_ROWS], col: &mut [u8; Q4K_COLUMN]) {
     for (r, b) in blocks.iter().enumerate() {
         col[q4k_at::D + 2 * r..][..2].copy_from_slice(&b[0..2]);
         col[q4k_at::DMIN + 2 * r..][..2].copy_from_slice(&b[2..4]);
@@ -250,27 +312,55 @@ fn q4k_block(col: &[u8; Q4K_COLUMN], r: usize, out: &mut [u8; Q4K_BLOCK]) {
     }
 }
 
-/// [`interleave`] for Q4_K: each group's two halves of 4 rows, column after column.
-fn q4k_interleave(data: &[u8], row_bytes: usize) -> Vec<u8> {
-    let nb = row_bytes / Q4K_BLOCK;
-    let mut out = vec![0u8; data.len()];
-    for (src, dst) in data
-        .chunks_exact(GROUP_ROWS * row_bytes)
-        .zip(out.chunks_exact_mut(GROUP_ROWS * row_bytes))
-    {
-        let (cols, _) = dst.as_chunks_mut::<Q4K_COLUMN>();
-        for (c, col) in cols.iter_mut().enumerate() {
-            let (half, i) = (c / nb, c % nb);
-            let blocks = core::array::from_fn(|r| {
-                let row = half * Q4K_LANE_ROWS + r;
-                src[row * row_bytes + i * Q4K_BLOCK..][..Q4K_BLOCK]
-                    .try_into()
-                    .unwrap()
-            });
-            q4k_column(blocks, col);
+/// Bytes of a Q6_K super-block: `ql` (128), `qh` (64), the 16 scales (i8), `d`.
+const Q6K_BLOCK: usize = 210;
+/// Bytes of one Q6_K column of 4 rows (see the module docs).
+pub const Q6K_COLUMN: usize = LANE_ROWS * Q6K_BLOCK;
+/// Where a Q6_K column's parts start.
+pub mod q6k_at {
+    /// Byte `4s + r`: row `r`'s scale of sub-block `s` (16 sub-blocks of 16 elements).
+    pub const SC: usize = 0;
+    /// 16 triples of units `(A, B, H)`, triple `8n + e` (half `n` < 2 of the super-block, `e`
+    /// < 8): bytes `4e..4e + 4` of `ql[64n..]` (A), of `ql[64n + 32..]` (B) and of `qh[32n..]`
+    /// (H), each as 4 bytes per row, row after row. One triple gives 4 elements of 4
+    /// sub-blocks for the 4 rows, as the row-major kernel's `ql` / `qh` loads give 16.
+    pub const TRIPLES: usize = 64;
+    /// The rows' `d` (4 f16).
+    pub const D: usize = 832;
+}
+
+/// One Q6_K column from the 4 rows' super-blocks.
+fn q6k_column(blocks: [&[u8; Q6K_BLOCK]; LANE_ROWS], col: &mut [u8; Q6K_COLUMN]) {
+    for (r, b) in blocks.iter().enumerate() {
+        for s in 0..16 {
+            col[q6k_at::SC + 4 * s + r] = b[192 + s];
+        }
+        for n in 0..2 {
+            for e in 0..8 {
+                let t = q6k_at::TRIPLES + 48 * (8 * n + e) + 4 * r;
+                col[t..][..4].copy_from_slice(&b[64 * n + 4 * e..][..4]);
+                col[t + 16..][..4].copy_from_slice(&b[64 * n + 32 + 4 * e..][..4]);
+                col[t + 32..][..4].copy_from_slice(&b[128 + 32 * n + 4 * e..][..4]);
+            }
+        }
+        col[q6k_at::D + 2 * r..][..2].copy_from_slice(&b[208..210]);
+    }
+}
+
+/// Row `r`'s super-block of a Q6_K column (the inverse of [`q6k_column`]).
+fn q6k_block(col: &[u8; Q6K_COLUMN], r: usize, out: &mut [u8; Q6K_BLOCK]) {
+    for s in 0..16 {
+        out[192 + s] = col[q6k_at::SC + 4 * s + r];
+    }
+    for n in 0..2 {
+        for e in 0..8 {
+            let t = q6k_at::TRIPLES + 48 * (8 * n + e) + 4 * r;
+            out[64 * n + 4 * e..][..4].copy_from_slice(&col[t..][..4]);
+            out[64 * n + 32 + 4 * e..][..4].copy_from_slice(&col[t + 16..][..4]);
+            out[128 + 32 * n + 4 * e..][..4].copy_from_slice(&col[t + 32..][..4]);
         }
     }
-    out
+    out[208..210].copy_from_slice(&col[q6k_at::D + 2 * r..][..2]);
 }
 
 #[cfg(test)]
@@ -286,6 +376,7 @@ mod tests {
             GgmlType::Q5_1,
             GgmlType::Q8_0,
             GgmlType::Q4_K,
+            GgmlType::Q6_K,
         ] {
             let (rows, nb) = (16, 3);
             let row_bytes = nb * ty.block_bytes();
@@ -303,8 +394,8 @@ mod tests {
                         "{ty}"
                     );
                 }
-            } else {
-                // Q4_K: the first column starts with rows 0..4's d
+            } else if ty == GgmlType::Q4_K {
+                // the first column starts with rows 0..4's d
                 for r in 0..4 {
                     assert_eq!(inter[2 * r..][..2], data[r * row_bytes..][..2], "{ty}");
                 }
@@ -357,6 +448,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "cannot be interleaved")]
     fn other_k_quants_are_not_interleaved() {
-        interleave(GgmlType::Q6_K, &[0; 210 * 8], 8);
+        interleave(GgmlType::Q5_K, &[0; 176 * 8], 8);
     }
 }

@@ -43,8 +43,8 @@ pub enum QuantError {
         block_len: usize,
     },
     #[error(
-        "{ty}: {rows} rows cannot be interleaved (only Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and \
-         Q4_K, in groups of 8 rows)"
+        "{ty}: {rows} rows cannot be interleaved (only Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, \
+         Q4_K and Q6_K, in groups of 8 rows)"
     )]
     /// The type or row count does not fit the interleaved layout.
     NotInterleavable {

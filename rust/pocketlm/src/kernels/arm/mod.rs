@@ -993,6 +993,7 @@ macro_rules! neon_kernels {
                     GgmlType::Q5_1 => group_gemm_entry!($feat, BlockQ5_1 => small_x8<BlockQ5_1>),
                     GgmlType::Q8_0 => group_gemm_entry!($feat, BlockQ8_0 => small_x8<BlockQ8_0>),
                     GgmlType::Q4_K => group_gemm_entry!($feat, q8k BlockQ4K => k4_x8),
+                    GgmlType::Q6_K => group_gemm_entry!($feat, q8k BlockQ6K => q6k_x8),
                     _ => return None,
                 })
             }
@@ -1355,6 +1356,114 @@ macro_rules! neon_kernels {
                 }
                 let e: [float32x4_t; 4] = core::array::from_fn(|j| vsubq_f32(acc[j], accm[j]));
                 let v = vaddq_f32(vaddq_f32(e[0], e[1]), vaddq_f32(e[2], e[3]));
+                let mut out = [0.0f32; 4];
+                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
+                unsafe { vst1q_f32(out.as_mut_ptr(), v) };
+                out
+            }
+
+            /// Q6_K for the 8 rows of an interleaved group (two columns of 4 rows), as
+            /// [`k4_x8`].
+            #[target_feature(enable = $feat)]
+            #[inline]
+            pub(in crate::kernels::arm) fn q6k_x8<const M: usize>(
+                group: &[u8],
+                ar: [&[BlockQ8K]; M],
+            ) -> [[f32; 8]; M] {
+                let half = group.len() / 2;
+                let mut out = [[0.0f32; 8]; M];
+                for j in 0..M {
+                    let lo = q6k_x4(&group[..half], ar[j]);
+                    let hi = q6k_x4(&group[half..], ar[j]);
+                    out[j][..4].copy_from_slice(&lo);
+                    out[j][4..].copy_from_slice(&hi);
+                }
+                out
+            }
+
+            /// Q6_K decode of 4 rows stored as [`interleave::Q6K_COLUMN`] columns, one row per
+            /// lane (see [`k4_x4`]). Each triple of units gives, by the row-major kernel's SLI /
+            /// SRI steps ([`q6k_quarter`]), 4 elements of 4 sub-blocks for the 4 rows (`q + 32`),
+            /// each multiplied by 4 activation bytes with one dot by element. Per row and lane
+            /// `j` the integer is the row-major kernel's, `Σ_g s[4g+j]·(S[4g+j] − 32·b[4g+j])`
+            /// (exact in i32), and so is the f32 step (`fma` by `d·y.d`, lanes summed as
+            /// `vaddvq_f32`): the same bits.
+            #[target_feature(enable = $feat)]
+            #[inline]
+            fn q6k_x4(cols: &[u8], a: &[BlockQ8K]) -> [f32; 4] {
+                use crate::quant::interleave::{q6k_at, Q6K_COLUMN};
+                let nb = a.len();
+                assert!(cols.len() == nb * Q6K_COLUMN);
+                let (cols, _) = cols.as_chunks::<Q6K_COLUMN>();
+                let mut acc = [vdupq_n_f32(0.0); 4];
+                let m2 = vdupq_n_u8(0x03);
+                let m30 = vdupq_n_u8(0x30);
+                for i in 0..nb {
+                    let col = &cols[i];
+                    let y = &a[i];
+                    let yq = qs_base(y);
+                    // the scales: sc16[p] holds sub-blocks 2p (lanes 0..4) and 2p + 1 (4..8)
+                    let sc16: [int16x8_t; 8] = core::array::from_fn(|p| {
+                        let v = vreinterpretq_s8_u8(ld_u8(sub(col, q6k_at::SC + 16 * (p / 2))));
+                        if p % 2 == 0 {
+                            vmovl_s8(vget_low_s8(v))
+                        } else {
+                            vmovl_high_s8(v)
+                        }
+                    });
+                    let sc32 = |s: usize| {
+                        if s % 2 == 0 {
+                            vmovl_s16(vget_low_s16(sc16[s / 2]))
+                        } else {
+                            vmovl_high_s16(sc16[s / 2])
+                        }
+                    };
+                    let mut isum = [vdupq_n_s32(0); 4];
+                    unroll8!(N in 2 => {
+                        // sub-block 8N + t's dot for the 4 rows in s[t]
+                        let mut s = [vdupq_n_s32(0); 8];
+                        unroll8!(E => {
+                            let at = q6k_at::TRIPLES + 48 * (8 * N + E);
+                            let qa = ld_u8(sub(col, at));
+                            let qb = ld_u8(sub(col, at + 16));
+                            let qh = ld_u8(sub(col, at + 32));
+                            let qh2 = vshrq_n_u8::<2>(qh);
+                            let v = [
+                                vreinterpretq_s8_u8(vsliq_n_u8::<4>(qa, vandq_u8(qh, m2))),
+                                vreinterpretq_s8_u8(vsliq_n_u8::<4>(qb, vandq_u8(qh2, m2))),
+                                vreinterpretq_s8_u8(vsriq_n_u8::<4>(vandq_u8(qh, m30), qa)),
+                                vreinterpretq_s8_u8(vsriq_n_u8::<4>(qh2, qb)),
+                            ];
+                            // v[K]: elements 128N + 32K + 4E.., sub-block 8N + 2K + E / 4
+                            unroll8!(K in 4 => {
+                                let t = 2 * K + E / 4;
+                                let yv = ld_qs(yq, 128 * N + 32 * K + 16 * (E / 4));
+                                s[t] = $dot_lane::<{ (E % 4) as i32 }>(s[t], v[K], yv);
+                            });
+                        });
+                        unroll8!(T => {
+                            isum[T % 4] = vmlaq_s32(isum[T % 4], s[T], sc32(8 * N + T));
+                        });
+                    });
+                    // less 32 · scale · (the activations' sum) per sub-block
+                    let (b0, b1) = (ld_s16(sub(&y.bsums, 0)), ld_s16(sub(&y.bsums, 8)));
+                    let sc16x32: [int16x8_t; 8] = core::array::from_fn(|p| vshlq_n_s16::<5>(sc16[p]));
+                    unroll8!(P => {
+                        // sub-blocks 2P (j = 2P % 4) and 2P + 1
+                        let b = if P < 4 { b0 } else { b1 };
+                        let j = (2 * P) % 4;
+                        isum[j] = vmlsl_laneq_s16::<{ ((2 * P) % 8) as i32 }>(isum[j], vget_low_s16(sc16x32[P]), b);
+                        isum[j + 1] = vmlsl_high_laneq_s16::<{ ((2 * P + 1) % 8) as i32 }>(isum[j + 1], sc16x32[P], b);
+                    });
+                    // SAFETY: `sub` checked the 8 bytes; `vld1` has no alignment requirement.
+                    let d = unsafe { vld1_u8(sub::<8, _, _>(col, q6k_at::D).as_ptr()) };
+                    let d = h2f4(vreinterpret_u16_u8(d));
+                    let dy = vmulq_n_f32(d, y.d);
+                    for j in 0..4 {
+                        acc[j] = vfmaq_f32(acc[j], vcvtq_f32_s32(isum[j]), dy);
+                    }
+                }
+                let v = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
                 let mut out = [0.0f32; 4];
                 // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
                 unsafe { vst1q_f32(out.as_mut_ptr(), v) };
