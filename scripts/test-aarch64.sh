@@ -14,7 +14,8 @@
 #     target-independent and run on x86 only, which keeps this step within CI time (AARCH64_FULL=1
 #     runs every test of those suites); and tests/families.rs on its two smallest-vocabulary
 #     families, phi3 and granite (random-weight models against llama.cpp's references, F16 and
-#     phi3 Q4_K_M and granite Q4_0, ~30 s more), the low-bit formats IQ4_NL, IQ4_XS, Q3_K_M and
+#     phi3 Q4_K_M and granite Q4_0, ~30 s more; phi3 Q4_K_M's converted copy bit-identical: the
+#     interleaved Q4_K and Q6_K kernels in a model), the low-bit formats IQ4_NL, IQ4_XS, Q3_K_M and
 #     Q2_K on llama3, LFM2's short convolutions (Q4_0, and rewinds) and Gemma 4's per-layer
 #     inputs and shared KV layers (Q4_0, ~40 s) and Qwen3.5's DeltaNet recurrence (its aarch64
 #     multiply-add loops; Q4_0, and rewinds) (20-40 s each); the
@@ -151,7 +152,7 @@ suites=(
   "engine|chunked_prefill rollback eval_batch fork_is_independent batched_multi_token copy_from"
   "keyboard|incremental_equals typing_reuses the_empty_fields completions_keep next_words_are corrections_for accept_replaces"
   "reply|smollm2_template streamed_deltas max_tokens_and_stop drafts_three drafting_reuses"
-  "families|phi3_f16 granite_f16 phi3_q4_k_m granite_q4_0 llama3_iq4_nl llama3_iq4_xs llama3_q3_k_m llama3_q2_k lfm2_q4_0 lfm2_truncate gemma4_q4_0 qwen35_q4_0 qwen35_truncate"
+  "families|phi3_f16 granite_f16 phi3_q4_k_m phi3_converted granite_q4_0 llama3_iq4_nl llama3_iq4_xs llama3_q3_k_m llama3_q2_k lfm2_q4_0 lfm2_truncate gemma4_q4_0 qwen35_q4_0 qwen35_truncate"
   "snapshot|smollm2_resumes_bit_identically gemma3_resumes_bit_identically snapshot_without_logits hostile_headers mapped_prefix rewind_into_the_mapped a_mapped_snapshot"
   "lora|smollm2_rank8_adapter_matches_llama_cpp smollm2_rank8_q8_0_adapter phi3_fused_output_and_embedding an_adapted_output_head"
 )

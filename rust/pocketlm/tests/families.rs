@@ -278,6 +278,61 @@ family_tests! {
     qwen35_q4_k_m => "qwen35-tiny-seed0.Q4_K_M",
 }
 
+/// A Q4_K_M file's `pocketlm convert`ed copy (its Q4_K and Q6_K matrices in the 4-row
+/// columns that the NEON tiers multiply in place; on x86 they are de-interleaved) computes the
+/// original's bits: prompt logits at every position, greedy decode, and three sequences
+/// decoded together (the output head through whole groups of rows). Runs under qemu for the
+/// NEON tiers on phi3 (`scripts/test-aarch64.sh`).
+fn converted_is_bit_identical(name: &str) {
+    let (path, cases) = cases_for(name);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("converted.gguf");
+    let report = pocketlm::convert::interleave_file(&path, &out).unwrap();
+    assert!(report.interleaved > 0, "{report:?}");
+    let models = [Model::load(&path).unwrap(), Model::load(&out).unwrap()];
+    let opts = SessionOptions {
+        context_length: 256,
+        threads: 2,
+    };
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for case in cases.iter().take(2) {
+        let runs: Vec<Vec<u32>> = models
+            .iter()
+            .map(|model| {
+                let mut s = Session::new(model.clone(), opts).unwrap();
+                let mut logits = Vec::new();
+                s.eval_all(&case.tokens, &mut logits).unwrap();
+                for &t in case.greedy.iter().take(4) {
+                    s.eval(&[t]).unwrap();
+                    logits.extend_from_slice(s.logits().unwrap());
+                }
+                let mut forks: Vec<Session> = (0..3).map(|_| s.fork()).collect();
+                let mut refs: Vec<&mut Session> = forks.iter_mut().collect();
+                Session::decode_batch(&mut refs, &[1, 17, 42]).unwrap();
+                for f in &forks {
+                    logits.extend_from_slice(f.logits().unwrap());
+                }
+                bits(&logits)
+            })
+            .collect();
+        assert!(
+            runs[0] == runs[1],
+            "{name} {}: converted logits differ",
+            case.id
+        );
+    }
+}
+
+#[test]
+fn phi3_converted_q4_k_m_is_bit_identical() {
+    converted_is_bit_identical("phi3-tiny-seed0.Q4_K_M");
+}
+
+#[test]
+fn llama3_converted_q4_k_m_is_bit_identical() {
+    converted_is_bit_identical("llama3-tiny-seed0.Q4_K_M");
+}
+
 /// LFM2's short convolutions carry state from one position to the next (the inputs of the
 /// last `l_cache - 1` positions: a recurrent state, restored from a checkpoint on a rewind).
 /// The keyboard rewinds on every backspace, so a session truncated to any length and
