@@ -465,7 +465,6 @@ pub(crate) struct Act32 {
 impl Act32 {
     /// Sum of the quants (Q8_0 partner).
     #[inline(always)]
-    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub fn isum(&self) -> i32 {
         self.aux as i32
     }
