@@ -729,6 +729,21 @@ fn column_quants<W: SmallW>(qs: &[u8], heads: &Heads8, k: usize) -> (int8x16_t, 
     }
 }
 
+/// A k-quant group's 8 rows × `M` activation rows from its two columns of 4 rows, each by
+/// `$x4(columns, activations) -> [f32; 4]`, one pass per activation row.
+macro_rules! by_halves {
+    ($group:expr, $ar:expr, $x4:ident) => {{
+        let (group, ar) = ($group, $ar);
+        let half = group.len() / 2;
+        let mut out = [[0.0f32; 8]; M];
+        for j in 0..M {
+            out[j][..4].copy_from_slice(&$x4(&group[..half], ar[j]));
+            out[j][4..].copy_from_slice(&$x4(&group[half..], ar[j]));
+        }
+        out
+    }};
+}
+
 /// Runs `$body` 8 times with `$k` = 0..8 as a literal: the 8 rows of an interleaved group,
 /// unrolled so each row's accumulator stays in a register (LLVM keeps a `for k in 0..8` over
 /// the 5-bit formats rolled, with the accumulators in memory).
@@ -1306,15 +1321,7 @@ macro_rules! neon_kernels {
                 group: &[u8],
                 ar: [&[BlockQ8K]; M],
             ) -> [[f32; 8]; M] {
-                let half = group.len() / 2;
-                let mut out = [[0.0f32; 8]; M];
-                for j in 0..M {
-                    let lo = k4_x4(&group[..half], ar[j]);
-                    let hi = k4_x4(&group[half..], ar[j]);
-                    out[j][..4].copy_from_slice(&lo);
-                    out[j][4..].copy_from_slice(&hi);
-                }
-                out
+                by_halves!(group, ar, k4_x4)
             }
 
             /// Q4_K decode of 4 rows stored as [`interleave::Q4K_COLUMN`] columns, one row per
@@ -1386,15 +1393,7 @@ macro_rules! neon_kernels {
                 group: &[u8],
                 ar: [&[BlockQ8K]; M],
             ) -> [[f32; 8]; M] {
-                let half = group.len() / 2;
-                let mut out = [[0.0f32; 8]; M];
-                for j in 0..M {
-                    let lo = q6k_x4(&group[..half], ar[j]);
-                    let hi = q6k_x4(&group[half..], ar[j]);
-                    out[j][..4].copy_from_slice(&lo);
-                    out[j][4..].copy_from_slice(&hi);
-                }
-                out
+                by_halves!(group, ar, q6k_x4)
             }
 
             /// Q6_K decode of 4 rows stored as [`interleave::Q6K_COLUMN`] columns, one row per
