@@ -31,6 +31,7 @@
 //! The integers and the f32 operations of the kernels are the row-major kernels', so the
 //! results are the same bits here too.
 
+use super::blocks::scales_mins_k4;
 use super::GgmlType;
 
 /// Rows per interleaved group.
@@ -188,19 +189,13 @@ fn lane_codec(ty: GgmlType) -> Option<LaneCodec> {
     Some(match ty {
         GgmlType::Q4_K => LaneCodec {
             block: Q4K_BLOCK,
-            write: |b, col| {
-                let b = b.map(|b| b.try_into().unwrap());
-                q4k_column(b, col.try_into().unwrap())
-            },
-            read: |col, r, out| q4k_block(col.try_into().unwrap(), r, out.try_into().unwrap()),
+            write: q4k_column,
+            read: q4k_block,
         },
         GgmlType::Q6_K => LaneCodec {
             block: Q6K_BLOCK,
-            write: |b, col| {
-                let b = b.map(|b| b.try_into().unwrap());
-                q6k_column(b, col.try_into().unwrap())
-            },
-            read: |col, r, out| q6k_block(col.try_into().unwrap(), r, out.try_into().unwrap()),
+            write: q6k_column,
+            read: q6k_block,
         },
         _ => return None,
     })
@@ -247,21 +242,9 @@ pub mod q4k_at {
     pub const QS: usize = 64;
 }
 
-/// A Q4_K super-block's 8 scales and 8 minimums (6 bits each) from its 12 packed bytes
-/// (ggml's packing: sub-blocks 0..4 in the low 6 bits of bytes 0..4 and 4..8, sub-blocks 4..8
-/// in the nibbles of bytes 8..12 with their top bits in the top bits of bytes 0..8).
-fn q4k_scales(q: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
-    let (mut sc, mut m) = ([0u8; 8], [0u8; 8]);
-    for j in 0..4 {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (q[j + 8] & 15) | ((q[j] >> 6) << 4);
-        m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
-    }
-    (sc, m)
-}
-
-/// The inverse of [`q4k_scales`] (the packing is a bijection of 96 bits).
+/// The inverse of [`scales_mins_k4`] (ggml's packing of 16 six-bit fields is a bijection of 96
+/// bits: sub-blocks 0..4 in the low 6 bits of bytes 0..4 and 4..8, sub-blocks 4..8 in the
+/// nibbles of bytes 8..12 with their top bits in the top bits of bytes 0..8).
 fn q4k_pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
     let mut q = [0u8; 12];
     for j in 0..4 {
@@ -272,12 +255,14 @@ fn q4k_pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
     q
 }
 
-/// One Q4_K column from the 4 rows' super-blocks.
-fn q4k_column(blocks: [&[u8; Q4K_BLOCK]; LANE_ROWS], col: &mut [u8; Q4K_COLUMN]) {
+/// One Q4_K column ([`Q4K_COLUMN`] bytes) from the 4 rows' super-blocks.
+fn q4k_column(blocks: [&[u8]; LANE_ROWS], col: &mut [u8]) {
+    assert_eq!(col.len(), Q4K_COLUMN);
     for (r, b) in blocks.iter().enumerate() {
+        let b: &[u8; Q4K_BLOCK] = (*b).try_into().expect("a Q4_K super-block");
         col[q4k_at::D + 2 * r..][..2].copy_from_slice(&b[0..2]);
         col[q4k_at::DMIN + 2 * r..][..2].copy_from_slice(&b[2..4]);
-        let (sc, m) = q4k_scales(b[4..16].try_into().unwrap());
+        let (sc, m) = scales_mins_k4(b[4..16].try_into().unwrap());
         for s in 0..4 {
             let k = 4 * s + r;
             col[q4k_at::L0 + k] = (sc[s] & 15) | ((m[s] & 15) << 4);
@@ -294,7 +279,8 @@ fn q4k_column(blocks: [&[u8; Q4K_BLOCK]; LANE_ROWS], col: &mut [u8; Q4K_COLUMN])
 }
 
 /// Row `r`'s super-block of a Q4_K column (the inverse of [`q4k_column`]).
-fn q4k_block(col: &[u8; Q4K_COLUMN], r: usize, out: &mut [u8; Q4K_BLOCK]) {
+fn q4k_block(col: &[u8], r: usize, out: &mut [u8]) {
+    assert!(col.len() == Q4K_COLUMN && out.len() == Q4K_BLOCK);
     out[0..2].copy_from_slice(&col[q4k_at::D + 2 * r..][..2]);
     out[2..4].copy_from_slice(&col[q4k_at::DMIN + 2 * r..][..2]);
     let (mut sc, mut m) = ([0u8; 8], [0u8; 8]);
@@ -329,9 +315,11 @@ pub mod q6k_at {
     pub const D: usize = 832;
 }
 
-/// One Q6_K column from the 4 rows' super-blocks.
-fn q6k_column(blocks: [&[u8; Q6K_BLOCK]; LANE_ROWS], col: &mut [u8; Q6K_COLUMN]) {
+/// One Q6_K column ([`Q6K_COLUMN`] bytes) from the 4 rows' super-blocks.
+fn q6k_column(blocks: [&[u8]; LANE_ROWS], col: &mut [u8]) {
+    assert_eq!(col.len(), Q6K_COLUMN);
     for (r, b) in blocks.iter().enumerate() {
+        assert_eq!(b.len(), Q6K_BLOCK);
         for s in 0..16 {
             col[q6k_at::SC + 4 * s + r] = b[192 + s];
         }
@@ -348,7 +336,8 @@ fn q6k_column(blocks: [&[u8; Q6K_BLOCK]; LANE_ROWS], col: &mut [u8; Q6K_COLUMN])
 }
 
 /// Row `r`'s super-block of a Q6_K column (the inverse of [`q6k_column`]).
-fn q6k_block(col: &[u8; Q6K_COLUMN], r: usize, out: &mut [u8; Q6K_BLOCK]) {
+fn q6k_block(col: &[u8], r: usize, out: &mut [u8]) {
+    assert!(col.len() == Q6K_COLUMN && out.len() == Q6K_BLOCK);
     for s in 0..16 {
         out[192 + s] = col[q6k_at::SC + 4 * s + r];
     }
@@ -439,7 +428,7 @@ mod tests {
                 x ^= x << 17;
                 *b = x as u8;
             }
-            let (sc, m) = q4k_scales(&q);
+            let (sc, m) = scales_mins_k4(&q);
             assert!(sc.iter().chain(&m).all(|&v| v < 64));
             assert_eq!(q4k_pack_scales(&sc, &m), q);
         }

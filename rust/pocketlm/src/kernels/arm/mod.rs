@@ -729,6 +729,19 @@ fn column_quants<W: SmallW>(qs: &[u8], heads: &Heads8, k: usize) -> (int8x16_t, 
     }
 }
 
+/// The 4 rows' results of a k-quant column kernel, whose row `r` is lane `r` of `lanes[j]` for
+/// its 4 row-major accumulator lanes `j`: per row `(l0 + l1) + (l2 + l3)`, the order in which
+/// the row-major kernels' `vaddvq_f32` sums one row's 4 lanes (so the bits are theirs).
+#[inline]
+#[target_feature(enable = "neon")]
+fn row_totals(lanes: [float32x4_t; 4]) -> [f32; 4] {
+    let v = vaddq_f32(vaddq_f32(lanes[0], lanes[1]), vaddq_f32(lanes[2], lanes[3]));
+    let mut out = [0.0f32; 4];
+    // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
+    unsafe { vst1q_f32(out.as_mut_ptr(), v) };
+    out
+}
+
 /// A k-quant group's 8 rows × `M` activation rows from its two columns of 4 rows, each by
 /// `$x4(columns, activations) -> [f32; 4]`, one pass per activation row.
 macro_rules! by_halves {
@@ -1377,12 +1390,7 @@ macro_rules! neon_kernels {
                         accm[j] = vfmaq_f32(accm[j], vcvtq_f32_s32(pm[j]), dmy);
                     }
                 }
-                let e: [float32x4_t; 4] = core::array::from_fn(|j| vsubq_f32(acc[j], accm[j]));
-                let v = vaddq_f32(vaddq_f32(e[0], e[1]), vaddq_f32(e[2], e[3]));
-                let mut out = [0.0f32; 4];
-                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
-                unsafe { vst1q_f32(out.as_mut_ptr(), v) };
-                out
+                row_totals(core::array::from_fn(|j| vsubq_f32(acc[j], accm[j])))
             }
 
             /// Q6_K for the 8 rows of an interleaved group (two columns of 4 rows), as
@@ -1478,11 +1486,7 @@ macro_rules! neon_kernels {
                         acc[j] = vfmaq_f32(acc[j], vcvtq_f32_s32(isum[j]), dy);
                     }
                 }
-                let v = vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3]));
-                let mut out = [0.0f32; 4];
-                // SAFETY: `out` is 4 writable f32; `vst1q` has no alignment requirement.
-                unsafe { vst1q_f32(out.as_mut_ptr(), v) };
-                out
+                row_totals(acc)
             }
 
             /// One interleaved Q4_K column's scales (`[s]`: sub-block `s`'s for the 4 rows, as
