@@ -32,7 +32,7 @@ pub struct ConvertArgs {
     #[arg(long)]
     out: PathBuf,
     /// Interleave only the types this CPU's kernels read in place (what the layout cache
-    /// does); by default every type the layout has, the copy for phones (x86 has no
+    /// does); by default every type the layout has, the copy for phones (x86 AVX2 has no
     /// interleaved Q4_K kernel).
     #[arg(long)]
     this_cpu: bool,

@@ -78,31 +78,48 @@ fn layout_cache_converts_then_hits_and_generates_the_same_text() {
 
 /// `convert` writes the copy for phones (Gemma 3's Q4_K matrices interleaved too) unless
 /// `--this-cpu` asks for what this CPU reads in place, which is what the layout cache converts:
-/// on x86, whose tiers have no interleaved Q4_K kernel, fewer matrices.
+/// on x86 with AVX2, which has no interleaved Q4_K or Q6_K kernel, fewer matrices; with
+/// AVX-512 all of them, as on the NEON tiers.
 #[test]
 fn convert_for_this_cpu_interleaves_what_it_reads_in_place() {
     let gemma =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models/gemma-3-270m-q4_k_m.gguf");
     let gemma = gemma.to_str().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let count = |extra: &[&str]| {
+    let count = |extra: &[&str], tier: Option<&str>| {
         let out = dir.path().join("g.gguf");
         let out = out.to_str().unwrap();
-        let mut args = vec!["convert", "--model", gemma, "--out", out, "--json"];
-        args.extend_from_slice(extra);
-        let (stdout, _) = run(None, &args);
-        let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pocketlm"));
+        cmd.args(["convert", "--model", gemma, "--out", out, "--json"]);
+        cmd.args(extra);
+        if let Some(t) = tier {
+            cmd.env("POCKETLM_KERNEL", t);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["interleaved"].as_u64().unwrap()
     };
-    let portable = count(&[]);
-    let here = count(&["--this-cpu"]);
+    let portable = count(&[], None);
     assert!(portable > 0, "{portable}");
-    if cfg!(target_arch = "x86_64") {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = count(&["--this-cpu"], Some("avx2"));
         assert!(
-            here < portable,
-            "x86 reads interleaved Q4_K by de-interleaving: {here} of {portable}"
+            avx2 < portable,
+            "AVX2 reads interleaved k-quants by de-interleaving: {avx2} of {portable}"
         );
-    } else {
-        assert_eq!(here, portable);
+        if std::arch::is_x86_feature_detected!("avx512vnni")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            let avx512 = count(&["--this-cpu"], Some("avx512vnni"));
+            assert_eq!(
+                avx512, portable,
+                "AVX-512 reads every interleaved type in place"
+            );
+        }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    assert_eq!(count(&["--this-cpu"], None), portable);
 }

@@ -51,9 +51,9 @@ pub enum ConvertTarget {
     /// to phones, whose NEON tiers read all of them in place.
     #[default]
     Portable,
-    /// Only the types this CPU's kernel tier reads in place. The others stay row-major: x86
-    /// has no kernel for interleaved Q4_K and would de-interleave it at every product. The
-    /// layout cache converts for this target.
+    /// Only the types this CPU's kernel tier reads in place. The others stay row-major: the
+    /// AVX2 tier has no kernel for interleaved Q4_K and Q6_K and would de-interleave them at
+    /// every product. The layout cache converts for this target.
     ThisCpu,
 }
 
@@ -175,7 +175,8 @@ mod tests {
 
     /// A file with one Q4_0 and one Q4_K matrix, converted for each target: the portable copy
     /// interleaves both, the copy for this CPU only what its tier reads in place (on aarch64
-    /// both; on x86 not Q4_K, which it would de-interleave at every product).
+    /// and x86 AVX-512 both; with AVX2 not Q4_K, which it would de-interleave at every
+    /// product).
     #[test]
     fn each_target_interleaves_its_types() {
         let dir = tempfile::tempdir().unwrap();
@@ -215,10 +216,17 @@ mod tests {
                 "every NEON tier reads interleaved Q4_K in place"
             );
         }
-        if cfg!(target_arch = "x86_64")
-            && crate::kernels::selected_tier() != crate::kernels::Tier::Scalar
-        {
-            assert!(a_here && !k_here, "x86: Q4_0 in place, Q4_K row-major");
+        if cfg!(target_arch = "x86_64") {
+            let (want_a, want_k) = match crate::kernels::selected_tier() {
+                crate::kernels::Tier::Avx512Vnni => (true, true),
+                crate::kernels::Tier::Avx2 => (true, false),
+                _ => (false, false),
+            };
+            assert_eq!(
+                (a_here, k_here),
+                (want_a, want_k),
+                "x86: AVX2 reads Q4_0 in place, AVX-512 Q4_0 and Q4_K"
+            );
         }
     }
 }

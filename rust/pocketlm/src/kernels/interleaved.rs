@@ -27,6 +27,8 @@ pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 ///   TTFT for 32 tokens 30.5 vs 35.4 ms).
 /// - AVX-512, Q5_0/Q5_1/Q8_0: 17 (Gemma, mostly Q5_0: pp128 1051 de-interleaved,
 ///   878-897 interleaved; pp16 730-745 interleaved, 661-667 de-interleaved from 9 rows).
+/// - AVX-512, Q4_K/Q6_K: 17 as well (Qwen3-0.6B shape, Q4_K_M, 2 threads, 3 alternating runs:
+///   pp16 197-216 interleaved, 177-213 de-interleaved from 9 rows; pp8 122-183 either way).
 /// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
 ///   was 2.8x slower than the row-major file through it.
 /// - NEON: 2. Its interleaved kernel is fast for one activation row (decode); with more, the

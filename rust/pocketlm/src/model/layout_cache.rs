@@ -59,8 +59,9 @@ impl LayoutCacheStatus {
     }
 }
 
-/// Bumped when the interleaved layout or the key changes: every older copy stops matching.
-const CACHE_FORMAT: &str = "pocketlm-layout-cache-v2";
+/// Bumped when the interleaved layout, the key or a tier's set of types read in place changes
+/// (v3: x86 AVX-512 reads Q4_K and Q6_K in place): every older copy stops matching.
+const CACHE_FORMAT: &str = "pocketlm-layout-cache-v3";
 /// The ending of every cached copy's name (only such files are ever removed).
 const SUFFIX: &str = ".interleaved.gguf";
 /// Bytes hashed at each sampled position of the source.

@@ -115,7 +115,12 @@ pub fn group_block(ty: GgmlType, group: &[u8], i: usize, k: usize, out: &mut [u8
     if let Some(c) = lane_codec(ty) {
         let nb = group.len() / (GROUP_ROWS * c.block);
         let at = (k / LANE_ROWS * nb + i) * c.column();
-        (c.read)(&group[at..][..c.column()], k % LANE_ROWS, out);
+        let mut rows = [[0u8; MAX_BLOCK_BYTES]; LANE_ROWS];
+        (c.rows)(
+            &group[at..][..c.column()],
+            rows.each_mut().map(|r| &mut r[..c.block]),
+        );
+        out.copy_from_slice(&rows[k % LANE_ROWS][..c.block]);
         return;
     }
     let head = head_bytes(ty).expect("a 32-element block type");
@@ -154,12 +159,14 @@ pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
         _ => {
             let c = lane_codec(ty).unwrap_or_else(|| panic!("{ty} cannot be interleaved"));
             let nb = out.len() / (GROUP_ROWS * c.block);
+            let mut blocks: Vec<&mut [u8]> = out.chunks_exact_mut(c.block).collect();
             for (n, col) in group.chunks_exact(c.column()).enumerate() {
                 let (half, i) = (n / nb, n % nb);
-                for r in 0..LANE_ROWS {
-                    let at = ((half * LANE_ROWS + r) * nb + i) * c.block;
-                    (c.read)(col, r, &mut out[at..][..c.block]);
-                }
+                let at = |r: usize| (half * LANE_ROWS + r) * nb + i;
+                let rows = blocks
+                    .get_disjoint_mut([at(0), at(1), at(2), at(3)])
+                    .expect("4 distinct blocks of the group");
+                (c.rows)(col, rows.map(|b| &mut **b));
             }
         }
     }
@@ -175,8 +182,8 @@ struct LaneCodec {
     block: usize,
     /// Writes a column from the 4 rows' super-blocks.
     write: fn([&[u8]; LANE_ROWS], &mut [u8]),
-    /// Reads row `r`'s super-block back from a column.
-    read: fn(&[u8], usize, &mut [u8]),
+    /// Reads the 4 rows' super-blocks back from a column.
+    rows: fn(&[u8], [&mut [u8]; LANE_ROWS]),
 }
 
 impl LaneCodec {
@@ -190,12 +197,12 @@ fn lane_codec(ty: GgmlType) -> Option<LaneCodec> {
         GgmlType::Q4_K => LaneCodec {
             block: Q4K_BLOCK,
             write: q4k_column,
-            read: q4k_block,
+            rows: q4k_rows,
         },
         GgmlType::Q6_K => LaneCodec {
             block: Q6K_BLOCK,
             write: q6k_column,
-            read: q6k_block,
+            rows: q6k_rows,
         },
         _ => return None,
     })
@@ -242,19 +249,6 @@ pub mod q4k_at {
     pub const QS: usize = 64;
 }
 
-/// The inverse of [`scales_mins_k4`] (ggml's packing of 16 six-bit fields is a bijection of 96
-/// bits: sub-blocks 0..4 in the low 6 bits of bytes 0..4 and 4..8, sub-blocks 4..8 in the
-/// nibbles of bytes 8..12 with their top bits in the top bits of bytes 0..8).
-fn q4k_pack_scales(sc: &[u8; 8], m: &[u8; 8]) -> [u8; 12] {
-    let mut q = [0u8; 12];
-    for j in 0..4 {
-        q[j] = sc[j] | ((sc[j + 4] >> 4) << 6);
-        q[j + 4] = m[j] | ((m[j + 4] >> 4) << 6);
-        q[j + 8] = (sc[j + 4] & 15) | ((m[j + 4] & 15) << 4);
-    }
-    q
-}
-
 /// One Q4_K column ([`Q4K_COLUMN`] bytes) from the 4 rows' super-blocks.
 fn q4k_column(blocks: [&[u8]; LANE_ROWS], col: &mut [u8]) {
     assert_eq!(col.len(), Q4K_COLUMN);
@@ -278,23 +272,28 @@ fn q4k_column(blocks: [&[u8]; LANE_ROWS], col: &mut [u8]) {
     }
 }
 
-/// Row `r`'s super-block of a Q4_K column (the inverse of [`q4k_column`]).
-fn q4k_block(col: &[u8], r: usize, out: &mut [u8]) {
-    assert!(col.len() == Q4K_COLUMN && out.len() == Q4K_BLOCK);
-    out[0..2].copy_from_slice(&col[q4k_at::D + 2 * r..][..2]);
-    out[2..4].copy_from_slice(&col[q4k_at::DMIN + 2 * r..][..2]);
-    let (mut sc, mut m) = ([0u8; 8], [0u8; 8]);
-    for s in 0..4 {
-        let k = 4 * s + r;
-        let (l0, l1, t) = (col[q4k_at::L0 + k], col[q4k_at::L1 + k], col[q4k_at::T + k]);
-        sc[s] = (l0 & 15) | ((t & 3) << 4);
-        m[s] = (l0 >> 4) | (((t >> 2) & 3) << 4);
-        sc[s + 4] = (l1 & 15) | (((t >> 4) & 3) << 4);
-        m[s + 4] = (l1 >> 4) | ((t >> 6) << 4);
-    }
-    out[4..16].copy_from_slice(&q4k_pack_scales(&sc, &m));
-    for u in 0..32 {
-        out[16 + 4 * u..][..4].copy_from_slice(&col[q4k_at::QS + 16 * u + 4 * r..][..4]);
+/// The 4 rows' super-blocks of a Q4_K column (the inverse of [`q4k_column`]). Prefill
+/// de-interleaves every weight once per pass, so this is written for speed: fixed-size arrays
+/// (no bounds checks in the loops), and ggml's 12 scale bytes straight from `L0`, `L1`, `T`
+/// (byte `j` is `sc[j]` and the top bits of `sc[4 + j]`, byte `4 + j` the same for the
+/// minimums, byte `8 + j` the low nibbles of `sc[4 + j]` and `m[4 + j]`, which is `L1`'s byte).
+fn q4k_rows(col: &[u8], out: [&mut [u8]; LANE_ROWS]) {
+    let col: &[u8; Q4K_COLUMN] = col.try_into().expect("a Q4_K column");
+    let part = |at: usize| -> &[u8; 16] { col[at..at + 16].try_into().unwrap() };
+    let (l0, l1, t) = (part(q4k_at::L0), part(q4k_at::L1), part(q4k_at::T));
+    for (r, o) in out.into_iter().enumerate() {
+        let o: &mut [u8; Q4K_BLOCK] = o.try_into().expect("a Q4_K super-block");
+        o[0..2].copy_from_slice(&col[q4k_at::D + 2 * r..][..2]);
+        o[2..4].copy_from_slice(&col[q4k_at::DMIN + 2 * r..][..2]);
+        for j in 0..4 {
+            let (a, b, t) = (l0[4 * j + r], l1[4 * j + r], t[4 * j + r]);
+            o[4 + j] = (a & 15) | ((t & 0x03) << 4) | ((t & 0x30) << 2);
+            o[8 + j] = (a >> 4) | ((t & 0x0C) << 2) | (t & 0xC0);
+            o[12 + j] = b;
+        }
+        for u in 0..32 {
+            o[16 + 4 * u..][..4].copy_from_slice(&col[q4k_at::QS + 16 * u + 4 * r..][..4]);
+        }
     }
 }
 
@@ -335,21 +334,25 @@ fn q6k_column(blocks: [&[u8]; LANE_ROWS], col: &mut [u8]) {
     }
 }
 
-/// Row `r`'s super-block of a Q6_K column (the inverse of [`q6k_column`]).
-fn q6k_block(col: &[u8], r: usize, out: &mut [u8]) {
-    assert!(col.len() == Q6K_COLUMN && out.len() == Q6K_BLOCK);
-    for s in 0..16 {
-        out[192 + s] = col[q6k_at::SC + 4 * s + r];
-    }
-    for n in 0..2 {
-        for e in 0..8 {
-            let t = q6k_at::TRIPLES + 48 * (8 * n + e) + 4 * r;
-            out[64 * n + 4 * e..][..4].copy_from_slice(&col[t..][..4]);
-            out[64 * n + 32 + 4 * e..][..4].copy_from_slice(&col[t + 16..][..4]);
-            out[128 + 32 * n + 4 * e..][..4].copy_from_slice(&col[t + 32..][..4]);
+/// The 4 rows' super-blocks of a Q6_K column (the inverse of [`q6k_column`]), on fixed-size
+/// arrays as [`q4k_rows`].
+fn q6k_rows(col: &[u8], out: [&mut [u8]; LANE_ROWS]) {
+    let col: &[u8; Q6K_COLUMN] = col.try_into().expect("a Q6_K column");
+    for (r, o) in out.into_iter().enumerate() {
+        let o: &mut [u8; Q6K_BLOCK] = o.try_into().expect("a Q6_K super-block");
+        for s in 0..16 {
+            o[192 + s] = col[q6k_at::SC + 4 * s + r];
         }
+        for n in 0..2 {
+            for e in 0..8 {
+                let t = q6k_at::TRIPLES + 48 * (8 * n + e) + 4 * r;
+                o[64 * n + 4 * e..][..4].copy_from_slice(&col[t..][..4]);
+                o[64 * n + 32 + 4 * e..][..4].copy_from_slice(&col[t + 16..][..4]);
+                o[128 + 32 * n + 4 * e..][..4].copy_from_slice(&col[t + 32..][..4]);
+            }
+        }
+        o[208..210].copy_from_slice(&col[q6k_at::D + 2 * r..][..2]);
     }
-    out[208..210].copy_from_slice(&col[q6k_at::D + 2 * r..][..2]);
 }
 
 #[cfg(test)]
@@ -416,21 +419,24 @@ mod tests {
         }
     }
 
-    /// The Q4_K scale packing is a bijection: every 12-byte value comes back.
+    /// ggml's Q4_K scale packing is a bijection of 96 bits, so any 12 scale bytes (and any
+    /// other bytes) of 4 super-blocks come back from their column.
     #[test]
-    fn q4k_scale_packing_round_trips() {
+    fn q4k_columns_round_trip_any_bytes() {
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        for _ in 0..2000 {
-            let mut q = [0u8; 12];
-            for b in &mut q {
+        for _ in 0..500 {
+            let mut blocks = [[0u8; Q4K_BLOCK]; LANE_ROWS];
+            for b in blocks.iter_mut().flatten() {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 *b = x as u8;
             }
-            let (sc, m) = scales_mins_k4(&q);
-            assert!(sc.iter().chain(&m).all(|&v| v < 64));
-            assert_eq!(q4k_pack_scales(&sc, &m), q);
+            let mut col = [0u8; Q4K_COLUMN];
+            q4k_column(blocks.each_ref().map(|b| &b[..]), &mut col);
+            let mut back = [[0u8; Q4K_BLOCK]; LANE_ROWS];
+            q4k_rows(&col, back.each_mut().map(|b| &mut b[..]));
+            assert_eq!(back, blocks);
         }
     }
 

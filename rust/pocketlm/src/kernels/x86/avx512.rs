@@ -255,6 +255,8 @@ fn group_gemm(ty: GgmlType) -> Option<GroupGemm> {
         GgmlType::Q8_0 => group_gemm_entry!(
             "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni",
             BlockQ8_0 => gemm_q8_0_x8),
+        GgmlType::Q4_K => super::columns512::gemm_q4_k,
+        GgmlType::Q6_K => super::columns512::gemm_q6_k,
         _ => return None,
     })
 }

@@ -1687,6 +1687,7 @@ macro_rules! quant_tier {
 mod attention;
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+mod columns512;
 mod float512;
 mod glu;
 mod kquant512;
