@@ -113,7 +113,7 @@ models() {
   for fmt in "${FMTS[@]}"; do
     local m="$DIR/$base.$fmt.gguf" x="$DIR/$base.$fmt.x8.gguf"
     if [ ! -f "$x" ] || [ ! -f "$x.json" ] || [ "$x" -ot "$m" ] || [ "$x" -ot "$BIN" ]; then
-      # --this-cpu: the x86 runs' copy (x86 has no interleaved Q4_K kernel); bench-neon makes
+      # --this-cpu: the x86 runs' copy (what this tier reads in place); bench-neon makes
       # its own copy for phones under qemu
       "$BIN" convert --model "$m" --out "$x.part" --this-cpu --json >"$x.json.part"
       mv "$x.part" "$x"
