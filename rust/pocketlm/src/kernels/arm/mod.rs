@@ -1051,6 +1051,13 @@ macro_rules! neon_kernels {
             #[target_feature(enable = $feat)]
             #[inline]
             fn small_x8_m1<W: SmallW>(group: &[u8], a: &[Act32]) -> [f32; 8] {
+                // (plain NEON emulates a dot by element in 5 instructions, its usual dot in 3:
+                // there the row-by-row path below stays the shorter one)
+                if matches!(W::KIND, SmallKind::Q4_0 | SmallKind::Q4_1)
+                    && !matches!($feat.as_bytes(), b"neon")
+                {
+                    return nibbles_x8::<W>(group, a);
+                }
                 let nb = a.len();
                 let bb = core::mem::size_of::<W>();
                 let (head, body) = (W::HEAD, bb - W::HEAD);
@@ -1091,6 +1098,66 @@ macro_rules! neon_kernels {
                         let sumi = vsubq_s32(vsubq_s32(now, total[g]), offset);
                         total[g] = now;
                         acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(sumi), vmulq_n_f32(h.d[g], y.d));
+                        if W::MIN {
+                            accm[g] = vfmaq_n_f32(accm[g], h.m[g], y.s());
+                        }
+                    }
+                }
+                let mut out = [0.0f32; 8];
+                for g in 0..2 {
+                    // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no
+                    // alignment requirement.
+                    unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
+                }
+                out
+            }
+
+            /// [`small_x8_m1`] for the 4-bit types (Q4_0, Q4_1), whose quants are 16 bytes per
+            /// row: one LD4 of 4 rows' 64 bytes (as 16 u32) puts bytes `4j..4j + 4` of every
+            /// row in register `j`, one row per lane, so a dot by element (`$dot_lane`)
+            /// multiplies 4 elements of the 4 rows by the same 4 activation bytes and the row
+            /// sums come out in the lanes, with no pairwise additions (the row-by-row path:
+            /// one load per row and 3 pairwise adds per 4 rows). Per lane the integer is the
+            /// same (for Q4_0, `Σ q·y − 8 · Σ y`) and so are the f32 steps: the same bits.
+            #[target_feature(enable = $feat)]
+            #[inline]
+            fn nibbles_x8<W: SmallW>(group: &[u8], a: &[Act32]) -> [f32; 8] {
+                let nb = a.len();
+                let bb = core::mem::size_of::<W>();
+                assert!(group.len() == 8 * nb * bb && W::HEAD + 16 == bb);
+                // every body starts 4-aligned (blocks of 18 or 20 bytes, 8 per column, heads
+                // of 16 or 32 bytes) if the group does, as the u32 loads below ask
+                assert!(group.as_ptr().cast::<u32>().is_aligned());
+                let q4_0 = W::KIND == SmallKind::Q4_0;
+                let m4 = vdupq_n_u8(0x0F);
+                let z = vdupq_n_s32(0);
+                let mut acc = [vdupq_n_f32(0.0); 2];
+                let mut accm = [vdupq_n_f32(0.0); 2];
+                for i in 0..nb {
+                    let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * W::HEAD);
+                    let y = &a[i];
+                    let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
+                    let h = heads8::<W>(heads);
+                    // each half's dots start from Q4_0's `−8 · Σ y` (one copy of one vector
+                    // per half, where subtracting it and a running total took 4 instructions)
+                    let start = if q4_0 {
+                        vdupq_n_s32(y.isum().wrapping_mul(8).wrapping_neg())
+                    } else {
+                        z
+                    };
+                    for g in 0..2 {
+                        let rows: &[u8; 64] = bodies[64 * g..][..64].try_into().unwrap();
+                        // SAFETY: `rows` is 64 readable bytes, 4-aligned (asserted above).
+                        let u = unsafe { vld4q_u32(rows.as_ptr().cast::<u32>()) };
+                        let u = [u.0, u.1, u.2, u.3].map(|v| vreinterpretq_u8_u32(v));
+                        let mut d = start;
+                        unroll8!(J in 4 => {
+                            let lo = vreinterpretq_s8_u8(vandq_u8(u[J], m4));
+                            let hi = vreinterpretq_s8_u8(vshrq_n_u8::<4>(u[J]));
+                            d = $dot_lane::<{ J as i32 }>(d, lo, y0);
+                            d = $dot_lane::<{ J as i32 }>(d, hi, y1);
+                        });
+                        acc[g] = vfmaq_f32(acc[g], vcvtq_f32_s32(d), vmulq_n_f32(h.d[g], y.d));
                         if W::MIN {
                             accm[g] = vfmaq_n_f32(accm[g], h.m[g], y.s());
                         }
