@@ -121,21 +121,35 @@ macro_rules! group_gemm_entry {
                     unsafe { all_groups::<$m>(groups, ar, res, stride) }
                 }};
             }
-            match nt {
-                1 => run!(1),
-                2 => run!(2),
-                3 => run!(3),
-                4 => run!(4),
-                5 => run!(5),
-                6 => run!(6),
-                7 => run!(7),
-                8 => run!(8),
-                _ => unreachable!("a GroupGemm takes 1 to 8 activation rows, not {nt}"),
-            }
+            $crate::kernels::interleaved::by_group_m!(nt, run)
         }
         gemm as $crate::kernels::interleaved::GroupGemm
     }};
 }
+
+/// `$run!(M)` with the literal `M` equal to `$m` (1 to [`GROUP_GEMM_MAX_M`]): how a
+/// [`GroupGemm`] entry dispatches on its number of activation rows to a kernel monomorphized
+/// for it.
+macro_rules! by_group_m {
+    ($m:expr, $run:ident) => {
+        match $m {
+            1 => $run!(1),
+            2 => $run!(2),
+            3 => $run!(3),
+            4 => $run!(4),
+            5 => $run!(5),
+            6 => $run!(6),
+            7 => $run!(7),
+            8 => $run!(8),
+            m => unreachable!("a GroupGemm takes 1 to 8 activation rows, not {m}"),
+        }
+    };
+}
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(unused_imports)
+)]
+pub(super) use by_group_m;
 #[cfg_attr(
     not(any(target_arch = "x86_64", target_arch = "aarch64")),
     allow(unused_imports)

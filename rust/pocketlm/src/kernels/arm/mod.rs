@@ -742,6 +742,21 @@ fn row_totals(lanes: [float32x4_t; 4]) -> [f32; 4] {
     out
 }
 
+/// The 8 rows' results of a 32-element block kernel whose rows 0..4 and 4..8 are the lanes of
+/// `acc[0]` and `acc[1]`: `acc + accm` (the minimums' part added at the end, as the row-major
+/// kernels do).
+#[inline]
+#[target_feature(enable = "neon")]
+fn halves_total(acc: [float32x4_t; 2], accm: [float32x4_t; 2]) -> [f32; 8] {
+    let mut out = [0.0f32; 8];
+    for g in 0..2 {
+        // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no alignment
+        // requirement.
+        unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
+    }
+    out
+}
+
 /// A k-quant group's 8 rows × `M` activation rows from its two columns of 4 rows, each by
 /// `$x4(columns, activations) -> [f32; 4]`, one pass per activation row.
 macro_rules! by_halves {
@@ -1103,13 +1118,7 @@ macro_rules! neon_kernels {
                         }
                     }
                 }
-                let mut out = [0.0f32; 8];
-                for g in 0..2 {
-                    // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no
-                    // alignment requirement.
-                    unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
-                }
-                out
+                halves_total(acc, accm)
             }
 
             /// [`small_x8_m1`] for the 4-bit types (Q4_0, Q4_1), whose quants are 16 bytes per
@@ -1163,13 +1172,7 @@ macro_rules! neon_kernels {
                         }
                     }
                 }
-                let mut out = [0.0f32; 8];
-                for g in 0..2 {
-                    // SAFETY: `out[4g..4g + 4]` is 4 writable f32 (g < 2); `vst1q` has no
-                    // alignment requirement.
-                    unsafe { vst1q_f32(out[4 * g..].as_mut_ptr(), vaddq_f32(acc[g], accm[g])) };
-                }
-                out
+                halves_total(acc, accm)
             }
 
             #[target_feature(enable = $feat)]

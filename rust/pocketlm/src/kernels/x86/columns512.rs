@@ -177,17 +177,7 @@ macro_rules! column_entry {
                         unsafe { all_groups::<$m>(groups, rep, res, stride) }
                     };
                 }
-                match ts.len() {
-                    1 => run!(1),
-                    2 => run!(2),
-                    3 => run!(3),
-                    4 => run!(4),
-                    5 => run!(5),
-                    6 => run!(6),
-                    7 => run!(7),
-                    8 => run!(8),
-                    m => unreachable!("a GroupGemm takes 1 to 8 activation rows, not {m}"),
-                }
+                crate::kernels::interleaved::by_group_m!(ts.len(), run)
             });
         }
     };
