@@ -158,15 +158,20 @@ pub fn deinterleave_group(ty: GgmlType, group: &[u8], out: &mut [u8]) {
         GgmlType::Q8_0 => typed::<2, 32, 34>(group, out),
         _ => {
             let c = lane_codec(ty).unwrap_or_else(|| panic!("{ty} cannot be interleaved"));
-            let nb = out.len() / (GROUP_ROWS * c.block);
-            let mut blocks: Vec<&mut [u8]> = out.chunks_exact_mut(c.block).collect();
-            for (n, col) in group.chunks_exact(c.column()).enumerate() {
-                let (half, i) = (n / nb, n % nb);
-                let at = |r: usize| (half * LANE_ROWS + r) * nb + i;
-                let rows = blocks
-                    .get_disjoint_mut([at(0), at(1), at(2), at(3)])
-                    .expect("4 distinct blocks of the group");
-                (c.rows)(col, rows.map(|b| &mut **b));
+            let row = out.len() / GROUP_ROWS;
+            // the columns in order: each half's 4 rows, block after block
+            let mut cols = group.chunks_exact(c.column());
+            for half in out.chunks_exact_mut(LANE_ROWS * row) {
+                let mut it = half.chunks_exact_mut(row);
+                let mut rows: [&mut [u8]; LANE_ROWS] =
+                    core::array::from_fn(|_| it.next().expect("a half holds 4 rows"));
+                for i in 0..row / c.block {
+                    let col = cols.next().expect("a column per block of each half");
+                    (c.rows)(
+                        col,
+                        rows.each_mut().map(|r| &mut r[i * c.block..][..c.block]),
+                    );
+                }
             }
         }
     }
