@@ -105,6 +105,23 @@ fn glu_with(k: &TierKernels, act: GluAct, gate: &mut [f32], up: &[f32]) {
     }
 }
 
+/// `x[i] = silu(x[i])` with the kernels of `tier` (the SIMD `exp` of [`glu`]; libm on tiers
+/// without SIMD code): Qwen3.5's DeltaNet convolution output, a libm `expf` call per value
+/// before (5.7 M of 186 M instructions per decoded token on NEON). Panics if the CPU lacks
+/// `tier`.
+pub fn silu(tier: Tier, x: &mut [f32]) {
+    match tier.kernels().silu {
+        // SAFETY: a tier's table is handed out only when this CPU supports the tier.
+        Some(silu) => unsafe { silu(x) },
+        None => silu_reference(x),
+    }
+}
+
+/// Scalar reference of [`silu`] (libm).
+pub fn silu_reference(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = crate::ops::silu(*v));
+}
+
 /// [`glu`] with the selected tier, split into contiguous pieces (4 per thread of `pool`,
 /// claimed dynamically) when there is enough work (prefill); small inputs (decode) run on the calling thread. The result
 /// does not depend on the split (element-wise).

@@ -293,5 +293,6 @@ pub(crate) static KERNELS: super::table::TierKernels = super::table::TierKernels
     act_pairs: false,
     quantizers: None,
     glu: None,
+    silu: None,
     attention: None,
 };

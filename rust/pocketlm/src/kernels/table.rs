@@ -41,6 +41,8 @@ pub(crate) struct TierKernels {
     pub(crate) quantizers: Option<Quantizers>,
     /// `gate[i] = act(gate[i]) · up[i]` (`None`: the reference; `up.len() == gate.len()`).
     pub(crate) glu: Option<GluFn>,
+    /// `x[i] = silu(x[i])` (`None`: the reference).
+    pub(crate) silu: Option<SiluFn>,
     /// SIMD attention kernels (`None`: the scalar ones).
     pub(crate) attention: Option<AttentionKernels>,
 }
@@ -49,6 +51,9 @@ pub(crate) struct TierKernels {
 ///
 /// Safety: the tier's CPU features (a [`TierKernels`] is their proof); `up.len() == gate.len()`.
 pub(crate) type GluFn = unsafe fn(GluAct, &mut [f32], &[f32]);
+
+/// `x[i] = silu(x[i])`. Safety: the tier's CPU features (a [`TierKernels`] is their proof).
+pub(crate) type SiluFn = unsafe fn(&mut [f32]);
 
 /// A tier's activation quantizers (the same bits as `quant::activations`).
 #[derive(Clone, Copy)]

@@ -25,8 +25,9 @@
 use super::config::DeltaNetDims;
 use super::forward::{seq_runs, BatchRow};
 use super::kv_cache::KvCache;
-use crate::kernels::deltanet::{head, Path, RunInput};
-use crate::kernels::{selected_tier, ThreadPool};
+use crate::kernels::act::{self, GluAct};
+use crate::kernels::deltanet::{conv_sums, dot, head, Path, RunInput};
+use crate::kernels::{selected_tier, ThreadPool, Tier};
 use std::sync::Mutex;
 
 /// A DeltaNet layer's per-channel and per-head parameters.
@@ -51,10 +52,6 @@ pub(crate) struct Inputs<'a> {
     pub z: &'a [f32],
     pub alpha: &'a [f32],
     pub beta: &'a [f32],
-}
-
-fn silu(x: f32) -> f32 {
-    x / (1.0 + (-x).exp())
 }
 
 fn softplus(x: f32) -> f32 {
@@ -86,14 +83,14 @@ pub(crate) fn mix(
     y: &mut [f32],
     scratch: &mut Vec<f32>,
 ) {
-    let path = Path::of(selected_tier());
+    let tier = selected_tier();
     for (seq, rows) in seq_runs(rows) {
         let (start, end) = (rows.start, rows.end);
         let (ch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
         run(
             d,
             p,
-            path,
+            tier,
             pool,
             caches[seq].recurrent_mut(p.layer),
             &Inputs {
@@ -109,12 +106,13 @@ pub(crate) fn mix(
 }
 
 /// Consecutive tokens of one sequence (`inp.beta.len() / v_heads` of them) through one layer:
-/// `state` (`d.state_len()`) is advanced in place, the outputs go to `y`.
+/// `state` (`d.state_len()`) is advanced in place, the outputs go to `y`. `tier`'s kernels
+/// compute the activations and the recurrence.
 #[allow(clippy::too_many_arguments)]
 fn run(
     d: &DeltaNetDims,
     p: &Params,
-    path: Path,
+    tier: Tier,
     pool: &ThreadPool,
     state: &mut [f32],
     inp: &Inputs,
@@ -133,25 +131,20 @@ fn run(
     let (betas, rest) = rest.split_at_mut(n * vh);
     let o = &mut rest[..n * vd];
     let (hist, mats) = state.split_at_mut(d.conv_state_len());
+    let path = Path::of(tier);
     for t in 0..n {
         let x = &inp.qkv[t * nch..][..nch];
-        let c = &mut c[t * nch..][..nch];
-        // The causal convolution (ggml_ssm_conv: a float sum over the taps in order, from 0),
-        // then the history shifts by one input.
-        for (ch, out) in c.iter_mut().enumerate() {
-            let w = &p.conv[ch * kernel..][..kernel];
-            let mut sum = 0f32;
-            for (i, &wi) in w[..kernel - 1].iter().enumerate() {
-                sum += hist[i * nch + ch] * wi;
-            }
-            sum += x[ch] * w[kernel - 1];
-            *out = silu(sum);
-        }
+        // The causal convolution, then the history shifts by one input.
+        conv_sums(path, p.conv, kernel, hist, x, &mut c[t * nch..][..nch]);
         hist.copy_within(nch.., 0);
         hist[(kernel - 2) * nch..].copy_from_slice(x);
+    }
+    act::silu(tier, c);
+    for t in 0..n {
+        let c = &mut c[t * nch..][..nch];
         // L2 norms of the query and key heads (ggml: rms_norm with eps / n, scaled by 1/sqrt(n)).
         for head in c[..2 * key_dim].chunks_mut(hd) {
-            let ss: f32 = head.iter().map(|v| v * v).sum();
+            let ss = dot(head, head);
             let n = hd as f32;
             let scale = 1.0 / (ss / n + p.eps / n).sqrt() / n.sqrt();
             head.iter_mut().for_each(|v| *v *= scale);
@@ -192,25 +185,27 @@ fn run(
             head(path, &input, h, m, oh);
         });
     }
-    // The gated RMS norm of each head's output.
+    // The gated RMS norm of each head's output: `y = silu(z) · (o · scale · norm)`, the
+    // normed outputs laid out as `y` in the convolved channels' room (read no more).
+    let normed = &mut c[..n * vd];
     for t in 0..n {
         for h in 0..vh {
             let oh = &o[(h * n + t) * hd..][..hd];
-            let ss: f32 = oh.iter().map(|v| v * v).sum();
-            let scale = 1.0 / (ss / hd as f32 + p.eps).sqrt();
-            let out = &mut y[t * vd + h * hd..][..hd];
-            let z = &inp.z[t * vd + h * hd..][..hd];
-            for (((yv, &ov), &w), &zv) in out.iter_mut().zip(oh).zip(p.norm).zip(z) {
-                *yv = ov * scale * w * silu(zv);
+            let scale = 1.0 / (dot(oh, oh) / hd as f32 + p.eps).sqrt();
+            let out = &mut normed[t * vd + h * hd..][..hd];
+            for ((u, &ov), &w) in out.iter_mut().zip(oh).zip(p.norm) {
+                *u = ov * scale * w;
             }
         }
     }
+    y.copy_from_slice(&inp.z[..n * vd]);
+    act::glu(tier, GluAct::Silu, y, normed);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::deltanet::{LANES, TOKEN_BLOCK};
+    use crate::kernels::deltanet::{LANES, ROWS, TOKEN_BLOCK};
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
@@ -292,20 +287,21 @@ mod tests {
     }
 
     /// A prompt in one batch and the same tokens one by one give the definition's outputs
-    /// (2 key heads tiled over 4 value heads, 3 taps; heads of 40: a chunk of the row loops'
-    /// lanes and a tail; 20 tokens: more than one token block), on one thread and with the
-    /// heads shared by two, through the plain loops and the selected tier's; a fresh state
-    /// gives other outputs.
+    /// (2 key heads tiled over 4 value heads, 4 taps; heads of 38: chunks of the row loops'
+    /// lanes and vectors and a tail, groups of rows and a tail; 20 tokens: more than one
+    /// token block), on one thread and with the heads shared by two, through the scalar
+    /// tier's loops and the selected tier's; a fresh state gives other outputs.
     #[test]
     fn batch_and_stepwise_match_the_definition() {
         let d = DeltaNetDims {
-            conv_kernel: 3,
-            head_dim: 40,
+            conv_kernel: 4,
+            head_dim: 38,
             k_heads: 2,
             v_heads: 4,
         };
         let n = 20;
         assert!(n > TOKEN_BLOCK && d.head_dim > LANES && !d.head_dim.is_multiple_of(LANES));
+        assert!(!d.head_dim.is_multiple_of(4) && !d.head_dim.is_multiple_of(ROWS));
         let (nch, vd, vh) = (d.channels(), d.value_dim(), d.v_heads);
         let conv = values(nch * d.conv_kernel, 1);
         let dt = values(vh, 2);
@@ -339,7 +335,7 @@ mod tests {
         };
         let pools = [ThreadPool::new(1), ThreadPool::new(2)];
         let run_tokens =
-            |path: Path, pool: &ThreadPool, state: &mut Vec<f32>, from: usize, to: usize| {
+            |tier: Tier, pool: &ThreadPool, state: &mut Vec<f32>, from: usize, to: usize| {
                 let mut y = vec![0f32; (to - from) * vd];
                 let inp = Inputs {
                     qkv: &xs[from..to].concat(),
@@ -347,27 +343,58 @@ mod tests {
                     alpha: &alphas[from..to].concat(),
                     beta: &betas[from..to].concat(),
                 };
-                run(&d, &p, path, pool, state, &inp, &mut y, &mut Vec::new());
+                run(&d, &p, tier, pool, state, &inp, &mut y, &mut Vec::new());
                 y
             };
-        for path in [Path::Plain, Path::of(selected_tier())] {
+        for tier in [Tier::Scalar, selected_tier()] {
             for pool in &pools {
-                let what = format!("{path:?}, {} threads", pool.n_threads());
+                let what = format!("{tier}, {} threads", pool.n_threads());
                 let mut state = vec![0f32; d.state_len()];
-                let got = run_tokens(path, pool, &mut state, 0, n);
+                let got = run_tokens(tier, pool, &mut state, 0, n);
                 close(&got, &want.concat(), &format!("batch, {what}"));
                 let mut state = vec![0f32; d.state_len()];
                 for (t, want_t) in want.iter().enumerate() {
-                    let got = run_tokens(path, pool, &mut state, t, t + 1);
+                    let got = run_tokens(tier, pool, &mut state, t, t + 1);
                     close(&got, want_t, &format!("step {t}, {what}"));
                 }
                 // the state after the whole sequence differs from a fresh one: it carries
                 // the history
-                let fresh = run_tokens(path, pool, &mut vec![0f32; d.state_len()], n - 1, n);
+                let fresh = run_tokens(tier, pool, &mut vec![0f32; d.state_len()], n - 1, n);
                 assert!(fresh
                     .iter()
                     .zip(&want[n - 1])
                     .any(|(f, w)| (f - w).abs() > 1e-3));
+            }
+        }
+    }
+
+    /// The convolution's sums are the same bits on every path (NEON's 4-tap vectors
+    /// included), for kernels of 2 to 5 taps and channel counts with a remainder.
+    #[test]
+    fn convolution_sums_are_the_same_bits_on_every_path() {
+        for kernel in 2..=5 {
+            for nch in [1usize, 7, 64, 101] {
+                let w = values(nch * kernel, 5);
+                let hist: Vec<f32> = values((kernel - 1) * nch, 6);
+                let x = values(nch, 7);
+                let mut want = vec![0f32; nch];
+                for (ch, o) in want.iter_mut().enumerate() {
+                    let mut sum = 0f32;
+                    for i in 0..kernel - 1 {
+                        sum += hist[i * nch + ch] * w[ch * kernel + i];
+                    }
+                    *o = sum + x[ch] * w[ch * kernel + kernel - 1];
+                }
+                for path in [Path::Plain, Path::of(selected_tier())] {
+                    let mut got = vec![f32::NAN; nch];
+                    conv_sums(path, &w, kernel, &hist, &x, &mut got);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "{path:?}, {kernel} taps, {nch} channels"
+                    );
+                }
             }
         }
     }

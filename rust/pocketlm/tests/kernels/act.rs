@@ -1,6 +1,8 @@
 //! Gated activations: every tier against the libm scalar reference, and the pool split.
 
-use pocketlm::internals::kernels::act::{glu, glu_parallel, glu_reference, GluAct};
+use pocketlm::internals::kernels::act::{
+    glu, glu_parallel, glu_reference, silu, silu_reference, GluAct,
+};
 use pocketlm::internals::kernels::ThreadPool;
 
 /// Inputs covering the interesting range: tiny, ordinary, large of both signs, and lengths
@@ -44,6 +46,29 @@ fn glu_every_tier_matches_reference() {
                         want[i]
                     );
                 }
+            }
+        }
+    }
+}
+
+#[test]
+fn silu_every_tier_matches_reference() {
+    for n in [1usize, 3, 4, 7, 8, 13, 64, 1001] {
+        let (x, _) = inputs(n);
+        let mut want = x.clone();
+        silu_reference(&mut want);
+        for tier in super::tiers_under_test() {
+            let mut got = x.clone();
+            silu(tier, &mut got);
+            for i in 0..n {
+                let tol = 4e-7 * x[i].abs().max(1e-30) + 1e-37;
+                assert!(
+                    (got[i] - want[i]).abs() <= tol,
+                    "{tier}: x = {}: {} vs reference {}",
+                    x[i],
+                    got[i],
+                    want[i]
+                );
             }
         }
     }

@@ -16,6 +16,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     act_pairs: false,
     quantizers: None,
     glu: Some(super::glu::glu),
+    silu: Some(super::glu::silu),
     attention: Some(ATTENTION),
 };
 

@@ -27,20 +27,47 @@ fn act4(act: GluAct, x: float32x4_t) -> float32x4_t {
 /// NEON present; `up.len() == gate.len()`.
 #[target_feature(enable = "neon")]
 pub(crate) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
-    let mut g4 = gate.chunks_exact_mut(4);
-    let mut u4 = up.chunks_exact(4);
-    for (g, u) in (&mut g4).zip(&mut u4) {
-        // SAFETY: `g` and `u` are 4 f32 each; `vld1q`/`vst1q` need no alignment.
+    // SAFETY: the caller's guarantees.
+    unsafe { apply(act, gate, Some(up)) }
+}
+
+/// See [`crate::kernels::act::silu`].
+///
+/// # Safety
+/// NEON present.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn silu(x: &mut [f32]) {
+    // SAFETY: NEON present.
+    unsafe { apply(GluAct::Silu, x, None) }
+}
+
+/// `x[i] = act(x[i]) · up[i]`, or `act(x[i])` without `up`.
+///
+/// # Safety
+/// NEON present; `up`, if given, as long as `x`.
+#[target_feature(enable = "neon")]
+#[inline]
+unsafe fn apply(act: GluAct, x: &mut [f32], up: Option<&[f32]>) {
+    let whole = x.len() / 4 * 4;
+    let mut x4 = x.chunks_exact_mut(4);
+    for (i, g) in (&mut x4).enumerate() {
+        // SAFETY: `g` is 4 f32 and so is `up`'s chunk `i` (as long as `x`); `vld1q`/`vst1q`
+        // need no alignment.
         unsafe {
-            let y = vmulq_f32(act4(act, vld1q_f32(g.as_ptr())), vld1q_f32(u.as_ptr()));
+            let mut y = act4(act, vld1q_f32(g.as_ptr()));
+            if let Some(up) = up {
+                y = vmulq_f32(y, vld1q_f32(up.as_ptr().add(4 * i)));
+            }
             vst1q_f32(g.as_mut_ptr(), y);
         }
     }
-    let (g, u) = (g4.into_remainder(), u4.remainder());
+    let g = x4.into_remainder();
     if !g.is_empty() {
-        let (mut gb, mut ub) = ([0.0f32; 4], [0.0f32; 4]);
+        let (mut gb, mut ub) = ([0.0f32; 4], [1.0f32; 4]);
         gb[..g.len()].copy_from_slice(g);
-        ub[..u.len()].copy_from_slice(u);
+        if let Some(up) = up {
+            ub[..g.len()].copy_from_slice(&up[whole..]);
+        }
         // SAFETY: `gb` and `ub` are 4 f32 each.
         unsafe {
             let y = vmulq_f32(act4(act, vld1q_f32(gb.as_ptr())), vld1q_f32(ub.as_ptr()));

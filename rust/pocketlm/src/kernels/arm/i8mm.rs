@@ -24,6 +24,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     act_pairs: true,
     quantizers: None,
     glu: Some(super::glu::glu),
+    silu: Some(super::glu::silu),
     attention: Some(ATTENTION),
 };
 

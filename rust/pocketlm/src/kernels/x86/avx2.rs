@@ -21,6 +21,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     act_pairs: false,
     quantizers: Some(QUANTIZERS),
     glu: Some(super::glu::glu),
+    silu: Some(super::glu::silu),
     attention: Some(ATTENTION),
 };
 

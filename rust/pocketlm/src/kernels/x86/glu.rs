@@ -31,23 +31,47 @@ fn act8(act: GluAct, x: __m256) -> __m256 {
 /// AVX2+FMA+F16C present; `up.len() == gate.len()`.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(crate) unsafe fn glu(act: GluAct, gate: &mut [f32], up: &[f32]) {
-    let mut g8 = gate.chunks_exact_mut(8);
-    let mut u8 = up.chunks_exact(8);
-    for (g, u) in (&mut g8).zip(&mut u8) {
-        // SAFETY: `g` and `u` are 8 f32 each; `loadu`/`storeu` need no alignment.
+    // SAFETY: the caller's guarantees.
+    unsafe { apply(act, gate, Some(up)) }
+}
+
+/// See [`crate::kernels::act::silu`].
+///
+/// # Safety
+/// AVX2+FMA+F16C present.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn silu(x: &mut [f32]) {
+    // SAFETY: the caller's guarantees.
+    unsafe { apply(GluAct::Silu, x, None) }
+}
+
+/// `x[i] = act(x[i]) · up[i]`, or `act(x[i])` without `up`.
+///
+/// # Safety
+/// AVX2+FMA+F16C present; `up`, if given, as long as `x`.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+unsafe fn apply(act: GluAct, x: &mut [f32], up: Option<&[f32]>) {
+    let whole = x.len() / 8 * 8;
+    let mut x8 = x.chunks_exact_mut(8);
+    for (i, g) in (&mut x8).enumerate() {
+        // SAFETY: `g` is 8 f32 and so is `up`'s chunk `i` (as long as `x`); `loadu`/`storeu`
+        // need no alignment.
         unsafe {
-            let y = _mm256_mul_ps(
-                act8(act, _mm256_loadu_ps(g.as_ptr())),
-                _mm256_loadu_ps(u.as_ptr()),
-            );
+            let mut y = act8(act, _mm256_loadu_ps(g.as_ptr()));
+            if let Some(up) = up {
+                y = _mm256_mul_ps(y, _mm256_loadu_ps(up.as_ptr().add(8 * i)));
+            }
             _mm256_storeu_ps(g.as_mut_ptr(), y);
         }
     }
-    let (g, u) = (g8.into_remainder(), u8.remainder());
+    let g = x8.into_remainder();
     if !g.is_empty() {
-        let (mut gb, mut ub) = ([0.0f32; 8], [0.0f32; 8]);
+        let (mut gb, mut ub) = ([0.0f32; 8], [1.0f32; 8]);
         gb[..g.len()].copy_from_slice(g);
-        ub[..u.len()].copy_from_slice(u);
+        if let Some(up) = up {
+            ub[..g.len()].copy_from_slice(&up[whole..]);
+        }
         // SAFETY: `gb` and `ub` are 8 f32 each.
         unsafe {
             let y = _mm256_mul_ps(
