@@ -294,5 +294,6 @@ pub(crate) static KERNELS: super::table::TierKernels = super::table::TierKernels
     quantizers: None,
     glu: None,
     silu: None,
+    softcap: None,
     attention: None,
 };

@@ -43,6 +43,8 @@ pub(crate) struct TierKernels {
     pub(crate) glu: Option<GluFn>,
     /// `x[i] = silu(x[i])` (`None`: the reference).
     pub(crate) silu: Option<SiluFn>,
+    /// `x[i] = cap · tanh(x[i] / cap)` (`None`: the reference).
+    pub(crate) softcap: Option<SoftcapFn>,
     /// SIMD attention kernels (`None`: the scalar ones).
     pub(crate) attention: Option<AttentionKernels>,
 }
@@ -54,6 +56,9 @@ pub(crate) type GluFn = unsafe fn(GluAct, &mut [f32], &[f32]);
 
 /// `x[i] = silu(x[i])`. Safety: the tier's CPU features (a [`TierKernels`] is their proof).
 pub(crate) type SiluFn = unsafe fn(&mut [f32]);
+
+/// `x[i] = cap · tanh(x[i] / cap)`. Safety: the tier's CPU features.
+pub(crate) type SoftcapFn = unsafe fn(&mut [f32], f32);
 
 /// A tier's activation quantizers (the same bits as `quant::activations`).
 #[derive(Clone, Copy)]

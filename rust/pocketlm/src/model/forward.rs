@@ -905,7 +905,7 @@ pub(crate) fn forward(
         logits.iter_mut().for_each(|v| *v *= inv);
     }
     if let Some(cap) = cfg.final_logit_softcap {
-        logits.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh());
+        crate::kernels::act::softcap(crate::kernels::selected_tier(), logits, cap);
     }
 }
 

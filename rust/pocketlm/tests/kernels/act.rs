@@ -1,7 +1,7 @@
 //! Gated activations: every tier against the libm scalar reference, and the pool split.
 
 use pocketlm::internals::kernels::act::{
-    glu, glu_parallel, glu_reference, silu, silu_reference, GluAct,
+    glu, glu_parallel, glu_reference, silu, silu_reference, softcap, softcap_reference, GluAct,
 };
 use pocketlm::internals::kernels::ThreadPool;
 
@@ -86,6 +86,32 @@ fn glu_parallel_matches_single_thread() {
             let mut got = gate.clone();
             glu_parallel(&pool, act, &mut got, &up);
             assert_eq!(got, want, "{act:?}, n = {n}");
+        }
+    }
+}
+
+#[test]
+fn softcap_every_tier_matches_reference() {
+    for cap in [30.0f32, 15.0] {
+        for n in [1usize, 3, 4, 7, 8, 13, 64, 1001] {
+            let (x, _) = inputs(n);
+            let mut want = x.clone();
+            softcap_reference(&mut want, cap);
+            for tier in super::tiers_under_test() {
+                let mut got = x.clone();
+                softcap(tier, &mut got, cap);
+                for i in 0..n {
+                    // a few ulp of `cap` (the SIMD form ends in `2·cap / (1 + e) - cap`)
+                    let tol = 4e-7 * cap;
+                    assert!(
+                        (got[i] - want[i]).abs() <= tol,
+                        "{tier}: cap {cap}, x = {}: {} vs reference {}",
+                        x[i],
+                        got[i],
+                        want[i]
+                    );
+                }
+            }
         }
     }
 }

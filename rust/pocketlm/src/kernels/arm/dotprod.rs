@@ -17,6 +17,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     quantizers: None,
     glu: Some(super::glu::glu),
     silu: Some(super::glu::silu),
+    softcap: Some(super::glu::softcap),
     attention: Some(ATTENTION),
 };
 

@@ -41,6 +41,39 @@ pub(crate) unsafe fn silu(x: &mut [f32]) {
     unsafe { apply(GluAct::Silu, x, None) }
 }
 
+/// See [`crate::kernels::act::softcap`]: `cap · tanh(x / cap)` as `2·cap / (1 + exp(-2x / cap))
+/// - cap`.
+///
+/// # Safety
+/// NEON present.
+#[target_feature(enable = "neon")]
+pub(crate) unsafe fn softcap(x: &mut [f32], cap: f32) {
+    let (k, two_cap, capv) = (
+        vdupq_n_f32(-2.0 / cap),
+        vdupq_n_f32(2.0 * cap),
+        vdupq_n_f32(cap),
+    );
+    let one = vdupq_n_f32(1.0);
+    let cap4 = |v: float32x4_t| {
+        let e = exp4(vmulq_f32(v, k));
+        vsubq_f32(vdivq_f32(two_cap, vaddq_f32(one, e)), capv)
+    };
+    let mut x4 = x.chunks_exact_mut(4);
+    for c in &mut x4 {
+        // SAFETY: `c` is 4 f32; `vld1q`/`vst1q` need no alignment.
+        unsafe { vst1q_f32(c.as_mut_ptr(), cap4(vld1q_f32(c.as_ptr()))) }
+    }
+    let rest = x4.into_remainder();
+    if !rest.is_empty() {
+        let mut b = [0.0f32; 4];
+        b[..rest.len()].copy_from_slice(rest);
+        // SAFETY: `b` is 4 f32.
+        unsafe { vst1q_f32(b.as_mut_ptr(), cap4(vld1q_f32(b.as_ptr()))) }
+        let n = rest.len();
+        rest.copy_from_slice(&b[..n]);
+    }
+}
+
 /// `x[i] = act(x[i]) · up[i]`, or `act(x[i])` without `up`.
 ///
 /// # Safety

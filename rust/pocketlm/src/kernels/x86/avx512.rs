@@ -55,6 +55,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     quantizers: Some(QUANTIZERS),
     glu: Some(super::glu::glu),
     silu: Some(super::glu::silu),
+    softcap: Some(super::glu::softcap),
     attention: Some(ATTENTION),
 };
 

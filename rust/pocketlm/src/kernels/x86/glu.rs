@@ -45,6 +45,39 @@ pub(crate) unsafe fn silu(x: &mut [f32]) {
     unsafe { apply(GluAct::Silu, x, None) }
 }
 
+/// See [`crate::kernels::act::softcap`]: `cap · tanh(x / cap)` as `2·cap / (1 + exp(-2x / cap))
+/// - cap`.
+///
+/// # Safety
+/// AVX2+FMA+F16C present.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(crate) unsafe fn softcap(x: &mut [f32], cap: f32) {
+    let (k, two_cap, capv) = (
+        _mm256_set1_ps(-2.0 / cap),
+        _mm256_set1_ps(2.0 * cap),
+        _mm256_set1_ps(cap),
+    );
+    let one = _mm256_set1_ps(1.0);
+    let cap8 = |v: __m256| {
+        let e = exp8(_mm256_mul_ps(v, k));
+        _mm256_sub_ps(_mm256_div_ps(two_cap, _mm256_add_ps(one, e)), capv)
+    };
+    let mut x8 = x.chunks_exact_mut(8);
+    for c in &mut x8 {
+        // SAFETY: `c` is 8 f32; `loadu`/`storeu` need no alignment.
+        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), cap8(_mm256_loadu_ps(c.as_ptr()))) }
+    }
+    let rest = x8.into_remainder();
+    if !rest.is_empty() {
+        let mut b = [0.0f32; 8];
+        b[..rest.len()].copy_from_slice(rest);
+        // SAFETY: `b` is 8 f32.
+        unsafe { _mm256_storeu_ps(b.as_mut_ptr(), cap8(_mm256_loadu_ps(b.as_ptr()))) }
+        let n = rest.len();
+        rest.copy_from_slice(&b[..n]);
+    }
+}
+
 /// `x[i] = act(x[i]) · up[i]`, or `act(x[i])` without `up`.
 ///
 /// # Safety
