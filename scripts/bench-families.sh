@@ -136,6 +136,7 @@ if [ "$MEMORY" = 1 ]; then
   SRC="$POCKETLM_CACHE/llama.cpp-0.3.36/src"
   PYTHONPATH="$SRC/gguf-py" nice -n 5 "$(bash scripts/setup-gen-venv.sh)" scripts/decode-anon.py \
     --pocketlm "$BIN" --threads "$THREADS" --ctx 1024 --max-tokens 384 --shape-model "${files[1]}" \
+    --layout-cache "$OUT_DIR/layout-cache" \
     "${files[@]}" $([ "$JSON" = 1 ] && echo --json)
   exit 0
 fi

@@ -12,11 +12,16 @@ runs it with the generator's venv).
 
   decode-anon.py --pocketlm target/release/pocketlm --model M.gguf [--model M2.gguf]
                  [--shape-model ORIGINAL.gguf] [--prompt-words 100] [--max-tokens 384]
-                 [--ctx 1024] [--threads 2] [--llama-completion BIN] [--json]
+                 [--ctx 1024] [--threads 2] [--llama-completion BIN] [--layout-cache DIR]
+                 [--json]
 
 --llama-completion: also run llama.cpp's llama-completion on the same prompt, context and
 token count (its KV cache is allocated for the whole context, and on x86 it repacks Q4_0 and
 the k-quants into anonymous buffers: its "anon - KV" counts those copies).
+
+--layout-cache DIR: run the converted copies (`*.x8.gguf`, which need no conversion) with
+`pocketlm --layout-cache DIR`, so that the tokenizer's tables are mapped from their cache file
+there (one unmeasured run first writes it); rows get " (tables cached)".
 
 --shape-model: read the layer and head counts from this file (a `pocketlm convert`ed copy has
 tensor types gguf-py does not know; its original has the same metadata).
@@ -95,20 +100,29 @@ def main():
     ap.add_argument("--ctx", type=int, default=1024)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--llama-completion")
+    ap.add_argument("--layout-cache")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     prompt = " ".join(["the weather was lovely so we walked along the river"] * (a.prompt_words // 10))
     rows = []
     for model in a.model:
         per_pos, fixed, arch, layers = kv_bytes_per_position(a.shape_model or model)
-        out, hwm, anon = peak_memory([a.pocketlm, "generate", "--model", model, "--prompt", prompt,
-                                      "--max-tokens", str(a.max_tokens), "--ctx", str(a.ctx),
-                                      "--greedy", "--threads", str(a.threads), "--json"])
-        res = json.loads(out.strip().splitlines()[-1])
-        positions = len(res["prompt_tokens"]) + len(res["tokens"])
-        kv_mib = (per_pos * positions + fixed) / 2**20
-        rows.append(row(os.path.basename(model), arch, layers, positions, len(res["tokens"]),
-                        kv_mib, anon, hwm, model))
+        cmd = [a.pocketlm, "generate", "--model", model, "--prompt", prompt,
+               "--max-tokens", str(a.max_tokens), "--ctx", str(a.ctx),
+               "--greedy", "--threads", str(a.threads), "--json"]
+        runs = [(cmd, "")]
+        if a.layout_cache and model.endswith(".x8.gguf"):
+            cached = [a.pocketlm, "--layout-cache", a.layout_cache] + cmd[1:]
+            # the first run writes the tables file, the measured one maps it
+            peak_memory(cached[:cached.index("--max-tokens")] + ["--max-tokens", "1", "--json"])
+            runs.append((cached, " (tables cached)"))
+        for c, label in runs:
+            out, hwm, anon = peak_memory(c)
+            res = json.loads(out.strip().splitlines()[-1])
+            positions = len(res["prompt_tokens"]) + len(res["tokens"])
+            kv_mib = (per_pos * positions + fixed) / 2**20
+            rows.append(row(os.path.basename(model) + label, arch, layers, positions,
+                            len(res["tokens"]), kv_mib, anon, hwm, model))
         if a.llama_completion and not model.endswith(".x8.gguf"):
             _, hwm, anon = peak_memory([a.llama_completion, "-m", model, "-t", str(a.threads),
                                         "-c", str(a.ctx), "-n", str(a.max_tokens), "-no-cnv",

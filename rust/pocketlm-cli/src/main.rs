@@ -26,8 +26,9 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Run models from their interleaved copy in DIR (written on first use, as large as the
-    /// model; the same outputs, faster decode): what an app gets with
-    /// `Model.loadWithLayoutCache`. Any command that loads a model accepts it.
+    /// model; the same outputs, faster decode), with the tokenizer's tables mapped from a file
+    /// there: what an app gets with `Model.loadWithLayoutCache`. Any command that loads a
+    /// model accepts it.
     #[arg(long, global = true, value_name = "DIR")]
     layout_cache: Option<std::path::PathBuf>,
     #[command(subcommand)]
@@ -48,6 +49,10 @@ fn load_model(
     let model = pocketlm::Model::load_with(path, &opts)?;
     if opts.layout_cache.is_some() {
         eprintln!("layout cache: {}", layout_text(model.layout()));
+        match model.tokenizer().tables_file() {
+            Some(p) => eprintln!("tokenizer tables: mapped from {}", p.display()),
+            None => eprintln!("tokenizer tables: on the heap (the cache could not be used)"),
+        }
     }
     Ok(model)
 }

@@ -47,7 +47,20 @@ fn layout_cache_converts_then_hits_and_generates_the_same_text() {
     assert!(err.contains("layout cache: converted"), "{err}");
     let (second, err) = info_layout(Some(&cache));
     assert_eq!(second, "hit", "{err}");
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 1);
+    assert!(err.contains("tokenizer tables: mapped from"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names.len(),
+        2,
+        "the copy and the tokenizer's tables: {names:?}"
+    );
+    for end in [".interleaved.gguf", ".tokenizer-tables"] {
+        assert!(names.iter().any(|n| n.ends_with(end)), "{end}: {names:?}");
+    }
 
     let m = model();
     let gen = [

@@ -19,12 +19,27 @@ fn opts(dir: &Path) -> LoadOptions {
     }
 }
 
-/// Every file in `dir`, sorted.
+/// Every file in `dir` but the tokenizer's tables files, sorted.
 fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".tokenizer-tables"))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The tokenizer's tables files in `dir` (`Tokenizer::tables_file`), sorted.
+fn tables(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".tokenizer-tables"))
                 .collect()
         })
         .unwrap_or_default();
@@ -102,6 +117,13 @@ fn first_load_converts_the_next_maps_the_copy_and_the_bits_match() {
     );
     assert_eq!(files(cache.path()).len(), 1);
 
+    // The tokenizer's tables: written by the first load, mapped by both.
+    assert_eq!(original.tokenizer().tables_file(), None);
+    let mapped = tables(cache.path());
+    assert_eq!(mapped.len(), 1, "{mapped:?}");
+    assert_eq!(first.tokenizer().tables_file(), Some(mapped[0].as_path()));
+    assert_eq!(second.tokenizer().tables_file(), Some(mapped[0].as_path()));
+
     let want = logit_bits(&original);
     assert!(want.len() > 1000);
     assert!(want == logit_bits(&second), "the copy's logits differ");
@@ -138,6 +160,11 @@ fn a_changed_source_gets_a_new_copy_and_loses_the_old_one() {
     let third = Model::load_with(&path, &opts(cache.path())).unwrap();
     assert_ne!(converted_path(&third), second);
     assert_eq!(files(cache.path()).len(), 1);
+    // The stale copies' tokenizer tables go with them.
+    assert_eq!(
+        tables(cache.path()),
+        [third.tokenizer().tables_file().unwrap()]
+    );
 }
 
 #[test]
@@ -212,7 +239,9 @@ fn a_converted_file_needs_no_copy() {
     let model = Model::load_with(&converted, &opts(&cache)).unwrap();
     assert_eq!(model.layout(), &LayoutCacheStatus::NotNeeded);
     assert_eq!(model.gguf().path(), converted);
-    assert!(files(&cache).is_empty(), "nothing written");
+    assert!(files(&cache).is_empty(), "no copy written");
+    // The tokenizer's tables are cached all the same.
+    assert_eq!(tables(&cache), [model.tokenizer().tables_file().unwrap()]);
 }
 
 #[test]

@@ -190,3 +190,50 @@ fn llama_cpp_tokenizer_suite() {
         .collect();
     assert_eq!(got, want, "refused vocabularies");
 }
+
+/// The tables mapped from a cache file (`Tokenizer::from_gguf_cached`, written on the first
+/// load, mapped on the second) tokenize every case of the suite as the heap-built tables do,
+/// and give every token the same texts: BPE and SentencePiece vocabularies up to Gemma 4's 262k
+/// tokens and 515k merges.
+#[test]
+fn mapped_tables_tokenize_every_case_like_built_ones() {
+    let models = llama_src::llama_src().join("models");
+    let cache = tempfile::tempdir().unwrap();
+    for v in TESTED {
+        let path = models.join(format!("ggml-vocab-{v}.gguf"));
+        let file = GgufFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let heap = Tokenizer::from_gguf(&file).unwrap();
+        let written = Tokenizer::from_gguf_cached(&file, Some(cache.path())).unwrap();
+        let mapped = Tokenizer::from_gguf_cached(&file, Some(cache.path())).unwrap();
+        let tables = mapped
+            .tables_file()
+            .unwrap_or_else(|| panic!("{v}: tables not mapped"));
+        assert_eq!(written.tables_file(), Some(tables), "{v}");
+        for id in 0..heap.vocab_size() as u32 {
+            assert_eq!(
+                heap.token_bytes_special(id),
+                mapped.token_bytes_special(id),
+                "{v}: token {id}"
+            );
+            assert_eq!(
+                heap.token_text(id),
+                mapped.token_text(id),
+                "{v}: token {id}"
+            );
+        }
+        let cases = read_cases(
+            &models.join(format!("ggml-vocab-{v}.gguf.inp")),
+            &models.join(format!("ggml-vocab-{v}.gguf.out")),
+        );
+        for (text, want) in &cases {
+            for t in [&written, &mapped] {
+                assert_eq!(&t.encode(text, false, false), want, "{v}: {text:?}");
+                assert_eq!(
+                    t.encode(text, true, true),
+                    heap.encode(text, true, true),
+                    "{v}: {text:?}"
+                );
+            }
+        }
+    }
+}

@@ -99,6 +99,43 @@ fn truncated_after_load_is_a_typed_error() {
 }
 
 #[test]
+fn a_tokenizer_tables_file_truncated_after_load_is_a_typed_error() {
+    in_child(
+        "a_tokenizer_tables_file_truncated_after_load_is_a_typed_error",
+        || {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.gguf");
+            write(
+                &path,
+                &SyntheticModel::new(SyntheticArch::Llama, GgmlType::Q8_0),
+            );
+            let opts = pocketlm::LoadOptions {
+                layout_cache: Some(dir.path().join("cache")),
+            };
+            let model = Model::load_with(&path, &opts).unwrap();
+            let tables = model.tokenizer().tables_file().expect("mapped").to_owned();
+            let mut s = session(&model);
+            s.eval(&[5, 6]).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tables)
+                .unwrap()
+                .set_len(64)
+                .unwrap();
+            let err = s.eval(&[7]).unwrap_err();
+            assert!(
+                matches!(err, SessionError::ModelFileChanged(ref m) if m.contains("tokenizer tables")),
+                "{err}"
+            );
+            // The next load rebuilds the file and works.
+            let again = Model::load_with(&path, &opts).unwrap();
+            assert_eq!(again.tokenizer().tables_file(), Some(tables.as_path()));
+            assert!(logits(&again).is_ok());
+        },
+    );
+}
+
+#[test]
 fn rewritten_in_place_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.gguf");

@@ -14,8 +14,12 @@ use std::time::Instant;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadOptions {
     /// A directory for the converted copy of the model (created if missing; one copy per
-    /// model file, as large as the model). On Android `context.noBackupFilesDir` or
-    /// `cacheDir`, on iOS the Caches directory. `None`: the file is mapped as it is.
+    /// model file, as large as the model) and for the tokenizer's tables (a few to 20 MB per
+    /// vocabulary, mapped instead of built on the heap: [`Tokenizer::tables_file`]). On
+    /// Android `context.noBackupFilesDir` or `cacheDir`, on iOS the Caches directory. `None`:
+    /// the file is mapped as it is and the tables are built on the heap.
+    ///
+    /// [`Tokenizer::tables_file`]: crate::Tokenizer::tables_file
     pub layout_cache: Option<PathBuf>,
 }
 
@@ -234,6 +238,8 @@ fn remove_stale(dir: &Path, prefix: &str, keep: &str) {
         return;
     };
     let partial = format!("{SUFFIX}.partial-");
+    // The tokenizer's tables of a copy are named after it: `{copy's stem}.{key}.tokenizer-tables`.
+    let keep_stem = keep.strip_suffix(".gguf").unwrap_or(keep);
     let abandoned = |entry: &std::fs::DirEntry| {
         entry
             .metadata()
@@ -248,7 +254,10 @@ fn remove_stale(dir: &Path, prefix: &str, keep: &str) {
         if !name.starts_with(prefix) || name == keep {
             continue;
         }
-        if name.ends_with(SUFFIX) || (name.contains(&partial) && abandoned(&entry)) {
+        let stale_tables =
+            name.ends_with(crate::tokenizer::TABLES_FILE_SUFFIX) && !name.starts_with(keep_stem);
+        if name.ends_with(SUFFIX) || stale_tables || (name.contains(&partial) && abandoned(&entry))
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -52,7 +52,8 @@ pub enum SessionError {
     MixedModels,
     /// The model file was truncated or rewritten after loading (see
     /// [`crate::gguf::GgufFile::check_unchanged`]), or the snapshot file mapped as the KV
-    /// cache's prefix after mapping ([`Session::map_state_file`]); nothing was evaluated.
+    /// cache's prefix after mapping ([`Session::map_state_file`]), or the tokenizer's tables
+    /// file ([`crate::Tokenizer::tables_file`]); nothing was evaluated.
     #[error("{0}")]
     ModelFileChanged(String),
 }
@@ -375,10 +376,13 @@ impl Session {
     /// Fails when the snapshot file mapped as the cache's prefix ([`Session::map_state_file`])
     /// was truncated or rewritten since (its pages must not be touched then).
     fn check_mapped(&self) -> Result<(), SessionError> {
-        self.cache.check_prefix().map_err(|e| {
-            log::error!(target: "pocketlm::session", "{e}; evaluation refused");
-            SessionError::ModelFileChanged(e)
-        })
+        self.cache
+            .check_prefix()
+            .and_then(|()| self.model.tokenizer().check_tables_file())
+            .map_err(|e| {
+                log::error!(target: "pocketlm::session", "{e}; evaluation refused");
+                SessionError::ModelFileChanged(e)
+            })
     }
 
     /// A model with recurrent layers (Qwen3.5's DeltaNet) keeps one state per layer, that

@@ -53,6 +53,9 @@ mod special;
 mod spm;
 mod stream;
 mod table;
+mod tables_file;
+
+pub(crate) use tables_file::SUFFIX as TABLES_FILE_SUFFIX;
 
 pub use pretok::PreTokenizer;
 pub use stream::StreamDecoder;
@@ -61,6 +64,7 @@ use crate::gguf::{ElemType, GgufError, GgufFile, MetaArray, MetaValue};
 use bpe::NO_TOKEN;
 use special::{Fragment, SpecialMatcher};
 use std::cell::RefCell;
+use std::path::Path;
 use table::{Arena, PairMap, PieceMap};
 
 /// Token attributes, as llama.cpp derives them from `tokenizer.ggml.token_type`.
@@ -269,7 +273,7 @@ pub struct Tokenizer {
     pub(crate) map: PieceMap,
     attrs: Vec<u8>,
     /// SentencePiece token scores (empty for BPE vocabularies, which merge by rank).
-    pub(crate) scores: Vec<f32>,
+    pub(crate) scores: table::Flat<f32>,
     pub(crate) merges: PairMap,
     /// Token of each single byte: the byte-level character (BPE) or `<0xXX>` (SPM).
     pub(crate) byte_tokens: [u32; 256],
@@ -291,6 +295,8 @@ pub struct Tokenizer {
     /// Spaces become "▁" before BPE, and "▁" a space when decoding (`gemma4`).
     pub(crate) escape_spaces: bool,
     eog: Vec<u32>,
+    /// The cache file the large tables are mapped from, if they are.
+    tables_file: Option<tables_file::TablesFile>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -584,6 +590,51 @@ fn build_merges(
     Ok(merges)
 }
 
+/// Token texts into one arena; empty texts get llama.cpp's placeholder. The array's bytes are
+/// its texts and an 8-byte length before each.
+fn build_pieces(file: &GgufFile, tokens: &MetaArray, n: usize) -> Result<Arena, TokenizerError> {
+    let total = tokens.byte_len().saturating_sub(8 * n);
+    let mut pieces = Arena::with_capacity(n, total);
+    for (i, t) in file.array_strings(tokens).into_iter().flatten().enumerate() {
+        if t.is_empty() {
+            pieces.extend(format!("[EMPTY_{i}]").as_bytes());
+        } else {
+            pieces.extend(t);
+        }
+        pieces.end_item();
+    }
+    if pieces.len() != n {
+        // the file was rewritten in place since it was opened
+        return Err(TokenizerError::LengthMismatch {
+            key: K_TOKENS,
+            expected: n,
+            found: pieces.len(),
+        });
+    }
+    Ok(pieces)
+}
+
+/// Detokenized bytes of every token (llama.cpp's token_to_piece with special = true).
+fn render(kind: VocabKind, sentencepiece_bpe: bool, pieces: &Arena, attrs: &[u8]) -> Arena {
+    let mut rendered = Arena::with_capacity(pieces.len(), pieces.total_bytes());
+    for (i, &a) in attrs.iter().enumerate() {
+        let text = pieces.get(i);
+        if a & (attr::UNKNOWN | attr::CONTROL | attr::USER_DEFINED) != 0 {
+            rendered.extend(text);
+        } else if a & attr::NORMAL != 0 {
+            match kind {
+                VocabKind::Spm => render_spm(text, &mut rendered),
+                VocabKind::Bpe if sentencepiece_bpe => render_spm(text, &mut rendered),
+                VocabKind::Bpe => render_byte_level(text, &mut rendered),
+            }
+        } else if a & attr::BYTE != 0 {
+            rendered.push_byte(parse_byte_token(text));
+        }
+        rendered.end_item();
+    }
+    rendered
+}
+
 fn attr_of_type(t: i64) -> u8 {
     match t {
         1 => attr::NORMAL,
@@ -615,6 +666,18 @@ impl Tokenizer {
     /// [`Model::tokenizer`](crate::Model::tokenizer); tests build vocabularies directly).
     #[doc(hidden)]
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
+        Self::from_gguf_cached(file, None)
+    }
+
+    /// [`Tokenizer::from_gguf`] with the large tables mapped from a file in `cache_dir`
+    /// (`tables_file.rs`): read from it when a valid one is there, else built and written to
+    /// it. A cache that cannot be used only costs the heap: the reason is logged and the tables
+    /// are built as without one. (Apps get this through [`crate::LoadOptions::layout_cache`].)
+    #[doc(hidden)]
+    pub fn from_gguf_cached(
+        file: &GgufFile,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, TokenizerError> {
         let tokens = str_array(file, K_TOKENS)?;
         let model = file.get_str(K_MODEL)?;
         let pre_name = file.opt_str(K_PRE)?.unwrap_or("").to_owned();
@@ -648,7 +711,19 @@ impl Tokenizer {
             add_space_prefix = v;
         }
 
+        let cached = cache_dir.and_then(|dir| match tables_file::open(dir, file, n) {
+            Ok(found) => found,
+            Err(why) => {
+                log::warn!(target: "pocketlm::tokenizer", "rebuilding the tokenizer's tables: {why}");
+                None
+            }
+        });
+        let (cached, mut tables_file) = match cached {
+            Some((t, f)) => (Some(t), Some(f)),
+            None => (None, None),
+        };
         let scores = match file.get(K_SCORES) {
+            Some(_) if cached.is_some() => Vec::new(),
             Some(_) => {
                 let s = float_array(file, K_SCORES)?;
                 if s.len() != n {
@@ -683,27 +758,19 @@ impl Tokenizer {
             None => vec![attr::NORMAL; n],
         };
 
-        // Token texts into one arena; empty texts get llama.cpp's placeholder. The array's
-        // bytes are its texts and an 8-byte length before each.
-        let total = tokens.byte_len().saturating_sub(8 * n);
-        let mut pieces = Arena::with_capacity(n, total);
-        for (i, t) in file.array_strings(tokens).into_iter().flatten().enumerate() {
-            if t.is_empty() {
-                pieces.extend(format!("[EMPTY_{i}]").as_bytes());
-            } else {
-                pieces.extend(t);
+        let (cached_rest, pieces, map, has_duplicates) = match cached {
+            Some(c) => (
+                Some((c.rendered, c.merges, c.scores)),
+                c.pieces,
+                c.map,
+                false,
+            ),
+            None => {
+                let pieces = build_pieces(file, tokens, n)?;
+                let (map, has_duplicates) = PieceMap::build(&pieces);
+                (None, pieces, map, has_duplicates)
             }
-            pieces.end_item();
-        }
-        if pieces.len() != n {
-            // the file was rewritten in place since it was opened
-            return Err(TokenizerError::LengthMismatch {
-                key: K_TOKENS,
-                expected: n,
-                found: pieces.len(),
-            });
-        }
-        let (map, has_duplicates) = PieceMap::build(&pieces);
+        };
         let lookup = |s: &[u8]| map.get(s, &pieces);
 
         // Special ids: defaults by vocabulary type, then the file's keys.
@@ -822,16 +889,21 @@ impl Tokenizer {
         eog.sort_unstable();
         eog.dedup();
 
+        let (cached_rendered, cached_merges, scores) = match cached_rest {
+            Some((r, m, s)) => (Some(r), Some(m), s),
+            None => (None, None, table::Flat::Heap(scores)),
+        };
         // BPE merges: "left right" -> (left id, right id) -> (rank, merged id).
-        let merges = match kind {
-            VocabKind::Bpe => build_merges(
+        let merges = match (cached_merges, kind) {
+            (Some(m), _) => m,
+            (None, VocabKind::Bpe) => build_merges(
                 file,
                 str_array(file, K_MERGES)?,
                 &pieces,
                 &map,
                 !has_duplicates,
             )?,
-            VocabKind::Spm => PairMap::default(),
+            (None, VocabKind::Spm) => PairMap::default(),
         };
 
         // Single-byte tokens.
@@ -857,23 +929,10 @@ impl Tokenizer {
             .unwrap_or(NO_TOKEN);
         }
 
-        // Detokenized bytes of every token (llama.cpp's token_to_piece with special = true).
-        let mut rendered = Arena::with_capacity(n, pieces.total_bytes());
-        for (i, &a) in attrs.iter().enumerate() {
-            let text = pieces.get(i);
-            if a & (attr::UNKNOWN | attr::CONTROL | attr::USER_DEFINED) != 0 {
-                rendered.extend(text);
-            } else if a & attr::NORMAL != 0 {
-                match kind {
-                    VocabKind::Spm => render_spm(text, &mut rendered),
-                    VocabKind::Bpe if sentencepiece_bpe => render_spm(text, &mut rendered),
-                    VocabKind::Bpe => render_byte_level(text, &mut rendered),
-                }
-            } else if a & attr::BYTE != 0 {
-                rendered.push_byte(parse_byte_token(text));
-            }
-            rendered.end_item();
-        }
+        let rendered = match cached_rendered {
+            Some(r) => r,
+            None => render(kind, sentencepiece_bpe, &pieces, &attrs),
+        };
 
         let specials = SpecialMatcher::new(
             (0..n as u32)
@@ -885,6 +944,34 @@ impl Tokenizer {
             &pieces,
             &attrs,
         );
+        let mut tables = tables_file::Tables {
+            pieces,
+            rendered,
+            map,
+            merges,
+            scores,
+        };
+        if let (Some(dir), None) = (cache_dir, &tables_file) {
+            // Built now: written for the next load, and mapped from the file from now on so
+            // that this load's heap copies are freed too.
+            match tables_file::write(dir, file, &tables)
+                .and_then(|_| tables_file::open(dir, file, n))
+            {
+                Ok(Some((mapped, f))) => (tables, tables_file) = (mapped, Some(f)),
+                Ok(None) => {}
+                Err(why) => log::warn!(
+                    target: "pocketlm::tokenizer",
+                    "the tokenizer's tables stay on the heap: {why}"
+                ),
+            }
+        }
+        let tables_file::Tables {
+            pieces,
+            rendered,
+            map,
+            merges,
+            scores,
+        } = tables;
         Ok(Self {
             kind,
             pre_name,
@@ -911,6 +998,7 @@ impl Tokenizer {
             byte_level: !sentencepiece_bpe,
             escape_spaces: sentencepiece_bpe,
             eog,
+            tables_file,
         })
     }
 
@@ -990,6 +1078,22 @@ impl Tokenizer {
         }
         if add_special && self.add_eos {
             out.extend(self.eos);
+        }
+    }
+
+    /// The cache file the tokenizer's large tables are mapped from (written on the first load
+    /// with a cache directory, [`crate::LoadOptions::layout_cache`]), or `None` when they are on
+    /// the heap.
+    pub fn tables_file(&self) -> Option<&Path> {
+        self.tables_file.as_ref().map(|f| f.path())
+    }
+
+    /// Fails when the tables' cache file was truncated or rewritten since it was mapped (its
+    /// pages must not be touched then). One `fstat`; nothing to check without a file.
+    pub(crate) fn check_tables_file(&self) -> Result<(), String> {
+        match &self.tables_file {
+            Some(f) => f.check_unchanged(),
+            None => Ok(()),
         }
     }
 

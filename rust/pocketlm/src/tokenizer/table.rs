@@ -1,7 +1,79 @@
 //! Allocation-free lookup tables built once at load: a byte arena for token texts, an
 //! open-addressing map from a token's bytes to its id, and a map from a BPE merge pair to its
 //! rank. They replace `HashMap<String, u32>` (one heap string per token) so that loading a
-//! 262k-token vocabulary costs a few flat allocations.
+//! 262k-token vocabulary costs a few flat allocations, and each is one or two flat arrays
+//! ([`Flat`]) that can live in a cache file's map instead of the heap (`tables_file.rs`).
+
+use memmap2::Mmap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// The storage of one flat table: built on the heap, or a range of a mapped cache file (clean
+/// file pages, not the process's anonymous memory).
+#[derive(Debug, Clone)]
+pub(crate) enum Flat<T: bytemuck::Pod> {
+    Heap(Vec<T>),
+    Mapped {
+        map: Arc<Mmap>,
+        /// Byte offset of the first element (a multiple of `T`'s alignment; the map starts on
+        /// a page).
+        start: usize,
+        len: usize,
+    },
+}
+
+impl<T: bytemuck::Pod> Default for Flat<T> {
+    fn default() -> Self {
+        Self::Heap(Vec::new())
+    }
+}
+
+impl<T: bytemuck::Pod> Flat<T> {
+    /// `len` elements of `map` from byte `start`, if they are inside it and aligned.
+    pub(crate) fn mapped(map: &Arc<Mmap>, start: usize, len: usize) -> Option<Self> {
+        let end = len
+            .checked_mul(std::mem::size_of::<T>())
+            .and_then(|b| b.checked_add(start))?;
+        let bytes = map.get(start..end)?;
+        bytemuck::try_cast_slice::<u8, T>(bytes).ok()?;
+        Some(Self::Mapped {
+            map: Arc::clone(map),
+            start,
+            len,
+        })
+    }
+
+    /// The elements to change, moved to the heap first if they were mapped.
+    pub(crate) fn vec_mut(&mut self) -> &mut Vec<T> {
+        if let Self::Mapped { .. } = self {
+            *self = Self::Heap(self.to_vec());
+        }
+        match self {
+            Self::Heap(v) => v,
+            Self::Mapped { .. } => unreachable!("moved to the heap above"),
+        }
+    }
+
+    /// Whether the elements live in a mapped file.
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(self, Self::Mapped { .. })
+    }
+}
+
+impl<T: bytemuck::Pod> Deref for Flat<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match self {
+            Self::Heap(v) => v,
+            // In range and aligned: checked by `Flat::mapped`, and the map never changes.
+            Self::Mapped { map, start, len } => {
+                bytemuck::cast_slice(&map[*start..*start + *len * std::mem::size_of::<T>()])
+            }
+        }
+    }
+}
 
 /// Multiplicative hash over 8-byte words (FxHash-style). The table index takes the *high* bits,
 /// which a multiply mixes well.
@@ -26,8 +98,8 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
 /// Variable-length byte strings stored back to back; string `i` is `bytes[offs[i]..offs[i+1]]`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Arena {
-    bytes: Vec<u8>,
-    offs: Vec<u32>,
+    bytes: Flat<u8>,
+    offs: Flat<u32>,
 }
 
 impl Arena {
@@ -35,25 +107,41 @@ impl Arena {
         let mut offs = Vec::with_capacity(n_items + 1);
         offs.push(0);
         Self {
-            bytes: Vec::with_capacity(n_bytes),
-            offs,
+            bytes: Flat::Heap(Vec::with_capacity(n_bytes)),
+            offs: Flat::Heap(offs),
         }
+    }
+
+    /// An arena over stored parts, if they form one of `n` strings: `n + 1` offsets from 0,
+    /// never decreasing, the last at the end of the bytes.
+    pub(crate) fn from_parts(bytes: Flat<u8>, offs: Flat<u32>, n: usize) -> Option<Self> {
+        let ok = offs.len() == n + 1
+            && offs.first() == Some(&0)
+            && offs.windows(2).all(|w| w[0] <= w[1])
+            && offs.last().map(|&e| e as usize) == Some(bytes.len());
+        ok.then_some(Self { bytes, offs })
+    }
+
+    /// The stored parts: the bytes and the `len() + 1` offsets.
+    pub(crate) fn parts(&self) -> (&Flat<u8>, &Flat<u32>) {
+        (&self.bytes, &self.offs)
     }
 
     /// Appends bytes to the string being built (finish it with [`Arena::end_item`]).
     #[inline]
     pub(crate) fn extend(&mut self, b: &[u8]) {
-        self.bytes.extend_from_slice(b);
+        self.bytes.vec_mut().extend_from_slice(b);
     }
 
     #[inline]
     pub(crate) fn push_byte(&mut self, b: u8) {
-        self.bytes.push(b);
+        self.bytes.vec_mut().push(b);
     }
 
     #[inline]
     pub(crate) fn end_item(&mut self) {
-        self.offs.push(self.bytes.len() as u32);
+        let end = self.bytes.len() as u32;
+        self.offs.vec_mut().push(end);
     }
 
     #[inline]
@@ -92,7 +180,7 @@ fn reduce(h: u64, cap: usize) -> usize {
 /// packs the low 32 bits of the key's hash with the id, so most misses never touch the arena.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PieceMap {
-    slots: Vec<u64>,
+    slots: Flat<u64>,
 }
 
 impl PieceMap {
@@ -100,27 +188,46 @@ impl PieceMap {
     /// wins, like llama.cpp's `emplace`). Returns the map and whether duplicates were seen.
     pub(crate) fn build(arena: &Arena) -> (Self, bool) {
         let n = arena.len();
-        let mut map = Self {
-            slots: vec![EMPTY; capacity_for(n)],
-        };
+        let mut slots = vec![EMPTY; capacity_for(n)];
         let mut dup = false;
         for i in 0..n {
             let key = arena.get(i);
-            dup |= !map.insert_hashed(key, hash_bytes(key), i as u32, arena);
+            dup |= !Self::insert_hashed(&mut slots, key, hash_bytes(key), i as u32, arena);
         }
-        (map, dup)
+        (
+            Self {
+                slots: Flat::Heap(slots),
+            },
+            dup,
+        )
     }
 
-    /// Inserts `id` for `key` (hash `h`) unless the key is already present. Returns whether
-    /// it was inserted.
-    fn insert_hashed(&mut self, key: &[u8], h: u64, id: u32, arena: &Arena) -> bool {
+    /// A map over stored slots, if they can index `n` strings: the table size `build` gives
+    /// (so that probing always meets an empty slot) and ids below `n`.
+    pub(crate) fn from_parts(slots: Flat<u64>, n: usize) -> Option<Self> {
+        let ok = slots.len() == capacity_for(n)
+            && slots.iter().filter(|&&s| s != EMPTY).count() <= n
+            && slots
+                .iter()
+                .all(|&s| s == EMPTY || ((s & 0xffff_ffff) as usize) < n);
+        ok.then_some(Self { slots })
+    }
+
+    /// The stored slots.
+    pub(crate) fn parts(&self) -> &Flat<u64> {
+        &self.slots
+    }
+
+    /// Inserts `id` for `key` (hash `h`) into `slots` unless the key is already present.
+    /// Returns whether it was inserted.
+    fn insert_hashed(slots: &mut [u64], key: &[u8], h: u64, id: u32, arena: &Arena) -> bool {
         let tag = (h ^ (h >> 32)) & 0xffff_ffff;
-        let cap = self.slots.len();
+        let cap = slots.len();
         let mut i = reduce(h, cap);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == EMPTY {
-                self.slots[i] = (tag << 32) | u64::from(id);
+                slots[i] = (tag << 32) | u64::from(id);
                 return true;
             }
             if s >> 32 == tag && arena.get((s & 0xffff_ffff) as usize) == key {
@@ -199,8 +306,8 @@ pub(crate) const PAIR_MAX_MERGES: usize = 1 << PAIR_RANK_BITS;
 /// applied.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PairMap {
-    slots: Vec<u64>,
-    merged: Vec<u32>,
+    slots: Flat<u64>,
+    merged: Flat<u32>,
     len: usize,
 }
 
@@ -208,10 +315,39 @@ impl PairMap {
     /// Room for `n` merges (at most [`PAIR_MAX_MERGES`], ids below [`PAIR_MAX_VOCAB`]).
     pub(crate) fn with_capacity(n: usize) -> Self {
         Self {
-            slots: vec![EMPTY; capacity_for(n)],
-            merged: Vec::with_capacity(n),
+            slots: Flat::Heap(vec![EMPTY; capacity_for(n)]),
+            merged: Flat::Heap(Vec::with_capacity(n)),
             len: 0,
         }
+    }
+
+    /// A map over stored parts, if they index merges of a `n_vocab`-token vocabulary: the
+    /// table size `with_capacity` gives for the merges (so that probing always meets an empty
+    /// slot), one slot per distinct pair, ids below `n_vocab` and ranks below the merges.
+    pub(crate) fn from_parts(slots: Flat<u64>, merged: Flat<u32>, n_vocab: usize) -> Option<Self> {
+        let n = merged.len();
+        let id_mask = (1u64 << PAIR_ID_BITS) - 1;
+        let mut len = 0;
+        for &s in slots.iter().filter(|&&s| s != EMPTY) {
+            let rank = s & ((1 << PAIR_RANK_BITS) - 1);
+            let (left, right) = (
+                s >> (PAIR_RANK_BITS + PAIR_ID_BITS),
+                (s >> PAIR_RANK_BITS) & id_mask,
+            );
+            if rank as usize >= n || left as usize >= n_vocab || right as usize >= n_vocab {
+                return None;
+            }
+            len += 1;
+        }
+        let ok = (n == 0 && slots.is_empty() || slots.len() == capacity_for(n))
+            && len <= n
+            && merged.iter().all(|&m| (m as usize) < n_vocab);
+        ok.then_some(Self { slots, merged, len })
+    }
+
+    /// The stored parts: the slots and the merged token of each rank.
+    pub(crate) fn parts(&self) -> (&Flat<u64>, &Flat<u32>) {
+        (&self.slots, &self.merged)
     }
 
     /// The pair's key: the two ids side by side, above the rank's bits.
@@ -239,17 +375,19 @@ impl PairMap {
     /// the caller keeps ids below [`PAIR_MAX_VOCAB`] and ranks below [`PAIR_MAX_MERGES`].
     pub(crate) fn insert_first(&mut self, left: u32, right: u32, rank: u32, merged: u32) {
         let r = rank as usize;
-        if self.merged.len() <= r {
-            self.merged.resize(r + 1, u32::MAX);
+        let merged_of = self.merged.vec_mut();
+        if merged_of.len() <= r {
+            merged_of.resize(r + 1, u32::MAX);
         }
-        self.merged[r] = merged;
+        merged_of[r] = merged;
         let key = Self::key(left, right);
-        let cap = self.slots.len();
+        let slots = self.slots.vec_mut();
+        let cap = slots.len();
         let mut i = Self::start(key, cap);
         loop {
-            let s = self.slots[i];
+            let s = slots[i];
             if s == EMPTY {
-                self.slots[i] = (key << PAIR_RANK_BITS) | u64::from(rank);
+                slots[i] = (key << PAIR_RANK_BITS) | u64::from(rank);
                 self.len += 1;
                 return;
             }
