@@ -2377,7 +2377,9 @@ public static func load(path: String)throws  -> Model  {
      * kernels (as much disk as the model; about as long as reading it once), later loads map
      * that copy directly (zero-copy, as fast as `load`). The outputs are the same bit for
      * bit. A changed model file gets a new copy; a cache that cannot be used never fails the
-     * load: the original file runs and [`Model::layout_cache`] says why.
+     * load: the original file runs and [`Model::layout_cache`] says why. The tokenizer's
+     * tables are kept there too and mapped instead of built on the heap (a few to 20 MB less
+     * anonymous memory, which a keyboard extension's limit counts).
      */
 public static func loadWithLayoutCache(path: String, cacheDir: String)throws  -> Model  {
     return try  FfiConverterTypeModel_lift(try rustCallWithError(FfiConverterTypePocketLmError_lift) {
@@ -8779,7 +8781,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_pocketlm_ffi_checksum_constructor_model_load() != 50280) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache() != 4414) {
+    if (uniffi_pocketlm_ffi_checksum_constructor_model_load_with_layout_cache() != 16570) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_pocketlm_ffi_checksum_constructor_replydrafter_new() != 55051) {
