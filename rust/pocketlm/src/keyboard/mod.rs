@@ -488,7 +488,7 @@ impl WordPredictor {
             None => auto_prefix(&model, opts.language),
         };
         let n_vocab = model.config().vocab_size;
-        let vocab = Vocab::new(tok, n_vocab).with_head(head::head_rows(
+        let vocab = Vocab::new(&model, n_vocab).with_head(head::head_rows(
             tok,
             n_vocab,
             head::rows_for_language(opts.head_rows, opts.language),

@@ -5,7 +5,7 @@
 
 use super::text::{is_apostrophe, is_word_char};
 use crate::kernels::OutputRows;
-use crate::Tokenizer;
+use crate::Model;
 use std::sync::Arc;
 
 /// What a token does to the word being built.
@@ -39,9 +39,9 @@ pub struct Vocab {
     /// Lower-cased token bytes, concatenated; `offs[i]..offs[i + 1]` is token i.
     lower: Vec<u8>,
     offs: Vec<u32>,
-    /// Token bytes as the model writes them, laid out the same way with `raw_offs`.
-    raw: Vec<u8>,
-    raw_offs: Vec<u32>,
+    /// The model, whose tokenizer holds the bytes each token writes (not copied here: with
+    /// a cache directory they are a mapped file's pages, 2.7 MiB for Gemma 3's 262k tokens).
+    model: Arc<Model>,
     /// Ids of every token that can be part of a word (not `Boundary`), sorted by lower bytes.
     sorted: Vec<u32>,
     /// Ids of the tokens that continue a word.
@@ -151,14 +151,12 @@ fn classify(bytes: &[u8], special: bool) -> Kind {
 }
 
 impl Vocab {
-    pub fn new(tok: &Tokenizer, n_vocab: usize) -> Self {
+    pub fn new(model: &Arc<Model>, n_vocab: usize) -> Self {
+        let tok = model.tokenizer();
         let mut kinds = Vec::with_capacity(n_vocab);
         let mut lower = Vec::new();
-        let mut raw = Vec::new();
         let mut offs = Vec::with_capacity(n_vocab + 1);
-        let mut raw_offs = Vec::with_capacity(n_vocab + 1);
         offs.push(0u32);
-        raw_offs.push(0u32);
         for id in 0..n_vocab as u32 {
             let special = id as usize >= tok.vocab_size()
                 || tok.is_control(id)
@@ -172,16 +170,13 @@ impl Vocab {
             let kind = classify(b, special);
             kinds.push(kind);
             lower_bytes(b, &mut lower);
-            raw.extend_from_slice(b);
             offs.push(lower.len() as u32);
-            raw_offs.push(raw.len() as u32);
         }
         let mut v = Vocab {
             kinds,
             lower,
             offs,
-            raw,
-            raw_offs,
+            model: Arc::clone(model),
             sorted: Vec::new(),
             continuing: Vec::new(),
             starting: Vec::new(),
@@ -264,8 +259,12 @@ impl Vocab {
 
     /// Bytes of a token as the model writes them.
     pub fn raw(&self, id: u32) -> &[u8] {
-        let i = id as usize;
-        &self.raw[self.raw_offs[i] as usize..self.raw_offs[i + 1] as usize]
+        let tok = self.model.tokenizer();
+        if (id as usize) < tok.vocab_size() {
+            tok.token_bytes(id)
+        } else {
+            &[]
+        }
     }
 
     /// Word-capable tokens whose lower-cased bytes start with `prefix` (non-empty).
