@@ -56,6 +56,18 @@ pub(crate) mod deinterleave_from_m {
         }
     }
 
+    /// NEON with dot products (not i8mm, whose row-major SMMLA tiles are faster for
+    /// batches): never for Q4_0/Q4_1, whose interleaved kernel decodes each block column's
+    /// nibbles once for 8 activation rows (fewer instructions than de-interleaving and the
+    /// row-major tiles: Gemma 4 E2B's prefill, docs/performance.md); from 2 rows otherwise.
+    #[cfg(target_arch = "aarch64")]
+    pub(crate) fn dotprod(ty: GgmlType) -> usize {
+        match ty {
+            GgmlType::Q4_0 | GgmlType::Q4_1 => usize::MAX,
+            _ => 2,
+        }
+    }
+
     /// The scalar tier, which has no interleaved kernel: every product de-interleaves.
     pub(crate) fn always(_: GgmlType) -> usize {
         0

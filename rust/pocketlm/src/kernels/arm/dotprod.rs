@@ -11,7 +11,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     tile: |ty| sdot::tile_fn(ty).or_else(|| lowbit_sdot::tile_fn(ty)),
     interleaved_tile: crate::kernels::interleaved::tile::<4>,
     group_gemm: sdot::group_gemm,
-    deinterleave_from_m: deinterleave_from_m::two,
+    deinterleave_from_m: deinterleave_from_m::dotprod,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,
     quantizers: None,

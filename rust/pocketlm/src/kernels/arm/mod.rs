@@ -1047,9 +1047,10 @@ macro_rules! neon_kernels {
             /// ([`heads8`]), each row's quants from its part of the column
             /// ([`column_quants`]), the 8 rows in two f32 vectors with the running SDOT totals
             /// of [`small_rows`] and the same per-lane operations, so the results are the
-            /// row-major file's, bit for bit. On NEON only decode comes here (batches are
-            /// de-interleaved for the row-major batched kernels: `deinterleave_from_m`), so
-            /// `M > 1` is one pass per activation row.
+            /// row-major file's, bit for bit. Batches come here for Q4_0 and Q4_1 on the
+            /// dot-product tier ([`nibbles_x8_m`], up to 4 activation rows per pass); the
+            /// other types' batches are de-interleaved for the row-major batched kernels
+            /// (`deinterleave_from_m`), so for them `M > 1` is one pass per activation row.
             #[target_feature(enable = $feat)]
             #[inline]
             pub(in crate::kernels::arm) fn small_x8<W: SmallW, const M: usize>(
@@ -1057,10 +1058,110 @@ macro_rules! neon_kernels {
                 ar: [&[Act32]; M],
             ) -> [[f32; 8]; M] {
                 let mut out = [[0.0f32; 8]; M];
+                if M > 1
+                    && matches!(W::KIND, SmallKind::Q4_0 | SmallKind::Q4_1)
+                    && !matches!($feat.as_bytes(), b"neon")
+                {
+                    // at most 4 activation rows per pass: their 8 accumulators, the 8 nibble
+                    // vectors and the operands fit the 32 registers (with 8 rows the
+                    // accumulators spilled to the stack at every block)
+                    macro_rules! pass {
+                        ($from:literal, $n:literal) => {{
+                            let part = nibbles_x8_m::<W, $n>(
+                                group,
+                                core::array::from_fn(|j| ar[$from + j]),
+                            );
+                            out[$from..$from + $n].copy_from_slice(&part);
+                        }};
+                    }
+                    match M {
+                        2 => pass!(0, 2),
+                        3 => pass!(0, 3),
+                        4 => pass!(0, 4),
+                        _ => {
+                            pass!(0, 4);
+                            match M - 4 {
+                                1 => pass!(4, 1),
+                                2 => pass!(4, 2),
+                                3 => pass!(4, 3),
+                                _ => pass!(4, 4),
+                            }
+                        }
+                    }
+                    return out;
+                }
                 for j in 0..M {
                     out[j] = small_x8_m1::<W>(group, ar[j]);
                 }
                 out
+            }
+
+            /// [`nibbles_x8`] for `M` (at most 4) activation rows: each block column's nibbles are
+            /// loaded and split once for all of them (an LD4 and 8 AND/shifts per 4 rows,
+            /// where one pass per activation row repeats them `M` times), then per activation
+            /// row exactly [`nibbles_x8`]'s dots and f32 steps: the same bits. Prefill of the
+            /// interleaved copy comes here in steps of up to 8 activation rows instead of
+            /// de-interleaving the rows for the row-major tiles (`deinterleave_from_m`).
+            #[target_feature(enable = $feat)]
+            #[inline]
+            fn nibbles_x8_m<W: SmallW, const M: usize>(
+                group: &[u8],
+                ar: [&[Act32]; M],
+            ) -> [[f32; 8]; M] {
+                const { assert!(M >= 1 && M <= 4) };
+                let nb = ar[0].len();
+                let bb = core::mem::size_of::<W>();
+                assert!(ar.iter().all(|a| a.len() == nb));
+                let ar: [&[Act32]; M] = ar.map(|a| &a[..nb]);
+                assert!(group.len() == 8 * nb * bb && W::HEAD + 16 == bb);
+                // as in `nibbles_x8`: every body 4-aligned for the u32 loads below
+                assert!(group.as_ptr().cast::<u32>().is_aligned());
+                let q4_0 = W::KIND == SmallKind::Q4_0;
+                let m4 = vdupq_n_u8(0x0F);
+                let z = vdupq_n_s32(0);
+                let mut acc = [[vdupq_n_f32(0.0); 2]; M];
+                let mut accm = [[vdupq_n_f32(0.0); 2]; M];
+                for i in 0..nb {
+                    let (heads, bodies) = group[i * 8 * bb..][..8 * bb].split_at(8 * W::HEAD);
+                    let h = heads8::<W>(heads);
+                    // both halves unrolled too (a loop over them kept the accumulators in
+                    // memory)
+                    unroll8!(G in 2 => {
+                        let rows: &[u8; 64] = bodies[64 * G..][..64].try_into().unwrap();
+                        // SAFETY: `rows` is 64 readable bytes, 4-aligned (asserted above).
+                        let u = unsafe { vld4q_u32(rows.as_ptr().cast::<u32>()) };
+                        let u = [u.0, u.1, u.2, u.3].map(|v| vreinterpretq_u8_u32(v));
+                        let lo = u.map(|v| vreinterpretq_s8_u8(vandq_u8(v, m4)));
+                        let hi = u.map(|v| vreinterpretq_s8_u8(vshrq_n_u8::<4>(v)));
+                        // unrolled over the activation rows (a loop kept the accumulators
+                        // in memory); Q4_0's start is computed per half, not kept in
+                        // registers
+                        unroll8!(JA in 4 => {
+                            if JA < M {
+                                let y = &ar[JA][i];
+                                let (y0, y1) = (ld_s8(sub(&y.qs, 0)), ld_s8(sub(&y.qs, 16)));
+                                let mut d = if q4_0 {
+                                    vdupq_n_s32(y.isum().wrapping_mul(8).wrapping_neg())
+                                } else {
+                                    z
+                                };
+                                unroll8!(J in 4 => {
+                                    d = $dot_lane::<{ J as i32 }>(d, lo[J], y0);
+                                    d = $dot_lane::<{ J as i32 }>(d, hi[J], y1);
+                                });
+                                acc[JA][G] = vfmaq_f32(
+                                    acc[JA][G],
+                                    vcvtq_f32_s32(d),
+                                    vmulq_n_f32(h.d[G], y.d),
+                                );
+                                if W::MIN {
+                                    accm[JA][G] = vfmaq_n_f32(accm[JA][G], h.m[G], y.s());
+                                }
+                            }
+                        });
+                    });
+                }
+                core::array::from_fn(|j| halves_total(acc[j], accm[j]))
             }
 
             #[target_feature(enable = $feat)]
