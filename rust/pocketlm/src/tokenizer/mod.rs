@@ -758,17 +758,28 @@ impl Tokenizer {
             None => vec![attr::NORMAL; n],
         };
 
-        let (cached_rest, pieces, map, has_duplicates) = match cached {
+        // From the cache file: every large table. Built: the texts and their index now, the
+        // merges and detokenized forms below (they need the special tokens' attributes).
+        let (pieces, map, has_duplicates, cached_rendered, cached_merges, scores) = match cached {
             Some(c) => (
-                Some((c.rendered, c.merges, c.scores)),
                 c.pieces,
                 c.map,
                 false,
+                Some(c.rendered),
+                Some(c.merges),
+                c.scores,
             ),
             None => {
                 let pieces = build_pieces(file, tokens, n)?;
                 let (map, has_duplicates) = PieceMap::build(&pieces);
-                (None, pieces, map, has_duplicates)
+                (
+                    pieces,
+                    map,
+                    has_duplicates,
+                    None,
+                    None,
+                    table::Flat::Heap(scores),
+                )
             }
         };
         let lookup = |s: &[u8]| map.get(s, &pieces);
@@ -889,10 +900,6 @@ impl Tokenizer {
         eog.sort_unstable();
         eog.dedup();
 
-        let (cached_rendered, cached_merges, scores) = match cached_rest {
-            Some((r, m, s)) => (Some(r), Some(m), s),
-            None => (None, None, table::Flat::Heap(scores)),
-        };
         // BPE merges: "left right" -> (left id, right id) -> (rank, merged id).
         let merges = match (cached_merges, kind) {
             (Some(m), _) => m,
