@@ -17,16 +17,24 @@ pub(super) type GroupGemm = fn(&[u8], &QActs, Range<usize>, &mut [f32], usize);
 /// calls of up to this many, on the same group, from L1).
 pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 
-/// From how many activation rows on a product with an interleaved matrix of type `ty`
-/// de-interleaves the rows (a few at a time) and multiplies them with the row-major batched
-/// kernels, which are faster per byte than [`GroupGemm`] calls for some types once the batch is
-/// large enough to be compute-bound. Below it the tier's interleaved kernel runs: decode, the
-/// keyboard's and the reply drafts' batches. Measured with `pocketlm bench --threads 1 --pp
-/// 64,128` on the converted files, one way against the other:
-/// - AVX-512, Q4_0/Q4_1: never (SmolLM2 pp128 1017-1028 interleaved, 967-975 de-interleaved;
-///   TTFT for 32 tokens 30.5 vs 35.4 ms).
-/// - AVX-512, Q5_0/Q5_1/Q8_0: 17 (Gemma, mostly Q5_0: pp128 1051 de-interleaved,
-///   878-897 interleaved; pp16 730-745 interleaved, 661-667 de-interleaved from 9 rows).
+/// From how many activation rows on a product with an interleaved matrix of type `ty` goes
+/// through the tier's batched tiles: those that read the interleaved rows in place where the
+/// tier has them (`TierKernels::interleaved_batch_tile`), otherwise the row-major ones on
+/// rows de-interleaved a few at a time. They are faster per byte than [`GroupGemm`] calls once
+/// the batch is large enough to be compute-bound. Below it the tier's interleaved kernel runs:
+/// decode, the keyboard's and the reply drafts' batches. Measured with `pocketlm bench
+/// --threads 1 --pp 64,128` on the converted files, one way against the other:
+/// - AVX-512, Q4_0/Q4_1: 9, into the 16-row batch tiles that read the interleaved rows in
+///   place (`interleaved_batch_tile`). `pocketlm bench --threads 1` on the `convert
+///   --this-cpu` copies, tokens/s before (de-interleaved from 32 rows) → after: SmolLM2 Q4_1
+///   pp16 454-470 → 518-562, pp128 672-693 → 761-791 (the file as downloaded: 552, 791);
+///   LFM2-350M-shape Q4_0 pp32 (passes of 30 and 2 rows) 174-177 → 211-217, pp128 261-264 →
+///   292-299 (as downloaded: 214, 291). Between 9 and 16 rows 153 → 160-164 (pp16); below 9
+///   the group kernels and the tiles are even.
+/// - AVX-512, Q5_0/Q5_1/Q8_0: 17, also into the in-place tiles (Gemma 3 270M, mostly Q5_0 and
+///   Q8_0 besides its k-quants: pp32 370-377 → 408-411, pp128 589-605 → 635-649). The group
+///   kernels win below (pp16 730-745 against 661-667 de-interleaved from 9 rows, before the
+///   in-place tiles).
 /// - AVX-512, Q4_K/Q6_K: 17 as well (Qwen3-0.6B shape, Q4_K_M, 2 threads, 3 alternating runs:
 ///   pp16 197-216 interleaved, 177-213 de-interleaved from 9 rows; pp8 122-183 either way).
 /// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
@@ -45,13 +53,13 @@ pub(crate) mod deinterleave_from_m {
         2
     }
 
-    /// AVX-512 VNNI: from 32 rows for Q4_0/Q4_1 (where the row-major tiles take 32 or 64
-    /// activation rows per 16 decoded weight rows; below, the interleaved kernels are faster),
-    /// above [`super::RUN_GROUPS_MAX_M`] for the others.
+    /// AVX-512 VNNI: from 9 rows for Q4_0/Q4_1 and 17 for the others, where its batch tiles
+    /// take over from the group kernels (the 32-element types' tiles read the rows in place:
+    /// `interleaved_batch_tile`; the k-quants' de-interleave them).
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn avx512(ty: GgmlType) -> usize {
         match ty {
-            GgmlType::Q4_0 | GgmlType::Q4_1 => 32,
+            GgmlType::Q4_0 | GgmlType::Q4_1 => super::GROUP_GEMM_MAX_M + 1,
             _ => super::RUN_GROUPS_MAX_M + 1,
         }
     }

@@ -1038,6 +1038,11 @@ fn check_shapes(w: &QMatrix, a: &QActs, out_len: usize, out_stride: usize, rows:
 
 fn run_rows(k: &TierKernels, w: &QMatrix, a: &QActs, rows: Range<usize>, sink: &mut impl Sink) {
     if w.layout == BlockLayout::Interleaved8 && a.m >= (k.deinterleave_from_m)(w.ty) {
+        if let Some(tile) = (k.interleaved_batch_tile)(w.ty) {
+            // a large batch with the tier's batch kernels reading the rows in place
+            run_tiles(tile, (k.tile_acts)(w.ty), w, a, rows, 0..a.m, sink);
+            return;
+        }
         // a large batch (prefill): rows de-interleaved once (a few at a time, into L2), then
         // the row-major kernels for all activation rows
         let mut r0 = rows.start;

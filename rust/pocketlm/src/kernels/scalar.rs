@@ -288,6 +288,7 @@ pub(crate) static KERNELS: super::table::TierKernels = super::table::TierKernels
     tile: |_| None,
     interleaved_tile: super::interleaved::tile::<0>,
     group_gemm: |_| None,
+    interleaved_batch_tile: |_| None,
     deinterleave_from_m: super::interleaved::deinterleave_from_m::always,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,

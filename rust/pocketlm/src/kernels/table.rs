@@ -27,9 +27,13 @@ pub(crate) struct TierKernels {
     pub(crate) interleaved_tile: TileFn,
     /// The tier's kernel of the interleaved layout for a weight type, if any.
     pub(crate) group_gemm: fn(GgmlType) -> Option<GroupGemm>,
-    /// From how many activation rows an interleaved matrix goes through the row-major
-    /// kernels instead (de-interleaved per tile); the measurements are at
-    /// [`super::interleaved::deinterleave_from_m`].
+    /// The tier's tile kernel of the interleaved layout for batches from
+    /// `deinterleave_from_m` rows on, reading the rows in place, if any (`None`: those
+    /// batches de-interleave their rows for the row-major tiles).
+    pub(crate) interleaved_batch_tile: fn(GgmlType) -> Option<TileFn>,
+    /// From how many activation rows an interleaved matrix goes through the batched tiles
+    /// instead (`interleaved_batch_tile`, or the row-major ones on rows de-interleaved per
+    /// tile); the measurements are at [`super::interleaved::deinterleave_from_m`].
     pub(crate) deinterleave_from_m: fn(GgmlType) -> usize,
     /// Activation rows per tile of a row-major weight type ([`super::TILE_ACTS`] for most;
     /// more where the tile kernel decodes its weight rows once for more activation rows).

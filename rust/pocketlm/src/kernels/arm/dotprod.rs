@@ -11,6 +11,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     tile: |ty| sdot::tile_fn(ty).or_else(|| lowbit_sdot::tile_fn(ty)),
     interleaved_tile: crate::kernels::interleaved::tile::<4>,
     group_gemm: sdot::group_gemm,
+    interleaved_batch_tile: |_| None,
     deinterleave_from_m: deinterleave_from_m::dotprod,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,

@@ -19,6 +19,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     },
     interleaved_tile: crate::kernels::interleaved::tile::<5>,
     group_gemm: sdot::group_gemm,
+    interleaved_batch_tile: |_| None,
     deinterleave_from_m: deinterleave_from_m::two,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: true,

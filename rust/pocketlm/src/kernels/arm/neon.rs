@@ -10,6 +10,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     tile: |ty| base::tile_fn(ty).or_else(|| lowbit_base::tile_fn(ty)),
     interleaved_tile: crate::kernels::interleaved::tile::<3>,
     group_gemm: base::group_gemm,
+    interleaved_batch_tile: |_| None,
     deinterleave_from_m: deinterleave_from_m::two,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,

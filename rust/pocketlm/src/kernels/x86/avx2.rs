@@ -16,6 +16,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     },
     interleaved_tile: crate::kernels::interleaved::tile::<1>,
     group_gemm,
+    interleaved_batch_tile: |_| None,
     deinterleave_from_m: deinterleave_from_m::two,
     tile_acts: |_| crate::kernels::TILE_ACTS,
     act_pairs: false,

@@ -39,6 +39,7 @@ pub(crate) static KERNELS: TierKernels = TierKernels {
     },
     interleaved_tile: crate::kernels::interleaved::tile::<2>,
     group_gemm,
+    interleaved_batch_tile: vnni::x8_tile_fn,
     deinterleave_from_m: deinterleave_from_m::avx512,
     tile_acts: |ty| match ty {
         // the k-quants' 16-row kernels decode and transpose 16 weight rows once for up to 64
@@ -590,12 +591,116 @@ fn ld_u16x16(x: &[u16; 16]) -> __m256i {
 #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 #[inline]
 fn prefetch_next16_t0<W>(rows: &[&[W]; 16], i: usize, part: usize, parts: usize) {
-    let next = rows[15].as_ptr_range().end.cast::<u8>();
+    prefetch_after16_t0::<W>(rows[15].as_ptr_range().end.cast(), i, part, parts);
+}
+
+/// [`prefetch_next16_t0`] of the lines from `next` on (the first byte after a tile's 16 rows
+/// of blocks `W`, in either layout: a tile's bytes are contiguous in both).
+#[target_feature(enable = "avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn prefetch_after16_t0<W>(next: *const u8, i: usize, part: usize, parts: usize) {
     let lines = (16 * core::mem::size_of::<W>()).div_ceil(64) + 1;
     for l in part * lines / parts..(part + 1) * lines / parts {
         // a hint: never faults, whatever the address
         _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add((i * lines + l) * 64).cast());
     }
+}
+
+/// Where a 16-row kernel of a 32-element type reads its weights: 16 row-major rows, or two
+/// groups of the interleaved layout read in place (no de-interleaved copy of a batch's rows).
+trait Rows16<W> {
+    /// Block `i` of row `k`.
+    fn block(&self, k: usize, i: usize) -> W;
+    /// The first byte after the tile's weights (the next tile's, prefetched along the way).
+    fn end(&self) -> *const u8;
+}
+
+/// 16 row-major rows.
+struct RowMajor16<'a, W>([&'a [W]; 16]);
+
+impl<W: Copy> Rows16<W> for RowMajor16<'_, W> {
+    #[inline(always)]
+    fn block(&self, k: usize, i: usize) -> W {
+        self.0[k][i]
+    }
+
+    #[inline(always)]
+    fn end(&self) -> *const u8 {
+        self.0[15].as_ptr_range().end.cast()
+    }
+}
+
+/// Two groups of 8 interleaved rows ([`crate::quant::interleave`]): block column `i` of a
+/// group is its 8 rows' heads (the scales: `W::HEAD` bytes each), then their 16 or 32 bytes of
+/// quants.
+struct Interleaved16<'a, W> {
+    groups: [&'a [u8]; 2],
+    _blocks: core::marker::PhantomData<W>,
+}
+
+impl<'a, W: SplitBlock> Interleaved16<'a, W> {
+    fn new(groups: [&'a [u8]; 2]) -> Self {
+        for g in groups {
+            assert!(g.len().is_multiple_of(8 * core::mem::size_of::<W>()));
+        }
+        assert_eq!(groups[0].len(), groups[1].len());
+        Interleaved16 {
+            groups,
+            _blocks: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<W: SplitBlock> Rows16<W> for Interleaved16<'_, W> {
+    #[inline(always)]
+    fn block(&self, k: usize, i: usize) -> W {
+        let size = core::mem::size_of::<W>();
+        let body = size - W::HEAD;
+        let (g, r) = (k / 8, k % 8);
+        assert!(k < 16 && (i + 1) * 8 * size <= self.groups[g].len());
+        let mut block = W::zeroed();
+        // SAFETY: column `i` of group `g` is in bounds (asserted), and row `r` < 8's head
+        // (`HEAD` bytes at `r * HEAD`) and quants (`size - HEAD` at `8 * HEAD + r * body`)
+        // lie within its `8 * size` bytes; `block` is `size` writable bytes.
+        unsafe {
+            let column = self.groups[g].as_ptr().add(i * 8 * size);
+            let out = bytemuck::bytes_of_mut(&mut block).as_mut_ptr();
+            core::ptr::copy_nonoverlapping(column.add(r * W::HEAD), out, W::HEAD);
+            core::ptr::copy_nonoverlapping(
+                column.add(8 * W::HEAD + r * body),
+                out.add(W::HEAD),
+                body,
+            );
+        }
+        block
+    }
+
+    #[inline(always)]
+    fn end(&self) -> *const u8 {
+        self.groups[1].as_ptr_range().end
+    }
+}
+
+/// A 32-element block as the interleaved layout splits it: its first `HEAD` bytes (scales,
+/// minimum, fifth bits) apart from its quants.
+trait SplitBlock: bytemuck::Pod {
+    const HEAD: usize;
+}
+
+impl SplitBlock for BlockQ4_0 {
+    const HEAD: usize = 2;
+}
+impl SplitBlock for BlockQ4_1 {
+    const HEAD: usize = 4;
+}
+impl SplitBlock for BlockQ5_0 {
+    const HEAD: usize = 6;
+}
+impl SplitBlock for BlockQ5_1 {
+    const HEAD: usize = 8;
+}
+impl SplitBlock for BlockQ8_0 {
+    const HEAD: usize = 2;
 }
 
 /// The results of a 16-row kernel: lane k of `acc[j]` is (weight row k, activation row j).

@@ -349,8 +349,8 @@ pub(super) fn prefetch_stream(p: *const u8, len: usize) {
 /// row, for the rows left over).
 macro_rules! small_kernel {
     ($feat:literal, wide = $wide:tt, $gemv:ident, $gemm:ident, $gemm8:ident, $gemm16:ident,
-     $tile:ident, $entry:ident, $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:tt,
-     |$b:ident| $decode:expr) => {
+     $tile:ident, $entry:ident, x8 = ($gemm16s:ident, $x8tile:ident, $x8entry:ident), $W:ty,
+     corr = $corr:expr, min = $min:expr, signed = $signed:tt, |$b:ident| $decode:expr) => {
         #[target_feature(enable = $feat)]
         #[allow(unreachable_code)] // past `wide_nibble_gemv!` in the AVX-512 tier
         fn $gemv(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; 1]; 8] {
@@ -550,7 +550,7 @@ macro_rules! small_kernel {
         small_kernel16!(
             $wide,
             $feat,
-            $gemm16,
+            ($gemm16, $gemm16s, $x8tile, $x8entry),
             $W,
             corr = $corr,
             min = $min,
@@ -608,14 +608,26 @@ macro_rules! wide_tile_loop {
 /// computes the same exact i32 and the same f32 operations as `$gemm8`, `$gemm` and `$gemv`.
 macro_rules! small_kernel16 {
     (false, $($rest:tt)*) => {};
-    (true, $feat:literal, $gemm16:ident, $W:ty, corr = $corr:expr, min = $min:expr,
-     signed = $signed:expr, |$b:ident| $decode:expr) => {
+    (true, $feat:literal, ($gemm16:ident, $gemm16s:ident, $x8tile:ident, $x8entry:ident),
+     $W:ty, corr = $corr:expr, min = $min:expr, signed = $signed:expr,
+     |$b:ident| $decode:expr) => {
         #[target_feature(enable = $feat)]
         fn $gemm16<const M: usize>(ctx: &Ctx<'_, $W>, r: usize, t: usize) -> [[f32; M]; 16] {
+            $gemm16s::<M, _>(&RowMajor16(ctx.wrows::<16>(r)), ctx, t)
+        }
+
+        /// The 16 weight rows of `wr` (row-major rows, or two interleaved groups read in
+        /// place) × activation rows `t..t + M` of `ctx`.
+        #[target_feature(enable = $feat)]
+        #[inline]
+        fn $gemm16s<const M: usize, S: Rows16<$W>>(
+            wr: &S,
+            ctx: &Ctx<'_, $W>,
+            t: usize,
+        ) -> [[f32; M]; 16] {
             const CORR: i32 = $corr;
             const MIN: bool = $min;
             let nb = ctx.bpr;
-            let wr: [&[$W]; 16] = ctx.wrows::<16>(r);
             let ar: [&[Act32]; M] = ctx.a32_rows::<M>(ctx.t0 + t);
             for a in &ar {
                 assert!(a.len() == nb);
@@ -627,7 +639,8 @@ macro_rules! small_kernel16 {
                 let mut dbits = [0u16; 16];
                 let mut mbits = [0u16; 16];
                 for k in 0..16 {
-                    let $b = &wr[k][i];
+                    let block = wr.block(k, i);
+                    let $b = &block;
                     let (xk, db, mb): (__m256i, u16, u16) = $decode;
                     x[k] = xk;
                     dbits[k] = db;
@@ -656,14 +669,14 @@ macro_rules! small_kernel16 {
                     // candidates): all of the next rows' lines here. Without it such a batch
                     // streamed the weights unprefetched, and a keyboard pass of 3 rows on
                     // SmolLM2 took 14 ms instead of 9 (docs/keyboard.md, "what sets p95").
-                    prefetch_next16_t0(&wr, i, 0, 1);
+                    prefetch_after16_t0::<$W>(wr.end(), i, 0, 1);
                 }
                 let mut j = 0;
                 while j < M {
                     let n = if j + 4 <= M {
                         // the next rows' lines of this block column, spread over the passes
                         // (`PREFETCHNTA` of all of them at once was 15% of a Q4_0 tile's time)
-                        prefetch_next16_t0(&wr, i, j / 4, M / 4);
+                        prefetch_after16_t0::<$W>(wr.end(), i, j / 4, M / 4);
                         4
                     } else if j + 2 <= M {
                         2
@@ -703,6 +716,62 @@ macro_rules! small_kernel16 {
             }
             lanes_to_rows16(&acc)
         }
+
+        /// A tile of the interleaved layout for a batch (the prefill's): a whole 16-row tile
+        /// (two groups) through `$gemm16s` reading the groups in place, in calls of 64, 32,
+        /// 16, 8, 4, 2 and 1 activation rows; anything else through the group kernels.
+        #[target_feature(enable = $feat)]
+        fn $x8tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
+            use crate::quant::interleave::GROUP_ROWS;
+            if rows.len() != 2 * GROUP_ROWS || !rows.start.is_multiple_of(GROUP_ROWS) {
+                return crate::kernels::interleaved::tile::<
+                    { crate::kernels::Tier::Avx512Vnni as usize },
+                >(w, a, rows, ts, res);
+            }
+            let rb = w.row_bytes();
+            let (g0, g1) = w.data[rows.start * rb..rows.end * rb].split_at(GROUP_ROWS * rb);
+            let wr = Interleaved16::<$W>::new([g0, g1]);
+            let ctx = Ctx {
+                w: &[],
+                bpr: w.blocks_per_row(),
+                a,
+                t0: ts.start,
+            };
+            let nt = ts.len();
+            let mut t = 0;
+            // the row-major tiles' calls (`reduced_tile_loop!`): 64 and 32 rows, then 16, then
+            // what is left in one call of up to 8
+            while nt - t >= 64 {
+                store::<16, 64>(res, nt, 0, t, $gemm16s::<64, _>(&wr, &ctx, t));
+                t += 64;
+            }
+            while nt - t >= 32 {
+                store::<16, 32>(res, nt, 0, t, $gemm16s::<32, _>(&wr, &ctx, t));
+                t += 32;
+            }
+            while t < nt {
+                let m = if nt - t >= 16 { 16 } else { (nt - t).min(8) };
+                macro_rules! call {
+                    ($m:literal) => {
+                        store::<16, $m>(res, nt, 0, t, $gemm16s::<$m, _>(&wr, &ctx, t))
+                    };
+                }
+                match m {
+                    16 => call!(16),
+                    1 => call!(1),
+                    2 => call!(2),
+                    3 => call!(3),
+                    4 => call!(4),
+                    5 => call!(5),
+                    6 => call!(6),
+                    7 => call!(7),
+                    _ => call!(8),
+                }
+                t += m;
+            }
+        }
+
+        tile_entry!($x8entry, $x8tile);
     };
 }
 
@@ -1539,6 +1608,24 @@ macro_rules! q6k_kernels {
 
 /// Instantiates the quantized kernels of one tier in module `$module`, compiled with `$feat` and
 /// the integer dots of `$dots` (the same kernel bodies for every x86_64 tier).
+/// `x8_tile_fn(ty)`: the tiles of [`small_kernel16!`] that read the interleaved layout in
+/// place for a batch, in the AVX-512 tier (nothing elsewhere).
+macro_rules! x8_tile_fn {
+    (false) => {};
+    (true) => {
+        pub(super) fn x8_tile_fn(ty: GgmlType) -> Option<TileFn> {
+            Some(match ty {
+                GgmlType::Q4_0 => x8_tile_q4_0,
+                GgmlType::Q4_1 => x8_tile_q4_1,
+                GgmlType::Q5_0 => x8_tile_q5_0,
+                GgmlType::Q5_1 => x8_tile_q5_1,
+                GgmlType::Q8_0 => x8_tile_q8_0,
+                _ => return None,
+            })
+        }
+    };
+}
+
 macro_rules! quant_tier {
     ($module:ident, $feat:literal, $dots:ident, wide = $wide:tt) => {
         pub(in crate::kernels::x86) mod $module {
@@ -1559,6 +1646,8 @@ macro_rules! quant_tier {
                 })
             }
 
+            x8_tile_fn!($wide);
+
             small_kernel!(
                 $feat,
                 wide = $wide,
@@ -1568,6 +1657,7 @@ macro_rules! quant_tier {
                 gemm16_q4_0,
                 t_q4_0,
                 tile_q4_0,
+                x8 = (gemm16s_q4_0, t_x8_q4_0, x8_tile_q4_0),
                 BlockQ4_0,
                 corr = 1,
                 min = false,
@@ -1583,6 +1673,7 @@ macro_rules! quant_tier {
                 gemm16_q4_1,
                 t_q4_1,
                 tile_q4_1,
+                x8 = (gemm16s_q4_1, t_x8_q4_1, x8_tile_q4_1),
                 BlockQ4_1,
                 corr = 0,
                 min = true,
@@ -1598,6 +1689,7 @@ macro_rules! quant_tier {
                 gemm16_q5_0,
                 t_q5_0,
                 tile_q5_0,
+                x8 = (gemm16s_q5_0, t_x8_q5_0, x8_tile_q5_0),
                 BlockQ5_0,
                 corr = 2,
                 min = false,
@@ -1623,6 +1715,7 @@ macro_rules! quant_tier {
                 gemm16_q5_1,
                 t_q5_1,
                 tile_q5_1,
+                x8 = (gemm16s_q5_1, t_x8_q5_1, x8_tile_q5_1),
                 BlockQ5_1,
                 corr = 0,
                 min = true,
@@ -1648,6 +1741,7 @@ macro_rules! quant_tier {
                 gemm16_q8_0,
                 t_q8_0,
                 tile_q8_0,
+                x8 = (gemm16s_q8_0, t_x8_q8_0, x8_tile_q8_0),
                 BlockQ8_0,
                 corr = 0,
                 min = false,
