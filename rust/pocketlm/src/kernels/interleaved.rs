@@ -31,10 +31,11 @@ pub(super) const GROUP_GEMM_MAX_M: usize = 8;
 ///   LFM2-350M-shape Q4_0 pp32 (passes of 30 and 2 rows) 174-177 → 211-217, pp128 261-264 →
 ///   292-299 (as downloaded: 214, 291). Between 9 and 16 rows 153 → 160-164 (pp16); below 9
 ///   the group kernels and the tiles are even.
-/// - AVX-512, Q5_0/Q5_1/Q8_0: 17, also into the in-place tiles (Gemma 3 270M, mostly Q5_0 and
-///   Q8_0 besides its k-quants: pp32 370-377 → 408-411, pp128 589-605 → 635-649). The group
-///   kernels win below (pp16 730-745 against 661-667 de-interleaved from 9 rows, before the
-///   in-place tiles).
+/// - AVX-512, Q5_0/Q5_1/Q8_0: 9 as well (Gemma 3 270M, mostly Q5_0 and Q8_0 besides its
+///   k-quants: pp32 370-377 → 408-411, pp128 589-605 → 635-649 with the in-place tiles from 17
+///   rows; from 9, pp16 244 → 269-270, pp12 193 → 204-206, pp10 167-168 → 177-178). Against
+///   the de-interleaving tiles the group kernels had won below 17 (pp16 730-745 against
+///   661-667 de-interleaved from 9 rows).
 /// - AVX-512, Q4_K/Q6_K: 17 as well (Qwen3-0.6B shape, Q4_K_M, 2 threads, 3 alternating runs:
 ///   pp16 197-216 interleaved, 177-213 de-interleaved from 9 rows; pp8 122-183 either way).
 /// - AVX2: 2. Its interleaved kernel is a decode kernel (one activation row per pass); pp16
@@ -53,13 +54,15 @@ pub(crate) mod deinterleave_from_m {
         2
     }
 
-    /// AVX-512 VNNI: from 9 rows for Q4_0/Q4_1 and 17 for the others, where its batch tiles
-    /// take over from the group kernels (the 32-element types' tiles read the rows in place:
-    /// `interleaved_batch_tile`; the k-quants' de-interleave them).
+    /// AVX-512 VNNI: from 9 rows for the 32-element types, whose batch tiles read the rows in
+    /// place (`interleaved_batch_tile`), and from 17 for the k-quants, whose batches
+    /// de-interleave them.
     #[cfg(target_arch = "x86_64")]
     pub(crate) fn avx512(ty: GgmlType) -> usize {
         match ty {
-            GgmlType::Q4_0 | GgmlType::Q4_1 => super::GROUP_GEMM_MAX_M + 1,
+            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => {
+                super::GROUP_GEMM_MAX_M + 1
+            }
             _ => super::RUN_GROUPS_MAX_M + 1,
         }
     }
