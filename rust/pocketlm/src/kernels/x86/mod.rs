@@ -718,8 +718,8 @@ macro_rules! small_kernel16 {
         }
 
         /// A tile of the interleaved layout for a batch (the prefill's): a whole 16-row tile
-        /// (two groups) through `$gemm16s` reading the groups in place, in calls of 64, 32,
-        /// 16, 8, 4, 2 and 1 activation rows; anything else through the group kernels.
+        /// (two groups) through `$gemm16s` reading the groups in place, in the row-major
+        /// tiles' calls; a partial one through the group kernels (`interleaved::tile`).
         #[target_feature(enable = $feat)]
         fn $x8tile(w: &QMatrix, a: &QActs, rows: Range<usize>, ts: Range<usize>, res: &mut [f32]) {
             use crate::quant::interleave::GROUP_ROWS;
@@ -1606,8 +1606,6 @@ macro_rules! q6k_kernels {
     };
 }
 
-/// Instantiates the quantized kernels of one tier in module `$module`, compiled with `$feat` and
-/// the integer dots of `$dots` (the same kernel bodies for every x86_64 tier).
 /// `x8_tile_fn(ty)`: the tiles of [`small_kernel16!`] that read the interleaved layout in
 /// place for a batch, in the AVX-512 tier (nothing elsewhere).
 macro_rules! x8_tile_fn {
@@ -1626,6 +1624,8 @@ macro_rules! x8_tile_fn {
     };
 }
 
+/// Instantiates the quantized kernels of one tier in module `$module`, compiled with `$feat` and
+/// the integer dots of `$dots` (the same kernel bodies for every x86_64 tier).
 macro_rules! quant_tier {
     ($module:ident, $feat:literal, $dots:ident, wide = $wide:tt) => {
         pub(in crate::kernels::x86) mod $module {
