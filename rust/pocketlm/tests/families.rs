@@ -488,6 +488,59 @@ fn qwen35_regenerating_after_a_long_answer_replays_a_few_tokens() {
     assert_eq!(again, fresh.eval(&[first]).unwrap());
 }
 
+/// The keyboard's low-memory pool evaluates a context without checkpoints and makes the
+/// live states themselves the context's checkpoint (moved, not copied): no copy of the
+/// states beyond the live ones it had, where `eval` and `checkpoint_here` add two (the last
+/// word start's and the end's); and a session continuing from the moved checkpoint replays
+/// nothing and gives the same logits, bit for bit.
+#[test]
+fn qwen35_a_context_checkpointed_by_moving_its_states_holds_one_copy() {
+    let model = Model::load(model_path("random/qwen35-tiny-seed0.F16.gguf")).unwrap();
+    let opts = SessionOptions {
+        context_length: 128,
+        threads: 1,
+    };
+    let tok = model.tokenizer();
+    let framing = tok.encode("A message to a friend:", true, false);
+    let context = tok.encode(" see you at the station in ten", false, false);
+    let new = || Session::new(model.clone(), opts).unwrap();
+    // One copy of every recurrent layer's state (what shedding a session frees).
+    let state = {
+        let mut s = new();
+        s.eval(&framing).unwrap();
+        let held = s.cache_bytes();
+        s.shed_recurrent(usize::MAX);
+        held - s.cache_bytes()
+    };
+    let (mut a, mut b) = (new(), new());
+    for s in [&mut a, &mut b] {
+        s.eval(&framing).unwrap();
+        s.checkpoint_here();
+    }
+    let before = a.cache_bytes();
+    let want = a.eval(&context).unwrap().to_vec();
+    a.checkpoint_here();
+    let got = b.eval_without_checkpoints(&context).unwrap().to_vec();
+    b.checkpoint_here_moving_states();
+    assert!(want == got, "logits differ without the checkpoints");
+    let copies = |s: &Session| (s.cache_bytes() - before) as f64 / state as f64;
+    assert!(
+        copies(&a) >= 2.0 && copies(&b) < 0.5,
+        "state copies held after the context: {:.2} with eval and checkpoint_here, {:.2} \
+         moving the states",
+        copies(&a),
+        copies(&b)
+    );
+    assert!(!b.holds_recurrent_states());
+    let more = tok.encode(" minutes", false, false);
+    let (want, replayed) = (a.eval(&more).unwrap().to_vec(), b.replayed_tokens());
+    assert!(
+        want == b.eval(&more).unwrap(),
+        "continuing from the moved checkpoint"
+    );
+    assert_eq!(b.replayed_tokens(), replayed, "nothing replayed");
+}
+
 #[test]
 fn qwen35_truncate_then_continue_equals_a_fresh_run() {
     let (model, tokens, mut rewound) = truncate_then_continue("qwen35-tiny-seed0.F16");

@@ -282,12 +282,27 @@ impl Engine {
         let s = &mut self.sessions[best];
         s.truncate(keep);
         let replayed_before = s.replayed_tokens();
-        let mut node = Node::new(s.eval(&seq[keep..])?, vocab);
+        // With copies sharing checkpoints, the one at the end below is the only one kept.
+        let logits = match self.share_checkpoints {
+            true => s.eval_without_checkpoints(&seq[keep..])?,
+            false => s.eval(&seq[keep..])?,
+        };
+        let mut node = Node::new(logits, vocab);
         self.work.replayed += s.replayed_tokens() - replayed_before;
         // Every candidate word continues from here (recurrent states: no replay); a session
         // that evaluated this context before may still keep its checkpoint.
         let shared = self.shared_checkpoint(best, seq);
-        self.sessions[best].checkpoint_here_sharing(shared);
+        let s = &mut self.sessions[best];
+        if !self.share_checkpoints {
+            s.checkpoint_here_sharing(shared);
+        } else if shared.is_some() {
+            s.checkpoint_here_sharing(shared);
+            s.shed_recurrent(SHED_MAX_REPLAY);
+        } else {
+            // Candidates are evaluated transiently from the checkpoint (copies share it), so
+            // the states themselves become it: one copy fewer held.
+            s.checkpoint_here_moving_states();
+        }
         node.used = self.clock;
         self.work.rows += seq.len() - keep;
         self.work.context_rows += seq.len() - keep;

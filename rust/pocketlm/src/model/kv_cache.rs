@@ -566,6 +566,37 @@ impl KvCache {
         self.ckpts.push_back(c);
     }
 
+    /// [`KvCache::checkpoint`] at the length (any gap) made of the live states themselves,
+    /// moved rather than copied: the cache is then as if shed ([`KvCache::shed_recurrent`]),
+    /// and the next evaluation restores the checkpoint (no position to replay) or is evaluated
+    /// transiently from it. For a branching point whose continuations are evaluated
+    /// transiently anyway (a keyboard pool's context, with copies sharing checkpoints): one
+    /// copy of the states fewer held. A checkpoint already at the length is kept and the live
+    /// states dropped. Small states ([`SMALL_STATES_POSITIONS`]) are copied as by
+    /// [`KvCache::checkpoint`]: they are never shed.
+    pub(crate) fn checkpoint_moving_states(&mut self) {
+        if self.small_states {
+            return self.checkpoint(1);
+        }
+        let len = self.len;
+        if self.rec_len == 0
+            || len == 0
+            || self.transient.is_some()
+            || !self.recurrent_in_sync()
+            || !self.holds_live_states()
+        {
+            return;
+        }
+        let states = std::mem::replace(&mut self.rec, empty_states(self.is_rec.len()));
+        if !self.ckpts.iter().any(|c| c.pos == len) {
+            self.make_room();
+            self.ckpts
+                .push_back(Arc::new(Checkpoint { pos: len, states }));
+        }
+        // Not in sync at any length: the next evaluation restores the checkpoint.
+        self.rec_pos = usize::MAX;
+    }
+
     /// Keeps, from now on, the first checkpoint and the latest `n - 1` (at least 2 in all),
     /// instead of the latest [`CHECKPOINTS`]: the first is where every continuation starts
     /// (the keyboard's framing), the latest is where the next one does (its context); the
@@ -962,6 +993,43 @@ mod tests {
     /// Shedding frees the live states and restores them from the latest checkpoint when it
     /// is near; when it is far (or missing), the states become a checkpoint at the length,
     /// moved rather than copied.
+    #[test]
+    fn a_checkpoint_of_moved_states_holds_one_copy() {
+        let (eval, state) = (eval_states, state_of);
+        let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        eval(&mut c, 0, 4);
+        c.checkpoint(1);
+        eval(&mut c, 4, 10);
+        let held = c.allocated_bytes();
+        c.checkpoint_moving_states();
+        assert_eq!(held, c.allocated_bytes(), "moved, not copied");
+        assert!(!c.holds_live_states() && !c.recurrent_in_sync());
+        assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 10]);
+        assert_eq!(c.replay_cost(10), 0);
+        assert_eq!(c.restore_recurrent(), 10);
+        assert_eq!(state(&mut c), vec![9.0, 1.0, 7.0]);
+        // a checkpoint already at the length is kept, the live states dropped
+        c.checkpoint_moving_states();
+        assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 10]);
+        assert!(!c.holds_live_states());
+        assert_eq!(c.restore_recurrent(), 10);
+        assert_eq!(state(&mut c), vec![9.0, 1.0, 7.0]);
+        // a ring of 2 lets the one before go
+        c.keep_checkpoints(2);
+        eval(&mut c, 10, 12);
+        c.checkpoint(1);
+        eval(&mut c, 12, 14);
+        c.checkpoint_moving_states();
+        assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 14]);
+        // small states are copied as by `checkpoint`, never shed
+        let mut g = KvCache::recurrent_only(&[true; 2], 3, 1000);
+        g.small_states = true;
+        eval(&mut g, 0, 5);
+        g.checkpoint_moving_states();
+        assert!(g.recurrent_in_sync() && g.holds_live_states());
+        assert_eq!(g.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [5]);
+    }
+
     #[test]
     fn shed_states_come_back_from_a_checkpoint() {
         let mut c = KvCache::recurrent_only(&[true; 2], 3, 1000);

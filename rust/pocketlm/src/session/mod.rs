@@ -394,8 +394,8 @@ impl Session {
     /// decode step (`decode_step`: one token, nothing rewound): a generation would otherwise
     /// copy the states every few tokens and keep the latest few (Qwen3.5-0.8B: 19 MiB each),
     /// which also evicts the checkpoint in the prompt, where a regenerated answer or a chat's
-    /// next turn rewinds to.
-    fn resync_recurrent(&mut self, decode_step: bool) {
+    /// next turn rewinds to. No checkpoint without `checkpoint`.
+    fn resync_recurrent(&mut self, decode_step: bool, checkpoint: bool) {
         let rewound = !self.cache.recurrent_in_sync();
         if rewound {
             let from = self.cache.restore_recurrent();
@@ -406,7 +406,7 @@ impl Session {
             }
             self.has_logits = false;
         }
-        if rewound || !decode_step {
+        if checkpoint && (rewound || !decode_step) {
             self.cache.checkpoint(KV_CHECKPOINT_GAP);
         }
     }
@@ -417,6 +417,15 @@ impl Session {
     #[doc(hidden)]
     pub fn checkpoint_here(&mut self) {
         self.cache.checkpoint(1);
+    }
+
+    /// [`Session::checkpoint_here`] made of the live states themselves, moved rather than
+    /// copied (`KvCache::checkpoint_moving_states`): the session is then as if shed, its
+    /// next evaluation restoring the checkpoint or evaluated transiently from it. Small
+    /// states (LFM2's) are copied as by [`Session::checkpoint_here`].
+    #[doc(hidden)]
+    pub fn checkpoint_here_moving_states(&mut self) {
+        self.cache.checkpoint_moving_states();
     }
 
     /// The recurrent-state checkpoint this session keeps at exactly `pos` (after its first
@@ -531,16 +540,35 @@ impl Session {
     /// (see `KvCache`; whatever the gap to the one before): editing the last word then rewinds
     /// to a checkpoint.
     pub fn eval(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        self.eval_with(tokens, true)
+    }
+
+    /// [`Session::eval`] without its checkpoints (where the evaluation starts, at the last
+    /// word start), for a caller that takes one at the end and keeps only the latest
+    /// (the keyboard's low-memory pool: `checkpoint_here_moving_states`): they would be
+    /// copies of the states made only to be let go (Qwen3.5-0.8B: 19 MiB each). Small
+    /// states (LFM2's) still take them.
+    #[doc(hidden)]
+    pub fn eval_without_checkpoints(&mut self, tokens: &[u32]) -> Result<&[f32], SessionError> {
+        self.eval_with(tokens, false)
+    }
+
+    fn eval_with(&mut self, tokens: &[u32], checkpoints: bool) -> Result<&[f32], SessionError> {
         self.check_tokens(tokens)?;
+        // Small states (LFM2's) are never shed: their checkpoints cost little and save replays.
+        let checkpoints = checkpoints || self.cache.small_states();
         // Several passes may follow: a transient evaluation (one pass only) restores instead.
         self.cache.end_transient();
-        self.resync_recurrent(tokens.len() == 1);
+        self.resync_recurrent(tokens.len() == 1, checkpoints);
         let prompt_len = tokens.len();
         let mut tokens = tokens;
-        if let Some(i) = self.last_word_start(tokens) {
+        if let Some(i) = self.last_word_start(tokens).filter(|_| checkpoints) {
             for chunk in tokens[..i].chunks(self.prefill_rows()) {
                 self.run_chunk(chunk, |_| false, None);
             }
+            // The passes' row buffers go before the states are copied, not after the prompt:
+            // the two never held at once (Qwen3.5-0.8B: 10 + 19 MiB).
+            self.release_prompt_scratch(i);
             self.cache.checkpoint(1);
             tokens = &tokens[i..];
         }
@@ -573,7 +601,7 @@ impl Session {
             return Err(SessionError::EmptyInput);
         }
         self.cache.end_transient();
-        self.resync_recurrent(false);
+        self.resync_recurrent(false, true);
         out.clear();
         let rows = self.prefill_rows();
         for (c, chunk) in tokens.chunks(rows).enumerate() {
@@ -817,7 +845,7 @@ impl Session {
         out: &mut Vec<f32>,
     ) {
         for s in sessions.iter_mut() {
-            s.resync_recurrent(false);
+            s.resync_recurrent(false, true);
         }
         let model = sessions[0].model.clone();
         let mut rows = std::mem::take(&mut sessions[0].rows);
