@@ -455,9 +455,38 @@ fn transient_equals_keeping(file: &str) {
 /// them, 19 MiB for Qwen3.5-0.8B): after a long answer the prompt's checkpoint is still kept,
 /// so regenerating the answer (a rewind to the prompt's end) replays a few tokens, not the
 /// prompt, and continues exactly as a fresh session.
+///
+/// With a cache directory (`LoadOptions::layout_cache`) that checkpoint is kept in the pages
+/// of unnamed files there, not in anonymous memory: the same logits, one copy of the states
+/// fewer held, as many bytes mapped.
 #[test]
 fn qwen35_regenerating_after_a_long_answer_replays_a_few_tokens() {
-    let model = Model::load(model_path("random/qwen35-tiny-seed0.F16.gguf")).unwrap();
+    let path = model_path("random/qwen35-tiny-seed0.F16.gguf");
+    let dir = tempfile::tempdir().unwrap();
+    let cached = pocketlm::LoadOptions {
+        layout_cache: Some(dir.path().to_path_buf()),
+    };
+    let (plain, in_files) = (
+        regenerate(Model::load(&path).unwrap()),
+        regenerate(Model::load_with(&path, &cached).unwrap()),
+    );
+    assert!(
+        plain.0 == in_files.0,
+        "the checkpoint in files gives other logits"
+    );
+    let (held, mapped) = ((plain.1 - in_files.1) as f64, in_files.2 as f64);
+    assert_eq!(plain.2, 0);
+    // One copy of the states (a DeltaNet layer's is at least 64 KiB on the tiny model).
+    assert!(
+        held > 64.0 * 1024.0 && (held - mapped).abs() < 1.0,
+        "{held} bytes fewer held, {mapped} mapped, with the checkpoint in files"
+    );
+}
+
+/// Generates 40 tokens after a prompt, regenerates the first and checks it against a fresh
+/// session's; returns the logits, the bytes the session's cache held and mapped after the
+/// prompt.
+fn regenerate(model: std::sync::Arc<Model>) -> (Vec<f32>, usize, usize) {
     let opts = SessionOptions {
         context_length: 128,
         threads: 1,
@@ -470,6 +499,7 @@ fn qwen35_regenerating_after_a_long_answer_replays_a_few_tokens() {
     let greedy = |l: &[f32]| (0..l.len()).max_by(|&a, &b| l[a].total_cmp(&l[b])).unwrap() as u32;
     let mut s = Session::new(model.clone(), opts).unwrap();
     let first = greedy(s.eval(&prompt).unwrap());
+    let bytes = (s.cache_bytes(), s.mapped_bytes());
     let mut next = first;
     for _ in 0..40 {
         next = greedy(s.eval(&[next]).unwrap());
@@ -486,6 +516,7 @@ fn qwen35_regenerating_after_a_long_answer_replays_a_few_tokens() {
     let mut fresh = Session::new(model, opts).unwrap();
     fresh.eval(&prompt).unwrap();
     assert_eq!(again, fresh.eval(&[first]).unwrap());
+    (again, bytes.0, bytes.1)
 }
 
 /// The keyboard's low-memory pool evaluates a context without checkpoints and makes the

@@ -161,8 +161,22 @@ fn qwen35_shedding_recurrent_states_changes_no_suggestion() {
         checkpoints: 2,
         ..opts()
     };
-    let two = WordPredictor::new(model.clone(), two).expect("predictor");
-    random_edits(&two, &default, 40);
+    let two_in_memory = WordPredictor::new(model.clone(), two.clone()).expect("predictor");
+    random_edits(&two_in_memory, &default, 40);
+    // and the framing's checkpoint kept in files (a model with a cache directory)
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let cached = pocketlm::LoadOptions {
+        layout_cache: Some(dir.path().to_path_buf()),
+    };
+    let in_files = Model::load_with(&path, &cached).expect("load the tiny Qwen3.5");
+    let two_in_files = WordPredictor::new(in_files, two).expect("predictor");
+    random_edits(&two_in_files, &default, 40);
+    assert!(
+        two_in_files.cached_bytes() < two_in_memory.cached_bytes(),
+        "the framing's checkpoint in files holds {} bytes against {}",
+        two_in_files.cached_bytes(),
+        two_in_memory.cached_bytes()
+    );
     // What the sessions hold (no logits cached beyond the last call's).
     let (a, b) = (with(1, 0), with(16, 0));
     let mut most = [0, 0];

@@ -33,7 +33,7 @@ use super::ModelConfig;
 use crate::gguf::FileStamp;
 use half::f16;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Positions are added in steps of this many, so growth reallocates rarely and waste stays small.
@@ -382,10 +382,21 @@ impl KvCache {
         self.prefix.as_ref().map_or(Ok(()), |p| p.check())
     }
 
-    /// Bytes of snapshot files mapped into this cache (0 without a mapped prefix): pages the
-    /// OS counts as file-backed, not as the process's anonymous memory, until written.
+    /// Bytes of files mapped into this cache (a snapshot's keys and values, checkpoints kept
+    /// in files: [`KvCache::checkpoint_in_files`]): pages the OS counts as file-backed, not as
+    /// the process's anonymous memory, until written.
     pub fn mapped_bytes(&self) -> usize {
-        self.k.iter().chain(&self.v).map(Buf::file_bytes).sum()
+        self.k
+            .iter()
+            .chain(&self.v)
+            .map(Buf::file_bytes)
+            .sum::<usize>()
+            + self
+                .ckpts
+                .iter()
+                .flat_map(|c| &c.states)
+                .map(F32Block::file_bytes)
+                .sum::<usize>()
     }
 
     /// A cache of `is_rec.len()` layers, those of `is_rec` with recurrent states of `rec_len`
@@ -459,7 +470,7 @@ impl KvCache {
                 .ckpts
                 .iter()
                 .flat_map(|c| &c.states)
-                .map(|r| r.len() * 4)
+                .map(|r| r.len() * 4 - r.file_bytes())
                 .sum::<usize>()
     }
 
@@ -518,6 +529,19 @@ impl KvCache {
     /// [`CHECKPOINT_GAP`] where evaluations start; 1 for small states), the oldest of
     /// [`CHECKPOINTS`] going (its buffers are reused when no fork shares it).
     pub(crate) fn checkpoint(&mut self, gap: usize) {
+        self.checkpoint_with(gap, None);
+    }
+
+    /// [`KvCache::checkpoint`] at the length (any gap) whose states are kept in the pages of
+    /// unnamed files in `dir` (`F32Block::file_copy_of`), not in anonymous memory: for a
+    /// checkpoint taken once and kept long (a prompt's, where a regenerated answer rewinds to;
+    /// the keyboard's framing), when the states are large. Small states are copied as by
+    /// `checkpoint`, and so is a layer whose file cannot be written (a full disk).
+    pub(crate) fn checkpoint_in_files(&mut self, dir: &Path) {
+        self.checkpoint_with(1, (!self.small_states).then_some(dir));
+    }
+
+    fn checkpoint_with(&mut self, gap: usize, dir: Option<&Path>) {
         let len = self.len;
         let gap = if self.small_states { 1 } else { gap };
         if self.rec_len == 0
@@ -535,7 +559,19 @@ impl KvCache {
             .unwrap_or_default();
         states.resize_with(self.rec.len(), F32Block::default);
         for (dst, src) in states.iter_mut().zip(&self.rec) {
-            dst.clone_from(src);
+            match dir.filter(|_| !src.is_empty()) {
+                Some(dir) => {
+                    *dst = F32Block::file_copy_of(src, dir).unwrap_or_else(|e| {
+                        log::debug!(
+                            target: "pocketlm::session",
+                            "a checkpoint's states stay in memory: no file in {}: {e}",
+                            dir.display()
+                        );
+                        src.clone()
+                    })
+                }
+                None => dst.clone_from(src),
+            }
         }
         self.ckpts
             .push_back(Arc::new(Checkpoint { pos: len, states }));
@@ -574,9 +610,20 @@ impl KvCache {
     /// copy of the states fewer held. A checkpoint already at the length is kept and the live
     /// states dropped. Small states ([`SMALL_STATES_POSITIONS`]) are copied as by
     /// [`KvCache::checkpoint`]: they are never shed.
-    pub(crate) fn checkpoint_moving_states(&mut self) {
+    ///
+    /// The first checkpoint, which rings keep ([`KvCache::keep_checkpoints`]: the keyboard's
+    /// framing), goes to files in `dir` when given ([`KvCache::checkpoint_in_files`]).
+    pub(crate) fn checkpoint_moving_states(&mut self, dir: Option<&Path>) {
         if self.small_states {
             return self.checkpoint(1);
+        }
+        if let Some(dir) = dir.filter(|_| self.ckpts.is_empty()) {
+            self.checkpoint_in_files(dir);
+            if self.ckpts.iter().any(|c| c.pos == self.len) {
+                self.rec.iter_mut().for_each(|r| *r = F32Block::default());
+                self.rec_pos = usize::MAX;
+            }
+            return;
         }
         let len = self.len;
         if self.rec_len == 0
@@ -1001,7 +1048,7 @@ mod tests {
         c.checkpoint(1);
         eval(&mut c, 4, 10);
         let held = c.allocated_bytes();
-        c.checkpoint_moving_states();
+        c.checkpoint_moving_states(None);
         assert_eq!(held, c.allocated_bytes(), "moved, not copied");
         assert!(!c.holds_live_states() && !c.recurrent_in_sync());
         assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 10]);
@@ -1009,7 +1056,7 @@ mod tests {
         assert_eq!(c.restore_recurrent(), 10);
         assert_eq!(state(&mut c), vec![9.0, 1.0, 7.0]);
         // a checkpoint already at the length is kept, the live states dropped
-        c.checkpoint_moving_states();
+        c.checkpoint_moving_states(None);
         assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 10]);
         assert!(!c.holds_live_states());
         assert_eq!(c.restore_recurrent(), 10);
@@ -1019,13 +1066,13 @@ mod tests {
         eval(&mut c, 10, 12);
         c.checkpoint(1);
         eval(&mut c, 12, 14);
-        c.checkpoint_moving_states();
+        c.checkpoint_moving_states(None);
         assert_eq!(c.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [4, 14]);
         // small states are copied as by `checkpoint`, never shed
         let mut g = KvCache::recurrent_only(&[true; 2], 3, 1000);
         g.small_states = true;
         eval(&mut g, 0, 5);
-        g.checkpoint_moving_states();
+        g.checkpoint_moving_states(None);
         assert!(g.recurrent_in_sync() && g.holds_live_states());
         assert_eq!(g.ckpts.iter().map(|k| k.pos).collect::<Vec<_>>(), [5]);
     }

@@ -193,9 +193,41 @@ impl F32Block {
         None
     }
 
-    /// Makes this block a copy of `values`, in place when the lengths agree.
+    /// A copy of `values` in the pages of an unnamed file created in `dir` and mapped
+    /// privately: clean file pages, which the OS may drop and read again, not the process's
+    /// anonymous memory. For large values written once and only read after (a checkpoint of
+    /// recurrent states). The file has no name, so no other process can reach it to
+    /// truncate it under the mapping. Fails (then keep an anonymous copy) where files are not
+    /// mapped, or when the file cannot be created or written (a full disk).
+    pub(crate) fn file_copy_of(values: &[f32], dir: &std::path::Path) -> std::io::Result<Self> {
+        use std::io::Write;
+        if !supported() || values.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "no file mappings here",
+            ));
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(values);
+        let padded = bytes.len().div_ceil(page_size()) * page_size();
+        let mut file = tempfile::tempfile_in(dir)?;
+        file.write_all(bytes)?;
+        file.set_len(padded as u64)?;
+        let r = Region::new(bytes.len(), Some((&file, 0, padded)))?;
+        Ok(F32Block::Mapped(r, values.len()))
+    }
+
+    /// Bytes of this block in a file's pages ([`F32Block::file_copy_of`]).
+    pub(crate) fn file_bytes(&self) -> usize {
+        match self {
+            F32Block::Mapped(r, n) if r.file_bytes() > 0 => n * std::mem::size_of::<f32>(),
+            _ => 0,
+        }
+    }
+
+    /// Makes this block a copy of `values`, in place when the lengths agree (and it is not
+    /// in a file's pages, whose writes would make them anonymous copies).
     pub(crate) fn assign(&mut self, values: &[f32]) {
-        if self.len() == values.len() {
+        if self.len() == values.len() && self.file_bytes() == 0 {
             self.copy_from_slice(values);
         } else {
             *self = Self::copy_of(values);
@@ -303,5 +335,61 @@ mod tests {
         assert_eq!(b.len(), n);
         assert_eq!(&b[..], &large[..]);
         assert!(F32Block::copy_of(&[]).is_empty());
+    }
+
+    /// Kilobytes of anonymous memory in the mapping that holds `addr` (Linux:
+    /// /proc/self/smaps; the kernel may have merged an anonymous one with its neighbours).
+    #[cfg(target_os = "linux")]
+    fn anonymous_kib_at(addr: usize) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut lines = smaps.lines();
+        while let Some(l) = lines.next() {
+            let range = l.split_whitespace().next().unwrap_or("");
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            let hex = |x: &str| usize::from_str_radix(x, 16).unwrap_or(0);
+            if !(hex(start) <= addr && addr < hex(end)) {
+                continue;
+            }
+            for l in lines.by_ref() {
+                if let Some(v) = l.strip_prefix("Anonymous:") {
+                    return v.trim().trim_end_matches(" kB").parse().unwrap();
+                }
+            }
+        }
+        panic!("no mapping at {addr:#x}");
+    }
+
+    /// A block in a file's pages reads back its values, counts them as file bytes, is no
+    /// anonymous memory once read, and an assignment replaces it rather than writing into
+    /// those pages.
+    #[test]
+    fn a_file_copy_is_read_from_file_pages() {
+        if !supported() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let n = BLOCK_MAP_MIN_BYTES / 4 + 5;
+        let values: Vec<f32> = (0..n).map(|i| (i as f32).cos()).collect();
+        let mut b = F32Block::file_copy_of(&values, dir.path()).unwrap();
+        assert_eq!(&b[..], &values[..]);
+        assert_eq!(b.file_bytes(), 4 * n);
+        assert_eq!(F32Block::copy_of(&values).file_bytes(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the file has no name"
+        );
+        #[cfg(target_os = "linux")]
+        {
+            assert_eq!(anonymous_kib_at(b.as_ptr() as usize), 0);
+            let anon = F32Block::copy_of(&values);
+            assert!(anonymous_kib_at(anon.as_ptr() as usize) as usize >= 4 * n / 1024);
+        }
+        b.assign(&values);
+        assert_eq!((b.file_bytes(), &b[..]), (0, &values[..]));
+        let missing = dir.path().join("missing");
+        assert!(F32Block::file_copy_of(&values, &missing).is_err());
     }
 }

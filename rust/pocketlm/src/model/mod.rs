@@ -26,7 +26,7 @@ pub use lora::{AdapterError, AdapterPrecision, LoraAdapter};
 use crate::gguf::{GgufError, GgufFile};
 use crate::quant::GgmlType;
 use crate::tokenizer::{Tokenizer, TokenizerError};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use weights::Weights;
@@ -118,6 +118,9 @@ pub struct Model {
     name: String,
     load_ms: f64,
     layout: LayoutCacheStatus,
+    /// The layout cache directory it was loaded with ([`LoadOptions::layout_cache`]), where
+    /// sessions also keep long-lived checkpoints of large recurrent states in files.
+    cache_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Model {
@@ -214,6 +217,7 @@ impl Model {
             .unwrap_or("unnamed")
             .to_owned();
         let model = Self {
+            cache_dir: tables_dir.map(Path::to_path_buf),
             file,
             config,
             weights,
@@ -243,6 +247,11 @@ impl Model {
             );
         }
         Ok(Arc::new(model))
+    }
+
+    /// The layout cache directory the model was loaded with (`None` without one).
+    pub(crate) fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 
     pub(crate) fn config(&self) -> &ModelConfig {

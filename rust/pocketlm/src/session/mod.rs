@@ -425,7 +425,7 @@ impl Session {
     /// states (LFM2's) are copied as by [`Session::checkpoint_here`].
     #[doc(hidden)]
     pub fn checkpoint_here_moving_states(&mut self) {
-        self.cache.checkpoint_moving_states();
+        self.cache.checkpoint_moving_states(self.model.cache_dir());
     }
 
     /// The recurrent-state checkpoint this session keeps at exactly `pos` (after its first
@@ -569,7 +569,12 @@ impl Session {
             // The passes' row buffers go before the states are copied, not after the prompt:
             // the two never held at once (Qwen3.5-0.8B: 10 + 19 MiB).
             self.release_prompt_scratch(i);
-            self.cache.checkpoint(1);
+            // Kept long (a regenerated answer, an edited last word, the keyboard's framing
+            // rewind here), so in files when the model has a cache directory.
+            match self.model.cache_dir() {
+                Some(dir) => self.cache.checkpoint_in_files(dir),
+                None => self.cache.checkpoint(1),
+            }
             tokens = &tokens[i..];
         }
         for chunk in tokens.chunks(self.prefill_rows()) {

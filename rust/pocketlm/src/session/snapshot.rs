@@ -984,9 +984,10 @@ impl Session {
         self.commit(&header, cache, tokens, logits, recurrent)
     }
 
-    /// Bytes of snapshot files mapped into this session's KV cache ([`Session::map_state_file`]):
-    /// file-backed pages, not counted as the process's anonymous memory until written. 0 for
-    /// a session whose cache is all on the heap.
+    /// Bytes of files mapped into this session's KV cache (a snapshot's keys and values,
+    /// [`Session::map_state_file`]; checkpoints of large recurrent states kept in files in the
+    /// model's cache directory): file-backed pages, not counted as the process's anonymous
+    /// memory until written. 0 for a session whose cache is all in memory.
     pub fn mapped_bytes(&self) -> usize {
         self.cache.mapped_bytes()
     }
