@@ -18,6 +18,10 @@
 //! first and the latest few, [`KvCache::keep_checkpoints`]); a truncation drops those past the
 //! new length (they belong to another continuation). They are immutable and shared (`Arc`) by
 //! forks and copies, and by caches of the same tokens ([`KvCache::checkpoint_sharing`]).
+//! Long-lived ones (a prompt's last word start, the keyboard's framing) may be kept in the
+//! pages of unnamed files instead of anonymous memory ([`KvCache::checkpoint_in_files`]), and
+//! a keyboard pool's context may take the live states themselves as its checkpoint
+//! ([`KvCache::checkpoint_moving_states`]).
 //!
 //! A keyboard pool's copy of a cache can be made shed ([`KvCache::clone_shed`]): near a
 //! checkpoint it copies no live states and restores, or is evaluated transiently from, the
